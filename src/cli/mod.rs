@@ -1,0 +1,40 @@
+//! Command implementations and the one place where outcomes become exit codes.
+
+use std::process::ExitCode;
+
+/// How a command ended; each variant is one documented exit code.
+#[derive(Debug)]
+pub enum Outcome {
+    /// 0: everything held.
+    Passed,
+    /// 1: a threshold or a delivery check failed.
+    Failed,
+    /// 2: the scenario or the command line is invalid.
+    InvalidInput(anyhow::Error),
+    /// 3: the run could not be carried out (target down, aborted).
+    NotCarriedOut(anyhow::Error),
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> ExitCode {
+        match self {
+            Outcome::Passed => ExitCode::SUCCESS,
+            Outcome::Failed => ExitCode::from(1),
+            Outcome::InvalidInput(err) => {
+                eprintln!("error: {err:#}");
+                ExitCode::from(2)
+            }
+            Outcome::NotCarriedOut(err) => {
+                eprintln!("error: {err:#}");
+                ExitCode::from(3)
+            }
+        }
+    }
+}
+
+/// Logs go to stderr, filtered by `RUST_LOG` (default `warn`), so stdout stays for reports.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}

@@ -1,0 +1,8 @@
+//! presence-bench: a load-generation and benchmarking harness for Presence servers, with
+//! an embedded reference Presence server cluster.
+//!
+//! Data moves one way: a scenario becomes a plan, a plan becomes tasks, tasks produce
+//! samples, samples become a report (see `docs/` and the module table in the README).
+
+pub mod protocol;
+pub mod server;

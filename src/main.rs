@@ -1,0 +1,25 @@
+//! The `presence-bench` command: parses the command line, dispatches, and maps outcomes to
+//! exit codes in one place (`cli::Outcome`).
+
+mod cli;
+
+use clap::{Parser, Subcommand};
+
+/// Load generation and benchmarking harness for Presence servers.
+#[derive(Parser)]
+#[command(name = "presence-bench", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {}
+
+fn main() -> std::process::ExitCode {
+    cli::init_tracing();
+    let cli = Cli::parse();
+    let outcome: cli::Outcome = match cli.command {};
+    #[allow(unreachable_code)]
+    outcome.exit_code()
+}

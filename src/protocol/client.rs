@@ -1,0 +1,271 @@
+//! Client transports: SockJS over WebSocket and raw WebSocket (PROTOCOL.md section 1).
+//!
+//! A [`Connection`] hides the framing: callers send [`ClientMessage`]s and receive
+//! [`ServerMessage`]s whichever transport is in use. Buffers are sized for presence
+//! traffic, not tungstenite's 128 KiB defaults, because a harness holds tens of thousands
+//! of these at once.
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+
+use futures_util::{SinkExt, StreamExt};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::WebSocketStream;
+
+use super::message::{ClientMessage, ServerMessage};
+use super::sockjs::{self, ServerFrame};
+
+/// Which framing a connection uses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// SockJS WebSocket transport: `{prefix}/{server}/{session}/websocket`.
+    #[default]
+    Sockjs,
+    /// Raw WebSocket: `{prefix}/websocket`, one message per text frame.
+    Websocket,
+}
+
+/// Where and how to open a connection.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    pub transport: Transport,
+    /// Source address to bind, so client sockets can be spread over 127.0.0.2, .3, ...
+    pub local_ip: Option<IpAddr>,
+    /// Initial read buffer per connection, in bytes.
+    pub read_buffer: usize,
+    /// Largest message accepted from the server, in bytes.
+    pub max_message: usize,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions { transport: Transport::Sockjs, local_ip: None, read_buffer: 4096, max_message: 1 << 20 }
+    }
+}
+
+/// What can go wrong on a client connection.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("invalid server URL {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error("TCP connect to {addr} failed: {source}")]
+    Connect { addr: String, source: std::io::Error },
+    #[error("WebSocket handshake failed: {0}")]
+    Handshake(tungstenite::Error),
+    #[error("server closed the session: {code} {reason:?}")]
+    Closed { code: u16, reason: String },
+    #[error("connection lost: {0}")]
+    Lost(String),
+    #[error("protocol violation: {0}")]
+    Protocol(String),
+}
+
+impl ClientError {
+    /// A short, low-cardinality name for reports and metric labels.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientError::InvalidUrl { .. } => "invalid_url",
+            ClientError::Connect { .. } => "connect",
+            ClientError::Handshake(_) => "handshake",
+            ClientError::Closed { .. } => "closed",
+            ClientError::Lost(_) => "lost",
+            ClientError::Protocol(_) => "protocol",
+        }
+    }
+}
+
+/// Something received on a connection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    Message(ServerMessage),
+    /// A SockJS `h` frame.
+    Heartbeat,
+}
+
+/// A parsed `ws://host:port/prefix` endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+    /// Path prefix without a trailing slash, e.g. `/presence`.
+    pub prefix: String,
+}
+
+impl Endpoint {
+    /// Parses a `ws://` URL. `wss://` is refused with a clear message.
+    pub fn parse(url: &str) -> Result<Self, ClientError> {
+        let invalid = |reason: &str| ClientError::InvalidUrl { url: url.to_owned(), reason: reason.to_owned() };
+        let uri: http::Uri = url.parse().map_err(|err: http::uri::InvalidUri| invalid(&err.to_string()))?;
+        match uri.scheme_str() {
+            Some("ws") => {}
+            Some("wss") => return Err(invalid("wss:// (TLS) is not supported by this build")),
+            _ => return Err(invalid("expected a ws:// URL")),
+        }
+        let host = uri.host().ok_or_else(|| invalid("no host"))?.trim_matches(['[', ']']).to_owned();
+        let port = uri.port_u16().unwrap_or(80);
+        let prefix = uri.path().trim_end_matches('/').to_owned();
+        Ok(Endpoint { host, port, prefix })
+    }
+
+    fn path_for(&self, transport: Transport, rng: &mut impl Rng) -> String {
+        match transport {
+            Transport::Websocket => format!("{}/websocket", self.prefix),
+            Transport::Sockjs => {
+                let server: u16 = rng.random_range(0..1000);
+                let session: u64 = rng.random();
+                format!("{}/{server:03}/{session:016x}/websocket", self.prefix)
+            }
+        }
+    }
+}
+
+/// One open session with a Presence server.
+pub struct Connection {
+    ws: WebSocketStream<TcpStream>,
+    transport: Transport,
+    /// Messages of a SockJS `a[...]` frame not handed out yet.
+    inbox: VecDeque<ServerMessage>,
+}
+
+impl Connection {
+    /// Opens a session: TCP connect, WebSocket upgrade, and for SockJS the `o` frame.
+    pub async fn open(endpoint: &Endpoint, options: &ConnectOptions, rng: &mut impl Rng) -> Result<Self, ClientError> {
+        let stream = connect_tcp(endpoint, options.local_ip).await?;
+        let path = endpoint.path_for(options.transport, rng);
+        let url = format!("ws://{}:{}{}", endpoint.host, endpoint.port, path);
+        let config = WebSocketConfig::default()
+            .read_buffer_size(options.read_buffer)
+            .write_buffer_size(0)
+            .max_message_size(Some(options.max_message))
+            .max_frame_size(Some(options.max_message));
+        let (ws, _response) = tokio_tungstenite::client_async_with_config(url, stream, Some(config))
+            .await
+            .map_err(ClientError::Handshake)?;
+        let mut conn = Connection { ws, transport: options.transport, inbox: VecDeque::new() };
+        if conn.transport == Transport::Sockjs {
+            match conn.next_text().await? {
+                text if text == sockjs::OPEN => {}
+                other => return Err(ClientError::Protocol(format!("expected open frame, got {other:?}"))),
+            }
+        }
+        Ok(conn)
+    }
+
+    /// Sends one message.
+    pub async fn send(&mut self, message: &ClientMessage) -> Result<(), ClientError> {
+        let encoded = message.encode();
+        let frame = match self.transport {
+            Transport::Websocket => encoded,
+            Transport::Sockjs => sockjs::encode_client_frame(&[encoded]),
+        };
+        self.send_text(frame).await
+    }
+
+    /// Sends a raw text frame as is (for tests of the server's handling of bad input).
+    pub async fn send_text(&mut self, frame: String) -> Result<(), ClientError> {
+        self.ws.send(Message::text(frame)).await.map_err(|err| ClientError::Lost(err.to_string()))
+    }
+
+    /// Receives the next message or heartbeat. A close by the server is `Err(Closed)`.
+    pub async fn recv(&mut self) -> Result<Incoming, ClientError> {
+        loop {
+            if let Some(message) = self.inbox.pop_front() {
+                return Ok(Incoming::Message(message));
+            }
+            let text = self.next_text().await?;
+            match self.transport {
+                Transport::Websocket => return decode_message(&text).map(Incoming::Message),
+                Transport::Sockjs => match sockjs::decode_server_frame(&text) {
+                    Ok(ServerFrame::Heartbeat) => return Ok(Incoming::Heartbeat),
+                    Ok(ServerFrame::Messages(items)) => {
+                        for item in items {
+                            self.inbox.push_back(decode_message(&item)?);
+                        }
+                    }
+                    Ok(ServerFrame::Close { code, reason }) => return Err(ClientError::Closed { code, reason }),
+                    Ok(ServerFrame::Open) => return Err(ClientError::Protocol("second open frame".into())),
+                    Err(err) => return Err(ClientError::Protocol(err.to_string())),
+                },
+            }
+        }
+    }
+
+    /// Closes the session politely (WebSocket close 1000), ignoring errors: the caller is done.
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+
+    async fn next_text(&mut self) -> Result<String, ClientError> {
+        loop {
+            let frame = match self.ws.next().await {
+                None => return Err(ClientError::Lost("connection closed without a close frame".into())),
+                Some(Err(err)) => return Err(ClientError::Lost(err.to_string())),
+                Some(Ok(frame)) => frame,
+            };
+            match frame {
+                Message::Text(text) => return Ok(text.as_str().to_owned()),
+                Message::Close(frame) => {
+                    let (code, reason) =
+                        frame.map_or((1005, String::new()), |f| (f.code.into(), f.reason.as_str().to_owned()));
+                    return Err(ClientError::Closed { code, reason });
+                }
+                Message::Binary(_) => return Err(ClientError::Protocol("unexpected binary frame".into())),
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+            }
+        }
+    }
+}
+
+fn decode_message(text: &str) -> Result<ServerMessage, ClientError> {
+    ServerMessage::decode(text).map_err(|err| ClientError::Protocol(format!("undecodable message {text:?}: {err}")))
+}
+
+async fn connect_tcp(endpoint: &Endpoint, local_ip: Option<IpAddr>) -> Result<TcpStream, ClientError> {
+    let target = format!("{}:{}", endpoint.host, endpoint.port);
+    let connect_err = |source| ClientError::Connect { addr: target.clone(), source };
+    let addr: SocketAddr = match target.parse() {
+        Ok(addr) => addr,
+        Err(_) => tokio::net::lookup_host(&target)
+            .await
+            .map_err(connect_err)?
+            .next()
+            .ok_or_else(|| connect_err(std::io::Error::other("host has no address")))?,
+    };
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }.map_err(connect_err)?;
+    if let Some(ip) = local_ip {
+        socket.bind(SocketAddr::new(ip, 0)).map_err(connect_err)?;
+    }
+    let stream = socket.connect(addr).await.map_err(connect_err)?;
+    stream.set_nodelay(true).map_err(connect_err)?;
+    Ok(stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_parse_host_port_and_prefix() {
+        let endpoint = Endpoint::parse("ws://127.0.0.1:8080/presence/").unwrap();
+        assert_eq!(endpoint, Endpoint { host: "127.0.0.1".into(), port: 8080, prefix: "/presence".into() });
+        assert!(matches!(Endpoint::parse("http://x/presence"), Err(ClientError::InvalidUrl { .. })));
+        assert!(matches!(Endpoint::parse("wss://x/presence"), Err(ClientError::InvalidUrl { .. })));
+    }
+
+    #[test]
+    fn sockjs_paths_are_valid() {
+        let endpoint = Endpoint::parse("ws://h:1/presence").unwrap();
+        let mut rng = rand::rng();
+        let path = endpoint.path_for(Transport::Sockjs, &mut rng);
+        let parts: Vec<&str> = path.split('/').collect();
+        assert_eq!(parts[1], "presence");
+        assert!(sockjs::is_valid_server_id(parts[2]) && sockjs::is_valid_session_id(parts[3]));
+        assert_eq!(parts[4], "websocket");
+        assert_eq!(endpoint.path_for(Transport::Websocket, &mut rng), "/presence/websocket");
+    }
+}

@@ -1,0 +1,92 @@
+//! Discovery (`GET /locate`, PROTOCOL.md section 4) and the small HTTP client it rides on.
+//!
+//! The same client serves the admin routes drills use, so it speaks plain JSON over HTTP/1
+//! with a timeout per request and pooled keep-alive connections: thousands of visitors
+//! locating at once must not each open a socket.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+/// The answer to `/locate`: the instance a visitor should connect to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Located {
+    /// `ws://HOST:PORT/presence`
+    pub url: String,
+    /// The instance's name.
+    pub server: String,
+}
+
+/// What can go wrong with an HTTP request.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("invalid URL {0:?}")]
+    InvalidUrl(String),
+    #[error("request to {url} failed: {reason}")]
+    Request { url: String, reason: String },
+    #[error("request to {url} timed out after {timeout:?}")]
+    Timeout { url: String, timeout: Duration },
+    #[error("{url} answered {status}: {body}")]
+    Status { url: String, status: StatusCode, body: String },
+    #[error("{url} answered with unexpected JSON: {reason}")]
+    Body { url: String, reason: String },
+}
+
+/// A pooled HTTP/1 client for discovery and admin requests.
+#[derive(Clone)]
+pub struct HttpClient {
+    client: Client<HttpConnector, Empty<Bytes>>,
+    timeout: Duration,
+}
+
+impl HttpClient {
+    pub fn new(timeout: Duration) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(connector);
+        HttpClient { client, timeout }
+    }
+
+    /// Sends a request without a body; answers the status and body.
+    pub async fn request(&self, method: Method, url: &str) -> Result<(StatusCode, Bytes), HttpError> {
+        let request = Request::builder()
+            .method(method)
+            .uri(url)
+            .body(Empty::new())
+            .map_err(|_| HttpError::InvalidUrl(url.to_owned()))?;
+        let failed = |reason: String| HttpError::Request { url: url.to_owned(), reason };
+        let exchange = async {
+            let response = self.client.request(request).await.map_err(|err| failed(err.to_string()))?;
+            let status = response.status();
+            let body = response.into_body().collect().await.map_err(|err| failed(err.to_string()))?;
+            Ok((status, body.to_bytes()))
+        };
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| HttpError::Timeout { url: url.to_owned(), timeout: self.timeout })?
+    }
+
+    /// Sends a request and decodes a JSON answer; any status but 2xx is an error.
+    pub async fn json<T: DeserializeOwned>(&self, method: Method, url: &str) -> Result<T, HttpError> {
+        let (status, body) = self.request(method, url).await?;
+        if !status.is_success() {
+            let body = String::from_utf8_lossy(&body).into_owned();
+            return Err(HttpError::Status { url: url.to_owned(), status, body });
+        }
+        serde_json::from_slice(&body).map_err(|err| HttpError::Body { url: url.to_owned(), reason: err.to_string() })
+    }
+
+    /// Asks the directory at `base` (`http://HOST:PORT`) where `visitor` of `group` belongs.
+    pub async fn locate(&self, base: &str, group: &str, visitor: &str) -> Result<Located, HttpError> {
+        let query = serde_urlencoded::to_string([("group", group), ("visitor", visitor)])
+            .map_err(|_| HttpError::InvalidUrl(base.to_owned()))?;
+        let url = format!("{}/locate?{query}", base.trim_end_matches('/'));
+        self.json(Method::GET, &url).await
+    }
+}

@@ -1,0 +1,18 @@
+//! One definition of the Presence wire protocol (`PROTOCOL.md`), shared by the reference
+//! server and the harness so the two sides cannot drift apart.
+//!
+//! - [`message`]: every message object of sections 2 and 5, as serde types.
+//! - [`sockjs`]: SockJS framing (`o`, `h`, `a[...]`, `c[...]`) in both directions.
+//! - [`close`]: the close codes the server uses.
+//! - [`data`]: validation of custom `data` objects.
+//! - [`client`]: client transports (SockJS over WebSocket, raw WebSocket).
+//! - [`locate`]: the `/locate` discovery request.
+
+pub mod client;
+pub mod close;
+pub mod data;
+pub mod locate;
+pub mod message;
+pub mod sockjs;
+
+pub use message::{ClientMessage, Page, ServerMessage, Status};

@@ -1,0 +1,157 @@
+//! SockJS framing over WebSocket, both directions (PROTOCOL.md section 1).
+//!
+//! Server to client: `o` (open), `h` (heartbeat), `a[...]` (messages, each a JSON string
+//! holding one message object), `c[code,"reason"]` (close). Client to server: a JSON array
+//! of strings, or a single JSON string; an empty frame carries nothing.
+
+use super::close::Close;
+
+/// A frame the server sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerFrame {
+    Open,
+    Heartbeat,
+    /// Each element is one encoded message object.
+    Messages(Vec<String>),
+    Close {
+        code: u16,
+        reason: String,
+    },
+}
+
+/// A frame that does not follow SockJS framing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("broken SockJS framing: {0}")]
+pub struct FramingError(pub String);
+
+/// The open frame.
+pub const OPEN: &str = "o";
+/// The heartbeat frame.
+pub const HEARTBEAT: &str = "h";
+
+/// Encodes a message frame: `a` followed by a JSON array of the encoded messages as strings.
+pub fn encode_messages<S: AsRef<str>>(messages: &[S]) -> String {
+    let mut frame = String::with_capacity(2 + messages.iter().map(|m| m.as_ref().len() + 8).sum::<usize>());
+    frame.push('a');
+    push_string_array(&mut frame, messages);
+    frame
+}
+
+/// Encodes a close frame, `c[code,"reason"]`.
+pub fn encode_close(close: Close) -> String {
+    format!("c[{},{}]", close.code, serde_json::Value::from(close.reason))
+}
+
+/// Encodes what a client sends: a JSON array of the encoded messages as strings.
+pub fn encode_client_frame<S: AsRef<str>>(messages: &[S]) -> String {
+    let mut frame = String::new();
+    push_string_array(&mut frame, messages);
+    frame
+}
+
+fn push_string_array<S: AsRef<str>>(out: &mut String, items: &[S]) {
+    out.push('[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        // Writing JSON into a String cannot fail.
+        let quoted = serde_json::to_string(item.as_ref()).expect("a string always serializes");
+        out.push_str(&quoted);
+    }
+    out.push(']');
+}
+
+/// Decodes a client frame into the messages it carries; an empty frame carries none.
+pub fn decode_client_frame(text: &str) -> Result<Vec<String>, FramingError> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Ok(Vec::new());
+    }
+    if trimmed.starts_with('"') {
+        return serde_json::from_str::<String>(trimmed)
+            .map(|one| vec![one])
+            .map_err(|err| FramingError(err.to_string()));
+    }
+    serde_json::from_str::<Vec<String>>(trimmed).map_err(|err| FramingError(err.to_string()))
+}
+
+/// Decodes a frame the server sent.
+pub fn decode_server_frame(text: &str) -> Result<ServerFrame, FramingError> {
+    let (kind, rest) = text.split_at(text.len().min(1));
+    match kind {
+        "o" if rest.is_empty() => Ok(ServerFrame::Open),
+        "h" if rest.is_empty() => Ok(ServerFrame::Heartbeat),
+        "a" => serde_json::from_str::<Vec<String>>(rest)
+            .map(ServerFrame::Messages)
+            .map_err(|err| FramingError(format!("message frame: {err}"))),
+        "c" => serde_json::from_str::<(u16, String)>(rest)
+            .map(|(code, reason)| ServerFrame::Close { code, reason })
+            .map_err(|err| FramingError(format!("close frame: {err}"))),
+        _ => Err(FramingError(format!("unknown frame {:?}", truncate(text, 40)))),
+    }
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
+}
+
+/// True when `server` is a valid SockJS server id: 1 to 3 digits.
+pub fn is_valid_server_id(server: &str) -> bool {
+    (1..=3).contains(&server.len()) && server.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// True when `session` is a valid SockJS session id: 1 to 64 of `[A-Za-z0-9_-]`.
+pub fn is_valid_session_id(session: &str) -> bool {
+    (1..=64).contains(&session.len()) && session.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::close;
+
+    #[test]
+    fn message_frames_hold_json_strings() {
+        let frame = encode_messages(&[r#"{"type":"extend"}"#, "x"]);
+        assert_eq!(frame, r#"a["{\"type\":\"extend\"}","x"]"#);
+        assert_eq!(
+            decode_server_frame(&frame),
+            Ok(ServerFrame::Messages(vec![r#"{"type":"extend"}"#.into(), "x".into()]))
+        );
+    }
+
+    #[test]
+    fn control_frames_round_trip() {
+        assert_eq!(decode_server_frame(OPEN), Ok(ServerFrame::Open));
+        assert_eq!(decode_server_frame(HEARTBEAT), Ok(ServerFrame::Heartbeat));
+        assert_eq!(encode_close(close::GO_AWAY), r#"c[3000,"Go away!"]"#);
+        assert_eq!(
+            decode_server_frame(&encode_close(close::BROKEN_FRAMING)),
+            Ok(ServerFrame::Close { code: 1002, reason: "Broken framing.".into() })
+        );
+        assert!(decode_server_frame("ox").is_err());
+        assert!(decode_server_frame("").is_err());
+    }
+
+    #[test]
+    fn client_frames_accept_array_string_and_empty() {
+        assert_eq!(decode_client_frame(r#"["a","b"]"#), Ok(vec!["a".into(), "b".into()]));
+        assert_eq!(decode_client_frame(r#""a""#), Ok(vec!["a".into()]));
+        assert_eq!(decode_client_frame(""), Ok(vec![]));
+        assert!(decode_client_frame("[1]").is_err());
+        assert!(decode_client_frame("{not json").is_err());
+        assert_eq!(encode_client_frame(&["{}"]), r#"["{}"]"#);
+    }
+
+    #[test]
+    fn session_path_parts_are_checked() {
+        assert!(is_valid_server_id("0") && is_valid_server_id("123"));
+        assert!(!is_valid_server_id("1234") && !is_valid_server_id("") && !is_valid_server_id("a"));
+        assert!(is_valid_session_id("abc_DEF-09"));
+        assert!(!is_valid_session_id("") && !is_valid_session_id("a.b") && !is_valid_session_id(&"x".repeat(65)));
+    }
+}

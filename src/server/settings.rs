@@ -1,0 +1,114 @@
+//! Every setting of the reference server: what PROTOCOL.md calls a "default" is one of these.
+//!
+//! The same struct is the `serve` command line (clap) and the `target.embedded` section of a
+//! scenario (serde), so the two can never disagree; clap's defaults are the only defaults.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use clap::Parser;
+use serde::Deserialize;
+
+/// Settings of a reference cluster.
+#[derive(Debug, Clone, PartialEq, clap::Args, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Number of instances started at launch.
+    #[arg(long, default_value_t = 3)]
+    pub instances: usize,
+
+    /// Address every instance and the directory listen on (keep it on loopback).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+
+    /// Port of the directory (`/locate`, `/admin/*`); 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    pub directory_port: u16,
+
+    /// Port of the first instance, the next ones counting up; 0 picks free ones.
+    #[arg(long, default_value_t = 0)]
+    pub base_port: u16,
+
+    /// URL path prefix of the SockJS and WebSocket routes.
+    #[arg(long, default_value = "/presence")]
+    pub prefix: String,
+
+    /// SockJS heartbeat interval: an `h` goes out when nothing else was sent for this long.
+    #[arg(long, default_value = "25s", value_parser = humantime::parse_duration)]
+    #[serde(with = "humantime_serde")]
+    pub heartbeat: Duration,
+
+    /// How long a unique id lives without `extend`.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    #[serde(with = "humantime_serde")]
+    pub unique_timeout: Duration,
+
+    /// Window over which a draining instance closes its sessions.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    #[serde(with = "humantime_serde")]
+    pub drain_window: Duration,
+
+    /// Largest client frame payload, in bytes; larger ones close the session with 1009.
+    #[arg(long, default_value_t = 64 * 1024)]
+    pub max_frame_bytes: usize,
+
+    /// Most signals/invokes kept per visitor (unacknowledged); more are rejected `queue_full`.
+    #[arg(long, default_value_t = 1000)]
+    pub queue_bound: usize,
+
+    /// Delay added before every `presence_ack`: a known latency for testing the harness.
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    #[serde(with = "humantime_serde")]
+    pub ack_delay: Duration,
+
+    /// Test only: drop this fraction (0 to 1) of signals and invokes without a trace.
+    #[arg(long, default_value_t = 0.0)]
+    pub fault_drop_signals: f64,
+
+    /// Test only: send `blur` to the tab that takes focus instead of the one that loses it.
+    #[arg(long, default_value_t = false)]
+    pub fault_blur_focused: bool,
+
+    /// Test only: hand out a unique id that a live unique connection already holds.
+    #[arg(long, default_value_t = false)]
+    pub fault_duplicate_unique: bool,
+
+    /// Test only: deliver each visitor's kept signals newest first on `connect`.
+    #[arg(long, default_value_t = false)]
+    pub fault_reorder_signals: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        #[derive(Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            settings: Settings,
+        }
+        Defaults::parse_from(["defaults"]).settings
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_protocol() {
+        let settings = Settings::default();
+        assert_eq!(settings.heartbeat, Duration::from_secs(25));
+        assert_eq!(settings.unique_timeout, Duration::from_secs(300));
+        assert_eq!(settings.drain_window, Duration::from_secs(5));
+        assert_eq!(settings.max_frame_bytes, 65536);
+        assert_eq!(settings.fault_drop_signals, 0.0);
+    }
+
+    #[test]
+    fn yaml_overrides_only_what_it_names() {
+        let settings: Settings = serde_yaml::from_str("instances: 2\nheartbeat: 100ms\n").unwrap();
+        assert_eq!(settings.instances, 2);
+        assert_eq!(settings.heartbeat, Duration::from_millis(100));
+        assert_eq!(settings.unique_timeout, Duration::from_secs(300));
+        assert!(serde_yaml::from_str::<Settings>("instance: 2\n").is_err());
+    }
+}
