@@ -4,5 +4,7 @@
 //! Data moves one way: a scenario becomes a plan, a plan becomes tasks, tasks produce
 //! samples, samples become a report (see `docs/` and the module table in the README).
 
+pub mod measure;
 pub mod protocol;
+pub mod report;
 pub mod server;

@@ -1,0 +1,157 @@
+//! The collector: once per interval it takes every shard's samples, merges them into the
+//! run's totals, publishes live figures, and hands the interval to an optional sink (the
+//! interval log). It is the only reader of the shards, and it runs off the hot path.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime};
+
+use hdrhistogram::Histogram;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::metric::{Counter, Metric};
+use super::recorder::{Recorder, Shard};
+
+/// One interval's latencies, per metric (index = `Metric::index`).
+pub struct Interval {
+    /// Start of the interval, from the start of the run.
+    pub start: Duration,
+    pub length: Duration,
+    pub histograms: Vec<Histogram<u64>>,
+}
+
+/// Everything measured over a run.
+pub struct Totals {
+    /// Wall-clock start of the run.
+    pub started_at: SystemTime,
+    /// How long recording lasted.
+    pub elapsed: Duration,
+    histograms: Vec<Histogram<u64>>,
+    counters: [u64; Counter::COUNT],
+    /// Errors by kind.
+    pub errors: BTreeMap<&'static str, u64>,
+    /// The most visitors alive at once (sampled once per interval).
+    pub visitors_peak: i64,
+}
+
+impl Totals {
+    pub fn histogram(&self, metric: Metric) -> &Histogram<u64> {
+        &self.histograms[metric.index()]
+    }
+
+    pub fn counter(&self, counter: Counter) -> u64 {
+        self.counters[counter.index()]
+    }
+}
+
+/// Figures of the last interval, for progress display.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Live {
+    pub elapsed: Duration,
+    pub visitors_live: i64,
+    /// Messages sent and received per second over the last interval.
+    pub messages_per_second: f64,
+    /// p99 of `presence_ack` in the last interval, in microseconds (0 without samples).
+    pub presence_ack_p99_us: u64,
+    /// Errors since the start of the run.
+    pub errors: u64,
+}
+
+/// Runs until `cancel`, then takes the last samples and answers the totals.
+pub async fn collect(
+    recorder: Recorder,
+    every: Duration,
+    sink: Option<mpsc::Sender<Interval>>,
+    live: watch::Sender<Live>,
+    cancel: CancellationToken,
+) -> Totals {
+    let started_at = SystemTime::now();
+    let start = Instant::now();
+    let mut totals = Recorder::empty_shard();
+    let mut visitors_peak = 0;
+    let mut last_tick = start;
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        let finished = tokio::select! {
+            _ = ticker.tick() => false,
+            _ = cancel.cancelled() => true,
+        };
+        let now = Instant::now();
+        let mut interval = Recorder::empty_shard();
+        recorder.drain_into(&mut interval);
+        visitors_peak = visitors_peak.max(recorder.visitors_live());
+        let length = now - last_tick;
+        live.send_replace(live_figures(&interval, &totals, length, now - start, recorder.visitors_live()));
+        merge(&mut totals, &interval);
+        if let Some(sink) = &sink {
+            let interval = Interval { start: last_tick - start, length, histograms: interval.histograms };
+            // A closed sink only means nobody writes the log any more; the totals are unaffected.
+            let _ = sink.send(interval).await;
+        }
+        last_tick = now;
+        if finished {
+            break;
+        }
+    }
+    Totals {
+        started_at,
+        elapsed: start.elapsed(),
+        histograms: totals.histograms,
+        counters: totals.counters,
+        errors: totals.errors,
+        visitors_peak,
+    }
+}
+
+fn merge(totals: &mut Shard, interval: &Shard) {
+    for (total, part) in totals.histograms.iter_mut().zip(&interval.histograms) {
+        total.add(part).expect("histograms share bounds");
+    }
+    for (total, part) in totals.counters.iter_mut().zip(interval.counters) {
+        *total += part;
+    }
+    for (kind, n) in &interval.errors {
+        *totals.errors.entry(kind).or_insert(0) += n;
+    }
+}
+
+fn live_figures(interval: &Shard, totals: &Shard, length: Duration, elapsed: Duration, visitors_live: i64) -> Live {
+    let messages = interval.counters[Counter::MessagesSent.index()] + interval.counters[Counter::MessagesReceived.index()];
+    let acks = &interval.histograms[Metric::PresenceAck.index()];
+    let errors = totals.errors.values().chain(interval.errors.values()).sum();
+    Live {
+        elapsed,
+        visitors_live,
+        messages_per_second: messages as f64 / length.as_secs_f64().max(1e-9),
+        presence_ack_p99_us: if acks.is_empty() { 0 } else { acks.value_at_quantile(0.99) },
+        errors,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn totals_hold_every_sample_and_intervals_reach_the_sink() {
+        let recorder = Recorder::new();
+        let (sink, mut intervals) = mpsc::channel(16);
+        let (live, _live_rx) = watch::channel(Live::default());
+        let cancel = CancellationToken::new();
+        for i in 1..=100 {
+            recorder.latency(Metric::Connect, Duration::from_millis(i));
+        }
+        recorder.count(Counter::SessionsOpened, 100);
+        recorder.error("handshake");
+        let collector = tokio::spawn(collect(recorder.clone(), Duration::from_secs(3600), Some(sink), live, cancel.clone()));
+        cancel.cancel();
+        let totals = collector.await.unwrap();
+        let connect = totals.histogram(Metric::Connect);
+        assert_eq!(connect.len(), 100);
+        assert!((connect.value_at_quantile(0.5) as i64 - 50_000).abs() <= 50);
+        assert_eq!(totals.counter(Counter::SessionsOpened), 100);
+        assert_eq!(totals.errors.get("handshake"), Some(&1));
+        let interval = intervals.recv().await.expect("the final interval is sent");
+        assert_eq!(interval.histograms[Metric::Connect.index()].len(), 100);
+    }
+}

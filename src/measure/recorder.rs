@@ -1,0 +1,192 @@
+//! Recording samples without contention.
+//!
+//! Every worker thread records into its own shard (a histogram per metric, a counter array
+//! and an error tally behind a mutex that only the collector ever competes for, once per
+//! interval). A sample therefore costs an uncontended lock and a histogram increment: a few
+//! nanoseconds, no allocation, no global lock.
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use super::metric::{Counter, Metric};
+
+/// Highest latency a histogram holds: one hour, in microseconds. Larger samples saturate.
+pub const MAX_LATENCY_US: u64 = 3_600_000_000;
+/// Significant decimal digits every histogram keeps.
+pub const SIGNIFICANT_DIGITS: u8 = 3;
+
+/// A latency histogram in microseconds, with the harness's bounds.
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, SIGNIFICANT_DIGITS).expect("constant bounds are valid")
+}
+
+/// One shard's samples since the collector last took them.
+pub(crate) struct Shard {
+    pub histograms: Vec<Histogram<u64>>,
+    pub counters: [u64; Counter::COUNT],
+    pub errors: BTreeMap<&'static str, u64>,
+}
+
+impl Shard {
+    fn new() -> Self {
+        Shard {
+            histograms: Metric::ALL.iter().map(|_| new_histogram()).collect(),
+            counters: [0; Counter::COUNT],
+            errors: BTreeMap::new(),
+        }
+    }
+}
+
+struct Inner {
+    shards: Vec<Mutex<Shard>>,
+    visitors_live: AtomicI64,
+}
+
+/// The handle visitors and agents record through; cheap to clone.
+#[derive(Clone)]
+pub struct Recorder {
+    inner: Arc<Inner>,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Recorder {
+    pub fn new() -> Self {
+        let threads = std::thread::available_parallelism().map_or(4, |n| n.get());
+        let shards = (threads * 2).max(4);
+        Recorder {
+            inner: Arc::new(Inner {
+                shards: (0..shards).map(|_| Mutex::new(Shard::new())).collect(),
+                visitors_live: AtomicI64::new(0),
+            }),
+        }
+    }
+
+    /// Records a latency.
+    pub fn latency(&self, metric: Metric, elapsed: Duration) {
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX).max(1);
+        self.shard().histograms[metric.index()].saturating_record(micros);
+    }
+
+    /// Records the time from `intended` (when the action should have started) until now.
+    /// Timing from intent, not from the actual send, is the coordinated-omission correction.
+    pub fn since(&self, metric: Metric, intended: Instant) {
+        self.latency(metric, intended.elapsed());
+    }
+
+    /// Adds `n` to a counter.
+    pub fn count(&self, counter: Counter, n: u64) {
+        self.shard().counters[counter.index()] += n;
+    }
+
+    /// Counts one error of the given kind (a short, fixed name).
+    pub fn error(&self, kind: &'static str) {
+        *self.shard().errors.entry(kind).or_insert(0) += 1;
+    }
+
+    /// A visitor came alive (+1) or ended (-1).
+    pub fn visitors_live_add(&self, delta: i64) {
+        self.inner.visitors_live.fetch_add(delta, Ordering::Relaxed);
+    }
+
+    /// Visitors alive right now.
+    pub fn visitors_live(&self) -> i64 {
+        self.inner.visitors_live.load(Ordering::Relaxed)
+    }
+
+    /// Moves every shard's samples into `into` and leaves the shards empty.
+    pub(crate) fn drain_into(&self, into: &mut Shard) {
+        for shard in &self.inner.shards {
+            let mut shard = lock(shard);
+            for (total, part) in into.histograms.iter_mut().zip(shard.histograms.iter_mut()) {
+                total.add(&*part).expect("histograms share bounds");
+                part.reset();
+            }
+            for (total, part) in into.counters.iter_mut().zip(shard.counters.iter_mut()) {
+                *total += std::mem::take(part);
+            }
+            for (kind, n) in std::mem::take(&mut shard.errors) {
+                *into.errors.entry(kind).or_insert(0) += n;
+            }
+        }
+    }
+
+    pub(crate) fn empty_shard() -> Shard {
+        Shard::new()
+    }
+
+    fn shard(&self) -> MutexGuard<'_, Shard> {
+        let shards = &self.inner.shards;
+        lock(&shards[thread_slot() % shards.len()])
+    }
+}
+
+/// A poisoned shard only means a panic elsewhere; its counts are still good.
+fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
+    shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A small number per thread, handed out once, so each thread keeps to its own shard.
+fn thread_slot() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local!(static SLOT: Cell<Option<usize>> = const { Cell::new(None) });
+    SLOT.with(|slot| {
+        slot.get().unwrap_or_else(|| {
+            let assigned = NEXT.fetch_add(1, Ordering::Relaxed);
+            slot.set(Some(assigned));
+            assigned
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_from_many_threads_all_arrive() {
+        let recorder = Recorder::new();
+        std::thread::scope(|scope| {
+            for t in 0..4u64 {
+                let recorder = recorder.clone();
+                scope.spawn(move || {
+                    for i in 0..1000 {
+                        recorder.latency(Metric::PresenceAck, Duration::from_micros(100 + t * 1000 + i));
+                        recorder.count(Counter::MessagesSent, 1);
+                    }
+                    recorder.error("lost");
+                });
+            }
+        });
+        let mut total = Recorder::empty_shard();
+        recorder.drain_into(&mut total);
+        let acks = &total.histograms[Metric::PresenceAck.index()];
+        assert_eq!(acks.len(), 4000);
+        assert_eq!(acks.min(), 100);
+        assert!(acks.max() >= 4099 && acks.max() <= 4102, "max {}", acks.max());
+        assert_eq!(total.counters[Counter::MessagesSent.index()], 4000);
+        assert_eq!(total.errors.get("lost"), Some(&4));
+        let mut again = Recorder::empty_shard();
+        recorder.drain_into(&mut again);
+        assert_eq!(again.histograms[Metric::PresenceAck.index()].len(), 0, "a drain empties the shards");
+    }
+
+    #[test]
+    fn latencies_from_intent_include_the_delay_before_sending() {
+        let recorder = Recorder::new();
+        let intended = Instant::now() - Duration::from_millis(50);
+        recorder.since(Metric::PresenceAck, intended);
+        let mut total = Recorder::empty_shard();
+        recorder.drain_into(&mut total);
+        assert!(total.histograms[Metric::PresenceAck.index()].min() >= 49_900, "recorded from intent, not from now");
+    }
+}

@@ -1,0 +1,140 @@
+//! `summary.json`: the run's results in a stable, documented schema (docs/summary.md) that
+//! other tools, `compare` and CI gates read back.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::measure::{Counter, Metric, Totals};
+
+/// Version of the summary schema; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One latency metric's distribution, in microseconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    pub unit: String,
+    pub count: u64,
+    /// Samples per second over the run.
+    pub rate: f64,
+    pub min: u64,
+    pub mean: f64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+}
+
+impl LatencySummary {
+    pub fn from_histogram(histogram: &Histogram<u64>, seconds: f64) -> Self {
+        let count = histogram.len();
+        let at = |q| if count == 0 { 0 } else { histogram.value_at_quantile(q) };
+        LatencySummary {
+            unit: "us".into(),
+            count,
+            rate: if seconds > 0.0 { count as f64 / seconds } else { 0.0 },
+            min: if count == 0 { 0 } else { histogram.min() },
+            mean: if count == 0 { 0.0 } else { histogram.mean() },
+            p50: at(0.5),
+            p90: at(0.9),
+            p99: at(0.99),
+            p999: at(0.999),
+            max: if count == 0 { 0 } else { histogram.max() },
+        }
+    }
+}
+
+/// What the visitors of a run reached.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VisitorSummary {
+    pub started: u64,
+    pub completed: u64,
+    /// The most alive at once.
+    pub peak: i64,
+}
+
+/// The whole summary.json document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub schema: u32,
+    pub scenario: String,
+    /// RFC 3339 wall-clock start.
+    pub started_at: String,
+    pub duration_seconds: f64,
+    /// What was loaded: `embedded (3 instances)` or a URL.
+    pub target: String,
+    pub visitors: VisitorSummary,
+    /// Latencies by metric name; metrics without samples are left out.
+    pub metrics: BTreeMap<String, LatencySummary>,
+    pub counters: BTreeMap<String, u64>,
+    /// Errors by kind.
+    pub errors: BTreeMap<String, u64>,
+}
+
+impl Summary {
+    pub fn from_totals(scenario: &str, target: &str, totals: &Totals) -> Self {
+        let seconds = totals.elapsed.as_secs_f64();
+        let metrics = Metric::ALL
+            .iter()
+            .filter(|metric| !totals.histogram(**metric).is_empty())
+            .map(|metric| (metric.name().to_owned(), LatencySummary::from_histogram(totals.histogram(*metric), seconds)))
+            .collect();
+        Summary {
+            schema: SCHEMA_VERSION,
+            scenario: scenario.to_owned(),
+            started_at: humantime::format_rfc3339_millis(totals.started_at).to_string(),
+            duration_seconds: seconds,
+            target: target.to_owned(),
+            visitors: VisitorSummary {
+                started: totals.counter(Counter::VisitorsStarted),
+                completed: totals.counter(Counter::VisitorsCompleted),
+                peak: totals.visitors_peak,
+            },
+            metrics,
+            counters: Counter::ALL.iter().map(|c| (c.name().to_owned(), totals.counter(*c))).collect(),
+            errors: totals.errors.iter().map(|(kind, n)| ((*kind).to_owned(), *n)).collect(),
+        }
+    }
+
+    /// Writes pretty JSON to `path`.
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(path, json + "\n")
+    }
+
+    /// Reads a summary.json back.
+    pub fn read(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|err| format!("{}: {err}", path.display()))?;
+        serde_json::from_str(&text).map_err(|err| format!("{}: not a presence-bench summary: {err}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::new_histogram;
+
+    #[test]
+    fn latency_summary_reads_the_histogram() {
+        let mut histogram = new_histogram();
+        for v in 1..=1000u64 {
+            histogram.record(v * 10).unwrap();
+        }
+        let summary = LatencySummary::from_histogram(&histogram, 10.0);
+        assert_eq!(summary.count, 1000);
+        assert_eq!(summary.rate, 100.0);
+        assert_eq!(summary.min, 10);
+        assert!((summary.p50 as i64 - 5000).abs() <= 5, "p50 {}", summary.p50);
+        assert!((summary.p99 as i64 - 9900).abs() <= 10, "p99 {}", summary.p99);
+        assert!((summary.max as i64 - 10000).abs() <= 10, "max {}", summary.max);
+    }
+
+    #[test]
+    fn empty_histograms_give_zeros() {
+        let summary = LatencySummary::from_histogram(&new_histogram(), 0.0);
+        assert_eq!((summary.count, summary.p99, summary.max, summary.rate), (0, 0, 0, 0.0));
+    }
+}

@@ -1,0 +1,67 @@
+//! The end-of-run table people read in the terminal.
+
+use std::fmt::Write;
+
+use super::summary::Summary;
+
+/// Renders a summary as a fixed-width table.
+pub fn render(summary: &Summary) -> String {
+    let mut out = String::new();
+    let v = &summary.visitors;
+    let _ = writeln!(out, "scenario {}  target {}  duration {:.1}s", summary.scenario, summary.target, summary.duration_seconds);
+    let _ = writeln!(out, "visitors: {} started, {} completed, {} peak concurrent", v.started, v.completed, v.peak);
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{:<16} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "metric", "count", "rate/s", "p50", "p90", "p99", "p99.9", "max"
+    );
+    for (name, m) in &summary.metrics {
+        let _ = writeln!(
+            out,
+            "{:<16} {:>9} {:>9.1} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            name,
+            m.count,
+            m.rate,
+            micros(m.p50),
+            micros(m.p90),
+            micros(m.p99),
+            micros(m.p999),
+            micros(m.max)
+        );
+    }
+    if summary.metrics.is_empty() {
+        let _ = writeln!(out, "(no latency samples)");
+    }
+    let _ = writeln!(out);
+    let counters: Vec<String> = summary.counters.iter().map(|(name, n)| format!("{name} {n}")).collect();
+    let _ = writeln!(out, "counters: {}", counters.join(", "));
+    if summary.errors.is_empty() {
+        let _ = writeln!(out, "errors: none");
+    } else {
+        let errors: Vec<String> = summary.errors.iter().map(|(kind, n)| format!("{kind} {n}")).collect();
+        let _ = writeln!(out, "errors: {}", errors.join(", "));
+    }
+    out
+}
+
+/// Formats microseconds with a unit a person reads at a glance.
+pub fn micros(us: u64) -> String {
+    match us {
+        0..=999 => format!("{us}us"),
+        1_000..=999_999 => format!("{:.2}ms", us as f64 / 1e3),
+        _ => format!("{:.2}s", us as f64 / 1e6),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn micros_pick_a_readable_unit() {
+        assert_eq!(micros(850), "850us");
+        assert_eq!(micros(1_250), "1.25ms");
+        assert_eq!(micros(2_500_000), "2.50s");
+    }
+}
