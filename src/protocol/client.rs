@@ -7,13 +7,14 @@
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
+use std::task::{ready, Context, Poll};
 
 use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
 use super::message::{ClientMessage, ServerMessage};
@@ -148,9 +149,9 @@ impl Connection {
             .map_err(ClientError::Handshake)?;
         let mut conn = Connection { ws, transport: options.transport, inbox: VecDeque::new() };
         if conn.transport == Transport::Sockjs {
-            match conn.next_text().await? {
-                text if text == sockjs::OPEN => {}
-                other => return Err(ClientError::Protocol(format!("expected open frame, got {other:?}"))),
+            let first = std::future::poll_fn(|cx| conn.poll_next_text(cx)).await?;
+            if first.as_str() != sockjs::OPEN {
+                return Err(ClientError::Protocol(format!("expected open frame, got {:?}", first.as_str())));
             }
         }
         Ok(conn)
@@ -172,24 +173,40 @@ impl Connection {
     }
 
     /// Receives the next message or heartbeat. A close by the server is `Err(Closed)`.
+    /// Cancel-safe: dropping the future loses nothing.
     pub async fn recv(&mut self) -> Result<Incoming, ClientError> {
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// Polls for the next message or heartbeat, so one task can wait on several connections.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Incoming, ClientError>> {
         loop {
             if let Some(message) = self.inbox.pop_front() {
-                return Ok(Incoming::Message(message));
+                return Poll::Ready(Ok(Incoming::Message(message)));
             }
-            let text = self.next_text().await?;
+            let text = match ready!(self.poll_next_text(cx)) {
+                Ok(text) => text,
+                Err(err) => return Poll::Ready(Err(err)),
+            };
             match self.transport {
-                Transport::Websocket => return decode_message(&text).map(Incoming::Message),
+                Transport::Websocket => return Poll::Ready(decode_message(&text).map(Incoming::Message)),
                 Transport::Sockjs => match sockjs::decode_server_frame(&text) {
-                    Ok(ServerFrame::Heartbeat) => return Ok(Incoming::Heartbeat),
+                    Ok(ServerFrame::Heartbeat) => return Poll::Ready(Ok(Incoming::Heartbeat)),
                     Ok(ServerFrame::Messages(items)) => {
                         for item in items {
-                            self.inbox.push_back(decode_message(&item)?);
+                            match decode_message(&item) {
+                                Ok(message) => self.inbox.push_back(message),
+                                Err(err) => return Poll::Ready(Err(err)),
+                            }
                         }
                     }
-                    Ok(ServerFrame::Close { code, reason }) => return Err(ClientError::Closed { code, reason }),
-                    Ok(ServerFrame::Open) => return Err(ClientError::Protocol("second open frame".into())),
-                    Err(err) => return Err(ClientError::Protocol(err.to_string())),
+                    Ok(ServerFrame::Close { code, reason }) => {
+                        return Poll::Ready(Err(ClientError::Closed { code, reason }))
+                    }
+                    Ok(ServerFrame::Open) => {
+                        return Poll::Ready(Err(ClientError::Protocol("second open frame".into())))
+                    }
+                    Err(err) => return Poll::Ready(Err(ClientError::Protocol(err.to_string()))),
                 },
             }
         }
@@ -200,23 +217,23 @@ impl Connection {
         let _ = self.ws.close(None).await;
     }
 
-    async fn next_text(&mut self) -> Result<String, ClientError> {
+    fn poll_next_text(&mut self, cx: &mut Context<'_>) -> Poll<Result<Utf8Bytes, ClientError>> {
         loop {
-            let frame = match self.ws.next().await {
-                None => return Err(ClientError::Lost("connection closed without a close frame".into())),
-                Some(Err(err)) => return Err(ClientError::Lost(err.to_string())),
+            let frame = match ready!(self.ws.poll_next_unpin(cx)) {
+                None => return Poll::Ready(Err(ClientError::Lost("connection closed without a close frame".into()))),
+                Some(Err(err)) => return Poll::Ready(Err(ClientError::Lost(err.to_string()))),
                 Some(Ok(frame)) => frame,
             };
-            match frame {
-                Message::Text(text) => return Ok(text.as_str().to_owned()),
+            return Poll::Ready(match frame {
+                Message::Text(text) => Ok(text),
                 Message::Close(frame) => {
                     let (code, reason) =
                         frame.map_or((1005, String::new()), |f| (f.code.into(), f.reason.as_str().to_owned()));
-                    return Err(ClientError::Closed { code, reason });
+                    Err(ClientError::Closed { code, reason })
                 }
-                Message::Binary(_) => return Err(ClientError::Protocol("unexpected binary frame".into())),
+                Message::Binary(_) => Err(ClientError::Protocol("unexpected binary frame".into())),
                 Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
-            }
+            });
         }
     }
 }

@@ -11,6 +11,7 @@
 pub mod client;
 pub mod close;
 pub mod data;
+pub mod discovery;
 pub mod locate;
 pub mod message;
 pub mod sockjs;

@@ -1,0 +1,23 @@
+//! The recording hot path: what one latency sample, one counter increment, and one
+//! collector drain cost. Figures go in BENCHMARKS.md.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use presence_bench::measure::{Counter, Metric, Recorder};
+
+fn record(c: &mut Criterion) {
+    let recorder = Recorder::new();
+    c.bench_function("record latency", |b| {
+        let mut micros = 0u64;
+        b.iter(|| {
+            micros = (micros + 37) % 50_000;
+            recorder.latency(black_box(Metric::PresenceAck), Duration::from_micros(micros));
+        })
+    });
+    c.bench_function("record counter", |b| b.iter(|| recorder.count(black_box(Counter::MessagesSent), 1)));
+}
+
+criterion_group!(benches, record);
+criterion_main!(benches);

@@ -1,0 +1,53 @@
+//! Where a client connects: through a directory's `/locate` (PROTOCOL.md section 4) or
+//! always to one fixed instance.
+
+use std::time::Duration;
+
+use super::client::{ClientError, Endpoint};
+use super::locate::{HttpClient, HttpError};
+
+/// How clients find their instance.
+#[derive(Clone)]
+pub enum Discovery {
+    /// Ask `GET {base}/locate` before every connect (`base` is `http://HOST:PORT`).
+    Directory { base: String, http: HttpClient },
+    /// Always connect to this instance.
+    Instance(Endpoint),
+}
+
+/// Why no endpoint could be found.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoveryError {
+    #[error("locate failed: {0}")]
+    Locate(#[from] HttpError),
+    #[error("locate answered an unusable URL: {0}")]
+    Endpoint(#[from] ClientError),
+}
+
+impl DiscoveryError {
+    /// A short, low-cardinality name for reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DiscoveryError::Locate(_) => "locate",
+            DiscoveryError::Endpoint(_) => "locate_url",
+        }
+    }
+}
+
+impl Discovery {
+    /// Discovery through the directory at `base`, with a timeout per request.
+    pub fn directory(base: &str, timeout: Duration) -> Self {
+        Discovery::Directory { base: base.trim_end_matches('/').to_owned(), http: HttpClient::new(timeout) }
+    }
+
+    /// The endpoint `visitor` of `group` should connect to now.
+    pub async fn endpoint(&self, group: &str, visitor: &str) -> Result<Endpoint, DiscoveryError> {
+        match self {
+            Discovery::Instance(endpoint) => Ok(endpoint.clone()),
+            Discovery::Directory { base, http } => {
+                let located = http.locate(base, group, visitor).await?;
+                Ok(Endpoint::parse(&located.url)?)
+            }
+        }
+    }
+}
