@@ -116,7 +116,8 @@ fn merge(totals: &mut Shard, interval: &Shard) {
 }
 
 fn live_figures(interval: &Shard, totals: &Shard, length: Duration, elapsed: Duration, visitors_live: i64) -> Live {
-    let messages = interval.counters[Counter::MessagesSent.index()] + interval.counters[Counter::MessagesReceived.index()];
+    let messages =
+        interval.counters[Counter::MessagesSent.index()] + interval.counters[Counter::MessagesReceived.index()];
     let acks = &interval.histograms[Metric::PresenceAck.index()];
     let errors = totals.errors.values().chain(interval.errors.values()).sum();
     Live {
@@ -143,7 +144,8 @@ mod tests {
         }
         recorder.count(Counter::SessionsOpened, 100);
         recorder.error("handshake");
-        let collector = tokio::spawn(collect(recorder.clone(), Duration::from_secs(3600), Some(sink), live, cancel.clone()));
+        let collector =
+            tokio::spawn(collect(recorder.clone(), Duration::from_secs(3600), Some(sink), live, cancel.clone()));
         cancel.cancel();
         let totals = collector.await.unwrap();
         let connect = totals.histogram(Metric::Connect);

@@ -16,7 +16,11 @@ use tokio::sync::mpsc;
 use crate::measure::{Interval, Metric};
 
 /// Writes every interval received until the channel closes; answers how many were written.
-pub async fn write_intervals(path: &Path, started_at: SystemTime, mut intervals: mpsc::Receiver<Interval>) -> std::io::Result<u64> {
+pub async fn write_intervals(
+    path: &Path,
+    started_at: SystemTime,
+    mut intervals: mpsc::Receiver<Interval>,
+) -> std::io::Result<u64> {
     let mut file = BufWriter::new(File::create(path)?);
     let mut serializer = V2DeflateSerializer::new();
     let mut written = 0;

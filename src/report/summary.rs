@@ -80,7 +80,9 @@ impl Summary {
         let metrics = Metric::ALL
             .iter()
             .filter(|metric| !totals.histogram(**metric).is_empty())
-            .map(|metric| (metric.name().to_owned(), LatencySummary::from_histogram(totals.histogram(*metric), seconds)))
+            .map(|metric| {
+                (metric.name().to_owned(), LatencySummary::from_histogram(totals.histogram(*metric), seconds))
+            })
             .collect();
         Summary {
             schema: SCHEMA_VERSION,

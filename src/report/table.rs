@@ -8,7 +8,11 @@ use super::summary::Summary;
 pub fn render(summary: &Summary) -> String {
     let mut out = String::new();
     let v = &summary.visitors;
-    let _ = writeln!(out, "scenario {}  target {}  duration {:.1}s", summary.scenario, summary.target, summary.duration_seconds);
+    let _ = writeln!(
+        out,
+        "scenario {}  target {}  duration {:.1}s",
+        summary.scenario, summary.target, summary.duration_seconds
+    );
     let _ = writeln!(out, "visitors: {} started, {} completed, {} peak concurrent", v.started, v.completed, v.peak);
     let _ = writeln!(out);
     let _ = writeln!(
