@@ -5,4 +5,5 @@
 //! samples, samples become a report (see `docs/` and the module table in the README).
 
 pub mod protocol;
+pub mod scenario;
 pub mod server;
