@@ -7,4 +7,5 @@
 pub mod measure;
 pub mod protocol;
 pub mod report;
+pub mod scenario;
 pub mod server;

@@ -14,12 +14,16 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Check scenario files without running them.
+    Validate(cli::validate::ValidateArgs),
+}
 
 fn main() -> std::process::ExitCode {
     cli::init_tracing();
     let cli = Cli::parse();
-    let outcome: cli::Outcome = match cli.command {};
-    #[allow(unreachable_code)]
+    let outcome = match cli.command {
+        Command::Validate(args) => cli::validate::run(&args),
+    };
     outcome.exit_code()
 }

@@ -1,0 +1,111 @@
+//! The compiled scenario: plain data the engine executes, every value checked and typed.
+
+use std::time::Duration;
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+pub use super::backoff::{Backoff, Jitter};
+pub use super::load::{Load, Stage};
+pub use super::step::{Repeat, Repetitions, Step};
+pub use super::target::{Destination, Target};
+
+/// A validated scenario, ready to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub name: String,
+    pub description: Option<String>,
+    /// Drives every random choice; see [`visitor_rng`].
+    pub seed: u64,
+    pub target: Target,
+    /// Hard cap on the run.
+    pub duration: Duration,
+    pub load: Load,
+    pub reconnect: Backoff,
+    /// At least one; weights are above zero.
+    pub behaviors: Vec<Behavior>,
+}
+
+/// A kind of visitor: a weighted share of the population and what it does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Behavior {
+    pub name: String,
+    pub weight: u32,
+    /// At least one.
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    /// Picks a behavior for a new visitor, each in proportion to its weight; returns its index.
+    pub fn pick_behavior(&self, rng: &mut impl Rng) -> usize {
+        let total: u64 = self.behaviors.iter().map(|b| u64::from(b.weight)).sum();
+        let mut ticket = rng.random_range(0..total);
+        for (index, behavior) in self.behaviors.iter().enumerate() {
+            match ticket.checked_sub(u64::from(behavior.weight)) {
+                Some(rest) => ticket = rest,
+                None => return index,
+            }
+        }
+        // Unreachable: the ticket is below the sum of the weights.
+        self.behaviors.len() - 1
+    }
+}
+
+/// The random generator of visitor number `index` in a run seeded with `seed`: the same pair
+/// always gives the same sequence (on the same build), whatever order visitors start in, and
+/// neighbouring indices give unrelated sequences.
+pub fn visitor_rng(seed: u64, index: u64) -> SmallRng {
+    SmallRng::seed_from_u64(mix(seed) ^ mix(index ^ 0xA076_1D64_78BD_642F))
+}
+
+/// splitmix64's finalizer: turns nearby inputs into unrelated outputs.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan_with_weights(weights: &[u32]) -> Plan {
+        let yaml = format!(
+            "name: t\nduration: 1s\nload: {{ stages: [{{ hold: 1s }}] }}\nbehaviors:\n{}",
+            weights
+                .iter()
+                .enumerate()
+                .map(|(i, w)| format!("  - {{ name: b{i}, weight: {w}, steps: [connect] }}\n"))
+                .collect::<String>()
+        );
+        crate::scenario::from_str(&yaml, "t.yaml").unwrap()
+    }
+
+    #[test]
+    fn behaviors_are_picked_by_weight() {
+        let plan = plan_with_weights(&[80, 15, 5]);
+        let mut rng = visitor_rng(1, 0);
+        let mut counts = [0u32; 3];
+        for _ in 0..10_000 {
+            counts[plan.pick_behavior(&mut rng)] += 1;
+        }
+        assert!((7_700..8_300).contains(&counts[0]), "{counts:?}");
+        assert!((1_300..1_700).contains(&counts[1]), "{counts:?}");
+        assert!((350..650).contains(&counts[2]), "{counts:?}");
+        let single = plan_with_weights(&[3]);
+        assert_eq!(single.pick_behavior(&mut rng), 0);
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_sequence() {
+        let draw = |seed, index| -> Vec<u64> {
+            let mut rng = visitor_rng(seed, index);
+            (0..8).map(|_| rng.random()).collect()
+        };
+        assert_eq!(draw(42, 7), draw(42, 7));
+        assert_ne!(draw(42, 7), draw(42, 8));
+        assert_ne!(draw(42, 7), draw(43, 7));
+        assert_ne!(draw(1, 0), draw(0, 1));
+    }
+}

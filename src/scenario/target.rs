@@ -1,0 +1,201 @@
+//! The `target` section: which server to load and how to reach it.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+
+use super::de as typed;
+use super::locate::{Issue, Segment};
+use crate::protocol::client::Transport;
+use crate::server::Settings;
+
+/// Where the load goes and how visitors connect.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub destination: Destination,
+    pub transport: Transport,
+    /// The visitor group (a string of digits).
+    pub group: String,
+    /// How many loopback source addresses (127.0.0.2 upwards) client sockets are spread over,
+    /// to get past the ~28k ephemeral ports of one address; 1 leaves the choice to the OS.
+    pub source_ips: u8,
+}
+
+/// The server under load.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Destination {
+    /// A reference cluster started in this process with these settings.
+    Embedded(Settings),
+    /// An `http(s)://` directory: visitors find their instance through `/locate`.
+    Directory { url: String },
+    /// A `ws(s)://` instance: every visitor connects there, no discovery.
+    Instance { url: String },
+}
+
+/// The section as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TargetSpec {
+    #[serde(default)]
+    embedded: Option<Settings>,
+    #[serde(default)]
+    url: Option<UrlDestination>,
+    #[serde(default)]
+    transport: Transport,
+    #[serde(default)]
+    group: Option<Group>,
+    #[serde(default, deserialize_with = "optional_source_ips")]
+    source_ips: Option<u8>,
+}
+
+fn optional_source_ips<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u8>, D::Error> {
+    typed::source_ips(deserializer).map(Some)
+}
+
+impl TargetSpec {
+    pub(crate) fn compile(self) -> Result<Target, Issue> {
+        let destination =
+            match (self.embedded, self.url) {
+                (Some(_), Some(_)) => return Err(Issue::here(
+                    "expected either `embedded` (start a reference cluster) or `url` (an existing server), found both",
+                )),
+                (None, Some(UrlDestination(destination))) => destination,
+                (embedded, None) => {
+                    let settings = embedded.unwrap_or_default();
+                    if settings.instances == 0 {
+                        return Err(Issue::here("expected at least 1 instance, found 0")
+                            .under(Segment::Key("instances"))
+                            .under(Segment::Key("embedded")));
+                    }
+                    Destination::Embedded(settings)
+                }
+            };
+        Ok(Target {
+            destination,
+            transport: self.transport,
+            group: self.group.map_or_else(|| "1".to_owned(), |group| group.0),
+            source_ips: self.source_ips.unwrap_or(1),
+        })
+    }
+}
+
+/// A `url:` value, already sorted into directory or instance by its scheme.
+#[derive(Debug)]
+struct UrlDestination(Destination);
+
+impl<'de> Deserialize<'de> for UrlDestination {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct UrlVisitor;
+
+        impl Visitor<'_> for UrlVisitor {
+            type Value = UrlDestination;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a URL: http(s)://host:port of a directory or ws(s)://host:port/prefix of an instance")
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<UrlDestination, E> {
+                let bad = || {
+                    E::custom(format!(
+                        "expected a URL starting with http://, https:// (a directory) or ws://, wss:// (an instance), found {text:?}"
+                    ))
+                };
+                let uri: http::Uri = text.parse().map_err(|_| bad())?;
+                if uri.host().is_none_or(str::is_empty) {
+                    return Err(bad());
+                }
+                let url = text.to_owned();
+                match uri.scheme_str() {
+                    Some("http" | "https") => Ok(UrlDestination(Destination::Directory { url })),
+                    Some("ws" | "wss") => Ok(UrlDestination(Destination::Instance { url })),
+                    _ => Err(bad()),
+                }
+            }
+        }
+
+        deserializer.deserialize_str(UrlVisitor)
+    }
+}
+
+/// A visitor group: digits only, as the protocol requires. A YAML number is accepted too
+/// (quote the value to keep leading zeros).
+#[derive(Debug)]
+struct Group(String);
+
+impl<'de> Deserialize<'de> for Group {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct GroupVisitor;
+
+        impl Visitor<'_> for GroupVisitor {
+            type Value = Group;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a group: a string of digits such as \"100\"")
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Group, E> {
+                if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(E::custom(format!("expected a group made of digits such as \"100\", found {text:?}")));
+                }
+                Ok(Group(text.to_owned()))
+            }
+
+            fn visit_u64<E: de::Error>(self, number: u64) -> Result<Group, E> {
+                Ok(Group(number.to_string()))
+            }
+        }
+
+        deserializer.deserialize_any(GroupVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compile(yaml: &str) -> Result<Target, Issue> {
+        serde_yaml::from_str::<TargetSpec>(yaml).unwrap().compile()
+    }
+
+    fn error(yaml: &str) -> String {
+        serde_yaml::from_str::<TargetSpec>(yaml).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_to_an_embedded_cluster() {
+        let target = compile("{}").unwrap();
+        assert_eq!(target.destination, Destination::Embedded(Settings::default()));
+        assert_eq!((target.transport, target.group.as_str(), target.source_ips), (Transport::Sockjs, "1", 1));
+    }
+
+    #[test]
+    fn urls_choose_discovery_by_scheme() {
+        let directory =
+            compile("{ url: 'http://127.0.0.1:8080', group: '007', transport: websocket, source_ips: 16 }").unwrap();
+        assert_eq!(directory.destination, Destination::Directory { url: "http://127.0.0.1:8080".into() });
+        assert_eq!(
+            (directory.transport, directory.group.as_str(), directory.source_ips),
+            (Transport::Websocket, "007", 16)
+        );
+        let instance = compile("{ url: 'ws://h:1/presence', group: 100 }").unwrap();
+        assert_eq!(instance.destination, Destination::Instance { url: "ws://h:1/presence".into() });
+        assert_eq!(instance.group, "100");
+        let embedded = compile("{ embedded: { instances: 2, heartbeat: 1s } }").unwrap();
+        assert!(matches!(embedded.destination, Destination::Embedded(Settings { instances: 2, .. })));
+    }
+
+    #[test]
+    fn refuses_bad_targets() {
+        assert!(error("{ url: 'ftp://x' }").contains("expected a URL starting with http://"));
+        assert!(error("{ url: 'localhost:80' }").contains("expected a URL starting with http://"));
+        assert!(error("{ group: 'a1' }").contains("expected a group made of digits"));
+        assert!(error("{ source_ips: 0 }").contains("from 1 to 254"));
+        assert!(error("{ source_ips: 255 }").contains("from 1 to 254"));
+        assert!(error("{ transport: tcp }").contains("unknown variant `tcp`"));
+        assert!(error("{ embedded: { instance: 2 } }").contains("unknown field `instance`"));
+        assert!(compile("{ embedded: {}, url: 'http://x' }").unwrap_err().message.ends_with("found both"));
+        let issue = compile("{ embedded: { instances: 0 } }").unwrap_err();
+        assert_eq!(issue.path, vec![Segment::Key("embedded"), Segment::Key("instances")]);
+    }
+}

@@ -1,0 +1,222 @@
+//! Whole-document tests: every validation error names the right line, column and path.
+
+use std::time::Duration;
+
+use super::*;
+
+const VALID: &str = "\
+name: t
+duration: 1m
+load:
+  stages:
+    - { to: 10, over: 10s }
+    - { hold: 20s }
+reconnect: { base: 100ms, cap: 10s }
+behaviors:
+  - name: a
+    weight: 3
+    steps:
+      - connect
+      - hold: 10s
+  - name: b
+    steps: [connect_unique, extend]
+";
+
+/// Replaces the first occurrence of `from` in the valid document with `to`.
+fn variant(from: &str, to: &str) -> String {
+    assert!(VALID.contains(from), "{from:?} is not in the document");
+    VALID.replacen(from, to, 1)
+}
+
+/// Compiles `text`, expecting an error; returns (line, column, path, message).
+fn invalid(text: &str) -> (usize, usize, String, String) {
+    match from_str(text, "x.yaml") {
+        Err(ScenarioError::Invalid(err)) => (err.line, err.column, err.path, err.message),
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_valid_document_compiles() {
+    let plan = from_str(VALID, "x.yaml").unwrap();
+    assert_eq!(plan.name, "t");
+    assert_eq!(plan.seed, 1);
+    assert_eq!(plan.duration, Duration::from_secs(60));
+    assert_eq!(plan.behaviors[1].weight, 1);
+    assert_eq!(plan.target.destination, Destination::Embedded(crate::server::Settings::default()));
+}
+
+#[test]
+fn errors_display_file_line_column_path() {
+    let text = variant("- hold: 10s", "- hold: 10");
+    let err = from_str(&text, "scenarios/x.yaml").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "scenarios/x.yaml:13:15: behaviors[0].steps[1].hold: expected a duration with a unit such as 500ms or 10s, found \"10\""
+    );
+}
+
+#[test]
+fn unknown_fields_are_refused_where_they_are() {
+    let (line, column, path, message) = invalid(&variant("    weight: 3", "    wieght: 3"));
+    assert_eq!((line, column, path.as_str()), (10, 5, "behaviors[0]"));
+    assert!(message.starts_with("unknown field `wieght`, expected one of `name`, `weight`, `steps`"), "{message}");
+
+    let (line, column, path, message) = invalid(&format!("{VALID}colour: red\n"));
+    assert_eq!((line, column, path.as_str()), (16, 1, ""));
+    assert!(message.starts_with("unknown field `colour`"), "{message}");
+}
+
+#[test]
+fn durations_need_units() {
+    let (line, column, path, message) = invalid(&variant("duration: 1m", "duration: 60"));
+    assert_eq!((line, column, path.as_str()), (2, 11, "duration"));
+    assert_eq!(message, "expected a duration with a unit such as 500ms or 10s, found \"60\"");
+    let (line, column, path, _) = invalid(&variant("cap: 10s", "cap: 10"));
+    assert_eq!((line, column, path.as_str()), (7, 32, "reconnect.cap"));
+}
+
+#[test]
+fn weights_must_be_positive_whole_numbers() {
+    let (line, column, path, message) = invalid(&variant("weight: 3", "weight: 0"));
+    assert_eq!((line, column, path.as_str()), (10, 13, "behaviors[0].weight"));
+    assert_eq!(message, "expected a weight (a whole number, 1 or more), found \"0\"");
+    let (_, _, _, message) = invalid(&variant("weight: 3", "weight: 2.5"));
+    assert_eq!(message, "expected a weight (a whole number, 1 or more), found \"2.5\"");
+}
+
+#[test]
+fn behaviors_and_steps_must_not_be_empty() {
+    let behaviors = VALID.find("behaviors:").unwrap();
+    let (line, column, path, message) = invalid(&format!("{}behaviors: []\n", &VALID[..behaviors]));
+    assert_eq!((line, column, path.as_str()), (8, 12, "behaviors"));
+    assert_eq!(message, "expected a list with at least one item, found an empty list");
+
+    let (line, _, _, message) = invalid(&VALID[..behaviors]);
+    assert_eq!(line, 1);
+    assert_eq!(message, "missing field `behaviors`");
+
+    let (line, column, path, _) = invalid(&variant("steps: [connect_unique, extend]", "steps: []"));
+    assert_eq!((line, column, path.as_str()), (15, 12, "behaviors[1].steps"));
+}
+
+#[test]
+fn duplicate_behavior_names_are_refused() {
+    let (line, column, path, message) = invalid(&variant("name: b", "name: a"));
+    assert_eq!((line, column, path.as_str()), (14, 11, "behaviors[1].name"));
+    assert!(message.contains("found \"a\" twice"), "{message}");
+}
+
+#[test]
+fn stage_errors_point_at_the_stage() {
+    let (line, column, path, message) = invalid(&variant("to: 10,", "to: -5,"));
+    assert_eq!((line, column, path.as_str()), (5, 13, "load.stages[0].to"));
+    assert_eq!(message, "expected a number of visitors (a whole number, 0 or more), found \"-5\"");
+
+    let (line, column, path, message) = invalid(&variant("hold: 20s }", "hold: 2m }"));
+    assert_eq!((line, column, path.as_str()), (6, 7, "load.stages[1]"));
+    assert!(message.starts_with("expected the stages to fit in the run's duration (1m), found 2m 10s"), "{message}");
+
+    let (line, column, path, _) = invalid(&variant("{ hold: 20s }", "{ to: 3 }"));
+    assert_eq!((line, column, path.as_str()), (6, 7, "load.stages[1]"));
+
+    let (line, column, path, _) =
+        invalid(&variant("  stages:\n    - { to: 10, over: 10s }\n    - { hold: 20s }", "  stages: []"));
+    assert_eq!((line, column, path.as_str()), (4, 11, "load.stages"));
+}
+
+#[test]
+fn load_must_be_exactly_one_model() {
+    let (line, column, path, message) =
+        invalid(&variant("load:\n", "load:\n  arrival_rate: { rate: 5/s, max_visitors: 9 }\n"));
+    assert_eq!((line, column, path.as_str()), (4, 3, "load"));
+    assert!(message.ends_with("found both"), "{message}");
+}
+
+#[test]
+fn arrival_rates_must_be_positive_and_fit() {
+    let stages = "  stages:\n    - { to: 10, over: 10s }\n    - { hold: 20s }";
+    let plan = from_str(&variant(stages, "  arrival_rate: { rate: 12000/m, max_visitors: 9 }"), "x.yaml").unwrap();
+    assert_eq!(plan.load, Load::ArrivalRate { per_second: 200.0, max_visitors: 9, for_: Duration::from_secs(60) });
+
+    let (line, column, path, message) = invalid(&variant(stages, "  arrival_rate: { rate: 0/s, max_visitors: 9 }"));
+    assert_eq!((line, column, path.as_str()), (4, 25, "load.arrival_rate.rate"));
+    assert_eq!(message, "expected a rate above zero, found \"0/s\"");
+
+    let (line, column, path, _) = invalid(&variant(stages, "  arrival_rate: { rate: 1/s, max_visitors: 9, for: 2m }"));
+    assert_eq!((line, column, path.as_str()), (4, 52, "load.arrival_rate.for"));
+}
+
+#[test]
+fn target_errors_point_into_the_target() {
+    let (line, column, path, message) =
+        invalid(&variant("duration: 1m\n", "duration: 1m\ntarget: { url: 'tcp://x' }\n"));
+    assert_eq!((line, column, path.as_str()), (3, 16, "target.url"));
+    assert!(message.starts_with("expected a URL starting with http://"), "{message}");
+
+    let both = "duration: 1m\ntarget:\n  embedded: { instances: 2 }\n  url: http://x:1\n";
+    let (line, column, path, message) = invalid(&variant("duration: 1m\n", both));
+    assert_eq!((line, column, path.as_str()), (4, 3, "target"));
+    assert!(message.ends_with("found both"), "{message}");
+}
+
+#[test]
+fn reconnect_cap_must_cover_the_base() {
+    let (line, column, path, message) = invalid(&variant("base: 100ms", "base: 1m"));
+    assert_eq!((line, column, path.as_str()), (7, 29, "reconnect.cap"));
+    assert_eq!(message, "expected a cap at least as long as the base (1m), found 10s");
+}
+
+#[test]
+fn sequence_errors_point_at_the_step() {
+    let (line, column, path, message) = invalid(&variant("[connect_unique, extend]", "[connect, extend]"));
+    assert_eq!((line, column, path.as_str()), (15, 22, "behaviors[1].steps[1]"));
+    assert!(message.starts_with("expected `connect_unique` before `extend`"), "{message}");
+
+    let (line, column, path, message) =
+        invalid(&variant("      - hold: 10s\n", "      - repeat: { steps: [presence] }\n      - disconnect\n"));
+    assert_eq!((line, column, path.as_str()), (14, 9, "behaviors[0].steps[2]"));
+    assert!(message.starts_with("unreachable step"), "{message}");
+}
+
+#[test]
+fn template_errors_point_at_the_string() {
+    let step = "      - presence: { data: { a: 'x{{rand_int 5}}' } }\n";
+    let (line, column, path, message) = invalid(&variant("      - hold: 10s\n", step));
+    assert_eq!((line, column, path.as_str()), (13, 32, "behaviors[0].steps[1].presence.data.a"));
+    assert_eq!(
+        message,
+        "in template \"x{{rand_int 5}}\": expected `rand_int` with two integers A <= B, found `rand_int 5`"
+    );
+}
+
+#[test]
+fn syntax_errors_have_a_location() {
+    let (line, column, path, message) = invalid("name: t\nduration: '1m\n");
+    assert_eq!((line, column, path.as_str()), (3, 1, ""));
+    assert!(message.starts_with("found unexpected end of stream"), "{message}");
+    let (line, column, _, message) = invalid("");
+    assert_eq!((line, column), (1, 1));
+    assert!(!message.is_empty());
+}
+
+#[test]
+fn every_example_scenario_validates() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
+    let mut count = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|ext| ext == "yaml") {
+            load(&path).unwrap_or_else(|err| panic!("{err}"));
+            count += 1;
+        }
+    }
+    assert!(count >= 3, "only {count} scenarios in {dir}");
+}
+
+#[test]
+fn reading_a_missing_file_is_a_read_error() {
+    let err = load(std::path::Path::new("/nonexistent/x.yaml")).unwrap_err();
+    assert!(matches!(err, ScenarioError::Read { .. }));
+    assert!(err.to_string().starts_with("/nonexistent/x.yaml: cannot read the scenario:"));
+}
