@@ -14,12 +14,16 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Run the embedded reference Presence cluster until Ctrl-C or SIGTERM.
+    Serve(cli::serve::ServeArgs),
+}
 
 fn main() -> std::process::ExitCode {
     cli::init_tracing();
     let cli = Cli::parse();
-    let outcome: cli::Outcome = match cli.command {};
-    #[allow(unreachable_code)]
+    let outcome = match cli.command {
+        Command::Serve(args) => cli::serve::run(args),
+    };
     outcome.exit_code()
 }
