@@ -128,6 +128,14 @@ impl Session {
                 biased;
                 () = self.instance.killed() => return End::Drop,
                 () = self.handle.kicked() => return End::Drop,
+                // What others pushed goes out before more input is read: the outbox stays short,
+                // and whatever handling the last frame pushed to this session precedes the
+                // replies to the next one.
+                Some(first) = outbox.recv() => {
+                    if let Some(end) = forward(link, first, &mut outbox).await {
+                        return end;
+                    }
+                }
                 frame = link.recv() => {
                     let end = match frame {
                         Some(Ok(Message::Text(text))) => self.on_frame(link, text.as_str()),
@@ -147,11 +155,6 @@ impl Session {
                     self.replies.clear();
                     if let Some(close) = self.close.take() {
                         return End::Close(close);
-                    }
-                }
-                Some(first) = outbox.recv() => {
-                    if let Some(end) = forward(link, first, &mut outbox).await {
-                        return end;
                     }
                 }
                 () = sleep_until(heartbeat_at), if sockjs => {
