@@ -15,6 +15,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the embedded reference Presence cluster until Ctrl-C or SIGTERM.
+    Serve(cli::serve::ServeArgs),
     /// Check scenario files without running them.
     Validate(cli::validate::ValidateArgs),
 }
@@ -23,6 +25,7 @@ fn main() -> std::process::ExitCode {
     cli::init_tracing();
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::Serve(args) => cli::serve::run(args),
         Command::Validate(args) => cli::validate::run(&args),
     };
     outcome.exit_code()

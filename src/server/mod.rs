@@ -1,7 +1,27 @@
 //! The reference Presence server: a cluster of instances in one process sharing one state,
 //! a directory for `/locate` and admin routes. A guest in this crate: it imports only
 //! `protocol`, never the harness.
+//!
+//! - [`cluster`]: the `Cluster` handle (start, scale, kill, shutdown).
+//! - `instance`, `routes`: one instance's listener and HTTP surface.
+//! - `directory`, `discovery`, `ring`: `/locate`, admin routes, consistent hashing.
+//! - `session`: one task per WebSocket session.
+//! - `state`: the one shared state.
+//! - `faults`: deliberate protocol violations for testing the harness, off by default.
 
+pub mod cluster;
+mod directory;
+mod discovery;
+pub mod error;
+mod faults;
+pub mod instance;
+mod ring;
+mod routes;
+mod session;
 pub mod settings;
+mod state;
 
+pub use cluster::Cluster;
+pub use error::ServerError;
+pub use instance::{InstanceInfo, InstanceState};
 pub use settings::Settings;

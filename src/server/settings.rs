@@ -78,6 +78,22 @@ pub struct Settings {
     pub fault_reorder_signals: bool,
 }
 
+impl Settings {
+    /// Refuses values the server cannot run with (a zero heartbeat would spin, for one).
+    pub fn validate(&self) -> Result<(), String> {
+        if !(0.0..=1.0).contains(&self.fault_drop_signals) {
+            return Err(format!("fault_drop_signals must be between 0 and 1, found {}", self.fault_drop_signals));
+        }
+        if self.heartbeat.is_zero() {
+            return Err("heartbeat must be longer than 0s".to_owned());
+        }
+        if self.max_frame_bytes == 0 {
+            return Err("max_frame_bytes must be at least 1".to_owned());
+        }
+        Ok(())
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         #[derive(Parser)]
@@ -110,5 +126,14 @@ mod tests {
         assert_eq!(settings.heartbeat, Duration::from_millis(100));
         assert_eq!(settings.unique_timeout, Duration::from_secs(300));
         assert!(serde_yaml::from_str::<Settings>("instance: 2\n").is_err());
+    }
+
+    #[test]
+    fn validation_names_the_bad_setting() {
+        assert_eq!(Settings::default().validate(), Ok(()));
+        let bad = Settings { fault_drop_signals: 1.5, ..Settings::default() };
+        assert!(bad.validate().unwrap_err().contains("fault_drop_signals"));
+        let bad = Settings { heartbeat: Duration::ZERO, ..Settings::default() };
+        assert!(bad.validate().unwrap_err().contains("heartbeat"));
     }
 }

@@ -1,0 +1,169 @@
+//! The `Cluster` handle: starts the directory and the instances, scales in and out, kills,
+//! and shuts everything down ("cancel, then await").
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::directory;
+use super::discovery::Membership;
+use super::error::ServerError;
+use super::faults::Faults;
+use super::instance::{Instance, InstanceInfo};
+use super::settings::Settings;
+use super::state::Shared;
+
+/// What the instances of one cluster share.
+#[derive(Clone)]
+pub struct Context {
+    pub settings: Arc<Settings>,
+    pub state: Arc<Shared>,
+    pub membership: Arc<Membership>,
+    /// Every task of the cluster: listeners, sessions, drain timers.
+    pub tracker: TaskTracker,
+}
+
+/// A running reference cluster. Cheap to clone; every clone drives the same cluster.
+#[derive(Clone)]
+pub struct Cluster {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    context: Context,
+    directory_addr: SocketAddr,
+    /// Stops the directory.
+    shutdown: CancellationToken,
+    /// Number of the last instance started: names go on `s1`, `s2`, ... and are never reused.
+    started: AtomicU16,
+}
+
+impl Cluster {
+    /// Binds the directory and `settings.instances` instances on `settings.host`.
+    pub async fn start(settings: Settings) -> Result<Cluster, ServerError> {
+        settings.validate().map_err(ServerError::InvalidSettings)?;
+        let state = Arc::new(Shared::new(settings.queue_bound, Faults::from_settings(&settings)));
+        let directory_addr = SocketAddr::new(settings.host, settings.directory_port);
+        let context = Context {
+            settings: Arc::new(settings),
+            state,
+            membership: Arc::new(Membership::default()),
+            tracker: TaskTracker::new(),
+        };
+        let listener = TcpListener::bind(directory_addr)
+            .await
+            .map_err(|source| ServerError::Bind { addr: directory_addr, source })?;
+        let directory_addr =
+            listener.local_addr().map_err(|source| ServerError::Bind { addr: directory_addr, source })?;
+        let cluster = Cluster {
+            inner: Arc::new(Inner {
+                context: context.clone(),
+                directory_addr,
+                shutdown: CancellationToken::new(),
+                started: AtomicU16::new(0),
+            }),
+        };
+        let router = directory::router(cluster.clone());
+        let stop = cluster.inner.shutdown.clone().cancelled_owned();
+        context.tracker.spawn(async move {
+            if let Err(err) = axum::serve(listener, router).with_graceful_shutdown(stop).await {
+                tracing::warn!(%err, "directory listener failed");
+            }
+        });
+        for _ in 0..context.settings.instances {
+            if let Err(err) = cluster.scale_out().await {
+                cluster.clone().shutdown().await;
+                return Err(err);
+            }
+        }
+        Ok(cluster)
+    }
+
+    /// `http://HOST:PORT` of the directory (`/locate`, `/admin/*`).
+    pub fn directory_url(&self) -> String {
+        format!("http://{}", self.inner.directory_addr)
+    }
+
+    /// Every instance still listening, oldest first.
+    pub fn instances(&self) -> Vec<InstanceInfo> {
+        self.inner.context.membership.list()
+    }
+
+    /// Starts draining `server`, or the newest live instance; answers once the drain has
+    /// begun. The instance stops listening at the end of the drain window.
+    pub async fn scale_in(&self, server: Option<&str>) -> Result<InstanceInfo, ServerError> {
+        let instance = self.pick(server, "scale in")?;
+        self.drain(&instance);
+        Ok(instance.info())
+    }
+
+    /// Starts one more instance.
+    pub async fn scale_out(&self) -> Result<InstanceInfo, ServerError> {
+        let context = &self.inner.context;
+        let number = self.inner.started.fetch_add(1, Ordering::Relaxed) + 1;
+        let port = match context.settings.base_port {
+            0 => 0,
+            base => base.saturating_add(number - 1),
+        };
+        let instance =
+            Instance::start(format!("s{number}"), SocketAddr::new(context.settings.host, port), context).await?;
+        context.membership.add(instance.clone());
+        Ok(instance.info())
+    }
+
+    /// Stops `server`, or the newest live instance, abruptly: sockets dropped without a
+    /// frame, its visitors offline at once.
+    pub async fn kill(&self, server: Option<&str>) -> Result<InstanceInfo, ServerError> {
+        let instance = self.pick(server, "kill")?;
+        instance.kill();
+        self.inner.context.membership.remove(&instance.name);
+        Ok(instance.info())
+    }
+
+    /// Drains every instance (sessions get `draining` and `c[3000,...]`), then stops the
+    /// directory and awaits every task of the cluster.
+    pub async fn shutdown(self) {
+        let context = &self.inner.context;
+        for instance in context.membership.all() {
+            self.drain(&instance);
+        }
+        self.inner.shutdown.cancel();
+        context.tracker.close();
+        context.tracker.wait().await;
+    }
+
+    pub(super) fn membership(&self) -> Arc<Membership> {
+        self.inner.context.membership.clone()
+    }
+
+    fn pick(&self, server: Option<&str>, action: &'static str) -> Result<Arc<Instance>, ServerError> {
+        let membership = &self.inner.context.membership;
+        match server {
+            Some(name) => membership.find(name).ok_or_else(|| ServerError::UnknownInstance(name.to_owned())),
+            None => membership.newest_live().ok_or(ServerError::NoLiveInstance(action)),
+        }
+    }
+
+    /// Begins `instance`'s drain (once), and stops it when the window is over.
+    fn drain(&self, instance: &Arc<Instance>) {
+        let context = &self.inner.context;
+        let window = context.settings.drain_window;
+        if !instance.begin_drain(window) {
+            return;
+        }
+        context.membership.refresh();
+        let instance = instance.clone();
+        let membership = context.membership.clone();
+        context.tracker.spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep(window) => instance.stop(),
+                () = instance.stopped() => {}
+            }
+            membership.remove(&instance.name);
+        });
+    }
+}

@@ -1,0 +1,144 @@
+//! One instance: its listener and routes, and the switches that drain or kill it.
+//!
+//! An instance owns sockets only; everything a visitor would miss lives in the shared
+//! state, so an instance can leave (gracefully or not) without losing anything else.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::time::Instant;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+
+use super::cluster::Context;
+use super::error::ServerError;
+use super::routes;
+
+/// Whether an instance accepts visitors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InstanceState {
+    Live,
+    Draining,
+}
+
+/// An instance as `/admin/instances` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstanceInfo {
+    /// `s1`, `s2`, ...
+    pub server: String,
+    /// `ws://HOST:PORT/presence`
+    pub url: String,
+    pub state: InstanceState,
+}
+
+pub struct Instance {
+    pub name: String,
+    pub url: String,
+    /// Cancelled when the drain begins; sessions then pick their moment to leave.
+    drain: CancellationToken,
+    /// When the drain window ends; set before `drain` is cancelled.
+    drain_deadline: OnceLock<Instant>,
+    /// Cancelled by `kill`: sessions drop their sockets without a frame.
+    kill: CancellationToken,
+    /// Cancelled to stop listening.
+    stop: CancellationToken,
+    /// SockJS session ids open on this instance, to refuse a second use of one.
+    sockjs_sessions: Mutex<HashSet<String>>,
+}
+
+impl Instance {
+    /// Binds `addr` and serves the instance's routes until it is stopped.
+    pub async fn start(name: String, addr: SocketAddr, context: &Context) -> Result<Arc<Instance>, ServerError> {
+        let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
+        let local = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
+        let prefix = routes::normalize_prefix(&context.settings.prefix);
+        let instance = Arc::new(Instance {
+            name,
+            url: format!("ws://{local}{prefix}"),
+            drain: CancellationToken::new(),
+            drain_deadline: OnceLock::new(),
+            kill: CancellationToken::new(),
+            stop: CancellationToken::new(),
+            sockjs_sessions: Mutex::new(HashSet::new()),
+        });
+        let router = routes::router(instance.clone(), context.clone());
+        let stop = instance.stop.clone().cancelled_owned();
+        context.tracker.spawn(async move {
+            if let Err(err) = axum::serve(listener, router).with_graceful_shutdown(stop).await {
+                tracing::warn!(%err, %local, "instance listener failed");
+            }
+        });
+        Ok(instance)
+    }
+
+    pub fn info(&self) -> InstanceInfo {
+        let state = if self.is_draining() { InstanceState::Draining } else { InstanceState::Live };
+        InstanceInfo { server: self.name.clone(), url: self.url.clone(), state }
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.drain.is_cancelled()
+    }
+
+    /// Starts the drain: sessions leave spread over `window`. False if it had begun already.
+    pub fn begin_drain(&self, window: Duration) -> bool {
+        if self.drain_deadline.set(Instant::now() + window).is_err() {
+            return false;
+        }
+        self.drain.cancel();
+        true
+    }
+
+    /// Completes once the drain has begun.
+    pub fn draining(&self) -> WaitForCancellationFuture<'_> {
+        self.drain.cancelled()
+    }
+
+    /// When the drain window ends, once it has begun.
+    pub fn drain_deadline(&self) -> Option<Instant> {
+        self.drain_deadline.get().copied()
+    }
+
+    /// Abrupt end: every socket dropped without a frame, listener closed.
+    pub fn kill(&self) {
+        self.kill.cancel();
+        self.stop.cancel();
+    }
+
+    pub fn killed(&self) -> WaitForCancellationFuture<'_> {
+        self.kill.cancelled()
+    }
+
+    pub fn stop(&self) {
+        self.stop.cancel();
+    }
+
+    pub fn stopped(&self) -> WaitForCancellationFuture<'_> {
+        self.stop.cancelled()
+    }
+
+    /// Marks a SockJS session id as open; `None` while another session holds it.
+    pub fn claim_sockjs_session(self: &Arc<Self>, id: String) -> Option<SockjsClaim> {
+        let mut open = self.sockjs_sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        if !open.insert(id.clone()) {
+            return None;
+        }
+        Some(SockjsClaim { instance: self.clone(), id })
+    }
+}
+
+/// Holds a SockJS session id for as long as its session lives.
+pub struct SockjsClaim {
+    instance: Arc<Instance>,
+    id: String,
+}
+
+impl Drop for SockjsClaim {
+    fn drop(&mut self) {
+        self.instance.sockjs_sessions.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.id);
+    }
+}

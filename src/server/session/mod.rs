@@ -1,0 +1,243 @@
+//! One task per WebSocket session: framing, the dispatch loop, heartbeats, unique expiry,
+//! delayed acks, and leaving on drain or kill.
+//!
+//! A session is one task and one bounded outbox, nothing else, so that tens of thousands
+//! of idle ones stay cheap. Everything it learns goes into the shared state; everything
+//! others want it to send arrives through its outbox.
+
+mod agent;
+mod dispatch;
+mod link;
+mod visitor;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use axum::extract::ws::{Message, WebSocket};
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, Duration, Instant};
+
+use crate::protocol::close::{self, Close};
+use crate::protocol::ServerMessage;
+
+use super::cluster::Context;
+use super::instance::Instance;
+use super::state::{Outgoing, SessionHandle};
+use dispatch::Role;
+use link::Link;
+
+pub use link::Framing;
+
+/// Messages waiting for a session's socket; a session this far behind is closed.
+const OUTBOX_CAPACITY: usize = 256;
+/// Most messages sent in one SockJS `a[...]` frame.
+const MAX_BATCH: usize = 64;
+
+/// How a session ends.
+enum End {
+    /// Send this close (frame) and close the socket.
+    Close(Close),
+    /// Drop the socket without a frame: peer gone, slow consumer, or instance killed.
+    Drop,
+}
+
+/// An encoded message to send: a reply of this session, or one shared with others.
+enum Reply {
+    Owned(String),
+    Shared(Arc<str>),
+}
+
+impl AsRef<str> for Reply {
+    fn as_ref(&self) -> &str {
+        match self {
+            Reply::Owned(text) => text,
+            Reply::Shared(text) => text,
+        }
+    }
+}
+
+struct Session {
+    context: Context,
+    instance: Arc<Instance>,
+    handle: SessionHandle,
+    role: Role,
+    /// Replies to the frame being handled, sent together once it is done.
+    replies: Vec<Reply>,
+    /// Set when handling a message decided the session must close.
+    close: Option<Close>,
+    /// When a unique connection expires unless extended.
+    unique_deadline: Option<Instant>,
+    /// `presence_ack`s held back by `ack_delay`: `(due, seq)`, due times ascending.
+    pending_acks: VecDeque<(Instant, u64)>,
+}
+
+/// Serves one upgraded WebSocket until it ends, then takes the session out of the state.
+pub async fn run(
+    socket: WebSocket,
+    framing: Framing,
+    sockjs_session: Option<String>,
+    instance: Arc<Instance>,
+    context: Context,
+) {
+    let mut link = Link::new(socket, framing);
+    if link.open().await.is_err() {
+        return;
+    }
+    let _claim = match sockjs_session {
+        None => None,
+        Some(id) => match instance.claim_sockjs_session(id) {
+            Some(claim) => Some(claim),
+            None => return link.close(close::SESSION_IN_USE).await,
+        },
+    };
+    if instance.is_draining() {
+        return link.close(close::GO_AWAY).await;
+    }
+    let (handle, outbox) = SessionHandle::new(OUTBOX_CAPACITY);
+    let mut session = Session {
+        context,
+        instance,
+        handle,
+        role: Role::Anonymous,
+        replies: Vec::new(),
+        close: None,
+        unique_deadline: None,
+        pending_acks: VecDeque::new(),
+    };
+    let end = session.serve(&mut link, outbox).await;
+    session.leave();
+    if let End::Close(close) = end {
+        link.close(close).await;
+    }
+}
+
+/// A deadline for a `select!` branch that is disabled when there is none.
+fn or_never(deadline: Option<Instant>) -> Instant {
+    deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400))
+}
+
+impl Session {
+    async fn serve(&mut self, link: &mut Link, mut outbox: mpsc::Receiver<Outgoing>) -> End {
+        let heartbeat = self.context.settings.heartbeat;
+        let mut drain_at: Option<Instant> = None;
+        loop {
+            let ack_at = self.pending_acks.front().map(|(due, _)| *due);
+            let heartbeat_at = link.last_sent + heartbeat;
+            let sockjs = link.framing == Framing::Sockjs;
+            tokio::select! {
+                biased;
+                () = self.instance.killed() => return End::Drop,
+                () = self.handle.kicked() => return End::Drop,
+                // What others pushed goes out before more input is read: the outbox stays short,
+                // and whatever handling the last frame pushed to this session precedes the
+                // replies to the next one.
+                Some(first) = outbox.recv() => {
+                    if let Some(end) = forward(link, first, &mut outbox).await {
+                        return end;
+                    }
+                }
+                frame = link.recv() => {
+                    let end = match frame {
+                        Some(Ok(Message::Text(text))) => self.on_frame(link, text.as_str()),
+                        Some(Ok(Message::Binary(bytes))) => match std::str::from_utf8(&bytes) {
+                            Ok(text) => self.on_frame(link, text),
+                            Err(_) => Some(End::Close(close::BROKEN_FRAMING)),
+                        },
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => None,
+                        Some(Ok(Message::Close(_)) | Err(_)) | None => Some(End::Drop),
+                    };
+                    if let Some(end) = end {
+                        return end;
+                    }
+                    if link.send(&self.replies).await.is_err() {
+                        return End::Drop;
+                    }
+                    self.replies.clear();
+                    if let Some(close) = self.close.take() {
+                        return End::Close(close);
+                    }
+                }
+                () = sleep_until(heartbeat_at), if sockjs => {
+                    if link.heartbeat().await.is_err() {
+                        return End::Drop;
+                    }
+                }
+                () = sleep_until(or_never(self.unique_deadline)), if self.unique_deadline.is_some() => {
+                    let expired = ServerMessage::Expired {}.encode();
+                    return match link.send(&[expired]).await {
+                        Ok(()) => End::Close(close::UNIQUE_EXPIRED),
+                        Err(_) => End::Drop,
+                    };
+                }
+                () = sleep_until(or_never(ack_at)), if ack_at.is_some() => {
+                    let now = Instant::now();
+                    let mut due = Vec::new();
+                    while let Some((_, seq)) = self.pending_acks.front().filter(|(at, _)| *at <= now).copied() {
+                        self.pending_acks.pop_front();
+                        due.push(ServerMessage::PresenceAck { seq }.encode());
+                    }
+                    if link.send(&due).await.is_err() {
+                        return End::Drop;
+                    }
+                }
+                () = self.instance.draining(), if drain_at.is_none() => {
+                    drain_at = Some(self.drain_moment());
+                }
+                () = sleep_until(or_never(drain_at)), if drain_at.is_some() => {
+                    let draining = ServerMessage::Draining { retry_after_ms: Some(0) }.encode();
+                    return match link.send(&[draining]).await {
+                        Ok(()) => End::Close(close::GO_AWAY),
+                        Err(_) => End::Drop,
+                    };
+                }
+            }
+        }
+    }
+
+    /// Handles one client frame; `Some` when it ends the session at once.
+    fn on_frame(&mut self, link: &Link, text: &str) -> Option<End> {
+        if text.len() > self.context.settings.max_frame_bytes {
+            return Some(End::Close(close::MESSAGE_TOO_BIG));
+        }
+        let Ok(messages) = link.messages(text) else { return Some(End::Close(close::BROKEN_FRAMING)) };
+        for message in &messages {
+            self.dispatch(message);
+            if self.close.is_some() {
+                break;
+            }
+        }
+        None
+    }
+
+    /// A random moment in what is left of the drain window, so that a drain spreads the
+    /// reconnects of its sessions instead of moving them all at once.
+    fn drain_moment(&self) -> Instant {
+        let now = Instant::now();
+        let left = self.instance.drain_deadline().map_or(Duration::ZERO, |end| end.saturating_duration_since(now));
+        now + left.mul_f64(rand::random::<f64>())
+    }
+}
+
+/// Sends what others pushed to this session, batching what is already waiting.
+async fn forward(link: &mut Link, first: Outgoing, outbox: &mut mpsc::Receiver<Outgoing>) -> Option<End> {
+    let mut batch: Vec<Arc<str>> = Vec::new();
+    let mut close = None;
+    let mut next = Some(first);
+    while let Some(outgoing) = next {
+        match outgoing {
+            Outgoing::Message(message) => batch.push(message),
+            Outgoing::Close(requested) => {
+                close = Some(requested);
+                break;
+            }
+        }
+        if batch.len() >= MAX_BATCH {
+            break;
+        }
+        next = outbox.try_recv().ok();
+    }
+    if link.send(&batch).await.is_err() {
+        return Some(End::Drop);
+    }
+    close.map(End::Close)
+}

@@ -1,0 +1,136 @@
+//! The one shared state of a cluster: who is online where, page and data, kept signals,
+//! watchers and unique ids.
+//!
+//! It lives outside every instance so that draining or killing an instance loses nothing but
+//! sockets. One `Mutex` guards plain maps: every critical section is a few map operations and
+//! non-blocking pushes into session outboxes, never an `.await`, so contention stays low.
+
+mod agent;
+mod session_handle;
+mod unique;
+mod visitor;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+
+use crate::protocol::data::Data;
+use crate::protocol::{Page, ServerMessage};
+
+use super::faults::Faults;
+
+pub use session_handle::{Outgoing, SessionHandle};
+
+/// A visitor is scoped by its group: `(group, visitor id)`.
+pub type VisitorKey = (String, String);
+
+/// Everything the cluster shares between its instances.
+pub struct Shared {
+    state: Mutex<State>,
+    queue_bound: usize,
+    faults: Faults,
+}
+
+struct State {
+    visitors: HashMap<VisitorKey, Visitor>,
+    /// Unique ids held by live unique connections, with how many hold each (more than one
+    /// only under the `duplicate_unique` fault).
+    uniques: HashMap<String, usize>,
+    /// Drives unique ids and fault decisions; behind the same lock as what it decides about.
+    rng: SmallRng,
+}
+
+/// One visitor of one group.
+#[derive(Default)]
+struct Visitor {
+    /// Open tabs in connect order: the last one is the most recently connected.
+    tabs: Vec<Tab>,
+    /// Session id of the focused tab; `Some` whenever `tabs` is not empty.
+    focused: Option<u64>,
+    page: Option<Page>,
+    data: Data,
+    /// Signals and invokes not acknowledged yet, oldest first.
+    kept: VecDeque<Kept>,
+    /// Agent sessions watching this visitor.
+    watchers: Vec<SessionHandle>,
+}
+
+struct Tab {
+    tab: String,
+    session: SessionHandle,
+}
+
+/// A signal or invoke kept until the visitor acknowledges it.
+struct Kept {
+    agent: String,
+    id: String,
+    /// The encoded `signal`/`invoke` message, re-sent as is on the next `connect`.
+    message: Arc<str>,
+}
+
+impl Visitor {
+    fn focused_tab(&self) -> Option<&Tab> {
+        let focused = self.focused?;
+        self.tabs.iter().find(|tab| tab.session.id == focused)
+    }
+
+    /// Nothing left worth remembering: the entry can go.
+    fn is_empty(&self) -> bool {
+        self.tabs.is_empty()
+            && self.kept.is_empty()
+            && self.watchers.is_empty()
+            && self.page.is_none()
+            && self.data.is_empty()
+    }
+
+    fn snapshot(&self, visitor: &str) -> ServerMessage {
+        ServerMessage::Presence {
+            visitor: visitor.to_owned(),
+            online: !self.tabs.is_empty(),
+            focus_tab: self.focused_tab().map(|tab| tab.tab.clone()),
+            page: self.page.clone(),
+            data: self.data.clone(),
+            at_ms: now_ms(),
+        }
+    }
+
+    /// Tells every watching agent the visitor's presence now; encoded once for all of them.
+    fn notify_watchers(&self, visitor: &str) {
+        if self.watchers.is_empty() {
+            return;
+        }
+        let message: Arc<str> = self.snapshot(visitor).encode().into();
+        for watcher in &self.watchers {
+            watcher.push(Outgoing::Message(message.clone()));
+        }
+    }
+}
+
+impl Shared {
+    pub fn new(queue_bound: usize, faults: Faults) -> Self {
+        let state = State { visitors: HashMap::new(), uniques: HashMap::new(), rng: SmallRng::from_os_rng() };
+        Shared { state: Mutex::new(state), queue_bound, faults }
+    }
+
+    /// A panic elsewhere must not take every session down with it: the maps stay usable.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl State {
+    /// Drops a visitor entry that holds nothing any more, so churned ids do not accumulate.
+    fn forget_if_empty(&mut self, key: &VisitorKey) {
+        if self.visitors.get(key).is_some_and(Visitor::is_empty) {
+            self.visitors.remove(key);
+        }
+    }
+}
+
+/// Milliseconds since the UNIX epoch, as `at_ms` reports them.
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as u64)
+}

@@ -1,0 +1,191 @@
+//! The one shared helper of the integration tests: a cluster on port 0, clients over either
+//! transport, and receiving with a timeout so that no test can hang.
+
+// Each test binary uses a different part of this helper.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::time::Duration;
+
+use presence_bench::protocol::client::{ClientError, ConnectOptions, Connection, Endpoint, Incoming, Transport};
+use presence_bench::protocol::locate::HttpClient;
+use presence_bench::protocol::{ClientMessage, ServerMessage, Status};
+use presence_bench::server::{Cluster, Settings};
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub use presence_bench::protocol::client::Transport::{Sockjs, Websocket};
+
+/// Longest wait for anything a test expects; far above what a healthy run needs.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+pub const GROUP: &str = "42";
+
+/// Two instances and a short drain window, so drains finish quickly.
+pub fn settings() -> Settings {
+    Settings { instances: 2, drain_window: Duration::from_millis(300), ..Settings::default() }
+}
+
+pub async fn cluster(settings: Settings) -> Cluster {
+    Cluster::start(settings).await.expect("the cluster starts")
+}
+
+/// The `ws://` URL of instance `server`.
+pub fn url(cluster: &Cluster, server: &str) -> String {
+    let instances = cluster.instances();
+    let found = instances.iter().find(|instance| instance.server == server);
+    found.unwrap_or_else(|| panic!("no instance {server} in {instances:?}")).url.clone()
+}
+
+/// The `http://` base of instance `server` (for `/locate`, `/healthz`, `/presence/info`).
+pub fn http_base(cluster: &Cluster, server: &str) -> String {
+    let ws = url(cluster, server).replacen("ws://", "http://", 1);
+    ws.trim_end_matches("/presence").to_owned()
+}
+
+pub fn http() -> HttpClient {
+    HttpClient::new(WAIT)
+}
+
+/// Fails the test if `future` takes longer than [`WAIT`].
+pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(WAIT, future).await.unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+pub async fn open(url: &str, transport: Transport) -> Connection {
+    let endpoint = Endpoint::parse(url).expect("an instance URL");
+    let options = ConnectOptions { transport, ..ConnectOptions::default() };
+    let mut rng = SmallRng::from_os_rng();
+    within("the session to open", Connection::open(&endpoint, &options, &mut rng)).await.expect("the session opens")
+}
+
+pub async fn send(conn: &mut Connection, message: ClientMessage) {
+    conn.send(&message).await.expect("the message is sent");
+}
+
+/// The next message, skipping heartbeats.
+pub async fn recv(conn: &mut Connection) -> ServerMessage {
+    within("a message", async {
+        loop {
+            match conn.recv().await {
+                Ok(Incoming::Message(message)) => return message,
+                Ok(Incoming::Heartbeat) => continue,
+                Err(err) => panic!("expected a message, got {err}"),
+            }
+        }
+    })
+    .await
+}
+
+/// The first message matching `wanted`, skipping others.
+pub async fn recv_until(conn: &mut Connection, wanted: impl Fn(&ServerMessage) -> bool) -> ServerMessage {
+    within("a matching message", async {
+        loop {
+            let message = recv(conn).await;
+            if wanted(&message) {
+                return message;
+            }
+        }
+    })
+    .await
+}
+
+/// The close the server sends next; any message before it fails the test.
+pub async fn closed(conn: &mut Connection) -> (u16, String) {
+    within("the session to close", async {
+        loop {
+            match conn.recv().await {
+                Err(ClientError::Closed { code, reason }) => return (code, reason),
+                Ok(Incoming::Heartbeat) => continue,
+                Ok(Incoming::Message(message)) => panic!("expected a close, got {message:?}"),
+                Err(err) => panic!("expected a close, got {err}"),
+            }
+        }
+    })
+    .await
+}
+
+/// The session ends without any close frame, as an abrupt stop does.
+pub async fn lost(conn: &mut Connection) {
+    within("the socket to drop", async {
+        loop {
+            match conn.recv().await {
+                Err(ClientError::Lost(_)) => return,
+                Ok(Incoming::Heartbeat) => continue,
+                other => panic!("expected the socket to drop without a frame, got {other:?}"),
+            }
+        }
+    })
+    .await
+}
+
+pub fn connect(visitor: &str, tab: &str) -> ClientMessage {
+    ClientMessage::Connect { group: GROUP.into(), visitor: visitor.into(), tab: tab.into() }
+}
+
+pub fn presence(seq: u64, data: serde_json::Value) -> ClientMessage {
+    ClientMessage::Presence { seq, data: data.as_object().cloned(), page: None }
+}
+
+pub fn signal(visitor: &str, id: &str) -> ClientMessage {
+    ClientMessage::Signal { visitor: visitor.into(), id: id.into(), data: serde_json::json!({"n": id}) }
+}
+
+/// A visitor's tab, connected.
+pub async fn visitor(url: &str, transport: Transport, visitor: &str, tab: &str) -> Connection {
+    let mut conn = open(url, transport).await;
+    send(&mut conn, connect(visitor, tab)).await;
+    match recv(&mut conn).await {
+        ServerMessage::Connected { visitor: named, focus: true, .. } if named == visitor => conn,
+        other => panic!("expected connected, got {other:?}"),
+    }
+}
+
+/// An agent, connected.
+pub async fn agent(url: &str, transport: Transport, agent: &str) -> Connection {
+    let mut conn = open(url, transport).await;
+    send(&mut conn, ClientMessage::AgentConnect { group: GROUP.into(), agent: agent.into() }).await;
+    match recv(&mut conn).await {
+        ServerMessage::AgentConnected { agent: named, .. } if named == agent => conn,
+        other => panic!("expected agent_connected, got {other:?}"),
+    }
+}
+
+/// Sends a presence and awaits its ack: proof that everything pushed to this session
+/// before it was sent has arrived (the server forwards pushes before reading more input).
+pub async fn round_trip(conn: &mut Connection, seq: u64) {
+    send(conn, presence(seq, serde_json::json!({}))).await;
+    assert_eq!(recv(conn).await, ServerMessage::PresenceAck { seq });
+}
+
+/// An agent sends a signal and answers the status it got.
+pub async fn signal_status(agent: &mut Connection, visitor: &str, id: &str) -> (Status, Option<String>) {
+    send(agent, signal(visitor, id)).await;
+    match recv(agent).await {
+        ServerMessage::SignalStatus { id: answered, status, reason } if answered == id => (status, reason),
+        other => panic!("expected signal_status for {id}, got {other:?}"),
+    }
+}
+
+/// The id of a received signal, failing on anything else.
+pub async fn signal_id(conn: &mut Connection) -> String {
+    match recv(conn).await {
+        ServerMessage::Signal { id, .. } => id,
+        other => panic!("expected a signal, got {other:?}"),
+    }
+}
+
+/// A plain HTTP/1.0 GET, for the few tests that look at response headers.
+pub async fn raw_get(base: &str, path: &str) -> String {
+    let addr = base.trim_start_matches("http://");
+    within("an HTTP answer", async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("TCP connect");
+        let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.expect("request sent");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.expect("answer read");
+        answer
+    })
+    .await
+}

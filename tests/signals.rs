@@ -1,0 +1,90 @@
+//! Signals and invokes: delivery across instances, keeping until acked, queue bound.
+
+mod common;
+
+use common::*;
+use presence_bench::protocol::{ClientMessage, ServerMessage, Status};
+use presence_bench::server::Settings;
+
+#[tokio::test]
+async fn signals_and_invokes_cross_instances() {
+    let cluster = cluster(settings()).await;
+    let mut tab = visitor(&url(&cluster, "s1"), Sockjs, "v", "t").await;
+    let mut sender = agent(&url(&cluster, "s2"), Websocket, "a").await;
+    assert_eq!(signal_status(&mut sender, "v", "1").await, (Status::Delivered, None));
+    assert_eq!(
+        recv(&mut tab).await,
+        ServerMessage::Signal { id: "1".into(), agent: "a".into(), data: serde_json::json!({"n": "1"}) }
+    );
+    let args = serde_json::json!({"x": 1});
+    let invoke = ClientMessage::Invoke { visitor: "v".into(), id: "2".into(), action: "go".into(), args: args.clone() };
+    send(&mut sender, invoke).await;
+    assert_eq!(
+        recv(&mut sender).await,
+        ServerMessage::InvokeStatus { id: "2".into(), status: Status::Delivered, reason: None }
+    );
+    assert_eq!(
+        recv(&mut tab).await,
+        ServerMessage::Invoke { id: "2".into(), agent: "a".into(), action: "go".into(), args }
+    );
+}
+
+#[tokio::test]
+async fn kept_signals_are_resent_until_acked_oldest_first() {
+    let cluster = cluster(settings()).await;
+    let url = url(&cluster, "s1");
+    let mut sender = agent(&url, Sockjs, "a").await;
+    for id in ["1", "2", "3"] {
+        assert_eq!(signal_status(&mut sender, "v", id).await, (Status::Queued, None));
+    }
+    let mut tab = visitor(&url, Sockjs, "v", "t").await;
+    for id in ["1", "2", "3"] {
+        assert_eq!(signal_id(&mut tab).await, id);
+    }
+    // Only "2" is acknowledged; the others come again on the next connect.
+    send(&mut tab, ClientMessage::SignalAck { id: "2".into(), agent: "a".into() }).await;
+    round_trip(&mut tab, 1).await;
+    tab.close().await;
+    let mut tab = visitor(&url, Websocket, "v", "t").await;
+    assert_eq!(signal_id(&mut tab).await, "1");
+    assert_eq!(signal_id(&mut tab).await, "3");
+    round_trip(&mut tab, 1).await;
+    for id in ["1", "3"] {
+        send(&mut tab, ClientMessage::SignalAck { id: id.into(), agent: "a".into() }).await;
+    }
+    round_trip(&mut tab, 2).await;
+    tab.close().await;
+    let mut tab = visitor(&url, Sockjs, "v", "t").await;
+    round_trip(&mut tab, 1).await;
+}
+
+#[tokio::test]
+async fn a_full_queue_rejects_and_keeps_nothing() {
+    let cluster = cluster(Settings { queue_bound: 2, ..settings() }).await;
+    let url = url(&cluster, "s1");
+    let mut sender = agent(&url, Sockjs, "a").await;
+    assert_eq!(signal_status(&mut sender, "v", "1").await.0, Status::Queued);
+    assert_eq!(signal_status(&mut sender, "v", "2").await.0, Status::Queued);
+    assert_eq!(signal_status(&mut sender, "v", "3").await, (Status::Rejected, Some("queue_full".into())));
+    let mut tab = visitor(&url, Sockjs, "v", "t").await;
+    assert_eq!(signal_id(&mut tab).await, "1");
+    assert_eq!(signal_id(&mut tab).await, "2");
+    round_trip(&mut tab, 1).await;
+    // Acknowledging frees room.
+    send(&mut tab, ClientMessage::SignalAck { id: "1".into(), agent: "a".into() }).await;
+    round_trip(&mut tab, 2).await;
+    assert_eq!(signal_status(&mut sender, "v", "4").await.0, Status::Delivered);
+}
+
+#[tokio::test]
+async fn agents_reach_only_their_own_group() {
+    let cluster = cluster(settings()).await;
+    let url = url(&cluster, "s1");
+    let mut tab = visitor(&url, Sockjs, "v", "t").await;
+    let mut other = open(&url, Sockjs).await;
+    send(&mut other, ClientMessage::AgentConnect { group: "7".into(), agent: "a".into() }).await;
+    recv(&mut other).await;
+    send(&mut other, signal("v", "1")).await;
+    assert!(matches!(recv(&mut other).await, ServerMessage::SignalStatus { status: Status::Queued, .. }));
+    round_trip(&mut tab, 1).await;
+}
