@@ -4,8 +4,10 @@
 //! Data moves one way: a scenario becomes a plan, a plan becomes tasks, tasks produce
 //! samples, samples become a report (see `docs/` and the module table in the README).
 
+pub mod engine;
 pub mod measure;
 pub mod protocol;
 pub mod report;
 pub mod scenario;
 pub mod server;
+pub mod visitor;

@@ -15,6 +15,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a scenario and report what it measured.
+    Run(cli::run::RunArgs),
     /// Run the embedded reference Presence cluster until Ctrl-C or SIGTERM.
     Serve(cli::serve::ServeArgs),
     /// Check scenario files without running them.
@@ -25,6 +27,7 @@ fn main() -> std::process::ExitCode {
     cli::init_tracing();
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::Run(args) => cli::run::execute(args),
         Command::Serve(args) => cli::serve::run(args),
         Command::Validate(args) => cli::validate::run(&args),
     };

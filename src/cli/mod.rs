@@ -1,7 +1,8 @@
 //! Command implementations and the one place where outcomes become exit codes.
 
-pub mod validate;
+pub mod run;
 pub mod serve;
+pub mod validate;
 
 use std::process::ExitCode;
 

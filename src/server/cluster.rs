@@ -97,7 +97,7 @@ impl Cluster {
     /// begun. The instance stops listening at the end of the drain window.
     pub async fn scale_in(&self, server: Option<&str>) -> Result<InstanceInfo, ServerError> {
         let instance = self.pick(server, "scale in")?;
-        self.drain(&instance);
+        self.drain(&instance, Ending::AtWindowEnd);
         Ok(instance.info())
     }
 
@@ -129,7 +129,7 @@ impl Cluster {
     pub async fn shutdown(self) {
         let context = &self.inner.context;
         for instance in context.membership.all() {
-            self.drain(&instance);
+            self.drain(&instance, Ending::WhenEmpty);
         }
         self.inner.shutdown.cancel();
         context.tracker.close();
@@ -148,8 +148,9 @@ impl Cluster {
         }
     }
 
-    /// Begins `instance`'s drain (once), and stops it when the window is over.
-    fn drain(&self, instance: &Arc<Instance>) {
+    /// Begins `instance`'s drain (once), and stops it when the window is over (or, with
+    /// `Ending::WhenEmpty`, as soon as its last session has left).
+    fn drain(&self, instance: &Arc<Instance>, ending: Ending) {
         let context = &self.inner.context;
         let window = context.settings.drain_window;
         if !instance.begin_drain(window) {
@@ -159,11 +160,28 @@ impl Cluster {
         let instance = instance.clone();
         let membership = context.membership.clone();
         context.tracker.spawn(async move {
+            let emptied = async {
+                match ending {
+                    Ending::AtWindowEnd => std::future::pending().await,
+                    Ending::WhenEmpty => instance.emptied().await,
+                }
+            };
             tokio::select! {
                 () = tokio::time::sleep(window) => instance.stop(),
+                () = emptied => instance.stop(),
                 () = instance.stopped() => {}
             }
             membership.remove(&instance.name);
         });
     }
+}
+
+/// When a draining instance stops listening.
+#[derive(Clone, Copy)]
+enum Ending {
+    /// At the end of the drain window, as PROTOCOL.md section 4 says for a scale-in: clients
+    /// that still come meanwhile are told to go away.
+    AtWindowEnd,
+    /// As soon as no session is left: the whole cluster shuts down, nobody will come back.
+    WhenEmpty,
 }

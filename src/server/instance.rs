@@ -8,10 +8,12 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+use tokio_util::task::TaskTracker;
 
 use super::cluster::Context;
 use super::error::ServerError;
@@ -48,6 +50,8 @@ pub struct Instance {
     stop: CancellationToken,
     /// SockJS session ids open on this instance, to refuse a second use of one.
     sockjs_sessions: Mutex<HashSet<String>>,
+    /// This instance's session tasks; closed when the drain begins.
+    sessions: TaskTracker,
 }
 
 impl Instance {
@@ -64,8 +68,16 @@ impl Instance {
             kill: CancellationToken::new(),
             stop: CancellationToken::new(),
             sockjs_sessions: Mutex::new(HashSet::new()),
+            sessions: TaskTracker::new(),
         });
         let router = routes::router(instance.clone(), context.clone());
+        // Small frames must leave at once: Nagle's algorithm would hold them for the peer's
+        // delayed ACK (tens of milliseconds) and show up as server latency.
+        let listener = listener.tap_io(|stream| {
+            if let Err(err) = stream.set_nodelay(true) {
+                tracing::debug!(%err, "could not set TCP_NODELAY");
+            }
+        });
         let stop = instance.stop.clone().cancelled_owned();
         context.tracker.spawn(async move {
             if let Err(err) = axum::serve(listener, router).with_graceful_shutdown(stop).await {
@@ -89,8 +101,19 @@ impl Instance {
         if self.drain_deadline.set(Instant::now() + window).is_err() {
             return false;
         }
+        self.sessions.close();
         self.drain.cancel();
         true
+    }
+
+    /// The tracker of this instance's session tasks.
+    pub fn sessions(&self) -> &TaskTracker {
+        &self.sessions
+    }
+
+    /// Completes once the drain has begun and every session has left.
+    pub async fn emptied(&self) {
+        self.sessions.wait().await
     }
 
     /// Completes once the drain has begun.

@@ -80,10 +80,7 @@ async fn raw_websocket(
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
-    let tracker = routes.context.tracker.clone();
-    configure(upgrade, &routes.context).on_upgrade(move |socket| {
-        tracker.track_future(session::run(socket, Framing::Raw, None, routes.instance, routes.context))
-    })
+    start_session(upgrade, routes, Framing::Raw, None)
 }
 
 async fn sockjs_websocket(
@@ -99,9 +96,17 @@ async fn sockjs_websocket(
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
-    let tracker = routes.context.tracker.clone();
+    start_session(upgrade, routes, Framing::Sockjs, Some(session_id))
+}
+
+/// Completes the upgrade and runs the session, tracked by the cluster (for shutdown) and by
+/// its instance (so a drain ends as soon as its last session has left).
+fn start_session(upgrade: WebSocketUpgrade, routes: Routes, framing: Framing, session_id: Option<String>) -> Response {
+    let cluster_tasks = routes.context.tracker.clone();
+    let instance_sessions = routes.instance.sessions().clone();
     configure(upgrade, &routes.context).on_upgrade(move |socket| {
-        tracker.track_future(session::run(socket, Framing::Sockjs, Some(session_id), routes.instance, routes.context))
+        let session = session::run(socket, framing, session_id, routes.instance, routes.context);
+        cluster_tasks.track_future(instance_sessions.track_future(session))
     })
 }
 

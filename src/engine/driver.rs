@@ -1,0 +1,112 @@
+//! The load driver: keeps the number of live visitors on the closed model's stages, or
+//! starts visitors at the open model's arrival rate, until the run's end.
+//!
+//! In the closed model a visitor that finishes its behavior is replaced by a new one (the
+//! slot starts another iteration, as k6's ramping VUs do); ramping down cancels the newest
+//! visitors first. In the open model every arrival runs its behavior once.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::scenario::Load;
+
+/// How often the driver adjusts the visitor count.
+const TICK: Duration = Duration::from_millis(10);
+
+/// What the driver did, for the report.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DriveStats {
+    /// Visitors started.
+    pub started: u64,
+    /// Open model: arrivals not started because `max_visitors` were alive.
+    pub arrivals_dropped: u64,
+}
+
+/// Runs visitors as `load` says until `until`, `stop`, or the load model is done and every
+/// visitor has left; then cancels the rest and waits up to `grace` for them to close.
+pub async fn drive<F, Fut>(
+    load: &Load,
+    until: Duration,
+    grace: Duration,
+    stop: &CancellationToken,
+    spawn_visitor: F,
+) -> DriveStats
+where
+    F: Fn(u64, CancellationToken) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let start = Instant::now();
+    let mut tasks: JoinSet<u64> = JoinSet::new();
+    // Live visitors that were not asked to stop, by index (newest last).
+    let mut live: BTreeMap<u64, CancellationToken> = BTreeMap::new();
+    let mut stats = DriveStats::default();
+    let mut ticker = tokio::time::interval(TICK);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => break,
+            _ = ticker.tick() => {}
+        }
+        let elapsed = start.elapsed();
+        if elapsed >= until {
+            break;
+        }
+        while let Some(done) = tasks.try_join_next() {
+            if let Ok(index) = done {
+                live.remove(&index);
+            }
+        }
+        let wanted = match load {
+            Load::Stages(_) => load.target_at(elapsed).unwrap_or(0) as usize,
+            Load::ArrivalRate { per_second, max_visitors, for_ } => {
+                let arrival_time = elapsed.min(*for_).as_secs_f64();
+                let due = (arrival_time * per_second) as u64;
+                let new = due.saturating_sub(stats.started + stats.arrivals_dropped);
+                let room = (*max_visitors as usize).saturating_sub(live.len()) as u64;
+                stats.arrivals_dropped += new.saturating_sub(room);
+                live.len() + new.min(room) as usize
+            }
+        };
+        while live.len() > wanted {
+            if let Some((_, token)) = live.pop_last() {
+                token.cancel();
+            }
+        }
+        if wanted == 0 && tasks.is_empty() && load_finished(load, elapsed) {
+            break;
+        }
+        while live.len() < wanted {
+            let index = stats.started;
+            stats.started += 1;
+            let token = stop.child_token();
+            let visitor = spawn_visitor(index, token.clone());
+            tasks.spawn(async move {
+                visitor.await;
+                index
+            });
+            live.insert(index, token);
+        }
+    }
+    for token in live.values() {
+        token.cancel();
+    }
+    if tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await.is_err() {
+        tracing::warn!(remaining = tasks.len(), "visitors did not close within the grace period; aborting them");
+        tasks.shutdown().await;
+    }
+    stats
+}
+
+/// True when the load model asks for no more visitors from `elapsed` on: the stages are over
+/// at level 0, or the arrivals have ended. The run then ends early, once its visitors left.
+fn load_finished(load: &Load, elapsed: Duration) -> bool {
+    match load {
+        Load::Stages(stages) => elapsed >= stages.iter().map(|stage| stage.over).sum::<Duration>(),
+        Load::ArrivalRate { for_, .. } => elapsed >= *for_,
+    }
+}

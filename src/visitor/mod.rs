@@ -1,0 +1,52 @@
+//! One simulated visitor: its tabs, the step interpreter, and reconnecting with backoff.
+//! Visitors record through `measure`; they never touch histograms directly.
+
+mod runner;
+pub mod session;
+mod steps;
+mod tab;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use rand::Rng;
+use tokio_util::sync::CancellationToken;
+
+use crate::measure::{Counter, Recorder};
+use crate::scenario::{Backoff, Plan};
+use runner::{Interrupt, Visitor};
+use session::Opener;
+
+/// What every visitor of a run shares.
+pub struct VisitorContext {
+    pub plan: Arc<Plan>,
+    pub opener: Opener,
+    pub recorder: Recorder,
+    pub backoff: Backoff,
+    /// Source addresses to spread sockets over; empty lets the OS choose.
+    pub source_ips: Vec<IpAddr>,
+}
+
+impl VisitorContext {
+    fn local_ip(&self, index: u64) -> Option<IpAddr> {
+        (!self.source_ips.is_empty()).then(|| self.source_ips[(index % self.source_ips.len() as u64) as usize])
+    }
+}
+
+/// Runs visitor number `index` through one behavior, picked by weight with its own RNG
+/// (derived from the scenario's seed and the index, so runs repeat exactly).
+pub async fn run(ctx: Arc<VisitorContext>, index: u64, cancel: CancellationToken) {
+    let mut rng = crate::scenario::visitor_rng(ctx.plan.seed, index);
+    let behavior = ctx.plan.pick_behavior(&mut rng);
+    let id = format!("v{index}-{:08x}", rng.random::<u32>());
+    ctx.recorder.count(Counter::VisitorsStarted, 1);
+    ctx.recorder.visitors_live_add(1);
+    let mut visitor = Visitor::new(&ctx, &cancel, index, id, rng);
+    let steps = &ctx.plan.behaviors[behavior].steps;
+    let outcome = steps::run_steps(&mut visitor, steps, None).await;
+    visitor.close_all().await;
+    if outcome != Err(Interrupt::Cancelled) {
+        ctx.recorder.count(Counter::VisitorsCompleted, 1);
+    }
+    ctx.recorder.visitors_live_add(-1);
+}

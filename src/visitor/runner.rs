@@ -1,0 +1,295 @@
+//! A running visitor: its tabs, waiting for replies while answering whatever else arrives,
+//! and recovering lost sessions (PROTOCOL.md section 4).
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use rand::rngs::SmallRng;
+use tokio_util::sync::CancellationToken;
+
+use super::session::{Identity, SessionError};
+use super::tab::{poll_any, Tab};
+use super::VisitorContext;
+use crate::measure::{Counter, Metric};
+use crate::protocol::client::{ClientError, Incoming};
+use crate::protocol::{ClientMessage, ServerMessage};
+
+/// Why a visitor stopped what it was doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interrupt {
+    /// The run is over (or this visitor was ramped down).
+    Cancelled,
+    /// No matching reply before the deadline.
+    Timeout,
+    /// The tab that was waited on was lost (and recovered or dropped meanwhile).
+    TabLost,
+}
+
+/// One simulated visitor while it runs.
+pub struct Visitor<'a> {
+    pub ctx: &'a VisitorContext,
+    pub cancel: &'a CancellationToken,
+    pub index: u64,
+    pub id: String,
+    pub rng: SmallRng,
+    pub tabs: Vec<Tab>,
+    /// Index of the tab the visitor is using.
+    pub current: usize,
+    tabs_opened: u32,
+    local_ip: Option<IpAddr>,
+    /// When the focus moved to another tab, for the `blur` latency.
+    pub blur_started: Option<Instant>,
+}
+
+impl<'a> Visitor<'a> {
+    pub fn new(ctx: &'a VisitorContext, cancel: &'a CancellationToken, index: u64, id: String, rng: SmallRng) -> Self {
+        let local_ip = ctx.local_ip(index);
+        Visitor {
+            ctx,
+            cancel,
+            index,
+            id,
+            rng,
+            tabs: Vec::new(),
+            current: 0,
+            tabs_opened: 0,
+            local_ip,
+            blur_started: None,
+        }
+    }
+
+    /// A fresh tab id, unique within this visitor.
+    pub fn next_tab_id(&mut self) -> String {
+        self.tabs_opened += 1;
+        format!("t{}", self.tabs_opened)
+    }
+
+    /// Opens a session for `tab_id`, retrying with backoff until it works or the run ends.
+    pub async fn open_tab(&mut self, tab_id: String, unique: bool) -> Result<usize, Interrupt> {
+        let conn = self.open_session(&tab_id, unique, 0).await?;
+        self.tabs.push(Tab::new(tab_id, conn, unique));
+        Ok(self.tabs.len() - 1)
+    }
+
+    async fn open_session(
+        &mut self,
+        tab_id: &str,
+        unique: bool,
+        first_attempt: u32,
+    ) -> Result<crate::protocol::client::Connection, Interrupt> {
+        let mut attempt = first_attempt;
+        loop {
+            if attempt > 0 {
+                let delay = self.ctx.backoff.delay(attempt - 1, &mut self.rng);
+                self.sleep(delay).await?;
+            }
+            let identity = if unique { Identity::Unique } else { Identity::Visitor(&self.id) };
+            let opening = self.ctx.opener.open(identity, &self.id, tab_id, self.local_ip, &mut self.rng);
+            let result = tokio::select! {
+                biased;
+                _ = self.cancel.cancelled() => return Err(Interrupt::Cancelled),
+                result = opening => result,
+            };
+            match result {
+                Ok(opened) => {
+                    if unique {
+                        self.id = opened.visitor;
+                    }
+                    return Ok(opened.conn);
+                }
+                Err(err) => {
+                    self.record_session_error(&err);
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    fn record_session_error(&self, err: &SessionError) {
+        tracing::debug!(visitor = %self.id, error = %err, "session did not open");
+        self.ctx.recorder.error(err.kind());
+    }
+
+    /// Sends on tab `i`; a failed send is a lost session, recovered before answering.
+    pub async fn send(&mut self, i: usize, message: &ClientMessage) -> Result<(), Interrupt> {
+        match self.tabs[i].conn.send(message).await {
+            Ok(()) => {
+                self.ctx.recorder.count(Counter::MessagesSent, 1);
+                Ok(())
+            }
+            Err(err) => {
+                Box::pin(self.recover(i, err)).await?;
+                Err(Interrupt::TabLost)
+            }
+        }
+    }
+
+    /// Waits until `matcher` accepts a message from tab `on` (any tab when `None`) or the
+    /// deadline passes, handling everything else that arrives meanwhile.
+    pub async fn wait_for<T>(
+        &mut self,
+        on: Option<usize>,
+        deadline: Instant,
+        mut matcher: impl FnMut(&ServerMessage) -> Option<T>,
+    ) -> Result<T, Interrupt> {
+        let sleep = tokio::time::sleep_until(deadline.into());
+        tokio::pin!(sleep);
+        loop {
+            let (i, result) = tokio::select! {
+                biased;
+                _ = self.cancel.cancelled() => return Err(Interrupt::Cancelled),
+                event = std::future::poll_fn(|cx| poll_any(&mut self.tabs, cx)) => event,
+                _ = &mut sleep => return Err(Interrupt::Timeout),
+            };
+            match result {
+                Ok(Incoming::Heartbeat) => {}
+                Ok(Incoming::Message(message)) => {
+                    self.ctx.recorder.count(Counter::MessagesReceived, 1);
+                    self.observe(i, &message).await?;
+                    if on.is_none_or(|tab| tab == i) {
+                        if let Some(found) = matcher(&message) {
+                            return Ok(found);
+                        }
+                    }
+                }
+                Err(err) => {
+                    Box::pin(self.recover(i, err)).await?;
+                    if on == Some(i) {
+                        return Err(Interrupt::TabLost);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stays connected until `deadline`, answering what arrives.
+    pub async fn idle_until(&mut self, deadline: Instant) -> Result<(), Interrupt> {
+        match self.wait_for(None, deadline, |_| None::<()>).await {
+            Err(Interrupt::Timeout) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Sleeps without a connection to watch (backoff), unless the run ends first.
+    async fn sleep(&self, delay: Duration) -> Result<(), Interrupt> {
+        tokio::select! {
+            biased;
+            _ = self.cancel.cancelled() => Err(Interrupt::Cancelled),
+            _ = tokio::time::sleep(delay) => Ok(()),
+        }
+    }
+
+    /// Reacts to what the server says on its own: acknowledges signals, follows focus.
+    async fn observe(&mut self, i: usize, message: &ServerMessage) -> Result<(), Interrupt> {
+        match message {
+            ServerMessage::Signal { id, agent, .. } | ServerMessage::Invoke { id, agent, .. } => {
+                self.ctx.recorder.count(Counter::SignalsReceived, 1);
+                let ack = ClientMessage::SignalAck { id: id.clone(), agent: agent.clone() };
+                // A lost session is recovered inside send; the server re-sends unacked signals.
+                let _ = self.send(i, &ack).await;
+            }
+            ServerMessage::Blur { .. } => {
+                self.tabs[i].focused = false;
+                if let Some(started) = self.blur_started.take() {
+                    self.ctx.recorder.since(Metric::Blur, started);
+                }
+            }
+            ServerMessage::Focused { .. } => self.tabs[i].focused = true,
+            ServerMessage::Draining { .. } => self.tabs[i].draining = true,
+            ServerMessage::Expired {} => self.tabs[i].expired = true,
+            ServerMessage::Error { .. } => self.ctx.recorder.error("server_error"),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Tab `i` lost its session: reconnect it with backoff (re-locate, re-connect, resend
+    /// the last presence), or drop the tab when the server ended it on purpose.
+    pub async fn recover(&mut self, i: usize, err: ClientError) -> Result<(), Interrupt> {
+        let lost_at = Instant::now();
+        let recorder = &self.ctx.recorder;
+        recorder.count(Counter::SessionsLost, 1);
+        let reconnectable = match &err {
+            ClientError::Closed { code, .. } => matches!(code, 3000 | 1001 | 1006 | 1011 | 1012 | 1013 | 1005),
+            ClientError::Lost(_) => true,
+            _ => false,
+        };
+        if !reconnectable || self.tabs[i].expired {
+            if !self.tabs[i].expired {
+                recorder.error(close_kind(&err));
+            }
+            self.drop_tab(i);
+            return Ok(());
+        }
+        let tab_id = self.tabs[i].id.clone();
+        let unique = self.tabs[i].unique;
+        let conn = self.open_session(&tab_id, unique, 1).await?;
+        let tab = &mut self.tabs[i];
+        tab.conn = conn;
+        tab.focused = true;
+        tab.draining = false;
+        tab.seq = 0;
+        if let Some(last) = tab.last_presence.clone() {
+            let seq = self.next_seq(i);
+            let presence = ClientMessage::Presence { seq, data: last.data, page: last.page };
+            self.send(i, &presence).await?;
+            let deadline = Instant::now() + self.ctx.opener.reply_timeout;
+            self.wait_for(Some(i), deadline, |m| {
+                matches!(m, ServerMessage::PresenceAck { seq: s } if *s == seq).then_some(())
+            })
+            .await?;
+        }
+        self.ctx.recorder.since(Metric::Reconnect, lost_at);
+        self.ctx.recorder.count(Counter::Reconnects, 1);
+        Ok(())
+    }
+
+    /// The next `presence` sequence number of tab `i`.
+    pub fn next_seq(&mut self, i: usize) -> u64 {
+        let tab = &mut self.tabs[i];
+        tab.seq += 1;
+        tab.seq
+    }
+
+    /// Forgets tab `i` without closing it (its session is already gone).
+    fn drop_tab(&mut self, i: usize) {
+        self.tabs.remove(i);
+        if self.current >= self.tabs.len() {
+            self.current = self.tabs.len().saturating_sub(1);
+        } else if self.current > i {
+            self.current -= 1;
+        }
+    }
+
+    /// Closes tab `i` politely.
+    pub async fn close_tab(&mut self, i: usize) {
+        let tab = self.tabs.remove(i);
+        tab.conn.close().await;
+        if self.current >= self.tabs.len() {
+            self.current = self.tabs.len().saturating_sub(1);
+        } else if self.current > i {
+            self.current -= 1;
+        }
+    }
+
+    /// Closes every tab.
+    pub async fn close_all(&mut self) {
+        while !self.tabs.is_empty() {
+            self.close_tab(self.tabs.len() - 1).await;
+        }
+    }
+}
+
+/// An error kind for a session the server ended in a way that is not a move.
+fn close_kind(err: &ClientError) -> &'static str {
+    match err {
+        ClientError::Closed { code: 1002, .. } => "closed_broken_framing",
+        ClientError::Closed { code: 1009, .. } => "closed_too_big",
+        ClientError::Closed { code: 2010, .. } => "closed_session_in_use",
+        ClientError::Closed { code: 4001, .. } => "closed_unique_expired",
+        ClientError::Closed { code: 4002, .. } => "closed_unique_in_use",
+        ClientError::Closed { code: 4003, .. } => "closed_bad_request",
+        ClientError::Closed { code: 4004, .. } => "closed_replaced",
+        other => other.kind(),
+    }
+}

@@ -1,0 +1,114 @@
+//! Opening one tab's session: discovery, transport, and the `connect` or `connect_unique`
+//! handshake, timed as the `connect` / `unique_assign` metrics.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+
+use crate::measure::{Counter, Metric, Recorder};
+use crate::protocol::client::{ClientError, ConnectOptions, Connection, Incoming};
+use crate::protocol::discovery::{Discovery, DiscoveryError};
+use crate::protocol::{ClientMessage, ServerMessage};
+
+/// Why a session could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("no answer to {0} within {1:?}")]
+    Timeout(&'static str, Duration),
+    #[error("unexpected answer to {request}: {answer:?}")]
+    Unexpected { request: &'static str, answer: Box<ServerMessage> },
+}
+
+impl SessionError {
+    /// A short, low-cardinality name for reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SessionError::Discovery(err) => err.kind(),
+            SessionError::Client(err) => err.kind(),
+            SessionError::Timeout(..) => "timeout",
+            SessionError::Unexpected { .. } => "unexpected_reply",
+        }
+    }
+}
+
+/// How a tab identifies itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Identity<'a> {
+    /// `connect` as this visitor id.
+    Visitor(&'a str),
+    /// `connect_unique`: the server assigns a 6-digit id.
+    Unique,
+}
+
+/// What the server said when the session opened.
+pub struct Opened {
+    pub conn: Connection,
+    /// The visitor id the session holds (assigned by the server for unique sessions).
+    pub visitor: String,
+    /// The instance that serves the session.
+    pub server: Option<String>,
+}
+
+/// Everything needed to open sessions, shared by all visitors.
+pub struct Opener {
+    pub discovery: Discovery,
+    pub options: ConnectOptions,
+    pub group: String,
+    pub recorder: Recorder,
+    /// How long to wait for the server's answer to a request.
+    pub reply_timeout: Duration,
+}
+
+impl Opener {
+    /// Opens a session for `tab` and completes the handshake. `locate_as` is the id used
+    /// for discovery (for unique sessions, the previous id or any stable key).
+    pub async fn open(
+        &self,
+        identity: Identity<'_>,
+        locate_as: &str,
+        tab: &str,
+        local_ip: Option<IpAddr>,
+        rng: &mut impl Rng,
+    ) -> Result<Opened, SessionError> {
+        let started = Instant::now();
+        let endpoint = self.discovery.endpoint(&self.group, locate_as).await?;
+        let options = ConnectOptions { local_ip, ..self.options.clone() };
+        let mut conn = tokio::time::timeout(self.reply_timeout, Connection::open(&endpoint, &options, rng))
+            .await
+            .map_err(|_| SessionError::Timeout("open", self.reply_timeout))??;
+        let (request, metric) = match identity {
+            Identity::Visitor(visitor) => (
+                ClientMessage::Connect { group: self.group.clone(), visitor: visitor.to_owned(), tab: tab.to_owned() },
+                Metric::Connect,
+            ),
+            Identity::Unique => {
+                (ClientMessage::ConnectUnique { group: self.group.clone(), tab: tab.to_owned() }, Metric::UniqueAssign)
+            }
+        };
+        conn.send(&request).await?;
+        self.recorder.count(Counter::MessagesSent, 1);
+        let name = if metric == Metric::Connect { "connect" } else { "connect_unique" };
+        let answer = loop {
+            match tokio::time::timeout(self.reply_timeout, conn.recv()).await {
+                Err(_) => return Err(SessionError::Timeout(name, self.reply_timeout)),
+                Ok(Err(err)) => return Err(err.into()),
+                Ok(Ok(Incoming::Heartbeat)) => continue,
+                Ok(Ok(Incoming::Message(message))) => break message,
+            }
+        };
+        self.recorder.count(Counter::MessagesReceived, 1);
+        let (visitor, server) = match answer {
+            ServerMessage::Connected { visitor, server, .. } if metric == Metric::Connect => (visitor, Some(server)),
+            ServerMessage::Unique { visitor, .. } if metric == Metric::UniqueAssign => (visitor, None),
+            other => return Err(SessionError::Unexpected { request: name, answer: Box::new(other) }),
+        };
+        self.recorder.since(metric, started);
+        self.recorder.count(Counter::SessionsOpened, 1);
+        Ok(Opened { conn, visitor, server })
+    }
+}

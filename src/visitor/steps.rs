@@ -1,0 +1,239 @@
+//! The step interpreter: what each scenario step does on the wire, and which latency it
+//! records. Scheduled steps (the first step of a `repeat every` iteration) are timed from
+//! their intended start, so a stalled server shows up as latency (coordinated omission).
+
+use std::time::{Duration, Instant};
+
+use super::runner::{Interrupt, Visitor};
+use super::tab::LastPresence;
+use crate::measure::Metric;
+use crate::protocol::{ClientMessage, ServerMessage};
+use crate::scenario::{DataTemplate, PageTemplate, Repeat, Repetitions, Step, TemplateContext};
+
+/// How late a timer may fire before the delay counts as latency (tokio's timer tick is 1 ms).
+const TIMER_SLACK: Duration = Duration::from_millis(2);
+
+/// Runs `steps` in order. A step that times out or loses its session is counted and the
+/// visitor goes on with the next; only the end of the run stops it.
+pub(super) async fn run_steps(v: &mut Visitor<'_>, steps: &[Step], intended: Option<Instant>) -> Result<(), Interrupt> {
+    let mut intended = intended;
+    for step in steps {
+        match run_step(v, step, intended.take()).await {
+            Ok(()) | Err(Interrupt::Timeout) | Err(Interrupt::TabLost) => {}
+            Err(Interrupt::Cancelled) => return Err(Interrupt::Cancelled),
+        }
+    }
+    Ok(())
+}
+
+async fn run_step(v: &mut Visitor<'_>, step: &Step, intended: Option<Instant>) -> Result<(), Interrupt> {
+    match step {
+        Step::Connect => connect(v, false).await,
+        Step::ConnectUnique => connect(v, true).await,
+        Step::Extend => {
+            let Some(i) = current_tab(v) else { return Ok(()) };
+            request(v, i, &ClientMessage::Extend, intended, Metric::Extend, |m| {
+                matches!(m, ServerMessage::Extended { .. })
+            })
+            .await
+        }
+        Step::Presence(presence) => send_presence(v, presence.page.as_ref(), &presence.data, intended).await,
+        Step::Navigate(navigation) => {
+            if let Some(i) = current_tab(v) {
+                let tab_id = v.tabs[i].id.clone();
+                let unique = v.tabs[i].unique;
+                v.close_tab(i).await;
+                let opened = v.open_tab(tab_id, unique).await?;
+                v.current = opened;
+            }
+            send_presence(v, Some(&navigation.page), &navigation.data, intended).await
+        }
+        Step::OpenTab => {
+            let tab_id = v.next_tab_id();
+            let had_tabs = !v.tabs.is_empty();
+            if had_tabs {
+                v.blur_started = Some(Instant::now());
+            }
+            let unique = v.tabs.first().is_some_and(|t| t.unique);
+            v.current = v.open_tab(tab_id, unique).await?;
+            Ok(())
+        }
+        Step::SwitchTab => {
+            if v.tabs.len() < 2 {
+                return Ok(());
+            }
+            let next = (v.current + 1) % v.tabs.len();
+            v.current = next;
+            v.blur_started = Some(Instant::now());
+            request(v, next, &ClientMessage::Focus, intended, Metric::Focus, |m| {
+                matches!(m, ServerMessage::Focused { .. })
+            })
+            .await
+        }
+        Step::CloseTab => {
+            if let Some(i) = current_tab(v) {
+                v.close_tab(i).await;
+            }
+            Ok(())
+        }
+        Step::SetVisitorId(id) => {
+            v.close_all().await;
+            v.id = match id {
+                Some(template) => {
+                    let context = TemplateContext { visitor: &v.id, tab: "", seq: 0, index: v.index };
+                    template.render(&context, &mut v.rng)
+                }
+                None => format!("v{}-{:08x}", v.index, rand::Rng::random::<u32>(&mut v.rng)),
+            };
+            connect(v, false).await
+        }
+        Step::Disconnect => {
+            v.close_all().await;
+            Ok(())
+        }
+        Step::Hold(think) => {
+            let pause = think.sample(&mut v.rng);
+            v.idle_until(Instant::now() + pause).await
+        }
+        Step::Repeat(repetition) => Box::pin(repeat(v, repetition)).await,
+        Step::AwaitSignal { timeout } => await_signal(v, *timeout).await,
+    }
+}
+
+/// Opens the first tab (if none is open).
+async fn connect(v: &mut Visitor<'_>, unique: bool) -> Result<(), Interrupt> {
+    if v.tabs.is_empty() {
+        let tab_id = v.next_tab_id();
+        v.current = v.open_tab(tab_id, unique).await?;
+    }
+    Ok(())
+}
+
+fn current_tab(v: &Visitor<'_>) -> Option<usize> {
+    if v.tabs.is_empty() {
+        v.ctx.recorder.error("step_without_session");
+        None
+    } else {
+        Some(v.current)
+    }
+}
+
+/// Sends `message` on tab `i` and waits for the reply `is_reply` accepts, recording
+/// `metric` from `intended` (or from the send).
+async fn request(
+    v: &mut Visitor<'_>,
+    i: usize,
+    message: &ClientMessage,
+    intended: Option<Instant>,
+    metric: Metric,
+    is_reply: impl Fn(&ServerMessage) -> bool,
+) -> Result<(), Interrupt> {
+    let started = intended.unwrap_or_else(Instant::now);
+    v.send(i, message).await?;
+    let deadline = Instant::now() + v.ctx.opener.reply_timeout;
+    match v.wait_for(Some(i), deadline, |m| is_reply(m).then_some(())).await {
+        Ok(()) => {
+            v.ctx.recorder.since(metric, started);
+            Ok(())
+        }
+        Err(Interrupt::Timeout) => {
+            v.ctx.recorder.error("reply_timeout");
+            Err(Interrupt::Timeout)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+async fn send_presence(
+    v: &mut Visitor<'_>,
+    page: Option<&PageTemplate>,
+    data: &DataTemplate,
+    intended: Option<Instant>,
+) -> Result<(), Interrupt> {
+    let Some(i) = current_tab(v) else { return Ok(()) };
+    let seq = v.next_seq(i);
+    let context = TemplateContext { visitor: &v.id, tab: &v.tabs[i].id, seq, index: v.index };
+    let page = page.map(|page| page.render(&context, &mut v.rng));
+    let data = (!data.is_empty()).then(|| data.render(&context, &mut v.rng));
+    let last = v.tabs[i].last_presence.get_or_insert_with(LastPresence::default);
+    if page.is_some() {
+        last.page = page.clone();
+    }
+    if let Some(data) = &data {
+        last.data.get_or_insert_with(Default::default).extend(data.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    let message = ClientMessage::Presence { seq, data, page };
+    request(
+        v,
+        i,
+        &message,
+        intended,
+        Metric::PresenceAck,
+        |m| matches!(m, ServerMessage::PresenceAck { seq: s } if *s == seq),
+    )
+    .await
+}
+
+async fn repeat(v: &mut Visitor<'_>, repetition: &Repeat) -> Result<(), Interrupt> {
+    let mut next = Instant::now();
+    let mut intended = None;
+    let mut done = 0;
+    while match repetition.times {
+        Repetitions::Times(times) => done < times,
+        Repetitions::UntilEnd => true,
+    } {
+        done += 1;
+        run_steps(v, &repetition.steps, intended).await?;
+        if let Some(every) = &repetition.every {
+            next += every.sample(&mut v.rng);
+            v.idle_until(next).await?;
+            intended = Some(charged_start(next, Instant::now()));
+        }
+    }
+    Ok(())
+}
+
+/// Timers fire up to one tick late; that much lateness is the harness's clock, not the
+/// server, so it is forgiven. Anything later (a visitor held up by a slow reply) is charged:
+/// the iteration is timed from when it was scheduled (coordinated-omission correction).
+fn charged_start(scheduled: Instant, now: Instant) -> Instant {
+    if now.saturating_duration_since(scheduled) <= TIMER_SLACK {
+        now
+    } else {
+        scheduled
+    }
+}
+
+async fn await_signal(v: &mut Visitor<'_>, timeout: Duration) -> Result<(), Interrupt> {
+    let started = Instant::now();
+    let found = v
+        .wait_for(None, started + timeout, |m| {
+            matches!(m, ServerMessage::Signal { .. } | ServerMessage::Invoke { .. }).then_some(())
+        })
+        .await;
+    match found {
+        Ok(()) => {
+            v.ctx.recorder.since(Metric::SignalWait, started);
+            Ok(())
+        }
+        Err(Interrupt::Timeout) => {
+            v.ctx.recorder.error("signal_timeout");
+            Ok(())
+        }
+        Err(other) => Err(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timer_lateness_is_forgiven_but_stalls_are_charged() {
+        let scheduled = Instant::now();
+        let on_time = scheduled + Duration::from_micros(900);
+        assert_eq!(charged_start(scheduled, on_time), on_time);
+        let stalled = scheduled + Duration::from_millis(500);
+        assert_eq!(charged_start(scheduled, stalled), scheduled);
+    }
+}

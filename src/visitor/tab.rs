@@ -1,0 +1,47 @@
+//! One open tab of a simulated visitor, and waiting on all tabs at once.
+
+use std::task::{Context, Poll};
+
+use crate::protocol::client::{ClientError, Connection, Incoming};
+use crate::protocol::data::Data;
+use crate::protocol::Page;
+
+/// The body of the last `presence` a tab sent, resent after a reconnect.
+#[derive(Debug, Clone, Default)]
+pub struct LastPresence {
+    pub data: Option<Data>,
+    pub page: Option<Page>,
+}
+
+/// An open tab: its session and what the visitor knows about it.
+pub struct Tab {
+    pub id: String,
+    pub conn: Connection,
+    /// The server's latest word on focus (`connected`, `focused`, `blur`).
+    pub focused: bool,
+    /// Opened with `connect_unique`: reconnects ask for a new unique id.
+    pub unique: bool,
+    /// Next `presence` sequence number on this connection.
+    pub seq: u64,
+    pub last_presence: Option<LastPresence>,
+    /// The server announced a drain: the close that follows is a planned move.
+    pub draining: bool,
+    /// The unique id expired: the close that follows ends the tab.
+    pub expired: bool,
+}
+
+impl Tab {
+    pub fn new(id: String, conn: Connection, unique: bool) -> Self {
+        Tab { id, conn, focused: true, unique, seq: 0, last_presence: None, draining: false, expired: false }
+    }
+}
+
+/// Polls every tab; answers the first that has something (or failed).
+pub fn poll_any(tabs: &mut [Tab], cx: &mut Context<'_>) -> Poll<(usize, Result<Incoming, ClientError>)> {
+    for (i, tab) in tabs.iter_mut().enumerate() {
+        if let Poll::Ready(result) = tab.conn.poll_recv(cx) {
+            return Poll::Ready((i, result));
+        }
+    }
+    Poll::Pending
+}
