@@ -70,6 +70,9 @@ pub struct Summary {
     /// Latencies by metric name; metrics without samples are left out.
     pub metrics: BTreeMap<String, LatencySummary>,
     pub counters: BTreeMap<String, u64>,
+    /// Delivery-guarantee violations by check name (PROTOCOL.md section 3); zero is a pass.
+    #[serde(default)]
+    pub checks: BTreeMap<String, u64>,
     /// Errors by kind.
     pub errors: BTreeMap<String, u64>,
 }
@@ -97,6 +100,7 @@ impl Summary {
             },
             metrics,
             counters: Counter::ALL.iter().map(|c| (c.name().to_owned(), totals.counter(*c))).collect(),
+            checks: BTreeMap::new(),
             errors: totals.errors.iter().map(|(kind, n)| ((*kind).to_owned(), *n)).collect(),
         }
     }
