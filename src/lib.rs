@@ -4,10 +4,13 @@
 //! Data moves one way: a scenario becomes a plan, a plan becomes tasks, tasks produce
 //! samples, samples become a report (see `docs/` and the module table in the README).
 
+pub mod agent;
+pub mod checks;
 pub mod engine;
 pub mod measure;
 pub mod protocol;
 pub mod report;
 pub mod scenario;
 pub mod server;
+pub mod session;
 pub mod visitor;

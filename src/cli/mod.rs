@@ -12,12 +12,10 @@ pub enum Outcome {
     /// 0: everything held.
     Passed,
     /// 1: a threshold or a delivery check failed.
-    #[allow(dead_code, reason = "returned by the run command; serve has no checks to fail")]
     Failed,
     /// 2: the scenario or the command line is invalid.
     InvalidInput(anyhow::Error),
     /// 3: the run could not be carried out (target down, aborted).
-    #[allow(dead_code)] // as `Failed`: for `run` and `serve`.
     NotCarriedOut(anyhow::Error),
 }
 

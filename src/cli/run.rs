@@ -90,6 +90,9 @@ async fn run(plan: scenario::Plan, args: RunArgs) -> Outcome {
             return Outcome::NotCarriedOut(err);
         }
     }
+    if report::table::failed_checks(&summary).next().is_some() {
+        return Outcome::Failed;
+    }
     if result.interrupted {
         return Outcome::NotCarriedOut(anyhow::anyhow!(
             "the run was stopped before its end; the report covers what ran"

@@ -6,15 +6,19 @@ pub mod driver;
 pub mod target;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
+use crate::agent::{self, AgentContext};
+use crate::checks::Ledger;
 use crate::measure::{collector, Interval, Live, Recorder, Totals};
 use crate::protocol::client::ConnectOptions;
-use crate::scenario::Plan;
-use crate::visitor::{self, session::Opener, VisitorContext};
+use crate::scenario::{Load, Plan, DEFAULT_GRACE};
+use crate::session::Opener;
+use crate::visitor::{self, VisitorContext};
 use driver::DriveStats;
 use target::TargetError;
 
@@ -22,6 +26,8 @@ use target::TargetError;
 const CLOSE_GRACE: Duration = Duration::from_secs(10);
 /// How long a visitor waits for the answer to a request before counting a timeout.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the ledger judges what became due.
+const SWEEP_EVERY: Duration = Duration::from_millis(500);
 /// Timeout of discovery requests.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -49,6 +55,7 @@ pub struct RunResult {
 /// Carries out `plan` and answers what was measured.
 pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetError> {
     let target = target::resolve(&plan.target.destination, HTTP_TIMEOUT).await?;
+    let started = Instant::now();
     let recorder = Recorder::new();
     let collector_stop = CancellationToken::new();
     let collector = tokio::spawn(collector::collect(
@@ -58,17 +65,39 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
         options.live,
         collector_stop.clone(),
     ));
-    let context = Arc::new(VisitorContext {
-        opener: Opener {
-            discovery: target.discovery.clone(),
-            options: ConnectOptions { transport: plan.target.transport, ..ConnectOptions::default() },
-            group: plan.target.group.clone(),
+    let grace = plan.agents.as_ref().map_or(DEFAULT_GRACE, |agents| agents.grace);
+    let ledger = Arc::new(Ledger::new(recorder.clone(), grace));
+    let opener = Arc::new(Opener {
+        discovery: target.discovery.clone(),
+        options: ConnectOptions { transport: plan.target.transport, ..ConnectOptions::default() },
+        group: plan.target.group.clone(),
+        recorder: recorder.clone(),
+        reply_timeout: REPLY_TIMEOUT,
+    });
+    let background = TaskTracker::new();
+    let background_stop = CancellationToken::new();
+    background.spawn(sweep_ledger(ledger.clone(), background_stop.clone()));
+    if let Some(agents) = &plan.agents {
+        let context = Arc::new(AgentContext {
+            opener: opener.clone(),
+            ledger: ledger.clone(),
             recorder: recorder.clone(),
-            reply_timeout: REPLY_TIMEOUT,
-        },
+            agents: agents.clone(),
+            backoff: plan.reconnect,
+            seed: plan.seed,
+            send_until: started + load_length(&plan).saturating_sub(grace),
+        });
+        for index in 0..agents.count {
+            background.spawn(agent::run(context.clone(), index, background_stop.clone()));
+        }
+    }
+    let context = Arc::new(VisitorContext {
+        opener,
         source_ips: target::source_ips(&target.host, plan.target.source_ips),
         backoff: plan.reconnect,
         recorder,
+        presence_markers: plan.agents.as_ref().is_some_and(|agents| agents.watch > 0.0),
+        ledger: ledger.clone(),
         plan: Arc::new(plan),
     });
     let plan = &context.plan;
@@ -77,10 +106,34 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
     })
     .await;
     let interrupted = options.stop.is_cancelled();
+    background_stop.cancel();
+    background.close();
+    background.wait().await;
+    ledger.finish(Instant::now());
     collector_stop.cancel();
     let totals = collector.await.expect("the collector does not panic");
     if let Some(cluster) = target.cluster {
         cluster.shutdown().await;
     }
     Ok(RunResult { totals, target: target.description, drive, interrupted })
+}
+
+/// How long the load model runs: its stages or arrivals, at most the run's duration.
+fn load_length(plan: &Plan) -> Duration {
+    let model = match &plan.load {
+        Load::Stages(stages) => stages.iter().map(|stage| stage.over).sum(),
+        Load::ArrivalRate { for_, .. } => *for_,
+    };
+    model.min(plan.duration)
+}
+
+/// Judges due deliveries while the run goes, so losses show up live and memory stays bounded.
+async fn sweep_ledger(ledger: Arc<Ledger>, stop: CancellationToken) {
+    let mut ticker = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = ticker.tick() => ledger.sweep(Instant::now()),
+        }
+    }
 }

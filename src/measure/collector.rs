@@ -9,7 +9,7 @@ use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::metric::{Counter, Metric};
+use super::metric::{Check, Counter, Metric};
 use super::recorder::{Recorder, Shard};
 
 /// One interval's latencies, per metric (index = `Metric::index`).
@@ -28,6 +28,7 @@ pub struct Totals {
     pub elapsed: Duration,
     histograms: Vec<Histogram<u64>>,
     counters: [u64; Counter::COUNT],
+    checks: [u64; Check::COUNT],
     /// Errors by kind.
     pub errors: BTreeMap<&'static str, u64>,
     /// The most visitors alive at once (sampled once per interval).
@@ -41,6 +42,11 @@ impl Totals {
 
     pub fn counter(&self, counter: Counter) -> u64 {
         self.counters[counter.index()]
+    }
+
+    /// Violations of `check` over the run.
+    pub fn violations(&self, check: Check) -> u64 {
+        self.checks[check.index()]
     }
 }
 
@@ -98,6 +104,7 @@ pub async fn collect(
         elapsed: start.elapsed(),
         histograms: totals.histograms,
         counters: totals.counters,
+        checks: totals.checks,
         errors: totals.errors,
         visitors_peak,
     }
@@ -108,6 +115,9 @@ fn merge(totals: &mut Shard, interval: &Shard) {
         total.add(part).expect("histograms share bounds");
     }
     for (total, part) in totals.counters.iter_mut().zip(interval.counters) {
+        *total += part;
+    }
+    for (total, part) in totals.checks.iter_mut().zip(interval.checks) {
         *total += part;
     }
     for (kind, n) in &interval.errors {

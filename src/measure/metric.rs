@@ -20,10 +20,22 @@ pub enum Metric {
     Reconnect,
     /// `await_signal` step started until a signal arrived.
     SignalWait,
+    /// An agent's `signal` (intended send) until the visitor's focused tab receives it.
+    SignalDelivery,
+    /// A `signal` sent while the visitor was offline until it arrives after the next `connect`.
+    QueuedSignalDelivery,
+    /// An agent's `invoke` until the visitor receives it.
+    InvokeDelivery,
+    /// An agent's `signal`/`invoke` until its `signal_status`/`invoke_status` reply.
+    SignalStatus,
+    /// A visitor's `presence` sent until a watching agent receives the matching event.
+    PresencePropagation,
+    /// A visitor's connect or disconnect until a watching agent sees `online` change.
+    OnlinePropagation,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 8] = [
+    pub const ALL: [Metric; 14] = [
         Metric::Connect,
         Metric::PresenceAck,
         Metric::UniqueAssign,
@@ -32,6 +44,12 @@ impl Metric {
         Metric::Blur,
         Metric::Reconnect,
         Metric::SignalWait,
+        Metric::SignalDelivery,
+        Metric::QueuedSignalDelivery,
+        Metric::InvokeDelivery,
+        Metric::SignalStatus,
+        Metric::PresencePropagation,
+        Metric::OnlinePropagation,
     ];
     pub const COUNT: usize = Self::ALL.len();
 
@@ -46,6 +64,12 @@ impl Metric {
             Metric::Blur => "blur",
             Metric::Reconnect => "reconnect",
             Metric::SignalWait => "signal_wait",
+            Metric::SignalDelivery => "signal_delivery",
+            Metric::QueuedSignalDelivery => "queued_signal_delivery",
+            Metric::InvokeDelivery => "invoke_delivery",
+            Metric::SignalStatus => "signal_status",
+            Metric::PresencePropagation => "presence_propagation",
+            Metric::OnlinePropagation => "online_propagation",
         }
     }
 
@@ -73,10 +97,17 @@ pub enum Counter {
     MessagesReceived,
     /// Signals and invokes received by visitors.
     SignalsReceived,
+    /// Signals and invokes sent by agents.
+    SignalsSent,
+    /// Signals and invokes the server rejected (`queue_full`): told, so not lost.
+    SignalsRejected,
+    /// Signals kept for visitors that never came back before the run ended or the entry
+    /// expired: neither delivered nor lost.
+    SignalsUndeliverable,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 8] = [
+    pub const ALL: [Counter; 11] = [
         Counter::VisitorsStarted,
         Counter::VisitorsCompleted,
         Counter::SessionsOpened,
@@ -85,6 +116,9 @@ impl Counter {
         Counter::MessagesSent,
         Counter::MessagesReceived,
         Counter::SignalsReceived,
+        Counter::SignalsSent,
+        Counter::SignalsRejected,
+        Counter::SignalsUndeliverable,
     ];
     pub const COUNT: usize = Self::ALL.len();
 
@@ -98,7 +132,73 @@ impl Counter {
             Counter::MessagesSent => "messages_sent",
             Counter::MessagesReceived => "messages_received",
             Counter::SignalsReceived => "signals_received",
+            Counter::SignalsSent => "signals_sent",
+            Counter::SignalsRejected => "signals_rejected",
+            Counter::SignalsUndeliverable => "signals_undeliverable",
         }
+    }
+
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A delivery guarantee of PROTOCOL.md section 3 that the harness checks; each counts
+/// violations, and any violation fails the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Check {
+    /// A signal or invoke that should have arrived (the visitor was online, or connected
+    /// again after it was sent) and did not, within the grace period.
+    SignalsLost,
+    /// The same signal received again (allowed by at-least-once delivery; counted, not failed).
+    SignalsDuplicated,
+    /// A signal from an agent received after a later one from the same agent.
+    SignalsOutOfOrder,
+    /// A signal delivered to a tab that did not have focus.
+    SignalsUnfocused,
+    /// A `blur` sent to the tab that has focus, or not sent to the tab that lost it.
+    BlurMisrouted,
+    /// Two live unique connections holding the same id.
+    UniqueCollisions,
+    /// A unique id that is not six decimal digits.
+    UniqueMalformed,
+    /// A presence a watching agent never saw within the grace period.
+    PresenceMissed,
+    /// A presence event carrying data older than what the visitor had confirmed.
+    PresenceStale,
+}
+
+impl Check {
+    pub const ALL: [Check; 9] = [
+        Check::SignalsLost,
+        Check::SignalsDuplicated,
+        Check::SignalsOutOfOrder,
+        Check::SignalsUnfocused,
+        Check::BlurMisrouted,
+        Check::UniqueCollisions,
+        Check::UniqueMalformed,
+        Check::PresenceMissed,
+        Check::PresenceStale,
+    ];
+    pub const COUNT: usize = Self::ALL.len();
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Check::SignalsLost => "signals_lost",
+            Check::SignalsDuplicated => "signals_duplicated",
+            Check::SignalsOutOfOrder => "signals_out_of_order",
+            Check::SignalsUnfocused => "signals_unfocused",
+            Check::BlurMisrouted => "blur_misrouted",
+            Check::UniqueCollisions => "unique_collisions",
+            Check::UniqueMalformed => "unique_malformed",
+            Check::PresenceMissed => "presence_missed",
+            Check::PresenceStale => "presence_stale",
+        }
+    }
+
+    /// Whether a violation fails the run: duplicates are allowed by at-least-once delivery.
+    pub fn fails_run(self) -> bool {
+        self != Check::SignalsDuplicated
     }
 
     pub(crate) fn index(self) -> usize {
@@ -117,6 +217,9 @@ mod tests {
         }
         for (i, counter) in Counter::ALL.iter().enumerate() {
             assert_eq!(counter.index(), i);
+        }
+        for (i, check) in Check::ALL.iter().enumerate() {
+            assert_eq!(check.index(), i);
         }
     }
 }

@@ -5,7 +5,9 @@
 pub mod collector;
 mod metric;
 mod recorder;
+mod schedule;
 
 pub use collector::{Interval, Live, Totals};
-pub use metric::{Counter, Metric};
+pub use metric::{Check, Counter, Metric};
 pub use recorder::{new_histogram, Recorder, MAX_LATENCY_US, SIGNIFICANT_DIGITS};
+pub use schedule::{charged_start, TIMER_SLACK};

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::metric::{Counter, Metric};
+use super::metric::{Check, Counter, Metric};
 
 /// Highest latency a histogram holds: one hour, in microseconds. Larger samples saturate.
 pub const MAX_LATENCY_US: u64 = 3_600_000_000;
@@ -29,6 +29,7 @@ pub fn new_histogram() -> Histogram<u64> {
 pub(crate) struct Shard {
     pub histograms: Vec<Histogram<u64>>,
     pub counters: [u64; Counter::COUNT],
+    pub checks: [u64; Check::COUNT],
     pub errors: BTreeMap<&'static str, u64>,
 }
 
@@ -37,6 +38,7 @@ impl Shard {
         Shard {
             histograms: Metric::ALL.iter().map(|_| new_histogram()).collect(),
             counters: [0; Counter::COUNT],
+            checks: [0; Check::COUNT],
             errors: BTreeMap::new(),
         }
     }
@@ -88,6 +90,11 @@ impl Recorder {
         self.shard().counters[counter.index()] += n;
     }
 
+    /// Counts one violation of a delivery check.
+    pub fn violation(&self, check: Check) {
+        self.shard().checks[check.index()] += 1;
+    }
+
     /// Counts one error of the given kind (a short, fixed name).
     pub fn error(&self, kind: &'static str) {
         *self.shard().errors.entry(kind).or_insert(0) += 1;
@@ -112,6 +119,9 @@ impl Recorder {
                 part.reset();
             }
             for (total, part) in into.counters.iter_mut().zip(shard.counters.iter_mut()) {
+                *total += std::mem::take(part);
+            }
+            for (total, part) in into.checks.iter_mut().zip(shard.checks.iter_mut()) {
                 *total += std::mem::take(part);
             }
             for (kind, n) in std::mem::take(&mut shard.errors) {

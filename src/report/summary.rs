@@ -7,7 +7,7 @@ use std::path::Path;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::measure::{Counter, Metric, Totals};
+use crate::measure::{Check, Counter, Metric, Totals};
 
 /// Version of the summary schema; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -100,7 +100,7 @@ impl Summary {
             },
             metrics,
             counters: Counter::ALL.iter().map(|c| (c.name().to_owned(), totals.counter(*c))).collect(),
-            checks: BTreeMap::new(),
+            checks: Check::ALL.iter().map(|c| (c.name().to_owned(), totals.violations(*c))).collect(),
             errors: totals.errors.iter().map(|(kind, n)| ((*kind).to_owned(), *n)).collect(),
         }
     }

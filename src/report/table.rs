@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use super::summary::Summary;
+use crate::measure::Check;
 
 /// Renders a summary as a fixed-width table.
 pub fn render(summary: &Summary) -> String {
@@ -17,13 +18,13 @@ pub fn render(summary: &Summary) -> String {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "{:<16} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "{:<22} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "metric", "count", "rate/s", "p50", "p90", "p99", "p99.9", "max"
     );
     for (name, m) in &summary.metrics {
         let _ = writeln!(
             out,
-            "{:<16} {:>9} {:>9.1} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "{:<22} {:>9} {:>9.1} {:>9} {:>9} {:>9} {:>9} {:>9}",
             name,
             m.count,
             m.rate,
@@ -40,6 +41,13 @@ pub fn render(summary: &Summary) -> String {
     let _ = writeln!(out);
     let counters: Vec<String> = summary.counters.iter().map(|(name, n)| format!("{name} {n}")).collect();
     let _ = writeln!(out, "counters: {}", counters.join(", "));
+    let failed: Vec<String> = failed_checks(summary).map(|(name, n)| format!("{name} {n}")).collect();
+    let checks: Vec<String> = summary.checks.iter().map(|(name, n)| format!("{name} {n}")).collect();
+    if failed.is_empty() {
+        let _ = writeln!(out, "checks: all passed ({})", checks.join(", "));
+    } else {
+        let _ = writeln!(out, "checks: FAILED: {}  (all: {})", failed.join(", "), checks.join(", "));
+    }
     if summary.errors.is_empty() {
         let _ = writeln!(out, "errors: none");
     } else {
@@ -47,6 +55,15 @@ pub fn render(summary: &Summary) -> String {
         let _ = writeln!(out, "errors: {}", errors.join(", "));
     }
     out
+}
+
+/// The checks whose violations fail a run, with their non-zero counts.
+pub fn failed_checks(summary: &Summary) -> impl Iterator<Item = (&str, u64)> {
+    Check::ALL
+        .into_iter()
+        .filter(|check| check.fails_run())
+        .filter_map(|check| summary.checks.get(check.name()).map(|n| (check.name(), *n)))
+        .filter(|(_, n)| *n > 0)
 }
 
 /// Formats microseconds with a unit a person reads at a glance.

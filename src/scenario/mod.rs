@@ -5,6 +5,7 @@
 //! deserialization so serde_norway locates them; checks across fields run on the deserialized
 //! document and are located afterwards by [`locate`].
 
+mod agents;
 mod backoff;
 mod content;
 mod de;
@@ -21,10 +22,12 @@ mod think;
 
 use std::path::Path;
 
+pub use agents::DEFAULT_GRACE;
 pub use content::{DataTemplate, DataValue, Navigation, PageTemplate, PresenceUpdate};
 pub use error::{Invalid, ScenarioError};
 pub use plan::{
-    visitor_rng, Backoff, Behavior, Destination, Jitter, Load, Plan, Repeat, Repetitions, Stage, Step, Target,
+    visitor_rng, Agents, Backoff, Behavior, Destination, Invokes, Jitter, Load, Plan, Repeat, Repetitions, Stage, Step,
+    Target,
 };
 pub use rate::Rate;
 pub use step::DEFAULT_SIGNAL_TIMEOUT;

@@ -5,6 +5,7 @@ use std::time::Duration;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+pub use super::agents::{Agents, Invokes};
 pub use super::backoff::{Backoff, Jitter};
 pub use super::load::{Load, Stage};
 pub use super::step::{Repeat, Repetitions, Step};
@@ -24,6 +25,8 @@ pub struct Plan {
     pub reconnect: Backoff,
     /// At least one; weights are above zero.
     pub behaviors: Vec<Behavior>,
+    /// Simulated agents, if the scenario has any.
+    pub agents: Option<Agents>,
 }
 
 /// A kind of visitor: a weighted share of the population and what it does.

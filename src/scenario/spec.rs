@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use serde::Deserialize;
 
+use super::agents::AgentsSpec;
 use super::backoff::Backoff;
 use super::de::{self as typed, Name, NonEmpty, NonZeroSpan};
 use super::load::LoadSpec;
@@ -36,6 +37,8 @@ pub(crate) struct ScenarioSpec {
     #[serde(default)]
     reconnect: Backoff,
     behaviors: NonEmpty<BehaviorSpec>,
+    #[serde(default)]
+    agents: Option<AgentsSpec>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -71,6 +74,7 @@ impl ScenarioSpec {
             load,
             reconnect: self.reconnect,
             behaviors,
+            agents: self.agents.map(AgentsSpec::compile),
         })
     }
 }

@@ -17,6 +17,12 @@ pub struct Faults {
     duplicate_unique: bool,
     /// Kept signals are replayed newest first on `connect`.
     reorder_signals: bool,
+    /// Signals go to a tab without focus when the visitor has one.
+    signal_unfocused: bool,
+    /// Unique ids have five digits.
+    malformed_unique: bool,
+    /// Watchers' presence events carry empty `data`.
+    stale_presence: bool,
 }
 
 impl Faults {
@@ -26,6 +32,9 @@ impl Faults {
             blur_focused: settings.fault_blur_focused,
             duplicate_unique: settings.fault_duplicate_unique,
             reorder_signals: settings.fault_reorder_signals,
+            signal_unfocused: settings.fault_signal_unfocused,
+            malformed_unique: settings.fault_malformed_unique,
+            stale_presence: settings.fault_stale_presence,
         }
     }
 
@@ -52,5 +61,32 @@ impl Faults {
     /// FAULT reorder_signals: true when kept signals are replayed newest first.
     pub fn reorder_signals(&self) -> bool {
         self.reorder_signals
+    }
+
+    /// FAULT signal_unfocused: the tab a signal goes to, given the focused one and the others.
+    pub fn signal_target<'a, T>(
+        &self,
+        focused: Option<&'a T>,
+        mut others: impl Iterator<Item = &'a T>,
+    ) -> Option<&'a T> {
+        if self.signal_unfocused {
+            others.next().or(focused)
+        } else {
+            focused
+        }
+    }
+
+    /// FAULT malformed_unique: how a claimed unique number is written.
+    pub fn unique_id(&self, number: u32) -> String {
+        if self.malformed_unique {
+            format!("{:05}", number % 100_000)
+        } else {
+            format!("{number:06}")
+        }
+    }
+
+    /// FAULT stale_presence: true when watchers' events lose their `data`.
+    pub fn stale_presence(&self) -> bool {
+        self.stale_presence
     }
 }

@@ -76,6 +76,18 @@ pub struct Settings {
     /// Test only: deliver each visitor's kept signals newest first on `connect`.
     #[arg(long, default_value_t = false)]
     pub fault_reorder_signals: bool,
+
+    /// Test only: deliver signals and invokes to an open tab without focus, when there is one.
+    #[arg(long, default_value_t = false)]
+    pub fault_signal_unfocused: bool,
+
+    /// Test only: hand out unique ids of five digits instead of six.
+    #[arg(long, default_value_t = false)]
+    pub fault_malformed_unique: bool,
+
+    /// Test only: presence events to watching agents carry empty `data` (stale for the agent).
+    #[arg(long, default_value_t = false)]
+    pub fault_stale_presence: bool,
 }
 
 impl Settings {

@@ -2,7 +2,6 @@
 //! Visitors record through `measure`; they never touch histograms directly.
 
 mod runner;
-pub mod session;
 mod steps;
 mod tab;
 
@@ -12,19 +11,24 @@ use std::sync::Arc;
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
+use crate::checks::Ledger;
 use crate::measure::{Counter, Recorder};
 use crate::scenario::{Backoff, Plan};
+use crate::session::Opener;
 use runner::{Interrupt, Visitor};
-use session::Opener;
 
 /// What every visitor of a run shares.
 pub struct VisitorContext {
     pub plan: Arc<Plan>,
-    pub opener: Opener,
+    pub opener: Arc<Opener>,
     pub recorder: Recorder,
     pub backoff: Backoff,
     /// Source addresses to spread sockets over; empty lets the OS choose.
     pub source_ips: Vec<IpAddr>,
+    /// The delivery-guarantee ledger shared with the agents.
+    pub ledger: Arc<Ledger>,
+    /// Mark every presence (agents watch, and check propagation).
+    pub presence_markers: bool,
 }
 
 impl VisitorContext {
@@ -44,6 +48,7 @@ pub async fn run(ctx: Arc<VisitorContext>, index: u64, cancel: CancellationToken
     let mut visitor = Visitor::new(&ctx, &cancel, index, id, rng);
     let steps = &ctx.plan.behaviors[behavior].steps;
     let outcome = steps::run_steps(&mut visitor, steps, None).await;
+    visitor.check_overdue_blur();
     visitor.close_all().await;
     if outcome != Err(Interrupt::Cancelled) {
         ctx.recorder.count(Counter::VisitorsCompleted, 1);

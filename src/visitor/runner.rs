@@ -7,12 +7,14 @@ use std::time::{Duration, Instant};
 use rand::rngs::SmallRng;
 use tokio_util::sync::CancellationToken;
 
-use super::session::{Identity, SessionError};
 use super::tab::{poll_any, Tab};
 use super::VisitorContext;
-use crate::measure::{Counter, Metric};
+use crate::checks::visitor_side::{BlurVerdict, FocusExpectation, SignalOrder};
+use crate::checks::{agent_index, Receipt};
+use crate::measure::{Check, Counter, Metric};
 use crate::protocol::client::{ClientError, Incoming};
 use crate::protocol::{ClientMessage, ServerMessage};
+use crate::session::{Identity, SessionError};
 
 /// Why a visitor stopped what it was doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,8 +39,12 @@ pub struct Visitor<'a> {
     pub current: usize,
     tabs_opened: u32,
     local_ip: Option<IpAddr>,
-    /// When the focus moved to another tab, for the `blur` latency.
-    pub blur_started: Option<Instant>,
+    /// Where `blur` must land after the visitor's last focus change.
+    pub focus: FocusExpectation,
+    /// Per agent, the newest signal received: signals must keep their order.
+    order: SignalOrder,
+    /// The next presence marker (see `checks::MARKER_KEY`).
+    pub next_marker: u64,
 }
 
 impl<'a> Visitor<'a> {
@@ -54,7 +60,9 @@ impl<'a> Visitor<'a> {
             current: 0,
             tabs_opened: 0,
             local_ip,
-            blur_started: None,
+            focus: FocusExpectation::default(),
+            order: SignalOrder::default(),
+            next_marker: 0,
         }
     }
 
@@ -94,7 +102,9 @@ impl<'a> Visitor<'a> {
                 Ok(opened) => {
                     if unique {
                         self.id = opened.visitor;
+                        self.ctx.ledger.unique_assigned(&self.id, self.index);
                     }
+                    self.ctx.ledger.visitor_connected(&self.id, Instant::now());
                     return Ok(opened.conn);
                 }
                 Err(err) => {
@@ -184,14 +194,17 @@ impl<'a> Visitor<'a> {
         match message {
             ServerMessage::Signal { id, agent, .. } | ServerMessage::Invoke { id, agent, .. } => {
                 self.ctx.recorder.count(Counter::SignalsReceived, 1);
+                self.check_signal(i, agent, id);
                 let ack = ClientMessage::SignalAck { id: id.clone(), agent: agent.clone() };
                 // A lost session is recovered inside send; the server re-sends unacked signals.
                 let _ = self.send(i, &ack).await;
             }
             ServerMessage::Blur { .. } => {
                 self.tabs[i].focused = false;
-                if let Some(started) = self.blur_started.take() {
-                    self.ctx.recorder.since(Metric::Blur, started);
+                match self.focus.blurred(&self.tabs[i].id) {
+                    BlurVerdict::Expected(started) => self.ctx.recorder.since(Metric::Blur, started),
+                    BlurVerdict::Misrouted => self.ctx.recorder.violation(Check::BlurMisrouted),
+                    BlurVerdict::Unrelated => {}
                 }
             }
             ServerMessage::Focused { .. } => self.tabs[i].focused = true,
@@ -203,10 +216,27 @@ impl<'a> Visitor<'a> {
         Ok(())
     }
 
+    /// Checks a received signal against the ledger: lost, duplicated, out of order, unfocused.
+    fn check_signal(&mut self, i: usize, agent: &str, id: &str) {
+        let (Some(agent), Ok(number)) = (agent_index(agent), id.parse::<u64>()) else { return };
+        let receipt = self.ctx.ledger.signal_received(agent, number, &self.id, self.tabs[i].focused);
+        if receipt == Receipt::First && !self.order.in_order(agent, number) {
+            self.ctx.recorder.violation(Check::SignalsOutOfOrder);
+        }
+    }
+
+    /// Counts a `blur` that should have come by now and did not (it went to nobody).
+    pub fn check_overdue_blur(&mut self) {
+        if self.focus.overdue(Instant::now()) {
+            self.ctx.recorder.violation(Check::BlurMisrouted);
+        }
+    }
+
     /// Tab `i` lost its session: reconnect it with backoff (re-locate, re-connect, resend
     /// the last presence), or drop the tab when the server ended it on purpose.
     pub async fn recover(&mut self, i: usize, err: ClientError) -> Result<(), Interrupt> {
         let lost_at = Instant::now();
+        self.leave_tab(i, lost_at);
         let recorder = &self.ctx.recorder;
         recorder.count(Counter::SessionsLost, 1);
         let reconnectable = match &err {
@@ -251,6 +281,18 @@ impl<'a> Visitor<'a> {
         tab.seq
     }
 
+    /// Tells the checks that tab `i`'s session is over (closed, or lost).
+    fn leave_tab(&mut self, i: usize, now: Instant) {
+        let tab = &self.tabs[i];
+        self.focus.forget(&tab.id);
+        if tab.unique {
+            self.ctx.ledger.unique_released(&self.id, self.index);
+        }
+        if self.tabs.len() == 1 {
+            self.ctx.ledger.visitor_disconnected(&self.id, now);
+        }
+    }
+
     /// Forgets tab `i` without closing it (its session is already gone).
     fn drop_tab(&mut self, i: usize) {
         self.tabs.remove(i);
@@ -263,6 +305,7 @@ impl<'a> Visitor<'a> {
 
     /// Closes tab `i` politely.
     pub async fn close_tab(&mut self, i: usize) {
+        self.leave_tab(i, Instant::now());
         let tab = self.tabs.remove(i);
         tab.conn.close().await;
         if self.current >= self.tabs.len() {

@@ -6,18 +6,17 @@ use std::time::{Duration, Instant};
 
 use super::runner::{Interrupt, Visitor};
 use super::tab::LastPresence;
-use crate::measure::Metric;
+use crate::checks::MARKER_KEY;
+use crate::measure::{charged_start, Metric};
 use crate::protocol::{ClientMessage, ServerMessage};
 use crate::scenario::{DataTemplate, PageTemplate, Repeat, Repetitions, Step, TemplateContext};
-
-/// How late a timer may fire before the delay counts as latency (tokio's timer tick is 1 ms).
-const TIMER_SLACK: Duration = Duration::from_millis(2);
 
 /// Runs `steps` in order. A step that times out or loses its session is counted and the
 /// visitor goes on with the next; only the end of the run stops it.
 pub(super) async fn run_steps(v: &mut Visitor<'_>, steps: &[Step], intended: Option<Instant>) -> Result<(), Interrupt> {
     let mut intended = intended;
     for step in steps {
+        v.check_overdue_blur();
         match run_step(v, step, intended.take()).await {
             Ok(()) | Err(Interrupt::Timeout) | Err(Interrupt::TabLost) => {}
             Err(Interrupt::Cancelled) => return Err(Interrupt::Cancelled),
@@ -50,10 +49,8 @@ async fn run_step(v: &mut Visitor<'_>, step: &Step, intended: Option<Instant>) -
         }
         Step::OpenTab => {
             let tab_id = v.next_tab_id();
-            let had_tabs = !v.tabs.is_empty();
-            if had_tabs {
-                v.blur_started = Some(Instant::now());
-            }
+            let from = v.tabs.iter().find(|tab| tab.focused).map(|tab| tab.id.clone());
+            v.focus.moved(from.as_deref(), &tab_id, Instant::now(), v.ctx.ledger.grace());
             let unique = v.tabs.first().is_some_and(|t| t.unique);
             v.current = v.open_tab(tab_id, unique).await?;
             Ok(())
@@ -64,7 +61,8 @@ async fn run_step(v: &mut Visitor<'_>, step: &Step, intended: Option<Instant>) -
             }
             let next = (v.current + 1) % v.tabs.len();
             v.current = next;
-            v.blur_started = Some(Instant::now());
+            let from = v.tabs.iter().find(|tab| tab.focused).map(|tab| tab.id.clone());
+            v.focus.moved(from.as_deref(), &v.tabs[next].id, Instant::now(), v.ctx.ledger.grace());
             request(v, next, &ClientMessage::Focus, intended, Metric::Focus, |m| {
                 matches!(m, ServerMessage::Focused { .. })
             })
@@ -154,7 +152,13 @@ async fn send_presence(
     let seq = v.next_seq(i);
     let context = TemplateContext { visitor: &v.id, tab: &v.tabs[i].id, seq, index: v.index };
     let page = page.map(|page| page.render(&context, &mut v.rng));
-    let data = (!data.is_empty()).then(|| data.render(&context, &mut v.rng));
+    let mut data = (!data.is_empty()).then(|| data.render(&context, &mut v.rng));
+    let marker = v.ctx.presence_markers.then(|| {
+        v.next_marker += 1;
+        data.get_or_insert_with(Default::default).insert(MARKER_KEY.to_owned(), v.next_marker.into());
+        v.ctx.ledger.presence_sent(&v.id, v.next_marker, intended.unwrap_or_else(Instant::now));
+        v.next_marker
+    });
     let last = v.tabs[i].last_presence.get_or_insert_with(LastPresence::default);
     if page.is_some() {
         last.page = page.clone();
@@ -171,7 +175,11 @@ async fn send_presence(
         Metric::PresenceAck,
         |m| matches!(m, ServerMessage::PresenceAck { seq: s } if *s == seq),
     )
-    .await
+    .await?;
+    if let Some(marker) = marker {
+        v.ctx.ledger.presence_acked(&v.id, marker, Instant::now());
+    }
+    Ok(())
 }
 
 async fn repeat(v: &mut Visitor<'_>, repetition: &Repeat) -> Result<(), Interrupt> {
@@ -193,17 +201,6 @@ async fn repeat(v: &mut Visitor<'_>, repetition: &Repeat) -> Result<(), Interrup
     Ok(())
 }
 
-/// Timers fire up to one tick late; that much lateness is the harness's clock, not the
-/// server, so it is forgiven. Anything later (a visitor held up by a slow reply) is charged:
-/// the iteration is timed from when it was scheduled (coordinated-omission correction).
-fn charged_start(scheduled: Instant, now: Instant) -> Instant {
-    if now.saturating_duration_since(scheduled) <= TIMER_SLACK {
-        now
-    } else {
-        scheduled
-    }
-}
-
 async fn await_signal(v: &mut Visitor<'_>, timeout: Duration) -> Result<(), Interrupt> {
     let started = Instant::now();
     let found = v
@@ -221,19 +218,5 @@ async fn await_signal(v: &mut Visitor<'_>, timeout: Duration) -> Result<(), Inte
             Ok(())
         }
         Err(other) => Err(other),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timer_lateness_is_forgiven_but_stalls_are_charged() {
-        let scheduled = Instant::now();
-        let on_time = scheduled + Duration::from_micros(900);
-        assert_eq!(charged_start(scheduled, on_time), on_time);
-        let stalled = scheduled + Duration::from_millis(500);
-        assert_eq!(charged_start(scheduled, stalled), scheduled);
     }
 }

@@ -48,7 +48,9 @@ impl Shared {
             return Outcome { status, reason: None };
         }
         let encoded: Arc<str> = message.encode().into();
-        if let Some(tab) = visitor.focused_tab() {
+        let focused = visitor.focused_tab();
+        let unfocused = visitor.tabs.iter().filter(|tab| Some(tab.session.id) != visitor.focused);
+        if let Some(tab) = self.faults.signal_target(focused, unfocused) {
             tab.session.push(Outgoing::Message(encoded.clone()));
         }
         visitor.kept.push_back(Kept { agent: agent.to_owned(), id: id.to_owned(), message: encoded });

@@ -98,11 +98,17 @@ impl Visitor {
     }
 
     /// Tells every watching agent the visitor's presence now; encoded once for all of them.
-    fn notify_watchers(&self, visitor: &str) {
+    fn notify_watchers(&self, visitor: &str, faults: &Faults) {
         if self.watchers.is_empty() {
             return;
         }
-        let message: Arc<str> = self.snapshot(visitor).encode().into();
+        let mut snapshot = self.snapshot(visitor);
+        if faults.stale_presence() {
+            if let ServerMessage::Presence { data, .. } = &mut snapshot {
+                data.clear();
+            }
+        }
+        let message: Arc<str> = snapshot.encode().into();
         for watcher in &self.watchers {
             watcher.push(Outgoing::Message(message.clone()));
         }

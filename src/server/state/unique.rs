@@ -28,7 +28,7 @@ impl Shared {
             .map(|_| state.rng.random_range(0..ID_SPACE))
             .chain((0..ID_SPACE).map(|offset| (start + offset) % ID_SPACE));
         for candidate in candidates {
-            let id = format!("{candidate:06}");
+            let id = self.faults.unique_id(candidate);
             if !state.uniques.contains_key(&id) {
                 state.uniques.insert(id.clone(), 1);
                 return Some(id);

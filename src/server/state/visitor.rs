@@ -38,7 +38,7 @@ impl Shared {
         if self.faults.reorder_signals() {
             replay.reverse();
         }
-        visitor.notify_watchers(&key.1);
+        visitor.notify_watchers(&key.1, &self.faults);
         replay
     }
 
@@ -55,7 +55,7 @@ impl Shared {
                 next.session.push(message(ServerMessage::Focused { tab: next.tab.clone() }));
             }
         }
-        visitor.notify_watchers(&key.1);
+        visitor.notify_watchers(&key.1, &self.faults);
         state.forget_if_empty(key);
     }
 
@@ -89,7 +89,7 @@ impl Shared {
                 visitor.page = page;
             }
         }
-        visitor.notify_watchers(&key.1);
+        visitor.notify_watchers(&key.1, &self.faults);
         Ok(())
     }
 
@@ -106,7 +106,7 @@ impl Shared {
             target.session.push(message(ServerMessage::Blur { tab: target.tab.clone() }));
         }
         visitor.focused = Some(session_id);
-        visitor.notify_watchers(&key.1);
+        visitor.notify_watchers(&key.1, &self.faults);
     }
 
     /// The visitor received a signal/invoke: its kept copy is forgotten for good.

@@ -1,5 +1,6 @@
-//! Opening one tab's session: discovery, transport, and the `connect` or `connect_unique`
-//! handshake, timed as the `connect` / `unique_assign` metrics.
+//! Opening a session for a visitor's tab or an agent: discovery, transport, and the
+//! `connect`, `connect_unique` or `agent_connect` handshake; visitors' openings are timed as
+//! the `connect` / `unique_assign` metrics.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -43,12 +44,15 @@ pub enum Identity<'a> {
     Visitor(&'a str),
     /// `connect_unique`: the server assigns a 6-digit id.
     Unique,
+    /// `agent_connect` as this agent.
+    Agent(&'a str),
 }
 
 /// What the server said when the session opened.
 pub struct Opened {
     pub conn: Connection,
-    /// The visitor id the session holds (assigned by the server for unique sessions).
+    /// The visitor id the session holds (assigned by the server for unique sessions; the
+    /// agent's name for agent sessions).
     pub visitor: String,
     /// The instance that serves the session.
     pub server: Option<String>,
@@ -81,18 +85,24 @@ impl Opener {
         let mut conn = tokio::time::timeout(self.reply_timeout, Connection::open(&endpoint, &options, rng))
             .await
             .map_err(|_| SessionError::Timeout("open", self.reply_timeout))??;
-        let (request, metric) = match identity {
+        let group = self.group.clone();
+        let (request, name, metric) = match identity {
             Identity::Visitor(visitor) => (
-                ClientMessage::Connect { group: self.group.clone(), visitor: visitor.to_owned(), tab: tab.to_owned() },
-                Metric::Connect,
+                ClientMessage::Connect { group, visitor: visitor.to_owned(), tab: tab.to_owned() },
+                "connect",
+                Some(Metric::Connect),
             ),
-            Identity::Unique => {
-                (ClientMessage::ConnectUnique { group: self.group.clone(), tab: tab.to_owned() }, Metric::UniqueAssign)
+            Identity::Unique => (
+                ClientMessage::ConnectUnique { group, tab: tab.to_owned() },
+                "connect_unique",
+                Some(Metric::UniqueAssign),
+            ),
+            Identity::Agent(agent) => {
+                (ClientMessage::AgentConnect { group, agent: agent.to_owned() }, "agent_connect", None)
             }
         };
         conn.send(&request).await?;
         self.recorder.count(Counter::MessagesSent, 1);
-        let name = if metric == Metric::Connect { "connect" } else { "connect_unique" };
         let answer = loop {
             match tokio::time::timeout(self.reply_timeout, conn.recv()).await {
                 Err(_) => return Err(SessionError::Timeout(name, self.reply_timeout)),
@@ -102,13 +112,16 @@ impl Opener {
             }
         };
         self.recorder.count(Counter::MessagesReceived, 1);
-        let (visitor, server) = match answer {
-            ServerMessage::Connected { visitor, server, .. } if metric == Metric::Connect => (visitor, Some(server)),
-            ServerMessage::Unique { visitor, .. } if metric == Metric::UniqueAssign => (visitor, None),
-            other => return Err(SessionError::Unexpected { request: name, answer: Box::new(other) }),
+        let (visitor, server) = match (identity, answer) {
+            (Identity::Visitor(_), ServerMessage::Connected { visitor, server, .. }) => (visitor, Some(server)),
+            (Identity::Unique, ServerMessage::Unique { visitor, .. }) => (visitor, None),
+            (Identity::Agent(_), ServerMessage::AgentConnected { agent, server }) => (agent, Some(server)),
+            (_, other) => return Err(SessionError::Unexpected { request: name, answer: Box::new(other) }),
         };
-        self.recorder.since(metric, started);
-        self.recorder.count(Counter::SessionsOpened, 1);
+        if let Some(metric) = metric {
+            self.recorder.since(metric, started);
+            self.recorder.count(Counter::SessionsOpened, 1);
+        }
         Ok(Opened { conn, visitor, server })
     }
 }

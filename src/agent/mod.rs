@@ -1,0 +1,198 @@
+//! Simulated agents: each holds one session, watches a share of the live visitors with
+//! `lookup`, and sends signals and invokes at the scenario's rates (an open model: sends are
+//! scheduled, and timed from when they were scheduled). What they see goes to the ledger.
+
+mod schedule;
+mod watching;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use tokio_util::sync::CancellationToken;
+
+use crate::checks::{agent_name, Ledger, SignalKind, MARKER_KEY};
+use crate::measure::{charged_start, Counter, Metric, Recorder};
+use crate::protocol::client::{ClientError, Connection, Incoming};
+use crate::protocol::{ClientMessage, ServerMessage};
+use crate::scenario::{Agents, Backoff};
+use crate::session::{Identity, Opener};
+use schedule::Schedule;
+use watching::Watches;
+
+/// What every agent of a run shares.
+pub struct AgentContext {
+    pub opener: Arc<Opener>,
+    pub ledger: Arc<Ledger>,
+    pub recorder: Recorder,
+    pub agents: Agents,
+    pub backoff: Backoff,
+    pub seed: u64,
+    /// Agents send nothing after this instant, so that what they sent can arrive (and be
+    /// judged) before the run ends.
+    pub send_until: Instant,
+}
+
+/// Runs agent number `index` until `cancel`.
+pub async fn run(ctx: Arc<AgentContext>, index: u32, cancel: CancellationToken) {
+    let mut agent =
+        Agent {
+            name: agent_name(index),
+            index,
+            rng: SmallRng::seed_from_u64(ctx.seed ^ (u64::from(index) << 32) ^ 0xA6E7),
+            next_number: 0,
+            awaiting_status: HashMap::new(),
+            watches: Watches::default(),
+            signals: ctx
+                .agents
+                .signals_per_second
+                .map(|rate| Schedule::new(rate / f64::from(ctx.agents.count), index, ctx.agents.count)),
+            invokes: ctx.agents.invokes.as_ref().map(|invokes| {
+                Schedule::new(invokes.per_second / f64::from(ctx.agents.count), index, ctx.agents.count)
+            }),
+            ctx: &ctx,
+        };
+    let mut attempt = 0;
+    while !cancel.is_cancelled() {
+        if attempt > 0 {
+            let delay = ctx.backoff.delay(attempt - 1, &mut agent.rng);
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tokio::time::sleep(delay) => {}
+            }
+        }
+        let opening = ctx.opener.open(Identity::Agent(&agent.name), &agent.name, "", None, &mut agent.rng);
+        let mut conn = tokio::select! {
+            _ = cancel.cancelled() => break,
+            opened = opening => match opened {
+                Ok(opened) => opened.conn,
+                Err(err) => {
+                    ctx.recorder.error(err.kind());
+                    attempt += 1;
+                    continue;
+                }
+            },
+        };
+        match agent.serve(&mut conn, &cancel).await {
+            Ok(()) => {
+                conn.close().await;
+                break;
+            }
+            Err(err) => {
+                tracing::debug!(agent = %agent.name, error = %err, "agent session lost");
+                agent.watches.lost(&ctx.ledger, index);
+                attempt = 1;
+            }
+        }
+    }
+    agent.watches.end_all(&ctx.ledger, index);
+}
+
+struct Agent<'a> {
+    ctx: &'a AgentContext,
+    name: String,
+    index: u32,
+    rng: SmallRng,
+    /// The agent's running number: signal and invoke ids.
+    next_number: u64,
+    /// Intended send instants of signals whose status has not come back.
+    awaiting_status: HashMap<u64, Instant>,
+    watches: Watches,
+    signals: Option<Schedule>,
+    invokes: Option<Schedule>,
+}
+
+impl Agent<'_> {
+    /// Serves one session until the run ends (`Ok`) or the session is lost.
+    async fn serve(&mut self, conn: &mut Connection, cancel: &CancellationToken) -> Result<(), ClientError> {
+        for message in self.watches.resume() {
+            self.send(conn, &message).await?;
+        }
+        let mut review = tokio::time::interval(watching::REVIEW_EVERY);
+        loop {
+            let next_signal = next_due(self.signals.as_ref(), self.ctx.send_until);
+            let next_invoke = next_due(self.invokes.as_ref(), self.ctx.send_until);
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Ok(()),
+                received = conn.recv() => self.handle(received?),
+                _ = tokio::time::sleep_until(next_signal.into()) => self.send_signal(conn, SignalKind::Signal).await?,
+                _ = tokio::time::sleep_until(next_invoke.into()) => self.send_signal(conn, SignalKind::Invoke).await?,
+                _ = review.tick() => {
+                    for message in self.watches.review(self.ctx, self.index, &mut self.rng) {
+                        self.send(conn, &message).await?;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn send(&self, conn: &mut Connection, message: &ClientMessage) -> Result<(), ClientError> {
+        conn.send(message).await?;
+        self.ctx.recorder.count(Counter::MessagesSent, 1);
+        Ok(())
+    }
+
+    async fn send_signal(&mut self, conn: &mut Connection, kind: SignalKind) -> Result<(), ClientError> {
+        let schedule = match kind {
+            SignalKind::Signal => self.signals.as_mut(),
+            SignalKind::Invoke => self.invokes.as_mut(),
+        };
+        let Some(schedule) = schedule else { return Ok(()) };
+        let scheduled = schedule.advance();
+        let Some((visitor, _online)) = self.ctx.ledger.pick_visitor(self.ctx.agents.offline_signals, &mut self.rng)
+        else {
+            return Ok(());
+        };
+        self.next_number += 1;
+        let number = self.next_number;
+        let intended = charged_start(scheduled, Instant::now());
+        let id = number.to_string();
+        let message = match kind {
+            SignalKind::Signal => {
+                ClientMessage::Signal { visitor: visitor.to_string(), id, data: serde_json::json!({ "n": number }) }
+            }
+            SignalKind::Invoke => ClientMessage::Invoke {
+                visitor: visitor.to_string(),
+                id,
+                action: self.ctx.agents.invokes.as_ref().map_or_else(String::new, |invokes| invokes.action.clone()),
+                args: serde_json::json!({}),
+            },
+        };
+        self.ctx.ledger.signal_sent(self.index, number, visitor, kind, intended);
+        self.awaiting_status.insert(number, intended);
+        self.ctx.recorder.count(Counter::SignalsSent, 1);
+        self.send(conn, &message).await
+    }
+
+    fn handle(&mut self, incoming: Incoming) {
+        let Incoming::Message(message) = incoming else { return };
+        self.ctx.recorder.count(Counter::MessagesReceived, 1);
+        match message {
+            ServerMessage::SignalStatus { id, status, .. } | ServerMessage::InvokeStatus { id, status, .. } => {
+                let Ok(number) = id.parse::<u64>() else { return };
+                if let Some(intended) = self.awaiting_status.remove(&number) {
+                    self.ctx.recorder.since(Metric::SignalStatus, intended);
+                }
+                self.ctx.ledger.signal_status(self.index, number, status);
+            }
+            ServerMessage::Presence { visitor, online, data, .. } => {
+                let marker = data.get(MARKER_KEY).and_then(serde_json::Value::as_u64);
+                self.watches.presence(&self.ctx.ledger, self.index, &visitor, marker, online);
+            }
+            ServerMessage::Error { .. } => self.ctx.recorder.error("server_error"),
+            _ => {}
+        }
+    }
+}
+
+/// When the next send of `schedule` is due; far away when there is none or sending is over.
+fn next_due(schedule: Option<&Schedule>, send_until: Instant) -> Instant {
+    let never = Instant::now() + std::time::Duration::from_secs(3600);
+    match schedule {
+        Some(schedule) if schedule.next() < send_until => schedule.next(),
+        _ => never,
+    }
+}

@@ -1,0 +1,199 @@
+//! Signals and invokes: sent by agents, received by visitors, matched here.
+//!
+//! A signal is *due* once the visitor is known to be online with it: sent while online, or
+//! replayed by a later `connect`. A due signal that has not arrived `grace` later is lost.
+//! Receiving one that is no longer tracked means it was received before: a duplicate.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::{Ledger, State, UNDELIVERABLE_AFTER};
+use crate::measure::{Check, Counter, Metric};
+use crate::protocol::Status;
+
+/// (agent index, the agent's running number of the signal).
+pub(super) type SignalKey = (u32, u64);
+
+/// What was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignalKind {
+    Signal,
+    Invoke,
+}
+
+pub(super) struct SignalEntry {
+    visitor: Arc<str>,
+    /// When the agent meant to send it (latencies are timed from intent).
+    intended: Instant,
+    kind: SignalKind,
+    /// The visitor was offline when it was sent: delivery waits for its next connect.
+    queued: bool,
+    /// When it must have arrived; `None` while the visitor is offline.
+    pub(super) due_by: Option<Instant>,
+}
+
+/// How a visitor's receipt of a signal stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Receipt {
+    /// Received for the first time.
+    First,
+    /// Received before (at-least-once delivery allows this).
+    Duplicate,
+}
+
+impl Ledger {
+    /// An agent sent signal `number` to `visitor`, intended at `intended`.
+    pub fn signal_sent(&self, agent: u32, number: u64, visitor: Arc<str>, kind: SignalKind, intended: Instant) {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let entry = state.visitors.entry(visitor.clone()).or_default();
+        let online = entry.online_at.is_some();
+        entry.outstanding.push((agent, number));
+        let due_by = online.then(|| Instant::now() + self.grace);
+        state.signals.insert((agent, number), SignalEntry { visitor, intended, kind, queued: !online, due_by });
+    }
+
+    /// The server answered a signal's status; a rejected one will never arrive.
+    pub fn signal_status(&self, agent: u32, number: u64, status: Status) {
+        if status != Status::Rejected {
+            return;
+        }
+        self.recorder.count(Counter::SignalsRejected, 1);
+        let mut state = self.lock();
+        if let Some(entry) = state.signals.remove(&(agent, number)) {
+            forget_outstanding(&mut state, &entry.visitor, (agent, number));
+        }
+    }
+
+    /// `visitor` received signal `number` of `agent` on a tab that has focus (or not).
+    pub fn signal_received(&self, agent: u32, number: u64, visitor: &str, focused: bool) -> Receipt {
+        if !focused {
+            self.recorder.violation(Check::SignalsUnfocused);
+        }
+        let mut state = self.lock();
+        let Some(entry) = state.signals.remove(&(agent, number)) else {
+            self.recorder.violation(Check::SignalsDuplicated);
+            return Receipt::Duplicate;
+        };
+        forget_outstanding(&mut state, visitor, (agent, number));
+        drop(state);
+        let metric = match (entry.kind, entry.queued) {
+            (SignalKind::Invoke, _) => Metric::InvokeDelivery,
+            (SignalKind::Signal, true) => Metric::QueuedSignalDelivery,
+            (SignalKind::Signal, false) => Metric::SignalDelivery,
+        };
+        self.recorder.since(metric, entry.intended);
+        Receipt::First
+    }
+
+    pub(super) fn sweep_signals(&self, state: &mut State, now: Instant) {
+        let mut settled = Vec::new();
+        for (key, entry) in &state.signals {
+            if entry.due_by.is_some_and(|due| due < now) {
+                self.recorder.violation(Check::SignalsLost);
+                settled.push((*key, entry.visitor.clone()));
+            } else if entry.due_by.is_none() && now.saturating_duration_since(entry.intended) > UNDELIVERABLE_AFTER {
+                self.recorder.count(Counter::SignalsUndeliverable, 1);
+                settled.push((*key, entry.visitor.clone()));
+            }
+        }
+        for (key, visitor) in settled {
+            state.signals.remove(&key);
+            forget_outstanding(state, &visitor, key);
+        }
+    }
+
+    /// The end of the run: what is due is judged as usual; what is not due (the visitor
+    /// left and never came back) could not be delivered.
+    pub fn finish(&self, now: Instant) {
+        let mut state = self.lock();
+        self.sweep_signals(&mut state, now);
+        self.sweep_presence(&mut state, now);
+        let undeliverable = state.signals.values().filter(|entry| entry.due_by.is_none()).count();
+        self.recorder.count(Counter::SignalsUndeliverable, undeliverable as u64);
+    }
+}
+
+fn forget_outstanding(state: &mut State, visitor: &str, key: SignalKey) {
+    if let Some(entry) = state.visitors.get_mut(visitor) {
+        entry.outstanding.retain(|known| *known != key);
+    }
+    state.forget_if_empty(visitor);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::{Recorder, Totals};
+    use std::time::Duration;
+
+    fn totals(recorder: &Recorder) -> Totals {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let (live, _rx) = tokio::sync::watch::channel(Default::default());
+            let cancel = tokio_util::sync::CancellationToken::new();
+            cancel.cancel();
+            crate::measure::collector::collect(recorder.clone(), Duration::from_secs(60), None, live, cancel).await
+        })
+    }
+
+    #[test]
+    fn delivered_signals_are_timed_and_duplicates_counted() {
+        let recorder = Recorder::new();
+        let ledger = Ledger::new(recorder.clone(), Duration::from_secs(1));
+        let now = Instant::now();
+        ledger.visitor_connected("v", now);
+        ledger.signal_sent(0, 1, "v".into(), SignalKind::Signal, now);
+        assert_eq!(ledger.signal_received(0, 1, "v", true), Receipt::First);
+        assert_eq!(ledger.signal_received(0, 1, "v", true), Receipt::Duplicate);
+        ledger.finish(Instant::now());
+        let totals = totals(&recorder);
+        assert_eq!(totals.histogram(Metric::SignalDelivery).len(), 1);
+        assert_eq!(totals.violations(Check::SignalsDuplicated), 1);
+        assert_eq!(totals.violations(Check::SignalsLost), 0);
+        assert_eq!(ledger.outstanding_signals(), 0, "settled signals are forgotten");
+    }
+
+    #[test]
+    fn a_due_signal_that_never_arrives_is_lost() {
+        let recorder = Recorder::new();
+        let ledger = Ledger::new(recorder.clone(), Duration::from_millis(10));
+        let start = Instant::now();
+        ledger.visitor_connected("v", start);
+        ledger.signal_sent(0, 1, "v".into(), SignalKind::Signal, start);
+        ledger.sweep(start + Duration::from_secs(1));
+        assert_eq!(totals(&recorder).violations(Check::SignalsLost), 1);
+    }
+
+    #[test]
+    fn a_queued_signal_is_due_only_after_the_next_connect() {
+        let recorder = Recorder::new();
+        let ledger = Ledger::new(recorder.clone(), Duration::from_millis(10));
+        let start = Instant::now();
+        ledger.signal_sent(0, 1, "v".into(), SignalKind::Signal, start);
+        ledger.sweep(start + Duration::from_secs(1));
+        ledger.visitor_connected("v", start + Duration::from_secs(2));
+        assert_eq!(ledger.signal_received(0, 1, "v", false), Receipt::First);
+        ledger.signal_sent(0, 2, "w".into(), SignalKind::Signal, start);
+        ledger.finish(start + Duration::from_secs(3));
+        let totals = totals(&recorder);
+        assert_eq!(totals.violations(Check::SignalsLost), 0);
+        assert_eq!(totals.violations(Check::SignalsUnfocused), 1);
+        assert_eq!(totals.histogram(Metric::QueuedSignalDelivery).len(), 1);
+        assert_eq!(totals.counter(Counter::SignalsUndeliverable), 1, "w never came");
+    }
+
+    #[test]
+    fn leaving_before_the_grace_is_over_is_not_a_loss() {
+        let recorder = Recorder::new();
+        let ledger = Ledger::new(recorder.clone(), Duration::from_secs(5));
+        let start = Instant::now();
+        ledger.visitor_connected("v", start);
+        ledger.signal_sent(0, 1, "v".into(), SignalKind::Invoke, start);
+        ledger.visitor_disconnected("v", start + Duration::from_millis(1));
+        ledger.finish(start + Duration::from_secs(10));
+        let totals = totals(&recorder);
+        assert_eq!(totals.violations(Check::SignalsLost), 0);
+        assert_eq!(totals.counter(Counter::SignalsUndeliverable), 1);
+    }
+}

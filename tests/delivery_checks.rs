@@ -1,0 +1,118 @@
+//! The harness's delivery checks against the reference server: all zero on a healthy
+//! server, and each one counting violations when the matching fault switch is on. A check
+//! that cannot fail would be a defect.
+
+use presence_bench::engine::{self, RunOptions};
+use presence_bench::measure::{Check, Counter, Live, Totals};
+use presence_bench::scenario;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// A short run: visitors of the given behaviors, agents that watch and signal them.
+fn scenario(fault: &str, behaviors: &str, agents: &str) -> String {
+    format!(
+        "name: checks\nseed: 3\ntarget:\n  embedded: {{ instances: 2, drain_window: 200ms{fault} }}\nduration: 20s\n\
+         load:\n  stages:\n    - {{ to: 30, over: 300ms }}\n    - {{ hold: 2s }}\n    - {{ to: 0, over: 300ms }}\n\
+         behaviors:\n{behaviors}agents:\n{agents}"
+    )
+}
+
+const BROWSING: &str = "  - name: browsing\n    steps:\n      - connect\n      - presence: { data: { a: 1 } }\n      - repeat:\n          every: 200ms\n          steps: [ { presence: { data: { b: \"{{rand_int 0 9}}\" } } } ]\n";
+const TWO_TABS: &str = "  - name: tabs\n    steps: [ connect, open_tab, { hold: 300ms }, switch_tab, { hold: 300ms }, switch_tab, { hold: 2s } ]\n";
+const UNIQUE: &str = "  - name: codes\n    steps: [ connect_unique, { hold: 3s } ]\n";
+const COMES_AND_GOES: &str = "  - name: goes\n    steps: [ connect, { hold: 200ms }, disconnect, { hold: 700ms }, connect, { hold: 700ms }, disconnect, { hold: 700ms }, connect, { hold: 1s } ]\n";
+const SIGNALING: &str =
+    "  count: 2\n  watch: 100%\n  signals: { rate: 100/s }\n  invokes: { rate: 10/s }\n  grace: 500ms\n";
+
+async fn run(yaml: &str) -> Totals {
+    let plan = scenario::from_str(yaml, "checks.yaml").expect("the test scenario is valid");
+    let (live, _) = watch::channel(Live::default());
+    let options =
+        RunOptions { intervals: None, live, stop: CancellationToken::new(), interval: Duration::from_millis(200) };
+    engine::run(plan, options).await.expect("the run is carried out").totals
+}
+
+fn failing(totals: &Totals) -> Vec<(&'static str, u64)> {
+    Check::ALL
+        .into_iter()
+        .filter(|check| check.fails_run())
+        .map(|check| (check.name(), totals.violations(check)))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_healthy_server_passes_every_check() {
+    let behaviors = [BROWSING, TWO_TABS, UNIQUE, COMES_AND_GOES].concat();
+    let totals = run(&scenario("", &behaviors, SIGNALING)).await;
+    assert_eq!(failing(&totals), vec![]);
+    assert!(totals.counter(Counter::SignalsReceived) > 50, "signals were exercised");
+    assert!(
+        totals.histogram(presence_bench::measure::Metric::PresencePropagation).len() > 20,
+        "watching was exercised"
+    );
+}
+
+async fn violations(fault: &str, behaviors: &str, agents: &str, check: Check) -> u64 {
+    let totals = run(&scenario(&format!(", {fault}"), behaviors, agents)).await;
+    totals.violations(check)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_signals_are_lost() {
+    assert!(violations("fault_drop_signals: 0.5", BROWSING, SIGNALING, Check::SignalsLost).await > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blur_to_the_focused_tab_is_misrouted() {
+    assert!(violations("fault_blur_focused: true", TWO_TABS, SIGNALING, Check::BlurMisrouted).await > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unique_ids_handed_out_twice_collide() {
+    assert!(violations("fault_duplicate_unique: true", UNIQUE, SIGNALING, Check::UniqueCollisions).await > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_digit_unique_ids_are_malformed() {
+    assert!(violations("fault_malformed_unique: true", UNIQUE, SIGNALING, Check::UniqueMalformed).await > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replaying_newest_first_breaks_the_order() {
+    let one_agent_offline = "  count: 1\n  signals: { rate: 100/s }\n  offline_signals: 100%\n  grace: 500ms\n";
+    assert!(
+        violations("fault_reorder_signals: true", COMES_AND_GOES, one_agent_offline, Check::SignalsOutOfOrder).await
+            > 0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signals_to_a_tab_without_focus_are_counted() {
+    assert!(violations("fault_signal_unfocused: true", TWO_TABS, SIGNALING, Check::SignalsUnfocused).await > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_events_without_data_are_missed_and_stale() {
+    let totals = run(&scenario(", fault_stale_presence: true", BROWSING, SIGNALING)).await;
+    assert!(totals.violations(Check::PresenceMissed) > 0);
+    assert!(totals.violations(Check::PresenceStale) > 0);
+}
+
+#[test]
+fn a_violation_fails_the_run_with_exit_code_1() {
+    let dir = std::env::temp_dir().join(format!("presence-bench-checks-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("lossy.yaml");
+    std::fs::write(&path, scenario(", fault_drop_signals: 1.0", BROWSING, SIGNALING)).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_presence-bench"))
+        .args(["run", "--quiet"])
+        .arg(&path)
+        .output()
+        .expect("the harness runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("checks: FAILED: signals_lost"), "{stdout}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
