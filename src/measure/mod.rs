@@ -5,7 +5,9 @@
 pub mod collector;
 mod metric;
 mod recorder;
+mod subject;
 
 pub use collector::{Interval, Live, Totals};
 pub use metric::{Counter, Metric};
 pub use recorder::{new_histogram, Recorder, MAX_LATENCY_US, SIGNIFICANT_DIGITS};
+pub use subject::{Subject, CHECKS};

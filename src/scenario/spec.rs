@@ -12,6 +12,8 @@ use super::locate::{Issue, Segment};
 use super::plan::{Behavior, Plan};
 use super::step::{self, Step};
 use super::target::TargetSpec;
+use super::thresholds::ThresholdsSpec;
+use super::tolerance::CompareSpec;
 
 fn default_seed() -> u64 {
     1
@@ -36,6 +38,10 @@ pub(crate) struct ScenarioSpec {
     #[serde(default)]
     reconnect: Backoff,
     behaviors: NonEmpty<BehaviorSpec>,
+    #[serde(default)]
+    thresholds: ThresholdsSpec,
+    #[serde(default)]
+    compare: CompareSpec,
 }
 
 #[derive(Debug, Deserialize)]
@@ -71,6 +77,8 @@ impl ScenarioSpec {
             load,
             reconnect: self.reconnect,
             behaviors,
+            thresholds: self.thresholds.0,
+            compare: self.compare.into(),
         })
     }
 }
