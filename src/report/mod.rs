@@ -4,5 +4,6 @@
 pub mod hlog;
 pub mod summary;
 pub mod table;
+pub mod threshold;
 
 pub use summary::Summary;
