@@ -15,9 +15,11 @@ use crate::scenario::{CompareTolerances, Tolerance};
 /// The tolerance when neither the command line nor the scenario gives one.
 pub const DEFAULT_TOLERANCE: Tolerance = Tolerance { relative: Some(0.10), absolute: Some(1000.0) };
 
+/// Reads one statistic of a latency.
+type StatOf = fn(&LatencySummary) -> u64;
+
 /// The statistics compared, in the order shown.
-const STATS: [(&str, fn(&LatencySummary) -> u64); 4] =
-    [("p50", |m| m.p50), ("p90", |m| m.p90), ("p99", |m| m.p99), ("max", |m| m.max)];
+const STATS: [(&str, StatOf); 4] = [("p50", |m| m.p50), ("p90", |m| m.p90), ("p99", |m| m.p99), ("max", |m| m.max)];
 
 /// How a statistic moved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
