@@ -114,6 +114,8 @@ fn invalid_input_exits_2() {
     assert_eq!(code(&output), 2);
     let output = bench(&["compare", "/nonexistent/a.json", "/nonexistent/b.json"]);
     assert_eq!(code(&output), 2);
+    let output = bench(&["run", path.to_str().unwrap(), "--baseline", "/nonexistent/baseline.json"]);
+    assert_eq!(code(&output), 2, "a missing baseline is refused before the run");
     let output = bench(&["run", path.to_str().unwrap(), "--max-regression", "ten percent"]);
     assert_eq!(code(&output), 2, "clap errors are invalid input too");
     std::fs::remove_dir_all(&dir).unwrap();
