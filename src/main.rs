@@ -19,6 +19,8 @@ enum Command {
     Run(cli::run::RunArgs),
     /// Run the embedded reference Presence cluster until Ctrl-C or SIGTERM.
     Serve(cli::serve::ServeArgs),
+    /// Compare two summary.json files; fails when a latency regressed past its tolerance.
+    Compare(cli::compare::CompareArgs),
     /// Check scenario files without running them.
     Validate(cli::validate::ValidateArgs),
 }
@@ -29,6 +31,7 @@ fn main() -> std::process::ExitCode {
     let outcome = match cli.command {
         Command::Run(args) => cli::run::execute(args),
         Command::Serve(args) => cli::serve::run(args),
+        Command::Compare(args) => cli::compare::run(&args),
         Command::Validate(args) => cli::validate::run(&args),
     };
     outcome.exit_code()

@@ -28,8 +28,8 @@ const SIGNALING: &str =
 async fn run(yaml: &str) -> Totals {
     let plan = scenario::from_str(yaml, "checks.yaml").expect("the test scenario is valid");
     let (live, _) = watch::channel(Live::default());
-    let options =
-        RunOptions { intervals: None, live, stop: CancellationToken::new(), interval: Duration::from_millis(200) };
+    let stop = CancellationToken::new();
+    let options = RunOptions { intervals: None, live, snapshots: None, stop, interval: Duration::from_millis(200) };
     engine::run(plan, options).await.expect("the run is carried out").totals
 }
 
@@ -113,6 +113,6 @@ fn a_violation_fails_the_run_with_exit_code_1() {
         .expect("the harness runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("checks: FAILED: signals_lost"), "{stdout}");
+    assert!(stdout.contains("FAIL  signals_lost"), "{stdout}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -133,7 +133,8 @@ mod tests {
             let (live, _rx) = tokio::sync::watch::channel(Default::default());
             let cancel = tokio_util::sync::CancellationToken::new();
             cancel.cancel();
-            crate::measure::collector::collect(recorder.clone(), Duration::from_secs(60), None, live, cancel).await
+            crate::measure::collector::collect(recorder.clone(), Duration::from_secs(60), None, live, None, cancel)
+                .await
         })
     }
 

@@ -1,5 +1,7 @@
 //! Command implementations and the one place where outcomes become exit codes.
 
+pub mod compare;
+pub mod gate;
 pub mod run;
 pub mod serve;
 pub mod validate;
@@ -11,11 +13,11 @@ use std::process::ExitCode;
 pub enum Outcome {
     /// 0: everything held.
     Passed,
-    /// 1: a threshold or a delivery check failed.
+    /// 1: a threshold, a delivery check or a baseline comparison failed.
     Failed,
     /// 2: the scenario or the command line is invalid.
     InvalidInput(anyhow::Error),
-    /// 3: the run could not be carried out (target down, aborted).
+    /// 3: the run could not be carried out (target down, aborted, interrupted).
     NotCarriedOut(anyhow::Error),
 }
 

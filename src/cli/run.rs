@@ -8,6 +8,7 @@ use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::gate::{self, Gate, GateArgs};
 use super::Outcome;
 use presence_bench::engine::{self, target, RunOptions};
 use presence_bench::measure::Live;
@@ -33,6 +34,8 @@ pub struct RunArgs {
     /// Print no progress lines while running.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub gate: GateArgs,
 }
 
 pub fn execute(args: RunArgs) -> Outcome {
@@ -51,15 +54,19 @@ pub fn execute(args: RunArgs) -> Outcome {
             return Outcome::InvalidInput(err);
         }
     }
+    let baseline = match gate::read_baseline(&args.gate) {
+        Ok(baseline) => baseline,
+        Err(err) => return Outcome::InvalidInput(err),
+    };
     raise_open_file_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => return Outcome::NotCarriedOut(err.into()),
     };
-    runtime.block_on(run(plan, args))
+    runtime.block_on(run(plan, args, baseline))
 }
 
-async fn run(plan: scenario::Plan, args: RunArgs) -> Outcome {
+async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> Outcome {
     let stop = CancellationToken::new();
     tokio::spawn(stop_on_signal(stop.clone()));
     let name = plan.name.clone();
@@ -74,8 +81,21 @@ async fn run(plan: scenario::Plan, args: RunArgs) -> Outcome {
         }
         None => (None, None),
     };
-    let options = RunOptions { intervals, live: live_tx, stop: stop.clone(), interval: INTERVAL };
+    let gate = Gate { thresholds: plan.thresholds.clone(), compare: plan.compare.clone() };
+    let aborting: Vec<_> = gate.thresholds.iter().filter(|t| t.abort_after.is_some()).cloned().collect();
+    let (snapshots, aborts) = if aborting.is_empty() {
+        (None, None)
+    } else {
+        let (tx, rx) = watch::channel(Default::default());
+        (Some(tx), Some(tokio::spawn(gate::watch_aborts(aborting, rx, stop.clone()))))
+    };
+    let options = RunOptions { intervals, live: live_tx, stop: stop.clone(), interval: INTERVAL, snapshots };
     let result = engine::run(plan, options).await;
+    // The collector has dropped its sender, so the watcher has returned.
+    let aborted = match aborts {
+        Some(aborts) => aborts.await.unwrap_or(None),
+        None => None,
+    };
     if let Some(progress) = progress {
         progress.abort();
     }
@@ -83,22 +103,18 @@ async fn run(plan: scenario::Plan, args: RunArgs) -> Outcome {
         Ok(result) => result,
         Err(err) => return Outcome::NotCarriedOut(err.into()),
     };
-    let summary = Summary::from_totals(&name, &result.target, &result.totals);
-    println!("{}", report::table::render(&summary));
+    let mut summary = Summary::from_totals(&name, &result.target, &result.totals);
+    summary.aborted = aborted;
+    let held = gate::judge(&mut summary, &gate, baseline.as_ref(), &args.gate);
     if let Some(out) = &args.out {
         if let Err(err) = write_reports(out, &summary, hlog).await {
             return Outcome::NotCarriedOut(err);
         }
     }
-    if report::table::failed_checks(&summary).next().is_some() {
-        return Outcome::Failed;
+    if let Err(err) = gate::write_outputs(&summary, &args.gate) {
+        return Outcome::NotCarriedOut(err);
     }
-    if result.interrupted {
-        return Outcome::NotCarriedOut(anyhow::anyhow!(
-            "the run was stopped before its end; the report covers what ran"
-        ));
-    }
-    Outcome::Passed
+    gate::outcome(held, &summary, result.interrupted)
 }
 
 async fn write_reports(

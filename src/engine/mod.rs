@@ -41,6 +41,8 @@ pub struct RunOptions {
     pub stop: CancellationToken,
     /// Collector interval.
     pub interval: Duration,
+    /// Receives the totals so far once per interval, when set (see `collector::collect`).
+    pub snapshots: Option<watch::Sender<Arc<Totals>>>,
 }
 
 /// What a run produced.
@@ -63,6 +65,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
         options.interval,
         options.intervals,
         options.live,
+        options.snapshots,
         collector_stop.clone(),
     ));
     let grace = plan.agents.as_ref().map_or(DEFAULT_GRACE, |agents| agents.grace);

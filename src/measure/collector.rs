@@ -3,6 +3,7 @@
 //! interval log). It is the only reader of the shards, and it runs off the hot path.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::Histogram;
@@ -50,6 +51,13 @@ impl Totals {
     }
 }
 
+/// Nothing measured yet: the value a snapshot channel starts with.
+impl Default for Totals {
+    fn default() -> Self {
+        into_totals(Recorder::empty_shard(), SystemTime::now(), Duration::ZERO, 0)
+    }
+}
+
 /// Figures of the last interval, for progress display.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Live {
@@ -63,12 +71,15 @@ pub struct Live {
     pub errors: u64,
 }
 
-/// Runs until `cancel`, then takes the last samples and answers the totals.
+/// Runs until `cancel`, then takes the last samples and answers the totals. With `snapshots`,
+/// it also publishes the totals so far once per interval (for thresholds that abort a run);
+/// copying them costs a few histograms per interval, on the collector, never on the hot path.
 pub async fn collect(
     recorder: Recorder,
     every: Duration,
     sink: Option<mpsc::Sender<Interval>>,
     live: watch::Sender<Live>,
+    snapshots: Option<watch::Sender<Arc<Totals>>>,
     cancel: CancellationToken,
 ) -> Totals {
     let started_at = SystemTime::now();
@@ -89,6 +100,9 @@ pub async fn collect(
         let length = now - last_tick;
         live.send_replace(live_figures(&interval, &totals, length, now - start, recorder.visitors_live()));
         merge(&mut totals, &interval);
+        if let Some(snapshots) = &snapshots {
+            snapshots.send_replace(Arc::new(into_totals(totals.clone(), started_at, now - start, visitors_peak)));
+        }
         if let Some(sink) = &sink {
             let interval = Interval { start: last_tick - start, length, histograms: interval.histograms };
             // A closed sink only means nobody writes the log any more; the totals are unaffected.
@@ -99,13 +113,17 @@ pub async fn collect(
             break;
         }
     }
+    into_totals(totals, started_at, start.elapsed(), visitors_peak)
+}
+
+fn into_totals(shard: Shard, started_at: SystemTime, elapsed: Duration, visitors_peak: i64) -> Totals {
     Totals {
         started_at,
-        elapsed: start.elapsed(),
-        histograms: totals.histograms,
-        counters: totals.counters,
-        checks: totals.checks,
-        errors: totals.errors,
+        elapsed,
+        histograms: shard.histograms,
+        counters: shard.counters,
+        checks: shard.checks,
+        errors: shard.errors,
         visitors_peak,
     }
 }
@@ -154,10 +172,18 @@ mod tests {
         }
         recorder.count(Counter::SessionsOpened, 100);
         recorder.error("handshake");
-        let collector =
-            tokio::spawn(collect(recorder.clone(), Duration::from_secs(3600), Some(sink), live, cancel.clone()));
+        let (snapshots, snapshot) = watch::channel(Arc::new(Totals::default()));
+        let collector = tokio::spawn(collect(
+            recorder.clone(),
+            Duration::from_secs(3600),
+            Some(sink),
+            live,
+            Some(snapshots),
+            cancel.clone(),
+        ));
         cancel.cancel();
         let totals = collector.await.unwrap();
+        assert_eq!(snapshot.borrow().histogram(Metric::Connect).len(), 100, "the last snapshot holds every sample");
         let connect = totals.histogram(Metric::Connect);
         assert_eq!(connect.len(), 100);
         assert!((connect.value_at_quantile(0.5) as i64 - 50_000).abs() <= 50);

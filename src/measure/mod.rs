@@ -6,8 +6,10 @@ pub mod collector;
 mod metric;
 mod recorder;
 mod schedule;
+mod subject;
 
 pub use collector::{Interval, Live, Totals};
 pub use metric::{Check, Counter, Metric};
 pub use recorder::{new_histogram, Recorder, MAX_LATENCY_US, SIGNIFICANT_DIGITS};
 pub use schedule::{charged_start, TIMER_SLACK};
+pub use subject::Subject;

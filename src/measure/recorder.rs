@@ -26,6 +26,7 @@ pub fn new_histogram() -> Histogram<u64> {
 }
 
 /// One shard's samples since the collector last took them.
+#[derive(Clone)]
 pub(crate) struct Shard {
     pub histograms: Vec<Histogram<u64>>,
     pub counters: [u64; Counter::COUNT],

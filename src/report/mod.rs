@@ -1,8 +1,11 @@
 //! Reports: the terminal table, summary.json and the interval log. Reads what `measure`
 //! gathered; measures nothing itself.
 
+pub mod compare;
 pub mod hlog;
+pub mod junit;
 pub mod summary;
 pub mod table;
+pub mod threshold;
 
 pub use summary::Summary;

@@ -7,6 +7,7 @@ use std::path::Path;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use super::threshold::ThresholdResult;
 use crate::measure::{Check, Counter, Metric, Totals};
 
 /// Version of the summary schema; bumped on any incompatible change.
@@ -75,6 +76,12 @@ pub struct Summary {
     pub checks: BTreeMap<String, u64>,
     /// Errors by kind.
     pub errors: BTreeMap<String, u64>,
+    /// The scenario's thresholds against what was measured (see `report::threshold`).
+    #[serde(default)]
+    pub thresholds: Vec<ThresholdResult>,
+    /// Why the run was stopped by a failing `abort_on_fail` threshold; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted: Option<String>,
 }
 
 impl Summary {
@@ -102,6 +109,8 @@ impl Summary {
             counters: Counter::ALL.iter().map(|c| (c.name().to_owned(), totals.counter(*c))).collect(),
             checks: Check::ALL.iter().map(|c| (c.name().to_owned(), totals.violations(*c))).collect(),
             errors: totals.errors.iter().map(|(kind, n)| ((*kind).to_owned(), *n)).collect(),
+            thresholds: Vec::new(),
+            aborted: None,
         }
     }
 

@@ -3,7 +3,6 @@
 use std::fmt::Write;
 
 use super::summary::Summary;
-use crate::measure::Check;
 
 /// Renders a summary as a fixed-width table.
 pub fn render(summary: &Summary) -> String {
@@ -41,29 +40,14 @@ pub fn render(summary: &Summary) -> String {
     let _ = writeln!(out);
     let counters: Vec<String> = summary.counters.iter().map(|(name, n)| format!("{name} {n}")).collect();
     let _ = writeln!(out, "counters: {}", counters.join(", "));
-    let failed: Vec<String> = failed_checks(summary).map(|(name, n)| format!("{name} {n}")).collect();
-    let checks: Vec<String> = summary.checks.iter().map(|(name, n)| format!("{name} {n}")).collect();
-    if failed.is_empty() {
-        let _ = writeln!(out, "checks: all passed ({})", checks.join(", "));
-    } else {
-        let _ = writeln!(out, "checks: FAILED: {}  (all: {})", failed.join(", "), checks.join(", "));
-    }
     if summary.errors.is_empty() {
         let _ = writeln!(out, "errors: none");
     } else {
         let errors: Vec<String> = summary.errors.iter().map(|(kind, n)| format!("{kind} {n}")).collect();
         let _ = writeln!(out, "errors: {}", errors.join(", "));
     }
+    out.push_str(&super::threshold::render(summary));
     out
-}
-
-/// The checks whose violations fail a run, with their non-zero counts.
-pub fn failed_checks(summary: &Summary) -> impl Iterator<Item = (&str, u64)> {
-    Check::ALL
-        .into_iter()
-        .filter(|check| check.fails_run())
-        .filter_map(|check| summary.checks.get(check.name()).map(|n| (check.name(), *n)))
-        .filter(|(_, n)| *n > 0)
 }
 
 /// Formats microseconds with a unit a person reads at a glance.

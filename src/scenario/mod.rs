@@ -19,6 +19,9 @@ mod step;
 mod target;
 mod template;
 mod think;
+mod threshold;
+mod thresholds;
+mod tolerance;
 
 use std::path::Path;
 
@@ -33,6 +36,8 @@ pub use rate::Rate;
 pub use step::DEFAULT_SIGNAL_TIMEOUT;
 pub use template::{Template, TemplateContext, TemplateError};
 pub use think::Think;
+pub use threshold::{Op, Stat, Threshold, Unit};
+pub use tolerance::{CompareTolerances, Tolerance};
 
 /// Reads, validates and compiles the scenario at `path`.
 pub fn load(path: &Path) -> Result<Plan, ScenarioError> {

@@ -10,6 +10,8 @@ pub use super::backoff::{Backoff, Jitter};
 pub use super::load::{Load, Stage};
 pub use super::step::{Repeat, Repetitions, Step};
 pub use super::target::{Destination, Target};
+pub use super::threshold::Threshold;
+pub use super::tolerance::CompareTolerances;
 
 /// A validated scenario, ready to run.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +29,10 @@ pub struct Plan {
     pub behaviors: Vec<Behavior>,
     /// Simulated agents, if the scenario has any.
     pub agents: Option<Agents>,
+    /// The run's verdict: each must hold for the run to pass (exit code 0).
+    pub thresholds: Vec<Threshold>,
+    /// Tolerances for comparing the run with a baseline.
+    pub compare: CompareTolerances,
 }
 
 /// A kind of visitor: a weighted share of the population and what it does.

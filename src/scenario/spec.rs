@@ -13,6 +13,8 @@ use super::locate::{Issue, Segment};
 use super::plan::{Behavior, Plan};
 use super::step::{self, Step};
 use super::target::TargetSpec;
+use super::thresholds::ThresholdsSpec;
+use super::tolerance::CompareSpec;
 
 fn default_seed() -> u64 {
     1
@@ -39,6 +41,10 @@ pub(crate) struct ScenarioSpec {
     behaviors: NonEmpty<BehaviorSpec>,
     #[serde(default)]
     agents: Option<AgentsSpec>,
+    #[serde(default)]
+    thresholds: ThresholdsSpec,
+    #[serde(default)]
+    compare: CompareSpec,
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,6 +81,8 @@ impl ScenarioSpec {
             reconnect: self.reconnect,
             behaviors,
             agents: self.agents.map(AgentsSpec::compile),
+            thresholds: self.thresholds.0,
+            compare: self.compare.into(),
         })
     }
 }

@@ -1,0 +1,247 @@
+//! The verdict: each threshold against the measured value, and the delivery checks that no
+//! threshold governs (any violation fails them). Everything here reads a [`Summary`], so the
+//! verdict of a finished run and of a snapshot taken mid-run are computed the same way.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::summary::Summary;
+use super::table::micros;
+use crate::measure::{Check, Subject};
+use crate::scenario::{Stat, Threshold, Unit};
+
+/// One threshold's outcome, as summary.json records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdResult {
+    pub name: String,
+    pub expression: String,
+    /// In `unit`; `null` when a latency statistic had no samples (which fails: a gate on
+    /// something that never happened proves nothing).
+    pub value: Option<f64>,
+    /// `us`, `/s` or `count`.
+    pub unit: String,
+    pub passed: bool,
+}
+
+impl ThresholdResult {
+    /// The measured value in the unit it was written in.
+    pub fn shown_value(&self) -> String {
+        match self.value {
+            None => "no samples".to_owned(),
+            Some(value) => match self.unit.as_str() {
+                "us" => micros(value.round() as u64),
+                "/s" => format!("{value:.1}/s"),
+                _ => format!("{value}"),
+            },
+        }
+    }
+}
+
+/// Evaluates every threshold against `summary`.
+pub fn evaluate(thresholds: &[Threshold], summary: &Summary) -> Vec<ThresholdResult> {
+    thresholds
+        .iter()
+        .map(|threshold| {
+            let value = measure(summary, &threshold.subject, threshold.stat);
+            ThresholdResult {
+                name: threshold.name.clone(),
+                expression: threshold.expression.clone(),
+                value,
+                unit: threshold.stat.unit().to_string(),
+                passed: value.is_some_and(|v| threshold.op.holds(v, threshold.bound)),
+            }
+        })
+        .collect()
+}
+
+/// The first abortable threshold that fails, `elapsed` into the run, once its delay is over.
+/// A statistic without samples yet is not a reason to abort: samples may still come.
+pub fn abort_reason(thresholds: &[Threshold], summary: &Summary, elapsed: Duration) -> Option<String> {
+    thresholds.iter().filter(|t| t.abort_after.is_some_and(|delay| elapsed >= delay)).find_map(|threshold| {
+        let result = evaluate(std::slice::from_ref(threshold), summary).pop()?;
+        (result.value.is_some() && !result.passed).then(|| {
+            format!(
+                "aborted at {:.1}s: threshold {} \"{}\" failed, measured {}",
+                elapsed.as_secs_f64(),
+                result.name,
+                result.expression,
+                result.shown_value()
+            )
+        })
+    })
+}
+
+/// The value of `stat` of `subject` in `summary`, in the stat's unit.
+fn measure(summary: &Summary, subject: &Subject, stat: Stat) -> Option<f64> {
+    let count = match subject {
+        Subject::Metric(metric) => {
+            let Some(m) = summary.metrics.get(metric.name()) else {
+                return matches!(stat, Stat::Count | Stat::Rate).then_some(0.0);
+            };
+            return Some(match stat {
+                Stat::P50 => m.p50 as f64,
+                Stat::P90 => m.p90 as f64,
+                Stat::P99 => m.p99 as f64,
+                Stat::P999 => m.p999 as f64,
+                Stat::Min => m.min as f64,
+                Stat::Max => m.max as f64,
+                Stat::Mean => m.mean,
+                Stat::Rate => m.rate,
+                Stat::Count => m.count as f64,
+            });
+        }
+        Subject::Counter(counter) => summary.counters.get(counter.name()).copied().unwrap_or(0),
+        Subject::Check(check) => summary.checks.get(check.name()).copied().unwrap_or(0),
+        Subject::Errors => summary.errors.values().sum(),
+        Subject::ErrorKind(kind) => summary.errors.get(kind).copied().unwrap_or(0),
+    };
+    match stat.unit() {
+        Unit::PerSecond if summary.duration_seconds > 0.0 => Some(count as f64 / summary.duration_seconds),
+        Unit::PerSecond => Some(0.0),
+        _ => Some(count as f64),
+    }
+}
+
+/// Delivery checks that fail a run and that no threshold governs, with their violation
+/// counts: each fails when its count is above zero. (Duplicates are allowed by at-least-once
+/// delivery: they fail only under a threshold that says so.)
+pub fn ungoverned_checks(summary: &Summary) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+    Check::ALL
+        .into_iter()
+        .filter(|check| check.fails_run())
+        .filter(|check| !summary.thresholds.iter().any(|t| t.name == check.name()))
+        .filter_map(|check| summary.checks.get(check.name()).map(|n| (check.name(), *n)))
+}
+
+/// True when every threshold holds and no ungoverned check saw a violation.
+pub fn passed(summary: &Summary) -> bool {
+    summary.thresholds.iter().all(|t| t.passed) && ungoverned_checks(summary).all(|(_, n)| n == 0)
+}
+
+/// The table's verdict section: one line per threshold and per ungoverned check.
+pub fn render(summary: &Summary) -> String {
+    let mut out = String::new();
+    let checks: Vec<(&str, u64)> = ungoverned_checks(summary).collect();
+    if summary.thresholds.is_empty() && checks.is_empty() {
+        return out;
+    }
+    let mark = |passed: bool| if passed { "PASS" } else { "FAIL" };
+    let _ = writeln!(out, "\n{:<4}  {:<24} {:<20} measured", "", "threshold", "expression");
+    for t in &summary.thresholds {
+        let _ = writeln!(out, "{:<4}  {:<24} {:<20} {}", mark(t.passed), t.name, t.expression, t.shown_value());
+    }
+    for (name, n) in checks {
+        let _ = writeln!(out, "{:<4}  {:<24} {:<20} {n}", mark(n == 0), name, "(check) count == 0");
+    }
+    if let Some(reason) = &summary.aborted {
+        let _ = writeln!(out, "run {reason}");
+    }
+    let _ = writeln!(out, "verdict: {}", if passed(summary) { "PASS" } else { "FAIL" });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::summary::LatencySummary;
+
+    fn summary() -> Summary {
+        let mut s: Summary = serde_json::from_str(
+            r#"{"schema":1,"scenario":"t","started_at":"x","duration_seconds":10.0,"target":"x",
+                "visitors":{"started":1,"completed":1,"peak":1},"metrics":{},
+                "counters":{"sessions_opened":200},"checks":{"signals_lost":0,"signals_duplicated":2},
+                "errors":{"timeout":3,"lost":1}}"#,
+        )
+        .unwrap();
+        let ack = LatencySummary {
+            unit: "us".into(),
+            count: 1000,
+            rate: 100.0,
+            min: 10,
+            mean: 900.5,
+            p50: 500,
+            p90: 1500,
+            p99: 20_000,
+            p999: 40_000,
+            max: 90_000,
+        };
+        s.metrics.insert("presence_ack".into(), ack);
+        s
+    }
+
+    /// The thresholds of a scenario whose `thresholds:` section is `section`.
+    fn thresholds(section: &str) -> Vec<Threshold> {
+        let text = format!(
+            "name: t\nduration: 10s\nload: {{ stages: [{{ hold: 10s }}] }}\nbehaviors: [{{ name: a, steps: [connect] }}]\nthresholds:\n{section}"
+        );
+        crate::scenario::from_str(&text, "t.yaml").unwrap().thresholds
+    }
+
+    fn outcomes(section: &str) -> Vec<(Option<f64>, bool)> {
+        evaluate(&thresholds(section), &summary()).into_iter().map(|r| (r.value, r.passed)).collect()
+    }
+
+    #[test]
+    fn latency_statistics_compare_in_microseconds() {
+        let got = outcomes("  presence_ack: [\"p99 < 25ms\", \"p99 < 20ms\", \"p99 <= 20ms\", \"max < 50ms\", \"mean < 1ms\", \"p99.9 >= 40ms\", \"p50 == 500us\"]\n");
+        let values = [20_000.0, 20_000.0, 20_000.0, 90_000.0, 900.5, 40_000.0, 500.0];
+        let passed = [true, false, true, false, true, true, true];
+        assert_eq!(got, values.iter().zip(passed).map(|(v, p)| (Some(*v), p)).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn counts_and_rates() {
+        let got = outcomes("  presence_ack: [\"rate > 50/s\", \"count == 1000\"]\n  sessions_opened: [\"rate >= 20/s\", \"rate > 1200/m\"]\n  errors: [\"count < 4\"]\n  errors.timeout: [\"count == 3\"]\n  errors.reply_timeout: [\"count == 0\"]\n  signals_duplicated: [\"count <= 2\"]\n");
+        let want = [
+            (100.0, true),
+            (1000.0, true),
+            (20.0, true),
+            (20.0, false),
+            (4.0, false),
+            (3.0, true),
+            (0.0, true),
+            (2.0, true),
+        ];
+        assert_eq!(got, want.iter().map(|(v, p)| (Some(*v), *p)).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_latency_without_samples_fails_but_counts_zero() {
+        assert_eq!(outcomes("  blur: [\"p99 < 1s\", \"count == 0\"]\n"), vec![(None, false), (Some(0.0), true)]);
+    }
+
+    #[test]
+    fn checks_fail_unless_a_threshold_governs_them() {
+        let mut s = summary();
+        assert!(passed(&s), "duplicates are allowed; nothing was lost");
+        assert_eq!(ungoverned_checks(&s).collect::<Vec<_>>(), vec![("signals_lost", 0)]);
+        s.checks.insert("signals_lost".into(), 1);
+        assert!(!passed(&s), "a lost signal fails the run");
+        s.thresholds = evaluate(&thresholds("  signals_lost: [\"count <= 1\"]\n"), &s);
+        assert!(passed(&s), "the threshold allows 1");
+        assert_eq!(ungoverned_checks(&s).collect::<Vec<_>>(), vec![]);
+        s.checks.insert("signals_lost".into(), 0);
+        s.thresholds = evaluate(&thresholds("  signals_duplicated: [\"count <= 1\"]\n"), &s);
+        assert!(!passed(&s), "a threshold can hold duplicates down too");
+        s.thresholds =
+            evaluate(&thresholds("  presence_ack: [\"p99 < 1ms\"]\n  signals_duplicated: [\"count <= 2\"]\n"), &s);
+        assert!(!passed(&s), "p99 is 20ms");
+        let table = render(&s);
+        assert!(table.contains("FAIL  presence_ack             p99 < 1ms            20.00ms"), "{table}");
+        assert!(table.contains("PASS  signals_lost"), "{table}");
+        assert!(table.ends_with("verdict: FAIL\n"), "{table}");
+    }
+
+    #[test]
+    fn aborts_wait_for_their_delay_and_for_samples() {
+        let t = thresholds("  presence_ack: [{ threshold: \"p99 < 1ms\", abort_on_fail: true, delay_abort_eval: 5s }, \"max < 1ms\"]\n  blur: [{ threshold: \"p99 < 1ms\", abort_on_fail: true }]\n");
+        let s = summary();
+        assert_eq!(abort_reason(&t, &s, Duration::from_secs(4)), None, "before the delay; blur has no samples");
+        assert_eq!(
+            abort_reason(&t, &s, Duration::from_secs(5)).as_deref(),
+            Some("aborted at 5.0s: threshold presence_ack \"p99 < 1ms\" failed, measured 20.00ms")
+        );
+    }
+}

@@ -1,0 +1,302 @@
+//! The `thresholds:` section: `name: [ "p99 < 25ms", { threshold: "...", abort_on_fail: true,
+//! delay_abort_eval: 10s } ]`. Names and expressions are checked while the deserializer is on
+//! them, so a bad one is reported at its own line and column.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use crate::measure::Subject;
+
+use super::de::Span;
+use super::threshold::{Expression, Threshold};
+
+/// Every threshold of the section, in the order written.
+#[derive(Debug, Default)]
+pub(crate) struct ThresholdsSpec(pub Vec<Threshold>);
+
+impl<'de> de::Deserialize<'de> for ThresholdsSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(SectionVisitor).map(ThresholdsSpec)
+    }
+}
+
+struct SectionVisitor;
+
+impl<'de> Visitor<'de> for SectionVisitor {
+    type Value = Vec<Threshold>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a mapping from metric, counter, check or errors to a list of thresholds")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<Threshold>, A::Error> {
+        let mut thresholds = Vec::new();
+        while let Some((name, subject)) = map.next_key_seed(NameSeed)? {
+            let entries = map.next_value_seed(EntriesSeed { subject: &subject })?;
+            thresholds.extend(entries.into_iter().map(|entry| Threshold {
+                name: name.clone(),
+                subject: subject.clone(),
+                expression: entry.text,
+                stat: entry.expression.stat,
+                op: entry.expression.op,
+                bound: entry.expression.bound,
+                abort_after: entry.abort_after,
+            }));
+        }
+        Ok(thresholds)
+    }
+}
+
+/// A threshold's name, checked against what the harness measures.
+struct NameSeed;
+
+impl<'de> DeserializeSeed<'de> for NameSeed {
+    type Value = (String, Subject);
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for NameSeed {
+    type Value = (String, Subject);
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a metric, counter, check or errors")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Self::Value, E> {
+        match Subject::parse(name) {
+            Some(subject) => Ok((name.to_owned(), subject)),
+            None => {
+                let known: Vec<&str> = Subject::known_names().collect();
+                Err(E::custom(format!(
+                    "expected a metric, counter or delivery check ({}), errors or errors.KIND, found {name:?}",
+                    known.join(", ")
+                )))
+            }
+        }
+    }
+}
+
+/// One entry as written.
+struct Entry {
+    text: String,
+    expression: Expression,
+    abort_after: Option<Duration>,
+}
+
+fn entry<E: de::Error>(text: &str, subject: &Subject) -> Result<Entry, E> {
+    let expression = Expression::parse(text, subject).map_err(E::custom)?;
+    Ok(Entry { text: text.trim().to_owned(), expression, abort_after: None })
+}
+
+/// The list of one name's thresholds.
+struct EntriesSeed<'a> {
+    subject: &'a Subject,
+}
+
+impl<'de> DeserializeSeed<'de> for EntriesSeed<'_> {
+    type Value = Vec<Entry>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EntriesSeed<'_> {
+    type Value = Vec<Entry>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of thresholds such as [\"p99 < 25ms\"]")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Entry>, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(entry) = seq.next_element_seed(EntrySeed { subject: self.subject })? {
+            entries.push(entry);
+        }
+        if entries.is_empty() {
+            return Err(de::Error::custom("expected a list with at least one threshold, found an empty list"));
+        }
+        Ok(entries)
+    }
+}
+
+/// `"p99 < 25ms"` or `{ threshold: "p99 < 25ms", abort_on_fail: true, delay_abort_eval: 10s }`.
+struct EntrySeed<'a> {
+    subject: &'a Subject,
+}
+
+impl<'de> DeserializeSeed<'de> for EntrySeed<'_> {
+    type Value = Entry;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EntrySeed<'_> {
+    type Value = Entry;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a threshold such as \"p99 < 25ms\", or a mapping with `threshold` and `abort_on_fail`")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Entry, E> {
+        entry(text, self.subject)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entry, A::Error> {
+        let mut found = None;
+        let mut abort_on_fail = false;
+        let mut delay = None;
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "threshold" => found = Some(map.next_value_seed(ExpressionSeed { subject: self.subject })?),
+                "abort_on_fail" => abort_on_fail = map.next_value()?,
+                "delay_abort_eval" => delay = Some(map.next_value::<Span>()?.0),
+                other => {
+                    return Err(de::Error::custom(format!(
+                        "unknown field `{other}`, expected one of `threshold`, `abort_on_fail`, `delay_abort_eval`"
+                    )))
+                }
+            }
+        }
+        let mut entry = found.ok_or_else(|| de::Error::custom("missing field `threshold`"))?;
+        entry.abort_after =
+            match (abort_on_fail, delay) {
+                (true, delay) => Some(delay.unwrap_or(Duration::ZERO)),
+                (false, None) => None,
+                (false, Some(_)) => return Err(de::Error::custom(
+                    "expected `abort_on_fail: true` alongside `delay_abort_eval` (the delay only applies to aborts)",
+                )),
+            };
+        Ok(entry)
+    }
+}
+
+/// The `threshold` string of the long form.
+struct ExpressionSeed<'a> {
+    subject: &'a Subject,
+}
+
+impl<'de> DeserializeSeed<'de> for ExpressionSeed<'_> {
+    type Value = Entry;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for ExpressionSeed<'_> {
+    type Value = Entry;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a threshold such as \"p99 < 25ms\"")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Entry, E> {
+        entry(text, self.subject)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::measure::{Metric, Subject};
+    use crate::scenario::{from_str, Op, ScenarioError, Stat, Tolerance};
+
+    const HEAD: &str =
+        "name: t\nduration: 10s\nload: { stages: [{ hold: 10s }] }\nbehaviors: [{ name: a, steps: [connect] }]\n";
+
+    fn compile(tail: &str) -> Result<crate::scenario::Plan, ScenarioError> {
+        from_str(&format!("{HEAD}{tail}"), "x.yaml")
+    }
+
+    /// (line, column, path, message) of the error in `tail`, lines counted from the document start.
+    fn invalid(tail: &str) -> (usize, usize, String, String) {
+        match compile(tail) {
+            Err(ScenarioError::Invalid(err)) => (err.line, err.column, err.path, err.message),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn short_and_long_forms_compile() {
+        let plan = compile(
+            "thresholds:\n  presence_ack: [\"p99 < 25ms\", \"max < 250ms\"]\n  signals_lost: [\"count == 0\"]\n  \
+             connect:\n    - { threshold: \"rate > 5/s\", abort_on_fail: true, delay_abort_eval: 3s }\n  \
+             errors.timeout: [\"count <= 2\"]\ncompare: { max_regression: \"10% or 2ms\", metrics: { connect: 5% } }\n",
+        )
+        .unwrap();
+        let t = &plan.thresholds;
+        assert_eq!(t.len(), 5);
+        assert_eq!((t[0].name.as_str(), t[0].expression.as_str()), ("presence_ack", "p99 < 25ms"));
+        assert_eq!((t[0].stat, t[0].op, t[0].bound, t[0].abort_after), (Stat::P99, Op::Lt, 25_000.0, None));
+        assert_eq!(t[2].subject, Subject::Check(crate::measure::Check::SignalsLost));
+        assert_eq!((t[3].stat, t[3].abort_after), (Stat::Rate, Some(std::time::Duration::from_secs(3))));
+        assert_eq!(t[4].subject, Subject::ErrorKind("timeout".into()));
+        assert_eq!(plan.compare.max_regression, Some(Tolerance::parse("10% or 2ms").unwrap()));
+        assert_eq!(plan.compare.metrics[&Metric::Connect], Tolerance::parse("5%").unwrap());
+    }
+
+    #[test]
+    fn without_the_sections_there_is_nothing_to_hold() {
+        let plan = compile("").unwrap();
+        assert!(plan.thresholds.is_empty());
+        assert_eq!(plan.compare, Default::default());
+    }
+
+    #[test]
+    fn unknown_names_are_located_on_the_key() {
+        let (line, column, path, message) =
+            invalid("thresholds:\n  presence_ack: [\"p99 < 1ms\"]\n  presense_ack: [\"p99 < 1ms\"]\n");
+        assert_eq!((line, column, path.as_str()), (7, 3, "thresholds"));
+        assert!(
+            message.starts_with("expected a metric, counter or delivery check (connect, presence_ack"),
+            "{message}"
+        );
+        assert!(message.ends_with("errors or errors.KIND, found \"presense_ack\""), "{message}");
+    }
+
+    #[test]
+    fn bad_expressions_are_located_on_the_string() {
+        let (line, column, path, message) =
+            invalid("thresholds:\n  presence_ack:\n    - \"p99 < 1ms\"\n    - \"p99 < 25\"\n");
+        assert_eq!((line, column, path.as_str()), (8, 7, "thresholds.presence_ack[1]"));
+        assert_eq!(message, "expected a duration with a unit such as 500ms or 10s, found \"25\" in \"p99 < 25\"");
+        let (line, column, _, message) = invalid("thresholds:\n  signals_lost: [\"p99 < 1ms\"]\n");
+        assert_eq!((line, column), (6, 18));
+        assert_eq!(message, "expected count for a delivery check in \"p99 < 1ms\", found \"p99\"");
+    }
+
+    #[test]
+    fn the_long_form_is_checked_field_by_field() {
+        let (line, column, path, message) =
+            invalid("thresholds:\n  connect:\n    - { threshold: \"p99 <\", abort_on_fail: true }\n");
+        assert_eq!((line, column, path.as_str()), (7, 20, "thresholds.connect[0].threshold"));
+        assert!(message.starts_with("expected a threshold such as"), "{message}");
+        let (line, _, _, message) =
+            invalid("thresholds:\n  connect:\n    - { threshold: \"p99 < 1s\", abort: true }\n");
+        assert_eq!(line, 7);
+        assert!(message.starts_with("unknown field `abort`"), "{message}");
+        let (_, _, _, message) = invalid("thresholds:\n  connect: [{ abort_on_fail: true }]\n");
+        assert_eq!(message, "missing field `threshold`");
+        let (_, _, _, message) =
+            invalid("thresholds:\n  connect: [{ threshold: \"p99 < 1s\", delay_abort_eval: 5s }]\n");
+        assert!(message.starts_with("expected `abort_on_fail: true` alongside"), "{message}");
+        let (_, _, _, message) = invalid("thresholds:\n  connect: []\n");
+        assert_eq!(message, "expected a list with at least one threshold, found an empty list");
+    }
+
+    #[test]
+    fn compare_tolerances_are_located() {
+        let (line, column, path, message) = invalid("compare:\n  metrics: { presence_ack: \"10 percent\" }\n");
+        assert_eq!((line, column, path.as_str()), (6, 28, "compare.metrics.presence_ack"));
+        assert!(message.starts_with("expected a tolerance such as"), "{message}");
+        let (_, _, _, message) = invalid("compare:\n  metrics: { signals_lost: 5% }\n");
+        assert!(message.starts_with("expected a latency metric (connect"), "{message}");
+    }
+}
