@@ -3,6 +3,7 @@
 //! on Ctrl-C, or on SIGTERM), and hand the totals back. It knows no message formats.
 
 pub mod driver;
+pub mod limits;
 pub mod target;
 
 use std::sync::Arc;
