@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::measure::{collector, Interval, Live, Recorder, Totals};
-use crate::protocol::client::ConnectOptions;
+use crate::protocol::client::{ConnectOptions, Transport};
 use crate::scenario::Plan;
 use crate::visitor::{self, session::Opener, VisitorContext};
 use driver::DriveStats;
@@ -69,6 +69,8 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
         },
         source_ips: target::source_ips(&target.host, plan.target.source_ips),
         backoff: plan.reconnect,
+        // Only SockJS promises heartbeats; a raw WebSocket may stay quiet for good.
+        heartbeat_timeout: (plan.target.transport == Transport::Sockjs).then_some(plan.target.heartbeat_timeout),
         recorder,
         plan: Arc::new(plan),
     });
