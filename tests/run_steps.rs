@@ -87,7 +87,8 @@ async fn tabs_open_switch_and_close() {
 
 #[tokio::test]
 async fn set_visitor_id_reconnects_as_another_visitor() {
-    let totals = totals("[connect, { set_visitor_id: { id: 'user-{{index}}' } }, presence, set_visitor_id, presence]").await;
+    let totals =
+        totals("[connect, { set_visitor_id: { id: 'user-{{index}}' } }, presence, set_visitor_id, presence]").await;
     assert_eq!(count(&totals, Metric::Connect), 3 * N);
     assert_eq!(count(&totals, Metric::PresenceAck), 2 * N);
     no_errors(&totals);
@@ -112,9 +113,10 @@ async fn hold_and_repeat_every_take_their_time() {
 
 #[tokio::test]
 async fn repeat_times_runs_back_to_back_and_nests() {
-    let totals =
-        totals("[connect_unique, { repeat: { times: 2, steps: [presence, { repeat: { times: 3, steps: [extend] } }] } }]")
-            .await;
+    let totals = totals(
+        "[connect_unique, { repeat: { times: 2, steps: [presence, { repeat: { times: 3, steps: [extend] } }] } }]",
+    )
+    .await;
     assert_eq!(count(&totals, Metric::PresenceAck), 2 * N);
     assert_eq!(count(&totals, Metric::Extend), 6 * N);
     no_errors(&totals);

@@ -70,7 +70,8 @@ mod tests {
 
     #[test]
     fn the_peak_counts_tabs_and_the_embedded_server_side() {
-        let external = plan("[connect, open_tab, { repeat: { times: 2, steps: [open_tab] } }]", "{ url: 'http://127.0.0.1:1' }");
+        let external =
+            plan("[connect, open_tab, { repeat: { times: 2, steps: [open_tab] } }]", "{ url: 'http://127.0.0.1:1' }");
         assert_eq!(peak_sockets(&external), 3000);
         assert_eq!(peak_sockets(&plan("[connect]", "{ embedded: {} }")), 2000);
         assert!(open_file_warning(&external, 3000).unwrap().contains("3000 sockets"));

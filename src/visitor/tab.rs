@@ -35,7 +35,17 @@ pub struct Tab {
 
 impl Tab {
     pub fn new(id: String, conn: Connection, unique: bool) -> Self {
-        Tab { id, conn, focused: true, unique, seq: 0, last_presence: None, draining: false, expired: false, last_heard: Instant::now() }
+        Tab {
+            id,
+            conn,
+            focused: true,
+            unique,
+            seq: 0,
+            last_presence: None,
+            draining: false,
+            expired: false,
+            last_heard: Instant::now(),
+        }
     }
 }
 

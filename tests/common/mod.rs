@@ -2,7 +2,7 @@
 //! transport, and receiving with a timeout so that no test can hang.
 
 // Each test binary uses a different part of this helper.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::future::Future;
 use std::time::Duration;
@@ -219,10 +219,7 @@ pub struct Running {
 impl Running {
     /// Waits for the run's end (its own, or after `stop`).
     pub async fn finished(self) -> RunResult {
-        tokio::time::timeout(RUN_WAIT, self.run)
-            .await
-            .expect("the run ends in time")
-            .expect("the run does not panic")
+        tokio::time::timeout(RUN_WAIT, self.run).await.expect("the run ends in time").expect("the run does not panic")
     }
 }
 
