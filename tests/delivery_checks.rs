@@ -2,12 +2,10 @@
 //! server, and each one counting violations when the matching fault switch is on. A check
 //! that cannot fail would be a defect.
 
-use presence_bench::engine::{self, RunOptions};
-use presence_bench::measure::{Check, Counter, Live, Totals};
+mod common;
+
+use presence_bench::measure::{Check, Counter, Totals};
 use presence_bench::scenario;
-use std::time::Duration;
-use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
 
 /// A short run: visitors of the given behaviors, agents that watch and signal them.
 fn scenario(fault: &str, behaviors: &str, agents: &str) -> String {
@@ -27,10 +25,7 @@ const SIGNALING: &str =
 
 async fn run(yaml: &str) -> Totals {
     let plan = scenario::from_str(yaml, "checks.yaml").expect("the test scenario is valid");
-    let (live, _) = watch::channel(Live::default());
-    let stop = CancellationToken::new();
-    let options = RunOptions { intervals: None, live, snapshots: None, stop, interval: Duration::from_millis(200) };
-    engine::run(plan, options).await.expect("the run is carried out").totals
+    common::start_run(plan).finished().await.totals
 }
 
 fn failing(totals: &Totals) -> Vec<(&'static str, u64)> {

@@ -24,44 +24,51 @@ pub enum BlurVerdict {
     Unrelated,
 }
 
-/// Where the visitor moved focus last, and which tab must be blurred for it.
+/// Where the visitor moved focus last, and which tabs must be blurred for its moves.
+///
+/// Moves can follow each other faster than the server's `blur`s arrive (open a tab, switch
+/// straight back), so every move leaves its own expectation until its `blur` comes.
 #[derive(Debug, Default)]
 pub struct FocusExpectation {
     /// The tab that took focus by the visitor's last action.
     holder: Option<String>,
-    /// (tab that must get `blur`, by when, when the change started).
-    blur: Option<(String, Instant, Instant)>,
+    /// (tab that must get `blur`, by when, when the change started), oldest first.
+    blurs: Vec<(String, Instant, Instant)>,
 }
 
 impl FocusExpectation {
-    /// Focus moved from tab `from` (if another tab had it) to tab `to`.
-    pub fn moved(&mut self, from: Option<&str>, to: &str, now: Instant, grace: Duration) {
+    /// Focus moves to tab `to`; the tab that loses it is the one this visitor gave focus to
+    /// last, or else `focused` (what the server said last).
+    pub fn moved(&mut self, focused: Option<&str>, to: &str, now: Instant, grace: Duration) {
+        let from = self.holder.take().or_else(|| focused.map(str::to_owned));
+        if let Some(from) = from.filter(|from| from != to) {
+            self.blurs.push((from, now + grace, now));
+        }
         self.holder = Some(to.to_owned());
-        self.blur = from.filter(|from| *from != to).map(|from| (from.to_owned(), now + grace, now));
     }
 
     /// Tab `tab` received `blur`.
     pub fn blurred(&mut self, tab: &str) -> BlurVerdict {
+        if let Some(position) = self.blurs.iter().position(|(expected, _, _)| expected == tab) {
+            let (_, _, started) = self.blurs.remove(position);
+            return BlurVerdict::Expected(started);
+        }
         if self.holder.as_deref() == Some(tab) {
-            self.blur = None;
+            // The blur meant for another tab went to this one: that one's wait is over too.
+            if !self.blurs.is_empty() {
+                self.blurs.remove(0);
+            }
             return BlurVerdict::Misrouted;
         }
-        match self.blur.take() {
-            Some((expected, _, started)) if expected == tab => BlurVerdict::Expected(started),
-            other => {
-                self.blur = other;
-                BlurVerdict::Unrelated
-            }
-        }
+        BlurVerdict::Unrelated
     }
 
-    /// True once: when the expected `blur` did not come in time (it went to nobody).
-    pub fn overdue(&mut self, now: Instant) -> bool {
-        let late = self.blur.as_ref().is_some_and(|(_, due, _)| *due < now);
-        if late {
-            self.blur = None;
-        }
-        late
+    /// How many expected `blur`s did not come in time (they went to nobody); each is
+    /// counted once.
+    pub fn overdue(&mut self, now: Instant) -> usize {
+        let before = self.blurs.len();
+        self.blurs.retain(|(_, due, _)| *due >= now);
+        before - self.blurs.len()
     }
 
     /// Tab `tab` closed or was lost: nothing about it can be checked any more.
@@ -69,9 +76,7 @@ impl FocusExpectation {
         if self.holder.as_deref() == Some(tab) {
             self.holder = None;
         }
-        if self.blur.as_ref().is_some_and(|(expected, _, _)| expected == tab) {
-            self.blur = None;
-        }
+        self.blurs.retain(|(expected, _, _)| expected != tab);
     }
 }
 
@@ -115,16 +120,29 @@ mod tests {
         let mut focus = FocusExpectation::default();
         focus.moved(Some("t1"), "t2", now, grace);
         assert_eq!(focus.blurred("t1"), BlurVerdict::Expected(now));
-        assert!(!focus.overdue(now + grace * 2), "satisfied");
+        assert_eq!(focus.overdue(now + grace * 2), 0, "satisfied");
 
         focus.moved(Some("t2"), "t1", now, grace);
         assert_eq!(focus.blurred("t1"), BlurVerdict::Misrouted);
-        assert!(!focus.overdue(now + grace * 2), "a misrouted blur is counted once");
+        assert_eq!(focus.overdue(now + grace * 2), 0, "a misrouted blur is counted once");
 
+        focus.moved(None, "t2", now, grace);
+        assert_eq!(focus.overdue(now), 0);
+        assert_eq!(focus.overdue(now + grace * 2), 1, "blur went to nobody");
+        assert_eq!(focus.overdue(now + grace * 3), 0, "and is counted once");
+    }
+
+    #[test]
+    fn quick_moves_each_expect_their_blur() {
+        let now = Instant::now();
+        let grace = Duration::from_secs(1);
+        let mut focus = FocusExpectation::default();
         focus.moved(Some("t1"), "t2", now, grace);
-        assert!(!focus.overdue(now));
-        assert!(focus.overdue(now + grace * 2), "blur went to nobody");
-        assert!(!focus.overdue(now + grace * 3), "and is counted once");
+        // Straight back to t1, before the server's blur for t1 arrived.
+        focus.moved(Some("t1"), "t1", now, grace);
+        assert_eq!(focus.blurred("t1"), BlurVerdict::Expected(now), "the blur of the first move");
+        assert_eq!(focus.blurred("t2"), BlurVerdict::Expected(now), "the blur of the second move");
+        assert_eq!(focus.overdue(now + grace * 2), 0);
     }
 
     #[test]

@@ -58,7 +58,10 @@ pub fn execute(args: RunArgs) -> Outcome {
         Ok(baseline) => baseline,
         Err(err) => return Outcome::InvalidInput(err),
     };
-    raise_open_file_limit();
+    let open_file_limit = raise_open_file_limit();
+    if let Some(warning) = open_file_limit.and_then(|limit| engine::limits::open_file_warning(&plan, limit)) {
+        eprintln!("warning: {warning}");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => return Outcome::NotCarriedOut(err.into()),
@@ -68,8 +71,10 @@ pub fn execute(args: RunArgs) -> Outcome {
 
 async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> Outcome {
     let stop = CancellationToken::new();
-    tokio::spawn(stop_on_signal(stop.clone()));
+    // Handlers are installed before the "running" line, so a signal right after it counts.
+    tokio::spawn(stop_on_signal(stop.clone(), signals()));
     let name = plan.name.clone();
+    eprintln!("running {name} against {}", describe(&plan.target.destination));
     let (live_tx, live_rx) = watch::channel(Live::default());
     let progress = (!args.quiet).then(|| tokio::spawn(print_progress(live_rx, plan.duration)));
     let (intervals, hlog) = match &args.out {
@@ -106,6 +111,9 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
     let mut summary = Summary::from_totals(&name, &result.target, &result.totals);
     summary.aborted = aborted;
     let held = gate::judge(&mut summary, &gate, baseline.as_ref(), &args.gate);
+    if let Some(note) = engine::limits::capped_note(&result.totals.errors) {
+        eprintln!("{note}");
+    }
     if let Some(out) = &args.out {
         if let Err(err) = write_reports(out, &summary, hlog).await {
             return Outcome::NotCarriedOut(err);
@@ -131,23 +139,45 @@ async fn write_reports(
     Ok(())
 }
 
-/// Cancels the run on Ctrl-C or SIGTERM.
-async fn stop_on_signal(stop: CancellationToken) {
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate => {}
+/// What the run loads, in a few words, for the start line.
+fn describe(destination: &scenario::Destination) -> String {
+    match destination {
+        scenario::Destination::Embedded(settings) => format!("an embedded cluster of {} instances", settings.instances),
+        scenario::Destination::Directory { url } | scenario::Destination::Instance { url } => url.clone(),
     }
+}
+
+/// Ctrl-C and SIGTERM, listened to from the moment this is called.
+fn signals() -> impl std::future::Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            let wait = |signal: std::io::Result<tokio::signal::unix::Signal>| async move {
+                match signal {
+                    Ok(mut signal) => {
+                        signal.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = wait(interrupt) => {}
+                _ = wait(terminate) => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Cancels the run when `signal` fires.
+async fn stop_on_signal(stop: CancellationToken, signal: impl std::future::Future<Output = ()>) {
+    signal.await;
     eprintln!("stopping: closing sessions and writing the report");
     stop.cancel();
 }
@@ -172,10 +202,17 @@ async fn print_progress(mut live: watch::Receiver<Live>, total: Duration) {
     }
 }
 
-/// Raises the soft open-file limit to the hard one: every visitor tab is a socket.
-fn raise_open_file_limit() {
+/// Raises the soft open-file limit to the hard one (every visitor tab is a socket) and
+/// answers the limit in force.
+fn raise_open_file_limit() -> Option<u64> {
     match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(limit) => tracing::info!(limit, "open-file limit"),
-        Err(err) => tracing::warn!(%err, "could not raise the open-file limit"),
+        Ok(limit) => {
+            tracing::info!(limit, "open-file limit");
+            Some(limit)
+        }
+        Err(err) => {
+            tracing::warn!(%err, "could not raise the open-file limit");
+            None
+        }
     }
 }

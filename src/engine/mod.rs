@@ -3,6 +3,7 @@
 //! on Ctrl-C, or on SIGTERM), and hand the totals back. It knows no message formats.
 
 pub mod driver;
+pub mod limits;
 pub mod target;
 
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use tokio_util::task::TaskTracker;
 use crate::agent::{self, AgentContext};
 use crate::checks::Ledger;
 use crate::measure::{collector, Interval, Live, Recorder, Totals};
-use crate::protocol::client::ConnectOptions;
+use crate::protocol::client::{ConnectOptions, Transport};
 use crate::scenario::{Load, Plan, DEFAULT_GRACE};
 use crate::session::Opener;
 use crate::visitor::{self, VisitorContext};
@@ -98,6 +99,8 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
         opener,
         source_ips: target::source_ips(&target.host, plan.target.source_ips),
         backoff: plan.reconnect,
+        // Only SockJS promises heartbeats; a raw WebSocket may stay quiet for good.
+        heartbeat_timeout: (plan.target.transport == Transport::Sockjs).then_some(plan.target.heartbeat_timeout),
         recorder,
         presence_markers: plan.agents.as_ref().is_some_and(|agents| agents.watch > 0.0),
         ledger: ledger.clone(),

@@ -71,7 +71,7 @@ impl ClientError {
     pub fn kind(&self) -> &'static str {
         match self {
             ClientError::InvalidUrl { .. } => "invalid_url",
-            ClientError::Connect { .. } => "connect",
+            ClientError::Connect { source, .. } => connect_error_kind(source),
             ClientError::Handshake(_) => "handshake",
             ClientError::Closed { .. } => "closed",
             ClientError::Lost(_) => "lost",
@@ -79,6 +79,27 @@ impl ClientError {
         }
     }
 }
+
+/// Error kind of a socket that could not be created or connected: the machine's limits
+/// (open files, ephemeral ports) get names of their own, so a report can say that the
+/// machine, not the server, capped the run.
+pub fn connect_error_kind(err: &std::io::Error) -> &'static str {
+    match err.raw_os_error() {
+        Some(EMFILE | ENFILE) => OPEN_FILE_LIMIT,
+        Some(EADDRNOTAVAIL) => EPHEMERAL_PORTS,
+        _ => "connect",
+    }
+}
+
+/// Error kind: the process or the system ran out of file descriptors (EMFILE, ENFILE).
+pub const OPEN_FILE_LIMIT: &str = "open_file_limit";
+/// Error kind: no local port was left for another connection (EADDRNOTAVAIL).
+pub const EPHEMERAL_PORTS: &str = "ephemeral_ports";
+
+// Linux errno values; std names none of them.
+const ENFILE: i32 = 23;
+const EMFILE: i32 = 24;
+const EADDRNOTAVAIL: i32 = 99;
 
 /// Something received on a connection.
 #[derive(Debug, Clone, PartialEq)]
@@ -272,6 +293,17 @@ mod tests {
         assert_eq!(endpoint, Endpoint { host: "127.0.0.1".into(), port: 8080, prefix: "/presence".into() });
         assert!(matches!(Endpoint::parse("http://x/presence"), Err(ClientError::InvalidUrl { .. })));
         assert!(matches!(Endpoint::parse("wss://x/presence"), Err(ClientError::InvalidUrl { .. })));
+    }
+
+    #[test]
+    fn machine_limits_have_their_own_error_kinds() {
+        let kind = |errno| connect_error_kind(&std::io::Error::from_raw_os_error(errno));
+        assert_eq!(kind(24), OPEN_FILE_LIMIT);
+        assert_eq!(kind(23), OPEN_FILE_LIMIT);
+        assert_eq!(kind(99), EPHEMERAL_PORTS);
+        assert_eq!(kind(111), "connect");
+        let refused = ClientError::Connect { addr: "x".into(), source: std::io::Error::from_raw_os_error(99) };
+        assert_eq!(refused.kind(), EPHEMERAL_PORTS);
     }
 
     #[test]

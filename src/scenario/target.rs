@@ -1,6 +1,7 @@
 //! The `target` section: which server to load and how to reach it.
 
 use std::fmt;
+use std::time::Duration;
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
@@ -20,7 +21,13 @@ pub struct Target {
     /// How many loopback source addresses (127.0.0.2 upwards) client sockets are spread over,
     /// to get past the ~28k ephemeral ports of one address; 1 leaves the choice to the OS.
     pub source_ips: u8,
+    /// A SockJS session from which nothing (not even a heartbeat `h`) arrives for this long
+    /// is treated as lost and reconnected.
+    pub heartbeat_timeout: Duration,
 }
+
+/// Default of `target.heartbeat_timeout`: more than twice the usual 25 s heartbeat.
+pub const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The server under load.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +54,12 @@ pub(crate) struct TargetSpec {
     group: Option<Group>,
     #[serde(default, deserialize_with = "optional_source_ips")]
     source_ips: Option<u8>,
+    #[serde(default, deserialize_with = "optional_heartbeat_timeout")]
+    heartbeat_timeout: Option<Duration>,
+}
+
+fn optional_heartbeat_timeout<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+    typed::non_zero_duration(deserializer).map(Some)
 }
 
 fn optional_source_ips<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u8>, D::Error> {
@@ -76,6 +89,7 @@ impl TargetSpec {
             transport: self.transport,
             group: self.group.map_or_else(|| "1".to_owned(), |group| group.0),
             source_ips: self.source_ips.unwrap_or(1),
+            heartbeat_timeout: self.heartbeat_timeout.unwrap_or(DEFAULT_HEARTBEAT_TIMEOUT),
         })
     }
 }
@@ -167,6 +181,7 @@ mod tests {
         let target = compile("{}").unwrap();
         assert_eq!(target.destination, Destination::Embedded(Settings::default()));
         assert_eq!((target.transport, target.group.as_str(), target.source_ips), (Transport::Sockjs, "1", 1));
+        assert_eq!(target.heartbeat_timeout, DEFAULT_HEARTBEAT_TIMEOUT);
     }
 
     #[test]
@@ -178,7 +193,8 @@ mod tests {
             (directory.transport, directory.group.as_str(), directory.source_ips),
             (Transport::Websocket, "007", 16)
         );
-        let instance = compile("{ url: 'ws://h:1/presence', group: 100 }").unwrap();
+        let instance = compile("{ url: 'ws://h:1/presence', group: 100, heartbeat_timeout: 90s }").unwrap();
+        assert_eq!(instance.heartbeat_timeout, Duration::from_secs(90));
         assert_eq!(instance.destination, Destination::Instance { url: "ws://h:1/presence".into() });
         assert_eq!(instance.group, "100");
         let embedded = compile("{ embedded: { instances: 2, heartbeat: 1s } }").unwrap();
@@ -192,6 +208,7 @@ mod tests {
         assert!(error("{ group: 'a1' }").contains("expected a group made of digits"));
         assert!(error("{ source_ips: 0 }").contains("from 1 to 254"));
         assert!(error("{ source_ips: 255 }").contains("from 1 to 254"));
+        assert!(error("{ heartbeat_timeout: 0s }").contains("above zero"));
         assert!(error("{ transport: tcp }").contains("unknown variant `tcp`"));
         assert!(error("{ embedded: { instance: 2 } }").contains("unknown field `instance`"));
         assert!(compile("{ embedded: {}, url: 'http://x' }").unwrap_err().message.ends_with("found both"));

@@ -7,7 +7,9 @@ mod tab;
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
+use rand::rngs::SmallRng;
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
@@ -29,6 +31,8 @@ pub struct VisitorContext {
     pub ledger: Arc<Ledger>,
     /// Mark every presence (agents watch, and check propagation).
     pub presence_markers: bool,
+    /// A tab silent for this long is lost (SockJS heartbeats); `None` never gives up.
+    pub heartbeat_timeout: Option<Duration>,
 }
 
 impl VisitorContext {
@@ -37,12 +41,28 @@ impl VisitorContext {
     }
 }
 
+/// Who visitor number `index` of a run is: its behavior, its first id, and the random
+/// generator it goes on with (for think times and templates).
+pub struct Identity {
+    /// Index into `plan.behaviors`.
+    pub behavior: usize,
+    pub id: String,
+    pub rng: SmallRng,
+}
+
+/// Derives visitor `index`'s identity from the plan's seed alone, so that runs repeat
+/// exactly and tests can predict which visitor ids the server will see.
+pub fn identity(plan: &Plan, index: u64) -> Identity {
+    let mut rng = crate::scenario::visitor_rng(plan.seed, index);
+    let behavior = plan.pick_behavior(&mut rng);
+    let id = format!("v{index}-{:08x}", rng.random::<u32>());
+    Identity { behavior, id, rng }
+}
+
 /// Runs visitor number `index` through one behavior, picked by weight with its own RNG
 /// (derived from the scenario's seed and the index, so runs repeat exactly).
 pub async fn run(ctx: Arc<VisitorContext>, index: u64, cancel: CancellationToken) {
-    let mut rng = crate::scenario::visitor_rng(ctx.plan.seed, index);
-    let behavior = ctx.plan.pick_behavior(&mut rng);
-    let id = format!("v{index}-{:08x}", rng.random::<u32>());
+    let Identity { behavior, id, rng } = identity(&ctx.plan, index);
     ctx.recorder.count(Counter::VisitorsStarted, 1);
     ctx.recorder.visitors_live_add(1);
     let mut visitor = Visitor::new(&ctx, &cancel, index, id, rng);

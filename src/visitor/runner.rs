@@ -135,25 +135,36 @@ impl<'a> Visitor<'a> {
     }
 
     /// Waits until `matcher` accepts a message from tab `on` (any tab when `None`) or the
-    /// deadline passes, handling everything else that arrives meanwhile.
+    /// deadline passes, handling everything else that arrives meanwhile. A tab from which
+    /// nothing arrived for the heartbeat timeout is lost: one timer serves the whole wait,
+    /// set to the earliest of the deadline and the tabs' silence limits (a message only
+    /// updates its tab's `last_heard`; the timer is moved when it fires early).
     pub async fn wait_for<T>(
         &mut self,
         on: Option<usize>,
         deadline: Instant,
         mut matcher: impl FnMut(&ServerMessage) -> Option<T>,
     ) -> Result<T, Interrupt> {
-        let sleep = tokio::time::sleep_until(deadline.into());
+        let sleep = tokio::time::sleep_until(self.wake_at(deadline).into());
         tokio::pin!(sleep);
         loop {
             let (i, result) = tokio::select! {
                 biased;
                 _ = self.cancel.cancelled() => return Err(Interrupt::Cancelled),
                 event = std::future::poll_fn(|cx| poll_any(&mut self.tabs, cx)) => event,
-                _ = &mut sleep => return Err(Interrupt::Timeout),
+                _ = &mut sleep => match self.silent_tab() {
+                    Some((i, silence)) => (i, Err(ClientError::Lost(format!("nothing heard for {silence:?}")))),
+                    None if Instant::now() >= deadline => return Err(Interrupt::Timeout),
+                    None => {
+                        sleep.as_mut().reset(self.wake_at(deadline).into());
+                        continue;
+                    }
+                },
             };
             match result {
-                Ok(Incoming::Heartbeat) => {}
+                Ok(Incoming::Heartbeat) => self.tabs[i].last_heard = Instant::now(),
                 Ok(Incoming::Message(message)) => {
+                    self.tabs[i].last_heard = Instant::now();
                     self.ctx.recorder.count(Counter::MessagesReceived, 1);
                     self.observe(i, &message).await?;
                     if on.is_none_or(|tab| tab == i) {
@@ -164,12 +175,27 @@ impl<'a> Visitor<'a> {
                 }
                 Err(err) => {
                     Box::pin(self.recover(i, err)).await?;
+                    sleep.as_mut().reset(self.wake_at(deadline).into());
                     if on == Some(i) {
                         return Err(Interrupt::TabLost);
                     }
                 }
             }
         }
+    }
+
+    /// When a wait ending at `deadline` must look at the tabs again: the deadline, or the
+    /// moment the quietest tab has been silent for the heartbeat timeout.
+    fn wake_at(&self, deadline: Instant) -> Instant {
+        let Some(silence) = self.ctx.heartbeat_timeout else { return deadline };
+        self.tabs.iter().map(|tab| tab.last_heard + silence).fold(deadline, Instant::min)
+    }
+
+    /// The first tab that has been silent for the heartbeat timeout, if any.
+    fn silent_tab(&self) -> Option<(usize, Duration)> {
+        let silence = self.ctx.heartbeat_timeout?;
+        let now = Instant::now();
+        self.tabs.iter().position(|tab| now >= tab.last_heard + silence).map(|i| (i, silence))
     }
 
     /// Stays connected until `deadline`, answering what arrives.
@@ -227,7 +253,7 @@ impl<'a> Visitor<'a> {
 
     /// Counts a `blur` that should have come by now and did not (it went to nobody).
     pub fn check_overdue_blur(&mut self) {
-        if self.focus.overdue(Instant::now()) {
+        for _ in 0..self.focus.overdue(Instant::now()) {
             self.ctx.recorder.violation(Check::BlurMisrouted);
         }
     }
@@ -254,8 +280,12 @@ impl<'a> Visitor<'a> {
         let tab_id = self.tabs[i].id.clone();
         let unique = self.tabs[i].unique;
         let conn = self.open_session(&tab_id, unique, 1).await?;
+        // The server gives the reconnected tab focus and blurs the one that had it.
+        let focused = self.tabs.iter().find(|tab| tab.focused && tab.id != tab_id).map(|tab| tab.id.clone());
+        self.focus.moved(focused.as_deref(), &tab_id, Instant::now(), self.ctx.ledger.grace());
         let tab = &mut self.tabs[i];
         tab.conn = conn;
+        tab.last_heard = Instant::now();
         tab.focused = true;
         tab.draining = false;
         tab.seq = 0;

@@ -1,6 +1,7 @@
 //! One open tab of a simulated visitor, and waiting on all tabs at once.
 
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use crate::protocol::client::{ClientError, Connection, Incoming};
 use crate::protocol::data::Data;
@@ -28,11 +29,23 @@ pub struct Tab {
     pub draining: bool,
     /// The unique id expired: the close that follows ends the tab.
     pub expired: bool,
+    /// When anything (a message or a heartbeat) last arrived, for the heartbeat timeout.
+    pub last_heard: Instant,
 }
 
 impl Tab {
     pub fn new(id: String, conn: Connection, unique: bool) -> Self {
-        Tab { id, conn, focused: true, unique, seq: 0, last_presence: None, draining: false, expired: false }
+        Tab {
+            id,
+            conn,
+            focused: true,
+            unique,
+            seq: 0,
+            last_presence: None,
+            draining: false,
+            expired: false,
+            last_heard: Instant::now(),
+        }
     }
 }
 

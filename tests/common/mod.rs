@@ -2,7 +2,7 @@
 //! transport, and receiving with a timeout so that no test can hang.
 
 // Each test binary uses a different part of this helper.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::future::Future;
 use std::time::Duration;
@@ -14,6 +14,12 @@ use presence_bench::server::{Cluster, Settings};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use presence_bench::engine::{self, RunOptions, RunResult};
+use presence_bench::measure::Live;
+use presence_bench::scenario::{self, Destination, Plan};
 
 pub use presence_bench::protocol::client::Transport::{Sockjs, Websocket};
 
@@ -188,4 +194,46 @@ pub async fn raw_get(base: &str, path: &str) -> String {
         answer
     })
     .await
+}
+
+/// Longest a whole harness run may take in a test.
+pub const RUN_WAIT: Duration = Duration::from_secs(30);
+
+/// A scenario from YAML, aimed at `cluster`'s directory and at the tests' group.
+pub fn plan_for(yaml: &str, cluster: &Cluster) -> Plan {
+    let mut plan = scenario::from_str(yaml, "test.yaml").unwrap_or_else(|err| panic!("{err}"));
+    plan.target.destination = Destination::Directory { url: cluster.directory_url() };
+    plan.target.group = GROUP.into();
+    plan
+}
+
+/// A harness run going on in the background.
+pub struct Running {
+    /// Cancel to stop the run early (as Ctrl-C does).
+    pub stop: CancellationToken,
+    /// Live figures, once per collector interval.
+    pub live: watch::Receiver<Live>,
+    run: tokio::task::JoinHandle<RunResult>,
+}
+
+impl Running {
+    /// Waits for the run's end (its own, or after `stop`).
+    pub async fn finished(self) -> RunResult {
+        tokio::time::timeout(RUN_WAIT, self.run).await.expect("the run ends in time").expect("the run does not panic")
+    }
+}
+
+/// Starts `plan` in the background.
+pub fn start_run(plan: Plan) -> Running {
+    let stop = CancellationToken::new();
+    let (live_tx, live) = watch::channel(Live::default());
+    let interval = Duration::from_millis(100);
+    let options = RunOptions { intervals: None, live: live_tx, snapshots: None, stop: stop.clone(), interval };
+    let run = tokio::spawn(async move { engine::run(plan, options).await.expect("the target resolves") });
+    Running { stop, live, run }
+}
+
+/// Runs `yaml` against `cluster` to its end and answers what was measured.
+pub async fn run_yaml(yaml: &str, cluster: &Cluster) -> RunResult {
+    start_run(plan_for(yaml, cluster)).finished().await
 }
