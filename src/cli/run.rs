@@ -74,7 +74,7 @@ async fn run(plan: scenario::Plan, args: RunArgs) -> Outcome {
         }
         None => (None, None),
     };
-    let options = RunOptions { intervals, live: live_tx, stop: stop.clone(), interval: INTERVAL };
+    let options = RunOptions { intervals, live: live_tx, stop: stop.clone(), interval: INTERVAL, export: None };
     let result = engine::run(plan, options).await;
     if let Some(progress) = progress {
         progress.abort();

@@ -11,6 +11,8 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use crate::measure::health::{HealthReport, Monitor};
+use crate::measure::prometheus::Exporter;
 use crate::measure::{collector, Interval, Live, Recorder, Totals};
 use crate::protocol::client::ConnectOptions;
 use crate::scenario::Plan;
@@ -35,6 +37,8 @@ pub struct RunOptions {
     pub stop: CancellationToken,
     /// Collector interval.
     pub interval: Duration,
+    /// Prometheus export, fed once per interval by the collector.
+    pub export: Option<Exporter>,
 }
 
 /// What a run produced.
@@ -44,6 +48,8 @@ pub struct RunResult {
     pub drive: DriveStats,
     /// True when the run was stopped before its planned end.
     pub interrupted: bool,
+    /// The harness's own CPU, memory and scheduling lag over the run.
+    pub health: HealthReport,
 }
 
 /// Carries out `plan` and answers what was measured.
@@ -51,11 +57,14 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
     let target = target::resolve(&plan.target.destination, HTTP_TIMEOUT).await?;
     let recorder = Recorder::new();
     let collector_stop = CancellationToken::new();
+    let monitor = Monitor::start();
+    let export = options.export.map(|export| export.with_load(plan.load.clone()).with_health(monitor.handle()));
     let collector = tokio::spawn(collector::collect(
         recorder.clone(),
         options.interval,
         options.intervals,
         options.live,
+        export,
         collector_stop.clone(),
     ));
     let context = Arc::new(VisitorContext {
@@ -79,8 +88,9 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
     let interrupted = options.stop.is_cancelled();
     collector_stop.cancel();
     let totals = collector.await.expect("the collector does not panic");
+    let health = monitor.stop().await;
     if let Some(cluster) = target.cluster {
         cluster.shutdown().await;
     }
-    Ok(RunResult { totals, target: target.description, drive, interrupted })
+    Ok(RunResult { totals, target: target.description, drive, interrupted, health })
 }

@@ -9,7 +9,8 @@ use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::metric::{Counter, Metric};
+use super::metric::{Counter, Metric, Tally};
+use super::prometheus::Exporter;
 use super::recorder::{Recorder, Shard};
 
 /// One interval's latencies, per metric (index = `Metric::index`).
@@ -30,6 +31,8 @@ pub struct Totals {
     counters: [u64; Counter::COUNT],
     /// Errors by kind.
     pub errors: BTreeMap<&'static str, u64>,
+    /// Check violations and drill events by label.
+    pub tallies: BTreeMap<(Tally, &'static str), u64>,
     /// The most visitors alive at once (sampled once per interval).
     pub visitors_peak: i64,
 }
@@ -63,6 +66,7 @@ pub async fn collect(
     every: Duration,
     sink: Option<mpsc::Sender<Interval>>,
     live: watch::Sender<Live>,
+    mut export: Option<Exporter>,
     cancel: CancellationToken,
 ) -> Totals {
     let started_at = SystemTime::now();
@@ -82,6 +86,9 @@ pub async fn collect(
         visitors_peak = visitors_peak.max(recorder.visitors_live());
         let length = now - last_tick;
         live.send_replace(live_figures(&interval, &totals, length, now - start, recorder.visitors_live()));
+        if let Some(export) = &mut export {
+            export.publish(&interval, now - start, recorder.visitors_live());
+        }
         merge(&mut totals, &interval);
         if let Some(sink) = &sink {
             let interval = Interval { start: last_tick - start, length, histograms: interval.histograms };
@@ -99,6 +106,7 @@ pub async fn collect(
         histograms: totals.histograms,
         counters: totals.counters,
         errors: totals.errors,
+        tallies: totals.tallies,
         visitors_peak,
     }
 }
@@ -112,6 +120,9 @@ fn merge(totals: &mut Shard, interval: &Shard) {
     }
     for (kind, n) in &interval.errors {
         *totals.errors.entry(kind).or_insert(0) += n;
+    }
+    for (key, n) in &interval.tallies {
+        *totals.tallies.entry(*key).or_insert(0) += n;
     }
 }
 
@@ -145,7 +156,7 @@ mod tests {
         recorder.count(Counter::SessionsOpened, 100);
         recorder.error("handshake");
         let collector =
-            tokio::spawn(collect(recorder.clone(), Duration::from_secs(3600), Some(sink), live, cancel.clone()));
+            tokio::spawn(collect(recorder.clone(), Duration::from_secs(3600), Some(sink), live, None, cancel.clone()));
         cancel.cancel();
         let totals = collector.await.unwrap();
         let connect = totals.histogram(Metric::Connect);

@@ -106,6 +106,15 @@ impl Counter {
     }
 }
 
+/// A labelled family of rare events, counted by a short fixed label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Tally {
+    /// A delivery-guarantee violation, labelled by check (`signals_lost`, ...).
+    CheckViolation,
+    /// A drill event, labelled by kind (`scale_in`, `scale_out`, `kill`).
+    DrillEvent,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
