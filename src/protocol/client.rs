@@ -71,13 +71,28 @@ impl ClientError {
     pub fn kind(&self) -> &'static str {
         match self {
             ClientError::InvalidUrl { .. } => "invalid_url",
-            ClientError::Connect { .. } => "connect",
+            // Limits of the harness's own machine, told apart for the harness verdict.
+            ClientError::Connect { source, .. } => connect_kind(source),
             ClientError::Handshake(_) => "handshake",
             ClientError::Closed { .. } => "closed",
             ClientError::Lost(_) => "lost",
             ClientError::Protocol(_) => "protocol",
         }
     }
+}
+
+#[cfg(unix)]
+fn connect_kind(err: &std::io::Error) -> &'static str {
+    match err.raw_os_error() {
+        Some(code) if code == libc::EMFILE || code == libc::ENFILE => "connect_fd_limit",
+        Some(code) if code == libc::EADDRNOTAVAIL => "connect_port_limit",
+        _ => "connect",
+    }
+}
+
+#[cfg(not(unix))]
+fn connect_kind(_: &std::io::Error) -> &'static str {
+    "connect"
 }
 
 /// Something received on a connection.

@@ -7,6 +7,7 @@ use std::path::Path;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use super::harness::HarnessSummary;
 use crate::measure::{Counter, Metric, Totals};
 
 /// Version of the summary schema; bumped on any incompatible change.
@@ -75,6 +76,9 @@ pub struct Summary {
     pub checks: BTreeMap<String, u64>,
     /// Errors by kind.
     pub errors: BTreeMap<String, u64>,
+    /// The harness's own health and whether its numbers can be trusted (docs/reports.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harness: Option<HarnessSummary>,
 }
 
 impl Summary {
@@ -102,6 +106,7 @@ impl Summary {
             counters: Counter::ALL.iter().map(|c| (c.name().to_owned(), totals.counter(*c))).collect(),
             checks: BTreeMap::new(),
             errors: totals.errors.iter().map(|(kind, n)| ((*kind).to_owned(), *n)).collect(),
+            harness: None,
         }
     }
 

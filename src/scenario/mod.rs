@@ -11,6 +11,7 @@ mod de;
 mod error;
 mod load;
 mod locate;
+mod metrics;
 mod plan;
 mod rate;
 mod spec;
@@ -24,7 +25,8 @@ use std::path::Path;
 pub use content::{DataTemplate, DataValue, Navigation, PageTemplate, PresenceUpdate};
 pub use error::{Invalid, ScenarioError};
 pub use plan::{
-    visitor_rng, Backoff, Behavior, Destination, Jitter, Load, Plan, Repeat, Repetitions, Stage, Step, Target,
+    visitor_rng, Backoff, Behavior, Destination, Jitter, Load, MetricsExport, Plan, Repeat, Repetitions, Stage, Step,
+    Target,
 };
 pub use rate::Rate;
 pub use step::DEFAULT_SIGNAL_TIMEOUT;
