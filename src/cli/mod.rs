@@ -1,5 +1,7 @@
 //! Command implementations and the one place where outcomes become exit codes.
 
+pub mod export;
+pub mod progress;
 pub mod run;
 pub mod serve;
 pub mod validate;
