@@ -55,6 +55,9 @@ pub const LAG_MAX: &str = "presence_bench_scheduling_lag_max_seconds";
 
 /// Delivery checks, pre-registered at zero so dashboards show 0 rather than "no data".
 pub const CHECKS: &[&str] = &["signals_lost", "signals_duplicated", "blur_misrouted", "unique_collisions"];
+/// Error kinds pre-registered at zero: the ones dashboards and the harness verdict watch.
+pub const ERROR_KINDS: &[&str] =
+    &["connect", "connect_fd_limit", "connect_port_limit", "handshake", "lost", "reply_timeout"];
 /// Drill event kinds, pre-registered at zero.
 pub const DRILL_KINDS: &[&str] = &["scale_in", "scale_out", "kill"];
 

@@ -130,6 +130,9 @@ impl Exporter {
             load: None,
             health: None,
         };
+        for kind in names::ERROR_KINDS {
+            exporter.error(kind);
+        }
         for check in names::CHECKS {
             exporter.tally(Tally::CheckViolation, check);
         }
@@ -165,8 +168,7 @@ impl Exporter {
             counter.increment(delta);
         }
         for (kind, n) in &interval.errors {
-            let key = || Key::from_static_parts(names::ERRORS, labels("kind", kind));
-            self.errors.entry(kind).or_insert_with(|| self.recorder.register_counter(&key(), &METADATA)).increment(*n);
+            self.error(kind).increment(*n);
         }
         for ((tally, label), n) in &interval.tallies {
             self.tally(*tally, label).increment(*n);
@@ -188,6 +190,13 @@ impl Exporter {
             self.lag_max.set(if lag.is_empty() { 0.0 } else { lag.max() as f64 / 1e6 });
         }
         self.scrape.handle.run_upkeep();
+    }
+
+    fn error(&mut self, kind: &'static str) -> &metrics::Counter {
+        let recorder = &self.recorder;
+        self.errors.entry(kind).or_insert_with(|| {
+            recorder.register_counter(&Key::from_static_parts(names::ERRORS, labels("kind", kind)), &METADATA)
+        })
     }
 
     fn tally(&mut self, tally: Tally, label: &'static str) -> &metrics::Counter {
