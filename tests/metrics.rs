@@ -133,7 +133,7 @@ async fn the_server_exports_its_own_metrics_on_the_directory() {
     let sessions = scrape
         .samples
         .iter()
-        .find(|s| s.metric == "presence_server_sessions" && s.labels.get("instance") == Some("s1"))
+        .find(|s| s.metric == "presence_server_sessions" && s.labels.get("server") == Some("s1"))
         .expect("sessions of s1");
     assert!(matches!(sessions.value, Value::Gauge(n) if n == 1.0), "{:?}", sessions.value);
     cluster.shutdown().await;

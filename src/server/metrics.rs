@@ -22,23 +22,23 @@ pub struct Family {
 }
 
 const SESSIONS: Family =
-    Family { name: "presence_server_sessions", kind: "gauge", labels: &["instance"], help: "Open sessions." };
+    Family { name: "presence_server_sessions", kind: "gauge", labels: &["server"], help: "Open sessions." };
 const SESSIONS_OPENED: Family = Family {
     name: "presence_server_sessions_opened_total",
     kind: "counter",
-    labels: &["instance"],
+    labels: &["server"],
     help: "Sessions opened (WebSocket upgraded and accepted).",
 };
 const RECEIVED: Family = Family {
     name: "presence_server_messages_received_total",
     kind: "counter",
-    labels: &["instance"],
+    labels: &["server"],
     help: "Protocol messages received from clients.",
 };
 const SENT: Family = Family {
     name: "presence_server_messages_sent_total",
     kind: "counter",
-    labels: &["instance"],
+    labels: &["server"],
     help: "Protocol messages sent to clients (no heartbeats).",
 };
 const INSTANCES: Family = Family {
@@ -119,7 +119,7 @@ pub fn render(instances: &[Arc<Instance>], cluster: &ClusterCounters, state: &Sh
     let per_instance = |out: &mut String, family: &Family, value: &dyn Fn(&InstanceCounters) -> String| {
         header(out, family);
         for instance in instances {
-            let _ = writeln!(out, "{}{{instance=\"{}\"}} {}", family.name, instance.name, value(&instance.counters));
+            let _ = writeln!(out, "{}{{server=\"{}\"}} {}", family.name, instance.name, value(&instance.counters));
         }
     };
     per_instance(&mut out, &SESSIONS, &|c| c.sessions.load(Ordering::Relaxed).max(0).to_string());
