@@ -133,8 +133,16 @@ mod tests {
             let (live, _rx) = tokio::sync::watch::channel(Default::default());
             let cancel = tokio_util::sync::CancellationToken::new();
             cancel.cancel();
-            crate::measure::collector::collect(recorder.clone(), Duration::from_secs(60), None, live, None, cancel)
-                .await
+            crate::measure::collector::collect(
+                recorder.clone(),
+                Duration::from_secs(60),
+                None,
+                live,
+                None,
+                None,
+                cancel,
+            )
+            .await
         })
     }
 

@@ -1,7 +1,9 @@
 //! Command implementations and the one place where outcomes become exit codes.
 
 pub mod compare;
+pub mod export;
 pub mod gate;
+pub mod progress;
 pub mod run;
 pub mod serve;
 pub mod validate;

@@ -8,17 +8,18 @@ use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::export;
 use super::gate::{self, Gate, GateArgs};
+use super::progress::{Mode, Progress};
 use super::Outcome;
 use presence_bench::engine::{self, target, RunOptions};
 use presence_bench::measure::Live;
+use presence_bench::report::harness::HarnessSummary;
 use presence_bench::report::{self, Summary};
 use presence_bench::scenario;
 
 /// Collector interval: one line per second in the interval log.
 const INTERVAL: Duration = Duration::from_secs(1);
-/// How often a progress line is printed.
-const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -31,11 +32,18 @@ pub struct RunArgs {
     /// Directory for summary.json and latency.hlog (created if missing).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Print no progress lines while running.
+    /// Print no progress while running (a bar on a terminal, lines otherwise or with CI set).
     #[arg(long, short)]
     pub quiet: bool,
     #[command(flatten)]
     pub gate: GateArgs,
+    /// Serve live Prometheus metrics at http://ADDR/metrics (port 0: a free port, printed).
+    /// Overrides the scenario's `metrics.listen`.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Keep serving /metrics this long after the run (e.g. 30s). Overrides `metrics.linger`.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub metrics_linger: Option<Duration>,
 }
 
 pub fn execute(args: RunArgs) -> Outcome {
@@ -76,7 +84,15 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
     let name = plan.name.clone();
     eprintln!("running {name} against {}", describe(&plan.target.destination));
     let (live_tx, live_rx) = watch::channel(Live::default());
-    let progress = (!args.quiet).then(|| tokio::spawn(print_progress(live_rx, plan.duration)));
+    let metrics = match export::settings(plan.metrics, args.metrics_addr, args.metrics_linger) {
+        Some(settings) => match export::start(settings).await {
+            Ok((endpoint, exporter)) => Some((endpoint, exporter)),
+            Err(err) => return Outcome::NotCarriedOut(err.into()),
+        },
+        None => None,
+    };
+    let (endpoint, exporter) = metrics.map_or((None, None), |(e, x)| (Some(e), Some(x)));
+    let progress = Progress::start(Mode::detect(args.quiet), live_rx, plan.duration, plan.load.clone());
     let (intervals, hlog) = match &args.out {
         Some(out) => {
             let (tx, rx) = mpsc::channel(64);
@@ -94,7 +110,8 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
         let (tx, rx) = watch::channel(Default::default());
         (Some(tx), Some(tokio::spawn(gate::watch_aborts(aborting, rx, stop.clone()))))
     };
-    let options = RunOptions { intervals, live: live_tx, stop: stop.clone(), interval: INTERVAL, snapshots };
+    let options =
+        RunOptions { intervals, live: live_tx, stop: stop.clone(), interval: INTERVAL, snapshots, export: exporter };
     let result = engine::run(plan, options).await;
     // The collector has dropped its sender, so the watcher has returned.
     let aborted = match aborts {
@@ -102,7 +119,7 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
         None => None,
     };
     if let Some(progress) = progress {
-        progress.abort();
+        progress.finish();
     }
     let result = match result {
         Ok(result) => result,
@@ -110,6 +127,7 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
     };
     let mut summary = Summary::from_totals(&name, &result.target, &result.totals);
     summary.aborted = aborted;
+    summary.harness = Some(HarnessSummary::judge(&result.health, &summary.errors));
     let held = gate::judge(&mut summary, &gate, baseline.as_ref(), &args.gate);
     if let Some(note) = engine::limits::capped_note(&result.totals.errors) {
         eprintln!("{note}");
@@ -118,6 +136,9 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
         if let Err(err) = write_reports(out, &summary, hlog).await {
             return Outcome::NotCarriedOut(err);
         }
+    }
+    if let Some(endpoint) = endpoint {
+        endpoint.finish(&stop).await;
     }
     if let Err(err) = gate::write_outputs(&summary, &args.gate) {
         return Outcome::NotCarriedOut(err);
@@ -180,26 +201,6 @@ async fn stop_on_signal(stop: CancellationToken, signal: impl std::future::Futur
     signal.await;
     eprintln!("stopping: closing sessions and writing the report");
     stop.cancel();
-}
-
-async fn print_progress(mut live: watch::Receiver<Live>, total: Duration) {
-    let mut last_print = std::time::Instant::now();
-    while live.changed().await.is_ok() {
-        if last_print.elapsed() < PROGRESS_EVERY {
-            continue;
-        }
-        last_print = std::time::Instant::now();
-        let now = live.borrow().clone();
-        eprintln!(
-            "[{:>5.1}s/{:.0}s] visitors {}  msgs/s {:.0}  presence_ack p99 {}  errors {}",
-            now.elapsed.as_secs_f64(),
-            total.as_secs_f64(),
-            now.visitors_live,
-            now.messages_per_second,
-            report::table::micros(now.presence_ack_p99_us),
-            now.errors
-        );
-    }
 }
 
 /// Raises the soft open-file limit to the hard one (every visitor tab is a socket) and

@@ -31,6 +31,7 @@ async fn serve(settings: Settings) -> Outcome {
         println!("instance {} {}", instance.server, instance.url);
     }
     println!("directory {}", cluster.directory_url());
+    println!("metrics {}/metrics", cluster.directory_url());
     let stopped = stop_requested().await.context("cannot listen for Ctrl-C or SIGTERM");
     cluster.shutdown().await;
     match stopped {

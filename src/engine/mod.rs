@@ -15,6 +15,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::agent::{self, AgentContext};
 use crate::checks::Ledger;
+use crate::measure::health::{HealthReport, Monitor};
+use crate::measure::prometheus::Exporter;
 use crate::measure::{collector, Interval, Live, Recorder, Totals};
 use crate::protocol::client::{ConnectOptions, Transport};
 use crate::scenario::{Load, Plan, DEFAULT_GRACE};
@@ -44,6 +46,8 @@ pub struct RunOptions {
     pub interval: Duration,
     /// Receives the totals so far once per interval, when set (see `collector::collect`).
     pub snapshots: Option<watch::Sender<Arc<Totals>>>,
+    /// Prometheus export, fed once per interval by the collector.
+    pub export: Option<Exporter>,
 }
 
 /// What a run produced.
@@ -53,6 +57,8 @@ pub struct RunResult {
     pub drive: DriveStats,
     /// True when the run was stopped before its planned end.
     pub interrupted: bool,
+    /// The harness's own CPU, memory and scheduling lag over the run.
+    pub health: HealthReport,
 }
 
 /// Carries out `plan` and answers what was measured.
@@ -61,12 +67,15 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
     let started = Instant::now();
     let recorder = Recorder::new();
     let collector_stop = CancellationToken::new();
+    let monitor = Monitor::start();
+    let export = options.export.map(|export| export.with_load(plan.load.clone()).with_health(monitor.handle()));
     let collector = tokio::spawn(collector::collect(
         recorder.clone(),
         options.interval,
         options.intervals,
         options.live,
         options.snapshots,
+        export,
         collector_stop.clone(),
     ));
     let grace = plan.agents.as_ref().map_or(DEFAULT_GRACE, |agents| agents.grace);
@@ -118,10 +127,11 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
     ledger.finish(Instant::now());
     collector_stop.cancel();
     let totals = collector.await.expect("the collector does not panic");
+    let health = monitor.stop().await;
     if let Some(cluster) = target.cluster {
         cluster.shutdown().await;
     }
-    Ok(RunResult { totals, target: target.description, drive, interrupted })
+    Ok(RunResult { totals, target: target.description, drive, interrupted, health })
 }
 
 /// How long the load model runs: its stages or arrivals, at most the run's duration.

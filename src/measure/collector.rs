@@ -10,7 +10,8 @@ use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::metric::{Check, Counter, Metric};
+use super::metric::{Check, Counter, Metric, Tally};
+use super::prometheus::Exporter;
 use super::recorder::{Recorder, Shard};
 
 /// One interval's latencies, per metric (index = `Metric::index`).
@@ -32,6 +33,8 @@ pub struct Totals {
     checks: [u64; Check::COUNT],
     /// Errors by kind.
     pub errors: BTreeMap<&'static str, u64>,
+    /// Check violations and drill events by label.
+    pub tallies: BTreeMap<(Tally, &'static str), u64>,
     /// The most visitors alive at once (sampled once per interval).
     pub visitors_peak: i64,
 }
@@ -80,6 +83,7 @@ pub async fn collect(
     sink: Option<mpsc::Sender<Interval>>,
     live: watch::Sender<Live>,
     snapshots: Option<watch::Sender<Arc<Totals>>>,
+    mut export: Option<Exporter>,
     cancel: CancellationToken,
 ) -> Totals {
     let started_at = SystemTime::now();
@@ -99,6 +103,9 @@ pub async fn collect(
         visitors_peak = visitors_peak.max(recorder.visitors_live());
         let length = now - last_tick;
         live.send_replace(live_figures(&interval, &totals, length, now - start, recorder.visitors_live()));
+        if let Some(export) = &mut export {
+            export.publish(&interval, now - start, recorder.visitors_live());
+        }
         merge(&mut totals, &interval);
         if let Some(snapshots) = &snapshots {
             snapshots.send_replace(Arc::new(into_totals(totals.clone(), started_at, now - start, visitors_peak)));
@@ -124,6 +131,7 @@ fn into_totals(shard: Shard, started_at: SystemTime, elapsed: Duration, visitors
         counters: shard.counters,
         checks: shard.checks,
         errors: shard.errors,
+        tallies: shard.tallies,
         visitors_peak,
     }
 }
@@ -140,6 +148,9 @@ fn merge(totals: &mut Shard, interval: &Shard) {
     }
     for (kind, n) in &interval.errors {
         *totals.errors.entry(kind).or_insert(0) += n;
+    }
+    for (key, n) in &interval.tallies {
+        *totals.tallies.entry(*key).or_insert(0) += n;
     }
 }
 
@@ -179,6 +190,7 @@ mod tests {
             Some(sink),
             live,
             Some(snapshots),
+            None,
             cancel.clone(),
         ));
         cancel.cancel();

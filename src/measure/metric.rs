@@ -206,6 +206,13 @@ impl Check {
     }
 }
 
+/// A labelled family of rare events, counted by a short fixed label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Tally {
+    /// A drill event, labelled by kind (`scale_in`, `scale_out`, `kill`).
+    DrillEvent,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

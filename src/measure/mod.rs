@@ -1,15 +1,19 @@
 //! Measurement: contention-free recording ([`Recorder`]), the names of what is measured
-//! ([`Metric`], [`Counter`]), and the [`collector`] that turns samples into intervals and
-//! run totals. Formatting results is `report`'s job, not this module's.
+//! ([`Metric`], [`Counter`], [`Tally`] and the Prometheus [`names`]), the [`collector`] that
+//! turns samples into intervals and run totals, the harness's own [`health`], and the
+//! [`prometheus`] export. Formatting results is `report`'s job, not this module's.
 
 pub mod collector;
+pub mod health;
 mod metric;
+pub mod names;
+pub mod prometheus;
 mod recorder;
 mod schedule;
 mod subject;
 
 pub use collector::{Interval, Live, Totals};
-pub use metric::{Check, Counter, Metric};
+pub use metric::{Check, Counter, Metric, Tally};
 pub use recorder::{new_histogram, Recorder, MAX_LATENCY_US, SIGNIFICANT_DIGITS};
 pub use schedule::{charged_start, TIMER_SLACK};
 pub use subject::Subject;

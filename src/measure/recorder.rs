@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::metric::{Check, Counter, Metric};
+use super::metric::{Check, Counter, Metric, Tally};
 
 /// Highest latency a histogram holds: one hour, in microseconds. Larger samples saturate.
 pub const MAX_LATENCY_US: u64 = 3_600_000_000;
@@ -32,6 +32,7 @@ pub(crate) struct Shard {
     pub counters: [u64; Counter::COUNT],
     pub checks: [u64; Check::COUNT],
     pub errors: BTreeMap<&'static str, u64>,
+    pub tallies: BTreeMap<(Tally, &'static str), u64>,
 }
 
 impl Shard {
@@ -41,6 +42,7 @@ impl Shard {
             counters: [0; Counter::COUNT],
             checks: [0; Check::COUNT],
             errors: BTreeMap::new(),
+            tallies: BTreeMap::new(),
         }
     }
 }
@@ -101,6 +103,12 @@ impl Recorder {
         *self.shard().errors.entry(kind).or_insert(0) += 1;
     }
 
+    /// Counts one event of a labelled family (a check violation, a drill event); `label` is
+    /// a short, fixed name. Rare events only: it touches a small map, like [`Self::error`].
+    pub fn tally(&self, tally: Tally, label: &'static str) {
+        *self.shard().tallies.entry((tally, label)).or_insert(0) += 1;
+    }
+
     /// A visitor came alive (+1) or ended (-1).
     pub fn visitors_live_add(&self, delta: i64) {
         self.inner.visitors_live.fetch_add(delta, Ordering::Relaxed);
@@ -127,6 +135,9 @@ impl Recorder {
             }
             for (kind, n) in std::mem::take(&mut shard.errors) {
                 *into.errors.entry(kind).or_insert(0) += n;
+            }
+            for (key, n) in std::mem::take(&mut shard.tallies) {
+                *into.tallies.entry(key).or_insert(0) += n;
             }
         }
     }

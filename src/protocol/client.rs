@@ -71,6 +71,7 @@ impl ClientError {
     pub fn kind(&self) -> &'static str {
         match self {
             ClientError::InvalidUrl { .. } => "invalid_url",
+            // Limits of the harness's own machine, told apart for reports and the verdict.
             ClientError::Connect { source, .. } => connect_error_kind(source),
             ClientError::Handshake(_) => "handshake",
             ClientError::Closed { .. } => "closed",
@@ -85,8 +86,8 @@ impl ClientError {
 /// machine, not the server, capped the run.
 pub fn connect_error_kind(err: &std::io::Error) -> &'static str {
     match err.raw_os_error() {
-        Some(EMFILE | ENFILE) => OPEN_FILE_LIMIT,
-        Some(EADDRNOTAVAIL) => EPHEMERAL_PORTS,
+        Some(libc::EMFILE | libc::ENFILE) => OPEN_FILE_LIMIT,
+        Some(libc::EADDRNOTAVAIL) => EPHEMERAL_PORTS,
         _ => "connect",
     }
 }
@@ -95,11 +96,6 @@ pub fn connect_error_kind(err: &std::io::Error) -> &'static str {
 pub const OPEN_FILE_LIMIT: &str = "open_file_limit";
 /// Error kind: no local port was left for another connection (EADDRNOTAVAIL).
 pub const EPHEMERAL_PORTS: &str = "ephemeral_ports";
-
-// Linux errno values; std names none of them.
-const ENFILE: i32 = 23;
-const EMFILE: i32 = 24;
-const EADDRNOTAVAIL: i32 = 99;
 
 /// Something received on a connection.
 #[derive(Debug, Clone, PartialEq)]

@@ -7,6 +7,7 @@ use std::path::Path;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use super::harness::HarnessSummary;
 use super::threshold::ThresholdResult;
 use crate::measure::{Check, Counter, Metric, Totals};
 
@@ -82,6 +83,9 @@ pub struct Summary {
     /// Why the run was stopped by a failing `abort_on_fail` threshold; absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aborted: Option<String>,
+    /// The harness's own health and whether its numbers can be trusted (docs/reports.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harness: Option<HarnessSummary>,
 }
 
 impl Summary {
@@ -111,6 +115,7 @@ impl Summary {
             errors: totals.errors.iter().map(|(kind, n)| ((*kind).to_owned(), *n)).collect(),
             thresholds: Vec::new(),
             aborted: None,
+            harness: None,
         }
     }
 

@@ -46,6 +46,9 @@ pub fn render(summary: &Summary) -> String {
         let errors: Vec<String> = summary.errors.iter().map(|(kind, n)| format!("{kind} {n}")).collect();
         let _ = writeln!(out, "errors: {}", errors.join(", "));
     }
+    if let Some(harness) = &summary.harness {
+        out.push_str(&harness.render());
+    }
     out.push_str(&super::threshold::render(summary));
     out
 }

@@ -12,6 +12,7 @@ mod de;
 mod error;
 mod load;
 mod locate;
+mod metrics;
 mod plan;
 mod rate;
 mod spec;
@@ -29,8 +30,8 @@ pub use agents::DEFAULT_GRACE;
 pub use content::{DataTemplate, DataValue, Navigation, PageTemplate, PresenceUpdate};
 pub use error::{Invalid, ScenarioError};
 pub use plan::{
-    visitor_rng, Agents, Backoff, Behavior, Destination, Invokes, Jitter, Load, Plan, Repeat, Repetitions, Stage, Step,
-    Target,
+    visitor_rng, Agents, Backoff, Behavior, Destination, Invokes, Jitter, Load, MetricsExport, Plan, Repeat,
+    Repetitions, Stage, Step, Target,
 };
 pub use rate::Rate;
 pub use step::DEFAULT_SIGNAL_TIMEOUT;

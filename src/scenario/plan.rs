@@ -8,6 +8,7 @@ use rand::{Rng, SeedableRng};
 pub use super::agents::{Agents, Invokes};
 pub use super::backoff::{Backoff, Jitter};
 pub use super::load::{Load, Stage};
+pub use super::metrics::MetricsExport;
 pub use super::step::{Repeat, Repetitions, Step};
 pub use super::target::{Destination, Target};
 pub use super::threshold::Threshold;
@@ -25,6 +26,8 @@ pub struct Plan {
     pub duration: Duration,
     pub load: Load,
     pub reconnect: Backoff,
+    /// Live Prometheus export, when the scenario asks for it.
+    pub metrics: Option<MetricsExport>,
     /// At least one; weights are above zero.
     pub behaviors: Vec<Behavior>,
     /// Simulated agents, if the scenario has any.

@@ -10,6 +10,7 @@ use super::backoff::Backoff;
 use super::de::{self as typed, Name, NonEmpty, NonZeroSpan};
 use super::load::LoadSpec;
 use super::locate::{Issue, Segment};
+use super::metrics::MetricsSpec;
 use super::plan::{Behavior, Plan};
 use super::step::{self, Step};
 use super::target::TargetSpec;
@@ -38,6 +39,8 @@ pub(crate) struct ScenarioSpec {
     load: LoadSpec,
     #[serde(default)]
     reconnect: Backoff,
+    #[serde(default)]
+    metrics: Option<MetricsSpec>,
     behaviors: NonEmpty<BehaviorSpec>,
     #[serde(default)]
     agents: Option<AgentsSpec>,
@@ -79,6 +82,7 @@ impl ScenarioSpec {
             duration,
             load,
             reconnect: self.reconnect,
+            metrics: self.metrics.map(MetricsSpec::compile),
             behaviors,
             agents: self.agents.map(AgentsSpec::compile),
             thresholds: self.thresholds.0,

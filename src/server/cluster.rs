@@ -14,6 +14,7 @@ use super::discovery::Membership;
 use super::error::ServerError;
 use super::faults::Faults;
 use super::instance::{Instance, InstanceInfo};
+use super::metrics::{self, ClusterCounters};
 use super::settings::Settings;
 use super::state::Shared;
 
@@ -25,6 +26,8 @@ pub struct Context {
     pub membership: Arc<Membership>,
     /// Every task of the cluster: listeners, sessions, drain timers.
     pub tracker: TaskTracker,
+    /// Drains, kills and scale-outs, for `/metrics`.
+    pub counters: Arc<ClusterCounters>,
 }
 
 /// A running reference cluster. Cheap to clone; every clone drives the same cluster.
@@ -53,6 +56,7 @@ impl Cluster {
             state,
             membership: Arc::new(Membership::default()),
             tracker: TaskTracker::new(),
+            counters: Arc::default(),
         };
         let listener = TcpListener::bind(directory_addr)
             .await
@@ -112,6 +116,7 @@ impl Cluster {
         let instance =
             Instance::start(format!("s{number}"), SocketAddr::new(context.settings.host, port), context).await?;
         context.membership.add(instance.clone());
+        context.counters.scale_outs.fetch_add(1, Ordering::Relaxed);
         Ok(instance.info())
     }
 
@@ -120,6 +125,7 @@ impl Cluster {
     pub async fn kill(&self, server: Option<&str>) -> Result<InstanceInfo, ServerError> {
         let instance = self.pick(server, "kill")?;
         instance.kill();
+        self.inner.context.counters.kills.fetch_add(1, Ordering::Relaxed);
         self.inner.context.membership.remove(&instance.name);
         Ok(instance.info())
     }
@@ -134,6 +140,12 @@ impl Cluster {
         self.inner.shutdown.cancel();
         context.tracker.close();
         context.tracker.wait().await;
+    }
+
+    /// The server's metrics in the Prometheus text format (served at `/metrics`).
+    pub fn metrics_text(&self) -> String {
+        let context = &self.inner.context;
+        metrics::render(&context.membership.all(), &context.counters, &context.state)
     }
 
     pub(super) fn membership(&self) -> Arc<Membership> {
@@ -156,6 +168,7 @@ impl Cluster {
         if !instance.begin_drain(window) {
             return;
         }
+        context.counters.drains.fetch_add(1, Ordering::Relaxed);
         context.membership.refresh();
         let instance = instance.clone();
         let membership = context.membership.clone();

@@ -23,6 +23,7 @@ pub fn router(cluster: Cluster) -> Router {
     Router::new()
         .route("/locate", get(discovery::locate))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
         .route("/admin/instances", get(instances))
         .route("/admin/scale-in", post(scale_in))
         .route("/admin/scale-out", post(scale_out))
@@ -40,6 +41,11 @@ fn answer(result: Result<InstanceInfo, ServerError>) -> Response {
         Ok(info) => Json(info).into_response(),
         Err(err) => err.into_response(),
     }
+}
+
+async fn metrics(State(cluster): State<Cluster>) -> Response {
+    let content_type = [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")];
+    (content_type, cluster.metrics_text()).into_response()
 }
 
 async fn instances(State(cluster): State<Cluster>) -> Response {

@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 
 use super::cluster::Context;
 use super::error::ServerError;
+use super::metrics::InstanceCounters;
 use super::routes;
 
 /// Whether an instance accepts visitors.
@@ -52,6 +53,8 @@ pub struct Instance {
     sockjs_sessions: Mutex<HashSet<String>>,
     /// This instance's session tasks; closed when the drain begins.
     sessions: TaskTracker,
+    /// Sessions and messages, for `/metrics`.
+    pub counters: Arc<InstanceCounters>,
 }
 
 impl Instance {
@@ -69,6 +72,7 @@ impl Instance {
             stop: CancellationToken::new(),
             sockjs_sessions: Mutex::new(HashSet::new()),
             sessions: TaskTracker::new(),
+            counters: Arc::default(),
         });
         let router = routes::router(instance.clone(), context.clone());
         // Small frames must leave at once: Nagle's algorithm would hold them for the peer's

@@ -7,6 +7,7 @@
 //! - `directory`, `discovery`, `ring`: `/locate`, admin routes, consistent hashing.
 //! - `session`: one task per WebSocket session.
 //! - `state`: the one shared state.
+//! - [`metrics`]: the server's own Prometheus metrics, served at the directory's `/metrics`.
 //! - `faults`: deliberate protocol violations for testing the harness, off by default.
 
 pub mod cluster;
@@ -15,6 +16,7 @@ mod discovery;
 pub mod error;
 mod faults;
 pub mod instance;
+pub mod metrics;
 mod ring;
 mod routes;
 mod session;

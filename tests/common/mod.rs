@@ -228,7 +228,8 @@ pub fn start_run(plan: Plan) -> Running {
     let stop = CancellationToken::new();
     let (live_tx, live) = watch::channel(Live::default());
     let interval = Duration::from_millis(100);
-    let options = RunOptions { intervals: None, live: live_tx, snapshots: None, stop: stop.clone(), interval };
+    let options =
+        RunOptions { intervals: None, live: live_tx, snapshots: None, export: None, stop: stop.clone(), interval };
     let run = tokio::spawn(async move { engine::run(plan, options).await.expect("the target resolves") });
     Running { stop, live, run }
 }

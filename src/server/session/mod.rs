@@ -93,6 +93,7 @@ pub async fn run(
     if instance.is_draining() {
         return link.close(close::GO_AWAY).await;
     }
+    let _counted = instance.counters.session();
     let (handle, outbox) = SessionHandle::new(OUTBOX_CAPACITY);
     let mut session = Session {
         context,
@@ -132,7 +133,7 @@ impl Session {
                 // and whatever handling the last frame pushed to this session precedes the
                 // replies to the next one.
                 Some(first) = outbox.recv() => {
-                    if let Some(end) = forward(link, first, &mut outbox).await {
+                    if let Some(end) = forward(link, first, &mut outbox, &self.instance).await {
                         return end;
                     }
                 }
@@ -152,6 +153,7 @@ impl Session {
                     if link.send(&self.replies).await.is_err() {
                         return End::Drop;
                     }
+                    self.instance.counters.sent(self.replies.len());
                     self.replies.clear();
                     if let Some(close) = self.close.take() {
                         return End::Close(close);
@@ -179,6 +181,7 @@ impl Session {
                     if link.send(&due).await.is_err() {
                         return End::Drop;
                     }
+                    self.instance.counters.sent(due.len());
                 }
                 () = self.instance.draining(), if drain_at.is_none() => {
                     drain_at = Some(self.drain_moment());
@@ -200,6 +203,7 @@ impl Session {
             return Some(End::Close(close::MESSAGE_TOO_BIG));
         }
         let Ok(messages) = link.messages(text) else { return Some(End::Close(close::BROKEN_FRAMING)) };
+        self.instance.counters.received(messages.len());
         for message in &messages {
             self.dispatch(message);
             if self.close.is_some() {
@@ -219,7 +223,12 @@ impl Session {
 }
 
 /// Sends what others pushed to this session, batching what is already waiting.
-async fn forward(link: &mut Link, first: Outgoing, outbox: &mut mpsc::Receiver<Outgoing>) -> Option<End> {
+async fn forward(
+    link: &mut Link,
+    first: Outgoing,
+    outbox: &mut mpsc::Receiver<Outgoing>,
+    instance: &Instance,
+) -> Option<End> {
     let mut batch: Vec<Arc<str>> = Vec::new();
     let mut close = None;
     let mut next = Some(first);
@@ -239,5 +248,6 @@ async fn forward(link: &mut Link, first: Outgoing, outbox: &mut mpsc::Receiver<O
     if link.send(&batch).await.is_err() {
         return Some(End::Drop);
     }
+    instance.counters.sent(batch.len());
     close.map(End::Close)
 }

@@ -121,6 +121,17 @@ impl Shared {
         Shared { state: Mutex::new(state), queue_bound, faults }
     }
 
+    /// Messages waiting in the outboxes of visitor sessions: the total and the longest.
+    /// Walks every tab under the lock, so it is for scrapes, not for every message.
+    pub fn outbox_depth(&self) -> (u64, u64) {
+        let state = self.lock();
+        let tabs = state.visitors.values().flat_map(|visitor| &visitor.tabs);
+        tabs.fold((0, 0), |(total, max), tab| {
+            let queued = tab.session.queued() as u64;
+            (total + queued, max.max(queued))
+        })
+    }
+
     /// A panic elsewhere must not take every session down with it: the maps stay usable.
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)

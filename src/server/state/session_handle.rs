@@ -45,6 +45,11 @@ impl SessionHandle {
         }
     }
 
+    /// Messages waiting in the outbox.
+    pub fn queued(&self) -> usize {
+        self.outbox.max_capacity() - self.outbox.capacity()
+    }
+
     /// Completes once the session was kicked as a slow consumer.
     pub fn kicked(&self) -> WaitForCancellationFuture<'_> {
         self.kick.cancelled()

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The real Prometheus against a short run: promtool lints a scrape of the harness and of the
+# reference server, and a Prometheus server (loopback only, temporary config and data dir)
+# scrapes the run and must answer a dashboard expression with data.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
+fi
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_for() { # URL, what
+    for _ in $(seq 1 300); do curl -fsS "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done
+    echo "timed out waiting for $2 at $1" >&2; return 1
+}
+
+cargo build --release --quiet
+bin=target/release/presence-bench
+harness_port=$(free_port)
+directory_port=$(free_port)
+prom_port=$(free_port)
+
+cat > "$work/scenario.yaml" <<YAML
+name: prometheus-check
+seed: 3
+target: { embedded: { instances: 2, directory_port: $directory_port } }
+duration: 25s
+load: { stages: [ { to: 50, over: 3s }, { hold: 22s } ] }
+behaviors:
+  - name: browser
+    steps: [ connect, { repeat: { every: 200ms, steps: [ presence ] } } ]
+YAML
+
+cat > "$work/prometheus.yml" <<YAML
+global: { scrape_interval: 1s, evaluation_interval: 1s }
+scrape_configs:
+  - job_name: presence-bench
+    static_configs: [ { targets: ["127.0.0.1:$harness_port"] } ]
+  - job_name: presence-server
+    static_configs: [ { targets: ["127.0.0.1:$directory_port"] } ]
+YAML
+promtool check config "$work/prometheus.yml"
+
+prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/data" \
+    --web.listen-address="127.0.0.1:$prom_port" >"$work/prometheus.log" 2>&1 &
+pids+=($!)
+
+"$bin" run "$work/scenario.yaml" --quiet --metrics-addr "127.0.0.1:$harness_port" --metrics-linger 5s \
+    >"$work/run.out" 2>"$work/run.err" &
+run_pid=$!
+pids+=($run_pid)
+
+wait_for "http://127.0.0.1:$harness_port/metrics" "the harness's /metrics"
+wait_for "http://127.0.0.1:$directory_port/metrics" "the server's /metrics"
+wait_for "http://127.0.0.1:$prom_port/-/ready" "Prometheus"
+
+echo "== promtool check metrics (harness, server)"
+curl -fsS "http://127.0.0.1:$harness_port/metrics" | promtool check metrics
+curl -fsS "http://127.0.0.1:$directory_port/metrics" | promtool check metrics
+
+# A dashboard expression, with Grafana's $__rate_interval made concrete.
+query_with_data() { # expression
+    local expr=$1 answer
+    for _ in $(seq 1 200); do
+        answer=$(curl -fsS "http://127.0.0.1:$prom_port/api/v1/query" --data-urlencode "query=$expr" || true)
+        if python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["status"]=="success" and r["data"]["result"] and any(float(s["value"][1])>0 for s in r["data"]["result"]) else 1)' "$answer" 2>/dev/null; then
+            echo "ok: $expr -> $answer"
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "Prometheus did not answer $expr with data; last answer: $answer" >&2
+    tail -20 "$work/prometheus.log" >&2
+    return 1
+}
+pick() { # title of a dashboard panel -> its first expression, $__rate_interval as 10s
+    python3 - "$1" <<'PY'
+import json, sys
+panels = json.load(open("dashboards/presence-bench.json"))["panels"]
+panel = next(p for p in panels if p["title"] == sys.argv[1])
+print(panel["targets"][0]["expr"].replace("$__rate_interval", "10s"))
+PY
+}
+echo "== Prometheus answers dashboard expressions"
+query_with_data "$(pick 'Messages per second')"
+query_with_data "$(pick 'p99 by metric')"
+query_with_data "$(pick 'Sessions per instance')"
+
+wait "$run_pid"
+echo "prometheus check passed"

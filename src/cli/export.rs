@@ -1,0 +1,58 @@
+//! The `/metrics` endpoint of a run: started before the load, kept up for `--metrics-linger`
+//! after it so the last scrape is not lost, then stopped ("cancel, then await").
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use presence_bench::measure::prometheus::{self, ExportError, Exporter};
+use presence_bench::scenario::MetricsExport;
+
+/// A serving endpoint and the exporter the run feeds.
+pub struct Endpoint {
+    pub addr: SocketAddr,
+    linger: Duration,
+    shutdown: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+/// Command-line values win over the scenario's `metrics` section.
+pub fn settings(
+    scenario: Option<MetricsExport>,
+    addr: Option<SocketAddr>,
+    linger: Option<Duration>,
+) -> Option<MetricsExport> {
+    let listen = addr.or(scenario.map(|export| export.listen))?;
+    let linger = linger.or(scenario.map(|export| export.linger)).unwrap_or(Duration::ZERO);
+    Some(MetricsExport { listen, linger })
+}
+
+/// Binds the endpoint and answers it with the exporter to hand to the engine.
+pub async fn start(settings: MetricsExport) -> Result<(Endpoint, Exporter), ExportError> {
+    let exporter = Exporter::new();
+    let shutdown = CancellationToken::new();
+    let (addr, task) = prometheus::serve(exporter.scrape(), settings.listen, shutdown.clone()).await?;
+    eprintln!("metrics: serving http://{addr}/metrics");
+    Ok((Endpoint { addr, linger: settings.linger, shutdown, task }, exporter))
+}
+
+impl Endpoint {
+    /// Keeps serving for the linger time (cut short by `stop`), then stops the endpoint.
+    pub async fn finish(self, stop: &CancellationToken) {
+        if !self.linger.is_zero() && !stop.is_cancelled() {
+            eprintln!(
+                "metrics: still serving http://{}/metrics for {} (Ctrl-C to stop)",
+                self.addr,
+                humantime::format_duration(self.linger)
+            );
+            tokio::select! {
+                () = tokio::time::sleep(self.linger) => {}
+                () = stop.cancelled() => {}
+            }
+        }
+        self.shutdown.cancel();
+        let _ = self.task.await;
+    }
+}

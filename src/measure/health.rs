@@ -1,0 +1,248 @@
+//! The harness's own health: how much CPU and memory the process uses, and how late its
+//! timers fire (scheduling lag). A load generator that is itself saturated measures its own
+//! queueing, not the server; these figures let the report say so.
+//!
+//! One task, off the hot path: it sleeps [`LAG_PERIOD`], records how late it woke, and once a
+//! second reads `/proc/self/stat`, `/proc/self/statm` and `/proc/self/fd` (Linux; elsewhere
+//! the process figures stay 0).
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::recorder::new_histogram;
+
+/// How often the lag probe wakes. Tokio's timer has millisecond resolution, so a healthy
+/// runtime shows lags below about 1 ms.
+pub const LAG_PERIOD: Duration = Duration::from_millis(10);
+/// How often process figures are read.
+const PROCESS_EVERY: Duration = Duration::from_secs(1);
+/// A one-second sample with at least this share of all cores busy counts as saturated.
+pub const SATURATED_SHARE: f64 = 0.9;
+
+/// Process figures read from /proc.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ProcessSample {
+    pub cpu_seconds: f64,
+    pub rss_bytes: u64,
+    pub open_fds: u64,
+}
+
+#[derive(Default)]
+struct State {
+    /// Lag samples (microseconds) since the exporter last took them.
+    lag_interval: Option<Histogram<u64>>,
+    lag_total: Option<Histogram<u64>>,
+    process: ProcessSample,
+    peak_rss_bytes: u64,
+    /// One-second CPU samples, and how many of them were saturated.
+    cpu_samples: u32,
+    cpu_saturated: u32,
+}
+
+/// Read access to the monitor's figures, for the exporter.
+#[derive(Clone)]
+pub struct HealthHandle {
+    state: Arc<Mutex<State>>,
+}
+
+impl HealthHandle {
+    /// Latest process figures.
+    pub fn process(&self) -> ProcessSample {
+        lock(&self.state).process
+    }
+
+    /// Lag samples since the last call (microseconds), leaving an empty histogram behind.
+    pub fn take_lag_interval(&self) -> Histogram<u64> {
+        let mut state = lock(&self.state);
+        let fresh = new_histogram();
+        state.lag_interval.replace(fresh).unwrap_or_else(new_histogram)
+    }
+}
+
+/// What the monitor saw over the whole run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthReport {
+    pub cpu_seconds: f64,
+    pub peak_rss_bytes: u64,
+    /// Cores the process may use.
+    pub cores: usize,
+    pub cpu_samples: u32,
+    /// One-second samples with at least [`SATURATED_SHARE`] of all cores busy.
+    pub cpu_saturated_samples: u32,
+    pub lag_p99_us: u64,
+    pub lag_max_us: u64,
+}
+
+/// The running monitor: stop it to get its report.
+pub struct Monitor {
+    handle: HealthHandle,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Monitor {
+    /// Starts the probe task on the current runtime.
+    pub fn start() -> Monitor {
+        let state = State { lag_interval: Some(new_histogram()), lag_total: Some(new_histogram()), ..State::default() };
+        let handle = HealthHandle { state: Arc::new(Mutex::new(state)) };
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(probe(handle.clone(), stop.clone()));
+        Monitor { handle, stop, task }
+    }
+
+    pub fn handle(&self) -> HealthHandle {
+        self.handle.clone()
+    }
+
+    /// Cancels the probe, awaits it, and answers what it saw.
+    pub async fn stop(self) -> HealthReport {
+        self.stop.cancel();
+        // The probe does not panic; if it did, the figures gathered so far still stand.
+        let _ = self.task.await;
+        let state = lock(&self.handle.state);
+        let lag = state.lag_total.as_ref();
+        let at = |q| lag.filter(|h| !h.is_empty()).map_or(0, |h| h.value_at_quantile(q));
+        HealthReport {
+            cpu_seconds: state.process.cpu_seconds,
+            peak_rss_bytes: state.peak_rss_bytes,
+            cores: cores(),
+            cpu_samples: state.cpu_samples,
+            cpu_saturated_samples: state.cpu_saturated,
+            lag_p99_us: at(0.99),
+            lag_max_us: lag.filter(|h| !h.is_empty()).map_or(0, |h| h.max()),
+        }
+    }
+}
+
+/// Cores the process may run on.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+async fn probe(handle: HealthHandle, stop: CancellationToken) {
+    let cores = cores() as f64;
+    let mut last_process = (Instant::now(), read_process());
+    update_process(&handle, last_process.1, None);
+    loop {
+        let due = Instant::now() + LAG_PERIOD;
+        tokio::select! {
+            () = stop.cancelled() => break,
+            () = tokio::time::sleep_until(due) => {}
+        }
+        let now = Instant::now();
+        let late = u64::try_from(now.saturating_duration_since(due).as_micros()).unwrap_or(u64::MAX).max(1);
+        {
+            let state = &mut *lock(&handle.state);
+            for histogram in [&mut state.lag_interval, &mut state.lag_total].into_iter().flatten() {
+                histogram.saturating_record(late);
+            }
+        }
+        if now - last_process.0 >= PROCESS_EVERY {
+            let sample = read_process();
+            let wall = (now - last_process.0).as_secs_f64();
+            let busy = (sample.cpu_seconds - last_process.1.cpu_seconds) / (wall * cores);
+            update_process(&handle, sample, Some(busy));
+            last_process = (now, sample);
+        }
+    }
+    update_process(&handle, read_process(), None);
+}
+
+fn update_process(handle: &HealthHandle, sample: ProcessSample, busy_share: Option<f64>) {
+    let mut state = lock(&handle.state);
+    state.process = sample;
+    state.peak_rss_bytes = state.peak_rss_bytes.max(sample.rss_bytes);
+    if let Some(busy) = busy_share {
+        state.cpu_samples += 1;
+        if busy >= SATURATED_SHARE {
+            state.cpu_saturated += 1;
+        }
+    }
+}
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Reads the process figures; zeros where /proc is not there.
+pub fn read_process() -> ProcessSample {
+    #[cfg(target_os = "linux")]
+    {
+        linux::read()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        ProcessSample::default()
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use super::ProcessSample;
+
+    pub fn read() -> ProcessSample {
+        ProcessSample {
+            cpu_seconds: std::fs::read_to_string("/proc/self/stat").ok().and_then(|s| cpu_seconds(&s)).unwrap_or(0.0),
+            rss_bytes: std::fs::read_to_string("/proc/self/statm").ok().and_then(|s| rss_bytes(&s)).unwrap_or(0),
+            open_fds: std::fs::read_dir("/proc/self/fd").map_or(0, |dir| dir.count() as u64),
+        }
+    }
+
+    /// utime + stime (fields 14 and 15 of /proc/self/stat, after the parenthesised name).
+    pub fn cpu_seconds(stat: &str) -> Option<f64> {
+        let after_name = &stat[stat.rfind(')')? + 1..];
+        let mut fields = after_name.split_whitespace().skip(11);
+        let utime: u64 = fields.next()?.parse().ok()?;
+        let stime: u64 = fields.next()?.parse().ok()?;
+        // SAFETY: sysconf only reads a configuration value.
+        let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        Some((utime + stime) as f64 / if ticks > 0 { ticks as f64 } else { 100.0 })
+    }
+
+    /// Resident pages (second field of /proc/self/statm) times the page size.
+    pub fn rss_bytes(statm: &str) -> Option<u64> {
+        let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+        // SAFETY: sysconf only reads a configuration value.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        Some(pages * if page > 0 { page as u64 } else { 4096 })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn proc_files_are_parsed() {
+        let stat = "1234 (tokio (rt) x) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 8 0 100 0 0";
+        let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        assert_eq!(linux::cpu_seconds(stat), Some(300.0 / ticks));
+        assert!(linux::rss_bytes("100 25 3 1 0 20 0").unwrap() >= 25 * 4096);
+        let live = read_process();
+        assert!(live.rss_bytes > 0 && live.open_fds > 0, "{live:?}");
+    }
+
+    #[tokio::test]
+    async fn the_probe_records_lag_and_reports_it() {
+        let monitor = Monitor::start();
+        let handle = monitor.handle();
+        // Block this (current-thread) runtime: the probe must then wake late.
+        tokio::task::yield_now().await;
+        std::thread::sleep(Duration::from_millis(40));
+        // Await the probe's next wake-up through the lag histogram, not a sleep.
+        let mut lag = handle.take_lag_interval();
+        while lag.is_empty() {
+            tokio::task::yield_now().await;
+            lag.add(handle.take_lag_interval()).unwrap();
+        }
+        let report = monitor.stop().await;
+        assert!(report.lag_max_us >= 20_000, "lag max {}us", report.lag_max_us);
+        assert!(report.cores >= 1);
+    }
+}

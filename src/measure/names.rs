@@ -1,0 +1,150 @@
+//! Every Prometheus metric the harness exports, defined once. The exporter registers from
+//! this table, docs/metrics.md documents it, and the tests check that the live `/metrics`,
+//! the docs and every dashboard expression agree with it.
+//!
+//! Delivery checks are exported from `measure::Check` (all of them, at 0 before their first
+//! violation), as `presence_bench_check_violations_total{check=...}`.
+
+use super::metric::Counter;
+use crate::protocol::client::{EPHEMERAL_PORTS, OPEN_FILE_LIMIT};
+
+/// A Prometheus metric type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+impl Kind {
+    /// The word the Prometheus text format uses in `# TYPE`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+        }
+    }
+}
+
+/// One metric family: name, type, label names and meaning.
+#[derive(Debug, Clone, Copy)]
+pub struct Family {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub labels: &'static [&'static str],
+    pub help: &'static str,
+}
+
+const fn family(name: &'static str, kind: Kind, labels: &'static [&'static str], help: &'static str) -> Family {
+    Family { name, kind, labels, help }
+}
+
+pub const LATENCY: &str = "presence_bench_latency_seconds";
+pub const VISITORS_LIVE: &str = "presence_bench_visitors_live";
+pub const VISITORS_TARGET: &str = "presence_bench_visitors_target";
+pub const STAGE: &str = "presence_bench_stage";
+pub const ELAPSED: &str = "presence_bench_elapsed_seconds";
+pub const ERRORS: &str = "presence_bench_errors_total";
+pub const CHECK_VIOLATIONS: &str = "presence_bench_check_violations_total";
+pub const DRILL_EVENTS: &str = "presence_bench_drill_events_total";
+pub const CPU: &str = "presence_bench_process_cpu_seconds_total";
+pub const RSS: &str = "presence_bench_process_resident_memory_bytes";
+pub const OPEN_FDS: &str = "presence_bench_process_open_fds";
+pub const LAG: &str = "presence_bench_scheduling_lag_seconds";
+pub const LAG_MAX: &str = "presence_bench_scheduling_lag_max_seconds";
+
+/// Error kinds pre-registered at zero: the ones dashboards and the harness verdict watch.
+pub const ERROR_KINDS: &[&str] = &["connect", OPEN_FILE_LIMIT, EPHEMERAL_PORTS, "handshake", "lost", "reply_timeout"];
+/// Drill event kinds, pre-registered at zero.
+pub const DRILL_KINDS: &[&str] = &["scale_in", "scale_out", "kill"];
+
+/// The family a [`Counter`] is exported as. Exhaustive: a new counter needs a name here
+/// and a row in [`HARNESS`] (a unit test checks the row exists).
+pub fn counter_family(counter: Counter) -> &'static str {
+    match counter {
+        Counter::VisitorsStarted => "presence_bench_visitors_started_total",
+        Counter::VisitorsCompleted => "presence_bench_visitors_completed_total",
+        Counter::SessionsOpened => "presence_bench_sessions_opened_total",
+        Counter::SessionsLost => "presence_bench_sessions_lost_total",
+        Counter::Reconnects => "presence_bench_reconnects_total",
+        Counter::MessagesSent => "presence_bench_messages_sent_total",
+        Counter::MessagesReceived => "presence_bench_messages_received_total",
+        Counter::SignalsReceived => "presence_bench_signals_received_total",
+        Counter::SignalsSent => "presence_bench_signals_sent_total",
+        Counter::SignalsRejected => "presence_bench_signals_rejected_total",
+        Counter::SignalsUndeliverable => "presence_bench_signals_undeliverable_total",
+    }
+}
+
+use Kind::{Counter as C, Gauge as G, Histogram as H};
+
+/// Every family the harness exports (`run --metrics-addr`).
+pub const HARNESS: &[Family] = &[
+    family(LATENCY, H, &["metric"], "Latency of each measured exchange (the report's metrics), from intent."),
+    family(VISITORS_LIVE, G, &[], "Visitor tasks alive now."),
+    family(VISITORS_TARGET, G, &[], "Visitors the load model asks for now (open model: max_visitors)."),
+    family(STAGE, G, &[], "Index of the current load stage, from 0 (open model: 0)."),
+    family(ELAPSED, G, &[], "Seconds since the run started."),
+    family("presence_bench_visitors_started_total", C, &[], "Visitor tasks started."),
+    family("presence_bench_visitors_completed_total", C, &[], "Visitor tasks that ran their behavior to the end."),
+    family("presence_bench_sessions_opened_total", C, &[], "Sessions (tabs) opened."),
+    family("presence_bench_sessions_lost_total", C, &[], "Sessions lost to the server (close, reset, EOF)."),
+    family("presence_bench_reconnects_total", C, &[], "Lost sessions that were reconnected."),
+    family("presence_bench_messages_sent_total", C, &[], "Protocol messages sent to the server."),
+    family("presence_bench_messages_received_total", C, &[], "Protocol messages received (no heartbeats)."),
+    family("presence_bench_signals_received_total", C, &[], "Signals and invokes received by visitors."),
+    family("presence_bench_signals_sent_total", C, &[], "Signals and invokes sent by agents."),
+    family("presence_bench_signals_rejected_total", C, &[], "Signals and invokes the server rejected (queue_full)."),
+    family(
+        "presence_bench_signals_undeliverable_total",
+        C,
+        &[],
+        "Signals kept for visitors that never came back: neither delivered nor lost.",
+    ),
+    family(ERRORS, C, &["kind"], "Errors by kind (docs/reports.md lists the kinds)."),
+    family(CHECK_VIOLATIONS, C, &["check"], "Delivery-guarantee violations by check."),
+    family(DRILL_EVENTS, C, &["kind"], "Drill events carried out (scale_in, scale_out, kill)."),
+    family(CPU, C, &[], "CPU time (user + system) the harness process used."),
+    family(RSS, G, &[], "Resident memory of the harness process."),
+    family(OPEN_FDS, G, &[], "File descriptors the harness process holds open."),
+    family(LAG, H, &[], "How late a 10 ms timer task of the harness wakes up."),
+    family(LAG_MAX, G, &[], "Largest scheduling lag in the last interval."),
+];
+
+/// Bucket upper bounds (seconds) of [`LATENCY`]: presence exchanges on a LAN or loopback
+/// take 0.1 to 5 ms, across regions 20 to 200 ms; reconnects with backoff take seconds.
+pub const LATENCY_BUCKETS: &[f64] =
+    &[0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0];
+/// Bucket upper bounds (seconds) of [`LAG`]: a healthy runtime wakes within 1 ms.
+pub const LAG_BUCKETS: &[f64] = &[0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
+
+/// The family named `name`, if the harness exports it.
+pub fn harness_family(name: &str) -> Option<&'static Family> {
+    HARNESS.iter().find(|family| family.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_counter_has_a_documented_family() {
+        for counter in Counter::ALL {
+            let family = harness_family(counter_family(counter)).expect("counter family in HARNESS");
+            assert_eq!(family.kind, Kind::Counter);
+        }
+    }
+
+    #[test]
+    fn names_follow_the_conventions() {
+        let mut seen = std::collections::HashSet::new();
+        for family in HARNESS {
+            assert!(family.name.starts_with("presence_bench_"), "{}", family.name);
+            assert!(seen.insert(family.name), "{} twice", family.name);
+            assert_eq!(family.kind == Kind::Counter, family.name.ends_with("_total"), "{}", family.name);
+        }
+        assert!(LATENCY_BUCKETS.windows(2).all(|w| w[0] < w[1]));
+        assert!(LAG_BUCKETS.windows(2).all(|w| w[0] < w[1]));
+    }
+}

@@ -1,0 +1,318 @@
+//! Prometheus export, off the hot path. Visitors keep recording through `Recorder` only;
+//! once per interval the collector hands what it drained to [`Exporter::publish`], which
+//! pushes counter deltas, gauge values and each latency histogram (bucketed from the
+//! interval's HdrHistogram with `record_many`) into a `metrics` recorder from
+//! metrics-exporter-prometheus. That recorder is private to the run, not the process-wide
+//! global one, so runs in one process (tests, the embedded server) never mix.
+//!
+//! [`serve`] answers `GET /metrics` with the rendered text on an address of the user's.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::header;
+use axum::routing::get;
+use axum::Router;
+use hdrhistogram::Histogram;
+use metrics::{Key, Label, Level, Metadata, Recorder as _};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::health::HealthHandle;
+use super::metric::{Check, Counter, Metric, Tally};
+use super::names::{self, Kind};
+use super::recorder::Shard;
+use crate::scenario::Load;
+
+static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+/// Why the metrics endpoint could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("cannot listen for metrics on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+}
+
+/// The run's Prometheus registry and the handles `publish` updates.
+pub struct Exporter {
+    recorder: PrometheusRecorder,
+    scrape: Scrape,
+    latency: Vec<metrics::Histogram>,
+    counters: Vec<metrics::Counter>,
+    errors: BTreeMap<&'static str, metrics::Counter>,
+    tallies: BTreeMap<(Tally, &'static str), metrics::Counter>,
+    /// One series per delivery check (index = `Check::index`).
+    checks: Vec<metrics::Counter>,
+    visitors_live: metrics::Gauge,
+    visitors_target: metrics::Gauge,
+    stage: metrics::Gauge,
+    elapsed: metrics::Gauge,
+    rss: metrics::Gauge,
+    open_fds: metrics::Gauge,
+    lag: metrics::Histogram,
+    lag_max: metrics::Gauge,
+    load: Option<Load>,
+    health: Option<HealthHandle>,
+}
+
+/// What the HTTP endpoint renders: the registry, plus the process CPU counter, which is
+/// fractional seconds and so beyond the `metrics` crate's integer counters.
+#[derive(Clone)]
+pub struct Scrape {
+    handle: PrometheusHandle,
+    cpu_micros: Arc<AtomicU64>,
+}
+
+impl Scrape {
+    /// The Prometheus text format of everything exported so far.
+    pub fn render(&self) -> String {
+        let mut text = self.handle.render();
+        let cpu = self.cpu_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let help = names::harness_family(names::CPU).map_or("", |family| family.help);
+        text.push_str(&format!("# HELP {0} {help}\n# TYPE {0} counter\n{0} {cpu}\n", names::CPU));
+        text
+    }
+}
+
+impl Default for Exporter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Exporter {
+    /// A registry with every harness family registered (labelled ones for their known labels).
+    pub fn new() -> Exporter {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(names::LATENCY.into()), names::LATENCY_BUCKETS)
+            .and_then(|builder| builder.set_buckets_for_metric(Matcher::Full(names::LAG.into()), names::LAG_BUCKETS))
+            .expect("constant bucket lists are not empty")
+            .build_recorder();
+        for family in names::HARNESS.iter().filter(|family| family.name != names::CPU) {
+            let (name, help) = (family.name.into(), family.help.into());
+            match family.kind {
+                Kind::Counter => recorder.describe_counter(name, None, help),
+                Kind::Gauge => recorder.describe_gauge(name, None, help),
+                Kind::Histogram => recorder.describe_histogram(name, None, help),
+            }
+        }
+        let scrape = Scrape { handle: recorder.handle(), cpu_micros: Arc::new(AtomicU64::new(0)) };
+        let gauge = |name: &'static str| recorder.register_gauge(&Key::from_static_name(name), &METADATA);
+        let mut exporter = Exporter {
+            latency: Metric::ALL
+                .iter()
+                .map(|metric| {
+                    let key = Key::from_static_parts(names::LATENCY, labels("metric", metric.name()));
+                    recorder.register_histogram(&key, &METADATA)
+                })
+                .collect(),
+            counters: Counter::ALL
+                .iter()
+                .map(|counter| {
+                    recorder.register_counter(&Key::from_static_name(names::counter_family(*counter)), &METADATA)
+                })
+                .collect(),
+            checks: Check::ALL
+                .iter()
+                .map(|check| {
+                    let key = Key::from_static_parts(names::CHECK_VIOLATIONS, labels("check", check.name()));
+                    recorder.register_counter(&key, &METADATA)
+                })
+                .collect(),
+            errors: BTreeMap::new(),
+            tallies: BTreeMap::new(),
+            visitors_live: gauge(names::VISITORS_LIVE),
+            visitors_target: gauge(names::VISITORS_TARGET),
+            stage: gauge(names::STAGE),
+            elapsed: gauge(names::ELAPSED),
+            rss: gauge(names::RSS),
+            open_fds: gauge(names::OPEN_FDS),
+            lag: recorder.register_histogram(&Key::from_static_name(names::LAG), &METADATA),
+            lag_max: gauge(names::LAG_MAX),
+            recorder,
+            scrape,
+            load: None,
+            health: None,
+        };
+        for kind in names::ERROR_KINDS {
+            exporter.error(kind);
+        }
+        for kind in names::DRILL_KINDS {
+            exporter.tally(Tally::DrillEvent, kind);
+        }
+        exporter
+    }
+
+    /// The load model, for the visitor target and stage gauges.
+    pub fn with_load(mut self, load: Load) -> Self {
+        self.load = Some(load);
+        self
+    }
+
+    /// The health monitor, for the process and scheduling-lag families.
+    pub fn with_health(mut self, health: HealthHandle) -> Self {
+        self.health = Some(health);
+        self
+    }
+
+    /// What the HTTP endpoint serves.
+    pub fn scrape(&self) -> Scrape {
+        self.scrape.clone()
+    }
+
+    /// Pushes one interval's samples and the current gauges into the registry.
+    pub(crate) fn publish(&mut self, interval: &Shard, elapsed: Duration, visitors_live: i64) {
+        for (metric, histogram) in Metric::ALL.iter().zip(&interval.histograms) {
+            record_micros(&self.latency[metric.index()], histogram);
+        }
+        for (counter, delta) in self.counters.iter().zip(interval.counters) {
+            counter.increment(delta);
+        }
+        for (kind, n) in &interval.errors {
+            self.error(kind).increment(*n);
+        }
+        for (counter, delta) in self.checks.iter().zip(interval.checks) {
+            counter.increment(delta);
+        }
+        for ((tally, label), n) in &interval.tallies {
+            self.tally(*tally, label).increment(*n);
+        }
+        self.visitors_live.set(visitors_live as f64);
+        self.elapsed.set(elapsed.as_secs_f64());
+        if let Some(load) = &self.load {
+            let (target, stage) = target_and_stage(load, elapsed);
+            self.visitors_target.set(f64::from(target));
+            self.stage.set(stage as f64);
+        }
+        if let Some(health) = &self.health {
+            let process = health.process();
+            self.scrape.cpu_micros.store((process.cpu_seconds * 1e6) as u64, Ordering::Relaxed);
+            self.rss.set(process.rss_bytes as f64);
+            self.open_fds.set(process.open_fds as f64);
+            let lag = health.take_lag_interval();
+            record_micros(&self.lag, &lag);
+            self.lag_max.set(if lag.is_empty() { 0.0 } else { lag.max() as f64 / 1e6 });
+        }
+        self.scrape.handle.run_upkeep();
+    }
+
+    fn error(&mut self, kind: &'static str) -> &metrics::Counter {
+        let recorder = &self.recorder;
+        self.errors.entry(kind).or_insert_with(|| {
+            recorder.register_counter(&Key::from_static_parts(names::ERRORS, labels("kind", kind)), &METADATA)
+        })
+    }
+
+    fn tally(&mut self, tally: Tally, label: &'static str) -> &metrics::Counter {
+        let recorder = &self.recorder;
+        self.tallies.entry((tally, label)).or_insert_with(|| {
+            let (family, label_name) = match tally {
+                Tally::DrillEvent => (names::DRILL_EVENTS, "kind"),
+            };
+            recorder.register_counter(&Key::from_static_parts(family, labels(label_name, label)), &METADATA)
+        })
+    }
+}
+
+fn labels(name: &'static str, value: &'static str) -> &'static [Label] {
+    // Registration happens once per label value (a handful per run), so leaking the one-element
+    // slice that `Key::from_static_parts` wants costs a few bytes per family, once.
+    Box::leak(Box::new([Label::from_static_parts(name, value)]))
+}
+
+/// Adds an HdrHistogram of microseconds to a Prometheus histogram in seconds.
+fn record_micros(into: &metrics::Histogram, histogram: &Histogram<u64>) {
+    for value in histogram.iter_recorded() {
+        let count = usize::try_from(value.count_at_value()).unwrap_or(usize::MAX);
+        into.record_many(value.value_iterated_to() as f64 / 1e6, count);
+    }
+}
+
+/// Visitors the load model asks for `elapsed` into the run, and the index of its stage.
+pub fn target_and_stage(load: &Load, elapsed: Duration) -> (u32, usize) {
+    match load {
+        Load::Stages(stages) => {
+            let mut end = Duration::ZERO;
+            let stage = stages.iter().position(|stage| {
+                end += stage.over;
+                elapsed < end
+            });
+            (load.target_at(elapsed).unwrap_or(0), stage.unwrap_or(stages.len().saturating_sub(1)))
+        }
+        Load::ArrivalRate { max_visitors, .. } => (*max_visitors, 0),
+    }
+}
+
+/// Serves `GET /metrics` on `addr` (port 0 picks a free one) until `stop`; answers the
+/// bound address and the server task to await after cancelling.
+pub async fn serve(
+    scrape: Scrape,
+    addr: SocketAddr,
+    stop: CancellationToken,
+) -> Result<(SocketAddr, JoinHandle<()>), ExportError> {
+    let listener = TcpListener::bind(addr).await.map_err(|source| ExportError::Bind { addr, source })?;
+    let bound = listener.local_addr().map_err(|source| ExportError::Bind { addr, source })?;
+    let router = Router::new().route(
+        "/metrics",
+        get(move || {
+            let scrape = scrape.clone();
+            async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], scrape.render()) }
+        }),
+    );
+    let task = tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, router).with_graceful_shutdown(stop.cancelled_owned()).await {
+            tracing::warn!(%err, "metrics listener failed");
+        }
+    });
+    Ok((bound, task))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::Recorder;
+    use crate::scenario::Stage;
+
+    #[test]
+    fn an_interval_becomes_buckets_counters_and_labelled_series() {
+        let mut exporter = Exporter::new();
+        let recorder = Recorder::new();
+        for ms in [1, 3, 40] {
+            recorder.latency(Metric::PresenceAck, Duration::from_millis(ms));
+        }
+        recorder.count(Counter::MessagesSent, 7);
+        recorder.error("reply_timeout");
+        recorder.violation(Check::SignalsLost);
+        let mut interval = Recorder::empty_shard();
+        recorder.drain_into(&mut interval);
+        exporter.publish(&interval, Duration::from_secs(2), 5);
+        let text = exporter.scrape().render();
+        let series = |prefix: &str| text.lines().find(|line| line.starts_with(prefix)).map(str::to_owned);
+        assert_eq!(
+            series("presence_bench_messages_sent_total ").as_deref(),
+            Some("presence_bench_messages_sent_total 7")
+        );
+        assert!(series("presence_bench_errors_total{kind=\"reply_timeout\"} 1").is_some(), "{text}");
+        assert!(series("presence_bench_check_violations_total{check=\"signals_lost\"} 1").is_some());
+        assert!(series("presence_bench_check_violations_total{check=\"blur_misrouted\"} 0").is_some());
+        let le_5ms = "presence_bench_latency_seconds_bucket{metric=\"presence_ack\",le=\"0.005\"} 2";
+        assert!(series(le_5ms).is_some(), "{text}");
+        assert!(series("presence_bench_visitors_live 5").is_some());
+    }
+
+    #[test]
+    fn target_and_stage_follow_the_stages() {
+        let load = Load::Stages(vec![
+            Stage { from: 0, to: 100, over: Duration::from_secs(10) },
+            Stage { from: 100, to: 100, over: Duration::from_secs(10) },
+        ]);
+        assert_eq!(target_and_stage(&load, Duration::from_secs(5)), (50, 0));
+        assert_eq!(target_and_stage(&load, Duration::from_secs(15)), (100, 1));
+        assert_eq!(target_and_stage(&load, Duration::from_secs(25)), (100, 1));
+    }
+}

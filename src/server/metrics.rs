@@ -1,0 +1,148 @@
+//! The reference server's own metrics, served at `/metrics` on the directory address.
+//!
+//! The server shares its process with the harness when embedded, and the `metrics` crate
+//! has one global recorder per process, so the server keeps plain atomics and renders the
+//! Prometheus text format itself: it never depends on (or pollutes) the harness's export.
+//! Counters are bumped once per frame or batch, not per byte, with relaxed atomics.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::instance::Instance;
+use super::state::Shared;
+
+/// One metric family the server exports: name, Prometheus type, labels, meaning.
+#[derive(Debug, Clone, Copy)]
+pub struct Family {
+    pub name: &'static str,
+    pub kind: &'static str,
+    pub labels: &'static [&'static str],
+    pub help: &'static str,
+}
+
+const SESSIONS: Family =
+    Family { name: "presence_server_sessions", kind: "gauge", labels: &["server"], help: "Open sessions." };
+const SESSIONS_OPENED: Family = Family {
+    name: "presence_server_sessions_opened_total",
+    kind: "counter",
+    labels: &["server"],
+    help: "Sessions opened (WebSocket upgraded and accepted).",
+};
+const RECEIVED: Family = Family {
+    name: "presence_server_messages_received_total",
+    kind: "counter",
+    labels: &["server"],
+    help: "Protocol messages received from clients.",
+};
+const SENT: Family = Family {
+    name: "presence_server_messages_sent_total",
+    kind: "counter",
+    labels: &["server"],
+    help: "Protocol messages sent to clients (no heartbeats).",
+};
+const INSTANCES: Family = Family {
+    name: "presence_server_instances",
+    kind: "gauge",
+    labels: &["state"],
+    help: "Instances still listening, by state (live, draining).",
+};
+const QUEUE_DEPTH: Family = Family {
+    name: "presence_server_queue_depth",
+    kind: "gauge",
+    labels: &[],
+    help: "Messages waiting in the outboxes of visitor sessions.",
+};
+const QUEUE_DEPTH_MAX: Family = Family {
+    name: "presence_server_queue_depth_max",
+    kind: "gauge",
+    labels: &[],
+    help: "Longest outbox of a visitor session now.",
+};
+const DRAINS: Family =
+    Family { name: "presence_server_drains_total", kind: "counter", labels: &[], help: "Instance drains begun." };
+const KILLS: Family =
+    Family { name: "presence_server_kills_total", kind: "counter", labels: &[], help: "Instances killed abruptly." };
+const SCALE_OUTS: Family =
+    Family { name: "presence_server_scale_outs_total", kind: "counter", labels: &[], help: "Instances started." };
+
+/// Every family the server exports.
+pub const SERVER: &[Family] =
+    &[SESSIONS, SESSIONS_OPENED, RECEIVED, SENT, INSTANCES, QUEUE_DEPTH, QUEUE_DEPTH_MAX, DRAINS, KILLS, SCALE_OUTS];
+
+/// Per-instance counts.
+#[derive(Default)]
+pub struct InstanceCounters {
+    sessions: AtomicI64,
+    opened: AtomicU64,
+    received: AtomicU64,
+    sent: AtomicU64,
+}
+
+impl InstanceCounters {
+    /// Counts a session as open until the guard is dropped.
+    pub fn session(self: &Arc<Self>) -> SessionGuard {
+        self.sessions.fetch_add(1, Ordering::Relaxed);
+        self.opened.fetch_add(1, Ordering::Relaxed);
+        SessionGuard(self.clone())
+    }
+
+    pub fn received(&self, n: usize) {
+        self.received.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    pub fn sent(&self, n: usize) {
+        self.sent.fetch_add(n as u64, Ordering::Relaxed);
+    }
+}
+
+/// An open session, counted until dropped.
+pub struct SessionGuard(Arc<InstanceCounters>);
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.0.sessions.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Cluster-wide counts.
+#[derive(Default)]
+pub struct ClusterCounters {
+    pub drains: AtomicU64,
+    pub kills: AtomicU64,
+    pub scale_outs: AtomicU64,
+}
+
+/// Renders every family in the Prometheus text format.
+pub fn render(instances: &[Arc<Instance>], cluster: &ClusterCounters, state: &Shared) -> String {
+    let mut out = String::new();
+    let per_instance = |out: &mut String, family: &Family, value: &dyn Fn(&InstanceCounters) -> String| {
+        header(out, family);
+        for instance in instances {
+            let _ = writeln!(out, "{}{{server=\"{}\"}} {}", family.name, instance.name, value(&instance.counters));
+        }
+    };
+    per_instance(&mut out, &SESSIONS, &|c| c.sessions.load(Ordering::Relaxed).max(0).to_string());
+    per_instance(&mut out, &SESSIONS_OPENED, &|c| c.opened.load(Ordering::Relaxed).to_string());
+    per_instance(&mut out, &RECEIVED, &|c| c.received.load(Ordering::Relaxed).to_string());
+    per_instance(&mut out, &SENT, &|c| c.sent.load(Ordering::Relaxed).to_string());
+    header(&mut out, &INSTANCES);
+    let draining = instances.iter().filter(|instance| instance.is_draining()).count();
+    let _ = writeln!(out, "{}{{state=\"live\"}} {}", INSTANCES.name, instances.len() - draining);
+    let _ = writeln!(out, "{}{{state=\"draining\"}} {}", INSTANCES.name, draining);
+    let (depth, depth_max) = state.outbox_depth();
+    for (family, value) in [(&QUEUE_DEPTH, depth), (&QUEUE_DEPTH_MAX, depth_max)] {
+        header(&mut out, family);
+        let _ = writeln!(out, "{} {value}", family.name);
+    }
+    for (family, counter) in [(&DRAINS, &cluster.drains), (&KILLS, &cluster.kills), (&SCALE_OUTS, &cluster.scale_outs)]
+    {
+        header(&mut out, family);
+        let _ = writeln!(out, "{} {}", family.name, counter.load(Ordering::Relaxed));
+    }
+    out
+}
+
+fn header(out: &mut String, family: &Family) {
+    let _ = writeln!(out, "# HELP {} {}\n# TYPE {} {}", family.name, family.help, family.name, family.kind);
+}

@@ -1,0 +1,227 @@
+//! Prometheus export: a real run scraped while it runs, the server's own `/metrics`, and the
+//! one names table checked against docs/metrics.md and every dashboard expression.
+
+#[allow(unused_imports, reason = "this test uses one of the two transports")]
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use hyper::{Method, StatusCode};
+use presence_bench::measure::names;
+use presence_bench::server::metrics::SERVER;
+use prometheus_parse::{Scrape, Value};
+
+const SCENARIO: &str = "name: metrics-test
+seed: 7
+target: { embedded: { instances: 1 } }
+duration: 6s
+load: { stages: [ { to: 20, over: 1s }, { hold: 5s } ] }
+behaviors:
+  - name: browser
+    steps:
+      - connect
+      - repeat: { every: 200ms, steps: [ presence ] }
+";
+
+/// Every metric name the harness or the server exports, with its Prometheus type.
+fn exported() -> BTreeMap<&'static str, &'static str> {
+    let harness = names::HARNESS.iter().map(|family| (family.name, family.kind.as_str()));
+    harness.chain(SERVER.iter().map(|family| (family.name, family.kind))).collect()
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Counter(_) => "counter",
+        Value::Gauge(_) => "gauge",
+        Value::Histogram(_) => "histogram",
+        Value::Summary(_) => "summary",
+        Value::Untyped(_) => "untyped",
+    }
+}
+
+fn parse(text: &str) -> Scrape {
+    Scrape::parse(text.lines().map(|line| Ok(line.to_owned()))).expect("valid Prometheus text")
+}
+
+/// The type each family's samples were scraped with (prometheus-parse reads `# TYPE`).
+fn scraped_types(scrape: &Scrape) -> BTreeMap<String, &'static str> {
+    scrape.samples.iter().map(|sample| (sample.metric.clone(), kind_of(&sample.value))).collect()
+}
+
+fn connect_count(scrape: &Scrape) -> f64 {
+    let connect = scrape
+        .samples
+        .iter()
+        .find(|sample| sample.metric == names::LATENCY && sample.labels.get("metric") == Some("connect"));
+    match connect.map(|sample| &sample.value) {
+        Some(Value::Histogram(buckets)) => buckets.last().map_or(0.0, |bucket| bucket.count),
+        _ => 0.0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_run_exports_every_documented_metric_with_its_type() {
+    let dir = std::env::temp_dir().join(format!("presence-bench-metrics-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = dir.join("metrics.yaml");
+    std::fs::write(&scenario, SCENARIO).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_presence-bench"))
+        .args(["run", "--quiet", "--metrics-addr", "127.0.0.1:0", "--out"])
+        .arg(&dir)
+        .arg(&scenario)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let (found, address) = tokio::sync::oneshot::channel();
+    // Reads stderr to its end (a closed pipe would fail the run's own printing) and hands
+    // over the bound address as soon as it is printed.
+    let reader = std::thread::spawn(move || {
+        let mut found = Some(found);
+        for line in stderr.lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("metrics: serving ") {
+                if let Some(found) = found.take() {
+                    let _ = found.send(url.to_owned());
+                }
+            }
+        }
+    });
+    let url = address.await.expect("the bound metrics address is printed");
+    let client = http();
+    // The endpoint is up once its address is printed; samples arrive with the first interval.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let scrape = loop {
+        let (status, body) = client.request(Method::GET, &url).await.expect("the endpoint answers during the run");
+        assert_eq!(status, StatusCode::OK);
+        let scrape = parse(std::str::from_utf8(&body).unwrap());
+        if connect_count(&scrape) > 0.0 {
+            break scrape;
+        }
+        assert!(Instant::now() < deadline, "no connect latency exported within 20s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let types = scraped_types(&scrape);
+    for family in names::HARNESS {
+        assert_eq!(types.get(family.name).copied(), Some(family.kind.as_str()), "{} in the scrape", family.name);
+    }
+    assert!(child.wait().expect("the run ends").success());
+    reader.join().unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert!(summary["harness"]["verdict"].is_string(), "summary.json has a harness verdict");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn the_server_exports_its_own_metrics_on_the_directory() {
+    let cluster = cluster(settings()).await;
+    // Answered by `connected`: the session is counted and its messages too.
+    let mut session = visitor(&url(&cluster, "s1"), Sockjs, "v1", "t1").await;
+    round_trip(&mut session, 1).await;
+    let (status, body) = http().request(Method::GET, &format!("{}/metrics", cluster.directory_url())).await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    let scrape = parse(std::str::from_utf8(&body).unwrap());
+    let types = scraped_types(&scrape);
+    for family in SERVER {
+        assert_eq!(types.get(family.name).copied(), Some(family.kind), "{} in the scrape", family.name);
+    }
+    let sessions = scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == "presence_server_sessions" && s.labels.get("server") == Some("s1"))
+        .expect("sessions of s1");
+    assert!(matches!(sessions.value, Value::Gauge(n) if n == 1.0), "{:?}", sessions.value);
+    cluster.shutdown().await;
+}
+
+#[test]
+fn docs_list_every_metric_with_its_type() {
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/metrics.md")).unwrap();
+    let documented: BTreeMap<&str, &str> = docs
+        .lines()
+        .filter_map(|line| {
+            let mut cells = line.strip_prefix("| `")?.split('|');
+            let name = cells.next()?.trim().trim_end_matches('`');
+            name.starts_with("presence_").then(|| (name, cells.next().unwrap_or("").trim()))
+        })
+        .collect();
+    assert_eq!(documented, exported(), "docs/metrics.md and the names tables differ");
+}
+
+/// Metric names an expression uses: identifiers with the project's prefixes.
+fn names_in(expr: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let bytes = expr.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let word = bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_';
+        let start_of_word = word && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_'));
+        if start_of_word {
+            let end = (i..bytes.len())
+                .find(|&j| !(bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_'))
+                .unwrap_or(bytes.len());
+            let token = &expr[i..end];
+            if token.starts_with("presence_") {
+                found.insert(token.to_owned());
+            }
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+    found
+}
+
+fn exprs(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, value) in map {
+                match (key.as_str(), value) {
+                    ("expr", serde_json::Value::String(expr)) => out.push(expr.clone()),
+                    _ => exprs(value, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|item| exprs(item, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_dashboard_expression_uses_exported_metrics() {
+    let exported = exported();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/dashboards");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|ext| ext != "json") {
+            continue;
+        }
+        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let mut found = Vec::new();
+        exprs(&json, &mut found);
+        assert!(!found.is_empty(), "{} has no expressions", path.display());
+        for expr in found {
+            let used = names_in(&expr);
+            assert!(!used.is_empty(), "{}: {expr:?} uses no presence metric", path.display());
+            for name in used {
+                let base = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|suffix| {
+                        let base = name.strip_suffix(suffix)?;
+                        (exported.get(base) == Some(&"histogram")).then_some(base)
+                    })
+                    .unwrap_or(&name);
+                assert!(exported.contains_key(base), "{}: {expr:?} uses {name}, which nothing exports", path.display());
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "only {checked} dashboard expressions");
+    assert!(names_in("rate(presence_bench_x_total[1m])").contains("presence_bench_x_total"));
+}
