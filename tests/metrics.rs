@@ -1,7 +1,6 @@
 //! Prometheus export: a real run scraped while it runs, the server's own `/metrics`, and the
 //! one names table checked against docs/metrics.md and every dashboard expression.
 
-#[allow(unused_imports, reason = "this test uses one of the two transports")]
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
