@@ -92,7 +92,9 @@ impl<'a> Visitor<'a> {
                 self.sleep(delay).await?;
             }
             let identity = if unique { Identity::Unique } else { Identity::Visitor(&self.id) };
-            let opening = self.ctx.opener.open(identity, &self.id, tab_id, self.local_ip, &mut self.rng);
+            // Boxed: the handshake's state is large and only lives while a session opens, so it
+            // must not make every idle visitor's future that large.
+            let opening = Box::pin(self.ctx.opener.open(identity, &self.id, tab_id, self.local_ip, &mut self.rng));
             let result = tokio::select! {
                 biased;
                 _ = self.cancel.cancelled() => return Err(Interrupt::Cancelled),
