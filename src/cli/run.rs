@@ -83,7 +83,8 @@ async fn run(plan: scenario::Plan, args: RunArgs) -> Outcome {
         Ok(result) => result,
         Err(err) => return Outcome::NotCarriedOut(err.into()),
     };
-    let summary = Summary::from_totals(&name, &result.target, &result.totals);
+    let mut summary = Summary::from_totals(&name, &result.target, &result.totals);
+    summary.drills = result.drills;
     println!("{}", report::table::render(&summary));
     if let Some(out) = &args.out {
         if let Err(err) = write_reports(out, &summary, hlog).await {

@@ -32,10 +32,22 @@ pub enum Metric {
     PresencePropagation,
     /// A visitor's connect or disconnect until a watching agent sees `online` change.
     OnlinePropagation,
+    /// `Reconnect` of sessions the server drained (`draining`, or close 3000).
+    ReconnectDrain,
+    /// `Reconnect` of sessions dropped without a close frame (a killed instance).
+    ReconnectKill,
+    /// `Reconnect` of sessions lost any other way.
+    ReconnectOther,
+    /// `SignalDelivery` of signals sent or received while a drill window was open.
+    SignalDeliveryDrill,
+    /// `SignalDelivery` of signals sent and received with no drill window open.
+    SignalDeliveryCalm,
+    /// `QueuedSignalDelivery` while a drill window was open: kept across the move.
+    QueuedSignalDeliveryDrill,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 14] = [
+    pub const ALL: [Metric; 20] = [
         Metric::Connect,
         Metric::PresenceAck,
         Metric::UniqueAssign,
@@ -50,6 +62,12 @@ impl Metric {
         Metric::SignalStatus,
         Metric::PresencePropagation,
         Metric::OnlinePropagation,
+        Metric::ReconnectDrain,
+        Metric::ReconnectKill,
+        Metric::ReconnectOther,
+        Metric::SignalDeliveryDrill,
+        Metric::SignalDeliveryCalm,
+        Metric::QueuedSignalDeliveryDrill,
     ];
     pub const COUNT: usize = Self::ALL.len();
 
@@ -70,6 +88,12 @@ impl Metric {
             Metric::SignalStatus => "signal_status",
             Metric::PresencePropagation => "presence_propagation",
             Metric::OnlinePropagation => "online_propagation",
+            Metric::ReconnectDrain => "reconnect_drain",
+            Metric::ReconnectKill => "reconnect_kill",
+            Metric::ReconnectOther => "reconnect_other",
+            Metric::SignalDeliveryDrill => "signal_delivery_drill",
+            Metric::SignalDeliveryCalm => "signal_delivery_calm",
+            Metric::QueuedSignalDeliveryDrill => "queued_signal_delivery_drill",
         }
     }
 
@@ -104,10 +128,12 @@ pub enum Counter {
     /// Signals kept for visitors that never came back before the run ended or the entry
     /// expired: neither delivered nor lost.
     SignalsUndeliverable,
+    /// Drill events carried out (scale in, scale out, kill) or observed (watch mode).
+    DrillEvents,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 11] = [
+    pub const ALL: [Counter; 12] = [
         Counter::VisitorsStarted,
         Counter::VisitorsCompleted,
         Counter::SessionsOpened,
@@ -119,6 +145,7 @@ impl Counter {
         Counter::SignalsSent,
         Counter::SignalsRejected,
         Counter::SignalsUndeliverable,
+        Counter::DrillEvents,
     ];
     pub const COUNT: usize = Self::ALL.len();
 
@@ -135,6 +162,7 @@ impl Counter {
             Counter::SignalsSent => "signals_sent",
             Counter::SignalsRejected => "signals_rejected",
             Counter::SignalsUndeliverable => "signals_undeliverable",
+            Counter::DrillEvents => "drill_events",
         }
     }
 

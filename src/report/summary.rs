@@ -7,6 +7,7 @@ use std::path::Path;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::drill::EventReport;
 use crate::measure::{Check, Counter, Metric, Totals};
 
 /// Version of the summary schema; bumped on any incompatible change.
@@ -75,6 +76,9 @@ pub struct Summary {
     pub checks: BTreeMap<String, u64>,
     /// Errors by kind.
     pub errors: BTreeMap<String, u64>,
+    /// Drill events in start order (docs/drills.md); left out without a `drills` section.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drills: Vec<EventReport>,
 }
 
 impl Summary {
@@ -102,6 +106,7 @@ impl Summary {
             counters: Counter::ALL.iter().map(|c| (c.name().to_owned(), totals.counter(*c))).collect(),
             checks: Check::ALL.iter().map(|c| (c.name().to_owned(), totals.violations(*c))).collect(),
             errors: totals.errors.iter().map(|(kind, n)| ((*kind).to_owned(), *n)).collect(),
+            drills: Vec::new(),
         }
     }
 

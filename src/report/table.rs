@@ -48,6 +48,7 @@ pub fn render(summary: &Summary) -> String {
     } else {
         let _ = writeln!(out, "checks: FAILED: {}  (all: {})", failed.join(", "), checks.join(", "));
     }
+    out.push_str(&super::drills::render(&summary.drills));
     if summary.errors.is_empty() {
         let _ = writeln!(out, "errors: none");
     } else {

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::agents::AgentsSpec;
 use super::backoff::Backoff;
 use super::de::{self as typed, Name, NonEmpty, NonZeroSpan};
+use super::drills::DrillsSpec;
 use super::load::LoadSpec;
 use super::locate::{Issue, Segment};
 use super::plan::{Behavior, Plan};
@@ -39,6 +40,8 @@ pub(crate) struct ScenarioSpec {
     behaviors: NonEmpty<BehaviorSpec>,
     #[serde(default)]
     agents: Option<AgentsSpec>,
+    #[serde(default)]
+    drills: Option<DrillsSpec>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -64,6 +67,11 @@ impl ScenarioSpec {
             .under(Segment::Key("cap"))
             .under(Segment::Key("reconnect")));
         }
+        let drills = self
+            .drills
+            .map(|drills| drills.compile(duration))
+            .transpose()
+            .map_err(|i| i.under(Segment::Key("drills")))?;
         let behaviors = compile_behaviors(self.behaviors.0).map_err(|i| i.under(Segment::Key("behaviors")))?;
         Ok(Plan {
             name: self.name.0,
@@ -75,6 +83,7 @@ impl ScenarioSpec {
             reconnect: self.reconnect,
             behaviors,
             agents: self.agents.map(AgentsSpec::compile),
+            drills,
         })
     }
 }

@@ -12,6 +12,7 @@ use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
 use crate::checks::Ledger;
+use crate::drill::Drills;
 use crate::measure::{Counter, Recorder};
 use crate::scenario::{Backoff, Plan};
 use crate::session::Opener;
@@ -29,6 +30,8 @@ pub struct VisitorContext {
     pub ledger: Arc<Ledger>,
     /// Mark every presence (agents watch, and check propagation).
     pub presence_markers: bool,
+    /// Where lost sessions and their comebacks are accounted to drill events.
+    pub drills: Drills,
 }
 
 impl VisitorContext {
