@@ -2,7 +2,7 @@
 //! transport, and receiving with a timeout so that no test can hang.
 
 // Each test binary uses a different part of this helper.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::future::Future;
 use std::time::Duration;
