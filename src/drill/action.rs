@@ -34,7 +34,7 @@ pub enum Executor {
     /// The cluster this run started.
     Embedded(Cluster),
     /// The scenario's actions, per kind.
-    External(DrillActions),
+    External(Box<DrillActions>),
 }
 
 /// One instance's part of an event: what to report, and the instance acted on if known.
@@ -145,7 +145,7 @@ mod tests {
             DrillKind::ScaleOut => actions.scale_out = Some(action),
             DrillKind::Kill => actions.kill = Some(action),
         }
-        Executor::External(actions)
+        Executor::External(Box::new(actions))
     }
 
     fn argv(words: &[&str]) -> ActionRun {
@@ -170,7 +170,7 @@ mod tests {
 
     #[tokio::test]
     async fn missing_and_unreachable_actions_are_reported() {
-        let none = Executor::External(DrillActions::default()).execute(DrillKind::ScaleOut, 1).await;
+        let none = Executor::External(Box::default()).execute(DrillKind::ScaleOut, 1).await;
         assert!(!none.ok && none.detail.contains("no `scale_out` action"), "{none:?}");
         let http = ActionRun::Http { method: "POST".into(), url: "http://127.0.0.1:1/admin/kill".into(), body: None };
         let refused = external(DrillKind::Kill, http).execute(DrillKind::Kill, 1).await;

@@ -85,7 +85,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
         // The drill task holds its own handle on the embedded cluster; it is shut down below.
         let executor = match &target.cluster {
             Some(cluster) => Executor::Embedded(cluster.clone()),
-            None => Executor::External(schedule.actions.clone()),
+            None => Executor::External(Box::new(schedule.actions.clone())),
         };
         background.spawn(drill::run(drills.clone(), Arc::new(schedule.clone()), executor, background_stop.clone()));
     }

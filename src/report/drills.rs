@@ -41,8 +41,8 @@ pub fn render(events: &[EventReport]) -> String {
             if e.server.is_empty() { "-" } else { &e.server },
             e.affected,
             e.never_back,
-            seconds(e.back_99_s),
-            seconds(e.back_100_s),
+            seconds(e.affected, e.back_99_s),
+            seconds(e.affected, e.back_100_s),
             e.peak_reconnects_per_s,
             format!("{:.0}ms", e.spread_ms),
             micros(e.reconnect.p50),
@@ -77,6 +77,11 @@ pub fn render(events: &[EventReport]) -> String {
     out
 }
 
-fn seconds(value: Option<f64>) -> String {
-    value.map_or_else(|| "never".to_owned(), |s| format!("{s:.2}s"))
+/// A comeback time; `-` when nobody was affected, `never` when some never came back.
+fn seconds(affected: u64, value: Option<f64>) -> String {
+    match value {
+        _ if affected == 0 => "-".to_owned(),
+        None => "never".to_owned(),
+        Some(s) => format!("{s:.2}s"),
+    }
 }
