@@ -6,6 +6,7 @@
 
 pub mod agent;
 pub mod checks;
+pub mod drill;
 pub mod engine;
 pub mod measure;
 pub mod protocol;

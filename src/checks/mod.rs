@@ -16,6 +16,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::drill::Drills;
 use crate::measure::Recorder;
 use presence::PresenceDue;
 use signals::{SignalEntry, SignalKey};
@@ -38,6 +39,8 @@ pub struct Ledger {
     recorder: Recorder,
     /// How long a due delivery is awaited before it is counted lost or missed.
     grace: Duration,
+    /// Where signals sent or received during a drill window are accounted as well.
+    drills: Drills,
 }
 
 #[derive(Default)]
@@ -85,7 +88,14 @@ impl VisitorEntry {
 
 impl Ledger {
     pub fn new(recorder: Recorder, grace: Duration) -> Self {
-        Ledger { state: Mutex::new(State::default()), recorder, grace }
+        let drills = Drills::new(None, recorder.clone(), Instant::now());
+        Ledger { state: Mutex::new(State::default()), recorder, grace, drills }
+    }
+
+    /// Accounts signals to the run's drill events too.
+    pub fn with_drills(mut self, drills: Drills) -> Self {
+        self.drills = drills;
+        self
     }
 
     /// The grace period this ledger allows.

@@ -30,6 +30,8 @@ pub(super) struct SignalEntry {
     queued: bool,
     /// When it must have arrived; `None` while the visitor is offline.
     pub(super) due_by: Option<Instant>,
+    /// The drill event whose window was open when it was sent.
+    drill: Option<usize>,
 }
 
 /// How a visitor's receipt of a signal stands.
@@ -50,7 +52,8 @@ impl Ledger {
         let online = entry.online_at.is_some();
         entry.outstanding.push((agent, number));
         let due_by = online.then(|| Instant::now() + self.grace);
-        state.signals.insert((agent, number), SignalEntry { visitor, intended, kind, queued: !online, due_by });
+        let drill = self.drills.current_event();
+        state.signals.insert((agent, number), SignalEntry { visitor, intended, kind, queued: !online, due_by, drill });
     }
 
     /// The server answered a signal's status; a rejected one will never arrive.
@@ -82,7 +85,7 @@ impl Ledger {
             (SignalKind::Signal, true) => Metric::QueuedSignalDelivery,
             (SignalKind::Signal, false) => Metric::SignalDelivery,
         };
-        self.recorder.since(metric, entry.intended);
+        self.drills.signal_delivered(metric, entry.drill, entry.intended);
         Receipt::First
     }
 
@@ -91,6 +94,7 @@ impl Ledger {
         for (key, entry) in &state.signals {
             if entry.due_by.is_some_and(|due| due < now) {
                 self.recorder.violation(Check::SignalsLost);
+                self.drills.signal_lost(entry.drill);
                 settled.push((*key, entry.visitor.clone()));
             } else if entry.due_by.is_none() && now.saturating_duration_since(entry.intended) > UNDELIVERABLE_AFTER {
                 self.recorder.count(Counter::SignalsUndeliverable, 1);

@@ -127,6 +127,7 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
     };
     let mut summary = Summary::from_totals(&name, &result.target, &result.totals);
     summary.aborted = aborted;
+    summary.drills = result.drills;
     summary.harness = Some(HarnessSummary::judge(&result.health, &summary.errors));
     let held = gate::judge(&mut summary, &gate, baseline.as_ref(), &args.gate);
     if let Some(note) = engine::limits::capped_note(&result.totals.errors) {

@@ -15,6 +15,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::agent::{self, AgentContext};
 use crate::checks::Ledger;
+use crate::drill::{self, Drills, EventReport, Executor};
 use crate::measure::health::{HealthReport, Monitor};
 use crate::measure::prometheus::Exporter;
 use crate::measure::{collector, Interval, Live, Recorder, Totals};
@@ -59,6 +60,8 @@ pub struct RunResult {
     pub interrupted: bool,
     /// The harness's own CPU, memory and scheduling lag over the run.
     pub health: HealthReport,
+    /// Drill events in start order (empty without a `drills` section).
+    pub drills: Vec<EventReport>,
 }
 
 /// Carries out `plan` and answers what was measured.
@@ -79,7 +82,8 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
         collector_stop.clone(),
     ));
     let grace = plan.agents.as_ref().map_or(DEFAULT_GRACE, |agents| agents.grace);
-    let ledger = Arc::new(Ledger::new(recorder.clone(), grace));
+    let drills = Drills::new(plan.drills.as_ref(), recorder.clone(), started);
+    let ledger = Arc::new(Ledger::new(recorder.clone(), grace).with_drills(drills.clone()));
     let opener = Arc::new(Opener {
         discovery: target.discovery.clone(),
         options: ConnectOptions { transport: plan.target.transport, ..ConnectOptions::default() },
@@ -90,6 +94,14 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
     let background = TaskTracker::new();
     let background_stop = CancellationToken::new();
     background.spawn(sweep_ledger(ledger.clone(), background_stop.clone()));
+    if let Some(schedule) = &plan.drills {
+        // The drill task holds its own handle on the embedded cluster; it is shut down below.
+        let executor = match &target.cluster {
+            Some(cluster) => Executor::Embedded(cluster.clone()),
+            None => Executor::External(Box::new(schedule.actions.clone())),
+        };
+        background.spawn(drill::run(drills.clone(), Arc::new(schedule.clone()), executor, background_stop.clone()));
+    }
     if let Some(agents) = &plan.agents {
         let context = Arc::new(AgentContext {
             opener: opener.clone(),
@@ -113,6 +125,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
         recorder,
         presence_markers: plan.agents.as_ref().is_some_and(|agents| agents.watch > 0.0),
         ledger: ledger.clone(),
+        drills: drills.clone(),
         plan: Arc::new(plan),
     });
     let plan = &context.plan;
@@ -131,7 +144,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
     if let Some(cluster) = target.cluster {
         cluster.shutdown().await;
     }
-    Ok(RunResult { totals, target: target.description, drive, interrupted, health })
+    Ok(RunResult { totals, target: target.description, drive, interrupted, health, drills: drills.report() })
 }
 
 /// How long the load model runs: its stages or arrivals, at most the run's duration.

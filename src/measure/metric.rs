@@ -32,10 +32,22 @@ pub enum Metric {
     PresencePropagation,
     /// A visitor's connect or disconnect until a watching agent sees `online` change.
     OnlinePropagation,
+    /// `Reconnect` of sessions the server drained (`draining`, or close 3000).
+    ReconnectDrain,
+    /// `Reconnect` of sessions dropped without a close frame (a killed instance).
+    ReconnectKill,
+    /// `Reconnect` of sessions lost any other way.
+    ReconnectOther,
+    /// `SignalDelivery` of signals sent or received while a drill window was open.
+    SignalDeliveryDrill,
+    /// `SignalDelivery` of signals sent and received with no drill window open.
+    SignalDeliveryCalm,
+    /// `QueuedSignalDelivery` while a drill window was open: kept across the move.
+    QueuedSignalDeliveryDrill,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 14] = [
+    pub const ALL: [Metric; 20] = [
         Metric::Connect,
         Metric::PresenceAck,
         Metric::UniqueAssign,
@@ -50,6 +62,12 @@ impl Metric {
         Metric::SignalStatus,
         Metric::PresencePropagation,
         Metric::OnlinePropagation,
+        Metric::ReconnectDrain,
+        Metric::ReconnectKill,
+        Metric::ReconnectOther,
+        Metric::SignalDeliveryDrill,
+        Metric::SignalDeliveryCalm,
+        Metric::QueuedSignalDeliveryDrill,
     ];
     pub const COUNT: usize = Self::ALL.len();
 
@@ -70,6 +88,12 @@ impl Metric {
             Metric::SignalStatus => "signal_status",
             Metric::PresencePropagation => "presence_propagation",
             Metric::OnlinePropagation => "online_propagation",
+            Metric::ReconnectDrain => "reconnect_drain",
+            Metric::ReconnectKill => "reconnect_kill",
+            Metric::ReconnectOther => "reconnect_other",
+            Metric::SignalDeliveryDrill => "signal_delivery_drill",
+            Metric::SignalDeliveryCalm => "signal_delivery_calm",
+            Metric::QueuedSignalDeliveryDrill => "queued_signal_delivery_drill",
         }
     }
 
@@ -209,7 +233,8 @@ impl Check {
 /// A labelled family of rare events, counted by a short fixed label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Tally {
-    /// A drill event, labelled by kind (`scale_in`, `scale_out`, `kill`).
+    /// A drill event, labelled by kind (`scale_in`, `scale_out`, `kill`, or `observed` in
+    /// watch mode).
     DrillEvent,
 }
 

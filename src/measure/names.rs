@@ -57,7 +57,7 @@ pub const LAG_MAX: &str = "presence_bench_scheduling_lag_max_seconds";
 /// Error kinds pre-registered at zero: the ones dashboards and the harness verdict watch.
 pub const ERROR_KINDS: &[&str] = &["connect", OPEN_FILE_LIMIT, EPHEMERAL_PORTS, "handshake", "lost", "reply_timeout"];
 /// Drill event kinds, pre-registered at zero.
-pub const DRILL_KINDS: &[&str] = &["scale_in", "scale_out", "kill"];
+pub const DRILL_KINDS: &[&str] = &["scale_in", "scale_out", "kill", "observed"];
 
 /// The family a [`Counter`] is exported as. Exhaustive: a new counter needs a name here
 /// and a row in [`HARNESS`] (a unit test checks the row exists).

@@ -82,6 +82,16 @@ impl Recorder {
         self.shard().histograms[metric.index()].saturating_record(micros);
     }
 
+    /// Records one latency into several metrics (an overall one and its breakdown) under a
+    /// single shard lock.
+    pub fn latencies(&self, metrics: &[Metric], elapsed: Duration) {
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX).max(1);
+        let mut shard = self.shard();
+        for metric in metrics {
+            shard.histograms[metric.index()].saturating_record(micros);
+        }
+    }
+
     /// Records the time from `intended` (when the action should have started) until now.
     /// Timing from intent, not from the actual send, is the coordinated-omission correction.
     pub fn since(&self, metric: Metric, intended: Instant) {

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -41,7 +41,7 @@ pub enum HttpError {
 /// A pooled HTTP/1 client for discovery and admin requests.
 #[derive(Clone)]
 pub struct HttpClient {
-    client: Client<HttpConnector, Empty<Bytes>>,
+    client: Client<HttpConnector, Full<Bytes>>,
     timeout: Duration,
 }
 
@@ -55,10 +55,15 @@ impl HttpClient {
 
     /// Sends a request without a body; answers the status and body.
     pub async fn request(&self, method: Method, url: &str) -> Result<(StatusCode, Bytes), HttpError> {
+        self.send(method, url, Bytes::new()).await
+    }
+
+    /// Sends a request with `body` (drill actions post whatever the scenario says).
+    pub async fn send(&self, method: Method, url: &str, body: Bytes) -> Result<(StatusCode, Bytes), HttpError> {
         let request = Request::builder()
             .method(method)
             .uri(url)
-            .body(Empty::new())
+            .body(Full::new(body))
             .map_err(|_| HttpError::InvalidUrl(url.to_owned()))?;
         let failed = |reason: String| HttpError::Request { url: url.to_owned(), reason };
         let exchange = async {

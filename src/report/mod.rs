@@ -2,6 +2,7 @@
 //! gathered; measures nothing itself.
 
 pub mod compare;
+pub mod drills;
 pub mod harness;
 pub mod hlog;
 pub mod junit;

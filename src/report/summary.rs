@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::harness::HarnessSummary;
 use super::threshold::ThresholdResult;
+use crate::drill::EventReport;
 use crate::measure::{Check, Counter, Metric, Totals};
 
 /// Version of the summary schema; bumped on any incompatible change.
@@ -86,6 +87,9 @@ pub struct Summary {
     /// The harness's own health and whether its numbers can be trusted (docs/reports.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub harness: Option<HarnessSummary>,
+    /// Drill events in start order (docs/drills.md); left out without a `drills` section.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drills: Vec<EventReport>,
 }
 
 impl Summary {
@@ -116,6 +120,7 @@ impl Summary {
             thresholds: Vec::new(),
             aborted: None,
             harness: None,
+            drills: Vec::new(),
         }
     }
 

@@ -40,6 +40,7 @@ pub fn render(summary: &Summary) -> String {
     let _ = writeln!(out);
     let counters: Vec<String> = summary.counters.iter().map(|(name, n)| format!("{name} {n}")).collect();
     let _ = writeln!(out, "counters: {}", counters.join(", "));
+    out.push_str(&super::drills::render(&summary.drills));
     if summary.errors.is_empty() {
         let _ = writeln!(out, "errors: none");
     } else {

@@ -218,3 +218,8 @@ pub(crate) fn no_second_key<'de, A: MapAccess<'de>>(map: &mut A, first: &str) ->
         ))),
     }
 }
+
+/// How many instances one drill event scales or kills: 0 would be an event that does nothing.
+pub(crate) fn instance_count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    deserializer.deserialize_any(WholeVisitor { what: "a number of instances", min: 1, max: 100 }).map(Some)
+}

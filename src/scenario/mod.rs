@@ -9,6 +9,7 @@ mod agents;
 mod backoff;
 mod content;
 mod de;
+mod drills;
 mod error;
 mod load;
 mod locate;
@@ -28,10 +29,11 @@ use std::path::Path;
 
 pub use agents::DEFAULT_GRACE;
 pub use content::{DataTemplate, DataValue, Navigation, PageTemplate, PresenceUpdate};
+pub use drills::{DEFAULT_ACTION_TIMEOUT, DEFAULT_SETTLE, DEFAULT_WINDOW_CAP};
 pub use error::{Invalid, ScenarioError};
 pub use plan::{
-    visitor_rng, Agents, Backoff, Behavior, Destination, Invokes, Jitter, Load, MetricsExport, Plan, Repeat,
-    Repetitions, Stage, Step, Target,
+    visitor_rng, Action, ActionRun, Agents, Backoff, Behavior, Destination, DrillActions, DrillEvent, DrillKind,
+    Drills, Invokes, Jitter, Load, MetricsExport, Plan, Repeat, Repetitions, Stage, Step, Target,
 };
 pub use rate::Rate;
 pub use step::DEFAULT_SIGNAL_TIMEOUT;

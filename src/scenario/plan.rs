@@ -7,6 +7,7 @@ use rand::{Rng, SeedableRng};
 
 pub use super::agents::{Agents, Invokes};
 pub use super::backoff::{Backoff, Jitter};
+pub use super::drills::{Action, ActionRun, DrillActions, DrillEvent, DrillKind, Drills};
 pub use super::load::{Load, Stage};
 pub use super::metrics::MetricsExport;
 pub use super::step::{Repeat, Repetitions, Step};
@@ -36,6 +37,8 @@ pub struct Plan {
     pub thresholds: Vec<Threshold>,
     /// Tolerances for comparing the run with a baseline.
     pub compare: CompareTolerances,
+    /// Scale events and what they are measured by; `None` without a `drills` section.
+    pub drills: Option<Drills>,
 }
 
 /// A kind of visitor: a weighted share of the population and what it does.

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::agents::AgentsSpec;
 use super::backoff::Backoff;
 use super::de::{self as typed, Name, NonEmpty, NonZeroSpan};
+use super::drills::DrillsSpec;
 use super::load::LoadSpec;
 use super::locate::{Issue, Segment};
 use super::metrics::MetricsSpec;
@@ -48,6 +49,8 @@ pub(crate) struct ScenarioSpec {
     thresholds: ThresholdsSpec,
     #[serde(default)]
     compare: CompareSpec,
+    #[serde(default)]
+    drills: Option<DrillsSpec>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,6 +76,11 @@ impl ScenarioSpec {
             .under(Segment::Key("cap"))
             .under(Segment::Key("reconnect")));
         }
+        let drills = self
+            .drills
+            .map(|drills| drills.compile(duration))
+            .transpose()
+            .map_err(|i| i.under(Segment::Key("drills")))?;
         let behaviors = compile_behaviors(self.behaviors.0).map_err(|i| i.under(Segment::Key("behaviors")))?;
         Ok(Plan {
             name: self.name.0,
@@ -87,6 +95,7 @@ impl ScenarioSpec {
             agents: self.agents.map(AgentsSpec::compile),
             thresholds: self.thresholds.0,
             compare: self.compare.into(),
+            drills,
         })
     }
 }

@@ -220,3 +220,30 @@ fn reading_a_missing_file_is_a_read_error() {
     assert!(matches!(err, ScenarioError::Read { .. }));
     assert!(err.to_string().starts_with("/nonexistent/x.yaml: cannot read the scenario:"));
 }
+
+#[test]
+fn drill_errors_are_located() {
+    let with = |drills: &str| format!("{VALID}drills:\n{drills}");
+    let (line, column, path, message) = invalid(&with("  - { at: 30s, scale_in: 1 }\n  - { at: 2m, kill: 1 }\n"));
+    assert_eq!((line, column, path.as_str()), (18, 11, "drills[1].at"));
+    assert!(message.starts_with("expected a time within the run's duration (1m), found 2m"), "{message}");
+
+    let (line, column, path, message) = invalid(&with("  - { at: 30s, scale_in: 1, kill: 1 }\n"));
+    assert_eq!((line, column, path.as_str()), (17, 5, "drills[0]"));
+    assert!(message.starts_with("expected exactly one action"), "{message}");
+
+    let (line, _, path, message) = invalid(&with("  events:\n    - { every: 10s, from: 40s, until: 20s, kill: 1 }\n"));
+    assert_eq!((line, path.as_str()), (18, "drills.events[0].until"));
+    assert!(message.starts_with("expected `until` at or after `from` (40s), found 20s"), "{message}");
+
+    let (line, column, path, message) = invalid(&with("  - { at: 30s, scale_in: 0 }\n"));
+    assert_eq!((line, column, path.as_str()), (17, 26, "drills[0].scale_in"));
+    assert!(message.starts_with("expected a number of instances"), "{message}");
+
+    let (_, _, path, message) = invalid(&with("  { evnets: [] }\n"));
+    assert_eq!(path, "drills");
+    assert!(message.starts_with("unknown field `evnets`"), "{message}");
+
+    let plan = from_str(&with("  watch\n"), "x.yaml").unwrap();
+    assert!(plan.drills.is_some_and(|drills| drills.events.is_empty()));
+}

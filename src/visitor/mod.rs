@@ -14,6 +14,7 @@ use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
 use crate::checks::Ledger;
+use crate::drill::Drills;
 use crate::measure::{Counter, Recorder};
 use crate::scenario::{Backoff, Plan};
 use crate::session::Opener;
@@ -33,6 +34,8 @@ pub struct VisitorContext {
     pub presence_markers: bool,
     /// A tab silent for this long is lost (SockJS heartbeats); `None` never gives up.
     pub heartbeat_timeout: Option<Duration>,
+    /// Where lost sessions and their comebacks are accounted to drill events.
+    pub drills: Drills,
 }
 
 impl VisitorContext {

@@ -11,6 +11,7 @@ use super::tab::{poll_any, Tab};
 use super::VisitorContext;
 use crate::checks::visitor_side::{BlurVerdict, FocusExpectation, SignalOrder};
 use crate::checks::{agent_index, Receipt};
+use crate::drill::{Cause, Loss};
 use crate::measure::{Check, Counter, Metric};
 use crate::protocol::client::{ClientError, Incoming};
 use crate::protocol::{ClientMessage, ServerMessage};
@@ -74,7 +75,7 @@ impl<'a> Visitor<'a> {
 
     /// Opens a session for `tab_id`, retrying with backoff until it works or the run ends.
     pub async fn open_tab(&mut self, tab_id: String, unique: bool) -> Result<usize, Interrupt> {
-        let conn = self.open_session(&tab_id, unique, 0).await?;
+        let conn = self.open_session(&tab_id, unique, None).await?;
         self.tabs.push(Tab::new(tab_id, conn, unique));
         Ok(self.tabs.len() - 1)
     }
@@ -83,13 +84,17 @@ impl<'a> Visitor<'a> {
         &mut self,
         tab_id: &str,
         unique: bool,
-        first_attempt: u32,
+        reconnecting: Option<&Loss>,
     ) -> Result<crate::protocol::client::Connection, Interrupt> {
-        let mut attempt = first_attempt;
+        // A reconnect waits before its first try, so a herd does not come back at once.
+        let mut attempt = u32::from(reconnecting.is_some());
         loop {
             if attempt > 0 {
                 let delay = self.ctx.backoff.delay(attempt - 1, &mut self.rng);
                 self.sleep(delay).await?;
+            }
+            if let Some(loss) = reconnecting {
+                loss.attempt();
             }
             let identity = if unique { Identity::Unique } else { Identity::Visitor(&self.id) };
             // Boxed: the handshake's state is large and only lives while a session opens, so it
@@ -279,9 +284,10 @@ impl<'a> Visitor<'a> {
             self.drop_tab(i);
             return Ok(());
         }
+        let loss = self.ctx.drills.lost(Cause::of(&err, self.tabs[i].draining));
         let tab_id = self.tabs[i].id.clone();
         let unique = self.tabs[i].unique;
-        let conn = self.open_session(&tab_id, unique, 1).await?;
+        let conn = self.open_session(&tab_id, unique, Some(&loss)).await?;
         // The server gives the reconnected tab focus and blurs the one that had it.
         let focused = self.tabs.iter().find(|tab| tab.focused && tab.id != tab_id).map(|tab| tab.id.clone());
         self.focus.moved(focused.as_deref(), &tab_id, Instant::now(), self.ctx.ledger.grace());
@@ -301,7 +307,7 @@ impl<'a> Visitor<'a> {
             })
             .await?;
         }
-        self.ctx.recorder.since(Metric::Reconnect, lost_at);
+        loss.back();
         self.ctx.recorder.count(Counter::Reconnects, 1);
         Ok(())
     }

@@ -1,0 +1,178 @@
+//! Drills against the reference cluster: each kind of event, watch mode, an external action,
+//! and what jitter does to the reconnect storm.
+
+mod common;
+
+use common::*;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use presence_bench::drill::EventReport;
+use presence_bench::engine::RunResult;
+use presence_bench::measure::Metric;
+use presence_bench::scenario;
+use presence_bench::server::{Cluster, Settings};
+
+/// Visitors that keep a presence up for the whole run, against `target`, with `drills`.
+fn scenario(target: &str, visitors: u32, reconnect: &str, drills: &str) -> String {
+    format!(
+        "name: drill\nseed: 5\ntarget:\n{target}\nduration: 4s\nreconnect: {reconnect}\n\
+         load:\n  stages:\n    - {{ to: {visitors}, over: 200ms }}\n    - {{ hold: 3500ms }}\n\
+         behaviors:\n  - name: stays\n    steps:\n      - connect\n      - presence: {{ data: {{ a: 1 }} }}\n      - {{ hold: 10s }}\n\
+         drills:\n{drills}"
+    )
+}
+
+const EMBEDDED: &str = "  embedded: { instances: 2, drain_window: 200ms }";
+const QUICK: &str = "{ base: 50ms, cap: 200ms }";
+
+fn start(yaml: &str) -> Running {
+    start_run(scenario::from_str(yaml, "drill.yaml").expect("the test scenario is valid"))
+}
+
+async fn run(yaml: &str) -> RunResult {
+    start(yaml).finished().await
+}
+
+/// Asserts that every affected visitor came back, and answers the event.
+fn all_back(result: &RunResult, index: usize, kind: &str) -> EventReport {
+    let event = result.drills.get(index).unwrap_or_else(|| panic!("event {index} in {:?}", result.drills)).clone();
+    assert_eq!(event.kind, kind, "{event:?}");
+    assert_eq!(event.never_back, 0, "{event:?}");
+    assert_eq!(event.back, event.affected, "{event:?}");
+    assert!(event.back_100_s.is_some() && event.back_99_s <= event.back_100_s, "{event:?}");
+    event
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_in_drains_sessions_that_all_come_back() {
+    let result = run(&scenario(EMBEDDED, 40, QUICK, "  - { at: 1s, scale_in: 1 }\n")).await;
+    let event = all_back(&result, 0, "scale_in");
+    assert!(event.affected >= 10, "about half the visitors were on the drained instance: {event:?}");
+    assert_eq!((event.causes.drain, event.causes.kill), (event.affected, 0), "{event:?}");
+    assert_eq!(event.server, "s2", "the newest instance is drained");
+    assert!(event.action.as_ref().is_some_and(|a| a.ok));
+    assert!(event.peak_reconnects_per_s as u64 >= event.affected / 2, "{event:?}");
+    let totals = &result.totals;
+    assert_eq!(totals.histogram(Metric::ReconnectDrain).len(), event.affected);
+    assert_eq!(totals.histogram(Metric::Reconnect).len(), event.affected);
+    assert_eq!(totals.histogram(Metric::ReconnectKill).len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_drops_sessions_without_a_frame() {
+    let result = run(&scenario(EMBEDDED, 40, QUICK, "  - { at: 1s, kill: 1 }\n")).await;
+    let event = all_back(&result, 0, "kill");
+    assert!(event.affected >= 10, "{event:?}");
+    assert_eq!(event.causes.kill, event.affected, "{event:?}");
+    assert_eq!(result.totals.histogram(Metric::ReconnectKill).len(), event.affected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_out_starts_an_instance_and_moves_nobody() {
+    let result = run(&scenario(EMBEDDED, 20, QUICK, "  - { at: 1s, scale_out: 2 }\n")).await;
+    let event = &result.drills[0];
+    assert_eq!((event.kind.as_str(), event.server.as_str(), event.affected), ("scale_out", "s3,s4", 0), "{event:?}");
+    assert_eq!(result.totals.histogram(Metric::Reconnect).len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_repeats_from_until() {
+    let target = "  embedded: { instances: 4, drain_window: 100ms }";
+    let drills = "  settle: 200ms\n  events:\n    - { every: 1s, from: 800ms, until: 2900ms, scale_in: 1 }\n";
+    let result = run(&scenario(target, 30, QUICK, drills)).await;
+    let starts: Vec<f64> = result.drills.iter().map(|e| e.at_s).collect();
+    assert_eq!(starts.len(), 3, "{:?}", result.drills);
+    for (start, planned) in starts.iter().zip([0.8, 1.8, 2.8]) {
+        assert!((start - planned).abs() < 0.2, "{starts:?}");
+    }
+    let servers: Vec<&str> = result.drills.iter().map(|e| e.server.as_str()).collect();
+    assert_eq!(servers, ["s4", "s3", "s2"], "each drains the newest live instance");
+    for index in 0..3 {
+        all_back(&result, index, "scale_in");
+    }
+}
+
+/// Starts a cluster for a test that acts on it from outside the run.
+async fn outside_cluster() -> (Cluster, String) {
+    let cluster =
+        cluster(Settings { instances: 2, drain_window: Duration::from_millis(200), ..Settings::default() }).await;
+    let target = format!("  url: {}", cluster.directory_url());
+    (cluster, target)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_mode_measures_what_the_server_does_on_its_own() {
+    let (cluster, target) = outside_cluster().await;
+    let mut run = start(&scenario(&target, 40, QUICK, "  watch\n"));
+    within(
+        "the visitors to be up",
+        run.live.wait_for(|live| live.visitors_live >= 40 && live.elapsed > Duration::from_secs(1)),
+    )
+    .await
+    .expect("the run is going");
+    cluster.scale_in(None).await.expect("an instance drains");
+    let result = run.finished().await;
+    let event = all_back(&result, 0, "observed");
+    assert!(event.affected >= 10 && event.causes.drain == event.affected, "{event:?}");
+    assert!(event.action.is_none());
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_actions_are_called_and_failures_reported() {
+    let (cluster, target) = outside_cluster().await;
+    let calls = Arc::new(AtomicU32::new(0));
+    let app = {
+        let (cluster, calls) = (cluster.clone(), calls.clone());
+        axum::Router::new().route(
+            "/drain",
+            axum::routing::post(move |body: String| async move {
+                assert_eq!(body, "please");
+                calls.fetch_add(1, Ordering::SeqCst);
+                let info = cluster.scale_in(None).await.expect("an instance drains");
+                axum::Json(serde_json::json!({ "server": info.server }))
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let drills = format!(
+        "  actions:\n    scale_in: {{ url: 'http://127.0.0.1:{port}/drain', body: please, timeout: 2s }}\n    \
+         kill: {{ command: [sh, -c, 'exit 7'] }}\n  events:\n    - {{ at: 1s, scale_in: 1 }}\n    - {{ at: 1500ms, kill: 1 }}\n    - {{ at: 2s, scale_out: 1 }}\n"
+    );
+    let result = run(&scenario(&target, 40, QUICK, &drills)).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let drained = all_back(&result, 0, "scale_in");
+    let action = drained.action.as_ref().expect("an outcome");
+    assert_eq!((action.ok, action.detail.as_str(), drained.server.as_str()), (true, "HTTP 200", "s2"));
+    assert!(drained.affected >= 10, "{drained:?}");
+    let kill = result.drills[1].action.as_ref().expect("an outcome");
+    assert_eq!((kill.ok, kill.detail.as_str()), (false, "sh: exit 7: "));
+    let scale_out = result.drills[2].action.as_ref().expect("an outcome");
+    assert!(!scale_out.ok && scale_out.detail.contains("no `scale_out` action"), "{scale_out:?}");
+    assert_eq!(cluster.instances().len(), 1, "the drained instance left; the failed actions did nothing");
+    cluster.shutdown().await;
+}
+
+/// The comeback spread of a kill with the given jitter: everyone is lost at the same instant,
+/// so the spread is the backoff's doing.
+async fn kill_spread(jitter: &str) -> f64 {
+    let reconnect = format!("{{ base: 800ms, cap: 800ms, jitter: {jitter} }}");
+    let result = run(&scenario(EMBEDDED, 60, &reconnect, "  - { at: 1s, kill: 1 }\n")).await;
+    let event = all_back(&result, 0, "kill");
+    assert!(event.affected >= 15, "{event:?}");
+    event.spread_ms
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_jitter_the_storm_is_sharper_than_with_full_jitter() {
+    let none = kill_spread("none").await;
+    let full = kill_spread("full").await;
+    // Full jitter spreads first tries uniformly over 0..800ms: p10..p90 is about 640ms.
+    assert!(full > 300.0, "full jitter spread {full}ms");
+    assert!(none < 100.0 && none * 4.0 < full, "no jitter {none}ms against full {full}ms");
+}
