@@ -25,7 +25,7 @@ impl Ledger {
         }
         let due = now + self.grace;
         for signal in &entry.outstanding {
-            if let Some(kept) = state.signals.get_mut(signal) {
+            if let Some(kept) = state.signals.get_mut(signal).filter(|kept| kept.confirmed) {
                 kept.due_by = Some(due);
             }
         }

@@ -1,7 +1,10 @@
 //! Signals and invokes: sent by agents, received by visitors, matched here.
 //!
-//! A signal is *due* once the visitor is known to be online with it: sent while online, or
+//! A signal is *due* once the server has confirmed it (`signal_status`: delivered or
+//! queued) and the visitor is known to be online with it: online at the confirmation, or
 //! replayed by a later `connect`. A due signal that has not arrived `grace` later is lost.
+//! One never confirmed (the agent's session was lost with it in flight) may never have
+//! reached the server: it cannot be lost, and is counted undeliverable if it never arrives.
 //! Receiving one that is no longer tracked means it was received before: a duplicate.
 
 use std::sync::Arc;
@@ -28,7 +31,9 @@ pub(super) struct SignalEntry {
     kind: SignalKind,
     /// The visitor was offline when it was sent: delivery waits for its next connect.
     queued: bool,
-    /// When it must have arrived; `None` while the visitor is offline.
+    /// The server answered its status (delivered or queued): it reached the server.
+    pub(super) confirmed: bool,
+    /// When it must have arrived; `None` while unconfirmed or the visitor is offline.
     pub(super) due_by: Option<Instant>,
     /// The drill event whose window was open when it was sent.
     drill: Option<usize>,
@@ -51,20 +56,28 @@ impl Ledger {
         let entry = state.visitors.entry(visitor.clone()).or_default();
         let online = entry.online_at.is_some();
         entry.outstanding.push((agent, number));
-        let due_by = online.then(|| Instant::now() + self.grace);
         let drill = self.drills.current_event();
-        state.signals.insert((agent, number), SignalEntry { visitor, intended, kind, queued: !online, due_by, drill });
+        let signal = SignalEntry { visitor, intended, kind, queued: !online, confirmed: false, due_by: None, drill };
+        state.signals.insert((agent, number), signal);
     }
 
-    /// The server answered a signal's status; a rejected one will never arrive.
+    /// The server answered a signal's status: it reached the server, and is due now if the
+    /// visitor is online; a rejected one will never arrive.
     pub fn signal_status(&self, agent: u32, number: u64, status: Status) {
-        if status != Status::Rejected {
+        let mut state = self.lock();
+        let state = &mut *state;
+        if status == Status::Rejected {
+            self.recorder.count(Counter::SignalsRejected, 1);
+            if let Some(entry) = state.signals.remove(&(agent, number)) {
+                forget_outstanding(state, &entry.visitor, (agent, number));
+            }
             return;
         }
-        self.recorder.count(Counter::SignalsRejected, 1);
-        let mut state = self.lock();
-        if let Some(entry) = state.signals.remove(&(agent, number)) {
-            forget_outstanding(&mut state, &entry.visitor, (agent, number));
+        let Some(entry) = state.signals.get_mut(&(agent, number)) else { return };
+        entry.confirmed = true;
+        let online = state.visitors.get(&entry.visitor).is_some_and(|visitor| visitor.online_at.is_some());
+        if online && entry.due_by.is_none() {
+            entry.due_by = Some(Instant::now() + self.grace);
         }
     }
 
@@ -157,6 +170,7 @@ mod tests {
         let now = Instant::now();
         ledger.visitor_connected("v", now);
         ledger.signal_sent(0, 1, "v".into(), SignalKind::Signal, now);
+        ledger.signal_status(0, 1, Status::Delivered);
         assert_eq!(ledger.signal_received(0, 1, "v", true), Receipt::First);
         assert_eq!(ledger.signal_received(0, 1, "v", true), Receipt::Duplicate);
         ledger.finish(Instant::now());
@@ -174,8 +188,23 @@ mod tests {
         let start = Instant::now();
         ledger.visitor_connected("v", start);
         ledger.signal_sent(0, 1, "v".into(), SignalKind::Signal, start);
+        ledger.signal_status(0, 1, Status::Delivered);
         ledger.sweep(start + Duration::from_secs(1));
         assert_eq!(totals(&recorder).violations(Check::SignalsLost), 1);
+    }
+
+    #[test]
+    fn a_signal_the_server_never_confirmed_cannot_be_lost() {
+        let recorder = Recorder::new();
+        let ledger = Ledger::new(recorder.clone(), Duration::from_millis(10));
+        let start = Instant::now();
+        ledger.visitor_connected("v", start);
+        ledger.signal_sent(0, 1, "v".into(), SignalKind::Signal, start);
+        ledger.visitor_connected("v", start + Duration::from_millis(5));
+        ledger.finish(start + Duration::from_secs(1));
+        let totals = totals(&recorder);
+        assert_eq!(totals.violations(Check::SignalsLost), 0);
+        assert_eq!(totals.counter(Counter::SignalsUndeliverable), 1);
     }
 
     #[test]
@@ -184,6 +213,7 @@ mod tests {
         let ledger = Ledger::new(recorder.clone(), Duration::from_millis(10));
         let start = Instant::now();
         ledger.signal_sent(0, 1, "v".into(), SignalKind::Signal, start);
+        ledger.signal_status(0, 1, Status::Queued);
         ledger.sweep(start + Duration::from_secs(1));
         ledger.visitor_connected("v", start + Duration::from_secs(2));
         assert_eq!(ledger.signal_received(0, 1, "v", false), Receipt::First);
@@ -203,6 +233,7 @@ mod tests {
         let start = Instant::now();
         ledger.visitor_connected("v", start);
         ledger.signal_sent(0, 1, "v".into(), SignalKind::Invoke, start);
+        ledger.signal_status(0, 1, Status::Delivered);
         ledger.visitor_disconnected("v", start + Duration::from_millis(1));
         ledger.finish(start + Duration::from_secs(10));
         let totals = totals(&recorder);
