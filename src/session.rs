@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use crate::measure::{Counter, Metric, Recorder};
+use crate::measure::{label, Counter, Metric, Recorder, Tally};
 use crate::protocol::client::{ClientError, ConnectOptions, Connection, Incoming};
 use crate::protocol::discovery::{Discovery, DiscoveryError};
 use crate::protocol::{ClientMessage, ServerMessage};
@@ -102,7 +102,7 @@ impl Opener {
             }
         };
         conn.send(&request).await?;
-        self.recorder.count(Counter::MessagesSent, 1);
+        self.recorder.sent(request.kind());
         let answer = loop {
             match tokio::time::timeout(self.reply_timeout, conn.recv()).await {
                 Err(_) => return Err(SessionError::Timeout(name, self.reply_timeout)),
@@ -111,7 +111,7 @@ impl Opener {
                 Ok(Ok(Incoming::Message(message))) => break message,
             }
         };
-        self.recorder.count(Counter::MessagesReceived, 1);
+        self.recorder.received(answer.kind());
         let (visitor, server) = match (identity, answer) {
             (Identity::Visitor(_), ServerMessage::Connected { visitor, server, .. }) => (visitor, Some(server)),
             (Identity::Unique, ServerMessage::Unique { visitor, .. }) => (visitor, None),
@@ -121,6 +121,7 @@ impl Opener {
         if let Some(metric) = metric {
             self.recorder.since(metric, started);
             self.recorder.count(Counter::SessionsOpened, 1);
+            self.recorder.tally(Tally::SessionOpened, server.as_deref().map_or("unknown", label::intern));
         }
         Ok(Opened { conn, visitor, server })
     }

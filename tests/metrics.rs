@@ -16,7 +16,7 @@ use prometheus_parse::{Scrape, Value};
 
 const SCENARIO: &str = "name: metrics-test
 seed: 7
-target: { embedded: { instances: 1 } }
+target: { embedded: { instances: 2, drain_window: 200ms } }
 duration: 6s
 load: { stages: [ { to: 20, over: 1s }, { hold: 5s } ] }
 behaviors:
@@ -24,6 +24,7 @@ behaviors:
     steps:
       - connect
       - repeat: { every: 200ms, steps: [ presence ] }
+drills: [ { at: 1500ms, scale_in: 1 } ]
 ";
 
 /// Every metric name the harness or the server exports, with its Prometheus type.
@@ -98,10 +99,12 @@ async fn a_live_run_exports_every_documented_metric_with_its_type() {
         let (status, body) = client.request(Method::GET, &url).await.expect("the endpoint answers during the run");
         assert_eq!(status, StatusCode::OK);
         let scrape = parse(std::str::from_utf8(&body).unwrap());
-        if connect_count(&scrape) > 0.0 {
+        // Sessions lost to the drill's scale-in are labelled by server: present only after it.
+        let lost = scrape.samples.iter().any(|sample| sample.metric == names::SESSIONS_LOST_BY_SERVER);
+        if connect_count(&scrape) > 0.0 && lost {
             break scrape;
         }
-        assert!(Instant::now() < deadline, "no connect latency exported within 20s");
+        assert!(Instant::now() < deadline, "no connect latency and lost sessions exported within 20s");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let types = scraped_types(&scrape);

@@ -131,7 +131,7 @@ impl Agent<'_> {
 
     async fn send(&self, conn: &mut Connection, message: &ClientMessage) -> Result<(), ClientError> {
         conn.send(message).await?;
-        self.ctx.recorder.count(Counter::MessagesSent, 1);
+        self.ctx.recorder.sent(message.kind());
         Ok(())
     }
 
@@ -169,7 +169,7 @@ impl Agent<'_> {
 
     fn handle(&mut self, incoming: Incoming) {
         let Incoming::Message(message) = incoming else { return };
-        self.ctx.recorder.count(Counter::MessagesReceived, 1);
+        self.ctx.recorder.received(message.kind());
         match message {
             ServerMessage::SignalStatus { id, status, .. } | ServerMessage::InvokeStatus { id, status, .. } => {
                 let Ok(number) = id.parse::<u64>() else { return };

@@ -236,6 +236,16 @@ pub enum Tally {
     /// A drill event, labelled by kind (`scale_in`, `scale_out`, `kill`, or `observed` in
     /// watch mode).
     DrillEvent,
+    /// A message sent, labelled by its `type`.
+    MessageSent,
+    /// A message received, labelled by its `type`.
+    MessageReceived,
+    /// A visitor session opened, labelled by the server instance that took it.
+    SessionOpened,
+    /// A visitor session lost, labelled by the server instance that had it.
+    SessionLost,
+    /// A try to bring a lost session back, labelled `ok` or `failed`.
+    ReconnectAttempt,
 }
 
 #[cfg(test)]

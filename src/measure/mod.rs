@@ -5,6 +5,7 @@
 
 pub mod collector;
 pub mod health;
+pub mod label;
 mod metric;
 pub mod names;
 pub mod prometheus;

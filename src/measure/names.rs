@@ -48,6 +48,11 @@ pub const ELAPSED: &str = "presence_bench_elapsed_seconds";
 pub const ERRORS: &str = "presence_bench_errors_total";
 pub const CHECK_VIOLATIONS: &str = "presence_bench_check_violations_total";
 pub const DRILL_EVENTS: &str = "presence_bench_drill_events_total";
+pub const MESSAGES_SENT_BY_TYPE: &str = "presence_bench_messages_sent_by_type_total";
+pub const MESSAGES_RECEIVED_BY_TYPE: &str = "presence_bench_messages_received_by_type_total";
+pub const SESSIONS_OPENED_BY_SERVER: &str = "presence_bench_server_sessions_opened_total";
+pub const SESSIONS_LOST_BY_SERVER: &str = "presence_bench_server_sessions_lost_total";
+pub const RECONNECT_ATTEMPTS: &str = "presence_bench_reconnect_attempts_total";
 pub const CPU: &str = "presence_bench_process_cpu_seconds_total";
 pub const RSS: &str = "presence_bench_process_resident_memory_bytes";
 pub const OPEN_FDS: &str = "presence_bench_process_open_fds";
@@ -56,6 +61,8 @@ pub const LAG_MAX: &str = "presence_bench_scheduling_lag_max_seconds";
 
 /// Error kinds pre-registered at zero: the ones dashboards and the harness verdict watch.
 pub const ERROR_KINDS: &[&str] = &["connect", OPEN_FILE_LIMIT, EPHEMERAL_PORTS, "handshake", "lost", "reply_timeout"];
+/// Reconnect attempt outcomes, pre-registered at zero.
+pub const RECONNECT_OUTCOMES: &[&str] = &["ok", "failed"];
 /// Drill event kinds, pre-registered at zero.
 pub const DRILL_KINDS: &[&str] = &["scale_in", "scale_out", "kill", "observed"];
 
@@ -105,6 +112,16 @@ pub const HARNESS: &[Family] = &[
     family(ERRORS, C, &["kind"], "Errors by kind (docs/reports.md lists the kinds)."),
     family(CHECK_VIOLATIONS, C, &["check"], "Delivery-guarantee violations by check."),
     family(DRILL_EVENTS, C, &["kind"], "Drill events carried out (scale_in, scale_out, kill)."),
+    family(MESSAGES_SENT_BY_TYPE, C, &["type"], "Protocol messages sent, by message type."),
+    family(MESSAGES_RECEIVED_BY_TYPE, C, &["type"], "Protocol messages received, by message type."),
+    family(
+        SESSIONS_OPENED_BY_SERVER,
+        C,
+        &["server"],
+        "Visitor sessions opened, by the server instance that took them.",
+    ),
+    family(SESSIONS_LOST_BY_SERVER, C, &["server"], "Visitor sessions lost, by the server instance that had them."),
+    family(RECONNECT_ATTEMPTS, C, &["outcome"], "Tries to bring a lost session back, by outcome (ok, failed)."),
     family(CPU, C, &[], "CPU time (user + system) the harness process used."),
     family(RSS, G, &[], "Resident memory of the harness process."),
     family(OPEN_FDS, G, &[], "File descriptors the harness process holds open."),

@@ -145,6 +145,9 @@ impl Exporter {
         for kind in names::DRILL_KINDS {
             exporter.tally(Tally::DrillEvent, kind);
         }
+        for outcome in names::RECONNECT_OUTCOMES {
+            exporter.tally(Tally::ReconnectAttempt, outcome);
+        }
         exporter
     }
 
@@ -213,6 +216,11 @@ impl Exporter {
         self.tallies.entry((tally, label)).or_insert_with(|| {
             let (family, label_name) = match tally {
                 Tally::DrillEvent => (names::DRILL_EVENTS, "kind"),
+                Tally::MessageSent => (names::MESSAGES_SENT_BY_TYPE, "type"),
+                Tally::MessageReceived => (names::MESSAGES_RECEIVED_BY_TYPE, "type"),
+                Tally::SessionOpened => (names::SESSIONS_OPENED_BY_SERVER, "server"),
+                Tally::SessionLost => (names::SESSIONS_LOST_BY_SERVER, "server"),
+                Tally::ReconnectAttempt => (names::RECONNECT_ATTEMPTS, "outcome"),
             };
             recorder.register_counter(&Key::from_static_parts(family, labels(label_name, label)), &METADATA)
         })

@@ -103,6 +103,20 @@ impl Recorder {
         self.shard().counters[counter.index()] += n;
     }
 
+    /// Counts a message sent, in total and by type (one shard lock for both).
+    pub fn sent(&self, kind: &'static str) {
+        let mut shard = self.shard();
+        shard.counters[Counter::MessagesSent.index()] += 1;
+        *shard.tallies.entry((Tally::MessageSent, kind)).or_insert(0) += 1;
+    }
+
+    /// Counts a message received, in total and by type (one shard lock for both).
+    pub fn received(&self, kind: &'static str) {
+        let mut shard = self.shard();
+        shard.counters[Counter::MessagesReceived.index()] += 1;
+        *shard.tallies.entry((Tally::MessageReceived, kind)).or_insert(0) += 1;
+    }
+
     /// Counts one violation of a delivery check.
     pub fn violation(&self, check: Check) {
         self.shard().checks[check.index()] += 1;

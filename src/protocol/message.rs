@@ -207,6 +207,25 @@ const CLIENT_TYPES: &[&str] = &[
 ];
 
 impl ClientMessage {
+    /// The message's `type`, as on the wire.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientMessage::Connect { .. } => "connect",
+            ClientMessage::ConnectUnique { .. } => "connect_unique",
+            ClientMessage::Extend => "extend",
+            ClientMessage::Presence { .. } => "presence",
+            ClientMessage::Focus => "focus",
+            ClientMessage::SignalAck { .. } => "signal_ack",
+            ClientMessage::AgentConnect { .. } => "agent_connect",
+            ClientMessage::Lookup { .. } => "lookup",
+            ClientMessage::Unwatch { .. } => "unwatch",
+            ClientMessage::Signal { .. } => "signal",
+            ClientMessage::Invoke { .. } => "invoke",
+            ClientMessage::Error { .. } => "error",
+            ClientMessage::Draining { .. } => "draining",
+        }
+    }
+
     /// Decodes one message, telling an unknown `type` apart from bad fields of a known one.
     pub fn decode(text: &str) -> Result<Self, DecodeError> {
         serde_json::from_str(text).map_err(|err| classify_failure(text, err))
@@ -219,6 +238,27 @@ impl ClientMessage {
 }
 
 impl ServerMessage {
+    /// The message's `type`, as on the wire.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ServerMessage::Connected { .. } => "connected",
+            ServerMessage::Unique { .. } => "unique",
+            ServerMessage::Extended { .. } => "extended",
+            ServerMessage::Expired {} => "expired",
+            ServerMessage::PresenceAck { .. } => "presence_ack",
+            ServerMessage::Blur { .. } => "blur",
+            ServerMessage::Focused { .. } => "focused",
+            ServerMessage::Signal { .. } => "signal",
+            ServerMessage::Invoke { .. } => "invoke",
+            ServerMessage::AgentConnected { .. } => "agent_connected",
+            ServerMessage::Presence { .. } => "presence",
+            ServerMessage::SignalStatus { .. } => "signal_status",
+            ServerMessage::InvokeStatus { .. } => "invoke_status",
+            ServerMessage::Error { .. } => "error",
+            ServerMessage::Draining { .. } => "draining",
+        }
+    }
+
     /// Decodes one server message.
     pub fn decode(text: &str) -> Result<Self, serde_json::Error> {
         serde_json::from_str(text)
@@ -291,6 +331,7 @@ mod tests {
         ];
         for msg in msgs {
             assert_eq!(ServerMessage::decode(&msg.encode()).unwrap(), msg);
+            assert!(msg.encode().contains(&format!("\"type\":\"{}\"", msg.kind())), "kind() is the wire type");
         }
         assert_eq!(ServerMessage::Expired {}.encode(), r#"{"type":"expired"}"#);
     }

@@ -12,7 +12,7 @@ use super::VisitorContext;
 use crate::checks::visitor_side::{BlurVerdict, FocusExpectation, SignalOrder};
 use crate::checks::{agent_index, Receipt};
 use crate::drill::{Cause, Loss};
-use crate::measure::{Check, Counter, Metric};
+use crate::measure::{label, Check, Counter, Metric, Tally};
 use crate::protocol::client::{ClientError, Incoming};
 use crate::protocol::{ClientMessage, ServerMessage};
 use crate::session::{Identity, SessionError};
@@ -85,7 +85,7 @@ impl<'a> Visitor<'a> {
         tab_id: &str,
         unique: bool,
         reconnecting: Option<&Loss>,
-    ) -> Result<crate::protocol::client::Connection, Interrupt> {
+    ) -> Result<(crate::protocol::client::Connection, &'static str), Interrupt> {
         // A reconnect waits before its first try, so a herd does not come back at once.
         let mut attempt = u32::from(reconnecting.is_some());
         loop {
@@ -112,10 +112,17 @@ impl<'a> Visitor<'a> {
                         self.ctx.ledger.unique_assigned(&self.id, self.index);
                     }
                     self.ctx.ledger.visitor_connected(&self.id, Instant::now());
-                    return Ok(opened.conn);
+                    if reconnecting.is_some() {
+                        self.ctx.recorder.tally(Tally::ReconnectAttempt, "ok");
+                    }
+                    let server = opened.server.as_deref().map_or("unknown", label::intern);
+                    return Ok((opened.conn, server));
                 }
                 Err(err) => {
                     self.record_session_error(&err);
+                    if reconnecting.is_some() {
+                        self.ctx.recorder.tally(Tally::ReconnectAttempt, "failed");
+                    }
                     attempt += 1;
                 }
             }
@@ -131,7 +138,7 @@ impl<'a> Visitor<'a> {
     pub async fn send(&mut self, i: usize, message: &ClientMessage) -> Result<(), Interrupt> {
         match self.tabs[i].conn.send(message).await {
             Ok(()) => {
-                self.ctx.recorder.count(Counter::MessagesSent, 1);
+                self.ctx.recorder.sent(message.kind());
                 Ok(())
             }
             Err(err) => {
@@ -172,7 +179,7 @@ impl<'a> Visitor<'a> {
                 Ok(Incoming::Heartbeat) => self.tabs[i].last_heard = Instant::now(),
                 Ok(Incoming::Message(message)) => {
                     self.tabs[i].last_heard = Instant::now();
-                    self.ctx.recorder.count(Counter::MessagesReceived, 1);
+                    self.ctx.recorder.received(message.kind());
                     self.observe(i, &message).await?;
                     if on.is_none_or(|tab| tab == i) {
                         if let Some(found) = matcher(&message) {
@@ -272,6 +279,7 @@ impl<'a> Visitor<'a> {
         self.leave_tab(i, lost_at);
         let recorder = &self.ctx.recorder;
         recorder.count(Counter::SessionsLost, 1);
+        recorder.tally(Tally::SessionLost, self.tabs[i].server);
         let reconnectable = match &err {
             ClientError::Closed { code, .. } => matches!(code, 3000 | 1001 | 1006 | 1011 | 1012 | 1013 | 1005),
             ClientError::Lost(_) => true,
@@ -287,12 +295,13 @@ impl<'a> Visitor<'a> {
         let loss = self.ctx.drills.lost(Cause::of(&err, self.tabs[i].draining));
         let tab_id = self.tabs[i].id.clone();
         let unique = self.tabs[i].unique;
-        let conn = self.open_session(&tab_id, unique, Some(&loss)).await?;
+        let (conn, server) = self.open_session(&tab_id, unique, Some(&loss)).await?;
         // The server gives the reconnected tab focus and blurs the one that had it.
         let focused = self.tabs.iter().find(|tab| tab.focused && tab.id != tab_id).map(|tab| tab.id.clone());
         self.focus.moved(focused.as_deref(), &tab_id, Instant::now(), self.ctx.ledger.grace());
         let tab = &mut self.tabs[i];
         tab.conn = conn;
+        tab.server = server;
         tab.last_heard = Instant::now();
         tab.focused = true;
         tab.draining = false;

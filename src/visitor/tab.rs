@@ -31,11 +31,14 @@ pub struct Tab {
     pub expired: bool,
     /// When anything (a message or a heartbeat) last arrived, for the heartbeat timeout.
     pub last_heard: Instant,
+    /// The server instance serving the session, as a metric label.
+    pub server: &'static str,
 }
 
 impl Tab {
-    pub fn new(id: String, conn: Connection, unique: bool) -> Self {
+    pub fn new(id: String, (conn, server): (Connection, &'static str), unique: bool) -> Self {
         Tab {
+            server,
             id,
             conn,
             focused: true,
