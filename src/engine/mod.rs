@@ -20,6 +20,7 @@ use crate::measure::health::{HealthReport, Monitor};
 use crate::measure::prometheus::Exporter;
 use crate::measure::{collector, Interval, Live, Recorder, Totals};
 use crate::protocol::client::{ConnectOptions, Transport};
+use crate::protocol::tls;
 use crate::scenario::{Load, Plan, DEFAULT_GRACE};
 use crate::session::Opener;
 use crate::visitor::{self, VisitorContext};
@@ -66,7 +67,8 @@ pub struct RunResult {
 
 /// Carries out `plan` and answers what was measured.
 pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetError> {
-    let target = target::resolve(&plan.target.destination, HTTP_TIMEOUT).await?;
+    let tls = tls::client_config(plan.target.ca_file.as_deref()).map_err(TargetError::Tls)?;
+    let target = target::resolve(&plan.target.destination, HTTP_TIMEOUT, tls.clone()).await?;
     let started = Instant::now();
     let recorder = Recorder::new();
     let collector_stop = CancellationToken::new();
@@ -86,7 +88,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
     let ledger = Arc::new(Ledger::new(recorder.clone(), grace).with_drills(drills.clone()));
     let opener = Arc::new(Opener {
         discovery: target.discovery.clone(),
-        options: ConnectOptions { transport: plan.target.transport, ..ConnectOptions::default() },
+        options: ConnectOptions { transport: plan.target.transport, tls: Some(tls), ..ConnectOptions::default() },
         group: plan.target.group.clone(),
         recorder: recorder.clone(),
         reply_timeout: REPLY_TIMEOUT,

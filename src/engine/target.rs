@@ -2,10 +2,12 @@
 //! `/locate`) or one instance.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::protocol::client::{ClientError, Endpoint};
 use crate::protocol::discovery::Discovery;
+use crate::protocol::tls::TlsError;
 use crate::scenario::Destination;
 use crate::server::{Cluster, ServerError};
 
@@ -27,6 +29,8 @@ pub enum TargetError {
     Embedded(#[from] ServerError),
     #[error(transparent)]
     Endpoint(#[from] ClientError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     #[error("target URL {0:?} must start with http://, https://, ws:// or wss://")]
     Scheme(String),
 }
@@ -42,21 +46,25 @@ pub fn parse_url(url: &str) -> Result<Destination, TargetError> {
     }
 }
 
-/// Starts or locates the target.
-pub async fn resolve(kind: &Destination, http_timeout: Duration) -> Result<ResolvedTarget, TargetError> {
+/// Starts or locates the target; `https://` directories are trusted as `tls` says.
+pub async fn resolve(
+    kind: &Destination,
+    http_timeout: Duration,
+    tls: Arc<rustls::ClientConfig>,
+) -> Result<ResolvedTarget, TargetError> {
     match kind {
         Destination::Embedded(settings) => {
             let cluster = Cluster::start(settings.clone()).await?;
             let base = cluster.directory_url();
             Ok(ResolvedTarget {
-                discovery: Discovery::directory(&base, http_timeout),
+                discovery: Discovery::directory(&base, http_timeout, tls),
                 description: format!("embedded ({} instances, directory {base})", settings.instances),
                 host: settings.host.to_string(),
                 cluster: Some(cluster),
             })
         }
         Destination::Directory { url } => Ok(ResolvedTarget {
-            discovery: Discovery::directory(url, http_timeout),
+            discovery: Discovery::directory(url, http_timeout, tls),
             description: url.clone(),
             host: host_of(url),
             cluster: None,

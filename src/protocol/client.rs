@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, OnceLock};
 use std::task::{ready, Context, Poll};
 
 use futures_util::{SinkExt, StreamExt};
@@ -15,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
-use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use super::message::{ClientMessage, ServerMessage};
 use super::sockjs::{self, ServerFrame};
@@ -41,11 +42,19 @@ pub struct ConnectOptions {
     pub read_buffer: usize,
     /// Largest message accepted from the server, in bytes.
     pub max_message: usize,
+    /// TLS settings for `wss://` endpoints; `None` trusts the public webpki roots.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        ConnectOptions { transport: Transport::Sockjs, local_ip: None, read_buffer: 4096, max_message: 1 << 20 }
+        ConnectOptions {
+            transport: Transport::Sockjs,
+            local_ip: None,
+            read_buffer: 4096,
+            max_message: 1 << 20,
+            tls: None,
+        }
     }
 }
 
@@ -112,22 +121,24 @@ pub struct Endpoint {
     pub port: u16,
     /// Path prefix without a trailing slash, e.g. `/presence`.
     pub prefix: String,
+    /// `wss://`: the session runs over TLS.
+    pub tls: bool,
 }
 
 impl Endpoint {
-    /// Parses a `ws://` URL. `wss://` is refused with a clear message.
+    /// Parses a `ws://` or `wss://` URL.
     pub fn parse(url: &str) -> Result<Self, ClientError> {
         let invalid = |reason: &str| ClientError::InvalidUrl { url: url.to_owned(), reason: reason.to_owned() };
         let uri: http::Uri = url.parse().map_err(|err: http::uri::InvalidUri| invalid(&err.to_string()))?;
-        match uri.scheme_str() {
-            Some("ws") => {}
-            Some("wss") => return Err(invalid("wss:// (TLS) is not supported by this build")),
-            _ => return Err(invalid("expected a ws:// URL")),
-        }
+        let tls = match uri.scheme_str() {
+            Some("ws") => false,
+            Some("wss") => true,
+            _ => return Err(invalid("expected a ws:// or wss:// URL")),
+        };
         let host = uri.host().ok_or_else(|| invalid("no host"))?.trim_matches(['[', ']']).to_owned();
-        let port = uri.port_u16().unwrap_or(80);
+        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
         let prefix = uri.path().trim_end_matches('/').to_owned();
-        Ok(Endpoint { host, port, prefix })
+        Ok(Endpoint { host, port, prefix, tls })
     }
 
     fn path_for(&self, transport: Transport, rng: &mut impl Rng) -> String {
@@ -144,7 +155,7 @@ impl Endpoint {
 
 /// One open session with a Presence server.
 pub struct Connection {
-    ws: WebSocketStream<TcpStream>,
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     transport: Transport,
     /// Messages of a SockJS `a[...]` frame not handed out yet.
     inbox: VecDeque<ServerMessage>,
@@ -155,15 +166,22 @@ impl Connection {
     pub async fn open(endpoint: &Endpoint, options: &ConnectOptions, rng: &mut impl Rng) -> Result<Self, ClientError> {
         let stream = connect_tcp(endpoint, options.local_ip).await?;
         let path = endpoint.path_for(options.transport, rng);
-        let url = format!("ws://{}:{}{}", endpoint.host, endpoint.port, path);
+        let scheme = if endpoint.tls { "wss" } else { "ws" };
+        let url = format!("{scheme}://{}:{}{}", endpoint.host, endpoint.port, path);
         let config = WebSocketConfig::default()
             .read_buffer_size(options.read_buffer)
             .write_buffer_size(0)
             .max_message_size(Some(options.max_message))
             .max_frame_size(Some(options.max_message));
-        let (ws, _response) = tokio_tungstenite::client_async_with_config(url, stream, Some(config))
-            .await
-            .map_err(ClientError::Handshake)?;
+        let connector = match (&options.tls, endpoint.tls) {
+            (Some(tls), true) => Connector::Rustls(tls.clone()),
+            (None, true) => Connector::Rustls(default_tls()),
+            (_, false) => Connector::Plain,
+        };
+        let (ws, _response) =
+            tokio_tungstenite::client_async_tls_with_config(url, stream, Some(config), Some(connector))
+                .await
+                .map_err(ClientError::Handshake)?;
         let mut conn = Connection { ws, transport: options.transport, inbox: VecDeque::new() };
         if conn.transport == Transport::Sockjs {
             let first = std::future::poll_fn(|cx| conn.poll_next_text(cx)).await?;
@@ -255,6 +273,12 @@ impl Connection {
     }
 }
 
+/// The TLS settings used when none are given: the public webpki roots, built once.
+fn default_tls() -> Arc<rustls::ClientConfig> {
+    static DEFAULT: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    DEFAULT.get_or_init(|| super::tls::client_config(None).expect("the built-in roots need no file")).clone()
+}
+
 fn decode_message(text: &str) -> Result<ServerMessage, ClientError> {
     ServerMessage::decode(text).map_err(|err| ClientError::Protocol(format!("undecodable message {text:?}: {err}")))
 }
@@ -286,9 +310,10 @@ mod tests {
     #[test]
     fn endpoints_parse_host_port_and_prefix() {
         let endpoint = Endpoint::parse("ws://127.0.0.1:8080/presence/").unwrap();
-        assert_eq!(endpoint, Endpoint { host: "127.0.0.1".into(), port: 8080, prefix: "/presence".into() });
+        assert_eq!(endpoint, Endpoint { host: "127.0.0.1".into(), port: 8080, prefix: "/presence".into(), tls: false });
         assert!(matches!(Endpoint::parse("http://x/presence"), Err(ClientError::InvalidUrl { .. })));
-        assert!(matches!(Endpoint::parse("wss://x/presence"), Err(ClientError::InvalidUrl { .. })));
+        let secure = Endpoint::parse("wss://x/presence").unwrap();
+        assert!(secure.tls && secure.port == 443);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Where a client connects: through a directory's `/locate` (PROTOCOL.md section 4) or
 //! always to one fixed instance.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::client::{ClientError, Endpoint};
@@ -35,9 +36,10 @@ impl DiscoveryError {
 }
 
 impl Discovery {
-    /// Discovery through the directory at `base`, with a timeout per request.
-    pub fn directory(base: &str, timeout: Duration) -> Self {
-        Discovery::Directory { base: base.trim_end_matches('/').to_owned(), http: HttpClient::new(timeout) }
+    /// Discovery through the directory at `base`, with a timeout per request; `https://`
+    /// directories are trusted as `tls` says.
+    pub fn directory(base: &str, timeout: Duration, tls: Arc<rustls::ClientConfig>) -> Self {
+        Discovery::Directory { base: base.trim_end_matches('/').to_owned(), http: HttpClient::with_tls(timeout, tls) }
     }
 
     /// The endpoint `visitor` of `group` should connect to now.

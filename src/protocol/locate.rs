@@ -4,11 +4,13 @@
 //! with a timeout per request and pooled keep-alive connections: thousands of visitors
 //! locating at once must not each open a socket.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -38,17 +40,29 @@ pub enum HttpError {
     Body { url: String, reason: String },
 }
 
-/// A pooled HTTP/1 client for discovery and admin requests.
+/// A pooled HTTP/1 client (`http://` and `https://`) for discovery and admin requests.
 #[derive(Clone)]
 pub struct HttpClient {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     timeout: Duration,
 }
 
 impl HttpClient {
+    /// A client trusting the public webpki roots for `https://`.
     pub fn new(timeout: Duration) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
+        Self::with_tls(timeout, super::tls::client_config(None).expect("the built-in roots need no file"))
+    }
+
+    /// A client trusting what `tls` trusts for `https://`.
+    pub fn with_tls(timeout: Duration, tls: Arc<rustls::ClientConfig>) -> Self {
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.enforce_http(false);
+        let connector = HttpsConnectorBuilder::new()
+            .with_tls_config((*tls).clone())
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(connector);
         HttpClient { client, timeout }
     }

@@ -15,5 +15,6 @@ pub mod discovery;
 pub mod locate;
 pub mod message;
 pub mod sockjs;
+pub mod tls;
 
 pub use message::{ClientMessage, Page, ServerMessage, Status};

@@ -1,6 +1,7 @@
 //! The `target` section: which server to load and how to reach it.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::de::{self, Deserializer, Visitor};
@@ -24,6 +25,9 @@ pub struct Target {
     /// A SockJS session from which nothing (not even a heartbeat `h`) arrives for this long
     /// is treated as lost and reconnected.
     pub heartbeat_timeout: Duration,
+    /// PEM certificates to trust for `wss://` and `https://` besides the public roots (a
+    /// staging cluster's private CA).
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Default of `target.heartbeat_timeout`: more than twice the usual 25 s heartbeat.
@@ -56,6 +60,8 @@ pub(crate) struct TargetSpec {
     source_ips: Option<u8>,
     #[serde(default, deserialize_with = "optional_heartbeat_timeout")]
     heartbeat_timeout: Option<Duration>,
+    #[serde(default)]
+    ca_file: Option<PathBuf>,
 }
 
 fn optional_heartbeat_timeout<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
@@ -90,6 +96,7 @@ impl TargetSpec {
             group: self.group.map_or_else(|| "1".to_owned(), |group| group.0),
             source_ips: self.source_ips.unwrap_or(1),
             heartbeat_timeout: self.heartbeat_timeout.unwrap_or(DEFAULT_HEARTBEAT_TIMEOUT),
+            ca_file: self.ca_file,
         })
     }
 }
