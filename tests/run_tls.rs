@@ -87,6 +87,6 @@ async fn a_certificate_nobody_vouches_for_is_refused() {
     let plan = scenario::from_str(&yaml(&format!("wss://{instance}/presence"), None), "tls.yaml").expect("valid");
     let totals = start_run(plan).finished().await.totals;
     assert_eq!(totals.histogram(Metric::Connect).len(), 0, "no session over an unverified certificate");
-    assert!(totals.errors.get("handshake").copied().unwrap_or(0) > 0, "{:?}", totals.errors);
+    assert!(totals.errors.get("tls").copied().unwrap_or(0) > 0, "{:?}", totals.errors);
     cluster.shutdown().await;
 }

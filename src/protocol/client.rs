@@ -16,10 +16,11 @@ use serde::{Deserialize, Serialize};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
-use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::WebSocketStream;
 
 use super::message::{ClientMessage, ServerMessage};
 use super::sockjs::{self, ServerFrame};
+use super::stream::Stream;
 
 /// Which framing a connection uses.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +66,8 @@ pub enum ClientError {
     InvalidUrl { url: String, reason: String },
     #[error("TCP connect to {addr} failed: {source}")]
     Connect { addr: String, source: std::io::Error },
+    #[error("TLS handshake failed: {0}")]
+    Tls(String),
     #[error("WebSocket handshake failed: {0}")]
     Handshake(tungstenite::Error),
     #[error("server closed the session: {code} {reason:?}")]
@@ -82,6 +85,7 @@ impl ClientError {
             ClientError::InvalidUrl { .. } => "invalid_url",
             // Limits of the harness's own machine, told apart for reports and the verdict.
             ClientError::Connect { source, .. } => connect_error_kind(source),
+            ClientError::Tls(_) => "tls",
             ClientError::Handshake(_) => "handshake",
             ClientError::Closed { .. } => "closed",
             ClientError::Lost(_) => "lost",
@@ -155,7 +159,7 @@ impl Endpoint {
 
 /// One open session with a Presence server.
 pub struct Connection {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    ws: WebSocketStream<Stream>,
     transport: Transport,
     /// Messages of a SockJS `a[...]` frame not handed out yet.
     inbox: VecDeque<ServerMessage>,
@@ -164,7 +168,13 @@ pub struct Connection {
 impl Connection {
     /// Opens a session: TCP connect, WebSocket upgrade, and for SockJS the `o` frame.
     pub async fn open(endpoint: &Endpoint, options: &ConnectOptions, rng: &mut impl Rng) -> Result<Self, ClientError> {
-        let stream = connect_tcp(endpoint, options.local_ip).await?;
+        let tcp = connect_tcp(endpoint, options.local_ip).await?;
+        let stream = if endpoint.tls {
+            let tls = options.tls.clone().unwrap_or_else(default_tls);
+            Stream::tls(tcp, &endpoint.host, tls).await.map_err(|err| ClientError::Tls(err.to_string()))?
+        } else {
+            Stream::Plain(tcp)
+        };
         let path = endpoint.path_for(options.transport, rng);
         let scheme = if endpoint.tls { "wss" } else { "ws" };
         let url = format!("{scheme}://{}:{}{}", endpoint.host, endpoint.port, path);
@@ -173,15 +183,9 @@ impl Connection {
             .write_buffer_size(0)
             .max_message_size(Some(options.max_message))
             .max_frame_size(Some(options.max_message));
-        let connector = match (&options.tls, endpoint.tls) {
-            (Some(tls), true) => Connector::Rustls(tls.clone()),
-            (None, true) => Connector::Rustls(default_tls()),
-            (_, false) => Connector::Plain,
-        };
-        let (ws, _response) =
-            tokio_tungstenite::client_async_tls_with_config(url, stream, Some(config), Some(connector))
-                .await
-                .map_err(ClientError::Handshake)?;
+        let (ws, _response) = tokio_tungstenite::client_async_with_config(url, stream, Some(config))
+            .await
+            .map_err(ClientError::Handshake)?;
         let mut conn = Connection { ws, transport: options.transport, inbox: VecDeque::new() };
         if conn.transport == Transport::Sockjs {
             let first = std::future::poll_fn(|cx| conn.poll_next_text(cx)).await?;

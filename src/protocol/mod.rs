@@ -15,6 +15,7 @@ pub mod discovery;
 pub mod locate;
 pub mod message;
 pub mod sockjs;
+pub mod stream;
 pub mod tls;
 
 pub use message::{ClientMessage, Page, ServerMessage, Status};

@@ -76,6 +76,9 @@ impl<'a> Visitor<'a> {
     /// Opens a session for `tab_id`, retrying with backoff until it works or the run ends.
     pub async fn open_tab(&mut self, tab_id: String, unique: bool) -> Result<usize, Interrupt> {
         let conn = self.open_session(&tab_id, unique, None).await?;
+        // Most visitors have one tab: room for exactly the next one, not the four a growing
+        // Vec would reserve (a tab is a few hundred bytes).
+        self.tabs.reserve_exact(1);
         self.tabs.push(Tab::new(tab_id, conn, unique));
         Ok(self.tabs.len() - 1)
     }

@@ -1,0 +1,19 @@
+#!/bin/bash
+# Harness and server RSS per idle visitor (BENCHMARKS.md, "Idle visitors"): starts
+# `serve` on port 7000, runs scenarios/idle-19k.yaml against it, samples VmRSS of both
+# every second, and prints the baseline (2 s in, before any visitor) and the plateau.
+# usage: benches/idle-rss.sh target/release/presence-bench LABEL
+BIN=$1; LABEL=$2
+$BIN serve --instances 2 --directory-port 7000 > /tmp/idle-serve-$LABEL.log 2>&1 &
+SPID=$!
+sleep 1
+$BIN run --quiet "$(dirname "$0")/../scenarios/idle-19k.yaml" > /tmp/idle-run-$LABEL.log 2>&1 &
+RPID=$!
+: > /tmp/idle-rss-$LABEL.log
+while kill -0 $RPID 2>/dev/null; do
+  echo "$(grep VmRSS /proc/$RPID/status 2>/dev/null | awk '{print $2}') $(grep VmRSS /proc/$SPID/status | awk '{print $2}')" >> /tmp/idle-rss-$LABEL.log
+  sleep 1
+done
+kill -INT $SPID; wait $SPID 2>/dev/null
+echo "baseline(2s): $(sed -n 2p /tmp/idle-rss-$LABEL.log)  plateau(max): $(sort -n /tmp/idle-rss-$LABEL.log | tail -1)"
+grep -E "^connect|errors:|visitors:" /tmp/idle-run-$LABEL.log
