@@ -41,6 +41,10 @@ pub struct Ledger {
     grace: Duration,
     /// Where signals sent or received during a drill window are accounted as well.
     drills: Drills,
+    /// Whether visitors' comings and goings are tracked: only agents need the roster (to
+    /// pick whom to signal, and to judge deliveries), so a run without agents saves the
+    /// entry per visitor.
+    roster: bool,
 }
 
 #[derive(Default)]
@@ -89,7 +93,13 @@ impl VisitorEntry {
 impl Ledger {
     pub fn new(recorder: Recorder, grace: Duration) -> Self {
         let drills = Drills::new(None, recorder.clone(), Instant::now());
-        Ledger { state: Mutex::new(State::default()), recorder, grace, drills }
+        Ledger { state: Mutex::new(State::default()), recorder, grace, drills, roster: true }
+    }
+
+    /// No roster: for runs without agents, where nothing would read it.
+    pub fn without_roster(mut self) -> Self {
+        self.roster = false;
+        self
     }
 
     /// Accounts signals to the run's drill events too.

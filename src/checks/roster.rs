@@ -13,6 +13,9 @@ impl Ledger {
     /// A session of `visitor` opened (`connected`): it is online, and every signal kept for
     /// it is replayed now, so each becomes due.
     pub fn visitor_connected(&self, visitor: &str, now: Instant) {
+        if !self.roster {
+            return;
+        }
         let mut state = self.lock();
         let state = &mut *state;
         let key = state.visitors.get_key_value(visitor).map_or_else(|| Arc::from(visitor), |(k, _)| k.clone());
@@ -35,6 +38,9 @@ impl Ledger {
     /// due by now and has not arrived is lost; what was still within its grace is not due
     /// any more: it will be replayed on the next connect.
     pub fn visitor_disconnected(&self, visitor: &str, now: Instant) {
+        if !self.roster {
+            return;
+        }
         let mut state = self.lock();
         let state = &mut *state;
         let Some(entry) = state.visitors.get_mut(visitor) else { return };

@@ -85,7 +85,8 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
     ));
     let grace = plan.agents.as_ref().map_or(DEFAULT_GRACE, |agents| agents.grace);
     let drills = Drills::new(plan.drills.as_ref(), recorder.clone(), started);
-    let ledger = Arc::new(Ledger::new(recorder.clone(), grace).with_drills(drills.clone()));
+    let ledger = Ledger::new(recorder.clone(), grace).with_drills(drills.clone());
+    let ledger = Arc::new(if plan.agents.is_some() { ledger } else { ledger.without_roster() });
     let opener = Arc::new(Opener {
         discovery: target.discovery.clone(),
         options: ConnectOptions { transport: plan.target.transport, tls: Some(tls), ..ConnectOptions::default() },
