@@ -84,7 +84,9 @@ where
             let index = stats.started;
             stats.started += 1;
             let token = stop.child_token();
-            let visitor = spawn_visitor(index, token.clone());
+            // Boxed before it is wrapped: an async block that awaits a captured future keeps
+            // room for it twice (the capture and the pinned awaitee), doubling every task.
+            let visitor = Box::pin(spawn_visitor(index, token.clone()));
             tasks.spawn(async move {
                 visitor.await;
                 index
