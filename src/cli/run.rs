@@ -130,9 +130,6 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
     summary.drills = result.drills;
     summary.harness = Some(HarnessSummary::judge(&result.health, &summary.errors));
     let held = gate::judge(&mut summary, &gate, baseline.as_ref(), &args.gate);
-    if let Some(note) = engine::limits::capped_note(&result.totals.errors) {
-        eprintln!("{note}");
-    }
     if let Some(out) = &args.out {
         if let Err(err) = write_reports(out, &summary, hlog).await {
             return Outcome::NotCarriedOut(err);

@@ -1,9 +1,8 @@
 //! The machine's limits as they bear on a run: warn before it starts when the open-file
-//! limit cannot hold the planned sockets, and say afterwards when files or ports ran out.
+//! limit cannot hold the planned sockets. (When files or ports did run out, the harness
+//! verdict says so: `report::harness`.)
 
-use std::collections::BTreeMap;
-
-use crate::protocol::client::{EPHEMERAL_PORTS, OPEN_FILE_LIMIT};
+use crate::protocol::client::OPEN_FILE_LIMIT;
 use crate::scenario::{Destination, Plan, Step};
 
 /// File descriptors the harness needs beside its sockets (runtime, logs, discovery).
@@ -41,21 +40,6 @@ pub fn open_file_warning(plan: &Plan, open_file_limit: u64) -> Option<String> {
     })
 }
 
-/// One plain sentence when the machine's limits, not the server, refused connections.
-pub fn capped_note(errors: &BTreeMap<&'static str, u64>) -> Option<String> {
-    let files = errors.get(OPEN_FILE_LIMIT).copied().unwrap_or(0);
-    let ports = errors.get(EPHEMERAL_PORTS).copied().unwrap_or(0);
-    let reason = match (files, ports) {
-        (0, 0) => return None,
-        (files, 0) => format!("the open-file limit ({files} connections refused)"),
-        (0, ports) => format!("the ephemeral ports ({ports} connections refused; try target.source_ips)"),
-        (files, ports) => {
-            format!("the open-file limit ({files} connections refused) and the ephemeral ports ({ports} refused)")
-        }
-    };
-    Some(format!("This run was capped by this machine's limits, not by the server: {reason}."))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,18 +60,5 @@ mod tests {
         assert_eq!(peak_sockets(&plan("[connect]", "{ embedded: {} }")), 2000);
         assert!(open_file_warning(&external, 3000).unwrap().contains("3000 sockets"));
         assert_eq!(open_file_warning(&external, 4000), None);
-    }
-
-    #[test]
-    fn a_capped_run_says_so_in_one_sentence() {
-        let mut errors = BTreeMap::new();
-        assert_eq!(capped_note(&errors), None);
-        errors.insert("timeout", 3);
-        assert_eq!(capped_note(&errors), None);
-        errors.insert(OPEN_FILE_LIMIT, 5);
-        let note = capped_note(&errors).unwrap();
-        assert!(note.contains("open-file limit (5 connections refused)"), "{note}");
-        errors.insert(EPHEMERAL_PORTS, 2);
-        assert!(capped_note(&errors).unwrap().contains("ephemeral ports (2 refused)"));
     }
 }

@@ -15,7 +15,7 @@ pub const SATURATED_SAMPLES_BOUND: f64 = 0.2;
 /// Error kinds that mean the harness ran out of file descriptors or ephemeral ports.
 pub const LIMIT_ERRORS: &[(&str, &str)] = &[
     (OPEN_FILE_LIMIT, "open-file limit reached (EMFILE/ENFILE)"),
-    (EPHEMERAL_PORTS, "ephemeral ports exhausted (EADDRNOTAVAIL)"),
+    (EPHEMERAL_PORTS, "ephemeral ports exhausted (EADDRNOTAVAIL; spread sockets with target.source_ips)"),
 ];
 
 /// The `harness` section of summary.json.
@@ -118,6 +118,20 @@ mod tests {
             lag_p99_us: 1_100,
             lag_max_us: 3_000,
         }
+    }
+
+    #[test]
+    fn machine_limits_are_named_with_their_counts() {
+        let limits = |errors: &BTreeMap<String, u64>| HarnessSummary::judge(&health(), errors).reasons;
+        let mut errors = BTreeMap::new();
+        assert_eq!(limits(&errors), Vec::<String>::new());
+        errors.insert("timeout".to_owned(), 3);
+        assert_eq!(limits(&errors), Vec::<String>::new(), "other errors are the server's business");
+        errors.insert(OPEN_FILE_LIMIT.to_owned(), 5);
+        assert!(limits(&errors)[0].contains("open-file limit reached (EMFILE/ENFILE): 5 connects failed"));
+        errors.insert(EPHEMERAL_PORTS.to_owned(), 2);
+        let reasons = limits(&errors);
+        assert!(reasons[1].contains("ephemeral ports exhausted") && reasons[1].contains("2 connects failed"));
     }
 
     #[test]
