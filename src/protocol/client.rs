@@ -39,7 +39,8 @@ pub struct ConnectOptions {
     pub transport: Transport,
     /// Source address to bind, so client sockets can be spread over 127.0.0.2, .3, ...
     pub local_ip: Option<IpAddr>,
-    /// Initial read buffer per connection, in bytes.
+    /// Read buffer per connection, in bytes. It is held for the connection's whole life,
+    /// and grows (for good) only when a bigger frame arrives.
     pub read_buffer: usize,
     /// Largest message accepted from the server, in bytes.
     pub max_message: usize,
@@ -52,7 +53,9 @@ impl Default for ConnectOptions {
         ConnectOptions {
             transport: Transport::Sockjs,
             local_ip: None,
-            read_buffer: 4096,
+            // A SockJS frame with a presence ack or a signal is well under 512 bytes; 4 KiB
+            // (tungstenite's chunk) would be half of an idle visitor's memory.
+            read_buffer: 1024,
             max_message: 1 << 20,
             tls: None,
         }
@@ -161,7 +164,8 @@ impl Endpoint {
 pub struct Connection {
     ws: WebSocketStream<Stream>,
     transport: Transport,
-    /// Messages of a SockJS `a[...]` frame not handed out yet.
+    /// Messages of a SockJS `a[...]` frame not handed out yet. Only frames that carry several
+    /// messages use it, and it gives its room back once empty: an idle visitor holds none.
     inbox: VecDeque<ServerMessage>,
 }
 
@@ -183,9 +187,7 @@ impl Connection {
             .write_buffer_size(0)
             .max_message_size(Some(options.max_message))
             .max_frame_size(Some(options.max_message));
-        let (ws, _response) = tokio_tungstenite::client_async_with_config(url, stream, Some(config))
-            .await
-            .map_err(ClientError::Handshake)?;
+        let ws = super::upgrade::upgrade(stream, &url, config).await.map_err(ClientError::Handshake)?;
         let mut conn = Connection { ws, transport: options.transport, inbox: VecDeque::new() };
         if conn.transport == Transport::Sockjs {
             let first = std::future::poll_fn(|cx| conn.poll_next_text(cx)).await?;
@@ -221,6 +223,9 @@ impl Connection {
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Incoming, ClientError>> {
         loop {
             if let Some(message) = self.inbox.pop_front() {
+                if self.inbox.is_empty() {
+                    self.inbox = VecDeque::new();
+                }
                 return Poll::Ready(Ok(Incoming::Message(message)));
             }
             let text = match ready!(self.poll_next_text(cx)) {
@@ -232,6 +237,9 @@ impl Connection {
                 Transport::Sockjs => match sockjs::decode_server_frame(&text) {
                     Ok(ServerFrame::Heartbeat) => return Poll::Ready(Ok(Incoming::Heartbeat)),
                     Ok(ServerFrame::Messages(items)) => {
+                        if let [only] = items.as_slice() {
+                            return Poll::Ready(decode_message(only).map(Incoming::Message));
+                        }
                         for item in items {
                             match decode_message(&item) {
                                 Ok(message) => self.inbox.push_back(message),
@@ -329,6 +337,27 @@ mod tests {
         assert_eq!(kind(111), "connect");
         let refused = ClientError::Connect { addr: "x".into(), source: std::io::Error::from_raw_os_error(99) };
         assert_eq!(refused.kind(), EPHEMERAL_PORTS);
+    }
+
+    #[tokio::test]
+    async fn every_message_of_a_sockjs_frame_arrives_in_order() {
+        use crate::protocol::upgrade::tests::{answering, switching, text_frame};
+        use tungstenite::handshake::derive_accept_key;
+        let sent =
+            [ServerMessage::PresenceAck { seq: 1 }, ServerMessage::Expired {}, ServerMessage::PresenceAck { seq: 2 }];
+        let encoded = sent.clone().map(|message| message.encode());
+        // `o`, then a frame of two messages and a frame of one, right behind the 101 response.
+        let frames =
+            [sockjs::OPEN.to_owned(), sockjs::encode_messages(&encoded[..2]), sockjs::encode_messages(&encoded[2..])];
+        let bytes = frames.iter().flat_map(|frame| text_frame(frame)).collect();
+        let server = answering(|key| switching(&derive_accept_key(key.as_bytes())), bytes).await;
+        let endpoint = Endpoint::parse(&format!("ws://{server}/presence")).unwrap();
+        let mut conn = Connection::open(&endpoint, &ConnectOptions::default(), &mut rand::rng()).await.unwrap();
+        let mut received = Vec::new();
+        for _ in 0..3 {
+            received.push(conn.recv().await.unwrap());
+        }
+        assert_eq!(received, sent.map(Incoming::Message));
     }
 
     #[test]

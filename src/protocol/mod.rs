@@ -7,6 +7,7 @@
 //! - [`data`]: validation of custom `data` objects.
 //! - [`client`]: client transports (SockJS over WebSocket, raw WebSocket).
 //! - [`locate`]: the `/locate` discovery request.
+//! - [`upgrade`]: the client's WebSocket opening handshake, with a small buffer.
 
 pub mod client;
 pub mod close;
@@ -17,5 +18,6 @@ pub mod message;
 pub mod sockjs;
 pub mod stream;
 pub mod tls;
+pub mod upgrade;
 
 pub use message::{ClientMessage, Page, ServerMessage, Status};
