@@ -1,5 +1,5 @@
-//! The recording hot path: what one latency sample, one counter increment, and one
-//! collector drain cost. Figures go in BENCHMARKS.md.
+//! The recording hot path: what one latency sample and one counter increment cost.
+//! Figures go in BENCHMARKS.md ("Recording a sample").
 
 use std::hint::black_box;
 use std::time::Duration;

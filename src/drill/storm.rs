@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use super::action::Outcome;
-use crate::measure::{new_histogram, Metric, Recorder, Tally};
+use crate::measure::{new_histogram, record_duration, Metric, Recorder, Tally};
 use crate::protocol::client::ClientError;
 use crate::scenario::{Drills as DrillPlan, DEFAULT_SETTLE, DEFAULT_WINDOW_CAP};
 
@@ -287,7 +287,7 @@ impl Drills {
                 Metric::QueuedSignalDelivery => &mut samples.queued_delivery,
                 _ => &mut samples.signal_delivery,
             };
-            histogram.saturating_record(micros(elapsed));
+            record_duration(histogram, elapsed);
         });
     }
 
@@ -326,8 +326,8 @@ impl Loss {
         let Some(event) = self.event.map(|index| &self.inner.events[index]) else { return };
         let Some(started) = event.started.get() else { return };
         event.with_samples(|samples| {
-            samples.reconnect.saturating_record(micros(elapsed));
-            samples.back_at.saturating_record(micros(now.saturating_duration_since(*started)));
+            record_duration(&mut samples.reconnect, elapsed);
+            record_duration(&mut samples.back_at, now.saturating_duration_since(*started));
             samples.causes[self.cause as usize] += 1;
         });
         event.back.fetch_add(1, Ordering::Relaxed);

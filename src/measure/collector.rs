@@ -138,7 +138,7 @@ fn into_totals(shard: Shard, started_at: SystemTime, elapsed: Duration, visitors
 
 fn merge(totals: &mut Shard, interval: &Shard) {
     for (total, part) in totals.histograms.iter_mut().zip(&interval.histograms) {
-        total.add(part).expect("histograms share bounds");
+        total.add(part).expect("histograms grow to fit");
     }
     for (total, part) in totals.counters.iter_mut().zip(interval.counters) {
         *total += part;

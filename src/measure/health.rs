@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::recorder::new_histogram;
+use super::recorder::{new_histogram, record_duration};
 
 /// How often the lag probe wakes. Tokio's timer has millisecond resolution, so a healthy
 /// runtime shows lags below about 1 ms.
@@ -135,11 +135,11 @@ async fn probe(handle: HealthHandle, stop: CancellationToken) {
             () = tokio::time::sleep_until(due) => {}
         }
         let now = Instant::now();
-        let late = u64::try_from(now.saturating_duration_since(due).as_micros()).unwrap_or(u64::MAX).max(1);
+        let late = now.saturating_duration_since(due);
         {
             let state = &mut *lock(&handle.state);
             for histogram in [&mut state.lag_interval, &mut state.lag_total].into_iter().flatten() {
-                histogram.saturating_record(late);
+                record_duration(histogram, late);
             }
         }
         if now - last_process.0 >= PROCESS_EVERY {

@@ -20,9 +20,24 @@ pub const MAX_LATENCY_US: u64 = 3_600_000_000;
 /// Significant decimal digits every histogram keeps.
 pub const SIGNIFICANT_DIGITS: u8 = 3;
 
-/// A latency histogram in microseconds, with the harness's bounds.
+/// A latency histogram in microseconds. It starts small and grows to the largest sample it
+/// gets (at most [`MAX_LATENCY_US`]): one sized for an hour up front is 184 KiB, and the
+/// collector clears and merges every metric of every shard each interval, so fixed-size
+/// histograms cost milliseconds per interval (stalling a worker and the timers it runs) and
+/// megabytes of memory for metrics a scenario never records.
 pub fn new_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, MAX_LATENCY_US, SIGNIFICANT_DIGITS).expect("constant bounds are valid")
+    let mut histogram = Histogram::new(SIGNIFICANT_DIGITS).expect("constant precision is valid");
+    histogram.auto(true);
+    histogram
+}
+
+/// Records `elapsed` in microseconds, clamped to `1..=MAX_LATENCY_US`. A histogram grows
+/// only when a sample is the largest it has seen by a power of two, so after the first
+/// seconds of a run recording does not allocate.
+pub fn record_duration(histogram: &mut Histogram<u64>, elapsed: Duration) {
+    let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX).clamp(1, MAX_LATENCY_US);
+    // `record`, not `saturating_record`: the latter clamps to the current size instead of growing.
+    histogram.record(micros).expect("a growing histogram fits every clamped sample");
 }
 
 /// One shard's samples since the collector last took them.
@@ -78,17 +93,15 @@ impl Recorder {
 
     /// Records a latency.
     pub fn latency(&self, metric: Metric, elapsed: Duration) {
-        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX).max(1);
-        self.shard().histograms[metric.index()].saturating_record(micros);
+        record_duration(&mut self.shard().histograms[metric.index()], elapsed);
     }
 
     /// Records one latency into several metrics (an overall one and its breakdown) under a
     /// single shard lock.
     pub fn latencies(&self, metrics: &[Metric], elapsed: Duration) {
-        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX).max(1);
         let mut shard = self.shard();
         for metric in metrics {
-            shard.histograms[metric.index()].saturating_record(micros);
+            record_duration(&mut shard.histograms[metric.index()], elapsed);
         }
     }
 
@@ -147,9 +160,12 @@ impl Recorder {
     pub(crate) fn drain_into(&self, into: &mut Shard) {
         for shard in &self.inner.shards {
             let mut shard = lock(shard);
+            // Only the metrics that got samples: clearing a histogram touches all its counts.
             for (total, part) in into.histograms.iter_mut().zip(shard.histograms.iter_mut()) {
-                total.add(&*part).expect("histograms share bounds");
-                part.reset();
+                if !part.is_empty() {
+                    total.add(&*part).expect("histograms grow to fit");
+                    part.reset();
+                }
             }
             for (total, part) in into.counters.iter_mut().zip(shard.counters.iter_mut()) {
                 *total += std::mem::take(part);
