@@ -15,5 +15,7 @@ while kill -0 $RPID 2>/dev/null; do
   sleep 1
 done
 kill -INT $SPID; wait $SPID 2>/dev/null
-echo "baseline(2s): $(sed -n 2p /tmp/idle-rss-$LABEL.log)  plateau(max): $(sort -n /tmp/idle-rss-$LABEL.log | tail -1)"
+# Columns: harness KiB, server KiB. The plateau is each column's maximum (the last sample
+# may miss the harness, which has just exited).
+echo "baseline(2s): $(sed -n 2p /tmp/idle-rss-$LABEL.log)  plateau(max): $(awk 'NF == 2 && $1 > h {h = $1} $NF > s {s = $NF} END {print h, s}' /tmp/idle-rss-$LABEL.log)"
 grep -E "^connect|errors:|visitors:" /tmp/idle-run-$LABEL.log
