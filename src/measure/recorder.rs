@@ -215,6 +215,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn histograms_grow_to_an_hour_and_clamp_beyond_it() {
+        let mut histogram = new_histogram();
+        let small = histogram.high();
+        record_duration(&mut histogram, Duration::ZERO);
+        record_duration(&mut histogram, Duration::from_secs(60));
+        assert!(histogram.high() > small, "grew from {small} to {}", histogram.high());
+        assert_eq!(histogram.min(), 1, "zero counts as 1 us");
+        assert!(histogram.equivalent(histogram.max(), 60_000_000));
+        record_duration(&mut histogram, Duration::from_secs(86_400));
+        assert!(histogram.equivalent(histogram.max(), MAX_LATENCY_US), "a day counts as an hour");
+        assert_eq!(histogram.len(), 3);
+    }
+
+    #[test]
     fn samples_from_many_threads_all_arrive() {
         let recorder = Recorder::new();
         std::thread::scope(|scope| {
