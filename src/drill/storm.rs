@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use super::action::Outcome;
-use crate::measure::{new_histogram, record_duration, Metric, Recorder, Tally};
+use crate::measure::{latency_micros, new_histogram, record_duration, Metric, Recorder, Tally};
 use crate::protocol::client::ClientError;
 use crate::scenario::{Drills as DrillPlan, DEFAULT_SETTLE, DEFAULT_WINDOW_CAP};
 
@@ -144,10 +144,6 @@ impl EventState {
     }
 }
 
-fn micros(elapsed: Duration) -> u64 {
-    u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX).max(1)
-}
-
 impl Drills {
     /// The account for `plan` (no events and no windows without one), started at `start`.
     pub fn new(plan: Option<&DrillPlan>, recorder: Recorder, start: Instant) -> Drills {
@@ -198,7 +194,7 @@ impl Drills {
         let event = &self.inner.events[index];
         event.affected.fetch_add(1, Ordering::Relaxed);
         let started = *event.started.get()?;
-        event.last_loss_us.fetch_max(micros(now.saturating_duration_since(started)), Ordering::Relaxed);
+        event.last_loss_us.fetch_max(latency_micros(now.saturating_duration_since(started)), Ordering::Relaxed);
         Some(index)
     }
 

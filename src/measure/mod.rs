@@ -15,6 +15,6 @@ mod subject;
 
 pub use collector::{Interval, Live, Totals};
 pub use metric::{Check, Counter, Metric, Tally};
-pub use recorder::{new_histogram, record_duration, Recorder, MAX_LATENCY_US, SIGNIFICANT_DIGITS};
+pub use recorder::{latency_micros, new_histogram, record_duration, Recorder, MAX_LATENCY_US, SIGNIFICANT_DIGITS};
 pub use schedule::{charged_start, TIMER_SLACK};
 pub use subject::Subject;

@@ -31,13 +31,17 @@ pub fn new_histogram() -> Histogram<u64> {
     histogram
 }
 
-/// Records `elapsed` in microseconds, clamped to `1..=MAX_LATENCY_US`. A histogram grows
-/// only when a sample is the largest it has seen by a power of two, so after the first
-/// seconds of a run recording does not allocate.
+/// `elapsed` as a latency sample: microseconds, clamped to `1..=MAX_LATENCY_US`.
+pub fn latency_micros(elapsed: Duration) -> u64 {
+    u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX).clamp(1, MAX_LATENCY_US)
+}
+
+/// Records `elapsed` (see [`latency_micros`]). A histogram grows only when a sample is the
+/// largest it has seen by a power of two, so after the first seconds of a run recording
+/// does not allocate.
 pub fn record_duration(histogram: &mut Histogram<u64>, elapsed: Duration) {
-    let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX).clamp(1, MAX_LATENCY_US);
     // `record`, not `saturating_record`: the latter clamps to the current size instead of growing.
-    histogram.record(micros).expect("a growing histogram fits every clamped sample");
+    histogram.record(latency_micros(elapsed)).expect("a growing histogram fits every clamped sample");
 }
 
 /// One shard's samples since the collector last took them.

@@ -122,6 +122,14 @@ pub(crate) mod tests {
         upgrade(stream, "ws://127.0.0.1/x/websocket", WebSocketConfig::default()).await
     }
 
+    /// The error of an upgrade that must fail.
+    async fn refusal(addr: std::net::SocketAddr) -> Error {
+        match upgrade_at(addr).await {
+            Ok(_) => panic!("the upgrade was accepted"),
+            Err(err) => err,
+        }
+    }
+
     /// An unmasked WebSocket text frame (a server's), for payloads under 126 bytes.
     pub(crate) fn text_frame(payload: &str) -> Vec<u8> {
         assert!(payload.len() < 126);
@@ -147,21 +155,21 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn a_wrong_accept_key_is_refused() {
         let server = answering(|_| switching("bm90IHRoZSByaWdodCBrZXk="), Vec::new()).await;
-        let err = upgrade_at(server).await.unwrap_err();
+        let err = refusal(server).await;
         assert!(matches!(err, Error::Protocol(ProtocolError::SecWebSocketAcceptKeyMismatch)), "{err}");
     }
 
     #[tokio::test]
     async fn a_refusal_keeps_its_status() {
         let server = answering(|_| "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_owned(), Vec::new()).await;
-        let err = upgrade_at(server).await.unwrap_err();
+        let err = refusal(server).await;
         assert!(matches!(&err, Error::Http(response) if response.status() == StatusCode::NOT_FOUND), "{err}");
     }
 
     #[tokio::test]
     async fn a_server_that_hangs_up_mid_response_is_an_error() {
         let server = answering(|_| "HTTP/1.1 101 Switching".to_owned(), Vec::new()).await;
-        let err = upgrade_at(server).await.unwrap_err();
+        let err = refusal(server).await;
         assert!(matches!(err, Error::Protocol(ProtocolError::HandshakeIncomplete)), "{err}");
     }
 }
