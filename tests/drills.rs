@@ -176,3 +176,33 @@ async fn without_jitter_the_storm_is_sharper_than_with_full_jitter() {
     assert!(full > 300.0, "full jitter spread {full}ms");
     assert!(none < 100.0 && none * 4.0 < full, "no jitter {none}ms against full {full}ms");
 }
+
+/// A drill whose action failed did not test what the scenario asked for: the run is not a pass
+/// (exit 3, `DRILL FAILED`), whatever the visitors measured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_drill_action_is_not_a_pass() {
+    let cluster = cluster(settings()).await;
+    let dir = std::env::temp_dir().join(format!("presence-bench-drill-failed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("drill.yaml");
+    let target = format!("  url: {}\n  group: '{GROUP}'", cluster.directory_url());
+    let drills = "  actions:\n    kill: { command: [\"false\"] }\n  events:\n    - { at: 500ms, kill: 1 }\n";
+    std::fs::write(&path, scenario(&target, 5, QUICK, drills)).expect("scenario written");
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_presence-bench"))
+            .args(["run", "--quiet"])
+            .arg(&path)
+            .output()
+            .expect("the binary runs")
+    })
+    .await
+    .expect("the runner does not panic");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(3), "{stdout}");
+    assert!(stdout.contains("FAILED false: exit 1"), "the drill table says so: {stdout}");
+    let last = stdout.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or_default();
+    assert!(last.starts_with("verdict: DRILL FAILED (drill action failed: kill at 0.5s: false: exit 1"), "{last}");
+    cluster.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,5 +1,7 @@
 //! The run's exit codes and outputs, end to end: the binary runs tiny scenarios (2 s each)
-//! against the embedded cluster, which listens on 127.0.0.1 port 0.
+//! against the embedded cluster, which listens on 127.0.0.1 port 0, or against targets that
+//! are down. Every outcome reads the same in the exit code, the table's last line,
+//! summary.json's `outcome` and JUnit (docs/ci.md).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -37,6 +39,16 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// The table's last line.
+fn verdict_line(table: &[u8]) -> String {
+    text(table).lines().rev().find(|line| !line.trim().is_empty()).unwrap_or_default().to_owned()
+}
+
+/// summary.json as written to `path`.
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 #[test]
 fn a_passing_gate_exits_0_and_writes_junit_and_json() {
     let dir = workdir("pass");
@@ -63,8 +75,10 @@ fn a_passing_gate_exits_0_and_writes_junit_and_json() {
     let printed: serde_json::Value = serde_json::from_slice(&output.stdout).expect("stdout is summary.json only");
     assert_eq!(printed["thresholds"][0]["expression"], "p99 < 5s");
     assert_eq!(printed["thresholds"][0]["passed"], true);
+    assert_eq!(printed["outcome"], serde_json::json!({"status": "passed", "reason": "", "exit_code": 0}));
     let stderr = text(&output.stderr);
-    assert!(stderr.contains("PASS  presence_ack") && stderr.contains("verdict: PASS"), "{stderr}");
+    assert!(stderr.contains("PASS  presence_ack"), "{stderr}");
+    assert_eq!(verdict_line(&output.stderr), "verdict: PASS");
     let xml = std::fs::read_to_string(&junit).unwrap();
     let checks = presence_bench::measure::Check::ALL.iter().filter(|check| check.fails_run()).count();
     assert!(xml.contains(&format!("tests=\"{}\" failures=\"0\"", 3 + checks)), "{xml}");
@@ -86,6 +100,31 @@ fn a_passing_gate_exits_0_and_writes_junit_and_json() {
     let output = bench(&["compare", summary, faster_path.to_str().unwrap()]);
     assert_eq!(code(&output), 0, "improvements pass: {}", text(&output.stdout));
     assert!(text(&output.stdout).contains("improved"));
+
+    // A run regressing against the faster baseline is red in every output, not only the code.
+    let again = dir.join("again");
+    let output = bench(&[
+        "run",
+        path.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        again.to_str().unwrap(),
+        "--junit",
+        again.join("junit.xml").to_str().unwrap(),
+        "--baseline",
+        faster_path.to_str().unwrap(),
+        "--max-regression",
+        "0%",
+    ]);
+    assert_eq!(code(&output), 1, "stderr: {}", text(&output.stderr));
+    let line = verdict_line(&output.stdout);
+    assert!(line.starts_with("verdict: FAIL (") && line.contains("presence_ack regressed: p50"), "{line}");
+    assert!(text(&output.stdout).contains("FAIL  presence_ack             (baseline)"), "{}", text(&output.stdout));
+    let written = json(&again.join("summary.json"));
+    assert_eq!((&written["outcome"]["status"], &written["outcome"]["exit_code"]), (&"failed".into(), &1.into()));
+    let xml = std::fs::read_to_string(again.join("junit.xml")).unwrap();
+    let case = xml.split("<testcase").find(|case| case.contains("name=\"presence_ack: within tolerance")).unwrap();
+    assert!(case.contains("classname=\"baseline\"") && case.contains("<failure message=\"regressed: p50"), "{xml}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -122,30 +161,152 @@ fn invalid_input_exits_2() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
-fn an_unreachable_target_exits_3() {
-    let dir = workdir("unreachable");
-    let path = scenario(&dir, "unreachable", "2s", "");
-    let output = bench(&["run", path.to_str().unwrap(), "--quiet", "--target", "http://127.0.0.1:1"]);
+/// A target found down stops within seconds of a 20 s run, naming what was found, in the table,
+/// summary.json and JUnit.
+fn assert_down_fast(test: &str, target: &str, found: &str) {
+    let dir = workdir(test);
+    let path = scenario(&dir, test, "20s", "");
+    let out = dir.join("out");
+    let junit = out.join("junit.xml");
+    let started = std::time::Instant::now();
+    let output = bench(&[
+        "run",
+        path.to_str().unwrap(),
+        "--quiet",
+        "--target",
+        target,
+        "--out",
+        out.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    let took = started.elapsed();
     assert_eq!(code(&output), 3, "stderr: {}", text(&output.stderr));
-    assert!(text(&output.stderr).contains("is the target up?"), "{}", text(&output.stderr));
+    assert!(took.as_secs() < 8, "stopped at once, not after the 20 s duration: {took:?}");
+    let line = verdict_line(&output.stdout);
+    assert!(line.starts_with("verdict: TARGET DOWN (target down: ") && line.contains(found), "{line}");
+    let written = json(&out.join("summary.json"));
+    assert_eq!(written["outcome"]["status"], "target_down");
+    assert!(written["outcome"]["reason"].as_str().unwrap().contains(found), "{written}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("errors=\"1\"") && xml.contains("<error message=\"verdict: TARGET DOWN"), "{xml}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
-fn an_abort_on_fail_threshold_stops_the_run_with_3_and_a_report() {
+fn a_refused_port_is_a_target_down_within_seconds() {
+    // Port 1 on loopback: nothing listens there.
+    assert_down_fast("refused", "http://127.0.0.1:1", "Connection refused");
+}
+
+#[test]
+fn a_web_server_that_is_not_a_presence_directory_is_named() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut stream in listener.incoming().map_while(Result::ok) {
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ =
+                stream.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\nconnection: close\r\n\r\nnot found");
+        }
+    });
+    assert_down_fast("not-presence", &target, "not a Presence server: HTTP 404 on /locate");
+}
+
+#[test]
+fn an_abort_on_fail_threshold_is_a_failed_threshold_exit_1() {
     let dir = workdir("abort");
     let thresholds =
         "thresholds:\n  presence_ack:\n    - { threshold: \"p99 < 1us\", abort_on_fail: true, delay_abort_eval: 1s }\n";
     let path = scenario(&dir, "abort", "60s", thresholds);
     let out = dir.join("out");
+    let junit = out.join("junit.xml");
     let started = std::time::Instant::now();
-    let output = bench(&["run", path.to_str().unwrap(), "--quiet", "--out", out.to_str().unwrap()]);
-    assert_eq!(code(&output), 3, "stderr: {}", text(&output.stderr));
+    let output = bench(&[
+        "run",
+        path.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&output), 1, "stderr: {}", text(&output.stderr));
     assert!(started.elapsed().as_secs() < 30, "the run stopped early");
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let line = verdict_line(&output.stdout);
+    assert!(line.starts_with("verdict: ABORTED (aborted at ") && line.contains("presence_ack"), "{line}");
+    let summary = json(&out.join("summary.json"));
     let reason = summary["aborted"].as_str().expect("the reason is recorded");
     assert!(reason.contains("threshold presence_ack \"p99 < 1us\" failed"), "{reason}");
+    assert_eq!((&summary["outcome"]["status"], &summary["outcome"]["exit_code"]), (&"aborted".into(), &1.into()));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<failure message=\"verdict: ABORTED"), "{xml}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_check_the_scenario_set_up_that_never_ran_fails_as_not_exercised() {
+    let dir = workdir("not-exercised");
+    // The unique connection comes after a hold longer than the run: it never happens.
+    let text_ = "name: idle\nduration: 2s\ntarget: { embedded: { instances: 1 } }\n\
+         load: { stages: [{ to: 5, over: 200ms }] }\n\
+         behaviors:\n  - name: b\n    steps: [connect, { hold: 1m }, connect_unique]\n";
+    let path = dir.join("idle.yaml");
+    std::fs::write(&path, text_).unwrap();
+    let output = bench(&["run", path.to_str().unwrap(), "--quiet"]);
+    assert_eq!(code(&output), 1, "stderr: {}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("FAIL  unique_collisions        (check) count == 0   not exercised"), "{stdout}");
+    assert!(stdout.contains("SKIP  signals_lost"), "no agents: shown, not failed: {stdout}");
+    assert!(verdict_line(&output.stdout).starts_with("verdict: FAIL (unique_collisions not exercised"), "{stdout}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn errors_fail_a_run_unless_a_threshold_governs_them() {
+    let dir = workdir("errors");
+    // Agents that never signal: every await_signal times out, an error of its own kind.
+    let scenario_text = |thresholds: &str| {
+        format!(
+            "name: waits\nduration: 2s\ntarget: {{ embedded: {{ instances: 1 }} }}\n\
+             load: {{ stages: [{{ to: 5, over: 200ms }}] }}\nagents: {{ count: 1 }}\n\
+             behaviors:\n  - name: b\n    steps: [connect, {{ repeat: {{ steps: [{{ await_signal: {{ timeout: 100ms }} }}] }} }}]\n\
+             {thresholds}"
+        )
+    };
+    let path = dir.join("waits.yaml");
+    std::fs::write(&path, scenario_text("")).unwrap();
+    let output = bench(&["run", path.to_str().unwrap(), "--quiet"]);
+    assert_eq!(code(&output), 1, "stderr: {}", text(&output.stderr));
+    let line = verdict_line(&output.stdout);
+    assert!(line.starts_with("verdict: FAIL (") && line.contains("signal_timeout errors"), "{line}");
+    std::fs::write(&path, scenario_text("thresholds:\n  errors.signal_timeout: [\"count < 100000\"]\n")).unwrap();
+    let output = bench(&["run", path.to_str().unwrap(), "--quiet"]);
+    assert_eq!(code(&output), 0, "the threshold allows them: {}", text(&output.stdout));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_output_that_cannot_be_written_is_refused_before_the_run() {
+    let dir = workdir("unwritable");
+    let path = scenario(&dir, "unwritable", "20s", "");
+    // A regular file where a directory is needed: no user, not even root, can write below it.
+    let file = dir.join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let under = file.join("junit.xml");
+    for args in [
+        ["--junit", under.to_str().unwrap()],
+        ["--out", file.to_str().unwrap()],
+        ["--summary-json", under.to_str().unwrap()],
+    ] {
+        let started = std::time::Instant::now();
+        let output = bench(&["run", path.to_str().unwrap(), "--quiet", args[0], args[1]]);
+        assert_eq!(code(&output), 2, "{args:?}: {}", text(&output.stderr));
+        assert!(started.elapsed().as_secs() < 8, "refused before the 20 s run");
+        assert!(text(&output.stderr).contains(file.to_str().unwrap()), "names the path: {}", text(&output.stderr));
+        assert!(!text(&output.stdout).contains("verdict:"), "nothing ran");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,5 +1,5 @@
 //! Ctrl-C in the middle of a run: the binary stops the load, writes the reports gathered so
-//! far, and exits 3 (not carried out to its end).
+//! far, and exits 3 (not carried out to its end), which summary.json and JUnit say too.
 
 mod common;
 
@@ -27,6 +27,8 @@ async fn ctrl_c_writes_the_report_and_exits_3() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_presence-bench"))
         .args(["run", "--quiet", "--target", &cluster.directory_url(), "--out"])
         .arg(&out)
+        .arg("--junit")
+        .arg(out.join("junit.xml"))
         .arg(&scenario)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -75,6 +77,9 @@ async fn ctrl_c_writes_the_report_and_exits_3() {
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).expect("summary.json written"))
             .expect("summary.json is JSON");
     assert!(summary["metrics"]["connect"]["count"].as_u64() >= Some(1), "summary: {summary}");
+    assert_eq!((&summary["outcome"]["status"], &summary["outcome"]["exit_code"]), (&"interrupted".into(), &3.into()));
+    let junit = std::fs::read_to_string(out.join("junit.xml")).expect("junit.xml written");
+    assert!(junit.contains("<error message=\"verdict: INTERRUPTED"), "never a green file: {junit}");
     let hlog = std::fs::read(out.join("latency.hlog")).expect("latency.hlog written");
     let mut tags = std::collections::BTreeSet::new();
     for entry in IntervalLogIterator::new(&hlog) {

@@ -1,5 +1,6 @@
-//! The run's verdict for CI: thresholds and checks, the baseline comparison, the JUnit and
-//! summary.json outputs, aborting on `abort_on_fail` thresholds, and the outcome they add up to.
+//! The run's gate for CI: the command line's verdict options, the baseline comparison, the
+//! JUnit and summary.json outputs (checked writable before the run), and aborting on
+//! `abort_on_fail` thresholds. The verdict itself is the library's (`report::verdict`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,9 +10,9 @@ use anyhow::Context;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::Outcome;
-use presence_bench::measure::{Counter, Totals};
+use presence_bench::measure::{Check, Totals};
 use presence_bench::report::compare::{overall_tolerance, Comparison};
+use presence_bench::report::verdict::{self, Ending, Rules, Verdict};
 use presence_bench::report::{junit, table, threshold, Summary};
 use presence_bench::scenario::{CompareTolerances, Threshold, Tolerance};
 
@@ -39,6 +40,8 @@ pub struct GateArgs {
 pub struct Gate {
     pub thresholds: Vec<Threshold>,
     pub compare: CompareTolerances,
+    /// The delivery checks the scenario sets up (`report::exercise::expected`).
+    pub expected: Vec<Check>,
 }
 
 /// Compares `current` with `baseline` under the scenario's tolerances and the command line's.
@@ -75,22 +78,50 @@ pub async fn watch_aborts(
     None
 }
 
-/// Fills the verdict into `summary`, prints the table (and the comparison), and answers whether
-/// the gate holds. Writes nothing to files.
-pub fn judge(summary: &mut Summary, gate: &Gate, baseline: Option<&Summary>, args: &GateArgs) -> bool {
-    summary.thresholds = threshold::evaluate(&gate.thresholds, summary);
+/// Fills the verdict into `summary` and prints the table (with the comparison), which ends
+/// with the verdict line. Writes nothing to files.
+pub fn judge(
+    summary: &mut Summary,
+    gate: &Gate,
+    baseline: Option<&Summary>,
+    args: &GateArgs,
+    ending: &Ending,
+) -> Verdict {
     let comparison = baseline.map(|baseline| compare(baseline, summary, &gate.compare, args.max_regression));
-    let mut report = table::render(summary);
-    if let Some(comparison) = &comparison {
-        report.push('\n');
-        report.push_str(&comparison.render());
-    }
+    let rules = Rules { thresholds: &gate.thresholds, expected: &gate.expected, comparison: comparison.as_ref() };
+    let verdict = verdict::judge(summary, &rules, ending);
+    let report = table::render(summary, comparison.as_ref());
     if args.summary_json.as_deref() == Some(Path::new(STDOUT)) {
         eprint!("{report}");
     } else {
         println!("{report}");
     }
-    threshold::passed(summary) && !comparison.is_some_and(|c| c.regressed())
+    verdict
+}
+
+/// Finds an output that cannot be written before the run, not after it: creates the
+/// directories and opens each file (creating it, leaving an existing one as it is).
+pub fn check_writable(out: Option<&Path>, args: &GateArgs) -> anyhow::Result<()> {
+    let mut files: Vec<PathBuf> = Vec::new();
+    if let Some(out) = out {
+        std::fs::create_dir_all(out)
+            .with_context(|| format!("--out {}: cannot create the directory", out.display()))?;
+        files.extend(["summary.json", "latency.hlog"].map(|name| out.join(name)));
+    }
+    files.extend(args.junit.iter().cloned());
+    files.extend(args.summary_json.iter().filter(|path| path.as_path() != Path::new(STDOUT)).cloned());
+    for path in &files {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("{}: cannot create the directory {}", path.display(), parent.display()))?;
+        }
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+            .with_context(|| format!("{}: cannot be written", path.display()))?;
+    }
+    Ok(())
 }
 
 /// Writes the JUnit report and the `--summary-json` copy.
@@ -109,41 +140,9 @@ pub fn write_outputs(summary: &Summary, args: &GateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A run where visitors tried and not one session opened measured nothing about the server:
-/// the target is down or unreachable, which is no verdict on it.
-fn target_down(summary: &Summary) -> Option<String> {
-    let count = |name| summary.counters.get(name).copied().unwrap_or(0);
-    let tried = count(Counter::VisitorsStarted.name()) > 0;
-    (tried && count(Counter::SessionsOpened.name()) == 0).then(|| {
-        let errors: Vec<String> = summary.errors.iter().map(|(kind, n)| format!("{kind} {n}")).collect();
-        format!("no session could be opened on {} (errors: {}): is the target up?", summary.target, errors.join(", "))
-    })
-}
-
 fn write_creating_parent(path: &Path, text: &str) -> anyhow::Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
-}
-
-/// The exit code a finished run earned: a run that did not go to its end is not a verdict.
-pub fn outcome(held: bool, summary: &Summary, interrupted: bool) -> Outcome {
-    if let Some(reason) = &summary.aborted {
-        return Outcome::NotCarriedOut(anyhow::anyhow!("the run was {reason}; the report covers what ran"));
-    }
-    if let Some(reason) = target_down(summary) {
-        return Outcome::NotCarriedOut(anyhow::anyhow!(reason));
-    }
-    if interrupted {
-        return Outcome::NotCarriedOut(anyhow::anyhow!(
-            "the run was stopped before its end; the report covers what ran"
-        ));
-    }
-    if held {
-        Outcome::Passed
-    } else {
-        eprintln!("gate failed: a threshold, a delivery check or the baseline comparison did not hold");
-        Outcome::Failed
-    }
 }

@@ -10,16 +10,21 @@ pub mod validate;
 
 use std::process::ExitCode;
 
-/// How a command ended; each variant is one documented exit code.
+use presence_bench::report::verdict::Verdict;
+
+/// How a command ended; each variant is one documented exit code (docs/ci.md).
 #[derive(Debug)]
 pub enum Outcome {
     /// 0: everything held.
     Passed,
-    /// 1: a threshold, a delivery check or a baseline comparison failed.
+    /// 1: a baseline comparison failed (`compare`).
     Failed,
+    /// A run that was judged: the verdict carries its own code, the same as summary.json's.
+    Judged(Verdict),
     /// 2: the scenario or the command line is invalid.
     InvalidInput(anyhow::Error),
-    /// 3: the run could not be carried out (target down, aborted, interrupted).
+    /// 3: the command could not be carried out before any verdict (a runtime that would not
+    /// start, a report that could not be written).
     NotCarriedOut(anyhow::Error),
 }
 
@@ -28,6 +33,7 @@ impl Outcome {
         match self {
             Outcome::Passed => ExitCode::SUCCESS,
             Outcome::Failed => ExitCode::from(1),
+            Outcome::Judged(verdict) => ExitCode::from(verdict.exit_code),
             Outcome::InvalidInput(err) => {
                 eprintln!("error: {err:#}");
                 ExitCode::from(2)

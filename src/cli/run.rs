@@ -1,5 +1,6 @@
 //! `presence-bench run`: load a scenario, carry it out, print and write the report.
-//! Results gathered so far are written on every way out: the end, Ctrl-C or SIGTERM.
+//! Results gathered so far, and the verdict, are written on every way out: the end, Ctrl-C or
+//! SIGTERM, an abort, or a target found down.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,8 +15,10 @@ use super::progress::{Mode, Progress};
 use super::Outcome;
 use presence_bench::engine::{self, target, RunOptions};
 use presence_bench::measure::Live;
+use presence_bench::measure::Totals;
 use presence_bench::report::harness::HarnessSummary;
-use presence_bench::report::{self, Summary};
+use presence_bench::report::verdict::Ending;
+use presence_bench::report::{self, exercise, Summary};
 use presence_bench::scenario;
 
 /// Collector interval: one line per second in the interval log.
@@ -57,10 +60,8 @@ pub fn execute(args: RunArgs) -> Outcome {
             Err(err) => return Outcome::InvalidInput(err.into()),
         }
     }
-    if let Some(out) = &args.out {
-        if let Err(err) = std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display())) {
-            return Outcome::InvalidInput(err);
-        }
+    if let Err(err) = gate::check_writable(args.out.as_deref(), &args.gate) {
+        return Outcome::InvalidInput(err);
     }
     let baseline = match gate::read_baseline(&args.gate) {
         Ok(baseline) => baseline,
@@ -82,7 +83,8 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
     // Handlers are installed before the "running" line, so a signal right after it counts.
     tokio::spawn(stop_on_signal(stop.clone(), signals()));
     let name = plan.name.clone();
-    eprintln!("running {name} against {}", describe(&plan.target.destination));
+    let target = describe(&plan.target.destination);
+    eprintln!("running {name} against {target}");
     let (live_tx, live_rx) = watch::channel(Live::default());
     let metrics = match export::settings(plan.metrics, args.metrics_addr, args.metrics_linger) {
         Some(settings) => match export::start(settings).await {
@@ -102,7 +104,11 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
         }
         None => (None, None),
     };
-    let gate = Gate { thresholds: plan.thresholds.clone(), compare: plan.compare.clone() };
+    let gate = Gate {
+        thresholds: plan.thresholds.clone(),
+        compare: plan.compare.clone(),
+        expected: exercise::expected(&plan),
+    };
     let aborting: Vec<_> = gate.thresholds.iter().filter(|t| t.abort_after.is_some()).cloned().collect();
     let (snapshots, aborts) = if aborting.is_empty() {
         (None, None)
@@ -121,15 +127,21 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
     if let Some(progress) = progress {
         progress.finish();
     }
-    let result = match result {
-        Ok(result) => result,
-        Err(err) => return Outcome::NotCarriedOut(err.into()),
+    let (mut summary, ending) = match result {
+        Ok(result) => {
+            let mut summary = Summary::from_totals(&name, &result.target, &result.totals);
+            summary.aborted = aborted;
+            summary.drills = result.drills;
+            summary.harness = Some(HarnessSummary::judge(&result.health, &summary.errors));
+            (summary, Ending { interrupted: result.interrupted, target_down: None })
+        }
+        // Nothing ran: the verdict says why, in every output.
+        Err(err) => {
+            let ending = Ending { interrupted: false, target_down: Some(err.to_string()) };
+            (Summary::from_totals(&name, &target, &Totals::default()), ending)
+        }
     };
-    let mut summary = Summary::from_totals(&name, &result.target, &result.totals);
-    summary.aborted = aborted;
-    summary.drills = result.drills;
-    summary.harness = Some(HarnessSummary::judge(&result.health, &summary.errors));
-    let held = gate::judge(&mut summary, &gate, baseline.as_ref(), &args.gate);
+    let verdict = gate::judge(&mut summary, &gate, baseline.as_ref(), &args.gate, &ending);
     if let Some(out) = &args.out {
         if let Err(err) = write_reports(out, &summary, hlog).await {
             return Outcome::NotCarriedOut(err);
@@ -141,7 +153,7 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
     if let Err(err) = gate::write_outputs(&summary, &args.gate) {
         return Outcome::NotCarriedOut(err);
     }
-    gate::outcome(held, &summary, result.interrupted)
+    Outcome::Judged(verdict)
 }
 
 async fn write_reports(

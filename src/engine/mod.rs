@@ -4,6 +4,7 @@
 
 pub mod driver;
 pub mod limits;
+pub mod preflight;
 pub mod target;
 
 use std::sync::Arc;
@@ -69,6 +70,10 @@ pub struct RunResult {
 pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetError> {
     let tls = tls::client_config(plan.target.ca_file.as_deref()).map_err(TargetError::Tls)?;
     let target = target::resolve(&plan.target.destination, HTTP_TIMEOUT, tls.clone()).await?;
+    let connect = ConnectOptions { transport: plan.target.transport, tls: Some(tls), ..ConnectOptions::default() };
+    if target.cluster.is_none() {
+        preflight::check(&target.discovery, &connect, &plan.target.group).await?;
+    }
     let started = Instant::now();
     let recorder = Recorder::new();
     let collector_stop = CancellationToken::new();
@@ -89,7 +94,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
     let ledger = Arc::new(if plan.agents.is_some() { ledger } else { ledger.without_roster() });
     let opener = Arc::new(Opener {
         discovery: target.discovery.clone(),
-        options: ConnectOptions { transport: plan.target.transport, tls: Some(tls), ..ConnectOptions::default() },
+        options: connect,
         group: plan.target.group.clone(),
         recorder: recorder.clone(),
         reply_timeout: REPLY_TIMEOUT,

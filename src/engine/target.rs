@@ -33,6 +33,8 @@ pub enum TargetError {
     Tls(#[from] TlsError),
     #[error("target URL {0:?} must start with http://, https://, ws:// or wss://")]
     Scheme(String),
+    #[error(transparent)]
+    Down(#[from] super::preflight::Down),
 }
 
 /// Parses a `--target` URL: `http(s)://` is a directory, `ws(s)://` one instance.

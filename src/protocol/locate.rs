@@ -81,7 +81,7 @@ impl HttpClient {
             .map_err(|_| HttpError::InvalidUrl(url.to_owned()))?;
         let failed = |reason: String| HttpError::Request { url: url.to_owned(), reason };
         let exchange = async {
-            let response = self.client.request(request).await.map_err(|err| failed(err.to_string()))?;
+            let response = self.client.request(request).await.map_err(|err| failed(with_causes(&err)))?;
             let status = response.status();
             let body = response.into_body().collect().await.map_err(|err| failed(err.to_string()))?;
             Ok((status, body.to_bytes()))
@@ -108,4 +108,17 @@ impl HttpClient {
         let url = format!("{}/locate?{query}", base.trim_end_matches('/'));
         self.json(Method::GET, &url).await
     }
+}
+
+/// An error with its causes (`client error (Connect): tcp connect error: Connection refused`):
+/// hyper's own message alone does not say what went wrong.
+fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(next) = cause {
+        text.push_str(": ");
+        text.push_str(&next.to_string());
+        cause = next.source();
+    }
+    text
 }

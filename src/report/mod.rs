@@ -3,11 +3,15 @@
 
 pub mod compare;
 pub mod drills;
+pub mod exercise;
+pub mod findings;
 pub mod harness;
 pub mod hlog;
 pub mod junit;
+pub mod regression;
 pub mod summary;
 pub mod table;
 pub mod threshold;
+pub mod verdict;
 
 pub use summary::Summary;

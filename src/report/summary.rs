@@ -7,8 +7,11 @@ use std::path::Path;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use super::exercise::CheckResult;
 use super::harness::HarnessSummary;
+use super::regression::BaselineResult;
 use super::threshold::ThresholdResult;
+use super::verdict::Verdict;
 use crate::drill::EventReport;
 use crate::measure::{Check, Counter, Metric, Totals};
 
@@ -81,6 +84,15 @@ pub struct Summary {
     /// The scenario's thresholds against what was measured (see `report::threshold`).
     #[serde(default)]
     pub thresholds: Vec<ThresholdResult>,
+    /// The delivery checks no threshold governs, judged, with whether each was exercised.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub check_results: Vec<CheckResult>,
+    /// The comparison with `--baseline`, one result per metric; left out without a baseline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub baseline: Vec<BaselineResult>,
+    /// How the run ended, why, and its exit code (docs/ci.md); absent in older summaries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Verdict>,
     /// Why the run was stopped by a failing `abort_on_fail` threshold; absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aborted: Option<String>,
@@ -118,6 +130,9 @@ impl Summary {
             checks: Check::ALL.iter().map(|c| (c.name().to_owned(), totals.violations(*c))).collect(),
             errors: totals.errors.iter().map(|(kind, n)| ((*kind).to_owned(), *n)).collect(),
             thresholds: Vec::new(),
+            check_results: Vec::new(),
+            baseline: Vec::new(),
+            outcome: None,
             aborted: None,
             harness: None,
             drills: Vec::new(),

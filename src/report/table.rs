@@ -2,10 +2,12 @@
 
 use std::fmt::Write;
 
+use super::compare::Comparison;
 use super::summary::Summary;
 
-/// Renders a summary as a fixed-width table.
-pub fn render(summary: &Summary) -> String {
+/// Renders a summary as a fixed-width table; the comparison with a baseline, when given, comes
+/// before the verdict section, so the table always ends with the `verdict:` line.
+pub fn render(summary: &Summary, comparison: Option<&Comparison>) -> String {
     let mut out = String::new();
     let v = &summary.visitors;
     let _ = writeln!(
@@ -50,7 +52,11 @@ pub fn render(summary: &Summary) -> String {
     if let Some(harness) = &summary.harness {
         out.push_str(&harness.render());
     }
-    out.push_str(&super::threshold::render(summary));
+    if let Some(comparison) = comparison {
+        out.push('\n');
+        out.push_str(&comparison.render());
+    }
+    out.push_str(&super::findings::render(summary));
     out
 }
 

@@ -1,12 +1,11 @@
-//! The verdict: each threshold against the measured value, and the delivery checks that no
-//! threshold governs (any violation fails them). Everything here reads a [`Summary`], so the
-//! verdict of a finished run and of a snapshot taken mid-run are computed the same way.
+//! Each threshold against the measured value. Everything here reads a [`Summary`], so the
+//! thresholds of a finished run and of a snapshot taken mid-run are computed the same way.
 
-use std::fmt::Write;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::exercise;
 use super::summary::Summary;
 use super::table::micros;
 use crate::measure::{Check, Subject};
@@ -22,14 +21,23 @@ pub struct ThresholdResult {
     pub value: Option<f64>,
     /// `us`, `/s` or `count`.
     pub unit: String,
+    /// False when what it measures had no opportunity to happen (a latency without samples, a
+    /// check on signals none were sent); summaries older than the field read as true.
+    #[serde(default = "exercised_by_default")]
+    pub exercised: bool,
     pub passed: bool,
+}
+
+fn exercised_by_default() -> bool {
+    true
 }
 
 impl ThresholdResult {
     /// The measured value in the unit it was written in.
     pub fn shown_value(&self) -> String {
         match self.value {
-            None => "no samples".to_owned(),
+            None => "not exercised (no samples)".to_owned(),
+            Some(value) if !self.exercised => format!("{value} (not exercised)"),
             Some(value) => match self.unit.as_str() {
                 "us" => micros(value.round() as u64),
                 "/s" => format!("{value:.1}/s"),
@@ -39,18 +47,25 @@ impl ThresholdResult {
     }
 }
 
-/// Evaluates every threshold against `summary`.
-pub fn evaluate(thresholds: &[Threshold], summary: &Summary) -> Vec<ThresholdResult> {
+/// Evaluates every threshold against `summary`. A threshold on a check that was not exercised
+/// fails when the scenario set up what it checks (`expected`, see `exercise::expected`).
+pub fn evaluate(thresholds: &[Threshold], summary: &Summary, expected: &[Check]) -> Vec<ThresholdResult> {
     thresholds
         .iter()
         .map(|threshold| {
             let value = measure(summary, &threshold.subject, threshold.stat);
+            let exercised = match &threshold.subject {
+                Subject::Check(check) => exercise::exercised(summary, *check),
+                _ => value.is_some(),
+            };
+            let required = matches!(&threshold.subject, Subject::Check(check) if expected.contains(check));
             ThresholdResult {
                 name: threshold.name.clone(),
                 expression: threshold.expression.clone(),
                 value,
                 unit: threshold.stat.unit().to_string(),
-                passed: value.is_some_and(|v| threshold.op.holds(v, threshold.bound)),
+                exercised,
+                passed: value.is_some_and(|v| threshold.op.holds(v, threshold.bound)) && (exercised || !required),
             }
         })
         .collect()
@@ -60,7 +75,8 @@ pub fn evaluate(thresholds: &[Threshold], summary: &Summary) -> Vec<ThresholdRes
 /// A statistic without samples yet is not a reason to abort: samples may still come.
 pub fn abort_reason(thresholds: &[Threshold], summary: &Summary, elapsed: Duration) -> Option<String> {
     thresholds.iter().filter(|t| t.abort_after.is_some_and(|delay| elapsed >= delay)).find_map(|threshold| {
-        let result = evaluate(std::slice::from_ref(threshold), summary).pop()?;
+        // Mid-run, a check not exercised yet may still be: only measured failures abort.
+        let result = evaluate(std::slice::from_ref(threshold), summary, &[]).pop()?;
         (result.value.is_some() && !result.passed).then(|| {
             format!(
                 "aborted at {:.1}s: threshold {} \"{}\" failed, measured {}",
@@ -104,44 +120,6 @@ fn measure(summary: &Summary, subject: &Subject, stat: Stat) -> Option<f64> {
     }
 }
 
-/// Delivery checks that fail a run and that no threshold governs, with their violation
-/// counts: each fails when its count is above zero. (Duplicates are allowed by at-least-once
-/// delivery: they fail only under a threshold that says so.)
-pub fn ungoverned_checks(summary: &Summary) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-    Check::ALL
-        .into_iter()
-        .filter(|check| check.fails_run())
-        .filter(|check| !summary.thresholds.iter().any(|t| t.name == check.name()))
-        .filter_map(|check| summary.checks.get(check.name()).map(|n| (check.name(), *n)))
-}
-
-/// True when every threshold holds and no ungoverned check saw a violation.
-pub fn passed(summary: &Summary) -> bool {
-    summary.thresholds.iter().all(|t| t.passed) && ungoverned_checks(summary).all(|(_, n)| n == 0)
-}
-
-/// The table's verdict section: one line per threshold and per ungoverned check.
-pub fn render(summary: &Summary) -> String {
-    let mut out = String::new();
-    let checks: Vec<(&str, u64)> = ungoverned_checks(summary).collect();
-    if summary.thresholds.is_empty() && checks.is_empty() {
-        return out;
-    }
-    let mark = |passed: bool| if passed { "PASS" } else { "FAIL" };
-    let _ = writeln!(out, "\n{:<4}  {:<24} {:<20} measured", "", "threshold", "expression");
-    for t in &summary.thresholds {
-        let _ = writeln!(out, "{:<4}  {:<24} {:<20} {}", mark(t.passed), t.name, t.expression, t.shown_value());
-    }
-    for (name, n) in checks {
-        let _ = writeln!(out, "{:<4}  {:<24} {:<20} {n}", mark(n == 0), name, "(check) count == 0");
-    }
-    if let Some(reason) = &summary.aborted {
-        let _ = writeln!(out, "run {reason}");
-    }
-    let _ = writeln!(out, "verdict: {}", if passed(summary) { "PASS" } else { "FAIL" });
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,7 +158,7 @@ mod tests {
     }
 
     fn outcomes(section: &str) -> Vec<(Option<f64>, bool)> {
-        evaluate(&thresholds(section), &summary()).into_iter().map(|r| (r.value, r.passed)).collect()
+        evaluate(&thresholds(section), &summary(), &[]).into_iter().map(|r| (r.value, r.passed)).collect()
     }
 
     #[test]
@@ -213,25 +191,17 @@ mod tests {
     }
 
     #[test]
-    fn checks_fail_unless_a_threshold_governs_them() {
-        let mut s = summary();
-        assert!(passed(&s), "duplicates are allowed; nothing was lost");
-        assert_eq!(ungoverned_checks(&s).collect::<Vec<_>>(), vec![("signals_lost", 0)]);
-        s.checks.insert("signals_lost".into(), 1);
-        assert!(!passed(&s), "a lost signal fails the run");
-        s.thresholds = evaluate(&thresholds("  signals_lost: [\"count <= 1\"]\n"), &s);
-        assert!(passed(&s), "the threshold allows 1");
-        assert_eq!(ungoverned_checks(&s).collect::<Vec<_>>(), vec![]);
-        s.checks.insert("signals_lost".into(), 0);
-        s.thresholds = evaluate(&thresholds("  signals_duplicated: [\"count <= 1\"]\n"), &s);
-        assert!(!passed(&s), "a threshold can hold duplicates down too");
-        s.thresholds =
-            evaluate(&thresholds("  presence_ack: [\"p99 < 1ms\"]\n  signals_duplicated: [\"count <= 2\"]\n"), &s);
-        assert!(!passed(&s), "p99 is 20ms");
-        let table = render(&s);
-        assert!(table.contains("FAIL  presence_ack             p99 < 1ms            20.00ms"), "{table}");
-        assert!(table.contains("PASS  signals_lost"), "{table}");
-        assert!(table.ends_with("verdict: FAIL\n"), "{table}");
+    fn a_threshold_on_a_check_that_saw_nothing_is_not_exercised() {
+        let t = thresholds("  signals_lost: [\"count <= 1\"]\n");
+        let free = evaluate(&t, &summary(), &[]).pop().unwrap();
+        assert_eq!((free.exercised, free.passed), (false, true), "no agents: shown, not failed");
+        assert_eq!(free.shown_value(), "0 (not exercised)");
+        let required = evaluate(&t, &summary(), &[Check::SignalsLost]).pop().unwrap();
+        assert_eq!((required.exercised, required.passed), (false, false), "agents should have signalled");
+        let mut sent = summary();
+        sent.counters.insert("signals_sent".into(), 5);
+        let held = evaluate(&t, &sent, &[Check::SignalsLost]).pop().unwrap();
+        assert_eq!((held.exercised, held.passed), (true, true));
     }
 
     #[test]

@@ -1,0 +1,96 @@
+//! What failed in a judged summary, item by item: thresholds, delivery checks, errors that no
+//! threshold governs, and baseline regressions. The verdict's reason, the table's verdict
+//! section and JUnit all read this one list.
+
+use std::fmt::{self, Write};
+
+use super::summary::Summary;
+
+/// One failed item of the verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failure {
+    Threshold { name: String, expression: String, measured: String },
+    Check { name: String, violations: u64, exercised: bool },
+    Errors { kind: String, count: u64 },
+    Regression { metric: String, detail: String },
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Failure::Threshold { name, expression, measured } => {
+                write!(f, "{name} \"{expression}\" measured {measured}")
+            }
+            Failure::Check { name, exercised: false, .. } => write!(f, "{name} not exercised"),
+            Failure::Check { name, violations, .. } => write!(f, "{name} {violations}"),
+            Failure::Errors { kind, count } => write!(f, "{count} {kind} errors"),
+            Failure::Regression { metric, detail } => write!(f, "{metric} regressed: {detail}"),
+        }
+    }
+}
+
+/// Errors that no threshold governs, by kind: a threshold on `errors` governs every kind, one
+/// on `errors.KIND` that kind. Each fails the run (as k6's `http_req_failed` would under a
+/// threshold; here without one, since a run with errors it was not told to allow is not a pass).
+pub fn ungoverned_errors(summary: &Summary) -> impl Iterator<Item = (&str, u64)> + '_ {
+    let governs = |kind: &str| {
+        summary.thresholds.iter().any(|t| t.name == "errors" || t.name.strip_prefix("errors.") == Some(kind))
+    };
+    summary.errors.iter().filter(move |(kind, n)| **n > 0 && !governs(kind)).map(|(kind, n)| (kind.as_str(), *n))
+}
+
+/// Every failed item, in the table's order.
+pub fn failures(summary: &Summary) -> Vec<Failure> {
+    let thresholds = summary.thresholds.iter().filter(|t| !t.passed).map(|t| Failure::Threshold {
+        name: t.name.clone(),
+        expression: t.expression.clone(),
+        measured: t.shown_value(),
+    });
+    let checks = summary.check_results.iter().filter(|c| !c.passed).map(|c| Failure::Check {
+        name: c.name.clone(),
+        violations: c.violations,
+        exercised: c.exercised,
+    });
+    let errors = ungoverned_errors(summary).map(|(kind, count)| Failure::Errors { kind: kind.to_owned(), count });
+    let regressions = summary
+        .baseline
+        .iter()
+        .filter(|r| !r.passed)
+        .map(|r| Failure::Regression { metric: r.metric.clone(), detail: r.detail.clone() });
+    thresholds.chain(checks).chain(errors).chain(regressions).collect()
+}
+
+/// The table's verdict section: a line per threshold, ungoverned check, ungoverned error kind
+/// and compared metric, then the `verdict:` line of the outcome.
+pub fn render(summary: &Summary) -> String {
+    let mut out = String::new();
+    let mark = |passed: bool, exercised: bool| match (passed, exercised) {
+        (false, _) => "FAIL",
+        (true, false) => "SKIP",
+        (true, true) => "PASS",
+    };
+    let _ = writeln!(out, "\n{:<4}  {:<24} {:<20} measured", "", "threshold", "expression");
+    for t in &summary.thresholds {
+        let line = (mark(t.passed, t.exercised), &t.name, &t.expression, t.shown_value());
+        let _ = writeln!(out, "{:<4}  {:<24} {:<20} {}", line.0, line.1, line.2, line.3);
+    }
+    for c in &summary.check_results {
+        let measured = if c.exercised { c.violations.to_string() } else { "not exercised".to_owned() };
+        let _ =
+            writeln!(out, "{:<4}  {:<24} {:<20} {measured}", mark(c.passed, c.exercised), c.name, "(check) count == 0");
+    }
+    for (kind, n) in ungoverned_errors(summary) {
+        let _ = writeln!(out, "FAIL  {:<24} {:<20} {n}", format!("errors.{kind}"), "(errors) count == 0");
+    }
+    for r in &summary.baseline {
+        let detail = if r.passed { "within tolerance" } else { r.detail.as_str() };
+        let _ = writeln!(out, "{:<4}  {:<24} {:<20} {detail}", mark(r.passed, true), r.metric, "(baseline)");
+    }
+    if let Some(reason) = &summary.aborted {
+        let _ = writeln!(out, "run {reason}");
+    }
+    if let Some(outcome) = &summary.outcome {
+        let _ = writeln!(out, "{}", outcome.line());
+    }
+    out
+}
