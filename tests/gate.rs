@@ -199,6 +199,7 @@ fn assert_down_fast(test: &str, target: &str, found: &str) {
     assert!(took.as_secs() < 8, "stopped at once, not after the 20 s duration: {took:?}");
     let line = verdict_line(&output.stdout);
     assert!(line.starts_with("verdict: TARGET DOWN (target down: ") && line.contains(found), "{line}");
+    assert!(!text(&output.stdout).contains("FAIL  "), "nothing else is judged: {}", text(&output.stdout));
     let written = json(&out.join("summary.json"));
     assert_eq!(written["outcome"]["status"], "target_down");
     assert!(written["outcome"]["reason"].as_str().unwrap().contains(found), "{written}");

@@ -69,7 +69,10 @@ pub fn render(summary: &Summary) -> String {
         (true, false) => "SKIP",
         (true, true) => "PASS",
     };
-    let _ = writeln!(out, "\n{:<4}  {:<24} {:<20} measured", "", "threshold", "expression");
+    let judged = !(summary.thresholds.is_empty() && summary.check_results.is_empty() && summary.baseline.is_empty());
+    if judged || ungoverned_errors(summary).next().is_some() {
+        let _ = writeln!(out, "\n{:<4}  {:<24} {:<20} measured", "", "threshold", "expression");
+    }
     for t in &summary.thresholds {
         let line = (mark(t.passed, t.exercised), &t.name, &t.expression, t.shown_value());
         let _ = writeln!(out, "{:<4}  {:<24} {:<20} {}", line.0, line.1, line.2, line.3);

@@ -108,10 +108,14 @@ pub struct Rules<'a> {
 
 /// Fills the verdict into `summary`: thresholds, ungoverned checks, the baseline comparison,
 /// and the outcome they add up to with how the run ended; answers that outcome.
+/// A target found down before the load started is judged on nothing else: no threshold or
+/// check had a chance, and listing them all as failed would bury the one reason.
 pub fn judge(summary: &mut Summary, rules: &Rules, ending: &Ending) -> Verdict {
-    summary.thresholds = threshold::evaluate(rules.thresholds, summary, rules.expected);
-    summary.check_results = exercise::judge(summary, rules.expected);
-    summary.baseline = rules.comparison.map(regression::results).unwrap_or_default();
+    if ending.target_down.is_none() {
+        summary.thresholds = threshold::evaluate(rules.thresholds, summary, rules.expected);
+        summary.check_results = exercise::judge(summary, rules.expected);
+        summary.baseline = rules.comparison.map(regression::results).unwrap_or_default();
+    }
     let verdict = decide(summary, ending);
     summary.outcome = Some(verdict.clone());
     verdict
