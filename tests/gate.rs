@@ -56,6 +56,15 @@ fn assert_passed(output: &Output, table: &[u8]) {
     }
 }
 
+/// Runs `scenario` quietly with its reports in `out` (summary.json, latency.hlog, junit.xml),
+/// and `extra` arguments.
+fn run_into(scenario: &Path, out: &Path, extra: &[&str]) -> Output {
+    let (scenario, junit) = (scenario.to_str().unwrap(), out.join("junit.xml"));
+    let mut args = vec!["run", scenario, "--quiet", "--out", out.to_str().unwrap(), "--junit", junit.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    bench(&args)
+}
+
 /// summary.json as written to `path`.
 fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
@@ -70,19 +79,9 @@ fn a_passing_gate_exits_0_and_writes_junit_and_json() {
         "2s",
         "thresholds:\n  presence_ack: [\"p99 < 5s\", \"count > 0\"]\n  errors: [\"count == 0\"]\n",
     );
-    let junit = dir.join("out/junit.xml");
     let out = dir.join("out");
-    let output = bench(&[
-        "run",
-        path.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-        "--junit",
-        junit.to_str().unwrap(),
-        "--summary-json",
-        "-",
-    ]);
+    let junit = out.join("junit.xml");
+    let output = run_into(&path, &out, &["--summary-json", "-"]);
     assert_passed(&output, &output.stderr);
     let printed: serde_json::Value = serde_json::from_slice(&output.stdout).expect("stdout is summary.json only");
     assert_eq!(printed["thresholds"][0]["expression"], "p99 < 5s");
@@ -117,19 +116,7 @@ fn a_passing_gate_exits_0_and_writes_junit_and_json() {
 
     // A run regressing against the faster baseline is red in every output, not only the code.
     let again = dir.join("again");
-    let output = bench(&[
-        "run",
-        path.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        again.to_str().unwrap(),
-        "--junit",
-        again.join("junit.xml").to_str().unwrap(),
-        "--baseline",
-        faster_path.to_str().unwrap(),
-        "--max-regression",
-        "0%",
-    ]);
+    let output = run_into(&path, &again, &["--baseline", faster_path.to_str().unwrap(), "--max-regression", "0%"]);
     assert_eq!(code(&output), 1, "stderr: {}", text(&output.stderr));
     let line = verdict_line(&output.stdout);
     assert!(line.starts_with("verdict: FAIL (") && line.contains("presence_ack regressed: p50"), "{line}");
@@ -183,17 +170,7 @@ fn assert_down_fast(test: &str, target: &str, found: &str) {
     let out = dir.join("out");
     let junit = out.join("junit.xml");
     let started = std::time::Instant::now();
-    let output = bench(&[
-        "run",
-        path.to_str().unwrap(),
-        "--quiet",
-        "--target",
-        target,
-        "--out",
-        out.to_str().unwrap(),
-        "--junit",
-        junit.to_str().unwrap(),
-    ]);
+    let output = run_into(&path, &out, &["--target", target]);
     let took = started.elapsed();
     assert_eq!(code(&output), 3, "stderr: {}", text(&output.stderr));
     assert!(took.as_secs() < 8, "stopped at once, not after the 20 s duration: {took:?}");
@@ -239,15 +216,7 @@ fn an_abort_on_fail_threshold_is_a_failed_threshold_exit_1() {
     let out = dir.join("out");
     let junit = out.join("junit.xml");
     let started = std::time::Instant::now();
-    let output = bench(&[
-        "run",
-        path.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-        "--junit",
-        junit.to_str().unwrap(),
-    ]);
+    let output = run_into(&path, &out, &[]);
     assert_eq!(code(&output), 1, "stderr: {}", text(&output.stderr));
     assert!(started.elapsed().as_secs() < 30, "the run stopped early");
     let line = verdict_line(&output.stdout);

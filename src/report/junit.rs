@@ -184,9 +184,12 @@ mod tests {
         s
     }
 
+    /// A parsed case: classname, name, and the child element with its message, if any.
+    type Parsed = (String, String, Option<(String, String)>);
+
     /// Parses `xml` with a real XML parser; answers (classname, name, child element and its
     /// message) per case, and the suite's name.
-    fn parse(xml: &str) -> (Vec<(String, String, Option<(String, String)>)>, String) {
+    fn parse(xml: &str) -> (Vec<Parsed>, String) {
         let mut reader = Reader::from_str(xml);
         let mut cases = Vec::new();
         let mut suite = String::new();
@@ -215,7 +218,7 @@ mod tests {
         (cases, suite)
     }
 
-    fn case(class: &str, name: &str, child: Option<(&str, &str)>) -> (String, String, Option<(String, String)>) {
+    fn case(class: &str, name: &str, child: Option<(&str, &str)>) -> Parsed {
         (class.to_owned(), name.to_owned(), child.map(|(tag, message)| (tag.to_owned(), message.to_owned())))
     }
 
