@@ -17,6 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use presence_bench::engine::target::TargetError;
 use presence_bench::engine::{self, RunOptions, RunResult};
 use presence_bench::measure::Live;
 use presence_bench::scenario::{self, Destination, Plan};
@@ -213,12 +214,17 @@ pub struct Running {
     pub stop: CancellationToken,
     /// Live figures, once per collector interval.
     pub live: watch::Receiver<Live>,
-    run: tokio::task::JoinHandle<RunResult>,
+    run: tokio::task::JoinHandle<Result<RunResult, TargetError>>,
 }
 
 impl Running {
     /// Waits for the run's end (its own, or after `stop`).
     pub async fn finished(self) -> RunResult {
+        self.ended().await.expect("the target resolves")
+    }
+
+    /// Waits for the run's end, or for the target to be found unusable.
+    pub async fn ended(self) -> Result<RunResult, TargetError> {
         tokio::time::timeout(RUN_WAIT, self.run).await.expect("the run ends in time").expect("the run does not panic")
     }
 }
@@ -230,7 +236,7 @@ pub fn start_run(plan: Plan) -> Running {
     let interval = Duration::from_millis(100);
     let options =
         RunOptions { intervals: None, live: live_tx, snapshots: None, export: None, stop: stop.clone(), interval };
-    let run = tokio::spawn(async move { engine::run(plan, options).await.expect("the target resolves") });
+    let run = tokio::spawn(engine::run(plan, options));
     Running { stop, live, run }
 }
 
