@@ -13,7 +13,7 @@ use super::{exercise, regression, threshold};
 use crate::measure::{Check, Counter};
 use crate::scenario::Threshold;
 
-/// How a run ended, from the most to the least telling; [`decide`] picks the first that applies.
+/// How a run ended; [`decide`] picks the first that applies in the order of docs/ci.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -123,19 +123,23 @@ pub fn judge(summary: &mut Summary, rules: &Rules, ending: &Ending) -> Verdict {
 
 /// The outcome of a judged summary (thresholds, checks and baseline already filled in).
 pub fn decide(summary: &Summary, ending: &Ending) -> Verdict {
-    if let Some(reason) = ending.target_down.clone().or_else(|| no_session(summary)) {
-        return Verdict::new(Status::TargetDown, reason);
+    if let Some(reason) = &ending.target_down {
+        return Verdict::new(Status::TargetDown, reason.clone());
     }
     if let Some(reason) = &summary.aborted {
         return Verdict::new(Status::Aborted, reason.clone());
     }
     let failed = failures(summary);
+    // Before "no session opened": a run stopped at once may not have opened one yet.
     if ending.interrupted {
         let mut reason = "stopped before its end; the report covers what ran".to_owned();
         if !failed.is_empty() {
             let _ = write!(reason, "; failing so far: {}", list(&failed));
         }
         return Verdict::new(Status::Interrupted, reason);
+    }
+    if let Some(reason) = no_session(summary) {
+        return Verdict::new(Status::TargetDown, reason);
     }
     if !failed.is_empty() {
         let mut reason = list(&failed);
