@@ -97,5 +97,11 @@ query_with_data "$(pick 'Messages per second')"
 query_with_data "$(pick 'p99 by metric')"
 query_with_data "$(pick 'Sessions per instance')"
 
-wait "$run_pid"
+# The run must end well; its verdict is not what this check is about, so a run that was only
+# harness-limited on a busy machine (exit 3, docs/ci.md) passes here.
+status=0
+wait "$run_pid" || status=$?
+if [ "$status" -ne 0 ] && ! { [ "$status" -eq 3 ] && grep -q "^verdict: HARNESS-LIMITED" "$work/run.out"; }; then
+    echo "the run failed with exit code $status"; cat "$work/run.out" "$work/run.err"; exit 1
+fi
 echo "prometheus check passed"
