@@ -205,6 +205,8 @@ fn a_web_server_that_is_not_a_presence_directory_is_named() {
         }
     });
     assert_down_fast("not-presence", &target, "not a Presence server: HTTP 404 on /locate");
+    let instance = format!("{}/presence", target.replacen("http://", "ws://", 1));
+    assert_down_fast("not-an-instance", &instance, "not a Presence server: WebSocket upgrade failed");
 }
 
 #[test]
