@@ -72,7 +72,11 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
     let target = target::resolve(&plan.target.destination, HTTP_TIMEOUT, tls.clone()).await?;
     let connect = ConnectOptions { transport: plan.target.transport, tls: Some(tls), ..ConnectOptions::default() };
     if target.cluster.is_none() {
-        preflight::check(&target.discovery, &connect, &plan.target.group).await?;
+        // A signal during the check goes on to a run that stops at once: an interrupted run.
+        tokio::select! {
+            checked = preflight::check(&target.discovery, &connect, &plan.target.group) => checked?,
+            _ = options.stop.cancelled() => {}
+        }
     }
     let started = Instant::now();
     let recorder = Recorder::new();
