@@ -1,5 +1,7 @@
 //! `presence-bench run`: load a scenario, carry it out, print and write the report.
-//! Results gathered so far are written on every way out: the end, Ctrl-C or SIGTERM.
+//! Results gathered so far are written on every way out: the end, Ctrl-C or SIGTERM. The
+//! servers the run started (the embedded cluster, `/metrics`) are closed after that, within
+//! their grace; a second signal stops waiting for them.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -11,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::export;
 use super::gate::{self, Gate, GateArgs};
 use super::progress::{Mode, Progress};
+use super::signals::Stops;
 use super::Outcome;
 use presence_bench::engine::{self, target, RunOptions};
 use presence_bench::measure::Live;
@@ -74,13 +77,21 @@ pub fn execute(args: RunArgs) -> Outcome {
         Ok(runtime) => runtime,
         Err(err) => return Outcome::NotCarriedOut(err.into()),
     };
-    runtime.block_on(run(plan, args, baseline))
+    let outcome = runtime.block_on(run(plan, args, baseline));
+    // Whatever a forced stop left running is dropped with the runtime, not waited for.
+    runtime.shutdown_background();
+    outcome
 }
 
 async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> Outcome {
-    let stop = CancellationToken::new();
+    let (stop, force) = (CancellationToken::new(), CancellationToken::new());
     // Handlers are installed before the "running" line, so a signal right after it counts.
-    tokio::spawn(stop_on_signal(stop.clone(), signals()));
+    match Stops::listen() {
+        Ok(stops) => {
+            tokio::spawn(stop_on_signals(stops, stop.clone(), force.clone()));
+        }
+        Err(err) => eprintln!("warning: cannot listen for Ctrl-C or SIGTERM: {err}"),
+    }
     let name = plan.name.clone();
     eprintln!("running {name} against {}", describe(&plan.target.destination));
     let (live_tx, live_rx) = watch::channel(Live::default());
@@ -135,13 +146,25 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
             return Outcome::NotCarriedOut(err);
         }
     }
-    if let Some(endpoint) = endpoint {
-        endpoint.finish(&stop).await;
-    }
     if let Err(err) = gate::write_outputs(&summary, &args.gate) {
         return Outcome::NotCarriedOut(err);
     }
-    gate::outcome(held, &summary, result.interrupted)
+    // Everything is written: now the servers close, each within its grace.
+    let (cluster_shutdown, interrupted) = (result.cluster_shutdown, result.interrupted);
+    let servers_closed = async move {
+        if let Some(endpoint) = endpoint {
+            endpoint.finish(&stop).await;
+        }
+        if let Some(shutdown) = cluster_shutdown {
+            let _ = shutdown.await;
+        }
+    };
+    tokio::select! {
+        () = servers_closed => gate::outcome(held, &summary, interrupted),
+        () = force.cancelled() => Outcome::NotCarriedOut(anyhow::anyhow!(
+            "stopped by a second signal before the servers had closed (the report is written)"
+        )),
+    }
 }
 
 async fn write_reports(
@@ -166,39 +189,15 @@ fn describe(destination: &scenario::Destination) -> String {
     }
 }
 
-/// Ctrl-C and SIGTERM, listened to from the moment this is called.
-fn signals() -> impl std::future::Future<Output = ()> + Send + 'static {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let interrupt = signal(SignalKind::interrupt());
-        let terminate = signal(SignalKind::terminate());
-        async move {
-            let wait = |signal: std::io::Result<tokio::signal::unix::Signal>| async move {
-                match signal {
-                    Ok(mut signal) => {
-                        signal.recv().await;
-                    }
-                    Err(_) => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! {
-                _ = wait(interrupt) => {}
-                _ = wait(terminate) => {}
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    async {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-/// Cancels the run when `signal` fires.
-async fn stop_on_signal(stop: CancellationToken, signal: impl std::future::Future<Output = ()>) {
-    signal.await;
-    eprintln!("stopping: closing sessions and writing the report");
+/// The first signal stops the run (the report is still written), the second stops waiting
+/// for the servers to close.
+async fn stop_on_signals(mut stops: Stops, stop: CancellationToken, force: CancellationToken) {
+    stops.next().await;
+    eprintln!("stopping: closing sessions and writing the report (a second Ctrl-C or SIGTERM stops at once)");
     stop.cancel();
+    stops.next().await;
+    eprintln!("stopping at once");
+    force.cancel();
 }
 
 /// Raises the soft open-file limit to the hard one (every visitor tab is a socket) and
