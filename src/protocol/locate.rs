@@ -22,6 +22,9 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 /// 64 KiB leaves room for a drill action's chattier endpoint.
 pub const MAX_BODY: usize = 64 * 1024;
 
+/// How long an idle pooled connection is kept.
+const POOL_IDLE: Duration = Duration::from_secs(5);
+
 /// The answer to `/locate`: the instance a visitor should connect to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Located {
@@ -75,7 +78,10 @@ impl HttpClient {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(connector);
+        // Idle connections are dropped before servers drop them (the reference server closes
+        // a connection that sends no request for 10 s), so a request is rarely sent on a
+        // connection the server is closing.
+        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(POOL_IDLE).build(connector);
         HttpClient { client, timeout }
     }
 
