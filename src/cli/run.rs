@@ -190,13 +190,14 @@ fn describe(destination: &scenario::Destination) -> String {
 }
 
 /// The first signal stops the run (the report is still written), the second stops waiting
-/// for the servers to close.
+/// for the servers to close. The load's own wind-down is bounded by the engine (visitors get
+/// a few seconds to close), and the report needs it: a second signal does not cut it short.
 async fn stop_on_signals(mut stops: Stops, stop: CancellationToken, force: CancellationToken) {
     stops.next().await;
     eprintln!("stopping: closing sessions and writing the report (a second Ctrl-C or SIGTERM stops at once)");
     stop.cancel();
     stops.next().await;
-    eprintln!("stopping at once");
+    eprintln!("second signal: the report is written without waiting for the servers to close");
     force.cancel();
 }
 
