@@ -228,3 +228,26 @@ enum Ending {
     /// As soon as no session is left: the whole cluster shuts down, nobody will come back.
     WhenEmpty,
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn shutdown_cuts_a_task_that_never_ends_once_the_grace_is_over() {
+        let settings = Settings {
+            instances: 1,
+            drain_window: Duration::from_millis(50),
+            shutdown_grace: Duration::from_millis(100),
+            ..Settings::default()
+        };
+        let cluster = Cluster::start(settings).await.unwrap();
+        // As a session stuck writing to a client that reads nothing would be.
+        cluster.inner.context.spawn(std::future::pending());
+        let shutdown = tokio::time::timeout(Duration::from_secs(5), cluster.clone().shutdown()).await;
+        assert!(shutdown.is_ok(), "shutdown still waiting after its bound");
+        assert!(cluster.inner.context.tracker.is_empty(), "every task of the cluster has ended");
+    }
+}
