@@ -8,6 +8,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use presence_bench::measure::prometheus::{self, ExportError, Exporter};
+use presence_bench::protocol::http_server::Bounds;
 use presence_bench::scenario::MetricsExport;
 
 /// A serving endpoint and the exporter the run feeds.
@@ -33,7 +34,8 @@ pub fn settings(
 pub async fn start(settings: MetricsExport) -> Result<(Endpoint, Exporter), ExportError> {
     let exporter = Exporter::new();
     let shutdown = CancellationToken::new();
-    let (addr, task) = prometheus::serve(exporter.scrape(), settings.listen, shutdown.clone()).await?;
+    let (addr, task) =
+        prometheus::serve(exporter.scrape(), settings.listen, shutdown.clone(), Bounds::default()).await?;
     eprintln!("metrics: serving http://{addr}/metrics");
     Ok((Endpoint { addr, linger: settings.linger, shutdown, task }, exporter))
 }

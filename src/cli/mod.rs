@@ -6,6 +6,7 @@ pub mod gate;
 pub mod progress;
 pub mod run;
 pub mod serve;
+pub mod signals;
 pub mod validate;
 
 use std::process::ExitCode;

@@ -1,6 +1,8 @@
 //! `presence-bench run`: load a scenario, carry it out, print and write the report.
 //! Results gathered so far, and the verdict, are written on every way out: the end, Ctrl-C or
-//! SIGTERM, an abort, or a target found down.
+//! SIGTERM, an abort, or a target found down. The servers the run started (the embedded
+//! cluster, `/metrics`) are closed after that, within their grace; a second signal stops
+//! waiting for them.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::export;
 use super::gate::{self, Gate, GateArgs};
 use super::progress::{Mode, Progress};
+use super::signals::Stops;
 use super::Outcome;
 use presence_bench::engine::{self, target, RunOptions};
 use presence_bench::measure::Live;
@@ -75,13 +78,21 @@ pub fn execute(args: RunArgs) -> Outcome {
         Ok(runtime) => runtime,
         Err(err) => return Outcome::NotCarriedOut(err.into()),
     };
-    runtime.block_on(run(plan, args, baseline))
+    let outcome = runtime.block_on(run(plan, args, baseline));
+    // Whatever a forced stop left running is dropped with the runtime, not waited for.
+    runtime.shutdown_background();
+    outcome
 }
 
 async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> Outcome {
-    let stop = CancellationToken::new();
+    let (stop, force) = (CancellationToken::new(), CancellationToken::new());
     // Handlers are installed before the "running" line, so a signal right after it counts.
-    tokio::spawn(stop_on_signal(stop.clone(), signals()));
+    match Stops::listen() {
+        Ok(stops) => {
+            tokio::spawn(stop_on_signals(stops, stop.clone(), force.clone()));
+        }
+        Err(err) => eprintln!("warning: cannot listen for Ctrl-C or SIGTERM: {err}"),
+    }
     let name = plan.name.clone();
     let target = describe(&plan.target.destination);
     eprintln!("running {name} against {target}");
@@ -127,8 +138,10 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
     if let Some(progress) = progress {
         progress.finish();
     }
+    let mut cluster_shutdown = None;
     let (mut summary, ending) = match result {
         Ok(result) => {
+            cluster_shutdown = result.cluster_shutdown;
             let mut summary = Summary::from_totals(&name, &result.target, &result.totals);
             summary.aborted = aborted;
             summary.drills = result.drills;
@@ -147,13 +160,24 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
             return Outcome::NotCarriedOut(err);
         }
     }
-    if let Some(endpoint) = endpoint {
-        endpoint.finish(&stop).await;
-    }
     if let Err(err) = gate::write_outputs(&summary, &args.gate) {
         return Outcome::NotCarriedOut(err);
     }
-    Outcome::Judged(verdict)
+    // Everything is written: now the servers close, each within its grace.
+    let servers_closed = async move {
+        if let Some(endpoint) = endpoint {
+            endpoint.finish(&stop).await;
+        }
+        if let Some(shutdown) = cluster_shutdown {
+            let _ = shutdown.await;
+        }
+    };
+    tokio::select! {
+        () = servers_closed => Outcome::Judged(verdict),
+        () = force.cancelled() => Outcome::NotCarriedOut(anyhow::anyhow!(
+            "stopped by a second signal before the servers had closed (the report is written)"
+        )),
+    }
 }
 
 async fn write_reports(
@@ -178,39 +202,16 @@ fn describe(destination: &scenario::Destination) -> String {
     }
 }
 
-/// Ctrl-C and SIGTERM, listened to from the moment this is called.
-fn signals() -> impl std::future::Future<Output = ()> + Send + 'static {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let interrupt = signal(SignalKind::interrupt());
-        let terminate = signal(SignalKind::terminate());
-        async move {
-            let wait = |signal: std::io::Result<tokio::signal::unix::Signal>| async move {
-                match signal {
-                    Ok(mut signal) => {
-                        signal.recv().await;
-                    }
-                    Err(_) => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! {
-                _ = wait(interrupt) => {}
-                _ = wait(terminate) => {}
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    async {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-/// Cancels the run when `signal` fires.
-async fn stop_on_signal(stop: CancellationToken, signal: impl std::future::Future<Output = ()>) {
-    signal.await;
-    eprintln!("stopping: closing sessions and writing the report");
+/// The first signal stops the run (the report is still written), the second stops waiting
+/// for the servers to close. The load's own wind-down is bounded by the engine (visitors get
+/// a few seconds to close), and the report needs it: a second signal does not cut it short.
+async fn stop_on_signals(mut stops: Stops, stop: CancellationToken, force: CancellationToken) {
+    stops.next().await;
+    eprintln!("stopping: closing sessions and writing the report (a second Ctrl-C or SIGTERM stops at once)");
     stop.cancel();
+    stops.next().await;
+    eprintln!("second signal: the report is written without waiting for the servers to close");
+    force.cancel();
 }
 
 /// Raises the soft open-file limit to the hard one (every visitor tab is a socket) and

@@ -1,9 +1,11 @@
-//! `presence-bench serve`: runs the reference cluster until Ctrl-C or SIGTERM, then drains it.
+//! `presence-bench serve`: runs the reference cluster until Ctrl-C or SIGTERM, then drains
+//! it, for at most the drain window and the shutdown grace; a second signal stops it at once.
 
-use anyhow::Context as _;
+use anyhow::{anyhow, Context as _};
 
 use presence_bench::server::{Cluster, ServerError, Settings};
 
+use super::signals::Stops;
 use super::Outcome;
 
 /// Run the embedded reference Presence cluster.
@@ -18,10 +20,18 @@ pub fn run(args: ServeArgs) -> Outcome {
         Ok(runtime) => runtime,
         Err(err) => return Outcome::NotCarriedOut(err),
     };
-    runtime.block_on(serve(args.settings))
+    let outcome = runtime.block_on(serve(args.settings));
+    // Whatever a forced stop left running is dropped with the runtime, not waited for.
+    runtime.shutdown_background();
+    outcome
 }
 
 async fn serve(settings: Settings) -> Outcome {
+    let mut stops = match Stops::listen().context("cannot listen for Ctrl-C or SIGTERM") {
+        Ok(stops) => stops,
+        Err(err) => return Outcome::NotCarriedOut(err),
+    };
+    let bound = settings.drain_window + settings.shutdown_grace;
     let cluster = match Cluster::start(settings).await {
         Ok(cluster) => cluster,
         Err(err @ ServerError::InvalidSettings(_)) => return Outcome::InvalidInput(err.into()),
@@ -32,26 +42,13 @@ async fn serve(settings: Settings) -> Outcome {
     }
     println!("directory {}", cluster.directory_url());
     println!("metrics {}/metrics", cluster.directory_url());
-    let stopped = stop_requested().await.context("cannot listen for Ctrl-C or SIGTERM");
-    cluster.shutdown().await;
-    match stopped {
-        Ok(()) => Outcome::Passed,
-        Err(err) => Outcome::NotCarriedOut(err),
-    }
-}
-
-/// Completes on Ctrl-C, or on SIGTERM where there is one (how containers and CI stop us).
-async fn stop_requested() -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            result = tokio::signal::ctrl_c() => result,
-            _ = terminate.recv() => Ok(()),
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await
+    stops.next().await;
+    eprintln!(
+        "stopping: draining the cluster, for at most {} (a second Ctrl-C or SIGTERM stops at once)",
+        humantime::format_duration(bound)
+    );
+    tokio::select! {
+        () = cluster.shutdown() => Outcome::Passed,
+        () = stops.next() => Outcome::NotCarriedOut(anyhow!("stopped by a second signal before the cluster had shut down")),
     }
 }

@@ -1,6 +1,7 @@
 //! Carrying out one drill event: through the embedded cluster's handle, or through the action
 //! the scenario gives for an external target (an HTTP request or a command line). An action
-//! that fails or times out is reported, never fatal: the run goes on.
+//! that fails or times out is reported, never fatal: the run goes on. What an action answers
+//! (a body, a command's output) is read up to `MAX_BODY` bytes: more is an error.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -8,8 +9,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use hyper::Method;
 use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncReadExt};
 
-use crate::protocol::locate::HttpClient;
+use crate::protocol::locate::{HttpClient, MAX_BODY};
 use crate::scenario::{Action, ActionRun, DrillActions, DrillKind};
 use crate::server::Cluster;
 
@@ -104,23 +106,40 @@ async fn request(method: &str, url: &str, body: Option<&str>, timeout: Duration)
 
 async fn command(argv: &[String], timeout: Duration) -> Step {
     let (program, args) = argv.split_first().ok_or("an empty command")?;
-    let child = tokio::process::Command::new(program)
+    let mut child = tokio::process::Command::new(program)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
-        .output();
-    let output = match tokio::time::timeout(timeout, child).await {
+        .spawn()
+        .map_err(|err| format!("{program}: {err}"))?;
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    // The first failure (output over the limit) ends the wait; the child is killed on drop.
+    let finished = async { tokio::try_join!(capped(stdout), capped(stderr), child.wait()) };
+    let (stdout, stderr, status) = match tokio::time::timeout(timeout, finished).await {
         Err(_) => return Err(format!("{program}: timed out after {}", humantime::format_duration(timeout))),
         Ok(Err(err)) => return Err(format!("{program}: {err}")),
         Ok(Ok(output)) => output,
     };
-    let code = output.status.code().map_or_else(|| "killed by a signal".to_owned(), |code| format!("exit {code}"));
-    if !output.status.success() {
-        return Err(format!("{program}: {code}: {}", clip(&String::from_utf8_lossy(&output.stderr))));
+    let code = status.code().map_or_else(|| "killed by a signal".to_owned(), |code| format!("exit {code}"));
+    if !status.success() {
+        return Err(format!("{program}: {code}: {}", clip(&String::from_utf8_lossy(&stderr))));
     }
-    Ok((code, server_in(&output.stdout)))
+    Ok((code, server_in(&stdout)))
+}
+
+/// A child's output, read up to [`MAX_BODY`] bytes: a command that writes on and on is an
+/// error, not a buffer that grows until the timeout.
+async fn capped(pipe: Option<impl AsyncRead + Unpin>) -> std::io::Result<Vec<u8>> {
+    let mut output = Vec::new();
+    if let Some(pipe) = pipe {
+        pipe.take(MAX_BODY as u64 + 1).read_to_end(&mut output).await?;
+    }
+    if output.len() > MAX_BODY {
+        return Err(std::io::Error::other(format!("output over the {MAX_BODY}-byte limit")));
+    }
+    Ok(output)
 }
 
 /// The `server` an answer names, when it is JSON like the reference admin routes' answers.
@@ -166,6 +185,9 @@ mod tests {
         let slow = external(DrillKind::Kill, argv(&["sleep", "5"])).execute(DrillKind::Kill, 1).await;
         assert!(!slow.ok && slow.detail.contains("timed out"), "{slow:?}");
         assert!(slow.duration_ms < 3000.0, "the timeout ended it: {slow:?}");
+        let chatty = external(DrillKind::Kill, argv(&["head", "-c", "200000", "/dev/zero"]));
+        let refused = chatty.execute(DrillKind::Kill, 1).await;
+        assert!(!refused.ok && refused.detail.contains("output over the 65536-byte limit"), "{refused:?}");
     }
 
     #[tokio::test]

@@ -64,6 +64,10 @@ pub struct RunResult {
     pub health: HealthReport,
     /// Drill events in start order (empty without a `drills` section).
     pub drills: Vec<EventReport>,
+    /// The embedded cluster's shutdown, begun when the run ended and bounded by the cluster's
+    /// drain window and shutdown grace. Awaited after the report is written, so a server slow
+    /// to close cannot hold the report back; dropped, it goes on by itself.
+    pub cluster_shutdown: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Carries out `plan` and answers what was measured.
@@ -153,10 +157,16 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
     collector_stop.cancel();
     let totals = collector.await.expect("the collector does not panic");
     let health = monitor.stop().await;
-    if let Some(cluster) = target.cluster {
-        cluster.shutdown().await;
-    }
-    Ok(RunResult { totals, target: target.description, drive, interrupted, health, drills: drills.report() })
+    let cluster_shutdown = target.cluster.map(|cluster| tokio::spawn(cluster.shutdown()));
+    Ok(RunResult {
+        totals,
+        target: target.description,
+        drive,
+        interrupted,
+        health,
+        drills: drills.report(),
+        cluster_shutdown,
+    })
 }
 
 /// How long the load model runs: its stages or arrivals, at most the run's duration.

@@ -27,6 +27,7 @@ use super::health::HealthHandle;
 use super::metric::{Check, Counter, Metric, Tally};
 use super::names::{self, Kind};
 use super::recorder::Shard;
+use crate::protocol::http_server::{self, Bounds};
 use crate::scenario::Load;
 
 static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
@@ -257,11 +258,13 @@ pub fn target_and_stage(load: &Load, elapsed: Duration) -> (u32, usize) {
 }
 
 /// Serves `GET /metrics` on `addr` (port 0 picks a free one) until `stop`; answers the
-/// bound address and the server task to await after cancelling.
+/// bound address and the server task to await after cancelling, which ends within
+/// `bounds.grace` whatever the scrapers do.
 pub async fn serve(
     scrape: Scrape,
     addr: SocketAddr,
     stop: CancellationToken,
+    bounds: Bounds,
 ) -> Result<(SocketAddr, JoinHandle<()>), ExportError> {
     let listener = TcpListener::bind(addr).await.map_err(|source| ExportError::Bind { addr, source })?;
     let bound = listener.local_addr().map_err(|source| ExportError::Bind { addr, source })?;
@@ -272,11 +275,7 @@ pub async fn serve(
             async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], scrape.render()) }
         }),
     );
-    let task = tokio::spawn(async move {
-        if let Err(err) = axum::serve(listener, router).with_graceful_shutdown(stop.cancelled_owned()).await {
-            tracing::warn!(%err, "metrics listener failed");
-        }
-    });
+    let task = tokio::spawn(http_server::serve(listener, router, stop, bounds));
     Ok((bound, task))
 }
 
@@ -311,6 +310,19 @@ mod tests {
         let le_5ms = "presence_bench_latency_seconds_bucket{metric=\"presence_ack\",le=\"0.005\"} 2";
         assert!(series(le_5ms).is_some(), "{text}");
         assert!(series("presence_bench_visitors_live 5").is_some());
+    }
+
+    #[tokio::test]
+    async fn the_endpoint_stops_within_its_grace_with_a_scraper_stuck_mid_request() {
+        use tokio::io::AsyncWriteExt;
+        let stop = CancellationToken::new();
+        let bounds = Bounds { header_read_timeout: Duration::from_secs(3600), grace: Duration::from_millis(200) };
+        let (addr, task) =
+            serve(Exporter::new().scrape(), "127.0.0.1:0".parse().unwrap(), stop.clone(), bounds).await.unwrap();
+        let mut stuck = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stuck.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        stop.cancel();
+        tokio::time::timeout(Duration::from_secs(5), task).await.expect("the endpoint stops").unwrap();
     }
 
     #[test]

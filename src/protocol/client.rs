@@ -79,6 +79,8 @@ pub enum ClientError {
     Lost(String),
     #[error("protocol violation: {0}")]
     Protocol(String),
+    #[error("the server sent a message over the {limit}-byte limit")]
+    FrameTooLarge { limit: usize },
 }
 
 impl ClientError {
@@ -93,6 +95,7 @@ impl ClientError {
             ClientError::Closed { .. } => "closed",
             ClientError::Lost(_) => "lost",
             ClientError::Protocol(_) => "protocol",
+            ClientError::FrameTooLarge { .. } => FRAME_TOO_LARGE,
         }
     }
 }
@@ -112,6 +115,8 @@ pub fn connect_error_kind(err: &std::io::Error) -> &'static str {
 pub const OPEN_FILE_LIMIT: &str = "open_file_limit";
 /// Error kind: no local port was left for another connection (EADDRNOTAVAIL).
 pub const EPHEMERAL_PORTS: &str = "ephemeral_ports";
+/// Error kind: a WebSocket message or frame over `ConnectOptions::max_message`.
+pub const FRAME_TOO_LARGE: &str = "frame_too_large";
 
 /// Something received on a connection.
 #[derive(Debug, Clone, PartialEq)]
@@ -164,6 +169,8 @@ impl Endpoint {
 pub struct Connection {
     ws: WebSocketStream<Stream>,
     transport: Transport,
+    /// `ConnectOptions::max_message`, to name the limit a server broke.
+    max_message: usize,
     /// Messages of a SockJS `a[...]` frame not handed out yet. Only frames that carry several
     /// messages use it, and it gives its room back once empty: an idle visitor holds none.
     inbox: VecDeque<ServerMessage>,
@@ -188,7 +195,8 @@ impl Connection {
             .max_message_size(Some(options.max_message))
             .max_frame_size(Some(options.max_message));
         let ws = super::upgrade::upgrade(stream, &url, config).await.map_err(ClientError::Handshake)?;
-        let mut conn = Connection { ws, transport: options.transport, inbox: VecDeque::new() };
+        let mut conn =
+            Connection { ws, transport: options.transport, max_message: options.max_message, inbox: VecDeque::new() };
         if conn.transport == Transport::Sockjs {
             let first = std::future::poll_fn(|cx| conn.poll_next_text(cx)).await?;
             if first.as_str() != sockjs::OPEN {
@@ -268,6 +276,10 @@ impl Connection {
         loop {
             let frame = match ready!(self.ws.poll_next_unpin(cx)) {
                 None => return Poll::Ready(Err(ClientError::Lost("connection closed without a close frame".into()))),
+                // tungstenite refuses a frame by its header, before buffering its payload.
+                Some(Err(tungstenite::Error::Capacity(_))) => {
+                    return Poll::Ready(Err(ClientError::FrameTooLarge { limit: self.max_message }))
+                }
                 Some(Err(err)) => return Poll::Ready(Err(ClientError::Lost(err.to_string()))),
                 Some(Ok(frame)) => frame,
             };
@@ -358,6 +370,23 @@ mod tests {
             received.push(conn.recv().await.unwrap());
         }
         assert_eq!(received, sent.map(Incoming::Message));
+    }
+
+    #[tokio::test]
+    async fn a_message_over_the_limit_is_refused_by_its_header_naming_the_limit() {
+        use crate::protocol::upgrade::tests::{answering, switching, text_frame};
+        use tungstenite::handshake::derive_accept_key;
+        // `o`, then a text frame that announces 4 KiB (a 16-bit length) over a 1 KiB limit.
+        let mut bytes = [text_frame("o"), vec![0x81, 126, 0x10, 0x00]].concat();
+        bytes.resize(bytes.len() + 4096, b' ');
+        let server = answering(|key| switching(&derive_accept_key(key.as_bytes())), bytes).await;
+        let endpoint = Endpoint::parse(&format!("ws://{server}/presence")).unwrap();
+        let options = ConnectOptions { max_message: 1024, ..ConnectOptions::default() };
+        let mut conn = Connection::open(&endpoint, &options, &mut rand::rng()).await.unwrap();
+        let err = conn.recv().await.unwrap_err();
+        assert!(matches!(err, ClientError::FrameTooLarge { limit: 1024 }), "{err}");
+        assert_eq!(err.kind(), FRAME_TOO_LARGE);
+        assert!(err.to_string().contains("1024-byte limit"), "{err}");
     }
 
     #[test]

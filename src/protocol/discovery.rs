@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::client::{ClientError, Endpoint};
-use super::locate::{HttpClient, HttpError};
+use super::locate::{HttpClient, HttpError, BODY_TOO_LARGE};
 
 /// How clients find their instance.
 #[derive(Clone)]
@@ -29,6 +29,7 @@ impl DiscoveryError {
     /// A short, low-cardinality name for reports.
     pub fn kind(&self) -> &'static str {
         match self {
+            DiscoveryError::Locate(HttpError::BodyTooLarge { .. }) => BODY_TOO_LARGE,
             DiscoveryError::Locate(_) => "locate",
             DiscoveryError::Endpoint(_) => "locate_url",
         }

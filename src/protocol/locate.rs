@@ -2,19 +2,28 @@
 //!
 //! The same client serves the admin routes drills use, so it speaks plain JSON over HTTP/1
 //! with a timeout per request and pooled keep-alive connections: thousands of visitors
-//! locating at once must not each open a socket.
+//! locating at once must not each open a socket. Every answer is read up to
+//! [`MAX_BODY`] bytes and no further: a broken server's endless body ends in an error,
+//! not in gigabytes held by the harness.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::{Method, Request, StatusCode};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+/// Longest answer read, in bytes. A `/locate` or admin answer is a few hundred bytes;
+/// 64 KiB leaves room for a drill action's chattier endpoint.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// How long an idle pooled connection is kept.
+const POOL_IDLE: Duration = Duration::from_secs(5);
 
 /// The answer to `/locate`: the instance a visitor should connect to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,7 +47,13 @@ pub enum HttpError {
     Status { url: String, status: StatusCode, body: String },
     #[error("{url} answered with unexpected JSON: {reason}")]
     Body { url: String, reason: String },
+    #[error("{url} answered a body over the {limit}-byte limit")]
+    BodyTooLarge { url: String, limit: usize },
 }
+
+/// Error kind: an HTTP answer longer than [`MAX_BODY`]. The limits the harness enforces
+/// have kinds of their own, so a report says which one a server broke.
+pub const BODY_TOO_LARGE: &str = "body_too_large";
 
 /// A pooled HTTP/1 client (`http://` and `https://`) for discovery and admin requests.
 #[derive(Clone)]
@@ -63,7 +78,10 @@ impl HttpClient {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(connector);
+        // Idle connections are dropped before servers drop them (the reference server closes
+        // a connection that sends no request for 10 s), so a request is rarely sent on a
+        // connection the server is closing.
+        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(POOL_IDLE).build(connector);
         HttpClient { client, timeout }
     }
 
@@ -83,7 +101,13 @@ impl HttpClient {
         let exchange = async {
             let response = self.client.request(request).await.map_err(|err| failed(with_causes(&err)))?;
             let status = response.status();
-            let body = response.into_body().collect().await.map_err(|err| failed(err.to_string()))?;
+            let body = Limited::new(response.into_body(), MAX_BODY).collect().await.map_err(|err| {
+                if err.is::<LengthLimitError>() {
+                    HttpError::BodyTooLarge { url: url.to_owned(), limit: MAX_BODY }
+                } else {
+                    failed(err.to_string())
+                }
+            })?;
             Ok((status, body.to_bytes()))
         };
         tokio::time::timeout(self.timeout, exchange)

@@ -8,11 +8,13 @@
 //! - [`client`]: client transports (SockJS over WebSocket, raw WebSocket).
 //! - [`locate`]: the `/locate` discovery request.
 //! - [`upgrade`]: the client's WebSocket opening handshake, with a small buffer.
+//! - [`http_server`]: serving HTTP and WebSocket upgrades with bounded waits (both sides).
 
 pub mod client;
 pub mod close;
 pub mod data;
 pub mod discovery;
+pub mod http_server;
 pub mod locate;
 pub mod message;
 pub mod sockjs;

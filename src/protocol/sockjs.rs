@@ -78,14 +78,16 @@ pub fn decode_client_frame(text: &str) -> Result<Vec<String>, FramingError> {
 
 /// Decodes a frame the server sent.
 pub fn decode_server_frame(text: &str) -> Result<ServerFrame, FramingError> {
-    let (kind, rest) = text.split_at(text.len().min(1));
-    match kind {
-        "o" if rest.is_empty() => Ok(ServerFrame::Open),
-        "h" if rest.is_empty() => Ok(ServerFrame::Heartbeat),
-        "a" => serde_json::from_str::<Vec<String>>(rest)
+    // The frame type is one ASCII letter. Looked at as a byte: a frame that starts with a
+    // multi-byte character cannot be split after its first byte, and is no frame anyway.
+    let rest = text.get(1..).unwrap_or_default();
+    match text.as_bytes().first() {
+        Some(b'o') if rest.is_empty() => Ok(ServerFrame::Open),
+        Some(b'h') if rest.is_empty() => Ok(ServerFrame::Heartbeat),
+        Some(b'a') => serde_json::from_str::<Vec<String>>(rest)
             .map(ServerFrame::Messages)
             .map_err(|err| FramingError(format!("message frame: {err}"))),
-        "c" => serde_json::from_str::<(u16, String)>(rest)
+        Some(b'c') => serde_json::from_str::<(u16, String)>(rest)
             .map(|(code, reason)| ServerFrame::Close { code, reason })
             .map_err(|err| FramingError(format!("close frame: {err}"))),
         _ => Err(FramingError(format!("unknown frame {:?}", truncate(text, 40)))),
@@ -135,6 +137,9 @@ mod tests {
         );
         assert!(decode_server_frame("ox").is_err());
         assert!(decode_server_frame("").is_err());
+        // Found by the fuzz test (tests/fuzz.rs): a frame starting with a multi-byte
+        // character used to panic the visitor's task.
+        assert!(decode_server_frame("é[]").is_err());
     }
 
     #[test]

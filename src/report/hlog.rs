@@ -2,10 +2,12 @@
 //! one interval per collector tick per metric, tagged with the metric's name.
 //!
 //! Written as the run goes, from the collector's interval channel, so a long run does not
-//! keep its intervals in memory and an interrupted run still leaves its log behind.
+//! keep its intervals in memory and an interrupted run still leaves its log behind. Each
+//! line reaches the file as soon as it is complete, so even a run killed outright (SIGKILL,
+//! the OOM killer) leaves every interval written before it.
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::LineWriter;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -15,13 +17,19 @@ use tokio::sync::mpsc;
 
 use crate::measure::{Interval, Metric};
 
+/// Room for one line: an interval's histogram, deflated and in base64, is a few hundred bytes
+/// to a few KiB; a longer line is written in pieces, still before the next one.
+const LINE_CAPACITY: usize = 16 * 1024;
+
 /// Writes every interval received until the channel closes; answers how many were written.
 pub async fn write_intervals(
     path: &Path,
     started_at: SystemTime,
     mut intervals: mpsc::Receiver<Interval>,
 ) -> std::io::Result<u64> {
-    let mut file = BufWriter::new(File::create(path)?);
+    // A line is a comment or one metric's interval: written whole, one write per line, a
+    // dozen a second. A `BufWriter` would keep the first minutes of a run in memory.
+    let mut file = LineWriter::with_capacity(LINE_CAPACITY, File::create(path)?);
     let mut serializer = V2DeflateSerializer::new();
     let mut written = 0;
     {
@@ -67,14 +75,41 @@ mod tests {
         drop(tx);
         let written = write_intervals(&path, SystemTime::now(), rx).await.unwrap();
         assert_eq!(written, 1);
-        let bytes = std::fs::read(&path).unwrap();
-        let tags: Vec<String> = IntervalLogIterator::new(&bytes)
+        assert_eq!(tags_in(&path), ["presence_ack"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn tags_in(path: &Path) -> Vec<String> {
+        let bytes = std::fs::read(path).unwrap();
+        IntervalLogIterator::new(&bytes)
             .filter_map(|entry| match entry {
                 Ok(LogEntry::Interval(h)) => h.tag().map(|t| t.as_str().to_owned()),
                 _ => None,
             })
-            .collect();
-        assert_eq!(tags, vec!["presence_ack".to_owned()]);
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn each_interval_is_in_the_file_before_the_next_is_taken() {
+        let dir = std::env::temp_dir().join(format!("presence-bench-hlog-live-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("latency.hlog");
+        // Room for one interval: once the third is sent, the writer has taken the second,
+        // so it is done with the first.
+        let (tx, rx) = mpsc::channel(1);
+        let log = path.clone();
+        let writer = tokio::spawn(async move { write_intervals(&log, SystemTime::now(), rx).await });
+        for (second, metric) in [(1, Metric::Connect), (2, Metric::PresenceAck), (3, Metric::Blur)] {
+            let mut histograms: Vec<_> = Metric::ALL.iter().map(|_| new_histogram()).collect();
+            histograms[metric.index()].record(250).unwrap();
+            let interval = Interval { start: Duration::from_secs(second), length: Duration::from_secs(1), histograms };
+            tx.send(interval).await.unwrap();
+        }
+        // The writer is still running (the channel is open), as in a run killed right now.
+        assert!(tags_in(&path).contains(&"connect".to_owned()), "the first interval is on disk");
+        drop(tx);
+        assert_eq!(writer.await.unwrap().unwrap(), 3);
+        assert_eq!(tags_in(&path), ["connect", "presence_ack", "blur"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -56,6 +56,20 @@ impl Invalid {
     }
 }
 
+impl Invalid {
+    /// Keeps the location inside `text`: serde_norway places errors about the whole document
+    /// (a missing field in a file of comments, say) at the end of the stream, which can be a
+    /// line past the last one (found by tests/fuzz.rs). Such errors then point at the end.
+    pub(crate) fn inside(mut self, text: &str) -> Invalid {
+        let last = text.split('\n').enumerate().last();
+        if let Some((index, line)) = last.filter(|(index, _)| self.line > index + 1) {
+            self.line = index + 1;
+            self.column = line.chars().count() + 1;
+        }
+        self
+    }
+}
+
 /// Splits `behaviors[1].weight: expected ...` into path and message. A path is made of field
 /// names, indices and dots only, so a message such as `invalid type: ...` is never mistaken for one.
 fn split_path(text: &str) -> (&str, &str) {
@@ -83,6 +97,14 @@ mod tests {
             invalid.to_string(),
             "scenarios/x.yaml:12:7: behaviors[1].steps[2].hold: expected a duration with a unit such as 500ms or 10s, found \"10\""
         );
+    }
+
+    #[test]
+    fn a_location_past_the_end_points_at_the_end() {
+        let past = Invalid { file: "x".into(), line: 2, column: 1, path: String::new(), message: "m".into() };
+        let inside = past.clone().inside("# only a comment");
+        assert_eq!((inside.line, inside.column), (1, 17));
+        assert_eq!(past.clone().inside("a\nb"), past, "line 2 exists");
     }
 
     #[test]

@@ -51,7 +51,7 @@ pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
 
 /// Validates and compiles scenario `text`; `file_name` is only used in error messages.
 pub fn from_str(text: &str, file_name: &str) -> Result<Plan, ScenarioError> {
-    let invalid = |err: serde_yaml::Error| ScenarioError::Invalid(Invalid::from_yaml(file_name, &err));
+    let invalid = |err: serde_yaml::Error| ScenarioError::Invalid(Invalid::from_yaml(file_name, &err).inside(text));
     let spec: spec::ScenarioSpec = serde_yaml::from_str(text).map_err(invalid)?;
     spec.compile().map_err(|issue| invalid(locate::locate(text, &issue)))
 }

@@ -1,6 +1,7 @@
 //! The `Cluster` handle: starts the directory and the instances, scales in and out, kills,
-//! and shuts everything down ("cancel, then await").
+//! and shuts everything down ("cancel, then await", with a bound on the await).
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use super::instance::{Instance, InstanceInfo};
 use super::metrics::{self, ClusterCounters};
 use super::settings::Settings;
 use super::state::Shared;
+use crate::protocol::http_server;
 
 /// What the instances of one cluster share.
 #[derive(Clone)]
@@ -26,8 +28,29 @@ pub struct Context {
     pub membership: Arc<Membership>,
     /// Every task of the cluster: listeners, sessions, drain timers.
     pub tracker: TaskTracker,
+    /// Cancelled when the shutdown's grace is over: every task of the cluster still running
+    /// ends at once, whatever it waits for (a client that reads nothing, for one).
+    pub closing: CancellationToken,
     /// Drains, kills and scale-outs, for `/metrics`.
     pub counters: Arc<ClusterCounters>,
+}
+
+impl Context {
+    /// `task` as a task of the cluster: tracked, and cut short by `closing`.
+    pub fn tracked(&self, task: impl Future<Output = ()>) -> impl Future<Output = ()> {
+        let closing = self.closing.clone();
+        self.tracker.track_future(async move {
+            tokio::select! {
+                () = task => {}
+                () = closing.cancelled() => {}
+            }
+        })
+    }
+
+    /// Spawns `task` as a task of the cluster (see [`Context::tracked`]).
+    pub fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        tokio::spawn(self.tracked(task));
+    }
 }
 
 /// A running reference cluster. Cheap to clone; every clone drives the same cluster.
@@ -56,6 +79,7 @@ impl Cluster {
             state,
             membership: Arc::new(Membership::default()),
             tracker: TaskTracker::new(),
+            closing: CancellationToken::new(),
             counters: Arc::default(),
         };
         let listener = TcpListener::bind(directory_addr)
@@ -72,12 +96,8 @@ impl Cluster {
             }),
         };
         let router = directory::router(cluster.clone());
-        let stop = cluster.inner.shutdown.clone().cancelled_owned();
-        context.tracker.spawn(async move {
-            if let Err(err) = axum::serve(listener, router).with_graceful_shutdown(stop).await {
-                tracing::warn!(%err, "directory listener failed");
-            }
-        });
+        let bounds = context.settings.http_bounds();
+        context.spawn(http_server::serve(listener, router, cluster.inner.shutdown.clone(), bounds));
         for _ in 0..context.settings.instances {
             if let Err(err) = cluster.scale_out().await {
                 cluster.clone().shutdown().await;
@@ -131,7 +151,9 @@ impl Cluster {
     }
 
     /// Drains every instance (sessions get `draining` and `c[3000,...]`), then stops the
-    /// directory and awaits every task of the cluster.
+    /// directory and awaits every task of the cluster: for at most the drain window and the
+    /// shutdown grace, after which whatever is left (a session whose client reads nothing,
+    /// a connection that never finishes its request) is closed.
     pub async fn shutdown(self) {
         let context = &self.inner.context;
         for instance in context.membership.all() {
@@ -139,7 +161,15 @@ impl Cluster {
         }
         self.inner.shutdown.cancel();
         context.tracker.close();
-        context.tracker.wait().await;
+        let bound = context.settings.drain_window + context.settings.shutdown_grace;
+        if tokio::time::timeout(bound, context.tracker.wait()).await.is_err() {
+            tracing::warn!(
+                tasks = context.tracker.len(),
+                "cluster tasks still running after the shutdown grace; closing them"
+            );
+            context.closing.cancel();
+            context.tracker.wait().await;
+        }
     }
 
     /// The server's metrics in the Prometheus text format (served at `/metrics`).
@@ -172,7 +202,7 @@ impl Cluster {
         context.membership.refresh();
         let instance = instance.clone();
         let membership = context.membership.clone();
-        context.tracker.spawn(async move {
+        context.spawn(async move {
             let emptied = async {
                 match ending {
                     Ending::AtWindowEnd => std::future::pending().await,
@@ -197,4 +227,27 @@ enum Ending {
     AtWindowEnd,
     /// As soon as no session is left: the whole cluster shuts down, nobody will come back.
     WhenEmpty,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn shutdown_cuts_a_task_that_never_ends_once_the_grace_is_over() {
+        let settings = Settings {
+            instances: 1,
+            drain_window: Duration::from_millis(50),
+            shutdown_grace: Duration::from_millis(100),
+            ..Settings::default()
+        };
+        let cluster = Cluster::start(settings).await.unwrap();
+        // As a session stuck writing to a client that reads nothing would be.
+        cluster.inner.context.spawn(std::future::pending());
+        let shutdown = tokio::time::timeout(Duration::from_secs(5), cluster.clone().shutdown()).await;
+        assert!(shutdown.is_ok(), "shutdown still waiting after its bound");
+        assert!(cluster.inner.context.tracker.is_empty(), "every task of the cluster has ended");
+    }
 }

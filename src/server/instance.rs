@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::time::Instant;
@@ -19,6 +18,7 @@ use super::cluster::Context;
 use super::error::ServerError;
 use super::metrics::InstanceCounters;
 use super::routes;
+use crate::protocol::http_server;
 
 /// Whether an instance accepts visitors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -75,19 +75,8 @@ impl Instance {
             counters: Arc::default(),
         });
         let router = routes::router(instance.clone(), context.clone());
-        // Small frames must leave at once: Nagle's algorithm would hold them for the peer's
-        // delayed ACK (tens of milliseconds) and show up as server latency.
-        let listener = listener.tap_io(|stream| {
-            if let Err(err) = stream.set_nodelay(true) {
-                tracing::debug!(%err, "could not set TCP_NODELAY");
-            }
-        });
-        let stop = instance.stop.clone().cancelled_owned();
-        context.tracker.spawn(async move {
-            if let Err(err) = axum::serve(listener, router).with_graceful_shutdown(stop).await {
-                tracing::warn!(%err, %local, "instance listener failed");
-            }
-        });
+        let bounds = context.settings.http_bounds();
+        context.spawn(http_server::serve(listener, router, instance.stop.clone(), bounds));
         Ok(instance)
     }
 

@@ -100,14 +100,15 @@ async fn sockjs_websocket(
     start_session(upgrade, routes, Framing::Sockjs, Some(session_id))
 }
 
-/// Completes the upgrade and runs the session, tracked by the cluster (for shutdown) and by
-/// its instance (so a drain ends as soon as its last session has left).
+/// Completes the upgrade and runs the session, tracked by the cluster (for shutdown, which
+/// cuts it short once its grace is over) and by its instance (so a drain ends as soon as its
+/// last session has left).
 fn start_session(upgrade: WebSocketUpgrade, routes: Routes, framing: Framing, session_id: Option<String>) -> Response {
-    let cluster_tasks = routes.context.tracker.clone();
+    let context = routes.context.clone();
     let instance_sessions = routes.instance.sessions().clone();
     configure(upgrade, &routes.context).on_upgrade(move |socket| {
         let session = session::run(socket, framing, session_id, routes.instance, routes.context);
-        cluster_tasks.track_future(instance_sessions.track_future(session))
+        context.tracked(instance_sessions.track_future(session))
     })
 }
 

@@ -9,6 +9,8 @@ use std::time::Duration;
 use clap::Parser;
 use serde::Deserialize;
 
+use crate::protocol::http_server::Bounds;
+
 /// Settings of a reference cluster.
 #[derive(Debug, Clone, PartialEq, clap::Args, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -47,6 +49,18 @@ pub struct Settings {
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     #[serde(with = "humantime_serde")]
     pub drain_window: Duration,
+
+    /// A client must send a whole request head within this, or its connection is closed
+    /// (a slow or stalled client cannot hold a connection).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    #[serde(with = "humantime_serde")]
+    pub header_timeout: Duration,
+
+    /// On shutdown, after the drain window: how long connections and sessions still open
+    /// get before they are closed. Shutdown takes at most `drain_window` + this.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
 
     /// Largest client frame payload, in bytes; larger ones close the session with 1009.
     #[arg(long, default_value_t = 64 * 1024)]
@@ -91,6 +105,11 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// How long the cluster's HTTP listeners wait on clients.
+    pub fn http_bounds(&self) -> Bounds {
+        Bounds { header_read_timeout: self.header_timeout, grace: self.shutdown_grace }
+    }
+
     /// Refuses values the server cannot run with (a zero heartbeat would spin, for one).
     pub fn validate(&self) -> Result<(), String> {
         if !(0.0..=1.0).contains(&self.fault_drop_signals) {
@@ -98,6 +117,9 @@ impl Settings {
         }
         if self.heartbeat.is_zero() {
             return Err("heartbeat must be longer than 0s".to_owned());
+        }
+        if self.header_timeout.is_zero() {
+            return Err("header_timeout must be longer than 0s".to_owned());
         }
         if self.max_frame_bytes == 0 {
             return Err("max_frame_bytes must be at least 1".to_owned());
@@ -127,6 +149,10 @@ mod tests {
         assert_eq!(settings.heartbeat, Duration::from_secs(25));
         assert_eq!(settings.unique_timeout, Duration::from_secs(300));
         assert_eq!(settings.drain_window, Duration::from_secs(5));
+        assert_eq!(
+            (settings.header_timeout, settings.shutdown_grace),
+            (Duration::from_secs(10), Duration::from_secs(5))
+        );
         assert_eq!(settings.max_frame_bytes, 65536);
         assert_eq!(settings.fault_drop_signals, 0.0);
     }
@@ -147,5 +173,7 @@ mod tests {
         assert!(bad.validate().unwrap_err().contains("fault_drop_signals"));
         let bad = Settings { heartbeat: Duration::ZERO, ..Settings::default() };
         assert!(bad.validate().unwrap_err().contains("heartbeat"));
+        let bad = Settings { header_timeout: Duration::ZERO, ..Settings::default() };
+        assert!(bad.validate().unwrap_err().contains("header_timeout"));
     }
 }
