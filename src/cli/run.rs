@@ -128,7 +128,7 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
     let mut summary = Summary::from_totals(&name, &result.target, &result.totals);
     summary.aborted = aborted;
     summary.drills = result.drills;
-    summary.harness = Some(HarnessSummary::judge(&result.health, &summary.errors));
+    summary.harness = Some(HarnessSummary::judge(&result.health, &summary.errors, &mut summary.drills));
     let held = gate::judge(&mut summary, &gate, baseline.as_ref(), &args.gate);
     if let Some(out) = &args.out {
         if let Err(err) = write_reports(out, &summary, hlog).await {

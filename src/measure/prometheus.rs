@@ -43,6 +43,8 @@ pub struct Exporter {
     recorder: PrometheusRecorder,
     scrape: Scrape,
     latency: Vec<metrics::Histogram>,
+    /// Service times of the requests (index = `Metric::service_index`).
+    service: Vec<metrics::Histogram>,
     counters: Vec<metrics::Counter>,
     errors: BTreeMap<&'static str, metrics::Counter>,
     tallies: BTreeMap<(Tally, &'static str), metrics::Counter>,
@@ -90,6 +92,9 @@ impl Exporter {
     pub fn new() -> Exporter {
         let recorder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Full(names::LATENCY.into()), names::LATENCY_BUCKETS)
+            .and_then(|builder| {
+                builder.set_buckets_for_metric(Matcher::Full(names::SERVICE.into()), names::LATENCY_BUCKETS)
+            })
             .and_then(|builder| builder.set_buckets_for_metric(Matcher::Full(names::LAG.into()), names::LAG_BUCKETS))
             .expect("constant bucket lists are not empty")
             .build_recorder();
@@ -108,6 +113,13 @@ impl Exporter {
                 .iter()
                 .map(|metric| {
                     let key = Key::from_static_parts(names::LATENCY, labels("metric", metric.name()));
+                    recorder.register_histogram(&key, &METADATA)
+                })
+                .collect(),
+            service: Metric::REQUESTS
+                .iter()
+                .map(|metric| {
+                    let key = Key::from_static_parts(names::SERVICE, labels("metric", metric.name()));
                     recorder.register_histogram(&key, &METADATA)
                 })
                 .collect(),
@@ -172,6 +184,9 @@ impl Exporter {
     pub(crate) fn publish(&mut self, interval: &Shard, elapsed: Duration, visitors_live: i64) {
         for (metric, histogram) in Metric::ALL.iter().zip(&interval.histograms) {
             record_micros(&self.latency[metric.index()], histogram);
+        }
+        for (family, histogram) in self.service.iter().zip(&interval.service) {
+            record_micros(family, histogram);
         }
         for (counter, delta) in self.counters.iter().zip(interval.counters) {
             counter.increment(delta);

@@ -5,6 +5,7 @@ pub mod compare;
 pub mod drills;
 pub mod harness;
 pub mod hlog;
+pub mod intervals;
 pub mod junit;
 pub mod summary;
 pub mod table;
