@@ -2,12 +2,13 @@
 //! yardstick presence-bench's own latencies are checked against. It uses tokio-tungstenite
 //! directly, none of presence-bench's client code: `VISITORS` connections to one instance's
 //! raw WebSocket endpoint, each sending a `presence` every `EVERY` and timing the send until
-//! its `presence_ack`. It keeps no schedule and does nothing else, so what it measures is the
-//! round trip alone.
+//! its `presence_ack`. Visitors start spread over one `EVERY` (as an arrival rate spreads
+//! presence-bench's), so they do not all hit the server in the same instant. It keeps no
+//! schedule beyond that and does nothing else, so what it measures is the round trip alone.
 //!
 //! ```sh
 //! presence-bench serve --instances 1 --directory-port 7100 --base-port 7101 --ack-delay 20ms &
-//! cargo run --release --example bare_client -- ws://127.0.0.1:7101/presence/websocket 20 50 100ms
+//! cargo run --release --example bare_client -- ws://127.0.0.1:7101/presence/websocket 20 150 100ms
 //! ```
 
 use std::time::{Duration, Instant};
@@ -26,8 +27,12 @@ async fn main() -> Result<()> {
     };
     let (visitors, presences): (u32, u32) = (visitors.parse()?, presences.parse()?);
     let every = humantime::parse_duration(every)?;
-    let tasks: Vec<_> =
-        (0..visitors).map(|index| tokio::spawn(visitor(url.clone(), index, presences, every))).collect();
+    let tasks: Vec<_> = (0..visitors)
+        .map(|index| {
+            let start = tokio::time::Instant::now() + every * index / visitors;
+            tokio::spawn(visitor(url.clone(), index, start, presences, every))
+        })
+        .collect();
     let mut total = Histogram::<u64>::new(3)?;
     for task in tasks {
         total.add(task.await??)?;
@@ -44,8 +49,15 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
-/// One connection: `connect`, then `presences` round trips, one every `every`.
-async fn visitor(url: String, index: u32, presences: u32, every: Duration) -> Result<Histogram<u64>> {
+/// One connection from `start`: `connect`, then `presences` round trips, one every `every`.
+async fn visitor(
+    url: String,
+    index: u32,
+    start: tokio::time::Instant,
+    presences: u32,
+    every: Duration,
+) -> Result<Histogram<u64>> {
+    tokio::time::sleep_until(start).await;
     let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str()).await?;
     let connect =
         serde_json::json!({ "type": "connect", "group": "42", "visitor": format!("bare{index}"), "tab": "t1" });
