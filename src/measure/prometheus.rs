@@ -109,20 +109,8 @@ impl Exporter {
         let scrape = Scrape { handle: recorder.handle(), cpu_micros: Arc::new(AtomicU64::new(0)) };
         let gauge = |name: &'static str| recorder.register_gauge(&Key::from_static_name(name), &METADATA);
         let mut exporter = Exporter {
-            latency: Metric::ALL
-                .iter()
-                .map(|metric| {
-                    let key = Key::from_static_parts(names::LATENCY, labels("metric", metric.name()));
-                    recorder.register_histogram(&key, &METADATA)
-                })
-                .collect(),
-            service: Metric::REQUESTS
-                .iter()
-                .map(|metric| {
-                    let key = Key::from_static_parts(names::SERVICE, labels("metric", metric.name()));
-                    recorder.register_histogram(&key, &METADATA)
-                })
-                .collect(),
+            latency: per_metric(&recorder, names::LATENCY, &Metric::ALL),
+            service: per_metric(&recorder, names::SERVICE, &Metric::REQUESTS),
             counters: Counter::ALL
                 .iter()
                 .map(|counter| {
@@ -240,6 +228,12 @@ impl Exporter {
             recorder.register_counter(&Key::from_static_parts(family, labels(label_name, label)), &METADATA)
         })
     }
+}
+
+/// One histogram of `family` per metric, labelled with its name.
+fn per_metric(recorder: &PrometheusRecorder, family: &'static str, metrics: &[Metric]) -> Vec<metrics::Histogram> {
+    let key = |metric: &Metric| Key::from_static_parts(family, labels("metric", metric.name()));
+    metrics.iter().map(|metric| recorder.register_histogram(&key(metric), &METADATA)).collect()
 }
 
 fn labels(name: &'static str, value: &'static str) -> &'static [Label] {
