@@ -60,3 +60,17 @@ async fn lateness_the_server_caused_is_still_charged() {
     assert!((145_000..200_000).contains(&service_p90), "service p90 {service_p90} us");
     assert!(latency_p90 >= service_p90 + 150_000, "latency p90 {latency_p90} us: the lateness was forgiven");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hold_before_the_request_does_not_hide_the_servers_lateness() {
+    // Hold 100 ms, then a presence answered in 250 ms, every 200 ms: the holds fit the period,
+    // the replies do not, so each send is 150 ms later than the one before, because of the
+    // server. The hold first must not make the presence timed from its actual send.
+    let steps = "[connect, { repeat: { times: 5, every: 200ms, steps: [{ hold: 100ms }, presence] } }]";
+    let result = run(steps, Duration::from_millis(250)).await;
+    let latency = result.totals.histogram(Metric::PresenceAck);
+    let service = result.totals.service(Metric::PresenceAck).expect("presence_ack is a request");
+    let (latency_max, service_max) = (latency.max(), service.max());
+    assert!((245_000..320_000).contains(&service_max), "service max {service_max} us");
+    assert!(latency_max >= service_max + 400_000, "latency max {latency_max} us: the lateness was forgiven");
+}

@@ -23,7 +23,9 @@ pub(super) async fn run_steps(v: &mut Visitor<'_>, steps: &[Step], intended: Opt
 
 /// [`run_steps`], adding to `own` the nominal length of every wait the scenario asked for
 /// (holds, `await_signal`, the pacing of inner loops): time that is the visitor's, not the
-/// server's.
+/// server's. `intended` is when `steps` should have started: their first step that is not a
+/// wait is timed from it plus the waits before it, less the timer's rounding
+/// (`charged_start`).
 async fn run_list(
     v: &mut Visitor<'_>,
     steps: &[Step],
@@ -33,10 +35,18 @@ async fn run_list(
     let mut intended = intended;
     for step in steps {
         v.check_overdue_blur();
-        match run_step(v, step, intended.take(), own).await {
+        let waited_before = *own;
+        // The scenario's own waits do not use up the intended start: they move it, so a
+        // request after a hold is still timed from when it should have gone out.
+        let at = match step {
+            Step::Hold(_) | Step::AwaitSignal { .. } => None,
+            _ => intended.take().map(|at| charged_start(at, Instant::now())),
+        };
+        match run_step(v, step, at, own).await {
             Ok(()) | Err(Interrupt::Timeout) | Err(Interrupt::TabLost) => {}
             Err(Interrupt::Cancelled) => return Err(Interrupt::Cancelled),
         }
+        intended = intended.map(|at| at + (*own - waited_before));
     }
     Ok(())
 }
@@ -236,7 +246,7 @@ async fn repeat(v: &mut Visitor<'_>, repetition: &Repeat, own: &mut Duration) ->
             slot = next_intended(begun, body_own, ended, slot);
             *own += slot.saturating_duration_since(ended);
             v.idle_until(slot).await?;
-            intended = Some(charged_start(slot, Instant::now()));
+            intended = Some(slot);
         }
     }
     Ok(())
