@@ -2,7 +2,7 @@
 //! Figures go in BENCHMARKS.md ("Recording a sample").
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use presence_bench::measure::{Counter, Metric, Recorder};
@@ -16,6 +16,13 @@ fn record(c: &mut Criterion) {
             recorder.latency(black_box(Metric::PresenceAck), Duration::from_micros(micros));
         })
     });
+    // What a request's reply costs: latency from intent and service time from the send,
+    // under one shard lock, with the clock read it needs; beside it, the latency alone with
+    // the same clock read (what a reply cost before service times were recorded).
+    let sent = Instant::now();
+    let intended = sent - Duration::from_millis(3);
+    c.bench_function("record reply", |b| b.iter(|| recorder.reply(black_box(Metric::PresenceAck), intended, sent)));
+    c.bench_function("record since", |b| b.iter(|| recorder.since(black_box(Metric::PresenceAck), intended)));
     c.bench_function("record counter", |b| b.iter(|| recorder.count(black_box(Counter::MessagesSent), 1)));
 }
 

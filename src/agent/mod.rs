@@ -97,8 +97,8 @@ struct Agent<'a> {
     rng: SmallRng,
     /// The agent's running number: signal and invoke ids.
     next_number: u64,
-    /// Intended send instants of signals whose status has not come back.
-    awaiting_status: HashMap<u64, Instant>,
+    /// Intended and actual send instants of signals whose status has not come back.
+    awaiting_status: HashMap<u64, (Instant, Instant)>,
     watches: Watches,
     signals: Option<Schedule>,
     invokes: Option<Schedule>,
@@ -162,7 +162,7 @@ impl Agent<'_> {
             },
         };
         self.ctx.ledger.signal_sent(self.index, number, visitor, kind, intended);
-        self.awaiting_status.insert(number, intended);
+        self.awaiting_status.insert(number, (intended, Instant::now()));
         self.ctx.recorder.count(Counter::SignalsSent, 1);
         self.send(conn, &message).await
     }
@@ -173,8 +173,8 @@ impl Agent<'_> {
         match message {
             ServerMessage::SignalStatus { id, status, .. } | ServerMessage::InvokeStatus { id, status, .. } => {
                 let Ok(number) = id.parse::<u64>() else { return };
-                if let Some(intended) = self.awaiting_status.remove(&number) {
-                    self.ctx.recorder.since(Metric::SignalStatus, intended);
+                if let Some((intended, sent)) = self.awaiting_status.remove(&number) {
+                    self.ctx.recorder.reply(Metric::SignalStatus, intended, sent);
                 }
                 self.ctx.ledger.signal_status(self.index, number, status);
             }

@@ -145,7 +145,7 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
             let mut summary = Summary::from_totals(&name, &result.target, &result.totals);
             summary.aborted = aborted;
             summary.drills = result.drills;
-            summary.harness = Some(HarnessSummary::judge(&result.health, &summary.errors));
+            summary.harness = Some(HarnessSummary::judge(&result.health, &summary.errors, &mut summary.drills));
             (summary, Ending { interrupted: result.interrupted, target_down: None })
         }
         // Nothing ran: the verdict says why, in every output.

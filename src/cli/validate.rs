@@ -14,13 +14,20 @@ pub struct ValidateArgs {
     pub files: Vec<PathBuf>,
 }
 
-/// Prints one line per file (`FILE: ok (...)` on stdout, the error on stderr); every file is
-/// checked even after a failure, so one run lists every problem.
+/// Prints one line per file (`FILE: ok (...)` on stdout, the error on stderr, then any
+/// warnings on stderr); every file is checked even after a failure, so one run lists every
+/// problem.
 pub fn run(args: &ValidateArgs) -> Outcome {
     let mut failed = 0;
     for file in &args.files {
         match scenario::load(file) {
-            Ok(plan) => println!("{}: ok ({})", file.display(), summary(&plan)),
+            Ok(plan) => {
+                println!("{}: ok ({})", file.display(), summary(&plan));
+                // Valid, but probably not what was meant: said, never failed.
+                for warning in scenario::pacing_warnings(&plan) {
+                    eprintln!("{}: warning: {warning}", file.display());
+                }
+            }
             Err(err) => {
                 eprintln!("{err}");
                 failed += 1;

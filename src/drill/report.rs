@@ -43,6 +43,10 @@ pub struct EventReport {
     pub reconnect: Percentiles,
     pub causes: Causes,
     pub signals: WindowSignals,
+    /// The harness lagged while the window was open (the spans, as in the harness verdict):
+    /// the figures above include its own delays. `None` when it kept up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harness_limited: Option<String>,
 }
 
 /// A distribution in microseconds.
@@ -69,6 +73,35 @@ pub struct WindowSignals {
     /// Kept while the visitor was away and delivered after it came back.
     pub queued_delivery: Percentiles,
     pub lost: u64,
+}
+
+#[cfg(test)]
+impl EventReport {
+    /// An event of `kind` whose window opened at `at_s` and stayed open `window_s`, with
+    /// nothing measured in it: for tests of what is judged by the window alone.
+    pub(crate) fn window(kind: &str, at_s: f64, window_s: f64) -> Self {
+        EventReport {
+            at_s,
+            kind: kind.to_owned(),
+            count: 1,
+            server: String::new(),
+            action: None,
+            window_s,
+            affected: 0,
+            back: 0,
+            never_back: 0,
+            back_99_s: None,
+            back_100_s: None,
+            reconnect_attempts: 0,
+            peak_reconnects_per_s: 0,
+            spread_ms: 0.0,
+            stddev_ms: 0.0,
+            reconnect: Percentiles::default(),
+            causes: Causes::default(),
+            signals: WindowSignals::default(),
+            harness_limited: None,
+        }
+    }
 }
 
 impl Percentiles {
@@ -139,5 +172,6 @@ fn event_report(event: &EventState, run_start: Instant) -> Option<EventReport> {
             queued_delivery: Percentiles::of(&samples.queued_delivery),
             lost: samples.signals_lost,
         },
+        harness_limited: None,
     })
 }

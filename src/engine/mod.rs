@@ -85,7 +85,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
     let started = Instant::now();
     let recorder = Recorder::new();
     let collector_stop = CancellationToken::new();
-    let monitor = Monitor::start();
+    let monitor = Monitor::start(started);
     let export = options.export.map(|export| export.with_load(plan.load.clone()).with_health(monitor.handle()));
     let collector = tokio::spawn(collector::collect(
         recorder.clone(),

@@ -29,6 +29,8 @@ pub struct Totals {
     /// How long recording lasted.
     pub elapsed: Duration,
     histograms: Vec<Histogram<u64>>,
+    /// Service times of the requests (index = `Metric::service_index`).
+    service: Vec<Histogram<u64>>,
     counters: [u64; Counter::COUNT],
     checks: [u64; Check::COUNT],
     /// Errors by kind.
@@ -42,6 +44,11 @@ pub struct Totals {
 impl Totals {
     pub fn histogram(&self, metric: Metric) -> &Histogram<u64> {
         &self.histograms[metric.index()]
+    }
+
+    /// The service time (from the actual send) of a request metric; `None` for the others.
+    pub fn service(&self, metric: Metric) -> Option<&Histogram<u64>> {
+        metric.service_index().map(|i| &self.service[i])
     }
 
     pub fn counter(&self, counter: Counter) -> u64 {
@@ -128,6 +135,7 @@ fn into_totals(shard: Shard, started_at: SystemTime, elapsed: Duration, visitors
         started_at,
         elapsed,
         histograms: shard.histograms,
+        service: shard.service,
         counters: shard.counters,
         checks: shard.checks,
         errors: shard.errors,
@@ -137,7 +145,8 @@ fn into_totals(shard: Shard, started_at: SystemTime, elapsed: Duration, visitors
 }
 
 fn merge(totals: &mut Shard, interval: &Shard) {
-    for (total, part) in totals.histograms.iter_mut().zip(&interval.histograms) {
+    let parts = interval.histograms.iter().chain(&interval.service);
+    for (total, part) in totals.histograms.iter_mut().chain(totals.service.iter_mut()).zip(parts) {
         total.add(part).expect("histograms grow to fit");
     }
     for (total, part) in totals.counters.iter_mut().zip(interval.counters) {

@@ -4,7 +4,9 @@
 //!
 //! One task, off the hot path: it sleeps [`LAG_PERIOD`], records how late it woke, and once a
 //! second reads `/proc/self/stat`, `/proc/self/statm` and `/proc/self/fd` (Linux; elsewhere
-//! the process figures stay 0).
+//! the process figures stay 0). Each second's lag and CPU use is kept in a timeline, so the
+//! report can say *when* the harness was the bottleneck: a lag storm of two seconds hides
+//! in a whole run's p99, not in the second it happened.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -24,6 +26,19 @@ const PROCESS_EVERY: Duration = Duration::from_secs(1);
 /// A one-second sample with at least this share of all cores busy counts as saturated.
 pub const SATURATED_SHARE: f64 = 0.9;
 
+/// One second of the harness's health (the last one of a run may be shorter).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HealthSecond {
+    /// When the second began, from the start of the run.
+    pub start: Duration,
+    pub length: Duration,
+    /// Scheduling lag in this second, microseconds (0 without samples).
+    pub lag_p99_us: u64,
+    pub lag_max_us: u64,
+    /// Share of all cores the process kept busy; `None` for a last, partial second.
+    pub cpu_busy: Option<f64>,
+}
+
 /// Process figures read from /proc.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ProcessSample {
@@ -37,6 +52,9 @@ struct State {
     /// Lag samples (microseconds) since the exporter last took them.
     lag_interval: Option<Histogram<u64>>,
     lag_total: Option<Histogram<u64>>,
+    /// Lag samples of the second under way, and the seconds before it.
+    lag_second: Option<Histogram<u64>>,
+    timeline: Vec<HealthSecond>,
     process: ProcessSample,
     peak_rss_bytes: u64,
     /// One-second CPU samples, and how many of them were saturated.
@@ -76,6 +94,8 @@ pub struct HealthReport {
     pub cpu_saturated_samples: u32,
     pub lag_p99_us: u64,
     pub lag_max_us: u64,
+    /// Second by second, from the start of the run.
+    pub timeline: Vec<HealthSecond>,
 }
 
 /// The running monitor: stop it to get its report.
@@ -86,12 +106,17 @@ pub struct Monitor {
 }
 
 impl Monitor {
-    /// Starts the probe task on the current runtime.
-    pub fn start() -> Monitor {
-        let state = State { lag_interval: Some(new_histogram()), lag_total: Some(new_histogram()), ..State::default() };
+    /// Starts the probe task on the current runtime; the timeline counts from `run_start`.
+    pub fn start(run_start: std::time::Instant) -> Monitor {
+        let state = State {
+            lag_interval: Some(new_histogram()),
+            lag_total: Some(new_histogram()),
+            lag_second: Some(new_histogram()),
+            ..State::default()
+        };
         let handle = HealthHandle { state: Arc::new(Mutex::new(state)) };
         let stop = CancellationToken::new();
-        let task = tokio::spawn(probe(handle.clone(), stop.clone()));
+        let task = tokio::spawn(probe(handle.clone(), Instant::from_std(run_start), stop.clone()));
         Monitor { handle, stop, task }
     }
 
@@ -104,7 +129,8 @@ impl Monitor {
         self.stop.cancel();
         // The probe does not panic; if it did, the figures gathered so far still stand.
         let _ = self.task.await;
-        let state = lock(&self.handle.state);
+        let mut state = lock(&self.handle.state);
+        let timeline = std::mem::take(&mut state.timeline);
         let lag = state.lag_total.as_ref();
         let at = |q| lag.filter(|h| !h.is_empty()).map_or(0, |h| h.value_at_quantile(q));
         HealthReport {
@@ -115,6 +141,7 @@ impl Monitor {
             cpu_saturated_samples: state.cpu_saturated,
             lag_p99_us: at(0.99),
             lag_max_us: lag.filter(|h| !h.is_empty()).map_or(0, |h| h.max()),
+            timeline,
         }
     }
 }
@@ -124,10 +151,11 @@ pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-async fn probe(handle: HealthHandle, stop: CancellationToken) {
+async fn probe(handle: HealthHandle, run_start: Instant, stop: CancellationToken) {
     let cores = cores() as f64;
     let mut last_process = (Instant::now(), read_process());
     update_process(&handle, last_process.1, None);
+    let mut second = last_process.0;
     loop {
         let due = Instant::now() + LAG_PERIOD;
         tokio::select! {
@@ -138,7 +166,8 @@ async fn probe(handle: HealthHandle, stop: CancellationToken) {
         let late = now.saturating_duration_since(due);
         {
             let state = &mut *lock(&handle.state);
-            for histogram in [&mut state.lag_interval, &mut state.lag_total].into_iter().flatten() {
+            let histograms = [&mut state.lag_interval, &mut state.lag_total, &mut state.lag_second];
+            for histogram in histograms.into_iter().flatten() {
                 record_duration(histogram, late);
             }
         }
@@ -147,10 +176,27 @@ async fn probe(handle: HealthHandle, stop: CancellationToken) {
             let wall = (now - last_process.0).as_secs_f64();
             let busy = (sample.cpu_seconds - last_process.1.cpu_seconds) / (wall * cores);
             update_process(&handle, sample, Some(busy));
+            close_second(&handle, second.saturating_duration_since(run_start), now - second, Some(busy));
             last_process = (now, sample);
+            second = now;
         }
     }
     update_process(&handle, read_process(), None);
+    let now = Instant::now();
+    close_second(&handle, second.saturating_duration_since(run_start), now - second, None);
+}
+
+/// Adds the second under way to the timeline, if its lag was sampled at all.
+fn close_second(handle: &HealthHandle, start: Duration, length: Duration, cpu_busy: Option<f64>) {
+    let mut state = lock(&handle.state);
+    let Some(lag) = state.lag_second.replace(new_histogram()).filter(|lag| !lag.is_empty()) else { return };
+    state.timeline.push(HealthSecond {
+        start,
+        length,
+        lag_p99_us: lag.value_at_quantile(0.99),
+        lag_max_us: lag.max(),
+        cpu_busy,
+    });
 }
 
 fn update_process(handle: &HealthHandle, sample: ProcessSample, busy_share: Option<f64>) {
@@ -230,7 +276,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_probe_records_lag_and_reports_it() {
-        let monitor = Monitor::start();
+        let monitor = Monitor::start(std::time::Instant::now());
         let handle = monitor.handle();
         // Block this (current-thread) runtime: the probe must then wake late.
         tokio::task::yield_now().await;
@@ -244,5 +290,7 @@ mod tests {
         let report = monitor.stop().await;
         assert!(report.lag_max_us >= 20_000, "lag max {}us", report.lag_max_us);
         assert!(report.cores >= 1);
+        let second = report.timeline.last().expect("the partial second is in the timeline");
+        assert!(second.lag_max_us >= 20_000 && second.cpu_busy.is_none(), "{second:?}");
     }
 }

@@ -71,6 +71,11 @@ impl Metric {
     ];
     pub const COUNT: usize = Self::ALL.len();
 
+    /// The requests: a message the harness sends and the reply the server sends back. Their
+    /// service time (from the actual send) is recorded beside the latency from intent, so a
+    /// reader can tell the server's latency from the lateness of the send.
+    pub const REQUESTS: [Metric; 4] = [Metric::PresenceAck, Metric::Extend, Metric::Focus, Metric::SignalStatus];
+
     /// The metric's name in reports (snake_case, stable).
     pub fn name(self) -> &'static str {
         match self {
@@ -99,6 +104,11 @@ impl Metric {
 
     pub(crate) fn index(self) -> usize {
         self as usize
+    }
+
+    /// Where the metric's service time is kept, if it is a request (see [`Self::REQUESTS`]).
+    pub(crate) fn service_index(self) -> Option<usize> {
+        Self::REQUESTS.iter().position(|request| *request == self)
     }
 }
 

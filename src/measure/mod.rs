@@ -16,5 +16,5 @@ mod subject;
 pub use collector::{Interval, Live, Totals};
 pub use metric::{Check, Counter, Metric, Tally};
 pub use recorder::{latency_micros, new_histogram, record_duration, Recorder, MAX_LATENCY_US, SIGNIFICANT_DIGITS};
-pub use schedule::{charged_start, TIMER_SLACK};
+pub use schedule::{charged_start, next_intended, TIMER_RESOLUTION};
 pub use subject::Subject;

@@ -41,6 +41,7 @@ const fn family(name: &'static str, kind: Kind, labels: &'static [&'static str],
 }
 
 pub const LATENCY: &str = "presence_bench_latency_seconds";
+pub const SERVICE: &str = "presence_bench_service_seconds";
 pub const VISITORS_LIVE: &str = "presence_bench_visitors_live";
 pub const VISITORS_TARGET: &str = "presence_bench_visitors_target";
 pub const STAGE: &str = "presence_bench_stage";
@@ -89,6 +90,12 @@ use Kind::{Counter as C, Gauge as G, Histogram as H};
 /// Every family the harness exports (`run --metrics-addr`).
 pub const HARNESS: &[Family] = &[
     family(LATENCY, H, &["metric"], "Latency of each measured exchange (the report's metrics), from intent."),
+    family(
+        SERVICE,
+        H,
+        &["metric"],
+        "Service time of each request (presence_ack, extend, focus, signal_status), from the actual send.",
+    ),
     family(VISITORS_LIVE, G, &[], "Visitor tasks alive now."),
     family(VISITORS_TARGET, G, &[], "Visitors the load model asks for now (open model: max_visitors)."),
     family(STAGE, G, &[], "Index of the current load stage, from 0 (open model: 0)."),

@@ -44,6 +44,8 @@ pub struct Exporter {
     recorder: PrometheusRecorder,
     scrape: Scrape,
     latency: Vec<metrics::Histogram>,
+    /// Service times of the requests (index = `Metric::service_index`).
+    service: Vec<metrics::Histogram>,
     counters: Vec<metrics::Counter>,
     errors: BTreeMap<&'static str, metrics::Counter>,
     tallies: BTreeMap<(Tally, &'static str), metrics::Counter>,
@@ -91,6 +93,9 @@ impl Exporter {
     pub fn new() -> Exporter {
         let recorder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Full(names::LATENCY.into()), names::LATENCY_BUCKETS)
+            .and_then(|builder| {
+                builder.set_buckets_for_metric(Matcher::Full(names::SERVICE.into()), names::LATENCY_BUCKETS)
+            })
             .and_then(|builder| builder.set_buckets_for_metric(Matcher::Full(names::LAG.into()), names::LAG_BUCKETS))
             .expect("constant bucket lists are not empty")
             .build_recorder();
@@ -105,13 +110,8 @@ impl Exporter {
         let scrape = Scrape { handle: recorder.handle(), cpu_micros: Arc::new(AtomicU64::new(0)) };
         let gauge = |name: &'static str| recorder.register_gauge(&Key::from_static_name(name), &METADATA);
         let mut exporter = Exporter {
-            latency: Metric::ALL
-                .iter()
-                .map(|metric| {
-                    let key = Key::from_static_parts(names::LATENCY, labels("metric", metric.name()));
-                    recorder.register_histogram(&key, &METADATA)
-                })
-                .collect(),
+            latency: per_metric(&recorder, names::LATENCY, &Metric::ALL),
+            service: per_metric(&recorder, names::SERVICE, &Metric::REQUESTS),
             counters: Counter::ALL
                 .iter()
                 .map(|counter| {
@@ -174,6 +174,9 @@ impl Exporter {
         for (metric, histogram) in Metric::ALL.iter().zip(&interval.histograms) {
             record_micros(&self.latency[metric.index()], histogram);
         }
+        for (family, histogram) in self.service.iter().zip(&interval.service) {
+            record_micros(family, histogram);
+        }
         for (counter, delta) in self.counters.iter().zip(interval.counters) {
             counter.increment(delta);
         }
@@ -226,6 +229,12 @@ impl Exporter {
             recorder.register_counter(&Key::from_static_parts(family, labels(label_name, label)), &METADATA)
         })
     }
+}
+
+/// One histogram of `family` per metric, labelled with its name.
+fn per_metric(recorder: &PrometheusRecorder, family: &'static str, metrics: &[Metric]) -> Vec<metrics::Histogram> {
+    let key = |metric: &Metric| Key::from_static_parts(family, labels("metric", metric.name()));
+    metrics.iter().map(|metric| recorder.register_histogram(&key(metric), &METADATA)).collect()
 }
 
 fn labels(name: &'static str, value: &'static str) -> &'static [Label] {

@@ -48,6 +48,8 @@ pub fn record_duration(histogram: &mut Histogram<u64>, elapsed: Duration) {
 #[derive(Clone)]
 pub(crate) struct Shard {
     pub histograms: Vec<Histogram<u64>>,
+    /// Service times of the requests (index = `Metric::service_index`).
+    pub service: Vec<Histogram<u64>>,
     pub counters: [u64; Counter::COUNT],
     pub checks: [u64; Check::COUNT],
     pub errors: BTreeMap<&'static str, u64>,
@@ -58,6 +60,7 @@ impl Shard {
     fn new() -> Self {
         Shard {
             histograms: Metric::ALL.iter().map(|_| new_histogram()).collect(),
+            service: Metric::REQUESTS.iter().map(|_| new_histogram()).collect(),
             counters: [0; Counter::COUNT],
             checks: [0; Check::COUNT],
             errors: BTreeMap::new(),
@@ -115,6 +118,18 @@ impl Recorder {
         self.latency(metric, intended.elapsed());
     }
 
+    /// Records the reply to a request that was intended to go out at `intended` and went out
+    /// at `sent`: its latency from intent and, for [`Metric::REQUESTS`], its service time,
+    /// under one shard lock. The difference between the two is the send's lateness.
+    pub fn reply(&self, metric: Metric, intended: Instant, sent: Instant) {
+        let now = Instant::now();
+        let mut shard = self.shard();
+        record_duration(&mut shard.histograms[metric.index()], now.saturating_duration_since(intended));
+        if let Some(i) = metric.service_index() {
+            record_duration(&mut shard.service[i], now.saturating_duration_since(sent));
+        }
+    }
+
     /// Adds `n` to a counter.
     pub fn count(&self, counter: Counter, n: u64) {
         self.shard().counters[counter.index()] += n;
@@ -164,8 +179,10 @@ impl Recorder {
     pub(crate) fn drain_into(&self, into: &mut Shard) {
         for shard in &self.inner.shards {
             let mut shard = lock(shard);
+            let shard = &mut *shard;
+            let parts = shard.histograms.iter_mut().chain(shard.service.iter_mut());
             // Only the metrics that got samples: clearing a histogram touches all its counts.
-            for (total, part) in into.histograms.iter_mut().zip(shard.histograms.iter_mut()) {
+            for (total, part) in into.histograms.iter_mut().chain(into.service.iter_mut()).zip(parts) {
                 if !part.is_empty() {
                     total.add(&*part).expect("histograms grow to fit");
                     part.reset();
@@ -268,5 +285,21 @@ mod tests {
         let mut total = Recorder::empty_shard();
         recorder.drain_into(&mut total);
         assert!(total.histograms[Metric::PresenceAck.index()].min() >= 49_900, "recorded from intent, not from now");
+    }
+
+    #[test]
+    fn a_reply_records_latency_from_intent_and_service_from_the_send() {
+        let recorder = Recorder::new();
+        let sent = Instant::now() - Duration::from_millis(20);
+        recorder.reply(Metric::PresenceAck, sent - Duration::from_millis(480), sent);
+        recorder.reply(Metric::Connect, sent, sent);
+        let mut total = Recorder::empty_shard();
+        recorder.drain_into(&mut total);
+        let latency = &total.histograms[Metric::PresenceAck.index()];
+        let service = &total.service[Metric::PresenceAck.service_index().unwrap()];
+        assert!(latency.min() >= 499_000 && latency.min() < 600_000, "latency {}", latency.min());
+        assert!(service.min() >= 19_900 && service.min() < 100_000, "service {}", service.min());
+        assert_eq!(total.histograms[Metric::Connect.index()].len(), 1);
+        assert_eq!(total.service.iter().map(Histogram::len).sum::<u64>(), 1, "no service time for connect");
     }
 }

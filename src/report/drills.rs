@@ -1,4 +1,5 @@
-//! The drills block of the terminal table: one line per event, then what agents saw.
+//! The drills block of the terminal table: one line per event, then what agents saw (and
+//! whether the harness lagged during the window).
 
 use std::fmt::Write;
 
@@ -54,7 +55,7 @@ pub fn render(events: &[EventReport]) -> String {
     let _ = writeln!(out, "  in the windows: causes drain/kill/other, signals delivered (p99), queued (p99), lost");
     for e in events {
         let s = &e.signals;
-        let _ = writeln!(
+        let _ = write!(
             out,
             "  {:>6.1}s {:<9} {}/{}/{}  signals {} ({})  queued {} ({})  lost {}  window {:.1}s",
             e.at_s,
@@ -69,6 +70,11 @@ pub fn render(events: &[EventReport]) -> String {
             s.lost,
             e.window_s
         );
+        // The event's figures include the harness's own delays: say so where they are read.
+        match &e.harness_limited {
+            Some(spans) => _ = writeln!(out, "  HARNESS-LIMITED ({spans})"),
+            None => _ = writeln!(out),
+        }
     }
     let never: u64 = events.iter().map(|e| e.never_back).sum();
     let affected: u64 = events.iter().map(|e| e.affected).sum();
@@ -83,5 +89,20 @@ fn seconds(affected: u64, value: Option<f64>) -> String {
         _ if affected == 0 => "-".to_owned(),
         None => "never".to_owned(),
         Some(s) => format!("{s:.2}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_in_which_the_harness_lagged_says_so() {
+        let mut lagged = EventReport::window("kill", 12.0, 3.0);
+        lagged.harness_limited = Some("12.0s-14.0s: lag max 840.0 ms".to_owned());
+        let table = render(&[lagged, EventReport::window("scale_out", 30.0, 3.0)]);
+        let lines: Vec<&str> = table.lines().filter(|line| line.contains("window ")).collect();
+        assert!(lines[0].ends_with("HARNESS-LIMITED (12.0s-14.0s: lag max 840.0 ms)"), "{table}");
+        assert!(!lines[1].contains("HARNESS-LIMITED"), "{table}");
     }
 }

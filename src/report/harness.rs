@@ -1,15 +1,25 @@
-//! "Can the numbers be trusted?": the harness's own health over the run, and a plain verdict
-//! when the harness itself was the bottleneck (its latencies then include its own queueing).
+//! "Can the numbers be trusted?": the harness's own health over the run and second by second
+//! (see `intervals`), and a plain verdict when the harness itself was the bottleneck (its
+//! latencies then include its own queueing), naming when and which drill windows it touched.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::intervals::{self, LimitedSpan};
+use crate::drill::EventReport;
 use crate::measure::health::{HealthReport, SATURATED_SHARE};
 use crate::protocol::client::{EPHEMERAL_PORTS, OPEN_FILE_LIMIT};
 
-/// Scheduling lag p99 above this means timers and tasks ran late: latencies are inflated.
+/// Scheduling lag p99 above this over the run means timers and tasks ran late throughout:
+/// latencies are inflated.
 pub const LAG_P99_BOUND_US: u64 = 10_000;
+/// Scheduling lag p99 above this in any one second is a lag storm: every latency recorded in
+/// that second may include tens of milliseconds of the harness's own delay. Higher than the
+/// run's bound because a second holds only about 100 lag samples, so its p99 is nearly its
+/// maximum: a busy machine's occasional 10-25 ms hiccup is not a storm (the run's p99 still
+/// catches lag that persists).
+pub const INTERVAL_LAG_P99_BOUND_US: u64 = 50_000;
 /// CPU saturated in at least this share of the one-second samples is a bottleneck.
 pub const SATURATED_SAMPLES_BOUND: f64 = 0.2;
 /// Error kinds that mean the harness ran out of file descriptors or ephemeral ports.
@@ -29,8 +39,23 @@ pub struct HarnessSummary {
     pub scheduling_lag: LagSummary,
     /// `trusted`, or `harness_limited` when the harness was the bottleneck.
     pub verdict: String,
+    /// The verdict as a boolean: false exactly when `verdict` is `harness_limited`.
+    #[serde(default = "trusted_before_per_interval_verdicts")]
+    pub trusted: bool,
     /// Why the verdict is `harness_limited`, each with the measured figure.
     pub reasons: Vec<String>,
+    /// One-second intervals judged.
+    #[serde(default)]
+    pub intervals: usize,
+    /// The intervals in which the harness lagged, merged into spans.
+    #[serde(default)]
+    pub limited_intervals: Vec<LimitedSpan>,
+}
+
+/// What a summary written before `trusted` existed is read as (its `verdict` still says what
+/// it was; nothing that reads summaries back judges the harness).
+fn trusted_before_per_interval_verdicts() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,7 +66,9 @@ pub struct LagSummary {
 }
 
 impl HarnessSummary {
-    pub fn judge(health: &HealthReport, errors: &BTreeMap<String, u64>) -> Self {
+    /// Judges the run and each of its seconds; marks the `drills` whose windows overlap a
+    /// second in which the harness lagged (`EventReport::harness_limited`).
+    pub fn judge(health: &HealthReport, errors: &BTreeMap<String, u64>, drills: &mut [EventReport]) -> Self {
         let share = if health.cpu_samples == 0 {
             0.0
         } else {
@@ -66,6 +93,17 @@ impl HarnessSummary {
                 LAG_P99_BOUND_US / 1000
             ));
         }
+        let spans = intervals::limited_spans(&health.timeline, INTERVAL_LAG_P99_BOUND_US);
+        if !spans.is_empty() {
+            reasons.push(format!(
+                "{}: scheduling lag p99 over {} ms there",
+                intervals::summarize(&spans, health.timeline.len()),
+                INTERVAL_LAG_P99_BOUND_US / 1000
+            ));
+        }
+        for event in intervals::flag_drills(&spans, drills) {
+            reasons.push(format!("drill event {event}: window affected, its figures include the harness's delays"));
+        }
         for (kind, meaning) in LIMIT_ERRORS {
             if let Some(n) = errors.get(*kind).filter(|n| **n > 0) {
                 reasons.push(format!("{meaning}: {n} connects failed ({kind})"));
@@ -78,8 +116,16 @@ impl HarnessSummary {
             peak_rss_bytes: health.peak_rss_bytes,
             scheduling_lag: LagSummary { unit: "us".into(), p99: health.lag_p99_us, max: health.lag_max_us },
             verdict: if reasons.is_empty() { "trusted" } else { "harness_limited" }.into(),
+            trusted: reasons.is_empty(),
             reasons,
+            intervals: health.timeline.len(),
+            limited_intervals: spans,
         }
+    }
+
+    /// Why the harness is not trusted, in one line; `None` when it is.
+    pub fn reason(&self) -> Option<String> {
+        (!self.trusted).then(|| self.reasons.join("; "))
     }
 
     /// The lines the terminal report ends with.
@@ -92,8 +138,11 @@ impl HarnessSummary {
             self.scheduling_lag.p99 as f64 / 1e3,
             self.scheduling_lag.max as f64 / 1e3
         );
-        if self.reasons.is_empty() {
-            out.push_str("harness verdict: trusted (the harness was not the bottleneck)\n");
+        if self.trusted {
+            out.push_str(&format!(
+                "harness verdict: trusted (the harness was not the bottleneck, judged over the run and {} one-second intervals)\n",
+                self.intervals
+            ));
         } else {
             out.push_str("harness verdict: HARNESS-LIMITED: these numbers measure the harness, not only the server\n");
             for reason in &self.reasons {
@@ -106,7 +155,10 @@ impl HarnessSummary {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::measure::health::HealthSecond;
 
     fn health() -> HealthReport {
         HealthReport {
@@ -117,12 +169,42 @@ mod tests {
             cpu_saturated_samples: 0,
             lag_p99_us: 1_100,
             lag_max_us: 3_000,
+            timeline: (0..20)
+                .map(|s| HealthSecond {
+                    start: Duration::from_secs(s),
+                    length: Duration::from_secs(1),
+                    lag_p99_us: 1_000,
+                    lag_max_us: 3_000,
+                    cpu_busy: Some(0.4),
+                })
+                .collect(),
         }
     }
 
     #[test]
+    fn one_lagging_second_limits_the_run_and_the_drill_window_it_touched() {
+        // The whole run's lag p99 is fine (1.1 ms): only the per-second view sees the storm.
+        let mut stormy = health();
+        stormy.timeline[5].lag_p99_us = INTERVAL_LAG_P99_BOUND_US;
+        stormy.timeline[5].lag_max_us = INTERVAL_LAG_P99_BOUND_US;
+        stormy.timeline[12].lag_p99_us = 840_000;
+        stormy.timeline[12].lag_max_us = 840_000;
+        let mut drills = vec![EventReport::window("kill", 11.0, 2.0), EventReport::window("kill", 15.0, 2.0)];
+        let summary = HarnessSummary::judge(&stormy, &BTreeMap::new(), &mut drills);
+        assert!(!summary.trusted);
+        assert_eq!(summary.verdict, "harness_limited");
+        assert_eq!(summary.limited_intervals.len(), 1);
+        let reason = summary.reason().expect("a reason");
+        assert!(reason.contains("limited in 1 of 20 intervals (12.0s-13.0s: lag max 840.0 ms)"), "{reason}");
+        assert!(reason.contains("drill event kill at 11.0s: window affected"), "{reason}");
+        assert!(!reason.contains("kill at 15.0s"), "{reason}");
+        assert!(drills[0].harness_limited.is_some() && drills[1].harness_limited.is_none());
+        assert!(summary.render().contains("HARNESS-LIMITED"));
+    }
+
+    #[test]
     fn machine_limits_are_named_with_their_counts() {
-        let limits = |errors: &BTreeMap<String, u64>| HarnessSummary::judge(&health(), errors).reasons;
+        let limits = |errors: &BTreeMap<String, u64>| HarnessSummary::judge(&health(), errors, &mut []).reasons;
         let mut errors = BTreeMap::new();
         assert_eq!(limits(&errors), Vec::<String>::new());
         errors.insert("timeout".to_owned(), 3);
@@ -136,8 +218,9 @@ mod tests {
 
     #[test]
     fn a_healthy_run_is_trusted() {
-        let summary = HarnessSummary::judge(&health(), &BTreeMap::new());
+        let summary = HarnessSummary::judge(&health(), &BTreeMap::new(), &mut []);
         assert_eq!(summary.verdict, "trusted");
+        assert!(summary.trusted && summary.reason().is_none() && summary.intervals == 20);
         assert!(summary.render().contains("trusted"));
     }
 
@@ -145,7 +228,7 @@ mod tests {
     fn each_bottleneck_is_named_with_its_figure() {
         let busy = HealthReport { cpu_saturated_samples: 15, lag_p99_us: 23_400, ..health() };
         let errors = BTreeMap::from([(OPEN_FILE_LIMIT.to_owned(), 12)]);
-        let summary = HarnessSummary::judge(&busy, &errors);
+        let summary = HarnessSummary::judge(&busy, &errors, &mut []);
         assert_eq!(summary.verdict, "harness_limited");
         assert_eq!(summary.reasons.len(), 3, "{:?}", summary.reasons);
         assert!(summary.reasons[0].contains("15 of 20 seconds (75%)"), "{}", summary.reasons[0]);

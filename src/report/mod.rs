@@ -7,6 +7,7 @@ pub mod exercise;
 pub mod findings;
 pub mod harness;
 pub mod hlog;
+pub mod intervals;
 pub mod junit;
 pub mod regression;
 pub mod summary;

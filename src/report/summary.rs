@@ -75,6 +75,10 @@ pub struct Summary {
     pub visitors: VisitorSummary,
     /// Latencies by metric name; metrics without samples are left out.
     pub metrics: BTreeMap<String, LatencySummary>,
+    /// Service times (from the actual send) of the request metrics that have samples, by
+    /// metric name, beside their latencies from intent in `metrics` (docs/reports.md).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub service: BTreeMap<String, LatencySummary>,
     pub counters: BTreeMap<String, u64>,
     /// Delivery-guarantee violations by check name (PROTOCOL.md section 3); zero is a pass.
     #[serde(default)]
@@ -114,6 +118,11 @@ impl Summary {
                 (metric.name().to_owned(), LatencySummary::from_histogram(totals.histogram(*metric), seconds))
             })
             .collect();
+        let service = Metric::REQUESTS
+            .iter()
+            .filter_map(|metric| Some((metric, totals.service(*metric).filter(|h| !h.is_empty())?)))
+            .map(|(metric, histogram)| (metric.name().to_owned(), LatencySummary::from_histogram(histogram, seconds)))
+            .collect();
         Summary {
             schema: SCHEMA_VERSION,
             scenario: scenario.to_owned(),
@@ -126,6 +135,7 @@ impl Summary {
                 peak: totals.visitors_peak,
             },
             metrics,
+            service,
             counters: Counter::ALL.iter().map(|c| (c.name().to_owned(), totals.counter(*c))).collect(),
             checks: Check::ALL.iter().map(|c| (c.name().to_owned(), totals.violations(*c))).collect(),
             errors: totals.errors.iter().map(|(kind, n)| ((*kind).to_owned(), *n)).collect(),

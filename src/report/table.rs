@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::compare::Comparison;
-use super::summary::Summary;
+use super::summary::{LatencySummary, Summary};
 
 /// Renders a summary as a fixed-width table; the comparison with a baseline, when given, comes
 /// before the verdict section, so the table always ends with the `verdict:` line.
@@ -23,18 +23,11 @@ pub fn render(summary: &Summary, comparison: Option<&Comparison>) -> String {
         "metric", "count", "rate/s", "p50", "p90", "p99", "p99.9", "max"
     );
     for (name, m) in &summary.metrics {
-        let _ = writeln!(
-            out,
-            "{:<22} {:>9} {:>9.1} {:>9} {:>9} {:>9} {:>9} {:>9}",
-            name,
-            m.count,
-            m.rate,
-            micros(m.p50),
-            micros(m.p90),
-            micros(m.p99),
-            micros(m.p999),
-            micros(m.max)
-        );
+        row(&mut out, name, m);
+        // The server's share beside the latency from intent: the difference is lateness.
+        if let Some(service) = summary.service.get(name) {
+            row(&mut out, &format!("{name}.service"), service);
+        }
     }
     if summary.metrics.is_empty() {
         let _ = writeln!(out, "(no latency samples)");
@@ -58,6 +51,21 @@ pub fn render(summary: &Summary, comparison: Option<&Comparison>) -> String {
     }
     out.push_str(&super::findings::render(summary));
     out
+}
+
+fn row(out: &mut String, name: &str, m: &LatencySummary) {
+    let _ = writeln!(
+        out,
+        "{:<22} {:>9} {:>9.1} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        name,
+        m.count,
+        m.rate,
+        micros(m.p50),
+        micros(m.p90),
+        micros(m.p99),
+        micros(m.p999),
+        micros(m.max)
+    );
 }
 
 /// Formats microseconds with a unit a person reads at a glance.

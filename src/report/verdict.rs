@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::compare::Comparison;
 use super::findings::{failures, Failure};
+use super::harness::HarnessSummary;
 use super::summary::Summary;
 use super::{exercise, regression, threshold};
 use crate::measure::{Check, Counter};
@@ -143,7 +144,7 @@ pub fn decide(summary: &Summary, ending: &Ending) -> Verdict {
     }
     if !failed.is_empty() {
         let mut reason = list(&failed);
-        if summary.harness.as_ref().is_some_and(|h| !h.reasons.is_empty()) {
+        if summary.harness.as_ref().is_some_and(|h| !h.trusted) {
             reason.push_str("; the harness was limited too, latencies include its own delays");
         }
         return Verdict::new(Status::Failed, reason);
@@ -158,8 +159,8 @@ pub fn decide(summary: &Summary, ending: &Ending) -> Verdict {
     if !drills.is_empty() {
         return Verdict::new(Status::DrillFailed, format!("drill action failed: {}", drills.join("; ")));
     }
-    if let Some(harness) = summary.harness.as_ref().filter(|h| !h.reasons.is_empty()) {
-        return Verdict::new(Status::HarnessLimited, harness.reasons.join("; "));
+    if let Some(reason) = summary.harness.as_ref().and_then(HarnessSummary::reason) {
+        return Verdict::new(Status::HarnessLimited, reason);
     }
     Verdict::new(Status::Passed, "")
 }
@@ -205,7 +206,7 @@ fn hint(kind: &str) -> &'static str {
 mod tests {
     use super::*;
     use crate::drill::Outcome as ActionOutcome;
-    use crate::report::harness::{HarnessSummary, LagSummary};
+    use crate::report::harness::LagSummary;
 
     /// A summary of a run that opened sessions and measured nothing wrong, as an old
     /// (pre-`outcome`) summary.json reads.
@@ -231,7 +232,10 @@ mod tests {
             peak_rss_bytes: 0,
             scheduling_lag: LagSummary { unit: "us".into(), p99: 0, max: 0 },
             verdict: "harness_limited".into(),
+            trusted: false,
             reasons: vec!["CPU saturated".into()],
+            intervals: 10,
+            limited_intervals: Vec::new(),
         }
     }
 

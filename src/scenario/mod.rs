@@ -14,6 +14,7 @@ mod error;
 mod load;
 mod locate;
 mod metrics;
+mod pacing;
 mod plan;
 mod rate;
 mod spec;
@@ -31,6 +32,7 @@ pub use agents::DEFAULT_GRACE;
 pub use content::{DataTemplate, DataValue, Navigation, PageTemplate, PresenceUpdate};
 pub use drills::{DEFAULT_ACTION_TIMEOUT, DEFAULT_SETTLE, DEFAULT_WINDOW_CAP};
 pub use error::{Invalid, ScenarioError};
+pub use pacing::{warnings as pacing_warnings, PacingWarning};
 pub use plan::{
     visitor_rng, Action, ActionRun, Agents, Backoff, Behavior, Destination, DrillActions, DrillEvent, DrillKind,
     Drills, Invokes, Jitter, Load, MetricsExport, Plan, Repeat, Repetitions, Stage, Step, Target,

@@ -1,31 +1,62 @@
 //! The step interpreter: what each scenario step does on the wire, and which latency it
 //! records. Scheduled steps (the first step of a `repeat every` iteration) are timed from
-//! their intended start, so a stalled server shows up as latency (coordinated omission).
+//! their intended start, so a stalled server shows up as latency (coordinated omission);
+//! the visitor's own waits (holds, think time, pacing) are tallied so that lateness they
+//! caused is not charged to the server (`measure::next_intended`). Every request also
+//! records its service time, from the actual send.
 
 use std::time::{Duration, Instant};
 
 use super::runner::{Interrupt, Visitor};
 use super::tab::LastPresence;
 use crate::checks::MARKER_KEY;
-use crate::measure::{charged_start, Metric};
+use crate::measure::{charged_start, next_intended, Metric};
 use crate::protocol::{ClientMessage, ServerMessage};
 use crate::scenario::{DataTemplate, PageTemplate, Repeat, Repetitions, Step, TemplateContext};
 
 /// Runs `steps` in order. A step that times out or loses its session is counted and the
 /// visitor goes on with the next; only the end of the run stops it.
 pub(super) async fn run_steps(v: &mut Visitor<'_>, steps: &[Step], intended: Option<Instant>) -> Result<(), Interrupt> {
+    let mut own = Duration::ZERO;
+    run_list(v, steps, intended, &mut own).await
+}
+
+/// [`run_steps`], adding to `own` the nominal length of every wait the scenario asked for
+/// (holds, `await_signal`, the pacing of inner loops): time that is the visitor's, not the
+/// server's. `intended` is when `steps` should have started: their first step that is not a
+/// wait is timed from it plus the waits before it, less the timer's rounding
+/// (`charged_start`).
+async fn run_list(
+    v: &mut Visitor<'_>,
+    steps: &[Step],
+    intended: Option<Instant>,
+    own: &mut Duration,
+) -> Result<(), Interrupt> {
     let mut intended = intended;
     for step in steps {
         v.check_overdue_blur();
-        match run_step(v, step, intended.take()).await {
+        let waited_before = *own;
+        // The scenario's own waits do not use up the intended start: they move it, so a
+        // request after a hold is still timed from when it should have gone out.
+        let at = match step {
+            Step::Hold(_) | Step::AwaitSignal { .. } => None,
+            _ => intended.take().map(|at| charged_start(at, Instant::now())),
+        };
+        match run_step(v, step, at, own).await {
             Ok(()) | Err(Interrupt::Timeout) | Err(Interrupt::TabLost) => {}
             Err(Interrupt::Cancelled) => return Err(Interrupt::Cancelled),
         }
+        intended = intended.map(|at| at + (*own - waited_before));
     }
     Ok(())
 }
 
-async fn run_step(v: &mut Visitor<'_>, step: &Step, intended: Option<Instant>) -> Result<(), Interrupt> {
+async fn run_step(
+    v: &mut Visitor<'_>,
+    step: &Step,
+    intended: Option<Instant>,
+    own: &mut Duration,
+) -> Result<(), Interrupt> {
     match step {
         Step::Connect => connect(v, false).await,
         Step::ConnectUnique => connect(v, true).await,
@@ -91,10 +122,19 @@ async fn run_step(v: &mut Visitor<'_>, step: &Step, intended: Option<Instant>) -
         }
         Step::Hold(think) => {
             let pause = think.sample(&mut v.rng);
+            // Nominal: a hold that wakes late because the harness was busy is the harness's
+            // lateness, which is charged.
+            *own += pause;
             v.idle_until(Instant::now() + pause).await
         }
-        Step::Repeat(repetition) => Box::pin(repeat(v, repetition)).await,
-        Step::AwaitSignal { timeout } => await_signal(v, *timeout).await,
+        Step::Repeat(repetition) => Box::pin(repeat(v, repetition, own)).await,
+        Step::AwaitSignal { timeout } => {
+            let started = Instant::now();
+            let waited = await_signal(v, *timeout).await;
+            // Waiting for an agent's signal is the scenario's choice, however long it took.
+            *own += started.elapsed();
+            waited
+        }
     }
 }
 
@@ -117,7 +157,7 @@ fn current_tab(v: &Visitor<'_>) -> Option<usize> {
 }
 
 /// Sends `message` on tab `i` and waits for the reply `is_reply` accepts, recording
-/// `metric` from `intended` (or from the send).
+/// `metric` from `intended` (or from the send) and its service time from the send.
 async fn request(
     v: &mut Visitor<'_>,
     i: usize,
@@ -126,12 +166,12 @@ async fn request(
     metric: Metric,
     is_reply: impl Fn(&ServerMessage) -> bool,
 ) -> Result<(), Interrupt> {
-    let started = intended.unwrap_or_else(Instant::now);
+    let sent = Instant::now();
     v.send(i, message).await?;
     let deadline = Instant::now() + v.ctx.opener.reply_timeout;
     match v.wait_for(Some(i), deadline, |m| is_reply(m).then_some(())).await {
         Ok(()) => {
-            v.ctx.recorder.since(metric, started);
+            v.ctx.recorder.reply(metric, intended.unwrap_or(sent), sent);
             Ok(())
         }
         Err(Interrupt::Timeout) => {
@@ -182,8 +222,12 @@ async fn send_presence(
     Ok(())
 }
 
-async fn repeat(v: &mut Visitor<'_>, repetition: &Repeat) -> Result<(), Interrupt> {
-    let mut next = Instant::now();
+/// Runs a `repeat`. With `every`, iteration n+1 is due at its slot on the schedule, or, when
+/// the visitor's own waits in iteration n overran that slot, when they ended: the schedule
+/// then slips, and neither the slip nor a catch-up burst after it is charged to the server
+/// (`measure::next_intended`).
+async fn repeat(v: &mut Visitor<'_>, repetition: &Repeat, own: &mut Duration) -> Result<(), Interrupt> {
+    let mut slot = Instant::now();
     let mut intended = None;
     let mut done = 0;
     while match repetition.times {
@@ -191,11 +235,18 @@ async fn repeat(v: &mut Visitor<'_>, repetition: &Repeat) -> Result<(), Interrup
         Repetitions::UntilEnd => true,
     } {
         done += 1;
-        run_steps(v, &repetition.steps, intended).await?;
+        let begun = intended.unwrap_or_else(Instant::now);
+        let mut body_own = Duration::ZERO;
+        let ran = run_list(v, &repetition.steps, intended, &mut body_own).await;
+        *own += body_own;
+        ran?;
         if let Some(every) = &repetition.every {
-            next += every.sample(&mut v.rng);
-            v.idle_until(next).await?;
-            intended = Some(charged_start(next, Instant::now()));
+            slot += every.sample(&mut v.rng);
+            let ended = Instant::now();
+            slot = next_intended(begun, body_own, ended, slot);
+            *own += slot.saturating_duration_since(ended);
+            v.idle_until(slot).await?;
+            intended = Some(slot);
         }
     }
     Ok(())
