@@ -12,7 +12,7 @@ use std::marker::PhantomData;
 
 use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::locate::Segment;
+use super::locate::{At, Segment};
 
 /// Most errors reported for one file: past this, more are noise (and more passes).
 pub(crate) const MAX_ERRORS: usize = 50;
@@ -65,7 +65,7 @@ where
     let mut from = 0;
     while failures.len() < limit {
         let reached = Cell::new(None);
-        let pass = At { path, inner: Resume { parts: parts(), from, reached: &reached } };
+        let pass = At { path, inner: Some(Resume { parts: parts(), from, reached: &reached }), missing: None };
         let Err(error) = pass.deserialize(serde_yaml::Deserializer::from_str(text)) else { break };
         let part = reached.get();
         failures.push(Failure { error, part });
@@ -88,7 +88,7 @@ pub(crate) enum Found<T> {
 /// The value at `path` read as a `T`.
 pub(crate) fn value_at<T: DeserializeOwned>(text: &str, path: &[Segment]) -> Found<T> {
     let slot = Cell::new(None);
-    let pass = At { path, inner: Keep { slot: &slot } };
+    let pass = At { path, inner: Some(Keep { slot: &slot }), missing: None };
     match pass.deserialize(serde_yaml::Deserializer::from_str(text)) {
         Ok(()) => slot.into_inner().map_or(Found::Absent, Found::Value),
         Err(_) => Found::Invalid,
@@ -105,87 +105,6 @@ impl<'de, T: DeserializeOwned> DeserializeSeed<'de> for Keep<'_, T> {
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         self.slot.set(Some(T::deserialize(deserializer)?));
-        Ok(())
-    }
-}
-
-/// Walks down `path`, passing over everything else, and reads the node there with `inner`;
-/// a path that leads nowhere reads nothing (an absent section has nothing to report).
-struct At<'a, S> {
-    path: &'a [Segment],
-    inner: S,
-}
-
-impl<'de, S: DeserializeSeed<'de, Value = ()>> DeserializeSeed<'de> for At<'_, S> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        match self.path {
-            [] => self.inner.deserialize(deserializer),
-            _ => deserializer.deserialize_any(self),
-        }
-    }
-}
-
-impl<'de, S: DeserializeSeed<'de, Value = ()>> Visitor<'de> for At<'_, S> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any value")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        if let [Segment::Key(wanted), rest @ ..] = self.path {
-            while let Some(key) = map.next_key::<String>()? {
-                if key == *wanted {
-                    map.next_value_seed(At { path: rest, inner: self.inner })?;
-                    break;
-                }
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        if let [Segment::Index(wanted), rest @ ..] = self.path {
-            for _ in 0..*wanted {
-                if seq.next_element::<IgnoredAny>()?.is_none() {
-                    return Ok(());
-                }
-            }
-            seq.next_element_seed(At { path: rest, inner: self.inner })?;
-        }
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(())
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<(), E> {
         Ok(())
     }
 }

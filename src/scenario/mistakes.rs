@@ -172,3 +172,18 @@ fn section<T: DeserializeOwned>(text: &str, key: &'static str, absent: Option<T>
         Found::Invalid => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::spec::ScenarioSpec;
+
+    /// The sections read one by one are the document's own: serde lists the document's fields
+    /// in its unknown-field error, in order.
+    #[test]
+    fn the_sections_are_the_documents_fields() {
+        let err = serde_yaml::from_str::<ScenarioSpec>("zzz: 1\n").unwrap_err().to_string();
+        let listed: Vec<String> = SECTIONS.iter().map(|name| format!("`{name}`")).collect();
+        assert!(err.contains(&format!("expected one of {}", listed.join(", "))), "{err}");
+    }
+}
