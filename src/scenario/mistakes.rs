@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::agents::AgentsSpec;
 use super::backoff::Backoff;
-use super::collect::{self, Entries, Found, Parts, MAX_ERRORS};
+use super::collect::{self, Entries, Failure, Found, Parts, MAX_ERRORS};
 use super::de::{Name, NonEmpty, NonZeroSpan};
 use super::drills::DrillsSpec;
 use super::load::LoadSpec;
@@ -47,21 +47,26 @@ const REQUIRED: &[&str] = &["name", "duration", "load", "behaviors"];
 /// name, and the issues of the checks across the sections that could be read. At most
 /// [`MAX_ERRORS`].
 pub(crate) fn every_error(text: &str) -> Vec<serde_yaml::Error> {
+    // Each pass reads the whole text, so the passes are bounded by the errors still wanted:
+    // a file with thousands of mistakes costs about MAX_ERRORS passes, not thousands.
+    let room = |found: &[Failure]| MAX_ERRORS.saturating_sub(found.len());
     let mut failures = collect::each_error(text, &[], || Parts::<IgnoredAny, _>::Map(Sections::default()), MAX_ERRORS);
-    let behaviors = [Segment::Key("behaviors")];
-    let bad_behaviors = collect::each_error(text, &behaviors, || collect::list::<BehaviorSpec>(true), MAX_ERRORS);
-    for index in bad_behaviors.iter().filter_map(|failure| failure.part) {
-        let steps = [Segment::Key("behaviors"), Segment::Index(index), Segment::Key("steps")];
-        failures.extend(collect::each_error(text, &steps, || collect::list::<Step>(true), MAX_ERRORS));
-    }
-    failures.extend(bad_behaviors);
     let thresholds = [Segment::Key("thresholds")];
-    failures.extend(collect::each_error(
-        text,
-        &thresholds,
-        || Parts::<IgnoredAny, _>::Map(ThresholdEntries),
-        MAX_ERRORS,
-    ));
+    let limit = room(&failures);
+    failures.extend(collect::each_error(text, &thresholds, || Parts::<IgnoredAny, _>::Map(ThresholdEntries), limit));
+    let behaviors = [Segment::Key("behaviors")];
+    let bad_behaviors = collect::each_error(text, &behaviors, || collect::list::<BehaviorSpec>(true), room(&failures));
+    let bad_indices: Vec<usize> = bad_behaviors.iter().filter_map(|failure| failure.part).collect();
+    failures.extend(bad_behaviors);
+    for index in bad_indices {
+        // A behavior's first bad step is already among its errors; the others are found here.
+        let steps = [Segment::Key("behaviors"), Segment::Index(index), Segment::Key("steps")];
+        let limit = room(&failures);
+        if limit == 0 {
+            break;
+        }
+        failures.extend(collect::each_error(text, &steps, || collect::list::<Step>(true), limit));
+    }
     let mut errors: Vec<serde_yaml::Error> = failures.into_iter().map(|failure| failure.error).collect();
     let mut issues = Vec::new();
     cross_sections(text).check(&mut issues);
