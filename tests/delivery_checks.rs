@@ -10,7 +10,7 @@ use presence_bench::scenario;
 /// A short run: visitors of the given behaviors, agents that watch and signal them.
 fn scenario(fault: &str, behaviors: &str, agents: &str) -> String {
     format!(
-        "name: checks\nseed: 3\ntarget:\n  embedded: {{ instances: 2, drain_window: 200ms{fault} }}\nduration: 20s\n\
+        "name: checks\nseed: 3\ntarget:\n  embedded: {{ instances: 2, drain_window: 200ms{fault} }}\nduration: 2600ms\n\
          load:\n  stages:\n    - {{ to: 30, over: 300ms }}\n    - {{ hold: 2s }}\n    - {{ to: 0, over: 300ms }}\n\
          behaviors:\n{behaviors}agents:\n{agents}"
     )

@@ -293,12 +293,19 @@ mod scenarios {
     fn load_located(text: &str) -> Result<(), TestCaseError> {
         match scenario::from_str(text, "fuzz.yaml") {
             Ok(_) => Ok(()),
-            Err(ScenarioError::Invalid(invalid)) => {
+            Err(ScenarioError::Invalid(mistakes)) => {
                 let lines = text.split('\n').count();
-                prop_assert_eq!(invalid.file.as_str(), "fuzz.yaml");
-                prop_assert!(invalid.line >= 1 && invalid.line <= lines, "line {} of {lines}: {invalid}", invalid.line);
-                prop_assert!(invalid.column >= 1, "column {}: {invalid}", invalid.column);
-                prop_assert!(!invalid.message.is_empty());
+                prop_assert!(!mistakes.is_empty());
+                for invalid in &mistakes {
+                    prop_assert_eq!(invalid.file.as_str(), "fuzz.yaml");
+                    prop_assert!(
+                        invalid.line >= 1 && invalid.line <= lines,
+                        "line {} of {lines}: {invalid}",
+                        invalid.line
+                    );
+                    prop_assert!(invalid.column >= 1, "column {}: {invalid}", invalid.column);
+                    prop_assert!(!invalid.message.is_empty());
+                }
                 Ok(())
             }
             Err(other) => Err(TestCaseError::fail(format!("not a validation error: {other}"))),

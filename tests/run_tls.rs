@@ -49,7 +49,7 @@ fn address_of(url: &str) -> SocketAddr {
 fn yaml(url: &str, ca_file: Option<&std::path::Path>) -> String {
     let ca = ca_file.map(|path| format!("  ca_file: {}\n", path.display())).unwrap_or_default();
     format!(
-        "name: tls\nseed: 5\ntarget:\n  url: {url}\n{ca}duration: 10s\n\
+        "name: tls\nseed: 5\ntarget:\n  url: {url}\n{ca}duration: 1100ms\n\
          load: {{ stages: [ {{ to: 5, over: 200ms }}, {{ hold: 800ms }}, {{ to: 0, over: 100ms }} ] }}\n\
          behaviors: [ {{ name: b, steps: [connect, presence, presence, {{ hold: 5s }}] }} ]\n"
     )

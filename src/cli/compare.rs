@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use presence_bench::report::compare::check_comparable;
 use presence_bench::report::Summary;
 use presence_bench::scenario::{self, CompareTolerances, Tolerance};
 
@@ -21,6 +22,10 @@ pub struct CompareArgs {
     /// Take tolerances from this scenario's `compare:` section.
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
+    /// Compare even when the summaries are of different scenarios or schema versions (the
+    /// same metric name may then measure something else).
+    #[arg(long)]
+    pub allow_different_scenarios: bool,
 }
 
 pub fn run(args: &CompareArgs) -> Outcome {
@@ -29,6 +34,11 @@ pub fn run(args: &CompareArgs) -> Outcome {
         (Ok(baseline), Ok(current)) => (baseline, current),
         (Err(err), _) | (_, Err(err)) => return Outcome::InvalidInput(err),
     };
+    if !args.allow_different_scenarios {
+        if let Err(err) = check_comparable(&baseline, &current) {
+            return Outcome::InvalidInput(err.into());
+        }
+    }
     let tolerances = match &args.scenario {
         Some(path) => match scenario::load(path) {
             Ok(plan) => plan.compare,

@@ -68,7 +68,7 @@ mod tests {
     fn summarises_the_quickstart() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/quickstart.yaml");
         let plan = scenario::load(std::path::Path::new(path)).unwrap();
-        assert_eq!(summary(&plan), "3 behaviors, stages up to 1000 visitors, 30s, embedded cluster of 3");
+        assert_eq!(summary(&plan), "3 behaviors, stages up to 1000 visitors, 24s, embedded cluster of 3");
     }
 
     #[test]

@@ -1,6 +1,11 @@
 //! The load driver: keeps the number of live visitors on the closed model's stages, or
 //! starts visitors at the open model's arrival rate, until the run's end.
 //!
+//! The closed model always runs for the whole `duration` (the run's length, as the progress
+//! line and the report show it): after the last stage its level holds until the end, even
+//! when that level is 0 (validation refuses stages that end at 0 before `duration`). Only the
+//! open model may end early: once arrivals are over and every visitor has left.
+//!
 //! In the closed model a visitor that finishes its behavior is replaced by a new one (the
 //! slot starts another iteration, as k6's ramping VUs do); ramping down cancels the newest
 //! visitors first. In the open model every arrival runs its behavior once.
@@ -26,8 +31,9 @@ pub struct DriveStats {
     pub arrivals_dropped: u64,
 }
 
-/// Runs visitors as `load` says until `until`, `stop`, or the load model is done and every
-/// visitor has left; then cancels the rest and waits up to `grace` for them to close.
+/// Runs visitors as `load` says until `until`, `stop`, or (open model) arrivals are over and
+/// every visitor has left; then cancels the rest and waits up to `grace` for them to close,
+/// so a run lasts `until` plus the time its visitors take to close (at most `grace`).
 pub async fn drive<F, Fut>(
     load: &Load,
     until: Duration,
@@ -77,7 +83,7 @@ where
                 token.cancel();
             }
         }
-        if wanted == 0 && tasks.is_empty() && load_finished(load, elapsed) {
+        if wanted == 0 && tasks.is_empty() && arrivals_over(load, elapsed) {
             break;
         }
         while live.len() < wanted {
@@ -104,11 +110,40 @@ where
     stats
 }
 
-/// True when the load model asks for no more visitors from `elapsed` on: the stages are over
-/// at level 0, or the arrivals have ended. The run then ends early, once its visitors left.
-fn load_finished(load: &Load, elapsed: Duration) -> bool {
-    match load {
-        Load::Stages(stages) => elapsed >= stages.iter().map(|stage| stage.over).sum::<Duration>(),
-        Load::ArrivalRate { for_, .. } => elapsed >= *for_,
+/// True when the open model starts no more visitors from `elapsed` on; the run then ends
+/// early, once its visitors left. Never for the closed model, which runs to the end.
+fn arrivals_over(load: &Load, elapsed: Duration) -> bool {
+    matches!(load, Load::ArrivalRate { for_, .. } if elapsed >= *for_)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Stage;
+
+    /// A visitor that stays until it is told to leave.
+    async fn stay(cancel: CancellationToken) {
+        cancel.cancelled().await;
+    }
+
+    #[tokio::test]
+    async fn the_closed_model_runs_until_the_end_even_after_its_stages() {
+        let ms = Duration::from_millis;
+        // Up to 2 visitors and back to 0 within 100 ms, in a run of 400 ms.
+        let load = Load::Stages(vec![Stage { from: 0, to: 2, over: ms(50) }, Stage { from: 2, to: 0, over: ms(50) }]);
+        let start = Instant::now();
+        let stats = drive(&load, ms(400), ms(100), &CancellationToken::new(), |_, cancel| stay(cancel)).await;
+        assert!(start.elapsed() >= ms(400), "the run ended after {:?}", start.elapsed());
+        assert!(stats.started >= 1, "{stats:?}");
+    }
+
+    #[tokio::test]
+    async fn the_open_model_ends_once_arrivals_are_over_and_visitors_left() {
+        let ms = Duration::from_millis;
+        let load = Load::ArrivalRate { per_second: 100.0, max_visitors: 10, for_: ms(50) };
+        let start = Instant::now();
+        let stats = drive(&load, Duration::from_secs(30), ms(100), &CancellationToken::new(), |_, _| async {}).await;
+        assert!(start.elapsed() < Duration::from_secs(10), "the run lasted {:?}", start.elapsed());
+        assert!(stats.started >= 1, "{stats:?}");
     }
 }

@@ -22,7 +22,7 @@ use crate::measure::prometheus::Exporter;
 use crate::measure::{collector, Interval, Live, Recorder, Totals};
 use crate::protocol::client::{ConnectOptions, Transport};
 use crate::protocol::tls;
-use crate::scenario::{Load, Plan, DEFAULT_GRACE};
+use crate::scenario::{Plan, DEFAULT_GRACE};
 use crate::session::Opener;
 use crate::visitor::{self, VisitorContext};
 use driver::DriveStats;
@@ -126,10 +126,19 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
             agents: agents.clone(),
             backoff: plan.reconnect,
             seed: plan.seed,
-            send_until: started + load_length(&plan).saturating_sub(grace),
+            // Agents run as long as visitors do: the whole `duration` (the closed model's last
+            // level holds until then, and open-model visitors may live until then too).
+            send_until: started + plan.duration.saturating_sub(grace),
         });
         for index in 0..agents.count {
+            // Up to `MAX_AGENTS` of them: a signal during the spawning is heeded at once.
+            if options.stop.is_cancelled() {
+                break;
+            }
             background.spawn(agent::run(context.clone(), index, background_stop.clone()));
+            if index % 1024 == 1023 {
+                tokio::task::yield_now().await;
+            }
         }
     }
     let context = Arc::new(VisitorContext {
@@ -167,15 +176,6 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
         drills: drills.report(),
         cluster_shutdown,
     })
-}
-
-/// How long the load model runs: its stages or arrivals, at most the run's duration.
-fn load_length(plan: &Plan) -> Duration {
-    let model = match &plan.load {
-        Load::Stages(stages) => stages.iter().map(|stage| stage.over).sum(),
-        Load::ArrivalRate { for_, .. } => *for_,
-    };
-    model.min(plan.duration)
 }
 
 /// Judges due deliveries while the run goes, so losses show up live and memory stays bounded.

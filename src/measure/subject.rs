@@ -2,10 +2,11 @@
 //! delivery check, or the errors. Scenario validation and the report both ask [`Subject::parse`],
 //! so a name the scenario accepts is always one the report can look up.
 
+use super::error_kind::{is_error_kind, ERROR_KINDS};
 use super::metric::{Check, Counter, Metric};
 
 /// Prefix of a threshold on one kind of error (`errors.reply_timeout`).
-const ERROR_KIND_PREFIX: &str = "errors.";
+pub const ERROR_KIND_PREFIX: &str = "errors.";
 
 /// A measured quantity a threshold can bound.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,8 +17,8 @@ pub enum Subject {
     Check(Check),
     /// All errors together.
     Errors,
-    /// Errors of one kind. Kinds are open-ended (`closed_*` carries a close reason), so any
-    /// non-empty kind is accepted; a kind that never occurs counts zero.
+    /// Errors of one kind: one of [`ERROR_KINDS`], so a misspelt kind is refused rather
+    /// than counting zero forever.
     ErrorKind(String),
 }
 
@@ -37,9 +38,21 @@ impl Subject {
             return Some(Subject::Errors);
         }
         match name.strip_prefix(ERROR_KIND_PREFIX) {
-            Some(kind) if !kind.trim().is_empty() => Some(Subject::ErrorKind(kind.to_owned())),
+            Some(kind) if is_error_kind(kind) => Some(Subject::ErrorKind(kind.to_owned())),
             _ => None,
         }
+    }
+
+    /// The valid name closest to `name` (a few letters off at most), for "did you mean".
+    pub fn closest(name: &str) -> Option<String> {
+        let kinds = ERROR_KINDS.iter().map(|(kind, _)| format!("{ERROR_KIND_PREFIX}{kind}"));
+        let names = Subject::known_names().map(str::to_owned).chain(["errors".to_owned()]).chain(kinds);
+        let allowed = (name.chars().count() / 4).clamp(1, 3);
+        names
+            .map(|known| (edit_distance(name, &known), known))
+            .filter(|(distance, _)| *distance <= allowed)
+            .min_by_key(|(distance, _)| *distance)
+            .map(|(_, known)| known)
     }
 
     /// Every valid name but error kinds, for messages that list the choices.
@@ -48,6 +61,22 @@ impl Subject {
         let counters = Counter::ALL.into_iter().map(Counter::name);
         metrics.chain(counters).chain(Check::ALL.into_iter().map(Check::name))
     }
+}
+
+/// Levenshtein distance: insertions, deletions and substitutions of one character.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
 }
 
 #[cfg(test)]
@@ -62,7 +91,18 @@ mod tests {
         assert_eq!(Subject::parse("errors"), Some(Subject::Errors));
         assert_eq!(Subject::parse("errors.reply_timeout"), Some(Subject::ErrorKind("reply_timeout".into())));
         assert_eq!(Subject::parse("errors."), None);
+        assert_eq!(Subject::parse("errors.reply_timout"), None);
+        assert_eq!(Subject::parse("errors.closed_replaced"), Some(Subject::ErrorKind("closed_replaced".into())));
         assert_eq!(Subject::parse("presence_acks"), None);
+    }
+
+    #[test]
+    fn the_closest_name_is_suggested() {
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(Subject::closest("errors.reply_timout").as_deref(), Some("errors.reply_timeout"));
+        assert_eq!(Subject::closest("presense_ack").as_deref(), Some("presence_ack"));
+        assert_eq!(Subject::closest("erors").as_deref(), Some("errors"));
+        assert_eq!(Subject::closest("something_else_entirely"), None);
     }
 
     #[test]

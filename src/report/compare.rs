@@ -21,11 +21,13 @@ type StatOf = fn(&LatencySummary) -> u64;
 /// The statistics compared, in the order shown.
 const STATS: [(&str, StatOf); 4] = [("p50", |m| m.p50), ("p90", |m| m.p90), ("p99", |m| m.p99), ("max", |m| m.max)];
 
-/// How a statistic moved.
+/// How a statistic moved. The tolerance is noise in both directions: a change inside it is
+/// `Within` whether it is better or worse, so a table shows `improved` only for a real gain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
+    /// Better by more than the tolerance.
     Improved,
-    /// Worse or equal, but within the tolerance.
+    /// Better, equal or worse, but within the tolerance.
     Within,
     Regressed,
     /// In the baseline only: a regression.
@@ -43,6 +45,33 @@ pub struct Row {
     pub current: Option<u64>,
     pub tolerance: Tolerance,
     pub change: Change,
+}
+
+/// Why two summaries cannot be compared meaningfully.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Incomparable {
+    #[error(
+        "the summaries are of different scenarios (baseline {baseline:?}, current {current:?}); \
+         compare runs of one scenario, or pass --allow-different-scenarios"
+    )]
+    Scenarios { baseline: String, current: String },
+    #[error(
+        "the summaries have different schemas (baseline {baseline}, current {current}); \
+         re-run the baseline with this build, or pass --allow-different-scenarios"
+    )]
+    Schemas { baseline: u32, current: u32 },
+}
+
+/// Refuses to compare summaries of different scenarios or schema versions: the same metric
+/// name then measures something else, and any verdict would be noise.
+pub fn check_comparable(baseline: &Summary, current: &Summary) -> Result<(), Incomparable> {
+    if baseline.schema != current.schema {
+        return Err(Incomparable::Schemas { baseline: baseline.schema, current: current.schema });
+    }
+    if baseline.scenario != current.scenario {
+        return Err(Incomparable::Scenarios { baseline: baseline.scenario.clone(), current: current.scenario.clone() });
+    }
+    Ok(())
 }
 
 /// Every compared statistic of two runs.
@@ -74,8 +103,9 @@ impl Comparison {
             for (stat, get) in STATS {
                 let (baseline, current) = (old.map(get), new.map(get));
                 let change = match (baseline, current) {
-                    (Some(b), Some(c)) if c < b => Change::Improved,
                     (Some(b), Some(c)) if tolerance.is_exceeded(b as f64, c as f64) => Change::Regressed,
+                    // The same tolerance read backwards: the baseline is worse than the run.
+                    (Some(b), Some(c)) if tolerance.is_exceeded(c as f64, b as f64) => Change::Improved,
                     (Some(_), Some(_)) => Change::Within,
                     (Some(_), None) => Change::Missing,
                     (None, _) => Change::New,
@@ -166,12 +196,12 @@ mod tests {
     #[test]
     fn improvements_regressions_and_tolerances() {
         let baseline = summary(&[("presence_ack", latency(1000, 2000, 10_000, 50_000))]);
-        // p50 better; p90 +50% but only +1ms; p99 +30% and +3ms; max +2% only.
+        // p50 -20% but only -200us; p90 +50% but only +1ms; p99 +30% and +3ms; max +2% only.
         let current = summary(&[("presence_ack", latency(800, 3000, 13_000, 51_000))]);
         let overall = Tolerance::parse("10% or 2ms").unwrap();
         let comparison = Comparison::new(&baseline, &current, &CompareTolerances::default(), overall);
         use Change::*;
-        assert_eq!(changes(&comparison, "presence_ack"), vec![Improved, Within, Regressed, Within]);
+        assert_eq!(changes(&comparison, "presence_ack"), vec![Within, Within, Regressed, Within]);
         assert!(comparison.regressed());
         let table = comparison.render();
         assert!(
@@ -179,7 +209,29 @@ mod tests {
             "{table}"
         );
         assert!(table.contains("-20.0% (-200us)"), "{table}");
-        assert!(table.ends_with("compare: 1 regressed, 1 improved, of 4 compared\n"), "{table}");
+        assert!(table.ends_with("compare: 1 regressed, 0 improved, of 4 compared\n"), "{table}");
+    }
+
+    #[test]
+    fn changes_within_tolerance_are_ok_in_both_directions() {
+        let baseline = summary(&[("presence_ack", latency(10_000, 10_000, 10_000, 10_000))]);
+        // -0.9%, +2.7%, -30% and +30% against a 10% tolerance.
+        let current = summary(&[("presence_ack", latency(9_910, 10_270, 7_000, 13_000))]);
+        let overall = Tolerance::parse("10%").unwrap();
+        let comparison = Comparison::new(&baseline, &current, &CompareTolerances::default(), overall);
+        use Change::*;
+        assert_eq!(changes(&comparison, "presence_ack"), vec![Within, Within, Improved, Regressed]);
+    }
+
+    #[test]
+    fn different_scenarios_or_schemas_are_not_comparable() {
+        let baseline = summary(&[]);
+        assert_eq!(check_comparable(&baseline, &baseline), Ok(()));
+        let other = Summary { scenario: "other".into(), ..baseline.clone() };
+        let err = check_comparable(&baseline, &other).unwrap_err();
+        assert!(err.to_string().contains("different scenarios (baseline \"t\", current \"other\")"), "{err}");
+        let newer = Summary { schema: 2, ..baseline.clone() };
+        assert_eq!(check_comparable(&baseline, &newer), Err(Incomparable::Schemas { baseline: 1, current: 2 }));
     }
 
     #[test]

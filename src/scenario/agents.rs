@@ -7,7 +7,9 @@ use std::time::Duration;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
+use super::bounds;
 use super::de as typed;
+use super::locate::{Issue, Segment};
 use super::rate::Rate;
 
 /// How long a due signal or presence event is awaited before it counts as lost or missed,
@@ -41,7 +43,7 @@ pub struct Invokes {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AgentsSpec {
-    #[serde(deserialize_with = "typed::visitor_cap")]
+    #[serde(deserialize_with = "typed::agent_count")]
     count: u32,
     #[serde(default)]
     watch: Share,
@@ -78,15 +80,24 @@ fn optional_grace<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<D
 }
 
 impl AgentsSpec {
-    pub(crate) fn compile(self) -> Agents {
-        Agents {
+    pub(crate) fn compile(self) -> Result<Agents, Issue> {
+        let signals_per_second = self.signals.map(|s| s.rate.per_second());
+        let invokes = self.invokes.map(|i| Invokes { per_second: i.rate.per_second(), action: i.action });
+        let rates = [("signals", signals_per_second), ("invokes", invokes.as_ref().map(|i| i.per_second))];
+        for (section, rate) in rates {
+            if let Some(per_second) = rate {
+                bounds::check_rate(per_second)
+                    .map_err(|message| Issue::here(message).under(Segment::Key("rate")).under(Segment::Key(section)))?;
+            }
+        }
+        Ok(Agents {
             count: self.count,
             watch: self.watch.0,
-            signals_per_second: self.signals.map(|s| s.rate.per_second()),
-            invokes: self.invokes.map(|i| Invokes { per_second: i.rate.per_second(), action: i.action }),
+            signals_per_second,
+            invokes,
             offline_signals: self.offline_signals.0,
             grace: self.grace.unwrap_or(DEFAULT_GRACE),
-        }
+        })
     }
 }
 
@@ -149,7 +160,8 @@ mod tests {
     use super::*;
 
     fn agents(yaml: &str) -> Result<Agents, String> {
-        serde_yaml::from_str::<AgentsSpec>(yaml).map(AgentsSpec::compile).map_err(|err| err.to_string())
+        let spec = serde_yaml::from_str::<AgentsSpec>(yaml).map_err(|err| err.to_string())?;
+        spec.compile().map_err(|issue| issue.message)
     }
 
     #[test]
@@ -173,5 +185,14 @@ mod tests {
         assert!(agents("count: 1\nwatch: lots\n").is_err());
         assert!(agents("count: 0\n").is_err());
         assert!(agents("count: 1\nsignals: { rate: 500 }\n").is_err());
+    }
+
+    #[test]
+    fn counts_and_rates_have_upper_bounds() {
+        let err = agents("count: 4294967295\n").unwrap_err();
+        assert!(err.contains("expected a number of agents (a whole number, from 1 to 100000)"), "{err}");
+        assert!(agents("count: 100000\n").is_ok());
+        let err = agents("count: 1\ninvokes: { rate: 2000000/s }\n").unwrap_err();
+        assert_eq!(err, "expected a rate of at most 1000000/s, found 2000000/s");
     }
 }

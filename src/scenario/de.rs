@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use super::bounds::{MAX_AGENTS, MAX_VISITORS};
+
 /// What every duration error says: a bare `10` could be seconds or milliseconds.
 const DURATION_EXPECTED: &str = "a duration with a unit such as 500ms or 10s";
 
@@ -121,12 +123,17 @@ impl Visitor<'_> for WholeVisitor {
 
 /// A number of visitors alive at once (`to` of a stage): 0 is a valid level.
 pub(crate) fn visitor_count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
-    deserializer.deserialize_any(WholeVisitor { what: "a number of visitors", min: 0, max: u32::MAX })
+    deserializer.deserialize_any(WholeVisitor { what: "a number of visitors", min: 0, max: MAX_VISITORS })
 }
 
 /// A cap on visitors alive at once: 0 would never start one.
 pub(crate) fn visitor_cap<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
-    deserializer.deserialize_any(WholeVisitor { what: "a number of visitors", min: 1, max: u32::MAX })
+    deserializer.deserialize_any(WholeVisitor { what: "a number of visitors", min: 1, max: MAX_VISITORS })
+}
+
+/// A number of agent sessions: `agents` without one would be a section that does nothing.
+pub(crate) fn agent_count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    deserializer.deserialize_any(WholeVisitor { what: "a number of agents", min: 1, max: MAX_AGENTS })
 }
 
 /// A behavior's weight: a zero weight would be a behavior that never runs.

@@ -1,4 +1,4 @@
-//! The one error a scenario can produce, with the place in the file a person should look at.
+//! The one error a scenario can produce, with the places in the file a person should look at.
 
 use std::fmt;
 
@@ -8,9 +8,14 @@ pub enum ScenarioError {
     /// The file could not be read at all.
     #[error("{file}: cannot read the scenario: {source}")]
     Read { file: String, source: std::io::Error },
-    /// The file was read but is not a valid scenario.
-    #[error("{0}")]
-    Invalid(Invalid),
+    /// The file was read but is not a valid scenario: every mistake found, in text order
+    /// (at least one), one per line when shown.
+    #[error("{}", lines(.0))]
+    Invalid(Vec<Invalid>),
+}
+
+fn lines(all: &[Invalid]) -> String {
+    all.iter().map(Invalid::to_string).collect::<Vec<_>>().join("\n")
 }
 
 /// A validation error: where (file, 1-based line and column, field path) and what.
@@ -105,6 +110,13 @@ mod tests {
         let inside = past.clone().inside("# only a comment");
         assert_eq!((inside.line, inside.column), (1, 17));
         assert_eq!(past.clone().inside("a\nb"), past, "line 2 exists");
+    }
+
+    #[test]
+    fn every_mistake_is_shown_on_its_own_line() {
+        let at = |line| Invalid { file: "x.yaml".into(), line, column: 1, path: String::new(), message: "bad".into() };
+        let err = ScenarioError::Invalid(vec![at(1), at(5)]);
+        assert_eq!(err.to_string(), "x.yaml:1:1: bad\nx.yaml:5:1: bad");
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::bounds;
 use super::de::{self as typed, NonEmpty, NonZeroSpan, Span};
 use super::locate::{Issue, Segment};
 use super::rate::Rate;
@@ -13,7 +14,8 @@ use super::rate::Rate;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Load {
     /// Linear segments one after the other, from 0 at the start of the run. After the last one
-    /// the level stays at its `to` until the run's `duration`.
+    /// the level stays at its `to` until the run's `duration` (never 0: validation refuses
+    /// stages that fall to 0 before the end).
     Stages(Vec<Stage>),
     /// Start `per_second` visitors a second for `for_`, never more than `max_visitors` alive.
     ArrivalRate { per_second: f64, max_visitors: u32, for_: Duration },
@@ -106,6 +108,9 @@ impl LoadSpec {
                     .under(Segment::Key("for"))
                     .under(Segment::Key("arrival_rate")));
                 }
+                bounds::check_rate(arrival.rate.per_second()).map_err(|message| {
+                    Issue::here(message).under(Segment::Key("rate")).under(Segment::Key("arrival_rate"))
+                })?;
                 Ok(Load::ArrivalRate {
                     per_second: arrival.rate.per_second(),
                     max_visitors: arrival.max_visitors,
@@ -151,6 +156,18 @@ fn compile_stages(specs: Vec<StageSpec>, duration: Duration) -> Result<Load, Iss
         level = stage.to;
         stages.push(stage);
     }
+    // `duration` is the run's length: stages that fall to 0 before it would leave the run idle.
+    if level == 0 && total < duration {
+        return Err(Issue::here(format!(
+            "expected stages that end at 0 visitors to last the run's whole duration ({}), found {}: \
+             the run would idle for {} (lengthen a stage, or set `duration: {}`)",
+            humantime::format_duration(duration),
+            humantime::format_duration(total),
+            humantime::format_duration(duration - total),
+            humantime::format_duration(total)
+        ))
+        .under(Segment::Index(stages.len() - 1)));
+    }
     Ok(Load::Stages(stages))
 }
 
@@ -168,7 +185,7 @@ mod tests {
 
     #[test]
     fn stages_become_linear_segments() {
-        let load = compile("stages: [{ to: 100, over: 10s }, { hold: 5s }, { to: 0, over: 5s }]", 30).unwrap();
+        let load = compile("stages: [{ to: 100, over: 10s }, { hold: 5s }, { to: 0, over: 5s }]", 20).unwrap();
         assert_eq!(
             load,
             Load::Stages(vec![
@@ -214,10 +231,20 @@ mod tests {
         assert_eq!(issue.path, vec![Segment::Key("stages"), Segment::Index(0)]);
         assert!(compile("stages: [{ hold: 1s, to: 3, over: 1s }]", 30).is_err());
 
+        let issue = compile("arrival_rate: { rate: 2000/ms, max_visitors: 5 }", 30).unwrap_err();
+        assert_eq!(issue.path, vec![Segment::Key("arrival_rate"), Segment::Key("rate")]);
+        let huge = serde_yaml::from_str::<LoadSpec>("stages: [{ to: 4294967295, over: 1s }]").unwrap_err();
+        assert!(huge.to_string().contains("from 0 to 10000000"), "{huge}");
+
         let issue = compile("arrival_rate: { rate: 1/s, max_visitors: 5, for: 1m }", 30).unwrap_err();
         assert_eq!(issue.path, vec![Segment::Key("arrival_rate"), Segment::Key("for")]);
 
         assert!(compile("{}", 30).unwrap_err().message.ends_with("found neither"));
+        // Down to 0 visitors 6s before the end: the run would idle.
+        let issue = compile("stages: [{ to: 10, over: 20s }, { to: 0, over: 4s }]", 30).unwrap_err();
+        assert_eq!(issue.path, vec![Segment::Key("stages"), Segment::Index(1)]);
+        assert!(issue.message.contains("found 24s: the run would idle for 6s"), "{}", issue.message);
+        assert!(compile("stages: [{ to: 10, over: 20s }, { to: 0, over: 10s }]", 30).is_ok());
         let both = "{ stages: [{ hold: 1s }], arrival_rate: { rate: 1/s, max_visitors: 1 } }";
         assert!(compile(both, 30).unwrap_err().message.ends_with("found both"));
     }

@@ -5,6 +5,7 @@
 //! as it does for its own errors.
 
 use std::fmt;
+use std::marker::PhantomData;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
@@ -39,7 +40,7 @@ impl Issue {
 
 /// Returns serde_norway's error for `issue`, located on the node its path names.
 pub(crate) fn locate(text: &str, issue: &Issue) -> serde_yaml::Error {
-    let probe = Probe { path: &issue.path, message: &issue.message };
+    let probe = At::<PhantomData<()>> { path: &issue.path, inner: None, missing: Some(&issue.message) };
     match probe.deserialize(serde_yaml::Deserializer::from_str(text)) {
         Err(err) => err,
         // Unreachable: the probe fails on every node it ends on.
@@ -47,28 +48,35 @@ pub(crate) fn locate(text: &str, issue: &Issue) -> serde_yaml::Error {
     }
 }
 
-/// Walks down `path`; fails with `message` on the node where the path ends or stops matching.
-#[derive(Clone, Copy)]
-struct Probe<'a> {
-    path: &'a [Segment],
-    message: &'a str,
+/// Walks down `path`, passing over everything else, and reads the node there with `inner`.
+/// Where the path leads nowhere (or, without `inner`, where it ends), it fails with `missing`
+/// on the deepest node that exists, or reads nothing when `missing` is `None`.
+pub(crate) struct At<'a, S> {
+    pub path: &'a [Segment],
+    pub inner: Option<S>,
+    pub missing: Option<&'a str>,
 }
 
-impl Probe<'_> {
-    fn fail<E: de::Error>(self) -> Result<(), E> {
-        Err(E::custom(self.message))
+/// The end of a walk that found nothing: fails with `missing`, if given.
+fn end<E: de::Error>(missing: Option<&str>) -> Result<(), E> {
+    match missing {
+        Some(message) => Err(E::custom(message)),
+        None => Ok(()),
     }
 }
 
-impl<'de> DeserializeSeed<'de> for Probe<'_> {
+impl<'de, S: DeserializeSeed<'de, Value = ()>> DeserializeSeed<'de> for At<'_, S> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
+        match (self.path, self.inner) {
+            ([], Some(inner)) => inner.deserialize(deserializer),
+            (path, inner) => deserializer.deserialize_any(At { path, inner, missing: self.missing }),
+        }
     }
 }
 
-impl<'de> Visitor<'de> for Probe<'_> {
+impl<'de, S: DeserializeSeed<'de, Value = ()>> Visitor<'de> for At<'_, S> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -76,57 +84,63 @@ impl<'de> Visitor<'de> for Probe<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        if let [Segment::Key(wanted), rest @ ..] = self.path {
+        if let [Segment::Key(wanted), path @ ..] = self.path {
             while let Some(key) = map.next_key::<String>()? {
                 if key == *wanted {
-                    return map.next_value_seed(Probe { path: rest, message: self.message });
+                    map.next_value_seed(At { path, inner: self.inner, missing: self.missing })?;
+                    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                    return Ok(());
                 }
                 map.next_value::<IgnoredAny>()?;
             }
         }
-        self.fail()
+        end(self.missing)?;
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        if let [Segment::Index(wanted), rest @ ..] = self.path {
+        if let [Segment::Index(wanted), path @ ..] = self.path {
+            let mut found = true;
             for _ in 0..*wanted {
-                if seq.next_element::<IgnoredAny>()?.is_none() {
-                    return self.fail();
-                }
+                found = found && seq.next_element::<IgnoredAny>()?.is_some();
             }
-            if let Some(()) = seq.next_element_seed(Probe { path: rest, message: self.message })? {
+            if found && seq.next_element_seed(At { path, inner: self.inner, missing: self.missing })?.is_some() {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
                 return Ok(());
             }
         }
-        self.fail()
+        end(self.missing)?;
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
     }
 
     fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        self.fail()
+        end(self.missing)
     }
 
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        self.fail()
+        end(self.missing)
     }
 
     fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        self.fail()
+        end(self.missing)
     }
 
     fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        self.fail()
+        end(self.missing)
     }
 
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        self.fail()
+        end(self.missing)
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        self.fail()
+        end(self.missing)
     }
 
     fn visit_none<E: de::Error>(self) -> Result<(), E> {
-        self.fail()
+        end(self.missing)
     }
 }
 

@@ -59,7 +59,7 @@ mod tests {
     fn a_bad_address_is_located() {
         let err = from_str(&format!("{BASE}metrics: {{ listen: localhost }}\n"), "t.yaml").unwrap_err();
         let ScenarioError::Invalid(invalid) = err else { panic!("expected a validation error") };
-        let text = invalid.to_string();
+        let text = invalid[0].to_string();
         assert!(text.starts_with("t.yaml:5:"), "{text}");
         assert!(text.contains("expected an IP address and port"), "{text}");
         let err = from_str(&format!("{BASE}metrics: {{ listen: 127.0.0.1:1, every: 1s }}\n"), "t.yaml").unwrap_err();

@@ -7,6 +7,8 @@
 
 mod agents;
 mod backoff;
+mod bounds;
+mod collect;
 mod content;
 mod de;
 mod drills;
@@ -14,9 +16,12 @@ mod error;
 mod load;
 mod locate;
 mod metrics;
+mod mistakes;
+mod nesting;
 mod pacing;
 mod plan;
 mod rate;
+mod sequence;
 mod spec;
 mod step;
 mod target;
@@ -29,6 +34,7 @@ mod tolerance;
 use std::path::Path;
 
 pub use agents::DEFAULT_GRACE;
+pub use bounds::{MAX_AGENTS, MAX_NESTING, MAX_RATE_PER_SECOND, MAX_VISITORS};
 pub use content::{DataTemplate, DataValue, Navigation, PageTemplate, PresenceUpdate};
 pub use drills::{DEFAULT_ACTION_TIMEOUT, DEFAULT_SETTLE, DEFAULT_WINDOW_CAP};
 pub use error::{Invalid, ScenarioError};
@@ -51,11 +57,39 @@ pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
     from_str(&text, &file)
 }
 
-/// Validates and compiles scenario `text`; `file_name` is only used in error messages.
+/// Validates and compiles scenario `text`; `file_name` is only used in error messages. On
+/// error, every mistake found is reported, in text order.
 pub fn from_str(text: &str, file_name: &str) -> Result<Plan, ScenarioError> {
-    let invalid = |err: serde_yaml::Error| ScenarioError::Invalid(Invalid::from_yaml(file_name, &err).inside(text));
-    let spec: spec::ScenarioSpec = serde_yaml::from_str(text).map_err(invalid)?;
-    spec.compile().map_err(|issue| invalid(locate::locate(text, &issue)))
+    let invalid = |errors: Vec<serde_yaml::Error>| {
+        ScenarioError::Invalid(errors.iter().map(|err| Invalid::from_yaml(file_name, err).inside(text)).collect())
+    };
+    if let Some((line, column)) = nesting::too_deep(text) {
+        let message = format!(
+            "expected lists and mappings nested at most {} deep, found one nested deeper \
+             (a `repeat` is 3 levels; repeats nest at most {MAX_NESTING} deep)",
+            nesting::MAX_FLOW_DEPTH
+        );
+        return Err(ScenarioError::Invalid(vec![Invalid {
+            file: file_name.to_owned(),
+            line,
+            column,
+            path: String::new(),
+            message,
+        }]));
+    }
+    match serde_yaml::from_str::<spec::ScenarioSpec>(text) {
+        Ok(spec) => spec.compile().map_err(|issues| {
+            let mut errors: Vec<_> = issues.iter().map(|issue| locate::locate(text, issue)).collect();
+            errors.sort_by_key(|err| err.location().map(|l| (l.line(), l.column())));
+            invalid(errors)
+        }),
+        Err(first) => {
+            let every = mistakes::every_error(text);
+            // The passes read the same types as the document does, so they find at least the
+            // error it found; should they not, that one is still reported.
+            Err(invalid(if every.is_empty() { vec![first] } else { every }))
+        }
+    }
 }
 
 #[cfg(test)]

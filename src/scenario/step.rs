@@ -1,15 +1,16 @@
 //! Steps: what one visitor does, in order. Written as a bare word (`connect`) or a one-key
 //! mapping (`hold: 5s`); the same type is the plan's, there is nothing left to compile.
 
+use std::cell::Cell;
 use std::fmt;
 use std::time::Duration;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde::Deserialize as DeriveDeserialize;
 
+use super::bounds::MAX_NESTING;
 use super::content::{Navigation, PresenceUpdate};
 use super::de::{self as typed, first_key, no_second_key, NonEmpty, NonZeroSpan};
-use super::locate::{Issue, Segment};
 use super::template::Template;
 use super::think::Think;
 
@@ -161,6 +162,7 @@ impl<'de> Visitor<'de> for StepVisitor {
                 timeout: map.next_value::<AwaitSignalSpec>()?.timeout.map_or(DEFAULT_SIGNAL_TIMEOUT, |t| t.0),
             },
             "repeat" => {
+                let _depth = Nesting::enter()?;
                 let spec: RepeatSpec = map.next_value()?;
                 let times = match (spec.times, spec.until) {
                     (Some(_), Some(_)) => {
@@ -183,44 +185,40 @@ impl<'de> Visitor<'de> for StepVisitor {
     }
 }
 
+thread_local! {
+    /// How many `repeat`s the step being read is inside of, on this thread.
+    static DEPTH: Cell<usize> = const { Cell::new(0) };
+}
+
+/// One level of `repeat` being read; leaving it (by return or error) steps back out. A
+/// thread-local rather than a seed threaded through, because steps are read by serde's
+/// derived code (`NonEmpty<Step>` in a repeat) that has no way to pass one down.
+struct Nesting;
+
+impl Nesting {
+    fn enter<E: de::Error>() -> Result<Nesting, E> {
+        DEPTH.with(|depth| {
+            if depth.get() >= MAX_NESTING {
+                return Err(E::custom(format!(
+                    "expected repeats nested at most {MAX_NESTING} deep, found one nested deeper"
+                )));
+            }
+            depth.set(depth.get() + 1);
+            Ok(Nesting)
+        })
+    }
+}
+
+impl Drop for Nesting {
+    fn drop(&mut self) {
+        DEPTH.with(|depth| depth.set(depth.get() - 1));
+    }
+}
+
 impl<'de> Deserialize<'de> for Step {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_any(StepVisitor)
     }
-}
-
-/// Checks a behavior's steps for sequences that cannot work, which no single step can see:
-/// steps after a repeat that never ends, and `extend` with no unique connection to extend.
-pub(crate) fn check_sequence(steps: &[Step]) -> Result<(), Issue> {
-    let mut unique_seen = false;
-    check_list(steps, &mut unique_seen)
-}
-
-fn check_list(steps: &[Step], unique_seen: &mut bool) -> Result<(), Issue> {
-    for (index, step) in steps.iter().enumerate() {
-        let here = |issue: Issue| issue.under(Segment::Index(index));
-        match step {
-            Step::ConnectUnique => *unique_seen = true,
-            Step::Extend if !*unique_seen => {
-                return Err(here(Issue::here(
-                    "expected `connect_unique` before `extend` (only a unique connection can be extended), found none",
-                )))
-            }
-            Step::Repeat(repeat) => {
-                check_list(&repeat.steps, unique_seen)
-                    .map_err(|issue| here(issue.under(Segment::Key("steps")).under(Segment::Key("repeat"))))?;
-                if repeat.times == Repetitions::UntilEnd && index + 1 < steps.len() {
-                    return Err(Issue::here(
-                        "unreachable step: the repeat before it runs until the end of the run \
-                         (give the repeat `times: N`, or move this step into it)",
-                    )
-                    .under(Segment::Index(index + 1)));
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -307,22 +305,17 @@ mod tests {
         assert!(error("await_signal: { timeout: 0s }").contains("expected a duration above zero"));
     }
 
+    /// `repeat: { steps: [ ... ] }` nested `depth` times around a `connect`, in flow style.
+    fn nested(depth: usize) -> String {
+        format!("{}connect{}", "{ repeat: { times: 2, steps: [".repeat(depth), "] } }".repeat(depth))
+    }
+
     #[test]
-    fn sequence_checks_point_at_the_offending_step() {
-        let unreachable = steps("[connect, { repeat: { steps: [presence] } }, disconnect]");
-        let issue = check_sequence(&unreachable).unwrap_err();
-        assert_eq!(issue.path, vec![Segment::Index(2)]);
-        assert!(issue.message.starts_with("unreachable step"));
-
-        let nested = steps("[connect, { repeat: { times: 2, steps: [{ hold: 1s }, extend] } }]");
-        let issue = check_sequence(&nested).unwrap_err();
-        assert_eq!(
-            issue.path,
-            vec![Segment::Index(1), Segment::Key("repeat"), Segment::Key("steps"), Segment::Index(1)]
-        );
-        assert!(issue.message.starts_with("expected `connect_unique` before `extend`"));
-
-        let fine = steps("[connect_unique, { repeat: { every: 1m, steps: [extend] } }]");
-        assert_eq!(check_sequence(&fine), Ok(()));
+    fn nesting_is_bounded() {
+        assert!(matches!(step(&nested(MAX_NESTING)), Step::Repeat(_)));
+        let err = error(&nested(MAX_NESTING + 1));
+        assert!(err.contains("expected repeats nested at most 16 deep, found one nested deeper"), "{err}");
+        // The depth is back to 0 after an error: the next document reads as before.
+        assert!(matches!(step(&nested(MAX_NESTING)), Step::Repeat(_)));
     }
 }

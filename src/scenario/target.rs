@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::de as typed;
 use super::locate::{Issue, Segment};
 use crate::protocol::client::Transport;
+use crate::protocol::tls;
 use crate::server::Settings;
 
 /// Where the load goes and how visitors connect.
@@ -73,6 +74,11 @@ fn optional_source_ips<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Opt
 }
 
 impl TargetSpec {
+    /// Whether the run starts its own cluster (no `url`).
+    pub(crate) fn is_embedded(&self) -> bool {
+        self.url.is_none()
+    }
+
     pub(crate) fn compile(self) -> Result<Target, Issue> {
         let destination =
             match (self.embedded, self.url) {
@@ -82,20 +88,40 @@ impl TargetSpec {
                 (None, Some(UrlDestination(destination))) => destination,
                 (embedded, None) => {
                     let settings = embedded.unwrap_or_default();
-                    if settings.instances == 0 {
-                        return Err(Issue::here("expected at least 1 instance, found 0")
-                            .under(Segment::Key("instances"))
-                            .under(Segment::Key("embedded")));
-                    }
+                    // The very check the cluster makes when it starts: what validates, runs.
+                    settings.validate().map_err(|invalid| {
+                        Issue::here(format!("expected a setting the server can run with: {invalid}"))
+                            .under(Segment::Key(invalid.field))
+                            .under(Segment::Key("embedded"))
+                    })?;
                     Destination::Embedded(settings)
                 }
             };
+        let heartbeat_timeout = self.heartbeat_timeout.unwrap_or(DEFAULT_HEARTBEAT_TIMEOUT);
+        if let Destination::Embedded(settings) = &destination {
+            if heartbeat_timeout <= settings.heartbeat {
+                return Err(Issue::here(format!(
+                    "expected a heartbeat_timeout longer than the embedded server's heartbeat ({}), found {}: \
+                     every quiet session would be counted lost",
+                    humantime::format_duration(settings.heartbeat),
+                    humantime::format_duration(heartbeat_timeout)
+                ))
+                .under(Segment::Key("heartbeat_timeout")));
+            }
+        }
+        if let Some(path) = &self.ca_file {
+            // The run reads the file the same way before it starts (relative to the current
+            // directory), so a file that is missing or holds no certificate is refused here.
+            tls::client_config(Some(path)).map_err(|err| {
+                Issue::here(format!("expected a file of PEM certificates, found: {err}")).under(Segment::Key("ca_file"))
+            })?;
+        }
         Ok(Target {
             destination,
             transport: self.transport,
             group: self.group.map_or_else(|| "1".to_owned(), |group| group.0),
             source_ips: self.source_ips.unwrap_or(1),
-            heartbeat_timeout: self.heartbeat_timeout.unwrap_or(DEFAULT_HEARTBEAT_TIMEOUT),
+            heartbeat_timeout,
             ca_file: self.ca_file,
         })
     }
@@ -221,5 +247,23 @@ mod tests {
         assert!(compile("{ embedded: {}, url: 'http://x' }").unwrap_err().message.ends_with("found both"));
         let issue = compile("{ embedded: { instances: 0 } }").unwrap_err();
         assert_eq!(issue.path, vec![Segment::Key("embedded"), Segment::Key("instances")]);
+    }
+
+    #[test]
+    fn refuses_what_the_run_would_refuse() {
+        let issue = compile("{ embedded: { heartbeat: 0s } }").unwrap_err();
+        assert_eq!(issue.path, vec![Segment::Key("embedded"), Segment::Key("heartbeat")]);
+        assert!(issue.message.ends_with("heartbeat must be longer than 0s"), "{}", issue.message);
+        let issue = compile("{ embedded: { instances: 4294967295 } }").unwrap_err();
+        assert!(issue.message.ends_with("instances must be from 1 to 64, found 4294967295"), "{}", issue.message);
+        let issue = compile("{ embedded: { heartbeat: 30s }, heartbeat_timeout: 20s }").unwrap_err();
+        assert_eq!(issue.path, vec![Segment::Key("heartbeat_timeout")]);
+        assert!(issue
+            .message
+            .starts_with("expected a heartbeat_timeout longer than the embedded server's heartbeat (30s), found 20s"));
+        assert!(compile("{ embedded: { heartbeat: 1s }, heartbeat_timeout: 3s }").is_ok());
+        let issue = compile("{ url: 'wss://h:1/p', ca_file: /nonexistent/ca.pem }").unwrap_err();
+        assert_eq!(issue.path, vec![Segment::Key("ca_file")]);
+        assert!(issue.message.contains("/nonexistent/ca.pem"), "{}", issue.message);
     }
 }

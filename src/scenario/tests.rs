@@ -31,7 +31,10 @@ fn variant(from: &str, to: &str) -> String {
 /// Compiles `text`, expecting an error; returns (line, column, path, message).
 fn invalid(text: &str) -> (usize, usize, String, String) {
     match from_str(text, "x.yaml") {
-        Err(ScenarioError::Invalid(err)) => (err.line, err.column, err.path, err.message),
+        Err(ScenarioError::Invalid(mut all)) => {
+            let err = all.remove(0);
+            (err.line, err.column, err.path, err.message)
+        }
         other => panic!("expected a validation error, got {other:?}"),
     }
 }
@@ -111,7 +114,7 @@ fn duplicate_behavior_names_are_refused() {
 fn stage_errors_point_at_the_stage() {
     let (line, column, path, message) = invalid(&variant("to: 10,", "to: -5,"));
     assert_eq!((line, column, path.as_str()), (5, 13, "load.stages[0].to"));
-    assert_eq!(message, "expected a number of visitors (a whole number, 0 or more), found \"-5\"");
+    assert_eq!(message, "expected a number of visitors (a whole number, from 0 to 10000000), found \"-5\"");
 
     let (line, column, path, message) = invalid(&variant("hold: 20s }", "hold: 2m }"));
     assert_eq!((line, column, path.as_str()), (6, 7, "load.stages[1]"));
@@ -246,4 +249,104 @@ fn drill_errors_are_located() {
 
     let plan = from_str(&with("  watch\n"), "x.yaml").unwrap();
     assert!(plan.drills.is_some_and(|drills| drills.events.is_empty()));
+}
+
+/// Every error of `text`, as `line:column path: message`.
+fn every_error(text: &str) -> Vec<String> {
+    match from_str(text, "x.yaml") {
+        Err(ScenarioError::Invalid(all)) => {
+            all.iter().map(|e| format!("{}:{} {}: {}", e.line, e.column, e.path, e.message)).collect()
+        }
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+}
+
+#[test]
+fn every_mistake_in_a_file_is_reported_in_order() {
+    let text = VALID
+        .replace("duration: 1m", "duration: 60")
+        .replace("reconnect: { base: 100ms, cap: 10s }", "reconnect: { base: 100ms, cap: 10s, jiter: full }")
+        .replace("    weight: 3", "    weight: 0")
+        .replace("      - hold: 10s", "      - hold: 10\n      - conect")
+        .replace("[connect_unique, extend]", "[connect_unique, { hold: -1s }]")
+        + "thresholds:\n  errors.reply_timout: [\"count == 0\"]\n  connect: [\"p99 < 1\"]\ncolour: red\n";
+    let errors = every_error(&text);
+    let places: Vec<&str> = errors.iter().map(|e| e.split(' ').next().unwrap()).collect();
+    assert_eq!(places, ["2:11", "7:37", "10:13", "13:15", "14:9", "16:37", "18:3", "19:13", "20:1"], "{errors:#?}");
+    assert!(errors[0].starts_with("2:11 duration: expected a duration with a unit"), "{}", errors[0]);
+    assert!(errors[3].starts_with("13:15 behaviors[0].steps[1].hold: expected a duration"), "{}", errors[3]);
+    assert!(errors[4].contains("unknown variant `conect`"), "{}", errors[4]);
+    assert!(errors[6].ends_with("did you mean errors.reply_timeout?"), "{}", errors[6]);
+    assert!(errors[8].starts_with("20:1 : unknown field `colour`"), "{}", errors[8]);
+}
+
+#[test]
+fn every_mistake_across_sections_is_reported() {
+    let text = VALID
+        .replace("duration: 1m\n", "duration: 1m\ntarget: { embedded: { heartbeat: 30s }, heartbeat_timeout: 10s }\n")
+        .replace("      - connect\n      - hold: 10s", "      - presence\n      - connect\n      - await_signal")
+        .replace("base: 100ms", "base: 1m");
+    let errors = every_error(&text);
+    let places: Vec<&str> = errors.iter().map(|e| e.split(' ').next().unwrap()).collect();
+    assert_eq!(places, ["3:60", "8:29", "13:9", "15:9"], "{errors:#?}");
+    assert!(errors[0].contains("heartbeat_timeout longer than the embedded server's heartbeat (30s)"), "{}", errors[0]);
+    assert!(errors[2].contains("an open session before `presence`"), "{}", errors[2]);
+    assert!(errors[3].contains("an `agents` section"), "{}", errors[3]);
+}
+
+#[test]
+fn embedded_settings_are_refused_as_the_cluster_refuses_them() {
+    let text = variant("duration: 1m\n", "duration: 1m\ntarget: { embedded: { heartbeat: 0s } }\n");
+    let errors = every_error(&text);
+    let cluster_says = crate::server::Settings { heartbeat: Duration::ZERO, ..Default::default() }.validate();
+    let cluster_says = cluster_says.unwrap_err().to_string();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("3:34 target.embedded.heartbeat: "), "{}", errors[0]);
+    assert!(errors[0].ends_with(&cluster_says), "{} / {cluster_says}", errors[0]);
+}
+
+#[test]
+fn counts_past_their_bounds_are_refused() {
+    let huge = |from: &str, to: &str| every_error(&variant(from, to)).join("\n");
+    let err = huge("duration: 1m\n", "duration: 1m\ntarget: { embedded: { instances: 4294967295 } }\n");
+    assert!(
+        err.contains(
+            "target.embedded.instances: expected a setting the server can run with: instances must be from 1 to 64"
+        ),
+        "{err}"
+    );
+    let err = huge("behaviors:", "agents: { count: 4294967295 }\nbehaviors:");
+    assert!(err.contains("agents.count: expected a number of agents (a whole number, from 1 to 100000)"), "{err}");
+    let err = huge("to: 10,", "to: 4294967295,");
+    assert!(
+        err.contains("load.stages[0].to: expected a number of visitors (a whole number, from 0 to 10000000)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn deep_nesting_is_refused_with_a_location() {
+    let nested = |depth: usize| {
+        let text = format!("{}presence{}", "{ repeat: { times: 2, steps: [".repeat(depth), "] } }".repeat(depth));
+        every_error(&variant("      - hold: 10s", &format!("      - connect\n      - {text}")))
+    };
+    // 17 repeats: the step reader stops at the 17th.
+    let errors = nested(MAX_NESTING + 1);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("14:"), "{}", errors[0]);
+    assert!(errors[0].ends_with("expected repeats nested at most 16 deep, found one nested deeper"), "{}", errors[0]);
+    // 20,000 repeats: refused before the YAML is parsed at all, which would take n² time.
+    let errors = nested(20_000);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("14:"), "{}", errors[0]);
+    assert!(errors[0].contains("expected lists and mappings nested at most 96 deep"), "{}", errors[0]);
+}
+
+#[test]
+fn a_ca_file_that_does_not_exist_is_refused() {
+    let text =
+        variant("duration: 1m\n", "duration: 1m\ntarget: { url: 'wss://h:1/p', ca_file: /nonexistent/ca.pem }\n");
+    let errors = every_error(&text);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("3:40 target.ca_file: expected a file of PEM certificates"), "{}", errors[0]);
 }

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::measure::Subject;
+use crate::measure::{Subject, ERROR_KIND_PREFIX};
 
+use super::collect::Entries;
 use super::de::Span;
 use super::threshold::{Expression, Threshold};
 
@@ -33,19 +34,39 @@ impl<'de> Visitor<'de> for SectionVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<Threshold>, A::Error> {
         let mut thresholds = Vec::new();
-        while let Some((name, subject)) = map.next_key_seed(NameSeed)? {
-            let entries = map.next_value_seed(EntriesSeed { subject: &subject })?;
-            thresholds.extend(entries.into_iter().map(|entry| Threshold {
-                name: name.clone(),
-                subject: subject.clone(),
-                expression: entry.text,
-                stat: entry.expression.stat,
-                op: entry.expression.op,
-                bound: entry.expression.bound,
-                abort_after: entry.abort_after,
-            }));
+        while let Some(named) = next_name(&mut map)? {
+            thresholds.extend(named);
         }
         Ok(thresholds)
+    }
+}
+
+/// Reads one name of the section and its list; `None` at the end of the section.
+fn next_name<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<Vec<Threshold>>, A::Error> {
+    let Some((name, subject)) = map.next_key_seed(NameSeed)? else { return Ok(None) };
+    let entries = map.next_value_seed(EntriesSeed { subject: &subject })?;
+    let thresholds = entries.into_iter().map(|entry| Threshold {
+        name: name.clone(),
+        subject: subject.clone(),
+        expression: entry.text,
+        stat: entry.expression.stat,
+        op: entry.expression.op,
+        bound: entry.expression.bound,
+        abort_after: entry.abort_after,
+    });
+    Ok(Some(thresholds.collect()))
+}
+
+/// The section read name by name, so that every bad name or expression is reported.
+pub(crate) struct ThresholdEntries;
+
+impl Entries for ThresholdEntries {
+    fn read<'de, A: MapAccess<'de>>(&mut self, map: &mut A) -> Result<bool, A::Error> {
+        next_name(map).map(|named| named.is_some())
+    }
+
+    fn finish<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
     }
 }
 
@@ -68,16 +89,20 @@ impl Visitor<'_> for NameSeed {
     }
 
     fn visit_str<E: de::Error>(self, name: &str) -> Result<Self::Value, E> {
-        match Subject::parse(name) {
-            Some(subject) => Ok((name.to_owned(), subject)),
-            None => {
-                let known: Vec<&str> = Subject::known_names().collect();
-                Err(E::custom(format!(
-                    "expected a metric, counter or delivery check ({}), errors or errors.KIND, found {name:?}",
-                    known.join(", ")
-                )))
-            }
+        if let Some(subject) = Subject::parse(name) {
+            return Ok((name.to_owned(), subject));
         }
+        let hint = Subject::closest(name).map(|close| format!(": did you mean {close}?")).unwrap_or_default();
+        if name.starts_with(ERROR_KIND_PREFIX) {
+            return Err(E::custom(format!(
+                "expected errors.KIND with a kind the harness records (docs/reports.md lists them), found {name:?}{hint}"
+            )));
+        }
+        let known: Vec<&str> = Subject::known_names().collect();
+        Err(E::custom(format!(
+            "expected a metric, counter or delivery check ({}), errors or errors.KIND, found {name:?}{hint}",
+            known.join(", ")
+        )))
     }
 }
 
@@ -218,7 +243,10 @@ mod tests {
     /// (line, column, path, message) of the error in `tail`, lines counted from the document start.
     fn invalid(tail: &str) -> (usize, usize, String, String) {
         match compile(tail) {
-            Err(ScenarioError::Invalid(err)) => (err.line, err.column, err.path, err.message),
+            Err(ScenarioError::Invalid(mut all)) => {
+                let err = all.remove(0);
+                (err.line, err.column, err.path, err.message)
+            }
             other => panic!("expected a validation error, got {other:?}"),
         }
     }
@@ -258,7 +286,28 @@ mod tests {
             message.starts_with("expected a metric, counter or delivery check (connect, presence_ack"),
             "{message}"
         );
-        assert!(message.ends_with("errors or errors.KIND, found \"presense_ack\""), "{message}");
+        assert!(message.contains("errors or errors.KIND, found \"presense_ack\""), "{message}");
+    }
+
+    #[test]
+    fn unknown_names_get_the_closest_known_one() {
+        let (line, column, path, message) = invalid("thresholds:\n  errors.reply_timout: [\"count == 0\"]\n");
+        assert_eq!((line, column, path.as_str()), (6, 3, "thresholds"));
+        assert!(message.contains("found \"errors.reply_timout\": did you mean errors.reply_timeout?"), "{message}");
+        let (_, _, _, message) = invalid("thresholds:\n  presense_ack: [\"p99 < 1ms\"]\n");
+        assert!(message.ends_with("did you mean presence_ack?"), "{message}");
+        let (_, _, _, message) = invalid("thresholds:\n  errors.nonsense_here: [\"count == 0\"]\n");
+        assert!(message.ends_with("found \"errors.nonsense_here\""), "{message}");
+    }
+
+    #[test]
+    fn every_bad_name_is_reported() {
+        let err = compile("thresholds:\n  presense_ack: [\"p99 < 1ms\"]\n  connect: [\"p99 < 1ms\"]\n  errors.tiemout: [\"count == 0\"]\n")
+            .unwrap_err();
+        let ScenarioError::Invalid(all) = err else { panic!("expected a validation error") };
+        let lines: Vec<usize> = all.iter().map(|invalid| invalid.line).collect();
+        assert_eq!(lines, vec![6, 8], "{all:?}");
+        assert!(all[1].message.ends_with("did you mean errors.timeout?"), "{}", all[1].message);
     }
 
     #[test]

@@ -71,7 +71,7 @@ struct Inner {
 impl Cluster {
     /// Binds the directory and `settings.instances` instances on `settings.host`.
     pub async fn start(settings: Settings) -> Result<Cluster, ServerError> {
-        settings.validate().map_err(ServerError::InvalidSettings)?;
+        settings.validate().map_err(|err| ServerError::InvalidSettings(err.to_string()))?;
         let state = Arc::new(Shared::new(settings.queue_bound, Faults::from_settings(&settings)));
         let directory_addr = SocketAddr::new(settings.host, settings.directory_port);
         let context = Context {

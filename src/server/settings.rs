@@ -104,6 +104,21 @@ pub struct Settings {
     pub fault_stale_presence: bool,
 }
 
+/// Most instances one cluster starts: each is a listener and a task set in this process, and
+/// a few dozen already fill a machine's cores (`serve`, `run` and `validate` all refuse more).
+pub const MAX_INSTANCES: usize = 64;
+
+/// A setting the server cannot run with: which one, and why. `run`, `serve` and `validate`
+/// all ask [`Settings::validate`], so they accept and refuse the same settings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} {problem}")]
+pub struct InvalidSetting {
+    /// The field as the scenario and the command line name it (`heartbeat`).
+    pub field: &'static str,
+    /// What it must be, and what it was.
+    pub problem: String,
+}
+
 impl Settings {
     /// How long the cluster's HTTP listeners wait on clients.
     pub fn http_bounds(&self) -> Bounds {
@@ -111,18 +126,25 @@ impl Settings {
     }
 
     /// Refuses values the server cannot run with (a zero heartbeat would spin, for one).
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        let invalid = |field, problem: String| Err(InvalidSetting { field, problem });
+        if !(1..=MAX_INSTANCES).contains(&self.instances) {
+            return invalid("instances", format!("must be from 1 to {MAX_INSTANCES}, found {}", self.instances));
+        }
         if !(0.0..=1.0).contains(&self.fault_drop_signals) {
-            return Err(format!("fault_drop_signals must be between 0 and 1, found {}", self.fault_drop_signals));
+            return invalid(
+                "fault_drop_signals",
+                format!("must be between 0 and 1, found {}", self.fault_drop_signals),
+            );
         }
         if self.heartbeat.is_zero() {
-            return Err("heartbeat must be longer than 0s".to_owned());
+            return invalid("heartbeat", "must be longer than 0s".to_owned());
         }
         if self.header_timeout.is_zero() {
-            return Err("header_timeout must be longer than 0s".to_owned());
+            return invalid("header_timeout", "must be longer than 0s".to_owned());
         }
         if self.max_frame_bytes == 0 {
-            return Err("max_frame_bytes must be at least 1".to_owned());
+            return invalid("max_frame_bytes", "must be at least 1".to_owned());
         }
         Ok(())
     }
@@ -170,10 +192,12 @@ mod tests {
     fn validation_names_the_bad_setting() {
         assert_eq!(Settings::default().validate(), Ok(()));
         let bad = Settings { fault_drop_signals: 1.5, ..Settings::default() };
-        assert!(bad.validate().unwrap_err().contains("fault_drop_signals"));
+        assert_eq!(bad.validate().unwrap_err().field, "fault_drop_signals");
         let bad = Settings { heartbeat: Duration::ZERO, ..Settings::default() };
-        assert!(bad.validate().unwrap_err().contains("heartbeat"));
+        assert_eq!(bad.validate().unwrap_err().to_string(), "heartbeat must be longer than 0s");
+        let bad = Settings { instances: 4_294_967_295, ..Settings::default() };
+        assert_eq!(bad.validate().unwrap_err().to_string(), "instances must be from 1 to 64, found 4294967295");
         let bad = Settings { header_timeout: Duration::ZERO, ..Settings::default() };
-        assert!(bad.validate().unwrap_err().contains("header_timeout"));
+        assert_eq!(bad.validate().unwrap_err().to_string(), "header_timeout must be longer than 0s");
     }
 }
