@@ -253,11 +253,12 @@ fn a_check_the_scenario_set_up_that_never_ran_fails_as_not_exercised() {
 #[test]
 fn errors_fail_a_run_unless_a_threshold_governs_them() {
     let dir = workdir("errors");
-    // Agents that never signal: every await_signal times out, an error of its own kind.
+    // Agents that send about four signals a second to five visitors: most waits time out, an
+    // error of its own kind.
     let scenario_text = |thresholds: &str| {
         format!(
-            "name: waits\nduration: 2s\ntarget: {{ embedded: {{ instances: 1 }} }}\n\
-             load: {{ stages: [{{ to: 5, over: 200ms }}] }}\nagents: {{ count: 1 }}\n\
+            "name: waits\nduration: 3s\ntarget: {{ embedded: {{ instances: 1 }} }}\n\
+             load: {{ stages: [{{ to: 5, over: 200ms }}] }}\nagents: {{ count: 1, signals: {{ rate: 4/s }}, grace: 1s }}\n\
              behaviors:\n  - name: b\n    steps: [connect, {{ repeat: {{ steps: [{{ await_signal: {{ timeout: 100ms }} }}] }} }}]\n\
              {thresholds}"
         )

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::*;
-use presence_bench::protocol::locate::{HttpError, BODY_TOO_LARGE, MAX_BODY};
+use presence_bench::protocol::locate::{HttpError, MAX_BODY};
 use presence_bench::scenario::{self, Destination};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -61,13 +61,15 @@ async fn an_endless_locate_answer_is_an_error_naming_the_limit() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_against_an_endless_directory_counts_body_too_large() {
-    let yaml = "name: endless\nseed: 1\nduration: 1s\nload: { stages: [ { to: 4, over: 0s } ] }\n\
+async fn a_run_against_an_endless_directory_is_found_down_naming_the_limit() {
+    let yaml = "name: endless\nseed: 1\nduration: 20s\nload: { stages: [ { to: 4, over: 0s } ] }\n\
         behaviors: [ { name: b, steps: [connect, { hold: 1s }] } ]\n";
     let mut plan = scenario::from_str(yaml, "endless.yaml").expect("valid");
     plan.target.destination = Destination::Directory { url: format!("http://{}", endless_directory().await) };
-    let result = start_run(plan).finished().await;
-    assert!(result.totals.errors.get(BODY_TOO_LARGE).is_some_and(|n| *n >= 4), "{:?}", result.totals.errors);
-    // Each refusal read at most the limit, so the run ends on time instead of reading on.
-    assert!(result.totals.elapsed < Duration::from_secs(5), "{:?}", result.totals.elapsed);
+    let started = std::time::Instant::now();
+    // The preflight reads at most the limit of the first answer and stops there: the run is
+    // refused in seconds instead of reading on for its 20 s.
+    let err = start_run(plan).ended().await.err().expect("an endless directory is no usable target");
+    assert!(err.to_string().contains("over the 65536-byte limit"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
 }
