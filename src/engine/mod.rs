@@ -29,8 +29,6 @@ use target::TargetError;
 
 /// How long visitors get to close their sessions after the run ends.
 const CLOSE_GRACE: Duration = Duration::from_secs(10);
-/// How long a visitor waits for the answer to a request before counting a timeout.
-const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the ledger judges what became due.
 const SWEEP_EVERY: Duration = Duration::from_millis(500);
 /// Timeout of discovery requests.
@@ -92,7 +90,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
         options: ConnectOptions { transport: plan.target.transport, tls: Some(tls), ..ConnectOptions::default() },
         group: plan.target.group.clone(),
         recorder: recorder.clone(),
-        reply_timeout: REPLY_TIMEOUT,
+        reply_timeout: plan.target.reply_timeout,
     });
     let background = TaskTracker::new();
     let background_stop = CancellationToken::new();
@@ -114,6 +112,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
             backoff: plan.reconnect,
             seed: plan.seed,
             send_until: started + load_length(&plan).saturating_sub(grace),
+            drills: drills.clone(),
         });
         for index in 0..agents.count {
             background.spawn(agent::run(context.clone(), index, background_stop.clone()));

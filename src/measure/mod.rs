@@ -4,6 +4,7 @@
 //! [`prometheus`] export. Formatting results is `report`'s job, not this module's.
 
 pub mod collector;
+pub mod error_kind;
 pub mod health;
 pub mod label;
 mod metric;
@@ -12,9 +13,11 @@ pub mod prometheus;
 mod recorder;
 mod schedule;
 mod subject;
+mod waiting;
 
 pub use collector::{Interval, Live, Totals};
 pub use metric::{Check, Counter, Metric, Tally};
 pub use recorder::{latency_micros, new_histogram, record_duration, Recorder, MAX_LATENCY_US, SIGNIFICANT_DIGITS};
 pub use schedule::{charged_start, TIMER_SLACK};
 pub use subject::Subject;
+pub use waiting::{Waiting, WaitingNow};

@@ -268,7 +268,7 @@ impl Connection {
         loop {
             let frame = match ready!(self.ws.poll_next_unpin(cx)) {
                 None => return Poll::Ready(Err(ClientError::Lost("connection closed without a close frame".into()))),
-                Some(Err(err)) => return Poll::Ready(Err(ClientError::Lost(err.to_string()))),
+                Some(Err(err)) => return Poll::Ready(Err(read_error(err))),
                 Some(Ok(frame)) => frame,
             };
             return Poll::Ready(match frame {
@@ -282,6 +282,19 @@ impl Connection {
                 Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
             });
         }
+    }
+}
+
+/// What a failed read means: the server broke the WebSocket protocol (invalid UTF-8 in a
+/// text frame, bad framing, a frame over the limit), which a reconnect would only repeat,
+/// or the connection went away, which a reconnect may cure.
+fn read_error(err: tungstenite::Error) -> ClientError {
+    use tungstenite::Error;
+    match err {
+        Error::Utf8(_) | Error::Protocol(_) | Error::Capacity(_) | Error::AttackAttempt => {
+            ClientError::Protocol(err.to_string())
+        }
+        other => ClientError::Lost(other.to_string()),
     }
 }
 

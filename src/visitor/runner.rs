@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 use rand::rngs::SmallRng;
 use tokio_util::sync::CancellationToken;
 
+use super::request::{unanswered, END_SETTLE};
 use super::tab::{poll_any, Tab};
 use super::VisitorContext;
 use crate::checks::visitor_side::{BlurVerdict, FocusExpectation, SignalOrder};
 use crate::checks::{agent_index, Receipt};
-use crate::drill::{Cause, Loss};
+use crate::drill::Loss;
 use crate::measure::{label, Check, Counter, Metric, Tally};
 use crate::protocol::client::{ClientError, Incoming};
 use crate::protocol::{ClientMessage, ServerMessage};
@@ -24,8 +25,10 @@ pub enum Interrupt {
     Cancelled,
     /// No matching reply before the deadline.
     Timeout,
-    /// The tab that was waited on was lost (and recovered or dropped meanwhile).
-    TabLost,
+    /// The tab that was waited on was lost (and recovered or dropped meanwhile). `planned`:
+    /// the loss was a move the server announced (a drain) or fell in a drill window, so the
+    /// request it carried is not held against the server.
+    TabLost { planned: bool },
 }
 
 /// One simulated visitor while it runs.
@@ -83,7 +86,7 @@ impl<'a> Visitor<'a> {
         Ok(self.tabs.len() - 1)
     }
 
-    async fn open_session(
+    pub(super) async fn open_session(
         &mut self,
         tab_id: &str,
         unique: bool,
@@ -100,14 +103,27 @@ impl<'a> Visitor<'a> {
                 loss.attempt();
             }
             let identity = if unique { Identity::Unique } else { Identity::Visitor(&self.id) };
+            let started = Instant::now();
+            let _waiting = self.ctx.recorder.waiting();
             // Boxed: the handshake's state is large and only lives while a session opens, so it
             // must not make every idle visitor's future that large.
-            let opening = Box::pin(self.ctx.opener.open(identity, &self.id, tab_id, self.local_ip, &mut self.rng));
+            let mut opening = Box::pin(self.ctx.opener.open(identity, &self.id, tab_id, self.local_ip, &mut self.rng));
             let result = tokio::select! {
                 biased;
-                _ = self.cancel.cancelled() => return Err(Interrupt::Cancelled),
-                result = opening => result,
+                _ = self.cancel.cancelled() => {
+                    // Stopped while the server had the opening in hand: it gets the same short
+                    // last chance as a request (see `request::request`), then counts unanswered.
+                    let metric = if unique { Metric::UniqueAssign } else { Metric::Connect };
+                    match tokio::time::timeout(END_SETTLE, &mut opening).await {
+                        Ok(Ok(opened)) => opened.conn.close().await,
+                        Ok(Err(err)) => self.ctx.recorder.error(err.kind()),
+                        Err(_) => unanswered(&self.ctx.recorder, Some(metric), started),
+                    }
+                    return Err(Interrupt::Cancelled);
+                }
+                result = &mut opening => result,
             };
+            drop(opening);
             match result {
                 Ok(opened) => {
                     if unique {
@@ -145,8 +161,8 @@ impl<'a> Visitor<'a> {
                 Ok(())
             }
             Err(err) => {
-                Box::pin(self.recover(i, err)).await?;
-                Err(Interrupt::TabLost)
+                let planned = Box::pin(self.recover(i, err)).await?;
+                Err(Interrupt::TabLost { planned })
             }
         }
     }
@@ -160,14 +176,35 @@ impl<'a> Visitor<'a> {
         &mut self,
         on: Option<usize>,
         deadline: Instant,
+        matcher: impl FnMut(&ServerMessage) -> Option<T>,
+    ) -> Result<T, Interrupt> {
+        self.wait(on, deadline, matcher, true).await
+    }
+
+    /// As [`Self::wait_for`], but deaf to the end of the run: for a request that was in
+    /// flight when its visitor was stopped and gets a last chance to be answered.
+    pub async fn settle<T>(
+        &mut self,
+        on: usize,
+        deadline: Instant,
+        matcher: impl FnMut(&ServerMessage) -> Option<T>,
+    ) -> Result<T, Interrupt> {
+        self.wait(Some(on), deadline, matcher, false).await
+    }
+
+    async fn wait<T>(
+        &mut self,
+        on: Option<usize>,
+        deadline: Instant,
         mut matcher: impl FnMut(&ServerMessage) -> Option<T>,
+        cancellable: bool,
     ) -> Result<T, Interrupt> {
         let sleep = tokio::time::sleep_until(self.wake_at(deadline).into());
         tokio::pin!(sleep);
         loop {
             let (i, result) = tokio::select! {
                 biased;
-                _ = self.cancel.cancelled() => return Err(Interrupt::Cancelled),
+                _ = self.cancel.cancelled(), if cancellable => return Err(Interrupt::Cancelled),
                 event = std::future::poll_fn(|cx| poll_any(&mut self.tabs, cx)) => event,
                 _ = &mut sleep => match self.silent_tab() {
                     Some((i, silence)) => (i, Err(ClientError::Lost(format!("nothing heard for {silence:?}")))),
@@ -191,10 +228,10 @@ impl<'a> Visitor<'a> {
                     }
                 }
                 Err(err) => {
-                    Box::pin(self.recover(i, err)).await?;
+                    let planned = Box::pin(self.recover(i, err)).await?;
                     sleep.as_mut().reset(self.wake_at(deadline).into());
                     if on == Some(i) {
-                        return Err(Interrupt::TabLost);
+                        return Err(Interrupt::TabLost { planned });
                     }
                 }
             }
@@ -242,7 +279,8 @@ impl<'a> Visitor<'a> {
                 // A lost session is recovered inside send; the server re-sends unacked signals.
                 let _ = self.send(i, &ack).await;
             }
-            ServerMessage::Blur { .. } => {
+            ServerMessage::Blur { tab } => {
+                self.check_tab_named(i, tab);
                 self.tabs[i].focused = false;
                 match self.focus.blurred(&self.tabs[i].id) {
                     BlurVerdict::Expected(started) => self.ctx.recorder.since(Metric::Blur, started),
@@ -250,7 +288,10 @@ impl<'a> Visitor<'a> {
                     BlurVerdict::Unrelated => {}
                 }
             }
-            ServerMessage::Focused { .. } => self.tabs[i].focused = true,
+            ServerMessage::Focused { tab } => {
+                self.check_tab_named(i, tab);
+                self.tabs[i].focused = true;
+            }
             ServerMessage::Draining { .. } => self.tabs[i].draining = true,
             ServerMessage::Expired {} => self.tabs[i].expired = true,
             ServerMessage::Error { .. } => self.ctx.recorder.error("server_error"),
@@ -259,9 +300,21 @@ impl<'a> Visitor<'a> {
         Ok(())
     }
 
-    /// Checks a received signal against the ledger: lost, duplicated, out of order, unfocused.
+    /// `blur` and `focused` name the tab they are sent to (PROTOCOL.md section 2).
+    fn check_tab_named(&self, i: usize, named: &str) {
+        if named != self.tabs[i].id {
+            self.ctx.recorder.violation(Check::TabMismatch);
+        }
+    }
+
+    /// Checks a received signal against the ledger: unknown, lost, duplicated, out of order,
+    /// unfocused. The harness's agents name themselves `agent-N` and number their signals: a
+    /// signal with another sender or id came from no agent of the run.
     fn check_signal(&mut self, i: usize, agent: &str, id: &str) {
-        let (Some(agent), Ok(number)) = (agent_index(agent), id.parse::<u64>()) else { return };
+        let (Some(agent), Ok(number)) = (agent_index(agent), id.parse::<u64>()) else {
+            self.ctx.recorder.violation(Check::SignalsUnknown);
+            return;
+        };
         let receipt = self.ctx.ledger.signal_received(agent, number, &self.id, self.tabs[i].focused);
         if receipt == Receipt::First && !self.order.in_order(agent, number) {
             self.ctx.recorder.violation(Check::SignalsOutOfOrder);
@@ -275,55 +328,6 @@ impl<'a> Visitor<'a> {
         }
     }
 
-    /// Tab `i` lost its session: reconnect it with backoff (re-locate, re-connect, resend
-    /// the last presence), or drop the tab when the server ended it on purpose.
-    pub async fn recover(&mut self, i: usize, err: ClientError) -> Result<(), Interrupt> {
-        let lost_at = Instant::now();
-        self.leave_tab(i, lost_at);
-        let recorder = &self.ctx.recorder;
-        recorder.count(Counter::SessionsLost, 1);
-        recorder.tally(Tally::SessionLost, self.tabs[i].server);
-        let reconnectable = match &err {
-            ClientError::Closed { code, .. } => matches!(code, 3000 | 1001 | 1006 | 1011 | 1012 | 1013 | 1005),
-            ClientError::Lost(_) => true,
-            _ => false,
-        };
-        if !reconnectable || self.tabs[i].expired {
-            if !self.tabs[i].expired {
-                recorder.error(close_kind(&err));
-            }
-            self.drop_tab(i);
-            return Ok(());
-        }
-        let loss = self.ctx.drills.lost(Cause::of(&err, self.tabs[i].draining));
-        let tab_id = self.tabs[i].id.clone();
-        let unique = self.tabs[i].unique;
-        let (conn, server) = self.open_session(&tab_id, unique, Some(&loss)).await?;
-        // The server gives the reconnected tab focus and blurs the one that had it.
-        let focused = self.tabs.iter().find(|tab| tab.focused && tab.id != tab_id).map(|tab| tab.id.clone());
-        self.focus.moved(focused.as_deref(), &tab_id, Instant::now(), self.ctx.ledger.grace());
-        let tab = &mut self.tabs[i];
-        tab.conn = conn;
-        tab.server = server;
-        tab.last_heard = Instant::now();
-        tab.focused = true;
-        tab.draining = false;
-        tab.seq = 0;
-        if let Some(last) = tab.last_presence.clone() {
-            let seq = self.next_seq(i);
-            let presence = ClientMessage::Presence { seq, data: last.data, page: last.page };
-            self.send(i, &presence).await?;
-            let deadline = Instant::now() + self.ctx.opener.reply_timeout;
-            self.wait_for(Some(i), deadline, |m| {
-                matches!(m, ServerMessage::PresenceAck { seq: s } if *s == seq).then_some(())
-            })
-            .await?;
-        }
-        loss.back();
-        self.ctx.recorder.count(Counter::Reconnects, 1);
-        Ok(())
-    }
-
     /// The next `presence` sequence number of tab `i`.
     pub fn next_seq(&mut self, i: usize) -> u64 {
         let tab = &mut self.tabs[i];
@@ -332,7 +336,7 @@ impl<'a> Visitor<'a> {
     }
 
     /// Tells the checks that tab `i`'s session is over (closed, or lost).
-    fn leave_tab(&mut self, i: usize, now: Instant) {
+    pub(super) fn leave_tab(&mut self, i: usize, now: Instant) {
         let tab = &self.tabs[i];
         self.focus.forget(&tab.id);
         if tab.unique {
@@ -344,7 +348,7 @@ impl<'a> Visitor<'a> {
     }
 
     /// Forgets tab `i` without closing it (its session is already gone).
-    fn drop_tab(&mut self, i: usize) {
+    pub(super) fn drop_tab(&mut self, i: usize) {
         self.tabs.remove(i);
         if self.current >= self.tabs.len() {
             self.current = self.tabs.len().saturating_sub(1);
@@ -370,19 +374,5 @@ impl<'a> Visitor<'a> {
         while !self.tabs.is_empty() {
             self.close_tab(self.tabs.len() - 1).await;
         }
-    }
-}
-
-/// An error kind for a session the server ended in a way that is not a move.
-fn close_kind(err: &ClientError) -> &'static str {
-    match err {
-        ClientError::Closed { code: 1002, .. } => "closed_broken_framing",
-        ClientError::Closed { code: 1009, .. } => "closed_too_big",
-        ClientError::Closed { code: 2010, .. } => "closed_session_in_use",
-        ClientError::Closed { code: 4001, .. } => "closed_unique_expired",
-        ClientError::Closed { code: 4002, .. } => "closed_unique_in_use",
-        ClientError::Closed { code: 4003, .. } => "closed_bad_request",
-        ClientError::Closed { code: 4004, .. } => "closed_replaced",
-        other => other.kind(),
     }
 }

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::request::request;
 use super::runner::{Interrupt, Visitor};
 use super::tab::LastPresence;
 use crate::checks::MARKER_KEY;
@@ -18,7 +19,7 @@ pub(super) async fn run_steps(v: &mut Visitor<'_>, steps: &[Step], intended: Opt
     for step in steps {
         v.check_overdue_blur();
         match run_step(v, step, intended.take()).await {
-            Ok(()) | Err(Interrupt::Timeout) | Err(Interrupt::TabLost) => {}
+            Ok(()) | Err(Interrupt::Timeout) | Err(Interrupt::TabLost { .. }) => {}
             Err(Interrupt::Cancelled) => return Err(Interrupt::Cancelled),
         }
     }
@@ -31,7 +32,7 @@ async fn run_step(v: &mut Visitor<'_>, step: &Step, intended: Option<Instant>) -
         Step::ConnectUnique => connect(v, true).await,
         Step::Extend => {
             let Some(i) = current_tab(v) else { return Ok(()) };
-            request(v, i, &ClientMessage::Extend, intended, Metric::Extend, |m| {
+            timed(v, i, &ClientMessage::Extend, intended, Metric::Extend, |m| {
                 matches!(m, ServerMessage::Extended { .. })
             })
             .await
@@ -63,7 +64,7 @@ async fn run_step(v: &mut Visitor<'_>, step: &Step, intended: Option<Instant>) -
             v.current = next;
             let from = v.tabs.iter().find(|tab| tab.focused).map(|tab| tab.id.clone());
             v.focus.moved(from.as_deref(), &v.tabs[next].id, Instant::now(), v.ctx.ledger.grace());
-            request(v, next, &ClientMessage::Focus, intended, Metric::Focus, |m| {
+            timed(v, next, &ClientMessage::Focus, intended, Metric::Focus, |m| {
                 matches!(m, ServerMessage::Focused { .. })
             })
             .await
@@ -116,9 +117,8 @@ fn current_tab(v: &Visitor<'_>) -> Option<usize> {
     }
 }
 
-/// Sends `message` on tab `i` and waits for the reply `is_reply` accepts, recording
-/// `metric` from `intended` (or from the send).
-async fn request(
+/// A timed request of a step: from its intended start, or from now.
+async fn timed(
     v: &mut Visitor<'_>,
     i: usize,
     message: &ClientMessage,
@@ -126,20 +126,7 @@ async fn request(
     metric: Metric,
     is_reply: impl Fn(&ServerMessage) -> bool,
 ) -> Result<(), Interrupt> {
-    let started = intended.unwrap_or_else(Instant::now);
-    v.send(i, message).await?;
-    let deadline = Instant::now() + v.ctx.opener.reply_timeout;
-    match v.wait_for(Some(i), deadline, |m| is_reply(m).then_some(())).await {
-        Ok(()) => {
-            v.ctx.recorder.since(metric, started);
-            Ok(())
-        }
-        Err(Interrupt::Timeout) => {
-            v.ctx.recorder.error("reply_timeout");
-            Err(Interrupt::Timeout)
-        }
-        Err(other) => Err(other),
-    }
+    request(v, i, message, intended.unwrap_or_else(Instant::now), Some(metric), is_reply).await
 }
 
 async fn send_presence(
@@ -167,7 +154,7 @@ async fn send_presence(
         last.data.get_or_insert_with(Default::default).extend(data.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     let message = ClientMessage::Presence { seq, data, page };
-    request(
+    timed(
         v,
         i,
         &message,

@@ -1,0 +1,90 @@
+//! Recovering a lost session (PROTOCOL.md section 4): reconnect with backoff, re-locate,
+//! re-connect and resend the last presence; or drop the tab when the server ended it on
+//! purpose or broke the protocol.
+//!
+//! A loss the server announced (a drain) or that falls in a drill window is a planned move;
+//! any other loss is a `session_lost` error, and the request it carried is `unanswered`.
+
+use std::time::Instant;
+
+use super::request::request;
+use super::runner::{Interrupt, Visitor};
+use crate::drill::Cause;
+use crate::measure::error_kind::SESSION_LOST;
+use crate::measure::{Counter, Tally};
+use crate::protocol::client::ClientError;
+use crate::protocol::{ClientMessage, ServerMessage};
+
+impl Visitor<'_> {
+    /// Tab `i` lost its session: reconnect it, or drop it when the server ended it for good.
+    /// Answers whether the loss was planned.
+    pub async fn recover(&mut self, i: usize, err: ClientError) -> Result<bool, Interrupt> {
+        let lost_at = Instant::now();
+        self.leave_tab(i, lost_at);
+        let recorder = &self.ctx.recorder;
+        recorder.count(Counter::SessionsLost, 1);
+        recorder.tally(Tally::SessionLost, self.tabs[i].server);
+        let reconnectable = match &err {
+            ClientError::Closed { code, .. } => matches!(code, 3000 | 1001 | 1006 | 1011 | 1012 | 1013 | 1005),
+            ClientError::Lost(_) => true,
+            _ => false,
+        };
+        if !reconnectable || self.tabs[i].expired {
+            let planned = self.tabs[i].expired;
+            if !planned {
+                recorder.error(close_kind(&err));
+            }
+            self.drop_tab(i);
+            return Ok(planned);
+        }
+        let cause = Cause::of(&err, self.tabs[i].draining);
+        let loss = self.ctx.drills.lost(cause);
+        let planned = cause == Cause::Drain || loss.in_drill();
+        if !planned {
+            recorder.error(SESSION_LOST);
+        }
+        let tab_id = self.tabs[i].id.clone();
+        let unique = self.tabs[i].unique;
+        let (conn, server) = match self.open_session(&tab_id, unique, Some(&loss)).await {
+            Ok(opened) => opened,
+            Err(interrupt) => {
+                // Stopped before it was back: its dead session must not be waited on again.
+                self.drop_tab(i);
+                return Err(interrupt);
+            }
+        };
+        // The server gives the reconnected tab focus and blurs the one that had it.
+        let focused = self.tabs.iter().find(|tab| tab.focused && tab.id != tab_id).map(|tab| tab.id.clone());
+        self.focus.moved(focused.as_deref(), &tab_id, Instant::now(), self.ctx.ledger.grace());
+        let tab = &mut self.tabs[i];
+        tab.conn = conn;
+        tab.server = server;
+        tab.last_heard = Instant::now();
+        tab.focused = true;
+        tab.draining = false;
+        tab.seq = 0;
+        if let Some(last) = tab.last_presence.clone() {
+            let seq = self.next_seq(i);
+            let presence = ClientMessage::Presence { seq, data: last.data, page: last.page };
+            let is_ack = |m: &ServerMessage| matches!(m, ServerMessage::PresenceAck { seq: s } if *s == seq);
+            request(self, i, &presence, Instant::now(), None, is_ack).await?;
+        }
+        loss.back();
+        self.ctx.recorder.count(Counter::Reconnects, 1);
+        Ok(planned)
+    }
+}
+
+/// An error kind for a session the server ended in a way that is not a move.
+fn close_kind(err: &ClientError) -> &'static str {
+    match err {
+        ClientError::Closed { code: 1002, .. } => "closed_broken_framing",
+        ClientError::Closed { code: 1009, .. } => "closed_too_big",
+        ClientError::Closed { code: 2010, .. } => "closed_session_in_use",
+        ClientError::Closed { code: 4001, .. } => "closed_unique_expired",
+        ClientError::Closed { code: 4002, .. } => "closed_unique_in_use",
+        ClientError::Closed { code: 4003, .. } => "closed_bad_request",
+        ClientError::Closed { code: 4004, .. } => "closed_replaced",
+        other => other.kind(),
+    }
+}
