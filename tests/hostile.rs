@@ -60,7 +60,11 @@ async fn requests_open_when_the_run_ends_are_unanswered_and_as_long_as_they_wait
     let totals = run(fault, Sockjs, &scenario(2000, "reply_timeout: 5s", BROWSING, "")).await;
     assert_eq!(errors(&totals, UNANSWERED), VISITORS, "{:?}", totals.errors);
     assert_eq!(errors(&totals, REPLY_TIMEOUT), 0);
-    assert!(max_us(&totals, Metric::PresenceAck) >= 1_000_000, "the stall shows: {}", max_us(&totals, Metric::PresenceAck));
+    assert!(
+        max_us(&totals, Metric::PresenceAck) >= 1_000_000,
+        "the stall shows: {}",
+        max_us(&totals, Metric::PresenceAck)
+    );
 }
 
 #[tokio::test]

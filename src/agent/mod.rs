@@ -15,11 +15,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::checks::{agent_name, Ledger, SignalKind, MARKER_KEY};
 use crate::drill::Drills;
+use crate::measure::error_kind::{SESSION_LOST, UNANSWERED};
 use crate::measure::{charged_start, Counter, Metric, Recorder, Waiting};
 use crate::protocol::client::{ClientError, Connection, Incoming};
 use crate::protocol::{ClientMessage, ServerMessage};
 use crate::scenario::{Agents, Backoff};
-use crate::measure::error_kind::{SESSION_LOST, UNANSWERED};
 use crate::session::{Identity, Opener};
 use schedule::Schedule;
 use watching::Watches;
@@ -87,7 +87,8 @@ pub async fn run(ctx: Arc<AgentContext>, index: u32, cancel: CancellationToken) 
             Err(err) => {
                 tracing::debug!(agent = %agent.name, error = %err, "agent session lost");
                 agent.watches.lost(&ctx.ledger, index);
-                let planned = matches!(err, ClientError::Closed { code: 3000, .. }) || ctx.drills.current_event().is_some();
+                let planned =
+                    matches!(err, ClientError::Closed { code: 3000, .. }) || ctx.drills.current_event().is_some();
                 if !planned {
                     ctx.recorder.error(SESSION_LOST);
                     agent.unanswered();

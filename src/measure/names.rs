@@ -61,8 +61,17 @@ pub const LAG: &str = "presence_bench_scheduling_lag_seconds";
 pub const LAG_MAX: &str = "presence_bench_scheduling_lag_max_seconds";
 
 /// Error kinds pre-registered at zero: the ones dashboards and the harness verdict watch.
-pub const ERROR_KINDS: &[&str] =
-    &["connect", OPEN_FILE_LIMIT, EPHEMERAL_PORTS, "handshake", "lost", REPLY_TIMEOUT, UNANSWERED, SESSION_LOST, "protocol"];
+pub const ERROR_KINDS: &[&str] = &[
+    "connect",
+    OPEN_FILE_LIMIT,
+    EPHEMERAL_PORTS,
+    "handshake",
+    "lost",
+    REPLY_TIMEOUT,
+    UNANSWERED,
+    SESSION_LOST,
+    "protocol",
+];
 /// Reconnect attempt outcomes, pre-registered at zero.
 pub const RECONNECT_OUTCOMES: &[&str] = &["ok", "failed"];
 /// Drill event kinds, pre-registered at zero.

@@ -203,7 +203,11 @@ impl Session<'_> {
         }
         while let Some(Ok(frame)) = self.ws.next().await {
             let Message::Text(text) = frame else { continue };
-            let items = if self.sockjs { sockjs::decode_client_frame(&text).map_err(|_| Ended)? } else { vec![text.to_string()] };
+            let items = if self.sockjs {
+                sockjs::decode_client_frame(&text).map_err(|_| Ended)?
+            } else {
+                vec![text.to_string()]
+            };
             for item in items {
                 let Ok(message) = ClientMessage::decode(&item) else { continue };
                 if !self.shared.stalled() {
@@ -253,7 +257,8 @@ impl Session<'_> {
                 let data = serde_json::json!({ "from": "nobody" });
                 self.reply(ServerMessage::Signal { id: "999999".into(), agent: "agent-0".into(), data }).await?;
                 let args = serde_json::json!({});
-                let invoke = ServerMessage::Invoke { id: "1".into(), agent: "intruder".into(), action: "x".into(), args };
+                let invoke =
+                    ServerMessage::Invoke { id: "1".into(), agent: "intruder".into(), action: "x".into(), args };
                 self.reply(invoke).await
             }
             _ => Ok(()),
