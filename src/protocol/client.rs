@@ -289,8 +289,12 @@ impl Connection {
 /// text frame, bad framing, a frame over the limit), which a reconnect would only repeat,
 /// or the connection went away, which a reconnect may cure.
 fn read_error(err: tungstenite::Error) -> ClientError {
+    use tungstenite::error::ProtocolError;
     use tungstenite::Error;
     match err {
+        // An abrupt stop (a killed instance, a reset) is a loss, though tungstenite files it
+        // under protocol errors.
+        Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => ClientError::Lost(err.to_string()),
         Error::Utf8(_) | Error::Protocol(_) | Error::Capacity(_) | Error::AttackAttempt => {
             ClientError::Protocol(err.to_string())
         }
