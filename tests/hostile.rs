@@ -167,3 +167,19 @@ async fn a_stall_shows_in_the_live_figures_as_requests_waiting() {
     running.stop.cancel();
     running.finished().await;
 }
+
+#[tokio::test]
+async fn the_endless_locate_switch_streams_a_body_that_never_ends() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = FaultServer::start(Fault::EndlessLocate).await;
+    let addr = server.directory_url().replacen("http://", "", 1);
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    stream.write_all(b"GET /locate?group=42&visitor=v HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("request sent");
+    let mut read = 0;
+    let mut buffer = vec![0u8; 64 * 1024];
+    while read < 4 << 20 {
+        let n = within("more of the body", stream.read(&mut buffer)).await.expect("read");
+        assert!(n > 0, "the body ended after {read} bytes");
+        read += n;
+    }
+}
