@@ -8,8 +8,8 @@
 use std::time::Instant;
 
 use super::request::request;
-use super::runner::{Interrupt, Visitor};
-use crate::drill::Cause;
+use super::runner::{Interrupt, Visitor, WaitMode};
+use crate::drill::{Cause, Loss};
 use crate::measure::error_kind::SESSION_LOST;
 use crate::measure::{Counter, Tally};
 use crate::protocol::client::ClientError;
@@ -18,60 +18,89 @@ use crate::protocol::{ClientMessage, ServerMessage};
 impl Visitor<'_> {
     /// Tab `i` lost its session: reconnect it, or drop it when the server ended it for good.
     /// Answers whether the loss was planned.
+    ///
+    /// A reconnect whose new session is lost again before its resent presence is answered
+    /// (a server that resets every connection) goes round this loop, backing off further
+    /// each time: each loss counts, and nothing nests deeper.
     pub async fn recover(&mut self, i: usize, err: ClientError) -> Result<bool, Interrupt> {
-        let lost_at = Instant::now();
-        self.leave_tab(i, lost_at);
-        let recorder = &self.ctx.recorder;
-        recorder.count(Counter::SessionsLost, 1);
-        recorder.tally(Tally::SessionLost, self.tabs[i].server);
-        let reconnectable = match &err {
-            ClientError::Closed { code, .. } => matches!(code, 3000 | 1001 | 1006 | 1011 | 1012 | 1013 | 1005),
-            ClientError::Lost(_) => true,
-            _ => false,
-        };
-        if !reconnectable || self.tabs[i].expired {
-            let planned = self.tabs[i].expired;
-            if !planned {
-                recorder.error(close_kind(&err));
-            }
-            self.drop_tab(i);
-            return Ok(planned);
-        }
-        let cause = Cause::of(&err, self.tabs[i].draining);
-        let loss = self.ctx.drills.lost(cause);
-        let planned = cause == Cause::Drain || loss.in_drill();
-        if !planned {
-            recorder.error(SESSION_LOST);
-        }
-        let tab_id = self.tabs[i].id.clone();
-        let unique = self.tabs[i].unique;
-        let (conn, server) = match self.open_session(&tab_id, unique, Some(&loss)).await {
-            Ok(opened) => opened,
-            Err(interrupt) => {
-                // Stopped before it was back: its dead session must not be waited on again.
+        let mut err = err;
+        let mut failed_resends = 0;
+        let mut recovery: Option<(Loss, bool)> = None;
+        loop {
+            self.leave_tab(i, Instant::now());
+            let recorder = &self.ctx.recorder;
+            recorder.count(Counter::SessionsLost, 1);
+            recorder.tally(Tally::SessionLost, self.tabs[i].server);
+            if !reconnectable(&err) || self.tabs[i].expired {
+                let planned = self.tabs[i].expired;
+                if !planned {
+                    recorder.error(close_kind(&err));
+                }
                 self.drop_tab(i);
-                return Err(interrupt);
+                return Ok(planned);
             }
-        };
-        // The server gives the reconnected tab focus and blurs the one that had it.
-        let focused = self.tabs.iter().find(|tab| tab.focused && tab.id != tab_id).map(|tab| tab.id.clone());
-        self.focus.moved(focused.as_deref(), &tab_id, Instant::now(), self.ctx.ledger.grace());
-        let tab = &mut self.tabs[i];
-        tab.conn = conn;
-        tab.server = server;
-        tab.last_heard = Instant::now();
-        tab.focused = true;
-        tab.draining = false;
-        tab.seq = 0;
-        if let Some(last) = tab.last_presence.clone() {
+            // Planned: announced by the server, or in a drill window (the first loss's window
+            // covers the whole recovery).
+            let cause = Cause::of(&err, self.tabs[i].draining);
+            let (loss, first_planned) = recovery.get_or_insert_with(|| {
+                let loss = self.ctx.drills.lost(cause);
+                let planned = loss.in_drill() || cause == Cause::Drain;
+                (loss, planned)
+            });
+            let planned = *first_planned || cause == Cause::Drain;
+            if !planned {
+                recorder.error(SESSION_LOST);
+            }
+            let tab_id = self.tabs[i].id.clone();
+            let unique = self.tabs[i].unique;
+            let (conn, server) = match self.open_session(&tab_id, unique, Some((loss, failed_resends))).await {
+                Ok(opened) => opened,
+                Err(interrupt) => {
+                    // Stopped before it was back: its dead session must not be waited on again.
+                    self.drop_tab(i);
+                    return Err(interrupt);
+                }
+            };
+            // The server gives the reconnected tab focus and blurs the one that had it.
+            let focused = self.tabs.iter().find(|tab| tab.focused && tab.id != tab_id).map(|tab| tab.id.clone());
+            self.focus.moved(focused.as_deref(), &tab_id, Instant::now(), self.ctx.ledger.grace());
+            let tab = &mut self.tabs[i];
+            tab.conn = conn;
+            tab.server = server;
+            tab.last_heard = Instant::now();
+            tab.focused = true;
+            tab.draining = false;
+            tab.seq = 0;
+            let Some(last) = tab.last_presence.clone() else { break };
             let seq = self.next_seq(i);
             let presence = ClientMessage::Presence { seq, data: last.data, page: last.page };
             let is_ack = |m: &ServerMessage| matches!(m, ServerMessage::PresenceAck { seq: s } if *s == seq);
-            request(self, i, &presence, Instant::now(), None, is_ack).await?;
+            match request(self, i, &presence, Instant::now(), None, WaitMode::HandBack, is_ack).await {
+                Ok(()) => break,
+                Err(Interrupt::TabLost { .. }) => match self.handed_back.take() {
+                    Some(next) => {
+                        err = *next;
+                        failed_resends += 1;
+                    }
+                    None => return Err(Interrupt::TabLost { planned: *first_planned }),
+                },
+                Err(other) => return Err(other),
+            }
         }
+        let Some((loss, planned)) = recovery else { return Ok(false) };
         loss.back();
         self.ctx.recorder.count(Counter::Reconnects, 1);
         Ok(planned)
+    }
+}
+
+/// Whether a session that ended this way may be opened again: a drop, or a close that asks
+/// the client to come back (going away, abnormal, server error, restart, try again later).
+fn reconnectable(err: &ClientError) -> bool {
+    match err {
+        ClientError::Closed { code, .. } => matches!(code, 3000 | 1001 | 1006 | 1011 | 1012 | 1013 | 1005),
+        ClientError::Lost(_) => true,
+        _ => false,
     }
 }
 

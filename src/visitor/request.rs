@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::runner::{Interrupt, Visitor};
+use super::runner::{Interrupt, Visitor, WaitMode};
 use crate::measure::error_kind::{REPLY_TIMEOUT, UNANSWERED};
 use crate::measure::{Metric, Recorder};
 use crate::protocol::{ClientMessage, ServerMessage};
@@ -26,27 +26,30 @@ pub(super) fn unanswered(recorder: &Recorder, metric: Option<Metric>, started: I
 
 /// Sends `message` on tab `i` and waits for the reply `is_reply` accepts, recording `metric`
 /// from `started` (the intended send, or the send) however it ends; `None` records only the
-/// errors (a presence resent after a reconnect is timed as `reconnect` instead).
+/// errors (a presence resent after a reconnect is timed as `reconnect` instead). `mode` is
+/// [`WaitMode::Normal`], or [`WaitMode::HandBack`] to leave the loss of tab `i` to the caller.
 pub(super) async fn request(
     v: &mut Visitor<'_>,
     i: usize,
     message: &ClientMessage,
     started: Instant,
     metric: Option<Metric>,
+    mode: WaitMode,
     is_reply: impl Fn(&ServerMessage) -> bool,
 ) -> Result<(), Interrupt> {
     let _waiting = v.ctx.recorder.waiting();
     let tabs = v.tabs.len();
     let deadline = Instant::now() + v.ctx.opener.reply_timeout;
-    let mut outcome = match v.send(i, message).await {
-        Ok(()) => v.wait_for(Some(i), deadline, |m| is_reply(m).then_some(())).await,
+    let mut outcome = match v.send_with(i, message, mode).await {
+        Ok(()) => v.wait(Some(i), deadline, |m| is_reply(m).then_some(()), mode).await,
         Err(interrupt) => Err(interrupt),
     };
     if outcome == Err(Interrupt::Cancelled) {
         // Stopped mid-request: a last chance, then it is unanswered; `Cancelled` either way.
         // Not when a tab was dropped meanwhile (its session is gone, or `i` names another).
         let last_chance = deadline.min(Instant::now() + END_SETTLE);
-        let settled = v.tabs.len() == tabs && v.settle(i, last_chance, |m| is_reply(m).then_some(())).await.is_ok();
+        let settled = v.tabs.len() == tabs
+            && v.wait(Some(i), last_chance, |m| is_reply(m).then_some(()), WaitMode::Settle).await.is_ok();
         outcome = Err(Interrupt::Cancelled);
         if !settled {
             unanswered(&v.ctx.recorder, metric, started);

@@ -31,6 +31,19 @@ pub enum Interrupt {
     TabLost { planned: bool },
 }
 
+/// How a wait treats the end of the run and the loss of the tab it waits on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitMode {
+    /// Stops at the end of the run; a lost tab is recovered, then the wait answers `TabLost`.
+    Normal,
+    /// Deaf to the end of the run: a request's last chance once its visitor was stopped.
+    Settle,
+    /// Stops at the end of the run; the loss of the awaited tab is not recovered but handed
+    /// back in `Visitor::handed_back` (a reconnect's resent presence: the reconnect loop
+    /// tries again itself, so that a server that keeps resetting costs no deeper nesting).
+    HandBack,
+}
+
 /// One simulated visitor while it runs.
 pub struct Visitor<'a> {
     pub ctx: &'a VisitorContext,
@@ -49,6 +62,9 @@ pub struct Visitor<'a> {
     order: SignalOrder,
     /// The next presence marker (see `checks::MARKER_KEY`).
     pub next_marker: u64,
+    /// The loss a [`WaitMode::HandBack`] send or wait handed back (boxed: rarely set, and
+    /// every idle visitor carries the field).
+    pub handed_back: Option<Box<ClientError>>,
 }
 
 impl<'a> Visitor<'a> {
@@ -67,6 +83,7 @@ impl<'a> Visitor<'a> {
             focus: FocusExpectation::default(),
             order: SignalOrder::default(),
             next_marker: 0,
+            handed_back: None,
         }
     }
 
@@ -90,16 +107,17 @@ impl<'a> Visitor<'a> {
         &mut self,
         tab_id: &str,
         unique: bool,
-        reconnecting: Option<&Loss>,
+        reconnecting: Option<(&Loss, u32)>,
     ) -> Result<(crate::protocol::client::Connection, &'static str), Interrupt> {
-        // A reconnect waits before its first try, so a herd does not come back at once.
-        let mut attempt = u32::from(reconnecting.is_some());
+        // A reconnect waits before its first try, so a herd does not come back at once; one
+        // whose earlier sessions were lost again at once goes on backing off from there.
+        let mut attempt = reconnecting.map_or(0, |(_, failed_before)| 1 + failed_before);
         loop {
             if attempt > 0 {
                 let delay = self.ctx.backoff.delay(attempt - 1, &mut self.rng);
                 self.sleep(delay).await?;
             }
-            if let Some(loss) = reconnecting {
+            if let Some((loss, _)) = reconnecting {
                 loss.attempt();
             }
             let identity = if unique { Identity::Unique } else { Identity::Visitor(&self.id) };
@@ -155,10 +173,20 @@ impl<'a> Visitor<'a> {
 
     /// Sends on tab `i`; a failed send is a lost session, recovered before answering.
     pub async fn send(&mut self, i: usize, message: &ClientMessage) -> Result<(), Interrupt> {
+        self.send_with(i, message, WaitMode::Normal).await
+    }
+
+    /// Sends on tab `i`; a failed send is a lost session, recovered before answering, or
+    /// handed back with [`WaitMode::HandBack`].
+    pub async fn send_with(&mut self, i: usize, message: &ClientMessage, mode: WaitMode) -> Result<(), Interrupt> {
         match self.tabs[i].conn.send(message).await {
             Ok(()) => {
                 self.ctx.recorder.sent(message.kind());
                 Ok(())
+            }
+            Err(err) if mode == WaitMode::HandBack => {
+                self.handed_back = Some(Box::new(err));
+                Err(Interrupt::TabLost { planned: false })
             }
             Err(err) => {
                 let planned = Box::pin(self.recover(i, err)).await?;
@@ -178,27 +206,18 @@ impl<'a> Visitor<'a> {
         deadline: Instant,
         matcher: impl FnMut(&ServerMessage) -> Option<T>,
     ) -> Result<T, Interrupt> {
-        self.wait(on, deadline, matcher, true).await
+        self.wait(on, deadline, matcher, WaitMode::Normal).await
     }
 
-    /// As [`Self::wait_for`], but deaf to the end of the run: for a request that was in
-    /// flight when its visitor was stopped and gets a last chance to be answered.
-    pub async fn settle<T>(
-        &mut self,
-        on: usize,
-        deadline: Instant,
-        matcher: impl FnMut(&ServerMessage) -> Option<T>,
-    ) -> Result<T, Interrupt> {
-        self.wait(Some(on), deadline, matcher, false).await
-    }
-
-    async fn wait<T>(
+    /// [`Self::wait_for`] in the given mode.
+    pub async fn wait<T>(
         &mut self,
         on: Option<usize>,
         deadline: Instant,
         mut matcher: impl FnMut(&ServerMessage) -> Option<T>,
-        cancellable: bool,
+        mode: WaitMode,
     ) -> Result<T, Interrupt> {
+        let cancellable = mode != WaitMode::Settle;
         let sleep = tokio::time::sleep_until(self.wake_at(deadline).into());
         tokio::pin!(sleep);
         loop {
@@ -226,6 +245,10 @@ impl<'a> Visitor<'a> {
                             return Ok(found);
                         }
                     }
+                }
+                Err(err) if mode == WaitMode::HandBack && on == Some(i) => {
+                    self.handed_back = Some(Box::new(err));
+                    return Err(Interrupt::TabLost { planned: false });
                 }
                 Err(err) => {
                     let planned = Box::pin(self.recover(i, err)).await?;

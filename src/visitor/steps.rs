@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::request::request;
-use super::runner::{Interrupt, Visitor};
+use super::runner::{Interrupt, Visitor, WaitMode};
 use super::tab::LastPresence;
 use crate::checks::MARKER_KEY;
 use crate::measure::{charged_start, Metric};
@@ -126,7 +126,7 @@ async fn timed(
     metric: Metric,
     is_reply: impl Fn(&ServerMessage) -> bool,
 ) -> Result<(), Interrupt> {
-    request(v, i, message, intended.unwrap_or_else(Instant::now), Some(metric), is_reply).await
+    request(v, i, message, intended.unwrap_or_else(Instant::now), Some(metric), WaitMode::Normal, is_reply).await
 }
 
 async fn send_presence(
