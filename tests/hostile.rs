@@ -187,3 +187,14 @@ async fn the_endless_locate_switch_streams_a_body_that_never_ends() {
         read += n;
     }
 }
+
+#[tokio::test]
+async fn an_opening_that_times_out_is_a_sample_as_long_as_the_timeout() {
+    let server = FaultServer::start(Fault::HalfOpen).await;
+    let plan = plan_at(&scenario(1000, "reply_timeout: 200ms", BROWSING, ""), &server.instance_url());
+    let totals = start_run(plan).finished().await.totals;
+    assert!(errors(&totals, "timeout") >= VISITORS, "{:?}", totals.errors);
+    let connect = totals.histogram(Metric::Connect);
+    assert!(connect.len() >= VISITORS, "each timed-out opening is a sample");
+    assert!(connect.min() >= 200_000, "min {}", connect.min());
+}

@@ -1,5 +1,5 @@
-//! A running visitor: its tabs, waiting for replies while answering whatever else arrives,
-//! and recovering lost sessions (PROTOCOL.md section 4).
+//! A running visitor: its tabs, opening sessions, and waiting for replies while answering
+//! whatever else arrives (`observe`); lost sessions are brought back by `recover`.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -10,10 +10,9 @@ use tokio_util::sync::CancellationToken;
 use super::request::{unanswered, END_SETTLE};
 use super::tab::{poll_any, Tab};
 use super::VisitorContext;
-use crate::checks::visitor_side::{BlurVerdict, FocusExpectation, SignalOrder};
-use crate::checks::{agent_index, Receipt};
+use crate::checks::visitor_side::{FocusExpectation, SignalOrder};
 use crate::drill::Loss;
-use crate::measure::{label, Check, Counter, Metric, Tally};
+use crate::measure::{label, Metric, Tally};
 use crate::protocol::client::{ClientError, Incoming};
 use crate::protocol::{ClientMessage, ServerMessage};
 use crate::session::{Identity, SessionError};
@@ -59,7 +58,7 @@ pub struct Visitor<'a> {
     /// Where `blur` must land after the visitor's last focus change.
     pub focus: FocusExpectation,
     /// Per agent, the newest signal received: signals must keep their order.
-    order: SignalOrder,
+    pub(super) order: SignalOrder,
     /// The next presence marker (see `checks::MARKER_KEY`).
     pub next_marker: u64,
     /// The loss a [`WaitMode::HandBack`] send or wait handed back (boxed: rarely set, and
@@ -121,6 +120,7 @@ impl<'a> Visitor<'a> {
                 loss.attempt();
             }
             let identity = if unique { Identity::Unique } else { Identity::Visitor(&self.id) };
+            let metric = if unique { Metric::UniqueAssign } else { Metric::Connect };
             let started = Instant::now();
             let _waiting = self.ctx.recorder.waiting();
             // Boxed: the handshake's state is large and only lives while a session opens, so it
@@ -131,7 +131,6 @@ impl<'a> Visitor<'a> {
                 _ = self.cancel.cancelled() => {
                     // Stopped while the server had the opening in hand: it gets the same short
                     // last chance as a request (see `request::request`), then counts unanswered.
-                    let metric = if unique { Metric::UniqueAssign } else { Metric::Connect };
                     match tokio::time::timeout(END_SETTLE, &mut opening).await {
                         Ok(Ok(opened)) => opened.conn.close().await,
                         Ok(Err(err)) => self.ctx.recorder.error(err.kind()),
@@ -157,6 +156,10 @@ impl<'a> Visitor<'a> {
                 }
                 Err(err) => {
                     self.record_session_error(&err);
+                    if matches!(err, SessionError::Timeout(..)) {
+                        // Unanswered within the reply timeout: the wait is a sample, as for requests.
+                        self.ctx.recorder.since(metric, started);
+                    }
                     if reconnecting.is_some() {
                         self.ctx.recorder.tally(Tally::ReconnectAttempt, "failed");
                     }
@@ -289,65 +292,6 @@ impl<'a> Visitor<'a> {
             biased;
             _ = self.cancel.cancelled() => Err(Interrupt::Cancelled),
             _ = tokio::time::sleep(delay) => Ok(()),
-        }
-    }
-
-    /// Reacts to what the server says on its own: acknowledges signals, follows focus.
-    async fn observe(&mut self, i: usize, message: &ServerMessage) -> Result<(), Interrupt> {
-        match message {
-            ServerMessage::Signal { id, agent, .. } | ServerMessage::Invoke { id, agent, .. } => {
-                self.ctx.recorder.count(Counter::SignalsReceived, 1);
-                self.check_signal(i, agent, id);
-                let ack = ClientMessage::SignalAck { id: id.clone(), agent: agent.clone() };
-                // A lost session is recovered inside send; the server re-sends unacked signals.
-                let _ = self.send(i, &ack).await;
-            }
-            ServerMessage::Blur { tab } => {
-                self.check_tab_named(i, tab);
-                self.tabs[i].focused = false;
-                match self.focus.blurred(&self.tabs[i].id) {
-                    BlurVerdict::Expected(started) => self.ctx.recorder.since(Metric::Blur, started),
-                    BlurVerdict::Misrouted => self.ctx.recorder.violation(Check::BlurMisrouted),
-                    BlurVerdict::Unrelated => {}
-                }
-            }
-            ServerMessage::Focused { tab } => {
-                self.check_tab_named(i, tab);
-                self.tabs[i].focused = true;
-            }
-            ServerMessage::Draining { .. } => self.tabs[i].draining = true,
-            ServerMessage::Expired {} => self.tabs[i].expired = true,
-            ServerMessage::Error { .. } => self.ctx.recorder.error("server_error"),
-            _ => {}
-        }
-        Ok(())
-    }
-
-    /// `blur` and `focused` name the tab they are sent to (PROTOCOL.md section 2).
-    fn check_tab_named(&self, i: usize, named: &str) {
-        if named != self.tabs[i].id {
-            self.ctx.recorder.violation(Check::TabMismatch);
-        }
-    }
-
-    /// Checks a received signal against the ledger: unknown, lost, duplicated, out of order,
-    /// unfocused. The harness's agents name themselves `agent-N` and number their signals: a
-    /// signal with another sender or id came from no agent of the run.
-    fn check_signal(&mut self, i: usize, agent: &str, id: &str) {
-        let (Some(agent), Ok(number)) = (agent_index(agent), id.parse::<u64>()) else {
-            self.ctx.recorder.violation(Check::SignalsUnknown);
-            return;
-        };
-        let receipt = self.ctx.ledger.signal_received(agent, number, &self.id, self.tabs[i].focused);
-        if receipt == Receipt::First && !self.order.in_order(agent, number) {
-            self.ctx.recorder.violation(Check::SignalsOutOfOrder);
-        }
-    }
-
-    /// Counts a `blur` that should have come by now and did not (it went to nobody).
-    pub fn check_overdue_blur(&mut self) {
-        for _ in 0..self.focus.overdue(Instant::now()) {
-            self.ctx.recorder.violation(Check::BlurMisrouted);
         }
     }
 
