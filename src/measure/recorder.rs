@@ -170,7 +170,7 @@ impl Recorder {
     /// A request was sent and waits for its answer until the guard is dropped; the live
     /// figures show how many wait and for how long (see `measure::waiting`).
     pub fn waiting(&self) -> Waiting {
-        Waiting::new(self, self.inner.epoch)
+        Waiting::new(self, thread_slot() % self.inner.waiting.len(), self.inner.epoch)
     }
 
     /// Requests waiting right now, and the age of the oldest.
@@ -179,9 +179,9 @@ impl Recorder {
         waiting::sum(rings.iter().map(|ring| &**ring), self.inner.epoch, Instant::now())
     }
 
-    pub(super) fn with_waiting(&self, update: impl FnOnce(&mut WaitingRing)) {
-        let rings = &self.inner.waiting;
-        update(&mut lock(&rings[thread_slot() % rings.len()]));
+    /// Updates shard `shard`'s ring: the one a request started in, wherever it ends.
+    pub(super) fn with_waiting(&self, shard: usize, update: impl FnOnce(&mut WaitingRing)) {
+        update(&mut lock(&self.inner.waiting[shard]));
     }
 
     /// Moves every shard's samples into `into` and leaves the shards empty.

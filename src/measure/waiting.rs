@@ -4,9 +4,11 @@
 //!
 //! Counting must stay cheap on the hot path, so there is no set of waiting requests: each
 //! start adds one to the slot of its start time (100 ms slots in a ring of 128 per shard),
-//! each end takes it off again. The collector sums the slots and reads the oldest one that
-//! is not empty. A slot reused while older requests still wait in it keeps the older start,
-//! so the age shown is never younger than the truth by more than one slot.
+//! and its end takes it off the same slot of the same shard (whichever thread it ends on), so
+//! a slot's count is never negative and its start is renewed whenever it empties. The
+//! collector reads the oldest slot that is not empty. A slot reused while a request 12.8 s
+//! older still waits in it keeps the older start until it empties, so the age shown is never
+//! younger than the truth by more than one slot.
 
 use std::time::{Duration, Instant};
 
@@ -52,21 +54,14 @@ pub struct WaitingNow {
     pub oldest: Duration,
 }
 
-/// Sums `rings` (one per shard) at `now`, with slots counted from `epoch`. A request may
-/// end on another thread than it started (its count is then negative in one shard and
-/// positive in another), so slots are summed across shards before they are read.
+/// Sums `rings` (one per shard) at `now`, with slots counted from `epoch`.
 pub(crate) fn sum<'a>(rings: impl Iterator<Item = &'a WaitingRing>, epoch: Instant, now: Instant) -> WaitingNow {
-    let mut total = [(u64::MAX, 0i64); SLOTS];
-    for ring in rings {
-        for ((start, count), (ring_start, ring_count)) in total.iter_mut().zip(ring.slots.iter()) {
-            if *ring_count != 0 {
-                *start = (*start).min(*ring_start);
-            }
-            *count += ring_count;
-        }
+    let mut requests = 0;
+    let mut oldest_slot: Option<u64> = None;
+    for (start, count) in rings.flat_map(|ring| ring.slots.iter()).filter(|(_, count)| *count > 0) {
+        requests += *count as u64;
+        oldest_slot = Some(oldest_slot.map_or(*start, |oldest| oldest.min(*start)));
     }
-    let requests = total.iter().map(|(_, count)| (*count).max(0)).sum::<i64>() as u64;
-    let oldest_slot = total.iter().filter(|(_, count)| *count > 0).map(|(start, _)| *start).min();
     let oldest = oldest_slot.map_or(Duration::ZERO, |slot| {
         // The slot's end: the request started at most then, so it waited at least this long.
         let started = epoch + SLOT * (slot as u32 + 1);
@@ -79,21 +74,23 @@ pub(crate) fn sum<'a>(rings: impl Iterator<Item = &'a WaitingRing>, epoch: Insta
 /// takes it off the count.
 pub struct Waiting {
     recorder: Recorder,
+    shard: usize,
     slot: u64,
 }
 
 impl Waiting {
-    pub(crate) fn new(recorder: &Recorder, epoch: Instant) -> Waiting {
+    /// Counts a request starting now in shard `shard`.
+    pub(crate) fn new(recorder: &Recorder, shard: usize, epoch: Instant) -> Waiting {
         let slot = (epoch.elapsed().as_millis() / SLOT.as_millis()) as u64;
-        recorder.with_waiting(|ring| ring.start(slot));
-        Waiting { recorder: recorder.clone(), slot }
+        recorder.with_waiting(shard, |ring| ring.start(slot));
+        Waiting { recorder: recorder.clone(), shard, slot }
     }
 }
 
 impl Drop for Waiting {
     fn drop(&mut self) {
         let slot = self.slot;
-        self.recorder.with_waiting(|ring| ring.end(slot));
+        self.recorder.with_waiting(self.shard, |ring| ring.end(slot));
     }
 }
 
@@ -113,14 +110,33 @@ mod tests {
         let waiting = sum([&a, &b].into_iter(), epoch, now);
         assert_eq!(waiting.requests, 3);
         assert_eq!(waiting.oldest, Duration::from_millis(5000 - 400), "slot 3 ended at 400 ms");
-        // Started on one shard, ended on another.
-        b.end(3);
+        a.end(3);
         let waiting = sum([&a, &b].into_iter(), epoch, now);
         assert_eq!(waiting.requests, 2);
         assert_eq!(waiting.oldest, Duration::from_millis(5000 - 4100));
         a.end(40);
-        a.end(40);
+        b.end(40);
         assert_eq!(sum([&a, &b].into_iter(), epoch, now), WaitingNow::default());
+    }
+
+    #[test]
+    fn an_emptied_slot_starts_afresh_when_the_ring_comes_round() {
+        let epoch = Instant::now();
+        let mut ring = WaitingRing::default();
+        ring.start(2);
+        ring.end(2);
+        ring.start(2 + SLOTS as u64);
+        let now = epoch + Duration::from_millis(100 * (3 + SLOTS as u64));
+        assert_eq!(sum(std::iter::once(&ring), epoch, now).oldest, Duration::ZERO, "not the earlier start");
+    }
+
+    #[test]
+    fn a_request_ended_on_another_thread_leaves_nothing_waiting() {
+        let recorder = Recorder::new();
+        let waiting = std::thread::scope(|scope| scope.spawn(|| recorder.waiting()).join().expect("no panic"));
+        assert_eq!(recorder.waiting_now().requests, 1);
+        drop(waiting);
+        assert_eq!(recorder.waiting_now(), WaitingNow::default());
     }
 
     #[test]
