@@ -1,4 +1,5 @@
-//! The recording hot path: what one latency sample and one counter increment cost.
+//! The recording hot path: what one latency sample, one counter increment and counting one
+//! request as waiting cost.
 //! Figures go in BENCHMARKS.md ("Recording a sample").
 
 use std::hint::black_box;
@@ -24,6 +25,8 @@ fn record(c: &mut Criterion) {
     c.bench_function("record reply", |b| b.iter(|| recorder.reply(black_box(Metric::PresenceAck), intended, sent)));
     c.bench_function("record since", |b| b.iter(|| recorder.since(black_box(Metric::PresenceAck), intended)));
     c.bench_function("record counter", |b| b.iter(|| recorder.count(black_box(Counter::MessagesSent), 1)));
+    // Every request is counted as waiting from its send to its end (the live `waiting` figure).
+    c.bench_function("request waiting", |b| b.iter(|| drop(black_box(recorder.waiting()))));
 }
 
 criterion_group!(benches, record);

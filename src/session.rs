@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use crate::measure::{label, Counter, Metric, Recorder, Tally};
+use crate::measure::{label, Check, Counter, Metric, Recorder, Tally};
 use crate::protocol::client::{ClientError, ConnectOptions, Connection, Incoming};
 use crate::protocol::discovery::{Discovery, DiscoveryError};
 use crate::protocol::{ClientMessage, ServerMessage};
@@ -112,10 +112,18 @@ impl Opener {
             }
         };
         self.recorder.received(answer.kind());
+        // A session that names someone else is used as the one asked for, and counted: the
+        // server mixed up who is who, and every later check of this session would be misled.
         let (visitor, server) = match (identity, answer) {
-            (Identity::Visitor(_), ServerMessage::Connected { visitor, server, .. }) => (visitor, Some(server)),
+            (Identity::Visitor(asked), ServerMessage::Connected { visitor, server, .. }) => {
+                self.check_named(asked, &visitor);
+                (visitor, Some(server))
+            }
             (Identity::Unique, ServerMessage::Unique { visitor, .. }) => (visitor, None),
-            (Identity::Agent(_), ServerMessage::AgentConnected { agent, server }) => (agent, Some(server)),
+            (Identity::Agent(asked), ServerMessage::AgentConnected { agent, server }) => {
+                self.check_named(asked, &agent);
+                (agent, Some(server))
+            }
             (_, other) => return Err(SessionError::Unexpected { request: name, answer: Box::new(other) }),
         };
         if let Some(metric) = metric {
@@ -124,5 +132,11 @@ impl Opener {
             self.recorder.tally(Tally::SessionOpened, server.as_deref().map_or("unknown", label::intern));
         }
         Ok(Opened { conn, visitor, server })
+    }
+
+    fn check_named(&self, asked: &str, named: &str) {
+        if asked != named {
+            self.recorder.violation(Check::ConnectedMismatch);
+        }
     }
 }

@@ -14,7 +14,9 @@ use rand::SeedableRng;
 use tokio_util::sync::CancellationToken;
 
 use crate::checks::{agent_name, Ledger, SignalKind, MARKER_KEY};
-use crate::measure::{charged_start, Counter, Metric, Recorder};
+use crate::drill::Drills;
+use crate::measure::error_kind::{SESSION_LOST, UNANSWERED};
+use crate::measure::{charged_start, Counter, Metric, Recorder, Waiting};
 use crate::protocol::client::{ClientError, Connection, Incoming};
 use crate::protocol::{ClientMessage, ServerMessage};
 use crate::scenario::{Agents, Backoff};
@@ -33,6 +35,8 @@ pub struct AgentContext {
     /// Agents send nothing after this instant, so that what they sent can arrive (and be
     /// judged) before the run ends.
     pub send_until: Instant,
+    /// Tells whether a lost session fell in a drill window (then it is no error).
+    pub drills: Drills,
 }
 
 /// Runs agent number `index` until `cancel`.
@@ -83,10 +87,17 @@ pub async fn run(ctx: Arc<AgentContext>, index: u32, cancel: CancellationToken) 
             Err(err) => {
                 tracing::debug!(agent = %agent.name, error = %err, "agent session lost");
                 agent.watches.lost(&ctx.ledger, index);
+                let planned =
+                    matches!(err, ClientError::Closed { code: 3000, .. }) || ctx.drills.current_event().is_some();
+                if !planned {
+                    ctx.recorder.error(SESSION_LOST);
+                    agent.unanswered();
+                }
                 attempt = 1;
             }
         }
     }
+    agent.unanswered();
     agent.watches.end_all(&ctx.ledger, index);
 }
 
@@ -97,8 +108,9 @@ struct Agent<'a> {
     rng: SmallRng,
     /// The agent's running number: signal and invoke ids.
     next_number: u64,
-    /// Intended and actual send instants of signals whose status has not come back.
-    awaiting_status: HashMap<u64, (Instant, Instant)>,
+    /// Intended and actual send instants of signals whose status has not come back, each
+    /// counted as waiting until it does.
+    awaiting_status: HashMap<u64, (Instant, Instant, Waiting)>,
     watches: Watches,
     signals: Option<Schedule>,
     invokes: Option<Schedule>,
@@ -162,9 +174,18 @@ impl Agent<'_> {
             },
         };
         self.ctx.ledger.signal_sent(self.index, number, visitor, kind, intended);
-        self.awaiting_status.insert(number, (intended, Instant::now()));
+        self.awaiting_status.insert(number, (intended, Instant::now(), self.ctx.recorder.waiting()));
         self.ctx.recorder.count(Counter::SignalsSent, 1);
         self.send(conn, &message).await
+    }
+
+    /// Counts every signal whose status never came (its session was lost, or the run ended)
+    /// as `unanswered`, timed from its intended send.
+    fn unanswered(&mut self) {
+        for (_, (intended, _sent, _waiting)) in self.awaiting_status.drain() {
+            self.ctx.recorder.since(Metric::SignalStatus, intended);
+            self.ctx.recorder.error(UNANSWERED);
+        }
     }
 
     fn handle(&mut self, incoming: Incoming) {
@@ -173,7 +194,7 @@ impl Agent<'_> {
         match message {
             ServerMessage::SignalStatus { id, status, .. } | ServerMessage::InvokeStatus { id, status, .. } => {
                 let Ok(number) = id.parse::<u64>() else { return };
-                if let Some((intended, sent)) = self.awaiting_status.remove(&number) {
+                if let Some((intended, sent, _waiting)) = self.awaiting_status.remove(&number) {
                     self.ctx.recorder.reply(Metric::SignalStatus, intended, sent);
                 }
                 self.ctx.ledger.signal_status(self.index, number, status);

@@ -55,6 +55,8 @@ struct State {
     /// Visitors that went offline lately, newest last.
     recently_left: VecDeque<Arc<str>>,
     signals: HashMap<SignalKey, SignalEntry>,
+    /// Per agent, the highest signal number it sent: a receipt above it was never sent.
+    newest_signal: HashMap<u32, u64>,
     presence_dues: VecDeque<PresenceDue>,
     /// Live unique ids and the visitor index holding each.
     uniques: HashMap<String, u64>,

@@ -46,6 +46,8 @@ pub enum Receipt {
     First,
     /// Received before (at-least-once delivery allows this).
     Duplicate,
+    /// No agent of the run sent it to this visitor: the server made it up or misdelivered it.
+    Unknown,
 }
 
 impl Ledger {
@@ -56,6 +58,8 @@ impl Ledger {
         let entry = state.visitors.entry(visitor.clone()).or_default();
         let online = entry.online_at.is_some();
         entry.outstanding.push((agent, number));
+        let newest = state.newest_signal.entry(agent).or_insert(0);
+        *newest = (*newest).max(number);
         let drill = self.drills.current_event();
         let signal = SignalEntry { visitor, intended, kind, queued: !online, confirmed: false, due_by: None, drill };
         state.signals.insert((agent, number), signal);
@@ -81,16 +85,27 @@ impl Ledger {
         }
     }
 
-    /// `visitor` received signal `number` of `agent` on a tab that has focus (or not).
+    /// `visitor` received signal `number` of `agent` on a tab that has focus (or not). One
+    /// that is not tracked was received before, unless its agent never sent that number:
+    /// agents number their signals 1, 2, 3, ... and report each before sending it.
     pub fn signal_received(&self, agent: u32, number: u64, visitor: &str, focused: bool) -> Receipt {
-        if !focused {
-            self.recorder.violation(Check::SignalsUnfocused);
-        }
         let mut state = self.lock();
-        let Some(entry) = state.signals.remove(&(agent, number)) else {
-            self.recorder.violation(Check::SignalsDuplicated);
-            return Receipt::Duplicate;
+        let receipt = match state.signals.get(&(agent, number)) {
+            Some(entry) if *entry.visitor == *visitor => Receipt::First,
+            Some(_) => Receipt::Unknown,
+            None if state.newest_signal.get(&agent).is_some_and(|newest| number <= *newest) => Receipt::Duplicate,
+            None => Receipt::Unknown,
         };
+        match receipt {
+            Receipt::First if !focused => self.recorder.violation(Check::SignalsUnfocused),
+            Receipt::First => {}
+            Receipt::Duplicate => self.recorder.violation(Check::SignalsDuplicated),
+            Receipt::Unknown => self.recorder.violation(Check::SignalsUnknown),
+        }
+        if receipt != Receipt::First {
+            return receipt;
+        }
+        let Some(entry) = state.signals.remove(&(agent, number)) else { return receipt };
         forget_outstanding(&mut state, visitor, (agent, number));
         drop(state);
         let metric = match (entry.kind, entry.queued) {
@@ -179,6 +194,25 @@ mod tests {
         assert_eq!(totals.violations(Check::SignalsDuplicated), 1);
         assert_eq!(totals.violations(Check::SignalsLost), 0);
         assert_eq!(ledger.outstanding_signals(), 0, "settled signals are forgotten");
+    }
+
+    #[test]
+    fn signals_no_agent_sent_to_this_visitor_are_unknown() {
+        let recorder = Recorder::new();
+        let ledger = Ledger::new(recorder.clone(), Duration::from_secs(1));
+        let now = Instant::now();
+        ledger.visitor_connected("v", now);
+        ledger.signal_sent(0, 1, "v".into(), SignalKind::Signal, now);
+        ledger.signal_sent(0, 2, "w".into(), SignalKind::Signal, now);
+        assert_eq!(ledger.signal_received(0, 3, "v", true), Receipt::Unknown, "a number agent 0 never used");
+        assert_eq!(ledger.signal_received(1, 1, "v", true), Receipt::Unknown, "an agent that sent nothing");
+        assert_eq!(ledger.signal_received(0, 2, "v", true), Receipt::Unknown, "sent to another visitor");
+        assert_eq!(ledger.signal_received(0, 2, "w", true), Receipt::First, "and still due to that one");
+        assert_eq!(ledger.signal_received(0, 1, "v", true), Receipt::First);
+        assert_eq!(ledger.signal_received(0, 1, "v", true), Receipt::Duplicate);
+        let totals = totals(&recorder);
+        assert_eq!(totals.violations(Check::SignalsUnknown), 3);
+        assert_eq!(totals.violations(Check::SignalsDuplicated), 1);
     }
 
     #[test]

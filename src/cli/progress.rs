@@ -89,14 +89,16 @@ async fn show(mut live: watch::Receiver<Live>, total: Duration, load: Load, bar:
     }
 }
 
-/// `12.0s/30s  stage 2/3  visitors 812/1000  msgs/s 1530  presence_ack p99 1.20ms  errors 0`
+/// `12.0s/30s  stage 2/3  visitors 812/1000  msgs/s 1530  presence_ack p99 1.20ms  errors 0`,
+/// and `  waiting 800, oldest 4.1s` while requests wait longer than an interval: during a
+/// stall nothing is received and nothing measured, so rates and percentiles read zero.
 pub fn status(live: &Live, total: Duration, load: &Load) -> String {
     let (target, stage) = target_and_stage(load, live.elapsed);
     let stages = match load {
         Load::Stages(stages) => stages.len(),
         Load::ArrivalRate { .. } => 1,
     };
-    format!(
+    let mut line = format!(
         "{:>5.1}s/{:.0}s  stage {}/{}  visitors {}/{}  msgs/s {:.0}  presence_ack p99 {}  errors {}",
         live.elapsed.as_secs_f64(),
         total.as_secs_f64(),
@@ -107,12 +109,21 @@ pub fn status(live: &Live, total: Duration, load: &Load) -> String {
         live.messages_per_second,
         micros(live.presence_ack_p99_us),
         live.errors
-    )
+    );
+    if live.waiting.oldest >= STALLED {
+        line += &format!("  waiting {}, oldest {:.1}s", live.waiting.requests, live.waiting.oldest.as_secs_f64());
+    }
+    line
 }
+
+/// How long the oldest request must have waited before the line shows the waiting ones: far
+/// above a healthy answer, so that a working run's line stays as it was.
+const STALLED: Duration = Duration::from_secs(1);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use presence_bench::measure::WaitingNow;
     use presence_bench::scenario::Stage;
 
     #[test]
@@ -127,11 +138,22 @@ mod tests {
             messages_per_second: 1530.4,
             presence_ack_p99_us: 1200,
             errors: 3,
+            waiting: WaitingNow { requests: 0, oldest: Duration::ZERO },
         };
         assert_eq!(
             status(&live, Duration::from_secs(30), &load),
             " 10.0s/30s  stage 2/2  visitors 990/1000  msgs/s 1530  presence_ack p99 1.20ms  errors 3"
         );
         assert_eq!(Mode::detect(true), Mode::Off);
+        let stalled = Live {
+            messages_per_second: 0.0,
+            presence_ack_p99_us: 0,
+            waiting: WaitingNow { requests: 812, oldest: Duration::from_millis(4150) },
+            ..live
+        };
+        assert_eq!(
+            status(&stalled, Duration::from_secs(30), &load),
+            " 10.0s/30s  stage 2/2  visitors 990/1000  msgs/s 0  presence_ack p99 0us  errors 3  waiting 812, oldest 4.2s"
+        );
     }
 }

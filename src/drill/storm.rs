@@ -305,6 +305,11 @@ pub struct Loss {
 }
 
 impl Loss {
+    /// Whether the loss fell in a drill event's window (its cost is the drill's, not an error).
+    pub fn in_drill(&self) -> bool {
+        self.event.is_some()
+    }
+
     /// One more try to open a session.
     pub fn attempt(&self) {
         let Some(event) = self.event.map(|index| &self.inner.events[index]) else { return };

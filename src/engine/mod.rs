@@ -30,8 +30,6 @@ use target::TargetError;
 
 /// How long visitors get to close their sessions after the run ends.
 const CLOSE_GRACE: Duration = Duration::from_secs(10);
-/// How long a visitor waits for the answer to a request before counting a timeout.
-const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the ledger judges what became due.
 const SWEEP_EVERY: Duration = Duration::from_millis(500);
 /// Timeout of discovery requests.
@@ -105,7 +103,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
         options: connect,
         group: plan.target.group.clone(),
         recorder: recorder.clone(),
-        reply_timeout: REPLY_TIMEOUT,
+        reply_timeout: plan.target.reply_timeout,
     });
     let background = TaskTracker::new();
     let background_stop = CancellationToken::new();
@@ -129,6 +127,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
             // Agents run as long as visitors do: the whole `duration` (the closed model's last
             // level holds until then, and open-model visitors may live until then too).
             send_until: started + plan.duration.saturating_sub(grace),
+            drills: drills.clone(),
         });
         for index in 0..agents.count {
             // Up to `MAX_AGENTS` of them: a signal during the spawning is heeded at once.

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::metric::{Check, Counter, Metric, Tally};
 use super::prometheus::Exporter;
 use super::recorder::{Recorder, Shard};
+use super::waiting::WaitingNow;
 
 /// One interval's latencies, per metric (index = `Metric::index`).
 pub struct Interval {
@@ -79,6 +80,8 @@ pub struct Live {
     pub presence_ack_p99_us: u64,
     /// Errors since the start of the run.
     pub errors: u64,
+    /// Requests waiting for their answer now: during a stall, the only figure that moves.
+    pub waiting: WaitingNow,
 }
 
 /// Runs until `cancel`, then takes the last samples and answers the totals. With `snapshots`,
@@ -109,7 +112,8 @@ pub async fn collect(
         recorder.drain_into(&mut interval);
         visitors_peak = visitors_peak.max(recorder.visitors_live());
         let length = now - last_tick;
-        live.send_replace(live_figures(&interval, &totals, length, now - start, recorder.visitors_live()));
+        let figures = live_figures(&interval, &totals, length, now - start, recorder.visitors_live());
+        live.send_replace(Live { waiting: recorder.waiting_now(), ..figures });
         if let Some(export) = &mut export {
             export.publish(&interval, now - start, recorder.visitors_live());
         }
@@ -174,6 +178,7 @@ fn live_figures(interval: &Shard, totals: &Shard, length: Duration, elapsed: Dur
         messages_per_second: messages as f64 / length.as_secs_f64().max(1e-9),
         presence_ack_p99_us: if acks.is_empty() { 0 } else { acks.value_at_quantile(0.99) },
         errors,
+        waiting: WaitingNow::default(),
     }
 }
 

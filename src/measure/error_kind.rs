@@ -1,6 +1,18 @@
 //! Every kind of error the harness records, in one closed list: a threshold on
 //! `errors.KIND` must name one of them, so a misspelt kind is refused before the run instead
 //! of counting zero and passing forever. docs/scenarios.md lists them with their meaning.
+//! The kinds that several places record are named once here as constants.
+
+/// A request that was never answered: still open when its visitor or agent stopped (after a
+/// short last chance), or lost with a session that was not a planned move.
+pub const UNANSWERED: &str = "unanswered";
+
+/// A session lost (reset, closed without a frame, silent past the heartbeat timeout, closed
+/// with a code that asks to reconnect) outside a drill window and without a drain announced.
+pub const SESSION_LOST: &str = "session_lost";
+
+/// A request not answered within `target.reply_timeout`.
+pub const REPLY_TIMEOUT: &str = "reply_timeout";
 
 /// Each kind and what it counts, in the order docs/scenarios.md shows them.
 pub const ERROR_KINDS: &[(&str, &str)] = &[
@@ -16,7 +28,7 @@ pub const ERROR_KINDS: &[(&str, &str)] = &[
     (crate::protocol::client::FRAME_TOO_LARGE, "a WebSocket message from the server was over its size limit"),
     ("timeout", "no answer to `connect`, `connect_unique` or `agent_connect` in time"),
     ("unexpected_reply", "a request was answered with the wrong message"),
-    ("reply_timeout", "no answer to `presence`, `extend` or `focus` in time"),
+    (REPLY_TIMEOUT, "no answer to `presence`, `extend` or `focus` within `target.reply_timeout`"),
     ("signal_timeout", "`await_signal` saw nothing before its timeout"),
     ("step_without_session", "a step needed an open session and there was none"),
     ("server_error", "the server sent an `error` message"),
@@ -29,9 +41,9 @@ pub const ERROR_KINDS: &[(&str, &str)] = &[
     ("closed_bad_request", "closed with 4003: the server refused a request"),
     ("closed_replaced", "closed with 4004: another session replaced this one"),
     ("lost", "a session ended without a close frame"),
-    ("session_lost", "a session was lost outside a drill window"),
+    (SESSION_LOST, "a session was lost outside a drill window, without a drain announced"),
     ("protocol", "the server broke the protocol (bad frame, invalid UTF-8, ...)"),
-    ("unanswered", "a request was still waiting for its answer when the run ended"),
+    (UNANSWERED, "a request still waiting when its visitor stopped, or lost with its session"),
 ];
 
 /// Whether the harness ever records errors of `kind`.

@@ -200,10 +200,18 @@ pub enum Check {
     PresenceMissed,
     /// A presence event carrying data older than what the visitor had confirmed.
     PresenceStale,
+    /// `connected` (or `agent_connected`) naming another visitor (or agent) than the one
+    /// that asked.
+    ConnectedMismatch,
+    /// `blur` or `focused` naming another tab than the one it was sent to.
+    TabMismatch,
+    /// A signal or invoke that no agent of the run sent (unknown agent, or a number that
+    /// agent never used for this visitor).
+    SignalsUnknown,
 }
 
 impl Check {
-    pub const ALL: [Check; 9] = [
+    pub const ALL: [Check; 12] = [
         Check::SignalsLost,
         Check::SignalsDuplicated,
         Check::SignalsOutOfOrder,
@@ -213,6 +221,9 @@ impl Check {
         Check::UniqueMalformed,
         Check::PresenceMissed,
         Check::PresenceStale,
+        Check::ConnectedMismatch,
+        Check::TabMismatch,
+        Check::SignalsUnknown,
     ];
     pub const COUNT: usize = Self::ALL.len();
 
@@ -227,6 +238,9 @@ impl Check {
             Check::UniqueMalformed => "unique_malformed",
             Check::PresenceMissed => "presence_missed",
             Check::PresenceStale => "presence_stale",
+            Check::ConnectedMismatch => "connected_mismatch",
+            Check::TabMismatch => "tab_mismatch",
+            Check::SignalsUnknown => "signals_unknown",
         }
     }
 

@@ -4,7 +4,7 @@
 //! [`prometheus`] export. Formatting results is `report`'s job, not this module's.
 
 pub mod collector;
-mod error_kind;
+pub mod error_kind;
 pub mod health;
 pub mod label;
 mod metric;
@@ -13,6 +13,7 @@ pub mod prometheus;
 mod recorder;
 mod schedule;
 mod subject;
+mod waiting;
 
 pub use collector::{Interval, Live, Totals};
 pub use error_kind::{is_error_kind, ERROR_KINDS};
@@ -20,3 +21,4 @@ pub use metric::{Check, Counter, Metric, Tally};
 pub use recorder::{latency_micros, new_histogram, record_duration, Recorder, MAX_LATENCY_US, SIGNIFICANT_DIGITS};
 pub use schedule::{charged_start, next_intended, TIMER_RESOLUTION};
 pub use subject::{Subject, ERROR_KIND_PREFIX};
+pub use waiting::{Waiting, WaitingNow};

@@ -5,6 +5,7 @@
 //! Delivery checks are exported from `measure::Check` (all of them, at 0 before their first
 //! violation), as `presence_bench_check_violations_total{check=...}`.
 
+use super::error_kind::{REPLY_TIMEOUT, SESSION_LOST, UNANSWERED};
 use super::metric::Counter;
 use crate::protocol::client::{EPHEMERAL_PORTS, OPEN_FILE_LIMIT};
 
@@ -61,7 +62,17 @@ pub const LAG: &str = "presence_bench_scheduling_lag_seconds";
 pub const LAG_MAX: &str = "presence_bench_scheduling_lag_max_seconds";
 
 /// Error kinds pre-registered at zero: the ones dashboards and the harness verdict watch.
-pub const ERROR_KINDS: &[&str] = &["connect", OPEN_FILE_LIMIT, EPHEMERAL_PORTS, "handshake", "lost", "reply_timeout"];
+pub const ERROR_KINDS: &[&str] = &[
+    "connect",
+    OPEN_FILE_LIMIT,
+    EPHEMERAL_PORTS,
+    "handshake",
+    "lost",
+    REPLY_TIMEOUT,
+    UNANSWERED,
+    SESSION_LOST,
+    "protocol",
+];
 /// Reconnect attempt outcomes, pre-registered at zero.
 pub const RECONNECT_OUTCOMES: &[&str] = &["ok", "failed"];
 /// Drill event kinds, pre-registered at zero.

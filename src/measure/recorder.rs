@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use super::metric::{Check, Counter, Metric, Tally};
+use super::waiting::{self, Waiting, WaitingNow, WaitingRing};
 
 /// Highest latency a histogram holds: one hour, in microseconds. Larger samples saturate.
 pub const MAX_LATENCY_US: u64 = 3_600_000_000;
@@ -71,6 +72,10 @@ impl Shard {
 
 struct Inner {
     shards: Vec<Mutex<Shard>>,
+    /// Requests waiting for an answer, per shard (never drained: they are a gauge).
+    waiting: Vec<Mutex<WaitingRing>>,
+    /// Where [`Waiting`] counts its time slots from.
+    epoch: Instant,
     visitors_live: AtomicI64,
 }
 
@@ -93,6 +98,8 @@ impl Recorder {
         Recorder {
             inner: Arc::new(Inner {
                 shards: (0..shards).map(|_| Mutex::new(Shard::new())).collect(),
+                waiting: (0..shards).map(|_| Mutex::default()).collect(),
+                epoch: Instant::now(),
                 visitors_live: AtomicI64::new(0),
             }),
         }
@@ -175,6 +182,23 @@ impl Recorder {
         self.inner.visitors_live.load(Ordering::Relaxed)
     }
 
+    /// A request was sent and waits for its answer until the guard is dropped; the live
+    /// figures show how many wait and for how long (see `measure::waiting`).
+    pub fn waiting(&self) -> Waiting {
+        Waiting::new(self, thread_slot() % self.inner.waiting.len(), self.inner.epoch)
+    }
+
+    /// Requests waiting right now, and the age of the oldest.
+    pub fn waiting_now(&self) -> WaitingNow {
+        let rings: Vec<_> = self.inner.waiting.iter().map(lock).collect();
+        waiting::sum(rings.iter().map(|ring| &**ring), self.inner.epoch, Instant::now())
+    }
+
+    /// Updates shard `shard`'s ring: the one a request started in, wherever it ends.
+    pub(super) fn with_waiting(&self, shard: usize, update: impl FnOnce(&mut WaitingRing)) {
+        update(&mut lock(&self.inner.waiting[shard]));
+    }
+
     /// Moves every shard's samples into `into` and leaves the shards empty.
     pub(crate) fn drain_into(&self, into: &mut Shard) {
         for shard in &self.inner.shards {
@@ -214,7 +238,7 @@ impl Recorder {
 }
 
 /// A poisoned shard only means a panic elsewhere; its counts are still good.
-fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
+fn lock<T>(shard: &Mutex<T>) -> MutexGuard<'_, T> {
     shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 

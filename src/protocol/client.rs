@@ -280,7 +280,7 @@ impl Connection {
                 Some(Err(tungstenite::Error::Capacity(_))) => {
                     return Poll::Ready(Err(ClientError::FrameTooLarge { limit: self.max_message }))
                 }
-                Some(Err(err)) => return Poll::Ready(Err(ClientError::Lost(err.to_string()))),
+                Some(Err(err)) => return Poll::Ready(Err(read_error(err))),
                 Some(Ok(frame)) => frame,
             };
             return Poll::Ready(match frame {
@@ -294,6 +294,23 @@ impl Connection {
                 Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
             });
         }
+    }
+}
+
+/// What a failed read means: the server broke the WebSocket protocol (invalid UTF-8 in a
+/// text frame, bad framing, a frame over the limit), which a reconnect would only repeat,
+/// or the connection went away, which a reconnect may cure.
+fn read_error(err: tungstenite::Error) -> ClientError {
+    use tungstenite::error::ProtocolError;
+    use tungstenite::Error;
+    match err {
+        // An abrupt stop (a killed instance, a reset) is a loss, though tungstenite files it
+        // under protocol errors.
+        Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => ClientError::Lost(err.to_string()),
+        Error::Utf8(_) | Error::Protocol(_) | Error::Capacity(_) | Error::AttackAttempt => {
+            ClientError::Protocol(err.to_string())
+        }
+        other => ClientError::Lost(other.to_string()),
     }
 }
 

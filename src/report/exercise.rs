@@ -36,6 +36,7 @@ pub fn expected(plan: &Plan) -> Vec<Check> {
     Check::ALL
         .into_iter()
         .filter(|check| match family(*check) {
+            Family::Sessions => true,
             Family::Signals => signalling,
             Family::Presence => watching,
             Family::Unique => unique,
@@ -51,6 +52,7 @@ pub fn exercised(summary: &Summary, check: Check) -> bool {
     let violated = summary.checks.get(check.name()).is_some_and(|n| *n > 0);
     violated
         || match family(check) {
+            Family::Sessions => summary.counters.get(Counter::SessionsOpened.name()).is_some_and(|n| *n > 0),
             Family::Signals => summary.counters.get(Counter::SignalsSent.name()).is_some_and(|n| *n > 0),
             Family::Presence => samples(&[Metric::PresencePropagation, Metric::OnlinePropagation]),
             Family::Unique => samples(&[Metric::UniqueAssign]),
@@ -80,6 +82,8 @@ pub fn judge(summary: &Summary, expected: &[Check]) -> Vec<CheckResult> {
 /// What a check judges; each family has one opportunity and one setting that asks for it.
 #[derive(Clone, Copy)]
 enum Family {
+    /// Every scenario opens sessions: what `connected` says is always checked.
+    Sessions,
     Signals,
     Presence,
     Unique,
@@ -88,10 +92,13 @@ enum Family {
 
 fn family(check: Check) -> Family {
     match check {
-        Check::SignalsLost | Check::SignalsDuplicated | Check::SignalsOutOfOrder | Check::SignalsUnfocused => {
-            Family::Signals
-        }
-        Check::BlurMisrouted => Family::Blur,
+        Check::ConnectedMismatch => Family::Sessions,
+        Check::SignalsLost
+        | Check::SignalsDuplicated
+        | Check::SignalsOutOfOrder
+        | Check::SignalsUnfocused
+        | Check::SignalsUnknown => Family::Signals,
+        Check::BlurMisrouted | Check::TabMismatch => Family::Blur,
         Check::UniqueCollisions | Check::UniqueMalformed => Family::Unique,
         Check::PresenceMissed | Check::PresenceStale => Family::Presence,
     }
@@ -123,7 +130,7 @@ mod tests {
 
     #[test]
     fn the_scenario_says_which_checks_it_sets_up() {
-        assert_eq!(expected(&plan("", "[connect, presence]")), vec![]);
+        assert_eq!(expected(&plan("", "[connect, presence]")), vec![Check::ConnectedMismatch]);
         let agents = "agents: { count: 2, watch: 0.5, signals: { rate: 5/s } }\n";
         let names: Vec<_> = expected(&plan(agents, "[connect, { repeat: { steps: [presence] } }]"))
             .into_iter()
@@ -137,11 +144,16 @@ mod tests {
                 "signals_out_of_order",
                 "signals_unfocused",
                 "presence_missed",
-                "presence_stale"
+                "presence_stale",
+                "connected_mismatch",
+                "signals_unknown"
             ]
         );
         let names: Vec<_> = expected(&plan("", "[connect_unique, open_tab]")).into_iter().map(Check::name).collect();
-        assert_eq!(names, ["blur_misrouted", "unique_collisions", "unique_malformed"]);
+        assert_eq!(
+            names,
+            ["blur_misrouted", "unique_collisions", "unique_malformed", "connected_mismatch", "tab_mismatch"]
+        );
     }
 
     #[test]

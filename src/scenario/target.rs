@@ -29,10 +29,18 @@ pub struct Target {
     /// PEM certificates to trust for `wss://` and `https://` besides the public roots (a
     /// staging cluster's private CA).
     pub ca_file: Option<PathBuf>,
+    /// How long a request (and each stage of opening a session) waits for its answer before
+    /// it counts as `reply_timeout`.
+    pub reply_timeout: Duration,
 }
 
 /// Default of `target.heartbeat_timeout`: more than twice the usual 25 s heartbeat.
 pub const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default of `target.reply_timeout`.
+pub const DEFAULT_REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest `target.reply_timeout`: a request unanswered for minutes is lost, not slow, and
+/// a run must not sit that long waiting for it.
+pub const MAX_REPLY_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The server under load.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +71,17 @@ pub(crate) struct TargetSpec {
     heartbeat_timeout: Option<Duration>,
     #[serde(default)]
     ca_file: Option<PathBuf>,
+    #[serde(default, deserialize_with = "optional_reply_timeout")]
+    reply_timeout: Option<Duration>,
+}
+
+fn optional_reply_timeout<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+    let timeout = typed::non_zero_duration(deserializer)?;
+    if timeout > MAX_REPLY_TIMEOUT {
+        let found = humantime::format_duration(timeout);
+        return Err(de::Error::custom(format!("expected a reply timeout of at most 5m, found {found}")));
+    }
+    Ok(Some(timeout))
 }
 
 fn optional_heartbeat_timeout<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
@@ -123,6 +142,7 @@ impl TargetSpec {
             source_ips: self.source_ips.unwrap_or(1),
             heartbeat_timeout,
             ca_file: self.ca_file,
+            reply_timeout: self.reply_timeout.unwrap_or(DEFAULT_REPLY_TIMEOUT),
         })
     }
 }
@@ -215,6 +235,7 @@ mod tests {
         assert_eq!(target.destination, Destination::Embedded(Settings::default()));
         assert_eq!((target.transport, target.group.as_str(), target.source_ips), (Transport::Sockjs, "1", 1));
         assert_eq!(target.heartbeat_timeout, DEFAULT_HEARTBEAT_TIMEOUT);
+        assert_eq!(target.reply_timeout, DEFAULT_REPLY_TIMEOUT);
     }
 
     #[test]
@@ -226,8 +247,10 @@ mod tests {
             (directory.transport, directory.group.as_str(), directory.source_ips),
             (Transport::Websocket, "007", 16)
         );
-        let instance = compile("{ url: 'ws://h:1/presence', group: 100, heartbeat_timeout: 90s }").unwrap();
+        let instance =
+            compile("{ url: 'ws://h:1/presence', group: 100, heartbeat_timeout: 90s, reply_timeout: 250ms }").unwrap();
         assert_eq!(instance.heartbeat_timeout, Duration::from_secs(90));
+        assert_eq!(instance.reply_timeout, Duration::from_millis(250));
         assert_eq!(instance.destination, Destination::Instance { url: "ws://h:1/presence".into() });
         assert_eq!(instance.group, "100");
         let embedded = compile("{ embedded: { instances: 2, heartbeat: 1s } }").unwrap();
@@ -242,6 +265,8 @@ mod tests {
         assert!(error("{ source_ips: 0 }").contains("from 1 to 254"));
         assert!(error("{ source_ips: 255 }").contains("from 1 to 254"));
         assert!(error("{ heartbeat_timeout: 0s }").contains("above zero"));
+        assert!(error("{ reply_timeout: 0s }").contains("above zero"));
+        assert!(error("{ reply_timeout: 6m }").contains("at most 5m, found 6m"));
         assert!(error("{ transport: tcp }").contains("unknown variant `tcp`"));
         assert!(error("{ embedded: { instance: 2 } }").contains("unknown field `instance`"));
         assert!(compile("{ embedded: {}, url: 'http://x' }").unwrap_err().message.ends_with("found both"));

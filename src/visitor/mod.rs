@@ -1,6 +1,9 @@
 //! One simulated visitor: its tabs, the step interpreter, and reconnecting with backoff.
 //! Visitors record through `measure`; they never touch histograms directly.
 
+mod observe;
+mod recover;
+mod request;
 mod runner;
 mod steps;
 mod tab;

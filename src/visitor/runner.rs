@@ -1,5 +1,5 @@
-//! A running visitor: its tabs, waiting for replies while answering whatever else arrives,
-//! and recovering lost sessions (PROTOCOL.md section 4).
+//! A running visitor: its tabs, opening sessions, and waiting for replies while answering
+//! whatever else arrives (`observe`); lost sessions are brought back by `recover`.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 use rand::rngs::SmallRng;
 use tokio_util::sync::CancellationToken;
 
+use super::request::{unanswered, END_SETTLE};
 use super::tab::{poll_any, Tab};
 use super::VisitorContext;
-use crate::checks::visitor_side::{BlurVerdict, FocusExpectation, SignalOrder};
-use crate::checks::{agent_index, Receipt};
-use crate::drill::{Cause, Loss};
-use crate::measure::{label, Check, Counter, Metric, Tally};
+use crate::checks::visitor_side::{FocusExpectation, SignalOrder};
+use crate::drill::Loss;
+use crate::measure::{label, Metric, Tally};
 use crate::protocol::client::{ClientError, Incoming};
 use crate::protocol::{ClientMessage, ServerMessage};
 use crate::session::{Identity, SessionError};
@@ -24,8 +24,23 @@ pub enum Interrupt {
     Cancelled,
     /// No matching reply before the deadline.
     Timeout,
-    /// The tab that was waited on was lost (and recovered or dropped meanwhile).
-    TabLost,
+    /// The tab that was waited on was lost (and recovered or dropped meanwhile). `planned`:
+    /// the loss was a move the server announced (a drain) or fell in a drill window, so the
+    /// request it carried is not held against the server.
+    TabLost { planned: bool },
+}
+
+/// How a wait treats the end of the run and the loss of the tab it waits on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitMode {
+    /// Stops at the end of the run; a lost tab is recovered, then the wait answers `TabLost`.
+    Normal,
+    /// Deaf to the end of the run: a request's last chance once its visitor was stopped.
+    Settle,
+    /// Stops at the end of the run; the loss of the awaited tab is not recovered but handed
+    /// back in `Visitor::handed_back` (a reconnect's resent presence: the reconnect loop
+    /// tries again itself, so that a server that keeps resetting costs no deeper nesting).
+    HandBack,
 }
 
 /// One simulated visitor while it runs.
@@ -43,9 +58,12 @@ pub struct Visitor<'a> {
     /// Where `blur` must land after the visitor's last focus change.
     pub focus: FocusExpectation,
     /// Per agent, the newest signal received: signals must keep their order.
-    order: SignalOrder,
+    pub(super) order: SignalOrder,
     /// The next presence marker (see `checks::MARKER_KEY`).
     pub next_marker: u64,
+    /// The loss a [`WaitMode::HandBack`] send or wait handed back (boxed: rarely set, and
+    /// every idle visitor carries the field).
+    pub handed_back: Option<Box<ClientError>>,
 }
 
 impl<'a> Visitor<'a> {
@@ -64,6 +82,7 @@ impl<'a> Visitor<'a> {
             focus: FocusExpectation::default(),
             order: SignalOrder::default(),
             next_marker: 0,
+            handed_back: None,
         }
     }
 
@@ -83,31 +102,45 @@ impl<'a> Visitor<'a> {
         Ok(self.tabs.len() - 1)
     }
 
-    async fn open_session(
+    pub(super) async fn open_session(
         &mut self,
         tab_id: &str,
         unique: bool,
-        reconnecting: Option<&Loss>,
+        reconnecting: Option<(&Loss, u32)>,
     ) -> Result<(crate::protocol::client::Connection, &'static str), Interrupt> {
-        // A reconnect waits before its first try, so a herd does not come back at once.
-        let mut attempt = u32::from(reconnecting.is_some());
+        // A reconnect waits before its first try, so a herd does not come back at once; one
+        // whose earlier sessions were lost again at once goes on backing off from there.
+        let mut attempt = reconnecting.map_or(0, |(_, failed_before)| 1 + failed_before);
         loop {
             if attempt > 0 {
                 let delay = self.ctx.backoff.delay(attempt - 1, &mut self.rng);
                 self.sleep(delay).await?;
             }
-            if let Some(loss) = reconnecting {
+            if let Some((loss, _)) = reconnecting {
                 loss.attempt();
             }
             let identity = if unique { Identity::Unique } else { Identity::Visitor(&self.id) };
+            let metric = if unique { Metric::UniqueAssign } else { Metric::Connect };
+            let started = Instant::now();
+            let _waiting = self.ctx.recorder.waiting();
             // Boxed: the handshake's state is large and only lives while a session opens, so it
             // must not make every idle visitor's future that large.
-            let opening = Box::pin(self.ctx.opener.open(identity, &self.id, tab_id, self.local_ip, &mut self.rng));
+            let mut opening = Box::pin(self.ctx.opener.open(identity, &self.id, tab_id, self.local_ip, &mut self.rng));
             let result = tokio::select! {
                 biased;
-                _ = self.cancel.cancelled() => return Err(Interrupt::Cancelled),
-                result = opening => result,
+                _ = self.cancel.cancelled() => {
+                    // Stopped while the server had the opening in hand: it gets the same short
+                    // last chance as a request (see `request::request`), then counts unanswered.
+                    match tokio::time::timeout(END_SETTLE, &mut opening).await {
+                        Ok(Ok(opened)) => opened.conn.close().await,
+                        Ok(Err(err)) => self.ctx.recorder.error(err.kind()),
+                        Err(_) => unanswered(&self.ctx.recorder, Some(metric), started),
+                    }
+                    return Err(Interrupt::Cancelled);
+                }
+                result = &mut opening => result,
             };
+            drop(opening);
             match result {
                 Ok(opened) => {
                     if unique {
@@ -123,6 +156,10 @@ impl<'a> Visitor<'a> {
                 }
                 Err(err) => {
                     self.record_session_error(&err);
+                    if matches!(err, SessionError::Timeout(..)) {
+                        // Unanswered within the reply timeout: the wait is a sample, as for requests.
+                        self.ctx.recorder.since(metric, started);
+                    }
                     if reconnecting.is_some() {
                         self.ctx.recorder.tally(Tally::ReconnectAttempt, "failed");
                     }
@@ -139,14 +176,24 @@ impl<'a> Visitor<'a> {
 
     /// Sends on tab `i`; a failed send is a lost session, recovered before answering.
     pub async fn send(&mut self, i: usize, message: &ClientMessage) -> Result<(), Interrupt> {
+        self.send_with(i, message, WaitMode::Normal).await
+    }
+
+    /// Sends on tab `i`; a failed send is a lost session, recovered before answering, or
+    /// handed back with [`WaitMode::HandBack`].
+    pub async fn send_with(&mut self, i: usize, message: &ClientMessage, mode: WaitMode) -> Result<(), Interrupt> {
         match self.tabs[i].conn.send(message).await {
             Ok(()) => {
                 self.ctx.recorder.sent(message.kind());
                 Ok(())
             }
+            Err(err) if mode == WaitMode::HandBack => {
+                self.handed_back = Some(Box::new(err));
+                Err(Interrupt::TabLost { planned: false })
+            }
             Err(err) => {
-                Box::pin(self.recover(i, err)).await?;
-                Err(Interrupt::TabLost)
+                let planned = Box::pin(self.recover(i, err)).await?;
+                Err(Interrupt::TabLost { planned })
             }
         }
     }
@@ -160,14 +207,26 @@ impl<'a> Visitor<'a> {
         &mut self,
         on: Option<usize>,
         deadline: Instant,
-        mut matcher: impl FnMut(&ServerMessage) -> Option<T>,
+        matcher: impl FnMut(&ServerMessage) -> Option<T>,
     ) -> Result<T, Interrupt> {
+        self.wait(on, deadline, matcher, WaitMode::Normal).await
+    }
+
+    /// [`Self::wait_for`] in the given mode.
+    pub async fn wait<T>(
+        &mut self,
+        on: Option<usize>,
+        deadline: Instant,
+        mut matcher: impl FnMut(&ServerMessage) -> Option<T>,
+        mode: WaitMode,
+    ) -> Result<T, Interrupt> {
+        let cancellable = mode != WaitMode::Settle;
         let sleep = tokio::time::sleep_until(self.wake_at(deadline).into());
         tokio::pin!(sleep);
         loop {
             let (i, result) = tokio::select! {
                 biased;
-                _ = self.cancel.cancelled() => return Err(Interrupt::Cancelled),
+                _ = self.cancel.cancelled(), if cancellable => return Err(Interrupt::Cancelled),
                 event = std::future::poll_fn(|cx| poll_any(&mut self.tabs, cx)) => event,
                 _ = &mut sleep => match self.silent_tab() {
                     Some((i, silence)) => (i, Err(ClientError::Lost(format!("nothing heard for {silence:?}")))),
@@ -190,11 +249,15 @@ impl<'a> Visitor<'a> {
                         }
                     }
                 }
+                Err(err) if mode == WaitMode::HandBack && on == Some(i) => {
+                    self.handed_back = Some(Box::new(err));
+                    return Err(Interrupt::TabLost { planned: false });
+                }
                 Err(err) => {
-                    Box::pin(self.recover(i, err)).await?;
+                    let planned = Box::pin(self.recover(i, err)).await?;
                     sleep.as_mut().reset(self.wake_at(deadline).into());
                     if on == Some(i) {
-                        return Err(Interrupt::TabLost);
+                        return Err(Interrupt::TabLost { planned });
                     }
                 }
             }
@@ -232,98 +295,6 @@ impl<'a> Visitor<'a> {
         }
     }
 
-    /// Reacts to what the server says on its own: acknowledges signals, follows focus.
-    async fn observe(&mut self, i: usize, message: &ServerMessage) -> Result<(), Interrupt> {
-        match message {
-            ServerMessage::Signal { id, agent, .. } | ServerMessage::Invoke { id, agent, .. } => {
-                self.ctx.recorder.count(Counter::SignalsReceived, 1);
-                self.check_signal(i, agent, id);
-                let ack = ClientMessage::SignalAck { id: id.clone(), agent: agent.clone() };
-                // A lost session is recovered inside send; the server re-sends unacked signals.
-                let _ = self.send(i, &ack).await;
-            }
-            ServerMessage::Blur { .. } => {
-                self.tabs[i].focused = false;
-                match self.focus.blurred(&self.tabs[i].id) {
-                    BlurVerdict::Expected(started) => self.ctx.recorder.since(Metric::Blur, started),
-                    BlurVerdict::Misrouted => self.ctx.recorder.violation(Check::BlurMisrouted),
-                    BlurVerdict::Unrelated => {}
-                }
-            }
-            ServerMessage::Focused { .. } => self.tabs[i].focused = true,
-            ServerMessage::Draining { .. } => self.tabs[i].draining = true,
-            ServerMessage::Expired {} => self.tabs[i].expired = true,
-            ServerMessage::Error { .. } => self.ctx.recorder.error("server_error"),
-            _ => {}
-        }
-        Ok(())
-    }
-
-    /// Checks a received signal against the ledger: lost, duplicated, out of order, unfocused.
-    fn check_signal(&mut self, i: usize, agent: &str, id: &str) {
-        let (Some(agent), Ok(number)) = (agent_index(agent), id.parse::<u64>()) else { return };
-        let receipt = self.ctx.ledger.signal_received(agent, number, &self.id, self.tabs[i].focused);
-        if receipt == Receipt::First && !self.order.in_order(agent, number) {
-            self.ctx.recorder.violation(Check::SignalsOutOfOrder);
-        }
-    }
-
-    /// Counts a `blur` that should have come by now and did not (it went to nobody).
-    pub fn check_overdue_blur(&mut self) {
-        for _ in 0..self.focus.overdue(Instant::now()) {
-            self.ctx.recorder.violation(Check::BlurMisrouted);
-        }
-    }
-
-    /// Tab `i` lost its session: reconnect it with backoff (re-locate, re-connect, resend
-    /// the last presence), or drop the tab when the server ended it on purpose.
-    pub async fn recover(&mut self, i: usize, err: ClientError) -> Result<(), Interrupt> {
-        let lost_at = Instant::now();
-        self.leave_tab(i, lost_at);
-        let recorder = &self.ctx.recorder;
-        recorder.count(Counter::SessionsLost, 1);
-        recorder.tally(Tally::SessionLost, self.tabs[i].server);
-        let reconnectable = match &err {
-            ClientError::Closed { code, .. } => matches!(code, 3000 | 1001 | 1006 | 1011 | 1012 | 1013 | 1005),
-            ClientError::Lost(_) => true,
-            _ => false,
-        };
-        if !reconnectable || self.tabs[i].expired {
-            if !self.tabs[i].expired {
-                recorder.error(close_kind(&err));
-            }
-            self.drop_tab(i);
-            return Ok(());
-        }
-        let loss = self.ctx.drills.lost(Cause::of(&err, self.tabs[i].draining));
-        let tab_id = self.tabs[i].id.clone();
-        let unique = self.tabs[i].unique;
-        let (conn, server) = self.open_session(&tab_id, unique, Some(&loss)).await?;
-        // The server gives the reconnected tab focus and blurs the one that had it.
-        let focused = self.tabs.iter().find(|tab| tab.focused && tab.id != tab_id).map(|tab| tab.id.clone());
-        self.focus.moved(focused.as_deref(), &tab_id, Instant::now(), self.ctx.ledger.grace());
-        let tab = &mut self.tabs[i];
-        tab.conn = conn;
-        tab.server = server;
-        tab.last_heard = Instant::now();
-        tab.focused = true;
-        tab.draining = false;
-        tab.seq = 0;
-        if let Some(last) = tab.last_presence.clone() {
-            let seq = self.next_seq(i);
-            let presence = ClientMessage::Presence { seq, data: last.data, page: last.page };
-            self.send(i, &presence).await?;
-            let deadline = Instant::now() + self.ctx.opener.reply_timeout;
-            self.wait_for(Some(i), deadline, |m| {
-                matches!(m, ServerMessage::PresenceAck { seq: s } if *s == seq).then_some(())
-            })
-            .await?;
-        }
-        loss.back();
-        self.ctx.recorder.count(Counter::Reconnects, 1);
-        Ok(())
-    }
-
     /// The next `presence` sequence number of tab `i`.
     pub fn next_seq(&mut self, i: usize) -> u64 {
         let tab = &mut self.tabs[i];
@@ -332,7 +303,7 @@ impl<'a> Visitor<'a> {
     }
 
     /// Tells the checks that tab `i`'s session is over (closed, or lost).
-    fn leave_tab(&mut self, i: usize, now: Instant) {
+    pub(super) fn leave_tab(&mut self, i: usize, now: Instant) {
         let tab = &self.tabs[i];
         self.focus.forget(&tab.id);
         if tab.unique {
@@ -344,7 +315,7 @@ impl<'a> Visitor<'a> {
     }
 
     /// Forgets tab `i` without closing it (its session is already gone).
-    fn drop_tab(&mut self, i: usize) {
+    pub(super) fn drop_tab(&mut self, i: usize) {
         self.tabs.remove(i);
         if self.current >= self.tabs.len() {
             self.current = self.tabs.len().saturating_sub(1);
@@ -370,19 +341,5 @@ impl<'a> Visitor<'a> {
         while !self.tabs.is_empty() {
             self.close_tab(self.tabs.len() - 1).await;
         }
-    }
-}
-
-/// An error kind for a session the server ended in a way that is not a move.
-fn close_kind(err: &ClientError) -> &'static str {
-    match err {
-        ClientError::Closed { code: 1002, .. } => "closed_broken_framing",
-        ClientError::Closed { code: 1009, .. } => "closed_too_big",
-        ClientError::Closed { code: 2010, .. } => "closed_session_in_use",
-        ClientError::Closed { code: 4001, .. } => "closed_unique_expired",
-        ClientError::Closed { code: 4002, .. } => "closed_unique_in_use",
-        ClientError::Closed { code: 4003, .. } => "closed_bad_request",
-        ClientError::Closed { code: 4004, .. } => "closed_replaced",
-        other => other.kind(),
     }
 }

@@ -7,7 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::runner::{Interrupt, Visitor};
+use super::request::request;
+use super::runner::{Interrupt, Visitor, WaitMode};
 use super::tab::LastPresence;
 use crate::checks::MARKER_KEY;
 use crate::measure::{charged_start, next_intended, Metric};
@@ -43,7 +44,7 @@ async fn run_list(
             _ => intended.take().map(|at| charged_start(at, Instant::now())),
         };
         match run_step(v, step, at, own).await {
-            Ok(()) | Err(Interrupt::Timeout) | Err(Interrupt::TabLost) => {}
+            Ok(()) | Err(Interrupt::Timeout) | Err(Interrupt::TabLost { .. }) => {}
             Err(Interrupt::Cancelled) => return Err(Interrupt::Cancelled),
         }
         intended = intended.map(|at| at + (*own - waited_before));
@@ -62,7 +63,7 @@ async fn run_step(
         Step::ConnectUnique => connect(v, true).await,
         Step::Extend => {
             let Some(i) = current_tab(v) else { return Ok(()) };
-            request(v, i, &ClientMessage::Extend, intended, Metric::Extend, |m| {
+            timed(v, i, &ClientMessage::Extend, intended, Metric::Extend, |m| {
                 matches!(m, ServerMessage::Extended { .. })
             })
             .await
@@ -94,7 +95,7 @@ async fn run_step(
             v.current = next;
             let from = v.tabs.iter().find(|tab| tab.focused).map(|tab| tab.id.clone());
             v.focus.moved(from.as_deref(), &v.tabs[next].id, Instant::now(), v.ctx.ledger.grace());
-            request(v, next, &ClientMessage::Focus, intended, Metric::Focus, |m| {
+            timed(v, next, &ClientMessage::Focus, intended, Metric::Focus, |m| {
                 matches!(m, ServerMessage::Focused { .. })
             })
             .await
@@ -156,9 +157,8 @@ fn current_tab(v: &Visitor<'_>) -> Option<usize> {
     }
 }
 
-/// Sends `message` on tab `i` and waits for the reply `is_reply` accepts, recording
-/// `metric` from `intended` (or from the send) and its service time from the send.
-async fn request(
+/// A timed request of a step: from its intended start, or from now.
+async fn timed(
     v: &mut Visitor<'_>,
     i: usize,
     message: &ClientMessage,
@@ -166,20 +166,7 @@ async fn request(
     metric: Metric,
     is_reply: impl Fn(&ServerMessage) -> bool,
 ) -> Result<(), Interrupt> {
-    let sent = Instant::now();
-    v.send(i, message).await?;
-    let deadline = Instant::now() + v.ctx.opener.reply_timeout;
-    match v.wait_for(Some(i), deadline, |m| is_reply(m).then_some(())).await {
-        Ok(()) => {
-            v.ctx.recorder.reply(metric, intended.unwrap_or(sent), sent);
-            Ok(())
-        }
-        Err(Interrupt::Timeout) => {
-            v.ctx.recorder.error("reply_timeout");
-            Err(Interrupt::Timeout)
-        }
-        Err(other) => Err(other),
-    }
+    request(v, i, message, intended.unwrap_or_else(Instant::now), Some(metric), WaitMode::Normal, is_reply).await
 }
 
 async fn send_presence(
@@ -207,7 +194,7 @@ async fn send_presence(
         last.data.get_or_insert_with(Default::default).extend(data.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     let message = ClientMessage::Presence { seq, data, page };
-    request(
+    timed(
         v,
         i,
         &message,

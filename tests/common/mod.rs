@@ -4,6 +4,8 @@
 // Each test binary uses a different part of this helper.
 #![allow(dead_code, unused_imports)]
 
+pub mod fault_server;
+
 use std::future::Future;
 use std::time::Duration;
 
@@ -206,6 +208,14 @@ pub const RUN_WAIT: Duration = Duration::from_secs(30);
 pub fn plan_for(yaml: &str, cluster: &Cluster) -> Plan {
     let yaml = format!("target: {{ url: '{}', group: '{GROUP}' }}\n{yaml}", cluster.directory_url());
     scenario::from_str(&yaml, "test.yaml").unwrap_or_else(|err| panic!("{err}"))
+}
+
+/// A scenario from YAML, aimed at `url` (a directory or an instance) and at the tests' group.
+pub fn plan_at(yaml: &str, url: &str) -> Plan {
+    let mut plan = scenario::from_str(yaml, "test.yaml").unwrap_or_else(|err| panic!("{err}"));
+    plan.target.destination = engine::target::parse_url(url).expect("a test URL");
+    plan.target.group = GROUP.into();
+    plan
 }
 
 /// A harness run going on in the background.

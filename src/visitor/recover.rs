@@ -1,0 +1,119 @@
+//! Recovering a lost session (PROTOCOL.md section 4): reconnect with backoff, re-locate,
+//! re-connect and resend the last presence; or drop the tab when the server ended it on
+//! purpose or broke the protocol.
+//!
+//! A loss the server announced (a drain) or that falls in a drill window is a planned move;
+//! any other loss is a `session_lost` error, and the request it carried is `unanswered`.
+
+use std::time::Instant;
+
+use super::request::request;
+use super::runner::{Interrupt, Visitor, WaitMode};
+use crate::drill::{Cause, Loss};
+use crate::measure::error_kind::SESSION_LOST;
+use crate::measure::{Counter, Tally};
+use crate::protocol::client::ClientError;
+use crate::protocol::{ClientMessage, ServerMessage};
+
+impl Visitor<'_> {
+    /// Tab `i` lost its session: reconnect it, or drop it when the server ended it for good.
+    /// Answers whether the loss was planned.
+    ///
+    /// A reconnect whose new session is lost again before its resent presence is answered
+    /// (a server that resets every connection) goes round this loop, backing off further
+    /// each time: each loss counts, and nothing nests deeper.
+    pub async fn recover(&mut self, i: usize, err: ClientError) -> Result<bool, Interrupt> {
+        let mut err = err;
+        let mut failed_resends = 0;
+        let mut recovery: Option<(Loss, bool)> = None;
+        loop {
+            self.leave_tab(i, Instant::now());
+            let recorder = &self.ctx.recorder;
+            recorder.count(Counter::SessionsLost, 1);
+            recorder.tally(Tally::SessionLost, self.tabs[i].server);
+            if !reconnectable(&err) || self.tabs[i].expired {
+                let planned = self.tabs[i].expired;
+                if !planned {
+                    recorder.error(close_kind(&err));
+                }
+                self.drop_tab(i);
+                return Ok(planned);
+            }
+            // Planned: announced by the server, or in a drill window (the first loss's window
+            // covers the whole recovery).
+            let cause = Cause::of(&err, self.tabs[i].draining);
+            let (loss, first_planned) = recovery.get_or_insert_with(|| {
+                let loss = self.ctx.drills.lost(cause);
+                let planned = loss.in_drill() || cause == Cause::Drain;
+                (loss, planned)
+            });
+            let planned = *first_planned || cause == Cause::Drain;
+            if !planned {
+                recorder.error(SESSION_LOST);
+            }
+            let tab_id = self.tabs[i].id.clone();
+            let unique = self.tabs[i].unique;
+            let (conn, server) = match self.open_session(&tab_id, unique, Some((loss, failed_resends))).await {
+                Ok(opened) => opened,
+                Err(interrupt) => {
+                    // Stopped before it was back: its dead session must not be waited on again.
+                    self.drop_tab(i);
+                    return Err(interrupt);
+                }
+            };
+            // The server gives the reconnected tab focus and blurs the one that had it.
+            let focused = self.tabs.iter().find(|tab| tab.focused && tab.id != tab_id).map(|tab| tab.id.clone());
+            self.focus.moved(focused.as_deref(), &tab_id, Instant::now(), self.ctx.ledger.grace());
+            let tab = &mut self.tabs[i];
+            tab.conn = conn;
+            tab.server = server;
+            tab.last_heard = Instant::now();
+            tab.focused = true;
+            tab.draining = false;
+            tab.seq = 0;
+            let Some(last) = tab.last_presence.clone() else { break };
+            let seq = self.next_seq(i);
+            let presence = ClientMessage::Presence { seq, data: last.data, page: last.page };
+            let is_ack = |m: &ServerMessage| matches!(m, ServerMessage::PresenceAck { seq: s } if *s == seq);
+            match request(self, i, &presence, Instant::now(), None, WaitMode::HandBack, is_ack).await {
+                Ok(()) => break,
+                Err(Interrupt::TabLost { .. }) => match self.handed_back.take() {
+                    Some(next) => {
+                        err = *next;
+                        failed_resends += 1;
+                    }
+                    None => return Err(Interrupt::TabLost { planned: *first_planned }),
+                },
+                Err(other) => return Err(other),
+            }
+        }
+        let Some((loss, planned)) = recovery else { return Ok(false) };
+        loss.back();
+        self.ctx.recorder.count(Counter::Reconnects, 1);
+        Ok(planned)
+    }
+}
+
+/// Whether a session that ended this way may be opened again: a drop, or a close that asks
+/// the client to come back (going away, abnormal, server error, restart, try again later).
+fn reconnectable(err: &ClientError) -> bool {
+    match err {
+        ClientError::Closed { code, .. } => matches!(code, 3000 | 1001 | 1006 | 1011 | 1012 | 1013 | 1005),
+        ClientError::Lost(_) => true,
+        _ => false,
+    }
+}
+
+/// An error kind for a session the server ended in a way that is not a move.
+fn close_kind(err: &ClientError) -> &'static str {
+    match err {
+        ClientError::Closed { code: 1002, .. } => "closed_broken_framing",
+        ClientError::Closed { code: 1009, .. } => "closed_too_big",
+        ClientError::Closed { code: 2010, .. } => "closed_session_in_use",
+        ClientError::Closed { code: 4001, .. } => "closed_unique_expired",
+        ClientError::Closed { code: 4002, .. } => "closed_unique_in_use",
+        ClientError::Closed { code: 4003, .. } => "closed_bad_request",
+        ClientError::Closed { code: 4004, .. } => "closed_replaced",
+        other => other.kind(),
+    }
+}
