@@ -74,3 +74,22 @@ fn compare_refuses_different_scenarios_unless_asked() {
     assert_eq!(bench(&["compare", base, other, "--allow-different-scenarios"]).status.code(), Some(0));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn run_refuses_a_baseline_of_another_scenario_before_the_load() {
+    let dir = workdir("run-baseline");
+    let base = write(&dir, "base.json", &summary("another scenario", 1, 1000));
+    let scenario = write(
+        &dir,
+        "gate.yaml",
+        "name: gate\nduration: 20s\ntarget: { embedded: { instances: 1 } }\n\
+         load: { stages: [ { to: 2, over: 0s } ] }\nbehaviors: [ { name: b, steps: [connect] } ]\n",
+    );
+    let started = std::time::Instant::now();
+    let refused = bench(&["run", scenario.to_str().unwrap(), "--quiet", "--baseline", base.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(started.elapsed().as_secs() < 10, "refused before the 20 s run");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("different scenarios (baseline \"another scenario\", current \"gate\")"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

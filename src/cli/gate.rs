@@ -11,7 +11,8 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use presence_bench::measure::{Check, Totals};
-use presence_bench::report::compare::{overall_tolerance, Comparison};
+use presence_bench::report::compare::{check_baseline_fits, overall_tolerance, Comparison};
+use presence_bench::report::summary::SCHEMA_VERSION;
 use presence_bench::report::verdict::{self, Ending, Rules, Verdict};
 use presence_bench::report::{junit, table, threshold, Summary};
 use presence_bench::scenario::{CompareTolerances, Threshold, Tolerance};
@@ -34,6 +35,9 @@ pub struct GateArgs {
     /// (default: the scenario's `compare.max_regression`, else `10% or 1ms`).
     #[arg(long, value_name = "TOLERANCE", value_parser = Tolerance::parse)]
     pub max_regression: Option<Tolerance>,
+    /// Compare with a baseline of another scenario or summary schema (refused otherwise).
+    #[arg(long)]
+    pub allow_different_scenarios: bool,
 }
 
 /// What a scenario says about its own verdict.
@@ -55,8 +59,15 @@ pub fn compare(
 }
 
 /// Reads the baseline before the run, so a wrong path is invalid input, not a wasted run.
-pub fn read_baseline(args: &GateArgs) -> Result<Option<Summary>, anyhow::Error> {
-    args.baseline.as_deref().map(Summary::read).transpose().map_err(anyhow::Error::msg)
+/// A baseline of another scenario or schema is refused here too, unless allowed.
+pub fn read_baseline(args: &GateArgs, scenario: &str) -> Result<Option<Summary>, anyhow::Error> {
+    let Some(path) = args.baseline.as_deref() else { return Ok(None) };
+    let baseline = Summary::read(path).map_err(anyhow::Error::msg)?;
+    if !args.allow_different_scenarios {
+        check_baseline_fits(&baseline, scenario, SCHEMA_VERSION)
+            .map_err(|err| anyhow::anyhow!("{}: {err}", path.display()))?;
+    }
+    Ok(Some(baseline))
 }
 
 /// Evaluates abortable thresholds on each snapshot; cancels `stop` and answers why on the first

@@ -66,7 +66,7 @@ pub fn execute(args: RunArgs) -> Outcome {
     if let Err(err) = gate::check_writable(args.out.as_deref(), &args.gate) {
         return Outcome::InvalidInput(err);
     }
-    let baseline = match gate::read_baseline(&args.gate) {
+    let baseline = match gate::read_baseline(&args.gate, &plan.name) {
         Ok(baseline) => baseline,
         Err(err) => return Outcome::InvalidInput(err),
     };

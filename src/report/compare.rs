@@ -65,11 +65,17 @@ pub enum Incomparable {
 /// Refuses to compare summaries of different scenarios or schema versions: the same metric
 /// name then measures something else, and any verdict would be noise.
 pub fn check_comparable(baseline: &Summary, current: &Summary) -> Result<(), Incomparable> {
-    if baseline.schema != current.schema {
-        return Err(Incomparable::Schemas { baseline: baseline.schema, current: current.schema });
+    check_baseline_fits(baseline, &current.scenario, current.schema)
+}
+
+/// The same refusal before a run: `baseline` against the scenario about to run and the schema
+/// this build writes, so `run --baseline` with the wrong file stops before the load, not after.
+pub fn check_baseline_fits(baseline: &Summary, scenario: &str, schema: u32) -> Result<(), Incomparable> {
+    if baseline.schema != schema {
+        return Err(Incomparable::Schemas { baseline: baseline.schema, current: schema });
     }
-    if baseline.scenario != current.scenario {
-        return Err(Incomparable::Scenarios { baseline: baseline.scenario.clone(), current: current.scenario.clone() });
+    if baseline.scenario != scenario {
+        return Err(Incomparable::Scenarios { baseline: baseline.scenario.clone(), current: scenario.to_owned() });
     }
     Ok(())
 }

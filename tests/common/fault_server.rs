@@ -33,7 +33,8 @@ pub enum Fault {
     DropPresences { from: Duration, to: Duration },
     /// Resets the TCP connection (RST, no close frame) right after its first reply.
     ResetAfterFirstReply,
-    /// Accepts TCP connections and reads the upgrade request, but never answers it.
+    /// Accepts TCP connections and reads the upgrade request, but never answers it; only the
+    /// first upgrade (the harness's preflight probe) is served, so the run does start.
     HalfOpen,
     /// Answers `connect`, then sends a text frame that is neither SockJS nor a message.
     Garbage,
@@ -63,7 +64,8 @@ impl FaultServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("a bound address");
         let stop = CancellationToken::new();
-        let shared = Arc::new(Shared { fault, addr, started: Instant::now(), stop: stop.clone() });
+        let shared =
+            Arc::new(Shared { fault, addr, started: Instant::now(), stop: stop.clone(), upgrades: Default::default() });
         tokio::spawn(accept(listener, shared));
         FaultServer { addr, stop }
     }
@@ -90,6 +92,8 @@ struct Shared {
     addr: SocketAddr,
     started: Instant,
     stop: CancellationToken,
+    /// Upgrades asked for so far.
+    upgrades: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -133,7 +137,8 @@ async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
     if path.starts_with("/locate") {
         return locate(stream, &shared).await;
     }
-    if shared.fault == Fault::HalfOpen {
+    let earlier_upgrades = shared.upgrades.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if shared.fault == Fault::HalfOpen && earlier_upgrades > 0 {
         // Hold the socket, never answer: only the server's stop ends it.
         return std::future::pending().await;
     }
