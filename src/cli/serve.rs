@@ -1,8 +1,14 @@
 //! `presence-bench serve`: runs the reference cluster until Ctrl-C or SIGTERM, then drains
 //! it, for at most the drain window and the shutdown grace; a second signal stops it at once.
+//!
+//! With `--processes P` (more than 1) the cluster is partitioned by group over P child
+//! processes behind one directory (`server::partition`); a child is this binary started
+//! with the hidden `--partition-child`.
 
 use anyhow::{anyhow, Context as _};
+use tokio_util::sync::CancellationToken;
 
+use presence_bench::server::partition::{self, ChildSpec, Partition, PartitionError};
 use presence_bench::server::{Cluster, ServerError, Settings};
 
 use super::signals::Stops;
@@ -13,6 +19,15 @@ use super::Outcome;
 pub struct ServeArgs {
     #[command(flatten)]
     pub settings: Settings,
+
+    /// Server processes, each a full cluster for its share of the groups (group G belongs
+    /// to process G mod P), behind one directory. Each starts `--instances` instances.
+    #[arg(long, default_value_t = 1)]
+    pub processes: usize,
+
+    /// Internal: run as child process of a partitioned server (JSON of its spec).
+    #[arg(long, hide = true)]
+    pub partition_child: Option<String>,
 }
 
 pub fn run(args: ServeArgs) -> Outcome {
@@ -20,7 +35,13 @@ pub fn run(args: ServeArgs) -> Outcome {
         Ok(runtime) => runtime,
         Err(err) => return Outcome::NotCarriedOut(err),
     };
-    let outcome = runtime.block_on(serve(args.settings));
+    let outcome = runtime.block_on(async {
+        match (&args.partition_child, args.processes) {
+            (Some(spec), _) => serve_child(spec).await,
+            (None, 1) => serve(args.settings).await,
+            (None, processes) => serve_partitioned(args.settings, processes).await,
+        }
+    });
     // Whatever a forced stop left running is dropped with the runtime, not waited for.
     runtime.shutdown_background();
     outcome
@@ -50,5 +71,59 @@ async fn serve(settings: Settings) -> Outcome {
     tokio::select! {
         () = cluster.shutdown() => Outcome::Passed,
         () = stops.next() => Outcome::NotCarriedOut(anyhow!("stopped by a second signal before the cluster had shut down")),
+    }
+}
+
+async fn serve_partitioned(settings: Settings, processes: usize) -> Outcome {
+    let mut stops = match Stops::listen().context("cannot listen for Ctrl-C or SIGTERM") {
+        Ok(stops) => stops,
+        Err(err) => return Outcome::NotCarriedOut(err),
+    };
+    let program = match std::env::current_exe().context("cannot find this program to start its server processes") {
+        Ok(program) => program,
+        Err(err) => return Outcome::NotCarriedOut(err),
+    };
+    let bound = settings.drain_window + settings.shutdown_grace;
+    let partition = match Partition::start(&program, settings, processes).await {
+        Ok(partition) => partition,
+        Err(err @ (PartitionError::NoProcess | PartitionError::InvalidSettings(_))) => {
+            return Outcome::InvalidInput(err.into())
+        }
+        Err(err) => return Outcome::NotCarriedOut(err.into()),
+    };
+    for (index, pid) in partition.child_ids().into_iter().enumerate() {
+        println!("process {index} pid {}", pid.map_or_else(|| "?".to_owned(), |pid| pid.to_string()));
+    }
+    println!("{}{}", partition::DIRECTORY_LINE, partition.directory_url());
+    println!("metrics {}/metrics", partition.directory_url());
+    stops.next().await;
+    eprintln!(
+        "stopping: draining {processes} server processes, for at most {} (a second Ctrl-C or SIGTERM stops at once)",
+        humantime::format_duration(bound)
+    );
+    tokio::select! {
+        () = partition.shutdown() => Outcome::Passed,
+        () = stops.next() => Outcome::NotCarriedOut(anyhow!("stopped by a second signal before the server processes had shut down")),
+    }
+}
+
+async fn serve_child(spec: &str) -> Outcome {
+    let spec: ChildSpec = match serde_json::from_str(spec).context("invalid --partition-child") {
+        Ok(spec) => spec,
+        Err(err) => return Outcome::InvalidInput(err),
+    };
+    let mut stops = match Stops::listen().context("cannot listen for Ctrl-C or SIGTERM") {
+        Ok(stops) => stops,
+        Err(err) => return Outcome::NotCarriedOut(err),
+    };
+    let stop = CancellationToken::new();
+    let signalled = stop.clone();
+    tokio::spawn(async move {
+        stops.next().await;
+        signalled.cancel();
+    });
+    match partition::child::serve(spec, stop).await {
+        Ok(()) => Outcome::Passed,
+        Err(err) => Outcome::NotCarriedOut(err.into()),
     }
 }

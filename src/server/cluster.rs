@@ -66,11 +66,19 @@ struct Inner {
     shutdown: CancellationToken,
     /// Number of the last instance started: names go on `s1`, `s2`, ... and are never reused.
     started: AtomicU16,
+    /// What instance names start with: `s`, or `p1-s` in process 1 of a partitioned server,
+    /// so that names stay unique across processes.
+    names: String,
 }
 
 impl Cluster {
     /// Binds the directory and `settings.instances` instances on `settings.host`.
     pub async fn start(settings: Settings) -> Result<Cluster, ServerError> {
+        Cluster::start_named(settings, "s").await
+    }
+
+    /// As [`Cluster::start`], with instances named `{names}1`, `{names}2`, ...
+    pub async fn start_named(settings: Settings, names: &str) -> Result<Cluster, ServerError> {
         settings.validate().map_err(ServerError::InvalidSettings)?;
         let state = Arc::new(Shared::new(settings.queue_bound, Faults::from_settings(&settings)));
         let directory_addr = SocketAddr::new(settings.host, settings.directory_port);
@@ -93,6 +101,7 @@ impl Cluster {
                 directory_addr,
                 shutdown: CancellationToken::new(),
                 started: AtomicU16::new(0),
+                names: names.to_owned(),
             }),
         };
         let router = directory::router(cluster.clone());
@@ -133,8 +142,12 @@ impl Cluster {
             0 => 0,
             base => base.saturating_add(number - 1),
         };
-        let instance =
-            Instance::start(format!("s{number}"), SocketAddr::new(context.settings.host, port), context).await?;
+        let instance = Instance::start(
+            format!("{}{number}", self.inner.names),
+            SocketAddr::new(context.settings.host, port),
+            context,
+        )
+        .await?;
         context.membership.add(instance.clone());
         context.counters.scale_outs.fetch_add(1, Ordering::Relaxed);
         Ok(instance.info())
