@@ -144,3 +144,40 @@ fn zombie(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')))
 }
+
+/// Sessions opened, summed over the instances of process `process`.
+fn sessions_opened(metrics: &str, process: usize) -> u64 {
+    let prefix = format!("presence_server_sessions_opened_total{{process=\"{process}\",");
+    metrics
+        .lines()
+        .filter(|line| line.starts_with(&prefix))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_over_two_groups_loads_both_processes_and_every_check_holds() {
+    let served = served().await;
+    let yaml = format!(
+        "name: groups\nseed: 5\ntarget: {{ url: '{}', group: 10, groups: 2 }}\nduration: 20s\n\
+         load:\n  stages:\n    - {{ to: 20, over: 300ms }}\n    - {{ hold: 2s }}\n    - {{ to: 0, over: 300ms }}\n\
+         behaviors:\n\
+         \x20 - name: browsing\n    steps: [ connect, {{ presence: {{ data: {{ a: 1 }} }} }}, {{ repeat: {{ every: 200ms, steps: [ {{ presence: {{ data: {{ b: 2 }} }} }} ] }} }} ]\n\
+         \x20 - name: codes\n    steps: [ connect_unique, {{ hold: 3s }} ]\n\
+         agents:\n  count: 2\n  watch: 100%\n  signals: {{ rate: 100/s }}\n  grace: 500ms\n",
+        served.directory
+    );
+    let plan = presence_bench::scenario::from_str(&yaml, "groups.yaml").unwrap_or_else(|err| panic!("{err}"));
+    let totals = start_run(plan).finished().await.totals;
+    let failing: Vec<_> = presence_bench::measure::Check::ALL
+        .into_iter()
+        .filter(|check| check.fails_run() && totals.violations(*check) > 0)
+        .map(|check| check.name())
+        .collect();
+    assert_eq!(failing, Vec::<&str>::new());
+    assert!(totals.counter(presence_bench::measure::Counter::SignalsReceived) > 20, "signals were exercised");
+    let (_, metrics) = http().request(Method::GET, &format!("{}/metrics", served.directory)).await.expect("metrics");
+    let metrics = String::from_utf8_lossy(&metrics);
+    let (first, second) = (sessions_opened(&metrics, 0), sessions_opened(&metrics, 1));
+    assert!(first >= 10 && second >= 10, "sessions by process: {first} and {second}");
+}
