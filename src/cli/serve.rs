@@ -5,6 +5,9 @@
 //! processes behind one directory (`server::partition`); a child is this binary started
 //! with the hidden `--partition-child`.
 
+use std::future::Future;
+use std::time::Duration;
+
 use anyhow::{anyhow, Context as _};
 use tokio_util::sync::CancellationToken;
 
@@ -48,9 +51,9 @@ pub fn run(args: ServeArgs) -> Outcome {
 }
 
 async fn serve(settings: Settings) -> Outcome {
-    let mut stops = match Stops::listen().context("cannot listen for Ctrl-C or SIGTERM") {
+    let stops = match listen() {
         Ok(stops) => stops,
-        Err(err) => return Outcome::NotCarriedOut(err),
+        Err(outcome) => return outcome,
     };
     let bound = settings.drain_window + settings.shutdown_grace;
     let cluster = match Cluster::start(settings).await {
@@ -63,21 +66,27 @@ async fn serve(settings: Settings) -> Outcome {
     }
     println!("directory {}", cluster.directory_url());
     println!("metrics {}/metrics", cluster.directory_url());
+    until_stopped(stops, "the cluster", bound, cluster.shutdown()).await
+}
+
+/// Waits for a signal, then for `shutdown` (bounded by `bound` by whoever made it), unless a
+/// second signal comes first.
+async fn until_stopped(mut stops: Stops, what: &str, bound: Duration, shutdown: impl Future<Output = ()>) -> Outcome {
     stops.next().await;
     eprintln!(
-        "stopping: draining the cluster, for at most {} (a second Ctrl-C or SIGTERM stops at once)",
+        "stopping: draining {what}, for at most {} (a second Ctrl-C or SIGTERM stops at once)",
         humantime::format_duration(bound)
     );
     tokio::select! {
-        () = cluster.shutdown() => Outcome::Passed,
-        () = stops.next() => Outcome::NotCarriedOut(anyhow!("stopped by a second signal before the cluster had shut down")),
+        () = shutdown => Outcome::Passed,
+        () = stops.next() => Outcome::NotCarriedOut(anyhow!("stopped by a second signal before {what} had shut down")),
     }
 }
 
 async fn serve_partitioned(settings: Settings, processes: usize) -> Outcome {
-    let mut stops = match Stops::listen().context("cannot listen for Ctrl-C or SIGTERM") {
+    let stops = match listen() {
         Ok(stops) => stops,
-        Err(err) => return Outcome::NotCarriedOut(err),
+        Err(outcome) => return outcome,
     };
     let program = match std::env::current_exe().context("cannot find this program to start its server processes") {
         Ok(program) => program,
@@ -96,15 +105,11 @@ async fn serve_partitioned(settings: Settings, processes: usize) -> Outcome {
     }
     println!("{}{}", partition::DIRECTORY_LINE, partition.directory_url());
     println!("metrics {}/metrics", partition.directory_url());
-    stops.next().await;
-    eprintln!(
-        "stopping: draining {processes} server processes, for at most {} (a second Ctrl-C or SIGTERM stops at once)",
-        humantime::format_duration(bound)
-    );
-    tokio::select! {
-        () = partition.shutdown() => Outcome::Passed,
-        () = stops.next() => Outcome::NotCarriedOut(anyhow!("stopped by a second signal before the server processes had shut down")),
-    }
+    until_stopped(stops, &format!("{processes} server processes"), bound, partition.shutdown()).await
+}
+
+fn listen() -> Result<Stops, Outcome> {
+    Stops::listen().context("cannot listen for Ctrl-C or SIGTERM").map_err(Outcome::NotCarriedOut)
 }
 
 async fn serve_child(spec: &str) -> Outcome {
@@ -112,9 +117,9 @@ async fn serve_child(spec: &str) -> Outcome {
         Ok(spec) => spec,
         Err(err) => return Outcome::InvalidInput(err),
     };
-    let mut stops = match Stops::listen().context("cannot listen for Ctrl-C or SIGTERM") {
+    let mut stops = match listen() {
         Ok(stops) => stops,
-        Err(err) => return Outcome::NotCarriedOut(err),
+        Err(outcome) => return outcome,
     };
     let stop = CancellationToken::new();
     let signalled = stop.clone();
