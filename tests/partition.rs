@@ -19,6 +19,8 @@ struct Served {
     parent: Child,
     directory: String,
     children: Vec<u32>,
+    /// Kept open: what the server prints after its directory must not hit a closed pipe.
+    _stdout: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
 }
 
 /// Starts `serve --processes 2 --instances 2` on free ports and reads what it prints.
@@ -43,7 +45,7 @@ async fn served() -> Served {
         }
     })
     .await;
-    Served { parent, directory, children }
+    Served { parent, directory, children, _stdout: lines }
 }
 
 impl Served {
@@ -83,6 +85,20 @@ async fn a_group_always_lands_on_its_process() {
     let (status, _) =
         client.request(Method::GET, &format!("{}/locate?group=x1&visitor=a", served.directory)).await.expect("locate");
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn an_instance_locates_only_the_groups_of_its_process() {
+    let served = served().await;
+    let instance = served.url("p0-s1").await.replacen("ws://", "http://", 1);
+    let base = instance.trim_end_matches("/presence");
+    let own = http().locate(base, "4", "a").await.expect("its own group is located");
+    assert!(own.server.starts_with("p0-"), "{}", own.server);
+    let (status, body) =
+        http().request(Method::GET, &format!("{base}/locate?group=3&visitor=a")).await.expect("an answer");
+    assert_eq!(status, StatusCode::MISDIRECTED_REQUEST, "{}", String::from_utf8_lossy(&body));
+    let (status, _) = http().request(Method::GET, &format!("{base}/locate?visitor=a")).await.expect("an answer");
+    assert_eq!(status, StatusCode::MISDIRECTED_REQUEST);
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@
 //! with the hidden `--partition-child`.
 
 use std::future::Future;
+use std::io::Write as _;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context as _};
@@ -100,11 +101,18 @@ async fn serve_partitioned(settings: Settings, processes: usize) -> Outcome {
         }
         Err(err) => return Outcome::NotCarriedOut(err.into()),
     };
+    let mut said = String::new();
     for (index, pid) in partition.child_ids().into_iter().enumerate() {
-        println!("process {index} pid {}", pid.map_or_else(|| "?".to_owned(), |pid| pid.to_string()));
+        let pid = pid.map_or_else(|| "?".to_owned(), |pid| pid.to_string());
+        said.push_str(&format!("process {index} pid {pid}\n"));
     }
-    println!("{}{}", partition::DIRECTORY_LINE, partition.directory_url());
-    println!("metrics {}/metrics", partition.directory_url());
+    said.push_str(&format!("{}{}\n", partition::DIRECTORY_LINE, partition.directory_url()));
+    said.push_str(&format!("metrics {}/metrics\n", partition.directory_url()));
+    // A reader that went away (a script that read the directory and closed the pipe) must
+    // not bring the server down, as `println!` would.
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(said.as_bytes()).and_then(|()| stdout.flush());
+    drop(stdout);
     until_stopped(stops, &format!("{processes} server processes"), bound, partition.shutdown()).await
 }
 

@@ -16,6 +16,7 @@ use super::error::ServerError;
 use super::faults::Faults;
 use super::instance::{Instance, InstanceInfo};
 use super::metrics::{self, ClusterCounters};
+use super::partition::Part;
 use super::settings::Settings;
 use super::state::Shared;
 use crate::protocol::http_server;
@@ -74,18 +75,19 @@ struct Inner {
 impl Cluster {
     /// Binds the directory and `settings.instances` instances on `settings.host`.
     pub async fn start(settings: Settings) -> Result<Cluster, ServerError> {
-        Cluster::start_named(settings, "s").await
+        Cluster::start_part(settings, None).await
     }
 
-    /// As [`Cluster::start`], with instances named `{names}1`, `{names}2`, ...
-    pub async fn start_named(settings: Settings, names: &str) -> Result<Cluster, ServerError> {
+    /// As [`Cluster::start`]; with a `part`, as one process of a partitioned server: its
+    /// instances are named `p{index}-s1`, ... and its `/locate` refuses other processes' groups.
+    pub async fn start_part(settings: Settings, part: Option<Part>) -> Result<Cluster, ServerError> {
         settings.validate().map_err(ServerError::InvalidSettings)?;
         let state = Arc::new(Shared::new(settings.queue_bound, Faults::from_settings(&settings)));
         let directory_addr = SocketAddr::new(settings.host, settings.directory_port);
         let context = Context {
             settings: Arc::new(settings),
             state,
-            membership: Arc::new(Membership::default()),
+            membership: Arc::new(Membership::new(part)),
             tracker: TaskTracker::new(),
             closing: CancellationToken::new(),
             counters: Arc::default(),
@@ -101,7 +103,7 @@ impl Cluster {
                 directory_addr,
                 shutdown: CancellationToken::new(),
                 started: AtomicU16::new(0),
-                names: names.to_owned(),
+                names: part.map_or_else(|| "s".to_owned(), |part| part.names()),
             }),
         };
         let router = directory::router(cluster.clone());

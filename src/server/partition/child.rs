@@ -15,7 +15,7 @@ use crate::server::{Cluster, ServerError};
 /// Starts the cluster, prints `directory http://HOST:PORT` for the parent, and serves until
 /// stdin closes or `stop` is cancelled (a signal); then drains and shuts down.
 pub async fn serve(spec: ChildSpec, stop: CancellationToken) -> Result<(), ServerError> {
-    let cluster = Cluster::start_named(spec.settings.clone(), &spec.names()).await?;
+    let cluster = Cluster::start_part(spec.settings.clone(), Some(spec.part)).await?;
     let mut stdout = std::io::stdout().lock();
     // The parent reads this one line; if it is gone already, shutting down is all that is left.
     let _ = writeln!(stdout, "{DIRECTORY_LINE}{}", cluster.directory_url()).and_then(|()| stdout.flush());

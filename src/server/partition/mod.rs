@@ -48,19 +48,31 @@ pub fn owner(group: &str, processes: usize) -> Option<usize> {
     })
 }
 
-/// What a child is told on its command line.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ChildSpec {
-    /// This child's number, from 0.
+/// Which share of the groups one process serves: those `G` with `G mod processes == index`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Part {
+    /// This process's number, from 0.
     pub index: usize,
-    pub settings: Settings,
+    pub processes: usize,
 }
 
-impl ChildSpec {
-    /// What child instance names start with.
+impl Part {
+    /// Whether `group` is served here.
+    pub fn owns(&self, group: &str) -> bool {
+        owner(group, self.processes) == Some(self.index)
+    }
+
+    /// What this process's instance names start with.
     pub fn names(&self) -> String {
         format!("p{}-s", self.index)
     }
+}
+
+/// What a child is told on its command line.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChildSpec {
+    pub part: Part,
+    pub settings: Settings,
 }
 
 /// Why a partitioned server could not start.
@@ -110,7 +122,7 @@ impl Partition {
         let mut started = Vec::with_capacity(processes);
         let mut bases = Vec::with_capacity(processes);
         for index in 0..processes {
-            let spec = ChildSpec { index, settings: child_settings(&settings, index) };
+            let spec = ChildSpec { part: Part { index, processes }, settings: child_settings(&settings, index) };
             let (process, base) = spawn(program, &spec).await?;
             started.push(process);
             bases.push(base);
@@ -164,7 +176,7 @@ fn child_settings(settings: &Settings, index: usize) -> Settings {
 
 /// Starts one child and reads the directory address it prints.
 async fn spawn(program: &std::path::Path, spec: &ChildSpec) -> Result<(Process, String), PartitionError> {
-    let index = spec.index;
+    let index = spec.part.index;
     let encoded = serde_json::to_string(spec).map_err(|err| PartitionError::Spawn { index, source: err.into() })?;
     let mut child = Command::new(program)
         .args(["serve", "--partition-child", &encoded])
