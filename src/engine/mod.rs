@@ -100,7 +100,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
     ));
     let grace = plan.agents.as_ref().map_or(DEFAULT_GRACE, |agents| agents.grace);
     let drills = Drills::new(plan.drills.as_ref(), recorder.clone(), started);
-    let worlds = Arc::new(Worlds::new(
+    let worlds = Worlds::new(
         plan.target.groups,
         plan.agents.as_ref().map_or(0, |agents| agents.count),
         |g| Opener {
@@ -118,7 +118,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
                 ledger.without_roster()
             }
         },
-    ));
+    );
     let background = TaskTracker::new();
     let background_stop = CancellationToken::new();
     for world in worlds.iter() {
