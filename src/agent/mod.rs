@@ -28,6 +28,8 @@ use watching::Watches;
 pub struct AgentContext {
     pub opener: Arc<Opener>,
     pub ledger: Arc<Ledger>,
+    /// Agents that share this ledger (this agent's group): they split its visitors to watch.
+    pub group_agents: u32,
     pub recorder: Recorder,
     pub agents: Agents,
     pub backoff: Backoff,

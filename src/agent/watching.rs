@@ -71,7 +71,8 @@ impl Watches {
             }
             keep
         });
-        let wanted = (ctx.agents.watch * ledger.online_count() as f64 / f64::from(ctx.agents.count)).ceil() as usize;
+        let wanted =
+            (ctx.agents.watch * ledger.online_count() as f64 / f64::from(ctx.group_agents.max(1))).ceil() as usize;
         let wanted = wanted.min(MAX_PER_AGENT);
         let mut tries = wanted.saturating_sub(self.watched.len()) * 2;
         while self.watched.len() < wanted && tries > 0 {

@@ -1,8 +1,18 @@
 //! `presence-bench serve`: runs the reference cluster until Ctrl-C or SIGTERM, then drains
 //! it, for at most the drain window and the shutdown grace; a second signal stops it at once.
+//!
+//! With `--processes P` (more than 1) the cluster is partitioned by group over P child
+//! processes behind one directory (`server::partition`); a child is this binary started
+//! with the hidden `--partition-child`.
+
+use std::future::Future;
+use std::io::Write as _;
+use std::time::Duration;
 
 use anyhow::{anyhow, Context as _};
+use tokio_util::sync::CancellationToken;
 
+use presence_bench::server::partition::{self, ChildSpec, Partition, PartitionError};
 use presence_bench::server::{Cluster, ServerError, Settings};
 
 use super::signals::Stops;
@@ -13,6 +23,15 @@ use super::Outcome;
 pub struct ServeArgs {
     #[command(flatten)]
     pub settings: Settings,
+
+    /// Server processes, each a full cluster for its share of the groups (group G belongs
+    /// to process G mod P), behind one directory. Each starts `--instances` instances.
+    #[arg(long, default_value_t = 1)]
+    pub processes: usize,
+
+    /// Internal: run as child process of a partitioned server (JSON of its spec).
+    #[arg(long, hide = true)]
+    pub partition_child: Option<String>,
 }
 
 pub fn run(args: ServeArgs) -> Outcome {
@@ -20,16 +39,22 @@ pub fn run(args: ServeArgs) -> Outcome {
         Ok(runtime) => runtime,
         Err(err) => return Outcome::NotCarriedOut(err),
     };
-    let outcome = runtime.block_on(serve(args.settings));
+    let outcome = runtime.block_on(async {
+        match (&args.partition_child, args.processes) {
+            (Some(spec), _) => serve_child(spec).await,
+            (None, 1) => serve(args.settings).await,
+            (None, processes) => serve_partitioned(args.settings, processes).await,
+        }
+    });
     // Whatever a forced stop left running is dropped with the runtime, not waited for.
     runtime.shutdown_background();
     outcome
 }
 
 async fn serve(settings: Settings) -> Outcome {
-    let mut stops = match Stops::listen().context("cannot listen for Ctrl-C or SIGTERM") {
+    let stops = match listen() {
         Ok(stops) => stops,
-        Err(err) => return Outcome::NotCarriedOut(err),
+        Err(outcome) => return outcome,
     };
     let bound = settings.drain_window + settings.shutdown_grace;
     let cluster = match Cluster::start(settings).await {
@@ -42,13 +67,76 @@ async fn serve(settings: Settings) -> Outcome {
     }
     println!("directory {}", cluster.directory_url());
     println!("metrics {}/metrics", cluster.directory_url());
+    until_stopped(stops, "the cluster", bound, cluster.shutdown()).await
+}
+
+/// Waits for a signal, then for `shutdown` (bounded by `bound` by whoever made it), unless a
+/// second signal comes first.
+async fn until_stopped(mut stops: Stops, what: &str, bound: Duration, shutdown: impl Future<Output = ()>) -> Outcome {
     stops.next().await;
     eprintln!(
-        "stopping: draining the cluster, for at most {} (a second Ctrl-C or SIGTERM stops at once)",
+        "stopping: draining {what}, for at most {} (a second Ctrl-C or SIGTERM stops at once)",
         humantime::format_duration(bound)
     );
     tokio::select! {
-        () = cluster.shutdown() => Outcome::Passed,
-        () = stops.next() => Outcome::NotCarriedOut(anyhow!("stopped by a second signal before the cluster had shut down")),
+        () = shutdown => Outcome::Passed,
+        () = stops.next() => Outcome::NotCarriedOut(anyhow!("stopped by a second signal before {what} had shut down")),
+    }
+}
+
+async fn serve_partitioned(settings: Settings, processes: usize) -> Outcome {
+    let stops = match listen() {
+        Ok(stops) => stops,
+        Err(outcome) => return outcome,
+    };
+    let program = match std::env::current_exe().context("cannot find this program to start its server processes") {
+        Ok(program) => program,
+        Err(err) => return Outcome::NotCarriedOut(err),
+    };
+    let bound = settings.drain_window + settings.shutdown_grace;
+    let partition = match Partition::start(&program, settings, processes).await {
+        Ok(partition) => partition,
+        Err(err @ (PartitionError::NoProcess | PartitionError::InvalidSettings(_))) => {
+            return Outcome::InvalidInput(err.into())
+        }
+        Err(err) => return Outcome::NotCarriedOut(err.into()),
+    };
+    let mut said = String::new();
+    for (index, pid) in partition.child_ids().into_iter().enumerate() {
+        let pid = pid.map_or_else(|| "?".to_owned(), |pid| pid.to_string());
+        said.push_str(&format!("process {index} pid {pid}\n"));
+    }
+    said.push_str(&format!("{}{}\n", partition::DIRECTORY_LINE, partition.directory_url()));
+    said.push_str(&format!("metrics {}/metrics\n", partition.directory_url()));
+    // A reader that went away (a script that read the directory and closed the pipe) must
+    // not bring the server down, as `println!` would.
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(said.as_bytes()).and_then(|()| stdout.flush());
+    drop(stdout);
+    until_stopped(stops, &format!("{processes} server processes"), bound, partition.shutdown()).await
+}
+
+fn listen() -> Result<Stops, Outcome> {
+    Stops::listen().context("cannot listen for Ctrl-C or SIGTERM").map_err(Outcome::NotCarriedOut)
+}
+
+async fn serve_child(spec: &str) -> Outcome {
+    let spec: ChildSpec = match serde_json::from_str(spec).context("invalid --partition-child") {
+        Ok(spec) => spec,
+        Err(err) => return Outcome::InvalidInput(err),
+    };
+    let mut stops = match listen() {
+        Ok(stops) => stops,
+        Err(outcome) => return outcome,
+    };
+    let stop = CancellationToken::new();
+    let signalled = stop.clone();
+    tokio::spawn(async move {
+        stops.next().await;
+        signalled.cancel();
+    });
+    match partition::child::serve(spec, stop).await {
+        Ok(()) => Outcome::Passed,
+        Err(err) => Outcome::NotCarriedOut(err.into()),
     }
 }

@@ -3,6 +3,7 @@
 //! on Ctrl-C, or on SIGTERM), and hand the totals back. It knows no message formats.
 
 pub mod driver;
+mod groups;
 pub mod limits;
 pub mod preflight;
 pub mod target;
@@ -26,6 +27,7 @@ use crate::scenario::{Plan, DEFAULT_GRACE};
 use crate::session::Opener;
 use crate::visitor::{self, VisitorContext};
 use driver::DriveStats;
+use groups::Worlds;
 use target::TargetError;
 
 /// How long visitors get to close their sessions after the run ends.
@@ -96,18 +98,30 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
     ));
     let grace = plan.agents.as_ref().map_or(DEFAULT_GRACE, |agents| agents.grace);
     let drills = Drills::new(plan.drills.as_ref(), recorder.clone(), started);
-    let ledger = Ledger::new(recorder.clone(), grace).with_drills(drills.clone());
-    let ledger = Arc::new(if plan.agents.is_some() { ledger } else { ledger.without_roster() });
-    let opener = Arc::new(Opener {
-        discovery: target.discovery.clone(),
-        options: connect,
-        group: plan.target.group.clone(),
-        recorder: recorder.clone(),
-        reply_timeout: plan.target.reply_timeout,
-    });
+    let worlds = Worlds::new(
+        plan.target.groups,
+        plan.agents.as_ref().map_or(0, |agents| agents.count),
+        |g| Opener {
+            discovery: target.discovery.clone(),
+            options: connect.clone(),
+            group: plan.target.group_of(g.into()),
+            recorder: recorder.clone(),
+            reply_timeout: plan.target.reply_timeout,
+        },
+        || {
+            let ledger = Ledger::new(recorder.clone(), grace).with_drills(drills.clone());
+            if plan.agents.is_some() {
+                ledger
+            } else {
+                ledger.without_roster()
+            }
+        },
+    );
     let background = TaskTracker::new();
     let background_stop = CancellationToken::new();
-    background.spawn(sweep_ledger(ledger.clone(), background_stop.clone()));
+    for world in worlds.iter() {
+        background.spawn(sweep_ledger(world.ledger.clone(), background_stop.clone()));
+    }
     if let Some(schedule) = &plan.drills {
         // The drill task holds its own handle on the embedded cluster; it is shut down below.
         let executor = match &target.cluster {
@@ -117,51 +131,68 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
         background.spawn(drill::run(drills.clone(), Arc::new(schedule.clone()), executor, background_stop.clone()));
     }
     if let Some(agents) = &plan.agents {
-        let context = Arc::new(AgentContext {
-            opener: opener.clone(),
-            ledger: ledger.clone(),
-            recorder: recorder.clone(),
-            agents: agents.clone(),
-            backoff: plan.reconnect,
-            seed: plan.seed,
-            // Agents run as long as visitors do: the whole `duration` (the closed model's last
-            // level holds until then, and open-model visitors may live until then too).
-            send_until: started + plan.duration.saturating_sub(grace),
-            drills: drills.clone(),
-        });
+        let contexts: Vec<Arc<AgentContext>> = worlds
+            .iter()
+            .map(|world| {
+                Arc::new(AgentContext {
+                    opener: world.opener.clone(),
+                    ledger: world.ledger.clone(),
+                    group_agents: world.agents,
+                    recorder: recorder.clone(),
+                    agents: agents.clone(),
+                    backoff: plan.reconnect,
+                    seed: plan.seed,
+                    // Agents run as long as visitors do: the whole `duration` (the closed model's
+                    // last level holds until then, and open-model visitors may live until then too).
+                    send_until: started + plan.duration.saturating_sub(grace),
+                    drills: drills.clone(),
+                })
+            })
+            .collect();
         for index in 0..agents.count {
             // Up to `MAX_AGENTS` of them: a signal during the spawning is heeded at once.
             if options.stop.is_cancelled() {
                 break;
             }
-            background.spawn(agent::run(context.clone(), index, background_stop.clone()));
+            let context = contexts[index as usize % contexts.len()].clone();
+            background.spawn(agent::run(context, index, background_stop.clone()));
             if index % 1024 == 1023 {
                 tokio::task::yield_now().await;
             }
         }
     }
-    let context = Arc::new(VisitorContext {
-        opener,
-        source_ips: target::source_ips(&target.host, plan.target.source_ips),
-        backoff: plan.reconnect,
-        // Only SockJS promises heartbeats; a raw WebSocket may stay quiet for good.
-        heartbeat_timeout: (plan.target.transport == Transport::Sockjs).then_some(plan.target.heartbeat_timeout),
-        recorder,
-        presence_markers: plan.agents.as_ref().is_some_and(|agents| agents.watch > 0.0),
-        ledger: ledger.clone(),
-        drills: drills.clone(),
-        plan: Arc::new(plan),
-    });
-    let plan = &context.plan;
+    let source_ips = target::source_ips(&target.host, plan.target.source_ips);
+    // Only SockJS promises heartbeats; a raw WebSocket may stay quiet for good.
+    let heartbeat_timeout = (plan.target.transport == Transport::Sockjs).then_some(plan.target.heartbeat_timeout);
+    let presence_markers = plan.agents.as_ref().is_some_and(|agents| agents.watch > 0.0);
+    let plan = Arc::new(plan);
+    let contexts: Vec<Arc<VisitorContext>> = worlds
+        .iter()
+        .map(|world| {
+            Arc::new(VisitorContext {
+                opener: world.opener.clone(),
+                source_ips: source_ips.clone(),
+                backoff: plan.reconnect,
+                heartbeat_timeout,
+                recorder: recorder.clone(),
+                presence_markers,
+                ledger: world.ledger.clone(),
+                drills: drills.clone(),
+                plan: plan.clone(),
+            })
+        })
+        .collect();
     let drive = driver::drive(&plan.load, plan.duration, CLOSE_GRACE, &options.stop, |index, cancel| {
-        visitor::run(context.clone(), index, cancel)
+        visitor::run(contexts[(index % contexts.len() as u64) as usize].clone(), index, cancel)
     })
     .await;
     let interrupted = options.stop.is_cancelled();
     background_stop.cancel();
     background.close();
     background.wait().await;
-    ledger.finish(Instant::now());
+    for world in worlds.iter() {
+        world.ledger.finish(Instant::now());
+    }
     collector_stop.cancel();
     let totals = collector.await.expect("the collector does not panic");
     let health = monitor.stop().await;

@@ -18,8 +18,11 @@ use crate::server::Settings;
 pub struct Target {
     pub destination: Destination,
     pub transport: Transport,
-    /// The visitor group (a string of digits).
+    /// The visitor group (a string of digits); with `groups` above 1, the first of them.
     pub group: String,
+    /// How many groups visitors and agents are spread over: `group`, `group`+1, ...
+    /// (visitor or agent number `j` is in the `j mod groups`-th), see [`Target::group_of`].
+    pub groups: u32,
     /// How many loopback source addresses (127.0.0.2 upwards) client sockets are spread over,
     /// to get past the ~28k ephemeral ports of one address; 1 leaves the choice to the OS.
     pub source_ips: u8,
@@ -65,6 +68,8 @@ pub(crate) struct TargetSpec {
     transport: Transport,
     #[serde(default)]
     group: Option<Group>,
+    #[serde(default, deserialize_with = "optional_groups")]
+    groups: Option<u32>,
     #[serde(default, deserialize_with = "optional_source_ips")]
     source_ips: Option<u8>,
     #[serde(default, deserialize_with = "optional_heartbeat_timeout")]
@@ -86,6 +91,14 @@ fn optional_reply_timeout<'de, D: Deserializer<'de>>(deserializer: D) -> Result<
 
 fn optional_heartbeat_timeout<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
     typed::non_zero_duration(deserializer).map(Some)
+}
+
+fn optional_groups<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    let groups = u32::deserialize(deserializer)?;
+    if groups == 0 {
+        return Err(de::Error::custom("expected at least 1 group, found 0"));
+    }
+    Ok(Some(groups))
 }
 
 fn optional_source_ips<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u8>, D::Error> {
@@ -116,6 +129,15 @@ impl TargetSpec {
                     Destination::Embedded(settings)
                 }
             };
+        let group = self.group.map_or_else(|| "1".to_owned(), |group| group.0);
+        let groups = self.groups.unwrap_or(1);
+        let last = group.parse::<u64>().ok().and_then(|first| first.checked_add(u64::from(groups) - 1));
+        if groups > 1 && last.is_none() {
+            return Err(Issue::here(format!(
+                "expected a group below 2^64 - groups to spread {groups} groups from, found {group:?}"
+            ))
+            .under(Segment::Key("group")));
+        }
         let heartbeat_timeout = self.heartbeat_timeout.unwrap_or(DEFAULT_HEARTBEAT_TIMEOUT);
         if let Destination::Embedded(settings) = &destination {
             if heartbeat_timeout <= settings.heartbeat {
@@ -138,12 +160,25 @@ impl TargetSpec {
         Ok(Target {
             destination,
             transport: self.transport,
-            group: self.group.map_or_else(|| "1".to_owned(), |group| group.0),
+            group,
+            groups,
             source_ips: self.source_ips.unwrap_or(1),
             heartbeat_timeout,
             ca_file: self.ca_file,
             reply_timeout: self.reply_timeout.unwrap_or(DEFAULT_REPLY_TIMEOUT),
         })
+    }
+}
+
+impl Target {
+    /// The group of visitor (or agent) number `index`: the `index mod groups`-th from
+    /// `group`, so a run spreads evenly, and the same way every time. With one group,
+    /// `group` as written (leading zeros kept).
+    pub fn group_of(&self, index: u64) -> String {
+        match self.group.parse::<u64>() {
+            Ok(first) if self.groups > 1 => (first + index % u64::from(self.groups)).to_string(),
+            _ => self.group.clone(),
+        }
     }
 }
 
@@ -255,6 +290,18 @@ mod tests {
         assert_eq!(instance.group, "100");
         let embedded = compile("{ embedded: { instances: 2, heartbeat: 1s } }").unwrap();
         assert!(matches!(embedded.destination, Destination::Embedded(Settings { instances: 2, .. })));
+    }
+
+    #[test]
+    fn visitors_spread_over_groups_by_number() {
+        let target = compile("{ group: 100, groups: 3 }").unwrap();
+        let groups: Vec<String> = (0..7).map(|index| target.group_of(index)).collect();
+        assert_eq!(groups, ["100", "101", "102", "100", "101", "102", "100"]);
+        let one = compile("{ group: '007' }").unwrap();
+        assert_eq!((one.groups, one.group_of(5).as_str()), (1, "007"));
+        assert!(error("{ groups: 0 }").contains("at least 1 group"));
+        let issue = compile("{ group: '99999999999999999999', groups: 2 }").unwrap_err();
+        assert_eq!(issue.path, vec![Segment::Key("group")]);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use super::error::ServerError;
 use super::faults::Faults;
 use super::instance::{Instance, InstanceInfo};
 use super::metrics::{self, ClusterCounters};
+use super::partition::Part;
 use super::settings::Settings;
 use super::state::Shared;
 use crate::protocol::http_server;
@@ -66,18 +67,27 @@ struct Inner {
     shutdown: CancellationToken,
     /// Number of the last instance started: names go on `s1`, `s2`, ... and are never reused.
     started: AtomicU16,
+    /// What instance names start with: `s`, or `p1-s` in process 1 of a partitioned server,
+    /// so that names stay unique across processes.
+    names: String,
 }
 
 impl Cluster {
     /// Binds the directory and `settings.instances` instances on `settings.host`.
     pub async fn start(settings: Settings) -> Result<Cluster, ServerError> {
+        Cluster::start_part(settings, None).await
+    }
+
+    /// As [`Cluster::start`]; with a `part`, as one process of a partitioned server: its
+    /// instances are named `p{index}-s1`, ... and its `/locate` refuses other processes' groups.
+    pub async fn start_part(settings: Settings, part: Option<Part>) -> Result<Cluster, ServerError> {
         settings.validate().map_err(|err| ServerError::InvalidSettings(err.to_string()))?;
         let state = Arc::new(Shared::new(settings.queue_bound, Faults::from_settings(&settings)));
         let directory_addr = SocketAddr::new(settings.host, settings.directory_port);
         let context = Context {
             settings: Arc::new(settings),
             state,
-            membership: Arc::new(Membership::default()),
+            membership: Arc::new(Membership::new(part)),
             tracker: TaskTracker::new(),
             closing: CancellationToken::new(),
             counters: Arc::default(),
@@ -93,6 +103,7 @@ impl Cluster {
                 directory_addr,
                 shutdown: CancellationToken::new(),
                 started: AtomicU16::new(0),
+                names: part.map_or_else(|| "s".to_owned(), |part| part.names()),
             }),
         };
         let router = directory::router(cluster.clone());
@@ -133,8 +144,12 @@ impl Cluster {
             0 => 0,
             base => base.saturating_add(number - 1),
         };
-        let instance =
-            Instance::start(format!("s{number}"), SocketAddr::new(context.settings.host, port), context).await?;
+        let instance = Instance::start(
+            format!("{}{number}", self.inner.names),
+            SocketAddr::new(context.settings.host, port),
+            context,
+        )
+        .await?;
         context.membership.add(instance.clone());
         context.counters.scale_outs.fetch_add(1, Ordering::Relaxed);
         Ok(instance.info())

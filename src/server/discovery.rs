@@ -12,12 +12,14 @@ use serde::Deserialize;
 use crate::protocol::locate::Located;
 
 use super::instance::{Instance, InstanceInfo};
+use super::partition::Part;
 use super::ring::Ring;
 
 /// The cluster's instances, oldest first, and the ring over those that accept visitors.
-#[derive(Default)]
 pub struct Membership {
     members: Mutex<Members>,
+    /// The groups this cluster serves, when it is one process of a partitioned server.
+    part: Option<Part>,
 }
 
 #[derive(Default)]
@@ -37,6 +39,10 @@ impl Members {
 }
 
 impl Membership {
+    pub fn new(part: Option<Part>) -> Membership {
+        Membership { members: Mutex::default(), part }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Members> {
         self.members.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -84,14 +90,24 @@ impl Membership {
 
 #[derive(Deserialize)]
 pub struct LocateQuery {
-    /// Part of the request; visitor ids hash alike in every group.
-    #[serde(rename = "group")]
-    _group: Option<String>,
+    /// Visitor ids hash alike in every group; a process of a partitioned server checks that
+    /// the group is its own.
+    group: Option<String>,
     visitor: String,
 }
 
 /// `GET /locate?group=G&visitor=V`.
 pub async fn locate(State(membership): State<Arc<Membership>>, Query(query): Query<LocateQuery>) -> Response {
+    if let Some(part) = membership.part.filter(|part| !query.group.as_deref().is_some_and(|group| part.owns(group))) {
+        // Answering would place the visitor away from its group's agents, for good.
+        let error = format!(
+            "group {:?} is not served by server process {} of {}: ask the directory",
+            query.group.unwrap_or_default(),
+            part.index,
+            part.processes
+        );
+        return (StatusCode::MISDIRECTED_REQUEST, Json(serde_json::json!({ "error": error }))).into_response();
+    }
     match membership.locate(&query.visitor) {
         Some(located) => Json(located).into_response(),
         None => {

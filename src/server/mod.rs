@@ -8,6 +8,7 @@
 //! - `session`: one task per WebSocket session.
 //! - `state`: the one shared state.
 //! - [`metrics`]: the server's own Prometheus metrics, served at the directory's `/metrics`.
+//! - [`partition`]: `serve --processes P`, the server over P processes split by group.
 //! - `faults`: deliberate protocol violations for testing the harness, off by default.
 
 pub mod cluster;
@@ -17,6 +18,7 @@ pub mod error;
 mod faults;
 pub mod instance;
 pub mod metrics;
+pub mod partition;
 mod ring;
 mod routes;
 mod session;

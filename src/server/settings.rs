@@ -7,12 +7,12 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use clap::Parser;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::protocol::http_server::Bounds;
 
 /// Settings of a reference cluster.
-#[derive(Debug, Clone, PartialEq, clap::Args, Deserialize)]
+#[derive(Debug, Clone, PartialEq, clap::Args, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Number of instances started at launch.

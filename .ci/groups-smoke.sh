@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Smoke test of the partitioned reference server: `serve --processes 2`, a short run over its
+# two groups (scenarios/groups-smoke.yaml, exit 0 with every delivery check at zero), then
+# SIGTERM; every step bounded by `timeout`. Expects a release build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=target/release/presence-bench
+out=$(mktemp -d)
+timeout 60 "$bin" serve --processes 2 --instances 2 --drain-window 500ms --shutdown-grace 1s >"$out/serve.txt" &
+serve=$!
+trap 'kill "$serve" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+  grep -q '^directory ' "$out/serve.txt" && break
+  sleep 0.1
+done
+directory=$(awk '/^directory /{print $2}' "$out/serve.txt")
+[ -n "$directory" ] || { echo "serve --processes 2 printed no directory"; cat "$out/serve.txt"; exit 1; }
+timeout 40 "$bin" run scenarios/groups-smoke.yaml --target "$directory" --out "$out/run"
+for process in 0 1; do
+  opened=$(curl -sf "$directory/metrics" \
+    | awk -v p="process=\"$process\"" 'index($0, "presence_server_sessions_opened_total{" p) == 1 {n += $2} END {print n + 0}')
+  [ "$opened" -gt 0 ] || { echo "no session opened in server process $process"; exit 1; }
+  echo "server process $process: $opened sessions opened"
+done
+kill -TERM "$serve"
+wait "$serve"
+echo "groups smoke: ok"
