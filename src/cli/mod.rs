@@ -4,6 +4,7 @@ pub mod compare;
 pub mod export;
 pub mod gate;
 pub mod progress;
+pub mod report;
 pub mod run;
 pub mod serve;
 pub mod signals;

@@ -17,6 +17,7 @@ use super::progress::{Mode, Progress};
 use super::signals::Stops;
 use super::Outcome;
 use presence_bench::engine::{self, target, RunOptions};
+use presence_bench::measure::health::HealthSecond;
 use presence_bench::measure::Live;
 use presence_bench::measure::Totals;
 use presence_bench::report::harness::HarnessSummary;
@@ -35,9 +36,14 @@ pub struct RunArgs {
     /// (discovery through /locate), ws(s)://HOST:PORT/presence is one instance.
     #[arg(long)]
     pub target: Option<String>,
-    /// Directory for summary.json and latency.hlog (created if missing).
+    /// Directory for summary.json, latency.hlog, timeline.jsonl and health.jsonl (created if
+    /// missing).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also write the self-contained HTML report to FILE, built from the `--out` directory
+    /// (docs/reports.md); `presence-bench report DIR` rebuilds it later.
+    #[arg(long, value_name = "FILE", requires = "out")]
+    pub html: Option<PathBuf>,
     /// Print no progress while running (a bar on a terminal, lines otherwise or with CI set).
     #[arg(long, short)]
     pub quiet: bool,
@@ -63,7 +69,9 @@ pub fn execute(args: RunArgs) -> Outcome {
             Err(err) => return Outcome::InvalidInput(err.into()),
         }
     }
-    if let Err(err) = gate::check_writable(args.out.as_deref(), &args.gate) {
+    let writable = gate::check_writable(args.out.as_deref(), &args.gate)
+        .and_then(|()| args.html.as_deref().map_or(Ok(()), gate::check_file));
+    if let Err(err) = writable {
         return Outcome::InvalidInput(err);
     }
     let baseline = match gate::read_baseline(&args.gate) {
@@ -108,10 +116,21 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
     let progress = Progress::start(Mode::detect(args.quiet), live_rx, plan.duration, plan.load.clone());
     let (intervals, hlog) = match &args.out {
         Some(out) => {
+            // Each interval goes to the timeline first, which passes it on to the interval log.
             let (tx, rx) = mpsc::channel(64);
+            let (log_tx, log_rx) = mpsc::channel(64);
             let path = out.join("latency.hlog");
             let started_at = std::time::SystemTime::now();
-            (Some(tx), Some(tokio::spawn(async move { report::hlog::write_intervals(&path, started_at, rx).await })))
+            let timeline = out.join("timeline.jsonl");
+            let writers = tokio::spawn(async move {
+                let (rows, log) = tokio::join!(
+                    report::timeline::write(&timeline, rx, log_tx),
+                    report::hlog::write_intervals(&path, started_at, log_rx)
+                );
+                rows.map_err(|err| std::io::Error::new(err.kind(), format!("timeline.jsonl: {err}")))?;
+                log.map_err(|err| std::io::Error::new(err.kind(), format!("latency.hlog: {err}")))
+            });
+            (Some(tx), Some(writers))
         }
         None => (None, None),
     };
@@ -139,9 +158,11 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
         progress.finish();
     }
     let mut cluster_shutdown = None;
+    let mut health = Vec::new();
     let (mut summary, ending) = match result {
         Ok(result) => {
             cluster_shutdown = result.cluster_shutdown;
+            health = result.health.timeline.clone();
             let mut summary = Summary::from_totals(&name, &result.target, &result.totals);
             summary.aborted = aborted;
             summary.drills = result.drills;
@@ -156,7 +177,7 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
     };
     let verdict = gate::judge(&mut summary, &gate, baseline.as_ref(), &args.gate, &ending);
     if let Some(out) = &args.out {
-        if let Err(err) = write_reports(out, &summary, hlog).await {
+        if let Err(err) = write_reports(out, &summary, &health, hlog, args.html.as_deref()).await {
             return Outcome::NotCarriedOut(err);
         }
     }
@@ -183,12 +204,20 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
 async fn write_reports(
     out: &Path,
     summary: &Summary,
+    health: &[HealthSecond],
     hlog: Option<tokio::task::JoinHandle<std::io::Result<u64>>>,
+    html: Option<&Path>,
 ) -> anyhow::Result<()> {
     let path = out.join("summary.json");
     summary.write(&path).with_context(|| format!("writing {}", path.display()))?;
     if let Some(hlog) = hlog {
-        hlog.await.context("interval log writer")?.context("writing latency.hlog")?;
+        hlog.await.context("interval log writers")?.context("writing the interval files")?;
+    }
+    let path = out.join("health.jsonl");
+    report::timeline::write_health(&path, health).with_context(|| format!("writing {}", path.display()))?;
+    if let Some(html) = html {
+        report::html::write(out, html).context("writing the HTML report")?;
+        eprintln!("HTML report written to {}", html.display());
     }
     eprintln!("reports written to {}", out.display());
     Ok(())
