@@ -32,6 +32,10 @@ const INTERVAL: Duration = Duration::from_secs(1);
 pub struct RunArgs {
     /// The scenario file (YAML).
     pub scenario: PathBuf,
+    /// Change a field of the scenario before it is validated: `--set duration=2m
+    /// --set load.stages[0].to=5000` (repeatable; the value is YAML).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub sets: Vec<scenario::Override>,
     /// Load this target instead of the scenario's: http(s)://HOST:PORT is a directory
     /// (discovery through /locate), ws(s)://HOST:PORT/presence is one instance.
     #[arg(long)]
@@ -59,7 +63,7 @@ pub struct RunArgs {
 }
 
 pub fn execute(args: RunArgs) -> Outcome {
-    let mut plan = match scenario::load(&args.scenario) {
+    let mut plan = match scenario::load_with(&args.scenario, &args.sets) {
         Ok(plan) => plan,
         Err(err) => return Outcome::InvalidInput(err.into()),
     };

@@ -48,6 +48,7 @@ pub fn load(data: &ReportData) -> String {
         y_label: count,
         series: vec![series("visitors", rows, |r| (r.t_s + r.length_s, r.visitors as f64))],
         markers: markers(data),
+        x_end: data.summary.duration_seconds,
     };
     let messages = Chart {
         title: "messages per second",
@@ -58,6 +59,7 @@ pub fn load(data: &ReportData) -> String {
             series("received", full, |r| (r.t_s + r.length_s, r.messages_received_per_s)),
         ],
         markers: markers(data),
+        x_end: data.summary.duration_seconds,
     };
     render(&visitors) + &render(&messages)
 }
@@ -76,6 +78,7 @@ pub fn metric(data: &ReportData, metric: &MetricSeries) -> String {
             series("max", points, |p| (p.t_s, p.max as f64)),
         ],
         markers: markers(data),
+        x_end: data.summary.duration_seconds,
     };
     let total = &metric.total;
     // Quantiles up to the one the sample count can tell apart, then the maximum.
@@ -93,6 +96,7 @@ pub fn metric(data: &ReportData, metric: &MetricSeries) -> String {
         y_label: latency,
         series: vec![Series { name: "latency at percentile".into(), points: curve }],
         markers: Vec::new(),
+        x_end: 0.0,
     };
     render(&over_time) + &render(&distribution)
 }
@@ -109,6 +113,7 @@ pub fn storms(data: &ReportData) -> String {
             series("reconnects/s", rows, |r| (r.t_s + r.length_s, r.reconnects as f64 / r.length_s.max(1e-9))),
         ],
         markers: markers(data),
+        x_end: data.summary.duration_seconds,
     })
 }
 
@@ -126,7 +131,14 @@ pub fn errors(data: &ReportData) -> String {
             })
         })
         .collect();
-    render(&Chart { title: "errors per second", x: XAxis::Seconds, y_label: count, series, markers: markers(data) })
+    render(&Chart {
+        title: "errors per second",
+        x: XAxis::Seconds,
+        y_label: count,
+        series,
+        markers: markers(data),
+        x_end: data.summary.duration_seconds,
+    })
 }
 
 /// The harness's scheduling lag and CPU, second by second.
@@ -141,6 +153,7 @@ pub fn health(data: &ReportData) -> String {
             series("lag max", rows, |r| (r.t_s + r.length_s, r.lag_max_us as f64)),
         ],
         markers: markers(data),
+        x_end: data.summary.duration_seconds,
     };
     let cpu = Chart {
         title: "harness CPU (share of all cores)",
@@ -151,6 +164,7 @@ pub fn health(data: &ReportData) -> String {
             points: rows.iter().filter_map(|r| Some((r.t_s + r.length_s, r.cpu_busy? * 100.0))).collect(),
         }],
         markers: markers(data),
+        x_end: data.summary.duration_seconds,
     };
     render(&lag) + &render(&cpu)
 }

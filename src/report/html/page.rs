@@ -36,22 +36,23 @@ pub fn render(data: &ReportData) -> String {
         s.visitors.started,
         s.visitors.peak
     );
+    // What a reader looks for first: the verdict and why, then the run over time.
     out.push_str(&verdict(data));
+    out.push_str("<h2>Checks and thresholds</h2>");
+    out.push_str(&judgements(data));
     out.push_str("<h2>Load</h2>");
     out.push_str(&timeline_or_note(data, charts::load));
+    if !s.drills.is_empty() {
+        out.push_str("<h2>Drills</h2>");
+        out.push_str(&drills(data));
+        out.push_str(&timeline_or_note(data, charts::storms));
+    }
     out.push_str("<h2>Latency</h2>");
     out.push_str(&latency_table(data));
     for metric in &data.metrics {
         let _ = write!(out, "<h3>{}</h3>", escape(&metric.name));
         out.push_str(&charts::metric(data, metric));
     }
-    if !s.drills.is_empty() {
-        out.push_str("<h2>Drills</h2>");
-        out.push_str(&drills(data));
-        out.push_str(&timeline_or_note(data, charts::storms));
-    }
-    out.push_str("<h2>Checks and thresholds</h2>");
-    out.push_str(&judgements(data));
     out.push_str("<h2>Errors</h2>");
     out.push_str(&errors(data));
     out.push_str("<h2>Harness health</h2>");

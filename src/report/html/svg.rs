@@ -37,12 +37,15 @@ pub struct Chart<'a> {
     pub series: Vec<Series>,
     /// Vertical lines at these x values, with a label (drill events).
     pub markers: Vec<(f64, String)>,
+    /// The x axis reaches at least this far: the run's length, so every time chart of a
+    /// run shares one scale and its drill markers line up.
+    pub x_end: f64,
 }
 
 /// The chart as an `<svg>` element with its legend; a note when no series has points.
 pub fn render(chart: &Chart) -> String {
     let points = chart.series.iter().flat_map(|s| s.points.iter());
-    let (mut x_max, mut y_max) = (0.0f64, 0.0f64);
+    let (mut x_max, mut y_max) = (chart.x_end, 0.0f64);
     for (x, y) in points {
         x_max = x_max.max(*x);
         y_max = y_max.max(*y);
@@ -155,6 +158,7 @@ mod tests {
             y_label: |y| format!("{y}"),
             series: vec![Series { name: "a&b".into(), points: vec![(0.0, 1.0), (2.0, 3.0)] }],
             markers: vec![(1.0, "kill <x>".into())],
+            x_end: 2.0,
         };
         let svg = render(&chart);
         assert!(svg.contains("&lt;b&gt;") && svg.contains("a&amp;b") && svg.contains("kill &lt;x&gt;"), "{svg}");
