@@ -3,6 +3,7 @@
 pub mod compare;
 pub mod export;
 pub mod gate;
+pub mod intervals;
 pub mod progress;
 pub mod report;
 pub mod run;

@@ -8,12 +8,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::export;
 use super::gate::{self, Gate, GateArgs};
-use super::progress::{Mode, Progress};
+use super::intervals;
+use super::progress::{Progress, ProgressArgs};
 use super::signals::Stops;
 use super::Outcome;
 use presence_bench::engine::{self, target, RunOptions};
@@ -51,6 +52,8 @@ pub struct RunArgs {
     /// Print no progress while running (a bar on a terminal, lines otherwise or with CI set).
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
     #[command(flatten)]
     pub gate: GateArgs,
     /// Serve live Prometheus metrics at http://ADDR/metrics (port 0: a free port, printed).
@@ -117,26 +120,11 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
         None => None,
     };
     let (endpoint, exporter) = metrics.map_or((None, None), |(e, x)| (Some(e), Some(x)));
-    let progress = Progress::start(Mode::detect(args.quiet), live_rx, plan.duration, plan.load.clone());
-    let (intervals, hlog) = match &args.out {
-        Some(out) => {
-            // Each interval goes to the timeline first, which passes it on to the interval log.
-            let (tx, rx) = mpsc::channel(64);
-            let (log_tx, log_rx) = mpsc::channel(64);
-            let path = out.join("latency.hlog");
-            let started_at = std::time::SystemTime::now();
-            let timeline = out.join("timeline.jsonl");
-            let writers = tokio::spawn(async move {
-                let (rows, log) = tokio::join!(
-                    report::timeline::write(&timeline, rx, log_tx),
-                    report::hlog::write_intervals(&path, started_at, log_rx)
-                );
-                rows.map_err(|err| std::io::Error::new(err.kind(), format!("timeline.jsonl: {err}")))?;
-                log.map_err(|err| std::io::Error::new(err.kind(), format!("latency.hlog: {err}")))
-            });
-            (Some(tx), Some(writers))
-        }
-        None => (None, None),
+    let progress = Progress::start(args.progress.mode(args.quiet), live_rx, plan.duration, plan.load.clone());
+    let json = args.progress.json();
+    let (intervals, mut hlog) = match intervals::start(args.out.as_deref(), json.as_ref()) {
+        Ok(writers) => writers,
+        Err(err) => return Outcome::NotCarriedOut(err),
     };
     let gate = Gate {
         thresholds: plan.thresholds.clone(),
@@ -160,6 +148,12 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
     };
     if let Some(progress) = progress {
         progress.finish();
+    }
+    if let (None, Some(writers)) = (&args.out, hlog.take()) {
+        // Only the JSON progress: its last rows are out before the verdict is printed.
+        if let Err(err) = writers.await.map_err(std::io::Error::other).and_then(|written| written) {
+            eprintln!("warning: JSON progress: {err}");
+        }
     }
     let mut cluster_shutdown = None;
     let mut health = Vec::new();

@@ -3,7 +3,7 @@
 //! The interval log holds latencies only; visitors, message rates and errors per interval
 //! were seen live and then lost. `timeline.jsonl` keeps them, one row per collector interval,
 //! written and flushed as the run goes (like latency.hlog), so a killed run keeps what it
-//! wrote. A [`TimelineRow`] is also what `--progress json` prints. `health.jsonl` is the
+//! wrote. A [`TimelineRow`] is also what `--progress json` prints, one line per interval. `health.jsonl` is the
 //! harness's own health second by second, written at the end (the monitor answers it then).
 
 use std::collections::BTreeMap;
@@ -61,23 +61,37 @@ impl TimelineRow {
     }
 }
 
-/// Writes one row per interval received to `path`, each line on disk before the next interval
-/// is taken, and passes every interval on to `next` (the interval log); answers the rows written.
+/// Where rows go: timeline.jsonl, and `--progress json`'s stream (stderr or a file).
+pub type RowOutput = Box<dyn Write + Send>;
+
+/// A file for rows, each line written out whole as soon as it is complete.
+pub fn row_file(path: &Path) -> std::io::Result<RowOutput> {
+    Ok(Box::new(LineWriter::new(File::create(path)?)))
+}
+
+/// Writes one row per interval received to every output, each line out before the next
+/// interval is taken, and passes every interval on to `next` (the interval log) when there is
+/// one; answers the rows written.
 pub async fn write(
-    path: &Path,
+    mut outputs: Vec<RowOutput>,
     mut intervals: mpsc::Receiver<Interval>,
-    next: mpsc::Sender<Interval>,
+    next: Option<mpsc::Sender<Interval>>,
 ) -> std::io::Result<u64> {
-    let mut file = LineWriter::new(File::create(path)?);
     let mut written = 0;
     while let Some(interval) = intervals.recv().await {
         let row = serde_json::to_string(&TimelineRow::from_interval(&interval)).map_err(std::io::Error::other)?;
-        writeln!(file, "{row}")?;
+        for output in &mut outputs {
+            writeln!(output, "{row}")?;
+        }
         written += 1;
-        // A closed interval log only means nobody writes it any more.
-        let _ = next.send(interval).await;
+        if let Some(next) = &next {
+            // A closed interval log only means nobody writes it any more.
+            let _ = next.send(interval).await;
+        }
     }
-    file.flush()?;
+    for output in &mut outputs {
+        output.flush()?;
+    }
     Ok(written)
 }
 
@@ -130,7 +144,7 @@ mod tests {
         interval.histograms[Metric::PresenceAck.index()].record(1500).unwrap();
         tx.send(interval).await.unwrap();
         drop(tx);
-        assert_eq!(write(&path, rx, next).await.unwrap(), 1);
+        assert_eq!(write(vec![row_file(&path).unwrap()], rx, Some(next)).await.unwrap(), 1);
         assert_eq!(passed.recv().await.unwrap().visitors_live, 12, "the interval log gets it too");
         let text = std::fs::read_to_string(&path).unwrap();
         let row: TimelineRow = serde_json::from_str(text.trim_end()).unwrap();
