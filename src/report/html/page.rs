@@ -95,18 +95,11 @@ fn latency_table(data: &ReportData) -> String {
         "<table><tr><th>metric</th><th>count</th><th>rate/s</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th></tr>",
     );
     for (name, m) in &data.summary.metrics {
-        let _ = write!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(name),
-            m.count,
-            m.rate,
-            micros(m.p50),
-            micros(m.p90),
-            micros(m.p99),
-            micros(m.p999),
-            micros(m.max)
-        );
+        let _ = write!(out, "<tr><td>{}</td><td>{}</td><td>{:.1}</td>", escape(name), m.count, m.rate);
+        for value in [m.p50, m.p90, m.p99, m.p999, m.max] {
+            let _ = write!(out, "<td>{}</td>", micros(value));
+        }
+        out.push_str("</tr>");
     }
     out.push_str("</table>");
     out
