@@ -12,6 +12,10 @@ const RIGHT: f64 = 12.0;
 const TOP: f64 = 12.0;
 const BOTTOM: f64 = 34.0;
 
+/// At most this many points per line: an hour's run has 3,600 intervals per metric, more
+/// than a chart's 500 pixels can show, and the page would grow by megabytes.
+const MAX_POINTS: usize = 600;
+
 /// Colours for series, in order: readable on white and told apart by most colour-blind readers.
 pub const COLORS: [&str; 5] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"];
 
@@ -91,7 +95,8 @@ pub fn render(chart: &Chart) -> String {
         );
     }
     for (series, color) in chart.series.iter().zip(COLORS.iter().cycle()) {
-        let path: Vec<String> = series.points.iter().map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y))).collect();
+        let path: Vec<String> =
+            thin(&series.points, x_max).iter().map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y))).collect();
         let _ = write!(
             out,
             "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" points=\"{}\"/>",
@@ -104,6 +109,27 @@ pub fn render(chart: &Chart) -> String {
     }
     out.push_str("</div></figure>");
     out
+}
+
+/// At most [`MAX_POINTS`] points: each slice of the x axis keeps its highest point, so a
+/// one-second latency spike or reconnect storm in an hour's run is still drawn.
+fn thin(points: &[(f64, f64)], x_max: f64) -> Vec<(f64, f64)> {
+    if points.len() <= MAX_POINTS {
+        return points.to_vec();
+    }
+    let mut kept: Vec<(usize, (f64, f64))> = Vec::with_capacity(MAX_POINTS);
+    for &(x, y) in points {
+        let slice = ((x / x_max) * (MAX_POINTS - 1) as f64) as usize;
+        match kept.last_mut() {
+            Some((last, point)) if *last == slice => {
+                if y > point.1 {
+                    *point = (x, y);
+                }
+            }
+            _ => kept.push((slice, (x, y))),
+        }
+    }
+    kept.into_iter().map(|(_, point)| point).collect()
 }
 
 /// A round number at or above `value`, so the top grid line has a readable label.
@@ -148,6 +174,16 @@ mod tests {
         let labels: Vec<String> = (0..5).map(|k| percentile_label(f64::from(k))).collect();
         assert_eq!(labels, ["0%", "90%", "99%", "99.9%", "99.99%"]);
         assert!((percentile_x(0.999) - 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn long_lines_are_thinned_keeping_their_peaks() {
+        let mut points: Vec<(f64, f64)> = (0..3600).map(|s| (f64::from(s), 1.0)).collect();
+        points[1234].1 = 50.0;
+        let thinned = thin(&points, 3599.0);
+        assert!(thinned.len() <= MAX_POINTS, "{} points", thinned.len());
+        assert!(thinned.contains(&(1234.0, 50.0)), "the spike is kept");
+        assert_eq!(thin(&points[..10], 9.0).len(), 10, "short lines are left as they are");
     }
 
     #[test]
