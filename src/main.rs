@@ -23,6 +23,8 @@ enum Command {
     Compare(cli::compare::CompareArgs),
     /// Check scenario files without running them.
     Validate(cli::validate::ValidateArgs),
+    /// Build the self-contained HTML report of a run's output directory.
+    Report(cli::report::ReportArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -33,6 +35,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => cli::serve::run(args),
         Command::Compare(args) => cli::compare::run(&args),
         Command::Validate(args) => cli::validate::run(&args),
+        Command::Report(args) => cli::report::run(&args),
     };
     outcome.exit_code()
 }

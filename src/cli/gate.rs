@@ -117,21 +117,24 @@ pub fn check_writable(out: Option<&Path>, args: &GateArgs) -> anyhow::Result<()>
     if let Some(out) = out {
         std::fs::create_dir_all(out)
             .with_context(|| format!("--out {}: cannot create the directory", out.display()))?;
-        files.extend(["summary.json", "latency.hlog"].map(|name| out.join(name)));
+        files.extend(["summary.json", "latency.hlog", "timeline.jsonl", "health.jsonl"].map(|name| out.join(name)));
     }
     files.extend(args.junit.iter().cloned());
     files.extend(args.summary_json.iter().filter(|path| path.as_path() != Path::new(STDOUT)).cloned());
-    for path in &files {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("{}: cannot create the directory {}", path.display(), parent.display()))?;
-        }
-        std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(path)
-            .with_context(|| format!("{}: cannot be written", path.display()))?;
+    files.iter().try_for_each(|path| check_file(path))
+}
+
+/// Creates `path`'s directory and opens it for appending (an existing file is left as it is).
+pub fn check_file(path: &Path) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("{}: cannot create the directory {}", path.display(), parent.display()))?;
     }
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .with_context(|| format!("{}: cannot be written", path.display()))?;
     Ok(())
 }
 

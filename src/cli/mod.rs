@@ -3,7 +3,9 @@
 pub mod compare;
 pub mod export;
 pub mod gate;
+pub mod intervals;
 pub mod progress;
+pub mod report;
 pub mod run;
 pub mod serve;
 pub mod signals;

@@ -1,7 +1,10 @@
 //! Live progress of a run: an indicatif bar on a terminal, plain periodic lines on stderr
-//! when stdout is not a terminal or `CI` is set (logs stay readable), nothing with `--quiet`.
+//! when stdout is not a terminal or `CI` is set (logs stay readable), nothing with `--quiet`,
+//! or with `--progress json` one JSON object per interval for CI logs and wrappers (written
+//! by the interval writers, `cli::intervals`, as the same rows as timeline.jsonl).
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -12,6 +15,8 @@ use presence_bench::measure::prometheus::target_and_stage;
 use presence_bench::measure::Live;
 use presence_bench::report::table::micros;
 use presence_bench::scenario::Load;
+
+use super::intervals::JsonProgress;
 
 /// How often a plain progress line is printed.
 const PLAIN_EVERY: Duration = Duration::from_secs(5);
@@ -33,6 +38,48 @@ impl Mode {
             Mode::Bar
         } else {
             Mode::Lines
+        }
+    }
+}
+
+/// The progress format asked for on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Bar,
+    Lines,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ProgressArgs {
+    /// How progress is shown: `bar`, `lines`, or `json` (one JSON object per interval,
+    /// docs/reports.md); by default a bar on a terminal, lines otherwise.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub progress: Option<Format>,
+    /// With `--progress json`: write the objects to FILE instead of stderr.
+    #[arg(long, value_name = "FILE")]
+    pub progress_file: Option<PathBuf>,
+}
+
+impl ProgressArgs {
+    /// The bar or the lines; none with `--quiet` or when the progress is JSON.
+    pub fn mode(&self, quiet: bool) -> Mode {
+        match self.progress {
+            Some(Format::Json) => Mode::Off,
+            _ if quiet => Mode::Off,
+            Some(Format::Bar) => Mode::Bar,
+            Some(Format::Lines) => Mode::Lines,
+            None => Mode::detect(false),
+        }
+    }
+
+    /// Where JSON progress goes; `--progress-file` alone asks for JSON too. Asked for
+    /// explicitly, it is written even with `--quiet`.
+    pub fn json(&self) -> Option<JsonProgress> {
+        match (&self.progress_file, self.progress) {
+            (Some(path), _) => Some(JsonProgress::File(path.clone())),
+            (None, Some(Format::Json)) => Some(JsonProgress::Stderr),
+            (None, _) => None,
         }
     }
 }
@@ -155,5 +202,17 @@ mod tests {
             status(&stalled, Duration::from_secs(30), &load),
             " 10.0s/30s  stage 2/2  visitors 990/1000  msgs/s 0  presence_ack p99 0us  errors 3  waiting 812, oldest 4.2s"
         );
+    }
+
+    #[test]
+    fn json_progress_replaces_the_bar_and_lines() {
+        let json = ProgressArgs { progress: Some(Format::Json), progress_file: None };
+        assert_eq!(json.mode(false), Mode::Off);
+        assert!(matches!(json.json(), Some(JsonProgress::Stderr)));
+        let file = ProgressArgs { progress: None, progress_file: Some(PathBuf::from("p.jsonl")) };
+        assert!(matches!(file.json(), Some(JsonProgress::File(_))));
+        let lines = ProgressArgs { progress: Some(Format::Lines), progress_file: None };
+        assert_eq!((lines.mode(false), lines.mode(true)), (Mode::Lines, Mode::Off));
+        assert!(lines.json().is_none());
     }
 }

@@ -8,15 +8,17 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::export;
 use super::gate::{self, Gate, GateArgs};
-use super::progress::{Mode, Progress};
+use super::intervals;
+use super::progress::{Progress, ProgressArgs};
 use super::signals::Stops;
 use super::Outcome;
 use presence_bench::engine::{self, target, RunOptions};
+use presence_bench::measure::health::HealthSecond;
 use presence_bench::measure::Live;
 use presence_bench::measure::Totals;
 use presence_bench::report::harness::HarnessSummary;
@@ -31,16 +33,27 @@ const INTERVAL: Duration = Duration::from_secs(1);
 pub struct RunArgs {
     /// The scenario file (YAML).
     pub scenario: PathBuf,
+    /// Change a field of the scenario before it is validated: `--set duration=2m
+    /// --set load.stages[0].to=5000` (repeatable; the value is YAML).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub sets: Vec<scenario::Override>,
     /// Load this target instead of the scenario's: http(s)://HOST:PORT is a directory
     /// (discovery through /locate), ws(s)://HOST:PORT/presence is one instance.
     #[arg(long)]
     pub target: Option<String>,
-    /// Directory for summary.json and latency.hlog (created if missing).
+    /// Directory for summary.json, latency.hlog, timeline.jsonl and health.jsonl (created if
+    /// missing).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also write the self-contained HTML report to FILE, built from the `--out` directory
+    /// (docs/reports.md); `presence-bench report DIR` rebuilds it later.
+    #[arg(long, value_name = "FILE", requires = "out")]
+    pub html: Option<PathBuf>,
     /// Print no progress while running (a bar on a terminal, lines otherwise or with CI set).
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
     #[command(flatten)]
     pub gate: GateArgs,
     /// Serve live Prometheus metrics at http://ADDR/metrics (port 0: a free port, printed).
@@ -53,7 +66,7 @@ pub struct RunArgs {
 }
 
 pub fn execute(args: RunArgs) -> Outcome {
-    let mut plan = match scenario::load(&args.scenario) {
+    let mut plan = match scenario::load_with(&args.scenario, &args.sets) {
         Ok(plan) => plan,
         Err(err) => return Outcome::InvalidInput(err.into()),
     };
@@ -63,7 +76,9 @@ pub fn execute(args: RunArgs) -> Outcome {
             Err(err) => return Outcome::InvalidInput(err.into()),
         }
     }
-    if let Err(err) = gate::check_writable(args.out.as_deref(), &args.gate) {
+    let writable = gate::check_writable(args.out.as_deref(), &args.gate)
+        .and_then(|()| args.html.as_deref().map_or(Ok(()), gate::check_file));
+    if let Err(err) = writable {
         return Outcome::InvalidInput(err);
     }
     let baseline = match gate::read_baseline(&args.gate, &plan.name) {
@@ -105,15 +120,11 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
         None => None,
     };
     let (endpoint, exporter) = metrics.map_or((None, None), |(e, x)| (Some(e), Some(x)));
-    let progress = Progress::start(Mode::detect(args.quiet), live_rx, plan.duration, plan.load.clone());
-    let (intervals, hlog) = match &args.out {
-        Some(out) => {
-            let (tx, rx) = mpsc::channel(64);
-            let path = out.join("latency.hlog");
-            let started_at = std::time::SystemTime::now();
-            (Some(tx), Some(tokio::spawn(async move { report::hlog::write_intervals(&path, started_at, rx).await })))
-        }
-        None => (None, None),
+    let progress = Progress::start(args.progress.mode(args.quiet), live_rx, plan.duration, plan.load.clone());
+    let json = args.progress.json();
+    let (intervals, mut hlog) = match intervals::start(args.out.as_deref(), json.as_ref()) {
+        Ok(writers) => writers,
+        Err(err) => return Outcome::NotCarriedOut(err),
     };
     let gate = Gate {
         thresholds: plan.thresholds.clone(),
@@ -138,10 +149,18 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
     if let Some(progress) = progress {
         progress.finish();
     }
+    if let (None, Some(writers)) = (&args.out, hlog.take()) {
+        // Only the JSON progress: its last rows are out before the verdict is printed.
+        if let Err(err) = writers.await.map_err(std::io::Error::other).and_then(|written| written) {
+            eprintln!("warning: JSON progress: {err}");
+        }
+    }
     let mut cluster_shutdown = None;
+    let mut health = Vec::new();
     let (mut summary, ending) = match result {
         Ok(result) => {
             cluster_shutdown = result.cluster_shutdown;
+            health = result.health.timeline.clone();
             let mut summary = Summary::from_totals(&name, &result.target, &result.totals);
             summary.aborted = aborted;
             summary.drills = result.drills;
@@ -156,7 +175,7 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
     };
     let verdict = gate::judge(&mut summary, &gate, baseline.as_ref(), &args.gate, &ending);
     if let Some(out) = &args.out {
-        if let Err(err) = write_reports(out, &summary, hlog).await {
+        if let Err(err) = write_reports(out, &summary, &health, hlog, args.html.as_deref()).await {
             return Outcome::NotCarriedOut(err);
         }
     }
@@ -183,12 +202,20 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
 async fn write_reports(
     out: &Path,
     summary: &Summary,
+    health: &[HealthSecond],
     hlog: Option<tokio::task::JoinHandle<std::io::Result<u64>>>,
+    html: Option<&Path>,
 ) -> anyhow::Result<()> {
     let path = out.join("summary.json");
     summary.write(&path).with_context(|| format!("writing {}", path.display()))?;
     if let Some(hlog) = hlog {
-        hlog.await.context("interval log writer")?.context("writing latency.hlog")?;
+        hlog.await.context("interval log writers")?.context("writing the interval files")?;
+    }
+    let path = out.join("health.jsonl");
+    report::timeline::write_health(&path, health).with_context(|| format!("writing {}", path.display()))?;
+    if let Some(html) = html {
+        report::html::write(out, html).context("writing the HTML report")?;
+        eprintln!("HTML report written to {}", html.display());
     }
     eprintln!("reports written to {}", out.display());
     Ok(())

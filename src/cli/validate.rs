@@ -12,6 +12,9 @@ pub struct ValidateArgs {
     /// Scenario files to check.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Change a field of every scenario before it is validated, as `run --set` does.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub sets: Vec<scenario::Override>,
 }
 
 /// Prints one line per file (`FILE: ok (...)` on stdout, the error on stderr, then any
@@ -20,7 +23,7 @@ pub struct ValidateArgs {
 pub fn run(args: &ValidateArgs) -> Outcome {
     let mut failed = 0;
     for file in &args.files {
-        match scenario::load(file) {
+        match scenario::load_with(file, &args.sets) {
             Ok(plan) => {
                 println!("{}: ok ({})", file.display(), summary(&plan));
                 // Valid, but probably not what was meant: said, never failed.
@@ -73,7 +76,7 @@ mod tests {
 
     #[test]
     fn invalid_files_are_invalid_input() {
-        let args = ValidateArgs { files: vec![PathBuf::from("/nonexistent.yaml")] };
+        let args = ValidateArgs { files: vec![PathBuf::from("/nonexistent.yaml")], sets: Vec::new() };
         assert!(matches!(run(&args), Outcome::InvalidInput(_)));
     }
 }

@@ -15,12 +15,34 @@ use super::prometheus::Exporter;
 use super::recorder::{Recorder, Shard};
 use super::waiting::WaitingNow;
 
-/// One interval's latencies, per metric (index = `Metric::index`).
+/// One interval's measurements: latencies per metric (index = `Metric::index`) for the
+/// interval log, and the counts the run's timeline (`report::timeline`) is drawn from.
 pub struct Interval {
     /// Start of the interval, from the start of the run.
     pub start: Duration,
     pub length: Duration,
     pub histograms: Vec<Histogram<u64>>,
+    /// Counter increments in this interval (index = `Counter::index`).
+    pub counters: [u64; Counter::COUNT],
+    /// Errors by kind in this interval.
+    pub errors: BTreeMap<&'static str, u64>,
+    /// Visitors alive at the end of the interval.
+    pub visitors_live: i64,
+}
+
+impl Interval {
+    /// An interval with nothing measured: the start of tests and of hand-built intervals.
+    pub fn empty(start: Duration, length: Duration) -> Interval {
+        let shard = Recorder::empty_shard();
+        Interval {
+            start,
+            length,
+            histograms: shard.histograms,
+            counters: shard.counters,
+            errors: shard.errors,
+            visitors_live: 0,
+        }
+    }
 }
 
 /// Everything measured over a run.
@@ -122,7 +144,14 @@ pub async fn collect(
             snapshots.send_replace(Arc::new(into_totals(totals.clone(), started_at, now - start, visitors_peak)));
         }
         if let Some(sink) = &sink {
-            let interval = Interval { start: last_tick - start, length, histograms: interval.histograms };
+            let interval = Interval {
+                start: last_tick - start,
+                length,
+                histograms: interval.histograms,
+                counters: interval.counters,
+                errors: interval.errors,
+                visitors_live: recorder.visitors_live(),
+            };
             // A closed sink only means nobody writes the log any more; the totals are unaffected.
             let _ = sink.send(interval).await;
         }

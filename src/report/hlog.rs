@@ -59,7 +59,6 @@ pub async fn write_intervals(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::measure::new_histogram;
     use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
     use std::time::Duration;
 
@@ -69,9 +68,9 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("latency.hlog");
         let (tx, rx) = mpsc::channel(4);
-        let mut histograms: Vec<_> = Metric::ALL.iter().map(|_| new_histogram()).collect();
-        histograms[Metric::PresenceAck.index()].record(1500).unwrap();
-        tx.send(Interval { start: Duration::from_secs(1), length: Duration::from_secs(1), histograms }).await.unwrap();
+        let mut interval = Interval::empty(Duration::from_secs(1), Duration::from_secs(1));
+        interval.histograms[Metric::PresenceAck.index()].record(1500).unwrap();
+        tx.send(interval).await.unwrap();
         drop(tx);
         let written = write_intervals(&path, SystemTime::now(), rx).await.unwrap();
         assert_eq!(written, 1);
@@ -100,9 +99,8 @@ mod tests {
         let log = path.clone();
         let writer = tokio::spawn(async move { write_intervals(&log, SystemTime::now(), rx).await });
         for (second, metric) in [(1, Metric::Connect), (2, Metric::PresenceAck), (3, Metric::Blur)] {
-            let mut histograms: Vec<_> = Metric::ALL.iter().map(|_| new_histogram()).collect();
-            histograms[metric.index()].record(250).unwrap();
-            let interval = Interval { start: Duration::from_secs(second), length: Duration::from_secs(1), histograms };
+            let mut interval = Interval::empty(Duration::from_secs(second), Duration::from_secs(1));
+            interval.histograms[metric.index()].record(250).unwrap();
             tx.send(interval).await.unwrap();
         }
         // The writer is still running (the channel is open), as in a run killed right now.

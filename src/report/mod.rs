@@ -7,12 +7,14 @@ pub mod exercise;
 pub mod findings;
 pub mod harness;
 pub mod hlog;
+pub mod html;
 pub mod intervals;
 pub mod junit;
 pub mod regression;
 pub mod summary;
 pub mod table;
 pub mod threshold;
+pub mod timeline;
 pub mod verdict;
 
 pub use summary::Summary;

@@ -12,6 +12,9 @@ pub enum ScenarioError {
     /// (at least one), one per line when shown.
     #[error("{}", lines(.0))]
     Invalid(Vec<Invalid>),
+    /// A `--set` that cannot be applied to the document.
+    #[error(transparent)]
+    Override(#[from] super::overrides::OverrideError),
 }
 
 fn lines(all: &[Invalid]) -> String {

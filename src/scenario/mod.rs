@@ -12,12 +12,14 @@ mod collect;
 mod content;
 mod de;
 mod drills;
+mod env;
 mod error;
 mod load;
 mod locate;
 mod metrics;
 mod mistakes;
 mod nesting;
+mod overrides;
 mod pacing;
 mod plan;
 mod rate;
@@ -38,6 +40,7 @@ pub use bounds::{MAX_AGENTS, MAX_NESTING, MAX_RATE_PER_SECOND, MAX_VISITORS};
 pub use content::{DataTemplate, DataValue, Navigation, PageTemplate, PresenceUpdate};
 pub use drills::{DEFAULT_ACTION_TIMEOUT, DEFAULT_SETTLE, DEFAULT_WINDOW_CAP};
 pub use error::{Invalid, ScenarioError};
+pub use overrides::{Override, OverrideError};
 pub use pacing::{warnings as pacing_warnings, PacingWarning};
 pub use plan::{
     visitor_rng, Action, ActionRun, Agents, Backoff, Behavior, Destination, DrillActions, DrillEvent, DrillKind,
@@ -50,11 +53,23 @@ pub use think::Think;
 pub use threshold::{Op, Stat, Threshold, Unit};
 pub use tolerance::{CompareTolerances, Tolerance};
 
-/// Reads, validates and compiles the scenario at `path`.
+/// Reads, validates and compiles the scenario at `path`, with `${VAR}` substituted.
 pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
+    load_with(path, &[])
+}
+
+/// [`load`], with `--set` overrides applied to the document before validation. With
+/// overrides, the document validated is the file rewritten: errors name the field, and their
+/// lines are those of the rewritten document (the file name says `with --set`).
+pub fn load_with(path: &Path, sets: &[Override]) -> Result<Plan, ScenarioError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { file: file.clone(), source })?;
-    from_str(&text, &file)
+    let text = env::substitute(&text, &file, |name| std::env::var(name).ok()).map_err(ScenarioError::Invalid)?;
+    match overrides::apply_all(&text, sets) {
+        None => from_str(&text, &file),
+        Some(Ok(rewritten)) => from_str(&rewritten, &format!("{file} (with --set)")),
+        Some(Err(err)) => Err(ScenarioError::Override(err)),
+    }
 }
 
 /// Validates and compiles scenario `text`; `file_name` is only used in error messages. On

@@ -1,0 +1,62 @@
+//! Who receives each collector interval during `run`: timeline.jsonl and latency.hlog with
+//! `--out`, the JSON progress stream with `--progress json`. Each interval goes to the
+//! timeline writer first, which passes it on to the interval log.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::Context;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use presence_bench::measure::Interval;
+use presence_bench::report::{hlog, timeline};
+
+/// Where `--progress json` goes.
+pub enum JsonProgress {
+    Stderr,
+    File(PathBuf),
+}
+
+/// The sender the collector feeds, and the writers' task (answers once every file is
+/// complete); `None` when nobody wants the intervals.
+pub type Writers = (Option<mpsc::Sender<Interval>>, Option<JoinHandle<std::io::Result<u64>>>);
+
+/// Opens the outputs and starts the writers.
+pub fn start(out: Option<&Path>, progress: Option<&JsonProgress>) -> anyhow::Result<Writers> {
+    let mut rows: Vec<timeline::RowOutput> = Vec::new();
+    if let Some(out) = out {
+        let path = out.join("timeline.jsonl");
+        rows.push(timeline::row_file(&path).with_context(|| format!("{}: cannot be written", path.display()))?);
+    }
+    match progress {
+        Some(JsonProgress::Stderr) => rows.push(Box::new(std::io::stderr())),
+        Some(JsonProgress::File(path)) => {
+            rows.push(timeline::row_file(path).with_context(|| format!("{}: cannot be written", path.display()))?)
+        }
+        None => {}
+    }
+    if rows.is_empty() {
+        return Ok((None, None));
+    }
+    let (tx, rx) = mpsc::channel(64);
+    let log = out.map(|out| {
+        let (log_tx, log_rx) = mpsc::channel(64);
+        let path = out.join("latency.hlog");
+        let started_at = SystemTime::now();
+        (log_tx, tokio::spawn(async move { hlog::write_intervals(&path, started_at, log_rx).await }))
+    });
+    let (next, log) = log.map_or((None, None), |(tx, task)| (Some(tx), Some(task)));
+    let writers = tokio::spawn(async move {
+        let rows = timeline::write(rows, rx, next).await;
+        rows.map_err(|err| std::io::Error::new(err.kind(), format!("timeline: {err}")))?;
+        match log {
+            Some(log) => log
+                .await
+                .map_err(std::io::Error::other)?
+                .map_err(|err| std::io::Error::new(err.kind(), format!("latency.hlog: {err}"))),
+            None => Ok(0),
+        }
+    });
+    Ok((Some(tx), Some(writers)))
+}

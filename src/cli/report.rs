@@ -1,0 +1,30 @@
+//! `presence-bench report DIR`: rebuilds the HTML report from a run's (or a merge's) output
+//! directory, so a report can be made after the fact or on another machine.
+
+use std::path::PathBuf;
+
+use super::Outcome;
+use presence_bench::report::html::{self, ReportError};
+
+#[derive(clap::Args)]
+pub struct ReportArgs {
+    /// A run's output directory (`run --out DIR`): summary.json and latency.hlog, with
+    /// timeline.jsonl and health.jsonl when present.
+    pub dir: PathBuf,
+    /// Where to write the report; default DIR/report.html.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+pub fn run(args: &ReportArgs) -> Outcome {
+    let file = args.html.clone().unwrap_or_else(|| args.dir.join("report.html"));
+    match html::write(&args.dir, &file) {
+        Ok(()) => {
+            eprintln!("HTML report written to {}", file.display());
+            Outcome::Passed
+        }
+        // Unreadable input is the caller's to fix; a report that cannot be written is not.
+        Err(err @ ReportError::Write { .. }) => Outcome::NotCarriedOut(err.into()),
+        Err(err) => Outcome::InvalidInput(err.into()),
+    }
+}

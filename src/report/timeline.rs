@@ -1,0 +1,156 @@
+//! `timeline.jsonl` and `health.jsonl`: the run over time, one JSON object per line.
+//!
+//! The interval log holds latencies only; visitors, message rates and errors per interval
+//! were seen live and then lost. `timeline.jsonl` keeps them, one row per collector interval,
+//! written and flushed as the run goes (like latency.hlog), so a killed run keeps what it
+//! wrote. A [`TimelineRow`] is also what `--progress json` prints, one line per interval. `health.jsonl` is the
+//! harness's own health second by second, written at the end (the monitor answers it then).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{LineWriter, Write};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use crate::measure::health::HealthSecond;
+use crate::measure::{Counter, Interval, Metric};
+
+/// One collector interval of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineRow {
+    /// Start of the interval, seconds from the start of the run.
+    pub t_s: f64,
+    pub length_s: f64,
+    /// Visitors alive at the end of the interval.
+    pub visitors: i64,
+    pub messages_sent_per_s: f64,
+    pub messages_received_per_s: f64,
+    pub sessions_opened: u64,
+    pub sessions_lost: u64,
+    pub reconnects: u64,
+    /// Errors by kind in this interval; empty when there were none.
+    #[serde(default)]
+    pub errors: BTreeMap<String, u64>,
+    /// p99 of each metric with samples in this interval, microseconds.
+    #[serde(default)]
+    pub p99_us: BTreeMap<String, u64>,
+}
+
+impl TimelineRow {
+    pub fn from_interval(interval: &Interval) -> TimelineRow {
+        let seconds = interval.length.as_secs_f64().max(1e-9);
+        let count = |counter: Counter| interval.counters[counter.index()];
+        TimelineRow {
+            t_s: interval.start.as_secs_f64(),
+            length_s: interval.length.as_secs_f64(),
+            visitors: interval.visitors_live,
+            messages_sent_per_s: count(Counter::MessagesSent) as f64 / seconds,
+            messages_received_per_s: count(Counter::MessagesReceived) as f64 / seconds,
+            sessions_opened: count(Counter::SessionsOpened),
+            sessions_lost: count(Counter::SessionsLost),
+            reconnects: count(Counter::Reconnects),
+            errors: interval.errors.iter().map(|(kind, n)| ((*kind).to_owned(), *n)).collect(),
+            p99_us: Metric::ALL
+                .iter()
+                .filter(|metric| !interval.histograms[metric.index()].is_empty())
+                .map(|metric| (metric.name().to_owned(), interval.histograms[metric.index()].value_at_quantile(0.99)))
+                .collect(),
+        }
+    }
+}
+
+/// Where rows go: timeline.jsonl, and `--progress json`'s stream (stderr or a file).
+pub type RowOutput = Box<dyn Write + Send>;
+
+/// A file for rows, each line written out whole as soon as it is complete.
+pub fn row_file(path: &Path) -> std::io::Result<RowOutput> {
+    Ok(Box::new(LineWriter::new(File::create(path)?)))
+}
+
+/// Writes one row per interval received to every output, each line out before the next
+/// interval is taken, and passes every interval on to `next` (the interval log) when there is
+/// one; answers the rows written.
+pub async fn write(
+    mut outputs: Vec<RowOutput>,
+    mut intervals: mpsc::Receiver<Interval>,
+    next: Option<mpsc::Sender<Interval>>,
+) -> std::io::Result<u64> {
+    let mut written = 0;
+    while let Some(interval) = intervals.recv().await {
+        let row = serde_json::to_string(&TimelineRow::from_interval(&interval)).map_err(std::io::Error::other)?;
+        for output in &mut outputs {
+            writeln!(output, "{row}")?;
+        }
+        written += 1;
+        if let Some(next) = &next {
+            // A closed interval log only means nobody writes it any more.
+            let _ = next.send(interval).await;
+        }
+    }
+    for output in &mut outputs {
+        output.flush()?;
+    }
+    Ok(written)
+}
+
+/// One second of the harness's own health.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthRow {
+    pub t_s: f64,
+    pub length_s: f64,
+    pub lag_p99_us: u64,
+    pub lag_max_us: u64,
+    /// Share of all cores busy; absent for a last, partial second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_busy: Option<f64>,
+}
+
+/// Writes the health timeline to `path`, one second per line.
+pub fn write_health(path: &Path, timeline: &[HealthSecond]) -> std::io::Result<()> {
+    let mut text = String::new();
+    for second in timeline {
+        let row = HealthRow {
+            t_s: second.start.as_secs_f64(),
+            length_s: second.length.as_secs_f64(),
+            lag_p99_us: second.lag_p99_us,
+            lag_max_us: second.lag_max_us,
+            cpu_busy: second.cpu_busy,
+        };
+        text.push_str(&serde_json::to_string(&row).map_err(std::io::Error::other)?);
+        text.push('\n');
+    }
+    std::fs::write(path, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn each_interval_becomes_a_row_and_goes_on_to_the_log() {
+        let dir = std::env::temp_dir().join(format!("presence-bench-timeline-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("timeline.jsonl");
+        let (tx, rx) = mpsc::channel(2);
+        let (next, mut passed) = mpsc::channel(2);
+        let mut interval = Interval::empty(Duration::from_secs(3), Duration::from_millis(500));
+        interval.counters[Counter::MessagesSent.index()] = 40;
+        interval.errors.insert("reply_timeout", 2);
+        interval.visitors_live = 12;
+        interval.histograms[Metric::PresenceAck.index()].record(1500).unwrap();
+        tx.send(interval).await.unwrap();
+        drop(tx);
+        assert_eq!(write(vec![row_file(&path).unwrap()], rx, Some(next)).await.unwrap(), 1);
+        assert_eq!(passed.recv().await.unwrap().visitors_live, 12, "the interval log gets it too");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let row: TimelineRow = serde_json::from_str(text.trim_end()).unwrap();
+        assert_eq!((row.t_s, row.visitors, row.messages_sent_per_s), (3.0, 12, 80.0));
+        assert_eq!(row.errors.get("reply_timeout"), Some(&2));
+        assert!((row.p99_us["presence_ack"] as i64 - 1500).abs() <= 2, "{:?}", row.p99_us);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
