@@ -16,6 +16,7 @@ use super::gate::{self, Gate, GateArgs};
 use super::progress::{Mode, Progress};
 use super::signals::Stops;
 use super::Outcome;
+use presence_bench::engine::shard::Shard;
 use presence_bench::engine::{self, target, RunOptions};
 use presence_bench::measure::Live;
 use presence_bench::measure::Totals;
@@ -127,8 +128,16 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
         let (tx, rx) = watch::channel(Default::default());
         (Some(tx), Some(tokio::spawn(gate::watch_aborts(aborting, rx, stop.clone()))))
     };
-    let options =
-        RunOptions { intervals, live: live_tx, stop: stop.clone(), interval: INTERVAL, snapshots, export: exporter };
+    let options = RunOptions {
+        intervals,
+        live: live_tx,
+        stop: stop.clone(),
+        interval: INTERVAL,
+        snapshots,
+        export: exporter,
+        shard: Shard::WHOLE,
+        start_at: None,
+    };
     let result = engine::run(plan, options).await;
     // The collector has dropped its sender, so the watcher has returned.
     let aborted = match aborts {

@@ -4,6 +4,9 @@
 //! In the closed model a visitor that finishes its behavior is replaced by a new one (the
 //! slot starts another iteration, as k6's ramping VUs do); ramping down cancels the newest
 //! visitors first. In the open model every arrival runs its behavior once.
+//!
+//! A shard (see `engine::shard`) keeps its stripe of the global figures: its share of the
+//! level and of the arrivals, numbered with global visitor indices.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -12,6 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::shard::Shard;
 use crate::scenario::Load;
 
 /// How often the driver adjusts the visitor count.
@@ -28,8 +32,10 @@ pub struct DriveStats {
 
 /// Runs visitors as `load` says until `until`, `stop`, or the load model is done and every
 /// visitor has left; then cancels the rest and waits up to `grace` for them to close.
+/// `spawn_visitor` gets global visitor indices: those of `shard`'s stripe.
 pub async fn drive<F, Fut>(
     load: &Load,
+    shard: Shard,
     until: Duration,
     grace: Duration,
     stop: &CancellationToken,
@@ -62,12 +68,12 @@ where
             }
         }
         let wanted = match load {
-            Load::Stages(_) => load.target_at(elapsed).unwrap_or(0) as usize,
+            Load::Stages(_) => visitors_wanted(load, elapsed, shard),
             Load::ArrivalRate { per_second, max_visitors, for_ } => {
-                let arrival_time = elapsed.min(*for_).as_secs_f64();
-                let due = (arrival_time * per_second) as u64;
+                let due = arrivals_due(*per_second, *for_, elapsed, shard);
                 let new = due.saturating_sub(stats.started + stats.arrivals_dropped);
-                let room = (*max_visitors as usize).saturating_sub(live.len()) as u64;
+                let cap = shard.share(u64::from(*max_visitors)) as usize;
+                let room = cap.saturating_sub(live.len()) as u64;
                 stats.arrivals_dropped += new.saturating_sub(room);
                 live.len() + new.min(room) as usize
             }
@@ -81,7 +87,7 @@ where
             break;
         }
         while live.len() < wanted {
-            let index = stats.started;
+            let index = shard.global(stats.started);
             stats.started += 1;
             let token = stop.child_token();
             // Boxed before it is wrapped: an async block that awaits a captured future keeps
@@ -102,6 +108,18 @@ where
         tasks.shutdown().await;
     }
     stats
+}
+
+/// Closed model: how many visitors `shard` keeps alive `elapsed` into the run.
+pub(crate) fn visitors_wanted(load: &Load, elapsed: Duration, shard: Shard) -> usize {
+    shard.share(u64::from(load.target_at(elapsed).unwrap_or(0))) as usize
+}
+
+/// Open model: how many of `shard`'s arrivals are due `elapsed` into the run. Arrival `i` of
+/// the one global sequence is due at `i / per_second`, whichever shard runs it.
+pub(crate) fn arrivals_due(per_second: f64, for_: Duration, elapsed: Duration, shard: Shard) -> u64 {
+    let arrival_time = elapsed.min(for_).as_secs_f64();
+    shard.share((arrival_time * per_second) as u64)
 }
 
 /// True when the load model asks for no more visitors from `elapsed` on: the stages are over
