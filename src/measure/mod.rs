@@ -13,7 +13,7 @@ mod recorder;
 mod schedule;
 mod subject;
 
-pub use collector::{Interval, Live, Totals};
+pub use collector::{Interval, Live, Second, Totals};
 pub use metric::{Check, Counter, Metric, Tally};
 pub use recorder::{latency_micros, new_histogram, record_duration, Recorder, MAX_LATENCY_US, SIGNIFICANT_DIGITS};
 pub use schedule::{charged_start, TIMER_SLACK};

@@ -3,12 +3,15 @@
 
 pub mod compare;
 pub mod drills;
+pub mod encoded;
 pub mod exercise;
 pub mod findings;
 pub mod harness;
 pub mod hlog;
 pub mod junit;
+pub mod merge;
 pub mod regression;
+pub mod split;
 pub mod summary;
 pub mod table;
 pub mod threshold;

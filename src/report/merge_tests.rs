@@ -1,0 +1,84 @@
+//! Tests of `report::merge`: merged figures equal those of one process holding every sample.
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use super::*;
+use crate::engine::shard::Shard;
+use crate::measure::{Metric, Totals};
+
+const SCENARIO: &str = "name: t\nseed: 7\n";
+
+fn shard_summary(index: u32, count: u32, histogram: &Histogram<u64>, live: &[i64]) -> ShardSummary {
+    let mut summary = Summary::from_totals("t", "http://127.0.0.1:9", &Totals::default());
+    let metric = Metric::Connect.name().to_owned();
+    summary.metrics.insert(metric.clone(), LatencySummary::from_histogram(histogram, 10.0));
+    summary.histograms.insert(metric, encoded::encode(histogram));
+    summary.duration_seconds = 10.0;
+    summary.counters.insert(Counter::VisitorsStarted.name().into(), u64::from(index) + 10);
+    summary.visitors.started = u64::from(index) + 10;
+    summary.errors.insert("connect".into(), 1);
+    summary.timeline = live.iter().map(|&visitors_live| Second { visitors_live, ..Second::default() }).collect();
+    summary.shard = Some(ShardInfo::new(Shard { index, count }, SCENARIO, 7));
+    ShardSummary { file: format!("shard-{index}/summary.json").into(), summary }
+}
+
+/// A known set of samples split over 3 shards: the merged percentiles, count, mean, min and max
+/// are those of the one histogram that holds every sample.
+#[test]
+fn merged_latencies_equal_the_single_histogram_exactly() {
+    let mut rng = SmallRng::seed_from_u64(42);
+    let mut single = new_histogram();
+    let mut parts = vec![new_histogram(); 3];
+    for i in 0..30_000u64 {
+        // Long-tailed, and the tail on one shard only: averaging percentiles would miss it.
+        let value = if i % 3 == 2 && i % 100 == 2 { rng.random_range(50_000..2_000_000) } else { rng.random_range(100..5_000) };
+        single.record(value).unwrap();
+        parts[(i % 3) as usize].record(value).unwrap();
+    }
+    let shards = (0..3).map(|k| shard_summary(k, 3, &parts[k as usize], &[])).collect();
+    let merged = merge(shards).unwrap();
+    let expected = LatencySummary::from_histogram(&single, 10.0);
+    assert_eq!(merged.summary.metrics[Metric::Connect.name()], expected);
+    assert_eq!(encoded::decode(&merged.summary.histograms[Metric::Connect.name()]).unwrap(), single);
+    assert!(merged.missing.is_empty());
+}
+
+#[test]
+fn counters_add_up_and_the_peak_is_that_of_the_summed_timeline() {
+    let histogram = new_histogram();
+    let shards = vec![shard_summary(0, 2, &histogram, &[1, 5, 2]), shard_summary(1, 2, &histogram, &[4, 1, 1])];
+    let merged = merge(shards).unwrap().summary;
+    assert_eq!(merged.counters[Counter::VisitorsStarted.name()], 10 + 11);
+    assert_eq!(merged.errors["connect"], 2);
+    assert_eq!(merged.timeline.iter().map(|s| s.visitors_live).collect::<Vec<_>>(), vec![5, 6, 3]);
+    assert_eq!(merged.visitors.peak, 6, "the peak of the sums, not the sum of the peaks (9)");
+    assert_eq!(merged.shards.iter().map(|row| row.visitors).collect::<Vec<_>>(), vec![10, 11]);
+    assert!(merged.shard.is_none() && merged.outcome.is_none());
+}
+
+#[test]
+fn shards_of_other_runs_and_shards_twice_are_refused_and_missing_ones_named() {
+    let histogram = new_histogram();
+    let mut other_seed = shard_summary(1, 3, &histogram, &[]);
+    other_seed.summary.shard.as_mut().unwrap().seed = 8;
+    let err = merge(vec![shard_summary(0, 3, &histogram, &[]), other_seed]).err().unwrap();
+    assert!(matches!(err, MergeError::Mismatch { field: "seed", .. }), "{err}");
+    assert!(err.to_string().contains("shard-1/summary.json: field `shard.seed` is 8"), "{err}");
+
+    let mut other_text = shard_summary(1, 3, &histogram, &[]);
+    other_text.summary.shard = Some(ShardInfo::new(Shard { index: 1, count: 3 }, "name: u\n", 7));
+    let err = merge(vec![shard_summary(0, 3, &histogram, &[]), other_text]).err().unwrap();
+    assert!(matches!(err, MergeError::Mismatch { field: "scenario_hash", .. }), "{err}");
+
+    let err = merge(vec![shard_summary(1, 3, &histogram, &[]), shard_summary(1, 3, &histogram, &[])]).err().unwrap();
+    assert!(matches!(err, MergeError::Twice { index: 1, .. }), "{err}");
+
+    let mut whole = shard_summary(0, 1, &histogram, &[]);
+    whole.summary.shard = None;
+    assert!(matches!(merge(vec![whole]), Err(MergeError::NotAShard { .. })));
+
+    let merged = merge(vec![shard_summary(0, 3, &histogram, &[]), shard_summary(2, 3, &histogram, &[])]).unwrap();
+    assert_eq!(merged.missing, vec![1]);
+    assert!(!merged.summary.shards[1].present);
+}
