@@ -82,3 +82,16 @@ fn shards_of_other_runs_and_shards_twice_are_refused_and_missing_ones_named() {
     assert_eq!(merged.missing, vec![1]);
     assert!(!merged.summary.shards[1].present);
 }
+
+#[test]
+fn a_missing_shard_makes_the_verdict_incomplete_unless_the_merge_is_partial() {
+    use crate::report::verdict::{decide, Ending};
+    let histogram = new_histogram();
+    let mut summary =
+        merge(vec![shard_summary(0, 3, &histogram, &[]), shard_summary(2, 3, &histogram, &[])]).unwrap().summary;
+    let verdict = decide(&summary, &Ending::default());
+    assert_eq!((verdict.status, verdict.exit_code), (Status::Incomplete, 3));
+    assert!(verdict.reason.starts_with("no summary from shard 1 of 3"), "{}", verdict.reason);
+    summary.partial = true;
+    assert_ne!(decide(&summary, &Ending::default()).status, Status::Incomplete);
+}

@@ -116,6 +116,9 @@ pub struct Summary {
     /// A merged summary: one row per shard; absent for a single run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shards: Vec<ShardRow>,
+    /// A merged run judged without some shards (`merge --allow-missing`): partial figures.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 /// One shard of a merged run, for the per-shard table: a bad runner shows here.
@@ -174,6 +177,7 @@ impl Summary {
             timeline: totals.timeline.clone(),
             shard: None,
             shards: Vec::new(),
+            partial: false,
         }
     }
 
