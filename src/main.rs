@@ -23,6 +23,8 @@ enum Command {
     Compare(cli::compare::CompareArgs),
     /// Check scenario files without running them.
     Validate(cli::validate::ValidateArgs),
+    /// Merge the summaries of a split run's shards and judge the whole run once.
+    Merge(cli::merge::MergeArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -33,6 +35,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => cli::serve::run(args),
         Command::Compare(args) => cli::compare::run(&args),
         Command::Validate(args) => cli::validate::run(&args),
+        Command::Merge(args) => cli::merge::run(&args),
     };
     outcome.exit_code()
 }

@@ -3,10 +3,12 @@
 pub mod compare;
 pub mod export;
 pub mod gate;
+pub mod merge;
 pub mod progress;
 pub mod run;
 pub mod serve;
 pub mod signals;
+pub mod split;
 pub mod validate;
 
 use std::process::ExitCode;

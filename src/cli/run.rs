@@ -15,12 +15,14 @@ use super::export;
 use super::gate::{self, Gate, GateArgs};
 use super::progress::{Mode, Progress};
 use super::signals::Stops;
+use super::split::{self, SplitArgs};
 use super::Outcome;
 use presence_bench::engine::shard::Shard;
-use presence_bench::engine::{self, target, RunOptions};
+use presence_bench::engine::{self, target, RunError, RunOptions};
 use presence_bench::measure::Live;
 use presence_bench::measure::Totals;
 use presence_bench::report::harness::HarnessSummary;
+use presence_bench::report::split::ShardInfo;
 use presence_bench::report::verdict::Ending;
 use presence_bench::report::{self, exercise, Summary};
 use presence_bench::scenario;
@@ -51,6 +53,8 @@ pub struct RunArgs {
     /// Keep serving /metrics this long after the run (e.g. 30s). Overrides `metrics.linger`.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub metrics_linger: Option<Duration>,
+    #[command(flatten)]
+    pub split: SplitArgs,
 }
 
 pub fn execute(args: RunArgs) -> Outcome {
@@ -64,6 +68,10 @@ pub fn execute(args: RunArgs) -> Outcome {
             Err(err) => return Outcome::InvalidInput(err.into()),
         }
     }
+    let shard = match args.split.shard().and_then(|shard| split::check_target(&plan, shard).map(|()| shard)) {
+        Ok(shard) => shard,
+        Err(err) => return Outcome::InvalidInput(err),
+    };
     if let Err(err) = gate::check_writable(args.out.as_deref(), &args.gate) {
         return Outcome::InvalidInput(err);
     }
@@ -79,13 +87,13 @@ pub fn execute(args: RunArgs) -> Outcome {
         Ok(runtime) => runtime,
         Err(err) => return Outcome::NotCarriedOut(err.into()),
     };
-    let outcome = runtime.block_on(run(plan, args, baseline));
+    let outcome = runtime.block_on(run(plan, args, shard, baseline));
     // Whatever a forced stop left running is dropped with the runtime, not waited for.
     runtime.shutdown_background();
     outcome
 }
 
-async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> Outcome {
+async fn run(plan: scenario::Plan, args: RunArgs, shard: Shard, baseline: Option<Summary>) -> Outcome {
     let (stop, force) = (CancellationToken::new(), CancellationToken::new());
     // Handlers are installed before the "running" line, so a signal right after it counts.
     match Stops::listen() {
@@ -96,7 +104,24 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
     }
     let name = plan.name.clone();
     let target = describe(&plan.target.destination);
-    eprintln!("running {name} against {target}");
+    let start_at = args.split.start_at();
+    // What merging this shard's summary with the others' needs; read before the run.
+    let shard_info = if shard.is_split() || start_at.is_some() {
+        match std::fs::read_to_string(&args.scenario) {
+            Ok(text) => Some(ShardInfo::new(shard, &text, plan.seed)),
+            Err(err) => return Outcome::InvalidInput(anyhow::anyhow!("{}: {err}", args.scenario.display())),
+        }
+    } else {
+        None
+    };
+    if shard.is_split() {
+        eprintln!("running shard {shard} of {name} against {target}");
+    } else {
+        eprintln!("running {name} against {target}");
+    }
+    if let Some(start) = start_at {
+        eprintln!("starting at {} after the preflight", humantime::format_rfc3339_millis(start.at));
+    }
     let (live_tx, live_rx) = watch::channel(Live::default());
     let metrics = match export::settings(plan.metrics, args.metrics_addr, args.metrics_linger) {
         Some(settings) => match export::start(settings).await {
@@ -135,8 +160,8 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
         interval: INTERVAL,
         snapshots,
         export: exporter,
-        shard: Shard::WHOLE,
-        start_at: None,
+        shard,
+        start_at,
     };
     let result = engine::run(plan, options).await;
     // The collector has dropped its sender, so the watcher has returned.
@@ -155,8 +180,15 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
             summary.aborted = aborted;
             summary.drills = result.drills;
             summary.harness = Some(HarnessSummary::judge(&result.health, &summary.errors));
+            summary.shard = shard_info.map(|info| ShardInfo {
+                start_at: start_at.map(|start| humantime::format_rfc3339_millis(start.at).to_string()),
+                start_lag_ms: result.start_lag.map(|lag| lag.as_secs_f64() * 1e3),
+                ..info
+            });
             (summary, Ending { interrupted: result.interrupted, target_down: None })
         }
+        // A missed start runs nothing and judges nothing: the merge counts the shard missing.
+        Err(err @ RunError::Late(_)) => return Outcome::NotCarriedOut(anyhow::anyhow!("shard {shard}: {err}")),
         // Nothing ran: the verdict says why, in every output.
         Err(err) => {
             let ending = Ending { interrupted: false, target_down: Some(err.to_string()) };

@@ -11,6 +11,7 @@ pub mod hlog;
 pub mod junit;
 pub mod merge;
 pub mod regression;
+pub mod shard_table;
 pub mod split;
 pub mod summary;
 pub mod table;
