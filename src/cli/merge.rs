@@ -67,7 +67,11 @@ pub fn merge_dirs(dirs: &[PathBuf], out: Option<&Path>, gate_args: &GateArgs, al
         Ok(plan) => plan,
         Err(err) => return Outcome::InvalidInput(err.into()),
     };
-    let gate = Gate { thresholds: plan.thresholds.clone(), compare: plan.compare.clone(), expected: exercise::expected(&plan) };
+    let gate = Gate {
+        thresholds: plan.thresholds.clone(),
+        compare: plan.compare.clone(),
+        expected: exercise::expected(&plan),
+    };
     let mut summary = merged.summary;
     summary.partial = allow_missing && !merged.missing.is_empty();
     let ending = Ending { interrupted: merged.interrupted.is_some(), target_down: merged.target_down };

@@ -39,7 +39,10 @@ impl SplitArgs {
             (None, Some(count)) => {
                 let index = std::env::var(JOB_INDEX)
                     .with_context(|| format!("--shards {count} takes the shard's index from {JOB_INDEX}"))?;
-                let index = index.trim().parse().map_err(|_| anyhow!("{JOB_INDEX}: expected a shard index, found `{index}`"))?;
+                let index = index
+                    .trim()
+                    .parse()
+                    .map_err(|_| anyhow!("{JOB_INDEX}: expected a shard index, found `{index}`"))?;
                 Shard::new(index, count).with_context(|| format!("{JOB_INDEX}={index} with --shards {count}"))
             }
             (None, None) => Ok(Shard::WHOLE),

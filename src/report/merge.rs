@@ -23,7 +23,9 @@ pub enum MergeError {
     Nothing,
     #[error("{file}: not a shard's summary (no `shard` section: was it run with --shard or --processes?)")]
     NotAShard { file: PathBuf },
-    #[error("{file}: field `shard.{field}` is {found}, but {first} has {expected}: shards of different runs are not merged")]
+    #[error(
+        "{file}: field `shard.{field}` is {found}, but {first} has {expected}: shards of different runs are not merged"
+    )]
     Mismatch { file: PathBuf, field: &'static str, expected: String, found: String, first: PathBuf },
     #[error("{file}: shard {index} is also {other}")]
     Twice { file: PathBuf, index: u32, other: PathBuf },
@@ -125,7 +127,8 @@ fn totals(shards: &[&ShardSummary]) -> Result<Summary, MergeError> {
         .iter()
         .map(|(metric, histogram)| (metric.clone(), LatencySummary::from_histogram(histogram, seconds)))
         .collect();
-    summary.histograms = histograms.iter().map(|(metric, histogram)| (metric.clone(), encoded::encode(histogram))).collect();
+    summary.histograms =
+        histograms.iter().map(|(metric, histogram)| (metric.clone(), encoded::encode(histogram))).collect();
     summary.counters = sum(shards.iter().map(|shard| &shard.summary.counters));
     summary.checks = sum(shards.iter().map(|shard| &shard.summary.checks));
     summary.errors = sum(shards.iter().map(|shard| &shard.summary.errors));

@@ -32,7 +32,8 @@ fn merged_latencies_equal_the_single_histogram_exactly() {
     let mut parts = vec![new_histogram(); 3];
     for i in 0..30_000u64 {
         // Long-tailed, and the tail on one shard only: averaging percentiles would miss it.
-        let value = if i % 3 == 2 && i % 100 == 2 { rng.random_range(50_000..2_000_000) } else { rng.random_range(100..5_000) };
+        let value =
+            if i % 3 == 2 && i % 100 == 2 { rng.random_range(50_000..2_000_000) } else { rng.random_range(100..5_000) };
         single.record(value).unwrap();
         parts[(i % 3) as usize].record(value).unwrap();
     }

@@ -11,7 +11,11 @@ pub fn render(summary: &Summary) -> String {
     if summary.shards.is_empty() {
         return out;
     }
-    let _ = writeln!(out, "{:<7} {:>9} {:>9} {:<17} {:<16} {:>10}", "shard", "visitors", "errors", "harness", "status", "start lag");
+    let _ = writeln!(
+        out,
+        "{:<7} {:>9} {:>9} {:<17} {:<16} {:>10}",
+        "shard", "visitors", "errors", "harness", "status", "start lag"
+    );
     for row in &summary.shards {
         let lag = row.start_lag_ms.map_or_else(|| "-".to_owned(), |lag| format!("{lag:.1}ms"));
         let _ = writeln!(

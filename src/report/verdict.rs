@@ -187,7 +187,8 @@ fn list(failed: &[Failure]) -> String {
 
 /// A merged run whose shards did not all report, unless the merge was allowed to be partial.
 fn missing_shards(summary: &Summary) -> Option<String> {
-    let missing: Vec<String> = summary.shards.iter().filter(|row| !row.present).map(|row| row.index.to_string()).collect();
+    let missing: Vec<String> =
+        summary.shards.iter().filter(|row| !row.present).map(|row| row.index.to_string()).collect();
     if missing.is_empty() || summary.partial {
         return None;
     }

@@ -1,0 +1,121 @@
+//! A split run end to end: 3 shards of one scenario (`run --shard K/3 --start-at`) against one
+//! reference cluster, merged, judge the same as the single process running the whole scenario;
+//! a merge that lacks a shard is exit 3, and a summary of another run is refused.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, SystemTime};
+
+use common::{cluster, settings};
+use tokio::process::Command;
+
+/// 30 visitors with presence every 300 ms and 3 agents signalling them, for 4 s.
+const SCENARIO: &str = "name: split\nseed: 9\nduration: 4s\ntarget: { embedded: { instances: 1 } }\n\
+    load: { stages: [{ to: 30, over: 300ms }, { hold: 3700ms }] }\n\
+    behaviors:\n  - name: b\n    steps: [connect, presence, { repeat: { every: 300ms, steps: [presence] } }]\n\
+    agents: { count: 3, signals: { rate: 20/s }, grace: 1s }\n\
+    thresholds:\n  presence_ack: [\"p99 < 5s\", \"count > 0\"]\n";
+
+fn workdir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("presence-bench-shards-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn bench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_presence-bench")).args(args).output().await.expect("the binary runs")
+}
+
+fn json(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+fn status(summary: &serde_json::Value) -> String {
+    summary["outcome"]["status"].as_str().unwrap_or_default().to_owned()
+}
+
+/// PASS, or HARNESS-LIMITED on a machine too busy for the harness (2 cores, tests in parallel).
+fn assert_pass(summary: &serde_json::Value, output: &Output) {
+    let status = status(summary);
+    assert!(status == "passed" || status == "harness_limited", "{status}: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_shards_started_together_merge_into_the_verdict_of_one_process() {
+    let cluster = cluster(settings()).await;
+    let dir = workdir();
+    let scenario = dir.join("split.yaml");
+    std::fs::write(&scenario, SCENARIO).unwrap();
+    let (scenario, target) = (scenario.to_str().unwrap().to_owned(), cluster.directory_url());
+
+    let single = dir.join("single");
+    let output = bench(&["run", &scenario, "--quiet", "--target", &target, "--out", single.to_str().unwrap()]).await;
+    let single = json(&single);
+    assert_pass(&single, &output);
+
+    let start_at = humantime::format_rfc3339_millis(SystemTime::now() + Duration::from_secs(3)).to_string();
+    let shard_dirs: Vec<PathBuf> = (0..3).map(|k| dir.join(format!("shard-{k}"))).collect();
+    let runs = shard_dirs.iter().enumerate().map(|(k, out)| {
+        let shard = format!("{k}/3");
+        let args = ["run", &scenario, "--quiet", "--target", &target, "--shard", &shard, "--start-at", &start_at];
+        let mut args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
+        args.extend(["--out".to_owned(), out.to_str().unwrap().to_owned()]);
+        async move { bench(&args.iter().map(String::as_str).collect::<Vec<_>>()).await }
+    });
+    let outputs = futures_join(runs).await;
+    for (out, output) in shard_dirs.iter().zip(&outputs) {
+        let summary = json(out);
+        assert_pass(&summary, output);
+        assert!(summary["shard"]["start_lag_ms"].as_f64().unwrap() < 1000.0, "started together");
+    }
+
+    let merged = dir.join("merged");
+    let mut args = vec!["merge"];
+    args.extend(shard_dirs.iter().map(|dir| dir.to_str().unwrap()));
+    args.extend(["--out", merged.to_str().unwrap()]);
+    let output = bench(&args).await;
+    let merged = json(&merged);
+    assert_pass(&merged, &output);
+    if status(&single) == "passed" && status(&merged) == "passed" {
+        assert_eq!(output.status.code(), Some(0));
+    }
+    // Together the shards ran the same visitors as the single process: 30, never one twice.
+    assert_eq!(merged["visitors"]["started"], single["visitors"]["started"]);
+    assert_eq!(merged["visitors"]["started"], 30);
+    assert_eq!(merged["visitors"]["peak"], 30, "the peak of the aligned, summed timelines");
+    assert!(merged["checks"].as_object().unwrap().values().all(|n| n == 0), "{}", merged["checks"]);
+    assert!(merged["counters"]["signals_sent"].as_u64().unwrap() > 0, "agents signalled their shards' visitors");
+    assert_eq!(merged["shards"].as_array().unwrap().len(), 3);
+    let table = String::from_utf8_lossy(&output.stderr);
+    assert!(table.contains("shard    visitors"), "{table}");
+
+    // One shard short: no verdict on the whole run, unless a partial one is asked for.
+    let output = bench(&["merge", shard_dirs[0].to_str().unwrap(), shard_dirs[2].to_str().unwrap()]).await;
+    assert_eq!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("verdict: INCOMPLETE (no summary from shard 1 of 3"));
+    let args = ["merge", shard_dirs[0].to_str().unwrap(), shard_dirs[2].to_str().unwrap(), "--allow-missing"];
+    let output = bench(&args).await;
+    assert_ne!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("partial: judged without the missing shards"));
+
+    // The single run is no shard of this run: refused.
+    let output = bench(&["merge", shard_dirs[0].to_str().unwrap(), dir.join("single").to_str().unwrap()]).await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not a shard's summary"));
+    cluster.shutdown().await;
+}
+
+/// Runs the shards at once, as separate processes do.
+async fn futures_join<F: std::future::Future<Output = Output> + Send + 'static>(
+    runs: impl Iterator<Item = F>,
+) -> Vec<Output> {
+    let handles: Vec<_> = runs.map(tokio::spawn).collect();
+    let mut outputs = Vec::new();
+    for handle in handles {
+        outputs.push(handle.await.expect("the shard's task does not panic"));
+    }
+    outputs
+}
