@@ -36,7 +36,11 @@ pub fn run(args: &MergeArgs) -> Outcome {
 /// Merges the summaries in `dirs`, judges, prints and writes the merged report; `run
 /// --processes` ends with this too.
 pub fn merge_dirs(dirs: &[PathBuf], out: Option<&Path>, gate_args: &GateArgs, allow_missing: bool) -> Outcome {
-    if let Err(err) = gate::check_writable(out, gate_args) {
+    // Only summary.json is written to `out` (a merge has no interval log of its own).
+    let writable = out.map_or(Ok(()), |out| {
+        std::fs::create_dir_all(out).with_context(|| format!("--out {}: cannot create the directory", out.display()))
+    });
+    if let Err(err) = writable.and_then(|()| gate::check_writable(None, gate_args)) {
         return Outcome::InvalidInput(err);
     }
     let baseline = match gate::read_baseline(gate_args) {

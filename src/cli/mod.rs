@@ -4,6 +4,7 @@ pub mod compare;
 pub mod export;
 pub mod gate;
 pub mod merge;
+pub mod processes;
 pub mod progress;
 pub mod run;
 pub mod serve;

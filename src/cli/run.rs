@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::export;
 use super::gate::{self, Gate, GateArgs};
+use super::processes;
 use super::progress::{Mode, Progress};
 use super::signals::Stops;
 use super::split::{self, SplitArgs};
@@ -55,6 +56,10 @@ pub struct RunArgs {
     pub metrics_linger: Option<Duration>,
     #[command(flatten)]
     pub split: SplitArgs,
+    /// Run as P child processes of this harness (shard K/P each, one start), and merge their
+    /// reports: for more visitors than one process holds (docs/distributed.md).
+    #[arg(long, value_name = "P")]
+    pub processes: Option<u32>,
 }
 
 pub fn execute(args: RunArgs) -> Outcome {
@@ -67,6 +72,9 @@ pub fn execute(args: RunArgs) -> Outcome {
             Ok(kind) => plan.target.destination = kind,
             Err(err) => return Outcome::InvalidInput(err.into()),
         }
+    }
+    if let Some(processes) = args.processes {
+        return processes::run(&args, &plan, processes);
     }
     let shard = match args.split.shard().and_then(|shard| split::check_target(&plan, shard).map(|()| shard)) {
         Ok(shard) => shard,

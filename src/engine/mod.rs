@@ -162,7 +162,8 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, RunError>
     }
     let context = Arc::new(VisitorContext {
         opener,
-        source_ips: target::source_ips(&target.host, plan.target.source_ips),
+        // Shards on one host keep to disjoint source addresses, each with its own ports.
+        source_ips: shard.stripe(&target::source_ips(&target.host, plan.target.source_ips)),
         backoff: plan.reconnect,
         // Only SockJS promises heartbeats; a raw WebSocket may stay quiet for good.
         heartbeat_timeout: (plan.target.transport == Transport::Sockjs).then_some(plan.target.heartbeat_timeout),

@@ -74,6 +74,19 @@ impl Shard {
         self.index == 0
     }
 
+    /// This shard's part of `items` (source addresses): those at positions `≡ index (mod
+    /// count)`, so shards on one host use disjoint addresses when there are enough; with
+    /// fewer addresses than shards, the one at `index mod len` (shared with other shards).
+    pub fn stripe<T: Clone>(self, items: &[T]) -> Vec<T> {
+        let mine: Vec<T> =
+            items.iter().enumerate().filter(|(at, _)| self.owns(*at as u64)).map(|(_, item)| item.clone()).collect();
+        match items.len() {
+            0 => Vec::new(),
+            len if mine.is_empty() => vec![items[self.index as usize % len].clone()],
+            _ => mine,
+        }
+    }
+
     /// True when the plan is split at all.
     pub fn is_split(self) -> bool {
         self.count > 1
@@ -191,5 +204,15 @@ mod tests {
         }
         assert_eq!(shards(4).iter().filter(|shard| shard.owns_drills()).count(), 1);
         assert!(Shard::WHOLE.owns(17) && Shard::WHOLE.owns_drills() && !Shard::WHOLE.is_split());
+    }
+
+    #[test]
+    fn source_addresses_are_striped_disjointly_when_there_are_enough() {
+        let addresses: Vec<u8> = (2..10).collect();
+        let stripes: Vec<Vec<u8>> = shards(3).iter().map(|shard| shard.stripe(&addresses)).collect();
+        assert_eq!(stripes, vec![vec![2, 5, 8], vec![3, 6, 9], vec![4, 7]]);
+        assert_eq!(Shard::WHOLE.stripe(&addresses), addresses);
+        assert_eq!(Shard { index: 4, count: 5 }.stripe(&[2u8, 3]), vec![2], "too few: one is shared");
+        assert!(Shard { index: 1, count: 2 }.stripe::<u8>(&[]).is_empty());
     }
 }
