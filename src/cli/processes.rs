@@ -2,7 +2,8 @@
 //! harness starts P children of its own binary, shard K/P each, with one start instant and
 //! each with its own output directory, forwards Ctrl-C and SIGTERM to them, waits for all,
 //! and merges their summaries into the run's report (`merge`), printed and written as `run`
-//! does. Source addresses are striped over the shards by the engine (`Shard::stripe`).
+//! does. Source addresses are striped over the shards by the engine (`Shard::stripe`), and a
+//! comma-separated `--target` list is dealt out to the shards.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -79,7 +80,7 @@ fn child_command(
     command.arg("--start-at").arg(humantime::format_rfc3339_nanos(start_at).to_string());
     command.arg("--start-tolerance").arg(humantime::format_duration(args.split.start_tolerance).to_string());
     command.arg("--out").arg(out);
-    if let Some(target) = &args.target {
+    if let Some(target) = args.target.as_deref().and_then(|targets| shard_target(targets, shard)) {
         command.arg("--target").arg(target);
     }
     if let Some(addr) = metrics {
@@ -91,6 +92,14 @@ fn child_command(
     // The shards' own tables would interleave; the merged one is printed at the end.
     command.stdout(Stdio::null()).stdin(Stdio::null());
     command
+}
+
+/// Shard K's target out of a comma-separated `--target` list: the `K mod n`-th. Each shard
+/// keeps its visitors and the agents that signal them on one server, so several servers that
+/// share no state can take one run between them.
+fn shard_target(targets: &str, shard: Shard) -> Option<&str> {
+    let targets: Vec<&str> = targets.split(',').map(str::trim).filter(|target| !target.is_empty()).collect();
+    (!targets.is_empty()).then(|| targets[shard.index as usize % targets.len()])
 }
 
 /// Each shard serves /metrics on its own port: the given one plus its index (0 stays 0).
@@ -159,5 +168,20 @@ fn forward_stop(pids: &[u32]) {
                 libc::kill(pid, libc::SIGTERM);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_dealt_out_to_the_shards() {
+        let shard = |index| Shard { index, count: 3 };
+        assert_eq!(shard_target("http://a:1, http://b:2", shard(0)), Some("http://a:1"));
+        assert_eq!(shard_target("http://a:1, http://b:2", shard(1)), Some("http://b:2"));
+        assert_eq!(shard_target("http://a:1, http://b:2", shard(2)), Some("http://a:1"));
+        assert_eq!(shard_target("http://a:1", shard(2)), Some("http://a:1"));
+        assert_eq!(shard_target(" , ", shard(0)), None);
     }
 }

@@ -36,7 +36,8 @@ pub struct RunArgs {
     /// The scenario file (YAML).
     pub scenario: PathBuf,
     /// Load this target instead of the scenario's: http(s)://HOST:PORT is a directory
-    /// (discovery through /locate), ws(s)://HOST:PORT/presence is one instance.
+    /// (discovery through /locate), ws(s)://HOST:PORT/presence is one instance. With
+    /// --processes, a comma-separated list: shard K loads the (K mod n)-th.
     #[arg(long)]
     pub target: Option<String>,
     /// Directory for summary.json and latency.hlog (created if missing).
@@ -67,10 +68,15 @@ pub fn execute(args: RunArgs) -> Outcome {
         Ok(plan) => plan,
         Err(err) => return Outcome::InvalidInput(err.into()),
     };
-    if let Some(url) = &args.target {
+    let targets: Vec<&str> = args.target.iter().flat_map(|list| list.split(',')).map(str::trim).collect();
+    if targets.len() > 1 && args.processes.is_none() {
+        return Outcome::InvalidInput(anyhow::anyhow!("--target: a list of targets needs --processes"));
+    }
+    // Each is checked; the first stands for them all in the parent's checks.
+    for url in targets.iter().rev() {
         match target::parse_url(url) {
             Ok(kind) => plan.target.destination = kind,
-            Err(err) => return Outcome::InvalidInput(err.into()),
+            Err(err) => return Outcome::InvalidInput(anyhow::anyhow!("--target {url}: {err}")),
         }
     }
     if let Some(processes) = args.processes {
