@@ -105,6 +105,19 @@ async fn three_shards_started_together_merge_into_the_verdict_of_one_process() {
     let output = bench(&["merge", shard_dirs[0].to_str().unwrap(), dir.join("single").to_str().unwrap()]).await;
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("not a shard's summary"));
+
+    // A shard that reaches its start too late runs nothing, and says by how much.
+    let past = humantime::format_rfc3339_millis(SystemTime::now() - Duration::from_secs(10)).to_string();
+    let late = dir.join("late");
+    let args = ["run", &scenario, "--quiet", "--target", &target, "--shard", "1/3", "--start-at", &past];
+    let output = bench(&[&args[..], &["--out", late.to_str().unwrap()]].concat()).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("shard 1/3: could not start at ") && stderr.contains("late (tolerance 1s)"), "{stderr}");
+    let output =
+        bench(&["merge", shard_dirs[0].to_str().unwrap(), late.to_str().unwrap(), shard_dirs[2].to_str().unwrap()])
+            .await;
+    assert_eq!(output.status.code(), Some(3), "the late shard is a missing one");
     cluster.shutdown().await;
 }
 

@@ -50,8 +50,9 @@ pub fn merge_dirs(dirs: &[PathBuf], out: Option<&Path>, gate_args: &GateArgs, al
     let mut shards = Vec::new();
     for dir in dirs {
         let file = dir.join("summary.json");
-        if !file.exists() {
-            eprintln!("warning: {}: no summary (the shard did not finish); counted as missing", file.display());
+        // `run` creates summary.json empty before it starts, to find an unwritable path early.
+        if std::fs::metadata(&file).map_or(true, |meta| meta.len() == 0) {
+            eprintln!("warning: {}: no summary (the shard did not run or finish); counted as missing", file.display());
             continue;
         }
         match Summary::read(&file) {

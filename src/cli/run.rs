@@ -94,7 +94,7 @@ pub fn execute(args: RunArgs) -> Outcome {
         Err(err) => return Outcome::InvalidInput(err),
     };
     let open_file_limit = raise_open_file_limit();
-    if let Some(warning) = open_file_limit.and_then(|limit| engine::limits::open_file_warning(&plan, limit)) {
+    if let Some(warning) = open_file_limit.and_then(|limit| engine::limits::open_file_warning(&plan, shard, limit)) {
         eprintln!("warning: {warning}");
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -138,7 +138,7 @@ async fn run(plan: scenario::Plan, args: RunArgs, shard: Shard, baseline: Option
     }
     let (live_tx, live_rx) = watch::channel(Live::default());
     let metrics = match export::settings(plan.metrics, args.metrics_addr, args.metrics_linger) {
-        Some(settings) => match export::start(settings).await {
+        Some(settings) => match export::start(settings, shard.is_split().then_some(shard.index)).await {
             Ok((endpoint, exporter)) => Some((endpoint, exporter)),
             Err(err) => return Outcome::NotCarriedOut(err.into()),
         },
