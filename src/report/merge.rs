@@ -11,6 +11,7 @@ use hdrhistogram::Histogram;
 use thiserror::Error;
 
 use super::encoded::{self, DecodeError};
+use super::harness::HarnessSummary;
 use super::split::ShardInfo;
 use super::summary::{LatencySummary, ShardRow, Summary, VisitorSummary};
 use super::verdict::Status;
@@ -143,18 +144,38 @@ fn totals(shards: &[&ShardSummary]) -> Result<Summary, MergeError> {
         let reason = shard.summary.aborted.as_ref()?;
         Some(format!("shard {}: {reason}", shard.summary.shard.as_ref().map_or(0, |info| info.index)))
     });
-    // The harness is trusted only if every shard's was: the first limited one speaks.
-    summary.harness = shards
-        .iter()
-        .find_map(|shard| shard.summary.harness.as_ref().filter(|harness| !harness.reasons.is_empty()))
-        .or(owner.harness.as_ref())
-        .cloned();
+    summary.harness = harness(shards);
     summary.thresholds.clear();
     summary.check_results.clear();
     summary.baseline.clear();
     summary.outcome = None;
     summary.shard = None;
     Ok(summary)
+}
+
+/// The harnesses together: CPU summed, the largest process and the worst lag; trusted only if
+/// every shard's was, with each limited shard's reasons named.
+fn harness(shards: &[&ShardSummary]) -> Option<HarnessSummary> {
+    let mut total: Option<HarnessSummary> = None;
+    for shard in shards {
+        let Some(own) = &shard.summary.harness else { continue };
+        let index = shard.summary.shard.as_ref().map_or(0, |info| info.index);
+        let reasons = own.reasons.iter().map(|reason| format!("shard {index}: {reason}"));
+        let Some(total) = &mut total else {
+            total = Some(HarnessSummary { reasons: reasons.collect(), ..own.clone() });
+            continue;
+        };
+        total.cpu_seconds += own.cpu_seconds;
+        total.cpu_saturated_share = total.cpu_saturated_share.max(own.cpu_saturated_share);
+        total.peak_rss_bytes = total.peak_rss_bytes.max(own.peak_rss_bytes);
+        total.scheduling_lag.p99 = total.scheduling_lag.p99.max(own.scheduling_lag.p99);
+        total.scheduling_lag.max = total.scheduling_lag.max.max(own.scheduling_lag.max);
+        total.reasons.extend(reasons);
+        if !own.reasons.is_empty() {
+            total.verdict.clone_from(&own.verdict);
+        }
+    }
+    total
 }
 
 fn sum<'a>(maps: impl Iterator<Item = &'a BTreeMap<String, u64>>) -> BTreeMap<String, u64> {

@@ -96,3 +96,28 @@ fn a_missing_shard_makes_the_verdict_incomplete_unless_the_merge_is_partial() {
     summary.partial = true;
     assert_ne!(decide(&summary, &Ending::default()).status, Status::Incomplete);
 }
+
+#[test]
+fn the_harness_is_trusted_only_if_every_shard_was() {
+    use crate::report::harness::{HarnessSummary, LagSummary};
+    let harness = |cpu, lag, reasons: &[&str]| HarnessSummary {
+        cpu_seconds: cpu,
+        cores: 2,
+        cpu_saturated_share: 0.0,
+        peak_rss_bytes: 1 << 20,
+        scheduling_lag: LagSummary { unit: "us".into(), p99: lag, max: lag },
+        verdict: if reasons.is_empty() { "trusted" } else { "harness_limited" }.into(),
+        reasons: reasons.iter().map(|reason| (*reason).to_owned()).collect(),
+    };
+    let histogram = new_histogram();
+    let mut shards = vec![shard_summary(0, 2, &histogram, &[]), shard_summary(1, 2, &histogram, &[])];
+    shards[0].summary.harness = Some(harness(1.5, 900, &[]));
+    shards[1].summary.harness = Some(harness(2.0, 15_000, &["scheduling lag p99 15 ms"]));
+    let merged = merge(shards).unwrap().summary.harness.unwrap();
+    assert_eq!(merged.cpu_seconds, 3.5);
+    assert_eq!(merged.scheduling_lag.p99, 15_000);
+    assert_eq!(
+        (merged.verdict.as_str(), merged.reasons),
+        ("harness_limited", vec!["shard 1: scheduling lag p99 15 ms".to_owned()])
+    );
+}
