@@ -124,6 +124,14 @@ fn totals(shards: &[&ShardSummary]) -> Result<Summary, MergeError> {
     let seconds = shards.iter().map(|shard| shard.summary.duration_seconds).fold(0.0, f64::max);
     let mut summary = owner.clone();
     summary.duration_seconds = seconds;
+    // Shards of `run --processes` may each load their own server.
+    let mut targets: Vec<&str> = Vec::new();
+    for shard in shards {
+        if !targets.contains(&shard.summary.target.as_str()) {
+            targets.push(&shard.summary.target);
+        }
+    }
+    summary.target = targets.join(", ");
     summary.metrics = histograms
         .iter()
         .map(|(metric, histogram)| (metric.clone(), LatencySummary::from_histogram(histogram, seconds)))

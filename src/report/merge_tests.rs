@@ -48,8 +48,10 @@ fn merged_latencies_equal_the_single_histogram_exactly() {
 #[test]
 fn counters_add_up_and_the_peak_is_that_of_the_summed_timeline() {
     let histogram = new_histogram();
-    let shards = vec![shard_summary(0, 2, &histogram, &[1, 5, 2]), shard_summary(1, 2, &histogram, &[4, 1, 1])];
+    let mut shards = vec![shard_summary(0, 2, &histogram, &[1, 5, 2]), shard_summary(1, 2, &histogram, &[4, 1, 1])];
+    shards[1].summary.target = "http://127.0.0.1:10".into();
     let merged = merge(shards).unwrap().summary;
+    assert_eq!(merged.target, "http://127.0.0.1:9, http://127.0.0.1:10");
     assert_eq!(merged.counters[Counter::VisitorsStarted.name()], 10 + 11);
     assert_eq!(merged.errors["connect"], 2);
     assert_eq!(merged.timeline.iter().map(|s| s.visitors_live).collect::<Vec<_>>(), vec![5, 6, 3]);
