@@ -18,8 +18,9 @@ const SCENARIO: &str = "name: split\nseed: 9\nduration: 4s\ntarget: { embedded: 
     agents: { count: 3, signals: { rate: 20/s }, grace: 1s }\n\
     thresholds:\n  presence_ack: [\"p99 < 5s\", \"count > 0\"]\n";
 
-fn workdir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("presence-bench-shards-{}", std::process::id()));
+/// A fresh directory for one test.
+fn workdir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("presence-bench-shards-{}-{test}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -46,7 +47,7 @@ fn assert_pass(summary: &serde_json::Value, output: &Output) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_shards_started_together_merge_into_the_verdict_of_one_process() {
     let cluster = cluster(settings()).await;
-    let dir = workdir();
+    let dir = workdir("merge");
     let scenario = dir.join("split.yaml");
     std::fs::write(&scenario, SCENARIO).unwrap();
     let (scenario, target) = (scenario.to_str().unwrap().to_owned(), cluster.directory_url());
@@ -131,4 +132,25 @@ async fn futures_join<F: std::future::Future<Output = Output> + Send + 'static>(
         outputs.push(handle.await.expect("the shard's task does not panic"));
     }
     outputs
+}
+
+/// `run --processes 2`: two children of the harness, one start, one merged report where `run`
+/// writes it, and the children's reports beside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_run_shards_and_write_the_merged_report() {
+    let cluster = cluster(settings()).await;
+    let dir = workdir("processes");
+    let scenario = dir.join("split.yaml");
+    std::fs::write(&scenario, SCENARIO).unwrap();
+    let (scenario, target, out) = (scenario.to_str().unwrap(), cluster.directory_url(), dir.join("out"));
+    let args = ["run", scenario, "--target", &target, "--processes", "2", "--out", out.to_str().unwrap()];
+    let output = bench(&args).await;
+    let merged = json(&out);
+    assert_pass(&merged, &output);
+    assert_eq!(merged["visitors"]["started"], 30);
+    let rows = merged["shards"].as_array().unwrap();
+    assert_eq!(rows.iter().map(|row| row["visitors"].as_u64().unwrap()).collect::<Vec<_>>(), vec![15, 15]);
+    assert_eq!(json(&out.join("shard-1"))["shard"]["count"], 2);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("verdict: "), "the merged table is printed");
+    cluster.shutdown().await;
 }
