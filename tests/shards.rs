@@ -34,13 +34,13 @@ fn json(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
 }
 
-fn status(summary: &serde_json::Value) -> String {
+fn status_of(summary: &serde_json::Value) -> String {
     summary["outcome"]["status"].as_str().unwrap_or_default().to_owned()
 }
 
 /// PASS, or HARNESS-LIMITED on a machine too busy for the harness (2 cores, tests in parallel).
 fn assert_pass(summary: &serde_json::Value, output: &Output) {
-    let status = status(summary);
+    let status = status_of(summary);
     assert!(status == "passed" || status == "harness_limited", "{status}: {}", String::from_utf8_lossy(&output.stderr));
 }
 
@@ -80,7 +80,7 @@ async fn three_shards_started_together_merge_into_the_verdict_of_one_process() {
     let output = bench(&args).await;
     let merged = json(&merged);
     assert_pass(&merged, &output);
-    if status(&single) == "passed" && status(&merged) == "passed" {
+    if status_of(&single) == "passed" && status_of(&merged) == "passed" {
         assert_eq!(output.status.code(), Some(0));
     }
     // Together the shards ran the same visitors as the single process: 30, never one twice.
@@ -152,5 +152,43 @@ async fn processes_run_shards_and_write_the_merged_report() {
     assert_eq!(rows.iter().map(|row| row["visitors"].as_u64().unwrap()).collect::<Vec<_>>(), vec![15, 15]);
     assert_eq!(json(&out.join("shard-1"))["shard"]["count"], 2);
     assert!(String::from_utf8_lossy(&output.stdout).contains("verdict: "), "the merged table is printed");
+    cluster.shutdown().await;
+}
+
+/// SIGTERM to `run --processes` reaches every child: each stops and writes its report, and the
+/// merged run is INTERRUPTED (exit 3), not a verdict on a part of the load.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_to_processes_stops_every_shard_and_the_merge_says_interrupted() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let cluster = cluster(settings()).await;
+    let dir = workdir("signal");
+    let scenario = dir.join("long.yaml");
+    std::fs::write(&scenario, SCENARIO.replace("duration: 4s", "duration: 60s").replace("3700ms", "59s")).unwrap();
+    let out = dir.join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_presence-bench"))
+        .args(["run", scenario.to_str().unwrap(), "--target", &cluster.directory_url(), "--processes", "2"])
+        .args(["--out", out.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut waiting = 0;
+    // Both shards listen for signals once they print when they start.
+    while waiting < 2 {
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await.unwrap().unwrap().unwrap();
+        waiting += usize::from(line.starts_with("starting at "));
+    }
+    let pid = libc::pid_t::try_from(child.id().unwrap()).unwrap();
+    // SAFETY: kill(2) on our own child with a valid signal.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await.unwrap().unwrap();
+    assert_eq!(status.code(), Some(3));
+    let merged = json(&out);
+    assert_eq!(status_of(&merged), "interrupted", "{}", merged["outcome"]);
+    for k in 0..2 {
+        assert_eq!(status_of(&json(&out.join(format!("shard-{k}")))), "interrupted");
+    }
     cluster.shutdown().await;
 }
