@@ -150,7 +150,8 @@ async fn run(plan: scenario::Plan, args: RunArgs, shard: Shard, baseline: Option
         Some(out) => {
             let (tx, rx) = mpsc::channel(64);
             let path = out.join("latency.hlog");
-            let started_at = std::time::SystemTime::now();
+            // A synchronised start begins the intervals at the agreed instant, on every shard.
+            let started_at = start_at.map_or_else(std::time::SystemTime::now, |start| start.at);
             (Some(tx), Some(tokio::spawn(async move { report::hlog::write_intervals(&path, started_at, rx).await })))
         }
         None => (None, None),
