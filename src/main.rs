@@ -25,6 +25,8 @@ enum Command {
     Validate(cli::validate::ValidateArgs),
     /// Build the self-contained HTML report of a run's output directory.
     Report(cli::report::ReportArgs),
+    /// Merge the summaries of a split run's shards and judge the whole run once.
+    Merge(cli::merge::MergeArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -36,6 +38,7 @@ fn main() -> std::process::ExitCode {
         Command::Compare(args) => cli::compare::run(&args),
         Command::Validate(args) => cli::validate::run(&args),
         Command::Report(args) => cli::report::run(&args),
+        Command::Merge(args) => cli::merge::run(&args),
     };
     outcome.exit_code()
 }

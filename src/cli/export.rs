@@ -31,8 +31,9 @@ pub fn settings(
 }
 
 /// Binds the endpoint and answers it with the exporter to hand to the engine.
-pub async fn start(settings: MetricsExport) -> Result<(Endpoint, Exporter), ExportError> {
-    let exporter = Exporter::new();
+/// A shard of a split run labels its series with its index.
+pub async fn start(settings: MetricsExport, shard: Option<u32>) -> Result<(Endpoint, Exporter), ExportError> {
+    let exporter = Exporter::for_shard(shard);
     let shutdown = CancellationToken::new();
     let (addr, task) =
         prometheus::serve(exporter.scrape(), settings.listen, shutdown.clone(), Bounds::default()).await?;

@@ -23,7 +23,9 @@ pub enum JsonProgress {
 pub type Writers = (Option<mpsc::Sender<Interval>>, Option<JoinHandle<std::io::Result<u64>>>);
 
 /// Opens the outputs and starts the writers.
-pub fn start(out: Option<&Path>, progress: Option<&JsonProgress>) -> anyhow::Result<Writers> {
+/// `started_at` is the wall-clock start of interval 0: the agreed instant of a synchronised
+/// start, so interval k is the same second on every shard.
+pub fn start(out: Option<&Path>, progress: Option<&JsonProgress>, started_at: SystemTime) -> anyhow::Result<Writers> {
     let mut rows: Vec<timeline::RowOutput> = Vec::new();
     if let Some(out) = out {
         let path = out.join("timeline.jsonl");
@@ -43,7 +45,6 @@ pub fn start(out: Option<&Path>, progress: Option<&JsonProgress>) -> anyhow::Res
     let log = out.map(|out| {
         let (log_tx, log_rx) = mpsc::channel(64);
         let path = out.join("latency.hlog");
-        let started_at = SystemTime::now();
         (log_tx, tokio::spawn(async move { hlog::write_intervals(&path, started_at, log_rx).await }))
     });
     let (next, log) = log.map_or((None, None), |(tx, task)| (Some(tx), Some(task)));

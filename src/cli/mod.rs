@@ -4,11 +4,14 @@ pub mod compare;
 pub mod export;
 pub mod gate;
 pub mod intervals;
+pub mod merge;
+pub mod processes;
 pub mod progress;
 pub mod report;
 pub mod run;
 pub mod serve;
 pub mod signals;
+pub mod split;
 pub mod validate;
 
 use std::process::ExitCode;

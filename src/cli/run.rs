@@ -14,14 +14,18 @@ use tokio_util::sync::CancellationToken;
 use super::export;
 use super::gate::{self, Gate, GateArgs};
 use super::intervals;
+use super::processes;
 use super::progress::{Progress, ProgressArgs};
 use super::signals::Stops;
+use super::split::{self, SplitArgs};
 use super::Outcome;
-use presence_bench::engine::{self, target, RunOptions};
+use presence_bench::engine::shard::Shard;
+use presence_bench::engine::{self, target, RunError, RunOptions};
 use presence_bench::measure::health::HealthSecond;
 use presence_bench::measure::Live;
 use presence_bench::measure::Totals;
 use presence_bench::report::harness::HarnessSummary;
+use presence_bench::report::split::ShardInfo;
 use presence_bench::report::verdict::Ending;
 use presence_bench::report::{self, exercise, Summary};
 use presence_bench::scenario;
@@ -38,7 +42,8 @@ pub struct RunArgs {
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub sets: Vec<scenario::Override>,
     /// Load this target instead of the scenario's: http(s)://HOST:PORT is a directory
-    /// (discovery through /locate), ws(s)://HOST:PORT/presence is one instance.
+    /// (discovery through /locate), ws(s)://HOST:PORT/presence is one instance. With
+    /// --processes, a comma-separated list: shard K loads the (K mod n)-th.
     #[arg(long)]
     pub target: Option<String>,
     /// Directory for summary.json, latency.hlog, timeline.jsonl and health.jsonl (created if
@@ -63,6 +68,12 @@ pub struct RunArgs {
     /// Keep serving /metrics this long after the run (e.g. 30s). Overrides `metrics.linger`.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub metrics_linger: Option<Duration>,
+    #[command(flatten)]
+    pub split: SplitArgs,
+    /// Run as P child processes of this harness (shard K/P each, one start), and merge their
+    /// reports: for more visitors than one process holds (docs/distributed.md).
+    #[arg(long, value_name = "P")]
+    pub processes: Option<u32>,
 }
 
 pub fn execute(args: RunArgs) -> Outcome {
@@ -70,12 +81,24 @@ pub fn execute(args: RunArgs) -> Outcome {
         Ok(plan) => plan,
         Err(err) => return Outcome::InvalidInput(err.into()),
     };
-    if let Some(url) = &args.target {
+    let targets: Vec<&str> = args.target.iter().flat_map(|list| list.split(',')).map(str::trim).collect();
+    if targets.len() > 1 && args.processes.is_none() {
+        return Outcome::InvalidInput(anyhow::anyhow!("--target: a list of targets needs --processes"));
+    }
+    // Each is checked; the first stands for them all in the parent's checks.
+    for url in targets.iter().rev() {
         match target::parse_url(url) {
             Ok(kind) => plan.target.destination = kind,
-            Err(err) => return Outcome::InvalidInput(err.into()),
+            Err(err) => return Outcome::InvalidInput(anyhow::anyhow!("--target {url}: {err}")),
         }
     }
+    if let Some(processes) = args.processes {
+        return processes::run(&args, &plan, processes);
+    }
+    let shard = match args.split.shard().and_then(|shard| split::check_target(&plan, shard).map(|()| shard)) {
+        Ok(shard) => shard,
+        Err(err) => return Outcome::InvalidInput(err),
+    };
     let writable = gate::check_writable(args.out.as_deref(), &args.gate)
         .and_then(|()| args.html.as_deref().map_or(Ok(()), gate::check_file));
     if let Err(err) = writable {
@@ -86,20 +109,20 @@ pub fn execute(args: RunArgs) -> Outcome {
         Err(err) => return Outcome::InvalidInput(err),
     };
     let open_file_limit = raise_open_file_limit();
-    if let Some(warning) = open_file_limit.and_then(|limit| engine::limits::open_file_warning(&plan, limit)) {
+    if let Some(warning) = open_file_limit.and_then(|limit| engine::limits::open_file_warning(&plan, shard, limit)) {
         eprintln!("warning: {warning}");
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => return Outcome::NotCarriedOut(err.into()),
     };
-    let outcome = runtime.block_on(run(plan, args, baseline));
+    let outcome = runtime.block_on(run(plan, args, shard, baseline));
     // Whatever a forced stop left running is dropped with the runtime, not waited for.
     runtime.shutdown_background();
     outcome
 }
 
-async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> Outcome {
+async fn run(plan: scenario::Plan, args: RunArgs, shard: Shard, baseline: Option<Summary>) -> Outcome {
     let (stop, force) = (CancellationToken::new(), CancellationToken::new());
     // Handlers are installed before the "running" line, so a signal right after it counts.
     match Stops::listen() {
@@ -110,10 +133,27 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
     }
     let name = plan.name.clone();
     let target = describe(&plan.target.destination);
-    eprintln!("running {name} against {target}");
+    let start_at = args.split.start_at();
+    // What merging this shard's summary with the others' needs; read before the run.
+    let shard_info = if shard.is_split() || start_at.is_some() {
+        match std::fs::read_to_string(&args.scenario) {
+            Ok(text) => Some(ShardInfo::new(shard, &text, plan.seed)),
+            Err(err) => return Outcome::InvalidInput(anyhow::anyhow!("{}: {err}", args.scenario.display())),
+        }
+    } else {
+        None
+    };
+    if shard.is_split() {
+        eprintln!("running shard {shard} of {name} against {target}");
+    } else {
+        eprintln!("running {name} against {target}");
+    }
+    if let Some(start) = start_at {
+        eprintln!("starting at {} after the preflight", humantime::format_rfc3339_millis(start.at));
+    }
     let (live_tx, live_rx) = watch::channel(Live::default());
     let metrics = match export::settings(plan.metrics, args.metrics_addr, args.metrics_linger) {
-        Some(settings) => match export::start(settings).await {
+        Some(settings) => match export::start(settings, shard.is_split().then_some(shard.index)).await {
             Ok((endpoint, exporter)) => Some((endpoint, exporter)),
             Err(err) => return Outcome::NotCarriedOut(err.into()),
         },
@@ -122,7 +162,12 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
     let (endpoint, exporter) = metrics.map_or((None, None), |(e, x)| (Some(e), Some(x)));
     let progress = Progress::start(args.progress.mode(args.quiet), live_rx, plan.duration, plan.load.clone());
     let json = args.progress.json();
-    let (intervals, mut hlog) = match intervals::start(args.out.as_deref(), json.as_ref()) {
+    let (intervals, mut hlog) = match intervals::start(
+        args.out.as_deref(),
+        json.as_ref(),
+        // A synchronised start begins the intervals at the agreed instant, on every shard.
+        start_at.map_or_else(std::time::SystemTime::now, |start| start.at),
+    ) {
         Ok(writers) => writers,
         Err(err) => return Outcome::NotCarriedOut(err),
     };
@@ -138,8 +183,16 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
         let (tx, rx) = watch::channel(Default::default());
         (Some(tx), Some(tokio::spawn(gate::watch_aborts(aborting, rx, stop.clone()))))
     };
-    let options =
-        RunOptions { intervals, live: live_tx, stop: stop.clone(), interval: INTERVAL, snapshots, export: exporter };
+    let options = RunOptions {
+        intervals,
+        live: live_tx,
+        stop: stop.clone(),
+        interval: INTERVAL,
+        snapshots,
+        export: exporter,
+        shard,
+        start_at,
+    };
     let result = engine::run(plan, options).await;
     // The collector has dropped its sender, so the watcher has returned.
     let aborted = match aborts {
@@ -165,8 +218,15 @@ async fn run(plan: scenario::Plan, args: RunArgs, baseline: Option<Summary>) -> 
             summary.aborted = aborted;
             summary.drills = result.drills;
             summary.harness = Some(HarnessSummary::judge(&result.health, &summary.errors, &mut summary.drills));
+            summary.shard = shard_info.map(|info| ShardInfo {
+                start_at: start_at.map(|start| humantime::format_rfc3339_millis(start.at).to_string()),
+                start_lag_ms: result.start_lag.map(|lag| lag.as_secs_f64() * 1e3),
+                ..info
+            });
             (summary, Ending { interrupted: result.interrupted, target_down: None })
         }
+        // A missed start runs nothing and judges nothing: the merge counts the shard missing.
+        Err(err @ RunError::Late(_)) => return Outcome::NotCarriedOut(anyhow::anyhow!("shard {shard}: {err}")),
         // Nothing ran: the verdict says why, in every output.
         Err(err) => {
             let ending = Ending { interrupted: false, target_down: Some(err.to_string()) };

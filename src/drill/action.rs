@@ -37,6 +37,8 @@ pub enum Executor {
     Embedded(Cluster),
     /// The scenario's actions, per kind.
     External(Box<DrillActions>),
+    /// Another shard of a split run (shard 0) carries the events out; this one measures.
+    Elsewhere(crate::engine::shard::Shard),
 }
 
 /// One instance's part of an event: what to report, and the instance acted on if known.
@@ -83,6 +85,7 @@ impl Executor {
                 Some(action) => run(action).await,
                 None => Err(format!("no `{}` action given in `drills.actions` for this target", kind.name())),
             },
+            Executor::Elsewhere(shard) => Ok((format!("carried out by shard 0/{}", shard.count), None)),
         }
     }
 }

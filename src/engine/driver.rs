@@ -9,6 +9,9 @@
 //! In the closed model a visitor that finishes its behavior is replaced by a new one (the
 //! slot starts another iteration, as k6's ramping VUs do); ramping down cancels the newest
 //! visitors first. In the open model every arrival runs its behavior once.
+//!
+//! A shard (see `engine::shard`) keeps its stripe of the global figures: its share of the
+//! level and of the arrivals, numbered with global visitor indices.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -17,6 +20,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::shard::Shard;
 use crate::scenario::Load;
 
 /// How often the driver adjusts the visitor count.
@@ -34,8 +38,10 @@ pub struct DriveStats {
 /// Runs visitors as `load` says until `until`, `stop`, or (open model) arrivals are over and
 /// every visitor has left; then cancels the rest and waits up to `grace` for them to close,
 /// so a run lasts `until` plus the time its visitors take to close (at most `grace`).
+/// `spawn_visitor` gets global visitor indices: those of `shard`'s stripe.
 pub async fn drive<F, Fut>(
     load: &Load,
+    shard: Shard,
     until: Duration,
     grace: Duration,
     stop: &CancellationToken,
@@ -68,12 +74,12 @@ where
             }
         }
         let wanted = match load {
-            Load::Stages(_) => load.target_at(elapsed).unwrap_or(0) as usize,
+            Load::Stages(_) => visitors_wanted(load, elapsed, shard),
             Load::ArrivalRate { per_second, max_visitors, for_ } => {
-                let arrival_time = elapsed.min(*for_).as_secs_f64();
-                let due = (arrival_time * per_second) as u64;
+                let due = arrivals_due(*per_second, *for_, elapsed, shard);
                 let new = due.saturating_sub(stats.started + stats.arrivals_dropped);
-                let room = (*max_visitors as usize).saturating_sub(live.len()) as u64;
+                let cap = shard.share(u64::from(*max_visitors)) as usize;
+                let room = cap.saturating_sub(live.len()) as u64;
                 stats.arrivals_dropped += new.saturating_sub(room);
                 live.len() + new.min(room) as usize
             }
@@ -87,7 +93,7 @@ where
             break;
         }
         while live.len() < wanted {
-            let index = stats.started;
+            let index = shard.global(stats.started);
             stats.started += 1;
             let token = stop.child_token();
             // Boxed before it is wrapped: an async block that awaits a captured future keeps
@@ -108,6 +114,18 @@ where
         tasks.shutdown().await;
     }
     stats
+}
+
+/// Closed model: how many visitors `shard` keeps alive `elapsed` into the run.
+pub(crate) fn visitors_wanted(load: &Load, elapsed: Duration, shard: Shard) -> usize {
+    shard.share(u64::from(load.target_at(elapsed).unwrap_or(0))) as usize
+}
+
+/// Open model: how many of `shard`'s arrivals are due `elapsed` into the run. Arrival `i` of
+/// the one global sequence is due at `i / per_second`, whichever shard runs it.
+pub(crate) fn arrivals_due(per_second: f64, for_: Duration, elapsed: Duration, shard: Shard) -> u64 {
+    let arrival_time = elapsed.min(for_).as_secs_f64();
+    shard.share((arrival_time * per_second) as u64)
 }
 
 /// True when the open model starts no more visitors from `elapsed` on; the run then ends
@@ -132,7 +150,8 @@ mod tests {
         // Up to 2 visitors and back to 0 within 100 ms, in a run of 400 ms.
         let load = Load::Stages(vec![Stage { from: 0, to: 2, over: ms(50) }, Stage { from: 2, to: 0, over: ms(50) }]);
         let start = Instant::now();
-        let stats = drive(&load, ms(400), ms(100), &CancellationToken::new(), |_, cancel| stay(cancel)).await;
+        let stats =
+            drive(&load, Shard::WHOLE, ms(400), ms(100), &CancellationToken::new(), |_, cancel| stay(cancel)).await;
         assert!(start.elapsed() >= ms(400), "the run ended after {:?}", start.elapsed());
         assert!(stats.started >= 1, "{stats:?}");
     }
@@ -142,7 +161,9 @@ mod tests {
         let ms = Duration::from_millis;
         let load = Load::ArrivalRate { per_second: 100.0, max_visitors: 10, for_: ms(50) };
         let start = Instant::now();
-        let stats = drive(&load, Duration::from_secs(30), ms(100), &CancellationToken::new(), |_, _| async {}).await;
+        let stats =
+            drive(&load, Shard::WHOLE, Duration::from_secs(30), ms(100), &CancellationToken::new(), |_, _| async {})
+                .await;
         assert!(start.elapsed() < Duration::from_secs(10), "the run lasted {:?}", start.elapsed());
         assert!(stats.started >= 1, "{stats:?}");
     }

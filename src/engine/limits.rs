@@ -2,6 +2,7 @@
 //! limit cannot hold the planned sockets. (When files or ports did run out, the harness
 //! verdict says so: `report::harness`.)
 
+use super::shard::Shard;
 use crate::protocol::client::OPEN_FILE_LIMIT;
 use crate::scenario::{Destination, Plan, Step};
 
@@ -28,14 +29,14 @@ fn open_tabs(steps: &[Step]) -> u64 {
         .sum()
 }
 
-/// A warning when `open_file_limit` is too low for the plan's peak.
-pub fn open_file_warning(plan: &Plan, open_file_limit: u64) -> Option<String> {
-    let needed = peak_sockets(plan) + SPARE_FILES;
+/// A warning when `open_file_limit` is too low for `shard`'s part of the plan's peak.
+pub fn open_file_warning(plan: &Plan, shard: Shard, open_file_limit: u64) -> Option<String> {
+    let peak = shard.share(peak_sockets(plan));
+    let needed = peak + SPARE_FILES;
     (needed > open_file_limit).then(|| {
         format!(
-            "the plan may hold {} sockets at its peak but this process may open only {open_file_limit} files: \
-             expect `{OPEN_FILE_LIMIT}` errors (raise `ulimit -n`, or split the load over several processes)",
-            peak_sockets(plan)
+            "the plan may hold {peak} sockets at its peak but this process may open only {open_file_limit} files: \
+             expect `{OPEN_FILE_LIMIT}` errors (raise `ulimit -n`, or split the load: `run --processes`)"
         )
     })
 }
@@ -58,7 +59,8 @@ mod tests {
             plan("[connect, open_tab, { repeat: { times: 2, steps: [open_tab] } }]", "{ url: 'http://127.0.0.1:1' }");
         assert_eq!(peak_sockets(&external), 3000);
         assert_eq!(peak_sockets(&plan("[connect]", "{ embedded: {} }")), 2000);
-        assert!(open_file_warning(&external, 3000).unwrap().contains("3000 sockets"));
-        assert_eq!(open_file_warning(&external, 4000), None);
+        assert!(open_file_warning(&external, Shard::WHOLE, 3000).unwrap().contains("3000 sockets"));
+        assert_eq!(open_file_warning(&external, Shard::WHOLE, 4000), None);
+        assert_eq!(open_file_warning(&external, Shard { index: 0, count: 2 }, 3000), None, "half each");
     }
 }

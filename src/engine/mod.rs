@@ -6,6 +6,8 @@ pub mod driver;
 mod groups;
 pub mod limits;
 pub mod preflight;
+pub mod shard;
+pub mod start;
 pub mod target;
 
 use std::sync::Arc;
@@ -28,6 +30,8 @@ use crate::session::Opener;
 use crate::visitor::{self, VisitorContext};
 use driver::DriveStats;
 use groups::Worlds;
+use shard::Shard;
+use start::{LateStart, StartAt};
 use target::TargetError;
 
 /// How long visitors get to close their sessions after the run ends.
@@ -51,6 +55,21 @@ pub struct RunOptions {
     pub snapshots: Option<watch::Sender<Arc<Totals>>>,
     /// Prometheus export, fed once per interval by the collector.
     pub export: Option<Exporter>,
+    /// The stripe of the plan this process runs (`Shard::WHOLE`: all of it).
+    pub shard: Shard,
+    /// Start the schedule at this wall-clock instant, after the preflight (`--start-at`).
+    pub start_at: Option<StartAt>,
+}
+
+/// Why a run did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The target cannot be used: no verdict on the server beyond "down".
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    /// A synchronised start was missed: the shard ran nothing.
+    #[error(transparent)]
+    Late(#[from] LateStart),
 }
 
 /// What a run produced.
@@ -68,20 +87,27 @@ pub struct RunResult {
     /// drain window and shutdown grace. Awaited after the report is written, so a server slow
     /// to close cannot hold the report back; dropped, it goes on by itself.
     pub cluster_shutdown: Option<tokio::task::JoinHandle<()>>,
+    /// With a synchronised start: how late after the start instant the schedule began.
+    pub start_lag: Option<Duration>,
 }
 
 /// Carries out `plan` and answers what was measured.
-pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetError> {
+pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, RunError> {
     let tls = tls::client_config(plan.target.ca_file.as_deref()).map_err(TargetError::Tls)?;
     let target = target::resolve(&plan.target.destination, HTTP_TIMEOUT, tls.clone()).await?;
     let connect = ConnectOptions { transport: plan.target.transport, tls: Some(tls), ..ConnectOptions::default() };
     if target.cluster.is_none() {
         // A signal during the check goes on to a run that stops at once: an interrupted run.
         tokio::select! {
-            checked = preflight::check(&target.discovery, &connect, &plan.target.group) => checked?,
+            checked = preflight::check(&target.discovery, &connect, &plan.target.group) => checked.map_err(TargetError::from)?,
             _ = options.stop.cancelled() => {}
         }
     }
+    let start_lag = match options.start_at {
+        Some(start_at) => Some(start_at.wait(&options.stop).await?),
+        None => None,
+    };
+    let shard = options.shard;
     let started = Instant::now();
     let recorder = Recorder::new();
     let collector_stop = CancellationToken::new();
@@ -125,6 +151,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
     if let Some(schedule) = &plan.drills {
         // The drill task holds its own handle on the embedded cluster; it is shut down below.
         let executor = match &target.cluster {
+            _ if !shard.owns_drills() => Executor::Elsewhere(shard),
             Some(cluster) => Executor::Embedded(cluster.clone()),
             None => Executor::External(Box::new(schedule.actions.clone())),
         };
@@ -149,8 +176,9 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
                 })
             })
             .collect();
-        for index in 0..agents.count {
-            // Up to `MAX_AGENTS` of them: a signal during the spawning is heeded at once.
+        // Each shard runs its stripe of the agents, which signal its own visitors only; up to
+        // `MAX_AGENTS` of them: a signal during the spawning is heeded at once.
+        for index in (0..agents.count).filter(|index| shard.owns(u64::from(*index))) {
             if options.stop.is_cancelled() {
                 break;
             }
@@ -161,7 +189,8 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
             }
         }
     }
-    let source_ips = target::source_ips(&target.host, plan.target.source_ips);
+    // Shards on one host keep to disjoint source addresses, each with its own ports.
+    let source_ips = shard.stripe(&target::source_ips(&target.host, plan.target.source_ips));
     // Only SockJS promises heartbeats; a raw WebSocket may stay quiet for good.
     let heartbeat_timeout = (plan.target.transport == Transport::Sockjs).then_some(plan.target.heartbeat_timeout);
     let presence_markers = plan.agents.as_ref().is_some_and(|agents| agents.watch > 0.0);
@@ -182,7 +211,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
             })
         })
         .collect();
-    let drive = driver::drive(&plan.load, plan.duration, CLOSE_GRACE, &options.stop, |index, cancel| {
+    let drive = driver::drive(&plan.load, shard, plan.duration, CLOSE_GRACE, &options.stop, |index, cancel| {
         visitor::run(contexts[(index % contexts.len() as u64) as usize].clone(), index, cancel)
     })
     .await;
@@ -205,6 +234,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, TargetErr
         health,
         drills: drills.report(),
         cluster_shutdown,
+        start_lag,
     })
 }
 

@@ -62,6 +62,20 @@ pub struct Totals {
     pub tallies: BTreeMap<(Tally, &'static str), u64>,
     /// The most visitors alive at once (sampled once per interval).
     pub visitors_peak: i64,
+    /// One entry per interval, in order: what shards of a split run add up second by second
+    /// (the merged peak is the peak of the sums, not the sum of the peaks).
+    pub timeline: Vec<Second>,
+}
+
+/// One interval of the run's timeline.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Second {
+    /// Visitors alive at the interval's end.
+    pub visitors_live: i64,
+    /// Messages sent and received in the interval.
+    pub messages: u64,
+    /// Errors in the interval.
+    pub errors: u64,
 }
 
 impl Totals {
@@ -87,7 +101,7 @@ impl Totals {
 /// Nothing measured yet: the value a snapshot channel starts with.
 impl Default for Totals {
     fn default() -> Self {
-        into_totals(Recorder::empty_shard(), SystemTime::now(), Duration::ZERO, 0)
+        into_totals(Recorder::empty_shard(), SystemTime::now(), Duration::ZERO, 0, Vec::new())
     }
 }
 
@@ -122,6 +136,7 @@ pub async fn collect(
     let start = Instant::now();
     let mut totals = Recorder::empty_shard();
     let mut visitors_peak = 0;
+    let mut timeline = Vec::new();
     let mut last_tick = start;
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
@@ -139,9 +154,16 @@ pub async fn collect(
         if let Some(export) = &mut export {
             export.publish(&interval, now - start, recorder.visitors_live());
         }
+        timeline.push(Second {
+            visitors_live: recorder.visitors_live(),
+            messages: interval.counters[Counter::MessagesSent.index()]
+                + interval.counters[Counter::MessagesReceived.index()],
+            errors: interval.errors.values().sum(),
+        });
         merge(&mut totals, &interval);
         if let Some(snapshots) = &snapshots {
-            snapshots.send_replace(Arc::new(into_totals(totals.clone(), started_at, now - start, visitors_peak)));
+            let snapshot = into_totals(totals.clone(), started_at, now - start, visitors_peak, Vec::new());
+            snapshots.send_replace(Arc::new(snapshot));
         }
         if let Some(sink) = &sink {
             let interval = Interval {
@@ -160,10 +182,16 @@ pub async fn collect(
             break;
         }
     }
-    into_totals(totals, started_at, start.elapsed(), visitors_peak)
+    into_totals(totals, started_at, start.elapsed(), visitors_peak, timeline)
 }
 
-fn into_totals(shard: Shard, started_at: SystemTime, elapsed: Duration, visitors_peak: i64) -> Totals {
+fn into_totals(
+    shard: Shard,
+    started_at: SystemTime,
+    elapsed: Duration,
+    visitors_peak: i64,
+    timeline: Vec<Second>,
+) -> Totals {
     Totals {
         started_at,
         elapsed,
@@ -174,6 +202,7 @@ fn into_totals(shard: Shard, started_at: SystemTime, elapsed: Duration, visitors
         errors: shard.errors,
         tallies: shard.tallies,
         visitors_peak,
+        timeline,
     }
 }
 

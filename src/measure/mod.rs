@@ -15,7 +15,7 @@ mod schedule;
 mod subject;
 mod waiting;
 
-pub use collector::{Interval, Live, Totals};
+pub use collector::{Interval, Live, Second, Totals};
 pub use error_kind::{is_error_kind, ERROR_KINDS};
 pub use metric::{Check, Counter, Metric, Tally};
 pub use recorder::{latency_micros, new_histogram, record_duration, Recorder, MAX_LATENCY_US, SIGNIFICANT_DIGITS};

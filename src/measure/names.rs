@@ -43,6 +43,8 @@ const fn family(name: &'static str, kind: Kind, labels: &'static [&'static str],
 
 pub const LATENCY: &str = "presence_bench_latency_seconds";
 pub const SERVICE: &str = "presence_bench_service_seconds";
+/// The label every series of a split run's shard carries (docs/distributed.md).
+pub const SHARD_LABEL: &str = "shard";
 pub const VISITORS_LIVE: &str = "presence_bench_visitors_live";
 pub const VISITORS_TARGET: &str = "presence_bench_visitors_target";
 pub const STAGE: &str = "presence_bench_stage";

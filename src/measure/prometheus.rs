@@ -69,6 +69,8 @@ pub struct Exporter {
 pub struct Scrape {
     handle: PrometheusHandle,
     cpu_micros: Arc<AtomicU64>,
+    /// `{shard="K"}` for a shard of a split run, which the registry adds to its own series.
+    labels: String,
 }
 
 impl Scrape {
@@ -77,7 +79,7 @@ impl Scrape {
         let mut text = self.handle.render();
         let cpu = self.cpu_micros.load(Ordering::Relaxed) as f64 / 1e6;
         let help = names::harness_family(names::CPU).map_or("", |family| family.help);
-        text.push_str(&format!("# HELP {0} {help}\n# TYPE {0} counter\n{0} {cpu}\n", names::CPU));
+        text.push_str(&format!("# HELP {0} {help}\n# TYPE {0} counter\n{0}{1} {cpu}\n", names::CPU, self.labels));
         text
     }
 }
@@ -91,7 +93,21 @@ impl Default for Exporter {
 impl Exporter {
     /// A registry with every harness family registered (labelled ones for their known labels).
     pub fn new() -> Exporter {
-        let recorder = PrometheusBuilder::new()
+        Exporter::for_shard(None)
+    }
+
+    /// As [`Exporter::new`]; shard K of a split run labels every series `shard="K"`, so that
+    /// dashboards sum the shards (histogram buckets summed, never quantiles averaged).
+    pub fn for_shard(shard: Option<u32>) -> Exporter {
+        let builder = PrometheusBuilder::new();
+        let (builder, shard_labels) = match shard {
+            Some(index) => (
+                builder.add_global_label(names::SHARD_LABEL, index.to_string()),
+                format!("{{{}=\"{index}\"}}", names::SHARD_LABEL),
+            ),
+            None => (builder, String::new()),
+        };
+        let recorder = builder
             .set_buckets_for_metric(Matcher::Full(names::LATENCY.into()), names::LATENCY_BUCKETS)
             .and_then(|builder| {
                 builder.set_buckets_for_metric(Matcher::Full(names::SERVICE.into()), names::LATENCY_BUCKETS)
@@ -107,7 +123,8 @@ impl Exporter {
                 Kind::Histogram => recorder.describe_histogram(name, None, help),
             }
         }
-        let scrape = Scrape { handle: recorder.handle(), cpu_micros: Arc::new(AtomicU64::new(0)) };
+        let scrape =
+            Scrape { handle: recorder.handle(), cpu_micros: Arc::new(AtomicU64::new(0)), labels: shard_labels };
         let gauge = |name: &'static str| recorder.register_gauge(&Key::from_static_name(name), &METADATA);
         let mut exporter = Exporter {
             latency: per_metric(&recorder, names::LATENCY, &Metric::ALL),
@@ -293,6 +310,20 @@ mod tests {
     use super::*;
     use crate::measure::Recorder;
     use crate::scenario::Stage;
+
+    #[test]
+    fn a_shard_labels_every_series_with_its_index() {
+        let mut exporter = Exporter::for_shard(Some(2));
+        let recorder = Recorder::new();
+        recorder.latency(Metric::PresenceAck, Duration::from_millis(3));
+        let mut interval = Recorder::empty_shard();
+        recorder.drain_into(&mut interval);
+        exporter.publish(&interval, Duration::from_secs(1), 1);
+        let text = exporter.scrape().render();
+        let samples: Vec<&str> = text.lines().filter(|line| !line.starts_with('#') && !line.is_empty()).collect();
+        assert!(samples.iter().any(|line| line.starts_with(names::LATENCY)), "{text}");
+        assert!(samples.iter().all(|line| line.contains("shard=\"2\"")), "{text}");
+    }
 
     #[test]
     fn an_interval_becomes_buckets_counters_and_labelled_series() {

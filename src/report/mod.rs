@@ -3,6 +3,7 @@
 
 pub mod compare;
 pub mod drills;
+pub mod encoded;
 pub mod exercise;
 pub mod findings;
 pub mod harness;
@@ -10,7 +11,10 @@ pub mod hlog;
 pub mod html;
 pub mod intervals;
 pub mod junit;
+pub mod merge;
 pub mod regression;
+pub mod shard_table;
+pub mod split;
 pub mod summary;
 pub mod table;
 pub mod threshold;

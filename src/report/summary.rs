@@ -7,13 +7,15 @@ use std::path::Path;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use super::encoded;
 use super::exercise::CheckResult;
 use super::harness::HarnessSummary;
 use super::regression::BaselineResult;
+use super::split::ShardInfo;
 use super::threshold::ThresholdResult;
 use super::verdict::Verdict;
 use crate::drill::EventReport;
-use crate::measure::{Check, Counter, Metric, Totals};
+use crate::measure::{Check, Counter, Metric, Second, Totals};
 
 /// Version of the summary schema; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -106,6 +108,36 @@ pub struct Summary {
     /// Drill events in start order (docs/drills.md); left out without a `drills` section.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drills: Vec<EventReport>,
+    /// Every latency metric's histogram (`report::encoded`), so that summaries merge exactly.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub histograms: BTreeMap<String, String>,
+    /// Per interval (a second): visitors alive, messages, errors; aligned across shards.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<Second>,
+    /// Which shard of a split run this is (docs/distributed.md); absent for a whole run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+    /// A merged summary: one row per shard; absent for a single run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardRow>,
+    /// A merged run judged without some shards (`merge --allow-missing`): partial figures.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
+}
+
+/// One shard of a merged run, for the per-shard table: a bad runner shows here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardRow {
+    pub index: u32,
+    /// False when its summary was missing (a partial merge, `--allow-missing`).
+    pub present: bool,
+    pub visitors: u64,
+    pub errors: u64,
+    /// The shard's own harness verdict (`ok` or `limited`), empty when unknown.
+    pub harness: String,
+    /// The shard's own outcome status, as its summary.json says.
+    pub status: String,
+    pub start_lag_ms: Option<f64>,
 }
 
 impl Summary {
@@ -122,6 +154,11 @@ impl Summary {
             .iter()
             .filter_map(|metric| Some((metric, totals.service(*metric).filter(|h| !h.is_empty())?)))
             .map(|(metric, histogram)| (metric.name().to_owned(), LatencySummary::from_histogram(histogram, seconds)))
+            .collect();
+        let histograms = Metric::ALL
+            .iter()
+            .filter(|metric| !totals.histogram(**metric).is_empty())
+            .map(|metric| (metric.name().to_owned(), encoded::encode(totals.histogram(*metric))))
             .collect();
         Summary {
             schema: SCHEMA_VERSION,
@@ -146,6 +183,11 @@ impl Summary {
             aborted: None,
             harness: None,
             drills: Vec::new(),
+            histograms,
+            timeline: totals.timeline.clone(),
+            shard: None,
+            shards: Vec::new(),
+            partial: false,
         }
     }
 

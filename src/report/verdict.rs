@@ -33,6 +33,8 @@ pub enum Status {
     DrillFailed,
     /// Everything held, but the harness was the bottleneck: the figures measure it too.
     HarnessLimited,
+    /// A merged run lacks a shard's summary: the figures are not the whole run's.
+    Incomplete,
 }
 
 impl Status {
@@ -41,7 +43,11 @@ impl Status {
         match self {
             Status::Passed => 0,
             Status::Failed | Status::Aborted => 1,
-            Status::Interrupted | Status::TargetDown | Status::DrillFailed | Status::HarnessLimited => 3,
+            Status::Interrupted
+            | Status::TargetDown
+            | Status::DrillFailed
+            | Status::HarnessLimited
+            | Status::Incomplete => 3,
         }
     }
 
@@ -55,6 +61,7 @@ impl Status {
             Status::TargetDown => "TARGET DOWN",
             Status::DrillFailed => "DRILL FAILED",
             Status::HarnessLimited => "HARNESS-LIMITED",
+            Status::Incomplete => "INCOMPLETE",
         }
     }
 
@@ -127,6 +134,9 @@ pub fn decide(summary: &Summary, ending: &Ending) -> Verdict {
     if let Some(reason) = &ending.target_down {
         return Verdict::new(Status::TargetDown, reason.clone());
     }
+    if let Some(reason) = missing_shards(summary) {
+        return Verdict::new(Status::Incomplete, reason);
+    }
     if let Some(reason) = &summary.aborted {
         return Verdict::new(Status::Aborted, reason.clone());
     }
@@ -174,6 +184,20 @@ fn list(failed: &[Failure]) -> String {
         text.push(format!("and {} more", failed.len() - NAMED));
     }
     text.join(", ")
+}
+
+/// A merged run whose shards did not all report, unless the merge was allowed to be partial.
+fn missing_shards(summary: &Summary) -> Option<String> {
+    let missing: Vec<String> =
+        summary.shards.iter().filter(|row| !row.present).map(|row| row.index.to_string()).collect();
+    if missing.is_empty() || summary.partial {
+        return None;
+    }
+    Some(format!(
+        "no summary from shard {} of {}: the totals are not the whole run's (`merge --allow-missing` judges the rest)",
+        missing.join(", "),
+        summary.shards.len()
+    ))
 }
 
 /// Visitors tried and not one session opened: the target is down, or is not a Presence server.

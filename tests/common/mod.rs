@@ -19,8 +19,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use presence_bench::engine::target::TargetError;
-use presence_bench::engine::{self, RunOptions, RunResult};
+use presence_bench::engine::shard::Shard;
+use presence_bench::engine::{self, RunError, RunOptions, RunResult};
 use presence_bench::measure::Live;
 use presence_bench::scenario::{self, Destination, Plan};
 
@@ -224,7 +224,7 @@ pub struct Running {
     pub stop: CancellationToken,
     /// Live figures, once per collector interval.
     pub live: watch::Receiver<Live>,
-    run: tokio::task::JoinHandle<Result<RunResult, TargetError>>,
+    run: tokio::task::JoinHandle<Result<RunResult, RunError>>,
 }
 
 impl Running {
@@ -234,7 +234,7 @@ impl Running {
     }
 
     /// Waits for the run's end, or for the target to be found unusable.
-    pub async fn ended(self) -> Result<RunResult, TargetError> {
+    pub async fn ended(self) -> Result<RunResult, RunError> {
         tokio::time::timeout(RUN_WAIT, self.run).await.expect("the run ends in time").expect("the run does not panic")
     }
 }
@@ -244,8 +244,16 @@ pub fn start_run(plan: Plan) -> Running {
     let stop = CancellationToken::new();
     let (live_tx, live) = watch::channel(Live::default());
     let interval = Duration::from_millis(100);
-    let options =
-        RunOptions { intervals: None, live: live_tx, snapshots: None, export: None, stop: stop.clone(), interval };
+    let options = RunOptions {
+        intervals: None,
+        live: live_tx,
+        snapshots: None,
+        export: None,
+        stop: stop.clone(),
+        interval,
+        shard: Shard::WHOLE,
+        start_at: None,
+    };
     let run = tokio::spawn(engine::run(plan, options));
     Running { stop, live, run }
 }

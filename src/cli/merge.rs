@@ -1,0 +1,99 @@
+//! `presence-bench merge DIR... --out DIR`: the shards' summaries of a split run become the
+//! whole run's report, judged once on the merged totals by the same gate as `run` (thresholds,
+//! delivery checks, baseline, JUnit, the verdict), from the scenario the shards recorded.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use super::gate::{self, Gate, GateArgs};
+use super::Outcome;
+use presence_bench::report::merge::{self, ShardSummary};
+use presence_bench::report::verdict::Ending;
+use presence_bench::report::{exercise, shard_table, Summary};
+use presence_bench::scenario;
+
+#[derive(clap::Args)]
+pub struct MergeArgs {
+    /// The shards' output directories (each with the summary.json of `run --shard K/N --out`).
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Directory for the merged summary.json (created if missing).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Judge the shards that reported when some did not (the report says partial); without it
+    /// a missing shard is exit 3.
+    #[arg(long)]
+    pub allow_missing: bool,
+    #[command(flatten)]
+    pub gate: GateArgs,
+}
+
+pub fn run(args: &MergeArgs) -> Outcome {
+    merge_dirs(&args.dirs, args.out.as_deref(), &args.gate, args.allow_missing)
+}
+
+/// Merges the summaries in `dirs`, judges, prints and writes the merged report; `run
+/// --processes` ends with this too.
+pub fn merge_dirs(dirs: &[PathBuf], out: Option<&Path>, gate_args: &GateArgs, allow_missing: bool) -> Outcome {
+    // Only summary.json is written to `out` (a merge has no interval log of its own).
+    let writable = out.map_or(Ok(()), |out| {
+        std::fs::create_dir_all(out).with_context(|| format!("--out {}: cannot create the directory", out.display()))
+    });
+    if let Err(err) = writable.and_then(|()| gate::check_writable(None, gate_args)) {
+        return Outcome::InvalidInput(err);
+    }
+    let mut shards = Vec::new();
+    for dir in dirs {
+        let file = dir.join("summary.json");
+        // `run` creates summary.json empty before it starts, to find an unwritable path early.
+        if std::fs::metadata(&file).map_or(true, |meta| meta.len() == 0) {
+            eprintln!("warning: {}: no summary (the shard did not run or finish); counted as missing", file.display());
+            continue;
+        }
+        match Summary::read(&file) {
+            Ok(summary) => shards.push(ShardSummary { file, summary }),
+            Err(err) => return Outcome::InvalidInput(anyhow::Error::msg(err)),
+        }
+    }
+    if shards.is_empty() {
+        return Outcome::NotCarriedOut(anyhow::anyhow!("no shard left a summary.json in {}", list(dirs)));
+    }
+    let merged = match merge::merge(shards) {
+        Ok(merged) => merged,
+        Err(err) => return Outcome::InvalidInput(err.into()),
+    };
+    let origin = format!("{} (shard.scenario_text)", dirs[0].join("summary.json").display());
+    let plan = match scenario::from_str(&merged.info.scenario_text, &origin) {
+        Ok(plan) => plan,
+        Err(err) => return Outcome::InvalidInput(err.into()),
+    };
+    let baseline = match gate::read_baseline(gate_args, &plan.name) {
+        Ok(baseline) => baseline,
+        Err(err) => return Outcome::InvalidInput(err),
+    };
+    let gate = Gate {
+        thresholds: plan.thresholds.clone(),
+        compare: plan.compare.clone(),
+        expected: exercise::expected(&plan),
+    };
+    let mut summary = merged.summary;
+    summary.partial = allow_missing && !merged.missing.is_empty();
+    let ending = Ending { interrupted: merged.interrupted.is_some(), target_down: merged.target_down };
+    eprint!("{}", shard_table::render(&summary));
+    let verdict = gate::judge(&mut summary, &gate, baseline.as_ref(), gate_args, &ending);
+    if let Some(out) = out {
+        let path = out.join("summary.json");
+        if let Err(err) = summary.write(&path).with_context(|| format!("writing {}", path.display())) {
+            return Outcome::NotCarriedOut(err);
+        }
+    }
+    if let Err(err) = gate::write_outputs(&summary, gate_args) {
+        return Outcome::NotCarriedOut(err);
+    }
+    Outcome::Judged(verdict)
+}
+
+fn list(dirs: &[PathBuf]) -> String {
+    dirs.iter().map(|dir| dir.display().to_string()).collect::<Vec<_>>().join(", ")
+}

@@ -1,0 +1,187 @@
+//! `run --processes P`: one command on one machine past one process's open-file limit. The
+//! harness starts P children of its own binary, shard K/P each, with one start instant and
+//! each with its own output directory, forwards Ctrl-C and SIGTERM to them, waits for all,
+//! and merges their summaries into the run's report (`merge`), printed and written as `run`
+//! does. Source addresses are striped over the shards by the engine (`Shard::stripe`), and a
+//! comma-separated `--target` list is dealt out to the shards.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, SystemTime};
+
+use tokio::process::{Child, Command};
+
+use super::merge::merge_dirs;
+use super::run::RunArgs;
+use super::signals::Stops;
+use super::Outcome;
+use presence_bench::engine::shard::Shard;
+use presence_bench::scenario::Plan;
+
+/// How far ahead the children's common start is set: time to start P processes and let each
+/// parse the scenario and check the target.
+const START_LEAD: Duration = Duration::from_secs(3);
+
+/// Runs `plan` as `processes` shards and merges them; `args` as given to `run`.
+pub fn run(args: &RunArgs, plan: &Plan, processes: u32) -> Outcome {
+    if args.split.shard.is_some() || args.split.shards.is_some() {
+        return Outcome::InvalidInput(anyhow::anyhow!(
+            "--processes splits the run itself: it takes no --shard or --shards"
+        ));
+    }
+    let first = Shard::new(0, processes).map_err(anyhow::Error::from);
+    if let Err(err) = first.and_then(|shard| super::split::check_target(plan, shard)) {
+        return Outcome::InvalidInput(err);
+    }
+    let out =
+        args.out.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("presence-bench-{}", std::process::id())));
+    let start_at = args.split.start_at.unwrap_or_else(|| SystemTime::now() + START_LEAD);
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(err) => return Outcome::NotCarriedOut(anyhow::anyhow!("cannot find the harness's own binary: {err}")),
+    };
+    let metrics = args.metrics_addr.or(plan.metrics.map(|export| export.listen));
+    let dirs: Vec<PathBuf> = (0..processes).map(|index| out.join(format!("shard-{index}"))).collect();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => return Outcome::NotCarriedOut(err.into()),
+    };
+    eprintln!(
+        "running {} as {processes} processes, starting at {}; shards' reports in {}",
+        plan.name,
+        humantime::format_rfc3339_millis(start_at),
+        out.display()
+    );
+    let children = dirs.iter().enumerate().map(|(index, dir)| {
+        let shard = Shard { index: index as u32, count: processes };
+        child_command(&exe, args, shard, start_at, dir, metrics.map(|addr| shifted(addr, shard.index)))
+    });
+    let failed = runtime.block_on(supervise(children.collect()));
+    if let Err(err) = failed {
+        return Outcome::NotCarriedOut(err);
+    }
+    // The merged summary.json goes next to the shards' directories, as `run --out` writes it.
+    merge_dirs(&dirs, args.out.as_deref(), &args.gate, false)
+}
+
+/// The command line of shard `shard`: the parent's own options, and the shard's.
+fn child_command(
+    exe: &Path,
+    args: &RunArgs,
+    shard: Shard,
+    start_at: SystemTime,
+    out: &Path,
+    metrics: Option<SocketAddr>,
+) -> Command {
+    let mut command = Command::new(exe);
+    command.arg("run").arg(&args.scenario).arg("--quiet");
+    command.arg("--shard").arg(shard.to_string());
+    command.arg("--start-at").arg(humantime::format_rfc3339_nanos(start_at).to_string());
+    command.arg("--start-tolerance").arg(humantime::format_duration(args.split.start_tolerance).to_string());
+    command.arg("--out").arg(out);
+    if let Some(target) = args.target.as_deref().and_then(|targets| shard_target(targets, shard)) {
+        command.arg("--target").arg(target);
+    }
+    if let Some(addr) = metrics {
+        command.arg("--metrics-addr").arg(addr.to_string());
+    }
+    if let Some(linger) = args.metrics_linger {
+        command.arg("--metrics-linger").arg(humantime::format_duration(linger).to_string());
+    }
+    // The shards' own tables would interleave; the merged one is printed at the end.
+    command.stdout(Stdio::null()).stdin(Stdio::null());
+    command
+}
+
+/// Shard K's target out of a comma-separated `--target` list: the `K mod n`-th. Each shard
+/// keeps its visitors and the agents that signal them on one server, so several servers that
+/// share no state can take one run between them.
+fn shard_target(targets: &str, shard: Shard) -> Option<&str> {
+    let targets: Vec<&str> = targets.split(',').map(str::trim).filter(|target| !target.is_empty()).collect();
+    (!targets.is_empty()).then(|| targets[shard.index as usize % targets.len()])
+}
+
+/// Each shard serves /metrics on its own port: the given one plus its index (0 stays 0).
+fn shifted(addr: SocketAddr, index: u32) -> SocketAddr {
+    match addr.port() {
+        0 => addr,
+        port => SocketAddr::new(addr.ip(), port.saturating_add(index as u16)),
+    }
+}
+
+/// Starts every child, forwards stop signals to them, and waits for all of them. A child that
+/// fails leaves its shard missing, which the merge reports; only a child that cannot be
+/// started at all is an error here.
+async fn supervise(commands: Vec<Command>) -> anyhow::Result<()> {
+    let mut children: Vec<Child> = Vec::new();
+    for mut command in commands {
+        match command.spawn() {
+            Ok(child) => children.push(child),
+            Err(err) => {
+                let pids: Vec<u32> = children.iter().filter_map(Child::id).collect();
+                forward_stop(&pids);
+                return Err(anyhow::anyhow!("cannot start shard {} of the run: {err}", children.len()));
+            }
+        }
+    }
+    let pids: Vec<u32> = children.iter().filter_map(Child::id).collect();
+    let mut stops = match Stops::listen() {
+        Ok(stops) => Some(stops),
+        Err(err) => {
+            eprintln!("warning: cannot listen for Ctrl-C or SIGTERM: {err}");
+            None
+        }
+    };
+    let waiting = async {
+        for child in &mut children {
+            let _ = child.wait().await;
+        }
+    };
+    tokio::pin!(waiting);
+    loop {
+        tokio::select! {
+            () = &mut waiting => return Ok(()),
+            () = next_stop(stops.as_mut()) => {
+                eprintln!("stopping: forwarding the signal to every shard");
+                forward_stop(&pids);
+            }
+        }
+    }
+}
+
+async fn next_stop(stops: Option<&mut Stops>) {
+    match stops {
+        Some(stops) => stops.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// SIGTERM to every child: each stops as `run` does on a signal (the first stops the load and
+/// writes the report, the second stops waiting for its servers).
+fn forward_stop(pids: &[u32]) {
+    for &pid in pids {
+        #[cfg(unix)]
+        if let Ok(pid) = libc::pid_t::try_from(pid) {
+            // SAFETY: kill(2) with a child's pid and a valid signal number has no memory effects.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_dealt_out_to_the_shards() {
+        let shard = |index| Shard { index, count: 3 };
+        assert_eq!(shard_target("http://a:1, http://b:2", shard(0)), Some("http://a:1"));
+        assert_eq!(shard_target("http://a:1, http://b:2", shard(1)), Some("http://b:2"));
+        assert_eq!(shard_target("http://a:1, http://b:2", shard(2)), Some("http://a:1"));
+        assert_eq!(shard_target("http://a:1", shard(2)), Some("http://a:1"));
+        assert_eq!(shard_target(" , ", shard(0)), None);
+    }
+}

@@ -1,0 +1,241 @@
+//! Merging the summaries of a split run's shards into the summary of the whole run, exactly:
+//! latency histograms are added (never percentiles averaged), counters, checks and errors
+//! summed, the peak of visitors taken from the sum of the aligned per-second timelines. The
+//! result carries no verdict: it is judged once, by the same code as a single run
+//! (`report::verdict`), on the merged totals.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use hdrhistogram::Histogram;
+use thiserror::Error;
+
+use super::encoded::{self, DecodeError};
+use super::harness::HarnessSummary;
+use super::split::ShardInfo;
+use super::summary::{LatencySummary, ShardRow, Summary, VisitorSummary};
+use super::verdict::Status;
+use crate::measure::{new_histogram, Counter, Second};
+
+/// Shards that do not make one run, or a summary that cannot be merged.
+#[derive(Debug, Error)]
+pub enum MergeError {
+    #[error("no shard summary to merge")]
+    Nothing,
+    #[error("{file}: not a shard's summary (no `shard` section: was it run with --shard or --processes?)")]
+    NotAShard { file: PathBuf },
+    #[error(
+        "{file}: field `shard.{field}` is {found}, but {first} has {expected}: shards of different runs are not merged"
+    )]
+    Mismatch { file: PathBuf, field: &'static str, expected: String, found: String, first: PathBuf },
+    #[error("{file}: shard {index} is also {other}")]
+    Twice { file: PathBuf, index: u32, other: PathBuf },
+    #[error("{file}: field `histograms.{metric}`: {source}")]
+    Histogram { file: PathBuf, metric: String, source: DecodeError },
+}
+
+/// One shard's summary, and the file it came from (for messages).
+pub struct ShardSummary {
+    pub file: PathBuf,
+    pub summary: Summary,
+}
+
+/// The whole run, put together.
+pub struct Merged {
+    /// The merged totals, not judged yet; `shards` holds one row per shard.
+    pub summary: Summary,
+    /// What the shards share: scenario (text and hash), seed, version, count.
+    pub info: ShardInfo,
+    /// Shards without a summary.
+    pub missing: Vec<u32>,
+    /// Why some shard's run was stopped before its end (Ctrl-C, SIGTERM), when one was.
+    pub interrupted: Option<String>,
+    /// Why some shard found the target down, when one did.
+    pub target_down: Option<String>,
+}
+
+/// Merges the shards' summaries; refuses shards of different runs and shards given twice.
+pub fn merge(shards: Vec<ShardSummary>) -> Result<Merged, MergeError> {
+    let first = shards.first().ok_or(MergeError::Nothing)?;
+    let info = shard_info(first)?.clone();
+    let mut by_index: BTreeMap<u32, &ShardSummary> = BTreeMap::new();
+    for shard in &shards {
+        let own = shard_info(shard)?;
+        let fields = [
+            ("scenario_hash", &info.scenario_hash, &own.scenario_hash),
+            ("seed", &info.seed.to_string(), &own.seed.to_string()),
+            ("version", &info.version, &own.version),
+            ("count", &info.count.to_string(), &own.count.to_string()),
+        ];
+        if let Some((field, expected, found)) = fields.into_iter().find(|(_, expected, found)| expected != found) {
+            return Err(MergeError::Mismatch {
+                file: shard.file.clone(),
+                field,
+                expected: expected.clone(),
+                found: found.clone(),
+                first: first.file.clone(),
+            });
+        }
+        if let Some(other) = by_index.insert(own.index, shard) {
+            return Err(MergeError::Twice { file: shard.file.clone(), index: own.index, other: other.file.clone() });
+        }
+    }
+    let present: Vec<&ShardSummary> = by_index.values().copied().collect();
+    let mut summary = totals(&present)?;
+    summary.shards = (0..info.count).map(|index| row(index, by_index.get(&index).copied())).collect();
+    let reason_of = |status: Status| {
+        let reasons: Vec<String> = present
+            .iter()
+            .filter_map(|shard| {
+                let outcome = shard.summary.outcome.as_ref().filter(|outcome| outcome.status == status)?;
+                Some(format!("shard {}: {}", shard.summary.shard.as_ref()?.index, outcome.reason))
+            })
+            .collect();
+        (!reasons.is_empty()).then(|| reasons.join("; "))
+    };
+    Ok(Merged {
+        missing: (0..info.count).filter(|index| !by_index.contains_key(index)).collect(),
+        interrupted: reason_of(Status::Interrupted),
+        target_down: reason_of(Status::TargetDown),
+        summary,
+        info,
+    })
+}
+
+fn shard_info(shard: &ShardSummary) -> Result<&ShardInfo, MergeError> {
+    shard.summary.shard.as_ref().ok_or_else(|| MergeError::NotAShard { file: shard.file.clone() })
+}
+
+/// The sums of every shard's figures, without a verdict.
+fn totals(shards: &[&ShardSummary]) -> Result<Summary, MergeError> {
+    let mut histograms: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
+    for shard in shards {
+        for (metric, text) in &shard.summary.histograms {
+            let histogram = encoded::decode(text).map_err(|source| MergeError::Histogram {
+                file: shard.file.clone(),
+                metric: metric.clone(),
+                source,
+            })?;
+            let total = histograms.entry(metric.clone()).or_insert_with(new_histogram);
+            total.add(&histogram).expect("auto-resizing histograms take any value");
+        }
+    }
+    let owner = shards.first().map(|shard| &shard.summary).ok_or(MergeError::Nothing)?;
+    let seconds = shards.iter().map(|shard| shard.summary.duration_seconds).fold(0.0, f64::max);
+    let mut summary = owner.clone();
+    summary.duration_seconds = seconds;
+    // Shards of `run --processes` may each load their own server.
+    let mut targets: Vec<&str> = Vec::new();
+    for shard in shards {
+        if !targets.contains(&shard.summary.target.as_str()) {
+            targets.push(&shard.summary.target);
+        }
+    }
+    summary.target = targets.join(", ");
+    summary.metrics = histograms
+        .iter()
+        .map(|(metric, histogram)| (metric.clone(), LatencySummary::from_histogram(histogram, seconds)))
+        .collect();
+    summary.histograms =
+        histograms.iter().map(|(metric, histogram)| (metric.clone(), encoded::encode(histogram))).collect();
+    summary.counters = sum(shards.iter().map(|shard| &shard.summary.counters));
+    summary.checks = sum(shards.iter().map(|shard| &shard.summary.checks));
+    summary.errors = sum(shards.iter().map(|shard| &shard.summary.errors));
+    summary.timeline = timeline(shards);
+    let peak_of_sums = summary.timeline.iter().map(|second| second.visitors_live).max();
+    summary.visitors = VisitorSummary {
+        started: summary.counters.get(Counter::VisitorsStarted.name()).copied().unwrap_or(0),
+        completed: summary.counters.get(Counter::VisitorsCompleted.name()).copied().unwrap_or(0),
+        peak: peak_of_sums.unwrap_or_else(|| shards.iter().map(|shard| shard.summary.visitors.peak).sum()),
+    };
+    summary.aborted = shards.iter().find_map(|shard| {
+        let reason = shard.summary.aborted.as_ref()?;
+        Some(format!("shard {}: {reason}", shard.summary.shard.as_ref().map_or(0, |info| info.index)))
+    });
+    summary.harness = harness(shards);
+    summary.thresholds.clear();
+    summary.check_results.clear();
+    summary.baseline.clear();
+    summary.outcome = None;
+    summary.shard = None;
+    Ok(summary)
+}
+
+/// The harnesses together: CPU summed, the largest process and the worst lag; trusted only if
+/// every shard's was, with each limited shard's reasons named.
+fn harness(shards: &[&ShardSummary]) -> Option<HarnessSummary> {
+    let mut total: Option<HarnessSummary> = None;
+    for shard in shards {
+        let Some(own) = &shard.summary.harness else { continue };
+        let index = shard.summary.shard.as_ref().map_or(0, |info| info.index);
+        let reasons = own.reasons.iter().map(|reason| format!("shard {index}: {reason}"));
+        let Some(total) = &mut total else {
+            total = Some(HarnessSummary { reasons: reasons.collect(), ..own.clone() });
+            continue;
+        };
+        total.cpu_seconds += own.cpu_seconds;
+        total.cpu_saturated_share = total.cpu_saturated_share.max(own.cpu_saturated_share);
+        total.peak_rss_bytes = total.peak_rss_bytes.max(own.peak_rss_bytes);
+        total.scheduling_lag.p99 = total.scheduling_lag.p99.max(own.scheduling_lag.p99);
+        total.scheduling_lag.max = total.scheduling_lag.max.max(own.scheduling_lag.max);
+        total.reasons.extend(reasons);
+        total.intervals = total.intervals.max(own.intervals);
+        total.limited_intervals.extend(own.limited_intervals.iter().cloned());
+        if !own.trusted {
+            total.trusted = false;
+            total.verdict.clone_from(&own.verdict);
+        }
+    }
+    total
+}
+
+fn sum<'a>(maps: impl Iterator<Item = &'a BTreeMap<String, u64>>) -> BTreeMap<String, u64> {
+    let mut total = BTreeMap::new();
+    for map in maps {
+        for (key, n) in map {
+            *total.entry(key.clone()).or_insert(0) += n;
+        }
+    }
+    total
+}
+
+/// Second `k` of every shard is the same wall-clock second (`--start-at`): summed entry by entry.
+fn timeline(shards: &[&ShardSummary]) -> Vec<Second> {
+    let length = shards.iter().map(|shard| shard.summary.timeline.len()).max().unwrap_or(0);
+    let mut total = vec![Second::default(); length];
+    for shard in shards {
+        for (sum, second) in total.iter_mut().zip(&shard.summary.timeline) {
+            sum.visitors_live += second.visitors_live;
+            sum.messages += second.messages;
+            sum.errors += second.errors;
+        }
+    }
+    total
+}
+
+fn row(index: u32, shard: Option<&ShardSummary>) -> ShardRow {
+    let Some(summary) = shard.map(|shard| &shard.summary) else {
+        return ShardRow {
+            index,
+            present: false,
+            visitors: 0,
+            errors: 0,
+            harness: String::new(),
+            status: "missing".into(),
+            start_lag_ms: None,
+        };
+    };
+    ShardRow {
+        index,
+        present: true,
+        visitors: summary.visitors.started,
+        errors: summary.errors.values().sum(),
+        harness: summary.harness.as_ref().map_or_else(String::new, |harness| harness.verdict.clone()),
+        status: summary.outcome.as_ref().map_or_else(String::new, |outcome| outcome.status.word().to_owned()),
+        start_lag_ms: summary.shard.as_ref().and_then(|info| info.start_lag_ms),
+    }
+}
+
+#[cfg(test)]
+#[path = "merge_tests.rs"]
+mod tests;

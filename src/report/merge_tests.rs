@@ -1,0 +1,129 @@
+//! Tests of `report::merge`: merged figures equal those of one process holding every sample.
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use super::*;
+use crate::engine::shard::Shard;
+use crate::measure::{Metric, Totals};
+
+const SCENARIO: &str = "name: t\nseed: 7\n";
+
+fn shard_summary(index: u32, count: u32, histogram: &Histogram<u64>, live: &[i64]) -> ShardSummary {
+    let mut summary = Summary::from_totals("t", "http://127.0.0.1:9", &Totals::default());
+    let metric = Metric::Connect.name().to_owned();
+    summary.metrics.insert(metric.clone(), LatencySummary::from_histogram(histogram, 10.0));
+    summary.histograms.insert(metric, encoded::encode(histogram));
+    summary.duration_seconds = 10.0;
+    summary.counters.insert(Counter::VisitorsStarted.name().into(), u64::from(index) + 10);
+    summary.visitors.started = u64::from(index) + 10;
+    summary.errors.insert("connect".into(), 1);
+    summary.timeline = live.iter().map(|&visitors_live| Second { visitors_live, ..Second::default() }).collect();
+    summary.shard = Some(ShardInfo::new(Shard { index, count }, SCENARIO, 7));
+    ShardSummary { file: format!("shard-{index}/summary.json").into(), summary }
+}
+
+/// A known set of samples split over 3 shards: the merged percentiles, count, mean, min and max
+/// are those of the one histogram that holds every sample.
+#[test]
+fn merged_latencies_equal_the_single_histogram_exactly() {
+    let mut rng = SmallRng::seed_from_u64(42);
+    let mut single = new_histogram();
+    let mut parts = vec![new_histogram(); 3];
+    for i in 0..30_000u64 {
+        // Long-tailed, and the tail on one shard only: averaging percentiles would miss it.
+        let value =
+            if i % 3 == 2 && i % 100 == 2 { rng.random_range(50_000..2_000_000) } else { rng.random_range(100..5_000) };
+        single.record(value).unwrap();
+        parts[(i % 3) as usize].record(value).unwrap();
+    }
+    let shards = (0..3).map(|k| shard_summary(k, 3, &parts[k as usize], &[])).collect();
+    let merged = merge(shards).unwrap();
+    let expected = LatencySummary::from_histogram(&single, 10.0);
+    assert_eq!(merged.summary.metrics[Metric::Connect.name()], expected);
+    assert_eq!(encoded::decode(&merged.summary.histograms[Metric::Connect.name()]).unwrap(), single);
+    assert!(merged.missing.is_empty());
+}
+
+#[test]
+fn counters_add_up_and_the_peak_is_that_of_the_summed_timeline() {
+    let histogram = new_histogram();
+    let mut shards = vec![shard_summary(0, 2, &histogram, &[1, 5, 2]), shard_summary(1, 2, &histogram, &[4, 1, 1])];
+    shards[1].summary.target = "http://127.0.0.1:10".into();
+    let merged = merge(shards).unwrap().summary;
+    assert_eq!(merged.target, "http://127.0.0.1:9, http://127.0.0.1:10");
+    assert_eq!(merged.counters[Counter::VisitorsStarted.name()], 10 + 11);
+    assert_eq!(merged.errors["connect"], 2);
+    assert_eq!(merged.timeline.iter().map(|s| s.visitors_live).collect::<Vec<_>>(), vec![5, 6, 3]);
+    assert_eq!(merged.visitors.peak, 6, "the peak of the sums, not the sum of the peaks (9)");
+    assert_eq!(merged.shards.iter().map(|row| row.visitors).collect::<Vec<_>>(), vec![10, 11]);
+    assert!(merged.shard.is_none() && merged.outcome.is_none());
+}
+
+#[test]
+fn shards_of_other_runs_and_shards_twice_are_refused_and_missing_ones_named() {
+    let histogram = new_histogram();
+    let mut other_seed = shard_summary(1, 3, &histogram, &[]);
+    other_seed.summary.shard.as_mut().unwrap().seed = 8;
+    let err = merge(vec![shard_summary(0, 3, &histogram, &[]), other_seed]).err().unwrap();
+    assert!(matches!(err, MergeError::Mismatch { field: "seed", .. }), "{err}");
+    assert!(err.to_string().contains("shard-1/summary.json: field `shard.seed` is 8"), "{err}");
+
+    let mut other_text = shard_summary(1, 3, &histogram, &[]);
+    other_text.summary.shard = Some(ShardInfo::new(Shard { index: 1, count: 3 }, "name: u\n", 7));
+    let err = merge(vec![shard_summary(0, 3, &histogram, &[]), other_text]).err().unwrap();
+    assert!(matches!(err, MergeError::Mismatch { field: "scenario_hash", .. }), "{err}");
+
+    let err = merge(vec![shard_summary(1, 3, &histogram, &[]), shard_summary(1, 3, &histogram, &[])]).err().unwrap();
+    assert!(matches!(err, MergeError::Twice { index: 1, .. }), "{err}");
+
+    let mut whole = shard_summary(0, 1, &histogram, &[]);
+    whole.summary.shard = None;
+    assert!(matches!(merge(vec![whole]), Err(MergeError::NotAShard { .. })));
+
+    let merged = merge(vec![shard_summary(0, 3, &histogram, &[]), shard_summary(2, 3, &histogram, &[])]).unwrap();
+    assert_eq!(merged.missing, vec![1]);
+    assert!(!merged.summary.shards[1].present);
+}
+
+#[test]
+fn a_missing_shard_makes_the_verdict_incomplete_unless_the_merge_is_partial() {
+    use crate::report::verdict::{decide, Ending};
+    let histogram = new_histogram();
+    let mut summary =
+        merge(vec![shard_summary(0, 3, &histogram, &[]), shard_summary(2, 3, &histogram, &[])]).unwrap().summary;
+    let verdict = decide(&summary, &Ending::default());
+    assert_eq!((verdict.status, verdict.exit_code), (Status::Incomplete, 3));
+    assert!(verdict.reason.starts_with("no summary from shard 1 of 3"), "{}", verdict.reason);
+    summary.partial = true;
+    assert_ne!(decide(&summary, &Ending::default()).status, Status::Incomplete);
+}
+
+#[test]
+fn the_harness_is_trusted_only_if_every_shard_was() {
+    use crate::report::harness::{HarnessSummary, LagSummary};
+    let harness = |cpu, lag, reasons: &[&str]| HarnessSummary {
+        cpu_seconds: cpu,
+        cores: 2,
+        cpu_saturated_share: 0.0,
+        peak_rss_bytes: 1 << 20,
+        scheduling_lag: LagSummary { unit: "us".into(), p99: lag, max: lag },
+        verdict: if reasons.is_empty() { "trusted" } else { "harness_limited" }.into(),
+        trusted: reasons.is_empty(),
+        reasons: reasons.iter().map(|reason| (*reason).to_owned()).collect(),
+        intervals: 10,
+        limited_intervals: Vec::new(),
+    };
+    let histogram = new_histogram();
+    let mut shards = vec![shard_summary(0, 2, &histogram, &[]), shard_summary(1, 2, &histogram, &[])];
+    shards[0].summary.harness = Some(harness(1.5, 900, &[]));
+    shards[1].summary.harness = Some(harness(2.0, 15_000, &["scheduling lag p99 15 ms"]));
+    let merged = merge(shards).unwrap().summary.harness.unwrap();
+    assert_eq!(merged.cpu_seconds, 3.5);
+    assert_eq!(merged.scheduling_lag.p99, 15_000);
+    assert!(!merged.trusted, "one limited shard limits the whole run");
+    assert_eq!(
+        (merged.verdict.as_str(), merged.reasons),
+        ("harness_limited", vec!["shard 1: scheduling lag p99 15 ms".to_owned()])
+    );
+}

@@ -1,0 +1,194 @@
+//! A split run end to end: 3 shards of one scenario (`run --shard K/3 --start-at`) against one
+//! reference cluster, merged, judge the same as the single process running the whole scenario;
+//! a merge that lacks a shard is exit 3, and a summary of another run is refused.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, SystemTime};
+
+use common::{cluster, settings};
+use tokio::process::Command;
+
+/// 30 visitors with presence every 300 ms and 3 agents signalling them, for 4 s.
+const SCENARIO: &str = "name: split\nseed: 9\nduration: 4s\ntarget: { embedded: { instances: 1 } }\n\
+    load: { stages: [{ to: 30, over: 300ms }, { hold: 3700ms }] }\n\
+    behaviors:\n  - name: b\n    steps: [connect, presence, { repeat: { every: 300ms, steps: [presence] } }]\n\
+    agents: { count: 3, signals: { rate: 20/s }, grace: 1s }\n\
+    thresholds:\n  presence_ack: [\"p99 < 5s\", \"count > 0\"]\n";
+
+/// A fresh directory for one test.
+fn workdir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("presence-bench-shards-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn bench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_presence-bench")).args(args).output().await.expect("the binary runs")
+}
+
+fn json(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+fn status_of(summary: &serde_json::Value) -> String {
+    summary["outcome"]["status"].as_str().unwrap_or_default().to_owned()
+}
+
+/// PASS, or HARNESS-LIMITED on a machine too busy for the harness (2 cores, tests in parallel).
+fn assert_pass(summary: &serde_json::Value, output: &Output) {
+    let status = status_of(summary);
+    assert!(status == "passed" || status == "harness_limited", "{status}: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_shards_started_together_merge_into_the_verdict_of_one_process() {
+    let cluster = cluster(settings()).await;
+    let dir = workdir("merge");
+    let scenario = dir.join("split.yaml");
+    std::fs::write(&scenario, SCENARIO).unwrap();
+    let (scenario, target) = (scenario.to_str().unwrap().to_owned(), cluster.directory_url());
+
+    let single = dir.join("single");
+    let output = bench(&["run", &scenario, "--quiet", "--target", &target, "--out", single.to_str().unwrap()]).await;
+    let single = json(&single);
+    assert_pass(&single, &output);
+
+    let start_at = humantime::format_rfc3339_millis(SystemTime::now() + Duration::from_secs(3)).to_string();
+    let shard_dirs: Vec<PathBuf> = (0..3).map(|k| dir.join(format!("shard-{k}"))).collect();
+    let runs = shard_dirs.iter().enumerate().map(|(k, out)| {
+        let shard = format!("{k}/3");
+        let args = ["run", &scenario, "--quiet", "--target", &target, "--shard", &shard, "--start-at", &start_at];
+        let mut args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
+        args.extend(["--out".to_owned(), out.to_str().unwrap().to_owned()]);
+        async move { bench(&args.iter().map(String::as_str).collect::<Vec<_>>()).await }
+    });
+    let outputs = futures_join(runs).await;
+    for (out, output) in shard_dirs.iter().zip(&outputs) {
+        let summary = json(out);
+        assert_pass(&summary, output);
+        assert!(summary["shard"]["start_lag_ms"].as_f64().unwrap() < 1000.0, "started together");
+    }
+
+    let merged = dir.join("merged");
+    let mut args = vec!["merge"];
+    args.extend(shard_dirs.iter().map(|dir| dir.to_str().unwrap()));
+    args.extend(["--out", merged.to_str().unwrap()]);
+    let output = bench(&args).await;
+    let merged = json(&merged);
+    assert_pass(&merged, &output);
+    if status_of(&single) == "passed" && status_of(&merged) == "passed" {
+        assert_eq!(output.status.code(), Some(0));
+    }
+    // Together the shards ran the same visitors as the single process: 30, never one twice.
+    assert_eq!(merged["visitors"]["started"], single["visitors"]["started"]);
+    assert_eq!(merged["visitors"]["started"], 30);
+    assert_eq!(merged["visitors"]["peak"], 30, "the peak of the aligned, summed timelines");
+    assert!(merged["checks"].as_object().unwrap().values().all(|n| n == 0), "{}", merged["checks"]);
+    assert!(merged["counters"]["signals_sent"].as_u64().unwrap() > 0, "agents signalled their shards' visitors");
+    assert_eq!(merged["shards"].as_array().unwrap().len(), 3);
+    let table = String::from_utf8_lossy(&output.stderr);
+    assert!(table.contains("shard    visitors"), "{table}");
+
+    // One shard short: no verdict on the whole run, unless a partial one is asked for.
+    let output = bench(&["merge", shard_dirs[0].to_str().unwrap(), shard_dirs[2].to_str().unwrap()]).await;
+    assert_eq!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("verdict: INCOMPLETE (no summary from shard 1 of 3"));
+    let args = ["merge", shard_dirs[0].to_str().unwrap(), shard_dirs[2].to_str().unwrap(), "--allow-missing"];
+    let output = bench(&args).await;
+    assert_ne!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("partial: judged without the missing shards"));
+
+    // The single run is no shard of this run: refused.
+    let output = bench(&["merge", shard_dirs[0].to_str().unwrap(), dir.join("single").to_str().unwrap()]).await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not a shard's summary"));
+
+    // A shard that reaches its start too late runs nothing, and says by how much.
+    let past = humantime::format_rfc3339_millis(SystemTime::now() - Duration::from_secs(10)).to_string();
+    let late = dir.join("late");
+    let args = ["run", &scenario, "--quiet", "--target", &target, "--shard", "1/3", "--start-at", &past];
+    let output = bench(&[&args[..], &["--out", late.to_str().unwrap()]].concat()).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("shard 1/3: could not start at ") && stderr.contains("late (tolerance 1s)"), "{stderr}");
+    let output =
+        bench(&["merge", shard_dirs[0].to_str().unwrap(), late.to_str().unwrap(), shard_dirs[2].to_str().unwrap()])
+            .await;
+    assert_eq!(output.status.code(), Some(3), "the late shard is a missing one");
+    cluster.shutdown().await;
+}
+
+/// Runs the shards at once, as separate processes do.
+async fn futures_join<F: std::future::Future<Output = Output> + Send + 'static>(
+    runs: impl Iterator<Item = F>,
+) -> Vec<Output> {
+    let handles: Vec<_> = runs.map(tokio::spawn).collect();
+    let mut outputs = Vec::new();
+    for handle in handles {
+        outputs.push(handle.await.expect("the shard's task does not panic"));
+    }
+    outputs
+}
+
+/// `run --processes 2`: two children of the harness, one start, one merged report where `run`
+/// writes it, and the children's reports beside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_run_shards_and_write_the_merged_report() {
+    let cluster = cluster(settings()).await;
+    let dir = workdir("processes");
+    let scenario = dir.join("split.yaml");
+    std::fs::write(&scenario, SCENARIO).unwrap();
+    let (scenario, target, out) = (scenario.to_str().unwrap(), cluster.directory_url(), dir.join("out"));
+    let args = ["run", scenario, "--target", &target, "--processes", "2", "--out", out.to_str().unwrap()];
+    let output = bench(&args).await;
+    let merged = json(&out);
+    assert_pass(&merged, &output);
+    assert_eq!(merged["visitors"]["started"], 30);
+    let rows = merged["shards"].as_array().unwrap();
+    assert_eq!(rows.iter().map(|row| row["visitors"].as_u64().unwrap()).collect::<Vec<_>>(), vec![15, 15]);
+    assert_eq!(json(&out.join("shard-1"))["shard"]["count"], 2);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("verdict: "), "the merged table is printed");
+    cluster.shutdown().await;
+}
+
+/// SIGTERM to `run --processes` reaches every child: each stops and writes its report, and the
+/// merged run is INTERRUPTED (exit 3), not a verdict on a part of the load.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_to_processes_stops_every_shard_and_the_merge_says_interrupted() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let cluster = cluster(settings()).await;
+    let dir = workdir("signal");
+    let scenario = dir.join("long.yaml");
+    std::fs::write(&scenario, SCENARIO.replace("duration: 4s", "duration: 60s").replace("3700ms", "59s")).unwrap();
+    let out = dir.join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_presence-bench"))
+        .args(["run", scenario.to_str().unwrap(), "--target", &cluster.directory_url(), "--processes", "2"])
+        .args(["--out", out.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut waiting = 0;
+    // Both shards listen for signals once they print when they start.
+    while waiting < 2 {
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await.unwrap().unwrap().unwrap();
+        waiting += usize::from(line.starts_with("starting at "));
+    }
+    let pid = libc::pid_t::try_from(child.id().unwrap()).unwrap();
+    // SAFETY: kill(2) on our own child with a valid signal.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await.unwrap().unwrap();
+    assert_eq!(status.code(), Some(3));
+    let merged = json(&out);
+    assert_eq!(status_of(&merged), "interrupted", "{}", merged["outcome"]);
+    for k in 0..2 {
+        assert_eq!(status_of(&json(&out.join(format!("shard-{k}")))), "interrupted");
+    }
+    cluster.shutdown().await;
+}
