@@ -135,7 +135,8 @@ async fn futures_join<F: std::future::Future<Output = Output> + Send + 'static>(
 }
 
 /// `run --processes 2`: two children of the harness, one start, one merged report where `run`
-/// writes it, and the children's reports beside it.
+/// writes it, and the children's reports beside it. The children run the scenario as the
+/// parent read it, `--set` included.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn processes_run_shards_and_write_the_merged_report() {
     let cluster = cluster(settings()).await;
@@ -143,10 +144,13 @@ async fn processes_run_shards_and_write_the_merged_report() {
     let scenario = dir.join("split.yaml");
     std::fs::write(&scenario, SCENARIO).unwrap();
     let (scenario, target, out) = (scenario.to_str().unwrap(), cluster.directory_url(), dir.join("out"));
-    let args = ["run", scenario, "--target", &target, "--processes", "2", "--out", out.to_str().unwrap()];
+    let out_arg = out.to_str().unwrap();
+    let args = ["run", scenario, "--target", &target, "--processes", "2", "--out", out_arg, "--set", "name=renamed"];
     let output = bench(&args).await;
     let merged = json(&out);
     assert_pass(&merged, &output);
+    assert_eq!(merged["scenario"], "renamed", "the override reached the shards and the merge");
+    assert_eq!(json(&out.join("shard-0"))["scenario"], "renamed");
     assert_eq!(merged["visitors"]["started"], 30);
     let rows = merged["shards"].as_array().unwrap();
     assert_eq!(rows.iter().map(|row| row["visitors"].as_u64().unwrap()).collect::<Vec<_>>(), vec![15, 15]);

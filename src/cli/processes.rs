@@ -43,6 +43,12 @@ pub fn run(args: &RunArgs, plan: &Plan, processes: u32) -> Outcome {
     };
     let metrics = args.metrics_addr.or(plan.metrics.map(|export| export.listen));
     let dirs: Vec<PathBuf> = (0..processes).map(|index| out.join(format!("shard-{index}"))).collect();
+    // The children run the scenario as this process read it (`${VAR}` substituted, `--set`
+    // applied), not the file again: one scenario for every shard.
+    let scenario = match write_effective_scenario(args, &out) {
+        Ok(path) => path,
+        Err(err) => return Outcome::InvalidInput(err),
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => return Outcome::NotCarriedOut(err.into()),
@@ -55,7 +61,7 @@ pub fn run(args: &RunArgs, plan: &Plan, processes: u32) -> Outcome {
     );
     let children = dirs.iter().enumerate().map(|(index, dir)| {
         let shard = Shard { index: index as u32, count: processes };
-        child_command(&exe, args, shard, start_at, dir, metrics.map(|addr| shifted(addr, shard.index)))
+        child_command(&exe, args, &scenario, shard, start_at, dir, metrics.map(|addr| shifted(addr, shard.index)))
     });
     let failed = runtime.block_on(supervise(children.collect()));
     if let Err(err) = failed {
@@ -65,17 +71,28 @@ pub fn run(args: &RunArgs, plan: &Plan, processes: u32) -> Outcome {
     merge_dirs(&dirs, args.out.as_deref(), &args.gate, false)
 }
 
+/// Writes the effective scenario to `out/scenario.yaml` for the children to run.
+fn write_effective_scenario(args: &RunArgs, out: &Path) -> anyhow::Result<PathBuf> {
+    use anyhow::Context;
+    let (text, _) = presence_bench::scenario::effective_text(&args.scenario, &args.sets)?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let path = out.join("scenario.yaml");
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
 /// The command line of shard `shard`: the parent's own options, and the shard's.
 fn child_command(
     exe: &Path,
     args: &RunArgs,
+    scenario: &Path,
     shard: Shard,
     start_at: SystemTime,
     out: &Path,
     metrics: Option<SocketAddr>,
 ) -> Command {
     let mut command = Command::new(exe);
-    command.arg("run").arg(&args.scenario).arg("--quiet");
+    command.arg("run").arg(scenario).arg("--quiet");
     command.arg("--shard").arg(shard.to_string());
     command.arg("--start-at").arg(humantime::format_rfc3339_nanos(start_at).to_string());
     command.arg("--start-tolerance").arg(humantime::format_duration(args.split.start_tolerance).to_string());

@@ -136,9 +136,9 @@ async fn run(plan: scenario::Plan, args: RunArgs, shard: Shard, baseline: Option
     let start_at = args.split.start_at();
     // What merging this shard's summary with the others' needs; read before the run.
     let shard_info = if shard.is_split() || start_at.is_some() {
-        match std::fs::read_to_string(&args.scenario) {
-            Ok(text) => Some(ShardInfo::new(shard, &text, plan.seed)),
-            Err(err) => return Outcome::InvalidInput(anyhow::anyhow!("{}: {err}", args.scenario.display())),
+        match scenario::effective_text(&args.scenario, &args.sets) {
+            Ok((text, _)) => Some(ShardInfo::new(shard, &text, plan.seed)),
+            Err(err) => return Outcome::InvalidInput(err.into()),
         }
     } else {
         None

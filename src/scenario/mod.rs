@@ -62,12 +62,21 @@ pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
 /// overrides, the document validated is the file rewritten: errors name the field, and their
 /// lines are those of the rewritten document (the file name says `with --set`).
 pub fn load_with(path: &Path, sets: &[Override]) -> Result<Plan, ScenarioError> {
+    let (text, file) = effective_text(path, sets)?;
+    from_str(&text, &file)
+}
+
+/// The scenario as the run sees it: the file with `${VAR}` substituted and the `--set`
+/// overrides applied, and the name its errors go by. Shards record this text and
+/// `run --processes` hands it to its children, so every shard and the merge judge one
+/// scenario, whatever each process's environment says.
+pub fn effective_text(path: &Path, sets: &[Override]) -> Result<(String, String), ScenarioError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { file: file.clone(), source })?;
     let text = env::substitute(&text, &file, |name| std::env::var(name).ok()).map_err(ScenarioError::Invalid)?;
     match overrides::apply_all(&text, sets) {
-        None => from_str(&text, &file),
-        Some(Ok(rewritten)) => from_str(&rewritten, &format!("{file} (with --set)")),
+        None => Ok((text, file)),
+        Some(Ok(rewritten)) => Ok((rewritten, format!("{file} (with --set)"))),
         Some(Err(err)) => Err(ScenarioError::Override(err)),
     }
 }
