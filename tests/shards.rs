@@ -156,6 +156,8 @@ async fn processes_run_shards_and_write_the_merged_report() {
     assert_eq!(rows.iter().map(|row| row["visitors"].as_u64().unwrap()).collect::<Vec<_>>(), vec![15, 15]);
     assert_eq!(json(&out.join("shard-1"))["shard"]["count"], 2);
     assert!(String::from_utf8_lossy(&output.stdout).contains("verdict: "), "the merged table is printed");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("shards 2/2  visitors "), "one live line for both shards: {stderr}");
     cluster.shutdown().await;
 }
 

@@ -10,6 +10,7 @@ pub mod progress;
 pub mod report;
 pub mod run;
 pub mod serve;
+pub mod shards_progress;
 pub mod signals;
 pub mod split;
 pub mod validate;

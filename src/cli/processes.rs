@@ -63,7 +63,16 @@ pub fn run(args: &RunArgs, plan: &Plan, processes: u32) -> Outcome {
         let shard = Shard { index: index as u32, count: processes };
         child_command(&exe, args, &scenario, shard, start_at, dir, metrics.map(|addr| shifted(addr, shard.index)))
     });
-    let failed = runtime.block_on(supervise(children.collect()));
+    let timelines = dirs.iter().map(|dir| dir.join("timeline.jsonl")).collect();
+    let progress = (!args.quiet).then(|| super::shards_progress::follow(timelines, plan.duration));
+    let failed = runtime.block_on(async {
+        let Some(progress) = progress else { return supervise(children.collect()).await };
+        // The line goes on until every child has ended.
+        tokio::select! {
+            failed = supervise(children.collect()) => failed,
+            () = progress => unreachable!("the progress line runs until dropped"),
+        }
+    });
     if let Err(err) = failed {
         return Outcome::NotCarriedOut(err);
     }
