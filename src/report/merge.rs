@@ -106,11 +106,14 @@ fn shard_info(shard: &ShardSummary) -> Result<&ShardInfo, MergeError> {
     shard.summary.shard.as_ref().ok_or_else(|| MergeError::NotAShard { file: shard.file.clone() })
 }
 
-/// The sums of every shard's figures, without a verdict.
-fn totals(shards: &[&ShardSummary]) -> Result<Summary, MergeError> {
+/// Every shard's histograms of one map (`histograms` or `service_histograms`), added by metric.
+fn added(
+    shards: &[&ShardSummary],
+    map: impl Fn(&Summary) -> &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, Histogram<u64>>, MergeError> {
     let mut histograms: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
     for shard in shards {
-        for (metric, text) in &shard.summary.histograms {
+        for (metric, text) in map(&shard.summary) {
             let histogram = encoded::decode(text).map_err(|source| MergeError::Histogram {
                 file: shard.file.clone(),
                 metric: metric.clone(),
@@ -120,6 +123,13 @@ fn totals(shards: &[&ShardSummary]) -> Result<Summary, MergeError> {
             total.add(&histogram).expect("auto-resizing histograms take any value");
         }
     }
+    Ok(histograms)
+}
+
+/// The sums of every shard's figures, without a verdict.
+fn totals(shards: &[&ShardSummary]) -> Result<Summary, MergeError> {
+    let histograms = added(shards, |summary| &summary.histograms)?;
+    let service = added(shards, |summary| &summary.service_histograms)?;
     let owner = shards.first().map(|shard| &shard.summary).ok_or(MergeError::Nothing)?;
     let seconds = shards.iter().map(|shard| shard.summary.duration_seconds).fold(0.0, f64::max);
     let mut summary = owner.clone();
@@ -138,6 +148,12 @@ fn totals(shards: &[&ShardSummary]) -> Result<Summary, MergeError> {
         .collect();
     summary.histograms =
         histograms.iter().map(|(metric, histogram)| (metric.clone(), encoded::encode(histogram))).collect();
+    summary.service = service
+        .iter()
+        .map(|(metric, histogram)| (metric.clone(), LatencySummary::from_histogram(histogram, seconds)))
+        .collect();
+    summary.service_histograms =
+        service.iter().map(|(metric, histogram)| (metric.clone(), encoded::encode(histogram))).collect();
     summary.counters = sum(shards.iter().map(|shard| &shard.summary.counters));
     summary.checks = sum(shards.iter().map(|shard| &shard.summary.checks));
     summary.errors = sum(shards.iter().map(|shard| &shard.summary.errors));

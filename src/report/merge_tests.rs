@@ -13,7 +13,9 @@ fn shard_summary(index: u32, count: u32, histogram: &Histogram<u64>, live: &[i64
     let mut summary = Summary::from_totals("t", "http://127.0.0.1:9", &Totals::default());
     let metric = Metric::Connect.name().to_owned();
     summary.metrics.insert(metric.clone(), LatencySummary::from_histogram(histogram, 10.0));
-    summary.histograms.insert(metric, encoded::encode(histogram));
+    summary.histograms.insert(metric.clone(), encoded::encode(histogram));
+    summary.service.insert(metric.clone(), LatencySummary::from_histogram(histogram, 10.0));
+    summary.service_histograms.insert(metric, encoded::encode(histogram));
     summary.duration_seconds = 10.0;
     summary.counters.insert(Counter::VisitorsStarted.name().into(), u64::from(index) + 10);
     summary.visitors.started = u64::from(index) + 10;
@@ -41,6 +43,7 @@ fn merged_latencies_equal_the_single_histogram_exactly() {
     let merged = merge(shards).unwrap();
     let expected = LatencySummary::from_histogram(&single, 10.0);
     assert_eq!(merged.summary.metrics[Metric::Connect.name()], expected);
+    assert_eq!(merged.summary.service[Metric::Connect.name()], expected, "service times merge exactly too");
     assert_eq!(encoded::decode(&merged.summary.histograms[Metric::Connect.name()]).unwrap(), single);
     assert!(merged.missing.is_empty());
 }

@@ -111,6 +111,9 @@ pub struct Summary {
     /// Every latency metric's histogram (`report::encoded`), so that summaries merge exactly.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub histograms: BTreeMap<String, String>,
+    /// The same for the service times (`service`), so that they merge exactly too.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub service_histograms: BTreeMap<String, String>,
     /// Per interval (a second): visitors alive, messages, errors; aligned across shards.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timeline: Vec<Second>,
@@ -150,10 +153,17 @@ impl Summary {
                 (metric.name().to_owned(), LatencySummary::from_histogram(totals.histogram(*metric), seconds))
             })
             .collect();
-        let service = Metric::REQUESTS
+        let service_histograms: Vec<_> = Metric::REQUESTS
             .iter()
-            .filter_map(|metric| Some((metric, totals.service(*metric).filter(|h| !h.is_empty())?)))
-            .map(|(metric, histogram)| (metric.name().to_owned(), LatencySummary::from_histogram(histogram, seconds)))
+            .filter_map(|metric| Some((metric.name(), totals.service(*metric).filter(|h| !h.is_empty())?)))
+            .collect();
+        let service = service_histograms
+            .iter()
+            .map(|(name, histogram)| ((*name).to_owned(), LatencySummary::from_histogram(histogram, seconds)))
+            .collect();
+        let service_histograms = service_histograms
+            .iter()
+            .map(|(name, histogram)| ((*name).to_owned(), encoded::encode(histogram)))
             .collect();
         let histograms = Metric::ALL
             .iter()
@@ -184,6 +194,7 @@ impl Summary {
             harness: None,
             drills: Vec::new(),
             histograms,
+            service_histograms,
             timeline: totals.timeline.clone(),
             shard: None,
             shards: Vec::new(),
