@@ -18,6 +18,7 @@ use crate::drill::Drills;
 use crate::measure::error_kind::{SESSION_LOST, UNANSWERED};
 use crate::measure::{charged_start, Counter, Metric, Recorder, Waiting};
 use crate::protocol::client::{ClientError, Connection, Incoming};
+use crate::protocol::close;
 use crate::protocol::{ClientMessage, ServerMessage};
 use crate::scenario::{Agents, Backoff};
 use crate::session::{Identity, Opener};
@@ -89,8 +90,8 @@ pub async fn run(ctx: Arc<AgentContext>, index: u32, cancel: CancellationToken) 
             Err(err) => {
                 tracing::debug!(agent = %agent.name, error = %err, "agent session lost");
                 agent.watches.lost(&ctx.ledger, index);
-                let planned =
-                    matches!(err, ClientError::Closed { code: 3000, .. }) || ctx.drills.current_event().is_some();
+                let planned = matches!(err, ClientError::Closed { code, .. } if close::is_drain(code))
+                    || ctx.drills.current_event().is_some();
                 if !planned {
                     ctx.recorder.error(SESSION_LOST);
                     agent.unanswered();

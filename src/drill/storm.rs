@@ -14,6 +14,7 @@ use hdrhistogram::Histogram;
 use super::action::Outcome;
 use crate::measure::{latency_micros, new_histogram, record_duration, Metric, Recorder, Tally};
 use crate::protocol::client::ClientError;
+use crate::protocol::close;
 use crate::scenario::{Drills as DrillPlan, DEFAULT_SETTLE, DEFAULT_WINDOW_CAP};
 
 /// How many events watch mode opens on its own; disconnects after that count outside events.
@@ -34,7 +35,7 @@ impl Cause {
     pub fn of(err: &ClientError, draining: bool) -> Cause {
         match err {
             _ if draining => Cause::Drain,
-            ClientError::Closed { code: 3000, .. } => Cause::Drain,
+            ClientError::Closed { code, .. } if close::is_drain(*code) => Cause::Drain,
             ClientError::Lost(_) => Cause::Kill,
             _ => Cause::Other,
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::protocol::client::{ClientError, Endpoint};
 use crate::protocol::discovery::Discovery;
 use crate::protocol::tls::TlsError;
-use crate::scenario::Destination;
+use crate::scenario::{BadUrl, Destination};
 use crate::server::{Cluster, ServerError};
 
 /// A target ready to be loaded.
@@ -31,21 +31,15 @@ pub enum TargetError {
     Endpoint(#[from] ClientError),
     #[error(transparent)]
     Tls(#[from] TlsError),
-    #[error("target URL {0:?} must start with http://, https://, ws:// or wss://")]
-    Scheme(String),
+    #[error(transparent)]
+    Url(#[from] BadUrl),
     #[error(transparent)]
     Down(#[from] super::preflight::Down),
 }
 
-/// Parses a `--target` URL: `http(s)://` is a directory, `ws(s)://` one instance.
+/// Parses a `--target` URL by the scenario's own rule ([`Destination::from_url`]).
 pub fn parse_url(url: &str) -> Result<Destination, TargetError> {
-    if url.starts_with("http://") || url.starts_with("https://") {
-        Ok(Destination::Directory { url: url.to_owned() })
-    } else if url.starts_with("ws://") || url.starts_with("wss://") {
-        Ok(Destination::Instance { url: url.to_owned() })
-    } else {
-        Err(TargetError::Scheme(url.to_owned()))
-    }
+    Ok(Destination::from_url(url)?)
 }
 
 /// Starts or locates the target; `https://` directories are trusted as `tls` says.
@@ -105,7 +99,8 @@ mod tests {
     fn urls_pick_discovery_or_one_instance() {
         assert!(matches!(parse_url("http://127.0.0.1:1"), Ok(Destination::Directory { .. })));
         assert!(matches!(parse_url("ws://127.0.0.1:1/presence"), Ok(Destination::Instance { .. })));
-        assert!(matches!(parse_url("ftp://x"), Err(TargetError::Scheme(_))));
+        assert!(matches!(parse_url("ftp://x"), Err(TargetError::Url(_))));
+        assert!(matches!(parse_url("http://"), Err(TargetError::Url(_))), "no host: refused like in a scenario");
     }
 
     #[test]

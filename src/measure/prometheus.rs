@@ -270,17 +270,7 @@ fn record_micros(into: &metrics::Histogram, histogram: &Histogram<u64>) {
 
 /// Visitors the load model asks for `elapsed` into the run, and the index of its stage.
 pub fn target_and_stage(load: &Load, elapsed: Duration) -> (u32, usize) {
-    match load {
-        Load::Stages(stages) => {
-            let mut end = Duration::ZERO;
-            let stage = stages.iter().position(|stage| {
-                end += stage.over;
-                elapsed < end
-            });
-            (load.target_at(elapsed).unwrap_or(0), stage.unwrap_or(stages.len().saturating_sub(1)))
-        }
-        Load::ArrivalRate { max_visitors, .. } => (*max_visitors, 0),
-    }
+    (load.target_at(elapsed).unwrap_or_else(|| load.peak_visitors()), load.stage_at(elapsed))
 }
 
 /// Serves `GET /metrics` on `addr` (port 0 picks a free one) until `stop`; answers the

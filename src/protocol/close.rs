@@ -23,3 +23,61 @@ pub const REPLACED: Close = Close { code: 4004, reason: "replaced" };
 pub const BROKEN_FRAMING: Close = Close { code: 1002, reason: "Broken framing." };
 /// A client frame over the server's size limit.
 pub const MESSAGE_TOO_BIG: Close = Close { code: 1009, reason: "Message too big" };
+
+/// Codes after which the client opens a new session, on another instance if need be: the
+/// server going away ([`GO_AWAY`], 1001), no status (1005), an abnormal end (1006), a server
+/// error (1011), a restart (1012) or "try again later" (1013). Every other close is final.
+const RECONNECT_ELSEWHERE: [u16; 7] = [GO_AWAY.code, 1001, 1005, 1006, 1011, 1012, 1013];
+
+/// The error kind a final close is counted under (docs/reports.md), one per close the
+/// reference server sends that is not a move.
+const ERROR_KINDS: [(Close, &str); 7] = [
+    (BROKEN_FRAMING, "closed_broken_framing"),
+    (MESSAGE_TOO_BIG, "closed_too_big"),
+    (SESSION_IN_USE, "closed_session_in_use"),
+    (UNIQUE_EXPIRED, "closed_unique_expired"),
+    (UNIQUE_IN_USE, "closed_unique_in_use"),
+    (BAD_REQUEST, "closed_bad_request"),
+    (REPLACED, "closed_replaced"),
+];
+
+/// Whether a close with this code asks the client to come back (elsewhere) rather than stop.
+pub fn reconnect_elsewhere(code: u16) -> bool {
+    RECONNECT_ELSEWHERE.contains(&code)
+}
+
+/// Whether a close with this code announces a drain of the instance (like `draining`).
+pub fn is_drain(code: u16) -> bool {
+    code == GO_AWAY.code
+}
+
+/// The error-kind name of a final close with this code; `None` for codes the server does not
+/// send, which the caller counts under its own kind.
+pub fn error_kind(code: u16) -> Option<&'static str> {
+    ERROR_KINDS.iter().find(|(close, _)| close.code == code).map(|&(_, kind)| kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_close_either_moves_the_client_or_has_an_error_kind() {
+        for (close, kind) in ERROR_KINDS {
+            assert!(!reconnect_elsewhere(close.code), "{kind} is final");
+            assert_eq!(error_kind(close.code), Some(kind));
+            let known = crate::measure::error_kind::ERROR_KINDS.iter().any(|&(name, _)| name == kind);
+            assert!(known, "{kind} is a kind a threshold may name");
+        }
+        for code in RECONNECT_ELSEWHERE {
+            assert_eq!(error_kind(code), None, "{code} is a move, not an error");
+        }
+    }
+
+    #[test]
+    fn go_away_is_the_drain_and_a_move() {
+        assert!(is_drain(GO_AWAY.code) && reconnect_elsewhere(GO_AWAY.code));
+        assert!(!is_drain(REPLACED.code) && !is_drain(1006));
+        assert_eq!(error_kind(4999), None);
+    }
+}

@@ -137,7 +137,7 @@ mod tests {
         );
         assert!(decode_server_frame("ox").is_err());
         assert!(decode_server_frame("").is_err());
-        // Found by the fuzz test (tests/fuzz.rs): a frame starting with a multi-byte
+        // Found by the fuzz test (tests/it/fuzz.rs): a frame starting with a multi-byte
         // character used to panic the visitor's task.
         assert!(decode_server_frame("é[]").is_err());
     }

@@ -67,7 +67,7 @@ impl Invalid {
 impl Invalid {
     /// Keeps the location inside `text`: serde_norway places errors about the whole document
     /// (a missing field in a file of comments, say) at the end of the stream, which can be a
-    /// line past the last one (found by tests/fuzz.rs). Such errors then point at the end.
+    /// line past the last one (found by tests/it/fuzz.rs). Such errors then point at the end.
     pub(crate) fn inside(mut self, text: &str) -> Invalid {
         let last = text.split('\n').enumerate().last();
         if let Some((index, line)) = last.filter(|(index, _)| self.line > index + 1) {

@@ -34,17 +34,40 @@ impl Load {
     /// arrival rate, where the count is whatever arrivals and departures make it.
     pub fn target_at(&self, elapsed: Duration) -> Option<u32> {
         let Load::Stages(stages) = self else { return None };
+        let Some((index, start)) = self.running_stage(elapsed) else {
+            return Some(stages.last().map_or(0, |stage| stage.to));
+        };
+        let stage = &stages[index];
+        let fraction = (elapsed - start).as_secs_f64() / stage.over.as_secs_f64();
+        let level = f64::from(stage.from) + (f64::from(stage.to) - f64::from(stage.from)) * fraction;
+        Some(level.round() as u32)
+    }
+
+    /// The index of the stage running `elapsed` into the run, for the stage gauge and the
+    /// progress line: the last stage once all are over, 0 for an arrival rate.
+    pub fn stage_at(&self, elapsed: Duration) -> usize {
+        match self {
+            Load::Stages(stages) => {
+                self.running_stage(elapsed).map_or(stages.len().saturating_sub(1), |(index, _)| index)
+            }
+            Load::ArrivalRate { .. } => 0,
+        }
+    }
+
+    /// The one walk over the stages: which stage `elapsed` falls in and when that stage
+    /// started; `None` after the last one (and for an arrival rate). A zero-length stage is
+    /// never running: it is a jump.
+    fn running_stage(&self, elapsed: Duration) -> Option<(usize, Duration)> {
+        let Load::Stages(stages) = self else { return None };
         let mut start = Duration::ZERO;
-        for stage in stages {
+        for (index, stage) in stages.iter().enumerate() {
             let end = start + stage.over;
             if elapsed < end {
-                let fraction = (elapsed - start).as_secs_f64() / stage.over.as_secs_f64();
-                let level = f64::from(stage.from) + (f64::from(stage.to) - f64::from(stage.from)) * fraction;
-                return Some(level.round() as u32);
+                return Some((index, start));
             }
             start = end;
         }
-        Some(stages.last().map_or(0, |stage| stage.to))
+        None
     }
 
     /// The most visitors alive at once the model can ask for (for sizing and summaries).
@@ -211,6 +234,8 @@ mod tests {
         // A zero-length stage is a jump; after the last stage the level holds.
         assert_eq!(at(20_000), 40);
         assert_eq!(at(59_000), 40);
+        let stage = |millis| load.stage_at(Duration::from_millis(millis));
+        assert_eq!([stage(0), stage(10_000), stage(17_500), stage(20_000)], [0, 1, 2, 3], "the last once all are over");
     }
 
     #[test]

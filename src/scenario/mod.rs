@@ -48,6 +48,7 @@ pub use plan::{
 };
 pub use rate::Rate;
 pub use step::DEFAULT_SIGNAL_TIMEOUT;
+pub use target::BadUrl;
 pub use template::{Template, TemplateContext, TemplateError};
 pub use think::Think;
 pub use threshold::{Op, Stat, Threshold, Unit};

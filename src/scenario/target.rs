@@ -56,6 +56,30 @@ pub enum Destination {
     Instance { url: String },
 }
 
+/// A URL that names neither a directory nor an instance.
+#[derive(Debug, thiserror::Error)]
+#[error("expected a URL starting with http://, https:// (a directory) or ws://, wss:// (an instance), found {0:?}")]
+pub struct BadUrl(pub String);
+
+impl Destination {
+    /// Sorts a URL into directory or instance by its scheme; the one rule for `url:` in a
+    /// scenario and `--target` on the command line. A URL without a host is refused here
+    /// rather than at the first connect.
+    pub fn from_url(text: &str) -> Result<Destination, BadUrl> {
+        let bad = || BadUrl(text.to_owned());
+        let uri: http::Uri = text.parse().map_err(|_| bad())?;
+        if uri.host().is_none_or(str::is_empty) {
+            return Err(bad());
+        }
+        let url = text.to_owned();
+        match uri.scheme_str() {
+            Some("http" | "https") => Ok(Destination::Directory { url }),
+            Some("ws" | "wss") => Ok(Destination::Instance { url }),
+            _ => Err(bad()),
+        }
+    }
+}
+
 /// The section as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -198,21 +222,7 @@ impl<'de> Deserialize<'de> for UrlDestination {
             }
 
             fn visit_str<E: de::Error>(self, text: &str) -> Result<UrlDestination, E> {
-                let bad = || {
-                    E::custom(format!(
-                        "expected a URL starting with http://, https:// (a directory) or ws://, wss:// (an instance), found {text:?}"
-                    ))
-                };
-                let uri: http::Uri = text.parse().map_err(|_| bad())?;
-                if uri.host().is_none_or(str::is_empty) {
-                    return Err(bad());
-                }
-                let url = text.to_owned();
-                match uri.scheme_str() {
-                    Some("http" | "https") => Ok(UrlDestination(Destination::Directory { url })),
-                    Some("ws" | "wss") => Ok(UrlDestination(Destination::Instance { url })),
-                    _ => Err(bad()),
-                }
+                Destination::from_url(text).map(UrlDestination).map_err(E::custom)
             }
         }
 

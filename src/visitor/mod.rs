@@ -61,8 +61,15 @@ pub struct Identity {
 pub fn identity(plan: &Plan, index: u64) -> Identity {
     let mut rng = crate::scenario::visitor_rng(plan.seed, index);
     let behavior = plan.pick_behavior(&mut rng);
-    let id = format!("v{index}-{:08x}", rng.random::<u32>());
+    let id = random_id(index, &mut rng);
     Identity { behavior, id, rng }
+}
+
+/// A fresh visitor id for visitor `index`: its first one, and each new one a `set_visitor_id`
+/// step without a template asks for. The index keeps ids of different visitors apart; the
+/// random part keeps a visitor's successive ids apart.
+pub(crate) fn random_id(index: u64, rng: &mut SmallRng) -> String {
+    format!("v{index}-{:08x}", rng.random::<u32>())
 }
 
 /// Runs visitor number `index` through one behavior, picked by weight with its own RNG

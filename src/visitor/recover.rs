@@ -13,6 +13,7 @@ use crate::drill::{Cause, Loss};
 use crate::measure::error_kind::SESSION_LOST;
 use crate::measure::{Counter, Tally};
 use crate::protocol::client::ClientError;
+use crate::protocol::close;
 use crate::protocol::{ClientMessage, ServerMessage};
 
 impl Visitor<'_> {
@@ -98,7 +99,7 @@ impl Visitor<'_> {
 /// the client to come back (going away, abnormal, server error, restart, try again later).
 fn reconnectable(err: &ClientError) -> bool {
     match err {
-        ClientError::Closed { code, .. } => matches!(code, 3000 | 1001 | 1006 | 1011 | 1012 | 1013 | 1005),
+        ClientError::Closed { code, .. } => close::reconnect_elsewhere(*code),
         ClientError::Lost(_) => true,
         _ => false,
     }
@@ -107,13 +108,7 @@ fn reconnectable(err: &ClientError) -> bool {
 /// An error kind for a session the server ended in a way that is not a move.
 fn close_kind(err: &ClientError) -> &'static str {
     match err {
-        ClientError::Closed { code: 1002, .. } => "closed_broken_framing",
-        ClientError::Closed { code: 1009, .. } => "closed_too_big",
-        ClientError::Closed { code: 2010, .. } => "closed_session_in_use",
-        ClientError::Closed { code: 4001, .. } => "closed_unique_expired",
-        ClientError::Closed { code: 4002, .. } => "closed_unique_in_use",
-        ClientError::Closed { code: 4003, .. } => "closed_bad_request",
-        ClientError::Closed { code: 4004, .. } => "closed_replaced",
+        ClientError::Closed { code, .. } => close::error_kind(*code).unwrap_or_else(|| err.kind()),
         other => other.kind(),
     }
 }

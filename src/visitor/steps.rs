@@ -113,7 +113,7 @@ async fn run_step(
                     let context = TemplateContext { visitor: &v.id, tab: "", seq: 0, index: v.index };
                     template.render(&context, &mut v.rng)
                 }
-                None => format!("v{}-{:08x}", v.index, rand::Rng::random::<u32>(&mut v.rng)),
+                None => super::random_id(v.index, &mut v.rng),
             };
             connect(v, false).await
         }

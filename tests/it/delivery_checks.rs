@@ -2,7 +2,7 @@
 //! server, and each one counting violations when the matching fault switch is on. A check
 //! that cannot fail would be a defect.
 
-mod common;
+use crate::common;
 
 use presence_bench::measure::{Check, Counter, Totals};
 use presence_bench::scenario;

@@ -1,11 +1,9 @@
 //! Visitor semantics: presence and watchers, tabs, focus and blur, replacement, unique ids.
 
-mod common;
-
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use presence_bench::protocol::client::Incoming;
 use presence_bench::protocol::{ClientMessage, Page, ServerMessage};
 use presence_bench::server::Settings;

@@ -2,13 +2,11 @@
 //! cannot keep the reference cluster, `serve` or a run alive; a second signal stops the
 //! binary at once, and a run still writes its report.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use presence_bench::server::Settings;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -1,9 +1,7 @@
 //! Each fault switch really changes behaviour, so the harness's checks can be shown to
 //! catch it.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use presence_bench::protocol::{ClientMessage, ServerMessage, Status};
 use presence_bench::server::Settings;
 

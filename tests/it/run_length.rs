@@ -1,7 +1,7 @@
 //! A run lasts its `duration`: the last stage's level holds until then, and agents keep
 //! sending for as long as visitors are there to receive.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,11 +1,9 @@
 //! Reconnects as PROTOCOL.md section 4 asks, seen from both sides: the harness's totals and
 //! an agent that watches the very visitor ids the harness derives from its seed.
 
-mod common;
-
 use std::collections::{HashMap, HashSet};
 
-use common::*;
+use crate::common::*;
 use presence_bench::measure::error_kind::SESSION_LOST;
 use presence_bench::measure::{Counter, Metric};
 use presence_bench::protocol::client::Connection;

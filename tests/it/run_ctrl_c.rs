@@ -1,12 +1,10 @@
 //! Ctrl-C in the middle of a run: the binary stops the load, writes the reports gathered so
 //! far, and exits 3 (not carried out to its end), which summary.json and JUnit say too.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::common::*;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use presence_bench::protocol::{ClientMessage, ServerMessage};
 use presence_bench::visitor;

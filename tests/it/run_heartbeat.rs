@@ -2,11 +2,9 @@
 //! `target.heartbeat_timeout` is treated as lost and reconnected. The server here is a tiny
 //! SockJS stand-in that opens sessions, answers `connect`, and then says nothing at all.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use futures_util::{SinkExt, StreamExt};
 use presence_bench::measure::error_kind::SESSION_LOST;
 use presence_bench::measure::{Counter, Metric};

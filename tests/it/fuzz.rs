@@ -277,16 +277,16 @@ mod scenarios {
 
     /// Every scenario the project ships: valid starting points for edits.
     const SEEDS: &[(&str, &str)] = &[
-        ("autoscale-drill.yaml", include_str!("../scenarios/autoscale-drill.yaml")),
-        ("ci-gate.yaml", include_str!("../scenarios/ci-gate.yaml")),
-        ("delivery-checks.yaml", include_str!("../scenarios/delivery-checks.yaml")),
-        ("idle-19k.yaml", include_str!("../scenarios/idle-19k.yaml")),
-        ("open-model.yaml", include_str!("../scenarios/open-model.yaml")),
-        ("presence-5k.yaml", include_str!("../scenarios/presence-5k.yaml")),
-        ("presence-flood.yaml", include_str!("../scenarios/presence-flood.yaml")),
-        ("quickstart.yaml", include_str!("../scenarios/quickstart.yaml")),
-        ("signals-soak.yaml", include_str!("../scenarios/signals-soak.yaml")),
-        ("soak.yaml", include_str!("../scenarios/soak.yaml")),
+        ("autoscale-drill.yaml", include_str!("../../scenarios/autoscale-drill.yaml")),
+        ("ci-gate.yaml", include_str!("../../scenarios/ci-gate.yaml")),
+        ("delivery-checks.yaml", include_str!("../../scenarios/delivery-checks.yaml")),
+        ("idle-19k.yaml", include_str!("../../scenarios/idle-19k.yaml")),
+        ("open-model.yaml", include_str!("../../scenarios/open-model.yaml")),
+        ("presence-5k.yaml", include_str!("../../scenarios/presence-5k.yaml")),
+        ("presence-flood.yaml", include_str!("../../scenarios/presence-flood.yaml")),
+        ("quickstart.yaml", include_str!("../../scenarios/quickstart.yaml")),
+        ("signals-soak.yaml", include_str!("../../scenarios/signals-soak.yaml")),
+        ("soak.yaml", include_str!("../../scenarios/soak.yaml")),
     ];
 
     /// Loads `text`; an error must name the file and a place inside the text.

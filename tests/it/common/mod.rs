@@ -1,9 +1,6 @@
 //! The one shared helper of the integration tests: a cluster on port 0, clients over either
 //! transport, and receiving with a timeout so that no test can hang.
 
-// Each test binary uses a different part of this helper.
-#![allow(dead_code, unused_imports)]
-
 pub mod fault_server;
 
 use std::future::Future;
@@ -22,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use presence_bench::engine::shard::Shard;
 use presence_bench::engine::{self, RunError, RunOptions, RunResult};
 use presence_bench::measure::Live;
-use presence_bench::scenario::{self, Destination, Plan};
+use presence_bench::scenario::{self, Plan};
 
 pub use presence_bench::protocol::client::Transport::{Sockjs, Websocket};
 

@@ -2,12 +2,10 @@
 //! of `common::fault_server`: whatever the server does, the run must end on time and every
 //! request, lost session, protocol violation and lie must show in the totals.
 
-mod common;
-
 use std::time::Duration;
 
-use common::fault_server::{Fault, FaultServer};
-use common::*;
+use crate::common::fault_server::{Fault, FaultServer};
+use crate::common::*;
 use presence_bench::measure::error_kind::{REPLY_TIMEOUT, SESSION_LOST, UNANSWERED};
 use presence_bench::measure::{Check, Counter, Metric, Totals};
 use presence_bench::protocol::client::Transport;

@@ -2,11 +2,9 @@
 //! reports the server's latency, not the holds; lateness the server caused is still charged;
 //! and every request's service time is in summary.json beside its latency from intent.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use presence_bench::engine::RunResult;
 use presence_bench::measure::{Counter, Metric};
 use presence_bench::report::Summary;

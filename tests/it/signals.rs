@@ -1,8 +1,6 @@
 //! Signals and invokes: delivery across instances, keeping until acked, queue bound.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use presence_bench::protocol::{ClientMessage, ServerMessage, Status};
 use presence_bench::server::Settings;
 

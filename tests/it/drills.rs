@@ -1,9 +1,7 @@
 //! Drills against the reference cluster: each kind of event, watch mode, an external action,
 //! and what jitter does to the reconnect storm.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;

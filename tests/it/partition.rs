@@ -2,11 +2,9 @@
 //! protocol holds across the instances of a process, the directory forwards admin actions
 //! and gathers metrics, and the children end with their parent.
 
-mod common;
-
 use std::process::Stdio;
 
-use common::*;
+use crate::common::*;
 use hyper::{Method, StatusCode};
 use presence_bench::protocol::Status;
 use presence_bench::server::partition::{owner, DIRECTORY_LINE};

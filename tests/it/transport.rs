@@ -1,11 +1,9 @@
 //! Transports and framing: SockJS and raw WebSocket, info, heartbeats, and bad input that
 //! must close or answer one session while the one beside it keeps working.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use futures_util::{SinkExt, StreamExt};
 use hyper::{Method, StatusCode};
 use presence_bench::protocol::{ClientMessage, ServerMessage};

@@ -2,13 +2,11 @@
 //! reference cluster, merged, judge the same as the single process running the whole scenario;
 //! a merge that lacks a shard is exit 3, and a summary of another run is refused.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, SystemTime};
 
-use common::{cluster, settings};
+use crate::common::{cluster, settings};
 use tokio::process::Command;
 
 /// 30 visitors with presence every 300 ms and 3 agents signalling them, for 4 s.

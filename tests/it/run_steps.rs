@@ -1,11 +1,9 @@
 //! Each scenario step kind, run by the harness against the reference cluster: the latencies,
 //! counters and errors every step must leave in the totals.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use presence_bench::measure::{Counter, Metric, Totals};
 use presence_bench::protocol::Status;
 use presence_bench::scenario::Step;

@@ -1,12 +1,10 @@
 //! What the harness reads from a server is bounded: a directory that answers `/locate` with
 //! an endless body costs an error naming the limit, not gigabytes.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use presence_bench::protocol::locate::{HttpError, MAX_BODY};
 use presence_bench::scenario::{self, Destination};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

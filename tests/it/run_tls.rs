@@ -1,12 +1,10 @@
 //! `wss://` instances and `https://` directories: the harness speaks TLS (rustls) to a
 //! cluster behind a TLS proxy with a private CA, and refuses a certificate it cannot verify.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use common::*;
+use crate::common::*;
 use presence_bench::measure::Metric;
 use presence_bench::scenario;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};

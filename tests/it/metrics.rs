@@ -1,14 +1,12 @@
 //! Prometheus export: a real run scraped while it runs, the server's own `/metrics`, and the
 //! one names table checked against docs/metrics.md and every dashboard expression.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use hyper::{Method, StatusCode};
 use presence_bench::measure::names;
 use presence_bench::server::metrics::SERVER;

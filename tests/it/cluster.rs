@@ -1,11 +1,9 @@
 //! Discovery, admin routes, drain, kill and shutdown.
 
-mod common;
-
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use hyper::{Method, StatusCode};
 use presence_bench::protocol::{ClientMessage, ServerMessage, Status};
 use presence_bench::server::{InstanceState, Settings};
