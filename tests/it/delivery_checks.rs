@@ -3,6 +3,7 @@
 //! that cannot fail would be a defect.
 
 use crate::common;
+use crate::common::scratch_dir;
 
 use presence_bench::measure::{Check, Counter, Totals};
 use presence_bench::scenario;
@@ -97,8 +98,7 @@ async fn presence_events_without_data_are_missed_and_stale() {
 
 #[test]
 fn a_violation_fails_the_run_with_exit_code_1() {
-    let dir = std::env::temp_dir().join(format!("presence-bench-checks-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("checks");
     let path = dir.join("lossy.yaml");
     std::fs::write(&path, scenario(", fault_drop_signals: 1.0", BROWSING, SIGNALING)).unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_presence-bench"))

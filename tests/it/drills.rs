@@ -180,9 +180,7 @@ async fn without_jitter_the_storm_is_sharper_than_with_full_jitter() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_drill_action_is_not_a_pass() {
     let cluster = cluster(settings()).await;
-    let dir = std::env::temp_dir().join(format!("presence-bench-drill-failed-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = scratch_dir("drill-failed");
     let path = dir.join("drill.yaml");
     let target = format!("  url: {}\n  group: '{GROUP}'", cluster.directory_url());
     let drills = "  actions:\n    kill: { command: [\"false\"] }\n  events:\n    - { at: 500ms, kill: 1 }\n";

@@ -3,6 +3,7 @@
 //! are down. Every outcome reads the same in the exit code, the table's last line,
 //! summary.json's `outcome` and JUnit (docs/ci.md).
 
+use crate::common::scratch_dir;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -17,14 +18,6 @@ fn scenario(dir: &Path, name: &str, duration: &str, thresholds: &str) -> PathBuf
     let path = dir.join(format!("{name}.yaml"));
     std::fs::write(&path, text).unwrap();
     path
-}
-
-/// A fresh directory for one test.
-fn workdir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("presence-bench-gate-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn bench(args: &[&str]) -> Output {
@@ -72,7 +65,7 @@ fn json(path: &Path) -> serde_json::Value {
 
 #[test]
 fn a_passing_gate_exits_0_and_writes_junit_and_json() {
-    let dir = workdir("pass");
+    let dir = scratch_dir("gate-pass");
     let path = scenario(
         &dir,
         "pass",
@@ -131,7 +124,7 @@ fn a_passing_gate_exits_0_and_writes_junit_and_json() {
 
 #[test]
 fn a_failing_threshold_exits_1() {
-    let dir = workdir("fail");
+    let dir = scratch_dir("gate-fail");
     let path = scenario(&dir, "fail", "2s", "thresholds:\n  presence_ack: [\"p99 < 1us\"]\n");
     let output = bench(&["run", path.to_str().unwrap(), "--quiet"]);
     assert_eq!(code(&output), 1, "stderr: {}", text(&output.stderr));
@@ -145,7 +138,7 @@ fn a_failing_threshold_exits_1() {
 
 #[test]
 fn invalid_input_exits_2() {
-    let dir = workdir("invalid");
+    let dir = scratch_dir("gate-invalid");
     let path = scenario(&dir, "invalid", "2s", "thresholds:\n  presence_ack: [\"p99 < 25\"]\n");
     let output = bench(&["run", path.to_str().unwrap()]);
     assert_eq!(code(&output), 2);
@@ -165,7 +158,7 @@ fn invalid_input_exits_2() {
 /// A target found down stops within seconds of a 20 s run, naming what was found, in the table,
 /// summary.json and JUnit.
 fn assert_down_fast(test: &str, target: &str, found: &str) {
-    let dir = workdir(test);
+    let dir = scratch_dir(&format!("gate-{test}"));
     let path = scenario(&dir, test, "20s", "");
     let out = dir.join("out");
     let junit = out.join("junit.xml");
@@ -211,7 +204,7 @@ fn a_web_server_that_is_not_a_presence_directory_is_named() {
 
 #[test]
 fn an_abort_on_fail_threshold_is_a_failed_threshold_exit_1() {
-    let dir = workdir("abort");
+    let dir = scratch_dir("gate-abort");
     let thresholds =
         "thresholds:\n  presence_ack:\n    - { threshold: \"p99 < 1us\", abort_on_fail: true, delay_abort_eval: 1s }\n";
     let path = scenario(&dir, "abort", "60s", thresholds);
@@ -234,7 +227,7 @@ fn an_abort_on_fail_threshold_is_a_failed_threshold_exit_1() {
 
 #[test]
 fn a_check_the_scenario_set_up_that_never_ran_fails_as_not_exercised() {
-    let dir = workdir("not-exercised");
+    let dir = scratch_dir("gate-not-exercised");
     // The unique connection comes after a hold longer than the run: it never happens.
     let text_ = "name: idle\nduration: 2s\ntarget: { embedded: { instances: 1 } }\n\
          load: { stages: [{ to: 5, over: 200ms }] }\n\
@@ -252,7 +245,7 @@ fn a_check_the_scenario_set_up_that_never_ran_fails_as_not_exercised() {
 
 #[test]
 fn errors_fail_a_run_unless_a_threshold_governs_them() {
-    let dir = workdir("errors");
+    let dir = scratch_dir("gate-errors");
     // Agents that send about four signals a second to five visitors: most waits time out, an
     // error of its own kind.
     let scenario_text = |thresholds: &str| {
@@ -277,7 +270,7 @@ fn errors_fail_a_run_unless_a_threshold_governs_them() {
 
 #[test]
 fn an_output_that_cannot_be_written_is_refused_before_the_run() {
-    let dir = workdir("unwritable");
+    let dir = scratch_dir("gate-unwritable");
     let path = scenario(&dir, "unwritable", "20s", "");
     // A regular file where a directory is needed: no user, not even root, can write below it.
     let file = dir.join("a-file");

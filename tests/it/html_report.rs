@@ -3,7 +3,7 @@
 //! output directory alone. The page must hold the metrics, the event, the verdict and the
 //! thresholds, escape what the run named, and reference nothing on the network.
 
-use std::path::PathBuf;
+use crate::common::scratch_dir;
 use std::process::{Command, Output};
 
 const SCENARIO: &str = "\
@@ -22,20 +22,13 @@ thresholds:
   presence_ack: [\"p99 < 1us\", \"count > 0\"]
 ";
 
-fn workdir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("presence-bench-html-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn bench(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_presence-bench")).args(args).output().expect("the binary runs")
 }
 
 #[test]
 fn a_run_renders_a_self_contained_report_and_report_dir_rebuilds_it() {
-    let dir = workdir();
+    let dir = scratch_dir("html");
     let scenario = dir.join("html-report.yaml");
     std::fs::write(&scenario, SCENARIO).unwrap();
     let out = dir.join("out");

@@ -63,8 +63,7 @@ fn connect_count(scrape: &Scrape) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_run_exports_every_documented_metric_with_its_type() {
-    let dir = std::env::temp_dir().join(format!("presence-bench-metrics-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("metrics");
     let scenario = dir.join("metrics.yaml");
     std::fs::write(&scenario, SCENARIO).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_presence-bench"))

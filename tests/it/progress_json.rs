@@ -1,6 +1,7 @@
 //! `--progress json`: one JSON object per collector interval, the same rows as
 //! timeline.jsonl, to a file (or stderr) for CI logs and wrappers; no `--out` needed.
 
+use crate::common::scratch_dir;
 use std::process::Command;
 
 const SCENARIO: &str = "\
@@ -15,9 +16,7 @@ behaviors:
 
 #[test]
 fn each_interval_is_one_json_object() {
-    let dir = std::env::temp_dir().join(format!("presence-bench-progress-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("progress");
     let scenario = dir.join("progress.yaml");
     std::fs::write(&scenario, SCENARIO).unwrap();
     let file = dir.join("progress.jsonl");

@@ -16,9 +16,7 @@ const SCENARIO: &str = "name: long\nseed: 1\ntarget: { group: '42' }\nduration: 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_writes_the_report_and_exits_3() {
     let cluster = cluster(settings()).await;
-    let dir = std::env::temp_dir().join(format!("presence-bench-ctrl-c-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = scratch_dir("ctrl-c");
     let scenario = dir.join("long.yaml");
     std::fs::write(&scenario, SCENARIO).expect("scenario written");
     let out = dir.join("out");

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, SystemTime};
 
-use crate::common::{cluster, settings};
+use crate::common::{cluster, scratch_dir, settings};
 use tokio::process::Command;
 
 /// 30 visitors with presence every 300 ms and 3 agents signalling them, for 4 s.
@@ -15,14 +15,6 @@ const SCENARIO: &str = "name: split\nseed: 9\nduration: 4s\ntarget: { embedded: 
     behaviors:\n  - name: b\n    steps: [connect, presence, { repeat: { every: 300ms, steps: [presence] } }]\n\
     agents: { count: 3, signals: { rate: 20/s }, grace: 1s }\n\
     thresholds:\n  presence_ack: [\"p99 < 5s\", \"count > 0\"]\n";
-
-/// A fresh directory for one test.
-fn workdir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("presence-bench-shards-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 async fn bench(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_presence-bench")).args(args).output().await.expect("the binary runs")
@@ -45,7 +37,7 @@ fn assert_pass(summary: &serde_json::Value, output: &Output) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_shards_started_together_merge_into_the_verdict_of_one_process() {
     let cluster = cluster(settings()).await;
-    let dir = workdir("merge");
+    let dir = scratch_dir("shards-merge");
     let scenario = dir.join("split.yaml");
     std::fs::write(&scenario, SCENARIO).unwrap();
     let (scenario, target) = (scenario.to_str().unwrap().to_owned(), cluster.directory_url());
@@ -138,7 +130,7 @@ async fn futures_join<F: std::future::Future<Output = Output> + Send + 'static>(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn processes_run_shards_and_write_the_merged_report() {
     let cluster = cluster(settings()).await;
-    let dir = workdir("processes");
+    let dir = scratch_dir("shards-processes");
     let scenario = dir.join("split.yaml");
     std::fs::write(&scenario, SCENARIO).unwrap();
     let (scenario, target, out) = (scenario.to_str().unwrap(), cluster.directory_url(), dir.join("out"));
@@ -166,7 +158,7 @@ async fn processes_run_shards_and_write_the_merged_report() {
 async fn a_signal_to_processes_stops_every_shard_and_the_merge_says_interrupted() {
     use tokio::io::{AsyncBufReadExt, BufReader};
     let cluster = cluster(settings()).await;
-    let dir = workdir("signal");
+    let dir = scratch_dir("shards-signal");
     let scenario = dir.join("long.yaml");
     std::fs::write(&scenario, SCENARIO.replace("duration: 4s", "duration: 60s").replace("3700ms", "59s")).unwrap();
     let out = dir.join("out");

@@ -150,9 +150,7 @@ const SCENARIO: &str = "name: long\nseed: 1\ntarget: { group: '42' }\nduration: 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_signal_stops_a_run_waiting_for_its_metrics_endpoint_and_the_report_is_written() {
     let cluster = cluster(settings()).await;
-    let dir = std::env::temp_dir().join(format!("presence-bench-second-signal-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = scratch_dir("second-signal");
     let scenario = dir.join("long.yaml");
     std::fs::write(&scenario, SCENARIO).expect("scenario written");
     let out = dir.join("out");

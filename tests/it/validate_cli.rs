@@ -1,6 +1,7 @@
 //! `validate`, `run` and `compare` refuse what can be known before running, the same way:
 //! exit code 2 and every mistake with its file, line, column and field.
 
+use crate::common::scratch_dir;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -15,12 +16,6 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-fn workdir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("presence-bench-validate-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
 const TWO_MISTAKES: &str = "\
 name: two
 duration: 2s
@@ -33,7 +28,7 @@ behaviors:
 
 #[test]
 fn validate_and_run_report_every_mistake_alike() {
-    let dir = workdir("mistakes");
+    let dir = scratch_dir("validate-mistakes");
     let path = write(&dir, "two.yaml", TWO_MISTAKES);
     let file = path.to_str().unwrap();
     let validate = bench(&["validate", file]);
@@ -63,7 +58,7 @@ fn summary(scenario: &str, schema: u32, p50: u64) -> String {
 
 #[test]
 fn compare_refuses_different_scenarios_unless_asked() {
-    let dir = workdir("compare");
+    let dir = scratch_dir("validate-compare");
     let base = write(&dir, "base.json", &summary("a", 1, 1000));
     let other = write(&dir, "other.json", &summary("b", 1, 1000));
     let (base, other) = (base.to_str().unwrap(), other.to_str().unwrap());
@@ -77,7 +72,7 @@ fn compare_refuses_different_scenarios_unless_asked() {
 
 #[test]
 fn run_refuses_a_baseline_of_another_scenario_before_the_load() {
-    let dir = workdir("run-baseline");
+    let dir = scratch_dir("validate-run-baseline");
     let base = write(&dir, "base.json", &summary("another scenario", 1, 1000));
     let scenario = write(
         &dir,

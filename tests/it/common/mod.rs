@@ -259,3 +259,11 @@ pub fn start_run(plan: Plan) -> Running {
 pub async fn run_yaml(yaml: &str, cluster: &Cluster) -> RunResult {
     start_run(plan_for(yaml, cluster)).finished().await
 }
+
+/// A fresh, empty directory for one test's files, unique to this test process.
+pub fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("presence-bench-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a scratch directory in the temp dir");
+    dir
+}
