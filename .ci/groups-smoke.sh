@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=target/release/presence-bench
 out=$(mktemp -d)
-timeout 60 "$bin" serve --processes 2 --instances 2 --drain-window 500ms --shutdown-grace 1s >"$out/serve.txt" &
+# --foreground: without it, `timeout` passes our SIGTERM to serve twice (to the process and to
+# its group), and a second signal means "stop at once" (exit 3).
+timeout --foreground 60 "$bin" serve --processes 2 --instances 2 --drain-window 500ms --shutdown-grace 1s >"$out/serve.txt" &
 serve=$!
 trap 'kill "$serve" 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
@@ -15,7 +17,7 @@ for _ in $(seq 100); do
 done
 directory=$(awk '/^directory /{print $2}' "$out/serve.txt")
 [ -n "$directory" ] || { echo "serve --processes 2 printed no directory"; cat "$out/serve.txt"; exit 1; }
-timeout 40 "$bin" run scenarios/groups-smoke.yaml --target "$directory" --out "$out/run"
+timeout --foreground 40 "$bin" run scenarios/groups-smoke.yaml --target "$directory" --out "$out/run"
 for process in 0 1; do
   opened=$(curl -sf "$directory/metrics" \
     | awk -v p="process=\"$process\"" 'index($0, "presence_server_sessions_opened_total{" p) == 1 {n += $2} END {print n + 0}')
