@@ -4,6 +4,7 @@
 # SIGTERM; every step bounded by `timeout`. Expects a release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. .ci/lib.sh
 bin=target/release/presence-bench
 out=$(mktemp -d)
 # --foreground: without it, `timeout` passes our SIGTERM to serve twice (to the process and to
@@ -11,12 +12,8 @@ out=$(mktemp -d)
 timeout --foreground 60 "$bin" serve --processes 2 --instances 2 --drain-window 500ms --shutdown-grace 1s >"$out/serve.txt" &
 serve=$!
 trap 'kill "$serve" 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-  grep -q '^directory ' "$out/serve.txt" && break
-  sleep 0.1
-done
+wait_for_line "$out/serve.txt" '^directory '
 directory=$(awk '/^directory /{print $2}' "$out/serve.txt")
-[ -n "$directory" ] || { echo "serve --processes 2 printed no directory"; cat "$out/serve.txt"; exit 1; }
 timeout --foreground 40 "$bin" run scenarios/groups-smoke.yaml --target "$directory" --out "$out/run"
 for process in 0 1; do
   opened=$(curl -sf "$directory/metrics" \

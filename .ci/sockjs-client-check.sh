@@ -3,6 +3,7 @@
 # the server speaks SockJS as SockJS clients expect, not only as our own client does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. .ci/lib.sh
 
 if ! command -v npm >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
@@ -15,10 +16,6 @@ trap 'kill "${server_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 cargo build --release --quiet
 ./target/release/presence-bench serve --instances 1 > "$work/serve.log" 2>&1 &
 server_pid=$!
-for _ in $(seq 100); do
-  grep -q '^instance s1 ' "$work/serve.log" && break
-  sleep 0.1
-done
+wait_for_line "$work/serve.log" '^instance s1 '
 url=$(awk '/^instance s1 / { sub("^ws://", "http://", $3); print $3 }' "$work/serve.log")
-[ -n "$url" ] || { echo "the server did not start"; cat "$work/serve.log"; exit 1; }
 NODE_PATH="$work/node_modules" node .ci/sockjs-client.js "$url"
