@@ -115,8 +115,9 @@ fn child_command(
     if let Some(linger) = args.metrics_linger {
         command.arg("--metrics-linger").arg(humantime::format_duration(linger).to_string());
     }
-    // The shards' own tables would interleave; the merged one is printed at the end.
-    command.stdout(Stdio::null()).stdin(Stdio::null());
+    // The shards' own tables would interleave; the merged one is printed at the end. Their
+    // stderr is relayed line by line (`relay_lines`), whole and labelled.
+    command.stdout(Stdio::null()).stdin(Stdio::null()).stderr(Stdio::piped());
     command
 }
 
@@ -141,9 +142,15 @@ fn shifted(addr: SocketAddr, index: u32) -> SocketAddr {
 /// started at all is an error here.
 async fn supervise(commands: Vec<Command>) -> anyhow::Result<()> {
     let mut children: Vec<Child> = Vec::new();
+    let mut relays = Vec::new();
     for mut command in commands {
         match command.spawn() {
-            Ok(child) => children.push(child),
+            Ok(mut child) => {
+                if let Some(stderr) = child.stderr.take() {
+                    relays.push(tokio::spawn(relay_lines(stderr, children.len())));
+                }
+                children.push(child);
+            }
             Err(err) => {
                 let pids: Vec<u32> = children.iter().filter_map(Child::id).collect();
                 forward_stop(&pids);
@@ -163,6 +170,10 @@ async fn supervise(commands: Vec<Command>) -> anyhow::Result<()> {
         for child in &mut children {
             let _ = child.wait().await;
         }
+        // A child's last lines (its reason for stopping) are printed before the merge.
+        for relay in relays {
+            let _ = relay.await;
+        }
     };
     tokio::pin!(waiting);
     loop {
@@ -173,6 +184,21 @@ async fn supervise(commands: Vec<Command>) -> anyhow::Result<()> {
                 forward_stop(&pids);
             }
         }
+    }
+}
+
+/// Copies a shard's stderr to ours one whole line at a time, labelled with the shard. Written
+/// straight to a shared terminal, the shards' lines could interleave mid-line: the unbuffered
+/// stderr of each process writes a line in several pieces.
+async fn relay_lines(stderr: tokio::process::ChildStderr, index: usize) {
+    use tokio::io::AsyncBufReadExt;
+    let mut reader = tokio::io::BufReader::new(stderr);
+    let mut line = Vec::new();
+    // Bytes, not `lines()`: a line that is not UTF-8 must not stop the relay (the shard would
+    // then block on a full pipe).
+    while matches!(reader.read_until(b'\n', &mut line).await, Ok(n) if n > 0) {
+        eprintln!("[shard {index}] {}", String::from_utf8_lossy(&line).trim_end());
+        line.clear();
     }
 }
 

@@ -171,10 +171,11 @@ async fn a_signal_to_processes_stops_every_shard_and_the_merge_says_interrupted(
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let mut waiting = 0;
-    // Both shards listen for signals once they print when they start.
+    // Both shards listen for signals once they print when they start; the parent relays each
+    // shard's lines whole, labelled.
     while waiting < 2 {
         let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await.unwrap().unwrap().unwrap();
-        waiting += usize::from(line.starts_with("starting at "));
+        waiting += usize::from(line.starts_with("[shard ") && line.contains("] starting at "));
     }
     let pid = libc::pid_t::try_from(child.id().unwrap()).unwrap();
     // SAFETY: kill(2) on our own child with a valid signal.
