@@ -6,15 +6,26 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use presence_bench::measure::attribution::sync_as_behavior;
 use presence_bench::measure::{Counter, Metric, Recorder};
 
 fn record(c: &mut Criterion) {
-    let recorder = Recorder::new();
+    let recorder = Recorder::with_behaviors(vec!["browser".into(), "mobile".into()]);
     c.bench_function("record latency", |b| {
         let mut micros = 0u64;
         b.iter(|| {
             micros = (micros + 37) % 50_000;
             recorder.latency(black_box(Metric::PresenceAck), Duration::from_micros(micros));
+        })
+    });
+    // What a visitor's sample costs: the same, from inside its behavior (kept per behavior).
+    sync_as_behavior(1, || {
+        c.bench_function("record latency (behavior)", |b| {
+            let mut micros = 0u64;
+            b.iter(|| {
+                micros = (micros + 37) % 50_000;
+                recorder.latency(black_box(Metric::PresenceAck), Duration::from_micros(micros));
+            })
         })
     });
     // What a request's reply costs: latency from intent and service time from the send,

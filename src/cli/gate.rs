@@ -38,6 +38,9 @@ pub struct GateArgs {
     /// Compare with a baseline of another scenario or summary schema (refused otherwise).
     #[arg(long)]
     pub allow_different_scenarios: bool,
+    /// Also show each behavior's latencies in the table (summary.json always has them).
+    #[arg(long)]
+    pub by_behavior: bool,
 }
 
 /// What a scenario says about its own verdict.
@@ -101,7 +104,7 @@ pub fn judge(
     let comparison = baseline.map(|baseline| compare(baseline, summary, &gate.compare, args.max_regression));
     let rules = Rules { thresholds: &gate.thresholds, expected: &gate.expected, comparison: comparison.as_ref() };
     let verdict = verdict::judge(summary, &rules, ending);
-    let report = table::render(summary, comparison.as_ref());
+    let report = table::render(summary, comparison.as_ref(), args.by_behavior);
     if args.summary_json.as_deref() == Some(Path::new(STDOUT)) {
         eprint!("{report}");
     } else {

@@ -1,6 +1,7 @@
 //! `presence-bench merge DIR... --out DIR`: the shards' summaries of a split run become the
 //! whole run's report, judged once on the merged totals by the same gate as `run` (thresholds,
 //! delivery checks, baseline, JUnit, the verdict), from the scenario the shards recorded.
+//! With `--html`, the shards' interval files are merged too and the run's HTML report drawn.
 
 use std::path::{Path, PathBuf};
 
@@ -8,7 +9,9 @@ use anyhow::Context;
 
 use super::gate::{self, Gate, GateArgs};
 use super::Outcome;
+use presence_bench::report::html::{self, ReportError};
 use presence_bench::report::merge::{self, ShardSummary};
+use presence_bench::report::merge_files;
 use presence_bench::report::verdict::Ending;
 use presence_bench::report::{exercise, shard_table, Summary};
 use presence_bench::scenario;
@@ -21,6 +24,10 @@ pub struct MergeArgs {
     /// Directory for the merged summary.json (created if missing).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also write the merged run's HTML report to FILE, with the merged latency.hlog,
+    /// timeline.jsonl and health.jsonl it is drawn from in `--out` (docs/reports.md).
+    #[arg(long, value_name = "FILE", requires = "out")]
+    pub html: Option<PathBuf>,
     /// Judge the shards that reported when some did not (the report says partial); without it
     /// a missing shard is exit 3.
     #[arg(long)]
@@ -30,20 +37,30 @@ pub struct MergeArgs {
 }
 
 pub fn run(args: &MergeArgs) -> Outcome {
-    merge_dirs(&args.dirs, args.out.as_deref(), &args.gate, args.allow_missing)
+    merge_dirs(&args.dirs, args.out.as_deref(), args.html.as_deref(), &args.gate, args.allow_missing)
 }
 
-/// Merges the summaries in `dirs`, judges, prints and writes the merged report; `run
-/// --processes` ends with this too.
-pub fn merge_dirs(dirs: &[PathBuf], out: Option<&Path>, gate_args: &GateArgs, allow_missing: bool) -> Outcome {
-    // Only summary.json is written to `out` (a merge has no interval log of its own).
-    let writable = out.map_or(Ok(()), |out| {
-        std::fs::create_dir_all(out).with_context(|| format!("--out {}: cannot create the directory", out.display()))
-    });
+/// Merges the summaries in `dirs`, judges, prints and writes the merged report (and with
+/// `html`, the merged interval files and the HTML report, into `out`); `run --processes` ends
+/// with this too.
+pub fn merge_dirs(
+    dirs: &[PathBuf],
+    out: Option<&Path>,
+    html: Option<&Path>,
+    gate_args: &GateArgs,
+    allow_missing: bool,
+) -> Outcome {
+    let writable = out
+        .map_or(Ok(()), |out| {
+            std::fs::create_dir_all(out)
+                .with_context(|| format!("--out {}: cannot create the directory", out.display()))
+        })
+        .and_then(|()| html.map_or(Ok(()), gate::check_file));
     if let Err(err) = writable.and_then(|()| gate::check_writable(None, gate_args)) {
         return Outcome::InvalidInput(err);
     }
     let mut shards = Vec::new();
+    let mut present = Vec::new();
     for dir in dirs {
         let file = dir.join("summary.json");
         // `run` creates summary.json empty before it starts, to find an unwritable path early.
@@ -52,7 +69,10 @@ pub fn merge_dirs(dirs: &[PathBuf], out: Option<&Path>, gate_args: &GateArgs, al
             continue;
         }
         match Summary::read(&file) {
-            Ok(summary) => shards.push(ShardSummary { file, summary }),
+            Ok(summary) => {
+                shards.push(ShardSummary { file, summary });
+                present.push(dir.clone());
+            }
             Err(err) => return Outcome::InvalidInput(anyhow::Error::msg(err)),
         }
     }
@@ -91,7 +111,27 @@ pub fn merge_dirs(dirs: &[PathBuf], out: Option<&Path>, gate_args: &GateArgs, al
     if let Err(err) = gate::write_outputs(&summary, gate_args) {
         return Outcome::NotCarriedOut(err);
     }
+    if let (Some(out), Some(html)) = (out, html) {
+        if let Err(outcome) = write_html(&present, out, html, &summary) {
+            return outcome;
+        }
+    }
     Outcome::Judged(verdict)
+}
+
+/// Merges the interval files of the shards in `dirs` into `out` and draws the report from it.
+fn write_html(dirs: &[PathBuf], out: &Path, file: &Path, summary: &Summary) -> Result<(), Outcome> {
+    let started_at = humantime::parse_rfc3339_weak(&summary.started_at).unwrap_or(std::time::UNIX_EPOCH);
+    let written = merge_files::write(dirs, out, started_at).and_then(|()| html::write(out, file));
+    match written {
+        Ok(()) => {
+            eprintln!("HTML report written to {}", file.display());
+            Ok(())
+        }
+        // A shard's file that cannot be read is the caller's to fix; a report not written is not.
+        Err(err @ ReportError::Write { .. }) => Err(Outcome::NotCarriedOut(err.into())),
+        Err(err) => Err(Outcome::InvalidInput(err.into())),
+    }
 }
 
 fn list(dirs: &[PathBuf]) -> String {

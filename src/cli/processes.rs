@@ -77,7 +77,7 @@ pub fn run(args: &RunArgs, plan: &Plan, processes: u32) -> Outcome {
         return Outcome::NotCarriedOut(err);
     }
     // The merged summary.json goes next to the shards' directories, as `run --out` writes it.
-    merge_dirs(&dirs, args.out.as_deref(), &args.gate, false)
+    merge_dirs(&dirs, args.out.as_deref(), args.html.as_deref(), &args.gate, false)
 }
 
 /// Writes the effective scenario to `out/scenario.yaml` for the children to run.

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::Outcome;
 use presence_bench::report::html::{self, ReportError};
+use presence_bench::report::{table, Summary};
 
 #[derive(clap::Args)]
 pub struct ReportArgs {
@@ -14,9 +15,18 @@ pub struct ReportArgs {
     /// Where to write the report; default DIR/report.html.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Also print each behavior's latencies, as `run --by-behavior` does.
+    #[arg(long)]
+    pub by_behavior: bool,
 }
 
 pub fn run(args: &ReportArgs) -> Outcome {
+    if args.by_behavior {
+        match Summary::read(&args.dir.join("summary.json")) {
+            Ok(summary) => print!("{}", table::behaviors(&summary)),
+            Err(err) => return Outcome::InvalidInput(anyhow::Error::msg(err)),
+        }
+    }
     let file = args.html.clone().unwrap_or_else(|| args.dir.join("report.html"));
     match html::write(&args.dir, &file) {
         Ok(()) => {

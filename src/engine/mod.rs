@@ -109,7 +109,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, RunError>
     };
     let shard = options.shard;
     let started = Instant::now();
-    let recorder = Recorder::new();
+    let recorder = Recorder::with_behaviors(plan.behaviors.iter().map(|b| b.name.clone()).collect());
     let collector_stop = CancellationToken::new();
     let monitor = Monitor::start(started);
     let export = options.export.map(|export| export.with_load(plan.load.clone()).with_health(monitor.handle()));

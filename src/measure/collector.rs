@@ -10,6 +10,7 @@ use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::latencies::Latencies;
 use super::metric::{Check, Counter, Metric, Tally};
 use super::prometheus::Exporter;
 use super::recorder::{Recorder, Shard};
@@ -54,6 +55,8 @@ pub struct Totals {
     histograms: Vec<Histogram<u64>>,
     /// Service times of the requests (index = `Metric::service_index`).
     service: Vec<Histogram<u64>>,
+    /// The latencies of each behavior, in the plan's order, by name.
+    behaviors: Vec<(String, Latencies)>,
     counters: [u64; Counter::COUNT],
     checks: [u64; Check::COUNT],
     /// Errors by kind.
@@ -92,6 +95,12 @@ impl Totals {
         self.counters[counter.index()]
     }
 
+    /// Each behavior's latencies, by name, in the plan's order (none when the recorder was
+    /// not given the plan's behaviors).
+    pub fn behaviors(&self) -> impl Iterator<Item = (&str, &Latencies)> {
+        self.behaviors.iter().map(|(name, set)| (name.as_str(), set))
+    }
+
     /// Violations of `check` over the run.
     pub fn violations(&self, check: Check) -> u64 {
         self.checks[check.index()]
@@ -101,7 +110,7 @@ impl Totals {
 /// Nothing measured yet: the value a snapshot channel starts with.
 impl Default for Totals {
     fn default() -> Self {
-        into_totals(Recorder::empty_shard(), SystemTime::now(), Duration::ZERO, 0, Vec::new())
+        into_totals(Recorder::empty_shard(), &[], SystemTime::now(), Duration::ZERO, 0, Vec::new())
     }
 }
 
@@ -134,7 +143,7 @@ pub async fn collect(
 ) -> Totals {
     let started_at = SystemTime::now();
     let start = Instant::now();
-    let mut totals = Recorder::empty_shard();
+    let mut totals = recorder.empty();
     let mut visitors_peak = 0;
     let mut timeline = Vec::new();
     let mut last_tick = start;
@@ -145,8 +154,7 @@ pub async fn collect(
             _ = cancel.cancelled() => true,
         };
         let now = Instant::now();
-        let mut interval = Recorder::empty_shard();
-        recorder.drain_into(&mut interval);
+        let interval = recorder.drain();
         visitors_peak = visitors_peak.max(recorder.visitors_live());
         let length = now - last_tick;
         let figures = live_figures(&interval, &totals, length, now - start, recorder.visitors_live());
@@ -162,7 +170,8 @@ pub async fn collect(
         });
         merge(&mut totals, &interval);
         if let Some(snapshots) = &snapshots {
-            let snapshot = into_totals(totals.clone(), started_at, now - start, visitors_peak, Vec::new());
+            let snapshot =
+                into_totals(totals.clone(), recorder.behaviors(), started_at, now - start, visitors_peak, Vec::new());
             snapshots.send_replace(Arc::new(snapshot));
         }
         if let Some(sink) = &sink {
@@ -182,11 +191,12 @@ pub async fn collect(
             break;
         }
     }
-    into_totals(totals, started_at, start.elapsed(), visitors_peak, timeline)
+    into_totals(totals, recorder.behaviors(), started_at, start.elapsed(), visitors_peak, timeline)
 }
 
 fn into_totals(
     shard: Shard,
+    behaviors: &[String],
     started_at: SystemTime,
     elapsed: Duration,
     visitors_peak: i64,
@@ -197,6 +207,7 @@ fn into_totals(
         elapsed,
         histograms: shard.histograms,
         service: shard.service,
+        behaviors: behaviors.iter().cloned().zip(shard.behaviors).collect(),
         counters: shard.counters,
         checks: shard.checks,
         errors: shard.errors,
@@ -210,6 +221,9 @@ fn merge(totals: &mut Shard, interval: &Shard) {
     let parts = interval.histograms.iter().chain(&interval.service);
     for (total, part) in totals.histograms.iter_mut().chain(totals.service.iter_mut()).zip(parts) {
         total.add(part).expect("histograms grow to fit");
+    }
+    for (total, part) in totals.behaviors.iter_mut().zip(&interval.behaviors) {
+        total.add(part);
     }
     for (total, part) in totals.counters.iter_mut().zip(interval.counters) {
         *total += part;

@@ -3,10 +3,12 @@
 //! turns samples into intervals and run totals, the harness's own [`health`], and the
 //! [`prometheus`] export. Formatting results is `report`'s job, not this module's.
 
+pub mod attribution;
 pub mod collector;
 pub mod error_kind;
 pub mod health;
 pub mod label;
+mod latencies;
 mod metric;
 pub mod names;
 pub mod prometheus;
@@ -17,8 +19,9 @@ mod waiting;
 
 pub use collector::{Interval, Live, Second, Totals};
 pub use error_kind::{is_error_kind, ERROR_KINDS};
+pub use latencies::Latencies;
 pub use metric::{Check, Counter, Metric, Tally};
 pub use recorder::{latency_micros, new_histogram, record_duration, Recorder, MAX_LATENCY_US, SIGNIFICANT_DIGITS};
 pub use schedule::{charged_start, next_intended, TIMER_RESOLUTION};
-pub use subject::{Subject, ERROR_KIND_PREFIX};
+pub use subject::{closest, Subject, ERROR_KIND_PREFIX};
 pub use waiting::{Waiting, WaitingNow};

@@ -306,8 +306,7 @@ mod tests {
         let mut exporter = Exporter::for_shard(Some(2));
         let recorder = Recorder::new();
         recorder.latency(Metric::PresenceAck, Duration::from_millis(3));
-        let mut interval = Recorder::empty_shard();
-        recorder.drain_into(&mut interval);
+        let interval = recorder.drain();
         exporter.publish(&interval, Duration::from_secs(1), 1);
         let text = exporter.scrape().render();
         let samples: Vec<&str> = text.lines().filter(|line| !line.starts_with('#') && !line.is_empty()).collect();
@@ -325,8 +324,7 @@ mod tests {
         recorder.count(Counter::MessagesSent, 7);
         recorder.error("reply_timeout");
         recorder.violation(Check::SignalsLost);
-        let mut interval = Recorder::empty_shard();
-        recorder.drain_into(&mut interval);
+        let interval = recorder.drain();
         exporter.publish(&interval, Duration::from_secs(2), 5);
         let text = exporter.scrape().render();
         let series = |prefix: &str| text.lines().find(|line| line.starts_with(prefix)).map(str::to_owned);

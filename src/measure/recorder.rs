@@ -4,6 +4,11 @@
 //! and an error tally behind a mutex that only the collector ever competes for, once per
 //! interval). A sample therefore costs an uncontended lock and a histogram increment: a few
 //! nanoseconds, no allocation, no global lock.
+//!
+//! A visitor's sample goes into its behavior's set only (`attribution`, `latencies`); the
+//! collector adds the sets into the overall histograms when it drains the shards, so a sample
+//! is still one increment, and the overall figures are the sum of the behaviors' and the
+//! unattributed samples (agents').
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -13,6 +18,8 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
+use super::attribution;
+use super::latencies::Latencies;
 use super::metric::{Check, Counter, Metric, Tally};
 use super::waiting::{self, Waiting, WaitingNow, WaitingRing};
 
@@ -48,9 +55,12 @@ pub fn record_duration(histogram: &mut Histogram<u64>, elapsed: Duration) {
 /// One shard's samples since the collector last took them.
 #[derive(Clone)]
 pub(crate) struct Shard {
+    /// In a recording shard, the samples of no behavior; once drained, every sample.
     pub histograms: Vec<Histogram<u64>>,
     /// Service times of the requests (index = `Metric::service_index`).
     pub service: Vec<Histogram<u64>>,
+    /// By behavior (index into the plan's behaviors).
+    pub behaviors: Vec<Latencies>,
     pub counters: [u64; Counter::COUNT],
     pub checks: [u64; Check::COUNT],
     pub errors: BTreeMap<&'static str, u64>,
@@ -58,14 +68,49 @@ pub(crate) struct Shard {
 }
 
 impl Shard {
-    fn new() -> Self {
+    fn new(behaviors: usize) -> Self {
         Shard {
             histograms: Metric::ALL.iter().map(|_| new_histogram()).collect(),
             service: Metric::REQUESTS.iter().map(|_| new_histogram()).collect(),
+            behaviors: (0..behaviors).map(|_| Latencies::default()).collect(),
             counters: [0; Counter::COUNT],
             checks: [0; Check::COUNT],
             errors: BTreeMap::new(),
             tallies: BTreeMap::new(),
+        }
+    }
+
+    /// The set a sample of `behavior` goes to: the behavior's, or the overall one.
+    fn latencies(&mut self, behavior: Option<usize>) -> Target<'_> {
+        match behavior.and_then(|behavior| self.behaviors.get_mut(behavior)) {
+            Some(set) => Target::Behavior(set),
+            None => Target::Overall { histograms: &mut self.histograms, service: &mut self.service },
+        }
+    }
+}
+
+/// Where one sample is recorded.
+enum Target<'a> {
+    Behavior(&'a mut Latencies),
+    Overall { histograms: &'a mut [Histogram<u64>], service: &'a mut [Histogram<u64>] },
+}
+
+impl Target<'_> {
+    fn record(&mut self, metric: Metric, elapsed: Duration) {
+        match self {
+            Target::Behavior(set) => set.record(metric, elapsed),
+            Target::Overall { histograms, .. } => record_duration(&mut histograms[metric.index()], elapsed),
+        }
+    }
+
+    fn record_service(&mut self, metric: Metric, elapsed: Duration) {
+        match self {
+            Target::Behavior(set) => set.record_service(metric, elapsed),
+            Target::Overall { service, .. } => {
+                if let Some(i) = metric.service_index() {
+                    record_duration(&mut service[i], elapsed);
+                }
+            }
         }
     }
 }
@@ -77,6 +122,8 @@ struct Inner {
     /// Where [`Waiting`] counts its time slots from.
     epoch: Instant,
     visitors_live: AtomicI64,
+    /// The plan's behaviors, whose samples are also kept apart (index = behavior index).
+    behaviors: Vec<String>,
 }
 
 /// The handle visitors and agents record through; cheap to clone.
@@ -92,30 +139,47 @@ impl Default for Recorder {
 }
 
 impl Recorder {
+    /// A recorder that keeps no figures per behavior.
     pub fn new() -> Self {
+        Self::with_behaviors(Vec::new())
+    }
+
+    /// A recorder that also keeps the latencies of each of `behaviors` apart (the plan's
+    /// behavior names, in order): samples recorded inside
+    /// [`as_behavior`](super::attribution::as_behavior) count for that behavior as well.
+    pub fn with_behaviors(behaviors: Vec<String>) -> Self {
         let threads = std::thread::available_parallelism().map_or(4, |n| n.get());
         let shards = (threads * 2).max(4);
         Recorder {
             inner: Arc::new(Inner {
-                shards: (0..shards).map(|_| Mutex::new(Shard::new())).collect(),
+                shards: (0..shards).map(|_| Mutex::new(Shard::new(behaviors.len()))).collect(),
                 waiting: (0..shards).map(|_| Mutex::default()).collect(),
                 epoch: Instant::now(),
                 visitors_live: AtomicI64::new(0),
+                behaviors,
             }),
         }
     }
 
+    /// The behaviors whose latencies are kept apart, by index.
+    pub fn behaviors(&self) -> &[String] {
+        &self.inner.behaviors
+    }
+
     /// Records a latency.
     pub fn latency(&self, metric: Metric, elapsed: Duration) {
-        record_duration(&mut self.shard().histograms[metric.index()], elapsed);
+        let behavior = attribution::current();
+        self.shard().latencies(behavior).record(metric, elapsed);
     }
 
     /// Records one latency into several metrics (an overall one and its breakdown) under a
     /// single shard lock.
     pub fn latencies(&self, metrics: &[Metric], elapsed: Duration) {
+        let behavior = attribution::current();
         let mut shard = self.shard();
+        let mut target = shard.latencies(behavior);
         for metric in metrics {
-            record_duration(&mut shard.histograms[metric.index()], elapsed);
+            target.record(*metric, elapsed);
         }
     }
 
@@ -130,11 +194,11 @@ impl Recorder {
     /// under one shard lock. The difference between the two is the send's lateness.
     pub fn reply(&self, metric: Metric, intended: Instant, sent: Instant) {
         let now = Instant::now();
+        let behavior = attribution::current();
         let mut shard = self.shard();
-        record_duration(&mut shard.histograms[metric.index()], now.saturating_duration_since(intended));
-        if let Some(i) = metric.service_index() {
-            record_duration(&mut shard.service[i], now.saturating_duration_since(sent));
-        }
+        let mut target = shard.latencies(behavior);
+        target.record(metric, now.saturating_duration_since(intended));
+        target.record_service(metric, now.saturating_duration_since(sent));
     }
 
     /// Adds `n` to a counter.
@@ -199,8 +263,10 @@ impl Recorder {
         update(&mut lock(&self.inner.waiting[shard]));
     }
 
-    /// Moves every shard's samples into `into` and leaves the shards empty.
-    pub(crate) fn drain_into(&self, into: &mut Shard) {
+    /// Takes every shard's samples, leaving the shards empty. The overall histograms of the
+    /// answer hold every sample: the behaviors' are added to them here, off the hot path.
+    pub(crate) fn drain(&self) -> Shard {
+        let mut into = self.empty();
         for shard in &self.inner.shards {
             let mut shard = lock(shard);
             let shard = &mut *shard;
@@ -224,11 +290,24 @@ impl Recorder {
             for (key, n) in std::mem::take(&mut shard.tallies) {
                 *into.tallies.entry(key).or_insert(0) += n;
             }
+            for (total, part) in into.behaviors.iter_mut().zip(shard.behaviors.iter_mut()) {
+                part.drain_into(total);
+            }
         }
+        for set in &into.behaviors {
+            set.add_to(&mut into.histograms, &mut into.service);
+        }
+        into
     }
 
+    /// Nothing measured, with no behaviors: the start of hand-built intervals and totals.
     pub(crate) fn empty_shard() -> Shard {
-        Shard::new()
+        Shard::new(0)
+    }
+
+    /// Nothing measured, with a set for each of this recorder's behaviors.
+    pub(crate) fn empty(&self) -> Shard {
+        Shard::new(self.inner.behaviors.len())
     }
 
     fn shard(&self) -> MutexGuard<'_, Shard> {
@@ -288,16 +367,14 @@ mod tests {
                 });
             }
         });
-        let mut total = Recorder::empty_shard();
-        recorder.drain_into(&mut total);
+        let total = recorder.drain();
         let acks = &total.histograms[Metric::PresenceAck.index()];
         assert_eq!(acks.len(), 4000);
         assert_eq!(acks.min(), 100);
         assert!(acks.max() >= 4099 && acks.max() <= 4102, "max {}", acks.max());
         assert_eq!(total.counters[Counter::MessagesSent.index()], 4000);
         assert_eq!(total.errors.get("lost"), Some(&4));
-        let mut again = Recorder::empty_shard();
-        recorder.drain_into(&mut again);
+        let again = recorder.drain();
         assert_eq!(again.histograms[Metric::PresenceAck.index()].len(), 0, "a drain empties the shards");
     }
 
@@ -306,8 +383,7 @@ mod tests {
         let recorder = Recorder::new();
         let intended = Instant::now() - Duration::from_millis(50);
         recorder.since(Metric::PresenceAck, intended);
-        let mut total = Recorder::empty_shard();
-        recorder.drain_into(&mut total);
+        let total = recorder.drain();
         assert!(total.histograms[Metric::PresenceAck.index()].min() >= 49_900, "recorded from intent, not from now");
     }
 
@@ -317,13 +393,40 @@ mod tests {
         let sent = Instant::now() - Duration::from_millis(20);
         recorder.reply(Metric::PresenceAck, sent - Duration::from_millis(480), sent);
         recorder.reply(Metric::Connect, sent, sent);
-        let mut total = Recorder::empty_shard();
-        recorder.drain_into(&mut total);
+        let total = recorder.drain();
         let latency = &total.histograms[Metric::PresenceAck.index()];
         let service = &total.service[Metric::PresenceAck.service_index().unwrap()];
         assert!(latency.min() >= 499_000 && latency.min() < 600_000, "latency {}", latency.min());
         assert!(service.min() >= 19_900 && service.min() < 100_000, "service {}", service.min());
         assert_eq!(total.histograms[Metric::Connect.index()].len(), 1);
         assert_eq!(total.service.iter().map(Histogram::len).sum::<u64>(), 1, "no service time for connect");
+    }
+
+    #[test]
+    fn a_behavior_keeps_its_own_samples_and_the_overall_figures_hold_all() {
+        let recorder = Recorder::with_behaviors(vec!["a".into(), "b".into()]);
+        let sent = Instant::now();
+        attribution::sync_as_behavior(1, || {
+            recorder.latency(Metric::Connect, Duration::from_millis(7));
+            recorder.reply(Metric::PresenceAck, sent, sent);
+        });
+        attribution::sync_as_behavior(0, || {
+            recorder.latencies(&[Metric::Reconnect, Metric::ReconnectKill], Duration::from_millis(1))
+        });
+        recorder.latency(Metric::Connect, Duration::from_millis(3));
+        // A behavior the recorder does not know (a recorder made without the plan's) counts overall only.
+        attribution::sync_as_behavior(5, || recorder.latency(Metric::Connect, Duration::from_millis(3)));
+        let total = recorder.drain();
+        assert_eq!(total.histograms[Metric::Connect.index()].len(), 3);
+        assert_eq!(total.histograms[Metric::PresenceAck.index()].len(), 1);
+        assert_eq!(total.service[Metric::PresenceAck.service_index().unwrap()].len(), 1);
+        assert_eq!(total.histograms[Metric::ReconnectKill.index()].len(), 1);
+        let b = &total.behaviors[1];
+        assert_eq!(b.histogram(Metric::Connect).map(Histogram::len), Some(1));
+        assert!(b.histogram(Metric::Connect).unwrap().min() >= 7000);
+        assert_eq!(b.service(Metric::PresenceAck).map(Histogram::len), Some(1));
+        assert!(b.histogram(Metric::Reconnect).is_none());
+        assert_eq!(total.behaviors[0].histogram(Metric::ReconnectKill).map(Histogram::len), Some(1));
+        assert!(recorder.drain().histograms[Metric::Connect.index()].is_empty(), "a drain empties the sets");
     }
 }

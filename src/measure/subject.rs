@@ -47,12 +47,7 @@ impl Subject {
     pub fn closest(name: &str) -> Option<String> {
         let kinds = ERROR_KINDS.iter().map(|(kind, _)| format!("{ERROR_KIND_PREFIX}{kind}"));
         let names = Subject::known_names().map(str::to_owned).chain(["errors".to_owned()]).chain(kinds);
-        let allowed = (name.chars().count() / 4).clamp(1, 3);
-        names
-            .map(|known| (edit_distance(name, &known), known))
-            .filter(|(distance, _)| *distance <= allowed)
-            .min_by_key(|(distance, _)| *distance)
-            .map(|(_, known)| known)
+        closest(name, names)
     }
 
     /// Every valid name but error kinds, for messages that list the choices.
@@ -61,6 +56,17 @@ impl Subject {
         let counters = Counter::ALL.into_iter().map(Counter::name);
         metrics.chain(counters).chain(Check::ALL.into_iter().map(Check::name))
     }
+}
+
+/// The one of `known` closest to `name`, a few letters off at most, for "did you mean".
+pub fn closest<S: AsRef<str>>(name: &str, known: impl IntoIterator<Item = S>) -> Option<S> {
+    let allowed = (name.chars().count() / 4).clamp(1, 3);
+    known
+        .into_iter()
+        .map(|known| (edit_distance(name, known.as_ref()), known))
+        .filter(|(distance, _)| *distance <= allowed)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, known)| known)
 }
 
 /// Levenshtein distance: insertions, deletions and substitutions of one character.

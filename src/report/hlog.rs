@@ -11,6 +11,8 @@ use std::io::LineWriter;
 use std::path::Path;
 use std::time::SystemTime;
 
+use futures_util::stream::{self, Stream, StreamExt};
+use futures_util::FutureExt;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use hdrhistogram::serialization::V2DeflateSerializer;
 use tokio::sync::mpsc;
@@ -27,6 +29,22 @@ pub async fn write_intervals(
     started_at: SystemTime,
     mut intervals: mpsc::Receiver<Interval>,
 ) -> std::io::Result<u64> {
+    write_stream(path, started_at, stream::poll_fn(|cx| intervals.poll_recv(cx))).await
+}
+
+/// Writes `intervals`, all known already (a merged run's), at once.
+pub fn write_all(path: &Path, started_at: SystemTime, intervals: Vec<Interval>) -> std::io::Result<u64> {
+    // Every interval is ready, so the writer never waits: it is done on its first poll.
+    write_stream(path, started_at, stream::iter(intervals)).now_or_never().unwrap_or_else(|| {
+        Err(std::io::Error::other("the interval log writer waited on intervals that were all ready"))
+    })
+}
+
+async fn write_stream(
+    path: &Path,
+    started_at: SystemTime,
+    mut intervals: impl Stream<Item = Interval> + Unpin,
+) -> std::io::Result<u64> {
     // A line is a comment or one metric's interval: written whole, one write per line, a
     // dozen a second. A `BufWriter` would keep the first minutes of a run in memory.
     let mut file = LineWriter::with_capacity(LINE_CAPACITY, File::create(path)?);
@@ -39,7 +57,7 @@ pub async fn write_intervals(
             .with_base_time(started_at)
             .with_max_value_divisor(1000.0)
             .begin_log_with(&mut file, &mut serializer)?;
-        while let Some(interval) = intervals.recv().await {
+        while let Some(interval) = intervals.next().await {
             for metric in Metric::ALL {
                 let histogram = &interval.histograms[metric.index()];
                 if histogram.is_empty() {

@@ -165,6 +165,7 @@ mod tests {
         .unwrap();
         let result = |expression: &str, value, passed| ThresholdResult {
             name: "presence_ack".into(),
+            behavior: None,
             expression: expression.into(),
             value: Some(value),
             unit: "us".into(),

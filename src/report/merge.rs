@@ -1,6 +1,7 @@
 //! Merging the summaries of a split run's shards into the summary of the whole run, exactly:
 //! latency histograms are added (never percentiles averaged), counters, checks and errors
-//! summed, the peak of visitors taken from the sum of the aligned per-second timelines. The
+//! summed, the peak of visitors taken from the sum of the aligned per-second timelines; each
+//! behavior's latencies are merged the same way as the overall ones. The
 //! result carries no verdict: it is judged once, by the same code as a single run
 //! (`report::verdict`), on the merged totals.
 
@@ -12,8 +13,9 @@ use thiserror::Error;
 
 use super::encoded::{self, DecodeError};
 use super::harness::HarnessSummary;
+use super::latency_set::LatencySet;
 use super::split::ShardInfo;
-use super::summary::{LatencySummary, ShardRow, Summary, VisitorSummary};
+use super::summary::{ShardRow, Summary, VisitorSummary};
 use super::verdict::Status;
 use crate::measure::{new_histogram, Counter, Second};
 
@@ -30,8 +32,8 @@ pub enum MergeError {
     Mismatch { file: PathBuf, field: &'static str, expected: String, found: String, first: PathBuf },
     #[error("{file}: shard {index} is also {other}")]
     Twice { file: PathBuf, index: u32, other: PathBuf },
-    #[error("{file}: field `histograms.{metric}`: {source}")]
-    Histogram { file: PathBuf, metric: String, source: DecodeError },
+    #[error("{file}: field `{field}`: {source}")]
+    Histogram { file: PathBuf, field: String, source: DecodeError },
 }
 
 /// One shard's summary, and the file it came from (for messages).
@@ -106,17 +108,21 @@ fn shard_info(shard: &ShardSummary) -> Result<&ShardInfo, MergeError> {
     shard.summary.shard.as_ref().ok_or_else(|| MergeError::NotAShard { file: shard.file.clone() })
 }
 
-/// Every shard's histograms of one map (`histograms` or `service_histograms`), added by metric.
-fn added(
-    shards: &[&ShardSummary],
-    map: impl Fn(&Summary) -> &BTreeMap<String, String>,
+/// Two maps of encoded histograms of one shard's summary: latencies and service times.
+type Encoded<'a> = (&'a ShardSummary, &'a BTreeMap<String, String>, &'a BTreeMap<String, String>);
+
+/// The shards' histograms of one map of their summaries (`field` names it in messages, such as
+/// `histograms` or `behaviors.browser.service_histograms`), added by metric.
+fn added<'a>(
+    maps: impl Iterator<Item = (&'a ShardSummary, &'a BTreeMap<String, String>)>,
+    field: &str,
 ) -> Result<BTreeMap<String, Histogram<u64>>, MergeError> {
     let mut histograms: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
-    for shard in shards {
-        for (metric, text) in map(&shard.summary) {
+    for (shard, map) in maps {
+        for (metric, text) in map {
             let histogram = encoded::decode(text).map_err(|source| MergeError::Histogram {
                 file: shard.file.clone(),
-                metric: metric.clone(),
+                field: format!("{field}.{metric}"),
                 source,
             })?;
             let total = histograms.entry(metric.clone()).or_insert_with(new_histogram);
@@ -126,10 +132,23 @@ fn added(
     Ok(histograms)
 }
 
+/// One set of latencies of the shards, merged: `sets` holds each shard's histograms of it,
+/// `prefix` says where they are in a summary (for messages: empty for the overall set,
+/// `behaviors.NAME.` for a behavior's).
+fn merged_set(sets: &[Encoded<'_>], prefix: &str, seconds: f64) -> Result<LatencySet, MergeError> {
+    let latencies =
+        added(sets.iter().map(|(shard, latencies, _)| (*shard, *latencies)), &format!("{prefix}histograms"))?;
+    let service =
+        added(sets.iter().map(|(shard, _, service)| (*shard, *service)), &format!("{prefix}service_histograms"))?;
+    Ok(LatencySet::new(named(&latencies), named(&service), seconds))
+}
+
+fn named(map: &BTreeMap<String, Histogram<u64>>) -> impl Iterator<Item = (&str, &Histogram<u64>)> {
+    map.iter().map(|(name, histogram)| (name.as_str(), histogram))
+}
+
 /// The sums of every shard's figures, without a verdict.
 fn totals(shards: &[&ShardSummary]) -> Result<Summary, MergeError> {
-    let histograms = added(shards, |summary| &summary.histograms)?;
-    let service = added(shards, |summary| &summary.service_histograms)?;
     let owner = shards.first().map(|shard| &shard.summary).ok_or(MergeError::Nothing)?;
     let seconds = shards.iter().map(|shard| shard.summary.duration_seconds).fold(0.0, f64::max);
     let mut summary = owner.clone();
@@ -142,18 +161,26 @@ fn totals(shards: &[&ShardSummary]) -> Result<Summary, MergeError> {
         }
     }
     summary.target = targets.join(", ");
-    summary.metrics = histograms
-        .iter()
-        .map(|(metric, histogram)| (metric.clone(), LatencySummary::from_histogram(histogram, seconds)))
-        .collect();
-    summary.histograms =
-        histograms.iter().map(|(metric, histogram)| (metric.clone(), encoded::encode(histogram))).collect();
-    summary.service = service
-        .iter()
-        .map(|(metric, histogram)| (metric.clone(), LatencySummary::from_histogram(histogram, seconds)))
-        .collect();
-    summary.service_histograms =
-        service.iter().map(|(metric, histogram)| (metric.clone(), encoded::encode(histogram))).collect();
+    let overall: Vec<Encoded> =
+        shards.iter().map(|shard| (*shard, &shard.summary.histograms, &shard.summary.service_histograms)).collect();
+    let overall = merged_set(&overall, "", seconds)?;
+    (summary.metrics, summary.service) = (overall.metrics, overall.service);
+    (summary.histograms, summary.service_histograms) = (overall.histograms, overall.service_histograms);
+    let names: std::collections::BTreeSet<&String> =
+        shards.iter().flat_map(|shard| shard.summary.behaviors.keys()).collect();
+    summary.behaviors = names
+        .into_iter()
+        .map(|name| {
+            let sets: Vec<Encoded> = shards
+                .iter()
+                .filter_map(|shard| {
+                    let set = shard.summary.behaviors.get(name)?;
+                    Some((*shard, &set.histograms, &set.service_histograms))
+                })
+                .collect();
+            Ok((name.clone(), merged_set(&sets, &format!("behaviors.{name}."), seconds)?))
+        })
+        .collect::<Result<_, MergeError>>()?;
     summary.counters = sum(shards.iter().map(|shard| &shard.summary.counters));
     summary.checks = sum(shards.iter().map(|shard| &shard.summary.checks));
     summary.errors = sum(shards.iter().map(|shard| &shard.summary.errors));

@@ -6,6 +6,7 @@ use rand::{Rng, SeedableRng};
 use super::*;
 use crate::engine::shard::Shard;
 use crate::measure::{Metric, Totals};
+use crate::report::summary::LatencySummary;
 
 const SCENARIO: &str = "name: t\nseed: 7\n";
 
@@ -46,6 +47,64 @@ fn merged_latencies_equal_the_single_histogram_exactly() {
     assert_eq!(merged.summary.service[Metric::Connect.name()], expected, "service times merge exactly too");
     assert_eq!(encoded::decode(&merged.summary.histograms[Metric::Connect.name()]).unwrap(), single);
     assert!(merged.missing.is_empty());
+}
+
+/// Each behavior's latencies merge as exactly as the overall ones: two behaviors' samples over
+/// 2 shards (one behavior absent from one shard) give each behavior's single-process figures,
+/// and the merged thresholds on a behavior are judged on them.
+#[test]
+fn merged_behaviors_equal_their_single_histograms_exactly() {
+    let mut rng = SmallRng::seed_from_u64(7);
+    let (mut browser, mut mobile) = (new_histogram(), new_histogram());
+    let mut parts = [[new_histogram(), new_histogram()], [new_histogram(), new_histogram()]];
+    for i in 0..20_000u64 {
+        let value = if i % 97 == 0 { rng.random_range(100_000..3_000_000) } else { rng.random_range(50..9_000) };
+        // mobile runs on shard 1 only; browser on both, its tail on shard 0.
+        let (single, shard, behavior) = match i % 4 {
+            0 => (&mut mobile, 1, 1),
+            1 if value > 50_000 => (&mut browser, 0, 0),
+            _ => (&mut browser, (i % 2) as usize, 0),
+        };
+        single.record(value).unwrap();
+        parts[shard][behavior].record(value).unwrap();
+    }
+    let shards: Vec<ShardSummary> = (0..2u32)
+        .map(|k| {
+            let mut shard = shard_summary(k, 2, &new_histogram(), &[]);
+            for (name, histogram) in ["browser", "mobile"].iter().zip(&parts[k as usize]) {
+                if !histogram.is_empty() {
+                    let set = LatencySet::new([(Metric::PresenceAck.name(), histogram)], [], 10.0);
+                    shard.summary.behaviors.insert((*name).to_owned(), set);
+                }
+            }
+            shard
+        })
+        .collect();
+    assert!(!shards[0].summary.behaviors.contains_key("mobile"));
+    let merged = merge(shards).unwrap().summary;
+    for (name, single) in [("browser", &browser), ("mobile", &mobile)] {
+        let set = &merged.behaviors[name];
+        assert_eq!(set.metrics[Metric::PresenceAck.name()], LatencySummary::from_histogram(single, 10.0), "{name}");
+        assert_eq!(&encoded::decode(&set.histograms[Metric::PresenceAck.name()]).unwrap(), single, "{name}");
+    }
+    let plan = crate::scenario::from_str(
+        "name: t\nduration: 10s\nload: { stages: [{ hold: 10s }] }\nbehaviors: [{ name: browser, steps: [connect] }, \
+         { name: mobile, steps: [connect] }]\nthresholds:\n  presence_ack{behavior:mobile}: [\"p99 < 1ms\"]\n",
+        "t.yaml",
+    )
+    .unwrap();
+    let judged = crate::report::threshold::evaluate(&plan.thresholds, &merged, &[]).pop().unwrap();
+    assert_eq!(judged.value, Some(mobile.value_at_quantile(0.99) as f64));
+}
+
+#[test]
+fn a_bad_behavior_histogram_names_its_field() {
+    let mut shard = shard_summary(0, 1, &new_histogram(), &[]);
+    let mut set = LatencySet::default();
+    set.histograms.insert("connect".into(), "not base64!".into());
+    shard.summary.behaviors.insert("mobile".into(), set);
+    let err = merge(vec![shard]).err().unwrap().to_string();
+    assert!(err.starts_with("shard-0/summary.json: field `behaviors.mobile.histograms.connect`: not base64"), "{err}");
 }
 
 #[test]

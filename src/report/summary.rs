@@ -7,9 +7,9 @@ use std::path::Path;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use super::encoded;
 use super::exercise::CheckResult;
 use super::harness::HarnessSummary;
+use super::latency_set::LatencySet;
 use super::regression::BaselineResult;
 use super::split::ShardInfo;
 use super::threshold::ThresholdResult;
@@ -114,6 +114,10 @@ pub struct Summary {
     /// The same for the service times (`service`), so that they merge exactly too.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub service_histograms: BTreeMap<String, String>,
+    /// The latencies of each behavior of the scenario, by behavior name (docs/reports.md):
+    /// the same figures and histograms as the overall ones above.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub behaviors: BTreeMap<String, LatencySet>,
     /// Per interval (a second): visitors alive, messages, errors; aligned across shards.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timeline: Vec<Second>,
@@ -146,30 +150,11 @@ pub struct ShardRow {
 impl Summary {
     pub fn from_totals(scenario: &str, target: &str, totals: &Totals) -> Self {
         let seconds = totals.elapsed.as_secs_f64();
-        let metrics = Metric::ALL
-            .iter()
-            .filter(|metric| !totals.histogram(**metric).is_empty())
-            .map(|metric| {
-                (metric.name().to_owned(), LatencySummary::from_histogram(totals.histogram(*metric), seconds))
-            })
-            .collect();
-        let service_histograms: Vec<_> = Metric::REQUESTS
-            .iter()
-            .filter_map(|metric| Some((metric.name(), totals.service(*metric).filter(|h| !h.is_empty())?)))
-            .collect();
-        let service = service_histograms
-            .iter()
-            .map(|(name, histogram)| ((*name).to_owned(), LatencySummary::from_histogram(histogram, seconds)))
-            .collect();
-        let service_histograms = service_histograms
-            .iter()
-            .map(|(name, histogram)| ((*name).to_owned(), encoded::encode(histogram)))
-            .collect();
-        let histograms = Metric::ALL
-            .iter()
-            .filter(|metric| !totals.histogram(**metric).is_empty())
-            .map(|metric| (metric.name().to_owned(), encoded::encode(totals.histogram(*metric))))
-            .collect();
+        let latencies = Metric::ALL.iter().map(|metric| (metric.name(), totals.histogram(*metric)));
+        let service = Metric::REQUESTS.iter().filter_map(|metric| Some((metric.name(), totals.service(*metric)?)));
+        let LatencySet { metrics, service, histograms, service_histograms } =
+            LatencySet::new(latencies, service, seconds);
+        let behaviors = totals.behaviors().map(|(name, set)| (name.to_owned(), LatencySet::of(set, seconds))).collect();
         Summary {
             schema: SCHEMA_VERSION,
             scenario: scenario.to_owned(),
@@ -195,6 +180,7 @@ impl Summary {
             drills: Vec::new(),
             histograms,
             service_histograms,
+            behaviors,
             timeline: totals.timeline.clone(),
             shard: None,
             shards: Vec::new(),

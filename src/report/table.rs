@@ -6,8 +6,10 @@ use super::compare::Comparison;
 use super::summary::{LatencySummary, Summary};
 
 /// Renders a summary as a fixed-width table; the comparison with a baseline, when given, comes
-/// before the verdict section, so the table always ends with the `verdict:` line.
-pub fn render(summary: &Summary, comparison: Option<&Comparison>) -> String {
+/// before the verdict section, so the table always ends with the `verdict:` line. With
+/// `by_behavior`, each behavior's latencies follow the overall ones (`--by-behavior`: a
+/// scenario with many behaviors would make the default table long).
+pub fn render(summary: &Summary, comparison: Option<&Comparison>, by_behavior: bool) -> String {
     let mut out = String::new();
     let v = &summary.visitors;
     let _ = writeln!(
@@ -32,6 +34,9 @@ pub fn render(summary: &Summary, comparison: Option<&Comparison>) -> String {
     if summary.metrics.is_empty() {
         let _ = writeln!(out, "(no latency samples)");
     }
+    if by_behavior {
+        out.push_str(&behaviors(summary));
+    }
     let _ = writeln!(out);
     let counters: Vec<String> = summary.counters.iter().map(|(name, n)| format!("{name} {n}")).collect();
     let _ = writeln!(out, "counters: {}", counters.join(", "));
@@ -50,6 +55,24 @@ pub fn render(summary: &Summary, comparison: Option<&Comparison>) -> String {
         out.push_str(&comparison.render());
     }
     out.push_str(&super::findings::render(summary));
+    out
+}
+
+/// Each behavior's latencies, a block per behavior, in the columns of the overall table.
+pub fn behaviors(summary: &Summary) -> String {
+    let mut out = String::new();
+    for (behavior, set) in &summary.behaviors {
+        let _ = writeln!(out, "\nbehavior {behavior}");
+        for (name, m) in &set.metrics {
+            row(&mut out, &format!("  {name}"), m);
+            if let Some(service) = set.service.get(name) {
+                row(&mut out, &format!("  {name}.service"), service);
+            }
+        }
+        if set.metrics.is_empty() {
+            let _ = writeln!(out, "  (no latency samples)");
+        }
+    }
     out
 }
 
@@ -86,5 +109,23 @@ mod tests {
         assert_eq!(micros(850), "850us");
         assert_eq!(micros(1_250), "1.25ms");
         assert_eq!(micros(2_500_000), "2.50s");
+    }
+
+    #[test]
+    fn behaviors_show_only_when_asked_for() {
+        let mut summary: Summary = serde_json::from_str(
+            r#"{"schema":1,"scenario":"t","started_at":"x","duration_seconds":1.0,"target":"x",
+                "visitors":{"started":1,"completed":1,"peak":1},"metrics":{},"counters":{},"errors":{},
+                "behaviors":{"browser":{"metrics":{"connect":{"unit":"us","count":3,"rate":3.0,"min":1,
+                "mean":2.0,"p50":2,"p90":3,"p99":1500,"p999":3,"max":3}}},"idle":{}}}"#,
+        )
+        .unwrap();
+        assert!(!render(&summary, None, false).contains("behavior browser"));
+        let table = render(&summary, None, true);
+        assert!(table.contains("\nbehavior browser\n  connect "), "{table}");
+        assert!(table.contains("1.50ms"), "{table}");
+        assert!(table.contains("behavior idle\n  (no latency samples)"), "{table}");
+        summary.behaviors.clear();
+        assert_eq!(render(&summary, None, true), render(&summary, None, false));
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::exercise;
-use super::summary::Summary;
+use super::summary::{LatencySummary, Summary};
 use super::table::micros;
 use crate::measure::{Check, Subject};
 use crate::scenario::{Stat, Threshold, Unit};
@@ -15,6 +15,9 @@ use crate::scenario::{Stat, Threshold, Unit};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdResult {
     pub name: String,
+    /// The behavior the threshold selects (`{behavior:NAME}`); absent: the whole run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub behavior: Option<String>,
     pub expression: String,
     /// In `unit`; `null` when a latency statistic had no samples (which fails: a gate on
     /// something that never happened proves nothing).
@@ -53,7 +56,10 @@ pub fn evaluate(thresholds: &[Threshold], summary: &Summary, expected: &[Check])
     thresholds
         .iter()
         .map(|threshold| {
-            let value = measure(summary, &threshold.subject, threshold.stat);
+            let value = match &threshold.behavior {
+                Some(behavior) => measure_behavior(summary, behavior, &threshold.subject, threshold.stat),
+                None => measure(summary, &threshold.subject, threshold.stat),
+            };
             let exercised = match &threshold.subject {
                 Subject::Check(check) => exercise::exercised(summary, *check),
                 _ => value.is_some(),
@@ -61,6 +67,7 @@ pub fn evaluate(thresholds: &[Threshold], summary: &Summary, expected: &[Check])
             let required = matches!(&threshold.subject, Subject::Check(check) if expected.contains(check));
             ThresholdResult {
                 name: threshold.name.clone(),
+                behavior: threshold.behavior.clone(),
                 expression: threshold.expression.clone(),
                 value,
                 unit: threshold.stat.unit().to_string(),
@@ -89,6 +96,28 @@ pub fn abort_reason(thresholds: &[Threshold], summary: &Summary, elapsed: Durati
     })
 }
 
+/// The value of `stat` of a latency metric in one behavior's figures. A behavior without
+/// samples of the metric has nothing to judge, whatever the statistic: `count == 0` on it
+/// would pass for a behavior that never ran (a mistyped weight), so it is not exercised.
+fn measure_behavior(summary: &Summary, behavior: &str, subject: &Subject, stat: Stat) -> Option<f64> {
+    let Subject::Metric(metric) = subject else { return None };
+    summary.behaviors.get(behavior)?.metrics.get(metric.name()).map(|m| statistic(m, stat))
+}
+
+fn statistic(m: &LatencySummary, stat: Stat) -> f64 {
+    match stat {
+        Stat::P50 => m.p50 as f64,
+        Stat::P90 => m.p90 as f64,
+        Stat::P99 => m.p99 as f64,
+        Stat::P999 => m.p999 as f64,
+        Stat::Min => m.min as f64,
+        Stat::Max => m.max as f64,
+        Stat::Mean => m.mean,
+        Stat::Rate => m.rate,
+        Stat::Count => m.count as f64,
+    }
+}
+
 /// The value of `stat` of `subject` in `summary`, in the stat's unit.
 fn measure(summary: &Summary, subject: &Subject, stat: Stat) -> Option<f64> {
     let count = match subject {
@@ -96,17 +125,7 @@ fn measure(summary: &Summary, subject: &Subject, stat: Stat) -> Option<f64> {
             let Some(m) = summary.metrics.get(metric.name()) else {
                 return matches!(stat, Stat::Count | Stat::Rate).then_some(0.0);
             };
-            return Some(match stat {
-                Stat::P50 => m.p50 as f64,
-                Stat::P90 => m.p90 as f64,
-                Stat::P99 => m.p99 as f64,
-                Stat::P999 => m.p999 as f64,
-                Stat::Min => m.min as f64,
-                Stat::Max => m.max as f64,
-                Stat::Mean => m.mean,
-                Stat::Rate => m.rate,
-                Stat::Count => m.count as f64,
-            });
+            return Some(statistic(m, stat));
         }
         Subject::Counter(counter) => summary.counters.get(counter.name()).copied().unwrap_or(0),
         Subject::Check(check) => summary.checks.get(check.name()).copied().unwrap_or(0),
@@ -123,7 +142,6 @@ fn measure(summary: &Summary, subject: &Subject, stat: Stat) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::summary::LatencySummary;
 
     fn summary() -> Summary {
         let mut s: Summary = serde_json::from_str(
@@ -202,6 +220,32 @@ mod tests {
         sent.counters.insert("signals_sent".into(), 5);
         let held = evaluate(&t, &sent, &[Check::SignalsLost]).pop().unwrap();
         assert_eq!((held.exercised, held.passed), (true, true));
+    }
+
+    #[test]
+    fn a_behavior_threshold_reads_that_behavior_and_without_samples_is_not_exercised() {
+        let text = "name: t\nduration: 10s\nload: { stages: [{ hold: 10s }] }\nbehaviors: [{ name: a, steps: [connect] }, \
+             { name: b, steps: [connect] }]\nthresholds:\n  presence_ack{behavior:a}: [\"p99 < 25ms\", \"count == 0\"]\n  \
+             presence_ack{behavior:b}: [\"count == 0\", \"p99 < 1s\"]\n";
+        let thresholds = crate::scenario::from_str(text, "t.yaml").unwrap().thresholds;
+        let mut s = summary();
+        let mut a = crate::report::latency_set::LatencySet::default();
+        a.metrics.insert("presence_ack".into(), LatencySummary { p99: 30_000, ..s.metrics["presence_ack"].clone() });
+        s.behaviors.insert("a".into(), a);
+        let results = evaluate(&thresholds, &s, &[]);
+        let got: Vec<_> = results.iter().map(|r| (r.value, r.exercised, r.passed)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (Some(30_000.0), true, false),
+                (Some(1000.0), true, false),
+                (None, false, false),
+                (None, false, false)
+            ],
+            "a's own p99 (the overall one is 20ms); b has no samples: never a pass, even count == 0"
+        );
+        assert_eq!(results[0].behavior.as_deref(), Some("a"));
+        assert_eq!(results[2].shown_value(), "not exercised (no samples)");
     }
 
     #[test]

@@ -14,6 +14,9 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 pub(crate) enum Segment {
     Key(&'static str),
     Index(usize),
+    /// The key of a mapping's n-th entry (0-based): for keys that are data, such as the
+    /// names of `thresholds`. Only last in a path: the issue is placed on the key itself.
+    Entry(usize),
 }
 
 /// A cross-field validation error, not yet located in the text.
@@ -57,6 +60,30 @@ pub(crate) struct At<'a, S> {
     pub missing: Option<&'a str>,
 }
 
+/// Fails on the key it reads, with its message: failing while on the key is what places the
+/// error there (failing before reading it would place it on the entry before).
+struct Fail<'a>(&'a str);
+
+impl<'de> DeserializeSeed<'de> for Fail<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for Fail<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Err(E::custom(self.0))
+    }
+}
+
 /// The end of a walk that found nothing: fails with `missing`, if given.
 fn end<E: de::Error>(missing: Option<&str>) -> Result<(), E> {
     match missing {
@@ -84,6 +111,14 @@ impl<'de, S: DeserializeSeed<'de, Value = ()>> Visitor<'de> for At<'_, S> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        if let ([Segment::Entry(wanted)], Some(message)) = (self.path, self.missing) {
+            for _ in 0..*wanted {
+                map.next_entry::<IgnoredAny, IgnoredAny>()?;
+            }
+            // Fails on the key, so the error is placed there.
+            map.next_key_seed(Fail(message))?;
+            return end(self.missing);
+        }
         if let [Segment::Key(wanted), path @ ..] = self.path {
             while let Some(key) = map.next_key::<String>()? {
                 if key == *wanted {
@@ -162,6 +197,15 @@ mod tests {
         let (line, column, text) = position(vec![Key("list"), Index(1), Key("c"), Index(1)]);
         assert_eq!((line, column), (4, 20));
         assert!(text.starts_with("list[1].c[1]: boom"), "{text}");
+    }
+
+    #[test]
+    fn an_entry_is_found_by_its_position_and_the_issue_placed_on_its_key() {
+        let text = "m:\n  x: 1\n  y{z}: [2]\n";
+        let err = locate(text, &Issue { path: vec![Key("m"), Segment::Entry(1)], message: "boom".into() });
+        let location = err.location().expect("a location");
+        assert_eq!((location.line(), location.column()), (3, 3));
+        assert!(err.to_string().starts_with("m: boom"), "{err}");
     }
 
     #[test]

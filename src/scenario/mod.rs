@@ -23,6 +23,7 @@ mod overrides;
 mod pacing;
 mod plan;
 mod rate;
+mod selector;
 mod sequence;
 mod spec;
 mod step;

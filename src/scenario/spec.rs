@@ -19,7 +19,7 @@ use super::plan::{Behavior, Plan};
 use super::sequence::{self, Context};
 use super::step::Step;
 use super::target::{Target, TargetSpec};
-use super::thresholds::ThresholdsSpec;
+use super::thresholds::{self, ThresholdsSpec};
 use super::tolerance::CompareSpec;
 
 fn default_seed() -> u64 {
@@ -81,7 +81,12 @@ impl ScenarioSpec {
             agents: Some(self.agents),
             behaviors: Some(self.behaviors.0),
         };
-        match sections.check(&mut issues) {
+        let compiled = sections.check(&mut issues);
+        if let Some(behaviors) = &compiled.behaviors {
+            let names: Vec<&str> = behaviors.iter().map(|behavior| behavior.name.as_str()).collect();
+            issues.extend(thresholds::unknown_behaviors(&self.thresholds, &names));
+        }
+        match compiled {
             Compiled {
                 target: Some(target),
                 load: Some(load),
@@ -99,7 +104,7 @@ impl ScenarioSpec {
                 metrics: self.metrics.map(MetricsSpec::compile),
                 behaviors,
                 agents,
-                thresholds: self.thresholds.0,
+                thresholds: self.thresholds.into_thresholds(),
                 compare: self.compare.into(),
                 drills,
             }),

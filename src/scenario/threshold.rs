@@ -99,9 +99,11 @@ impl Op {
 /// A parsed, validated threshold of a scenario.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Threshold {
-    /// The name as written (`presence_ack`, `errors.timeout`).
+    /// The name as written (`presence_ack`, `errors.timeout`, `presence_ack{behavior:browser}`).
     pub name: String,
     pub subject: Subject,
+    /// The behavior whose latencies it bounds (`{behavior:NAME}`); `None`: the whole run's.
+    pub behavior: Option<String>,
     /// The expression as written, trimmed: shown in reports next to the measured value.
     pub expression: String,
     pub stat: Stat,

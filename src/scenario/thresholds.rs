@@ -1,6 +1,8 @@
 //! The `thresholds:` section: `name: [ "p99 < 25ms", { threshold: "...", abort_on_fail: true,
-//! delay_abort_eval: 10s } ]`. Names and expressions are checked while the deserializer is on
-//! them, so a bad one is reported at its own line and column.
+//! delay_abort_eval: 10s } ]`, where a latency's name may select a behavior
+//! (`presence_ack{behavior:browser}`, see `selector`). Names and expressions are checked while
+//! the deserializer is on them, so a bad one is reported at its own line and column; whether a
+//! selected behavior exists is checked across sections ([`unknown_behaviors`]).
 
 use std::fmt;
 use std::time::Duration;
@@ -11,11 +13,44 @@ use crate::measure::{Subject, ERROR_KIND_PREFIX};
 
 use super::collect::Entries;
 use super::de::Span;
+use super::locate::{Issue, Segment};
+use super::selector;
 use super::threshold::{Expression, Threshold};
 
-/// Every threshold of the section, in the order written.
+/// Every threshold of the section, in the order written, each with the position of its name
+/// among the section's names (to locate it).
 #[derive(Debug, Default)]
-pub(crate) struct ThresholdsSpec(pub Vec<Threshold>);
+pub(crate) struct ThresholdsSpec(pub Vec<(usize, Threshold)>);
+
+impl ThresholdsSpec {
+    pub(crate) fn into_thresholds(self) -> Vec<Threshold> {
+        self.0.into_iter().map(|(_, threshold)| threshold).collect()
+    }
+}
+
+/// An issue for each name of the section that selects a behavior the scenario does not have
+/// (`behaviors` holds the scenario's behavior names), with the closest one as a suggestion.
+pub(crate) fn unknown_behaviors(spec: &ThresholdsSpec, behaviors: &[&str]) -> Vec<Issue> {
+    let mut issues: Vec<Issue> = Vec::new();
+    let mut reported = None;
+    for (entry, threshold) in &spec.0 {
+        let Some(behavior) = threshold.behavior.as_deref() else { continue };
+        if behaviors.contains(&behavior) || reported == Some(*entry) {
+            continue;
+        }
+        reported = Some(*entry);
+        let hint = crate::measure::closest(behavior, behaviors.iter().copied())
+            .map(|close| format!(": did you mean {close}?"))
+            .unwrap_or_default();
+        let message = format!(
+            "expected a behavior of the scenario ({}) in {:?}, found {behavior:?}{hint}",
+            behaviors.join(", "),
+            threshold.name
+        );
+        issues.push(Issue::here(message).under(Segment::Entry(*entry)).under(Segment::Key("thresholds")));
+    }
+    issues
+}
 
 impl<'de> de::Deserialize<'de> for ThresholdsSpec {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -26,16 +61,18 @@ impl<'de> de::Deserialize<'de> for ThresholdsSpec {
 struct SectionVisitor;
 
 impl<'de> Visitor<'de> for SectionVisitor {
-    type Value = Vec<Threshold>;
+    type Value = Vec<(usize, Threshold)>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a mapping from metric, counter, check or errors to a list of thresholds")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<Threshold>, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<(usize, Threshold)>, A::Error> {
         let mut thresholds = Vec::new();
+        let mut entry = 0;
         while let Some(named) = next_name(&mut map)? {
-            thresholds.extend(named);
+            thresholds.extend(named.into_iter().map(|threshold| (entry, threshold)));
+            entry += 1;
         }
         Ok(thresholds)
     }
@@ -43,11 +80,12 @@ impl<'de> Visitor<'de> for SectionVisitor {
 
 /// Reads one name of the section and its list; `None` at the end of the section.
 fn next_name<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<Vec<Threshold>>, A::Error> {
-    let Some((name, subject)) = map.next_key_seed(NameSeed)? else { return Ok(None) };
+    let Some(Name { name, subject, behavior }) = map.next_key_seed(NameSeed)? else { return Ok(None) };
     let entries = map.next_value_seed(EntriesSeed { subject: &subject })?;
     let thresholds = entries.into_iter().map(|entry| Threshold {
         name: name.clone(),
         subject: subject.clone(),
+        behavior: behavior.clone(),
         expression: entry.text,
         stat: entry.expression.stat,
         op: entry.expression.op,
@@ -73,8 +111,15 @@ impl Entries for ThresholdEntries {
 /// A threshold's name, checked against what the harness measures.
 struct NameSeed;
 
+/// A name as read: as written, what it names, and the behavior it selects.
+struct Name {
+    name: String,
+    subject: Subject,
+    behavior: Option<String>,
+}
+
 impl<'de> DeserializeSeed<'de> for NameSeed {
-    type Value = (String, Subject);
+    type Value = Name;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_str(self)
@@ -82,15 +127,26 @@ impl<'de> DeserializeSeed<'de> for NameSeed {
 }
 
 impl Visitor<'_> for NameSeed {
-    type Value = (String, Subject);
+    type Value = Name;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a metric, counter, check or errors")
     }
 
-    fn visit_str<E: de::Error>(self, name: &str) -> Result<Self::Value, E> {
-        if let Some(subject) = Subject::parse(name) {
-            return Ok((name.to_owned(), subject));
+    fn visit_str<E: de::Error>(self, written: &str) -> Result<Self::Value, E> {
+        let (name, behavior) = selector::split(written).map_err(E::custom)?;
+        let named = |subject| Name { name: written.to_owned(), subject, behavior: behavior.map(str::to_owned) };
+        match Subject::parse(name) {
+            Some(subject @ Subject::Metric(_)) => return Ok(named(subject)),
+            Some(_) if behavior.is_some() => {
+                return Err(E::custom(format!(
+                    "expected a latency metric before {{{}:...}} in {written:?} (only latencies are kept per \
+                     behavior), found {name:?}",
+                    selector::TAG
+                )))
+            }
+            Some(subject) => return Ok(named(subject)),
+            None => {}
         }
         let hint = Subject::closest(name).map(|close| format!(": did you mean {close}?")).unwrap_or_default();
         if name.starts_with(ERROR_KIND_PREFIX) {
@@ -338,6 +394,59 @@ mod tests {
         assert!(message.starts_with("expected `abort_on_fail: true` alongside"), "{message}");
         let (_, _, _, message) = invalid("thresholds:\n  connect: []\n");
         assert_eq!(message, "expected a list with at least one threshold, found an empty list");
+    }
+
+    #[test]
+    fn a_threshold_selects_a_behavior_in_k6_or_prometheus_style() {
+        let plan = compile(
+            "thresholds:\n  presence_ack{behavior:a}: [\"p99 < 25ms\"]\n  connect{behavior=a}: [\"count > 0\"]\n",
+        )
+        .unwrap();
+        let t = &plan.thresholds;
+        assert_eq!((t[0].name.as_str(), t[0].behavior.as_deref()), ("presence_ack{behavior:a}", Some("a")));
+        assert_eq!(t[0].subject, Subject::Metric(Metric::PresenceAck));
+        assert_eq!((t[1].subject.clone(), t[1].behavior.as_deref()), (Subject::Metric(Metric::Connect), Some("a")));
+        assert_eq!(compile("thresholds:\n  connect: [\"count > 0\"]\n").unwrap().thresholds[0].behavior, None);
+    }
+
+    #[test]
+    fn an_unknown_behavior_is_located_on_its_name_with_a_suggestion() {
+        let head = "name: t\nduration: 10s\nload: { stages: [{ hold: 10s }] }\nbehaviors:\n  - { name: browser, steps: [connect] }\n  - { name: mobile, steps: [connect] }\n";
+        let tail = "thresholds:\n  connect: [\"p99 < 1s\"]\n  presence_ack{behavior:browsr}: [\"p99 < 1s\", \"max < 2s\"]\n  connect{behavior:tablet}: [\"p99 < 1s\"]\n";
+        let Err(ScenarioError::Invalid(all)) = from_str(&format!("{head}{tail}"), "x.yaml") else {
+            panic!("expected a validation error")
+        };
+        let found: Vec<_> = all.iter().map(|e| (e.line, e.column, e.path.as_str(), e.message.as_str())).collect();
+        assert_eq!(
+            found,
+            vec![
+                (
+                    9,
+                    3,
+                    "thresholds",
+                    "expected a behavior of the scenario (browser, mobile) in \"presence_ack{behavior:browsr}\", \
+                     found \"browsr\": did you mean browser?"
+                ),
+                (
+                    10,
+                    3,
+                    "thresholds",
+                    "expected a behavior of the scenario (browser, mobile) in \"connect{behavior:tablet}\", found \"tablet\""
+                ),
+            ],
+            "one error per name, not per threshold"
+        );
+    }
+
+    #[test]
+    fn only_latencies_select_a_behavior() {
+        let (line, column, path, message) = invalid("thresholds:\n  errors{behavior:a}: [\"count == 0\"]\n");
+        assert_eq!((line, column, path.as_str()), (6, 3, "thresholds"));
+        assert!(message.starts_with("expected a latency metric before {behavior:...}"), "{message}");
+        let (_, _, _, message) = invalid("thresholds:\n  presence_ack{tab:a}: [\"p99 < 1s\"]\n");
+        assert!(message.starts_with("expected the tag `behavior`"), "{message}");
+        let (_, _, _, message) = invalid("thresholds:\n  presense_ack{behavior:a}: [\"p99 < 1s\"]\n");
+        assert!(message.ends_with("did you mean presence_ack?"), "{message}");
     }
 
     #[test]

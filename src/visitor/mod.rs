@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::checks::Ledger;
 use crate::drill::Drills;
+use crate::measure::attribution::as_behavior;
 use crate::measure::{Counter, Recorder};
 use crate::scenario::{Backoff, Plan};
 use crate::session::Opener;
@@ -74,17 +75,21 @@ pub(crate) fn random_id(index: u64, rng: &mut SmallRng) -> String {
 
 /// Runs visitor number `index` through one behavior, picked by weight with its own RNG
 /// (derived from the scenario's seed and the index, so runs repeat exactly).
+/// Every latency it records also counts for its behavior (`measure::attribution`).
 pub async fn run(ctx: Arc<VisitorContext>, index: u64, cancel: CancellationToken) {
     let Identity { behavior, id, rng } = identity(&ctx.plan, index);
-    ctx.recorder.count(Counter::VisitorsStarted, 1);
-    ctx.recorder.visitors_live_add(1);
-    let mut visitor = Visitor::new(&ctx, &cancel, index, id, rng);
-    let steps = &ctx.plan.behaviors[behavior].steps;
-    let outcome = steps::run_steps(&mut visitor, steps, None).await;
-    visitor.check_overdue_blur();
-    visitor.close_all().await;
-    if outcome != Err(Interrupt::Cancelled) {
-        ctx.recorder.count(Counter::VisitorsCompleted, 1);
-    }
-    ctx.recorder.visitors_live_add(-1);
+    as_behavior(behavior, async move {
+        ctx.recorder.count(Counter::VisitorsStarted, 1);
+        ctx.recorder.visitors_live_add(1);
+        let mut visitor = Visitor::new(&ctx, &cancel, index, id, rng);
+        let steps = &ctx.plan.behaviors[behavior].steps;
+        let outcome = steps::run_steps(&mut visitor, steps, None).await;
+        visitor.check_overdue_blur();
+        visitor.close_all().await;
+        if outcome != Err(Interrupt::Cancelled) {
+            ctx.recorder.count(Counter::VisitorsCompleted, 1);
+        }
+        ctx.recorder.visitors_live_add(-1);
+    })
+    .await
 }

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod behaviors;
 mod cluster;
 mod delivery_checks;
 mod drills;

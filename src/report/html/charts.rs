@@ -1,5 +1,7 @@
 //! The report's charts, built from [`ReportData`]: what each one plots, not how it is drawn.
 
+use hdrhistogram::Histogram;
+
 use super::data::{MetricSeries, ReportData};
 use super::svg::{percentile_x, render, Chart, Series, XAxis};
 use crate::report::table::micros;
@@ -81,7 +83,20 @@ pub fn metric(data: &ReportData, metric: &MetricSeries) -> String {
         x_end: data.summary.duration_seconds,
     };
     let total = &metric.total;
-    // Quantiles up to the one the sample count can tell apart, then the maximum.
+    let distribution = Chart {
+        title: &format!("{} distribution over the run ({} samples)", metric.name, total.len()),
+        x: XAxis::Percentile,
+        y_label: latency,
+        series: vec![Series { name: "latency at percentile".into(), points: distribution(total) }],
+        markers: Vec::new(),
+        x_end: 0.0,
+    };
+    render(&over_time) + &render(&distribution)
+}
+
+/// A histogram's latency at each percentile, HdrHistogram style: quantiles up to the one the
+/// sample count can tell apart, then the maximum.
+fn distribution(total: &Histogram<u64>) -> Vec<(f64, f64)> {
     let deepest = (total.len().max(1) as f64).log10().max(1.0);
     let mut curve: Vec<(f64, f64)> = (0..=(deepest * 10.0) as u32)
         .map(|i| {
@@ -90,15 +105,33 @@ pub fn metric(data: &ReportData, metric: &MetricSeries) -> String {
         })
         .collect();
     curve.push((percentile_x(1.0 - 1.0 / total.len().max(1) as f64).max(deepest), total.max() as f64));
-    let distribution = Chart {
-        title: &format!("{} distribution over the run ({} samples)", metric.name, total.len()),
-        x: XAxis::Percentile,
-        y_label: latency,
-        series: vec![Series { name: "latency at percentile".into(), points: curve }],
-        markers: Vec::new(),
-        x_end: 0.0,
-    };
-    render(&over_time) + &render(&distribution)
+    curve
+}
+
+/// For each metric `metrics` names, its whole-run distribution with one line per behavior
+/// that has samples of it, so a reader sees which behavior suffered.
+pub fn behaviors<'a>(data: &ReportData, metrics: impl Iterator<Item = &'a String>) -> String {
+    let mut out = String::new();
+    for metric in metrics {
+        let series: Vec<Series> = data
+            .behaviors
+            .iter()
+            .filter_map(|behavior| {
+                let histogram = behavior.histograms.get(metric)?;
+                Some(Series { name: behavior.name.clone(), points: distribution(histogram) })
+            })
+            .collect();
+        let chart = Chart {
+            title: &format!("{metric} distribution by behavior"),
+            x: XAxis::Percentile,
+            y_label: latency,
+            series,
+            markers: Vec::new(),
+            x_end: 0.0,
+        };
+        out.push_str(&render(&chart));
+    }
+    out
 }
 
 /// Sessions lost and reconnect attempts per second, with the drill events marked.

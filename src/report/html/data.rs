@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use base64::Engine;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
@@ -13,6 +14,7 @@ use hdrhistogram::Histogram;
 use serde::de::DeserializeOwned;
 
 use crate::measure::new_histogram;
+use crate::report::encoded;
 use crate::report::timeline::{HealthRow, TimelineRow};
 use crate::report::Summary;
 
@@ -48,11 +50,19 @@ pub struct MetricSeries {
     pub total: Histogram<u64>,
 }
 
+/// One behavior's whole-run distributions, by metric name (summary.json's `behaviors`).
+pub struct BehaviorLatencies {
+    pub name: String,
+    pub histograms: BTreeMap<String, Histogram<u64>>,
+}
+
 /// Everything the page shows.
 pub struct ReportData {
     pub summary: Summary,
     /// By metric name, in the interval log's order of first appearance.
     pub metrics: Vec<MetricSeries>,
+    /// By behavior name; empty for summaries without behaviors.
+    pub behaviors: Vec<BehaviorLatencies>,
     /// Empty when the directory has no timeline.jsonl.
     pub timeline: Vec<TimelineRow>,
     /// Empty when the directory has no health.jsonl.
@@ -62,26 +72,52 @@ pub struct ReportData {
 impl ReportData {
     /// Reads a run's output directory.
     pub fn read(dir: &Path) -> Result<ReportData, ReportError> {
-        let summary = Summary::read(&dir.join("summary.json")).map_err(ReportError::Summary)?;
-        let hlog = dir.join("latency.hlog");
-        let bytes = std::fs::read(&hlog).map_err(|source| ReportError::Io { path: hlog.clone(), source })?;
+        let path = dir.join("summary.json");
+        let summary = Summary::read(&path).map_err(ReportError::Summary)?;
+        let behaviors = behaviors(&path, &summary)?;
         Ok(ReportData {
             summary,
-            metrics: read_hlog(&hlog, &bytes)?,
+            metrics: read_hlog(&dir.join("latency.hlog"))?,
+            behaviors,
             timeline: read_rows(&dir.join("timeline.jsonl"))?,
             health: read_rows(&dir.join("health.jsonl"))?,
         })
     }
 }
 
-/// The interval log's histograms by tag. Errors name the line of the interval at fault.
-fn read_hlog(path: &Path, bytes: &[u8]) -> Result<Vec<MetricSeries>, ReportError> {
-    let mut order: Vec<String> = Vec::new();
-    let mut by_name: BTreeMap<String, MetricSeries> = BTreeMap::new();
+/// Each behavior's histograms of summary.json (at `path`), decoded; errors name the field.
+fn behaviors(path: &Path, summary: &Summary) -> Result<Vec<BehaviorLatencies>, ReportError> {
+    let mut all = Vec::new();
+    for (name, set) in &summary.behaviors {
+        let mut histograms = BTreeMap::new();
+        for (metric, text) in &set.histograms {
+            let histogram = encoded::decode(text).map_err(|err| {
+                ReportError::Summary(format!("{}: field `behaviors.{name}.histograms.{metric}`: {err}", path.display()))
+            })?;
+            histograms.insert(metric.clone(), histogram);
+        }
+        all.push(BehaviorLatencies { name: name.clone(), histograms });
+    }
+    Ok(all)
+}
+
+/// One interval of one metric as the interval log holds it.
+pub struct LoggedInterval {
+    pub tag: String,
+    /// From the start of the run.
+    pub start: Duration,
+    pub length: Duration,
+    pub histogram: Histogram<u64>,
+}
+
+/// Every interval of the interval log at `path`, in order. Errors name the line at fault.
+pub fn read_intervals(path: &Path) -> Result<Vec<LoggedInterval>, ReportError> {
+    let bytes = std::fs::read(path).map_err(|source| ReportError::Io { path: path.to_owned(), source })?;
     let mut deserializer = Deserializer::new();
     // The iterator does not say where an entry was: count the interval lines alongside.
-    let interval_lines = line_numbers_of_intervals(bytes);
-    for (index, entry) in IntervalLogIterator::new(bytes).enumerate() {
+    let interval_lines = line_numbers_of_intervals(&bytes);
+    let mut intervals = Vec::new();
+    for (index, entry) in IntervalLogIterator::new(&bytes).enumerate() {
         let at = |detail: String| ReportError::Line {
             path: path.to_owned(),
             line: interval_lines.get(index).copied().unwrap_or(0),
@@ -92,20 +128,35 @@ fn read_hlog(path: &Path, bytes: &[u8]) -> Result<Vec<MetricSeries>, ReportError
             Ok(_) => continue,
             Err(err) => return Err(at(format!("not an interval log entry: {err:?}"))),
         };
-        let name = interval.tag().map_or("untagged", |tag| tag.as_str()).to_owned();
+        let tag = interval.tag().map_or("untagged", |tag| tag.as_str()).to_owned();
         let encoded = base64::engine::general_purpose::STANDARD
             .decode(interval.encoded_histogram())
-            .map_err(|err| at(format!("histogram of {name}: {err}")))?;
+            .map_err(|err| at(format!("histogram of {tag}: {err}")))?;
         let histogram: Histogram<u64> = deserializer
             .deserialize(&mut Cursor::new(encoded))
-            .map_err(|err| at(format!("histogram of {name}: {err:?}")))?;
-        let series = by_name.entry(name.clone()).or_insert_with(|| {
-            order.push(name.clone());
-            MetricSeries { name, intervals: Vec::new(), total: new_histogram() }
+            .map_err(|err| at(format!("histogram of {tag}: {err:?}")))?;
+        intervals.push(LoggedInterval {
+            tag,
+            start: interval.start_timestamp(),
+            length: interval.duration(),
+            histogram,
         });
-        series.total.add(&histogram).map_err(|err| at(format!("{err:?}")))?;
+    }
+    Ok(intervals)
+}
+
+/// The interval log's histograms by tag.
+fn read_hlog(path: &Path) -> Result<Vec<MetricSeries>, ReportError> {
+    let mut order: Vec<String> = Vec::new();
+    let mut by_name: BTreeMap<String, MetricSeries> = BTreeMap::new();
+    for LoggedInterval { tag, start, histogram, .. } in read_intervals(path)? {
+        let series = by_name.entry(tag.clone()).or_insert_with(|| {
+            order.push(tag.clone());
+            MetricSeries { name: tag, intervals: Vec::new(), total: new_histogram() }
+        });
+        series.total.add(&histogram).expect("auto-resizing histograms take any value");
         series.intervals.push(IntervalPoint {
-            t_s: interval.start_timestamp().as_secs_f64(),
+            t_s: start.as_secs_f64(),
             count: histogram.len(),
             p50: histogram.value_at_quantile(0.5),
             p90: histogram.value_at_quantile(0.9),
@@ -127,7 +178,7 @@ fn line_numbers_of_intervals(bytes: &[u8]) -> Vec<usize> {
 }
 
 /// One JSON object per line; a missing file is no rows (older runs and merges without it).
-fn read_rows<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, ReportError> {
+pub fn read_rows<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, ReportError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

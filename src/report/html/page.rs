@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use super::data::ReportData;
 use super::{charts, escape};
+use crate::report::summary::LatencySummary;
 use crate::report::table::micros;
 use crate::report::verdict::Status;
 
@@ -53,6 +54,11 @@ pub fn render(data: &ReportData) -> String {
         let _ = write!(out, "<h3>{}</h3>", escape(&metric.name));
         out.push_str(&charts::metric(data, metric));
     }
+    if !s.behaviors.is_empty() {
+        out.push_str("<h2>Latency by behavior</h2>");
+        out.push_str(&behavior_table(data));
+        out.push_str(&charts::behaviors(data, s.metrics.keys()));
+    }
     out.push_str("<h2>Errors</h2>");
     out.push_str(&errors(data));
     out.push_str("<h2>Harness health</h2>");
@@ -90,19 +96,45 @@ fn pass(passed: bool) -> &'static str {
     }
 }
 
+const LATENCY_COLUMNS: &str =
+    "<th>count</th><th>rate/s</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th></tr>";
+
 fn latency_table(data: &ReportData) -> String {
-    let mut out = String::from(
-        "<table><tr><th>metric</th><th>count</th><th>rate/s</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th></tr>",
-    );
+    let mut out = format!("<table><tr><th>metric</th>{LATENCY_COLUMNS}");
     for (name, m) in &data.summary.metrics {
-        let _ = write!(out, "<tr><td>{}</td><td>{}</td><td>{:.1}</td>", escape(name), m.count, m.rate);
-        for value in [m.p50, m.p90, m.p99, m.p999, m.max] {
-            let _ = write!(out, "<td>{}</td>", micros(value));
-        }
-        out.push_str("</tr>");
+        latency_row(&mut out, &[name], m);
     }
     out.push_str("</table>");
     out
+}
+
+/// Each behavior's latencies, a row per behavior and metric.
+fn behavior_table(data: &ReportData) -> String {
+    let mut out = format!("<table><tr><th>behavior</th><th>metric</th>{LATENCY_COLUMNS}");
+    for (behavior, set) in &data.summary.behaviors {
+        if set.metrics.is_empty() {
+            let _ =
+                write!(out, "<tr><td>{}</td><td colspan=\"8\" class=\"none\">no samples</td></tr>", escape(behavior));
+        }
+        for (name, m) in &set.metrics {
+            latency_row(&mut out, &[behavior, name], m);
+        }
+    }
+    out.push_str("</table>");
+    out
+}
+
+/// A table row: `names` in the first cells, then the figures.
+fn latency_row(out: &mut String, names: &[&String], m: &LatencySummary) {
+    out.push_str("<tr>");
+    for name in names {
+        let _ = write!(out, "<td>{}</td>", escape(name));
+    }
+    let _ = write!(out, "<td>{}</td><td>{:.1}</td>", m.count, m.rate);
+    for value in [m.p50, m.p90, m.p99, m.p999, m.max] {
+        let _ = write!(out, "<td>{}</td>", micros(value));
+    }
+    out.push_str("</tr>");
 }
 
 fn drills(data: &ReportData) -> String {
