@@ -91,7 +91,10 @@ fn each_behavior_is_measured_and_judged_apart() {
         bench(&["report", out.to_str().unwrap(), "--by-behavior", "--html", dir.join("r.html").to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&printed.stdout).contains("behavior mobile"), "report --by-behavior prints them");
     let page = std::fs::read_to_string(dir.join("r.html")).unwrap();
-    assert!(page.contains("<h2>Latency by behavior</h2>") && page.contains("<td>mobile</td>"), "the HTML section");
+    assert!(
+        page.contains("<h2>Latency by behavior</h2>") && page.contains("<td class=\"name\">mobile</td>"),
+        "the HTML section"
+    );
     assert!(page.contains("presence_ack distribution by behavior"));
 }
 
@@ -155,7 +158,7 @@ async fn a_split_run_merges_each_behavior_and_draws_the_merged_report() {
     assert_eq!(logged, count(&merged, "presence_ack"), "the merged interval log holds both shards' samples");
     let page = std::fs::read_to_string(&html).expect("the merged report is written");
     assert!(page.contains("presence_ack per interval") && page.contains("<h2>Latency by behavior</h2>"));
-    let total = format!("<td>presence_ack</td><td>{}</td>", count(&merged, "presence_ack"));
+    let total = format!("<td class=\"name\">presence_ack</td><td>{}</td>", count(&merged, "presence_ack"));
     assert!(page.contains(&total), "the merged count in the page");
     cluster.shutdown().await;
 }

@@ -108,8 +108,8 @@ fn distribution(total: &Histogram<u64>) -> Vec<(f64, f64)> {
     curve
 }
 
-/// For each metric `metrics` names, its whole-run distribution with one line per behavior
-/// that has samples of it, so a reader sees which behavior suffered.
+/// For each metric `metrics` names that some behavior recorded, its whole-run distribution
+/// with one line per behavior that has samples of it, so a reader sees which behavior suffered.
 pub fn behaviors<'a>(data: &ReportData, metrics: impl Iterator<Item = &'a String>) -> String {
     let mut out = String::new();
     for metric in metrics {
@@ -121,6 +121,10 @@ pub fn behaviors<'a>(data: &ReportData, metrics: impl Iterator<Item = &'a String
                 Some(Series { name: behavior.name.clone(), points: distribution(histogram) })
             })
             .collect();
+        // Metrics only agents record belong to no behavior.
+        if series.is_empty() {
+            continue;
+        }
         let chart = Chart {
             title: &format!("{metric} distribution by behavior"),
             x: XAxis::Percentile,

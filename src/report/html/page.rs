@@ -14,7 +14,7 @@ h1{margin:0 0 4px}h2{margin-top:28px;border-bottom:1px solid #ddd}\
 .meta{color:#555}.verdict{padding:10px 14px;border-radius:6px;margin:12px 0;font-weight:600}\
 .passed{background:#e6f4ea;color:#1e4620}.failed{background:#fce8e6;color:#7a1c12}\
 .other{background:#fff4e5;color:#663c00}table{border-collapse:collapse;margin:8px 0}\
-td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}\
+td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}td:first-child,th:first-child,.name{text-align:left}\
 .ok{color:#1e6b2a}.bad{color:#b3261e;font-weight:600}figure{display:inline-block;margin:8px 16px 8px 0;vertical-align:top}\
 figcaption{font-weight:600;margin-bottom:2px}svg text{font-size:11px;fill:#444}\
 line.grid{stroke:#eee}line.marker{stroke:#b3261e;stroke-dasharray:4 3}text.marker{fill:#b3261e}\
@@ -110,7 +110,7 @@ fn latency_table(data: &ReportData) -> String {
 
 /// Each behavior's latencies, a row per behavior and metric.
 fn behavior_table(data: &ReportData) -> String {
-    let mut out = format!("<table><tr><th>behavior</th><th>metric</th>{LATENCY_COLUMNS}");
+    let mut out = format!("<table><tr><th>behavior</th><th class=\"name\">metric</th>{LATENCY_COLUMNS}");
     for (behavior, set) in &data.summary.behaviors {
         if set.metrics.is_empty() {
             let _ =
@@ -128,7 +128,7 @@ fn behavior_table(data: &ReportData) -> String {
 fn latency_row(out: &mut String, names: &[&String], m: &LatencySummary) {
     out.push_str("<tr>");
     for name in names {
-        let _ = write!(out, "<td>{}</td>", escape(name));
+        let _ = write!(out, "<td class=\"name\">{}</td>", escape(name));
     }
     let _ = write!(out, "<td>{}</td><td>{:.1}</td>", m.count, m.rate);
     for value in [m.p50, m.p90, m.p99, m.p999, m.max] {
