@@ -57,7 +57,9 @@ fn each_behavior_is_measured_and_judged_apart() {
     let scenario = dir.join("by-behavior.yaml");
     std::fs::write(&scenario, SCENARIO).unwrap();
     let out = dir.join("out");
-    let run = bench(&["run", scenario.to_str().unwrap(), "--out", out.to_str().unwrap(), "--by-behavior", "-q"]);
+    let junit = dir.join("junit.xml");
+    let args = ["run", scenario.to_str().unwrap(), "--out", out.to_str().unwrap(), "--junit", junit.to_str().unwrap()];
+    let run = bench(&[&args[..], &["--by-behavior", "-q"]].concat());
     let stderr = String::from_utf8_lossy(&run.stderr);
     let s = summary(&out);
     // The mobile threshold cannot hold: a failure (1), or no verdict on a lagging machine (3).
@@ -84,6 +86,10 @@ fn each_behavior_is_measured_and_judged_apart() {
     let mobile = threshold(&s, "presence_ack{behavior:mobile}");
     assert_eq!((mobile["passed"].as_bool(), mobile["behavior"].as_str()), (Some(false), Some("mobile")));
     assert_eq!(threshold(&s, "connect{behavior=browser}")["passed"], true);
+
+    let junit = std::fs::read_to_string(&junit).unwrap();
+    let case = junit.split("<testcase").find(|case| case.contains("presence_ack{behavior:mobile}: p99 &lt; 1us"));
+    assert!(case.is_some_and(|case| case.contains("<failure")), "one failing test case for it: {junit}");
 
     let table = String::from_utf8_lossy(&run.stdout);
     assert!(table.contains("\nbehavior browser\n  connect ") && table.contains("\nbehavior mobile\n"), "{table}");
