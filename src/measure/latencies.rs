@@ -79,6 +79,33 @@ impl Latencies {
     }
 }
 
+/// Where one sample is recorded: a behavior's set, or (a sample of no behavior) the shard's
+/// overall histograms, by `Metric::index` and `Metric::service_index`.
+pub(crate) enum Target<'a> {
+    Behavior(&'a mut Latencies),
+    Overall { histograms: &'a mut [Histogram<u64>], service: &'a mut [Histogram<u64>] },
+}
+
+impl Target<'_> {
+    pub(crate) fn record(&mut self, metric: Metric, elapsed: Duration) {
+        match self {
+            Target::Behavior(set) => set.record(metric, elapsed),
+            Target::Overall { histograms, .. } => record_duration(&mut histograms[metric.index()], elapsed),
+        }
+    }
+
+    pub(crate) fn record_service(&mut self, metric: Metric, elapsed: Duration) {
+        match self {
+            Target::Behavior(set) => set.record_service(metric, elapsed),
+            Target::Overall { service, .. } => {
+                if let Some(i) = metric.service_index() {
+                    record_duration(&mut service[i], elapsed);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use super::attribution;
-use super::latencies::Latencies;
+use super::latencies::{Latencies, Target};
 use super::metric::{Check, Counter, Metric, Tally};
 use super::waiting::{self, Waiting, WaitingNow, WaitingRing};
 
@@ -85,32 +85,6 @@ impl Shard {
         match behavior.and_then(|behavior| self.behaviors.get_mut(behavior)) {
             Some(set) => Target::Behavior(set),
             None => Target::Overall { histograms: &mut self.histograms, service: &mut self.service },
-        }
-    }
-}
-
-/// Where one sample is recorded.
-enum Target<'a> {
-    Behavior(&'a mut Latencies),
-    Overall { histograms: &'a mut [Histogram<u64>], service: &'a mut [Histogram<u64>] },
-}
-
-impl Target<'_> {
-    fn record(&mut self, metric: Metric, elapsed: Duration) {
-        match self {
-            Target::Behavior(set) => set.record(metric, elapsed),
-            Target::Overall { histograms, .. } => record_duration(&mut histograms[metric.index()], elapsed),
-        }
-    }
-
-    fn record_service(&mut self, metric: Metric, elapsed: Duration) {
-        match self {
-            Target::Behavior(set) => set.record_service(metric, elapsed),
-            Target::Overall { service, .. } => {
-                if let Some(i) = metric.service_index() {
-                    record_duration(&mut service[i], elapsed);
-                }
-            }
         }
     }
 }

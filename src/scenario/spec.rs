@@ -16,10 +16,11 @@ use super::load::{Load, LoadSpec};
 use super::locate::{Issue, Segment};
 use super::metrics::MetricsSpec;
 use super::plan::{Behavior, Plan};
+use super::selector;
 use super::sequence::{self, Context};
 use super::step::Step;
 use super::target::{Target, TargetSpec};
-use super::thresholds::{self, ThresholdsSpec};
+use super::thresholds::ThresholdsSpec;
 use super::tolerance::CompareSpec;
 
 fn default_seed() -> u64 {
@@ -84,7 +85,7 @@ impl ScenarioSpec {
         let compiled = sections.check(&mut issues);
         if let Some(behaviors) = &compiled.behaviors {
             let names: Vec<&str> = behaviors.iter().map(|behavior| behavior.name.as_str()).collect();
-            issues.extend(thresholds::unknown_behaviors(&self.thresholds, &names));
+            issues.extend(selector::unknown_behaviors(&self.thresholds, &names));
         }
         match compiled {
             Compiled {

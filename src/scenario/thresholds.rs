@@ -2,7 +2,7 @@
 //! delay_abort_eval: 10s } ]`, where a latency's name may select a behavior
 //! (`presence_ack{behavior:browser}`, see `selector`). Names and expressions are checked while
 //! the deserializer is on them, so a bad one is reported at its own line and column; whether a
-//! selected behavior exists is checked across sections ([`unknown_behaviors`]).
+//! selected behavior exists is checked across sections (`selector::unknown_behaviors`).
 
 use std::fmt;
 use std::time::Duration;
@@ -13,7 +13,6 @@ use crate::measure::{Subject, ERROR_KIND_PREFIX};
 
 use super::collect::Entries;
 use super::de::Span;
-use super::locate::{Issue, Segment};
 use super::selector;
 use super::threshold::{Expression, Threshold};
 
@@ -26,30 +25,6 @@ impl ThresholdsSpec {
     pub(crate) fn into_thresholds(self) -> Vec<Threshold> {
         self.0.into_iter().map(|(_, threshold)| threshold).collect()
     }
-}
-
-/// An issue for each name of the section that selects a behavior the scenario does not have
-/// (`behaviors` holds the scenario's behavior names), with the closest one as a suggestion.
-pub(crate) fn unknown_behaviors(spec: &ThresholdsSpec, behaviors: &[&str]) -> Vec<Issue> {
-    let mut issues: Vec<Issue> = Vec::new();
-    let mut reported = None;
-    for (entry, threshold) in &spec.0 {
-        let Some(behavior) = threshold.behavior.as_deref() else { continue };
-        if behaviors.contains(&behavior) || reported == Some(*entry) {
-            continue;
-        }
-        reported = Some(*entry);
-        let hint = crate::measure::closest(behavior, behaviors.iter().copied())
-            .map(|close| format!(": did you mean {close}?"))
-            .unwrap_or_default();
-        let message = format!(
-            "expected a behavior of the scenario ({}) in {:?}, found {behavior:?}{hint}",
-            behaviors.join(", "),
-            threshold.name
-        );
-        issues.push(Issue::here(message).under(Segment::Entry(*entry)).under(Segment::Key("thresholds")));
-    }
-    issues
 }
 
 impl<'de> de::Deserialize<'de> for ThresholdsSpec {
@@ -407,35 +382,6 @@ mod tests {
         assert_eq!(t[0].subject, Subject::Metric(Metric::PresenceAck));
         assert_eq!((t[1].subject.clone(), t[1].behavior.as_deref()), (Subject::Metric(Metric::Connect), Some("a")));
         assert_eq!(compile("thresholds:\n  connect: [\"count > 0\"]\n").unwrap().thresholds[0].behavior, None);
-    }
-
-    #[test]
-    fn an_unknown_behavior_is_located_on_its_name_with_a_suggestion() {
-        let head = "name: t\nduration: 10s\nload: { stages: [{ hold: 10s }] }\nbehaviors:\n  - { name: browser, steps: [connect] }\n  - { name: mobile, steps: [connect] }\n";
-        let tail = "thresholds:\n  connect: [\"p99 < 1s\"]\n  presence_ack{behavior:browsr}: [\"p99 < 1s\", \"max < 2s\"]\n  connect{behavior:tablet}: [\"p99 < 1s\"]\n";
-        let Err(ScenarioError::Invalid(all)) = from_str(&format!("{head}{tail}"), "x.yaml") else {
-            panic!("expected a validation error")
-        };
-        let found: Vec<_> = all.iter().map(|e| (e.line, e.column, e.path.as_str(), e.message.as_str())).collect();
-        assert_eq!(
-            found,
-            vec![
-                (
-                    9,
-                    3,
-                    "thresholds",
-                    "expected a behavior of the scenario (browser, mobile) in \"presence_ack{behavior:browsr}\", \
-                     found \"browsr\": did you mean browser?"
-                ),
-                (
-                    10,
-                    3,
-                    "thresholds",
-                    "expected a behavior of the scenario (browser, mobile) in \"connect{behavior:tablet}\", found \"tablet\""
-                ),
-            ],
-            "one error per name, not per threshold"
-        );
     }
 
     #[test]
