@@ -70,24 +70,26 @@ pub fn render(summary: &Summary) -> String {
         (true, true) => "PASS",
     };
     let judged = !(summary.thresholds.is_empty() && summary.check_results.is_empty() && summary.baseline.is_empty());
+    // Wide enough for the longest threshold name (`presence_ack{behavior:browser}`).
+    let w = summary.thresholds.iter().map(|t| t.name.len()).fold(24, usize::max);
     if judged || ungoverned_errors(summary).next().is_some() {
-        let _ = writeln!(out, "\n{:<4}  {:<24} {:<20} measured", "", "threshold", "expression");
+        let _ = writeln!(out, "\n{:<4}  {:<w$} {:<20} measured", "", "threshold", "expression");
     }
     for t in &summary.thresholds {
         let line = (mark(t.passed, t.exercised), &t.name, &t.expression, t.shown_value());
-        let _ = writeln!(out, "{:<4}  {:<24} {:<20} {}", line.0, line.1, line.2, line.3);
+        let _ = writeln!(out, "{:<4}  {:<w$} {:<20} {}", line.0, line.1, line.2, line.3);
     }
     for c in &summary.check_results {
         let measured = if c.exercised { c.violations.to_string() } else { "not exercised".to_owned() };
         let _ =
-            writeln!(out, "{:<4}  {:<24} {:<20} {measured}", mark(c.passed, c.exercised), c.name, "(check) count == 0");
+            writeln!(out, "{:<4}  {:<w$} {:<20} {measured}", mark(c.passed, c.exercised), c.name, "(check) count == 0");
     }
     for (kind, n) in ungoverned_errors(summary) {
-        let _ = writeln!(out, "FAIL  {:<24} {:<20} {n}", format!("errors.{kind}"), "(errors) count == 0");
+        let _ = writeln!(out, "FAIL  {:<w$} {:<20} {n}", format!("errors.{kind}"), "(errors) count == 0");
     }
     for r in &summary.baseline {
         let detail = if r.passed { "within tolerance" } else { r.detail.as_str() };
-        let _ = writeln!(out, "{:<4}  {:<24} {:<20} {detail}", mark(r.passed, true), r.metric, "(baseline)");
+        let _ = writeln!(out, "{:<4}  {:<w$} {:<20} {detail}", mark(r.passed, true), r.metric, "(baseline)");
     }
     if let Some(reason) = &summary.aborted {
         let _ = writeln!(out, "run {reason}");
@@ -96,4 +98,37 @@ pub fn render(summary: &Summary) -> String {
         let _ = writeln!(out, "{}", outcome.line());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::exercise::CheckResult;
+    use crate::report::threshold::ThresholdResult;
+
+    #[test]
+    fn a_long_threshold_name_widens_the_column_for_every_line() {
+        let mut s: Summary = serde_json::from_str(
+            r#"{"schema":1,"scenario":"t","started_at":"x","duration_seconds":1.0,"target":"x",
+                "visitors":{"started":1,"completed":1,"peak":1},"metrics":{},"counters":{},"errors":{}}"#,
+        )
+        .unwrap();
+        s.thresholds = vec![ThresholdResult {
+            name: "presence_ack{behavior:a-long-behavior}".into(),
+            behavior: Some("a-long-behavior".into()),
+            expression: "p99 < 1ms".into(),
+            value: Some(500.0),
+            unit: "us".into(),
+            exercised: true,
+            passed: true,
+        }];
+        s.check_results =
+            vec![CheckResult { name: "signals_lost".into(), violations: 0, exercised: true, passed: true }];
+        let text = render(&s);
+        let column = |line: &str, text: &str| line.find(text).unwrap_or_else(|| panic!("{text} in {line:?}"));
+        let lines: Vec<&str> = text.lines().filter(|line| !line.is_empty()).collect();
+        let at = column(lines[0], "expression");
+        assert_eq!(column(lines[1], "p99 < 1ms"), at, "{text}");
+        assert_eq!(column(lines[2], "(check)"), at, "{text}");
+    }
 }
