@@ -29,6 +29,11 @@ pub struct HttpSettings {
     pub response_limit: usize,
 }
 
+/// How long a second receiving request waits before it gets 2010: a client that lost its
+/// request to a network failure reopens it at once, usually before the server has seen the
+/// old one's connection end, and the new one must then learn of the interruption instead.
+const CONTENDER_GRACE: Duration = Duration::from_millis(50);
+
 /// Messages that may wait for a receiving request; more and the session is dropped as a
 /// client that does not keep up (as a WebSocket session whose outbox is full).
 const MAX_PENDING: usize = 256;
@@ -40,6 +45,8 @@ pub struct HttpLink {
     incoming: mpsc::Receiver<Received>,
     /// The receiving request attached now.
     current: Option<Receiver>,
+    /// A second receiving request, and when it gets 2010 unless `current` ends first.
+    contender: Option<(Receiver, Instant)>,
     /// Messages waiting for a receiving request.
     pending: Vec<String>,
     /// A receiving request was cut by its client: the session closes with 1002.
@@ -68,6 +75,7 @@ impl HttpLink {
             attach: keeper.attach,
             incoming: keeper.incoming,
             current: Some(first),
+            contender: None,
             pending: Vec::new(),
             interrupted: false,
             last_sent: now,
@@ -95,9 +103,13 @@ impl HttpLink {
         }
     }
 
+    /// The attached request has ended; a contender, if one waits, takes its place.
     fn detach(&mut self) {
         self.current = None;
         self.detached_at = Instant::now();
+        if let Some((contender, _)) = self.contender.take() {
+            self.on_attach(contender);
+        }
     }
 
     pub async fn open(&mut self) -> Result<(), Gone> {
@@ -140,7 +152,10 @@ impl HttpLink {
             return;
         }
         if self.current.is_some() {
-            let _ = receiver.write_now(&sockjs::encode_close(close::SESSION_IN_USE));
+            match self.contender {
+                None => self.contender = Some((receiver, Instant::now() + CONTENDER_GRACE)),
+                Some(_) => refuse(receiver),
+            }
             return;
         }
         if !self.pending.is_empty() {
@@ -163,10 +178,20 @@ impl HttpLink {
             }
             let gone_at = self.detached_at + self.settings.disconnect_delay;
             let attached = self.current.is_some();
+            let refuse_at = self.contender.as_ref().map(|(_, at)| *at);
             tokio::select! {
                 Some(receiver) = self.attach.recv() => self.on_attach(receiver),
                 Some(frame) = self.incoming.recv() => return frame,
-                () = cut(self.current.as_ref()) => self.interrupted = true,
+                () = cut(self.current.as_ref()) => {
+                    // The contender, if any, is the one to learn of the interruption.
+                    self.current = self.contender.take().map(|(receiver, _)| receiver);
+                    self.interrupted = true;
+                }
+                () = sleep_until(refuse_at.unwrap_or(gone_at)), if refuse_at.is_some() => {
+                    if let Some((contender, _)) = self.contender.take() {
+                        refuse(contender);
+                    }
+                }
                 () = sleep_until(gone_at), if !attached => return Received::Gone,
                 () = self.stopped.cancelled() => return Received::Gone,
             }
@@ -176,8 +201,9 @@ impl HttpLink {
     /// Sends the close frame to the attached request, if any, and becomes a [`Linger`].
     pub async fn close(mut self, close: Close) -> Linger {
         let frame = sockjs::encode_close(close);
-        if let Some(mut current) = self.current.take() {
-            let _ = current.write(&frame).await;
+        let contender = self.contender.take().map(|(receiver, _)| receiver);
+        for mut receiver in self.current.take().into_iter().chain(contender) {
+            let _ = receiver.write(&frame).await;
         }
         Linger(Some(Lingering {
             frame,
@@ -190,10 +216,16 @@ impl HttpLink {
 
     /// Cuts the attached request without a frame, and gives the id back at once.
     pub fn abort(self) {
-        if let Some(current) = self.current {
-            current.abort();
+        let contender = self.contender.map(|(receiver, _)| receiver);
+        for receiver in self.current.into_iter().chain(contender) {
+            receiver.abort();
         }
     }
+}
+
+/// Turns away a second receiving request.
+fn refuse(mut receiver: Receiver) {
+    let _ = receiver.write_now(&sockjs::encode_close(close::SESSION_IN_USE));
 }
 
 /// Completes once the attached request's client has gone; never without one.
