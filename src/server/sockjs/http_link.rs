@@ -198,7 +198,8 @@ impl HttpLink {
         }
     }
 
-    /// Sends the close frame to the attached request, if any, and becomes a [`Linger`].
+    /// Sends the close frame to the attached request, if any, and becomes a [`Linger`];
+    /// messages still waiting for a receiving request go to the next one, before the close.
     pub async fn close(mut self, close: Close) -> Linger {
         let frame = sockjs::encode_close(close);
         let contender = self.contender.take().map(|(receiver, _)| receiver);
@@ -207,6 +208,7 @@ impl HttpLink {
         }
         Linger(Some(Lingering {
             frame,
+            pending: self.pending,
             attach: self.attach,
             delay: self.settings.disconnect_delay,
             stopped: self.stopped,
@@ -241,6 +243,8 @@ pub struct Linger(Option<Lingering>);
 
 struct Lingering {
     frame: String,
+    /// Messages the session sent while no request was attached (a `draining`, say).
+    pending: Vec<String>,
     attach: mpsc::Receiver<Receiver>,
     delay: Duration,
     stopped: CancellationToken,
@@ -261,7 +265,14 @@ impl Linger {
         loop {
             tokio::select! {
                 Some(mut receiver) = lingering.attach.recv() => {
-                    let _ = receiver.write_now(&lingering.frame);
+                    let mut after = Ok(After::Open);
+                    if !lingering.pending.is_empty() {
+                        after = receiver.write_now(&sockjs::encode_messages(&lingering.pending));
+                        lingering.pending.clear();
+                    }
+                    if after == Ok(After::Open) {
+                        let _ = receiver.write_now(&lingering.frame);
+                    }
                     until = Instant::now() + lingering.delay;
                 }
                 () = sleep_until(until) => return,
