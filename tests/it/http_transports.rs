@@ -193,3 +193,23 @@ async fn a_receiving_request_cut_by_its_client_closes_the_session_with_1002() {
     assert_eq!(session.poll().await, close_frame(1002, "Connection interrupted"));
     assert!(matches!(recv(&mut watcher).await, ServerMessage::Presence { online: false, .. }));
 }
+
+#[tokio::test]
+async fn the_cluster_shuts_down_promptly_with_http_sessions_open() {
+    // A closed HTTP session lingers for the disconnect delay, but not past its instance's
+    // listener: with both bounds at 30 s, only that keeps the shutdown short.
+    let long = Duration::from_secs(30);
+    let settings = Settings {
+        drain_window: Duration::from_millis(100),
+        shutdown_grace: long,
+        disconnect_delay: long,
+        ..settings()
+    };
+    let cluster = cluster(settings).await;
+    let (_streaming, mut stream) = http_visitor(&url(&cluster, "s1"), XhrStreaming, "v", "t").await;
+    let _polling = http_visitor(&url(&cluster, "s2"), Xhr, "w", "t").await;
+    within("the cluster to shut down", cluster.shutdown()).await;
+    let stream = stream.as_mut().expect("a stream");
+    assert!(matches!(stream.messages().await[..], [ServerMessage::Draining { .. }]));
+    assert_eq!(stream.next().await, Some(close_frame(3000, "Go away!")));
+}

@@ -154,7 +154,7 @@ impl HttpLink {
         if self.current.is_some() {
             match self.contender {
                 None => self.contender = Some((receiver, Instant::now() + CONTENDER_GRACE)),
-                Some(_) => refuse(receiver),
+                Some(_) => receiver.refuse(),
             }
             return;
         }
@@ -189,7 +189,7 @@ impl HttpLink {
                 }
                 () = sleep_until(refuse_at.unwrap_or(gone_at)), if refuse_at.is_some() => {
                     if let Some((contender, _)) = self.contender.take() {
-                        refuse(contender);
+                        contender.refuse();
                     }
                 }
                 () = sleep_until(gone_at), if !attached => return Received::Gone,
@@ -223,11 +223,6 @@ impl HttpLink {
             receiver.abort();
         }
     }
-}
-
-/// Turns away a second receiving request.
-fn refuse(mut receiver: Receiver) {
-    let _ = receiver.write_now(&sockjs::encode_close(close::SESSION_IN_USE));
 }
 
 /// Completes once the attached request's client has gone; never without one.

@@ -214,9 +214,7 @@ fn receive(
     let (receiver, body) = Receiver::new(kind, service.options.http.response_limit);
     match service.registry.receive(&id, receiver) {
         Reception::Attached => {}
-        Reception::Refused(mut receiver) => {
-            let _ = receiver.write_now(&sockjs::encode_close(close::SESSION_IN_USE));
-        }
+        Reception::Refused(receiver) => receiver.refuse(),
         Reception::New(claim, keeper, receiver) => {
             let link = HttpLink::new(claim, keeper, receiver, service.options.http, service.stopped.clone());
             let app = service.app.clone();
