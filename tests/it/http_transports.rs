@@ -213,3 +213,33 @@ async fn the_cluster_shuts_down_promptly_with_http_sessions_open() {
     assert!(matches!(stream.messages().await[..], [ServerMessage::Draining { .. }]));
     assert_eq!(stream.next().await, Some(close_frame(3000, "Go away!")));
 }
+
+#[tokio::test]
+async fn a_polling_visitor_gets_every_kept_signal_however_many_wait() {
+    let cluster = cluster(settings()).await;
+    let url = url(&cluster, "s1");
+    let mut sender = agent(&url, Websocket, "a").await;
+    // More than an HTTP session holds for a client between two polls.
+    let kept = 300;
+    for id in 0..kept {
+        send(&mut sender, signal("v", &id.to_string())).await;
+        assert_eq!(
+            recv(&mut sender).await,
+            ServerMessage::SignalStatus { id: id.to_string(), status: Status::Queued, reason: None }
+        );
+    }
+    let session = HttpSession::new(&url);
+    assert_eq!(session.poll().await, ServerFrame::Open);
+    // `connect` arrives while no poll waits: `connected` and every kept signal queue up.
+    session.send(&[connect("v", "t")]).await;
+    let mut signals = 0;
+    while signals < kept {
+        for message in messages_of(session.poll().await) {
+            if matches!(message, ServerMessage::Signal { .. }) {
+                signals += 1;
+            }
+        }
+    }
+    session.send(&[presence(1, serde_json::json!({}))]).await;
+    assert_eq!(messages_of(session.poll().await), vec![ServerMessage::PresenceAck { seq: 1 }]);
+}

@@ -1,7 +1,8 @@
 //! The HTTP transports' side of a link: a session that outlives each request.
 //!
 //! Receiving requests attach one at a time; what the session sends while none is attached
-//! waits in a bounded queue and goes out, as one `a[...]` frame, to the next one. A second
+//! waits and goes out, as one `a[...]` frame, to the next one (past a bound, sending waits
+//! for it, as a WebSocket send waits for its socket). A second
 //! receiving request while one is attached gets `c[2010,...]`; a receiving request the
 //! client aborts closes the session with `c[1002,"Connection interrupted"]` (SockJS);
 //! a session with no receiving request for the disconnect delay is gone, as a WebSocket
@@ -34,8 +35,7 @@ pub struct HttpSettings {
 /// old one's connection end, and the new one must then learn of the interruption instead.
 const CONTENDER_GRACE: Duration = Duration::from_millis(50);
 
-/// Messages that may wait for a receiving request; more and the session is dropped as a
-/// client that does not keep up (as a WebSocket session whose outbox is full).
+/// Messages that may wait for a receiving request before sending more waits for one.
 const MAX_PENDING: usize = 256;
 
 pub struct HttpLink {
@@ -126,8 +126,16 @@ impl HttpLink {
             // Cut while writing: kept, though the session is about to close (1002).
         }
         self.pending.extend(messages.iter().map(|message| message.as_ref().to_owned()));
-        if self.pending.len() > MAX_PENDING {
-            return Err(Gone);
+        // Past the bound, wait for the client to take them, as a WebSocket send waits for its
+        // socket: meanwhile the session reads nothing and its outbox fills (a slow consumer
+        // is kicked), and a client that never comes back is gone after the disconnect delay.
+        while self.pending.len() > MAX_PENDING && !self.interrupted {
+            let gone_at = self.detached_at + self.settings.disconnect_delay;
+            tokio::select! {
+                Some(receiver) = self.attach.recv() => self.on_attach(receiver),
+                () = sleep_until(gone_at) => return Err(Gone),
+                () = self.stopped.cancelled() => return Err(Gone),
+            }
         }
         Ok(())
     }
