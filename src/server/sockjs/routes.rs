@@ -59,6 +59,9 @@ pub struct ServiceOptions {
     /// Framing of `{prefix}/websocket`.
     pub raw_framing: Framing,
     pub http: HttpSettings,
+    /// Which session URLs exist: PROTOCOL.md's strict ids for the presence service, SockJS's
+    /// any-value ids for the protocol suite's test services.
+    pub ids: sockjs::IdRule,
 }
 
 /// One SockJS service of an instance.
@@ -175,13 +178,13 @@ fn start_socket(upgrade: WebSocketUpgrade, service: Service, framing: Framing, i
 /// The session id of a session URL; `None` for a malformed one (a 404).
 struct SessionId(Option<String>);
 
-impl<S: Send + Sync> FromRequestParts<S> for SessionId {
+impl FromRequestParts<Service> for SessionId {
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Infallible> {
-        let path = Path::<(String, String)>::from_request_parts(parts, state).await;
+    async fn from_request_parts(parts: &mut Parts, service: &Service) -> Result<Self, Infallible> {
+        let path = Path::<(String, String)>::from_request_parts(parts, service).await;
         let valid = |Path((server, session)): Path<(String, String)>| {
-            (sockjs::is_valid_server_id(&server) && sockjs::is_valid_session_id(&session)).then_some(session)
+            service.options.ids.accepts(&server, &session).then_some(session)
         };
         Ok(SessionId(path.ok().and_then(valid)))
     }
