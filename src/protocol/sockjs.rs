@@ -4,6 +4,8 @@
 //! holding one message object), `c[code,"reason"]` (close). Client to server: a JSON array
 //! of strings, or a single JSON string; an empty frame carries nothing.
 
+use std::fmt::Write;
+
 use super::close::Close;
 
 /// A frame the server sends.
@@ -57,9 +59,34 @@ fn push_string_array<S: AsRef<str>>(out: &mut String, items: &[S]) {
         }
         // Writing JSON into a String cannot fail.
         let quoted = serde_json::to_string(item.as_ref()).expect("a string always serializes");
-        out.push_str(&quoted);
+        push_escaped(out, &quoted);
     }
     out.push(']');
+}
+
+/// Characters that browsers or proxies mangle on the way (zero-width and direction marks,
+/// line and paragraph separators, invisible operators, specials), which SockJS sends
+/// escaped as `\uXXXX` although JSON would allow them raw.
+fn escaped_by_sockjs(c: char) -> bool {
+    matches!(c, '\u{200c}'..='\u{200f}' | '\u{2028}'..='\u{202f}' | '\u{2060}'..='\u{206f}' | '\u{fff0}'..='\u{ffff}')
+}
+
+/// Appends JSON text, escaping what [`escaped_by_sockjs`] names. Every such character
+/// encodes in UTF-8 starting with byte 0xE2 or 0xEF, so text without those bytes (all
+/// ASCII text, for one) is copied as it is.
+fn push_escaped(out: &mut String, json: &str) {
+    if !json.bytes().any(|b| b == 0xE2 || b == 0xEF) {
+        out.push_str(json);
+        return;
+    }
+    for c in json.chars() {
+        if escaped_by_sockjs(c) {
+            // Writing into a String cannot fail.
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
 }
 
 /// Decodes a client frame into the messages it carries; an empty frame carries none.
@@ -101,14 +128,40 @@ fn truncate(text: &str, max: usize) -> &str {
     }
 }
 
-/// True when `server` is a valid SockJS server id: 1 to 3 digits.
+/// Longest session id accepted (a UUID is 36): ids are kept while a session lives.
+const MAX_ID_BYTES: usize = 64;
+
+/// Which server and session ids a service's session URLs accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdRule {
+    /// PROTOCOL.md's: a server id of 1 to 3 digits, a session id of 1 to 64 of `[A-Za-z0-9_-]`.
+    Presence,
+    /// SockJS protocol 0.3.3's: any value of at most 64 bytes but an empty one or one with a
+    /// dot (the protocol suite's test services, which try `/a/a` and `/_/_`).
+    Sockjs,
+}
+
+impl IdRule {
+    /// True when `server` and `session` form a valid session URL under this rule.
+    pub fn accepts(self, server: &str, session: &str) -> bool {
+        match self {
+            IdRule::Presence => is_valid_server_id(server) && is_valid_session_id(session),
+            IdRule::Sockjs => {
+                [server, session].iter().all(|id| (1..=MAX_ID_BYTES).contains(&id.len()) && !id.contains(['.', '/']))
+            }
+        }
+    }
+}
+
+/// True when `server` is a valid server id under PROTOCOL.md: 1 to 3 digits.
 pub fn is_valid_server_id(server: &str) -> bool {
     (1..=3).contains(&server.len()) && server.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// True when `session` is a valid SockJS session id: 1 to 64 of `[A-Za-z0-9_-]`.
+/// True when `session` is a valid session id under PROTOCOL.md: 1 to 64 of `[A-Za-z0-9_-]`.
 pub fn is_valid_session_id(session: &str) -> bool {
-    (1..=64).contains(&session.len()) && session.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    (1..=MAX_ID_BYTES).contains(&session.len())
+        && session.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 #[cfg(test)]
@@ -158,5 +211,21 @@ mod tests {
         assert!(!is_valid_server_id("1234") && !is_valid_server_id("") && !is_valid_server_id("a"));
         assert!(is_valid_session_id("abc_DEF-09"));
         assert!(!is_valid_session_id("") && !is_valid_session_id("a.b") && !is_valid_session_id(&"x".repeat(65)));
+        assert!(IdRule::Presence.accepts("123", "abc") && !IdRule::Presence.accepts("a", "a"));
+        assert!(IdRule::Sockjs.accepts("a", "a") && IdRule::Sockjs.accepts("abcdefgh_i-j ", "_"));
+        assert!(
+            !IdRule::Sockjs.accepts("", "a") && !IdRule::Sockjs.accepts("a.", "a") && !IdRule::Sockjs.accepts("a", ".")
+        );
+    }
+
+    #[test]
+    fn characters_browsers_mangle_are_sent_escaped() {
+        let frame = encode_messages(&["a\u{2028}b\u{200c}\u{ffff}é\u{2027}"]);
+        assert_eq!(frame, "a[\"a\\u2028b\\u200c\\uffffé\u{2027}\"]");
+        assert_eq!(
+            decode_server_frame(&frame),
+            Ok(ServerFrame::Messages(vec!["a\u{2028}b\u{200c}\u{ffff}é\u{2027}".into()]))
+        );
+        assert_eq!(encode_messages(&["plain"]), r#"a["plain"]"#);
     }
 }

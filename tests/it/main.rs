@@ -13,6 +13,7 @@ mod fuzz;
 mod gate;
 mod hostile;
 mod html_report;
+mod http_transports;
 mod limits;
 mod metrics;
 mod partition;
