@@ -17,6 +17,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use tokio::sync::Semaphore;
 
 /// Longest answer read, in bytes. A `/locate` or admin answer is a few hundred bytes;
 /// 64 KiB leaves room for a drill action's chattier endpoint.
@@ -24,6 +25,14 @@ pub const MAX_BODY: usize = 64 * 1024;
 
 /// How long an idle pooled connection is kept.
 const POOL_IDLE: Duration = Duration::from_secs(5);
+
+/// Most requests in flight at once. The pool opens a connection for every request that
+/// finds none idle, so a connect storm of 19,000 visitors opened about as many HTTP
+/// connections to the directory, each with hyper's 16 KiB of buffers, kept for `POOL_IDLE`:
+/// a TCP handshake on both sides per `/locate`, and 40 MiB of the harness's peak. Requests past
+/// this many wait for a pooled connection (inside their timeout) instead; on loopback 64
+/// keep-alive connections carry far more than 15,000 `/locate`s a second.
+const MAX_IN_FLIGHT: usize = 64;
 
 /// The answer to `/locate`: the instance a visitor should connect to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +69,8 @@ pub const BODY_TOO_LARGE: &str = "body_too_large";
 pub struct HttpClient {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     timeout: Duration,
+    /// [`MAX_IN_FLIGHT`] permits, shared by the clones.
+    in_flight: Arc<Semaphore>,
 }
 
 impl HttpClient {
@@ -82,7 +93,7 @@ impl HttpClient {
         // a connection that sends no request for 10 s), so a request is rarely sent on a
         // connection the server is closing.
         let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(POOL_IDLE).build(connector);
-        HttpClient { client, timeout }
+        HttpClient { client, timeout, in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)) }
     }
 
     /// Sends a request without a body; answers the status and body.
@@ -99,6 +110,8 @@ impl HttpClient {
             .map_err(|_| HttpError::InvalidUrl(url.to_owned()))?;
         let failed = |reason: String| HttpError::Request { url: url.to_owned(), reason };
         let exchange = async {
+            // Never closed, so acquiring cannot fail; the permit is held until the body is read.
+            let _permit = self.in_flight.acquire().await.map_err(|err| failed(err.to_string()))?;
             let response = self.client.request(request).await.map_err(|err| failed(with_causes(&err)))?;
             let status = response.status();
             let body = Limited::new(response.into_body(), MAX_BODY).collect().await.map_err(|err| {
