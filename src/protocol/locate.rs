@@ -26,13 +26,15 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// How long an idle pooled connection is kept.
 const POOL_IDLE: Duration = Duration::from_secs(5);
 
-/// Most requests in flight at once. The pool opens a connection for every request that
-/// finds none idle, so a connect storm of 19,000 visitors opened about as many HTTP
-/// connections to the directory, each with hyper's 16 KiB of buffers, kept for `POOL_IDLE`:
-/// a TCP handshake on both sides per `/locate`, and 40 MiB of the harness's peak. Requests past
-/// this many wait for a pooled connection (inside their timeout) instead; on loopback 64
-/// keep-alive connections carry far more than 15,000 `/locate`s a second.
-const MAX_IN_FLIGHT: usize = 64;
+/// Most requests in flight at once, per client. The pool opens a connection for every
+/// request that finds none idle, so a ramp of 19,000 visitors opened about one HTTP connection
+/// to the directory per visitor, each with hyper's 16 KiB of buffers kept for `POOL_IDLE`: a
+/// TCP handshake on both sides per `/locate`, and tens of MiB of the harness's peak RSS.
+/// Requests past this many wait for a pooled keep-alive connection (inside their timeout)
+/// instead. The cap is wide enough that a partitioned server's directory, which forwards
+/// every `/locate` to its owner with this client too, keeps 32 per child in flight with 8
+/// children.
+const MAX_IN_FLIGHT: usize = 256;
 
 /// The answer to `/locate`: the instance a visitor should connect to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,4 +160,61 @@ fn with_causes(err: &dyn std::error::Error) -> String {
         cause = next.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Instant;
+
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A directory that reads requests and never answers; counts the requests that arrive
+    /// before `until`.
+    async fn silent_directory(until: Instant) -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let received = Arc::new(AtomicUsize::new(0));
+        let counter = received.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    let mut socket = BufReader::new(socket);
+                    let mut line = String::new();
+                    while socket.read_line(&mut line).await.is_ok_and(|n| n > 0) {
+                        if line == "\r\n" && Instant::now() < until {
+                            counter.fetch_add(1, Ordering::Relaxed);
+                        }
+                        line.clear();
+                    }
+                });
+            }
+        });
+        (base, received)
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_locates_keeps_a_bounded_number_of_requests_in_flight() {
+        let timeout = Duration::from_secs(1);
+        // Requests sent after the first timeouts (into the permits they free) are not counted.
+        let (base, received) = silent_directory(Instant::now() + timeout * 9 / 10).await;
+        // A small cap, so the burst stays well within the listener's backlog.
+        let cap = 8;
+        let client = HttpClient { in_flight: Arc::new(Semaphore::new(cap)), ..HttpClient::new(timeout) };
+        // All started at once: an unbounded pool opens a connection and sends a request for
+        // each; the directory answers none, so every one stays in flight until its timeout.
+        let burst = 3 * cap;
+        let locates = (0..burst).map(|i| {
+            let (client, base) = (client.clone(), base.clone());
+            async move { client.locate(&base, "1", &format!("v{i}")).await }
+        });
+        for located in futures_util::future::join_all(locates).await {
+            assert!(matches!(located, Err(HttpError::Timeout { .. })), "{located:?}");
+        }
+        assert_eq!(received.load(Ordering::Relaxed), cap, "requests in flight at once");
+    }
 }
