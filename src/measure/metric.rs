@@ -92,6 +92,17 @@ impl Metric {
     /// reader can tell the server's latency from the lateness of the send.
     pub const REQUESTS: [Metric; 4] = [Metric::PresenceAck, Metric::Extend, Metric::Focus, Metric::SignalStatus];
 
+    /// The phases of [`Metric::Connect`]: a breakdown for reading where a connect spends its
+    /// time. `compare` leaves them out: `connect` itself is compared, and a phase a target
+    /// does not have (`/locate` of an instance) must not count as missing.
+    pub const CONNECT_PHASES: [Metric; 5] = [
+        Metric::ConnectLocate,
+        Metric::ConnectTcp,
+        Metric::ConnectUpgrade,
+        Metric::ConnectOpen,
+        Metric::ConnectHandshake,
+    ];
+
     /// The metric's name in reports (snake_case, stable).
     pub fn name(self) -> &'static str {
         match self {
