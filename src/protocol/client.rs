@@ -54,8 +54,10 @@ impl Default for ConnectOptions {
         ConnectOptions {
             transport: Transport::Sockjs,
             local_ip: None,
-            // A SockJS frame with a presence ack or a signal is well under 512 bytes; 4 KiB
-            // (tungstenite's chunk) would be half of an idle visitor's memory.
+            // A SockJS frame with a presence ack is about 45 bytes, `connected` about 100; a
+            // larger frame (a signal with data) grows the buffer to its size (tungstenite
+            // reserves a frame's length from its header). 4 KiB (tungstenite's chunk) was half
+            // of an idle visitor's memory, 1 KiB a quarter.
             read_buffer: 256,
             max_message: 1 << 20,
             tls: None,
