@@ -35,7 +35,9 @@ opened = [(r["t_s"], r["length_s"], r["sessions_opened"]) for r in rows]
 busy = [o for o in opened if o[2] > 0]
 total = sum(o[2] for o in busy)
 span = busy[-1][0] + busy[-1][1] - busy[0][0] if busy else 0
-peak = max(busy, key=lambda o: o[2] / o[1]) if busy else (0, 1, 0)
+# Intervals under 0.5 s (the collector woke late, then caught up) would inflate the peak.
+whole = [o for o in busy if o[1] >= 0.5]
+peak = max(whole, key=lambda o: o[2] / o[1]) if whole else (0, 1, 0)
 print(f"connects: {total} in {span:.1f} s = {total / span if span else 0:,.0f}/s; "
       f"busiest interval {peak[2] / peak[1]:,.0f}/s at {peak[0]:.0f} s")
 PY
