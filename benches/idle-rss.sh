@@ -1,13 +1,14 @@
 #!/bin/bash
 # Harness and server RSS per idle visitor (BENCHMARKS.md, "Idle visitors"): starts
-# `serve` on port 7000, runs scenarios/idle-19k.yaml against it, samples VmRSS of both
-# every second, and prints the baseline (2 s in, before any visitor) and the plateau.
-# usage: benches/idle-rss.sh target/release/presence-bench LABEL
-BIN=$1; LABEL=$2
-$BIN serve --instances 2 --directory-port 7000 > /tmp/idle-serve-$LABEL.log 2>&1 &
+# `serve` on PORT (default 7000), runs scenarios/idle-19k.yaml against it, samples VmRSS of
+# both every second, and prints the baseline (2 s in, before any visitor) and the plateau.
+# usage: benches/idle-rss.sh target/release/presence-bench LABEL [PORT]
+BIN=$1; LABEL=$2; PORT=${3:-7000}
+$BIN serve --instances 2 --directory-port "$PORT" > /tmp/idle-serve-$LABEL.log 2>&1 &
 SPID=$!
 sleep 1
-$BIN run --quiet "$(dirname "$0")/../scenarios/idle-19k.yaml" > /tmp/idle-run-$LABEL.log 2>&1 &
+$BIN run --quiet "$(dirname "$0")/../scenarios/idle-19k.yaml" --target "http://127.0.0.1:$PORT" \
+  > /tmp/idle-run-$LABEL.log 2>&1 &
 RPID=$!
 : > /tmp/idle-rss-$LABEL.log
 while kill -0 $RPID 2>/dev/null; do

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use crate::measure::{label, Check, Counter, Metric, Recorder, Tally};
-use crate::protocol::client::{ClientError, ConnectOptions, Connection, Incoming};
+use crate::protocol::client::{ClientError, ConnectOptions, Connection, Incoming, OpenPhases, Transport};
 use crate::protocol::discovery::{Discovery, DiscoveryError};
 use crate::protocol::{ClientMessage, ServerMessage};
 
@@ -81,10 +81,13 @@ impl Opener {
     ) -> Result<Opened, SessionError> {
         let started = Instant::now();
         let endpoint = self.discovery.endpoint(&self.group, locate_as).await?;
+        let located = Instant::now();
         let options = ConnectOptions { local_ip, ..self.options.clone() };
-        let mut conn = tokio::time::timeout(self.reply_timeout, Connection::open(&endpoint, &options, rng))
-            .await
-            .map_err(|_| SessionError::Timeout("open", self.reply_timeout))??;
+        let (mut conn, phases) =
+            tokio::time::timeout(self.reply_timeout, Connection::open_timed(&endpoint, &options, rng))
+                .await
+                .map_err(|_| SessionError::Timeout("open", self.reply_timeout))??;
+        let opened = Instant::now();
         let group = self.group.clone();
         let (request, name, metric) = match identity {
             Identity::Visitor(visitor) => (
@@ -128,10 +131,32 @@ impl Opener {
         };
         if let Some(metric) = metric {
             self.recorder.since(metric, started);
+            if metric == Metric::Connect {
+                self.record_phases(located - started, phases, opened.elapsed());
+            }
             self.recorder.count(Counter::SessionsOpened, 1);
             self.recorder.tally(Tally::SessionOpened, server.as_deref().map_or("unknown", label::intern));
         }
         Ok(Opened { conn, visitor, server })
+    }
+
+    /// Records where a visitor's `connect` spent its time (the `connect_*` metrics); a phase
+    /// this target does not have (`/locate` of an instance, `o` of raw WebSocket) is left out
+    /// rather than recorded as zero.
+    fn record_phases(&self, locate: Duration, phases: OpenPhases, handshake: Duration) {
+        let located = matches!(self.discovery, Discovery::Directory { .. });
+        let sockjs = self.options.transport == Transport::Sockjs;
+        self.recorder.latency_each(
+            [
+                located.then_some((Metric::ConnectLocate, locate)),
+                Some((Metric::ConnectTcp, phases.tcp)),
+                Some((Metric::ConnectUpgrade, phases.upgrade)),
+                sockjs.then_some((Metric::ConnectOpen, phases.open)),
+                Some((Metric::ConnectHandshake, handshake)),
+            ]
+            .into_iter()
+            .flatten(),
+        );
     }
 
     fn check_named(&self, asked: &str, named: &str) {

@@ -4,7 +4,8 @@
 /// A latency the harness records, in microseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Metric {
-    /// TCP connect + WebSocket upgrade + SockJS `o` + `connect` answered by `connected`.
+    /// `/locate` + TCP connect + WebSocket upgrade + SockJS `o` + `connect` answered by
+    /// `connected`; its phases are the five `Connect*` metrics below.
     Connect,
     /// `presence` sent (or scheduled) until its `presence_ack`.
     PresenceAck,
@@ -44,10 +45,20 @@ pub enum Metric {
     SignalDeliveryCalm,
     /// `QueuedSignalDelivery` while a drill window was open: kept across the move.
     QueuedSignalDeliveryDrill,
+    /// Phase of `Connect`: the `/locate` round trip (none when the target is an instance).
+    ConnectLocate,
+    /// Phase of `Connect`: the TCP connect (and the TLS handshake for `wss://`).
+    ConnectTcp,
+    /// Phase of `Connect`: the WebSocket upgrade request until its `101` response.
+    ConnectUpgrade,
+    /// Phase of `Connect`: the `101` until the SockJS `o` frame (none for raw WebSocket).
+    ConnectOpen,
+    /// Phase of `Connect`: `connect` sent until `connected`.
+    ConnectHandshake,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 20] = [
+    pub const ALL: [Metric; 25] = [
         Metric::Connect,
         Metric::PresenceAck,
         Metric::UniqueAssign,
@@ -68,6 +79,11 @@ impl Metric {
         Metric::SignalDeliveryDrill,
         Metric::SignalDeliveryCalm,
         Metric::QueuedSignalDeliveryDrill,
+        Metric::ConnectLocate,
+        Metric::ConnectTcp,
+        Metric::ConnectUpgrade,
+        Metric::ConnectOpen,
+        Metric::ConnectHandshake,
     ];
     pub const COUNT: usize = Self::ALL.len();
 
@@ -75,6 +91,17 @@ impl Metric {
     /// service time (from the actual send) is recorded beside the latency from intent, so a
     /// reader can tell the server's latency from the lateness of the send.
     pub const REQUESTS: [Metric; 4] = [Metric::PresenceAck, Metric::Extend, Metric::Focus, Metric::SignalStatus];
+
+    /// The phases of [`Metric::Connect`]: a breakdown for reading where a connect spends its
+    /// time. `compare` leaves them out: `connect` itself is compared, and a phase a target
+    /// does not have (`/locate` of an instance) must not count as missing.
+    pub const CONNECT_PHASES: [Metric; 5] = [
+        Metric::ConnectLocate,
+        Metric::ConnectTcp,
+        Metric::ConnectUpgrade,
+        Metric::ConnectOpen,
+        Metric::ConnectHandshake,
+    ];
 
     /// The metric's name in reports (snake_case, stable).
     pub fn name(self) -> &'static str {
@@ -99,6 +126,11 @@ impl Metric {
             Metric::SignalDeliveryDrill => "signal_delivery_drill",
             Metric::SignalDeliveryCalm => "signal_delivery_calm",
             Metric::QueuedSignalDeliveryDrill => "queued_signal_delivery_drill",
+            Metric::ConnectLocate => "connect_locate",
+            Metric::ConnectTcp => "connect_tcp",
+            Metric::ConnectUpgrade => "connect_upgrade",
+            Metric::ConnectOpen => "connect_open",
+            Metric::ConnectHandshake => "connect_handshake",
         }
     }
 

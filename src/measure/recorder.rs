@@ -157,6 +157,14 @@ impl Recorder {
         }
     }
 
+    /// Records several latencies (the phases of one exchange) under a single shard lock.
+    pub fn latency_each(&self, samples: impl IntoIterator<Item = (Metric, Duration)>) {
+        let mut shard = self.shard();
+        for (metric, elapsed) in samples {
+            record_duration(&mut shard.histograms[metric.index()], elapsed);
+        }
+    }
+
     /// Records the time from `intended` (when the action should have started) until now.
     /// Timing from intent, not from the actual send, is the coordinated-omission correction.
     pub fn since(&self, metric: Metric, intended: Instant) {

@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
@@ -53,9 +54,11 @@ impl Default for ConnectOptions {
         ConnectOptions {
             transport: Transport::Sockjs,
             local_ip: None,
-            // A SockJS frame with a presence ack or a signal is well under 512 bytes; 4 KiB
-            // (tungstenite's chunk) would be half of an idle visitor's memory.
-            read_buffer: 1024,
+            // A SockJS frame with a presence ack is about 45 bytes, `connected` about 100; a
+            // larger frame (a signal with data) grows the buffer to its size (tungstenite
+            // reserves a frame's length from its header). 4 KiB (tungstenite's chunk) was half
+            // of an idle visitor's memory, 1 KiB a quarter.
+            read_buffer: 256,
             max_message: 1 << 20,
             tls: None,
         }
@@ -176,9 +179,32 @@ pub struct Connection {
     inbox: VecDeque<ServerMessage>,
 }
 
+/// How long each phase of [`Connection::open_timed`] took: the `connect_tcp`,
+/// `connect_upgrade` and `connect_open` metrics, which tell a slow accept from a slow
+/// handshake in a connect storm.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenPhases {
+    /// TCP connect, and the TLS handshake for `wss://`.
+    pub tcp: Duration,
+    /// The upgrade request until its `101` response.
+    pub upgrade: Duration,
+    /// The `101` until SockJS's `o` frame (zero for raw WebSocket).
+    pub open: Duration,
+}
+
 impl Connection {
     /// Opens a session: TCP connect, WebSocket upgrade, and for SockJS the `o` frame.
     pub async fn open(endpoint: &Endpoint, options: &ConnectOptions, rng: &mut impl Rng) -> Result<Self, ClientError> {
+        Self::open_timed(endpoint, options, rng).await.map(|(conn, _)| conn)
+    }
+
+    /// [`Self::open`], telling how long each phase took.
+    pub async fn open_timed(
+        endpoint: &Endpoint,
+        options: &ConnectOptions,
+        rng: &mut impl Rng,
+    ) -> Result<(Self, OpenPhases), ClientError> {
+        let started = Instant::now();
         let tcp = connect_tcp(endpoint, options.local_ip).await?;
         let stream = if endpoint.tls {
             let tls = options.tls.clone().unwrap_or_else(default_tls);
@@ -186,6 +212,7 @@ impl Connection {
         } else {
             Stream::Plain(tcp)
         };
+        let connected = Instant::now();
         let path = endpoint.path_for(options.transport, rng);
         let scheme = if endpoint.tls { "wss" } else { "ws" };
         let url = format!("{scheme}://{}:{}{}", endpoint.host, endpoint.port, path);
@@ -195,6 +222,7 @@ impl Connection {
             .max_message_size(Some(options.max_message))
             .max_frame_size(Some(options.max_message));
         let ws = super::upgrade::upgrade(stream, &url, config).await.map_err(ClientError::Handshake)?;
+        let upgraded = Instant::now();
         let mut conn =
             Connection { ws, transport: options.transport, max_message: options.max_message, inbox: VecDeque::new() };
         if conn.transport == Transport::Sockjs {
@@ -203,7 +231,8 @@ impl Connection {
                 return Err(ClientError::Protocol(format!("expected open frame, got {:?}", first.as_str())));
             }
         }
-        Ok(conn)
+        let phases = OpenPhases { tcp: connected - started, upgrade: upgraded - connected, open: upgraded.elapsed() };
+        Ok((conn, phases))
     }
 
     /// Sends one message.

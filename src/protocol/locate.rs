@@ -17,6 +17,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use tokio::sync::Semaphore;
 
 /// Longest answer read, in bytes. A `/locate` or admin answer is a few hundred bytes;
 /// 64 KiB leaves room for a drill action's chattier endpoint.
@@ -24,6 +25,16 @@ pub const MAX_BODY: usize = 64 * 1024;
 
 /// How long an idle pooled connection is kept.
 const POOL_IDLE: Duration = Duration::from_secs(5);
+
+/// Most requests in flight at once, per client. The pool opens a connection for every
+/// request that finds none idle, so a ramp of 19,000 visitors opened about one HTTP connection
+/// to the directory per visitor, each with hyper's 16 KiB of buffers kept for `POOL_IDLE`: a
+/// TCP handshake on both sides per `/locate`, and tens of MiB of the harness's peak RSS.
+/// Requests past this many wait for a pooled keep-alive connection (inside their timeout)
+/// instead. The cap is wide enough that a partitioned server's directory, which forwards
+/// every `/locate` to its owner with this client too, keeps 32 per child in flight with 8
+/// children.
+const MAX_IN_FLIGHT: usize = 256;
 
 /// The answer to `/locate`: the instance a visitor should connect to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +71,8 @@ pub const BODY_TOO_LARGE: &str = "body_too_large";
 pub struct HttpClient {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     timeout: Duration,
+    /// [`MAX_IN_FLIGHT`] permits, shared by the clones.
+    in_flight: Arc<Semaphore>,
 }
 
 impl HttpClient {
@@ -82,7 +95,7 @@ impl HttpClient {
         // a connection that sends no request for 10 s), so a request is rarely sent on a
         // connection the server is closing.
         let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(POOL_IDLE).build(connector);
-        HttpClient { client, timeout }
+        HttpClient { client, timeout, in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)) }
     }
 
     /// Sends a request without a body; answers the status and body.
@@ -99,6 +112,8 @@ impl HttpClient {
             .map_err(|_| HttpError::InvalidUrl(url.to_owned()))?;
         let failed = |reason: String| HttpError::Request { url: url.to_owned(), reason };
         let exchange = async {
+            // Never closed, so acquiring cannot fail; the permit is held until the body is read.
+            let _permit = self.in_flight.acquire().await.map_err(|err| failed(err.to_string()))?;
             let response = self.client.request(request).await.map_err(|err| failed(with_causes(&err)))?;
             let status = response.status();
             let body = Limited::new(response.into_body(), MAX_BODY).collect().await.map_err(|err| {
@@ -145,4 +160,61 @@ fn with_causes(err: &dyn std::error::Error) -> String {
         cause = next.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Instant;
+
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A directory that reads requests and never answers; counts the requests that arrive
+    /// before `until`.
+    async fn silent_directory(until: Instant) -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let received = Arc::new(AtomicUsize::new(0));
+        let counter = received.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    let mut socket = BufReader::new(socket);
+                    let mut line = String::new();
+                    while socket.read_line(&mut line).await.is_ok_and(|n| n > 0) {
+                        if line == "\r\n" && Instant::now() < until {
+                            counter.fetch_add(1, Ordering::Relaxed);
+                        }
+                        line.clear();
+                    }
+                });
+            }
+        });
+        (base, received)
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_locates_keeps_a_bounded_number_of_requests_in_flight() {
+        let timeout = Duration::from_secs(1);
+        // Requests sent after the first timeouts (into the permits they free) are not counted.
+        let (base, received) = silent_directory(Instant::now() + timeout * 9 / 10).await;
+        // A small cap, so the burst stays well within the listener's backlog.
+        let cap = 8;
+        let client = HttpClient { in_flight: Arc::new(Semaphore::new(cap)), ..HttpClient::new(timeout) };
+        // All started at once: an unbounded pool opens a connection and sends a request for
+        // each; the directory answers none, so every one stays in flight until its timeout.
+        let burst = 3 * cap;
+        let locates = (0..burst).map(|i| {
+            let (client, base) = (client.clone(), base.clone());
+            async move { client.locate(&base, "1", &format!("v{i}")).await }
+        });
+        for located in futures_util::future::join_all(locates).await {
+            assert!(matches!(located, Err(HttpError::Timeout { .. })), "{located:?}");
+        }
+        assert_eq!(received.load(Ordering::Relaxed), cap, "requests in flight at once");
+    }
 }

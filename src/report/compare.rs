@@ -10,6 +10,7 @@ use std::fmt::Write;
 
 use super::summary::{LatencySummary, Summary};
 use super::table::micros;
+use crate::measure::Metric;
 use crate::scenario::{CompareTolerances, Tolerance};
 
 /// The tolerance when neither the command line nor the scenario gives one.
@@ -98,6 +99,7 @@ impl Comparison {
         let mut names: Vec<&String> = baseline.metrics.keys().chain(current.metrics.keys()).collect();
         names.sort();
         names.dedup();
+        names.retain(|name| !Metric::CONNECT_PHASES.iter().any(|phase| phase.name() == name.as_str()));
         let mut rows = Vec::new();
         for name in names {
             let tolerance = tolerances
@@ -179,7 +181,6 @@ fn change_text(baseline: u64, current: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::measure::Metric;
 
     fn latency(p50: u64, p90: u64, p99: u64, max: u64) -> LatencySummary {
         LatencySummary { unit: "us".into(), count: 100, rate: 10.0, min: 1, mean: 1.0, p50, p90, p99, p999: p99, max }
@@ -267,5 +268,14 @@ mod tests {
         assert!(comparison.regressed());
         let same = Comparison::new(&baseline, &baseline, &CompareTolerances::default(), DEFAULT_TOLERANCE);
         assert!(!same.regressed());
+    }
+
+    #[test]
+    fn the_phases_of_connect_are_not_compared() {
+        let baseline = summary(&[("connect", latency(1, 1, 1, 1)), ("connect_locate", latency(1, 1, 1, 1))]);
+        let current = summary(&[("connect", latency(1, 1, 1, 1)), ("connect_tcp", latency(9, 9, 9, 9))]);
+        let comparison = Comparison::new(&baseline, &current, &CompareTolerances::default(), DEFAULT_TOLERANCE);
+        assert!(comparison.rows.iter().all(|row| row.metric == "connect"), "{:?}", comparison.rows);
+        assert!(!comparison.regressed());
     }
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tokio_util::task::TaskTracker;
@@ -57,10 +57,24 @@ pub struct Instance {
     pub counters: Arc<InstanceCounters>,
 }
 
+/// Connections an instance's listener queues before the kernel drops their SYNs. tokio's
+/// `bind` asks for 1,024; a connect storm of thousands at once overflowed that, and a client
+/// retries a dropped SYN only after 1 s (`connect_tcp` p50 0.96 s in BENCHMARKS.md's storm).
+/// The kernel caps it at `net.core.somaxconn` (4,096 on this machine).
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds and listens on `addr` with [`LISTEN_BACKLOG`] (and `SO_REUSEADDR`, as `bind` sets).
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 impl Instance {
     /// Binds `addr` and serves the instance's routes until it is stopped.
     pub async fn start(name: String, addr: SocketAddr, context: &Context) -> Result<Arc<Instance>, ServerError> {
-        let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
+        let listener = listen(addr).map_err(|source| ServerError::Bind { addr, source })?;
         let local = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
         let prefix = routes::normalize_prefix(&context.settings.prefix);
         let instance = Arc::new(Instance {

@@ -8,6 +8,9 @@ mod runner;
 mod steps;
 mod tab;
 
+#[cfg(test)]
+mod footprint;
+
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;

@@ -4,22 +4,37 @@
 
 use std::time::Instant;
 
-use super::runner::{Interrupt, Visitor};
+use super::runner::Visitor;
 use crate::checks::visitor_side::BlurVerdict;
 use crate::checks::{agent_index, Receipt};
 use crate::measure::{Check, Counter, Metric};
 use crate::protocol::{ClientMessage, ServerMessage};
 
 impl Visitor<'_> {
-    /// Reacts to what the server says on its own: acknowledges signals, follows focus.
-    pub(super) async fn observe(&mut self, i: usize, message: &ServerMessage) -> Result<(), Interrupt> {
+    /// Takes in a message that arrived on tab `i`: observes it, and answers the ack it calls
+    /// for and, when the wait is on this tab (`candidate`), what `matcher` made of it.
+    pub(super) fn receive<T>(
+        &mut self,
+        i: usize,
+        message: ServerMessage,
+        candidate: bool,
+        matcher: impl FnOnce(&ServerMessage) -> Option<T>,
+    ) -> (Option<ClientMessage>, Option<T>) {
+        self.tabs[i].last_heard = Instant::now();
+        self.ctx.recorder.received(message.kind());
+        let ack = self.observe(i, &message);
+        (ack, candidate.then(|| matcher(&message)).flatten())
+    }
+
+    /// Reacts to what the server says on its own: follows focus, checks signals, and answers
+    /// the `signal_ack` that tab `i` must send for a signal or invoke (sent by the caller,
+    /// with [`Self::acknowledge`], once it is done with `message`).
+    fn observe(&mut self, i: usize, message: &ServerMessage) -> Option<ClientMessage> {
         match message {
             ServerMessage::Signal { id, agent, .. } | ServerMessage::Invoke { id, agent, .. } => {
                 self.ctx.recorder.count(Counter::SignalsReceived, 1);
                 self.check_signal(i, agent, id);
-                let ack = ClientMessage::SignalAck { id: id.clone(), agent: agent.clone() };
-                // A lost session is recovered inside send; the server re-sends unacked signals.
-                let _ = self.send(i, &ack).await;
+                return Some(ClientMessage::SignalAck { id: id.clone(), agent: agent.clone() });
             }
             ServerMessage::Blur { tab } => {
                 self.check_tab_named(i, tab);
@@ -39,7 +54,13 @@ impl Visitor<'_> {
             ServerMessage::Error { .. } => self.ctx.recorder.error("server_error"),
             _ => {}
         }
-        Ok(())
+        None
+    }
+
+    /// Sends the `signal_ack` [`Self::observe`] asked for. A lost session is recovered inside
+    /// send; the server re-sends unacknowledged signals.
+    pub(super) async fn acknowledge(&mut self, i: usize, ack: ClientMessage) {
+        let _ = self.send(i, &ack).await;
     }
 
     /// `blur` and `focused` name the tab they are sent to (PROTOCOL.md section 2).

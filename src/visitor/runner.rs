@@ -1,7 +1,9 @@
 //! A running visitor: its tabs, opening sessions, and waiting for replies while answering
 //! whatever else arrives (`observe`); lost sessions are brought back by `recover`.
 
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
@@ -12,10 +14,10 @@ use super::tab::{poll_any, Tab};
 use super::VisitorContext;
 use crate::checks::visitor_side::{FocusExpectation, SignalOrder};
 use crate::drill::Loss;
-use crate::measure::{label, Metric, Tally};
+use crate::measure::{label, Metric, Recorder, Tally};
 use crate::protocol::client::{ClientError, Incoming};
 use crate::protocol::{ClientMessage, ServerMessage};
-use crate::session::{Identity, SessionError};
+use crate::session::{Identity, Opened, SessionError};
 
 /// Why a visitor stopped what it was doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +43,22 @@ pub enum WaitMode {
     /// back in `Visitor::handed_back` (a reconnect's resent presence: the reconnect loop
     /// tries again itself, so that a server that keeps resetting costs no deeper nesting).
     HandBack,
+}
+
+/// A session opening still under way when its visitor was stopped: the server had it in hand,
+/// so it gets the same short last chance as a request (see `request::request`), then counts
+/// unanswered.
+async fn abandon(
+    recorder: &Recorder,
+    opening: Pin<Box<impl Future<Output = Result<Opened, SessionError>>>>,
+    metric: Metric,
+    started: Instant,
+) {
+    match tokio::time::timeout(END_SETTLE, opening).await {
+        Ok(Ok(opened)) => opened.conn.close().await,
+        Ok(Err(err)) => recorder.error(err.kind()),
+        Err(_) => unanswered(recorder, Some(metric), started),
+    }
 }
 
 /// One simulated visitor while it runs.
@@ -94,7 +112,9 @@ impl<'a> Visitor<'a> {
 
     /// Opens a session for `tab_id`, retrying with backoff until it works or the run ends.
     pub async fn open_tab(&mut self, tab_id: String, unique: bool) -> Result<usize, Interrupt> {
-        let conn = self.open_session(&tab_id, unique, None).await?;
+        // Boxed: opening lives only while a session opens, and must not size every idle
+        // visitor's future.
+        let conn = Box::pin(self.open_session(&tab_id, unique, None)).await?;
         // Most visitors have one tab: room for exactly the next one, not the four a growing
         // Vec would reserve (a tab is a few hundred bytes).
         self.tabs.reserve_exact(1);
@@ -129,13 +149,9 @@ impl<'a> Visitor<'a> {
             let result = tokio::select! {
                 biased;
                 _ = self.cancel.cancelled() => {
-                    // Stopped while the server had the opening in hand: it gets the same short
-                    // last chance as a request (see `request::request`), then counts unanswered.
-                    match tokio::time::timeout(END_SETTLE, &mut opening).await {
-                        Ok(Ok(opened)) => opened.conn.close().await,
-                        Ok(Err(err)) => self.ctx.recorder.error(err.kind()),
-                        Err(_) => unanswered(&self.ctx.recorder, Some(metric), started),
-                    }
+                    // Boxed: the last chance's timer and close live only at the end, and must
+                    // not make every idle visitor's future that large.
+                    Box::pin(abandon(&self.ctx.recorder, opening, metric, started)).await;
                     return Err(Interrupt::Cancelled);
                 }
                 result = &mut opening => result,
@@ -237,23 +253,27 @@ impl<'a> Visitor<'a> {
                     }
                 },
             };
+            // No guard and no borrow of `result` or the message here: rustc keeps room for a
+            // borrowed local across every later await of its scope, and these are the largest
+            // values of an idle visitor's future. The message is handed on by value, and the ack
+            // it calls for is sent boxed.
             match result {
                 Ok(Incoming::Heartbeat) => self.tabs[i].last_heard = Instant::now(),
                 Ok(Incoming::Message(message)) => {
-                    self.tabs[i].last_heard = Instant::now();
-                    self.ctx.recorder.received(message.kind());
-                    self.observe(i, &message).await?;
-                    if on.is_none_or(|tab| tab == i) {
-                        if let Some(found) = matcher(&message) {
-                            return Ok(found);
-                        }
+                    let candidate = on.is_none_or(|tab| tab == i);
+                    let (ack, found) = self.receive(i, message, candidate, &mut matcher);
+                    if let Some(ack) = ack {
+                        Box::pin(self.acknowledge(i, ack)).await;
+                    }
+                    if let Some(found) = found {
+                        return Ok(found);
                     }
                 }
-                Err(err) if mode == WaitMode::HandBack && on == Some(i) => {
-                    self.handed_back = Some(Box::new(err));
-                    return Err(Interrupt::TabLost { planned: false });
-                }
                 Err(err) => {
+                    if mode == WaitMode::HandBack && on == Some(i) {
+                        self.handed_back = Some(Box::new(err));
+                        return Err(Interrupt::TabLost { planned: false });
+                    }
                     let planned = Box::pin(self.recover(i, err)).await?;
                     sleep.as_mut().reset(self.wake_at(deadline).into());
                     if on == Some(i) {
@@ -327,13 +347,16 @@ impl<'a> Visitor<'a> {
     /// Closes tab `i` politely.
     pub async fn close_tab(&mut self, i: usize) {
         self.leave_tab(i, Instant::now());
-        let tab = self.tabs.remove(i);
-        tab.conn.close().await;
+        // Only the connection lives on into the close, boxed: a closing handshake is rare and
+        // its state (the connection and tungstenite's close) must not be inlined in every
+        // visitor's future.
+        let closing = Box::pin(self.tabs.remove(i).conn.close());
         if self.current >= self.tabs.len() {
             self.current = self.tabs.len().saturating_sub(1);
         } else if self.current > i {
             self.current -= 1;
         }
+        closing.await;
     }
 
     /// Closes every tab.

@@ -166,7 +166,10 @@ async fn timed(
     metric: Metric,
     is_reply: impl Fn(&ServerMessage) -> bool,
 ) -> Result<(), Interrupt> {
-    request(v, i, message, intended.unwrap_or_else(Instant::now), Some(metric), WaitMode::Normal, is_reply).await
+    // Boxed: a request's wait is the largest state a visitor passes through, and inlined it
+    // would size every visitor's future, idle ones included, for it.
+    Box::pin(request(v, i, message, intended.unwrap_or_else(Instant::now), Some(metric), WaitMode::Normal, is_reply))
+        .await
 }
 
 async fn send_presence(

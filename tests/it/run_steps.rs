@@ -45,6 +45,12 @@ async fn connect_opens_one_session_per_visitor() {
     assert_eq!(count(&totals, Metric::Connect), N);
     assert_eq!(totals.counter(Counter::SessionsOpened), N);
     assert_eq!(totals.counter(Counter::SessionsLost), 0);
+    // Through a directory over SockJS, every connect has all five phases, none longer than it.
+    let connect_max = totals.histogram(Metric::Connect).max();
+    for phase in Metric::CONNECT_PHASES {
+        assert_eq!(count(&totals, phase), N, "{}", phase.name());
+        assert!(totals.histogram(phase).max() <= connect_max, "{}", phase.name());
+    }
     no_errors(&totals);
 }
 

@@ -1,0 +1,44 @@
+#!/bin/bash
+# Connect storm (BENCHMARKS.md, "Connect storm"): scenarios/connect-storm.yaml (19,000 visitors
+# opened at once, one presence each) against a server in its own processes, then connects per
+# second from the run's timeline (sessions opened per interval), the connect phases from the
+# table, and the CPU time of the harness and of every server process.
+#   MODE=directory (default): `serve --processes 2`, visitors locate through its directory.
+#   MODE=instance: `serve --instances 1`, visitors connect straight to the instance (no
+#   /locate: what the harness's own connect path and one server process reach).
+# usage: benches/connect-storm.sh target/release/presence-bench LABEL [PORT]
+BIN=$1; LABEL=$2; PORT=${3:-7000}; MODE=${MODE:-directory}
+OUT=/tmp/connect-storm-$LABEL
+rm -rf "$OUT"; mkdir -p "$OUT"
+if [ "$MODE" = instance ]; then
+  $BIN serve --instances 1 --directory-port "$PORT" --base-port $((PORT + 1)) > "$OUT/serve.log" 2>&1 &
+  TARGET=ws://127.0.0.1:$((PORT + 1))/presence
+else
+  $BIN serve --processes 2 --instances 2 --directory-port "$PORT" > "$OUT/serve.log" 2>&1 &
+  TARGET=http://127.0.0.1:$PORT
+fi
+SPID=$!
+for _ in $(seq 100); do grep -q '^directory ' "$OUT/serve.log" && break; sleep 0.1; done
+PIDS="$SPID $(awk '/^process / {print $4}' "$OUT/serve.log")"
+cpu() { for pid in $PIDS; do awk '{s += $14 + $15} END {printf "%d ", s}' "/proc/$pid/stat"; done; }
+BEFORE=$(cpu)
+/usr/bin/time -f "harness: %U s user, %S s system, %M KiB peak RSS, %e s wall" \
+  $BIN run "$(dirname "$0")/../scenarios/connect-storm.yaml" --target "$TARGET" --out "$OUT/run" > "$OUT/run.log" 2>&1
+echo "run exit: $?"
+AFTER=$(cpu)
+kill -INT $SPID; wait $SPID 2>/dev/null
+echo "server CPU (ticks of 10 ms, per process: $PIDS): before $BEFORE after $AFTER"
+python3 - "$OUT/run/timeline.jsonl" <<'PY'
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+opened = [(r["t_s"], r["length_s"], r["sessions_opened"]) for r in rows]
+busy = [o for o in opened if o[2] > 0]
+total = sum(o[2] for o in busy)
+span = busy[-1][0] + busy[-1][1] - busy[0][0] if busy else 0
+# Intervals under 0.5 s (the collector woke late, then caught up) would inflate the peak.
+whole = [o for o in busy if o[1] >= 0.5]
+peak = max(whole, key=lambda o: o[2] / o[1]) if whole else (0, 1, 0)
+print(f"connects: {total} in {span:.1f} s = {total / span if span else 0:,.0f}/s; "
+      f"busiest interval {peak[2] / peak[1]:,.0f}/s at {peak[0]:.0f} s")
+PY
+grep -E "^connect|^presence_ack |^errors|^harness|^verdict" "$OUT/run.log"
