@@ -32,8 +32,21 @@ pub enum BlurVerdict {
 pub struct FocusExpectation {
     /// The tab that took focus by the visitor's last action.
     holder: Option<String>,
-    /// (tab that must get `blur`, by when, when the change started), oldest first.
-    blurs: Vec<(String, Instant, Instant)>,
+    /// The `blur`s still to come, oldest first.
+    blurs: Vec<PendingBlur>,
+}
+
+/// One move's `blur`, still to come.
+#[derive(Debug)]
+struct PendingBlur {
+    /// The tab that lost focus and must get the `blur`.
+    tab: String,
+    /// The tab that took focus.
+    to: String,
+    /// By when the `blur` must have come.
+    due: Instant,
+    /// When the change started (what the blur latency is measured from).
+    started: Instant,
 }
 
 impl FocusExpectation {
@@ -42,16 +55,25 @@ impl FocusExpectation {
     pub fn moved(&mut self, focused: Option<&str>, to: &str, now: Instant, grace: Duration) {
         let from = self.holder.take().or_else(|| focused.map(str::to_owned));
         if let Some(from) = from.filter(|from| from != to) {
-            self.blurs.push((from, now + grace, now));
+            self.blurs.push(PendingBlur { tab: from, to: to.to_owned(), due: now + grace, started: now });
         }
         self.holder = Some(to.to_owned());
     }
 
+    /// Tab `to`, which took focus, has its session open only now (a new tab's connect can
+    /// take longer than the grace under load): the server could not blur the other tab before,
+    /// nor could the visitor read that `blur` while it was connecting, so the grace of the
+    /// moves to `to` runs from `now`.
+    pub fn opened(&mut self, to: &str, now: Instant, grace: Duration) {
+        for blur in self.blurs.iter_mut().filter(|blur| blur.to == to) {
+            blur.due = blur.due.max(now + grace);
+        }
+    }
+
     /// Tab `tab` received `blur`.
     pub fn blurred(&mut self, tab: &str) -> BlurVerdict {
-        if let Some(position) = self.blurs.iter().position(|(expected, _, _)| expected == tab) {
-            let (_, _, started) = self.blurs.remove(position);
-            return BlurVerdict::Expected(started);
+        if let Some(position) = self.blurs.iter().position(|blur| blur.tab == tab) {
+            return BlurVerdict::Expected(self.blurs.remove(position).started);
         }
         if self.holder.as_deref() == Some(tab) {
             // The blur meant for another tab went to this one: that one's wait is over too.
@@ -67,7 +89,7 @@ impl FocusExpectation {
     /// counted once.
     pub fn overdue(&mut self, now: Instant) -> usize {
         let before = self.blurs.len();
-        self.blurs.retain(|(_, due, _)| *due >= now);
+        self.blurs.retain(|blur| blur.due >= now);
         before - self.blurs.len()
     }
 
@@ -76,7 +98,7 @@ impl FocusExpectation {
         if self.holder.as_deref() == Some(tab) {
             self.holder = None;
         }
-        self.blurs.retain(|(expected, _, _)| expected != tab);
+        self.blurs.retain(|blur| blur.tab != tab);
     }
 }
 
@@ -143,6 +165,22 @@ mod tests {
         assert_eq!(focus.blurred("t1"), BlurVerdict::Expected(now), "the blur of the first move");
         assert_eq!(focus.blurred("t2"), BlurVerdict::Expected(now), "the blur of the second move");
         assert_eq!(focus.overdue(now + grace * 2), 0);
+    }
+
+    #[test]
+    fn a_new_tab_slow_to_connect_has_its_grace_from_when_it_opened() {
+        let now = Instant::now();
+        let grace = Duration::from_secs(5);
+        let mut focus = FocusExpectation::default();
+        focus.moved(Some("t1"), "t2", now, grace);
+        // t2's connect took 8 s: the blur for t1 could not come before it.
+        let open = now + Duration::from_secs(8);
+        focus.opened("t2", open, grace);
+        assert_eq!(focus.overdue(open + Duration::from_secs(1)), 0, "still within the grace after the open");
+        assert_eq!(focus.blurred("t1"), BlurVerdict::Expected(now), "measured from the move");
+        focus.moved(Some("t2"), "t3", now, grace);
+        focus.opened("t3", now, grace);
+        assert_eq!(focus.overdue(now + grace * 2), 1, "a blur that never came is still counted");
     }
 
     #[test]

@@ -84,7 +84,8 @@ async fn run_step(
             let from = v.tabs.iter().find(|tab| tab.focused).map(|tab| tab.id.clone());
             v.focus.moved(from.as_deref(), &tab_id, Instant::now(), v.ctx.ledger.grace());
             let unique = v.tabs.first().is_some_and(|t| t.unique);
-            v.current = v.open_tab(tab_id, unique).await?;
+            v.current = v.open_tab(tab_id.clone(), unique).await?;
+            v.focus.opened(&tab_id, Instant::now(), v.ctx.ledger.grace());
             Ok(())
         }
         Step::SwitchTab => {
