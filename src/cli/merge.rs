@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::gate::{self, Gate, GateArgs};
 use super::Outcome;
 use presence_bench::report::merge::{self, ShardSummary};
 use presence_bench::report::verdict::Ending;
 use presence_bench::report::{exercise, shard_table, Summary};
+use presence_bench::run::gate::{self, Gate, GateOptions};
 use presence_bench::scenario;
 
 #[derive(clap::Args)]
@@ -26,7 +26,7 @@ pub struct MergeArgs {
     #[arg(long)]
     pub allow_missing: bool,
     #[command(flatten)]
-    pub gate: GateArgs,
+    pub gate: GateOptions,
 }
 
 pub fn run(args: &MergeArgs) -> Outcome {
@@ -35,13 +35,16 @@ pub fn run(args: &MergeArgs) -> Outcome {
 
 /// Merges the summaries in `dirs`, judges, prints and writes the merged report; `run
 /// --processes` ends with this too.
-pub fn merge_dirs(dirs: &[PathBuf], out: Option<&Path>, gate_args: &GateArgs, allow_missing: bool) -> Outcome {
+pub fn merge_dirs(dirs: &[PathBuf], out: Option<&Path>, gate_args: &GateOptions, allow_missing: bool) -> Outcome {
     // Only summary.json is written to `out` (a merge has no interval log of its own).
     let writable = out.map_or(Ok(()), |out| {
         std::fs::create_dir_all(out).with_context(|| format!("--out {}: cannot create the directory", out.display()))
     });
-    if let Err(err) = writable.and_then(|()| gate::check_writable(None, gate_args)) {
+    if let Err(err) = writable {
         return Outcome::InvalidInput(err);
+    }
+    if let Err(err) = gate::check_writable(None, gate_args) {
+        return err.into();
     }
     let mut shards = Vec::new();
     for dir in dirs {
@@ -70,7 +73,7 @@ pub fn merge_dirs(dirs: &[PathBuf], out: Option<&Path>, gate_args: &GateArgs, al
     };
     let baseline = match gate::read_baseline(gate_args, &plan.name) {
         Ok(baseline) => baseline,
-        Err(err) => return Outcome::InvalidInput(err),
+        Err(err) => return err.into(),
     };
     let gate = Gate {
         thresholds: plan.thresholds.clone(),
@@ -89,7 +92,7 @@ pub fn merge_dirs(dirs: &[PathBuf], out: Option<&Path>, gate_args: &GateArgs, al
         }
     }
     if let Err(err) = gate::write_outputs(&summary, gate_args) {
-        return Outcome::NotCarriedOut(err);
+        return err.into();
     }
     Outcome::Judged(verdict)
 }

@@ -42,7 +42,7 @@ const SWEEP_EVERY: Duration = Duration::from_millis(500);
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Knobs of a run that are not part of the scenario.
-pub struct RunOptions {
+pub struct EngineOptions {
     /// Where the collector sends each interval (the interval log writer).
     pub intervals: Option<mpsc::Sender<Interval>>,
     /// Receives live figures once per interval.
@@ -63,7 +63,7 @@ pub struct RunOptions {
 
 /// Why a run did not start.
 #[derive(Debug, thiserror::Error)]
-pub enum RunError {
+pub enum StartError {
     /// The target cannot be used: no verdict on the server beyond "down".
     #[error(transparent)]
     Target(#[from] TargetError),
@@ -72,8 +72,8 @@ pub enum RunError {
     Late(#[from] LateStart),
 }
 
-/// What a run produced.
-pub struct RunResult {
+/// What a run measured, before it is judged (`run::run` judges it).
+pub struct Measured {
     pub totals: Totals,
     pub target: String,
     pub drive: DriveStats,
@@ -92,7 +92,7 @@ pub struct RunResult {
 }
 
 /// Carries out `plan` and answers what was measured.
-pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, RunError> {
+pub async fn run(plan: Plan, options: EngineOptions) -> Result<Measured, StartError> {
     let tls = tls::client_config(plan.target.ca_file.as_deref()).map_err(TargetError::Tls)?;
     let target = target::resolve(&plan.target.destination, HTTP_TIMEOUT, tls.clone()).await?;
     let connect = ConnectOptions { transport: plan.target.transport, tls: Some(tls), ..ConnectOptions::default() };
@@ -226,7 +226,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, RunError>
     let totals = collector.await.expect("the collector does not panic");
     let health = monitor.stop().await;
     let cluster_shutdown = target.cluster.map(|cluster| tokio::spawn(cluster.shutdown()));
-    Ok(RunResult {
+    Ok(Measured {
         totals,
         target: target.description,
         drive,

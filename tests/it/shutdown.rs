@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 use presence_bench::server::Settings;
+use presence_bench::shutdown::REPEAT_WINDOW;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -139,8 +140,21 @@ async fn a_second_signal_stops_serve_at_once() {
     let _stuck = half_a_request(&directory, "/locate").await;
     serve.signal("-TERM");
     serve.line("stopping: ").await;
+    // A repeat within the window would be the same request again (`shutdown::REPEAT_WINDOW`).
+    tokio::time::sleep(REPEAT_WINDOW).await;
     serve.signal("-TERM");
     assert_eq!(serve.exit_within(WAIT).await, Some(3), "a forced stop is not a clean one");
+}
+
+/// GNU `timeout` without `--foreground` delivers its one SIGTERM twice: one stop, drained cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_repeated_at_once_is_one_stop() {
+    let mut serve =
+        Binary::start(&["serve", "--instances", "1", "--drain-window", "100ms", "--shutdown-grace", "300ms"]);
+    serve.line("directory ").await;
+    serve.signal("-TERM");
+    serve.signal("-TERM");
+    assert_eq!(serve.exit_within(WAIT).await, Some(0), "the repeat is not a second signal");
 }
 
 const SCENARIO: &str = "name: long\nseed: 1\ntarget: { group: '42' }\nduration: 10m\n\
@@ -172,6 +186,7 @@ async fn a_second_signal_stops_a_run_waiting_for_its_metrics_endpoint_and_the_re
     let _stuck = half_a_request(metrics.trim_end_matches("/metrics"), "/metrics").await;
     run.signal("-INT");
     run.line("reports written to").await;
+    tokio::time::sleep(REPEAT_WINDOW).await;
     // The endpoint now waits up to its grace (5 s) for the stuck scraper; the second signal
     // ends the wait at once.
     let forced = Instant::now();
