@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use crate::measure::{label, Check, Counter, Metric, Recorder, Tally};
+use crate::measure::{label, Check, Counter, ErrorKind, Metric, Recorder, Tally};
 use crate::protocol::client::{ClientError, ConnectOptions, Connection, Incoming};
 use crate::protocol::discovery::{Discovery, DiscoveryError};
 use crate::protocol::{ClientMessage, ServerMessage};
@@ -27,12 +27,12 @@ pub enum SessionError {
 
 impl SessionError {
     /// A short, low-cardinality name for reports.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> ErrorKind {
         match self {
             SessionError::Discovery(err) => err.kind(),
             SessionError::Client(err) => err.kind(),
-            SessionError::Timeout(..) => "timeout",
-            SessionError::Unexpected { .. } => "unexpected_reply",
+            SessionError::Timeout(..) => ErrorKind::Timeout,
+            SessionError::Unexpected { .. } => ErrorKind::UnexpectedReply,
         }
     }
 }

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::checks::{agent_name, Ledger, SignalKind, MARKER_KEY};
 use crate::drill::Drills;
-use crate::measure::error_kind::{SESSION_LOST, UNANSWERED};
+use crate::measure::ErrorKind;
 use crate::measure::{charged_start, Counter, Metric, Recorder, Waiting};
 use crate::protocol::client::{ClientError, Connection, Incoming};
 use crate::protocol::close;
@@ -93,7 +93,7 @@ pub async fn run(ctx: Arc<AgentContext>, index: u32, cancel: CancellationToken) 
                 let planned = matches!(err, ClientError::Closed { code, .. } if close::is_drain(code))
                     || ctx.drills.current_event().is_some();
                 if !planned {
-                    ctx.recorder.error(SESSION_LOST);
+                    ctx.recorder.error(ErrorKind::SessionLost);
                     agent.unanswered();
                 }
                 attempt = 1;
@@ -187,7 +187,7 @@ impl Agent<'_> {
     fn unanswered(&mut self) {
         for (_, (intended, _sent, _waiting)) in self.awaiting_status.drain() {
             self.ctx.recorder.since(Metric::SignalStatus, intended);
-            self.ctx.recorder.error(UNANSWERED);
+            self.ctx.recorder.error(ErrorKind::Unanswered);
         }
     }
 
@@ -206,7 +206,7 @@ impl Agent<'_> {
                 let marker = data.get(MARKER_KEY).and_then(serde_json::Value::as_u64);
                 self.watches.presence(&self.ctx.ledger, self.index, &visitor, marker, online);
             }
-            ServerMessage::Error { .. } => self.ctx.recorder.error("server_error"),
+            ServerMessage::Error { .. } => self.ctx.recorder.error(ErrorKind::ServerError),
             _ => {}
         }
     }

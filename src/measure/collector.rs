@@ -254,7 +254,7 @@ mod tests {
             recorder.latency(Metric::Connect, Duration::from_millis(i));
         }
         recorder.count(Counter::SessionsOpened, 100);
-        recorder.error("handshake");
+        recorder.error(crate::measure::ErrorKind::Handshake);
         let (snapshots, snapshot) = watch::channel(Arc::new(Totals::default()));
         let collector = tokio::spawn(collect(
             recorder.clone(),

@@ -16,7 +16,7 @@ mod subject;
 mod waiting;
 
 pub use collector::{Interval, Live, Second, Totals};
-pub use error_kind::{is_error_kind, ERROR_KINDS};
+pub use error_kind::ErrorKind;
 pub use metric::{Check, Counter, Metric, Tally};
 pub use recorder::{latency_micros, new_histogram, record_duration, Recorder, MAX_LATENCY_US, SIGNIFICANT_DIGITS};
 pub use schedule::{charged_start, next_intended, TIMER_RESOLUTION};

@@ -158,7 +158,7 @@ impl Exporter {
             health: None,
         };
         for kind in names::ERROR_KINDS {
-            exporter.error(kind);
+            exporter.error(kind.as_str());
         }
         for kind in names::DRILL_KINDS {
             exporter.tally(Tally::DrillEvent, kind);
@@ -323,7 +323,7 @@ mod tests {
             recorder.latency(Metric::PresenceAck, Duration::from_millis(ms));
         }
         recorder.count(Counter::MessagesSent, 7);
-        recorder.error("reply_timeout");
+        recorder.error(crate::measure::ErrorKind::ReplyTimeout);
         recorder.violation(Check::SignalsLost);
         let mut interval = Recorder::empty_shard();
         recorder.drain_into(&mut interval);

@@ -11,7 +11,7 @@ use super::request::request;
 use super::runner::{Interrupt, Visitor, WaitMode};
 use super::tab::LastPresence;
 use crate::checks::MARKER_KEY;
-use crate::measure::{charged_start, next_intended, Metric};
+use crate::measure::{charged_start, next_intended, ErrorKind, Metric};
 use crate::protocol::{ClientMessage, ServerMessage};
 use crate::scenario::{DataTemplate, PageTemplate, Repeat, Repetitions, Step, TemplateContext};
 
@@ -150,7 +150,7 @@ async fn connect(v: &mut Visitor<'_>, unique: bool) -> Result<(), Interrupt> {
 
 fn current_tab(v: &Visitor<'_>) -> Option<usize> {
     if v.tabs.is_empty() {
-        v.ctx.recorder.error("step_without_session");
+        v.ctx.recorder.error(ErrorKind::StepWithoutSession);
         None
     } else {
         Some(v.current)
@@ -252,7 +252,7 @@ async fn await_signal(v: &mut Visitor<'_>, timeout: Duration) -> Result<(), Inte
             Ok(())
         }
         Err(Interrupt::Timeout) => {
-            v.ctx.recorder.error("signal_timeout");
+            v.ctx.recorder.error(ErrorKind::SignalTimeout);
             Ok(())
         }
         Err(other) => Err(other),

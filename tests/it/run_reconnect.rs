@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::common::*;
-use presence_bench::measure::error_kind::SESSION_LOST;
+use presence_bench::measure::ErrorKind;
 use presence_bench::measure::{Counter, Metric};
 use presence_bench::protocol::client::Connection;
 use presence_bench::protocol::{ClientMessage, ServerMessage};
@@ -110,7 +110,7 @@ async fn reconnect_after(announced: bool, drop_s2: impl AsyncFnOnce(&Cluster)) {
     if announced {
         assert!(totals.errors.is_empty(), "errors: {:?}", totals.errors);
     } else {
-        let lost = totals.errors.get(SESSION_LOST).copied();
+        let lost = totals.errors.get(ErrorKind::SessionLost.as_str()).copied();
         assert_eq!((totals.errors.len(), lost), (1, Some(moved)), "errors: {:?}", totals.errors);
     }
 }
