@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::scenario::Drills as DrillPlan;
-pub use action::{Executor, Outcome};
+use crate::scenario::DrillPlan;
+pub use action::{ActionResult, Executor};
 pub use report::{Causes, EventReport, Percentiles, WindowSignals};
 pub use storm::{Cause, Drills, Loss};
 

@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::action::Outcome;
+use super::action::ActionResult;
 use crate::measure::{latency_micros, new_histogram, record_duration, Metric, Recorder, Tally};
 use crate::protocol::client::ClientError;
 use crate::protocol::close;
-use crate::scenario::{Drills as DrillPlan, DEFAULT_SETTLE, DEFAULT_WINDOW_CAP};
+use crate::scenario::{DrillPlan, DEFAULT_SETTLE, DEFAULT_WINDOW_CAP};
 
 /// How many events watch mode opens on its own; disconnects after that count outside events.
 const OBSERVED_MAX: usize = 64;
@@ -76,7 +76,7 @@ pub(super) struct EventState {
     pub(super) started: OnceLock<Instant>,
     pub(super) closed: OnceLock<Instant>,
     pub(super) what: OnceLock<(&'static str, u32)>,
-    pub(super) outcome: OnceLock<Outcome>,
+    pub(super) outcome: OnceLock<ActionResult>,
     pub(super) affected: AtomicU64,
     pub(super) back: AtomicU64,
     pub(super) never_back: AtomicU64,
@@ -229,7 +229,7 @@ impl Drills {
     }
 
     /// The action of event `index` finished.
-    pub(super) fn settle_action(&self, index: usize, outcome: Outcome) {
+    pub(super) fn settle_action(&self, index: usize, outcome: ActionResult) {
         let _ = self.inner.events[index].outcome.set(outcome);
     }
 

@@ -63,8 +63,7 @@ impl Visitor<'_> {
                 }
             };
             // The server gives the reconnected tab focus and blurs the one that had it.
-            let focused = self.tabs.iter().find(|tab| tab.focused && tab.id != tab_id).map(|tab| tab.id.clone());
-            self.focus.moved(focused.as_deref(), &tab_id, Instant::now(), self.ctx.ledger.grace());
+            self.focus_moves_to(&tab_id);
             let tab = &mut self.tabs[i];
             tab.conn = conn;
             tab.server = server;

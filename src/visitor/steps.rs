@@ -81,8 +81,7 @@ async fn run_step(
         }
         Step::OpenTab => {
             let tab_id = v.next_tab_id();
-            let from = v.tabs.iter().find(|tab| tab.focused).map(|tab| tab.id.clone());
-            v.focus.moved(from.as_deref(), &tab_id, Instant::now(), v.ctx.ledger.grace());
+            v.focus_moves_to(&tab_id);
             let unique = v.tabs.first().is_some_and(|t| t.unique);
             v.current = v.open_tab(tab_id, unique).await?;
             Ok(())
@@ -93,8 +92,8 @@ async fn run_step(
             }
             let next = (v.current + 1) % v.tabs.len();
             v.current = next;
-            let from = v.tabs.iter().find(|tab| tab.focused).map(|tab| tab.id.clone());
-            v.focus.moved(from.as_deref(), &v.tabs[next].id, Instant::now(), v.ctx.ledger.grace());
+            let to = v.tabs[next].id.clone();
+            v.focus_moves_to(&to);
             timed(v, next, &ClientMessage::Focus, intended, Metric::Focus, |m| {
                 matches!(m, ServerMessage::Focused { .. })
             })
