@@ -1,7 +1,7 @@
 //! Measurement: contention-free recording ([`Recorder`]), the names of what is measured
 //! ([`Metric`], [`Counter`], [`Tally`] and the Prometheus [`names`]), the [`collector`] that
-//! turns samples into intervals and run totals, the harness's own [`health`], and the
-//! [`prometheus`] export. Formatting results is `report`'s job, not this module's.
+//! turns samples into intervals and run totals and feeds its [`observer`]s, the harness's
+//! own [`health`], and the [`prometheus`] export. Formatting results is `report`'s job, not this module's.
 
 pub mod collector;
 pub mod error_kind;
@@ -9,6 +9,7 @@ pub mod health;
 pub mod label;
 mod metric;
 pub mod names;
+pub mod observer;
 pub mod prometheus;
 mod recorder;
 mod schedule;

@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use super::health::HealthHandle;
 use super::metric::{Check, Counter, Metric, Tally};
 use super::names::{self, Kind};
+use super::observer::{done, IntervalObserver, Observed, Snapshot};
 use super::recorder::Shard;
 use crate::protocol::http_server::{self, Bounds};
 use crate::scenario::Load;
@@ -293,6 +294,14 @@ pub async fn serve(
     );
     let task = tokio::spawn(http_server::serve(listener, router, stop, bounds));
     Ok((bound, task))
+}
+
+/// The export is one of the collector's outputs.
+impl IntervalObserver for Exporter {
+    fn observe<'a>(&'a mut self, snapshot: &'a Snapshot<'_>) -> Observed<'a> {
+        self.publish(snapshot.interval, snapshot.elapsed, snapshot.visitors_live);
+        done()
+    }
 }
 
 #[cfg(test)]

@@ -4,13 +4,13 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::RunError;
-use crate::measure::{Check, Totals};
+use crate::measure::observer::{done, IntervalObserver, Observed, Snapshot};
+use crate::measure::Check;
 use crate::report::compare::{check_baseline_fits, overall_tolerance, Comparison};
 use crate::report::summary::SCHEMA_VERSION;
 use crate::report::verdict::{self, Ending, Rules, Verdict};
@@ -72,23 +72,39 @@ pub fn read_baseline(args: &GateOptions, scenario: &str) -> Result<Option<Summar
     Ok(Some(baseline))
 }
 
-/// Evaluates abortable thresholds on each snapshot; cancels `stop` and answers why on the first
-/// failure. Ends when the collector drops the sender.
-pub async fn watch_aborts(
+/// The collector's observer for `abort_on_fail` thresholds: evaluates them on the totals so
+/// far at each interval, and on the first failure cancels `stop` and keeps why.
+pub struct AbortWatch {
     thresholds: Vec<Threshold>,
-    mut snapshots: watch::Receiver<Arc<Totals>>,
     stop: CancellationToken,
-) -> Option<String> {
-    while snapshots.changed().await.is_ok() {
-        let totals = snapshots.borrow_and_update().clone();
-        let summary = Summary::from_totals("", "", &totals);
-        if let Some(reason) = threshold::abort_reason(&thresholds, &summary, totals.elapsed) {
-            eprintln!("stopping: {reason}");
-            stop.cancel();
-            return Some(reason);
-        }
+    reason: Arc<OnceLock<String>>,
+}
+
+impl AbortWatch {
+    /// A watch over the abortable ones among `thresholds` (`None` when there are none), and
+    /// where the reason of an abort will be.
+    pub fn new(thresholds: &[Threshold], stop: CancellationToken) -> Option<(AbortWatch, Arc<OnceLock<String>>)> {
+        let thresholds: Vec<_> = thresholds.iter().filter(|t| t.abort_after.is_some()).cloned().collect();
+        let reason = Arc::new(OnceLock::new());
+        (!thresholds.is_empty()).then(|| (AbortWatch { thresholds, stop, reason: reason.clone() }, reason))
     }
-    None
+}
+
+impl IntervalObserver for AbortWatch {
+    fn observe<'a>(&'a mut self, snapshot: &'a Snapshot<'_>) -> Observed<'a> {
+        // The last snapshot comes after the load has stopped: nothing is left to abort, and the
+        // verdict judges the threshold as it judges any other.
+        if self.reason.get().is_none() && !snapshot.last {
+            let totals = snapshot.totals();
+            let summary = Summary::from_totals("", "", &totals);
+            if let Some(reason) = threshold::abort_reason(&self.thresholds, &summary, totals.elapsed) {
+                eprintln!("stopping: {reason}");
+                self.stop.cancel();
+                let _ = self.reason.set(reason);
+            }
+        }
+        done()
+    }
 }
 
 /// Fills the verdict into `summary` and prints the table (with the comparison), which ends

@@ -24,6 +24,7 @@ use tokio::sync::watch;
 use crate::engine::shard::Shard;
 use crate::engine::start::StartAt;
 use crate::engine::{self, EngineOptions, StartError};
+use crate::measure::observer::{IntervalSink, LiveFigures, Observers};
 use crate::measure::{Live, Totals};
 use crate::report::harness::HarnessSummary;
 use crate::report::split::ShardInfo;
@@ -32,7 +33,7 @@ use crate::report::{exercise, Summary};
 use crate::scenario::{Destination, Plan};
 use crate::shutdown::Shutdown;
 pub use error::RunError;
-use gate::{Gate, GateOptions};
+use gate::{AbortWatch, Gate, GateOptions};
 use intervals::JsonProgress;
 use progress::{Mode, Progress};
 
@@ -137,29 +138,19 @@ pub async fn run(plan: Plan, options: Options, shutdown: Shutdown) -> Result<Run
         compare: plan.compare.clone(),
         expected: exercise::expected(&plan),
     };
-    let aborting: Vec<_> = gate.thresholds.iter().filter(|t| t.abort_after.is_some()).cloned().collect();
-    let (snapshots, aborts) = if aborting.is_empty() {
-        (None, None)
-    } else {
-        let (tx, rx) = watch::channel(Default::default());
-        (Some(tx), Some(tokio::spawn(gate::watch_aborts(aborting, rx, shutdown.stop.clone()))))
-    };
-    let engine_options = EngineOptions {
-        intervals,
-        live: live_tx,
-        stop: shutdown.stop.clone(),
-        interval: INTERVAL,
-        snapshots,
-        export: exporter,
-        shard,
-        start_at,
-    };
+    // The outputs of each interval, in order: the display, the files, then the abort watch.
+    let mut observers: Observers = vec![Box::new(LiveFigures(live_tx))];
+    if let Some(sink) = intervals {
+        observers.push(Box::new(IntervalSink(sink)));
+    }
+    let abort = AbortWatch::new(&gate.thresholds, shutdown.stop.clone()).map(|(watch, reason)| {
+        observers.push(Box::new(watch));
+        reason
+    });
+    let engine_options =
+        EngineOptions { observers, stop: shutdown.stop.clone(), interval: INTERVAL, export: exporter, shard, start_at };
     let result = engine::run(plan, engine_options).await;
-    // The collector has dropped its sender, so the watcher has returned.
-    let aborted = match aborts {
-        Some(aborts) => aborts.await.unwrap_or(None),
-        None => None,
-    };
+    let aborted = abort.and_then(|reason| reason.get().cloned());
     if let Some(progress) = progress {
         progress.finish();
     }

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use presence_bench::engine::shard::Shard;
 use presence_bench::engine::{self, EngineOptions, Measured, StartError};
+use presence_bench::measure::observer::LiveFigures;
 use presence_bench::measure::Live;
 use presence_bench::scenario::{self, Plan};
 
@@ -242,9 +243,7 @@ pub fn start_run(plan: Plan) -> Running {
     let (live_tx, live) = watch::channel(Live::default());
     let interval = Duration::from_millis(100);
     let options = EngineOptions {
-        intervals: None,
-        live: live_tx,
-        snapshots: None,
+        observers: vec![Box::new(LiveFigures(live_tx))],
         export: None,
         stop: stop.clone(),
         interval,
