@@ -210,16 +210,12 @@ impl Drills {
             return None;
         }
         *next += 1;
-        self.begin_at(index, "observed", 0, now);
+        self.begin(index, "observed", 0, now);
         Some(index)
     }
 
-    /// Event `index` starts now: its window opens and new losses belong to it.
-    pub(super) fn begin(&self, index: usize, kind: &'static str, count: u32) {
-        self.begin_at(index, kind, count, Instant::now());
-    }
-
-    fn begin_at(&self, index: usize, kind: &'static str, count: u32, now: Instant) {
+    /// Event `index` starts `now`: its window opens and new losses belong to it.
+    pub(super) fn begin(&self, index: usize, kind: &'static str, count: u32, now: Instant) {
         let event = &self.inner.events[index];
         let _ = event.what.set((kind, count));
         let _ = event.started.set(now);
@@ -367,7 +363,7 @@ mod tests {
         let drills = Drills::new(Some(&plan(1)), Recorder::new(), Instant::now());
         let outside = drills.lost(Cause::Other);
         drop(outside);
-        drills.begin(0, "kill", 1);
+        drills.begin(0, "kill", 1, Instant::now());
         let first = drills.lost(Cause::Kill);
         let second = drills.lost(Cause::Kill);
         first.attempt();
