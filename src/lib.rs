@@ -2,7 +2,10 @@
 //! an embedded reference Presence server cluster.
 //!
 //! Data moves one way: a scenario becomes a plan, a plan becomes tasks, tasks produce
-//! samples, samples become a report (see `docs/` and the module table in the README).
+//! samples, samples become a report: [`scenario`] -> [`run`] -> [`engine`] -> [`visitor`] /
+//! [`agent`] -> [`measure`] (recorder, collector, observers) -> [`report`] (verdict).
+//! docs/architecture.md draws the flow with the module of each step; [`run::run`] is a whole
+//! run as one call.
 
 pub mod agent;
 pub mod checks;
