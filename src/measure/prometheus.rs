@@ -1,5 +1,5 @@
 //! Prometheus export, off the hot path. Visitors keep recording through `Recorder` only;
-//! once per interval the collector hands what it drained to [`Exporter::publish`], which
+//! once per interval the collector hands what it drained to the [`Exporter`] (one of its observers), which
 //! pushes counter deltas, gauge values and each latency histogram (bucketed from the
 //! interval's HdrHistogram with `record_many`) into a `metrics` recorder from
 //! metrics-exporter-prometheus. That recorder is private to the run, not the process-wide
