@@ -110,7 +110,7 @@ const SAY: Messages = Messages {
 
 /// The scenario with every change the command line makes to it: `--set`, `--target`,
 /// `--metrics-addr` and `--metrics-linger`. The one place they are merged.
-pub fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
+fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
     let mut plan = scenario::load_with(&args.scenario, &args.sets)?;
     let targets: Vec<&str> = args.target.iter().flat_map(|list| list.split(',')).map(str::trim).collect();
     if targets.len() > 1 && args.processes.is_none() {
