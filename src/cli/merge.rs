@@ -9,7 +9,7 @@ use anyhow::Context;
 use super::Outcome;
 use presence_bench::report::merge::{self, ShardSummary};
 use presence_bench::report::verdict::Ending;
-use presence_bench::report::{exercise, shard_table, Summary};
+use presence_bench::report::{shard_table, Summary};
 use presence_bench::run::gate::{self, Gate, GateOptions};
 use presence_bench::scenario;
 
@@ -75,11 +75,7 @@ pub fn merge_dirs(dirs: &[PathBuf], out: Option<&Path>, gate_args: &GateOptions,
         Ok(baseline) => baseline,
         Err(err) => return err.into(),
     };
-    let gate = Gate {
-        thresholds: plan.thresholds.clone(),
-        compare: plan.compare.clone(),
-        expected: exercise::expected(&plan),
-    };
+    let gate = Gate::of(&plan);
     let mut summary = merged.summary;
     summary.partial = allow_missing && !merged.missing.is_empty();
     let ending = Ending { interrupted: merged.interrupted.is_some(), target_down: merged.target_down };

@@ -14,8 +14,8 @@ use crate::measure::Check;
 use crate::report::compare::{check_baseline_fits, overall_tolerance, Comparison};
 use crate::report::summary::SCHEMA_VERSION;
 use crate::report::verdict::{self, Ending, Rules, Verdict};
-use crate::report::{junit, table, threshold, Summary};
-use crate::scenario::{CompareTolerances, Threshold, Tolerance};
+use crate::report::{exercise, junit, table, threshold, Summary};
+use crate::scenario::{CompareTolerances, Plan, Threshold, Tolerance};
 
 /// The path that means standard output.
 const STDOUT: &str = "-";
@@ -48,6 +48,13 @@ pub struct Gate {
     pub compare: CompareTolerances,
     /// The delivery checks the scenario sets up (`report::exercise::expected`).
     pub expected: Vec<Check>,
+}
+
+impl Gate {
+    /// What `plan` says about its own verdict; `run` and `merge` judge by the same.
+    pub fn of(plan: &Plan) -> Gate {
+        Gate { thresholds: plan.thresholds.clone(), compare: plan.compare.clone(), expected: exercise::expected(plan) }
+    }
 }
 
 /// Compares `current` with `baseline` under the scenario's tolerances and the command line's.

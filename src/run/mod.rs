@@ -29,7 +29,7 @@ use crate::measure::{Live, Totals};
 use crate::report::harness::HarnessSummary;
 use crate::report::split::ShardInfo;
 use crate::report::verdict::{Ending, Verdict};
-use crate::report::{exercise, Summary};
+use crate::report::Summary;
 use crate::scenario::{Destination, Plan};
 use crate::shutdown::Shutdown;
 pub use error::RunError;
@@ -133,11 +133,7 @@ pub async fn run(plan: Plan, options: Options, shutdown: Shutdown) -> Result<Run
     let intervals_start = start_at.map_or_else(SystemTime::now, |start| start.at);
     let (intervals, mut hlog) =
         intervals::start(options.out.as_deref(), options.json_progress.as_ref(), intervals_start)?;
-    let gate = Gate {
-        thresholds: plan.thresholds.clone(),
-        compare: plan.compare.clone(),
-        expected: exercise::expected(&plan),
-    };
+    let gate = Gate::of(&plan);
     // The outputs of each interval, in order: the display, the files, then the abort watch.
     let mut observers: Observers = vec![Box::new(LiveFigures(live_tx))];
     if let Some(sink) = intervals {
