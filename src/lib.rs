@@ -2,7 +2,10 @@
 //! an embedded reference Presence server cluster.
 //!
 //! Data moves one way: a scenario becomes a plan, a plan becomes tasks, tasks produce
-//! samples, samples become a report (see `docs/` and the module table in the README).
+//! samples, samples become a report: [`scenario`] -> [`run`] -> [`engine`] -> [`visitor`] /
+//! [`agent`] -> [`measure`] (recorder, collector, observers) -> [`report`] (verdict).
+//! docs/architecture.md draws the flow with the module of each step; [`run::run`] is a whole
+//! run as one call.
 
 pub mod agent;
 pub mod checks;
@@ -11,7 +14,9 @@ pub mod engine;
 pub mod measure;
 pub mod protocol;
 pub mod report;
+pub mod run;
 pub mod scenario;
 pub mod server;
 pub mod session;
+pub mod shutdown;
 pub mod visitor;

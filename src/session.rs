@@ -6,11 +6,13 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
+use tokio_util::sync::CancellationToken;
 
-use crate::measure::{label, Check, Counter, Metric, Recorder, Tally};
+use crate::measure::{label, Check, Counter, ErrorKind, Metric, Recorder, Tally};
 use crate::protocol::client::{ClientError, ConnectOptions, Connection, Incoming, OpenPhases, Transport};
 use crate::protocol::discovery::{Discovery, DiscoveryError};
 use crate::protocol::{ClientMessage, ServerMessage};
+use crate::scenario::Backoff;
 
 /// Why a session could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -27,13 +29,28 @@ pub enum SessionError {
 
 impl SessionError {
     /// A short, low-cardinality name for reports.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> ErrorKind {
         match self {
             SessionError::Discovery(err) => err.kind(),
             SessionError::Client(err) => err.kind(),
-            SessionError::Timeout(..) => "timeout",
-            SessionError::Unexpected { .. } => "unexpected_reply",
+            SessionError::Timeout(..) => ErrorKind::Timeout,
+            SessionError::Unexpected { .. } => ErrorKind::UnexpectedReply,
         }
+    }
+}
+
+/// The pause before try number `attempt` at opening a session, for visitors and agents
+/// alike: none before the first, then `backoff`'s delay for the retry, cut short by
+/// `cancel`. Answers whether to go on trying.
+pub async fn back_off(backoff: &Backoff, attempt: u32, rng: &mut impl Rng, cancel: &CancellationToken) -> bool {
+    if attempt == 0 {
+        return true;
+    }
+    let delay = backoff.delay(attempt - 1, rng);
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => false,
+        _ = tokio::time::sleep(delay) => true,
     }
 }
 

@@ -10,18 +10,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rand::rngs::SmallRng;
-use rand::SeedableRng;
 use tokio_util::sync::CancellationToken;
 
 use crate::checks::{agent_name, Ledger, SignalKind, MARKER_KEY};
 use crate::drill::Drills;
-use crate::measure::error_kind::{SESSION_LOST, UNANSWERED};
+use crate::measure::ErrorKind;
 use crate::measure::{charged_start, Counter, Metric, Recorder, Waiting};
 use crate::protocol::client::{ClientError, Connection, Incoming};
 use crate::protocol::close;
 use crate::protocol::{ClientMessage, ServerMessage};
 use crate::scenario::{Agents, Backoff};
-use crate::session::{Identity, Opener};
+use crate::session::{self, Identity, Opener};
 use schedule::Schedule;
 use watching::Watches;
 
@@ -48,7 +47,7 @@ pub async fn run(ctx: Arc<AgentContext>, index: u32, cancel: CancellationToken) 
         Agent {
             name: agent_name(index),
             index,
-            rng: SmallRng::seed_from_u64(ctx.seed ^ (u64::from(index) << 32) ^ 0xA6E7),
+            rng: crate::scenario::agent_rng(ctx.seed, index),
             next_number: 0,
             awaiting_status: HashMap::new(),
             watches: Watches::default(),
@@ -63,12 +62,8 @@ pub async fn run(ctx: Arc<AgentContext>, index: u32, cancel: CancellationToken) 
         };
     let mut attempt = 0;
     while !cancel.is_cancelled() {
-        if attempt > 0 {
-            let delay = ctx.backoff.delay(attempt - 1, &mut agent.rng);
-            tokio::select! {
-                _ = cancel.cancelled() => break,
-                _ = tokio::time::sleep(delay) => {}
-            }
+        if !session::back_off(&ctx.backoff, attempt, &mut agent.rng, &cancel).await {
+            break;
         }
         let opening = ctx.opener.open(Identity::Agent(&agent.name), &agent.name, "", None, &mut agent.rng);
         let mut conn = tokio::select! {
@@ -93,7 +88,7 @@ pub async fn run(ctx: Arc<AgentContext>, index: u32, cancel: CancellationToken) 
                 let planned = matches!(err, ClientError::Closed { code, .. } if close::is_drain(code))
                     || ctx.drills.current_event().is_some();
                 if !planned {
-                    ctx.recorder.error(SESSION_LOST);
+                    ctx.recorder.error(ErrorKind::SessionLost);
                     agent.unanswered();
                 }
                 attempt = 1;
@@ -187,7 +182,7 @@ impl Agent<'_> {
     fn unanswered(&mut self) {
         for (_, (intended, _sent, _waiting)) in self.awaiting_status.drain() {
             self.ctx.recorder.since(Metric::SignalStatus, intended);
-            self.ctx.recorder.error(UNANSWERED);
+            self.ctx.recorder.error(ErrorKind::Unanswered);
         }
     }
 
@@ -206,7 +201,7 @@ impl Agent<'_> {
                 let marker = data.get(MARKER_KEY).and_then(serde_json::Value::as_u64);
                 self.watches.presence(&self.ctx.ledger, self.index, &visitor, marker, online);
             }
-            ServerMessage::Error { .. } => self.ctx.recorder.error("server_error"),
+            ServerMessage::Error { .. } => self.ctx.recorder.error(ErrorKind::ServerError),
             _ => {}
         }
     }

@@ -162,19 +162,9 @@ mod tests {
     fn totals(recorder: &Recorder) -> Totals {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(async {
-            let (live, _rx) = tokio::sync::watch::channel(Default::default());
             let cancel = tokio_util::sync::CancellationToken::new();
             cancel.cancel();
-            crate::measure::collector::collect(
-                recorder.clone(),
-                Duration::from_secs(60),
-                None,
-                live,
-                None,
-                None,
-                cancel,
-            )
-            .await
+            crate::measure::collector::collect(recorder.clone(), Duration::from_secs(60), Vec::new(), cancel).await
         })
     }
 

@@ -7,7 +7,8 @@ use presence_bench::report::compare::check_comparable;
 use presence_bench::report::Summary;
 use presence_bench::scenario::{self, CompareTolerances, Tolerance};
 
-use super::{gate, Outcome};
+use super::Outcome;
+use presence_bench::run::gate;
 
 #[derive(clap::Args)]
 pub struct CompareArgs {

@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::gate::{self, Gate, GateArgs};
 use super::Outcome;
 use presence_bench::report::html::{self, ReportError};
 use presence_bench::report::merge::{self, ShardSummary};
 use presence_bench::report::merge_files;
 use presence_bench::report::verdict::Ending;
-use presence_bench::report::{exercise, shard_table, Summary};
+use presence_bench::report::{shard_table, Summary};
+use presence_bench::run::gate::{self, Gate, GateOptions};
 use presence_bench::scenario;
 
 #[derive(clap::Args)]
@@ -33,7 +33,7 @@ pub struct MergeArgs {
     #[arg(long)]
     pub allow_missing: bool,
     #[command(flatten)]
-    pub gate: GateArgs,
+    pub gate: GateOptions,
 }
 
 pub fn run(args: &MergeArgs) -> Outcome {
@@ -47,17 +47,17 @@ pub fn merge_dirs(
     dirs: &[PathBuf],
     out: Option<&Path>,
     html: Option<&Path>,
-    gate_args: &GateArgs,
+    gate_args: &GateOptions,
     allow_missing: bool,
 ) -> Outcome {
-    let writable = out
-        .map_or(Ok(()), |out| {
-            std::fs::create_dir_all(out)
-                .with_context(|| format!("--out {}: cannot create the directory", out.display()))
-        })
-        .and_then(|()| html.map_or(Ok(()), gate::check_file));
-    if let Err(err) = writable.and_then(|()| gate::check_writable(None, gate_args)) {
+    let writable = out.map_or(Ok(()), |out| {
+        std::fs::create_dir_all(out).with_context(|| format!("--out {}: cannot create the directory", out.display()))
+    });
+    if let Err(err) = writable {
         return Outcome::InvalidInput(err);
+    }
+    if let Err(err) = html.map_or(Ok(()), gate::check_file).and_then(|()| gate::check_writable(None, gate_args)) {
+        return err.into();
     }
     let mut shards = Vec::new();
     let mut present = Vec::new();
@@ -90,13 +90,9 @@ pub fn merge_dirs(
     };
     let baseline = match gate::read_baseline(gate_args, &plan.name) {
         Ok(baseline) => baseline,
-        Err(err) => return Outcome::InvalidInput(err),
+        Err(err) => return err.into(),
     };
-    let gate = Gate {
-        thresholds: plan.thresholds.clone(),
-        compare: plan.compare.clone(),
-        expected: exercise::expected(&plan),
-    };
+    let gate = Gate::of(&plan);
     let mut summary = merged.summary;
     summary.partial = allow_missing && !merged.missing.is_empty();
     let ending = Ending { interrupted: merged.interrupted.is_some(), target_down: merged.target_down };
@@ -109,7 +105,7 @@ pub fn merge_dirs(
         }
     }
     if let Err(err) = gate::write_outputs(&summary, gate_args) {
-        return Outcome::NotCarriedOut(err);
+        return err.into();
     }
     if let (Some(out), Some(html)) = (out, html) {
         if let Err(outcome) = write_html(&present, out, html, &summary) {

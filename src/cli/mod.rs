@@ -1,9 +1,6 @@
 //! Command implementations and the one place where outcomes become exit codes.
 
 pub mod compare;
-pub mod export;
-pub mod gate;
-pub mod intervals;
 pub mod merge;
 pub mod processes;
 pub mod progress;
@@ -11,13 +8,13 @@ pub mod report;
 pub mod run;
 pub mod serve;
 pub mod shards_progress;
-pub mod signals;
 pub mod split;
 pub mod validate;
 
 use std::process::ExitCode;
 
 use presence_bench::report::verdict::Verdict;
+use presence_bench::run::RunError;
 
 /// How a command ended; each variant is one documented exit code (docs/ci.md).
 #[derive(Debug)]
@@ -49,6 +46,17 @@ impl Outcome {
                 eprintln!("error: {err:#}");
                 ExitCode::from(3)
             }
+        }
+    }
+}
+
+/// A run that ended unjudged: wrong input (2) or not carried out (3).
+impl From<RunError> for Outcome {
+    fn from(err: RunError) -> Self {
+        if err.is_invalid_input() {
+            Outcome::InvalidInput(err.into())
+        } else {
+            Outcome::NotCarriedOut(err.into())
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `run --processes P`: one command on one machine past one process's open-file limit. The
 //! harness starts P children of its own binary, shard K/P each, with one start instant and
-//! each with its own output directory, forwards Ctrl-C and SIGTERM to them, waits for all,
+//! each with its own output directory, forwards its stop and force (`shutdown`) to them, waits for all,
 //! and merges their summaries into the run's report (`merge`), printed and written as `run`
 //! does. Source addresses are striped over the shards by the engine (`Shard::stripe`), and a
 //! comma-separated `--target` list is dealt out to the shards.
@@ -14,10 +14,10 @@ use tokio::process::{Child, Command};
 
 use super::merge::merge_dirs;
 use super::run::RunArgs;
-use super::signals::Stops;
 use super::Outcome;
 use presence_bench::engine::shard::Shard;
 use presence_bench::scenario::Plan;
+use presence_bench::shutdown::{Messages, Shutdown};
 
 /// How far ahead the children's common start is set: time to start P processes and let each
 /// parse the scenario and check the target.
@@ -41,7 +41,7 @@ pub fn run(args: &RunArgs, plan: &Plan, processes: u32) -> Outcome {
         Ok(exe) => exe,
         Err(err) => return Outcome::NotCarriedOut(anyhow::anyhow!("cannot find the harness's own binary: {err}")),
     };
-    let metrics = args.metrics_addr.or(plan.metrics.map(|export| export.listen));
+    let metrics = plan.metrics.map(|export| export.listen);
     let dirs: Vec<PathBuf> = (0..processes).map(|index| out.join(format!("shard-{index}"))).collect();
     // The children run the scenario as this process read it (`${VAR}` substituted, `--set`
     // applied), not the file again: one scenario for every shard.
@@ -159,13 +159,10 @@ async fn supervise(commands: Vec<Command>) -> anyhow::Result<()> {
         }
     }
     let pids: Vec<u32> = children.iter().filter_map(Child::id).collect();
-    let mut stops = match Stops::listen() {
-        Ok(stops) => Some(stops),
-        Err(err) => {
-            eprintln!("warning: cannot listen for Ctrl-C or SIGTERM: {err}");
-            None
-        }
-    };
+    let shutdown = Shutdown::on_signals(Messages::default()).unwrap_or_else(|err| {
+        eprintln!("warning: cannot listen for Ctrl-C or SIGTERM: {err}");
+        Shutdown::new()
+    });
     let waiting = async {
         for child in &mut children {
             let _ = child.wait().await;
@@ -176,15 +173,18 @@ async fn supervise(commands: Vec<Command>) -> anyhow::Result<()> {
         }
     };
     tokio::pin!(waiting);
-    loop {
+    // Each of our two stops (the first, then a later one) is forwarded once.
+    for stopped in [&shutdown.stop, &shutdown.force] {
         tokio::select! {
             () = &mut waiting => return Ok(()),
-            () = next_stop(stops.as_mut()) => {
+            () = stopped.cancelled() => {
                 eprintln!("stopping: forwarding the signal to every shard");
                 forward_stop(&pids);
             }
         }
     }
+    waiting.await;
+    Ok(())
 }
 
 /// Copies a shard's stderr to ours one whole line at a time, labelled with the shard. Written
@@ -199,13 +199,6 @@ async fn relay_lines(stderr: tokio::process::ChildStderr, index: usize) {
     while matches!(reader.read_until(b'\n', &mut line).await, Ok(n) if n > 0) {
         eprintln!("[shard {index}] {}", String::from_utf8_lossy(&line).trim_end());
         line.clear();
-    }
-}
-
-async fn next_stop(stops: Option<&mut Stops>) {
-    match stops {
-        Some(stops) => stops.next().await,
-        None => std::future::pending().await,
     }
 }
 

@@ -10,12 +10,11 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context as _};
-use tokio_util::sync::CancellationToken;
 
 use presence_bench::server::partition::{self, ChildSpec, Partition, PartitionError};
 use presence_bench::server::{Cluster, ServerError, Settings};
+use presence_bench::shutdown::{Messages, Shutdown};
 
-use super::signals::Stops;
 use super::Outcome;
 
 /// Run the embedded reference Presence cluster.
@@ -52,8 +51,8 @@ pub fn run(args: ServeArgs) -> Outcome {
 }
 
 async fn serve(settings: Settings) -> Outcome {
-    let stops = match listen() {
-        Ok(stops) => stops,
+    let shutdown = match listen() {
+        Ok(shutdown) => shutdown,
         Err(outcome) => return outcome,
     };
     let bound = settings.drain_window + settings.shutdown_grace;
@@ -67,26 +66,28 @@ async fn serve(settings: Settings) -> Outcome {
     }
     println!("directory {}", cluster.directory_url());
     println!("metrics {}/metrics", cluster.directory_url());
-    until_stopped(stops, "the cluster", bound, cluster.shutdown()).await
+    until_stopped(shutdown, "the cluster", bound, cluster.shutdown()).await
 }
 
-/// Waits for a signal, then for `shutdown` (bounded by `bound` by whoever made it), unless a
+/// Waits for a signal, then for `drain` (bounded by `bound` by whoever made it), unless a
 /// second signal comes first.
-async fn until_stopped(mut stops: Stops, what: &str, bound: Duration, shutdown: impl Future<Output = ()>) -> Outcome {
-    stops.next().await;
+async fn until_stopped(shutdown: Shutdown, what: &str, bound: Duration, drain: impl Future<Output = ()>) -> Outcome {
+    shutdown.stop.cancelled().await;
     eprintln!(
         "stopping: draining {what}, for at most {} (a second Ctrl-C or SIGTERM stops at once)",
         humantime::format_duration(bound)
     );
     tokio::select! {
-        () = shutdown => Outcome::Passed,
-        () = stops.next() => Outcome::NotCarriedOut(anyhow!("stopped by a second signal before {what} had shut down")),
+        () = drain => Outcome::Passed,
+        () = shutdown.force.cancelled() => {
+            Outcome::NotCarriedOut(anyhow!("stopped by a second signal before {what} had shut down"))
+        }
     }
 }
 
 async fn serve_partitioned(settings: Settings, processes: usize) -> Outcome {
-    let stops = match listen() {
-        Ok(stops) => stops,
+    let shutdown = match listen() {
+        Ok(shutdown) => shutdown,
         Err(outcome) => return outcome,
     };
     let program = match std::env::current_exe().context("cannot find this program to start its server processes") {
@@ -113,11 +114,14 @@ async fn serve_partitioned(settings: Settings, processes: usize) -> Outcome {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(said.as_bytes()).and_then(|()| stdout.flush());
     drop(stdout);
-    until_stopped(stops, &format!("{processes} server processes"), bound, partition.shutdown()).await
+    until_stopped(shutdown, &format!("{processes} server processes"), bound, partition.shutdown()).await
 }
 
-fn listen() -> Result<Stops, Outcome> {
-    Stops::listen().context("cannot listen for Ctrl-C or SIGTERM").map_err(Outcome::NotCarriedOut)
+/// The messages are `until_stopped`'s, which knows what is being drained.
+fn listen() -> Result<Shutdown, Outcome> {
+    Shutdown::on_signals(Messages::default())
+        .context("cannot listen for Ctrl-C or SIGTERM")
+        .map_err(Outcome::NotCarriedOut)
 }
 
 async fn serve_child(spec: &str) -> Outcome {
@@ -125,17 +129,11 @@ async fn serve_child(spec: &str) -> Outcome {
         Ok(spec) => spec,
         Err(err) => return Outcome::InvalidInput(err),
     };
-    let mut stops = match listen() {
-        Ok(stops) => stops,
+    let shutdown = match listen() {
+        Ok(shutdown) => shutdown,
         Err(outcome) => return outcome,
     };
-    let stop = CancellationToken::new();
-    let signalled = stop.clone();
-    tokio::spawn(async move {
-        stops.next().await;
-        signalled.cancel();
-    });
-    match partition::child::serve(spec, stop).await {
+    match partition::child::serve(spec, shutdown.stop).await {
         Ok(()) => Outcome::Passed,
         Err(err) => Outcome::NotCarriedOut(err.into()),
     }

@@ -20,7 +20,7 @@ const DETAIL_CHARS: usize = 200;
 
 /// How an event's action went, for the report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Outcome {
+pub struct ActionResult {
     pub ok: bool,
     /// `HTTP 200`, `exit 0`, or what went wrong; one entry per instance, `; `-separated.
     pub detail: String,
@@ -46,7 +46,7 @@ type Step = Result<(String, Option<String>), String>;
 
 impl Executor {
     /// Scales or kills `count` instances, one after the other.
-    pub async fn execute(&self, kind: DrillKind, count: u32) -> Outcome {
+    pub async fn execute(&self, kind: DrillKind, count: u32) -> ActionResult {
         let started = Instant::now();
         let (mut ok, mut details, mut servers) = (true, Vec::new(), Vec::new());
         for _ in 0..count {
@@ -61,8 +61,12 @@ impl Executor {
                 }
             }
         }
-        let outcome =
-            Outcome { ok, detail: details.join("; "), duration_ms: started.elapsed().as_secs_f64() * 1e3, servers };
+        let outcome = ActionResult {
+            ok,
+            detail: details.join("; "),
+            duration_ms: started.elapsed().as_secs_f64() * 1e3,
+            servers,
+        };
         if ok {
             tracing::info!(kind = kind.name(), detail = %outcome.detail, servers = ?outcome.servers, "drill action done");
         } else {

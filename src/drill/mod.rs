@@ -13,11 +13,17 @@ mod storm;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Now, on tokio's clock: the system's, but paused time in tests, so the schedule is tested
+/// at exact instants.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::scenario::Drills as DrillPlan;
-pub use action::{Executor, Outcome};
+use crate::scenario::DrillPlan;
+pub use action::{ActionResult, Executor};
 pub use report::{Causes, EventReport, Percentiles, WindowSignals};
 pub use storm::{Cause, Drills, Loss};
 
@@ -39,9 +45,9 @@ pub async fn run(drills: Drills, plan: Arc<DrillPlan>, executor: Executor, stop:
             _ = stop.cancelled() => break,
             _ = ticker.tick() => {}
         }
-        let now = Instant::now();
+        let now = now();
         while let Some(event) = plan.events.get(next).filter(|event| start + event.at <= now) {
-            drills.begin(next, event.kind.name(), event.count);
+            drills.begin(next, event.kind.name(), event.count, now);
             let (drills, executor, index, event) = (drills.clone(), executor.clone(), next, *event);
             actions.spawn(async move {
                 let outcome = executor.execute(event.kind, event.count).await;
@@ -53,5 +59,43 @@ pub async fn run(drills: Drills, plan: Arc<DrillPlan>, executor: Executor, stop:
         drills.tick(now);
     }
     actions.shutdown().await;
-    drills.finish(Instant::now());
+    drills.finish(now());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::shard::Shard;
+    use crate::measure::Recorder;
+
+    const SCENARIO: &str = "name: t\nduration: 10s\nload: { stages: [ { hold: 10s } ] }\n\
+        behaviors: [ { name: b, steps: [connect] } ]\n\
+        drills:\n  - { at: 1s, kill: 1 }\n  - { at: 2500ms, scale_out: 2 }\n";
+
+    fn begun(drills: &Drills) -> Vec<(f64, String)> {
+        drills.report().into_iter().map(|event| (event.at_s, event.kind)).collect()
+    }
+
+    /// On paused time: each event begins at its offset exactly, none before.
+    #[tokio::test(start_paused = true)]
+    async fn events_begin_at_their_offsets() {
+        let plan = crate::scenario::from_str(SCENARIO, "t.yaml").unwrap().drills.expect("a drills section");
+        let t0 = tokio::time::Instant::now();
+        let drills = Drills::new(Some(&plan), Recorder::new(), now());
+        let stop = CancellationToken::new();
+        // Another shard carries the actions out: the schedule's timing is all that runs here.
+        let elsewhere = Executor::Elsewhere(Shard { index: 1, count: 2 });
+        let schedule = tokio::spawn(run(drills.clone(), Arc::new(plan), elsewhere, stop.clone()));
+        let ms = Duration::from_millis;
+        tokio::time::sleep_until(t0 + ms(999)).await;
+        assert_eq!(begun(&drills), []);
+        tokio::time::sleep_until(t0 + ms(1001)).await;
+        assert_eq!(begun(&drills), [(1.0, "kill".to_owned())]);
+        tokio::time::sleep_until(t0 + ms(2499)).await;
+        assert_eq!(begun(&drills).len(), 1);
+        tokio::time::sleep_until(t0 + ms(2501)).await;
+        assert_eq!(begun(&drills), [(1.0, "kill".to_owned()), (2.5, "scale_out".to_owned())]);
+        stop.cancel();
+        schedule.await.unwrap();
+    }
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use super::action::Outcome;
+use super::action::ActionResult;
 use super::storm::{Drills, EventState, Samples};
 
 /// One drill event, as summary.json reports it. Times in seconds are from the start of the run
@@ -22,7 +22,7 @@ pub struct EventReport {
     /// The instances acted on, comma-separated, when known.
     pub server: String,
     /// How the action went; `None` when observed or cut off by the end of the run.
-    pub action: Option<Outcome>,
+    pub action: Option<ActionResult>,
     /// How long the event's window stayed open.
     pub window_s: f64,
     /// Sessions lost while the window was open.

@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::action::Outcome;
+use super::action::ActionResult;
 use crate::measure::{latency_micros, new_histogram, record_duration, Metric, Recorder, Tally};
 use crate::protocol::client::ClientError;
 use crate::protocol::close;
-use crate::scenario::{Drills as DrillPlan, DEFAULT_SETTLE, DEFAULT_WINDOW_CAP};
+use crate::scenario::{DrillPlan, DEFAULT_SETTLE, DEFAULT_WINDOW_CAP};
 
 /// How many events watch mode opens on its own; disconnects after that count outside events.
 const OBSERVED_MAX: usize = 64;
@@ -76,7 +76,7 @@ pub(super) struct EventState {
     pub(super) started: OnceLock<Instant>,
     pub(super) closed: OnceLock<Instant>,
     pub(super) what: OnceLock<(&'static str, u32)>,
-    pub(super) outcome: OnceLock<Outcome>,
+    pub(super) outcome: OnceLock<ActionResult>,
     pub(super) affected: AtomicU64,
     pub(super) back: AtomicU64,
     pub(super) never_back: AtomicU64,
@@ -210,16 +210,12 @@ impl Drills {
             return None;
         }
         *next += 1;
-        self.begin_at(index, "observed", 0, now);
+        self.begin(index, "observed", 0, now);
         Some(index)
     }
 
-    /// Event `index` starts now: its window opens and new losses belong to it.
-    pub(super) fn begin(&self, index: usize, kind: &'static str, count: u32) {
-        self.begin_at(index, kind, count, Instant::now());
-    }
-
-    fn begin_at(&self, index: usize, kind: &'static str, count: u32, now: Instant) {
+    /// Event `index` starts `now`: its window opens and new losses belong to it.
+    pub(super) fn begin(&self, index: usize, kind: &'static str, count: u32, now: Instant) {
         let event = &self.inner.events[index];
         let _ = event.what.set((kind, count));
         let _ = event.started.set(now);
@@ -229,7 +225,7 @@ impl Drills {
     }
 
     /// The action of event `index` finished.
-    pub(super) fn settle_action(&self, index: usize, outcome: Outcome) {
+    pub(super) fn settle_action(&self, index: usize, outcome: ActionResult) {
         let _ = self.inner.events[index].outcome.set(outcome);
     }
 
@@ -367,7 +363,7 @@ mod tests {
         let drills = Drills::new(Some(&plan(1)), Recorder::new(), Instant::now());
         let outside = drills.lost(Cause::Other);
         drop(outside);
-        drills.begin(0, "kill", 1);
+        drills.begin(0, "kill", 1, Instant::now());
         let first = drills.lost(Cause::Kill);
         let second = drills.lost(Cause::Kill);
         first.attempt();

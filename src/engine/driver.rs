@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -51,7 +51,8 @@ where
     F: Fn(u64, CancellationToken) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let start = Instant::now();
+    // Tokio's clock (the system's, but for tests on paused time, which see exact instants).
+    let start = tokio::time::Instant::now();
     let mut tasks: JoinSet<u64> = JoinSet::new();
     // Live visitors that were not asked to stop, by index (newest last).
     let mut live: BTreeMap<u64, CancellationToken> = BTreeMap::new();
@@ -138,6 +139,79 @@ fn arrivals_over(load: &Load, elapsed: Duration) -> bool {
 mod tests {
     use super::*;
     use crate::scenario::Stage;
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+    use tokio::time::Instant as Clock;
+
+    /// When each visitor (by index) started and, once told to, left: on the paused clock.
+    type Lives = Arc<Mutex<BTreeMap<u64, (Duration, Option<Duration>)>>>;
+
+    /// A visitor that notes its life in `lives`, from `t0`, and stays until told to leave.
+    fn noted(
+        lives: &Lives,
+        t0: Clock,
+    ) -> impl Fn(u64, CancellationToken) -> futures_util::future::BoxFuture<'static, ()> {
+        let lives = lives.clone();
+        move |index, cancel| {
+            let lives = lives.clone();
+            Box::pin(async move {
+                lives.lock().unwrap().insert(index, (t0.elapsed(), None));
+                cancel.cancelled().await;
+                lives.lock().unwrap().entry(index).and_modify(|life| life.1 = Some(t0.elapsed()));
+            })
+        }
+    }
+
+    fn alive(lives: &Lives) -> Vec<u64> {
+        lives.lock().unwrap().iter().filter(|(_, (_, left))| left.is_none()).map(|(index, _)| *index).collect()
+    }
+
+    /// The closed model on paused time: the level follows the stages at each instant, ramping
+    /// down cancels the newest visitors, and the run ends exactly at `until`.
+    #[tokio::test(start_paused = true)]
+    async fn the_closed_model_holds_each_level_at_its_instant() {
+        let ms = Duration::from_millis;
+        let load = Load::Stages(vec![
+            Stage { from: 0, to: 10, over: ms(1000) },
+            Stage { from: 10, to: 10, over: ms(1000) },
+            Stage { from: 10, to: 0, over: ms(1000) },
+        ]);
+        let (lives, t0) = (Lives::default(), Clock::now());
+        let stop = CancellationToken::new();
+        let spawn = noted(&lives, t0);
+        let driving = tokio::spawn(async move { drive(&load, Shard::WHOLE, ms(3000), ms(100), &stop, spawn).await });
+        for (at, level) in [(305, 3), (1005, 10), (1995, 10), (2505, 5), (2995, 0)] {
+            tokio::time::sleep_until(t0 + ms(at)).await;
+            let expected: Vec<u64> = (0..level).collect();
+            assert_eq!(alive(&lives), expected, "at {at} ms: the oldest {level}");
+        }
+        let stats = driving.await.unwrap();
+        assert_eq!(t0.elapsed(), ms(3000), "the run ends at its end, not a tick later");
+        assert_eq!(stats, DriveStats { started: 10, arrivals_dropped: 0 });
+        let lives = lives.lock().unwrap();
+        assert!(lives[&9].0 >= ms(900) && lives[&9].0 < ms(1000), "the 10th joins on the ramp: {:?}", lives[&9]);
+        let left = lives[&9].1.expect("the 10th left");
+        assert!(left >= ms(2050) && left <= ms(2060), "and leaves first, when the level rounds to 9: {left:?}");
+    }
+
+    /// The open model on paused time: arrival i comes at i/rate, at most `max_visitors` live.
+    #[tokio::test(start_paused = true)]
+    async fn the_open_model_starts_each_arrival_at_its_instant_and_drops_over_the_cap() {
+        let ms = Duration::from_millis;
+        let load = Load::ArrivalRate { per_second: 10.0, max_visitors: 4, for_: ms(1000) };
+        let (lives, t0) = (Lives::default(), Clock::now());
+        let stop = CancellationToken::new();
+        let spawn = noted(&lives, t0);
+        let stopping = stop.clone();
+        let driving =
+            tokio::spawn(async move { drive(&load, Shard::WHOLE, ms(5000), ms(100), &stopping, spawn).await });
+        tokio::time::sleep_until(t0 + ms(1500)).await;
+        let started: Vec<Duration> = lives.lock().unwrap().values().map(|(at, _)| *at).collect();
+        assert_eq!(started, [ms(100), ms(200), ms(300), ms(400)], "one every 100 ms, then the cap");
+        stop.cancel();
+        let stats = driving.await.unwrap();
+        assert_eq!(stats, DriveStats { started: 4, arrivals_dropped: 6 });
+    }
 
     /// A visitor that stays until it is told to leave.
     async fn stay(cancel: CancellationToken) {

@@ -3,7 +3,7 @@
 //! verdict says so: `report::harness`.)
 
 use super::shard::Shard;
-use crate::protocol::client::OPEN_FILE_LIMIT;
+use crate::measure::ErrorKind;
 use crate::scenario::{Destination, Plan, Step};
 
 /// File descriptors the harness needs beside its sockets (runtime, logs, discovery).
@@ -36,7 +36,8 @@ pub fn open_file_warning(plan: &Plan, shard: Shard, open_file_limit: u64) -> Opt
     (needed > open_file_limit).then(|| {
         format!(
             "the plan may hold {peak} sockets at its peak but this process may open only {open_file_limit} files: \
-             expect `{OPEN_FILE_LIMIT}` errors (raise `ulimit -n`, or split the load: `run --processes`)"
+             expect `{}` errors (raise `ulimit -n`, or split the load: `run --processes`)",
+            ErrorKind::OpenFileLimit
         )
     })
 }

@@ -13,7 +13,6 @@ pub mod target;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -21,8 +20,9 @@ use crate::agent::{self, AgentContext};
 use crate::checks::Ledger;
 use crate::drill::{self, Drills, EventReport, Executor};
 use crate::measure::health::{HealthReport, Monitor};
+use crate::measure::observer::Observers;
 use crate::measure::prometheus::Exporter;
-use crate::measure::{collector, Interval, Live, Recorder, Totals};
+use crate::measure::{collector, Recorder, Totals};
 use crate::protocol::client::{ConnectOptions, Transport};
 use crate::protocol::tls;
 use crate::scenario::{Plan, DEFAULT_GRACE};
@@ -42,18 +42,16 @@ const SWEEP_EVERY: Duration = Duration::from_millis(500);
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Knobs of a run that are not part of the scenario.
-pub struct RunOptions {
-    /// Where the collector sends each interval (the interval log writer).
-    pub intervals: Option<mpsc::Sender<Interval>>,
-    /// Receives live figures once per interval.
-    pub live: watch::Sender<Live>,
+pub struct EngineOptions {
+    /// The collector's outputs, fed once per interval in this order (live figures, the
+    /// interval log, the abort watcher, ...).
+    pub observers: Observers,
     /// Cancelled on Ctrl-C / SIGTERM: the run stops early and still reports.
     pub stop: CancellationToken,
     /// Collector interval.
     pub interval: Duration,
-    /// Receives the totals so far once per interval, when set (see `collector::collect`).
-    pub snapshots: Option<watch::Sender<Arc<Totals>>>,
-    /// Prometheus export, fed once per interval by the collector.
+    /// Prometheus export: one more observer, once the engine has given it the load and the
+    /// health monitor it also reports.
     pub export: Option<Exporter>,
     /// The stripe of the plan this process runs (`Shard::WHOLE`: all of it).
     pub shard: Shard,
@@ -63,7 +61,7 @@ pub struct RunOptions {
 
 /// Why a run did not start.
 #[derive(Debug, thiserror::Error)]
-pub enum RunError {
+pub enum StartError {
     /// The target cannot be used: no verdict on the server beyond "down".
     #[error(transparent)]
     Target(#[from] TargetError),
@@ -72,8 +70,8 @@ pub enum RunError {
     Late(#[from] LateStart),
 }
 
-/// What a run produced.
-pub struct RunResult {
+/// What a run measured, before it is judged (`run::run` judges it).
+pub struct Measured {
     pub totals: Totals,
     pub target: String,
     pub drive: DriveStats,
@@ -92,7 +90,7 @@ pub struct RunResult {
 }
 
 /// Carries out `plan` and answers what was measured.
-pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, RunError> {
+pub async fn run(plan: Plan, options: EngineOptions) -> Result<Measured, StartError> {
     let tls = tls::client_config(plan.target.ca_file.as_deref()).map_err(TargetError::Tls)?;
     let target = target::resolve(&plan.target.destination, HTTP_TIMEOUT, tls.clone()).await?;
     let connect = ConnectOptions { transport: plan.target.transport, tls: Some(tls), ..ConnectOptions::default() };
@@ -112,16 +110,12 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, RunError>
     let recorder = Recorder::with_behaviors(plan.behaviors.iter().map(|b| b.name.clone()).collect());
     let collector_stop = CancellationToken::new();
     let monitor = Monitor::start(started);
-    let export = options.export.map(|export| export.with_load(plan.load.clone()).with_health(monitor.handle()));
-    let collector = tokio::spawn(collector::collect(
-        recorder.clone(),
-        options.interval,
-        options.intervals,
-        options.live,
-        options.snapshots,
-        export,
-        collector_stop.clone(),
-    ));
+    let mut observers = options.observers;
+    if let Some(export) = options.export {
+        observers.push(Box::new(export.with_load(plan.load.clone()).with_health(monitor.handle())));
+    }
+    let collector =
+        tokio::spawn(collector::collect(recorder.clone(), options.interval, observers, collector_stop.clone()));
     let grace = plan.agents.as_ref().map_or(DEFAULT_GRACE, |agents| agents.grace);
     let drills = Drills::new(plan.drills.as_ref(), recorder.clone(), started);
     let worlds = Worlds::new(
@@ -226,7 +220,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<RunResult, RunError>
     let totals = collector.await.expect("the collector does not panic");
     let health = monitor.stop().await;
     let cluster_shutdown = target.cluster.map(|cluster| tokio::spawn(cluster.shutdown()));
-    Ok(RunResult {
+    Ok(Measured {
         totals,
         target: target.description,
         drive,

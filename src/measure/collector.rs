@@ -1,18 +1,17 @@
 //! The collector: once per interval it takes every shard's samples, merges them into the
-//! run's totals, publishes live figures, and hands the interval to an optional sink (the
-//! interval log). It is the only reader of the shards, and it runs off the hot path.
+//! run's totals, and hands a snapshot to its list of observers (`measure::observer`: live
+//! figures, the interval log, Prometheus, the abort watcher). It is the only reader of the
+//! shards, and it runs off the hot path.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::Histogram;
-use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::latencies::Latencies;
 use super::metric::{Check, Counter, Metric, Tally};
-use super::prometheus::Exporter;
+use super::observer::{Observers, Snapshot};
 use super::recorder::{Recorder, Shard};
 use super::waiting::WaitingNow;
 
@@ -129,16 +128,12 @@ pub struct Live {
     pub waiting: WaitingNow,
 }
 
-/// Runs until `cancel`, then takes the last samples and answers the totals. With `snapshots`,
-/// it also publishes the totals so far once per interval (for thresholds that abort a run);
-/// copying them costs a few histograms per interval, on the collector, never on the hot path.
+/// Runs until `cancel`, then takes the last samples and answers the totals. Once per interval,
+/// and once more at the end, it hands a snapshot to each of `observers` in turn.
 pub async fn collect(
     recorder: Recorder,
     every: Duration,
-    sink: Option<mpsc::Sender<Interval>>,
-    live: watch::Sender<Live>,
-    snapshots: Option<watch::Sender<Arc<Totals>>>,
-    mut export: Option<Exporter>,
+    mut observers: Observers,
     cancel: CancellationToken,
 ) -> Totals {
     let started_at = SystemTime::now();
@@ -155,36 +150,30 @@ pub async fn collect(
         };
         let now = Instant::now();
         let interval = recorder.drain();
-        visitors_peak = visitors_peak.max(recorder.visitors_live());
-        let length = now - last_tick;
-        let figures = live_figures(&interval, &totals, length, now - start, recorder.visitors_live());
-        live.send_replace(Live { waiting: recorder.waiting_now(), ..figures });
-        if let Some(export) = &mut export {
-            export.publish(&interval, now - start, recorder.visitors_live());
-        }
+        let visitors_live = recorder.visitors_live();
+        visitors_peak = visitors_peak.max(visitors_live);
         timeline.push(Second {
-            visitors_live: recorder.visitors_live(),
+            visitors_live,
             messages: interval.counters[Counter::MessagesSent.index()]
                 + interval.counters[Counter::MessagesReceived.index()],
             errors: interval.errors.values().sum(),
         });
         merge(&mut totals, &interval);
-        if let Some(snapshots) = &snapshots {
-            let snapshot =
-                into_totals(totals.clone(), recorder.behaviors(), started_at, now - start, visitors_peak, Vec::new());
-            snapshots.send_replace(Arc::new(snapshot));
-        }
-        if let Some(sink) = &sink {
-            let interval = Interval {
-                start: last_tick - start,
-                length,
-                histograms: interval.histograms,
-                counters: interval.counters,
-                errors: interval.errors,
-                visitors_live: recorder.visitors_live(),
-            };
-            // A closed sink only means nobody writes the log any more; the totals are unaffected.
-            let _ = sink.send(interval).await;
+        let snapshot = Snapshot {
+            start: last_tick - start,
+            length: now - last_tick,
+            elapsed: now - start,
+            visitors_live,
+            waiting: recorder.waiting_now(),
+            last: finished,
+            interval: &interval,
+            totals: &totals,
+            started_at,
+            visitors_peak,
+            behaviors: recorder.behaviors(),
+        };
+        for observer in &mut observers {
+            observer.observe(&snapshot).await;
         }
         last_tick = now;
         if finished {
@@ -194,7 +183,7 @@ pub async fn collect(
     into_totals(totals, recorder.behaviors(), started_at, start.elapsed(), visitors_peak, timeline)
 }
 
-fn into_totals(
+pub(super) fn into_totals(
     shard: Shard,
     behaviors: &[String],
     started_at: SystemTime,
@@ -239,49 +228,51 @@ fn merge(totals: &mut Shard, interval: &Shard) {
     }
 }
 
-fn live_figures(interval: &Shard, totals: &Shard, length: Duration, elapsed: Duration, visitors_live: i64) -> Live {
-    let messages =
-        interval.counters[Counter::MessagesSent.index()] + interval.counters[Counter::MessagesReceived.index()];
-    let acks = &interval.histograms[Metric::PresenceAck.index()];
-    let errors = totals.errors.values().chain(interval.errors.values()).sum();
-    Live {
-        elapsed,
-        visitors_live,
-        messages_per_second: messages as f64 / length.as_secs_f64().max(1e-9),
-        presence_ack_p99_us: if acks.is_empty() { 0 } else { acks.value_at_quantile(0.99) },
-        errors,
-        waiting: WaitingNow::default(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use crate::measure::observer::{done, IntervalObserver, IntervalSink, LiveFigures, Observed};
+    use std::sync::{Arc, Mutex};
+    use tokio::sync::{mpsc, watch};
+
+    /// Who was shown what: (observer, connect samples in the totals, last snapshot).
+    type Log = Arc<Mutex<Vec<(&'static str, u64, bool)>>>;
+
+    /// Notes what it was shown, under its name, in a log shared with the other observers.
+    struct Note(&'static str, Log);
+
+    impl IntervalObserver for Note {
+        fn observe<'a>(&'a mut self, snapshot: &'a Snapshot<'_>) -> Observed<'a> {
+            let connects = snapshot.totals().histogram(Metric::Connect).len();
+            self.1.lock().unwrap().push((self.0, connects, snapshot.last));
+            done()
+        }
+    }
+
     #[tokio::test]
-    async fn totals_hold_every_sample_and_intervals_reach_the_sink() {
+    async fn totals_hold_every_sample_and_intervals_reach_the_observers() {
         let recorder = Recorder::new();
         let (sink, mut intervals) = mpsc::channel(16);
-        let (live, _live_rx) = watch::channel(Live::default());
+        let (live, live_rx) = watch::channel(Live::default());
         let cancel = CancellationToken::new();
         for i in 1..=100 {
             recorder.latency(Metric::Connect, Duration::from_millis(i));
         }
         recorder.count(Counter::SessionsOpened, 100);
-        recorder.error("handshake");
-        let (snapshots, snapshot) = watch::channel(Arc::new(Totals::default()));
-        let collector = tokio::spawn(collect(
-            recorder.clone(),
-            Duration::from_secs(3600),
-            Some(sink),
-            live,
-            Some(snapshots),
-            None,
-            cancel.clone(),
-        ));
+        recorder.error(crate::measure::ErrorKind::Handshake);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let observers: Observers = vec![
+            Box::new(Note("first", log.clone())),
+            Box::new(IntervalSink(sink)),
+            Box::new(LiveFigures(live)),
+            Box::new(Note("last", log.clone())),
+        ];
+        let collector = tokio::spawn(collect(recorder.clone(), Duration::from_secs(3600), observers, cancel.clone()));
         cancel.cancel();
         let totals = collector.await.unwrap();
-        assert_eq!(snapshot.borrow().histogram(Metric::Connect).len(), 100, "the last snapshot holds every sample");
+        assert_eq!(*log.lock().unwrap(), [("first", 100, true), ("last", 100, true)], "each in order, once");
+        assert_eq!(live_rx.borrow().errors, 1, "the live figures were published");
         let connect = totals.histogram(Metric::Connect);
         assert_eq!(connect.len(), 100);
         assert!((connect.value_at_quantile(0.5) as i64 - 50_000).abs() <= 50);
@@ -289,5 +280,19 @@ mod tests {
         assert_eq!(totals.errors.get("handshake"), Some(&1));
         let interval = intervals.recv().await.expect("the final interval is sent");
         assert_eq!(interval.histograms[Metric::Connect.index()].len(), 100);
+    }
+
+    /// A tick with nothing recorded still reaches every observer, once per interval.
+    #[tokio::test(start_paused = true)]
+    async fn every_interval_reaches_every_observer() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let observers: Observers = vec![Box::new(Note("a", log.clone())), Box::new(Note("b", log.clone()))];
+        let cancel = CancellationToken::new();
+        let collector = tokio::spawn(collect(Recorder::new(), Duration::from_secs(1), observers, cancel.clone()));
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        cancel.cancel();
+        collector.await.unwrap();
+        let names: Vec<(&str, bool)> = log.lock().unwrap().iter().map(|(name, _, last)| (*name, *last)).collect();
+        assert_eq!(names, [("a", false), ("b", false), ("a", false), ("b", false), ("a", true), ("b", true)]);
     }
 }

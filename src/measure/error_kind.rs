@@ -1,88 +1,145 @@
-//! Every kind of error the harness records, in one closed list: a threshold on
-//! `errors.KIND` must name one of them, so a misspelt kind is refused before the run instead
-//! of counting zero and passing forever. docs/scenarios.md lists them with their meaning.
-//! The kinds that several places record are named once here as constants.
+//! Every kind of error the harness records, as one closed enum beside `Counter` and `Check`:
+//! the recorder takes an [`ErrorKind`], so a kind the code records is always one a threshold
+//! may name (`errors.KIND`), and a misspelt kind in a scenario is refused before the run
+//! instead of counting zero and passing forever. docs/reports.md lists every kind (a test
+//! compares the two).
 
-/// A request that was never answered: still open when its visitor or agent stopped (after a
-/// short last chance), or lost with a session that was not a planned move.
-pub const UNANSWERED: &str = "unanswered";
+/// What went wrong, in a word fit for a report row and a metric label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ErrorKind {
+    Connect,
+    OpenFileLimit,
+    EphemeralPorts,
+    InvalidUrl,
+    Tls,
+    Handshake,
+    Locate,
+    LocateUrl,
+    BodyTooLarge,
+    FrameTooLarge,
+    Timeout,
+    UnexpectedReply,
+    ReplyTimeout,
+    SignalTimeout,
+    StepWithoutSession,
+    ServerError,
+    Closed,
+    ClosedBrokenFraming,
+    ClosedTooBig,
+    ClosedSessionInUse,
+    ClosedUniqueExpired,
+    ClosedUniqueInUse,
+    ClosedBadRequest,
+    ClosedReplaced,
+    Lost,
+    SessionLost,
+    Protocol,
+    Unanswered,
+}
 
-/// A session lost (reset, closed without a frame, silent past the heartbeat timeout, closed
-/// with a code that asks to reconnect) outside a drill window and without a drain announced.
-pub const SESSION_LOST: &str = "session_lost";
+impl ErrorKind {
+    /// Every kind, in the order docs/reports.md lists them.
+    pub const ALL: [ErrorKind; 28] = [
+        ErrorKind::Connect,
+        ErrorKind::OpenFileLimit,
+        ErrorKind::EphemeralPorts,
+        ErrorKind::InvalidUrl,
+        ErrorKind::Tls,
+        ErrorKind::Handshake,
+        ErrorKind::Locate,
+        ErrorKind::LocateUrl,
+        ErrorKind::BodyTooLarge,
+        ErrorKind::FrameTooLarge,
+        ErrorKind::Timeout,
+        ErrorKind::UnexpectedReply,
+        ErrorKind::ReplyTimeout,
+        ErrorKind::SignalTimeout,
+        ErrorKind::StepWithoutSession,
+        ErrorKind::ServerError,
+        ErrorKind::Closed,
+        ErrorKind::ClosedBrokenFraming,
+        ErrorKind::ClosedTooBig,
+        ErrorKind::ClosedSessionInUse,
+        ErrorKind::ClosedUniqueExpired,
+        ErrorKind::ClosedUniqueInUse,
+        ErrorKind::ClosedBadRequest,
+        ErrorKind::ClosedReplaced,
+        ErrorKind::Lost,
+        ErrorKind::SessionLost,
+        ErrorKind::Protocol,
+        ErrorKind::Unanswered,
+    ];
 
-/// A request not answered within `target.reply_timeout`.
-pub const REPLY_TIMEOUT: &str = "reply_timeout";
+    /// The name in reports, summary.json, the `kind` label and `errors.KIND` thresholds.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Connect => "connect",
+            ErrorKind::OpenFileLimit => "open_file_limit",
+            ErrorKind::EphemeralPorts => "ephemeral_ports",
+            ErrorKind::InvalidUrl => "invalid_url",
+            ErrorKind::Tls => "tls",
+            ErrorKind::Handshake => "handshake",
+            ErrorKind::Locate => "locate",
+            ErrorKind::LocateUrl => "locate_url",
+            ErrorKind::BodyTooLarge => "body_too_large",
+            ErrorKind::FrameTooLarge => "frame_too_large",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::UnexpectedReply => "unexpected_reply",
+            ErrorKind::ReplyTimeout => "reply_timeout",
+            ErrorKind::SignalTimeout => "signal_timeout",
+            ErrorKind::StepWithoutSession => "step_without_session",
+            ErrorKind::ServerError => "server_error",
+            ErrorKind::Closed => "closed",
+            ErrorKind::ClosedBrokenFraming => "closed_broken_framing",
+            ErrorKind::ClosedTooBig => "closed_too_big",
+            ErrorKind::ClosedSessionInUse => "closed_session_in_use",
+            ErrorKind::ClosedUniqueExpired => "closed_unique_expired",
+            ErrorKind::ClosedUniqueInUse => "closed_unique_in_use",
+            ErrorKind::ClosedBadRequest => "closed_bad_request",
+            ErrorKind::ClosedReplaced => "closed_replaced",
+            ErrorKind::Lost => "lost",
+            ErrorKind::SessionLost => "session_lost",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::Unanswered => "unanswered",
+        }
+    }
 
-/// Each kind and what it counts, in the order docs/scenarios.md shows them.
-pub const ERROR_KINDS: &[(&str, &str)] = &[
-    ("connect", "a socket could not be connected (refused, unreachable, reset)"),
-    (crate::protocol::client::OPEN_FILE_LIMIT, "the harness ran out of file descriptors"),
-    (crate::protocol::client::EPHEMERAL_PORTS, "the harness ran out of local ports"),
-    ("invalid_url", "an endpoint URL could not be used"),
-    ("tls", "the TLS handshake failed"),
-    ("handshake", "the WebSocket or SockJS handshake failed"),
-    ("locate", "`/locate` failed or answered an error"),
-    ("locate_url", "`/locate` answered an unusable URL"),
-    (crate::protocol::locate::BODY_TOO_LARGE, "an HTTP answer (`/locate`, an admin action) was over its size limit"),
-    (crate::protocol::client::FRAME_TOO_LARGE, "a WebSocket message from the server was over its size limit"),
-    ("timeout", "no answer to `connect`, `connect_unique` or `agent_connect` in time"),
-    ("unexpected_reply", "a request was answered with the wrong message"),
-    (REPLY_TIMEOUT, "no answer to `presence`, `extend` or `focus` within `target.reply_timeout`"),
-    ("signal_timeout", "`await_signal` saw nothing before its timeout"),
-    ("step_without_session", "a step needed an open session and there was none"),
-    ("server_error", "the server sent an `error` message"),
-    ("closed", "the server closed a session for no reason the protocol names"),
-    ("closed_broken_framing", "closed with 1002: the server saw broken framing"),
-    ("closed_too_big", "closed with 1009: a frame was too big"),
-    ("closed_session_in_use", "closed with 2010: the SockJS session was in use"),
-    ("closed_unique_expired", "closed with 4001: the unique id expired"),
-    ("closed_unique_in_use", "closed with 4002: the unique id was in use"),
-    ("closed_bad_request", "closed with 4003: the server refused a request"),
-    ("closed_replaced", "closed with 4004: another session replaced this one"),
-    ("lost", "a session ended without a close frame"),
-    (SESSION_LOST, "a session was lost outside a drill window, without a drain announced"),
-    ("protocol", "the server broke the protocol (bad frame, invalid UTF-8, ...)"),
-    (UNANSWERED, "a request still waiting when its visitor stopped, or lost with its session"),
-];
+    /// The kind a name stands for (`None` for a name the harness never records).
+    pub fn parse(name: &str) -> Option<ErrorKind> {
+        ErrorKind::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+}
 
-/// Whether the harness ever records errors of `kind`.
-pub fn is_error_kind(kind: &str) -> bool {
-    ERROR_KINDS.iter().any(|(known, _)| *known == kind)
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Every literal kind recorded in the source (`.error("...")`) is in the list, so the list
-    /// cannot fall behind the code unnoticed.
     #[test]
-    fn every_recorded_literal_is_listed() {
-        let mut files = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/src"))];
-        let mut checked = 0;
-        while let Some(path) = files.pop() {
-            if path.is_dir() {
-                files.extend(std::fs::read_dir(&path).unwrap().map(|entry| entry.unwrap().path()));
-                continue;
-            }
-            if path.extension().is_none_or(|ext| ext != "rs") || path.ends_with("error_kind.rs") {
-                continue;
-            }
-            let text = std::fs::read_to_string(&path).unwrap();
-            for (at, _) in text.match_indices("recorder.error(\"") {
-                let rest = &text[at + "recorder.error(\"".len()..];
-                let kind = &rest[..rest.find('"').unwrap()];
-                assert!(is_error_kind(kind), "{}: `{kind}` is recorded but not in ERROR_KINDS", path.display());
-                checked += 1;
-            }
+    fn names_are_unique_and_parse_back() {
+        for kind in ErrorKind::ALL {
+            assert_eq!(ErrorKind::parse(kind.as_str()), Some(kind));
         }
-        assert!(checked >= 5, "only {checked} recorded kinds found");
+        let unique: std::collections::HashSet<_> = ErrorKind::ALL.iter().map(|kind| kind.as_str()).collect();
+        assert_eq!(unique.len(), ErrorKind::ALL.len());
+        assert_eq!(ErrorKind::parse("reply_timout"), None);
     }
 
+    /// docs/reports.md has one row per kind, in this order, and no row for a kind that is
+    /// not recorded: the reader's list cannot fall behind the code.
     #[test]
-    fn kinds_are_unique() {
-        let unique: std::collections::HashSet<_> = ERROR_KINDS.iter().map(|(kind, _)| kind).collect();
-        assert_eq!(unique.len(), ERROR_KINDS.len());
+    fn docs_list_every_kind_once() {
+        let doc = include_str!("../../docs/reports.md");
+        let section = doc.split("### Error kinds").nth(1).expect("docs/reports.md has an Error kinds section");
+        let table = section.split("\n\n").find(|block| block.trim_start().starts_with('|')).expect("a table");
+        let listed: Vec<&str> =
+            table.lines().skip(2).filter_map(|row| row.trim_start_matches("| `").split('`').next()).collect();
+        let kinds: Vec<&str> = ErrorKind::ALL.iter().map(|kind| kind.as_str()).collect();
+        assert_eq!(listed, kinds);
     }
 }

@@ -1,7 +1,7 @@
 //! Measurement: contention-free recording ([`Recorder`]), the names of what is measured
 //! ([`Metric`], [`Counter`], [`Tally`] and the Prometheus [`names`]), the [`collector`] that
-//! turns samples into intervals and run totals, the harness's own [`health`], and the
-//! [`prometheus`] export. Formatting results is `report`'s job, not this module's.
+//! turns samples into intervals and run totals and feeds its [`observer`]s, the harness's
+//! own [`health`], and the [`prometheus`] export. Formatting results is `report`'s job, not this module's.
 
 pub mod attribution;
 pub mod collector;
@@ -11,6 +11,7 @@ pub mod label;
 mod latencies;
 mod metric;
 pub mod names;
+pub mod observer;
 pub mod prometheus;
 mod recorder;
 mod schedule;
@@ -18,7 +19,7 @@ mod subject;
 mod waiting;
 
 pub use collector::{Interval, Live, Second, Totals};
-pub use error_kind::{is_error_kind, ERROR_KINDS};
+pub use error_kind::ErrorKind;
 pub use latencies::Latencies;
 pub use metric::{Check, Counter, Metric, Tally};
 pub use recorder::{latency_micros, new_histogram, record_duration, Recorder, MAX_LATENCY_US, SIGNIFICANT_DIGITS};

@@ -5,9 +5,8 @@
 //! Delivery checks are exported from `measure::Check` (all of them, at 0 before their first
 //! violation), as `presence_bench_check_violations_total{check=...}`.
 
-use super::error_kind::{REPLY_TIMEOUT, SESSION_LOST, UNANSWERED};
+use super::error_kind::ErrorKind;
 use super::metric::Counter;
-use crate::protocol::client::{EPHEMERAL_PORTS, OPEN_FILE_LIMIT};
 
 /// A Prometheus metric type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,16 +63,16 @@ pub const LAG: &str = "presence_bench_scheduling_lag_seconds";
 pub const LAG_MAX: &str = "presence_bench_scheduling_lag_max_seconds";
 
 /// Error kinds pre-registered at zero: the ones dashboards and the harness verdict watch.
-pub const ERROR_KINDS: &[&str] = &[
-    "connect",
-    OPEN_FILE_LIMIT,
-    EPHEMERAL_PORTS,
-    "handshake",
-    "lost",
-    REPLY_TIMEOUT,
-    UNANSWERED,
-    SESSION_LOST,
-    "protocol",
+pub const ERROR_KINDS: &[ErrorKind] = &[
+    ErrorKind::Connect,
+    ErrorKind::OpenFileLimit,
+    ErrorKind::EphemeralPorts,
+    ErrorKind::Handshake,
+    ErrorKind::Lost,
+    ErrorKind::ReplyTimeout,
+    ErrorKind::Unanswered,
+    ErrorKind::SessionLost,
+    ErrorKind::Protocol,
 ];
 /// Reconnect attempt outcomes, pre-registered at zero.
 pub const RECONNECT_OUTCOMES: &[&str] = &["ok", "failed"];

@@ -1,5 +1,5 @@
 //! Prometheus export, off the hot path. Visitors keep recording through `Recorder` only;
-//! once per interval the collector hands what it drained to [`Exporter::publish`], which
+//! once per interval the collector hands what it drained to the [`Exporter`] (one of its observers), which
 //! pushes counter deltas, gauge values and each latency histogram (bucketed from the
 //! interval's HdrHistogram with `record_many`) into a `metrics` recorder from
 //! metrics-exporter-prometheus. That recorder is private to the run, not the process-wide
@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use super::health::HealthHandle;
 use super::metric::{Check, Counter, Metric, Tally};
 use super::names::{self, Kind};
+use super::observer::{done, IntervalObserver, Observed, Snapshot};
 use super::recorder::Shard;
 use crate::protocol::http_server::{self, Bounds};
 use crate::scenario::Load;
@@ -158,7 +159,7 @@ impl Exporter {
             health: None,
         };
         for kind in names::ERROR_KINDS {
-            exporter.error(kind);
+            exporter.error(kind.as_str());
         }
         for kind in names::DRILL_KINDS {
             exporter.tally(Tally::DrillEvent, kind);
@@ -295,6 +296,14 @@ pub async fn serve(
     Ok((bound, task))
 }
 
+/// The export is one of the collector's outputs.
+impl IntervalObserver for Exporter {
+    fn observe<'a>(&'a mut self, snapshot: &'a Snapshot<'_>) -> Observed<'a> {
+        self.publish(snapshot.interval, snapshot.elapsed, snapshot.visitors_live);
+        done()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,7 +331,7 @@ mod tests {
             recorder.latency(Metric::PresenceAck, Duration::from_millis(ms));
         }
         recorder.count(Counter::MessagesSent, 7);
-        recorder.error("reply_timeout");
+        recorder.error(crate::measure::ErrorKind::ReplyTimeout);
         recorder.violation(Check::SignalsLost);
         let interval = recorder.drain();
         exporter.publish(&interval, Duration::from_secs(2), 5);

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use super::attribution;
+use super::error_kind::ErrorKind;
 use super::latencies::{Latencies, Target};
 use super::metric::{Check, Counter, Metric, Tally};
 use super::waiting::{self, Waiting, WaitingNow, WaitingRing};
@@ -207,9 +208,9 @@ impl Recorder {
         self.shard().checks[check.index()] += 1;
     }
 
-    /// Counts one error of the given kind (a short, fixed name).
-    pub fn error(&self, kind: &'static str) {
-        *self.shard().errors.entry(kind).or_insert(0) += 1;
+    /// Counts one error of the given kind (kept by its name, as reports and labels show it).
+    pub fn error(&self, kind: ErrorKind) {
+        *self.shard().errors.entry(kind.as_str()).or_insert(0) += 1;
     }
 
     /// Counts one event of a labelled family (a check violation, a drill event); `label` is
@@ -345,7 +346,7 @@ mod tests {
                         recorder.latency(Metric::PresenceAck, Duration::from_micros(100 + t * 1000 + i));
                         recorder.count(Counter::MessagesSent, 1);
                     }
-                    recorder.error("lost");
+                    recorder.error(ErrorKind::Lost);
                 });
             }
         });

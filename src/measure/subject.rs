@@ -2,7 +2,7 @@
 //! delivery check, or the errors. Scenario validation and the report both ask [`Subject::parse`],
 //! so a name the scenario accepts is always one the report can look up.
 
-use super::error_kind::{is_error_kind, ERROR_KINDS};
+use super::error_kind::ErrorKind;
 use super::metric::{Check, Counter, Metric};
 
 /// Prefix of a threshold on one kind of error (`errors.reply_timeout`).
@@ -17,9 +17,8 @@ pub enum Subject {
     Check(Check),
     /// All errors together.
     Errors,
-    /// Errors of one kind: one of [`ERROR_KINDS`], so a misspelt kind is refused rather
-    /// than counting zero forever.
-    ErrorKind(String),
+    /// Errors of one kind: a misspelt kind is refused rather than counting zero forever.
+    ErrorKind(ErrorKind),
 }
 
 impl Subject {
@@ -37,15 +36,12 @@ impl Subject {
         if name == "errors" {
             return Some(Subject::Errors);
         }
-        match name.strip_prefix(ERROR_KIND_PREFIX) {
-            Some(kind) if is_error_kind(kind) => Some(Subject::ErrorKind(kind.to_owned())),
-            _ => None,
-        }
+        name.strip_prefix(ERROR_KIND_PREFIX).and_then(ErrorKind::parse).map(Subject::ErrorKind)
     }
 
     /// The valid name closest to `name` (a few letters off at most), for "did you mean".
     pub fn closest(name: &str) -> Option<String> {
-        let kinds = ERROR_KINDS.iter().map(|(kind, _)| format!("{ERROR_KIND_PREFIX}{kind}"));
+        let kinds = ErrorKind::ALL.iter().map(|kind| format!("{ERROR_KIND_PREFIX}{kind}"));
         let names = Subject::known_names().map(str::to_owned).chain(["errors".to_owned()]).chain(kinds);
         closest(name, names)
     }
@@ -95,10 +91,10 @@ mod tests {
         assert_eq!(Subject::parse("sessions_lost"), Some(Subject::Counter(Counter::SessionsLost)));
         assert_eq!(Subject::parse("signals_lost"), Some(Subject::Check(Check::SignalsLost)));
         assert_eq!(Subject::parse("errors"), Some(Subject::Errors));
-        assert_eq!(Subject::parse("errors.reply_timeout"), Some(Subject::ErrorKind("reply_timeout".into())));
+        assert_eq!(Subject::parse("errors.reply_timeout"), Some(Subject::ErrorKind(ErrorKind::ReplyTimeout)));
         assert_eq!(Subject::parse("errors."), None);
         assert_eq!(Subject::parse("errors.reply_timout"), None);
-        assert_eq!(Subject::parse("errors.closed_replaced"), Some(Subject::ErrorKind("closed_replaced".into())));
+        assert_eq!(Subject::parse("errors.closed_replaced"), Some(Subject::ErrorKind(ErrorKind::ClosedReplaced)));
         assert_eq!(Subject::parse("presence_acks"), None);
     }
 

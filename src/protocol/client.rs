@@ -22,6 +22,7 @@ use tokio_tungstenite::WebSocketStream;
 use super::message::{ClientMessage, ServerMessage};
 use super::sockjs::{self, ServerFrame};
 use super::stream::Stream;
+use crate::measure::ErrorKind;
 
 /// Which framing a connection uses.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,17 +89,17 @@ pub enum ClientError {
 
 impl ClientError {
     /// A short, low-cardinality name for reports and metric labels.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            ClientError::InvalidUrl { .. } => "invalid_url",
+            ClientError::InvalidUrl { .. } => ErrorKind::InvalidUrl,
             // Limits of the harness's own machine, told apart for reports and the verdict.
             ClientError::Connect { source, .. } => connect_error_kind(source),
-            ClientError::Tls(_) => "tls",
-            ClientError::Handshake(_) => "handshake",
-            ClientError::Closed { .. } => "closed",
-            ClientError::Lost(_) => "lost",
-            ClientError::Protocol(_) => "protocol",
-            ClientError::FrameTooLarge { .. } => FRAME_TOO_LARGE,
+            ClientError::Tls(_) => ErrorKind::Tls,
+            ClientError::Handshake(_) => ErrorKind::Handshake,
+            ClientError::Closed { .. } => ErrorKind::Closed,
+            ClientError::Lost(_) => ErrorKind::Lost,
+            ClientError::Protocol(_) => ErrorKind::Protocol,
+            ClientError::FrameTooLarge { .. } => ErrorKind::FrameTooLarge,
         }
     }
 }
@@ -106,20 +107,13 @@ impl ClientError {
 /// Error kind of a socket that could not be created or connected: the machine's limits
 /// (open files, ephemeral ports) get names of their own, so a report can say that the
 /// machine, not the server, capped the run.
-pub fn connect_error_kind(err: &std::io::Error) -> &'static str {
+pub fn connect_error_kind(err: &std::io::Error) -> ErrorKind {
     match err.raw_os_error() {
-        Some(libc::EMFILE | libc::ENFILE) => OPEN_FILE_LIMIT,
-        Some(libc::EADDRNOTAVAIL) => EPHEMERAL_PORTS,
-        _ => "connect",
+        Some(libc::EMFILE | libc::ENFILE) => ErrorKind::OpenFileLimit,
+        Some(libc::EADDRNOTAVAIL) => ErrorKind::EphemeralPorts,
+        _ => ErrorKind::Connect,
     }
 }
-
-/// Error kind: the process or the system ran out of file descriptors (EMFILE, ENFILE).
-pub const OPEN_FILE_LIMIT: &str = "open_file_limit";
-/// Error kind: no local port was left for another connection (EADDRNOTAVAIL).
-pub const EPHEMERAL_PORTS: &str = "ephemeral_ports";
-/// Error kind: a WebSocket message or frame over `ConnectOptions::max_message`.
-pub const FRAME_TOO_LARGE: &str = "frame_too_large";
 
 /// Something received on a connection.
 #[derive(Debug, Clone, PartialEq)]
@@ -389,12 +383,12 @@ mod tests {
     #[test]
     fn machine_limits_have_their_own_error_kinds() {
         let kind = |errno| connect_error_kind(&std::io::Error::from_raw_os_error(errno));
-        assert_eq!(kind(24), OPEN_FILE_LIMIT);
-        assert_eq!(kind(23), OPEN_FILE_LIMIT);
-        assert_eq!(kind(99), EPHEMERAL_PORTS);
-        assert_eq!(kind(111), "connect");
+        assert_eq!(kind(24), ErrorKind::OpenFileLimit);
+        assert_eq!(kind(23), ErrorKind::OpenFileLimit);
+        assert_eq!(kind(99), ErrorKind::EphemeralPorts);
+        assert_eq!(kind(111), ErrorKind::Connect);
         let refused = ClientError::Connect { addr: "x".into(), source: std::io::Error::from_raw_os_error(99) };
-        assert_eq!(refused.kind(), EPHEMERAL_PORTS);
+        assert_eq!(refused.kind(), ErrorKind::EphemeralPorts);
     }
 
     #[tokio::test]
@@ -431,7 +425,7 @@ mod tests {
         let mut conn = Connection::open(&endpoint, &options, &mut rand::rng()).await.unwrap();
         let err = conn.recv().await.unwrap_err();
         assert!(matches!(err, ClientError::FrameTooLarge { limit: 1024 }), "{err}");
-        assert_eq!(err.kind(), FRAME_TOO_LARGE);
+        assert_eq!(err.kind(), ErrorKind::FrameTooLarge);
         assert!(err.to_string().contains("1024-byte limit"), "{err}");
     }
 

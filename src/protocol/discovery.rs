@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::client::{ClientError, Endpoint};
-use super::locate::{HttpClient, HttpError, BODY_TOO_LARGE};
+use super::locate::{HttpClient, HttpError};
+use crate::measure::ErrorKind;
 
 /// How clients find their instance.
 #[derive(Clone)]
@@ -27,11 +28,11 @@ pub enum DiscoveryError {
 
 impl DiscoveryError {
     /// A short, low-cardinality name for reports.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            DiscoveryError::Locate(HttpError::BodyTooLarge { .. }) => BODY_TOO_LARGE,
-            DiscoveryError::Locate(_) => "locate",
-            DiscoveryError::Endpoint(_) => "locate_url",
+            DiscoveryError::Locate(HttpError::BodyTooLarge { .. }) => ErrorKind::BodyTooLarge,
+            DiscoveryError::Locate(_) => ErrorKind::Locate,
+            DiscoveryError::Endpoint(_) => ErrorKind::LocateUrl,
         }
     }
 }

@@ -62,10 +62,6 @@ pub enum HttpError {
     BodyTooLarge { url: String, limit: usize },
 }
 
-/// Error kind: an HTTP answer longer than [`MAX_BODY`]. The limits the harness enforces
-/// have kinds of their own, so a report says which one a server broke.
-pub const BODY_TOO_LARGE: &str = "body_too_large";
-
 /// A pooled HTTP/1 client (`http://` and `https://`) for discovery and admin requests.
 #[derive(Clone)]
 pub struct HttpClient {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::intervals::{self, LimitedSpan};
 use crate::drill::EventReport;
 use crate::measure::health::{HealthReport, SATURATED_SHARE};
-use crate::protocol::client::{EPHEMERAL_PORTS, OPEN_FILE_LIMIT};
+use crate::measure::ErrorKind;
 
 /// Scheduling lag p99 above this over the run means timers and tasks ran late throughout:
 /// latencies are inflated.
@@ -23,9 +23,9 @@ pub const INTERVAL_LAG_P99_BOUND_US: u64 = 50_000;
 /// CPU saturated in at least this share of the one-second samples is a bottleneck.
 pub const SATURATED_SAMPLES_BOUND: f64 = 0.2;
 /// Error kinds that mean the harness ran out of file descriptors or ephemeral ports.
-pub const LIMIT_ERRORS: &[(&str, &str)] = &[
-    (OPEN_FILE_LIMIT, "open-file limit reached (EMFILE/ENFILE)"),
-    (EPHEMERAL_PORTS, "ephemeral ports exhausted (EADDRNOTAVAIL; spread sockets with target.source_ips)"),
+pub const LIMIT_ERRORS: &[(ErrorKind, &str)] = &[
+    (ErrorKind::OpenFileLimit, "open-file limit reached (EMFILE/ENFILE)"),
+    (ErrorKind::EphemeralPorts, "ephemeral ports exhausted (EADDRNOTAVAIL; spread sockets with target.source_ips)"),
 ];
 
 /// The `harness` section of summary.json.
@@ -105,7 +105,7 @@ impl HarnessSummary {
             reasons.push(format!("drill event {event}: window affected, its figures include the harness's delays"));
         }
         for (kind, meaning) in LIMIT_ERRORS {
-            if let Some(n) = errors.get(*kind).filter(|n| **n > 0) {
+            if let Some(n) = errors.get(kind.as_str()).filter(|n| **n > 0) {
                 reasons.push(format!("{meaning}: {n} connects failed ({kind})"));
             }
         }
@@ -209,9 +209,9 @@ mod tests {
         assert_eq!(limits(&errors), Vec::<String>::new());
         errors.insert("timeout".to_owned(), 3);
         assert_eq!(limits(&errors), Vec::<String>::new(), "other errors are the server's business");
-        errors.insert(OPEN_FILE_LIMIT.to_owned(), 5);
+        errors.insert(ErrorKind::OpenFileLimit.to_string(), 5);
         assert!(limits(&errors)[0].contains("open-file limit reached (EMFILE/ENFILE): 5 connects failed"));
-        errors.insert(EPHEMERAL_PORTS.to_owned(), 2);
+        errors.insert(ErrorKind::EphemeralPorts.to_string(), 2);
         let reasons = limits(&errors);
         assert!(reasons[1].contains("ephemeral ports exhausted") && reasons[1].contains("2 connects failed"));
     }
@@ -227,7 +227,7 @@ mod tests {
     #[test]
     fn each_bottleneck_is_named_with_its_figure() {
         let busy = HealthReport { cpu_saturated_samples: 15, lag_p99_us: 23_400, ..health() };
-        let errors = BTreeMap::from([(OPEN_FILE_LIMIT.to_owned(), 12)]);
+        let errors = BTreeMap::from([(ErrorKind::OpenFileLimit.to_string(), 12)]);
         let summary = HarnessSummary::judge(&busy, &errors, &mut []);
         assert_eq!(summary.verdict, "harness_limited");
         assert_eq!(summary.reasons.len(), 3, "{:?}", summary.reasons);

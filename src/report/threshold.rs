@@ -130,7 +130,7 @@ fn measure(summary: &Summary, subject: &Subject, stat: Stat) -> Option<f64> {
         Subject::Counter(counter) => summary.counters.get(counter.name()).copied().unwrap_or(0),
         Subject::Check(check) => summary.checks.get(check.name()).copied().unwrap_or(0),
         Subject::Errors => summary.errors.values().sum(),
-        Subject::ErrorKind(kind) => summary.errors.get(kind).copied().unwrap_or(0),
+        Subject::ErrorKind(kind) => summary.errors.get(kind.as_str()).copied().unwrap_or(0),
     };
     match stat.unit() {
         Unit::PerSecond if summary.duration_seconds > 0.0 => Some(count as f64 / summary.duration_seconds),

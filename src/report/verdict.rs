@@ -229,7 +229,7 @@ fn hint(kind: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::drill::Outcome as ActionOutcome;
+    use crate::drill::ActionResult;
     use crate::report::harness::LagSummary;
 
     /// A summary of a run that opened sessions and measured nothing wrong, as an old
@@ -314,7 +314,7 @@ mod tests {
         assert_eq!((st, code), (Status::DrillFailed, 3));
         assert_eq!(line, "verdict: DRILL FAILED (drill action failed: kill at 2.0s: HTTP 500)");
         s.drills[0].action =
-            Some(ActionOutcome { ok: true, detail: "HTTP 200".into(), duration_ms: 3.0, servers: vec![] });
+            Some(ActionResult { ok: true, detail: "HTTP 200".into(), duration_ms: 3.0, servers: vec![] });
         assert_eq!(status(&s, &Ending::default()).0, Status::Passed);
     }
 

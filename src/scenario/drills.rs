@@ -22,7 +22,7 @@ const MAX_EVENTS: usize = 1000;
 
 /// The compiled `drills` section.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Drills {
+pub struct DrillPlan {
     /// In time order; empty in watch mode (`drills: watch`).
     pub events: Vec<DrillEvent>,
     pub actions: DrillActions,
@@ -200,7 +200,7 @@ impl<'de> Deserialize<'de> for DrillsSpec {
 
 impl DrillsSpec {
     /// Checks every event against the run's `duration` and expands `every`.
-    pub(crate) fn compile(self, duration: Duration) -> Result<Drills, Issue> {
+    pub(crate) fn compile(self, duration: Duration) -> Result<DrillPlan, Issue> {
         let mapping = self.mapping;
         let at_event = move |index: usize, issue: Issue| {
             let issue = issue.under(Segment::Index(index));
@@ -220,7 +220,7 @@ impl DrillsSpec {
         }
         events.sort_by_key(|event| event.at);
         let actions = self.body.actions.compile().map_err(|issue| issue.under(Segment::Key("actions")))?;
-        Ok(Drills {
+        Ok(DrillPlan {
             events,
             actions,
             settle: self.body.settle.map_or(DEFAULT_SETTLE, |span| span.0),
@@ -340,7 +340,7 @@ impl ActionSpec {
 mod tests {
     use super::*;
 
-    fn compile(yaml: &str, duration: Duration) -> Result<Drills, Issue> {
+    fn compile(yaml: &str, duration: Duration) -> Result<DrillPlan, Issue> {
         serde_yaml::from_str::<DrillsSpec>(yaml).unwrap().compile(duration)
     }
 

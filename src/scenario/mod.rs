@@ -44,8 +44,8 @@ pub use error::{Invalid, ScenarioError};
 pub use overrides::{Override, OverrideError};
 pub use pacing::{warnings as pacing_warnings, PacingWarning};
 pub use plan::{
-    visitor_rng, Action, ActionRun, Agents, Backoff, Behavior, Destination, DrillActions, DrillEvent, DrillKind,
-    Drills, Invokes, Jitter, Load, MetricsExport, Plan, Repeat, Repetitions, Stage, Step, Target,
+    agent_rng, visitor_rng, Action, ActionRun, Agents, Backoff, Behavior, Destination, DrillActions, DrillEvent,
+    DrillKind, DrillPlan, Invokes, Jitter, Load, MetricsExport, Plan, Repeat, Repetitions, Stage, Step, Target,
 };
 pub use rate::Rate;
 pub use step::DEFAULT_SIGNAL_TIMEOUT;

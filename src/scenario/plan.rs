@@ -7,7 +7,7 @@ use rand::{Rng, SeedableRng};
 
 pub use super::agents::{Agents, Invokes};
 pub use super::backoff::{Backoff, Jitter};
-pub use super::drills::{Action, ActionRun, DrillActions, DrillEvent, DrillKind, Drills};
+pub use super::drills::{Action, ActionRun, DrillActions, DrillEvent, DrillKind, DrillPlan};
 pub use super::load::{Load, Stage};
 pub use super::metrics::MetricsExport;
 pub use super::step::{Repeat, Repetitions, Step};
@@ -38,7 +38,7 @@ pub struct Plan {
     /// Tolerances for comparing the run with a baseline.
     pub compare: CompareTolerances,
     /// Scale events and what they are measured by; `None` without a `drills` section.
-    pub drills: Option<Drills>,
+    pub drills: Option<DrillPlan>,
 }
 
 /// A kind of visitor: a weighted share of the population and what it does.
@@ -70,7 +70,18 @@ impl Plan {
 /// always gives the same sequence (on the same build), whatever order visitors start in, and
 /// neighbouring indices give unrelated sequences.
 pub fn visitor_rng(seed: u64, index: u64) -> SmallRng {
-    SmallRng::seed_from_u64(mix(seed) ^ mix(index ^ 0xA076_1D64_78BD_642F))
+    derived_rng(seed, index, 0xA076_1D64_78BD_642F)
+}
+
+/// The random generator of agent number `index`: the same scheme as [`visitor_rng`], in a
+/// stream of its own, so agent 3 and visitor 3 do not draw the same numbers.
+pub fn agent_rng(seed: u64, index: u32) -> SmallRng {
+    derived_rng(seed, u64::from(index), 0xE703_7ED1_A0B4_28DB)
+}
+
+/// One scheme for every task's generator: the seed and the index, mixed, in `stream`.
+fn derived_rng(seed: u64, index: u64, stream: u64) -> SmallRng {
+    SmallRng::seed_from_u64(mix(seed) ^ mix(index ^ stream))
 }
 
 /// splitmix64's finalizer: turns nearby inputs into unrelated outputs.
@@ -95,6 +106,14 @@ mod tests {
                 .collect::<String>()
         );
         crate::scenario::from_str(&yaml, "t.yaml").unwrap()
+    }
+
+    #[test]
+    fn agents_and_visitors_draw_from_streams_of_their_own() {
+        let draw = |mut rng: SmallRng| -> Vec<u64> { (0..4).map(|_| rng.random()).collect() };
+        assert_eq!(draw(agent_rng(7, 3)), draw(agent_rng(7, 3)), "the same seed and index repeat");
+        assert_ne!(draw(agent_rng(7, 3)), draw(visitor_rng(7, 3)));
+        assert_ne!(draw(agent_rng(7, 3)), draw(agent_rng(8, 3)), "the seed drives agents too");
     }
 
     #[test]

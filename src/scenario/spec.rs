@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::agents::{Agents, AgentsSpec};
 use super::backoff::Backoff;
 use super::de::{self as typed, Name, NonEmpty, NonZeroSpan};
-use super::drills::{Drills, DrillsSpec};
+use super::drills::{DrillPlan, DrillsSpec};
 use super::load::{Load, LoadSpec};
 use super::locate::{Issue, Segment};
 use super::metrics::MetricsSpec;
@@ -130,7 +130,7 @@ pub(crate) struct CrossSections {
 pub(crate) struct Compiled {
     target: Option<Target>,
     load: Option<Load>,
-    drills: Option<Option<Drills>>,
+    drills: Option<Option<DrillPlan>>,
     agents: Option<Option<Agents>>,
     behaviors: Option<Vec<Behavior>>,
 }

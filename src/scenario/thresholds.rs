@@ -296,7 +296,7 @@ mod tests {
         assert_eq!((t[0].stat, t[0].op, t[0].bound, t[0].abort_after), (Stat::P99, Op::Lt, 25_000.0, None));
         assert_eq!(t[2].subject, Subject::Check(crate::measure::Check::SignalsLost));
         assert_eq!((t[3].stat, t[3].abort_after), (Stat::Rate, Some(std::time::Duration::from_secs(3))));
-        assert_eq!(t[4].subject, Subject::ErrorKind("timeout".into()));
+        assert_eq!(t[4].subject, Subject::ErrorKind(crate::measure::ErrorKind::Timeout));
         assert_eq!(plan.compare.max_regression, Some(Tolerance::parse("10% or 2ms").unwrap()));
         assert_eq!(plan.compare.metrics[&Metric::Connect], Tolerance::parse("5%").unwrap());
     }

@@ -51,22 +51,22 @@ impl VisitorContext {
     }
 }
 
-/// Who visitor number `index` of a run is: its behavior, its first id, and the random
+/// Who visitor number `index` of a run is (its persona): its behavior, its first id, and the random
 /// generator it goes on with (for think times and templates).
-pub struct Identity {
+pub struct Persona {
     /// Index into `plan.behaviors`.
     pub behavior: usize,
     pub id: String,
     pub rng: SmallRng,
 }
 
-/// Derives visitor `index`'s identity from the plan's seed alone, so that runs repeat
+/// Derives visitor `index`'s persona from the plan's seed alone, so that runs repeat
 /// exactly and tests can predict which visitor ids the server will see.
-pub fn identity(plan: &Plan, index: u64) -> Identity {
+pub fn persona(plan: &Plan, index: u64) -> Persona {
     let mut rng = crate::scenario::visitor_rng(plan.seed, index);
     let behavior = plan.pick_behavior(&mut rng);
     let id = random_id(index, &mut rng);
-    Identity { behavior, id, rng }
+    Persona { behavior, id, rng }
 }
 
 /// A fresh visitor id for visitor `index`: its first one, and each new one a `set_visitor_id`
@@ -80,7 +80,7 @@ pub(crate) fn random_id(index: u64, rng: &mut SmallRng) -> String {
 /// (derived from the scenario's seed and the index, so runs repeat exactly).
 /// Every latency it records also counts for its behavior (`measure::attribution`).
 pub async fn run(ctx: Arc<VisitorContext>, index: u64, cancel: CancellationToken) {
-    let Identity { behavior, id, rng } = identity(&ctx.plan, index);
+    let Persona { behavior, id, rng } = persona(&ctx.plan, index);
     as_behavior(behavior, async move {
         ctx.recorder.count(Counter::VisitorsStarted, 1);
         ctx.recorder.visitors_live_add(1);

@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::runner::Visitor;
 use crate::checks::visitor_side::BlurVerdict;
 use crate::checks::{agent_index, Receipt};
-use crate::measure::{Check, Counter, Metric};
+use crate::measure::{Check, Counter, ErrorKind, Metric};
 use crate::protocol::{ClientMessage, ServerMessage};
 
 impl Visitor<'_> {
@@ -51,7 +51,7 @@ impl Visitor<'_> {
             }
             ServerMessage::Draining { .. } => self.tabs[i].draining = true,
             ServerMessage::Expired {} => self.tabs[i].expired = true,
-            ServerMessage::Error { .. } => self.ctx.recorder.error("server_error"),
+            ServerMessage::Error { .. } => self.ctx.recorder.error(ErrorKind::ServerError),
             _ => {}
         }
         None

@@ -10,7 +10,7 @@ use std::time::Instant;
 use super::request::request;
 use super::runner::{Interrupt, Visitor, WaitMode};
 use crate::drill::{Cause, Loss};
-use crate::measure::error_kind::SESSION_LOST;
+use crate::measure::ErrorKind;
 use crate::measure::{Counter, Tally};
 use crate::protocol::client::ClientError;
 use crate::protocol::close;
@@ -50,7 +50,7 @@ impl Visitor<'_> {
             });
             let planned = *first_planned || cause == Cause::Drain;
             if !planned {
-                recorder.error(SESSION_LOST);
+                recorder.error(ErrorKind::SessionLost);
             }
             let tab_id = self.tabs[i].id.clone();
             let unique = self.tabs[i].unique;
@@ -63,8 +63,7 @@ impl Visitor<'_> {
                 }
             };
             // The server gives the reconnected tab focus and blurs the one that had it.
-            let focused = self.tabs.iter().find(|tab| tab.focused && tab.id != tab_id).map(|tab| tab.id.clone());
-            self.focus.moved(focused.as_deref(), &tab_id, Instant::now(), self.ctx.ledger.grace());
+            self.focus_moves_to(&tab_id);
             let tab = &mut self.tabs[i];
             tab.conn = conn;
             tab.server = server;
@@ -106,7 +105,7 @@ fn reconnectable(err: &ClientError) -> bool {
 }
 
 /// An error kind for a session the server ended in a way that is not a move.
-fn close_kind(err: &ClientError) -> &'static str {
+fn close_kind(err: &ClientError) -> ErrorKind {
     match err {
         ClientError::Closed { code, .. } => close::error_kind(*code).unwrap_or_else(|| err.kind()),
         other => other.kind(),

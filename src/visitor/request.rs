@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use super::runner::{Interrupt, Visitor, WaitMode};
-use crate::measure::error_kind::{REPLY_TIMEOUT, UNANSWERED};
+use crate::measure::ErrorKind;
 use crate::measure::{Metric, Recorder};
 use crate::protocol::{ClientMessage, ServerMessage};
 
@@ -21,7 +21,7 @@ pub(super) fn unanswered(recorder: &Recorder, metric: Option<Metric>, started: I
     if let Some(metric) = metric {
         recorder.since(metric, started);
     }
-    recorder.error(UNANSWERED);
+    recorder.error(ErrorKind::Unanswered);
 }
 
 /// Sends `message` on tab `i` and waits for the reply `is_reply` accepts, recording `metric`
@@ -69,7 +69,7 @@ pub(super) async fn request(
             if let Some(metric) = metric {
                 recorder.reply(metric, started, sent);
             }
-            recorder.error(REPLY_TIMEOUT);
+            recorder.error(ErrorKind::ReplyTimeout);
         }
         Err(Interrupt::TabLost { planned: false }) => unanswered(recorder, metric, started),
         Err(Interrupt::TabLost { planned: true }) => {}

@@ -17,7 +17,7 @@ use crate::drill::Loss;
 use crate::measure::{label, Metric, Recorder, Tally};
 use crate::protocol::client::{ClientError, Incoming};
 use crate::protocol::{ClientMessage, ServerMessage};
-use crate::session::{Identity, Opened, SessionError};
+use crate::session::{self, Identity, Opened, SessionError};
 
 /// Why a visitor stopped what it was doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,9 +132,8 @@ impl<'a> Visitor<'a> {
         // whose earlier sessions were lost again at once goes on backing off from there.
         let mut attempt = reconnecting.map_or(0, |(_, failed_before)| 1 + failed_before);
         loop {
-            if attempt > 0 {
-                let delay = self.ctx.backoff.delay(attempt - 1, &mut self.rng);
-                self.sleep(delay).await?;
+            if !session::back_off(&self.ctx.backoff, attempt, &mut self.rng, self.cancel).await {
+                return Err(Interrupt::Cancelled);
             }
             if let Some((loss, _)) = reconnecting {
                 loss.attempt();
@@ -306,15 +305,6 @@ impl<'a> Visitor<'a> {
         }
     }
 
-    /// Sleeps without a connection to watch (backoff), unless the run ends first.
-    async fn sleep(&self, delay: Duration) -> Result<(), Interrupt> {
-        tokio::select! {
-            biased;
-            _ = self.cancel.cancelled() => Err(Interrupt::Cancelled),
-            _ = tokio::time::sleep(delay) => Ok(()),
-        }
-    }
-
     /// The next `presence` sequence number of tab `i`.
     pub fn next_seq(&mut self, i: usize) -> u64 {
         let tab = &mut self.tabs[i];
@@ -336,12 +326,7 @@ impl<'a> Visitor<'a> {
 
     /// Forgets tab `i` without closing it (its session is already gone).
     pub(super) fn drop_tab(&mut self, i: usize) {
-        self.tabs.remove(i);
-        if self.current >= self.tabs.len() {
-            self.current = self.tabs.len().saturating_sub(1);
-        } else if self.current > i {
-            self.current -= 1;
-        }
+        self.remove_tab(i);
     }
 
     /// Closes tab `i` politely.
@@ -350,13 +335,26 @@ impl<'a> Visitor<'a> {
         // Only the connection lives on into the close, boxed: a closing handshake is rare and
         // its state (the connection and tungstenite's close) must not be inlined in every
         // visitor's future.
-        let closing = Box::pin(self.tabs.remove(i).conn.close());
+        let closing = Box::pin(self.remove_tab(i).conn.close());
+        closing.await;
+    }
+
+    /// Takes tab `i` out; `current` stays on the tab it was on (the last one if that was `i`).
+    fn remove_tab(&mut self, i: usize) -> Tab {
+        let tab = self.tabs.remove(i);
         if self.current >= self.tabs.len() {
             self.current = self.tabs.len().saturating_sub(1);
         } else if self.current > i {
             self.current -= 1;
         }
-        closing.await;
+        tab
+    }
+
+    /// Focus moves to tab `to` (opened, switched to, or reconnected: the server gives it
+    /// focus): the ledger expects a `blur` on the tab that had it.
+    pub(super) fn focus_moves_to(&mut self, to: &str) {
+        let from = self.tabs.iter().find(|tab| tab.focused && tab.id != to).map(|tab| tab.id.as_str());
+        self.focus.moved(from, to, Instant::now(), self.ctx.ledger.grace());
     }
 
     /// Closes every tab.

@@ -11,7 +11,7 @@ use super::request::request;
 use super::runner::{Interrupt, Visitor, WaitMode};
 use super::tab::LastPresence;
 use crate::checks::MARKER_KEY;
-use crate::measure::{charged_start, next_intended, Metric};
+use crate::measure::{charged_start, next_intended, ErrorKind, Metric};
 use crate::protocol::{ClientMessage, ServerMessage};
 use crate::scenario::{DataTemplate, PageTemplate, Repeat, Repetitions, Step, TemplateContext};
 
@@ -81,8 +81,7 @@ async fn run_step(
         }
         Step::OpenTab => {
             let tab_id = v.next_tab_id();
-            let from = v.tabs.iter().find(|tab| tab.focused).map(|tab| tab.id.clone());
-            v.focus.moved(from.as_deref(), &tab_id, Instant::now(), v.ctx.ledger.grace());
+            v.focus_moves_to(&tab_id);
             let unique = v.tabs.first().is_some_and(|t| t.unique);
             v.current = v.open_tab(tab_id.clone(), unique).await?;
             v.focus.opened(&tab_id, Instant::now(), v.ctx.ledger.grace());
@@ -94,8 +93,8 @@ async fn run_step(
             }
             let next = (v.current + 1) % v.tabs.len();
             v.current = next;
-            let from = v.tabs.iter().find(|tab| tab.focused).map(|tab| tab.id.clone());
-            v.focus.moved(from.as_deref(), &v.tabs[next].id, Instant::now(), v.ctx.ledger.grace());
+            let to = v.tabs[next].id.clone();
+            v.focus_moves_to(&to);
             timed(v, next, &ClientMessage::Focus, intended, Metric::Focus, |m| {
                 matches!(m, ServerMessage::Focused { .. })
             })
@@ -151,7 +150,7 @@ async fn connect(v: &mut Visitor<'_>, unique: bool) -> Result<(), Interrupt> {
 
 fn current_tab(v: &Visitor<'_>) -> Option<usize> {
     if v.tabs.is_empty() {
-        v.ctx.recorder.error("step_without_session");
+        v.ctx.recorder.error(ErrorKind::StepWithoutSession);
         None
     } else {
         Some(v.current)
@@ -256,7 +255,7 @@ async fn await_signal(v: &mut Visitor<'_>, timeout: Duration) -> Result<(), Inte
             Ok(())
         }
         Err(Interrupt::Timeout) => {
-            v.ctx.recorder.error("signal_timeout");
+            v.ctx.recorder.error(ErrorKind::SignalTimeout);
             Ok(())
         }
         Err(other) => Err(other),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use presence_bench::drill::EventReport;
-use presence_bench::engine::RunResult;
+use presence_bench::engine::Measured;
 use presence_bench::measure::Metric;
 use presence_bench::scenario;
 use presence_bench::server::{Cluster, Settings};
@@ -30,12 +30,12 @@ fn start(yaml: &str) -> Running {
     start_run(scenario::from_str(yaml, "drill.yaml").expect("the test scenario is valid"))
 }
 
-async fn run(yaml: &str) -> RunResult {
+async fn run(yaml: &str) -> Measured {
     start(yaml).finished().await
 }
 
 /// Asserts that every affected visitor came back, and answers the event.
-fn all_back(result: &RunResult, index: usize, kind: &str) -> EventReport {
+fn all_back(result: &Measured, index: usize, kind: &str) -> EventReport {
     let event = result.drills.get(index).unwrap_or_else(|| panic!("event {index} in {:?}", result.drills)).clone();
     assert_eq!(event.kind, kind, "{event:?}");
     assert_eq!(event.never_back, 0, "{event:?}");

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::common::fault_server::{Fault, FaultServer};
 use crate::common::*;
-use presence_bench::measure::error_kind::{REPLY_TIMEOUT, SESSION_LOST, UNANSWERED};
+use presence_bench::measure::ErrorKind;
 use presence_bench::measure::{Check, Counter, Metric, Totals};
 use presence_bench::protocol::client::Transport;
 
@@ -56,8 +56,8 @@ async fn requests_open_when_the_run_ends_are_unanswered_and_as_long_as_they_wait
     // The server answers nothing in the last second; the reply timeout is far away.
     let fault = Fault::Stall { from: Duration::from_secs(1) };
     let totals = run(fault, Sockjs, &scenario(2000, "reply_timeout: 5s", BROWSING, "")).await;
-    assert_eq!(errors(&totals, UNANSWERED), VISITORS, "{:?}", totals.errors);
-    assert_eq!(errors(&totals, REPLY_TIMEOUT), 0);
+    assert_eq!(errors(&totals, ErrorKind::Unanswered.as_str()), VISITORS, "{:?}", totals.errors);
+    assert_eq!(errors(&totals, ErrorKind::ReplyTimeout.as_str()), 0);
     assert!(
         max_us(&totals, Metric::PresenceAck) >= 1_000_000,
         "the stall shows: {}",
@@ -70,7 +70,7 @@ async fn presences_dropped_mid_run_are_counted_though_visitors_wait_past_the_end
     // As in the issue: acks missing for 300 ms in mid-run, the default 10 s reply timeout.
     let fault = Fault::DropPresences { from: Duration::from_millis(500), to: Duration::from_millis(800) };
     let totals = run(fault, Websocket, &scenario(2000, "", BROWSING, "")).await;
-    assert!(errors(&totals, UNANSWERED) >= 1, "{:?}", totals.errors);
+    assert!(errors(&totals, ErrorKind::Unanswered.as_str()) >= 1, "{:?}", totals.errors);
     assert!(max_us(&totals, Metric::PresenceAck) >= 1_000_000, "max {}", max_us(&totals, Metric::PresenceAck));
 }
 
@@ -78,8 +78,8 @@ async fn presences_dropped_mid_run_are_counted_though_visitors_wait_past_the_end
 async fn the_reply_timeout_is_the_scenarios_and_a_timed_out_request_is_a_sample() {
     let fault = Fault::DropPresences { from: Duration::from_millis(300), to: Duration::from_millis(600) };
     let totals = run(fault, Sockjs, &scenario(1500, "reply_timeout: 200ms", BROWSING, "")).await;
-    assert!(errors(&totals, REPLY_TIMEOUT) >= 1, "{:?}", totals.errors);
-    assert_eq!(errors(&totals, UNANSWERED), 0, "{:?}", totals.errors);
+    assert!(errors(&totals, ErrorKind::ReplyTimeout.as_str()) >= 1, "{:?}", totals.errors);
+    assert_eq!(errors(&totals, ErrorKind::Unanswered.as_str()), 0, "{:?}", totals.errors);
     let max = max_us(&totals, Metric::PresenceAck);
     assert!((200_000..1_000_000).contains(&max), "timed out after 200 ms, not 10 s: {max}");
 }
@@ -87,12 +87,12 @@ async fn the_reply_timeout_is_the_scenarios_and_a_timed_out_request_is_a_sample(
 #[tokio::test]
 async fn sessions_reset_after_their_first_reply_are_errors_with_the_requests_they_carried() {
     let totals = run(Fault::ResetAfterFirstReply, Sockjs, &scenario(1500, "", BROWSING, "")).await;
-    let lost = errors(&totals, SESSION_LOST);
+    let lost = errors(&totals, ErrorKind::SessionLost.as_str());
     assert!(lost >= VISITORS, "{:?}", totals.errors);
     // Reconnects lost again at once go on backing off (100 ms, 200 ms, 400 ms, ... caps):
     // not a reconnect every 50 ms.
     assert!(lost <= 8 * VISITORS, "no backoff across resets: {lost} lost sessions in 1.5 s");
-    assert!(errors(&totals, UNANSWERED) >= VISITORS, "{:?}", totals.errors);
+    assert!(errors(&totals, ErrorKind::Unanswered.as_str()) >= VISITORS, "{:?}", totals.errors);
     assert!(totals.histogram(Metric::PresenceAck).len() >= VISITORS, "each carried presence is a sample");
 }
 
@@ -114,7 +114,7 @@ async fn a_server_that_never_finishes_the_handshake_leaves_unanswered_openings()
     let server = FaultServer::start(Fault::HalfOpen).await;
     let plan = plan_at(&scenario(1000, "reply_timeout: 5s", BROWSING, ""), &server.instance_url());
     let totals = start_run(plan).finished().await.totals;
-    assert_eq!(errors(&totals, UNANSWERED), VISITORS, "{:?}", totals.errors);
+    assert_eq!(errors(&totals, ErrorKind::Unanswered.as_str()), VISITORS, "{:?}", totals.errors);
     assert!(max_us(&totals, Metric::Connect) >= 1_000_000, "max {}", max_us(&totals, Metric::Connect));
 }
 
@@ -124,7 +124,7 @@ async fn agents_signals_without_a_status_are_unanswered() {
     let fault = Fault::Stall { from: Duration::from_millis(700) };
     let totals = run(fault, Sockjs, &scenario(2000, "", "[ connect, { hold: 10s } ]", agents)).await;
     assert!(totals.counter(Counter::SignalsSent) > 10);
-    assert!(errors(&totals, UNANSWERED) >= 10, "{:?}", totals.errors);
+    assert!(errors(&totals, ErrorKind::Unanswered.as_str()) >= 10, "{:?}", totals.errors);
     assert!(max_us(&totals, Metric::SignalStatus) >= 500_000, "max {}", max_us(&totals, Metric::SignalStatus));
 }
 

@@ -18,6 +18,7 @@ mod limits;
 mod metrics;
 mod partition;
 mod progress_json;
+mod run_api;
 mod run_ctrl_c;
 mod run_heartbeat;
 mod run_length;

@@ -53,7 +53,7 @@ async fn ctrl_c_writes_the_report_and_exits_3() {
     .await;
     // The first visitor is online and has sent a presence: there is something to report.
     let plan = presence_bench::scenario::from_str(SCENARIO, "long.yaml").expect("valid");
-    let first = visitor::identity(&plan, 0).id;
+    let first = visitor::persona(&plan, 0).id;
     let mut watcher = agent(&url(&cluster, "s1"), Websocket, "watcher").await;
     send(&mut watcher, ClientMessage::Lookup { visitor: first }).await;
     recv_until(&mut watcher, |m| matches!(m, ServerMessage::Presence { online: true, data, .. } if data.is_empty()))

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 use futures_util::{SinkExt, StreamExt};
-use presence_bench::measure::error_kind::SESSION_LOST;
+use presence_bench::measure::ErrorKind;
 use presence_bench::measure::{Counter, Metric};
 use presence_bench::protocol::{sockjs, ServerMessage};
 use presence_bench::scenario;
@@ -86,8 +86,8 @@ async fn a_silent_session_is_reconnected_after_the_heartbeat_timeout() {
     // Outside a drill window a session the server let fall silent is lost: reconnected, and
     // counted as such (not as a timeout or a protocol error).
     let kinds: Vec<_> = totals.errors.keys().copied().collect();
-    assert_eq!(kinds, [SESSION_LOST], "a missed heartbeat is a lost session: {:?}", totals.errors);
-    assert_eq!(totals.errors[SESSION_LOST], totals.counter(Counter::SessionsLost));
+    assert_eq!(kinds, [ErrorKind::SessionLost.as_str()], "a missed heartbeat is a lost session: {:?}", totals.errors);
+    assert_eq!(totals.errors[ErrorKind::SessionLost.as_str()], totals.counter(Counter::SessionsLost));
 }
 
 #[tokio::test]

@@ -5,13 +5,13 @@
 use std::time::Duration;
 
 use crate::common::*;
-use presence_bench::engine::RunResult;
+use presence_bench::engine::Measured;
 use presence_bench::measure::{Counter, Metric};
 use presence_bench::report::Summary;
 use presence_bench::server::Settings;
 
 /// Visitors that each run `steps` (a YAML flow sequence) once, against a cluster with `ack_delay`.
-async fn run(steps: &str, ack_delay: Duration) -> RunResult {
+async fn run(steps: &str, ack_delay: Duration) -> Measured {
     let yaml = format!(
         "name: pacing\nseed: 5\nduration: 20s\n\
          load: {{ arrival_rate: {{ rate: 20/s, max_visitors: 3, for: 150ms }} }}\n\

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::common::*;
-use presence_bench::measure::error_kind::SESSION_LOST;
+use presence_bench::measure::ErrorKind;
 use presence_bench::measure::{Counter, Metric};
 use presence_bench::protocol::client::Connection;
 use presence_bench::protocol::{ClientMessage, ServerMessage};
@@ -59,7 +59,7 @@ impl Watcher {
 async fn reconnect_after(announced: bool, drop_s2: impl AsyncFnOnce(&Cluster)) {
     let cluster = cluster(settings()).await;
     let plan = plan_for(SCENARIO, &cluster);
-    let ids: Vec<String> = (0..N).map(|index| visitor::identity(&plan, index).id).collect();
+    let ids: Vec<String> = (0..N).map(|index| visitor::persona(&plan, index).id).collect();
     let client = http();
     let mut on_s2 = HashSet::new();
     for id in &ids {
@@ -110,7 +110,7 @@ async fn reconnect_after(announced: bool, drop_s2: impl AsyncFnOnce(&Cluster)) {
     if announced {
         assert!(totals.errors.is_empty(), "errors: {:?}", totals.errors);
     } else {
-        let lost = totals.errors.get(SESSION_LOST).copied();
+        let lost = totals.errors.get(ErrorKind::SessionLost.as_str()).copied();
         assert_eq!((totals.errors.len(), lost), (1, Some(moved)), "errors: {:?}", totals.errors);
     }
 }
@@ -144,7 +144,7 @@ fn the_same_seed_gives_the_same_visitors() {
         let plan = presence_bench::scenario::from_str(&yaml(seed), "d.yaml").expect("valid");
         (0..50)
             .map(|index| {
-                let mut who = visitor::identity(&plan, index);
+                let mut who = visitor::persona(&plan, index);
                 let think = match &plan.behaviors[who.behavior].steps[1] {
                     presence_bench::scenario::Step::Hold(think) => *think,
                     other => panic!("expected hold, got {other:?}"),

@@ -147,7 +147,7 @@ async fn await_signal_receives_a_queued_signal() {
     // Signals sent before the visitors exist are queued and delivered on their connect.
     let mut agent = agent(&url(&cluster, "s1"), Websocket, "a").await;
     for index in 0..N {
-        let id = visitor::identity(&plan, index).id;
+        let id = visitor::persona(&plan, index).id;
         assert_eq!(signal_status(&mut agent, &id, &format!("s{index}")).await.0, Status::Queued);
     }
     let result = start_run(plan).finished().await;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 use presence_bench::server::Settings;
+use presence_bench::shutdown::REPEAT_WINDOW;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -139,8 +140,30 @@ async fn a_second_signal_stops_serve_at_once() {
     let _stuck = half_a_request(&directory, "/locate").await;
     serve.signal("-TERM");
     serve.line("stopping: ").await;
+    // A repeat within the window would be the same request again (`shutdown::REPEAT_WINDOW`).
+    tokio::time::sleep(REPEAT_WINDOW).await;
     serve.signal("-TERM");
     assert_eq!(serve.exit_within(WAIT).await, Some(3), "a forced stop is not a clean one");
+}
+
+/// A signal repeated right after the first (GNU `timeout` without `--foreground`, a terminal
+/// signalling the whole process group) is the same request: serve goes on draining. Only a
+/// signal after the window forces. The drain here cannot end by itself (a half-sent request,
+/// a grace of an hour), so a repeat taken for "force" would end the process at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_repeated_at_once_is_one_stop() {
+    let mut serve = Binary::start(&["serve", "--instances", "1", "--drain-window", "100ms", "--shutdown-grace", "1h"]);
+    let directory = serve.line("directory ").await;
+    let _stuck = half_a_request(&directory, "/locate").await;
+    serve.signal("-TERM");
+    serve.line("stopping: ").await;
+    serve.signal("-TERM");
+    // Nothing to await for "nothing happened": the window itself is what is tested.
+    tokio::time::sleep(REPEAT_WINDOW * 2).await;
+    let child = serve.child.as_mut().expect("not waited for yet");
+    assert!(child.try_wait().expect("try_wait").is_none(), "the repeat forced a stop");
+    serve.signal("-TERM");
+    assert_eq!(serve.exit_within(WAIT).await, Some(3), "a signal after the window forces");
 }
 
 const SCENARIO: &str = "name: long\nseed: 1\ntarget: { group: '42' }\nduration: 10m\n\
@@ -172,6 +195,7 @@ async fn a_second_signal_stops_a_run_waiting_for_its_metrics_endpoint_and_the_re
     let _stuck = half_a_request(metrics.trim_end_matches("/metrics"), "/metrics").await;
     run.signal("-INT");
     run.line("reports written to").await;
+    tokio::time::sleep(REPEAT_WINDOW).await;
     // The endpoint now waits up to its grace (5 s) for the stuck scraper; the second signal
     // ends the wait at once.
     let forced = Instant::now();

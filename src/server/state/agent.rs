@@ -7,7 +7,7 @@ use crate::protocol::{ServerMessage, Status};
 use super::{Kept, Outgoing, SessionHandle, Shared, VisitorKey};
 
 /// What an agent is told about a signal or invoke.
-pub struct Outcome {
+pub struct DeliveryStatus {
     pub status: Status,
     pub reason: Option<String>,
 }
@@ -33,19 +33,19 @@ impl Shared {
     /// Sends a `signal`/`invoke` message to the visitor's focused tab, keeping a copy until
     /// it is acknowledged, so that it survives the visitor going offline or its instance
     /// leaving (at-least-once delivery).
-    pub fn deliver(&self, key: &VisitorKey, agent: &str, id: &str, message: &ServerMessage) -> Outcome {
+    pub fn deliver(&self, key: &VisitorKey, agent: &str, id: &str, message: &ServerMessage) -> DeliveryStatus {
         let mut state = self.lock();
         let state = &mut *state;
         let visitor = state.visitors.entry(key.clone()).or_default();
         if visitor.kept.len() >= self.queue_bound {
             let reason = Some("queue_full".to_owned());
             state.forget_if_empty(key);
-            return Outcome { status: Status::Rejected, reason };
+            return DeliveryStatus { status: Status::Rejected, reason };
         }
         let status = if visitor.tabs.is_empty() { Status::Queued } else { Status::Delivered };
         if self.faults.drop_signal(&mut state.rng) {
             state.forget_if_empty(key);
-            return Outcome { status, reason: None };
+            return DeliveryStatus { status, reason: None };
         }
         let encoded: Arc<str> = message.encode().into();
         let focused = visitor.focused_tab();
@@ -54,6 +54,6 @@ impl Shared {
             tab.session.push(Outgoing::Message(encoded.clone()));
         }
         visitor.kept.push_back(Kept { agent: agent.to_owned(), id: id.to_owned(), message: encoded });
-        Outcome { status, reason: None }
+        DeliveryStatus { status, reason: None }
     }
 }

@@ -18,7 +18,8 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use presence_bench::engine::shard::Shard;
-use presence_bench::engine::{self, RunError, RunOptions, RunResult};
+use presence_bench::engine::{self, EngineOptions, Measured, StartError};
+use presence_bench::measure::observer::LiveFigures;
 use presence_bench::measure::Live;
 use presence_bench::scenario::{self, Plan};
 
@@ -222,17 +223,17 @@ pub struct Running {
     pub stop: CancellationToken,
     /// Live figures, once per collector interval.
     pub live: watch::Receiver<Live>,
-    run: tokio::task::JoinHandle<Result<RunResult, RunError>>,
+    run: tokio::task::JoinHandle<Result<Measured, StartError>>,
 }
 
 impl Running {
     /// Waits for the run's end (its own, or after `stop`).
-    pub async fn finished(self) -> RunResult {
+    pub async fn finished(self) -> Measured {
         self.ended().await.expect("the target resolves")
     }
 
     /// Waits for the run's end, or for the target to be found unusable.
-    pub async fn ended(self) -> Result<RunResult, RunError> {
+    pub async fn ended(self) -> Result<Measured, StartError> {
         tokio::time::timeout(RUN_WAIT, self.run).await.expect("the run ends in time").expect("the run does not panic")
     }
 }
@@ -242,10 +243,8 @@ pub fn start_run(plan: Plan) -> Running {
     let stop = CancellationToken::new();
     let (live_tx, live) = watch::channel(Live::default());
     let interval = Duration::from_millis(100);
-    let options = RunOptions {
-        intervals: None,
-        live: live_tx,
-        snapshots: None,
+    let options = EngineOptions {
+        observers: vec![Box::new(LiveFigures(live_tx))],
         export: None,
         stop: stop.clone(),
         interval,
@@ -257,7 +256,7 @@ pub fn start_run(plan: Plan) -> Running {
 }
 
 /// Runs `yaml` against `cluster` to its end and answers what was measured.
-pub async fn run_yaml(yaml: &str, cluster: &Cluster) -> RunResult {
+pub async fn run_yaml(yaml: &str, cluster: &Cluster) -> Measured {
     start_run(plan_for(yaml, cluster)).finished().await
 }
 

@@ -7,9 +7,9 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use presence_bench::measure::prometheus::{self, ExportError, Exporter};
-use presence_bench::protocol::http_server::Bounds;
-use presence_bench::scenario::MetricsExport;
+use crate::measure::prometheus::{self, ExportError, Exporter};
+use crate::protocol::http_server::Bounds;
+use crate::scenario::MetricsExport;
 
 /// A serving endpoint and the exporter the run feeds.
 pub struct Endpoint {
@@ -17,17 +17,6 @@ pub struct Endpoint {
     linger: Duration,
     shutdown: CancellationToken,
     task: JoinHandle<()>,
-}
-
-/// Command-line values win over the scenario's `metrics` section.
-pub fn settings(
-    scenario: Option<MetricsExport>,
-    addr: Option<SocketAddr>,
-    linger: Option<Duration>,
-) -> Option<MetricsExport> {
-    let listen = addr.or(scenario.map(|export| export.listen))?;
-    let linger = linger.or(scenario.map(|export| export.linger)).unwrap_or(Duration::ZERO);
-    Some(MetricsExport { listen, linger })
 }
 
 /// Binds the endpoint and answers it with the exporter to hand to the engine.

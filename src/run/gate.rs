@@ -1,27 +1,29 @@
-//! The run's gate for CI: the command line's verdict options, the baseline comparison, the
-//! JUnit and summary.json outputs (checked writable before the run), and aborting on
-//! `abort_on_fail` thresholds. The verdict itself is the library's (`report::verdict`).
+//! The run's gate for CI, shared by `run` and `merge`: the verdict options, the baseline
+//! comparison, the JUnit and summary.json outputs (checked writable before the run), and
+//! aborting on `abort_on_fail` thresholds. The verdict itself is `report::verdict`'s.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use anyhow::Context;
-use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use presence_bench::measure::{Check, Totals};
-use presence_bench::report::compare::{check_baseline_fits, overall_tolerance, Comparison};
-use presence_bench::report::summary::SCHEMA_VERSION;
-use presence_bench::report::verdict::{self, Ending, Rules, Verdict};
-use presence_bench::report::{junit, table, threshold, Summary};
-use presence_bench::scenario::{CompareTolerances, Threshold, Tolerance};
+use super::RunError;
+use crate::measure::observer::{done, IntervalObserver, Observed, Snapshot};
+use crate::measure::Check;
+use crate::report::compare::{check_baseline_fits, overall_tolerance, Comparison};
+use crate::report::summary::SCHEMA_VERSION;
+use crate::report::verdict::{self, Ending, Rules, Verdict};
+use crate::report::{exercise, junit, table, threshold, Summary};
+use crate::scenario::{CompareTolerances, Plan, Threshold, Tolerance};
 
 /// The path that means standard output.
 const STDOUT: &str = "-";
 
-#[derive(clap::Args)]
-pub struct GateArgs {
+/// The verdict options of `run` and `merge` (command-line flags, and a field of the run's
+/// `Options`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct GateOptions {
     /// Write a JUnit XML report (one test case per threshold and check) to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
@@ -51,6 +53,13 @@ pub struct Gate {
     pub expected: Vec<Check>,
 }
 
+impl Gate {
+    /// What `plan` says about its own verdict; `run` and `merge` judge by the same.
+    pub fn of(plan: &Plan) -> Gate {
+        Gate { thresholds: plan.thresholds.clone(), compare: plan.compare.clone(), expected: exercise::expected(plan) }
+    }
+}
+
 /// Compares `current` with `baseline` under the scenario's tolerances and the command line's.
 pub fn compare(
     baseline: &Summary,
@@ -63,33 +72,49 @@ pub fn compare(
 
 /// Reads the baseline before the run, so a wrong path is invalid input, not a wasted run.
 /// A baseline of another scenario or schema is refused here too, unless allowed.
-pub fn read_baseline(args: &GateArgs, scenario: &str) -> Result<Option<Summary>, anyhow::Error> {
+pub fn read_baseline(args: &GateOptions, scenario: &str) -> Result<Option<Summary>, RunError> {
     let Some(path) = args.baseline.as_deref() else { return Ok(None) };
-    let baseline = Summary::read(path).map_err(anyhow::Error::msg)?;
+    let baseline = Summary::read(path).map_err(RunError::Baseline)?;
     if !args.allow_different_scenarios {
         check_baseline_fits(&baseline, scenario, SCHEMA_VERSION)
-            .map_err(|err| anyhow::anyhow!("{}: {err}", path.display()))?;
+            .map_err(|err| RunError::Baseline(format!("{}: {err}", path.display())))?;
     }
     Ok(Some(baseline))
 }
 
-/// Evaluates abortable thresholds on each snapshot; cancels `stop` and answers why on the first
-/// failure. Ends when the collector drops the sender.
-pub async fn watch_aborts(
+/// The collector's observer for `abort_on_fail` thresholds: evaluates them on the totals so
+/// far at each interval, and on the first failure cancels `stop` and keeps why.
+pub struct AbortWatch {
     thresholds: Vec<Threshold>,
-    mut snapshots: watch::Receiver<Arc<Totals>>,
     stop: CancellationToken,
-) -> Option<String> {
-    while snapshots.changed().await.is_ok() {
-        let totals = snapshots.borrow_and_update().clone();
-        let summary = Summary::from_totals("", "", &totals);
-        if let Some(reason) = threshold::abort_reason(&thresholds, &summary, totals.elapsed) {
-            eprintln!("stopping: {reason}");
-            stop.cancel();
-            return Some(reason);
-        }
+    reason: Arc<OnceLock<String>>,
+}
+
+impl AbortWatch {
+    /// A watch over the abortable ones among `thresholds` (`None` when there are none), and
+    /// where the reason of an abort will be.
+    pub fn new(thresholds: &[Threshold], stop: CancellationToken) -> Option<(AbortWatch, Arc<OnceLock<String>>)> {
+        let thresholds: Vec<_> = thresholds.iter().filter(|t| t.abort_after.is_some()).cloned().collect();
+        let reason = Arc::new(OnceLock::new());
+        (!thresholds.is_empty()).then(|| (AbortWatch { thresholds, stop, reason: reason.clone() }, reason))
     }
-    None
+}
+
+impl IntervalObserver for AbortWatch {
+    fn observe<'a>(&'a mut self, snapshot: &'a Snapshot<'_>) -> Observed<'a> {
+        // The last snapshot comes after the load has stopped: nothing is left to abort, and the
+        // verdict judges the threshold as it judges any other.
+        if self.reason.get().is_none() && !snapshot.last {
+            let totals = snapshot.totals();
+            let summary = Summary::from_totals("", "", &totals);
+            if let Some(reason) = threshold::abort_reason(&self.thresholds, &summary, totals.elapsed) {
+                eprintln!("stopping: {reason}");
+                self.stop.cancel();
+                let _ = self.reason.set(reason);
+            }
+        }
+        done()
+    }
 }
 
 /// Fills the verdict into `summary` and prints the table (with the comparison), which ends
@@ -98,7 +123,7 @@ pub fn judge(
     summary: &mut Summary,
     gate: &Gate,
     baseline: Option<&Summary>,
-    args: &GateArgs,
+    args: &GateOptions,
     ending: &Ending,
 ) -> Verdict {
     let comparison = baseline.map(|baseline| compare(baseline, summary, &gate.compare, args.max_regression));
@@ -115,11 +140,11 @@ pub fn judge(
 
 /// Finds an output that cannot be written before the run, not after it: creates the
 /// directories and opens each file (creating it, leaving an existing one as it is).
-pub fn check_writable(out: Option<&Path>, args: &GateArgs) -> anyhow::Result<()> {
+pub fn check_writable(out: Option<&Path>, args: &GateOptions) -> Result<(), RunError> {
     let mut files: Vec<PathBuf> = Vec::new();
     if let Some(out) = out {
         std::fs::create_dir_all(out)
-            .with_context(|| format!("--out {}: cannot create the directory", out.display()))?;
+            .map_err(RunError::unwritable(format!("--out {}: cannot create the directory", out.display())))?;
         files.extend(["summary.json", "latency.hlog", "timeline.jsonl", "health.jsonl"].map(|name| out.join(name)));
     }
     files.extend(args.junit.iter().cloned());
@@ -128,38 +153,42 @@ pub fn check_writable(out: Option<&Path>, args: &GateArgs) -> anyhow::Result<()>
 }
 
 /// Creates `path`'s directory and opens it for appending (an existing file is left as it is).
-pub fn check_file(path: &Path) -> anyhow::Result<()> {
+pub fn check_file(path: &Path) -> Result<(), RunError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("{}: cannot create the directory {}", path.display(), parent.display()))?;
+        std::fs::create_dir_all(parent).map_err(RunError::unwritable(format!(
+            "{}: cannot create the directory {}",
+            path.display(),
+            parent.display()
+        )))?;
     }
     std::fs::OpenOptions::new()
         .append(true)
         .create(true)
         .open(path)
-        .with_context(|| format!("{}: cannot be written", path.display()))?;
+        .map_err(RunError::unwritable(format!("{}: cannot be written", path.display())))?;
     Ok(())
 }
 
 /// Writes the JUnit report and the `--summary-json` copy.
-pub fn write_outputs(summary: &Summary, args: &GateArgs) -> anyhow::Result<()> {
+pub fn write_outputs(summary: &Summary, args: &GateOptions) -> Result<(), RunError> {
     if let Some(path) = &args.junit {
         write_creating_parent(path, &junit::render(summary))?;
     }
+    let json = || serde_json::to_string_pretty(summary).map_err(std::io::Error::other);
     match args.summary_json.as_deref() {
-        Some(path) if path == Path::new(STDOUT) => {
-            let json = serde_json::to_string_pretty(summary)?;
-            writeln!(std::io::stdout().lock(), "{json}").context("printing summary.json")?;
-        }
-        Some(path) => write_creating_parent(path, &(serde_json::to_string_pretty(summary)? + "\n"))?,
+        Some(path) if path == Path::new(STDOUT) => json()
+            .and_then(|json| writeln!(std::io::stdout().lock(), "{json}"))
+            .map_err(|source| RunError::Write { what: "printing summary.json".into(), source })?,
+        Some(path) => write_creating_parent(path, &(json().map_err(RunError::writing(path))? + "\n"))?,
         None => {}
     }
     Ok(())
 }
 
-fn write_creating_parent(path: &Path, text: &str) -> anyhow::Result<()> {
+fn write_creating_parent(path: &Path, text: &str) -> Result<(), RunError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .map_err(|source| RunError::Write { what: format!("creating {}", parent.display()), source })?;
     }
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+    std::fs::write(path, text).map_err(RunError::writing(path))
 }

@@ -1,18 +1,19 @@
-//! Who receives each collector interval during `run`: timeline.jsonl and latency.hlog with
+//! Who receives each collector interval during a run: timeline.jsonl and latency.hlog with
 //! `--out`, the JSON progress stream with `--progress json`. Each interval goes to the
 //! timeline writer first, which passes it on to the interval log.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use anyhow::Context;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use presence_bench::measure::Interval;
-use presence_bench::report::{hlog, timeline};
+use super::RunError;
+use crate::measure::Interval;
+use crate::report::{hlog, timeline};
 
 /// Where `--progress json` goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JsonProgress {
     Stderr,
     File(PathBuf),
@@ -25,17 +26,15 @@ pub type Writers = (Option<mpsc::Sender<Interval>>, Option<JoinHandle<std::io::R
 /// Opens the outputs and starts the writers.
 /// `started_at` is the wall-clock start of interval 0: the agreed instant of a synchronised
 /// start, so interval k is the same second on every shard.
-pub fn start(out: Option<&Path>, progress: Option<&JsonProgress>, started_at: SystemTime) -> anyhow::Result<Writers> {
+pub fn start(out: Option<&Path>, progress: Option<&JsonProgress>, started_at: SystemTime) -> Result<Writers, RunError> {
     let mut rows: Vec<timeline::RowOutput> = Vec::new();
     if let Some(out) = out {
         let path = out.join("timeline.jsonl");
-        rows.push(timeline::row_file(&path).with_context(|| format!("{}: cannot be written", path.display()))?);
+        rows.push(row_file(&path)?);
     }
     match progress {
         Some(JsonProgress::Stderr) => rows.push(Box::new(std::io::stderr())),
-        Some(JsonProgress::File(path)) => {
-            rows.push(timeline::row_file(path).with_context(|| format!("{}: cannot be written", path.display()))?)
-        }
+        Some(JsonProgress::File(path)) => rows.push(row_file(path)?),
         None => {}
     }
     if rows.is_empty() {
@@ -60,4 +59,9 @@ pub fn start(out: Option<&Path>, progress: Option<&JsonProgress>, started_at: Sy
         }
     });
     Ok((Some(tx), Some(writers)))
+}
+
+fn row_file(path: &Path) -> Result<timeline::RowOutput, RunError> {
+    timeline::row_file(path)
+        .map_err(|source| RunError::Write { what: format!("{}: cannot be written", path.display()), source })
 }

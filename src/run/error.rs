@@ -1,0 +1,62 @@
+//! Why a run ended without a verdict, in two families the caller decides on: the input was
+//! wrong (exit 2, nothing ran) or the run could not be carried out (exit 3). A run that was
+//! judged is not an error: its verdict is in `RunResult`.
+
+use std::path::Path;
+
+use crate::engine::shard::Shard;
+use crate::engine::start::LateStart;
+use crate::measure::prometheus::ExportError;
+use crate::report::html::ReportError;
+
+/// A run that ended without being judged.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// An output cannot be created or written, found before the run (`what` names it).
+    #[error("{what}")]
+    Unwritable {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The baseline cannot be read, or is of another scenario or schema.
+    #[error("{0}")]
+    Baseline(String),
+    /// The `/metrics` endpoint could not be started.
+    #[error(transparent)]
+    Metrics(#[from] ExportError),
+    /// A synchronised start was missed: the shard ran nothing (the merge counts it missing).
+    #[error("shard {shard}")]
+    Late {
+        shard: Shard,
+        #[source]
+        source: LateStart,
+    },
+    /// A report file could not be written after the run (`what` names it).
+    #[error("{what}")]
+    Write {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HTML report could not be built.
+    #[error("writing the HTML report")]
+    Html(#[source] ReportError),
+}
+
+impl RunError {
+    /// Wrong input (exit 2), as opposed to a run that could not be carried out (exit 3).
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(self, RunError::Unwritable { .. } | RunError::Baseline(_))
+    }
+
+    pub(crate) fn unwritable(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunError {
+        let what = what.into();
+        move |source| RunError::Unwritable { what, source }
+    }
+
+    pub(crate) fn writing(path: &Path) -> impl FnOnce(std::io::Error) -> RunError {
+        let what = format!("writing {}", path.display());
+        move |source| RunError::Write { what, source }
+    }
+}

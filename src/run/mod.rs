@@ -1,0 +1,212 @@
+//! A run end to end, as one function: [`run`] takes a plan, the options that are not part of
+//! the scenario, and a [`Shutdown`], and answers the judged summary. The `run` command is a
+//! thin shell around it (parse, merge the command line into the plan, call, map the verdict
+//! to an exit code); tests and other programs call it in-process, as oha's tests call
+//! `oha::run` and mini-redis's binary calls `server::run(listener, ctrl_c())`.
+//!
+//! Results gathered so far, and the verdict, are written on every way out: the end, a stop
+//! (Ctrl-C, SIGTERM), an abort, or a target found down. The servers the run started (the
+//! embedded cluster, `/metrics`) are closed after that, within their grace; `force` stops
+//! waiting for them.
+
+mod error;
+pub mod export;
+pub mod gate;
+pub mod intervals;
+pub mod progress;
+mod reports;
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::watch;
+
+use crate::engine::shard::Shard;
+use crate::engine::start::StartAt;
+use crate::engine::{self, EngineOptions, StartError};
+use crate::measure::observer::{IntervalSink, LiveFigures, Observers};
+use crate::measure::{Live, Totals};
+use crate::report::harness::HarnessSummary;
+use crate::report::split::ShardInfo;
+use crate::report::verdict::{Ending, Verdict};
+use crate::report::Summary;
+use crate::scenario::{Destination, Plan};
+use crate::shutdown::Shutdown;
+pub use error::RunError;
+use gate::{AbortWatch, Gate, GateOptions};
+use intervals::JsonProgress;
+use progress::{Mode, Progress};
+
+/// Collector interval: one line per second in the interval log.
+const INTERVAL: Duration = Duration::from_secs(1);
+
+/// Everything about a run that is not in its plan: where its outputs go and how it is shown.
+/// (The command line's changes to the scenario itself, `--target` or `--metrics-addr`, are
+/// merged into the plan before the call.)
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Directory for summary.json, latency.hlog, timeline.jsonl and health.jsonl.
+    pub out: Option<PathBuf>,
+    /// The self-contained HTML report, built from `out` after the run.
+    pub html: Option<PathBuf>,
+    /// The live display: a bar, lines, or nothing.
+    pub progress: Mode,
+    /// One JSON object per interval, to stderr or a file.
+    pub json_progress: Option<JsonProgress>,
+    /// JUnit, `--summary-json`, baseline and tolerance.
+    pub gate: GateOptions,
+    /// The stripe of the plan this process runs (`Shard::WHOLE`: all of it).
+    pub shard: Shard,
+    /// Start the schedule at this wall-clock instant, after the preflight.
+    pub start_at: Option<StartAt>,
+    /// The effective scenario text, recorded in a split (or synchronised) run's summary so
+    /// that `merge` can judge the whole run from it.
+    pub scenario_text: Option<String>,
+}
+
+impl Default for Options {
+    /// No files, no display: what a test or an embedding program starts from.
+    fn default() -> Self {
+        Options {
+            out: None,
+            html: None,
+            progress: Mode::Off,
+            json_progress: None,
+            gate: GateOptions::default(),
+            shard: Shard::WHOLE,
+            start_at: None,
+            scenario_text: None,
+        }
+    }
+}
+
+/// A judged run.
+#[derive(Debug)]
+pub struct RunResult {
+    /// What was measured, with the verdict filled in (summary.json).
+    pub summary: Summary,
+    pub verdict: Verdict,
+    /// The servers the run started were not waited for: `force` came first. The report is
+    /// written, but the run did not end cleanly (exit 3).
+    pub forced: bool,
+}
+
+impl RunResult {
+    /// The process exit code (docs/ci.md): the verdict's, or 3 after a forced stop.
+    pub fn exit_code(&self) -> u8 {
+        if self.forced {
+            3
+        } else {
+            self.verdict.exit_code
+        }
+    }
+}
+
+/// Carries out `plan`, judges it, prints the table and writes every output `options` asks
+/// for. `shutdown.stop` ends the load early (the report is still written); `shutdown.force`
+/// stops waiting for the servers to close.
+pub async fn run(plan: Plan, options: Options, shutdown: Shutdown) -> Result<RunResult, RunError> {
+    gate::check_writable(options.out.as_deref(), &options.gate)?;
+    if let Some(html) = &options.html {
+        gate::check_file(html)?;
+    }
+    let baseline = gate::read_baseline(&options.gate, &plan.name)?;
+    let Options { shard, start_at, .. } = options;
+    let (name, target) = (plan.name.clone(), describe(&plan.target.destination));
+    let shard_info = options.scenario_text.as_deref().map(|text| ShardInfo::new(shard, text, plan.seed));
+    if shard.is_split() {
+        eprintln!("running shard {shard} of {name} against {target}");
+    } else {
+        eprintln!("running {name} against {target}");
+    }
+    if let Some(start) = start_at {
+        eprintln!("starting at {} after the preflight", humantime::format_rfc3339_millis(start.at));
+    }
+    let (live_tx, live_rx) = watch::channel(Live::default());
+    let metrics = match plan.metrics {
+        Some(settings) => Some(export::start(settings, shard.is_split().then_some(shard.index)).await?),
+        None => None,
+    };
+    let (endpoint, exporter) = metrics.map_or((None, None), |(e, x)| (Some(e), Some(x)));
+    let progress = Progress::start(options.progress, live_rx, plan.duration, plan.load.clone());
+    // A synchronised start begins the intervals at the agreed instant, on every shard.
+    let intervals_start = start_at.map_or_else(SystemTime::now, |start| start.at);
+    let (intervals, mut hlog) =
+        intervals::start(options.out.as_deref(), options.json_progress.as_ref(), intervals_start)?;
+    let gate = Gate::of(&plan);
+    // The outputs of each interval, in order: the display, the files, then the abort watch.
+    let mut observers: Observers = vec![Box::new(LiveFigures(live_tx))];
+    if let Some(sink) = intervals {
+        observers.push(Box::new(IntervalSink(sink)));
+    }
+    let abort = AbortWatch::new(&gate.thresholds, shutdown.stop.clone()).map(|(watch, reason)| {
+        observers.push(Box::new(watch));
+        reason
+    });
+    let engine_options =
+        EngineOptions { observers, stop: shutdown.stop.clone(), interval: INTERVAL, export: exporter, shard, start_at };
+    let result = engine::run(plan, engine_options).await;
+    let aborted = abort.and_then(|reason| reason.get().cloned());
+    if let Some(progress) = progress {
+        progress.finish();
+    }
+    if let (None, Some(writers)) = (&options.out, hlog.take()) {
+        // Only the JSON progress: its last rows are out before the verdict is printed.
+        if let Err(err) = writers.await.map_err(std::io::Error::other).and_then(|written| written) {
+            eprintln!("warning: JSON progress: {err}");
+        }
+    }
+    let mut cluster_shutdown = None;
+    let mut health = Vec::new();
+    let (mut summary, ending) = match result {
+        Ok(result) => {
+            cluster_shutdown = result.cluster_shutdown;
+            health = result.health.timeline.clone();
+            let mut summary = Summary::from_totals(&name, &result.target, &result.totals);
+            summary.aborted = aborted;
+            summary.drills = result.drills;
+            summary.harness = Some(HarnessSummary::judge(&result.health, &summary.errors, &mut summary.drills));
+            summary.shard = shard_info.map(|info| ShardInfo {
+                start_at: start_at.map(|start| humantime::format_rfc3339_millis(start.at).to_string()),
+                start_lag_ms: result.start_lag.map(|lag| lag.as_secs_f64() * 1e3),
+                ..info
+            });
+            (summary, Ending { interrupted: result.interrupted, target_down: None })
+        }
+        // A missed start runs nothing and judges nothing: the merge counts the shard missing.
+        Err(StartError::Late(source)) => return Err(RunError::Late { shard, source }),
+        // Nothing ran: the verdict says why, in every output.
+        Err(err) => {
+            let ending = Ending { interrupted: false, target_down: Some(err.to_string()) };
+            (Summary::from_totals(&name, &target, &Totals::default()), ending)
+        }
+    };
+    let verdict = gate::judge(&mut summary, &gate, baseline.as_ref(), &options.gate, &ending);
+    if let Some(out) = &options.out {
+        reports::write(out, &summary, &health, hlog, options.html.as_deref()).await?;
+    }
+    gate::write_outputs(&summary, &options.gate)?;
+    // Everything is written: now the servers close, each within its grace.
+    let stop = shutdown.stop.clone();
+    let servers_closed = async move {
+        if let Some(endpoint) = endpoint {
+            endpoint.finish(&stop).await;
+        }
+        if let Some(cluster) = cluster_shutdown {
+            let _ = cluster.await;
+        }
+    };
+    let forced = tokio::select! {
+        () = servers_closed => false,
+        () = shutdown.force.cancelled() => true,
+    };
+    Ok(RunResult { summary, verdict, forced })
+}
+
+/// What the run loads, in a few words, for the start line.
+fn describe(destination: &Destination) -> String {
+    match destination {
+        Destination::Embedded(settings) => format!("an embedded cluster of {} instances", settings.instances),
+        Destination::Directory { url } | Destination::Instance { url } => url.clone(),
+    }
+}
