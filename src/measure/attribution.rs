@@ -12,8 +12,12 @@ tokio::task_local! {
 }
 
 /// Runs `future` as a visitor of behavior `behavior` (an index into the plan's behaviors).
-pub async fn as_behavior<F: Future>(behavior: usize, future: F) -> F::Output {
-    BEHAVIOR.scope(behavior, future).await
+///
+/// A plain function, not an `async fn`: wrapping the future in another state machine would
+/// keep a second copy of it (rustc does not overlap a moved-in future with its awaited slot),
+/// doubling every visitor's footprint.
+pub fn as_behavior<F: Future>(behavior: usize, future: F) -> impl Future<Output = F::Output> {
+    BEHAVIOR.scope(behavior, future)
 }
 
 /// The behavior of the task recording now, if it is a visitor's.

@@ -11,6 +11,7 @@ mod tab;
 #[cfg(test)]
 mod footprint;
 
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,8 +79,9 @@ pub(crate) fn random_id(index: u64, rng: &mut SmallRng) -> String {
 
 /// Runs visitor number `index` through one behavior, picked by weight with its own RNG
 /// (derived from the scenario's seed and the index, so runs repeat exactly).
-/// Every latency it records also counts for its behavior (`measure::attribution`).
-pub async fn run(ctx: Arc<VisitorContext>, index: u64, cancel: CancellationToken) {
+/// Every latency it records also counts for its behavior (`measure::attribution`). Not an
+/// `async fn`, for the same reason as `as_behavior`: one copy of the visitor's state, not two.
+pub fn run(ctx: Arc<VisitorContext>, index: u64, cancel: CancellationToken) -> impl Future<Output = ()> + Send {
     let Persona { behavior, id, rng } = persona(&ctx.plan, index);
     as_behavior(behavior, async move {
         ctx.recorder.count(Counter::VisitorsStarted, 1);
@@ -94,5 +96,4 @@ pub async fn run(ctx: Arc<VisitorContext>, index: u64, cancel: CancellationToken
         }
         ctx.recorder.visitors_live_add(-1);
     })
-    .await
 }
