@@ -31,21 +31,43 @@ async fn percentiles(ack_delay: Duration) -> [f64; 3] {
 
 const QUANTILES: [(&str, f64); 3] = [("p50", 0.5), ("p90", 0.9), ("p99", 0.99)];
 
+/// How often the measurement is taken before the test gives up: a stall of the loaded
+/// machine in one of 120 samples moves a p99 by more than 10%; a harness that mismeasures
+/// does so every time.
+const ATTEMPTS: usize = 3;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_injected_ack_delay_shows_in_the_percentiles() {
     // Large enough that tokio's 1 ms timer tick (the server's delay fires up to a tick late)
     // stays well inside the 10%.
     let delay = Duration::from_millis(50);
-    // What the machine adds by itself (debug build, shared cores), measured the same way.
-    let baseline = percentiles(Duration::ZERO).await;
-    let delayed = percentiles(delay).await;
-    eprintln!("presence_ack p50/p90/p99: baseline {baseline:?} us, with {delay:?} delay {delayed:?} us");
-    for (i, (name, _)) in QUANTILES.iter().enumerate() {
-        let expected = delay.as_micros() as f64 + baseline[i];
-        assert!(
-            (delayed[i] - expected).abs() <= expected * 0.10,
-            "{name}: {} us, expected {expected} us (the delay plus the baseline) within 10%",
-            delayed[i]
-        );
+    let mut misses = Vec::new();
+    for _ in 0..ATTEMPTS {
+        // What the machine adds by itself (debug build, shared cores), measured the same way.
+        let baseline = percentiles(Duration::ZERO).await;
+        let delayed = percentiles(delay).await;
+        eprintln!("presence_ack p50/p90/p99: baseline {baseline:?} us, with {delay:?} delay {delayed:?} us");
+        match within_tolerance(delay, &baseline, &delayed) {
+            Ok(()) => return,
+            Err(miss) => misses.push(miss),
+        }
     }
+    panic!("{ATTEMPTS} attempts, none within 10%: {misses:?}");
+}
+
+/// Each percentile with the delay is the baseline's plus the delay, within 10%; never under
+/// the delay (that would be a bug, not noise: the harness cannot see an answer before it is sent).
+fn within_tolerance(delay: Duration, baseline: &[f64; 3], delayed: &[f64; 3]) -> Result<(), String> {
+    let delay_us = delay.as_micros() as f64;
+    for (i, (name, _)) in QUANTILES.iter().enumerate() {
+        assert!(delayed[i] >= delay_us, "{name}: {} us, under the injected {delay_us} us", delayed[i]);
+        let expected = delay_us + baseline[i];
+        if (delayed[i] - expected).abs() > expected * 0.10 {
+            return Err(format!(
+                "{name}: {} us, expected {expected} us (the delay plus the baseline) within 10%",
+                delayed[i]
+            ));
+        }
+    }
+    Ok(())
 }
