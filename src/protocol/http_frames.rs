@@ -167,7 +167,7 @@ mod tests {
 
     #[test]
     fn event_source_frames_are_data_lines() {
-        let body = b"\r\no\r\n\r\ndata: h\r\n\r\n: comment\r\nevent: x\r\ndata: a[\"m\"]\r\n\r\n";
+        let body = b"\r\ndata: o\r\n\r\ndata: h\r\n\r\n: comment\r\nevent: x\r\ndata: a[\"m\"]\r\n\r\n";
         assert_eq!(read(Framing::EventSource, 1024, &[body]).unwrap(), ["o", "h", r#"a["m"]"#]);
         let err = read(Framing::EventSource, 1024, &[b"garbage\r\n"]).unwrap_err();
         assert_eq!(err, FrameError::NotAnEvent("garbage".into()));
