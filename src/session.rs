@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use crate::measure::{label, Check, Counter, Metric, Recorder, Tally};
-use crate::protocol::client::{ClientError, ConnectOptions, Connection, Incoming};
+use crate::protocol::client::{ClientError, ConnectOptions, Connection, Incoming, Transport};
 use crate::protocol::discovery::{Discovery, DiscoveryError};
 use crate::protocol::{ClientMessage, ServerMessage};
 
@@ -69,19 +69,19 @@ pub struct Opener {
 }
 
 impl Opener {
-    /// Opens a session for `tab` and completes the handshake. `locate_as` is the id used
-    /// for discovery (for unique sessions, the previous id or any stable key).
+    /// Opens a session for `tab` on `transport` and completes the handshake. `locate_as` is
+    /// the id used for discovery (for unique sessions, the previous id or any stable key).
     pub async fn open(
         &self,
         identity: Identity<'_>,
         locate_as: &str,
         tab: &str,
-        local_ip: Option<IpAddr>,
+        (local_ip, transport): (Option<IpAddr>, Transport),
         rng: &mut impl Rng,
     ) -> Result<Opened, SessionError> {
         let started = Instant::now();
         let endpoint = self.discovery.endpoint(&self.group, locate_as).await?;
-        let options = ConnectOptions { local_ip, ..self.options.clone() };
+        let options = ConnectOptions { local_ip, transport, ..self.options.clone() };
         let mut conn = tokio::time::timeout(self.reply_timeout, Connection::open(&endpoint, &options, rng))
             .await
             .map_err(|_| SessionError::Timeout("open", self.reply_timeout))??;

@@ -20,5 +20,6 @@ pub use error_kind::{is_error_kind, ERROR_KINDS};
 pub use metric::{Check, Counter, Metric, Tally};
 pub use recorder::{latency_micros, new_histogram, record_duration, Recorder, MAX_LATENCY_US, SIGNIFICANT_DIGITS};
 pub use schedule::{charged_start, next_intended, TIMER_RESOLUTION};
+pub(crate) use subject::edit_distance;
 pub use subject::{Subject, ERROR_KIND_PREFIX};
 pub use waiting::{Waiting, WaitingNow};

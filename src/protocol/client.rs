@@ -45,8 +45,13 @@ pub enum Transport {
 
 impl Transport {
     /// Every transport, in the order reports list them.
-    pub const ALL: [Transport; 5] =
-        [Transport::Sockjs, Transport::Websocket, Transport::XhrStreaming, Transport::XhrPolling, Transport::Eventsource];
+    pub const ALL: [Transport; 5] = [
+        Transport::Sockjs,
+        Transport::Websocket,
+        Transport::XhrStreaming,
+        Transport::XhrPolling,
+        Transport::Eventsource,
+    ];
 
     /// The name scenarios, metric labels and reports use.
     pub fn name(self) -> &'static str {
@@ -230,7 +235,9 @@ pub struct Connection {
     inbox: VecDeque<ServerMessage>,
 }
 
-/// What carries a session: a WebSocket, or HTTP requests (boxed: rarer, and larger).
+/// What carries a session: a WebSocket, or HTTP requests (boxed: rarer, and larger). The
+/// WebSocket stays inline on purpose: it is what tens of thousands of idle visitors hold.
+#[allow(clippy::large_enum_variant)]
 enum Link {
     Ws(WebSocketStream<Stream>),
     Http(Box<HttpSession>),
@@ -500,6 +507,11 @@ mod tests {
         assert!(matches!(err, ClientError::FrameTooLarge { limit: 1024 }), "{err}");
         assert_eq!(err.kind(), FRAME_TOO_LARGE);
         assert!(err.to_string().contains("1024-byte limit"), "{err}");
+    }
+
+    #[test]
+    fn http_transports_do_not_make_a_websocket_session_larger() {
+        assert_eq!(std::mem::size_of::<Link>(), std::mem::size_of::<WebSocketStream<Stream>>());
     }
 
     #[test]

@@ -132,7 +132,9 @@ impl HttpSession {
                         }
                         // A poll answered, or a stream ended at its byte limit: ask again, on
                         // the same connection.
-                        if let Receiving::Reading { conn, .. } = std::mem::replace(&mut self.receiving, Receiving::Failed) {
+                        if let Receiving::Reading { conn, .. } =
+                            std::mem::replace(&mut self.receiving, Receiving::Failed)
+                        {
                             self.receiving = Receiving::Idle(Some(conn));
                         }
                     }
@@ -155,7 +157,9 @@ impl HttpSession {
             let body = Limited::new(response.into_body(), MAX_SEND_ANSWER).collect().await;
             match status {
                 StatusCode::NO_CONTENT | StatusCode::OK if body.is_ok() => Ok(conn),
-                StatusCode::NO_CONTENT | StatusCode::OK => Err(ClientError::Protocol("xhr_send answered a body".into())),
+                StatusCode::NO_CONTENT | StatusCode::OK => {
+                    Err(ClientError::Protocol("xhr_send answered a body".into()))
+                }
                 // The server no longer knows the session: it was lost (an instance restarted).
                 StatusCode::NOT_FOUND => Err(ClientError::Lost("xhr_send: the session is gone (404)".into())),
                 status => Err(ClientError::Status { request: "xhr_send", status }),

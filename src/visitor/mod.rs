@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::checks::Ledger;
 use crate::drill::Drills;
 use crate::measure::{Counter, Recorder};
+use crate::protocol::client::Transport;
 use crate::scenario::{Backoff, Plan};
 use crate::session::Opener;
 use runner::{Interrupt, Visitor};
@@ -35,7 +36,8 @@ pub struct VisitorContext {
     pub ledger: Arc<Ledger>,
     /// Mark every presence (agents watch, and check propagation).
     pub presence_markers: bool,
-    /// A tab silent for this long is lost (SockJS heartbeats); `None` never gives up.
+    /// A tab silent for this long is lost, on the transports with SockJS heartbeats; `None`
+    /// never gives up.
     pub heartbeat_timeout: Option<Duration>,
     /// Where lost sessions and their comebacks are accounted to drill events.
     pub drills: Drills,
@@ -54,6 +56,8 @@ pub struct Identity {
     pub behavior: usize,
     pub id: String,
     pub rng: SmallRng,
+    /// The transport its tabs connect with.
+    pub transport: Transport,
 }
 
 /// Derives visitor `index`'s identity from the plan's seed alone, so that runs repeat
@@ -62,7 +66,8 @@ pub fn identity(plan: &Plan, index: u64) -> Identity {
     let mut rng = crate::scenario::visitor_rng(plan.seed, index);
     let behavior = plan.pick_behavior(&mut rng);
     let id = random_id(index, &mut rng);
-    Identity { behavior, id, rng }
+    let transport = plan.transport_of(behavior, index);
+    Identity { behavior, id, rng, transport }
 }
 
 /// A fresh visitor id for visitor `index`: its first one, and each new one a `set_visitor_id`
@@ -75,10 +80,10 @@ pub(crate) fn random_id(index: u64, rng: &mut SmallRng) -> String {
 /// Runs visitor number `index` through one behavior, picked by weight with its own RNG
 /// (derived from the scenario's seed and the index, so runs repeat exactly).
 pub async fn run(ctx: Arc<VisitorContext>, index: u64, cancel: CancellationToken) {
-    let Identity { behavior, id, rng } = identity(&ctx.plan, index);
+    let Identity { behavior, id, rng, transport } = identity(&ctx.plan, index);
     ctx.recorder.count(Counter::VisitorsStarted, 1);
     ctx.recorder.visitors_live_add(1);
-    let mut visitor = Visitor::new(&ctx, &cancel, index, id, rng);
+    let mut visitor = Visitor::new(&ctx, &cancel, index, (id, transport), rng);
     let steps = &ctx.plan.behaviors[behavior].steps;
     let outcome = steps::run_steps(&mut visitor, steps, None).await;
     visitor.check_overdue_blur();
