@@ -12,6 +12,7 @@ mod fuzz;
 mod gate;
 mod hostile;
 mod html_report;
+mod http_client;
 mod limits;
 mod metrics;
 mod partition;
