@@ -21,6 +21,9 @@ pub const BAD_REQUEST: Close = Close { code: 4003, reason: "bad request" };
 pub const REPLACED: Close = Close { code: 4004, reason: "replaced" };
 /// A client frame that is not valid JSON.
 pub const BROKEN_FRAMING: Close = Close { code: 1002, reason: "Broken framing." };
+/// SockJS HTTP transports: the client cut its receiving request (a network failure, as far
+/// as the server can tell); the session closes.
+pub const CONNECTION_INTERRUPTED: Close = Close { code: 1002, reason: "Connection interrupted" };
 /// A client frame over the server's size limit.
 pub const MESSAGE_TOO_BIG: Close = Close { code: 1009, reason: "Message too big" };
 

@@ -4,6 +4,8 @@
 //! holding one message object), `c[code,"reason"]` (close). Client to server: a JSON array
 //! of strings, or a single JSON string; an empty frame carries nothing.
 
+use std::fmt::Write;
+
 use super::close::Close;
 
 /// A frame the server sends.
@@ -57,9 +59,34 @@ fn push_string_array<S: AsRef<str>>(out: &mut String, items: &[S]) {
         }
         // Writing JSON into a String cannot fail.
         let quoted = serde_json::to_string(item.as_ref()).expect("a string always serializes");
-        out.push_str(&quoted);
+        push_escaped(out, &quoted);
     }
     out.push(']');
+}
+
+/// Characters that browsers or proxies mangle on the way (zero-width and direction marks,
+/// line and paragraph separators, invisible operators, specials), which SockJS sends
+/// escaped as `\uXXXX` although JSON would allow them raw.
+fn escaped_by_sockjs(c: char) -> bool {
+    matches!(c, '\u{200c}'..='\u{200f}' | '\u{2028}'..='\u{202f}' | '\u{2060}'..='\u{206f}' | '\u{fff0}'..='\u{ffff}')
+}
+
+/// Appends JSON text, escaping what [`escaped_by_sockjs`] names. Every such character
+/// encodes in UTF-8 starting with byte 0xE2 or 0xEF, so text without those bytes (all
+/// ASCII text, for one) is copied as it is.
+fn push_escaped(out: &mut String, json: &str) {
+    if !json.bytes().any(|b| b == 0xE2 || b == 0xEF) {
+        out.push_str(json);
+        return;
+    }
+    for c in json.chars() {
+        if escaped_by_sockjs(c) {
+            // Writing into a String cannot fail.
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
 }
 
 /// Decodes a client frame into the messages it carries; an empty frame carries none.
@@ -101,14 +128,24 @@ fn truncate(text: &str, max: usize) -> &str {
     }
 }
 
-/// True when `server` is a valid SockJS server id: 1 to 3 digits.
-pub fn is_valid_server_id(server: &str) -> bool {
-    (1..=3).contains(&server.len()) && server.bytes().all(|b| b.is_ascii_digit())
+/// Longest server or session id accepted (a UUID is 36): ids are kept while a session lives.
+const MAX_ID_BYTES: usize = 64;
+
+/// True when `id` may be a SockJS server or session id: any value (SockJS protocol 0.3.3)
+/// but an empty one or one with a dot, of at most 64 bytes. Clients pick three digits and a
+/// random string; the server keys sessions by the session id alone.
+fn is_valid_id(id: &str) -> bool {
+    (1..=MAX_ID_BYTES).contains(&id.len()) && !id.contains(['.', '/'])
 }
 
-/// True when `session` is a valid SockJS session id: 1 to 64 of `[A-Za-z0-9_-]`.
+/// True when `server` is a valid SockJS server id (see [`is_valid_id`]).
+pub fn is_valid_server_id(server: &str) -> bool {
+    is_valid_id(server)
+}
+
+/// True when `session` is a valid SockJS session id (see [`is_valid_id`]).
 pub fn is_valid_session_id(session: &str) -> bool {
-    (1..=64).contains(&session.len()) && session.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    is_valid_id(session)
 }
 
 #[cfg(test)]
@@ -154,9 +191,20 @@ mod tests {
 
     #[test]
     fn session_path_parts_are_checked() {
-        assert!(is_valid_server_id("0") && is_valid_server_id("123"));
-        assert!(!is_valid_server_id("1234") && !is_valid_server_id("") && !is_valid_server_id("a"));
-        assert!(is_valid_session_id("abc_DEF-09"));
+        assert!(is_valid_server_id("0") && is_valid_server_id("123") && is_valid_server_id("a"));
+        assert!(is_valid_server_id("abcdefgh_i-j ") && is_valid_session_id("abc_DEF-09"));
+        assert!(!is_valid_server_id("") && !is_valid_server_id("a.") && !is_valid_server_id("./"));
         assert!(!is_valid_session_id("") && !is_valid_session_id("a.b") && !is_valid_session_id(&"x".repeat(65)));
+    }
+
+    #[test]
+    fn characters_browsers_mangle_are_sent_escaped() {
+        let frame = encode_messages(&["a\u{2028}b\u{200c}\u{ffff}é\u{2027}"]);
+        assert_eq!(frame, "a[\"a\\u2028b\\u200c\\uffffé\u{2027}\"]");
+        assert_eq!(
+            decode_server_frame(&frame),
+            Ok(ServerFrame::Messages(vec!["a\u{2028}b\u{200c}\u{ffff}é\u{2027}".into()]))
+        );
+        assert_eq!(encode_messages(&["plain"]), r#"a["plain"]"#);
     }
 }

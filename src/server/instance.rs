@@ -3,9 +3,8 @@
 //! An instance owns sockets only; everything a visitor would miss lives in the shared
 //! state, so an instance can leave (gracefully or not) without losing anything else.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -18,6 +17,7 @@ use super::cluster::Context;
 use super::error::ServerError;
 use super::metrics::InstanceCounters;
 use super::routes;
+use super::sockjs::Registry;
 use crate::protocol::http_server;
 
 /// Whether an instance accepts visitors.
@@ -49,8 +49,8 @@ pub struct Instance {
     kill: CancellationToken,
     /// Cancelled to stop listening.
     stop: CancellationToken,
-    /// SockJS session ids open on this instance, to refuse a second use of one.
-    sockjs_sessions: Mutex<HashSet<String>>,
+    /// SockJS session ids open on this instance, and the HTTP sessions behind them.
+    registry: Arc<Registry>,
     /// This instance's session tasks; closed when the drain begins.
     sessions: TaskTracker,
     /// Sessions and messages, for `/metrics`.
@@ -70,7 +70,7 @@ impl Instance {
             drain_deadline: OnceLock::new(),
             kill: CancellationToken::new(),
             stop: CancellationToken::new(),
-            sockjs_sessions: Mutex::new(HashSet::new()),
+            registry: Arc::default(),
             sessions: TaskTracker::new(),
             counters: Arc::default(),
         });
@@ -137,24 +137,13 @@ impl Instance {
         self.stop.cancelled()
     }
 
-    /// Marks a SockJS session id as open; `None` while another session holds it.
-    pub fn claim_sockjs_session(self: &Arc<Self>, id: String) -> Option<SockjsClaim> {
-        let mut open = self.sockjs_sessions.lock().unwrap_or_else(PoisonError::into_inner);
-        if !open.insert(id.clone()) {
-            return None;
-        }
-        Some(SockjsClaim { instance: self.clone(), id })
+    /// Cancelled once the instance stops listening (a clone of the switch).
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
     }
-}
 
-/// Holds a SockJS session id for as long as its session lives.
-pub struct SockjsClaim {
-    instance: Arc<Instance>,
-    id: String,
-}
-
-impl Drop for SockjsClaim {
-    fn drop(&mut self) {
-        self.instance.sockjs_sessions.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.id);
+    /// The SockJS session ids of the presence service on this instance.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
     }
 }

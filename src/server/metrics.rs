@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::instance::Instance;
+use super::sockjs::Transport;
 use super::state::Shared;
 
 /// One metric family the server exports: name, Prometheus type, labels, meaning.
@@ -21,13 +22,17 @@ pub struct Family {
     pub help: &'static str,
 }
 
-const SESSIONS: Family =
-    Family { name: "presence_server_sessions", kind: "gauge", labels: &["server"], help: "Open sessions." };
+const SESSIONS: Family = Family {
+    name: "presence_server_sessions",
+    kind: "gauge",
+    labels: &["server", "transport"],
+    help: "Open sessions, by the transport they were opened on.",
+};
 const SESSIONS_OPENED: Family = Family {
     name: "presence_server_sessions_opened_total",
     kind: "counter",
-    labels: &["server"],
-    help: "Sessions opened (WebSocket upgraded and accepted).",
+    labels: &["server", "transport"],
+    help: "Sessions opened (WebSocket upgraded, or HTTP session begun), by transport.",
 };
 const RECEIVED: Family = Family {
     name: "presence_server_messages_received_total",
@@ -70,21 +75,22 @@ const SCALE_OUTS: Family =
 pub const SERVER: &[Family] =
     &[SESSIONS, SESSIONS_OPENED, RECEIVED, SENT, INSTANCES, QUEUE_DEPTH, QUEUE_DEPTH_MAX, DRAINS, KILLS, SCALE_OUTS];
 
-/// Per-instance counts.
+/// Per-instance counts; sessions per transport, in the order of [`Transport::ALL`].
 #[derive(Default)]
 pub struct InstanceCounters {
-    sessions: AtomicI64,
-    opened: AtomicU64,
+    sessions: [AtomicI64; Transport::ALL.len()],
+    opened: [AtomicU64; Transport::ALL.len()],
     received: AtomicU64,
     sent: AtomicU64,
 }
 
 impl InstanceCounters {
-    /// Counts a session as open until the guard is dropped.
-    pub fn session(self: &Arc<Self>) -> SessionGuard {
-        self.sessions.fetch_add(1, Ordering::Relaxed);
-        self.opened.fetch_add(1, Ordering::Relaxed);
-        SessionGuard(self.clone())
+    /// Counts a session on `transport` as open until the guard is dropped.
+    pub fn session(self: &Arc<Self>, transport: Transport) -> SessionGuard {
+        let index = transport as usize;
+        self.sessions[index].fetch_add(1, Ordering::Relaxed);
+        self.opened[index].fetch_add(1, Ordering::Relaxed);
+        SessionGuard(self.clone(), index)
     }
 
     pub fn received(&self, n: usize) {
@@ -97,11 +103,11 @@ impl InstanceCounters {
 }
 
 /// An open session, counted until dropped.
-pub struct SessionGuard(Arc<InstanceCounters>);
+pub struct SessionGuard(Arc<InstanceCounters>, usize);
 
 impl Drop for SessionGuard {
     fn drop(&mut self) {
-        self.0.sessions.fetch_sub(1, Ordering::Relaxed);
+        self.0.sessions[self.1].fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -122,8 +128,18 @@ pub fn render(instances: &[Arc<Instance>], cluster: &ClusterCounters, state: &Sh
             let _ = writeln!(out, "{}{{server=\"{}\"}} {}", family.name, instance.name, value(&instance.counters));
         }
     };
-    per_instance(&mut out, &SESSIONS, &|c| c.sessions.load(Ordering::Relaxed).max(0).to_string());
-    per_instance(&mut out, &SESSIONS_OPENED, &|c| c.opened.load(Ordering::Relaxed).to_string());
+    let per_transport = |out: &mut String, family: &Family, value: &dyn Fn(&InstanceCounters, usize) -> String| {
+        header(out, family);
+        for instance in instances {
+            for transport in Transport::ALL {
+                let (server, label) = (&instance.name, transport.label());
+                let value = value(&instance.counters, transport as usize);
+                let _ = writeln!(out, "{}{{server=\"{server}\",transport=\"{label}\"}} {value}", family.name);
+            }
+        }
+    };
+    per_transport(&mut out, &SESSIONS, &|c, i| c.sessions[i].load(Ordering::Relaxed).max(0).to_string());
+    per_transport(&mut out, &SESSIONS_OPENED, &|c, i| c.opened[i].load(Ordering::Relaxed).to_string());
     per_instance(&mut out, &RECEIVED, &|c| c.received.load(Ordering::Relaxed).to_string());
     per_instance(&mut out, &SENT, &|c| c.sent.load(Ordering::Relaxed).to_string());
     header(&mut out, &INSTANCES);

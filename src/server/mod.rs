@@ -5,7 +5,9 @@
 //! - [`cluster`]: the `Cluster` handle (start, scale, kill, shutdown).
 //! - `instance`, `routes`: one instance's listener and HTTP surface.
 //! - `directory`, `discovery`, `ring`: `/locate`, admin routes, consistent hashing.
-//! - `session`: one task per WebSocket session.
+//! - `session`: one task per presence session, whatever transport carries it.
+//! - `sockjs`: the SockJS transports (WebSocket, xhr, xhr_streaming, eventsource) and raw
+//!   WebSocket; `sockjs_test`: the SockJS test suite's services (`--sockjs-test-endpoints`).
 //! - `state`: the one shared state.
 //! - [`metrics`]: the server's own Prometheus metrics, served at the directory's `/metrics`.
 //! - [`partition`]: `serve --processes P`, the server over P processes split by group.
@@ -23,6 +25,8 @@ mod ring;
 mod routes;
 mod session;
 pub mod settings;
+mod sockjs;
+mod sockjs_test;
 mod state;
 
 pub use cluster::Cluster;

@@ -40,6 +40,23 @@ pub struct Settings {
     #[serde(with = "humantime_serde")]
     pub heartbeat: Duration,
 
+    /// SockJS HTTP transports: a session with no receiving request (poll or stream) for this
+    /// long is gone, as a WebSocket session whose socket closed.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    #[serde(with = "humantime_serde")]
+    pub disconnect_delay: Duration,
+
+    /// SockJS streaming transports (xhr_streaming, eventsource): a response ends after this
+    /// many bytes of frames, and the client opens a fresh one (browsers keep a streaming
+    /// response's bytes until it ends).
+    #[arg(long, default_value_t = 128 * 1024)]
+    pub response_limit: usize,
+
+    /// Test only: serve the services the SockJS protocol test suite expects (`/echo`,
+    /// `/close`, `/disabled_websocket_echo`, `/cookie_needed_echo`) on every instance.
+    #[arg(long, default_value_t = false)]
+    pub sockjs_test_endpoints: bool,
+
     /// How long a unique id lives without `extend`.
     #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
     #[serde(with = "humantime_serde")]
@@ -143,6 +160,12 @@ impl Settings {
         if self.header_timeout.is_zero() {
             return invalid("header_timeout", "must be longer than 0s".to_owned());
         }
+        if self.disconnect_delay.is_zero() {
+            return invalid("disconnect_delay", "must be longer than 0s".to_owned());
+        }
+        if self.response_limit == 0 {
+            return invalid("response_limit", "must be at least 1".to_owned());
+        }
         if self.max_frame_bytes == 0 {
             return invalid("max_frame_bytes", "must be at least 1".to_owned());
         }
@@ -176,6 +199,7 @@ mod tests {
             (Duration::from_secs(10), Duration::from_secs(5))
         );
         assert_eq!(settings.max_frame_bytes, 65536);
+        assert_eq!((settings.disconnect_delay, settings.response_limit), (Duration::from_secs(5), 131_072));
         assert_eq!(settings.fault_drop_signals, 0.0);
     }
 
@@ -197,6 +221,8 @@ mod tests {
         assert_eq!(bad.validate().unwrap_err().to_string(), "heartbeat must be longer than 0s");
         let bad = Settings { instances: 4_294_967_295, ..Settings::default() };
         assert_eq!(bad.validate().unwrap_err().to_string(), "instances must be from 1 to 64, found 4294967295");
+        let bad = Settings { disconnect_delay: Duration::ZERO, ..Settings::default() };
+        assert_eq!(bad.validate().unwrap_err().field, "disconnect_delay");
         let bad = Settings { header_timeout: Duration::ZERO, ..Settings::default() };
         assert_eq!(bad.validate().unwrap_err().to_string(), "header_timeout must be longer than 0s");
     }

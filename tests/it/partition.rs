@@ -134,7 +134,10 @@ async fn the_directory_forwards_admin_actions_to_the_owning_process() {
     assert_eq!(status, StatusCode::OK);
     assert!(metrics.contains("presence_server_kills_total{process=\"0\"} 1"), "{metrics}");
     assert!(metrics.contains("presence_server_kills_total{process=\"1\"} 0"), "{metrics}");
-    assert!(metrics.contains("presence_server_sessions{process=\"1\",server=\"p1-s1\"}"), "{metrics}");
+    assert!(
+        metrics.contains("presence_server_sessions{process=\"1\",server=\"p1-s1\",transport=\"websocket\"}"),
+        "{metrics}"
+    );
     assert_eq!(metrics.matches("# TYPE presence_server_sessions gauge").count(), 1);
 }
 

@@ -1,5 +1,5 @@
-//! One task per WebSocket session: framing, the dispatch loop, heartbeats, unique expiry,
-//! delayed acks, and leaving on drain or kill.
+//! One task per presence session, whichever transport carries it (`sockjs::Link`): the
+//! dispatch loop, heartbeats, unique expiry, delayed acks, and leaving on drain or kill.
 //!
 //! A session is one task and one bounded outbox, nothing else, so that tens of thousands
 //! of idle ones stay cheap. Everything it learns goes into the shared state; everything
@@ -7,13 +7,11 @@
 
 mod agent;
 mod dispatch;
-mod link;
 mod visitor;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use axum::extract::ws::{Message, WebSocket};
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Duration, Instant};
 
@@ -22,11 +20,9 @@ use crate::protocol::ServerMessage;
 
 use super::cluster::Context;
 use super::instance::Instance;
+use super::sockjs::{Linger, Link, Received};
 use super::state::{Outgoing, SessionHandle};
 use dispatch::Role;
-use link::Link;
-
-pub use link::Framing;
 
 /// Messages waiting for a session's socket; a session this far behind is closed.
 const OUTBOX_CAPACITY: usize = 256;
@@ -71,29 +67,13 @@ struct Session {
     pending_acks: VecDeque<(Instant, u64)>,
 }
 
-/// Serves one upgraded WebSocket until it ends, then takes the session out of the state.
-pub async fn run(
-    socket: WebSocket,
-    framing: Framing,
-    sockjs_session: Option<String>,
-    instance: Arc<Instance>,
-    context: Context,
-) {
-    let mut link = Link::new(socket, framing);
-    if link.open().await.is_err() {
-        return;
-    }
-    let _claim = match sockjs_session {
-        None => None,
-        Some(id) => match instance.claim_sockjs_session(id) {
-            Some(claim) => Some(claim),
-            None => return link.close(close::SESSION_IN_USE).await,
-        },
-    };
+/// Serves one open link until it ends, then takes the session out of the state. What is
+/// left is the link's linger (an HTTP session's close frame, still answered for a while).
+pub async fn run(mut link: Link, instance: Arc<Instance>, context: Context) -> Linger {
     if instance.is_draining() {
         return link.close(close::GO_AWAY).await;
     }
-    let _counted = instance.counters.session();
+    let _counted = instance.counters.session(link.transport());
     let (handle, outbox) = SessionHandle::new(OUTBOX_CAPACITY);
     let mut session = Session {
         context,
@@ -107,8 +87,12 @@ pub async fn run(
     };
     let end = session.serve(&mut link, outbox).await;
     session.leave();
-    if let End::Close(close) = end {
-        link.close(close).await;
+    match end {
+        End::Close(close) => link.close(close).await,
+        End::Drop => {
+            link.abort();
+            Linger::none()
+        }
     }
 }
 
@@ -123,8 +107,8 @@ impl Session {
         let mut drain_at: Option<Instant> = None;
         loop {
             let ack_at = self.pending_acks.front().map(|(due, _)| *due);
-            let heartbeat_at = link.last_sent + heartbeat;
-            let sockjs = link.framing == Framing::Sockjs;
+            let heartbeat_at = link.last_sent() + heartbeat;
+            let sockjs = link.wants_heartbeats();
             tokio::select! {
                 biased;
                 () = self.instance.killed() => return End::Drop,
@@ -137,18 +121,11 @@ impl Session {
                         return end;
                     }
                 }
-                frame = link.recv() => {
-                    let end = match frame {
-                        Some(Ok(Message::Text(text))) => self.on_frame(link, text.as_str()),
-                        Some(Ok(Message::Binary(bytes))) => match std::str::from_utf8(&bytes) {
-                            Ok(text) => self.on_frame(link, text),
-                            Err(_) => Some(End::Close(close::BROKEN_FRAMING)),
-                        },
-                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => None,
-                        Some(Ok(Message::Close(_)) | Err(_)) | None => Some(End::Drop),
-                    };
-                    if let Some(end) = end {
-                        return end;
+                received = link.recv() => {
+                    match received {
+                        Received::Messages(messages) => self.on_messages(&messages),
+                        Received::Close(close) => return End::Close(close),
+                        Received::Gone => return End::Drop,
                     }
                     if link.send(&self.replies).await.is_err() {
                         return End::Drop;
@@ -197,20 +174,15 @@ impl Session {
         }
     }
 
-    /// Handles one client frame; `Some` when it ends the session at once.
-    fn on_frame(&mut self, link: &Link, text: &str) -> Option<End> {
-        if text.len() > self.context.settings.max_frame_bytes {
-            return Some(End::Close(close::MESSAGE_TOO_BIG));
-        }
-        let Ok(messages) = link.messages(text) else { return Some(End::Close(close::BROKEN_FRAMING)) };
+    /// Handles the messages of one client frame, until one decides the session must close.
+    fn on_messages(&mut self, messages: &[String]) {
         self.instance.counters.received(messages.len());
-        for message in &messages {
+        for message in messages {
             self.dispatch(message);
             if self.close.is_some() {
                 break;
             }
         }
-        None
     }
 
     /// A random moment in what is left of the drain window, so that a drain spreads the

@@ -1,33 +1,46 @@
-//! One session's socket and its framing: SockJS (`o`, `h`, `a[...]`, `c[...]`) or raw
-//! WebSocket (one message per text frame, close codes as WebSocket close frames).
+//! The WebSocket transports' side of a link: SockJS framing over a WebSocket (`o`, `h`,
+//! `a[...]`, `c[...]` as text frames) or raw WebSocket (one message per text frame, close
+//! codes as WebSocket close frames).
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use tokio::time::Instant;
 
-use crate::protocol::close::Close;
+use super::link::{Gone, Received, Transport};
+use super::registry::Claim;
+use crate::protocol::close::{self, Close};
 use crate::protocol::sockjs::{self, FramingError};
 
-/// Which framing a session speaks.
+/// Which framing a WebSocket session speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {
     Sockjs,
+    /// One JSON message per frame; a frame that is not JSON breaks framing.
     Raw,
+    /// One message per frame, any text: the test echo service (`/echo/websocket`).
+    RawText,
 }
 
-/// The peer is gone; nothing more can be sent.
-#[derive(Debug)]
-pub struct Gone;
-
-pub struct Link {
+pub struct SocketLink {
     socket: WebSocket,
     pub framing: Framing,
+    /// Largest client frame accepted; a larger one closes the session with 1009.
+    max_frame_bytes: usize,
     /// When the last frame went out: a heartbeat is due one interval later.
     pub last_sent: Instant,
+    /// The SockJS session id this socket holds, released when the link is dropped.
+    _claim: Option<Claim>,
 }
 
-impl Link {
-    pub fn new(socket: WebSocket, framing: Framing) -> Self {
-        Link { socket, framing, last_sent: Instant::now() }
+impl SocketLink {
+    pub fn new(socket: WebSocket, framing: Framing, max_frame_bytes: usize, claim: Option<Claim>) -> Self {
+        SocketLink { socket, framing, max_frame_bytes, last_sent: Instant::now(), _claim: claim }
+    }
+
+    pub fn transport(&self) -> Transport {
+        match self.framing {
+            Framing::Sockjs => Transport::Websocket,
+            Framing::Raw | Framing::RawText => Transport::RawWebsocket,
+        }
     }
 
     async fn send_text(&mut self, text: String) -> Result<(), Gone> {
@@ -39,18 +52,15 @@ impl Link {
     pub async fn open(&mut self) -> Result<(), Gone> {
         match self.framing {
             Framing::Sockjs => self.send_text(sockjs::OPEN.to_owned()).await,
-            Framing::Raw => Ok(()),
+            Framing::Raw | Framing::RawText => Ok(()),
         }
     }
 
     /// Sends encoded messages: one `a[...]` frame for SockJS, one frame each for raw.
     pub async fn send<S: AsRef<str>>(&mut self, messages: &[S]) -> Result<(), Gone> {
-        if messages.is_empty() {
-            return Ok(());
-        }
         match self.framing {
             Framing::Sockjs => self.send_text(sockjs::encode_messages(messages)).await,
-            Framing::Raw => {
+            Framing::Raw | Framing::RawText => {
                 for message in messages {
                     self.send_text(message.as_ref().to_owned()).await?;
                 }
@@ -63,7 +73,7 @@ impl Link {
     pub async fn heartbeat(&mut self) -> Result<(), Gone> {
         match self.framing {
             Framing::Sockjs => self.send_text(sockjs::HEARTBEAT.to_owned()).await,
-            Framing::Raw => Ok(()),
+            Framing::Raw | Framing::RawText => Ok(()),
         }
     }
 
@@ -78,20 +88,41 @@ impl Link {
                 }
                 CloseFrame { code: 1000, reason: Utf8Bytes::from_static("") }
             }
-            Framing::Raw => CloseFrame { code: close.code, reason: Utf8Bytes::from_static(close.reason) },
+            Framing::Raw | Framing::RawText => {
+                CloseFrame { code: close.code, reason: Utf8Bytes::from_static(close.reason) }
+            }
         };
         let _ = self.socket.send(Message::Close(Some(frame))).await;
     }
 
-    /// The next frame from the peer; `None` once the socket is closed.
-    pub async fn recv(&mut self) -> Option<Result<Message, axum::Error>> {
-        self.socket.recv().await
+    /// The next client frame, checked for size and decoded into messages.
+    pub async fn recv(&mut self) -> Received {
+        match self.socket.recv().await {
+            Some(Ok(Message::Text(text))) => self.decode(text.as_str()),
+            Some(Ok(Message::Binary(bytes))) => match std::str::from_utf8(&bytes) {
+                Ok(text) => self.decode(text),
+                Err(_) => Received::Close(close::BROKEN_FRAMING),
+            },
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => Received::Messages(Vec::new()),
+            Some(Ok(Message::Close(_)) | Err(_)) | None => Received::Gone,
+        }
+    }
+
+    fn decode(&self, text: &str) -> Received {
+        if text.len() > self.max_frame_bytes {
+            return Received::Close(close::MESSAGE_TOO_BIG);
+        }
+        match self.messages(text) {
+            Ok(messages) => Received::Messages(messages),
+            Err(_) => Received::Close(close::BROKEN_FRAMING),
+        }
     }
 
     /// The message strings a client text frame carries.
-    pub fn messages(&self, text: &str) -> Result<Vec<String>, FramingError> {
+    fn messages(&self, text: &str) -> Result<Vec<String>, FramingError> {
         match self.framing {
             Framing::Sockjs => sockjs::decode_client_frame(text),
+            Framing::RawText => Ok(vec![text.to_owned()]),
             Framing::Raw if text.trim().is_empty() => Ok(Vec::new()),
             Framing::Raw => {
                 // Only a frame that is JSON at all is a message; one that is not breaks framing,
