@@ -63,6 +63,8 @@ pub struct HttpSession {
     reader: FrameReader,
     /// Frames read and not handed out yet (a response piece may complete several).
     frames: VecDeque<String>,
+    /// A receiving request was answered: the session exists on the server.
+    opened: bool,
 }
 
 impl HttpSession {
@@ -80,6 +82,7 @@ impl HttpSession {
             sender: None,
             reader: FrameReader::new(framing, options.max_message),
             frames: VecDeque::new(),
+            opened: false,
         }
     }
 
@@ -110,7 +113,10 @@ impl HttpSession {
                     self.receiving = Receiving::Requesting(Box::pin(exchange));
                 }
                 Receiving::Requesting(exchange) => {
-                    let (conn, response) = ready!(exchange.as_mut().poll(cx))?;
+                    let opened = self.opened;
+                    let (conn, response) =
+                        ready!(exchange.as_mut().poll(cx)).map_err(|err| lost_once_open(err, opened))?;
+                    self.opened = true;
                     if response.status() != StatusCode::OK {
                         return Poll::Ready(Err(ClientError::Status { request: "receive", status: response.status() }));
                     }
@@ -167,7 +173,8 @@ impl HttpSession {
         };
         let conn = tokio::time::timeout(timeout, answered)
             .await
-            .map_err(|_| ClientError::Lost(format!("xhr_send unanswered within {timeout:?}")))??;
+            .map_err(|_| ClientError::Lost(format!("xhr_send unanswered within {timeout:?}")))?
+            .map_err(|err| lost_once_open(err, true))?;
         self.sender = Some(conn);
         Ok(())
     }
@@ -222,10 +229,34 @@ async fn connect(dial: &Dial) -> Result<Sender, ClientError> {
     Ok(sender)
 }
 
+/// An error of a request made once the session is open: a connection that cannot be made
+/// (the instance stopped listening, as at the end of a drain) loses the session, as a
+/// dropped WebSocket does, so the visitor reconnects; before, it is the opening's error.
+fn lost_once_open(err: ClientError, opened: bool) -> ClientError {
+    match err {
+        ClientError::Connect { .. } | ClientError::Tls(_) if opened => ClientError::Lost(err.to_string()),
+        other => other,
+    }
+}
+
 /// A body that broke the framing: over the limit names the limit, as on WebSocket.
 fn framing_error(err: &FrameError) -> ClientError {
     match err {
         FrameError::TooLarge { limit } => ClientError::FrameTooLarge { limit: *limit },
         other => ClientError::Protocol(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_refused_once_open_is_a_lost_session() {
+        let refused = || ClientError::Connect { addr: "x".into(), source: std::io::Error::from_raw_os_error(111) };
+        // The instance stopped listening (a drain's end): the visitor reconnects elsewhere.
+        assert_eq!(lost_once_open(refused(), true).kind(), "lost");
+        // Opening: the opener's own error, retried with backoff there.
+        assert_eq!(lost_once_open(refused(), false).kind(), "connect");
     }
 }

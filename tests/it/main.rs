@@ -13,6 +13,7 @@ mod gate;
 mod hostile;
 mod html_report;
 mod http_client;
+mod http_transports;
 mod limits;
 mod metrics;
 mod partition;
