@@ -25,7 +25,7 @@ pub const ERROR_KINDS: &[(&str, &str)] = &[
     ("locate", "`/locate` failed or answered an error"),
     ("locate_url", "`/locate` answered an unusable URL"),
     (crate::protocol::locate::BODY_TOO_LARGE, "an HTTP answer (`/locate`, an admin action) was over its size limit"),
-    (crate::protocol::client::FRAME_TOO_LARGE, "a WebSocket message from the server was over its size limit"),
+    (crate::protocol::client::FRAME_TOO_LARGE, "a message or frame from the server was over its size limit"),
     ("timeout", "no answer to `connect`, `connect_unique` or `agent_connect` in time"),
     ("unexpected_reply", "a request was answered with the wrong message"),
     (REPLY_TIMEOUT, "no answer to `presence`, `extend` or `focus` within `target.reply_timeout`"),
@@ -43,6 +43,10 @@ pub const ERROR_KINDS: &[(&str, &str)] = &[
     ("lost", "a session ended without a close frame"),
     (SESSION_LOST, "a session was lost outside a drill window, without a drain announced"),
     ("protocol", "the server broke the protocol (bad frame, invalid UTF-8, ...)"),
+    (
+        crate::protocol::client::HTTP_STATUS,
+        "an HTTP transport's request was answered with a status other than 200 (204 for `xhr_send`)",
+    ),
     (UNANSWERED, "a request still waiting when its visitor stopped, or lost with its session"),
 ];
 

@@ -3,6 +3,7 @@
 //! turns samples into intervals and run totals, the harness's own [`health`], and the
 //! [`prometheus`] export. Formatting results is `report`'s job, not this module's.
 
+pub mod by_transport;
 pub mod collector;
 pub mod error_kind;
 pub mod health;

@@ -242,6 +242,9 @@ impl Exporter {
                 Tally::SessionOpened => (names::SESSIONS_OPENED_BY_SERVER, "server"),
                 Tally::SessionLost => (names::SESSIONS_LOST_BY_SERVER, "server"),
                 Tally::ReconnectAttempt => (names::RECONNECT_ATTEMPTS, "outcome"),
+                Tally::TransportVisitor => (names::VISITORS_BY_TRANSPORT, "transport"),
+                Tally::TransportSession => (names::SESSIONS_OPENED_BY_TRANSPORT, "transport"),
+                Tally::TransportError => (names::ERRORS_BY_TRANSPORT, "transport"),
             };
             recorder.register_counter(&Key::from_static_parts(family, labels(label_name, label)), &METADATA)
         })

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
+use super::by_transport;
 use super::metric::{Check, Counter, Metric, Tally};
 use super::waiting::{self, Waiting, WaitingNow, WaitingRing};
 
@@ -55,6 +56,8 @@ pub(crate) struct Shard {
     pub checks: [u64; Check::COUNT],
     pub errors: BTreeMap<&'static str, u64>,
     pub tallies: BTreeMap<(Tally, &'static str), u64>,
+    /// The `by_transport::SPLIT` latencies, by transport.
+    pub by_transport: BTreeMap<(&'static str, Metric), Histogram<u64>>,
 }
 
 impl Shard {
@@ -66,6 +69,33 @@ impl Shard {
             checks: [0; Check::COUNT],
             errors: BTreeMap::new(),
             tallies: BTreeMap::new(),
+            by_transport: BTreeMap::new(),
+        }
+    }
+
+    /// Adds a sample of `metric` to its transport's histogram, when it is split and a
+    /// visitor records it.
+    fn split(&mut self, metric: Metric, elapsed: Duration) {
+        if !by_transport::is_split(metric) {
+            return;
+        }
+        if let Some(transport) = by_transport::current() {
+            record_duration(self.by_transport.entry((transport, metric)).or_insert_with(new_histogram), elapsed);
+        }
+    }
+
+    /// Counts one event of a transport family, when a visitor records it.
+    fn split_count(&mut self, tally: Tally) {
+        if let Some(transport) = by_transport::current() {
+            *self.tallies.entry((tally, transport)).or_insert(0) += 1;
+        }
+    }
+
+    /// Adds `other`'s split histograms to this shard's.
+    pub(crate) fn add_split(&mut self, other: &BTreeMap<(&'static str, Metric), Histogram<u64>>) {
+        for (key, part) in other {
+            let total = self.by_transport.entry(*key).or_insert_with(new_histogram);
+            total.add(part).expect("histograms grow to fit");
         }
     }
 }
@@ -107,7 +137,9 @@ impl Recorder {
 
     /// Records a latency.
     pub fn latency(&self, metric: Metric, elapsed: Duration) {
-        record_duration(&mut self.shard().histograms[metric.index()], elapsed);
+        let mut shard = self.shard();
+        record_duration(&mut shard.histograms[metric.index()], elapsed);
+        shard.split(metric, elapsed);
     }
 
     /// Records one latency into several metrics (an overall one and its breakdown) under a
@@ -132,6 +164,7 @@ impl Recorder {
         let now = Instant::now();
         let mut shard = self.shard();
         record_duration(&mut shard.histograms[metric.index()], now.saturating_duration_since(intended));
+        shard.split(metric, now.saturating_duration_since(intended));
         if let Some(i) = metric.service_index() {
             record_duration(&mut shard.service[i], now.saturating_duration_since(sent));
         }
@@ -139,7 +172,16 @@ impl Recorder {
 
     /// Adds `n` to a counter.
     pub fn count(&self, counter: Counter, n: u64) {
-        self.shard().counters[counter.index()] += n;
+        let mut shard = self.shard();
+        shard.counters[counter.index()] += n;
+        let split = match counter {
+            Counter::VisitorsStarted => Tally::TransportVisitor,
+            Counter::SessionsOpened => Tally::TransportSession,
+            _ => return,
+        };
+        for _ in 0..n {
+            shard.split_count(split);
+        }
     }
 
     /// Counts a message sent, in total and by type (one shard lock for both).
@@ -163,7 +205,9 @@ impl Recorder {
 
     /// Counts one error of the given kind (a short, fixed name).
     pub fn error(&self, kind: &'static str) {
-        *self.shard().errors.entry(kind).or_insert(0) += 1;
+        let mut shard = self.shard();
+        *shard.errors.entry(kind).or_insert(0) += 1;
+        shard.split_count(Tally::TransportError);
     }
 
     /// Counts one event of a labelled family (a check violation, a drill event); `label` is
@@ -224,6 +268,7 @@ impl Recorder {
             for (key, n) in std::mem::take(&mut shard.tallies) {
                 *into.tallies.entry(key).or_insert(0) += n;
             }
+            into.add_split(&std::mem::take(&mut shard.by_transport));
         }
     }
 

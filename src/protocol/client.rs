@@ -150,7 +150,7 @@ impl ClientError {
             ClientError::Lost(_) => "lost",
             ClientError::Protocol(_) => "protocol",
             ClientError::FrameTooLarge { .. } => FRAME_TOO_LARGE,
-            ClientError::Status { .. } => "http_status",
+            ClientError::Status { .. } => HTTP_STATUS,
         }
     }
 }
@@ -170,6 +170,8 @@ pub fn connect_error_kind(err: &std::io::Error) -> &'static str {
 pub const OPEN_FILE_LIMIT: &str = "open_file_limit";
 /// Error kind: no local port was left for another connection (EADDRNOTAVAIL).
 pub const EPHEMERAL_PORTS: &str = "ephemeral_ports";
+/// Error kind: an HTTP transport's request answered with an unexpected status.
+pub const HTTP_STATUS: &str = "http_status";
 /// Error kind: a WebSocket message or frame over `ConnectOptions::max_message`.
 pub const FRAME_TOO_LARGE: &str = "frame_too_large";
 

@@ -33,6 +33,7 @@ pub fn render(summary: &Summary, comparison: Option<&Comparison>) -> String {
         let _ = writeln!(out, "(no latency samples)");
     }
     let _ = writeln!(out);
+    out.push_str(&super::transports::render(&summary.transports));
     let counters: Vec<String> = summary.counters.iter().map(|(name, n)| format!("{name} {n}")).collect();
     let _ = writeln!(out, "counters: {}", counters.join(", "));
     out.push_str(&super::drills::render(&summary.drills));

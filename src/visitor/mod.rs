@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::checks::Ledger;
 use crate::drill::Drills;
-use crate::measure::{Counter, Recorder};
+use crate::measure::{by_transport, Counter, Recorder};
 use crate::protocol::client::Transport;
 use crate::scenario::{Backoff, Plan};
 use crate::session::Opener;
@@ -81,6 +81,16 @@ pub(crate) fn random_id(index: u64, rng: &mut SmallRng) -> String {
 /// (derived from the scenario's seed and the index, so runs repeat exactly).
 pub async fn run(ctx: Arc<VisitorContext>, index: u64, cancel: CancellationToken) {
     let Identity { behavior, id, rng, transport } = identity(&ctx.plan, index);
+    by_transport::scope(transport.name(), run_as(ctx, index, cancel, (behavior, id, rng, transport))).await;
+}
+
+/// [`run`], once the visitor knows who it is.
+async fn run_as(
+    ctx: Arc<VisitorContext>,
+    index: u64,
+    cancel: CancellationToken,
+    (behavior, id, rng, transport): (usize, String, SmallRng, Transport),
+) {
     ctx.recorder.count(Counter::VisitorsStarted, 1);
     ctx.recorder.visitors_live_add(1);
     let mut visitor = Visitor::new(&ctx, &cancel, index, (id, transport), rng);
