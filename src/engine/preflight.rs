@@ -66,8 +66,9 @@ async fn check_one(discovery: &Discovery, options: &ConnectOptions, group: &str)
 
 async fn open(discovery: &Discovery, options: &ConnectOptions, group: &str) -> Result<(), String> {
     let endpoint = discovery.endpoint(group, "presence-bench-preflight").await.map_err(|err| located(&err))?;
-    // The SockJS session path is random; any one will do.
-    let mut rng = SmallRng::seed_from_u64(0);
+    // Any SockJS session path will do, but a fresh one each time: an HTTP session outlives
+    // the probe on the server, and the next transport's probe must not land on it.
+    let mut rng = SmallRng::from_rng(&mut rand::rng());
     let conn = Connection::open(&endpoint, options, &mut rng).await.map_err(|err| opened(&err))?;
     conn.close().await;
     Ok(())

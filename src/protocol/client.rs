@@ -218,10 +218,14 @@ impl Endpoint {
     }
 
     /// A new SockJS session's path, `{prefix}/{server}/{session}`, which each transport's
-    /// path ends.
+    /// path ends. The session id is salted per process: an HTTP session outlives its requests
+    /// on the server (its disconnect delay), so the same id drawn again by a rerun with the
+    /// same seed, or by another shard, would land on a session still held (2010, 1002).
     fn session_base(&self, rng: &mut impl Rng) -> String {
+        static SALT: OnceLock<u64> = OnceLock::new();
+        let salt = *SALT.get_or_init(|| rand::rng().random());
         let server: u16 = rng.random_range(0..1000);
-        let session: u64 = rng.random();
+        let session: u64 = rng.random::<u64>() ^ salt;
         format!("{}/{server:03}/{session:016x}", self.prefix)
     }
 }

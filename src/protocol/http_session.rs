@@ -152,6 +152,13 @@ impl HttpSession {
 
     /// Sends a client frame with `xhr_send`, waiting for the server's answer at most the
     /// send timeout.
+    ///
+    /// A 404 (the server no longer knows the session) is not an error here: the server ended
+    /// the session, and why (`c[3000]` after `draining`, say) is on its way on the receiving
+    /// side, which sends do not share. Failing the send instead would lose the session before
+    /// its reason arrived, and a planned move would count as a loss. The message is not
+    /// delivered, so its reply never comes: the receiving side ends the session, or the
+    /// reply timeout does.
     pub async fn send(&mut self, frame: String) -> Result<(), ClientError> {
         let timeout = self.dial.options.send_timeout;
         let path = format!("{}/xhr_send", self.base);
@@ -162,12 +169,10 @@ impl HttpSession {
             // Read to its end, so the connection can carry the next send.
             let body = Limited::new(response.into_body(), MAX_SEND_ANSWER).collect().await;
             match status {
-                StatusCode::NO_CONTENT | StatusCode::OK if body.is_ok() => Ok(conn),
-                StatusCode::NO_CONTENT | StatusCode::OK => {
-                    Err(ClientError::Protocol("xhr_send answered a body".into()))
-                }
-                // The server no longer knows the session: it was lost (an instance restarted).
-                StatusCode::NOT_FOUND => Err(ClientError::Lost("xhr_send: the session is gone (404)".into())),
+                StatusCode::NO_CONTENT | StatusCode::OK | StatusCode::NOT_FOUND if body.is_ok() => Ok(conn),
+                StatusCode::NO_CONTENT | StatusCode::OK | StatusCode::NOT_FOUND => Err(ClientError::Protocol(format!(
+                    "xhr_send answered {status} with a body over {MAX_SEND_ANSWER} bytes"
+                ))),
                 status => Err(ClientError::Status { request: "xhr_send", status }),
             }
         };

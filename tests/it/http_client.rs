@@ -40,8 +40,17 @@ struct Script {
     requests: Mutex<Vec<String>>,
     /// Bodies of `xhr_send`.
     sent: mpsc::Sender<String>,
-    /// `xhr_send` is never answered.
-    mute_sends: bool,
+    /// How `xhr_send` is answered.
+    sends: Sends,
+}
+
+/// How the scripted server answers `xhr_send`.
+#[derive(Clone, Copy, PartialEq)]
+enum Sends {
+    Answered,
+    Never,
+    /// 404: the session is gone.
+    Unknown,
 }
 
 async fn receive(State(script): State<Arc<Script>>, request: axum::extract::Request) -> Response {
@@ -69,18 +78,21 @@ fn body(pieces: Vec<String>, stay_open: bool) -> Response {
 }
 
 async fn xhr_send(State(script): State<Arc<Script>>, body: String) -> StatusCode {
-    if script.mute_sends {
-        std::future::pending::<()>().await;
+    match script.sends {
+        Sends::Never => std::future::pending().await,
+        Sends::Unknown => StatusCode::NOT_FOUND,
+        Sends::Answered => {
+            let _ = script.sent.send(body).await;
+            StatusCode::NO_CONTENT
+        }
     }
-    let _ = script.sent.send(body).await;
-    StatusCode::NO_CONTENT
 }
 
 /// A scripted server on 127.0.0.1:0 (stopped with the test's runtime), its script, and the
 /// receiver of what was sent to it.
-async fn scripted(answers: Vec<Answer>, mute_sends: bool) -> (String, Arc<Script>, mpsc::Receiver<String>) {
+async fn scripted(answers: Vec<Answer>, sends: Sends) -> (String, Arc<Script>, mpsc::Receiver<String>) {
     let (sent, received) = mpsc::channel(16);
-    let script = Arc::new(Script { answers: Mutex::new(answers.into()), requests: Mutex::default(), sent, mute_sends });
+    let script = Arc::new(Script { answers: Mutex::new(answers.into()), requests: Mutex::default(), sent, sends });
     let router = Router::new()
         .route("/presence/{server}/{session}/xhr_send", post(xhr_send))
         .route("/presence/{server}/{session}/{transport}", any(receive))
@@ -135,7 +147,7 @@ async fn a_stream_reopened_after_its_byte_limit_loses_and_repeats_nothing() {
         Answer::Body(vec![prelude() + &line(&sockjs::encode_messages(&[ack(2), ack(3)]))]),
         Answer::Open(vec![prelude() + "h\n"]),
     ];
-    let (url, script, _) = scripted(answers, false).await;
+    let (url, script, _) = scripted(answers, Sends::Answered).await;
     let mut conn = open(&url, &options(Transport::XhrStreaming)).await.unwrap();
     let mut got = Vec::new();
     for _ in 0..4 {
@@ -157,7 +169,7 @@ async fn polling_asks_again_after_each_frame_and_sends_with_xhr_send() {
         Answer::Body(vec![line("h")]),
         Answer::Body(vec![line(r#"c[3000,"Go away!"]"#)]),
     ];
-    let (url, script, mut sent) = scripted(answers, false).await;
+    let (url, script, mut sent) = scripted(answers, Sends::Answered).await;
     let mut conn = open(&url, &options(Transport::XhrPolling)).await.unwrap();
     conn.send(&ClientMessage::Extend).await.unwrap();
     let body = within("the send", sent.recv()).await.unwrap();
@@ -174,7 +186,7 @@ async fn polling_asks_again_after_each_frame_and_sends_with_xhr_send() {
 #[tokio::test]
 async fn event_source_reads_data_lines_from_a_get() {
     let events = format!("\r\ndata: o\r\n\r\ndata: {}\r\n\r\n", sockjs::encode_messages(&[ack(7)]));
-    let (url, script, _) = scripted(vec![Answer::Open(vec![events])], false).await;
+    let (url, script, _) = scripted(vec![Answer::Open(vec![events])], Sends::Answered).await;
     let mut conn = open(&url, &options(Transport::Eventsource)).await.unwrap();
     assert_eq!(next(&mut conn).await.unwrap(), Incoming::Message(ServerMessage::PresenceAck { seq: 7 }));
     let requests = script.requests.lock().unwrap().clone();
@@ -183,7 +195,7 @@ async fn event_source_reads_data_lines_from_a_get() {
 
 /// Opens a session whose second receiving answer is `then`, and answers its error.
 async fn error_after_open(transport: Transport, then: Answer) -> ClientError {
-    let (url, _, _) = scripted(vec![Answer::Body(vec![prelude() + "o\n"]), then], false).await;
+    let (url, _, _) = scripted(vec![Answer::Body(vec![prelude() + "o\n"]), then], Sends::Answered).await;
     let mut conn = open(&url, &options(transport)).await.unwrap();
     next(&mut conn).await.unwrap_err()
 }
@@ -208,16 +220,32 @@ async fn a_misbehaving_server_ends_in_a_typed_error_never_a_hang() {
     assert!(matches!(err, ClientError::Status { status: StatusCode::INTERNAL_SERVER_ERROR, .. }), "{err}");
     assert_eq!(err.kind(), "http_status");
     // No open frame at all.
-    let (url, _, _) = scripted(vec![Answer::Body(vec![line("h")])], false).await;
+    let (url, _, _) = scripted(vec![Answer::Body(vec![line("h")])], Sends::Answered).await;
     let err = open(&url, &options(Transport::XhrPolling)).await.err().expect("no open frame");
     assert!(err.to_string().contains("expected open frame"), "{err}");
 }
 
 #[tokio::test]
 async fn a_send_never_answered_fails_after_the_send_timeout() {
-    let (url, _, _) = scripted(vec![Answer::Open(vec![prelude() + "o\n"])], true).await;
+    let (url, _, _) = scripted(vec![Answer::Open(vec![prelude() + "o\n"])], Sends::Never).await;
     let mut conn = open(&url, &options(Transport::XhrStreaming)).await.unwrap();
     let err = within("the send to fail", conn.send(&ClientMessage::Extend)).await.unwrap_err();
     assert!(matches!(err, ClientError::Lost(_)), "{err}");
     assert!(err.to_string().contains("xhr_send unanswered within 300ms"), "{err}");
+}
+
+#[tokio::test]
+async fn a_send_to_a_session_the_server_ended_leaves_the_reason_to_the_receiving_side() {
+    let drained = [
+        sockjs::encode_messages(&[ServerMessage::Draining { retry_after_ms: None }.encode()]),
+        r#"c[3000,"Go away!"]"#.into(),
+    ];
+    let answers = vec![Answer::Body(vec![line("o")]), Answer::Body(drained.iter().map(|frame| line(frame)).collect())];
+    let (url, _, _) = scripted(answers, Sends::Unknown).await;
+    let mut conn = open(&url, &options(Transport::XhrPolling)).await.unwrap();
+    // The 404 is no loss of its own: the drain that ended the session arrives, then its close.
+    conn.send(&ClientMessage::Extend).await.expect("a 404 is not the send's error to tell");
+    assert!(matches!(next(&mut conn).await, Ok(Incoming::Message(ServerMessage::Draining { .. }))));
+    let err = next(&mut conn).await.unwrap_err();
+    assert!(matches!(err, ClientError::Closed { code: 3000, .. }), "{err}");
 }

@@ -25,6 +25,7 @@ mod run_pacing;
 mod run_reconnect;
 mod run_steps;
 mod run_tls;
+mod run_transports;
 mod scenario_params;
 mod shards;
 mod shutdown;
