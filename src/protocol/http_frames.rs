@@ -114,7 +114,11 @@ impl FrameReader {
             Framing::EventSource => {
                 let text = String::from_utf8(line).map_err(|_| FrameError::NotUtf8)?;
                 if let Some(data) = text.strip_prefix("data:") {
-                    return Ok(Some(data.strip_prefix(' ').unwrap_or(data).to_owned()));
+                    let frame = data.strip_prefix(' ').unwrap_or(data);
+                    if frame.len() > self.limit {
+                        return Err(FrameError::TooLarge { limit: self.limit });
+                    }
+                    return Ok(Some(frame.to_owned()));
                 }
                 // Blank lines end events; comments and the other SSE fields carry no frame.
                 let field = text.split(':').next().unwrap_or_default();
@@ -183,6 +187,8 @@ mod tests {
         assert_eq!(err, FrameError::TooLarge { limit: 16 });
         let late_prelude = format!("o\n{}\n", "h".repeat(100));
         assert!(read(Framing::Lines, 16, &[late_prelude.as_bytes()]).is_err());
+        let event = format!("data: a[\"{}\"]\r\n", "x".repeat(100));
+        assert_eq!(read(Framing::EventSource, 16, &[event.as_bytes()]), Err(FrameError::TooLarge { limit: 16 }));
     }
 
     #[test]
