@@ -166,6 +166,11 @@ impl Exporter {
         for outcome in names::RECONNECT_OUTCOMES {
             exporter.tally(Tally::ReconnectAttempt, outcome);
         }
+        for transport in crate::protocol::client::Transport::ALL {
+            for tally in [Tally::TransportVisitor, Tally::TransportSession, Tally::TransportError] {
+                exporter.tally(tally, transport.name());
+            }
+        }
         exporter
     }
 
