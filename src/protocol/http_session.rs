@@ -30,6 +30,8 @@ use hyper_util::rt::TokioIo;
 use super::client::{connect_stream, ClientError, ConnectOptions, Endpoint, Transport};
 use super::http_frames::{FrameError, FrameReader, Framing};
 
+/// Smallest read of an HTTP connection: a response head must not take many reads.
+const MIN_READ: usize = 1024;
 /// Largest body read from an `xhr_send` answer (it should be empty).
 const MAX_SEND_ANSWER: usize = 1024;
 
@@ -222,7 +224,10 @@ async fn exchange(
 /// session lets go of the connection (or the server closes it).
 async fn connect(dial: &Dial) -> Result<Sender, ClientError> {
     let stream = connect_stream(&dial.endpoint, &dial.options).await?;
+    // Reads of a fixed, small size instead of hyper's 8 KiB buffer that grows: a receiving
+    // connection is held for the session's whole life, by thousands of visitors at once.
     let (sender, driver) = http1::Builder::new()
+        .read_buf_exact_size(Some(dial.options.read_buffer.max(MIN_READ)))
         .handshake(TokioIo::new(stream))
         .await
         .map_err(|err| ClientError::Lost(format!("HTTP handshake: {err}")))?;
