@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The standard SockJS client (npm sockjs-client) against the reference server: proof that
-# the server speaks SockJS as SockJS clients expect, not only as our own client does.
+# The standard SockJS client (npm sockjs-client) against the reference server, once per
+# transport it can be forced to (WebSocket, xhr-streaming, xhr-polling, eventsource): proof
+# that the server speaks SockJS as SockJS clients expect, not only as our own client does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .ci/lib.sh
@@ -18,4 +19,6 @@ cargo build --release --quiet
 server_pid=$!
 wait_for_line "$work/serve.log" '^instance s1 '
 url=$(awk '/^instance s1 / { sub("^ws://", "http://", $3); print $3 }' "$work/serve.log")
-NODE_PATH="$work/node_modules" node .ci/sockjs-client.js "$url"
+for transport in websocket xhr-streaming xhr-polling eventsource; do
+  NODE_PATH="$work/node_modules" node .ci/sockjs-client.js "$url" "$transport"
+done

@@ -128,24 +128,40 @@ fn truncate(text: &str, max: usize) -> &str {
     }
 }
 
-/// Longest server or session id accepted (a UUID is 36): ids are kept while a session lives.
+/// Longest session id accepted (a UUID is 36): ids are kept while a session lives.
 const MAX_ID_BYTES: usize = 64;
 
-/// True when `id` may be a SockJS server or session id: any value (SockJS protocol 0.3.3)
-/// but an empty one or one with a dot, of at most 64 bytes. Clients pick three digits and a
-/// random string; the server keys sessions by the session id alone.
-fn is_valid_id(id: &str) -> bool {
-    (1..=MAX_ID_BYTES).contains(&id.len()) && !id.contains(['.', '/'])
+/// Which server and session ids a service's session URLs accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdRule {
+    /// PROTOCOL.md's: a server id of 1 to 3 digits, a session id of 1 to 64 of `[A-Za-z0-9_-]`.
+    Presence,
+    /// SockJS protocol 0.3.3's: any value of at most 64 bytes but an empty one or one with a
+    /// dot (the protocol suite's test services, which try `/a/a` and `/_/_`).
+    Sockjs,
 }
 
-/// True when `server` is a valid SockJS server id (see [`is_valid_id`]).
+impl IdRule {
+    /// True when `server` and `session` form a valid session URL under this rule.
+    pub fn accepts(self, server: &str, session: &str) -> bool {
+        match self {
+            IdRule::Presence => is_valid_server_id(server) && is_valid_session_id(session),
+            IdRule::Sockjs => {
+                [server, session].iter().all(|id| (1..=MAX_ID_BYTES).contains(&id.len()) && !id.contains(['.', '/']))
+            }
+        }
+    }
+}
+
+/// True when `server` is a valid server id under PROTOCOL.md: 1 to 3 digits.
 pub fn is_valid_server_id(server: &str) -> bool {
-    is_valid_id(server)
+    (1..=3).contains(&server.len()) && server.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// True when `session` is a valid SockJS session id (see [`is_valid_id`]).
+/// True when `session` is a valid session id under PROTOCOL.md: 1 to 64 of `[A-Za-z0-9_-]`.
 pub fn is_valid_session_id(session: &str) -> bool {
-    is_valid_id(session)
+    (1..=MAX_ID_BYTES).contains(&session.len())
+        && session.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 #[cfg(test)]
@@ -191,10 +207,15 @@ mod tests {
 
     #[test]
     fn session_path_parts_are_checked() {
-        assert!(is_valid_server_id("0") && is_valid_server_id("123") && is_valid_server_id("a"));
-        assert!(is_valid_server_id("abcdefgh_i-j ") && is_valid_session_id("abc_DEF-09"));
-        assert!(!is_valid_server_id("") && !is_valid_server_id("a.") && !is_valid_server_id("./"));
+        assert!(is_valid_server_id("0") && is_valid_server_id("123"));
+        assert!(!is_valid_server_id("1234") && !is_valid_server_id("") && !is_valid_server_id("a"));
+        assert!(is_valid_session_id("abc_DEF-09"));
         assert!(!is_valid_session_id("") && !is_valid_session_id("a.b") && !is_valid_session_id(&"x".repeat(65)));
+        assert!(IdRule::Presence.accepts("123", "abc") && !IdRule::Presence.accepts("a", "a"));
+        assert!(IdRule::Sockjs.accepts("a", "a") && IdRule::Sockjs.accepts("abcdefgh_i-j ", "_"));
+        assert!(
+            !IdRule::Sockjs.accepts("", "a") && !IdRule::Sockjs.accepts("a.", "a") && !IdRule::Sockjs.accepts("a", ".")
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ use super::instance::Instance;
 use super::session;
 use super::sockjs::{self, App, Framing, HttpSettings, Link, Service, ServiceOptions};
 use super::sockjs_test;
+use crate::protocol::sockjs::IdRule;
 
 /// What every route of one instance can reach.
 #[derive(Clone)]
@@ -67,6 +68,7 @@ pub fn router(instance: Arc<Instance>, context: Context) -> Router {
         max_frame_bytes: settings.max_frame_bytes,
         raw_framing: Framing::Raw,
         http: HttpSettings { disconnect_delay: settings.disconnect_delay, response_limit: settings.response_limit },
+        ids: IdRule::Presence,
     };
     let routes = Routes { instance: instance.clone(), context: context.clone() };
     let presence = Service {

@@ -15,6 +15,7 @@ use super::cluster::Context;
 use super::instance::Instance;
 use super::sockjs::{self, App, Framing, Link, Received, Registry, Service, ServiceOptions};
 use crate::protocol::close;
+use crate::protocol::sockjs::IdRule;
 
 /// What a test service does with a session.
 #[derive(Clone, Copy)]
@@ -69,6 +70,8 @@ async fn echo(mut link: Link, heartbeat: Duration) {
 
 /// The four test services of one instance.
 pub fn router(instance: &Instance, context: &Context, options: ServiceOptions) -> Router {
+    // The suite tries session URLs such as `/a/a`: SockJS's ids, not PROTOCOL.md's.
+    let options = ServiceOptions { ids: IdRule::Sockjs, ..options };
     let services = [
         ("/echo", Behaviour::Echo, ServiceOptions { raw_framing: Framing::RawText, ..options }),
         ("/close", Behaviour::Close, options),

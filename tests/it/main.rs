@@ -14,6 +14,7 @@ mod hostile;
 mod html_report;
 mod http_client;
 mod http_transports;
+mod http_visitors;
 mod limits;
 mod metrics;
 mod partition;

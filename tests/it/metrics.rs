@@ -6,9 +6,11 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::sockjs_http::HttpSession;
 use crate::common::*;
 use hyper::{Method, StatusCode};
 use presence_bench::measure::names;
+use presence_bench::protocol::sockjs::ServerFrame;
 use presence_bench::server::metrics::SERVER;
 use prometheus_parse::{Scrape, Value};
 
@@ -126,6 +128,9 @@ async fn the_server_exports_its_own_metrics_on_the_directory() {
     // Answered by `connected`: the session is counted and its messages too.
     let mut session = visitor(&url(&cluster, "s1"), Sockjs, "v1", "t1").await;
     round_trip(&mut session, 1).await;
+    // And one session on an HTTP transport, counted under its own label.
+    let http_session = HttpSession::new(&url(&cluster, "s1"));
+    assert_eq!(http_session.poll().await, ServerFrame::Open);
     let (status, body) = http().request(Method::GET, &format!("{}/metrics", cluster.directory_url())).await.unwrap();
     assert_eq!(status, StatusCode::OK);
     let scrape = parse(std::str::from_utf8(&body).unwrap());
@@ -133,12 +138,18 @@ async fn the_server_exports_its_own_metrics_on_the_directory() {
     for family in SERVER {
         assert_eq!(types.get(family.name).copied(), Some(family.kind), "{} in the scrape", family.name);
     }
-    let sessions = scrape
-        .samples
-        .iter()
-        .find(|s| s.metric == "presence_server_sessions" && s.labels.get("server") == Some("s1"))
-        .expect("sessions of s1");
-    assert!(matches!(sessions.value, Value::Gauge(n) if n == 1.0), "{:?}", sessions.value);
+    for (transport, open) in [("websocket", 1.0), ("xhr_polling", 1.0), ("eventsource", 0.0)] {
+        let sessions = scrape
+            .samples
+            .iter()
+            .find(|s| {
+                s.metric == "presence_server_sessions"
+                    && s.labels.get("server") == Some("s1")
+                    && s.labels.get("transport") == Some(transport)
+            })
+            .unwrap_or_else(|| panic!("{transport} sessions of s1"));
+        assert!(matches!(sessions.value, Value::Gauge(n) if n == open), "{transport}: {:?}", sessions.value);
+    }
     cluster.shutdown().await;
 }
 

@@ -64,9 +64,7 @@ async fn idle_sockjs_sessions_get_heartbeats() {
 async fn invalid_session_paths_are_404_and_reuse_gets_2010() {
     let cluster = cluster(settings()).await;
     let base = http_base(&cluster, "s1");
-    // SockJS accepts any server and session id but an empty one or one with a dot.
-    let too_long = format!("/presence/1/{}/websocket", "x".repeat(65));
-    for path in ["/presence/1/a.b/websocket", "/presence/a./abc/websocket", "/presence//abc/websocket", &too_long] {
+    for path in ["/presence/1234/abc/websocket", "/presence/1/a.b/websocket", "/presence/x/abc/websocket"] {
         let (status, _) = http().request(Method::GET, &format!("{base}{path}")).await.expect("an answer");
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
     }

@@ -1,7 +1,8 @@
 //! The HTTP transports' side of a link: a session that outlives each request.
 //!
 //! Receiving requests attach one at a time; what the session sends while none is attached
-//! waits in a bounded queue and goes out, as one `a[...]` frame, to the next one. A second
+//! waits and goes out, as one `a[...]` frame, to the next one (past a bound, sending waits
+//! for it, as a WebSocket send waits for its socket). A second
 //! receiving request while one is attached gets `c[2010,...]`; a receiving request the
 //! client aborts closes the session with `c[1002,"Connection interrupted"]` (SockJS);
 //! a session with no receiving request for the disconnect delay is gone, as a WebSocket
@@ -29,8 +30,12 @@ pub struct HttpSettings {
     pub response_limit: usize,
 }
 
-/// Messages that may wait for a receiving request; more and the session is dropped as a
-/// client that does not keep up (as a WebSocket session whose outbox is full).
+/// How long a second receiving request waits before it gets 2010: a client that lost its
+/// request to a network failure reopens it at once, usually before the server has seen the
+/// old one's connection end, and the new one must then learn of the interruption instead.
+const CONTENDER_GRACE: Duration = Duration::from_millis(50);
+
+/// Messages that may wait for a receiving request before sending more waits for one.
 const MAX_PENDING: usize = 256;
 
 pub struct HttpLink {
@@ -40,6 +45,8 @@ pub struct HttpLink {
     incoming: mpsc::Receiver<Received>,
     /// The receiving request attached now.
     current: Option<Receiver>,
+    /// A second receiving request, and when it gets 2010 unless `current` ends first.
+    contender: Option<(Receiver, Instant)>,
     /// Messages waiting for a receiving request.
     pending: Vec<String>,
     /// A receiving request was cut by its client: the session closes with 1002.
@@ -68,6 +75,7 @@ impl HttpLink {
             attach: keeper.attach,
             incoming: keeper.incoming,
             current: Some(first),
+            contender: None,
             pending: Vec::new(),
             interrupted: false,
             last_sent: now,
@@ -95,9 +103,13 @@ impl HttpLink {
         }
     }
 
+    /// The attached request has ended; a contender, if one waits, takes its place.
     fn detach(&mut self) {
         self.current = None;
         self.detached_at = Instant::now();
+        if let Some((contender, _)) = self.contender.take() {
+            self.on_attach(contender);
+        }
     }
 
     pub async fn open(&mut self) -> Result<(), Gone> {
@@ -114,8 +126,16 @@ impl HttpLink {
             // Cut while writing: kept, though the session is about to close (1002).
         }
         self.pending.extend(messages.iter().map(|message| message.as_ref().to_owned()));
-        if self.pending.len() > MAX_PENDING {
-            return Err(Gone);
+        // Past the bound, wait for the client to take them, as a WebSocket send waits for its
+        // socket: meanwhile the session reads nothing and its outbox fills (a slow consumer
+        // is kicked), and a client that never comes back is gone after the disconnect delay.
+        while self.pending.len() > MAX_PENDING && !self.interrupted {
+            let gone_at = self.detached_at + self.settings.disconnect_delay;
+            tokio::select! {
+                Some(receiver) = self.attach.recv() => self.on_attach(receiver),
+                () = sleep_until(gone_at) => return Err(Gone),
+                () = self.stopped.cancelled() => return Err(Gone),
+            }
         }
         Ok(())
     }
@@ -140,7 +160,10 @@ impl HttpLink {
             return;
         }
         if self.current.is_some() {
-            let _ = receiver.write_now(&sockjs::encode_close(close::SESSION_IN_USE));
+            match self.contender {
+                None => self.contender = Some((receiver, Instant::now() + CONTENDER_GRACE)),
+                Some(_) => receiver.refuse(),
+            }
             return;
         }
         if !self.pending.is_empty() {
@@ -163,24 +186,37 @@ impl HttpLink {
             }
             let gone_at = self.detached_at + self.settings.disconnect_delay;
             let attached = self.current.is_some();
+            let refuse_at = self.contender.as_ref().map(|(_, at)| *at);
             tokio::select! {
                 Some(receiver) = self.attach.recv() => self.on_attach(receiver),
                 Some(frame) = self.incoming.recv() => return frame,
-                () = cut(self.current.as_ref()) => self.interrupted = true,
+                () = cut(self.current.as_ref()) => {
+                    // The contender, if any, is the one to learn of the interruption.
+                    self.current = self.contender.take().map(|(receiver, _)| receiver);
+                    self.interrupted = true;
+                }
+                () = sleep_until(refuse_at.unwrap_or(gone_at)), if refuse_at.is_some() => {
+                    if let Some((contender, _)) = self.contender.take() {
+                        contender.refuse();
+                    }
+                }
                 () = sleep_until(gone_at), if !attached => return Received::Gone,
                 () = self.stopped.cancelled() => return Received::Gone,
             }
         }
     }
 
-    /// Sends the close frame to the attached request, if any, and becomes a [`Linger`].
+    /// Sends the close frame to the attached request, if any, and becomes a [`Linger`];
+    /// messages still waiting for a receiving request go to the next one, before the close.
     pub async fn close(mut self, close: Close) -> Linger {
         let frame = sockjs::encode_close(close);
-        if let Some(mut current) = self.current.take() {
-            let _ = current.write(&frame).await;
+        let contender = self.contender.take().map(|(receiver, _)| receiver);
+        for mut receiver in self.current.take().into_iter().chain(contender) {
+            let _ = receiver.write(&frame).await;
         }
         Linger(Some(Lingering {
             frame,
+            pending: self.pending,
             attach: self.attach,
             delay: self.settings.disconnect_delay,
             stopped: self.stopped,
@@ -190,8 +226,9 @@ impl HttpLink {
 
     /// Cuts the attached request without a frame, and gives the id back at once.
     pub fn abort(self) {
-        if let Some(current) = self.current {
-            current.abort();
+        let contender = self.contender.map(|(receiver, _)| receiver);
+        for receiver in self.current.into_iter().chain(contender) {
+            receiver.abort();
         }
     }
 }
@@ -209,6 +246,8 @@ pub struct Linger(Option<Lingering>);
 
 struct Lingering {
     frame: String,
+    /// Messages the session sent while no request was attached (a `draining`, say).
+    pending: Vec<String>,
     attach: mpsc::Receiver<Receiver>,
     delay: Duration,
     stopped: CancellationToken,
@@ -229,7 +268,14 @@ impl Linger {
         loop {
             tokio::select! {
                 Some(mut receiver) = lingering.attach.recv() => {
-                    let _ = receiver.write_now(&lingering.frame);
+                    let mut after = Ok(After::Open);
+                    if !lingering.pending.is_empty() {
+                        after = receiver.write_now(&sockjs::encode_messages(&lingering.pending));
+                        lingering.pending.clear();
+                    }
+                    if after == Ok(After::Open) {
+                        let _ = receiver.write_now(&lingering.frame);
+                    }
                     until = Instant::now() + lingering.delay;
                 }
                 () = sleep_until(until) => return,

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::link::{Gone, Transport};
+use crate::protocol::{close, sockjs};
 
 /// Chunks queued for a response body before a write waits for the client to read: the
 /// prelude, a frame, and a few more while the connection catches up.
@@ -123,6 +124,11 @@ impl Receiver {
         self.written += chunk.len();
         self.body.try_send(Ok(chunk)).map_err(|_| Gone)?;
         Ok(self.after())
+    }
+
+    /// Turns away a receiving request for a session that has one already (2010).
+    pub fn refuse(mut self) {
+        let _ = self.write_now(&sockjs::encode_close(close::SESSION_IN_USE));
     }
 
     /// True once the client has gone away (its response body was dropped).

@@ -117,7 +117,8 @@ impl Registry {
     }
 
     /// Session ids held now.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.lock().len()
     }
 }

@@ -3,14 +3,15 @@
 //! `xhr_send`, `xhr_streaming` and `eventsource`, with SockJS's CORS and caching headers.
 //! What a session does is the service's [`App`]; this file only carries it.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
-use axum::extract::rejection::PathRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -58,6 +59,9 @@ pub struct ServiceOptions {
     /// Framing of `{prefix}/websocket`.
     pub raw_framing: Framing,
     pub http: HttpSettings,
+    /// Which session URLs exist: PROTOCOL.md's strict ids for the presence service, SockJS's
+    /// any-value ids for the protocol suite's test services.
+    pub ids: sockjs::IdRule,
 }
 
 /// One SockJS service of an instance.
@@ -77,10 +81,13 @@ pub fn router(prefix: &str, service: Service) -> Router {
     let mut router = Router::new()
         .route(&format!("{prefix}/info"), get(info).options(|request: HeaderMap| preflight(request, "OPTIONS, GET")))
         .route(&format!("{prefix}/"), get(welcome))
-        .route(&session("xhr"), post(xhr).options(post_preflight).fallback(wrong_method))
+        .route(&session("xhr"), post(receiving(Kind::Polling)).options(post_preflight).fallback(wrong_method))
         .route(&session("xhr_send"), post(xhr_send).options(post_preflight).fallback(wrong_method))
-        .route(&session("xhr_streaming"), post(xhr_streaming).options(post_preflight).fallback(wrong_method))
-        .route(&session("eventsource"), get(eventsource).fallback(wrong_method));
+        .route(
+            &session("xhr_streaming"),
+            post(receiving(Kind::Streaming)).options(post_preflight).fallback(wrong_method),
+        )
+        .route(&session("eventsource"), get(receiving(Kind::EventSource)).fallback(wrong_method));
     if service.options.websocket {
         router = router
             .route(&format!("{prefix}/websocket"), get(raw_websocket))
@@ -130,12 +137,8 @@ async fn raw_websocket(State(service): State<Service>, request: Request) -> Resp
     }
 }
 
-async fn sockjs_websocket(
-    State(service): State<Service>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    request: Request,
-) -> Response {
-    let Some(session_id) = session_id(path) else { return StatusCode::NOT_FOUND.into_response() };
+async fn sockjs_websocket(State(service): State<Service>, SessionId(id): SessionId, request: Request) -> Response {
+    let Some(session_id) = id else { return StatusCode::NOT_FOUND.into_response() };
     match upgrade(request).await {
         Ok(upgrade) => start_socket(upgrade, service, Framing::Sockjs, Some(session_id)),
         Err(refused) => refused,
@@ -144,8 +147,8 @@ async fn sockjs_websocket(
 
 /// A method the route does not serve: 404 for a malformed session URL, as for any other
 /// method, else 405.
-async fn wrong_method(path: Result<Path<(String, String)>, PathRejection>) -> StatusCode {
-    match session_id(path) {
+async fn wrong_method(SessionId(id): SessionId) -> StatusCode {
+    match id {
         Some(_) => StatusCode::METHOD_NOT_ALLOWED,
         None => StatusCode::NOT_FOUND,
     }
@@ -173,50 +176,35 @@ fn start_socket(upgrade: WebSocketUpgrade, service: Service, framing: Framing, i
 }
 
 /// The session id of a session URL; `None` for a malformed one (a 404).
-fn session_id(path: Result<Path<(String, String)>, PathRejection>) -> Option<String> {
-    let Path((server, session)) = path.ok()?;
-    (sockjs::is_valid_server_id(&server) && sockjs::is_valid_session_id(&session)).then_some(session)
+struct SessionId(Option<String>);
+
+impl FromRequestParts<Service> for SessionId {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, service: &Service) -> Result<Self, Infallible> {
+        let path = Path::<(String, String)>::from_request_parts(parts, service).await;
+        let valid = |Path((server, session)): Path<(String, String)>| {
+            service.options.ids.accepts(&server, &session).then_some(session)
+        };
+        Ok(SessionId(path.ok().and_then(valid)))
+    }
 }
 
-async fn xhr(
-    State(service): State<Service>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    request: HeaderMap,
-) -> Response {
-    receive(service, path, &request, Kind::Polling)
-}
-
-async fn xhr_streaming(
-    State(service): State<Service>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    request: HeaderMap,
-) -> Response {
-    receive(service, path, &request, Kind::Streaming)
-}
-
-async fn eventsource(
-    State(service): State<Service>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    request: HeaderMap,
-) -> Response {
-    receive(service, path, &request, Kind::EventSource)
+/// The handler of a receiving request of `kind`.
+fn receiving(
+    kind: Kind,
+) -> impl Fn(State<Service>, SessionId, HeaderMap) -> std::future::Ready<Response> + Clone + Send + Sync + 'static {
+    move |State(service), SessionId(id), request| std::future::ready(receive(service, id, &request, kind))
 }
 
 /// A receiving request: handed to its session, which writes the frames; a new session is
 /// started for an unknown id.
-fn receive(
-    service: Service,
-    path: Result<Path<(String, String)>, PathRejection>,
-    request: &HeaderMap,
-    kind: Kind,
-) -> Response {
-    let Some(id) = session_id(path) else { return StatusCode::NOT_FOUND.into_response() };
+fn receive(service: Service, id: Option<String>, request: &HeaderMap, kind: Kind) -> Response {
+    let Some(id) = id else { return StatusCode::NOT_FOUND.into_response() };
     let (receiver, body) = Receiver::new(kind, service.options.http.response_limit);
     match service.registry.receive(&id, receiver) {
         Reception::Attached => {}
-        Reception::Refused(mut receiver) => {
-            let _ = receiver.write_now(&sockjs::encode_close(close::SESSION_IN_USE));
-        }
+        Reception::Refused(receiver) => receiver.refuse(),
         Reception::New(claim, keeper, receiver) => {
             let link = HttpLink::new(claim, keeper, receiver, service.options.http, service.stopped.clone());
             let app = service.app.clone();
@@ -240,11 +228,11 @@ fn receive(
 /// `xhr_send`: one client frame for an HTTP session, answered 204 once the session has it.
 async fn xhr_send(
     State(service): State<Service>,
-    path: Result<Path<(String, String)>, PathRejection>,
+    SessionId(id): SessionId,
     request: HeaderMap,
     body: Body,
 ) -> Response {
-    let Some(id) = session_id(path) else { return StatusCode::NOT_FOUND.into_response() };
+    let Some(id) = id else { return StatusCode::NOT_FOUND.into_response() };
     let Some(door) = service.registry.door(&id) else { return StatusCode::NOT_FOUND.into_response() };
     let (status, text, frame) = match Limited::new(body, service.options.max_frame_bytes).collect().await {
         Ok(collected) => {
