@@ -86,20 +86,20 @@ pub struct Opener {
 }
 
 impl Opener {
-    /// Opens a session for `tab` and completes the handshake. `locate_as` is the id used
-    /// for discovery (for unique sessions, the previous id or any stable key).
+    /// Opens a session for `tab` on `transport` and completes the handshake. `locate_as` is
+    /// the id used for discovery (for unique sessions, the previous id or any stable key).
     pub async fn open(
         &self,
         identity: Identity<'_>,
         locate_as: &str,
         tab: &str,
-        local_ip: Option<IpAddr>,
+        (local_ip, transport): (Option<IpAddr>, Transport),
         rng: &mut impl Rng,
     ) -> Result<Opened, SessionError> {
         let started = Instant::now();
         let endpoint = self.discovery.endpoint(&self.group, locate_as).await?;
         let located = Instant::now();
-        let options = ConnectOptions { local_ip, ..self.options.clone() };
+        let options = ConnectOptions { local_ip, transport, ..self.options.clone() };
         let (mut conn, phases) =
             tokio::time::timeout(self.reply_timeout, Connection::open_timed(&endpoint, &options, rng))
                 .await

@@ -65,7 +65,13 @@ pub async fn run(ctx: Arc<AgentContext>, index: u32, cancel: CancellationToken) 
         if !session::back_off(&ctx.backoff, attempt, &mut agent.rng, &cancel).await {
             break;
         }
-        let opening = ctx.opener.open(Identity::Agent(&agent.name), &agent.name, "", None, &mut agent.rng);
+        let opening = ctx.opener.open(
+            Identity::Agent(&agent.name),
+            &agent.name,
+            "",
+            (None, ctx.opener.options.transport),
+            &mut agent.rng,
+        );
         let mut conn = tokio::select! {
             _ = cancel.cancelled() => break,
             opened = opening => match opened {

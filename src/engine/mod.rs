@@ -23,7 +23,7 @@ use crate::measure::health::{HealthReport, Monitor};
 use crate::measure::observer::Observers;
 use crate::measure::prometheus::Exporter;
 use crate::measure::{collector, Recorder, Totals};
-use crate::protocol::client::{ConnectOptions, Transport};
+use crate::protocol::client::ConnectOptions;
 use crate::protocol::tls;
 use crate::scenario::{Plan, DEFAULT_GRACE};
 use crate::session::Opener;
@@ -93,11 +93,17 @@ pub struct Measured {
 pub async fn run(plan: Plan, options: EngineOptions) -> Result<Measured, StartError> {
     let tls = tls::client_config(plan.target.ca_file.as_deref()).map_err(TargetError::Tls)?;
     let target = target::resolve(&plan.target.destination, HTTP_TIMEOUT, tls.clone()).await?;
-    let connect = ConnectOptions { transport: plan.target.transport, tls: Some(tls), ..ConnectOptions::default() };
+    let connect = ConnectOptions {
+        transport: plan.target.transport.main(),
+        tls: Some(tls),
+        send_timeout: plan.target.reply_timeout,
+        ..ConnectOptions::default()
+    };
     if target.cluster.is_none() {
+        let transports = plan.transports();
         // A signal during the check goes on to a run that stops at once: an interrupted run.
         tokio::select! {
-            checked = preflight::check(&target.discovery, &connect, &plan.target.group) => checked.map_err(TargetError::from)?,
+            checked = preflight::check(&target.discovery, &connect, &transports, &plan.target.group) => checked.map_err(TargetError::from)?,
             _ = options.stop.cancelled() => {}
         }
     }
@@ -185,8 +191,9 @@ pub async fn run(plan: Plan, options: EngineOptions) -> Result<Measured, StartEr
     }
     // Shards on one host keep to disjoint source addresses, each with its own ports.
     let source_ips = shard.stripe(&target::source_ips(&target.host, plan.target.source_ips));
-    // Only SockJS promises heartbeats; a raw WebSocket may stay quiet for good.
-    let heartbeat_timeout = (plan.target.transport == Transport::Sockjs).then_some(plan.target.heartbeat_timeout);
+    // Only SockJS promises heartbeats; a raw WebSocket visitor may stay quiet for good (each
+    // visitor applies it by its transport).
+    let heartbeat_timeout = Some(plan.target.heartbeat_timeout);
     let presence_markers = plan.agents.as_ref().is_some_and(|agents| agents.watch > 0.0);
     let plan = Arc::new(plan);
     let contexts: Vec<Arc<VisitorContext>> = worlds

@@ -1,15 +1,17 @@
-//! Before the load starts: can one session's transport be opened on the target at all? A
+//! Before the load starts: can a session be opened on the target at all, on each transport
+//! the scenario uses? A
 //! closed port, a web server that is not a Presence directory (404 on `/locate`), a failed TLS
 //! handshake or a socket that never sends the SockJS open frame would otherwise cost the
 //! whole run's duration and end with a vague "no session opened". This costs one `/locate`
-//! and one connection; it sends no Presence message, so the server sees no visitor.
+//! and one connection per transport; it sends no Presence message, so the server sees no
+//! visitor.
 
 use std::time::Duration;
 
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
-use crate::protocol::client::{ClientError, ConnectOptions, Connection};
+use crate::protocol::client::{ClientError, ConnectOptions, Connection, Transport};
 use crate::protocol::discovery::{Discovery, DiscoveryError};
 use crate::protocol::locate::HttpError;
 
@@ -27,9 +29,27 @@ pub struct Down {
     pub found: String,
 }
 
+/// Answers `Ok` when a connection opens on every one of `transports`, else what the last
+/// attempt on the first that failed found (naming the transport when there are several).
+pub async fn check(
+    discovery: &Discovery,
+    options: &ConnectOptions,
+    transports: &[Transport],
+    group: &str,
+) -> Result<(), Down> {
+    for &transport in transports {
+        let options = ConnectOptions { transport, ..options.clone() };
+        check_one(discovery, &options, group).await.map_err(|down| match transports {
+            [_] => down,
+            _ => Down { found: format!("{}: {}", transport.name(), down.found) },
+        })?;
+    }
+    Ok(())
+}
+
 /// Answers `Ok` as soon as one attempt opens a connection (then closed at once), else what the
 /// last attempt found.
-pub async fn check(discovery: &Discovery, options: &ConnectOptions, group: &str) -> Result<(), Down> {
+async fn check_one(discovery: &Discovery, options: &ConnectOptions, group: &str) -> Result<(), Down> {
     let mut found = String::new();
     for attempt in 0..ATTEMPTS {
         if attempt > 0 {
@@ -46,8 +66,9 @@ pub async fn check(discovery: &Discovery, options: &ConnectOptions, group: &str)
 
 async fn open(discovery: &Discovery, options: &ConnectOptions, group: &str) -> Result<(), String> {
     let endpoint = discovery.endpoint(group, "presence-bench-preflight").await.map_err(|err| located(&err))?;
-    // The SockJS session path is random; any one will do.
-    let mut rng = SmallRng::seed_from_u64(0);
+    // Any SockJS session path will do, but a fresh one each time: an HTTP session outlives
+    // the probe on the server, and the next transport's probe must not land on it.
+    let mut rng = SmallRng::from_rng(&mut rand::rng());
     let conn = Connection::open(&endpoint, options, &mut rng).await.map_err(|err| opened(&err))?;
     conn.close().await;
     Ok(())
@@ -74,6 +95,9 @@ fn opened(err: &ClientError) -> String {
         ClientError::Tls(reason) => format!("TLS failure: {reason}"),
         ClientError::Handshake(reason) => format!("not a Presence server: WebSocket upgrade failed ({reason})"),
         ClientError::Protocol(reason) => format!("not a Presence server: no SockJS open frame ({reason})"),
+        ClientError::Status { status, .. } => {
+            format!("not a Presence server: HTTP {} on a SockJS transport", status.as_u16())
+        }
         other => format!("the session could not be opened: {other}"),
     }
 }

@@ -62,6 +62,8 @@ pub struct Totals {
     pub errors: BTreeMap<&'static str, u64>,
     /// Check violations and drill events by label.
     pub tallies: BTreeMap<(Tally, &'static str), u64>,
+    /// The `by_transport::SPLIT` latencies, by transport.
+    pub by_transport: BTreeMap<(&'static str, Metric), Histogram<u64>>,
     /// The most visitors alive at once (sampled once per interval).
     pub visitors_peak: i64,
     /// One entry per interval, in order: what shards of a split run add up second by second
@@ -201,9 +203,16 @@ pub(super) fn into_totals(
         checks: shard.checks,
         errors: shard.errors,
         tallies: shard.tallies,
+        by_transport: shard.by_transport,
         visitors_peak,
         timeline,
     }
+}
+
+/// The totals of what `shard` holds, for tests of what is made of them.
+#[cfg(test)]
+pub(crate) fn totals_of(shard: Shard) -> Totals {
+    into_totals(shard, &[], SystemTime::now(), Duration::from_secs(1), 0, Vec::new())
 }
 
 fn merge(totals: &mut Shard, interval: &Shard) {
@@ -226,6 +235,7 @@ fn merge(totals: &mut Shard, interval: &Shard) {
     for (key, n) in &interval.tallies {
         *totals.tallies.entry(*key).or_insert(0) += n;
     }
+    totals.add_split(&interval.by_transport);
 }
 
 #[cfg(test)]

@@ -34,12 +34,13 @@ pub enum ErrorKind {
     Lost,
     SessionLost,
     Protocol,
+    HttpStatus,
     Unanswered,
 }
 
 impl ErrorKind {
     /// Every kind, in the order docs/reports.md lists them.
-    pub const ALL: [ErrorKind; 28] = [
+    pub const ALL: [ErrorKind; 29] = [
         ErrorKind::Connect,
         ErrorKind::OpenFileLimit,
         ErrorKind::EphemeralPorts,
@@ -67,6 +68,7 @@ impl ErrorKind {
         ErrorKind::Lost,
         ErrorKind::SessionLost,
         ErrorKind::Protocol,
+        ErrorKind::HttpStatus,
         ErrorKind::Unanswered,
     ];
 
@@ -100,6 +102,7 @@ impl ErrorKind {
             ErrorKind::Lost => "lost",
             ErrorKind::SessionLost => "session_lost",
             ErrorKind::Protocol => "protocol",
+            ErrorKind::HttpStatus => "http_status",
             ErrorKind::Unanswered => "unanswered",
         }
     }

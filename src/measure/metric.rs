@@ -302,6 +302,12 @@ pub enum Tally {
     SessionLost,
     /// A try to bring a lost session back, labelled `ok` or `failed`.
     ReconnectAttempt,
+    /// A visitor started, labelled by its transport (`by_transport`).
+    TransportVisitor,
+    /// A visitor session opened, labelled by its transport.
+    TransportSession,
+    /// An error of a visitor, labelled by its transport.
+    TransportError,
 }
 
 #[cfg(test)]

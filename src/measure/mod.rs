@@ -4,6 +4,7 @@
 //! own [`health`], and the [`prometheus`] export. Formatting results is `report`'s job, not this module's.
 
 pub mod attribution;
+pub mod by_transport;
 pub mod collector;
 pub mod error_kind;
 pub mod health;
@@ -24,5 +25,6 @@ pub use latencies::Latencies;
 pub use metric::{Check, Counter, Metric, Tally};
 pub use recorder::{latency_micros, new_histogram, record_duration, Recorder, MAX_LATENCY_US, SIGNIFICANT_DIGITS};
 pub use schedule::{charged_start, next_intended, TIMER_RESOLUTION};
+pub(crate) use subject::edit_distance;
 pub use subject::{closest, Subject, ERROR_KIND_PREFIX};
 pub use waiting::{Waiting, WaitingNow};

@@ -56,6 +56,9 @@ pub const MESSAGES_RECEIVED_BY_TYPE: &str = "presence_bench_messages_received_by
 pub const SESSIONS_OPENED_BY_SERVER: &str = "presence_bench_server_sessions_opened_total";
 pub const SESSIONS_LOST_BY_SERVER: &str = "presence_bench_server_sessions_lost_total";
 pub const RECONNECT_ATTEMPTS: &str = "presence_bench_reconnect_attempts_total";
+pub const VISITORS_BY_TRANSPORT: &str = "presence_bench_transport_visitors_started_total";
+pub const SESSIONS_OPENED_BY_TRANSPORT: &str = "presence_bench_transport_sessions_opened_total";
+pub const ERRORS_BY_TRANSPORT: &str = "presence_bench_transport_errors_total";
 pub const CPU: &str = "presence_bench_process_cpu_seconds_total";
 pub const RSS: &str = "presence_bench_process_resident_memory_bytes";
 pub const OPEN_FDS: &str = "presence_bench_process_open_fds";
@@ -141,6 +144,9 @@ pub const HARNESS: &[Family] = &[
     ),
     family(SESSIONS_LOST_BY_SERVER, C, &["server"], "Visitor sessions lost, by the server instance that had them."),
     family(RECONNECT_ATTEMPTS, C, &["outcome"], "Tries to bring a lost session back, by outcome (ok, failed)."),
+    family(VISITORS_BY_TRANSPORT, C, &["transport"], "Visitors started, by the transport they connect with."),
+    family(SESSIONS_OPENED_BY_TRANSPORT, C, &["transport"], "Visitor sessions opened, by transport."),
+    family(ERRORS_BY_TRANSPORT, C, &["transport"], "Errors of visitors, by the transport they connect with."),
     family(CPU, C, &[], "CPU time (user + system) the harness process used."),
     family(RSS, G, &[], "Resident memory of the harness process."),
     family(OPEN_FDS, G, &[], "File descriptors the harness process holds open."),

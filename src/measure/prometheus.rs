@@ -167,6 +167,11 @@ impl Exporter {
         for outcome in names::RECONNECT_OUTCOMES {
             exporter.tally(Tally::ReconnectAttempt, outcome);
         }
+        for transport in crate::protocol::client::Transport::ALL {
+            for tally in [Tally::TransportVisitor, Tally::TransportSession, Tally::TransportError] {
+                exporter.tally(tally, transport.name());
+            }
+        }
         exporter
     }
 
@@ -243,6 +248,9 @@ impl Exporter {
                 Tally::SessionOpened => (names::SESSIONS_OPENED_BY_SERVER, "server"),
                 Tally::SessionLost => (names::SESSIONS_LOST_BY_SERVER, "server"),
                 Tally::ReconnectAttempt => (names::RECONNECT_ATTEMPTS, "outcome"),
+                Tally::TransportVisitor => (names::VISITORS_BY_TRANSPORT, "transport"),
+                Tally::TransportSession => (names::SESSIONS_OPENED_BY_TRANSPORT, "transport"),
+                Tally::TransportError => (names::ERRORS_BY_TRANSPORT, "transport"),
             };
             recorder.register_counter(&Key::from_static_parts(family, labels(label_name, label)), &METADATA)
         })

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use super::attribution;
+use super::by_transport;
 use super::error_kind::ErrorKind;
 use super::latencies::{Latencies, Target};
 use super::metric::{Check, Counter, Metric, Tally};
@@ -66,6 +67,8 @@ pub(crate) struct Shard {
     pub checks: [u64; Check::COUNT],
     pub errors: BTreeMap<&'static str, u64>,
     pub tallies: BTreeMap<(Tally, &'static str), u64>,
+    /// The `by_transport::SPLIT` latencies, by transport.
+    pub by_transport: BTreeMap<(&'static str, Metric), Histogram<u64>>,
 }
 
 impl Shard {
@@ -78,6 +81,33 @@ impl Shard {
             checks: [0; Check::COUNT],
             errors: BTreeMap::new(),
             tallies: BTreeMap::new(),
+            by_transport: BTreeMap::new(),
+        }
+    }
+
+    /// Adds a sample of `metric` to its transport's histogram, when it is split and a
+    /// visitor records it.
+    fn split(&mut self, metric: Metric, elapsed: Duration) {
+        if !by_transport::is_split(metric) {
+            return;
+        }
+        if let Some(transport) = by_transport::current() {
+            record_duration(self.by_transport.entry((transport, metric)).or_insert_with(new_histogram), elapsed);
+        }
+    }
+
+    /// Counts one event of a transport family, when a visitor records it.
+    fn split_count(&mut self, tally: Tally) {
+        if let Some(transport) = by_transport::current() {
+            *self.tallies.entry((tally, transport)).or_insert(0) += 1;
+        }
+    }
+
+    /// Adds `other`'s split histograms to this shard's.
+    pub(crate) fn add_split(&mut self, other: &BTreeMap<(&'static str, Metric), Histogram<u64>>) {
+        for (key, part) in other {
+            let total = self.by_transport.entry(*key).or_insert_with(new_histogram);
+            total.add(part).expect("histograms grow to fit");
         }
     }
 
@@ -144,7 +174,9 @@ impl Recorder {
     /// Records a latency.
     pub fn latency(&self, metric: Metric, elapsed: Duration) {
         let behavior = attribution::current();
-        self.shard().latencies(behavior).record(metric, elapsed);
+        let mut shard = self.shard();
+        shard.split(metric, elapsed);
+        shard.latencies(behavior).record(metric, elapsed);
     }
 
     /// Records one latency into several metrics (an overall one and its breakdown) under a
@@ -179,6 +211,7 @@ impl Recorder {
         let now = Instant::now();
         let behavior = attribution::current();
         let mut shard = self.shard();
+        shard.split(metric, now.saturating_duration_since(intended));
         let mut target = shard.latencies(behavior);
         target.record(metric, now.saturating_duration_since(intended));
         target.record_service(metric, now.saturating_duration_since(sent));
@@ -186,7 +219,16 @@ impl Recorder {
 
     /// Adds `n` to a counter.
     pub fn count(&self, counter: Counter, n: u64) {
-        self.shard().counters[counter.index()] += n;
+        let mut shard = self.shard();
+        shard.counters[counter.index()] += n;
+        let split = match counter {
+            Counter::VisitorsStarted => Tally::TransportVisitor,
+            Counter::SessionsOpened => Tally::TransportSession,
+            _ => return,
+        };
+        for _ in 0..n {
+            shard.split_count(split);
+        }
     }
 
     /// Counts a message sent, in total and by type (one shard lock for both).
@@ -210,7 +252,9 @@ impl Recorder {
 
     /// Counts one error of the given kind (kept by its name, as reports and labels show it).
     pub fn error(&self, kind: ErrorKind) {
-        *self.shard().errors.entry(kind.as_str()).or_insert(0) += 1;
+        let mut shard = self.shard();
+        *shard.errors.entry(kind.as_str()).or_insert(0) += 1;
+        shard.split_count(Tally::TransportError);
     }
 
     /// Counts one event of a labelled family (a check violation, a drill event); `label` is
@@ -276,6 +320,7 @@ impl Recorder {
             for (total, part) in into.behaviors.iter_mut().zip(shard.behaviors.iter_mut()) {
                 part.drain_into(total);
             }
+            into.add_split(&std::mem::take(&mut shard.by_transport));
         }
         for set in &into.behaviors {
             set.add_to(&mut into.histograms, &mut into.service);

@@ -66,7 +66,7 @@ pub fn closest<S: AsRef<str>>(name: &str, known: impl IntoIterator<Item = S>) ->
 }
 
 /// Levenshtein distance: insertions, deletions and substitutions of one character.
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

@@ -1,9 +1,11 @@
-//! Client transports: SockJS over WebSocket and raw WebSocket (PROTOCOL.md section 1).
+//! Client transports: SockJS over WebSocket, raw WebSocket, and the SockJS HTTP transports
+//! (`xhr_streaming`, `xhr_polling`, `eventsource`; see `http_session`) (PROTOCOL.md section 1).
 //!
-//! A [`Connection`] hides the framing: callers send [`ClientMessage`]s and receive
-//! [`ServerMessage`]s whichever transport is in use. Buffers are sized for presence
-//! traffic, not tungstenite's 128 KiB defaults, because a harness holds tens of thousands
-//! of these at once.
+//! A [`Connection`] hides the transport and its framing: callers send [`ClientMessage`]s and
+//! receive [`ServerMessage`]s whichever transport is in use, so a visitor's logic is the same
+//! on all of them. Buffers are sized for presence traffic, not tungstenite's 128 KiB
+//! defaults, because a harness holds tens of thousands of these at once; the HTTP
+//! transports' state is boxed, so a WebSocket connection does not grow by it.
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
@@ -19,20 +21,65 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
+use super::http_session::HttpSession;
 use super::message::{ClientMessage, ServerMessage};
 use super::sockjs::{self, ServerFrame};
 use super::stream::Stream;
 use crate::measure::ErrorKind;
 
-/// Which framing a connection uses.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// Which transport and framing a connection uses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Transport {
     /// SockJS WebSocket transport: `{prefix}/{server}/{session}/websocket`.
     #[default]
     Sockjs,
     /// Raw WebSocket: `{prefix}/websocket`, one message per text frame.
     Websocket,
+    /// SockJS `xhr_streaming`: one long POST response carries the frames; sends by `xhr_send`.
+    XhrStreaming,
+    /// SockJS `xhr` polling: one POST per frame; sends by `xhr_send`.
+    XhrPolling,
+    /// SockJS `eventsource`: a GET answered with Server-Sent Events; sends by `xhr_send`.
+    Eventsource,
+}
+
+impl Transport {
+    /// Every transport, in the order reports list them.
+    pub const ALL: [Transport; 5] = [
+        Transport::Sockjs,
+        Transport::Websocket,
+        Transport::XhrStreaming,
+        Transport::XhrPolling,
+        Transport::Eventsource,
+    ];
+
+    /// The name scenarios, metric labels and reports use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Sockjs => "sockjs",
+            Transport::Websocket => "websocket",
+            Transport::XhrStreaming => "xhr_streaming",
+            Transport::XhrPolling => "xhr_polling",
+            Transport::Eventsource => "eventsource",
+        }
+    }
+
+    /// The transport named `name`, if any.
+    pub fn from_name(name: &str) -> Option<Transport> {
+        Transport::ALL.into_iter().find(|transport| transport.name() == name)
+    }
+
+    /// Whether the server sends SockJS heartbeats on it (all but raw WebSocket), so that a
+    /// silent session may be judged lost.
+    pub fn has_heartbeats(self) -> bool {
+        self != Transport::Websocket
+    }
+
+    /// Whether it runs over plain HTTP requests rather than a WebSocket.
+    pub fn is_http(self) -> bool {
+        matches!(self, Transport::XhrStreaming | Transport::XhrPolling | Transport::Eventsource)
+    }
 }
 
 /// Where and how to open a connection.
@@ -48,6 +95,9 @@ pub struct ConnectOptions {
     pub max_message: usize,
     /// TLS settings for `wss://` endpoints; `None` trusts the public webpki roots.
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// How long an HTTP transport's `xhr_send` may wait for its answer (a WebSocket send
+    /// waits for nobody); `target.reply_timeout`.
+    pub send_timeout: Duration,
 }
 
 impl Default for ConnectOptions {
@@ -62,6 +112,7 @@ impl Default for ConnectOptions {
             read_buffer: 256,
             max_message: 1 << 20,
             tls: None,
+            send_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -85,6 +136,8 @@ pub enum ClientError {
     Protocol(String),
     #[error("the server sent a message over the {limit}-byte limit")]
     FrameTooLarge { limit: usize },
+    #[error("the server answered {request} with HTTP {status}")]
+    Status { request: &'static str, status: http::StatusCode },
 }
 
 impl ClientError {
@@ -100,6 +153,7 @@ impl ClientError {
             ClientError::Lost(_) => ErrorKind::Lost,
             ClientError::Protocol(_) => ErrorKind::Protocol,
             ClientError::FrameTooLarge { .. } => ErrorKind::FrameTooLarge,
+            ClientError::Status { .. } => ErrorKind::HttpStatus,
         }
     }
 }
@@ -153,18 +207,26 @@ impl Endpoint {
     fn path_for(&self, transport: Transport, rng: &mut impl Rng) -> String {
         match transport {
             Transport::Websocket => format!("{}/websocket", self.prefix),
-            Transport::Sockjs => {
-                let server: u16 = rng.random_range(0..1000);
-                let session: u64 = rng.random();
-                format!("{}/{server:03}/{session:016x}/websocket", self.prefix)
-            }
+            _ => format!("{}/websocket", self.session_base(rng)),
         }
+    }
+
+    /// A new SockJS session's path, `{prefix}/{server}/{session}`, which each transport's
+    /// path ends. The session id is salted per process: an HTTP session outlives its requests
+    /// on the server (its disconnect delay), so the same id drawn again by a rerun with the
+    /// same seed, or by another shard, would land on a session still held (2010, 1002).
+    fn session_base(&self, rng: &mut impl Rng) -> String {
+        static SALT: OnceLock<u64> = OnceLock::new();
+        let salt = *SALT.get_or_init(|| rand::rng().random());
+        let server: u16 = rng.random_range(0..1000);
+        let session: u64 = rng.random::<u64>() ^ salt;
+        format!("{}/{server:03}/{session:016x}", self.prefix)
     }
 }
 
 /// One open session with a Presence server.
 pub struct Connection {
-    ws: WebSocketStream<Stream>,
+    link: Link,
     transport: Transport,
     /// `ConnectOptions::max_message`, to name the limit a server broke.
     max_message: usize,
@@ -186,26 +248,55 @@ pub struct OpenPhases {
     pub open: Duration,
 }
 
+/// What carries a session: a WebSocket, or HTTP requests (boxed: rarer, and larger). The
+/// WebSocket stays inline on purpose: it is what tens of thousands of idle visitors hold.
+#[allow(clippy::large_enum_variant)]
+enum Link {
+    Ws(WebSocketStream<Stream>),
+    Http(Box<HttpSession>),
+}
+
 impl Connection {
-    /// Opens a session: TCP connect, WebSocket upgrade, and for SockJS the `o` frame.
+    /// Opens a session: TCP connect, WebSocket upgrade (or the first receiving HTTP
+    /// request), and for SockJS the `o` frame.
     pub async fn open(endpoint: &Endpoint, options: &ConnectOptions, rng: &mut impl Rng) -> Result<Self, ClientError> {
         Self::open_timed(endpoint, options, rng).await.map(|(conn, _)| conn)
     }
 
-    /// [`Self::open`], telling how long each phase took.
+    /// [`Self::open`], telling how long each phase took. An HTTP transport's first receiving
+    /// request connects and opens at once: all of it counts as `open`.
     pub async fn open_timed(
         endpoint: &Endpoint,
         options: &ConnectOptions,
         rng: &mut impl Rng,
     ) -> Result<(Self, OpenPhases), ClientError> {
         let started = Instant::now();
-        let tcp = connect_tcp(endpoint, options.local_ip).await?;
-        let stream = if endpoint.tls {
-            let tls = options.tls.clone().unwrap_or_else(default_tls);
-            Stream::tls(tcp, &endpoint.host, tls).await.map_err(|err| ClientError::Tls(err.to_string()))?
+        let (link, connected) = if options.transport.is_http() {
+            (Link::Http(Box::new(HttpSession::new(endpoint, options, endpoint.session_base(rng)))), started)
         } else {
-            Stream::Plain(tcp)
+            let (ws, connected) = Self::upgrade(endpoint, options, rng).await?;
+            (Link::Ws(ws), connected)
         };
+        let upgraded = Instant::now();
+        let mut conn =
+            Connection { link, transport: options.transport, max_message: options.max_message, inbox: VecDeque::new() };
+        if conn.transport.has_heartbeats() {
+            let first = std::future::poll_fn(|cx| conn.poll_next_text(cx)).await?;
+            if first.as_str() != sockjs::OPEN {
+                return Err(ClientError::Protocol(format!("expected open frame, got {:?}", first.as_str())));
+            }
+        }
+        let phases = OpenPhases { tcp: connected - started, upgrade: upgraded - connected, open: upgraded.elapsed() };
+        Ok((conn, phases))
+    }
+
+    /// TCP (and TLS) connect, then the WebSocket upgrade; answers when the connect was done.
+    async fn upgrade(
+        endpoint: &Endpoint,
+        options: &ConnectOptions,
+        rng: &mut impl Rng,
+    ) -> Result<(WebSocketStream<Stream>, Instant), ClientError> {
+        let stream = connect_stream(endpoint, options).await?;
         let connected = Instant::now();
         let path = endpoint.path_for(options.transport, rng);
         let scheme = if endpoint.tls { "wss" } else { "ws" };
@@ -216,17 +307,12 @@ impl Connection {
             .max_message_size(Some(options.max_message))
             .max_frame_size(Some(options.max_message));
         let ws = super::upgrade::upgrade(stream, &url, config).await.map_err(ClientError::Handshake)?;
-        let upgraded = Instant::now();
-        let mut conn =
-            Connection { ws, transport: options.transport, max_message: options.max_message, inbox: VecDeque::new() };
-        if conn.transport == Transport::Sockjs {
-            let first = std::future::poll_fn(|cx| conn.poll_next_text(cx)).await?;
-            if first.as_str() != sockjs::OPEN {
-                return Err(ClientError::Protocol(format!("expected open frame, got {:?}", first.as_str())));
-            }
-        }
-        let phases = OpenPhases { tcp: connected - started, upgrade: upgraded - connected, open: upgraded.elapsed() };
-        Ok((conn, phases))
+        Ok((ws, connected))
+    }
+
+    /// The transport the session runs on.
+    pub fn transport(&self) -> Transport {
+        self.transport
     }
 
     /// Sends one message.
@@ -234,14 +320,18 @@ impl Connection {
         let encoded = message.encode();
         let frame = match self.transport {
             Transport::Websocket => encoded,
-            Transport::Sockjs => sockjs::encode_client_frame(&[encoded]),
+            _ => sockjs::encode_client_frame(&[encoded]),
         };
         self.send_text(frame).await
     }
 
-    /// Sends a raw text frame as is (for tests of the server's handling of bad input).
+    /// Sends a raw text frame as is (for tests of the server's handling of bad input): a
+    /// WebSocket text frame, or the body of an `xhr_send`.
     pub async fn send_text(&mut self, frame: String) -> Result<(), ClientError> {
-        self.ws.send(Message::text(frame)).await.map_err(|err| ClientError::Lost(err.to_string()))
+        match &mut self.link {
+            Link::Ws(ws) => ws.send(Message::text(frame)).await.map_err(|err| ClientError::Lost(err.to_string())),
+            Link::Http(http) => http.send(frame).await,
+        }
     }
 
     /// Receives the next message or heartbeat. A close by the server is `Err(Closed)`.
@@ -265,7 +355,7 @@ impl Connection {
             };
             match self.transport {
                 Transport::Websocket => return Poll::Ready(decode_message(&text).map(Incoming::Message)),
-                Transport::Sockjs => match sockjs::decode_server_frame(&text) {
+                _ => match sockjs::decode_server_frame(&text) {
                     Ok(ServerFrame::Heartbeat) => return Poll::Ready(Ok(Incoming::Heartbeat)),
                     Ok(ServerFrame::Messages(items)) => {
                         if let [only] = items.as_slice() {
@@ -291,13 +381,21 @@ impl Connection {
     }
 
     /// Closes the session politely (WebSocket close 1000), ignoring errors: the caller is done.
-    pub async fn close(mut self) {
-        let _ = self.ws.close(None).await;
+    /// An HTTP session ends its requests; SockJS has no close from the client, and the server
+    /// forgets the session after its disconnect delay.
+    pub async fn close(self) {
+        if let Link::Ws(mut ws) = self.link {
+            let _ = ws.close(None).await;
+        }
     }
 
     fn poll_next_text(&mut self, cx: &mut Context<'_>) -> Poll<Result<Utf8Bytes, ClientError>> {
+        let ws = match &mut self.link {
+            Link::Ws(ws) => ws,
+            Link::Http(http) => return http.poll_frame(cx).map_ok(Utf8Bytes::from),
+        };
         loop {
-            let frame = match ready!(self.ws.poll_next_unpin(cx)) {
+            let frame = match ready!(ws.poll_next_unpin(cx)) {
                 None => return Poll::Ready(Err(ClientError::Lost("connection closed without a close frame".into()))),
                 // tungstenite refuses a frame by its header, before buffering its payload.
                 Some(Err(tungstenite::Error::Capacity(_))) => {
@@ -345,6 +443,18 @@ fn default_tls() -> Arc<rustls::ClientConfig> {
 
 fn decode_message(text: &str) -> Result<ServerMessage, ClientError> {
     ServerMessage::decode(text).map_err(|err| ClientError::Protocol(format!("undecodable message {text:?}: {err}")))
+}
+
+/// Opens the byte stream under a session: TCP from the chosen source address, then TLS for
+/// `wss://`. Every transport connects this way.
+pub(super) async fn connect_stream(endpoint: &Endpoint, options: &ConnectOptions) -> Result<Stream, ClientError> {
+    let tcp = connect_tcp(endpoint, options.local_ip).await?;
+    if endpoint.tls {
+        let tls = options.tls.clone().unwrap_or_else(default_tls);
+        Stream::tls(tcp, &endpoint.host, tls).await.map_err(|err| ClientError::Tls(err.to_string()))
+    } else {
+        Ok(Stream::Plain(tcp))
+    }
 }
 
 async fn connect_tcp(endpoint: &Endpoint, local_ip: Option<IpAddr>) -> Result<TcpStream, ClientError> {
@@ -427,6 +537,11 @@ mod tests {
         assert!(matches!(err, ClientError::FrameTooLarge { limit: 1024 }), "{err}");
         assert_eq!(err.kind(), ErrorKind::FrameTooLarge);
         assert!(err.to_string().contains("1024-byte limit"), "{err}");
+    }
+
+    #[test]
+    fn http_transports_do_not_make_a_websocket_session_larger() {
+        assert_eq!(std::mem::size_of::<Link>(), std::mem::size_of::<WebSocketStream<Stream>>());
     }
 
     #[test]

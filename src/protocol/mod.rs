@@ -5,7 +5,8 @@
 //! - [`sockjs`]: SockJS framing (`o`, `h`, `a[...]`, `c[...]`) in both directions.
 //! - [`close`]: the close codes the server uses.
 //! - [`data`]: validation of custom `data` objects.
-//! - [`client`]: client transports (SockJS over WebSocket, raw WebSocket).
+//! - [`client`]: client transports (SockJS over WebSocket, raw WebSocket, SockJS over HTTP).
+//! - [`http_session`], [`http_frames`]: the SockJS HTTP transports' requests and framing.
 //! - [`locate`]: the `/locate` discovery request.
 //! - [`upgrade`]: the client's WebSocket opening handshake, with a small buffer.
 //! - [`http_server`]: serving HTTP and WebSocket upgrades with bounded waits (both sides).
@@ -14,7 +15,9 @@ pub mod client;
 pub mod close;
 pub mod data;
 pub mod discovery;
+pub mod http_frames;
 pub mod http_server;
+pub mod http_session;
 pub mod locate;
 pub mod message;
 pub mod sockjs;

@@ -16,6 +16,7 @@ use super::harness::HarnessSummary;
 use super::latency_set::LatencySet;
 use super::split::ShardInfo;
 use super::summary::{ShardRow, Summary, VisitorSummary};
+use super::transports;
 use super::verdict::Status;
 use crate::measure::{new_histogram, Counter, Second};
 
@@ -184,6 +185,10 @@ fn totals(shards: &[&ShardSummary]) -> Result<Summary, MergeError> {
     summary.counters = sum(shards.iter().map(|shard| &shard.summary.counters));
     summary.checks = sum(shards.iter().map(|shard| &shard.summary.checks));
     summary.errors = sum(shards.iter().map(|shard| &shard.summary.errors));
+    let splits = shards.iter().map(|shard| &shard.summary.transports);
+    summary.transports = transports::merge(splits, seconds).map_err(|(index, metric, source)| {
+        MergeError::Histogram { file: shards[index].file.clone(), field: format!("transports.{metric}"), source }
+    })?;
     summary.timeline = timeline(shards);
     let peak_of_sums = summary.timeline.iter().map(|second| second.visitors_live).max();
     summary.visitors = VisitorSummary {

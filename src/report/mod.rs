@@ -21,6 +21,7 @@ pub mod summary;
 pub mod table;
 pub mod threshold;
 pub mod timeline;
+pub mod transports;
 pub mod verdict;
 
 pub use summary::Summary;

@@ -13,6 +13,7 @@ use super::latency_set::LatencySet;
 use super::regression::BaselineResult;
 use super::split::ShardInfo;
 use super::threshold::ThresholdResult;
+use super::transports::{self, TransportSummary};
 use super::verdict::Verdict;
 use crate::drill::EventReport;
 use crate::measure::{Check, Counter, Metric, Second, Totals};
@@ -87,6 +88,9 @@ pub struct Summary {
     pub checks: BTreeMap<String, u64>,
     /// Errors by kind.
     pub errors: BTreeMap<String, u64>,
+    /// The visitors split by transport (`report::transports`); absent in older summaries.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub transports: BTreeMap<String, TransportSummary>,
     /// The scenario's thresholds against what was measured (see `report::threshold`).
     #[serde(default)]
     pub thresholds: Vec<ThresholdResult>,
@@ -171,6 +175,7 @@ impl Summary {
             counters: Counter::ALL.iter().map(|c| (c.name().to_owned(), totals.counter(*c))).collect(),
             checks: Check::ALL.iter().map(|c| (c.name().to_owned(), totals.violations(*c))).collect(),
             errors: totals.errors.iter().map(|(kind, n)| ((*kind).to_owned(), *n)).collect(),
+            transports: transports::from_totals(totals, seconds),
             thresholds: Vec::new(),
             check_results: Vec::new(),
             baseline: Vec::new(),

@@ -38,6 +38,7 @@ pub fn render(summary: &Summary, comparison: Option<&Comparison>, by_behavior: b
         out.push_str(&behaviors(summary));
     }
     let _ = writeln!(out);
+    out.push_str(&super::transports::render(&summary.transports));
     let counters: Vec<String> = summary.counters.iter().map(|(name, n)| format!("{name} {n}")).collect();
     let _ = writeln!(out, "counters: {}", counters.join(", "));
     out.push_str(&super::drills::render(&summary.drills));

@@ -33,6 +33,7 @@ mod think;
 mod threshold;
 mod thresholds;
 mod tolerance;
+mod transport;
 
 use std::path::Path;
 
@@ -54,6 +55,7 @@ pub use template::{Template, TemplateContext, TemplateError};
 pub use think::Think;
 pub use threshold::{Op, Stat, Threshold, Unit};
 pub use tolerance::{CompareTolerances, Tolerance};
+pub use transport::TransportMix;
 
 /// Reads, validates and compiles the scenario at `path`, with `${VAR}` substituted.
 pub fn load(path: &Path) -> Result<Plan, ScenarioError> {

@@ -14,6 +14,8 @@ pub use super::step::{Repeat, Repetitions, Step};
 pub use super::target::{Destination, Target};
 pub use super::threshold::Threshold;
 pub use super::tolerance::CompareTolerances;
+use super::transport::TransportMix;
+use crate::protocol::client::Transport;
 
 /// A validated scenario, ready to run.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +48,8 @@ pub struct Plan {
 pub struct Behavior {
     pub name: String,
     pub weight: u32,
+    /// The behavior's own transports, instead of the target's.
+    pub transport: Option<TransportMix>,
     /// At least one.
     pub steps: Vec<Step>,
 }
@@ -63,6 +67,22 @@ impl Plan {
         }
         // Unreachable: the ticket is below the sum of the weights.
         self.behaviors.len() - 1
+    }
+
+    /// The transport of visitor number `index`, of behavior `behavior`: from the behavior's
+    /// mix, or the target's (see `TransportMix::pick`).
+    pub fn transport_of(&self, behavior: usize, index: u64) -> Transport {
+        let mix = self.behaviors[behavior].transport.as_ref().unwrap_or(&self.target.transport);
+        mix.pick(self.seed, index)
+    }
+
+    /// Every transport some visitor may use.
+    pub fn transports(&self) -> Vec<Transport> {
+        let mut all: Vec<Transport> = self.target.transport.transports().collect();
+        all.extend(self.behaviors.iter().filter_map(|b| b.transport.as_ref()).flat_map(TransportMix::transports));
+        all.sort();
+        all.dedup();
+        all
     }
 }
 

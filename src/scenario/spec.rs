@@ -22,6 +22,7 @@ use super::step::Step;
 use super::target::{Target, TargetSpec};
 use super::thresholds::ThresholdsSpec;
 use super::tolerance::CompareSpec;
+use super::transport::TransportMix;
 
 fn default_seed() -> u64 {
     1
@@ -64,6 +65,8 @@ pub(crate) struct BehaviorSpec {
     name: Name,
     #[serde(default = "default_weight", deserialize_with = "typed::weight")]
     weight: u32,
+    #[serde(default)]
+    transport: Option<TransportMix>,
     steps: NonEmpty<Step>,
 }
 
@@ -197,7 +200,12 @@ fn compile_behaviors(specs: Vec<BehaviorSpec>, context: Context, issues: &mut Ve
         }
         let found = sequence::check_sequence(&spec.steps.0, context);
         issues.extend(found.into_iter().map(|issue| here(issue.under(Segment::Key("steps")))));
-        behaviors.push(Behavior { name: spec.name.0, weight: spec.weight, steps: spec.steps.0 });
+        behaviors.push(Behavior {
+            name: spec.name.0,
+            weight: spec.weight,
+            transport: spec.transport,
+            steps: spec.steps.0,
+        });
     }
     behaviors
 }

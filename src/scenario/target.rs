@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::de as typed;
 use super::locate::{Issue, Segment};
-use crate::protocol::client::Transport;
+use super::transport::TransportMix;
 use crate::protocol::tls;
 use crate::server::Settings;
 
@@ -17,7 +17,8 @@ use crate::server::Settings;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Target {
     pub destination: Destination,
-    pub transport: Transport,
+    /// The visitors' transports; a behavior may have its own.
+    pub transport: TransportMix,
     /// The visitor group (a string of digits); with `groups` above 1, the first of them.
     pub group: String,
     /// How many groups visitors and agents are spread over: `group`, `group`+1, ...
@@ -89,7 +90,7 @@ pub(crate) struct TargetSpec {
     #[serde(default)]
     url: Option<UrlDestination>,
     #[serde(default)]
-    transport: Transport,
+    transport: TransportMix,
     #[serde(default)]
     group: Option<Group>,
     #[serde(default, deserialize_with = "optional_groups")]
@@ -265,6 +266,7 @@ impl<'de> Deserialize<'de> for Group {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::client::Transport;
 
     fn compile(yaml: &str) -> Result<Target, Issue> {
         serde_yaml::from_str::<TargetSpec>(yaml).unwrap().compile()
@@ -278,7 +280,7 @@ mod tests {
     fn defaults_to_an_embedded_cluster() {
         let target = compile("{}").unwrap();
         assert_eq!(target.destination, Destination::Embedded(Settings::default()));
-        assert_eq!((target.transport, target.group.as_str(), target.source_ips), (Transport::Sockjs, "1", 1));
+        assert_eq!((target.transport, target.group.as_str(), target.source_ips), (TransportMix::default(), "1", 1));
         assert_eq!(target.heartbeat_timeout, DEFAULT_HEARTBEAT_TIMEOUT);
         assert_eq!(target.reply_timeout, DEFAULT_REPLY_TIMEOUT);
     }
@@ -290,7 +292,7 @@ mod tests {
         assert_eq!(directory.destination, Destination::Directory { url: "http://127.0.0.1:8080".into() });
         assert_eq!(
             (directory.transport, directory.group.as_str(), directory.source_ips),
-            (Transport::Websocket, "007", 16)
+            (TransportMix::single(Transport::Websocket), "007", 16)
         );
         let instance =
             compile("{ url: 'ws://h:1/presence', group: 100, heartbeat_timeout: 90s, reply_timeout: 250ms }").unwrap();
@@ -324,7 +326,7 @@ mod tests {
         assert!(error("{ heartbeat_timeout: 0s }").contains("above zero"));
         assert!(error("{ reply_timeout: 0s }").contains("above zero"));
         assert!(error("{ reply_timeout: 6m }").contains("at most 5m, found 6m"));
-        assert!(error("{ transport: tcp }").contains("unknown variant `tcp`"));
+        assert!(error("{ transport: tcp }").contains("expected a transport (sockjs, websocket"));
         assert!(error("{ embedded: { instance: 2 } }").contains("unknown field `instance`"));
         assert!(compile("{ embedded: {}, url: 'http://x' }").unwrap_err().message.ends_with("found both"));
         let issue = compile("{ embedded: { instances: 0 } }").unwrap_err();

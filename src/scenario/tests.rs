@@ -63,7 +63,10 @@ fn errors_display_file_line_column_path() {
 fn unknown_fields_are_refused_where_they_are() {
     let (line, column, path, message) = invalid(&variant("    weight: 3", "    wieght: 3"));
     assert_eq!((line, column, path.as_str()), (10, 5, "behaviors[0]"));
-    assert!(message.starts_with("unknown field `wieght`, expected one of `name`, `weight`, `steps`"), "{message}");
+    assert!(
+        message.starts_with("unknown field `wieght`, expected one of `name`, `weight`, `transport`, `steps`"),
+        "{message}"
+    );
 
     let (line, column, path, message) = invalid(&format!("{VALID}colour: red\n"));
     assert_eq!((line, column, path.as_str()), (16, 1, ""));
@@ -349,4 +352,27 @@ fn a_ca_file_that_does_not_exist_is_refused() {
     let errors = every_error(&text);
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(errors[0].starts_with("3:40 target.ca_file: expected a file of PEM certificates"), "{}", errors[0]);
+}
+
+#[test]
+fn transport_mistakes_name_their_line_field_and_a_suggestion() {
+    let text = variant("    weight: 3\n", "    weight: 3\n    transport: { sockjs: 50%, xhr-polling: 50% }\n");
+    let (line, _, path, message) = invalid(&text);
+    assert_eq!((line, path.as_str()), (11, "behaviors[0].transport"));
+    assert!(message.ends_with("found \"xhr-polling\": did you mean xhr_polling?"), "{message}");
+    let text = variant("reconnect:", "target: { transport: { sockjs: 90%, eventsource: 5% } }\nreconnect:");
+    let (line, _, path, message) = invalid(&text);
+    assert_eq!((line, path.as_str()), (7, "target.transport"));
+    assert!(message.contains("adding up to 100%, found 95%"), "{message}");
+}
+
+#[test]
+fn a_behavior_transport_overrides_the_target_mix() {
+    let text = variant("  - name: b\n", "  - name: b\n    transport: eventsource\n")
+        .replace("reconnect:", "target: { transport: xhr_streaming }\nreconnect:");
+    let plan = from_str(&text, "x.yaml").unwrap();
+    use crate::protocol::client::Transport;
+    assert_eq!(plan.transport_of(0, 7), Transport::XhrStreaming);
+    assert_eq!(plan.transport_of(1, 7), Transport::Eventsource);
+    assert_eq!(plan.transports(), [Transport::XhrStreaming, Transport::Eventsource]);
 }

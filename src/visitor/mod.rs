@@ -23,7 +23,8 @@ use tokio_util::sync::CancellationToken;
 use crate::checks::Ledger;
 use crate::drill::Drills;
 use crate::measure::attribution::as_behavior;
-use crate::measure::{Counter, Recorder};
+use crate::measure::{by_transport, Counter, Recorder};
+use crate::protocol::client::Transport;
 use crate::scenario::{Backoff, Plan};
 use crate::session::Opener;
 use runner::{Interrupt, Visitor};
@@ -40,7 +41,8 @@ pub struct VisitorContext {
     pub ledger: Arc<Ledger>,
     /// Mark every presence (agents watch, and check propagation).
     pub presence_markers: bool,
-    /// A tab silent for this long is lost (SockJS heartbeats); `None` never gives up.
+    /// A tab silent for this long is lost, on the transports with SockJS heartbeats; `None`
+    /// never gives up.
     pub heartbeat_timeout: Option<Duration>,
     /// Where lost sessions and their comebacks are accounted to drill events.
     pub drills: Drills,
@@ -59,6 +61,8 @@ pub struct Persona {
     pub behavior: usize,
     pub id: String,
     pub rng: SmallRng,
+    /// The transport its tabs connect with.
+    pub transport: Transport,
 }
 
 /// Derives visitor `index`'s persona from the plan's seed alone, so that runs repeat
@@ -67,7 +71,8 @@ pub fn persona(plan: &Plan, index: u64) -> Persona {
     let mut rng = crate::scenario::visitor_rng(plan.seed, index);
     let behavior = plan.pick_behavior(&mut rng);
     let id = random_id(index, &mut rng);
-    Persona { behavior, id, rng }
+    let transport = plan.transport_of(behavior, index);
+    Persona { behavior, id, rng, transport }
 }
 
 /// A fresh visitor id for visitor `index`: its first one, and each new one a `set_visitor_id`
@@ -79,14 +84,15 @@ pub(crate) fn random_id(index: u64, rng: &mut SmallRng) -> String {
 
 /// Runs visitor number `index` through one behavior, picked by weight with its own RNG
 /// (derived from the scenario's seed and the index, so runs repeat exactly).
-/// Every latency it records also counts for its behavior (`measure::attribution`). Not an
-/// `async fn`, for the same reason as `as_behavior`: one copy of the visitor's state, not two.
+/// Every latency it records also counts for its behavior (`measure::attribution`) and its
+/// transport (`measure::by_transport`). Not an `async fn`, for the same reason as
+/// `as_behavior`: one copy of the visitor's state, not two.
 pub fn run(ctx: Arc<VisitorContext>, index: u64, cancel: CancellationToken) -> impl Future<Output = ()> + Send {
-    let Persona { behavior, id, rng } = persona(&ctx.plan, index);
-    as_behavior(behavior, async move {
+    let Persona { behavior, id, rng, transport } = persona(&ctx.plan, index);
+    let visitor = async move {
         ctx.recorder.count(Counter::VisitorsStarted, 1);
         ctx.recorder.visitors_live_add(1);
-        let mut visitor = Visitor::new(&ctx, &cancel, index, id, rng);
+        let mut visitor = Visitor::new(&ctx, &cancel, index, (id, transport), rng);
         let steps = &ctx.plan.behaviors[behavior].steps;
         let outcome = steps::run_steps(&mut visitor, steps, None).await;
         visitor.check_overdue_blur();
@@ -95,5 +101,6 @@ pub fn run(ctx: Arc<VisitorContext>, index: u64, cancel: CancellationToken) -> i
             ctx.recorder.count(Counter::VisitorsCompleted, 1);
         }
         ctx.recorder.visitors_live_add(-1);
-    })
+    };
+    by_transport::scope(transport.name(), as_behavior(behavior, visitor))
 }

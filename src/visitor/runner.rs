@@ -15,7 +15,7 @@ use super::VisitorContext;
 use crate::checks::visitor_side::{FocusExpectation, SignalOrder};
 use crate::drill::Loss;
 use crate::measure::{label, Metric, Recorder, Tally};
-use crate::protocol::client::{ClientError, Incoming};
+use crate::protocol::client::{ClientError, Incoming, Transport};
 use crate::protocol::{ClientMessage, ServerMessage};
 use crate::session::{self, Identity, Opened, SessionError};
 
@@ -73,6 +73,8 @@ pub struct Visitor<'a> {
     pub current: usize,
     tabs_opened: u32,
     local_ip: Option<IpAddr>,
+    /// The transport every tab of this visitor connects with.
+    pub transport: Transport,
     /// Where `blur` must land after the visitor's last focus change.
     pub focus: FocusExpectation,
     /// Per agent, the newest signal received: signals must keep their order.
@@ -85,7 +87,13 @@ pub struct Visitor<'a> {
 }
 
 impl<'a> Visitor<'a> {
-    pub fn new(ctx: &'a VisitorContext, cancel: &'a CancellationToken, index: u64, id: String, rng: SmallRng) -> Self {
+    pub fn new(
+        ctx: &'a VisitorContext,
+        cancel: &'a CancellationToken,
+        index: u64,
+        (id, transport): (String, Transport),
+        rng: SmallRng,
+    ) -> Self {
         let local_ip = ctx.local_ip(index);
         Visitor {
             ctx,
@@ -97,6 +105,7 @@ impl<'a> Visitor<'a> {
             current: 0,
             tabs_opened: 0,
             local_ip,
+            transport,
             focus: FocusExpectation::default(),
             order: SignalOrder::default(),
             next_marker: 0,
@@ -144,7 +153,13 @@ impl<'a> Visitor<'a> {
             let _waiting = self.ctx.recorder.waiting();
             // Boxed: the handshake's state is large and only lives while a session opens, so it
             // must not make every idle visitor's future that large.
-            let mut opening = Box::pin(self.ctx.opener.open(identity, &self.id, tab_id, self.local_ip, &mut self.rng));
+            let mut opening = Box::pin(self.ctx.opener.open(
+                identity,
+                &self.id,
+                tab_id,
+                (self.local_ip, self.transport),
+                &mut self.rng,
+            ));
             let result = tokio::select! {
                 biased;
                 _ = self.cancel.cancelled() => {
@@ -286,15 +301,20 @@ impl<'a> Visitor<'a> {
     /// When a wait ending at `deadline` must look at the tabs again: the deadline, or the
     /// moment the quietest tab has been silent for the heartbeat timeout.
     fn wake_at(&self, deadline: Instant) -> Instant {
-        let Some(silence) = self.ctx.heartbeat_timeout else { return deadline };
+        let Some(silence) = self.heartbeat_timeout() else { return deadline };
         self.tabs.iter().map(|tab| tab.last_heard + silence).fold(deadline, Instant::min)
     }
 
     /// The first tab that has been silent for the heartbeat timeout, if any.
     fn silent_tab(&self) -> Option<(usize, Duration)> {
-        let silence = self.ctx.heartbeat_timeout?;
+        let silence = self.heartbeat_timeout()?;
         let now = Instant::now();
         self.tabs.iter().position(|tab| now >= tab.last_heard + silence).map(|i| (i, silence))
+    }
+
+    /// The heartbeat timeout, on the transports that promise heartbeats (not raw WebSocket).
+    fn heartbeat_timeout(&self) -> Option<Duration> {
+        self.ctx.heartbeat_timeout.filter(|_| self.transport.has_heartbeats())
     }
 
     /// Stays connected until `deadline`, answering what arrives.

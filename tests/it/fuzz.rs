@@ -13,7 +13,10 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use serde_json::Value;
 
+use std::collections::VecDeque;
+
 use presence_bench::protocol::data::Data;
+use presence_bench::protocol::http_frames::{self, FrameReader, Framing};
 use presence_bench::protocol::sockjs::{self, ServerFrame};
 use presence_bench::protocol::{ClientMessage, Page, ServerMessage, Status};
 use presence_bench::scenario::{self, ScenarioError};
@@ -268,6 +271,69 @@ mod protocol {
         fn messages_of_any_text_decode_or_fail(text in any::<String>()) {
             let _ = ServerMessage::decode(&text);
             let _ = ClientMessage::decode(&text);
+        }
+    }
+
+    /// A response body of `frames` as `framing` sends it, cut at `cuts` (fractions of its
+    /// length) into the pieces the client reads.
+    fn pieces(frames: &[String], framing: Framing, cuts: &[Index]) -> Vec<Vec<u8>> {
+        let body = match framing {
+            Framing::Lines => {
+                let prelude = "h".repeat(http_frames::PRELUDE_LEN);
+                std::iter::once(prelude).chain(frames.iter().cloned()).map(|frame| frame + "\n").collect::<String>()
+            }
+            Framing::EventSource => {
+                "\r\n".to_owned() + &frames.iter().map(|frame| format!("data: {frame}\r\n\r\n")).collect::<String>()
+            }
+        };
+        let mut at: Vec<usize> = cuts.iter().map(|cut| cut.index(body.len() + 1)).collect();
+        at.sort_unstable();
+        let mut from = 0;
+        let mut out = Vec::new();
+        for to in at.into_iter().chain([body.len()]) {
+            out.push(body.as_bytes()[from..to].to_vec());
+            from = to;
+        }
+        out
+    }
+
+    fn framing() -> impl Strategy<Value = Framing> {
+        prop_oneof![Just(Framing::Lines), Just(Framing::EventSource)]
+    }
+
+    proptest! {
+        #[test]
+        fn http_bodies_cut_anywhere_give_back_their_frames(
+            frames in prop::collection::vec(server_frame(), 1..6),
+            framing in framing(),
+            cuts in prop::collection::vec(any::<Index>(), 0..8),
+        ) {
+            let mut reader = FrameReader::new(framing, 1 << 20);
+            let mut out = VecDeque::new();
+            for piece in pieces(&frames, framing, &cuts) {
+                prop_assert!(reader.feed(&piece, &mut out).is_ok());
+            }
+            prop_assert!(reader.finish().is_ok());
+            prop_assert_eq!(Vec::from(out), frames);
+        }
+
+        #[test]
+        fn http_bodies_of_any_bytes_read_or_fail(
+            bytes in prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..512),
+                // Event and frame lines of any length, so that lines over the limit come up.
+                "((data: )?[aho]{0,80}\r?\n){0,6}".prop_map(String::into_bytes),
+            ],
+            framing in framing(),
+            limit in 1usize..64,
+            cut in any::<Index>(),
+        ) {
+            let mut reader = FrameReader::new(framing, limit);
+            let mut out = VecDeque::new();
+            let (a, b) = bytes.split_at(cut.index(bytes.len() + 1));
+            let read = reader.feed(a, &mut out).and_then(|()| reader.feed(b, &mut out)).and_then(|()| reader.finish());
+            // Whatever comes out is within the limit (a frame never grows the harness).
+            prop_assert!(out.iter().all(|frame| frame.len() <= limit), "{:?} {:?}", out, read);
         }
     }
 }

@@ -29,7 +29,7 @@ fn scenario(duration_ms: u64, target: &str, steps: &str, agents: &str) -> String
 async fn run(fault: Fault, transport: Transport, yaml: &str) -> Totals {
     let server = FaultServer::start(fault).await;
     let mut plan = plan_at(yaml, &server.directory_url());
-    plan.target.transport = transport;
+    plan.target.transport = presence_bench::scenario::TransportMix::single(transport);
     start_run(plan).finished().await.totals
 }
 
