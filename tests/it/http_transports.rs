@@ -80,7 +80,9 @@ async fn a_blur_reaches_the_tab_that_lost_focus_on_another_transport() {
 
 #[tokio::test]
 async fn a_drain_closes_http_sessions_with_3000_and_they_reconnect_elsewhere() {
-    let cluster = cluster(settings()).await;
+    // A window long enough that s1 still listens for every poll below on a loaded machine
+    // (with 300 ms, a stall between the drain and the last poll found s1 gone).
+    let cluster = cluster(Settings { drain_window: Duration::from_secs(2), ..settings() }).await;
     let (streaming, mut stream) = http_visitor(&url(&cluster, "s1"), XhrStreaming, "v", "t").await;
     let (polling, _) = http_visitor(&url(&cluster, "s1"), Xhr, "w", "t").await;
     cluster.scale_in(Some("s1")).await.expect("s1 drains");

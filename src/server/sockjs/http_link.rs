@@ -279,7 +279,14 @@ impl Linger {
                     until = Instant::now() + lingering.delay;
                 }
                 () = sleep_until(until) => return,
-                () = lingering.stopped.cancelled() => return,
+                () = lingering.stopped.cancelled() => {
+                    // Requests that reached the session as its instance stopped still learn
+                    // why it ended, rather than getting an empty answer.
+                    while let Ok(mut receiver) = lingering.attach.try_recv() {
+                        let _ = receiver.write_now(&lingering.frame);
+                    }
+                    return;
+                }
             }
         }
     }
