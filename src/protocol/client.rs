@@ -470,11 +470,38 @@ async fn connect_tcp(endpoint: &Endpoint, local_ip: Option<IpAddr>) -> Result<Tc
     };
     let socket = if addr.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }.map_err(connect_err)?;
     if let Some(ip) = local_ip {
+        defer_port_choice(&socket);
         socket.bind(SocketAddr::new(ip, 0)).map_err(connect_err)?;
     }
     let stream = socket.connect(addr).await.map_err(connect_err)?;
     stream.set_nodelay(true).map_err(connect_err)?;
     Ok(stream)
+}
+
+/// Lets the kernel pick the local port at `connect`, by the whole 4-tuple, rather than at
+/// `bind` (`IP_BIND_ADDRESS_NO_PORT`): a `bind(ip, 0)` must find a port no other socket on
+/// that address holds, a search that grows with every socket already bound there (thousands
+/// per source address in a large run) and that caps an address at one socket per port
+/// whatever the destination. Best effort: without it, `bind` works as before.
+fn defer_port_choice(socket: &TcpSocket) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let on: libc::c_int = 1;
+        // SAFETY: setsockopt(2) on a socket this function borrows, with a pointer to a live
+        // c_int and its size; the kernel copies the value and keeps no pointer.
+        unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::IPPROTO_IP,
+                libc::IP_BIND_ADDRESS_NO_PORT,
+                std::ptr::from_ref(&on).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = socket;
 }
 
 #[cfg(test)]
