@@ -508,6 +508,20 @@ fn defer_port_choice(socket: &TcpSocket) {
 mod tests {
     use super::*;
 
+    /// With the port choice deferred, `bind(ip, 0)` takes no port (the search a large run
+    /// paid for at every connect); `connect` picks one.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_bound_source_address_takes_its_port_at_connect() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let socket = TcpSocket::new_v4().unwrap();
+        defer_port_choice(&socket);
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        assert_eq!(socket.local_addr().unwrap().port(), 0, "no port taken at bind");
+        let stream = socket.connect(listener.local_addr().unwrap()).await.unwrap();
+        assert_ne!(stream.local_addr().unwrap().port(), 0, "a port chosen at connect");
+    }
+
     #[test]
     fn endpoints_parse_host_port_and_prefix() {
         let endpoint = Endpoint::parse("ws://127.0.0.1:8080/presence/").unwrap();
