@@ -151,7 +151,7 @@ impl Recorder {
 
     /// A recorder that also keeps the latencies of each of `behaviors` apart (the plan's
     /// behavior names, in order): samples recorded inside
-    /// [`as_behavior`](super::attribution::as_behavior) count for that behavior as well.
+    /// [`as_visitor`](super::attribution::as_visitor) count for that behavior as well.
     pub fn with_behaviors(behaviors: Vec<String>) -> Self {
         let threads = std::thread::available_parallelism().map_or(4, |n| n.get());
         let shards = (threads * 2).max(4);

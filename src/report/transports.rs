@@ -138,7 +138,7 @@ mod tests {
         let recorder = Recorder::new();
         for (transport, ms) in [("xhr_polling", 40), ("sockjs", 2), ("sockjs", 4)] {
             let recorder = recorder.clone();
-            by_transport::scope(transport, async move {
+            crate::measure::attribution::as_visitor(0, transport, async move {
                 recorder.count(crate::measure::Counter::VisitorsStarted, 1);
                 recorder.latency(Metric::PresenceAck, std::time::Duration::from_millis(ms));
                 recorder.latency(Metric::Blur, std::time::Duration::from_millis(ms));

@@ -22,8 +22,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::checks::Ledger;
 use crate::drill::Drills;
-use crate::measure::attribution::as_behavior;
-use crate::measure::{by_transport, Counter, Recorder};
+use crate::measure::attribution::as_visitor;
+use crate::measure::{Counter, Recorder};
 use crate::protocol::client::Transport;
 use crate::scenario::{Backoff, Plan};
 use crate::session::Opener;
@@ -86,7 +86,7 @@ pub(crate) fn random_id(index: u64, rng: &mut SmallRng) -> String {
 /// (derived from the scenario's seed and the index, so runs repeat exactly).
 /// Every latency it records also counts for its behavior (`measure::attribution`) and its
 /// transport (`measure::by_transport`). Not an `async fn`, for the same reason as
-/// `as_behavior`: one copy of the visitor's state, not two.
+/// `as_visitor`: one copy of the visitor's state, not two.
 pub fn run(ctx: Arc<VisitorContext>, index: u64, cancel: CancellationToken) -> impl Future<Output = ()> + Send {
     let Persona { behavior, id, rng, transport } = persona(&ctx.plan, index);
     let visitor = async move {
@@ -102,5 +102,5 @@ pub fn run(ctx: Arc<VisitorContext>, index: u64, cancel: CancellationToken) -> i
         }
         ctx.recorder.visitors_live_add(-1);
     };
-    by_transport::scope(transport.name(), as_behavior(behavior, visitor))
+    as_visitor(behavior, transport.name(), visitor)
 }
