@@ -15,6 +15,7 @@ pub mod measure;
 pub mod protocol;
 pub mod report;
 pub mod run;
+pub mod runtime;
 pub mod scenario;
 pub mod server;
 pub mod session;

@@ -16,6 +16,7 @@ use super::merge::merge_dirs;
 use super::run::RunArgs;
 use super::Outcome;
 use presence_bench::engine::shard::Shard;
+use presence_bench::runtime;
 use presence_bench::scenario::Plan;
 use presence_bench::shutdown::{Messages, Shutdown};
 
@@ -106,6 +107,8 @@ fn child_command(
     command.arg("--start-at").arg(humantime::format_rfc3339_nanos(start_at).to_string());
     command.arg("--start-tolerance").arg(humantime::format_duration(args.split.start_tolerance).to_string());
     command.arg("--out").arg(out);
+    let threads = args.threads.unwrap_or_else(|| runtime::threads_per_process(shard.count as usize));
+    command.arg("--threads").arg(threads.to_string());
     if let Some(target) = args.target.as_deref().and_then(|targets| shard_target(targets, shard)) {
         command.arg("--target").arg(target);
     }

@@ -57,6 +57,10 @@ pub struct RunArgs {
     /// reports: for more visitors than one process holds (docs/distributed.md).
     #[arg(long, value_name = "P")]
     pub processes: Option<u32>,
+    /// Worker threads of this process's runtime (default: one per core; with --processes P,
+    /// each shard gets its share of the cores, at least one).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<std::num::NonZeroUsize>,
 }
 
 pub fn execute(args: RunArgs) -> Outcome {
@@ -77,7 +81,7 @@ pub fn execute(args: RunArgs) -> Outcome {
     {
         eprintln!("warning: {warning}");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match presence_bench::runtime::build(args.threads) {
         Ok(runtime) => runtime,
         Err(err) => return Outcome::NotCarriedOut(err.into()),
     };

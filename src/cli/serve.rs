@@ -28,13 +28,18 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 1)]
     pub processes: usize,
 
+    /// Worker threads of this process's runtime (default: one per core). With --processes P
+    /// each server process gets its share of the cores, at least one.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<std::num::NonZeroUsize>,
+
     /// Internal: run as child process of a partitioned server (JSON of its spec).
     #[arg(long, hide = true)]
     pub partition_child: Option<String>,
 }
 
 pub fn run(args: ServeArgs) -> Outcome {
-    let runtime = match tokio::runtime::Runtime::new().context("cannot start the async runtime") {
+    let runtime = match presence_bench::runtime::build(args.threads).context("cannot start the async runtime") {
         Ok(runtime) => runtime,
         Err(err) => return Outcome::NotCarriedOut(err),
     };

@@ -180,6 +180,7 @@ async fn spawn(program: &std::path::Path, spec: &ChildSpec) -> Result<(Process, 
     let encoded = serde_json::to_string(spec).map_err(|err| PartitionError::Spawn { index, source: err.into() })?;
     let mut child = Command::new(program)
         .args(["serve", "--partition-child", &encoded])
+        .args(["--threads", &crate::runtime::threads_per_process(spec.part.processes).to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
