@@ -3,8 +3,10 @@
 //! queueing, not the server; these figures let the report say so.
 //!
 //! One task, off the hot path: it sleeps [`LAG_PERIOD`], records how late it woke, and once a
-//! second reads `/proc/self/stat`, `/proc/self/statm` and `/proc/self/fd` (Linux; elsewhere
-//! the process figures stay 0). Each second's lag and CPU use is kept in a timeline, so the
+//! second reads `/proc/self/stat` and `/proc/self/statm` (Linux; elsewhere the process figures
+//! stay 0). Open files are counted from `/proc/self/fd` only every [`FDS_EVERY`], on a blocking
+//! thread: listing 19,000 sockets there takes 15-20 ms of kernel time, which, done on a worker
+//! every second, stalled every visitor of that worker for as long. Each second's lag and CPU use is kept in a timeline, so the
 //! report can say *when* the harness was the bottleneck: a lag storm of two seconds hides
 //! in a whole run's p99, not in the second it happened.
 
@@ -23,6 +25,8 @@ use super::recorder::{new_histogram, record_duration};
 pub const LAG_PERIOD: Duration = Duration::from_millis(10);
 /// How often process figures are read.
 const PROCESS_EVERY: Duration = Duration::from_secs(1);
+/// How often open files are counted (a gauge; between counts it keeps the last one).
+const FDS_EVERY: Duration = Duration::from_secs(10);
 /// A one-second sample with at least this share of all cores busy counts as saturated.
 pub const SATURATED_SHARE: f64 = 0.9;
 
@@ -155,6 +159,7 @@ async fn probe(handle: HealthHandle, run_start: Instant, stop: CancellationToken
     let cores = cores() as f64;
     let mut last_process = (Instant::now(), read_process());
     update_process(&handle, last_process.1, None);
+    let mut fds_counted = last_process.0;
     let mut second = last_process.0;
     loop {
         let due = Instant::now() + LAG_PERIOD;
@@ -172,7 +177,13 @@ async fn probe(handle: HealthHandle, run_start: Instant, stop: CancellationToken
             }
         }
         if now - last_process.0 >= PROCESS_EVERY {
-            let sample = read_process();
+            let mut sample = ProcessSample { open_fds: last_process.1.open_fds, ..read_usage() };
+            if now - fds_counted >= FDS_EVERY {
+                // Off the workers; a count that failed keeps the last one.
+                let counted = tokio::task::spawn_blocking(count_open_fds).await.ok().flatten();
+                sample.open_fds = counted.unwrap_or(sample.open_fds);
+                fds_counted = now;
+            }
             let wall = (now - last_process.0).as_secs_f64();
             let busy = (sample.cpu_seconds - last_process.1.cpu_seconds) / (wall * cores);
             update_process(&handle, sample, Some(busy));
@@ -217,9 +228,14 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 
 /// Reads the process figures; zeros where /proc is not there.
 pub fn read_process() -> ProcessSample {
+    ProcessSample { open_fds: count_open_fds().unwrap_or(0), ..read_usage() }
+}
+
+/// CPU time and resident memory (cheap: two small files); `open_fds` left 0.
+fn read_usage() -> ProcessSample {
     #[cfg(target_os = "linux")]
     {
-        linux::read()
+        linux::read_usage()
     }
     #[cfg(not(target_os = "linux"))]
     {
@@ -227,15 +243,27 @@ pub fn read_process() -> ProcessSample {
     }
 }
 
+/// Open files of this process (costly with many sockets: one directory entry each).
+fn count_open_fds() -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        std::fs::read_dir("/proc/self/fd").ok().map(|dir| dir.count() as u64)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
 #[cfg(target_os = "linux")]
 mod linux {
     use super::ProcessSample;
 
-    pub fn read() -> ProcessSample {
+    pub fn read_usage() -> ProcessSample {
         ProcessSample {
             cpu_seconds: std::fs::read_to_string("/proc/self/stat").ok().and_then(|s| cpu_seconds(&s)).unwrap_or(0.0),
             rss_bytes: std::fs::read_to_string("/proc/self/statm").ok().and_then(|s| rss_bytes(&s)).unwrap_or(0),
-            open_fds: std::fs::read_dir("/proc/self/fd").map_or(0, |dir| dir.count() as u64),
+            open_fds: 0,
         }
     }
 

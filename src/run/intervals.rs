@@ -44,10 +44,10 @@ pub fn start(out: Option<&Path>, progress: Option<&JsonProgress>, started_at: Sy
     let log = out.map(|out| {
         let (log_tx, log_rx) = mpsc::channel(64);
         let path = out.join("latency.hlog");
-        (log_tx, tokio::spawn(async move { hlog::write_intervals(&path, started_at, log_rx).await }))
+        (log_tx, off_workers(async move { hlog::write_intervals(&path, started_at, log_rx).await }))
     });
     let (next, log) = log.map_or((None, None), |(tx, task)| (Some(tx), Some(task)));
-    let writers = tokio::spawn(async move {
+    let writers = off_workers(async move {
         let rows = timeline::write(rows, rx, next).await;
         rows.map_err(|err| std::io::Error::new(err.kind(), format!("timeline: {err}")))?;
         match log {
@@ -59,6 +59,18 @@ pub fn start(out: Option<&Path>, progress: Option<&JsonProgress>, started_at: Sy
         }
     });
     Ok((Some(tx), Some(writers)))
+}
+
+/// Runs a writer on a blocking-pool thread of its own: it formats rows, deflates histograms
+/// and writes files once a second, which on a worker would hold up every visitor of that
+/// worker for as long (a shard of `run --processes` has one worker).
+fn off_workers<W>(writer: W) -> JoinHandle<W::Output>
+where
+    W: std::future::Future + Send + 'static,
+    W::Output: Send + 'static,
+{
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || runtime.block_on(writer))
 }
 
 fn row_file(path: &Path) -> Result<timeline::RowOutput, RunError> {
