@@ -47,10 +47,7 @@ async fn a_healthy_server_passes_every_check() {
     let totals = run(&scenario("", &behaviors, SIGNALING)).await;
     assert_eq!(failing(&totals), vec![]);
     assert!(totals.counter(Counter::SignalsReceived) > 50, "signals were exercised");
-    assert!(
-        totals.histogram(Metric::PresencePropagation).len() > 20,
-        "watching was exercised"
-    );
+    assert!(totals.histogram(Metric::PresencePropagation).len() > 20, "watching was exercised");
 }
 
 async fn violations(fault: &str, behaviors: &str, agents: &str, check: Check) -> u64 {
