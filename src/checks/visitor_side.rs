@@ -13,6 +13,12 @@ pub fn agent_index(name: &str) -> Option<u32> {
     name.strip_prefix("agent-")?.parse().ok()
 }
 
+/// How long past its grace an expected `blur` may still come while the visitor runs: a late
+/// `blur` is a latency (the `blur` histogram), and only one this late, or still missing when
+/// the visitor stops, is missing (as `UNDELIVERABLE_AFTER` bounds how long signals are kept).
+/// It bounds what a visitor keeps when a server never sends its blurs.
+pub const MISSING_AFTER: Duration = Duration::from_secs(300);
+
 /// What a `blur` that just arrived means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BlurVerdict {
@@ -27,7 +33,11 @@ pub enum BlurVerdict {
 /// Where the visitor moved focus last, and which tabs must be blurred for its moves.
 ///
 /// Moves can follow each other faster than the server's `blur`s arrive (open a tab, switch
-/// straight back), so every move leaves its own expectation until its `blur` comes.
+/// straight back), so every move leaves its own expectation until its `blur` comes. A `blur`
+/// is due a grace after the server confirmed the move (`focused`, or the new session open):
+/// until then the server may not have seen the move, however long it takes. One that comes
+/// later still is a latency; one that has not come when the visitor stops (or
+/// [`MISSING_AFTER`] past its grace) is missing.
 #[derive(Debug, Default)]
 pub struct FocusExpectation {
     /// The tab that took focus by the visitor's last action.
@@ -43,30 +53,37 @@ struct PendingBlur {
     tab: String,
     /// The tab that took focus.
     to: String,
-    /// By when the `blur` must have come.
-    due: Instant,
     /// When the change started (what the blur latency is measured from).
     started: Instant,
+    /// A grace after the server confirmed the move; `None` until it did.
+    due: Option<Instant>,
+}
+
+impl PendingBlur {
+    /// Missing at `now` when still expected `patience` past its grace.
+    fn missing(&self, now: Instant, patience: Duration) -> bool {
+        self.due.is_some_and(|due| due + patience < now)
+    }
 }
 
 impl FocusExpectation {
     /// Focus moves to tab `to`; the tab that loses it is the one this visitor gave focus to
     /// last, or else `focused` (what the server said last).
-    pub fn moved(&mut self, focused: Option<&str>, to: &str, now: Instant, grace: Duration) {
+    pub fn moved(&mut self, focused: Option<&str>, to: &str, now: Instant) {
         let from = self.holder.take().or_else(|| focused.map(str::to_owned));
         if let Some(from) = from.filter(|from| from != to) {
-            self.blurs.push(PendingBlur { tab: from, to: to.to_owned(), due: now + grace, started: now });
+            self.blurs.push(PendingBlur { tab: from, to: to.to_owned(), started: now, due: None });
         }
         self.holder = Some(to.to_owned());
     }
 
-    /// Tab `to`, which took focus, has its session open only now (a new tab's connect can
-    /// take longer than the grace under load): the server could not blur the other tab before,
-    /// nor could the visitor read that `blur` while it was connecting, so the grace of the
-    /// moves to `to` runs from `now`.
-    pub fn opened(&mut self, to: &str, now: Instant, grace: Duration) {
-        for blur in self.blurs.iter_mut().filter(|blur| blur.to == to) {
-            blur.due = blur.due.max(now + grace);
+    /// The server confirmed that tab `to` has focus (`focused` on it, or its session opened):
+    /// the `blur`s of the moves to `to` are due a grace from `now`. Before that the server
+    /// may not have seen the move at all (a `focus` stuck behind a stall, a new tab whose
+    /// connect outlasts the grace), so nothing can be expected of it.
+    pub fn confirmed(&mut self, to: &str, now: Instant, grace: Duration) {
+        for blur in self.blurs.iter_mut().filter(|blur| blur.to == to && blur.due.is_none()) {
+            blur.due = Some(now + grace);
         }
     }
 
@@ -85,11 +102,16 @@ impl FocusExpectation {
         BlurVerdict::Unrelated
     }
 
-    /// How many expected `blur`s did not come in time (they went to nobody); each is
-    /// counted once.
-    pub fn overdue(&mut self, now: Instant) -> usize {
+    /// Whether an expected `blur` is still missing `patience` past its grace.
+    pub fn any_missing(&self, now: Instant, patience: Duration) -> bool {
+        self.blurs.iter().any(|blur| blur.missing(now, patience))
+    }
+
+    /// Takes out the expected `blur`s still missing `patience` past their grace: they went
+    /// to nobody. Each is counted once.
+    pub fn take_missing(&mut self, now: Instant, patience: Duration) -> usize {
         let before = self.blurs.len();
-        self.blurs.retain(|blur| blur.due >= now);
+        self.blurs.retain(|blur| !blur.missing(now, patience));
         before - self.blurs.len()
     }
 
@@ -135,52 +157,78 @@ mod tests {
         assert_eq!(agent_index("someone"), None);
     }
 
+    const GRACE: Duration = Duration::from_secs(5);
+
     #[test]
     fn blur_must_reach_the_tab_that_lost_focus() {
         let now = Instant::now();
-        let grace = Duration::from_secs(1);
         let mut focus = FocusExpectation::default();
-        focus.moved(Some("t1"), "t2", now, grace);
+        focus.moved(Some("t1"), "t2", now);
+        focus.confirmed("t2", now, GRACE);
         assert_eq!(focus.blurred("t1"), BlurVerdict::Expected(now));
-        assert_eq!(focus.overdue(now + grace * 2), 0, "satisfied");
+        assert_eq!(focus.take_missing(now + GRACE * 2, Duration::ZERO), 0, "satisfied");
 
-        focus.moved(Some("t2"), "t1", now, grace);
+        focus.moved(Some("t2"), "t1", now);
+        focus.confirmed("t1", now, GRACE);
         assert_eq!(focus.blurred("t1"), BlurVerdict::Misrouted);
-        assert_eq!(focus.overdue(now + grace * 2), 0, "a misrouted blur is counted once");
+        assert_eq!(focus.take_missing(now + GRACE * 2, Duration::ZERO), 0, "a misrouted blur is counted once");
 
-        focus.moved(None, "t2", now, grace);
-        assert_eq!(focus.overdue(now), 0);
-        assert_eq!(focus.overdue(now + grace * 2), 1, "blur went to nobody");
-        assert_eq!(focus.overdue(now + grace * 3), 0, "and is counted once");
+        focus.moved(None, "t2", now);
+        focus.confirmed("t2", now, GRACE);
+        assert!(!focus.any_missing(now, Duration::ZERO));
+        assert!(focus.any_missing(now + GRACE * 2, Duration::ZERO));
+        assert_eq!(focus.take_missing(now + GRACE * 2, Duration::ZERO), 1, "blur went to nobody");
+        assert_eq!(focus.take_missing(now + GRACE * 3, Duration::ZERO), 0, "and is counted once");
     }
 
     #[test]
     fn quick_moves_each_expect_their_blur() {
         let now = Instant::now();
-        let grace = Duration::from_secs(1);
         let mut focus = FocusExpectation::default();
-        focus.moved(Some("t1"), "t2", now, grace);
+        focus.moved(Some("t1"), "t2", now);
         // Straight back to t1, before the server's blur for t1 arrived.
-        focus.moved(Some("t1"), "t1", now, grace);
+        focus.moved(Some("t1"), "t1", now);
         assert_eq!(focus.blurred("t1"), BlurVerdict::Expected(now), "the blur of the first move");
         assert_eq!(focus.blurred("t2"), BlurVerdict::Expected(now), "the blur of the second move");
-        assert_eq!(focus.overdue(now + grace * 2), 0);
+        assert_eq!(focus.take_missing(now + GRACE * 2, Duration::ZERO), 0);
     }
 
     #[test]
-    fn a_new_tab_slow_to_connect_has_its_grace_from_when_it_opened() {
+    fn a_late_blur_is_a_latency_until_it_is_missing_past_the_patience() {
         let now = Instant::now();
-        let grace = Duration::from_secs(5);
         let mut focus = FocusExpectation::default();
-        focus.moved(Some("t1"), "t2", now, grace);
-        // t2's connect took 8 s: the blur for t1 could not come before it.
-        let open = now + Duration::from_secs(8);
-        focus.opened("t2", open, grace);
-        assert_eq!(focus.overdue(open + Duration::from_secs(1)), 0, "still within the grace after the open");
+        focus.moved(Some("t1"), "t2", now);
+        focus.confirmed("t2", now, GRACE);
+        let late = now + GRACE + Duration::from_secs(2);
+        assert!(!focus.any_missing(late, MISSING_AFTER), "while the visitor runs, late is not missing");
+        // Back to t1 before the late blur came: it must still be taken for the first move's.
+        focus.moved(Some("t2"), "t1", late);
+        focus.confirmed("t1", late, GRACE);
+        assert_eq!(focus.blurred("t1"), BlurVerdict::Expected(now), "late, to the right tab: a latency");
+        assert_eq!(focus.take_missing(late + MISSING_AFTER * 2, Duration::ZERO), 1, "the second move's never came");
+        focus.moved(Some("t1"), "t2", now);
+        focus.confirmed("t2", now, GRACE);
+        assert_eq!(focus.take_missing(now + GRACE + MISSING_AFTER, MISSING_AFTER), 0);
+        assert_eq!(focus.take_missing(now + GRACE + MISSING_AFTER * 2, MISSING_AFTER), 1, "never came at all");
+    }
+
+    #[test]
+    fn the_grace_runs_from_the_servers_confirmation_of_the_move() {
+        let now = Instant::now();
+        let mut focus = FocusExpectation::default();
+        focus.moved(Some("t1"), "t2", now);
+        // `focused` (or t2's new session) came 8 s after the move: the server was stalled,
+        // and could not have blurred t1 before.
+        assert!(!focus.any_missing(now + Duration::from_secs(8), Duration::ZERO), "not confirmed: not due");
+        let confirmed = now + Duration::from_secs(8);
+        focus.confirmed("t2", confirmed, GRACE);
+        focus.confirmed("t2", confirmed + GRACE, GRACE);
+        assert!(!focus.any_missing(confirmed + Duration::from_secs(1), Duration::ZERO), "within the grace");
+        assert!(focus.any_missing(confirmed + GRACE * 2, Duration::ZERO), "a later `focused` does not move it");
         assert_eq!(focus.blurred("t1"), BlurVerdict::Expected(now), "measured from the move");
-        focus.moved(Some("t2"), "t3", now, grace);
-        focus.opened("t3", now, grace);
-        assert_eq!(focus.overdue(now + grace * 2), 1, "a blur that never came is still counted");
+        focus.moved(Some("t2"), "t3", now);
+        focus.confirmed("t3", now, GRACE);
+        assert_eq!(focus.take_missing(now + GRACE * 2, Duration::ZERO), 1, "a blur that never came is still counted");
     }
 
     #[test]

@@ -222,8 +222,11 @@ pub enum Check {
     SignalsOutOfOrder,
     /// A signal delivered to a tab that did not have focus.
     SignalsUnfocused,
-    /// A `blur` sent to the tab that has focus, or not sent to the tab that lost it.
+    /// A `blur` sent to the tab that has just taken focus.
     BlurMisrouted,
+    /// A `blur` owed to the tab that lost focus that never came: not by the time its visitor
+    /// stopped (with its grace over), nor within `checks::visitor_side::MISSING_AFTER`.
+    BlurMissing,
     /// Two live unique connections holding the same id.
     UniqueCollisions,
     /// A unique id that is not six decimal digits.
@@ -243,12 +246,13 @@ pub enum Check {
 }
 
 impl Check {
-    pub const ALL: [Check; 12] = [
+    pub const ALL: [Check; 13] = [
         Check::SignalsLost,
         Check::SignalsDuplicated,
         Check::SignalsOutOfOrder,
         Check::SignalsUnfocused,
         Check::BlurMisrouted,
+        Check::BlurMissing,
         Check::UniqueCollisions,
         Check::UniqueMalformed,
         Check::PresenceMissed,
@@ -266,6 +270,7 @@ impl Check {
             Check::SignalsOutOfOrder => "signals_out_of_order",
             Check::SignalsUnfocused => "signals_unfocused",
             Check::BlurMisrouted => "blur_misrouted",
+            Check::BlurMissing => "blur_missing",
             Check::UniqueCollisions => "unique_collisions",
             Check::UniqueMalformed => "unique_malformed",
             Check::PresenceMissed => "presence_missed",

@@ -98,7 +98,7 @@ fn family(check: Check) -> Family {
         | Check::SignalsOutOfOrder
         | Check::SignalsUnfocused
         | Check::SignalsUnknown => Family::Signals,
-        Check::BlurMisrouted | Check::TabMismatch => Family::Blur,
+        Check::BlurMisrouted | Check::BlurMissing | Check::TabMismatch => Family::Blur,
         Check::UniqueCollisions | Check::UniqueMalformed => Family::Unique,
         Check::PresenceMissed | Check::PresenceStale => Family::Presence,
     }
@@ -152,7 +152,14 @@ mod tests {
         let names: Vec<_> = expected(&plan("", "[connect_unique, open_tab]")).into_iter().map(Check::name).collect();
         assert_eq!(
             names,
-            ["blur_misrouted", "unique_collisions", "unique_malformed", "connected_mismatch", "tab_mismatch"]
+            [
+                "blur_misrouted",
+                "blur_missing",
+                "unique_collisions",
+                "unique_malformed",
+                "connected_mismatch",
+                "tab_mismatch"
+            ]
         );
     }
 

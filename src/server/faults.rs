@@ -2,9 +2,12 @@
 //! can be shown to catch them. Every place that applies one calls into this file, so a
 //! reader can find all of them from here.
 
+use std::time::Duration;
+
 use rand::Rng;
 
 use super::settings::Settings;
+use super::state::{Outgoing, SessionHandle};
 
 /// Which faults are switched on.
 #[derive(Debug, Clone, Copy, Default)]
@@ -13,6 +16,8 @@ pub struct Faults {
     drop_signals: f64,
     /// `blur` goes to the tab that takes focus instead of the one that loses it.
     blur_focused: bool,
+    /// `blur` is sent this long after the focus change (zero: at once).
+    blur_delay: Duration,
     /// A unique id that a live unique connection holds is handed out again.
     duplicate_unique: bool,
     /// Kept signals are replayed newest first on `connect`.
@@ -30,6 +35,7 @@ impl Faults {
         Faults {
             drop_signals: settings.fault_drop_signals.clamp(0.0, 1.0),
             blur_focused: settings.fault_blur_focused,
+            blur_delay: settings.fault_blur_delay,
             duplicate_unique: settings.fault_duplicate_unique,
             reorder_signals: settings.fault_reorder_signals,
             signal_unfocused: settings.fault_signal_unfocused,
@@ -51,6 +57,20 @@ impl Faults {
         } else {
             lost
         }
+    }
+
+    /// FAULT blur_delay: sends `blur` to `session`, at once or after the delay. The delayed
+    /// push runs in a task of its own, since the caller holds the state lock; it is bounded
+    /// by the delay, and a session gone meanwhile simply does not get it.
+    pub fn send_blur(&self, session: &SessionHandle, blur: Outgoing) {
+        if self.blur_delay.is_zero() {
+            return session.push(blur);
+        }
+        let (session, delay) = (session.clone(), self.blur_delay);
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            session.push(blur);
+        });
     }
 
     /// FAULT duplicate_unique: true when a held unique id should be handed out again.

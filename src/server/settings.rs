@@ -100,6 +100,12 @@ pub struct Settings {
     #[arg(long, default_value_t = false)]
     pub fault_blur_focused: bool,
 
+    /// Test only: send each `blur` this long after the focus change that calls for it (a
+    /// slow server; longer than the run, a server that loses its blurs). 0s: at once.
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    #[serde(with = "humantime_serde")]
+    pub fault_blur_delay: Duration,
+
     /// Test only: hand out a unique id that a live unique connection already holds.
     #[arg(long, default_value_t = false)]
     pub fault_duplicate_unique: bool,

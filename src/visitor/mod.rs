@@ -95,7 +95,7 @@ pub fn run(ctx: Arc<VisitorContext>, index: u64, cancel: CancellationToken) -> i
         let mut visitor = Visitor::new(&ctx, &cancel, index, (id, transport), rng);
         let steps = &ctx.plan.behaviors[behavior].steps;
         let outcome = steps::run_steps(&mut visitor, steps, None).await;
-        visitor.check_overdue_blur();
+        visitor.check_missing_blurs(Duration::ZERO).await;
         visitor.close_all().await;
         if outcome != Err(Interrupt::Cancelled) {
             ctx.recorder.count(Counter::VisitorsCompleted, 1);

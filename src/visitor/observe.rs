@@ -2,9 +2,9 @@
 //! the checks it keeps on it: signals against the agents' ledger, `blur`/`focused` naming the
 //! right tab, `blur`s that never came.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use super::runner::Visitor;
+use super::runner::{Visitor, WaitMode};
 use crate::checks::visitor_side::BlurVerdict;
 use crate::checks::{agent_index, Receipt};
 use crate::measure::{Check, Counter, ErrorKind, Metric};
@@ -48,6 +48,7 @@ impl Visitor<'_> {
             ServerMessage::Focused { tab } => {
                 self.check_tab_named(i, tab);
                 self.tabs[i].focused = true;
+                self.focus.confirmed(&self.tabs[i].id, Instant::now(), self.ctx.ledger.grace());
             }
             ServerMessage::Draining { .. } => self.tabs[i].draining = true,
             ServerMessage::Expired {} => self.tabs[i].expired = true,
@@ -84,10 +85,27 @@ impl Visitor<'_> {
         }
     }
 
-    /// Counts a `blur` that should have come by now and did not (it went to nobody).
-    pub fn check_overdue_blur(&mut self) {
-        for _ in 0..self.focus.overdue(Instant::now()) {
-            self.ctx.recorder.violation(Check::BlurMisrouted);
+    /// Counts the `blur`s still missing `patience` past their grace (they went to nobody):
+    /// [`crate::checks::visitor_side::MISSING_AFTER`] while the visitor runs, zero when it
+    /// stops. What already arrived is read first: a visitor that ran late (a shard starved of
+    /// CPU while its visitors stop together) must not take a `blur` waiting unread in its
+    /// socket for one that never came. Only then, so the common case costs nothing.
+    pub async fn check_missing_blurs(&mut self, patience: Duration) {
+        if !self.focus.any_missing(Instant::now(), patience) {
+            return;
         }
+        // Boxed: rare, and its wait must not size every idle visitor's future.
+        Box::pin(self.read_arrived()).await;
+        for _ in 0..self.focus.take_missing(Instant::now(), patience) {
+            self.ctx.recorder.violation(Check::BlurMissing);
+        }
+    }
+
+    /// Takes in every message that has arrived on any tab, without waiting for more. The
+    /// yield first lets the runtime's I/O driver see what came in while this task was not
+    /// running (tokio defers a yielded task until the driver was polled).
+    async fn read_arrived(&mut self) {
+        tokio::task::yield_now().await;
+        let _ = self.wait(None, Instant::now(), |_| None::<()>, WaitMode::Settle).await;
     }
 }

@@ -64,6 +64,7 @@ impl Visitor<'_> {
             };
             // The server gives the reconnected tab focus and blurs the one that had it.
             self.focus_moves_to(&tab_id);
+            self.focus_confirmed(&tab_id);
             let tab = &mut self.tabs[i];
             tab.conn = conn;
             tab.server = server;

@@ -374,7 +374,13 @@ impl<'a> Visitor<'a> {
     /// focus): the ledger expects a `blur` on the tab that had it.
     pub(super) fn focus_moves_to(&mut self, to: &str) {
         let from = self.tabs.iter().find(|tab| tab.focused && tab.id != to).map(|tab| tab.id.as_str());
-        self.focus.moved(from, to, Instant::now(), self.ctx.ledger.grace());
+        self.focus.moved(from, to, Instant::now());
+    }
+
+    /// Tab `to`'s session opened: the server has seen the move to it, and owes its `blur`
+    /// within the grace from now (a `focus` is confirmed by its `focused`, in `observe`).
+    pub(super) fn focus_confirmed(&mut self, to: &str) {
+        self.focus.confirmed(to, Instant::now(), self.ctx.ledger.grace());
     }
 
     /// Closes every tab.

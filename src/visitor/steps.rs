@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use super::request::request;
 use super::runner::{Interrupt, Visitor, WaitMode};
 use super::tab::LastPresence;
+use crate::checks::visitor_side::MISSING_AFTER;
 use crate::checks::MARKER_KEY;
 use crate::measure::{charged_start, next_intended, ErrorKind, Metric};
 use crate::protocol::{ClientMessage, ServerMessage};
@@ -35,7 +36,7 @@ async fn run_list(
 ) -> Result<(), Interrupt> {
     let mut intended = intended;
     for step in steps {
-        v.check_overdue_blur();
+        v.check_missing_blurs(MISSING_AFTER).await;
         let waited_before = *own;
         // The scenario's own waits do not use up the intended start: they move it, so a
         // request after a hold is still timed from when it should have gone out.
@@ -84,7 +85,7 @@ async fn run_step(
             v.focus_moves_to(&tab_id);
             let unique = v.tabs.first().is_some_and(|t| t.unique);
             v.current = v.open_tab(tab_id.clone(), unique).await?;
-            v.focus.opened(&tab_id, Instant::now(), v.ctx.ledger.grace());
+            v.focus_confirmed(&tab_id);
             Ok(())
         }
         Step::SwitchTab => {

@@ -5,7 +5,7 @@
 use crate::common;
 use crate::common::scratch_dir;
 
-use presence_bench::measure::{Check, Counter, Totals};
+use presence_bench::measure::{Check, Counter, Metric, Totals};
 use presence_bench::scenario;
 
 /// A short run: visitors of the given behaviors, agents that watch and signal them.
@@ -19,6 +19,9 @@ fn scenario(fault: &str, behaviors: &str, agents: &str) -> String {
 
 const BROWSING: &str = "  - name: browsing\n    steps:\n      - connect\n      - presence: { data: { a: 1 } }\n      - repeat:\n          every: 200ms\n          steps: [ { presence: { data: { b: \"{{rand_int 0 9}}\" } } } ]\n";
 const TWO_TABS: &str = "  - name: tabs\n    steps: [ connect, open_tab, { hold: 300ms }, switch_tab, { hold: 300ms }, switch_tab, { hold: 2s } ]\n";
+/// A blur that comes after the grace: each move is followed by a step boundary past the grace
+/// (500 ms) and before the blur, which the server sends 800 ms late; then a switch back.
+const SLOW_BLUR_TABS: &str = "  - name: tabs\n    steps: [ connect, open_tab, { hold: 650ms }, { hold: 400ms }, switch_tab, { hold: 650ms }, { hold: 2s } ]\n";
 const UNIQUE: &str = "  - name: codes\n    steps: [ connect_unique, { hold: 3s } ]\n";
 const COMES_AND_GOES: &str = "  - name: goes\n    steps: [ connect, { hold: 200ms }, disconnect, { hold: 700ms }, connect, { hold: 700ms }, disconnect, { hold: 700ms }, connect, { hold: 1s } ]\n";
 const SIGNALING: &str =
@@ -44,10 +47,7 @@ async fn a_healthy_server_passes_every_check() {
     let totals = run(&scenario("", &behaviors, SIGNALING)).await;
     assert_eq!(failing(&totals), vec![]);
     assert!(totals.counter(Counter::SignalsReceived) > 50, "signals were exercised");
-    assert!(
-        totals.histogram(presence_bench::measure::Metric::PresencePropagation).len() > 20,
-        "watching was exercised"
-    );
+    assert!(totals.histogram(Metric::PresencePropagation).len() > 20, "watching was exercised");
 }
 
 async fn violations(fault: &str, behaviors: &str, agents: &str, check: Check) -> u64 {
@@ -63,6 +63,22 @@ async fn dropped_signals_are_lost() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blur_to_the_focused_tab_is_misrouted() {
     assert!(violations("fault_blur_focused: true", TWO_TABS, SIGNALING, Check::BlurMisrouted).await > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blur_that_comes_after_the_grace_is_a_latency_not_a_violation() {
+    let totals = run(&scenario(", fault_blur_delay: 800ms", SLOW_BLUR_TABS, SIGNALING)).await;
+    assert_eq!(failing(&totals), vec![], "late, but to the right tab");
+    let blur = totals.histogram(Metric::Blur);
+    assert!(blur.len() >= 30, "the late blurs were timed: {}", blur.len());
+    assert!(blur.max() >= 800_000, "from the move: max {} us", blur.max());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blur_that_never_comes_is_missing_not_misrouted() {
+    let totals = run(&scenario(", fault_blur_delay: 1h", TWO_TABS, SIGNALING)).await;
+    assert!(totals.violations(Check::BlurMissing) > 0);
+    assert_eq!(totals.violations(Check::BlurMisrouted), 0, "no blur reached a wrong tab");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -30,7 +30,7 @@ impl Shared {
         let new_tab = Tab { tab: tab.to_owned(), session: session.clone() };
         if let Some(lost) = visitor.focused_tab() {
             let target = self.faults.blur_target(lost, &new_tab);
-            target.session.push(message(ServerMessage::Blur { tab: target.tab.clone() }));
+            self.faults.send_blur(&target.session, message(ServerMessage::Blur { tab: target.tab.clone() }));
         }
         visitor.focused = Some(session.id);
         visitor.tabs.push(new_tab);
@@ -103,7 +103,7 @@ impl Shared {
         let Some(gained) = visitor.tabs.iter().find(|open| open.session.id == session_id) else { return };
         if let Some(lost) = visitor.focused_tab() {
             let target = self.faults.blur_target(lost, gained);
-            target.session.push(message(ServerMessage::Blur { tab: target.tab.clone() }));
+            self.faults.send_blur(&target.session, message(ServerMessage::Blur { tab: target.tab.clone() }));
         }
         visitor.focused = Some(session_id);
         visitor.notify_watchers(&key.1, &self.faults);
