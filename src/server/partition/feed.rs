@@ -154,3 +154,45 @@ async fn read_lines(base: &str, index: usize, views: &Views) -> Result<Infallibl
         closed = connection => Err(closed.err().map_or(FeedError::Ended, FeedError::Http)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::{Cluster, Settings};
+
+    const WAIT: Duration = Duration::from_secs(5);
+
+    fn servers(placement: &Option<Arc<Placement>>) -> Option<Vec<&str>> {
+        let instances = &placement.as_ref()?.snapshot().instances;
+        Some(instances.iter().map(|instance| instance.server.as_str()).collect())
+    }
+
+    #[tokio::test]
+    async fn the_copy_follows_changes_the_directory_did_not_make_and_a_stopped_child() {
+        // A grace far over `WAIT`: the shutdown must not wait for the open feed to end by itself.
+        let settings = Settings {
+            instances: 2,
+            drain_window: Duration::from_millis(100),
+            shutdown_grace: Duration::from_secs(60),
+            ..Settings::default()
+        };
+        let cluster = Cluster::start(settings).await.unwrap();
+        let (views, stop) = (Arc::new(Views::new(1)), CancellationToken::new());
+        let following = tokio::spawn(follow(cluster.directory_url(), 0, views.clone(), stop.clone()));
+        let listed = |wanted: &'static [&'static str]| {
+            move |copy: &Option<Arc<Placement>>| servers(copy).as_deref() == Some(wanted)
+        };
+        tokio::time::timeout(WAIT, views.wait_until(0, listed(&["s1", "s2"]))).await.expect("the first placement");
+
+        // Straight on the cluster, as a drain or a kill the cluster makes itself would be.
+        cluster.scale_in(Some("s2")).await.unwrap();
+        tokio::time::timeout(WAIT, views.wait_until(0, listed(&["s1"]))).await.expect("s2 left the copy");
+        cluster.scale_out().await.unwrap();
+        tokio::time::timeout(WAIT, views.wait_until(0, listed(&["s1", "s3"]))).await.expect("s3 joined the copy");
+
+        tokio::time::timeout(WAIT, cluster.shutdown()).await.expect("the open feed ends with the directory");
+        tokio::time::timeout(WAIT, views.wait_until(0, Option::is_none)).await.expect("the copy is dropped");
+        stop.cancel();
+        tokio::time::timeout(WAIT, following).await.expect("follow ends on stop").unwrap();
+    }
+}

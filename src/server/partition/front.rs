@@ -238,7 +238,55 @@ async fn metrics(State(children): State<Arc<Children>>) -> Response {
 
 #[cfg(test)]
 mod tests {
+    use tokio::net::TcpListener;
+    use tokio_util::sync::CancellationToken;
+
     use super::*;
+    use crate::protocol::http_server;
+    use crate::server::partition::Part;
+    use crate::server::{Cluster, Settings};
+
+    /// Where the directory at `base` places 100 visitors of group 1.
+    async fn placed(client: &HttpClient, base: &str) -> Vec<String> {
+        let mut servers = Vec::new();
+        for i in 0..100 {
+            servers.push(client.locate(base, "1", &format!("v{i}")).await.expect("located").server);
+        }
+        servers
+    }
+
+    #[tokio::test]
+    async fn a_forwarded_admin_action_shows_in_the_next_locate_without_waiting_for_the_feed() {
+        let settings = Settings { instances: 3, drain_window: Duration::from_millis(100), ..Settings::default() };
+        let cluster = Cluster::start_part(settings, Some(Part { index: 0, processes: 1 })).await.unwrap();
+        // No feed: the copy changes only through what the directory itself does.
+        let views = Arc::new(Views::new(1));
+        views.install(0, cluster.membership().placement().snapshot().clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, children) =
+            (CancellationToken::new(), Arc::new(Children::new(vec![cluster.directory_url()], views)));
+        let serving =
+            tokio::spawn(http_server::serve(listener, router(children.clone()), stop.clone(), Default::default()));
+        let client = HttpClient::new(FORWARD_TIMEOUT);
+
+        assert!(placed(&client, &base).await.contains(&"p0-s3".to_owned()));
+        let (status, _) = client.request(Method::POST, &format!("{base}/admin/scale-in?server=p0-s3")).await.unwrap();
+        assert_eq!(status, StatusCode::OK);
+        assert!(!placed(&client, &base).await.contains(&"p0-s3".to_owned()), "the draining p0-s3 was named");
+        assert!(placed(&client, &base).await.contains(&"p0-s2".to_owned()));
+        let (status, _) = client.request(Method::POST, &format!("{base}/admin/kill?server=p0-s2")).await.unwrap();
+        assert_eq!(status, StatusCode::OK);
+        assert!(!placed(&client, &base).await.contains(&"p0-s2".to_owned()), "the killed p0-s2 was named");
+        let (status, _) = client.request(Method::POST, &format!("{base}/admin/scale-out")).await.unwrap();
+        assert_eq!(status, StatusCode::OK);
+        assert!(placed(&client, &base).await.contains(&"p0-s4".to_owned()), "the new p0-s4 got no visitor");
+        assert_eq!(children.forwarded.load(Ordering::Relaxed), 0, "every /locate answered from the copy");
+
+        stop.cancel();
+        serving.await.unwrap();
+        cluster.shutdown().await;
+    }
 
     #[test]
     fn instance_names_say_their_process() {

@@ -47,12 +47,19 @@ impl Views {
         }
     }
 
+    /// Waits until child `index`'s copy (or its absence) satisfies `condition`.
+    pub async fn wait_until(&self, index: usize, condition: impl FnMut(&Option<Arc<Placement>>) -> bool) {
+        if let Some(slot) = self.slots.get(index) {
+            // The sender is borrowed by `self`: it cannot be dropped meanwhile.
+            let _ = slot.subscribe().wait_for(condition).await;
+        }
+    }
+
     /// Waits, for at most `bound`, until every child's copy is in; answers whether they are.
     pub async fn ready(&self, bound: Duration) -> bool {
         let all = async {
-            for slot in &self.slots {
-                // The sender is borrowed by `self`: it cannot be dropped meanwhile.
-                let _ = slot.subscribe().wait_for(Option::is_some).await;
+            for index in 0..self.slots.len() {
+                self.wait_until(index, Option::is_some).await;
             }
         };
         tokio::time::timeout(bound, all).await.is_ok()
