@@ -197,6 +197,11 @@ impl Cluster {
         self.inner.context.membership.clone()
     }
 
+    /// Cancelled when the directory stops: its long-lived answers (the placement feed) end.
+    pub(super) fn stopping(&self) -> CancellationToken {
+        self.inner.shutdown.clone()
+    }
+
     fn pick(&self, server: Option<&str>, action: &'static str) -> Result<Arc<Instance>, ServerError> {
         let membership = &self.inner.context.membership;
         match server {

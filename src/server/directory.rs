@@ -1,5 +1,7 @@
 //! The directory address: `/locate` for the whole cluster, and the admin routes drills
-//! use to scale and kill instances (PROTOCOL.md section 4).
+//! use to scale and kill instances (PROTOCOL.md section 4), and the placement `/locate`
+//! answers from, for a partitioned server's directory to answer alike (`/admin/placement`,
+//! once or as a feed of changes).
 
 use axum::extract::{FromRef, Query, State};
 use axum::response::{IntoResponse, Response};
@@ -12,6 +14,7 @@ use super::cluster::Cluster;
 use super::discovery::{self, Membership};
 use super::error::ServerError;
 use super::instance::InstanceInfo;
+use super::partition::feed;
 
 impl FromRef<Cluster> for Arc<Membership> {
     fn from_ref(cluster: &Cluster) -> Self {
@@ -28,6 +31,8 @@ pub fn router(cluster: Cluster) -> Router {
         .route("/admin/scale-in", post(scale_in))
         .route("/admin/scale-out", post(scale_out))
         .route("/admin/kill", post(kill))
+        .route("/admin/placement", get(placement))
+        .route(feed::PATH, get(placement_feed))
         .with_state(cluster)
 }
 
@@ -62,4 +67,13 @@ async fn scale_out(State(cluster): State<Cluster>) -> Response {
 
 async fn kill(State(cluster): State<Cluster>, Query(target): Query<Target>) -> Response {
     answer(cluster.kill(target.server.as_deref()).await)
+}
+
+async fn placement(State(cluster): State<Cluster>) -> Response {
+    Json(cluster.membership().placement().snapshot()).into_response()
+}
+
+async fn placement_feed(State(cluster): State<Cluster>) -> Response {
+    let content_type = [(axum::http::header::CONTENT_TYPE, "application/x-ndjson")];
+    (content_type, feed::body(cluster.membership().subscribe(), cluster.stopping())).into_response()
 }

@@ -8,92 +8,114 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
+use tokio::sync::watch;
 
 use crate::protocol::locate::Located;
 
 use super::instance::{Instance, InstanceInfo};
 use super::partition::Part;
-use super::ring::Ring;
+use super::placement::{Placement, Snapshot};
 
-/// The cluster's instances, oldest first, and the ring over those that accept visitors.
+/// The cluster's instances, oldest first, and the placement `/locate` answers from.
 pub struct Membership {
-    members: Mutex<Members>,
+    instances: Mutex<Vec<Arc<Instance>>>,
+    /// Replaced (under the `instances` lock, so versions only grow) whenever the accepting
+    /// instances change; a partitioned server's directory follows it (`/admin/placement`).
+    placement: watch::Sender<Arc<Placement>>,
     /// The groups this cluster serves, when it is one process of a partitioned server.
     part: Option<Part>,
 }
 
-#[derive(Default)]
-struct Members {
-    instances: Vec<Arc<Instance>>,
-    /// Live, non-draining instances, in the order `ring` indexes them.
-    accepting: Vec<Arc<Instance>>,
-    ring: Ring,
-}
-
-impl Members {
-    /// Called after every change of membership or of an instance's state.
-    fn rebuild(&mut self) {
-        self.accepting = self.instances.iter().filter(|instance| !instance.is_draining()).cloned().collect();
-        self.ring = Ring::new(self.accepting.iter().map(|instance| instance.name.as_str()));
-    }
-}
-
 impl Membership {
     pub fn new(part: Option<Part>) -> Membership {
-        Membership { members: Mutex::default(), part }
+        Membership { instances: Mutex::default(), placement: watch::Sender::new(Arc::default()), part }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Members> {
-        self.members.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Vec<Arc<Instance>>> {
+        self.instances.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Called after every change of membership or of an instance's state: a new placement
+    /// when the accepting instances are not those of the current one.
+    fn rebuild(&self, instances: &[Arc<Instance>]) {
+        let accepting: Vec<Located> = instances
+            .iter()
+            .filter(|instance| !instance.is_draining())
+            .map(|instance| Located { url: instance.url.clone(), server: instance.name.clone() })
+            .collect();
+        self.placement.send_if_modified(|placement| {
+            if placement.snapshot().instances == accepting {
+                return false;
+            }
+            let version = placement.version() + 1;
+            *placement = Arc::new(Placement::new(Snapshot { version, instances: accepting }));
+            true
+        });
     }
 
     pub fn add(&self, instance: Arc<Instance>) {
-        let mut members = self.lock();
-        members.instances.push(instance);
-        members.rebuild();
+        let mut instances = self.lock();
+        instances.push(instance);
+        self.rebuild(&instances);
     }
 
     pub fn remove(&self, name: &str) {
-        let mut members = self.lock();
-        members.instances.retain(|instance| instance.name != name);
-        members.rebuild();
+        let mut instances = self.lock();
+        instances.retain(|instance| instance.name != name);
+        self.rebuild(&instances);
     }
 
     /// An instance began draining: `/locate` stops naming it.
     pub fn refresh(&self) {
-        self.lock().rebuild();
+        self.rebuild(&self.lock());
     }
 
     pub fn list(&self) -> Vec<InstanceInfo> {
-        self.lock().instances.iter().map(|instance| instance.info()).collect()
+        self.lock().iter().map(|instance| instance.info()).collect()
     }
 
     pub fn all(&self) -> Vec<Arc<Instance>> {
-        self.lock().instances.clone()
+        self.lock().clone()
     }
 
     pub fn find(&self, name: &str) -> Option<Arc<Instance>> {
-        self.lock().instances.iter().find(|instance| instance.name == name).cloned()
+        self.lock().iter().find(|instance| instance.name == name).cloned()
     }
 
     pub fn newest_live(&self) -> Option<Arc<Instance>> {
-        self.lock().accepting.last().cloned()
+        self.lock().iter().rev().find(|instance| !instance.is_draining()).cloned()
     }
 
-    /// The instance `visitor` belongs to, by consistent hashing on the visitor id.
-    pub fn locate(&self, visitor: &str) -> Option<Located> {
-        let members = self.lock();
-        let instance = &members.accepting[members.ring.pick(visitor)?];
-        Some(Located { url: instance.url.clone(), server: instance.name.clone() })
+    /// The placement `/locate` answers from now.
+    pub fn placement(&self) -> Arc<Placement> {
+        self.placement.borrow().clone()
+    }
+
+    /// Sees every new placement from now on (the current one counts as seen).
+    pub fn subscribe(&self) -> watch::Receiver<Arc<Placement>> {
+        self.placement.subscribe()
     }
 }
 
+/// `/locate`'s answer from `placement`: the instance, or 503 when none accepts visitors.
+/// The partitioned server's directory answers with this very function.
+pub fn answer(placement: &Placement, visitor: &str) -> Response {
+    match placement.locate(visitor) {
+        Some(located) => Json(located).into_response(),
+        None => {
+            let body = serde_json::json!({ "error": "no live instance accepts visitors" });
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
+    }
+}
+
+/// The query of `/locate`; the partitioned server's directory reads it alike.
 #[derive(Deserialize)]
 pub struct LocateQuery {
     /// Visitor ids hash alike in every group; a process of a partitioned server checks that
     /// the group is its own.
-    group: Option<String>,
-    visitor: String,
+    pub group: Option<String>,
+    pub visitor: String,
 }
 
 /// `GET /locate?group=G&visitor=V`.
@@ -108,11 +130,5 @@ pub async fn locate(State(membership): State<Arc<Membership>>, Query(query): Que
         );
         return (StatusCode::MISDIRECTED_REQUEST, Json(serde_json::json!({ "error": error }))).into_response();
     }
-    match membership.locate(&query.visitor) {
-        Some(located) => Json(located).into_response(),
-        None => {
-            let body = serde_json::json!({ "error": "no live instance accepts visitors" });
-            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
-        }
-    }
+    answer(&membership.placement.borrow(), &query.visitor)
 }

@@ -75,6 +75,16 @@ const SCALE_OUTS: Family =
 pub const SERVER: &[Family] =
     &[SESSIONS, SESSIONS_OPENED, RECEIVED, SENT, INSTANCES, QUEUE_DEPTH, QUEUE_DEPTH_MAX, DRAINS, KILLS, SCALE_OUTS];
 
+const DIRECTORY_LOCATES: Family = Family {
+    name: "presence_server_directory_locates_total",
+    kind: "counter",
+    labels: &["answer"],
+    help: "/locate requests the directory of a partitioned server answered from its copy of the owner's placement (view) or by forwarding them to the owner (forwarded).",
+};
+
+/// The families only the directory of a partitioned server exports, beside its children's.
+pub const DIRECTORY: &[Family] = &[DIRECTORY_LOCATES];
+
 /// Per-instance counts; sessions per transport, in the order of [`Transport::ALL`].
 #[derive(Default)]
 pub struct InstanceCounters {
@@ -156,6 +166,15 @@ pub fn render(instances: &[Arc<Instance>], cluster: &ClusterCounters, state: &Sh
         header(&mut out, family);
         let _ = writeln!(out, "{} {}", family.name, counter.load(Ordering::Relaxed));
     }
+    out
+}
+
+/// Renders the directory's own families (see [`DIRECTORY`]).
+pub fn render_directory(from_view: u64, forwarded: u64) -> String {
+    let mut out = String::new();
+    header(&mut out, &DIRECTORY_LOCATES);
+    let _ = writeln!(out, "{}{{answer=\"view\"}} {from_view}", DIRECTORY_LOCATES.name);
+    let _ = writeln!(out, "{}{{answer=\"forwarded\"}} {forwarded}", DIRECTORY_LOCATES.name);
     out
 }
 

@@ -4,7 +4,8 @@
 //!
 //! - [`cluster`]: the `Cluster` handle (start, scale, kill, shutdown).
 //! - `instance`, `routes`: one instance's listener and HTTP surface.
-//! - `directory`, `discovery`, `ring`: `/locate`, admin routes, consistent hashing.
+//! - `directory`, `discovery`, `placement`, `ring`: `/locate`, admin routes, consistent
+//!   hashing.
 //! - `session`: one task per presence session, whatever transport carries it.
 //! - `sockjs`: the SockJS transports (WebSocket, xhr, xhr_streaming, eventsource) and raw
 //!   WebSocket; `sockjs_test`: the SockJS test suite's services (`--sockjs-test-endpoints`).
@@ -21,6 +22,7 @@ mod faults;
 pub mod instance;
 pub mod metrics;
 pub mod partition;
+mod placement;
 mod ring;
 mod routes;
 mod session;

@@ -19,6 +19,7 @@ mod http_visitors;
 mod limits;
 mod metrics;
 mod partition;
+mod partition_locate;
 mod progress_json;
 mod run_api;
 mod run_ctrl_c;

@@ -11,7 +11,7 @@ use crate::common::*;
 use hyper::{Method, StatusCode};
 use presence_bench::measure::names;
 use presence_bench::protocol::sockjs::ServerFrame;
-use presence_bench::server::metrics::SERVER;
+use presence_bench::server::metrics::{DIRECTORY, SERVER};
 use prometheus_parse::{Scrape, Value};
 
 const SCENARIO: &str = "name: metrics-test
@@ -30,7 +30,8 @@ drills: [ { at: 1500ms, scale_in: 1 } ]
 /// Every metric name the harness or the server exports, with its Prometheus type.
 fn exported() -> BTreeMap<&'static str, &'static str> {
     let harness = names::HARNESS.iter().map(|family| (family.name, family.kind.as_str()));
-    harness.chain(SERVER.iter().map(|family| (family.name, family.kind))).collect()
+    let server = SERVER.iter().chain(DIRECTORY).map(|family| (family.name, family.kind));
+    harness.chain(server).collect()
 }
 
 fn kind_of(value: &Value) -> &'static str {

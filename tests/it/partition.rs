@@ -13,16 +13,17 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 /// A partitioned server started from the test; killed (and its children with it) on drop.
-struct Served {
+pub(crate) struct Served {
     parent: Child,
-    directory: String,
-    children: Vec<u32>,
+    pub(crate) directory: String,
+    /// Process ids of the server processes, in process order.
+    pub(crate) children: Vec<u32>,
     /// Kept open: what the server prints after its directory must not hit a closed pipe.
     _stdout: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
 }
 
 /// Starts `serve --processes 2 --instances 2` on free ports and reads what it prints.
-async fn served() -> Served {
+pub(crate) async fn served() -> Served {
     let mut parent = Command::new(env!("CARGO_BIN_EXE_presence-bench"))
         .args(["serve", "--processes", "2", "--instances", "2", "--drain-window", "300ms", "--shutdown-grace", "300ms"])
         .stdout(Stdio::piped())
@@ -47,7 +48,7 @@ async fn served() -> Served {
 }
 
 impl Served {
-    async fn instances(&self) -> Vec<Value> {
+    pub(crate) async fn instances(&self) -> Vec<Value> {
         let listed: Value =
             http().json(Method::GET, &format!("{}/admin/instances", self.directory)).await.expect("list");
         listed["instances"].as_array().cloned().expect("an instance list")
@@ -60,7 +61,7 @@ impl Served {
         found.and_then(|instance| instance["url"].as_str()).unwrap_or_else(|| panic!("no {server}")).to_owned()
     }
 
-    async fn admin(&self, action: &str) -> (StatusCode, Value) {
+    pub(crate) async fn admin(&self, action: &str) -> (StatusCode, Value) {
         let (status, body) =
             http().request(Method::POST, &format!("{}/admin/{action}", self.directory)).await.expect("an answer");
         (status, serde_json::from_slice(&body).expect("a JSON answer"))

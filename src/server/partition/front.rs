@@ -1,15 +1,22 @@
 //! The directory of a partitioned server: `/locate`, the admin routes and `/metrics` for
-//! every group, answered by forwarding to the child processes.
+//! every group, for the child processes.
 //!
-//! - `/locate?group=G&...` goes to the owner of `G` ([`super::owner`]).
+//! - `/locate?group=G&visitor=V` is answered here, from the directory's copy of the placement
+//!   of `G`'s owner ([`super::owner`], [`Views`]), with the owner's own code
+//!   ([`discovery::answer`]): no HTTP hop per visitor. While that copy cannot be trusted (its
+//!   feed broke, or the request is one the owner must judge: no visitor), it is forwarded.
 //! - `/admin/scale-in` and `/admin/kill` with `?server=p{i}-s{n}` go to process `i`; without
 //!   a name, to the last process that has a live instance (its newest one is taken).
 //! - `/admin/scale-out` goes to the process with the fewest instances (the lowest on ties).
-//! - `/admin/instances` and `/metrics` gather every process; metrics get a `process` label.
+//! - After every forwarded scale-in, kill or scale-out, the owner's placement is read again
+//!   before the answer is passed on: the next `/locate` already knows.
+//! - `/admin/instances` and `/metrics` gather every process; metrics get a `process` label,
+//!   and the directory adds how it answered `/locate`.
 //!
 //! Answers are read through the harness's bounded HTTP client (`MAX_BODY`, a timeout), so a
 //! stuck child costs a 502, never a hung directory.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,21 +29,31 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::views::Views;
 use super::{owner, relabel};
 use crate::protocol::locate::{HttpClient, HttpError};
+use crate::server::discovery::{self, LocateQuery};
+use crate::server::metrics;
+use crate::server::placement::Snapshot;
 
 /// How long the directory waits on a child.
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The children's directories, by process index.
+/// The children's directories, by process index, and the directory's copies of their
+/// placements.
 pub struct Children {
     bases: Vec<String>,
+    views: Arc<Views>,
     client: HttpClient,
+    /// `/locate` answered from a view, and forwarded, for `/metrics`.
+    from_view: AtomicU64,
+    forwarded: AtomicU64,
 }
 
 impl Children {
-    pub fn new(bases: Vec<String>) -> Children {
-        Children { bases, client: HttpClient::new(FORWARD_TIMEOUT) }
+    pub fn new(bases: Vec<String>, views: Arc<Views>) -> Children {
+        let client = HttpClient::new(FORWARD_TIMEOUT);
+        Children { bases, views, client, from_view: AtomicU64::new(0), forwarded: AtomicU64::new(0) }
     }
 
     async fn forward(
@@ -59,6 +76,25 @@ impl Children {
         }
         Ok(all)
     }
+
+    /// Forwards an admin action to child `index`, then reads its placement again so that the
+    /// action shows in `/locate` by the time its answer is passed on. If the placement cannot
+    /// be read, the copy is dropped (forwarding until the feed sends one again).
+    async fn act(&self, index: usize, path_and_query: &str) -> Response {
+        let answered = self.forward(index, Method::POST, path_and_query).await;
+        let url = format!("{}/admin/placement", self.bases[index]);
+        match self.client.json::<Snapshot>(Method::GET, &url).await {
+            Ok(snapshot) => self.views.install(index, snapshot),
+            Err(err) => {
+                tracing::warn!(process = index, %err, "cannot read the placement after an admin action");
+                self.views.distrust(index);
+            }
+        }
+        match answered {
+            Ok((status, body)) => relay(status, body, "application/json"),
+            Err(response) => response,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -66,8 +102,9 @@ struct Listing {
     instances: Vec<Value>,
 }
 
+/// The group alone, of a `/locate` query the owner will refuse.
 #[derive(Deserialize)]
-struct LocateQuery {
+struct GroupQuery {
     group: Option<String>,
 }
 
@@ -103,10 +140,23 @@ fn relay(status: StatusCode, body: Bytes, content_type: &'static str) -> Respons
 
 async fn locate(State(children): State<Arc<Children>>, RawQuery(raw): RawQuery) -> Response {
     let raw = raw.unwrap_or_default();
-    let group = serde_urlencoded::from_str::<LocateQuery>(&raw).ok().and_then(|query| query.group);
-    let Some(index) = group.as_deref().and_then(|group| owner(group, children.bases.len())) else {
+    // Read as the owner reads it (axum's `Query` is this same deserializer).
+    let query = serde_urlencoded::from_str::<LocateQuery>(&raw);
+    let processes = children.bases.len();
+    let index = match &query {
+        Ok(query) => query.group.as_deref().and_then(|group| owner(group, processes)),
+        Err(_) => serde_urlencoded::from_str::<GroupQuery>(&raw)
+            .ok()
+            .and_then(|query| owner(query.group.as_deref()?, processes)),
+    };
+    let Some(index) = index else {
         return error(StatusCode::BAD_REQUEST, "expected a group made of digits: ?group=G&visitor=V".to_owned());
     };
+    if let (Ok(query), Some(placement)) = (&query, children.views.get(index)) {
+        children.from_view.fetch_add(1, Ordering::Relaxed);
+        return discovery::answer(&placement, &query.visitor);
+    }
+    children.forwarded.fetch_add(1, Ordering::Relaxed);
     match children.forward(index, Method::GET, &format!("/locate?{raw}")).await {
         Ok((status, body)) => relay(status, body, "application/json"),
         Err(response) => response,
@@ -152,10 +202,7 @@ async fn aimed(State(children): State<Arc<Children>>, Query(target): Query<Targe
             }
         }
     };
-    match children.forward(index, Method::POST, &format!("{path}{query}")).await {
-        Ok((status, body)) => relay(status, body, "application/json"),
-        Err(response) => response,
-    }
+    children.act(index, &format!("{path}{query}")).await
 }
 
 async fn scale_out(State(children): State<Arc<Children>>) -> Response {
@@ -164,10 +211,7 @@ async fn scale_out(State(children): State<Arc<Children>>) -> Response {
         Err(response) => return response,
     };
     let index = (0..listings.len()).min_by_key(|&index| listings[index].len()).unwrap_or(0);
-    match children.forward(index, Method::POST, "/admin/scale-out").await {
-        Ok((status, body)) => relay(status, body, "application/json"),
-        Err(response) => response,
-    }
+    children.act(index, "/admin/scale-out").await
 }
 
 async fn metrics(State(children): State<Arc<Children>>) -> Response {
@@ -185,12 +229,64 @@ async fn metrics(State(children): State<Arc<Children>>) -> Response {
         }
     }
     let content_type = "text/plain; version=0.0.4; charset=utf-8";
-    relay(StatusCode::OK, Bytes::from(relabel::merge(&texts)), content_type)
+    let mut text = relabel::merge(&texts);
+    let (from_view, forwarded) =
+        (children.from_view.load(Ordering::Relaxed), children.forwarded.load(Ordering::Relaxed));
+    text.push_str(&metrics::render_directory(from_view, forwarded));
+    relay(StatusCode::OK, Bytes::from(text), content_type)
 }
 
 #[cfg(test)]
 mod tests {
+    use tokio::net::TcpListener;
+    use tokio_util::sync::CancellationToken;
+
     use super::*;
+    use crate::protocol::http_server;
+    use crate::server::partition::Part;
+    use crate::server::{Cluster, Settings};
+
+    /// Where the directory at `base` places 100 visitors of group 1.
+    async fn placed(client: &HttpClient, base: &str) -> Vec<String> {
+        let mut servers = Vec::new();
+        for i in 0..100 {
+            servers.push(client.locate(base, "1", &format!("v{i}")).await.expect("located").server);
+        }
+        servers
+    }
+
+    #[tokio::test]
+    async fn a_forwarded_admin_action_shows_in_the_next_locate_without_waiting_for_the_feed() {
+        let settings = Settings { instances: 3, drain_window: Duration::from_millis(100), ..Settings::default() };
+        let cluster = Cluster::start_part(settings, Some(Part { index: 0, processes: 1 })).await.unwrap();
+        // No feed: the copy changes only through what the directory itself does.
+        let views = Arc::new(Views::new(1));
+        views.install(0, cluster.membership().placement().snapshot().clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, children) =
+            (CancellationToken::new(), Arc::new(Children::new(vec![cluster.directory_url()], views)));
+        let serving =
+            tokio::spawn(http_server::serve(listener, router(children.clone()), stop.clone(), Default::default()));
+        let client = HttpClient::new(FORWARD_TIMEOUT);
+
+        assert!(placed(&client, &base).await.contains(&"p0-s3".to_owned()));
+        let (status, _) = client.request(Method::POST, &format!("{base}/admin/scale-in?server=p0-s3")).await.unwrap();
+        assert_eq!(status, StatusCode::OK);
+        assert!(!placed(&client, &base).await.contains(&"p0-s3".to_owned()), "the draining p0-s3 was named");
+        assert!(placed(&client, &base).await.contains(&"p0-s2".to_owned()));
+        let (status, _) = client.request(Method::POST, &format!("{base}/admin/kill?server=p0-s2")).await.unwrap();
+        assert_eq!(status, StatusCode::OK);
+        assert!(!placed(&client, &base).await.contains(&"p0-s2".to_owned()), "the killed p0-s2 was named");
+        let (status, _) = client.request(Method::POST, &format!("{base}/admin/scale-out")).await.unwrap();
+        assert_eq!(status, StatusCode::OK);
+        assert!(placed(&client, &base).await.contains(&"p0-s4".to_owned()), "the new p0-s4 got no visitor");
+        assert_eq!(children.forwarded.load(Ordering::Relaxed), 0, "every /locate answered from the copy");
+
+        stop.cancel();
+        serving.await.unwrap();
+        cluster.shutdown().await;
+    }
 
     #[test]
     fn instance_names_say_their_process() {

@@ -5,8 +5,9 @@
 //! the groups it owns: group `G` belongs to process `G mod P` (the group read as a decimal
 //! number, of any length). Visitors and agents of one group always meet in one process, so
 //! nothing needs to be shared between processes. The parent holds no sessions: it runs
-//! the one directory, which answers `/locate`, the admin routes and `/metrics` for every
-//! group by forwarding to the owner ([`front`]).
+//! the one directory, which answers the admin routes and `/metrics` for every group by
+//! forwarding to the owner, and `/locate` itself, from a copy of each owner's placement that
+//! a change feed from the owner keeps current ([`front`], [`feed`], [`views`]).
 //!
 //! Children are this same binary started with a hidden `serve --partition-child SPEC`
 //! ([`child`]); they name their instances `p{index}-s1`, `p{index}-s2`, ... so names stay
@@ -14,8 +15,10 @@
 //! or is killed, whatever the way.
 
 pub mod child;
+pub(crate) mod feed;
 mod front;
 mod relabel;
+mod views;
 
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -27,7 +30,9 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::{Child, ChildStdin, Command};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
+use self::views::Views;
 use super::settings::Settings;
 use crate::protocol::http_server;
 
@@ -103,6 +108,8 @@ pub struct Partition {
     directory_addr: SocketAddr,
     stop: CancellationToken,
     directory: tokio::task::JoinHandle<()>,
+    /// The placement feeds the directory follows, one per child.
+    feeds: TaskTracker,
     /// How long a child may take to shut down: its drain window and grace.
     bound: Duration,
 }
@@ -131,10 +138,20 @@ impl Partition {
         let listener = TcpListener::bind(addr).await.map_err(|source| PartitionError::Bind { addr, source })?;
         let directory_addr = listener.local_addr().map_err(|source| PartitionError::Bind { addr, source })?;
         let stop = CancellationToken::new();
-        let router = front::router(Arc::new(front::Children::new(bases)));
+        let views = Arc::new(Views::new(processes));
+        let feeds = TaskTracker::new();
+        for (index, base) in bases.iter().enumerate() {
+            feeds.spawn(feed::follow(base.clone(), index, views.clone(), stop.clone()));
+        }
+        feeds.close();
+        // Until every copy is in, `/locate` is forwarded: right, only slower.
+        if !views.ready(CHILD_START).await {
+            tracing::warn!("not every server process sent its placement; forwarding /locate for those");
+        }
+        let router = front::router(Arc::new(front::Children::new(bases, views)));
         let directory = tokio::spawn(http_server::serve(listener, router, stop.clone(), settings.http_bounds()));
         let bound = settings.drain_window + settings.shutdown_grace + Duration::from_secs(1);
-        Ok(Partition { processes: started, directory_addr, stop, directory, bound })
+        Ok(Partition { processes: started, directory_addr, stop, directory, feeds, bound })
     }
 
     /// `http://HOST:PORT` of the directory (`/locate`, `/admin/*`, `/metrics`).
@@ -161,6 +178,7 @@ impl Partition {
             }
         }
         let _ = (&mut self.directory).await;
+        self.feeds.wait().await;
     }
 }
 
