@@ -90,7 +90,11 @@ async fn three_shards_started_together_merge_into_the_verdict_of_one_process() {
     assert!(String::from_utf8_lossy(&output.stdout).contains("verdict: INCOMPLETE (no summary from shard 1 of 3"));
     let args = ["merge", shard_dirs[0].to_str().unwrap(), shard_dirs[2].to_str().unwrap(), "--allow-missing"];
     let output = bench(&args).await;
-    assert_ne!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stdout));
+    // Judged, not INCOMPLETE: a pass, or HARNESS-LIMITED (also exit 3) when the busy machine
+    // made a shard's harness lag, as `assert_pass` allows.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let verdict = stdout.lines().rev().find(|line| line.starts_with("verdict: ")).unwrap_or_default();
+    assert!(verdict == "verdict: PASS" || verdict.starts_with("verdict: HARNESS-LIMITED ("), "{stdout}");
     assert!(String::from_utf8_lossy(&output.stderr).contains("partial: judged without the missing shards"));
 
     // The single run is no shard of this run: refused.
