@@ -222,6 +222,9 @@ fn hint(kind: &str) -> &'static str {
         "handshake" => " (WebSocket upgrade refused: not a Presence instance?)",
         "protocol" | "unexpected_reply" => " (not a Presence server: unexpected answer)",
         "timeout" => " (no answer)",
+        // Openings still waiting when the run ended: the server takes connections, answers none.
+        "unanswered" => " (no answer before the run ended)",
+        "lost" => " (the connection ended before the session opened)",
         _ => "",
     }
 }
@@ -295,6 +298,14 @@ mod tests {
             line,
             "verdict: TARGET DOWN (no session could be opened on http://127.0.0.1:9: 7 connect (connection refused or unreachable))"
         );
+
+        // A server that takes connections and never answers an opening (half-open) is named too.
+        let mut s = summary();
+        s.counters.insert("sessions_opened".into(), 0);
+        s.errors.insert("unanswered".into(), 4);
+        s.errors.insert("lost".into(), 2);
+        let line = status(&s, &clean).2;
+        assert!(line.ends_with("2 lost (the connection ended before the session opened), 4 unanswered (no answer before the run ended))"), "{line}");
 
         let mut s = summary();
         s.harness = Some(harness_limited());

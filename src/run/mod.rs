@@ -166,19 +166,18 @@ pub async fn run(plan: Plan, options: Options, shutdown: Shutdown) -> Result<Run
             summary.aborted = aborted;
             summary.drills = result.drills;
             summary.harness = Some(HarnessSummary::judge(&result.health, &summary.errors, &mut summary.drills));
-            summary.shard = shard_info.map(|info| ShardInfo {
-                start_at: start_at.map(|start| humantime::format_rfc3339_millis(start.at).to_string()),
-                start_lag_ms: result.start_lag.map(|lag| lag.as_secs_f64() * 1e3),
-                ..info
-            });
+            summary.shard = shard_record(shard_info, start_at, result.start_lag);
             (summary, Ending { interrupted: result.interrupted, target_down: None })
         }
         // A missed start runs nothing and judges nothing: the merge counts the shard missing.
         Err(StartError::Late(source)) => return Err(RunError::Late { shard, source }),
-        // Nothing ran: the verdict says why, in every output.
+        // Nothing ran: the verdict says why, in every output. A shard says which one it is
+        // even so, or the merge could not read it and the split run would end with no verdict.
         Err(err) => {
             let ending = Ending { interrupted: false, target_down: Some(err.to_string()) };
-            (Summary::from_totals(&name, &target, &Totals::default()), ending)
+            let mut summary = Summary::from_totals(&name, &target, &Totals::default());
+            summary.shard = shard_record(shard_info, start_at, None);
+            (summary, ending)
         }
     };
     let verdict = gate::judge(&mut summary, &gate, baseline.as_ref(), &options.gate, &ending);
@@ -201,6 +200,16 @@ pub async fn run(plan: Plan, options: Options, shutdown: Shutdown) -> Result<Run
         () = shutdown.force.cancelled() => true,
     };
     Ok(RunResult { summary, verdict, forced })
+}
+
+/// A shard's record in its summary: who it is, and when its schedule began against the agreed
+/// start (`None` when it never began).
+fn shard_record(info: Option<ShardInfo>, start_at: Option<StartAt>, lag: Option<Duration>) -> Option<ShardInfo> {
+    info.map(|info| ShardInfo {
+        start_at: start_at.map(|start| humantime::format_rfc3339_millis(start.at).to_string()),
+        start_lag_ms: lag.map(|lag| lag.as_secs_f64() * 1e3),
+        ..info
+    })
 }
 
 /// What the run loads, in a few words, for the start line.

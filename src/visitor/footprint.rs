@@ -31,11 +31,19 @@ const VISITOR_FUTURE_MAX: usize = 1344;
 const TAB_MAX: usize = 576;
 
 fn context() -> VisitorContext {
-    let text = "name: t\nduration: 1s\ntarget: { url: ws://127.0.0.1:9/presence }\n\
-                load: { stages: [ { hold: 1s } ] }\nbehaviors: [ { name: b, steps: [ connect ] } ]\n";
-    let plan = crate::scenario::from_str(text, "footprint.yaml").expect("a valid scenario");
+    context_at("ws://127.0.0.1:9/presence", "[ connect ]")
+}
+
+/// A visitor's context for one instance at `url` (no discovery), its behavior's `steps`
+/// written in YAML flow style; shared with the visitor's other unit tests.
+pub(super) fn context_at(url: &str, steps: &str) -> VisitorContext {
+    let text = format!(
+        "name: t\nduration: 1s\ntarget: {{ url: '{url}' }}\n\
+         load: {{ stages: [ {{ hold: 1s }} ] }}\nbehaviors: [ {{ name: b, steps: {steps} }} ]\n"
+    );
+    let plan = crate::scenario::from_str(&text, "footprint.yaml").expect("a valid scenario");
     let recorder = Recorder::new();
-    let endpoint = Endpoint::parse("ws://127.0.0.1:9/presence").expect("a valid URL");
+    let endpoint = Endpoint::parse(url).expect("a valid URL");
     let opener = Opener {
         discovery: Discovery::Instance(endpoint),
         options: ConnectOptions::default(),

@@ -1,6 +1,7 @@
 //! A split run end to end: 3 shards of one scenario (`run --shard K/3 --start-at`) against one
 //! reference cluster, merged, judge the same as the single process running the whole scenario;
-//! a merge that lacks a shard is exit 3, and a summary of another run is refused.
+//! a merge that lacks a shard is exit 3, a summary of another run is refused, and shards that
+//! find the target down merge into TARGET DOWN.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -89,7 +90,11 @@ async fn three_shards_started_together_merge_into_the_verdict_of_one_process() {
     assert!(String::from_utf8_lossy(&output.stdout).contains("verdict: INCOMPLETE (no summary from shard 1 of 3"));
     let args = ["merge", shard_dirs[0].to_str().unwrap(), shard_dirs[2].to_str().unwrap(), "--allow-missing"];
     let output = bench(&args).await;
-    assert_ne!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stdout));
+    // Judged, not INCOMPLETE: a pass, or HARNESS-LIMITED (also exit 3) when the busy machine
+    // made a shard's harness lag, as `assert_pass` allows.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let verdict = stdout.lines().rev().find(|line| line.starts_with("verdict: ")).unwrap_or_default();
+    assert!(verdict == "verdict: PASS" || verdict.starts_with("verdict: HARNESS-LIMITED ("), "{stdout}");
     assert!(String::from_utf8_lossy(&output.stderr).contains("partial: judged without the missing shards"));
 
     // The single run is no shard of this run: refused.
@@ -188,4 +193,30 @@ async fn a_signal_to_processes_stops_every_shard_and_the_merge_says_interrupted(
         assert_eq!(status_of(&json(&out.join(format!("shard-{k}")))), "interrupted");
     }
     cluster.shutdown().await;
+}
+
+/// `run --processes 2` against a closed port: each shard finds the target down before its
+/// load and says so in a summary that still names its shard, so the merge is TARGET DOWN
+/// (exit 3) in the table, summary.json and JUnit. Before, the shards' summaries had no `shard`
+/// section, the merge refused them as "not a shard's summary" and the run exited 2 (invalid
+/// input) with no verdict and an empty JUnit file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_against_a_dead_target_merge_into_target_down() {
+    let dir = scratch_dir("shards-dead");
+    let scenario = dir.join("split.yaml");
+    std::fs::write(&scenario, SCENARIO).unwrap();
+    let (out, junit) = (dir.join("out"), dir.join("junit.xml"));
+    let args = ["run", scenario.to_str().unwrap(), "--target", "http://127.0.0.1:1", "--processes", "2"];
+    let output =
+        bench(&[&args[..], &["--out", out.to_str().unwrap(), "--junit", junit.to_str().unwrap()]].concat()).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stderr));
+    let last = stdout.lines().rev().find(|line| !line.is_empty()).unwrap_or_default();
+    assert!(last.starts_with("verdict: TARGET DOWN (") && last.contains("Connection refused"), "{last}");
+    let merged = json(&out);
+    assert_eq!(status_of(&merged), "target_down", "{}", merged["outcome"]);
+    assert_eq!(merged["outcome"]["exit_code"], 3);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<error message=\"verdict: TARGET DOWN"), "{xml}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
