@@ -23,6 +23,7 @@ use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Semaphore;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
@@ -127,7 +128,10 @@ async fn handshake(storm: &Storm, index: u32) -> Result<Socket> {
         true => format!("{}/000/bare{index}/websocket", storm.prefix),
         false => format!("{}/websocket", storm.prefix),
     };
-    let (mut socket, _) = tokio_tungstenite::client_async(url, tcp).await?;
+    // tungstenite's 128 KiB read and write buffers would make each connection 256 KiB
+    // (2.5 GiB at 19,000, page faults that dwarf the connect); the harness's sizes instead.
+    let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
+    let (mut socket, _) = tokio_tungstenite::client_async_with_config(url, tcp, Some(config)).await?;
     if storm.sockjs && next_text(&mut socket).await? != "o" {
         return Err("expected the SockJS open frame".into());
     }
