@@ -15,7 +15,7 @@ SCENARIO="$(dirname "$0")/../scenarios/connect-storm.yaml"
 
 harness() {
   $BIN run "$SCENARIO" --target "$TARGET" --out "$OUT/run-$1" \
-    --set "load.stages[0].to=$VISITORS" --set duration=3s --set 'load.stages[1].hold=2s'
+    --set "load.stages[0].to=$VISITORS" --set duration=15s --set 'load.stages[1].hold=14s'
 }
 bare() { "$BARE" "$TARGET" "$VISITORS" 8 sockjs; }
 

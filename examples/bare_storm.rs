@@ -1,8 +1,9 @@
 //! A bare connect storm, for BENCHMARKS.md ("Connect storm"): the yardstick the harness's own
 //! connect path is measured against. It uses tokio-tungstenite directly, none of
-//! presence-bench's client code: `VISITORS` connections to one instance, opened as fast as it
-//! can with at most `IN_FLIGHT` opening at once, spread over `SOURCE_IPS` loopback source
-//! addresses (127.0.0.2, .3, ...; as `target.source_ips`, with the port chosen at connect).
+//! presence-bench's client code but the socket option that defers a bound socket's port
+//! choice (`defer_port_choice`, so that both bind alike): `VISITORS` connections to one
+//! instance, opened as fast as it can with at most `IN_FLIGHT` opening at once, spread over
+//! `SOURCE_IPS` loopback source addresses (127.0.0.2, .3, ...; as `target.source_ips`).
 //! Each one upgrades (SockJS: `{prefix}/000/{id}/websocket` and waits for `o`; raw:
 //! `{prefix}/websocket`), sends `connect`, waits for `connected`, sends one `presence` and
 //! waits for its `presence_ack`: what a visitor of `scenarios/connect-storm.yaml` does. The
@@ -21,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
+use presence_bench::protocol::client::defer_port_choice;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -146,22 +148,13 @@ async fn handshake(storm: &Storm, index: u32) -> Result<Socket> {
 }
 
 /// TCP from the visitor's source address; the port is left to `connect`
-/// (`IP_BIND_ADDRESS_NO_PORT`), as the harness does, and Nagle is off, as in the harness.
+/// (`IP_BIND_ADDRESS_NO_PORT`, through the harness's own function: the one piece of
+/// presence-bench this client uses, so that both bind alike), and Nagle is off, as in the
+/// harness.
 async fn connect_from(storm: &Storm, index: u32) -> Result<TcpStream> {
     let socket = TcpSocket::new_v4()?;
     if !storm.sources.is_empty() {
-        use std::os::fd::AsRawFd;
-        let on: libc::c_int = 1;
-        // SAFETY: setsockopt(2) on a socket this function owns, with a pointer to a live c_int.
-        unsafe {
-            libc::setsockopt(
-                socket.as_raw_fd(),
-                libc::IPPROTO_IP,
-                libc::IP_BIND_ADDRESS_NO_PORT,
-                std::ptr::from_ref(&on).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
-        }
+        defer_port_choice(&socket);
         socket.bind(SocketAddr::new(storm.sources[index as usize % storm.sources.len()], 0))?;
     }
     let tcp = socket.connect(storm.server).await?;
