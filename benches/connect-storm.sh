@@ -6,11 +6,15 @@
 #   MODE=directory (default): `serve --processes 2`, visitors locate through its directory.
 #   MODE=instance: `serve --instances 1`, visitors connect straight to the instance (no
 #   /locate: what the harness's own connect path and one server process reach).
+#   MODE=bare: the same server, loaded by examples/bare_storm.rs (tokio-tungstenite alone, none
+#   of the harness's code) with the same 19,000 connects over the same 8 source addresses:
+#   the yardstick for the harness's connect path. Build it first:
+#   cargo build --release --example bare_storm
 # usage: benches/connect-storm.sh target/release/presence-bench LABEL [PORT]
 BIN=$1; LABEL=$2; PORT=${3:-7000}; MODE=${MODE:-directory}
 OUT=/tmp/connect-storm-$LABEL
 rm -rf "$OUT"; mkdir -p "$OUT"
-if [ "$MODE" = instance ]; then
+if [ "$MODE" = instance ] || [ "$MODE" = bare ]; then
   $BIN serve --instances 1 --directory-port "$PORT" --base-port $((PORT + 1)) > "$OUT/serve.log" 2>&1 &
   TARGET=ws://127.0.0.1:$((PORT + 1))/presence
 else
@@ -21,13 +25,23 @@ SPID=$!
 for _ in $(seq 100); do grep -q '^directory ' "$OUT/serve.log" && break; sleep 0.1; done
 PIDS="$SPID $(awk '/^process / {print $4}' "$OUT/serve.log")"
 cpu() { for pid in $PIDS; do awk '{s += $14 + $15} END {printf "%d ", s}' "/proc/$pid/stat"; done; }
+stop_server() {
+  AFTER=$(cpu)
+  kill -INT $SPID; wait $SPID 2>/dev/null
+  echo "server CPU (ticks of 10 ms, per process: $PIDS): before $BEFORE after $AFTER"
+}
 BEFORE=$(cpu)
+if [ "$MODE" = bare ]; then
+  /usr/bin/time -f "bare client: %U s user, %S s system, %M KiB peak RSS, %e s wall" \
+    "$(dirname "$BIN")/examples/bare_storm" "$TARGET" 19000 8 sockjs
+  echo "bare exit: $?"
+  stop_server
+  exit 0
+fi
 /usr/bin/time -f "harness: %U s user, %S s system, %M KiB peak RSS, %e s wall" \
   $BIN run "$(dirname "$0")/../scenarios/connect-storm.yaml" --target "$TARGET" --out "$OUT/run" > "$OUT/run.log" 2>&1
 echo "run exit: $?"
-AFTER=$(cpu)
-kill -INT $SPID; wait $SPID 2>/dev/null
-echo "server CPU (ticks of 10 ms, per process: $PIDS): before $BEFORE after $AFTER"
+stop_server
 python3 - "$OUT/run/timeline.jsonl" <<'PY'
 import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]

@@ -71,8 +71,9 @@ pub struct Opened {
     /// The visitor id the session holds (assigned by the server for unique sessions; the
     /// agent's name for agent sessions).
     pub visitor: String,
-    /// The instance that serves the session.
-    pub server: Option<String>,
+    /// The instance that serves the session, as a label (`unknown` when the answer names
+    /// none), interned once here: interning takes a process-wide lock.
+    pub server: &'static str,
 }
 
 /// Everything needed to open sessions, shared by all visitors.
@@ -146,13 +147,14 @@ impl Opener {
             }
             (_, other) => return Err(SessionError::Unexpected { request: name, answer: Box::new(other) }),
         };
+        let server = server.as_deref().map_or("unknown", label::intern);
         if let Some(metric) = metric {
             self.recorder.since(metric, started);
             if metric == Metric::Connect {
                 self.record_phases(located - started, phases, opened.elapsed());
             }
             self.recorder.count(Counter::SessionsOpened, 1);
-            self.recorder.tally(Tally::SessionOpened, server.as_deref().map_or("unknown", label::intern));
+            self.recorder.tally(Tally::SessionOpened, server);
         }
         Ok(Opened { conn, visitor, server })
     }

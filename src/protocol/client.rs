@@ -482,8 +482,9 @@ async fn connect_tcp(endpoint: &Endpoint, local_ip: Option<IpAddr>) -> Result<Tc
 /// `bind` (`IP_BIND_ADDRESS_NO_PORT`): a `bind(ip, 0)` must find a port no other socket on
 /// that address holds, a search that grows with every socket already bound there (thousands
 /// per source address in a large run) and that caps an address at one socket per port
-/// whatever the destination. Best effort: without it, `bind` works as before.
-fn defer_port_choice(socket: &TcpSocket) {
+/// whatever the destination. Best effort: without it, `bind` works as before. Public for the
+/// bare client (examples/bare_storm.rs), which must bind as the harness does.
+pub fn defer_port_choice(socket: &TcpSocket) {
     #[cfg(target_os = "linux")]
     {
         use std::os::fd::AsRawFd;

@@ -20,6 +20,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::upgrade_hold::UpgradeHold;
+
 /// How long a server waits on its clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bounds {
@@ -75,7 +77,9 @@ async fn connection(stream: TcpStream, router: Router, closing: CancellationToke
     }
     let mut builder = http1::Builder::new();
     builder.timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
-    let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router)).with_upgrades();
+    // A `101` leaves with the session's first frame (SockJS `o`), in one write (upgrade_hold).
+    let io = TokioIo::new(UpgradeHold::new(stream));
+    let connection = builder.serve_connection(io, TowerToHyperService::new(router)).with_upgrades();
     tokio::pin!(connection);
     let mut asked_to_close = false;
     let result = loop {

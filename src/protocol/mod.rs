@@ -10,6 +10,7 @@
 //! - [`locate`]: the `/locate` discovery request.
 //! - [`upgrade`]: the client's WebSocket opening handshake, with a small buffer.
 //! - [`http_server`]: serving HTTP and WebSocket upgrades with bounded waits (both sides).
+//! - [`upgrade_hold`]: a server's `101` sent in one write with the first frame after it.
 
 pub mod client;
 pub mod close;
@@ -24,5 +25,6 @@ pub mod sockjs;
 pub mod stream;
 pub mod tls;
 pub mod upgrade;
+pub mod upgrade_hold;
 
 pub use message::{ClientMessage, Page, ServerMessage, Status};

@@ -14,7 +14,7 @@ use super::tab::{poll_any, Tab};
 use super::VisitorContext;
 use crate::checks::visitor_side::{FocusExpectation, SignalOrder};
 use crate::drill::Loss;
-use crate::measure::{label, Metric, Recorder, Tally};
+use crate::measure::{Metric, Recorder, Tally};
 use crate::protocol::client::{ClientError, Incoming, Transport};
 use crate::protocol::{ClientMessage, ServerMessage};
 use crate::session::{self, Identity, Opened, SessionError};
@@ -181,8 +181,7 @@ impl<'a> Visitor<'a> {
                     if reconnecting.is_some() {
                         self.ctx.recorder.tally(Tally::ReconnectAttempt, "ok");
                     }
-                    let server = opened.server.as_deref().map_or("unknown", label::intern);
-                    return Ok((opened.conn, server));
+                    return Ok((opened.conn, opened.server));
                 }
                 Err(err) => {
                     self.record_session_error(&err);

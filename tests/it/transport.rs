@@ -60,6 +60,27 @@ async fn idle_sockjs_sessions_get_heartbeats() {
     assert_eq!(incoming, presence_bench::protocol::client::Incoming::Heartbeat);
 }
 
+/// A heartbeat is due a whole interval after the last frame sent, not after the session
+/// opened: the session's one heartbeat timer moves with every frame that goes out.
+#[tokio::test]
+async fn a_heartbeat_comes_a_whole_interval_after_the_last_frame() {
+    use presence_bench::protocol::client::Incoming;
+    let heartbeat = Duration::from_millis(400);
+    let cluster = cluster(Settings { heartbeat, ..settings() }).await;
+    let mut conn = open(&url(&cluster, "s1"), Sockjs).await;
+    // Pacing, not synchronisation: a frame goes out three quarters into the first interval
+    // (an `extend` before `connect` is answered with an error).
+    tokio::time::sleep(heartbeat * 3 / 4).await;
+    send(&mut conn, ClientMessage::Extend).await;
+    recv(&mut conn).await;
+    let answered = std::time::Instant::now();
+    let incoming = within("a heartbeat", conn.recv()).await.expect("a frame");
+    assert_eq!(incoming, Incoming::Heartbeat);
+    // Had the timer stayed where the session opened, the heartbeat would follow the answer
+    // by a quarter of the interval.
+    assert!(answered.elapsed() >= heartbeat / 2, "a heartbeat {:?} after the last frame", answered.elapsed());
+}
+
 #[tokio::test]
 async fn invalid_session_paths_are_404_and_reuse_gets_2010() {
     let cluster = cluster(settings()).await;

@@ -105,9 +105,17 @@ impl Session {
     async fn serve(&mut self, link: &mut Link, mut outbox: mpsc::Receiver<Outgoing>) -> End {
         let heartbeat = self.context.settings.heartbeat;
         let mut drain_at: Option<Instant> = None;
+        // One heartbeat timer for the session's life, moved later as frames go out. A new
+        // timer per pass of the loop (per frame received or pushed) took the runtime's timer
+        // lock twice, to register and to cancel it; moving a timer later takes none.
+        let heartbeat_timer = sleep_until(link.last_sent() + heartbeat);
+        tokio::pin!(heartbeat_timer);
         loop {
             let ack_at = self.pending_acks.front().map(|(due, _)| *due);
             let heartbeat_at = link.last_sent() + heartbeat;
+            if heartbeat_timer.deadline() != heartbeat_at {
+                heartbeat_timer.as_mut().reset(heartbeat_at);
+            }
             let sockjs = link.wants_heartbeats();
             tokio::select! {
                 biased;
@@ -136,7 +144,7 @@ impl Session {
                         return End::Close(close);
                     }
                 }
-                () = sleep_until(heartbeat_at), if sockjs => {
+                () = &mut heartbeat_timer, if sockjs => {
                     if link.heartbeat().await.is_err() {
                         return End::Drop;
                     }
