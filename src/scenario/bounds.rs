@@ -21,6 +21,10 @@ pub const MAX_RATE_PER_SECOND: f64 = 1_000_000.0;
 /// instead of recursing on.
 pub const MAX_NESTING: usize = 16;
 
+/// Bytes of a scenario file: the largest example is a few KiB; a file of many MiB is generated
+/// and gone wrong (a 2 GiB one took 7 minutes to be refused for its nesting).
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
 /// Checks a rate against [`MAX_RATE_PER_SECOND`]; the message names the bound.
 pub(crate) fn check_rate(per_second: f64) -> Result<(), String> {
     if per_second > MAX_RATE_PER_SECOND {

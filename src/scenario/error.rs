@@ -8,6 +8,10 @@ pub enum ScenarioError {
     /// The file could not be read at all.
     #[error("{file}: cannot read the scenario: {source}")]
     Read { file: String, source: std::io::Error },
+    /// The file is larger than any scenario needs (a generated file gone wrong): refused
+    /// before it is read, as reading and validating gigabytes takes minutes.
+    #[error("{file}: the scenario is {bytes} bytes, over the {} MiB a scenario file may be", super::bounds::MAX_FILE_BYTES >> 20)]
+    TooLarge { file: String, bytes: u64 },
     /// The file was read but is not a valid scenario: every mistake found, in text order
     /// (at least one), one per line when shown.
     #[error("{}", lines(.0))]

@@ -38,7 +38,7 @@ mod transport;
 use std::path::Path;
 
 pub use agents::DEFAULT_GRACE;
-pub use bounds::{MAX_AGENTS, MAX_NESTING, MAX_RATE_PER_SECOND, MAX_VISITORS};
+pub use bounds::{MAX_AGENTS, MAX_FILE_BYTES, MAX_NESTING, MAX_RATE_PER_SECOND, MAX_VISITORS};
 pub use content::{DataTemplate, DataValue, Navigation, PageTemplate, PresenceUpdate};
 pub use drills::{DEFAULT_ACTION_TIMEOUT, DEFAULT_SETTLE, DEFAULT_WINDOW_CAP};
 pub use error::{Invalid, ScenarioError};
@@ -76,13 +76,32 @@ pub fn load_with(path: &Path, sets: &[Override]) -> Result<Plan, ScenarioError> 
 /// scenario, whatever each process's environment says.
 pub fn effective_text(path: &Path, sets: &[Override]) -> Result<(String, String), ScenarioError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { file: file.clone(), source })?;
+    let text = read(path, &file)?;
     let text = env::substitute(&text, &file, |name| std::env::var(name).ok()).map_err(ScenarioError::Invalid)?;
     match overrides::apply_all(&text, sets) {
         None => Ok((text, file)),
         Some(Ok(rewritten)) => Ok((rewritten, format!("{file} (with --set)"))),
         Some(Err(err)) => Err(ScenarioError::Override(err)),
     }
+}
+
+/// The file's text, if it is not larger than [`bounds::MAX_FILE_BYTES`] (checked before reading
+/// and while reading, for a file that grows or a pipe).
+fn read(path: &Path, file: &str) -> Result<String, ScenarioError> {
+    use std::io::Read as _;
+    let unreadable = |source| ScenarioError::Read { file: file.to_owned(), source };
+    let too_large = |bytes| ScenarioError::TooLarge { file: file.to_owned(), bytes };
+    let opened = std::fs::File::open(path).map_err(unreadable)?;
+    let size = opened.metadata().map_err(unreadable)?.len();
+    if size > bounds::MAX_FILE_BYTES {
+        return Err(too_large(size));
+    }
+    let mut bytes = Vec::new();
+    opened.take(bounds::MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(unreadable)?;
+    if bytes.len() as u64 > bounds::MAX_FILE_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    String::from_utf8(bytes).map_err(|err| unreadable(std::io::Error::new(std::io::ErrorKind::InvalidData, err)))
 }
 
 /// Validates and compiles scenario `text`; `file_name` is only used in error messages. On

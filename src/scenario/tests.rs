@@ -376,3 +376,21 @@ fn a_behavior_transport_overrides_the_target_mix() {
     assert_eq!(plan.transport_of(1, 7), Transport::Eventsource);
     assert_eq!(plan.transports(), [Transport::XhrStreaming, Transport::Eventsource]);
 }
+
+#[test]
+fn a_file_larger_than_any_scenario_is_refused_before_it_is_read() {
+    let path = std::env::temp_dir().join(format!("presence-bench-large-{}.yaml", std::process::id()));
+    // A valid scenario followed by a comment that takes it past the bound.
+    let mut text = variant("", "").into_bytes();
+    text.extend_from_slice(b"\n# ");
+    text.resize(MAX_FILE_BYTES as usize + 1, b'x');
+    std::fs::write(&path, &text).unwrap();
+    let refused = load(&path);
+    std::fs::remove_file(&path).unwrap();
+    let err = refused.expect_err("over the bound");
+    assert!(matches!(err, ScenarioError::TooLarge { bytes, .. } if bytes == MAX_FILE_BYTES + 1), "{err}");
+    assert!(
+        err.to_string().ends_with(&format!("is {} bytes, over the 4 MiB a scenario file may be", MAX_FILE_BYTES + 1)),
+        "{err}"
+    );
+}
