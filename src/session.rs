@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::measure::{label, Check, Counter, ErrorKind, Metric, Recorder, Tally};
 use crate::protocol::client::{ClientError, ConnectOptions, Connection, Incoming, OpenPhases, Transport};
 use crate::protocol::discovery::{Discovery, DiscoveryError};
-use crate::protocol::{ClientMessage, ServerMessage};
+use crate::protocol::{close, ClientMessage, ServerMessage};
 use crate::scenario::Backoff;
 
 /// Why a session could not be opened.
@@ -28,6 +28,13 @@ pub enum SessionError {
 }
 
 impl SessionError {
+    /// Whether the instance sent the opening away because it drains (PROTOCOL.md section 4:
+    /// new connections to a draining instance get `c[3000,"Go away!"]` at once): a move the
+    /// server asked for, to be tried again elsewhere, not an error.
+    pub fn is_drain(&self) -> bool {
+        matches!(self, SessionError::Client(ClientError::Closed { code, .. }) if close::is_drain(*code))
+    }
+
     /// A short, low-cardinality name for reports.
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -129,6 +136,12 @@ impl Opener {
                 Err(_) => return Err(SessionError::Timeout(name, self.reply_timeout)),
                 Ok(Err(err)) => return Err(err.into()),
                 Ok(Ok(Incoming::Heartbeat)) => continue,
+                // The instance began to drain before it answered: its go-away close follows,
+                // and ends this opening as a move ([`SessionError::is_drain`]).
+                Ok(Ok(Incoming::Message(draining @ ServerMessage::Draining { .. }))) => {
+                    self.recorder.received(draining.kind());
+                    continue;
+                }
                 Ok(Ok(Incoming::Message(message))) => break message,
             }
         };

@@ -184,7 +184,11 @@ impl<'a> Visitor<'a> {
                     return Ok((opened.conn, opened.server));
                 }
                 Err(err) => {
-                    self.record_session_error(&err);
+                    // A draining instance sends new sessions away: try again (elsewhere, after
+                    // a new /locate) as after any move, not an error.
+                    if !err.is_drain() {
+                        self.record_session_error(&err);
+                    }
                     if matches!(err, SessionError::Timeout(..)) {
                         // Unanswered within the reply timeout: the wait is a sample, as for requests.
                         self.ctx.recorder.since(metric, started);

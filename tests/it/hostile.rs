@@ -187,6 +187,16 @@ async fn the_endless_locate_switch_streams_a_body_that_never_ends() {
 }
 
 #[tokio::test]
+async fn an_opening_sent_away_by_a_draining_instance_is_a_move_not_an_error() {
+    // Half the openings meet an instance that drains as they connect (`draining` before any
+    // `connected`, then go-away): each is tried again, as after any move, and nothing is an error.
+    let totals = run(Fault::DrainsEveryOther, Sockjs, &scenario(1000, "", BROWSING, "")).await;
+    assert!(totals.errors.is_empty(), "{:?}", totals.errors);
+    assert!(totals.counter(Counter::SessionsOpened) >= VISITORS, "every visitor connected in the end");
+    assert!(totals.histogram(Metric::PresenceAck).len() >= VISITORS);
+}
+
+#[tokio::test]
 async fn an_opening_that_times_out_is_a_sample_as_long_as_the_timeout() {
     let server = FaultServer::start(Fault::HalfOpen).await;
     let plan = plan_at(&scenario(1000, "reply_timeout: 200ms", BROWSING, ""), &server.instance_url());

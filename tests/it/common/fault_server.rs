@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use presence_bench::protocol::sockjs;
+use presence_bench::protocol::{close, sockjs};
 use presence_bench::protocol::{ClientMessage, ServerMessage, Status};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -48,6 +48,9 @@ pub enum Fault {
     WrongTab,
     /// Right after `connected`, pushes a `signal` and an `invoke` that no agent sent.
     UnknownSignals,
+    /// Every other session (the 2nd, 4th, ... upgrade) is on an instance that starts to drain
+    /// as the visitor connects: `connect` gets `draining`, then `c[3000,"Go away!"]` (SockJS).
+    DrainsEveryOther,
 }
 
 /// The visitor id a [`Fault::WrongVisitor`] server puts in every `connected`.
@@ -156,7 +159,8 @@ async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
     }
     let sockjs = path != "/presence/websocket";
     let ws = WebSocketStream::from_raw_socket(stream, Role::Server, None).await;
-    let _ = Session { ws, sockjs, shared: &shared, replies: 0, tab: String::new() }.run().await;
+    let drains = shared.fault == Fault::DrainsEveryOther && earlier_upgrades % 2 == 1;
+    let _ = Session { ws, sockjs, shared: &shared, replies: 0, tab: String::new(), drains }.run().await;
 }
 
 /// The request head (up to the blank line), at most 8 KiB.
@@ -196,6 +200,8 @@ struct Session<'a> {
     replies: u64,
     /// The tab `connect` named, for `focused`.
     tab: String,
+    /// This session's instance drains as the visitor connects ([`Fault::DrainsEveryOther`]).
+    drains: bool,
 }
 
 /// The session ends (the peer left, or the fault ended it).
@@ -225,6 +231,11 @@ impl Session<'_> {
 
     async fn answer(&mut self, message: ClientMessage) -> Result<(), Ended> {
         match message {
+            ClientMessage::Connect { .. } if self.drains => {
+                self.reply(ServerMessage::Draining { retry_after_ms: None }).await?;
+                let _ = self.send_text(sockjs::encode_close(close::GO_AWAY)).await;
+                Err(Ended)
+            }
             ClientMessage::Connect { visitor, tab, .. } => {
                 let visitor = if self.shared.fault == Fault::WrongVisitor { SOMEONE_ELSE.to_owned() } else { visitor };
                 self.tab = tab;
