@@ -29,24 +29,24 @@ pub(super) fn unanswered(recorder: &Recorder, metric: Option<Metric>, started: I
 /// it did not close within the run's close grace: a send blocked on a server that stopped
 /// reading, say), it counts as unanswered, as a request still open at a stop does; without
 /// this, the requests a server stuck hardest vanished from the report.
-struct InFlight {
-    recorder: Recorder,
+struct InFlight<'r> {
+    recorder: &'r Recorder,
     metric: Option<Metric>,
     started: Instant,
     ended: bool,
 }
 
-impl InFlight {
+impl InFlight<'_> {
     /// From here on the request ends in [`request`]'s own accounting.
     fn end(&mut self) {
         self.ended = true;
     }
 }
 
-impl Drop for InFlight {
+impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         if !self.ended {
-            unanswered(&self.recorder, self.metric, self.started);
+            unanswered(self.recorder, self.metric, self.started);
         }
     }
 }
@@ -66,7 +66,9 @@ pub(super) async fn request(
     is_reply: impl Fn(&ServerMessage) -> bool,
 ) -> Result<(), Interrupt> {
     let _waiting = v.ctx.recorder.waiting();
-    let mut in_flight = InFlight { recorder: v.ctx.recorder.clone(), metric, started, ended: false };
+    // The context outlives the visitor, so the guard borrows its recorder, not `v`.
+    let ctx = v.ctx;
+    let mut in_flight = InFlight { recorder: &ctx.recorder, metric, started, ended: false };
     let tabs = v.tabs.len();
     let sent = Instant::now();
     let deadline = sent + v.ctx.opener.reply_timeout;
