@@ -7,16 +7,17 @@
 #   (the server's own slowness then shows in its latencies).
 # usage: benches/capacity-100k.sh target/release/presence-bench OUT_DIR [run options...]
 set -u
+. "$(dirname "$0")/lib.sh"
 BIN=$1; OUT=$2; shift 2
 SCEN="$(dirname "$0")/../scenarios/capacity-100k.yaml"
 rm -rf "$OUT"; mkdir -p "$OUT"
 ulimit -n 20000
 nice -n "${NICE:-0}" "$BIN" serve --processes 8 --instances 2 --directory-port 7000 > "$OUT/serve.log" 2>&1 &
 SP=$!
-for _ in $(seq 100); do grep -q "^directory " "$OUT/serve.log" && break; sleep 0.2; done
-spids() { echo $SP; pgrep -P $SP; }
-cpu() { local t=0; for p in $(spids); do t=$((t + $(awk '{print $14+$15}' /proc/$p/stat 2>/dev/null || echo 0))); done; echo $t; }
-rss() { local t=0; for p in $(spids); do t=$((t + $(awk '/VmRSS/{print $2}' /proc/$p/status 2>/dev/null || echo 0))); done; echo $t; }
+wait_for_directory "$OUT/serve.log"
+PIDS=$(server_pids $SP "$OUT/serve.log")
+cpu() { local t=0; for ticks in $(cpu_ticks $PIDS); do t=$((t + ticks)); done; echo $t; }
+rss() { local t=0; for p in $PIDS; do t=$((t + $(awk '/VmRSS/{print $2}' /proc/$p/status 2>/dev/null || echo 0))); done; echo $t; }
 echo "server baseline rss_kib=$(rss) cpu_ticks=$(cpu)" > "$OUT/server.txt"
 /usr/bin/time -v "$BIN" run "$SCEN" --processes 6 --target http://127.0.0.1:7000 --out "$OUT/result" "$@" \
   > "$OUT/table.txt" 2> "$OUT/run.err"

@@ -12,6 +12,7 @@
 #   cargo build --release --example bare_storm
 # usage: benches/connect-storm.sh target/release/presence-bench LABEL [PORT]
 BIN=$1; LABEL=$2; PORT=${3:-7000}; MODE=${MODE:-directory}
+. "$(dirname "$0")/lib.sh"
 OUT=/tmp/connect-storm-$LABEL
 rm -rf "$OUT"; mkdir -p "$OUT"
 if [ "$MODE" = instance ] || [ "$MODE" = bare ]; then
@@ -22,9 +23,9 @@ else
   TARGET=http://127.0.0.1:$PORT
 fi
 SPID=$!
-for _ in $(seq 100); do grep -q '^directory ' "$OUT/serve.log" && break; sleep 0.1; done
-PIDS="$SPID $(awk '/^process / {print $4}' "$OUT/serve.log")"
-cpu() { for pid in $PIDS; do awk '{s += $14 + $15} END {printf "%d ", s}' "/proc/$pid/stat"; done; }
+wait_for_directory "$OUT/serve.log"
+PIDS=$(server_pids $SPID "$OUT/serve.log")
+cpu() { cpu_ticks $PIDS; }
 stop_server() {
   AFTER=$(cpu)
   kill -INT $SPID; wait $SPID 2>/dev/null

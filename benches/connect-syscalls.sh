@@ -18,6 +18,7 @@ harness() {
     --set "load.stages[0].to=$VISITORS" --set duration=15s --set 'load.stages[1].hold=14s'
 }
 bare() { "$BARE" "$TARGET" "$VISITORS" 8 sockjs; }
+. "$(dirname "$0")/lib.sh"
 
 # One storm by `client` (harness or bare) against a fresh server: traced, then timed.
 storm() {
@@ -25,7 +26,7 @@ storm() {
   for pass in traced timed; do
     $BIN serve --instances 1 --directory-port "$PORT" --base-port $((PORT + 1)) > "$OUT/serve-$client-$pass.log" 2>&1 &
     local spid=$!
-    for _ in $(seq 100); do grep -q '^directory ' "$OUT/serve-$client-$pass.log" && break; sleep 0.1; done
+    wait_for_directory "$OUT/serve-$client-$pass.log"
     if [ $pass = traced ]; then
       strace -f -c -o "$OUT/server-$client.strace" -p $spid 2> /dev/null &
       local tpid=$!

@@ -6,13 +6,14 @@
 # usage: benches/locate-rate.sh SERVER_BIN LOCATE_LOAD_BIN LABEL [PORT] [TOTAL]
 #   (LOCATE_LOAD_BIN: target/release/examples/locate_load, from `cargo build --release --examples`)
 BIN=$1; LOAD=$2; LABEL=$3; PORT=${4:-7000}; TOTAL=${5:-50000}
+. "$(dirname "$0")/lib.sh"
 OUT=/tmp/locate-rate-$LABEL
 rm -rf "$OUT"; mkdir -p "$OUT"
 $BIN serve --processes 2 --instances 2 --directory-port "$PORT" > "$OUT/serve.log" 2>&1 &
 SPID=$!
-for _ in $(seq 200); do grep -q '^directory ' "$OUT/serve.log" && break; sleep 0.1; done
-PIDS="$SPID $(awk '/^process / {print $4}' "$OUT/serve.log")"
-cpu() { for pid in $PIDS; do awk '{printf "%d ", $14 + $15}' "/proc/$pid/stat"; done; }
+wait_for_directory "$OUT/serve.log"
+PIDS=$(server_pids $SPID "$OUT/serve.log")
+cpu() { cpu_ticks $PIDS; }
 BEFORE=($(cpu))
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 timeout 90 "$LOAD" "http://127.0.0.1:$PORT" "$TOTAL" 256 2

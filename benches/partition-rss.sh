@@ -6,11 +6,12 @@
 # usage: benches/partition-rss.sh target/release/presence-bench [PORT]
 BIN=$1; PORT=${2:-7000}
 SCENARIO=/tmp/idle-19k-groups.yaml
+. "$(dirname "$0")/lib.sh"
 sed -e "s|http://127.0.0.1:7000|http://127.0.0.1:$PORT|" -e 's|^  source_ips: 8$|  source_ips: 8\n  groups: 2|' \
   "$(dirname "$0")/../scenarios/idle-19k.yaml" > $SCENARIO
 $BIN serve --processes 2 --instances 2 --directory-port "$PORT" > /tmp/partition-serve.log 2>&1 &
 SPID=$!
-for _ in $(seq 100); do grep -q '^directory ' /tmp/partition-serve.log && break; sleep 0.1; done
+wait_for_directory /tmp/partition-serve.log
 CHILDREN=$(awk '/^process / {print $4}' /tmp/partition-serve.log)
 $BIN run --quiet $SCENARIO > /tmp/partition-run.log 2>&1 &
 RPID=$!
