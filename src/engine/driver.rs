@@ -22,9 +22,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::shard::Shard;
 use crate::scenario::Load;
+use crate::visitor::{Closing, END_SETTLE};
 
 /// How often the driver adjusts the visitor count.
 const TICK: Duration = Duration::from_millis(10);
+/// How long the closing waits for visitors to settle: a stopped visitor's request gets
+/// `END_SETTLE` for its reply, so this is only reached by visitors blocked on a server that
+/// stopped reading; they close when they get there.
+const SETTLE_BOUND: Duration = END_SETTLE.saturating_mul(2);
 
 /// What the driver did, for the report.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -36,15 +41,15 @@ pub struct DriveStats {
 }
 
 /// Runs visitors as `load` says until `until`, `stop`, or (open model) arrivals are over and
-/// every visitor has left; then cancels the rest and waits up to `grace` for them to close,
-/// so a run lasts `until` plus the time its visitors take to close (at most `grace`).
+/// every visitor has left; then ends the run in two steps (see [`Closing`]): stops the rest
+/// and waits (at most [`SETTLE_BOUND`]) until each has settled or left, then lets them close
+/// and waits up to `grace` for that, so a run lasts `until` plus its settling and closing.
 /// `spawn_visitor` gets global visitor indices: those of `shard`'s stripe.
 pub async fn drive<F, Fut>(
     load: &Load,
     shard: Shard,
-    until: Duration,
-    grace: Duration,
-    stop: &CancellationToken,
+    (until, grace): (Duration, Duration),
+    (stop, closing): (&CancellationToken, &Closing),
     spawn_visitor: F,
 ) -> DriveStats
 where
@@ -96,7 +101,8 @@ where
         while live.len() < wanted {
             let index = shard.global(stats.started);
             stats.started += 1;
-            let token = stop.child_token();
+            // Not a child of `stop`: the driver stops its visitors itself, after the closing began.
+            let token = CancellationToken::new();
             // Boxed before it is wrapped: an async block that awaits a captured future keeps
             // room for it twice (the capture and the pinned awaitee), doubling every task.
             let visitor = Box::pin(spawn_visitor(index, token.clone()));
@@ -107,9 +113,24 @@ where
             live.insert(index, token);
         }
     }
+    closing.begin();
     for token in live.values() {
         token.cancel();
     }
+    let unsettled = tasks.len();
+    let settling = async {
+        let mut left = 0;
+        while closing.settled_count() + left < unsettled {
+            tokio::select! {
+                Some(_) = tasks.join_next() => left += 1,
+                () = closing.arrival() => {}
+            }
+        }
+    };
+    if tokio::time::timeout(SETTLE_BOUND, settling).await.is_err() {
+        tracing::warn!(settled = closing.settled_count(), unsettled, "visitors did not settle in time; closing anyway");
+    }
+    closing.close();
     if tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await.is_err() {
         tracing::warn!(remaining = tasks.len(), "visitors did not close within the grace period; aborting them");
         tasks.shutdown().await;
@@ -179,7 +200,9 @@ mod tests {
         let (lives, t0) = (Lives::default(), Clock::now());
         let stop = CancellationToken::new();
         let spawn = noted(&lives, t0);
-        let driving = tokio::spawn(async move { drive(&load, Shard::WHOLE, ms(3000), ms(100), &stop, spawn).await });
+        let driving = tokio::spawn(async move {
+            drive(&load, Shard::WHOLE, (ms(3000), ms(100)), (&stop, &Closing::default()), spawn).await
+        });
         for (at, level) in [(305, 3), (1005, 10), (1995, 10), (2505, 5), (2995, 0)] {
             tokio::time::sleep_until(t0 + ms(at)).await;
             let expected: Vec<u64> = (0..level).collect();
@@ -203,14 +226,81 @@ mod tests {
         let stop = CancellationToken::new();
         let spawn = noted(&lives, t0);
         let stopping = stop.clone();
-        let driving =
-            tokio::spawn(async move { drive(&load, Shard::WHOLE, ms(5000), ms(100), &stopping, spawn).await });
+        let driving = tokio::spawn(async move {
+            drive(&load, Shard::WHOLE, (ms(5000), ms(100)), (&stopping, &Closing::default()), spawn).await
+        });
         tokio::time::sleep_until(t0 + ms(1500)).await;
         let started: Vec<Duration> = lives.lock().unwrap().values().map(|(at, _)| *at).collect();
         assert_eq!(started, [ms(100), ms(200), ms(300), ms(400)], "one every 100 ms, then the cap");
         stop.cancel();
         let stats = driving.await.unwrap();
         assert_eq!(stats, DriveStats { started: 4, arrivals_dropped: 6 });
+    }
+
+    /// When each visitor (by index) closed, on the paused clock; a visitor told to stop
+    /// settles after `settle_ms[index]` (its last reply, or never: `None`), then closes.
+    fn settling(
+        closed: &Lives,
+        closing: &Arc<Closing>,
+        settle_ms: &'static [Option<u64>],
+        t0: Clock,
+    ) -> impl Fn(u64, CancellationToken) -> futures_util::future::BoxFuture<'static, ()> {
+        let (closed, closing) = (closed.clone(), closing.clone());
+        move |index, cancel| {
+            let (closed, closing) = (closed.clone(), closing.clone());
+            Box::pin(async move {
+                cancel.cancelled().await;
+                let Some(settle) = settle_ms[index as usize] else { return std::future::pending().await };
+                tokio::time::sleep(Duration::from_millis(settle)).await;
+                closing.settled().await;
+                closed.lock().unwrap().insert(index, (t0.elapsed(), None));
+            })
+        }
+    }
+
+    /// The end of a run: nobody closes before every stopped visitor settled (the slowest
+    /// after 700 ms); the health monitor's token turns then, not before.
+    #[tokio::test(start_paused = true)]
+    async fn at_the_end_visitors_close_together_once_all_settled() {
+        let ms = Duration::from_millis;
+        let load = Load::Stages(vec![Stage { from: 3, to: 3, over: ms(1000) }]);
+        let (closed, closing, t0) = (Lives::default(), Arc::new(Closing::default()), Clock::now());
+        let spawn = settling(&closed, &closing, &[Some(0), Some(700), Some(10)], t0);
+        let token = closing.token();
+        let watching = tokio::spawn(async move {
+            token.cancelled().await;
+            t0.elapsed()
+        });
+        drive(&load, Shard::WHOLE, (ms(1000), ms(100)), (&CancellationToken::new(), &closing), spawn).await;
+        let closed: Vec<Duration> = closed.lock().unwrap().values().map(|(at, _)| *at).collect();
+        assert_eq!(closed, [ms(1700); 3], "all three closed when the last settled");
+        assert_eq!(watching.await.unwrap(), ms(1700));
+    }
+
+    /// A visitor that never settles (blocked on a server that stopped reading) holds the
+    /// closing back only for `SETTLE_BOUND`.
+    #[tokio::test(start_paused = true)]
+    async fn a_visitor_that_never_settles_delays_the_closing_only_so_long() {
+        let ms = Duration::from_millis;
+        let load = Load::Stages(vec![Stage { from: 2, to: 2, over: ms(1000) }]);
+        let (closed, closing, t0) = (Lives::default(), Arc::new(Closing::default()), Clock::now());
+        let spawn = settling(&closed, &closing, &[Some(0), None], t0);
+        drive(&load, Shard::WHOLE, (ms(1000), ms(100)), (&CancellationToken::new(), &closing), spawn).await;
+        let closed: Vec<(u64, Duration)> = closed.lock().unwrap().iter().map(|(i, (at, _))| (*i, *at)).collect();
+        assert_eq!(closed, [(0, ms(1000) + SETTLE_BOUND)]);
+    }
+
+    /// Ramping down is not the end: the visitor let go closes at once, not at the run's end.
+    #[tokio::test(start_paused = true)]
+    async fn a_visitor_let_go_by_a_ramp_down_closes_at_once() {
+        let ms = Duration::from_millis;
+        let load = Load::Stages(vec![Stage { from: 2, to: 2, over: ms(500) }, Stage { from: 1, to: 1, over: ms(500) }]);
+        let (closed, closing, t0) = (Lives::default(), Arc::new(Closing::default()), Clock::now());
+        let spawn = settling(&closed, &closing, &[Some(0), Some(0)], t0);
+        drive(&load, Shard::WHOLE, (ms(1000), ms(100)), (&CancellationToken::new(), &closing), spawn).await;
+        let closed = closed.lock().unwrap();
+        assert!(closed[&1].0 >= ms(500) && closed[&1].0 < ms(520), "let go on the ramp: {:?}", closed[&1]);
+        assert_eq!(closed[&0].0, ms(1000), "the other at the end");
     }
 
     /// A visitor that stays until it is told to leave.
@@ -224,8 +314,14 @@ mod tests {
         // Up to 2 visitors and back to 0 within 100 ms, in a run of 400 ms.
         let load = Load::Stages(vec![Stage { from: 0, to: 2, over: ms(50) }, Stage { from: 2, to: 0, over: ms(50) }]);
         let start = Instant::now();
-        let stats =
-            drive(&load, Shard::WHOLE, ms(400), ms(100), &CancellationToken::new(), |_, cancel| stay(cancel)).await;
+        let stats = drive(
+            &load,
+            Shard::WHOLE,
+            (ms(400), ms(100)),
+            (&CancellationToken::new(), &Closing::default()),
+            |_, cancel| stay(cancel),
+        )
+        .await;
         assert!(start.elapsed() >= ms(400), "the run ended after {:?}", start.elapsed());
         assert!(stats.started >= 1, "{stats:?}");
     }
@@ -235,9 +331,14 @@ mod tests {
         let ms = Duration::from_millis;
         let load = Load::ArrivalRate { per_second: 100.0, max_visitors: 10, for_: ms(50) };
         let start = Instant::now();
-        let stats =
-            drive(&load, Shard::WHOLE, Duration::from_secs(30), ms(100), &CancellationToken::new(), |_, _| async {})
-                .await;
+        let stats = drive(
+            &load,
+            Shard::WHOLE,
+            (Duration::from_secs(30), ms(100)),
+            (&CancellationToken::new(), &Closing::default()),
+            |_, _| async {},
+        )
+        .await;
         assert!(start.elapsed() < Duration::from_secs(10), "the run lasted {:?}", start.elapsed());
         assert!(stats.started >= 1, "{stats:?}");
     }

@@ -27,7 +27,7 @@ use crate::protocol::client::ConnectOptions;
 use crate::protocol::tls;
 use crate::scenario::{Plan, DEFAULT_GRACE};
 use crate::session::Opener;
-use crate::visitor::{self, VisitorContext};
+use crate::visitor::{self, Closing, VisitorContext};
 use driver::DriveStats;
 use groups::Worlds;
 use shard::Shard;
@@ -115,7 +115,8 @@ pub async fn run(plan: Plan, options: EngineOptions) -> Result<Measured, StartEr
     let started = Instant::now();
     let recorder = Recorder::with_behaviors(plan.behaviors.iter().map(|b| b.name.clone()).collect());
     let collector_stop = CancellationToken::new();
-    let monitor = Monitor::start(started);
+    let closing = Arc::new(Closing::default());
+    let monitor = Monitor::start(started, closing.token());
     let mut observers = options.observers;
     if let Some(export) = options.export {
         observers.push(Box::new(export.with_load(plan.load.clone()).with_health(monitor.handle())));
@@ -209,10 +210,12 @@ pub async fn run(plan: Plan, options: EngineOptions) -> Result<Measured, StartEr
                 ledger: world.ledger.clone(),
                 drills: drills.clone(),
                 plan: plan.clone(),
+                closing: closing.clone(),
             })
         })
         .collect();
-    let drive = driver::drive(&plan.load, shard, plan.duration, CLOSE_GRACE, &options.stop, |index, cancel| {
+    let stopping = (&options.stop, &*closing);
+    let drive = driver::drive(&plan.load, shard, (plan.duration, CLOSE_GRACE), stopping, |index, cancel| {
         visitor::run(contexts[(index % contexts.len() as u64) as usize].clone(), index, cancel)
     })
     .await;

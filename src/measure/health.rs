@@ -9,6 +9,10 @@
 //! every second, stalled every visitor of that worker for as long. Each second's lag and CPU use is kept in a timeline, so the
 //! report can say *when* the harness was the bottleneck: a lag storm of two seconds hides
 //! in a whole run's p99, not in the second it happened.
+//!
+//! The timeline and the run's lag end when the visitors start closing their sessions (the
+//! `closing` token, see `visitor::Closing`): every request has settled by then, so nothing
+//! measured can carry the closing's lag. That lag is kept apart, as [`ClosingHealth`].
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -59,6 +63,9 @@ struct State {
     /// Lag samples of the second under way, and the seconds before it.
     lag_second: Option<Histogram<u64>>,
     timeline: Vec<HealthSecond>,
+    /// Lag samples since the closing began, and when it began.
+    lag_closing: Option<Histogram<u64>>,
+    closing_since: Option<Instant>,
     process: ProcessSample,
     peak_rss_bytes: u64,
     /// One-second CPU samples, and how many of them were saturated.
@@ -98,8 +105,17 @@ pub struct HealthReport {
     pub cpu_saturated_samples: u32,
     pub lag_p99_us: u64,
     pub lag_max_us: u64,
-    /// Second by second, from the start of the run.
+    /// Second by second, from the start of the run until the closing.
     pub timeline: Vec<HealthSecond>,
+    /// The closing of the sessions, when the run got that far.
+    pub closing: Option<ClosingHealth>,
+}
+
+/// The sessions' closing at the end of a run: not judged, nothing is measured then.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClosingHealth {
+    pub length: Duration,
+    pub lag_max_us: u64,
 }
 
 /// The running monitor: stop it to get its report.
@@ -110,17 +126,19 @@ pub struct Monitor {
 }
 
 impl Monitor {
-    /// Starts the probe task on the current runtime; the timeline counts from `run_start`.
-    pub fn start(run_start: std::time::Instant) -> Monitor {
+    /// Starts the probe task on the current runtime; the timeline counts from `run_start` and
+    /// ends when `closing` is cancelled.
+    pub fn start(run_start: std::time::Instant, closing: CancellationToken) -> Monitor {
         let state = State {
             lag_interval: Some(new_histogram()),
             lag_total: Some(new_histogram()),
             lag_second: Some(new_histogram()),
+            lag_closing: Some(new_histogram()),
             ..State::default()
         };
         let handle = HealthHandle { state: Arc::new(Mutex::new(state)) };
         let stop = CancellationToken::new();
-        let task = tokio::spawn(probe(handle.clone(), Instant::from_std(run_start), stop.clone()));
+        let task = tokio::spawn(probe(handle.clone(), Instant::from_std(run_start), closing, stop.clone()));
         Monitor { handle, stop, task }
     }
 
@@ -135,6 +153,10 @@ impl Monitor {
         let _ = self.task.await;
         let mut state = lock(&self.handle.state);
         let timeline = std::mem::take(&mut state.timeline);
+        let closing = state.closing_since.map(|since| ClosingHealth {
+            length: since.elapsed(),
+            lag_max_us: state.lag_closing.as_ref().map_or(0, Histogram::max),
+        });
         let lag = state.lag_total.as_ref();
         let at = |q| lag.filter(|h| !h.is_empty()).map_or(0, |h| h.value_at_quantile(q));
         HealthReport {
@@ -146,6 +168,7 @@ impl Monitor {
             lag_p99_us: at(0.99),
             lag_max_us: lag.filter(|h| !h.is_empty()).map_or(0, |h| h.max()),
             timeline,
+            closing,
         }
     }
 }
@@ -155,25 +178,43 @@ pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-async fn probe(handle: HealthHandle, run_start: Instant, stop: CancellationToken) {
+async fn probe(handle: HealthHandle, run_start: Instant, closing: CancellationToken, stop: CancellationToken) {
     let cores = cores() as f64;
     let mut last_process = (Instant::now(), read_process());
     update_process(&handle, last_process.1, None);
     let mut fds_counted = last_process.0;
     let mut second = last_process.0;
+    let mut judged = true;
     loop {
         let due = Instant::now() + LAG_PERIOD;
         tokio::select! {
+            biased;
             () = stop.cancelled() => break,
+            () = closing.cancelled(), if judged => {
+                // The second under way ends here, partial: what follows is the closing's.
+                let now = Instant::now();
+                close_second(&handle, second.saturating_duration_since(run_start), now - second, None);
+                lock(&handle.state).closing_since = Some(now);
+                judged = false;
+                continue;
+            }
             () = tokio::time::sleep_until(due) => {}
         }
         let now = Instant::now();
         let late = now.saturating_duration_since(due);
         {
             let state = &mut *lock(&handle.state);
-            let histograms = [&mut state.lag_interval, &mut state.lag_total, &mut state.lag_second];
-            for histogram in histograms.into_iter().flatten() {
-                record_duration(histogram, late);
+            let record = |histogram: &mut Option<Histogram<u64>>| {
+                if let Some(histogram) = histogram {
+                    record_duration(histogram, late);
+                }
+            };
+            record(&mut state.lag_interval);
+            if judged {
+                record(&mut state.lag_total);
+                record(&mut state.lag_second);
+            } else {
+                record(&mut state.lag_closing);
             }
         }
         if now - last_process.0 >= PROCESS_EVERY {
@@ -186,15 +227,19 @@ async fn probe(handle: HealthHandle, run_start: Instant, stop: CancellationToken
             }
             let wall = (now - last_process.0).as_secs_f64();
             let busy = (sample.cpu_seconds - last_process.1.cpu_seconds) / (wall * cores);
-            update_process(&handle, sample, Some(busy));
-            close_second(&handle, second.saturating_duration_since(run_start), now - second, Some(busy));
+            update_process(&handle, sample, judged.then_some(busy));
+            if judged {
+                close_second(&handle, second.saturating_duration_since(run_start), now - second, Some(busy));
+            }
             last_process = (now, sample);
             second = now;
         }
     }
     update_process(&handle, read_process(), None);
-    let now = Instant::now();
-    close_second(&handle, second.saturating_duration_since(run_start), now - second, None);
+    if judged {
+        let now = Instant::now();
+        close_second(&handle, second.saturating_duration_since(run_start), now - second, None);
+    }
 }
 
 /// Adds the second under way to the timeline, if its lag was sampled at all.
@@ -304,7 +349,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_probe_records_lag_and_reports_it() {
-        let monitor = Monitor::start(std::time::Instant::now());
+        let monitor = Monitor::start(std::time::Instant::now(), CancellationToken::new());
         let handle = monitor.handle();
         // Block this (current-thread) runtime: the probe must then wake late.
         tokio::task::yield_now().await;
@@ -320,5 +365,35 @@ mod tests {
         assert!(report.cores >= 1);
         let second = report.timeline.last().expect("the partial second is in the timeline");
         assert!(second.lag_max_us >= 20_000 && second.cpu_busy.is_none(), "{second:?}");
+        assert_eq!(report.closing, None, "no closing began");
+    }
+
+    /// Blocks the (current-thread) runtime for `stall`, then waits until the probe woke.
+    async fn stall_then_await_the_probe(handle: &HealthHandle, stall: Duration) {
+        tokio::task::yield_now().await;
+        std::thread::sleep(stall);
+        while handle.take_lag_interval().is_empty() {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn lag_after_the_closing_began_is_kept_apart_from_the_judged_timeline() {
+        let closing = CancellationToken::new();
+        let monitor = Monitor::start(std::time::Instant::now(), closing.clone());
+        let handle = monitor.handle();
+        stall_then_await_the_probe(&handle, Duration::from_millis(30)).await;
+        closing.cancel();
+        // The probe sees the closing before it sleeps again; then the closing's own stall.
+        while lock(&handle.state).closing_since.is_none() {
+            tokio::task::yield_now().await;
+        }
+        stall_then_await_the_probe(&handle, Duration::from_millis(120)).await;
+        let report = monitor.stop().await;
+        let closing = report.closing.expect("the closing is reported");
+        assert!(closing.lag_max_us >= 100_000, "{closing:?}");
+        assert!(report.lag_max_us >= 20_000 && report.lag_max_us < 100_000, "judged lag max {}us", report.lag_max_us);
+        assert!(report.timeline.iter().all(|s| s.lag_max_us < 100_000), "{:?}", report.timeline);
+        assert_eq!(report.timeline.len(), 1, "one partial second before the closing");
     }
 }

@@ -50,6 +50,17 @@ pub struct HarnessSummary {
     /// The intervals in which the harness lagged, merged into spans.
     #[serde(default)]
     pub limited_intervals: Vec<LimitedSpan>,
+    /// The sessions' closing after the run, not judged (see `visitor::Closing`): how long it
+    /// took and how late the harness's timers ran meanwhile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closing: Option<ClosingSummary>,
+}
+
+/// The `harness.closing` section of summary.json.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ClosingSummary {
+    pub seconds: f64,
+    pub lag_max_us: u64,
 }
 
 /// What a summary written before `trusted` existed is read as (its `verdict` still says what
@@ -120,6 +131,10 @@ impl HarnessSummary {
             reasons,
             intervals: health.timeline.len(),
             limited_intervals: spans,
+            closing: health.closing.map(|closing| ClosingSummary {
+                seconds: closing.length.as_secs_f64(),
+                lag_max_us: closing.lag_max_us,
+            }),
         }
     }
 
@@ -138,6 +153,13 @@ impl HarnessSummary {
             self.scheduling_lag.p99 as f64 / 1e3,
             self.scheduling_lag.max as f64 / 1e3
         );
+        if let Some(closing) = self.closing {
+            out.push_str(&format!(
+                "closing the sessions: {:.1}s, scheduling lag max {:.2}ms (not judged: every request had settled)\n",
+                closing.seconds,
+                closing.lag_max_us as f64 / 1e3
+            ));
+        }
         if self.trusted {
             out.push_str(&format!(
                 "harness verdict: trusted (the harness was not the bottleneck, judged over the run and {} one-second intervals)\n",
@@ -178,6 +200,7 @@ mod tests {
                     cpu_busy: Some(0.4),
                 })
                 .collect(),
+            closing: None,
         }
     }
 

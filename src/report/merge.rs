@@ -12,7 +12,7 @@ use hdrhistogram::Histogram;
 use thiserror::Error;
 
 use super::encoded::{self, DecodeError};
-use super::harness::HarnessSummary;
+use super::harness::{ClosingSummary, HarnessSummary};
 use super::latency_set::LatencySet;
 use super::split::ShardInfo;
 use super::summary::{ShardRow, Summary, VisitorSummary};
@@ -229,6 +229,12 @@ fn harness(shards: &[&ShardSummary]) -> Option<HarnessSummary> {
         total.reasons.extend(reasons);
         total.intervals = total.intervals.max(own.intervals);
         total.limited_intervals.extend(own.limited_intervals.iter().cloned());
+        total.closing = match (total.closing, own.closing) {
+            (Some(a), Some(b)) => {
+                Some(ClosingSummary { seconds: a.seconds.max(b.seconds), lag_max_us: a.lag_max_us.max(b.lag_max_us) })
+            }
+            (a, b) => a.or(b),
+        };
         if !own.trusted {
             total.trusted = false;
             total.verdict.clone_from(&own.verdict);

@@ -263,6 +263,7 @@ mod tests {
             reasons: vec!["CPU saturated".into()],
             intervals: 10,
             limited_intervals: Vec::new(),
+            closing: None,
         }
     }
 

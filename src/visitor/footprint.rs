@@ -61,6 +61,7 @@ pub(super) fn context_at(url: &str, steps: &str) -> VisitorContext {
         source_ips: Vec::new(),
         presence_markers: false,
         heartbeat_timeout: None,
+        closing: Default::default(),
     }
 }
 

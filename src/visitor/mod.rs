@@ -1,6 +1,7 @@
 //! One simulated visitor: its tabs, the step interpreter, and reconnecting with backoff.
 //! Visitors record through `measure`; they never touch histograms directly.
 
+mod closing;
 mod observe;
 mod recover;
 mod request;
@@ -29,6 +30,9 @@ use crate::scenario::{Backoff, Plan};
 use crate::session::Opener;
 use runner::{Interrupt, Visitor};
 
+pub use closing::Closing;
+pub use request::END_SETTLE;
+
 /// What every visitor of a run shares.
 pub struct VisitorContext {
     pub plan: Arc<Plan>,
@@ -46,6 +50,8 @@ pub struct VisitorContext {
     pub heartbeat_timeout: Option<Duration>,
     /// Where lost sessions and their comebacks are accounted to drill events.
     pub drills: Drills,
+    /// The run's end: stopped visitors settle, then close together.
+    pub closing: Arc<Closing>,
 }
 
 impl VisitorContext {
@@ -96,6 +102,7 @@ pub fn run(ctx: Arc<VisitorContext>, index: u64, cancel: CancellationToken) -> i
         let steps = &ctx.plan.behaviors[behavior].steps;
         let outcome = steps::run_steps(&mut visitor, steps, None).await;
         visitor.check_missing_blurs(Duration::ZERO).await;
+        ctx.closing.settled().await;
         visitor.close_all().await;
         if outcome != Err(Interrupt::Cancelled) {
             ctx.recorder.count(Counter::VisitorsCompleted, 1);

@@ -15,7 +15,7 @@ use crate::protocol::{ClientMessage, ServerMessage};
 /// How long a request in flight when its visitor is stopped (the end of the run, a
 /// ramp-down, Ctrl-C) may still be answered, within its reply timeout: a healthy server
 /// answers in milliseconds, and a stop must stay prompt when the server is stalled.
-pub(super) const END_SETTLE: Duration = Duration::from_secs(1);
+pub const END_SETTLE: Duration = Duration::from_secs(1);
 
 /// Counts a request that was never answered, timed from `started` to now.
 pub(super) fn unanswered(recorder: &Recorder, metric: Option<Metric>, started: Instant) {
