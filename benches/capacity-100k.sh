@@ -5,6 +5,7 @@
 #   NICE=10: the server runs at nice 10, so that on a shared 2-core machine the harness's timers
 #   are served first and its scheduling lag measures the harness, not the server beside it
 #   (the server's own slowness then shows in its latencies).
+# Each shard's health.jsonl has the machine's busy and stolen CPU second by second.
 # usage: benches/capacity-100k.sh target/release/presence-bench OUT_DIR [run options...]
 set -u
 . "$(dirname "$0")/lib.sh"

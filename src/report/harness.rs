@@ -198,6 +198,7 @@ mod tests {
                     lag_p99_us: 1_000,
                     lag_max_us: 3_000,
                     cpu_busy: Some(0.4),
+                    machine: None,
                 })
                 .collect(),
             closing: None,

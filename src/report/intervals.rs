@@ -11,6 +11,12 @@ use serde::{Deserialize, Serialize};
 use crate::drill::EventReport;
 use crate::measure::health::{HealthSecond, SATURATED_SHARE};
 
+/// A second with at least this share of the whole machine's CPU running or stolen had no
+/// core to spare: the harness waited for the server (or anything else) beside it.
+pub const MACHINE_SATURATED_SHARE: f64 = 0.95;
+/// Host steal from this share on is named: the harness's machine itself was made to wait.
+pub const STEAL_NAMED_SHARE: f64 = 0.05;
+
 /// Consecutive seconds in which the harness's scheduling lag was over the bound.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LimitedSpan {
@@ -23,14 +29,26 @@ pub struct LimitedSpan {
     pub lag_max_us: u64,
     /// Whether the harness kept at least 90% of all cores busy in any of these seconds.
     pub cpu_saturated: bool,
+    /// Whether the whole machine had no CPU to spare in any of these seconds.
+    #[serde(default)]
+    pub machine_saturated: bool,
+    /// The largest share of the machine's CPU the host kept for itself (steal).
+    #[serde(default)]
+    pub steal_max: f64,
 }
 
 impl LimitedSpan {
-    /// `12.0s-14.0s: lag max 840.0 ms, CPU saturated`.
+    /// `12.0s-14.0s: lag max 840.0 ms, CPU saturated`, and what the rest of the machine did:
+    /// `machine CPU saturated`, `host steal 45%`.
     pub fn describe(&self) -> String {
         let mut out = format!("{:.1}s-{:.1}s: lag max {:.1} ms", self.from_s, self.to_s, self.lag_max_us as f64 / 1e3);
         if self.cpu_saturated {
             out.push_str(", CPU saturated");
+        } else if self.machine_saturated {
+            out.push_str(", machine CPU saturated");
+        }
+        if self.steal_max >= STEAL_NAMED_SHARE {
+            let _ = write!(out, ", host steal {:.0}%", self.steal_max * 100.0);
         }
         out
     }
@@ -48,6 +66,9 @@ pub fn limited_spans(timeline: &[HealthSecond], bound_us: u64) -> Vec<LimitedSpa
         let from_s = second.start.as_secs_f64();
         let to_s = (second.start + second.length).as_secs_f64();
         let saturated = second.cpu_busy.is_some_and(|busy| busy >= SATURATED_SHARE);
+        let machine_saturated =
+            second.machine.is_some_and(|machine| machine.busy + machine.steal >= MACHINE_SATURATED_SHARE);
+        let steal = second.machine.map_or(0.0, |machine| machine.steal);
         match spans.last_mut() {
             // Seconds follow each other end to start; a millisecond covers rounding.
             Some(span) if from_s <= span.to_s + 1e-3 => {
@@ -55,6 +76,8 @@ pub fn limited_spans(timeline: &[HealthSecond], bound_us: u64) -> Vec<LimitedSpa
                 span.intervals += 1;
                 span.lag_max_us = span.lag_max_us.max(second.lag_max_us);
                 span.cpu_saturated |= saturated;
+                span.machine_saturated |= machine_saturated;
+                span.steal_max = span.steal_max.max(steal);
             }
             _ => spans.push(LimitedSpan {
                 from_s,
@@ -62,6 +85,8 @@ pub fn limited_spans(timeline: &[HealthSecond], bound_us: u64) -> Vec<LimitedSpa
                 intervals: 1,
                 lag_max_us: second.lag_max_us,
                 cpu_saturated: saturated,
+                machine_saturated,
+                steal_max: steal,
             }),
         }
     }
@@ -105,6 +130,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::measure::health::MachineSecond;
 
     fn calm_seconds(n: u64) -> Vec<HealthSecond> {
         (0..n)
@@ -114,6 +140,7 @@ mod tests {
                 lag_p99_us: 900,
                 lag_max_us: 1_500,
                 cpu_busy: Some(0.3),
+                machine: Some(MachineSecond { busy: 0.5, steal: 0.0 }),
             })
             .collect()
     }
@@ -133,6 +160,24 @@ mod tests {
         assert_eq!(spans[1].describe(), "40.0s-41.0s: lag max 11.0 ms");
         let line = summarize(&spans, timeline.len());
         assert!(line.starts_with("limited in 3 of 60 intervals (12.0s-14.0s"), "{line}");
+    }
+
+    /// A harness that lagged without being busy itself: the span says what the machine did.
+    #[test]
+    fn a_span_names_a_saturated_machine_and_the_hosts_steal() {
+        let mut timeline = calm_seconds(10);
+        for second in [3, 4, 7] {
+            timeline[second].lag_p99_us = 60_000;
+            timeline[second].lag_max_us = 60_000;
+        }
+        timeline[3].machine = Some(MachineSecond { busy: 0.97, steal: 0.01 });
+        timeline[4].machine = Some(MachineSecond { busy: 0.5, steal: 0.02 });
+        timeline[7].machine = Some(MachineSecond { busy: 0.4, steal: 0.45 });
+        let spans = limited_spans(&timeline, 50_000);
+        assert_eq!(spans[0].describe(), "3.0s-5.0s: lag max 60.0 ms, machine CPU saturated");
+        assert_eq!(spans[1].describe(), "7.0s-8.0s: lag max 60.0 ms, host steal 45%");
+        timeline[7].machine = None;
+        assert_eq!(limited_spans(&timeline, 50_000)[1].describe(), "7.0s-8.0s: lag max 60.0 ms", "no /proc/stat");
     }
 
     #[test]

@@ -87,10 +87,18 @@ fn worst_health(worst: &mut HealthRow, row: &HealthRow) {
     worst.length_s = worst.length_s.max(row.length_s);
     worst.lag_p99_us = worst.lag_p99_us.max(row.lag_p99_us);
     worst.lag_max_us = worst.lag_max_us.max(row.lag_max_us);
-    worst.cpu_busy = match (worst.cpu_busy, row.cpu_busy) {
+    worst.cpu_busy = larger(worst.cpu_busy, row.cpu_busy);
+    // Shards on one machine see the same machine; on several, the worst one.
+    worst.machine_busy = larger(worst.machine_busy, row.machine_busy);
+    worst.steal = larger(worst.steal, row.steal);
+}
+
+/// The larger of two shares where either may be missing.
+fn larger(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
-    };
+    }
 }
 
 fn write_rows<T: serde::Serialize>(path: &Path, rows: &[T]) -> std::io::Result<()> {
@@ -154,8 +162,17 @@ mod tests {
         assert_eq!((merged[0].visitors, merged[0].messages_sent_per_s, merged[0].sessions_opened), (7, 15.0, 2));
         assert_eq!((merged[0].errors["connect"], merged[0].p99_us["connect"]), (2, 900));
         assert_eq!(merged[1].visitors, 1);
-        let health = |lag, cpu| HealthRow { t_s: 0.0, length_s: 1.0, lag_p99_us: lag, lag_max_us: lag, cpu_busy: cpu };
-        let worst = aligned(vec![vec![health(10, Some(0.2))], vec![health(70, None)]], worst_health);
-        assert_eq!((worst[0].lag_p99_us, worst[0].cpu_busy), (70, Some(0.2)));
+        let health = |lag, cpu, steal| HealthRow {
+            t_s: 0.0,
+            length_s: 1.0,
+            lag_p99_us: lag,
+            lag_max_us: lag,
+            cpu_busy: cpu,
+            machine_busy: cpu,
+            steal,
+        };
+        let worst =
+            aligned(vec![vec![health(10, Some(0.2), Some(0.3))], vec![health(70, None, Some(0.1))]], worst_health);
+        assert_eq!((worst[0].lag_p99_us, worst[0].cpu_busy, worst[0].steal), (70, Some(0.2), Some(0.3)));
     }
 }

@@ -105,6 +105,12 @@ pub struct HealthRow {
     /// Share of all cores busy; absent for a last, partial second.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_busy: Option<f64>,
+    /// Share of the whole machine's CPU running anything (`measure::health::MachineSecond`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_busy: Option<f64>,
+    /// Share of the machine's CPU the host kept for itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steal: Option<f64>,
 }
 
 /// Writes the health timeline to `path`, one second per line.
@@ -117,6 +123,8 @@ pub fn write_health(path: &Path, timeline: &[HealthSecond]) -> std::io::Result<(
             lag_p99_us: second.lag_p99_us,
             lag_max_us: second.lag_max_us,
             cpu_busy: second.cpu_busy,
+            machine_busy: second.machine.map(|machine| machine.busy),
+            steal: second.machine.map(|machine| machine.steal),
         };
         text.push_str(&serde_json::to_string(&row).map_err(std::io::Error::other)?);
         text.push('\n');

@@ -5,7 +5,7 @@ use hdrhistogram::Histogram;
 use super::data::{MetricSeries, ReportData};
 use super::svg::{percentile_x, render, Chart, Series, XAxis};
 use crate::report::table::micros;
-use crate::report::timeline::TimelineRow;
+use crate::report::timeline::{HealthRow, TimelineRow};
 
 /// At most this many error kinds get a line of their own; a chart of twenty is unreadable.
 const ERROR_KINDS_DRAWN: usize = 5;
@@ -192,14 +192,22 @@ pub fn health(data: &ReportData) -> String {
         markers: markers(data),
         x_end: data.summary.duration_seconds,
     };
+    let percent = |name: &str, share: fn(&HealthRow) -> Option<f64>| Series {
+        name: name.into(),
+        points: rows.iter().filter_map(|r| Some((r.t_s + r.length_s, share(r)? * 100.0))).collect(),
+    };
     let cpu = Chart {
-        title: "harness CPU (share of all cores)",
+        title: "CPU (share of all cores): the harness, the whole machine, the host's steal",
         x: XAxis::Seconds,
         y_label: |y| format!("{y:.0}%"),
-        series: vec![Series {
-            name: "CPU busy".into(),
-            points: rows.iter().filter_map(|r| Some((r.t_s + r.length_s, r.cpu_busy? * 100.0))).collect(),
-        }],
+        series: [
+            percent("harness", |r| r.cpu_busy),
+            percent("machine", |r| r.machine_busy),
+            percent("steal", |r| r.steal),
+        ]
+        .into_iter()
+        .filter(|series| !series.points.is_empty())
+        .collect(),
         markers: markers(data),
         x_end: data.summary.duration_seconds,
     };
