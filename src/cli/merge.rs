@@ -1,7 +1,8 @@
 //! `presence-bench merge DIR... --out DIR`: the shards' summaries of a split run become the
 //! whole run's report, judged once on the merged totals by the same gate as `run` (thresholds,
 //! delivery checks, baseline, JUnit, the verdict), from the scenario the shards recorded.
-//! With `--html`, the shards' interval files are merged too and the run's HTML report drawn.
+//! With `--out`, the shards' interval files are merged too (so `report DIR` draws the merged
+//! run), and with `--html` the run's HTML report is drawn from them.
 
 use std::path::{Path, PathBuf};
 
@@ -40,9 +41,8 @@ pub fn run(args: &MergeArgs) -> Outcome {
     merge_dirs(&args.dirs, args.out.as_deref(), args.html.as_deref(), &args.gate, args.allow_missing)
 }
 
-/// Merges the summaries in `dirs`, judges, prints and writes the merged report (and with
-/// `html`, the merged interval files and the HTML report, into `out`); `run --processes` ends
-/// with this too.
+/// Merges the summaries in `dirs`, judges, prints and writes the merged report and interval
+/// files into `out` (and with `html`, the HTML report); `run --processes` ends with this too.
 pub fn merge_dirs(
     dirs: &[PathBuf],
     out: Option<&Path>,
@@ -107,19 +107,28 @@ pub fn merge_dirs(
     if let Err(err) = gate::write_outputs(&summary, gate_args) {
         return err.into();
     }
-    if let (Some(out), Some(html)) = (out, html) {
-        if let Err(outcome) = write_html(&present, out, html, &summary) {
+    if let Some(out) = out {
+        if let Err(outcome) = write_run_files(&present, out, html, &summary) {
             return outcome;
         }
     }
     Outcome::Judged(verdict)
 }
 
-/// Merges the interval files of the shards in `dirs` into `out` and draws the report from it.
-fn write_html(dirs: &[PathBuf], out: &Path, file: &Path, summary: &Summary) -> Result<(), Outcome> {
+/// Merges the interval files of the shards in `dirs` into `out`, as a single run writes them,
+/// so that `report DIR` draws any merged run; with `html`, draws the report from them. Without
+/// `html`, shards that left no interval files (a merge Job given summaries alone) are only
+/// warned about: the merged summary is what was asked for.
+fn write_run_files(dirs: &[PathBuf], out: &Path, html: Option<&Path>, summary: &Summary) -> Result<(), Outcome> {
     let started_at = humantime::parse_rfc3339_weak(&summary.started_at).unwrap_or(std::time::UNIX_EPOCH);
-    let written = merge_files::write(dirs, out, started_at).and_then(|()| html::write(out, file));
-    match written {
+    let merged = merge_files::write(dirs, out, started_at);
+    let Some(file) = html else {
+        if let Err(err) = merged {
+            eprintln!("warning: the merged interval files are not complete in {} ({err}): `report` cannot draw it", out.display());
+        }
+        return Ok(());
+    };
+    match merged.and_then(|()| html::write(out, file)) {
         Ok(()) => {
             eprintln!("HTML report written to {}", file.display());
             Ok(())

@@ -39,11 +39,11 @@ impl Outcome {
             Outcome::Failed => ExitCode::from(1),
             Outcome::Judged(verdict) => ExitCode::from(verdict.exit_code),
             Outcome::InvalidInput(err) => {
-                eprintln!("error: {err:#}");
+                eprintln!("error: {}", said_once(&err));
                 ExitCode::from(2)
             }
             Outcome::NotCarriedOut(err) => {
-                eprintln!("error: {err:#}");
+                eprintln!("error: {}", said_once(&err));
                 ExitCode::from(3)
             }
         }
@@ -66,4 +66,39 @@ pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+/// An error and its causes, each said once. Most of this crate's errors name their cause in
+/// their own message (`#[error("{path}: {source}")]`, so that one line says it wherever it is
+/// shown); the whole chain would then end `...: No such file or directory (os error 2): No
+/// such file or directory (os error 2)`.
+fn said_once(err: &anyhow::Error) -> String {
+    let mut out = err.to_string();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::said_once;
+
+    #[test]
+    fn an_error_names_each_cause_once() {
+        let io = || std::io::Error::from_raw_os_error(2);
+        #[derive(Debug, thiserror::Error)]
+        #[error("x.hlog: {source}")]
+        struct Named {
+            source: std::io::Error,
+        }
+        let named = anyhow::Error::new(Named { source: io() }).context("merging");
+        assert_eq!(said_once(&named), format!("merging: x.hlog: {}", io()));
+        let plain = anyhow::Error::new(io()).context("reading x.hlog");
+        assert_eq!(said_once(&plain), format!("reading x.hlog: {}", io()), "a cause not in the message is named");
+    }
 }

@@ -153,6 +153,10 @@ async fn processes_run_shards_and_write_the_merged_report() {
     assert!(String::from_utf8_lossy(&output.stdout).contains("verdict: "), "the merged table is printed");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("shards 2/2  visitors "), "one live line for both shards: {stderr}");
+    // Without --html too, the merged run's interval files are written, so `report DIR` draws it.
+    let report = bench(&["report", out_arg]).await;
+    assert_eq!(report.status.code(), Some(0), "{}", String::from_utf8_lossy(&report.stderr));
+    assert!(std::fs::read_to_string(out.join("report.html")).unwrap().contains("presence_ack per interval"));
     cluster.shutdown().await;
 }
 

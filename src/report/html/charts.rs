@@ -197,7 +197,7 @@ pub fn health(data: &ReportData) -> String {
         points: rows.iter().filter_map(|r| Some((r.t_s + r.length_s, share(r)? * 100.0))).collect(),
     };
     let cpu = Chart {
-        title: "CPU (share of all cores): the harness, the whole machine, the host's steal",
+        title: "harness CPU, the whole machine's, and the host's steal (share of all cores)",
         x: XAxis::Seconds,
         y_label: |y| format!("{y:.0}%"),
         series: [
