@@ -124,7 +124,10 @@ fn write_run_files(dirs: &[PathBuf], out: &Path, html: Option<&Path>, summary: &
     let merged = merge_files::write(dirs, out, started_at);
     let Some(file) = html else {
         if let Err(err) = merged {
-            eprintln!("warning: the merged interval files are not complete in {} ({err}): `report` cannot draw it", out.display());
+            eprintln!(
+                "warning: the merged interval files are not complete in {} ({err}): `report` cannot draw it",
+                out.display()
+            );
         }
         return Ok(());
     };
