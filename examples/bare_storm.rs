@@ -6,7 +6,8 @@
 //! `SOURCE_IPS` loopback source addresses (127.0.0.2, .3, ...; as `target.source_ips`).
 //! Each one upgrades (SockJS: `{prefix}/000/{id}/websocket` and waits for `o`; raw:
 //! `{prefix}/websocket`), sends `connect`, waits for `connected`, sends one `presence` and
-//! waits for its `presence_ack`: what a visitor of `scenarios/connect-storm.yaml` does. The
+//! waits for its `presence_ack`: what a visitor of `scenarios/connect-storm.yaml` does (with
+//! `upgrade`, it stops after the raw WebSocket upgrade: the least a connect can be). The
 //! sessions are held until the last one is acknowledged, so the server holds them all at once
 //! as it does in the harness's storm. It prints connects per second and its own CPU time
 //! (getrusage) per connect. Bounded: every connection gives up after 30 s.
@@ -41,6 +42,9 @@ struct Storm {
     /// `ws://host:port/prefix`, no trailing slash.
     prefix: String,
     sockjs: bool,
+    /// Stop once the WebSocket upgrade is done (raw WebSocket, no message): the TCP connect and
+    /// the upgrade alone, the least a connect can be.
+    upgrade_only: bool,
     sources: Vec<IpAddr>,
     in_flight: Semaphore,
 }
@@ -48,15 +52,16 @@ struct Storm {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: bare_storm WS_PREFIX_URL VISITORS [SOURCE_IPS=8] [sockjs|websocket] [IN_FLIGHT=1024]";
+    let usage = "usage: bare_storm WS_PREFIX_URL VISITORS [SOURCE_IPS=8] [sockjs|websocket|upgrade] [IN_FLIGHT=1024]";
     let (url, visitors) = match args.as_slice() {
         [url, visitors, ..] => (url.trim_end_matches('/').to_owned(), visitors.parse::<u32>()?),
         _ => return Err(usage.into()),
     };
     let sources: u8 = args.get(2).map_or(Ok(8), |n| n.parse())?;
-    let sockjs = match args.get(3).map_or("sockjs", String::as_str) {
-        "sockjs" => true,
-        "websocket" => false,
+    let (sockjs, upgrade_only) = match args.get(3).map_or("sockjs", String::as_str) {
+        "sockjs" => (true, false),
+        "websocket" => (false, false),
+        "upgrade" => (false, true),
         other => return Err(format!("transport {other:?}: {usage}").into()),
     };
     let in_flight: usize = args.get(4).map_or(Ok(1024), |n| n.parse())?;
@@ -67,6 +72,7 @@ async fn main() -> Result<()> {
         server,
         prefix: url.clone(),
         sockjs,
+        upgrade_only,
         sources: (0..sources).map(|i| IpAddr::from([127, 0, 0, 2 + i])).collect(),
         in_flight: Semaphore::new(in_flight),
     });
@@ -134,6 +140,9 @@ async fn handshake(storm: &Storm, index: u32) -> Result<Socket> {
     // (2.5 GiB at 19,000, page faults that dwarf the connect); the harness's sizes instead.
     let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
     let (mut socket, _) = tokio_tungstenite::client_async_with_config(url, tcp, Some(config)).await?;
+    if storm.upgrade_only {
+        return Ok(socket);
+    }
     if storm.sockjs && next_text(&mut socket).await? != "o" {
         return Err("expected the SockJS open frame".into());
     }
