@@ -1,8 +1,9 @@
 #!/bin/bash
 # Connect storm (BENCHMARKS.md, "Connect storm"): scenarios/connect-storm.yaml (19,000 visitors
 # opened at once, one presence each) against a server in its own processes, then connects per
-# second from the run's timeline (sessions opened per interval), the connect phases from the
-# table, and the CPU time of the harness and of every server process.
+# second (the run's sessions over the span from its first to its last opening, summary.json
+# `visitors.sessions_opened_s`), the connect phases from the table, and the CPU time of the
+# harness and of every server process.
 #   MODE=directory (default): `serve --processes 2`, visitors locate through its directory.
 #   MODE=instance: `serve --instances 1`, visitors connect straight to the instance (no
 #   /locate: what the harness's own connect path and one server process reach).
@@ -43,17 +44,18 @@ fi
   $BIN run "$(dirname "$0")/../scenarios/connect-storm.yaml" --target "$TARGET" --out "$OUT/run" > "$OUT/run.log" 2>&1
 echo "run exit: $?"
 stop_server
-python3 - "$OUT/run/timeline.jsonl" <<'PY'
+python3 - "$OUT/run" <<'PY'
 import json, sys
-rows = [json.loads(line) for line in open(sys.argv[1])]
-opened = [(r["t_s"], r["length_s"], r["sessions_opened"]) for r in rows]
-busy = [o for o in opened if o[2] > 0]
-total = sum(o[2] for o in busy)
-span = busy[-1][0] + busy[-1][1] - busy[0][0] if busy else 0
+out = sys.argv[1]
+summary = json.load(open(f"{out}/summary.json"))
+opened = summary["counters"]["sessions_opened"]
+first, last = summary["visitors"].get("sessions_opened_s", [0, 0])
+rows = [json.loads(line) for line in open(f"{out}/timeline.jsonl")]
 # Intervals under 0.5 s (the collector woke late, then caught up) would inflate the peak.
-whole = [o for o in busy if o[1] >= 0.5]
-peak = max(whole, key=lambda o: o[2] / o[1]) if whole else (0, 1, 0)
-print(f"connects: {total} in {span:.1f} s = {total / span if span else 0:,.0f}/s; "
-      f"busiest interval {peak[2] / peak[1]:,.0f}/s at {peak[0]:.0f} s")
+whole = [r for r in rows if r["length_s"] >= 0.5 and r["sessions_opened"] > 0]
+peak = max(whole, key=lambda r: r["sessions_opened"] / r["length_s"]) if whole else None
+print(f"connects: {opened} opened from {first:.3f} s to {last:.3f} s = "
+      f"{opened / (last - first) if last > first else 0:,.0f}/s; busiest interval "
+      + (f"{peak['sessions_opened'] / peak['length_s']:,.0f}/s at {peak['t_s']:.0f} s" if peak else "none"))
 PY
 grep -E "^connect|^presence_ack |^errors|^harness|^verdict" "$OUT/run.log"

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
-use crate::measure::{label, Check, Counter, ErrorKind, Metric, Recorder, Tally};
+use crate::measure::{label, Check, ErrorKind, Metric, Recorder, Tally};
 use crate::protocol::client::{ClientError, ConnectOptions, Connection, Incoming, OpenPhases, Transport};
 use crate::protocol::discovery::{Discovery, DiscoveryError};
 use crate::protocol::{close, ClientMessage, ServerMessage};
@@ -166,7 +166,7 @@ impl Opener {
             if metric == Metric::Connect {
                 self.record_phases(located - started, phases, opened.elapsed());
             }
-            self.recorder.count(Counter::SessionsOpened, 1);
+            self.recorder.session_opened();
             self.recorder.tally(Tally::SessionOpened, server);
         }
         Ok(Opened { conn, visitor, server })

@@ -66,6 +66,8 @@ pub struct Totals {
     pub by_transport: BTreeMap<(&'static str, Metric), Histogram<u64>>,
     /// The most visitors alive at once (sampled once per interval).
     pub visitors_peak: i64,
+    /// When the first and the last session opened, from the start (`Recorder::openings`).
+    pub openings: Option<(Duration, Duration)>,
     /// One entry per interval, in order: what shards of a split run add up second by second
     /// (the merged peak is the peak of the sums, not the sum of the peaks).
     pub timeline: Vec<Second>,
@@ -182,7 +184,9 @@ pub async fn collect(
             break;
         }
     }
-    into_totals(totals, recorder.behaviors(), started_at, start.elapsed(), visitors_peak, timeline)
+    let mut totals = into_totals(totals, recorder.behaviors(), started_at, start.elapsed(), visitors_peak, timeline);
+    totals.openings = recorder.openings();
+    totals
 }
 
 pub(super) fn into_totals(
@@ -205,6 +209,7 @@ pub(super) fn into_totals(
         tallies: shard.tallies,
         by_transport: shard.by_transport,
         visitors_peak,
+        openings: None,
         timeline,
     }
 }

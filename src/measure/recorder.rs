@@ -12,7 +12,7 @@
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -127,6 +127,10 @@ struct Inner {
     /// Where [`Waiting`] counts its time slots from.
     epoch: Instant,
     visitors_live: AtomicI64,
+    /// When the first and the last session opened, microseconds from `epoch` (`u64::MAX` and
+    /// 0 before any): a connect storm's rate is its sessions over the time they took.
+    first_opened_us: AtomicU64,
+    last_opened_us: AtomicU64,
     /// The plan's behaviors, whose samples are also kept apart (index = behavior index).
     behaviors: Vec<String>,
 }
@@ -161,6 +165,8 @@ impl Recorder {
                 waiting: (0..shards).map(|_| Mutex::default()).collect(),
                 epoch: Instant::now(),
                 visitors_live: AtomicI64::new(0),
+                first_opened_us: AtomicU64::new(u64::MAX),
+                last_opened_us: AtomicU64::new(0),
                 behaviors,
             }),
         }
@@ -264,6 +270,22 @@ impl Recorder {
     }
 
     /// A visitor came alive (+1) or ended (-1).
+    /// Counts a session opened now, and keeps when the first and the last one opened.
+    pub fn session_opened(&self) {
+        self.count(Counter::SessionsOpened, 1);
+        let at = self.inner.epoch.elapsed().as_micros() as u64;
+        self.inner.first_opened_us.fetch_min(at, Ordering::Relaxed);
+        self.inner.last_opened_us.fetch_max(at, Ordering::Relaxed);
+    }
+
+    /// When the first and the last session opened, from the recorder's start (the run's);
+    /// `None` before any did.
+    pub fn openings(&self) -> Option<(Duration, Duration)> {
+        let first = self.inner.first_opened_us.load(Ordering::Relaxed);
+        let last = self.inner.last_opened_us.load(Ordering::Relaxed);
+        (first != u64::MAX).then(|| (Duration::from_micros(first), Duration::from_micros(last.max(first))))
+    }
+
     pub fn visitors_live_add(&self, delta: i64) {
         self.inner.visitors_live.fetch_add(delta, Ordering::Relaxed);
     }
@@ -365,6 +387,20 @@ fn thread_slot() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_and_the_last_session_opened_are_kept() {
+        let recorder = Recorder::new();
+        assert_eq!(recorder.openings(), None);
+        recorder.session_opened();
+        let (first, last) = recorder.openings().expect("one opened");
+        assert_eq!(first, last);
+        std::thread::sleep(Duration::from_millis(2));
+        recorder.session_opened();
+        let (first_again, later) = recorder.openings().unwrap();
+        assert_eq!(first_again, first, "the first stays");
+        assert!(later >= first + Duration::from_millis(2), "{later:?} after {first:?}");
+    }
 
     #[test]
     fn histograms_grow_to_an_hour_and_clamp_beyond_it() {

@@ -195,6 +195,11 @@ fn totals(shards: &[&ShardSummary]) -> Result<Summary, MergeError> {
         started: summary.counters.get(Counter::VisitorsStarted.name()).copied().unwrap_or(0),
         completed: summary.counters.get(Counter::VisitorsCompleted.name()).copied().unwrap_or(0),
         peak: peak_of_sums.unwrap_or_else(|| shards.iter().map(|shard| shard.summary.visitors.peak).sum()),
+        // Shards start together: the earliest first and the latest last opening.
+        sessions_opened_s: shards
+            .iter()
+            .filter_map(|shard| shard.summary.visitors.sessions_opened_s)
+            .reduce(|[first, last], [shard_first, shard_last]| [first.min(shard_first), last.max(shard_last)]),
     };
     summary.aborted = shards.iter().find_map(|shard| {
         let reason = shard.summary.aborted.as_ref()?;

@@ -122,6 +122,21 @@ fn counters_add_up_and_the_peak_is_that_of_the_summed_timeline() {
     assert!(merged.shard.is_none() && merged.outcome.is_none());
 }
 
+/// A storm split over shards opened its sessions from the earliest shard's first to the latest
+/// shard's last: the merged rate is all their sessions over that span.
+#[test]
+fn the_sessions_opened_span_is_the_earliest_first_to_the_latest_last() {
+    let histogram = new_histogram();
+    let mut shards = vec![shard_summary(0, 2, &histogram, &[]), shard_summary(1, 2, &histogram, &[])];
+    for (shard, span, opened) in [(0, [0.01, 2.5], 600), (1, [0.02, 3.01], 900)] {
+        shards[shard].summary.visitors.sessions_opened_s = Some(span);
+        shards[shard].summary.counters.insert(Counter::SessionsOpened.name().into(), opened);
+    }
+    let merged = merge(shards).unwrap().summary;
+    assert_eq!(merged.visitors.sessions_opened_s, Some([0.01, 3.01]));
+    assert_eq!(merged.visitors.opening_rate(merged.counters[Counter::SessionsOpened.name()]), Some(500.0));
+}
+
 #[test]
 fn shards_of_other_runs_and_shards_twice_are_refused_and_missing_ones_named() {
     let histogram = new_histogram();

@@ -63,6 +63,18 @@ pub struct VisitorSummary {
     pub completed: u64,
     /// The most alive at once.
     pub peak: i64,
+    /// When the first and the last session of the run opened, seconds from its start: a
+    /// connect storm opens `sessions_opened` in that span. Absent without sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions_opened_s: Option<[f64; 2]>,
+}
+
+impl VisitorSummary {
+    /// Sessions opened per second between the first and the last, when they took any time.
+    pub fn opening_rate(&self, sessions_opened: u64) -> Option<f64> {
+        let [first, last] = self.sessions_opened_s?;
+        (last > first).then(|| sessions_opened as f64 / (last - first))
+    }
 }
 
 /// The whole summary.json document.
@@ -169,6 +181,7 @@ impl Summary {
                 started: totals.counter(Counter::VisitorsStarted),
                 completed: totals.counter(Counter::VisitorsCompleted),
                 peak: totals.visitors_peak,
+                sessions_opened_s: totals.openings.map(|(first, last)| [first.as_secs_f64(), last.as_secs_f64()]),
             },
             metrics,
             service,

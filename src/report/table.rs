@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use super::compare::Comparison;
 use super::summary::{LatencySummary, Summary};
+use crate::measure::Counter;
 
 /// Renders a summary as a fixed-width table; the comparison with a baseline, when given, comes
 /// before the verdict section, so the table always ends with the `verdict:` line. With
@@ -17,7 +18,12 @@ pub fn render(summary: &Summary, comparison: Option<&Comparison>, by_behavior: b
         "scenario {}  target {}  duration {:.1}s",
         summary.scenario, summary.target, summary.duration_seconds
     );
-    let _ = writeln!(out, "visitors: {} started, {} completed, {} peak concurrent", v.started, v.completed, v.peak);
+    let _ = write!(out, "visitors: {} started, {} completed, {} peak concurrent", v.started, v.completed, v.peak);
+    let opened = summary.counters.get(Counter::SessionsOpened.name()).copied().unwrap_or(0);
+    if let (Some([first, last]), Some(rate)) = (v.sessions_opened_s, v.opening_rate(opened)) {
+        let _ = write!(out, "; sessions opened {opened} in {first:.2}s-{last:.2}s ({rate:.0}/s)");
+    }
+    let _ = writeln!(out);
     let _ = writeln!(out);
     let _ = writeln!(
         out,
