@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::machine::{self, MachineSecond};
 use super::recorder::{new_histogram, record_duration};
 
 /// How often the lag probe wakes. Tokio's timer has millisecond resolution, so a healthy
@@ -47,43 +48,6 @@ pub struct HealthSecond {
     pub cpu_busy: Option<f64>,
     /// The whole machine in that second; `None` for a last, partial second, or without /proc.
     pub machine: Option<MachineSecond>,
-}
-
-/// The whole machine's CPU in one second, all processes and cores (`/proc/stat`): on a
-/// machine the harness shares with the server, or a virtual machine whose host runs others,
-/// the harness can lag without being busy itself, and these say why.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct MachineSecond {
-    /// Share of the machine's CPU time spent running anything (the server, the harness, ...).
-    pub busy: f64,
-    /// Share the host kept for itself (steal): time this machine wanted to run and could not.
-    pub steal: f64,
-}
-
-impl MachineSecond {
-    /// The share between two readings of the machine's CPU ticks (`cpu` line of /proc/stat).
-    fn between(before: &MachineTicks, after: &MachineTicks) -> Option<MachineSecond> {
-        let total = after.total().checked_sub(before.total()).filter(|total| *total > 0)? as f64;
-        let idle = after.idle.saturating_sub(before.idle) as f64;
-        let steal = after.steal.saturating_sub(before.steal) as f64;
-        Some(MachineSecond { busy: ((total - idle - steal) / total).max(0.0), steal: steal / total })
-    }
-}
-
-/// The machine's CPU ticks since boot, summed over cores.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct MachineTicks {
-    /// Running something (user, nice, system, irq, softirq).
-    busy: u64,
-    /// Idle or waiting for I/O.
-    idle: u64,
-    steal: u64,
-}
-
-impl MachineTicks {
-    fn total(&self) -> u64 {
-        self.busy + self.idle + self.steal
-    }
 }
 
 /// Process figures read from /proc.
@@ -223,7 +187,7 @@ async fn probe(handle: HealthHandle, run_start: Instant, closing: CancellationTo
     update_process(&handle, last_process.1, None);
     let mut fds_counted = last_process.0;
     let mut second = last_process.0;
-    let mut last_machine = read_machine();
+    let mut last_machine = machine::read();
     let mut judged = true;
     loop {
         let due = Instant::now() + LAG_PERIOD;
@@ -268,7 +232,7 @@ async fn probe(handle: HealthHandle, run_start: Instant, closing: CancellationTo
             let wall = (now - last_process.0).as_secs_f64();
             let busy = (sample.cpu_seconds - last_process.1.cpu_seconds) / (wall * cores);
             update_process(&handle, sample, judged.then_some(busy));
-            let machine = read_machine();
+            let machine = machine::read();
             if judged {
                 let shares = (Some(busy), last_machine.zip(machine).and_then(|(a, b)| MachineSecond::between(&a, &b)));
                 close_second(&handle, second.saturating_duration_since(run_start), now - second, shares);
@@ -338,18 +302,6 @@ fn read_usage() -> ProcessSample {
     }
 }
 
-/// The machine's CPU ticks (`cpu` line of /proc/stat); `None` where /proc is not there.
-fn read_machine() -> Option<MachineTicks> {
-    #[cfg(target_os = "linux")]
-    {
-        std::fs::read_to_string("/proc/stat").ok().and_then(|stat| linux::machine_ticks(&stat))
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        None
-    }
-}
-
 /// Open files of this process (costly with many sockets: one directory entry each).
 fn count_open_fds() -> Option<u64> {
     #[cfg(target_os = "linux")]
@@ -364,16 +316,7 @@ fn count_open_fds() -> Option<u64> {
 
 #[cfg(target_os = "linux")]
 mod linux {
-    use super::{MachineTicks, ProcessSample};
-
-    /// The first line of /proc/stat: `cpu  user nice system idle iowait irq softirq steal ...`
-    /// (ticks summed over cores; guest time is already inside user and nice).
-    pub fn machine_ticks(stat: &str) -> Option<MachineTicks> {
-        let line = stat.lines().next()?.strip_prefix("cpu ")?;
-        let ticks: Vec<u64> = line.split_whitespace().take(8).map(|field| field.parse().ok()).collect::<Option<_>>()?;
-        let [user, nice, system, idle, iowait, irq, softirq, steal] = ticks[..] else { return None };
-        Some(MachineTicks { busy: user + nice + system + irq + softirq, idle: idle + iowait, steal })
-    }
+    use super::ProcessSample;
 
     pub fn read_usage() -> ProcessSample {
         ProcessSample {
@@ -416,18 +359,6 @@ mod tests {
         assert!(linux::rss_bytes("100 25 3 1 0 20 0").unwrap() >= 25 * 4096);
         let live = read_process();
         assert!(live.rss_bytes > 0 && live.open_fds > 0, "{live:?}");
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn the_machines_share_of_busy_and_stolen_time_is_read_from_proc_stat() {
-        let before = linux::machine_ticks("cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3 4\n").unwrap();
-        let after = linux::machine_ticks("cpu  160 10 80 840 50 0 10 50 0 0\ncpu0 1 2 3 4\n").unwrap();
-        // 200 ticks: 110 running, 40 idle, 50 stolen by the host.
-        assert_eq!(MachineSecond::between(&before, &after), Some(MachineSecond { busy: 0.55, steal: 0.25 }));
-        assert_eq!(MachineSecond::between(&after, &after), None, "no time passed");
-        assert_eq!(linux::machine_ticks("intr 1 2 3\n"), None);
-        assert!(read_machine().is_some(), "this machine has /proc/stat");
     }
 
     #[tokio::test]

@@ -10,6 +10,7 @@ pub mod error_kind;
 pub mod health;
 pub mod label;
 mod latencies;
+pub mod machine;
 mod metric;
 pub mod names;
 pub mod observer;

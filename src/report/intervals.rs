@@ -130,7 +130,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::measure::health::MachineSecond;
+    use crate::measure::machine::MachineSecond;
 
     fn calm_seconds(n: u64) -> Vec<HealthSecond> {
         (0..n)
