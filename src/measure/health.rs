@@ -66,6 +66,8 @@ struct State {
     /// Lag samples of the second under way, and the seconds before it.
     lag_second: Option<Histogram<u64>>,
     timeline: Vec<HealthSecond>,
+    /// The whole machine's last second.
+    machine: Option<MachineSecond>,
     /// Lag samples since the closing began, and when it began.
     lag_closing: Option<Histogram<u64>>,
     closing_since: Option<Instant>,
@@ -86,6 +88,11 @@ impl HealthHandle {
     /// Latest process figures.
     pub fn process(&self) -> ProcessSample {
         lock(&self.state).process
+    }
+
+    /// The whole machine's last second, where /proc/stat is there.
+    pub fn machine(&self) -> Option<MachineSecond> {
+        lock(&self.state).machine
     }
 
     /// Lag samples since the last call (microseconds), leaving an empty histogram behind.
@@ -233,9 +240,15 @@ async fn probe(handle: HealthHandle, run_start: Instant, closing: CancellationTo
             let busy = (sample.cpu_seconds - last_process.1.cpu_seconds) / (wall * cores);
             update_process(&handle, sample, judged.then_some(busy));
             let machine = machine::read();
+            let machine_second = last_machine.zip(machine).and_then(|(a, b)| MachineSecond::between(&a, &b));
+            lock(&handle.state).machine = machine_second;
             if judged {
-                let shares = (Some(busy), last_machine.zip(machine).and_then(|(a, b)| MachineSecond::between(&a, &b)));
-                close_second(&handle, second.saturating_duration_since(run_start), now - second, shares);
+                close_second(
+                    &handle,
+                    second.saturating_duration_since(run_start),
+                    now - second,
+                    (Some(busy), machine_second),
+                );
             }
             last_machine = machine;
             last_process = (now, sample);

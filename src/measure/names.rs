@@ -64,6 +64,8 @@ pub const RSS: &str = "presence_bench_process_resident_memory_bytes";
 pub const OPEN_FDS: &str = "presence_bench_process_open_fds";
 pub const LAG: &str = "presence_bench_scheduling_lag_seconds";
 pub const LAG_MAX: &str = "presence_bench_scheduling_lag_max_seconds";
+pub const MACHINE_BUSY: &str = "presence_bench_machine_cpu_busy_ratio";
+pub const MACHINE_STEAL: &str = "presence_bench_machine_cpu_steal_ratio";
 
 /// Error kinds pre-registered at zero: the ones dashboards and the harness verdict watch.
 pub const ERROR_KINDS: &[ErrorKind] = &[
@@ -152,6 +154,13 @@ pub const HARNESS: &[Family] = &[
     family(OPEN_FDS, G, &[], "File descriptors the harness process holds open."),
     family(LAG, H, &[], "How late a 10 ms timer task of the harness wakes up."),
     family(LAG_MAX, G, &[], "Largest scheduling lag in the last interval."),
+    family(
+        MACHINE_BUSY,
+        G,
+        &[],
+        "Share of the whole machine's CPU running anything in the last second (all processes, all cores).",
+    ),
+    family(MACHINE_STEAL, G, &[], "Share of the machine's CPU its host kept for itself (steal) in the last second."),
 ];
 
 /// Bucket upper bounds (seconds) of [`LATENCY`]: presence exchanges on a LAN or loopback

@@ -58,6 +58,8 @@ pub struct Exporter {
     elapsed: metrics::Gauge,
     rss: metrics::Gauge,
     open_fds: metrics::Gauge,
+    machine_busy: metrics::Gauge,
+    machine_steal: metrics::Gauge,
     lag: metrics::Histogram,
     lag_max: metrics::Gauge,
     load: Option<Load>,
@@ -151,6 +153,8 @@ impl Exporter {
             elapsed: gauge(names::ELAPSED),
             rss: gauge(names::RSS),
             open_fds: gauge(names::OPEN_FDS),
+            machine_busy: gauge(names::MACHINE_BUSY),
+            machine_steal: gauge(names::MACHINE_STEAL),
             lag: recorder.register_histogram(&Key::from_static_name(names::LAG), &METADATA),
             lag_max: gauge(names::LAG_MAX),
             recorder,
@@ -224,6 +228,10 @@ impl Exporter {
             self.scrape.cpu_micros.store((process.cpu_seconds * 1e6) as u64, Ordering::Relaxed);
             self.rss.set(process.rss_bytes as f64);
             self.open_fds.set(process.open_fds as f64);
+            if let Some(machine) = health.machine() {
+                self.machine_busy.set(machine.busy);
+                self.machine_steal.set(machine.steal);
+            }
             let lag = health.take_lag_interval();
             record_micros(&self.lag, &lag);
             self.lag_max.set(if lag.is_empty() { 0.0 } else { lag.max() as f64 / 1e6 });
