@@ -24,7 +24,8 @@ pub fn threads_per_process(processes: usize) -> NonZeroUsize {
     share(cores(), processes)
 }
 
-fn cores() -> usize {
+/// Cores this process may run on.
+pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, NonZeroUsize::get)
 }
 

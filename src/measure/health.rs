@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::machine::{self, MachineSecond};
 use super::recorder::{new_histogram, record_duration};
+use crate::runtime;
 
 /// How often the lag probe wakes. Tokio's timer has millisecond resolution, so a healthy
 /// runtime shows lags below about 1 ms.
@@ -172,7 +173,7 @@ impl Monitor {
         HealthReport {
             cpu_seconds: state.process.cpu_seconds,
             peak_rss_bytes: state.peak_rss_bytes,
-            cores: cores(),
+            cores: runtime::cores(),
             cpu_samples: state.cpu_samples,
             cpu_saturated_samples: state.cpu_saturated,
             lag_p99_us: at(0.99),
@@ -183,13 +184,8 @@ impl Monitor {
     }
 }
 
-/// Cores the process may run on.
-pub fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
 async fn probe(handle: HealthHandle, run_start: Instant, closing: CancellationToken, stop: CancellationToken) {
-    let cores = cores() as f64;
+    let cores = runtime::cores() as f64;
     let mut last_process = (Instant::now(), read_process());
     update_process(&handle, last_process.1, None);
     let mut fds_counted = last_process.0;
