@@ -11,6 +11,7 @@
 //! the directory drops its copy of that child and forwards its `/locate` until the feed is
 //! back, trying again every [`RETRY`].
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +27,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::views::Views;
+use crate::protocol::http_frames::{FrameError, FrameReader, Framing};
 use crate::protocol::locate::MAX_BODY;
 use crate::server::placement::{Placement, Snapshot};
 
@@ -79,8 +81,8 @@ pub enum FeedError {
     Silent,
     #[error("the feed ended")]
     Ended,
-    #[error("a line over {MAX_BODY} bytes")]
-    TooLong,
+    #[error("{0}")]
+    Frame(#[from] FrameError),
     #[error("a line that is not a placement: {0}")]
     Line(#[from] serde_json::Error),
 }
@@ -90,7 +92,7 @@ pub enum FeedError {
 pub async fn follow(base: String, index: usize, views: Arc<Views>, stop: CancellationToken) {
     loop {
         let ended = tokio::select! {
-            ended = read(&base, index, &views) => ended,
+            Err(ended) = read_lines(&base, index, &views) => ended,
             () = stop.cancelled() => return,
         };
         // Said once when a trusted copy is lost, not on every attempt while the child is gone.
@@ -111,13 +113,6 @@ pub async fn follow(base: String, index: usize, views: Arc<Views>, stop: Cancell
 }
 
 /// Reads the feed until it fails; it never ends well.
-async fn read(base: &str, index: usize, views: &Views) -> FeedError {
-    match read_lines(base, index, views).await {
-        Ok(never) => match never {},
-        Err(err) => err,
-    }
-}
-
 async fn read_lines(base: &str, index: usize, views: &Views) -> Result<Infallible, FeedError> {
     let authority = base.strip_prefix("http://").ok_or_else(|| FeedError::Address(base.to_owned()))?;
     let stream = TcpStream::connect(authority).await?;
@@ -133,18 +128,16 @@ async fn read_lines(base: &str, index: usize, views: &Views) -> Result<Infallibl
             return Err(FeedError::Status(response.status()));
         }
         let mut body = response.into_body();
-        let mut pending = Vec::new();
+        // The same bounded line splitting as the SockJS streaming transports: a line is
+        // refused before it grows past the limit.
+        let mut reader = FrameReader::new(Framing::Lines, MAX_BODY);
+        let mut lines = VecDeque::new();
         loop {
             let frame = tokio::time::timeout(SILENCE, body.frame()).await.map_err(|_| FeedError::Silent)?;
             let Ok(data) = frame.ok_or(FeedError::Ended)??.into_data() else { continue };
-            pending.extend_from_slice(&data);
-            while let Some(end) = pending.iter().position(|&byte| byte == b'\n') {
-                let snapshot: Snapshot = serde_json::from_slice(&pending[..end])?;
-                pending.drain(..=end);
-                views.install(index, snapshot);
-            }
-            if pending.len() > MAX_BODY {
-                return Err(FeedError::TooLong);
+            reader.feed(&data, &mut lines)?;
+            for line in lines.drain(..) {
+                views.install(index, serde_json::from_str(&line)?);
             }
         }
     };
