@@ -79,12 +79,13 @@ impl Children {
 
     /// Forwards an admin action to child `index`, then reads its placement again so that the
     /// action shows in `/locate` by the time its answer is passed on. If the placement cannot
-    /// be read, the copy is dropped (forwarding until the feed sends one again).
+    /// be read, the copy is dropped (forwarding until the feed sends one again); a copy already
+    /// dropped stays so until the feed is back.
     async fn act(&self, index: usize, path_and_query: &str) -> Response {
         let answered = self.forward(index, Method::POST, path_and_query).await;
         let url = format!("{}/admin/placement", self.bases[index]);
         match self.client.json::<Snapshot>(Method::GET, &url).await {
-            Ok(snapshot) => self.views.install(index, snapshot),
+            Ok(snapshot) => self.views.refresh(index, snapshot),
             Err(err) => {
                 tracing::warn!(process = index, %err, "cannot read the placement after an admin action");
                 self.views.distrust(index);

@@ -29,13 +29,26 @@ impl Views {
     /// Takes `snapshot` as child `index`'s placement, unless the copy is newer already (a
     /// feed line sent before an admin action's refresh can arrive after it).
     pub fn install(&self, index: usize, snapshot: Snapshot) {
+        self.replace(index, snapshot, true);
+    }
+
+    /// Installs `snapshot` only over a copy still trusted: a placement read after an admin
+    /// action must not trust again a copy whose feed broke (nothing would keep it current).
+    pub fn refresh(&self, index: usize, snapshot: Snapshot) {
+        self.replace(index, snapshot, false);
+    }
+
+    fn replace(&self, index: usize, snapshot: Snapshot, over_distrusted: bool) {
         if let Some(slot) = self.slots.get(index) {
             slot.send_if_modified(|current| {
-                if current.as_ref().is_some_and(|current| current.version() >= snapshot.version) {
-                    return false;
+                let newer = match current {
+                    Some(current) => current.version() < snapshot.version,
+                    None => over_distrusted,
+                };
+                if newer {
+                    *current = Some(Arc::new(Placement::new(snapshot)));
                 }
-                *current = Some(Arc::new(Placement::new(snapshot)));
-                true
+                newer
             });
         }
     }
@@ -98,8 +111,16 @@ mod tests {
         views.distrust(0);
         assert!(views.get(0).is_none());
         // After a reconnect the feed starts with the version the child is at, whatever it is.
+        views.refresh(0, snapshot(3, &["p0-s1"]));
+        assert!(views.get(0).is_none(), "a placement read after an admin action does not trust it again");
         views.install(0, snapshot(2, &["p0-s1"]));
         assert_eq!(servers(&views, 0), Some(vec!["p0-s1".to_owned()]));
+        views.refresh(0, snapshot(3, &["p0-s1", "p0-s2"]));
+        assert_eq!(
+            servers(&views, 0),
+            Some(vec!["p0-s1".to_owned(), "p0-s2".to_owned()]),
+            "a trusted copy is refreshed"
+        );
     }
 
     #[tokio::test]
