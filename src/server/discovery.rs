@@ -109,13 +109,13 @@ pub fn answer(placement: &Placement, visitor: &str) -> Response {
     }
 }
 
-/// The query of `/locate`; the partitioned server's directory reads it alike.
+/// The query of `/locate`.
 #[derive(Deserialize)]
 pub struct LocateQuery {
     /// Visitor ids hash alike in every group; a process of a partitioned server checks that
     /// the group is its own.
-    pub group: Option<String>,
-    pub visitor: String,
+    group: Option<String>,
+    visitor: String,
 }
 
 /// `GET /locate?group=G&visitor=V`.

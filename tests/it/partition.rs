@@ -84,6 +84,11 @@ async fn a_group_always_lands_on_its_process() {
     let (status, _) =
         client.request(Method::GET, &format!("{}/locate?group=x1&visitor=a", served.directory)).await.expect("locate");
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    // No visitor: the owner of the group judges the query, as a single server would.
+    let (status, body) =
+        client.request(Method::GET, &format!("{}/locate?group=3", served.directory)).await.expect("locate");
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(String::from_utf8_lossy(&body).contains("visitor"), "the owner's answer: {body:?}");
 }
 
 #[tokio::test]

@@ -32,7 +32,7 @@ use serde_json::Value;
 use super::views::Views;
 use super::{owner, relabel};
 use crate::protocol::locate::{HttpClient, HttpError};
-use crate::server::discovery::{self, LocateQuery};
+use crate::server::discovery;
 use crate::server::metrics;
 use crate::server::placement::Snapshot;
 
@@ -103,10 +103,12 @@ struct Listing {
     instances: Vec<Value>,
 }
 
-/// The group alone, of a `/locate` query the owner will refuse.
+/// A `/locate` query as the directory reads it: the group picks the owner; with a visitor the
+/// directory answers from its copy, and without one the owner answers (its own 400).
 #[derive(Deserialize)]
-struct GroupQuery {
+struct FrontQuery {
     group: Option<String>,
+    visitor: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -141,21 +143,16 @@ fn relay(status: StatusCode, body: Bytes, content_type: &'static str) -> Respons
 
 async fn locate(State(children): State<Arc<Children>>, RawQuery(raw): RawQuery) -> Response {
     let raw = raw.unwrap_or_default();
-    // Read as the owner reads it (axum's `Query` is this same deserializer).
-    let query = serde_urlencoded::from_str::<LocateQuery>(&raw);
-    let processes = children.bases.len();
-    let index = match &query {
-        Ok(query) => query.group.as_deref().and_then(|group| owner(group, processes)),
-        Err(_) => serde_urlencoded::from_str::<GroupQuery>(&raw)
-            .ok()
-            .and_then(|query| owner(query.group.as_deref()?, processes)),
-    };
-    let Some(index) = index else {
+    // axum's `Query`, which the owner reads it with, is this same deserializer.
+    let query = serde_urlencoded::from_str::<FrontQuery>(&raw).ok();
+    let group = query.as_ref().and_then(|query| query.group.as_deref());
+    let Some(index) = group.and_then(|group| owner(group, children.bases.len())) else {
         return error(StatusCode::BAD_REQUEST, "expected a group made of digits: ?group=G&visitor=V".to_owned());
     };
-    if let (Ok(query), Some(placement)) = (&query, children.views.get(index)) {
+    let visitor = query.as_ref().and_then(|query| query.visitor.as_deref());
+    if let (Some(visitor), Some(placement)) = (visitor, children.views.get(index)) {
         children.from_view.fetch_add(1, Ordering::Relaxed);
-        return discovery::answer(&placement, &query.visitor);
+        return discovery::answer(&placement, visitor);
     }
     children.forwarded.fetch_add(1, Ordering::Relaxed);
     match children.forward(index, Method::GET, &format!("/locate?{raw}")).await {
