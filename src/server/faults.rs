@@ -60,16 +60,18 @@ impl Faults {
     }
 
     /// FAULT blur_delay: sends `blur` to `session`, at once or after the delay. The delayed
-    /// push runs in a task of its own, since the caller holds the state lock; it is bounded
-    /// by the delay, and a session gone meanwhile simply does not get it.
+    /// push runs in a task of its own, since the caller holds the state lock; it lasts no
+    /// longer than the delay or the session (which ends with the cluster), whichever is first.
     pub fn send_blur(&self, session: &SessionHandle, blur: Outgoing) {
         if self.blur_delay.is_zero() {
             return session.push(blur);
         }
         let (session, delay) = (session.clone(), self.blur_delay);
         tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            session.push(blur);
+            tokio::select! {
+                () = tokio::time::sleep(delay) => session.push(blur),
+                () = session.ended() => {}
+            }
         });
     }
 

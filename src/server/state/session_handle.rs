@@ -54,4 +54,9 @@ impl SessionHandle {
     pub fn kicked(&self) -> WaitForCancellationFuture<'_> {
         self.kick.cancelled()
     }
+
+    /// Completes once the session has ended (its outbox is no longer drained).
+    pub async fn ended(&self) {
+        self.outbox.closed().await;
+    }
 }
