@@ -155,7 +155,7 @@ impl HarnessSummary {
         );
         if let Some(closing) = self.closing {
             out.push_str(&format!(
-                "closing the sessions: {:.1}s, scheduling lag max {:.2}ms (not judged: every request had settled)\n",
+                "closing the sessions: {:.1}s, scheduling lag max {:.2}ms (not judged: every request was answered or counted unanswered before it)\n",
                 closing.seconds,
                 closing.lag_max_us as f64 / 1e3
             ));
