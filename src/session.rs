@@ -131,8 +131,11 @@ impl Opener {
         };
         conn.send(&request).await?;
         self.recorder.sent(request.kind());
+        // One deadline for the answer: heartbeats meanwhile do not move it, or a server that
+        // keeps the session alive and never answers would hold the opening for ever.
+        let answer_by = tokio::time::Instant::now() + self.reply_timeout;
         let answer = loop {
-            match tokio::time::timeout(self.reply_timeout, conn.recv()).await {
+            match tokio::time::timeout_at(answer_by, conn.recv()).await {
                 Err(_) => return Err(SessionError::Timeout(name, self.reply_timeout)),
                 Ok(Err(err)) => return Err(err.into()),
                 Ok(Ok(Incoming::Heartbeat)) => continue,

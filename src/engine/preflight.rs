@@ -1,26 +1,33 @@
-//! Before the load starts: can a session be opened on the target at all, on each transport
-//! the scenario uses? A
-//! closed port, a web server that is not a Presence directory (404 on `/locate`), a failed TLS
-//! handshake or a socket that never sends the SockJS open frame would otherwise cost the
-//! whole run's duration and end with a vague "no session opened". This costs one `/locate`
-//! and one connection per transport; it sends no Presence message, so the server sees no
-//! visitor.
+//! Before the load starts: does the target speak the Presence protocol at all, on each
+//! transport the scenario uses? A closed port, a web server that is not a Presence directory
+//! (404 on `/locate`), an instance URL `/locate` answered that this machine cannot reach, a
+//! failed TLS handshake, a socket that never sends the SockJS open frame, or a SockJS server
+//! that speaks another message format (it opens sessions and never answers `connect`) would
+//! otherwise cost the whole run's duration and end with a vague "no session opened". Each
+//! probe costs one `/locate` and one session, in which one visitor of the scenario's group,
+//! [`PROBE_VISITOR`], connects and leaves at once: the least a server must serve
+//! (docs/protocol.md, "What a server must implement").
 
 use std::time::Duration;
 
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
-use crate::protocol::client::{ClientError, ConnectOptions, Connection, Transport};
+use crate::protocol::client::{ClientError, ConnectOptions, Connection, Endpoint, Incoming, Transport};
 use crate::protocol::discovery::{Discovery, DiscoveryError};
 use crate::protocol::locate::HttpError;
+use crate::protocol::{ClientMessage, ServerMessage};
 
 /// Attempts before the target is declared down: one flaky answer is not a down target.
 const ATTEMPTS: u32 = 3;
 /// Pause between attempts.
 const PAUSE: Duration = Duration::from_millis(200);
-/// Longest one attempt may take (discovery and opening together).
+/// Longest one attempt may take to open a session (discovery and opening together).
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Longest an open session may take to answer `connect`.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
+/// The visitor each probe connects, named so a server's operator can tell it apart.
+pub const PROBE_VISITOR: &str = "presence-bench-preflight";
 
 /// What was found where a Presence server was expected.
 #[derive(Debug, thiserror::Error)]
@@ -55,24 +62,59 @@ async fn check_one(discovery: &Discovery, options: &ConnectOptions, group: &str)
         if attempt > 0 {
             tokio::time::sleep(PAUSE).await;
         }
-        match tokio::time::timeout(ATTEMPT_TIMEOUT, open(discovery, options, group)).await {
-            Ok(Ok(())) => return Ok(()),
-            Ok(Err(why)) => found = why,
-            Err(_) => found = format!("no connection opened within {ATTEMPT_TIMEOUT:?}"),
+        match open(discovery, options, group).await {
+            Ok(()) => return Ok(()),
+            Err(why) => found = why,
         }
     }
     Err(Down { found })
 }
 
 async fn open(discovery: &Discovery, options: &ConnectOptions, group: &str) -> Result<(), String> {
-    let endpoint = discovery.endpoint(group, "presence-bench-preflight").await.map_err(|err| located(&err))?;
+    let opening = tokio::time::timeout(ATTEMPT_TIMEOUT, open_session(discovery, options, group));
+    let mut conn = opening.await.map_err(|_| format!("no connection opened within {ATTEMPT_TIMEOUT:?}"))??;
+    let answered = match tokio::time::timeout(ANSWER_TIMEOUT, connects(&mut conn, group)).await {
+        Ok(answered) => answered,
+        Err(_) => Err(format!("{NO_CONNECTED} within {ANSWER_TIMEOUT:?}")),
+    };
+    conn.close().await;
+    answered
+}
+
+/// Locates and opens a session, naming what failed and where.
+async fn open_session(discovery: &Discovery, options: &ConnectOptions, group: &str) -> Result<Connection, String> {
+    let endpoint = discovery.endpoint(group, PROBE_VISITOR).await.map_err(|err| located(&err))?;
     // Any SockJS session path will do, but a fresh one each time: an HTTP session outlives
     // the probe on the server, and the next transport's probe must not land on it.
     let mut rng = SmallRng::from_rng(&mut rand::rng());
-    let conn = Connection::open(&endpoint, options, &mut rng).await.map_err(|err| opened(&err))?;
-    conn.close().await;
-    Ok(())
+    Connection::open(&endpoint, options, &mut rng).await.map_err(|err| {
+        let located = matches!(discovery, Discovery::Directory { .. }).then_some(&endpoint);
+        opened(&err, located)
+    })
 }
+
+/// Connects the probe visitor on an open session: `Ok` once `connected` comes, else what
+/// came instead (a server that never answers is caught by [`ANSWER_TIMEOUT`]).
+async fn connects(conn: &mut Connection, group: &str) -> Result<(), String> {
+    let connect =
+        ClientMessage::Connect { group: group.to_owned(), visitor: PROBE_VISITOR.to_owned(), tab: "preflight".into() };
+    conn.send(&connect).await.map_err(|err| format!("the session was lost before `connect`: {err}"))?;
+    loop {
+        match conn.recv().await {
+            Ok(Incoming::Message(ServerMessage::Connected { .. })) => return Ok(()),
+            Ok(Incoming::Message(ServerMessage::Draining { .. }) | Incoming::Heartbeat) => continue,
+            Ok(Incoming::Message(ServerMessage::Error { code, message })) => {
+                return Err(format!("{NO_CONNECTED}: it answered error {code:?} ({message})"))
+            }
+            Ok(Incoming::Message(other)) => return Err(format!("{NO_CONNECTED}: it answered `{}`", other.kind())),
+            Err(ClientError::Protocol(reason)) => return Err(format!("{NO_CONNECTED}: {reason}")),
+            Err(err) => return Err(format!("{NO_CONNECTED}: {err}")),
+        }
+    }
+}
+
+/// What a SockJS server that does not speak the Presence protocol is found to be.
+const NO_CONNECTED: &str = "not a Presence server: the SockJS session opened, but `connect` got no `connected`";
 
 /// Names what `/locate` answered.
 fn located(err: &DiscoveryError) -> String {
@@ -88,9 +130,11 @@ fn located(err: &DiscoveryError) -> String {
     }
 }
 
-/// Names what opening the session's transport met.
-fn opened(err: &ClientError) -> String {
-    match err {
+/// Names what opening the session's transport met; `located` is the instance `/locate`
+/// answered, named in the message, since the directory may hand out an address that this
+/// machine cannot reach (a cluster-internal one) though the directory itself answers.
+fn opened(err: &ClientError, located: Option<&Endpoint>) -> String {
+    let found = match err {
         ClientError::Connect { addr, source } => format!("cannot connect to {addr}: {source}"),
         ClientError::Tls(reason) => format!("TLS failure: {reason}"),
         ClientError::Handshake(reason) => format!("not a Presence server: WebSocket upgrade failed ({reason})"),
@@ -99,5 +143,9 @@ fn opened(err: &ClientError) -> String {
             format!("not a Presence server: HTTP {} on a SockJS transport", status.as_u16())
         }
         other => format!("the session could not be opened: {other}"),
+    };
+    match located {
+        Some(endpoint) => format!("{found} (the instance /locate answered: {})", endpoint.url()),
+        None => found,
     }
 }

@@ -70,9 +70,9 @@ impl Transport {
         Transport::ALL.into_iter().find(|transport| transport.name() == name)
     }
 
-    /// Whether the server sends SockJS heartbeats on it (all but raw WebSocket), so that a
-    /// silent session may be judged lost.
-    pub fn has_heartbeats(self) -> bool {
+    /// Whether it carries SockJS framing (all but raw WebSocket): an `o` frame first, then
+    /// `h`, `a[...]` and `c[...]` frames.
+    pub fn has_sockjs_framing(self) -> bool {
         self != Transport::Websocket
     }
 
@@ -173,7 +173,9 @@ pub fn connect_error_kind(err: &std::io::Error) -> ErrorKind {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Incoming {
     Message(ServerMessage),
-    /// A SockJS `h` frame.
+    /// A sign of life that carries no message: a SockJS `h` frame, or a WebSocket ping or
+    /// pong. Servers keep a quiet session alive either way (sockjs-node pings its WebSocket
+    /// sessions and sends no `h` on them), and both prove the session is alive.
     Heartbeat,
 }
 
@@ -202,6 +204,13 @@ impl Endpoint {
         let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
         let prefix = uri.path().trim_end_matches('/').to_owned();
         Ok(Endpoint { host, port, prefix, tls })
+    }
+
+    /// The endpoint as a URL, `ws://host:port/prefix`.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls { "wss" } else { "ws" };
+        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        format!("{scheme}://{host}:{}{}", self.port, self.prefix)
     }
 
     fn path_for(&self, transport: Transport, rng: &mut impl Rng) -> String {
@@ -280,8 +289,12 @@ impl Connection {
         let upgraded = Instant::now();
         let mut conn =
             Connection { link, transport: options.transport, max_message: options.max_message, inbox: VecDeque::new() };
-        if conn.transport.has_heartbeats() {
-            let first = std::future::poll_fn(|cx| conn.poll_next_text(cx)).await?;
+        if conn.transport.has_sockjs_framing() {
+            let first = loop {
+                if let Some(text) = std::future::poll_fn(|cx| conn.poll_next_text(cx)).await? {
+                    break text;
+                }
+            };
             if first.as_str() != sockjs::OPEN {
                 return Err(ClientError::Protocol(format!("expected open frame, got {:?}", first.as_str())));
             }
@@ -299,8 +312,7 @@ impl Connection {
         let stream = connect_stream(endpoint, options).await?;
         let connected = Instant::now();
         let path = endpoint.path_for(options.transport, rng);
-        let scheme = if endpoint.tls { "wss" } else { "ws" };
-        let url = format!("{scheme}://{}:{}{}", endpoint.host, endpoint.port, path);
+        let url = format!("{}{}", endpoint.url(), &path[endpoint.prefix.len()..]);
         let config = WebSocketConfig::default()
             .read_buffer_size(options.read_buffer)
             .write_buffer_size(0)
@@ -350,7 +362,8 @@ impl Connection {
                 return Poll::Ready(Ok(Incoming::Message(message)));
             }
             let text = match ready!(self.poll_next_text(cx)) {
-                Ok(text) => text,
+                Ok(Some(text)) => text,
+                Ok(None) => return Poll::Ready(Ok(Incoming::Heartbeat)),
                 Err(err) => return Poll::Ready(Err(err)),
             };
             match self.transport {
@@ -389,10 +402,12 @@ impl Connection {
         }
     }
 
-    fn poll_next_text(&mut self, cx: &mut Context<'_>) -> Poll<Result<Utf8Bytes, ClientError>> {
+    /// The next text frame, or `None` for a WebSocket ping or pong (a sign of life the
+    /// caller hands out as [`Incoming::Heartbeat`]; tungstenite answers pings itself).
+    fn poll_next_text(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Utf8Bytes>, ClientError>> {
         let ws = match &mut self.link {
             Link::Ws(ws) => ws,
-            Link::Http(http) => return http.poll_frame(cx).map_ok(Utf8Bytes::from),
+            Link::Http(http) => return http.poll_frame(cx).map_ok(|frame| Some(Utf8Bytes::from(frame))),
         };
         loop {
             let frame = match ready!(ws.poll_next_unpin(cx)) {
@@ -405,14 +420,15 @@ impl Connection {
                 Some(Ok(frame)) => frame,
             };
             return Poll::Ready(match frame {
-                Message::Text(text) => Ok(text),
+                Message::Text(text) => Ok(Some(text)),
                 Message::Close(frame) => {
                     let (code, reason) =
                         frame.map_or((1005, String::new()), |f| (f.code.into(), f.reason.as_str().to_owned()));
                     Err(ClientError::Closed { code, reason })
                 }
                 Message::Binary(_) => Err(ClientError::Protocol("unexpected binary frame".into())),
-                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+                Message::Ping(_) | Message::Pong(_) => Ok(None),
+                Message::Frame(_) => continue,
             });
         }
     }
@@ -530,6 +546,8 @@ mod tests {
         assert!(matches!(Endpoint::parse("http://x/presence"), Err(ClientError::InvalidUrl { .. })));
         let secure = Endpoint::parse("wss://x/presence").unwrap();
         assert!(secure.tls && secure.port == 443);
+        assert_eq!(secure.url(), "wss://x:443/presence");
+        assert_eq!(Endpoint::parse("ws://[::1]:9/p").unwrap().url(), "ws://[::1]:9/p");
     }
 
     #[test]

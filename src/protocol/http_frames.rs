@@ -4,13 +4,16 @@
 //! starts with a prelude of 2048 `h` (so that proxies pass the stream on at once), which is
 //! no frame. `eventsource` bodies are Server-Sent Events: each frame is a `data: <frame>`
 //! line, events are separated by blank lines, and lines end in `\r\n`. A SockJS frame never
-//! holds a raw newline (its JSON escapes them), so one line is one frame on both.
+//! holds a raw newline (its JSON escapes them), so one line is one frame on both; an
+//! eventsource frame comes percent-escaped as sockjs-node sends it ([`event_data`]).
 //!
 //! Bodies arrive in pieces cut anywhere, so the reader keeps the unfinished line. That line
 //! is bounded: a server that sends an endless line (or no newline at all) ends in
 //! [`FrameError::TooLarge`], not in a harness holding gigabytes.
 
 use std::collections::VecDeque;
+
+use super::event_data;
 
 /// Length of the `h` prelude an `xhr_streaming` response starts with.
 pub const PRELUDE_LEN: usize = 2048;
@@ -118,7 +121,7 @@ impl FrameReader {
                     if frame.len() > self.limit {
                         return Err(FrameError::TooLarge { limit: self.limit });
                     }
-                    return Ok(Some(frame.to_owned()));
+                    return Ok(Some(event_data::unescape(frame).into_owned()));
                 }
                 // Blank lines end events; comments and the other SSE fields carry no frame.
                 let field = text.split(':').next().unwrap_or_default();
@@ -175,6 +178,16 @@ mod tests {
         assert_eq!(read(Framing::EventSource, 1024, &[body]).unwrap(), ["o", "h", r#"a["m"]"#]);
         let err = read(Framing::EventSource, 1024, &[b"garbage\r\n"]).unwrap_err();
         assert_eq!(err, FrameError::NotAnEvent("garbage".into()));
+    }
+
+    /// sockjs-node sends a `%` as `%25` on eventsource, and sockjs-client decodes it; a
+    /// server that does not escape is read leniently. Line frames are never unescaped.
+    #[test]
+    fn event_source_frames_are_unescaped_as_sockjs_client_does() {
+        let body = b"data: a[\"{\\\"visitor\\\":\\\"50%25off-1\\\"}\"]\r\n\r\ndata: a[\"100%\"]\r\n\r\n";
+        let frames = read(Framing::EventSource, 1024, &[body]).unwrap();
+        assert_eq!(frames, [r#"a["{\"visitor\":\"50%off-1\"}"]"#, r#"a["100%"]"#]);
+        assert_eq!(read(Framing::Lines, 1024, &[b"a[\"50%25\"]\n"]).unwrap(), [r#"a["50%25"]"#]);
     }
 
     #[test]

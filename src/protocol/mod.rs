@@ -7,6 +7,7 @@
 //! - [`data`]: validation of custom `data` objects.
 //! - [`client`]: client transports (SockJS over WebSocket, raw WebSocket, SockJS over HTTP).
 //! - [`http_session`], [`http_frames`]: the SockJS HTTP transports' requests and framing.
+//! - [`event_data`]: the percent-escaping of eventsource frames, both ways.
 //! - [`locate`]: the `/locate` discovery request.
 //! - [`upgrade`]: the client's WebSocket opening handshake, with a small buffer.
 //! - [`http_server`]: serving HTTP and WebSocket upgrades with bounded waits (both sides).
@@ -16,6 +17,7 @@ pub mod client;
 pub mod close;
 pub mod data;
 pub mod discovery;
+pub mod event_data;
 pub mod http_frames;
 pub mod http_server;
 pub mod http_session;

@@ -45,8 +45,8 @@ pub struct VisitorContext {
     pub ledger: Arc<Ledger>,
     /// Mark every presence (agents watch, and check propagation).
     pub presence_markers: bool,
-    /// A tab silent for this long is lost, on the transports with SockJS heartbeats; `None`
-    /// never gives up.
+    /// A tab whose server has sent it heartbeats and then is silent for this long is lost
+    /// (`Tab::heartbeats`); `None` never gives up.
     pub heartbeat_timeout: Option<Duration>,
     /// Where lost sessions and their comebacks are accounted to drill events.
     pub drills: Drills,

@@ -69,6 +69,7 @@ impl Visitor<'_> {
             tab.conn = conn;
             tab.server = server;
             tab.last_heard = Instant::now();
+            tab.heartbeats = false;
             tab.focused = true;
             tab.draining = false;
             tab.seq = 0;

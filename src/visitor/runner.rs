@@ -275,7 +275,14 @@ impl<'a> Visitor<'a> {
             // values of an idle visitor's future. The message is handed on by value, and the ack
             // it calls for is sent boxed.
             match result {
-                Ok(Incoming::Heartbeat) => self.tabs[i].last_heard = Instant::now(),
+                Ok(Incoming::Heartbeat) => {
+                    let tab = &mut self.tabs[i];
+                    tab.last_heard = Instant::now();
+                    // The first heartbeat puts the tab under watch: the timer must see it.
+                    if !std::mem::replace(&mut tab.heartbeats, true) {
+                        sleep.as_mut().reset(self.wake_at(deadline).into());
+                    }
+                }
                 Ok(Incoming::Message(message)) => {
                     let candidate = on.is_none_or(|tab| tab == i);
                     let (ack, found) = self.receive(i, message, candidate, &mut matcher);
@@ -302,22 +309,24 @@ impl<'a> Visitor<'a> {
     }
 
     /// When a wait ending at `deadline` must look at the tabs again: the deadline, or the
-    /// moment the quietest tab has been silent for the heartbeat timeout.
+    /// moment the quietest watched tab has been silent for the heartbeat timeout.
     fn wake_at(&self, deadline: Instant) -> Instant {
-        let Some(silence) = self.heartbeat_timeout() else { return deadline };
-        self.tabs.iter().map(|tab| tab.last_heard + silence).fold(deadline, Instant::min)
+        let Some(silence) = self.ctx.heartbeat_timeout else { return deadline };
+        self.watched_tabs().map(|tab| tab.last_heard + silence).fold(deadline, Instant::min)
     }
 
-    /// The first tab that has been silent for the heartbeat timeout, if any.
+    /// The first watched tab that has been silent for the heartbeat timeout, if any.
     fn silent_tab(&self) -> Option<(usize, Duration)> {
-        let silence = self.heartbeat_timeout()?;
+        let silence = self.ctx.heartbeat_timeout?;
         let now = Instant::now();
-        self.tabs.iter().position(|tab| now >= tab.last_heard + silence).map(|i| (i, silence))
+        self.tabs.iter().position(|tab| tab.heartbeats && now >= tab.last_heard + silence).map(|i| (i, silence))
     }
 
-    /// The heartbeat timeout, on the transports that promise heartbeats (not raw WebSocket).
-    fn heartbeat_timeout(&self) -> Option<Duration> {
-        self.ctx.heartbeat_timeout.filter(|_| self.transport.has_heartbeats())
+    /// The tabs whose silence is judged: those whose server has sent a heartbeat on them, on
+    /// any transport. A session that never had one is merely quiet when nothing arrives; it
+    /// is found dead by its socket's close or reset, or by a request's reply timeout.
+    fn watched_tabs(&self) -> impl Iterator<Item = &Tab> {
+        self.tabs.iter().filter(|tab| tab.heartbeats)
     }
 
     /// Stays connected until `deadline`, answering what arrives.

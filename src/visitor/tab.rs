@@ -31,6 +31,11 @@ pub struct Tab {
     pub expired: bool,
     /// When anything (a message or a heartbeat) last arrived, for the heartbeat timeout.
     pub last_heard: Instant,
+    /// A heartbeat (`h`, or a WebSocket ping or pong) arrived on this session: the server
+    /// keeps it alive on this transport, so a silence past the heartbeat timeout means it is
+    /// gone. Until then silence proves nothing: a SockJS server need not send heartbeats on
+    /// every transport (sockjs-client keeps no heartbeat timeout at all).
+    pub heartbeats: bool,
     /// The server instance serving the session, as a metric label.
     pub server: &'static str,
 }
@@ -48,6 +53,7 @@ impl Tab {
             draining: false,
             expired: false,
             last_heard: Instant::now(),
+            heartbeats: false,
         }
     }
 }

@@ -118,6 +118,19 @@ async fn a_server_that_never_finishes_the_handshake_leaves_unanswered_openings()
     assert!(max_us(&totals, Metric::Connect) >= 1_000_000, "max {}", max_us(&totals, Metric::Connect));
 }
 
+/// A SockJS server that speaks another message format: it opens sessions and never answers
+/// `connect`. Found before the load starts, within seconds of a 20 s run, and named.
+#[tokio::test]
+async fn a_sockjs_server_that_never_answers_connect_is_found_down_within_seconds() {
+    let server = FaultServer::start(Fault::Stall { from: Duration::ZERO }).await;
+    let plan = plan_at(&scenario(20_000, "", BROWSING, ""), &server.directory_url());
+    let started = std::time::Instant::now();
+    let Err(err) = start_run(plan).ended().await else { panic!("a run against a server that never answers") };
+    let took = started.elapsed();
+    assert!(err.to_string().contains("the SockJS session opened, but `connect` got no `connected`"), "{err}");
+    assert!(took < Duration::from_secs(10), "found after {took:?}");
+}
+
 #[tokio::test]
 async fn agents_signals_without_a_status_are_unanswered() {
     let agents = "agents: { count: 1, signals: { rate: 50/s }, grace: 200ms }\n";

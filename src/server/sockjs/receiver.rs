@@ -8,7 +8,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::link::{Gone, Transport};
-use crate::protocol::{close, sockjs};
+use crate::protocol::{close, event_data, sockjs};
 
 /// Chunks queued for a response body before a write waits for the client to read: the
 /// prelude, a frame, and a few more while the connection catches up.
@@ -30,7 +30,8 @@ pub enum Kind {
     Polling,
     /// `xhr_streaming`: a 2 KiB prelude, then frames each followed by `\n`.
     Streaming,
-    /// `eventsource`: a `\r\n` prelude, then `data: FRAME\r\n\r\n` events.
+    /// `eventsource`: a `\r\n` prelude, then `data: FRAME\r\n\r\n` events, the frame
+    /// percent-escaped as sockjs-node escapes it (`event_data`).
     EventSource,
 }
 
@@ -61,7 +62,7 @@ impl Kind {
     fn frame(self, frame: &str) -> Bytes {
         match self {
             Kind::Polling | Kind::Streaming => format!("{frame}\n").into(),
-            Kind::EventSource => format!("data: {frame}\r\n\r\n").into(),
+            Kind::EventSource => format!("data: {}\r\n\r\n", event_data::escape(frame)).into(),
         }
     }
 }
@@ -167,8 +168,9 @@ mod tests {
 
         let (mut events, body) = Receiver::new(Kind::EventSource, 1000);
         assert_eq!(events.write("a[\"x\"]").await, Ok(After::Open));
+        assert_eq!(events.write("a[\"50%off\"]").await, Ok(After::Open));
         drop(events);
-        assert_eq!(body_text(body).await, "\r\ndata: a[\"x\"]\r\n\r\n");
+        assert_eq!(body_text(body).await, "\r\ndata: a[\"x\"]\r\n\r\ndata: a[\"50%25off\"]\r\n\r\n");
 
         let (mut stream, body) = Receiver::new(Kind::Streaming, 4);
         // "o\n" is 2 bytes, below the limit; "h\n" reaches it: the prelude is not counted.
