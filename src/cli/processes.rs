@@ -16,6 +16,7 @@ use super::merge::merge_dirs;
 use super::run::RunArgs;
 use super::Outcome;
 use presence_bench::engine::shard::Shard;
+use presence_bench::protocol::headers::Headers;
 use presence_bench::runtime;
 use presence_bench::scenario::Plan;
 use presence_bench::shutdown::{Messages, Shutdown};
@@ -45,7 +46,8 @@ pub fn run(args: &RunArgs, plan: &Plan, processes: u32) -> Outcome {
     let metrics = plan.metrics.map(|export| export.listen);
     let dirs: Vec<PathBuf> = (0..processes).map(|index| out.join(format!("shard-{index}"))).collect();
     // The children run the scenario as this process read it (`${VAR}` substituted, `--set`
-    // applied), not the file again: one scenario for every shard.
+    // applied), not the file again: one scenario for every shard. Its headers (the file's and
+    // `--header`'s) go to them through the environment, never into the file.
     let scenario = match write_effective_scenario(args, &out) {
         Ok(path) => path,
         Err(err) => return Outcome::InvalidInput(err),
@@ -62,7 +64,8 @@ pub fn run(args: &RunArgs, plan: &Plan, processes: u32) -> Outcome {
     );
     let children = dirs.iter().enumerate().map(|(index, dir)| {
         let shard = Shard { index: index as u32, count: processes };
-        child_command(&exe, args, &scenario, shard, start_at, dir, metrics.map(|addr| shifted(addr, shard.index)))
+        let metrics = metrics.map(|addr| shifted(addr, shard.index));
+        child_command(&exe, args, &scenario, (shard, start_at), dir, metrics, &plan.target.headers)
     });
     let timelines = dirs.iter().map(|dir| dir.join("timeline.jsonl")).collect();
     let progress = (!args.quiet).then(|| super::shards_progress::follow(timelines, plan.duration));
@@ -81,25 +84,29 @@ pub fn run(args: &RunArgs, plan: &Plan, processes: u32) -> Outcome {
     merge_dirs(&dirs, args.out.as_deref(), args.html.as_deref(), &args.gate, false)
 }
 
-/// Writes the effective scenario to `out/scenario.yaml` for the children to run.
+/// Writes the effective scenario to `out/scenario.yaml` for the children to run, without its
+/// headers (secrets, handed over in the environment by [`child_command`]).
 fn write_effective_scenario(args: &RunArgs, out: &Path) -> anyhow::Result<PathBuf> {
     use anyhow::Context;
     let (text, _) = presence_bench::scenario::effective_text(&args.scenario, &args.sets)?;
+    let text = presence_bench::scenario::without_headers(&text);
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let path = out.join("scenario.yaml");
-    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::write(&path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
 }
 
-/// The command line of shard `shard`: the parent's own options, and the shard's.
+/// The command line of shard `shard`: the parent's own options, and the shard's. The run's
+/// `headers` go in the environment (`--header`'s fallback): a command line is readable by
+/// every user of the machine, a process's environment by its owner only.
 fn child_command(
     exe: &Path,
     args: &RunArgs,
     scenario: &Path,
-    shard: Shard,
-    start_at: SystemTime,
+    (shard, start_at): (Shard, SystemTime),
     out: &Path,
     metrics: Option<SocketAddr>,
+    headers: &Headers,
 ) -> Command {
     let mut command = Command::new(exe);
     command.arg("run").arg(scenario).arg("--quiet");
@@ -117,6 +124,11 @@ fn child_command(
     }
     if let Some(linger) = args.metrics_linger {
         command.arg("--metrics-linger").arg(humantime::format_duration(linger).to_string());
+    }
+    if headers.is_empty() {
+        command.env_remove(super::run::HEADERS_ENV);
+    } else {
+        command.env(super::run::HEADERS_ENV, headers.to_lines());
     }
     // The shards' own tables would interleave; the merged one is printed at the end. Their
     // stderr is relayed line by line (`relay_lines`), whole and labelled.

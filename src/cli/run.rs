@@ -11,6 +11,7 @@ use super::progress::ProgressArgs;
 use super::split::{self, SplitArgs};
 use super::Outcome;
 use presence_bench::engine::{self, target};
+use presence_bench::protocol::headers;
 use presence_bench::run::gate::GateOptions;
 use presence_bench::run::{self, Options};
 use presence_bench::scenario::{self, MetricsExport, Plan};
@@ -29,6 +30,20 @@ pub struct RunArgs {
     /// --processes, a comma-separated list: shard K loads the (K mod n)-th.
     #[arg(long)]
     pub target: Option<String>,
+    /// Send this header on every request to the target: `/locate`, the WebSocket upgrade,
+    /// every SockJS HTTP request ('NAME: VALUE', as curl's -H; repeatable). It replaces the
+    /// scenario's header of that name; an empty value ('NAME:') removes it. Without any,
+    /// read from PRESENCE_BENCH_HEADERS, one per line, so that secrets stay out of the
+    /// command line. Values never show in reports or logs.
+    #[arg(
+        long = "header",
+        short = 'H',
+        value_name = "NAME: VALUE",
+        env = HEADERS_ENV,
+        hide_env_values = true,
+        value_delimiter = '\n'
+    )]
+    pub headers: Vec<String>,
     /// Directory for summary.json, latency.hlog, timeline.jsonl and health.jsonl (created if
     /// missing).
     #[arg(long)]
@@ -62,6 +77,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub threads: Option<std::num::NonZeroUsize>,
 }
+
+/// The environment variable `--header` falls back to (and `run --processes` hands its
+/// shards their headers in).
+pub const HEADERS_ENV: &str = "PRESENCE_BENCH_HEADERS";
 
 pub fn execute(args: RunArgs) -> Outcome {
     let plan = match plan(&args) {
@@ -113,7 +132,7 @@ const SAY: Messages = Messages {
 };
 
 /// The scenario with every change the command line makes to it: `--set`, `--target`,
-/// `--metrics-addr` and `--metrics-linger`. The one place they are merged.
+/// `--header`, `--metrics-addr` and `--metrics-linger`. The one place they are merged.
 fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
     let mut plan = scenario::load_with(&args.scenario, &args.sets)?;
     let targets: Vec<&str> = args.target.iter().flat_map(|list| list.split(',')).map(str::trim).collect();
@@ -124,6 +143,10 @@ fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
     for url in targets.iter().rev() {
         plan.target.destination = target::parse_url(url).map_err(|err| anyhow::anyhow!("--target {url}: {err}"))?;
     }
+    // Errors name the header, never its value.
+    let changes = args.headers.iter().filter(|line| !line.trim().is_empty()).map(|line| headers::parse_line(line));
+    let changes = changes.collect::<Result<Vec<_>, _>>().map_err(|err| anyhow::anyhow!("--header: {err}"))?;
+    plan.target.headers = plan.target.headers.changed(changes).map_err(|err| anyhow::anyhow!("--header: {err}"))?;
     // Command-line values win over the scenario's `metrics` section.
     if let Some(listen) = args.metrics_addr.or(plan.metrics.map(|export| export.listen)) {
         let linger = args.metrics_linger.or(plan.metrics.map(|export| export.linger)).unwrap_or(Duration::ZERO);

@@ -92,11 +92,12 @@ pub struct Measured {
 /// Carries out `plan` and answers what was measured.
 pub async fn run(plan: Plan, options: EngineOptions) -> Result<Measured, StartError> {
     let tls = tls::client_config(plan.target.ca_file.as_deref()).map_err(TargetError::Tls)?;
-    let target = target::resolve(&plan.target.destination, HTTP_TIMEOUT, tls.clone()).await?;
+    let target = target::resolve(&plan.target.destination, HTTP_TIMEOUT, tls.clone(), &plan.target.headers).await?;
     let connect = ConnectOptions {
         transport: plan.target.transport.main(),
         tls: Some(tls),
         send_timeout: plan.target.reply_timeout,
+        headers: plan.target.headers.clone(),
         ..ConnectOptions::default()
     };
     if target.cluster.is_none() {

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
+use tokio_tungstenite::tungstenite;
 
 use crate::protocol::client::{ClientError, ConnectOptions, Connection, Endpoint, Incoming, Transport};
 use crate::protocol::discovery::{Discovery, DiscoveryError};
@@ -116,9 +117,21 @@ async fn connects(conn: &mut Connection, group: &str) -> Result<(), String> {
 /// What a SockJS server that does not speak the Presence protocol is found to be.
 const NO_CONNECTED: &str = "not a Presence server: the SockJS session opened, but `connect` got no `connected`";
 
+/// What a 401 or 403 means to whoever reads the verdict.
+const REFUSED: &str =
+    "the target refused the request's credentials (none sent, or not these): see target.headers or run --header";
+
+/// Whether `status` is the server refusing the request's credentials.
+fn refused(status: u16) -> bool {
+    status == 401 || status == 403
+}
+
 /// Names what `/locate` answered.
 fn located(err: &DiscoveryError) -> String {
     match err {
+        DiscoveryError::Locate(HttpError::Status { status, url, .. }) if refused(status.as_u16()) => {
+            format!("HTTP {status} on /locate ({url}): {REFUSED}")
+        }
         DiscoveryError::Locate(HttpError::Status { status, url, .. }) => {
             format!("not a Presence server: HTTP {} on /locate ({url})", status.as_u16())
         }
@@ -137,7 +150,13 @@ fn opened(err: &ClientError, located: Option<&Endpoint>) -> String {
     let found = match err {
         ClientError::Connect { addr, source } => format!("cannot connect to {addr}: {source}"),
         ClientError::Tls(reason) => format!("TLS failure: {reason}"),
+        ClientError::Handshake(tungstenite::Error::Http(response)) if refused(response.status().as_u16()) => {
+            format!("HTTP {} on the WebSocket upgrade: {REFUSED}", response.status())
+        }
         ClientError::Handshake(reason) => format!("not a Presence server: WebSocket upgrade failed ({reason})"),
+        ClientError::Status { status, request } if refused(status.as_u16()) => {
+            format!("HTTP {status} on a SockJS {request} request: {REFUSED}")
+        }
         ClientError::Protocol(reason) => format!("not a Presence server: no SockJS open frame ({reason})"),
         ClientError::Status { status, .. } => {
             format!("not a Presence server: HTTP {} on a SockJS transport", status.as_u16())

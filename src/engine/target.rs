@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::protocol::client::{ClientError, Endpoint};
 use crate::protocol::discovery::Discovery;
+use crate::protocol::headers::Headers;
 use crate::protocol::tls::TlsError;
 use crate::scenario::{BadUrl, Destination};
 use crate::server::{Cluster, ServerError};
@@ -42,25 +43,27 @@ pub fn parse_url(url: &str) -> Result<Destination, TargetError> {
     Ok(Destination::from_url(url)?)
 }
 
-/// Starts or locates the target; `https://` directories are trusted as `tls` says.
+/// Starts or locates the target; `https://` directories are trusted as `tls` says, and every
+/// `/locate` carries `headers`.
 pub async fn resolve(
     kind: &Destination,
     http_timeout: Duration,
     tls: Arc<rustls::ClientConfig>,
+    headers: &Headers,
 ) -> Result<ResolvedTarget, TargetError> {
     match kind {
         Destination::Embedded(settings) => {
             let cluster = Cluster::start(settings.clone()).await?;
             let base = cluster.directory_url();
             Ok(ResolvedTarget {
-                discovery: Discovery::directory(&base, http_timeout, tls),
+                discovery: Discovery::directory(&base, http_timeout, tls, headers.clone()),
                 description: format!("embedded ({} instances, directory {base})", settings.instances),
                 host: settings.host.to_string(),
                 cluster: Some(cluster),
             })
         }
         Destination::Directory { url } => Ok(ResolvedTarget {
-            discovery: Discovery::directory(url, http_timeout, tls),
+            discovery: Discovery::directory(url, http_timeout, tls, headers.clone()),
             description: url.clone(),
             host: host_of(url),
             cluster: None,

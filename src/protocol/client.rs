@@ -21,6 +21,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
+use super::headers::Headers;
 use super::http_session::HttpSession;
 use super::message::{ClientMessage, ServerMessage};
 use super::sockjs::{self, ServerFrame};
@@ -98,6 +99,9 @@ pub struct ConnectOptions {
     /// How long an HTTP transport's `xhr_send` may wait for its answer (a WebSocket send
     /// waits for nobody); `target.reply_timeout`.
     pub send_timeout: Duration,
+    /// Sent on the upgrade and on every HTTP-transport request (`target.headers`); one list
+    /// shared by every connection, never copied into one.
+    pub headers: Headers,
 }
 
 impl Default for ConnectOptions {
@@ -113,6 +117,7 @@ impl Default for ConnectOptions {
             max_message: 1 << 20,
             tls: None,
             send_timeout: Duration::from_secs(10),
+            headers: Headers::default(),
         }
     }
 }
@@ -318,7 +323,8 @@ impl Connection {
             .write_buffer_size(0)
             .max_message_size(Some(options.max_message))
             .max_frame_size(Some(options.max_message));
-        let ws = super::upgrade::upgrade(stream, &url, config).await.map_err(ClientError::Handshake)?;
+        let ws =
+            super::upgrade::upgrade(stream, &url, &options.headers, config).await.map_err(ClientError::Handshake)?;
         Ok((ws, connected))
     }
 

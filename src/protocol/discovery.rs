@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::client::{ClientError, Endpoint};
+use super::headers::Headers;
 use super::locate::{HttpClient, HttpError};
 use crate::measure::ErrorKind;
 
@@ -38,10 +39,11 @@ impl DiscoveryError {
 }
 
 impl Discovery {
-    /// Discovery through the directory at `base`, with a timeout per request; `https://`
-    /// directories are trusted as `tls` says.
-    pub fn directory(base: &str, timeout: Duration, tls: Arc<rustls::ClientConfig>) -> Self {
-        Discovery::Directory { base: base.trim_end_matches('/').to_owned(), http: HttpClient::with_tls(timeout, tls) }
+    /// Discovery through the directory at `base`, with a timeout per request and `headers`
+    /// on every `/locate`; `https://` directories are trusted as `tls` says.
+    pub fn directory(base: &str, timeout: Duration, tls: Arc<rustls::ClientConfig>, headers: Headers) -> Self {
+        let http = HttpClient::with_tls(timeout, tls).with_headers(headers);
+        Discovery::Directory { base: base.trim_end_matches('/').to_owned(), http }
     }
 
     /// The endpoint `visitor` of `group` should connect to now.

@@ -13,6 +13,11 @@
 //! polled in a hot loop), a status other than 200, a send unanswered within the send
 //! timeout. A receiving request that stays silent is the visitor's heartbeat timeout's to
 //! catch, as for WebSocket.
+//!
+//! Every request carries the run's headers (`target.headers`) and the session's cookies: a
+//! `Set-Cookie` on any answer is kept in the session's [`Jar`] and sent back on its later
+//! requests, as a browser does, so a load balancer that pins sessions by cookie sees each
+//! session's requests as one.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -28,6 +33,7 @@ use hyper::{header, Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 
 use super::client::{connect_stream, ClientError, ConnectOptions, Endpoint, Transport};
+use super::cookies::Jar;
 use super::http_frames::{FrameError, FrameReader, Framing};
 
 /// Smallest read of an HTTP connection: a response head must not take many reads.
@@ -67,6 +73,8 @@ pub struct HttpSession {
     frames: VecDeque<String>,
     /// A receiving request was answered: the session exists on the server.
     opened: bool,
+    /// Cookies the server set on this session's answers.
+    jar: Jar,
 }
 
 impl HttpSession {
@@ -85,6 +93,7 @@ impl HttpSession {
             reader: FrameReader::new(framing, options.max_message),
             frames: VecDeque::new(),
             opened: false,
+            jar: Jar::default(),
         }
     }
 
@@ -111,7 +120,8 @@ impl HttpSession {
                         _ => (Method::POST, "xhr_streaming"),
                     };
                     let path = format!("{}/{name}", self.base);
-                    let exchange = exchange(self.dial.clone(), conn.take(), method, path, Bytes::new());
+                    let cookie = cookie(&self.jar, &self.dial);
+                    let exchange = exchange(self.dial.clone(), conn.take(), method, path, Bytes::new(), cookie);
                     self.receiving = Receiving::Requesting(Box::pin(exchange));
                 }
                 Receiving::Requesting(exchange) => {
@@ -119,6 +129,7 @@ impl HttpSession {
                     let (conn, response) =
                         ready!(exchange.as_mut().poll(cx)).map_err(|err| lost_once_open(err, opened))?;
                     self.opened = true;
+                    self.jar.keep(response.headers());
                     if response.status() != StatusCode::OK {
                         return Poll::Ready(Err(ClientError::Status { request: "receive", status: response.status() }));
                     }
@@ -164,9 +175,12 @@ impl HttpSession {
     pub async fn send(&mut self, frame: String) -> Result<(), ClientError> {
         let timeout = self.dial.options.send_timeout;
         let path = format!("{}/xhr_send", self.base);
-        let exchange = exchange(self.dial.clone(), self.sender.take(), Method::POST, path, Bytes::from(frame));
+        let cookie = cookie(&self.jar, &self.dial);
+        let exchange = exchange(self.dial.clone(), self.sender.take(), Method::POST, path, Bytes::from(frame), cookie);
+        let jar = &mut self.jar;
         let answered = async {
             let (conn, response) = exchange.await?;
+            jar.keep(response.headers());
             let status = response.status();
             // Read to its end, so the connection can carry the next send.
             let body = Limited::new(response.into_body(), MAX_SEND_ANSWER).collect().await;
@@ -187,8 +201,15 @@ impl HttpSession {
     }
 }
 
-/// One request and its response's head, on `reused` if it is still open, else on a new
-/// connection. A reused connection that fails before the head arrived (the server closed it
+/// The `Cookie` header of a session's next request, when the server set cookies: the
+/// configured one's merged with them. `None`: the configured headers go as given.
+fn cookie(jar: &Jar, dial: &Dial) -> Option<http::HeaderValue> {
+    jar.header(dial.options.headers.get(&header::COOKIE))
+}
+
+/// One request (with the run's headers, and `cookie` for the configured `Cookie` when the
+/// session has cookies of its own) and its response's head, on `reused` if it is still open,
+/// else on a new connection. A reused connection that fails before the head arrived (the server closed it
 /// while idle) gets the request again once, on a new connection.
 async fn exchange(
     dial: Arc<Dial>,
@@ -196,16 +217,19 @@ async fn exchange(
     method: Method,
     path: String,
     body: Bytes,
+    cookie: Option<http::HeaderValue>,
 ) -> Result<(Sender, Response<Incoming>), ClientError> {
     let authority = format!("{}:{}", dial.endpoint.host, dial.endpoint.port);
     let request = || {
-        Request::builder()
+        let mut request = Request::builder()
             .method(method.clone())
             .uri(path.as_str())
             .header(header::HOST, authority.as_str())
             .header(header::CONTENT_TYPE, "text/plain;charset=UTF-8")
             .body(Full::new(body.clone()))
-            .map_err(|err| ClientError::Protocol(format!("request {path:?}: {err}")))
+            .map_err(|err| ClientError::Protocol(format!("request {path:?}: {err}")))?;
+        dial.options.headers.add_to(request.headers_mut(), cookie.clone());
+        Ok(request)
     };
     if let Some(mut conn) = reused.filter(|conn| !conn.is_closed()) {
         if conn.ready().await.is_ok() {

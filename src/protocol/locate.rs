@@ -19,6 +19,8 @@ use hyper_util::rt::TokioExecutor;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
+use super::headers::Headers;
+
 /// Longest answer read, in bytes. A `/locate` or admin answer is a few hundred bytes;
 /// 64 KiB leaves room for a drill action's chattier endpoint.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -69,6 +71,9 @@ pub struct HttpClient {
     timeout: Duration,
     /// [`MAX_IN_FLIGHT`] permits, shared by the clones.
     in_flight: Arc<Semaphore>,
+    /// Sent on every request: the target's `target.headers` for discovery, none for admin
+    /// and drill requests (another host must not be handed the target's credentials).
+    headers: Headers,
 }
 
 impl HttpClient {
@@ -91,7 +96,12 @@ impl HttpClient {
         // a connection that sends no request for 10 s), so a request is rarely sent on a
         // connection the server is closing.
         let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(POOL_IDLE).build(connector);
-        HttpClient { client, timeout, in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)) }
+        HttpClient { client, timeout, in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)), headers: Headers::default() }
+    }
+
+    /// The same client, sending `headers` on every request.
+    pub fn with_headers(self, headers: Headers) -> Self {
+        HttpClient { headers, ..self }
     }
 
     /// Sends a request without a body; answers the status and body.
@@ -101,11 +111,12 @@ impl HttpClient {
 
     /// Sends a request with `body` (drill actions post whatever the scenario says).
     pub async fn send(&self, method: Method, url: &str, body: Bytes) -> Result<(StatusCode, Bytes), HttpError> {
-        let request = Request::builder()
+        let mut request = Request::builder()
             .method(method)
             .uri(url)
             .body(Full::new(body))
             .map_err(|_| HttpError::InvalidUrl(url.to_owned()))?;
+        self.headers.add_to(request.headers_mut(), None);
         let failed = |reason: String| HttpError::Request { url: url.to_owned(), reason };
         let exchange = async {
             // Never closed, so acquiring cannot fail; the permit is held until the body is read.

@@ -9,15 +9,19 @@
 //! - [`http_session`], [`http_frames`]: the SockJS HTTP transports' requests and framing.
 //! - [`event_data`]: the percent-escaping of eventsource frames, both ways.
 //! - [`locate`]: the `/locate` discovery request.
+//! - [`headers`]: the request headers a run sends on every request (values never shown).
+//! - [`cookies`]: a SockJS HTTP session's cookies, kept and sent back as a browser does.
 //! - [`upgrade`]: the client's WebSocket opening handshake, with a small buffer.
 //! - [`http_server`]: serving HTTP and WebSocket upgrades with bounded waits (both sides).
 //! - [`upgrade_hold`]: a server's `101` sent in one write with the first frame after it.
 
 pub mod client;
 pub mod close;
+pub mod cookies;
 pub mod data;
 pub mod discovery;
 pub mod event_data;
+pub mod headers;
 pub mod http_frames;
 pub mod http_server;
 pub mod http_session;

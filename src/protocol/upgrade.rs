@@ -7,6 +7,10 @@
 //! tens of thousands of idle visitors that buffer was half of each one's memory. Reading
 //! the response into a small buffer of its own lets the connection start with the read
 //! buffer `WebSocketConfig` asks for.
+//!
+//! The run's own headers (`target.headers`) are added to tungstenite's request here rather
+//! than handed to it: tungstenite logs the whole request it builds at trace level, and those
+//! headers hold secrets.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -19,6 +23,7 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Error;
 use tokio_tungstenite::WebSocketStream;
 
+use super::headers::Headers;
 use super::stream::Stream;
 
 /// How much of the response is read at a time: a 101 response is about 200 bytes.
@@ -26,10 +31,27 @@ const READ_CHUNK: usize = 512;
 /// A response head longer than this is not a WebSocket upgrade worth waiting for.
 const MAX_RESPONSE: usize = 16 * 1024;
 
-/// Sends the upgrade request for `url` on `stream` and checks the server's answer. Bytes the
-/// server sent after its response (a SockJS `o` frame, often) stay with the connection.
-pub async fn upgrade(mut stream: Stream, url: &str, config: WebSocketConfig) -> Result<WebSocketStream<Stream>, Error> {
-    let (request, key) = generate_request(url.into_client_request()?)?;
+/// Sends the upgrade request for `url`, with `headers`, on `stream` and checks the server's
+/// answer. Bytes the server sent after its response (a SockJS `o` frame, often) stay with the
+/// connection.
+pub async fn upgrade(
+    mut stream: Stream,
+    url: &str,
+    headers: &Headers,
+    config: WebSocketConfig,
+) -> Result<WebSocketStream<Stream>, Error> {
+    let (mut request, key) = generate_request(url.into_client_request()?)?;
+    if !headers.is_empty() {
+        // The head ends with an empty line: the headers go before it.
+        request.truncate(request.len() - 2);
+        for (name, value) in headers.iter() {
+            request.extend_from_slice(name.as_str().as_bytes());
+            request.extend_from_slice(b": ");
+            request.extend_from_slice(value.as_bytes());
+            request.extend_from_slice(b"\r\n");
+        }
+        request.extend_from_slice(b"\r\n");
+    }
     stream.write_all(&request).await?;
     let mut received = Vec::with_capacity(READ_CHUNK);
     let (head_len, response) = loop {
@@ -119,7 +141,7 @@ pub(crate) mod tests {
 
     async fn upgrade_at(addr: std::net::SocketAddr) -> Result<WebSocketStream<Stream>, Error> {
         let stream = Stream::Plain(TcpStream::connect(addr).await.unwrap());
-        upgrade(stream, "ws://127.0.0.1/x/websocket", WebSocketConfig::default()).await
+        upgrade(stream, "ws://127.0.0.1/x/websocket", &Headers::default(), WebSocketConfig::default()).await
     }
 
     /// The error of an upgrade that must fail.
@@ -150,6 +172,38 @@ pub(crate) mod tests {
         let mut ws = upgrade_at(server).await.unwrap();
         let first = ws.next().await.unwrap().unwrap();
         assert_eq!(first, Message::text("o"));
+    }
+
+    #[tokio::test]
+    async fn the_runs_headers_go_with_the_upgrade() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let head = tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let mut reader = BufReader::new(socket);
+            let mut lines = Vec::new();
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).await.unwrap();
+                if line == "\r\n" {
+                    return lines;
+                }
+                lines.push(line.trim_end().to_owned());
+            }
+        });
+        let pairs = ["Authorization: Bearer x", "Origin: https://shop.example"].map(|line| {
+            let (name, value) = crate::protocol::headers::parse_line(line).unwrap();
+            (name, value.unwrap())
+        });
+        let headers = Headers::new(pairs.to_vec()).unwrap();
+        let stream = Stream::Plain(TcpStream::connect(addr).await.unwrap());
+        // The server hangs up after the head: only the request matters here.
+        let _ = upgrade(stream, "ws://127.0.0.1/x/websocket", &headers, WebSocketConfig::default()).await;
+        let lines = head.await.unwrap();
+        assert!(lines[0].starts_with("GET /x/websocket HTTP/1.1"), "{lines:?}");
+        assert!(lines.iter().any(|line| line.starts_with("Sec-WebSocket-Key: ")), "{lines:?}");
+        let last = &lines[lines.len() - 2..];
+        assert_eq!(last, ["authorization: Bearer x", "origin: https://shop.example"]);
     }
 
     #[tokio::test]

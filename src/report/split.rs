@@ -23,22 +23,25 @@ pub struct ShardInfo {
     /// How late after `start_at` the schedule began, in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_lag_ms: Option<f64>,
-    /// The scenario file's text, so the merged totals are judged by its thresholds.
+    /// The scenario file's text, so the merged totals are judged by its thresholds; without
+    /// its `target.headers`, whose values are secrets (a merge needs none of them).
     pub scenario_text: String,
 }
 
 impl ShardInfo {
-    /// The record of `shard` of a run of `scenario_text` with `seed`.
+    /// The record of `shard` of a run of `scenario_text` with `seed`. The text recorded (and
+    /// hashed: shards whose tokens differ are one run) has no `target.headers`.
     pub fn new(shard: Shard, scenario_text: &str, seed: u64) -> Self {
+        let scenario_text = crate::scenario::without_headers(scenario_text);
         ShardInfo {
             index: shard.index,
             count: shard.count,
-            scenario_hash: scenario_hash(scenario_text),
+            scenario_hash: scenario_hash(&scenario_text),
             seed,
             version: env!("CARGO_PKG_VERSION").to_owned(),
             start_at: None,
             start_lag_ms: None,
-            scenario_text: scenario_text.to_owned(),
+            scenario_text: scenario_text.into_owned(),
         }
     }
 }

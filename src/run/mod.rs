@@ -60,7 +60,7 @@ pub struct Options {
     /// Start the schedule at this wall-clock instant, after the preflight.
     pub start_at: Option<StartAt>,
     /// The effective scenario text, recorded in a split (or synchronised) run's summary so
-    /// that `merge` can judge the whole run from it.
+    /// that `merge` can judge the whole run from it (without its `target.headers`).
     pub scenario_text: Option<String>,
 }
 

@@ -14,6 +14,7 @@ mod de;
 mod drills;
 mod env;
 mod error;
+mod headers;
 mod load;
 mod locate;
 mod metrics;
@@ -42,6 +43,7 @@ pub use bounds::{MAX_AGENTS, MAX_FILE_BYTES, MAX_NESTING, MAX_RATE_PER_SECOND, M
 pub use content::{DataTemplate, DataValue, Navigation, PageTemplate, PresenceUpdate};
 pub use drills::{DEFAULT_ACTION_TIMEOUT, DEFAULT_SETTLE, DEFAULT_WINDOW_CAP};
 pub use error::{Invalid, ScenarioError};
+pub use headers::without_headers;
 pub use overrides::{Override, OverrideError};
 pub use pacing::{warnings as pacing_warnings, PacingWarning};
 pub use plan::{
@@ -73,7 +75,8 @@ pub fn load_with(path: &Path, sets: &[Override]) -> Result<Plan, ScenarioError> 
 /// The scenario as the run sees it: the file with `${VAR}` substituted and the `--set`
 /// overrides applied, and the name its errors go by. Shards record this text and
 /// `run --processes` hands it to its children, so every shard and the merge judge one
-/// scenario, whatever each process's environment says.
+/// scenario, whatever each process's environment says; both leave its `target.headers`
+/// out ([`without_headers`]), which hold secrets.
 pub fn effective_text(path: &Path, sets: &[Override]) -> Result<(String, String), ScenarioError> {
     let file = path.display().to_string();
     let text = read(path, &file)?;

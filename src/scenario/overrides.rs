@@ -31,9 +31,12 @@ impl std::str::FromStr for Override {
     type Err = OverrideError;
 
     /// `path=value`; the value is read as YAML (`5000` a number, `2m` text, `[a, b]` a list).
+    /// Errors show the path only: the value may be a secret (`target.headers.Authorization`).
     fn from_str(set: &str) -> Result<Override, OverrideError> {
-        let fail = |message: &str| OverrideError { set: set.to_owned(), message: message.to_owned() };
-        let (path, value) = set.split_once('=').ok_or_else(|| fail("expected path=value"))?;
+        let Some((path, value)) = set.split_once('=') else {
+            return Err(OverrideError { set: set.to_owned(), message: "expected path=value".to_owned() });
+        };
+        let fail = |message: &str| OverrideError { set: format!("{path}=..."), message: message.to_owned() };
         let value = serde_yaml::from_str(value).map_err(|err| fail(&format!("the value is not YAML: {err}")))?;
         Ok(Override {
             path: path.to_owned(),

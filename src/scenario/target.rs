@@ -8,8 +8,10 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
 use super::de as typed;
+use super::headers::HeadersSpec;
 use super::locate::{Issue, Segment};
 use super::transport::TransportMix;
+use crate::protocol::headers::Headers;
 use crate::protocol::tls;
 use crate::server::Settings;
 
@@ -36,6 +38,9 @@ pub struct Target {
     /// How long a request (and each stage of opening a session) waits for its answer before
     /// it counts as `reply_timeout`.
     pub reply_timeout: Duration,
+    /// Sent on every request to the target: `/locate`, the WebSocket upgrade, every SockJS
+    /// HTTP request. Values are often secrets: its `Debug` shows names only.
+    pub headers: Headers,
 }
 
 /// Default of `target.heartbeat_timeout`: more than twice the usual 25 s heartbeat.
@@ -103,6 +108,8 @@ pub(crate) struct TargetSpec {
     ca_file: Option<PathBuf>,
     #[serde(default, deserialize_with = "optional_reply_timeout")]
     reply_timeout: Option<Duration>,
+    #[serde(default)]
+    headers: HeadersSpec,
 }
 
 fn optional_reply_timeout<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
@@ -191,6 +198,7 @@ impl TargetSpec {
             heartbeat_timeout,
             ca_file: self.ca_file,
             reply_timeout: self.reply_timeout.unwrap_or(DEFAULT_REPLY_TIMEOUT),
+            headers: self.headers.0,
         })
     }
 }

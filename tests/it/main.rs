@@ -11,6 +11,7 @@ mod drills;
 mod faults;
 mod fuzz;
 mod gate;
+mod headers;
 mod hostile;
 mod html_report;
 mod http_client;

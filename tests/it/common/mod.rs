@@ -2,6 +2,7 @@
 //! transport, and receiving with a timeout so that no test can hang.
 
 pub mod fault_server;
+pub mod gateway;
 pub mod sockjs_http;
 
 use std::future::Future;
