@@ -10,7 +10,11 @@ const SockJS = require('sockjs-client');
 const [url, transport] = process.argv.slice(2);
 const fail = (why) => { console.error(`sockjs-client check (${transport}) FAILED: ${why}`); process.exit(1); };
 const timer = setTimeout(() => fail('not done within 10 s'), 10000);
-const visitorId = `sockjs-client-${transport}`;
+// A `%` (and a `%` followed by hex) in the id and in signal data: sockjs-client decodes
+// eventsource frames with decodeURI, so a server that does not escape them as sockjs-node
+// does corrupts them (`%20` becomes a space) or makes the client throw (a bare `%`).
+const visitorId = `sockjs-client-50%off-%20-${transport}`;
+const signalData = { k: 'v 100% %41 %E2%82%AC é "q" \\ \r\n' };
 let agent = null;
 let closed = 0;
 // The signal has reached the visitor, and the agent has been told so: then both close.
@@ -26,7 +30,7 @@ const done = () => {
   closed += 1;
   if (closed < 2) return;
   clearTimeout(timer);
-  console.log(`sockjs-client check: ok (${transport}: info, connect, presence, signal, close)`);
+  console.log(`sockjs-client check: ok (${transport}: info, connect, presence, signal with % in id and data, close)`);
   process.exit(0);
 };
 
@@ -41,12 +45,15 @@ visitor.onmessage = (event) => {
   const message = JSON.parse(event.data);
   const want = expected.shift();
   if (message.type !== want) fail(`visitor got ${event.data}, expected a ${want}`);
+  if (want === 'connected' && message.visitor !== visitorId) fail(`connected as ${message.visitor}, not ${visitorId}`);
   if (want === 'presence_ack') {
     if (message.seq !== 7) fail(`presence_ack for seq ${message.seq}, expected 7`);
     startAgent();
   }
   if (want === 'signal') {
-    if (message.id !== 'sig-1' || message.data.k !== 'v') fail(`signal ${event.data}, expected sig-1 {k:v}`);
+    if (message.id !== 'sig-1' || message.data.k !== signalData.k) {
+      fail(`signal ${event.data}, expected sig-1 ${JSON.stringify(signalData)}`);
+    }
     visitor.send(JSON.stringify({ type: 'signal_ack', id: message.id, agent: message.agent }));
     signalled = true;
     finishIfDone();
@@ -67,7 +74,7 @@ function startAgent() {
     const want = agentExpects.shift();
     if (message.type !== want) fail(`agent got ${event.data}, expected a ${want}`);
     if (want === 'agent_connected') {
-      agent.send(JSON.stringify({ type: 'signal', visitor: visitorId, id: 'sig-1', data: { k: 'v' } }));
+      agent.send(JSON.stringify({ type: 'signal', visitor: visitorId, id: 'sig-1', data: signalData }));
     } else {
       if (message.status !== 'delivered') fail(`signal_status ${event.data}, expected delivered`);
       delivered = true;
