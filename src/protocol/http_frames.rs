@@ -51,11 +51,14 @@ pub struct FrameReader {
     line: Vec<u8>,
     /// No line of the current body has ended yet: a prelude may come.
     at_start: bool,
+    /// Eventsource: the server may escape `%` as sockjs-node does; false for good once a
+    /// frame showed it does not (`event_data::unescape`).
+    escapes: bool,
 }
 
 impl FrameReader {
     pub fn new(framing: Framing, limit: usize) -> Self {
-        FrameReader { framing, limit, line: Vec::new(), at_start: true }
+        FrameReader { framing, limit, line: Vec::new(), at_start: true, escapes: true }
     }
 
     /// Gets ready for the next response body.
@@ -99,7 +102,7 @@ impl FrameReader {
     }
 
     /// The frame a whole line (without its `\n`) holds, if any.
-    fn frame_of(&self, mut line: Vec<u8>, first: bool) -> Result<Option<String>, FrameError> {
+    fn frame_of(&mut self, mut line: Vec<u8>, first: bool) -> Result<Option<String>, FrameError> {
         if line.last() == Some(&b'\r') {
             line.pop();
         }
@@ -121,7 +124,10 @@ impl FrameReader {
                     if frame.len() > self.limit {
                         return Err(FrameError::TooLarge { limit: self.limit });
                     }
-                    return Ok(Some(event_data::unescape(frame).into_owned()));
+                    if frame.contains('%') && !event_data::may_be_escaped(frame) {
+                        self.escapes = false;
+                    }
+                    return Ok(Some(event_data::unescape(frame, self.escapes).into_owned()));
                 }
                 // Blank lines end events; comments and the other SSE fields carry no frame.
                 let field = text.split(':').next().unwrap_or_default();
@@ -187,6 +193,9 @@ mod tests {
         let body = b"data: a[\"{\\\"visitor\\\":\\\"50%25off-1\\\"}\"]\r\n\r\ndata: a[\"100%\"]\r\n\r\n";
         let frames = read(Framing::EventSource, 1024, &[body]).unwrap();
         assert_eq!(frames, [r#"a["{\"visitor\":\"50%off-1\"}"]"#, r#"a["100%"]"#]);
+        // A server seen not to escape: its later `%25` is its own text.
+        let body = b"data: a[\"100%\"]\r\n\r\ndata: a[\"50%25\"]\r\n\r\n";
+        assert_eq!(read(Framing::EventSource, 1024, &[body]).unwrap(), [r#"a["100%"]"#, r#"a["50%25"]"#]);
         assert_eq!(read(Framing::Lines, 1024, &[b"a[\"50%25\"]\n"]).unwrap(), [r#"a["50%25"]"#]);
     }
 

@@ -32,7 +32,10 @@ impl Visitor<'_> {
             let recorder = &self.ctx.recorder;
             recorder.count(Counter::SessionsLost, 1);
             recorder.tally(Tally::SessionLost, self.tabs[i].server);
-            if !reconnectable(&err) || self.tabs[i].expired {
+            // After `draining`, whatever close follows is the announced move: some libraries
+            // close a raw WebSocket with 1000 whatever code the app gave (aiohttp-sockjs).
+            let announced = self.tabs[i].draining;
+            if !(reconnectable(&err) || announced) || self.tabs[i].expired {
                 let planned = self.tabs[i].expired;
                 if !planned {
                     recorder.error(close_kind(&err));

@@ -210,6 +210,22 @@ async fn an_opening_sent_away_by_a_draining_instance_is_a_move_not_an_error() {
 }
 
 #[tokio::test]
+async fn any_close_after_draining_is_the_announced_move() {
+    // `draining`, then a close 1000 instead of 3000: a move all the same, on either transport.
+    for transport in [Sockjs, Websocket] {
+        let totals = run(Fault::DrainsWithNormalClose, transport, &scenario(1000, "", BROWSING, "")).await;
+        assert!(totals.errors.is_empty(), "{transport:?}: {:?}", totals.errors);
+        assert!(totals.counter(Counter::Reconnects) >= VISITORS, "{transport:?}: every visitor came back");
+        let acks = totals.histogram(Metric::PresenceAck).len();
+        assert!(
+            acks >= 2 * VISITORS,
+            "{transport:?}: {acks} presences acknowledged, {} reconnects",
+            totals.counter(Counter::Reconnects)
+        );
+    }
+}
+
+#[tokio::test]
 async fn an_opening_that_times_out_is_a_sample_as_long_as_the_timeout() {
     let server = FaultServer::start(Fault::HalfOpen).await;
     let plan = plan_at(&scenario(1000, "reply_timeout: 200ms", BROWSING, ""), &server.instance_url());

@@ -16,7 +16,8 @@ use presence_bench::protocol::{ClientMessage, ServerMessage, Status};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
@@ -51,6 +52,10 @@ pub enum Fault {
     /// Every other session (the 2nd, 4th, ... upgrade) is on an instance that starts to drain
     /// as the visitor connects: `connect` gets `draining`, then `c[3000,"Go away!"]` (SockJS).
     DrainsEveryOther,
+    /// Each session drains after its second presence is acknowledged: `draining`, then a
+    /// WebSocket close 1000 "Go away!" (aiohttp-sockjs's raw WebSocket closes with 1000
+    /// whatever code its app gives).
+    DrainsWithNormalClose,
 }
 
 /// The visitor id a [`Fault::WrongVisitor`] server puts in every `connected`.
@@ -247,6 +252,17 @@ impl Session<'_> {
             }
             ClientMessage::AgentConnect { agent, .. } => {
                 self.reply(ServerMessage::AgentConnected { agent, server: "fault".into() }).await
+            }
+            // `connected`, the presence a reconnect resends, then one more: the drain.
+            ClientMessage::Presence { seq, .. } if self.shared.fault == Fault::DrainsWithNormalClose => {
+                self.reply(ServerMessage::PresenceAck { seq }).await?;
+                if self.replies < 3 {
+                    return Ok(());
+                }
+                self.reply(ServerMessage::Draining { retry_after_ms: None }).await?;
+                let close = CloseFrame { code: CloseCode::Normal, reason: "Go away!".into() };
+                let _ = self.ws.send(Message::Close(Some(close))).await;
+                Err(Ended)
             }
             ClientMessage::Presence { seq, .. } if !self.shared.drops_presence() => {
                 self.reply(ServerMessage::PresenceAck { seq }).await
