@@ -17,6 +17,9 @@ const MIN_RATE_INTERVAL_S: f64 = 0.5;
 /// without samples are a gap, not a straight line from the last sample to the next.
 const JOIN_WITHIN_S: f64 = 1.5;
 
+/// The metrics split by transport in summary.json (`report::transports`).
+const TRANSPORT_METRICS: [&str; 2] = ["connect", "presence_ack"];
+
 /// Drill events as vertical lines, `kill @12.0s`.
 pub fn markers(data: &ReportData) -> Vec<(f64, String)> {
     data.summary.drills.iter().map(|e| (e.at_s, format!("{} @{:.1}s", e.kind, e.at_s))).collect()
@@ -146,6 +149,11 @@ fn by_part<'a>(parts: &[NamedHistograms], what: &str, metrics: impl Iterator<Ite
 /// Each metric's whole-run distribution by behavior, so a reader sees which behavior suffered.
 pub fn behaviors<'a>(data: &ReportData, metrics: impl Iterator<Item = &'a String>) -> String {
     by_part(&data.behaviors, "behavior", metrics.map(String::as_str))
+}
+
+/// `connect` and `presence_ack` by transport.
+pub fn transports(data: &ReportData) -> String {
+    by_part(&data.transports, "transport", TRANSPORT_METRICS.into_iter())
 }
 
 /// Sessions lost and reconnect attempts per second, with the drill events marked.
