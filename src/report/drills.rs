@@ -84,7 +84,7 @@ pub fn render(events: &[EventReport]) -> String {
 }
 
 /// A comeback time; `-` when nobody was affected, `never` when some never came back.
-fn seconds(affected: u64, value: Option<f64>) -> String {
+pub fn seconds(affected: u64, value: Option<f64>) -> String {
     match value {
         _ if affected == 0 => "-".to_owned(),
         None => "never".to_owned(),

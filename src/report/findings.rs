@@ -60,36 +60,57 @@ pub fn failures(summary: &Summary) -> Vec<Failure> {
     thresholds.chain(checks).chain(errors).chain(regressions).collect()
 }
 
-/// The table's verdict section: a line per threshold, ungoverned check, ungoverned error kind
-/// and compared metric, then the `verdict:` line of the outcome.
-pub fn render(summary: &Summary) -> String {
-    let mut out = String::new();
+/// One line of the verdict section: `PASS`, `FAIL` or `SKIP` (passed, but nothing happened
+/// that it could judge, or the scenario never set it up), what was judged, and the figure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judged {
+    pub mark: &'static str,
+    pub name: String,
+    pub expression: String,
+    pub measured: String,
+}
+
+/// Every judged item, in the table's order: thresholds, ungoverned checks, ungoverned error
+/// kinds and compared metrics. The table and the HTML report both print these.
+pub fn judged(summary: &Summary) -> Vec<Judged> {
     let mark = |passed: bool, exercised: bool| match (passed, exercised) {
         (false, _) => "FAIL",
         (true, false) => "SKIP",
         (true, true) => "PASS",
     };
-    let judged = !(summary.thresholds.is_empty() && summary.check_results.is_empty() && summary.baseline.is_empty());
+    let line = |mark, name: &str, expression: &str, measured| Judged {
+        mark,
+        name: name.to_owned(),
+        expression: expression.to_owned(),
+        measured,
+    };
+    let thresholds =
+        summary.thresholds.iter().map(|t| line(mark(t.passed, t.exercised), &t.name, &t.expression, t.shown_value()));
+    let checks = summary.check_results.iter().map(|c| {
+        let measured = if c.exercised { c.violations.to_string() } else { "not exercised".to_owned() };
+        line(mark(c.passed, c.exercised), &c.name, "(check) count == 0", measured)
+    });
+    let errors = ungoverned_errors(summary)
+        .map(|(kind, n)| line("FAIL", &format!("errors.{kind}"), "(errors) count == 0", n.to_string()));
+    let baseline = summary.baseline.iter().map(|r| {
+        let detail = if r.passed { "within tolerance" } else { r.detail.as_str() };
+        line(mark(r.passed, true), &r.metric, "(baseline)", detail.to_owned())
+    });
+    thresholds.chain(checks).chain(errors).chain(baseline).collect()
+}
+
+/// The table's verdict section: a line per threshold, ungoverned check, ungoverned error kind
+/// and compared metric, then the `verdict:` line of the outcome.
+pub fn render(summary: &Summary) -> String {
+    let mut out = String::new();
+    let lines = judged(summary);
     // Wide enough for the longest threshold name (`presence_ack{behavior:browser}`).
     let w = summary.thresholds.iter().map(|t| t.name.len()).fold(24, usize::max);
-    if judged || ungoverned_errors(summary).next().is_some() {
+    if !lines.is_empty() {
         let _ = writeln!(out, "\n{:<4}  {:<w$} {:<20} measured", "", "threshold", "expression");
     }
-    for t in &summary.thresholds {
-        let line = (mark(t.passed, t.exercised), &t.name, &t.expression, t.shown_value());
-        let _ = writeln!(out, "{:<4}  {:<w$} {:<20} {}", line.0, line.1, line.2, line.3);
-    }
-    for c in &summary.check_results {
-        let measured = if c.exercised { c.violations.to_string() } else { "not exercised".to_owned() };
-        let _ =
-            writeln!(out, "{:<4}  {:<w$} {:<20} {measured}", mark(c.passed, c.exercised), c.name, "(check) count == 0");
-    }
-    for (kind, n) in ungoverned_errors(summary) {
-        let _ = writeln!(out, "FAIL  {:<w$} {:<20} {n}", format!("errors.{kind}"), "(errors) count == 0");
-    }
-    for r in &summary.baseline {
-        let detail = if r.passed { "within tolerance" } else { r.detail.as_str() };
-        let _ = writeln!(out, "{:<4}  {:<w$} {:<20} {detail}", mark(r.passed, true), r.metric, "(baseline)");
+    for Judged { mark, name, expression, measured } in &lines {
+        let _ = writeln!(out, "{mark:<4}  {name:<w$} {expression:<20} {measured}");
     }
     if let Some(reason) = &summary.aborted {
         let _ = writeln!(out, "run {reason}");

@@ -3,7 +3,20 @@
 
 use std::fmt::Write;
 
-use super::summary::Summary;
+use super::summary::{ShardRow, Summary};
+
+/// A shard's row as the table prints it (the HTML report shows the same): shard `i/n`,
+/// visitors, errors, harness verdict, status and start lag, `-` where unknown.
+pub fn cells(summary: &Summary, row: &ShardRow) -> [String; 6] {
+    [
+        format!("{}/{}", row.index, summary.shards.len()),
+        row.visitors.to_string(),
+        row.errors.to_string(),
+        if row.harness.is_empty() { "-".to_owned() } else { row.harness.clone() },
+        row.status.clone(),
+        row.start_lag_ms.map_or_else(|| "-".to_owned(), |lag| format!("{lag:.1}ms")),
+    ]
+}
 
 /// One line per shard; empty for a summary that is not a merge.
 pub fn render(summary: &Summary) -> String {
@@ -17,17 +30,8 @@ pub fn render(summary: &Summary) -> String {
         "shard", "visitors", "errors", "harness", "status", "start lag"
     );
     for row in &summary.shards {
-        let lag = row.start_lag_ms.map_or_else(|| "-".to_owned(), |lag| format!("{lag:.1}ms"));
-        let _ = writeln!(
-            out,
-            "{:<7} {:>9} {:>9} {:<17} {:<16} {:>10}",
-            format!("{}/{}", row.index, summary.shards.len()),
-            row.visitors,
-            row.errors,
-            if row.harness.is_empty() { "-" } else { &row.harness },
-            row.status,
-            lag
-        );
+        let [shard, visitors, errors, harness, status, lag] = cells(summary, row);
+        let _ = writeln!(out, "{shard:<7} {visitors:>9} {errors:>9} {harness:<17} {status:<16} {lag:>10}");
     }
     if summary.partial {
         let _ = writeln!(out, "partial: judged without the missing shards (--allow-missing)");
@@ -39,7 +43,6 @@ pub fn render(summary: &Summary) -> String {
 mod tests {
     use super::*;
     use crate::measure::Totals;
-    use crate::report::summary::ShardRow;
 
     #[test]
     fn a_missing_shard_shows_and_a_partial_merge_says_so() {

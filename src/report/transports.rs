@@ -98,6 +98,13 @@ pub fn merge<'a>(
     Ok(parts.iter().map(|(transport, part)| (transport.clone(), part.summary(seconds))).collect())
 }
 
+/// The latency columns of a transport's row: connect p50 and p99, presence_ack p50 and p99;
+/// `-` for a metric it has no samples of. The HTML report shows the same.
+pub fn latencies(t: &TransportSummary) -> [String; 4] {
+    let at = |metric: &str, p: fn(&LatencySummary) -> u64| t.metrics.get(metric).map_or("-".into(), |m| micros(p(m)));
+    [at("connect", |m| m.p50), at("connect", |m| m.p99), at("presence_ack", |m| m.p50), at("presence_ack", |m| m.p99)]
+}
+
 /// The table's section: one row per transport, shown when a run used more than one.
 pub fn render(split: &BTreeMap<String, TransportSummary>) -> String {
     let mut out = String::new();
@@ -110,19 +117,11 @@ pub fn render(split: &BTreeMap<String, TransportSummary>) -> String {
         "transport", "visitors", "sessions", "errors", "connect p50", "connect p99", "ack p50", "ack p99"
     );
     for (name, t) in split {
-        let at =
-            |metric: &str, p: fn(&LatencySummary) -> u64| t.metrics.get(metric).map_or("-".into(), |m| micros(p(m)));
+        let [connect_p50, connect_p99, ack_p50, ack_p99] = latencies(t);
         let _ = writeln!(
             out,
-            "{:<14} {:>8} {:>9} {:>7} {:>12} {:>12} {:>12} {:>12}",
-            name,
-            t.visitors,
-            t.sessions_opened,
-            t.errors,
-            at("connect", |m| m.p50),
-            at("connect", |m| m.p99),
-            at("presence_ack", |m| m.p50),
-            at("presence_ack", |m| m.p99),
+            "{:<14} {:>8} {:>9} {:>7} {connect_p50:>12} {connect_p99:>12} {ack_p50:>12} {ack_p99:>12}",
+            name, t.visitors, t.sessions_opened, t.errors,
         );
     }
     out.push('\n');

@@ -98,8 +98,8 @@ fn each_behavior_is_measured_and_judged_apart() {
     assert!(String::from_utf8_lossy(&printed.stdout).contains("behavior mobile"), "report --by-behavior prints them");
     let page = std::fs::read_to_string(dir.join("r.html")).unwrap();
     assert!(
-        page.contains("<h2>Latency by behavior</h2>") && page.contains("<td class=\"name\">mobile</td>"),
-        "the HTML section"
+        page.contains("<h2>By behavior</h2>") && page.contains("></i>mobile</td>"),
+        "the HTML section, each behavior beside its colour"
     );
     assert!(page.contains("presence_ack distribution by behavior"));
 }
@@ -163,7 +163,7 @@ async fn a_split_run_merges_each_behavior_and_draws_the_merged_report() {
         .sum();
     assert_eq!(logged, count(&merged, "presence_ack"), "the merged interval log holds both shards' samples");
     let page = std::fs::read_to_string(&html).expect("the merged report is written");
-    assert!(page.contains("presence_ack per interval") && page.contains("<h2>Latency by behavior</h2>"));
+    assert!(page.contains("presence_ack per interval") && page.contains("<h2>By behavior</h2>"));
     let total = format!("<td class=\"name\">presence_ack</td><td>{}</td>", count(&merged, "presence_ack"));
     assert!(page.contains(&total), "the merged count in the page");
     cluster.shutdown().await;

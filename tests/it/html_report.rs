@@ -1,7 +1,8 @@
 //! The HTML report end to end: the binary runs a 2-second scenario with a kill drill against
 //! the embedded cluster with `--html`, and `report DIR` rebuilds the same page from the
 //! output directory alone. The page must hold the metrics, the event, the verdict and the
-//! thresholds, escape what the run named, and reference nothing on the network.
+//! thresholds, escape what the run named, fold what a reader opens on demand, and reference
+//! nothing on the network.
 
 use crate::common::scratch_dir;
 use std::process::{Command, Output};
@@ -52,16 +53,24 @@ fn a_run_renders_a_self_contained_report_and_report_dir_rebuilds_it() {
         "html-report",
         "presence_ack per interval",
         "presence_ack distribution",
-        "connect",
+        "connect per interval",
+        "reconnect per interval",
         "visitors alive",
         "messages per second",
+        "<td class=\"name\">presence_ack.service</td>",
+        "service time",
     ] {
         assert!(page.contains(wanted), "missing {wanted:?}");
     }
+    // What failed comes before any chart; the metrics beyond the key ones are folded.
+    let first_chart = page.find("<svg").expect("charts");
+    let failed = page.find("<li class=\"bad\">presence_ack &quot;p99 &lt; 1us&quot; measured");
+    assert!(failed.is_some_and(|at| at < first_chart), "what failed, at the top: {page}");
+    assert!(page.contains(" more metric"), "the other metrics folded: {page}");
     assert!(page.contains("verdict: FAIL") || page.contains("verdict: HARNESS"), "no verdict in the page");
     assert!(page.contains("p99 &lt; 1us"), "the threshold, escaped");
     assert!(
-        page.contains("<td>kill</td>") && page.contains("kill @1."),
+        page.contains("<td class=\"name\">kill</td>") && page.contains("kill @1."),
         "the drill event, in the table and on the charts"
     );
     assert!(page.contains("harness scheduling lag") && page.contains("harness CPU"), "the harness's health per second");

@@ -35,7 +35,9 @@ pub enum ReportError {
 /// One interval of one metric, microseconds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IntervalPoint {
+    /// The interval's start, seconds from the start of the run.
     pub t_s: f64,
+    pub length_s: f64,
     pub count: u64,
     pub p50: u64,
     pub p90: u64,
@@ -50,8 +52,9 @@ pub struct MetricSeries {
     pub total: Histogram<u64>,
 }
 
-/// One behavior's whole-run distributions, by metric name (summary.json's `behaviors`).
-pub struct BehaviorLatencies {
+/// One behavior's (or transport's) whole-run distributions, by metric name (summary.json's
+/// `behaviors` and `transports`).
+pub struct NamedHistograms {
     pub name: String,
     pub histograms: BTreeMap<String, Histogram<u64>>,
 }
@@ -61,8 +64,14 @@ pub struct ReportData {
     pub summary: Summary,
     /// By metric name, in the interval log's order of first appearance.
     pub metrics: Vec<MetricSeries>,
+    /// The whole run's service times of the requests, by metric name (summary.json
+    /// `service_histograms`): the interval log holds the latencies from intent only.
+    pub service: BTreeMap<String, Histogram<u64>>,
     /// By behavior name; empty for summaries without behaviors.
-    pub behaviors: Vec<BehaviorLatencies>,
+    pub behaviors: Vec<NamedHistograms>,
+    /// Each transport's whole-run histograms (`connect`, `presence_ack`), by transport name;
+    /// empty for summaries without a split.
+    pub transports: Vec<NamedHistograms>,
     /// Empty when the directory has no timeline.jsonl.
     pub timeline: Vec<TimelineRow>,
     /// Empty when the directory has no health.jsonl.
@@ -74,31 +83,68 @@ impl ReportData {
     pub fn read(dir: &Path) -> Result<ReportData, ReportError> {
         let path = dir.join("summary.json");
         let summary = Summary::read(&path).map_err(ReportError::Summary)?;
-        let behaviors = behaviors(&path, &summary)?;
+        let decode = |field: &str, histograms: &BTreeMap<String, String>| decode_all(&path, field, histograms);
+        let service = decode("service_histograms", &summary.service_histograms)?;
+        let behaviors = summary
+            .behaviors
+            .iter()
+            .map(|(name, set)| {
+                Ok(NamedHistograms {
+                    name: name.clone(),
+                    histograms: decode(&format!("behaviors.{name}.histograms"), &set.histograms)?,
+                })
+            })
+            .collect::<Result<_, ReportError>>()?;
+        let transports = summary
+            .transports
+            .iter()
+            .map(|(name, split)| {
+                Ok(NamedHistograms {
+                    name: name.clone(),
+                    histograms: decode(&format!("transports.{name}.histograms"), &split.histograms)?,
+                })
+            })
+            .collect::<Result<_, ReportError>>()?;
         Ok(ReportData {
-            summary,
             metrics: read_hlog(&dir.join("latency.hlog"))?,
+            summary,
+            service,
             behaviors,
+            transports,
             timeline: read_rows(&dir.join("timeline.jsonl"))?,
             health: read_rows(&dir.join("health.jsonl"))?,
         })
     }
+
+    /// A report of `summary` alone, without interval files or histograms (the tests').
+    #[cfg(test)]
+    pub fn of(summary: Summary) -> ReportData {
+        ReportData {
+            summary,
+            metrics: Vec::new(),
+            service: BTreeMap::new(),
+            behaviors: Vec::new(),
+            transports: Vec::new(),
+            timeline: Vec::new(),
+            health: Vec::new(),
+        }
+    }
 }
 
-/// Each behavior's histograms of summary.json (at `path`), decoded; errors name the field.
-fn behaviors(path: &Path, summary: &Summary) -> Result<Vec<BehaviorLatencies>, ReportError> {
-    let mut all = Vec::new();
-    for (name, set) in &summary.behaviors {
-        let mut histograms = BTreeMap::new();
-        for (metric, text) in &set.histograms {
-            let histogram = encoded::decode(text).map_err(|err| {
-                ReportError::Summary(format!("{}: field `behaviors.{name}.histograms.{metric}`: {err}", path.display()))
-            })?;
-            histograms.insert(metric.clone(), histogram);
-        }
-        all.push(BehaviorLatencies { name: name.clone(), histograms });
-    }
-    Ok(all)
+/// Encoded histograms of summary.json (at `path`) by name, decoded; errors name the field.
+fn decode_all(
+    path: &Path,
+    field: &str,
+    encoded: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, Histogram<u64>>, ReportError> {
+    encoded
+        .iter()
+        .map(|(metric, text)| {
+            let histogram = encoded::decode(text)
+                .map_err(|err| ReportError::Summary(format!("{}: field `{field}.{metric}`: {err}", path.display())))?;
+            Ok((metric.clone(), histogram))
+        })
+        .collect()
 }
 
 /// One interval of one metric as the interval log holds it.
@@ -149,7 +195,7 @@ pub fn read_intervals(path: &Path) -> Result<Vec<LoggedInterval>, ReportError> {
 fn read_hlog(path: &Path) -> Result<Vec<MetricSeries>, ReportError> {
     let mut order: Vec<String> = Vec::new();
     let mut by_name: BTreeMap<String, MetricSeries> = BTreeMap::new();
-    for LoggedInterval { tag, start, histogram, .. } in read_intervals(path)? {
+    for LoggedInterval { tag, start, length, histogram } in read_intervals(path)? {
         let series = by_name.entry(tag.clone()).or_insert_with(|| {
             order.push(tag.clone());
             MetricSeries { name: tag, intervals: Vec::new(), total: new_histogram() }
@@ -157,6 +203,7 @@ fn read_hlog(path: &Path) -> Result<Vec<MetricSeries>, ReportError> {
         series.total.add(&histogram).expect("auto-resizing histograms take any value");
         series.intervals.push(IntervalPoint {
             t_s: start.as_secs_f64(),
+            length_s: length.as_secs_f64(),
             count: histogram.len(),
             p50: histogram.value_at_quantile(0.5),
             p90: histogram.value_at_quantile(0.9),
@@ -198,8 +245,19 @@ pub fn read_rows<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, ReportError
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
+
+    /// A run of 24 s that opened sessions, measured nothing and judged nothing, as an old
+    /// (pre-`outcome`) summary.json reads: the tests add what they look at.
+    pub fn summary() -> Summary {
+        serde_json::from_str(
+            r#"{"schema":1,"scenario":"t","started_at":"x","duration_seconds":24.0,"target":"embedded",
+                "visitors":{"started":5,"completed":5,"peak":5},"metrics":{},
+                "counters":{"visitors_started":5,"sessions_opened":5},"checks":{},"errors":{}}"#,
+        )
+        .unwrap()
+    }
 
     #[test]
     fn a_bad_timeline_line_is_named() {

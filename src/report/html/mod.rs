@@ -6,6 +6,9 @@ mod charts;
 pub mod data;
 mod page;
 mod svg;
+mod tables;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 

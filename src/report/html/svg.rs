@@ -16,12 +16,45 @@ const BOTTOM: f64 = 34.0;
 /// than a chart's 500 pixels can show, and the page would grow by megabytes.
 const MAX_POINTS: usize = 600;
 
-/// Colours for series, in order: readable on white and told apart by most colour-blind readers.
+/// Colours for lines that are not behaviors or transports (visitors, messages, error kinds):
+/// readable on white and told apart by most colour-blind readers.
 pub const COLORS: [&str; 5] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"];
+
+/// One colour per behavior (and per transport), by its position among the run's behaviors
+/// (summary.json lists every behavior of the scenario, by name): the same behavior has the
+/// same colour on every chart and beside its name in the tables, whichever charts it has
+/// samples on. Tableau's ten; an eleventh behavior starts over.
+const KEYED: [&str; 10] =
+    ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+
+/// The colour of the `index`th behavior (or transport) of a run.
+pub fn keyed_color(index: usize) -> &'static str {
+    KEYED[index % KEYED.len()]
+}
+
+/// The percentile lines of a latency chart, the same colours on every chart.
+pub const P50: &str = "#1f77b4";
+pub const P90: &str = "#2ca02c";
+pub const P99: &str = "#ff7f0e";
+pub const MAX: &str = "#555555";
+pub const SERVICE: &str = "#9467bd";
 
 pub struct Series {
     pub name: String,
     pub points: Vec<(f64, f64)>,
+    pub color: &'static str,
+    /// Drawn dashed: a line read apart from the others (a maximum beside percentiles).
+    pub dashed: bool,
+}
+
+impl Series {
+    pub fn new(name: impl Into<String>, color: &'static str, points: Vec<(f64, f64)>) -> Series {
+        Series { name: name.into(), points, color, dashed: false }
+    }
+
+    pub fn dashed(self) -> Series {
+        Series { dashed: true, ..self }
+    }
 }
 
 /// How the x axis is read.
@@ -44,9 +77,24 @@ pub struct Chart<'a> {
     /// The x axis reaches at least this far: the run's length, so every time chart of a
     /// run shares one scale and its drill markers line up.
     pub x_end: f64,
+    /// The y axis ends at (a round number above) this value instead of the highest point, so
+    /// a few seconds' maximum does not flatten the percentiles: points above it are drawn at
+    /// the top edge with a mark, and the legend says how far off the scale the line went.
+    pub y_cap: Option<f64>,
+    /// Points further apart than this on the x axis are not joined: a metric sampled in a
+    /// few seconds of the run is drawn where it was sampled, not as a line across the gap.
+    pub join_within: Option<f64>,
 }
 
-/// The chart as an `<svg>` element with its legend; a note when no series has points.
+impl<'a> Chart<'a> {
+    /// A chart with no markers, no cap and every point joined.
+    pub fn new(title: &'a str, x: XAxis, y_label: fn(f64) -> String, series: Vec<Series>) -> Chart<'a> {
+        Chart { title, x, y_label, series, markers: Vec::new(), x_end: 0.0, y_cap: None, join_within: None }
+    }
+}
+
+/// The chart as an `<svg>` element with its legend; a note when no series has points. A
+/// point with no neighbour to join (a metric sampled in one second) is drawn as a dot.
 pub fn render(chart: &Chart) -> String {
     let points = chart.series.iter().flat_map(|s| s.points.iter());
     let (mut x_max, mut y_max) = (chart.x_end, 0.0f64);
@@ -60,9 +108,9 @@ pub fn render(chart: &Chart) -> String {
         return out;
     }
     let x_max = if x_max > 0.0 { x_max } else { 1.0 };
-    let y_top = nice_ceiling(y_max);
+    let y_top = nice_ceiling(chart.y_cap.filter(|cap| *cap > 0.0).map_or(y_max, |cap| cap.min(y_max)));
     let sx = |x: f64| LEFT + x / x_max * (WIDTH - LEFT - RIGHT);
-    let sy = |y: f64| TOP + (1.0 - y / y_top) * (HEIGHT - TOP - BOTTOM);
+    let sy = |y: f64| TOP + (1.0 - y.min(y_top) / y_top) * (HEIGHT - TOP - BOTTOM);
     let _ = write!(out, "<svg viewBox=\"0 0 {WIDTH} {HEIGHT}\" width=\"{WIDTH}\" height=\"{HEIGHT}\" role=\"img\">");
     for i in 0..=4 {
         let y = y_top * f64::from(i) / 4.0;
@@ -94,21 +142,70 @@ pub fn render(chart: &Chart) -> String {
             TOP + 10.0
         );
     }
-    for (series, color) in chart.series.iter().zip(COLORS.iter().cycle()) {
-        let path: Vec<String> =
-            thin(&series.points, x_max).iter().map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y))).collect();
-        let _ = write!(
-            out,
-            "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" points=\"{}\"/>",
-            path.join(" ")
-        );
+    for series in &chart.series {
+        let thinned = thin(&series.points, x_max);
+        // Thinning leaves one point per slice of the axis: slices apart are still neighbours.
+        let gap = chart.join_within.map(|gap| gap.max(2.5 * x_max / MAX_POINTS as f64));
+        let dash = if series.dashed { " stroke-dasharray=\"5 3\"" } else { "" };
+        for segment in segments(&thinned, gap) {
+            if let [(x, y)] = segment {
+                let _ = write!(
+                    out,
+                    "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{}\"/>",
+                    sx(*x),
+                    sy(*y),
+                    series.color
+                );
+                continue;
+            }
+            let path: Vec<String> = segment.iter().map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y))).collect();
+            let _ = write!(
+                out,
+                "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\"{dash} points=\"{}\"/>",
+                series.color,
+                path.join(" ")
+            );
+        }
+        // Each point above the scale gets a mark at the top edge, its value in a tooltip.
+        for (x, y) in thinned.iter().filter(|(_, y)| *y > y_top) {
+            let (cx, top) = (sx(*x), TOP);
+            let _ = write!(
+                out,
+                "<path class=\"clip\" d=\"M{:.1} {:.1}L{cx:.1} {top:.1}L{:.1} {:.1}Z\" fill=\"{}\"><title>{} {}</title></path>",
+                cx - 4.0,
+                top + 6.0,
+                cx + 4.0,
+                top + 6.0,
+                series.color,
+                escape(&series.name),
+                escape(&(chart.y_label)(*y))
+            );
+        }
     }
     out.push_str("</svg><div class=\"legend\">");
-    for (series, color) in chart.series.iter().zip(COLORS.iter().cycle()) {
-        let _ = write!(out, "<span><i style=\"background:{color}\"></i>{}</span>", escape(&series.name));
+    for series in &chart.series {
+        let swatch = if series.dashed { "class=\"dashed\" style=\"border-color" } else { "style=\"background" };
+        let _ = write!(out, "<span><i {swatch}:{}\"></i>{}", series.color, escape(&series.name));
+        let highest = series.points.iter().map(|(_, y)| *y).fold(0.0, f64::max);
+        if highest > y_top {
+            let _ = write!(
+                out,
+                " <b class=\"clipped\">&#9650; off the scale, up to {}</b>",
+                escape(&(chart.y_label)(highest))
+            );
+        }
+        out.push_str("</span>");
     }
     out.push_str("</div></figure>");
     out
+}
+
+/// `points` cut where two neighbours are more than `gap` apart on the x axis.
+fn segments(points: &[(f64, f64)], gap: Option<f64>) -> Vec<&[(f64, f64)]> {
+    let Some(gap) = gap else {
+        return if points.is_empty() { Vec::new() } else { vec![points] };
+    };
+    points.chunk_by(|a, b| b.0 - a.0 <= gap).collect()
 }
 
 /// At most [`MAX_POINTS`] points: each slice of the x axis keeps its highest point, so a
@@ -189,17 +286,61 @@ mod tests {
     #[test]
     fn names_are_escaped_and_an_empty_chart_says_so() {
         let chart = Chart {
-            title: "<b>",
-            x: XAxis::Seconds,
-            y_label: |y| format!("{y}"),
-            series: vec![Series { name: "a&b".into(), points: vec![(0.0, 1.0), (2.0, 3.0)] }],
             markers: vec![(1.0, "kill <x>".into())],
             x_end: 2.0,
+            ..Chart::new(
+                "<b>",
+                XAxis::Seconds,
+                |y| format!("{y}"),
+                vec![Series::new("a&b", P50, vec![(0.0, 1.0), (2.0, 3.0)])],
+            )
         };
         let svg = render(&chart);
         assert!(svg.contains("&lt;b&gt;") && svg.contains("a&amp;b") && svg.contains("kill &lt;x&gt;"), "{svg}");
         assert!(!svg.contains("<b>"));
-        let empty = Chart { series: vec![Series { name: "a".into(), points: vec![] }], ..chart };
+        let empty = Chart { series: vec![Series::new("a", P50, vec![])], ..chart };
         assert!(render(&empty).contains("no samples"));
+    }
+
+    #[test]
+    fn a_metric_sampled_in_one_second_is_drawn_as_a_dot() {
+        let lone = Chart {
+            x_end: 24.0,
+            ..Chart::new(
+                "extend",
+                XAxis::Seconds,
+                |y| format!("{y}"),
+                vec![Series::new("p50", P50, vec![(7.0, 350.0)])],
+            )
+        };
+        let svg = render(&lone);
+        assert!(svg.contains("<circle ") && !svg.contains("no samples"), "{svg}");
+        assert!(!svg.contains("<polyline"), "a line of one point draws nothing: {svg}");
+        // Seconds apart are not joined across the gap; each run of neighbours is a line.
+        let points = vec![(1.0, 5.0), (2.0, 6.0), (3.0, 5.0), (15.0, 9.0)];
+        let sparse = Chart {
+            join_within: Some(1.5),
+            ..Chart::new("x", XAxis::Seconds, |y| format!("{y}"), vec![Series::new("p50", P50, points)])
+        };
+        let svg = render(&sparse);
+        assert_eq!((svg.matches("<polyline").count(), svg.matches("<circle").count()), (1, 1), "{svg}");
+    }
+
+    #[test]
+    fn a_capped_axis_keeps_the_percentiles_readable_and_marks_the_maximum() {
+        let series = vec![
+            Series::new("p50", P50, vec![(0.0, 10.0), (1.0, 12.0), (2.0, 11.0)]),
+            Series::new("p99", P99, vec![(0.0, 40.0), (1.0, 90.0), (2.0, 45.0)]),
+            Series::new("max", MAX, vec![(0.0, 50.0), (1.0, 2000.0), (2.0, 60.0)]).dashed(),
+        ];
+        let chart = Chart { y_cap: Some(90.0), ..Chart::new("c", XAxis::Seconds, |y| format!("{y:.0}"), series) };
+        let svg = render(&chart);
+        // The axis ends at 100 (above the p99's 90), not at 2000.
+        assert!(svg.contains(">100</text>") && !svg.contains(">2000</text>"), "{svg}");
+        assert_eq!(svg.matches("class=\"clip\"").count(), 1, "one mark for the one point off the scale: {svg}");
+        assert!(svg.contains("off the scale, up to 2000"), "the legend says how far: {svg}");
+        assert!(svg.contains("stroke-dasharray"), "the maximum is dashed: {svg}");
+        let uncapped = render(&Chart { y_cap: None, ..chart });
+        assert!(uncapped.contains(">2000</text>") && !uncapped.contains("off the scale"), "{uncapped}");
     }
 }

@@ -1,0 +1,199 @@
+//! The page says what the terminal table says: each test builds a summary, renders both, and
+//! looks for the same figure in each.
+
+use std::collections::BTreeMap;
+
+use super::data::{tests::summary, IntervalPoint, MetricSeries, ReportData};
+use super::page::{key_metrics, render};
+use crate::drill::EventReport;
+use crate::measure::new_histogram;
+use crate::report::exercise::CheckResult;
+use crate::report::summary::{LatencySummary, ShardRow};
+use crate::report::threshold::ThresholdResult;
+use crate::report::transports::TransportSummary;
+use crate::report::verdict::{decide, Ending};
+use crate::report::{findings, table, Summary};
+
+fn latency(p50: u64, p99: u64) -> LatencySummary {
+    let mut histogram = new_histogram();
+    histogram.record_n(p50, 99).unwrap();
+    histogram.record(p99).unwrap();
+    LatencySummary::from_histogram(&histogram, 24.0)
+}
+
+/// The page of `summary`, judged as the run would have judged it.
+fn page(mut summary: Summary) -> String {
+    summary.outcome = Some(decide(&summary, &Ending::default()));
+    render(&ReportData::of(summary))
+}
+
+/// The text of the table row whose first cell is `first`, cells joined by `|`.
+fn html_row(page: &str, first: &str) -> String {
+    let at = page.find(&format!("<tr><td>{first}</td>")).unwrap_or_else(|| panic!("no row {first:?} in {page}"));
+    let row = &page[at..at + page[at..].find("</tr>").unwrap()];
+    row.split("<td")
+        .skip(1)
+        .map(|cell| cell.split_once('>').unwrap().1.trim_end_matches("</td>"))
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+#[test]
+fn a_check_the_scenario_never_set_up_is_skip_as_in_the_table() {
+    let mut s = summary();
+    s.check_results = vec![
+        CheckResult { name: "signals_lost".into(), violations: 0, exercised: true, passed: true },
+        CheckResult { name: "unique_collisions".into(), violations: 0, exercised: false, passed: true },
+    ];
+    s.thresholds = vec![ThresholdResult {
+        name: "extend".into(),
+        behavior: None,
+        expression: "p99 < 1s".into(),
+        value: None,
+        unit: "us".into(),
+        exercised: false,
+        passed: false,
+    }];
+    let terminal = findings::render(&s);
+    assert!(terminal.contains("SKIP  unique_collisions"), "{terminal}");
+    let page = page(s);
+    assert!(!page.contains(">pass<"), "{page}");
+    assert!(page.contains("<td class=\"skip\">SKIP</td><td class=\"name\">unique_collisions</td>"), "{page}");
+    assert!(page.contains("<td>not exercised</td>"), "{page}");
+    assert!(page.contains("<td class=\"bad\">FAIL</td><td class=\"name\">extend</td>"), "{page}");
+    assert!(page.contains("<summary>1 PASS, 1 FAIL, 1 SKIP</summary>"), "the counts head the section: {page}");
+    assert!(page.contains("<details open><summary>1 PASS"), "open when something failed: {page}");
+}
+
+#[test]
+fn an_event_with_nothing_to_recover_reads_a_dash_and_one_never_recovered_never() {
+    let mut s = summary();
+    let quiet = EventReport::window("scale_out", 16.0, 1.0);
+    let mut kill = EventReport::window("kill", 11.0, 3.0);
+    (kill.affected, kill.back, kill.never_back, kill.back_99_s) = (100, 97, 3, Some(1.25));
+    s.drills = vec![kill, quiet];
+    let terminal = crate::report::drills::render(&s.drills);
+    let page = page(s);
+    let scale_out = html_row(&page, "16.0s");
+    assert!(scale_out.starts_with("16.0s|scale_out|-|0|0|-|-|"), "{scale_out}");
+    assert!(!scale_out.contains("never"), "{scale_out}");
+    let kill = html_row(&page, "11.0s");
+    assert!(kill.starts_with("11.0s|kill|-|100|3|1.25s|never|"), "{kill}");
+    assert!(terminal.contains("1.25s    never"), "the table says the same: {terminal}");
+    assert!(page.contains("SOME VISITORS NEVER BACK"), "{page}");
+}
+
+#[test]
+fn service_times_are_shown_beside_their_latencies_as_in_the_table() {
+    let mut s = summary();
+    s.metrics.insert("presence_ack".into(), latency(2_000, 90_000));
+    s.service.insert("presence_ack".into(), latency(300, 1_200));
+    s.metrics.insert("connect".into(), latency(5_000, 8_000));
+    let mut browser = crate::report::latency_set::LatencySet::default();
+    browser.metrics.insert("presence_ack".into(), latency(2_000, 90_000));
+    browser.service.insert("presence_ack".into(), latency(300, 1_200));
+    s.behaviors.insert("browser".into(), browser);
+    let terminal = table::render(&s, None, true);
+    let page = page(s);
+    let service = page.find("<td class=\"name\">presence_ack.service</td><td>100</td>").expect("a service row");
+    assert!(
+        page[service..]
+            .starts_with("<td class=\"name\">presence_ack.service</td><td>100</td><td>4.2</td><td>300us</td>"),
+        "{page}"
+    );
+    assert!(terminal.contains("presence_ack.service") && terminal.contains("300us"), "{terminal}");
+    assert!(!page.contains("connect.service"), "connect is not a request: no service time");
+    assert_eq!(page.matches("presence_ack.service").count(), 2, "overall and the behavior's: {page}");
+}
+
+#[test]
+fn transports_and_shards_get_a_section_when_there_are_several() {
+    let transport = |visitors| TransportSummary {
+        visitors,
+        sessions_opened: visitors,
+        errors: 0,
+        metrics: [("presence_ack".to_owned(), latency(2_000, 9_000))].into(),
+        histograms: BTreeMap::new(),
+    };
+    let mut s = summary();
+    s.transports.insert("websocket".into(), transport(5));
+    let single = page(s.clone());
+    assert!(!single.contains("By transport") && !single.contains("By shard"), "one transport, no merge");
+
+    s.transports.insert("xhr_polling".into(), transport(3));
+    let shard = |index, present: bool| ShardRow {
+        index,
+        present,
+        visitors: if present { 4 } else { 0 },
+        errors: 0,
+        harness: if present { "trusted".into() } else { String::new() },
+        status: if present { "PASS".into() } else { "missing".into() },
+        start_lag_ms: present.then_some(1.25),
+    };
+    s.shards = vec![shard(0, true), shard(1, false)];
+    s.partial = true;
+    let page = page(s);
+    assert!(page.contains("<h2>By transport</h2>") && page.contains("<h2>By shard</h2>"), "{page}");
+    for (name, visitors) in [("websocket", 5), ("xhr_polling", 3)] {
+        // No connect samples: `-`, as in the table.
+        let cells =
+            format!("{name}</td><td>{visitors}</td><td>{visitors}</td><td>0</td><td>-</td><td>-</td><td>2.00ms</td>");
+        assert!(page.contains(&cells), "{name}: {page}");
+    }
+    assert_eq!(html_row(&page, "0/2"), "0/2|4|0|trusted|PASS|1.2ms");
+    assert!(
+        page.contains("<tr class=\"bad\"><td>1/2</td><td>0</td><td>0</td><td>-</td><td>missing</td><td>-</td>"),
+        "{page}"
+    );
+    assert!(page.contains("partial: judged without the missing shards"), "{page}");
+}
+
+#[test]
+fn the_key_metrics_are_the_failed_ones_first_then_connect_and_presence_ack() {
+    let series = |name: &str| MetricSeries {
+        name: name.into(),
+        intervals: vec![IntervalPoint { t_s: 0.0, length_s: 1.0, count: 1, p50: 1, p90: 1, p99: 1, max: 1 }],
+        total: new_histogram(),
+    };
+    let mut data = ReportData::of(summary());
+    data.metrics = ["blur", "connect", "extend", "presence_ack", "reconnect"].map(series).into();
+    let names = |data: &ReportData| key_metrics(data).iter().map(|m| m.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&data), ["connect", "presence_ack"]);
+    data.summary.drills.push(EventReport::window("kill", 2.0, 1.0));
+    assert_eq!(names(&data), ["connect", "presence_ack", "reconnect"]);
+    data.summary.thresholds = vec![ThresholdResult {
+        name: "extend{behavior:b}".into(),
+        behavior: Some("b".into()),
+        expression: "p99 < 1ms".into(),
+        value: Some(5_000.0),
+        unit: "us".into(),
+        exercised: true,
+        passed: false,
+    }];
+    assert_eq!(names(&data), ["extend", "connect", "presence_ack"]);
+    let page = render(&data);
+    assert!(page.contains("2 more metrics: blur, reconnect</summary>"), "the rest are folded: {page}");
+}
+
+#[test]
+fn a_failed_error_kind_says_when_it_was_first_seen() {
+    let mut s = summary();
+    s.errors.insert("reply_timeout".into(), 4);
+    let row = |t_s: f64, n: u64| {
+        let mut row: crate::report::timeline::TimelineRow = serde_json::from_str(&format!(
+            r#"{{"t_s":{t_s},"length_s":1.0,"visitors":5,"messages_sent_per_s":1.0,"messages_received_per_s":1.0,
+                "sessions_opened":0,"sessions_lost":0,"reconnects":0}}"#
+        ))
+        .unwrap();
+        if n > 0 {
+            row.errors.insert("reply_timeout".into(), n);
+        }
+        row
+    };
+    s.outcome = Some(decide(&s, &Ending::default()));
+    let mut data = ReportData::of(s);
+    data.timeline = vec![row(0.0, 0), row(1.0, 0), row(2.0, 3), row(3.0, 1)];
+    let page = render(&data);
+    assert!(page.contains("<li class=\"bad\">4 reply_timeout errors, the first at 2.0s</li>"), "{page}");
+    assert!(page.contains("<tr><td>reply_timeout</td><td>4</td><td>2.0s</td></tr>"), "{page}");
+}
