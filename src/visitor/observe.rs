@@ -23,7 +23,11 @@ impl Visitor<'_> {
         self.tabs[i].last_heard = Instant::now();
         self.ctx.recorder.received(message.kind());
         let ack = self.observe(i, &message);
-        (ack, candidate.then(|| matcher(&message)).flatten())
+        let found = candidate.then(|| matcher(&message)).flatten();
+        if found.is_none() {
+            self.keep_unclaimed(i, message);
+        }
+        (ack, found)
     }
 
     /// Reacts to what the server says on its own: follows focus, checks signals, and answers

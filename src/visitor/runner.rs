@@ -84,6 +84,21 @@ pub struct Visitor<'a> {
     /// The loss a [`WaitMode::HandBack`] send or wait handed back (boxed: rarely set, and
     /// every idle visitor carries the field).
     pub handed_back: Option<Box<ClientError>>,
+    /// While a wait is interrupted by the recovery of another tab, what the recovery's own
+    /// waits read and did not take (boxed: rare, and every idle visitor carries the field).
+    pub(super) nested: Option<Box<Nested>>,
+}
+
+/// The waits a recovery interrupted, and the messages read meanwhile that none of the
+/// recovery's own waits took. Without it, two tabs lost at once (a killed instance) lost
+/// their replies to each other: the recovery of one, nested in the wait for the other's
+/// resent presence, read that presence's ack as nobody's and the outer wait never saw it.
+#[derive(Default)]
+pub(super) struct Nested {
+    /// Per interrupted wait, innermost last: the id of the tab it waits on (`None`: any).
+    awaited: Vec<Option<String>>,
+    /// Messages read and taken by no nested wait, with the id of the tab each came on.
+    unclaimed: Vec<(String, ServerMessage)>,
 }
 
 impl<'a> Visitor<'a> {
@@ -110,6 +125,7 @@ impl<'a> Visitor<'a> {
             order: SignalOrder::default(),
             next_marker: 0,
             handed_back: None,
+            nested: None,
         }
     }
 
@@ -298,13 +314,56 @@ impl<'a> Visitor<'a> {
                         self.handed_back = Some(Box::new(err));
                         return Err(Interrupt::TabLost { planned: false });
                     }
-                    let planned = Box::pin(self.recover(i, err)).await?;
+                    self.interrupt_wait(on);
+                    let recovered = Box::pin(self.recover(i, err)).await;
+                    let claimed = self.resume_wait(&mut matcher);
+                    let planned = recovered?;
                     sleep.as_mut().reset(self.wake_at(deadline).into());
                     if on == Some(i) {
                         return Err(Interrupt::TabLost { planned });
                     }
+                    if let Some(found) = claimed {
+                        return Ok(found);
+                    }
                 }
             }
+        }
+    }
+
+    /// A wait on tab `on` (any tab: `None`) is about to be interrupted by a recovery: from
+    /// now on, what the recovery's waits do not take is kept for it.
+    fn interrupt_wait(&mut self, on: Option<usize>) {
+        let awaited = on.map(|i| self.tabs[i].id.clone());
+        self.nested.get_or_insert_with(Default::default).awaited.push(awaited);
+    }
+
+    /// The interrupted wait resumes: the first message kept meanwhile that `matcher` takes
+    /// from the tab it waits on, if any (taken out). The outermost wait lets go of the rest.
+    fn resume_wait<T>(&mut self, matcher: &mut impl FnMut(&ServerMessage) -> Option<T>) -> Option<T> {
+        let nested = self.nested.as_mut()?;
+        let awaited = nested.awaited.pop().flatten();
+        let mut claimed = None;
+        for at in 0..nested.unclaimed.len() {
+            let (tab, message) = &nested.unclaimed[at];
+            if awaited.as_ref().is_none_or(|id| id == tab) {
+                claimed = matcher(message);
+                if claimed.is_some() {
+                    nested.unclaimed.remove(at);
+                    break;
+                }
+            }
+        }
+        if nested.awaited.is_empty() {
+            self.nested = None;
+        }
+        claimed
+    }
+
+    /// Keeps `message`, read on tab `i` and taken by no wait, for the waits a recovery
+    /// interrupted; dropped when there are none.
+    pub(super) fn keep_unclaimed(&mut self, i: usize, message: ServerMessage) {
+        if let Some(nested) = self.nested.as_mut() {
+            nested.unclaimed.push((self.tabs[i].id.clone(), message));
         }
     }
 

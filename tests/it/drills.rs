@@ -68,6 +68,22 @@ async fn kill_drops_sessions_without_a_frame() {
     assert_eq!(result.totals.histogram(Metric::ReconnectKill).len(), event.affected);
 }
 
+/// Both tabs of a visitor are on the killed instance, so both are lost at once: the recovery
+/// of one runs inside the wait for the other's resent presence, and neither may take the
+/// other's reply (the acknowledgement was read as nobody's, and the visitor never came back).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_tabs_lost_at_once_both_come_back() {
+    let yaml = scenario(EMBEDDED, 24, QUICK, "  - { at: 1s, kill: 1 }\n").replace(
+        "      - connect\n      - presence: { data: { a: 1 } }\n      - { hold: 10s }\n",
+        "      - connect\n      - presence\n      - open_tab\n      - repeat: { every: 100ms, steps: [ switch_tab, presence ] }\n",
+    );
+    assert!(yaml.contains("open_tab"), "the two-tab behavior is in: {yaml}");
+    let result = run(&yaml).await;
+    let event = all_back(&result, 0, "kill");
+    assert!(event.affected >= 10, "{event:?}");
+    assert!(result.totals.errors.is_empty(), "{:?}", result.totals.errors);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scale_out_starts_an_instance_and_moves_nobody() {
     let result = run(&scenario(EMBEDDED, 20, QUICK, "  - { at: 1s, scale_out: 2 }\n")).await;
