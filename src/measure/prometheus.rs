@@ -110,11 +110,10 @@ impl Exporter {
             ),
             None => (builder, String::new()),
         };
+        let latency_buckets = names::latency_buckets();
         let recorder = builder
-            .set_buckets_for_metric(Matcher::Full(names::LATENCY.into()), names::LATENCY_BUCKETS)
-            .and_then(|builder| {
-                builder.set_buckets_for_metric(Matcher::Full(names::SERVICE.into()), names::LATENCY_BUCKETS)
-            })
+            .set_buckets_for_metric(Matcher::Full(names::LATENCY.into()), &latency_buckets)
+            .and_then(|builder| builder.set_buckets_for_metric(Matcher::Full(names::SERVICE.into()), &latency_buckets))
             .and_then(|builder| builder.set_buckets_for_metric(Matcher::Full(names::LAG.into()), names::LAG_BUCKETS))
             .expect("constant bucket lists are not empty")
             .build_recorder();
@@ -360,8 +359,13 @@ mod tests {
         assert!(series("presence_bench_errors_total{kind=\"reply_timeout\"} 1").is_some(), "{text}");
         assert!(series("presence_bench_check_violations_total{check=\"signals_lost\"} 1").is_some());
         assert!(series("presence_bench_check_violations_total{check=\"blur_misrouted\"} 0").is_some());
-        let le_5ms = "presence_bench_latency_seconds_bucket{metric=\"presence_ack\",le=\"0.005\"} 2";
-        assert!(series(le_5ms).is_some(), "{text}");
+        // Buckets 10^(1/26) apart: 2.89 and 3.16 ms are bounds, 5 ms no longer is.
+        let le = |bound: &str, n: u32| {
+            format!("presence_bench_latency_seconds_bucket{{metric=\"presence_ack\",le=\"{bound}\"}} {n}")
+        };
+        assert!(series(&le("0.00289", 1)).is_some(), "{text}");
+        assert!(series(&le("0.00316", 2)).is_some(), "{text}");
+        assert!(series(&le("0.0412", 3)).is_some(), "{text}");
         assert!(series("presence_bench_visitors_live 5").is_some());
     }
 
