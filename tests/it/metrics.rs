@@ -67,24 +67,37 @@ async fn scrape_text(url: &str) -> std::io::Result<(String, String)> {
     Ok((head.lines().next().unwrap_or_default().to_owned(), body.to_owned()))
 }
 
-fn connect_count(scrape: &Scrape) -> f64 {
-    let connect = scrape
-        .samples
-        .iter()
-        .find(|sample| sample.metric == names::LATENCY && sample.labels.get("metric") == Some("connect"));
-    match connect.map(|sample| &sample.value) {
-        Some(Value::Histogram(buckets)) => buckets.last().map_or(0.0, |bucket| bucket.count),
-        _ => 0.0,
-    }
+/// The value of every sample line, by series (`name{labels}`).
+fn values(text: &str) -> BTreeMap<String, f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            Some((series.to_owned(), value.parse().ok()?))
+        })
+        .collect()
 }
 
+/// Whether `series` (`name{labels}`) counts: a counter, or a histogram's bucket, sum or count.
+fn counts(series: &str) -> bool {
+    let name = series.split('{').next().unwrap_or(series);
+    let histogram = ["_bucket", "_sum", "_count"].iter().any(|suffix| {
+        name.strip_suffix(suffix).and_then(names::harness_family).is_some_and(|f| f.kind == names::Kind::Histogram)
+    });
+    histogram || names::harness_family(name).is_some_and(|family| family.kind == names::Kind::Counter)
+}
+
+/// Issue 23: a run scraped from its start to its end. Every counter and histogram series is
+/// first scraped at zero (so `rate()` sees each event), a server's lost sessions among them;
+/// gauges are never scraped before they have a value; every documented family is exported with
+/// its type.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_live_run_exports_every_documented_metric_with_its_type() {
+async fn a_live_run_exports_every_series_from_zero_and_every_documented_metric_with_its_type() {
     let dir = scratch_dir("metrics");
     let scenario = dir.join("metrics.yaml");
     std::fs::write(&scenario, SCENARIO).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_presence-bench"))
-        .args(["run", "--quiet", "--metrics-addr", "127.0.0.1:0", "--out"])
+        .args(["run", "--quiet", "--metrics-addr", "127.0.0.1:0", "--metrics-linger", "1s", "--out"])
         .arg(&dir)
         .arg(&scenario)
         .stdout(Stdio::null())
@@ -106,26 +119,43 @@ async fn a_live_run_exports_every_documented_metric_with_its_type() {
         }
     });
     let url = address.await.expect("the bound metrics address is printed");
-    // The endpoint is up once its address is printed; samples arrive with the first interval.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let scrape = loop {
-        let (status, text) = scrape_text(&url).await.expect("the endpoint answers during the run");
-        assert!(status.contains(" 200 "), "{status}");
-        let scrape = parse(&text);
-        // Sessions lost to the drill's scale-in are labelled by server: present only after it.
-        let lost = scrape.samples.iter().any(|sample| sample.metric == names::SESSIONS_LOST_BY_SERVER);
-        if connect_count(&scrape) > 0.0 && lost {
-            break scrape;
+    // Scraped from the moment the endpoint is up until it closes, as Prometheus would.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut first: BTreeMap<String, f64> = BTreeMap::new();
+    let mut last = String::new();
+    while let Ok((status, text)) = scrape_text(&url).await {
+        // The endpoint closing may accept a connection and answer nothing.
+        if status.is_empty() {
+            break;
         }
-        assert!(Instant::now() < deadline, "no connect latency and lost sessions exported within 20s");
+        assert!(status.contains(" 200 "), "{status}");
+        for (series, value) in values(&text) {
+            first.entry(series).or_insert(value);
+        }
+        last = text;
+        assert!(Instant::now() < deadline, "the endpoint still serves after 30 s");
         tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    }
+    let code = child.wait().expect("the run ends").code();
+    reader.join().unwrap();
+    let counted: Vec<_> = first.iter().filter(|(series, _)| counts(series)).collect();
+    assert!(counted.len() > 1000, "{} counting series", counted.len());
+    for (series, value) in counted {
+        assert_eq!(*value, 0.0, "{series} first scraped at {value}, not 0");
+    }
+    for gauge in [names::RSS, names::OPEN_FDS] {
+        let scraped = first.iter().filter(|(series, _)| series.split('{').next() == Some(gauge));
+        assert!(scraped.clone().count() > 0 && scraped.clone().all(|(_, v)| *v > 0.0), "{gauge}: never 0");
+    }
+    let scrape = parse(&last);
     let types = scraped_types(&scrape);
     for family in names::HARNESS {
         assert_eq!(types.get(family.name).copied(), Some(family.kind.as_str()), "{} in the scrape", family.name);
     }
-    let code = child.wait().expect("the run ends").code();
-    reader.join().unwrap();
+    // The drill's scale-in moved sessions off one instance: its lost counter, scraped at 0
+    // first, has counted them.
+    let lost = scrape.samples.iter().filter(|s| s.metric == names::SESSIONS_LOST_BY_SERVER);
+    assert!(lost.clone().any(|s| matches!(s.value, Value::Counter(n) if n > 0.0)), "{last}");
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
     assert!(summary["harness"]["verdict"].is_string(), "summary.json has a harness verdict");
