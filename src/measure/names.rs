@@ -44,6 +44,9 @@ pub const LATENCY: &str = "presence_bench_latency_seconds";
 pub const SERVICE: &str = "presence_bench_service_seconds";
 /// The label every series of a split run's shard carries (docs/distributed.md).
 pub const SHARD_LABEL: &str = "shard";
+/// The label every series of a run carries: the run's id (`run::run_id`), one per run, so
+/// that dashboards can tell two runs scraped by one Prometheus apart.
+pub const RUN_LABEL: &str = "run";
 pub const VISITORS_LIVE: &str = "presence_bench_visitors_live";
 pub const VISITORS_TARGET: &str = "presence_bench_visitors_target";
 pub const STAGE: &str = "presence_bench_stage";

@@ -77,7 +77,7 @@ pub struct Exporter {
 pub struct Scrape {
     handle: PrometheusHandle,
     cpu_micros: Arc<AtomicU64>,
-    /// `{shard="K"}` for a shard of a split run, which the registry adds to its own series.
+    /// The run's labels (`{run="...",shard="K"}`), which the registry adds to its own series.
     labels: String,
     /// Scrapes rendered so far. Locked for a whole render and a whole publish, so that a
     /// scrape never sees half an interval and a series registered during a publish is in
@@ -107,14 +107,19 @@ impl Default for Exporter {
 impl Exporter {
     /// A registry with every harness family registered (labelled ones for their known labels).
     pub fn new() -> Exporter {
-        Exporter::for_shard(None)
+        Exporter::labelled(None, None)
     }
 
-    /// As [`Exporter::new`]; shard K of a split run labels every series `shard="K"`, so that
-    /// dashboards sum the shards (histogram buckets summed, never quantiles averaged).
-    pub fn for_shard(shard: Option<u32>) -> Exporter {
+    /// As [`Exporter::new`], with the run's labels on every series: `run="ID"` tells runs apart
+    /// on one Prometheus, and shard K of a split run adds `shard="K"`, so that dashboards sum
+    /// the shards (histogram buckets summed, never quantiles averaged).
+    pub fn labelled(run: Option<&str>, shard: Option<u32>) -> Exporter {
         let mut builder = PrometheusBuilder::new();
         let mut global = Vec::new();
+        if let Some(run) = run {
+            builder = builder.add_global_label(names::RUN_LABEL, run);
+            global.push((names::RUN_LABEL, run.to_owned()));
+        }
         if let Some(index) = shard {
             builder = builder.add_global_label(names::SHARD_LABEL, index.to_string());
             global.push((names::SHARD_LABEL, index.to_string()));
@@ -400,8 +405,8 @@ mod tests {
     }
 
     #[test]
-    fn a_shard_labels_every_series_with_its_index() {
-        let mut exporter = Exporter::for_shard(Some(2));
+    fn every_series_carries_the_run_and_the_shard() {
+        let mut exporter = Exporter::labelled(Some("drill@2026-12-01T17:00:00Z"), Some(2));
         let recorder = Recorder::new();
         recorder.latency(Metric::PresenceAck, Duration::from_millis(3));
         exporter.publish(&recorder.drain(), Duration::from_secs(1), 1);
@@ -410,7 +415,7 @@ mod tests {
         assert!(samples.iter().any(|line| line.starts_with(names::LATENCY)), "{text}");
         assert!(samples.iter().any(|line| line.starts_with(names::CPU)), "{text}");
         for line in samples {
-            assert!(line.contains("shard=\"2\""), "{line}");
+            assert!(line.contains("shard=\"2\"") && line.contains("run=\"drill@2026-12-01T17:00:00Z\""), "{line}");
         }
     }
 

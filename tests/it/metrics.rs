@@ -90,7 +90,7 @@ fn counts(series: &str) -> bool {
 /// Issue 23: a run scraped from its start to its end. Every counter and histogram series is
 /// first scraped at zero (so `rate()` sees each event), a server's lost sessions among them;
 /// gauges are never scraped before they have a value; every documented family is exported with
-/// its type.
+/// its type, with the run's label.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_run_exports_every_series_from_zero_and_every_documented_metric_with_its_type() {
     let dir = scratch_dir("metrics");
@@ -152,6 +152,7 @@ async fn a_live_run_exports_every_series_from_zero_and_every_documented_metric_w
     for family in names::HARNESS {
         assert_eq!(types.get(family.name).copied(), Some(family.kind.as_str()), "{} in the scrape", family.name);
     }
+    assert!(scrape.samples.iter().all(|s| s.labels.get("run").is_some_and(|run| run.starts_with("metrics-test@"))));
     // The drill's scale-in moved sessions off one instance: its lost counter, scraped at 0
     // first, has counted them.
     let lost = scrape.samples.iter().filter(|s| s.metric == names::SESSIONS_LOST_BY_SERVER);
