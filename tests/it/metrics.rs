@@ -218,6 +218,12 @@ fn names_in(expr: &str) -> BTreeSet<String> {
     let bytes = expr.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
+        // A label value (`metric=~"connect|presence_ack"`) names no metric.
+        if bytes[i] == b'"' {
+            let close = (i + 1..bytes.len()).find(|&j| bytes[j] == b'"' && bytes[j - 1] != b'\\');
+            i = close.map_or(bytes.len(), |j| j + 1);
+            continue;
+        }
         let word = bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_';
         let start_of_word = word && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_'));
         if start_of_word {
@@ -283,4 +289,59 @@ fn every_dashboard_expression_uses_exported_metrics() {
     }
     assert!(checked >= 10, "only {checked} dashboard expressions");
     assert!(names_in("rate(presence_bench_x_total[1m])").contains("presence_bench_x_total"));
+    assert_eq!(names_in(r#"presence_bench_x{metric=~"presence_ack|a\"b"} + presence_bench_y"#).len(), 2);
+}
+
+/// The selector right after each metric name of `expr` (`""` when it has none).
+fn selectors(expr: &str) -> Vec<(String, String)> {
+    names_in(expr)
+        .into_iter()
+        .flat_map(|name| {
+            let mut found = Vec::new();
+            for (at, _) in expr.match_indices(name.as_str()) {
+                let rest = &expr[at + name.len()..];
+                if rest.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+                    continue; // a longer name
+                }
+                let selector = rest.strip_prefix('{').and_then(|r| r.split_once('}')).map_or("", |(s, _)| s);
+                found.push((name.clone(), selector.to_owned()));
+            }
+            found
+        })
+        .collect()
+}
+
+/// Issue 23: the dashboard selects one run, shard or job. Every harness selector of every
+/// panel and annotation filters by `$job`, `$run` and `$shard`, every server selector by
+/// `$server_job`, and each variable takes its values from an exported series.
+#[test]
+fn every_dashboard_selector_filters_by_the_template_variables() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/dashboards/presence-bench.json");
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut found = Vec::new();
+    exprs(&json["panels"], &mut found);
+    exprs(&json["annotations"], &mut found);
+    let mut checked = 0;
+    for expr in &found {
+        for (name, selector) in selectors(expr) {
+            let wanted: &[&str] = if name.starts_with("presence_bench_") {
+                &["job=~\"$job\"", "run=~\"$run\"", "shard=~\"$shard\""]
+            } else {
+                &["job=~\"$server_job\""]
+            };
+            for matcher in wanted {
+                assert!(selector.contains(matcher), "{name} in {expr:?} without {matcher}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 40, "only {checked} selectors");
+    let variables = json["templating"]["list"].as_array().unwrap();
+    let exported = exported();
+    for wanted in ["job", "run", "shard", "server_job"] {
+        let variable = variables.iter().find(|v| v["name"] == wanted).unwrap_or_else(|| panic!("no ${wanted}"));
+        let query = variable["definition"].as_str().unwrap();
+        assert!(query.starts_with("label_values(") && variable["allValue"] == ".*", "{variable}");
+        assert!(names_in(query).iter().all(|name| exported.contains_key(name.as_str())), "{query}");
+    }
 }
