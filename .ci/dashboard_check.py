@@ -190,6 +190,11 @@ def main():
         if not ok:
             failures.append(f"p99 {metric}: {error * 100:.1f}% off")
 
+    # What the run cost its Prometheus, for docs/metrics.md ("How many series").
+    for job in (args.harness_job, args.server_job):
+        samples = api(prom, "/api/v1/query", {"query": f'max_over_time(scrape_samples_scraped{{job="{job}"}}[{span}])',
+                                              "time": end})["result"]
+        print(f"      series per scrape of {job}: {', '.join(s['value'][1] for s in samples) or 'none'}")
     print(f"{queries} queries evaluated ({panel_queries} of {len(panels)} panels, "
           f"{queries - panel_queries} of annotations); {len(failures)} failure(s)")
     for failure in failures:
