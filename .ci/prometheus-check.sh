@@ -84,12 +84,15 @@ query_with_data() { # expression
     tail -20 "$work/prometheus.log" >&2
     return 1
 }
-pick() { # title of a dashboard panel -> its first expression, $__rate_interval as 10s
+pick() { # title of a dashboard panel -> its first expression, $__rate_interval as 10s, every variable All
     python3 - "$1" <<'PY'
 import json, sys
 panels = json.load(open("dashboards/presence-bench.json"))["panels"]
 panel = next(p for p in panels if p["title"] == sys.argv[1])
-print(panel["targets"][0]["expr"].replace("$__rate_interval", "10s"))
+expr = panel["targets"][0]["expr"].replace("$__rate_interval", "10s")
+for variable in ("$server_job", "$job", "$run", "$shard"):
+    expr = expr.replace(variable, ".*")
+print(expr)
 PY
 }
 echo "== Prometheus answers dashboard expressions"

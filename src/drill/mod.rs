@@ -98,4 +98,17 @@ mod tests {
         stop.cancel();
         schedule.await.unwrap();
     }
+
+    /// Issue 23: the instance a scale-out answers with is known to the export from then on,
+    /// so its lost sessions count from zero before its first session opens.
+    #[test]
+    fn an_action_naming_an_instance_makes_it_known() {
+        let plan = crate::scenario::from_str(SCENARIO, "t.yaml").unwrap().drills.expect("a drills section");
+        let recorder = Recorder::new();
+        let drills = Drills::new(Some(&plan), recorder.clone(), Instant::now());
+        let answer = ActionResult { ok: true, detail: "done".into(), duration_ms: 1.0, servers: vec!["s7".into()] };
+        drills.settle_action(1, answer);
+        let tallies = recorder.drain().tallies;
+        assert_eq!(tallies.get(&(crate::measure::Tally::ServerSeen, "s7")), Some(&1), "{tallies:?}");
+    }
 }

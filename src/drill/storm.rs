@@ -224,8 +224,12 @@ impl Drills {
         tracing::info!(kind, count, at = ?now.saturating_duration_since(self.inner.start), "drill event");
     }
 
-    /// The action of event `index` finished.
+    /// The action of event `index` finished. The instances it names (a scale-out's new one)
+    /// are known from now on: their per-server series start at zero before any session opens there.
     pub(super) fn settle_action(&self, index: usize, outcome: ActionResult) {
+        for server in &outcome.servers {
+            self.inner.recorder.tally(Tally::ServerSeen, crate::measure::label::intern(server));
+        }
         let _ = self.inner.events[index].outcome.set(outcome);
     }
 

@@ -120,6 +120,9 @@ pub async fn run(plan: Plan, options: EngineOptions) -> Result<Measured, StartEr
     let monitor = Monitor::start(started, closing.token());
     let mut observers = options.observers;
     if let Some(export) = options.export {
+        // The embedded cluster's instances are known before any session opens there.
+        let servers = target.cluster.as_ref().map(|cluster| cluster.instances()).unwrap_or_default();
+        let export = export.with_servers(servers.iter().map(|info| info.server.as_str()));
         observers.push(Box::new(export.with_load(plan.load.clone()).with_health(monitor.handle())));
     }
     let collector =

@@ -313,6 +313,9 @@ pub enum Tally {
     TransportSession,
     /// An error of a visitor, labelled by its transport.
     TransportError,
+    /// The harness learned of a server instance (the embedded cluster's, or one a scale-out
+    /// answered with) before any session opened there: its per-server series start at zero.
+    ServerSeen,
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod by_transport;
 pub mod collector;
 pub mod error_kind;
 pub mod health;
+mod held;
 pub mod label;
 mod latencies;
 pub mod machine;

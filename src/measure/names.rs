@@ -44,6 +44,9 @@ pub const LATENCY: &str = "presence_bench_latency_seconds";
 pub const SERVICE: &str = "presence_bench_service_seconds";
 /// The label every series of a split run's shard carries (docs/distributed.md).
 pub const SHARD_LABEL: &str = "shard";
+/// The label every series of a run carries: the run's id (`run::run_id`), one per run, so
+/// that dashboards can tell two runs scraped by one Prometheus apart.
+pub const RUN_LABEL: &str = "run";
 pub const VISITORS_LIVE: &str = "presence_bench_visitors_live";
 pub const VISITORS_TARGET: &str = "presence_bench_visitors_target";
 pub const STAGE: &str = "presence_bench_stage";
@@ -163,10 +166,39 @@ pub const HARNESS: &[Family] = &[
     family(MACHINE_STEAL, G, &[], "Share of the machine's CPU its host kept for itself (steal) in the last second."),
 ];
 
-/// Bucket upper bounds (seconds) of [`LATENCY`]: presence exchanges on a LAN or loopback
-/// take 0.1 to 5 ms, across regions 20 to 200 ms; reconnects with backoff take seconds.
-pub const LATENCY_BUCKETS: &[f64] =
-    &[0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0];
+/// Latency buckets per decade: upper bounds 10^(1/26) = 1.093 apart (at most 1.1 once
+/// rounded to 3 digits), so that `histogram_quantile`, which interpolates inside a bucket, is
+/// within 10% of the exact value wherever it lands between [`LATENCY_FINE_FROM`] and
+/// [`LATENCY_FINE_TO`].
+pub const LATENCY_BUCKETS_PER_DECADE: u32 = 26;
+/// Where the fine latency buckets begin and end (seconds): presence exchanges on loopback
+/// take 0.1 to 5 ms, across regions 20 to 200 ms, connects a few ms, reconnects with backoff
+/// 10 ms to seconds.
+pub const LATENCY_FINE_FROM: f64 = 0.0001;
+pub const LATENCY_FINE_TO: f64 = 10.0;
+/// Beyond the fine range, a few coarse bounds up to a minute (a reconnect after a long outage).
+const LATENCY_COARSE: &[f64] = &[20.0, 30.0, 60.0];
+
+/// Bucket upper bounds (seconds) of [`LATENCY`] and [`SERVICE`]: log-spaced,
+/// [`LATENCY_BUCKETS_PER_DECADE`] a decade from [`LATENCY_FINE_FROM`] to [`LATENCY_FINE_TO`]
+/// (rounded to 3 significant digits), then [`LATENCY_COARSE`]: 134 bounds, 137 series per
+/// histogram with `+Inf`, `_sum` and `_count` (docs/metrics.md counts them).
+pub fn latency_buckets() -> Vec<f64> {
+    let decades = (LATENCY_FINE_TO / LATENCY_FINE_FROM).log10();
+    let steps = (decades * f64::from(LATENCY_BUCKETS_PER_DECADE)).round() as i32;
+    let fine = (0..=steps).map(|k| {
+        let bound = LATENCY_FINE_FROM * 10f64.powf(f64::from(k) / f64::from(LATENCY_BUCKETS_PER_DECADE));
+        round_to_3_digits(bound)
+    });
+    fine.chain(LATENCY_COARSE.iter().copied()).collect()
+}
+
+/// `value` (positive, below 1000) with 3 significant digits, the nearest double to the decimal.
+fn round_to_3_digits(value: f64) -> f64 {
+    let scale = 10f64.powi(2 - value.log10().floor() as i32);
+    (value * scale).round() / scale
+}
+
 /// Bucket upper bounds (seconds) of [`LAG`]: a healthy runtime wakes within 1 ms.
 pub const LAG_BUCKETS: &[f64] = &[0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
 
@@ -195,7 +227,20 @@ mod tests {
             assert!(seen.insert(family.name), "{} twice", family.name);
             assert_eq!(family.kind == Kind::Counter, family.name.ends_with("_total"), "{}", family.name);
         }
-        assert!(LATENCY_BUCKETS.windows(2).all(|w| w[0] < w[1]));
+        assert!(latency_buckets().windows(2).all(|w| w[0] < w[1]));
         assert!(LAG_BUCKETS.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn latency_buckets_are_10_percent_apart_over_the_fine_range() {
+        let buckets = latency_buckets();
+        assert_eq!(buckets.len(), 134, "docs/metrics.md counts the series from this");
+        assert_eq!((buckets[0], buckets[130], buckets[133]), (0.0001, 10.0, 60.0));
+        let fine = &buckets[..=130];
+        let widest = fine.windows(2).map(|w| w[1] / w[0]).fold(0.0, f64::max);
+        assert!(widest <= 1.1 + 1e-9, "widest step {widest}");
+        // 3 significant digits, so that `le` labels stay short ("0.00251", not "0.0025118864315095794").
+        let digits = |b: &f64| b.to_string().chars().filter(char::is_ascii_digit).collect::<String>();
+        assert!(fine.iter().all(|b| digits(b).trim_start_matches('0').len() <= 3), "{fine:?}");
     }
 }

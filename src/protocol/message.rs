@@ -190,6 +190,7 @@ impl DecodeError {
     }
 }
 
+/// Every client message `type` ([`ClientMessage::kind`]).
 const CLIENT_TYPES: &[&str] = &[
     "connect",
     "connect_unique",
@@ -206,7 +207,29 @@ const CLIENT_TYPES: &[&str] = &[
     "draining",
 ];
 
+/// Every server message `type` ([`ServerMessage::kind`]).
+const SERVER_TYPES: &[&str] = &[
+    "connected",
+    "unique",
+    "extended",
+    "expired",
+    "presence_ack",
+    "blur",
+    "focused",
+    "signal",
+    "invoke",
+    "agent_connected",
+    "presence",
+    "signal_status",
+    "invoke_status",
+    "error",
+    "draining",
+];
+
 impl ClientMessage {
+    /// Every `type` a client message can have (the exporter counts each from zero).
+    pub const TYPES: &'static [&'static str] = CLIENT_TYPES;
+
     /// The message's `type`, as on the wire.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -238,6 +261,9 @@ impl ClientMessage {
 }
 
 impl ServerMessage {
+    /// Every `type` a server message can have (the exporter counts each from zero).
+    pub const TYPES: &'static [&'static str] = SERVER_TYPES;
+
     /// The message's `type`, as on the wire.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -293,6 +319,21 @@ fn classify_failure(text: &str, err: serde_json::Error) -> DecodeError {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The variants serde knows, from its error for an unknown one ("expected one of `a`, `b`").
+    fn serde_types(error: String) -> Vec<String> {
+        let (_, expected) = error.split_once("expected one of ").expect("serde names the variants");
+        expected.split(", ").map(|name| name.split('`').nth(1).unwrap_or_default().to_owned()).collect()
+    }
+
+    #[test]
+    fn the_type_lists_name_every_message() {
+        let unknown = r#"{"type":"teleport"}"#;
+        let client = serde_types(serde_json::from_str::<ClientMessage>(unknown).unwrap_err().to_string());
+        assert_eq!(client, ClientMessage::TYPES);
+        let server = serde_types(ServerMessage::decode(unknown).unwrap_err().to_string());
+        assert_eq!(server, ServerMessage::TYPES);
+    }
 
     #[test]
     fn client_messages_use_protocol_names() {

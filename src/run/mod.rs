@@ -124,7 +124,10 @@ pub async fn run(plan: Plan, options: Options, shutdown: Shutdown) -> Result<Run
     }
     let (live_tx, live_rx) = watch::channel(Live::default());
     let metrics = match plan.metrics {
-        Some(settings) => Some(export::start(settings, shard.is_split().then_some(shard.index)).await?),
+        Some(settings) => {
+            let run = export::run_id(&name, start_at.map_or_else(SystemTime::now, |start| start.at));
+            Some(export::start(settings, &run, shard.is_split().then_some(shard.index)).await?)
+        }
         None => None,
     };
     let (endpoint, exporter) = metrics.map_or((None, None), |(e, x)| (Some(e), Some(x)));

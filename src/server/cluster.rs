@@ -109,8 +109,10 @@ impl Cluster {
         let router = directory::router(cluster.clone());
         let bounds = context.settings.http_bounds();
         context.spawn(http_server::serve(listener, router, cluster.inner.shutdown.clone(), bounds));
+        // The instances of the launch are not scale-outs: `presence_server_scale_outs_total`
+        // counts only what a scale-out added to a running cluster.
         for _ in 0..context.settings.instances {
-            if let Err(err) = cluster.scale_out().await {
+            if let Err(err) = cluster.start_instance().await {
                 cluster.clone().shutdown().await;
                 return Err(err);
             }
@@ -136,8 +138,15 @@ impl Cluster {
         Ok(instance.info())
     }
 
-    /// Starts one more instance.
+    /// Starts one more instance, counted as a scale-out.
     pub async fn scale_out(&self) -> Result<InstanceInfo, ServerError> {
+        let info = self.start_instance().await?;
+        self.inner.context.counters.scale_outs.fetch_add(1, Ordering::Relaxed);
+        Ok(info)
+    }
+
+    /// Starts an instance and adds it to the membership.
+    async fn start_instance(&self) -> Result<InstanceInfo, ServerError> {
         let context = &self.inner.context;
         let number = self.inner.started.fetch_add(1, Ordering::Relaxed) + 1;
         let port = match context.settings.base_port {
@@ -151,7 +160,6 @@ impl Cluster {
         )
         .await?;
         context.membership.add(instance.clone());
-        context.counters.scale_outs.fetch_add(1, Ordering::Relaxed);
         Ok(instance.info())
     }
 
@@ -269,5 +277,20 @@ mod tests {
         let shutdown = tokio::time::timeout(Duration::from_secs(5), cluster.clone().shutdown()).await;
         assert!(shutdown.is_ok(), "shutdown still waiting after its bound");
         assert!(cluster.inner.context.tracker.is_empty(), "every task of the cluster has ended");
+    }
+
+    #[tokio::test]
+    async fn the_instances_of_the_launch_are_not_scale_outs() {
+        let cluster = Cluster::start(Settings { instances: 2, ..Settings::default() }).await.unwrap();
+        let scale_outs = |cluster: &Cluster| {
+            let text = cluster.metrics_text();
+            let line = text.lines().find(|line| line.starts_with("presence_server_scale_outs_total "));
+            line.map(str::to_owned)
+        };
+        assert_eq!(scale_outs(&cluster).as_deref(), Some("presence_server_scale_outs_total 0"));
+        let added = cluster.scale_out().await.unwrap();
+        assert_eq!(added.server, "s3");
+        assert_eq!(scale_outs(&cluster).as_deref(), Some("presence_server_scale_outs_total 1"));
+        cluster.shutdown().await;
     }
 }

@@ -68,8 +68,12 @@ const DRAINS: Family =
     Family { name: "presence_server_drains_total", kind: "counter", labels: &[], help: "Instance drains begun." };
 const KILLS: Family =
     Family { name: "presence_server_kills_total", kind: "counter", labels: &[], help: "Instances killed abruptly." };
-const SCALE_OUTS: Family =
-    Family { name: "presence_server_scale_outs_total", kind: "counter", labels: &[], help: "Instances started." };
+const SCALE_OUTS: Family = Family {
+    name: "presence_server_scale_outs_total",
+    kind: "counter",
+    labels: &[],
+    help: "Instances started by a scale-out (the instances of the launch are not counted).",
+};
 
 /// Every family the server exports.
 pub const SERVER: &[Family] =

@@ -53,24 +53,51 @@ fn scraped_types(scrape: &Scrape) -> BTreeMap<String, &'static str> {
     scrape.samples.iter().map(|sample| (sample.metric.clone(), kind_of(&sample.value))).collect()
 }
 
-fn connect_count(scrape: &Scrape) -> f64 {
-    let connect = scrape
-        .samples
-        .iter()
-        .find(|sample| sample.metric == names::LATENCY && sample.labels.get("metric") == Some("connect"));
-    match connect.map(|sample| &sample.value) {
-        Some(Value::Histogram(buckets)) => buckets.last().map_or(0.0, |bucket| bucket.count),
-        _ => 0.0,
-    }
+/// `GET url` over HTTP/1.0: the status line and the body. A scrape is hundreds of KiB, past
+/// what the harness's own HTTP client reads (`locate::MAX_BODY`).
+async fn scrape_text(url: &str) -> std::io::Result<(String, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").expect("an http:// URL");
+    let (host, path) = rest.split_once('/').expect("a path");
+    let mut stream = tokio::net::TcpStream::connect(host).await?;
+    stream.write_all(format!("GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes()).await?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await?;
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    Ok((head.lines().next().unwrap_or_default().to_owned(), body.to_owned()))
 }
 
+/// The value of every sample line, by series (`name{labels}`).
+fn values(text: &str) -> BTreeMap<String, f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            Some((series.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Whether `series` (`name{labels}`) counts: a counter, or a histogram's bucket, sum or count.
+fn counts(series: &str) -> bool {
+    let name = series.split('{').next().unwrap_or(series);
+    let histogram = ["_bucket", "_sum", "_count"].iter().any(|suffix| {
+        name.strip_suffix(suffix).and_then(names::harness_family).is_some_and(|f| f.kind == names::Kind::Histogram)
+    });
+    histogram || names::harness_family(name).is_some_and(|family| family.kind == names::Kind::Counter)
+}
+
+/// Issue 23: a run scraped from its start to its end. Every counter and histogram series is
+/// first scraped at zero (so `rate()` sees each event), a server's lost sessions among them;
+/// gauges are never scraped before they have a value; every documented family is exported with
+/// its type, with the run's label.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_live_run_exports_every_documented_metric_with_its_type() {
+async fn a_live_run_exports_every_series_from_zero_and_every_documented_metric_with_its_type() {
     let dir = scratch_dir("metrics");
     let scenario = dir.join("metrics.yaml");
     std::fs::write(&scenario, SCENARIO).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_presence-bench"))
-        .args(["run", "--quiet", "--metrics-addr", "127.0.0.1:0", "--out"])
+        .args(["run", "--quiet", "--metrics-addr", "127.0.0.1:0", "--metrics-linger", "1s", "--out"])
         .arg(&dir)
         .arg(&scenario)
         .stdout(Stdio::null())
@@ -92,27 +119,44 @@ async fn a_live_run_exports_every_documented_metric_with_its_type() {
         }
     });
     let url = address.await.expect("the bound metrics address is printed");
-    let client = http();
-    // The endpoint is up once its address is printed; samples arrive with the first interval.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let scrape = loop {
-        let (status, body) = client.request(Method::GET, &url).await.expect("the endpoint answers during the run");
-        assert_eq!(status, StatusCode::OK);
-        let scrape = parse(std::str::from_utf8(&body).unwrap());
-        // Sessions lost to the drill's scale-in are labelled by server: present only after it.
-        let lost = scrape.samples.iter().any(|sample| sample.metric == names::SESSIONS_LOST_BY_SERVER);
-        if connect_count(&scrape) > 0.0 && lost {
-            break scrape;
+    // Scraped from the moment the endpoint is up until it closes, as Prometheus would.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut first: BTreeMap<String, f64> = BTreeMap::new();
+    let mut last = String::new();
+    while let Ok((status, text)) = scrape_text(&url).await {
+        // The endpoint closing may accept a connection and answer nothing.
+        if status.is_empty() {
+            break;
         }
-        assert!(Instant::now() < deadline, "no connect latency and lost sessions exported within 20s");
+        assert!(status.contains(" 200 "), "{status}");
+        for (series, value) in values(&text) {
+            first.entry(series).or_insert(value);
+        }
+        last = text;
+        assert!(Instant::now() < deadline, "the endpoint still serves after 30 s");
         tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    }
+    let code = child.wait().expect("the run ends").code();
+    reader.join().unwrap();
+    let counted: Vec<_> = first.iter().filter(|(series, _)| counts(series)).collect();
+    assert!(counted.len() > 1000, "{} counting series", counted.len());
+    for (series, value) in counted {
+        assert_eq!(*value, 0.0, "{series} first scraped at {value}, not 0");
+    }
+    for gauge in [names::RSS, names::OPEN_FDS] {
+        let scraped = first.iter().filter(|(series, _)| series.split('{').next() == Some(gauge));
+        assert!(scraped.clone().count() > 0 && scraped.clone().all(|(_, v)| *v > 0.0), "{gauge}: never 0");
+    }
+    let scrape = parse(&last);
     let types = scraped_types(&scrape);
     for family in names::HARNESS {
         assert_eq!(types.get(family.name).copied(), Some(family.kind.as_str()), "{} in the scrape", family.name);
     }
-    let code = child.wait().expect("the run ends").code();
-    reader.join().unwrap();
+    assert!(scrape.samples.iter().all(|s| s.labels.get("run").is_some_and(|run| run.starts_with("metrics-test@"))));
+    // The drill's scale-in moved sessions off one instance: its lost counter, scraped at 0
+    // first, has counted them.
+    let lost = scrape.samples.iter().filter(|s| s.metric == names::SESSIONS_LOST_BY_SERVER);
+    assert!(lost.clone().any(|s| matches!(s.value, Value::Counter(n) if n > 0.0)), "{last}");
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
     assert!(summary["harness"]["verdict"].is_string(), "summary.json has a harness verdict");
@@ -174,6 +218,12 @@ fn names_in(expr: &str) -> BTreeSet<String> {
     let bytes = expr.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
+        // A label value (`metric=~"connect|presence_ack"`) names no metric.
+        if bytes[i] == b'"' {
+            let close = (i + 1..bytes.len()).find(|&j| bytes[j] == b'"' && bytes[j - 1] != b'\\');
+            i = close.map_or(bytes.len(), |j| j + 1);
+            continue;
+        }
         let word = bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_';
         let start_of_word = word && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_'));
         if start_of_word {
@@ -239,4 +289,59 @@ fn every_dashboard_expression_uses_exported_metrics() {
     }
     assert!(checked >= 10, "only {checked} dashboard expressions");
     assert!(names_in("rate(presence_bench_x_total[1m])").contains("presence_bench_x_total"));
+    assert_eq!(names_in(r#"presence_bench_x{metric=~"presence_ack|a\"b"} + presence_bench_y"#).len(), 2);
+}
+
+/// The selector right after each metric name of `expr` (`""` when it has none).
+fn selectors(expr: &str) -> Vec<(String, String)> {
+    names_in(expr)
+        .into_iter()
+        .flat_map(|name| {
+            let mut found = Vec::new();
+            for (at, _) in expr.match_indices(name.as_str()) {
+                let rest = &expr[at + name.len()..];
+                if rest.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+                    continue; // a longer name
+                }
+                let selector = rest.strip_prefix('{').and_then(|r| r.split_once('}')).map_or("", |(s, _)| s);
+                found.push((name.clone(), selector.to_owned()));
+            }
+            found
+        })
+        .collect()
+}
+
+/// Issue 23: the dashboard selects one run, shard or job. Every harness selector of every
+/// panel and annotation filters by `$job`, `$run` and `$shard`, every server selector by
+/// `$server_job`, and each variable takes its values from an exported series.
+#[test]
+fn every_dashboard_selector_filters_by_the_template_variables() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/dashboards/presence-bench.json");
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut found = Vec::new();
+    exprs(&json["panels"], &mut found);
+    exprs(&json["annotations"], &mut found);
+    let mut checked = 0;
+    for expr in &found {
+        for (name, selector) in selectors(expr) {
+            let wanted: &[&str] = if name.starts_with("presence_bench_") {
+                &["job=~\"$job\"", "run=~\"$run\"", "shard=~\"$shard\""]
+            } else {
+                &["job=~\"$server_job\""]
+            };
+            for matcher in wanted {
+                assert!(selector.contains(matcher), "{name} in {expr:?} without {matcher}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 40, "only {checked} selectors");
+    let variables = json["templating"]["list"].as_array().unwrap();
+    let exported = exported();
+    for wanted in ["job", "run", "shard", "server_job"] {
+        let variable = variables.iter().find(|v| v["name"] == wanted).unwrap_or_else(|| panic!("no ${wanted}"));
+        let query = variable["definition"].as_str().unwrap();
+        assert!(query.starts_with("label_values(") && variable["allValue"] == ".*", "{variable}");
+        assert!(names_in(query).iter().all(|name| exported.contains_key(name.as_str())), "{query}");
+    }
 }
