@@ -368,6 +368,9 @@ impl<'a> Visitor<'a> {
         }
         if self.tabs.len() == 1 {
             self.ctx.ledger.visitor_disconnected(&self.id, now);
+        } else if tab.focused {
+            // Another tab takes focus once the server notices (`focused`).
+            self.ctx.ledger.focused_tab_closed(&self.id, now);
         }
     }
 
