@@ -1,13 +1,18 @@
 //! Simulated agents: each holds one session, watches a share of the live visitors with
 //! `lookup`, and sends signals and invokes at the scenario's rates (an open model: sends are
 //! scheduled, and timed from when they were scheduled). What they see goes to the ledger.
+//!
+//! Everything an agent waits for has a deadline, as a visitor's requests do: each status and
+//! lookup its reply timeout, each send the same (a server that stopped reading must not stall
+//! the agent, and with it every deadline), the end of the run a last chance of
+//! [`END_SETTLE`], the closing its bound.
 
 mod schedule;
+mod statuses;
 mod watching;
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
 use tokio_util::sync::CancellationToken;
@@ -15,13 +20,15 @@ use tokio_util::sync::CancellationToken;
 use crate::checks::{agent_name, Ledger, SignalKind, MARKER_KEY};
 use crate::drill::Drills;
 use crate::measure::ErrorKind;
-use crate::measure::{charged_start, Counter, Metric, Recorder, Waiting};
+use crate::measure::{charged_start, Counter, Recorder};
 use crate::protocol::client::{ClientError, Connection, Incoming};
 use crate::protocol::close;
 use crate::protocol::{ClientMessage, ServerMessage};
 use crate::scenario::{Agents, Backoff};
 use crate::session::{self, Identity, Opener};
+use crate::visitor::END_SETTLE;
 use schedule::Schedule;
+use statuses::Statuses;
 use watching::Watches;
 
 /// What every agent of a run shares.
@@ -49,7 +56,7 @@ pub async fn run(ctx: Arc<AgentContext>, index: u32, cancel: CancellationToken) 
             index,
             rng: crate::scenario::agent_rng(ctx.seed, index),
             next_number: 0,
-            awaiting_status: HashMap::new(),
+            statuses: Statuses::default(),
             watches: Watches::default(),
             signals: ctx
                 .agents
@@ -85,24 +92,31 @@ pub async fn run(ctx: Arc<AgentContext>, index: u32, cancel: CancellationToken) 
         };
         match agent.serve(&mut conn, &cancel).await {
             Ok(()) => {
-                conn.close().await;
+                agent.settle(&mut conn).await;
+                // Bounded: a close that cannot be written (a server that stopped reading) is
+                // given up, and the connection dropped.
+                let _ = tokio::time::timeout(ctx.opener.reply_timeout, conn.close()).await;
                 break;
             }
             Err(err) => {
                 tracing::debug!(agent = %agent.name, error = %err, "agent session lost");
-                agent.watches.lost(&ctx.ledger, index);
                 let planned = matches!(err, ClientError::Closed { code, .. } if close::is_drain(code))
                     || ctx.drills.current_event().is_some();
-                if !planned {
+                agent.watches.lost(&ctx.ledger, index, &ctx.recorder, planned);
+                if planned {
+                    // A move the server or the drill made: what the session carried can never
+                    // be answered, and that is no error (docs/reports.md).
+                    agent.statuses.forget();
+                } else {
                     ctx.recorder.error(ErrorKind::SessionLost);
-                    agent.unanswered();
+                    agent.statuses.unanswered(&ctx.recorder);
                 }
                 attempt = 1;
             }
         }
     }
-    agent.unanswered();
-    agent.watches.end_all(&ctx.ledger, index);
+    agent.statuses.unanswered(&ctx.recorder);
+    agent.watches.end_all(&ctx.ledger, index, &ctx.recorder);
 }
 
 struct Agent<'a> {
@@ -112,9 +126,8 @@ struct Agent<'a> {
     rng: SmallRng,
     /// The agent's running number: signal and invoke ids.
     next_number: u64,
-    /// Intended and actual send instants of signals whose status has not come back, each
-    /// counted as waiting until it does.
-    awaiting_status: HashMap<u64, (Instant, Instant, Waiting)>,
+    /// Signals and invokes whose status has not come back.
+    statuses: Statuses,
     watches: Watches,
     signals: Option<Schedule>,
     invokes: Option<Schedule>,
@@ -123,17 +136,23 @@ struct Agent<'a> {
 impl Agent<'_> {
     /// Serves one session until the run ends (`Ok`) or the session is lost.
     async fn serve(&mut self, conn: &mut Connection, cancel: &CancellationToken) -> Result<(), ClientError> {
-        for message in self.watches.resume() {
+        for message in self.watches.resume(self.ctx) {
             self.send(conn, &message).await?;
         }
         let mut review = tokio::time::interval(watching::REVIEW_EVERY);
         loop {
             let next_signal = next_due(self.signals.as_ref(), self.ctx.send_until);
             let next_invoke = next_due(self.invokes.as_ref(), self.ctx.send_until);
+            let next_deadline = self.next_deadline();
             tokio::select! {
                 biased;
                 _ = cancel.cancelled() => return Ok(()),
                 received = conn.recv() => self.handle(received?),
+                _ = tokio::time::sleep_until(next_deadline.into()) => {
+                    for message in self.expire(Instant::now()) {
+                        self.send(conn, &message).await?;
+                    }
+                }
                 _ = tokio::time::sleep_until(next_signal.into()) => self.send_signal(conn, SignalKind::Signal).await?,
                 _ = tokio::time::sleep_until(next_invoke.into()) => self.send_signal(conn, SignalKind::Invoke).await?,
                 _ = review.tick() => {
@@ -145,10 +164,63 @@ impl Agent<'_> {
         }
     }
 
-    async fn send(&self, conn: &mut Connection, message: &ClientMessage) -> Result<(), ClientError> {
-        conn.send(message).await?;
+    /// Sends `message`, waiting for the socket at most until `deadline`: a send the server does
+    /// not take by then (it stopped reading) is left to the transport (a WebSocket frame stays
+    /// buffered, an HTTP send is dropped), and the request it carried times out as any other.
+    async fn send_by(
+        &self,
+        conn: &mut Connection,
+        message: &ClientMessage,
+        deadline: Instant,
+    ) -> Result<(), ClientError> {
+        match tokio::time::timeout_at(deadline.into(), conn.send(message)).await {
+            Ok(sent) => sent?,
+            Err(_) => tracing::debug!(agent = %self.name, "a send waited past its reply timeout"),
+        }
         self.ctx.recorder.sent(message.kind());
         Ok(())
+    }
+
+    async fn send(&self, conn: &mut Connection, message: &ClientMessage) -> Result<(), ClientError> {
+        self.send_by(conn, message, Instant::now() + self.ctx.opener.reply_timeout).await
+    }
+
+    /// The earliest deadline of a status or lookup awaited; far away when none is.
+    fn next_deadline(&self) -> Instant {
+        let deadlines = [self.statuses.next_deadline(), self.watches.next_deadline()];
+        deadlines.into_iter().flatten().min().unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))
+    }
+
+    /// Counts what was not answered by its deadline at `now`; answers the `unwatch`es of the
+    /// lookups given up.
+    fn expire(&mut self, now: Instant) -> Vec<ClientMessage> {
+        self.statuses.expire(now, &self.ctx.recorder);
+        self.watches.expire(now, &self.ctx.recorder)
+    }
+
+    /// The run is over: statuses and lookups still awaited get a last chance of
+    /// [`END_SETTLE`] (within their reply timeouts), as a stopped visitor's request does;
+    /// whatever is still awaited after it is `unanswered`.
+    async fn settle(&mut self, conn: &mut Connection) {
+        let until = Instant::now() + END_SETTLE;
+        while !self.statuses.is_empty() || self.watches.awaiting_any() {
+            let wake = self.next_deadline().min(until);
+            tokio::select! {
+                biased;
+                received = conn.recv() => match received {
+                    Ok(incoming) => self.handle(incoming),
+                    Err(_) => return,
+                },
+                _ = tokio::time::sleep_until(wake.into()) => {
+                    let now = Instant::now();
+                    if now >= until {
+                        return;
+                    }
+                    // Given-up watches need no `unwatch`: the session is about to close.
+                    let _ = self.expire(now);
+                }
+            }
+        }
     }
 
     async fn send_signal(&mut self, conn: &mut Connection, kind: SignalKind) -> Result<(), ClientError> {
@@ -178,18 +250,10 @@ impl Agent<'_> {
             },
         };
         self.ctx.ledger.signal_sent(self.index, number, visitor, kind, intended);
-        self.awaiting_status.insert(number, (intended, Instant::now(), self.ctx.recorder.waiting()));
+        let deadline = Instant::now() + self.ctx.opener.reply_timeout;
+        self.statuses.sent(number, intended, deadline, self.ctx.recorder.waiting());
         self.ctx.recorder.count(Counter::SignalsSent, 1);
-        self.send(conn, &message).await
-    }
-
-    /// Counts every signal whose status never came (its session was lost, or the run ended)
-    /// as `unanswered`, timed from its intended send.
-    fn unanswered(&mut self) {
-        for (_, (intended, _sent, _waiting)) in self.awaiting_status.drain() {
-            self.ctx.recorder.since(Metric::SignalStatus, intended);
-            self.ctx.recorder.error(ErrorKind::Unanswered);
-        }
+        self.send_by(conn, &message, deadline).await
     }
 
     fn handle(&mut self, incoming: Incoming) {
@@ -198,9 +262,7 @@ impl Agent<'_> {
         match message {
             ServerMessage::SignalStatus { id, status, .. } | ServerMessage::InvokeStatus { id, status, .. } => {
                 let Ok(number) = id.parse::<u64>() else { return };
-                if let Some((intended, sent, _waiting)) = self.awaiting_status.remove(&number) {
-                    self.ctx.recorder.reply(Metric::SignalStatus, intended, sent);
-                }
+                self.statuses.answered(number, &self.ctx.recorder);
                 self.ctx.ledger.signal_status(self.index, number, status);
             }
             ServerMessage::Presence { visitor, online, data, .. } => {

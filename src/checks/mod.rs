@@ -32,6 +32,11 @@ const UNDELIVERABLE_AFTER: Duration = Duration::from_secs(300);
 const RECENTLY_LEFT: usize = 4096;
 /// Presence markers remembered per visitor, to time propagation.
 const MARKERS_KEPT: usize = 8;
+/// How long after a visitor closed its focused tab (another staying open) the server may take
+/// to notice and move focus (`focused`), before the visitor's signals are due all the same:
+/// an HTTP tab the client stopped polling is gone only after the server's disconnect delay
+/// (5 s by default in SockJS and the reference server).
+const FOCUS_MOVE_WITHIN: Duration = Duration::from_secs(30);
 
 /// The shared ledger of one run.
 pub struct Ledger {
@@ -77,6 +82,11 @@ struct VisitorEntry {
     acked: VecDeque<(u64, Instant)>,
     /// Agents watching: (agent, newest marker seen, online as last seen).
     watchers: Vec<Watcher>,
+    /// Set when the visitor closed (or lost) its focused tab while another stayed open: the
+    /// server may go on sending to the closed tab until it notices, and sends again what that
+    /// tab left unacknowledged when it does (`focused` on the tab that takes focus). Until
+    /// then, or this instant, signals are not due.
+    focus_moves_by: Option<Instant>,
 }
 
 #[derive(Debug, Clone, Copy)]

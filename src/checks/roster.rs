@@ -26,6 +26,8 @@ impl Ledger {
             entry.transition = Some((true, now));
             state.online.push(key);
         }
+        // The new session gets every kept signal: no wait for a focus move any more.
+        entry.focus_moves_by = None;
         let due = now + self.grace;
         for signal in &entry.outstanding {
             if let Some(kept) = state.signals.get_mut(signal).filter(|kept| kept.confirmed) {
@@ -46,6 +48,7 @@ impl Ledger {
         let Some(entry) = state.visitors.get_mut(visitor) else { return };
         let Some(position) = entry.online_at.take() else { return };
         entry.transition = Some((false, now));
+        entry.focus_moves_by = None;
         let outstanding = std::mem::take(&mut entry.outstanding);
         let mut kept = Vec::with_capacity(outstanding.len());
         for signal in outstanding {

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{Ledger, State, UNDELIVERABLE_AFTER};
+use super::{Ledger, State, FOCUS_MOVE_WITHIN, UNDELIVERABLE_AFTER};
 use crate::measure::{Check, Counter, Metric};
 use crate::protocol::Status;
 
@@ -79,9 +79,57 @@ impl Ledger {
         }
         let Some(entry) = state.signals.get_mut(&(agent, number)) else { return };
         entry.confirmed = true;
-        let online = state.visitors.get(&entry.visitor).is_some_and(|visitor| visitor.online_at.is_some());
-        if online && entry.due_by.is_none() {
-            entry.due_by = Some(Instant::now() + self.grace);
+        let Some(visitor) = state.visitors.get(&entry.visitor).filter(|visitor| visitor.online_at.is_some()) else {
+            return;
+        };
+        if entry.due_by.is_none() {
+            let now = Instant::now();
+            let from = visitor.focus_moves_by.map_or(now, |by| by.max(now));
+            entry.due_by = Some(from + self.grace);
+        }
+    }
+
+    /// `visitor` closed or lost its focused tab, and another tab of it stays open. The server
+    /// may not know yet (an HTTP tab the client stopped polling is gone only after the
+    /// server's disconnect delay), and what it sent to the closed tab comes again on the tab
+    /// that takes focus once it knows: the visitor's signals are due from the `focused` that
+    /// says so ([`Self::focus_moved`]), or from [`FOCUS_MOVE_WITHIN`] at the latest. What was
+    /// overdue already stays so.
+    pub fn focused_tab_closed(&self, visitor: &str, now: Instant) {
+        if !self.roster {
+            return;
+        }
+        let mut state = self.lock();
+        let state = &mut *state;
+        let Some(entry) = state.visitors.get_mut(visitor).filter(|entry| entry.online_at.is_some()) else { return };
+        let by = now + FOCUS_MOVE_WITHIN;
+        entry.focus_moves_by = Some(by);
+        for signal in &entry.outstanding {
+            if let Some(kept) = state.signals.get_mut(signal).filter(|kept| kept.due_by.is_some_and(|due| due >= now)) {
+                kept.due_by = Some(by + self.grace);
+            }
+        }
+    }
+
+    /// A tab of `visitor` was told it has focus (`focused`): after [`Self::focused_tab_closed`],
+    /// the server has moved focus, and sent again what the closed tab left unacknowledged, so
+    /// every confirmed signal is due a grace from now.
+    pub fn focus_moved(&self, visitor: &str, now: Instant) {
+        if !self.roster {
+            return;
+        }
+        let mut state = self.lock();
+        let state = &mut *state;
+        let Some(entry) = state.visitors.get_mut(visitor) else { return };
+        if entry.focus_moves_by.take().is_none() {
+            return;
+        }
+        let due = now + self.grace;
+        for signal in &entry.outstanding {
+            let waiting = |kept: &&mut SignalEntry| kept.confirmed && kept.due_by.is_none_or(|by| by >= now);
+            if let Some(kept) = state.signals.get_mut(signal).filter(waiting) {
+                kept.due_by = Some(due);
+            }
         }
     }
 
@@ -248,6 +296,42 @@ mod tests {
         assert_eq!(totals.violations(Check::SignalsUnfocused), 1);
         assert_eq!(totals.histogram(Metric::QueuedSignalDelivery).len(), 1);
         assert_eq!(totals.counter(Counter::SignalsUndeliverable), 1, "w never came");
+    }
+
+    #[test]
+    fn closing_the_focused_tab_stops_the_clock_until_focus_moves() {
+        let recorder = Recorder::new();
+        let ledger = Ledger::new(recorder.clone(), Duration::from_millis(10));
+        let start = Instant::now();
+        ledger.visitor_connected("v", start);
+        ledger.signal_sent(0, 1, "v".into(), SignalKind::Signal, start);
+        ledger.signal_status(0, 1, Status::Delivered);
+        ledger.focused_tab_closed("v", Instant::now());
+        ledger.signal_sent(0, 2, "v".into(), SignalKind::Signal, start);
+        ledger.signal_status(0, 2, Status::Delivered);
+        // An HTTP tab the client stopped polling: the server notices after its disconnect delay.
+        let moved = Instant::now() + Duration::from_secs(5);
+        ledger.sweep(moved);
+        assert_eq!(totals(&recorder).violations(Check::SignalsLost), 0, "nothing is due before the focus moved");
+        ledger.focus_moved("v", moved);
+        assert_eq!(ledger.signal_received(0, 1, "v", true), Receipt::First);
+        ledger.sweep(moved + Duration::from_secs(1));
+        assert_eq!(totals(&recorder).violations(Check::SignalsLost), 1, "2 was due from the focus move");
+    }
+
+    #[test]
+    fn a_focus_that_never_moves_is_waited_for_a_bounded_time() {
+        let recorder = Recorder::new();
+        let ledger = Ledger::new(recorder.clone(), Duration::from_millis(10));
+        let start = Instant::now();
+        ledger.visitor_connected("v", start);
+        ledger.focused_tab_closed("v", start);
+        ledger.signal_sent(0, 1, "v".into(), SignalKind::Signal, start);
+        ledger.signal_status(0, 1, Status::Delivered);
+        ledger.sweep(start + FOCUS_MOVE_WITHIN);
+        assert_eq!(totals(&recorder).violations(Check::SignalsLost), 0);
+        ledger.sweep(start + FOCUS_MOVE_WITHIN + Duration::from_secs(1));
+        assert_eq!(totals(&recorder).violations(Check::SignalsLost), 1);
     }
 
     #[test]

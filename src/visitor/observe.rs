@@ -52,7 +52,9 @@ impl Visitor<'_> {
             ServerMessage::Focused { tab } => {
                 self.check_tab_named(i, tab);
                 self.tabs[i].focused = true;
-                self.focus.confirmed(&self.tabs[i].id, Instant::now(), self.ctx.ledger.grace());
+                let now = Instant::now();
+                self.focus.confirmed(&self.tabs[i].id, now, self.ctx.ledger.grace());
+                self.ctx.ledger.focus_moved(&self.id, now);
             }
             ServerMessage::Draining { .. } => self.tabs[i].draining = true,
             ServerMessage::Expired {} => self.tabs[i].expired = true,

@@ -72,7 +72,7 @@ pub(super) async fn request(
     let tabs = v.tabs.len();
     let sent = Instant::now();
     let deadline = sent + v.ctx.opener.reply_timeout;
-    let mut outcome = match v.send_with(i, message, mode).await {
+    let mut outcome = match v.send_with(i, message, mode, deadline).await {
         Ok(()) => v.wait(Some(i), deadline, |m| is_reply(m).then_some(()), mode).await,
         Err(interrupt) => Err(interrupt),
     };

@@ -223,15 +223,30 @@ impl<'a> Visitor<'a> {
         self.ctx.recorder.error(err.kind());
     }
 
-    /// Sends on tab `i`; a failed send is a lost session, recovered before answering.
+    /// Sends on tab `i`, waiting for its socket at most the reply timeout; a failed send is a
+    /// lost session, recovered before answering.
     pub async fn send(&mut self, i: usize, message: &ClientMessage) -> Result<(), Interrupt> {
-        self.send_with(i, message, WaitMode::Normal).await
+        let deadline = Instant::now() + self.ctx.opener.reply_timeout;
+        self.send_with(i, message, WaitMode::Normal, deadline).await
     }
 
     /// Sends on tab `i`; a failed send is a lost session, recovered before answering, or
-    /// handed back with [`WaitMode::HandBack`].
-    pub async fn send_with(&mut self, i: usize, message: &ClientMessage, mode: WaitMode) -> Result<(), Interrupt> {
-        match self.tabs[i].conn.send(message).await {
+    /// handed back with [`WaitMode::HandBack`]. A send the socket has not taken by `deadline`
+    /// (a server that stopped reading) is a `Timeout`: a WebSocket frame stays buffered and
+    /// goes out once the socket drains, an HTTP send is dropped. Only the send is bounded,
+    /// never the recovery of a lost session.
+    pub async fn send_with(
+        &mut self,
+        i: usize,
+        message: &ClientMessage,
+        mode: WaitMode,
+        deadline: Instant,
+    ) -> Result<(), Interrupt> {
+        let sent = match tokio::time::timeout_at(deadline.into(), self.tabs[i].conn.send(message)).await {
+            Ok(sent) => sent,
+            Err(_) => return Err(Interrupt::Timeout),
+        };
+        match sent {
             Ok(()) => {
                 self.ctx.recorder.sent(message.kind());
                 Ok(())
@@ -412,6 +427,9 @@ impl<'a> Visitor<'a> {
         }
         if self.tabs.len() == 1 {
             self.ctx.ledger.visitor_disconnected(&self.id, now);
+        } else if tab.focused {
+            // Another tab takes focus once the server notices (`focused`).
+            self.ctx.ledger.focused_tab_closed(&self.id, now);
         }
     }
 
@@ -425,9 +443,10 @@ impl<'a> Visitor<'a> {
         self.leave_tab(i, Instant::now());
         // Only the connection lives on into the close, boxed: a closing handshake is rare and
         // its state (the connection and tungstenite's close) must not be inlined in every
-        // visitor's future.
-        let closing = Box::pin(self.remove_tab(i).conn.close());
-        closing.await;
+        // visitor's future. Bounded: a close the server does not take (it stopped reading) is
+        // given up, and the connection dropped.
+        let closing = Box::pin(tokio::time::timeout(self.ctx.opener.reply_timeout, self.remove_tab(i).conn.close()));
+        let _ = closing.await;
     }
 
     /// Takes tab `i` out; `current` stays on the tab it was on (the last one if that was `i`).

@@ -1,6 +1,7 @@
 //! Drills against the reference cluster: each kind of event, watch mode, an external action,
 //! and what jitter does to the reconnect storm.
 
+use crate::common::fault_server::{Fault, FaultServer};
 use crate::common::*;
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use presence_bench::drill::EventReport;
 use presence_bench::engine::Measured;
-use presence_bench::measure::Metric;
+use presence_bench::measure::{Check, Counter, Metric};
 use presence_bench::scenario;
 use presence_bench::server::{Cluster, Settings};
 
@@ -82,6 +83,49 @@ async fn two_tabs_lost_at_once_both_come_back() {
     let event = all_back(&result, 0, "kill");
     assert!(event.affected >= 10, "{event:?}");
     assert!(result.totals.errors.is_empty(), "{:?}", result.totals.errors);
+}
+
+/// Issue 23: agents signal hard into the visitors while a drill kills an instance. The
+/// statuses in flight on the agent sessions of the killed instance can never come: that is the
+/// drill's doing, so no error, no `signal_status` sample as long as the run (they stayed
+/// awaited until its end, `unanswered`: `FAIL errors.unanswered 4`), and the ledger alone
+/// judges those signals. A server that keeps what it confirmed loses none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signals_in_flight_through_a_kill_are_no_error_and_none_is_lost() {
+    let agents = "agents:\n  count: 8\n  signals: { rate: 400/s }\n  grace: 1s\n";
+    let yaml = scenario(EMBEDDED, 40, QUICK, "  - { at: 1500ms, kill: 1 }\n") + agents;
+    let result = run(&yaml).await;
+    let event = all_back(&result, 0, "kill");
+    assert!(event.affected >= 10, "{event:?}");
+    let totals = &result.totals;
+    assert!(totals.errors.is_empty(), "{:?}", totals.errors);
+    assert_eq!(totals.violations(Check::SignalsLost), 0);
+    assert!(totals.counter(Counter::SignalsSent) > 500, "{}", totals.counter(Counter::SignalsSent));
+    let status = totals.histogram(Metric::SignalStatus);
+    assert!(status.max() < 1_000_000, "no status waited out the run: max {} us", status.max());
+}
+
+/// The same with the statuses in flight made certain: a server that owes every status from
+/// 500 ms on drops its sessions without a frame at 800 ms, inside the window of the drill's
+/// kill at 500 ms (whose action does nothing: this server is its own killer). Before, the owed
+/// statuses were `unanswered` at the end of the run, each a sample as long as the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statuses_owed_by_an_instance_the_drill_kills_are_no_error() {
+    let (from, to) = (Duration::from_millis(500), Duration::from_millis(800));
+    let server = FaultServer::start(Fault::MoveOwingStatuses { from, to, kill: true }).await;
+    let target = format!("  url: {}", server.directory_url());
+    let drills = "  actions:\n    kill: { command: [\"true\"] }\n  events:\n    - { at: 500ms, kill: 1 }\n";
+    let agents = "agents:\n  count: 2\n  signals: { rate: 100/s }\n  grace: 200ms\n";
+    let result = run(&(scenario(&target, 5, QUICK, drills) + agents)).await;
+    let event = all_back(&result, 0, "kill");
+    assert_eq!((event.affected, event.causes.kill), (5, 5), "every visitor was dropped in the window: {event:?}");
+    let totals = &result.totals;
+    let sent = totals.counter(Counter::SignalsSent);
+    let answered = totals.histogram(Metric::SignalStatus).len();
+    assert!(answered + 10 <= sent, "statuses were owed at the kill: {answered} of {sent} answered");
+    assert!(totals.errors.is_empty(), "{:?}", totals.errors);
+    let max = totals.histogram(Metric::SignalStatus).max();
+    assert!(max < 300_000, "no status waited out the run: max {max} us");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -345,6 +345,7 @@ mod scenarios {
     const SEEDS: &[(&str, &str)] = &[
         ("autoscale-drill.yaml", include_str!("../../scenarios/autoscale-drill.yaml")),
         ("ci-gate.yaml", include_str!("../../scenarios/ci-gate.yaml")),
+        ("close-tab-polling.yaml", include_str!("../../scenarios/close-tab-polling.yaml")),
         ("delivery-checks.yaml", include_str!("../../scenarios/delivery-checks.yaml")),
         ("idle-19k.yaml", include_str!("../../scenarios/idle-19k.yaml")),
         ("open-model.yaml", include_str!("../../scenarios/open-model.yaml")),

@@ -141,6 +141,41 @@ async fn agents_signals_without_a_status_are_unanswered() {
     assert!(max_us(&totals, Metric::SignalStatus) >= 500_000, "max {}", max_us(&totals, Metric::SignalStatus));
 }
 
+/// Issue 23: an agent's requests have a reply timeout like a visitor's. Statuses the server
+/// stopped answering are `reply_timeout`s with a sample of about the timeout, not waits as long
+/// as the run; lookups it never answers (this server ignores them) are `reply_timeout`s too.
+#[tokio::test]
+async fn agents_statuses_and_lookups_time_out_as_requests_do() {
+    let agents = "agents: { count: 1, watch: 100%, signals: { rate: 50/s }, grace: 200ms }\n";
+    let fault = Fault::Stall { from: Duration::from_millis(500) };
+    let yaml = scenario(2500, "reply_timeout: 300ms", "[ connect, { hold: 10s } ]", agents);
+    let totals = run(fault, Sockjs, &yaml).await;
+    assert!(totals.counter(Counter::SignalsSent) > 50);
+    // Statuses from 0.5 s to 2.3 s, and lookups from the first review on.
+    assert!(errors(&totals, ErrorKind::ReplyTimeout.as_str()) >= 50, "{:?}", totals.errors);
+    assert_eq!(errors(&totals, ErrorKind::Unanswered.as_str()), 0, "{:?}", totals.errors);
+    let max = max_us(&totals, Metric::SignalStatus);
+    assert!((300_000..1_000_000).contains(&max), "timed out after 300 ms, not at the end: {max}");
+}
+
+/// Issue 23: a scale-in moves an agent (`draining`, then close 3000) while statuses are still
+/// owed. They can never come, and the move is the server's plan: no error, no sample. Before,
+/// they stayed awaited across the reconnect until the run's end, and were `unanswered` with
+/// samples as long as the rest of the run.
+#[tokio::test]
+async fn statuses_owed_when_a_drain_moves_the_agent_are_no_error() {
+    let agents = "agents: { count: 1, signals: { rate: 50/s }, grace: 200ms }\n";
+    let (from, to) = (Duration::from_millis(500), Duration::from_millis(800));
+    let fault = Fault::MoveOwingStatuses { from, to, kill: false };
+    let totals = run(fault, Sockjs, &scenario(2000, "", "[ connect, { hold: 10s } ]", agents)).await;
+    let sent = totals.counter(Counter::SignalsSent);
+    let answered = totals.histogram(Metric::SignalStatus).len();
+    assert!(sent > 50, "{sent}");
+    assert!(answered + 10 <= sent, "statuses were owed at the drain: {answered} of {sent} answered");
+    assert!(totals.errors.is_empty(), "{:?}", totals.errors);
+    assert!(max_us(&totals, Metric::SignalStatus) < 200_000, "max {}", max_us(&totals, Metric::SignalStatus));
+}
+
 #[tokio::test]
 async fn lies_about_who_is_who_are_check_violations() {
     let cases = [

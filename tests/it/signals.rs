@@ -1,6 +1,9 @@
 //! Signals and invokes: delivery across instances, keeping until acked, queue bound.
 
+use std::time::Duration;
+
 use crate::common::*;
+use presence_bench::protocol::client::Transport::XhrPolling;
 use presence_bench::protocol::{ClientMessage, ServerMessage, Status};
 use presence_bench::server::Settings;
 
@@ -54,6 +57,32 @@ async fn kept_signals_are_resent_until_acked_oldest_first() {
     tab.close().await;
     let mut tab = visitor(&url, Sockjs, "v", "t").await;
     round_trip(&mut tab, 1).await;
+}
+
+/// Issue 23: the tab a signal went to goes away without acknowledging it while the visitor's
+/// other tab stays open. No `connect` comes that would replay it, so the server sends it to the
+/// tab that takes focus, right after its `focused`. Here the HTTP tab is abandoned as a client
+/// that stops polling leaves it (SockJS has no close from the client): the server notices
+/// after its disconnect delay, and until then the tab keeps focus. A WebSocket tab closes at
+/// once, with the same outcome.
+#[tokio::test]
+async fn a_signal_a_closed_tab_left_unacknowledged_goes_to_the_tab_that_takes_focus() {
+    let settings = Settings { disconnect_delay: Duration::from_millis(200), ..settings() };
+    let cluster = cluster(settings).await;
+    let url = url(&cluster, "s1");
+    let mut sender = agent(&url, Websocket, "a").await;
+    for (transport, visitor_id) in [(XhrPolling, "v"), (Websocket, "w")] {
+        let mut first = visitor(&url, transport, visitor_id, "t1").await;
+        let mut second = visitor(&url, transport, visitor_id, "t2").await;
+        assert_eq!(recv(&mut first).await, ServerMessage::Blur { tab: "t1".into() }, "{transport:?}");
+        assert_eq!(signal_status(&mut sender, visitor_id, "1").await, (Status::Delivered, None));
+        assert_eq!(signal_id(&mut second).await, "1", "{transport:?}: the focused tab got it");
+        second.close().await;
+        assert_eq!(recv(&mut first).await, ServerMessage::Focused { tab: "t1".into() }, "{transport:?}");
+        assert_eq!(signal_id(&mut first).await, "1", "{transport:?}: sent again to the tab with focus");
+        send(&mut first, ClientMessage::SignalAck { id: "1".into(), agent: "a".into() }).await;
+        round_trip(&mut first, 1).await;
+    }
 }
 
 #[tokio::test]

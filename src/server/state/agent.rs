@@ -50,10 +50,12 @@ impl Shared {
         let encoded: Arc<str> = message.encode().into();
         let focused = visitor.focused_tab();
         let unfocused = visitor.tabs.iter().filter(|tab| Some(tab.session.id) != visitor.focused);
-        if let Some(tab) = self.faults.signal_target(focused, unfocused) {
+        let target = self.faults.signal_target(focused, unfocused);
+        if let Some(tab) = target {
             tab.session.push(Outgoing::Message(encoded.clone()));
         }
-        visitor.kept.push_back(Kept { agent: agent.to_owned(), id: id.to_owned(), message: encoded });
+        let sent_to = target.map(|tab| tab.session.id);
+        visitor.kept.push_back(Kept { agent: agent.to_owned(), id: id.to_owned(), message: encoded, sent_to });
         DeliveryStatus { status, reason: None }
     }
 }

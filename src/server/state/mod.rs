@@ -69,12 +69,26 @@ struct Kept {
     id: String,
     /// The encoded `signal`/`invoke` message, re-sent as is on the next `connect`.
     message: Arc<str>,
+    /// The session it was last sent to (`None`: kept for a visitor offline). When that
+    /// session ends without the acknowledgement and another tab stays open, the copy goes to
+    /// the tab that has focus then: the visitor makes no new `connect` to replay it.
+    sent_to: Option<u64>,
 }
 
 impl Visitor {
     fn focused_tab(&self) -> Option<&Tab> {
         let focused = self.focused?;
         self.tabs.iter().find(|tab| tab.session.id == focused)
+    }
+
+    /// Sends the kept copies last sent to the ended session `gone` to the focused tab, if
+    /// any, oldest first; they are that tab's to acknowledge from now on.
+    fn resend_kept(&mut self, gone: u64) {
+        let Some(focused) = self.focused_tab().map(|tab| tab.session.clone()) else { return };
+        for kept in self.kept.iter_mut().filter(|kept| kept.sent_to == Some(gone)) {
+            kept.sent_to = Some(focused.id);
+            focused.push(Outgoing::Message(kept.message.clone()));
+        }
     }
 
     /// Nothing left worth remembering: the entry can go.

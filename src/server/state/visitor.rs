@@ -34,7 +34,11 @@ impl Shared {
         }
         visitor.focused = Some(session.id);
         visitor.tabs.push(new_tab);
-        let mut replay: Vec<Arc<str>> = visitor.kept.iter().map(|kept| kept.message.clone()).collect();
+        let mut replay = Vec::with_capacity(visitor.kept.len());
+        for kept in &mut visitor.kept {
+            kept.sent_to = Some(session.id);
+            replay.push(kept.message.clone());
+        }
         if self.faults.reorder_signals() {
             replay.reverse();
         }
@@ -44,6 +48,12 @@ impl Shared {
 
     /// A tab's session ended. If it had focus, the most recently connected other tab takes
     /// it; a session that was replaced already is not a tab any more and changes nothing.
+    ///
+    /// What was sent to the ended session and never acknowledged goes again, oldest first, to
+    /// the tab that has focus now (after its `focused`, if it just took focus): the tab that
+    /// got it closed or was lost with it unread or unacknowledged (an HTTP tab the client
+    /// abandoned looks open until the disconnect delay), and a visitor with another tab open
+    /// makes no `connect` that would replay it. With no tab left it waits for the next one.
     pub fn detach(&self, key: &VisitorKey, session_id: u64) {
         let mut state = self.lock();
         let Some(visitor) = state.visitors.get_mut(key) else { return };
@@ -55,6 +65,7 @@ impl Shared {
                 next.session.push(message(ServerMessage::Focused { tab: next.tab.clone() }));
             }
         }
+        visitor.resend_kept(session_id);
         visitor.notify_watchers(&key.1, &self.faults);
         state.forget_if_empty(key);
     }

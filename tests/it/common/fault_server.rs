@@ -56,6 +56,11 @@ pub enum Fault {
     /// WebSocket close 1000 "Go away!" (aiohttp-sockjs's raw WebSocket closes with 1000
     /// whatever code its app gives).
     DrainsWithNormalClose,
+    /// A move that finds statuses owed: no `signal` or `invoke` received between `from` and
+    /// `to` gets its status, and at `to` every session open then ends: dropped without a frame
+    /// if `kill` (a killed instance), else sent `draining` and `c[3000,"Go away!"]` (a
+    /// scale-in). Sessions opened later are served in full.
+    MoveOwingStatuses { from: Duration, to: Duration, kill: bool },
 }
 
 /// The visitor id a [`Fault::WrongVisitor`] server puts in every `connected`.
@@ -109,6 +114,13 @@ impl Shared {
     fn stalled(&self) -> bool {
         let Fault::Stall { from } = self.fault else { return false };
         self.started.elapsed() >= from
+    }
+
+    /// Whether a `signal` or `invoke` received now goes without its status.
+    fn withholds_status(&self) -> bool {
+        let Fault::MoveOwingStatuses { from, to, .. } = self.fault else { return false };
+        let now = self.started.elapsed();
+        now >= from && now < to
     }
 
     fn drops_presence(&self) -> bool {
@@ -165,7 +177,12 @@ async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
     let sockjs = path != "/presence/websocket";
     let ws = WebSocketStream::from_raw_socket(stream, Role::Server, None).await;
     let drains = shared.fault == Fault::DrainsEveryOther && earlier_upgrades % 2 == 1;
-    let _ = Session { ws, sockjs, shared: &shared, replies: 0, tab: String::new(), drains }.run().await;
+    let drain_at = match shared.fault {
+        Fault::MoveOwingStatuses { to, .. } if shared.started.elapsed() < to => Some(shared.started + to),
+        _ => None,
+    };
+    let session = Session { ws, sockjs, shared: &shared, replies: 0, tab: String::new(), drains, drain_at };
+    let _ = session.run().await;
 }
 
 /// The request head (up to the blank line), at most 8 KiB.
@@ -207,6 +224,8 @@ struct Session<'a> {
     tab: String,
     /// This session's instance drains as the visitor connects ([`Fault::DrainsEveryOther`]).
     drains: bool,
+    /// When this session is moved ([`Fault::MoveOwingStatuses`]).
+    drain_at: Option<Instant>,
 }
 
 /// The session ends (the peer left, or the fault ended it).
@@ -217,7 +236,20 @@ impl Session<'_> {
         if self.sockjs {
             self.ws.send(Message::text(sockjs::OPEN)).await.map_err(|_| Ended)?;
         }
-        while let Some(Ok(frame)) = self.ws.next().await {
+        loop {
+            let drain_at = self.drain_at.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            let frame = tokio::select! {
+                frame = self.ws.next() => frame,
+                () = tokio::time::sleep_until(drain_at.into()), if self.drain_at.is_some() => {
+                    if matches!(self.shared.fault, Fault::MoveOwingStatuses { kill: true, .. }) {
+                        return Err(Ended);
+                    }
+                    self.reply(ServerMessage::Draining { retry_after_ms: Some(0) }).await?;
+                    let _ = self.send_text(sockjs::encode_close(close::GO_AWAY)).await;
+                    return Err(Ended);
+                }
+            };
+            let Some(Ok(frame)) = frame else { break };
             let Message::Text(text) = frame else { continue };
             let items = if self.sockjs {
                 sockjs::decode_client_frame(&text).map_err(|_| Ended)?
@@ -269,6 +301,7 @@ impl Session<'_> {
             }
             ClientMessage::Focus => self.reply(ServerMessage::Focused { tab: self.tab.clone() }).await,
             ClientMessage::Extend => self.reply(ServerMessage::Extended { expires_in_ms: 300_000 }).await,
+            ClientMessage::Signal { .. } | ClientMessage::Invoke { .. } if self.shared.withholds_status() => Ok(()),
             ClientMessage::Signal { id, .. } => {
                 self.reply(ServerMessage::SignalStatus { id, status: Status::Delivered, reason: None }).await
             }
