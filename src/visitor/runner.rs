@@ -92,13 +92,35 @@ pub struct Visitor<'a> {
 /// The waits a recovery interrupted, and the messages read meanwhile that none of the
 /// recovery's own waits took. Without it, two tabs lost at once (a killed instance) lost
 /// their replies to each other: the recovery of one, nested in the wait for the other's
-/// resent presence, read that presence's ack as nobody's and the outer wait never saw it.
+/// resent presence, read that presence's ack as nobody's and the outer wait never saw it;
+/// or a nested recovery brought back the very tab an outer wait was on, which then waited
+/// for a reply from a session that was gone.
 #[derive(Default)]
 pub(super) struct Nested {
-    /// Per interrupted wait, innermost last: the id of the tab it waits on (`None`: any).
-    awaited: Vec<Option<String>>,
+    /// Innermost last.
+    waits: Vec<Interrupted>,
     /// Messages read and taken by no nested wait, with the id of the tab each came on.
     unclaimed: Vec<(String, ServerMessage)>,
+}
+
+/// A wait interrupted by the recovery of another tab.
+struct Interrupted {
+    /// The id of the tab it waits on (`None`: any).
+    awaited: Option<String>,
+    /// The id of the tab whose recovery interrupted it.
+    recovering: String,
+    /// Its own tab was lost and recovered meanwhile (by a recovery nested deeper): whether
+    /// that loss was planned.
+    lost: Option<bool>,
+}
+
+/// What an interrupted wait finds when it resumes.
+enum Resumed<T> {
+    /// A message kept meanwhile that it was waiting for.
+    Claimed(T),
+    /// Its tab was lost and recovered meanwhile (planned or not).
+    Lost(bool),
+    Nothing,
 }
 
 impl<'a> Visitor<'a> {
@@ -329,49 +351,64 @@ impl<'a> Visitor<'a> {
                         self.handed_back = Some(Box::new(err));
                         return Err(Interrupt::TabLost { planned: false });
                     }
-                    self.interrupt_wait(on);
+                    self.interrupt_wait(on, i);
                     let recovered = Box::pin(self.recover(i, err)).await;
-                    let claimed = self.resume_wait(&mut matcher);
+                    let resumed = self.resume_wait(recovered.as_ref().ok().copied(), &mut matcher);
                     let planned = recovered?;
                     sleep.as_mut().reset(self.wake_at(deadline).into());
                     if on == Some(i) {
                         return Err(Interrupt::TabLost { planned });
                     }
-                    if let Some(found) = claimed {
-                        return Ok(found);
+                    match resumed {
+                        Resumed::Claimed(found) => return Ok(found),
+                        Resumed::Lost(planned) => return Err(Interrupt::TabLost { planned }),
+                        Resumed::Nothing => {}
                     }
                 }
             }
         }
     }
 
-    /// A wait on tab `on` (any tab: `None`) is about to be interrupted by a recovery: from
-    /// now on, what the recovery's waits do not take is kept for it.
-    fn interrupt_wait(&mut self, on: Option<usize>) {
-        let awaited = on.map(|i| self.tabs[i].id.clone());
-        self.nested.get_or_insert_with(Default::default).awaited.push(awaited);
+    /// A wait on tab `on` (any tab: `None`) is about to be interrupted by the recovery of tab
+    /// `i`: from now on, what the recovery's waits do not take is kept for it.
+    fn interrupt_wait(&mut self, on: Option<usize>, i: usize) {
+        let awaited = on.map(|on| self.tabs[on].id.clone());
+        let interrupted = Interrupted { awaited, recovering: self.tabs[i].id.clone(), lost: None };
+        self.nested.get_or_insert_with(Default::default).waits.push(interrupted);
     }
 
-    /// The interrupted wait resumes: the first message kept meanwhile that `matcher` takes
-    /// from the tab it waits on, if any (taken out). The outermost wait lets go of the rest.
-    fn resume_wait<T>(&mut self, matcher: &mut impl FnMut(&ServerMessage) -> Option<T>) -> Option<T> {
-        let nested = self.nested.as_mut()?;
-        let awaited = nested.awaited.pop().flatten();
-        let mut claimed = None;
+    /// The interrupted wait resumes after the recovery, which answered `recovered` (whether
+    /// the loss was planned; `None` when it was stopped). The waits further out on the
+    /// recovered tab learn that it was lost; this one takes the first message kept meanwhile
+    /// that `matcher` takes from its tab, else learns whether its own tab was lost. The
+    /// outermost wait lets go of the rest.
+    fn resume_wait<T>(
+        &mut self,
+        recovered: Option<bool>,
+        matcher: &mut impl FnMut(&ServerMessage) -> Option<T>,
+    ) -> Resumed<T> {
+        let Some(nested) = self.nested.as_mut() else { return Resumed::Nothing };
+        let Some(this) = nested.waits.pop() else { return Resumed::Nothing };
+        if let Some(planned) = recovered {
+            for outer in nested.waits.iter_mut().filter(|w| w.awaited.as_ref() == Some(&this.recovering)) {
+                outer.lost = Some(outer.lost.unwrap_or(true) && planned);
+            }
+        }
+        let mut resumed = this.lost.map_or(Resumed::Nothing, Resumed::Lost);
         for at in 0..nested.unclaimed.len() {
             let (tab, message) = &nested.unclaimed[at];
-            if awaited.as_ref().is_none_or(|id| id == tab) {
-                claimed = matcher(message);
-                if claimed.is_some() {
+            if this.awaited.as_ref().is_none_or(|id| id == tab) {
+                if let Some(found) = matcher(message) {
                     nested.unclaimed.remove(at);
+                    resumed = Resumed::Claimed(found);
                     break;
                 }
             }
         }
-        if nested.awaited.is_empty() {
+        if nested.waits.is_empty() {
             self.nested = None;
         }
-        claimed
+        resumed
     }
 
     /// Keeps `message`, read on tab `i` and taken by no wait, for the waits a recovery
