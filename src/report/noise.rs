@@ -19,11 +19,11 @@ use crate::scenario::CompareStat;
 /// samples, `p90` 100 and `p99` 1,000.
 pub const SAMPLES_ABOVE: f64 = 10.0;
 
-/// How many samples count as one independent sample. Samples within one burst (a second of
-/// the run, at the same moment of the machine's other work) move together; ten is the size
-/// of a burst at which the intervals of reruns of the same build on a shared 2-core machine
-/// overlapped for `p50`..`p99` in docs/ci.md's measurements, while a server 20% slower
-/// still fell outside them.
+/// How many samples count as one independent sample. A stall of a shared machine delays
+/// every message in flight at once (hundreds in a busy second), so samples are far from
+/// independent; ten is a deliberate, conservative guess rather than a fit: on a 2-core machine
+/// shared with builds, reruns of one build stayed inside these intervals (with a history's
+/// spread, docs/ci.md), while presence_ack's p50 and p90 under `ack_delay` fell outside them.
 pub const DESIGN_EFFECT: f64 = 10.0;
 
 /// Two-sided 95%: each run's interval holds its true quantile 95 times in 100. `compare`
