@@ -3,6 +3,7 @@
 
 pub mod baseline;
 pub mod compare;
+pub mod compare_table;
 pub mod drills;
 pub mod encoded;
 pub mod exercise;
