@@ -21,6 +21,9 @@ enum Command {
     Serve(cli::serve::ServeArgs),
     /// Compare two summary.json files; fails when a latency regressed past its tolerance.
     Compare(cli::compare::CompareArgs),
+    /// Keep a baseline: a history of good runs that `run --baseline` and `compare` judge against.
+    #[command(subcommand)]
+    Baseline(cli::baseline::BaselineCommand),
     /// Check scenario files without running them.
     Validate(cli::validate::ValidateArgs),
     /// Build the self-contained HTML report of a run's output directory.
@@ -36,6 +39,7 @@ fn main() -> std::process::ExitCode {
         Command::Run(args) => cli::run::execute(args),
         Command::Serve(args) => cli::serve::run(args),
         Command::Compare(args) => cli::compare::run(&args),
+        Command::Baseline(command) => cli::baseline::run(&command),
         Command::Validate(args) => cli::validate::run(&args),
         Command::Report(args) => cli::report::run(&args),
         Command::Merge(args) => cli::merge::run(&args),

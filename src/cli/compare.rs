@@ -1,18 +1,20 @@
-//! `presence-bench compare BASELINE CURRENT`: a per-metric table of two summary.json files,
-//! failing (exit 1) when a latency regressed past its tolerance.
+//! `presence-bench compare BASELINE CURRENT`: a per-statistic table of a summary.json against a
+//! baseline (a summary.json, or a directory of them: a history), failing (exit 1) when a
+//! latency regressed past its tolerance and its noise.
 
 use std::path::PathBuf;
 
+use presence_bench::report::baseline::Baseline;
 use presence_bench::report::compare::check_comparable;
 use presence_bench::report::Summary;
-use presence_bench::scenario::{self, CompareTolerances, Tolerance};
+use presence_bench::scenario::{self, parse_assignment, CompareTolerances, Setting, Tolerance, ToleranceKey};
 
 use super::Outcome;
 use presence_bench::run::gate;
 
 #[derive(clap::Args)]
 pub struct CompareArgs {
-    /// The reference summary.json.
+    /// The reference summary.json, or a directory of them (a history, `baseline add`).
     pub baseline: PathBuf,
     /// The summary.json to judge.
     pub current: PathBuf,
@@ -20,6 +22,10 @@ pub struct CompareArgs {
     /// scenario's `compare.max_regression`, else `10% or 1ms`).
     #[arg(long, value_name = "TOLERANCE", value_parser = Tolerance::parse)]
     pub max_regression: Option<Tolerance>,
+    /// A tolerance of one metric or one statistic, over the scenario's: `presence_ack.max=50%`
+    /// judges max, `extend.p99=off` never judges it; repeatable.
+    #[arg(long = "tolerance", value_name = "NAME=TOLERANCE", value_parser = parse_assignment)]
+    pub tolerances: Vec<(ToleranceKey, Setting)>,
     /// Take tolerances from this scenario's `compare:` section.
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
@@ -30,14 +36,15 @@ pub struct CompareArgs {
 }
 
 pub fn run(args: &CompareArgs) -> Outcome {
-    let read = |path: &PathBuf| Summary::read(path).map_err(anyhow::Error::msg);
-    let (baseline, current) = match (read(&args.baseline), read(&args.current)) {
+    let (baseline, current) = match (Baseline::read(&args.baseline), Summary::read(&args.current)) {
         (Ok(baseline), Ok(current)) => (baseline, current),
-        (Err(err), _) | (_, Err(err)) => return Outcome::InvalidInput(err),
+        (Err(err), _) | (_, Err(err)) => return Outcome::InvalidInput(anyhow::Error::msg(err)),
     };
     if !args.allow_different_scenarios {
-        if let Err(err) = check_comparable(&baseline, &current) {
-            return Outcome::InvalidInput(err.into());
+        for run in &baseline.runs {
+            if let Err(err) = check_comparable(run, &current) {
+                return Outcome::InvalidInput(err.into());
+            }
         }
     }
     let tolerances = match &args.scenario {
@@ -47,7 +54,7 @@ pub fn run(args: &CompareArgs) -> Outcome {
         },
         None => CompareTolerances::default(),
     };
-    let comparison = gate::compare(&baseline, &current, &tolerances, args.max_regression);
+    let comparison = gate::compare(&baseline, &current, &tolerances, args.max_regression, &args.tolerances);
     print!("{}", comparison.render());
     if comparison.regressed() {
         Outcome::Failed

@@ -1,5 +1,6 @@
 //! Command implementations and the one place where outcomes become exit codes.
 
+pub mod baseline;
 pub mod compare;
 pub mod merge;
 pub mod processes;

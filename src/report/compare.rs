@@ -1,40 +1,58 @@
-//! Comparing a run with a baseline (two summary.json documents).
+//! Comparing a run with a baseline (summary.json documents: one run, or a history of runs).
 //!
-//! Only latencies are compared, at p50, p90, p99 and max, and higher is worse: they are what a
-//! slower server changes. Counters and rates follow the scenario's load rather than the server's
-//! speed, and errors and delivery checks are already gated by thresholds and checks, so they
-//! are left out. A metric that the baseline has and the run lacks is a regression (whatever it
-//! measured stopped happening); one only the run has is shown as new.
+//! Only latencies are compared, and higher is worse: they are what a slower server changes.
+//! Counters and rates follow the scenario's load rather than the server's speed, and errors and
+//! delivery checks are already gated by thresholds and checks, so they are left out. A metric
+//! that the baseline has and the run lacks is a regression (whatever it measured stopped
+//! happening); one only the run has is shown as new.
+//!
+//! What is judged: `p50`, `p90` and `p99` of a metric where the run and every baseline run have
+//! the samples for them (`noise::min_samples`), against the measured noise of each: a
+//! statistic regresses when it is worse than the worst baseline run by more than the tolerance
+//! *and* its confidence interval lies wholly above every baseline run's (`noise`). `max`, and
+//! a quantile without the samples for it, are shown and not judged unless a tolerance names
+//! that statistic (`presence_ack.max: 50%`); a statistic set `off` is never judged.
 
-use std::fmt::Write;
+use hdrhistogram::Histogram;
 
+use super::baseline::Baseline;
 use super::summary::{LatencySummary, Summary};
-use super::table::micros;
+use super::{encoded, noise};
 use crate::measure::Metric;
-use crate::scenario::{CompareTolerances, Tolerance};
+use crate::scenario::{CompareStat, CompareTolerances, Setting, Tolerance};
 
 /// The tolerance when neither the command line nor the scenario gives one.
 pub const DEFAULT_TOLERANCE: Tolerance = Tolerance { relative: Some(0.10), absolute: Some(1000.0) };
 
-/// Reads one statistic of a latency.
-type StatOf = fn(&LatencySummary) -> u64;
-
-/// The statistics compared, in the order shown.
-const STATS: [(&str, StatOf); 4] = [("p50", |m| m.p50), ("p90", |m| m.p90), ("p99", |m| m.p99), ("max", |m| m.max)];
-
-/// How a statistic moved. The tolerance is noise in both directions: a change inside it is
-/// `Within` whether it is better or worse, so a table shows `improved` only for a real gain.
+/// How a statistic moved. The tolerance and the noise count in both directions: a change
+/// inside them is `Within` whether it is better or worse, so a table shows `improved` only for a
+/// real gain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
-    /// Better by more than the tolerance.
+    /// Better by more than the tolerance and the noise.
     Improved,
     /// Better, equal or worse, but within the tolerance.
     Within,
+    /// Past the tolerance, but within the noise of the runs: no evidence of a change.
+    WithinNoise,
     Regressed,
     /// In the baseline only: a regression.
     Missing,
     /// In the current run only.
     New,
+    /// Shown, not judged.
+    NotJudged(Unjudged),
+}
+
+/// Why a statistic is shown and not judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unjudged {
+    /// `off` in the scenario or on the command line.
+    Off,
+    /// `max` without a tolerance of its own.
+    Max,
+    /// Fewer samples than the quantile needs (`noise::min_samples`) in a run.
+    Samples { count: u64, needed: u64 },
 }
 
 /// One statistic of one metric, in microseconds.
@@ -42,10 +60,21 @@ pub enum Change {
 pub struct Row {
     pub metric: String,
     pub stat: &'static str,
+    /// The worst baseline run's value (the only run's, for a single summary).
     pub baseline: Option<u64>,
     pub current: Option<u64>,
-    pub tolerance: Tolerance,
+    /// `None` for a statistic set `off`.
+    pub tolerance: Option<Tolerance>,
+    /// How far, as a fraction of `baseline`, the run may move before the intervals of the two
+    /// stop overlapping: the noise the change is judged against; `None` where unknown.
+    pub noise: Option<f64>,
     pub change: Change,
+}
+
+impl Row {
+    pub fn regressed(&self) -> bool {
+        matches!(self.change, Change::Regressed | Change::Missing)
+    }
 }
 
 /// Why two summaries cannot be compared meaningfully.
@@ -81,9 +110,11 @@ pub fn check_baseline_fits(baseline: &Summary, scenario: &str, schema: u32) -> R
     Ok(())
 }
 
-/// Every compared statistic of two runs.
+/// Every compared statistic of a run against its baseline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Comparison {
+    /// How many runs the baseline holds.
+    pub runs: usize,
     pub rows: Vec<Row>,
 }
 
@@ -93,97 +124,140 @@ pub fn overall_tolerance(command_line: Option<Tolerance>, scenario: &CompareTole
     command_line.or(scenario.max_regression).unwrap_or(DEFAULT_TOLERANCE)
 }
 
+/// One run's figures of one metric: the summary's statistics and, when it kept the histogram,
+/// the confidence intervals drawn from it.
+struct Figures<'a> {
+    summary: &'a LatencySummary,
+    histogram: Option<Histogram<u64>>,
+}
+
+impl<'a> Figures<'a> {
+    fn of(run: &'a Summary, name: &str) -> Option<Figures<'a>> {
+        let summary = run.metrics.get(name)?;
+        let histogram = run.histograms.get(name).and_then(|text| encoded::decode(text).ok());
+        Some(Figures { summary, histogram })
+    }
+
+    fn value(&self, stat: CompareStat) -> u64 {
+        let s = self.summary;
+        match stat {
+            CompareStat::P50 => s.p50,
+            CompareStat::P90 => s.p90,
+            CompareStat::P99 => s.p99,
+            CompareStat::Max => s.max,
+        }
+    }
+
+    /// The confidence interval of `stat`, in microseconds (the value itself without one).
+    fn interval(&self, stat: CompareStat) -> (f64, f64) {
+        let value = self.value(stat) as f64;
+        let factors = self.histogram.as_ref().and_then(|histogram| noise::interval(histogram, stat));
+        factors.map_or((value, value), |(low, high)| (value * low, value * high))
+    }
+}
+
 impl Comparison {
-    /// Compares `current` with `baseline`; per-metric tolerances of `tolerances` win over `overall`.
-    pub fn new(baseline: &Summary, current: &Summary, tolerances: &CompareTolerances, overall: Tolerance) -> Self {
-        let mut names: Vec<&String> = baseline.metrics.keys().chain(current.metrics.keys()).collect();
+    /// Compares `current` with `baseline`; entries of `tolerances` win over `overall`.
+    pub fn new(baseline: &Baseline, current: &Summary, tolerances: &CompareTolerances, overall: Tolerance) -> Self {
+        let mut names: Vec<&String> =
+            baseline.runs.iter().flat_map(|run| run.metrics.keys()).chain(current.metrics.keys()).collect();
         names.sort();
         names.dedup();
         names.retain(|name| !Metric::CONNECT_PHASES.iter().any(|phase| phase.name() == name.as_str()));
         let mut rows = Vec::new();
         for name in names {
-            let tolerance = tolerances
-                .metrics
-                .iter()
-                .find(|(metric, _)| metric.name() == name.as_str())
-                .map_or(overall, |(_, tolerance)| *tolerance);
-            let (old, new) = (baseline.metrics.get(name), current.metrics.get(name));
-            for (stat, get) in STATS {
-                let (baseline, current) = (old.map(get), new.map(get));
-                let change = match (baseline, current) {
-                    (Some(b), Some(c)) if tolerance.is_exceeded(b as f64, c as f64) => Change::Regressed,
-                    // The same tolerance read backwards: the baseline is worse than the run.
-                    (Some(b), Some(c)) if tolerance.is_exceeded(c as f64, b as f64) => Change::Improved,
-                    (Some(_), Some(_)) => Change::Within,
-                    (Some(_), None) => Change::Missing,
-                    (None, _) => Change::New,
-                };
-                rows.push(Row { metric: name.clone(), stat, baseline, current, tolerance, change });
+            let metric = Metric::ALL.into_iter().find(|metric| metric.name() == name.as_str());
+            let old: Vec<Figures> = baseline.runs.iter().filter_map(|run| Figures::of(run, name)).collect();
+            let new = Figures::of(current, name);
+            for stat in CompareStat::ALL {
+                let (setting, own) = metric
+                    .and_then(|metric| tolerances.of(metric, stat))
+                    .unwrap_or((Setting::Tolerance(overall), false));
+                rows.push(row(name, stat, &old, new.as_ref(), setting, own));
             }
         }
-        Comparison { rows }
+        Comparison { runs: baseline.runs.len(), rows }
     }
 
-    /// True when a statistic regressed past its tolerance or a metric went missing.
+    /// True when a judged statistic regressed or a judged metric went missing.
     pub fn regressed(&self) -> bool {
-        self.rows.iter().any(|row| matches!(row.change, Change::Regressed | Change::Missing))
-    }
-
-    /// The table: both values, the change, the tolerance and the verdict of each statistic.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "{:<16} {:<5} {:>10} {:>10} {:>22}  {:<12} verdict",
-            "metric", "stat", "baseline", "current", "change", "tolerance"
-        );
-        let shown = |value: Option<u64>| value.map_or_else(|| "-".to_owned(), micros);
-        for row in &self.rows {
-            let change = match (row.baseline, row.current) {
-                (Some(b), Some(c)) => change_text(b, c),
-                _ => "-".to_owned(),
-            };
-            let verdict = match row.change {
-                Change::Improved => "improved",
-                Change::Within => "ok",
-                Change::Regressed => "REGRESSED",
-                Change::Missing => "MISSING",
-                Change::New => "new",
-            };
-            let _ = writeln!(
-                out,
-                "{:<16} {:<5} {:>10} {:>10} {:>22}  {:<12} {verdict}",
-                row.metric,
-                row.stat,
-                shown(row.baseline),
-                shown(row.current),
-                change,
-                row.tolerance.to_string()
-            );
-        }
-        let regressions = self.rows.iter().filter(|r| matches!(r.change, Change::Regressed | Change::Missing)).count();
-        let improvements = self.rows.iter().filter(|r| r.change == Change::Improved).count();
-        let _ =
-            writeln!(out, "compare: {regressions} regressed, {improvements} improved, of {} compared", self.rows.len());
-        out
+        self.rows.iter().any(Row::regressed)
     }
 }
 
-/// `+17.3% (+590us)` or `-5.0% (-300us)`.
-fn change_text(baseline: u64, current: u64) -> String {
-    let delta = current as i64 - baseline as i64;
-    let sign = if delta < 0 { "-" } else { "+" };
-    let percent =
-        if baseline == 0 { "n/a".to_owned() } else { format!("{:.1}%", delta.abs() as f64 * 100.0 / baseline as f64) };
-    format!("{sign}{percent} ({sign}{})", micros(delta.unsigned_abs()))
+/// Judges `stat` of one metric: `old` holds the baseline runs that have it.
+fn row(name: &str, stat: CompareStat, old: &[Figures], new: Option<&Figures>, setting: Setting, own: bool) -> Row {
+    let baseline = old.iter().map(|figures| figures.value(stat)).max();
+    let current = new.map(|figures| figures.value(stat));
+    let tolerance = setting.tolerance();
+    let mut row = Row {
+        metric: name.to_owned(),
+        stat: stat.name(),
+        baseline,
+        current,
+        tolerance,
+        noise: None,
+        change: Change::New,
+    };
+    // The fewest samples of any run, so that a statistic is judged only where all have enough.
+    let count = old.iter().chain(new).map(|figures| figures.summary.count).min().unwrap_or(0);
+    let unjudged = match (tolerance, noise::min_samples(stat)) {
+        (None, _) => Some(Unjudged::Off),
+        _ if own => None,
+        (_, None) => Some(Unjudged::Max),
+        (_, Some(needed)) if count < needed => Some(Unjudged::Samples { count, needed }),
+        _ => None,
+    };
+    let (Some(tolerance), Some(baseline), Some(new)) = (tolerance, baseline, new) else {
+        row.change = match (baseline, current, unjudged) {
+            (None, _, _) => Change::New,
+            (Some(_), None, None) => Change::Missing,
+            (_, _, Some(why)) => Change::NotJudged(why),
+            (Some(_), Some(_), None) => Change::NotJudged(Unjudged::Off),
+        };
+        return row;
+    };
+    let current = new.value(stat);
+    // The worst baseline run's upper bound and the best one's lower bound: the spread of the
+    // history, widened by each run's own noise.
+    let upper = old.iter().map(|figures| figures.interval(stat).1).fold(0.0, f64::max);
+    let lower = old.iter().map(|figures| figures.interval(stat).0).fold(f64::INFINITY, f64::min);
+    let best = old.iter().map(|figures| figures.value(stat)).min().unwrap_or(baseline);
+    let (low, high) = new.interval(stat);
+    if baseline > 0 {
+        row.noise = Some(((upper - baseline as f64) + (current as f64 - low)).max(0.0) / baseline as f64);
+    }
+    let worse = tolerance.is_exceeded(baseline as f64, current as f64);
+    let better = tolerance.is_exceeded(current as f64, best as f64);
+    row.change = match unjudged {
+        Some(why) => Change::NotJudged(why),
+        None if worse && low > upper => Change::Regressed,
+        None if better && high < lower => Change::Improved,
+        None if worse || better => Change::WithinNoise,
+        None => Change::Within,
+    };
+    row
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::measure::new_histogram;
+    use crate::scenario::{Setting, ToleranceKey};
 
     fn latency(p50: u64, p90: u64, p99: u64, max: u64) -> LatencySummary {
-        LatencySummary { unit: "us".into(), count: 100, rate: 10.0, min: 1, mean: 1.0, p50, p90, p99, p999: p99, max }
+        LatencySummary {
+            unit: "us".into(),
+            count: 10_000,
+            rate: 10.0,
+            min: 1,
+            mean: 1.0,
+            p50,
+            p90,
+            p99,
+            p999: p99,
+            max,
+        }
     }
 
     fn summary(metrics: &[(&str, LatencySummary)]) -> Summary {
@@ -196,38 +270,141 @@ mod tests {
         s
     }
 
+    /// A run whose `presence_ack` is `samples`, with its histogram kept as a real run keeps it.
+    fn measured(samples: impl IntoIterator<Item = u64>) -> Summary {
+        let mut histogram = new_histogram();
+        for sample in samples {
+            histogram.record(sample).unwrap();
+        }
+        let mut run = summary(&[("presence_ack", LatencySummary::from_histogram(&histogram, 10.0))]);
+        run.histograms.insert("presence_ack".into(), encoded::encode(&histogram));
+        run
+    }
+
+    fn compare(baseline: &Summary, current: &Summary, overall: &str) -> Comparison {
+        let overall = Tolerance::parse(overall).unwrap();
+        Comparison::new(&Baseline::one(baseline.clone()), current, &CompareTolerances::default(), overall)
+    }
+
     fn changes(comparison: &Comparison, metric: &str) -> Vec<Change> {
         comparison.rows.iter().filter(|r| r.metric == metric).map(|r| r.change).collect()
     }
+
+    const MAX: Change = Change::NotJudged(Unjudged::Max);
 
     #[test]
     fn improvements_regressions_and_tolerances() {
         let baseline = summary(&[("presence_ack", latency(1000, 2000, 10_000, 50_000))]);
         // p50 -20% but only -200us; p90 +50% but only +1ms; p99 +30% and +3ms; max +2% only.
         let current = summary(&[("presence_ack", latency(800, 3000, 13_000, 51_000))]);
-        let overall = Tolerance::parse("10% or 2ms").unwrap();
-        let comparison = Comparison::new(&baseline, &current, &CompareTolerances::default(), overall);
+        let comparison = compare(&baseline, &current, "10% or 2ms");
         use Change::*;
-        assert_eq!(changes(&comparison, "presence_ack"), vec![Within, Within, Regressed, Within]);
+        assert_eq!(changes(&comparison, "presence_ack"), vec![Within, Within, Regressed, MAX]);
         assert!(comparison.regressed());
         let table = comparison.render();
         assert!(
-            table.contains("p99      10.00ms    13.00ms       +30.0% (+3.00ms)  10% or 2ms   REGRESSED"),
+            table.contains("p99      10.00ms    13.00ms       +30.0% (+3.00ms)  10% or 2ms     ±0.0%  REGRESSED"),
             "{table}"
         );
         assert!(table.contains("-20.0% (-200us)"), "{table}");
-        assert!(table.ends_with("compare: 1 regressed, 0 improved, of 4 compared\n"), "{table}");
+        assert!(table.contains("not judged (max)"), "{table}");
+        assert!(table.ends_with("compare: 1 regressed, 0 improved, of 3 judged (4 shown)\n"), "{table}");
     }
 
     #[test]
     fn changes_within_tolerance_are_ok_in_both_directions() {
         let baseline = summary(&[("presence_ack", latency(10_000, 10_000, 10_000, 10_000))]);
-        // -0.9%, +2.7%, -30% and +30% against a 10% tolerance.
+        // -0.9%, +2.7%, -30% against a 10% tolerance; max +30%, not judged.
         let current = summary(&[("presence_ack", latency(9_910, 10_270, 7_000, 13_000))]);
-        let overall = Tolerance::parse("10%").unwrap();
-        let comparison = Comparison::new(&baseline, &current, &CompareTolerances::default(), overall);
         use Change::*;
-        assert_eq!(changes(&comparison, "presence_ack"), vec![Within, Within, Improved, Regressed]);
+        assert_eq!(changes(&compare(&baseline, &current, "10%"), "presence_ack"), vec![Within, Within, Improved, MAX]);
+    }
+
+    #[test]
+    fn a_jump_of_max_alone_is_not_a_regression_unless_asked_for() {
+        // The reruns: presence_ack's max 28.88ms -> 86.21ms, p50..p99 steady.
+        let baseline = summary(&[("presence_ack", latency(1_000, 3_000, 9_000, 28_880))]);
+        let current = summary(&[("presence_ack", latency(1_020, 3_050, 9_100, 86_210))]);
+        let comparison = compare(&baseline, &current, "20% or 2ms");
+        assert!(!comparison.regressed(), "{}", comparison.render());
+        assert_eq!(changes(&comparison, "presence_ack")[3], MAX);
+        let key = ToleranceKey::parse("presence_ack.max").unwrap();
+        let asked = CompareTolerances::default().with(&[(key, Setting::parse("50%").unwrap())]);
+        let overall = Tolerance::parse("20% or 2ms").unwrap();
+        let comparison = Comparison::new(&Baseline::one(baseline), &current, &asked, overall);
+        assert_eq!(changes(&comparison, "presence_ack")[3], Change::Regressed);
+    }
+
+    #[test]
+    fn a_quantile_without_the_samples_for_it_is_not_judged() {
+        // `extend` with 62 samples: its p99 is its max, 194us -> 30.67ms.
+        let few = |p99| LatencySummary { count: 62, ..latency(150, 180, p99, p99) };
+        let baseline = summary(&[("extend", few(194))]);
+        let current = summary(&[("extend", few(30_670))]);
+        let comparison = compare(&baseline, &current, "10% or 1ms");
+        assert!(!comparison.regressed(), "{}", comparison.render());
+        let samples = Change::NotJudged(Unjudged::Samples { count: 62, needed: 1000 });
+        assert_eq!(
+            changes(&comparison, "extend"),
+            vec![Change::Within, Change::NotJudged(Unjudged::Samples { count: 62, needed: 100 }), samples, MAX]
+        );
+        assert!(comparison.render().contains("not judged (62 samples, p99 needs 1000)"));
+        // Asked for by name, it is judged; `off` silences even a judged one.
+        let tolerances = CompareTolerances::default().with(&[
+            (ToleranceKey::parse("extend.p99").unwrap(), Setting::parse("50%").unwrap()),
+            (ToleranceKey::parse("extend.p50").unwrap(), Setting::Off),
+        ]);
+        let overall = Tolerance::parse("10%").unwrap();
+        let comparison = Comparison::new(&Baseline::one(baseline), &current, &tolerances, overall);
+        let got = changes(&comparison, "extend");
+        assert_eq!((got[0], got[2]), (Change::NotJudged(Unjudged::Off), Change::Regressed));
+    }
+
+    #[test]
+    fn a_change_inside_the_measured_noise_is_ok() {
+        // 2,000 samples of an exponential distribution (mean 1ms), and the same 12% slower: past
+        // a 10% tolerance, yet inside the intervals (2,000 samples count as 200: p50 ± 7% of the
+        // ranks, p99 from p97.6 to the max).
+        let exponential = |slower: f64| {
+            measured((0..2_000).map(move |i| (-(1.0 - (i as f64 + 0.5) / 2_000.0).ln() * 1_000.0 * slower) as u64 + 1))
+        };
+        let baseline = exponential(1.0);
+        let comparison = compare(&baseline, &exponential(1.12), "10%");
+        let table = comparison.render();
+        assert_eq!(
+            changes(&comparison, "presence_ack"),
+            vec![Change::WithinNoise; 3].into_iter().chain([MAX]).collect::<Vec<_>>(),
+            "{table}"
+        );
+        assert!(comparison.rows[2].noise.unwrap() > 0.12, "{table}");
+        assert!(table.contains("ok (within noise)"), "{table}");
+        // Twice as slow is past p50's interval, not yet past the tail's.
+        let comparison = compare(&baseline, &exponential(2.0), "10%");
+        let got = changes(&comparison, "presence_ack");
+        assert_eq!((got[0], got[2]), (Change::Regressed, Change::WithinNoise), "{}", comparison.render());
+        // Without the histograms (an older summary), the tolerance alone decides.
+        let bare = |run: &Summary| Summary { histograms: Default::default(), ..run.clone() };
+        assert_eq!(compare(&bare(&baseline), &bare(&exponential(1.12)), "10%").rows[2].change, Change::Regressed);
+    }
+
+    #[test]
+    fn a_history_judges_against_its_worst_run() {
+        let runs = [latency(1_000, 2_000, 10_000, 30_000), latency(1_150, 2_300, 12_500, 90_000)];
+        let baseline = Baseline { runs: runs.iter().map(|r| summary(&[("presence_ack", r.clone())])).collect() };
+        let overall = Tolerance::parse("10%").unwrap();
+        let judge = |current: LatencySummary| {
+            let current = summary(&[("presence_ack", current)]);
+            changes(&Comparison::new(&baseline, &current, &CompareTolerances::default(), overall), "presence_ack")
+        };
+        use Change::*;
+        // +20% on the first run, but within 10% of the worst.
+        assert_eq!(judge(latency(1_200, 2_400, 13_000, 95_000)), vec![Within, Within, Within, MAX]);
+        assert_eq!(judge(latency(1_300, 2_400, 14_000, 95_000)), vec![Regressed, Within, Regressed, MAX]);
+        // Improved means better than the best run by the tolerance.
+        assert_eq!(judge(latency(850, 1_700, 10_000, 1_000)), vec![Improved, Improved, Within, MAX]);
+        let current = summary(&[("presence_ack", latency(1_000, 2_000, 10_000, 30_000))]);
+        let table = Comparison::new(&baseline, &current, &CompareTolerances::default(), overall).render();
+        assert!(table.starts_with("baseline: 2 runs; each statistic against the worst of them\n"), "{table}");
     }
 
     #[test]
@@ -245,8 +422,9 @@ mod tests {
     fn per_metric_tolerances_win() {
         let baseline = summary(&[("presence_ack", latency(1000, 2000, 10_000, 50_000))]);
         let current = summary(&[("presence_ack", latency(1000, 2000, 13_000, 50_000))]);
-        let mut tolerances = CompareTolerances::default();
-        tolerances.metrics.insert(Metric::PresenceAck, Tolerance::parse("50%").unwrap());
+        let key = ToleranceKey::parse("presence_ack").unwrap();
+        let mut tolerances = CompareTolerances::default().with(&[(key, Setting::parse("50%").unwrap())]);
+        let baseline = Baseline::one(baseline);
         let comparison = Comparison::new(&baseline, &current, &tolerances, Tolerance::parse("1%").unwrap());
         assert!(!comparison.regressed());
         assert_eq!(overall_tolerance(None, &tolerances), DEFAULT_TOLERANCE);
@@ -262,19 +440,21 @@ mod tests {
     fn missing_metrics_regress_and_new_ones_do_not() {
         let baseline = summary(&[("connect", latency(1, 1, 1, 1))]);
         let current = summary(&[("blur", latency(1, 1, 1, 1))]);
-        let comparison = Comparison::new(&baseline, &current, &CompareTolerances::default(), DEFAULT_TOLERANCE);
+        let comparison = compare(&baseline, &current, "10% or 1ms");
         assert_eq!(changes(&comparison, "blur"), vec![Change::New; 4]);
-        assert_eq!(changes(&comparison, "connect"), vec![Change::Missing; 4]);
+        assert_eq!(changes(&comparison, "connect"), vec![Change::Missing, Change::Missing, Change::Missing, MAX]);
         assert!(comparison.regressed());
-        let same = Comparison::new(&baseline, &baseline, &CompareTolerances::default(), DEFAULT_TOLERANCE);
-        assert!(!same.regressed());
+        assert!(!compare(&baseline, &baseline, "10% or 1ms").regressed());
+        // A metric of a few samples that went missing is shown, not judged.
+        let rare = summary(&[("reconnect", LatencySummary { count: 3, ..latency(1, 1, 1, 1) })]);
+        assert!(!compare(&rare, &current, "10%").regressed());
     }
 
     #[test]
     fn the_phases_of_connect_are_not_compared() {
         let baseline = summary(&[("connect", latency(1, 1, 1, 1)), ("connect_locate", latency(1, 1, 1, 1))]);
         let current = summary(&[("connect", latency(1, 1, 1, 1)), ("connect_tcp", latency(9, 9, 9, 9))]);
-        let comparison = Comparison::new(&baseline, &current, &CompareTolerances::default(), DEFAULT_TOLERANCE);
+        let comparison = compare(&baseline, &current, "10% or 1ms");
         assert!(comparison.rows.iter().all(|row| row.metric == "connect"), "{:?}", comparison.rows);
         assert!(!comparison.regressed());
     }

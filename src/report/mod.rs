@@ -1,7 +1,9 @@
 //! Reports: the terminal table, summary.json and the interval log. Reads what `measure`
 //! gathered; measures nothing itself.
 
+pub mod baseline;
 pub mod compare;
+pub mod compare_table;
 pub mod drills;
 pub mod encoded;
 pub mod exercise;
@@ -14,6 +16,7 @@ pub mod junit;
 pub mod latency_set;
 pub mod merge;
 pub mod merge_files;
+pub mod noise;
 pub mod regression;
 pub mod shard_table;
 pub mod split;

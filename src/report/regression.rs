@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::compare::{Change, Comparison};
+use super::compare::Comparison;
 use super::table::micros;
 
 /// One metric compared with the baseline.
@@ -20,10 +20,12 @@ pub struct BaselineResult {
 pub fn results(comparison: &Comparison) -> Vec<BaselineResult> {
     let mut results: Vec<BaselineResult> = Vec::new();
     for row in &comparison.rows {
-        let regressed = matches!(row.change, Change::Regressed | Change::Missing);
+        let regressed = row.regressed();
         let detail = match (row.baseline, row.current) {
             (Some(b), Some(c)) if regressed => {
-                format!("{} {} -> {} (tolerance {})", row.stat, micros(b), micros(c), row.tolerance)
+                let tolerance = row.tolerance.map_or_else(|| "off".to_owned(), |t| t.to_string());
+                let noise = row.noise.map_or_else(String::new, |noise| format!(", noise ±{:.1}%", noise * 100.0));
+                format!("{} {} -> {} (tolerance {tolerance}{noise})", row.stat, micros(b), micros(c))
             }
             _ if regressed => format!("{} missing from this run", row.stat),
             _ => String::new(),
@@ -47,7 +49,7 @@ pub fn results(comparison: &Comparison) -> Vec<BaselineResult> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::compare::Row;
+    use crate::report::compare::{Change, Row};
     use crate::scenario::Tolerance;
 
     #[test]
@@ -58,10 +60,12 @@ mod tests {
             stat,
             baseline,
             current,
-            tolerance,
+            tolerance: Some(tolerance),
+            noise: (stat == "p99").then_some(0.031),
             change,
         };
         let comparison = Comparison {
+            runs: 1,
             rows: vec![
                 row("connect", "p50", Some(100), Some(100), Change::Within),
                 row("presence_ack", "p50", Some(1000), Some(1000), Change::Within),
@@ -73,6 +77,6 @@ mod tests {
         assert_eq!(results.len(), 2);
         assert!(results[0].passed && results[0].detail.is_empty());
         assert!(!results[1].passed);
-        assert_eq!(results[1].detail, "p99 1.20ms -> 2.40ms (tolerance 10%), max missing from this run");
+        assert_eq!(results[1].detail, "p99 1.20ms -> 2.40ms (tolerance 10%, noise ±3.1%), max missing from this run");
     }
 }

@@ -11,11 +11,12 @@ use tokio_util::sync::CancellationToken;
 use super::RunError;
 use crate::measure::observer::{done, IntervalObserver, Observed, Snapshot};
 use crate::measure::Check;
+use crate::report::baseline::Baseline;
 use crate::report::compare::{check_baseline_fits, overall_tolerance, Comparison};
 use crate::report::summary::SCHEMA_VERSION;
 use crate::report::verdict::{self, Ending, Rules, Verdict};
 use crate::report::{exercise, junit, table, threshold, Summary};
-use crate::scenario::{CompareTolerances, Plan, Threshold, Tolerance};
+use crate::scenario::{parse_assignment, CompareTolerances, Plan, Setting, Threshold, Tolerance, ToleranceKey};
 
 /// The path that means standard output.
 const STDOUT: &str = "-";
@@ -30,13 +31,18 @@ pub struct GateOptions {
     /// Write summary.json to FILE; `-` prints it to stdout, and the table goes to stderr.
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
-    /// Compare with this summary.json and fail (exit 1) when a latency regresses.
-    #[arg(long, value_name = "FILE")]
+    /// Compare with this summary.json, or the history of runs in this directory (`baseline
+    /// add`), and fail (exit 1) when a latency regresses past its tolerance and its noise.
+    #[arg(long, value_name = "FILE_OR_DIR")]
     pub baseline: Option<PathBuf>,
     /// Tolerance of metrics without their own in the scenario: `10%`, `2ms` or `10% or 2ms`
     /// (default: the scenario's `compare.max_regression`, else `10% or 1ms`).
     #[arg(long, value_name = "TOLERANCE", value_parser = Tolerance::parse)]
     pub max_regression: Option<Tolerance>,
+    /// A tolerance of one metric or one statistic, over the scenario's: `presence_ack.max=50%`
+    /// judges max, `extend.p99=off` never judges it; repeatable.
+    #[arg(long = "tolerance", value_name = "NAME=TOLERANCE", value_parser = parse_assignment)]
+    pub tolerances: Vec<(ToleranceKey, Setting)>,
     /// Compare with a baseline of another scenario or summary schema (refused otherwise).
     #[arg(long)]
     pub allow_different_scenarios: bool,
@@ -60,24 +66,29 @@ impl Gate {
     }
 }
 
-/// Compares `current` with `baseline` under the scenario's tolerances and the command line's.
+/// Compares `current` with `baseline` under the scenario's tolerances and the command line's
+/// (`overrides`, then `max_regression`, win over the scenario's).
 pub fn compare(
-    baseline: &Summary,
+    baseline: &Baseline,
     current: &Summary,
     scenario: &CompareTolerances,
-    command_line: Option<Tolerance>,
+    max_regression: Option<Tolerance>,
+    overrides: &[(ToleranceKey, Setting)],
 ) -> Comparison {
-    Comparison::new(baseline, current, scenario, overall_tolerance(command_line, scenario))
+    let tolerances = scenario.clone().with(overrides);
+    Comparison::new(baseline, current, &tolerances, overall_tolerance(max_regression, scenario))
 }
 
 /// Reads the baseline before the run, so a wrong path is invalid input, not a wasted run.
 /// A baseline of another scenario or schema is refused here too, unless allowed.
-pub fn read_baseline(args: &GateOptions, scenario: &str) -> Result<Option<Summary>, RunError> {
+pub fn read_baseline(args: &GateOptions, scenario: &str) -> Result<Option<Baseline>, RunError> {
     let Some(path) = args.baseline.as_deref() else { return Ok(None) };
-    let baseline = Summary::read(path).map_err(RunError::Baseline)?;
+    let baseline = Baseline::read(path).map_err(RunError::Baseline)?;
     if !args.allow_different_scenarios {
-        check_baseline_fits(&baseline, scenario, SCHEMA_VERSION)
-            .map_err(|err| RunError::Baseline(format!("{}: {err}", path.display())))?;
+        for run in &baseline.runs {
+            check_baseline_fits(run, scenario, SCHEMA_VERSION)
+                .map_err(|err| RunError::Baseline(format!("{}: {err}", path.display())))?;
+        }
     }
     Ok(Some(baseline))
 }
@@ -122,11 +133,12 @@ impl IntervalObserver for AbortWatch {
 pub fn judge(
     summary: &mut Summary,
     gate: &Gate,
-    baseline: Option<&Summary>,
+    baseline: Option<&Baseline>,
     args: &GateOptions,
     ending: &Ending,
 ) -> Verdict {
-    let comparison = baseline.map(|baseline| compare(baseline, summary, &gate.compare, args.max_regression));
+    let comparison =
+        baseline.map(|baseline| compare(baseline, summary, &gate.compare, args.max_regression, &args.tolerances));
     let rules = Rules { thresholds: &gate.thresholds, expected: &gate.expected, comparison: comparison.as_ref() };
     let verdict = verdict::judge(summary, &rules, ending);
     let report = table::render(summary, comparison.as_ref(), args.by_behavior);

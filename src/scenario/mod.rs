@@ -56,7 +56,7 @@ pub use target::BadUrl;
 pub use template::{Template, TemplateContext, TemplateError};
 pub use think::Think;
 pub use threshold::{Op, Stat, Threshold, Unit};
-pub use tolerance::{CompareTolerances, Tolerance};
+pub use tolerance::{parse_assignment, CompareStat, CompareTolerances, Setting, Tolerance, ToleranceKey};
 pub use transport::TransportMix;
 
 /// Reads, validates and compiles the scenario at `path`, with `${VAR}` substituted.

@@ -298,7 +298,8 @@ mod tests {
         assert_eq!((t[3].stat, t[3].abort_after), (Stat::Rate, Some(std::time::Duration::from_secs(3))));
         assert_eq!(t[4].subject, Subject::ErrorKind(crate::measure::ErrorKind::Timeout));
         assert_eq!(plan.compare.max_regression, Some(Tolerance::parse("10% or 2ms").unwrap()));
-        assert_eq!(plan.compare.metrics[&Metric::Connect], Tolerance::parse("5%").unwrap());
+        let connect = crate::scenario::ToleranceKey { metric: Metric::Connect, stat: None };
+        assert_eq!(plan.compare.metrics[&connect], crate::scenario::Setting::parse("5%").unwrap());
     }
 
     #[test]
@@ -402,5 +403,26 @@ mod tests {
         assert!(message.starts_with("expected a tolerance such as"), "{message}");
         let (_, _, _, message) = invalid("compare:\n  metrics: { signals_lost: 5% }\n");
         assert!(message.starts_with("expected a latency metric (connect"), "{message}");
+    }
+
+    #[test]
+    fn per_statistic_tolerances_are_read_and_located() {
+        use crate::scenario::{CompareStat, Setting, ToleranceKey};
+        let plan = compile("compare:\n  metrics: { presence_ack.max: 50%, extend.p99: off, connect: 5% }\n").unwrap();
+        let key = |metric, stat| ToleranceKey { metric, stat };
+        assert_eq!(
+            plan.compare.metrics[&key(Metric::PresenceAck, Some(CompareStat::Max))],
+            Setting::parse("50%").unwrap()
+        );
+        assert_eq!(plan.compare.metrics[&key(Metric::Extend, Some(CompareStat::P99))], Setting::Off);
+        let (line, column, path, message) = invalid("compare:\n  metrics:\n    presence_ack.p95: 50%\n");
+        assert_eq!((line, column, path.as_str()), (7, 5, "compare.metrics"), "{message}");
+        assert!(
+            message.contains("expected a compared statistic (p50, p90, p99, max) after \"presence_ack\""),
+            "{message}"
+        );
+        let (line, column, path, message) = invalid("compare:\n  metrics:\n    extend.p99: of\n");
+        assert_eq!((line, column, path.as_str()), (7, 17, "compare.metrics.extend.p99"), "{message}");
+        assert!(message.ends_with("or off, found \"of\""), "{message}");
     }
 }

@@ -103,7 +103,9 @@ fn a_passing_gate_exits_0_and_writes_junit_and_json() {
     let output = bench(&["compare", faster_path.to_str().unwrap(), summary, "--max-regression", "0%"]);
     assert_eq!(code(&output), 1, "{}", text(&output.stdout));
     assert!(text(&output.stdout).contains("REGRESSED"), "{}", text(&output.stdout));
-    let output = bench(&["compare", summary, faster_path.to_str().unwrap()]);
+    // max is not judged by default, and a fast p50 moving by less than 1ms is within the default
+    // tolerance: a tolerance of 0% shows the improvement.
+    let output = bench(&["compare", summary, faster_path.to_str().unwrap(), "--max-regression", "0%"]);
     assert_eq!(code(&output), 0, "improvements pass: {}", text(&output.stdout));
     assert!(text(&output.stdout).contains("improved"));
 
@@ -136,6 +138,35 @@ fn a_failing_threshold_exits_1() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A history of runs as the baseline: `baseline add` keeps the last N, and a rerun of the same
+/// build against it passes, max and all.
+#[test]
+fn a_baseline_history_is_kept_and_judged_against() {
+    let dir = scratch_dir("gate-history");
+    let path = scenario(&dir, "history", "2s", "");
+    let history = dir.join("baseline");
+    let history_arg = history.to_str().unwrap();
+    for run in 0..2 {
+        let out = dir.join(format!("run{run}"));
+        let output = run_into(&path, &out, &[]);
+        assert_passed(&output, &output.stdout);
+        let summary = out.join("summary.json");
+        let output = bench(&["baseline", "add", summary.to_str().unwrap(), "--to", history_arg, "--keep", "1"]);
+        assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+        assert_eq!(std::fs::read_dir(&history).unwrap().count(), 1, "--keep 1 keeps the latest run only");
+    }
+    let out = dir.join("again");
+    let output = run_into(&path, &out, &["--baseline", history_arg]);
+    let table = text(&output.stdout);
+    assert!(table.contains("not judged (max)"), "{table}");
+    assert_passed(&output, &output.stdout);
+    let summary = out.join("summary.json");
+    let output = bench(&["compare", history_arg, summary.to_str().unwrap(), "--tolerance", "presence_ack.p50=off"]);
+    assert!(text(&output.stdout).contains("presence_ack         p50"), "{}", text(&output.stdout));
+    assert!(text(&output.stdout).contains("not judged (off)"), "{}", text(&output.stdout));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn invalid_input_exits_2() {
     let dir = scratch_dir("gate-invalid");
@@ -152,6 +183,17 @@ fn invalid_input_exits_2() {
     assert_eq!(code(&output), 2, "a missing baseline is refused before the run");
     let output = bench(&["run", path.to_str().unwrap(), "--max-regression", "ten percent"]);
     assert_eq!(code(&output), 2, "clap errors are invalid input too");
+    let output = bench(&["run", path.to_str().unwrap(), "--tolerance", "presence_ack.p95=5%"]);
+    assert_eq!(code(&output), 2, "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("expected a compared statistic (p50, p90, p99, max)"));
+    let tolerances = scenario(&dir, "tolerances", "2s", "compare:\n  metrics:\n    presence_ack.max: 5 percent\n");
+    let output = bench(&["validate", tolerances.to_str().unwrap()]);
+    assert_eq!(code(&output), 2);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("tolerances.yaml:10:23: compare.metrics.presence_ack.max: expected a tolerance"),
+        "{stderr}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
