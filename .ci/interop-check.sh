@@ -90,6 +90,10 @@ run_case() {
   fi
   if [ "$code" -eq 0 ]; then
     result "$lib" "$transport" "$scenario" PASS "$reason"
+  elif [ "$code" -eq 3 ]; then
+    # Twice no verdict: nothing failed, but the harness lagged (the machine was busy), so the
+    # run could not judge. Shown apart; too many of them fail the matrix below.
+    result "$lib" "$transport" "$scenario" NO-VERDICT "$reason"
   else
     result "$lib" "$transport" "$scenario" FAIL "$reason"
   fi
@@ -211,6 +215,8 @@ pids=()
 echo "== interop: summary ($((SECONDS - started)) s)"
 for lib in sockjs-node aiohttp-sockjs; do grep "^$lib " "$work/runs/results.txt" || true; done
 passed=$(awk '$4 == "PASS"' "$work/runs/results.txt" | wc -l)
-failed=$(awk '$4 != "PASS"' "$work/runs/results.txt" | wc -l)
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+failed=$(awk '$4 == "FAIL"' "$work/runs/results.txt" | wc -l)
+unjudged=$(awk '$4 == "NO-VERDICT"' "$work/runs/results.txt" | wc -l)
+echo "$passed passed, $failed failed, $unjudged without a verdict (harness-limited twice)"
+# A matrix that could judge fewer than nine cases in ten says nothing: the machine was busy.
+[ "$failed" -eq 0 ] && [ $((unjudged * 10)) -le $((passed + unjudged)) ]
