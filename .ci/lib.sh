@@ -9,3 +9,29 @@ wait_for_line() {
   done
   echo "no line matching '$2' in $1 after 10 s:"; cat "$1"; return 1
 }
+
+# ensure_prometheus: installs Debian's prometheus (server and promtool) when missing.
+ensure_prometheus() {
+  if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
+  fi
+}
+
+# free_port: a TCP port free on 127.0.0.1 now.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# wait_for URL WHAT: waits up to 30 s for URL to answer 2xx.
+wait_for() {
+  for _ in $(seq 1 300); do curl -fsS "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "timed out waiting for $2 at $1" >&2; return 1
+}
+
+# Background processes a script started (append to `pids`) are stopped, and its scratch
+# directory `work` removed, when it exits: `trap cleanup EXIT`.
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "${work:?}"
+}
