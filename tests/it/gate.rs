@@ -226,6 +226,17 @@ fn a_refused_port_is_a_target_down_within_seconds() {
     assert_down_fast("refused", "http://127.0.0.1:1", "Connection refused");
 }
 
+/// A SockJS server that speaks another message format (it opens sessions and never answers
+/// `connect`): exit 3, and the table, summary.json and JUnit name the layer that failed.
+#[test]
+fn a_sockjs_server_that_never_answers_connect_is_a_target_down_within_seconds() {
+    use crate::common::fault_server::{Fault, FaultServer};
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(FaultServer::start(Fault::Stall { from: std::time::Duration::ZERO }));
+    assert_down_fast("never-connected", &server.directory_url(), "`connect` got no `connected`");
+    drop(server);
+}
+
 #[test]
 fn a_web_server_that_is_not_a_presence_directory_is_named() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
