@@ -151,7 +151,13 @@ fn a_baseline_history_is_kept_and_judged_against() {
         let output = run_into(&path, &out, &[]);
         assert_passed(&output, &output.stdout);
         let summary = out.join("summary.json");
-        let output = bench(&["baseline", "add", summary.to_str().unwrap(), "--to", history_arg, "--keep", "1"]);
+        let mut add = vec!["baseline", "add", summary.to_str().unwrap(), "--to", history_arg, "--keep", "1"];
+        // A run the busy test machine left harness-limited (exit 3, nothing failed) is refused
+        // unless asked for: that refusal is `baseline add`'s own test's, not this one's.
+        if code(&output) == 3 {
+            add.push("--allow-failed");
+        }
+        let output = bench(&add);
         assert_eq!(code(&output), 0, "{}", text(&output.stderr));
         assert_eq!(std::fs::read_dir(&history).unwrap().count(), 1, "--keep 1 keeps the latest run only");
     }
