@@ -2,7 +2,7 @@
 //! can be shown to catch them. Every place that applies one calls into this file, so a
 //! reader can find all of them from here.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 
@@ -110,5 +110,45 @@ impl Faults {
     /// FAULT stale_presence: true when watchers' events lose their `data`.
     pub fn stale_presence(&self) -> bool {
         self.stale_presence
+    }
+}
+
+/// FAULT cpu_per_message: keeps this thread busy for `cost` (nothing when zero), as a server
+/// that does more work per message would. A busy loop, not a sleep: a sleep would yield the
+/// core and land on the timer's millisecond granularity, while a slower server holds its core.
+pub fn spend_cpu(cost: Duration) {
+    if cost.is_zero() {
+        return;
+    }
+    let start = Instant::now();
+    while start.elapsed() < cost {
+        std::hint::spin_loop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// CPU time this thread has used so far.
+    fn thread_cpu_time() -> Duration {
+        let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: `now` is a valid timespec for the call to fill in.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+        assert_eq!(rc, 0, "clock_gettime");
+        Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+    }
+
+    #[test]
+    fn spending_cpu_keeps_the_thread_busy_rather_than_asleep() {
+        let before = thread_cpu_time();
+        spend_cpu(Duration::from_millis(20));
+        // On a busy machine the thread may be preempted for part of the 20 ms; a sleep would
+        // use next to none.
+        let used = thread_cpu_time() - before;
+        assert!(used >= Duration::from_millis(5), "used {used:?} of CPU");
+        let before = thread_cpu_time();
+        spend_cpu(Duration::ZERO);
+        assert!(thread_cpu_time() - before < Duration::from_millis(5));
     }
 }

@@ -125,6 +125,13 @@ pub struct Settings {
     /// Test only: presence events to watching agents carry empty `data` (stale for the agent).
     #[arg(long, default_value_t = false)]
     pub fault_stale_presence: bool,
+
+    /// Test only: spin the CPU this long on every client message, a server whose cost per
+    /// message grew (a regression a CI gate must catch). Unlike `ack_delay`, no timer is
+    /// involved, so microseconds are exact. 0s: off.
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    #[serde(with = "humantime_serde")]
+    pub fault_cpu_per_message: Duration,
 }
 
 /// Most instances one cluster starts: each is a listener and a task set in this process, and

@@ -19,6 +19,7 @@ use crate::protocol::close::{self, Close};
 use crate::protocol::ServerMessage;
 
 use super::cluster::Context;
+use super::faults;
 use super::instance::Instance;
 use super::sockjs::{Linger, Link, Received};
 use super::state::{Outgoing, SessionHandle};
@@ -186,6 +187,7 @@ impl Session {
     fn on_messages(&mut self, messages: &[String]) {
         self.instance.counters.received(messages.len());
         for message in messages {
+            faults::spend_cpu(self.context.settings.fault_cpu_per_message);
             self.dispatch(message);
             if self.close.is_some() {
                 break;
