@@ -1,6 +1,6 @@
-//! `presence-bench compare BASELINE CURRENT`: a per-statistic table of a summary.json against a
-//! baseline (a summary.json, or a directory of them: a history), failing (exit 1) when a
-//! latency regressed past its tolerance and its noise.
+//! `presence-bench compare BASELINE CURRENT...`: a per-statistic table of a summary.json (or
+//! the median of several repeats) against a baseline (a summary.json, or a directory of them:
+//! a history), failing (exit 1) when a latency regressed past its tolerance and its noise.
 
 use std::path::PathBuf;
 
@@ -16,8 +16,10 @@ use presence_bench::run::gate;
 pub struct CompareArgs {
     /// The reference summary.json, or a directory of them (a history, `baseline add`).
     pub baseline: PathBuf,
-    /// The summary.json to judge.
-    pub current: PathBuf,
+    /// The summary.json to judge; several (repeats of one build on a runner too noisy for
+    /// one run) are judged by their median, statistic by statistic.
+    #[arg(required = true, num_args = 1..)]
+    pub current: Vec<PathBuf>,
     /// Tolerance of metrics without their own: `10%`, `2ms` or `10% or 2ms` (default: the
     /// scenario's `compare.max_regression`, else `10% or 1ms`).
     #[arg(long, value_name = "TOLERANCE", value_parser = Tolerance::parse)]
@@ -36,13 +38,15 @@ pub struct CompareArgs {
 }
 
 pub fn run(args: &CompareArgs) -> Outcome {
-    let (baseline, current) = match (Baseline::read(&args.baseline), Summary::read(&args.current)) {
+    let current: Result<Vec<Summary>, String> = args.current.iter().map(|path| Summary::read(path)).collect();
+    let (baseline, current) = match (Baseline::read(&args.baseline), current) {
         (Ok(baseline), Ok(current)) => (baseline, current),
         (Err(err), _) | (_, Err(err)) => return Outcome::InvalidInput(anyhow::Error::msg(err)),
     };
     if !args.allow_different_scenarios {
-        for run in &baseline.runs {
-            if let Err(err) = check_comparable(run, &current) {
+        // Every pair: the repeats must be of one scenario too, or their median mixes two.
+        for run in baseline.runs.iter().chain(&current) {
+            if let Some(err) = current.iter().find_map(|judged| check_comparable(run, judged).err()) {
                 return Outcome::InvalidInput(err.into());
             }
         }

@@ -110,11 +110,13 @@ pub fn check_baseline_fits(baseline: &Summary, scenario: &str, schema: u32) -> R
     Ok(())
 }
 
-/// Every compared statistic of a run against its baseline.
+/// Every compared statistic of a run (or the median of several) against its baseline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Comparison {
     /// How many runs the baseline holds.
     pub runs: usize,
+    /// How many runs were judged: with more than one, each statistic is their median's.
+    pub judged_runs: usize,
     pub rows: Vec<Row>,
 }
 
@@ -159,8 +161,19 @@ impl<'a> Figures<'a> {
 impl Comparison {
     /// Compares `current` with `baseline`; entries of `tolerances` win over `overall`.
     pub fn new(baseline: &Baseline, current: &Summary, tolerances: &CompareTolerances, overall: Tolerance) -> Self {
-        let mut names: Vec<&String> =
-            baseline.runs.iter().flat_map(|run| run.metrics.keys()).chain(current.metrics.keys()).collect();
+        Self::of_median(baseline, std::slice::from_ref(current), tolerances, overall)
+    }
+
+    /// Compares the runs of `current`, repeats of one build, with `baseline`: each statistic
+    /// is judged on the run that is its median (the lower one of an even count), with that
+    /// run's noise, so that one run that met a noisy neighbour does not decide the gate.
+    pub fn of_median(
+        baseline: &Baseline,
+        current: &[Summary],
+        tolerances: &CompareTolerances,
+        overall: Tolerance,
+    ) -> Self {
+        let mut names: Vec<&String> = baseline.runs.iter().chain(current).flat_map(|run| run.metrics.keys()).collect();
         names.sort();
         names.dedup();
         names.retain(|name| !Metric::CONNECT_PHASES.iter().any(|phase| phase.name() == name.as_str()));
@@ -168,21 +181,32 @@ impl Comparison {
         for name in names {
             let metric = Metric::ALL.into_iter().find(|metric| metric.name() == name.as_str());
             let old: Vec<Figures> = baseline.runs.iter().filter_map(|run| Figures::of(run, name)).collect();
-            let new = Figures::of(current, name);
+            let new: Vec<Figures> = current.iter().filter_map(|run| Figures::of(run, name)).collect();
             for stat in CompareStat::ALL {
                 let (setting, own) = metric
                     .and_then(|metric| tolerances.of(metric, stat))
                     .unwrap_or((Setting::Tolerance(overall), false));
-                rows.push(row(name, stat, &old, new.as_ref(), setting, own));
+                rows.push(row(name, stat, &old, median(&new, stat, current.len()), setting, own));
             }
         }
-        Comparison { runs: baseline.runs.len(), rows }
+        Comparison { runs: baseline.runs.len(), judged_runs: current.len(), rows }
     }
 
     /// True when a judged statistic regressed or a judged metric went missing.
     pub fn regressed(&self) -> bool {
         self.rows.iter().any(Row::regressed)
     }
+}
+
+/// The figures of the run whose `stat` is the median of `runs` (which have the metric, of
+/// `of` runs judged); none when at most half the runs have the metric: then it went missing.
+fn median<'f, 'a>(runs: &'f [Figures<'a>], stat: CompareStat, of: usize) -> Option<&'f Figures<'a>> {
+    if runs.len() * 2 <= of {
+        return None;
+    }
+    let mut sorted: Vec<&Figures> = runs.iter().collect();
+    sorted.sort_by_key(|figures| figures.value(stat));
+    sorted.get((sorted.len() - 1) / 2).copied()
 }
 
 /// Judges `stat` of one metric: `old` holds the baseline runs that have it.
@@ -385,6 +409,28 @@ mod tests {
         // Without the histograms (an older summary), the tolerance alone decides.
         let bare = |run: &Summary| Summary { histograms: Default::default(), ..run.clone() };
         assert_eq!(compare(&bare(&baseline), &bare(&exponential(1.12)), "10%").rows[2].change, Change::Regressed);
+    }
+
+    #[test]
+    fn repeats_are_judged_by_their_median_run() {
+        let uniform = |slower: f64| measured((0..2_000).map(move |i| ((1_000 + i / 2) as f64 * slower) as u64));
+        let judge = |runs: &[Summary]| {
+            let overall = Tolerance::parse("10%").unwrap();
+            let baseline = Baseline::one(uniform(1.0));
+            Comparison::of_median(&baseline, runs, &CompareTolerances::default(), overall)
+        };
+        // One run of three twice as slow (a noisy neighbour) does not decide; two do.
+        let one_slow = judge(&[uniform(1.0), uniform(2.0), uniform(1.01)]);
+        assert!(!one_slow.regressed(), "{}", one_slow.render());
+        assert!(one_slow.render().contains("current: 3 runs; each statistic is their median"));
+        let two_slow = judge(&[uniform(2.0), uniform(1.0), uniform(2.0)]);
+        assert_eq!(changes(&two_slow, "presence_ack")[0], Change::Regressed, "{}", two_slow.render());
+        // The median's value is the one shown.
+        assert_eq!(one_slow.rows[0].current, uniform(1.01).metrics["presence_ack"].p50.into());
+        // A metric most repeats lack went missing.
+        let bare = summary(&[]);
+        let missing = judge(&[bare.clone(), bare, uniform(1.0)]);
+        assert_eq!(changes(&missing, "presence_ack")[0], Change::Missing, "{}", missing.render());
     }
 
     #[test]

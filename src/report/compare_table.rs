@@ -14,6 +14,9 @@ impl Comparison {
         if self.runs > 1 {
             let _ = writeln!(out, "baseline: {} runs; each statistic against the worst of them", self.runs);
         }
+        if self.judged_runs > 1 {
+            let _ = writeln!(out, "current: {} runs; each statistic is their median", self.judged_runs);
+        }
         let _ = writeln!(
             out,
             "{:<20} {:<5} {:>10} {:>10} {:>22}  {:<12} {:>7}  verdict",

@@ -66,6 +66,7 @@ mod tests {
         };
         let comparison = Comparison {
             runs: 1,
+            judged_runs: 1,
             rows: vec![
                 row("connect", "p50", Some(100), Some(100), Change::Within),
                 row("presence_ack", "p50", Some(1000), Some(1000), Change::Within),

@@ -66,17 +66,18 @@ impl Gate {
     }
 }
 
-/// Compares `current` with `baseline` under the scenario's tolerances and the command line's
-/// (`overrides`, then `max_regression`, win over the scenario's).
+/// Compares `current` (one run, or repeats judged by their median) with `baseline` under the
+/// scenario's tolerances and the command line's (`overrides`, then `max_regression`, win over
+/// the scenario's).
 pub fn compare(
     baseline: &Baseline,
-    current: &Summary,
+    current: &[Summary],
     scenario: &CompareTolerances,
     max_regression: Option<Tolerance>,
     overrides: &[(ToleranceKey, Setting)],
 ) -> Comparison {
     let tolerances = scenario.clone().with(overrides);
-    Comparison::new(baseline, current, &tolerances, overall_tolerance(max_regression, scenario))
+    Comparison::of_median(baseline, current, &tolerances, overall_tolerance(max_regression, scenario))
 }
 
 /// Reads the baseline before the run, so a wrong path is invalid input, not a wasted run.
@@ -137,8 +138,9 @@ pub fn judge(
     args: &GateOptions,
     ending: &Ending,
 ) -> Verdict {
-    let comparison =
-        baseline.map(|baseline| compare(baseline, summary, &gate.compare, args.max_regression, &args.tolerances));
+    let comparison = baseline.map(|baseline| {
+        compare(baseline, std::slice::from_ref(summary), &gate.compare, args.max_regression, &args.tolerances)
+    });
     let rules = Rules { thresholds: &gate.thresholds, expected: &gate.expected, comparison: comparison.as_ref() };
     let verdict = verdict::judge(summary, &rules, ending);
     let report = table::render(summary, comparison.as_ref(), args.by_behavior);
