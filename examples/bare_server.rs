@@ -1,7 +1,7 @@
 //! The least server a connect storm can run against, for BENCHMARKS.md ("What one connect
 //! costs this machine at least"): tokio-tungstenite alone, answering just what
 //! `examples/bare_storm.rs` waits for (SockJS `o`, `connected` to `connect`, `presence_ack` to
-//! `presence`) and nothing of PROTOCOL.md beyond it: no session state, no heartbeats, no
+//! `presence`) and nothing of docs/protocol.md beyond it: no session state, no heartbeats, no
 //! directory. Beside the bare client it gives the floor of one connect on this machine (TCP,
 //! the upgrade, two round trips), which no Presence server and harness can go below.
 //! It prints its own CPU time per accepted connection every 5 s while connections come in,

@@ -28,7 +28,7 @@ pub enum SessionError {
 }
 
 impl SessionError {
-    /// Whether the instance sent the opening away because it drains (PROTOCOL.md section 4:
+    /// Whether the instance sent the opening away because it drains (docs/protocol.md section 4:
     /// new connections to a draining instance get `c[3000,"Go away!"]` at once): a move the
     /// server asked for, to be tried again elsewhere, not an error.
     pub fn is_drain(&self) -> bool {

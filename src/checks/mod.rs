@@ -1,4 +1,4 @@
-//! The ledger of delivery guarantees (PROTOCOL.md section 3), checked while the load runs.
+//! The ledger of delivery guarantees (docs/protocol.md section 3), checked while the load runs.
 //!
 //! Visitors and agents report what they send and receive; the ledger matches the two sides,
 //! records the cross-party latencies (signal delivery, presence propagation) and counts

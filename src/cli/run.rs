@@ -94,6 +94,14 @@ pub fn execute(args: RunArgs) -> Outcome {
         Ok(options) => options,
         Err(err) => return Outcome::InvalidInput(err),
     };
+    for (kind, url) in plan
+        .drills
+        .as_ref()
+        .zip(plan.target.destination.http_origin())
+        .map_or_else(Vec::new, |(drills, origin)| drills.actions.elsewhere(&origin))
+    {
+        eprintln!("warning: the {} action goes to {url}, another host than the target's (give it as a path, /admin/..., to follow the target)", kind.name());
+    }
     let open_file_limit = raise_open_file_limit();
     if let Some(warning) =
         open_file_limit.and_then(|limit| engine::limits::open_file_warning(&plan, options.shard, limit))

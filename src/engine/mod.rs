@@ -158,7 +158,10 @@ pub async fn run(plan: Plan, options: EngineOptions) -> Result<Measured, StartEr
         let executor = match &target.cluster {
             _ if !shard.owns_drills() => Executor::Elsewhere(shard),
             Some(cluster) => Executor::Embedded(cluster.clone()),
-            None => Executor::External(Box::new(schedule.actions.clone())),
+            None => Executor::External(Box::new(match plan.target.destination.http_origin() {
+                Some(origin) => schedule.actions.against(&origin),
+                None => schedule.actions.clone(),
+            })),
         };
         background.spawn(drill::run(drills.clone(), Arc::new(schedule.clone()), executor, background_stop.clone()));
     }

@@ -17,7 +17,7 @@ pub enum Metric {
     Focus,
     /// A new tab's `connect` sent until the old tab receives its `blur`.
     Blur,
-    /// Session lost until the resent presence is acknowledged (PROTOCOL.md section 4).
+    /// Session lost until the resent presence is acknowledged (docs/protocol.md section 4).
     Reconnect,
     /// `await_signal` step started until a signal arrived.
     SignalWait,
@@ -209,7 +209,7 @@ impl Counter {
     }
 }
 
-/// A delivery guarantee of PROTOCOL.md section 3 that the harness checks; each counts
+/// A delivery guarantee of docs/protocol.md section 3 that the harness checks; each counts
 /// violations, and any violation fails the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Check {

@@ -1,5 +1,5 @@
 //! Client transports: SockJS over WebSocket, raw WebSocket, and the SockJS HTTP transports
-//! (`xhr_streaming`, `xhr_polling`, `eventsource`; see `http_session`) (PROTOCOL.md section 1).
+//! (`xhr_streaming`, `xhr_polling`, `eventsource`; see `http_session`) (docs/protocol.md section 1).
 //!
 //! A [`Connection`] hides the transport and its framing: callers send [`ClientMessage`]s and
 //! receive [`ServerMessage`]s whichever transport is in use, so a visitor's logic is the same

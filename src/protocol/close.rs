@@ -1,4 +1,4 @@
-//! Close codes and reasons used by the server (PROTOCOL.md section 1).
+//! Close codes and reasons used by the server (docs/protocol.md section 1).
 
 use crate::measure::ErrorKind;
 

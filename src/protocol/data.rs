@@ -1,4 +1,4 @@
-//! Custom `data` objects (PROTOCOL.md sections 2 and 5): values are strings or numbers,
+//! Custom `data` objects (docs/protocol.md sections 2 and 5): values are strings or numbers,
 //! at most [`MAX_DATA_KEYS`] keys.
 
 use serde_json::{Map, Value};

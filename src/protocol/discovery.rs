@@ -1,4 +1,4 @@
-//! Where a client connects: through a directory's `/locate` (PROTOCOL.md section 4) or
+//! Where a client connects: through a directory's `/locate` (docs/protocol.md section 4) or
 //! always to one fixed instance.
 
 use std::sync::Arc;

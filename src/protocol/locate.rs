@@ -1,4 +1,4 @@
-//! Discovery (`GET /locate`, PROTOCOL.md section 4) and the small HTTP client it rides on.
+//! Discovery (`GET /locate`, docs/protocol.md section 4) and the small HTTP client it rides on.
 //!
 //! The same client serves the admin routes drills use, so it speaks plain JSON over HTTP/1
 //! with a timeout per request and pooled keep-alive connections: thousands of visitors

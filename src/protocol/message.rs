@@ -1,4 +1,4 @@
-//! Every message object of PROTOCOL.md section 2, as serde types.
+//! Every message object of docs/protocol.md section 2, as serde types.
 //!
 //! Messages travel as JSON objects with a `"type"` field; unknown fields are ignored.
 //! [`ClientMessage`] is what visitors and agents send, [`ServerMessage`] what the server
@@ -181,7 +181,7 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
-    /// The `error` code PROTOCOL.md uses for this failure.
+    /// The `error` code docs/protocol.md uses for this failure.
     pub fn code(&self) -> &'static str {
         match self {
             DecodeError::UnknownType(_) => "unknown_type",

@@ -1,4 +1,4 @@
-//! One definition of the Presence wire protocol (`PROTOCOL.md`), shared by the reference
+//! One definition of the Presence wire protocol (`docs/protocol.md`), shared by the reference
 //! server and the harness so the two sides cannot drift apart.
 //!
 //! - [`message`]: every message object of sections 2 and 5, as serde types.

@@ -1,4 +1,4 @@
-//! SockJS framing over WebSocket, both directions (PROTOCOL.md section 1).
+//! SockJS framing over WebSocket, both directions (docs/protocol.md section 1).
 //!
 //! Server to client: `o` (open), `h` (heartbeat), `a[...]` (messages, each a JSON string
 //! holding one message object), `c[code,"reason"]` (close). Client to server: a JSON array
@@ -134,7 +134,7 @@ const MAX_ID_BYTES: usize = 64;
 /// Which server and session ids a service's session URLs accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdRule {
-    /// PROTOCOL.md's: a server id of 1 to 3 digits, a session id of 1 to 64 of `[A-Za-z0-9_-]`.
+    /// docs/protocol.md's: a server id of 1 to 3 digits, a session id of 1 to 64 of `[A-Za-z0-9_-]`.
     Presence,
     /// SockJS protocol 0.3.3's: any value of at most 64 bytes but an empty one or one with a
     /// dot (the protocol suite's test services, which try `/a/a` and `/_/_`).
@@ -153,12 +153,12 @@ impl IdRule {
     }
 }
 
-/// True when `server` is a valid server id under PROTOCOL.md: 1 to 3 digits.
+/// True when `server` is a valid server id under docs/protocol.md: 1 to 3 digits.
 pub fn is_valid_server_id(server: &str) -> bool {
     (1..=3).contains(&server.len()) && server.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// True when `session` is a valid session id under PROTOCOL.md: 1 to 64 of `[A-Za-z0-9_-]`.
+/// True when `session` is a valid session id under docs/protocol.md: 1 to 64 of `[A-Za-z0-9_-]`.
 pub fn is_valid_session_id(session: &str) -> bool {
     (1..=MAX_ID_BYTES).contains(&session.len())
         && session.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')

@@ -1,4 +1,4 @@
-//! `summary.json`: the run's results in a stable, documented schema (docs/summary.md) that
+//! `summary.json`: the run's results in a stable, documented schema (docs/reports.md) that
 //! other tools, `compare` and CI gates read back.
 
 use std::collections::BTreeMap;
@@ -95,7 +95,7 @@ pub struct Summary {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub service: BTreeMap<String, LatencySummary>,
     pub counters: BTreeMap<String, u64>,
-    /// Delivery-guarantee violations by check name (PROTOCOL.md section 3); zero is a pass.
+    /// Delivery-guarantee violations by check name (docs/protocol.md section 3); zero is a pass.
     #[serde(default)]
     pub checks: BTreeMap<String, u64>,
     /// Errors by kind.

@@ -1,4 +1,4 @@
-//! Reconnect backoff (PROTOCOL.md section 4): capped exponential with jitter, so that the
+//! Reconnect backoff (docs/protocol.md section 4): capped exponential with jitter, so that the
 //! visitors of a lost instance do not all come back in the same millisecond.
 
 use std::time::Duration;

@@ -12,7 +12,7 @@ use super::template::{Template, TemplateContext};
 use crate::protocol::data::{Data, MAX_DATA_KEYS};
 use crate::protocol::Page;
 
-/// Page info with templated fields (PROTOCOL.md `presence.page`).
+/// Page info with templated fields (docs/protocol.md `presence.page`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, DeriveDeserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PageTemplate {

@@ -52,6 +52,8 @@ pub enum DrillKind {
 }
 
 impl DrillKind {
+    pub const ALL: [DrillKind; 3] = [DrillKind::ScaleIn, DrillKind::ScaleOut, DrillKind::Kill];
+
     pub fn name(self) -> &'static str {
         match self {
             DrillKind::ScaleIn => "scale_in",
@@ -76,6 +78,42 @@ impl DrillActions {
             DrillKind::ScaleOut => self.scale_out.as_ref(),
             DrillKind::Kill => self.kill.as_ref(),
         }
+    }
+
+    /// The actions with each URL given as a path (`/admin/kill`) sent to `origin`
+    /// (`http://host:port`, the target's): a scenario whose target is changed with `--target`
+    /// or `--set target.url=` then drills the cluster it loads, not the one it was written for.
+    pub fn against(&self, origin: &str) -> DrillActions {
+        let resolve = |action: &Option<Action>| {
+            action.clone().map(|mut action| {
+                if let ActionRun::Http { url, .. } = &mut action.run {
+                    if url.starts_with('/') {
+                        *url = format!("{origin}{url}");
+                    }
+                }
+                action
+            })
+        };
+        DrillActions {
+            scale_in: resolve(&self.scale_in),
+            scale_out: resolve(&self.scale_out),
+            kill: resolve(&self.kill),
+        }
+    }
+
+    /// The HTTP actions whose absolute URL names another host than `origin`'s: worth a
+    /// warning, since a target moved by the command line leaves them where they were.
+    pub fn elsewhere(&self, origin: &str) -> Vec<(DrillKind, String)> {
+        let host = |url: &str| url.parse::<http::Uri>().ok().and_then(|uri| uri.host().map(str::to_owned));
+        DrillKind::ALL
+            .into_iter()
+            .filter_map(|kind| match self.get(kind).map(|action| &action.run) {
+                Some(ActionRun::Http { url, .. }) if !url.starts_with('/') && host(url) != host(origin) => {
+                    Some((kind, url.clone()))
+                }
+                _ => None,
+            })
+            .collect()
     }
 }
 
@@ -314,10 +352,14 @@ impl ActionSpec {
                         .under(Segment::Key("method")));
                 }
                 let parsed = url.parse::<http::Uri>();
-                if !parsed.is_ok_and(|uri| uri.scheme_str() == Some("http") && uri.host().is_some()) {
-                    return Err(
-                        Issue::here(format!("expected an http:// URL, found {url:?}")).under(Segment::Key("url"))
-                    );
+                let absolute =
+                    |uri: &http::Uri| matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some();
+                let path = |uri: &http::Uri| url.starts_with('/') && uri.scheme().is_none();
+                if !parsed.is_ok_and(|uri| absolute(&uri) || path(&uri)) {
+                    return Err(Issue::here(format!(
+                        "expected an http:// or https:// URL, or a path such as /admin/kill sent to the target, found {url:?}"
+                    ))
+                    .under(Segment::Key("url")));
                 }
                 ActionRun::Http { method, url, body: self.body }
             }
@@ -381,5 +423,25 @@ mod tests {
         assert!(drills.actions.get(DrillKind::ScaleOut).is_none());
         let both = compile("{ actions: { kill: { url: 'http://h/', command: [x] } } }", Duration::from_secs(1));
         assert_eq!(both.unwrap_err().path, [Segment::Key("actions"), Segment::Key("kill")]);
+    }
+
+    #[test]
+    fn a_path_action_follows_the_target_and_a_url_elsewhere_is_named() {
+        let yaml =
+            "{ actions: { scale_in: { url: /admin/scale-in }, kill: { url: 'http://127.0.0.1:7700/admin/kill' } } }";
+        let actions = compile(yaml, Duration::from_secs(10)).unwrap().actions;
+        let target = crate::scenario::Destination::from_url("wss://presence.example:8443/presence").unwrap();
+        let origin = target.http_origin().unwrap();
+        assert_eq!(origin, "https://presence.example:8443");
+        let url = |actions: &DrillActions, kind| match &actions.get(kind).unwrap().run {
+            ActionRun::Http { url, .. } => url.clone(),
+            ActionRun::Command(_) => unreachable!("an HTTP action"),
+        };
+        assert_eq!(url(&actions.against(&origin), DrillKind::ScaleIn), "https://presence.example:8443/admin/scale-in");
+        assert_eq!(url(&actions.against(&origin), DrillKind::Kill), "http://127.0.0.1:7700/admin/kill");
+        assert_eq!(actions.elsewhere(&origin), [(DrillKind::Kill, "http://127.0.0.1:7700/admin/kill".to_owned())]);
+        assert!(actions.elsewhere("http://127.0.0.1:7700").is_empty());
+        let relative = compile("{ actions: { kill: { url: 'admin/kill' } } }", Duration::from_secs(1));
+        assert_eq!(relative.unwrap_err().path, [Segment::Key("actions"), Segment::Key("kill"), Segment::Key("url")]);
     }
 }

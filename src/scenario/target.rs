@@ -84,6 +84,19 @@ impl Destination {
             _ => Err(bad()),
         }
     }
+
+    /// `http(s)://host:port` of a target the harness did not start, against which drill
+    /// actions given as a path (`/admin/kill`) are sent; `None` for the embedded cluster.
+    pub fn http_origin(&self) -> Option<String> {
+        let (Destination::Directory { url } | Destination::Instance { url }) = self else { return None };
+        let uri: http::Uri = url.parse().ok()?;
+        let scheme = match uri.scheme_str()? {
+            "ws" => "http",
+            "wss" => "https",
+            other => other,
+        };
+        Some(format!("{scheme}://{}", uri.authority()?))
+    }
 }
 
 /// The section as written.

@@ -250,7 +250,7 @@ impl Cluster {
 /// When a draining instance stops listening.
 #[derive(Clone, Copy)]
 enum Ending {
-    /// At the end of the drain window, as PROTOCOL.md section 4 says for a scale-in: clients
+    /// At the end of the drain window, as docs/protocol.md section 4 says for a scale-in: clients
     /// that still come meanwhile are told to go away.
     AtWindowEnd,
     /// As soon as no session is left: the whole cluster shuts down, nobody will come back.

@@ -1,5 +1,5 @@
 //! The directory address: `/locate` for the whole cluster, and the admin routes drills
-//! use to scale and kill instances (PROTOCOL.md section 4), and the placement `/locate`
+//! use to scale and kill instances (docs/protocol.md section 4), and the placement `/locate`
 //! answers from, for a partitioned server's directory to answer alike (`/admin/placement`,
 //! once or as a feed of changes).
 

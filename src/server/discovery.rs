@@ -1,5 +1,5 @@
 //! Which instances are in the cluster, and `/locate` over the live, non-draining ones
-//! (PROTOCOL.md section 4). Served by every instance and by the directory alike.
+//! (docs/protocol.md section 4). Served by every instance and by the directory alike.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 

@@ -1,5 +1,5 @@
 //! An instance's HTTP surface: the presence service over every SockJS transport (see
-//! `sockjs`), `/locate` and `/healthz` (PROTOCOL.md sections 1 and 4), and the SockJS test
+//! `sockjs`), `/locate` and `/healthz` (docs/protocol.md sections 1 and 4), and the SockJS test
 //! services when asked for.
 
 use std::sync::Arc;

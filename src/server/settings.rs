@@ -1,4 +1,4 @@
-//! Every setting of the reference server: what PROTOCOL.md calls a "default" is one of these.
+//! Every setting of the reference server: what docs/protocol.md calls a "default" is one of these.
 //!
 //! The same struct is the `serve` command line (clap) and the `target.embedded` section of a
 //! scenario (serde), so the two can never disagree; clap's defaults are the only defaults.

@@ -70,7 +70,7 @@ async fn echo(mut link: Link, heartbeat: Duration) {
 
 /// The four test services of one instance.
 pub fn router(instance: &Instance, context: &Context, options: ServiceOptions) -> Router {
-    // The suite tries session URLs such as `/a/a`: SockJS's ids, not PROTOCOL.md's.
+    // The suite tries session URLs such as `/a/a`: SockJS's ids, not docs/protocol.md's.
     let options = ServiceOptions { ids: IdRule::Sockjs, ..options };
     let services = [
         ("/echo", Behaviour::Echo, ServiceOptions { raw_framing: Framing::RawText, ..options }),

@@ -70,7 +70,7 @@ impl Visitor<'_> {
         let _ = self.send(i, &ack).await;
     }
 
-    /// `blur` and `focused` name the tab they are sent to (PROTOCOL.md section 2).
+    /// `blur` and `focused` name the tab they are sent to (docs/protocol.md section 2).
     fn check_tab_named(&self, i: usize, named: &str) {
         if named != self.tabs[i].id {
             self.ctx.recorder.violation(Check::TabMismatch);

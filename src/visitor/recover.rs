@@ -1,4 +1,4 @@
-//! Recovering a lost session (PROTOCOL.md section 4): reconnect with backoff, re-locate,
+//! Recovering a lost session (docs/protocol.md section 4): reconnect with backoff, re-locate,
 //! re-connect and resend the last presence; or drop the tab when the server ended it on
 //! purpose or broke the protocol.
 //!

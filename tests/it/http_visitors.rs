@@ -1,5 +1,5 @@
 //! The harness's HTTP transports (`xhr_streaming`, `xhr_polling`, `eventsource`) against the
-//! reference server: every PROTOCOL.md behaviour a visitor meets works the same as over
+//! reference server: every docs/protocol.md behaviour a visitor meets works the same as over
 //! WebSocket. Each test runs once per transport.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Reconnects as PROTOCOL.md section 4 asks, seen from both sides: the harness's totals and
+//! Reconnects as docs/protocol.md section 4 asks, seen from both sides: the harness's totals and
 //! an agent that watches the very visitor ids the harness derives from its seed.
 
 use std::collections::{HashMap, HashSet};

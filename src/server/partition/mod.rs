@@ -1,7 +1,7 @@
 //! `serve --processes P`: the reference server over P processes, partitioned by visitor
 //! group, so that each process has its own open-file budget.
 //!
-//! Each child process is a full cluster (instances, shared state, all of PROTOCOL.md) for
+//! Each child process is a full cluster (instances, shared state, all of docs/protocol.md) for
 //! the groups it owns: group `G` belongs to process `G mod P` (the group read as a decimal
 //! number, of any length). Visitors and agents of one group always meet in one process, so
 //! nothing needs to be shared between processes. The parent holds no sessions: it runs

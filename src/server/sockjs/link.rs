@@ -1,7 +1,7 @@
 //! A session's link to its client, whichever transport carries it: one WebSocket, or a
 //! series of HTTP requests (xhr, xhr_streaming, eventsource) that attach to the session and
 //! detach from it. The session logic sees only this: frames in, messages out, heartbeats and
-//! a close, so that every PROTOCOL.md behaviour is the same on every transport.
+//! a close, so that every docs/protocol.md behaviour is the same on every transport.
 
 use tokio::time::Instant;
 

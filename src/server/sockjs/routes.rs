@@ -59,7 +59,7 @@ pub struct ServiceOptions {
     /// Framing of `{prefix}/websocket`.
     pub raw_framing: Framing,
     pub http: HttpSettings,
-    /// Which session URLs exist: PROTOCOL.md's strict ids for the presence service, SockJS's
+    /// Which session URLs exist: docs/protocol.md's strict ids for the presence service, SockJS's
     /// any-value ids for the protocol suite's test services.
     pub ids: sockjs::IdRule,
 }

@@ -1,7 +1,7 @@
 //! A fake Presence server that misbehaves on purpose, so that tests can show the harness
 //! catches each way a server can fail or lie (issue 12).
 //!
-//! It speaks just enough of PROTOCOL.md for visitors and agents: `/locate`, SockJS over
+//! It speaks just enough of docs/protocol.md for visitors and agents: `/locate`, SockJS over
 //! WebSocket and raw WebSocket, `connect`, `connect_unique`, `agent_connect`, `presence`,
 //! `focus`, `extend`, `signal`/`invoke` (always `delivered`, never forwarded). One [`Fault`]
 //! switch, chosen at start, says how it breaks. It binds 127.0.0.1:0 and stops when dropped.
