@@ -7,6 +7,7 @@ mod common;
 mod behaviors;
 mod cluster;
 mod delivery_checks;
+mod docs_examples;
 mod drills;
 mod faults;
 mod fuzz;
