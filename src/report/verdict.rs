@@ -152,6 +152,16 @@ pub fn decide(summary: &Summary, ending: &Ending) -> Verdict {
     if let Some(reason) = no_session(summary) {
         return Verdict::new(Status::TargetDown, reason);
     }
+    let limits = summary.harness.as_ref().and_then(HarnessSummary::reason);
+    // Latencies compared with a baseline measure the harness's own queueing too when it was
+    // the bottleneck (a busy CI runner): regressions alone are then no verdict against the
+    // server, while a lost signal or an error is one whatever the harness's state.
+    if let Some(limits) = &limits {
+        if !failed.is_empty() && failed.iter().all(|failure| matches!(failure, Failure::Regression { .. })) {
+            let reason = format!("{limits}; the comparison with the baseline is not judged ({})", list(&failed));
+            return Verdict::new(Status::HarnessLimited, reason);
+        }
+    }
     if !failed.is_empty() {
         let mut reason = list(&failed);
         if summary.harness.as_ref().is_some_and(|h| !h.trusted) {
@@ -169,7 +179,7 @@ pub fn decide(summary: &Summary, ending: &Ending) -> Verdict {
     if !drills.is_empty() {
         return Verdict::new(Status::DrillFailed, format!("drill action failed: {}", drills.join("; ")));
     }
-    if let Some(reason) = summary.harness.as_ref().and_then(HarnessSummary::reason) {
+    if let Some(reason) = limits {
         return Verdict::new(Status::HarnessLimited, reason);
     }
     Verdict::new(Status::Passed, "")
@@ -338,6 +348,23 @@ mod tests {
         let (st, code, line) = status(&s, &Ending::default());
         assert_eq!((st, code), (Status::Failed, 1));
         assert!(line.ends_with("the harness was limited too, latencies include its own delays)"), "{line}");
+    }
+
+    #[test]
+    fn regressions_of_a_harness_limited_run_are_no_verdict_but_other_failures_are() {
+        let mut s = summary();
+        s.harness = Some(harness_limited());
+        let regressed = r#"{"metric":"presence_ack","passed":false,"detail":"p50 228us -> 356us"}"#;
+        s.baseline.push(serde_json::from_str(regressed).unwrap());
+        let (st, code, line) = status(&s, &Ending::default());
+        assert_eq!((st, code), (Status::HarnessLimited, 3), "{line}");
+        assert!(line.contains("not judged (presence_ack regressed: p50 228us -> 356us)"), "{line}");
+        s.errors.insert("timeout".into(), 1);
+        assert_eq!(status(&s, &Ending::default()).0, Status::Failed);
+        // A trusted run's regression is a failure.
+        let mut s = summary();
+        s.baseline.push(serde_json::from_str(regressed).unwrap());
+        assert_eq!(status(&s, &Ending::default()).0, Status::Failed);
     }
 
     #[test]
