@@ -176,7 +176,21 @@ async fn a_late_shard_in_a_reused_directory_leaves_nothing_of_the_earlier_run() 
     assert_eq!(output.status.code(), Some(3), "{stdout}");
     assert!(stdout.contains("verdict: INCOMPLETE (no summary from shard 1 of 2"), "{stdout}");
 
+    // A merge waiting for this run's shards gives up on the late one after its wait.
+    let run = json(Path::new(&outs[0]))["run_id"].as_str().unwrap().to_owned();
+    let output = bench(&["merge", &outs[0], &outs[1], "--run-id", &run, "--wait", "1s"]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains(&format!("waited 1s; still no summary in {}", outs[1])), "{stderr}");
+
     std::fs::write(Path::new(&outs[1]).join("summary.json"), left_over).unwrap();
+    let output = bench(&["merge", &outs[0], &outs[1], "--run-id", &run]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}/summary.json: of run ", outs[1])) && stderr.contains("(--run-id)"),
+        "{stderr}"
+    );
     let output = bench(&["merge", &outs[0], &outs[1]]).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
