@@ -80,6 +80,11 @@ fn run_in(
         Ok(path) => path,
         Err(err) => return Outcome::InvalidInput(err),
     };
+    // The merged report of an earlier run in this directory must not outlive a run that ends
+    // with no shard to merge.
+    if let Err(err) = presence_bench::run::clear(out) {
+        return err.into();
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => return Outcome::NotCarriedOut(err.into()),

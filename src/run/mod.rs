@@ -37,6 +37,7 @@ pub use error::RunError;
 use gate::{AbortWatch, Gate, GateOptions};
 use intervals::JsonProgress;
 use progress::{Mode, Progress};
+pub use reports::clear;
 
 /// Collector interval: one line per second in the interval log.
 const INTERVAL: Duration = Duration::from_secs(1);

@@ -271,6 +271,28 @@ async fn processes_write_merged_json_progress_and_clean_up_without_out() {
     cluster.shutdown().await;
 }
 
+/// `run --processes` into a reused `--out` whose shards all miss their start: nothing to merge
+/// (exit 3), and the earlier run's merged summary.json is not left standing for this one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_that_merge_nothing_leave_no_earlier_summary() {
+    let cluster = cluster(settings()).await;
+    let dir = scratch_dir("shards-processes-late");
+    let scenario = dir.join("split.yaml");
+    std::fs::write(&scenario, SCENARIO).unwrap();
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("summary.json"), "{\"earlier\": \"run\"}").unwrap();
+    let past = humantime::format_rfc3339_millis(SystemTime::now() - Duration::from_secs(10)).to_string();
+    let (scenario, target) = (scenario.to_str().unwrap(), cluster.directory_url());
+    let args = ["run", scenario, "--target", &target, "--processes", "2", "--start-at", &past, "--quiet"];
+    let output = bench(&[&args[..], &["--out", out.to_str().unwrap()]].concat()).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("no shard left a summary.json"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(out.join("summary.json")).unwrap(), "", "the earlier summary is gone");
+    cluster.shutdown().await;
+}
+
 /// SIGTERM to `run --processes` reaches every child: each stops and writes its report, and the
 /// merged run is INTERRUPTED (exit 3), not a verdict on a part of the load.
 #[cfg(unix)]
