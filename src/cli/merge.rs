@@ -5,13 +5,15 @@
 //! run), and with `--html` the run's HTML report is drawn from them.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context;
 
-use super::Outcome;
+use super::{merge_wait, Outcome};
 use presence_bench::report::html::{self, ReportError};
 use presence_bench::report::merge::{self, ShardSummary};
 use presence_bench::report::merge_files;
+use presence_bench::report::run_id::RunId;
 use presence_bench::report::verdict::Ending;
 use presence_bench::report::{shard_table, Summary};
 use presence_bench::run::gate::{self, Gate, GateOptions};
@@ -33,23 +35,40 @@ pub struct MergeArgs {
     /// a missing shard is exit 3.
     #[arg(long)]
     pub allow_missing: bool,
+    /// Merge only shards of this run (`run --run-id`, or the id a shard derived and printed):
+    /// a summary of another run, left over in a reused directory, is refused (exit 2).
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<RunId>,
+    /// Wait up to DURATION (e.g. 70m) for every shard to finish its summary.json (of
+    /// `--run-id`, with it) before merging: a merge started together with the shards.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub wait: Option<Duration>,
     #[command(flatten)]
     pub gate: GateOptions,
 }
 
 pub fn run(args: &MergeArgs) -> Outcome {
-    merge_dirs(&args.dirs, args.out.as_deref(), args.html.as_deref(), &args.gate, args.allow_missing)
+    if let Some(wait) = args.wait {
+        merge_wait::until_finished(&args.dirs, args.run_id.as_ref(), wait);
+    }
+    let inputs = Inputs { dirs: &args.dirs, run_id: args.run_id.as_ref(), allow_missing: args.allow_missing };
+    merge_dirs(&inputs, args.out.as_deref(), args.html.as_deref(), &args.gate)
+}
+
+/// The shards a merge is given.
+pub struct Inputs<'a> {
+    /// Their output directories.
+    pub dirs: &'a [PathBuf],
+    /// The run they must all be of, when known.
+    pub run_id: Option<&'a RunId>,
+    /// Judge the shards present when some are missing.
+    pub allow_missing: bool,
 }
 
 /// Merges the summaries in `dirs`, judges, prints and writes the merged report and interval
 /// files into `out` (and with `html`, the HTML report); `run --processes` ends with this too.
-pub fn merge_dirs(
-    dirs: &[PathBuf],
-    out: Option<&Path>,
-    html: Option<&Path>,
-    gate_args: &GateOptions,
-    allow_missing: bool,
-) -> Outcome {
+pub fn merge_dirs(inputs: &Inputs<'_>, out: Option<&Path>, html: Option<&Path>, gate_args: &GateOptions) -> Outcome {
+    let Inputs { dirs, run_id, allow_missing } = *inputs;
     let writable = out.map_or(Ok(()), |out| {
         std::fs::create_dir_all(out).with_context(|| format!("--out {}: cannot create the directory", out.display()))
     });
@@ -69,6 +88,14 @@ pub fn merge_dirs(
             continue;
         }
         match Summary::read(&file) {
+            Ok(summary) if run_id.is_some() && summary.run_id.as_ref() != run_id => {
+                let found = summary.run_id.map_or_else(|| "none".to_owned(), |id| id.to_string());
+                return Outcome::InvalidInput(anyhow::anyhow!(
+                    "{}: of run {found}, not of run {} (--run-id): left over from another run in a reused directory?",
+                    file.display(),
+                    run_id.map(RunId::as_str).unwrap_or_default()
+                ));
+            }
             Ok(summary) => {
                 shards.push(ShardSummary { file, summary });
                 present.push(dir.clone());
@@ -121,7 +148,7 @@ pub fn merge_dirs(
 /// warned about: the merged summary is what was asked for.
 fn write_run_files(dirs: &[PathBuf], out: &Path, html: Option<&Path>, summary: &Summary) -> Result<(), Outcome> {
     let started_at = humantime::parse_rfc3339_weak(&summary.started_at).unwrap_or(std::time::UNIX_EPOCH);
-    let merged = merge_files::write(dirs, out, started_at);
+    let merged = merge_files::write(dirs, out, started_at, summary.run_id.as_ref());
     let Some(file) = html else {
         if let Err(err) = merged {
             eprintln!(

@@ -3,6 +3,7 @@
 pub mod baseline;
 pub mod compare;
 pub mod merge;
+pub mod merge_wait;
 pub mod processes;
 pub mod progress;
 pub mod report;

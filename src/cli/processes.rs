@@ -12,8 +12,9 @@ use std::time::{Duration, SystemTime};
 
 use tokio::process::{Child, Command};
 
-use super::merge::merge_dirs;
+use super::merge::{merge_dirs, Inputs};
 use super::run::RunArgs;
+use super::shards_progress::{Display, Follower};
 use super::Outcome;
 use presence_bench::engine::shard::Shard;
 use presence_bench::protocol::headers::Headers;
@@ -25,7 +26,9 @@ use presence_bench::shutdown::{Messages, Shutdown};
 /// parse the scenario and check the target.
 const START_LEAD: Duration = Duration::from_secs(3);
 
-/// Runs `plan` as `processes` shards and merges them; `args` as given to `run`.
+/// Runs `plan` as `processes` shards and merges them; `args` as given to `run`. Without
+/// `--out`, the shards write to a temporary directory, removed once they are merged (the
+/// merged table is the run's report).
 pub fn run(args: &RunArgs, plan: &Plan, processes: u32) -> Outcome {
     if args.split.shard.is_some() || args.split.shards.is_some() {
         return Outcome::InvalidInput(anyhow::anyhow!(
@@ -36,9 +39,34 @@ pub fn run(args: &RunArgs, plan: &Plan, processes: u32) -> Outcome {
     if let Err(err) = first.and_then(|shard| super::split::check_target(plan, shard)) {
         return Outcome::InvalidInput(err);
     }
-    let out =
-        args.out.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("presence-bench-{}", std::process::id())));
-    let start_at = args.split.start_at.unwrap_or_else(|| SystemTime::now() + START_LEAD);
+    let start_at = match args.split.start_at() {
+        Ok(start) => start.map_or_else(|| SystemTime::now() + START_LEAD, |start| start.at),
+        Err(err) => return Outcome::InvalidInput(err),
+    };
+    let display = match Display::of(&args.progress, args.quiet) {
+        Ok(display) => display,
+        Err(err) => return Outcome::InvalidInput(err),
+    };
+    let Some(out) = &args.out else {
+        let temporary = std::env::temp_dir().join(format!("presence-bench-{}", std::process::id()));
+        let outcome = run_in(args, plan, (processes, start_at), &temporary, display);
+        if let Err(err) = std::fs::remove_dir_all(&temporary) {
+            eprintln!("warning: the shards' reports are left in {}: cannot remove it: {err}", temporary.display());
+        }
+        return outcome;
+    };
+    run_in(args, plan, (processes, start_at), out, display)
+}
+
+/// Runs the shards with their reports under `out`, shows their progress on `display`, and
+/// merges them.
+fn run_in(
+    args: &RunArgs,
+    plan: &Plan,
+    (processes, start_at): (u32, SystemTime),
+    out: &Path,
+    display: Option<Display>,
+) -> Outcome {
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
         Err(err) => return Outcome::NotCarriedOut(anyhow::anyhow!("cannot find the harness's own binary: {err}")),
@@ -48,16 +76,22 @@ pub fn run(args: &RunArgs, plan: &Plan, processes: u32) -> Outcome {
     // The children run the scenario as this process read it (`${VAR}` substituted, `--set`
     // applied), not the file again: one scenario for every shard. Its headers (the file's and
     // `--header`'s) go to them through the environment, never into the file.
-    let scenario = match write_effective_scenario(args, &out) {
+    let scenario = match write_effective_scenario(args, out) {
         Ok(path) => path,
         Err(err) => return Outcome::InvalidInput(err),
     };
+    // The merged report of an earlier run in this directory must not outlive a run that ends
+    // with no shard to merge.
+    if let Err(err) = presence_bench::run::clear(out) {
+        return err.into();
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => return Outcome::NotCarriedOut(err.into()),
     };
+    let kept = if args.out.is_some() { "" } else { " (removed after the merge)" };
     eprintln!(
-        "running {} as {processes} processes, starting at {}; shards' reports in {}",
+        "running {} as {processes} processes, starting at {}; shards' reports in {}{kept}",
         plan.name,
         humantime::format_rfc3339_millis(start_at),
         out.display()
@@ -68,20 +102,24 @@ pub fn run(args: &RunArgs, plan: &Plan, processes: u32) -> Outcome {
         child_command(&exe, args, &scenario, (shard, start_at), dir, metrics, &plan.target.headers)
     });
     let timelines = dirs.iter().map(|dir| dir.join("timeline.jsonl")).collect();
-    let progress = (!args.quiet).then(|| super::shards_progress::follow(timelines, plan.duration));
+    let mut progress = display.map(|display| Follower::new(timelines, plan.duration, display));
     let failed = runtime.block_on(async {
-        let Some(progress) = progress else { return supervise(children.collect()).await };
-        // The line goes on until every child has ended.
+        let Some(progress) = &mut progress else { return supervise(children.collect()).await };
+        // The progress goes on until every child has ended.
         tokio::select! {
             failed = supervise(children.collect()) => failed,
-            () = progress => unreachable!("the progress line runs until dropped"),
+            never = progress.follow() => match never {},
         }
     });
+    if let Some(progress) = progress {
+        progress.finish();
+    }
     if let Err(err) = failed {
         return Outcome::NotCarriedOut(err);
     }
     // The merged summary.json goes next to the shards' directories, as `run --out` writes it.
-    merge_dirs(&dirs, args.out.as_deref(), args.html.as_deref(), &args.gate, false)
+    let inputs = Inputs { dirs: &dirs, run_id: args.split.run_id.as_ref(), allow_missing: false };
+    merge_dirs(&inputs, args.out.as_deref(), args.html.as_deref(), &args.gate)
 }
 
 /// Writes the effective scenario to `out/scenario.yaml` for the children to run, without its
@@ -121,6 +159,12 @@ fn child_command(
     }
     if let Some(addr) = metrics {
         command.arg("--metrics-addr").arg(addr.to_string());
+    }
+    if let Some(run_id) = &args.split.run_id {
+        command.arg("--run-id").arg(run_id.as_str());
+    }
+    if args.split.allow_distant_start {
+        command.arg("--allow-distant-start");
     }
     if let Some(linger) = args.metrics_linger {
         command.arg("--metrics-linger").arg(humantime::format_duration(linger).to_string());

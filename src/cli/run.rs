@@ -167,7 +167,7 @@ fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
 fn options(args: &RunArgs, plan: &Plan) -> anyhow::Result<Options> {
     let shard = args.split.shard()?;
     split::check_target(plan, shard)?;
-    let start_at = args.split.start_at();
+    let start_at = args.split.start_at()?;
     // What merging this shard's summary with the others' needs; read before the run.
     let scenario_text = if shard.is_split() || start_at.is_some() {
         Some(scenario::effective_text(&args.scenario, &args.sets)?.0)
@@ -183,6 +183,7 @@ fn options(args: &RunArgs, plan: &Plan) -> anyhow::Result<Options> {
         shard,
         start_at,
         scenario_text,
+        run_id: args.split.run_id.clone(),
     })
 }
 

@@ -1,22 +1,58 @@
-//! The one live progress line of `run --processes`: every child writes its `timeline.jsonl`
-//! (one row per interval, flushed as written); once a second the parent reads what each file
-//! gained, keeps each shard's newest row, and prints their sum. Percentiles of several shards
-//! cannot be added, so the line shows the worst shard's `presence_ack` p99 and says so.
+//! The live progress of `run --processes`: every child writes its `timeline.jsonl` (one row
+//! per interval, flushed as written); once a second the parent reads what each file gained and
+//! shows the shards together. By default one line: the sum of each shard's newest row
+//! (percentiles of several shards cannot be added, so the line shows the worst shard's
+//! `presence_ack` p99 and says so). With `--progress json` (or `--progress-file`), one JSON
+//! object per second as a single run prints it: second `k` of every shard folded into one row
+//! (`merge_files::add_timeline`, as the merged timeline.jsonl is), once every shard has
+//! written it.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::progress::ProgressArgs;
+use presence_bench::report::merge_files::add_timeline;
 use presence_bench::report::table::micros;
-use presence_bench::report::timeline::TimelineRow;
+use presence_bench::report::timeline::{self, RowOutput, TimelineRow};
+use presence_bench::run::intervals::JsonProgress;
+use presence_bench::run::progress::Mode;
 
-/// How often the line is printed: the children's collector interval.
+/// How often the progress is shown: the children's collector interval.
 const EVERY: Duration = Duration::from_secs(1);
+
+/// A shard this many rows behind the others is not waited for: its rows are left out of the
+/// objects of the seconds it has not written yet (it has stopped or stalled).
+const BEHIND: usize = 2;
+
+/// How the shards' progress is shown.
+pub enum Display {
+    /// One summed line a second on stderr.
+    Line,
+    /// One merged [`TimelineRow`] a second, as JSON, on stderr or to a file.
+    Json(RowOutput),
+}
+
+impl Display {
+    /// What the command line asks for: JSON when `--progress json` or `--progress-file` (the
+    /// file opened now, so a bad path is found before the run), else the line unless quiet.
+    pub fn of(args: &ProgressArgs, quiet: bool) -> anyhow::Result<Option<Display>> {
+        match args.json() {
+            Some(JsonProgress::Stderr) => Ok(Some(Display::Json(Box::new(std::io::stderr())))),
+            Some(JsonProgress::File(path)) => timeline::row_file(&path)
+                .map(|file| Some(Display::Json(file)))
+                .map_err(|err| anyhow::anyhow!("--progress-file {}: cannot be written: {err}", path.display())),
+            None if args.mode(quiet) == Mode::Off => Ok(None),
+            None => Ok(Some(Display::Line)),
+        }
+    }
+}
 
 /// One child's timeline file, read on from where the last look stopped.
 struct Tail {
     path: PathBuf,
     read: usize,
-    newest: Option<TimelineRow>,
+    rows: Vec<TimelineRow>,
 }
 
 impl Tail {
@@ -28,29 +64,78 @@ impl Tail {
         let Some(end) = fresh.iter().rposition(|byte| *byte == b'\n') else { return };
         let complete = &fresh[..end];
         self.read += end + 1;
-        let newest = complete.split(|byte| *byte == b'\n').rev().find_map(|line| serde_json::from_slice(line).ok());
-        if newest.is_some() {
-            self.newest = newest;
+        self.rows.extend(complete.split(|byte| *byte == b'\n').filter_map(|line| serde_json::from_slice(line).ok()));
+    }
+}
+
+/// The children's timelines, followed.
+pub struct Follower {
+    tails: Vec<Tail>,
+    duration: Duration,
+    display: Display,
+    /// JSON objects written so far: seconds `0..written`.
+    written: usize,
+}
+
+impl Follower {
+    pub fn new(timelines: Vec<PathBuf>, duration: Duration, display: Display) -> Follower {
+        let tails = timelines.into_iter().map(|path| Tail { path, read: 0, rows: Vec::new() }).collect();
+        Follower { tails, duration, display, written: 0 }
+    }
+
+    /// Shows the progress once a second until dropped (when the children have ended).
+    pub async fn follow(&mut self) -> std::convert::Infallible {
+        let mut ticker = tokio::time::interval(EVERY);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            ticker.tick().await;
+            self.show(false);
+        }
+    }
+
+    /// Once the children have ended: the seconds not shown yet, every shard's last rows in.
+    pub fn finish(mut self) {
+        self.show(true);
+    }
+
+    fn show(&mut self, last: bool) {
+        for tail in &mut self.tails {
+            tail.catch_up();
+        }
+        match &mut self.display {
+            Display::Line => {
+                let rows: Vec<&TimelineRow> = self.tails.iter().filter_map(|tail| tail.rows.last()).collect();
+                if !rows.is_empty() && !last {
+                    eprintln!("{}", line(&rows, self.tails.len(), self.duration));
+                }
+            }
+            Display::Json(output) => {
+                let lengths: Vec<usize> = self.tails.iter().map(|tail| tail.rows.len()).collect();
+                let ready = if last { lengths.iter().copied().max() } else { ready(&lengths) };
+                while self.written < ready.unwrap_or(0) {
+                    let second = self.tails.iter().filter_map(|tail| tail.rows.get(self.written));
+                    let merged = second.cloned().reduce(|mut sum, row| {
+                        add_timeline(&mut sum, &row);
+                        sum
+                    });
+                    let text = merged.map(|row| serde_json::to_string(&row)).transpose();
+                    if let Ok(Some(text)) = text {
+                        if let Err(err) = writeln!(output, "{text}") {
+                            eprintln!("warning: JSON progress: {err}");
+                        }
+                    }
+                    self.written += 1;
+                }
+            }
         }
     }
 }
 
-/// Prints the combined line once a second, to stderr, until the future is dropped (when the
-/// children have ended).
-pub async fn follow(timelines: Vec<PathBuf>, duration: Duration) {
-    let mut tails: Vec<Tail> = timelines.into_iter().map(|path| Tail { path, read: 0, newest: None }).collect();
-    let mut ticker = tokio::time::interval(EVERY);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    loop {
-        ticker.tick().await;
-        for tail in &mut tails {
-            tail.catch_up();
-        }
-        let rows: Vec<&TimelineRow> = tails.iter().filter_map(|tail| tail.newest.as_ref()).collect();
-        if !rows.is_empty() {
-            eprintln!("{}", line(&rows, tails.len(), duration));
-        }
-    }
+/// How many seconds can be shown: those every shard has written, except that a shard more
+/// than [`BEHIND`] rows behind the furthest is not waited for.
+fn ready(lengths: &[usize]) -> Option<usize> {
+    let furthest = lengths.iter().copied().max()?;
+    lengths.iter().copied().filter(|&length| length + BEHIND > furthest).min()
 }
 
 /// The shards' newest rows as one line: sums where sums mean something, the worst p99.
@@ -99,12 +184,54 @@ mod tests {
         let first = serde_json::to_string(&row(0.0, 10, 100, 0)).unwrap();
         let second = serde_json::to_string(&row(1.0, 20, 100, 0)).unwrap();
         std::fs::write(&path, format!("{first}\n{}", &second[..10])).unwrap();
-        let mut tail = Tail { path: path.clone(), read: 0, newest: None };
+        let mut tail = Tail { path: path.clone(), read: 0, rows: Vec::new() };
         tail.catch_up();
-        assert_eq!(tail.newest.as_ref().map(|row| row.visitors), Some(10), "the half-written line waits");
+        assert_eq!(tail.rows.iter().map(|row| row.visitors).collect::<Vec<_>>(), [10], "the half-written line waits");
         std::fs::write(&path, format!("{first}\n{second}\n")).unwrap();
         tail.catch_up();
-        assert_eq!(tail.newest.as_ref().map(|row| row.visitors), Some(20));
+        assert_eq!(tail.rows.iter().map(|row| row.visitors).collect::<Vec<_>>(), [10, 20]);
         std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_stalled_shard_is_not_waited_for() {
+        assert_eq!(ready(&[3, 2, 3]), Some(2), "second 2 waits for the shard that has not written it");
+        assert_eq!(ready(&[5, 2, 5]), Some(5), "a shard 3 rows behind is left out");
+        assert_eq!(ready(&[]), None);
+    }
+
+    /// `--progress json` with two shards: one object per second, the shards' rows of that
+    /// second folded into it; the second only one shard has written waits for the other, and
+    /// comes out at the end.
+    #[test]
+    fn json_progress_is_one_merged_object_per_second() {
+        let dir = std::env::temp_dir().join(format!("presence-bench-json-progress-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |name: &str, rows: &[TimelineRow]| {
+            let lines: String = rows.iter().map(|row| serde_json::to_string(row).unwrap() + "\n").collect();
+            std::fs::write(dir.join(name), lines).unwrap();
+        };
+        write("a.jsonl", &[row(0.0, 10, 900, 1), row(1.0, 12, 100, 0)]);
+        write("b.jsonl", &[row(0.0, 5, 2500, 0)]);
+        let output = dir.join("progress.jsonl");
+        let display = Display::Json(timeline::row_file(&output).unwrap());
+        let mut follower =
+            Follower::new(vec![dir.join("a.jsonl"), dir.join("b.jsonl")], Duration::from_secs(10), display);
+        follower.show(false);
+        let objects = || -> Vec<TimelineRow> {
+            let text = std::fs::read_to_string(&output).unwrap();
+            text.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+        };
+        assert_eq!(objects().len(), 1, "second 1 waits for shard b");
+        assert_eq!((objects()[0].visitors, objects()[0].p99_us["presence_ack"]), (15, 2500));
+        assert_eq!(objects()[0].errors["unanswered"], 1);
+        assert_eq!(objects()[0].messages_sent_per_s, 200.0);
+        follower.finish();
+        assert_eq!(
+            objects().iter().map(|row| row.visitors).collect::<Vec<_>>(),
+            [15, 12],
+            "the last second at the end"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

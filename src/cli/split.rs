@@ -8,7 +8,11 @@ use anyhow::{anyhow, Context};
 
 use presence_bench::engine::shard::Shard;
 use presence_bench::engine::start::StartAt;
+use presence_bench::report::run_id::RunId;
 use presence_bench::scenario::{Destination, Plan};
+
+/// A start further ahead than this is refused unless asked for (`--allow-distant-start`).
+pub const DISTANT_START: Duration = Duration::from_secs(3600);
 
 /// The environment variable a Kubernetes Indexed Job sets to the pod's index.
 pub const JOB_INDEX: &str = "JOB_COMPLETION_INDEX";
@@ -29,6 +33,15 @@ pub struct SplitArgs {
     /// How late a shard may start and still run (with --start-at; `engine::start::DEFAULT_TOLERANCE`).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "1s")]
     pub start_tolerance: Duration,
+    /// Wait for a --start-at more than an hour away (refused without it: most likely a stale
+    /// or mistyped instant, which would leave the shards waiting for it).
+    #[arg(long)]
+    pub allow_distant_start: bool,
+    /// The run's id, the same on every shard (lowercase letters, digits and `-`, up to 40),
+    /// written into every output so that `merge` never mixes two runs; by default derived
+    /// from the scenario, seed, shard count and start.
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<RunId>,
 }
 
 impl SplitArgs {
@@ -49,8 +62,21 @@ impl SplitArgs {
         }
     }
 
-    pub fn start_at(&self) -> Option<StartAt> {
-        self.start_at.map(|at| StartAt { at, tolerance: self.start_tolerance })
+    /// The synchronised start; one more than [`DISTANT_START`] ahead is refused unless
+    /// `--allow-distant-start` says it is meant.
+    pub fn start_at(&self) -> anyhow::Result<Option<StartAt>> {
+        let Some(at) = self.start_at else { return Ok(None) };
+        let ahead = at.duration_since(SystemTime::now()).unwrap_or_default();
+        if ahead > DISTANT_START && !self.allow_distant_start {
+            let ahead = humantime::format_duration(Duration::from_secs(ahead.as_secs()));
+            return Err(anyhow!(
+                "--start-at {} is {ahead} away, more than {}: a stale or mistyped instant? Give \
+                 --allow-distant-start to wait for it",
+                humantime::format_rfc3339_seconds(at),
+                humantime::format_duration(DISTANT_START)
+            ));
+        }
+        Ok(Some(StartAt { at, tolerance: self.start_tolerance }))
     }
 }
 
@@ -64,4 +90,21 @@ pub fn check_target(plan: &Plan, shard: Shard) -> anyhow::Result<()> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_start_more_than_an_hour_away_is_refused_unless_asked_for() {
+        let at = |ahead| Some(SystemTime::now() + ahead);
+        let soon = SplitArgs { start_at: at(Duration::from_secs(3500)), ..SplitArgs::default() };
+        assert!(soon.start_at().unwrap().is_some());
+        let mut distant = SplitArgs { start_at: at(Duration::from_secs(4 * 3600)), ..SplitArgs::default() };
+        let err = distant.start_at().unwrap_err().to_string();
+        assert!(err.contains("is 3h 59m") && err.contains("--allow-distant-start"), "{err}");
+        distant.allow_distant_start = true;
+        assert!(distant.start_at().unwrap().is_some());
+    }
 }

@@ -17,6 +17,7 @@ use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use hdrhistogram::serialization::V2DeflateSerializer;
 use tokio::sync::mpsc;
 
+use super::run_id::RunId;
 use crate::measure::{Interval, Metric};
 
 /// Room for one line: an interval's histogram, deflated and in base64, is a few hundred bytes
@@ -24,25 +25,36 @@ use crate::measure::{Interval, Metric};
 const LINE_CAPACITY: usize = 16 * 1024;
 
 /// Writes every interval received until the channel closes; answers how many were written.
+/// The header names the run (`run`) when it has an id.
 pub async fn write_intervals(
     path: &Path,
     started_at: SystemTime,
+    run: Option<&RunId>,
     mut intervals: mpsc::Receiver<Interval>,
 ) -> std::io::Result<u64> {
-    write_stream(path, started_at, stream::poll_fn(|cx| intervals.poll_recv(cx))).await
+    write_stream(path, started_at, run, stream::poll_fn(|cx| intervals.poll_recv(cx))).await
 }
 
 /// Writes `intervals`, all known already (a merged run's), at once.
-pub fn write_all(path: &Path, started_at: SystemTime, intervals: Vec<Interval>) -> std::io::Result<u64> {
+pub fn write_all(
+    path: &Path,
+    started_at: SystemTime,
+    run: Option<&RunId>,
+    intervals: Vec<Interval>,
+) -> std::io::Result<u64> {
     // Every interval is ready, so the writer never waits: it is done on its first poll.
-    write_stream(path, started_at, stream::iter(intervals)).now_or_never().unwrap_or_else(|| {
+    write_stream(path, started_at, run, stream::iter(intervals)).now_or_never().unwrap_or_else(|| {
         Err(std::io::Error::other("the interval log writer waited on intervals that were all ready"))
     })
 }
 
+/// The header comment that names the run, as `run RUN_ID`.
+const RUN_COMMENT: &str = "run ";
+
 async fn write_stream(
     path: &Path,
     started_at: SystemTime,
+    run: Option<&RunId>,
     mut intervals: impl Stream<Item = Interval> + Unpin,
 ) -> std::io::Result<u64> {
     // A line is a comment or one metric's interval: written whole, one write per line, a
@@ -51,8 +63,12 @@ async fn write_stream(
     let mut serializer = V2DeflateSerializer::new();
     let mut written = 0;
     {
-        let mut log = IntervalLogWriterBuilder::new()
-            .add_comment("presence-bench latency log; values in microseconds; one tag per metric")
+        let mut builder = IntervalLogWriterBuilder::new();
+        builder.add_comment("presence-bench latency log; values in microseconds; one tag per metric");
+        if let Some(run) = run {
+            builder.add_comment(&format!("{RUN_COMMENT}{run}"));
+        }
+        let mut log = builder
             .with_start_time(started_at)
             .with_base_time(started_at)
             .with_max_value_divisor(1000.0)
@@ -90,9 +106,12 @@ mod tests {
         interval.histograms[Metric::PresenceAck.index()].record(1500).unwrap();
         tx.send(interval).await.unwrap();
         drop(tx);
-        let written = write_intervals(&path, SystemTime::now(), rx).await.unwrap();
+        let run: RunId = "nightly-7".parse().unwrap();
+        let written = write_intervals(&path, SystemTime::now(), Some(&run), rx).await.unwrap();
         assert_eq!(written, 1);
         assert_eq!(tags_in(&path), ["presence_ack"]);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.lines().any(|line| line == "#run nightly-7"), "the header names the run: {text}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -115,7 +134,7 @@ mod tests {
         // so it is done with the first.
         let (tx, rx) = mpsc::channel(1);
         let log = path.clone();
-        let writer = tokio::spawn(async move { write_intervals(&log, SystemTime::now(), rx).await });
+        let writer = tokio::spawn(async move { write_intervals(&log, SystemTime::now(), None, rx).await });
         for (second, metric) in [(1, Metric::Connect), (2, Metric::PresenceAck), (3, Metric::Blur)] {
             let mut interval = Interval::empty(Duration::from_secs(second), Duration::from_secs(1));
             interval.histograms[metric.index()].record(250).unwrap();

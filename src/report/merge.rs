@@ -27,14 +27,33 @@ pub enum MergeError {
     Nothing,
     #[error("{file}: not a shard's summary (no `shard` section: was it run with --shard or --processes?)")]
     NotAShard { file: PathBuf },
-    #[error(
-        "{file}: field `shard.{field}` is {found}, but {first} has {expected}: shards of different runs are not merged"
-    )]
+    #[error("{file}: field `{field}` is {found}, but {first} has {expected}: shards of different runs are not merged")]
     Mismatch { file: PathBuf, field: &'static str, expected: String, found: String, first: PathBuf },
+    /// Shards of two runs (boxed: the rest of the errors are small).
+    #[error(transparent)]
+    OtherRun(Box<TwoRuns>),
     #[error("{file}: shard {index} is also {other}")]
     Twice { file: PathBuf, index: u32, other: PathBuf },
     #[error("{file}: field `{field}`: {source}")]
     Histogram { file: PathBuf, field: String, source: DecodeError },
+}
+
+/// Shards of two runs: in a reused output directory, the one that started earlier is a
+/// leftover of a previous run.
+#[derive(Debug, Error)]
+#[error(
+    "{file} is of run {found} (started {found_start}), but {first} is of run {expected} (started \
+     {expected_start}): shards of different runs are not merged; {earlier} started earlier (left over from a \
+     previous run in a reused directory?)"
+)]
+pub struct TwoRuns {
+    pub file: PathBuf,
+    pub found: String,
+    pub found_start: String,
+    pub first: PathBuf,
+    pub expected: String,
+    pub expected_start: String,
+    pub earlier: PathBuf,
 }
 
 /// One shard's summary, and the file it came from (for messages).
@@ -64,11 +83,13 @@ pub fn merge(shards: Vec<ShardSummary>) -> Result<Merged, MergeError> {
     let mut by_index: BTreeMap<u32, &ShardSummary> = BTreeMap::new();
     for shard in &shards {
         let own = shard_info(shard)?;
+        one_run(first, shard)?;
         let fields = [
-            ("scenario_hash", &info.scenario_hash, &own.scenario_hash),
-            ("seed", &info.seed.to_string(), &own.seed.to_string()),
-            ("version", &info.version, &own.version),
-            ("count", &info.count.to_string(), &own.count.to_string()),
+            ("shard.scenario_hash", &info.scenario_hash, &own.scenario_hash),
+            ("shard.seed", &info.seed.to_string(), &own.seed.to_string()),
+            ("shard.version", &info.version, &own.version),
+            ("shard.count", &info.count.to_string(), &own.count.to_string()),
+            ("shard.start_at", &start_of(&info), &start_of(own)),
         ];
         if let Some((field, expected, found)) = fields.into_iter().find(|(_, expected, found)| expected != found) {
             return Err(MergeError::Mismatch {
@@ -103,6 +124,33 @@ pub fn merge(shards: Vec<ShardSummary>) -> Result<Merged, MergeError> {
         summary,
         info,
     })
+}
+
+/// Refuses `shard` when it is of another run than `first` (its run id differs), naming the
+/// one that started earlier.
+fn one_run(first: &ShardSummary, shard: &ShardSummary) -> Result<(), MergeError> {
+    let id =
+        |shard: &ShardSummary| shard.summary.run_id.as_ref().map_or_else(|| "(none)".to_owned(), |id| id.to_string());
+    if id(first) == id(shard) {
+        return Ok(());
+    }
+    let (first_start, start) = (&first.summary.started_at, &shard.summary.started_at);
+    // RFC 3339 times of one format compare as text.
+    let earlier = if start < first_start { &shard.file } else { &first.file };
+    Err(MergeError::OtherRun(Box::new(TwoRuns {
+        file: shard.file.clone(),
+        found: id(shard),
+        found_start: start.clone(),
+        first: first.file.clone(),
+        expected: id(first),
+        expected_start: first_start.clone(),
+        earlier: earlier.clone(),
+    })))
+}
+
+/// A shard's agreed start as its summary records it, `(none)` without `--start-at`.
+fn start_of(info: &ShardInfo) -> String {
+    info.start_at.clone().unwrap_or_else(|| "(none)".to_owned())
 }
 
 fn shard_info(shard: &ShardSummary) -> Result<&ShardInfo, MergeError> {

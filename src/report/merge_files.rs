@@ -12,6 +12,7 @@ use std::time::SystemTime;
 
 use super::hlog;
 use super::html::data::{read_intervals, read_rows, LoggedInterval, ReportError};
+use super::run_id::RunId;
 use super::timeline::{HealthRow, TimelineRow};
 use crate::measure::{Interval, Metric};
 
@@ -19,7 +20,7 @@ use crate::measure::{Interval, Metric};
 /// (those with a summary; the others are missing shards) into `out`. A shard without a
 /// timeline or health file adds nothing to it; one without an interval log is an error, as it
 /// is for the report of a single run.
-pub fn write(dirs: &[PathBuf], out: &Path, started_at: SystemTime) -> Result<(), ReportError> {
+pub fn write(dirs: &[PathBuf], out: &Path, started_at: SystemTime, run: Option<&RunId>) -> Result<(), ReportError> {
     let mut intervals = Vec::new();
     let mut timelines = Vec::new();
     let mut healths = Vec::new();
@@ -30,7 +31,7 @@ pub fn write(dirs: &[PathBuf], out: &Path, started_at: SystemTime) -> Result<(),
     }
     let written = |path: PathBuf| move |source| ReportError::Write { path, source };
     let path = out.join("latency.hlog");
-    hlog::write_all(&path, started_at, merged_intervals(intervals)).map_err(written(path))?;
+    hlog::write_all(&path, started_at, run, merged_intervals(intervals)).map_err(written(path))?;
     let path = out.join("timeline.jsonl");
     write_rows(&path, &aligned(timelines, add_timeline)).map_err(written(path))?;
     let path = out.join("health.jsonl");
@@ -66,7 +67,9 @@ fn aligned<T: Clone>(shards: Vec<Vec<T>>, fold: fn(&mut T, &T)) -> Vec<T> {
     total
 }
 
-fn add_timeline(sum: &mut TimelineRow, row: &TimelineRow) {
+/// Folds one shard's row of a second into the sum of that second: counts and rates added,
+/// each metric's p99 the worst shard's (`run --processes --progress json` folds the same way).
+pub fn add_timeline(sum: &mut TimelineRow, row: &TimelineRow) {
     sum.length_s = sum.length_s.max(row.length_s);
     sum.visitors += row.visitors;
     sum.messages_sent_per_s += row.messages_sent_per_s;
@@ -146,6 +149,7 @@ mod tests {
     #[test]
     fn timelines_add_up_and_health_keeps_the_worst() {
         let row = |visitors, sent, p99| TimelineRow {
+            run_id: None,
             t_s: 0.0,
             length_s: 1.0,
             visitors,

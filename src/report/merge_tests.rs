@@ -143,13 +143,13 @@ fn shards_of_other_runs_and_shards_twice_are_refused_and_missing_ones_named() {
     let mut other_seed = shard_summary(1, 3, &histogram, &[]);
     other_seed.summary.shard.as_mut().unwrap().seed = 8;
     let err = merge(vec![shard_summary(0, 3, &histogram, &[]), other_seed]).err().unwrap();
-    assert!(matches!(err, MergeError::Mismatch { field: "seed", .. }), "{err}");
+    assert!(matches!(err, MergeError::Mismatch { field: "shard.seed", .. }), "{err}");
     assert!(err.to_string().contains("shard-1/summary.json: field `shard.seed` is 8"), "{err}");
 
     let mut other_text = shard_summary(1, 3, &histogram, &[]);
     other_text.summary.shard = Some(ShardInfo::new(Shard { index: 1, count: 3 }, "name: u\n", 7));
     let err = merge(vec![shard_summary(0, 3, &histogram, &[]), other_text]).err().unwrap();
-    assert!(matches!(err, MergeError::Mismatch { field: "scenario_hash", .. }), "{err}");
+    assert!(matches!(err, MergeError::Mismatch { field: "shard.scenario_hash", .. }), "{err}");
 
     let err = merge(vec![shard_summary(1, 3, &histogram, &[]), shard_summary(1, 3, &histogram, &[])]).err().unwrap();
     assert!(matches!(err, MergeError::Twice { index: 1, .. }), "{err}");
@@ -161,6 +161,44 @@ fn shards_of_other_runs_and_shards_twice_are_refused_and_missing_ones_named() {
     let merged = merge(vec![shard_summary(0, 3, &histogram, &[]), shard_summary(2, 3, &histogram, &[])]).unwrap();
     assert_eq!(merged.missing, vec![1]);
     assert!(!merged.summary.shards[1].present);
+}
+
+/// Shards of two runs of one scenario (a reused directory kept the earlier run's shard 1) are
+/// refused, naming the run of each and the earlier one; an id given to both runs alike still
+/// tells them apart by their starts.
+#[test]
+fn shards_of_two_runs_are_refused_naming_the_earlier() {
+    use crate::report::run_id::RunId;
+    use std::time::{Duration, SystemTime};
+    let histogram = new_histogram();
+    let at = |seconds: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_144_400 + seconds);
+    let of_run = |index, start: SystemTime| {
+        let mut shard = shard_summary(index, 2, &histogram, &[]);
+        let info = shard.summary.shard.as_mut().unwrap();
+        info.start_at = Some(humantime::format_rfc3339_millis(start).to_string());
+        shard.summary.started_at = humantime::format_rfc3339_millis(start).to_string();
+        shard.summary.run_id = Some(RunId::derive(&info.scenario_hash, 7, 2, Some(start)));
+        shard
+    };
+    let (now, earlier) = (of_run(0, at(44)), of_run(1, at(0)));
+    let (now_id, earlier_id) = (now.summary.run_id.clone().unwrap(), earlier.summary.run_id.clone().unwrap());
+    let err = merge(vec![now, earlier]).err().unwrap();
+    assert!(matches!(err, MergeError::OtherRun { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!("shard-1/summary.json is of run {earlier_id} (started 2026-12-01T17:00:00")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("shard-0/summary.json is of run {now_id}")), "{text}");
+    assert!(
+        text.ends_with("shard-1/summary.json started earlier (left over from a previous run in a reused directory?)")
+    );
+
+    let given: RunId = "nightly".parse().unwrap();
+    let (mut now, mut earlier) = (of_run(0, at(44)), of_run(1, at(0)));
+    (now.summary.run_id, earlier.summary.run_id) = (Some(given.clone()), Some(given));
+    let err = merge(vec![now, earlier]).err().unwrap();
+    assert!(matches!(err, MergeError::Mismatch { field: "shard.start_at", .. }), "{err}");
 }
 
 #[test]

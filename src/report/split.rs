@@ -46,12 +46,14 @@ impl ShardInfo {
     }
 }
 
-/// FNV-1a 64 of `text`: stable across builds and platforms, unlike `DefaultHasher`.
+/// FNV-1a 64 of the scenario's text, in hex.
 pub fn scenario_hash(text: &str) -> String {
-    let hash = text
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3));
-    format!("{hash:016x}")
+    format!("{:016x}", fnv1a(text))
+}
+
+/// FNV-1a 64 of `text`: stable across builds and platforms, unlike `DefaultHasher`.
+pub fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use super::exercise::CheckResult;
 use super::harness::HarnessSummary;
 use super::latency_set::LatencySet;
 use super::regression::BaselineResult;
+use super::run_id::RunId;
 use super::split::ShardInfo;
 use super::threshold::ThresholdResult;
 use super::transports::{self, TransportSummary};
@@ -82,6 +83,10 @@ impl VisitorSummary {
 pub struct Summary {
     pub schema: u32,
     pub scenario: String,
+    /// The run this summary is of (`report::run_id`): the same in every shard of one run and
+    /// in their merge; absent for a whole run not given one (and in older summaries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<RunId>,
     /// RFC 3339 wall-clock start.
     pub started_at: String,
     pub duration_seconds: f64,
@@ -174,6 +179,7 @@ impl Summary {
         Summary {
             schema: SCHEMA_VERSION,
             scenario: scenario.to_owned(),
+            run_id: None,
             started_at: humantime::format_rfc3339_millis(totals.started_at).to_string(),
             duration_seconds: seconds,
             target: target.to_owned(),
@@ -206,10 +212,14 @@ impl Summary {
         }
     }
 
-    /// Writes pretty JSON to `path`.
+    /// Writes pretty JSON to `path`, whole or not at all: written beside it, then renamed over
+    /// it, so a reader waiting for it (`merge --wait`) never takes half a summary.
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
         let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        std::fs::write(path, json + "\n")
+        let mut partial = path.as_os_str().to_owned();
+        partial.push(".partial");
+        std::fs::write(&partial, json + "\n")?;
+        std::fs::rename(&partial, path)
     }
 
     /// Reads a summary.json back.

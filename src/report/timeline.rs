@@ -14,12 +14,17 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
+use super::run_id::RunId;
 use crate::measure::health::HealthSecond;
 use crate::measure::{Counter, Interval, Metric};
 
 /// One collector interval of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimelineRow {
+    /// The run's id (`report::run_id`), on every row so that no row of another run passes for
+    /// one of this run; absent when the run has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<RunId>,
     /// Start of the interval, seconds from the start of the run.
     pub t_s: f64,
     pub length_s: f64,
@@ -39,10 +44,11 @@ pub struct TimelineRow {
 }
 
 impl TimelineRow {
-    pub fn from_interval(interval: &Interval) -> TimelineRow {
+    pub fn from_interval(interval: &Interval, run_id: Option<&RunId>) -> TimelineRow {
         let seconds = interval.length.as_secs_f64().max(1e-9);
         let count = |counter: Counter| interval.counters[counter.index()];
         TimelineRow {
+            run_id: run_id.cloned(),
             t_s: interval.start.as_secs_f64(),
             length_s: interval.length.as_secs_f64(),
             visitors: interval.visitors_live,
@@ -71,15 +77,16 @@ pub fn row_file(path: &Path) -> std::io::Result<RowOutput> {
 
 /// Writes one row per interval received to every output, each line out before the next
 /// interval is taken, and passes every interval on to `next` (the interval log) when there is
-/// one; answers the rows written.
+/// one; answers the rows written. Each row carries `run`, the run's id.
 pub async fn write(
     mut outputs: Vec<RowOutput>,
     mut intervals: mpsc::Receiver<Interval>,
     next: Option<mpsc::Sender<Interval>>,
+    run: Option<&RunId>,
 ) -> std::io::Result<u64> {
     let mut written = 0;
     while let Some(interval) = intervals.recv().await {
-        let row = serde_json::to_string(&TimelineRow::from_interval(&interval)).map_err(std::io::Error::other)?;
+        let row = serde_json::to_string(&TimelineRow::from_interval(&interval, run)).map_err(std::io::Error::other)?;
         for output in &mut outputs {
             writeln!(output, "{row}")?;
         }
@@ -152,11 +159,13 @@ mod tests {
         interval.histograms[Metric::PresenceAck.index()].record(1500).unwrap();
         tx.send(interval).await.unwrap();
         drop(tx);
-        assert_eq!(write(vec![row_file(&path).unwrap()], rx, Some(next)).await.unwrap(), 1);
+        let run: RunId = "nightly-7".parse().unwrap();
+        assert_eq!(write(vec![row_file(&path).unwrap()], rx, Some(next), Some(&run)).await.unwrap(), 1);
         assert_eq!(passed.recv().await.unwrap().visitors_live, 12, "the interval log gets it too");
         let text = std::fs::read_to_string(&path).unwrap();
         let row: TimelineRow = serde_json::from_str(text.trim_end()).unwrap();
         assert_eq!((row.t_s, row.visitors, row.messages_sent_per_s), (3.0, 12, 80.0));
+        assert_eq!(row.run_id, Some(run), "every row names the run");
         assert_eq!(row.errors.get("reply_timeout"), Some(&2));
         assert!((row.p99_us["presence_ack"] as i64 - 1500).abs() <= 2, "{:?}", row.p99_us);
         std::fs::remove_dir_all(&dir).unwrap();

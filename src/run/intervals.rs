@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 
 use super::RunError;
 use crate::measure::Interval;
+use crate::report::run_id::RunId;
 use crate::report::{hlog, timeline};
 
 /// Where `--progress json` goes.
@@ -25,8 +26,14 @@ pub type Writers = (Option<mpsc::Sender<Interval>>, Option<JoinHandle<std::io::R
 
 /// Opens the outputs and starts the writers.
 /// `started_at` is the wall-clock start of interval 0: the agreed instant of a synchronised
-/// start, so interval k is the same second on every shard.
-pub fn start(out: Option<&Path>, progress: Option<&JsonProgress>, started_at: SystemTime) -> Result<Writers, RunError> {
+/// start, so interval k is the same second on every shard. `run` is the run's id, written into
+/// every row and the interval log's header.
+pub fn start(
+    out: Option<&Path>,
+    progress: Option<&JsonProgress>,
+    started_at: SystemTime,
+    run: Option<&RunId>,
+) -> Result<Writers, RunError> {
     let mut rows: Vec<timeline::RowOutput> = Vec::new();
     if let Some(out) = out {
         let path = out.join("timeline.jsonl");
@@ -44,11 +51,13 @@ pub fn start(out: Option<&Path>, progress: Option<&JsonProgress>, started_at: Sy
     let log = out.map(|out| {
         let (log_tx, log_rx) = mpsc::channel(64);
         let path = out.join("latency.hlog");
-        (log_tx, off_workers(async move { hlog::write_intervals(&path, started_at, log_rx).await }))
+        let run = run.cloned();
+        (log_tx, off_workers(async move { hlog::write_intervals(&path, started_at, run.as_ref(), log_rx).await }))
     });
     let (next, log) = log.map_or((None, None), |(tx, task)| (Some(tx), Some(task)));
+    let run = run.cloned();
     let writers = off_workers(async move {
-        let rows = timeline::write(rows, rx, next).await;
+        let rows = timeline::write(rows, rx, next, run.as_ref()).await;
         rows.map_err(|err| std::io::Error::new(err.kind(), format!("timeline: {err}")))?;
         match log {
             Some(log) => log

@@ -27,6 +27,7 @@ use crate::engine::{self, EngineOptions, StartError};
 use crate::measure::observer::{IntervalSink, LiveFigures, Observers};
 use crate::measure::{Live, Totals};
 use crate::report::harness::HarnessSummary;
+use crate::report::run_id::RunId;
 use crate::report::split::ShardInfo;
 use crate::report::verdict::{Ending, Verdict};
 use crate::report::Summary;
@@ -36,6 +37,7 @@ pub use error::RunError;
 use gate::{AbortWatch, Gate, GateOptions};
 use intervals::JsonProgress;
 use progress::{Mode, Progress};
+pub use reports::clear;
 
 /// Collector interval: one line per second in the interval log.
 const INTERVAL: Duration = Duration::from_secs(1);
@@ -62,6 +64,9 @@ pub struct Options {
     /// The effective scenario text, recorded in a split (or synchronised) run's summary so
     /// that `merge` can judge the whole run from it (without its `target.headers`).
     pub scenario_text: Option<String>,
+    /// The run's id as given (`--run-id`); without it, a split or synchronised run derives
+    /// its own from the scenario, seed, shard count and start (`RunId::derive`).
+    pub run_id: Option<RunId>,
 }
 
 impl Default for Options {
@@ -76,6 +81,7 @@ impl Default for Options {
             shard: Shard::WHOLE,
             start_at: None,
             scenario_text: None,
+            run_id: None,
         }
     }
 }
@@ -111,9 +117,19 @@ pub async fn run(plan: Plan, options: Options, shutdown: Shutdown) -> Result<Run
         gate::check_file(html)?;
     }
     let baseline = gate::read_baseline(&options.gate, &plan.name)?;
+    if let Some(out) = &options.out {
+        reports::clear(out)?;
+    }
     let Options { shard, start_at, .. } = options;
     let (name, target) = (plan.name.clone(), describe(&plan.target.destination));
     let shard_info = options.scenario_text.as_deref().map(|text| ShardInfo::new(shard, text, plan.seed));
+    let run_id = options.run_id.clone().or_else(|| {
+        let info = shard_info.as_ref()?;
+        Some(RunId::derive(&info.scenario_hash, plan.seed, shard.count, start_at.map(|start| start.at)))
+    });
+    if let Some(id) = &run_id {
+        eprintln!("run id {id}");
+    }
     if shard.is_split() {
         eprintln!("running shard {shard} of {name} against {target}");
     } else {
@@ -135,7 +151,7 @@ pub async fn run(plan: Plan, options: Options, shutdown: Shutdown) -> Result<Run
     // A synchronised start begins the intervals at the agreed instant, on every shard.
     let intervals_start = start_at.map_or_else(SystemTime::now, |start| start.at);
     let (intervals, mut hlog) =
-        intervals::start(options.out.as_deref(), options.json_progress.as_ref(), intervals_start)?;
+        intervals::start(options.out.as_deref(), options.json_progress.as_ref(), intervals_start, run_id.as_ref())?;
     let gate = Gate::of(&plan);
     // The outputs of each interval, in order: the display, the files, then the abort watch.
     let mut observers: Observers = vec![Box::new(LiveFigures(live_tx))];
@@ -183,6 +199,7 @@ pub async fn run(plan: Plan, options: Options, shutdown: Shutdown) -> Result<Run
             (summary, ending)
         }
     };
+    summary.run_id = run_id;
     let verdict = gate::judge(&mut summary, &gate, baseline.as_ref(), &options.gate, &ending);
     if let Some(out) = &options.out {
         reports::write(out, &summary, &health, hlog, options.html.as_deref()).await?;

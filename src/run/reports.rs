@@ -9,6 +9,23 @@ use super::RunError;
 use crate::measure::health::HealthSecond;
 use crate::report::{self, Summary};
 
+/// Empties a reused `out` of the previous run's summary.json and health.jsonl before this run
+/// starts (the interval files are created anew when the run opens them), so that nothing of
+/// that run can pass for this one: a shard that misses its start, or a run that dies, leaves
+/// an empty summary.json, which `merge` counts as a missing shard.
+pub fn clear(out: &Path) -> Result<(), RunError> {
+    let summary = out.join("summary.json");
+    std::fs::File::create(&summary)
+        .map_err(RunError::unwritable(format!("{}: cannot be written", summary.display())))?;
+    let health = out.join("health.jsonl");
+    match std::fs::remove_file(&health) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+            Err(RunError::unwritable(format!("{}: cannot be removed", health.display()))(err))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Writes summary.json and health.jsonl to `out`, waits for the interval writers, and builds
 /// the HTML report when asked for.
 pub async fn write(

@@ -117,6 +117,90 @@ async fn three_shards_started_together_merge_into_the_verdict_of_one_process() {
     cluster.shutdown().await;
 }
 
+/// A reused output directory never mixes two runs (issue 26): shard 1 of a second run reaches
+/// its start too late and runs nothing; the earlier run's summary.json in its directory must
+/// not stand in for it (the merge said PASS, exit 0, judging shards started seconds apart as
+/// one run). The earlier run's shard put back beside the new one is refused, named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_shard_in_a_reused_directory_leaves_nothing_of_the_earlier_run() {
+    let cluster = cluster(settings()).await;
+    let dir = scratch_dir("shards-reused");
+    let scenario = dir.join("reused.yaml");
+    std::fs::write(
+        &scenario,
+        "name: reused\nseed: 3\nduration: 1s\ntarget: { embedded: { instances: 1 } }\n\
+         load: { stages: [{ to: 4, over: 100ms }, { hold: 900ms }] }\n\
+         behaviors:\n  - name: b\n    steps: [connect, presence]\n",
+    )
+    .unwrap();
+    let (scenario, target) = (scenario.to_str().unwrap().to_owned(), cluster.directory_url());
+    let outs: Vec<String> = (0..2).map(|k| dir.join(format!("shard-{k}")).to_str().unwrap().to_owned()).collect();
+    let shard = |k: usize, start: String| {
+        let (scenario, target, out) = (scenario.clone(), target.clone(), outs[k].clone());
+        async move {
+            let shard = format!("{k}/2");
+            bench(&[
+                "run",
+                &scenario,
+                "--quiet",
+                "--target",
+                &target,
+                "--shard",
+                &shard,
+                "--start-at",
+                &start,
+                "--out",
+                &out,
+            ])
+            .await
+        }
+    };
+    let soon = || humantime::format_rfc3339_millis(SystemTime::now() + Duration::from_secs(2)).to_string();
+    let start = soon();
+    let earlier = futures_join([shard(0, start.clone()), shard(1, start)].into_iter()).await;
+    for (k, output) in earlier.iter().enumerate() {
+        assert_pass(&json(Path::new(&outs[k])), output);
+    }
+    let left_over = std::fs::read(Path::new(&outs[1]).join("summary.json")).unwrap();
+
+    let start = soon();
+    let on_time = shard(0, start.clone()).await;
+    assert_pass(&json(Path::new(&outs[0])), &on_time);
+    // The run of shard 0 took past the tolerance: shard 1 is late for the same start.
+    let late = shard(1, start).await;
+    assert_eq!(late.status.code(), Some(3), "{}", String::from_utf8_lossy(&late.stderr));
+    let summary = std::fs::read(Path::new(&outs[1]).join("summary.json")).unwrap();
+    assert!(summary.is_empty(), "the earlier run's summary is gone: {}", String::from_utf8_lossy(&summary));
+    let output = bench(&["merge", &outs[0], &outs[1]]).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(3), "{stdout}");
+    assert!(stdout.contains("verdict: INCOMPLETE (no summary from shard 1 of 2"), "{stdout}");
+
+    // A merge waiting for this run's shards gives up on the late one after its wait.
+    let run = json(Path::new(&outs[0]))["run_id"].as_str().unwrap().to_owned();
+    let output = bench(&["merge", &outs[0], &outs[1], "--run-id", &run, "--wait", "1s"]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains(&format!("waited 1s; still no summary in {}", outs[1])), "{stderr}");
+
+    std::fs::write(Path::new(&outs[1]).join("summary.json"), left_over).unwrap();
+    let output = bench(&["merge", &outs[0], &outs[1], "--run-id", &run]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}/summary.json: of run ", outs[1])) && stderr.contains("(--run-id)"),
+        "{stderr}"
+    );
+    let output = bench(&["merge", &outs[0], &outs[1]]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let leftover = format!("{}/summary.json started earlier (left over from a previous run", outs[1]);
+    assert!(stderr.contains("shards of different runs are not merged") && stderr.contains(&leftover), "{stderr}");
+    let run_of = |k: usize| json(Path::new(&outs[k]))["run_id"].as_str().unwrap().to_owned();
+    assert_ne!(run_of(0), run_of(1), "each run has its own id");
+    cluster.shutdown().await;
+}
+
 /// Runs the shards at once, as separate processes do.
 async fn futures_join<F: std::future::Future<Output = Output> + Send + 'static>(
     runs: impl Iterator<Item = F>,
@@ -157,6 +241,55 @@ async fn processes_run_shards_and_write_the_merged_report() {
     let report = bench(&["report", out_arg]).await;
     assert_eq!(report.status.code(), Some(0), "{}", String::from_utf8_lossy(&report.stderr));
     assert!(std::fs::read_to_string(out.join("report.html")).unwrap().contains("presence_ack per interval"));
+    cluster.shutdown().await;
+}
+
+/// `run --processes` without `--out`: `--progress-file` gets one merged object per second (the
+/// shards' visitors summed), and the shards' temporary directory is gone after the merge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_write_merged_json_progress_and_clean_up_without_out() {
+    let cluster = cluster(settings()).await;
+    let dir = scratch_dir("shards-progress");
+    let scenario = dir.join("split.yaml");
+    std::fs::write(&scenario, SCENARIO).unwrap();
+    let (scenario, target, progress) =
+        (scenario.to_str().unwrap(), cluster.directory_url(), dir.join("progress.jsonl"));
+    let args =
+        ["run", scenario, "--target", &target, "--processes", "2", "--progress-file", progress.to_str().unwrap()];
+    let output = bench(&args).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("verdict: "), "{stderr}");
+    let rows: Vec<serde_json::Value> =
+        std::fs::read_to_string(&progress).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert!((4..=6).contains(&rows.len()), "one object a second of a 4 s run: {rows:?}");
+    assert_eq!(rows[2]["visitors"], 30, "both shards' visitors in one object: {rows:?}");
+    assert!(rows.iter().all(|row| row["run_id"] == rows[0]["run_id"] && row["run_id"].is_string()));
+    assert!(!stderr.contains("shards 2/2  visitors"), "JSON instead of the line: {stderr}");
+    let line = stderr.lines().find(|line| line.ends_with(" (removed after the merge)")).expect(&stderr);
+    let temporary = line.split("shards' reports in ").nth(1).unwrap().trim_end_matches(" (removed after the merge)");
+    assert!(!Path::new(temporary).exists(), "{temporary} is removed");
+    cluster.shutdown().await;
+}
+
+/// `run --processes` into a reused `--out` whose shards all miss their start: nothing to merge
+/// (exit 3), and the earlier run's merged summary.json is not left standing for this one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_that_merge_nothing_leave_no_earlier_summary() {
+    let cluster = cluster(settings()).await;
+    let dir = scratch_dir("shards-processes-late");
+    let scenario = dir.join("split.yaml");
+    std::fs::write(&scenario, SCENARIO).unwrap();
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("summary.json"), "{\"earlier\": \"run\"}").unwrap();
+    let past = humantime::format_rfc3339_millis(SystemTime::now() - Duration::from_secs(10)).to_string();
+    let (scenario, target) = (scenario.to_str().unwrap(), cluster.directory_url());
+    let args = ["run", scenario, "--target", &target, "--processes", "2", "--start-at", &past, "--quiet"];
+    let output = bench(&[&args[..], &["--out", out.to_str().unwrap()]].concat()).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("no shard left a summary.json"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(out.join("summary.json")).unwrap(), "", "the earlier summary is gone");
     cluster.shutdown().await;
 }
 
