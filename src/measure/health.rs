@@ -96,6 +96,12 @@ impl HealthHandle {
         lock(&self.state).machine
     }
 
+    /// The seconds of the timeline that began at or after `from` (from the start of the
+    /// run): the harness's health over a window of the run, while it goes.
+    pub fn seconds_since(&self, from: Duration) -> Vec<HealthSecond> {
+        lock(&self.state).timeline.iter().filter(|second| second.start >= from).copied().collect()
+    }
+
     /// Lag samples since the last call (microseconds), leaving an empty histogram behind.
     pub fn take_lag_interval(&self) -> Histogram<u64> {
         let mut state = lock(&self.state);
