@@ -8,6 +8,8 @@
 use crate::measure::health::{HealthReport, HealthSecond, SATURATED_SHARE};
 use std::time::Duration;
 
+use hdrhistogram::Histogram;
+
 use crate::measure::{Check, Totals};
 use crate::report::capacity::{LevelRow, LevelStatus, Quantiles};
 use crate::report::findings::{failures, Failure};
@@ -19,12 +21,18 @@ use crate::scenario::Threshold;
 
 use super::search::{Judged, Phase};
 
+/// The harness's health over a level's window: its seconds, and every lag sample of it.
+pub struct WindowHealth {
+    pub seconds: Vec<HealthSecond>,
+    pub lag: Histogram<u64>,
+}
+
 /// Judges a level's window (`totals`, from `start` for `length` into the run; at `load`, in
-/// `phase`) against `thresholds`, with the harness's health in `seconds` (those of the
-/// window), and answers the judgement and the table's row.
+/// `phase`) against `thresholds`, with the harness's health over the window, and answers the
+/// judgement and the table's row.
 pub fn judge(
     (totals, start, length): (&Totals, Duration, Duration),
-    seconds: &[HealthSecond],
+    health: &WindowHealth,
     thresholds: &[Threshold],
     (load, phase): (f64, Phase),
 ) -> (Judged, LevelRow) {
@@ -32,7 +40,7 @@ pub fn judge(
     // Nothing is required of a level: a check with nothing to check in one window passes.
     summary.thresholds = threshold::evaluate(thresholds, &summary, &[]);
     summary.check_results = exercise::judge(&summary, &[]);
-    let harness = HarnessSummary::judge(&health(seconds), &summary.errors, &mut []);
+    let harness = HarnessSummary::judge(&report(health), &summary.errors, &mut []);
     let decided = verdict::decide(&summary, &Ending::default());
     let failed = failures(&summary);
     let judged = match decided.status {
@@ -60,7 +68,7 @@ pub fn judge(
             .collect(),
         errors: summary.errors.values().sum(),
         check_violations: summary.checks.values().sum(),
-        harness_lag_p99_us: seconds.iter().map(|second| second.lag_p99_us).max().unwrap_or(0),
+        harness_lag_p99_us: harness.scheduling_lag.p99,
         status,
         reason,
     };
@@ -76,23 +84,21 @@ fn is_delivery(failure: &Failure) -> bool {
     }
 }
 
-/// The harness's health over a window, as a run's health report, for `HarnessSummary::judge`.
-/// The seconds keep only each one's lag p99, so the window's lag p99 is taken as their
-/// median: lag that persists through most of the window raises it past the run's bound,
-/// while a storm of a second or two is caught by the per-second bound instead.
-fn health(seconds: &[HealthSecond]) -> HealthReport {
+/// The harness's health over a window as a run's health report, for `HarnessSummary::judge`:
+/// the window is judged as a run of its own would be.
+fn report(health: &WindowHealth) -> HealthReport {
+    let seconds = &health.seconds;
     let busy: Vec<f64> = seconds.iter().filter_map(|second| second.cpu_busy).collect();
-    let mut lags: Vec<u64> = seconds.iter().map(|second| second.lag_p99_us).collect();
-    lags.sort_unstable();
+    let at = |q| if health.lag.is_empty() { 0 } else { health.lag.value_at_quantile(q) };
     HealthReport {
         cpu_seconds: 0.0,
         peak_rss_bytes: 0,
         cores: runtime::cores(),
         cpu_samples: busy.len() as u32,
         cpu_saturated_samples: busy.iter().filter(|busy| **busy >= SATURATED_SHARE).count() as u32,
-        lag_p99_us: lags.get(lags.len() / 2).copied().unwrap_or(0),
-        lag_max_us: seconds.iter().map(|second| second.lag_max_us).max().unwrap_or(0),
-        timeline: seconds.to_vec(),
+        lag_p99_us: at(0.99),
+        lag_max_us: if health.lag.is_empty() { 0 } else { health.lag.max() },
+        timeline: seconds.clone(),
         closing: None,
     }
 }
@@ -124,9 +130,11 @@ mod tests {
         crate::scenario::from_str(&text, "t.yaml").unwrap().thresholds
     }
 
-    /// Ten calm seconds, or ten with the harness's timers 60 ms late.
-    fn seconds(lag_us: u64) -> Vec<HealthSecond> {
-        (0..10)
+    /// Ten calm seconds, or ten with the harness's timers `lag_us` late throughout.
+    fn health(lag_us: u64) -> WindowHealth {
+        let mut lag = crate::measure::new_histogram();
+        lag.record_n(lag_us, 1000).unwrap();
+        let seconds = (0..10)
             .map(|s| HealthSecond {
                 start: Duration::from_secs(s),
                 length: Duration::from_secs(1),
@@ -135,12 +143,13 @@ mod tests {
                 cpu_busy: Some(0.3),
                 machine: None,
             })
-            .collect()
+            .collect();
+        WindowHealth { seconds, lag }
     }
 
     fn judged(lost: u64, bound: &str, lag_us: u64) -> Judged {
         let window = (&totals(lost), Duration::from_secs(5), Duration::from_secs(10));
-        judge(window, &seconds(lag_us), &thresholds(bound), (100.0, Phase::Step)).0
+        judge(window, &health(lag_us), &thresholds(bound), (100.0, Phase::Step)).0
     }
 
     #[test]

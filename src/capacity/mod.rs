@@ -145,13 +145,8 @@ pub async fn search(
     let (health_tx, health_rx) = oneshot::channel();
     let record = std::sync::Arc::new(std::sync::Mutex::new(Record::default()));
     let shown = shown_metrics(&plan);
-    let watch = Watch::new(
-        (search, (load, phase)),
-        steer,
-        (timing, plan.thresholds.clone(), unit),
-        health_rx,
-        record.clone(),
-    );
+    let watch =
+        Watch::new((search, (load, phase)), steer, (timing, plan.thresholds.clone(), unit), health_rx, record.clone());
     let (settings, start) = (settings.clone(), std::time::Instant::now());
     let judge = move |summary: &mut Summary, ending: &Ending| -> Verdict {
         let mut record = lock(&record);

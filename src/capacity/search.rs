@@ -34,7 +34,10 @@ pub enum Judged {
     /// A threshold, an ungoverned error or a delivery check failed; `delivery` when a
     /// delivery check did, which stops the search (a server that loses messages at a load
     /// is not searched for the edge of its latency).
-    Broken { reason: String, delivery: bool },
+    Broken {
+        reason: String,
+        delivery: bool,
+    },
     /// The harness was the bottleneck: the level says nothing about the server.
     HarnessLimited(String),
     TargetDown(String),
@@ -140,7 +143,8 @@ impl Search {
             (Some(held), None) => (self.round(held * step).min(to), Phase::Step),
             (Some(held), Some(broken)) => {
                 let mid = self.round((held + broken.load) / 2.0);
-                let narrow = broken.load - held <= resolution * broken.load || (whole && (mid <= held || mid >= broken.load));
+                let narrow =
+                    broken.load - held <= resolution * broken.load || (whole && (mid <= held || mid >= broken.load));
                 if narrow {
                     (held, Phase::Confirm)
                 } else {
@@ -152,7 +156,9 @@ impl Search {
         if self.levels >= MAX_LEVELS {
             return Next::Done(match self.floor() {
                 Some(held) => Answer::Capacity { load: held, first_broken: self.broken.clone(), narrowed: false },
-                None => Answer::NoVerdict { reason: format!("no answer after {MAX_LEVELS} levels"), target_down: false },
+                None => {
+                    Answer::NoVerdict { reason: format!("no answer after {MAX_LEVELS} levels"), target_down: false }
+                }
             });
         }
         self.levels += 1;
@@ -208,7 +214,9 @@ mod tests {
         let loads: Vec<f64> = levels.iter().map(|(load, _)| *load).collect();
         assert_eq!(&loads[..5], [50.0, 100.0, 200.0, 400.0, 300.0]);
         assert_eq!(levels.last().unwrap().1, Phase::Confirm);
-        let Answer::Capacity { load, first_broken: Some(broken), narrowed: true } = answer else { panic!("{answer:?}") };
+        let Answer::Capacity { load, first_broken: Some(broken), narrowed: true } = answer else {
+            panic!("{answer:?}")
+        };
         assert!(load <= 333.0 && broken.load > 333.0, "{load} held, {} broke", broken.load);
         assert!(broken.load - load <= 0.05 * broken.load, "within the resolution: {load}..{}", broken.load);
         assert_eq!(broken.reason, format!("p99 over at {}", broken.load));

@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::level;
+use super::level::{self, WindowHealth};
 use super::search::{Next, Phase, Search};
 use super::Timing;
 use crate::engine::steer::Steer;
-use crate::measure::health::HealthHandle;
+use crate::measure::health::{HealthHandle, HealthSecond};
+use crate::measure::new_histogram;
 use crate::measure::observer::{done, IntervalObserver, Observed, Snapshot};
 use crate::measure::window::Window;
 use crate::report::capacity::{Answer, LevelRow};
@@ -77,6 +78,10 @@ impl Watch {
         let Some(window) = &mut self.level.window else {
             if snapshot.elapsed.saturating_sub(self.level.since) >= self.timing.warmup {
                 self.level.window = Some(Window::after(snapshot));
+                // The warm-up's lag is not the window's.
+                if let Some(health) = &self.health {
+                    health.take_lag_window();
+                }
             }
             return;
         };
@@ -87,11 +92,22 @@ impl Watch {
             return;
         }
         let (start, length) = (window.start, window.length);
-        let seconds: Vec<_> = self.health.as_ref().map_or_else(Vec::new, |health| {
-            health.seconds_since(start).into_iter().filter(|second| second.start < start + length).collect()
-        });
+        // The health monitor's seconds are not the collector's intervals: those that overlap
+        // the window by most of their length are the window's.
+        let health = self.health.as_ref().map_or_else(
+            || WindowHealth { seconds: Vec::new(), lag: new_histogram() },
+            |health| {
+                let half = |second: &HealthSecond| second.start + second.length / 2;
+                let within = |second: &HealthSecond| half(second) >= start && half(second) < start + length;
+                let since = start.saturating_sub(Duration::from_secs(1));
+                WindowHealth {
+                    seconds: health.seconds_since(since).into_iter().filter(within).collect(),
+                    lag: health.take_lag_window(),
+                }
+            },
+        );
         let level = (self.level.load, self.level.phase);
-        let (judged, row) = level::judge((&window.totals(), start, length), &seconds, &self.thresholds, level);
+        let (judged, row) = level::judge((&window.totals(), start, length), &health, &self.thresholds, level);
         eprintln!(
             "capacity: level {} ({}) {} {}: {}",
             lock(&self.record).levels.len() + 1,

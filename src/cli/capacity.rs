@@ -8,6 +8,8 @@ use std::time::Duration;
 use super::run::{self, RunArgs};
 use super::Outcome;
 use presence_bench::capacity::{self, Settings, Timing};
+use presence_bench::run::progress::Mode;
+use presence_bench::run::Options;
 
 #[derive(clap::Args)]
 pub struct CapacityArgs {
@@ -61,7 +63,9 @@ pub fn execute(args: CapacityArgs) -> Outcome {
         Err(err) => return Outcome::InvalidInput(err),
     };
     let options = match run::options(&args.run, &plan) {
-        Ok(options) => options,
+        // A level's line when it is judged is the progress: a bar over the longest search
+        // possible would say nothing.
+        Ok(options) => Options { progress: Mode::Off, ..options },
         Err(err) => return Outcome::InvalidInput(err),
     };
     let settings = Settings {
@@ -73,9 +77,10 @@ pub fn execute(args: CapacityArgs) -> Outcome {
         require: args.require,
     };
     run::raise_open_file_limit();
-    run::carry_out(args.run.threads, |shutdown| async move {
-        capacity::search(plan, &settings, options, shutdown).await
-    })
+    run::carry_out(
+        args.run.threads,
+        |shutdown| async move { capacity::search(plan, &settings, options, shutdown).await },
+    )
 }
 
 /// The `run` options a search does not take: it is one process, one whole run, judged by

@@ -181,10 +181,10 @@ impl CapacitySummary {
                 level.visitors_peak
             );
             for metric in shown_metrics {
-                let figures = level.metrics.get(metric).map_or_else(
-                    || "-".to_owned(),
-                    |q| format!("{}/{}", micros(q.p50), micros(q.p99)),
-                );
+                let figures = level
+                    .metrics
+                    .get(metric)
+                    .map_or_else(|| "-".to_owned(), |q| format!("{}/{}", micros(q.p50), micros(q.p99)));
                 let _ = write!(out, " {figures:>22}");
             }
             let result = match level.status {

@@ -137,8 +137,7 @@ mod tests {
     #[test]
     fn the_overload_delay_grows_past_its_session_count_only() {
         let ms = Duration::from_millis;
-        let settings =
-            Settings { fault_overload_sessions: 100, fault_overload_delay: ms(2), ..Settings::default() };
+        let settings = Settings { fault_overload_sessions: 100, fault_overload_delay: ms(2), ..Settings::default() };
         let faults = Faults::from_settings(&settings);
         assert_eq!(faults.overload_ack_delay(100), Duration::ZERO);
         assert_eq!(faults.overload_ack_delay(101), ms(2));
