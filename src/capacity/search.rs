@@ -103,8 +103,8 @@ impl Search {
                 return Next::Done(Answer::AtLeast { load: self.floor(), limited_at: load, reason })
             }
             Judged::Broken { reason, delivery: true } => {
-                self.broken = Some(Broken { load, reason });
-                let broken = self.broken.clone().expect("just set");
+                let broken = Broken { load, reason };
+                self.broken = Some(broken.clone());
                 return Next::Done(match self.floor() {
                     Some(held) => Answer::Capacity { load: held, first_broken: Some(broken), narrowed: false },
                     None => Answer::Below { first_broken: broken },

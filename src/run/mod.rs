@@ -118,8 +118,11 @@ pub struct Extension {
     pub health: Option<oneshot::Sender<HealthHandle>>,
     /// Judges the run (filling its parts of the summary, printing its table) instead of
     /// `gate::judge`; the verdict it answers is the run's, in every output.
-    pub judge: Option<Box<dyn FnOnce(&mut Summary, &Ending) -> Verdict + Send>>,
+    pub judge: Option<Judge>,
 }
+
+/// A judgement of a whole run: fills in the summary (and prints), answers the verdict.
+pub type Judge = Box<dyn FnOnce(&mut Summary, &Ending) -> Verdict + Send>;
 
 /// Carries out `plan`, judges it, prints the table and writes every output `options` asks
 /// for. `shutdown.stop` ends the load early (the report is still written); `shutdown.force`

@@ -52,6 +52,9 @@ pub const DEFAULT_REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_REPLY_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The server under load.
+// One per plan, read once at the start of a run: the embedded settings' size costs nothing,
+// and boxing them would only add a hop to every place that reads them.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Destination {
     /// A reference cluster started in this process with these settings.

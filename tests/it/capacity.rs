@@ -78,7 +78,7 @@ async fn on_a_closed_model_the_search_finds_the_known_knee_within_its_resolution
     if let Some((held, broken)) = found_or_limited(&result, &capacity) {
         let steps: Vec<f64> = capacity.levels.iter().take(3).map(|level| level.load).collect();
         assert_eq!(steps, [25.0, 50.0, 100.0], "a doubling staircase");
-        assert!(held < KNEE_SESSIONS && held >= KNEE_SESSIONS * 0.9, "capacity {held} against a knee at 90");
+        assert!((KNEE_SESSIONS * 0.9..KNEE_SESSIONS).contains(&held), "capacity {held} against a knee at 90");
         assert!(broken > 80.0, "first broken at {broken}, past the fault's threshold");
         let confirm = capacity.levels.last().expect("levels");
         assert_eq!((confirm.phase.as_str(), confirm.load, confirm.status), ("confirm", held, LevelStatus::Held));
