@@ -4,7 +4,8 @@
 //! delivery check fails. Small and fast: a hundred visitors, plateaus of two seconds.
 //!
 //! On a busy 2-core machine a level may honestly be harness-limited; the answer is then
-//! "at least", never a capacity, and that much is asserted instead.
+//! "at least", never a capacity: the search is tried again a few times, and if the harness
+//! stays the limit, that much is asserted instead.
 
 use std::time::Duration;
 
@@ -33,14 +34,25 @@ fn settings(from: f64, to: f64) -> Settings {
     Settings { from: Some(from), to: Some(to), timing, ..Settings::default() }
 }
 
+/// Searches up to [`ATTEMPTS`] times while the busy machine limits the harness, so that the
+/// server's answer is asserted whenever the machine lets one through.
 async fn search(yaml: &str, settings: &Settings) -> (RunResult, CapacitySummary) {
-    let plan = scenario::from_str(yaml, "knee.yaml").unwrap_or_else(|err| panic!("{err}"));
-    let searched =
-        tokio::time::timeout(SEARCH_WAIT, capacity::search(plan, settings, Options::default(), Shutdown::new()));
-    let result = searched.await.expect("the search ends in time").expect("the search is judged");
-    let capacity = result.summary.capacity.clone().expect("a capacity section");
-    (result, capacity)
+    let mut attempt = 1;
+    loop {
+        let plan = scenario::from_str(yaml, "knee.yaml").unwrap_or_else(|err| panic!("{err}"));
+        let searched = capacity::search(plan, settings, Options::default(), Shutdown::new());
+        let result = tokio::time::timeout(SEARCH_WAIT, searched).await;
+        let result = result.expect("the search ends in time").expect("the search is judged");
+        let capacity = result.summary.capacity.clone().expect("a capacity section");
+        if !matches!(capacity.answer, Answer::AtLeast { .. }) || attempt == ATTEMPTS {
+            return (result, capacity);
+        }
+        attempt += 1;
+    }
 }
+
+/// Searches tried while the harness is the limit.
+const ATTEMPTS: u32 = 3;
 
 /// The answer is the knee within the resolution (in `unit`s), or honestly "at least" when the
 /// busy machine limited the harness first. Answers the load that held and the one that broke.
