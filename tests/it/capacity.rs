@@ -133,3 +133,54 @@ async fn a_delivery_check_failing_stops_the_climb_at_that_level() {
         other => panic!("the climb went on: {other:?}\n{:#?}", capacity.levels),
     }
 }
+
+/// The command line: settings it cannot run with are invalid input (exit 2, naming the
+/// option); a target that is down is no verdict (exit 3), in summary.json and JUnit too.
+#[test]
+fn the_command_refuses_bad_settings_and_gives_no_verdict_on_a_target_down() {
+    let dir = crate::common::scratch_dir("capacity-cli");
+    let file = dir.join("knee.yaml");
+    let yaml = scenario(
+        "{ stages: [ { to: 20, over: 0s } ] }",
+        "[connect, { repeat: { every: 500ms, steps: [presence] } }]",
+        "",
+    );
+    std::fs::write(&file, yaml).unwrap();
+    let bench = |args: &[&str]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_presence-bench"));
+        command.arg("capacity").arg(&file).args(args).output().expect("the binary runs")
+    };
+    for (args, named) in [
+        (&["--resolution", "60%"][..], "--resolution"),
+        (&["--from", "100", "--to", "50"], "--to (50) must be above --from (100)"),
+        (&["--processes", "2"], "--processes is not supported"),
+    ] {
+        let output = bench(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(named), "{args:?}: {stderr}");
+    }
+    let (out, junit) = (dir.join("out"), dir.join("junit.xml"));
+    let output = bench(&[
+        "--target",
+        "http://127.0.0.1:1",
+        "--out",
+        out.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+        "-q",
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(3), "{stdout}");
+    assert!(stdout.contains("verdict: TARGET DOWN (no verdict: "), "{stdout}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["capacity"]["answer"]["kind"], "no_verdict");
+    assert_eq!(summary["outcome"]["exit_code"], 3);
+    let junit = std::fs::read_to_string(junit).unwrap();
+    assert!(
+        junit.contains(r#"<testcase classname="capacity" name="capacity">"#) && junit.contains("<error"),
+        "{junit}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
