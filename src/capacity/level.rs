@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use crate::measure::{Check, Totals};
+use crate::measure::{Check, Counter, Totals};
 use crate::report::capacity::{LevelRow, LevelStatus, Quantiles};
 use crate::report::findings::{failures, Failure};
 use crate::report::harness::HarnessSummary;
@@ -45,6 +45,11 @@ pub fn judge(
     let failed = failures(&summary);
     let judged = match decided.status {
         Status::TargetDown => Judged::TargetDown(decided.reason.clone()),
+        _ if silent(&summary) => Judged::TargetDown(format!(
+            "nothing received from the target for {:.1}s, {} errors",
+            length.as_secs_f64(),
+            summary.errors.values().sum::<u64>()
+        )),
         _ if !harness.trusted => Judged::HarnessLimited(harness.reasons.join("; ")),
         Status::Failed => Judged::Broken { reason: decided.reason.clone(), delivery: failed.iter().any(is_delivery) },
         _ => Judged::Held,
@@ -73,6 +78,15 @@ pub fn judge(
         reason,
     };
     (judged, row)
+}
+
+/// Not one message from the target in the whole window, and errors: the target is down.
+/// (A run's own test, no session opened, misses a target lost mid-search: the visitors of a
+/// closed model are already started and only reconnect, so none starts in the window.) A
+/// level that merely broke still answers something, if only late.
+fn silent(summary: &Summary) -> bool {
+    let received = summary.counters.get(Counter::MessagesReceived.name()).copied().unwrap_or(0);
+    received == 0 && summary.errors.values().any(|n| *n > 0)
 }
 
 /// A delivery check failed (as a check no threshold governs, or as a threshold on one).
@@ -112,11 +126,12 @@ mod tests {
     /// Ten presence acks of 5 ms each, and `lost` signals lost.
     fn totals(lost: u64) -> Totals {
         let recorder = Recorder::new();
+        recorder.count(Counter::MessagesReceived, 10);
         for _ in 0..10 {
             recorder.latency(Metric::PresenceAck, Duration::from_millis(5));
         }
-        recorder.count(crate::measure::Counter::SessionsOpened, 1);
-        recorder.count(crate::measure::Counter::SignalsSent, 10);
+        recorder.count(Counter::SessionsOpened, 1);
+        recorder.count(Counter::SignalsSent, 10);
         for _ in 0..lost {
             recorder.violation(Check::SignalsLost);
         }
@@ -158,6 +173,17 @@ mod tests {
         let Judged::Broken { reason, delivery: false } = judged(0, "1ms", 500) else { panic!() };
         assert!(reason.contains("presence_ack \"p99 < 1ms\" measured"), "{reason}");
         assert!(matches!(judged(2, "10ms", 500), Judged::Broken { delivery: true, .. }), "a lost signal stops");
+    }
+
+    #[test]
+    fn a_level_with_errors_and_nothing_received_is_the_target_down() {
+        let recorder = Recorder::new();
+        recorder.error(crate::measure::ErrorKind::Connect);
+        let window = (&totals_of(recorder.drain()), Duration::from_secs(5), Duration::from_secs(10));
+        let (judged, row) = judge(window, &health(500), &thresholds("10ms"), (100.0, Phase::Narrow));
+        let Judged::TargetDown(reason) = judged else { panic!("{judged:?}") };
+        assert_eq!(reason, "nothing received from the target for 10.0s, 1 errors");
+        assert_eq!(row.status, LevelStatus::TargetDown);
     }
 
     #[test]
