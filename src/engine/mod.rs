@@ -135,7 +135,11 @@ pub async fn run(plan: Plan, options: EngineOptions) -> Result<Measured, StartEr
         // The embedded cluster's instances are known before any session opens there.
         let servers = target.cluster.as_ref().map(|cluster| cluster.instances()).unwrap_or_default();
         let export = export.with_servers(servers.iter().map(|info| info.server.as_str()));
-        observers.push(Box::new(export.with_load(plan.load.clone()).with_health(monitor.handle())));
+        let mut export = export.with_load(plan.load.clone()).with_health(monitor.handle());
+        if let Some(steering) = options.steering.clone() {
+            export = export.with_level(move || steering.level());
+        }
+        observers.push(Box::new(export));
     }
     let collector =
         tokio::spawn(collector::collect(recorder.clone(), options.interval, observers, collector_stop.clone()));
