@@ -148,6 +148,8 @@ pub async fn search(
     let watch =
         Watch::new((search, (load, phase)), steer, (timing, plan.thresholds.clone(), unit), health_rx, record.clone());
     let (settings, start) = (settings.clone(), std::time::Instant::now());
+    // summary.json on stdout (`--summary-json -`) keeps stdout for itself, as `run` does.
+    let table_on_stderr = options.gate.summary_json.as_deref() == Some(std::path::Path::new("-"));
     let judge = move |summary: &mut Summary, ending: &Ending| -> Verdict {
         let mut record = lock(&record);
         let answer = match (&ending.target_down, record.answer.take()) {
@@ -168,7 +170,7 @@ pub async fn search(
             levels: std::mem::take(&mut record.levels),
         };
         let verdict = capacity.verdict();
-        println!(
+        let report = format!(
             "capacity of {} on {}: {} levels in {:.0}s\n\n{}{}",
             summary.scenario,
             summary.target,
@@ -177,6 +179,11 @@ pub async fn search(
             capacity.render(&shown),
             verdict.line()
         );
+        if table_on_stderr {
+            eprintln!("{report}");
+        } else {
+            println!("{report}");
+        }
         summary.capacity = Some(capacity);
         summary.outcome = Some(verdict.clone());
         verdict
