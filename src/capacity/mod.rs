@@ -141,7 +141,9 @@ pub async fn search(
     let (unit, _) = dimension(&plan.load);
     let (search, first) = Search::start(range);
     let Next::Level { load, phase } = first else { unreachable!("a search starts with a level") };
-    let (steer, steering) = steer::steer(load);
+    // From nothing up to the first level over half its warm-up, as every step after it.
+    let (steer, steering) = steer::steer(0.0);
+    steer.set(load, timing.warmup / 2);
     let (health_tx, health_rx) = oneshot::channel();
     let record = std::sync::Arc::new(std::sync::Mutex::new(Record::default()));
     let shown = shown_metrics(&plan);

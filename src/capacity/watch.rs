@@ -119,7 +119,8 @@ impl Watch {
         lock(&self.record).levels.push(row);
         match self.search.judged(judged) {
             Next::Level { load, phase } => {
-                self.steer.set(load);
+                // Ramped over half the warm-up: a step up is not a connect storm at one instant.
+                self.steer.set(load, self.timing.warmup / 2);
                 self.level = Level { load, phase, since: snapshot.elapsed, window: None };
             }
             Next::Done(answer) => {

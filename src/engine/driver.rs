@@ -335,13 +335,18 @@ mod tests {
         });
         tokio::time::sleep_until(t0 + ms(500)).await;
         assert_eq!(alive(&lives), (0..6).collect::<Vec<u64>>());
-        steer.set(2.0);
+        steer.set(2.0, Duration::ZERO);
         tokio::time::sleep_until(t0 + ms(1000)).await;
         assert_eq!(alive(&lives), [0, 1], "the oldest stay connected");
+        steer.set(12.0, ms(1000));
+        tokio::time::sleep_until(t0 + ms(1505)).await;
+        assert_eq!(alive(&lives).len(), 7, "half way up a ramp of one second");
+        tokio::time::sleep_until(t0 + ms(2100)).await;
+        assert_eq!(alive(&lives).len(), 12, "at its top");
         steer.finish();
         let stats = driving.await.unwrap();
-        assert!(t0.elapsed() < ms(1100), "ended by the steering: {:?}", t0.elapsed());
-        assert_eq!(stats.started, 6);
+        assert!(t0.elapsed() < ms(2200), "ended by the steering: {:?}", t0.elapsed());
+        assert_eq!(stats.started, 16, "6, then 10 more on the ramp");
     }
 
     /// Under steering, the open model's arrivals follow the rate set over time.
@@ -357,7 +362,7 @@ mod tests {
             drive(&load, Shard::WHOLE, (Duration::from_secs(3600), ms(100)), stopping, spawn).await
         });
         tokio::time::sleep_until(t0 + ms(1000)).await;
-        steer.set(40.0);
+        steer.set(40.0, Duration::ZERO);
         tokio::time::sleep_until(t0 + ms(2005)).await;
         steer.finish();
         let stats = driving.await.unwrap();

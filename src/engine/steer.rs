@@ -7,34 +7,56 @@
 //! per second for an open one. The steering side ends the run with [`Steer::finish`]: that is
 //! the run's planned end, not an interruption.
 
+use std::time::Duration;
+
 use tokio::sync::watch;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+/// A move from one level to another, linear over `over` from `at`.
+#[derive(Debug, Clone, Copy)]
+struct Ramp {
+    from: f64,
+    to: f64,
+    at: Instant,
+    over: Duration,
+}
+
+impl Ramp {
+    fn level(&self, now: Instant) -> f64 {
+        let done = now.saturating_duration_since(self.at).as_secs_f64() / self.over.as_secs_f64().max(1e-9);
+        self.from + (self.to - self.from) * done.min(1.0)
+    }
+}
 
 /// The side that sets the level (the capacity search).
 #[derive(Debug)]
 pub struct Steer {
-    level: watch::Sender<f64>,
+    level: watch::Sender<Ramp>,
     done: CancellationToken,
 }
 
 /// The side that follows it (the load driver).
 #[derive(Debug, Clone)]
 pub struct Steering {
-    level: watch::Receiver<f64>,
+    level: watch::Receiver<Ramp>,
     done: CancellationToken,
 }
 
 /// A steer and its steering, starting at `level`.
 pub fn steer(level: f64) -> (Steer, Steering) {
-    let (tx, rx) = watch::channel(level);
+    let ramp = Ramp { from: level, to: level, at: Instant::now(), over: Duration::ZERO };
+    let (tx, rx) = watch::channel(ramp);
     let done = CancellationToken::new();
     (Steer { level: tx, done: done.clone() }, Steering { level: rx, done })
 }
 
 impl Steer {
-    /// Moves the load to `level` from the driver's next tick on.
-    pub fn set(&self, level: f64) {
-        self.level.send_replace(level);
+    /// Moves the load to `level`, linearly over `over` from now (from wherever it is), so
+    /// that a step up is not a burst of connects at one instant.
+    pub fn set(&self, level: f64, over: Duration) {
+        let now = Instant::now();
+        self.level.send_modify(|ramp| *ramp = Ramp { from: ramp.level(now), to: level, at: now, over });
     }
 
     /// Ends the run: the search has its answer.
@@ -46,7 +68,7 @@ impl Steer {
 impl Steering {
     /// The level now.
     pub fn level(&self) -> f64 {
-        *self.level.borrow()
+        self.level.borrow().level(Instant::now())
     }
 
     /// Cancelled when the steering side has finished.
