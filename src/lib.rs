@@ -8,6 +8,7 @@
 //! run as one call.
 
 pub mod agent;
+pub mod capacity;
 pub mod checks;
 pub mod drill;
 pub mod engine;

@@ -17,6 +17,8 @@ struct Cli {
 enum Command {
     /// Run a scenario and report what it measured.
     Run(cli::run::RunArgs),
+    /// Find the largest load at which a scenario's thresholds and checks hold (docs/capacity.md).
+    Capacity(cli::capacity::CapacityArgs),
     /// Run the embedded reference Presence cluster until Ctrl-C or SIGTERM.
     Serve(cli::serve::ServeArgs),
     /// Compare two summary.json files; fails when a latency regressed past its tolerance.
@@ -37,6 +39,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Run(args) => cli::run::execute(args),
+        Command::Capacity(args) => cli::capacity::execute(args),
         Command::Serve(args) => cli::serve::run(args),
         Command::Compare(args) => cli::compare::run(&args),
         Command::Baseline(command) => cli::baseline::run(&command),

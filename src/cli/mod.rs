@@ -1,6 +1,7 @@
 //! Command implementations and the one place where outcomes become exit codes.
 
 pub mod baseline;
+pub mod capacity;
 pub mod compare;
 pub mod merge;
 pub mod merge_wait;

@@ -108,7 +108,17 @@ pub fn execute(args: RunArgs) -> Outcome {
     {
         eprintln!("warning: {warning}");
     }
-    let runtime = match presence_bench::runtime::build(args.threads) {
+    carry_out(args.threads, |shutdown| run::run(plan, options, shutdown))
+}
+
+/// Runs `run` (a run, or a command built on one) on a runtime of `threads`, stopped by Ctrl-C
+/// or SIGTERM, and maps how it ended to an outcome.
+pub(super) fn carry_out<F, Fut>(threads: Option<std::num::NonZeroUsize>, job: F) -> Outcome
+where
+    F: FnOnce(Shutdown) -> Fut,
+    Fut: std::future::Future<Output = Result<run::RunResult, run::RunError>>,
+{
+    let runtime = match presence_bench::runtime::build(threads) {
         Ok(runtime) => runtime,
         Err(err) => return Outcome::NotCarriedOut(err.into()),
     };
@@ -118,7 +128,7 @@ pub fn execute(args: RunArgs) -> Outcome {
             eprintln!("warning: cannot listen for Ctrl-C or SIGTERM: {err}");
             Shutdown::new()
         });
-        run::run(plan, options, shutdown).await
+        job(shutdown).await
     });
     // Whatever a forced stop left running is dropped with the runtime, not waited for.
     runtime.shutdown_background();
@@ -141,7 +151,7 @@ const SAY: Messages = Messages {
 
 /// The scenario with every change the command line makes to it: `--set`, `--target`,
 /// `--header`, `--metrics-addr` and `--metrics-linger`. The one place they are merged.
-fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
+pub(super) fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
     let mut plan = scenario::load_with(&args.scenario, &args.sets)?;
     let targets: Vec<&str> = args.target.iter().flat_map(|list| list.split(',')).map(str::trim).collect();
     if targets.len() > 1 && args.processes.is_none() {
@@ -164,7 +174,7 @@ fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
 }
 
 /// The run's options from the command line: outputs, display, gate, shard and start.
-fn options(args: &RunArgs, plan: &Plan) -> anyhow::Result<Options> {
+pub(super) fn options(args: &RunArgs, plan: &Plan) -> anyhow::Result<Options> {
     let shard = args.split.shard()?;
     split::check_target(plan, shard)?;
     let start_at = args.split.start_at()?;
@@ -189,7 +199,7 @@ fn options(args: &RunArgs, plan: &Plan) -> anyhow::Result<Options> {
 
 /// Raises the soft open-file limit to the hard one (every visitor tab is a socket) and
 /// answers the limit in force.
-fn raise_open_file_limit() -> Option<u64> {
+pub(super) fn raise_open_file_limit() -> Option<u64> {
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => {
             tracing::info!(limit, "open-file limit");

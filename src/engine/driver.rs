@@ -21,6 +21,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::shard::Shard;
+use super::steer::Steering;
 use crate::scenario::Load;
 use crate::visitor::{Closing, END_SETTLE};
 
@@ -45,11 +46,15 @@ pub struct DriveStats {
 /// and waits (at most [`SETTLE_BOUND`]) until each has settled or left, then lets them close
 /// and waits up to `grace` for that, so a run lasts `until` plus its settling and closing.
 /// `spawn_visitor` gets global visitor indices: those of `shard`'s stripe.
+///
+/// With `steering`, the level (closed model) or the arrival rate (open model) is the
+/// steering's, set while the run goes, and the run ends when the steering finishes (or at
+/// `until`, whichever is first); the open model's `max_visitors` still caps it.
 pub async fn drive<F, Fut>(
     load: &Load,
     shard: Shard,
     (until, grace): (Duration, Duration),
-    (stop, closing): (&CancellationToken, &Closing),
+    (stop, closing, steering): (&CancellationToken, &Closing, Option<&Steering>),
     spawn_visitor: F,
 ) -> DriveStats
 where
@@ -64,10 +69,14 @@ where
     let mut stats = DriveStats::default();
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let steered_done = steering.map_or_else(CancellationToken::new, |steering| steering.done().clone());
+    // Open model under steering: arrivals due so far, at the rates set over time.
+    let (mut steered_due, mut last_elapsed) = (0.0_f64, Duration::ZERO);
     loop {
         tokio::select! {
             biased;
             _ = stop.cancelled() => break,
+            _ = steered_done.cancelled() => break,
             _ = ticker.tick() => {}
         }
         let elapsed = start.elapsed();
@@ -79,10 +88,17 @@ where
                 live.remove(&index);
             }
         }
-        let wanted = match load {
-            Load::Stages(_) => visitors_wanted(load, elapsed, shard),
-            Load::ArrivalRate { per_second, max_visitors, for_ } => {
-                let due = arrivals_due(*per_second, *for_, elapsed, shard);
+        let wanted = match (load, steering) {
+            (Load::Stages(_), Some(steering)) => shard.share(steering.level().round().max(0.0) as u64) as usize,
+            (Load::Stages(_), None) => visitors_wanted(load, elapsed, shard),
+            (Load::ArrivalRate { per_second, max_visitors, for_ }, steering) => {
+                let due = match steering {
+                    Some(steering) => {
+                        steered_due += steering.level().max(0.0) * (elapsed - last_elapsed).as_secs_f64();
+                        shard.share(steered_due as u64)
+                    }
+                    None => arrivals_due(*per_second, *for_, elapsed, shard),
+                };
                 let new = due.saturating_sub(stats.started + stats.arrivals_dropped);
                 let cap = shard.share(u64::from(*max_visitors)) as usize;
                 let room = cap.saturating_sub(live.len()) as u64;
@@ -90,12 +106,13 @@ where
                 live.len() + new.min(room) as usize
             }
         };
+        last_elapsed = elapsed;
         while live.len() > wanted {
             if let Some((_, token)) = live.pop_last() {
                 token.cancel();
             }
         }
-        if wanted == 0 && tasks.is_empty() && arrivals_over(load, elapsed) {
+        if wanted == 0 && tasks.is_empty() && steering.is_none() && arrivals_over(load, elapsed) {
             break;
         }
         while live.len() < wanted {
@@ -201,7 +218,7 @@ mod tests {
         let stop = CancellationToken::new();
         let spawn = noted(&lives, t0);
         let driving = tokio::spawn(async move {
-            drive(&load, Shard::WHOLE, (ms(3000), ms(100)), (&stop, &Closing::default()), spawn).await
+            drive(&load, Shard::WHOLE, (ms(3000), ms(100)), (&stop, &Closing::default(), None), spawn).await
         });
         for (at, level) in [(305, 3), (1005, 10), (1995, 10), (2505, 5), (2995, 0)] {
             tokio::time::sleep_until(t0 + ms(at)).await;
@@ -227,7 +244,7 @@ mod tests {
         let spawn = noted(&lives, t0);
         let stopping = stop.clone();
         let driving = tokio::spawn(async move {
-            drive(&load, Shard::WHOLE, (ms(5000), ms(100)), (&stopping, &Closing::default()), spawn).await
+            drive(&load, Shard::WHOLE, (ms(5000), ms(100)), (&stopping, &Closing::default(), None), spawn).await
         });
         tokio::time::sleep_until(t0 + ms(1500)).await;
         let started: Vec<Duration> = lives.lock().unwrap().values().map(|(at, _)| *at).collect();
@@ -271,7 +288,7 @@ mod tests {
             token.cancelled().await;
             t0.elapsed()
         });
-        drive(&load, Shard::WHOLE, (ms(1000), ms(100)), (&CancellationToken::new(), &closing), spawn).await;
+        drive(&load, Shard::WHOLE, (ms(1000), ms(100)), (&CancellationToken::new(), &closing, None), spawn).await;
         let closed: Vec<Duration> = closed.lock().unwrap().values().map(|(at, _)| *at).collect();
         assert_eq!(closed, [ms(1700); 3], "all three closed when the last settled");
         assert_eq!(watching.await.unwrap(), ms(1700));
@@ -285,7 +302,7 @@ mod tests {
         let load = Load::Stages(vec![Stage { from: 2, to: 2, over: ms(1000) }]);
         let (closed, closing, t0) = (Lives::default(), Arc::new(Closing::default()), Clock::now());
         let spawn = settling(&closed, &closing, &[Some(0), None], t0);
-        drive(&load, Shard::WHOLE, (ms(1000), ms(100)), (&CancellationToken::new(), &closing), spawn).await;
+        drive(&load, Shard::WHOLE, (ms(1000), ms(100)), (&CancellationToken::new(), &closing, None), spawn).await;
         let closed: Vec<(u64, Duration)> = closed.lock().unwrap().iter().map(|(i, (at, _))| (*i, *at)).collect();
         assert_eq!(closed, [(0, ms(1000) + SETTLE_BOUND)]);
     }
@@ -297,10 +314,59 @@ mod tests {
         let load = Load::Stages(vec![Stage { from: 2, to: 2, over: ms(500) }, Stage { from: 1, to: 1, over: ms(500) }]);
         let (closed, closing, t0) = (Lives::default(), Arc::new(Closing::default()), Clock::now());
         let spawn = settling(&closed, &closing, &[Some(0), Some(0)], t0);
-        drive(&load, Shard::WHOLE, (ms(1000), ms(100)), (&CancellationToken::new(), &closing), spawn).await;
+        drive(&load, Shard::WHOLE, (ms(1000), ms(100)), (&CancellationToken::new(), &closing, None), spawn).await;
         let closed = closed.lock().unwrap();
         assert!(closed[&1].0 >= ms(500) && closed[&1].0 < ms(520), "let go on the ramp: {:?}", closed[&1]);
         assert_eq!(closed[&0].0, ms(1000), "the other at the end");
+    }
+
+    /// Under steering, the closed model follows the level as it is set, keeping the oldest
+    /// visitors on a step down, and the run ends when the steering finishes, not at `until`.
+    #[tokio::test(start_paused = true)]
+    async fn a_steered_closed_model_follows_the_level_and_ends_when_steering_finishes() {
+        let ms = Duration::from_millis;
+        let load = Load::Stages(vec![Stage { from: 1, to: 1, over: ms(1000) }]);
+        let (lives, t0) = (Lives::default(), Clock::now());
+        let (steer, steering) = crate::engine::steer::steer(6.0);
+        let spawn = noted(&lives, t0);
+        let driving = tokio::spawn(async move {
+            let stopping = (&CancellationToken::new(), &Closing::default(), Some(&steering));
+            drive(&load, Shard::WHOLE, (Duration::from_secs(3600), ms(100)), stopping, spawn).await
+        });
+        tokio::time::sleep_until(t0 + ms(500)).await;
+        assert_eq!(alive(&lives), (0..6).collect::<Vec<u64>>());
+        steer.set(2.0, Duration::ZERO);
+        tokio::time::sleep_until(t0 + ms(1000)).await;
+        assert_eq!(alive(&lives), [0, 1], "the oldest stay connected");
+        steer.set(12.0, ms(1000));
+        tokio::time::sleep_until(t0 + ms(1505)).await;
+        assert_eq!(alive(&lives).len(), 7, "half way up a ramp of one second");
+        tokio::time::sleep_until(t0 + ms(2100)).await;
+        assert_eq!(alive(&lives).len(), 12, "at its top");
+        steer.finish();
+        let stats = driving.await.unwrap();
+        assert!(t0.elapsed() < ms(2200), "ended by the steering: {:?}", t0.elapsed());
+        assert_eq!(stats.started, 16, "6, then 10 more on the ramp");
+    }
+
+    /// Under steering, the open model's arrivals follow the rate set over time.
+    #[tokio::test(start_paused = true)]
+    async fn a_steered_open_model_starts_arrivals_at_the_rates_set() {
+        let ms = Duration::from_millis;
+        let load = Load::ArrivalRate { per_second: 1.0, max_visitors: 1000, for_: ms(1) };
+        let (lives, t0) = (Lives::default(), Clock::now());
+        let (steer, steering) = crate::engine::steer::steer(10.0);
+        let spawn = noted(&lives, t0);
+        let driving = tokio::spawn(async move {
+            let stopping = (&CancellationToken::new(), &Closing::default(), Some(&steering));
+            drive(&load, Shard::WHOLE, (Duration::from_secs(3600), ms(100)), stopping, spawn).await
+        });
+        tokio::time::sleep_until(t0 + ms(1000)).await;
+        steer.set(40.0, Duration::ZERO);
+        tokio::time::sleep_until(t0 + ms(2005)).await;
+        steer.finish();
+        let stats = driving.await.unwrap();
+        assert!((49..=51).contains(&stats.started), "10 in the first second, 40 in the next: {stats:?}");
     }
 
     /// A visitor that stays until it is told to leave.
@@ -318,7 +384,7 @@ mod tests {
             &load,
             Shard::WHOLE,
             (ms(400), ms(100)),
-            (&CancellationToken::new(), &Closing::default()),
+            (&CancellationToken::new(), &Closing::default(), None),
             |_, cancel| stay(cancel),
         )
         .await;
@@ -335,7 +401,7 @@ mod tests {
             &load,
             Shard::WHOLE,
             (Duration::from_secs(30), ms(100)),
-            (&CancellationToken::new(), &Closing::default()),
+            (&CancellationToken::new(), &Closing::default(), None),
             |_, _| async {},
         )
         .await;

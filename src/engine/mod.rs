@@ -8,6 +8,7 @@ pub mod limits;
 pub mod preflight;
 pub mod shard;
 pub mod start;
+pub mod steer;
 pub mod target;
 
 use std::sync::Arc;
@@ -19,7 +20,7 @@ use tokio_util::task::TaskTracker;
 use crate::agent::{self, AgentContext};
 use crate::checks::Ledger;
 use crate::drill::{self, Drills, EventReport, Executor};
-use crate::measure::health::{HealthReport, Monitor};
+use crate::measure::health::{HealthHandle, HealthReport, Monitor};
 use crate::measure::observer::Observers;
 use crate::measure::prometheus::Exporter;
 use crate::measure::{collector, Recorder, Totals};
@@ -32,6 +33,7 @@ use driver::DriveStats;
 use groups::Worlds;
 use shard::Shard;
 use start::{LateStart, StartAt};
+use steer::Steering;
 use target::TargetError;
 
 /// How long visitors get to close their sessions after the run ends.
@@ -57,6 +59,12 @@ pub struct EngineOptions {
     pub shard: Shard,
     /// Start the schedule at this wall-clock instant, after the preflight (`--start-at`).
     pub start_at: Option<StartAt>,
+    /// The load level set while the run goes (`capacity`), instead of the scenario's; its
+    /// finishing is the run's planned end.
+    pub steering: Option<Steering>,
+    /// Handed the health monitor once it runs, for observers that judge the harness while the
+    /// run goes (`capacity` judges each level's seconds).
+    pub health: Option<tokio::sync::oneshot::Sender<HealthHandle>>,
 }
 
 /// Why a run did not start.
@@ -118,12 +126,20 @@ pub async fn run(plan: Plan, options: EngineOptions) -> Result<Measured, StartEr
     let collector_stop = CancellationToken::new();
     let closing = Arc::new(Closing::default());
     let monitor = Monitor::start(started, closing.token());
+    if let Some(health) = options.health {
+        // Nobody waiting for it any more is no reason to stop the run.
+        let _ = health.send(monitor.handle());
+    }
     let mut observers = options.observers;
     if let Some(export) = options.export {
         // The embedded cluster's instances are known before any session opens there.
         let servers = target.cluster.as_ref().map(|cluster| cluster.instances()).unwrap_or_default();
         let export = export.with_servers(servers.iter().map(|info| info.server.as_str()));
-        observers.push(Box::new(export.with_load(plan.load.clone()).with_health(monitor.handle())));
+        let mut export = export.with_load(plan.load.clone()).with_health(monitor.handle());
+        if let Some(steering) = options.steering.clone() {
+            export = export.with_level(move || steering.level());
+        }
+        observers.push(Box::new(export));
     }
     let collector =
         tokio::spawn(collector::collect(recorder.clone(), options.interval, observers, collector_stop.clone()));
@@ -221,7 +237,7 @@ pub async fn run(plan: Plan, options: EngineOptions) -> Result<Measured, StartEr
             })
         })
         .collect();
-    let stopping = (&options.stop, &*closing);
+    let stopping = (&options.stop, &*closing, options.steering.as_ref());
     let drive = driver::drive(&plan.load, shard, (plan.duration, CLOSE_GRACE), stopping, |index, cancel| {
         visitor::run(contexts[(index % contexts.len() as u64) as usize].clone(), index, cancel)
     })

@@ -220,7 +220,7 @@ pub(crate) fn totals_of(shard: Shard) -> Totals {
     into_totals(shard, &[], SystemTime::now(), Duration::from_secs(1), 0, Vec::new())
 }
 
-fn merge(totals: &mut Shard, interval: &Shard) {
+pub(super) fn merge(totals: &mut Shard, interval: &Shard) {
     let parts = interval.histograms.iter().chain(&interval.service);
     for (total, part) in totals.histograms.iter_mut().chain(totals.service.iter_mut()).zip(parts) {
         total.add(part).expect("histograms grow to fit");

@@ -63,6 +63,8 @@ pub struct ProcessSample {
 struct State {
     /// Lag samples (microseconds) since the exporter last took them.
     lag_interval: Option<Histogram<u64>>,
+    /// Lag samples since a window of the run last took them (`capacity`'s levels).
+    lag_window: Option<Histogram<u64>>,
     lag_total: Option<Histogram<u64>>,
     /// Lag samples of the second under way, and the seconds before it.
     lag_second: Option<Histogram<u64>>,
@@ -96,11 +98,25 @@ impl HealthHandle {
         lock(&self.state).machine
     }
 
+    /// The seconds of the timeline that began at or after `from` (from the start of the
+    /// run): the harness's health over a window of the run, while it goes.
+    pub fn seconds_since(&self, from: Duration) -> Vec<HealthSecond> {
+        lock(&self.state).timeline.iter().filter(|second| second.start >= from).copied().collect()
+    }
+
     /// Lag samples since the last call (microseconds), leaving an empty histogram behind.
     pub fn take_lag_interval(&self) -> Histogram<u64> {
         let mut state = lock(&self.state);
         let fresh = new_histogram();
         state.lag_interval.replace(fresh).unwrap_or_else(new_histogram)
+    }
+
+    /// The same for a window of the run, a reader apart from the exporter's: the exact lag
+    /// of a window, which its seconds' p99s do not give.
+    pub fn take_lag_window(&self) -> Histogram<u64> {
+        let mut state = lock(&self.state);
+        let fresh = new_histogram();
+        state.lag_window.replace(fresh).unwrap_or_else(new_histogram)
     }
 }
 
@@ -142,6 +158,7 @@ impl Monitor {
     pub fn start(run_start: std::time::Instant, closing: CancellationToken) -> Monitor {
         let state = State {
             lag_interval: Some(new_histogram()),
+            lag_window: Some(new_histogram()),
             lag_total: Some(new_histogram()),
             lag_second: Some(new_histogram()),
             lag_closing: Some(new_histogram()),
@@ -218,6 +235,7 @@ async fn probe(handle: HealthHandle, run_start: Instant, closing: CancellationTo
             };
             record(&mut state.lag_interval);
             if judged {
+                record(&mut state.lag_window);
                 record(&mut state.lag_total);
                 record(&mut state.lag_second);
             } else {

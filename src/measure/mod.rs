@@ -20,6 +20,7 @@ mod recorder;
 mod schedule;
 mod subject;
 mod waiting;
+pub mod window;
 
 pub use collector::{Interval, Live, Second, Totals};
 pub use error_kind::ErrorKind;

@@ -68,6 +68,8 @@ pub struct Exporter {
     lag: HeldHistogram,
     lag_max: LazyGauge,
     load: Option<Load>,
+    /// The level set while the run goes (`capacity`), which the target gauge follows.
+    level: Option<Box<dyn Fn() -> f64 + Send>>,
     health: Option<HealthHandle>,
 }
 
@@ -175,6 +177,7 @@ impl Exporter {
             recorder,
             scrape,
             load: None,
+            level: None,
             health: None,
         };
         for kind in crate::measure::ErrorKind::ALL {
@@ -203,6 +206,13 @@ impl Exporter {
     /// The load model, for the visitor target and stage gauges.
     pub fn with_load(mut self, load: Load) -> Self {
         self.load = Some(load);
+        self
+    }
+
+    /// The level set while the run goes (`capacity`, read from `level`): for a closed model
+    /// the visitor target is the search's level, live, not the scenario's stages it replaces.
+    pub fn with_level(mut self, level: impl Fn() -> f64 + Send + 'static) -> Self {
+        self.level = Some(Box::new(level));
         self
     }
 
@@ -268,7 +278,11 @@ impl Exporter {
         self.elapsed.set(recorder, elapsed.as_secs_f64());
         if let Some(load) = &self.load {
             let (target, stage) = target_and_stage(load, elapsed);
-            self.visitors_target.set(recorder, f64::from(target));
+            let target = match (&self.level, load) {
+                (Some(level), Load::Stages(_)) => level().round(),
+                _ => f64::from(target),
+            };
+            self.visitors_target.set(recorder, target);
             self.stage.set(recorder, stage as f64);
         }
         if let Some(health) = &self.health {

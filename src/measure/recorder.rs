@@ -72,7 +72,7 @@ pub(crate) struct Shard {
 }
 
 impl Shard {
-    fn new(behaviors: usize) -> Self {
+    pub(super) fn new(behaviors: usize) -> Self {
         Shard {
             histograms: Metric::ALL.iter().map(|_| new_histogram()).collect(),
             service: Metric::REQUESTS.iter().map(|_| new_histogram()).collect(),

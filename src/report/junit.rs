@@ -2,11 +2,13 @@
 //! per delivery check that no threshold governs, per error kind no threshold governs, per
 //! metric compared with a baseline and per drill action; a `run` case when the run ended
 //! without a verdict on the server (aborted, interrupted, target down, drill failed,
-//! harness-limited). A run that is not a pass is never a green file (docs/ci.md).
+//! harness-limited). A run that is not a pass is never a green file (docs/ci.md). A capacity
+//! search has its own cases: its levels and its answer.
 
 use quick_xml::events::{BytesDecl, Event};
 use quick_xml::Writer;
 
+use super::capacity::{CapacitySummary, LevelStatus};
 use super::findings::ungoverned_errors;
 use super::summary::Summary;
 use super::verdict::Status;
@@ -39,6 +41,9 @@ fn judged(passed: bool, exercised: bool, measured: String) -> CaseEnd {
 }
 
 fn cases(summary: &Summary) -> Vec<Case> {
+    if let Some(capacity) = &summary.capacity {
+        return capacity_cases(summary, capacity);
+    }
     let thresholds = summary.thresholds.iter().map(|t| Case {
         class: "thresholds",
         name: format!("{}: {}", t.name, t.expression),
@@ -77,6 +82,32 @@ fn cases(summary: &Summary) -> Vec<Case> {
         end: if o.status.is_failure() { CaseEnd::Failure(o.line()) } else { CaseEnd::Error(o.line()) },
     });
     thresholds.chain(checks).chain(errors).chain(baseline).chain(drills).chain(run).collect()
+}
+
+/// A capacity search: one case per level (a level that broke is the search finding the
+/// edge, not a failure; one the harness limited or found the target down is no verdict), and
+/// the answer as the `capacity` case, failed or in error as its exit code says.
+fn capacity_cases(summary: &Summary, capacity: &CapacitySummary) -> Vec<Case> {
+    let levels = capacity.levels.iter().enumerate().map(|(index, level)| {
+        let name = format!("level {} ({}): {} {}", index + 1, level.phase, level.load, capacity.unit);
+        let end = match level.status {
+            LevelStatus::Held | LevelStatus::Broken => CaseEnd::Passed,
+            LevelStatus::HarnessLimited | LevelStatus::TargetDown => CaseEnd::Error(level.reason.clone()),
+        };
+        let name =
+            if level.status == LevelStatus::Broken { format!("{name}: broken ({})", level.reason) } else { name };
+        Case { class: "capacity.levels", name, end }
+    });
+    let answer = summary.outcome.iter().map(|outcome| Case {
+        class: "capacity",
+        name: "capacity".to_owned(),
+        end: match outcome.exit_code {
+            0 => CaseEnd::Passed,
+            1 => CaseEnd::Failure(outcome.reason.clone()),
+            _ => CaseEnd::Error(outcome.reason.clone()),
+        },
+    });
+    levels.chain(answer).collect()
 }
 
 /// Renders the report; the XML is escaped by quick-xml (`p99 < 25ms` is `p99 &lt; 25ms`).

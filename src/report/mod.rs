@@ -2,6 +2,7 @@
 //! gathered; measures nothing itself.
 
 pub mod baseline;
+pub mod capacity;
 pub mod compare;
 pub mod compare_table;
 pub mod drills;

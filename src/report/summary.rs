@@ -7,6 +7,7 @@ use std::path::Path;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use super::capacity::CapacitySummary;
 use super::exercise::CheckResult;
 use super::harness::HarnessSummary;
 use super::latency_set::LatencySet;
@@ -151,6 +152,10 @@ pub struct Summary {
     /// A merged run judged without some shards (`merge --allow-missing`): partial figures.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub partial: bool,
+    /// A capacity search's levels and answer (`presence-bench capacity`, docs/capacity.md);
+    /// absent for a run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<CapacitySummary>,
 }
 
 /// One shard of a merged run, for the per-shard table: a bad runner shows here.
@@ -209,6 +214,7 @@ impl Summary {
             shard: None,
             shards: Vec::new(),
             partial: false,
+            capacity: None,
         }
     }
 

@@ -39,6 +39,9 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
+    /// Settings a command built on a run cannot run with (`capacity`'s range, say).
+    #[error("{0}")]
+    Invalid(String),
     /// The HTML report could not be built.
     #[error("writing the HTML report")]
     Html(#[source] ReportError),
@@ -47,7 +50,7 @@ pub enum RunError {
 impl RunError {
     /// Wrong input (exit 2), as opposed to a run that could not be carried out (exit 3).
     pub fn is_invalid_input(&self) -> bool {
-        matches!(self, RunError::Unwritable { .. } | RunError::Baseline(_))
+        matches!(self, RunError::Unwritable { .. } | RunError::Baseline(_) | RunError::Invalid(_))
     }
 
     pub(crate) fn unwritable(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunError {

@@ -19,11 +19,13 @@ mod reports;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 use crate::engine::shard::Shard;
 use crate::engine::start::StartAt;
+use crate::engine::steer::Steering;
 use crate::engine::{self, EngineOptions, StartError};
+use crate::measure::health::HealthHandle;
 use crate::measure::observer::{IntervalSink, LiveFigures, Observers};
 use crate::measure::{Live, Totals};
 use crate::report::harness::HarnessSummary;
@@ -108,10 +110,40 @@ impl RunResult {
     }
 }
 
+/// What a command built on a run (`capacity`) adds to it: more outputs per interval, a hand
+/// on the load level, and its own judgement of the whole in place of the scenario's
+/// thresholds over the run. The run's machinery (target, outputs, reports, closing) stays
+/// the one `run` uses.
+#[derive(Default)]
+pub struct Extension {
+    /// Fed each interval after the run's own observers.
+    pub observers: Observers,
+    /// The load level, set while the run goes (see `engine::steer`).
+    pub steering: Option<Steering>,
+    /// Handed the harness's health monitor once the run starts.
+    pub health: Option<oneshot::Sender<HealthHandle>>,
+    /// Judges the run (filling its parts of the summary, printing its table) instead of
+    /// `gate::judge`; the verdict it answers is the run's, in every output.
+    pub judge: Option<Judge>,
+}
+
+/// A judgement of a whole run: fills in the summary (and prints), answers the verdict.
+pub type Judge = Box<dyn FnOnce(&mut Summary, &Ending) -> Verdict + Send>;
+
 /// Carries out `plan`, judges it, prints the table and writes every output `options` asks
 /// for. `shutdown.stop` ends the load early (the report is still written); `shutdown.force`
 /// stops waiting for the servers to close.
 pub async fn run(plan: Plan, options: Options, shutdown: Shutdown) -> Result<RunResult, RunError> {
+    run_with(plan, options, shutdown, Extension::default()).await
+}
+
+/// [`run`], extended (see [`Extension`]).
+pub async fn run_with(
+    plan: Plan,
+    options: Options,
+    shutdown: Shutdown,
+    extension: Extension,
+) -> Result<RunResult, RunError> {
     gate::check_writable(options.out.as_deref(), &options.gate)?;
     if let Some(html) = &options.html {
         gate::check_file(html)?;
@@ -162,8 +194,17 @@ pub async fn run(plan: Plan, options: Options, shutdown: Shutdown) -> Result<Run
         observers.push(Box::new(watch));
         reason
     });
-    let engine_options =
-        EngineOptions { observers, stop: shutdown.stop.clone(), interval: INTERVAL, export: exporter, shard, start_at };
+    observers.extend(extension.observers);
+    let engine_options = EngineOptions {
+        observers,
+        stop: shutdown.stop.clone(),
+        interval: INTERVAL,
+        export: exporter,
+        shard,
+        start_at,
+        steering: extension.steering,
+        health: extension.health,
+    };
     let result = engine::run(plan, engine_options).await;
     let aborted = abort.and_then(|reason| reason.get().cloned());
     if let Some(progress) = progress {
@@ -200,7 +241,10 @@ pub async fn run(plan: Plan, options: Options, shutdown: Shutdown) -> Result<Run
         }
     };
     summary.run_id = run_id;
-    let verdict = gate::judge(&mut summary, &gate, baseline.as_ref(), &options.gate, &ending);
+    let verdict = match extension.judge {
+        Some(judge) => judge(&mut summary, &ending),
+        None => gate::judge(&mut summary, &gate, baseline.as_ref(), &options.gate, &ending),
+    };
     if let Some(out) = &options.out {
         reports::write(out, &summary, &health, hlog, options.html.as_deref()).await?;
     }

@@ -28,6 +28,9 @@ pub struct Faults {
     malformed_unique: bool,
     /// Watchers' presence events carry empty `data`.
     stale_presence: bool,
+    /// Open sessions past which acks slow down (0: off), and by how much per session over.
+    overload_sessions: u64,
+    overload_delay: Duration,
 }
 
 impl Faults {
@@ -41,6 +44,8 @@ impl Faults {
             signal_unfocused: settings.fault_signal_unfocused,
             malformed_unique: settings.fault_malformed_unique,
             stale_presence: settings.fault_stale_presence,
+            overload_sessions: settings.fault_overload_sessions,
+            overload_delay: settings.fault_overload_delay,
         }
     }
 
@@ -111,6 +116,18 @@ impl Faults {
     pub fn stale_presence(&self) -> bool {
         self.stale_presence
     }
+
+    /// FAULT overload: the delay added to a `presence_ack` with `open` sessions in the
+    /// cluster: none up to `fault_overload_sessions`, then `fault_overload_delay` per session
+    /// over it. A knee at a load known in advance, so a capacity search can be checked
+    /// against it (its answer for a p99 bound B is about `sessions + B / delay`).
+    pub fn overload_ack_delay(&self, open: u64) -> Duration {
+        if self.overload_sessions == 0 || open <= self.overload_sessions {
+            return Duration::ZERO;
+        }
+        let over = u32::try_from(open - self.overload_sessions).unwrap_or(u32::MAX);
+        self.overload_delay.saturating_mul(over)
+    }
 }
 
 /// FAULT cpu_per_message: keeps this thread busy for `cost` (nothing when zero), as a server
@@ -129,6 +146,17 @@ pub fn spend_cpu(cost: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_overload_delay_grows_past_its_session_count_only() {
+        let ms = Duration::from_millis;
+        let settings = Settings { fault_overload_sessions: 100, fault_overload_delay: ms(2), ..Settings::default() };
+        let faults = Faults::from_settings(&settings);
+        assert_eq!(faults.overload_ack_delay(100), Duration::ZERO);
+        assert_eq!(faults.overload_ack_delay(101), ms(2));
+        assert_eq!(faults.overload_ack_delay(125), ms(50));
+        assert_eq!(Faults::default().overload_ack_delay(1_000_000), Duration::ZERO, "off by default");
+    }
 
     /// CPU time this thread has used so far.
     fn thread_cpu_time() -> Duration {

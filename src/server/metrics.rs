@@ -131,6 +131,30 @@ pub struct ClusterCounters {
     pub drains: AtomicU64,
     pub kills: AtomicU64,
     pub scale_outs: AtomicU64,
+    /// Sessions open on any instance: what the overload fault switch slows acks by.
+    sessions: AtomicI64,
+}
+
+impl ClusterCounters {
+    /// Counts a session as open in the cluster until the guard is dropped.
+    pub fn session(self: &Arc<Self>) -> ClusterSessionGuard {
+        self.sessions.fetch_add(1, Ordering::Relaxed);
+        ClusterSessionGuard(self.clone())
+    }
+
+    /// Sessions open in the cluster now.
+    pub fn sessions_open(&self) -> u64 {
+        self.sessions.load(Ordering::Relaxed).max(0) as u64
+    }
+}
+
+/// An open session, counted in the cluster until dropped.
+pub struct ClusterSessionGuard(Arc<ClusterCounters>);
+
+impl Drop for ClusterSessionGuard {
+    fn drop(&mut self) {
+        self.0.sessions.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Renders every family in the Prometheus text format.

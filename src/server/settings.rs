@@ -132,6 +132,17 @@ pub struct Settings {
     #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
     #[serde(with = "humantime_serde")]
     pub fault_cpu_per_message: Duration,
+
+    /// Test only: past this many open sessions in the cluster, every `presence_ack` is held
+    /// `fault_overload_delay` longer per session over it: a server whose latency degrades
+    /// past a known load, for `capacity` to find. 0: off.
+    #[arg(long, default_value_t = 0)]
+    pub fault_overload_sessions: u64,
+
+    /// Test only: the ack delay added per open session past `fault_overload_sessions`.
+    #[arg(long, default_value = "1ms", value_parser = humantime::parse_duration)]
+    #[serde(with = "humantime_serde")]
+    pub fault_overload_delay: Duration,
 }
 
 /// Most instances one cluster starts: each is a listener and a task set in this process, and

@@ -5,6 +5,7 @@
 mod common;
 
 mod behaviors;
+mod capacity;
 mod cluster;
 mod delivery_checks;
 mod docs_examples;

@@ -74,7 +74,7 @@ pub async fn run(mut link: Link, instance: Arc<Instance>, context: Context) -> L
     if instance.is_draining() {
         return link.close(close::GO_AWAY).await;
     }
-    let _counted = instance.counters.session(link.transport());
+    let _counted = (instance.counters.session(link.transport()), context.counters.session());
     let (handle, outbox) = SessionHandle::new(OUTBOX_CAPACITY);
     let mut session = Session {
         context,

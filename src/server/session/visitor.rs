@@ -76,7 +76,8 @@ impl Session {
             return self.error("bad_data", err.to_string());
         }
         visitor.reported = true;
-        let delay = self.context.settings.ack_delay;
+        let open = self.context.counters.sessions_open();
+        let delay = self.context.settings.ack_delay + self.context.state.faults().overload_ack_delay(open);
         // A flood of presences beyond the outbox bound is acked at once rather than held.
         if delay.is_zero() || self.pending_acks.len() >= OUTBOX_CAPACITY {
             self.reply(ServerMessage::PresenceAck { seq });

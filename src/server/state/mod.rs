@@ -135,6 +135,11 @@ impl Shared {
         Shared { state: Mutex::new(state), queue_bound, faults }
     }
 
+    /// The fault switches in force (`server::faults`), for the sessions that apply them.
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
     /// Messages waiting in the outboxes of visitor sessions: the total and the longest.
     /// Walks every tab under the lock, so it is for scrapes, not for every message.
     pub fn outbox_depth(&self) -> (u64, u64) {

@@ -251,6 +251,8 @@ pub fn start_run(plan: Plan) -> Running {
         interval,
         shard: Shard::WHOLE,
         start_at: None,
+        steering: None,
+        health: None,
     };
     let run = tokio::spawn(engine::run(plan, options));
     Running { stop, live, run }

@@ -1,0 +1,142 @@
+//! The search's hand on the run: an interval observer that times each level (a warm-up not
+//! judged, then the judged plateau), adds the plateau's intervals up into a window of its
+//! own, judges it when the plateau is over, and sets the next level on the steering, until
+//! the search has its answer and finishes the run.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use super::level::{self, WindowHealth};
+use super::search::{Next, Phase, Search};
+use super::Timing;
+use crate::engine::steer::Steer;
+use crate::measure::health::{HealthHandle, HealthSecond};
+use crate::measure::new_histogram;
+use crate::measure::observer::{done, IntervalObserver, Observed, Snapshot};
+use crate::measure::window::Window;
+use crate::report::capacity::{Answer, LevelRow};
+use crate::scenario::Threshold;
+
+/// What the search found so far: shared with the judgement at the end of the run.
+#[derive(Debug, Default)]
+pub struct Record {
+    pub levels: Vec<LevelRow>,
+    pub answer: Option<Answer>,
+}
+
+/// The record, shared between the watch (writing) and the run's judgement (reading).
+pub type Shared = Arc<Mutex<Record>>;
+
+pub fn lock(record: &Shared) -> std::sync::MutexGuard<'_, Record> {
+    record.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The level under way.
+struct Level {
+    load: f64,
+    phase: Phase,
+    /// When it was set, from the start of the run.
+    since: Duration,
+    /// Its judged plateau, once the warm-up is over.
+    window: Option<Window>,
+}
+
+pub struct Watch {
+    search: Search,
+    steer: Steer,
+    timing: Timing,
+    thresholds: Vec<Threshold>,
+    unit: &'static str,
+    health: Option<HealthHandle>,
+    health_rx: oneshot::Receiver<HealthHandle>,
+    level: Level,
+    record: Shared,
+}
+
+impl Watch {
+    /// A watch that starts at the search's first level (already set on `steer`).
+    pub fn new(
+        (search, first): (Search, (f64, Phase)),
+        steer: Steer,
+        (timing, thresholds, unit): (Timing, Vec<Threshold>, &'static str),
+        health_rx: oneshot::Receiver<HealthHandle>,
+        record: Shared,
+    ) -> Watch {
+        let level = Level { load: first.0, phase: first.1, since: Duration::ZERO, window: None };
+        Watch { search, steer, timing, thresholds, unit, health: None, health_rx, level, record }
+    }
+
+    fn step(&mut self, snapshot: &Snapshot<'_>) {
+        if snapshot.last || lock(&self.record).answer.is_some() {
+            return;
+        }
+        if self.health.is_none() {
+            self.health = self.health_rx.try_recv().ok();
+        }
+        let Some(window) = &mut self.level.window else {
+            if snapshot.elapsed.saturating_sub(self.level.since) >= self.timing.warmup {
+                self.level.window = Some(Window::after(snapshot));
+                // The warm-up's lag is not the window's.
+                if let Some(health) = &self.health {
+                    health.take_lag_window();
+                }
+            }
+            return;
+        };
+        window.add(snapshot);
+        let hold = if self.level.phase == Phase::Confirm { self.timing.confirm } else { self.timing.hold };
+        // An interval is a second give or take a few milliseconds of the collector's timer.
+        if window.length + SLACK < hold {
+            return;
+        }
+        let (start, length) = (window.start, window.length);
+        // The health monitor's seconds are not the collector's intervals: those that overlap
+        // the window by most of their length are the window's.
+        let health = self.health.as_ref().map_or_else(
+            || WindowHealth { seconds: Vec::new(), lag: new_histogram() },
+            |health| {
+                let half = |second: &HealthSecond| second.start + second.length / 2;
+                let within = |second: &HealthSecond| half(second) >= start && half(second) < start + length;
+                let since = start.saturating_sub(Duration::from_secs(1));
+                WindowHealth {
+                    seconds: health.seconds_since(since).into_iter().filter(within).collect(),
+                    lag: health.take_lag_window(),
+                }
+            },
+        );
+        let level = (self.level.load, self.level.phase);
+        let (judged, row) = level::judge((&window.totals(), start, length), &health, &self.thresholds, level);
+        eprintln!(
+            "capacity: level {} ({}) {} {}: {}",
+            lock(&self.record).levels.len() + 1,
+            row.phase,
+            row.load,
+            self.unit,
+            if row.reason.is_empty() { "held" } else { &row.reason }
+        );
+        lock(&self.record).levels.push(row);
+        match self.search.judged(judged) {
+            Next::Level { load, phase } => {
+                // Ramped over half the warm-up: a step up is not a connect storm at one instant.
+                self.steer.set(load, self.timing.warmup / 2);
+                self.level = Level { load, phase, since: snapshot.elapsed, window: None };
+            }
+            Next::Done(answer) => {
+                lock(&self.record).answer = Some(answer);
+                self.steer.finish();
+            }
+        }
+    }
+}
+
+/// How much shorter than the plateau a window may be and still count as the whole of it.
+const SLACK: Duration = Duration::from_millis(100);
+
+impl IntervalObserver for Watch {
+    fn observe<'a>(&'a mut self, snapshot: &'a Snapshot<'_>) -> Observed<'a> {
+        self.step(snapshot);
+        done()
+    }
+}

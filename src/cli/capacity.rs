@@ -1,0 +1,100 @@
+//! `presence-bench capacity`: the command line of a capacity search. The scenario, target,
+//! outputs and display are `run`'s own options (flattened, merged into the plan by the same
+//! code); the search's are added here, and the search itself is the library's
+//! (`presence_bench::capacity`).
+
+use std::time::Duration;
+
+use super::run::{self, RunArgs};
+use super::Outcome;
+use presence_bench::capacity::{self, Settings, Timing};
+use presence_bench::run::progress::Mode;
+use presence_bench::run::Options;
+
+#[derive(clap::Args)]
+pub struct CapacityArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// The first level of the staircase, in the scenario's dimension: visitors (closed
+    /// model) or arrivals per second (open). Default: a sixteenth of --to.
+    #[arg(long, value_name = "LOAD")]
+    pub from: Option<f64>,
+    /// The highest level tried. Default: four times the scenario's own load.
+    #[arg(long, value_name = "LOAD")]
+    pub to: Option<f64>,
+    /// Each staircase level is the last one times this.
+    #[arg(long, default_value_t = 2.0)]
+    pub step: f64,
+    /// How narrow the bracket between held and broken gets, relative to its top: `5%`.
+    #[arg(long, default_value = "5%", value_parser = parse_share)]
+    pub resolution: f64,
+    /// Not judged, at the start of each level: its connects and the backlog of the level
+    /// before settle.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub warmup: Duration,
+    /// The judged plateau of each level.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub hold: Duration,
+    /// The judged plateau that confirms the answer. Default: three times --hold.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub confirm: Option<Duration>,
+    /// The capacity needed: exit 0 when the answer reaches it, 1 when it does not.
+    #[arg(long, value_name = "LOAD")]
+    pub require: Option<f64>,
+}
+
+/// `5%` or `0.05`.
+fn parse_share(text: &str) -> Result<f64, String> {
+    let parsed = match text.trim().strip_suffix('%') {
+        Some(percent) => percent.trim().parse::<f64>().map(|p| p / 100.0),
+        None => text.trim().parse::<f64>(),
+    };
+    parsed.map_err(|_| format!("expected a share such as 5% or 0.05, found {text:?}"))
+}
+
+pub fn execute(args: CapacityArgs) -> Outcome {
+    if let Some(unsupported) = unsupported(&args.run) {
+        return Outcome::InvalidInput(anyhow::anyhow!(
+            "capacity: {unsupported} is not supported by a capacity search (yet; docs/capacity.md)"
+        ));
+    }
+    let plan = match run::plan(&args.run) {
+        Ok(plan) => plan,
+        Err(err) => return Outcome::InvalidInput(err),
+    };
+    let options = match run::options(&args.run, &plan) {
+        // A level's line when it is judged is the progress: a bar over the longest search
+        // possible would say nothing.
+        Ok(options) => Options { progress: Mode::Off, ..options },
+        Err(err) => return Outcome::InvalidInput(err),
+    };
+    let settings = Settings {
+        from: args.from,
+        to: args.to,
+        step: args.step,
+        resolution: args.resolution,
+        timing: Timing { warmup: args.warmup, hold: args.hold, confirm: args.confirm.unwrap_or(args.hold * 3) },
+        require: args.require,
+    };
+    run::raise_open_file_limit();
+    run::carry_out(
+        args.run.threads,
+        |shutdown| async move { capacity::search(plan, &settings, options, shutdown).await },
+    )
+}
+
+/// The `run` options a search does not take: it is one process, one whole run, judged by
+/// its levels.
+fn unsupported(args: &RunArgs) -> Option<&'static str> {
+    if args.processes.is_some() {
+        Some("--processes")
+    } else if args.split.shard.is_some() || args.split.shards.is_some() || args.split.start_at.is_some() {
+        Some("--shard/--shards/--start-at")
+    } else if args.gate.baseline.is_some() {
+        Some("--baseline")
+    } else if args.html.is_some() {
+        Some("--html")
+    } else {
+        None
+    }
+}
