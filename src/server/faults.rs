@@ -28,6 +28,8 @@ pub struct Faults {
     malformed_unique: bool,
     /// Watchers' presence events carry empty `data`.
     stale_presence: bool,
+    /// Bytes kept for good every time a visitor comes online.
+    leak_per_visitor: usize,
 }
 
 impl Faults {
@@ -41,6 +43,7 @@ impl Faults {
             signal_unfocused: settings.fault_signal_unfocused,
             malformed_unique: settings.fault_malformed_unique,
             stale_presence: settings.fault_stale_presence,
+            leak_per_visitor: settings.fault_leak_per_visitor,
         }
     }
 
@@ -110,5 +113,14 @@ impl Faults {
     /// FAULT stale_presence: true when watchers' events lose their `data`.
     pub fn stale_presence(&self) -> bool {
         self.stale_presence
+    }
+
+    /// FAULT leak_per_visitor: a visitor came online (its first open tab); its bytes go into
+    /// `leaked` and stay there for the life of the cluster. Written, not only allocated, so
+    /// that they count in the process's resident memory.
+    pub fn leak(&self, leaked: &mut Vec<Box<[u8]>>) {
+        if self.leak_per_visitor > 0 {
+            leaked.push(vec![0x5a; self.leak_per_visitor].into_boxed_slice());
+        }
     }
 }
