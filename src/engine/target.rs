@@ -53,7 +53,7 @@ pub async fn resolve(
 ) -> Result<ResolvedTarget, TargetError> {
     match kind {
         Destination::Embedded(settings) => {
-            let cluster = Cluster::start(settings.clone()).await?;
+            let cluster = Cluster::start((**settings).clone()).await?;
             let base = cluster.directory_url();
             Ok(ResolvedTarget {
                 discovery: Discovery::directory(&base, http_timeout, tls, headers.clone()),

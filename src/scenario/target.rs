@@ -54,8 +54,9 @@ pub const MAX_REPLY_TIMEOUT: Duration = Duration::from_secs(300);
 /// The server under load.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Destination {
-    /// A reference cluster started in this process with these settings.
-    Embedded(Settings),
+    /// A reference cluster started in this process with these settings (boxed: they are
+    /// many times the size of the other variants).
+    Embedded(Box<Settings>),
     /// An `http(s)://` directory: visitors find their instance through `/locate`.
     Directory { url: String },
     /// A `ws(s)://` instance: every visitor connects there, no discovery.
@@ -158,7 +159,7 @@ impl TargetSpec {
                             .under(Segment::Key(invalid.field))
                             .under(Segment::Key("embedded"))
                     })?;
-                    Destination::Embedded(settings)
+                    Destination::Embedded(Box::new(settings))
                 }
             };
         let group = self.group.map_or_else(|| "1".to_owned(), |group| group.0);
@@ -287,7 +288,7 @@ mod tests {
     #[test]
     fn defaults_to_an_embedded_cluster() {
         let target = compile("{}").unwrap();
-        assert_eq!(target.destination, Destination::Embedded(Settings::default()));
+        assert_eq!(target.destination, Destination::Embedded(Box::default()));
         assert_eq!((target.transport, target.group.as_str(), target.source_ips), (TransportMix::default(), "1", 1));
         assert_eq!(target.heartbeat_timeout, DEFAULT_HEARTBEAT_TIMEOUT);
         assert_eq!(target.reply_timeout, DEFAULT_REPLY_TIMEOUT);
@@ -309,7 +310,7 @@ mod tests {
         assert_eq!(instance.destination, Destination::Instance { url: "ws://h:1/presence".into() });
         assert_eq!(instance.group, "100");
         let embedded = compile("{ embedded: { instances: 2, heartbeat: 1s } }").unwrap();
-        assert!(matches!(embedded.destination, Destination::Embedded(Settings { instances: 2, .. })));
+        assert!(matches!(&embedded.destination, Destination::Embedded(settings) if settings.instances == 2));
     }
 
     #[test]

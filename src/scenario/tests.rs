@@ -46,7 +46,7 @@ fn a_valid_document_compiles() {
     assert_eq!(plan.seed, 1);
     assert_eq!(plan.duration, Duration::from_secs(60));
     assert_eq!(plan.behaviors[1].weight, 1);
-    assert_eq!(plan.target.destination, Destination::Embedded(crate::server::Settings::default()));
+    assert_eq!(plan.target.destination, Destination::Embedded(Box::default()));
 }
 
 #[test]
