@@ -18,6 +18,7 @@ pub mod merge;
 pub mod merge_files;
 pub mod noise;
 pub mod regression;
+pub mod server_resources;
 pub mod shard_table;
 pub mod split;
 pub mod summary;

@@ -170,6 +170,7 @@ pub async fn run(plan: Plan, options: Options, shutdown: Shutdown) -> Result<Run
             summary.drills = result.drills;
             summary.harness = Some(HarnessSummary::judge(&result.health, &summary.errors, &mut summary.drills));
             summary.shard = shard_record(shard_info, start_at, result.start_lag);
+            summary.server_resources = result.server_resources;
             (summary, Ending { interrupted: result.interrupted, target_down: None })
         }
         // A missed start runs nothing and judges nothing: the merge counts the shard missing.
