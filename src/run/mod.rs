@@ -53,6 +53,9 @@ pub struct Options {
     pub progress: Mode,
     /// One JSON object per interval, to stderr or a file.
     pub json_progress: Option<JsonProgress>,
+    /// How long an interval of latency.hlog, timeline.jsonl and the JSON progress spans
+    /// (1 s by default; coarser for long runs, whose files grow with their length).
+    pub log_interval: Duration,
     /// JUnit, `--summary-json`, baseline and tolerance.
     pub gate: GateOptions,
     /// The stripe of the plan this process runs (`Shard::WHOLE`: all of it).
@@ -72,6 +75,7 @@ impl Default for Options {
             html: None,
             progress: Mode::Off,
             json_progress: None,
+            log_interval: INTERVAL,
             gate: GateOptions::default(),
             shard: Shard::WHOLE,
             start_at: None,
@@ -134,8 +138,12 @@ pub async fn run(plan: Plan, options: Options, shutdown: Shutdown) -> Result<Run
     let progress = Progress::start(options.progress, live_rx, plan.duration, plan.load.clone());
     // A synchronised start begins the intervals at the agreed instant, on every shard.
     let intervals_start = start_at.map_or_else(SystemTime::now, |start| start.at);
-    let (intervals, mut hlog) =
-        intervals::start(options.out.as_deref(), options.json_progress.as_ref(), intervals_start)?;
+    let (intervals, mut hlog) = intervals::start(
+        options.out.as_deref(),
+        options.json_progress.as_ref(),
+        intervals_start,
+        options.log_interval,
+    )?;
     let gate = Gate::of(&plan);
     // The outputs of each interval, in order: the display, the files, then the abort watch.
     let mut observers: Observers = vec![Box::new(LiveFigures(live_tx))];
@@ -153,8 +161,10 @@ pub async fn run(plan: Plan, options: Options, shutdown: Shutdown) -> Result<Run
     if let Some(progress) = progress {
         progress.finish();
     }
-    if let (None, Some(writers)) = (&options.out, hlog.take()) {
-        // Only the JSON progress: its last rows are out before the verdict is printed.
+    // Only the JSON progress: its last rows are out before the verdict is printed. With `--out`
+    // the writers are left for `reports::write` to await (a tuple pattern would take them
+    // whether it matched or not, and the files were then never awaited).
+    if let Some(writers) = hlog.take_if(|_| options.out.is_none()) {
         if let Err(err) = writers.await.map_err(std::io::Error::other).and_then(|written| written) {
             eprintln!("warning: JSON progress: {err}");
         }
