@@ -122,6 +122,7 @@ fn child_command(
     if let Some(addr) = metrics {
         command.arg("--metrics-addr").arg(addr.to_string());
     }
+    command.arg("--log-interval").arg(humantime::format_duration(args.log_interval).to_string());
     if let Some(linger) = args.metrics_linger {
         command.arg("--metrics-linger").arg(humantime::format_duration(linger).to_string());
     }

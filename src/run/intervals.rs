@@ -3,7 +3,7 @@
 //! timeline writer first, which passes it on to the interval log.
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -26,7 +26,13 @@ pub type Writers = (Option<mpsc::Sender<Interval>>, Option<JoinHandle<std::io::R
 /// Opens the outputs and starts the writers.
 /// `started_at` is the wall-clock start of interval 0: the agreed instant of a synchronised
 /// start, so interval k is the same second on every shard.
-pub fn start(out: Option<&Path>, progress: Option<&JsonProgress>, started_at: SystemTime) -> Result<Writers, RunError> {
+/// `every` is how long an interval of the files and the JSON progress spans (`--log-interval`).
+pub fn start(
+    out: Option<&Path>,
+    progress: Option<&JsonProgress>,
+    started_at: SystemTime,
+    every: Duration,
+) -> Result<Writers, RunError> {
     let mut rows: Vec<timeline::RowOutput> = Vec::new();
     if let Some(out) = out {
         let path = out.join("timeline.jsonl");
@@ -48,7 +54,7 @@ pub fn start(out: Option<&Path>, progress: Option<&JsonProgress>, started_at: Sy
     });
     let (next, log) = log.map_or((None, None), |(tx, task)| (Some(tx), Some(task)));
     let writers = off_workers(async move {
-        let rows = timeline::write(rows, rx, next).await;
+        let rows = timeline::write(rows, rx, next, every).await;
         rows.map_err(|err| std::io::Error::new(err.kind(), format!("timeline: {err}")))?;
         match log {
             Some(log) => log
