@@ -13,6 +13,7 @@ pub mod checks;
 pub mod drill;
 pub mod engine;
 pub mod measure;
+pub mod procfs;
 pub mod protocol;
 pub mod report;
 pub mod run;

@@ -166,6 +166,7 @@ fn child_command(
     if args.split.allow_distant_start {
         command.arg("--allow-distant-start");
     }
+    command.arg("--log-interval").arg(humantime::format_duration(args.log_interval).to_string());
     if let Some(linger) = args.metrics_linger {
         command.arg("--metrics-linger").arg(humantime::format_duration(linger).to_string());
     }

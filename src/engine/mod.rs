@@ -23,8 +23,10 @@ use crate::drill::{self, Drills, EventReport, Executor};
 use crate::measure::health::{HealthHandle, HealthReport, Monitor};
 use crate::measure::observer::Observers;
 use crate::measure::prometheus::Exporter;
+use crate::measure::server_resources::{self, ServerResources};
 use crate::measure::{collector, Recorder, Totals};
 use crate::protocol::client::ConnectOptions;
+use crate::protocol::locate::HttpClient;
 use crate::protocol::tls;
 use crate::scenario::{Plan, DEFAULT_GRACE};
 use crate::session::Opener;
@@ -95,6 +97,8 @@ pub struct Measured {
     pub cluster_shutdown: Option<tokio::task::JoinHandle<()>>,
     /// With a synchronised start: how late after the start instant the schedule began.
     pub start_lag: Option<Duration>,
+    /// The target's CPU and memory, when it has metrics to scrape.
+    pub server_resources: Option<ServerResources>,
 }
 
 /// Carries out `plan` and answers what was measured.
@@ -103,7 +107,7 @@ pub async fn run(plan: Plan, options: EngineOptions) -> Result<Measured, StartEr
     let target = target::resolve(&plan.target.destination, HTTP_TIMEOUT, tls.clone(), &plan.target.headers).await?;
     let connect = ConnectOptions {
         transport: plan.target.transport.main(),
-        tls: Some(tls),
+        tls: Some(tls.clone()),
         send_timeout: plan.target.reply_timeout,
         headers: plan.target.headers.clone(),
         ..ConnectOptions::default()
@@ -143,6 +147,16 @@ pub async fn run(plan: Plan, options: EngineOptions) -> Result<Measured, StartEr
     }
     let collector =
         tokio::spawn(collector::collect(recorder.clone(), options.interval, observers, collector_stop.clone()));
+    // The server's resources: from the scenario's metrics URL, or the embedded cluster's own.
+    let metrics_url = plan.target.metrics_url.clone().or_else(|| {
+        let cluster = target.cluster.as_ref()?;
+        Some(format!("{}/metrics", cluster.directory_url()))
+    });
+    let scrape_stop = CancellationToken::new();
+    let scraper = metrics_url.filter(|_| shard.owns_drills()).map(|url| {
+        let client = HttpClient::with_tls(HTTP_TIMEOUT, tls.clone());
+        tokio::spawn(server_resources::watch(client, url, plan.duration, scrape_stop.clone()))
+    });
     let grace = plan.agents.as_ref().map_or(DEFAULT_GRACE, |agents| agents.grace);
     let drills = Drills::new(plan.drills.as_ref(), recorder.clone(), started);
     let worlds = Worlds::new(
@@ -250,7 +264,12 @@ pub async fn run(plan: Plan, options: EngineOptions) -> Result<Measured, StartEr
         world.ledger.finish(Instant::now());
     }
     collector_stop.cancel();
+    scrape_stop.cancel();
     let totals = collector.await.expect("the collector does not panic");
+    let server_resources = match scraper {
+        Some(scraper) => scraper.await.ok(),
+        None => None,
+    };
     let health = monitor.stop().await;
     let cluster_shutdown = target.cluster.map(|cluster| tokio::spawn(cluster.shutdown()));
     Ok(Measured {
@@ -262,6 +281,7 @@ pub async fn run(plan: Plan, options: EngineOptions) -> Result<Measured, StartEr
         drills: drills.report(),
         cluster_shutdown,
         start_lag,
+        server_resources,
     })
 }
 

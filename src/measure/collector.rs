@@ -43,6 +43,23 @@ impl Interval {
             visitors_live: 0,
         }
     }
+
+    /// Folds the interval that follows this one into it: one coarser interval, for interval
+    /// files written less often than the collector runs (`--log-interval`).
+    pub fn absorb(&mut self, later: Interval) {
+        self.length = (later.start + later.length).saturating_sub(self.start);
+        for (histogram, more) in self.histograms.iter_mut().zip(&later.histograms) {
+            // Both come from `new_histogram`, which resizes: adding cannot fail.
+            let _ = histogram.add(more);
+        }
+        for (count, more) in self.counters.iter_mut().zip(later.counters) {
+            *count += more;
+        }
+        for (kind, more) in later.errors {
+            *self.errors.entry(kind).or_default() += more;
+        }
+        self.visitors_live = later.visitors_live;
+    }
 }
 
 /// Everything measured over a run.

@@ -319,14 +319,8 @@ pub fn read_process() -> ProcessSample {
 
 /// CPU time and resident memory (cheap: two small files); `open_fds` left 0.
 fn read_usage() -> ProcessSample {
-    #[cfg(target_os = "linux")]
-    {
-        linux::read_usage()
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        ProcessSample::default()
-    }
+    let usage = crate::procfs::usage();
+    ProcessSample { cpu_seconds: usage.cpu_seconds, rss_bytes: usage.rss_bytes, open_fds: 0 }
 }
 
 /// Open files of this process (costly with many sockets: one directory entry each).
@@ -341,49 +335,13 @@ fn count_open_fds() -> Option<u64> {
     }
 }
 
-#[cfg(target_os = "linux")]
-mod linux {
-    use super::ProcessSample;
-
-    pub fn read_usage() -> ProcessSample {
-        ProcessSample {
-            cpu_seconds: std::fs::read_to_string("/proc/self/stat").ok().and_then(|s| cpu_seconds(&s)).unwrap_or(0.0),
-            rss_bytes: std::fs::read_to_string("/proc/self/statm").ok().and_then(|s| rss_bytes(&s)).unwrap_or(0),
-            open_fds: 0,
-        }
-    }
-
-    /// utime + stime (fields 14 and 15 of /proc/self/stat, after the parenthesised name).
-    pub fn cpu_seconds(stat: &str) -> Option<f64> {
-        let after_name = &stat[stat.rfind(')')? + 1..];
-        let mut fields = after_name.split_whitespace().skip(11);
-        let utime: u64 = fields.next()?.parse().ok()?;
-        let stime: u64 = fields.next()?.parse().ok()?;
-        // SAFETY: sysconf only reads a configuration value.
-        let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-        Some((utime + stime) as f64 / if ticks > 0 { ticks as f64 } else { 100.0 })
-    }
-
-    /// Resident pages (second field of /proc/self/statm) times the page size.
-    pub fn rss_bytes(statm: &str) -> Option<u64> {
-        let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-        // SAFETY: sysconf only reads a configuration value.
-        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-        Some(pages * if page > 0 { page as u64 } else { 4096 })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[cfg(target_os = "linux")]
     #[test]
-    fn proc_files_are_parsed() {
-        let stat = "1234 (tokio (rt) x) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 8 0 100 0 0";
-        let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-        assert_eq!(linux::cpu_seconds(stat), Some(300.0 / ticks));
-        assert!(linux::rss_bytes("100 25 3 1 0 20 0").unwrap() >= 25 * 4096);
+    fn open_files_are_counted() {
         let live = read_process();
         assert!(live.rss_bytes > 0 && live.open_fds > 0, "{live:?}");
     }

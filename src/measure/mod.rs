@@ -1,7 +1,7 @@
 //! Measurement: contention-free recording ([`Recorder`]), the names of what is measured
 //! ([`Metric`], [`Counter`], [`Tally`] and the Prometheus [`names`]), the [`collector`] that
 //! turns samples into intervals and run totals and feeds its [`observer`]s, the harness's
-//! own [`health`], and the [`prometheus`] export. Formatting results is `report`'s job, not this module's.
+//! own [`health`], the target's [`server_resources`], and the [`prometheus`] export. Formatting results is `report`'s job, not this module's.
 
 pub mod attribution;
 pub mod by_transport;
@@ -18,6 +18,7 @@ pub mod observer;
 pub mod prometheus;
 mod recorder;
 mod schedule;
+pub mod server_resources;
 mod subject;
 mod waiting;
 pub mod window;

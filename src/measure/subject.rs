@@ -19,7 +19,15 @@ pub enum Subject {
     Errors,
     /// Errors of one kind: a misspelt kind is refused rather than counting zero forever.
     ErrorKind(ErrorKind),
+    /// The target's resident memory, per process, scraped from its metrics (`server_resources`).
+    ServerMemory,
+    /// The target's CPU seconds per second, per process, scraped likewise.
+    ServerCpu,
 }
+
+/// The names of the server's resources, as thresholds write them.
+pub const SERVER_MEMORY: &str = "server_memory";
+pub const SERVER_CPU: &str = "server_cpu";
 
 impl Subject {
     /// Answers what `name` names, or `None` when it is nothing the harness measures.
@@ -33,8 +41,11 @@ impl Subject {
         if let Some(check) = Check::ALL.into_iter().find(|c| c.name() == name) {
             return Some(Subject::Check(check));
         }
-        if name == "errors" {
-            return Some(Subject::Errors);
+        match name {
+            "errors" => return Some(Subject::Errors),
+            SERVER_MEMORY => return Some(Subject::ServerMemory),
+            SERVER_CPU => return Some(Subject::ServerCpu),
+            _ => {}
         }
         name.strip_prefix(ERROR_KIND_PREFIX).and_then(ErrorKind::parse).map(Subject::ErrorKind)
     }
@@ -50,7 +61,8 @@ impl Subject {
     pub fn known_names() -> impl Iterator<Item = &'static str> {
         let metrics = Metric::ALL.into_iter().map(Metric::name);
         let counters = Counter::ALL.into_iter().map(Counter::name);
-        metrics.chain(counters).chain(Check::ALL.into_iter().map(Check::name))
+        let server = [SERVER_MEMORY, SERVER_CPU];
+        metrics.chain(counters).chain(Check::ALL.into_iter().map(Check::name)).chain(server)
     }
 }
 

@@ -243,3 +243,12 @@ fn the_harness_is_trusted_only_if_every_shard_was() {
         ("harness_limited", vec!["shard 1: scheduling lag p99 15 ms".to_owned()])
     );
 }
+
+#[test]
+fn the_server_s_resources_come_from_the_shard_that_scraped_them() {
+    let histogram = new_histogram();
+    let mut shards = vec![shard_summary(0, 2, &histogram, &[]), shard_summary(1, 2, &histogram, &[])];
+    let scraped = crate::measure::server_resources::ServerResources { scrapes: 9, ..Default::default() };
+    shards[0].summary.server_resources = Some(scraped.clone());
+    assert_eq!(merge(shards).unwrap().summary.server_resources, Some(scraped));
+}

@@ -18,6 +18,7 @@ use super::threshold::ThresholdResult;
 use super::transports::{self, TransportSummary};
 use super::verdict::Verdict;
 use crate::drill::EventReport;
+use crate::measure::server_resources::ServerResources;
 use crate::measure::{Check, Counter, Metric, Second, Totals};
 
 /// Version of the summary schema; bumped on any incompatible change.
@@ -127,6 +128,10 @@ pub struct Summary {
     /// The harness's own health and whether its numbers can be trusted (docs/reports.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub harness: Option<HarnessSummary>,
+    /// The target's CPU and memory over the run, from its metrics (`target.metrics_url`, or
+    /// the embedded cluster's); absent when nothing was scraped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_resources: Option<ServerResources>,
     /// Drill events in start order (docs/drills.md); left out without a `drills` section.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drills: Vec<EventReport>,
@@ -206,6 +211,7 @@ impl Summary {
             outcome: None,
             aborted: None,
             harness: None,
+            server_resources: None,
             drills: Vec::new(),
             histograms,
             service_histograms,

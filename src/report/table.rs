@@ -57,6 +57,9 @@ pub fn render(summary: &Summary, comparison: Option<&Comparison>, by_behavior: b
     if let Some(harness) = &summary.harness {
         out.push_str(&harness.render());
     }
+    if let Some(resources) = &summary.server_resources {
+        out.push_str(&super::server_resources::render(resources));
+    }
     if let Some(comparison) = comparison {
         out.push('\n');
         out.push_str(&comparison.render());

@@ -44,11 +44,16 @@ impl ThresholdResult {
             Some(value) => match self.unit.as_str() {
                 "us" => micros(value.round() as u64),
                 "/s" => format!("{value:.1}/s"),
+                "B" => format!("{:.1}MiB", value / MIB),
+                "B/h" => format!("{:.1}MiB/h", value / MIB),
+                "s/s" => format!("{value:.2}"),
                 _ => format!("{value}"),
             },
         }
     }
 }
+
+const MIB: f64 = 1_048_576.0;
 
 /// Evaluates every threshold against `summary`. A threshold on a check that was not exercised
 /// fails when the scenario set up what it checks (`expected`, see `exercise::expected`).
@@ -70,7 +75,7 @@ pub fn evaluate(thresholds: &[Threshold], summary: &Summary, expected: &[Check])
                 behavior: threshold.behavior.clone(),
                 expression: threshold.expression.clone(),
                 value,
-                unit: threshold.stat.unit().to_string(),
+                unit: threshold.stat.unit(&threshold.subject).to_string(),
                 exercised,
                 passed: value.is_some_and(|v| threshold.op.holds(v, threshold.bound)) && (exercised || !required),
             }
@@ -101,11 +106,12 @@ pub fn abort_reason(thresholds: &[Threshold], summary: &Summary, elapsed: Durati
 /// would pass for a behavior that never ran (a mistyped weight), so it is not exercised.
 fn measure_behavior(summary: &Summary, behavior: &str, subject: &Subject, stat: Stat) -> Option<f64> {
     let Subject::Metric(metric) = subject else { return None };
-    summary.behaviors.get(behavior)?.metrics.get(metric.name()).map(|m| statistic(m, stat))
+    summary.behaviors.get(behavior)?.metrics.get(metric.name()).and_then(|m| statistic(m, stat))
 }
 
-fn statistic(m: &LatencySummary, stat: Stat) -> f64 {
-    match stat {
+/// A latency's statistic; `None` for `slope`, which validation keeps to the server's memory.
+fn statistic(m: &LatencySummary, stat: Stat) -> Option<f64> {
+    Some(match stat {
         Stat::P50 => m.p50 as f64,
         Stat::P90 => m.p90 as f64,
         Stat::P99 => m.p99 as f64,
@@ -115,7 +121,8 @@ fn statistic(m: &LatencySummary, stat: Stat) -> f64 {
         Stat::Mean => m.mean,
         Stat::Rate => m.rate,
         Stat::Count => m.count as f64,
-    }
+        Stat::Slope => return None,
+    })
 }
 
 /// The value of `stat` of `subject` in `summary`, in the stat's unit.
@@ -125,18 +132,39 @@ fn measure(summary: &Summary, subject: &Subject, stat: Stat) -> Option<f64> {
             let Some(m) = summary.metrics.get(metric.name()) else {
                 return matches!(stat, Stat::Count | Stat::Rate).then_some(0.0);
             };
-            return Some(statistic(m, stat));
+            return statistic(m, stat);
         }
         Subject::Counter(counter) => summary.counters.get(counter.name()).copied().unwrap_or(0),
         Subject::Check(check) => summary.checks.get(check.name()).copied().unwrap_or(0),
         Subject::Errors => summary.errors.values().sum(),
         Subject::ErrorKind(kind) => summary.errors.get(kind.as_str()).copied().unwrap_or(0),
+        Subject::ServerMemory | Subject::ServerCpu => return server_resource(summary, subject, stat),
     };
-    match stat.unit() {
+    match stat.unit(subject) {
         Unit::PerSecond if summary.duration_seconds > 0.0 => Some(count as f64 / summary.duration_seconds),
         Unit::PerSecond => Some(0.0),
         _ => Some(count as f64),
     }
+}
+
+/// The server's memory or CPU statistic of its worst process (the highest), from the scrapes
+/// of its metrics; `None` (not exercised, so failed) when none were answered or too few.
+fn server_resource(summary: &Summary, subject: &Subject, stat: Stat) -> Option<f64> {
+    let processes = summary.server_resources.as_ref()?.processes.values();
+    let values = processes.filter_map(|process| match subject {
+        Subject::ServerMemory => match stat {
+            Stat::Slope => process.memory.slope_bytes_per_hour,
+            _ => (process.memory.samples > 0).then_some(process.memory.max_bytes as f64),
+        },
+        _ => process.cpu.map(|cpu| match stat {
+            Stat::P50 => cpu.p50,
+            Stat::P90 => cpu.p90,
+            Stat::P99 => cpu.p99,
+            Stat::Mean => cpu.mean,
+            _ => cpu.max,
+        }),
+    });
+    values.reduce(f64::max)
 }
 
 #[cfg(test)]

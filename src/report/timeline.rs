@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{LineWriter, Write};
 use std::path::Path;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -75,17 +76,37 @@ pub fn row_file(path: &Path) -> std::io::Result<RowOutput> {
     Ok(Box::new(LineWriter::new(File::create(path)?)))
 }
 
-/// Writes one row per interval received to every output, each line out before the next
-/// interval is taken, and passes every interval on to `next` (the interval log) when there is
-/// one; answers the rows written. Each row carries `run`, the run's id.
+/// Writes one row per `every` of intervals received (the collector's, folded together until
+/// they span `every`; the last one may be shorter) to every output, each line out before the
+/// next interval is taken, and passes each on to `next` (the interval log) when there is one;
+/// answers the rows written. A day at 1 s is 86,400 rows per file; `every` trades resolution
+/// for size. Each row carries `run`, the run's id.
 pub async fn write(
     mut outputs: Vec<RowOutput>,
     mut intervals: mpsc::Receiver<Interval>,
     next: Option<mpsc::Sender<Interval>>,
+    every: Duration,
     run: Option<&RunId>,
 ) -> std::io::Result<u64> {
     let mut written = 0;
-    while let Some(interval) = intervals.recv().await {
+    let mut pending: Option<Interval> = None;
+    loop {
+        let received = intervals.recv().await;
+        let ended = received.is_none();
+        pending = match (pending, received) {
+            (Some(mut folded), Some(interval)) => {
+                folded.absorb(interval);
+                Some(folded)
+            }
+            (None, received) => received,
+            (pending, None) => pending,
+        };
+        let Some(interval) = pending.take_if(|interval| ended || interval.length + EPSILON >= every) else {
+            if ended {
+                break;
+            }
+            continue;
+        };
         let row = serde_json::to_string(&TimelineRow::from_interval(&interval, run)).map_err(std::io::Error::other)?;
         for output in &mut outputs {
             writeln!(output, "{row}")?;
@@ -95,12 +116,19 @@ pub async fn write(
             // A closed interval log only means nobody writes it any more.
             let _ = next.send(interval).await;
         }
+        if ended {
+            break;
+        }
     }
     for output in &mut outputs {
         output.flush()?;
     }
     Ok(written)
 }
+
+/// Collector intervals are about a second each, a few milliseconds more or less: a row is due
+/// once its intervals span `every` give or take this.
+const EPSILON: Duration = Duration::from_millis(50);
 
 /// One second of the harness's own health.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -160,7 +188,8 @@ mod tests {
         tx.send(interval).await.unwrap();
         drop(tx);
         let run: RunId = "nightly-7".parse().unwrap();
-        assert_eq!(write(vec![row_file(&path).unwrap()], rx, Some(next), Some(&run)).await.unwrap(), 1);
+        let every = Duration::from_secs(1);
+        assert_eq!(write(vec![row_file(&path).unwrap()], rx, Some(next), every, Some(&run)).await.unwrap(), 1);
         assert_eq!(passed.recv().await.unwrap().visitors_live, 12, "the interval log gets it too");
         let text = std::fs::read_to_string(&path).unwrap();
         let row: TimelineRow = serde_json::from_str(text.trim_end()).unwrap();
@@ -168,6 +197,35 @@ mod tests {
         assert_eq!(row.run_id, Some(run), "every row names the run");
         assert_eq!(row.errors.get("reply_timeout"), Some(&2));
         assert!((row.p99_us["presence_ack"] as i64 - 1500).abs() <= 2, "{:?}", row.p99_us);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn intervals_are_folded_into_rows_of_the_chosen_length() {
+        let dir = std::env::temp_dir().join(format!("presence-bench-timeline-every-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("timeline.jsonl");
+        let (tx, rx) = mpsc::channel(16);
+        let (next, mut passed) = mpsc::channel(16);
+        for second in 0..7 {
+            let mut interval = Interval::empty(Duration::from_secs(second), Duration::from_secs(1));
+            interval.counters[Counter::SessionsOpened.index()] = 1;
+            interval.errors.insert("reply_timeout", 1);
+            interval.visitors_live = second as i64;
+            interval.histograms[Metric::PresenceAck.index()].record(1000 * (second + 1)).unwrap();
+            tx.send(interval).await.unwrap();
+        }
+        drop(tx);
+        let rows = write(vec![row_file(&path).unwrap()], rx, Some(next), Duration::from_secs(3)).await.unwrap();
+        assert_eq!(rows, 3, "two rows of 3 s and the last second alone");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let rows: Vec<TimelineRow> = text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+        let spans: Vec<(f64, f64, u64, i64)> =
+            rows.iter().map(|row| (row.t_s, row.length_s, row.sessions_opened, row.visitors)).collect();
+        assert_eq!(spans, [(0.0, 3.0, 3, 2), (3.0, 3.0, 3, 5), (6.0, 1.0, 1, 6)]);
+        assert_eq!(rows[1].errors.get("reply_timeout"), Some(&3));
+        let logged = passed.recv().await.unwrap();
+        assert_eq!(logged.histograms[Metric::PresenceAck.index()].len(), 3, "the log gets the folded interval");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

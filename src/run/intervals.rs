@@ -3,7 +3,7 @@
 //! timeline writer first, which passes it on to the interval log.
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -27,11 +27,13 @@ pub type Writers = (Option<mpsc::Sender<Interval>>, Option<JoinHandle<std::io::R
 /// Opens the outputs and starts the writers.
 /// `started_at` is the wall-clock start of interval 0: the agreed instant of a synchronised
 /// start, so interval k is the same second on every shard. `run` is the run's id, written into
-/// every row and the interval log's header.
+/// every row and the interval log's header. `every` is how long an interval of the files and
+/// the JSON progress spans (`--log-interval`).
 pub fn start(
     out: Option<&Path>,
     progress: Option<&JsonProgress>,
     started_at: SystemTime,
+    every: Duration,
     run: Option<&RunId>,
 ) -> Result<Writers, RunError> {
     let mut rows: Vec<timeline::RowOutput> = Vec::new();
@@ -57,7 +59,7 @@ pub fn start(
     let (next, log) = log.map_or((None, None), |(tx, task)| (Some(tx), Some(task)));
     let run = run.cloned();
     let writers = off_workers(async move {
-        let rows = timeline::write(rows, rx, next, run.as_ref()).await;
+        let rows = timeline::write(rows, rx, next, every, run.as_ref()).await;
         rows.map_err(|err| std::io::Error::new(err.kind(), format!("timeline: {err}")))?;
         match log {
             Some(log) => log

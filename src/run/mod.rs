@@ -57,6 +57,9 @@ pub struct Options {
     pub progress: Mode,
     /// One JSON object per interval, to stderr or a file.
     pub json_progress: Option<JsonProgress>,
+    /// How long an interval of latency.hlog, timeline.jsonl and the JSON progress spans
+    /// (1 s by default; coarser for long runs, whose files grow with their length).
+    pub log_interval: Duration,
     /// JUnit, `--summary-json`, baseline and tolerance.
     pub gate: GateOptions,
     /// The stripe of the plan this process runs (`Shard::WHOLE`: all of it).
@@ -79,6 +82,7 @@ impl Default for Options {
             html: None,
             progress: Mode::Off,
             json_progress: None,
+            log_interval: INTERVAL,
             gate: GateOptions::default(),
             shard: Shard::WHOLE,
             start_at: None,
@@ -182,8 +186,13 @@ pub async fn run_with(
     let progress = Progress::start(options.progress, live_rx, plan.duration, plan.load.clone());
     // A synchronised start begins the intervals at the agreed instant, on every shard.
     let intervals_start = start_at.map_or_else(SystemTime::now, |start| start.at);
-    let (intervals, mut hlog) =
-        intervals::start(options.out.as_deref(), options.json_progress.as_ref(), intervals_start, run_id.as_ref())?;
+    let (intervals, mut hlog) = intervals::start(
+        options.out.as_deref(),
+        options.json_progress.as_ref(),
+        intervals_start,
+        options.log_interval,
+        run_id.as_ref(),
+    )?;
     let gate = Gate::of(&plan);
     // The outputs of each interval, in order: the display, the files, then the abort watch.
     let mut observers: Observers = vec![Box::new(LiveFigures(live_tx))];
@@ -210,8 +219,10 @@ pub async fn run_with(
     if let Some(progress) = progress {
         progress.finish();
     }
-    if let (None, Some(writers)) = (&options.out, hlog.take()) {
-        // Only the JSON progress: its last rows are out before the verdict is printed.
+    // Only the JSON progress: its last rows are out before the verdict is printed. With `--out`
+    // the writers are left for `reports::write` to await (a tuple pattern would take them
+    // whether it matched or not, and the files were then never awaited).
+    if let Some(writers) = hlog.take_if(|_| options.out.is_none()) {
         if let Err(err) = writers.await.map_err(std::io::Error::other).and_then(|written| written) {
             eprintln!("warning: JSON progress: {err}");
         }
@@ -227,6 +238,7 @@ pub async fn run_with(
             summary.drills = result.drills;
             summary.harness = Some(HarnessSummary::judge(&result.health, &summary.errors, &mut summary.drills));
             summary.shard = shard_record(shard_info, start_at, result.start_lag);
+            summary.server_resources = result.server_resources;
             (summary, Ending { interrupted: result.interrupted, target_down: None })
         }
         // A missed start runs nothing and judges nothing: the merge counts the shard missing.

@@ -40,6 +40,7 @@ pub async fn write(
     if let Some(intervals) = intervals {
         let written = intervals.await.map_err(std::io::Error::other).and_then(|written| written);
         written.map_err(|source| RunError::Write { what: "writing the interval files".into(), source })?;
+        eprintln!("{}", growth(out, summary.duration_seconds));
     }
     let path = out.join("health.jsonl");
     report::timeline::write_health(&path, health).map_err(RunError::writing(&path))?;
@@ -49,4 +50,20 @@ pub async fn write(
     }
     eprintln!("reports written to {}", out.display());
     Ok(())
+}
+
+/// What the interval files cost per hour of run, so that a long run's size can be planned
+/// for (`--log-interval` makes them smaller):
+/// `interval files: latency.hlog 2.1 MiB/h, timeline.jsonl 0.4 MiB/h (1024 KiB in 1450 s)`.
+fn growth(out: &Path, seconds: f64) -> String {
+    const MIB: f64 = 1_048_576.0;
+    let hours = (seconds / 3600.0).max(1e-9);
+    let sizes: Vec<(&str, f64)> = ["latency.hlog", "timeline.jsonl"]
+        .into_iter()
+        .map(|file| (file, std::fs::metadata(out.join(file)).map_or(0.0, |meta| meta.len() as f64)))
+        .collect();
+    let rates: Vec<String> =
+        sizes.iter().map(|(file, bytes)| format!("{file} {:.1} MiB/h", bytes / MIB / hours)).collect();
+    let total: f64 = sizes.iter().map(|(_, bytes)| bytes).sum();
+    format!("interval files: {} ({:.0} KiB in {seconds:.0} s)", rates.join(", "), total / 1024.0)
 }

@@ -86,6 +86,9 @@ impl ScenarioSpec {
             behaviors: Some(self.behaviors.0),
         };
         let compiled = sections.check(&mut issues);
+        if let Some(target) = &compiled.target {
+            issues.extend(self.thresholds.unmeasurable_server(target));
+        }
         if let Some(behaviors) = &compiled.behaviors {
             let names: Vec<&str> = behaviors.iter().map(|behavior| behavior.name.as_str()).collect();
             issues.extend(selector::unknown_behaviors(&self.thresholds, &names));

@@ -41,6 +41,10 @@ pub struct Target {
     /// Sent on every request to the target: `/locate`, the WebSocket upgrade, every SockJS
     /// HTTP request. Values are often secrets: its `Debug` shows names only.
     pub headers: Headers,
+    /// The target's Prometheus metrics (`http(s)://.../metrics`), scraped during the run for
+    /// its CPU and memory (`server_cpu`, `server_memory`); an embedded cluster's are found
+    /// without it.
+    pub metrics_url: Option<String>,
 }
 
 /// Default of `target.heartbeat_timeout`: more than twice the usual 25 s heartbeat.
@@ -54,7 +58,8 @@ pub const MAX_REPLY_TIMEOUT: Duration = Duration::from_secs(300);
 /// The server under load.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Destination {
-    /// A reference cluster started in this process with these settings.
+    /// A reference cluster started in this process with these settings (boxed: they are
+    /// many times the size of the other variants).
     Embedded(Box<Settings>),
     /// An `http(s)://` directory: visitors find their instance through `/locate`.
     Directory { url: String },
@@ -123,6 +128,19 @@ pub(crate) struct TargetSpec {
     reply_timeout: Option<Duration>,
     #[serde(default)]
     headers: HeadersSpec,
+    #[serde(default, deserialize_with = "optional_metrics_url")]
+    metrics_url: Option<String>,
+}
+
+/// An `http(s)://` URL with a host: a metrics endpoint is scraped with plain GETs.
+fn optional_metrics_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    match Destination::from_url(&text) {
+        Ok(Destination::Directory { url }) => Ok(Some(url)),
+        _ => Err(de::Error::custom(format!(
+            "expected an http:// or https:// URL of Prometheus metrics such as http://host:9090/metrics, found {text:?}"
+        ))),
+    }
 }
 
 fn optional_reply_timeout<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
@@ -212,6 +230,7 @@ impl TargetSpec {
             ca_file: self.ca_file,
             reply_timeout: self.reply_timeout.unwrap_or(DEFAULT_REPLY_TIMEOUT),
             headers: self.headers.0,
+            metrics_url: self.metrics_url,
         })
     }
 }

@@ -23,6 +23,8 @@ pub enum Stat {
     /// Per second over the run.
     Rate,
     Count,
+    /// Least-squares slope over the steady part of the run (the server's memory).
+    Slope,
 }
 
 /// What a statistic is measured in, and so how its bound is written.
@@ -34,9 +36,15 @@ pub enum Unit {
     PerSecond,
     /// A plain number.
     Count,
+    /// Bytes (`500MiB`), of the server's memory.
+    Bytes,
+    /// Bytes per hour (`20MiB/h`), memory's slope.
+    BytesPerHour,
+    /// CPU seconds per second (`0.8`: 80% of one core).
+    Share,
 }
 
-const STATS: [(&str, Stat); 9] = [
+const STATS: [(&str, Stat); 10] = [
     ("p50", Stat::P50),
     ("p90", Stat::P90),
     ("p99", Stat::P99),
@@ -46,24 +54,34 @@ const STATS: [(&str, Stat); 9] = [
     ("mean", Stat::Mean),
     ("rate", Stat::Rate),
     ("count", Stat::Count),
+    ("slope", Stat::Slope),
 ];
 
 impl Stat {
-    pub fn unit(self) -> Unit {
-        match self {
-            Stat::Rate => Unit::PerSecond,
-            Stat::Count => Unit::Count,
+    /// The unit of this statistic of `subject`: a p99 is a duration of a latency, a share of a
+    /// core of the server's CPU.
+    pub fn unit(self, subject: &Subject) -> Unit {
+        match (subject, self) {
+            (Subject::ServerMemory, Stat::Slope) => Unit::BytesPerHour,
+            (Subject::ServerMemory, _) => Unit::Bytes,
+            (Subject::ServerCpu, _) => Unit::Share,
+            (_, Stat::Rate) => Unit::PerSecond,
+            (_, Stat::Count) => Unit::Count,
             _ => Unit::Micros,
         }
     }
 
-    /// Latencies have every statistic; counters, checks and errors are counts, so only `count`
-    /// and (except checks, whose count is the verdict) `rate` mean something for them.
+    /// Latencies have every statistic but `slope`; counters, checks and errors are counts, so
+    /// only `count` and (except checks, whose count is the verdict) `rate` mean something for
+    /// them. The server's memory has its slope over the steady part and its max; its CPU the
+    /// distribution of its per-scrape use.
     fn suits(self, subject: &Subject) -> bool {
         match subject {
-            Subject::Metric(_) => true,
+            Subject::Metric(_) => self != Stat::Slope,
             Subject::Check(_) => self == Stat::Count,
             Subject::Counter(_) | Subject::Errors | Subject::ErrorKind(_) => matches!(self, Stat::Count | Stat::Rate),
+            Subject::ServerMemory => matches!(self, Stat::Slope | Stat::Max),
+            Subject::ServerCpu => matches!(self, Stat::P50 | Stat::P90 | Stat::P99 | Stat::Max | Stat::Mean),
         }
     }
 }
@@ -149,7 +167,7 @@ impl Expression {
         if bound_text.is_empty() {
             return Err(malformed());
         }
-        let bound = parse_bound(stat.unit(), bound_text).map_err(|err| format!("{err} in {text:?}"))?;
+        let bound = parse_bound(stat.unit(subject), bound_text).map_err(|err| format!("{err} in {text:?}"))?;
         Ok(Expression { stat, op, bound })
     }
 }
@@ -162,7 +180,42 @@ fn parse_bound(unit: Unit, text: &str) -> Result<f64, String> {
             .parse::<u64>()
             .map(|n| n as f64)
             .map_err(|_| format!("expected a count (a whole number such as 0 or 100), found {text:?}")),
+        Unit::Bytes => parse_bytes(text),
+        Unit::BytesPerHour => {
+            let per = |(size, hours): (&str, f64)| parse_bytes(size.trim()).map(|bytes| bytes / hours);
+            match text.rsplit_once('/') {
+                Some((size, "h")) => per((size, 1.0)),
+                Some((size, "m" | "min")) => per((size, 1.0 / 60.0)),
+                Some((size, "s")) => per((size, 1.0 / 3600.0)),
+                _ => Err(format!("expected a memory slope such as 20MiB/h (per h, m or s), found {text:?}")),
+            }
+        }
+        Unit::Share => text
+            .parse::<f64>()
+            .ok()
+            .filter(|share| share.is_finite() && *share >= 0.0)
+            .ok_or_else(|| format!("expected CPU seconds per second (0.8 is 80% of one core), found {text:?}")),
     }
+}
+
+/// Sizes as people write them: `512KiB`, `20MiB`, `1GiB`, `500MB`, `1024B`.
+fn parse_bytes(text: &str) -> Result<f64, String> {
+    const UNITS: [(&str, f64); 7] = [
+        ("KiB", 1024.0),
+        ("MiB", 1_048_576.0),
+        ("GiB", 1_073_741_824.0),
+        ("KB", 1e3),
+        ("MB", 1e6),
+        ("GB", 1e9),
+        ("B", 1.0),
+    ];
+    UNITS
+        .iter()
+        .find_map(|(unit, scale)| {
+            let number = text.strip_suffix(unit)?.trim().parse::<f64>().ok()?;
+            (number.is_finite() && number >= 0.0).then_some(number * scale)
+        })
+        .ok_or_else(|| format!("expected a size with a unit such as 20MiB, 500MB or 1GiB, found {text:?}"))
 }
 
 fn kind(subject: &Subject) -> &'static str {
@@ -171,6 +224,8 @@ fn kind(subject: &Subject) -> &'static str {
         Subject::Counter(_) => "a counter",
         Subject::Check(_) => "a delivery check",
         Subject::Errors | Subject::ErrorKind(_) => "an error count",
+        Subject::ServerMemory => "the server's memory",
+        Subject::ServerCpu => "the server's CPU",
     }
 }
 
@@ -180,6 +235,9 @@ impl fmt::Display for Unit {
             Unit::Micros => "us",
             Unit::PerSecond => "/s",
             Unit::Count => "count",
+            Unit::Bytes => "B",
+            Unit::BytesPerHour => "B/h",
+            Unit::Share => "s/s",
         })
     }
 }
@@ -218,7 +276,7 @@ mod tests {
         assert!(parse("p99 <", &ACK).unwrap_err().starts_with("expected a threshold such as"));
         assert_eq!(
             parse("p98 < 25ms", &ACK).unwrap_err(),
-            "expected a statistic (p50, p90, p99, p99.9, min, max, mean, rate, count) in \"p98 < 25ms\", found \"p98\""
+            "expected a statistic (p50, p90, p99, p99.9, min, max, mean, rate, count, slope) in \"p98 < 25ms\", found \"p98\""
         );
         assert_eq!(
             parse("p99 < 25", &ACK).unwrap_err(),
@@ -239,6 +297,26 @@ mod tests {
             parse("max < 1ms", &Subject::Errors).unwrap_err(),
             "expected rate or count for an error count in \"max < 1ms\", found \"max\""
         );
+    }
+
+    #[test]
+    fn the_server_s_resources_have_their_own_units() {
+        let memory = Subject::ServerMemory;
+        assert_eq!(parse("slope < 20MiB/h", &memory), Ok((Stat::Slope, Op::Lt, 20.0 * 1_048_576.0)));
+        assert_eq!(parse("slope < 1KiB/s", &memory), Ok((Stat::Slope, Op::Lt, 1024.0 * 3600.0)));
+        assert_eq!(parse("max <= 1GB", &memory), Ok((Stat::Max, Op::Le, 1e9)));
+        assert_eq!(parse("p99 < 0.8", &Subject::ServerCpu), Ok((Stat::P99, Op::Lt, 0.8)));
+        assert_eq!(
+            parse("slope < 20MiB", &memory).unwrap_err(),
+            "expected a memory slope such as 20MiB/h (per h, m or s), found \"20MiB\" in \"slope < 20MiB\""
+        );
+        assert!(parse("max < 20", &memory).unwrap_err().starts_with("expected a size with a unit"));
+        assert!(parse("p99 < 80%", &Subject::ServerCpu).unwrap_err().starts_with("expected CPU seconds per second"));
+        assert_eq!(
+            parse("p99 < 1ms", &memory).unwrap_err(),
+            "expected max or slope for the server's memory in \"p99 < 1ms\", found \"p99\""
+        );
+        assert!(parse("slope < 1ms", &ACK).unwrap_err().starts_with("expected p50 or p90"));
     }
 
     #[test]

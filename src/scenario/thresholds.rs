@@ -13,7 +13,9 @@ use crate::measure::{Subject, ERROR_KIND_PREFIX};
 
 use super::collect::Entries;
 use super::de::Span;
+use super::locate::{Issue, Segment};
 use super::selector;
+use super::target::{Destination, Target};
 use super::threshold::{Expression, Threshold};
 
 /// Every threshold of the section, in the order written, each with the position of its name
@@ -24,6 +26,27 @@ pub(crate) struct ThresholdsSpec(pub Vec<(usize, Threshold)>);
 impl ThresholdsSpec {
     pub(crate) fn into_thresholds(self) -> Vec<Threshold> {
         self.0.into_iter().map(|(_, threshold)| threshold).collect()
+    }
+
+    /// `server_memory` and `server_cpu` need the target's metrics: an embedded cluster's, or
+    /// `target.metrics_url`. Without either they could only fail, so they are refused here.
+    pub(crate) fn unmeasurable_server(&self, target: &Target) -> Vec<Issue> {
+        let measurable = target.metrics_url.is_some() || matches!(target.destination, Destination::Embedded(_));
+        let mut reported = None;
+        let mut issues = Vec::new();
+        for (entry, threshold) in &self.0 {
+            let server = matches!(threshold.subject, Subject::ServerMemory | Subject::ServerCpu);
+            if measurable || !server || reported == Some(*entry) {
+                continue;
+            }
+            reported = Some(*entry);
+            let message = format!(
+                "expected target.metrics_url (the server's Prometheus metrics) for {:?}, found a target without one",
+                threshold.name
+            );
+            issues.push(Issue::here(message).under(Segment::Entry(*entry)).under(Segment::Key("thresholds")));
+        }
+        issues
     }
 }
 
@@ -319,6 +342,24 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("errors or errors.KIND, found \"presense_ack\""), "{message}");
+    }
+
+    #[test]
+    fn server_thresholds_need_the_server_s_metrics() {
+        let server = "thresholds:\n  presence_ack: [\"p99 < 1s\"]\n  server_memory: [\"slope < 20MiB/h\"]\n";
+        let (line, column, path, message) = invalid(&format!("target: {{ url: 'http://127.0.0.1:9' }}\n{server}"));
+        assert_eq!((line, column, path.as_str()), (8, 3, "thresholds"));
+        assert_eq!(
+            message,
+            "expected target.metrics_url (the server's Prometheus metrics) for \"server_memory\", found a target without one"
+        );
+        let scraped =
+            format!("target: {{ url: 'http://127.0.0.1:9', metrics_url: 'http://127.0.0.1:9/metrics' }}\n{server}");
+        assert_eq!(compile(&scraped).unwrap().thresholds[1].subject, Subject::ServerMemory);
+        assert!(compile(server).is_ok(), "an embedded cluster's own metrics");
+        let (line, _, _, message) = invalid("target: { url: 'http://127.0.0.1:9', metrics_url: 'ws://h:1/metrics' }\n");
+        assert_eq!(line, 5);
+        assert!(message.contains("expected an http:// or https:// URL of Prometheus metrics"), "{message}");
     }
 
     #[test]

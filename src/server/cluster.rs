@@ -13,12 +13,11 @@ use tokio_util::task::TaskTracker;
 use super::directory;
 use super::discovery::Membership;
 use super::error::ServerError;
-use super::faults::Faults;
 use super::instance::{Instance, InstanceInfo};
 use super::metrics::{self, ClusterCounters};
 use super::partition::Part;
 use super::settings::Settings;
-use super::state::Shared;
+use super::state::{self, Shared};
 use crate::protocol::http_server;
 
 /// What the instances of one cluster share.
@@ -82,7 +81,7 @@ impl Cluster {
     /// instances are named `p{index}-s1`, ... and its `/locate` refuses other processes' groups.
     pub async fn start_part(settings: Settings, part: Option<Part>) -> Result<Cluster, ServerError> {
         settings.validate().map_err(|err| ServerError::InvalidSettings(err.to_string()))?;
-        let state = Arc::new(Shared::new(settings.queue_bound, Faults::from_settings(&settings)));
+        let state = Arc::new(Shared::new(&settings));
         let directory_addr = SocketAddr::new(settings.host, settings.directory_port);
         let context = Context {
             settings: Arc::new(settings),
@@ -106,6 +105,7 @@ impl Cluster {
                 names: part.map_or_else(|| "s".to_owned(), |part| part.names()),
             }),
         };
+        context.spawn(state::sweep(context.state.clone(), cluster.inner.shutdown.clone()));
         let router = directory::router(cluster.clone());
         let bounds = context.settings.http_bounds();
         context.spawn(http_server::serve(listener, router, cluster.inner.shutdown.clone(), bounds));

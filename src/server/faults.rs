@@ -31,6 +31,8 @@ pub struct Faults {
     /// Open sessions past which acks slow down (0: off), and by how much per session over.
     overload_sessions: u64,
     overload_delay: Duration,
+    /// Bytes kept for good every time a visitor comes online.
+    leak_per_visitor: usize,
 }
 
 impl Faults {
@@ -46,6 +48,7 @@ impl Faults {
             stale_presence: settings.fault_stale_presence,
             overload_sessions: settings.fault_overload_sessions,
             overload_delay: settings.fault_overload_delay,
+            leak_per_visitor: settings.fault_leak_per_visitor,
         }
     }
 
@@ -127,6 +130,15 @@ impl Faults {
         }
         let over = u32::try_from(open - self.overload_sessions).unwrap_or(u32::MAX);
         self.overload_delay.saturating_mul(over)
+    }
+
+    /// FAULT leak_per_visitor: a visitor came online (its first open tab); its bytes go into
+    /// `leaked` and stay there for the life of the cluster. Written, not only allocated, so
+    /// that they count in the process's resident memory.
+    pub fn leak(&self, leaked: &mut Vec<Box<[u8]>>) {
+        if self.leak_per_visitor > 0 {
+            leaked.push(vec![0x5a; self.leak_per_visitor].into_boxed_slice());
+        }
     }
 }
 

@@ -75,9 +75,44 @@ const SCALE_OUTS: Family = Family {
     help: "Instances started by a scale-out (the instances of the launch are not counted).",
 };
 
+const VISITORS_HELD: Family = Family {
+    name: "presence_server_visitors_held",
+    kind: "gauge",
+    labels: &[],
+    help: "Visitors the server remembers, online or within visitor_retention of leaving.",
+};
+/// The process's own figures, under the names Prometheus client libraries give them, so that a
+/// harness reads any server's memory and CPU alike (`crate::procfs`). Shared with whatever
+/// else runs in the process: the harness, for an embedded cluster.
+const PROCESS_CPU: Family = Family {
+    name: "process_cpu_seconds_total",
+    kind: "counter",
+    labels: &[],
+    help: "User and system CPU time of the server process, in seconds.",
+};
+const PROCESS_RSS: Family = Family {
+    name: "process_resident_memory_bytes",
+    kind: "gauge",
+    labels: &[],
+    help: "Resident memory of the server process, in bytes.",
+};
+
 /// Every family the server exports.
-pub const SERVER: &[Family] =
-    &[SESSIONS, SESSIONS_OPENED, RECEIVED, SENT, INSTANCES, QUEUE_DEPTH, QUEUE_DEPTH_MAX, DRAINS, KILLS, SCALE_OUTS];
+pub const SERVER: &[Family] = &[
+    SESSIONS,
+    SESSIONS_OPENED,
+    RECEIVED,
+    SENT,
+    INSTANCES,
+    QUEUE_DEPTH,
+    QUEUE_DEPTH_MAX,
+    DRAINS,
+    KILLS,
+    SCALE_OUTS,
+    VISITORS_HELD,
+    PROCESS_CPU,
+    PROCESS_RSS,
+];
 
 const DIRECTORY_LOCATES: Family = Family {
     name: "presence_server_directory_locates_total",
@@ -193,6 +228,15 @@ pub fn render(instances: &[Arc<Instance>], cluster: &ClusterCounters, state: &Sh
     {
         header(&mut out, family);
         let _ = writeln!(out, "{} {}", family.name, counter.load(Ordering::Relaxed));
+    }
+    let usage = crate::procfs::usage();
+    for (family, value) in [
+        (&VISITORS_HELD, state.visitors_held().to_string()),
+        (&PROCESS_CPU, usage.cpu_seconds.to_string()),
+        (&PROCESS_RSS, usage.rss_bytes.to_string()),
+    ] {
+        header(&mut out, family);
+        let _ = writeln!(out, "{} {value}", family.name);
     }
     out
 }

@@ -87,6 +87,13 @@ pub struct Settings {
     #[arg(long, default_value_t = 1000)]
     pub queue_bound: usize,
 
+    /// How long a visitor with no open tab is remembered (page, data, kept signals and
+    /// invokes): after this, a visitor who comes back starts afresh and what was queued for it
+    /// is gone. Without a bound, every visitor who ever sent a presence stays in memory.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    #[serde(with = "humantime_serde")]
+    pub visitor_retention: Duration,
+
     /// Delay added before every `presence_ack`: a known latency for testing the harness.
     #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
     #[serde(with = "humantime_serde")]
@@ -143,6 +150,11 @@ pub struct Settings {
     #[arg(long, default_value = "1ms", value_parser = humantime::parse_duration)]
     #[serde(with = "humantime_serde")]
     pub fault_overload_delay: Duration,
+
+    /// Test only: keep this many bytes every time a visitor comes online, and never let them go
+    /// (a server that leaks, for the `server_memory` threshold to catch). 0: none.
+    #[arg(long, default_value_t = 0)]
+    pub fault_leak_per_visitor: usize,
 }
 
 /// Most instances one cluster starts: each is a listener and a task set in this process, and
@@ -225,6 +237,7 @@ mod tests {
         assert_eq!(settings.max_frame_bytes, 65536);
         assert_eq!((settings.disconnect_delay, settings.response_limit), (Duration::from_secs(5), 131_072));
         assert_eq!(settings.fault_drop_signals, 0.0);
+        assert_eq!((settings.visitor_retention, settings.fault_leak_per_visitor), (Duration::from_secs(300), 0));
     }
 
     #[test]

@@ -32,10 +32,12 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// The table's last line (on stderr, the table is followed by where the reports went).
+/// The table's last line (on stderr, the table is followed by what the interval files cost
+/// and where the reports went).
 fn verdict_line(table: &[u8]) -> String {
     let table = text(table);
-    let last = table.lines().rev().find(|line| !line.trim().is_empty() && !line.starts_with("reports written to"));
+    let after = |line: &str| line.starts_with("reports written to") || line.starts_with("interval files:");
+    let last = table.lines().rev().find(|line| !line.trim().is_empty() && !after(line));
     last.unwrap_or_default().to_owned()
 }
 

@@ -34,6 +34,7 @@ mod run_steps;
 mod run_tls;
 mod run_transports;
 mod scenario_params;
+mod server_resources;
 mod shards;
 mod shutdown;
 mod signals;

@@ -115,3 +115,27 @@ async fn agents_reach_only_their_own_group() {
     assert!(matches!(recv(&mut other).await, ServerMessage::SignalStatus { status: Status::Queued, .. }));
     round_trip(&mut tab, 1).await;
 }
+
+/// Issue 28: a server keeps what it holds for a visitor with no open tab for
+/// `visitor_retention`, then forgets it. A signal queued for a visitor reaches it on a connect
+/// within that time; after it, a visitor that comes back starts afresh, and an agent watching
+/// it is told (the event this test awaits, rather than sleeping past the retention).
+#[tokio::test]
+async fn a_departed_visitor_s_kept_signals_last_the_retention_then_go() {
+    let cluster = cluster(Settings { visitor_retention: Duration::from_secs(2), ..settings() }).await;
+    let url = url(&cluster, "s1");
+    let mut sender = agent(&url, Websocket, "a").await;
+    send(&mut sender, ClientMessage::Lookup { visitor: "late".into() }).await;
+    assert!(matches!(recv(&mut sender).await, ServerMessage::Presence { online: false, .. }));
+    assert_eq!(signal_status(&mut sender, "soon", "1").await, (Status::Queued, None));
+    assert_eq!(signal_status(&mut sender, "late", "2").await, (Status::Queued, None));
+    let mut soon = visitor(&url, Websocket, "soon", "t").await;
+    assert_eq!(signal_id(&mut soon).await, "1", "delivered within the retention");
+    match recv(&mut sender).await {
+        ServerMessage::Presence { visitor, online: false, page: None, .. } if visitor == "late" => {}
+        other => panic!("expected the forgotten visitor's presence, got {other:?}"),
+    }
+    let mut late = visitor(&url, Websocket, "late", "t").await;
+    // The first thing after `connected` is the ack: no replay of the forgotten signal.
+    round_trip(&mut late, 1).await;
+}

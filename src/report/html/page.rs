@@ -78,6 +78,13 @@ pub fn render(data: &ReportData) -> String {
     }
     out.push_str("<h2>Harness health</h2>");
     out.push_str(&harness(data));
+    if let Some(resources) = &s.server_resources {
+        // The table's lines, one paragraph per server process.
+        out.push_str("<h2>Server resources</h2>");
+        for line in crate::report::server_resources::render(resources).lines() {
+            let _ = write!(out, "<p>{}</p>", escape(line));
+        }
+    }
     out.push_str("</body></html>\n");
     out
 }

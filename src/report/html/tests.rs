@@ -197,3 +197,29 @@ fn a_failed_error_kind_says_when_it_was_first_seen() {
     assert!(page.contains("<li class=\"bad\">4 reply_timeout errors, the first at 2.0s</li>"), "{page}");
     assert!(page.contains("<tr><td>reply_timeout</td><td>4</td><td>2.0s</td></tr>"), "{page}");
 }
+
+#[test]
+fn the_server_s_resources_read_as_in_the_table() {
+    use crate::measure::server_resources::{CpuFigures, MemoryFigures, ProcessResources, ServerResources};
+    let mut s = summary();
+    let memory = MemoryFigures {
+        samples: 40,
+        steady_first_bytes: 60 << 20,
+        last_bytes: 90 << 20,
+        max_bytes: 91 << 20,
+        slope_bytes_per_hour: Some(250.0 * 1_048_576.0),
+    };
+    let cpu = CpuFigures { intervals: 39, mean: 0.3, p50: 0.3, p90: 0.4, p99: 0.45, max: 0.5 };
+    let process = ProcessResources { cpu: Some(cpu), memory };
+    s.server_resources = Some(ServerResources {
+        url: "http://127.0.0.1:1/metrics".into(),
+        scrapes: 40,
+        failed: 0,
+        steady_from_s: 120.0,
+        processes: [("server".to_owned(), process)].into(),
+    });
+    let terminal = table::render(&s, None, false);
+    let line = "server: cpu p99 0.45 s/s (mean 0.30, max 0.50), memory 60.0 -> 90.0 MiB (max 91.0), slope 250.0 MiB/h from 120 s";
+    assert!(terminal.contains(line), "{terminal}");
+    assert!(page(s).contains(&format!("<p>{}</p>", super::escape(line))));
+}

@@ -56,6 +56,9 @@ impl Shared {
         }
         let sent_to = target.map(|tab| tab.session.id);
         visitor.kept.push_back(Kept { agent: agent.to_owned(), id: id.to_owned(), message: encoded, sent_to });
+        if visitor.tabs.is_empty() && visitor.offline_at.is_none() {
+            self.note_offline(state, key);
+        }
         DeliveryStatus { status, reason: None }
     }
 }

@@ -6,13 +6,14 @@
 //! non-blocking pushes into session outboxes, never an `.await`, so contention stays low.
 
 mod agent;
+mod retention;
 mod session_handle;
 mod unique;
 mod visitor;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
@@ -21,7 +22,9 @@ use crate::protocol::data::Data;
 use crate::protocol::{Page, ServerMessage};
 
 use super::faults::Faults;
+use super::settings::Settings;
 
+pub use retention::sweep;
 pub use session_handle::{Outgoing, SessionHandle};
 
 /// A visitor is scoped by its group: `(group, visitor id)`.
@@ -32,6 +35,8 @@ pub struct Shared {
     state: Mutex<State>,
     queue_bound: usize,
     faults: Faults,
+    /// How long a visitor with no open tab is remembered (`visitor_retention`).
+    retention: std::time::Duration,
 }
 
 struct State {
@@ -41,6 +46,10 @@ struct State {
     uniques: HashMap<String, usize>,
     /// Drives unique ids and fault decisions; behind the same lock as what it decides about.
     rng: SmallRng,
+    /// Visitors that went offline, with when they may be forgotten, in that order.
+    offline: VecDeque<(Instant, VisitorKey)>,
+    /// What the `leak_per_visitor` fault keeps.
+    leaked: Vec<Box<[u8]>>,
 }
 
 /// One visitor of one group.
@@ -56,6 +65,9 @@ struct Visitor {
     kept: VecDeque<Kept>,
     /// Agent sessions watching this visitor.
     watchers: Vec<SessionHandle>,
+    /// When the visitor was last seen with no open tab while holding something (`None` while
+    /// a tab is open): it is forgotten `visitor_retention` after this.
+    offline_at: Option<Instant>,
 }
 
 struct Tab {
@@ -130,9 +142,20 @@ impl Visitor {
 }
 
 impl Shared {
-    pub fn new(queue_bound: usize, faults: Faults) -> Self {
-        let state = State { visitors: HashMap::new(), uniques: HashMap::new(), rng: SmallRng::from_os_rng() };
-        Shared { state: Mutex::new(state), queue_bound, faults }
+    pub fn new(settings: &Settings) -> Self {
+        let state = State {
+            visitors: HashMap::new(),
+            uniques: HashMap::new(),
+            rng: SmallRng::from_os_rng(),
+            offline: VecDeque::new(),
+            leaked: Vec::new(),
+        };
+        Shared {
+            state: Mutex::new(state),
+            queue_bound: settings.queue_bound,
+            faults: Faults::from_settings(settings),
+            retention: settings.visitor_retention,
+        }
     }
 
     /// The fault switches in force (`server::faults`), for the sessions that apply them.

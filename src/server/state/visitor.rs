@@ -17,7 +17,12 @@ impl Shared {
     /// oldest first; the caller sends them right after its own reply.
     pub fn attach(&self, key: &VisitorKey, tab: &str, session: &SessionHandle) -> Vec<Arc<str>> {
         let mut state = self.lock();
+        let state = &mut *state;
         let visitor = state.visitors.entry(key.clone()).or_default();
+        if visitor.tabs.is_empty() {
+            self.faults.leak(&mut state.leaked);
+        }
+        visitor.offline_at = None;
         // The same tab again: a reconnect the server has not noticed yet. The old session
         // goes without a blur, since the tab itself never lost focus.
         if let Some(position) = visitor.tabs.iter().position(|open| open.tab == tab) {
@@ -67,6 +72,9 @@ impl Shared {
         }
         visitor.resend_kept(session_id);
         visitor.notify_watchers(&key.1, &self.faults);
+        if visitor.tabs.is_empty() {
+            self.note_offline(&mut state, key);
+        }
         state.forget_if_empty(key);
     }
 
