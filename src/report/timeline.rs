@@ -216,7 +216,7 @@ mod tests {
             tx.send(interval).await.unwrap();
         }
         drop(tx);
-        let rows = write(vec![row_file(&path).unwrap()], rx, Some(next), Duration::from_secs(3)).await.unwrap();
+        let rows = write(vec![row_file(&path).unwrap()], rx, Some(next), Duration::from_secs(3), None).await.unwrap();
         assert_eq!(rows, 3, "two rows of 3 s and the last second alone");
         let text = std::fs::read_to_string(&path).unwrap();
         let rows: Vec<TimelineRow> = text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
