@@ -66,12 +66,22 @@ async fn serve(settings: Settings) -> Outcome {
         Err(err @ ServerError::InvalidSettings(_)) => return Outcome::InvalidInput(err.into()),
         Err(err) => return Outcome::NotCarriedOut(err.into()),
     };
+    let mut said = String::new();
     for instance in cluster.instances() {
-        println!("instance {} {}", instance.server, instance.url);
+        said.push_str(&format!("instance {} {}\n", instance.server, instance.url));
     }
-    println!("directory {}", cluster.directory_url());
-    println!("metrics {}/metrics", cluster.directory_url());
+    said.push_str(&format!("directory {}\n", cluster.directory_url()));
+    said.push_str(&format!("metrics {}/metrics\n", cluster.directory_url()));
+    say(&said);
     until_stopped(shutdown, "the cluster", bound, cluster.shutdown()).await
+}
+
+/// Prints the addresses on stdout. A reader that went away (a script or a test that read the
+/// directory line and closed the pipe) must not bring the server down, as `println!` would
+/// when the next line hits the closed pipe.
+fn say(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
 }
 
 /// Waits for a signal, then for `drain` (bounded by `bound` by whoever made it), unless a
@@ -114,11 +124,7 @@ async fn serve_partitioned(settings: Settings, processes: usize) -> Outcome {
     }
     said.push_str(&format!("{}{}\n", partition::DIRECTORY_LINE, partition.directory_url()));
     said.push_str(&format!("metrics {}/metrics\n", partition.directory_url()));
-    // A reader that went away (a script that read the directory and closed the pipe) must
-    // not bring the server down, as `println!` would.
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(said.as_bytes()).and_then(|()| stdout.flush());
-    drop(stdout);
+    say(&said);
     until_stopped(shutdown, &format!("{processes} server processes"), bound, partition.shutdown()).await
 }
 

@@ -32,13 +32,17 @@ impl Serve {
             .stderr(Stdio::null())
             .spawn()
             .expect("serve starts");
-        let stdout = BufReader::new(child.stdout.take().expect("piped"));
+        let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
         // `serve` prints its directory first; the loop ends at that line or at its exit.
-        let directory = stdout
-            .lines()
+        let directory = lines
+            .by_ref()
             .map_while(Result::ok)
             .find_map(|line| line.strip_prefix("directory ").map(str::to_owned))
             .expect("serve prints its directory");
+        // The rest is read to its end (the server's exit): with the pipe closed, the next line
+        // `serve` prints would kill it mid-run (a fresh-clone CI run lost its server so, after
+        // 3 sessions); left unread, a full pipe would stall it.
+        std::thread::spawn(move || lines.for_each(drop));
         Serve { child, directory }
     }
 }

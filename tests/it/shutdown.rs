@@ -207,3 +207,28 @@ async fn a_second_signal_stops_a_run_waiting_for_its_metrics_endpoint_and_the_re
     cluster.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_outlives_a_reader_that_closed_its_stdout() {
+    // A script that reads nothing (or only the directory line) closes the pipe: the lines
+    // `serve` prints then hit a closed pipe, which must not end the server.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_presence-bench"))
+        .args(["serve", "--instances", "1", "--directory-port", &port.to_string(), "--drain-window", "100ms"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    drop(child.stdout.take());
+    let serve = Binary { pid: child.id().to_string(), child: Some(child), lines: mpsc::unbounded_channel().1 };
+    let healthz = format!("http://127.0.0.1:{port}/healthz");
+    // Nothing to await but the port answering: serve can tell no one it is up.
+    within("serve to answer", async {
+        while http().request(hyper::Method::GET, &healthz).await.is_err() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    serve.signal("-INT");
+    assert_eq!(serve.exit_within(WAIT).await, Some(0), "still running, and stopped cleanly");
+}
