@@ -625,7 +625,10 @@ class Hub:
         return [kept[2] for kept in visitor.kept]
 
     def detach(self, key, session):
-        """A tab's session ended: the most recently connected other tab takes focus."""
+        """A tab's session ended: the most recently connected other tab takes focus, and the
+        kept signals the ended tab may have left unacknowledged go again to the tab that has
+        focus (docs/protocol.md section 2): the visitor's other tab makes no new connect that
+        would replay them. Every kept copy is sent, a superset; duplicates are allowed."""
         visitor = self.visitors.get(key)
         tab = next((t for t in visitor.tabs if t.session is session), None) if visitor else None
         if tab is None:
@@ -636,6 +639,10 @@ class Hub:
             visitor.focused = nxt.session if nxt else None
             if nxt:
                 nxt.session.push(encode({"type": "focused", "tab": nxt.tab}))
+        focused = visitor.focused_tab()
+        if focused:
+            for kept in visitor.kept:
+                focused.session.push(kept[2])
         visitor.notify_watchers(key[1])
         self.forget_if_empty(key)
 
