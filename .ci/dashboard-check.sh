@@ -20,17 +20,7 @@ harness_port=$(free_port)
 directory_port=$(free_port)
 prom_port=$(free_port)
 
-cat > "$work/prometheus.yml" <<YAML
-global: { scrape_interval: 1s, evaluation_interval: 1s }
-scrape_configs:
-  - job_name: presence-bench
-    static_configs: [ { targets: ["127.0.0.1:$harness_port"] } ]
-  - job_name: presence-server
-    static_configs: [ { targets: ["127.0.0.1:$directory_port"] } ]
-YAML
-prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/data" \
-    --web.listen-address="127.0.0.1:$prom_port" >"$work/prometheus.log" 2>&1 &
-pids+=($!)
+start_prometheus "$harness_port" "$directory_port" "$prom_port"
 wait_for "http://127.0.0.1:$prom_port/-/ready" "Prometheus"
 
 start=$(date +%s.%N)

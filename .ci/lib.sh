@@ -18,6 +18,25 @@ ensure_prometheus() {
   fi
 }
 
+# start_prometheus HARNESS_PORT SERVER_PORT PROM_PORT: a Prometheus on 127.0.0.1:PROM_PORT,
+# config and data in $work, scraping the harness (job presence-bench) and the reference
+# server's directory (job presence-server) every second; the config is linted by promtool
+# first. Stopped with the script (`pids`). The caller waits for it with `wait_for`.
+start_prometheus() {
+  cat > "$work/prometheus.yml" <<YAML
+global: { scrape_interval: 1s, evaluation_interval: 1s }
+scrape_configs:
+  - job_name: presence-bench
+    static_configs: [ { targets: ["127.0.0.1:$1"] } ]
+  - job_name: presence-server
+    static_configs: [ { targets: ["127.0.0.1:$2"] } ]
+YAML
+  promtool check config "$work/prometheus.yml" >/dev/null
+  prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/data" \
+      --web.listen-address="127.0.0.1:$3" >"$work/prometheus.log" 2>&1 &
+  pids+=($!)
+}
+
 # free_port: a TCP port free on 127.0.0.1 now.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 

@@ -28,19 +28,7 @@ behaviors:
     steps: [ connect, { repeat: { every: 200ms, steps: [ presence ] } } ]
 YAML
 
-cat > "$work/prometheus.yml" <<YAML
-global: { scrape_interval: 1s, evaluation_interval: 1s }
-scrape_configs:
-  - job_name: presence-bench
-    static_configs: [ { targets: ["127.0.0.1:$harness_port"] } ]
-  - job_name: presence-server
-    static_configs: [ { targets: ["127.0.0.1:$directory_port"] } ]
-YAML
-promtool check config "$work/prometheus.yml"
-
-prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/data" \
-    --web.listen-address="127.0.0.1:$prom_port" >"$work/prometheus.log" 2>&1 &
-pids+=($!)
+start_prometheus "$harness_port" "$directory_port" "$prom_port"
 
 "$bin" run "$work/scenario.yaml" --quiet --metrics-addr "127.0.0.1:$harness_port" --metrics-linger 5s \
     >"$work/run.out" 2>"$work/run.err" &
