@@ -114,7 +114,11 @@ attempt() {
   local lib=$1 transport=$2 scenario=$3 dir="$work/runs/$1/$3-$2"
   local code=0 directory choice
   mkdir -p "$dir"
-  NODE_PATH="$PWD/$work/node/node_modules" timeout -k 5 400 python3 tests/interop/hub.py \
+  # Drills keep every message in and out (hub.log) and the harness says why it judged a blur
+  # misrouted (run.txt): a failure of a drill on an HTTP transport was not explained without.
+  local trace=()
+  [ "$scenario" = drill ] && trace=(--trace)
+  NODE_PATH="$PWD/$work/node/node_modules" timeout -k 5 400 python3 tests/interop/hub.py "${trace[@]}" \
     --front "$(front_of "$lib" "$scenario")" --max-lifetime 300 >"$dir/hub.out" 2>"$dir/hub.log" &
   hub=$!
   if wait_for_line "$dir/hub.out" '^directory ' >"$dir/start.txt" 2>&1; then
@@ -123,7 +127,8 @@ attempt() {
     [ "$transport" = mix ] && choice="target.transport=$mix"
     [ "$scenario" = idle ] && choice="name=interop-idle" # idle has its own mix
     # In the background and waited for, so that the job's trap can stop it at once.
-    INTEROP_DIRECTORY=$directory timeout -k 5 200 "$bin" run "tests/interop/scenarios/$scenario.yaml" \
+    RUST_LOG=warn,presence_bench::visitor::observe=debug \
+      INTEROP_DIRECTORY=$directory timeout -k 5 200 "$bin" run "tests/interop/scenarios/$scenario.yaml" \
       --set "$choice" --out "$dir" --junit "$dir/junit.xml" -q >"$dir/run.txt" 2>&1 &
     run=$!
     wait "$run" || code=$?

@@ -26,6 +26,11 @@ pub enum BlurVerdict {
     Expected(Instant),
     /// Sent to the tab that has just taken focus.
     Misrouted,
+    /// Sent to the tab that has just taken focus by a move made while another tab's `focus`
+    /// was still unanswered (a tab reconnecting during a tab switch): the two went to the
+    /// server on two sessions, which have no order between them, and the server applied the
+    /// `focus` last. Focus is where the server says from here on.
+    Reordered,
     /// Not caused by this visitor (e.g. another tab reconnected); nothing to check.
     Unrelated,
 }
@@ -42,6 +47,9 @@ pub enum BlurVerdict {
 pub struct FocusExpectation {
     /// The tab that took focus by the visitor's last action.
     holder: Option<String>,
+    /// The last move was made while another tab's `focus` was unanswered: a `blur` to the
+    /// holder may be the server applying that `focus` after it (see [`BlurVerdict::Reordered`]).
+    contested: bool,
     /// The `blur`s still to come, oldest first.
     blurs: Vec<PendingBlur>,
 }
@@ -68,13 +76,15 @@ impl PendingBlur {
 
 impl FocusExpectation {
     /// Focus moves to tab `to`; the tab that loses it is the one this visitor gave focus to
-    /// last, or else `focused` (what the server said last).
-    pub fn moved(&mut self, focused: Option<&str>, to: &str, now: Instant) {
+    /// last, or else `focused` (what the server said last). `contested`: another tab's
+    /// `focus` is still unanswered, so the server may apply it after this move.
+    pub fn moved(&mut self, focused: Option<&str>, to: &str, now: Instant, contested: bool) {
         let from = self.holder.take().or_else(|| focused.map(str::to_owned));
         if let Some(from) = from.filter(|from| from != to) {
             self.blurs.push(PendingBlur { tab: from, to: to.to_owned(), started: now, due: None });
         }
         self.holder = Some(to.to_owned());
+        self.contested = contested;
     }
 
     /// The server confirmed that tab `to` has focus (`focused` on it, or its session opened):
@@ -91,6 +101,11 @@ impl FocusExpectation {
     pub fn blurred(&mut self, tab: &str) -> BlurVerdict {
         if let Some(position) = self.blurs.iter().position(|blur| blur.tab == tab) {
             return BlurVerdict::Expected(self.blurs.remove(position).started);
+        }
+        if self.holder.as_deref() == Some(tab) && std::mem::take(&mut self.contested) {
+            // The other tab's `focus` came last: it holds focus now, as its `focused` says.
+            self.holder = None;
+            return BlurVerdict::Reordered;
         }
         if self.holder.as_deref() == Some(tab) {
             // The blur meant for another tab went to this one: that one's wait is over too.
@@ -163,17 +178,17 @@ mod tests {
     fn blur_must_reach_the_tab_that_lost_focus() {
         let now = Instant::now();
         let mut focus = FocusExpectation::default();
-        focus.moved(Some("t1"), "t2", now);
+        focus.moved(Some("t1"), "t2", now, false);
         focus.confirmed("t2", now, GRACE);
         assert_eq!(focus.blurred("t1"), BlurVerdict::Expected(now));
         assert_eq!(focus.take_missing(now + GRACE * 2, Duration::ZERO), 0, "satisfied");
 
-        focus.moved(Some("t2"), "t1", now);
+        focus.moved(Some("t2"), "t1", now, false);
         focus.confirmed("t1", now, GRACE);
         assert_eq!(focus.blurred("t1"), BlurVerdict::Misrouted);
         assert_eq!(focus.take_missing(now + GRACE * 2, Duration::ZERO), 0, "a misrouted blur is counted once");
 
-        focus.moved(None, "t2", now);
+        focus.moved(None, "t2", now, false);
         focus.confirmed("t2", now, GRACE);
         assert!(!focus.any_missing(now, Duration::ZERO));
         assert!(focus.any_missing(now + GRACE * 2, Duration::ZERO));
@@ -185,9 +200,9 @@ mod tests {
     fn quick_moves_each_expect_their_blur() {
         let now = Instant::now();
         let mut focus = FocusExpectation::default();
-        focus.moved(Some("t1"), "t2", now);
+        focus.moved(Some("t1"), "t2", now, false);
         // Straight back to t1, before the server's blur for t1 arrived.
-        focus.moved(Some("t1"), "t1", now);
+        focus.moved(Some("t1"), "t1", now, false);
         assert_eq!(focus.blurred("t1"), BlurVerdict::Expected(now), "the blur of the first move");
         assert_eq!(focus.blurred("t2"), BlurVerdict::Expected(now), "the blur of the second move");
         assert_eq!(focus.take_missing(now + GRACE * 2, Duration::ZERO), 0);
@@ -197,16 +212,16 @@ mod tests {
     fn a_late_blur_is_a_latency_until_it_is_missing_past_the_patience() {
         let now = Instant::now();
         let mut focus = FocusExpectation::default();
-        focus.moved(Some("t1"), "t2", now);
+        focus.moved(Some("t1"), "t2", now, false);
         focus.confirmed("t2", now, GRACE);
         let late = now + GRACE + Duration::from_secs(2);
         assert!(!focus.any_missing(late, MISSING_AFTER), "while the visitor runs, late is not missing");
         // Back to t1 before the late blur came: it must still be taken for the first move's.
-        focus.moved(Some("t2"), "t1", late);
+        focus.moved(Some("t2"), "t1", late, false);
         focus.confirmed("t1", late, GRACE);
         assert_eq!(focus.blurred("t1"), BlurVerdict::Expected(now), "late, to the right tab: a latency");
         assert_eq!(focus.take_missing(late + MISSING_AFTER * 2, Duration::ZERO), 1, "the second move's never came");
-        focus.moved(Some("t1"), "t2", now);
+        focus.moved(Some("t1"), "t2", now, false);
         focus.confirmed("t2", now, GRACE);
         assert_eq!(focus.take_missing(now + GRACE + MISSING_AFTER, MISSING_AFTER), 0);
         assert_eq!(focus.take_missing(now + GRACE + MISSING_AFTER * 2, MISSING_AFTER), 1, "never came at all");
@@ -216,7 +231,7 @@ mod tests {
     fn the_grace_runs_from_the_servers_confirmation_of_the_move() {
         let now = Instant::now();
         let mut focus = FocusExpectation::default();
-        focus.moved(Some("t1"), "t2", now);
+        focus.moved(Some("t1"), "t2", now, false);
         // `focused` (or t2's new session) came 8 s after the move: the server was stalled,
         // and could not have blurred t1 before.
         assert!(!focus.any_missing(now + Duration::from_secs(8), Duration::ZERO), "not confirmed: not due");
@@ -226,9 +241,30 @@ mod tests {
         assert!(!focus.any_missing(confirmed + Duration::from_secs(1), Duration::ZERO), "within the grace");
         assert!(focus.any_missing(confirmed + GRACE * 2, Duration::ZERO), "a later `focused` does not move it");
         assert_eq!(focus.blurred("t1"), BlurVerdict::Expected(now), "measured from the move");
-        focus.moved(Some("t2"), "t3", now);
+        focus.moved(Some("t2"), "t3", now, false);
         focus.confirmed("t3", now, GRACE);
         assert_eq!(focus.take_missing(now + GRACE * 2, Duration::ZERO), 1, "a blur that never came is still counted");
+    }
+
+    #[test]
+    fn a_focus_applied_after_a_reconnect_it_raced_is_not_misrouted() {
+        // t2 was switched to (its `focus` unanswered) when t1, killed, came back: the server
+        // applied t1's connect (blurring t2) and then t2's `focus` (blurring t1).
+        let now = Instant::now();
+        let mut focus = FocusExpectation::default();
+        focus.moved(Some("t1"), "t2", now, false);
+        focus.forget("t1");
+        focus.moved(Some("t2"), "t1", now, true);
+        focus.confirmed("t1", now, GRACE);
+        assert_eq!(focus.blurred("t2"), BlurVerdict::Expected(now), "t1's connect blurs t2");
+        assert_eq!(focus.blurred("t1"), BlurVerdict::Reordered, "t2's focus, applied last, blurs t1");
+        assert_eq!(focus.take_missing(now + GRACE * 2, Duration::ZERO), 0);
+        // From there on focus is where the server says: a move to t1 owes t2 its blur.
+        focus.moved(Some("t2"), "t1", now, false);
+        assert_eq!(focus.blurred("t2"), BlurVerdict::Expected(now));
+        // The same blur after an uncontested move is misrouted, once.
+        assert_eq!(focus.blurred("t1"), BlurVerdict::Misrouted);
+        assert_eq!(focus.blurred("t1"), BlurVerdict::Misrouted, "a second wrong blur counts again");
     }
 
     #[test]

@@ -64,11 +64,14 @@ impl From<RunError> for Outcome {
     }
 }
 
-/// Logs go to stderr, filtered by `RUST_LOG` (default `warn`), so stdout stays for reports.
+/// Logs go to stderr, filtered by `RUST_LOG` (default `warn`), so stdout stays for reports;
+/// coloured only on a terminal, so that a log kept in a file reads as text.
 pub fn init_tracing() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let ansi = std::io::stderr().is_terminal();
+    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).init();
 }
 
 /// An error and its causes, each said once. Most of this crate's errors name their cause in

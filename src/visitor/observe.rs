@@ -45,7 +45,13 @@ impl Visitor<'_> {
                 self.tabs[i].focused = false;
                 match self.focus.blurred(&self.tabs[i].id) {
                     BlurVerdict::Expected(started) => self.ctx.recorder.since(Metric::Blur, started),
-                    BlurVerdict::Misrouted => self.ctx.recorder.violation(Check::BlurMisrouted),
+                    BlurVerdict::Misrouted => {
+                        tracing::debug!(visitor = %self.id, tab = %self.tabs[i].id, focus = ?self.focus, "blur misrouted");
+                        self.ctx.recorder.violation(Check::BlurMisrouted);
+                    }
+                    BlurVerdict::Reordered => {
+                        tracing::debug!(visitor = %self.id, tab = %self.tabs[i].id, "blur after a focus the server applied last");
+                    }
                     BlurVerdict::Unrelated => {}
                 }
             }

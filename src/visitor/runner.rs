@@ -501,7 +501,9 @@ impl<'a> Visitor<'a> {
     /// focus): the ledger expects a `blur` on the tab that had it.
     pub(super) fn focus_moves_to(&mut self, to: &str) {
         let from = self.tabs.iter().find(|tab| tab.focused && tab.id != to).map(|tab| tab.id.as_str());
-        self.focus.moved(from, to, Instant::now());
+        let contested = self.tabs.iter().any(|tab| tab.focus_unanswered && tab.id != to);
+        tracing::trace!(visitor = %self.id, to, ?from, contested, "focus moves");
+        self.focus.moved(from, to, Instant::now(), contested);
     }
 
     /// Tab `to`'s session opened: the server has seen the move to it, and owes its `blur`

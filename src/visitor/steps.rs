@@ -96,10 +96,16 @@ async fn run_step(
             v.current = next;
             let to = v.tabs[next].id.clone();
             v.focus_moves_to(&to);
-            timed(v, next, &ClientMessage::Focus, intended, Metric::Focus, |m| {
+            v.tabs[next].focus_unanswered = true;
+            let answered = timed(v, next, &ClientMessage::Focus, intended, Metric::Focus, |m| {
                 matches!(m, ServerMessage::Focused { .. })
             })
-            .await
+            .await;
+            // The tab may have been lost and dropped meanwhile: find it by its id.
+            if let Some(tab) = v.tabs.iter_mut().find(|tab| tab.id == to) {
+                tab.focus_unanswered = false;
+            }
+            answered
         }
         Step::CloseTab => {
             if let Some(i) = current_tab(v) {

@@ -38,6 +38,9 @@ pub struct Tab {
     pub heartbeats: bool,
     /// The server instance serving the session, as a metric label.
     pub server: &'static str,
+    /// A `focus` went out on this tab and its `focused` has not come yet: a move of another
+    /// tab meanwhile (its reconnect) has no order against it at the server.
+    pub focus_unanswered: bool,
 }
 
 impl Tab {
@@ -54,6 +57,7 @@ impl Tab {
             expired: false,
             last_heard: Instant::now(),
             heartbeats: false,
+            focus_unanswered: false,
         }
     }
 }
