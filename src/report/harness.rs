@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::intervals::{self, LimitedSpan};
+use super::neighbours::{Neighbours, BUSY_CORES_BOUND, STEAL_BOUND};
 use crate::drill::EventReport;
 use crate::measure::health::{HealthReport, SATURATED_SHARE};
 use crate::measure::ErrorKind;
@@ -54,6 +55,9 @@ pub struct HarnessSummary {
     /// took and how late the harness's timers ran meanwhile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closing: Option<ClosingSummary>,
+    /// What the rest of the machine did meanwhile (absent without /proc).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub neighbours: Option<Neighbours>,
 }
 
 /// The `harness.closing` section of summary.json.
@@ -135,6 +139,7 @@ impl HarnessSummary {
                 seconds: closing.length.as_secs_f64(),
                 lag_max_us: closing.lag_max_us,
             }),
+            neighbours: Neighbours::of(&health.timeline, health.cores),
         }
     }
 
@@ -158,6 +163,13 @@ impl HarnessSummary {
                 "closing the sessions: {:.1}s, scheduling lag max {:.2}ms (not judged: every request was answered or counted unanswered before it)\n",
                 closing.seconds,
                 closing.lag_max_us as f64 / 1e3
+            ));
+        }
+        if let Some(n) = self.neighbours.filter(|n| n.cores >= BUSY_CORES_BOUND || n.steal >= STEAL_BOUND) {
+            out.push_str(&format!(
+                "machine: other processes kept {:.2} cores busy on average besides this run, host steal {:.0}%\n",
+                n.cores,
+                n.steal * 100.0
             ));
         }
         if self.trusted {

@@ -229,6 +229,7 @@ fn the_harness_is_trusted_only_if_every_shard_was() {
         intervals: 10,
         limited_intervals: Vec::new(),
         closing: None,
+        neighbours: None,
     };
     let histogram = new_histogram();
     let mut shards = vec![shard_summary(0, 2, &histogram, &[]), shard_summary(1, 2, &histogram, &[])];

@@ -17,6 +17,7 @@ pub mod junit;
 pub mod latency_set;
 pub mod merge;
 pub mod merge_files;
+pub mod neighbours;
 pub mod noise;
 pub mod regression;
 pub mod run_id;

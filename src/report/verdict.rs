@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::compare::Comparison;
 use super::findings::{failures, Failure};
 use super::harness::HarnessSummary;
+use super::neighbours;
 use super::summary::Summary;
 use super::{exercise, regression, threshold};
 use crate::measure::{Check, Counter};
@@ -154,11 +155,12 @@ pub fn decide(summary: &Summary, ending: &Ending) -> Verdict {
     }
     let limits = summary.harness.as_ref().and_then(HarnessSummary::reason);
     // Latencies compared with a baseline measure the harness's own queueing too when it was
-    // the bottleneck (a busy CI runner): regressions alone are then no verdict against the
-    // server, while a lost signal or an error is one whatever the harness's state.
-    if let Some(limits) = &limits {
-        if !failed.is_empty() && failed.iter().all(|failure| matches!(failure, Failure::Regression { .. })) {
-            let reason = format!("{limits}; the comparison with the baseline is not judged ({})", list(&failed));
+    // the bottleneck, and a neighbour's work when other processes took the machine's CPU (a
+    // busy CI runner): regressions alone are then no verdict against the server, while a lost
+    // signal or an error is one whatever the harness's and the machine's state.
+    if !failed.is_empty() && failed.iter().all(|failure| matches!(failure, Failure::Regression { .. })) {
+        if let Some(why) = limits.clone().or_else(|| busy_machine(summary)) {
+            let reason = format!("{why}; the comparison with the baseline is not judged ({})", list(&failed));
             return Verdict::new(Status::HarnessLimited, reason);
         }
     }
@@ -183,6 +185,12 @@ pub fn decide(summary: &Summary, ending: &Ending) -> Verdict {
         return Verdict::new(Status::HarnessLimited, reason);
     }
     Verdict::new(Status::Passed, "")
+}
+
+/// Why the machine was too busy with other work for a comparison with a baseline, if it was.
+fn busy_machine(summary: &Summary) -> Option<String> {
+    let neighbours = summary.harness.as_ref()?.neighbours?;
+    neighbours.disturbance(neighbours::local_server_cores(&summary.target, summary.server_resources.as_ref()))
 }
 
 /// At most this many failures are named in a reason; the table lists them all.
@@ -274,6 +282,7 @@ mod tests {
             intervals: 10,
             limited_intervals: Vec::new(),
             closing: None,
+            neighbours: None,
         }
     }
 
@@ -365,6 +374,40 @@ mod tests {
         let mut s = summary();
         s.baseline.push(serde_json::from_str(regressed).unwrap());
         assert_eq!(status(&s, &Ending::default()).0, Status::Failed);
+    }
+
+    #[test]
+    fn regressions_while_the_machine_was_busy_with_other_work_are_no_verdict() {
+        let busy = Some(neighbours::Neighbours { cores: 1.2, steal: 0.0 });
+        let trusted = HarnessSummary {
+            verdict: "trusted".into(),
+            trusted: true,
+            reasons: Vec::new(),
+            neighbours: busy,
+            ..harness_limited()
+        };
+        let regressed = r#"{"metric":"presence_ack","passed":false,"detail":"p90 1.1ms -> 1.5ms"}"#;
+        let mut s = summary();
+        s.harness = Some(trusted.clone());
+        s.baseline.push(serde_json::from_str(regressed).unwrap());
+        let (st, code, line) = status(&s, &Ending::default());
+        assert_eq!((st, code), (Status::HarnessLimited, 3), "{line}");
+        assert!(line.contains("other processes kept 1.20 cores busy"), "{line}");
+        assert!(line.contains("not judged (presence_ack regressed"), "{line}");
+        // An error is a failure on any machine.
+        s.errors.insert("timeout".into(), 1);
+        assert_eq!(status(&s, &Ending::default()).0, Status::Failed);
+        // A quiet machine's regression is a failure; a busy machine's pass is a pass.
+        let mut s = summary();
+        s.harness = Some(HarnessSummary {
+            neighbours: Some(neighbours::Neighbours { cores: 0.05, steal: 0.0 }),
+            ..trusted.clone()
+        });
+        s.baseline.push(serde_json::from_str(regressed).unwrap());
+        assert_eq!(status(&s, &Ending::default()).0, Status::Failed);
+        let mut s = summary();
+        s.harness = Some(trusted);
+        assert_eq!(status(&s, &Ending::default()).0, Status::Passed);
     }
 
     #[test]

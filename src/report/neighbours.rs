@@ -1,0 +1,141 @@
+//! What the rest of the machine did during the run. On a shared CI runner a neighbour (another
+//! job, a build) takes CPU from the server and the harness alike, without the harness lagging
+//! enough to call itself limited: the server's latencies then measure the neighbour, and a
+//! comparison with a baseline goes red on a build that did not change. Reruns of one build
+//! here went red exactly so (docs/ci.md, "False alarms, measured").
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::measure::health::HealthSecond;
+use crate::measure::server_resources::ServerResources;
+
+/// Other work keeping at least this many cores busy on average makes latencies compared with
+/// a baseline unjudgeable. A quiet machine runs well under a tenth of a core besides the run.
+pub const BUSY_CORES_BOUND: f64 = 0.25;
+/// The host keeping at least this share of the machine's CPU for itself (steal), on average.
+pub const STEAL_BOUND: f64 = 0.10;
+
+/// summary.json's `harness.neighbours`: the machine's CPU besides this process, on average
+/// over the one-second samples that have both readings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Neighbours {
+    /// Cores kept busy by everything but this process (an embedded server is this process).
+    pub cores: f64,
+    /// Share of the machine's CPU time the host kept for itself.
+    pub steal: f64,
+}
+
+impl Neighbours {
+    /// From the run's seconds; `None` without /proc (no machine readings).
+    pub fn of(timeline: &[HealthSecond], cores: usize) -> Option<Neighbours> {
+        let seconds: Vec<(f64, f64)> = timeline
+            .iter()
+            .filter_map(|second| {
+                let (own, machine) = (second.cpu_busy?, second.machine?);
+                Some(((machine.busy - own).max(0.0), machine.steal))
+            })
+            .collect();
+        if seconds.is_empty() {
+            return None;
+        }
+        let n = seconds.len() as f64;
+        Some(Neighbours {
+            cores: seconds.iter().map(|(others, _)| others).sum::<f64>() / n * cores as f64,
+            steal: seconds.iter().map(|(_, steal)| steal).sum::<f64>() / n,
+        })
+    }
+
+    /// Why latencies compared with a baseline cannot be judged, or `None` when the machine was
+    /// quiet enough. `local_server_cores`: the target's own CPU when it runs on this machine
+    /// (a `serve` beside the harness is not a neighbour).
+    pub fn disturbance(&self, local_server_cores: f64) -> Option<String> {
+        let others = (self.cores - local_server_cores).max(0.0);
+        (others >= BUSY_CORES_BOUND || self.steal >= STEAL_BOUND).then(|| {
+            format!(
+                "the machine was busy besides this run: other processes kept {others:.2} cores busy on average \
+                 (bound {BUSY_CORES_BOUND}), host steal {:.0}% (bound {:.0}%)",
+                self.steal * 100.0,
+                STEAL_BOUND * 100.0
+            )
+        })
+    }
+}
+
+/// The target's CPU (seconds per second, all its processes) when it runs on this machine in
+/// a process of its own (a loopback `metrics_url`); 0 otherwise, and for the embedded server,
+/// whose CPU is this process's (summary.json's `target` then says `embedded`).
+pub fn local_server_cores(target: &str, resources: Option<&ServerResources>) -> f64 {
+    if target.starts_with("embedded") {
+        return 0.0;
+    }
+    let Some(resources) = resources.filter(|r| is_loopback_url(&r.url)) else { return 0.0 };
+    resources.processes.values().filter_map(|process| process.cpu.map(|cpu| cpu.mean)).sum()
+}
+
+fn is_loopback_url(url: &str) -> bool {
+    let host = url.parse::<http::Uri>().ok().and_then(|uri| uri.host().map(str::to_owned)).unwrap_or_default();
+    host == "localhost" || host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::measure::machine::MachineSecond;
+    use crate::measure::server_resources::{CpuFigures, ProcessResources};
+
+    fn second(own: f64, busy: f64, steal: f64) -> HealthSecond {
+        HealthSecond {
+            start: Duration::ZERO,
+            length: Duration::from_secs(1),
+            lag_p99_us: 0,
+            lag_max_us: 0,
+            cpu_busy: Some(own),
+            machine: Some(MachineSecond { busy, steal }),
+        }
+    }
+
+    #[test]
+    fn what_the_rest_of_the_machine_did_is_the_machine_less_this_process() {
+        // Two cores: this process used 40% of them, the machine 40% then 100% (a build began).
+        let quiet = Neighbours::of(&[second(0.4, 0.42, 0.0), second(0.4, 0.43, 0.0)], 2).unwrap();
+        assert!((quiet.cores - 0.05).abs() < 1e-9, "{quiet:?}");
+        assert_eq!(quiet.disturbance(0.0), None);
+
+        let busy = Neighbours::of(&[second(0.4, 0.4, 0.0), second(0.4, 1.0, 0.0)], 2).unwrap();
+        assert!((busy.cores - 0.6).abs() < 1e-9, "{busy:?}");
+        let reason = busy.disturbance(0.0).expect("a neighbour's build disturbs the comparison");
+        assert!(reason.contains("0.60 cores"), "{reason}");
+        // The same CPU spent by the target's own process beside the harness is no neighbour.
+        assert_eq!(busy.disturbance(0.5), None);
+
+        let stolen = Neighbours::of(&[second(0.4, 0.4, 0.2)], 2).unwrap();
+        assert!(stolen.disturbance(0.0).is_some_and(|r| r.contains("host steal 20%")));
+
+        let no_proc = HealthSecond { machine: None, ..second(0.4, 0.0, 0.0) };
+        assert_eq!(Neighbours::of(&[no_proc], 2), None);
+    }
+
+    #[test]
+    fn only_a_server_of_its_own_on_this_machine_counts_as_the_targets_cpu() {
+        let resources = |url: &str| {
+            let cpu = Some(CpuFigures { mean: 0.5, ..CpuFigures::default() });
+            let process = ProcessResources { cpu, ..ProcessResources::default() };
+            ServerResources {
+                url: url.into(),
+                processes: [("s".to_owned(), process)].into(),
+                ..ServerResources::default()
+            }
+        };
+        let url = "http://127.0.0.1:7300";
+        assert_eq!(local_server_cores(url, Some(&resources("http://127.0.0.1:7300/metrics"))), 0.5);
+        assert_eq!(local_server_cores(url, Some(&resources("http://localhost:7300/metrics"))), 0.5);
+        assert_eq!(local_server_cores(url, Some(&resources("http://10.0.0.7:7300/metrics"))), 0.0);
+        assert_eq!(local_server_cores(url, None), 0.0);
+        let embedded = resources("http://127.0.0.1:41000/metrics");
+        assert_eq!(local_server_cores("embedded (3 instances)", Some(&embedded)), 0.0, "its CPU is ours");
+    }
+}
