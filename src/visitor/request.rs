@@ -90,6 +90,15 @@ pub(super) async fn request(
         }
     }
     in_flight.end();
+    // An answer to a request sent after another tab ended: everything the server sent on this
+    // tab before it is read, so the tab is settled (not an answer to `focus`: the server may
+    // send `focused` on its own).
+    if outcome.is_ok() && !matches!(message, ClientMessage::Focus) && v.tabs.len() == tabs {
+        let tab = &mut v.tabs[i];
+        if tab.unsettled_since.is_some_and(|since| since <= sent) {
+            tab.unsettled_since = None;
+        }
+    }
     let recorder = &v.ctx.recorder;
     match outcome {
         Ok(()) | Err(Interrupt::Cancelled) => {

@@ -457,6 +457,11 @@ impl<'a> Visitor<'a> {
 
     /// Tells the checks that tab `i`'s session is over (closed, or lost).
     pub(super) fn leave_tab(&mut self, i: usize, now: Instant) {
+        for (j, other) in self.tabs.iter_mut().enumerate() {
+            if j != i {
+                other.unsettled_since = Some(now);
+            }
+        }
         let tab = &self.tabs[i];
         self.focus.forget(&tab.id);
         if tab.unique {
