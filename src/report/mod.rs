@@ -20,6 +20,7 @@ pub mod merge_files;
 pub mod noise;
 pub mod regression;
 pub mod run_id;
+pub mod server_cost;
 pub mod server_resources;
 pub mod shard_table;
 pub mod split;
