@@ -192,10 +192,11 @@ impl ServerCost {
 }
 
 /// A level's cost in the table: CPU s/s and memory of each process, `-` when not measured.
+/// Thousandths of a core: an idle level's few milliseconds a second are not 0.
 pub fn cell(cost: Option<&WindowCost>) -> String {
     cost.map_or_else(
         || "-".to_owned(),
-        |cost| format!("{:.2} s/s {:.1} MiB", cost.cpu_s_per_s, cost.memory_bytes as f64 / MIB),
+        |cost| format!("{:.3} s/s {:.1} MiB", cost.cpu_s_per_s, cost.memory_bytes as f64 / MIB),
     )
 }
 
