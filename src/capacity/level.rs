@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use crate::measure::server_resources::WindowCost;
 use crate::measure::{Check, Counter, Totals};
 use crate::report::capacity::{LevelRow, LevelStatus, Quantiles};
 use crate::report::findings::{failures, Failure};
@@ -29,10 +30,10 @@ pub struct WindowHealth {
 
 /// Judges a level's window (`totals`, from `start` for `length` into the run; at `load`, in
 /// `phase`) against `thresholds`, with the harness's health over the window, and answers the
-/// judgement and the table's row.
+/// judgement and the table's row (with what the server paid over the window, `server`).
 pub fn judge(
     (totals, start, length): (&Totals, Duration, Duration),
-    health: &WindowHealth,
+    (health, server): (&WindowHealth, Option<WindowCost>),
     thresholds: &[Threshold],
     (load, phase): (f64, Phase),
 ) -> (Judged, LevelRow) {
@@ -74,6 +75,7 @@ pub fn judge(
         errors: summary.errors.values().sum(),
         check_violations: summary.checks.values().sum(),
         harness_lag_p99_us: harness.scheduling_lag.p99,
+        server,
         status,
         reason,
     };
@@ -164,7 +166,7 @@ mod tests {
 
     fn judged(lost: u64, bound: &str, lag_us: u64) -> Judged {
         let window = (&totals(lost), Duration::from_secs(5), Duration::from_secs(10));
-        judge(window, &health(lag_us), &thresholds(bound), (100.0, Phase::Step)).0
+        judge(window, (&health(lag_us), None), &thresholds(bound), (100.0, Phase::Step)).0
     }
 
     #[test]
@@ -180,7 +182,7 @@ mod tests {
         let recorder = Recorder::new();
         recorder.error(crate::measure::ErrorKind::Connect);
         let window = (&totals_of(recorder.drain()), Duration::from_secs(5), Duration::from_secs(10));
-        let (judged, row) = judge(window, &health(500), &thresholds("10ms"), (100.0, Phase::Narrow));
+        let (judged, row) = judge(window, (&health(500), None), &thresholds("10ms"), (100.0, Phase::Narrow));
         let Judged::TargetDown(reason) = judged else { panic!("{judged:?}") };
         assert_eq!(reason, "nothing received from the target for 10.0s, 1 errors");
         assert_eq!(row.status, LevelStatus::TargetDown);

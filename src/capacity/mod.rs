@@ -17,11 +17,13 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use crate::engine::steer;
+use crate::measure::server_resources::Feed;
 use crate::report::capacity::{Answer, CapacitySummary};
+use crate::report::server_cost::{ServerCost, Source};
 use crate::report::verdict::{Ending, Verdict};
 use crate::report::Summary;
 use crate::run::{self, Extension, Options, RunError, RunResult};
-use crate::scenario::{Load, Plan};
+use crate::scenario::{Destination, Load, Plan};
 use crate::shutdown::Shutdown;
 use search::{Next, Range, Search, MAX_LEVELS};
 use watch::{lock, Record, Watch};
@@ -35,6 +37,8 @@ pub struct Settings {
     pub resolution: f64,
     pub timing: Timing,
     pub require: Option<f64>,
+    /// `--plan-for`: a load to estimate the server processes of, from what each paid.
+    pub plan_for: Option<f64>,
 }
 
 /// How long each level is held.
@@ -58,6 +62,7 @@ impl Default for Settings {
             resolution: 0.05,
             timing: Timing { warmup: Duration::from_secs(5), hold, confirm: hold * 3 },
             require: None,
+            plan_for: None,
         }
     }
 }
@@ -103,6 +108,9 @@ impl Settings {
         if !(self.step > 1.0 && self.step.is_finite()) {
             return bad(format!("--step must be above 1, found {}", self.step));
         }
+        if let Some(load) = self.plan_for.filter(|load| !(*load > 0.0 && load.is_finite())) {
+            return bad(format!("--plan-for must be a load above 0, found {load}"));
+        }
         let Timing { hold, confirm, .. } = self.timing;
         if hold < Duration::from_secs(2) || confirm < hold {
             return bad(format!(
@@ -147,8 +155,19 @@ pub async fn search(
     let (health_tx, health_rx) = oneshot::channel();
     let record = std::sync::Arc::new(std::sync::Mutex::new(Record::default()));
     let shown = shown_metrics(&plan);
-    let watch =
-        Watch::new((search, (load, phase)), steer, (timing, plan.thresholds.clone(), unit), health_rx, record.clone());
+    let source = match (&plan.target.metrics_url, &plan.target.destination) {
+        (None, Destination::Embedded(_)) => Source::Metrics { harness_included: true },
+        (Some(_), _) => Source::Metrics { harness_included: false },
+        (None, _) => Source::NoMetrics,
+    };
+    let feed = (source != Source::NoMetrics).then(Feed::default);
+    let watch = Watch::new(
+        (search, (load, phase)),
+        steer,
+        (timing, plan.thresholds.clone(), unit),
+        (health_rx, feed.clone()),
+        record.clone(),
+    );
     let (settings, start) = (settings.clone(), std::time::Instant::now());
     // summary.json on stdout (`--summary-json -`) keeps stdout for itself, as `run` does.
     let table_on_stderr = options.gate.summary_json.as_deref() == Some(std::path::Path::new("-"));
@@ -162,14 +181,17 @@ pub async fn search(
                 target_down: false,
             },
         };
+        let levels = std::mem::take(&mut record.levels);
         let capacity = CapacitySummary {
             unit: unit.to_owned(),
             from: range.from,
             to: range.to,
             resolution: range.resolution,
             require: settings.require,
+            plan_for: settings.plan_for,
+            server_cost: ServerCost::of(&levels, &answer, unit, settings.plan_for, &source),
             answer,
-            levels: std::mem::take(&mut record.levels),
+            levels,
         };
         let verdict = capacity.verdict();
         let report = format!(
@@ -194,6 +216,7 @@ pub async fn search(
         observers: vec![Box::new(watch)],
         steering: Some(steering),
         health: Some(health_tx),
+        server_feed: feed,
         judge: Some(Box::new(judge)),
     };
     run::run_with(plan, options, shutdown, extension).await

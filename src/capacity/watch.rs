@@ -1,7 +1,8 @@
 //! The search's hand on the run: an interval observer that times each level (a warm-up not
 //! judged, then the judged plateau), adds the plateau's intervals up into a window of its
 //! own, judges it when the plateau is over, and sets the next level on the steering, until
-//! the search has its answer and finishes the run.
+//! the search has its answer and finishes the run. What the server paid over the plateau is
+//! folded from the target's scrapes that fell in it (the warm-up's are dropped).
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -15,6 +16,7 @@ use crate::engine::steer::Steer;
 use crate::measure::health::{HealthHandle, HealthSecond};
 use crate::measure::new_histogram;
 use crate::measure::observer::{done, IntervalObserver, Observed, Snapshot};
+use crate::measure::server_resources::{window_cost, Feed};
 use crate::measure::window::Window;
 use crate::report::capacity::{Answer, LevelRow};
 use crate::scenario::Threshold;
@@ -51,6 +53,8 @@ pub struct Watch {
     unit: &'static str,
     health: Option<HealthHandle>,
     health_rx: oneshot::Receiver<HealthHandle>,
+    /// The target's scrapes, when it has metrics.
+    server: Option<Feed>,
     level: Level,
     record: Shared,
 }
@@ -61,11 +65,11 @@ impl Watch {
         (search, first): (Search, (f64, Phase)),
         steer: Steer,
         (timing, thresholds, unit): (Timing, Vec<Threshold>, &'static str),
-        health_rx: oneshot::Receiver<HealthHandle>,
+        (health_rx, server): (oneshot::Receiver<HealthHandle>, Option<Feed>),
         record: Shared,
     ) -> Watch {
         let level = Level { load: first.0, phase: first.1, since: Duration::ZERO, window: None };
-        Watch { search, steer, timing, thresholds, unit, health: None, health_rx, level, record }
+        Watch { search, steer, timing, thresholds, unit, health: None, health_rx, server, level, record }
     }
 
     fn step(&mut self, snapshot: &Snapshot<'_>) {
@@ -78,9 +82,12 @@ impl Watch {
         let Some(window) = &mut self.level.window else {
             if snapshot.elapsed.saturating_sub(self.level.since) >= self.timing.warmup {
                 self.level.window = Some(Window::after(snapshot));
-                // The warm-up's lag is not the window's.
+                // The warm-up's lag and scrapes are not the window's.
                 if let Some(health) = &self.health {
                     health.take_lag_window();
+                }
+                if let Some(server) = &self.server {
+                    server.take();
                 }
             }
             return;
@@ -106,8 +113,15 @@ impl Watch {
                 }
             },
         );
+        let server = self.server.as_ref().and_then(|feed| {
+            let scrapes = feed.take();
+            let within: Vec<_> =
+                scrapes.into_iter().filter(|scrape| scrape.at >= start && scrape.at <= start + length).collect();
+            window_cost(&within)
+        });
         let level = (self.level.load, self.level.phase);
-        let (judged, row) = level::judge((&window.totals(), start, length), &health, &self.thresholds, level);
+        let window = (&window.totals(), start, length);
+        let (judged, row) = level::judge(window, (&health, server), &self.thresholds, level);
         eprintln!(
             "capacity: level {} ({}) {} {}: {}",
             lock(&self.record).levels.len() + 1,

@@ -41,6 +41,10 @@ pub struct CapacityArgs {
     /// The capacity needed: exit 0 when the answer reaches it, 1 when it does not.
     #[arg(long, value_name = "LOAD")]
     pub require: Option<f64>,
+    /// A load to size the server for: the server processes it takes, each holding what one
+    /// held at the answer, with the CPU and memory they pay (from the target's metrics).
+    #[arg(long, value_name = "LOAD")]
+    pub plan_for: Option<f64>,
 }
 
 /// `5%` or `0.05`.
@@ -75,6 +79,7 @@ pub fn execute(args: CapacityArgs) -> Outcome {
         resolution: args.resolution,
         timing: Timing { warmup: args.warmup, hold: args.hold, confirm: args.confirm.unwrap_or(args.hold * 3) },
         require: args.require,
+        plan_for: args.plan_for,
     };
     run::raise_open_file_limit();
     run::carry_out(

@@ -320,6 +320,21 @@ mod tests {
         assert_eq!(closed[&0].0, ms(1000), "the other at the end");
     }
 
+    /// `load` driven in the background under a steering that starts at `level`, for an hour
+    /// or until the steering finishes: its steer, and the drive.
+    fn steered(
+        load: Load,
+        level: f64,
+        spawn: impl Fn(u64, CancellationToken) -> futures_util::future::BoxFuture<'static, ()> + Send + 'static,
+    ) -> (crate::engine::steer::Steer, tokio::task::JoinHandle<DriveStats>) {
+        let (steer, steering) = crate::engine::steer::steer(level);
+        let driving = tokio::spawn(async move {
+            let stopping = (&CancellationToken::new(), &Closing::default(), Some(&steering));
+            drive(&load, Shard::WHOLE, (Duration::from_secs(3600), Duration::from_millis(100)), stopping, spawn).await
+        });
+        (steer, driving)
+    }
+
     /// Under steering, the closed model follows the level as it is set, keeping the oldest
     /// visitors on a step down, and the run ends when the steering finishes, not at `until`.
     #[tokio::test(start_paused = true)]
@@ -327,12 +342,7 @@ mod tests {
         let ms = Duration::from_millis;
         let load = Load::Stages(vec![Stage { from: 1, to: 1, over: ms(1000) }]);
         let (lives, t0) = (Lives::default(), Clock::now());
-        let (steer, steering) = crate::engine::steer::steer(6.0);
-        let spawn = noted(&lives, t0);
-        let driving = tokio::spawn(async move {
-            let stopping = (&CancellationToken::new(), &Closing::default(), Some(&steering));
-            drive(&load, Shard::WHOLE, (Duration::from_secs(3600), ms(100)), stopping, spawn).await
-        });
+        let (steer, driving) = steered(load, 6.0, noted(&lives, t0));
         tokio::time::sleep_until(t0 + ms(500)).await;
         assert_eq!(alive(&lives), (0..6).collect::<Vec<u64>>());
         steer.set(2.0, Duration::ZERO);
@@ -355,12 +365,7 @@ mod tests {
         let ms = Duration::from_millis;
         let load = Load::ArrivalRate { per_second: 1.0, max_visitors: 1000, for_: ms(1) };
         let (lives, t0) = (Lives::default(), Clock::now());
-        let (steer, steering) = crate::engine::steer::steer(10.0);
-        let spawn = noted(&lives, t0);
-        let driving = tokio::spawn(async move {
-            let stopping = (&CancellationToken::new(), &Closing::default(), Some(&steering));
-            drive(&load, Shard::WHOLE, (Duration::from_secs(3600), ms(100)), stopping, spawn).await
-        });
+        let (steer, driving) = steered(load, 10.0, noted(&lives, t0));
         tokio::time::sleep_until(t0 + ms(1000)).await;
         steer.set(40.0, Duration::ZERO);
         tokio::time::sleep_until(t0 + ms(2005)).await;

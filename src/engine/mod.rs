@@ -23,7 +23,7 @@ use crate::drill::{self, Drills, EventReport, Executor};
 use crate::measure::health::{HealthHandle, HealthReport, Monitor};
 use crate::measure::observer::Observers;
 use crate::measure::prometheus::Exporter;
-use crate::measure::server_resources::{self, ServerResources};
+use crate::measure::server_resources::{self, Feed, ServerResources};
 use crate::measure::{collector, Recorder, Totals};
 use crate::protocol::client::ConnectOptions;
 use crate::protocol::locate::HttpClient;
@@ -67,6 +67,9 @@ pub struct EngineOptions {
     /// Handed the health monitor once it runs, for observers that judge the harness while the
     /// run goes (`capacity` judges each level's seconds).
     pub health: Option<tokio::sync::oneshot::Sender<HealthHandle>>,
+    /// Gets every scrape of the target's metrics as it comes (`capacity` judges what the
+    /// server paid at each level); scraped every half second then.
+    pub server_feed: Option<Feed>,
 }
 
 /// Why a run did not start.
@@ -155,7 +158,13 @@ pub async fn run(plan: Plan, options: EngineOptions) -> Result<Measured, StartEr
     let scrape_stop = CancellationToken::new();
     let scraper = metrics_url.filter(|_| shard.owns_drills()).map(|url| {
         let client = HttpClient::with_tls(HTTP_TIMEOUT, tls.clone());
-        tokio::spawn(server_resources::watch(client, url, plan.duration, scrape_stop.clone()))
+        let watched = server_resources::watch(
+            client,
+            (url, options.server_feed.clone()),
+            (started, plan.duration),
+            scrape_stop.clone(),
+        );
+        tokio::spawn(watched)
     });
     let grace = plan.agents.as_ref().map_or(DEFAULT_GRACE, |agents| agents.grace);
     let drills = Drills::new(plan.drills.as_ref(), recorder.clone(), started);

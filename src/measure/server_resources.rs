@@ -7,9 +7,11 @@
 //! client library exports, per `process` label when there is one (`serve --processes`).
 //!
 //! Bounded whatever the run's length: per process, a histogram of CPU use per scrape interval
-//! and running sums for memory's least-squares slope over the steady part; no sample is kept.
+//! and running sums for memory's least-squares slope over the steady part; no sample is kept,
+//! but by a [`Feed`] a reader empties as it goes (`capacity`, per level).
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -28,6 +30,9 @@ pub const WHOLE: &str = "server";
 /// Scrapes come this often: a hundredth of the run, from 1 s to 10 s (about 360 an hour).
 const FASTEST: Duration = Duration::from_secs(1);
 const SLOWEST: Duration = Duration::from_secs(10);
+/// With a [`Feed`]: a capacity level's plateau may be as short as 2 s, and its CPU rate
+/// takes two scrapes inside it, whatever the phase of the scrapes against the plateau's.
+const FED: Duration = Duration::from_millis(500);
 /// CPU use is kept in thousandths of a core-second per second.
 const MILLI: f64 = 1000.0;
 
@@ -164,9 +169,75 @@ impl Track {
     }
 }
 
+/// One process's series in one scrape: CPU seconds so far, resident bytes.
+pub type Series = (Option<f64>, Option<u64>);
+
+/// One scrape as it came: when (from the start of the run), and each process's series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scrape {
+    pub at: Duration,
+    pub processes: BTreeMap<String, Series>,
+}
+
+/// The scrapes of a run as they come, for a reader that judges windows of the run while it
+/// goes (`capacity`: what the server paid at each level). The reader takes them, so they are
+/// kept only until it does; with a feed the scrapes come every half second ([`FED`]).
+#[derive(Debug, Clone, Default)]
+pub struct Feed(Arc<Mutex<Vec<Scrape>>>);
+
+impl Feed {
+    fn push(&self, scrape: Scrape) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).push(scrape);
+    }
+
+    /// The scrapes since the last take.
+    pub fn take(&self) -> Vec<Scrape> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// What the server paid over a window of the run (a capacity level's plateau), per process:
+/// the mean over the processes measured.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct WindowCost {
+    /// Processes with both series in the window (a partitioned server's each, or [`WHOLE`]).
+    pub processes: u32,
+    /// CPU seconds per second, from the first to the last scrape of the window.
+    pub cpu_s_per_s: f64,
+    /// Resident memory, the mean of the window's scrapes.
+    pub memory_bytes: u64,
+}
+
+/// Folds the scrapes of a window into what it cost; `None` when no process has two CPU
+/// readings and a memory reading in it (a window shorter than two scrapes, or no metrics).
+pub fn window_cost(scrapes: &[Scrape]) -> Option<WindowCost> {
+    let mut names: Vec<&String> = scrapes.iter().flat_map(|scrape| scrape.processes.keys()).collect();
+    names.sort();
+    names.dedup();
+    let (mut processes, mut cpu, mut memory) = (0u32, 0.0, 0.0);
+    for name in names {
+        let series = || scrapes.iter().filter_map(|scrape| Some((scrape.at, *scrape.processes.get(name)?)));
+        let cpus: Vec<(Duration, f64)> = series().filter_map(|(at, (cpu, _))| Some((at, cpu?))).collect();
+        let bytes: Vec<u64> = series().filter_map(|(_, (_, bytes))| bytes).collect();
+        let (Some(first), Some(last)) = (cpus.first(), cpus.last()) else { continue };
+        let span = last.0.saturating_sub(first.0).as_secs_f64();
+        if span <= 0.0 || bytes.is_empty() {
+            continue;
+        }
+        processes += 1;
+        cpu += ((last.1 - first.1) / span).max(0.0);
+        memory += bytes.iter().sum::<u64>() as f64 / bytes.len() as f64;
+    }
+    (processes > 0).then(|| WindowCost {
+        processes,
+        cpu_s_per_s: cpu / f64::from(processes),
+        memory_bytes: (memory / f64::from(processes)).round() as u64,
+    })
+}
+
 /// The two process series of one scrape, by process.
-fn parse(text: &str) -> BTreeMap<String, (Option<f64>, Option<u64>)> {
-    let mut found: BTreeMap<String, (Option<f64>, Option<u64>)> = BTreeMap::new();
+fn parse(text: &str) -> BTreeMap<String, Series> {
+    let mut found: BTreeMap<String, Series> = BTreeMap::new();
     for line in text.lines().filter(|line| !line.starts_with('#')) {
         let name_end = line.find(['{', ' ']).unwrap_or(line.len());
         let (name, rest) = line.split_at(name_end);
@@ -198,12 +269,19 @@ pub fn scrape_every(duration: Duration) -> Duration {
     (duration / 100).clamp(FASTEST, SLOWEST)
 }
 
-/// Scrapes `url` every [`scrape_every`] of `duration` until `stop`; memory's slope is fitted
+/// Scrapes `url` every [`scrape_every`] of `duration` (every [`FED`] with a `feed`, which gets
+/// each scrape) until `stop`, timed from `started` (the run's start); memory's slope is fitted
 /// from a fifth of `duration` on.
-pub async fn watch(client: HttpClient, url: String, duration: Duration, stop: CancellationToken) -> ServerResources {
-    let started = Instant::now();
+pub async fn watch(
+    client: HttpClient,
+    (url, feed): (String, Option<Feed>),
+    (started, duration): (std::time::Instant, Duration),
+    stop: CancellationToken,
+) -> ServerResources {
+    let started = Instant::from_std(started);
     let steady_from = duration / 5;
-    let mut ticker = tokio::time::interval(scrape_every(duration));
+    let every = if feed.is_some() { FED } else { scrape_every(duration) };
+    let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut tracks: BTreeMap<String, Track> = BTreeMap::new();
     let (mut scrapes, mut failed) = (0, 0);
@@ -226,8 +304,11 @@ pub async fn watch(client: HttpClient, url: String, duration: Duration, stop: Ca
             continue;
         }
         scrapes += 1;
-        for (process, (cpu, bytes)) in found {
-            tracks.entry(process).or_default().add(at.as_secs_f64(), at >= steady_from, cpu, bytes);
+        for (process, (cpu, bytes)) in &found {
+            tracks.entry(process.clone()).or_default().add(at.as_secs_f64(), at >= steady_from, *cpu, *bytes);
+        }
+        if let Some(feed) = &feed {
+            feed.push(Scrape { at, processes: found });
         }
     }
     let processes = tracks.iter().map(|(process, track)| (process.clone(), track.figures())).collect();
@@ -264,6 +345,25 @@ mod tests {
         let slope = memory.slope_bytes_per_hour.unwrap();
         assert!((slope - 10_240.0 * 3600.0).abs() < 1.0, "{slope}");
         assert_eq!((memory.samples, memory.steady_first_bytes, memory.max_bytes), (20, 10 << 20, (10 << 20) + 92_160));
+    }
+
+    #[test]
+    fn a_window_costs_the_mean_per_process_of_cpu_between_its_ends_and_of_memory() {
+        let scrape = |at: u64, figures: &[(&str, Series)]| Scrape {
+            at: Duration::from_secs(at),
+            processes: figures.iter().map(|(name, series)| ((*name).to_owned(), *series)).collect(),
+        };
+        let scrapes = [
+            scrape(10, &[("0", (Some(5.0), Some(100))), ("1", (Some(1.0), Some(300)))]),
+            scrape(11, &[("0", (Some(5.2), Some(200))), ("1", (Some(1.0), None))]),
+            scrape(12, &[("0", (Some(6.0), Some(300))), ("1", (Some(2.0), Some(500)))]),
+        ];
+        // Process 0: 1 s over 2 s, 200 bytes; process 1: 1 s over 2 s, 400 bytes.
+        let cost = window_cost(&scrapes).unwrap();
+        assert_eq!((cost.processes, cost.memory_bytes), (2, 300));
+        assert!((cost.cpu_s_per_s - 0.5).abs() < 1e-9, "{cost:?}");
+        assert_eq!(window_cost(&scrapes[..1]), None, "one scrape gives no CPU rate");
+        assert_eq!(window_cost(&[]), None);
     }
 
     #[test]

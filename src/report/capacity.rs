@@ -11,8 +11,10 @@ use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 
+use super::server_cost::{self, ServerCost};
 use super::table::micros;
 use super::verdict::{Status, Verdict};
+use crate::measure::server_resources::WindowCost;
 
 /// The `capacity` section of summary.json.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,7 +28,12 @@ pub struct CapacitySummary {
     /// `--require N`: the exit code says whether the answer reaches it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require: Option<f64>,
+    /// `--plan-for N`: the load `server_cost` sizes the server processes for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_for: Option<f64>,
     pub answer: Answer,
+    /// What the server paid, from the levels' `server` figures (`report::server_cost`).
+    pub server_cost: ServerCost,
     /// Every level, in the order run.
     pub levels: Vec<LevelRow>,
 }
@@ -87,6 +94,9 @@ pub struct LevelRow {
     pub check_violations: u64,
     /// The worst one-second scheduling-lag p99 of the harness in the window, microseconds.
     pub harness_lag_p99_us: u64,
+    /// What each server process paid over the window, from the target's metrics; `null`
+    /// without them.
+    pub server: Option<WindowCost>,
     pub status: LevelStatus,
     /// Why it did not hold; empty when it did.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -170,7 +180,7 @@ impl CapacitySummary {
         for metric in shown_metrics {
             let _ = write!(out, " {:>22}", format!("{metric} p50/p99"));
         }
-        let _ = writeln!(out, " {:>6} {:>6} {:>9}  result", "errors", "checks", "lag p99");
+        let _ = writeln!(out, " {:>6} {:>6} {:>9} {:>20}  result", "errors", "checks", "lag p99", "server cpu, memory");
         for (index, level) in self.levels.iter().enumerate() {
             let _ = write!(
                 out,
@@ -195,19 +205,21 @@ impl CapacitySummary {
             };
             let _ = writeln!(
                 out,
-                " {:>6} {:>6} {:>9}  {result}",
+                " {:>6} {:>6} {:>9} {:>20}  {result}",
                 level.errors,
                 level.check_violations,
-                micros(level.harness_lag_p99_us)
+                micros(level.harness_lag_p99_us),
+                server_cost::cell(level.server.as_ref()),
             );
         }
         let _ = writeln!(out, "\n{}", self.answer_line());
+        out.push_str(&self.server_cost.render(&self.unit, self.plan_for));
         out
     }
 }
 
 /// A load as shown: whole visitors, arrival rates to a tenth.
-fn shown(value: f64, unit: &str) -> String {
+pub(super) fn shown(value: f64, unit: &str) -> String {
     let number = if value.fract() == 0.0 { format!("{value:.0}") } else { format!("{value:.1}") };
     if unit.is_empty() {
         number
@@ -227,7 +239,9 @@ mod tests {
             to: 1600.0,
             resolution: 0.05,
             require,
+            plan_for: None,
             answer,
+            server_cost: ServerCost::NotMeasured { reason: "no metrics_url".into() },
             levels: Vec::new(),
         }
     }

@@ -21,6 +21,7 @@ pub mod neighbours;
 pub mod noise;
 pub mod regression;
 pub mod run_id;
+pub mod server_cost;
 pub mod server_resources;
 pub mod shard_table;
 pub mod split;

@@ -27,6 +27,7 @@ use crate::engine::steer::Steering;
 use crate::engine::{self, EngineOptions, StartError};
 use crate::measure::health::HealthHandle;
 use crate::measure::observer::{IntervalSink, LiveFigures, Observers};
+use crate::measure::server_resources::Feed;
 use crate::measure::{Live, Totals};
 use crate::report::harness::HarnessSummary;
 use crate::report::run_id::RunId;
@@ -126,6 +127,8 @@ pub struct Extension {
     pub steering: Option<Steering>,
     /// Handed the harness's health monitor once the run starts.
     pub health: Option<oneshot::Sender<HealthHandle>>,
+    /// Gets every scrape of the target's metrics (see `measure::server_resources::Feed`).
+    pub server_feed: Option<Feed>,
     /// Judges the run (filling its parts of the summary, printing its table) instead of
     /// `gate::judge`; the verdict it answers is the run's, in every output.
     pub judge: Option<Judge>,
@@ -213,6 +216,7 @@ pub async fn run_with(
         start_at,
         steering: extension.steering,
         health: extension.health,
+        server_feed: extension.server_feed,
     };
     let result = engine::run(plan, engine_options).await;
     let aborted = abort.and_then(|reason| reason.get().cloned());

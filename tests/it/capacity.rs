@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use presence_bench::capacity::{self, Settings, Timing};
 use presence_bench::report::capacity::{Answer, CapacitySummary, LevelStatus};
+use presence_bench::report::server_cost::ServerCost;
 use presence_bench::run::{Options, RunResult};
 use presence_bench::scenario;
 use presence_bench::shutdown::Shutdown;
@@ -85,8 +86,10 @@ async fn on_a_closed_model_the_search_finds_the_known_knee_within_its_resolution
         "[connect, { repeat: { every: 500ms, steps: [presence] } }]",
         "",
     );
-    let (result, capacity) = search(&yaml, &settings(25.0, 200.0)).await;
+    let settings = Settings { plan_for: Some(1000.0), ..settings(25.0, 200.0) };
+    let (result, capacity) = search(&yaml, &settings).await;
     assert_eq!(capacity.unit, "visitors");
+    server_cost_is_plausible(&capacity);
     if let Some((held, broken)) = found_or_limited(&result, &capacity) {
         let steps: Vec<f64> = capacity.levels.iter().take(3).map(|level| level.load).collect();
         assert_eq!(steps, [25.0, 50.0, 100.0], "a doubling staircase");
@@ -95,6 +98,41 @@ async fn on_a_closed_model_the_search_finds_the_known_knee_within_its_resolution
         let confirm = capacity.levels.last().expect("levels");
         assert_eq!((confirm.phase.as_str(), confirm.load, confirm.status), ("confirm", held, LevelStatus::Held));
     }
+}
+
+/// The embedded server's process figures (the harness's with it) per level that held, and the
+/// search's cost and plan computed from the answer's level alone. With no level held (the
+/// busy machine limited the harness from the first), that the cost says so.
+fn server_cost_is_plausible(capacity: &CapacitySummary) {
+    let held = capacity.levels.iter().filter(|level| level.status == LevelStatus::Held);
+    if held.clone().next().is_none() {
+        assert!(matches!(capacity.server_cost, ServerCost::NotMeasured { .. }), "{:?}", capacity.server_cost);
+        return;
+    }
+    for level in held {
+        let server = level.server.unwrap_or_else(|| panic!("no server figures at {}: {level:?}", level.load));
+        assert_eq!(server.processes, 1, "one embedded process");
+        assert!(server.memory_bytes > 1 << 20, "resident memory at {}: {server:?}", level.load);
+        assert!(server.cpu_s_per_s >= 0.0 && server.cpu_s_per_s < 64.0, "CPU at {}: {server:?}", level.load);
+    }
+    let ServerCost::Measured(cost) = &capacity.server_cost else { panic!("{:?}", capacity.server_cost) };
+    assert!(cost.harness_included, "embedded: the harness's process");
+    let level = capacity.levels.iter().rev().find(|level| level.load == cost.at && level.status == LevelStatus::Held);
+    let server = level.and_then(|level| level.server).expect("the cost is read at a level that held");
+    assert_eq!(server, cost.per_process);
+    let per_1000 = |figure: f64| figure / cost.at * 1000.0;
+    assert!((cost.memory_bytes - per_1000(server.memory_bytes as f64)).abs() < 1.0, "{cost:?}");
+    assert!((cost.cpu_s_per_s - per_1000(server.cpu_s_per_s)).abs() < 1e-9, "{cost:?}");
+    let held = capacity.levels.iter().filter(|level| level.status == LevelStatus::Held).map(|level| level.load);
+    assert_eq!(cost.measured_to, held.clone().fold(0.0, f64::max));
+    assert_eq!(cost.measured_from, held.fold(f64::MAX, f64::min));
+    let plan = cost.plan.as_ref().expect("--plan-for 1000 with a level that held");
+    assert_eq!(plan.processes, (1000.0 / cost.at).ceil() as u64, "{plan:?}");
+    assert!(plan.extrapolated, "1000 visitors is past the levels run: {plan:?}");
+    assert!((plan.memory_bytes - plan.processes as f64 * server.memory_bytes as f64).abs() < 1.0, "{plan:?}");
+    let text = capacity.render(&["presence_ack".to_owned()]);
+    assert!(text.contains("server cost (embedded: the harness's own CPU and memory included): "), "{text}");
+    assert!(text.contains(", extrapolated beyond"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -154,6 +192,7 @@ fn the_command_refuses_bad_settings_and_gives_no_verdict_on_a_target_down() {
         (&["--resolution", "60%"][..], "--resolution"),
         (&["--from", "100", "--to", "50"], "--to (50) must be above --from (100)"),
         (&["--processes", "2"], "--processes is not supported"),
+        (&["--plan-for", "0"], "--plan-for must be a load above 0, found 0"),
     ] {
         let output = bench(args);
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -176,6 +215,9 @@ fn the_command_refuses_bad_settings_and_gives_no_verdict_on_a_target_down() {
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["capacity"]["answer"]["kind"], "no_verdict");
+    let not_measured = serde_json::json!({ "kind": "not_measured", "reason": "no metrics_url" });
+    assert_eq!(summary["capacity"]["server_cost"], not_measured, "a URL target without metrics_url");
+    assert!(stdout.contains("server cost: not measured (no metrics_url)"), "{stdout}");
     assert_eq!(summary["outcome"]["exit_code"], 3);
     let junit = std::fs::read_to_string(junit).unwrap();
     assert!(

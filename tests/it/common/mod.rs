@@ -253,6 +253,7 @@ pub fn start_run(plan: Plan) -> Running {
         start_at: None,
         steering: None,
         health: None,
+        server_feed: None,
     };
     let run = tokio::spawn(engine::run(plan, options));
     Running { stop, live, run }
