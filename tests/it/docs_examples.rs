@@ -17,6 +17,7 @@ fn bench(args: &[String]) -> Output {
 fn pages() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut pages = vec![root.join("README.md")];
+    // Not recursive: docs/journal/ stays out (its commands are history, with the flags of their day).
     let docs = std::fs::read_dir(root.join("docs")).expect("docs/ is there");
     pages.extend(docs.map(|entry| entry.unwrap().path()).filter(|path| path.extension().is_some_and(|e| e == "md")));
     pages.sort();
