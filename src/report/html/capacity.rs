@@ -30,17 +30,32 @@ pub fn section(capacity: &CapacitySummary) -> String {
     for metric in judged_metrics(capacity) {
         out.push_str(&latencies(capacity, &levels, &metric, &markers));
     }
-    let errors = vec![
-        Series::new("errors", COLORS[3], levels.iter().map(|l| (l.load, l.errors as f64)).collect()),
-        Series::new(
-            "check violations",
-            COLORS[4],
-            levels.iter().map(|l| (l.load, l.check_violations as f64)).collect(),
-        ),
+    out.push_str(&errors(capacity, &levels, &markers));
+    out
+}
+
+/// Each level's errors and check violations; a line of text when there were none at all
+/// (a chart of zeros says less, on an axis of fractions).
+fn errors(capacity: &CapacitySummary, levels: &[&LevelRow], markers: &[(f64, String)]) -> String {
+    if levels.iter().all(|level| level.errors == 0 && level.check_violations == 0) {
+        return "<p class=\"none\">no errors and no check violations in any level's judged window</p>".to_owned();
+    }
+    let per_level = |count: fn(&LevelRow) -> u64| levels.iter().map(|l| (l.load, count(l) as f64)).collect();
+    let series = vec![
+        Series::new("errors", COLORS[3], per_level(|l| l.errors)),
+        Series::new("check violations", COLORS[4], per_level(|l| l.check_violations)),
     ];
     let title = format!("errors and check violations in each level's judged window, by {}", capacity.unit);
-    out.push_str(&render(&on_load(&title, count, errors, &markers)));
-    out
+    render(&on_load(&title, counted, series, markers))
+}
+
+/// A count on an axis that may be split finer than one (a level with 2 errors: 0, 0.5, ...).
+fn counted(y: f64) -> String {
+    if y.fract() == 0.0 {
+        count(y)
+    } else {
+        format!("{y:.1}")
+    }
 }
 
 /// The metrics an SLO bounds, in the scenario's order; `presence_ack` without any, as the

@@ -50,9 +50,11 @@ pub fn render(data: &ReportData) -> String {
         s.visitors.peak
     );
     out.push_str(&verdict(data));
-    out.push_str(&judgements(data));
-    if let Some(search) = &s.capacity {
-        out.push_str(&capacity::section(search));
+    // A capacity search judges each level on its own, in its own section: the run's
+    // thresholds and checks over the whole search are not judged, and "none" would mislead.
+    match &s.capacity {
+        Some(search) => out.push_str(&capacity::section(search)),
+        None => out.push_str(&judgements(data)),
     }
     out.push_str("<h2>Load</h2>");
     out.push_str(&timeline_or_note(data, charts::load));

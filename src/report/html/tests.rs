@@ -319,7 +319,13 @@ fn a_capacity_search_draws_its_levels_against_load_with_the_slo_and_the_answer_m
     assert!(xs.windows(2).all(|w| w[0] <= w[1]) && xs.len() == 8, "{xs:?}");
 
     let errors = figure(&page, "errors and check violations in each level");
-    assert!(errors.contains(">capacity 207</text>") && errors.contains("check violations"), "{errors}");
+    assert!(errors.contains(">capacity 207</text>") && errors.contains(">2.5</text>"), "7 errors: {errors}");
+    assert!(!page.contains("Checks and thresholds"), "judged per level, not over the search: {page}");
+
+    let mut calm = capacity;
+    calm.levels.iter_mut().for_each(|level| level.errors = 0);
+    let page = render(&ReportData::of(Summary { capacity: Some(calm), ..summary() }));
+    assert!(page.contains("no errors and no check violations in any level"), "{page}");
 }
 
 #[test]
