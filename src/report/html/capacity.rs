@@ -121,3 +121,25 @@ fn on_load<'a>(
         ..Chart::new(title, XAxis::Load, y_label, series)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::capacity::Broken;
+
+    #[test]
+    fn each_answer_is_marked_in_its_own_words() {
+        let broken = |load| Broken { load, reason: "p99".into() };
+        let marked = |answer| markers(&answer).into_iter().map(|(x, label)| format!("{x} {label}")).collect::<Vec<_>>();
+        let found = Answer::Capacity { load: 23.5, first_broken: Some(broken(24.0)), narrowed: true };
+        assert_eq!(marked(found), ["23.5 capacity 23.5", "24 first broken 24"]);
+        let top = Answer::Capacity { load: 1600.0, first_broken: None, narrowed: false };
+        assert_eq!(marked(top), ["1600 capacity at least 1600"]);
+        assert_eq!(marked(Answer::Below { first_broken: broken(50.0) }), ["50 first broken 50"]);
+        let limited = Answer::AtLeast { load: Some(200.0), limited_at: 400.0, reason: "lag".into() };
+        assert_eq!(marked(limited), ["200 at least 200", "400 harness-limited 400"]);
+        let from_the_first = Answer::AtLeast { load: None, limited_at: 50.0, reason: "lag".into() };
+        assert_eq!(marked(from_the_first), ["50 harness-limited 50"]);
+        assert!(marked(Answer::NoVerdict { reason: "stopped".into(), target_down: false }).is_empty());
+    }
+}
