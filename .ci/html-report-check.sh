@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The HTML report in a real browser: a short run writes its report, and headless Chromium
-# (Debian's `chromium`, installed if missing) opens it with the network disabled. Fails on
-# any console message (the page has no script: any message is an error) and on any request
-# the page makes (it must load nothing: every such request is a failed one). Before that, a page
-# with a console error and an external image must fail the same detector, so a detector
-# that sees nothing cannot pass. SCREENSHOT=FILE keeps the screenshot (docs/report-*.png);
+# (Debian's `chromium`, installed if missing) opens it with the network disabled; the same
+# for a short capacity search's report. Fails on any console message (the page has no
+# script: any message is an error) and on any request the page makes (it must load
+# nothing: every such request is a failed one). Before that, a page with a console error
+# and an external image must fail the same detector, so a detector that sees nothing cannot
+# pass. SCREENSHOT=FILE keeps the screenshot (docs/report-*.png);
 # SCENARIO=FILE reports another scenario (default the quickstart), HEIGHT the screenshot's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,12 +59,21 @@ scenario=${SCENARIO:-scenarios/quickstart.yaml}
 "$bin" run "$scenario" --out "$work/out" --html "$work/report.html" -q || true
 [ -s "$work/report.html" ] || { echo "no report written" >&2; exit 1; }
 
-found=$(open_page "$work/report.html" "$work/report.png")
-if [ -n "$found" ]; then
-    echo "the report has console errors or failed requests:" >&2
-    printf '%s\n' "$found" >&2
-    exit 1
-fi
-[ -s "$work/report.png" ] || { echo "no screenshot: the page did not render" >&2; exit 1; }
+# A capacity search's page too (its Capacity section): a short search, about 10 s, whose
+# top level holds.
+"$bin" capacity scenarios/capacity-knee.yaml --from 50 --to 100 --warmup 1s --hold 2s --confirm 2s \
+    --out "$work/cap" --html "$work/capacity.html" -q >/dev/null || true
+[ -s "$work/capacity.html" ] || { echo "no capacity report written" >&2; exit 1; }
+grep -q '<h2>Capacity</h2>' "$work/capacity.html" || { echo "the capacity report has no Capacity section" >&2; exit 1; }
+
+for page in report capacity; do
+    found=$(open_page "$work/$page.html" "$work/$page.png")
+    if [ -n "$found" ]; then
+        echo "the $page page has console errors or failed requests:" >&2
+        printf '%s\n' "$found" >&2
+        exit 1
+    fi
+    [ -s "$work/$page.png" ] || { echo "no screenshot: the $page page did not render" >&2; exit 1; }
+done
 if [ -n "${SCREENSHOT:-}" ]; then cp "$work/report.png" "$SCREENSHOT"; fi
-echo "html report: rendered with no console error and no failed request"
+echo "html report: a run's and a capacity search's pages rendered with no console error and no failed request"

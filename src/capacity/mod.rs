@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 
 use crate::engine::steer;
 use crate::measure::server_resources::Feed;
-use crate::report::capacity::{Answer, CapacitySummary};
+use crate::report::capacity::{Answer, CapacitySummary, Slo};
 use crate::report::server_cost::{ServerCost, Source};
 use crate::report::verdict::{Ending, Verdict};
 use crate::report::Summary;
@@ -155,6 +155,7 @@ pub async fn search(
     let (health_tx, health_rx) = oneshot::channel();
     let record = std::sync::Arc::new(std::sync::Mutex::new(Record::default()));
     let shown = shown_metrics(&plan);
+    let slos = Slo::of(&plan.thresholds);
     let source = match (&plan.target.metrics_url, &plan.target.destination) {
         (None, Destination::Embedded(_)) => Source::Metrics { harness_included: true },
         (Some(_), _) => Source::Metrics { harness_included: false },
@@ -189,6 +190,7 @@ pub async fn search(
             resolution: range.resolution,
             require: settings.require,
             plan_for: settings.plan_for,
+            slos,
             server_cost: ServerCost::of(&levels, &answer, unit, settings.plan_for, &source),
             answer,
             levels,

@@ -97,8 +97,6 @@ fn unsupported(args: &RunArgs) -> Option<&'static str> {
         Some("--shard/--shards/--start-at")
     } else if args.gate.baseline.is_some() {
         Some("--baseline")
-    } else if args.html.is_some() {
-        Some("--html")
     } else {
         None
     }

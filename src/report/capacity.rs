@@ -15,6 +15,8 @@ use super::server_cost::{self, ServerCost};
 use super::table::micros;
 use super::verdict::{Status, Verdict};
 use crate::measure::server_resources::WindowCost;
+use crate::measure::Subject;
+use crate::scenario::{Threshold, Unit};
 
 /// The `capacity` section of summary.json.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,11 +33,49 @@ pub struct CapacitySummary {
     /// `--plan-for N`: the load `server_cost` sizes the server processes for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_for: Option<f64>,
+    /// The latency bounds each level was judged by, so that a report drawn from summary.json
+    /// alone (the HTML report) can draw the SLO beside the levels' latencies: the search's
+    /// thresholds are judged per level, and the run's own `thresholds` are left empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slos: Vec<Slo>,
     pub answer: Answer,
     /// What the server paid, from the levels' `server` figures (`report::server_cost`).
     pub server_cost: ServerCost,
     /// Every level, in the order run.
     pub levels: Vec<LevelRow>,
+}
+
+/// A latency threshold of the whole run's metric (`presence_ack: ["p99 < 50ms"]`). Those of
+/// one behavior are left out: the levels record the whole window's latencies, not a
+/// behavior's, and a behavior's bound drawn over them would mislead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Slo {
+    pub metric: String,
+    /// As written: `p99 < 50ms`.
+    pub expression: String,
+    /// The bound, microseconds.
+    pub bound_us: f64,
+}
+
+impl Slo {
+    /// The latency bounds of `thresholds`.
+    pub fn of(thresholds: &[Threshold]) -> Vec<Slo> {
+        thresholds
+            .iter()
+            .filter_map(|threshold| match &threshold.subject {
+                Subject::Metric(metric)
+                    if threshold.behavior.is_none() && threshold.stat.unit(&threshold.subject) == Unit::Micros =>
+                {
+                    Some(Slo {
+                        metric: metric.name().to_owned(),
+                        expression: threshold.expression.clone(),
+                        bound_us: threshold.bound,
+                    })
+                }
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 /// A level that broke, and why (the first failure of its window).
@@ -240,6 +280,7 @@ mod tests {
             resolution: 0.05,
             require,
             plan_for: None,
+            slos: Vec::new(),
             answer,
             server_cost: ServerCost::NotMeasured { reason: "no metrics_url".into() },
             levels: Vec::new(),
@@ -279,6 +320,15 @@ mod tests {
         assert_eq!((none.status, none.exit_code), (Status::Interrupted, 3));
         let down = summary(Answer::NoVerdict { reason: "refused".into(), target_down: true }, None).verdict();
         assert_eq!((down.status, down.exit_code, down.reason.as_str()), (Status::TargetDown, 3, "no verdict: refused"));
+    }
+
+    #[test]
+    fn the_slos_are_the_whole_run_s_latency_bounds() {
+        let text = "name: t\nduration: 10s\nload: { stages: [{ hold: 10s }] }\nbehaviors: [{ name: a, steps: [connect] }]\n\
+            thresholds:\n  presence_ack: [\"p99 < 50ms\", \"rate > 5/s\"]\n  presence_ack{behavior:a}: [\"p99 < 9ms\"]\n  errors: [\"count == 0\"]\n";
+        let thresholds = crate::scenario::from_str(text, "t.yaml").unwrap().thresholds;
+        let slo = Slo { metric: "presence_ack".into(), expression: "p99 < 50ms".into(), bound_us: 50_000.0 };
+        assert_eq!(Slo::of(&thresholds), [slo]);
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub fn markers(data: &ReportData) -> Vec<(f64, String)> {
     data.summary.drills.iter().map(|e| (e.at_s, format!("{} @{:.1}s", e.kind, e.at_s))).collect()
 }
 
-fn count(y: f64) -> String {
+pub(super) fn count(y: f64) -> String {
     if y >= 10_000.0 {
         format!("{:.0}k", y / 1e3)
     } else {
@@ -33,7 +33,7 @@ fn count(y: f64) -> String {
     }
 }
 
-fn latency(y: f64) -> String {
+pub(super) fn latency(y: f64) -> String {
     micros(y as u64)
 }
 

@@ -2,6 +2,7 @@
 //! (summary.json, latency.hlog, timeline.jsonl, health.jsonl), so `report DIR` rebuilds it
 //! for any run or merge that wrote those files. See docs/reports.md.
 
+mod capacity;
 mod charts;
 pub mod data;
 mod page;

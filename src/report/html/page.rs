@@ -2,13 +2,13 @@
 //! script and no external resource), so it opens offline and can be attached to a CI job.
 //!
 //! Laid out for a reader, not for completeness: the verdict and what failed at the top, then
-//! the few charts that matter for this run (load, drills, the key metrics' latencies, errors),
-//! and everything else folded away in `<details>` (which needs no script to open).
+//! the few charts that matter for this run (a capacity search's levels, load, drills, the key
+//! metrics' latencies, errors), and everything else folded away in `<details>` (which needs no script to open).
 
 use std::fmt::Write;
 
 use super::data::{MetricSeries, ReportData};
-use super::{charts, escape, tables};
+use super::{capacity, charts, escape, tables};
 use crate::report::findings::{failures, Failure};
 use crate::report::table::micros;
 use crate::report::verdict::Status;
@@ -24,6 +24,7 @@ td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}td:first-child,th:f
 figure{display:inline-block;margin:8px 16px 8px 0;vertical-align:top}\
 figcaption{font-weight:600;margin-bottom:2px}svg text{font-size:11px;fill:#444}\
 line.grid{stroke:#eee}line.marker{stroke:#b3261e;stroke-dasharray:4 3}text.marker{fill:#b3261e}\
+line.rule{stroke:#b3261e;stroke-width:1.5}text.rule{fill:#b3261e}\
 .legend span{margin-right:12px;font-size:12px}.legend i,i.swatch{display:inline-block;width:10px;height:10px;margin-right:4px}\
 .legend i.dashed{height:0;width:14px;border-top:2px dashed;vertical-align:middle}.clipped{font-weight:400;color:#555}\
 details{margin:8px 0}summary{cursor:pointer;font-weight:600;color:#333}\
@@ -49,7 +50,12 @@ pub fn render(data: &ReportData) -> String {
         s.visitors.peak
     );
     out.push_str(&verdict(data));
-    out.push_str(&judgements(data));
+    // A capacity search judges each level on its own, in its own section: the run's
+    // thresholds and checks over the whole search are not judged, and "none" would mislead.
+    match &s.capacity {
+        Some(search) => out.push_str(&capacity::section(search)),
+        None => out.push_str(&judgements(data)),
+    }
     out.push_str("<h2>Load</h2>");
     out.push_str(&timeline_or_note(data, charts::load));
     if !s.drills.is_empty() {

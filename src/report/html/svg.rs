@@ -64,6 +64,8 @@ pub enum XAxis {
     Seconds,
     /// Percentiles on a log scale, HdrHistogram style: x is `log10(1 / (1 - q))`.
     Percentile,
+    /// A load (visitors, arrivals per second): a capacity search's levels.
+    Load,
 }
 
 pub struct Chart<'a> {
@@ -72,8 +74,10 @@ pub struct Chart<'a> {
     /// Formats a y value for the axis labels.
     pub y_label: fn(f64) -> String,
     pub series: Vec<Series>,
-    /// Vertical lines at these x values, with a label (drill events).
+    /// Vertical lines at these x values, with a label (drill events, a capacity).
     pub markers: Vec<(f64, String)>,
+    /// Horizontal lines at these y values, with a label (an SLO): the y axis reaches them.
+    pub rules: Vec<(f64, String)>,
     /// The x axis reaches at least this far: the run's length, so every time chart of a
     /// run shares one scale and its drill markers line up.
     pub x_end: f64,
@@ -89,7 +93,17 @@ pub struct Chart<'a> {
 impl<'a> Chart<'a> {
     /// A chart with no markers, no cap and every point joined.
     pub fn new(title: &'a str, x: XAxis, y_label: fn(f64) -> String, series: Vec<Series>) -> Chart<'a> {
-        Chart { title, x, y_label, series, markers: Vec::new(), x_end: 0.0, y_cap: None, join_within: None }
+        Chart {
+            title,
+            x,
+            y_label,
+            series,
+            markers: Vec::new(),
+            rules: Vec::new(),
+            x_end: 0.0,
+            y_cap: None,
+            join_within: None,
+        }
     }
 }
 
@@ -97,7 +111,7 @@ impl<'a> Chart<'a> {
 /// point with no neighbour to join (a metric sampled in one second) is drawn as a dot.
 pub fn render(chart: &Chart) -> String {
     let points = chart.series.iter().flat_map(|s| s.points.iter());
-    let (mut x_max, mut y_max) = (chart.x_end, 0.0f64);
+    let (mut x_max, mut y_max) = (chart.x_end, chart.rules.iter().map(|(y, _)| *y).fold(0.0, f64::max));
     for (x, y) in points {
         x_max = x_max.max(*x);
         y_max = y_max.max(*y);
@@ -131,15 +145,25 @@ pub fn render(chart: &Chart) -> String {
             escape(&label)
         );
     }
-    for (x, label) in &chart.markers {
+    for (index, (x, label)) in chart.markers.iter().enumerate() {
+        // Each label a line lower than the last, so that markers close together stay
+        // readable; in the right half, left of its line, so that it stays on the chart.
+        let (at, line) = (sx(*x), TOP + 10.0 + 12.0 * (index % 4) as f64);
+        let (text_x, anchor) = if at > (LEFT + WIDTH - RIGHT) / 2.0 { (at - 3.0, "end") } else { (at + 3.0, "start") };
         let _ = write!(
             out,
-            "<line class=\"marker\" x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"{TOP}\" y2=\"{1:.1}\"><title>{2}</title></line><text class=\"marker\" x=\"{3:.1}\" y=\"{4}\">{2}</text>",
-            sx(*x),
+            "<line class=\"marker\" x1=\"{at:.1}\" x2=\"{at:.1}\" y1=\"{TOP}\" y2=\"{:.1}\"><title>{1}</title></line><text class=\"marker\" x=\"{text_x:.1}\" y=\"{line}\" text-anchor=\"{anchor}\">{1}</text>",
             HEIGHT - BOTTOM,
             escape(label),
-            sx(*x) + 3.0,
-            TOP + 10.0
+        );
+    }
+    for (y, label) in &chart.rules {
+        let (right, at, label) = (WIDTH - RIGHT, sy(*y), escape(label));
+        let _ = write!(
+            out,
+            "<line class=\"rule\" x1=\"{LEFT}\" x2=\"{right:.1}\" y1=\"{at:.1}\" y2=\"{at:.1}\"><title>{label}</title></line><text class=\"rule\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{label}</text>",
+            right - 2.0,
+            at - 3.0
         );
     }
     for series in &chart.series {
@@ -240,9 +264,10 @@ fn nice_ceiling(value: f64) -> f64 {
 
 fn x_ticks(axis: XAxis, x_max: f64) -> Vec<(f64, String)> {
     match axis {
-        XAxis::Seconds => {
+        XAxis::Seconds | XAxis::Load => {
+            let unit = if matches!(axis, XAxis::Seconds) { "s" } else { "" };
             let step = nice_ceiling(x_max / 6.0);
-            (0..=6).map(|i| f64::from(i) * step).filter(|x| *x <= x_max).map(|x| (x, format!("{x}s"))).collect()
+            (0..=6).map(|i| f64::from(i) * step).filter(|x| *x <= x_max).map(|x| (x, format!("{x}{unit}"))).collect()
         }
         XAxis::Percentile => {
             (0..=x_max.floor() as i32).map(|k| (f64::from(k), percentile_label(f64::from(k)))).collect()
@@ -324,6 +349,28 @@ mod tests {
         };
         let svg = render(&sparse);
         assert_eq!((svg.matches("<polyline").count(), svg.matches("<circle").count()), (1, 1), "{svg}");
+    }
+
+    #[test]
+    fn a_rule_is_on_the_scale_and_close_markers_keep_apart_and_on_the_chart() {
+        let chart = Chart {
+            markers: vec![(207.0, "capacity 207".into()), (213.0, "first broken 213".into())],
+            rules: vec![(50.0, "SLO p99 < 50".into())],
+            ..Chart::new(
+                "c",
+                XAxis::Load,
+                |y| format!("{y:.0}"),
+                vec![Series::new("p99", P99, vec![(50.0, 2.0), (400.0, 9.0)])],
+            )
+        };
+        let svg = render(&chart);
+        // The axis reaches the rule, though every point is below it; no unit on a load axis.
+        assert!(svg.contains(">50</text>") && svg.contains(">400</text>") && !svg.contains("400s"), "{svg}");
+        assert!(svg.contains("<line class=\"rule\" x1=\"62\" x2=\"548.0\" y1=\"12.0\""), "at the top: {svg}");
+        assert!(svg.contains(">SLO p99 &lt; 50</text>"), "{svg}");
+        // Right of the middle: read leftwards, one line apart.
+        assert!(svg.contains("y=\"22\" text-anchor=\"end\">capacity 207<"), "{svg}");
+        assert!(svg.contains("y=\"34\" text-anchor=\"end\">first broken 213<"), "{svg}");
     }
 
     #[test]

@@ -223,3 +223,113 @@ fn the_server_s_resources_read_as_in_the_table() {
     assert!(terminal.contains(line), "{terminal}");
     assert!(page(s).contains(&format!("<p>{}</p>", super::escape(line))));
 }
+
+/// The worked example's search of docs/capacity.md: a knee between 207 and 213 visitors,
+/// with `presence_ack: ["p99 < 50ms"]`.
+fn searched() -> crate::report::capacity::CapacitySummary {
+    use crate::report::capacity::{Answer, Broken, CapacitySummary, LevelRow, LevelStatus, Quantiles, Slo};
+    use crate::report::server_cost::ServerCost;
+    let level = |phase: &str, load: f64, p99_ms: f64, errors: u64| {
+        let p99 = (p99_ms * 1000.0) as u64;
+        let broken = p99_ms > 50.0;
+        LevelRow {
+            phase: phase.into(),
+            load,
+            from_s: 0.0,
+            to_s: 5.0,
+            visitors_peak: load as i64,
+            metrics: [("presence_ack".to_owned(), Quantiles { count: 100, p50: p99 * 9 / 10, p99 })].into(),
+            errors,
+            check_violations: 0,
+            harness_lag_p99_us: 4_500,
+            server: None,
+            status: if broken { LevelStatus::Broken } else { LevelStatus::Held },
+            reason: if broken { format!("presence_ack \"p99 < 50ms\" measured {p99_ms}ms") } else { String::new() },
+        }
+    };
+    let levels = vec![
+        level("step", 50.0, 1.75, 0),
+        level("step", 100.0, 2.08, 0),
+        level("step", 200.0, 1.67, 0),
+        level("step", 400.0, 1030.0, 7),
+        level("narrow", 300.0, 505.34, 2),
+        level("narrow", 213.0, 71.94, 0),
+        level("narrow", 207.0, 40.67, 0),
+        level("confirm", 207.0, 43.55, 0),
+    ];
+    let first_broken = Broken { load: 213.0, reason: "presence_ack \"p99 < 50ms\" measured 71.94ms".into() };
+    CapacitySummary {
+        unit: "visitors".into(),
+        from: 50.0,
+        to: 800.0,
+        resolution: 0.05,
+        require: None,
+        plan_for: None,
+        slos: vec![Slo { metric: "presence_ack".into(), expression: "p99 < 50ms".into(), bound_us: 50_000.0 }],
+        answer: Answer::Capacity { load: 207.0, first_broken: Some(first_broken), narrowed: true },
+        server_cost: ServerCost::NotMeasured { reason: "no metrics_url".into() },
+        levels,
+    }
+}
+
+/// The `<figure>` whose caption starts with `caption`.
+fn figure<'a>(page: &'a str, caption: &str) -> &'a str {
+    let at = page.find(&format!("<figcaption>{caption}")).unwrap_or_else(|| panic!("no chart {caption:?} in {page}"));
+    &page[at..at + page[at..].find("</figure>").unwrap()]
+}
+
+#[test]
+fn a_capacity_search_draws_its_levels_against_load_with_the_slo_and_the_answer_marked() {
+    let capacity = searched();
+    let terminal = capacity.render(&["presence_ack".to_owned()]);
+    let mut s = summary();
+    s.outcome = Some(capacity.verdict());
+    s.capacity = Some(capacity.clone());
+    let page = render(&ReportData::of(s));
+    assert!(page.contains("<h2>Capacity</h2>"), "{page}");
+    let answer = capacity.answer_line();
+    assert!(terminal.contains(&answer), "{terminal}");
+    assert!(page.contains(&format!("<p><b>{}</b></p>", super::escape(&answer))), "the terminal's words: {page}");
+    assert!(page.contains("<p>server cost: not measured (no metrics_url)</p>"), "{page}");
+
+    let chart = figure(&page, "presence_ack p50 and p99 in each level&#39;s judged window, by visitors");
+    // The x axis runs from 0 to the highest level, 400, over 486 px from x = 62: 207 is at
+    // 62 + 207 / 400 * 486 = 313.5, 213 at 320.8.
+    assert!(chart.contains("<line class=\"marker\" x1=\"313.5\" x2=\"313.5\""), "{chart}");
+    assert!(chart.contains(">capacity 207</text>") && chart.contains(">first broken 213</text>"), "{chart}");
+    assert!(chart.contains("<line class=\"marker\" x1=\"320.8\""), "{chart}");
+    // The y axis ends at 4 x the SLO, 200ms: the SLO is a quarter of the way up the 174 px
+    // from y = 186, at 142.5; the broken levels above 200ms sit at the top edge, marked.
+    assert!(chart.contains(">200.00ms</text>"), "{chart}");
+    assert!(chart.contains("<line class=\"rule\" x1=\"62\" x2=\"548.0\" y1=\"142.5\" y2=\"142.5\""), "{chart}");
+    assert!(chart.contains(">SLO p99 &lt; 50ms</text>"), "{chart}");
+    assert!(chart.contains("off the scale, up to 1.03s"), "{chart}");
+    // Levels by load: the p99 line goes 50, 100, 200, 207, 207, 213, 300, 400.
+    let p99 = chart.split("stroke=\"#ff7f0e\"").nth(1).expect("a p99 line");
+    let xs: Vec<f64> = p99
+        .split("points=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .split(' ')
+        .map(|point| point.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(xs.windows(2).all(|w| w[0] <= w[1]) && xs.len() == 8, "{xs:?}");
+
+    let errors = figure(&page, "errors and check violations in each level");
+    assert!(errors.contains(">capacity 207</text>") && errors.contains(">2.5</text>"), "7 errors: {errors}");
+    assert!(!page.contains("Checks and thresholds"), "judged per level, not over the search: {page}");
+
+    let mut calm = capacity;
+    calm.levels.iter_mut().for_each(|level| level.errors = 0);
+    let page = render(&ReportData::of(Summary { capacity: Some(calm), ..summary() }));
+    assert!(page.contains("no errors and no check violations in any level"), "{page}");
+}
+
+#[test]
+fn a_run_that_is_no_capacity_search_has_no_capacity_section() {
+    let page = page(summary());
+    assert!(!page.contains("Capacity") && !page.contains("each level"), "{page}");
+}
