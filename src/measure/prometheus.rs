@@ -5,22 +5,15 @@
 //! metrics-exporter-prometheus. That recorder is private to the run, not the process-wide
 //! global one, so runs in one process (tests, the embedded server) never mix.
 //!
-//! [`serve`] answers `GET /metrics` with the rendered text on an address of the user's.
+//! `run::export` serves the rendered text ([`Scrape::render`]) as `GET /metrics`.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use axum::http::header;
-use axum::routing::get;
-use axum::Router;
 use metrics::{Key, Label, Recorder as _};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 use super::health::HealthHandle;
 use super::held::{HeldCounter, HeldHistogram, LazyGauge};
@@ -28,16 +21,8 @@ use super::metric::{Check, Counter, Metric, Tally};
 use super::names::{self, Kind};
 use super::observer::{done, IntervalObserver, Observed, Snapshot};
 use super::recorder::Shard;
-use crate::protocol::http_server::{self, Bounds};
 use crate::protocol::{ClientMessage, ServerMessage};
 use crate::scenario::Load;
-
-/// Why the metrics endpoint could not be served.
-#[derive(Debug, thiserror::Error)]
-pub enum ExportError {
-    #[error("cannot listen for metrics on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
-}
 
 /// The run's Prometheus registry and the handles `publish` updates.
 ///
@@ -195,12 +180,20 @@ impl Exporter {
         for kind in ServerMessage::TYPES {
             exporter.tally(Tally::MessageReceived, kind, 0);
         }
-        for transport in crate::protocol::client::Transport::ALL {
+        exporter
+    }
+
+    /// The transports a run may use (the `transport` label's values): their counters are
+    /// exported at zero from now on.
+    pub fn with_transports(mut self, transports: impl IntoIterator<Item = &'static str>) -> Self {
+        let shown = self.scrape.shown.clone();
+        let shown = *lock(&shown);
+        for transport in transports {
             for tally in [Tally::TransportVisitor, Tally::TransportSession, Tally::TransportError] {
-                exporter.tally(tally, transport.name(), 0);
+                self.tally(tally, transport, shown);
             }
         }
-        exporter
+        self
     }
 
     /// The load model, for the visitor target and stage gauges.
@@ -373,28 +366,6 @@ pub fn target_and_stage(load: &Load, elapsed: Duration) -> (u32, usize) {
     (load.target_at(elapsed).unwrap_or_else(|| load.peak_visitors()), load.stage_at(elapsed))
 }
 
-/// Serves `GET /metrics` on `addr` (port 0 picks a free one) until `stop`; answers the
-/// bound address and the server task to await after cancelling, which ends within
-/// `bounds.grace` whatever the scrapers do.
-pub async fn serve(
-    scrape: Scrape,
-    addr: SocketAddr,
-    stop: CancellationToken,
-    bounds: Bounds,
-) -> Result<(SocketAddr, JoinHandle<()>), ExportError> {
-    let listener = TcpListener::bind(addr).await.map_err(|source| ExportError::Bind { addr, source })?;
-    let bound = listener.local_addr().map_err(|source| ExportError::Bind { addr, source })?;
-    let router = Router::new().route(
-        "/metrics",
-        get(move || {
-            let scrape = scrape.clone();
-            async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], scrape.render()) }
-        }),
-    );
-    let task = tokio::spawn(http_server::serve(listener, router, stop, bounds));
-    Ok((bound, task))
-}
-
 /// The export is one of the collector's outputs.
 impl IntervalObserver for Exporter {
     fn observe<'a>(&'a mut self, snapshot: &'a Snapshot<'_>) -> Observed<'a> {
@@ -521,19 +492,6 @@ mod tests {
         exporter.publish(&Recorder::new().drain(), Duration::from_secs(1), 4);
         let text = exporter.scrape().render();
         assert!(has(&text, "presence_bench_visitors_live 4") && has(&text, "presence_bench_elapsed_seconds 1"));
-    }
-
-    #[tokio::test]
-    async fn the_endpoint_stops_within_its_grace_with_a_scraper_stuck_mid_request() {
-        use tokio::io::AsyncWriteExt;
-        let stop = CancellationToken::new();
-        let bounds = Bounds { header_read_timeout: Duration::from_secs(3600), grace: Duration::from_millis(200) };
-        let (addr, task) =
-            serve(Exporter::new().scrape(), "127.0.0.1:0".parse().unwrap(), stop.clone(), bounds).await.unwrap();
-        let mut stuck = tokio::net::TcpStream::connect(addr).await.unwrap();
-        stuck.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n").await.unwrap();
-        stop.cancel();
-        tokio::time::timeout(Duration::from_secs(5), task).await.expect("the endpoint stops").unwrap();
     }
 
     #[test]

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
+use super::export::ExportError;
 use crate::engine::shard::Shard;
 use crate::engine::start::LateStart;
-use crate::measure::prometheus::ExportError;
 use crate::report::html::ReportError;
 
 /// A run that ended without being judged.
