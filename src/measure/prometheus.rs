@@ -22,7 +22,6 @@ use super::names::{self, Kind};
 use super::observer::{done, IntervalObserver, Observed, Snapshot};
 use super::recorder::Shard;
 use crate::protocol::{ClientMessage, ServerMessage};
-use crate::scenario::Load;
 
 /// The run's Prometheus registry and the handles `publish` updates.
 ///
@@ -52,11 +51,21 @@ pub struct Exporter {
     machine_steal: LazyGauge,
     lag: HeldHistogram,
     lag_max: LazyGauge,
-    load: Option<Load>,
-    /// The level set while the run goes (`capacity`), which the target gauge follows.
-    level: Option<Box<dyn Fn() -> f64 + Send>>,
+    /// The load asked for at a time into the run.
+    target: Option<Box<TargetAt>>,
     health: Option<HealthHandle>,
 }
+
+/// The visitors the run asks for at one time into it, and the index of its stage (the
+/// `visitors_target` and `stage` gauges).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TargetNow {
+    pub visitors: f64,
+    pub stage: usize,
+}
+
+/// Where the exporter reads the target at each time into the run.
+type TargetAt = dyn Fn(Duration) -> TargetNow + Send;
 
 /// What the HTTP endpoint renders: the registry, plus the process CPU counter, which is
 /// fractional seconds and so beyond the `metrics` crate's integer counters.
@@ -161,8 +170,7 @@ impl Exporter {
             lag_max: LazyGauge::new(names::LAG_MAX),
             recorder,
             scrape,
-            load: None,
-            level: None,
+            target: None,
             health: None,
         };
         for kind in crate::measure::ErrorKind::ALL {
@@ -196,16 +204,10 @@ impl Exporter {
         self
     }
 
-    /// The load model, for the visitor target and stage gauges.
-    pub fn with_load(mut self, load: Load) -> Self {
-        self.load = Some(load);
-        self
-    }
-
-    /// The level set while the run goes (`capacity`, read from `level`): for a closed model
-    /// the visitor target is the search's level, live, not the scenario's stages it replaces.
-    pub fn with_level(mut self, level: impl Fn() -> f64 + Send + 'static) -> Self {
-        self.level = Some(Box::new(level));
+    /// The visitor target and the index of the stage at each time into the run, for the
+    /// target and stage gauges (the engine's: the load model, or a capacity search's level).
+    pub fn with_target(mut self, target: impl Fn(Duration) -> TargetNow + Send + 'static) -> Self {
+        self.target = Some(Box::new(target));
         self
     }
 
@@ -269,14 +271,10 @@ impl Exporter {
         let recorder = &self.recorder;
         self.visitors_live.set(recorder, visitors_live as f64);
         self.elapsed.set(recorder, elapsed.as_secs_f64());
-        if let Some(load) = &self.load {
-            let (target, stage) = target_and_stage(load, elapsed);
-            let target = match (&self.level, load) {
-                (Some(level), Load::Stages(_)) => level().round(),
-                _ => f64::from(target),
-            };
-            self.visitors_target.set(recorder, target);
-            self.stage.set(recorder, stage as f64);
+        if let Some(target) = &self.target {
+            let now = target(elapsed);
+            self.visitors_target.set(recorder, now.visitors);
+            self.stage.set(recorder, now.stage as f64);
         }
         if let Some(health) = &self.health {
             let process = health.process();
@@ -361,11 +359,6 @@ fn lock(shown: &Mutex<u64>) -> MutexGuard<'_, u64> {
     shown.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Visitors the load model asks for `elapsed` into the run, and the index of its stage.
-pub fn target_and_stage(load: &Load, elapsed: Duration) -> (u32, usize) {
-    (load.target_at(elapsed).unwrap_or_else(|| load.peak_visitors()), load.stage_at(elapsed))
-}
-
 /// The export is one of the collector's outputs.
 impl IntervalObserver for Exporter {
     fn observe<'a>(&'a mut self, snapshot: &'a Snapshot<'_>) -> Observed<'a> {
@@ -378,7 +371,6 @@ impl IntervalObserver for Exporter {
 mod tests {
     use super::*;
     use crate::measure::Recorder;
-    use crate::scenario::Stage;
 
     /// The sample lines of a scrape (no comments).
     fn samples(text: &str) -> Vec<&str> {
@@ -492,16 +484,5 @@ mod tests {
         exporter.publish(&Recorder::new().drain(), Duration::from_secs(1), 4);
         let text = exporter.scrape().render();
         assert!(has(&text, "presence_bench_visitors_live 4") && has(&text, "presence_bench_elapsed_seconds 1"));
-    }
-
-    #[test]
-    fn target_and_stage_follow_the_stages() {
-        let load = Load::Stages(vec![
-            Stage { from: 0, to: 100, over: Duration::from_secs(10) },
-            Stage { from: 100, to: 100, over: Duration::from_secs(10) },
-        ]);
-        assert_eq!(target_and_stage(&load, Duration::from_secs(5)), (50, 0));
-        assert_eq!(target_and_stage(&load, Duration::from_secs(15)), (100, 1));
-        assert_eq!(target_and_stage(&load, Duration::from_secs(25)), (100, 1));
     }
 }
