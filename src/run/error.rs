@@ -5,9 +5,9 @@
 use std::path::Path;
 
 use super::export::ExportError;
-use crate::engine::shard::Shard;
 use crate::engine::start::LateStart;
 use crate::report::html::ReportError;
+use crate::shard::Shard;
 
 /// A run that ended without being judged.
 #[derive(Debug, thiserror::Error)]
