@@ -20,7 +20,7 @@ use super::held::{HeldCounter, HeldHistogram, LazyGauge};
 use super::metric::{Check, Counter, Metric, Tally};
 use super::names::{self, Kind};
 use super::observer::{done, IntervalObserver, Observed, Snapshot};
-use super::recorder::Shard;
+use super::recorder::Recorded;
 use crate::protocol::{ClientMessage, ServerMessage};
 
 /// The run's Prometheus registry and the handles `publish` updates.
@@ -234,7 +234,7 @@ impl Exporter {
     }
 
     /// Pushes one interval's samples and the current gauges into the registry.
-    pub(crate) fn publish(&mut self, interval: &Shard, elapsed: Duration, visitors_live: i64) {
+    pub(crate) fn publish(&mut self, interval: &Recorded, elapsed: Duration, visitors_live: i64) {
         let shown = self.scrape.shown.clone();
         let shown = lock(&shown);
         let seen = *shown;
