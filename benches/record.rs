@@ -29,7 +29,7 @@ fn record(c: &mut Criterion) {
         })
     });
     // What a request's reply costs: latency from intent and service time from the send,
-    // under one shard lock, with the clock read it needs; beside it, the latency alone with
+    // under one lane lock, with the clock read it needs; beside it, the latency alone with
     // the same clock read (what a reply cost before service times were recorded).
     let sent = Instant::now();
     let intended = sent - Duration::from_millis(3);

@@ -21,5 +21,6 @@ pub mod runtime;
 pub mod scenario;
 pub mod server;
 pub mod session;
+pub mod shard;
 pub mod shutdown;
 pub mod visitor;

@@ -16,10 +16,10 @@ use super::merge::{merge_dirs, Inputs};
 use super::run::RunArgs;
 use super::shards_progress::{Display, Follower};
 use super::Outcome;
-use presence_bench::engine::shard::Shard;
 use presence_bench::protocol::headers::Headers;
 use presence_bench::runtime;
 use presence_bench::scenario::Plan;
+use presence_bench::shard::Shard;
 use presence_bench::shutdown::{Messages, Shutdown};
 
 /// How far ahead the children's common start is set: time to start P processes and let each

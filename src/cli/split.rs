@@ -1,15 +1,15 @@
 //! The command line of a split run: which shard this process is (`--shard K/N`, or `--shards N`
 //! with K from a Kubernetes Indexed Job's `JOB_COMPLETION_INDEX`), and when it starts
-//! (`--start-at`). The partition itself is the library's (`engine::shard`).
+//! (`--start-at`). The partition itself is the library's (`shard`).
 
 use std::time::{Duration, SystemTime};
 
 use anyhow::{anyhow, Context};
 
-use presence_bench::engine::shard::Shard;
 use presence_bench::engine::start::StartAt;
 use presence_bench::report::run_id::RunId;
 use presence_bench::scenario::{Destination, Plan};
+use presence_bench::shard::Shard;
 
 /// A start further ahead than this is refused unless asked for (`--allow-distant-start`).
 pub const DISTANT_START: Duration = Duration::from_secs(3600);

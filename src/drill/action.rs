@@ -38,7 +38,7 @@ pub enum Executor {
     /// The scenario's actions, per kind.
     External(Box<DrillActions>),
     /// Another shard of a split run (shard 0) carries the events out; this one measures.
-    Elsewhere(crate::engine::shard::Shard),
+    Elsewhere(crate::shard::Shard),
 }
 
 /// One instance's part of an event: what to report, and the instance acted on if known.

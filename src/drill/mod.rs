@@ -65,8 +65,8 @@ pub async fn run(drills: Drills, plan: Arc<DrillPlan>, executor: Executor, stop:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::shard::Shard;
     use crate::measure::Recorder;
+    use crate::shard::Shard;
 
     const SCENARIO: &str = "name: t\nduration: 10s\nload: { stages: [ { hold: 10s } ] }\n\
         behaviors: [ { name: b, steps: [connect] } ]\n\

@@ -10,7 +10,7 @@
 //! slot starts another iteration, as k6's ramping VUs do); ramping down cancels the newest
 //! visitors first. In the open model every arrival runs its behavior once.
 //!
-//! A shard (see `engine::shard`) keeps its stripe of the global figures: its share of the
+//! A shard (see `crate::shard`) keeps its stripe of the global figures: its share of the
 //! level and of the arrivals, numbered with global visitor indices.
 
 use std::collections::BTreeMap;
@@ -20,9 +20,9 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::shard::Shard;
 use super::steer::Steering;
 use crate::scenario::Load;
+use crate::shard::Shard;
 use crate::visitor::{Closing, END_SETTLE};
 
 /// How often the driver adjusts the visitor count.
@@ -414,3 +414,7 @@ mod tests {
         assert!(stats.started >= 1, "{stats:?}");
     }
 }
+
+#[cfg(test)]
+#[path = "shard_tests.rs"]
+mod shard_tests;

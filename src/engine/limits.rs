@@ -2,9 +2,9 @@
 //! limit cannot hold the planned sockets. (When files or ports did run out, the harness
 //! verdict says so: `report::harness`.)
 
-use super::shard::Shard;
 use crate::measure::ErrorKind;
 use crate::scenario::{Destination, Plan, Step};
+use crate::shard::Shard;
 
 /// File descriptors the harness needs beside its sockets (runtime, logs, discovery).
 const SPARE_FILES: u64 = 64;

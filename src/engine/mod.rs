@@ -6,7 +6,6 @@ pub mod driver;
 mod groups;
 pub mod limits;
 pub mod preflight;
-pub mod shard;
 pub mod start;
 pub mod steer;
 pub mod target;
@@ -22,18 +21,18 @@ use crate::checks::Ledger;
 use crate::drill::{self, Drills, EventReport, Executor};
 use crate::measure::health::{HealthHandle, HealthReport, Monitor};
 use crate::measure::observer::Observers;
-use crate::measure::prometheus::Exporter;
+use crate::measure::prometheus::{Exporter, TargetNow};
 use crate::measure::server_resources::{self, Feed, ServerResources};
 use crate::measure::{collector, Recorder, Totals};
 use crate::protocol::client::ConnectOptions;
 use crate::protocol::locate::HttpClient;
 use crate::protocol::tls;
-use crate::scenario::{Plan, DEFAULT_GRACE};
+use crate::scenario::{Load, Plan, DEFAULT_GRACE};
 use crate::session::Opener;
+use crate::shard::Shard;
 use crate::visitor::{self, Closing, VisitorContext};
 use driver::DriveStats;
 use groups::Worlds;
-use shard::Shard;
 use start::{LateStart, StartAt};
 use steer::Steering;
 use target::TargetError;
@@ -142,10 +141,8 @@ pub async fn run(plan: Plan, options: EngineOptions) -> Result<Measured, StartEr
         // The embedded cluster's instances are known before any session opens there.
         let servers = target.cluster.as_ref().map(|cluster| cluster.instances()).unwrap_or_default();
         let export = export.with_servers(servers.iter().map(|info| info.server.as_str()));
-        let mut export = export.with_load(plan.load.clone()).with_health(monitor.handle());
-        if let Some(steering) = options.steering.clone() {
-            export = export.with_level(move || steering.level());
-        }
+        let export = export.with_health(monitor.handle());
+        let export = export.with_target(visitor_target(plan.load.clone(), options.steering.clone()));
         observers.push(Box::new(export));
     }
     let collector =
@@ -292,6 +289,20 @@ pub async fn run(plan: Plan, options: EngineOptions) -> Result<Measured, StartEr
         start_lag,
         server_resources,
     })
+}
+
+/// The visitor target and stage index at each time into the run, for the exporter's gauges:
+/// the load model's, except that a capacity search (`steering`) sets a closed model's level
+/// while the run goes, and the target is that level, live, not the stages it replaces.
+fn visitor_target(load: Load, steering: Option<Steering>) -> impl Fn(Duration) -> TargetNow + Send + 'static {
+    move |elapsed| {
+        let (target, stage) = load.target_and_stage(elapsed);
+        let visitors = match (&steering, &load) {
+            (Some(steering), Load::Stages(_)) => steering.level().round(),
+            _ => f64::from(target),
+        };
+        TargetNow { visitors, stage }
+    }
 }
 
 /// Judges due deliveries while the run goes, so losses show up live and memory stays bounded.

@@ -1,7 +1,7 @@
-//! The collector: once per interval it takes every shard's samples, merges them into the
+//! The collector: once per interval it takes every lane's samples, merges them into the
 //! run's totals, and hands a snapshot to its list of observers (`measure::observer`: live
 //! figures, the interval log, Prometheus, the abort watcher). It is the only reader of the
-//! shards, and it runs off the hot path.
+//! lanes, and it runs off the hot path.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::latencies::Latencies;
 use super::metric::{Check, Counter, Metric, Tally};
 use super::observer::{Observers, Snapshot};
-use super::recorder::{Recorder, Shard};
+use super::recorder::{Recorded, Recorder};
 use super::waiting::WaitingNow;
 
 /// One interval's measurements: latencies per metric (index = `Metric::index`) for the
@@ -33,13 +33,13 @@ pub struct Interval {
 impl Interval {
     /// An interval with nothing measured: the start of tests and of hand-built intervals.
     pub fn empty(start: Duration, length: Duration) -> Interval {
-        let shard = Recorder::empty_shard();
+        let nothing = Recorder::nothing_recorded();
         Interval {
             start,
             length,
-            histograms: shard.histograms,
-            counters: shard.counters,
-            errors: shard.errors,
+            histograms: nothing.histograms,
+            counters: nothing.counters,
+            errors: nothing.errors,
             visitors_live: 0,
         }
     }
@@ -130,7 +130,7 @@ impl Totals {
 /// Nothing measured yet: the value a snapshot channel starts with.
 impl Default for Totals {
     fn default() -> Self {
-        into_totals(Recorder::empty_shard(), &[], SystemTime::now(), Duration::ZERO, 0, Vec::new())
+        into_totals(Recorder::nothing_recorded(), &[], SystemTime::now(), Duration::ZERO, 0, Vec::new())
     }
 }
 
@@ -207,7 +207,7 @@ pub async fn collect(
 }
 
 pub(super) fn into_totals(
-    shard: Shard,
+    recorded: Recorded,
     behaviors: &[String],
     started_at: SystemTime,
     elapsed: Duration,
@@ -217,27 +217,27 @@ pub(super) fn into_totals(
     Totals {
         started_at,
         elapsed,
-        histograms: shard.histograms,
-        service: shard.service,
-        behaviors: behaviors.iter().cloned().zip(shard.behaviors).collect(),
-        counters: shard.counters,
-        checks: shard.checks,
-        errors: shard.errors,
-        tallies: shard.tallies,
-        by_transport: shard.by_transport,
+        histograms: recorded.histograms,
+        service: recorded.service,
+        behaviors: behaviors.iter().cloned().zip(recorded.behaviors).collect(),
+        counters: recorded.counters,
+        checks: recorded.checks,
+        errors: recorded.errors,
+        tallies: recorded.tallies,
+        by_transport: recorded.by_transport,
         visitors_peak,
         openings: None,
         timeline,
     }
 }
 
-/// The totals of what `shard` holds, for tests of what is made of them.
+/// The totals of what `recorded` holds, for tests of what is made of them.
 #[cfg(test)]
-pub(crate) fn totals_of(shard: Shard) -> Totals {
-    into_totals(shard, &[], SystemTime::now(), Duration::from_secs(1), 0, Vec::new())
+pub(crate) fn totals_of(recorded: Recorded) -> Totals {
+    into_totals(recorded, &[], SystemTime::now(), Duration::from_secs(1), 0, Vec::new())
 }
 
-pub(super) fn merge(totals: &mut Shard, interval: &Shard) {
+pub(super) fn merge(totals: &mut Recorded, interval: &Recorded) {
     let parts = interval.histograms.iter().chain(&interval.service);
     for (total, part) in totals.histograms.iter_mut().chain(totals.service.iter_mut()).zip(parts) {
         total.add(part).expect("histograms grow to fit");

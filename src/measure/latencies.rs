@@ -1,6 +1,6 @@
 //! One behavior's latencies: a histogram per metric and per request's service time, each
-//! made on its first sample. Every recording shard keeps one such set per behavior of the
-//! scenario (see `attribution`); made up front, a set would cost 16 KiB per metric, shard and
+//! made on its first sample. Every recording lane keeps one such set per behavior of the
+//! scenario (see `attribution`); made up front, a set would cost 16 KiB per metric, lane and
 //! behavior whether the behavior ever records the metric or not.
 
 use std::time::Duration;
@@ -79,7 +79,7 @@ impl Latencies {
     }
 }
 
-/// Where one sample is recorded: a behavior's set, or (a sample of no behavior) the shard's
+/// Where one sample is recorded: a behavior's set, or (a sample of no behavior) the lane's
 /// overall histograms, by `Metric::index` and `Metric::service_index`.
 pub(crate) enum Target<'a> {
     Behavior(&'a mut Latencies),

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::collector::{into_totals, Interval, Live, Totals};
 use super::metric::{Counter, Metric};
-use super::recorder::Shard;
+use super::recorder::Recorded;
 use super::waiting::WaitingNow;
 
 /// What the collector knows at the end of one interval.
@@ -28,9 +28,9 @@ pub struct Snapshot<'a> {
     pub waiting: WaitingNow,
     /// The last snapshot of the run (taken when the collector was stopped).
     pub last: bool,
-    pub(crate) interval: &'a Shard,
+    pub(crate) interval: &'a Recorded,
     /// Everything so far, this interval included.
-    pub(crate) totals: &'a Shard,
+    pub(crate) totals: &'a Recorded,
     pub(crate) started_at: SystemTime,
     pub(crate) visitors_peak: i64,
     /// The scenario's behavior names, which the totals' per-behavior sets are keyed by.

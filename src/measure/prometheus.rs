@@ -5,39 +5,23 @@
 //! metrics-exporter-prometheus. That recorder is private to the run, not the process-wide
 //! global one, so runs in one process (tests, the embedded server) never mix.
 //!
-//! [`serve`] answers `GET /metrics` with the rendered text on an address of the user's.
+//! `run::export` serves the rendered text ([`Scrape::render`]) as `GET /metrics`.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use axum::http::header;
-use axum::routing::get;
-use axum::Router;
 use metrics::{Key, Label, Recorder as _};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 use super::health::HealthHandle;
 use super::held::{HeldCounter, HeldHistogram, LazyGauge};
 use super::metric::{Check, Counter, Metric, Tally};
 use super::names::{self, Kind};
 use super::observer::{done, IntervalObserver, Observed, Snapshot};
-use super::recorder::Shard;
-use crate::protocol::http_server::{self, Bounds};
+use super::recorder::Recorded;
 use crate::protocol::{ClientMessage, ServerMessage};
-use crate::scenario::Load;
-
-/// Why the metrics endpoint could not be served.
-#[derive(Debug, thiserror::Error)]
-pub enum ExportError {
-    #[error("cannot listen for metrics on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
-}
 
 /// The run's Prometheus registry and the handles `publish` updates.
 ///
@@ -67,11 +51,21 @@ pub struct Exporter {
     machine_steal: LazyGauge,
     lag: HeldHistogram,
     lag_max: LazyGauge,
-    load: Option<Load>,
-    /// The level set while the run goes (`capacity`), which the target gauge follows.
-    level: Option<Box<dyn Fn() -> f64 + Send>>,
+    /// The load asked for at a time into the run.
+    target: Option<Box<TargetAt>>,
     health: Option<HealthHandle>,
 }
+
+/// The visitors the run asks for at one time into it, and the index of its stage (the
+/// `visitors_target` and `stage` gauges).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TargetNow {
+    pub visitors: f64,
+    pub stage: usize,
+}
+
+/// Where the exporter reads the target at each time into the run.
+type TargetAt = dyn Fn(Duration) -> TargetNow + Send;
 
 /// What the HTTP endpoint renders: the registry, plus the process CPU counter, which is
 /// fractional seconds and so beyond the `metrics` crate's integer counters.
@@ -176,8 +170,7 @@ impl Exporter {
             lag_max: LazyGauge::new(names::LAG_MAX),
             recorder,
             scrape,
-            load: None,
-            level: None,
+            target: None,
             health: None,
         };
         for kind in crate::measure::ErrorKind::ALL {
@@ -195,24 +188,26 @@ impl Exporter {
         for kind in ServerMessage::TYPES {
             exporter.tally(Tally::MessageReceived, kind, 0);
         }
-        for transport in crate::protocol::client::Transport::ALL {
-            for tally in [Tally::TransportVisitor, Tally::TransportSession, Tally::TransportError] {
-                exporter.tally(tally, transport.name(), 0);
-            }
-        }
         exporter
     }
 
-    /// The load model, for the visitor target and stage gauges.
-    pub fn with_load(mut self, load: Load) -> Self {
-        self.load = Some(load);
+    /// The transports a run may use (the `transport` label's values): their counters are
+    /// exported at zero from now on.
+    pub fn with_transports(mut self, transports: impl IntoIterator<Item = &'static str>) -> Self {
+        let shown = self.scrape.shown.clone();
+        let shown = *lock(&shown);
+        for transport in transports {
+            for tally in [Tally::TransportVisitor, Tally::TransportSession, Tally::TransportError] {
+                self.tally(tally, transport, shown);
+            }
+        }
         self
     }
 
-    /// The level set while the run goes (`capacity`, read from `level`): for a closed model
-    /// the visitor target is the search's level, live, not the scenario's stages it replaces.
-    pub fn with_level(mut self, level: impl Fn() -> f64 + Send + 'static) -> Self {
-        self.level = Some(Box::new(level));
+    /// The visitor target and the index of the stage at each time into the run, for the
+    /// target and stage gauges (the engine's: the load model, or a capacity search's level).
+    pub fn with_target(mut self, target: impl Fn(Duration) -> TargetNow + Send + 'static) -> Self {
+        self.target = Some(Box::new(target));
         self
     }
 
@@ -239,7 +234,7 @@ impl Exporter {
     }
 
     /// Pushes one interval's samples and the current gauges into the registry.
-    pub(crate) fn publish(&mut self, interval: &Shard, elapsed: Duration, visitors_live: i64) {
+    pub(crate) fn publish(&mut self, interval: &Recorded, elapsed: Duration, visitors_live: i64) {
         let shown = self.scrape.shown.clone();
         let shown = lock(&shown);
         let seen = *shown;
@@ -276,14 +271,10 @@ impl Exporter {
         let recorder = &self.recorder;
         self.visitors_live.set(recorder, visitors_live as f64);
         self.elapsed.set(recorder, elapsed.as_secs_f64());
-        if let Some(load) = &self.load {
-            let (target, stage) = target_and_stage(load, elapsed);
-            let target = match (&self.level, load) {
-                (Some(level), Load::Stages(_)) => level().round(),
-                _ => f64::from(target),
-            };
-            self.visitors_target.set(recorder, target);
-            self.stage.set(recorder, stage as f64);
+        if let Some(target) = &self.target {
+            let now = target(elapsed);
+            self.visitors_target.set(recorder, now.visitors);
+            self.stage.set(recorder, now.stage as f64);
         }
         if let Some(health) = &self.health {
             let process = health.process();
@@ -368,33 +359,6 @@ fn lock(shown: &Mutex<u64>) -> MutexGuard<'_, u64> {
     shown.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Visitors the load model asks for `elapsed` into the run, and the index of its stage.
-pub fn target_and_stage(load: &Load, elapsed: Duration) -> (u32, usize) {
-    (load.target_at(elapsed).unwrap_or_else(|| load.peak_visitors()), load.stage_at(elapsed))
-}
-
-/// Serves `GET /metrics` on `addr` (port 0 picks a free one) until `stop`; answers the
-/// bound address and the server task to await after cancelling, which ends within
-/// `bounds.grace` whatever the scrapers do.
-pub async fn serve(
-    scrape: Scrape,
-    addr: SocketAddr,
-    stop: CancellationToken,
-    bounds: Bounds,
-) -> Result<(SocketAddr, JoinHandle<()>), ExportError> {
-    let listener = TcpListener::bind(addr).await.map_err(|source| ExportError::Bind { addr, source })?;
-    let bound = listener.local_addr().map_err(|source| ExportError::Bind { addr, source })?;
-    let router = Router::new().route(
-        "/metrics",
-        get(move || {
-            let scrape = scrape.clone();
-            async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], scrape.render()) }
-        }),
-    );
-    let task = tokio::spawn(http_server::serve(listener, router, stop, bounds));
-    Ok((bound, task))
-}
-
 /// The export is one of the collector's outputs.
 impl IntervalObserver for Exporter {
     fn observe<'a>(&'a mut self, snapshot: &'a Snapshot<'_>) -> Observed<'a> {
@@ -407,7 +371,6 @@ impl IntervalObserver for Exporter {
 mod tests {
     use super::*;
     use crate::measure::Recorder;
-    use crate::scenario::Stage;
 
     /// The sample lines of a scrape (no comments).
     fn samples(text: &str) -> Vec<&str> {
@@ -521,29 +484,5 @@ mod tests {
         exporter.publish(&Recorder::new().drain(), Duration::from_secs(1), 4);
         let text = exporter.scrape().render();
         assert!(has(&text, "presence_bench_visitors_live 4") && has(&text, "presence_bench_elapsed_seconds 1"));
-    }
-
-    #[tokio::test]
-    async fn the_endpoint_stops_within_its_grace_with_a_scraper_stuck_mid_request() {
-        use tokio::io::AsyncWriteExt;
-        let stop = CancellationToken::new();
-        let bounds = Bounds { header_read_timeout: Duration::from_secs(3600), grace: Duration::from_millis(200) };
-        let (addr, task) =
-            serve(Exporter::new().scrape(), "127.0.0.1:0".parse().unwrap(), stop.clone(), bounds).await.unwrap();
-        let mut stuck = tokio::net::TcpStream::connect(addr).await.unwrap();
-        stuck.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n").await.unwrap();
-        stop.cancel();
-        tokio::time::timeout(Duration::from_secs(5), task).await.expect("the endpoint stops").unwrap();
-    }
-
-    #[test]
-    fn target_and_stage_follow_the_stages() {
-        let load = Load::Stages(vec![
-            Stage { from: 0, to: 100, over: Duration::from_secs(10) },
-            Stage { from: 100, to: 100, over: Duration::from_secs(10) },
-        ]);
-        assert_eq!(target_and_stage(&load, Duration::from_secs(5)), (50, 0));
-        assert_eq!(target_and_stage(&load, Duration::from_secs(15)), (100, 1));
-        assert_eq!(target_and_stage(&load, Duration::from_secs(25)), (100, 1));
     }
 }

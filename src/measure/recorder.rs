@@ -1,12 +1,12 @@
 //! Recording samples without contention.
 //!
-//! Every worker thread records into its own shard (a histogram per metric, a counter array
+//! Every worker thread records into its own lane (a histogram per metric, a counter array
 //! and an error tally behind a mutex that only the collector ever competes for, once per
 //! interval). A sample therefore costs an uncontended lock and a histogram increment: a few
 //! nanoseconds, no allocation, no global lock.
 //!
 //! A visitor's sample goes into its behavior's set only (`attribution`, `latencies`); the
-//! collector adds the sets into the overall histograms when it drains the shards, so a sample
+//! collector adds the sets into the overall histograms when it drains the lanes, so a sample
 //! is still one increment, and the overall figures are the sum of the behaviors' and the
 //! unattributed samples (agents').
 
@@ -32,7 +32,7 @@ pub const SIGNIFICANT_DIGITS: u8 = 3;
 
 /// A latency histogram in microseconds. It starts small and grows to the largest sample it
 /// gets (at most [`MAX_LATENCY_US`]): one sized for an hour up front is 184 KiB, and the
-/// collector clears and merges every metric of every shard each interval, so fixed-size
+/// collector clears and merges every metric of every lane each interval, so fixed-size
 /// histograms cost milliseconds per interval (stalling a worker and the timers it runs) and
 /// megabytes of memory for metrics a scenario never records.
 pub fn new_histogram() -> Histogram<u64> {
@@ -54,10 +54,11 @@ pub fn record_duration(histogram: &mut Histogram<u64>, elapsed: Duration) {
     histogram.record(latency_micros(elapsed)).expect("a growing histogram fits every clamped sample");
 }
 
-/// One shard's samples since the collector last took them.
+/// Samples recorded since the collector last took them: one lane's, an interval's (drained
+/// from every lane), or the run's so far.
 #[derive(Clone)]
-pub(crate) struct Shard {
-    /// In a recording shard, the samples of no behavior; once drained, every sample.
+pub(crate) struct Recorded {
+    /// In a lane, the samples of no behavior; once drained, every sample.
     pub histograms: Vec<Histogram<u64>>,
     /// Service times of the requests (index = `Metric::service_index`).
     pub service: Vec<Histogram<u64>>,
@@ -71,9 +72,9 @@ pub(crate) struct Shard {
     pub by_transport: BTreeMap<(&'static str, Metric), Histogram<u64>>,
 }
 
-impl Shard {
+impl Recorded {
     pub(super) fn new(behaviors: usize) -> Self {
-        Shard {
+        Recorded {
             histograms: Metric::ALL.iter().map(|_| new_histogram()).collect(),
             service: Metric::REQUESTS.iter().map(|_| new_histogram()).collect(),
             behaviors: (0..behaviors).map(|_| Latencies::default()).collect(),
@@ -103,7 +104,7 @@ impl Shard {
         }
     }
 
-    /// Adds `other`'s split histograms to this shard's.
+    /// Adds `other`'s split histograms to these samples'.
     pub(crate) fn add_split(&mut self, other: &BTreeMap<(&'static str, Metric), Histogram<u64>>) {
         for (key, part) in other {
             let total = self.by_transport.entry(*key).or_insert_with(new_histogram);
@@ -121,8 +122,8 @@ impl Shard {
 }
 
 struct Inner {
-    shards: Vec<Mutex<Shard>>,
-    /// Requests waiting for an answer, per shard (never drained: they are a gauge).
+    lanes: Vec<Mutex<Recorded>>,
+    /// Requests waiting for an answer, per lane (never drained: they are a gauge).
     waiting: Vec<Mutex<WaitingRing>>,
     /// Where [`Waiting`] counts its time slots from.
     epoch: Instant,
@@ -158,11 +159,11 @@ impl Recorder {
     /// [`as_visitor`](super::attribution::as_visitor) count for that behavior as well.
     pub fn with_behaviors(behaviors: Vec<String>) -> Self {
         let threads = std::thread::available_parallelism().map_or(4, |n| n.get());
-        let shards = (threads * 2).max(4);
+        let lanes = (threads * 2).max(4);
         Recorder {
             inner: Arc::new(Inner {
-                shards: (0..shards).map(|_| Mutex::new(Shard::new(behaviors.len()))).collect(),
-                waiting: (0..shards).map(|_| Mutex::default()).collect(),
+                lanes: (0..lanes).map(|_| Mutex::new(Recorded::new(behaviors.len()))).collect(),
+                waiting: (0..lanes).map(|_| Mutex::default()).collect(),
                 epoch: Instant::now(),
                 visitors_live: AtomicI64::new(0),
                 first_opened_us: AtomicU64::new(u64::MAX),
@@ -180,27 +181,27 @@ impl Recorder {
     /// Records a latency.
     pub fn latency(&self, metric: Metric, elapsed: Duration) {
         let behavior = attribution::current();
-        let mut shard = self.shard();
-        shard.split(metric, elapsed);
-        shard.latencies(behavior).record(metric, elapsed);
+        let mut lane = self.lane();
+        lane.split(metric, elapsed);
+        lane.latencies(behavior).record(metric, elapsed);
     }
 
     /// Records one latency into several metrics (an overall one and its breakdown) under a
-    /// single shard lock.
+    /// single lane lock.
     pub fn latencies(&self, metrics: &[Metric], elapsed: Duration) {
         let behavior = attribution::current();
-        let mut shard = self.shard();
-        let mut target = shard.latencies(behavior);
+        let mut lane = self.lane();
+        let mut target = lane.latencies(behavior);
         for metric in metrics {
             target.record(*metric, elapsed);
         }
     }
 
-    /// Records several latencies (the phases of one exchange) under a single shard lock.
+    /// Records several latencies (the phases of one exchange) under a single lane lock.
     pub fn latency_each(&self, samples: impl IntoIterator<Item = (Metric, Duration)>) {
-        let mut shard = self.shard();
+        let mut lane = self.lane();
         for (metric, elapsed) in samples {
-            record_duration(&mut shard.histograms[metric.index()], elapsed);
+            record_duration(&mut lane.histograms[metric.index()], elapsed);
         }
     }
 
@@ -212,61 +213,61 @@ impl Recorder {
 
     /// Records the reply to a request that was intended to go out at `intended` and went out
     /// at `sent`: its latency from intent and, for [`Metric::REQUESTS`], its service time,
-    /// under one shard lock. The difference between the two is the send's lateness.
+    /// under one lane lock. The difference between the two is the send's lateness.
     pub fn reply(&self, metric: Metric, intended: Instant, sent: Instant) {
         let now = Instant::now();
         let behavior = attribution::current();
-        let mut shard = self.shard();
-        shard.split(metric, now.saturating_duration_since(intended));
-        let mut target = shard.latencies(behavior);
+        let mut lane = self.lane();
+        lane.split(metric, now.saturating_duration_since(intended));
+        let mut target = lane.latencies(behavior);
         target.record(metric, now.saturating_duration_since(intended));
         target.record_service(metric, now.saturating_duration_since(sent));
     }
 
     /// Adds `n` to a counter.
     pub fn count(&self, counter: Counter, n: u64) {
-        let mut shard = self.shard();
-        shard.counters[counter.index()] += n;
+        let mut lane = self.lane();
+        lane.counters[counter.index()] += n;
         let split = match counter {
             Counter::VisitorsStarted => Tally::TransportVisitor,
             Counter::SessionsOpened => Tally::TransportSession,
             _ => return,
         };
         for _ in 0..n {
-            shard.split_count(split);
+            lane.split_count(split);
         }
     }
 
-    /// Counts a message sent, in total and by type (one shard lock for both).
+    /// Counts a message sent, in total and by type (one lane lock for both).
     pub fn sent(&self, kind: &'static str) {
-        let mut shard = self.shard();
-        shard.counters[Counter::MessagesSent.index()] += 1;
-        *shard.tallies.entry((Tally::MessageSent, kind)).or_insert(0) += 1;
+        let mut lane = self.lane();
+        lane.counters[Counter::MessagesSent.index()] += 1;
+        *lane.tallies.entry((Tally::MessageSent, kind)).or_insert(0) += 1;
     }
 
-    /// Counts a message received, in total and by type (one shard lock for both).
+    /// Counts a message received, in total and by type (one lane lock for both).
     pub fn received(&self, kind: &'static str) {
-        let mut shard = self.shard();
-        shard.counters[Counter::MessagesReceived.index()] += 1;
-        *shard.tallies.entry((Tally::MessageReceived, kind)).or_insert(0) += 1;
+        let mut lane = self.lane();
+        lane.counters[Counter::MessagesReceived.index()] += 1;
+        *lane.tallies.entry((Tally::MessageReceived, kind)).or_insert(0) += 1;
     }
 
     /// Counts one violation of a delivery check.
     pub fn violation(&self, check: Check) {
-        self.shard().checks[check.index()] += 1;
+        self.lane().checks[check.index()] += 1;
     }
 
     /// Counts one error of the given kind (kept by its name, as reports and labels show it).
     pub fn error(&self, kind: ErrorKind) {
-        let mut shard = self.shard();
-        *shard.errors.entry(kind.as_str()).or_insert(0) += 1;
-        shard.split_count(Tally::TransportError);
+        let mut lane = self.lane();
+        *lane.errors.entry(kind.as_str()).or_insert(0) += 1;
+        lane.split_count(Tally::TransportError);
     }
 
     /// Counts one event of a labelled family (a check violation, a drill event); `label` is
     /// a short, fixed name. Rare events only: it touches a small map, like [`Self::error`].
     pub fn tally(&self, tally: Tally, label: &'static str) {
-        *self.shard().tallies.entry((tally, label)).or_insert(0) += 1;
+        *self.lane().tallies.entry((tally, label)).or_insert(0) += 1;
     }
 
     /// A visitor came alive (+1) or ended (-1).
@@ -307,19 +308,19 @@ impl Recorder {
         waiting::sum(rings.iter().map(|ring| &**ring), self.inner.epoch, Instant::now())
     }
 
-    /// Updates shard `shard`'s ring: the one a request started in, wherever it ends.
-    pub(super) fn with_waiting(&self, shard: usize, update: impl FnOnce(&mut WaitingRing)) {
-        update(&mut lock(&self.inner.waiting[shard]));
+    /// Updates lane `lane`'s ring: the one a request started in, wherever it ends.
+    pub(super) fn with_waiting(&self, lane: usize, update: impl FnOnce(&mut WaitingRing)) {
+        update(&mut lock(&self.inner.waiting[lane]));
     }
 
-    /// Takes every shard's samples, leaving the shards empty. The overall histograms of the
+    /// Takes every lane's samples, leaving the lanes empty. The overall histograms of the
     /// answer hold every sample: the behaviors' are added to them here, off the hot path.
-    pub(crate) fn drain(&self) -> Shard {
+    pub(crate) fn drain(&self) -> Recorded {
         let mut into = self.empty();
-        for shard in &self.inner.shards {
-            let mut shard = lock(shard);
-            let shard = &mut *shard;
-            let parts = shard.histograms.iter_mut().chain(shard.service.iter_mut());
+        for lane in &self.inner.lanes {
+            let mut lane = lock(lane);
+            let lane = &mut *lane;
+            let parts = lane.histograms.iter_mut().chain(lane.service.iter_mut());
             // Only the metrics that got samples: clearing a histogram touches all its counts.
             for (total, part) in into.histograms.iter_mut().chain(into.service.iter_mut()).zip(parts) {
                 if !part.is_empty() {
@@ -327,22 +328,22 @@ impl Recorder {
                     part.reset();
                 }
             }
-            for (total, part) in into.counters.iter_mut().zip(shard.counters.iter_mut()) {
+            for (total, part) in into.counters.iter_mut().zip(lane.counters.iter_mut()) {
                 *total += std::mem::take(part);
             }
-            for (total, part) in into.checks.iter_mut().zip(shard.checks.iter_mut()) {
+            for (total, part) in into.checks.iter_mut().zip(lane.checks.iter_mut()) {
                 *total += std::mem::take(part);
             }
-            for (kind, n) in std::mem::take(&mut shard.errors) {
+            for (kind, n) in std::mem::take(&mut lane.errors) {
                 *into.errors.entry(kind).or_insert(0) += n;
             }
-            for (key, n) in std::mem::take(&mut shard.tallies) {
+            for (key, n) in std::mem::take(&mut lane.tallies) {
                 *into.tallies.entry(key).or_insert(0) += n;
             }
-            for (total, part) in into.behaviors.iter_mut().zip(shard.behaviors.iter_mut()) {
+            for (total, part) in into.behaviors.iter_mut().zip(lane.behaviors.iter_mut()) {
                 part.drain_into(total);
             }
-            into.add_split(&std::mem::take(&mut shard.by_transport));
+            into.add_split(&std::mem::take(&mut lane.by_transport));
         }
         for set in &into.behaviors {
             set.add_to(&mut into.histograms, &mut into.service);
@@ -351,27 +352,27 @@ impl Recorder {
     }
 
     /// Nothing measured, with no behaviors: the start of hand-built intervals and totals.
-    pub(crate) fn empty_shard() -> Shard {
-        Shard::new(0)
+    pub(crate) fn nothing_recorded() -> Recorded {
+        Recorded::new(0)
     }
 
     /// Nothing measured, with a set for each of this recorder's behaviors.
-    pub(crate) fn empty(&self) -> Shard {
-        Shard::new(self.inner.behaviors.len())
+    pub(crate) fn empty(&self) -> Recorded {
+        Recorded::new(self.inner.behaviors.len())
     }
 
-    fn shard(&self) -> MutexGuard<'_, Shard> {
-        let shards = &self.inner.shards;
-        lock(&shards[thread_slot() % shards.len()])
+    fn lane(&self) -> MutexGuard<'_, Recorded> {
+        let lanes = &self.inner.lanes;
+        lock(&lanes[thread_slot() % lanes.len()])
     }
 }
 
-/// A poisoned shard only means a panic elsewhere; its counts are still good.
-fn lock<T>(shard: &Mutex<T>) -> MutexGuard<'_, T> {
-    shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+/// A poisoned lane only means a panic elsewhere; its counts are still good.
+fn lock<T>(lane: &Mutex<T>) -> MutexGuard<'_, T> {
+    lane.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// A small number per thread, handed out once, so each thread keeps to its own shard.
+/// A small number per thread, handed out once, so each thread keeps to its own lane.
 fn thread_slot() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local!(static SLOT: Cell<Option<usize>> = const { Cell::new(None) });
@@ -439,7 +440,7 @@ mod tests {
         assert_eq!(total.counters[Counter::MessagesSent.index()], 4000);
         assert_eq!(total.errors.get("lost"), Some(&4));
         let again = recorder.drain();
-        assert_eq!(again.histograms[Metric::PresenceAck.index()].len(), 0, "a drain empties the shards");
+        assert_eq!(again.histograms[Metric::PresenceAck.index()].len(), 0, "a drain empties the lanes");
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! samples because nothing was asked). `msgs/s 0  p99 0us` alone reads the same for both.
 //!
 //! Counting must stay cheap on the hot path, so there is no set of waiting requests: each
-//! start adds one to the slot of its start time (100 ms slots in a ring of 128 per shard),
-//! and its end takes it off the same slot of the same shard (whichever thread it ends on), so
+//! start adds one to the slot of its start time (100 ms slots in a ring of 128 per lane),
+//! and its end takes it off the same slot of the same lane (whichever thread it ends on), so
 //! a slot's count is never negative and its start is renewed whenever it empties. The
 //! collector reads the oldest slot that is not empty. A slot reused while a request 12.8 s
 //! older still waits in it keeps the older start until it empties, so the age shown is never
@@ -19,7 +19,7 @@ const SLOT: Duration = Duration::from_millis(100);
 /// Slots per ring: 12.8 s of distinct starts before slots are shared.
 const SLOTS: usize = 128;
 
-/// One shard's waiting requests, by start slot.
+/// One lane's waiting requests, by start slot.
 #[derive(Clone)]
 pub(crate) struct WaitingRing {
     /// (start slot number since the recorder's epoch, requests from it still waiting).
@@ -46,7 +46,7 @@ impl WaitingRing {
     }
 }
 
-/// Requests waiting now, over all shards.
+/// Requests waiting now, over all lanes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WaitingNow {
     pub requests: u64,
@@ -54,7 +54,7 @@ pub struct WaitingNow {
     pub oldest: Duration,
 }
 
-/// Sums `rings` (one per shard) at `now`, with slots counted from `epoch`.
+/// Sums `rings` (one per lane) at `now`, with slots counted from `epoch`.
 pub(crate) fn sum<'a>(rings: impl Iterator<Item = &'a WaitingRing>, epoch: Instant, now: Instant) -> WaitingNow {
     let mut requests = 0;
     let mut oldest_slot: Option<u64> = None;
@@ -74,23 +74,23 @@ pub(crate) fn sum<'a>(rings: impl Iterator<Item = &'a WaitingRing>, epoch: Insta
 /// takes it off the count.
 pub struct Waiting {
     recorder: Recorder,
-    shard: usize,
+    lane: usize,
     slot: u64,
 }
 
 impl Waiting {
-    /// Counts a request starting now in shard `shard`.
-    pub(crate) fn new(recorder: &Recorder, shard: usize, epoch: Instant) -> Waiting {
+    /// Counts a request starting now in lane `lane`.
+    pub(crate) fn new(recorder: &Recorder, lane: usize, epoch: Instant) -> Waiting {
         let slot = (epoch.elapsed().as_millis() / SLOT.as_millis()) as u64;
-        recorder.with_waiting(shard, |ring| ring.start(slot));
-        Waiting { recorder: recorder.clone(), shard, slot }
+        recorder.with_waiting(lane, |ring| ring.start(slot));
+        Waiting { recorder: recorder.clone(), lane, slot }
     }
 }
 
 impl Drop for Waiting {
     fn drop(&mut self) {
         let slot = self.slot;
-        self.recorder.with_waiting(self.shard, |ring| ring.end(slot));
+        self.recorder.with_waiting(self.lane, |ring| ring.end(slot));
     }
 }
 
@@ -99,7 +99,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_oldest_waiting_request_is_found_across_slots_and_shards() {
+    fn the_oldest_waiting_request_is_found_across_slots_and_lanes() {
         let epoch = Instant::now();
         let mut a = WaitingRing::default();
         let mut b = WaitingRing::default();

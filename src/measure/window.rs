@@ -6,11 +6,11 @@ use std::time::{Duration, SystemTime};
 
 use super::collector::{into_totals, merge, Totals};
 use super::observer::Snapshot;
-use super::recorder::Shard;
+use super::recorder::Recorded;
 
 /// The intervals added so far, from the first one given.
 pub struct Window {
-    sum: Shard,
+    sum: Recorded,
     behaviors: Vec<String>,
     /// From the start of the run to the start of the window.
     pub start: Duration,
@@ -24,7 +24,7 @@ impl Window {
     /// An empty window that begins where `snapshot`'s interval ends.
     pub fn after(snapshot: &Snapshot<'_>) -> Window {
         Window {
-            sum: Shard::new(snapshot.behaviors.len()),
+            sum: Recorded::new(snapshot.behaviors.len()),
             behaviors: snapshot.behaviors.to_vec(),
             start: snapshot.elapsed,
             length: Duration::ZERO,

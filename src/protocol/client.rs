@@ -26,7 +26,6 @@ use super::http_session::HttpSession;
 use super::message::{ClientMessage, ServerMessage};
 use super::sockjs::{self, ServerFrame};
 use super::stream::Stream;
-use crate::measure::ErrorKind;
 
 /// Which transport and framing a connection uses.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -143,35 +142,6 @@ pub enum ClientError {
     FrameTooLarge { limit: usize },
     #[error("the server answered {request} with HTTP {status}")]
     Status { request: &'static str, status: http::StatusCode },
-}
-
-impl ClientError {
-    /// A short, low-cardinality name for reports and metric labels.
-    pub fn kind(&self) -> ErrorKind {
-        match self {
-            ClientError::InvalidUrl { .. } => ErrorKind::InvalidUrl,
-            // Limits of the harness's own machine, told apart for reports and the verdict.
-            ClientError::Connect { source, .. } => connect_error_kind(source),
-            ClientError::Tls(_) => ErrorKind::Tls,
-            ClientError::Handshake(_) => ErrorKind::Handshake,
-            ClientError::Closed { .. } => ErrorKind::Closed,
-            ClientError::Lost(_) => ErrorKind::Lost,
-            ClientError::Protocol(_) => ErrorKind::Protocol,
-            ClientError::FrameTooLarge { .. } => ErrorKind::FrameTooLarge,
-            ClientError::Status { .. } => ErrorKind::HttpStatus,
-        }
-    }
-}
-
-/// Error kind of a socket that could not be created or connected: the machine's limits
-/// (open files, ephemeral ports) get names of their own, so a report can say that the
-/// machine, not the server, capped the run.
-pub fn connect_error_kind(err: &std::io::Error) -> ErrorKind {
-    match err.raw_os_error() {
-        Some(libc::EMFILE | libc::ENFILE) => ErrorKind::OpenFileLimit,
-        Some(libc::EADDRNOTAVAIL) => ErrorKind::EphemeralPorts,
-        _ => ErrorKind::Connect,
-    }
 }
 
 /// Something received on a connection.
@@ -556,17 +526,6 @@ mod tests {
         assert_eq!(Endpoint::parse("ws://[::1]:9/p").unwrap().url(), "ws://[::1]:9/p");
     }
 
-    #[test]
-    fn machine_limits_have_their_own_error_kinds() {
-        let kind = |errno| connect_error_kind(&std::io::Error::from_raw_os_error(errno));
-        assert_eq!(kind(24), ErrorKind::OpenFileLimit);
-        assert_eq!(kind(23), ErrorKind::OpenFileLimit);
-        assert_eq!(kind(99), ErrorKind::EphemeralPorts);
-        assert_eq!(kind(111), ErrorKind::Connect);
-        let refused = ClientError::Connect { addr: "x".into(), source: std::io::Error::from_raw_os_error(99) };
-        assert_eq!(refused.kind(), ErrorKind::EphemeralPorts);
-    }
-
     #[tokio::test]
     async fn every_message_of_a_sockjs_frame_arrives_in_order() {
         use crate::protocol::upgrade::tests::{answering, switching, text_frame};
@@ -601,7 +560,6 @@ mod tests {
         let mut conn = Connection::open(&endpoint, &options, &mut rand::rng()).await.unwrap();
         let err = conn.recv().await.unwrap_err();
         assert!(matches!(err, ClientError::FrameTooLarge { limit: 1024 }), "{err}");
-        assert_eq!(err.kind(), ErrorKind::FrameTooLarge);
         assert!(err.to_string().contains("1024-byte limit"), "{err}");
     }
 

@@ -1,7 +1,5 @@
 //! Close codes and reasons used by the server (docs/protocol.md section 1).
 
-use crate::measure::ErrorKind;
-
 /// A `c[code,"reason"]` close frame's content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Close {
@@ -34,18 +32,6 @@ pub const MESSAGE_TOO_BIG: Close = Close { code: 1009, reason: "Message too big"
 /// error (1011), a restart (1012) or "try again later" (1013). Every other close is final.
 const RECONNECT_ELSEWHERE: [u16; 7] = [GO_AWAY.code, 1001, 1005, 1006, 1011, 1012, 1013];
 
-/// The error kind a final close is counted under (docs/reports.md), one per close the
-/// reference server sends that is not a move.
-const ERROR_KINDS: [(Close, ErrorKind); 7] = [
-    (BROKEN_FRAMING, ErrorKind::ClosedBrokenFraming),
-    (MESSAGE_TOO_BIG, ErrorKind::ClosedTooBig),
-    (SESSION_IN_USE, ErrorKind::ClosedSessionInUse),
-    (UNIQUE_EXPIRED, ErrorKind::ClosedUniqueExpired),
-    (UNIQUE_IN_USE, ErrorKind::ClosedUniqueInUse),
-    (BAD_REQUEST, ErrorKind::ClosedBadRequest),
-    (REPLACED, ErrorKind::ClosedReplaced),
-];
-
 /// Whether a close with this code asks the client to come back (elsewhere) rather than stop.
 pub fn reconnect_elsewhere(code: u16) -> bool {
     RECONNECT_ELSEWHERE.contains(&code)
@@ -56,31 +42,13 @@ pub fn is_drain(code: u16) -> bool {
     code == GO_AWAY.code
 }
 
-/// The error kind of a final close with this code; `None` for codes the server does not
-/// send, which the caller counts under its own kind.
-pub fn error_kind(code: u16) -> Option<ErrorKind> {
-    ERROR_KINDS.iter().find(|(close, _)| close.code == code).map(|&(_, kind)| kind)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn a_close_either_moves_the_client_or_has_an_error_kind() {
-        for (close, kind) in ERROR_KINDS {
-            assert!(!reconnect_elsewhere(close.code), "{kind} is final");
-            assert_eq!(error_kind(close.code), Some(kind));
-        }
-        for code in RECONNECT_ELSEWHERE {
-            assert_eq!(error_kind(code), None, "{code} is a move, not an error");
-        }
-    }
-
-    #[test]
     fn go_away_is_the_drain_and_a_move() {
         assert!(is_drain(GO_AWAY.code) && reconnect_elsewhere(GO_AWAY.code));
         assert!(!is_drain(REPLACED.code) && !is_drain(1006));
-        assert_eq!(error_kind(4999), None);
     }
 }

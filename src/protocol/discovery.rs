@@ -7,7 +7,6 @@ use std::time::Duration;
 use super::client::{ClientError, Endpoint};
 use super::headers::Headers;
 use super::locate::{HttpClient, HttpError};
-use crate::measure::ErrorKind;
 
 /// How clients find their instance.
 #[derive(Clone)]
@@ -25,17 +24,6 @@ pub enum DiscoveryError {
     Locate(#[from] HttpError),
     #[error("locate answered an unusable URL: {0}")]
     Endpoint(#[from] ClientError),
-}
-
-impl DiscoveryError {
-    /// A short, low-cardinality name for reports.
-    pub fn kind(&self) -> ErrorKind {
-        match self {
-            DiscoveryError::Locate(HttpError::BodyTooLarge { .. }) => ErrorKind::BodyTooLarge,
-            DiscoveryError::Locate(_) => ErrorKind::Locate,
-            DiscoveryError::Endpoint(_) => ErrorKind::LocateUrl,
-        }
-    }
 }
 
 impl Discovery {

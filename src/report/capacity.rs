@@ -1,6 +1,6 @@
 //! summary.json's `capacity` section and its terminal table: the levels a capacity search
 //! held, each judged on its own window, and the answer with its evidence. The search itself
-//! is `crate::capacity`'s; this module only says what it found.
+//! is the `capacity` module's; this module only says what it found.
 //!
 //! Three answers are kept apart by type, so that no output can mistake one for another: a
 //! capacity the server set ([`Answer::Capacity`], or [`Answer::Below`] the range), a lower

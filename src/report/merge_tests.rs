@@ -4,9 +4,9 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use super::*;
-use crate::engine::shard::Shard;
 use crate::measure::{Metric, Totals};
 use crate::report::summary::LatencySummary;
+use crate::shard::Shard;
 
 const SCENARIO: &str = "name: t\nseed: 7\n";
 

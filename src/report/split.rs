@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::shard::Shard;
+use crate::shard::Shard;
 
 /// summary.json's `shard`: present when a run was one shard of several, or started at a set
 /// instant.

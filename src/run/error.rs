@@ -4,10 +4,10 @@
 
 use std::path::Path;
 
-use crate::engine::shard::Shard;
+use super::export::ExportError;
 use crate::engine::start::LateStart;
-use crate::measure::prometheus::ExportError;
 use crate::report::html::ReportError;
+use crate::shard::Shard;
 
 /// A run that ended without being judged.
 #[derive(Debug, thiserror::Error)]

@@ -21,7 +21,6 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::{oneshot, watch};
 
-use crate::engine::shard::Shard;
 use crate::engine::start::StartAt;
 use crate::engine::steer::Steering;
 use crate::engine::{self, EngineOptions, StartError};
@@ -35,6 +34,7 @@ use crate::report::split::ShardInfo;
 use crate::report::verdict::{Ending, Verdict};
 use crate::report::Summary;
 use crate::scenario::{Destination, Plan};
+use crate::shard::Shard;
 use crate::shutdown::Shutdown;
 pub use error::RunError;
 use gate::{AbortWatch, Gate, GateOptions};

@@ -10,7 +10,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::measure::prometheus::target_and_stage;
 use crate::measure::Live;
 use crate::report::table::micros;
 use crate::scenario::Load;
@@ -95,7 +94,7 @@ async fn show(mut live: watch::Receiver<Live>, total: Duration, load: Load, bar:
 /// and `  waiting 800, oldest 4.1s` while requests wait longer than an interval: during a
 /// stall nothing is received and nothing measured, so rates and percentiles read zero.
 pub fn status(live: &Live, total: Duration, load: &Load) -> String {
-    let (target, stage) = target_and_stage(load, live.elapsed);
+    let (target, stage) = load.target_and_stage(live.elapsed);
     let stages = match load {
         Load::Stages(stages) => stages.len(),
         Load::ArrivalRate { .. } => 1,

@@ -54,6 +54,12 @@ impl Load {
         }
     }
 
+    /// Visitors the model asks for `elapsed` into the run (an arrival rate's cap), and the
+    /// index of its stage: the visitor target and stage gauges, and the progress line.
+    pub fn target_and_stage(&self, elapsed: Duration) -> (u32, usize) {
+        (self.target_at(elapsed).unwrap_or_else(|| self.peak_visitors()), self.stage_at(elapsed))
+    }
+
     /// The one walk over the stages: which stage `elapsed` falls in and when that stage
     /// started; `None` after the last one (and for an arrival rate). A zero-length stage is
     /// never running: it is a jump.
@@ -200,6 +206,17 @@ mod tests {
 
     fn secs(n: u64) -> Duration {
         Duration::from_secs(n)
+    }
+
+    #[test]
+    fn target_and_stage_follow_the_stages() {
+        let load = Load::Stages(vec![
+            Stage { from: 0, to: 100, over: secs(10) },
+            Stage { from: 100, to: 100, over: secs(10) },
+        ]);
+        assert_eq!(load.target_and_stage(secs(5)), (50, 0));
+        assert_eq!(load.target_and_stage(secs(15)), (100, 1));
+        assert_eq!(load.target_and_stage(secs(25)), (100, 1));
     }
 
     fn compile(yaml: &str, duration: u64) -> Result<Load, Issue> {

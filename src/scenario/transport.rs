@@ -183,7 +183,7 @@ mod tests {
     #[test]
     fn shards_split_the_mix_as_one_process_does() {
         let mix = mix("{ sockjs: 50%, xhr_polling: 25%, eventsource: 25% }").unwrap();
-        let shard = crate::engine::shard::Shard::new(1, 3).unwrap();
+        let shard = crate::shard::Shard::new(1, 3).unwrap();
         for local in 0..100 {
             let global = shard.global(local);
             assert_eq!(mix.pick(5, global), mix.pick(5, global), "a pick depends on the global index only");

@@ -15,6 +15,7 @@ use crate::measure::{Counter, Tally};
 use crate::protocol::client::ClientError;
 use crate::protocol::close;
 use crate::protocol::{ClientMessage, ServerMessage};
+use crate::session::kind_of;
 
 impl Visitor<'_> {
     /// Tab `i` lost its session: reconnect it, or drop it when the server ended it for good.
@@ -112,7 +113,7 @@ fn reconnectable(err: &ClientError) -> bool {
 /// An error kind for a session the server ended in a way that is not a move.
 fn close_kind(err: &ClientError) -> ErrorKind {
     match err {
-        ClientError::Closed { code, .. } => close::error_kind(*code).unwrap_or_else(|| err.kind()),
-        other => other.kind(),
+        ClientError::Closed { code, .. } => kind_of::close(*code).unwrap_or_else(|| kind_of::client(err)),
+        other => kind_of::client(other),
     }
 }

@@ -17,6 +17,7 @@ use presence_bench::protocol::client::{ClientError, ConnectOptions, Connection, 
 use presence_bench::protocol::http_frames::PRELUDE_LEN;
 use presence_bench::protocol::sockjs;
 use presence_bench::protocol::{ClientMessage, ServerMessage};
+use presence_bench::session::kind_of;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use tokio::sync::mpsc;
@@ -218,7 +219,7 @@ async fn a_misbehaving_server_ends_in_a_typed_error_never_a_hang() {
     // A status other than 200.
     let err = error_after_open(Transport::XhrStreaming, Answer::Status(StatusCode::INTERNAL_SERVER_ERROR)).await;
     assert!(matches!(err, ClientError::Status { status: StatusCode::INTERNAL_SERVER_ERROR, .. }), "{err}");
-    assert_eq!(err.kind(), presence_bench::measure::ErrorKind::HttpStatus);
+    assert_eq!(kind_of::client(&err), presence_bench::measure::ErrorKind::HttpStatus);
     // No open frame at all.
     let (url, _, _) = scripted(vec![Answer::Body(vec![line("h")])], Sends::Answered).await;
     let err = open(&url, &options(Transport::XhrPolling)).await.err().expect("no open frame");

@@ -19,6 +19,7 @@ mod html_report;
 mod http_client;
 mod http_transports;
 mod http_visitors;
+mod layering;
 mod limits;
 mod metrics;
 mod partition;

@@ -18,11 +18,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use presence_bench::engine::shard::Shard;
 use presence_bench::engine::{self, EngineOptions, Measured, StartError};
 use presence_bench::measure::observer::LiveFigures;
 use presence_bench::measure::Live;
 use presence_bench::scenario::{self, Plan};
+use presence_bench::shard::Shard;
 
 pub use presence_bench::protocol::client::Transport::{Sockjs, Websocket};
 

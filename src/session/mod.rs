@@ -1,6 +1,9 @@
 //! Opening a session for a visitor's tab or an agent: discovery, transport, and the
 //! `connect`, `connect_unique` or `agent_connect` handshake; visitors' openings are timed as
-//! the `connect` / `unique_assign` metrics.
+//! the `connect` / `unique_assign` metrics. [`kind_of`] names each way it fails for the
+//! report.
+
+pub mod kind_of;
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -38,8 +41,8 @@ impl SessionError {
     /// A short, low-cardinality name for reports.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            SessionError::Discovery(err) => err.kind(),
-            SessionError::Client(err) => err.kind(),
+            SessionError::Discovery(err) => kind_of::discovery(err),
+            SessionError::Client(err) => kind_of::client(err),
             SessionError::Timeout(..) => ErrorKind::Timeout,
             SessionError::Unexpected { .. } => ErrorKind::UnexpectedReply,
         }
