@@ -43,7 +43,7 @@ impl Visitor<'_> {
             ServerMessage::Blur { tab } => {
                 self.check_tab_named(i, tab);
                 self.tabs[i].focused = false;
-                match self.focus.blurred(&self.tabs[i].id, self.tabs[i].unsettled_since.is_some()) {
+                match self.focus.blurred(&self.tabs[i].id, self.tabs[i].unsettled) {
                     BlurVerdict::Expected(started) => self.ctx.recorder.since(Metric::Blur, started),
                     BlurVerdict::Misrouted => {
                         tracing::debug!(visitor = %self.id, tab = %self.tabs[i].id, focus = ?self.focus, "blur misrouted");

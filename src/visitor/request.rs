@@ -70,6 +70,9 @@ pub(super) async fn request(
     let ctx = v.ctx;
     let mut in_flight = InFlight { recorder: &ctx.recorder, metric, started, ended: false };
     let tabs = v.tabs.len();
+    // Unsettled already when sent: its answer comes after whatever the server sent on this
+    // tab when the other tab ended.
+    let settles = v.tabs[i].unsettled && !matches!(message, ClientMessage::Focus);
     let sent = Instant::now();
     let deadline = sent + v.ctx.opener.reply_timeout;
     let mut outcome = match v.send_with(i, message, mode, deadline).await {
@@ -93,11 +96,8 @@ pub(super) async fn request(
     // An answer to a request sent after another tab ended: everything the server sent on this
     // tab before it is read, so the tab is settled (not an answer to `focus`: the server may
     // send `focused` on its own).
-    if outcome.is_ok() && !matches!(message, ClientMessage::Focus) && v.tabs.len() == tabs {
-        let tab = &mut v.tabs[i];
-        if tab.unsettled_since.is_some_and(|since| since <= sent) {
-            tab.unsettled_since = None;
-        }
+    if settles && outcome.is_ok() && v.tabs.len() == tabs {
+        v.tabs[i].unsettled = false;
     }
     let recorder = &v.ctx.recorder;
     match outcome {

@@ -459,7 +459,7 @@ impl<'a> Visitor<'a> {
     pub(super) fn leave_tab(&mut self, i: usize, now: Instant) {
         for (j, other) in self.tabs.iter_mut().enumerate() {
             if j != i {
-                other.unsettled_since = Some(now);
+                other.unsettled = true;
             }
         }
         let tab = &self.tabs[i];

@@ -41,10 +41,11 @@ pub struct Tab {
     /// A `focus` went out on this tab and its `focused` has not come yet: a move of another
     /// tab meanwhile (its reconnect) has no order against it at the server.
     pub focus_unanswered: bool,
-    /// Since when another tab of the visitor ended without this tab answering a request sent
-    /// since: the server may meanwhile have given this tab focus on its own and taken it back
-    /// (see `checks::visitor_side::BlurVerdict::Unsettled`).
-    pub unsettled_since: Option<Instant>,
+    /// Another tab of the visitor ended, and this tab has not answered a request sent since:
+    /// the server may meanwhile have given it focus on its own and taken it back (see
+    /// `checks::visitor_side::BlurVerdict::Unsettled`). A flag, not an instant: every idle
+    /// tab carries it.
+    pub unsettled: bool,
 }
 
 impl Tab {
@@ -62,7 +63,7 @@ impl Tab {
             last_heard: Instant::now(),
             heartbeats: false,
             focus_unanswered: false,
-            unsettled_since: None,
+            unsettled: false,
         }
     }
 }
