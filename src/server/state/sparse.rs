@@ -1,9 +1,9 @@
 //! Giving back the room of maps and queues that emptied.
 //!
-//! Rust's `HashMap` and `VecDeque` keep their largest capacity for good: after a churn soak
-//! had left, the visitor map alone held its peak table (32,768 slots of 280 bytes, about
-//! 9 MiB, for the 14,300 visitors held at 40 new a second and 5 minutes of retention) with
-//! nothing in it, and `malloc_trim` cannot give back memory that is still allocated.
+//! Rust's `HashMap` and `VecDeque` keep their largest capacity for good: once a 4-minute
+//! churn had left (10 s retention), the visitor map still held its peak table (4,096 slots of
+//! 280 bytes, 1.15 MB) and the offline queue 262 KB with nothing in them (heaptrack;
+//! BENCHMARKS.md "Soak: churn"), and `malloc_trim` cannot give back what is still allocated.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash};
