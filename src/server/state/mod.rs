@@ -8,6 +8,7 @@
 mod agent;
 mod retention;
 mod session_handle;
+mod sparse;
 mod unique;
 mod visitor;
 

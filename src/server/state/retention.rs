@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use super::sparse::Sparse;
 use super::{Shared, State, VisitorKey};
 
 /// How often the sweep runs at most; shorter retentions (tests) sweep four times per retention.
@@ -27,6 +28,14 @@ impl State {
             visitor.offline_at = Some(now);
             self.offline.push_back((now + retention, key.clone()));
         }
+    }
+
+    /// Gives back the room of the maps and the queue once most of their entries went, so
+    /// that a server whose visitors left holds little more than before the first came.
+    fn shrink_if_sparse(&mut self) {
+        self.visitors.shrink_if_sparse();
+        self.offline.shrink_if_sparse();
+        self.uniques.shrink_if_sparse();
     }
 }
 
@@ -58,6 +67,7 @@ impl Shared {
             state.forget_if_empty(&key);
             forgotten += 1;
         }
+        state.shrink_if_sparse();
         forgotten
     }
 
@@ -134,6 +144,22 @@ mod tests {
         assert_eq!(state.forget_departed(left + RETENTION / 2), 0);
         assert_eq!(state.forget_departed(left + RETENTION + Duration::from_millis(1)), 1);
         assert_eq!(state.visitors_held(), 0);
+    }
+
+    #[test]
+    fn the_room_of_departed_visitors_is_given_back_once_they_are_forgotten() {
+        let state = shared();
+        for n in 0..5_000 {
+            let (tab, _outbox) = SessionHandle::new(8);
+            state.attach(&key(&n.to_string()), "t1", &tab);
+            state.presence(&key(&n.to_string()), true, None, Some(Page::default())).unwrap();
+            state.detach(&key(&n.to_string()), tab.id);
+        }
+        let left = Instant::now();
+        assert!(state.lock().visitors.capacity() >= 5_000);
+        assert_eq!(state.forget_departed(left + RETENTION + Duration::from_millis(1)), 5_000);
+        let held = state.lock();
+        assert_eq!((held.visitors.capacity(), held.offline.capacity()), (0, 0), "nothing held, no room kept");
     }
 
     #[test]
