@@ -15,7 +15,10 @@ fn record(c: &mut Criterion) {
         let mut micros = 0u64;
         b.iter(|| {
             micros = (micros + 37) % 50_000;
-            recorder.latency(black_box(Metric::PresenceAck), Duration::from_micros(micros));
+            recorder.latency(
+                black_box(Metric::PresenceAck),
+                Duration::from_micros(micros),
+            );
         })
     });
     // What a visitor's sample costs: the same, from inside its behavior (kept per behavior).
@@ -24,7 +27,10 @@ fn record(c: &mut Criterion) {
             let mut micros = 0u64;
             b.iter(|| {
                 micros = (micros + 37) % 50_000;
-                recorder.latency(black_box(Metric::PresenceAck), Duration::from_micros(micros));
+                recorder.latency(
+                    black_box(Metric::PresenceAck),
+                    Duration::from_micros(micros),
+                );
             })
         })
     });
@@ -33,11 +39,19 @@ fn record(c: &mut Criterion) {
     // the same clock read (what a reply cost before service times were recorded).
     let sent = Instant::now();
     let intended = sent - Duration::from_millis(3);
-    c.bench_function("record reply", |b| b.iter(|| recorder.reply(black_box(Metric::PresenceAck), intended, sent)));
-    c.bench_function("record since", |b| b.iter(|| recorder.since(black_box(Metric::PresenceAck), intended)));
-    c.bench_function("record counter", |b| b.iter(|| recorder.count(black_box(Counter::MessagesSent), 1)));
+    c.bench_function("record reply", |b| {
+        b.iter(|| recorder.reply(black_box(Metric::PresenceAck), intended, sent))
+    });
+    c.bench_function("record since", |b| {
+        b.iter(|| recorder.since(black_box(Metric::PresenceAck), intended))
+    });
+    c.bench_function("record counter", |b| {
+        b.iter(|| recorder.count(black_box(Counter::MessagesSent), 1))
+    });
     // Every request is counted as waiting from its send to its end (the live `waiting` figure).
-    c.bench_function("request waiting", |b| b.iter(|| drop(black_box(recorder.waiting()))));
+    c.bench_function("request waiting", |b| {
+        b.iter(|| drop(black_box(recorder.waiting())))
+    });
 }
 
 criterion_group!(benches, record);

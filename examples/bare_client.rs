@@ -59,8 +59,7 @@ async fn visitor(
 ) -> Result<Histogram<u64>> {
     tokio::time::sleep_until(start).await;
     let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str()).await?;
-    let connect =
-        serde_json::json!({ "type": "connect", "group": "42", "visitor": format!("bare{index}"), "tab": "t1" });
+    let connect = serde_json::json!({ "type": "connect", "group": "42", "visitor": format!("bare{index}"), "tab": "t1" });
     socket.send(Message::text(connect.to_string())).await?;
     await_reply(&mut socket, |reply| reply["type"] == "connected").await?;
     let mut histogram = Histogram::<u64>::new(3)?;
@@ -71,7 +70,10 @@ async fn visitor(
         let presence = serde_json::json!({ "type": "presence", "seq": seq, "data": { "n": seq } });
         let sent = Instant::now();
         socket.send(Message::text(presence.to_string())).await?;
-        await_reply(&mut socket, |reply| reply["type"] == "presence_ack" && reply["seq"] == seq).await?;
+        await_reply(&mut socket, |reply| {
+            reply["type"] == "presence_ack" && reply["seq"] == seq
+        })
+        .await?;
         histogram.record(sent.elapsed().as_micros() as u64)?;
     }
     socket.close(None).await?;
@@ -81,7 +83,8 @@ async fn visitor(
 /// Reads messages until one that `wanted` accepts.
 async fn await_reply<S>(socket: &mut S, wanted: impl Fn(&serde_json::Value) -> bool) -> Result<()>
 where
-    S: StreamExt<Item = std::result::Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+    S: StreamExt<Item = std::result::Result<Message, tokio_tungstenite::tungstenite::Error>>
+        + Unpin,
 {
     while let Some(message) = socket.next().await {
         if let Message::Text(text) = message? {

@@ -30,7 +30,9 @@ const REPORT_EVERY: Duration = Duration::from_secs(5);
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let address = std::env::args().nth(1).ok_or("usage: bare_server HOST:PORT (loopback)")?;
+    let address = std::env::args()
+        .nth(1)
+        .ok_or("usage: bare_server HOST:PORT (loopback)")?;
     let listener = TcpListener::bind(&address).await?;
     // The instance's backlog in the reference server is 4,096; the kernel caps it at somaxconn.
     println!("bare server listening on {}", listener.local_addr()?);
@@ -57,11 +59,15 @@ async fn main() -> Result<()> {
 /// One connection: the upgrade, `o`, then a reply to each `connect` and `presence`.
 async fn session(tcp: TcpStream) -> Result<()> {
     // The harness's and the reference server's buffer sizes, not tungstenite's 128 KiB.
-    let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0);
     let mut socket = tokio_tungstenite::accept_async_with_config(tcp, Some(config)).await?;
     socket.send(Message::text("o")).await?;
     while let Some(message) = socket.next().await {
-        let Message::Text(text) = message? else { continue };
+        let Message::Text(text) = message? else {
+            continue;
+        };
         let reply = if text.contains(r#"\"type\":\"connect\""#) {
             r#"a["{\"type\":\"connected\"}"]"#
         } else if text.contains(r#"\"type\":\"presence\""#) {

@@ -54,7 +54,10 @@ async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = "usage: bare_storm WS_PREFIX_URL VISITORS [SOURCE_IPS=8] [sockjs|websocket|upgrade] [IN_FLIGHT=1024]";
     let (url, visitors) = match args.as_slice() {
-        [url, visitors, ..] => (url.trim_end_matches('/').to_owned(), visitors.parse::<u32>()?),
+        [url, visitors, ..] => (
+            url.trim_end_matches('/').to_owned(),
+            visitors.parse::<u32>()?,
+        ),
         _ => return Err(usage.into()),
     };
     let sources: u8 = args.get(2).map_or(Ok(8), |n| n.parse())?;
@@ -67,18 +70,25 @@ async fn main() -> Result<()> {
     let in_flight: usize = args.get(4).map_or(Ok(1024), |n| n.parse())?;
     let uri: http::Uri = url.parse()?;
     let host_port = uri.authority().ok_or("the URL has no host:port")?.as_str();
-    let server = tokio::net::lookup_host(host_port).await?.next().ok_or("the host has no address")?;
+    let server = tokio::net::lookup_host(host_port)
+        .await?
+        .next()
+        .ok_or("the host has no address")?;
     let storm = Arc::new(Storm {
         server,
         prefix: url.clone(),
         sockjs,
         upgrade_only,
-        sources: (0..sources).map(|i| IpAddr::from([127, 0, 0, 2 + i])).collect(),
+        sources: (0..sources)
+            .map(|i| IpAddr::from([127, 0, 0, 2 + i]))
+            .collect(),
         in_flight: Semaphore::new(in_flight),
     });
 
     let started = Instant::now();
-    let tasks: Vec<_> = (0..visitors).map(|index| tokio::spawn(visit(storm.clone(), index))).collect();
+    let tasks: Vec<_> = (0..visitors)
+        .map(|index| tokio::spawn(visit(storm.clone(), index)))
+        .collect();
     let mut held = Vec::with_capacity(tasks.len());
     let mut latency = Histogram::<u64>::new(3)?;
     let mut errors = 0u32;
@@ -104,7 +114,9 @@ async fn main() -> Result<()> {
         held.len(),
         span.as_secs_f64(),
         done / span.as_secs_f64(),
-        first_error.map(|err| format!(" (first: {err})")).unwrap_or_default()
+        first_error
+            .map(|err| format!(" (first: {err})"))
+            .unwrap_or_default()
     );
     println!(
         "bare storm: connect to presence_ack p50 {:.2} ms p99 {:.2} ms max {:.2} ms",
@@ -126,7 +138,9 @@ async fn main() -> Result<()> {
 async fn visit(storm: Arc<Storm>, index: u32) -> Result<(Socket, Duration)> {
     let _permit = storm.in_flight.acquire().await?;
     let started = Instant::now();
-    let socket = tokio::time::timeout(GIVE_UP, handshake(&storm, index)).await.map_err(|_| "gave up after 30 s")??;
+    let socket = tokio::time::timeout(GIVE_UP, handshake(&storm, index))
+        .await
+        .map_err(|_| "gave up after 30 s")??;
     Ok((socket, started.elapsed()))
 }
 
@@ -138,20 +152,27 @@ async fn handshake(storm: &Storm, index: u32) -> Result<Socket> {
     };
     // tungstenite's 128 KiB read and write buffers would make each connection 256 KiB
     // (2.5 GiB at 19,000, page faults that dwarf the connect); the harness's sizes instead.
-    let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
-    let (mut socket, _) = tokio_tungstenite::client_async_with_config(url, tcp, Some(config)).await?;
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0);
+    let (mut socket, _) =
+        tokio_tungstenite::client_async_with_config(url, tcp, Some(config)).await?;
     if storm.upgrade_only {
         return Ok(socket);
     }
     if storm.sockjs && next_text(&mut socket).await? != "o" {
         return Err("expected the SockJS open frame".into());
     }
-    let connect =
-        serde_json::json!({ "type": "connect", "group": "42", "visitor": format!("bare{index}"), "tab": "t1" });
+    let connect = serde_json::json!({ "type": "connect", "group": "42", "visitor": format!("bare{index}"), "tab": "t1" });
     send(storm, &mut socket, connect).await?;
     await_reply(storm, &mut socket, "connected").await?;
     let page = serde_json::json!({ "url": format!("https://shop.example/p{index}") });
-    send(storm, &mut socket, serde_json::json!({ "type": "presence", "seq": 1, "page": page })).await?;
+    send(
+        storm,
+        &mut socket,
+        serde_json::json!({ "type": "presence", "seq": 1, "page": page }),
+    )
+    .await?;
     await_reply(storm, &mut socket, "presence_ack").await?;
     Ok(socket)
 }
@@ -164,7 +185,10 @@ async fn connect_from(storm: &Storm, index: u32) -> Result<TcpStream> {
     let socket = TcpSocket::new_v4()?;
     if !storm.sources.is_empty() {
         defer_port_choice(&socket);
-        socket.bind(SocketAddr::new(storm.sources[index as usize % storm.sources.len()], 0))?;
+        socket.bind(SocketAddr::new(
+            storm.sources[index as usize % storm.sources.len()],
+            0,
+        ))?;
     }
     let tcp = socket.connect(storm.server).await?;
     tcp.set_nodelay(true)?;
@@ -174,7 +198,11 @@ async fn connect_from(storm: &Storm, index: u32) -> Result<TcpStream> {
 /// Sends one message: a SockJS frame of one string, or the message itself on raw WebSocket.
 async fn send(storm: &Storm, socket: &mut Socket, message: serde_json::Value) -> Result<()> {
     let text = message.to_string();
-    let frame = if storm.sockjs { serde_json::to_string(&[text])? } else { text };
+    let frame = if storm.sockjs {
+        serde_json::to_string(&[text])?
+    } else {
+        text
+    };
     Ok(socket.send(Message::text(frame)).await?)
 }
 
@@ -214,6 +242,8 @@ fn cpu_time() -> (Duration, Duration) {
         libc::getrusage(libc::RUSAGE_SELF, &mut usage);
         usage
     };
-    let time = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
     (time(usage.ru_utime), time(usage.ru_stime))
 }

@@ -30,7 +30,8 @@ async fn main() -> Result<()> {
     let [base, total, concurrency, groups] = args.as_slice() else {
         return Err("usage: locate_load DIRECTORY_URL TOTAL CONCURRENCY GROUPS".into());
     };
-    let (total, concurrency, groups): (u64, u64, u64) = (total.parse()?, concurrency.parse()?, groups.parse()?);
+    let (total, concurrency, groups): (u64, u64, u64) =
+        (total.parse()?, concurrency.parse()?, groups.parse()?);
     if concurrency == 0 || groups == 0 {
         return Err("CONCURRENCY and GROUPS must be at least 1".into());
     }

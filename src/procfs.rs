@@ -23,7 +23,10 @@ pub fn usage() -> Usage {
                 .ok()
                 .and_then(|s| linux::cpu_seconds(&s))
                 .unwrap_or(0.0),
-            rss_bytes: std::fs::read_to_string("/proc/self/statm").ok().and_then(|s| linux::rss_bytes(&s)).unwrap_or(0),
+            rss_bytes: std::fs::read_to_string("/proc/self/statm")
+                .ok()
+                .and_then(|s| linux::rss_bytes(&s))
+                .unwrap_or(0),
         }
     }
     #[cfg(not(target_os = "linux"))]

@@ -42,7 +42,11 @@ mod tests {
         assert_eq!(share(2, 1).get(), 2);
         assert_eq!(share(8, 2).get(), 4);
         assert_eq!(share(8, 3).get(), 2);
-        assert_eq!(share(2, 6).get(), 1, "more processes than cores: one worker each");
+        assert_eq!(
+            share(2, 6).get(),
+            1,
+            "more processes than cores: one worker each"
+        );
         assert_eq!(share(2, 0).get(), 2, "no split counts as one process");
     }
 

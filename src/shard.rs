@@ -33,7 +33,9 @@ pub enum ShardError {
     Syntax(String),
     #[error("expected at least one shard, found {0}")]
     NoShards(u32),
-    #[error("expected a shard index below the shard count {count} (shards count from 0), found {index}")]
+    #[error(
+        "expected a shard index below the shard count {count} (shards count from 0), found {index}"
+    )]
     OutOfRange { index: u32, count: u32 },
 }
 
@@ -78,8 +80,12 @@ impl Shard {
     /// count)`, so shards on one host use disjoint addresses when there are enough; with
     /// fewer addresses than shards, the one at `index mod len` (shared with other shards).
     pub fn stripe<T: Clone>(self, items: &[T]) -> Vec<T> {
-        let mine: Vec<T> =
-            items.iter().enumerate().filter(|(at, _)| self.owns(*at as u64)).map(|(_, item)| item.clone()).collect();
+        let mine: Vec<T> = items
+            .iter()
+            .enumerate()
+            .filter(|(at, _)| self.owns(*at as u64))
+            .map(|(_, item)| item.clone())
+            .collect();
         match items.len() {
             0 => Vec::new(),
             len if mine.is_empty() => vec![items[self.index as usize % len].clone()],
@@ -122,34 +128,58 @@ mod tests {
     use super::*;
 
     fn shards(count: u32) -> Vec<Shard> {
-        (0..count).map(|index| Shard::new(index, count).unwrap()).collect()
+        (0..count)
+            .map(|index| Shard::new(index, count).unwrap())
+            .collect()
     }
 
     #[test]
     fn shards_parse_and_refuse_nonsense() {
         assert_eq!("2/3".parse(), Ok(Shard { index: 2, count: 3 }));
-        assert_eq!("3/3".parse::<Shard>(), Err(ShardError::OutOfRange { index: 3, count: 3 }));
+        assert_eq!(
+            "3/3".parse::<Shard>(),
+            Err(ShardError::OutOfRange { index: 3, count: 3 })
+        );
         assert_eq!("0/0".parse::<Shard>(), Err(ShardError::NoShards(0)));
-        assert_eq!("1-3".parse::<Shard>(), Err(ShardError::Syntax("1-3".into())));
-        assert_eq!("a/3".parse::<Shard>(), Err(ShardError::Syntax("a/3".into())));
+        assert_eq!(
+            "1-3".parse::<Shard>(),
+            Err(ShardError::Syntax("1-3".into()))
+        );
+        assert_eq!(
+            "a/3".parse::<Shard>(),
+            Err(ShardError::Syntax("a/3".into()))
+        );
     }
 
     #[test]
     fn agents_and_drills_have_one_owner() {
         for number in 0..50u64 {
-            assert_eq!(shards(4).iter().filter(|shard| shard.owns(number)).count(), 1);
+            assert_eq!(
+                shards(4).iter().filter(|shard| shard.owns(number)).count(),
+                1
+            );
         }
-        assert_eq!(shards(4).iter().filter(|shard| shard.owns_drills()).count(), 1);
+        assert_eq!(
+            shards(4).iter().filter(|shard| shard.owns_drills()).count(),
+            1
+        );
         assert!(Shard::WHOLE.owns(17) && Shard::WHOLE.owns_drills() && !Shard::WHOLE.is_split());
     }
 
     #[test]
     fn source_addresses_are_striped_disjointly_when_there_are_enough() {
         let addresses: Vec<u8> = (2..10).collect();
-        let stripes: Vec<Vec<u8>> = shards(3).iter().map(|shard| shard.stripe(&addresses)).collect();
+        let stripes: Vec<Vec<u8>> = shards(3)
+            .iter()
+            .map(|shard| shard.stripe(&addresses))
+            .collect();
         assert_eq!(stripes, vec![vec![2, 5, 8], vec![3, 6, 9], vec![4, 7]]);
         assert_eq!(Shard::WHOLE.stripe(&addresses), addresses);
-        assert_eq!(Shard { index: 4, count: 5 }.stripe(&[2u8, 3]), vec![2], "too few: one is shared");
+        assert_eq!(
+            Shard { index: 4, count: 5 }.stripe(&[2u8, 3]),
+            vec![2],
+            "too few: one is shared"
+        );
         assert!(Shard { index: 1, count: 2 }.stripe::<u8>(&[]).is_empty());
     }
 }

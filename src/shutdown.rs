@@ -91,7 +91,10 @@ impl Stops {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
-            Ok(Stops { interrupt: signal(SignalKind::interrupt())?, terminate: signal(SignalKind::terminate())? })
+            Ok(Stops {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
         }
         #[cfg(not(unix))]
         Ok(Stops {})
@@ -163,10 +166,16 @@ mod tests {
         signal.send(()).await.unwrap();
         settle().await;
         assert!(shutdown.stop.is_cancelled());
-        assert!(!shutdown.force.is_cancelled(), "repeats within the window are the first signal again");
+        assert!(
+            !shutdown.force.is_cancelled(),
+            "repeats within the window are the first signal again"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
         signal.send(()).await.unwrap();
         settle().await;
-        assert!(shutdown.force.is_cancelled(), "a signal after the window forces");
+        assert!(
+            shutdown.force.is_cancelled(),
+            "a signal after the window forces"
+        );
     }
 }

@@ -20,10 +20,18 @@ const SCENARIO: &str = "name: latency\nseed: 3\nduration: 20s\n\
 
 /// p50, p90 and p99 of `presence_ack`, in microseconds, against a cluster with `ack_delay`.
 async fn percentiles(ack_delay: Duration) -> [f64; 3] {
-    let cluster = cluster(Settings { ack_delay, ..settings() }).await;
+    let cluster = cluster(Settings {
+        ack_delay,
+        ..settings()
+    })
+    .await;
     let result = run_yaml(SCENARIO, &cluster).await;
     cluster.shutdown().await;
-    assert!(result.totals.errors.is_empty(), "errors: {:?}", result.totals.errors);
+    assert!(
+        result.totals.errors.is_empty(),
+        "errors: {:?}",
+        result.totals.errors
+    );
     let acks = result.totals.histogram(Metric::PresenceAck);
     assert_eq!(acks.len(), 4 * 30);
     QUANTILES.map(|(_, q)| acks.value_at_quantile(q) as f64)
@@ -57,10 +65,18 @@ async fn an_injected_ack_delay_shows_in_the_percentiles() {
 
 /// Each percentile with the delay is the baseline's plus the delay, within 10%; never under
 /// the delay (that would be a bug, not noise: the harness cannot see an answer before it is sent).
-fn within_tolerance(delay: Duration, baseline: &[f64; 3], delayed: &[f64; 3]) -> Result<(), String> {
+fn within_tolerance(
+    delay: Duration,
+    baseline: &[f64; 3],
+    delayed: &[f64; 3],
+) -> Result<(), String> {
     let delay_us = delay.as_micros() as f64;
     for (i, (name, _)) in QUANTILES.iter().enumerate() {
-        assert!(delayed[i] >= delay_us, "{name}: {} us, under the injected {delay_us} us", delayed[i]);
+        assert!(
+            delayed[i] >= delay_us,
+            "{name}: {} us, under the injected {delay_us} us",
+            delayed[i]
+        );
         let expected = delay_us + baseline[i];
         if (delayed[i] - expected).abs() > expected * 0.10 {
             return Err(format!(

@@ -50,23 +50,26 @@ pub struct AgentContext {
 
 /// Runs agent number `index` until `cancel`.
 pub async fn run(ctx: Arc<AgentContext>, index: u32, cancel: CancellationToken) {
-    let mut agent =
-        Agent {
-            name: agent_name(index),
-            index,
-            rng: crate::scenario::agent_rng(ctx.seed, index),
-            next_number: 0,
-            statuses: Statuses::default(),
-            watches: Watches::default(),
-            signals: ctx
-                .agents
-                .signals_per_second
-                .map(|rate| Schedule::new(rate / f64::from(ctx.agents.count), index, ctx.agents.count)),
-            invokes: ctx.agents.invokes.as_ref().map(|invokes| {
-                Schedule::new(invokes.per_second / f64::from(ctx.agents.count), index, ctx.agents.count)
-            }),
-            ctx: &ctx,
-        };
+    let mut agent = Agent {
+        name: agent_name(index),
+        index,
+        rng: crate::scenario::agent_rng(ctx.seed, index),
+        next_number: 0,
+        statuses: Statuses::default(),
+        watches: Watches::default(),
+        signals: ctx
+            .agents
+            .signals_per_second
+            .map(|rate| Schedule::new(rate / f64::from(ctx.agents.count), index, ctx.agents.count)),
+        invokes: ctx.agents.invokes.as_ref().map(|invokes| {
+            Schedule::new(
+                invokes.per_second / f64::from(ctx.agents.count),
+                index,
+                ctx.agents.count,
+            )
+        }),
+        ctx: &ctx,
+    };
     let mut attempt = 0;
     while !cancel.is_cancelled() {
         if !session::back_off(&ctx.backoff, attempt, &mut agent.rng, &cancel).await {
@@ -102,7 +105,9 @@ pub async fn run(ctx: Arc<AgentContext>, index: u32, cancel: CancellationToken) 
                 tracing::debug!(agent = %agent.name, error = %err, "agent session lost");
                 let planned = matches!(err, ClientError::Closed { code, .. } if close::is_drain(code))
                     || ctx.drills.current_event().is_some();
-                agent.watches.lost(&ctx.ledger, index, &ctx.recorder, planned);
+                agent
+                    .watches
+                    .lost(&ctx.ledger, index, &ctx.recorder, planned);
                 if planned {
                     // A move the server or the drill made: what the session carried can never
                     // be answered, and that is no error (docs/reports.md).
@@ -135,7 +140,11 @@ struct Agent<'a> {
 
 impl Agent<'_> {
     /// Serves one session until the run ends (`Ok`) or the session is lost.
-    async fn serve(&mut self, conn: &mut Connection, cancel: &CancellationToken) -> Result<(), ClientError> {
+    async fn serve(
+        &mut self,
+        conn: &mut Connection,
+        cancel: &CancellationToken,
+    ) -> Result<(), ClientError> {
         for message in self.watches.resume(self.ctx) {
             self.send(conn, &message).await?;
         }
@@ -181,14 +190,27 @@ impl Agent<'_> {
         Ok(())
     }
 
-    async fn send(&self, conn: &mut Connection, message: &ClientMessage) -> Result<(), ClientError> {
-        self.send_by(conn, message, Instant::now() + self.ctx.opener.reply_timeout).await
+    async fn send(
+        &self,
+        conn: &mut Connection,
+        message: &ClientMessage,
+    ) -> Result<(), ClientError> {
+        self.send_by(
+            conn,
+            message,
+            Instant::now() + self.ctx.opener.reply_timeout,
+        )
+        .await
     }
 
     /// The earliest deadline of a status or lookup awaited; far away when none is.
     fn next_deadline(&self) -> Instant {
         let deadlines = [self.statuses.next_deadline(), self.watches.next_deadline()];
-        deadlines.into_iter().flatten().min().unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))
+        deadlines
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))
     }
 
     /// Counts what was not answered by its deadline at `now`; answers the `unwatch`es of the
@@ -223,14 +245,23 @@ impl Agent<'_> {
         }
     }
 
-    async fn send_signal(&mut self, conn: &mut Connection, kind: SignalKind) -> Result<(), ClientError> {
+    async fn send_signal(
+        &mut self,
+        conn: &mut Connection,
+        kind: SignalKind,
+    ) -> Result<(), ClientError> {
         let schedule = match kind {
             SignalKind::Signal => self.signals.as_mut(),
             SignalKind::Invoke => self.invokes.as_mut(),
         };
-        let Some(schedule) = schedule else { return Ok(()) };
+        let Some(schedule) = schedule else {
+            return Ok(());
+        };
         let scheduled = schedule.advance();
-        let Some((visitor, _online)) = self.ctx.ledger.pick_visitor(self.ctx.agents.offline_signals, &mut self.rng)
+        let Some((visitor, _online)) = self
+            .ctx
+            .ledger
+            .pick_visitor(self.ctx.agents.offline_signals, &mut self.rng)
         else {
             return Ok(());
         };
@@ -239,35 +270,56 @@ impl Agent<'_> {
         let intended = charged_start(scheduled, Instant::now());
         let id = number.to_string();
         let message = match kind {
-            SignalKind::Signal => {
-                ClientMessage::Signal { visitor: visitor.to_string(), id, data: serde_json::json!({ "n": number }) }
-            }
+            SignalKind::Signal => ClientMessage::Signal {
+                visitor: visitor.to_string(),
+                id,
+                data: serde_json::json!({ "n": number }),
+            },
             SignalKind::Invoke => ClientMessage::Invoke {
                 visitor: visitor.to_string(),
                 id,
-                action: self.ctx.agents.invokes.as_ref().map_or_else(String::new, |invokes| invokes.action.clone()),
+                action: self
+                    .ctx
+                    .agents
+                    .invokes
+                    .as_ref()
+                    .map_or_else(String::new, |invokes| invokes.action.clone()),
                 args: serde_json::json!({}),
             },
         };
-        self.ctx.ledger.signal_sent(self.index, number, visitor, kind, intended);
+        self.ctx
+            .ledger
+            .signal_sent(self.index, number, visitor, kind, intended);
         let deadline = Instant::now() + self.ctx.opener.reply_timeout;
-        self.statuses.sent(number, intended, deadline, self.ctx.recorder.waiting());
+        self.statuses
+            .sent(number, intended, deadline, self.ctx.recorder.waiting());
         self.ctx.recorder.count(Counter::SignalsSent, 1);
         self.send_by(conn, &message, deadline).await
     }
 
     fn handle(&mut self, incoming: Incoming) {
-        let Incoming::Message(message) = incoming else { return };
+        let Incoming::Message(message) = incoming else {
+            return;
+        };
         self.ctx.recorder.received(message.kind());
         match message {
-            ServerMessage::SignalStatus { id, status, .. } | ServerMessage::InvokeStatus { id, status, .. } => {
-                let Ok(number) = id.parse::<u64>() else { return };
+            ServerMessage::SignalStatus { id, status, .. }
+            | ServerMessage::InvokeStatus { id, status, .. } => {
+                let Ok(number) = id.parse::<u64>() else {
+                    return;
+                };
                 self.statuses.answered(number, &self.ctx.recorder);
                 self.ctx.ledger.signal_status(self.index, number, status);
             }
-            ServerMessage::Presence { visitor, online, data, .. } => {
+            ServerMessage::Presence {
+                visitor,
+                online,
+                data,
+                ..
+            } => {
                 let marker = data.get(MARKER_KEY).and_then(serde_json::Value::as_u64);
-                self.watches.presence(&self.ctx.ledger, self.index, &visitor, marker, online);
+                self.watches
+                    .presence(&self.ctx.ledger, self.index, &visitor, marker, online);
             }
             ServerMessage::Error { .. } => self.ctx.recorder.error(ErrorKind::ServerError),
             _ => {}

@@ -18,7 +18,10 @@ impl Schedule {
     pub fn new(per_second: f64, index: u32, count: u32) -> Self {
         let interval = Duration::from_secs_f64(1.0 / per_second.max(1e-6));
         let offset = interval.mul_f64(f64::from(index) / f64::from(count.max(1)));
-        Schedule { interval, next: Instant::now() + offset }
+        Schedule {
+            interval,
+            next: Instant::now() + offset,
+        }
     }
 
     /// When the next send is due.
@@ -47,7 +50,10 @@ mod tests {
         let first = Schedule::new(10.0, 0, 4);
         let third = Schedule::new(10.0, 2, 4);
         let gap = third.next().duration_since(first.next());
-        assert!(gap >= Duration::from_millis(49) && gap <= Duration::from_millis(51), "{gap:?}");
+        assert!(
+            gap >= Duration::from_millis(49) && gap <= Duration::from_millis(51),
+            "{gap:?}"
+        );
     }
 
     #[test]

@@ -32,7 +32,12 @@ pub(super) struct Statuses {
 impl Statuses {
     /// Signal `number`, intended at `intended`, goes out now and must be answered by `deadline`.
     pub fn sent(&mut self, number: u64, intended: Instant, deadline: Instant, waiting: Waiting) {
-        let wait = StatusWait { intended, sent: Instant::now(), deadline, _waiting: waiting };
+        let wait = StatusWait {
+            intended,
+            sent: Instant::now(),
+            deadline,
+            _waiting: waiting,
+        };
         self.waits.insert(number, wait);
         self.deadlines.push_back((deadline, number));
     }
@@ -55,9 +60,17 @@ impl Statuses {
     /// sample from the intended send and its service time from the send, as a visitor's
     /// request that timed out.
     pub fn expire(&mut self, now: Instant, recorder: &Recorder) {
-        while let Some(&(deadline, number)) = self.deadlines.front().filter(|(deadline, _)| *deadline <= now) {
+        while let Some(&(deadline, number)) = self
+            .deadlines
+            .front()
+            .filter(|(deadline, _)| *deadline <= now)
+        {
             self.deadlines.pop_front();
-            if self.waits.get(&number).is_some_and(|wait| wait.deadline == deadline) {
+            if self
+                .waits
+                .get(&number)
+                .is_some_and(|wait| wait.deadline == deadline)
+            {
                 if let Some(wait) = self.waits.remove(&number) {
                     recorder.reply(Metric::SignalStatus, wait.intended, wait.sent);
                     recorder.error(ErrorKind::ReplyTimeout);
@@ -92,7 +105,11 @@ impl Statuses {
     /// Drops answered entries from the front, so the next deadline is a live one.
     fn skip_settled(&mut self) {
         while let Some((deadline, number)) = self.deadlines.front() {
-            if self.waits.get(number).is_some_and(|wait| wait.deadline == *deadline) {
+            if self
+                .waits
+                .get(number)
+                .is_some_and(|wait| wait.deadline == *deadline)
+            {
                 break;
             }
             self.deadlines.pop_front();
@@ -120,14 +137,25 @@ mod tests {
         assert_eq!(recorder.waiting_now().requests, 3);
         statuses.answered(2, &recorder);
         statuses.expire(soon, &recorder);
-        assert_eq!(statuses.next_deadline(), Some(later), "1 timed out, 2 answered: 3 is next");
+        assert_eq!(
+            statuses.next_deadline(),
+            Some(later),
+            "1 timed out, 2 answered: 3 is next"
+        );
         statuses.answered(1, &recorder);
         statuses.unanswered(&recorder);
         assert!(statuses.is_empty());
         assert_eq!(recorder.waiting_now().requests, 0);
         let totals = totals_of(recorder.drain());
-        assert_eq!(totals.histogram(Metric::SignalStatus).len(), 3, "one sample each, the late answer none");
-        assert_eq!(totals.errors.get(ErrorKind::ReplyTimeout.as_str()), Some(&1));
+        assert_eq!(
+            totals.histogram(Metric::SignalStatus).len(),
+            3,
+            "one sample each, the late answer none"
+        );
+        assert_eq!(
+            totals.errors.get(ErrorKind::ReplyTimeout.as_str()),
+            Some(&1)
+        );
         assert_eq!(totals.errors.get(ErrorKind::Unanswered.as_str()), Some(&1));
     }
 
@@ -139,7 +167,11 @@ mod tests {
         statuses.sent(1, now, now + Duration::from_secs(10), recorder.waiting());
         statuses.forget();
         assert!(statuses.is_empty() && statuses.next_deadline().is_none());
-        assert_eq!(recorder.waiting_now().requests, 0, "the progress line no longer counts it");
+        assert_eq!(
+            recorder.waiting_now().requests,
+            0,
+            "the progress line no longer counts it"
+        );
         let totals = totals_of(recorder.drain());
         assert_eq!(totals.histogram(Metric::SignalStatus).len(), 0);
         assert!(totals.errors.is_empty(), "{:?}", totals.errors);

@@ -36,7 +36,10 @@ enum Watch {
 
 impl Watch {
     fn awaiting(recorder: &Recorder, deadline: Instant) -> Watch {
-        Watch::Awaiting { deadline, _waiting: recorder.waiting() }
+        Watch::Awaiting {
+            deadline,
+            _waiting: recorder.waiting(),
+        }
     }
 
     fn is_awaiting(&self) -> bool {
@@ -63,7 +66,9 @@ impl Watches {
             .map(|(visitor, watch)| {
                 *watch = Watch::awaiting(&ctx.recorder, deadline);
                 self.deadlines.push_back((deadline, visitor.clone()));
-                ClientMessage::Lookup { visitor: visitor.to_string() }
+                ClientMessage::Lookup {
+                    visitor: visitor.to_string(),
+                }
             })
             .collect()
     }
@@ -104,21 +109,35 @@ impl Watches {
     /// visitors are let go (answers the `unwatch`es): the review may pick them again.
     pub fn expire(&mut self, now: Instant, recorder: &Recorder) -> Vec<ClientMessage> {
         let mut messages = Vec::new();
-        while self.deadlines.front().is_some_and(|(deadline, _)| *deadline <= now) {
-            let Some((deadline, visitor)) = self.deadlines.pop_front() else { break };
-            let timed_out =
-                matches!(self.watched.get(&visitor), Some(Watch::Awaiting { deadline: due, .. }) if *due == deadline);
+        while self
+            .deadlines
+            .front()
+            .is_some_and(|(deadline, _)| *deadline <= now)
+        {
+            let Some((deadline, visitor)) = self.deadlines.pop_front() else {
+                break;
+            };
+            let timed_out = matches!(self.watched.get(&visitor), Some(Watch::Awaiting { deadline: due, .. }) if *due == deadline);
             if timed_out {
                 self.watched.remove(&visitor);
                 recorder.error(ErrorKind::ReplyTimeout);
-                messages.push(ClientMessage::Unwatch { visitor: visitor.to_string() });
+                messages.push(ClientMessage::Unwatch {
+                    visitor: visitor.to_string(),
+                });
             }
         }
         messages
     }
 
     /// A `presence` event (or lookup answer) for `visitor`.
-    pub fn presence(&mut self, ledger: &Ledger, agent: u32, visitor: &str, marker: Option<u64>, online: bool) {
+    pub fn presence(
+        &mut self,
+        ledger: &Ledger,
+        agent: u32,
+        visitor: &str,
+        marker: Option<u64>,
+        online: bool,
+    ) {
         match self.watched.get_mut(visitor) {
             Some(watch) if watch.is_awaiting() => {
                 *watch = Watch::Watching;
@@ -130,27 +149,39 @@ impl Watches {
     }
 
     /// Lets offline visitors go and watches new live ones up to this agent's share.
-    pub fn review(&mut self, ctx: &AgentContext, agent: u32, rng: &mut impl Rng) -> Vec<ClientMessage> {
+    pub fn review(
+        &mut self,
+        ctx: &AgentContext,
+        agent: u32,
+        rng: &mut impl Rng,
+    ) -> Vec<ClientMessage> {
         let mut messages = Vec::new();
         let ledger = &ctx.ledger;
         self.watched.retain(|visitor, watch| {
             let keep = watch.is_awaiting() || ledger.is_online(visitor);
             if !keep {
                 ledger.watch_ended(agent, visitor);
-                messages.push(ClientMessage::Unwatch { visitor: visitor.to_string() });
+                messages.push(ClientMessage::Unwatch {
+                    visitor: visitor.to_string(),
+                });
             }
             keep
         });
-        let wanted =
-            (ctx.agents.watch * ledger.online_count() as f64 / f64::from(ctx.group_agents.max(1))).ceil() as usize;
+        let wanted = (ctx.agents.watch * ledger.online_count() as f64
+            / f64::from(ctx.group_agents.max(1)))
+        .ceil() as usize;
         let wanted = wanted.min(MAX_PER_AGENT);
         let mut tries = wanted.saturating_sub(self.watched.len()) * 2;
         let deadline = Instant::now() + ctx.opener.reply_timeout;
         while self.watched.len() < wanted && tries > 0 {
             tries -= 1;
-            let Some(visitor) = ledger.pick_online(rng) else { break };
+            let Some(visitor) = ledger.pick_online(rng) else {
+                break;
+            };
             if let std::collections::hash_map::Entry::Vacant(slot) = self.watched.entry(visitor) {
-                messages.push(ClientMessage::Lookup { visitor: slot.key().to_string() });
+                messages.push(ClientMessage::Lookup {
+                    visitor: slot.key().to_string(),
+                });
                 self.deadlines.push_back((deadline, slot.key().clone()));
                 slot.insert(Watch::awaiting(&ctx.recorder, deadline));
             }

@@ -52,7 +52,10 @@ pub fn judge(
             summary.errors.values().sum::<u64>()
         )),
         _ if !harness.trusted => Judged::HarnessLimited(harness.reasons.join("; ")),
-        Status::Failed => Judged::Broken { reason: decided.reason.clone(), delivery: failed.iter().any(is_delivery) },
+        Status::Failed => Judged::Broken {
+            reason: decided.reason.clone(),
+            delivery: failed.iter().any(is_delivery),
+        },
         _ => Judged::Held,
     };
     let (status, reason) = match &judged {
@@ -70,7 +73,16 @@ pub fn judge(
         metrics: summary
             .metrics
             .iter()
-            .map(|(name, m)| (name.clone(), Quantiles { count: m.count, p50: m.p50, p99: m.p99 }))
+            .map(|(name, m)| {
+                (
+                    name.clone(),
+                    Quantiles {
+                        count: m.count,
+                        p50: m.p50,
+                        p99: m.p99,
+                    },
+                )
+            })
             .collect(),
         errors: summary.errors.values().sum(),
         check_violations: summary.checks.values().sum(),
@@ -87,7 +99,11 @@ pub fn judge(
 /// closed model are already started and only reconnect, so none starts in the window.) A
 /// level that merely broke still answers something, if only late.
 fn silent(summary: &Summary) -> bool {
-    let received = summary.counters.get(Counter::MessagesReceived.name()).copied().unwrap_or(0);
+    let received = summary
+        .counters
+        .get(Counter::MessagesReceived.name())
+        .copied()
+        .unwrap_or(0);
     received == 0 && summary.errors.values().any(|n| *n > 0)
 }
 
@@ -104,8 +120,17 @@ fn is_delivery(failure: &Failure) -> bool {
 /// the window is judged as a run of its own would be.
 fn report(health: &WindowHealth) -> HealthReport {
     let seconds = &health.seconds;
-    let busy: Vec<f64> = seconds.iter().filter_map(|second| second.cpu_busy).collect();
-    let at = |q| if health.lag.is_empty() { 0 } else { health.lag.value_at_quantile(q) };
+    let busy: Vec<f64> = seconds
+        .iter()
+        .filter_map(|second| second.cpu_busy)
+        .collect();
+    let at = |q| {
+        if health.lag.is_empty() {
+            0
+        } else {
+            health.lag.value_at_quantile(q)
+        }
+    };
     HealthReport {
         cpu_seconds: 0.0,
         peak_rss_bytes: 0,
@@ -113,7 +138,11 @@ fn report(health: &WindowHealth) -> HealthReport {
         cpu_samples: busy.len() as u32,
         cpu_saturated_samples: busy.iter().filter(|busy| **busy >= SATURATED_SHARE).count() as u32,
         lag_p99_us: at(0.99),
-        lag_max_us: if health.lag.is_empty() { 0 } else { health.lag.max() },
+        lag_max_us: if health.lag.is_empty() {
+            0
+        } else {
+            health.lag.max()
+        },
         timeline: seconds.clone(),
         closing: None,
     }
@@ -144,7 +173,9 @@ mod tests {
         let text = format!(
             "name: t\nduration: 10s\nload: {{ stages: [{{ hold: 10s }}] }}\nbehaviors: [{{ name: a, steps: [connect] }}]\nthresholds:\n  presence_ack: [\"p99 < {bound}\"]\n"
         );
-        crate::scenario::from_str(&text, "t.yaml").unwrap().thresholds
+        crate::scenario::from_str(&text, "t.yaml")
+            .unwrap()
+            .thresholds
     }
 
     /// Ten calm seconds, or ten with the harness's timers `lag_us` late throughout.
@@ -165,33 +196,77 @@ mod tests {
     }
 
     fn judged(lost: u64, bound: &str, lag_us: u64) -> Judged {
-        let window = (&totals(lost), Duration::from_secs(5), Duration::from_secs(10));
-        judge(window, (&health(lag_us), None), &thresholds(bound), (100.0, Phase::Step)).0
+        let window = (
+            &totals(lost),
+            Duration::from_secs(5),
+            Duration::from_secs(10),
+        );
+        judge(
+            window,
+            (&health(lag_us), None),
+            &thresholds(bound),
+            (100.0, Phase::Step),
+        )
+        .0
     }
 
     #[test]
     fn a_level_holds_or_breaks_on_its_own_thresholds_and_checks() {
         assert_eq!(judged(0, "10ms", 500), Judged::Held);
-        let Judged::Broken { reason, delivery: false } = judged(0, "1ms", 500) else { panic!() };
-        assert!(reason.contains("presence_ack \"p99 < 1ms\" measured"), "{reason}");
-        assert!(matches!(judged(2, "10ms", 500), Judged::Broken { delivery: true, .. }), "a lost signal stops");
+        let Judged::Broken {
+            reason,
+            delivery: false,
+        } = judged(0, "1ms", 500)
+        else {
+            panic!()
+        };
+        assert!(
+            reason.contains("presence_ack \"p99 < 1ms\" measured"),
+            "{reason}"
+        );
+        assert!(
+            matches!(
+                judged(2, "10ms", 500),
+                Judged::Broken { delivery: true, .. }
+            ),
+            "a lost signal stops"
+        );
     }
 
     #[test]
     fn a_level_with_errors_and_nothing_received_is_the_target_down() {
         let recorder = Recorder::new();
         recorder.error(crate::measure::ErrorKind::Connect);
-        let window = (&totals_of(recorder.drain()), Duration::from_secs(5), Duration::from_secs(10));
-        let (judged, row) = judge(window, (&health(500), None), &thresholds("10ms"), (100.0, Phase::Narrow));
-        let Judged::TargetDown(reason) = judged else { panic!("{judged:?}") };
-        assert_eq!(reason, "nothing received from the target for 10.0s, 1 errors");
+        let window = (
+            &totals_of(recorder.drain()),
+            Duration::from_secs(5),
+            Duration::from_secs(10),
+        );
+        let (judged, row) = judge(
+            window,
+            (&health(500), None),
+            &thresholds("10ms"),
+            (100.0, Phase::Narrow),
+        );
+        let Judged::TargetDown(reason) = judged else {
+            panic!("{judged:?}")
+        };
+        assert_eq!(
+            reason,
+            "nothing received from the target for 10.0s, 1 errors"
+        );
         assert_eq!(row.status, LevelStatus::TargetDown);
     }
 
     #[test]
     fn a_level_the_harness_lagged_through_is_harness_limited_even_when_it_broke() {
-        assert!(matches!(judged(0, "10ms", 60_000), Judged::HarnessLimited(_)));
-        let Judged::HarnessLimited(reason) = judged(0, "1ms", 60_000) else { panic!("never a broken level") };
+        assert!(matches!(
+            judged(0, "10ms", 60_000),
+            Judged::HarnessLimited(_)
+        ));
+        let Judged::HarnessLimited(reason) = judged(0, "1ms", 60_000) else {
+            panic!("never a broken level")
+        };
         assert!(reason.contains("scheduling lag"), "{reason}");
     }
 }

@@ -60,7 +60,11 @@ impl Default for Settings {
             to: None,
             step: 2.0,
             resolution: 0.05,
-            timing: Timing { warmup: Duration::from_secs(5), hold, confirm: hold * 3 },
+            timing: Timing {
+                warmup: Duration::from_secs(5),
+                hold,
+                confirm: hold * 3,
+            },
             require: None,
             plan_for: None,
         }
@@ -83,7 +87,10 @@ fn dimension(load: &Load) -> (&'static str, bool) {
 /// The scenario's own load: its peak level (closed) or its arrival rate (open).
 fn scenario_load(load: &Load) -> f64 {
     match load {
-        Load::Stages(stages) => stages.iter().map(|stage| f64::from(stage.to.max(stage.from))).fold(0.0, f64::max),
+        Load::Stages(stages) => stages
+            .iter()
+            .map(|stage| f64::from(stage.to.max(stage.from)))
+            .fold(0.0, f64::max),
         Load::ArrivalRate { per_second, .. } => *per_second,
     }
 }
@@ -94,8 +101,12 @@ impl Settings {
     pub fn range(&self, plan: &Plan) -> Result<Range, SettingsError> {
         let bad = |text: String| Err(SettingsError(text));
         let (_, whole) = dimension(&plan.load);
-        let to = self.to.unwrap_or_else(|| (scenario_load(&plan.load) * 4.0).max(1.0));
-        let from = self.from.unwrap_or(if whole { (to / 16.0).ceil() } else { to / 16.0 });
+        let to = self
+            .to
+            .unwrap_or_else(|| (scenario_load(&plan.load) * 4.0).max(1.0));
+        let from = self
+            .from
+            .unwrap_or(if whole { (to / 16.0).ceil() } else { to / 16.0 });
         if !(from > 0.0 && from.is_finite()) {
             return bad(format!("--from must be above 0, found {from}"));
         }
@@ -103,12 +114,18 @@ impl Settings {
             return bad(format!("--to ({to}) must be above --from ({from})"));
         }
         if !(self.resolution > 0.0 && self.resolution < 0.5) {
-            return bad(format!("--resolution must be between 0% and 50%, found {}%", self.resolution * 100.0));
+            return bad(format!(
+                "--resolution must be between 0% and 50%, found {}%",
+                self.resolution * 100.0
+            ));
         }
         if !(self.step > 1.0 && self.step.is_finite()) {
             return bad(format!("--step must be above 1, found {}", self.step));
         }
-        if let Some(load) = self.plan_for.filter(|load| !(*load > 0.0 && load.is_finite())) {
+        if let Some(load) = self
+            .plan_for
+            .filter(|load| !(*load > 0.0 && load.is_finite()))
+        {
             return bad(format!("--plan-for must be a load above 0, found {load}"));
         }
         let Timing { hold, confirm, .. } = self.timing;
@@ -119,7 +136,13 @@ impl Settings {
                 humantime::format_duration(confirm)
             ));
         }
-        Ok(Range { from, to, step: self.step, resolution: self.resolution, whole })
+        Ok(Range {
+            from,
+            to,
+            step: self.step,
+            resolution: self.resolution,
+            whole,
+        })
     }
 }
 
@@ -132,7 +155,9 @@ pub async fn search(
     options: Options,
     shutdown: Shutdown,
 ) -> Result<RunResult, RunError> {
-    let range = settings.range(&plan).map_err(|err| RunError::Invalid(err.to_string()))?;
+    let range = settings
+        .range(&plan)
+        .map_err(|err| RunError::Invalid(err.to_string()))?;
     if plan.drills.is_some() {
         return Err(RunError::Invalid(
             "capacity: the scenario has drills; a capacity search holds steady levels (remove the `drills` section)"
@@ -148,7 +173,9 @@ pub async fn search(
     plan.duration = (timing.warmup + timing.confirm) * MAX_LEVELS as u32;
     let (unit, _) = dimension(&plan.load);
     let (search, first) = Search::start(range);
-    let Next::Level { load, phase } = first else { unreachable!("a search starts with a level") };
+    let Next::Level { load, phase } = first else {
+        unreachable!("a search starts with a level")
+    };
     // From nothing up to the first level over half its warm-up, as every step after it.
     let (steer, steering) = steer::steer(0.0);
     steer.set(load, timing.warmup / 2);
@@ -157,8 +184,12 @@ pub async fn search(
     let shown = shown_metrics(&plan);
     let slos = Slo::of(&plan.thresholds);
     let source = match (&plan.target.metrics_url, &plan.target.destination) {
-        (None, Destination::Embedded(_)) => Source::Metrics { harness_included: true },
-        (Some(_), _) => Source::Metrics { harness_included: false },
+        (None, Destination::Embedded(_)) => Source::Metrics {
+            harness_included: true,
+        },
+        (Some(_), _) => Source::Metrics {
+            harness_included: false,
+        },
         (None, _) => Source::NoMetrics,
     };
     let feed = (source != Source::NoMetrics).then(Feed::default);
@@ -175,10 +206,15 @@ pub async fn search(
     let judge = move |summary: &mut Summary, ending: &Ending| -> Verdict {
         let mut record = lock(&record);
         let answer = match (&ending.target_down, record.answer.take()) {
-            (Some(reason), _) => Answer::NoVerdict { reason: reason.clone(), target_down: true },
+            (Some(reason), _) => Answer::NoVerdict {
+                reason: reason.clone(),
+                target_down: true,
+            },
             (None, Some(answer)) => answer,
             (None, None) => Answer::NoVerdict {
-                reason: "stopped before the search had its answer; the table shows the levels judged".into(),
+                reason:
+                    "stopped before the search had its answer; the table shows the levels judged"
+                        .into(),
                 target_down: false,
             },
         };

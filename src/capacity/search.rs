@@ -85,8 +85,21 @@ impl Search {
     /// A search over `range`, and its first level.
     pub fn start(range: Range) -> (Search, Next) {
         let first = range.from;
-        let search = Search { range, load: first, phase: Phase::Step, held: Vec::new(), broken: None, levels: 1 };
-        (search, Next::Level { load: first, phase: Phase::Step })
+        let search = Search {
+            range,
+            load: first,
+            phase: Phase::Step,
+            held: Vec::new(),
+            broken: None,
+            levels: 1,
+        };
+        (
+            search,
+            Next::Level {
+                load: first,
+                phase: Phase::Step,
+            },
+        )
     }
 
     /// Takes the judgement of the level just run and answers what comes next.
@@ -100,19 +113,35 @@ impl Search {
                 })
             }
             Judged::HarnessLimited(reason) => {
-                return Next::Done(Answer::AtLeast { load: self.floor(), limited_at: load, reason })
+                return Next::Done(Answer::AtLeast {
+                    load: self.floor(),
+                    limited_at: load,
+                    reason,
+                })
             }
-            Judged::Broken { reason, delivery: true } => {
+            Judged::Broken {
+                reason,
+                delivery: true,
+            } => {
                 let broken = Broken { load, reason };
                 self.broken = Some(broken.clone());
                 return Next::Done(match self.floor() {
-                    Some(held) => Answer::Capacity { load: held, first_broken: Some(broken), narrowed: false },
-                    None => Answer::Below { first_broken: broken },
+                    Some(held) => Answer::Capacity {
+                        load: held,
+                        first_broken: Some(broken),
+                        narrowed: false,
+                    },
+                    None => Answer::Below {
+                        first_broken: broken,
+                    },
                 });
             }
             // A confirmation that breaks lowers the bracket's top to the answer it was to
             // confirm: the highest level that held below it is the new floor.
-            Judged::Broken { reason, delivery: false } => {
+            Judged::Broken {
+                reason,
+                delivery: false,
+            } => {
                 if self.broken.as_ref().is_none_or(|broken| load < broken.load) {
                     self.broken = Some(Broken { load, reason });
                 }
@@ -131,20 +160,34 @@ impl Search {
 
     /// The highest level that held below the lowest that broke.
     fn floor(&self) -> Option<f64> {
-        let below = |load: &&f64| self.broken.as_ref().is_none_or(|broken| **load < broken.load);
+        let below = |load: &&f64| {
+            self.broken
+                .as_ref()
+                .is_none_or(|broken| **load < broken.load)
+        };
         self.held.iter().filter(below).copied().reduce(f64::max)
     }
 
     fn next(&mut self) -> Next {
-        let Range { to, step, resolution, whole, .. } = self.range;
+        let Range {
+            to,
+            step,
+            resolution,
+            whole,
+            ..
+        } = self.range;
         let next = match (self.floor(), &self.broken) {
-            (None, Some(broken)) => return Next::Done(Answer::Below { first_broken: broken.clone() }),
+            (None, Some(broken)) => {
+                return Next::Done(Answer::Below {
+                    first_broken: broken.clone(),
+                })
+            }
             (Some(held), None) if held >= to => (held, Phase::Confirm),
             (Some(held), None) => (self.round(held * step).min(to), Phase::Step),
             (Some(held), Some(broken)) => {
                 let mid = self.round((held + broken.load) / 2.0);
-                let narrow =
-                    broken.load - held <= resolution * broken.load || (whole && (mid <= held || mid >= broken.load));
+                let narrow = broken.load - held <= resolution * broken.load
+                    || (whole && (mid <= held || mid >= broken.load));
                 if narrow {
                     (held, Phase::Confirm)
                 } else {
@@ -155,15 +198,23 @@ impl Search {
         };
         if self.levels >= MAX_LEVELS {
             return Next::Done(match self.floor() {
-                Some(held) => Answer::Capacity { load: held, first_broken: self.broken.clone(), narrowed: false },
-                None => {
-                    Answer::NoVerdict { reason: format!("no answer after {MAX_LEVELS} levels"), target_down: false }
-                }
+                Some(held) => Answer::Capacity {
+                    load: held,
+                    first_broken: self.broken.clone(),
+                    narrowed: false,
+                },
+                None => Answer::NoVerdict {
+                    reason: format!("no answer after {MAX_LEVELS} levels"),
+                    target_down: false,
+                },
             });
         }
         self.levels += 1;
         (self.load, self.phase) = next;
-        Next::Level { load: next.0, phase: next.1 }
+        Next::Level {
+            load: next.0,
+            phase: next.1,
+        }
     }
 
     fn round(&self, load: f64) -> f64 {
@@ -179,7 +230,13 @@ impl Search {
 mod tests {
     use super::*;
 
-    const RANGE: Range = Range { from: 50.0, to: 1600.0, step: 2.0, resolution: 0.05, whole: true };
+    const RANGE: Range = Range {
+        from: 50.0,
+        to: 1600.0,
+        step: 2.0,
+        resolution: 0.05,
+        whole: true,
+    };
 
     /// Runs a search against a server that holds up to `capacity`, breaking above it, and
     /// answers the levels it ran and its answer.
@@ -203,7 +260,10 @@ mod tests {
             if load <= capacity {
                 Judged::Held
             } else {
-                Judged::Broken { reason: format!("p99 over at {load}"), delivery: false }
+                Judged::Broken {
+                    reason: format!("p99 over at {load}"),
+                    delivery: false,
+                }
             }
         }
     }
@@ -214,11 +274,24 @@ mod tests {
         let loads: Vec<f64> = levels.iter().map(|(load, _)| *load).collect();
         assert_eq!(&loads[..5], [50.0, 100.0, 200.0, 400.0, 300.0]);
         assert_eq!(levels.last().unwrap().1, Phase::Confirm);
-        let Answer::Capacity { load, first_broken: Some(broken), narrowed: true } = answer else {
+        let Answer::Capacity {
+            load,
+            first_broken: Some(broken),
+            narrowed: true,
+        } = answer
+        else {
             panic!("{answer:?}")
         };
-        assert!(load <= 333.0 && broken.load > 333.0, "{load} held, {} broke", broken.load);
-        assert!(broken.load - load <= 0.05 * broken.load, "within the resolution: {load}..{}", broken.load);
+        assert!(
+            load <= 333.0 && broken.load > 333.0,
+            "{load} held, {} broke",
+            broken.load
+        );
+        assert!(
+            broken.load - load <= 0.05 * broken.load,
+            "within the resolution: {load}..{}",
+            broken.load
+        );
         assert_eq!(broken.reason, format!("p99 over at {}", broken.load));
     }
 
@@ -226,63 +299,157 @@ mod tests {
     fn a_top_that_holds_is_at_least_the_range_and_a_first_level_that_breaks_is_below_it() {
         let (levels, answer) = search(RANGE, knee(1e9));
         assert_eq!(levels.last(), Some(&(1600.0, Phase::Confirm)));
-        assert_eq!(answer, Answer::Capacity { load: 1600.0, first_broken: None, narrowed: false });
+        assert_eq!(
+            answer,
+            Answer::Capacity {
+                load: 1600.0,
+                first_broken: None,
+                narrowed: false
+            }
+        );
         let (levels, answer) = search(RANGE, knee(10.0));
         assert_eq!(levels.len(), 1);
-        assert!(matches!(answer, Answer::Below { first_broken: Broken { load: 50.0, .. } }), "{answer:?}");
+        assert!(
+            matches!(
+                answer,
+                Answer::Below {
+                    first_broken: Broken { load: 50.0, .. }
+                }
+            ),
+            "{answer:?}"
+        );
     }
 
     #[test]
     fn a_harness_limited_level_gives_at_least_never_a_capacity() {
-        let judge = |load: f64, _| if load >= 400.0 { Judged::HarnessLimited("lag".into()) } else { Judged::Held };
+        let judge = |load: f64, _| {
+            if load >= 400.0 {
+                Judged::HarnessLimited("lag".into())
+            } else {
+                Judged::Held
+            }
+        };
         let (levels, answer) = search(RANGE, judge);
         assert_eq!(levels.len(), 4, "stops at the first harness-limited level");
-        assert_eq!(answer, Answer::AtLeast { load: Some(200.0), limited_at: 400.0, reason: "lag".into() });
+        assert_eq!(
+            answer,
+            Answer::AtLeast {
+                load: Some(200.0),
+                limited_at: 400.0,
+                reason: "lag".into()
+            }
+        );
         // Even while narrowing a bracket the server set: the bound, not a capacity.
         let judge = |load: f64, _| match load {
-            l if l >= 400.0 => Judged::Broken { reason: "p99".into(), delivery: false },
+            l if l >= 400.0 => Judged::Broken {
+                reason: "p99".into(),
+                delivery: false,
+            },
             l if l >= 300.0 => Judged::HarnessLimited("cpu".into()),
             _ => Judged::Held,
         };
         let (_, answer) = search(RANGE, judge);
-        assert_eq!(answer, Answer::AtLeast { load: Some(200.0), limited_at: 300.0, reason: "cpu".into() });
+        assert_eq!(
+            answer,
+            Answer::AtLeast {
+                load: Some(200.0),
+                limited_at: 300.0,
+                reason: "cpu".into()
+            }
+        );
     }
 
     #[test]
     fn a_delivery_check_failing_stops_the_climb_at_that_level() {
         let judge = |load: f64, _| {
             if load >= 200.0 {
-                Judged::Broken { reason: "signals_lost 3".into(), delivery: true }
+                Judged::Broken {
+                    reason: "signals_lost 3".into(),
+                    delivery: true,
+                }
             } else {
                 Judged::Held
             }
         };
         let (levels, answer) = search(RANGE, judge);
-        assert_eq!(levels.iter().map(|l| l.0).collect::<Vec<_>>(), [50.0, 100.0, 200.0], "no level after it");
-        let broken = Broken { load: 200.0, reason: "signals_lost 3".into() };
-        assert_eq!(answer, Answer::Capacity { load: 100.0, first_broken: Some(broken), narrowed: false });
+        assert_eq!(
+            levels.iter().map(|l| l.0).collect::<Vec<_>>(),
+            [50.0, 100.0, 200.0],
+            "no level after it"
+        );
+        let broken = Broken {
+            load: 200.0,
+            reason: "signals_lost 3".into(),
+        };
+        assert_eq!(
+            answer,
+            Answer::Capacity {
+                load: 100.0,
+                first_broken: Some(broken),
+                narrowed: false
+            }
+        );
     }
 
     #[test]
     fn a_confirmation_that_fails_narrows_again_below_it() {
         // Holds up to 333 on short plateaus, but only up to 310 on the long one.
         let judge = |load: f64, phase| {
-            let capacity = if phase == Phase::Confirm { 310.0 } else { 333.0 };
+            let capacity = if phase == Phase::Confirm {
+                310.0
+            } else {
+                333.0
+            };
             knee(capacity)(load, phase)
         };
         let (levels, answer) = search(RANGE, judge);
-        let confirms = levels.iter().filter(|(_, phase)| *phase == Phase::Confirm).count();
+        let confirms = levels
+            .iter()
+            .filter(|(_, phase)| *phase == Phase::Confirm)
+            .count();
         assert!(confirms >= 2, "{levels:?}");
-        let Answer::Capacity { load, narrowed: true, .. } = answer else { panic!("{answer:?}") };
+        let Answer::Capacity {
+            load,
+            narrowed: true,
+            ..
+        } = answer
+        else {
+            panic!("{answer:?}")
+        };
         assert!(load <= 310.0, "{load}");
     }
 
     #[test]
     fn a_target_down_is_no_verdict_and_rates_need_not_be_whole() {
         let (_, answer) = search(RANGE, |_, _| Judged::TargetDown("refused".into()));
-        assert!(matches!(answer, Answer::NoVerdict { target_down: true, .. }), "{answer:?}");
-        let rates = Range { from: 5.0, to: 80.0, step: 2.0, resolution: 0.05, whole: false };
-        let Answer::Capacity { load, first_broken: Some(broken), .. } = search(rates, knee(23.3)).1 else { panic!() };
-        assert!(load <= 23.3 && broken.load > 23.3 && broken.load - load <= 0.05 * broken.load, "{load}");
+        assert!(
+            matches!(
+                answer,
+                Answer::NoVerdict {
+                    target_down: true,
+                    ..
+                }
+            ),
+            "{answer:?}"
+        );
+        let rates = Range {
+            from: 5.0,
+            to: 80.0,
+            step: 2.0,
+            resolution: 0.05,
+            whole: false,
+        };
+        let Answer::Capacity {
+            load,
+            first_broken: Some(broken),
+            ..
+        } = search(rates, knee(23.3)).1
+        else {
+            panic!()
+        };
+        assert!(
+            load <= 23.3 && broken.load > 23.3 && broken.load - load <= 0.05 * broken.load,
+            "{load}"
+        );
     }
 }

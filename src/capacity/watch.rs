@@ -68,8 +68,24 @@ impl Watch {
         (health_rx, server): (oneshot::Receiver<HealthHandle>, Option<Feed>),
         record: Shared,
     ) -> Watch {
-        let level = Level { load: first.0, phase: first.1, since: Duration::ZERO, window: None };
-        Watch { search, steer, timing, thresholds, unit, health: None, health_rx, server, level, record }
+        let level = Level {
+            load: first.0,
+            phase: first.1,
+            since: Duration::ZERO,
+            window: None,
+        };
+        Watch {
+            search,
+            steer,
+            timing,
+            thresholds,
+            unit,
+            health: None,
+            health_rx,
+            server,
+            level,
+            record,
+        }
     }
 
     fn step(&mut self, snapshot: &Snapshot<'_>) {
@@ -93,7 +109,11 @@ impl Watch {
             return;
         };
         window.add(snapshot);
-        let hold = if self.level.phase == Phase::Confirm { self.timing.confirm } else { self.timing.hold };
+        let hold = if self.level.phase == Phase::Confirm {
+            self.timing.confirm
+        } else {
+            self.timing.hold
+        };
         // An interval is a second give or take a few milliseconds of the collector's timer.
         if window.length + SLACK < hold {
             return;
@@ -102,21 +122,31 @@ impl Watch {
         // The health monitor's seconds are not the collector's intervals: those that overlap
         // the window by most of their length are the window's.
         let health = self.health.as_ref().map_or_else(
-            || WindowHealth { seconds: Vec::new(), lag: new_histogram() },
+            || WindowHealth {
+                seconds: Vec::new(),
+                lag: new_histogram(),
+            },
             |health| {
                 let half = |second: &HealthSecond| second.start + second.length / 2;
-                let within = |second: &HealthSecond| half(second) >= start && half(second) < start + length;
+                let within =
+                    |second: &HealthSecond| half(second) >= start && half(second) < start + length;
                 let since = start.saturating_sub(Duration::from_secs(1));
                 WindowHealth {
-                    seconds: health.seconds_since(since).into_iter().filter(within).collect(),
+                    seconds: health
+                        .seconds_since(since)
+                        .into_iter()
+                        .filter(within)
+                        .collect(),
                     lag: health.take_lag_window(),
                 }
             },
         );
         let server = self.server.as_ref().and_then(|feed| {
             let scrapes = feed.take();
-            let within: Vec<_> =
-                scrapes.into_iter().filter(|scrape| scrape.at >= start && scrape.at <= start + length).collect();
+            let within: Vec<_> = scrapes
+                .into_iter()
+                .filter(|scrape| scrape.at >= start && scrape.at <= start + length)
+                .collect();
             window_cost(&within)
         });
         let level = (self.level.load, self.level.phase);
@@ -128,14 +158,23 @@ impl Watch {
             row.phase,
             row.load,
             self.unit,
-            if row.reason.is_empty() { "held" } else { &row.reason }
+            if row.reason.is_empty() {
+                "held"
+            } else {
+                &row.reason
+            }
         );
         lock(&self.record).levels.push(row);
         match self.search.judged(judged) {
             Next::Level { load, phase } => {
                 // Ramped over half the warm-up: a step up is not a connect storm at one instant.
                 self.steer.set(load, self.timing.warmup / 2);
-                self.level = Level { load, phase, since: snapshot.elapsed, window: None };
+                self.level = Level {
+                    load,
+                    phase,
+                    since: snapshot.elapsed,
+                    window: None,
+                };
             }
             Next::Done(answer) => {
                 lock(&self.record).answer = Some(answer);

@@ -105,7 +105,13 @@ impl VisitorEntry {
 impl Ledger {
     pub fn new(recorder: Recorder, grace: Duration) -> Self {
         let drills = Drills::new(None, recorder.clone(), Instant::now());
-        Ledger { state: Mutex::new(State::default()), recorder, grace, drills, roster: true }
+        Ledger {
+            state: Mutex::new(State::default()),
+            recorder,
+            grace,
+            drills,
+            roster: true,
+        }
     }
 
     /// No roster: for runs without agents, where nothing would read it.
@@ -146,7 +152,11 @@ impl Ledger {
 
 impl State {
     fn forget_if_empty(&mut self, visitor: &str) {
-        if self.visitors.get(visitor).is_some_and(VisitorEntry::is_empty) {
+        if self
+            .visitors
+            .get(visitor)
+            .is_some_and(VisitorEntry::is_empty)
+        {
             self.visitors.remove(visitor);
         }
     }

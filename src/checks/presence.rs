@@ -39,24 +39,43 @@ impl Ledger {
     pub fn presence_acked(&self, visitor: &str, marker: u64, now: Instant) {
         let mut state = self.lock();
         let state = &mut *state;
-        let Some(key) = state.visitors.get_key_value(visitor).map(|(key, _)| key.clone()) else { return };
-        let Some(entry) = state.visitors.get_mut(visitor) else { return };
+        let Some(key) = state
+            .visitors
+            .get_key_value(visitor)
+            .map(|(key, _)| key.clone())
+        else {
+            return;
+        };
+        let Some(entry) = state.visitors.get_mut(visitor) else {
+            return;
+        };
         if entry.acked.len() == MARKERS_KEPT {
             entry.acked.pop_front();
         }
         entry.acked.push_back((marker, now));
         for watcher in &entry.watchers {
             let due = now + self.grace;
-            state.presence_dues.push_back(PresenceDue { due, visitor: key.clone(), agent: watcher.agent, marker });
+            state.presence_dues.push_back(PresenceDue {
+                due,
+                visitor: key.clone(),
+                agent: watcher.agent,
+                marker,
+            });
         }
     }
 
     /// `agent` started watching `visitor` (its `lookup` was answered with `marker`, if any).
     pub fn watch_started(&self, agent: u32, visitor: &str, marker: Option<u64>, online: bool) {
         let mut state = self.lock();
-        let Some(entry) = state.visitors.get_mut(visitor) else { return };
+        let Some(entry) = state.visitors.get_mut(visitor) else {
+            return;
+        };
         if !entry.watchers.iter().any(|w| w.agent == agent) {
-            entry.watchers.push(Watcher { agent, seen_marker: marker.unwrap_or(0), seen_online: online });
+            entry.watchers.push(Watcher {
+                agent,
+                seen_marker: marker.unwrap_or(0),
+                seen_online: online,
+            });
         }
     }
 
@@ -70,10 +89,21 @@ impl Ledger {
     }
 
     /// `agent` received a `presence` event for `visitor`.
-    pub fn presence_event(&self, agent: u32, visitor: &str, marker: Option<u64>, online: bool, now: Instant) {
+    pub fn presence_event(
+        &self,
+        agent: u32,
+        visitor: &str,
+        marker: Option<u64>,
+        online: bool,
+        now: Instant,
+    ) {
         let mut state = self.lock();
-        let Some(entry) = state.visitors.get_mut(visitor) else { return };
-        let Some(watcher) = entry.watchers.iter_mut().find(|w| w.agent == agent) else { return };
+        let Some(entry) = state.visitors.get_mut(visitor) else {
+            return;
+        };
+        let Some(watcher) = entry.watchers.iter_mut().find(|w| w.agent == agent) else {
+            return;
+        };
         let marker = marker.unwrap_or(0);
         if marker > watcher.seen_marker {
             watcher.seen_marker = marker;
@@ -89,8 +119,10 @@ impl Ledger {
                 }
             }
         }
-        let confirmed_long_ago =
-            entry.acked.iter().any(|(acked, at)| *acked > marker && now.saturating_duration_since(*at) > self.grace);
+        let confirmed_long_ago = entry
+            .acked
+            .iter()
+            .any(|(acked, at)| *acked > marker && now.saturating_duration_since(*at) > self.grace);
         if confirmed_long_ago {
             self.recorder.violation(Check::PresenceStale);
         }
@@ -98,7 +130,9 @@ impl Ledger {
 
     pub(super) fn sweep_presence(&self, state: &mut State, now: Instant) {
         while state.presence_dues.front().is_some_and(|due| due.due < now) {
-            let Some(due) = state.presence_dues.pop_front() else { break };
+            let Some(due) = state.presence_dues.pop_front() else {
+                break;
+            };
             let seen = state
                 .visitors
                 .get(&due.visitor)

@@ -18,7 +18,10 @@ impl Ledger {
         }
         let mut state = self.lock();
         let state = &mut *state;
-        let key = state.visitors.get_key_value(visitor).map_or_else(|| Arc::from(visitor), |(k, _)| k.clone());
+        let key = state
+            .visitors
+            .get_key_value(visitor)
+            .map_or_else(|| Arc::from(visitor), |(k, _)| k.clone());
         let online_len = state.online.len();
         let entry = state.visitors.entry(key.clone()).or_default();
         if entry.online_at.is_none() {
@@ -45,8 +48,12 @@ impl Ledger {
         }
         let mut state = self.lock();
         let state = &mut *state;
-        let Some(entry) = state.visitors.get_mut(visitor) else { return };
-        let Some(position) = entry.online_at.take() else { return };
+        let Some(entry) = state.visitors.get_mut(visitor) else {
+            return;
+        };
+        let Some(position) = entry.online_at.take() else {
+            return;
+        };
         entry.transition = Some((false, now));
         entry.focus_moves_by = None;
         let outstanding = std::mem::take(&mut entry.outstanding);
@@ -85,7 +92,11 @@ impl Ledger {
     pub fn pick_visitor(&self, offline_share: f64, rng: &mut impl Rng) -> Option<(Arc<str>, bool)> {
         let state = self.lock();
         let want_offline = offline_share > 0.0 && rng.random_bool(offline_share.min(1.0));
-        let (first, second) = if want_offline { (false, true) } else { (true, false) };
+        let (first, second) = if want_offline {
+            (false, true)
+        } else {
+            (true, false)
+        };
         pick(&state, first, rng).or_else(|| pick(&state, second, rng))
     }
 
@@ -101,17 +112,25 @@ impl Ledger {
 
     /// Whether `visitor` is online now.
     pub fn is_online(&self, visitor: &str) -> bool {
-        self.lock().visitors.get(visitor).is_some_and(|entry| entry.online_at.is_some())
+        self.lock()
+            .visitors
+            .get(visitor)
+            .is_some_and(|entry| entry.online_at.is_some())
     }
 }
 
 fn pick(state: &State, online: bool, rng: &mut impl Rng) -> Option<(Arc<str>, bool)> {
-    let found = if online { pick_online(state, rng) } else { pick_offline(state, rng) };
+    let found = if online {
+        pick_online(state, rng)
+    } else {
+        pick_offline(state, rng)
+    };
     found.map(|visitor| (visitor, online))
 }
 
 fn pick_online(state: &State, rng: &mut impl Rng) -> Option<Arc<str>> {
-    (!state.online.is_empty()).then(|| state.online[rng.random_range(0..state.online.len())].clone())
+    (!state.online.is_empty())
+        .then(|| state.online[rng.random_range(0..state.online.len())].clone())
 }
 
 /// A lately-left visitor that is still offline; a few tries, since some came back.
@@ -121,7 +140,10 @@ fn pick_offline(state: &State, rng: &mut impl Rng) -> Option<Arc<str>> {
     }
     (0..8).find_map(|_| {
         let candidate = &state.recently_left[rng.random_range(0..state.recently_left.len())];
-        let offline = state.visitors.get(candidate).is_none_or(|entry| entry.online_at.is_none());
+        let offline = state
+            .visitors
+            .get(candidate)
+            .is_none_or(|entry| entry.online_at.is_none());
         offline.then(|| candidate.clone())
     })
 }

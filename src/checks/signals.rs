@@ -52,7 +52,14 @@ pub enum Receipt {
 
 impl Ledger {
     /// An agent sent signal `number` to `visitor`, intended at `intended`.
-    pub fn signal_sent(&self, agent: u32, number: u64, visitor: Arc<str>, kind: SignalKind, intended: Instant) {
+    pub fn signal_sent(
+        &self,
+        agent: u32,
+        number: u64,
+        visitor: Arc<str>,
+        kind: SignalKind,
+        intended: Instant,
+    ) {
         let mut state = self.lock();
         let state = &mut *state;
         let entry = state.visitors.entry(visitor.clone()).or_default();
@@ -61,7 +68,15 @@ impl Ledger {
         let newest = state.newest_signal.entry(agent).or_insert(0);
         *newest = (*newest).max(number);
         let drill = self.drills.current_event();
-        let signal = SignalEntry { visitor, intended, kind, queued: !online, confirmed: false, due_by: None, drill };
+        let signal = SignalEntry {
+            visitor,
+            intended,
+            kind,
+            queued: !online,
+            confirmed: false,
+            due_by: None,
+            drill,
+        };
         state.signals.insert((agent, number), signal);
     }
 
@@ -77,9 +92,15 @@ impl Ledger {
             }
             return;
         }
-        let Some(entry) = state.signals.get_mut(&(agent, number)) else { return };
+        let Some(entry) = state.signals.get_mut(&(agent, number)) else {
+            return;
+        };
         entry.confirmed = true;
-        let Some(visitor) = state.visitors.get(&entry.visitor).filter(|visitor| visitor.online_at.is_some()) else {
+        let Some(visitor) = state
+            .visitors
+            .get(&entry.visitor)
+            .filter(|visitor| visitor.online_at.is_some())
+        else {
             return;
         };
         if entry.due_by.is_none() {
@@ -101,11 +122,21 @@ impl Ledger {
         }
         let mut state = self.lock();
         let state = &mut *state;
-        let Some(entry) = state.visitors.get_mut(visitor).filter(|entry| entry.online_at.is_some()) else { return };
+        let Some(entry) = state
+            .visitors
+            .get_mut(visitor)
+            .filter(|entry| entry.online_at.is_some())
+        else {
+            return;
+        };
         let by = now + FOCUS_MOVE_WITHIN;
         entry.focus_moves_by = Some(by);
         for signal in &entry.outstanding {
-            if let Some(kept) = state.signals.get_mut(signal).filter(|kept| kept.due_by.is_some_and(|due| due >= now)) {
+            if let Some(kept) = state
+                .signals
+                .get_mut(signal)
+                .filter(|kept| kept.due_by.is_some_and(|due| due >= now))
+            {
                 kept.due_by = Some(by + self.grace);
             }
         }
@@ -120,13 +151,16 @@ impl Ledger {
         }
         let mut state = self.lock();
         let state = &mut *state;
-        let Some(entry) = state.visitors.get_mut(visitor) else { return };
+        let Some(entry) = state.visitors.get_mut(visitor) else {
+            return;
+        };
         if entry.focus_moves_by.take().is_none() {
             return;
         }
         let due = now + self.grace;
         for signal in &entry.outstanding {
-            let waiting = |kept: &&mut SignalEntry| kept.confirmed && kept.due_by.is_none_or(|by| by >= now);
+            let waiting =
+                |kept: &&mut SignalEntry| kept.confirmed && kept.due_by.is_none_or(|by| by >= now);
             if let Some(kept) = state.signals.get_mut(signal).filter(waiting) {
                 kept.due_by = Some(due);
             }
@@ -136,12 +170,24 @@ impl Ledger {
     /// `visitor` received signal `number` of `agent` on a tab that has focus (or not). One
     /// that is not tracked was received before, unless its agent never sent that number:
     /// agents number their signals 1, 2, 3, ... and report each before sending it.
-    pub fn signal_received(&self, agent: u32, number: u64, visitor: &str, focused: bool) -> Receipt {
+    pub fn signal_received(
+        &self,
+        agent: u32,
+        number: u64,
+        visitor: &str,
+        focused: bool,
+    ) -> Receipt {
         let mut state = self.lock();
         let receipt = match state.signals.get(&(agent, number)) {
             Some(entry) if *entry.visitor == *visitor => Receipt::First,
             Some(_) => Receipt::Unknown,
-            None if state.newest_signal.get(&agent).is_some_and(|newest| number <= *newest) => Receipt::Duplicate,
+            None if state
+                .newest_signal
+                .get(&agent)
+                .is_some_and(|newest| number <= *newest) =>
+            {
+                Receipt::Duplicate
+            }
             None => Receipt::Unknown,
         };
         match receipt {
@@ -153,7 +199,9 @@ impl Ledger {
         if receipt != Receipt::First {
             return receipt;
         }
-        let Some(entry) = state.signals.remove(&(agent, number)) else { return receipt };
+        let Some(entry) = state.signals.remove(&(agent, number)) else {
+            return receipt;
+        };
         forget_outstanding(&mut state, visitor, (agent, number));
         drop(state);
         let metric = match (entry.kind, entry.queued) {
@@ -161,7 +209,8 @@ impl Ledger {
             (SignalKind::Signal, true) => Metric::QueuedSignalDelivery,
             (SignalKind::Signal, false) => Metric::SignalDelivery,
         };
-        self.drills.signal_delivered(metric, entry.drill, entry.intended);
+        self.drills
+            .signal_delivered(metric, entry.drill, entry.intended);
         Receipt::First
     }
 
@@ -172,7 +221,9 @@ impl Ledger {
                 self.recorder.violation(Check::SignalsLost);
                 self.drills.signal_lost(entry.drill);
                 settled.push((*key, entry.visitor.clone()));
-            } else if entry.due_by.is_none() && now.saturating_duration_since(entry.intended) > UNDELIVERABLE_AFTER {
+            } else if entry.due_by.is_none()
+                && now.saturating_duration_since(entry.intended) > UNDELIVERABLE_AFTER
+            {
                 self.recorder.count(Counter::SignalsUndeliverable, 1);
                 settled.push((*key, entry.visitor.clone()));
             }
@@ -189,8 +240,13 @@ impl Ledger {
         let mut state = self.lock();
         self.sweep_signals(&mut state, now);
         self.sweep_presence(&mut state, now);
-        let undeliverable = state.signals.values().filter(|entry| entry.due_by.is_none()).count();
-        self.recorder.count(Counter::SignalsUndeliverable, undeliverable as u64);
+        let undeliverable = state
+            .signals
+            .values()
+            .filter(|entry| entry.due_by.is_none())
+            .count();
+        self.recorder
+            .count(Counter::SignalsUndeliverable, undeliverable as u64);
     }
 }
 
@@ -208,11 +264,20 @@ mod tests {
     use std::time::Duration;
 
     fn totals(recorder: &Recorder) -> Totals {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         runtime.block_on(async {
             let cancel = tokio_util::sync::CancellationToken::new();
             cancel.cancel();
-            crate::measure::collector::collect(recorder.clone(), Duration::from_secs(60), Vec::new(), cancel).await
+            crate::measure::collector::collect(
+                recorder.clone(),
+                Duration::from_secs(60),
+                Vec::new(),
+                cancel,
+            )
+            .await
         })
     }
 
@@ -231,7 +296,11 @@ mod tests {
         assert_eq!(totals.histogram(Metric::SignalDelivery).len(), 1);
         assert_eq!(totals.violations(Check::SignalsDuplicated), 1);
         assert_eq!(totals.violations(Check::SignalsLost), 0);
-        assert_eq!(ledger.outstanding_signals(), 0, "settled signals are forgotten");
+        assert_eq!(
+            ledger.outstanding_signals(),
+            0,
+            "settled signals are forgotten"
+        );
     }
 
     #[test]
@@ -242,10 +311,26 @@ mod tests {
         ledger.visitor_connected("v", now);
         ledger.signal_sent(0, 1, "v".into(), SignalKind::Signal, now);
         ledger.signal_sent(0, 2, "w".into(), SignalKind::Signal, now);
-        assert_eq!(ledger.signal_received(0, 3, "v", true), Receipt::Unknown, "a number agent 0 never used");
-        assert_eq!(ledger.signal_received(1, 1, "v", true), Receipt::Unknown, "an agent that sent nothing");
-        assert_eq!(ledger.signal_received(0, 2, "v", true), Receipt::Unknown, "sent to another visitor");
-        assert_eq!(ledger.signal_received(0, 2, "w", true), Receipt::First, "and still due to that one");
+        assert_eq!(
+            ledger.signal_received(0, 3, "v", true),
+            Receipt::Unknown,
+            "a number agent 0 never used"
+        );
+        assert_eq!(
+            ledger.signal_received(1, 1, "v", true),
+            Receipt::Unknown,
+            "an agent that sent nothing"
+        );
+        assert_eq!(
+            ledger.signal_received(0, 2, "v", true),
+            Receipt::Unknown,
+            "sent to another visitor"
+        );
+        assert_eq!(
+            ledger.signal_received(0, 2, "w", true),
+            Receipt::First,
+            "and still due to that one"
+        );
         assert_eq!(ledger.signal_received(0, 1, "v", true), Receipt::First);
         assert_eq!(ledger.signal_received(0, 1, "v", true), Receipt::Duplicate);
         let totals = totals(&recorder);
@@ -295,7 +380,11 @@ mod tests {
         assert_eq!(totals.violations(Check::SignalsLost), 0);
         assert_eq!(totals.violations(Check::SignalsUnfocused), 1);
         assert_eq!(totals.histogram(Metric::QueuedSignalDelivery).len(), 1);
-        assert_eq!(totals.counter(Counter::SignalsUndeliverable), 1, "w never came");
+        assert_eq!(
+            totals.counter(Counter::SignalsUndeliverable),
+            1,
+            "w never came"
+        );
     }
 
     #[test]
@@ -312,11 +401,19 @@ mod tests {
         // An HTTP tab the client stopped polling: the server notices after its disconnect delay.
         let moved = Instant::now() + Duration::from_secs(5);
         ledger.sweep(moved);
-        assert_eq!(totals(&recorder).violations(Check::SignalsLost), 0, "nothing is due before the focus moved");
+        assert_eq!(
+            totals(&recorder).violations(Check::SignalsLost),
+            0,
+            "nothing is due before the focus moved"
+        );
         ledger.focus_moved("v", moved);
         assert_eq!(ledger.signal_received(0, 1, "v", true), Receipt::First);
         ledger.sweep(moved + Duration::from_secs(1));
-        assert_eq!(totals(&recorder).violations(Check::SignalsLost), 1, "2 was due from the focus move");
+        assert_eq!(
+            totals(&recorder).violations(Check::SignalsLost),
+            1,
+            "2 was due from the focus move"
+        );
     }
 
     #[test]

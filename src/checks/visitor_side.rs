@@ -87,7 +87,12 @@ impl FocusExpectation {
     pub fn moved(&mut self, focused: Option<&str>, to: &str, now: Instant, contested: bool) {
         let from = self.holder.take().or_else(|| focused.map(Box::from));
         if let Some(from) = from.filter(|from| &**from != to) {
-            self.blurs.push(PendingBlur { tab: from.into(), to: to.to_owned(), started: now, due: None });
+            self.blurs.push(PendingBlur {
+                tab: from.into(),
+                to: to.to_owned(),
+                started: now,
+                due: None,
+            });
         }
         self.holder = Some(to.into());
         self.contested = contested;
@@ -98,7 +103,11 @@ impl FocusExpectation {
     /// may not have seen the move at all (a `focus` stuck behind a stall, a new tab whose
     /// connect outlasts the grace), so nothing can be expected of it.
     pub fn confirmed(&mut self, to: &str, now: Instant, grace: Duration) {
-        for blur in self.blurs.iter_mut().filter(|blur| blur.to == to && blur.due.is_none()) {
+        for blur in self
+            .blurs
+            .iter_mut()
+            .filter(|blur| blur.to == to && blur.due.is_none())
+        {
             blur.due = Some(now + grace);
         }
     }
@@ -190,19 +199,35 @@ mod tests {
         focus.moved(Some("t1"), "t2", now, false);
         focus.confirmed("t2", now, GRACE);
         assert_eq!(focus.blurred("t1", false), BlurVerdict::Expected(now));
-        assert_eq!(focus.take_missing(now + GRACE * 2, Duration::ZERO), 0, "satisfied");
+        assert_eq!(
+            focus.take_missing(now + GRACE * 2, Duration::ZERO),
+            0,
+            "satisfied"
+        );
 
         focus.moved(Some("t2"), "t1", now, false);
         focus.confirmed("t1", now, GRACE);
         assert_eq!(focus.blurred("t1", false), BlurVerdict::Misrouted);
-        assert_eq!(focus.take_missing(now + GRACE * 2, Duration::ZERO), 0, "a misrouted blur is counted once");
+        assert_eq!(
+            focus.take_missing(now + GRACE * 2, Duration::ZERO),
+            0,
+            "a misrouted blur is counted once"
+        );
 
         focus.moved(None, "t2", now, false);
         focus.confirmed("t2", now, GRACE);
         assert!(!focus.any_missing(now, Duration::ZERO));
         assert!(focus.any_missing(now + GRACE * 2, Duration::ZERO));
-        assert_eq!(focus.take_missing(now + GRACE * 2, Duration::ZERO), 1, "blur went to nobody");
-        assert_eq!(focus.take_missing(now + GRACE * 3, Duration::ZERO), 0, "and is counted once");
+        assert_eq!(
+            focus.take_missing(now + GRACE * 2, Duration::ZERO),
+            1,
+            "blur went to nobody"
+        );
+        assert_eq!(
+            focus.take_missing(now + GRACE * 3, Duration::ZERO),
+            0,
+            "and is counted once"
+        );
     }
 
     #[test]
@@ -212,8 +237,16 @@ mod tests {
         focus.moved(Some("t1"), "t2", now, false);
         // Straight back to t1, before the server's blur for t1 arrived.
         focus.moved(Some("t1"), "t1", now, false);
-        assert_eq!(focus.blurred("t1", false), BlurVerdict::Expected(now), "the blur of the first move");
-        assert_eq!(focus.blurred("t2", false), BlurVerdict::Expected(now), "the blur of the second move");
+        assert_eq!(
+            focus.blurred("t1", false),
+            BlurVerdict::Expected(now),
+            "the blur of the first move"
+        );
+        assert_eq!(
+            focus.blurred("t2", false),
+            BlurVerdict::Expected(now),
+            "the blur of the second move"
+        );
         assert_eq!(focus.take_missing(now + GRACE * 2, Duration::ZERO), 0);
     }
 
@@ -224,16 +257,34 @@ mod tests {
         focus.moved(Some("t1"), "t2", now, false);
         focus.confirmed("t2", now, GRACE);
         let late = now + GRACE + Duration::from_secs(2);
-        assert!(!focus.any_missing(late, MISSING_AFTER), "while the visitor runs, late is not missing");
+        assert!(
+            !focus.any_missing(late, MISSING_AFTER),
+            "while the visitor runs, late is not missing"
+        );
         // Back to t1 before the late blur came: it must still be taken for the first move's.
         focus.moved(Some("t2"), "t1", late, false);
         focus.confirmed("t1", late, GRACE);
-        assert_eq!(focus.blurred("t1", false), BlurVerdict::Expected(now), "late, to the right tab: a latency");
-        assert_eq!(focus.take_missing(late + MISSING_AFTER * 2, Duration::ZERO), 1, "the second move's never came");
+        assert_eq!(
+            focus.blurred("t1", false),
+            BlurVerdict::Expected(now),
+            "late, to the right tab: a latency"
+        );
+        assert_eq!(
+            focus.take_missing(late + MISSING_AFTER * 2, Duration::ZERO),
+            1,
+            "the second move's never came"
+        );
         focus.moved(Some("t1"), "t2", now, false);
         focus.confirmed("t2", now, GRACE);
-        assert_eq!(focus.take_missing(now + GRACE + MISSING_AFTER, MISSING_AFTER), 0);
-        assert_eq!(focus.take_missing(now + GRACE + MISSING_AFTER * 2, MISSING_AFTER), 1, "never came at all");
+        assert_eq!(
+            focus.take_missing(now + GRACE + MISSING_AFTER, MISSING_AFTER),
+            0
+        );
+        assert_eq!(
+            focus.take_missing(now + GRACE + MISSING_AFTER * 2, MISSING_AFTER),
+            1,
+            "never came at all"
+        );
     }
 
     #[test]
@@ -243,16 +294,33 @@ mod tests {
         focus.moved(Some("t1"), "t2", now, false);
         // `focused` (or t2's new session) came 8 s after the move: the server was stalled,
         // and could not have blurred t1 before.
-        assert!(!focus.any_missing(now + Duration::from_secs(8), Duration::ZERO), "not confirmed: not due");
+        assert!(
+            !focus.any_missing(now + Duration::from_secs(8), Duration::ZERO),
+            "not confirmed: not due"
+        );
         let confirmed = now + Duration::from_secs(8);
         focus.confirmed("t2", confirmed, GRACE);
         focus.confirmed("t2", confirmed + GRACE, GRACE);
-        assert!(!focus.any_missing(confirmed + Duration::from_secs(1), Duration::ZERO), "within the grace");
-        assert!(focus.any_missing(confirmed + GRACE * 2, Duration::ZERO), "a later `focused` does not move it");
-        assert_eq!(focus.blurred("t1", false), BlurVerdict::Expected(now), "measured from the move");
+        assert!(
+            !focus.any_missing(confirmed + Duration::from_secs(1), Duration::ZERO),
+            "within the grace"
+        );
+        assert!(
+            focus.any_missing(confirmed + GRACE * 2, Duration::ZERO),
+            "a later `focused` does not move it"
+        );
+        assert_eq!(
+            focus.blurred("t1", false),
+            BlurVerdict::Expected(now),
+            "measured from the move"
+        );
         focus.moved(Some("t2"), "t3", now, false);
         focus.confirmed("t3", now, GRACE);
-        assert_eq!(focus.take_missing(now + GRACE * 2, Duration::ZERO), 1, "a blur that never came is still counted");
+        assert_eq!(
+            focus.take_missing(now + GRACE * 2, Duration::ZERO),
+            1,
+            "a blur that never came is still counted"
+        );
     }
 
     #[test]
@@ -265,8 +333,16 @@ mod tests {
         focus.forget("t1");
         focus.moved(Some("t2"), "t1", now, true);
         focus.confirmed("t1", now, GRACE);
-        assert_eq!(focus.blurred("t2", false), BlurVerdict::Expected(now), "t1's connect blurs t2");
-        assert_eq!(focus.blurred("t1", false), BlurVerdict::Reordered, "t2's focus, applied last, blurs t1");
+        assert_eq!(
+            focus.blurred("t2", false),
+            BlurVerdict::Expected(now),
+            "t1's connect blurs t2"
+        );
+        assert_eq!(
+            focus.blurred("t1", false),
+            BlurVerdict::Reordered,
+            "t2's focus, applied last, blurs t1"
+        );
         assert_eq!(focus.take_missing(now + GRACE * 2, Duration::ZERO), 0);
         // From there on focus is where the server says: a move to t1 owes t2 its blur.
         focus.moved(Some("t2"), "t1", now, false);
@@ -275,10 +351,18 @@ mod tests {
         // its own before it saw the move to it: that blur is not judged, and changes nothing.
         focus.moved(Some("t1"), "t2", now, false);
         assert_eq!(focus.blurred("t2", true), BlurVerdict::Unsettled);
-        assert_eq!(focus.blurred("t1", false), BlurVerdict::Expected(now), "the move's own blur still comes");
+        assert_eq!(
+            focus.blurred("t1", false),
+            BlurVerdict::Expected(now),
+            "the move's own blur still comes"
+        );
         // The same blur after an uncontested move to a settled tab is misrouted, once.
         assert_eq!(focus.blurred("t2", false), BlurVerdict::Misrouted);
-        assert_eq!(focus.blurred("t2", false), BlurVerdict::Misrouted, "a second wrong blur counts again");
+        assert_eq!(
+            focus.blurred("t2", false),
+            BlurVerdict::Misrouted,
+            "a second wrong blur counts again"
+        );
     }
 
     #[test]

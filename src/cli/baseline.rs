@@ -38,7 +38,11 @@ pub fn run(command: &BaselineCommand) -> Outcome {
         Ok(summary) => summary,
         Err(err) => return Outcome::InvalidInput(anyhow::Error::msg(err)),
     };
-    if let Some(outcome) = summary.outcome.as_ref().filter(|outcome| outcome.exit_code != 0 && !args.allow_failed) {
+    if let Some(outcome) = summary
+        .outcome
+        .as_ref()
+        .filter(|outcome| outcome.exit_code != 0 && !args.allow_failed)
+    {
         return Outcome::InvalidInput(anyhow::anyhow!(
             "{}: the run did not pass (exit code {}: {}); a baseline holds good runs (--allow-failed adds it anyway)",
             args.summary.display(),
@@ -50,7 +54,11 @@ pub fn run(command: &BaselineCommand) -> Outcome {
         Ok(added) => {
             println!("added {}", added.written.display());
             for file in &added.removed {
-                println!("removed {} (keeping the last {})", file.display(), args.keep);
+                println!(
+                    "removed {} (keeping the last {})",
+                    file.display(),
+                    args.keep
+                );
             }
             Outcome::Passed
         }

@@ -69,7 +69,10 @@ pub fn execute(args: CapacityArgs) -> Outcome {
     let options = match run::options(&args.run, &plan) {
         // A level's line when it is judged is the progress: a bar over the longest search
         // possible would say nothing.
-        Ok(options) => Options { progress: Mode::Off, ..options },
+        Ok(options) => Options {
+            progress: Mode::Off,
+            ..options
+        },
         Err(err) => return Outcome::InvalidInput(err),
     };
     let settings = Settings {
@@ -77,15 +80,18 @@ pub fn execute(args: CapacityArgs) -> Outcome {
         to: args.to,
         step: args.step,
         resolution: args.resolution,
-        timing: Timing { warmup: args.warmup, hold: args.hold, confirm: args.confirm.unwrap_or(args.hold * 3) },
+        timing: Timing {
+            warmup: args.warmup,
+            hold: args.hold,
+            confirm: args.confirm.unwrap_or(args.hold * 3),
+        },
         require: args.require,
         plan_for: args.plan_for,
     };
     run::raise_open_file_limit();
-    run::carry_out(
-        args.run.threads,
-        |shutdown| async move { capacity::search(plan, &settings, options, shutdown).await },
-    )
+    run::carry_out(args.run.threads, |shutdown| async move {
+        capacity::search(plan, &settings, options, shutdown).await
+    })
 }
 
 /// The `run` options a search does not take: it is one process, one whole run, judged by
@@ -93,7 +99,10 @@ pub fn execute(args: CapacityArgs) -> Outcome {
 fn unsupported(args: &RunArgs) -> Option<&'static str> {
     if args.processes.is_some() {
         Some("--processes")
-    } else if args.split.shard.is_some() || args.split.shards.is_some() || args.split.start_at.is_some() {
+    } else if args.split.shard.is_some()
+        || args.split.shards.is_some()
+        || args.split.start_at.is_some()
+    {
         Some("--shard/--shards/--start-at")
     } else if args.gate.baseline.is_some() {
         Some("--baseline")

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use presence_bench::report::baseline::Baseline;
 use presence_bench::report::compare::check_comparable;
 use presence_bench::report::Summary;
-use presence_bench::scenario::{self, parse_assignment, CompareTolerances, Setting, Tolerance, ToleranceKey};
+use presence_bench::scenario::{
+    self, parse_assignment, CompareTolerances, Setting, Tolerance, ToleranceKey,
+};
 
 use super::Outcome;
 use presence_bench::run::gate;
@@ -38,7 +40,11 @@ pub struct CompareArgs {
 }
 
 pub fn run(args: &CompareArgs) -> Outcome {
-    let current: Result<Vec<Summary>, String> = args.current.iter().map(|path| Summary::read(path)).collect();
+    let current: Result<Vec<Summary>, String> = args
+        .current
+        .iter()
+        .map(|path| Summary::read(path))
+        .collect();
     let (baseline, current) = match (Baseline::read(&args.baseline), current) {
         (Ok(baseline), Ok(current)) => (baseline, current),
         (Err(err), _) | (_, Err(err)) => return Outcome::InvalidInput(anyhow::Error::msg(err)),
@@ -46,7 +52,10 @@ pub fn run(args: &CompareArgs) -> Outcome {
     if !args.allow_different_scenarios {
         // Every pair: the repeats must be of one scenario too, or their median mixes two.
         for run in baseline.runs.iter().chain(&current) {
-            if let Some(err) = current.iter().find_map(|judged| check_comparable(run, judged).err()) {
+            if let Some(err) = current
+                .iter()
+                .find_map(|judged| check_comparable(run, judged).err())
+            {
                 return Outcome::InvalidInput(err.into());
             }
         }
@@ -58,7 +67,13 @@ pub fn run(args: &CompareArgs) -> Outcome {
         },
         None => CompareTolerances::default(),
     };
-    let comparison = gate::compare(&baseline, &current, &tolerances, args.max_regression, &args.tolerances);
+    let comparison = gate::compare(
+        &baseline,
+        &current,
+        &tolerances,
+        args.max_regression,
+        &args.tolerances,
+    );
     print!("{}", comparison.render());
     if comparison.regressed() {
         Outcome::Failed

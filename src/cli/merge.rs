@@ -51,8 +51,17 @@ pub fn run(args: &MergeArgs) -> Outcome {
     if let Some(wait) = args.wait {
         merge_wait::until_finished(&args.dirs, args.run_id.as_ref(), wait);
     }
-    let inputs = Inputs { dirs: &args.dirs, run_id: args.run_id.as_ref(), allow_missing: args.allow_missing };
-    merge_dirs(&inputs, args.out.as_deref(), args.html.as_deref(), &args.gate)
+    let inputs = Inputs {
+        dirs: &args.dirs,
+        run_id: args.run_id.as_ref(),
+        allow_missing: args.allow_missing,
+    };
+    merge_dirs(
+        &inputs,
+        args.out.as_deref(),
+        args.html.as_deref(),
+        &args.gate,
+    )
 }
 
 /// The shards a merge is given.
@@ -67,15 +76,28 @@ pub struct Inputs<'a> {
 
 /// Merges the summaries in `dirs`, judges, prints and writes the merged report and interval
 /// files into `out` (and with `html`, the HTML report); `run --processes` ends with this too.
-pub fn merge_dirs(inputs: &Inputs<'_>, out: Option<&Path>, html: Option<&Path>, gate_args: &GateOptions) -> Outcome {
-    let Inputs { dirs, run_id, allow_missing } = *inputs;
+pub fn merge_dirs(
+    inputs: &Inputs<'_>,
+    out: Option<&Path>,
+    html: Option<&Path>,
+    gate_args: &GateOptions,
+) -> Outcome {
+    let Inputs {
+        dirs,
+        run_id,
+        allow_missing,
+    } = *inputs;
     let writable = out.map_or(Ok(()), |out| {
-        std::fs::create_dir_all(out).with_context(|| format!("--out {}: cannot create the directory", out.display()))
+        std::fs::create_dir_all(out)
+            .with_context(|| format!("--out {}: cannot create the directory", out.display()))
     });
     if let Err(err) = writable {
         return Outcome::InvalidInput(err);
     }
-    if let Err(err) = html.map_or(Ok(()), gate::check_file).and_then(|()| gate::check_writable(None, gate_args)) {
+    if let Err(err) = html
+        .map_or(Ok(()), gate::check_file)
+        .and_then(|()| gate::check_writable(None, gate_args))
+    {
         return err.into();
     }
     let mut shards = Vec::new();
@@ -84,12 +106,17 @@ pub fn merge_dirs(inputs: &Inputs<'_>, out: Option<&Path>, html: Option<&Path>, 
         let file = dir.join("summary.json");
         // `run` creates summary.json empty before it starts, to find an unwritable path early.
         if std::fs::metadata(&file).map_or(true, |meta| meta.len() == 0) {
-            eprintln!("warning: {}: no summary (the shard did not run or finish); counted as missing", file.display());
+            eprintln!(
+                "warning: {}: no summary (the shard did not run or finish); counted as missing",
+                file.display()
+            );
             continue;
         }
         match Summary::read(&file) {
             Ok(summary) if run_id.is_some() && summary.run_id.as_ref() != run_id => {
-                let found = summary.run_id.map_or_else(|| "none".to_owned(), |id| id.to_string());
+                let found = summary
+                    .run_id
+                    .map_or_else(|| "none".to_owned(), |id| id.to_string());
                 return Outcome::InvalidInput(anyhow::anyhow!(
                     "{}: of run {found}, not of run {} (--run-id): left over from another run in a reused directory?",
                     file.display(),
@@ -104,13 +131,19 @@ pub fn merge_dirs(inputs: &Inputs<'_>, out: Option<&Path>, html: Option<&Path>, 
         }
     }
     if shards.is_empty() {
-        return Outcome::NotCarriedOut(anyhow::anyhow!("no shard left a summary.json in {}", list(dirs)));
+        return Outcome::NotCarriedOut(anyhow::anyhow!(
+            "no shard left a summary.json in {}",
+            list(dirs)
+        ));
     }
     let merged = match merge::merge(shards) {
         Ok(merged) => merged,
         Err(err) => return Outcome::InvalidInput(err.into()),
     };
-    let origin = format!("{} (shard.scenario_text)", dirs[0].join("summary.json").display());
+    let origin = format!(
+        "{} (shard.scenario_text)",
+        dirs[0].join("summary.json").display()
+    );
     let plan = match scenario::from_str(&merged.info.scenario_text, &origin) {
         Ok(plan) => plan,
         Err(err) => return Outcome::InvalidInput(err.into()),
@@ -122,12 +155,18 @@ pub fn merge_dirs(inputs: &Inputs<'_>, out: Option<&Path>, html: Option<&Path>, 
     let gate = Gate::of(&plan);
     let mut summary = merged.summary;
     summary.partial = allow_missing && !merged.missing.is_empty();
-    let ending = Ending { interrupted: merged.interrupted.is_some(), target_down: merged.target_down };
+    let ending = Ending {
+        interrupted: merged.interrupted.is_some(),
+        target_down: merged.target_down,
+    };
     eprint!("{}", shard_table::render(&summary));
     let verdict = gate::judge(&mut summary, &gate, baseline.as_ref(), gate_args, &ending);
     if let Some(out) = out {
         let path = out.join("summary.json");
-        if let Err(err) = summary.write(&path).with_context(|| format!("writing {}", path.display())) {
+        if let Err(err) = summary
+            .write(&path)
+            .with_context(|| format!("writing {}", path.display()))
+        {
             return Outcome::NotCarriedOut(err);
         }
     }
@@ -146,8 +185,14 @@ pub fn merge_dirs(inputs: &Inputs<'_>, out: Option<&Path>, html: Option<&Path>, 
 /// so that `report DIR` draws any merged run; with `html`, draws the report from them. Without
 /// `html`, shards that left no interval files (a merge Job given summaries alone) are only
 /// warned about: the merged summary is what was asked for.
-fn write_run_files(dirs: &[PathBuf], out: &Path, html: Option<&Path>, summary: &Summary) -> Result<(), Outcome> {
-    let started_at = humantime::parse_rfc3339_weak(&summary.started_at).unwrap_or(std::time::UNIX_EPOCH);
+fn write_run_files(
+    dirs: &[PathBuf],
+    out: &Path,
+    html: Option<&Path>,
+    summary: &Summary,
+) -> Result<(), Outcome> {
+    let started_at =
+        humantime::parse_rfc3339_weak(&summary.started_at).unwrap_or(std::time::UNIX_EPOCH);
     let merged = merge_files::write(dirs, out, started_at, summary.run_id.as_ref());
     let Some(file) = html else {
         if let Err(err) = merged {
@@ -170,5 +215,8 @@ fn write_run_files(dirs: &[PathBuf], out: &Path, html: Option<&Path>, summary: &
 }
 
 fn list(dirs: &[PathBuf]) -> String {
-    dirs.iter().map(|dir| dir.display().to_string()).collect::<Vec<_>>().join(", ")
+    dirs.iter()
+        .map(|dir| dir.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

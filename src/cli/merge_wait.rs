@@ -29,13 +29,20 @@ pub fn until_finished(dirs: &[PathBuf], run: Option<&RunId>, wait: Duration) {
     let deadline = Instant::now() + wait;
     let mut said = false;
     loop {
-        let waiting: Vec<String> =
-            dirs.iter().filter(|dir| !finished(dir, run)).map(|dir| dir.display().to_string()).collect();
+        let waiting: Vec<String> = dirs
+            .iter()
+            .filter(|dir| !finished(dir, run))
+            .map(|dir| dir.display().to_string())
+            .collect();
         if waiting.is_empty() {
             return;
         }
         if Instant::now() >= deadline {
-            eprintln!("merge: waited {}; still no summary in {}", humantime::format_duration(wait), waiting.join(", "));
+            eprintln!(
+                "merge: waited {}; still no summary in {}",
+                humantime::format_duration(wait),
+                waiting.join(", ")
+            );
             return;
         }
         if !said {
@@ -57,7 +64,8 @@ mod tests {
 
     #[test]
     fn a_summary_counts_once_written_whole_and_of_the_run() {
-        let dir = std::env::temp_dir().join(format!("presence-bench-merge-wait-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("presence-bench-merge-wait-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let run: RunId = "nightly".parse().unwrap();
         assert!(!finished(&dir, None), "no summary yet");
@@ -67,12 +75,19 @@ mod tests {
         summary.run_id = Some("earlier".parse().unwrap());
         summary.write(&dir.join("summary.json")).unwrap();
         assert!(finished(&dir, None));
-        assert!(!finished(&dir, Some(&run)), "a leftover of another run is not this run's");
+        assert!(
+            !finished(&dir, Some(&run)),
+            "a leftover of another run is not this run's"
+        );
         summary.run_id = Some(run.clone());
         summary.write(&dir.join("summary.json")).unwrap();
         assert!(finished(&dir, Some(&run)));
         let started = Instant::now();
-        until_finished(std::slice::from_ref(&dir), Some(&run), Duration::from_secs(60));
+        until_finished(
+            std::slice::from_ref(&dir),
+            Some(&run),
+            Duration::from_secs(60),
+        );
         assert!(started.elapsed() < EVERY, "nothing to wait for");
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -71,7 +71,11 @@ pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let ansi = std::io::stderr().is_terminal();
-    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 /// An error and its causes, each said once. Most of this crate's errors name their cause in
@@ -105,6 +109,10 @@ mod tests {
         let named = anyhow::Error::new(Named { source: io() }).context("merging");
         assert_eq!(said_once(&named), format!("merging: x.hlog: {}", io()));
         let plain = anyhow::Error::new(io()).context("reading x.hlog");
-        assert_eq!(said_once(&plain), format!("reading x.hlog: {}", io()), "a cause not in the message is named");
+        assert_eq!(
+            said_once(&plain),
+            format!("reading x.hlog: {}", io()),
+            "a cause not in the message is named"
+        );
     }
 }

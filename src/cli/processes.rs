@@ -51,7 +51,10 @@ pub fn run(args: &RunArgs, plan: &Plan, processes: u32) -> Outcome {
         let temporary = std::env::temp_dir().join(format!("presence-bench-{}", std::process::id()));
         let outcome = run_in(args, plan, (processes, start_at), &temporary, display);
         if let Err(err) = std::fs::remove_dir_all(&temporary) {
-            eprintln!("warning: the shards' reports are left in {}: cannot remove it: {err}", temporary.display());
+            eprintln!(
+                "warning: the shards' reports are left in {}: cannot remove it: {err}",
+                temporary.display()
+            );
         }
         return outcome;
     };
@@ -69,10 +72,16 @@ fn run_in(
 ) -> Outcome {
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
-        Err(err) => return Outcome::NotCarriedOut(anyhow::anyhow!("cannot find the harness's own binary: {err}")),
+        Err(err) => {
+            return Outcome::NotCarriedOut(anyhow::anyhow!(
+                "cannot find the harness's own binary: {err}"
+            ))
+        }
     };
     let metrics = plan.metrics.map(|export| export.listen);
-    let dirs: Vec<PathBuf> = (0..processes).map(|index| out.join(format!("shard-{index}"))).collect();
+    let dirs: Vec<PathBuf> = (0..processes)
+        .map(|index| out.join(format!("shard-{index}")))
+        .collect();
     // The children run the scenario as this process read it (`${VAR}` substituted, `--set`
     // applied), not the file again: one scenario for every shard. Its headers (the file's and
     // `--header`'s) go to them through the environment, never into the file.
@@ -85,11 +94,18 @@ fn run_in(
     if let Err(err) = presence_bench::run::clear(out) {
         return err.into();
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => return Outcome::NotCarriedOut(err.into()),
     };
-    let kept = if args.out.is_some() { "" } else { " (removed after the merge)" };
+    let kept = if args.out.is_some() {
+        ""
+    } else {
+        " (removed after the merge)"
+    };
     eprintln!(
         "running {} as {processes} processes, starting at {}; shards' reports in {}{kept}",
         plan.name,
@@ -97,14 +113,27 @@ fn run_in(
         out.display()
     );
     let children = dirs.iter().enumerate().map(|(index, dir)| {
-        let shard = Shard { index: index as u32, count: processes };
+        let shard = Shard {
+            index: index as u32,
+            count: processes,
+        };
         let metrics = metrics.map(|addr| shifted(addr, shard.index));
-        child_command(&exe, args, &scenario, (shard, start_at), dir, metrics, &plan.target.headers)
+        child_command(
+            &exe,
+            args,
+            &scenario,
+            (shard, start_at),
+            dir,
+            metrics,
+            &plan.target.headers,
+        )
     });
     let timelines = dirs.iter().map(|dir| dir.join("timeline.jsonl")).collect();
     let mut progress = display.map(|display| Follower::new(timelines, plan.duration, display));
     let failed = runtime.block_on(async {
-        let Some(progress) = &mut progress else { return supervise(children.collect()).await };
+        let Some(progress) = &mut progress else {
+            return supervise(children.collect()).await;
+        };
         // The progress goes on until every child has ended.
         tokio::select! {
             failed = supervise(children.collect()) => failed,
@@ -118,8 +147,17 @@ fn run_in(
         return Outcome::NotCarriedOut(err);
     }
     // The merged summary.json goes next to the shards' directories, as `run --out` writes it.
-    let inputs = Inputs { dirs: &dirs, run_id: args.split.run_id.as_ref(), allow_missing: false };
-    merge_dirs(&inputs, args.out.as_deref(), args.html.as_deref(), &args.gate)
+    let inputs = Inputs {
+        dirs: &dirs,
+        run_id: args.split.run_id.as_ref(),
+        allow_missing: false,
+    };
+    merge_dirs(
+        &inputs,
+        args.out.as_deref(),
+        args.html.as_deref(),
+        &args.gate,
+    )
 }
 
 /// Writes the effective scenario to `out/scenario.yaml` for the children to run, without its
@@ -130,7 +168,8 @@ fn write_effective_scenario(args: &RunArgs, out: &Path) -> anyhow::Result<PathBu
     let text = presence_bench::scenario::without_headers(&text);
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let path = out.join("scenario.yaml");
-    std::fs::write(&path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::write(&path, text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
 }
 
@@ -149,12 +188,22 @@ fn child_command(
     let mut command = Command::new(exe);
     command.arg("run").arg(scenario).arg("--quiet");
     command.arg("--shard").arg(shard.to_string());
-    command.arg("--start-at").arg(humantime::format_rfc3339_nanos(start_at).to_string());
-    command.arg("--start-tolerance").arg(humantime::format_duration(args.split.start_tolerance).to_string());
+    command
+        .arg("--start-at")
+        .arg(humantime::format_rfc3339_nanos(start_at).to_string());
+    command
+        .arg("--start-tolerance")
+        .arg(humantime::format_duration(args.split.start_tolerance).to_string());
     command.arg("--out").arg(out);
-    let threads = args.threads.unwrap_or_else(|| runtime::threads_per_process(shard.count as usize));
+    let threads = args
+        .threads
+        .unwrap_or_else(|| runtime::threads_per_process(shard.count as usize));
     command.arg("--threads").arg(threads.to_string());
-    if let Some(target) = args.target.as_deref().and_then(|targets| shard_target(targets, shard)) {
+    if let Some(target) = args
+        .target
+        .as_deref()
+        .and_then(|targets| shard_target(targets, shard))
+    {
         command.arg("--target").arg(target);
     }
     if let Some(addr) = metrics {
@@ -166,9 +215,13 @@ fn child_command(
     if args.split.allow_distant_start {
         command.arg("--allow-distant-start");
     }
-    command.arg("--log-interval").arg(humantime::format_duration(args.log_interval).to_string());
+    command
+        .arg("--log-interval")
+        .arg(humantime::format_duration(args.log_interval).to_string());
     if let Some(linger) = args.metrics_linger {
-        command.arg("--metrics-linger").arg(humantime::format_duration(linger).to_string());
+        command
+            .arg("--metrics-linger")
+            .arg(humantime::format_duration(linger).to_string());
     }
     if headers.is_empty() {
         command.env_remove(super::run::HEADERS_ENV);
@@ -177,7 +230,10 @@ fn child_command(
     }
     // The shards' own tables would interleave; the merged one is printed at the end. Their
     // stderr is relayed line by line (`relay_lines`), whole and labelled.
-    command.stdout(Stdio::null()).stdin(Stdio::null()).stderr(Stdio::piped());
+    command
+        .stdout(Stdio::null())
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped());
     command
 }
 
@@ -185,7 +241,11 @@ fn child_command(
 /// keeps its visitors and the agents that signal them on one server, so several servers that
 /// share no state can take one run between them.
 fn shard_target(targets: &str, shard: Shard) -> Option<&str> {
-    let targets: Vec<&str> = targets.split(',').map(str::trim).filter(|target| !target.is_empty()).collect();
+    let targets: Vec<&str> = targets
+        .split(',')
+        .map(str::trim)
+        .filter(|target| !target.is_empty())
+        .collect();
     (!targets.is_empty()).then(|| targets[shard.index as usize % targets.len()])
 }
 
@@ -214,7 +274,10 @@ async fn supervise(commands: Vec<Command>) -> anyhow::Result<()> {
             Err(err) => {
                 let pids: Vec<u32> = children.iter().filter_map(Child::id).collect();
                 forward_stop(&pids);
-                return Err(anyhow::anyhow!("cannot start shard {} of the run: {err}", children.len()));
+                return Err(anyhow::anyhow!(
+                    "cannot start shard {} of the run: {err}",
+                    children.len()
+                ));
             }
         }
     }
@@ -257,7 +320,10 @@ async fn relay_lines(stderr: tokio::process::ChildStderr, index: usize) {
     // Bytes, not `lines()`: a line that is not UTF-8 must not stop the relay (the shard would
     // then block on a full pipe).
     while matches!(reader.read_until(b'\n', &mut line).await, Ok(n) if n > 0) {
-        eprintln!("[shard {index}] {}", String::from_utf8_lossy(&line).trim_end());
+        eprintln!(
+            "[shard {index}] {}",
+            String::from_utf8_lossy(&line).trim_end()
+        );
         line.clear();
     }
 }
@@ -283,9 +349,18 @@ mod tests {
     #[test]
     fn targets_are_dealt_out_to_the_shards() {
         let shard = |index| Shard { index, count: 3 };
-        assert_eq!(shard_target("http://a:1, http://b:2", shard(0)), Some("http://a:1"));
-        assert_eq!(shard_target("http://a:1, http://b:2", shard(1)), Some("http://b:2"));
-        assert_eq!(shard_target("http://a:1, http://b:2", shard(2)), Some("http://a:1"));
+        assert_eq!(
+            shard_target("http://a:1, http://b:2", shard(0)),
+            Some("http://a:1")
+        );
+        assert_eq!(
+            shard_target("http://a:1, http://b:2", shard(1)),
+            Some("http://b:2")
+        );
+        assert_eq!(
+            shard_target("http://a:1, http://b:2", shard(2)),
+            Some("http://a:1")
+        );
         assert_eq!(shard_target("http://a:1", shard(2)), Some("http://a:1"));
         assert_eq!(shard_target(" , ", shard(0)), None);
     }

@@ -54,13 +54,25 @@ mod tests {
 
     #[test]
     fn json_progress_replaces_the_bar_and_lines() {
-        let json = ProgressArgs { progress: Some(Format::Json), progress_file: None };
+        let json = ProgressArgs {
+            progress: Some(Format::Json),
+            progress_file: None,
+        };
         assert_eq!(json.mode(false), Mode::Off);
         assert!(matches!(json.json(), Some(JsonProgress::Stderr)));
-        let file = ProgressArgs { progress: None, progress_file: Some(PathBuf::from("p.jsonl")) };
+        let file = ProgressArgs {
+            progress: None,
+            progress_file: Some(PathBuf::from("p.jsonl")),
+        };
         assert!(matches!(file.json(), Some(JsonProgress::File(_))));
-        let lines = ProgressArgs { progress: Some(Format::Lines), progress_file: None };
-        assert_eq!((lines.mode(false), lines.mode(true)), (Mode::Lines, Mode::Off));
+        let lines = ProgressArgs {
+            progress: Some(Format::Lines),
+            progress_file: None,
+        };
+        assert_eq!(
+            (lines.mode(false), lines.mode(true)),
+            (Mode::Lines, Mode::Off)
+        );
         assert!(lines.json().is_none());
     }
 }

@@ -27,7 +27,10 @@ pub fn run(args: &ReportArgs) -> Outcome {
             Err(err) => return Outcome::InvalidInput(anyhow::Error::msg(err)),
         }
     }
-    let file = args.html.clone().unwrap_or_else(|| args.dir.join("report.html"));
+    let file = args
+        .html
+        .clone()
+        .unwrap_or_else(|| args.dir.join("report.html"));
     match html::write(&args.dir, &file) {
         Ok(()) => {
             eprintln!("HTML report written to {}", file.display());

@@ -103,13 +103,15 @@ pub fn execute(args: RunArgs) -> Outcome {
         .drills
         .as_ref()
         .zip(plan.target.destination.http_origin())
-        .map_or_else(Vec::new, |(drills, origin)| drills.actions.elsewhere(&origin))
+        .map_or_else(Vec::new, |(drills, origin)| {
+            drills.actions.elsewhere(&origin)
+        })
     {
         eprintln!("warning: the {} action goes to {url}, another host than the target's (give it as a path, /admin/..., to follow the target)", kind.name());
     }
     let open_file_limit = raise_open_file_limit();
-    if let Some(warning) =
-        open_file_limit.and_then(|limit| engine::limits::open_file_warning(&plan, options.shard, limit))
+    if let Some(warning) = open_file_limit
+        .and_then(|limit| engine::limits::open_file_warning(&plan, options.shard, limit))
     {
         eprintln!("warning: {warning}");
     }
@@ -158,21 +160,43 @@ const SAY: Messages = Messages {
 /// `--header`, `--metrics-addr` and `--metrics-linger`. The one place they are merged.
 pub(super) fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
     let mut plan = scenario::load_with(&args.scenario, &args.sets)?;
-    let targets: Vec<&str> = args.target.iter().flat_map(|list| list.split(',')).map(str::trim).collect();
+    let targets: Vec<&str> = args
+        .target
+        .iter()
+        .flat_map(|list| list.split(','))
+        .map(str::trim)
+        .collect();
     if targets.len() > 1 && args.processes.is_none() {
         anyhow::bail!("--target: a list of targets needs --processes");
     }
     // Each is checked; the first stands for them all in the parent's checks.
     for url in targets.iter().rev() {
-        plan.target.destination = target::parse_url(url).map_err(|err| anyhow::anyhow!("--target {url}: {err}"))?;
+        plan.target.destination =
+            target::parse_url(url).map_err(|err| anyhow::anyhow!("--target {url}: {err}"))?;
     }
     // Errors name the header, never its value.
-    let changes = args.headers.iter().filter(|line| !line.trim().is_empty()).map(|line| headers::parse_line(line));
-    let changes = changes.collect::<Result<Vec<_>, _>>().map_err(|err| anyhow::anyhow!("--header: {err}"))?;
-    plan.target.headers = plan.target.headers.changed(changes).map_err(|err| anyhow::anyhow!("--header: {err}"))?;
+    let changes = args
+        .headers
+        .iter()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| headers::parse_line(line));
+    let changes = changes
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| anyhow::anyhow!("--header: {err}"))?;
+    plan.target.headers = plan
+        .target
+        .headers
+        .changed(changes)
+        .map_err(|err| anyhow::anyhow!("--header: {err}"))?;
     // Command-line values win over the scenario's `metrics` section.
-    if let Some(listen) = args.metrics_addr.or(plan.metrics.map(|export| export.listen)) {
-        let linger = args.metrics_linger.or(plan.metrics.map(|export| export.linger)).unwrap_or(Duration::ZERO);
+    if let Some(listen) = args
+        .metrics_addr
+        .or(plan.metrics.map(|export| export.listen))
+    {
+        let linger = args
+            .metrics_linger
+            .or(plan.metrics.map(|export| export.linger))
+            .unwrap_or(Duration::ZERO);
         plan.metrics = Some(MetricsExport { listen, linger });
     }
     Ok(plan)
@@ -208,7 +232,9 @@ pub(super) fn options(args: &RunArgs, plan: &Plan) -> anyhow::Result<Options> {
 fn log_interval(text: &str) -> Result<Duration, String> {
     let every = humantime::parse_duration(text).map_err(|err| err.to_string())?;
     if every < Duration::from_secs(1) || every.subsec_nanos() != 0 {
-        return Err(format!("expected a whole number of seconds, at least 1s, found {text:?}"));
+        return Err(format!(
+            "expected a whole number of seconds, at least 1s, found {text:?}"
+        ));
     }
     Ok(every)
 }

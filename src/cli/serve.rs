@@ -39,7 +39,9 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> Outcome {
-    let runtime = match presence_bench::runtime::build(args.threads).context("cannot start the async runtime") {
+    let runtime = match presence_bench::runtime::build(args.threads)
+        .context("cannot start the async runtime")
+    {
         Ok(runtime) => runtime,
         Err(err) => return Outcome::NotCarriedOut(err),
     };
@@ -81,12 +83,19 @@ async fn serve(settings: Settings) -> Outcome {
 /// when the next line hits the closed pipe.
 fn say(text: &str) {
     let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
 }
 
 /// Waits for a signal, then for `drain` (bounded by `bound` by whoever made it), unless a
 /// second signal comes first.
-async fn until_stopped(shutdown: Shutdown, what: &str, bound: Duration, drain: impl Future<Output = ()>) -> Outcome {
+async fn until_stopped(
+    shutdown: Shutdown,
+    what: &str,
+    bound: Duration,
+    drain: impl Future<Output = ()>,
+) -> Outcome {
     shutdown.stop.cancelled().await;
     eprintln!(
         "stopping: draining {what}, for at most {} (a second Ctrl-C or SIGTERM stops at once)",
@@ -105,7 +114,9 @@ async fn serve_partitioned(settings: Settings, processes: usize) -> Outcome {
         Ok(shutdown) => shutdown,
         Err(outcome) => return outcome,
     };
-    let program = match std::env::current_exe().context("cannot find this program to start its server processes") {
+    let program = match std::env::current_exe()
+        .context("cannot find this program to start its server processes")
+    {
         Ok(program) => program,
         Err(err) => return Outcome::NotCarriedOut(err),
     };
@@ -122,10 +133,20 @@ async fn serve_partitioned(settings: Settings, processes: usize) -> Outcome {
         let pid = pid.map_or_else(|| "?".to_owned(), |pid| pid.to_string());
         said.push_str(&format!("process {index} pid {pid}\n"));
     }
-    said.push_str(&format!("{}{}\n", partition::DIRECTORY_LINE, partition.directory_url()));
+    said.push_str(&format!(
+        "{}{}\n",
+        partition::DIRECTORY_LINE,
+        partition.directory_url()
+    ));
     said.push_str(&format!("metrics {}/metrics\n", partition.directory_url()));
     say(&said);
-    until_stopped(shutdown, &format!("{processes} server processes"), bound, partition.shutdown()).await
+    until_stopped(
+        shutdown,
+        &format!("{processes} server processes"),
+        bound,
+        partition.shutdown(),
+    )
+    .await
 }
 
 /// The messages are `until_stopped`'s, which knows what is being drained.

@@ -41,7 +41,12 @@ impl Display {
             Some(JsonProgress::Stderr) => Ok(Some(Display::Json(Box::new(std::io::stderr())))),
             Some(JsonProgress::File(path)) => timeline::row_file(&path)
                 .map(|file| Some(Display::Json(file)))
-                .map_err(|err| anyhow::anyhow!("--progress-file {}: cannot be written: {err}", path.display())),
+                .map_err(|err| {
+                    anyhow::anyhow!(
+                        "--progress-file {}: cannot be written: {err}",
+                        path.display()
+                    )
+                }),
             None if args.mode(quiet) == Mode::Off => Ok(None),
             None => Ok(Some(Display::Line)),
         }
@@ -59,12 +64,20 @@ impl Tail {
     /// Reads what the file gained; a line is only taken once it is complete. A plain read: the
     /// file is small and the parent's runtime does nothing else but wait for its children.
     fn catch_up(&mut self) {
-        let Ok(bytes) = std::fs::read(&self.path) else { return };
+        let Ok(bytes) = std::fs::read(&self.path) else {
+            return;
+        };
         let fresh = bytes.get(self.read..).unwrap_or_default();
-        let Some(end) = fresh.iter().rposition(|byte| *byte == b'\n') else { return };
+        let Some(end) = fresh.iter().rposition(|byte| *byte == b'\n') else {
+            return;
+        };
         let complete = &fresh[..end];
         self.read += end + 1;
-        self.rows.extend(complete.split(|byte| *byte == b'\n').filter_map(|line| serde_json::from_slice(line).ok()));
+        self.rows.extend(
+            complete
+                .split(|byte| *byte == b'\n')
+                .filter_map(|line| serde_json::from_slice(line).ok()),
+        );
     }
 }
 
@@ -79,8 +92,20 @@ pub struct Follower {
 
 impl Follower {
     pub fn new(timelines: Vec<PathBuf>, duration: Duration, display: Display) -> Follower {
-        let tails = timelines.into_iter().map(|path| Tail { path, read: 0, rows: Vec::new() }).collect();
-        Follower { tails, duration, display, written: 0 }
+        let tails = timelines
+            .into_iter()
+            .map(|path| Tail {
+                path,
+                read: 0,
+                rows: Vec::new(),
+            })
+            .collect();
+        Follower {
+            tails,
+            duration,
+            display,
+            written: 0,
+        }
     }
 
     /// Shows the progress once a second until dropped (when the children have ended).
@@ -104,16 +129,27 @@ impl Follower {
         }
         match &mut self.display {
             Display::Line => {
-                let rows: Vec<&TimelineRow> = self.tails.iter().filter_map(|tail| tail.rows.last()).collect();
+                let rows: Vec<&TimelineRow> = self
+                    .tails
+                    .iter()
+                    .filter_map(|tail| tail.rows.last())
+                    .collect();
                 if !rows.is_empty() && !last {
                     eprintln!("{}", line(&rows, self.tails.len(), self.duration));
                 }
             }
             Display::Json(output) => {
                 let lengths: Vec<usize> = self.tails.iter().map(|tail| tail.rows.len()).collect();
-                let ready = if last { lengths.iter().copied().max() } else { ready(&lengths) };
+                let ready = if last {
+                    lengths.iter().copied().max()
+                } else {
+                    ready(&lengths)
+                };
                 while self.written < ready.unwrap_or(0) {
-                    let second = self.tails.iter().filter_map(|tail| tail.rows.get(self.written));
+                    let second = self
+                        .tails
+                        .iter()
+                        .filter_map(|tail| tail.rows.get(self.written));
                     let merged = second.cloned().reduce(|mut sum, row| {
                         add_timeline(&mut sum, &row);
                         sum
@@ -135,16 +171,29 @@ impl Follower {
 /// than [`BEHIND`] rows behind the furthest is not waited for.
 fn ready(lengths: &[usize]) -> Option<usize> {
     let furthest = lengths.iter().copied().max()?;
-    lengths.iter().copied().filter(|&length| length + BEHIND > furthest).min()
+    lengths
+        .iter()
+        .copied()
+        .filter(|&length| length + BEHIND > furthest)
+        .min()
 }
 
 /// The shards' newest rows as one line: sums where sums mean something, the worst p99.
 fn line(rows: &[&TimelineRow], shards: usize, duration: Duration) -> String {
-    let elapsed = rows.iter().map(|row| row.t_s + row.length_s).fold(0.0, f64::max);
+    let elapsed = rows
+        .iter()
+        .map(|row| row.t_s + row.length_s)
+        .fold(0.0, f64::max);
     let visitors: i64 = rows.iter().map(|row| row.visitors).sum();
-    let messages: f64 = rows.iter().map(|row| row.messages_sent_per_s + row.messages_received_per_s).sum();
+    let messages: f64 = rows
+        .iter()
+        .map(|row| row.messages_sent_per_s + row.messages_received_per_s)
+        .sum();
     let errors: u64 = rows.iter().flat_map(|row| row.errors.values()).sum();
-    let worst_p99 = rows.iter().filter_map(|row| row.p99_us.get("presence_ack")).max();
+    let worst_p99 = rows
+        .iter()
+        .filter_map(|row| row.p99_us.get("presence_ack"))
+        .max();
     let p99 = worst_p99.map_or_else(|| "-".to_owned(), |us| micros(*us));
     format!(
         "{elapsed:.1}s/{}s  shards {}/{shards}  visitors {visitors}  msgs/s {messages:.0}  presence_ack p99 (worst shard) {p99}  errors {errors}",
@@ -180,23 +229,43 @@ mod tests {
 
     #[test]
     fn a_tail_takes_complete_lines_only_and_reads_on() {
-        let path = std::env::temp_dir().join(format!("presence-bench-tail-{}.jsonl", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("presence-bench-tail-{}.jsonl", std::process::id()));
         let first = serde_json::to_string(&row(0.0, 10, 100, 0)).unwrap();
         let second = serde_json::to_string(&row(1.0, 20, 100, 0)).unwrap();
         std::fs::write(&path, format!("{first}\n{}", &second[..10])).unwrap();
-        let mut tail = Tail { path: path.clone(), read: 0, rows: Vec::new() };
+        let mut tail = Tail {
+            path: path.clone(),
+            read: 0,
+            rows: Vec::new(),
+        };
         tail.catch_up();
-        assert_eq!(tail.rows.iter().map(|row| row.visitors).collect::<Vec<_>>(), [10], "the half-written line waits");
+        assert_eq!(
+            tail.rows.iter().map(|row| row.visitors).collect::<Vec<_>>(),
+            [10],
+            "the half-written line waits"
+        );
         std::fs::write(&path, format!("{first}\n{second}\n")).unwrap();
         tail.catch_up();
-        assert_eq!(tail.rows.iter().map(|row| row.visitors).collect::<Vec<_>>(), [10, 20]);
+        assert_eq!(
+            tail.rows.iter().map(|row| row.visitors).collect::<Vec<_>>(),
+            [10, 20]
+        );
         std::fs::remove_file(&path).unwrap();
     }
 
     #[test]
     fn a_stalled_shard_is_not_waited_for() {
-        assert_eq!(ready(&[3, 2, 3]), Some(2), "second 2 waits for the shard that has not written it");
-        assert_eq!(ready(&[5, 2, 5]), Some(5), "a shard 3 rows behind is left out");
+        assert_eq!(
+            ready(&[3, 2, 3]),
+            Some(2),
+            "second 2 waits for the shard that has not written it"
+        );
+        assert_eq!(
+            ready(&[5, 2, 5]),
+            Some(5),
+            "a shard 3 rows behind is left out"
+        );
         assert_eq!(ready(&[]), None);
     }
 
@@ -205,25 +274,39 @@ mod tests {
     /// comes out at the end.
     #[test]
     fn json_progress_is_one_merged_object_per_second() {
-        let dir = std::env::temp_dir().join(format!("presence-bench-json-progress-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!(
+            "presence-bench-json-progress-{}",
+            std::process::id()
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         let write = |name: &str, rows: &[TimelineRow]| {
-            let lines: String = rows.iter().map(|row| serde_json::to_string(row).unwrap() + "\n").collect();
+            let lines: String = rows
+                .iter()
+                .map(|row| serde_json::to_string(row).unwrap() + "\n")
+                .collect();
             std::fs::write(dir.join(name), lines).unwrap();
         };
         write("a.jsonl", &[row(0.0, 10, 900, 1), row(1.0, 12, 100, 0)]);
         write("b.jsonl", &[row(0.0, 5, 2500, 0)]);
         let output = dir.join("progress.jsonl");
         let display = Display::Json(timeline::row_file(&output).unwrap());
-        let mut follower =
-            Follower::new(vec![dir.join("a.jsonl"), dir.join("b.jsonl")], Duration::from_secs(10), display);
+        let mut follower = Follower::new(
+            vec![dir.join("a.jsonl"), dir.join("b.jsonl")],
+            Duration::from_secs(10),
+            display,
+        );
         follower.show(false);
         let objects = || -> Vec<TimelineRow> {
             let text = std::fs::read_to_string(&output).unwrap();
-            text.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+            text.lines()
+                .map(|line| serde_json::from_str(line).unwrap())
+                .collect()
         };
         assert_eq!(objects().len(), 1, "second 1 waits for shard b");
-        assert_eq!((objects()[0].visitors, objects()[0].p99_us["presence_ack"]), (15, 2500));
+        assert_eq!(
+            (objects()[0].visitors, objects()[0].p99_us["presence_ack"]),
+            (15, 2500)
+        );
         assert_eq!(objects()[0].errors["unanswered"], 1);
         assert_eq!(objects()[0].messages_sent_per_s, 200.0);
         follower.finish();

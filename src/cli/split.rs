@@ -50,13 +50,15 @@ impl SplitArgs {
         match (self.shard, self.shards) {
             (Some(shard), _) => Ok(shard),
             (None, Some(count)) => {
-                let index = std::env::var(JOB_INDEX)
-                    .with_context(|| format!("--shards {count} takes the shard's index from {JOB_INDEX}"))?;
+                let index = std::env::var(JOB_INDEX).with_context(|| {
+                    format!("--shards {count} takes the shard's index from {JOB_INDEX}")
+                })?;
                 let index = index
                     .trim()
                     .parse()
                     .map_err(|_| anyhow!("{JOB_INDEX}: expected a shard index, found `{index}`"))?;
-                Shard::new(index, count).with_context(|| format!("{JOB_INDEX}={index} with --shards {count}"))
+                Shard::new(index, count)
+                    .with_context(|| format!("{JOB_INDEX}={index} with --shards {count}"))
             }
             (None, None) => Ok(Shard::WHOLE),
         }
@@ -65,7 +67,9 @@ impl SplitArgs {
     /// The synchronised start; one more than [`DISTANT_START`] ahead is refused unless
     /// `--allow-distant-start` says it is meant.
     pub fn start_at(&self) -> anyhow::Result<Option<StartAt>> {
-        let Some(at) = self.start_at else { return Ok(None) };
+        let Some(at) = self.start_at else {
+            return Ok(None);
+        };
         let ahead = at.duration_since(SystemTime::now()).unwrap_or_default();
         if ahead > DISTANT_START && !self.allow_distant_start {
             let ahead = humantime::format_duration(Duration::from_secs(ahead.as_secs()));
@@ -76,7 +80,10 @@ impl SplitArgs {
                 humantime::format_duration(DISTANT_START)
             ));
         }
-        Ok(Some(StartAt { at, tolerance: self.start_tolerance }))
+        Ok(Some(StartAt {
+            at,
+            tolerance: self.start_tolerance,
+        }))
     }
 }
 
@@ -99,11 +106,20 @@ mod tests {
     #[test]
     fn a_start_more_than_an_hour_away_is_refused_unless_asked_for() {
         let at = |ahead| Some(SystemTime::now() + ahead);
-        let soon = SplitArgs { start_at: at(Duration::from_secs(3500)), ..SplitArgs::default() };
+        let soon = SplitArgs {
+            start_at: at(Duration::from_secs(3500)),
+            ..SplitArgs::default()
+        };
         assert!(soon.start_at().unwrap().is_some());
-        let mut distant = SplitArgs { start_at: at(Duration::from_secs(4 * 3600)), ..SplitArgs::default() };
+        let mut distant = SplitArgs {
+            start_at: at(Duration::from_secs(4 * 3600)),
+            ..SplitArgs::default()
+        };
         let err = distant.start_at().unwrap_err().to_string();
-        assert!(err.contains("is 3h 59m") && err.contains("--allow-distant-start"), "{err}");
+        assert!(
+            err.contains("is 3h 59m") && err.contains("--allow-distant-start"),
+            "{err}"
+        );
         distant.allow_distant_start = true;
         assert!(distant.start_at().unwrap().is_some());
     }

@@ -40,7 +40,10 @@ pub fn run(args: &ValidateArgs) -> Outcome {
     if failed == 0 {
         Outcome::Passed
     } else {
-        Outcome::InvalidInput(anyhow::anyhow!("{failed} of {} scenario files are invalid", args.files.len()))
+        Outcome::InvalidInput(anyhow::anyhow!(
+            "{failed} of {} scenario files are invalid",
+            args.files.len()
+        ))
     }
 }
 
@@ -51,7 +54,11 @@ fn summary(plan: &Plan) -> String {
     };
     let load = match &plan.load {
         Load::Stages(_) => format!("stages up to {} visitors", plan.load.peak_visitors()),
-        Load::ArrivalRate { per_second, max_visitors, .. } => {
+        Load::ArrivalRate {
+            per_second,
+            max_visitors,
+            ..
+        } => {
             format!("{per_second}/s arrivals, at most {max_visitors} visitors")
         }
     };
@@ -60,7 +67,10 @@ fn summary(plan: &Plan) -> String {
         Destination::Directory { url } => format!("directory {url}"),
         Destination::Instance { url } => format!("instance {url}"),
     };
-    format!("{behaviors}, {load}, {}, {target}", humantime::format_duration(plan.duration))
+    format!(
+        "{behaviors}, {load}, {}, {target}",
+        humantime::format_duration(plan.duration)
+    )
 }
 
 #[cfg(test)]
@@ -71,12 +81,18 @@ mod tests {
     fn summarises_the_quickstart() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/quickstart.yaml");
         let plan = scenario::load(std::path::Path::new(path)).unwrap();
-        assert_eq!(summary(&plan), "3 behaviors, stages up to 1000 visitors, 24s, embedded cluster of 3");
+        assert_eq!(
+            summary(&plan),
+            "3 behaviors, stages up to 1000 visitors, 24s, embedded cluster of 3"
+        );
     }
 
     #[test]
     fn invalid_files_are_invalid_input() {
-        let args = ValidateArgs { files: vec![PathBuf::from("/nonexistent.yaml")], sets: Vec::new() };
+        let args = ValidateArgs {
+            files: vec![PathBuf::from("/nonexistent.yaml")],
+            sets: Vec::new(),
+        };
         assert!(matches!(run(&args), Outcome::InvalidInput(_)));
     }
 }

@@ -83,20 +83,28 @@ impl Executor {
                     DrillKind::ScaleOut => cluster.scale_out().await,
                     DrillKind::Kill => cluster.kill(None).await,
                 };
-                info.map(|info| ("done".to_owned(), Some(info.server))).map_err(|err| err.to_string())
+                info.map(|info| ("done".to_owned(), Some(info.server)))
+                    .map_err(|err| err.to_string())
             }
             Executor::External(actions) => match actions.get(kind) {
                 Some(action) => run(action).await,
-                None => Err(format!("no `{}` action given in `drills.actions` for this target", kind.name())),
+                None => Err(format!(
+                    "no `{}` action given in `drills.actions` for this target",
+                    kind.name()
+                )),
             },
-            Executor::Elsewhere(shard) => Ok((format!("carried out by shard 0/{}", shard.count), None)),
+            Executor::Elsewhere(shard) => {
+                Ok((format!("carried out by shard 0/{}", shard.count), None))
+            }
         }
     }
 }
 
 async fn run(action: &Action) -> Step {
     match &action.run {
-        ActionRun::Http { method, url, body } => request(method, url, body.as_deref(), action.timeout).await,
+        ActionRun::Http { method, url, body } => {
+            request(method, url, body.as_deref(), action.timeout).await
+        }
         ActionRun::Command(argv) => command(argv, action.timeout).await,
     }
 }
@@ -104,9 +112,16 @@ async fn run(action: &Action) -> Step {
 async fn request(method: &str, url: &str, body: Option<&str>, timeout: Duration) -> Step {
     let method = Method::from_bytes(method.as_bytes()).map_err(|err| err.to_string())?;
     let body = Bytes::from(body.unwrap_or_default().to_owned());
-    let (status, answer) = HttpClient::new(timeout).send(method, url, body).await.map_err(|err| err.to_string())?;
+    let (status, answer) = HttpClient::new(timeout)
+        .send(method, url, body)
+        .await
+        .map_err(|err| err.to_string())?;
     if !status.is_success() {
-        return Err(format!("HTTP {}: {}", status.as_u16(), clip(&String::from_utf8_lossy(&answer))));
+        return Err(format!(
+            "HTTP {}: {}",
+            status.as_u16(),
+            clip(&String::from_utf8_lossy(&answer))
+        ));
     }
     Ok((format!("HTTP {}", status.as_u16()), server_in(&answer)))
 }
@@ -125,13 +140,24 @@ async fn command(argv: &[String], timeout: Duration) -> Step {
     // The first failure (output over the limit) ends the wait; the child is killed on drop.
     let finished = async { tokio::try_join!(capped(stdout), capped(stderr), child.wait()) };
     let (stdout, stderr, status) = match tokio::time::timeout(timeout, finished).await {
-        Err(_) => return Err(format!("{program}: timed out after {}", humantime::format_duration(timeout))),
+        Err(_) => {
+            return Err(format!(
+                "{program}: timed out after {}",
+                humantime::format_duration(timeout)
+            ))
+        }
         Ok(Err(err)) => return Err(format!("{program}: {err}")),
         Ok(Ok(output)) => output,
     };
-    let code = status.code().map_or_else(|| "killed by a signal".to_owned(), |code| format!("exit {code}"));
+    let code = status.code().map_or_else(
+        || "killed by a signal".to_owned(),
+        |code| format!("exit {code}"),
+    );
     if !status.success() {
-        return Err(format!("{program}: {code}: {}", clip(&String::from_utf8_lossy(&stderr))));
+        return Err(format!(
+            "{program}: {code}: {}",
+            clip(&String::from_utf8_lossy(&stderr))
+        ));
     }
     Ok((code, server_in(&stdout)))
 }
@@ -141,10 +167,14 @@ async fn command(argv: &[String], timeout: Duration) -> Step {
 async fn capped(pipe: Option<impl AsyncRead + Unpin>) -> std::io::Result<Vec<u8>> {
     let mut output = Vec::new();
     if let Some(pipe) = pipe {
-        pipe.take(MAX_BODY as u64 + 1).read_to_end(&mut output).await?;
+        pipe.take(MAX_BODY as u64 + 1)
+            .read_to_end(&mut output)
+            .await?;
     }
     if output.len() > MAX_BODY {
-        return Err(std::io::Error::other(format!("output over the {MAX_BODY}-byte limit")));
+        return Err(std::io::Error::other(format!(
+            "output over the {MAX_BODY}-byte limit"
+        )));
     }
     Ok(output)
 }
@@ -164,7 +194,10 @@ mod tests {
     use super::*;
 
     fn external(kind: DrillKind, run: ActionRun) -> Executor {
-        let action = Action { run, timeout: Duration::from_millis(500) };
+        let action = Action {
+            run,
+            timeout: Duration::from_millis(500),
+        };
         let mut actions = DrillActions::default();
         match kind {
             DrillKind::ScaleIn => actions.scale_in = Some(action),
@@ -186,23 +219,48 @@ mod tests {
             (done.ok, done.detail.as_str(), done.servers.clone()),
             (true, "exit 0; exit 0", vec!["s2".into(), "s2".into()])
         );
-        let failing = external(DrillKind::Kill, argv(&["sh", "-c", "echo nope >&2; exit 3"]));
+        let failing = external(
+            DrillKind::Kill,
+            argv(&["sh", "-c", "echo nope >&2; exit 3"]),
+        );
         let failed = failing.execute(DrillKind::Kill, 1).await;
-        assert_eq!((failed.ok, failed.detail.as_str()), (false, "sh: exit 3: nope"));
-        let slow = external(DrillKind::Kill, argv(&["sleep", "5"])).execute(DrillKind::Kill, 1).await;
+        assert_eq!(
+            (failed.ok, failed.detail.as_str()),
+            (false, "sh: exit 3: nope")
+        );
+        let slow = external(DrillKind::Kill, argv(&["sleep", "5"]))
+            .execute(DrillKind::Kill, 1)
+            .await;
         assert!(!slow.ok && slow.detail.contains("timed out"), "{slow:?}");
         assert!(slow.duration_ms < 3000.0, "the timeout ended it: {slow:?}");
-        let chatty = external(DrillKind::Kill, argv(&["head", "-c", "200000", "/dev/zero"]));
+        let chatty = external(
+            DrillKind::Kill,
+            argv(&["head", "-c", "200000", "/dev/zero"]),
+        );
         let refused = chatty.execute(DrillKind::Kill, 1).await;
-        assert!(!refused.ok && refused.detail.contains("output over the 65536-byte limit"), "{refused:?}");
+        assert!(
+            !refused.ok && refused.detail.contains("output over the 65536-byte limit"),
+            "{refused:?}"
+        );
     }
 
     #[tokio::test]
     async fn missing_and_unreachable_actions_are_reported() {
-        let none = Executor::External(Box::default()).execute(DrillKind::ScaleOut, 1).await;
-        assert!(!none.ok && none.detail.contains("no `scale_out` action"), "{none:?}");
-        let http = ActionRun::Http { method: "POST".into(), url: "http://127.0.0.1:1/admin/kill".into(), body: None };
-        let refused = external(DrillKind::Kill, http).execute(DrillKind::Kill, 1).await;
+        let none = Executor::External(Box::default())
+            .execute(DrillKind::ScaleOut, 1)
+            .await;
+        assert!(
+            !none.ok && none.detail.contains("no `scale_out` action"),
+            "{none:?}"
+        );
+        let http = ActionRun::Http {
+            method: "POST".into(),
+            url: "http://127.0.0.1:1/admin/kill".into(),
+            body: None,
+        };
+        let refused = external(DrillKind::Kill, http)
+            .execute(DrillKind::Kill, 1)
+            .await;
         assert!(!refused.ok, "{refused:?}");
     }
 }

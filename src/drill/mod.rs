@@ -33,7 +33,12 @@ const TICK: Duration = Duration::from_millis(50);
 /// Starts each event of `plan` on time and closes windows, until `stop`. Actions run as their
 /// own tasks so that a slow one delays neither the next event nor the windows; those still
 /// running at the end are cut off (their events report no outcome).
-pub async fn run(drills: Drills, plan: Arc<DrillPlan>, executor: Executor, stop: CancellationToken) {
+pub async fn run(
+    drills: Drills,
+    plan: Arc<DrillPlan>,
+    executor: Executor,
+    stop: CancellationToken,
+) {
     let start = drills.start();
     let mut actions = JoinSet::new();
     let mut next = 0;
@@ -46,7 +51,11 @@ pub async fn run(drills: Drills, plan: Arc<DrillPlan>, executor: Executor, stop:
             _ = ticker.tick() => {}
         }
         let now = now();
-        while let Some(event) = plan.events.get(next).filter(|event| start + event.at <= now) {
+        while let Some(event) = plan
+            .events
+            .get(next)
+            .filter(|event| start + event.at <= now)
+        {
             drills.begin(next, event.kind.name(), event.count, now);
             let (drills, executor, index, event) = (drills.clone(), executor.clone(), next, *event);
             actions.spawn(async move {
@@ -73,13 +82,20 @@ mod tests {
         drills:\n  - { at: 1s, kill: 1 }\n  - { at: 2500ms, scale_out: 2 }\n";
 
     fn begun(drills: &Drills) -> Vec<(f64, String)> {
-        drills.report().into_iter().map(|event| (event.at_s, event.kind)).collect()
+        drills
+            .report()
+            .into_iter()
+            .map(|event| (event.at_s, event.kind))
+            .collect()
     }
 
     /// On paused time: each event begins at its offset exactly, none before.
     #[tokio::test(start_paused = true)]
     async fn events_begin_at_their_offsets() {
-        let plan = crate::scenario::from_str(SCENARIO, "t.yaml").unwrap().drills.expect("a drills section");
+        let plan = crate::scenario::from_str(SCENARIO, "t.yaml")
+            .unwrap()
+            .drills
+            .expect("a drills section");
         let t0 = tokio::time::Instant::now();
         let drills = Drills::new(Some(&plan), Recorder::new(), now());
         let stop = CancellationToken::new();
@@ -94,7 +110,10 @@ mod tests {
         tokio::time::sleep_until(t0 + ms(2499)).await;
         assert_eq!(begun(&drills).len(), 1);
         tokio::time::sleep_until(t0 + ms(2501)).await;
-        assert_eq!(begun(&drills), [(1.0, "kill".to_owned()), (2.5, "scale_out".to_owned())]);
+        assert_eq!(
+            begun(&drills),
+            [(1.0, "kill".to_owned()), (2.5, "scale_out".to_owned())]
+        );
         stop.cancel();
         schedule.await.unwrap();
     }
@@ -103,12 +122,24 @@ mod tests {
     /// so its lost sessions count from zero before its first session opens.
     #[test]
     fn an_action_naming_an_instance_makes_it_known() {
-        let plan = crate::scenario::from_str(SCENARIO, "t.yaml").unwrap().drills.expect("a drills section");
+        let plan = crate::scenario::from_str(SCENARIO, "t.yaml")
+            .unwrap()
+            .drills
+            .expect("a drills section");
         let recorder = Recorder::new();
         let drills = Drills::new(Some(&plan), recorder.clone(), Instant::now());
-        let answer = ActionResult { ok: true, detail: "done".into(), duration_ms: 1.0, servers: vec!["s7".into()] };
+        let answer = ActionResult {
+            ok: true,
+            detail: "done".into(),
+            duration_ms: 1.0,
+            servers: vec!["s7".into()],
+        };
         drills.settle_action(1, answer);
         let tallies = recorder.drain().tallies;
-        assert_eq!(tallies.get(&(crate::measure::Tally::ServerSeen, "s7")), Some(&1), "{tallies:?}");
+        assert_eq!(
+            tallies.get(&(crate::measure::Tally::ServerSeen, "s7")),
+            Some(&1),
+            "{tallies:?}"
+        );
     }
 }

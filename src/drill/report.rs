@@ -122,8 +122,11 @@ impl Drills {
     /// Every event that started, in start order.
     pub fn report(&self) -> Vec<EventReport> {
         let start = self.start();
-        let mut events: Vec<EventReport> =
-            self.events().iter().filter_map(|event| event_report(event, start)).collect();
+        let mut events: Vec<EventReport> = self
+            .events()
+            .iter()
+            .filter_map(|event| event_report(event, start))
+            .collect();
         events.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
         events
     }
@@ -135,7 +138,11 @@ fn event_report(event: &EventState, run_start: Instant) -> Option<EventReport> {
     let closed = event.closed.get().copied().unwrap_or_else(Instant::now);
     let affected = event.affected.load(Ordering::Relaxed);
     let never_back = event.never_back.load(Ordering::Relaxed);
-    let attempts: Vec<u32> = event.attempts.iter().map(|n| n.load(Ordering::Relaxed)).collect();
+    let attempts: Vec<u32> = event
+        .attempts
+        .iter()
+        .map(|n| n.load(Ordering::Relaxed))
+        .collect();
     let outcome = event.outcome.get().cloned();
     let samples = event.samples();
     let empty = Samples::new();
@@ -148,12 +155,19 @@ fn event_report(event: &EventState, run_start: Instant) -> Option<EventReport> {
         (affected > 0 && back >= needed && needed > 0)
             .then(|| seconds(back_at.value_at_quantile(needed as f64 / back as f64)))
     };
-    let spread_us = if back == 0 { 0 } else { back_at.value_at_quantile(0.9) - back_at.value_at_quantile(0.1) };
+    let spread_us = if back == 0 {
+        0
+    } else {
+        back_at.value_at_quantile(0.9) - back_at.value_at_quantile(0.1)
+    };
     Some(EventReport {
         at_s: started.saturating_duration_since(run_start).as_secs_f64(),
         kind: kind.to_owned(),
         count,
-        server: outcome.as_ref().map(|o| o.servers.join(",")).unwrap_or_default(),
+        server: outcome
+            .as_ref()
+            .map(|o| o.servers.join(","))
+            .unwrap_or_default(),
         action: outcome,
         window_s: closed.saturating_duration_since(started).as_secs_f64(),
         affected,
@@ -164,9 +178,17 @@ fn event_report(event: &EventState, run_start: Instant) -> Option<EventReport> {
         reconnect_attempts: attempts.iter().map(|n| u64::from(*n)).sum(),
         peak_reconnects_per_s: attempts.iter().copied().max().unwrap_or(0),
         spread_ms: spread_us as f64 / 1e3,
-        stddev_ms: if back == 0 { 0.0 } else { back_at.stdev() / 1e3 },
+        stddev_ms: if back == 0 {
+            0.0
+        } else {
+            back_at.stdev() / 1e3
+        },
         reconnect: Percentiles::of(&samples.reconnect),
-        causes: Causes { drain: samples.causes[0], kill: samples.causes[1], other: samples.causes[2] },
+        causes: Causes {
+            drain: samples.causes[0],
+            kill: samples.causes[1],
+            other: samples.causes[2],
+        },
         signals: WindowSignals {
             delivery: Percentiles::of(&samples.signal_delivery),
             queued_delivery: Percentiles::of(&samples.queued_delivery),

@@ -131,7 +131,9 @@ impl EventState {
 
     fn pending(&self) -> u64 {
         let settled = self.back.load(Ordering::Relaxed) + self.never_back.load(Ordering::Relaxed);
-        self.affected.load(Ordering::Relaxed).saturating_sub(settled)
+        self.affected
+            .load(Ordering::Relaxed)
+            .saturating_sub(settled)
     }
 
     /// Runs `f` on the samples, allocating them on first use.
@@ -182,7 +184,13 @@ impl Drills {
     pub fn lost(&self, cause: Cause) -> Loss {
         let lost_at = Instant::now();
         let event = self.attribute(lost_at);
-        Loss { inner: self.inner.clone(), event, cause, lost_at, back: false }
+        Loss {
+            inner: self.inner.clone(),
+            event,
+            cause,
+            lost_at,
+            back: false,
+        }
     }
 
     /// The event whose window is open now, if any.
@@ -195,13 +203,21 @@ impl Drills {
         let event = &self.inner.events[index];
         event.affected.fetch_add(1, Ordering::Relaxed);
         let started = *event.started.get()?;
-        event.last_loss_us.fetch_max(latency_micros(now.saturating_duration_since(started)), Ordering::Relaxed);
+        event.last_loss_us.fetch_max(
+            latency_micros(now.saturating_duration_since(started)),
+            Ordering::Relaxed,
+        );
         Some(index)
     }
 
     /// Watch mode: a loss outside any window opens an observed event.
     fn open_observed(&self, now: Instant) -> Option<usize> {
-        let mut next = self.inner.observed.as_ref()?.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut next = self
+            .inner
+            .observed
+            .as_ref()?
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(open) = self.current_event() {
             return Some(open);
         }
@@ -228,7 +244,9 @@ impl Drills {
     /// are known from now on: their per-server series start at zero before any session opens there.
     pub(super) fn settle_action(&self, index: usize, outcome: ActionResult) {
         for server in &outcome.servers {
-            self.inner.recorder.tally(Tally::ServerSeen, crate::measure::label::intern(server));
+            self.inner
+                .recorder
+                .tally(Tally::ServerSeen, crate::measure::label::intern(server));
         }
         let _ = self.inner.events[index].outcome.set(outcome);
     }
@@ -236,13 +254,18 @@ impl Drills {
     /// Closes the windows whose visitors are all back and quiet for `settle`, or that reached the cap.
     pub(super) fn tick(&self, now: Instant) {
         for (index, event) in self.inner.events.iter().enumerate() {
-            let Some(started) = event.started.get() else { continue };
+            let Some(started) = event.started.get() else {
+                continue;
+            };
             if event.closed.get().is_some() {
                 continue;
             }
             let age = now.saturating_duration_since(*started);
-            let quiet = age.saturating_sub(Duration::from_micros(event.last_loss_us.load(Ordering::Relaxed)));
-            if age >= self.inner.window_cap || (event.pending() == 0 && quiet >= self.inner.settle) {
+            let quiet = age.saturating_sub(Duration::from_micros(
+                event.last_loss_us.load(Ordering::Relaxed),
+            ));
+            if age >= self.inner.window_cap || (event.pending() == 0 && quiet >= self.inner.settle)
+            {
                 self.close(index, now);
             }
         }
@@ -259,7 +282,10 @@ impl Drills {
 
     fn close(&self, index: usize, now: Instant) {
         let _ = self.inner.events[index].closed.set(now);
-        let _ = self.inner.current.compare_exchange(index + 1, 0, Ordering::AcqRel, Ordering::Relaxed);
+        let _ =
+            self.inner
+                .current
+                .compare_exchange(index + 1, 0, Ordering::AcqRel, Ordering::Relaxed);
     }
 
     /// A signal (or invoke) arrived: records `metric` (and its drill or calm breakdown) from
@@ -269,7 +295,9 @@ impl Drills {
         let event = sent_in.or_else(|| self.current_event());
         let recorder = &self.inner.recorder;
         match (metric, event) {
-            (Metric::SignalDelivery, Some(_)) => recorder.latencies(&[metric, Metric::SignalDeliveryDrill], elapsed),
+            (Metric::SignalDelivery, Some(_)) => {
+                recorder.latencies(&[metric, Metric::SignalDeliveryDrill], elapsed)
+            }
             (Metric::SignalDelivery, None) if self.inner.active => {
                 recorder.latencies(&[metric, Metric::SignalDeliveryCalm], elapsed)
             }
@@ -313,8 +341,12 @@ impl Loss {
 
     /// One more try to open a session.
     pub fn attempt(&self) {
-        let Some(event) = self.event.map(|index| &self.inner.events[index]) else { return };
-        let Some(started) = event.started.get() else { return };
+        let Some(event) = self.event.map(|index| &self.inner.events[index]) else {
+            return;
+        };
+        let Some(started) = event.started.get() else {
+            return;
+        };
         let second = (started.elapsed().as_secs() as usize).min(event.attempts.len() - 1);
         event.attempts[second].fetch_add(1, Ordering::Relaxed);
     }
@@ -324,12 +356,21 @@ impl Loss {
         self.back = true;
         let now = Instant::now();
         let elapsed = now.saturating_duration_since(self.lost_at);
-        self.inner.recorder.latencies(&[Metric::Reconnect, self.cause.metric()], elapsed);
-        let Some(event) = self.event.map(|index| &self.inner.events[index]) else { return };
-        let Some(started) = event.started.get() else { return };
+        self.inner
+            .recorder
+            .latencies(&[Metric::Reconnect, self.cause.metric()], elapsed);
+        let Some(event) = self.event.map(|index| &self.inner.events[index]) else {
+            return;
+        };
+        let Some(started) = event.started.get() else {
+            return;
+        };
         event.with_samples(|samples| {
             record_duration(&mut samples.reconnect, elapsed);
-            record_duration(&mut samples.back_at, now.saturating_duration_since(*started));
+            record_duration(
+                &mut samples.back_at,
+                now.saturating_duration_since(*started),
+            );
             samples.causes[self.cause as usize] += 1;
         });
         event.back.fetch_add(1, Ordering::Relaxed);
@@ -340,7 +381,9 @@ impl Drop for Loss {
     fn drop(&mut self) {
         if !self.back {
             if let Some(index) = self.event {
-                self.inner.events[index].never_back.fetch_add(1, Ordering::Relaxed);
+                self.inner.events[index]
+                    .never_back
+                    .fetch_add(1, Ordering::Relaxed);
             }
         }
     }
@@ -352,8 +395,11 @@ mod tests {
     use crate::scenario::DrillActions;
 
     fn plan(events: usize) -> DrillPlan {
-        let event =
-            crate::scenario::DrillEvent { at: Duration::ZERO, kind: crate::scenario::DrillKind::Kill, count: 1 };
+        let event = crate::scenario::DrillEvent {
+            at: Duration::ZERO,
+            kind: crate::scenario::DrillKind::Kill,
+            count: 1,
+        };
         DrillPlan {
             events: vec![event; events],
             actions: DrillActions::default(),
@@ -378,8 +424,18 @@ mod tests {
         drills.tick(Instant::now() + Duration::from_secs(1));
         assert_eq!(drills.current_event(), None);
         let event = &drills.events()[0];
-        assert_eq!(event.affected.load(Ordering::Relaxed), 2, "the loss before the event is not counted");
-        assert_eq!((event.back.load(Ordering::Relaxed), event.never_back.load(Ordering::Relaxed)), (1, 1));
+        assert_eq!(
+            event.affected.load(Ordering::Relaxed),
+            2,
+            "the loss before the event is not counted"
+        );
+        assert_eq!(
+            (
+                event.back.load(Ordering::Relaxed),
+                event.never_back.load(Ordering::Relaxed)
+            ),
+            (1, 1)
+        );
         assert_eq!(event.attempts[0].load(Ordering::Relaxed), 1);
     }
 

@@ -69,7 +69,8 @@ where
     let mut stats = DriveStats::default();
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let steered_done = steering.map_or_else(CancellationToken::new, |steering| steering.done().clone());
+    let steered_done =
+        steering.map_or_else(CancellationToken::new, |steering| steering.done().clone());
     // Open model under steering: arrivals due so far, at the rates set over time.
     let (mut steered_due, mut last_elapsed) = (0.0_f64, Duration::ZERO);
     loop {
@@ -89,12 +90,22 @@ where
             }
         }
         let wanted = match (load, steering) {
-            (Load::Stages(_), Some(steering)) => shard.share(steering.level().round().max(0.0) as u64) as usize,
+            (Load::Stages(_), Some(steering)) => {
+                shard.share(steering.level().round().max(0.0) as u64) as usize
+            }
             (Load::Stages(_), None) => visitors_wanted(load, elapsed, shard),
-            (Load::ArrivalRate { per_second, max_visitors, for_ }, steering) => {
+            (
+                Load::ArrivalRate {
+                    per_second,
+                    max_visitors,
+                    for_,
+                },
+                steering,
+            ) => {
                 let due = match steering {
                     Some(steering) => {
-                        steered_due += steering.level().max(0.0) * (elapsed - last_elapsed).as_secs_f64();
+                        steered_due +=
+                            steering.level().max(0.0) * (elapsed - last_elapsed).as_secs_f64();
                         shard.share(steered_due as u64)
                     }
                     None => arrivals_due(*per_second, *for_, elapsed, shard),
@@ -145,11 +156,21 @@ where
         }
     };
     if tokio::time::timeout(SETTLE_BOUND, settling).await.is_err() {
-        tracing::warn!(settled = closing.settled_count(), unsettled, "visitors did not settle in time; closing anyway");
+        tracing::warn!(
+            settled = closing.settled_count(),
+            unsettled,
+            "visitors did not settle in time; closing anyway"
+        );
     }
     closing.close();
-    if tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await.is_err() {
-        tracing::warn!(remaining = tasks.len(), "visitors did not close within the grace period; aborting them");
+    if tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} })
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            remaining = tasks.len(),
+            "visitors did not close within the grace period; aborting them"
+        );
         tasks.shutdown().await;
     }
     stats
@@ -162,7 +183,12 @@ pub(crate) fn visitors_wanted(load: &Load, elapsed: Duration, shard: Shard) -> u
 
 /// Open model: how many of `shard`'s arrivals are due `elapsed` into the run. Arrival `i` of
 /// the one global sequence is due at `i / per_second`, whichever shard runs it.
-pub(crate) fn arrivals_due(per_second: f64, for_: Duration, elapsed: Duration, shard: Shard) -> u64 {
+pub(crate) fn arrivals_due(
+    per_second: f64,
+    for_: Duration,
+    elapsed: Duration,
+    shard: Shard,
+) -> u64 {
     let arrival_time = elapsed.min(for_).as_secs_f64();
     shard.share((arrival_time * per_second) as u64)
 }
@@ -195,13 +221,23 @@ mod tests {
             Box::pin(async move {
                 lives.lock().unwrap().insert(index, (t0.elapsed(), None));
                 cancel.cancelled().await;
-                lives.lock().unwrap().entry(index).and_modify(|life| life.1 = Some(t0.elapsed()));
+                lives
+                    .lock()
+                    .unwrap()
+                    .entry(index)
+                    .and_modify(|life| life.1 = Some(t0.elapsed()));
             })
         }
     }
 
     fn alive(lives: &Lives) -> Vec<u64> {
-        lives.lock().unwrap().iter().filter(|(_, (_, left))| left.is_none()).map(|(index, _)| *index).collect()
+        lives
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, (_, left))| left.is_none())
+            .map(|(index, _)| *index)
+            .collect()
     }
 
     /// The closed model on paused time: the level follows the stages at each instant, ramping
@@ -210,15 +246,34 @@ mod tests {
     async fn the_closed_model_holds_each_level_at_its_instant() {
         let ms = Duration::from_millis;
         let load = Load::Stages(vec![
-            Stage { from: 0, to: 10, over: ms(1000) },
-            Stage { from: 10, to: 10, over: ms(1000) },
-            Stage { from: 10, to: 0, over: ms(1000) },
+            Stage {
+                from: 0,
+                to: 10,
+                over: ms(1000),
+            },
+            Stage {
+                from: 10,
+                to: 10,
+                over: ms(1000),
+            },
+            Stage {
+                from: 10,
+                to: 0,
+                over: ms(1000),
+            },
         ]);
         let (lives, t0) = (Lives::default(), Clock::now());
         let stop = CancellationToken::new();
         let spawn = noted(&lives, t0);
         let driving = tokio::spawn(async move {
-            drive(&load, Shard::WHOLE, (ms(3000), ms(100)), (&stop, &Closing::default(), None), spawn).await
+            drive(
+                &load,
+                Shard::WHOLE,
+                (ms(3000), ms(100)),
+                (&stop, &Closing::default(), None),
+                spawn,
+            )
+            .await
         });
         for (at, level) in [(305, 3), (1005, 10), (1995, 10), (2505, 5), (2995, 0)] {
             tokio::time::sleep_until(t0 + ms(at)).await;
@@ -226,32 +281,70 @@ mod tests {
             assert_eq!(alive(&lives), expected, "at {at} ms: the oldest {level}");
         }
         let stats = driving.await.unwrap();
-        assert_eq!(t0.elapsed(), ms(3000), "the run ends at its end, not a tick later");
-        assert_eq!(stats, DriveStats { started: 10, arrivals_dropped: 0 });
+        assert_eq!(
+            t0.elapsed(),
+            ms(3000),
+            "the run ends at its end, not a tick later"
+        );
+        assert_eq!(
+            stats,
+            DriveStats {
+                started: 10,
+                arrivals_dropped: 0
+            }
+        );
         let lives = lives.lock().unwrap();
-        assert!(lives[&9].0 >= ms(900) && lives[&9].0 < ms(1000), "the 10th joins on the ramp: {:?}", lives[&9]);
+        assert!(
+            lives[&9].0 >= ms(900) && lives[&9].0 < ms(1000),
+            "the 10th joins on the ramp: {:?}",
+            lives[&9]
+        );
         let left = lives[&9].1.expect("the 10th left");
-        assert!(left >= ms(2050) && left <= ms(2060), "and leaves first, when the level rounds to 9: {left:?}");
+        assert!(
+            left >= ms(2050) && left <= ms(2060),
+            "and leaves first, when the level rounds to 9: {left:?}"
+        );
     }
 
     /// The open model on paused time: arrival i comes at i/rate, at most `max_visitors` live.
     #[tokio::test(start_paused = true)]
     async fn the_open_model_starts_each_arrival_at_its_instant_and_drops_over_the_cap() {
         let ms = Duration::from_millis;
-        let load = Load::ArrivalRate { per_second: 10.0, max_visitors: 4, for_: ms(1000) };
+        let load = Load::ArrivalRate {
+            per_second: 10.0,
+            max_visitors: 4,
+            for_: ms(1000),
+        };
         let (lives, t0) = (Lives::default(), Clock::now());
         let stop = CancellationToken::new();
         let spawn = noted(&lives, t0);
         let stopping = stop.clone();
         let driving = tokio::spawn(async move {
-            drive(&load, Shard::WHOLE, (ms(5000), ms(100)), (&stopping, &Closing::default(), None), spawn).await
+            drive(
+                &load,
+                Shard::WHOLE,
+                (ms(5000), ms(100)),
+                (&stopping, &Closing::default(), None),
+                spawn,
+            )
+            .await
         });
         tokio::time::sleep_until(t0 + ms(1500)).await;
         let started: Vec<Duration> = lives.lock().unwrap().values().map(|(at, _)| *at).collect();
-        assert_eq!(started, [ms(100), ms(200), ms(300), ms(400)], "one every 100 ms, then the cap");
+        assert_eq!(
+            started,
+            [ms(100), ms(200), ms(300), ms(400)],
+            "one every 100 ms, then the cap"
+        );
         stop.cancel();
         let stats = driving.await.unwrap();
-        assert_eq!(stats, DriveStats { started: 4, arrivals_dropped: 6 });
+        assert_eq!(
+            stats,
+            DriveStats {
+                started: 4,
+                arrivals_dropped: 6
+            }
+        );
     }
 
     /// When each visitor (by index) closed, on the paused clock; a visitor told to stop
@@ -267,7 +360,9 @@ mod tests {
             let (closed, closing) = (closed.clone(), closing.clone());
             Box::pin(async move {
                 cancel.cancelled().await;
-                let Some(settle) = settle_ms[index as usize] else { return std::future::pending().await };
+                let Some(settle) = settle_ms[index as usize] else {
+                    return std::future::pending().await;
+                };
                 tokio::time::sleep(Duration::from_millis(settle)).await;
                 closing.settled().await;
                 closed.lock().unwrap().insert(index, (t0.elapsed(), None));
@@ -280,7 +375,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn at_the_end_visitors_close_together_once_all_settled() {
         let ms = Duration::from_millis;
-        let load = Load::Stages(vec![Stage { from: 3, to: 3, over: ms(1000) }]);
+        let load = Load::Stages(vec![Stage {
+            from: 3,
+            to: 3,
+            over: ms(1000),
+        }]);
         let (closed, closing, t0) = (Lives::default(), Arc::new(Closing::default()), Clock::now());
         let spawn = settling(&closed, &closing, &[Some(0), Some(700), Some(10)], t0);
         let token = closing.token();
@@ -288,9 +387,20 @@ mod tests {
             token.cancelled().await;
             t0.elapsed()
         });
-        drive(&load, Shard::WHOLE, (ms(1000), ms(100)), (&CancellationToken::new(), &closing, None), spawn).await;
+        drive(
+            &load,
+            Shard::WHOLE,
+            (ms(1000), ms(100)),
+            (&CancellationToken::new(), &closing, None),
+            spawn,
+        )
+        .await;
         let closed: Vec<Duration> = closed.lock().unwrap().values().map(|(at, _)| *at).collect();
-        assert_eq!(closed, [ms(1700); 3], "all three closed when the last settled");
+        assert_eq!(
+            closed,
+            [ms(1700); 3],
+            "all three closed when the last settled"
+        );
         assert_eq!(watching.await.unwrap(), ms(1700));
     }
 
@@ -299,11 +409,27 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_visitor_that_never_settles_delays_the_closing_only_so_long() {
         let ms = Duration::from_millis;
-        let load = Load::Stages(vec![Stage { from: 2, to: 2, over: ms(1000) }]);
+        let load = Load::Stages(vec![Stage {
+            from: 2,
+            to: 2,
+            over: ms(1000),
+        }]);
         let (closed, closing, t0) = (Lives::default(), Arc::new(Closing::default()), Clock::now());
         let spawn = settling(&closed, &closing, &[Some(0), None], t0);
-        drive(&load, Shard::WHOLE, (ms(1000), ms(100)), (&CancellationToken::new(), &closing, None), spawn).await;
-        let closed: Vec<(u64, Duration)> = closed.lock().unwrap().iter().map(|(i, (at, _))| (*i, *at)).collect();
+        drive(
+            &load,
+            Shard::WHOLE,
+            (ms(1000), ms(100)),
+            (&CancellationToken::new(), &closing, None),
+            spawn,
+        )
+        .await;
+        let closed: Vec<(u64, Duration)> = closed
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(i, (at, _))| (*i, *at))
+            .collect();
         assert_eq!(closed, [(0, ms(1000) + SETTLE_BOUND)]);
     }
 
@@ -311,12 +437,34 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_visitor_let_go_by_a_ramp_down_closes_at_once() {
         let ms = Duration::from_millis;
-        let load = Load::Stages(vec![Stage { from: 2, to: 2, over: ms(500) }, Stage { from: 1, to: 1, over: ms(500) }]);
+        let load = Load::Stages(vec![
+            Stage {
+                from: 2,
+                to: 2,
+                over: ms(500),
+            },
+            Stage {
+                from: 1,
+                to: 1,
+                over: ms(500),
+            },
+        ]);
         let (closed, closing, t0) = (Lives::default(), Arc::new(Closing::default()), Clock::now());
         let spawn = settling(&closed, &closing, &[Some(0), Some(0)], t0);
-        drive(&load, Shard::WHOLE, (ms(1000), ms(100)), (&CancellationToken::new(), &closing, None), spawn).await;
+        drive(
+            &load,
+            Shard::WHOLE,
+            (ms(1000), ms(100)),
+            (&CancellationToken::new(), &closing, None),
+            spawn,
+        )
+        .await;
         let closed = closed.lock().unwrap();
-        assert!(closed[&1].0 >= ms(500) && closed[&1].0 < ms(520), "let go on the ramp: {:?}", closed[&1]);
+        assert!(
+            closed[&1].0 >= ms(500) && closed[&1].0 < ms(520),
+            "let go on the ramp: {:?}",
+            closed[&1]
+        );
         assert_eq!(closed[&0].0, ms(1000), "the other at the end");
     }
 
@@ -325,12 +473,28 @@ mod tests {
     fn steered(
         load: Load,
         level: f64,
-        spawn: impl Fn(u64, CancellationToken) -> futures_util::future::BoxFuture<'static, ()> + Send + 'static,
-    ) -> (crate::engine::steer::Steer, tokio::task::JoinHandle<DriveStats>) {
+        spawn: impl Fn(u64, CancellationToken) -> futures_util::future::BoxFuture<'static, ()>
+            + Send
+            + 'static,
+    ) -> (
+        crate::engine::steer::Steer,
+        tokio::task::JoinHandle<DriveStats>,
+    ) {
         let (steer, steering) = crate::engine::steer::steer(level);
         let driving = tokio::spawn(async move {
-            let stopping = (&CancellationToken::new(), &Closing::default(), Some(&steering));
-            drive(&load, Shard::WHOLE, (Duration::from_secs(3600), Duration::from_millis(100)), stopping, spawn).await
+            let stopping = (
+                &CancellationToken::new(),
+                &Closing::default(),
+                Some(&steering),
+            );
+            drive(
+                &load,
+                Shard::WHOLE,
+                (Duration::from_secs(3600), Duration::from_millis(100)),
+                stopping,
+                spawn,
+            )
+            .await
         });
         (steer, driving)
     }
@@ -340,7 +504,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_steered_closed_model_follows_the_level_and_ends_when_steering_finishes() {
         let ms = Duration::from_millis;
-        let load = Load::Stages(vec![Stage { from: 1, to: 1, over: ms(1000) }]);
+        let load = Load::Stages(vec![Stage {
+            from: 1,
+            to: 1,
+            over: ms(1000),
+        }]);
         let (lives, t0) = (Lives::default(), Clock::now());
         let (steer, driving) = steered(load, 6.0, noted(&lives, t0));
         tokio::time::sleep_until(t0 + ms(500)).await;
@@ -355,7 +523,11 @@ mod tests {
         assert_eq!(alive(&lives).len(), 12, "at its top");
         steer.finish();
         let stats = driving.await.unwrap();
-        assert!(t0.elapsed() < ms(2200), "ended by the steering: {:?}", t0.elapsed());
+        assert!(
+            t0.elapsed() < ms(2200),
+            "ended by the steering: {:?}",
+            t0.elapsed()
+        );
         assert_eq!(stats.started, 16, "6, then 10 more on the ramp");
     }
 
@@ -363,7 +535,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_steered_open_model_starts_arrivals_at_the_rates_set() {
         let ms = Duration::from_millis;
-        let load = Load::ArrivalRate { per_second: 1.0, max_visitors: 1000, for_: ms(1) };
+        let load = Load::ArrivalRate {
+            per_second: 1.0,
+            max_visitors: 1000,
+            for_: ms(1),
+        };
         let (lives, t0) = (Lives::default(), Clock::now());
         let (steer, driving) = steered(load, 10.0, noted(&lives, t0));
         tokio::time::sleep_until(t0 + ms(1000)).await;
@@ -371,7 +547,10 @@ mod tests {
         tokio::time::sleep_until(t0 + ms(2005)).await;
         steer.finish();
         let stats = driving.await.unwrap();
-        assert!((49..=51).contains(&stats.started), "10 in the first second, 40 in the next: {stats:?}");
+        assert!(
+            (49..=51).contains(&stats.started),
+            "10 in the first second, 40 in the next: {stats:?}"
+        );
     }
 
     /// A visitor that stays until it is told to leave.
@@ -383,7 +562,18 @@ mod tests {
     async fn the_closed_model_runs_until_the_end_even_after_its_stages() {
         let ms = Duration::from_millis;
         // Up to 2 visitors and back to 0 within 100 ms, in a run of 400 ms.
-        let load = Load::Stages(vec![Stage { from: 0, to: 2, over: ms(50) }, Stage { from: 2, to: 0, over: ms(50) }]);
+        let load = Load::Stages(vec![
+            Stage {
+                from: 0,
+                to: 2,
+                over: ms(50),
+            },
+            Stage {
+                from: 2,
+                to: 0,
+                over: ms(50),
+            },
+        ]);
         let start = Instant::now();
         let stats = drive(
             &load,
@@ -393,14 +583,22 @@ mod tests {
             |_, cancel| stay(cancel),
         )
         .await;
-        assert!(start.elapsed() >= ms(400), "the run ended after {:?}", start.elapsed());
+        assert!(
+            start.elapsed() >= ms(400),
+            "the run ended after {:?}",
+            start.elapsed()
+        );
         assert!(stats.started >= 1, "{stats:?}");
     }
 
     #[tokio::test]
     async fn the_open_model_ends_once_arrivals_are_over_and_visitors_left() {
         let ms = Duration::from_millis;
-        let load = Load::ArrivalRate { per_second: 100.0, max_visitors: 10, for_: ms(50) };
+        let load = Load::ArrivalRate {
+            per_second: 100.0,
+            max_visitors: 10,
+            for_: ms(50),
+        };
         let start = Instant::now();
         let stats = drive(
             &load,
@@ -410,7 +608,11 @@ mod tests {
             |_, _| async {},
         )
         .await;
-        assert!(start.elapsed() < Duration::from_secs(10), "the run lasted {:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the run lasted {:?}",
+            start.elapsed()
+        );
         assert!(stats.started >= 1, "{stats:?}");
     }
 }

@@ -54,8 +54,14 @@ mod tests {
 
     #[test]
     fn agents_spread_like_visitors() {
-        assert_eq!((0..3).map(|g| agents_in(g, 3, 7)).collect::<Vec<_>>(), [3, 2, 2]);
-        assert_eq!((0..4).map(|g| agents_in(g, 4, 2)).collect::<Vec<_>>(), [1, 1, 0, 0]);
+        assert_eq!(
+            (0..3).map(|g| agents_in(g, 3, 7)).collect::<Vec<_>>(),
+            [3, 2, 2]
+        );
+        assert_eq!(
+            (0..4).map(|g| agents_in(g, 4, 2)).collect::<Vec<_>>(),
+            [1, 1, 0, 0]
+        );
         assert_eq!(agents_in(0, 1, 5), 5);
     }
 }

@@ -27,7 +27,11 @@ pub fn peak_sockets(plan: &Plan, visitors: u64) -> u64 {
     }
     let n = visitors as f64;
     let likely_most = (n * mean + 3.0 * (n * (square - mean * mean).max(0.0)).sqrt()).ceil() as u64;
-    let sides = if matches!(plan.target.destination, Destination::Embedded(_)) { 2 } else { 1 };
+    let sides = if matches!(plan.target.destination, Destination::Embedded(_)) {
+        2
+    } else {
+        1
+    };
     likely_most.min(visitors * most) * sides
 }
 
@@ -72,13 +76,28 @@ mod tests {
     fn the_peak_counts_tabs_and_the_embedded_server_side() {
         // Half of 1,000 visitors on 1 tab, half on 3: 2,000 on average, standard deviation
         // sqrt(1,000 * 1) = 31.6, so 2,095 at most but by a 3-sigma draw.
-        let external =
-            plan("[connect, open_tab, { repeat: { times: 2, steps: [open_tab] } }]", "{ url: 'http://127.0.0.1:1' }");
+        let external = plan(
+            "[connect, open_tab, { repeat: { times: 2, steps: [open_tab] } }]",
+            "{ url: 'http://127.0.0.1:1' }",
+        );
         assert_eq!(peak_sockets(&external, 1000), 2095);
-        assert_eq!(peak_sockets(&external, 1), 3, "never more than every visitor on the most tabs");
-        assert_eq!(peak_sockets(&plan("[connect]", "{ embedded: {} }"), 1000), 2000);
-        assert!(open_file_warning(&external, Shard::WHOLE, 2100).unwrap().contains("2095 sockets"));
+        assert_eq!(
+            peak_sockets(&external, 1),
+            3,
+            "never more than every visitor on the most tabs"
+        );
+        assert_eq!(
+            peak_sockets(&plan("[connect]", "{ embedded: {} }"), 1000),
+            2000
+        );
+        assert!(open_file_warning(&external, Shard::WHOLE, 2100)
+            .unwrap()
+            .contains("2095 sockets"));
         assert_eq!(open_file_warning(&external, Shard::WHOLE, 2200), None);
-        assert_eq!(open_file_warning(&external, Shard { index: 0, count: 2 }, 2100), None, "half each");
+        assert_eq!(
+            open_file_warning(&external, Shard { index: 0, count: 2 }, 2100),
+            None,
+            "half each"
+        );
     }
 }

@@ -106,7 +106,13 @@ pub struct Measured {
 /// Carries out `plan` and answers what was measured.
 pub async fn run(plan: Plan, options: EngineOptions) -> Result<Measured, StartError> {
     let tls = tls::client_config(plan.target.ca_file.as_deref()).map_err(TargetError::Tls)?;
-    let target = target::resolve(&plan.target.destination, HTTP_TIMEOUT, tls.clone(), &plan.target.headers).await?;
+    let target = target::resolve(
+        &plan.target.destination,
+        HTTP_TIMEOUT,
+        tls.clone(),
+        &plan.target.headers,
+    )
+    .await?;
     let connect = ConnectOptions {
         transport: plan.target.transport.main(),
         tls: Some(tls.clone()),
@@ -128,7 +134,8 @@ pub async fn run(plan: Plan, options: EngineOptions) -> Result<Measured, StartEr
     };
     let shard = options.shard;
     let started = Instant::now();
-    let recorder = Recorder::with_behaviors(plan.behaviors.iter().map(|b| b.name.clone()).collect());
+    let recorder =
+        Recorder::with_behaviors(plan.behaviors.iter().map(|b| b.name.clone()).collect());
     let collector_stop = CancellationToken::new();
     let closing = Arc::new(Closing::default());
     let monitor = Monitor::start(started, closing.token());
@@ -139,14 +146,23 @@ pub async fn run(plan: Plan, options: EngineOptions) -> Result<Measured, StartEr
     let mut observers = options.observers;
     if let Some(export) = options.export {
         // The embedded cluster's instances are known before any session opens there.
-        let servers = target.cluster.as_ref().map(|cluster| cluster.instances()).unwrap_or_default();
+        let servers = target
+            .cluster
+            .as_ref()
+            .map(|cluster| cluster.instances())
+            .unwrap_or_default();
         let export = export.with_servers(servers.iter().map(|info| info.server.as_str()));
         let export = export.with_health(monitor.handle());
-        let export = export.with_target(visitor_target(plan.load.clone(), options.steering.clone()));
+        let export =
+            export.with_target(visitor_target(plan.load.clone(), options.steering.clone()));
         observers.push(Box::new(export));
     }
-    let collector =
-        tokio::spawn(collector::collect(recorder.clone(), options.interval, observers, collector_stop.clone()));
+    let collector = tokio::spawn(collector::collect(
+        recorder.clone(),
+        options.interval,
+        observers,
+        collector_stop.clone(),
+    ));
     // The server's resources: from the scenario's metrics URL, or the embedded cluster's own.
     let metrics_url = plan.target.metrics_url.clone().or_else(|| {
         let cluster = target.cluster.as_ref()?;
@@ -163,7 +179,10 @@ pub async fn run(plan: Plan, options: EngineOptions) -> Result<Measured, StartEr
         );
         tokio::spawn(watched)
     });
-    let grace = plan.agents.as_ref().map_or(DEFAULT_GRACE, |agents| agents.grace);
+    let grace = plan
+        .agents
+        .as_ref()
+        .map_or(DEFAULT_GRACE, |agents| agents.grace);
     let drills = Drills::new(plan.drills.as_ref(), recorder.clone(), started);
     let worlds = Worlds::new(
         plan.target.groups,
@@ -199,7 +218,12 @@ pub async fn run(plan: Plan, options: EngineOptions) -> Result<Measured, StartEr
                 None => schedule.actions.clone(),
             })),
         };
-        background.spawn(drill::run(drills.clone(), Arc::new(schedule.clone()), executor, background_stop.clone()));
+        background.spawn(drill::run(
+            drills.clone(),
+            Arc::new(schedule.clone()),
+            executor,
+            background_stop.clone(),
+        ));
     }
     if let Some(agents) = &plan.agents {
         let contexts: Vec<Arc<AgentContext>> = worlds
@@ -238,7 +262,10 @@ pub async fn run(plan: Plan, options: EngineOptions) -> Result<Measured, StartEr
     // Only SockJS promises heartbeats; a raw WebSocket visitor may stay quiet for good (each
     // visitor applies it by its transport).
     let heartbeat_timeout = Some(plan.target.heartbeat_timeout);
-    let presence_markers = plan.agents.as_ref().is_some_and(|agents| agents.watch > 0.0);
+    let presence_markers = plan
+        .agents
+        .as_ref()
+        .is_some_and(|agents| agents.watch > 0.0);
     let plan = Arc::new(plan);
     let contexts: Vec<Arc<VisitorContext>> = worlds
         .iter()
@@ -258,9 +285,19 @@ pub async fn run(plan: Plan, options: EngineOptions) -> Result<Measured, StartEr
         })
         .collect();
     let stopping = (&options.stop, &*closing, options.steering.as_ref());
-    let drive = driver::drive(&plan.load, shard, (plan.duration, CLOSE_GRACE), stopping, |index, cancel| {
-        visitor::run(contexts[(index % contexts.len() as u64) as usize].clone(), index, cancel)
-    })
+    let drive = driver::drive(
+        &plan.load,
+        shard,
+        (plan.duration, CLOSE_GRACE),
+        stopping,
+        |index, cancel| {
+            visitor::run(
+                contexts[(index % contexts.len() as u64) as usize].clone(),
+                index,
+                cancel,
+            )
+        },
+    )
     .await;
     let interrupted = options.stop.is_cancelled();
     background_stop.cancel();
@@ -277,7 +314,9 @@ pub async fn run(plan: Plan, options: EngineOptions) -> Result<Measured, StartEr
         None => None,
     };
     let health = monitor.stop().await;
-    let cluster_shutdown = target.cluster.map(|cluster| tokio::spawn(cluster.shutdown()));
+    let cluster_shutdown = target
+        .cluster
+        .map(|cluster| tokio::spawn(cluster.shutdown()));
     Ok(Measured {
         totals,
         target: target.description,
@@ -294,7 +333,10 @@ pub async fn run(plan: Plan, options: EngineOptions) -> Result<Measured, StartEr
 /// The visitor target and stage index at each time into the run, for the exporter's gauges:
 /// the load model's, except that a capacity search (`steering`) sets a closed model's level
 /// while the run goes, and the target is that level, live, not the stages it replaces.
-fn visitor_target(load: Load, steering: Option<Steering>) -> impl Fn(Duration) -> TargetNow + Send + 'static {
+fn visitor_target(
+    load: Load,
+    steering: Option<Steering>,
+) -> impl Fn(Duration) -> TargetNow + Send + 'static {
     move |elapsed| {
         let (target, stage) = load.target_and_stage(elapsed);
         let visitors = match (&steering, &load) {

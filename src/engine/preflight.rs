@@ -14,7 +14,9 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use tokio_tungstenite::tungstenite;
 
-use crate::protocol::client::{ClientError, ConnectOptions, Connection, Endpoint, Incoming, Transport};
+use crate::protocol::client::{
+    ClientError, ConnectOptions, Connection, Endpoint, Incoming, Transport,
+};
 use crate::protocol::discovery::{Discovery, DiscoveryError};
 use crate::protocol::locate::HttpError;
 use crate::protocol::{ClientMessage, ServerMessage};
@@ -46,18 +48,29 @@ pub async fn check(
     group: &str,
 ) -> Result<(), Down> {
     for &transport in transports {
-        let options = ConnectOptions { transport, ..options.clone() };
-        check_one(discovery, &options, group).await.map_err(|down| match transports {
-            [_] => down,
-            _ => Down { found: format!("{}: {}", transport.name(), down.found) },
-        })?;
+        let options = ConnectOptions {
+            transport,
+            ..options.clone()
+        };
+        check_one(discovery, &options, group)
+            .await
+            .map_err(|down| match transports {
+                [_] => down,
+                _ => Down {
+                    found: format!("{}: {}", transport.name(), down.found),
+                },
+            })?;
     }
     Ok(())
 }
 
 /// Answers `Ok` as soon as one attempt opens a connection (then closed at once), else what the
 /// last attempt found.
-async fn check_one(discovery: &Discovery, options: &ConnectOptions, group: &str) -> Result<(), Down> {
+async fn check_one(
+    discovery: &Discovery,
+    options: &ConnectOptions,
+    group: &str,
+) -> Result<(), Down> {
     let mut found = String::new();
     for attempt in 0..ATTEMPTS {
         if attempt > 0 {
@@ -73,7 +86,9 @@ async fn check_one(discovery: &Discovery, options: &ConnectOptions, group: &str)
 
 async fn open(discovery: &Discovery, options: &ConnectOptions, group: &str) -> Result<(), String> {
     let opening = tokio::time::timeout(ATTEMPT_TIMEOUT, open_session(discovery, options, group));
-    let mut conn = opening.await.map_err(|_| format!("no connection opened within {ATTEMPT_TIMEOUT:?}"))??;
+    let mut conn = opening
+        .await
+        .map_err(|_| format!("no connection opened within {ATTEMPT_TIMEOUT:?}"))??;
     let answered = match tokio::time::timeout(ANSWER_TIMEOUT, connects(&mut conn, group)).await {
         Ok(answered) => answered,
         Err(_) => Err(format!("{NO_CONNECTED} within {ANSWER_TIMEOUT:?}")),
@@ -83,31 +98,49 @@ async fn open(discovery: &Discovery, options: &ConnectOptions, group: &str) -> R
 }
 
 /// Locates and opens a session, naming what failed and where.
-async fn open_session(discovery: &Discovery, options: &ConnectOptions, group: &str) -> Result<Connection, String> {
-    let endpoint = discovery.endpoint(group, PROBE_VISITOR).await.map_err(|err| located(&err))?;
+async fn open_session(
+    discovery: &Discovery,
+    options: &ConnectOptions,
+    group: &str,
+) -> Result<Connection, String> {
+    let endpoint = discovery
+        .endpoint(group, PROBE_VISITOR)
+        .await
+        .map_err(|err| located(&err))?;
     // Any SockJS session path will do, but a fresh one each time: an HTTP session outlives
     // the probe on the server, and the next transport's probe must not land on it.
     let mut rng = SmallRng::from_rng(&mut rand::rng());
-    Connection::open(&endpoint, options, &mut rng).await.map_err(|err| {
-        let located = matches!(discovery, Discovery::Directory { .. }).then_some(&endpoint);
-        opened(&err, located)
-    })
+    Connection::open(&endpoint, options, &mut rng)
+        .await
+        .map_err(|err| {
+            let located = matches!(discovery, Discovery::Directory { .. }).then_some(&endpoint);
+            opened(&err, located)
+        })
 }
 
 /// Connects the probe visitor on an open session: `Ok` once `connected` comes, else what
 /// came instead (a server that never answers is caught by [`ANSWER_TIMEOUT`]).
 async fn connects(conn: &mut Connection, group: &str) -> Result<(), String> {
-    let connect =
-        ClientMessage::Connect { group: group.to_owned(), visitor: PROBE_VISITOR.to_owned(), tab: "preflight".into() };
-    conn.send(&connect).await.map_err(|err| format!("the session was lost before `connect`: {err}"))?;
+    let connect = ClientMessage::Connect {
+        group: group.to_owned(),
+        visitor: PROBE_VISITOR.to_owned(),
+        tab: "preflight".into(),
+    };
+    conn.send(&connect)
+        .await
+        .map_err(|err| format!("the session was lost before `connect`: {err}"))?;
     loop {
         match conn.recv().await {
             Ok(Incoming::Message(ServerMessage::Connected { .. })) => return Ok(()),
             Ok(Incoming::Message(ServerMessage::Draining { .. }) | Incoming::Heartbeat) => continue,
             Ok(Incoming::Message(ServerMessage::Error { code, message })) => {
-                return Err(format!("{NO_CONNECTED}: it answered error {code:?} ({message})"))
+                return Err(format!(
+                    "{NO_CONNECTED}: it answered error {code:?} ({message})"
+                ))
             }
-            Ok(Incoming::Message(other)) => return Err(format!("{NO_CONNECTED}: it answered `{}`", other.kind())),
+            Ok(Incoming::Message(other)) => {
+                return Err(format!("{NO_CONNECTED}: it answered `{}`", other.kind()))
+            }
             Err(ClientError::Protocol(reason)) => return Err(format!("{NO_CONNECTED}: {reason}")),
             Err(err) => return Err(format!("{NO_CONNECTED}: {err}")),
         }
@@ -115,7 +148,8 @@ async fn connects(conn: &mut Connection, group: &str) -> Result<(), String> {
 }
 
 /// What a SockJS server that does not speak the Presence protocol is found to be.
-const NO_CONNECTED: &str = "not a Presence server: the SockJS session opened, but `connect` got no `connected`";
+const NO_CONNECTED: &str =
+    "not a Presence server: the SockJS session opened, but `connect` got no `connected`";
 
 /// What a 401 or 403 means to whoever reads the verdict.
 const REFUSED: &str =
@@ -129,14 +163,21 @@ fn refused(status: u16) -> bool {
 /// Names what `/locate` answered.
 fn located(err: &DiscoveryError) -> String {
     match err {
-        DiscoveryError::Locate(HttpError::Status { status, url, .. }) if refused(status.as_u16()) => {
+        DiscoveryError::Locate(HttpError::Status { status, url, .. })
+            if refused(status.as_u16()) =>
+        {
             format!("HTTP {status} on /locate ({url}): {REFUSED}")
         }
         DiscoveryError::Locate(HttpError::Status { status, url, .. }) => {
-            format!("not a Presence server: HTTP {} on /locate ({url})", status.as_u16())
+            format!(
+                "not a Presence server: HTTP {} on /locate ({url})",
+                status.as_u16()
+            )
         }
         DiscoveryError::Locate(HttpError::Body { url, reason }) => {
-            format!("not a Presence server: /locate answered no Presence location ({url}: {reason})")
+            format!(
+                "not a Presence server: /locate answered no Presence location ({url}: {reason})"
+            )
         }
         DiscoveryError::Locate(other) => format!("the directory did not answer: {other}"),
         DiscoveryError::Endpoint(other) => format!("/locate answered an unusable URL: {other}"),
@@ -150,21 +191,36 @@ fn opened(err: &ClientError, located: Option<&Endpoint>) -> String {
     let found = match err {
         ClientError::Connect { addr, source } => format!("cannot connect to {addr}: {source}"),
         ClientError::Tls(reason) => format!("TLS failure: {reason}"),
-        ClientError::Handshake(tungstenite::Error::Http(response)) if refused(response.status().as_u16()) => {
-            format!("HTTP {} on the WebSocket upgrade: {REFUSED}", response.status())
+        ClientError::Handshake(tungstenite::Error::Http(response))
+            if refused(response.status().as_u16()) =>
+        {
+            format!(
+                "HTTP {} on the WebSocket upgrade: {REFUSED}",
+                response.status()
+            )
         }
-        ClientError::Handshake(reason) => format!("not a Presence server: WebSocket upgrade failed ({reason})"),
+        ClientError::Handshake(reason) => {
+            format!("not a Presence server: WebSocket upgrade failed ({reason})")
+        }
         ClientError::Status { status, request } if refused(status.as_u16()) => {
             format!("HTTP {status} on a SockJS {request} request: {REFUSED}")
         }
-        ClientError::Protocol(reason) => format!("not a Presence server: no SockJS open frame ({reason})"),
+        ClientError::Protocol(reason) => {
+            format!("not a Presence server: no SockJS open frame ({reason})")
+        }
         ClientError::Status { status, .. } => {
-            format!("not a Presence server: HTTP {} on a SockJS transport", status.as_u16())
+            format!(
+                "not a Presence server: HTTP {} on a SockJS transport",
+                status.as_u16()
+            )
         }
         other => format!("the session could not be opened: {other}"),
     };
     match located {
-        Some(endpoint) => format!("{found} (the instance /locate answered: {})", endpoint.url()),
+        Some(endpoint) => format!(
+            "{found} (the instance /locate answered: {})",
+            endpoint.url()
+        ),
         None => found,
     }
 }

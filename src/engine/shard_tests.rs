@@ -9,7 +9,9 @@ use crate::scenario::{Load, Stage};
 use crate::shard::Shard;
 
 fn shards(count: u32) -> Vec<Shard> {
-    (0..count).map(|index| Shard::new(index, count).unwrap()).collect()
+    (0..count)
+        .map(|index| Shard::new(index, count).unwrap())
+        .collect()
 }
 
 /// The closed model: at many instants of a ramp, the shards' levels add up to the global
@@ -18,8 +20,16 @@ fn shards(count: u32) -> Vec<Shard> {
 #[test]
 fn closed_model_levels_and_visitors_partition_the_single_plan() {
     let load = Load::Stages(vec![
-        Stage { from: 0, to: 997, over: Duration::from_secs(10) },
-        Stage { from: 997, to: 13, over: Duration::from_secs(7) },
+        Stage {
+            from: 0,
+            to: 997,
+            over: Duration::from_secs(10),
+        },
+        Stage {
+            from: 997,
+            to: 13,
+            over: Duration::from_secs(7),
+        },
     ]);
     for count in [1, 2, 3, 7] {
         for millis in (0..18_000).step_by(37) {
@@ -31,7 +41,10 @@ fn closed_model_levels_and_visitors_partition_the_single_plan() {
                 let wanted = visitors_wanted(&load, elapsed, shard) as u64;
                 sum += wanted;
                 for local in 0..wanted {
-                    assert!(alive.insert(shard.global(local)), "visitor twice at {millis} ms");
+                    assert!(
+                        alive.insert(shard.global(local)),
+                        "visitor twice at {millis} ms"
+                    );
                 }
             }
             assert_eq!(sum, level, "{count} shards at {millis} ms");
@@ -64,8 +77,14 @@ fn open_model_arrivals_partition_the_single_sequence() {
     assert_eq!(single.len(), 999, "333.3/s for 3 s");
     let mut merged: Vec<(u64, u64)> = striped.iter().flatten().copied().collect();
     merged.sort_unstable();
-    assert_eq!(merged, single, "same arrivals, same instants, none twice, none missing");
+    assert_eq!(
+        merged, single,
+        "same arrivals, same instants, none twice, none missing"
+    );
     for (k, arrivals) in striped.iter().enumerate() {
-        assert!(arrivals.iter().all(|(index, _)| index % 3 == k as u64), "shard {k} keeps its stripe");
+        assert!(
+            arrivals.iter().all(|(index, _)| index % 3 == k as u64),
+            "shard {k} keeps its stripe"
+        );
     }
 }

@@ -53,7 +53,11 @@ impl StartAt {
     fn lag(self, now: SystemTime) -> Result<Duration, LateStart> {
         let late = now.duration_since(self.at).unwrap_or(Duration::ZERO);
         if late > self.tolerance {
-            return Err(LateStart { at: self.at, late, tolerance: self.tolerance });
+            return Err(LateStart {
+                at: self.at,
+                late,
+                tolerance: self.tolerance,
+            });
         }
         Ok(late)
     }
@@ -66,7 +70,10 @@ mod tests {
     #[tokio::test]
     async fn waits_for_the_instant_and_measures_the_lag() {
         let at = SystemTime::now() + Duration::from_millis(150);
-        let start = StartAt { at, tolerance: DEFAULT_TOLERANCE };
+        let start = StartAt {
+            at,
+            tolerance: DEFAULT_TOLERANCE,
+        };
         let lag = start.wait(&CancellationToken::new()).await.unwrap();
         assert!(SystemTime::now() >= at, "woke up before the start");
         assert!(lag < DEFAULT_TOLERANCE);
@@ -75,11 +82,20 @@ mod tests {
     #[tokio::test]
     async fn a_start_missed_by_more_than_the_tolerance_is_refused_with_how_late() {
         let at = SystemTime::now() - Duration::from_secs(5);
-        let start = StartAt { at, tolerance: DEFAULT_TOLERANCE };
+        let start = StartAt {
+            at,
+            tolerance: DEFAULT_TOLERANCE,
+        };
         let err = start.wait(&CancellationToken::new()).await.unwrap_err();
         assert!(err.late >= Duration::from_secs(5), "{err}");
         assert!(err.to_string().contains("late (tolerance 1s)"), "{err}");
-        let slightly = StartAt { at: SystemTime::now() - Duration::from_millis(200), tolerance: DEFAULT_TOLERANCE };
-        assert!(slightly.lag(SystemTime::now()).is_ok(), "within the tolerance");
+        let slightly = StartAt {
+            at: SystemTime::now() - Duration::from_millis(200),
+            tolerance: DEFAULT_TOLERANCE,
+        };
+        assert!(
+            slightly.lag(SystemTime::now()).is_ok(),
+            "within the tolerance"
+        );
     }
 }

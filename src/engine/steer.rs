@@ -24,7 +24,8 @@ struct Ramp {
 
 impl Ramp {
     fn level(&self, now: Instant) -> f64 {
-        let done = now.saturating_duration_since(self.at).as_secs_f64() / self.over.as_secs_f64().max(1e-9);
+        let done = now.saturating_duration_since(self.at).as_secs_f64()
+            / self.over.as_secs_f64().max(1e-9);
         self.from + (self.to - self.from) * done.min(1.0)
     }
 }
@@ -45,10 +46,21 @@ pub struct Steering {
 
 /// A steer and its steering, starting at `level`.
 pub fn steer(level: f64) -> (Steer, Steering) {
-    let ramp = Ramp { from: level, to: level, at: Instant::now(), over: Duration::ZERO };
+    let ramp = Ramp {
+        from: level,
+        to: level,
+        at: Instant::now(),
+        over: Duration::ZERO,
+    };
     let (tx, rx) = watch::channel(ramp);
     let done = CancellationToken::new();
-    (Steer { level: tx, done: done.clone() }, Steering { level: rx, done })
+    (
+        Steer {
+            level: tx,
+            done: done.clone(),
+        },
+        Steering { level: rx, done },
+    )
 }
 
 impl Steer {
@@ -56,7 +68,14 @@ impl Steer {
     /// that a step up is not a burst of connects at one instant.
     pub fn set(&self, level: f64, over: Duration) {
         let now = Instant::now();
-        self.level.send_modify(|ramp| *ramp = Ramp { from: ramp.level(now), to: level, at: now, over });
+        self.level.send_modify(|ramp| {
+            *ramp = Ramp {
+                from: ramp.level(now),
+                to: level,
+                at: now,
+                over,
+            }
+        });
     }
 
     /// Ends the run: the search has its answer.

@@ -57,7 +57,10 @@ pub async fn resolve(
             let base = cluster.directory_url();
             Ok(ResolvedTarget {
                 discovery: Discovery::directory(&base, http_timeout, tls, headers.clone()),
-                description: format!("embedded ({} instances, directory {base})", settings.instances),
+                description: format!(
+                    "embedded ({} instances, directory {base})",
+                    settings.instances
+                ),
                 host: settings.host.to_string(),
                 cluster: Some(cluster),
             })
@@ -81,7 +84,10 @@ pub async fn resolve(
 }
 
 fn host_of(url: &str) -> String {
-    url.parse::<http::Uri>().ok().and_then(|uri| uri.host().map(str::to_owned)).unwrap_or_default()
+    url.parse::<http::Uri>()
+        .ok()
+        .and_then(|uri| uri.host().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// Source addresses to spread client sockets over: 127.0.0.2, .3, ... when the target is on
@@ -91,7 +97,9 @@ pub fn source_ips(host: &str, wanted: u8) -> Vec<IpAddr> {
     if !loopback || wanted <= 1 {
         return Vec::new();
     }
-    (0..wanted.min(250)).map(|i| IpAddr::from([127, 0, 0, 2 + i])).collect()
+    (0..wanted.min(250))
+        .map(|i| IpAddr::from([127, 0, 0, 2 + i]))
+        .collect()
 }
 
 #[cfg(test)]
@@ -100,10 +108,19 @@ mod tests {
 
     #[test]
     fn urls_pick_discovery_or_one_instance() {
-        assert!(matches!(parse_url("http://127.0.0.1:1"), Ok(Destination::Directory { .. })));
-        assert!(matches!(parse_url("ws://127.0.0.1:1/presence"), Ok(Destination::Instance { .. })));
+        assert!(matches!(
+            parse_url("http://127.0.0.1:1"),
+            Ok(Destination::Directory { .. })
+        ));
+        assert!(matches!(
+            parse_url("ws://127.0.0.1:1/presence"),
+            Ok(Destination::Instance { .. })
+        ));
         assert!(matches!(parse_url("ftp://x"), Err(TargetError::Url(_))));
-        assert!(matches!(parse_url("http://"), Err(TargetError::Url(_))), "no host: refused like in a scenario");
+        assert!(
+            matches!(parse_url("http://"), Err(TargetError::Url(_))),
+            "no host: refused like in a scenario"
+        );
     }
 
     #[test]

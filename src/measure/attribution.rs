@@ -26,8 +26,18 @@ tokio::task_local! {
 /// A plain function, not an `async fn`: wrapping the future in another state machine would
 /// keep a second copy of it (rustc does not overlap a moved-in future with its awaited slot),
 /// doubling every visitor's footprint.
-pub fn as_visitor<F: Future>(behavior: usize, transport: &'static str, future: F) -> impl Future<Output = F::Output> {
-    VISITOR.scope(Visitor { behavior, transport: Some(transport) }, future)
+pub fn as_visitor<F: Future>(
+    behavior: usize,
+    transport: &'static str,
+    future: F,
+) -> impl Future<Output = F::Output> {
+    VISITOR.scope(
+        Visitor {
+            behavior,
+            transport: Some(transport),
+        },
+        future,
+    )
 }
 
 /// The behavior of the task recording now, if it is a visitor's.
@@ -43,7 +53,13 @@ pub(crate) fn transport() -> Option<&'static str> {
 /// Runs `f` as a visitor of behavior `behavior`, outside any task and any transport split
 /// (benchmarks, tests).
 pub fn sync_as_behavior<R>(behavior: usize, f: impl FnOnce() -> R) -> R {
-    VISITOR.sync_scope(Visitor { behavior, transport: None }, f)
+    VISITOR.sync_scope(
+        Visitor {
+            behavior,
+            transport: None,
+        },
+        f,
+    )
 }
 
 #[cfg(test)]
@@ -66,8 +82,15 @@ mod tests {
     #[tokio::test]
     async fn samples_are_split_by_transport_inside_a_visitor_only() {
         assert_eq!(transport(), None);
-        assert_eq!(as_visitor(0, "xhr_polling", async { transport() }).await, Some("xhr_polling"));
-        assert_eq!(sync_as_behavior(1, transport), None, "a bench's samples are not split");
+        assert_eq!(
+            as_visitor(0, "xhr_polling", async { transport() }).await,
+            Some("xhr_polling")
+        );
+        assert_eq!(
+            sync_as_behavior(1, transport),
+            None,
+            "a bench's samples are not split"
+        );
     }
 
     #[test]
@@ -83,6 +106,10 @@ mod tests {
         // (the whole visitor task measured 11,264 bytes instead of 5,656 in a debug build).
         // One scope holds both tags (24 bytes) and its key: 48 bytes in all, where the two
         // scopes it replaces (behavior, transport) took up to 32 each.
-        assert!(std::mem::size_of_val(&scoped) <= alone + 48, "{} for {alone}", std::mem::size_of_val(&scoped));
+        assert!(
+            std::mem::size_of_val(&scoped) <= alone + 48,
+            "{} for {alone}",
+            std::mem::size_of_val(&scoped)
+        );
     }
 }

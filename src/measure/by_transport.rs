@@ -29,6 +29,8 @@ mod tests {
 
     #[test]
     fn the_latencies_a_transport_changes_are_split() {
-        assert!(is_split(Metric::PresenceAck) && is_split(Metric::Connect) && !is_split(Metric::Blur));
+        assert!(
+            is_split(Metric::PresenceAck) && is_split(Metric::Connect) && !is_split(Metric::Blur)
+        );
     }
 }

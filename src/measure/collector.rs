@@ -118,7 +118,9 @@ impl Totals {
     /// Each behavior's latencies, by name, in the plan's order (none when the recorder was
     /// not given the plan's behaviors).
     pub fn behaviors(&self) -> impl Iterator<Item = (&str, &Latencies)> {
-        self.behaviors.iter().map(|(name, set)| (name.as_str(), set))
+        self.behaviors
+            .iter()
+            .map(|(name, set)| (name.as_str(), set))
     }
 
     /// Violations of `check` over the run.
@@ -130,7 +132,14 @@ impl Totals {
 /// Nothing measured yet: the value a snapshot channel starts with.
 impl Default for Totals {
     fn default() -> Self {
-        into_totals(Recorder::nothing_recorded(), &[], SystemTime::now(), Duration::ZERO, 0, Vec::new())
+        into_totals(
+            Recorder::nothing_recorded(),
+            &[],
+            SystemTime::now(),
+            Duration::ZERO,
+            0,
+            Vec::new(),
+        )
     }
 }
 
@@ -201,7 +210,14 @@ pub async fn collect(
             break;
         }
     }
-    let mut totals = into_totals(totals, recorder.behaviors(), started_at, start.elapsed(), visitors_peak, timeline);
+    let mut totals = into_totals(
+        totals,
+        recorder.behaviors(),
+        started_at,
+        start.elapsed(),
+        visitors_peak,
+        timeline,
+    );
     totals.openings = recorder.openings();
     totals
 }
@@ -234,12 +250,24 @@ pub(super) fn into_totals(
 /// The totals of what `recorded` holds, for tests of what is made of them.
 #[cfg(test)]
 pub(crate) fn totals_of(recorded: Recorded) -> Totals {
-    into_totals(recorded, &[], SystemTime::now(), Duration::from_secs(1), 0, Vec::new())
+    into_totals(
+        recorded,
+        &[],
+        SystemTime::now(),
+        Duration::from_secs(1),
+        0,
+        Vec::new(),
+    )
 }
 
 pub(super) fn merge(totals: &mut Recorded, interval: &Recorded) {
     let parts = interval.histograms.iter().chain(&interval.service);
-    for (total, part) in totals.histograms.iter_mut().chain(totals.service.iter_mut()).zip(parts) {
+    for (total, part) in totals
+        .histograms
+        .iter_mut()
+        .chain(totals.service.iter_mut())
+        .zip(parts)
+    {
         total.add(part).expect("histograms grow to fit");
     }
     for (total, part) in totals.behaviors.iter_mut().zip(&interval.behaviors) {
@@ -277,7 +305,10 @@ mod tests {
     impl IntervalObserver for Note {
         fn observe<'a>(&'a mut self, snapshot: &'a Snapshot<'_>) -> Observed<'a> {
             let connects = snapshot.totals().histogram(Metric::Connect).len();
-            self.1.lock().unwrap().push((self.0, connects, snapshot.last));
+            self.1
+                .lock()
+                .unwrap()
+                .push((self.0, connects, snapshot.last));
             done()
         }
     }
@@ -300,11 +331,24 @@ mod tests {
             Box::new(LiveFigures(live)),
             Box::new(Note("last", log.clone())),
         ];
-        let collector = tokio::spawn(collect(recorder.clone(), Duration::from_secs(3600), observers, cancel.clone()));
+        let collector = tokio::spawn(collect(
+            recorder.clone(),
+            Duration::from_secs(3600),
+            observers,
+            cancel.clone(),
+        ));
         cancel.cancel();
         let totals = collector.await.unwrap();
-        assert_eq!(*log.lock().unwrap(), [("first", 100, true), ("last", 100, true)], "each in order, once");
-        assert_eq!(live_rx.borrow().errors, 1, "the live figures were published");
+        assert_eq!(
+            *log.lock().unwrap(),
+            [("first", 100, true), ("last", 100, true)],
+            "each in order, once"
+        );
+        assert_eq!(
+            live_rx.borrow().errors,
+            1,
+            "the live figures were published"
+        );
         let connect = totals.histogram(Metric::Connect);
         assert_eq!(connect.len(), 100);
         assert!((connect.value_at_quantile(0.5) as i64 - 50_000).abs() <= 50);
@@ -318,13 +362,36 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn every_interval_reaches_every_observer() {
         let log = Arc::new(Mutex::new(Vec::new()));
-        let observers: Observers = vec![Box::new(Note("a", log.clone())), Box::new(Note("b", log.clone()))];
+        let observers: Observers = vec![
+            Box::new(Note("a", log.clone())),
+            Box::new(Note("b", log.clone())),
+        ];
         let cancel = CancellationToken::new();
-        let collector = tokio::spawn(collect(Recorder::new(), Duration::from_secs(1), observers, cancel.clone()));
+        let collector = tokio::spawn(collect(
+            Recorder::new(),
+            Duration::from_secs(1),
+            observers,
+            cancel.clone(),
+        ));
         tokio::time::sleep(Duration::from_millis(2500)).await;
         cancel.cancel();
         collector.await.unwrap();
-        let names: Vec<(&str, bool)> = log.lock().unwrap().iter().map(|(name, _, last)| (*name, *last)).collect();
-        assert_eq!(names, [("a", false), ("b", false), ("a", false), ("b", false), ("a", true), ("b", true)]);
+        let names: Vec<(&str, bool)> = log
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(name, _, last)| (*name, *last))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("a", false),
+                ("b", false),
+                ("a", false),
+                ("b", false),
+                ("a", true),
+                ("b", true)
+            ]
+        );
     }
 }

@@ -109,7 +109,9 @@ impl ErrorKind {
 
     /// The kind a name stands for (`None` for a name the harness never records).
     pub fn parse(name: &str) -> Option<ErrorKind> {
-        ErrorKind::ALL.into_iter().find(|kind| kind.as_str() == name)
+        ErrorKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
     }
 }
 
@@ -128,7 +130,8 @@ mod tests {
         for kind in ErrorKind::ALL {
             assert_eq!(ErrorKind::parse(kind.as_str()), Some(kind));
         }
-        let unique: std::collections::HashSet<_> = ErrorKind::ALL.iter().map(|kind| kind.as_str()).collect();
+        let unique: std::collections::HashSet<_> =
+            ErrorKind::ALL.iter().map(|kind| kind.as_str()).collect();
         assert_eq!(unique.len(), ErrorKind::ALL.len());
         assert_eq!(ErrorKind::parse("reply_timout"), None);
     }
@@ -138,10 +141,19 @@ mod tests {
     #[test]
     fn docs_list_every_kind_once() {
         let doc = include_str!("../../docs/reports.md");
-        let section = doc.split("### Error kinds").nth(1).expect("docs/reports.md has an Error kinds section");
-        let table = section.split("\n\n").find(|block| block.trim_start().starts_with('|')).expect("a table");
-        let listed: Vec<&str> =
-            table.lines().skip(2).filter_map(|row| row.trim_start_matches("| `").split('`').next()).collect();
+        let section = doc
+            .split("### Error kinds")
+            .nth(1)
+            .expect("docs/reports.md has an Error kinds section");
+        let table = section
+            .split("\n\n")
+            .find(|block| block.trim_start().starts_with('|'))
+            .expect("a table");
+        let listed: Vec<&str> = table
+            .lines()
+            .skip(2)
+            .filter_map(|row| row.trim_start_matches("| `").split('`').next())
+            .collect();
         let kinds: Vec<&str> = ErrorKind::ALL.iter().map(|kind| kind.as_str()).collect();
         assert_eq!(listed, kinds);
     }

@@ -101,14 +101,22 @@ impl HealthHandle {
     /// The seconds of the timeline that began at or after `from` (from the start of the
     /// run): the harness's health over a window of the run, while it goes.
     pub fn seconds_since(&self, from: Duration) -> Vec<HealthSecond> {
-        lock(&self.state).timeline.iter().filter(|second| second.start >= from).copied().collect()
+        lock(&self.state)
+            .timeline
+            .iter()
+            .filter(|second| second.start >= from)
+            .copied()
+            .collect()
     }
 
     /// Lag samples since the last call (microseconds), leaving an empty histogram behind.
     pub fn take_lag_interval(&self) -> Histogram<u64> {
         let mut state = lock(&self.state);
         let fresh = new_histogram();
-        state.lag_interval.replace(fresh).unwrap_or_else(new_histogram)
+        state
+            .lag_interval
+            .replace(fresh)
+            .unwrap_or_else(new_histogram)
     }
 
     /// The same for a window of the run, a reader apart from the exporter's: the exact lag
@@ -116,7 +124,10 @@ impl HealthHandle {
     pub fn take_lag_window(&self) -> Histogram<u64> {
         let mut state = lock(&self.state);
         let fresh = new_histogram();
-        state.lag_window.replace(fresh).unwrap_or_else(new_histogram)
+        state
+            .lag_window
+            .replace(fresh)
+            .unwrap_or_else(new_histogram)
     }
 }
 
@@ -164,9 +175,16 @@ impl Monitor {
             lag_closing: Some(new_histogram()),
             ..State::default()
         };
-        let handle = HealthHandle { state: Arc::new(Mutex::new(state)) };
+        let handle = HealthHandle {
+            state: Arc::new(Mutex::new(state)),
+        };
         let stop = CancellationToken::new();
-        let task = tokio::spawn(probe(handle.clone(), Instant::from_std(run_start), closing, stop.clone()));
+        let task = tokio::spawn(probe(
+            handle.clone(),
+            Instant::from_std(run_start),
+            closing,
+            stop.clone(),
+        ));
         Monitor { handle, stop, task }
     }
 
@@ -186,7 +204,10 @@ impl Monitor {
             lag_max_us: state.lag_closing.as_ref().map_or(0, Histogram::max),
         });
         let lag = state.lag_total.as_ref();
-        let at = |q| lag.filter(|h| !h.is_empty()).map_or(0, |h| h.value_at_quantile(q));
+        let at = |q| {
+            lag.filter(|h| !h.is_empty())
+                .map_or(0, |h| h.value_at_quantile(q))
+        };
         HealthReport {
             cpu_seconds: state.process.cpu_seconds,
             peak_rss_bytes: state.peak_rss_bytes,
@@ -201,7 +222,12 @@ impl Monitor {
     }
 }
 
-async fn probe(handle: HealthHandle, run_start: Instant, closing: CancellationToken, stop: CancellationToken) {
+async fn probe(
+    handle: HealthHandle,
+    run_start: Instant,
+    closing: CancellationToken,
+    stop: CancellationToken,
+) {
     let cores = runtime::cores() as f64;
     let mut last_process = (Instant::now(), read_process());
     update_process(&handle, last_process.1, None);
@@ -243,10 +269,16 @@ async fn probe(handle: HealthHandle, run_start: Instant, closing: CancellationTo
             }
         }
         if now - last_process.0 >= PROCESS_EVERY {
-            let mut sample = ProcessSample { open_fds: last_process.1.open_fds, ..read_usage() };
+            let mut sample = ProcessSample {
+                open_fds: last_process.1.open_fds,
+                ..read_usage()
+            };
             if now - fds_counted >= FDS_EVERY {
                 // Off the workers; a count that failed keeps the last one.
-                let counted = tokio::task::spawn_blocking(count_open_fds).await.ok().flatten();
+                let counted = tokio::task::spawn_blocking(count_open_fds)
+                    .await
+                    .ok()
+                    .flatten();
                 sample.open_fds = counted.unwrap_or(sample.open_fds);
                 fds_counted = now;
             }
@@ -254,7 +286,9 @@ async fn probe(handle: HealthHandle, run_start: Instant, closing: CancellationTo
             let busy = (sample.cpu_seconds - last_process.1.cpu_seconds) / (wall * cores);
             update_process(&handle, sample, judged.then_some(busy));
             let machine = machine::read();
-            let machine_second = last_machine.zip(machine).and_then(|(a, b)| MachineSecond::between(&a, &b));
+            let machine_second = last_machine
+                .zip(machine)
+                .and_then(|(a, b)| MachineSecond::between(&a, &b));
             lock(&handle.state).machine = machine_second;
             if judged {
                 close_second(
@@ -272,7 +306,12 @@ async fn probe(handle: HealthHandle, run_start: Instant, closing: CancellationTo
     update_process(&handle, read_process(), None);
     if judged {
         let now = Instant::now();
-        close_second(&handle, second.saturating_duration_since(run_start), now - second, (None, None));
+        close_second(
+            &handle,
+            second.saturating_duration_since(run_start),
+            now - second,
+            (None, None),
+        );
     }
 }
 
@@ -285,7 +324,13 @@ fn close_second(
     (cpu_busy, machine): (Option<f64>, Option<MachineSecond>),
 ) {
     let mut state = lock(&handle.state);
-    let Some(lag) = state.lag_second.replace(new_histogram()).filter(|lag| !lag.is_empty()) else { return };
+    let Some(lag) = state
+        .lag_second
+        .replace(new_histogram())
+        .filter(|lag| !lag.is_empty())
+    else {
+        return;
+    };
     state.timeline.push(HealthSecond {
         start,
         length,
@@ -309,25 +354,36 @@ fn update_process(handle: &HealthHandle, sample: ProcessSample, busy_share: Opti
 }
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Reads the process figures; zeros where /proc is not there.
 pub fn read_process() -> ProcessSample {
-    ProcessSample { open_fds: count_open_fds().unwrap_or(0), ..read_usage() }
+    ProcessSample {
+        open_fds: count_open_fds().unwrap_or(0),
+        ..read_usage()
+    }
 }
 
 /// CPU time and resident memory (cheap: two small files); `open_fds` left 0.
 fn read_usage() -> ProcessSample {
     let usage = crate::procfs::usage();
-    ProcessSample { cpu_seconds: usage.cpu_seconds, rss_bytes: usage.rss_bytes, open_fds: 0 }
+    ProcessSample {
+        cpu_seconds: usage.cpu_seconds,
+        rss_bytes: usage.rss_bytes,
+        open_fds: 0,
+    }
 }
 
 /// Open files of this process (costly with many sockets: one directory entry each).
 fn count_open_fds() -> Option<u64> {
     #[cfg(target_os = "linux")]
     {
-        std::fs::read_dir("/proc/self/fd").ok().map(|dir| dir.count() as u64)
+        std::fs::read_dir("/proc/self/fd")
+            .ok()
+            .map(|dir| dir.count() as u64)
     }
     #[cfg(not(target_os = "linux"))]
     {
@@ -360,10 +416,20 @@ mod tests {
             lag.add(handle.take_lag_interval()).unwrap();
         }
         let report = monitor.stop().await;
-        assert!(report.lag_max_us >= 20_000, "lag max {}us", report.lag_max_us);
+        assert!(
+            report.lag_max_us >= 20_000,
+            "lag max {}us",
+            report.lag_max_us
+        );
         assert!(report.cores >= 1);
-        let second = report.timeline.last().expect("the partial second is in the timeline");
-        assert!(second.lag_max_us >= 20_000 && second.cpu_busy.is_none(), "{second:?}");
+        let second = report
+            .timeline
+            .last()
+            .expect("the partial second is in the timeline");
+        assert!(
+            second.lag_max_us >= 20_000 && second.cpu_busy.is_none(),
+            "{second:?}"
+        );
         assert_eq!(report.closing, None, "no closing began");
     }
 
@@ -391,8 +457,20 @@ mod tests {
         let report = monitor.stop().await;
         let closing = report.closing.expect("the closing is reported");
         assert!(closing.lag_max_us >= 100_000, "{closing:?}");
-        assert!(report.lag_max_us >= 20_000 && report.lag_max_us < 100_000, "judged lag max {}us", report.lag_max_us);
-        assert!(report.timeline.iter().all(|s| s.lag_max_us < 100_000), "{:?}", report.timeline);
-        assert_eq!(report.timeline.len(), 1, "one partial second before the closing");
+        assert!(
+            report.lag_max_us >= 20_000 && report.lag_max_us < 100_000,
+            "judged lag max {}us",
+            report.lag_max_us
+        );
+        assert!(
+            report.timeline.iter().all(|s| s.lag_max_us < 100_000),
+            "{:?}",
+            report.timeline
+        );
+        assert_eq!(
+            report.timeline.len(),
+            1,
+            "one partial second before the closing"
+        );
     }
 }

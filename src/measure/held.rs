@@ -16,7 +16,8 @@ use metrics_exporter_prometheus::PrometheusRecorder;
 
 use super::recorder::new_histogram;
 
-static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+static METADATA: Metadata<'static> =
+    Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
 
 /// A counter series, and what it holds until a scrape has shown it at zero.
 pub(super) struct HeldCounter {
@@ -29,7 +30,11 @@ pub(super) struct HeldCounter {
 impl HeldCounter {
     /// Registers `key` at zero; `shown` is the number of scrapes rendered so far.
     pub(super) fn register(recorder: &PrometheusRecorder, key: &Key, shown: u64) -> HeldCounter {
-        HeldCounter { counter: recorder.register_counter(key, &METADATA), registered: shown, held: 0 }
+        HeldCounter {
+            counter: recorder.register_counter(key, &METADATA),
+            registered: shown,
+            held: 0,
+        }
     }
 
     /// Adds `n`, or holds it while no scrape has rendered the series.
@@ -54,7 +59,11 @@ pub(super) struct HeldHistogram {
 
 impl HeldHistogram {
     pub(super) fn register(recorder: &PrometheusRecorder, key: &Key, shown: u64) -> HeldHistogram {
-        HeldHistogram { histogram: recorder.register_histogram(key, &METADATA), registered: shown, held: None }
+        HeldHistogram {
+            histogram: recorder.register_histogram(key, &METADATA),
+            registered: shown,
+            held: None,
+        }
     }
 
     /// Adds `samples`, or holds them while no scrape has rendered the series.
@@ -84,7 +93,9 @@ impl LazyGauge {
 
     pub(super) fn set(&mut self, recorder: &PrometheusRecorder, value: f64) {
         let name = self.name;
-        let gauge = self.gauge.get_or_insert_with(|| recorder.register_gauge(&Key::from_static_name(name), &METADATA));
+        let gauge = self.gauge.get_or_insert_with(|| {
+            recorder.register_gauge(&Key::from_static_name(name), &METADATA)
+        });
         gauge.set(value);
     }
 }

@@ -21,7 +21,9 @@ pub struct Latencies {
 
 impl Default for Latencies {
     fn default() -> Self {
-        Latencies { slots: (0..SLOTS).map(|_| None).collect() }
+        Latencies {
+            slots: (0..SLOTS).map(|_| None).collect(),
+        }
     }
 }
 
@@ -37,17 +39,25 @@ impl Latencies {
     }
 
     fn get(&self, slot: usize) -> Option<&Histogram<u64>> {
-        self.slots[slot].as_ref().filter(|histogram| !histogram.is_empty())
+        self.slots[slot]
+            .as_ref()
+            .filter(|histogram| !histogram.is_empty())
     }
 
     pub(crate) fn record(&mut self, metric: Metric, elapsed: Duration) {
-        record_duration(self.slots[metric.index()].get_or_insert_with(new_histogram), elapsed);
+        record_duration(
+            self.slots[metric.index()].get_or_insert_with(new_histogram),
+            elapsed,
+        );
     }
 
     /// Records a request's service time; other metrics have none.
     pub(crate) fn record_service(&mut self, metric: Metric, elapsed: Duration) {
         if let Some(i) = metric.service_index() {
-            record_duration(self.slots[Metric::COUNT + i].get_or_insert_with(new_histogram), elapsed);
+            record_duration(
+                self.slots[Metric::COUNT + i].get_or_insert_with(new_histogram),
+                elapsed,
+            );
         }
     }
 
@@ -55,7 +65,10 @@ impl Latencies {
     pub(crate) fn add(&mut self, other: &Latencies) {
         for (total, part) in self.slots.iter_mut().zip(&other.slots) {
             if let Some(part) = part.as_ref().filter(|part| !part.is_empty()) {
-                total.get_or_insert_with(new_histogram).add(part).expect("histograms grow to fit");
+                total
+                    .get_or_insert_with(new_histogram)
+                    .add(part)
+                    .expect("histograms grow to fit");
             }
         }
     }
@@ -63,7 +76,12 @@ impl Latencies {
     /// Moves every sample into `into`, keeping the histograms (emptied) for the next ones.
     pub(crate) fn drain_into(&mut self, into: &mut Latencies) {
         into.add(self);
-        for histogram in self.slots.iter_mut().flatten().filter(|histogram| !histogram.is_empty()) {
+        for histogram in self
+            .slots
+            .iter_mut()
+            .flatten()
+            .filter(|histogram| !histogram.is_empty())
+        {
             histogram.reset();
         }
     }
@@ -71,7 +89,11 @@ impl Latencies {
     /// Adds every sample to the overall histograms (`histograms` by `Metric::index`, `service`
     /// by `Metric::service_index`).
     pub(crate) fn add_to(&self, histograms: &mut [Histogram<u64>], service: &mut [Histogram<u64>]) {
-        for (total, part) in histograms.iter_mut().chain(service.iter_mut()).zip(&self.slots) {
+        for (total, part) in histograms
+            .iter_mut()
+            .chain(service.iter_mut())
+            .zip(&self.slots)
+        {
             if let Some(part) = part.as_ref().filter(|part| !part.is_empty()) {
                 total.add(part).expect("histograms grow to fit");
             }
@@ -83,14 +105,19 @@ impl Latencies {
 /// overall histograms, by `Metric::index` and `Metric::service_index`.
 pub(crate) enum Target<'a> {
     Behavior(&'a mut Latencies),
-    Overall { histograms: &'a mut [Histogram<u64>], service: &'a mut [Histogram<u64>] },
+    Overall {
+        histograms: &'a mut [Histogram<u64>],
+        service: &'a mut [Histogram<u64>],
+    },
 }
 
 impl Target<'_> {
     pub(crate) fn record(&mut self, metric: Metric, elapsed: Duration) {
         match self {
             Target::Behavior(set) => set.record(metric, elapsed),
-            Target::Overall { histograms, .. } => record_duration(&mut histograms[metric.index()], elapsed),
+            Target::Overall { histograms, .. } => {
+                record_duration(&mut histograms[metric.index()], elapsed)
+            }
         }
     }
 
@@ -113,20 +140,36 @@ mod tests {
     #[test]
     fn histograms_are_made_on_their_first_sample_and_drain_whole() {
         let mut set = Latencies::default();
-        assert!(set.slots.iter().all(Option::is_none), "nothing allocated up front");
+        assert!(
+            set.slots.iter().all(Option::is_none),
+            "nothing allocated up front"
+        );
         set.record(Metric::PresenceAck, Duration::from_millis(2));
         set.record_service(Metric::PresenceAck, Duration::from_millis(1));
         set.record_service(Metric::Connect, Duration::from_millis(1));
-        assert_eq!(set.slots.iter().flatten().count(), 2, "connect has no service time");
+        assert_eq!(
+            set.slots.iter().flatten().count(),
+            2,
+            "connect has no service time"
+        );
         let mut into = Latencies::default();
         set.drain_into(&mut into);
         assert!(set.histogram(Metric::PresenceAck).is_none(), "drained");
-        assert_eq!(into.histogram(Metric::PresenceAck).map(Histogram::len), Some(1));
-        assert_eq!(into.service(Metric::PresenceAck).map(Histogram::len), Some(1));
+        assert_eq!(
+            into.histogram(Metric::PresenceAck).map(Histogram::len),
+            Some(1)
+        );
+        assert_eq!(
+            into.service(Metric::PresenceAck).map(Histogram::len),
+            Some(1)
+        );
         let mut overall: Vec<_> = Metric::ALL.iter().map(|_| new_histogram()).collect();
         let mut service: Vec<_> = Metric::REQUESTS.iter().map(|_| new_histogram()).collect();
         into.add_to(&mut overall, &mut service);
         assert_eq!(overall[Metric::PresenceAck.index()].len(), 1);
-        assert_eq!(service[Metric::PresenceAck.service_index().unwrap()].len(), 1);
+        assert_eq!(
+            service[Metric::PresenceAck.service_index().unwrap()].len(),
+            1
+        );
     }
 }

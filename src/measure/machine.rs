@@ -15,10 +15,16 @@ pub struct MachineSecond {
 impl MachineSecond {
     /// The share between two readings of the machine's CPU ticks (`cpu` line of /proc/stat).
     pub fn between(before: &MachineTicks, after: &MachineTicks) -> Option<MachineSecond> {
-        let total = after.total().checked_sub(before.total()).filter(|total| *total > 0)? as f64;
+        let total = after
+            .total()
+            .checked_sub(before.total())
+            .filter(|total| *total > 0)? as f64;
         let idle = after.idle.saturating_sub(before.idle) as f64;
         let steal = after.steal.saturating_sub(before.steal) as f64;
-        Some(MachineSecond { busy: ((total - idle - steal) / total).max(0.0), steal: steal / total })
+        Some(MachineSecond {
+            busy: ((total - idle - steal) / total).max(0.0),
+            steal: steal / total,
+        })
     }
 }
 
@@ -40,16 +46,28 @@ impl MachineTicks {
 
 /// The machine's CPU ticks (`cpu` line of /proc/stat); `None` where /proc is not there.
 pub fn read() -> Option<MachineTicks> {
-    std::fs::read_to_string("/proc/stat").ok().and_then(|stat| parse(&stat))
+    std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|stat| parse(&stat))
 }
 
 /// The first line of /proc/stat: `cpu  user nice system idle iowait irq softirq steal ...`
 /// (ticks summed over cores; guest time is already inside user and nice).
 fn parse(stat: &str) -> Option<MachineTicks> {
     let line = stat.lines().next()?.strip_prefix("cpu ")?;
-    let ticks: Vec<u64> = line.split_whitespace().take(8).map(|field| field.parse().ok()).collect::<Option<_>>()?;
-    let [user, nice, system, idle, iowait, irq, softirq, steal] = ticks[..] else { return None };
-    Some(MachineTicks { busy: user + nice + system + irq + softirq, idle: idle + iowait, steal })
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .take(8)
+        .map(|field| field.parse().ok())
+        .collect::<Option<_>>()?;
+    let [user, nice, system, idle, iowait, irq, softirq, steal] = ticks[..] else {
+        return None;
+    };
+    Some(MachineTicks {
+        busy: user + nice + system + irq + softirq,
+        idle: idle + iowait,
+        steal,
+    })
 }
 
 #[cfg(test)]
@@ -61,8 +79,18 @@ mod tests {
         let before = parse("cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3 4\n").unwrap();
         let after = parse("cpu  160 10 80 840 50 0 10 50 0 0\ncpu0 1 2 3 4\n").unwrap();
         // 200 ticks: 110 running, 40 idle, 50 stolen by the host.
-        assert_eq!(MachineSecond::between(&before, &after), Some(MachineSecond { busy: 0.55, steal: 0.25 }));
-        assert_eq!(MachineSecond::between(&after, &after), None, "no time passed");
+        assert_eq!(
+            MachineSecond::between(&before, &after),
+            Some(MachineSecond {
+                busy: 0.55,
+                steal: 0.25
+            })
+        );
+        assert_eq!(
+            MachineSecond::between(&after, &after),
+            None,
+            "no time passed"
+        );
         assert_eq!(parse("intr 1 2 3\n"), None);
         if cfg!(target_os = "linux") {
             assert!(read().is_some(), "this machine has /proc/stat");

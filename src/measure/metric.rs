@@ -90,7 +90,12 @@ impl Metric {
     /// The requests: a message the harness sends and the reply the server sends back. Their
     /// service time (from the actual send) is recorded beside the latency from intent, so a
     /// reader can tell the server's latency from the lateness of the send.
-    pub const REQUESTS: [Metric; 4] = [Metric::PresenceAck, Metric::Extend, Metric::Focus, Metric::SignalStatus];
+    pub const REQUESTS: [Metric; 4] = [
+        Metric::PresenceAck,
+        Metric::Extend,
+        Metric::Focus,
+        Metric::SignalStatus,
+    ];
 
     /// The phases of [`Metric::Connect`]: a breakdown for reading where a connect spends its
     /// time. `compare` leaves them out: `connect` itself is compared, and a phase a target

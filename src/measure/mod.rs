@@ -27,7 +27,9 @@ pub use collector::{Interval, Live, Second, Totals};
 pub use error_kind::ErrorKind;
 pub use latencies::Latencies;
 pub use metric::{Check, Counter, Metric, Tally};
-pub use recorder::{latency_micros, new_histogram, record_duration, Recorder, MAX_LATENCY_US, SIGNIFICANT_DIGITS};
+pub use recorder::{
+    latency_micros, new_histogram, record_duration, Recorder, MAX_LATENCY_US, SIGNIFICANT_DIGITS,
+};
 pub use schedule::{charged_start, next_intended, TIMER_RESOLUTION};
 pub(crate) use subject::edit_distance;
 pub use subject::{closest, Subject, ERROR_KIND_PREFIX};

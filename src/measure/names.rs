@@ -36,8 +36,18 @@ pub struct Family {
     pub help: &'static str,
 }
 
-const fn family(name: &'static str, kind: Kind, labels: &'static [&'static str], help: &'static str) -> Family {
-    Family { name, kind, labels, help }
+const fn family(
+    name: &'static str,
+    kind: Kind,
+    labels: &'static [&'static str],
+    help: &'static str,
+) -> Family {
+    Family {
+        name,
+        kind,
+        labels,
+        help,
+    }
 }
 
 pub const LATENCY: &str = "presence_bench_latency_seconds";
@@ -187,7 +197,8 @@ pub fn latency_buckets() -> Vec<f64> {
     let decades = (LATENCY_FINE_TO / LATENCY_FINE_FROM).log10();
     let steps = (decades * f64::from(LATENCY_BUCKETS_PER_DECADE)).round() as i32;
     let fine = (0..=steps).map(|k| {
-        let bound = LATENCY_FINE_FROM * 10f64.powf(f64::from(k) / f64::from(LATENCY_BUCKETS_PER_DECADE));
+        let bound =
+            LATENCY_FINE_FROM * 10f64.powf(f64::from(k) / f64::from(LATENCY_BUCKETS_PER_DECADE));
         round_to_3_digits(bound)
     });
     fine.chain(LATENCY_COARSE.iter().copied()).collect()
@@ -200,7 +211,9 @@ fn round_to_3_digits(value: f64) -> f64 {
 }
 
 /// Bucket upper bounds (seconds) of [`LAG`]: a healthy runtime wakes within 1 ms.
-pub const LAG_BUCKETS: &[f64] = &[0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
+pub const LAG_BUCKETS: &[f64] = &[
+    0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
 
 /// The family named `name`, if the harness exports it.
 pub fn harness_family(name: &str) -> Option<&'static Family> {
@@ -214,7 +227,8 @@ mod tests {
     #[test]
     fn every_counter_has_a_documented_family() {
         for counter in Counter::ALL {
-            let family = harness_family(counter_family(counter)).expect("counter family in HARNESS");
+            let family =
+                harness_family(counter_family(counter)).expect("counter family in HARNESS");
             assert_eq!(family.kind, Kind::Counter);
         }
     }
@@ -223,9 +237,18 @@ mod tests {
     fn names_follow_the_conventions() {
         let mut seen = std::collections::HashSet::new();
         for family in HARNESS {
-            assert!(family.name.starts_with("presence_bench_"), "{}", family.name);
+            assert!(
+                family.name.starts_with("presence_bench_"),
+                "{}",
+                family.name
+            );
             assert!(seen.insert(family.name), "{} twice", family.name);
-            assert_eq!(family.kind == Kind::Counter, family.name.ends_with("_total"), "{}", family.name);
+            assert_eq!(
+                family.kind == Kind::Counter,
+                family.name.ends_with("_total"),
+                "{}",
+                family.name
+            );
         }
         assert!(latency_buckets().windows(2).all(|w| w[0] < w[1]));
         assert!(LAG_BUCKETS.windows(2).all(|w| w[0] < w[1]));
@@ -234,13 +257,29 @@ mod tests {
     #[test]
     fn latency_buckets_are_10_percent_apart_over_the_fine_range() {
         let buckets = latency_buckets();
-        assert_eq!(buckets.len(), 134, "docs/metrics.md counts the series from this");
-        assert_eq!((buckets[0], buckets[130], buckets[133]), (0.0001, 10.0, 60.0));
+        assert_eq!(
+            buckets.len(),
+            134,
+            "docs/metrics.md counts the series from this"
+        );
+        assert_eq!(
+            (buckets[0], buckets[130], buckets[133]),
+            (0.0001, 10.0, 60.0)
+        );
         let fine = &buckets[..=130];
         let widest = fine.windows(2).map(|w| w[1] / w[0]).fold(0.0, f64::max);
         assert!(widest <= 1.1 + 1e-9, "widest step {widest}");
         // 3 significant digits, so that `le` labels stay short ("0.00251", not "0.0025118864315095794").
-        let digits = |b: &f64| b.to_string().chars().filter(char::is_ascii_digit).collect::<String>();
-        assert!(fine.iter().all(|b| digits(b).trim_start_matches('0').len() <= 3), "{fine:?}");
+        let digits = |b: &f64| {
+            b.to_string()
+                .chars()
+                .filter(char::is_ascii_digit)
+                .collect::<String>()
+        };
+        assert!(
+            fine.iter()
+                .all(|b| digits(b).trim_start_matches('0').len() <= 3),
+            "{fine:?}"
+        );
     }
 }

@@ -52,19 +52,31 @@ impl Snapshot<'_> {
 
     /// The run's totals so far (a copy: a few histograms, once per interval, off the hot path).
     pub fn totals(&self) -> Totals {
-        into_totals(self.totals.clone(), self.behaviors, self.started_at, self.elapsed, self.visitors_peak, Vec::new())
+        into_totals(
+            self.totals.clone(),
+            self.behaviors,
+            self.started_at,
+            self.elapsed,
+            self.visitors_peak,
+            Vec::new(),
+        )
     }
 
     /// The figures a progress display shows.
     pub fn live(&self) -> Live {
         let counters = &self.interval.counters;
-        let messages = counters[Counter::MessagesSent.index()] + counters[Counter::MessagesReceived.index()];
+        let messages =
+            counters[Counter::MessagesSent.index()] + counters[Counter::MessagesReceived.index()];
         let acks = &self.interval.histograms[Metric::PresenceAck.index()];
         Live {
             elapsed: self.elapsed,
             visitors_live: self.visitors_live,
             messages_per_second: messages as f64 / self.length.as_secs_f64().max(1e-9),
-            presence_ack_p99_us: if acks.is_empty() { 0 } else { acks.value_at_quantile(0.99) },
+            presence_ack_p99_us: if acks.is_empty() {
+                0
+            } else {
+                acks.value_at_quantile(0.99)
+            },
             errors: self.totals.errors.values().sum(),
             waiting: self.waiting,
         }

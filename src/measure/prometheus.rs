@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use metrics::{Key, Label, Recorder as _};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
 
 use super::health::HealthHandle;
 use super::held::{HeldCounter, HeldHistogram, LazyGauge};
@@ -88,7 +90,11 @@ impl Scrape {
         let mut text = self.handle.render();
         let cpu = self.cpu_micros.load(Ordering::Relaxed) as f64 / 1e6;
         let help = names::harness_family(names::CPU).map_or("", |family| family.help);
-        text.push_str(&format!("# HELP {0} {help}\n# TYPE {0} counter\n{0}{1} {cpu}\n", names::CPU, self.labels));
+        text.push_str(&format!(
+            "# HELP {0} {help}\n# TYPE {0} counter\n{0}{1} {cpu}\n",
+            names::CPU,
+            self.labels
+        ));
         *shown += 1;
         text
     }
@@ -123,18 +129,28 @@ impl Exporter {
         let labels = if global.is_empty() {
             String::new()
         } else {
-            let pairs: Vec<String> =
-                global.iter().map(|(name, value)| format!("{name}=\"{}\"", escape(value))).collect();
+            let pairs: Vec<String> = global
+                .iter()
+                .map(|(name, value)| format!("{name}=\"{}\"", escape(value)))
+                .collect();
             format!("{{{}}}", pairs.join(","))
         };
         let latency_buckets = names::latency_buckets();
         let recorder = builder
             .set_buckets_for_metric(Matcher::Full(names::LATENCY.into()), &latency_buckets)
-            .and_then(|builder| builder.set_buckets_for_metric(Matcher::Full(names::SERVICE.into()), &latency_buckets))
-            .and_then(|builder| builder.set_buckets_for_metric(Matcher::Full(names::LAG.into()), names::LAG_BUCKETS))
+            .and_then(|builder| {
+                builder
+                    .set_buckets_for_metric(Matcher::Full(names::SERVICE.into()), &latency_buckets)
+            })
+            .and_then(|builder| {
+                builder.set_buckets_for_metric(Matcher::Full(names::LAG.into()), names::LAG_BUCKETS)
+            })
             .expect("constant bucket lists are not empty")
             .build_recorder();
-        for family in names::HARNESS.iter().filter(|family| family.name != names::CPU) {
+        for family in names::HARNESS
+            .iter()
+            .filter(|family| family.name != names::CPU)
+        {
             let (name, help) = (family.name.into(), family.help.into());
             match family.kind {
                 Kind::Counter => recorder.describe_counter(name, None, help),
@@ -142,18 +158,28 @@ impl Exporter {
                 Kind::Histogram => recorder.describe_histogram(name, None, help),
             }
         }
-        let scrape =
-            Scrape { handle: recorder.handle(), cpu_micros: Arc::default(), labels, shown: Arc::new(Mutex::new(0)) };
+        let scrape = Scrape {
+            handle: recorder.handle(),
+            cpu_micros: Arc::default(),
+            labels,
+            shown: Arc::new(Mutex::new(0)),
+        };
         // Nothing has been scraped yet: every series below is registered before the first scrape.
         let counter = |key: &Key| HeldCounter::register(&recorder, key, 0);
         let mut exporter = Exporter {
             latency: per_metric(&recorder, names::LATENCY, &Metric::ALL),
             service: per_metric(&recorder, names::SERVICE, &Metric::REQUESTS),
-            counters: Counter::ALL.iter().map(|c| counter(&Key::from_static_name(names::counter_family(*c)))).collect(),
+            counters: Counter::ALL
+                .iter()
+                .map(|c| counter(&Key::from_static_name(names::counter_family(*c))))
+                .collect(),
             checks: Check::ALL
                 .iter()
                 .map(|check| {
-                    counter(&Key::from_static_parts(names::CHECK_VIOLATIONS, labels_of("check", check.name())))
+                    counter(&Key::from_static_parts(
+                        names::CHECK_VIOLATIONS,
+                        labels_of("check", check.name()),
+                    ))
                 })
                 .collect(),
             errors: BTreeMap::new(),
@@ -197,7 +223,11 @@ impl Exporter {
         let shown = self.scrape.shown.clone();
         let shown = *lock(&shown);
         for transport in transports {
-            for tally in [Tally::TransportVisitor, Tally::TransportSession, Tally::TransportError] {
+            for tally in [
+                Tally::TransportVisitor,
+                Tally::TransportSession,
+                Tally::TransportError,
+            ] {
                 self.tally(tally, transport, shown);
             }
         }
@@ -280,7 +310,9 @@ impl Exporter {
             let process = health.process();
             // Held as the other counters are: the first scrape reads 0 and the next the total.
             if seen > 0 {
-                self.scrape.cpu_micros.store((process.cpu_seconds * 1e6) as u64, Ordering::Relaxed);
+                self.scrape
+                    .cpu_micros
+                    .store((process.cpu_seconds * 1e6) as u64, Ordering::Relaxed);
             }
             // 0 is "not read" (no /proc), never a measured figure.
             if process.rss_bytes > 0 {
@@ -306,7 +338,11 @@ impl Exporter {
     fn error(&mut self, kind: &'static str, shown: u64) -> &mut HeldCounter {
         let recorder = &self.recorder;
         self.errors.entry(kind).or_insert_with(|| {
-            HeldCounter::register(recorder, &Key::from_static_parts(names::ERRORS, labels_of("kind", kind)), shown)
+            HeldCounter::register(
+                recorder,
+                &Key::from_static_parts(names::ERRORS, labels_of("kind", kind)),
+                shown,
+            )
         })
     }
 
@@ -325,22 +361,35 @@ impl Exporter {
                 Tally::MessageSent => (names::MESSAGES_SENT_BY_TYPE, "type"),
                 Tally::MessageReceived => (names::MESSAGES_RECEIVED_BY_TYPE, "type"),
                 // A server seen has no series of its own: `server` registers its pair.
-                Tally::SessionOpened | Tally::ServerSeen => (names::SESSIONS_OPENED_BY_SERVER, "server"),
+                Tally::SessionOpened | Tally::ServerSeen => {
+                    (names::SESSIONS_OPENED_BY_SERVER, "server")
+                }
                 Tally::SessionLost => (names::SESSIONS_LOST_BY_SERVER, "server"),
                 Tally::ReconnectAttempt => (names::RECONNECT_ATTEMPTS, "outcome"),
                 Tally::TransportVisitor => (names::VISITORS_BY_TRANSPORT, "transport"),
                 Tally::TransportSession => (names::SESSIONS_OPENED_BY_TRANSPORT, "transport"),
                 Tally::TransportError => (names::ERRORS_BY_TRANSPORT, "transport"),
             };
-            HeldCounter::register(recorder, &Key::from_static_parts(family, labels_of(label_name, label)), shown)
+            HeldCounter::register(
+                recorder,
+                &Key::from_static_parts(family, labels_of(label_name, label)),
+                shown,
+            )
         })
     }
 }
 
 /// One histogram of `family` per metric, labelled with its name.
-fn per_metric(recorder: &PrometheusRecorder, family: &'static str, metrics: &[Metric]) -> Vec<HeldHistogram> {
+fn per_metric(
+    recorder: &PrometheusRecorder,
+    family: &'static str,
+    metrics: &[Metric],
+) -> Vec<HeldHistogram> {
     let key = |metric: &Metric| Key::from_static_parts(family, labels_of("metric", metric.name()));
-    metrics.iter().map(|metric| HeldHistogram::register(recorder, &key(metric), 0)).collect()
+    metrics
+        .iter()
+        .map(|metric| HeldHistogram::register(recorder, &key(metric), 0))
+        .collect()
 }
 
 fn labels_of(name: &'static str, value: &'static str) -> &'static [Label] {
@@ -351,7 +400,10 @@ fn labels_of(name: &'static str, value: &'static str) -> &'static [Label] {
 
 /// A label value as the text format writes it.
 fn escape(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// A render and a publish never run at once; a panic in either leaves a count still good.
@@ -374,7 +426,9 @@ mod tests {
 
     /// The sample lines of a scrape (no comments).
     fn samples(text: &str) -> Vec<&str> {
-        text.lines().filter(|line| !line.starts_with('#') && !line.is_empty()).collect()
+        text.lines()
+            .filter(|line| !line.starts_with('#') && !line.is_empty())
+            .collect()
     }
 
     fn has(text: &str, line: &str) -> bool {
@@ -389,10 +443,19 @@ mod tests {
         exporter.publish(&recorder.drain(), Duration::from_secs(1), 1);
         let text = exporter.scrape().render();
         let samples = samples(&text);
-        assert!(samples.iter().any(|line| line.starts_with(names::LATENCY)), "{text}");
-        assert!(samples.iter().any(|line| line.starts_with(names::CPU)), "{text}");
+        assert!(
+            samples.iter().any(|line| line.starts_with(names::LATENCY)),
+            "{text}"
+        );
+        assert!(
+            samples.iter().any(|line| line.starts_with(names::CPU)),
+            "{text}"
+        );
         for line in samples {
-            assert!(line.contains("shard=\"2\"") && line.contains("run=\"drill@2026-12-01T17:00:00Z\""), "{line}");
+            assert!(
+                line.contains("shard=\"2\"") && line.contains("run=\"drill@2026-12-01T17:00:00Z\""),
+                "{line}"
+            );
         }
     }
 
@@ -410,9 +473,21 @@ mod tests {
         exporter.publish(&recorder.drain(), Duration::from_secs(2), 5);
         let text = exporter.scrape().render();
         assert!(has(&text, "presence_bench_messages_sent_total 7"), "{text}");
-        assert!(has(&text, "presence_bench_errors_total{kind=\"reply_timeout\"} 1"), "{text}");
-        assert!(has(&text, "presence_bench_check_violations_total{check=\"signals_lost\"} 1"));
-        assert!(has(&text, "presence_bench_check_violations_total{check=\"blur_misrouted\"} 0"));
+        assert!(
+            has(
+                &text,
+                "presence_bench_errors_total{kind=\"reply_timeout\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(has(
+            &text,
+            "presence_bench_check_violations_total{check=\"signals_lost\"} 1"
+        ));
+        assert!(has(
+            &text,
+            "presence_bench_check_violations_total{check=\"blur_misrouted\"} 0"
+        ));
         // Buckets 10^(1/26) apart: 2.89 and 3.16 ms are bounds, 5 ms no longer is.
         let le = |bound: &str, n: u32| {
             format!("presence_bench_latency_seconds_bucket{{metric=\"presence_ack\",le=\"{bound}\"}} {n}")
@@ -432,22 +507,56 @@ mod tests {
         // Counted before anything scraped the endpoint: held.
         exporter.publish(&recorder.drain(), Duration::from_secs(1), 1);
         let first = exporter.scrape().render();
-        assert!(has(&first, "presence_bench_sessions_lost_total 0"), "{first}");
-        assert!(has(&first, "presence_bench_latency_seconds_count{metric=\"reconnect\"} 0"), "{first}");
-        assert!(has(&first, "presence_bench_process_cpu_seconds_total 0"), "{first}");
+        assert!(
+            has(&first, "presence_bench_sessions_lost_total 0"),
+            "{first}"
+        );
+        assert!(
+            has(
+                &first,
+                "presence_bench_latency_seconds_count{metric=\"reconnect\"} 0"
+            ),
+            "{first}"
+        );
+        assert!(
+            has(&first, "presence_bench_process_cpu_seconds_total 0"),
+            "{first}"
+        );
         exporter.publish(&recorder.drain(), Duration::from_secs(2), 1);
         let second = exporter.scrape().render();
-        assert!(has(&second, "presence_bench_sessions_lost_total 3"), "{second}");
-        assert!(has(&second, "presence_bench_latency_seconds_count{metric=\"reconnect\"} 1"), "{second}");
+        assert!(
+            has(&second, "presence_bench_sessions_lost_total 3"),
+            "{second}"
+        );
+        assert!(
+            has(
+                &second,
+                "presence_bench_latency_seconds_count{metric=\"reconnect\"} 1"
+            ),
+            "{second}"
+        );
     }
 
     #[test]
     fn a_server_is_exported_at_zero_from_the_moment_it_is_known() {
-        let opened = |server: &str, n: u32| format!("{}{{server=\"{server}\"}} {n}", names::SESSIONS_OPENED_BY_SERVER);
-        let lost = |server: &str, n: u32| format!("{}{{server=\"{server}\"}} {n}", names::SESSIONS_LOST_BY_SERVER);
+        let opened = |server: &str, n: u32| {
+            format!(
+                "{}{{server=\"{server}\"}} {n}",
+                names::SESSIONS_OPENED_BY_SERVER
+            )
+        };
+        let lost = |server: &str, n: u32| {
+            format!(
+                "{}{{server=\"{server}\"}} {n}",
+                names::SESSIONS_LOST_BY_SERVER
+            )
+        };
         let mut exporter = Exporter::new().with_servers(["e1"]);
         let text = exporter.scrape().render();
-        assert!(has(&text, &opened("e1", 0)) && has(&text, &lost("e1", 0)), "{text}");
+        assert!(
+            has(&text, &opened("e1", 0)) && has(&text, &lost("e1", 0)),
+            "{text}"
+        );
         let recorder = Recorder::new();
         // A server learned mid-run (a scale-out's answer), and one first heard of in `connected`.
         recorder.tally(Tally::ServerSeen, "e2");
@@ -456,9 +565,15 @@ mod tests {
         exporter.publish(&recorder.drain(), Duration::from_secs(1), 1);
         let text = exporter.scrape().render();
         assert!(has(&text, &lost("e1", 1)), "{text}");
-        assert!(has(&text, &opened("e2", 0)) && has(&text, &lost("e2", 0)), "{text}");
+        assert!(
+            has(&text, &opened("e2", 0)) && has(&text, &lost("e2", 0)),
+            "{text}"
+        );
         // e3's first session waits until a scrape has shown its series at zero.
-        assert!(has(&text, &opened("e3", 0)) && has(&text, &lost("e3", 0)), "{text}");
+        assert!(
+            has(&text, &opened("e3", 0)) && has(&text, &lost("e3", 0)),
+            "{text}"
+        );
         exporter.publish(&recorder.drain(), Duration::from_secs(2), 1);
         let text = exporter.scrape().render();
         assert!(has(&text, &opened("e3", 1)), "{text}");
@@ -469,20 +584,50 @@ mod tests {
         let mut exporter = Exporter::new();
         let text = exporter.scrape().render();
         for kind in crate::measure::ErrorKind::ALL {
-            assert!(has(&text, &format!("{}{{kind=\"{}\"}} 0", names::ERRORS, kind.as_str())), "{kind:?}");
+            assert!(
+                has(
+                    &text,
+                    &format!("{}{{kind=\"{}\"}} 0", names::ERRORS, kind.as_str())
+                ),
+                "{kind:?}"
+            );
         }
         for kind in ClientMessage::TYPES {
-            assert!(has(&text, &format!("{}{{type=\"{kind}\"}} 0", names::MESSAGES_SENT_BY_TYPE)), "{kind}");
+            assert!(
+                has(
+                    &text,
+                    &format!("{}{{type=\"{kind}\"}} 0", names::MESSAGES_SENT_BY_TYPE)
+                ),
+                "{kind}"
+            );
         }
         for kind in ServerMessage::TYPES {
-            assert!(has(&text, &format!("{}{{type=\"{kind}\"}} 0", names::MESSAGES_RECEIVED_BY_TYPE)), "{kind}");
+            assert!(
+                has(
+                    &text,
+                    &format!("{}{{type=\"{kind}\"}} 0", names::MESSAGES_RECEIVED_BY_TYPE)
+                ),
+                "{kind}"
+            );
         }
-        let gauges = [names::VISITORS_LIVE, names::ELAPSED, names::RSS, names::MACHINE_BUSY, names::LAG_MAX];
+        let gauges = [
+            names::VISITORS_LIVE,
+            names::ELAPSED,
+            names::RSS,
+            names::MACHINE_BUSY,
+            names::LAG_MAX,
+        ];
         for gauge in gauges {
-            assert!(!text.lines().any(|line| line.starts_with(gauge)), "{gauge} before it has a value: {text}");
+            assert!(
+                !text.lines().any(|line| line.starts_with(gauge)),
+                "{gauge} before it has a value: {text}"
+            );
         }
         exporter.publish(&Recorder::new().drain(), Duration::from_secs(1), 4);
         let text = exporter.scrape().render();
-        assert!(has(&text, "presence_bench_visitors_live 4") && has(&text, "presence_bench_elapsed_seconds 1"));
+        assert!(
+            has(&text, "presence_bench_visitors_live 4")
+                && has(&text, "presence_bench_elapsed_seconds 1")
+        );
     }
 }

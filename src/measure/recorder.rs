@@ -43,7 +43,9 @@ pub fn new_histogram() -> Histogram<u64> {
 
 /// `elapsed` as a latency sample: microseconds, clamped to `1..=MAX_LATENCY_US`.
 pub fn latency_micros(elapsed: Duration) -> u64 {
-    u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX).clamp(1, MAX_LATENCY_US)
+    u64::try_from(elapsed.as_micros())
+        .unwrap_or(u64::MAX)
+        .clamp(1, MAX_LATENCY_US)
 }
 
 /// Records `elapsed` (see [`latency_micros`]). A histogram grows only when a sample is the
@@ -51,7 +53,9 @@ pub fn latency_micros(elapsed: Duration) -> u64 {
 /// does not allocate.
 pub fn record_duration(histogram: &mut Histogram<u64>, elapsed: Duration) {
     // `record`, not `saturating_record`: the latter clamps to the current size instead of growing.
-    histogram.record(latency_micros(elapsed)).expect("a growing histogram fits every clamped sample");
+    histogram
+        .record(latency_micros(elapsed))
+        .expect("a growing histogram fits every clamped sample");
 }
 
 /// Samples recorded since the collector last took them: one lane's, an interval's (drained
@@ -93,7 +97,12 @@ impl Recorded {
             return;
         }
         if let Some(transport) = by_transport::current() {
-            record_duration(self.by_transport.entry((transport, metric)).or_insert_with(new_histogram), elapsed);
+            record_duration(
+                self.by_transport
+                    .entry((transport, metric))
+                    .or_insert_with(new_histogram),
+                elapsed,
+            );
         }
     }
 
@@ -116,7 +125,10 @@ impl Recorded {
     fn latencies(&mut self, behavior: Option<usize>) -> Target<'_> {
         match behavior.and_then(|behavior| self.behaviors.get_mut(behavior)) {
             Some(set) => Target::Behavior(set),
-            None => Target::Overall { histograms: &mut self.histograms, service: &mut self.service },
+            None => Target::Overall {
+                histograms: &mut self.histograms,
+                service: &mut self.service,
+            },
         }
     }
 }
@@ -162,7 +174,9 @@ impl Recorder {
         let lanes = (threads * 2).max(4);
         Recorder {
             inner: Arc::new(Inner {
-                lanes: (0..lanes).map(|_| Mutex::new(Recorded::new(behaviors.len()))).collect(),
+                lanes: (0..lanes)
+                    .map(|_| Mutex::new(Recorded::new(behaviors.len())))
+                    .collect(),
                 waiting: (0..lanes).map(|_| Mutex::default()).collect(),
                 epoch: Instant::now(),
                 visitors_live: AtomicI64::new(0),
@@ -249,7 +263,10 @@ impl Recorder {
     pub fn received(&self, kind: &'static str) {
         let mut lane = self.lane();
         lane.counters[Counter::MessagesReceived.index()] += 1;
-        *lane.tallies.entry((Tally::MessageReceived, kind)).or_insert(0) += 1;
+        *lane
+            .tallies
+            .entry((Tally::MessageReceived, kind))
+            .or_insert(0) += 1;
     }
 
     /// Counts one violation of a delivery check.
@@ -284,7 +301,12 @@ impl Recorder {
     pub fn openings(&self) -> Option<(Duration, Duration)> {
         let first = self.inner.first_opened_us.load(Ordering::Relaxed);
         let last = self.inner.last_opened_us.load(Ordering::Relaxed);
-        (first != u64::MAX).then(|| (Duration::from_micros(first), Duration::from_micros(last.max(first))))
+        (first != u64::MAX).then(|| {
+            (
+                Duration::from_micros(first),
+                Duration::from_micros(last.max(first)),
+            )
+        })
     }
 
     pub fn visitors_live_add(&self, delta: i64) {
@@ -299,13 +321,21 @@ impl Recorder {
     /// A request was sent and waits for its answer until the guard is dropped; the live
     /// figures show how many wait and for how long (see `measure::waiting`).
     pub fn waiting(&self) -> Waiting {
-        Waiting::new(self, thread_slot() % self.inner.waiting.len(), self.inner.epoch)
+        Waiting::new(
+            self,
+            thread_slot() % self.inner.waiting.len(),
+            self.inner.epoch,
+        )
     }
 
     /// Requests waiting right now, and the age of the oldest.
     pub fn waiting_now(&self) -> WaitingNow {
         let rings: Vec<_> = self.inner.waiting.iter().map(lock).collect();
-        waiting::sum(rings.iter().map(|ring| &**ring), self.inner.epoch, Instant::now())
+        waiting::sum(
+            rings.iter().map(|ring| &**ring),
+            self.inner.epoch,
+            Instant::now(),
+        )
     }
 
     /// Updates lane `lane`'s ring: the one a request started in, wherever it ends.
@@ -322,7 +352,12 @@ impl Recorder {
             let lane = &mut *lane;
             let parts = lane.histograms.iter_mut().chain(lane.service.iter_mut());
             // Only the metrics that got samples: clearing a histogram touches all its counts.
-            for (total, part) in into.histograms.iter_mut().chain(into.service.iter_mut()).zip(parts) {
+            for (total, part) in into
+                .histograms
+                .iter_mut()
+                .chain(into.service.iter_mut())
+                .zip(parts)
+            {
                 if !part.is_empty() {
                     total.add(&*part).expect("histograms grow to fit");
                     part.reset();
@@ -400,7 +435,10 @@ mod tests {
         recorder.session_opened();
         let (first_again, later) = recorder.openings().unwrap();
         assert_eq!(first_again, first, "the first stays");
-        assert!(later >= first + Duration::from_millis(2), "{later:?} after {first:?}");
+        assert!(
+            later >= first + Duration::from_millis(2),
+            "{later:?} after {first:?}"
+        );
     }
 
     #[test]
@@ -409,11 +447,18 @@ mod tests {
         let small = histogram.high();
         record_duration(&mut histogram, Duration::ZERO);
         record_duration(&mut histogram, Duration::from_secs(60));
-        assert!(histogram.high() > small, "grew from {small} to {}", histogram.high());
+        assert!(
+            histogram.high() > small,
+            "grew from {small} to {}",
+            histogram.high()
+        );
         assert_eq!(histogram.min(), 1, "zero counts as 1 us");
         assert!(histogram.equivalent(histogram.max(), 60_000_000));
         record_duration(&mut histogram, Duration::from_secs(86_400));
-        assert!(histogram.equivalent(histogram.max(), MAX_LATENCY_US), "a day counts as an hour");
+        assert!(
+            histogram.equivalent(histogram.max(), MAX_LATENCY_US),
+            "a day counts as an hour"
+        );
         assert_eq!(histogram.len(), 3);
     }
 
@@ -425,7 +470,10 @@ mod tests {
                 let recorder = recorder.clone();
                 scope.spawn(move || {
                     for i in 0..1000 {
-                        recorder.latency(Metric::PresenceAck, Duration::from_micros(100 + t * 1000 + i));
+                        recorder.latency(
+                            Metric::PresenceAck,
+                            Duration::from_micros(100 + t * 1000 + i),
+                        );
                         recorder.count(Counter::MessagesSent, 1);
                     }
                     recorder.error(ErrorKind::Lost);
@@ -436,11 +484,19 @@ mod tests {
         let acks = &total.histograms[Metric::PresenceAck.index()];
         assert_eq!(acks.len(), 4000);
         assert_eq!(acks.min(), 100);
-        assert!(acks.max() >= 4099 && acks.max() <= 4102, "max {}", acks.max());
+        assert!(
+            acks.max() >= 4099 && acks.max() <= 4102,
+            "max {}",
+            acks.max()
+        );
         assert_eq!(total.counters[Counter::MessagesSent.index()], 4000);
         assert_eq!(total.errors.get("lost"), Some(&4));
         let again = recorder.drain();
-        assert_eq!(again.histograms[Metric::PresenceAck.index()].len(), 0, "a drain empties the lanes");
+        assert_eq!(
+            again.histograms[Metric::PresenceAck.index()].len(),
+            0,
+            "a drain empties the lanes"
+        );
     }
 
     #[test]
@@ -449,7 +505,10 @@ mod tests {
         let intended = Instant::now() - Duration::from_millis(50);
         recorder.since(Metric::PresenceAck, intended);
         let total = recorder.drain();
-        assert!(total.histograms[Metric::PresenceAck.index()].min() >= 49_900, "recorded from intent, not from now");
+        assert!(
+            total.histograms[Metric::PresenceAck.index()].min() >= 49_900,
+            "recorded from intent, not from now"
+        );
     }
 
     #[test]
@@ -461,10 +520,22 @@ mod tests {
         let total = recorder.drain();
         let latency = &total.histograms[Metric::PresenceAck.index()];
         let service = &total.service[Metric::PresenceAck.service_index().unwrap()];
-        assert!(latency.min() >= 499_000 && latency.min() < 600_000, "latency {}", latency.min());
-        assert!(service.min() >= 19_900 && service.min() < 100_000, "service {}", service.min());
+        assert!(
+            latency.min() >= 499_000 && latency.min() < 600_000,
+            "latency {}",
+            latency.min()
+        );
+        assert!(
+            service.min() >= 19_900 && service.min() < 100_000,
+            "service {}",
+            service.min()
+        );
         assert_eq!(total.histograms[Metric::Connect.index()].len(), 1);
-        assert_eq!(total.service.iter().map(Histogram::len).sum::<u64>(), 1, "no service time for connect");
+        assert_eq!(
+            total.service.iter().map(Histogram::len).sum::<u64>(),
+            1,
+            "no service time for connect"
+        );
     }
 
     #[test]
@@ -476,22 +547,38 @@ mod tests {
             recorder.reply(Metric::PresenceAck, sent, sent);
         });
         attribution::sync_as_behavior(0, || {
-            recorder.latencies(&[Metric::Reconnect, Metric::ReconnectKill], Duration::from_millis(1))
+            recorder.latencies(
+                &[Metric::Reconnect, Metric::ReconnectKill],
+                Duration::from_millis(1),
+            )
         });
         recorder.latency(Metric::Connect, Duration::from_millis(3));
         // A behavior the recorder does not know (a recorder made without the plan's) counts overall only.
-        attribution::sync_as_behavior(5, || recorder.latency(Metric::Connect, Duration::from_millis(3)));
+        attribution::sync_as_behavior(5, || {
+            recorder.latency(Metric::Connect, Duration::from_millis(3))
+        });
         let total = recorder.drain();
         assert_eq!(total.histograms[Metric::Connect.index()].len(), 3);
         assert_eq!(total.histograms[Metric::PresenceAck.index()].len(), 1);
-        assert_eq!(total.service[Metric::PresenceAck.service_index().unwrap()].len(), 1);
+        assert_eq!(
+            total.service[Metric::PresenceAck.service_index().unwrap()].len(),
+            1
+        );
         assert_eq!(total.histograms[Metric::ReconnectKill.index()].len(), 1);
         let b = &total.behaviors[1];
         assert_eq!(b.histogram(Metric::Connect).map(Histogram::len), Some(1));
         assert!(b.histogram(Metric::Connect).unwrap().min() >= 7000);
         assert_eq!(b.service(Metric::PresenceAck).map(Histogram::len), Some(1));
         assert!(b.histogram(Metric::Reconnect).is_none());
-        assert_eq!(total.behaviors[0].histogram(Metric::ReconnectKill).map(Histogram::len), Some(1));
-        assert!(recorder.drain().histograms[Metric::Connect.index()].is_empty(), "a drain empties the sets");
+        assert_eq!(
+            total.behaviors[0]
+                .histogram(Metric::ReconnectKill)
+                .map(Histogram::len),
+            Some(1)
+        );
+        assert!(
+            recorder.drain().histograms[Metric::Connect.index()].is_empty(),
+            "a drain empties the sets"
+        );
     }
 }

@@ -18,7 +18,10 @@ pub const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
 /// or a harness too busy to run its timers). Continuous: one more microsecond of lateness
 /// adds at most one microsecond to the latency.
 pub fn charged_start(scheduled: Instant, now: Instant) -> Instant {
-    scheduled + now.saturating_duration_since(scheduled).min(TIMER_RESOLUTION)
+    scheduled
+        + now
+            .saturating_duration_since(scheduled)
+            .min(TIMER_RESOLUTION)
 }
 
 /// When the next iteration of a paced loop (`repeat: { every }`) is intended to start.
@@ -65,7 +68,11 @@ mod tests {
         assert_eq!(charged_start(scheduled, on_time), on_time);
         let stalled = scheduled + ms(500);
         assert_eq!(stalled - charged_start(scheduled, stalled), ms(499));
-        assert_eq!(charged_start(scheduled, scheduled - ms(1)), scheduled, "early is not late");
+        assert_eq!(
+            charged_start(scheduled, scheduled - ms(1)),
+            scheduled,
+            "early is not late"
+        );
     }
 
     #[test]
@@ -107,11 +114,17 @@ mod tests {
         // the hold ends, not at the slot 500 ms earlier.
         let start = Instant::now();
         let ended = start + ms(1000) + us(100);
-        assert_eq!(next_intended(start, ms(1000), ended, start + ms(500)), ended);
+        assert_eq!(
+            next_intended(start, ms(1000), ended, start + ms(500)),
+            ended
+        );
         // The same with 20 ms replies: in a slipped loop the reply wait (charged to its own
         // request) is not charged again to the next one.
         let ended = start + ms(1020);
-        assert_eq!(next_intended(start, ms(1000), ended, start + ms(500)), ended);
+        assert_eq!(
+            next_intended(start, ms(1000), ended, start + ms(500)),
+            ended
+        );
     }
 
     #[test]
@@ -127,9 +140,16 @@ mod tests {
             let charged = ended.saturating_duration_since(next_intended(start, own, ended, slot));
             let overrun = (start + own).saturating_duration_since(slot);
             let late = ended.saturating_duration_since(slot);
-            assert_eq!(charged, late.min(ms(20).saturating_sub(overrun)), "own {own:?}");
+            assert_eq!(
+                charged,
+                late.min(ms(20).saturating_sub(overrun)),
+                "own {own:?}"
+            );
             if let Some(previous) = previous {
-                assert!(previous.abs_diff(charged) <= us(250), "a step at own {own:?}");
+                assert!(
+                    previous.abs_diff(charged) <= us(250),
+                    "a step at own {own:?}"
+                );
             }
             previous = Some(charged);
         }

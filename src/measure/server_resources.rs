@@ -163,8 +163,10 @@ impl Track {
             p99: at(0.99),
             max: self.cpu.max() as f64 / MILLI,
         });
-        let memory =
-            MemoryFigures { slope_bytes_per_hour: self.fit.slope().map(|per_s| per_s * 3600.0), ..self.memory };
+        let memory = MemoryFigures {
+            slope_bytes_per_hour: self.fit.slope().map(|per_s| per_s * 3600.0),
+            ..self.memory
+        };
         ProcessResources { cpu, memory }
     }
 }
@@ -187,7 +189,10 @@ pub struct Feed(Arc<Mutex<Vec<Scrape>>>);
 
 impl Feed {
     fn push(&self, scrape: Scrape) {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).push(scrape);
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(scrape);
     }
 
     /// The scrapes since the last take.
@@ -211,15 +216,26 @@ pub struct WindowCost {
 /// Folds the scrapes of a window into what it cost; `None` when no process has two CPU
 /// readings and a memory reading in it (a window shorter than two scrapes, or no metrics).
 pub fn window_cost(scrapes: &[Scrape]) -> Option<WindowCost> {
-    let mut names: Vec<&String> = scrapes.iter().flat_map(|scrape| scrape.processes.keys()).collect();
+    let mut names: Vec<&String> = scrapes
+        .iter()
+        .flat_map(|scrape| scrape.processes.keys())
+        .collect();
     names.sort();
     names.dedup();
     let (mut processes, mut cpu, mut memory) = (0u32, 0.0, 0.0);
     for name in names {
-        let series = || scrapes.iter().filter_map(|scrape| Some((scrape.at, *scrape.processes.get(name)?)));
-        let cpus: Vec<(Duration, f64)> = series().filter_map(|(at, (cpu, _))| Some((at, cpu?))).collect();
+        let series = || {
+            scrapes
+                .iter()
+                .filter_map(|scrape| Some((scrape.at, *scrape.processes.get(name)?)))
+        };
+        let cpus: Vec<(Duration, f64)> = series()
+            .filter_map(|(at, (cpu, _))| Some((at, cpu?)))
+            .collect();
         let bytes: Vec<u64> = series().filter_map(|(_, (_, bytes))| bytes).collect();
-        let (Some(first), Some(last)) = (cpus.first(), cpus.last()) else { continue };
+        let (Some(first), Some(last)) = (cpus.first(), cpus.last()) else {
+            continue;
+        };
         let span = last.0.saturating_sub(first.0).as_secs_f64();
         if span <= 0.0 || bytes.is_empty() {
             continue;
@@ -248,7 +264,13 @@ fn parse(text: &str) -> BTreeMap<String, Series> {
             Some(labelled) => labelled.split_once('}').unwrap_or((labelled, "")),
             None => ("", rest),
         };
-        let Some(value) = value.split_whitespace().next().and_then(|v| v.parse::<f64>().ok()) else { continue };
+        let Some(value) = value
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<f64>().ok())
+        else {
+            continue;
+        };
         let process = labels
             .split(',')
             .find_map(|label| label.trim().strip_prefix("process=\""))
@@ -280,7 +302,11 @@ pub async fn watch(
 ) -> ServerResources {
     let started = Instant::from_std(started);
     let steady_from = duration / 5;
-    let every = if feed.is_some() { FED } else { scrape_every(duration) };
+    let every = if feed.is_some() {
+        FED
+    } else {
+        scrape_every(duration)
+    };
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut tracks: BTreeMap<String, Track> = BTreeMap::new();
@@ -305,14 +331,31 @@ pub async fn watch(
         }
         scrapes += 1;
         for (process, (cpu, bytes)) in &found {
-            tracks.entry(process.clone()).or_default().add(at.as_secs_f64(), at >= steady_from, *cpu, *bytes);
+            tracks.entry(process.clone()).or_default().add(
+                at.as_secs_f64(),
+                at >= steady_from,
+                *cpu,
+                *bytes,
+            );
         }
         if let Some(feed) = &feed {
-            feed.push(Scrape { at, processes: found });
+            feed.push(Scrape {
+                at,
+                processes: found,
+            });
         }
     }
-    let processes = tracks.iter().map(|(process, track)| (process.clone(), track.figures())).collect();
-    ServerResources { url, scrapes, failed, steady_from_s: steady_from.as_secs_f64(), processes }
+    let processes = tracks
+        .iter()
+        .map(|(process, track)| (process.clone(), track.figures()))
+        .collect();
+    ServerResources {
+        url,
+        scrapes,
+        failed,
+        steady_from_s: steady_from.as_secs_f64(),
+        processes,
+    }
 }
 
 #[cfg(test)]
@@ -327,7 +370,10 @@ mod tests {
         let text = "process_cpu_seconds_total{process=\"0\"} 2\nprocess_cpu_seconds_total{process=\"1\"} 3\n\
                     process_resident_memory_bytes{process=\"1\"} 10\n";
         let found = parse(text);
-        assert_eq!((found["0"], found["1"]), ((Some(2.0), None), (Some(3.0), Some(10))));
+        assert_eq!(
+            (found["0"], found["1"]),
+            ((Some(2.0), None), (Some(3.0), Some(10)))
+        );
         assert!(parse("presence_server_sessions 1\n").is_empty());
     }
 
@@ -336,33 +382,62 @@ mod tests {
         let mut track = Track::default();
         // 1 MiB a second during the ramp (not steady), then 10 KiB a second.
         for second in 0..10u32 {
-            track.add(f64::from(second), false, None, Some(u64::from(second) << 20));
+            track.add(
+                f64::from(second),
+                false,
+                None,
+                Some(u64::from(second) << 20),
+            );
         }
         for second in 10..20u32 {
-            track.add(f64::from(second), true, None, Some((10 << 20) + u64::from(second - 10) * 10_240));
+            track.add(
+                f64::from(second),
+                true,
+                None,
+                Some((10 << 20) + u64::from(second - 10) * 10_240),
+            );
         }
         let memory = track.figures().memory;
         let slope = memory.slope_bytes_per_hour.unwrap();
         assert!((slope - 10_240.0 * 3600.0).abs() < 1.0, "{slope}");
-        assert_eq!((memory.samples, memory.steady_first_bytes, memory.max_bytes), (20, 10 << 20, (10 << 20) + 92_160));
+        assert_eq!(
+            (memory.samples, memory.steady_first_bytes, memory.max_bytes),
+            (20, 10 << 20, (10 << 20) + 92_160)
+        );
     }
 
     #[test]
     fn a_window_costs_the_mean_per_process_of_cpu_between_its_ends_and_of_memory() {
         let scrape = |at: u64, figures: &[(&str, Series)]| Scrape {
             at: Duration::from_secs(at),
-            processes: figures.iter().map(|(name, series)| ((*name).to_owned(), *series)).collect(),
+            processes: figures
+                .iter()
+                .map(|(name, series)| ((*name).to_owned(), *series))
+                .collect(),
         };
         let scrapes = [
-            scrape(10, &[("0", (Some(5.0), Some(100))), ("1", (Some(1.0), Some(300)))]),
-            scrape(11, &[("0", (Some(5.2), Some(200))), ("1", (Some(1.0), None))]),
-            scrape(12, &[("0", (Some(6.0), Some(300))), ("1", (Some(2.0), Some(500)))]),
+            scrape(
+                10,
+                &[("0", (Some(5.0), Some(100))), ("1", (Some(1.0), Some(300)))],
+            ),
+            scrape(
+                11,
+                &[("0", (Some(5.2), Some(200))), ("1", (Some(1.0), None))],
+            ),
+            scrape(
+                12,
+                &[("0", (Some(6.0), Some(300))), ("1", (Some(2.0), Some(500)))],
+            ),
         ];
         // Process 0: 1 s over 2 s, 200 bytes; process 1: 1 s over 2 s, 400 bytes.
         let cost = window_cost(&scrapes).unwrap();
         assert_eq!((cost.processes, cost.memory_bytes), (2, 300));
         assert!((cost.cpu_s_per_s - 0.5).abs() < 1e-9, "{cost:?}");
-        assert_eq!(window_cost(&scrapes[..1]), None, "one scrape gives no CPU rate");
+        assert_eq!(
+            window_cost(&scrapes[..1]),
+            None,
+            "one scrape gives no CPU rate"
+        );
         assert_eq!(window_cost(&[]), None);
     }
 
@@ -374,10 +449,17 @@ mod tests {
         }
         let cpu = track.figures().cpu.unwrap();
         assert_eq!(cpu.intervals, 3);
-        assert!((cpu.max - 0.8).abs() < 0.01 && (cpu.p50 - 0.5).abs() < 0.01, "{cpu:?}");
+        assert!(
+            (cpu.max - 0.8).abs() < 0.01 && (cpu.p50 - 0.5).abs() < 0.01,
+            "{cpu:?}"
+        );
         assert!(
             Track::default().figures().cpu.is_none()
-                && Track::default().figures().memory.slope_bytes_per_hour.is_none()
+                && Track::default()
+                    .figures()
+                    .memory
+                    .slope_bytes_per_hour
+                    .is_none()
         );
     }
 }

@@ -47,13 +47,20 @@ impl Subject {
             SERVER_CPU => return Some(Subject::ServerCpu),
             _ => {}
         }
-        name.strip_prefix(ERROR_KIND_PREFIX).and_then(ErrorKind::parse).map(Subject::ErrorKind)
+        name.strip_prefix(ERROR_KIND_PREFIX)
+            .and_then(ErrorKind::parse)
+            .map(Subject::ErrorKind)
     }
 
     /// The valid name closest to `name` (a few letters off at most), for "did you mean".
     pub fn closest(name: &str) -> Option<String> {
-        let kinds = ErrorKind::ALL.iter().map(|kind| format!("{ERROR_KIND_PREFIX}{kind}"));
-        let names = Subject::known_names().map(str::to_owned).chain(["errors".to_owned()]).chain(kinds);
+        let kinds = ErrorKind::ALL
+            .iter()
+            .map(|kind| format!("{ERROR_KIND_PREFIX}{kind}"));
+        let names = Subject::known_names()
+            .map(str::to_owned)
+            .chain(["errors".to_owned()])
+            .chain(kinds);
         closest(name, names)
     }
 
@@ -62,7 +69,10 @@ impl Subject {
         let metrics = Metric::ALL.into_iter().map(Metric::name);
         let counters = Counter::ALL.into_iter().map(Counter::name);
         let server = [SERVER_MEMORY, SERVER_CPU];
-        metrics.chain(counters).chain(Check::ALL.into_iter().map(Check::name)).chain(server)
+        metrics
+            .chain(counters)
+            .chain(Check::ALL.into_iter().map(Check::name))
+            .chain(server)
     }
 }
 
@@ -99,22 +109,43 @@ mod tests {
 
     #[test]
     fn names_are_classified() {
-        assert_eq!(Subject::parse("presence_ack"), Some(Subject::Metric(Metric::PresenceAck)));
-        assert_eq!(Subject::parse("sessions_lost"), Some(Subject::Counter(Counter::SessionsLost)));
-        assert_eq!(Subject::parse("signals_lost"), Some(Subject::Check(Check::SignalsLost)));
+        assert_eq!(
+            Subject::parse("presence_ack"),
+            Some(Subject::Metric(Metric::PresenceAck))
+        );
+        assert_eq!(
+            Subject::parse("sessions_lost"),
+            Some(Subject::Counter(Counter::SessionsLost))
+        );
+        assert_eq!(
+            Subject::parse("signals_lost"),
+            Some(Subject::Check(Check::SignalsLost))
+        );
         assert_eq!(Subject::parse("errors"), Some(Subject::Errors));
-        assert_eq!(Subject::parse("errors.reply_timeout"), Some(Subject::ErrorKind(ErrorKind::ReplyTimeout)));
+        assert_eq!(
+            Subject::parse("errors.reply_timeout"),
+            Some(Subject::ErrorKind(ErrorKind::ReplyTimeout))
+        );
         assert_eq!(Subject::parse("errors."), None);
         assert_eq!(Subject::parse("errors.reply_timout"), None);
-        assert_eq!(Subject::parse("errors.closed_replaced"), Some(Subject::ErrorKind(ErrorKind::ClosedReplaced)));
+        assert_eq!(
+            Subject::parse("errors.closed_replaced"),
+            Some(Subject::ErrorKind(ErrorKind::ClosedReplaced))
+        );
         assert_eq!(Subject::parse("presence_acks"), None);
     }
 
     #[test]
     fn the_closest_name_is_suggested() {
         assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(Subject::closest("errors.reply_timout").as_deref(), Some("errors.reply_timeout"));
-        assert_eq!(Subject::closest("presense_ack").as_deref(), Some("presence_ack"));
+        assert_eq!(
+            Subject::closest("errors.reply_timout").as_deref(),
+            Some("errors.reply_timeout")
+        );
+        assert_eq!(
+            Subject::closest("presense_ack").as_deref(),
+            Some("presence_ack")
+        );
         assert_eq!(Subject::closest("erors").as_deref(), Some("errors"));
         assert_eq!(Subject::closest("something_else_entirely"), None);
     }

@@ -28,7 +28,9 @@ pub(crate) struct WaitingRing {
 
 impl Default for WaitingRing {
     fn default() -> Self {
-        WaitingRing { slots: Box::new([(0, 0); SLOTS]) }
+        WaitingRing {
+            slots: Box::new([(0, 0); SLOTS]),
+        }
     }
 }
 
@@ -55,10 +57,17 @@ pub struct WaitingNow {
 }
 
 /// Sums `rings` (one per lane) at `now`, with slots counted from `epoch`.
-pub(crate) fn sum<'a>(rings: impl Iterator<Item = &'a WaitingRing>, epoch: Instant, now: Instant) -> WaitingNow {
+pub(crate) fn sum<'a>(
+    rings: impl Iterator<Item = &'a WaitingRing>,
+    epoch: Instant,
+    now: Instant,
+) -> WaitingNow {
     let mut requests = 0;
     let mut oldest_slot: Option<u64> = None;
-    for (start, count) in rings.flat_map(|ring| ring.slots.iter()).filter(|(_, count)| *count > 0) {
+    for (start, count) in rings
+        .flat_map(|ring| ring.slots.iter())
+        .filter(|(_, count)| *count > 0)
+    {
         requests += *count as u64;
         oldest_slot = Some(oldest_slot.map_or(*start, |oldest| oldest.min(*start)));
     }
@@ -83,7 +92,11 @@ impl Waiting {
     pub(crate) fn new(recorder: &Recorder, lane: usize, epoch: Instant) -> Waiting {
         let slot = (epoch.elapsed().as_millis() / SLOT.as_millis()) as u64;
         recorder.with_waiting(lane, |ring| ring.start(slot));
-        Waiting { recorder: recorder.clone(), lane, slot }
+        Waiting {
+            recorder: recorder.clone(),
+            lane,
+            slot,
+        }
     }
 }
 
@@ -109,7 +122,11 @@ mod tests {
         let now = epoch + Duration::from_secs(5);
         let waiting = sum([&a, &b].into_iter(), epoch, now);
         assert_eq!(waiting.requests, 3);
-        assert_eq!(waiting.oldest, Duration::from_millis(5000 - 400), "slot 3 ended at 400 ms");
+        assert_eq!(
+            waiting.oldest,
+            Duration::from_millis(5000 - 400),
+            "slot 3 ended at 400 ms"
+        );
         a.end(3);
         let waiting = sum([&a, &b].into_iter(), epoch, now);
         assert_eq!(waiting.requests, 2);
@@ -127,13 +144,19 @@ mod tests {
         ring.end(2);
         ring.start(2 + SLOTS as u64);
         let now = epoch + Duration::from_millis(100 * (3 + SLOTS as u64));
-        assert_eq!(sum(std::iter::once(&ring), epoch, now).oldest, Duration::ZERO, "not the earlier start");
+        assert_eq!(
+            sum(std::iter::once(&ring), epoch, now).oldest,
+            Duration::ZERO,
+            "not the earlier start"
+        );
     }
 
     #[test]
     fn a_request_ended_on_another_thread_leaves_nothing_waiting() {
         let recorder = Recorder::new();
-        let waiting = std::thread::scope(|scope| scope.spawn(|| recorder.waiting()).join().expect("no panic"));
+        let waiting = std::thread::scope(|scope| {
+            scope.spawn(|| recorder.waiting()).join().expect("no panic")
+        });
         assert_eq!(recorder.waiting_now().requests, 1);
         drop(waiting);
         assert_eq!(recorder.waiting_now(), WaitingNow::default());
@@ -146,6 +169,9 @@ mod tests {
         ring.start(1);
         ring.start(1 + SLOTS as u64);
         let now = epoch + Duration::from_secs(20);
-        assert_eq!(sum(std::iter::once(&ring), epoch, now).oldest, Duration::from_millis(20_000 - 200));
+        assert_eq!(
+            sum(std::iter::once(&ring), epoch, now).oldest,
+            Duration::from_millis(20_000 - 200)
+        );
     }
 }

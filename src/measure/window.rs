@@ -43,6 +43,13 @@ impl Window {
     /// The window's figures as a run's totals, so that they are summarised and judged the
     /// way a whole run's are.
     pub fn totals(&self) -> Totals {
-        into_totals(self.sum.clone(), &self.behaviors, self.started_at, self.length, self.visitors_peak, Vec::new())
+        into_totals(
+            self.sum.clone(),
+            &self.behaviors,
+            self.started_at,
+            self.length,
+            self.visitors_peak,
+            Vec::new(),
+        )
     }
 }

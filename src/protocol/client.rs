@@ -28,7 +28,9 @@ use super::sockjs::{self, ServerFrame};
 use super::stream::Stream;
 
 /// Which transport and framing a connection uses.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Transport {
     /// SockJS WebSocket transport: `{prefix}/{server}/{session}/websocket`.
@@ -67,7 +69,9 @@ impl Transport {
 
     /// The transport named `name`, if any.
     pub fn from_name(name: &str) -> Option<Transport> {
-        Transport::ALL.into_iter().find(|transport| transport.name() == name)
+        Transport::ALL
+            .into_iter()
+            .find(|transport| transport.name() == name)
     }
 
     /// Whether it carries SockJS framing (all but raw WebSocket): an `o` frame first, then
@@ -78,7 +82,10 @@ impl Transport {
 
     /// Whether it runs over plain HTTP requests rather than a WebSocket.
     pub fn is_http(self) -> bool {
-        matches!(self, Transport::XhrStreaming | Transport::XhrPolling | Transport::Eventsource)
+        matches!(
+            self,
+            Transport::XhrStreaming | Transport::XhrPolling | Transport::Eventsource
+        )
     }
 }
 
@@ -127,7 +134,10 @@ pub enum ClientError {
     #[error("invalid server URL {url:?}: {reason}")]
     InvalidUrl { url: String, reason: String },
     #[error("TCP connect to {addr} failed: {source}")]
-    Connect { addr: String, source: std::io::Error },
+    Connect {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("TLS handshake failed: {0}")]
     Tls(String),
     #[error("WebSocket handshake failed: {0}")]
@@ -141,7 +151,10 @@ pub enum ClientError {
     #[error("the server sent a message over the {limit}-byte limit")]
     FrameTooLarge { limit: usize },
     #[error("the server answered {request} with HTTP {status}")]
-    Status { request: &'static str, status: http::StatusCode },
+    Status {
+        request: &'static str,
+        status: http::StatusCode,
+    },
 }
 
 /// Something received on a connection.
@@ -168,23 +181,41 @@ pub struct Endpoint {
 impl Endpoint {
     /// Parses a `ws://` or `wss://` URL.
     pub fn parse(url: &str) -> Result<Self, ClientError> {
-        let invalid = |reason: &str| ClientError::InvalidUrl { url: url.to_owned(), reason: reason.to_owned() };
-        let uri: http::Uri = url.parse().map_err(|err: http::uri::InvalidUri| invalid(&err.to_string()))?;
+        let invalid = |reason: &str| ClientError::InvalidUrl {
+            url: url.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|err: http::uri::InvalidUri| invalid(&err.to_string()))?;
         let tls = match uri.scheme_str() {
             Some("ws") => false,
             Some("wss") => true,
             _ => return Err(invalid("expected a ws:// or wss:// URL")),
         };
-        let host = uri.host().ok_or_else(|| invalid("no host"))?.trim_matches(['[', ']']).to_owned();
+        let host = uri
+            .host()
+            .ok_or_else(|| invalid("no host"))?
+            .trim_matches(['[', ']'])
+            .to_owned();
         let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
         let prefix = uri.path().trim_end_matches('/').to_owned();
-        Ok(Endpoint { host, port, prefix, tls })
+        Ok(Endpoint {
+            host,
+            port,
+            prefix,
+            tls,
+        })
     }
 
     /// The endpoint as a URL, `ws://host:port/prefix`.
     pub fn url(&self) -> String {
         let scheme = if self.tls { "wss" } else { "ws" };
-        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
         format!("{scheme}://{host}:{}{}", self.port, self.prefix)
     }
 
@@ -243,8 +274,14 @@ enum Link {
 impl Connection {
     /// Opens a session: TCP connect, WebSocket upgrade (or the first receiving HTTP
     /// request), and for SockJS the `o` frame.
-    pub async fn open(endpoint: &Endpoint, options: &ConnectOptions, rng: &mut impl Rng) -> Result<Self, ClientError> {
-        Self::open_timed(endpoint, options, rng).await.map(|(conn, _)| conn)
+    pub async fn open(
+        endpoint: &Endpoint,
+        options: &ConnectOptions,
+        rng: &mut impl Rng,
+    ) -> Result<Self, ClientError> {
+        Self::open_timed(endpoint, options, rng)
+            .await
+            .map(|(conn, _)| conn)
     }
 
     /// [`Self::open`], telling how long each phase took. An HTTP transport's first receiving
@@ -256,14 +293,25 @@ impl Connection {
     ) -> Result<(Self, OpenPhases), ClientError> {
         let started = Instant::now();
         let (link, connected) = if options.transport.is_http() {
-            (Link::Http(Box::new(HttpSession::new(endpoint, options, endpoint.session_base(rng)))), started)
+            (
+                Link::Http(Box::new(HttpSession::new(
+                    endpoint,
+                    options,
+                    endpoint.session_base(rng),
+                ))),
+                started,
+            )
         } else {
             let (ws, connected) = Self::upgrade(endpoint, options, rng).await?;
             (Link::Ws(ws), connected)
         };
         let upgraded = Instant::now();
-        let mut conn =
-            Connection { link, transport: options.transport, max_message: options.max_message, inbox: VecDeque::new() };
+        let mut conn = Connection {
+            link,
+            transport: options.transport,
+            max_message: options.max_message,
+            inbox: VecDeque::new(),
+        };
         if conn.transport.has_sockjs_framing() {
             let first = loop {
                 if let Some(text) = std::future::poll_fn(|cx| conn.poll_next_text(cx)).await? {
@@ -271,10 +319,17 @@ impl Connection {
                 }
             };
             if first.as_str() != sockjs::OPEN {
-                return Err(ClientError::Protocol(format!("expected open frame, got {:?}", first.as_str())));
+                return Err(ClientError::Protocol(format!(
+                    "expected open frame, got {:?}",
+                    first.as_str()
+                )));
             }
         }
-        let phases = OpenPhases { tcp: connected - started, upgrade: upgraded - connected, open: upgraded.elapsed() };
+        let phases = OpenPhases {
+            tcp: connected - started,
+            upgrade: upgraded - connected,
+            open: upgraded.elapsed(),
+        };
         Ok((conn, phases))
     }
 
@@ -293,8 +348,9 @@ impl Connection {
             .write_buffer_size(0)
             .max_message_size(Some(options.max_message))
             .max_frame_size(Some(options.max_message));
-        let ws =
-            super::upgrade::upgrade(stream, &url, &options.headers, config).await.map_err(ClientError::Handshake)?;
+        let ws = super::upgrade::upgrade(stream, &url, &options.headers, config)
+            .await
+            .map_err(ClientError::Handshake)?;
         Ok((ws, connected))
     }
 
@@ -317,7 +373,10 @@ impl Connection {
     /// WebSocket text frame, or the body of an `xhr_send`.
     pub async fn send_text(&mut self, frame: String) -> Result<(), ClientError> {
         match &mut self.link {
-            Link::Ws(ws) => ws.send(Message::text(frame)).await.map_err(|err| ClientError::Lost(err.to_string())),
+            Link::Ws(ws) => ws
+                .send(Message::text(frame))
+                .await
+                .map_err(|err| ClientError::Lost(err.to_string())),
             Link::Http(http) => http.send(frame).await,
         }
     }
@@ -343,7 +402,9 @@ impl Connection {
                 Err(err) => return Poll::Ready(Err(err)),
             };
             match self.transport {
-                Transport::Websocket => return Poll::Ready(decode_message(&text).map(Incoming::Message)),
+                Transport::Websocket => {
+                    return Poll::Ready(decode_message(&text).map(Incoming::Message))
+                }
                 _ => match sockjs::decode_server_frame(&text) {
                     Ok(ServerFrame::Heartbeat) => return Poll::Ready(Ok(Incoming::Heartbeat)),
                     Ok(ServerFrame::Messages(items)) => {
@@ -380,17 +441,30 @@ impl Connection {
 
     /// The next text frame, or `None` for a WebSocket ping or pong (a sign of life the
     /// caller hands out as [`Incoming::Heartbeat`]; tungstenite answers pings itself).
-    fn poll_next_text(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Utf8Bytes>, ClientError>> {
+    fn poll_next_text(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<Utf8Bytes>, ClientError>> {
         let ws = match &mut self.link {
             Link::Ws(ws) => ws,
-            Link::Http(http) => return http.poll_frame(cx).map_ok(|frame| Some(Utf8Bytes::from(frame))),
+            Link::Http(http) => {
+                return http
+                    .poll_frame(cx)
+                    .map_ok(|frame| Some(Utf8Bytes::from(frame)))
+            }
         };
         loop {
             let frame = match ready!(ws.poll_next_unpin(cx)) {
-                None => return Poll::Ready(Err(ClientError::Lost("connection closed without a close frame".into()))),
+                None => {
+                    return Poll::Ready(Err(ClientError::Lost(
+                        "connection closed without a close frame".into(),
+                    )))
+                }
                 // tungstenite refuses a frame by its header, before buffering its payload.
                 Some(Err(tungstenite::Error::Capacity(_))) => {
-                    return Poll::Ready(Err(ClientError::FrameTooLarge { limit: self.max_message }))
+                    return Poll::Ready(Err(ClientError::FrameTooLarge {
+                        limit: self.max_message,
+                    }))
                 }
                 Some(Err(err)) => return Poll::Ready(Err(read_error(err))),
                 Some(Ok(frame)) => frame,
@@ -398,8 +472,9 @@ impl Connection {
             return Poll::Ready(match frame {
                 Message::Text(text) => Ok(Some(text)),
                 Message::Close(frame) => {
-                    let (code, reason) =
-                        frame.map_or((1005, String::new()), |f| (f.code.into(), f.reason.as_str().to_owned()));
+                    let (code, reason) = frame.map_or((1005, String::new()), |f| {
+                        (f.code.into(), f.reason.as_str().to_owned())
+                    });
                     Err(ClientError::Closed { code, reason })
                 }
                 Message::Binary(_) => Err(ClientError::Protocol("unexpected binary frame".into())),
@@ -419,7 +494,9 @@ fn read_error(err: tungstenite::Error) -> ClientError {
     match err {
         // An abrupt stop (a killed instance, a reset) is a loss, though tungstenite files it
         // under protocol errors.
-        Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => ClientError::Lost(err.to_string()),
+        Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            ClientError::Lost(err.to_string())
+        }
         Error::Utf8(_) | Error::Protocol(_) | Error::Capacity(_) | Error::AttackAttempt => {
             ClientError::Protocol(err.to_string())
         }
@@ -430,28 +507,42 @@ fn read_error(err: tungstenite::Error) -> ClientError {
 /// The TLS settings used when none are given: the public webpki roots, built once.
 fn default_tls() -> Arc<rustls::ClientConfig> {
     static DEFAULT: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    DEFAULT.get_or_init(|| super::tls::client_config(None).expect("the built-in roots need no file")).clone()
+    DEFAULT
+        .get_or_init(|| super::tls::client_config(None).expect("the built-in roots need no file"))
+        .clone()
 }
 
 fn decode_message(text: &str) -> Result<ServerMessage, ClientError> {
-    ServerMessage::decode(text).map_err(|err| ClientError::Protocol(format!("undecodable message {text:?}: {err}")))
+    ServerMessage::decode(text)
+        .map_err(|err| ClientError::Protocol(format!("undecodable message {text:?}: {err}")))
 }
 
 /// Opens the byte stream under a session: TCP from the chosen source address, then TLS for
 /// `wss://`. Every transport connects this way.
-pub(super) async fn connect_stream(endpoint: &Endpoint, options: &ConnectOptions) -> Result<Stream, ClientError> {
+pub(super) async fn connect_stream(
+    endpoint: &Endpoint,
+    options: &ConnectOptions,
+) -> Result<Stream, ClientError> {
     let tcp = connect_tcp(endpoint, options.local_ip).await?;
     if endpoint.tls {
         let tls = options.tls.clone().unwrap_or_else(default_tls);
-        Stream::tls(tcp, &endpoint.host, tls).await.map_err(|err| ClientError::Tls(err.to_string()))
+        Stream::tls(tcp, &endpoint.host, tls)
+            .await
+            .map_err(|err| ClientError::Tls(err.to_string()))
     } else {
         Ok(Stream::Plain(tcp))
     }
 }
 
-async fn connect_tcp(endpoint: &Endpoint, local_ip: Option<IpAddr>) -> Result<TcpStream, ClientError> {
+async fn connect_tcp(
+    endpoint: &Endpoint,
+    local_ip: Option<IpAddr>,
+) -> Result<TcpStream, ClientError> {
     let target = format!("{}:{}", endpoint.host, endpoint.port);
-    let connect_err = |source| ClientError::Connect { addr: target.clone(), source };
+    let connect_err = |source| ClientError::Connect {
+        addr: target.clone(),
+        source,
+    };
     let addr: SocketAddr = match target.parse() {
         Ok(addr) => addr,
         Err(_) => tokio::net::lookup_host(&target)
@@ -460,7 +551,12 @@ async fn connect_tcp(endpoint: &Endpoint, local_ip: Option<IpAddr>) -> Result<Tc
             .next()
             .ok_or_else(|| connect_err(std::io::Error::other("host has no address")))?,
     };
-    let socket = if addr.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }.map_err(connect_err)?;
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(connect_err)?;
     if let Some(ip) = local_ip {
         defer_port_choice(&socket);
         socket.bind(SocketAddr::new(ip, 0)).map_err(connect_err)?;
@@ -510,36 +606,69 @@ mod tests {
         let socket = TcpSocket::new_v4().unwrap();
         defer_port_choice(&socket);
         socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        assert_eq!(socket.local_addr().unwrap().port(), 0, "no port taken at bind");
-        let stream = socket.connect(listener.local_addr().unwrap()).await.unwrap();
-        assert_ne!(stream.local_addr().unwrap().port(), 0, "a port chosen at connect");
+        assert_eq!(
+            socket.local_addr().unwrap().port(),
+            0,
+            "no port taken at bind"
+        );
+        let stream = socket
+            .connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        assert_ne!(
+            stream.local_addr().unwrap().port(),
+            0,
+            "a port chosen at connect"
+        );
     }
 
     #[test]
     fn endpoints_parse_host_port_and_prefix() {
         let endpoint = Endpoint::parse("ws://127.0.0.1:8080/presence/").unwrap();
-        assert_eq!(endpoint, Endpoint { host: "127.0.0.1".into(), port: 8080, prefix: "/presence".into(), tls: false });
-        assert!(matches!(Endpoint::parse("http://x/presence"), Err(ClientError::InvalidUrl { .. })));
+        assert_eq!(
+            endpoint,
+            Endpoint {
+                host: "127.0.0.1".into(),
+                port: 8080,
+                prefix: "/presence".into(),
+                tls: false
+            }
+        );
+        assert!(matches!(
+            Endpoint::parse("http://x/presence"),
+            Err(ClientError::InvalidUrl { .. })
+        ));
         let secure = Endpoint::parse("wss://x/presence").unwrap();
         assert!(secure.tls && secure.port == 443);
         assert_eq!(secure.url(), "wss://x:443/presence");
-        assert_eq!(Endpoint::parse("ws://[::1]:9/p").unwrap().url(), "ws://[::1]:9/p");
+        assert_eq!(
+            Endpoint::parse("ws://[::1]:9/p").unwrap().url(),
+            "ws://[::1]:9/p"
+        );
     }
 
     #[tokio::test]
     async fn every_message_of_a_sockjs_frame_arrives_in_order() {
         use crate::protocol::upgrade::tests::{answering, switching, text_frame};
         use tungstenite::handshake::derive_accept_key;
-        let sent =
-            [ServerMessage::PresenceAck { seq: 1 }, ServerMessage::Expired {}, ServerMessage::PresenceAck { seq: 2 }];
+        let sent = [
+            ServerMessage::PresenceAck { seq: 1 },
+            ServerMessage::Expired {},
+            ServerMessage::PresenceAck { seq: 2 },
+        ];
         let encoded = sent.clone().map(|message| message.encode());
         // `o`, then a frame of two messages and a frame of one, right behind the 101 response.
-        let frames =
-            [sockjs::OPEN.to_owned(), sockjs::encode_messages(&encoded[..2]), sockjs::encode_messages(&encoded[2..])];
+        let frames = [
+            sockjs::OPEN.to_owned(),
+            sockjs::encode_messages(&encoded[..2]),
+            sockjs::encode_messages(&encoded[2..]),
+        ];
         let bytes = frames.iter().flat_map(|frame| text_frame(frame)).collect();
         let server = answering(|key| switching(&derive_accept_key(key.as_bytes())), bytes).await;
         let endpoint = Endpoint::parse(&format!("ws://{server}/presence")).unwrap();
-        let mut conn = Connection::open(&endpoint, &ConnectOptions::default(), &mut rand::rng()).await.unwrap();
+        let mut conn = Connection::open(&endpoint, &ConnectOptions::default(), &mut rand::rng())
+            .await
+            .unwrap();
         let mut received = Vec::new();
         for _ in 0..3 {
             received.push(conn.recv().await.unwrap());
@@ -556,16 +685,27 @@ mod tests {
         bytes.resize(bytes.len() + 4096, b' ');
         let server = answering(|key| switching(&derive_accept_key(key.as_bytes())), bytes).await;
         let endpoint = Endpoint::parse(&format!("ws://{server}/presence")).unwrap();
-        let options = ConnectOptions { max_message: 1024, ..ConnectOptions::default() };
-        let mut conn = Connection::open(&endpoint, &options, &mut rand::rng()).await.unwrap();
+        let options = ConnectOptions {
+            max_message: 1024,
+            ..ConnectOptions::default()
+        };
+        let mut conn = Connection::open(&endpoint, &options, &mut rand::rng())
+            .await
+            .unwrap();
         let err = conn.recv().await.unwrap_err();
-        assert!(matches!(err, ClientError::FrameTooLarge { limit: 1024 }), "{err}");
+        assert!(
+            matches!(err, ClientError::FrameTooLarge { limit: 1024 }),
+            "{err}"
+        );
         assert!(err.to_string().contains("1024-byte limit"), "{err}");
     }
 
     #[test]
     fn http_transports_do_not_make_a_websocket_session_larger() {
-        assert_eq!(std::mem::size_of::<Link>(), std::mem::size_of::<WebSocketStream<Stream>>());
+        assert_eq!(
+            std::mem::size_of::<Link>(),
+            std::mem::size_of::<WebSocketStream<Stream>>()
+        );
     }
 
     #[test]
@@ -577,6 +717,9 @@ mod tests {
         assert_eq!(parts[1], "presence");
         assert!(sockjs::is_valid_server_id(parts[2]) && sockjs::is_valid_session_id(parts[3]));
         assert_eq!(parts[4], "websocket");
-        assert_eq!(endpoint.path_for(Transport::Websocket, &mut rng), "/presence/websocket");
+        assert_eq!(
+            endpoint.path_for(Transport::Websocket, &mut rng),
+            "/presence/websocket"
+        );
     }
 }

@@ -29,11 +29,15 @@ impl Jar {
     /// expire. A header that does not parse is ignored, as a browser ignores it.
     pub fn keep(&mut self, headers: &HeaderMap) {
         for set in headers.get_all(SET_COOKIE) {
-            let Some(cookie) = set.to_str().ok().and_then(|text| Cookie::parse(text).ok()) else { continue };
+            let Some(cookie) = set.to_str().ok().and_then(|text| Cookie::parse(text).ok()) else {
+                continue;
+            };
             let (name, value) = cookie.name_value();
             let expired = match cookie.max_age() {
                 Some(age) => !age.is_positive(),
-                None => cookie.expires_datetime().is_some_and(|at| at <= OffsetDateTime::now_utc()),
+                None => cookie
+                    .expires_datetime()
+                    .is_some_and(|at| at <= OffsetDateTime::now_utc()),
             };
             let kept = self.0.iter().position(|(kept, _)| kept == name);
             match kept {
@@ -41,7 +45,9 @@ impl Jar {
                     self.0.remove(index);
                 }
                 Some(index) => self.0[index].1 = value.to_owned(),
-                None if !expired && self.0.len() < MAX_COOKIES => self.0.push((name.to_owned(), value.to_owned())),
+                None if !expired && self.0.len() < MAX_COOKIES => {
+                    self.0.push((name.to_owned(), value.to_owned()))
+                }
                 None => {}
             }
         }
@@ -61,7 +67,8 @@ impl Jar {
         let mut pairs: Vec<String> = Vec::new();
         if let Some(text) = configured.and_then(|value| value.to_str().ok()) {
             let given = Cookie::split_parse(text).filter_map(Result::ok);
-            let not_kept = given.filter(|cookie| !self.0.iter().any(|(name, _)| name == cookie.name()));
+            let not_kept =
+                given.filter(|cookie| !self.0.iter().any(|(name, _)| name == cookie.name()));
             pairs.extend(not_kept.map(|cookie| cookie.to_string()));
         }
         pairs.extend(self.0.iter().map(|(name, value)| format!("{name}={value}")));
@@ -74,7 +81,9 @@ impl Jar {
 /// Names only: a session cookie is as good as a password to whoever holds it.
 impl fmt::Debug for Jar {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.debug_list().entries(self.0.iter().map(|(name, _)| name)).finish()
+        f.debug_list()
+            .entries(self.0.iter().map(|(name, _)| name))
+            .finish()
     }
 }
 
@@ -92,18 +101,30 @@ mod tests {
 
     fn sent(jar: &Jar, configured: Option<&str>) -> Option<String> {
         let configured = configured.map(|text| HeaderValue::from_str(text).unwrap());
-        jar.header(configured.as_ref()).map(|value| value.to_str().unwrap().to_owned())
+        jar.header(configured.as_ref())
+            .map(|value| value.to_str().unwrap().to_owned())
     }
 
     #[test]
     fn cookies_set_are_sent_back_by_name() {
         let mut jar = Jar::default();
-        assert_eq!(sent(&jar, Some("a=1")), None, "nothing kept: the configured header goes as is");
+        assert_eq!(
+            sent(&jar, Some("a=1")),
+            None,
+            "nothing kept: the configured header goes as is"
+        );
         jar.keep(&response(&["JSESSIONID=s1.abc; Path=/; HttpOnly", "lb=x"]));
         assert_eq!(sent(&jar, None).as_deref(), Some("JSESSIONID=s1.abc; lb=x"));
         jar.keep(&response(&["JSESSIONID=s2.def; Path=/"]));
-        assert_eq!(sent(&jar, Some("auth=t; lb=mine")).as_deref(), Some("auth=t; JSESSIONID=s2.def; lb=x"));
-        assert_eq!(format!("{jar:?}"), r#"["JSESSIONID", "lb"]"#, "no value shows");
+        assert_eq!(
+            sent(&jar, Some("auth=t; lb=mine")).as_deref(),
+            Some("auth=t; JSESSIONID=s2.def; lb=x")
+        );
+        assert_eq!(
+            format!("{jar:?}"),
+            r#"["JSESSIONID", "lb"]"#,
+            "no value shows"
+        );
     }
 
     #[test]
@@ -124,7 +145,9 @@ mod tests {
     fn a_session_keeps_a_bounded_number_of_cookies() {
         let mut jar = Jar::default();
         let many: Vec<String> = (0..100).map(|i| format!("c{i}=v")).collect();
-        jar.keep(&response(&many.iter().map(String::as_str).collect::<Vec<_>>()));
+        jar.keep(&response(
+            &many.iter().map(String::as_str).collect::<Vec<_>>(),
+        ));
         assert_eq!(jar.0.len(), MAX_COOKIES);
     }
 }

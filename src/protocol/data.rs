@@ -31,7 +31,10 @@ pub fn validate(data: &Data) -> Result<(), DataError> {
             Value::Array(_) => "an array",
             Value::Object(_) => "an object",
         };
-        return Err(DataError::BadValue { key: key.clone(), kind });
+        return Err(DataError::BadValue {
+            key: key.clone(),
+            kind,
+        });
     }
     Ok(())
 }
@@ -52,8 +55,16 @@ mod tests {
 
     #[test]
     fn nested_and_other_values_fail() {
-        for bad in [json!({"a": {}}), json!({"a": []}), json!({"a": true}), json!({"a": null})] {
-            assert!(matches!(validate(&data(bad)), Err(DataError::BadValue { .. })));
+        for bad in [
+            json!({"a": {}}),
+            json!({"a": []}),
+            json!({"a": true}),
+            json!({"a": null}),
+        ] {
+            assert!(matches!(
+                validate(&data(bad)),
+                Err(DataError::BadValue { .. })
+            ));
         }
     }
 
@@ -63,6 +74,9 @@ mod tests {
         for i in 0..=MAX_DATA_KEYS {
             many.insert(format!("k{i}"), Value::from(i));
         }
-        assert_eq!(validate(&many), Err(DataError::TooManyKeys(MAX_DATA_KEYS + 1)));
+        assert_eq!(
+            validate(&many),
+            Err(DataError::TooManyKeys(MAX_DATA_KEYS + 1))
+        );
     }
 }

@@ -29,9 +29,17 @@ pub enum DiscoveryError {
 impl Discovery {
     /// Discovery through the directory at `base`, with a timeout per request and `headers`
     /// on every `/locate`; `https://` directories are trusted as `tls` says.
-    pub fn directory(base: &str, timeout: Duration, tls: Arc<rustls::ClientConfig>, headers: Headers) -> Self {
+    pub fn directory(
+        base: &str,
+        timeout: Duration,
+        tls: Arc<rustls::ClientConfig>,
+        headers: Headers,
+    ) -> Self {
         let http = HttpClient::with_tls(timeout, tls).with_headers(headers);
-        Discovery::Directory { base: base.trim_end_matches('/').to_owned(), http }
+        Discovery::Directory {
+            base: base.trim_end_matches('/').to_owned(),
+            http,
+        }
     }
 
     /// The endpoint `visitor` of `group` should connect to now.

@@ -35,7 +35,10 @@ pub fn escape(frame: &str) -> Cow<'_, str> {
 /// frame holds no raw `\r`, `\n` or `\0`, so `%25` is the only escape such a server sends.
 pub fn may_be_escaped(data: &str) -> bool {
     let bytes = data.as_bytes();
-    bytes.iter().enumerate().all(|(at, &b)| b != b'%' || bytes[at..].starts_with(b"%25"))
+    bytes
+        .iter()
+        .enumerate()
+        .all(|(at, &b)| b != b'%' || bytes[at..].starts_with(b"%25"))
 }
 
 /// A `data:` line's frame as it was before the server escaped it. A server that escapes
@@ -66,7 +69,15 @@ mod tests {
     #[test]
     fn unescaping_undoes_escaping() {
         // JSON frames hold no raw `\r`, `\n` or `\0`.
-        for frame in ["a[\"50%off-1\"]", "%25 %%% %0D", "é€😀 %E2%82%AC \\u0000", "%", "%2", "%zz", "100%"] {
+        for frame in [
+            "a[\"50%off-1\"]",
+            "%25 %%% %0D",
+            "é€😀 %E2%82%AC \\u0000",
+            "%",
+            "%2",
+            "%zz",
+            "100%",
+        ] {
             assert_eq!(unescape(&escape(frame), true), frame, "{frame:?}");
         }
     }
@@ -79,9 +90,20 @@ mod tests {
     #[test]
     fn a_frame_from_a_server_that_does_not_escape_is_read_as_it_is() {
         // decodeURI would throw on the bare `%`, and read `%41` as `A`.
-        for raw in ["100% sure", "50%25 and 100%", "%41", "%2", "%E2%82%AC", "%G1", "%0A"] {
+        for raw in [
+            "100% sure",
+            "50%25 and 100%",
+            "%41",
+            "%2",
+            "%E2%82%AC",
+            "%G1",
+            "%0A",
+        ] {
             assert!(!may_be_escaped(raw), "{raw:?}");
-            assert!(matches!(unescape(raw, true), Cow::Borrowed(r) if r == raw), "{raw:?}");
+            assert!(
+                matches!(unescape(raw, true), Cow::Borrowed(r) if r == raw),
+                "{raw:?}"
+            );
         }
         // Once a session's server was seen not to escape, a lone `%25` is its own text.
         assert_eq!(unescape("50%25", false), "50%25");

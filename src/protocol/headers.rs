@@ -45,8 +45,14 @@ pub enum HeaderError {
          TE, Trailer, Transfer-Encoding, Content-Length, Content-Type and Sec-WebSocket-* belong to each request)"
     )]
     Owned(String),
-    #[error("expected a value of visible ASCII characters for {name}, found {found} at character {at}")]
-    Value { name: String, found: &'static str, at: usize },
+    #[error(
+        "expected a value of visible ASCII characters for {name}, found {found} at character {at}"
+    )]
+    Value {
+        name: String,
+        found: &'static str,
+        at: usize,
+    },
     #[error("expected each header once (names are case-insensitive), found {0} twice")]
     Twice(String),
     #[error("expected `Name: value`, found no `:`")]
@@ -79,20 +85,33 @@ impl Headers {
 
     /// The value of `name`, if given.
     pub fn get(&self, name: &HeaderName) -> Option<&HeaderValue> {
-        self.iter().find(|(given, _)| *given == name).map(|(_, value)| value)
+        self.iter()
+            .find(|(given, _)| *given == name)
+            .map(|(_, value)| value)
     }
 
     /// These headers with `changes` made, in order: each replaces the header of its name,
     /// or, without a value (`--header 'Name:'`, as curl's `-H`), removes it.
-    pub fn changed(&self, changes: Vec<(HeaderName, Option<HeaderValue>)>) -> Result<Headers, HeaderError> {
+    pub fn changed(
+        &self,
+        changes: Vec<(HeaderName, Option<HeaderValue>)>,
+    ) -> Result<Headers, HeaderError> {
         for (index, (name, _)) in changes.iter().enumerate() {
             if changes[..index].iter().any(|(earlier, _)| earlier == name) {
                 return Err(HeaderError::Twice(name.to_string()));
             }
         }
-        let mut pairs: Vec<(HeaderName, HeaderValue)> =
-            self.0.iter().filter(|(name, _)| !changes.iter().any(|(changed, _)| changed == name)).cloned().collect();
-        pairs.extend(changes.into_iter().filter_map(|(name, value)| Some((name, value?))));
+        let mut pairs: Vec<(HeaderName, HeaderValue)> = self
+            .0
+            .iter()
+            .filter(|(name, _)| !changes.iter().any(|(changed, _)| changed == name))
+            .cloned()
+            .collect();
+        pairs.extend(
+            changes
+                .into_iter()
+                .filter_map(|(name, value)| Some((name, value?))),
+        );
         Ok(Headers(pairs.into()))
     }
 
@@ -112,8 +131,10 @@ impl Headers {
     /// One `Name: value` line per header, as `run --header` reads them back (how `run
     /// --processes` hands them to its shards without writing them to a file).
     pub fn to_lines(&self) -> String {
-        let lines: Vec<String> =
-            self.iter().map(|(name, value)| format!("{name}: {}", String::from_utf8_lossy(value.as_bytes()))).collect();
+        let lines: Vec<String> = self
+            .iter()
+            .map(|(name, value)| format!("{name}: {}", String::from_utf8_lossy(value.as_bytes())))
+            .collect();
         lines.join("\n")
     }
 }
@@ -127,13 +148,16 @@ impl fmt::Debug for Headers {
                 f.write_str(REDACTED)
             }
         }
-        f.debug_map().entries(self.iter().map(|(name, _)| (name.as_str(), Redacted))).finish()
+        f.debug_map()
+            .entries(self.iter().map(|(name, _)| (name.as_str(), Redacted)))
+            .finish()
     }
 }
 
 /// A header name the harness may send.
 pub fn check_name(name: &str) -> Result<HeaderName, HeaderError> {
-    let parsed = HeaderName::from_bytes(name.as_bytes()).map_err(|_| HeaderError::Name(name.to_owned()))?;
+    let parsed =
+        HeaderName::from_bytes(name.as_bytes()).map_err(|_| HeaderError::Name(name.to_owned()))?;
     if OWNED.contains(&parsed.as_str()) || parsed.as_str().starts_with("sec-websocket-") {
         return Err(HeaderError::Owned(name.to_owned()));
     }
@@ -148,10 +172,21 @@ pub fn check_value(name: &HeaderName, value: &str) -> Result<Option<HeaderValue>
     if value.is_empty() {
         return Ok(None);
     }
-    let bad = value.chars().enumerate().find(|(_, c)| !(c.is_ascii_graphic() || *c == ' ' || *c == '\t'));
+    let bad = value
+        .chars()
+        .enumerate()
+        .find(|(_, c)| !(c.is_ascii_graphic() || *c == ' ' || *c == '\t'));
     if let Some((at, c)) = bad {
-        let found = if c.is_ascii() { "a control character" } else { "a character outside ASCII" };
-        return Err(HeaderError::Value { name: name.to_string(), found, at: at + 1 });
+        let found = if c.is_ascii() {
+            "a control character"
+        } else {
+            "a character outside ASCII"
+        };
+        return Err(HeaderError::Value {
+            name: name.to_string(),
+            found,
+            at: at + 1,
+        });
     }
     let mut parsed = HeaderValue::from_str(value).map_err(|_| HeaderError::Value {
         name: name.to_string(),
@@ -175,15 +210,25 @@ mod tests {
     use super::*;
 
     fn headers(lines: &[&str]) -> Headers {
-        let pairs = lines.iter().map(|line| parse_line(line).unwrap()).map(|(n, v)| (n, v.unwrap())).collect();
+        let pairs = lines
+            .iter()
+            .map(|line| parse_line(line).unwrap())
+            .map(|(n, v)| (n, v.unwrap()))
+            .collect();
         Headers::new(pairs).unwrap()
     }
 
     #[test]
     fn values_never_show() {
-        let headers = headers(&["Authorization: Bearer SECRET123", "Origin: https://shop.example"]);
+        let headers = headers(&[
+            "Authorization: Bearer SECRET123",
+            "Origin: https://shop.example",
+        ]);
         let shown = format!("{headers:?}");
-        assert_eq!(shown, r#"{"authorization": <redacted>, "origin": <redacted>}"#);
+        assert_eq!(
+            shown,
+            r#"{"authorization": <redacted>, "origin": <redacted>}"#
+        );
         // Nor through `http`'s own Debug of a request carrying them.
         let mut map = HeaderMap::new();
         headers.add_to(&mut map, None);
@@ -192,7 +237,14 @@ mod tests {
 
     #[test]
     fn harness_owned_and_hop_by_hop_headers_are_refused() {
-        for name in ["Host", "connection", "Upgrade", "Sec-WebSocket-Key", "Content-Length", "Transfer-Encoding"] {
+        for name in [
+            "Host",
+            "connection",
+            "Upgrade",
+            "Sec-WebSocket-Key",
+            "Content-Length",
+            "Transfer-Encoding",
+        ] {
             let err = check_name(name).unwrap_err();
             assert_eq!(err, HeaderError::Owned(name.to_owned()));
             assert!(err.to_string().contains("does not set itself"), "{err}");
@@ -213,18 +265,29 @@ mod tests {
         let err = check_value(&name, "Bearer SECRÉT").unwrap_err();
         assert!(!err.to_string().contains("SECR"), "{err}");
         assert_eq!(check_value(&name, "  "), Ok(None), "blank: no header");
-        assert!(check_value(&name, " Bearer x ").unwrap().unwrap().is_sensitive());
+        assert!(check_value(&name, " Bearer x ")
+            .unwrap()
+            .unwrap()
+            .is_sensitive());
     }
 
     #[test]
     fn command_line_headers_replace_or_remove_the_scenarios() {
         let given = headers(&["Authorization: Bearer a", "Origin: https://a.example"]);
-        let changed = given.changed(vec![parse_line("authorization: Bearer b").unwrap()]).unwrap();
-        assert_eq!(changed.to_lines(), "origin: https://a.example\nauthorization: Bearer b");
+        let changed = given
+            .changed(vec![parse_line("authorization: Bearer b").unwrap()])
+            .unwrap();
+        assert_eq!(
+            changed.to_lines(),
+            "origin: https://a.example\nauthorization: Bearer b"
+        );
         let removed = given.changed(vec![parse_line("Origin:").unwrap()]).unwrap();
         assert_eq!(removed.to_lines(), "authorization: Bearer a");
         let twice = vec![parse_line("X-A: 1").unwrap(), parse_line("x-a: 2").unwrap()];
-        assert_eq!(given.changed(twice).unwrap_err(), HeaderError::Twice("x-a".into()));
+        assert_eq!(
+            given.changed(twice).unwrap_err(),
+            HeaderError::Twice("x-a".into())
+        );
         assert_eq!(parse_line("Bearer x").unwrap_err(), HeaderError::NoColon);
     }
 
@@ -232,7 +295,10 @@ mod tests {
     fn a_cookie_given_stands_for_the_configured_one() {
         let given = headers(&["Cookie: a=1", "X-A: 1"]);
         let mut map = HeaderMap::new();
-        given.add_to(&mut map, Some(HeaderValue::from_static("a=1; JSESSIONID=s1")));
+        given.add_to(
+            &mut map,
+            Some(HeaderValue::from_static("a=1; JSESSIONID=s1")),
+        );
         assert_eq!(map.get_all(http::header::COOKIE).iter().count(), 1);
         assert_eq!(map[http::header::COOKIE], "a=1; JSESSIONID=s1");
         assert_eq!(map["x-a"], "1");

@@ -58,7 +58,13 @@ pub struct FrameReader {
 
 impl FrameReader {
     pub fn new(framing: Framing, limit: usize) -> Self {
-        FrameReader { framing, limit, line: Vec::new(), at_start: true, escapes: true }
+        FrameReader {
+            framing,
+            limit,
+            line: Vec::new(),
+            at_start: true,
+            escapes: true,
+        }
     }
 
     /// Gets ready for the next response body.
@@ -115,7 +121,9 @@ impl FrameReader {
                 if line.len() > self.limit {
                     return Err(FrameError::TooLarge { limit: self.limit });
                 }
-                String::from_utf8(line).map(Some).map_err(|_| FrameError::NotUtf8)
+                String::from_utf8(line)
+                    .map(Some)
+                    .map_err(|_| FrameError::NotUtf8)
             }
             Framing::EventSource => {
                 let text = String::from_utf8(line).map_err(|_| FrameError::NotUtf8)?;
@@ -131,7 +139,10 @@ impl FrameReader {
                 }
                 // Blank lines end events; comments and the other SSE fields carry no frame.
                 let field = text.split(':').next().unwrap_or_default();
-                if text.is_empty() || text.starts_with(':') || matches!(field, "event" | "id" | "retry") {
+                if text.is_empty()
+                    || text.starts_with(':')
+                    || matches!(field, "event" | "id" | "retry")
+                {
                     return Ok(None);
                 }
                 Err(FrameError::NotAnEvent(text.chars().take(40).collect()))
@@ -157,13 +168,21 @@ mod tests {
     #[test]
     fn a_streaming_body_skips_its_prelude_and_keeps_heartbeats() {
         let body = format!("{}\no\nh\na[\"x\"]\n", "h".repeat(PRELUDE_LEN));
-        assert_eq!(read(Framing::Lines, 1024, &[body.as_bytes()]).unwrap(), ["o", "h", r#"a["x"]"#]);
+        assert_eq!(
+            read(Framing::Lines, 1024, &[body.as_bytes()]).unwrap(),
+            ["o", "h", r#"a["x"]"#]
+        );
         // A reopened stream has its own prelude.
         let mut reader = FrameReader::new(Framing::Lines, 1024);
         let mut out = VecDeque::new();
         reader.feed(body.as_bytes(), &mut out).unwrap();
         reader.start();
-        reader.feed(format!("{}\nh\n", "h".repeat(PRELUDE_LEN)).as_bytes(), &mut out).unwrap();
+        reader
+            .feed(
+                format!("{}\nh\n", "h".repeat(PRELUDE_LEN)).as_bytes(),
+                &mut out,
+            )
+            .unwrap();
         assert_eq!(out.len(), 4);
         assert_eq!(out[3], "h");
     }
@@ -174,14 +193,22 @@ mod tests {
         for cut in 0..body.len() {
             let (a, b) = body.split_at(cut);
             let frames = read(Framing::Lines, 1024, &[a, b]).unwrap();
-            assert_eq!(frames, ["o", r#"a["\u00e9t\u00e9","b"]"#, r#"c[3000,"Go away!"]"#], "cut at {cut}");
+            assert_eq!(
+                frames,
+                ["o", r#"a["\u00e9t\u00e9","b"]"#, r#"c[3000,"Go away!"]"#],
+                "cut at {cut}"
+            );
         }
     }
 
     #[test]
     fn event_source_frames_are_data_lines() {
-        let body = b"\r\ndata: o\r\n\r\ndata: h\r\n\r\n: comment\r\nevent: x\r\ndata: a[\"m\"]\r\n\r\n";
-        assert_eq!(read(Framing::EventSource, 1024, &[body]).unwrap(), ["o", "h", r#"a["m"]"#]);
+        let body =
+            b"\r\ndata: o\r\n\r\ndata: h\r\n\r\n: comment\r\nevent: x\r\ndata: a[\"m\"]\r\n\r\n";
+        assert_eq!(
+            read(Framing::EventSource, 1024, &[body]).unwrap(),
+            ["o", "h", r#"a["m"]"#]
+        );
         let err = read(Framing::EventSource, 1024, &[b"garbage\r\n"]).unwrap_err();
         assert_eq!(err, FrameError::NotAnEvent("garbage".into()));
     }
@@ -190,13 +217,23 @@ mod tests {
     /// server that does not escape is read leniently. Line frames are never unescaped.
     #[test]
     fn event_source_frames_are_unescaped_as_sockjs_client_does() {
-        let body = b"data: a[\"{\\\"visitor\\\":\\\"50%25off-1\\\"}\"]\r\n\r\ndata: a[\"100%\"]\r\n\r\n";
+        let body =
+            b"data: a[\"{\\\"visitor\\\":\\\"50%25off-1\\\"}\"]\r\n\r\ndata: a[\"100%\"]\r\n\r\n";
         let frames = read(Framing::EventSource, 1024, &[body]).unwrap();
-        assert_eq!(frames, [r#"a["{\"visitor\":\"50%off-1\"}"]"#, r#"a["100%"]"#]);
+        assert_eq!(
+            frames,
+            [r#"a["{\"visitor\":\"50%off-1\"}"]"#, r#"a["100%"]"#]
+        );
         // A server seen not to escape: its later `%25` is its own text.
         let body = b"data: a[\"100%\"]\r\n\r\ndata: a[\"50%25\"]\r\n\r\n";
-        assert_eq!(read(Framing::EventSource, 1024, &[body]).unwrap(), [r#"a["100%"]"#, r#"a["50%25"]"#]);
-        assert_eq!(read(Framing::Lines, 1024, &[b"a[\"50%25\"]\n"]).unwrap(), [r#"a["50%25"]"#]);
+        assert_eq!(
+            read(Framing::EventSource, 1024, &[body]).unwrap(),
+            [r#"a["100%"]"#, r#"a["50%25"]"#]
+        );
+        assert_eq!(
+            read(Framing::Lines, 1024, &[b"a[\"50%25\"]\n"]).unwrap(),
+            [r#"a["50%25"]"#]
+        );
     }
 
     #[test]
@@ -210,13 +247,25 @@ mod tests {
         let late_prelude = format!("o\n{}\n", "h".repeat(100));
         assert!(read(Framing::Lines, 16, &[late_prelude.as_bytes()]).is_err());
         let event = format!("data: a[\"{}\"]\r\n", "x".repeat(100));
-        assert_eq!(read(Framing::EventSource, 16, &[event.as_bytes()]), Err(FrameError::TooLarge { limit: 16 }));
+        assert_eq!(
+            read(Framing::EventSource, 16, &[event.as_bytes()]),
+            Err(FrameError::TooLarge { limit: 16 })
+        );
     }
 
     #[test]
     fn broken_bodies_are_errors() {
-        assert_eq!(read(Framing::Lines, 64, &[b"o\na[\"x"]), Err(FrameError::Unfinished));
-        assert_eq!(read(Framing::Lines, 64, &[b"\xff\n"]), Err(FrameError::NotUtf8));
-        assert_eq!(read(Framing::EventSource, 64, &[b"data: \xff\r\n"]), Err(FrameError::NotUtf8));
+        assert_eq!(
+            read(Framing::Lines, 64, &[b"o\na[\"x"]),
+            Err(FrameError::Unfinished)
+        );
+        assert_eq!(
+            read(Framing::Lines, 64, &[b"\xff\n"]),
+            Err(FrameError::NotUtf8)
+        );
+        assert_eq!(
+            read(Framing::EventSource, 64, &[b"data: \xff\r\n"]),
+            Err(FrameError::NotUtf8)
+        );
     }
 }

@@ -36,7 +36,10 @@ pub struct Bounds {
 
 impl Default for Bounds {
     fn default() -> Self {
-        Bounds { header_read_timeout: Duration::from_secs(10), grace: Duration::from_secs(5) }
+        Bounds {
+            header_read_timeout: Duration::from_secs(10),
+            grace: Duration::from_secs(5),
+        }
     }
 }
 
@@ -61,25 +64,42 @@ pub async fn serve(listener: TcpListener, router: Router, stop: CancellationToke
     }
     drop(listener);
     closing.cancel();
-    if tokio::time::timeout(bounds.grace, async { while connections.join_next().await.is_some() {} }).await.is_err() {
-        tracing::warn!(open = connections.len(), "connections still open after the shutdown grace; closing them");
+    if tokio::time::timeout(bounds.grace, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
+    {
+        tracing::warn!(
+            open = connections.len(),
+            "connections still open after the shutdown grace; closing them"
+        );
         connections.shutdown().await;
     }
 }
 
 /// One connection, answered until the client leaves, its head times out, or `closing` asks
 /// it to finish what it is doing and close.
-async fn connection(stream: TcpStream, router: Router, closing: CancellationToken, header_read_timeout: Duration) {
+async fn connection(
+    stream: TcpStream,
+    router: Router,
+    closing: CancellationToken,
+    header_read_timeout: Duration,
+) {
     // Small frames must leave at once: Nagle's algorithm would hold them for the peer's
     // delayed ACK (tens of milliseconds) and show up as server latency.
     if let Err(err) = stream.set_nodelay(true) {
         tracing::debug!(%err, "could not set TCP_NODELAY");
     }
     let mut builder = http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout);
     // A `101` leaves with the session's first frame (SockJS `o`), in one write (upgrade_hold).
     let io = TokioIo::new(UpgradeHold::new(stream));
-    let connection = builder.serve_connection(io, TowerToHyperService::new(router)).with_upgrades();
+    let connection = builder
+        .serve_connection(io, TowerToHyperService::new(router))
+        .with_upgrades();
     tokio::pin!(connection);
     let mut asked_to_close = false;
     let result = loop {
@@ -100,7 +120,10 @@ async fn connection(stream: TcpStream, router: Router, closing: CancellationToke
 /// of file descriptors, mostly) pass with time, so accepting pauses a moment, as axum does.
 async fn accept_failed(err: std::io::Error) {
     use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
-    if !matches!(err.kind(), ConnectionAborted | ConnectionRefused | ConnectionReset) {
+    if !matches!(
+        err.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
         tracing::warn!(%err, "accepting a connection failed; pausing for a second");
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
@@ -115,7 +138,13 @@ mod tests {
     /// Longest wait in these tests; far above the bounds they set.
     const WAIT: Duration = Duration::from_secs(5);
 
-    async fn started(bounds: Bounds) -> (std::net::SocketAddr, CancellationToken, tokio::task::JoinHandle<()>) {
+    async fn started(
+        bounds: Bounds,
+    ) -> (
+        std::net::SocketAddr,
+        CancellationToken,
+        tokio::task::JoinHandle<()>,
+    ) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = CancellationToken::new();
@@ -127,24 +156,36 @@ mod tests {
     /// A client that sent a request line and one header, and nothing more.
     async fn half_a_request(addr: std::net::SocketAddr) -> TcpStream {
         let mut stream = TcpStream::connect(addr).await.unwrap();
-        stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
         stream
     }
 
     #[tokio::test]
     async fn a_half_sent_request_is_closed_when_its_head_times_out() {
-        let bounds = Bounds { header_read_timeout: Duration::from_millis(200), grace: WAIT };
+        let bounds = Bounds {
+            header_read_timeout: Duration::from_millis(200),
+            grace: WAIT,
+        };
         let (addr, _stop, _task) = started(bounds).await;
         let mut slow = half_a_request(addr).await;
         let mut rest = Vec::new();
         // The server closes the connection (after a 408 answer, or none): end of stream.
         let read = tokio::time::timeout(WAIT, slow.read_to_end(&mut rest)).await;
-        assert!(read.is_ok(), "the connection is still open after the header timeout");
+        assert!(
+            read.is_ok(),
+            "the connection is still open after the header timeout"
+        );
     }
 
     #[tokio::test]
     async fn shutdown_ends_within_the_grace_with_a_half_sent_request_open() {
-        let bounds = Bounds { header_read_timeout: Duration::from_secs(3600), grace: Duration::from_millis(200) };
+        let bounds = Bounds {
+            header_read_timeout: Duration::from_secs(3600),
+            grace: Duration::from_millis(200),
+        };
         let (addr, stop, task) = started(bounds).await;
         let _slow = half_a_request(addr).await;
         // An answered request on another connection: the server is up and serving.
@@ -154,7 +195,13 @@ mod tests {
         fine.read_to_string(&mut answer).await.unwrap();
         assert!(answer.ends_with("ok"), "{answer}");
         stop.cancel();
-        tokio::time::timeout(WAIT, task).await.expect("serve returns after its grace").unwrap();
-        assert!(TcpStream::connect(addr).await.is_err(), "the listener is closed");
+        tokio::time::timeout(WAIT, task)
+            .await
+            .expect("serve returns after its grace")
+            .unwrap();
+        assert!(
+            TcpStream::connect(addr).await.is_err(),
+            "the listener is closed"
+        );
     }
 }

@@ -42,7 +42,8 @@ const MIN_READ: usize = 1024;
 const MAX_SEND_ANSWER: usize = 1024;
 
 type Sender = SendRequest<Full<Bytes>>;
-type Exchange = Pin<Box<dyn Future<Output = Result<(Sender, Response<Incoming>), ClientError>> + Send + Sync>>;
+type Exchange =
+    Pin<Box<dyn Future<Output = Result<(Sender, Response<Incoming>), ClientError>> + Send + Sync>>;
 
 /// How to reach the session's server: shared by the requests in flight.
 struct Dial {
@@ -55,7 +56,11 @@ struct Dial {
 enum Receiving {
     Idle(Option<Sender>),
     Requesting(Exchange),
-    Reading { body: Incoming, conn: Sender, framed: bool },
+    Reading {
+        body: Incoming,
+        conn: Sender,
+        framed: bool,
+    },
     Failed,
 }
 
@@ -85,7 +90,10 @@ impl HttpSession {
             _ => Framing::Lines,
         };
         HttpSession {
-            dial: Arc::new(Dial { endpoint: endpoint.clone(), options: options.clone() }),
+            dial: Arc::new(Dial {
+                endpoint: endpoint.clone(),
+                options: options.clone(),
+            }),
             transport: options.transport,
             base,
             receiving: Receiving::Idle(None),
@@ -121,44 +129,68 @@ impl HttpSession {
                     };
                     let path = format!("{}/{name}", self.base);
                     let cookie = cookie(&self.jar, &self.dial);
-                    let exchange = exchange(self.dial.clone(), conn.take(), method, path, Bytes::new(), cookie);
+                    let exchange = exchange(
+                        self.dial.clone(),
+                        conn.take(),
+                        method,
+                        path,
+                        Bytes::new(),
+                        cookie,
+                    );
                     self.receiving = Receiving::Requesting(Box::pin(exchange));
                 }
                 Receiving::Requesting(exchange) => {
                     let opened = self.opened;
-                    let (conn, response) =
-                        ready!(exchange.as_mut().poll(cx)).map_err(|err| lost_once_open(err, opened))?;
+                    let (conn, response) = ready!(exchange.as_mut().poll(cx))
+                        .map_err(|err| lost_once_open(err, opened))?;
                     self.opened = true;
                     self.jar.keep(response.headers());
                     if response.status() != StatusCode::OK {
-                        return Poll::Ready(Err(ClientError::Status { request: "receive", status: response.status() }));
+                        return Poll::Ready(Err(ClientError::Status {
+                            request: "receive",
+                            status: response.status(),
+                        }));
                     }
                     self.reader.start();
-                    self.receiving = Receiving::Reading { body: response.into_body(), conn, framed: false };
+                    self.receiving = Receiving::Reading {
+                        body: response.into_body(),
+                        conn,
+                        framed: false,
+                    };
                 }
-                Receiving::Reading { body, framed, .. } => match ready!(Pin::new(body).poll_frame(cx)) {
-                    Some(Ok(piece)) => {
-                        if let Ok(data) = piece.into_data() {
-                            self.reader.feed(&data, &mut self.frames).map_err(|err| framing_error(&err))?;
-                            *framed |= !self.frames.is_empty();
+                Receiving::Reading { body, framed, .. } => {
+                    match ready!(Pin::new(body).poll_frame(cx)) {
+                        Some(Ok(piece)) => {
+                            if let Ok(data) = piece.into_data() {
+                                self.reader
+                                    .feed(&data, &mut self.frames)
+                                    .map_err(|err| framing_error(&err))?;
+                                *framed |= !self.frames.is_empty();
+                            }
+                        }
+                        Some(Err(err)) => {
+                            return Poll::Ready(Err(ClientError::Lost(format!("receiving: {err}"))))
+                        }
+                        None => {
+                            self.reader.finish().map_err(|err| framing_error(&err))?;
+                            if !*framed {
+                                return Poll::Ready(Err(ClientError::Protocol(
+                                    "a response ended without a frame".into(),
+                                )));
+                            }
+                            // A poll answered, or a stream ended at its byte limit: ask again, on
+                            // the same connection.
+                            if let Receiving::Reading { conn, .. } =
+                                std::mem::replace(&mut self.receiving, Receiving::Failed)
+                            {
+                                self.receiving = Receiving::Idle(Some(conn));
+                            }
                         }
                     }
-                    Some(Err(err)) => return Poll::Ready(Err(ClientError::Lost(format!("receiving: {err}")))),
-                    None => {
-                        self.reader.finish().map_err(|err| framing_error(&err))?;
-                        if !*framed {
-                            return Poll::Ready(Err(ClientError::Protocol("a response ended without a frame".into())));
-                        }
-                        // A poll answered, or a stream ended at its byte limit: ask again, on
-                        // the same connection.
-                        if let Receiving::Reading { conn, .. } =
-                            std::mem::replace(&mut self.receiving, Receiving::Failed)
-                        {
-                            self.receiving = Receiving::Idle(Some(conn));
-                        }
-                    }
-                },
-                Receiving::Failed => return Poll::Ready(Err(ClientError::Lost("the session failed before".into()))),
+                }
+                Receiving::Failed => {
+                    return Poll::Ready(Err(ClientError::Lost("the session failed before".into())))
+                }
             }
         }
     }
@@ -176,20 +208,36 @@ impl HttpSession {
         let timeout = self.dial.options.send_timeout;
         let path = format!("{}/xhr_send", self.base);
         let cookie = cookie(&self.jar, &self.dial);
-        let exchange = exchange(self.dial.clone(), self.sender.take(), Method::POST, path, Bytes::from(frame), cookie);
+        let exchange = exchange(
+            self.dial.clone(),
+            self.sender.take(),
+            Method::POST,
+            path,
+            Bytes::from(frame),
+            cookie,
+        );
         let jar = &mut self.jar;
         let answered = async {
             let (conn, response) = exchange.await?;
             jar.keep(response.headers());
             let status = response.status();
             // Read to its end, so the connection can carry the next send.
-            let body = Limited::new(response.into_body(), MAX_SEND_ANSWER).collect().await;
+            let body = Limited::new(response.into_body(), MAX_SEND_ANSWER)
+                .collect()
+                .await;
             match status {
-                StatusCode::NO_CONTENT | StatusCode::OK | StatusCode::NOT_FOUND if body.is_ok() => Ok(conn),
-                StatusCode::NO_CONTENT | StatusCode::OK | StatusCode::NOT_FOUND => Err(ClientError::Protocol(format!(
-                    "xhr_send answered {status} with a body over {MAX_SEND_ANSWER} bytes"
-                ))),
-                status => Err(ClientError::Status { request: "xhr_send", status }),
+                StatusCode::NO_CONTENT | StatusCode::OK | StatusCode::NOT_FOUND if body.is_ok() => {
+                    Ok(conn)
+                }
+                StatusCode::NO_CONTENT | StatusCode::OK | StatusCode::NOT_FOUND => {
+                    Err(ClientError::Protocol(format!(
+                        "xhr_send answered {status} with a body over {MAX_SEND_ANSWER} bytes"
+                    )))
+                }
+                status => Err(ClientError::Status {
+                    request: "xhr_send",
+                    status,
+                }),
             }
         };
         let conn = tokio::time::timeout(timeout, answered)
@@ -228,7 +276,9 @@ async fn exchange(
             .header(header::CONTENT_TYPE, "text/plain;charset=UTF-8")
             .body(Full::new(body.clone()))
             .map_err(|err| ClientError::Protocol(format!("request {path:?}: {err}")))?;
-        dial.options.headers.add_to(request.headers_mut(), cookie.clone());
+        dial.options
+            .headers
+            .add_to(request.headers_mut(), cookie.clone());
         Ok(request)
     };
     if let Some(mut conn) = reused.filter(|conn| !conn.is_closed()) {
@@ -239,8 +289,13 @@ async fn exchange(
         }
     }
     let mut conn = connect(&dial).await?;
-    conn.ready().await.map_err(|err| ClientError::Lost(err.to_string()))?;
-    let response = conn.send_request(request()?).await.map_err(|err| ClientError::Lost(err.to_string()))?;
+    conn.ready()
+        .await
+        .map_err(|err| ClientError::Lost(err.to_string()))?;
+    let response = conn
+        .send_request(request()?)
+        .await
+        .map_err(|err| ClientError::Lost(err.to_string()))?;
     Ok((conn, response))
 }
 
@@ -268,7 +323,9 @@ async fn connect(dial: &Dial) -> Result<Sender, ClientError> {
 /// dropped WebSocket does, so the visitor reconnects; before, it is the opening's error.
 fn lost_once_open(err: ClientError, opened: bool) -> ClientError {
     match err {
-        ClientError::Connect { .. } | ClientError::Tls(_) if opened => ClientError::Lost(err.to_string()),
+        ClientError::Connect { .. } | ClientError::Tls(_) if opened => {
+            ClientError::Lost(err.to_string())
+        }
         other => other,
     }
 }
@@ -287,10 +344,19 @@ mod tests {
 
     #[test]
     fn a_connection_refused_once_open_is_a_lost_session() {
-        let refused = || ClientError::Connect { addr: "x".into(), source: std::io::Error::from_raw_os_error(111) };
+        let refused = || ClientError::Connect {
+            addr: "x".into(),
+            source: std::io::Error::from_raw_os_error(111),
+        };
         // The instance stopped listening (a drain's end): the visitor reconnects elsewhere.
-        assert!(matches!(lost_once_open(refused(), true), ClientError::Lost(_)));
+        assert!(matches!(
+            lost_once_open(refused(), true),
+            ClientError::Lost(_)
+        ));
         // Opening: the opener's own error, retried with backoff there.
-        assert!(matches!(lost_once_open(refused(), false), ClientError::Connect { .. }));
+        assert!(matches!(
+            lost_once_open(refused(), false),
+            ClientError::Connect { .. }
+        ));
     }
 }

@@ -57,7 +57,11 @@ pub enum HttpError {
     #[error("request to {url} timed out after {timeout:?}")]
     Timeout { url: String, timeout: Duration },
     #[error("{url} answered {status}: {body}")]
-    Status { url: String, status: StatusCode, body: String },
+    Status {
+        url: String,
+        status: StatusCode,
+        body: String,
+    },
     #[error("{url} answered with unexpected JSON: {reason}")]
     Body { url: String, reason: String },
     #[error("{url} answered a body over the {limit}-byte limit")]
@@ -79,7 +83,10 @@ pub struct HttpClient {
 impl HttpClient {
     /// A client trusting the public webpki roots for `https://`.
     pub fn new(timeout: Duration) -> Self {
-        Self::with_tls(timeout, super::tls::client_config(None).expect("the built-in roots need no file"))
+        Self::with_tls(
+            timeout,
+            super::tls::client_config(None).expect("the built-in roots need no file"),
+        )
     }
 
     /// A client trusting what `tls` trusts for `https://`.
@@ -95,8 +102,15 @@ impl HttpClient {
         // Idle connections are dropped before servers drop them (the reference server closes
         // a connection that sends no request for 10 s), so a request is rarely sent on a
         // connection the server is closing.
-        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(POOL_IDLE).build(connector);
-        HttpClient { client, timeout, in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)), headers: Headers::default() }
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(POOL_IDLE)
+            .build(connector);
+        HttpClient {
+            client,
+            timeout,
+            in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            headers: Headers::default(),
+        }
     }
 
     /// The same client, sending `headers` on every request.
@@ -105,50 +119,95 @@ impl HttpClient {
     }
 
     /// Sends a request without a body; answers the status and body.
-    pub async fn request(&self, method: Method, url: &str) -> Result<(StatusCode, Bytes), HttpError> {
+    pub async fn request(
+        &self,
+        method: Method,
+        url: &str,
+    ) -> Result<(StatusCode, Bytes), HttpError> {
         self.send(method, url, Bytes::new()).await
     }
 
     /// Sends a request with `body` (drill actions post whatever the scenario says).
-    pub async fn send(&self, method: Method, url: &str, body: Bytes) -> Result<(StatusCode, Bytes), HttpError> {
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: Bytes,
+    ) -> Result<(StatusCode, Bytes), HttpError> {
         let mut request = Request::builder()
             .method(method)
             .uri(url)
             .body(Full::new(body))
             .map_err(|_| HttpError::InvalidUrl(url.to_owned()))?;
         self.headers.add_to(request.headers_mut(), None);
-        let failed = |reason: String| HttpError::Request { url: url.to_owned(), reason };
+        let failed = |reason: String| HttpError::Request {
+            url: url.to_owned(),
+            reason,
+        };
         let exchange = async {
             // Never closed, so acquiring cannot fail; the permit is held until the body is read.
-            let _permit = self.in_flight.acquire().await.map_err(|err| failed(err.to_string()))?;
-            let response = self.client.request(request).await.map_err(|err| failed(with_causes(&err)))?;
+            let _permit = self
+                .in_flight
+                .acquire()
+                .await
+                .map_err(|err| failed(err.to_string()))?;
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|err| failed(with_causes(&err)))?;
             let status = response.status();
-            let body = Limited::new(response.into_body(), MAX_BODY).collect().await.map_err(|err| {
-                if err.is::<LengthLimitError>() {
-                    HttpError::BodyTooLarge { url: url.to_owned(), limit: MAX_BODY }
-                } else {
-                    failed(err.to_string())
-                }
-            })?;
+            let body = Limited::new(response.into_body(), MAX_BODY)
+                .collect()
+                .await
+                .map_err(|err| {
+                    if err.is::<LengthLimitError>() {
+                        HttpError::BodyTooLarge {
+                            url: url.to_owned(),
+                            limit: MAX_BODY,
+                        }
+                    } else {
+                        failed(err.to_string())
+                    }
+                })?;
             Ok((status, body.to_bytes()))
         };
         tokio::time::timeout(self.timeout, exchange)
             .await
-            .map_err(|_| HttpError::Timeout { url: url.to_owned(), timeout: self.timeout })?
+            .map_err(|_| HttpError::Timeout {
+                url: url.to_owned(),
+                timeout: self.timeout,
+            })?
     }
 
     /// Sends a request and decodes a JSON answer; any status but 2xx is an error.
-    pub async fn json<T: DeserializeOwned>(&self, method: Method, url: &str) -> Result<T, HttpError> {
+    pub async fn json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: &str,
+    ) -> Result<T, HttpError> {
         let (status, body) = self.request(method, url).await?;
         if !status.is_success() {
             let body = String::from_utf8_lossy(&body).into_owned();
-            return Err(HttpError::Status { url: url.to_owned(), status, body });
+            return Err(HttpError::Status {
+                url: url.to_owned(),
+                status,
+                body,
+            });
         }
-        serde_json::from_slice(&body).map_err(|err| HttpError::Body { url: url.to_owned(), reason: err.to_string() })
+        serde_json::from_slice(&body).map_err(|err| HttpError::Body {
+            url: url.to_owned(),
+            reason: err.to_string(),
+        })
     }
 
     /// Asks the directory at `base` (`http://HOST:PORT`) where `visitor` of `group` belongs.
-    pub async fn locate(&self, base: &str, group: &str, visitor: &str) -> Result<Located, HttpError> {
+    pub async fn locate(
+        &self,
+        base: &str,
+        group: &str,
+        visitor: &str,
+    ) -> Result<Located, HttpError> {
         let query = serde_urlencoded::to_string([("group", group), ("visitor", visitor)])
             .map_err(|_| HttpError::InvalidUrl(base.to_owned()))?;
         let url = format!("{}/locate?{query}", base.trim_end_matches('/'));
@@ -211,7 +270,10 @@ mod tests {
         let (base, received) = silent_directory(Instant::now() + timeout * 9 / 10).await;
         // A small cap, so the burst stays well within the listener's backlog.
         let cap = 8;
-        let client = HttpClient { in_flight: Arc::new(Semaphore::new(cap)), ..HttpClient::new(timeout) };
+        let client = HttpClient {
+            in_flight: Arc::new(Semaphore::new(cap)),
+            ..HttpClient::new(timeout)
+        };
         // All started at once: an unbounded pool opens a connection and sends a request for
         // each; the directory answers none, so every one stays in flight until its timeout.
         let burst = 3 * cap;
@@ -220,8 +282,15 @@ mod tests {
             async move { client.locate(&base, "1", &format!("v{i}")).await }
         });
         for located in futures_util::future::join_all(locates).await {
-            assert!(matches!(located, Err(HttpError::Timeout { .. })), "{located:?}");
+            assert!(
+                matches!(located, Err(HttpError::Timeout { .. })),
+                "{located:?}"
+            );
         }
-        assert_eq!(received.load(Ordering::Relaxed), cap, "requests in flight at once");
+        assert_eq!(
+            received.load(Ordering::Relaxed),
+            cap,
+            "requests in flight at once"
+        );
     }
 }

@@ -27,7 +27,11 @@ pub struct Page {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
     /// Visitor: become `visitor` of `group`, in tab `tab`.
-    Connect { group: String, visitor: String, tab: String },
+    Connect {
+        group: String,
+        visitor: String,
+        tab: String,
+    },
     /// Visitor: be assigned a 6-digit unique id.
     ConnectUnique { group: String, tab: String },
     /// Visitor: push a unique connection's deadline back.
@@ -165,7 +169,10 @@ pub enum ServerMessage {
 impl ServerMessage {
     /// An `error` reply.
     pub fn error(code: &str, message: impl Into<String>) -> Self {
-        ServerMessage::Error { code: code.to_owned(), message: message.into() }
+        ServerMessage::Error {
+            code: code.to_owned(),
+            message: message.into(),
+        }
     }
 }
 
@@ -304,12 +311,17 @@ fn classify_failure(text: &str, err: serde_json::Error) -> DecodeError {
         kind: Option<Value>,
     }
     let kind = match serde_json::from_str::<TypeOnly>(text) {
-        Ok(TypeOnly { kind: Some(Value::String(kind)) }) => kind,
+        Ok(TypeOnly {
+            kind: Some(Value::String(kind)),
+        }) => kind,
         Ok(TypeOnly { kind: Some(other) }) => return DecodeError::UnknownType(other.to_string()),
         Ok(TypeOnly { kind: None }) | Err(_) => return DecodeError::UnknownType(String::new()),
     };
     if CLIENT_TYPES.contains(&kind.as_str()) {
-        DecodeError::BadFields { kind, detail: err.to_string() }
+        DecodeError::BadFields {
+            kind,
+            detail: err.to_string(),
+        }
     } else {
         DecodeError::UnknownType(kind)
     }
@@ -322,14 +334,23 @@ mod tests {
 
     /// The variants serde knows, from its error for an unknown one ("expected one of `a`, `b`").
     fn serde_types(error: String) -> Vec<String> {
-        let (_, expected) = error.split_once("expected one of ").expect("serde names the variants");
-        expected.split(", ").map(|name| name.split('`').nth(1).unwrap_or_default().to_owned()).collect()
+        let (_, expected) = error
+            .split_once("expected one of ")
+            .expect("serde names the variants");
+        expected
+            .split(", ")
+            .map(|name| name.split('`').nth(1).unwrap_or_default().to_owned())
+            .collect()
     }
 
     #[test]
     fn the_type_lists_name_every_message() {
         let unknown = r#"{"type":"teleport"}"#;
-        let client = serde_types(serde_json::from_str::<ClientMessage>(unknown).unwrap_err().to_string());
+        let client = serde_types(
+            serde_json::from_str::<ClientMessage>(unknown)
+                .unwrap_err()
+                .to_string(),
+        );
         assert_eq!(client, ClientMessage::TYPES);
         let server = serde_types(ServerMessage::decode(unknown).unwrap_err().to_string());
         assert_eq!(server, ServerMessage::TYPES);
@@ -337,20 +358,41 @@ mod tests {
 
     #[test]
     fn client_messages_use_protocol_names() {
-        let msg = ClientMessage::Connect { group: "1".into(), visitor: "v".into(), tab: "t".into() };
+        let msg = ClientMessage::Connect {
+            group: "1".into(),
+            visitor: "v".into(),
+            tab: "t".into(),
+        };
         assert_eq!(
             serde_json::to_value(&msg).unwrap(),
             json!({"type": "connect", "group": "1", "visitor": "v", "tab": "t"})
         );
-        assert_eq!(ClientMessage::decode(r#"{"type":"extend","extra":1}"#), Ok(ClientMessage::Extend));
+        assert_eq!(
+            ClientMessage::decode(r#"{"type":"extend","extra":1}"#),
+            Ok(ClientMessage::Extend)
+        );
         let ack = ClientMessage::decode(r#"{"type":"signal_ack","id":"1","agent":"a"}"#).unwrap();
-        assert_eq!(ack, ClientMessage::SignalAck { id: "1".into(), agent: "a".into() });
+        assert_eq!(
+            ack,
+            ClientMessage::SignalAck {
+                id: "1".into(),
+                agent: "a".into()
+            }
+        );
     }
 
     #[test]
     fn unknown_type_and_bad_fields_are_told_apart() {
-        assert_eq!(ClientMessage::decode(r#"{"type":"teleport"}"#), Err(DecodeError::UnknownType("teleport".into())));
-        assert_eq!(ClientMessage::decode(r#"{"no":"type"}"#).unwrap_err().code(), "unknown_type");
+        assert_eq!(
+            ClientMessage::decode(r#"{"type":"teleport"}"#),
+            Err(DecodeError::UnknownType("teleport".into()))
+        );
+        assert_eq!(
+            ClientMessage::decode(r#"{"no":"type"}"#)
+                .unwrap_err()
+                .code(),
+            "unknown_type"
+        );
         let bad = ClientMessage::decode(r#"{"type":"presence","seq":"x"}"#).unwrap_err();
         assert_eq!(bad.code(), "bad_request");
     }
@@ -360,19 +402,30 @@ mod tests {
         let msgs = [
             ServerMessage::Expired {},
             ServerMessage::PresenceAck { seq: 7 },
-            ServerMessage::SignalStatus { id: "s".into(), status: Status::Rejected, reason: Some("queue_full".into()) },
+            ServerMessage::SignalStatus {
+                id: "s".into(),
+                status: Status::Rejected,
+                reason: Some("queue_full".into()),
+            },
             ServerMessage::Presence {
                 visitor: "v".into(),
                 online: true,
                 focus_tab: Some("t".into()),
-                page: Some(Page { url: Some("u".into()), ..Page::default() }),
+                page: Some(Page {
+                    url: Some("u".into()),
+                    ..Page::default()
+                }),
                 data: Data::new(),
                 at_ms: 5,
             },
         ];
         for msg in msgs {
             assert_eq!(ServerMessage::decode(&msg.encode()).unwrap(), msg);
-            assert!(msg.encode().contains(&format!("\"type\":\"{}\"", msg.kind())), "kind() is the wire type");
+            assert!(
+                msg.encode()
+                    .contains(&format!("\"type\":\"{}\"", msg.kind())),
+                "kind() is the wire type"
+            );
         }
         assert_eq!(ServerMessage::Expired {}.encode(), r#"{"type":"expired"}"#);
     }

@@ -33,7 +33,8 @@ pub const HEARTBEAT: &str = "h";
 
 /// Encodes a message frame: `a` followed by a JSON array of the encoded messages as strings.
 pub fn encode_messages<S: AsRef<str>>(messages: &[S]) -> String {
-    let mut frame = String::with_capacity(2 + messages.iter().map(|m| m.as_ref().len() + 8).sum::<usize>());
+    let mut frame =
+        String::with_capacity(2 + messages.iter().map(|m| m.as_ref().len() + 8).sum::<usize>());
     frame.push('a');
     push_string_array(&mut frame, messages);
     frame
@@ -41,7 +42,11 @@ pub fn encode_messages<S: AsRef<str>>(messages: &[S]) -> String {
 
 /// Encodes a close frame, `c[code,"reason"]`.
 pub fn encode_close(close: Close) -> String {
-    format!("c[{},{}]", close.code, serde_json::Value::from(close.reason))
+    format!(
+        "c[{},{}]",
+        close.code,
+        serde_json::Value::from(close.reason)
+    )
 }
 
 /// Encodes what a client sends: a JSON array of the encoded messages as strings.
@@ -117,7 +122,10 @@ pub fn decode_server_frame(text: &str) -> Result<ServerFrame, FramingError> {
         Some(b'c') => serde_json::from_str::<(u16, String)>(rest)
             .map(|(code, reason)| ServerFrame::Close { code, reason })
             .map_err(|err| FramingError(format!("close frame: {err}"))),
-        _ => Err(FramingError(format!("unknown frame {:?}", truncate(text, 40)))),
+        _ => Err(FramingError(format!(
+            "unknown frame {:?}",
+            truncate(text, 40)
+        ))),
     }
 }
 
@@ -146,9 +154,9 @@ impl IdRule {
     pub fn accepts(self, server: &str, session: &str) -> bool {
         match self {
             IdRule::Presence => is_valid_server_id(server) && is_valid_session_id(session),
-            IdRule::Sockjs => {
-                [server, session].iter().all(|id| (1..=MAX_ID_BYTES).contains(&id.len()) && !id.contains(['.', '/']))
-            }
+            IdRule::Sockjs => [server, session]
+                .iter()
+                .all(|id| (1..=MAX_ID_BYTES).contains(&id.len()) && !id.contains(['.', '/'])),
         }
     }
 }
@@ -161,7 +169,9 @@ pub fn is_valid_server_id(server: &str) -> bool {
 /// True when `session` is a valid session id under docs/protocol.md: 1 to 64 of `[A-Za-z0-9_-]`.
 pub fn is_valid_session_id(session: &str) -> bool {
     (1..=MAX_ID_BYTES).contains(&session.len())
-        && session.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && session
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 #[cfg(test)]
@@ -175,7 +185,10 @@ mod tests {
         assert_eq!(frame, r#"a["{\"type\":\"extend\"}","x"]"#);
         assert_eq!(
             decode_server_frame(&frame),
-            Ok(ServerFrame::Messages(vec![r#"{"type":"extend"}"#.into(), "x".into()]))
+            Ok(ServerFrame::Messages(vec![
+                r#"{"type":"extend"}"#.into(),
+                "x".into()
+            ]))
         );
     }
 
@@ -186,7 +199,10 @@ mod tests {
         assert_eq!(encode_close(close::GO_AWAY), r#"c[3000,"Go away!"]"#);
         assert_eq!(
             decode_server_frame(&encode_close(close::BROKEN_FRAMING)),
-            Ok(ServerFrame::Close { code: 1002, reason: "Broken framing.".into() })
+            Ok(ServerFrame::Close {
+                code: 1002,
+                reason: "Broken framing.".into()
+            })
         );
         assert!(decode_server_frame("ox").is_err());
         assert!(decode_server_frame("").is_err());
@@ -197,7 +213,10 @@ mod tests {
 
     #[test]
     fn client_frames_accept_array_string_and_empty() {
-        assert_eq!(decode_client_frame(r#"["a","b"]"#), Ok(vec!["a".into(), "b".into()]));
+        assert_eq!(
+            decode_client_frame(r#"["a","b"]"#),
+            Ok(vec!["a".into(), "b".into()])
+        );
         assert_eq!(decode_client_frame(r#""a""#), Ok(vec!["a".into()]));
         assert_eq!(decode_client_frame(""), Ok(vec![]));
         assert!(decode_client_frame("[1]").is_err());
@@ -210,11 +229,17 @@ mod tests {
         assert!(is_valid_server_id("0") && is_valid_server_id("123"));
         assert!(!is_valid_server_id("1234") && !is_valid_server_id("") && !is_valid_server_id("a"));
         assert!(is_valid_session_id("abc_DEF-09"));
-        assert!(!is_valid_session_id("") && !is_valid_session_id("a.b") && !is_valid_session_id(&"x".repeat(65)));
+        assert!(
+            !is_valid_session_id("")
+                && !is_valid_session_id("a.b")
+                && !is_valid_session_id(&"x".repeat(65))
+        );
         assert!(IdRule::Presence.accepts("123", "abc") && !IdRule::Presence.accepts("a", "a"));
         assert!(IdRule::Sockjs.accepts("a", "a") && IdRule::Sockjs.accepts("abcdefgh_i-j ", "_"));
         assert!(
-            !IdRule::Sockjs.accepts("", "a") && !IdRule::Sockjs.accepts("a.", "a") && !IdRule::Sockjs.accepts("a", ".")
+            !IdRule::Sockjs.accepts("", "a")
+                && !IdRule::Sockjs.accepts("a.", "a")
+                && !IdRule::Sockjs.accepts("a", ".")
         );
     }
 
@@ -224,7 +249,9 @@ mod tests {
         assert_eq!(frame, "a[\"a\\u2028b\\u200c\\uffffé\u{2027}\"]");
         assert_eq!(
             decode_server_frame(&frame),
-            Ok(ServerFrame::Messages(vec!["a\u{2028}b\u{200c}\u{ffff}é\u{2027}".into()]))
+            Ok(ServerFrame::Messages(vec![
+                "a\u{2028}b\u{200c}\u{ffff}é\u{2027}".into()
+            ]))
         );
         assert_eq!(encode_messages(&["plain"]), r#"a["plain"]"#);
     }

@@ -22,16 +22,24 @@ pub enum Stream {
 
 impl Stream {
     /// Runs the TLS handshake for `host` over `tcp`.
-    pub async fn tls(tcp: TcpStream, host: &str, config: Arc<rustls::ClientConfig>) -> io::Result<Self> {
-        let name =
-            ServerName::try_from(host.to_owned()).map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?;
+    pub async fn tls(
+        tcp: TcpStream,
+        host: &str,
+        config: Arc<rustls::ClientConfig>,
+    ) -> io::Result<Self> {
+        let name = ServerName::try_from(host.to_owned())
+            .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?;
         let tls = TlsConnector::from(config).connect(name, tcp).await?;
         Ok(Stream::Tls(Box::new(tls)))
     }
 }
 
 impl AsyncRead for Stream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Stream::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
             Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
@@ -40,7 +48,11 @@ impl AsyncRead for Stream {
 }
 
 impl AsyncWrite for Stream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Stream::Plain(tcp) => Pin::new(tcp).poll_write(cx, data),
             Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, data),

@@ -82,21 +82,36 @@ fn verify(response: Response, key: &str) -> Result<(), Error> {
         headers
             .get(name)
             .and_then(|value| value.to_str().ok())
-            .is_some_and(|value| value.split(',').any(|token| token.trim().eq_ignore_ascii_case(wanted)))
+            .is_some_and(|value| {
+                value
+                    .split(',')
+                    .any(|token| token.trim().eq_ignore_ascii_case(wanted))
+            })
     };
     if !header_is("Upgrade", "websocket") {
-        return Err(Error::Protocol(ProtocolError::MissingUpgradeWebSocketHeader));
+        return Err(Error::Protocol(
+            ProtocolError::MissingUpgradeWebSocketHeader,
+        ));
     }
     if !header_is("Connection", "Upgrade") {
-        return Err(Error::Protocol(ProtocolError::MissingConnectionUpgradeHeader));
+        return Err(Error::Protocol(
+            ProtocolError::MissingConnectionUpgradeHeader,
+        ));
     }
-    if headers.get("Sec-WebSocket-Accept").is_none_or(|accept| accept != derive_accept_key(key.as_bytes()).as_str()) {
-        return Err(Error::Protocol(ProtocolError::SecWebSocketAcceptKeyMismatch));
+    if headers
+        .get("Sec-WebSocket-Accept")
+        .is_none_or(|accept| accept != derive_accept_key(key.as_bytes()).as_str())
+    {
+        return Err(Error::Protocol(
+            ProtocolError::SecWebSocketAcceptKeyMismatch,
+        ));
     }
     if headers.contains_key("Sec-WebSocket-Protocol") {
-        return Err(Error::Protocol(ProtocolError::SecWebSocketSubProtocolError(
-            SubProtocolError::ServerSentSubProtocolNoneRequested,
-        )));
+        return Err(Error::Protocol(
+            ProtocolError::SecWebSocketSubProtocolError(
+                SubProtocolError::ServerSentSubProtocolNoneRequested,
+            ),
+        ));
     }
     Ok(())
 }
@@ -133,7 +148,10 @@ pub(crate) mod tests {
                 }
             }
             let socket = reader.get_mut();
-            socket.write_all(&[answer(&key).into_bytes(), then].concat()).await.unwrap();
+            socket
+                .write_all(&[answer(&key).into_bytes(), then].concat())
+                .await
+                .unwrap();
             socket.shutdown().await.unwrap();
         });
         addr
@@ -141,7 +159,13 @@ pub(crate) mod tests {
 
     async fn upgrade_at(addr: std::net::SocketAddr) -> Result<WebSocketStream<Stream>, Error> {
         let stream = Stream::Plain(TcpStream::connect(addr).await.unwrap());
-        upgrade(stream, "ws://127.0.0.1/x/websocket", &Headers::default(), WebSocketConfig::default()).await
+        upgrade(
+            stream,
+            "ws://127.0.0.1/x/websocket",
+            &Headers::default(),
+            WebSocketConfig::default(),
+        )
+        .await
     }
 
     /// The error of an upgrade that must fail.
@@ -168,7 +192,11 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn a_frame_sent_with_the_response_is_kept() {
         // An unmasked text frame "o" (a SockJS open frame) right behind the response head.
-        let server = answering(|key| switching(&derive_accept_key(key.as_bytes())), text_frame("o")).await;
+        let server = answering(
+            |key| switching(&derive_accept_key(key.as_bytes())),
+            text_frame("o"),
+        )
+        .await;
         let mut ws = upgrade_at(server).await.unwrap();
         let first = ws.next().await.unwrap().unwrap();
         assert_eq!(first, Message::text("o"));
@@ -198,32 +226,65 @@ pub(crate) mod tests {
         let headers = Headers::new(pairs.to_vec()).unwrap();
         let stream = Stream::Plain(TcpStream::connect(addr).await.unwrap());
         // The server hangs up after the head: only the request matters here.
-        let _ = upgrade(stream, "ws://127.0.0.1/x/websocket", &headers, WebSocketConfig::default()).await;
+        let _ = upgrade(
+            stream,
+            "ws://127.0.0.1/x/websocket",
+            &headers,
+            WebSocketConfig::default(),
+        )
+        .await;
         let lines = head.await.unwrap();
-        assert!(lines[0].starts_with("GET /x/websocket HTTP/1.1"), "{lines:?}");
-        assert!(lines.iter().any(|line| line.starts_with("Sec-WebSocket-Key: ")), "{lines:?}");
+        assert!(
+            lines[0].starts_with("GET /x/websocket HTTP/1.1"),
+            "{lines:?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|line| line.starts_with("Sec-WebSocket-Key: ")),
+            "{lines:?}"
+        );
         let last = &lines[lines.len() - 2..];
-        assert_eq!(last, ["authorization: Bearer x", "origin: https://shop.example"]);
+        assert_eq!(
+            last,
+            ["authorization: Bearer x", "origin: https://shop.example"]
+        );
     }
 
     #[tokio::test]
     async fn a_wrong_accept_key_is_refused() {
         let server = answering(|_| switching("bm90IHRoZSByaWdodCBrZXk="), Vec::new()).await;
         let err = refusal(server).await;
-        assert!(matches!(err, Error::Protocol(ProtocolError::SecWebSocketAcceptKeyMismatch)), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::Protocol(ProtocolError::SecWebSocketAcceptKeyMismatch)
+            ),
+            "{err}"
+        );
     }
 
     #[tokio::test]
     async fn a_refusal_keeps_its_status() {
-        let server = answering(|_| "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_owned(), Vec::new()).await;
+        let server = answering(
+            |_| "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_owned(),
+            Vec::new(),
+        )
+        .await;
         let err = refusal(server).await;
-        assert!(matches!(&err, Error::Http(response) if response.status() == StatusCode::NOT_FOUND), "{err}");
+        assert!(
+            matches!(&err, Error::Http(response) if response.status() == StatusCode::NOT_FOUND),
+            "{err}"
+        );
     }
 
     #[tokio::test]
     async fn a_server_that_hangs_up_mid_response_is_an_error() {
         let server = answering(|_| "HTTP/1.1 101 Switching".to_owned(), Vec::new()).await;
         let err = refusal(server).await;
-        assert!(matches!(err, Error::Protocol(ProtocolError::HandshakeIncomplete)), "{err}");
+        assert!(
+            matches!(err, Error::Protocol(ProtocolError::HandshakeIncomplete)),
+            "{err}"
+        );
     }
 }

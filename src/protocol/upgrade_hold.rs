@@ -32,7 +32,11 @@ pub struct UpgradeHold<T> {
 
 impl<T> UpgradeHold<T> {
     pub fn new(io: T) -> Self {
-        UpgradeHold { io, held: None, watching: true }
+        UpgradeHold {
+            io,
+            held: None,
+            watching: true,
+        }
     }
 }
 
@@ -54,7 +58,11 @@ impl<T: AsyncWrite + Unpin> UpgradeHold<T> {
 
     /// Writes `bufs` behind what is held, in one vectored write; answers how much of `bufs`
     /// went out (none while only held bytes did).
-    fn poll_write_behind(&mut self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_write_behind(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         loop {
             let Some((head, written)) = &mut self.held else {
                 return Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
@@ -81,11 +89,17 @@ impl<T: AsyncWrite + Unpin> UpgradeHold<T> {
 
 /// Whether `bufs` begin a `101` response head.
 fn is_switching(bufs: &[IoSlice<'_>]) -> bool {
-    bufs.iter().find(|buf| !buf.is_empty()).is_some_and(|first| first.starts_with(SWITCHING))
+    bufs.iter()
+        .find(|buf| !buf.is_empty())
+        .is_some_and(|first| first.starts_with(SWITCHING))
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for UpgradeHold<T> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         ready!(this.poll_release(cx))?;
         Pin::new(&mut this.io).poll_read(cx, buf)
@@ -93,7 +107,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for UpgradeHold<T> {
 }
 
 impl<T: AsyncWrite + Unpin> AsyncWrite for UpgradeHold<T> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.poll_write_vectored(cx, &[IoSlice::new(buf)])
     }
 
@@ -105,7 +123,10 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for UpgradeHold<T> {
         let this = self.get_mut();
         if this.watching && is_switching(bufs) {
             this.watching = false;
-            let head = bufs.iter().flat_map(|buf| buf.iter().copied()).collect::<Vec<u8>>();
+            let head = bufs
+                .iter()
+                .flat_map(|buf| buf.iter().copied())
+                .collect::<Vec<u8>>();
             let len = head.len();
             this.held = Some((head, 0));
             return Poll::Ready(Ok(len));
@@ -145,7 +166,11 @@ mod tests {
     }
 
     impl AsyncWrite for Recorder {
-        fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
             self.get_mut().writes.push(buf.to_vec());
             Poll::Ready(Ok(buf.len()))
         }
@@ -175,7 +200,11 @@ mod tests {
     }
 
     impl AsyncRead for Recorder {
-        fn poll_read(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
             let this = self.get_mut();
             this.reads += 1;
             buf.put_slice(b"x");
@@ -194,11 +223,19 @@ mod tests {
         io.flush().await.unwrap();
         assert!(io.io.writes.is_empty(), "the 101 was held back");
         io.write_all(OPEN).await.unwrap();
-        assert_eq!(io.io.writes, vec![[HEAD, OPEN].concat()], "one write of both");
+        assert_eq!(
+            io.io.writes,
+            vec![[HEAD, OPEN].concat()],
+            "one write of both"
+        );
         io.write_all(OPEN).await.unwrap();
         assert_eq!(io.io.writes.len(), 2, "what follows passes as it is");
         io.write_all(HEAD).await.unwrap();
-        assert_eq!(io.io.writes.len(), 3, "WebSocket bytes that look like a 101 are not held");
+        assert_eq!(
+            io.io.writes.len(),
+            3,
+            "WebSocket bytes that look like a 101 are not held"
+        );
     }
 
     #[tokio::test]
@@ -207,7 +244,11 @@ mod tests {
         io.write_all(HEAD).await.unwrap();
         let mut byte = [0u8; 1];
         io.read_exact(&mut byte).await.unwrap();
-        assert_eq!((io.io.writes.clone(), io.io.reads), (vec![HEAD.to_vec()], 1), "written before reading");
+        assert_eq!(
+            (io.io.writes.clone(), io.io.reads),
+            (vec![HEAD.to_vec()], 1),
+            "written before reading"
+        );
 
         let mut io = UpgradeHold::new(Recorder::default());
         io.write_all(HEAD).await.unwrap();
@@ -218,7 +259,9 @@ mod tests {
     #[tokio::test]
     async fn other_responses_are_not_held() {
         let mut io = UpgradeHold::new(Recorder::default());
-        io.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await.unwrap();
+        io.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            .await
+            .unwrap();
         assert_eq!(io.io.writes.len(), 1);
     }
 

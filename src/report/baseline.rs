@@ -18,7 +18,9 @@ pub struct Baseline {
 
 impl Baseline {
     pub fn one(summary: Summary) -> Baseline {
-        Baseline { runs: vec![summary] }
+        Baseline {
+            runs: vec![summary],
+        }
     }
 
     /// Reads a summary.json, or every `*.json` of a directory in name order (`baseline add`
@@ -35,7 +37,10 @@ impl Baseline {
                 path.display()
             ));
         }
-        let runs = files.iter().map(|file| Summary::read(file)).collect::<Result<Vec<_>, _>>()?;
+        let runs = files
+            .iter()
+            .map(|file| Summary::read(file))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Baseline { runs })
     }
 }
@@ -45,7 +50,9 @@ fn summaries_in(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let entries = std::fs::read_dir(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
     let mut files = Vec::new();
     for entry in entries {
-        let path = entry.map_err(|err| format!("{}: {err}", dir.display()))?.path();
+        let path = entry
+            .map_err(|err| format!("{}: {err}", dir.display()))?
+            .path();
         if path.extension().is_some_and(|ext| ext == "json") && path.is_file() {
             files.push(path);
         }
@@ -73,14 +80,29 @@ pub fn add(summary: &Summary, to: &Path, keep: usize) -> Result<Added, String> {
     kept.timeline.clear();
     kept.behaviors.clear();
     if to.extension().is_some_and(|ext| ext == "json") && !to.is_dir() {
-        kept.write(to).map_err(|err| format!("{}: {err}", to.display()))?;
-        return Ok(Added { written: to.to_owned(), removed: Vec::new() });
+        kept.write(to)
+            .map_err(|err| format!("{}: {err}", to.display()))?;
+        return Ok(Added {
+            written: to.to_owned(),
+            removed: Vec::new(),
+        });
     }
-    std::fs::create_dir_all(to).map_err(|err| format!("{}: cannot create the directory: {err}", to.display()))?;
-    let stamp: String =
-        summary.started_at.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' }).collect();
+    std::fs::create_dir_all(to)
+        .map_err(|err| format!("{}: cannot create the directory: {err}", to.display()))?;
+    let stamp: String = summary
+        .started_at
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
     let written = to.join(format!("{stamp}.json"));
-    kept.write(&written).map_err(|err| format!("{}: {err}", written.display()))?;
+    kept.write(&written)
+        .map_err(|err| format!("{}: {err}", written.display()))?;
     let files = summaries_in(to)?;
     let removed: Vec<PathBuf> = files[..files.len().saturating_sub(keep.max(1))].to_vec();
     for file in &removed {
@@ -103,21 +125,40 @@ mod tests {
 
     #[test]
     fn a_history_keeps_the_last_runs_oldest_first() {
-        let dir = std::env::temp_dir().join(format!("presence-bench-baseline-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("presence-bench-baseline-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let history = dir.join("ci-gate");
         assert!(Baseline::read(&history).is_err(), "nothing there yet");
         for second in 1..=4 {
-            let added = add(&summary(&format!("2025-01-01T00:00:0{second}.000Z")), &history, 3).unwrap();
+            let added = add(
+                &summary(&format!("2025-01-01T00:00:0{second}.000Z")),
+                &history,
+                3,
+            )
+            .unwrap();
             assert_eq!(added.removed.len(), usize::from(second == 4));
         }
         let baseline = Baseline::read(&history).unwrap();
-        let started: Vec<&str> = baseline.runs.iter().map(|run| run.started_at.as_str()).collect();
-        assert_eq!(started, ["2025-01-01T00:00:02.000Z", "2025-01-01T00:00:03.000Z", "2025-01-01T00:00:04.000Z"]);
+        let started: Vec<&str> = baseline
+            .runs
+            .iter()
+            .map(|run| run.started_at.as_str())
+            .collect();
+        assert_eq!(
+            started,
+            [
+                "2025-01-01T00:00:02.000Z",
+                "2025-01-01T00:00:03.000Z",
+                "2025-01-01T00:00:04.000Z"
+            ]
+        );
         std::fs::create_dir_all(&dir).unwrap();
         let empty = dir.join("empty");
         std::fs::create_dir_all(&empty).unwrap();
-        assert!(Baseline::read(&empty).unwrap_err().contains("presence-bench baseline add"));
+        assert!(Baseline::read(&empty)
+            .unwrap_err()
+            .contains("presence-bench baseline add"));
 
         // A single file is a history of one.
         let file = dir.join("one.json");

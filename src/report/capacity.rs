@@ -64,7 +64,8 @@ impl Slo {
             .iter()
             .filter_map(|threshold| match &threshold.subject {
                 Subject::Metric(metric)
-                    if threshold.behavior.is_none() && threshold.stat.unit(&threshold.subject) == Unit::Micros =>
+                    if threshold.behavior.is_none()
+                        && threshold.stat.unit(&threshold.subject) == Unit::Micros =>
                 {
                     Some(Slo {
                         metric: metric.name().to_owned(),
@@ -92,12 +93,20 @@ pub enum Answer {
     /// Server-bound: the SLOs held at `load` (confirmed with a longer plateau) and broke at
     /// `first_broken` (none: the range's top held). `narrowed` is false when the search
     /// stopped before reaching the resolution (a delivery check failed).
-    Capacity { load: f64, first_broken: Option<Broken>, narrowed: bool },
+    Capacity {
+        load: f64,
+        first_broken: Option<Broken>,
+        narrowed: bool,
+    },
     /// Server-bound: the range's first level already broke.
     Below { first_broken: Broken },
     /// Harness-bound: the harness was the limit from `limited_at` on; the server held up to
     /// `load` (none: not even the first level could be judged).
-    AtLeast { load: Option<f64>, limited_at: f64, reason: String },
+    AtLeast {
+        load: Option<f64>,
+        limited_at: f64,
+        reason: String,
+    },
     /// Neither: the target went down, or the search was interrupted.
     NoVerdict {
         reason: String,
@@ -162,10 +171,17 @@ impl CapacitySummary {
             Answer::Capacity { load, .. } if meets(*load) => Verdict::new(Status::Passed, line),
             Answer::Capacity { .. } | Answer::Below { .. } => Verdict::new(Status::Failed, line),
             Answer::AtLeast { load, .. } => {
-                let proven = self.require.is_some_and(|require| load.is_some_and(|load| load >= require));
-                Verdict { exit_code: if proven { 0 } else { 3 }, ..Verdict::new(Status::HarnessLimited, line) }
+                let proven = self
+                    .require
+                    .is_some_and(|require| load.is_some_and(|load| load >= require));
+                Verdict {
+                    exit_code: if proven { 0 } else { 3 },
+                    ..Verdict::new(Status::HarnessLimited, line)
+                }
             }
-            Answer::NoVerdict { target_down: true, .. } => Verdict::new(Status::TargetDown, line),
+            Answer::NoVerdict {
+                target_down: true, ..
+            } => Verdict::new(Status::TargetDown, line),
             Answer::NoVerdict { .. } => Verdict::new(Status::Interrupted, line),
         }
     }
@@ -216,11 +232,19 @@ impl CapacitySummary {
     /// The table of levels, then the answer: what `capacity` prints.
     pub fn render(&self, shown_metrics: &[String]) -> String {
         let mut out = String::new();
-        let _ = write!(out, "{:>3} {:<8} {:>12} {:>6}", "#", "phase", self.unit, "peak");
+        let _ = write!(
+            out,
+            "{:>3} {:<8} {:>12} {:>6}",
+            "#", "phase", self.unit, "peak"
+        );
         for metric in shown_metrics {
             let _ = write!(out, " {:>22}", format!("{metric} p50/p99"));
         }
-        let _ = writeln!(out, " {:>6} {:>6} {:>9} {:>20}  result", "errors", "checks", "lag p99", "server cpu, memory");
+        let _ = writeln!(
+            out,
+            " {:>6} {:>6} {:>9} {:>20}  result",
+            "errors", "checks", "lag p99", "server cpu, memory"
+        );
         for (index, level) in self.levels.iter().enumerate() {
             let _ = write!(
                 out,
@@ -231,10 +255,10 @@ impl CapacitySummary {
                 level.visitors_peak
             );
             for metric in shown_metrics {
-                let figures = level
-                    .metrics
-                    .get(metric)
-                    .map_or_else(|| "-".to_owned(), |q| format!("{}/{}", micros(q.p50), micros(q.p99)));
+                let figures = level.metrics.get(metric).map_or_else(
+                    || "-".to_owned(),
+                    |q| format!("{}/{}", micros(q.p50), micros(q.p99)),
+                );
                 let _ = write!(out, " {figures:>22}");
             }
             let result = match level.status {
@@ -260,7 +284,11 @@ impl CapacitySummary {
 
 /// A load as shown: whole visitors, arrival rates to a tenth.
 pub(super) fn shown(value: f64, unit: &str) -> String {
-    let number = if value.fract() == 0.0 { format!("{value:.0}") } else { format!("{value:.1}") };
+    let number = if value.fract() == 0.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.1}")
+    };
     if unit.is_empty() {
         number
     } else {
@@ -282,18 +310,27 @@ mod tests {
             plan_for: None,
             slos: Vec::new(),
             answer,
-            server_cost: ServerCost::NotMeasured { reason: "no metrics_url".into() },
+            server_cost: ServerCost::NotMeasured {
+                reason: "no metrics_url".into(),
+            },
             levels: Vec::new(),
         }
     }
 
     fn broken(load: f64) -> Broken {
-        Broken { load, reason: "presence_ack \"p99 < 100ms\" measured 131ms".into() }
+        Broken {
+            load,
+            reason: "presence_ack \"p99 < 100ms\" measured 131ms".into(),
+        }
     }
 
     #[test]
     fn each_answer_has_its_own_words_and_exit_code() {
-        let found = Answer::Capacity { load: 760.0, first_broken: Some(broken(800.0)), narrowed: true };
+        let found = Answer::Capacity {
+            load: 760.0,
+            first_broken: Some(broken(800.0)),
+            narrowed: true,
+        };
         let verdict = summary(found.clone(), None).verdict();
         assert_eq!(
             (verdict.status, verdict.exit_code, verdict.reason.as_str()),
@@ -303,39 +340,107 @@ mod tests {
                 "capacity 760 visitors (±5%); first broken at 800 visitors: presence_ack \"p99 < 100ms\" measured 131ms"
             )
         );
-        assert_eq!(summary(found.clone(), Some(1000.0)).verdict().exit_code, 1, "below --require");
-        assert_eq!(summary(found, Some(700.0)).verdict().exit_code, 0, "meets --require");
-        let below = summary(Answer::Below { first_broken: broken(100.0) }, None).verdict();
+        assert_eq!(
+            summary(found.clone(), Some(1000.0)).verdict().exit_code,
+            1,
+            "below --require"
+        );
+        assert_eq!(
+            summary(found, Some(700.0)).verdict().exit_code,
+            0,
+            "meets --require"
+        );
+        let below = summary(
+            Answer::Below {
+                first_broken: broken(100.0),
+            },
+            None,
+        )
+        .verdict();
         assert_eq!((below.status, below.exit_code), (Status::Failed, 1));
 
-        let limited = Answer::AtLeast { load: Some(400.0), limited_at: 800.0, reason: "lag".into() };
+        let limited = Answer::AtLeast {
+            load: Some(400.0),
+            limited_at: 800.0,
+            reason: "lag".into(),
+        };
         let verdict = summary(limited.clone(), None).verdict();
-        assert_eq!((verdict.status, verdict.exit_code), (Status::HarnessLimited, 3));
-        assert!(verdict.reason.starts_with("capacity at least 400 visitors: the harness was the limit from 800"));
-        assert!(!verdict.reason.contains('±'), "never a capacity: {}", verdict.reason);
-        assert_eq!(summary(limited.clone(), Some(300.0)).verdict().exit_code, 0, "the bound proves the requirement");
-        assert_eq!(summary(limited, Some(500.0)).verdict().exit_code, 3, "and proves nothing above it");
+        assert_eq!(
+            (verdict.status, verdict.exit_code),
+            (Status::HarnessLimited, 3)
+        );
+        assert!(verdict
+            .reason
+            .starts_with("capacity at least 400 visitors: the harness was the limit from 800"));
+        assert!(
+            !verdict.reason.contains('±'),
+            "never a capacity: {}",
+            verdict.reason
+        );
+        assert_eq!(
+            summary(limited.clone(), Some(300.0)).verdict().exit_code,
+            0,
+            "the bound proves the requirement"
+        );
+        assert_eq!(
+            summary(limited, Some(500.0)).verdict().exit_code,
+            3,
+            "and proves nothing above it"
+        );
 
-        let none = summary(Answer::NoVerdict { reason: "stopped".into(), target_down: false }, Some(1.0)).verdict();
+        let none = summary(
+            Answer::NoVerdict {
+                reason: "stopped".into(),
+                target_down: false,
+            },
+            Some(1.0),
+        )
+        .verdict();
         assert_eq!((none.status, none.exit_code), (Status::Interrupted, 3));
-        let down = summary(Answer::NoVerdict { reason: "refused".into(), target_down: true }, None).verdict();
-        assert_eq!((down.status, down.exit_code, down.reason.as_str()), (Status::TargetDown, 3, "no verdict: refused"));
+        let down = summary(
+            Answer::NoVerdict {
+                reason: "refused".into(),
+                target_down: true,
+            },
+            None,
+        )
+        .verdict();
+        assert_eq!(
+            (down.status, down.exit_code, down.reason.as_str()),
+            (Status::TargetDown, 3, "no verdict: refused")
+        );
     }
 
     #[test]
     fn the_slos_are_the_whole_run_s_latency_bounds() {
         let text = "name: t\nduration: 10s\nload: { stages: [{ hold: 10s }] }\nbehaviors: [{ name: a, steps: [connect] }]\n\
             thresholds:\n  presence_ack: [\"p99 < 50ms\", \"rate > 5/s\"]\n  presence_ack{behavior:a}: [\"p99 < 9ms\"]\n  errors: [\"count == 0\"]\n";
-        let thresholds = crate::scenario::from_str(text, "t.yaml").unwrap().thresholds;
-        let slo = Slo { metric: "presence_ack".into(), expression: "p99 < 50ms".into(), bound_us: 50_000.0 };
+        let thresholds = crate::scenario::from_str(text, "t.yaml")
+            .unwrap()
+            .thresholds;
+        let slo = Slo {
+            metric: "presence_ack".into(),
+            expression: "p99 < 50ms".into(),
+            bound_us: 50_000.0,
+        };
         assert_eq!(Slo::of(&thresholds), [slo]);
     }
 
     #[test]
     fn the_section_reads_back_as_written() {
-        let written = summary(Answer::AtLeast { load: None, limited_at: 100.0, reason: "cpu".into() }, None);
+        let written = summary(
+            Answer::AtLeast {
+                load: None,
+                limited_at: 100.0,
+                reason: "cpu".into(),
+            },
+            None,
+        );
         let json = serde_json::to_string(&written).unwrap();
         assert!(json.contains(r#""kind":"at_least""#), "{json}");
-        assert_eq!(serde_json::from_str::<CapacitySummary>(&json).unwrap(), written);
+        assert_eq!(
+            serde_json::from_str::<CapacitySummary>(&json).unwrap(),
+            written
+        );
     }
 }

@@ -22,7 +22,10 @@ use crate::measure::Metric;
 use crate::scenario::{CompareStat, CompareTolerances, Setting, Tolerance};
 
 /// The tolerance when neither the command line nor the scenario gives one.
-pub const DEFAULT_TOLERANCE: Tolerance = Tolerance { relative: Some(0.10), absolute: Some(1000.0) };
+pub const DEFAULT_TOLERANCE: Tolerance = Tolerance {
+    relative: Some(0.10),
+    absolute: Some(1000.0),
+};
 
 /// How a statistic moved. The tolerance and the noise count in both directions: a change
 /// inside them is `Within` whether it is better or worse, so a table shows `improved` only for a
@@ -100,12 +103,22 @@ pub fn check_comparable(baseline: &Summary, current: &Summary) -> Result<(), Inc
 
 /// The same refusal before a run: `baseline` against the scenario about to run and the schema
 /// this build writes, so `run --baseline` with the wrong file stops before the load, not after.
-pub fn check_baseline_fits(baseline: &Summary, scenario: &str, schema: u32) -> Result<(), Incomparable> {
+pub fn check_baseline_fits(
+    baseline: &Summary,
+    scenario: &str,
+    schema: u32,
+) -> Result<(), Incomparable> {
     if baseline.schema != schema {
-        return Err(Incomparable::Schemas { baseline: baseline.schema, current: schema });
+        return Err(Incomparable::Schemas {
+            baseline: baseline.schema,
+            current: schema,
+        });
     }
     if baseline.scenario != scenario {
-        return Err(Incomparable::Scenarios { baseline: baseline.scenario.clone(), current: scenario.to_owned() });
+        return Err(Incomparable::Scenarios {
+            baseline: baseline.scenario.clone(),
+            current: scenario.to_owned(),
+        });
     }
     Ok(())
 }
@@ -122,8 +135,13 @@ pub struct Comparison {
 
 /// The tolerance of metrics without their own: the command line's, else the scenario's, else
 /// [`DEFAULT_TOLERANCE`].
-pub fn overall_tolerance(command_line: Option<Tolerance>, scenario: &CompareTolerances) -> Tolerance {
-    command_line.or(scenario.max_regression).unwrap_or(DEFAULT_TOLERANCE)
+pub fn overall_tolerance(
+    command_line: Option<Tolerance>,
+    scenario: &CompareTolerances,
+) -> Tolerance {
+    command_line
+        .or(scenario.max_regression)
+        .unwrap_or(DEFAULT_TOLERANCE)
 }
 
 /// One run's figures of one metric: the summary's statistics and, when it kept the histogram,
@@ -136,7 +154,10 @@ struct Figures<'a> {
 impl<'a> Figures<'a> {
     fn of(run: &'a Summary, name: &str) -> Option<Figures<'a>> {
         let summary = run.metrics.get(name)?;
-        let histogram = run.histograms.get(name).and_then(|text| encoded::decode(text).ok());
+        let histogram = run
+            .histograms
+            .get(name)
+            .and_then(|text| encoded::decode(text).ok());
         Some(Figures { summary, histogram })
     }
 
@@ -153,14 +174,22 @@ impl<'a> Figures<'a> {
     /// The confidence interval of `stat`, in microseconds (the value itself without one).
     fn interval(&self, stat: CompareStat) -> (f64, f64) {
         let value = self.value(stat) as f64;
-        let factors = self.histogram.as_ref().and_then(|histogram| noise::interval(histogram, stat));
+        let factors = self
+            .histogram
+            .as_ref()
+            .and_then(|histogram| noise::interval(histogram, stat));
         factors.map_or((value, value), |(low, high)| (value * low, value * high))
     }
 }
 
 impl Comparison {
     /// Compares `current` with `baseline`; entries of `tolerances` win over `overall`.
-    pub fn new(baseline: &Baseline, current: &Summary, tolerances: &CompareTolerances, overall: Tolerance) -> Self {
+    pub fn new(
+        baseline: &Baseline,
+        current: &Summary,
+        tolerances: &CompareTolerances,
+        overall: Tolerance,
+    ) -> Self {
         Self::of_median(baseline, std::slice::from_ref(current), tolerances, overall)
     }
 
@@ -173,23 +202,52 @@ impl Comparison {
         tolerances: &CompareTolerances,
         overall: Tolerance,
     ) -> Self {
-        let mut names: Vec<&String> = baseline.runs.iter().chain(current).flat_map(|run| run.metrics.keys()).collect();
+        let mut names: Vec<&String> = baseline
+            .runs
+            .iter()
+            .chain(current)
+            .flat_map(|run| run.metrics.keys())
+            .collect();
         names.sort();
         names.dedup();
-        names.retain(|name| !Metric::CONNECT_PHASES.iter().any(|phase| phase.name() == name.as_str()));
+        names.retain(|name| {
+            !Metric::CONNECT_PHASES
+                .iter()
+                .any(|phase| phase.name() == name.as_str())
+        });
         let mut rows = Vec::new();
         for name in names {
-            let metric = Metric::ALL.into_iter().find(|metric| metric.name() == name.as_str());
-            let old: Vec<Figures> = baseline.runs.iter().filter_map(|run| Figures::of(run, name)).collect();
-            let new: Vec<Figures> = current.iter().filter_map(|run| Figures::of(run, name)).collect();
+            let metric = Metric::ALL
+                .into_iter()
+                .find(|metric| metric.name() == name.as_str());
+            let old: Vec<Figures> = baseline
+                .runs
+                .iter()
+                .filter_map(|run| Figures::of(run, name))
+                .collect();
+            let new: Vec<Figures> = current
+                .iter()
+                .filter_map(|run| Figures::of(run, name))
+                .collect();
             for stat in CompareStat::ALL {
                 let (setting, own) = metric
                     .and_then(|metric| tolerances.of(metric, stat))
                     .unwrap_or((Setting::Tolerance(overall), false));
-                rows.push(row(name, stat, &old, median(&new, stat, current.len()), setting, own));
+                rows.push(row(
+                    name,
+                    stat,
+                    &old,
+                    median(&new, stat, current.len()),
+                    setting,
+                    own,
+                ));
             }
         }
-        Comparison { runs: baseline.runs.len(), judged_runs: current.len(), rows }
+        Comparison {
+            runs: baseline.runs.len(),
+            judged_runs: current.len(),
+            rows,
+        }
     }
 
     /// True when a judged statistic regressed or a judged metric went missing.
@@ -200,7 +258,11 @@ impl Comparison {
 
 /// The figures of the run whose `stat` is the median of `runs` (which have the metric, of
 /// `of` runs judged); none when at most half the runs have the metric: then it went missing.
-fn median<'f, 'a>(runs: &'f [Figures<'a>], stat: CompareStat, of: usize) -> Option<&'f Figures<'a>> {
+fn median<'f, 'a>(
+    runs: &'f [Figures<'a>],
+    stat: CompareStat,
+    of: usize,
+) -> Option<&'f Figures<'a>> {
     if runs.len() * 2 <= of {
         return None;
     }
@@ -210,7 +272,14 @@ fn median<'f, 'a>(runs: &'f [Figures<'a>], stat: CompareStat, of: usize) -> Opti
 }
 
 /// Judges `stat` of one metric: `old` holds the baseline runs that have it.
-fn row(name: &str, stat: CompareStat, old: &[Figures], new: Option<&Figures>, setting: Setting, own: bool) -> Row {
+fn row(
+    name: &str,
+    stat: CompareStat,
+    old: &[Figures],
+    new: Option<&Figures>,
+    setting: Setting,
+    own: bool,
+) -> Row {
     let baseline = old.iter().map(|figures| figures.value(stat)).max();
     let current = new.map(|figures| figures.value(stat));
     let tolerance = setting.tolerance();
@@ -224,7 +293,12 @@ fn row(name: &str, stat: CompareStat, old: &[Figures], new: Option<&Figures>, se
         change: Change::New,
     };
     // The fewest samples of any run, so that a statistic is judged only where all have enough.
-    let count = old.iter().chain(new).map(|figures| figures.summary.count).min().unwrap_or(0);
+    let count = old
+        .iter()
+        .chain(new)
+        .map(|figures| figures.summary.count)
+        .min()
+        .unwrap_or(0);
     let unjudged = match (tolerance, noise::min_samples(stat)) {
         (None, _) => Some(Unjudged::Off),
         _ if own => None,
@@ -244,12 +318,23 @@ fn row(name: &str, stat: CompareStat, old: &[Figures], new: Option<&Figures>, se
     let current = new.value(stat);
     // The worst baseline run's upper bound and the best one's lower bound: the spread of the
     // history, widened by each run's own noise.
-    let upper = old.iter().map(|figures| figures.interval(stat).1).fold(0.0, f64::max);
-    let lower = old.iter().map(|figures| figures.interval(stat).0).fold(f64::INFINITY, f64::min);
-    let best = old.iter().map(|figures| figures.value(stat)).min().unwrap_or(baseline);
+    let upper = old
+        .iter()
+        .map(|figures| figures.interval(stat).1)
+        .fold(0.0, f64::max);
+    let lower = old
+        .iter()
+        .map(|figures| figures.interval(stat).0)
+        .fold(f64::INFINITY, f64::min);
+    let best = old
+        .iter()
+        .map(|figures| figures.value(stat))
+        .min()
+        .unwrap_or(baseline);
     let (low, high) = new.interval(stat);
     if baseline > 0 {
-        row.noise = Some(((upper - baseline as f64) + (current as f64 - low)).max(0.0) / baseline as f64);
+        row.noise =
+            Some(((upper - baseline as f64) + (current as f64 - low)).max(0.0) / baseline as f64);
     }
     let worse = tolerance.is_exceeded(baseline as f64, current as f64);
     let better = tolerance.is_exceeded(current as f64, best as f64);
@@ -290,7 +375,10 @@ mod tests {
                 "visitors":{"started":1,"completed":1,"peak":1},"metrics":{},"counters":{},"errors":{}}"#,
         )
         .unwrap();
-        s.metrics = metrics.iter().map(|(name, m)| (name.to_string(), m.clone())).collect();
+        s.metrics = metrics
+            .iter()
+            .map(|(name, m)| (name.to_string(), m.clone()))
+            .collect();
         s
     }
 
@@ -300,18 +388,32 @@ mod tests {
         for sample in samples {
             histogram.record(sample).unwrap();
         }
-        let mut run = summary(&[("presence_ack", LatencySummary::from_histogram(&histogram, 10.0))]);
-        run.histograms.insert("presence_ack".into(), encoded::encode(&histogram));
+        let mut run = summary(&[(
+            "presence_ack",
+            LatencySummary::from_histogram(&histogram, 10.0),
+        )]);
+        run.histograms
+            .insert("presence_ack".into(), encoded::encode(&histogram));
         run
     }
 
     fn compare(baseline: &Summary, current: &Summary, overall: &str) -> Comparison {
         let overall = Tolerance::parse(overall).unwrap();
-        Comparison::new(&Baseline::one(baseline.clone()), current, &CompareTolerances::default(), overall)
+        Comparison::new(
+            &Baseline::one(baseline.clone()),
+            current,
+            &CompareTolerances::default(),
+            overall,
+        )
     }
 
     fn changes(comparison: &Comparison, metric: &str) -> Vec<Change> {
-        comparison.rows.iter().filter(|r| r.metric == metric).map(|r| r.change).collect()
+        comparison
+            .rows
+            .iter()
+            .filter(|r| r.metric == metric)
+            .map(|r| r.change)
+            .collect()
     }
 
     const MAX: Change = Change::NotJudged(Unjudged::Max);
@@ -323,7 +425,10 @@ mod tests {
         let current = summary(&[("presence_ack", latency(800, 3000, 13_000, 51_000))]);
         let comparison = compare(&baseline, &current, "10% or 2ms");
         use Change::*;
-        assert_eq!(changes(&comparison, "presence_ack"), vec![Within, Within, Regressed, MAX]);
+        assert_eq!(
+            changes(&comparison, "presence_ack"),
+            vec![Within, Within, Regressed, MAX]
+        );
         assert!(comparison.regressed());
         let table = comparison.render();
         assert!(
@@ -332,7 +437,10 @@ mod tests {
         );
         assert!(table.contains("-20.0% (-200us)"), "{table}");
         assert!(table.contains("not judged (max)"), "{table}");
-        assert!(table.ends_with("compare: 1 regressed, 0 improved, of 3 judged (4 shown)\n"), "{table}");
+        assert!(
+            table.ends_with("compare: 1 regressed, 0 improved, of 3 judged (4 shown)\n"),
+            "{table}"
+        );
     }
 
     #[test]
@@ -341,7 +449,10 @@ mod tests {
         // -0.9%, +2.7%, -30% against a 10% tolerance; max +30%, not judged.
         let current = summary(&[("presence_ack", latency(9_910, 10_270, 7_000, 13_000))]);
         use Change::*;
-        assert_eq!(changes(&compare(&baseline, &current, "10%"), "presence_ack"), vec![Within, Within, Improved, MAX]);
+        assert_eq!(
+            changes(&compare(&baseline, &current, "10%"), "presence_ack"),
+            vec![Within, Within, Improved, MAX]
+        );
     }
 
     #[test]
@@ -362,26 +473,48 @@ mod tests {
     #[test]
     fn a_quantile_without_the_samples_for_it_is_not_judged() {
         // `extend` with 62 samples: its p99 is its max, 194us -> 30.67ms.
-        let few = |p99| LatencySummary { count: 62, ..latency(150, 180, p99, p99) };
+        let few = |p99| LatencySummary {
+            count: 62,
+            ..latency(150, 180, p99, p99)
+        };
         let baseline = summary(&[("extend", few(194))]);
         let current = summary(&[("extend", few(30_670))]);
         let comparison = compare(&baseline, &current, "10% or 1ms");
         assert!(!comparison.regressed(), "{}", comparison.render());
-        let samples = Change::NotJudged(Unjudged::Samples { count: 62, needed: 1000 });
+        let samples = Change::NotJudged(Unjudged::Samples {
+            count: 62,
+            needed: 1000,
+        });
         assert_eq!(
             changes(&comparison, "extend"),
-            vec![Change::Within, Change::NotJudged(Unjudged::Samples { count: 62, needed: 100 }), samples, MAX]
+            vec![
+                Change::Within,
+                Change::NotJudged(Unjudged::Samples {
+                    count: 62,
+                    needed: 100
+                }),
+                samples,
+                MAX
+            ]
         );
-        assert!(comparison.render().contains("not judged (62 samples, p99 needs 1000)"));
+        assert!(comparison
+            .render()
+            .contains("not judged (62 samples, p99 needs 1000)"));
         // Asked for by name, it is judged; `off` silences even a judged one.
         let tolerances = CompareTolerances::default().with(&[
-            (ToleranceKey::parse("extend.p99").unwrap(), Setting::parse("50%").unwrap()),
+            (
+                ToleranceKey::parse("extend.p99").unwrap(),
+                Setting::parse("50%").unwrap(),
+            ),
             (ToleranceKey::parse("extend.p50").unwrap(), Setting::Off),
         ]);
         let overall = Tolerance::parse("10%").unwrap();
         let comparison = Comparison::new(&Baseline::one(baseline), &current, &tolerances, overall);
         let got = changes(&comparison, "extend");
-        assert_eq!((got[0], got[2]), (Change::NotJudged(Unjudged::Off), Change::Regressed));
+        assert_eq!(
+            (got[0], got[2]),
+            (Change::NotJudged(Unjudged::Off), Change::Regressed)
+        );
     }
 
     #[test]
@@ -390,14 +523,19 @@ mod tests {
         // a 10% tolerance, yet inside the intervals (2,000 samples count as 200: p50 ± 7% of the
         // ranks, p99 from p97.6 to the max).
         let exponential = |slower: f64| {
-            measured((0..2_000).map(move |i| (-(1.0 - (i as f64 + 0.5) / 2_000.0).ln() * 1_000.0 * slower) as u64 + 1))
+            measured((0..2_000).map(move |i| {
+                (-(1.0 - (i as f64 + 0.5) / 2_000.0).ln() * 1_000.0 * slower) as u64 + 1
+            }))
         };
         let baseline = exponential(1.0);
         let comparison = compare(&baseline, &exponential(1.12), "10%");
         let table = comparison.render();
         assert_eq!(
             changes(&comparison, "presence_ack"),
-            vec![Change::WithinNoise; 3].into_iter().chain([MAX]).collect::<Vec<_>>(),
+            vec![Change::WithinNoise; 3]
+                .into_iter()
+                .chain([MAX])
+                .collect::<Vec<_>>(),
             "{table}"
         );
         assert!(comparison.rows[2].noise.unwrap() > 0.12, "{table}");
@@ -405,15 +543,28 @@ mod tests {
         // Twice as slow is past p50's interval, not yet past the tail's.
         let comparison = compare(&baseline, &exponential(2.0), "10%");
         let got = changes(&comparison, "presence_ack");
-        assert_eq!((got[0], got[2]), (Change::Regressed, Change::WithinNoise), "{}", comparison.render());
+        assert_eq!(
+            (got[0], got[2]),
+            (Change::Regressed, Change::WithinNoise),
+            "{}",
+            comparison.render()
+        );
         // Without the histograms (an older summary), the tolerance alone decides.
-        let bare = |run: &Summary| Summary { histograms: Default::default(), ..run.clone() };
-        assert_eq!(compare(&bare(&baseline), &bare(&exponential(1.12)), "10%").rows[2].change, Change::Regressed);
+        let bare = |run: &Summary| Summary {
+            histograms: Default::default(),
+            ..run.clone()
+        };
+        assert_eq!(
+            compare(&bare(&baseline), &bare(&exponential(1.12)), "10%").rows[2].change,
+            Change::Regressed
+        );
     }
 
     #[test]
     fn repeats_are_judged_by_their_median_run() {
-        let uniform = |slower: f64| measured((0..2_000).map(move |i| ((1_000 + i / 2) as f64 * slower) as u64));
+        let uniform = |slower: f64| {
+            measured((0..2_000).map(move |i| ((1_000 + i / 2) as f64 * slower) as u64))
+        };
         let judge = |runs: &[Summary]| {
             let overall = Tolerance::parse("10%").unwrap();
             let baseline = Baseline::one(uniform(1.0));
@@ -422,46 +573,101 @@ mod tests {
         // One run of three twice as slow (a noisy neighbour) does not decide; two do.
         let one_slow = judge(&[uniform(1.0), uniform(2.0), uniform(1.01)]);
         assert!(!one_slow.regressed(), "{}", one_slow.render());
-        assert!(one_slow.render().contains("current: 3 runs; each statistic is their median"));
+        assert!(one_slow
+            .render()
+            .contains("current: 3 runs; each statistic is their median"));
         let two_slow = judge(&[uniform(2.0), uniform(1.0), uniform(2.0)]);
-        assert_eq!(changes(&two_slow, "presence_ack")[0], Change::Regressed, "{}", two_slow.render());
+        assert_eq!(
+            changes(&two_slow, "presence_ack")[0],
+            Change::Regressed,
+            "{}",
+            two_slow.render()
+        );
         // The median's value is the one shown.
-        assert_eq!(one_slow.rows[0].current, uniform(1.01).metrics["presence_ack"].p50.into());
+        assert_eq!(
+            one_slow.rows[0].current,
+            uniform(1.01).metrics["presence_ack"].p50.into()
+        );
         // A metric most repeats lack went missing.
         let bare = summary(&[]);
         let missing = judge(&[bare.clone(), bare, uniform(1.0)]);
-        assert_eq!(changes(&missing, "presence_ack")[0], Change::Missing, "{}", missing.render());
+        assert_eq!(
+            changes(&missing, "presence_ack")[0],
+            Change::Missing,
+            "{}",
+            missing.render()
+        );
     }
 
     #[test]
     fn a_history_judges_against_its_worst_run() {
-        let runs = [latency(1_000, 2_000, 10_000, 30_000), latency(1_150, 2_300, 12_500, 90_000)];
-        let baseline = Baseline { runs: runs.iter().map(|r| summary(&[("presence_ack", r.clone())])).collect() };
+        let runs = [
+            latency(1_000, 2_000, 10_000, 30_000),
+            latency(1_150, 2_300, 12_500, 90_000),
+        ];
+        let baseline = Baseline {
+            runs: runs
+                .iter()
+                .map(|r| summary(&[("presence_ack", r.clone())]))
+                .collect(),
+        };
         let overall = Tolerance::parse("10%").unwrap();
         let judge = |current: LatencySummary| {
             let current = summary(&[("presence_ack", current)]);
-            changes(&Comparison::new(&baseline, &current, &CompareTolerances::default(), overall), "presence_ack")
+            changes(
+                &Comparison::new(&baseline, &current, &CompareTolerances::default(), overall),
+                "presence_ack",
+            )
         };
         use Change::*;
         // +20% on the first run, but within 10% of the worst.
-        assert_eq!(judge(latency(1_200, 2_400, 13_000, 95_000)), vec![Within, Within, Within, MAX]);
-        assert_eq!(judge(latency(1_300, 2_400, 14_000, 95_000)), vec![Regressed, Within, Regressed, MAX]);
+        assert_eq!(
+            judge(latency(1_200, 2_400, 13_000, 95_000)),
+            vec![Within, Within, Within, MAX]
+        );
+        assert_eq!(
+            judge(latency(1_300, 2_400, 14_000, 95_000)),
+            vec![Regressed, Within, Regressed, MAX]
+        );
         // Improved means better than the best run by the tolerance.
-        assert_eq!(judge(latency(850, 1_700, 10_000, 1_000)), vec![Improved, Improved, Within, MAX]);
+        assert_eq!(
+            judge(latency(850, 1_700, 10_000, 1_000)),
+            vec![Improved, Improved, Within, MAX]
+        );
         let current = summary(&[("presence_ack", latency(1_000, 2_000, 10_000, 30_000))]);
-        let table = Comparison::new(&baseline, &current, &CompareTolerances::default(), overall).render();
-        assert!(table.starts_with("baseline: 2 runs; each statistic against the worst of them\n"), "{table}");
+        let table =
+            Comparison::new(&baseline, &current, &CompareTolerances::default(), overall).render();
+        assert!(
+            table.starts_with("baseline: 2 runs; each statistic against the worst of them\n"),
+            "{table}"
+        );
     }
 
     #[test]
     fn different_scenarios_or_schemas_are_not_comparable() {
         let baseline = summary(&[]);
         assert_eq!(check_comparable(&baseline, &baseline), Ok(()));
-        let other = Summary { scenario: "other".into(), ..baseline.clone() };
+        let other = Summary {
+            scenario: "other".into(),
+            ..baseline.clone()
+        };
         let err = check_comparable(&baseline, &other).unwrap_err();
-        assert!(err.to_string().contains("different scenarios (baseline \"t\", current \"other\")"), "{err}");
-        let newer = Summary { schema: 2, ..baseline.clone() };
-        assert_eq!(check_comparable(&baseline, &newer), Err(Incomparable::Schemas { baseline: 1, current: 2 }));
+        assert!(
+            err.to_string()
+                .contains("different scenarios (baseline \"t\", current \"other\")"),
+            "{err}"
+        );
+        let newer = Summary {
+            schema: 2,
+            ..baseline.clone()
+        };
+        assert_eq!(
+            check_comparable(&baseline, &newer),
+            Err(Incomparable::Schemas {
+                baseline: 1,
+                current: 2
+            })
+        );
     }
 
     #[test]
@@ -469,13 +675,22 @@ mod tests {
         let baseline = summary(&[("presence_ack", latency(1000, 2000, 10_000, 50_000))]);
         let current = summary(&[("presence_ack", latency(1000, 2000, 13_000, 50_000))]);
         let key = ToleranceKey::parse("presence_ack").unwrap();
-        let mut tolerances = CompareTolerances::default().with(&[(key, Setting::parse("50%").unwrap())]);
+        let mut tolerances =
+            CompareTolerances::default().with(&[(key, Setting::parse("50%").unwrap())]);
         let baseline = Baseline::one(baseline);
-        let comparison = Comparison::new(&baseline, &current, &tolerances, Tolerance::parse("1%").unwrap());
+        let comparison = Comparison::new(
+            &baseline,
+            &current,
+            &tolerances,
+            Tolerance::parse("1%").unwrap(),
+        );
         assert!(!comparison.regressed());
         assert_eq!(overall_tolerance(None, &tolerances), DEFAULT_TOLERANCE);
         tolerances.max_regression = Some(Tolerance::parse("5%").unwrap());
-        assert_eq!(overall_tolerance(None, &tolerances), Tolerance::parse("5%").unwrap());
+        assert_eq!(
+            overall_tolerance(None, &tolerances),
+            Tolerance::parse("5%").unwrap()
+        );
         assert_eq!(
             overall_tolerance(Some(Tolerance::parse("7%").unwrap()), &tolerances),
             Tolerance::parse("7%").unwrap()
@@ -488,20 +703,39 @@ mod tests {
         let current = summary(&[("blur", latency(1, 1, 1, 1))]);
         let comparison = compare(&baseline, &current, "10% or 1ms");
         assert_eq!(changes(&comparison, "blur"), vec![Change::New; 4]);
-        assert_eq!(changes(&comparison, "connect"), vec![Change::Missing, Change::Missing, Change::Missing, MAX]);
+        assert_eq!(
+            changes(&comparison, "connect"),
+            vec![Change::Missing, Change::Missing, Change::Missing, MAX]
+        );
         assert!(comparison.regressed());
         assert!(!compare(&baseline, &baseline, "10% or 1ms").regressed());
         // A metric of a few samples that went missing is shown, not judged.
-        let rare = summary(&[("reconnect", LatencySummary { count: 3, ..latency(1, 1, 1, 1) })]);
+        let rare = summary(&[(
+            "reconnect",
+            LatencySummary {
+                count: 3,
+                ..latency(1, 1, 1, 1)
+            },
+        )]);
         assert!(!compare(&rare, &current, "10%").regressed());
     }
 
     #[test]
     fn the_phases_of_connect_are_not_compared() {
-        let baseline = summary(&[("connect", latency(1, 1, 1, 1)), ("connect_locate", latency(1, 1, 1, 1))]);
-        let current = summary(&[("connect", latency(1, 1, 1, 1)), ("connect_tcp", latency(9, 9, 9, 9))]);
+        let baseline = summary(&[
+            ("connect", latency(1, 1, 1, 1)),
+            ("connect_locate", latency(1, 1, 1, 1)),
+        ]);
+        let current = summary(&[
+            ("connect", latency(1, 1, 1, 1)),
+            ("connect_tcp", latency(9, 9, 9, 9)),
+        ]);
         let comparison = compare(&baseline, &current, "10% or 1ms");
-        assert!(comparison.rows.iter().all(|row| row.metric == "connect"), "{:?}", comparison.rows);
+        assert!(
+            comparison.rows.iter().all(|row| row.metric == "connect"),
+            "{:?}",
+            comparison.rows
+        );
         assert!(!comparison.regressed());
     }
 }

@@ -12,10 +12,18 @@ impl Comparison {
     pub fn render(&self) -> String {
         let mut out = String::new();
         if self.runs > 1 {
-            let _ = writeln!(out, "baseline: {} runs; each statistic against the worst of them", self.runs);
+            let _ = writeln!(
+                out,
+                "baseline: {} runs; each statistic against the worst of them",
+                self.runs
+            );
         }
         if self.judged_runs > 1 {
-            let _ = writeln!(out, "current: {} runs; each statistic is their median", self.judged_runs);
+            let _ = writeln!(
+                out,
+                "current: {} runs; each statistic is their median",
+                self.judged_runs
+            );
         }
         let _ = writeln!(
             out,
@@ -46,7 +54,9 @@ impl Comparison {
                     format!("not judged ({count} samples, {} needs {needed})", row.stat)
                 }
             };
-            let tolerance = row.tolerance.map_or_else(|| "off".to_owned(), |t| t.to_string());
+            let tolerance = row
+                .tolerance
+                .map_or_else(|| "off".to_owned(), |t| t.to_string());
             let _ = writeln!(
                 out,
                 "{:<20} {:<5} {:>10} {:>10} {:>22}  {:<12} {:>7}  {verdict}",
@@ -60,8 +70,16 @@ impl Comparison {
             );
         }
         let regressions = self.rows.iter().filter(|row| row.regressed()).count();
-        let improvements = self.rows.iter().filter(|r| r.change == Change::Improved).count();
-        let judged = self.rows.iter().filter(|r| !matches!(r.change, Change::NotJudged(_) | Change::New)).count();
+        let improvements = self
+            .rows
+            .iter()
+            .filter(|r| r.change == Change::Improved)
+            .count();
+        let judged = self
+            .rows
+            .iter()
+            .filter(|r| !matches!(r.change, Change::NotJudged(_) | Change::New))
+            .count();
         let _ = writeln!(
             out,
             "compare: {regressions} regressed, {improvements} improved, of {judged} judged ({} shown)",
@@ -75,7 +93,10 @@ impl Comparison {
 fn change_text(baseline: u64, current: u64) -> String {
     let delta = current as i64 - baseline as i64;
     let sign = if delta < 0 { "-" } else { "+" };
-    let percent =
-        if baseline == 0 { "n/a".to_owned() } else { format!("{:.1}%", delta.abs() as f64 * 100.0 / baseline as f64) };
+    let percent = if baseline == 0 {
+        "n/a".to_owned()
+    } else {
+        format!("{:.1}%", delta.abs() as f64 * 100.0 / baseline as f64)
+    };
     format!("{sign}{percent} ({sign}{})", micros(delta.unsigned_abs()))
 }

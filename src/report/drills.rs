@@ -32,7 +32,14 @@ pub fn render(events: &[EventReport]) -> String {
     for e in events {
         let action = e.action.as_ref().map_or_else(
             || "-".to_owned(),
-            |a| format!("{} {} ({:.0}ms)", if a.ok { "ok" } else { "FAILED" }, a.detail, a.duration_ms),
+            |a| {
+                format!(
+                    "{} {} ({:.0}ms)",
+                    if a.ok { "ok" } else { "FAILED" },
+                    a.detail,
+                    a.duration_ms
+                )
+            },
         );
         let _ = writeln!(
             out,
@@ -52,7 +59,10 @@ pub fn render(events: &[EventReport]) -> String {
             action
         );
     }
-    let _ = writeln!(out, "  in the windows: causes drain/kill/other, signals delivered (p99), queued (p99), lost");
+    let _ = writeln!(
+        out,
+        "  in the windows: causes drain/kill/other, signals delivered (p99), queued (p99), lost"
+    );
     for e in events {
         let s = &e.signals;
         let _ = write!(
@@ -78,8 +88,16 @@ pub fn render(events: &[EventReport]) -> String {
     }
     let never: u64 = events.iter().map(|e| e.never_back).sum();
     let affected: u64 = events.iter().map(|e| e.affected).sum();
-    let verdict = if never == 0 { "every visitor back" } else { "SOME VISITORS NEVER BACK" };
-    let _ = writeln!(out, "  {} events, {affected} sessions affected, {never} never back: {verdict}", events.len());
+    let verdict = if never == 0 {
+        "every visitor back"
+    } else {
+        "SOME VISITORS NEVER BACK"
+    };
+    let _ = writeln!(
+        out,
+        "  {} events, {affected} sessions affected, {never} never back: {verdict}",
+        events.len()
+    );
     out
 }
 
@@ -101,8 +119,14 @@ mod tests {
         let mut lagged = EventReport::window("kill", 12.0, 3.0);
         lagged.harness_limited = Some("12.0s-14.0s: lag max 840.0 ms".to_owned());
         let table = render(&[lagged, EventReport::window("scale_out", 30.0, 3.0)]);
-        let lines: Vec<&str> = table.lines().filter(|line| line.contains("window ")).collect();
-        assert!(lines[0].ends_with("HARNESS-LIMITED (12.0s-14.0s: lag max 840.0 ms)"), "{table}");
+        let lines: Vec<&str> = table
+            .lines()
+            .filter(|line| line.contains("window "))
+            .collect();
+        assert!(
+            lines[0].ends_with("HARNESS-LIMITED (12.0s-14.0s: lag max 840.0 ms)"),
+            "{table}"
+        );
         assert!(!lines[1].contains("HARNESS-LIMITED"), "{table}");
     }
 }

@@ -30,7 +30,9 @@ pub fn encode(histogram: &Histogram<u64>) -> String {
 /// Reads back what [`encode`] wrote.
 pub fn decode(text: &str) -> Result<Histogram<u64>, DecodeError> {
     let bytes = STANDARD.decode(text)?;
-    Deserializer::new().deserialize(&mut bytes.as_slice()).map_err(|err| DecodeError::Histogram(format!("{err:?}")))
+    Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|err| DecodeError::Histogram(format!("{err:?}")))
 }
 
 #[cfg(test)]

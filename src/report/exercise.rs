@@ -26,11 +26,13 @@ pub struct CheckResult {
 pub fn expected(plan: &Plan) -> Vec<Check> {
     let agents = plan.agents.as_ref().filter(|agents| agents.count > 0);
     let signalling = agents.is_some_and(|a| {
-        a.signals_per_second.is_some_and(|rate| rate > 0.0) || a.invokes.as_ref().is_some_and(|i| i.per_second > 0.0)
+        a.signals_per_second.is_some_and(|rate| rate > 0.0)
+            || a.invokes.as_ref().is_some_and(|i| i.per_second > 0.0)
     });
-    let any_step = |wanted: fn(&Step) -> bool| plan.behaviors.iter().any(|b| has_step(&b.steps, wanted));
-    let watching =
-        agents.is_some_and(|a| a.watch > 0.0) && any_step(|s| matches!(s, Step::Presence(_) | Step::Navigate(_)));
+    let any_step =
+        |wanted: fn(&Step) -> bool| plan.behaviors.iter().any(|b| has_step(&b.steps, wanted));
+    let watching = agents.is_some_and(|a| a.watch > 0.0)
+        && any_step(|s| matches!(s, Step::Presence(_) | Step::Navigate(_)));
     let unique = any_step(|s| matches!(s, Step::ConnectUnique));
     let tabs = any_step(|s| matches!(s, Step::OpenTab));
     Check::ALL
@@ -47,13 +49,22 @@ pub fn expected(plan: &Plan) -> Vec<Check> {
 
 /// True when `check` had something to judge in the run `summary` describes.
 pub fn exercised(summary: &Summary, check: Check) -> bool {
-    let samples =
-        |metrics: &[Metric]| metrics.iter().any(|m| summary.metrics.get(m.name()).is_some_and(|m| m.count > 0));
+    let samples = |metrics: &[Metric]| {
+        metrics
+            .iter()
+            .any(|m| summary.metrics.get(m.name()).is_some_and(|m| m.count > 0))
+    };
     let violated = summary.checks.get(check.name()).is_some_and(|n| *n > 0);
     violated
         || match family(check) {
-            Family::Sessions => summary.counters.get(Counter::SessionsOpened.name()).is_some_and(|n| *n > 0),
-            Family::Signals => summary.counters.get(Counter::SignalsSent.name()).is_some_and(|n| *n > 0),
+            Family::Sessions => summary
+                .counters
+                .get(Counter::SessionsOpened.name())
+                .is_some_and(|n| *n > 0),
+            Family::Signals => summary
+                .counters
+                .get(Counter::SignalsSent.name())
+                .is_some_and(|n| *n > 0),
             Family::Presence => samples(&[Metric::PresencePropagation, Metric::OnlinePropagation]),
             Family::Unique => samples(&[Metric::UniqueAssign]),
             Family::Blur => samples(&[Metric::Blur, Metric::Focus]),
@@ -105,7 +116,9 @@ fn family(check: Check) -> Family {
 }
 
 fn has_step(steps: &[Step], wanted: fn(&Step) -> bool) -> bool {
-    steps.iter().any(|step| wanted(step) || matches!(step, Step::Repeat(r) if has_step(&r.steps, wanted)))
+    steps
+        .iter()
+        .any(|step| wanted(step) || matches!(step, Step::Repeat(r) if has_step(&r.steps, wanted)))
 }
 
 #[cfg(test)]
@@ -130,12 +143,18 @@ mod tests {
 
     #[test]
     fn the_scenario_says_which_checks_it_sets_up() {
-        assert_eq!(expected(&plan("", "[connect, presence]")), vec![Check::ConnectedMismatch]);
+        assert_eq!(
+            expected(&plan("", "[connect, presence]")),
+            vec![Check::ConnectedMismatch]
+        );
         let agents = "agents: { count: 2, watch: 0.5, signals: { rate: 5/s } }\n";
-        let names: Vec<_> = expected(&plan(agents, "[connect, { repeat: { steps: [presence] } }]"))
-            .into_iter()
-            .map(Check::name)
-            .collect();
+        let names: Vec<_> = expected(&plan(
+            agents,
+            "[connect, { repeat: { steps: [presence] } }]",
+        ))
+        .into_iter()
+        .map(Check::name)
+        .collect();
         assert_eq!(
             names,
             [
@@ -149,7 +168,10 @@ mod tests {
                 "signals_unknown"
             ]
         );
-        let names: Vec<_> = expected(&plan("", "[connect_unique, open_tab]")).into_iter().map(Check::name).collect();
+        let names: Vec<_> = expected(&plan("", "[connect_unique, open_tab]"))
+            .into_iter()
+            .map(Check::name)
+            .collect();
         assert_eq!(
             names,
             [
@@ -166,14 +188,34 @@ mod tests {
     #[test]
     fn a_check_without_opportunity_is_not_exercised_and_fails_only_when_set_up() {
         let idle = summary(r#""signals_sent":0"#, r#""signals_lost":0"#);
-        let lost = judge(&idle, &[]).into_iter().find(|c| c.name == "signals_lost").unwrap();
-        assert_eq!((lost.exercised, lost.passed), (false, true), "nothing asked for signals");
-        let lost = judge(&idle, &[Check::SignalsLost]).into_iter().find(|c| c.name == "signals_lost").unwrap();
-        assert_eq!((lost.exercised, lost.passed), (false, false), "agents should have signalled");
+        let lost = judge(&idle, &[])
+            .into_iter()
+            .find(|c| c.name == "signals_lost")
+            .unwrap();
+        assert_eq!(
+            (lost.exercised, lost.passed),
+            (false, true),
+            "nothing asked for signals"
+        );
+        let lost = judge(&idle, &[Check::SignalsLost])
+            .into_iter()
+            .find(|c| c.name == "signals_lost")
+            .unwrap();
+        assert_eq!(
+            (lost.exercised, lost.passed),
+            (false, false),
+            "agents should have signalled"
+        );
         let busy = summary(r#""signals_sent":10"#, r#""signals_lost":0"#);
-        let lost = judge(&busy, &[Check::SignalsLost]).into_iter().find(|c| c.name == "signals_lost").unwrap();
+        let lost = judge(&busy, &[Check::SignalsLost])
+            .into_iter()
+            .find(|c| c.name == "signals_lost")
+            .unwrap();
         assert_eq!((lost.exercised, lost.passed), (true, true));
         let violated = summary(r#""signals_sent":0"#, r#""presence_missed":2"#);
-        assert!(exercised(&violated, Check::PresenceMissed), "a violation is an opportunity taken");
+        assert!(
+            exercised(&violated, Check::PresenceMissed),
+            "a violation is an opportunity taken"
+        );
     }
 }

@@ -9,20 +9,44 @@ use super::summary::Summary;
 /// One failed item of the verdict.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Failure {
-    Threshold { name: String, expression: String, measured: String },
-    Check { name: String, violations: u64, exercised: bool },
-    Errors { kind: String, count: u64 },
-    Regression { metric: String, detail: String },
+    Threshold {
+        name: String,
+        expression: String,
+        measured: String,
+    },
+    Check {
+        name: String,
+        violations: u64,
+        exercised: bool,
+    },
+    Errors {
+        kind: String,
+        count: u64,
+    },
+    Regression {
+        metric: String,
+        detail: String,
+    },
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         match self {
-            Failure::Threshold { name, expression, measured } => {
+            Failure::Threshold {
+                name,
+                expression,
+                measured,
+            } => {
                 write!(f, "{name} \"{expression}\" measured {measured}")
             }
-            Failure::Check { name, exercised: false, .. } => write!(f, "{name} not exercised"),
-            Failure::Check { name, violations, .. } => write!(f, "{name} {violations}"),
+            Failure::Check {
+                name,
+                exercised: false,
+                ..
+            } => write!(f, "{name} not exercised"),
+            Failure::Check {
+                name, violations, ..
+            } => write!(f, "{name} {violations}"),
             Failure::Errors { kind, count } => write!(f, "{count} {kind} errors"),
             Failure::Regression { metric, detail } => write!(f, "{metric} regressed: {detail}"),
         }
@@ -34,30 +58,55 @@ impl fmt::Display for Failure {
 /// threshold; here without one, since a run with errors it was not told to allow is not a pass).
 pub fn ungoverned_errors(summary: &Summary) -> impl Iterator<Item = (&str, u64)> + '_ {
     let governs = |kind: &str| {
-        summary.thresholds.iter().any(|t| t.name == "errors" || t.name.strip_prefix("errors.") == Some(kind))
+        summary
+            .thresholds
+            .iter()
+            .any(|t| t.name == "errors" || t.name.strip_prefix("errors.") == Some(kind))
     };
-    summary.errors.iter().filter(move |(kind, n)| **n > 0 && !governs(kind)).map(|(kind, n)| (kind.as_str(), *n))
+    summary
+        .errors
+        .iter()
+        .filter(move |(kind, n)| **n > 0 && !governs(kind))
+        .map(|(kind, n)| (kind.as_str(), *n))
 }
 
 /// Every failed item, in the table's order.
 pub fn failures(summary: &Summary) -> Vec<Failure> {
-    let thresholds = summary.thresholds.iter().filter(|t| !t.passed).map(|t| Failure::Threshold {
-        name: t.name.clone(),
-        expression: t.expression.clone(),
-        measured: t.shown_value(),
+    let thresholds = summary
+        .thresholds
+        .iter()
+        .filter(|t| !t.passed)
+        .map(|t| Failure::Threshold {
+            name: t.name.clone(),
+            expression: t.expression.clone(),
+            measured: t.shown_value(),
+        });
+    let checks = summary
+        .check_results
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| Failure::Check {
+            name: c.name.clone(),
+            violations: c.violations,
+            exercised: c.exercised,
+        });
+    let errors = ungoverned_errors(summary).map(|(kind, count)| Failure::Errors {
+        kind: kind.to_owned(),
+        count,
     });
-    let checks = summary.check_results.iter().filter(|c| !c.passed).map(|c| Failure::Check {
-        name: c.name.clone(),
-        violations: c.violations,
-        exercised: c.exercised,
-    });
-    let errors = ungoverned_errors(summary).map(|(kind, count)| Failure::Errors { kind: kind.to_owned(), count });
     let regressions = summary
         .baseline
         .iter()
         .filter(|r| !r.passed)
-        .map(|r| Failure::Regression { metric: r.metric.clone(), detail: r.detail.clone() });
-    thresholds.chain(checks).chain(errors).chain(regressions).collect()
+        .map(|r| Failure::Regression {
+            metric: r.metric.clone(),
+            detail: r.detail.clone(),
+        });
+    thresholds
+        .chain(checks)
+        .chain(errors)
+        .chain(regressions)
+        .collect()
 }
 
 /// One line of the verdict section: `PASS`, `FAIL` or `SKIP` (passed, but nothing happened
@@ -84,19 +133,53 @@ pub fn judged(summary: &Summary) -> Vec<Judged> {
         expression: expression.to_owned(),
         measured,
     };
-    let thresholds =
-        summary.thresholds.iter().map(|t| line(mark(t.passed, t.exercised), &t.name, &t.expression, t.shown_value()));
+    let thresholds = summary.thresholds.iter().map(|t| {
+        line(
+            mark(t.passed, t.exercised),
+            &t.name,
+            &t.expression,
+            t.shown_value(),
+        )
+    });
     let checks = summary.check_results.iter().map(|c| {
-        let measured = if c.exercised { c.violations.to_string() } else { "not exercised".to_owned() };
-        line(mark(c.passed, c.exercised), &c.name, "(check) count == 0", measured)
+        let measured = if c.exercised {
+            c.violations.to_string()
+        } else {
+            "not exercised".to_owned()
+        };
+        line(
+            mark(c.passed, c.exercised),
+            &c.name,
+            "(check) count == 0",
+            measured,
+        )
     });
-    let errors = ungoverned_errors(summary)
-        .map(|(kind, n)| line("FAIL", &format!("errors.{kind}"), "(errors) count == 0", n.to_string()));
+    let errors = ungoverned_errors(summary).map(|(kind, n)| {
+        line(
+            "FAIL",
+            &format!("errors.{kind}"),
+            "(errors) count == 0",
+            n.to_string(),
+        )
+    });
     let baseline = summary.baseline.iter().map(|r| {
-        let detail = if r.passed { "within tolerance" } else { r.detail.as_str() };
-        line(mark(r.passed, true), &r.metric, "(baseline)", detail.to_owned())
+        let detail = if r.passed {
+            "within tolerance"
+        } else {
+            r.detail.as_str()
+        };
+        line(
+            mark(r.passed, true),
+            &r.metric,
+            "(baseline)",
+            detail.to_owned(),
+        )
     });
-    thresholds.chain(checks).chain(errors).chain(baseline).collect()
+    thresholds
+        .chain(checks)
+        .chain(errors)
+        .chain(baseline)
+        .collect()
 }
 
 /// The table's verdict section: a line per threshold, ungoverned check, ungoverned error kind
@@ -105,11 +188,25 @@ pub fn render(summary: &Summary) -> String {
     let mut out = String::new();
     let lines = judged(summary);
     // Wide enough for the longest threshold name (`presence_ack{behavior:browser}`).
-    let w = summary.thresholds.iter().map(|t| t.name.len()).fold(24, usize::max);
+    let w = summary
+        .thresholds
+        .iter()
+        .map(|t| t.name.len())
+        .fold(24, usize::max);
     if !lines.is_empty() {
-        let _ = writeln!(out, "\n{:<4}  {:<w$} {:<20} measured", "", "threshold", "expression");
+        let _ = writeln!(
+            out,
+            "\n{:<4}  {:<w$} {:<20} measured",
+            "", "threshold", "expression"
+        );
     }
-    for Judged { mark, name, expression, measured } in &lines {
+    for Judged {
+        mark,
+        name,
+        expression,
+        measured,
+    } in &lines
+    {
         let _ = writeln!(out, "{mark:<4}  {name:<w$} {expression:<20} {measured}");
     }
     if let Some(reason) = &summary.aborted {
@@ -143,10 +240,17 @@ mod tests {
             exercised: true,
             passed: true,
         }];
-        s.check_results =
-            vec![CheckResult { name: "signals_lost".into(), violations: 0, exercised: true, passed: true }];
+        s.check_results = vec![CheckResult {
+            name: "signals_lost".into(),
+            violations: 0,
+            exercised: true,
+            passed: true,
+        }];
         let text = render(&s);
-        let column = |line: &str, text: &str| line.find(text).unwrap_or_else(|| panic!("{text} in {line:?}"));
+        let column = |line: &str, text: &str| {
+            line.find(text)
+                .unwrap_or_else(|| panic!("{text} in {line:?}"))
+        };
         let lines: Vec<&str> = text.lines().filter(|line| !line.is_empty()).collect();
         let at = column(lines[0], "expression");
         assert_eq!(column(lines[1], "p99 < 1ms"), at, "{text}");

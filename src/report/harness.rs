@@ -25,8 +25,14 @@ pub const INTERVAL_LAG_P99_BOUND_US: u64 = 50_000;
 pub const SATURATED_SAMPLES_BOUND: f64 = 0.2;
 /// Error kinds that mean the harness ran out of file descriptors or ephemeral ports.
 pub const LIMIT_ERRORS: &[(ErrorKind, &str)] = &[
-    (ErrorKind::OpenFileLimit, "open-file limit reached (EMFILE/ENFILE)"),
-    (ErrorKind::EphemeralPorts, "ephemeral ports exhausted (EADDRNOTAVAIL; spread sockets with target.source_ips)"),
+    (
+        ErrorKind::OpenFileLimit,
+        "open-file limit reached (EMFILE/ENFILE)",
+    ),
+    (
+        ErrorKind::EphemeralPorts,
+        "ephemeral ports exhausted (EADDRNOTAVAIL; spread sockets with target.source_ips)",
+    ),
 ];
 
 /// The `harness` section of summary.json.
@@ -83,7 +89,11 @@ pub struct LagSummary {
 impl HarnessSummary {
     /// Judges the run and each of its seconds; marks the `drills` whose windows overlap a
     /// second in which the harness lagged (`EventReport::harness_limited`).
-    pub fn judge(health: &HealthReport, errors: &BTreeMap<String, u64>, drills: &mut [EventReport]) -> Self {
+    pub fn judge(
+        health: &HealthReport,
+        errors: &BTreeMap<String, u64>,
+        drills: &mut [EventReport],
+    ) -> Self {
         let share = if health.cpu_samples == 0 {
             0.0
         } else {
@@ -117,7 +127,9 @@ impl HarnessSummary {
             ));
         }
         for event in intervals::flag_drills(&spans, drills) {
-            reasons.push(format!("drill event {event}: window affected, its figures include the harness's delays"));
+            reasons.push(format!(
+                "drill event {event}: window affected, its figures include the harness's delays"
+            ));
         }
         for (kind, meaning) in LIMIT_ERRORS {
             if let Some(n) = errors.get(kind.as_str()).filter(|n| **n > 0) {
@@ -129,8 +141,17 @@ impl HarnessSummary {
             cores: health.cores,
             cpu_saturated_share: share,
             peak_rss_bytes: health.peak_rss_bytes,
-            scheduling_lag: LagSummary { unit: "us".into(), p99: health.lag_p99_us, max: health.lag_max_us },
-            verdict: if reasons.is_empty() { "trusted" } else { "harness_limited" }.into(),
+            scheduling_lag: LagSummary {
+                unit: "us".into(),
+                p99: health.lag_p99_us,
+                max: health.lag_max_us,
+            },
+            verdict: if reasons.is_empty() {
+                "trusted"
+            } else {
+                "harness_limited"
+            }
+            .into(),
             trusted: reasons.is_empty(),
             reasons,
             intervals: health.timeline.len(),
@@ -165,7 +186,10 @@ impl HarnessSummary {
                 closing.lag_max_us as f64 / 1e3
             ));
         }
-        if let Some(n) = self.neighbours.filter(|n| n.cores >= BUSY_CORES_BOUND || n.steal >= STEAL_BOUND) {
+        if let Some(n) = self
+            .neighbours
+            .filter(|n| n.cores >= BUSY_CORES_BOUND || n.steal >= STEAL_BOUND)
+        {
             out.push_str(&format!(
                 "machine: other processes kept {:.2} cores busy on average besides this run, host steal {:.0}%\n",
                 n.cores,
@@ -225,14 +249,23 @@ mod tests {
         stormy.timeline[5].lag_max_us = INTERVAL_LAG_P99_BOUND_US;
         stormy.timeline[12].lag_p99_us = 840_000;
         stormy.timeline[12].lag_max_us = 840_000;
-        let mut drills = vec![EventReport::window("kill", 11.0, 2.0), EventReport::window("kill", 15.0, 2.0)];
+        let mut drills = vec![
+            EventReport::window("kill", 11.0, 2.0),
+            EventReport::window("kill", 15.0, 2.0),
+        ];
         let summary = HarnessSummary::judge(&stormy, &BTreeMap::new(), &mut drills);
         assert!(!summary.trusted);
         assert_eq!(summary.verdict, "harness_limited");
         assert_eq!(summary.limited_intervals.len(), 1);
         let reason = summary.reason().expect("a reason");
-        assert!(reason.contains("limited in 1 of 20 intervals (12.0s-13.0s: lag max 840.0 ms)"), "{reason}");
-        assert!(reason.contains("drill event kill at 11.0s: window affected"), "{reason}");
+        assert!(
+            reason.contains("limited in 1 of 20 intervals (12.0s-13.0s: lag max 840.0 ms)"),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("drill event kill at 11.0s: window affected"),
+            "{reason}"
+        );
         assert!(!reason.contains("kill at 15.0s"), "{reason}");
         assert!(drills[0].harness_limited.is_some() && drills[1].harness_limited.is_none());
         assert!(summary.render().contains("HARNESS-LIMITED"));
@@ -240,16 +273,26 @@ mod tests {
 
     #[test]
     fn machine_limits_are_named_with_their_counts() {
-        let limits = |errors: &BTreeMap<String, u64>| HarnessSummary::judge(&health(), errors, &mut []).reasons;
+        let limits = |errors: &BTreeMap<String, u64>| {
+            HarnessSummary::judge(&health(), errors, &mut []).reasons
+        };
         let mut errors = BTreeMap::new();
         assert_eq!(limits(&errors), Vec::<String>::new());
         errors.insert("timeout".to_owned(), 3);
-        assert_eq!(limits(&errors), Vec::<String>::new(), "other errors are the server's business");
+        assert_eq!(
+            limits(&errors),
+            Vec::<String>::new(),
+            "other errors are the server's business"
+        );
         errors.insert(ErrorKind::OpenFileLimit.to_string(), 5);
-        assert!(limits(&errors)[0].contains("open-file limit reached (EMFILE/ENFILE): 5 connects failed"));
+        assert!(limits(&errors)[0]
+            .contains("open-file limit reached (EMFILE/ENFILE): 5 connects failed"));
         errors.insert(ErrorKind::EphemeralPorts.to_string(), 2);
         let reasons = limits(&errors);
-        assert!(reasons[1].contains("ephemeral ports exhausted") && reasons[1].contains("2 connects failed"));
+        assert!(
+            reasons[1].contains("ephemeral ports exhausted")
+                && reasons[1].contains("2 connects failed")
+        );
     }
 
     #[test]
@@ -262,14 +305,30 @@ mod tests {
 
     #[test]
     fn each_bottleneck_is_named_with_its_figure() {
-        let busy = HealthReport { cpu_saturated_samples: 15, lag_p99_us: 23_400, ..health() };
+        let busy = HealthReport {
+            cpu_saturated_samples: 15,
+            lag_p99_us: 23_400,
+            ..health()
+        };
         let errors = BTreeMap::from([(ErrorKind::OpenFileLimit.to_string(), 12)]);
         let summary = HarnessSummary::judge(&busy, &errors, &mut []);
         assert_eq!(summary.verdict, "harness_limited");
         assert_eq!(summary.reasons.len(), 3, "{:?}", summary.reasons);
-        assert!(summary.reasons[0].contains("15 of 20 seconds (75%)"), "{}", summary.reasons[0]);
-        assert!(summary.reasons[1].contains("23.4 ms"), "{}", summary.reasons[1]);
-        assert!(summary.reasons[2].contains("12 connects"), "{}", summary.reasons[2]);
+        assert!(
+            summary.reasons[0].contains("15 of 20 seconds (75%)"),
+            "{}",
+            summary.reasons[0]
+        );
+        assert!(
+            summary.reasons[1].contains("23.4 ms"),
+            "{}",
+            summary.reasons[1]
+        );
+        assert!(
+            summary.reasons[2].contains("12 connects"),
+            "{}",
+            summary.reasons[2]
+        );
         assert!(summary.render().contains("HARNESS-LIMITED"));
     }
 }

@@ -32,7 +32,13 @@ pub async fn write_intervals(
     run: Option<&RunId>,
     mut intervals: mpsc::Receiver<Interval>,
 ) -> std::io::Result<u64> {
-    write_stream(path, started_at, run, stream::poll_fn(|cx| intervals.poll_recv(cx))).await
+    write_stream(
+        path,
+        started_at,
+        run,
+        stream::poll_fn(|cx| intervals.poll_recv(cx)),
+    )
+    .await
 }
 
 /// Writes `intervals`, all known already (a merged run's), at once.
@@ -43,9 +49,13 @@ pub fn write_all(
     intervals: Vec<Interval>,
 ) -> std::io::Result<u64> {
     // Every interval is ready, so the writer never waits: it is done on its first poll.
-    write_stream(path, started_at, run, stream::iter(intervals)).now_or_never().unwrap_or_else(|| {
-        Err(std::io::Error::other("the interval log writer waited on intervals that were all ready"))
-    })
+    write_stream(path, started_at, run, stream::iter(intervals))
+        .now_or_never()
+        .unwrap_or_else(|| {
+            Err(std::io::Error::other(
+                "the interval log writer waited on intervals that were all ready",
+            ))
+        })
 }
 
 /// The header comment that names the run, as `run RUN_ID`.
@@ -64,7 +74,8 @@ async fn write_stream(
     let mut written = 0;
     {
         let mut builder = IntervalLogWriterBuilder::new();
-        builder.add_comment("presence-bench latency log; values in microseconds; one tag per metric");
+        builder
+            .add_comment("presence-bench latency log; values in microseconds; one tag per metric");
         if let Some(run) = run {
             builder.add_comment(&format!("{RUN_COMMENT}{run}"));
         }
@@ -103,15 +114,22 @@ mod tests {
         let path = dir.join("latency.hlog");
         let (tx, rx) = mpsc::channel(4);
         let mut interval = Interval::empty(Duration::from_secs(1), Duration::from_secs(1));
-        interval.histograms[Metric::PresenceAck.index()].record(1500).unwrap();
+        interval.histograms[Metric::PresenceAck.index()]
+            .record(1500)
+            .unwrap();
         tx.send(interval).await.unwrap();
         drop(tx);
         let run: RunId = "nightly-7".parse().unwrap();
-        let written = write_intervals(&path, SystemTime::now(), Some(&run), rx).await.unwrap();
+        let written = write_intervals(&path, SystemTime::now(), Some(&run), rx)
+            .await
+            .unwrap();
         assert_eq!(written, 1);
         assert_eq!(tags_in(&path), ["presence_ack"]);
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.lines().any(|line| line == "#run nightly-7"), "the header names the run: {text}");
+        assert!(
+            text.lines().any(|line| line == "#run nightly-7"),
+            "the header names the run: {text}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -127,21 +145,30 @@ mod tests {
 
     #[tokio::test]
     async fn each_interval_is_in_the_file_before_the_next_is_taken() {
-        let dir = std::env::temp_dir().join(format!("presence-bench-hlog-live-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("presence-bench-hlog-live-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("latency.hlog");
         // Room for one interval: once the third is sent, the writer has taken the second,
         // so it is done with the first.
         let (tx, rx) = mpsc::channel(1);
         let log = path.clone();
-        let writer = tokio::spawn(async move { write_intervals(&log, SystemTime::now(), None, rx).await });
-        for (second, metric) in [(1, Metric::Connect), (2, Metric::PresenceAck), (3, Metric::Blur)] {
+        let writer =
+            tokio::spawn(async move { write_intervals(&log, SystemTime::now(), None, rx).await });
+        for (second, metric) in [
+            (1, Metric::Connect),
+            (2, Metric::PresenceAck),
+            (3, Metric::Blur),
+        ] {
             let mut interval = Interval::empty(Duration::from_secs(second), Duration::from_secs(1));
             interval.histograms[metric.index()].record(250).unwrap();
             tx.send(interval).await.unwrap();
         }
         // The writer is still running (the channel is open), as in a run killed right now.
-        assert!(tags_in(&path).contains(&"connect".to_owned()), "the first interval is on disk");
+        assert!(
+            tags_in(&path).contains(&"connect".to_owned()),
+            "the first interval is on disk"
+        );
         drop(tx);
         assert_eq!(writer.await.unwrap().unwrap(), 3);
         assert_eq!(tags_in(&path), ["connect", "presence_ack", "blur"]);

@@ -41,7 +41,12 @@ impl LimitedSpan {
     /// `12.0s-14.0s: lag max 840.0 ms, CPU saturated`, and what the rest of the machine did:
     /// `machine CPU saturated`, `host steal 45%`.
     pub fn describe(&self) -> String {
-        let mut out = format!("{:.1}s-{:.1}s: lag max {:.1} ms", self.from_s, self.to_s, self.lag_max_us as f64 / 1e3);
+        let mut out = format!(
+            "{:.1}s-{:.1}s: lag max {:.1} ms",
+            self.from_s,
+            self.to_s,
+            self.lag_max_us as f64 / 1e3
+        );
         if self.cpu_saturated {
             out.push_str(", CPU saturated");
         } else if self.machine_saturated {
@@ -62,12 +67,16 @@ impl LimitedSpan {
 /// consecutive seconds.
 pub fn limited_spans(timeline: &[HealthSecond], bound_us: u64) -> Vec<LimitedSpan> {
     let mut spans: Vec<LimitedSpan> = Vec::new();
-    for second in timeline.iter().filter(|second| second.lag_p99_us > bound_us) {
+    for second in timeline
+        .iter()
+        .filter(|second| second.lag_p99_us > bound_us)
+    {
         let from_s = second.start.as_secs_f64();
         let to_s = (second.start + second.length).as_secs_f64();
         let saturated = second.cpu_busy.is_some_and(|busy| busy >= SATURATED_SHARE);
-        let machine_saturated =
-            second.machine.is_some_and(|machine| machine.busy + machine.steal >= MACHINE_SATURATED_SHARE);
+        let machine_saturated = second
+            .machine
+            .is_some_and(|machine| machine.busy + machine.steal >= MACHINE_SATURATED_SHARE);
         let steal = second.machine.map_or(0.0, |machine| machine.steal);
         match spans.last_mut() {
             // Seconds follow each other end to start; a millisecond covers rounding.
@@ -99,8 +108,11 @@ pub fn flag_drills(spans: &[LimitedSpan], events: &mut [EventReport]) -> Vec<Str
     let mut flagged = Vec::new();
     for event in events.iter_mut() {
         let (from_s, to_s) = (event.at_s, event.at_s + event.window_s);
-        let overlapping: Vec<String> =
-            spans.iter().filter(|span| span.overlaps(from_s, to_s)).map(LimitedSpan::describe).collect();
+        let overlapping: Vec<String> = spans
+            .iter()
+            .filter(|span| span.overlaps(from_s, to_s))
+            .map(LimitedSpan::describe)
+            .collect();
         if !overlapping.is_empty() {
             event.harness_limited = Some(overlapping.join("; "));
             flagged.push(format!("{} at {:.1}s", event.kind, event.at_s));
@@ -140,7 +152,10 @@ mod tests {
                 lag_p99_us: 900,
                 lag_max_us: 1_500,
                 cpu_busy: Some(0.3),
-                machine: Some(MachineSecond { busy: 0.5, steal: 0.0 }),
+                machine: Some(MachineSecond {
+                    busy: 0.5,
+                    steal: 0.0,
+                }),
             })
             .collect()
     }
@@ -155,11 +170,20 @@ mod tests {
         timeline[13].cpu_busy = Some(0.97);
         let spans = limited_spans(&timeline, 10_000);
         assert_eq!(spans.len(), 2, "{spans:?}");
-        assert_eq!((spans[0].from_s, spans[0].to_s, spans[0].intervals), (12.0, 14.0, 2));
-        assert_eq!(spans[0].describe(), "12.0s-14.0s: lag max 840.0 ms, CPU saturated");
+        assert_eq!(
+            (spans[0].from_s, spans[0].to_s, spans[0].intervals),
+            (12.0, 14.0, 2)
+        );
+        assert_eq!(
+            spans[0].describe(),
+            "12.0s-14.0s: lag max 840.0 ms, CPU saturated"
+        );
         assert_eq!(spans[1].describe(), "40.0s-41.0s: lag max 11.0 ms");
         let line = summarize(&spans, timeline.len());
-        assert!(line.starts_with("limited in 3 of 60 intervals (12.0s-14.0s"), "{line}");
+        assert!(
+            line.starts_with("limited in 3 of 60 intervals (12.0s-14.0s"),
+            "{line}"
+        );
     }
 
     /// A harness that lagged without being busy itself: the span says what the machine did.
@@ -170,14 +194,33 @@ mod tests {
             timeline[second].lag_p99_us = 60_000;
             timeline[second].lag_max_us = 60_000;
         }
-        timeline[3].machine = Some(MachineSecond { busy: 0.97, steal: 0.01 });
-        timeline[4].machine = Some(MachineSecond { busy: 0.5, steal: 0.02 });
-        timeline[7].machine = Some(MachineSecond { busy: 0.4, steal: 0.45 });
+        timeline[3].machine = Some(MachineSecond {
+            busy: 0.97,
+            steal: 0.01,
+        });
+        timeline[4].machine = Some(MachineSecond {
+            busy: 0.5,
+            steal: 0.02,
+        });
+        timeline[7].machine = Some(MachineSecond {
+            busy: 0.4,
+            steal: 0.45,
+        });
         let spans = limited_spans(&timeline, 50_000);
-        assert_eq!(spans[0].describe(), "3.0s-5.0s: lag max 60.0 ms, machine CPU saturated");
-        assert_eq!(spans[1].describe(), "7.0s-8.0s: lag max 60.0 ms, host steal 45%");
+        assert_eq!(
+            spans[0].describe(),
+            "3.0s-5.0s: lag max 60.0 ms, machine CPU saturated"
+        );
+        assert_eq!(
+            spans[1].describe(),
+            "7.0s-8.0s: lag max 60.0 ms, host steal 45%"
+        );
         timeline[7].machine = None;
-        assert_eq!(limited_spans(&timeline, 50_000)[1].describe(), "7.0s-8.0s: lag max 60.0 ms", "no /proc/stat");
+        assert_eq!(
+            limited_spans(&timeline, 50_000)[1].describe(),
+            "7.0s-8.0s: lag max 60.0 ms",
+            "no /proc/stat"
+        );
     }
 
     #[test]
@@ -201,8 +244,18 @@ mod tests {
             EventReport::window("scale_in", 8.0, 4.0),
         ];
         let flagged = flag_drills(&spans, &mut events);
-        assert_eq!(flagged, vec!["kill at 11.5s", "scale_in at 8.0s"], "a window ending as the span starts touches it");
-        assert_eq!(events[0].harness_limited.as_deref(), Some("12.0s-13.0s: lag max 840.0 ms"));
-        assert_eq!(events[1].harness_limited, None, "a window in calm seconds is not flagged");
+        assert_eq!(
+            flagged,
+            vec!["kill at 11.5s", "scale_in at 8.0s"],
+            "a window ending as the span starts touches it"
+        );
+        assert_eq!(
+            events[0].harness_limited.as_deref(),
+            Some("12.0s-13.0s: lag max 840.0 ms")
+        );
+        assert_eq!(
+            events[1].harness_limited, None,
+            "a window in calm seconds is not flagged"
+        );
     }
 }

@@ -55,33 +55,61 @@ fn cases(summary: &Summary) -> Vec<Case> {
         end: if c.exercised {
             judged(c.passed, true, c.violations.to_string())
         } else {
-            judged(c.passed, false, "nothing happened that it checks".to_owned())
+            judged(
+                c.passed,
+                false,
+                "nothing happened that it checks".to_owned(),
+            )
         },
     });
     let errors = ungoverned_errors(summary).map(|(kind, n)| Case {
         class: "errors",
         name: format!("errors.{kind}: count == 0"),
-        end: CaseEnd::Failure(format!("measured {n}; no threshold allows errors of this kind")),
+        end: CaseEnd::Failure(format!(
+            "measured {n}; no threshold allows errors of this kind"
+        )),
     });
     let baseline = summary.baseline.iter().map(|r| Case {
         class: "baseline",
         name: format!("{}: within tolerance of the baseline", r.metric),
-        end: if r.passed { CaseEnd::Passed } else { CaseEnd::Failure(format!("regressed: {}", r.detail)) },
+        end: if r.passed {
+            CaseEnd::Passed
+        } else {
+            CaseEnd::Failure(format!("regressed: {}", r.detail))
+        },
     });
     let drills = summary.drills.iter().filter_map(|e| {
         let action = e.action.as_ref()?;
         Some(Case {
             class: "drills",
             name: format!("{} at {:.1}s", e.kind, e.at_s),
-            end: if action.ok { CaseEnd::Passed } else { CaseEnd::Error(format!("action failed: {}", action.detail)) },
+            end: if action.ok {
+                CaseEnd::Passed
+            } else {
+                CaseEnd::Error(format!("action failed: {}", action.detail))
+            },
         })
     });
-    let run = summary.outcome.iter().filter(|o| !matches!(o.status, Status::Passed | Status::Failed)).map(|o| Case {
-        class: "run",
-        name: "run completes".to_owned(),
-        end: if o.status.is_failure() { CaseEnd::Failure(o.line()) } else { CaseEnd::Error(o.line()) },
-    });
-    thresholds.chain(checks).chain(errors).chain(baseline).chain(drills).chain(run).collect()
+    let run = summary
+        .outcome
+        .iter()
+        .filter(|o| !matches!(o.status, Status::Passed | Status::Failed))
+        .map(|o| Case {
+            class: "run",
+            name: "run completes".to_owned(),
+            end: if o.status.is_failure() {
+                CaseEnd::Failure(o.line())
+            } else {
+                CaseEnd::Error(o.line())
+            },
+        });
+    thresholds
+        .chain(checks)
+        .chain(errors)
+        .chain(baseline)
+        .chain(drills)
+        .chain(run)
+        .collect()
 }
 
 /// A capacity search: one case per level (a level that broke is the search finding the
@@ -89,14 +117,29 @@ fn cases(summary: &Summary) -> Vec<Case> {
 /// the answer as the `capacity` case, failed or in error as its exit code says.
 fn capacity_cases(summary: &Summary, capacity: &CapacitySummary) -> Vec<Case> {
     let levels = capacity.levels.iter().enumerate().map(|(index, level)| {
-        let name = format!("level {} ({}): {} {}", index + 1, level.phase, level.load, capacity.unit);
+        let name = format!(
+            "level {} ({}): {} {}",
+            index + 1,
+            level.phase,
+            level.load,
+            capacity.unit
+        );
         let end = match level.status {
             LevelStatus::Held | LevelStatus::Broken => CaseEnd::Passed,
-            LevelStatus::HarnessLimited | LevelStatus::TargetDown => CaseEnd::Error(level.reason.clone()),
+            LevelStatus::HarnessLimited | LevelStatus::TargetDown => {
+                CaseEnd::Error(level.reason.clone())
+            }
         };
-        let name =
-            if level.status == LevelStatus::Broken { format!("{name}: broken ({})", level.reason) } else { name };
-        Case { class: "capacity.levels", name, end }
+        let name = if level.status == LevelStatus::Broken {
+            format!("{name}: broken ({})", level.reason)
+        } else {
+            name
+        };
+        Case {
+            class: "capacity.levels",
+            name,
+            end,
+        }
     });
     let answer = summary.outcome.iter().map(|outcome| Case {
         class: "capacity",
@@ -113,7 +156,8 @@ fn capacity_cases(summary: &Summary, capacity: &CapacitySummary) -> Vec<Case> {
 /// Renders the report; the XML is escaped by quick-xml (`p99 < 25ms` is `p99 &lt; 25ms`).
 pub fn render(summary: &Summary) -> String {
     let cases = cases(summary);
-    let count = |wanted: fn(&CaseEnd) -> bool| cases.iter().filter(|c| wanted(&c.end)).count().to_string();
+    let count =
+        |wanted: fn(&CaseEnd) -> bool| cases.iter().filter(|c| wanted(&c.end)).count().to_string();
     let failures = count(|r| matches!(r, CaseEnd::Failure(_)));
     let errors = count(|r| matches!(r, CaseEnd::Error(_)));
     let skipped = count(|r| matches!(r, CaseEnd::Skipped(_)));
@@ -145,9 +189,10 @@ pub fn render(summary: &Summary) -> String {
                     ])
                     .write_inner_content(|w| {
                         for case in &cases {
-                            let element = w
-                                .create_element("testcase")
-                                .with_attributes([("classname", case.class), ("name", case.name.as_str())]);
+                            let element = w.create_element("testcase").with_attributes([
+                                ("classname", case.class),
+                                ("name", case.name.as_str()),
+                            ]);
                             let (tag, kind, message) = match &case.end {
                                 CaseEnd::Passed => {
                                     element.write_empty()?;
@@ -158,9 +203,13 @@ pub fn render(summary: &Summary) -> String {
                                 CaseEnd::Error(message) => ("error", Some(case.class), message),
                             };
                             element.write_inner_content(|w| {
-                                let child = w.create_element(tag).with_attribute(("message", message.as_str()));
+                                let child = w
+                                    .create_element(tag)
+                                    .with_attribute(("message", message.as_str()));
                                 match kind {
-                                    Some(kind) => child.with_attribute(("type", kind)).write_empty()?,
+                                    Some(kind) => {
+                                        child.with_attribute(("type", kind)).write_empty()?
+                                    }
                                     None => child.write_empty()?,
                                 };
                                 Ok(())
@@ -203,14 +252,20 @@ mod tests {
             exercised: true,
             passed,
         };
-        s.thresholds = vec![result("p99 < 25ms", 1500.0, true), result("max < 1ms", 9000.0, false)];
+        s.thresholds = vec![
+            result("p99 < 25ms", 1500.0, true),
+            result("max < 1ms", 9000.0, false),
+        ];
         let check = |name: &str, violations, exercised| CheckResult {
             name: name.into(),
             violations,
             exercised,
             passed: violations == 0,
         };
-        s.check_results = vec![check("signals_lost", 0, false), check("blur_misrouted", 3, true)];
+        s.check_results = vec![
+            check("signals_lost", 0, false),
+            check("blur_misrouted", 3, true),
+        ];
         s.aborted = Some("aborted at 1.0s: threshold presence_ack \"max < 1ms\" failed".into());
         s.outcome = Some(decide(&s, &Ending::default()));
         s
@@ -230,14 +285,18 @@ mod tests {
                 Event::Eof => break,
                 Event::Start(e) | Event::Empty(e) => {
                     let attr = |key: &str| {
-                        e.try_get_attribute(key)
-                            .unwrap()
-                            .map(|a| a.decode_and_unescape_value(reader.decoder()).unwrap().into_owned())
+                        e.try_get_attribute(key).unwrap().map(|a| {
+                            a.decode_and_unescape_value(reader.decoder())
+                                .unwrap()
+                                .into_owned()
+                        })
                     };
                     let tag = String::from_utf8_lossy(e.name().as_ref()).into_owned();
                     match tag.as_str() {
                         "testsuite" => suite = attr("name").unwrap(),
-                        "testcase" => cases.push((attr("classname").unwrap(), attr("name").unwrap(), None)),
+                        "testcase" => {
+                            cases.push((attr("classname").unwrap(), attr("name").unwrap(), None))
+                        }
                         "failure" | "error" | "skipped" => {
                             cases.last_mut().unwrap().2 = Some((tag, attr("message").unwrap()))
                         }
@@ -251,32 +310,54 @@ mod tests {
     }
 
     fn case(class: &str, name: &str, child: Option<(&str, &str)>) -> Parsed {
-        (class.to_owned(), name.to_owned(), child.map(|(tag, message)| (tag.to_owned(), message.to_owned())))
+        (
+            class.to_owned(),
+            name.to_owned(),
+            child.map(|(tag, message)| (tag.to_owned(), message.to_owned())),
+        )
     }
 
     #[test]
     fn the_report_parses_back_with_every_case() {
         let xml = render(&summary());
-        assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"), "{xml}");
-        assert!(xml.contains("tests=\"6\" failures=\"4\" errors=\"0\" skipped=\"1\""), "{xml}");
+        assert!(
+            xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("tests=\"6\" failures=\"4\" errors=\"0\" skipped=\"1\""),
+            "{xml}"
+        );
         let (cases, suite) = parse(&xml);
         assert_eq!(suite, "presence-bench ci <gate> & \"co\"");
-        let aborted = "verdict: ABORTED (aborted at 1.0s: threshold presence_ack \"max < 1ms\" failed)";
+        let aborted =
+            "verdict: ABORTED (aborted at 1.0s: threshold presence_ack \"max < 1ms\" failed)";
         assert_eq!(
             cases,
             vec![
                 case("thresholds", "presence_ack: p99 < 25ms", None),
-                case("thresholds", "presence_ack: max < 1ms", Some(("failure", "measured 9.00ms"))),
+                case(
+                    "thresholds",
+                    "presence_ack: max < 1ms",
+                    Some(("failure", "measured 9.00ms"))
+                ),
                 case(
                     "checks",
                     "signals_lost: count == 0",
                     Some(("skipped", "not exercised: nothing happened that it checks"))
                 ),
-                case("checks", "blur_misrouted: count == 0", Some(("failure", "measured 3"))),
+                case(
+                    "checks",
+                    "blur_misrouted: count == 0",
+                    Some(("failure", "measured 3"))
+                ),
                 case(
                     "errors",
                     "errors.connect: count == 0",
-                    Some(("failure", "measured 2; no threshold allows errors of this kind"))
+                    Some((
+                        "failure",
+                        "measured 2; no threshold allows errors of this kind"
+                    ))
                 ),
                 case("run", "run completes", Some(("failure", aborted))),
             ]
@@ -290,11 +371,23 @@ mod tests {
         s.thresholds.clear();
         s.check_results.clear();
         s.errors.clear();
-        s.outcome = Some(decide(&s, &Ending { interrupted: true, target_down: None }));
+        s.outcome = Some(decide(
+            &s,
+            &Ending {
+                interrupted: true,
+                target_down: None,
+            },
+        ));
         let xml = render(&s);
-        assert!(xml.contains("tests=\"1\" failures=\"0\" errors=\"1\""), "{xml}");
+        assert!(
+            xml.contains("tests=\"1\" failures=\"0\" errors=\"1\""),
+            "{xml}"
+        );
         let (cases, _) = parse(&xml);
         let line = "verdict: INTERRUPTED (stopped before its end; the report covers what ran)";
-        assert_eq!(cases, vec![case("run", "run completes", Some(("error", line)))]);
+        assert_eq!(
+            cases,
+            vec![case("run", "run completes", Some(("error", line)))]
+        );
     }
 }

@@ -40,26 +40,41 @@ impl LatencySet {
     ) -> LatencySet {
         let (metrics, histograms) = summarize(latencies, seconds);
         let (service, service_histograms) = summarize(service, seconds);
-        LatencySet { metrics, service, histograms, service_histograms }
+        LatencySet {
+            metrics,
+            service,
+            histograms,
+            service_histograms,
+        }
     }
 
     /// The figures of one behavior's recorded latencies.
     pub fn of(set: &Latencies, seconds: f64) -> LatencySet {
-        let latencies = Metric::ALL.iter().filter_map(|metric| Some((metric.name(), set.histogram(*metric)?)));
-        let service = Metric::REQUESTS.iter().filter_map(|metric| Some((metric.name(), set.service(*metric)?)));
+        let latencies = Metric::ALL
+            .iter()
+            .filter_map(|metric| Some((metric.name(), set.histogram(*metric)?)));
+        let service = Metric::REQUESTS
+            .iter()
+            .filter_map(|metric| Some((metric.name(), set.service(*metric)?)));
         LatencySet::new(latencies, service, seconds)
     }
 }
 
 type Figures = (BTreeMap<String, LatencySummary>, BTreeMap<String, String>);
 
-fn summarize<'a>(histograms: impl IntoIterator<Item = (&'a str, &'a Histogram<u64>)>, seconds: f64) -> Figures {
+fn summarize<'a>(
+    histograms: impl IntoIterator<Item = (&'a str, &'a Histogram<u64>)>,
+    seconds: f64,
+) -> Figures {
     histograms
         .into_iter()
         .filter(|(_, histogram)| !histogram.is_empty())
         .map(|(name, histogram)| {
             let summary = LatencySummary::from_histogram(histogram, seconds);
-            ((name.to_owned(), summary), (name.to_owned(), encoded::encode(histogram)))
+            (
+                (name.to_owned(), summary),
+                (name.to_owned(), encoded::encode(histogram)),
+            )
         })
         .unzip()
 }

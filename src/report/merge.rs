@@ -28,14 +28,28 @@ pub enum MergeError {
     #[error("{file}: not a shard's summary (no `shard` section: was it run with --shard or --processes?)")]
     NotAShard { file: PathBuf },
     #[error("{file}: field `{field}` is {found}, but {first} has {expected}: shards of different runs are not merged")]
-    Mismatch { file: PathBuf, field: &'static str, expected: String, found: String, first: PathBuf },
+    Mismatch {
+        file: PathBuf,
+        field: &'static str,
+        expected: String,
+        found: String,
+        first: PathBuf,
+    },
     /// Shards of two runs (boxed: the rest of the errors are small).
     #[error(transparent)]
     OtherRun(Box<TwoRuns>),
     #[error("{file}: shard {index} is also {other}")]
-    Twice { file: PathBuf, index: u32, other: PathBuf },
+    Twice {
+        file: PathBuf,
+        index: u32,
+        other: PathBuf,
+    },
     #[error("{file}: field `{field}`: {source}")]
-    Histogram { file: PathBuf, field: String, source: DecodeError },
+    Histogram {
+        file: PathBuf,
+        field: String,
+        source: DecodeError,
+    },
 }
 
 /// Shards of two runs: in a reused output directory, the one that started earlier is a
@@ -85,13 +99,24 @@ pub fn merge(shards: Vec<ShardSummary>) -> Result<Merged, MergeError> {
         let own = shard_info(shard)?;
         one_run(first, shard)?;
         let fields = [
-            ("shard.scenario_hash", &info.scenario_hash, &own.scenario_hash),
+            (
+                "shard.scenario_hash",
+                &info.scenario_hash,
+                &own.scenario_hash,
+            ),
             ("shard.seed", &info.seed.to_string(), &own.seed.to_string()),
             ("shard.version", &info.version, &own.version),
-            ("shard.count", &info.count.to_string(), &own.count.to_string()),
+            (
+                "shard.count",
+                &info.count.to_string(),
+                &own.count.to_string(),
+            ),
             ("shard.start_at", &start_of(&info), &start_of(own)),
         ];
-        if let Some((field, expected, found)) = fields.into_iter().find(|(_, expected, found)| expected != found) {
+        if let Some((field, expected, found)) = fields
+            .into_iter()
+            .find(|(_, expected, found)| expected != found)
+        {
             return Err(MergeError::Mismatch {
                 file: shard.file.clone(),
                 field,
@@ -101,24 +126,40 @@ pub fn merge(shards: Vec<ShardSummary>) -> Result<Merged, MergeError> {
             });
         }
         if let Some(other) = by_index.insert(own.index, shard) {
-            return Err(MergeError::Twice { file: shard.file.clone(), index: own.index, other: other.file.clone() });
+            return Err(MergeError::Twice {
+                file: shard.file.clone(),
+                index: own.index,
+                other: other.file.clone(),
+            });
         }
     }
     let present: Vec<&ShardSummary> = by_index.values().copied().collect();
     let mut summary = totals(&present)?;
-    summary.shards = (0..info.count).map(|index| row(index, by_index.get(&index).copied())).collect();
+    summary.shards = (0..info.count)
+        .map(|index| row(index, by_index.get(&index).copied()))
+        .collect();
     let reason_of = |status: Status| {
         let reasons: Vec<String> = present
             .iter()
             .filter_map(|shard| {
-                let outcome = shard.summary.outcome.as_ref().filter(|outcome| outcome.status == status)?;
-                Some(format!("shard {}: {}", shard.summary.shard.as_ref()?.index, outcome.reason))
+                let outcome = shard
+                    .summary
+                    .outcome
+                    .as_ref()
+                    .filter(|outcome| outcome.status == status)?;
+                Some(format!(
+                    "shard {}: {}",
+                    shard.summary.shard.as_ref()?.index,
+                    outcome.reason
+                ))
             })
             .collect();
         (!reasons.is_empty()).then(|| reasons.join("; "))
     };
     Ok(Merged {
-        missing: (0..info.count).filter(|index| !by_index.contains_key(index)).collect(),
+        missing: (0..info.count)
+            .filter(|index| !by_index.contains_key(index))
+            .collect(),
         interrupted: reason_of(Status::Interrupted),
         target_down: reason_of(Status::TargetDown),
         summary,
@@ -129,14 +170,23 @@ pub fn merge(shards: Vec<ShardSummary>) -> Result<Merged, MergeError> {
 /// Refuses `shard` when it is of another run than `first` (its run id differs), naming the
 /// one that started earlier.
 fn one_run(first: &ShardSummary, shard: &ShardSummary) -> Result<(), MergeError> {
-    let id =
-        |shard: &ShardSummary| shard.summary.run_id.as_ref().map_or_else(|| "(none)".to_owned(), |id| id.to_string());
+    let id = |shard: &ShardSummary| {
+        shard
+            .summary
+            .run_id
+            .as_ref()
+            .map_or_else(|| "(none)".to_owned(), |id| id.to_string())
+    };
     if id(first) == id(shard) {
         return Ok(());
     }
     let (first_start, start) = (&first.summary.started_at, &shard.summary.started_at);
     // RFC 3339 times of one format compare as text.
-    let earlier = if start < first_start { &shard.file } else { &first.file };
+    let earlier = if start < first_start {
+        &shard.file
+    } else {
+        &first.file
+    };
     Err(MergeError::OtherRun(Box::new(TwoRuns {
         file: shard.file.clone(),
         found: id(shard),
@@ -154,11 +204,21 @@ fn start_of(info: &ShardInfo) -> String {
 }
 
 fn shard_info(shard: &ShardSummary) -> Result<&ShardInfo, MergeError> {
-    shard.summary.shard.as_ref().ok_or_else(|| MergeError::NotAShard { file: shard.file.clone() })
+    shard
+        .summary
+        .shard
+        .as_ref()
+        .ok_or_else(|| MergeError::NotAShard {
+            file: shard.file.clone(),
+        })
 }
 
 /// Two maps of encoded histograms of one shard's summary: latencies and service times.
-type Encoded<'a> = (&'a ShardSummary, &'a BTreeMap<String, String>, &'a BTreeMap<String, String>);
+type Encoded<'a> = (
+    &'a ShardSummary,
+    &'a BTreeMap<String, String>,
+    &'a BTreeMap<String, String>,
+);
 
 /// The shards' histograms of one map of their summaries (`field` names it in messages, such as
 /// `histograms` or `behaviors.browser.service_histograms`), added by metric.
@@ -174,8 +234,12 @@ fn added<'a>(
                 field: format!("{field}.{metric}"),
                 source,
             })?;
-            let total = histograms.entry(metric.clone()).or_insert_with(new_histogram);
-            total.add(&histogram).expect("auto-resizing histograms take any value");
+            let total = histograms
+                .entry(metric.clone())
+                .or_insert_with(new_histogram);
+            total
+                .add(&histogram)
+                .expect("auto-resizing histograms take any value");
         }
     }
     Ok(histograms)
@@ -185,21 +249,33 @@ fn added<'a>(
 /// `prefix` says where they are in a summary (for messages: empty for the overall set,
 /// `behaviors.NAME.` for a behavior's).
 fn merged_set(sets: &[Encoded<'_>], prefix: &str, seconds: f64) -> Result<LatencySet, MergeError> {
-    let latencies =
-        added(sets.iter().map(|(shard, latencies, _)| (*shard, *latencies)), &format!("{prefix}histograms"))?;
-    let service =
-        added(sets.iter().map(|(shard, _, service)| (*shard, *service)), &format!("{prefix}service_histograms"))?;
+    let latencies = added(
+        sets.iter()
+            .map(|(shard, latencies, _)| (*shard, *latencies)),
+        &format!("{prefix}histograms"),
+    )?;
+    let service = added(
+        sets.iter().map(|(shard, _, service)| (*shard, *service)),
+        &format!("{prefix}service_histograms"),
+    )?;
     Ok(LatencySet::new(named(&latencies), named(&service), seconds))
 }
 
 fn named(map: &BTreeMap<String, Histogram<u64>>) -> impl Iterator<Item = (&str, &Histogram<u64>)> {
-    map.iter().map(|(name, histogram)| (name.as_str(), histogram))
+    map.iter()
+        .map(|(name, histogram)| (name.as_str(), histogram))
 }
 
 /// The sums of every shard's figures, without a verdict.
 fn totals(shards: &[&ShardSummary]) -> Result<Summary, MergeError> {
-    let owner = shards.first().map(|shard| &shard.summary).ok_or(MergeError::Nothing)?;
-    let seconds = shards.iter().map(|shard| shard.summary.duration_seconds).fold(0.0, f64::max);
+    let owner = shards
+        .first()
+        .map(|shard| &shard.summary)
+        .ok_or(MergeError::Nothing)?;
+    let seconds = shards
+        .iter()
+        .map(|shard| shard.summary.duration_seconds)
+        .fold(0.0, f64::max);
     let mut summary = owner.clone();
     summary.duration_seconds = seconds;
     // Shards of `run --processes` may each load their own server.
@@ -210,13 +286,24 @@ fn totals(shards: &[&ShardSummary]) -> Result<Summary, MergeError> {
         }
     }
     summary.target = targets.join(", ");
-    let overall: Vec<Encoded> =
-        shards.iter().map(|shard| (*shard, &shard.summary.histograms, &shard.summary.service_histograms)).collect();
+    let overall: Vec<Encoded> = shards
+        .iter()
+        .map(|shard| {
+            (
+                *shard,
+                &shard.summary.histograms,
+                &shard.summary.service_histograms,
+            )
+        })
+        .collect();
     let overall = merged_set(&overall, "", seconds)?;
     (summary.metrics, summary.service) = (overall.metrics, overall.service);
-    (summary.histograms, summary.service_histograms) = (overall.histograms, overall.service_histograms);
-    let names: std::collections::BTreeSet<&String> =
-        shards.iter().flat_map(|shard| shard.summary.behaviors.keys()).collect();
+    (summary.histograms, summary.service_histograms) =
+        (overall.histograms, overall.service_histograms);
+    let names: std::collections::BTreeSet<&String> = shards
+        .iter()
+        .flat_map(|shard| shard.summary.behaviors.keys())
+        .collect();
     summary.behaviors = names
         .into_iter()
         .map(|name| {
@@ -227,31 +314,57 @@ fn totals(shards: &[&ShardSummary]) -> Result<Summary, MergeError> {
                     Some((*shard, &set.histograms, &set.service_histograms))
                 })
                 .collect();
-            Ok((name.clone(), merged_set(&sets, &format!("behaviors.{name}."), seconds)?))
+            Ok((
+                name.clone(),
+                merged_set(&sets, &format!("behaviors.{name}."), seconds)?,
+            ))
         })
         .collect::<Result<_, MergeError>>()?;
     summary.counters = sum(shards.iter().map(|shard| &shard.summary.counters));
     summary.checks = sum(shards.iter().map(|shard| &shard.summary.checks));
     summary.errors = sum(shards.iter().map(|shard| &shard.summary.errors));
     let splits = shards.iter().map(|shard| &shard.summary.transports);
-    summary.transports = transports::merge(splits, seconds).map_err(|(index, metric, source)| {
-        MergeError::Histogram { file: shards[index].file.clone(), field: format!("transports.{metric}"), source }
-    })?;
+    summary.transports =
+        transports::merge(splits, seconds).map_err(|(index, metric, source)| {
+            MergeError::Histogram {
+                file: shards[index].file.clone(),
+                field: format!("transports.{metric}"),
+                source,
+            }
+        })?;
     summary.timeline = timeline(shards);
-    let peak_of_sums = summary.timeline.iter().map(|second| second.visitors_live).max();
+    let peak_of_sums = summary
+        .timeline
+        .iter()
+        .map(|second| second.visitors_live)
+        .max();
     summary.visitors = VisitorSummary {
-        started: summary.counters.get(Counter::VisitorsStarted.name()).copied().unwrap_or(0),
-        completed: summary.counters.get(Counter::VisitorsCompleted.name()).copied().unwrap_or(0),
-        peak: peak_of_sums.unwrap_or_else(|| shards.iter().map(|shard| shard.summary.visitors.peak).sum()),
+        started: summary
+            .counters
+            .get(Counter::VisitorsStarted.name())
+            .copied()
+            .unwrap_or(0),
+        completed: summary
+            .counters
+            .get(Counter::VisitorsCompleted.name())
+            .copied()
+            .unwrap_or(0),
+        peak: peak_of_sums
+            .unwrap_or_else(|| shards.iter().map(|shard| shard.summary.visitors.peak).sum()),
         // Shards start together: the earliest first and the latest last opening.
         sessions_opened_s: shards
             .iter()
             .filter_map(|shard| shard.summary.visitors.sessions_opened_s)
-            .reduce(|[first, last], [shard_first, shard_last]| [first.min(shard_first), last.max(shard_last)]),
+            .reduce(|[first, last], [shard_first, shard_last]| {
+                [first.min(shard_first), last.max(shard_last)]
+            }),
     };
     summary.aborted = shards.iter().find_map(|shard| {
         let reason = shard.summary.aborted.as_ref()?;
-        Some(format!("shard {}: {reason}", shard.summary.shard.as_ref().map_or(0, |info| info.index)))
+        Some(format!(
+            "shard {}: {reason}",
+            shard.summary.shard.as_ref().map_or(0, |info| info.index)
+        ))
     });
     summary.harness = harness(shards);
     summary.thresholds.clear();
@@ -267,11 +380,19 @@ fn totals(shards: &[&ShardSummary]) -> Result<Summary, MergeError> {
 fn harness(shards: &[&ShardSummary]) -> Option<HarnessSummary> {
     let mut total: Option<HarnessSummary> = None;
     for shard in shards {
-        let Some(own) = &shard.summary.harness else { continue };
+        let Some(own) = &shard.summary.harness else {
+            continue;
+        };
         let index = shard.summary.shard.as_ref().map_or(0, |info| info.index);
-        let reasons = own.reasons.iter().map(|reason| format!("shard {index}: {reason}"));
+        let reasons = own
+            .reasons
+            .iter()
+            .map(|reason| format!("shard {index}: {reason}"));
         let Some(total) = &mut total else {
-            total = Some(HarnessSummary { reasons: reasons.collect(), ..own.clone() });
+            total = Some(HarnessSummary {
+                reasons: reasons.collect(),
+                ..own.clone()
+            });
             continue;
         };
         total.cpu_seconds += own.cpu_seconds;
@@ -281,11 +402,14 @@ fn harness(shards: &[&ShardSummary]) -> Option<HarnessSummary> {
         total.scheduling_lag.max = total.scheduling_lag.max.max(own.scheduling_lag.max);
         total.reasons.extend(reasons);
         total.intervals = total.intervals.max(own.intervals);
-        total.limited_intervals.extend(own.limited_intervals.iter().cloned());
+        total
+            .limited_intervals
+            .extend(own.limited_intervals.iter().cloned());
         total.closing = match (total.closing, own.closing) {
-            (Some(a), Some(b)) => {
-                Some(ClosingSummary { seconds: a.seconds.max(b.seconds), lag_max_us: a.lag_max_us.max(b.lag_max_us) })
-            }
+            (Some(a), Some(b)) => Some(ClosingSummary {
+                seconds: a.seconds.max(b.seconds),
+                lag_max_us: a.lag_max_us.max(b.lag_max_us),
+            }),
             (a, b) => a.or(b),
         };
         if !own.trusted {
@@ -308,7 +432,11 @@ fn sum<'a>(maps: impl Iterator<Item = &'a BTreeMap<String, u64>>) -> BTreeMap<St
 
 /// Second `k` of every shard is the same wall-clock second (`--start-at`): summed entry by entry.
 fn timeline(shards: &[&ShardSummary]) -> Vec<Second> {
-    let length = shards.iter().map(|shard| shard.summary.timeline.len()).max().unwrap_or(0);
+    let length = shards
+        .iter()
+        .map(|shard| shard.summary.timeline.len())
+        .max()
+        .unwrap_or(0);
     let mut total = vec![Second::default(); length];
     for shard in shards {
         for (sum, second) in total.iter_mut().zip(&shard.summary.timeline) {
@@ -337,8 +465,14 @@ fn row(index: u32, shard: Option<&ShardSummary>) -> ShardRow {
         present: true,
         visitors: summary.visitors.started,
         errors: summary.errors.values().sum(),
-        harness: summary.harness.as_ref().map_or_else(String::new, |harness| harness.verdict.clone()),
-        status: summary.outcome.as_ref().map_or_else(String::new, |outcome| outcome.status.word().to_owned()),
+        harness: summary
+            .harness
+            .as_ref()
+            .map_or_else(String::new, |harness| harness.verdict.clone()),
+        status: summary
+            .outcome
+            .as_ref()
+            .map_or_else(String::new, |outcome| outcome.status.word().to_owned()),
         start_lag_ms: summary.shard.as_ref().and_then(|info| info.start_lag_ms),
     }
 }

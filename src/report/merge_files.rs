@@ -20,7 +20,12 @@ use crate::measure::{Interval, Metric};
 /// (those with a summary; the others are missing shards) into `out`. A shard without a
 /// timeline or health file adds nothing to it; one without an interval log is an error, as it
 /// is for the report of a single run.
-pub fn write(dirs: &[PathBuf], out: &Path, started_at: SystemTime, run: Option<&RunId>) -> Result<(), ReportError> {
+pub fn write(
+    dirs: &[PathBuf],
+    out: &Path,
+    started_at: SystemTime,
+    run: Option<&RunId>,
+) -> Result<(), ReportError> {
     let mut intervals = Vec::new();
     let mut timelines = Vec::new();
     let mut healths = Vec::new();
@@ -43,12 +48,21 @@ pub fn write(dirs: &[PathBuf], out: &Path, started_at: SystemTime, run: Option<&
 fn merged_intervals(shards: Vec<Vec<LoggedInterval>>) -> Vec<Interval> {
     let mut seconds: BTreeMap<u64, Interval> = BTreeMap::new();
     for logged in shards.into_iter().flatten() {
-        let Some(metric) = Metric::ALL.into_iter().find(|metric| metric.name() == logged.tag) else { continue };
+        let Some(metric) = Metric::ALL
+            .into_iter()
+            .find(|metric| metric.name() == logged.tag)
+        else {
+            continue;
+        };
         // Each shard's collector ticks on its own, a few milliseconds off the others'.
         let second = logged.start.as_secs_f64().round() as u64;
-        let interval = seconds.entry(second).or_insert_with(|| Interval::empty(logged.start, logged.length));
+        let interval = seconds
+            .entry(second)
+            .or_insert_with(|| Interval::empty(logged.start, logged.length));
         interval.length = interval.length.max(logged.length);
-        interval.histograms[metric.index()].add(&logged.histogram).expect("auto-resizing histograms take any value");
+        interval.histograms[metric.index()]
+            .add(&logged.histogram)
+            .expect("auto-resizing histograms take any value");
     }
     seconds.into_values().collect()
 }
@@ -134,13 +148,23 @@ mod tests {
     #[test]
     fn the_same_second_of_every_shard_is_added_exactly() {
         let shards = vec![
-            vec![logged("connect", 0, &[100, 200]), logged("connect", 1_000, &[300])],
-            vec![logged("connect", 4, &[9_000]), logged("presence_ack", 1_003, &[50]), logged("nope", 0, &[1])],
+            vec![
+                logged("connect", 0, &[100, 200]),
+                logged("connect", 1_000, &[300]),
+            ],
+            vec![
+                logged("connect", 4, &[9_000]),
+                logged("presence_ack", 1_003, &[50]),
+                logged("nope", 0, &[1]),
+            ],
         ];
         let merged = merged_intervals(shards);
         assert_eq!(merged.len(), 2);
         let first = &merged[0].histograms[Metric::Connect.index()];
-        assert_eq!((first.len(), first.max()), (3, 9_007.max(first.max()).min(first.max())));
+        assert_eq!(
+            (first.len(), first.max()),
+            (3, 9_007.max(first.max()).min(first.max()))
+        );
         assert!(first.equivalent(first.max(), 9_000));
         assert_eq!(merged[1].histograms[Metric::Connect.index()].len(), 1);
         assert_eq!(merged[1].histograms[Metric::PresenceAck.index()].len(), 1);
@@ -161,10 +185,26 @@ mod tests {
             errors: BTreeMap::from([("connect".to_owned(), 1)]),
             p99_us: BTreeMap::from([("connect".to_owned(), p99)]),
         };
-        let merged = aligned(vec![vec![row(3, 10.0, 500), row(1, 1.0, 5)], vec![row(4, 5.0, 900)]], add_timeline);
+        let merged = aligned(
+            vec![
+                vec![row(3, 10.0, 500), row(1, 1.0, 5)],
+                vec![row(4, 5.0, 900)],
+            ],
+            add_timeline,
+        );
         assert_eq!(merged.len(), 2, "as long as the longest shard");
-        assert_eq!((merged[0].visitors, merged[0].messages_sent_per_s, merged[0].sessions_opened), (7, 15.0, 2));
-        assert_eq!((merged[0].errors["connect"], merged[0].p99_us["connect"]), (2, 900));
+        assert_eq!(
+            (
+                merged[0].visitors,
+                merged[0].messages_sent_per_s,
+                merged[0].sessions_opened
+            ),
+            (7, 15.0, 2)
+        );
+        assert_eq!(
+            (merged[0].errors["connect"], merged[0].p99_us["connect"]),
+            (2, 900)
+        );
         assert_eq!(merged[1].visitors, 1);
         let health = |lag, cpu, steal| HealthRow {
             t_s: 0.0,
@@ -175,8 +215,16 @@ mod tests {
             machine_busy: cpu,
             steal,
         };
-        let worst =
-            aligned(vec![vec![health(10, Some(0.2), Some(0.3))], vec![health(70, None, Some(0.1))]], worst_health);
-        assert_eq!((worst[0].lag_p99_us, worst[0].cpu_busy, worst[0].steal), (70, Some(0.2), Some(0.3)));
+        let worst = aligned(
+            vec![
+                vec![health(10, Some(0.2), Some(0.3))],
+                vec![health(70, None, Some(0.1))],
+            ],
+            worst_health,
+        );
+        assert_eq!(
+            (worst[0].lag_p99_us, worst[0].cpu_busy, worst[0].steal),
+            (70, Some(0.2), Some(0.3))
+        );
     }
 }

@@ -13,17 +13,39 @@ const SCENARIO: &str = "name: t\nseed: 7\n";
 fn shard_summary(index: u32, count: u32, histogram: &Histogram<u64>, live: &[i64]) -> ShardSummary {
     let mut summary = Summary::from_totals("t", "http://127.0.0.1:9", &Totals::default());
     let metric = Metric::Connect.name().to_owned();
-    summary.metrics.insert(metric.clone(), LatencySummary::from_histogram(histogram, 10.0));
-    summary.histograms.insert(metric.clone(), encoded::encode(histogram));
-    summary.service.insert(metric.clone(), LatencySummary::from_histogram(histogram, 10.0));
-    summary.service_histograms.insert(metric, encoded::encode(histogram));
+    summary.metrics.insert(
+        metric.clone(),
+        LatencySummary::from_histogram(histogram, 10.0),
+    );
+    summary
+        .histograms
+        .insert(metric.clone(), encoded::encode(histogram));
+    summary.service.insert(
+        metric.clone(),
+        LatencySummary::from_histogram(histogram, 10.0),
+    );
+    summary
+        .service_histograms
+        .insert(metric, encoded::encode(histogram));
     summary.duration_seconds = 10.0;
-    summary.counters.insert(Counter::VisitorsStarted.name().into(), u64::from(index) + 10);
+    summary.counters.insert(
+        Counter::VisitorsStarted.name().into(),
+        u64::from(index) + 10,
+    );
     summary.visitors.started = u64::from(index) + 10;
     summary.errors.insert("connect".into(), 1);
-    summary.timeline = live.iter().map(|&visitors_live| Second { visitors_live, ..Second::default() }).collect();
+    summary.timeline = live
+        .iter()
+        .map(|&visitors_live| Second {
+            visitors_live,
+            ..Second::default()
+        })
+        .collect();
     summary.shard = Some(ShardInfo::new(Shard { index, count }, SCENARIO, 7));
-    ShardSummary { file: format!("shard-{index}/summary.json").into(), summary }
+    ShardSummary {
+        file: format!("shard-{index}/summary.json").into(),
+        summary,
+    }
 }
 
 /// A known set of samples split over 3 shards: the merged percentiles, count, mean, min and max
@@ -35,17 +57,29 @@ fn merged_latencies_equal_the_single_histogram_exactly() {
     let mut parts = vec![new_histogram(); 3];
     for i in 0..30_000u64 {
         // Long-tailed, and the tail on one shard only: averaging percentiles would miss it.
-        let value =
-            if i % 3 == 2 && i % 100 == 2 { rng.random_range(50_000..2_000_000) } else { rng.random_range(100..5_000) };
+        let value = if i % 3 == 2 && i % 100 == 2 {
+            rng.random_range(50_000..2_000_000)
+        } else {
+            rng.random_range(100..5_000)
+        };
         single.record(value).unwrap();
         parts[(i % 3) as usize].record(value).unwrap();
     }
-    let shards = (0..3).map(|k| shard_summary(k, 3, &parts[k as usize], &[])).collect();
+    let shards = (0..3)
+        .map(|k| shard_summary(k, 3, &parts[k as usize], &[]))
+        .collect();
     let merged = merge(shards).unwrap();
     let expected = LatencySummary::from_histogram(&single, 10.0);
     assert_eq!(merged.summary.metrics[Metric::Connect.name()], expected);
-    assert_eq!(merged.summary.service[Metric::Connect.name()], expected, "service times merge exactly too");
-    assert_eq!(encoded::decode(&merged.summary.histograms[Metric::Connect.name()]).unwrap(), single);
+    assert_eq!(
+        merged.summary.service[Metric::Connect.name()],
+        expected,
+        "service times merge exactly too"
+    );
+    assert_eq!(
+        encoded::decode(&merged.summary.histograms[Metric::Connect.name()]).unwrap(),
+        single
+    );
     assert!(merged.missing.is_empty());
 }
 
@@ -56,9 +90,16 @@ fn merged_latencies_equal_the_single_histogram_exactly() {
 fn merged_behaviors_equal_their_single_histograms_exactly() {
     let mut rng = SmallRng::seed_from_u64(7);
     let (mut browser, mut mobile) = (new_histogram(), new_histogram());
-    let mut parts = [[new_histogram(), new_histogram()], [new_histogram(), new_histogram()]];
+    let mut parts = [
+        [new_histogram(), new_histogram()],
+        [new_histogram(), new_histogram()],
+    ];
     for i in 0..20_000u64 {
-        let value = if i % 97 == 0 { rng.random_range(100_000..3_000_000) } else { rng.random_range(50..9_000) };
+        let value = if i % 97 == 0 {
+            rng.random_range(100_000..3_000_000)
+        } else {
+            rng.random_range(50..9_000)
+        };
         // mobile runs on shard 1 only; browser on both, its tail on shard 0.
         let (single, shard, behavior) = match i % 4 {
             0 => (&mut mobile, 1, 1),
@@ -84,8 +125,16 @@ fn merged_behaviors_equal_their_single_histograms_exactly() {
     let merged = merge(shards).unwrap().summary;
     for (name, single) in [("browser", &browser), ("mobile", &mobile)] {
         let set = &merged.behaviors[name];
-        assert_eq!(set.metrics[Metric::PresenceAck.name()], LatencySummary::from_histogram(single, 10.0), "{name}");
-        assert_eq!(&encoded::decode(&set.histograms[Metric::PresenceAck.name()]).unwrap(), single, "{name}");
+        assert_eq!(
+            set.metrics[Metric::PresenceAck.name()],
+            LatencySummary::from_histogram(single, 10.0),
+            "{name}"
+        );
+        assert_eq!(
+            &encoded::decode(&set.histograms[Metric::PresenceAck.name()]).unwrap(),
+            single,
+            "{name}"
+        );
     }
     let plan = crate::scenario::from_str(
         "name: t\nduration: 10s\nload: { stages: [{ hold: 10s }] }\nbehaviors: [{ name: browser, steps: [connect] }, \
@@ -93,7 +142,9 @@ fn merged_behaviors_equal_their_single_histograms_exactly() {
         "t.yaml",
     )
     .unwrap();
-    let judged = crate::report::threshold::evaluate(&plan.thresholds, &merged, &[]).pop().unwrap();
+    let judged = crate::report::threshold::evaluate(&plan.thresholds, &merged, &[])
+        .pop()
+        .unwrap();
     assert_eq!(judged.value, Some(mobile.value_at_quantile(0.99) as f64));
 }
 
@@ -101,24 +152,50 @@ fn merged_behaviors_equal_their_single_histograms_exactly() {
 fn a_bad_behavior_histogram_names_its_field() {
     let mut shard = shard_summary(0, 1, &new_histogram(), &[]);
     let mut set = LatencySet::default();
-    set.histograms.insert("connect".into(), "not base64!".into());
+    set.histograms
+        .insert("connect".into(), "not base64!".into());
     shard.summary.behaviors.insert("mobile".into(), set);
     let err = merge(vec![shard]).err().unwrap().to_string();
-    assert!(err.starts_with("shard-0/summary.json: field `behaviors.mobile.histograms.connect`: not base64"), "{err}");
+    assert!(
+        err.starts_with(
+            "shard-0/summary.json: field `behaviors.mobile.histograms.connect`: not base64"
+        ),
+        "{err}"
+    );
 }
 
 #[test]
 fn counters_add_up_and_the_peak_is_that_of_the_summed_timeline() {
     let histogram = new_histogram();
-    let mut shards = vec![shard_summary(0, 2, &histogram, &[1, 5, 2]), shard_summary(1, 2, &histogram, &[4, 1, 1])];
+    let mut shards = vec![
+        shard_summary(0, 2, &histogram, &[1, 5, 2]),
+        shard_summary(1, 2, &histogram, &[4, 1, 1]),
+    ];
     shards[1].summary.target = "http://127.0.0.1:10".into();
     let merged = merge(shards).unwrap().summary;
     assert_eq!(merged.target, "http://127.0.0.1:9, http://127.0.0.1:10");
     assert_eq!(merged.counters[Counter::VisitorsStarted.name()], 10 + 11);
     assert_eq!(merged.errors["connect"], 2);
-    assert_eq!(merged.timeline.iter().map(|s| s.visitors_live).collect::<Vec<_>>(), vec![5, 6, 3]);
-    assert_eq!(merged.visitors.peak, 6, "the peak of the sums, not the sum of the peaks (9)");
-    assert_eq!(merged.shards.iter().map(|row| row.visitors).collect::<Vec<_>>(), vec![10, 11]);
+    assert_eq!(
+        merged
+            .timeline
+            .iter()
+            .map(|s| s.visitors_live)
+            .collect::<Vec<_>>(),
+        vec![5, 6, 3]
+    );
+    assert_eq!(
+        merged.visitors.peak, 6,
+        "the peak of the sums, not the sum of the peaks (9)"
+    );
+    assert_eq!(
+        merged
+            .shards
+            .iter()
+            .map(|row| row.visitors)
+            .collect::<Vec<_>>(),
+        vec![10, 11]
+    );
     assert!(merged.shard.is_none() && merged.outcome.is_none());
 }
 
@@ -127,14 +204,25 @@ fn counters_add_up_and_the_peak_is_that_of_the_summed_timeline() {
 #[test]
 fn the_sessions_opened_span_is_the_earliest_first_to_the_latest_last() {
     let histogram = new_histogram();
-    let mut shards = vec![shard_summary(0, 2, &histogram, &[]), shard_summary(1, 2, &histogram, &[])];
+    let mut shards = vec![
+        shard_summary(0, 2, &histogram, &[]),
+        shard_summary(1, 2, &histogram, &[]),
+    ];
     for (shard, span, opened) in [(0, [0.01, 2.5], 600), (1, [0.02, 3.01], 900)] {
         shards[shard].summary.visitors.sessions_opened_s = Some(span);
-        shards[shard].summary.counters.insert(Counter::SessionsOpened.name().into(), opened);
+        shards[shard]
+            .summary
+            .counters
+            .insert(Counter::SessionsOpened.name().into(), opened);
     }
     let merged = merge(shards).unwrap().summary;
     assert_eq!(merged.visitors.sessions_opened_s, Some([0.01, 3.01]));
-    assert_eq!(merged.visitors.opening_rate(merged.counters[Counter::SessionsOpened.name()]), Some(500.0));
+    assert_eq!(
+        merged
+            .visitors
+            .opening_rate(merged.counters[Counter::SessionsOpened.name()]),
+        Some(500.0)
+    );
 }
 
 #[test]
@@ -142,23 +230,61 @@ fn shards_of_other_runs_and_shards_twice_are_refused_and_missing_ones_named() {
     let histogram = new_histogram();
     let mut other_seed = shard_summary(1, 3, &histogram, &[]);
     other_seed.summary.shard.as_mut().unwrap().seed = 8;
-    let err = merge(vec![shard_summary(0, 3, &histogram, &[]), other_seed]).err().unwrap();
-    assert!(matches!(err, MergeError::Mismatch { field: "shard.seed", .. }), "{err}");
-    assert!(err.to_string().contains("shard-1/summary.json: field `shard.seed` is 8"), "{err}");
+    let err = merge(vec![shard_summary(0, 3, &histogram, &[]), other_seed])
+        .err()
+        .unwrap();
+    assert!(
+        matches!(
+            err,
+            MergeError::Mismatch {
+                field: "shard.seed",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("shard-1/summary.json: field `shard.seed` is 8"),
+        "{err}"
+    );
 
     let mut other_text = shard_summary(1, 3, &histogram, &[]);
     other_text.summary.shard = Some(ShardInfo::new(Shard { index: 1, count: 3 }, "name: u\n", 7));
-    let err = merge(vec![shard_summary(0, 3, &histogram, &[]), other_text]).err().unwrap();
-    assert!(matches!(err, MergeError::Mismatch { field: "shard.scenario_hash", .. }), "{err}");
+    let err = merge(vec![shard_summary(0, 3, &histogram, &[]), other_text])
+        .err()
+        .unwrap();
+    assert!(
+        matches!(
+            err,
+            MergeError::Mismatch {
+                field: "shard.scenario_hash",
+                ..
+            }
+        ),
+        "{err}"
+    );
 
-    let err = merge(vec![shard_summary(1, 3, &histogram, &[]), shard_summary(1, 3, &histogram, &[])]).err().unwrap();
+    let err = merge(vec![
+        shard_summary(1, 3, &histogram, &[]),
+        shard_summary(1, 3, &histogram, &[]),
+    ])
+    .err()
+    .unwrap();
     assert!(matches!(err, MergeError::Twice { index: 1, .. }), "{err}");
 
     let mut whole = shard_summary(0, 1, &histogram, &[]);
     whole.summary.shard = None;
-    assert!(matches!(merge(vec![whole]), Err(MergeError::NotAShard { .. })));
+    assert!(matches!(
+        merge(vec![whole]),
+        Err(MergeError::NotAShard { .. })
+    ));
 
-    let merged = merge(vec![shard_summary(0, 3, &histogram, &[]), shard_summary(2, 3, &histogram, &[])]).unwrap();
+    let merged = merge(vec![
+        shard_summary(0, 3, &histogram, &[]),
+        shard_summary(2, 3, &histogram, &[]),
+    ])
+    .unwrap();
     assert_eq!(merged.missing, vec![1]);
     assert!(!merged.summary.shards[1].present);
 }
@@ -181,15 +307,23 @@ fn shards_of_two_runs_are_refused_naming_the_earlier() {
         shard
     };
     let (now, earlier) = (of_run(0, at(44)), of_run(1, at(0)));
-    let (now_id, earlier_id) = (now.summary.run_id.clone().unwrap(), earlier.summary.run_id.clone().unwrap());
+    let (now_id, earlier_id) = (
+        now.summary.run_id.clone().unwrap(),
+        earlier.summary.run_id.clone().unwrap(),
+    );
     let err = merge(vec![now, earlier]).err().unwrap();
     assert!(matches!(err, MergeError::OtherRun { .. }), "{err}");
     let text = err.to_string();
     assert!(
-        text.starts_with(&format!("shard-1/summary.json is of run {earlier_id} (started 2026-12-01T17:00:00")),
+        text.starts_with(&format!(
+            "shard-1/summary.json is of run {earlier_id} (started 2026-12-01T17:00:00"
+        )),
         "{text}"
     );
-    assert!(text.contains(&format!("shard-0/summary.json is of run {now_id}")), "{text}");
+    assert!(
+        text.contains(&format!("shard-0/summary.json is of run {now_id}")),
+        "{text}"
+    );
     assert!(
         text.ends_with("shard-1/summary.json started earlier (left over from a previous run in a reused directory?)")
     );
@@ -198,20 +332,40 @@ fn shards_of_two_runs_are_refused_naming_the_earlier() {
     let (mut now, mut earlier) = (of_run(0, at(44)), of_run(1, at(0)));
     (now.summary.run_id, earlier.summary.run_id) = (Some(given.clone()), Some(given));
     let err = merge(vec![now, earlier]).err().unwrap();
-    assert!(matches!(err, MergeError::Mismatch { field: "shard.start_at", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            MergeError::Mismatch {
+                field: "shard.start_at",
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_missing_shard_makes_the_verdict_incomplete_unless_the_merge_is_partial() {
     use crate::report::verdict::{decide, Ending};
     let histogram = new_histogram();
-    let mut summary =
-        merge(vec![shard_summary(0, 3, &histogram, &[]), shard_summary(2, 3, &histogram, &[])]).unwrap().summary;
+    let mut summary = merge(vec![
+        shard_summary(0, 3, &histogram, &[]),
+        shard_summary(2, 3, &histogram, &[]),
+    ])
+    .unwrap()
+    .summary;
     let verdict = decide(&summary, &Ending::default());
     assert_eq!((verdict.status, verdict.exit_code), (Status::Incomplete, 3));
-    assert!(verdict.reason.starts_with("no summary from shard 1 of 3"), "{}", verdict.reason);
+    assert!(
+        verdict.reason.starts_with("no summary from shard 1 of 3"),
+        "{}",
+        verdict.reason
+    );
     summary.partial = true;
-    assert_ne!(decide(&summary, &Ending::default()).status, Status::Incomplete);
+    assert_ne!(
+        decide(&summary, &Ending::default()).status,
+        Status::Incomplete
+    );
 }
 
 #[test]
@@ -222,8 +376,17 @@ fn the_harness_is_trusted_only_if_every_shard_was() {
         cores: 2,
         cpu_saturated_share: 0.0,
         peak_rss_bytes: 1 << 20,
-        scheduling_lag: LagSummary { unit: "us".into(), p99: lag, max: lag },
-        verdict: if reasons.is_empty() { "trusted" } else { "harness_limited" }.into(),
+        scheduling_lag: LagSummary {
+            unit: "us".into(),
+            p99: lag,
+            max: lag,
+        },
+        verdict: if reasons.is_empty() {
+            "trusted"
+        } else {
+            "harness_limited"
+        }
+        .into(),
         trusted: reasons.is_empty(),
         reasons: reasons.iter().map(|reason| (*reason).to_owned()).collect(),
         intervals: 10,
@@ -232,7 +395,10 @@ fn the_harness_is_trusted_only_if_every_shard_was() {
         neighbours: None,
     };
     let histogram = new_histogram();
-    let mut shards = vec![shard_summary(0, 2, &histogram, &[]), shard_summary(1, 2, &histogram, &[])];
+    let mut shards = vec![
+        shard_summary(0, 2, &histogram, &[]),
+        shard_summary(1, 2, &histogram, &[]),
+    ];
     shards[0].summary.harness = Some(harness(1.5, 900, &[]));
     shards[1].summary.harness = Some(harness(2.0, 15_000, &["scheduling lag p99 15 ms"]));
     let merged = merge(shards).unwrap().summary.harness.unwrap();
@@ -241,15 +407,27 @@ fn the_harness_is_trusted_only_if_every_shard_was() {
     assert!(!merged.trusted, "one limited shard limits the whole run");
     assert_eq!(
         (merged.verdict.as_str(), merged.reasons),
-        ("harness_limited", vec!["shard 1: scheduling lag p99 15 ms".to_owned()])
+        (
+            "harness_limited",
+            vec!["shard 1: scheduling lag p99 15 ms".to_owned()]
+        )
     );
 }
 
 #[test]
 fn the_server_s_resources_come_from_the_shard_that_scraped_them() {
     let histogram = new_histogram();
-    let mut shards = vec![shard_summary(0, 2, &histogram, &[]), shard_summary(1, 2, &histogram, &[])];
-    let scraped = crate::measure::server_resources::ServerResources { scrapes: 9, ..Default::default() };
+    let mut shards = vec![
+        shard_summary(0, 2, &histogram, &[]),
+        shard_summary(1, 2, &histogram, &[]),
+    ];
+    let scraped = crate::measure::server_resources::ServerResources {
+        scrapes: 9,
+        ..Default::default()
+    };
     shards[0].summary.server_resources = Some(scraped.clone());
-    assert_eq!(merge(shards).unwrap().summary.server_resources, Some(scraped));
+    assert_eq!(
+        merge(shards).unwrap().summary.server_resources,
+        Some(scraped)
+    );
 }

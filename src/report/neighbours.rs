@@ -70,13 +70,27 @@ pub fn local_server_cores(target: &str, resources: Option<&ServerResources>) -> 
     if target.starts_with("embedded") {
         return 0.0;
     }
-    let Some(resources) = resources.filter(|r| is_loopback_url(&r.url)) else { return 0.0 };
-    resources.processes.values().filter_map(|process| process.cpu.map(|cpu| cpu.mean)).sum()
+    let Some(resources) = resources.filter(|r| is_loopback_url(&r.url)) else {
+        return 0.0;
+    };
+    resources
+        .processes
+        .values()
+        .filter_map(|process| process.cpu.map(|cpu| cpu.mean))
+        .sum()
 }
 
 fn is_loopback_url(url: &str) -> bool {
-    let host = url.parse::<http::Uri>().ok().and_then(|uri| uri.host().map(str::to_owned)).unwrap_or_default();
-    host == "localhost" || host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    let host = url
+        .parse::<http::Uri>()
+        .ok()
+        .and_then(|uri| uri.host().map(str::to_owned))
+        .unwrap_or_default();
+    host == "localhost"
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -107,23 +121,36 @@ mod tests {
 
         let busy = Neighbours::of(&[second(0.4, 0.4, 0.0), second(0.4, 1.0, 0.0)], 2).unwrap();
         assert!((busy.cores - 0.6).abs() < 1e-9, "{busy:?}");
-        let reason = busy.disturbance(0.0).expect("a neighbour's build disturbs the comparison");
+        let reason = busy
+            .disturbance(0.0)
+            .expect("a neighbour's build disturbs the comparison");
         assert!(reason.contains("0.60 cores"), "{reason}");
         // The same CPU spent by the target's own process beside the harness is no neighbour.
         assert_eq!(busy.disturbance(0.5), None);
 
         let stolen = Neighbours::of(&[second(0.4, 0.4, 0.2)], 2).unwrap();
-        assert!(stolen.disturbance(0.0).is_some_and(|r| r.contains("host steal 20%")));
+        assert!(stolen
+            .disturbance(0.0)
+            .is_some_and(|r| r.contains("host steal 20%")));
 
-        let no_proc = HealthSecond { machine: None, ..second(0.4, 0.0, 0.0) };
+        let no_proc = HealthSecond {
+            machine: None,
+            ..second(0.4, 0.0, 0.0)
+        };
         assert_eq!(Neighbours::of(&[no_proc], 2), None);
     }
 
     #[test]
     fn only_a_server_of_its_own_on_this_machine_counts_as_the_targets_cpu() {
         let resources = |url: &str| {
-            let cpu = Some(CpuFigures { mean: 0.5, ..CpuFigures::default() });
-            let process = ProcessResources { cpu, ..ProcessResources::default() };
+            let cpu = Some(CpuFigures {
+                mean: 0.5,
+                ..CpuFigures::default()
+            });
+            let process = ProcessResources {
+                cpu,
+                ..ProcessResources::default()
+            };
             ServerResources {
                 url: url.into(),
                 processes: [("s".to_owned(), process)].into(),
@@ -131,11 +158,24 @@ mod tests {
             }
         };
         let url = "http://127.0.0.1:7300";
-        assert_eq!(local_server_cores(url, Some(&resources("http://127.0.0.1:7300/metrics"))), 0.5);
-        assert_eq!(local_server_cores(url, Some(&resources("http://localhost:7300/metrics"))), 0.5);
-        assert_eq!(local_server_cores(url, Some(&resources("http://10.0.0.7:7300/metrics"))), 0.0);
+        assert_eq!(
+            local_server_cores(url, Some(&resources("http://127.0.0.1:7300/metrics"))),
+            0.5
+        );
+        assert_eq!(
+            local_server_cores(url, Some(&resources("http://localhost:7300/metrics"))),
+            0.5
+        );
+        assert_eq!(
+            local_server_cores(url, Some(&resources("http://10.0.0.7:7300/metrics"))),
+            0.0
+        );
         assert_eq!(local_server_cores(url, None), 0.0);
         let embedded = resources("http://127.0.0.1:41000/metrics");
-        assert_eq!(local_server_cores("embedded (3 instances)", Some(&embedded)), 0.0, "its CPU is ours");
+        assert_eq!(
+            local_server_cores("embedded (3 instances)", Some(&embedded)),
+            0.0,
+            "its CPU is ours"
+        );
     }
 }

@@ -33,7 +33,8 @@ pub const Z: f64 = 1.96;
 
 /// The samples `stat` needs to be judged by default; `None` for `max`, which never is.
 pub fn min_samples(stat: CompareStat) -> Option<u64> {
-    stat.quantile().map(|q| (SAMPLES_ABOVE / (1.0 - q)).round() as u64)
+    stat.quantile()
+        .map(|q| (SAMPLES_ABOVE / (1.0 - q)).round() as u64)
 }
 
 /// The confidence interval of `stat` in `histogram`, as factors of its value (`(0.95, 1.04)`:
@@ -75,9 +76,15 @@ mod tests {
         };
         let (low, high) = interval(&uniform(1_000), CompareStat::P50).unwrap();
         let (low_more, high_more) = interval(&uniform(100_000), CompareStat::P50).unwrap();
-        assert!(low < low_more && high > high_more, "({low}, {high}) vs ({low_more}, {high_more})");
+        assert!(
+            low < low_more && high > high_more,
+            "({low}, {high}) vs ({low_more}, {high_more})"
+        );
         // 1,000 samples counted as 100: p50 ± 1.96 * sqrt(0.25 / 100) = ±0.098 of the range.
-        assert!((low - 0.935).abs() < 0.01 && (high - 1.065).abs() < 0.01, "({low}, {high})");
+        assert!(
+            (low - 0.935).abs() < 0.01 && (high - 1.065).abs() < 0.01,
+            "({low}, {high})"
+        );
         assert_eq!(interval(&uniform(1_000), CompareStat::Max), None);
         assert_eq!(interval(&new_histogram(), CompareStat::P50), None);
     }

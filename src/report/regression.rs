@@ -23,9 +23,18 @@ pub fn results(comparison: &Comparison) -> Vec<BaselineResult> {
         let regressed = row.regressed();
         let detail = match (row.baseline, row.current) {
             (Some(b), Some(c)) if regressed => {
-                let tolerance = row.tolerance.map_or_else(|| "off".to_owned(), |t| t.to_string());
-                let noise = row.noise.map_or_else(String::new, |noise| format!(", noise ±{:.1}%", noise * 100.0));
-                format!("{} {} -> {} (tolerance {tolerance}{noise})", row.stat, micros(b), micros(c))
+                let tolerance = row
+                    .tolerance
+                    .map_or_else(|| "off".to_owned(), |t| t.to_string());
+                let noise = row.noise.map_or_else(String::new, |noise| {
+                    format!(", noise ±{:.1}%", noise * 100.0)
+                });
+                format!(
+                    "{} {} -> {} (tolerance {tolerance}{noise})",
+                    row.stat,
+                    micros(b),
+                    micros(c)
+                )
             }
             _ if regressed => format!("{} missing from this run", row.stat),
             _ => String::new(),
@@ -40,7 +49,11 @@ pub fn results(comparison: &Comparison) -> Vec<BaselineResult> {
                     result.detail.push_str(&detail);
                 }
             }
-            None => results.push(BaselineResult { metric: row.metric.clone(), passed: !regressed, detail }),
+            None => results.push(BaselineResult {
+                metric: row.metric.clone(),
+                passed: !regressed,
+                detail,
+            }),
         }
     }
     results
@@ -69,8 +82,20 @@ mod tests {
             judged_runs: 1,
             rows: vec![
                 row("connect", "p50", Some(100), Some(100), Change::Within),
-                row("presence_ack", "p50", Some(1000), Some(1000), Change::Within),
-                row("presence_ack", "p99", Some(1200), Some(2400), Change::Regressed),
+                row(
+                    "presence_ack",
+                    "p50",
+                    Some(1000),
+                    Some(1000),
+                    Change::Within,
+                ),
+                row(
+                    "presence_ack",
+                    "p99",
+                    Some(1200),
+                    Some(2400),
+                    Change::Regressed,
+                ),
                 row("presence_ack", "max", Some(5000), None, Change::Missing),
             ],
         };
@@ -78,6 +103,9 @@ mod tests {
         assert_eq!(results.len(), 2);
         assert!(results[0].passed && results[0].detail.is_empty());
         assert!(!results[1].passed);
-        assert_eq!(results[1].detail, "p99 1.20ms -> 2.40ms (tolerance 10%, noise ±3.1%), max missing from this run");
+        assert_eq!(
+            results[1].detail,
+            "p99 1.20ms -> 2.40ms (tolerance 10%, noise ±3.1%), max missing from this run"
+        );
     }
 }

@@ -38,7 +38,10 @@ impl RunId {
     /// The id every shard of one run computes alike: `run-` and 12 hex digits of the FNV-1a
     /// hash of its inputs. The start is taken to the millisecond, as `--start-at` is printed.
     pub fn derive(scenario_hash: &str, seed: u64, shards: u32, start: Option<SystemTime>) -> RunId {
-        let start = start.map_or_else(|| "none".to_owned(), |at| humantime::format_rfc3339_millis(at).to_string());
+        let start = start.map_or_else(
+            || "none".to_owned(),
+            |at| humantime::format_rfc3339_millis(at).to_string(),
+        );
         let hash = fnv1a(&format!("{scenario_hash}/{seed}/{shards}/{start}"));
         RunId(format!("run-{:012x}", hash >> 16))
     }
@@ -94,13 +97,25 @@ mod tests {
         let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_144_400);
         let id = RunId::derive("cbf29ce484222325", 7, 3, Some(start));
         assert_eq!(id, RunId::derive("cbf29ce484222325", 7, 3, Some(start)));
-        assert!(id.as_str().starts_with("run-") && id.as_str().len() == 16, "{id}");
-        assert_eq!(id.as_str().parse::<RunId>().as_ref(), Ok(&id), "a derived id is a valid one");
+        assert!(
+            id.as_str().starts_with("run-") && id.as_str().len() == 16,
+            "{id}"
+        );
+        assert_eq!(
+            id.as_str().parse::<RunId>().as_ref(),
+            Ok(&id),
+            "a derived id is a valid one"
+        );
         let others = [
             RunId::derive("cbf29ce484222326", 7, 3, Some(start)),
             RunId::derive("cbf29ce484222325", 8, 3, Some(start)),
             RunId::derive("cbf29ce484222325", 7, 2, Some(start)),
-            RunId::derive("cbf29ce484222325", 7, 3, Some(start + Duration::from_millis(1))),
+            RunId::derive(
+                "cbf29ce484222325",
+                7,
+                3,
+                Some(start + Duration::from_millis(1)),
+            ),
             RunId::derive("cbf29ce484222325", 7, 3, None),
         ];
         for other in others {
@@ -110,13 +125,21 @@ mod tests {
 
     #[test]
     fn a_given_id_must_be_able_to_name_a_kubernetes_object() {
-        assert_eq!("nightly-42".parse::<RunId>().map(String::from), Ok("nightly-42".to_owned()));
+        assert_eq!(
+            "nightly-42".parse::<RunId>().map(String::from),
+            Ok("nightly-42".to_owned())
+        );
         assert_eq!("".parse::<RunId>(), Err(RunIdError::Length(0)));
         assert_eq!("a".repeat(41).parse::<RunId>(), Err(RunIdError::Length(41)));
         for bad in ["Nightly", "run_1", "-run", "run-", "run/1"] {
-            assert!(matches!(bad.parse::<RunId>(), Err(RunIdError::Characters(_))), "{bad}");
+            assert!(
+                matches!(bad.parse::<RunId>(), Err(RunIdError::Characters(_))),
+                "{bad}"
+            );
         }
-        let err = serde_json::from_str::<RunId>("\"Bad\"").unwrap_err().to_string();
+        let err = serde_json::from_str::<RunId>("\"Bad\"")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("lowercase letters"), "{err}");
     }
 }

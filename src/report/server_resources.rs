@@ -22,14 +22,29 @@ pub fn render(resources: &ServerResources) -> String {
     for (process, figures) in &resources.processes {
         let cpu = figures.cpu.map_or_else(
             || "cpu not measured".to_owned(),
-            |cpu| format!("cpu p99 {:.2} s/s (mean {:.2}, max {:.2})", cpu.p99, cpu.mean, cpu.max),
+            |cpu| {
+                format!(
+                    "cpu p99 {:.2} s/s (mean {:.2}, max {:.2})",
+                    cpu.p99, cpu.mean, cpu.max
+                )
+            },
         );
         let memory = &figures.memory;
         let slope = memory.slope_bytes_per_hour.map_or_else(
             || "slope not measured (too few samples in the steady part)".to_owned(),
-            |slope| format!("slope {:.1} MiB/h from {:.0} s", slope / MIB, resources.steady_from_s),
+            |slope| {
+                format!(
+                    "slope {:.1} MiB/h from {:.0} s",
+                    slope / MIB,
+                    resources.steady_from_s
+                )
+            },
         );
-        let name = if process == WHOLE { "server".to_owned() } else { format!("server process {process}") };
+        let name = if process == WHOLE {
+            "server".to_owned()
+        } else {
+            format!("server process {process}")
+        };
         let _ = writeln!(
             out,
             "{name}: {cpu}, memory {:.1} -> {:.1} MiB (max {:.1}), {slope}",

@@ -12,9 +12,14 @@ pub fn cells(summary: &Summary, row: &ShardRow) -> [String; 6] {
         format!("{}/{}", row.index, summary.shards.len()),
         row.visitors.to_string(),
         row.errors.to_string(),
-        if row.harness.is_empty() { "-".to_owned() } else { row.harness.clone() },
+        if row.harness.is_empty() {
+            "-".to_owned()
+        } else {
+            row.harness.clone()
+        },
         row.status.clone(),
-        row.start_lag_ms.map_or_else(|| "-".to_owned(), |lag| format!("{lag:.1}ms")),
+        row.start_lag_ms
+            .map_or_else(|| "-".to_owned(), |lag| format!("{lag:.1}ms")),
     ]
 }
 
@@ -31,10 +36,16 @@ pub fn render(summary: &Summary) -> String {
     );
     for row in &summary.shards {
         let [shard, visitors, errors, harness, status, lag] = cells(summary, row);
-        let _ = writeln!(out, "{shard:<7} {visitors:>9} {errors:>9} {harness:<17} {status:<16} {lag:>10}");
+        let _ = writeln!(
+            out,
+            "{shard:<7} {visitors:>9} {errors:>9} {harness:<17} {status:<16} {lag:>10}"
+        );
     }
     if summary.partial {
-        let _ = writeln!(out, "partial: judged without the missing shards (--allow-missing)");
+        let _ = writeln!(
+            out,
+            "partial: judged without the missing shards (--allow-missing)"
+        );
     }
     out
 }
@@ -53,16 +64,34 @@ mod tests {
             present,
             visitors: if present { 12 } else { 0 },
             errors: 0,
-            harness: if present { "trusted".into() } else { String::new() },
-            status: if present { "PASS".into() } else { "missing".into() },
+            harness: if present {
+                "trusted".into()
+            } else {
+                String::new()
+            },
+            status: if present {
+                "PASS".into()
+            } else {
+                "missing".into()
+            },
             start_lag_ms: present.then_some(1.25),
         };
         summary.shards = vec![row(0, true), row(1, false)];
         summary.partial = true;
         let text = render(&summary);
-        let rows: Vec<Vec<&str>> = text.lines().map(|line| line.split_whitespace().collect()).collect();
-        assert_eq!(rows[1], ["0/2", "12", "0", "trusted", "PASS", "1.2ms"], "{text}");
+        let rows: Vec<Vec<&str>> = text
+            .lines()
+            .map(|line| line.split_whitespace().collect())
+            .collect();
+        assert_eq!(
+            rows[1],
+            ["0/2", "12", "0", "trusted", "PASS", "1.2ms"],
+            "{text}"
+        );
         assert_eq!(rows[2], ["1/2", "0", "0", "-", "missing", "-"], "{text}");
-        assert!(text.ends_with("partial: judged without the missing shards (--allow-missing)\n"), "{text}");
+        assert!(
+            text.ends_with("partial: judged without the missing shards (--allow-missing)\n"),
+            "{text}"
+        );
     }
 }

@@ -43,11 +43,21 @@ pub struct LatencySummary {
 impl LatencySummary {
     pub fn from_histogram(histogram: &Histogram<u64>, seconds: f64) -> Self {
         let count = histogram.len();
-        let at = |q| if count == 0 { 0 } else { histogram.value_at_quantile(q) };
+        let at = |q| {
+            if count == 0 {
+                0
+            } else {
+                histogram.value_at_quantile(q)
+            }
+        };
         LatencySummary {
             unit: "us".into(),
             count,
-            rate: if seconds > 0.0 { count as f64 / seconds } else { 0.0 },
+            rate: if seconds > 0.0 {
+                count as f64 / seconds
+            } else {
+                0.0
+            },
             min: if count == 0 { 0 } else { histogram.min() },
             mean: if count == 0 { 0.0 } else { histogram.mean() },
             p50: at(0.5),
@@ -181,11 +191,22 @@ pub struct ShardRow {
 impl Summary {
     pub fn from_totals(scenario: &str, target: &str, totals: &Totals) -> Self {
         let seconds = totals.elapsed.as_secs_f64();
-        let latencies = Metric::ALL.iter().map(|metric| (metric.name(), totals.histogram(*metric)));
-        let service = Metric::REQUESTS.iter().filter_map(|metric| Some((metric.name(), totals.service(*metric)?)));
-        let LatencySet { metrics, service, histograms, service_histograms } =
-            LatencySet::new(latencies, service, seconds);
-        let behaviors = totals.behaviors().map(|(name, set)| (name.to_owned(), LatencySet::of(set, seconds))).collect();
+        let latencies = Metric::ALL
+            .iter()
+            .map(|metric| (metric.name(), totals.histogram(*metric)));
+        let service = Metric::REQUESTS
+            .iter()
+            .filter_map(|metric| Some((metric.name(), totals.service(*metric)?)));
+        let LatencySet {
+            metrics,
+            service,
+            histograms,
+            service_histograms,
+        } = LatencySet::new(latencies, service, seconds);
+        let behaviors = totals
+            .behaviors()
+            .map(|(name, set)| (name.to_owned(), LatencySet::of(set, seconds)))
+            .collect();
         Summary {
             schema: SCHEMA_VERSION,
             scenario: scenario.to_owned(),
@@ -197,13 +218,25 @@ impl Summary {
                 started: totals.counter(Counter::VisitorsStarted),
                 completed: totals.counter(Counter::VisitorsCompleted),
                 peak: totals.visitors_peak,
-                sessions_opened_s: totals.openings.map(|(first, last)| [first.as_secs_f64(), last.as_secs_f64()]),
+                sessions_opened_s: totals
+                    .openings
+                    .map(|(first, last)| [first.as_secs_f64(), last.as_secs_f64()]),
             },
             metrics,
             service,
-            counters: Counter::ALL.iter().map(|c| (c.name().to_owned(), totals.counter(*c))).collect(),
-            checks: Check::ALL.iter().map(|c| (c.name().to_owned(), totals.violations(*c))).collect(),
-            errors: totals.errors.iter().map(|(kind, n)| ((*kind).to_owned(), *n)).collect(),
+            counters: Counter::ALL
+                .iter()
+                .map(|c| (c.name().to_owned(), totals.counter(*c)))
+                .collect(),
+            checks: Check::ALL
+                .iter()
+                .map(|c| (c.name().to_owned(), totals.violations(*c)))
+                .collect(),
+            errors: totals
+                .errors
+                .iter()
+                .map(|(kind, n)| ((*kind).to_owned(), *n))
+                .collect(),
             transports: transports::from_totals(totals, seconds),
             thresholds: Vec::new(),
             check_results: Vec::new(),
@@ -236,8 +269,10 @@ impl Summary {
 
     /// Reads a summary.json back.
     pub fn read(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|err| format!("{}: {err}", path.display()))?;
-        serde_json::from_str(&text).map_err(|err| format!("{}: not a presence-bench summary: {err}", path.display()))
+        let text =
+            std::fs::read_to_string(path).map_err(|err| format!("{}: {err}", path.display()))?;
+        serde_json::from_str(&text)
+            .map_err(|err| format!("{}: not a presence-bench summary: {err}", path.display()))
     }
 }
 
@@ -256,14 +291,29 @@ mod tests {
         assert_eq!(summary.count, 1000);
         assert_eq!(summary.rate, 100.0);
         assert_eq!(summary.min, 10);
-        assert!((summary.p50 as i64 - 5000).abs() <= 5, "p50 {}", summary.p50);
-        assert!((summary.p99 as i64 - 9900).abs() <= 10, "p99 {}", summary.p99);
-        assert!((summary.max as i64 - 10000).abs() <= 10, "max {}", summary.max);
+        assert!(
+            (summary.p50 as i64 - 5000).abs() <= 5,
+            "p50 {}",
+            summary.p50
+        );
+        assert!(
+            (summary.p99 as i64 - 9900).abs() <= 10,
+            "p99 {}",
+            summary.p99
+        );
+        assert!(
+            (summary.max as i64 - 10000).abs() <= 10,
+            "max {}",
+            summary.max
+        );
     }
 
     #[test]
     fn empty_histograms_give_zeros() {
         let summary = LatencySummary::from_histogram(&new_histogram(), 0.0);
-        assert_eq!((summary.count, summary.p99, summary.max, summary.rate), (0, 0, 0, 0.0));
+        assert_eq!(
+            (summary.count, summary.p99, summary.max, summary.rate),
+            (0, 0, 0, 0.0)
+        );
     }
 }

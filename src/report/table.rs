@@ -18,10 +18,21 @@ pub fn render(summary: &Summary, comparison: Option<&Comparison>, by_behavior: b
         "scenario {}  target {}  duration {:.1}s",
         summary.scenario, summary.target, summary.duration_seconds
     );
-    let _ = write!(out, "visitors: {} started, {} completed, {} peak concurrent", v.started, v.completed, v.peak);
-    let opened = summary.counters.get(Counter::SessionsOpened.name()).copied().unwrap_or(0);
+    let _ = write!(
+        out,
+        "visitors: {} started, {} completed, {} peak concurrent",
+        v.started, v.completed, v.peak
+    );
+    let opened = summary
+        .counters
+        .get(Counter::SessionsOpened.name())
+        .copied()
+        .unwrap_or(0);
     if let (Some([first, last]), Some(rate)) = (v.sessions_opened_s, v.opening_rate(opened)) {
-        let _ = write!(out, "; sessions opened {opened} in {first:.2}s-{last:.2}s ({rate:.0}/s)");
+        let _ = write!(
+            out,
+            "; sessions opened {opened} in {first:.2}s-{last:.2}s ({rate:.0}/s)"
+        );
     }
     let _ = writeln!(out);
     let _ = writeln!(out);
@@ -45,13 +56,21 @@ pub fn render(summary: &Summary, comparison: Option<&Comparison>, by_behavior: b
     }
     let _ = writeln!(out);
     out.push_str(&super::transports::render(&summary.transports));
-    let counters: Vec<String> = summary.counters.iter().map(|(name, n)| format!("{name} {n}")).collect();
+    let counters: Vec<String> = summary
+        .counters
+        .iter()
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect();
     let _ = writeln!(out, "counters: {}", counters.join(", "));
     out.push_str(&super::drills::render(&summary.drills));
     if summary.errors.is_empty() {
         let _ = writeln!(out, "errors: none");
     } else {
-        let errors: Vec<String> = summary.errors.iter().map(|(kind, n)| format!("{kind} {n}")).collect();
+        let errors: Vec<String> = summary
+            .errors
+            .iter()
+            .map(|(kind, n)| format!("{kind} {n}"))
+            .collect();
         let _ = writeln!(out, "errors: {}", errors.join(", "));
     }
     if let Some(harness) = &summary.harness {
@@ -134,7 +153,10 @@ mod tests {
         let table = render(&summary, None, true);
         assert!(table.contains("\nbehavior browser\n  connect "), "{table}");
         assert!(table.contains("1.50ms"), "{table}");
-        assert!(table.contains("behavior idle\n  (no latency samples)"), "{table}");
+        assert!(
+            table.contains("behavior idle\n  (no latency samples)"),
+            "{table}"
+        );
         summary.behaviors.clear();
         assert_eq!(render(&summary, None, true), render(&summary, None, false));
     }

@@ -57,19 +57,26 @@ const MIB: f64 = 1_048_576.0;
 
 /// Evaluates every threshold against `summary`. A threshold on a check that was not exercised
 /// fails when the scenario set up what it checks (`expected`, see `exercise::expected`).
-pub fn evaluate(thresholds: &[Threshold], summary: &Summary, expected: &[Check]) -> Vec<ThresholdResult> {
+pub fn evaluate(
+    thresholds: &[Threshold],
+    summary: &Summary,
+    expected: &[Check],
+) -> Vec<ThresholdResult> {
     thresholds
         .iter()
         .map(|threshold| {
             let value = match &threshold.behavior {
-                Some(behavior) => measure_behavior(summary, behavior, &threshold.subject, threshold.stat),
+                Some(behavior) => {
+                    measure_behavior(summary, behavior, &threshold.subject, threshold.stat)
+                }
                 None => measure(summary, &threshold.subject, threshold.stat),
             };
             let exercised = match &threshold.subject {
                 Subject::Check(check) => exercise::exercised(summary, *check),
                 _ => value.is_some(),
             };
-            let required = matches!(&threshold.subject, Subject::Check(check) if expected.contains(check));
+            let required =
+                matches!(&threshold.subject, Subject::Check(check) if expected.contains(check));
             ThresholdResult {
                 name: threshold.name.clone(),
                 behavior: threshold.behavior.clone(),
@@ -77,7 +84,8 @@ pub fn evaluate(thresholds: &[Threshold], summary: &Summary, expected: &[Check])
                 value,
                 unit: threshold.stat.unit(&threshold.subject).to_string(),
                 exercised,
-                passed: value.is_some_and(|v| threshold.op.holds(v, threshold.bound)) && (exercised || !required),
+                passed: value.is_some_and(|v| threshold.op.holds(v, threshold.bound))
+                    && (exercised || !required),
             }
         })
         .collect()
@@ -85,28 +93,47 @@ pub fn evaluate(thresholds: &[Threshold], summary: &Summary, expected: &[Check])
 
 /// The first abortable threshold that fails, `elapsed` into the run, once its delay is over.
 /// A statistic without samples yet is not a reason to abort: samples may still come.
-pub fn abort_reason(thresholds: &[Threshold], summary: &Summary, elapsed: Duration) -> Option<String> {
-    thresholds.iter().filter(|t| t.abort_after.is_some_and(|delay| elapsed >= delay)).find_map(|threshold| {
-        // Mid-run, a check not exercised yet may still be: only measured failures abort.
-        let result = evaluate(std::slice::from_ref(threshold), summary, &[]).pop()?;
-        (result.value.is_some() && !result.passed).then(|| {
-            format!(
-                "aborted at {:.1}s: threshold {} \"{}\" failed, measured {}",
-                elapsed.as_secs_f64(),
-                result.name,
-                result.expression,
-                result.shown_value()
-            )
+pub fn abort_reason(
+    thresholds: &[Threshold],
+    summary: &Summary,
+    elapsed: Duration,
+) -> Option<String> {
+    thresholds
+        .iter()
+        .filter(|t| t.abort_after.is_some_and(|delay| elapsed >= delay))
+        .find_map(|threshold| {
+            // Mid-run, a check not exercised yet may still be: only measured failures abort.
+            let result = evaluate(std::slice::from_ref(threshold), summary, &[]).pop()?;
+            (result.value.is_some() && !result.passed).then(|| {
+                format!(
+                    "aborted at {:.1}s: threshold {} \"{}\" failed, measured {}",
+                    elapsed.as_secs_f64(),
+                    result.name,
+                    result.expression,
+                    result.shown_value()
+                )
+            })
         })
-    })
 }
 
 /// The value of `stat` of a latency metric in one behavior's figures. A behavior without
 /// samples of the metric has nothing to judge, whatever the statistic: `count == 0` on it
 /// would pass for a behavior that never ran (a mistyped weight), so it is not exercised.
-fn measure_behavior(summary: &Summary, behavior: &str, subject: &Subject, stat: Stat) -> Option<f64> {
-    let Subject::Metric(metric) = subject else { return None };
-    summary.behaviors.get(behavior)?.metrics.get(metric.name()).and_then(|m| statistic(m, stat))
+fn measure_behavior(
+    summary: &Summary,
+    behavior: &str,
+    subject: &Subject,
+    stat: Stat,
+) -> Option<f64> {
+    let Subject::Metric(metric) = subject else {
+        return None;
+    };
+    summary
+        .behaviors
+        .get(behavior)?
+        .metrics
+        .get(metric.name())
+        .and_then(|m| statistic(m, stat))
 }
 
 /// A latency's statistic; `None` for `slope`, which validation keeps to the server's memory.
@@ -138,10 +165,14 @@ fn measure(summary: &Summary, subject: &Subject, stat: Stat) -> Option<f64> {
         Subject::Check(check) => summary.checks.get(check.name()).copied().unwrap_or(0),
         Subject::Errors => summary.errors.values().sum(),
         Subject::ErrorKind(kind) => summary.errors.get(kind.as_str()).copied().unwrap_or(0),
-        Subject::ServerMemory | Subject::ServerCpu => return server_resource(summary, subject, stat),
+        Subject::ServerMemory | Subject::ServerCpu => {
+            return server_resource(summary, subject, stat)
+        }
     };
     match stat.unit(subject) {
-        Unit::PerSecond if summary.duration_seconds > 0.0 => Some(count as f64 / summary.duration_seconds),
+        Unit::PerSecond if summary.duration_seconds > 0.0 => {
+            Some(count as f64 / summary.duration_seconds)
+        }
         Unit::PerSecond => Some(0.0),
         _ => Some(count as f64),
     }
@@ -200,19 +231,33 @@ mod tests {
         let text = format!(
             "name: t\nduration: 10s\nload: {{ stages: [{{ hold: 10s }}] }}\nbehaviors: [{{ name: a, steps: [connect] }}]\nthresholds:\n{section}"
         );
-        crate::scenario::from_str(&text, "t.yaml").unwrap().thresholds
+        crate::scenario::from_str(&text, "t.yaml")
+            .unwrap()
+            .thresholds
     }
 
     fn outcomes(section: &str) -> Vec<(Option<f64>, bool)> {
-        evaluate(&thresholds(section), &summary(), &[]).into_iter().map(|r| (r.value, r.passed)).collect()
+        evaluate(&thresholds(section), &summary(), &[])
+            .into_iter()
+            .map(|r| (r.value, r.passed))
+            .collect()
     }
 
     #[test]
     fn latency_statistics_compare_in_microseconds() {
         let got = outcomes("  presence_ack: [\"p99 < 25ms\", \"p99 < 20ms\", \"p99 <= 20ms\", \"max < 50ms\", \"mean < 1ms\", \"p99.9 >= 40ms\", \"p50 == 500us\"]\n");
-        let values = [20_000.0, 20_000.0, 20_000.0, 90_000.0, 900.5, 40_000.0, 500.0];
+        let values = [
+            20_000.0, 20_000.0, 20_000.0, 90_000.0, 900.5, 40_000.0, 500.0,
+        ];
         let passed = [true, false, true, false, true, true, true];
-        assert_eq!(got, values.iter().zip(passed).map(|(v, p)| (Some(*v), p)).collect::<Vec<_>>());
+        assert_eq!(
+            got,
+            values
+                .iter()
+                .zip(passed)
+                .map(|(v, p)| (Some(*v), p))
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]
@@ -228,22 +273,38 @@ mod tests {
             (0.0, true),
             (2.0, true),
         ];
-        assert_eq!(got, want.iter().map(|(v, p)| (Some(*v), *p)).collect::<Vec<_>>());
+        assert_eq!(
+            got,
+            want.iter().map(|(v, p)| (Some(*v), *p)).collect::<Vec<_>>()
+        );
     }
 
     #[test]
     fn a_latency_without_samples_fails_but_counts_zero() {
-        assert_eq!(outcomes("  blur: [\"p99 < 1s\", \"count == 0\"]\n"), vec![(None, false), (Some(0.0), true)]);
+        assert_eq!(
+            outcomes("  blur: [\"p99 < 1s\", \"count == 0\"]\n"),
+            vec![(None, false), (Some(0.0), true)]
+        );
     }
 
     #[test]
     fn a_threshold_on_a_check_that_saw_nothing_is_not_exercised() {
         let t = thresholds("  signals_lost: [\"count <= 1\"]\n");
         let free = evaluate(&t, &summary(), &[]).pop().unwrap();
-        assert_eq!((free.exercised, free.passed), (false, true), "no agents: shown, not failed");
+        assert_eq!(
+            (free.exercised, free.passed),
+            (false, true),
+            "no agents: shown, not failed"
+        );
         assert_eq!(free.shown_value(), "0 (not exercised)");
-        let required = evaluate(&t, &summary(), &[Check::SignalsLost]).pop().unwrap();
-        assert_eq!((required.exercised, required.passed), (false, false), "agents should have signalled");
+        let required = evaluate(&t, &summary(), &[Check::SignalsLost])
+            .pop()
+            .unwrap();
+        assert_eq!(
+            (required.exercised, required.passed),
+            (false, false),
+            "agents should have signalled"
+        );
         let mut sent = summary();
         sent.counters.insert("signals_sent".into(), 5);
         let held = evaluate(&t, &sent, &[Check::SignalsLost]).pop().unwrap();
@@ -255,13 +316,24 @@ mod tests {
         let text = "name: t\nduration: 10s\nload: { stages: [{ hold: 10s }] }\nbehaviors: [{ name: a, steps: [connect] }, \
              { name: b, steps: [connect] }]\nthresholds:\n  presence_ack{behavior:a}: [\"p99 < 25ms\", \"count == 0\"]\n  \
              presence_ack{behavior:b}: [\"count == 0\", \"p99 < 1s\"]\n";
-        let thresholds = crate::scenario::from_str(text, "t.yaml").unwrap().thresholds;
+        let thresholds = crate::scenario::from_str(text, "t.yaml")
+            .unwrap()
+            .thresholds;
         let mut s = summary();
         let mut a = crate::report::latency_set::LatencySet::default();
-        a.metrics.insert("presence_ack".into(), LatencySummary { p99: 30_000, ..s.metrics["presence_ack"].clone() });
+        a.metrics.insert(
+            "presence_ack".into(),
+            LatencySummary {
+                p99: 30_000,
+                ..s.metrics["presence_ack"].clone()
+            },
+        );
         s.behaviors.insert("a".into(), a);
         let results = evaluate(&thresholds, &s, &[]);
-        let got: Vec<_> = results.iter().map(|r| (r.value, r.exercised, r.passed)).collect();
+        let got: Vec<_> = results
+            .iter()
+            .map(|r| (r.value, r.exercised, r.passed))
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -280,7 +352,11 @@ mod tests {
     fn aborts_wait_for_their_delay_and_for_samples() {
         let t = thresholds("  presence_ack: [{ threshold: \"p99 < 1ms\", abort_on_fail: true, delay_abort_eval: 5s }, \"max < 1ms\"]\n  blur: [{ threshold: \"p99 < 1ms\", abort_on_fail: true }]\n");
         let s = summary();
-        assert_eq!(abort_reason(&t, &s, Duration::from_secs(4)), None, "before the delay; blur has no samples");
+        assert_eq!(
+            abort_reason(&t, &s, Duration::from_secs(4)),
+            None,
+            "before the delay; blur has no samples"
+        );
         assert_eq!(
             abort_reason(&t, &s, Duration::from_secs(5)).as_deref(),
             Some("aborted at 5.0s: threshold presence_ack \"p99 < 1ms\" failed, measured 20.00ms")

@@ -58,11 +58,20 @@ impl TimelineRow {
             sessions_opened: count(Counter::SessionsOpened),
             sessions_lost: count(Counter::SessionsLost),
             reconnects: count(Counter::Reconnects),
-            errors: interval.errors.iter().map(|(kind, n)| ((*kind).to_owned(), *n)).collect(),
+            errors: interval
+                .errors
+                .iter()
+                .map(|(kind, n)| ((*kind).to_owned(), *n))
+                .collect(),
             p99_us: Metric::ALL
                 .iter()
                 .filter(|metric| !interval.histograms[metric.index()].is_empty())
-                .map(|metric| (metric.name().to_owned(), interval.histograms[metric.index()].value_at_quantile(0.99)))
+                .map(|metric| {
+                    (
+                        metric.name().to_owned(),
+                        interval.histograms[metric.index()].value_at_quantile(0.99),
+                    )
+                })
                 .collect(),
         }
     }
@@ -101,13 +110,16 @@ pub async fn write(
             (None, received) => received,
             (pending, None) => pending,
         };
-        let Some(interval) = pending.take_if(|interval| ended || interval.length + EPSILON >= every) else {
+        let Some(interval) =
+            pending.take_if(|interval| ended || interval.length + EPSILON >= every)
+        else {
             if ended {
                 break;
             }
             continue;
         };
-        let row = serde_json::to_string(&TimelineRow::from_interval(&interval, run)).map_err(std::io::Error::other)?;
+        let row = serde_json::to_string(&TimelineRow::from_interval(&interval, run))
+            .map_err(std::io::Error::other)?;
         for output in &mut outputs {
             writeln!(output, "{row}")?;
         }
@@ -175,7 +187,8 @@ mod tests {
 
     #[tokio::test]
     async fn each_interval_becomes_a_row_and_goes_on_to_the_log() {
-        let dir = std::env::temp_dir().join(format!("presence-bench-timeline-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("presence-bench-timeline-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("timeline.jsonl");
         let (tx, rx) = mpsc::channel(2);
@@ -184,25 +197,52 @@ mod tests {
         interval.counters[Counter::MessagesSent.index()] = 40;
         interval.errors.insert("reply_timeout", 2);
         interval.visitors_live = 12;
-        interval.histograms[Metric::PresenceAck.index()].record(1500).unwrap();
+        interval.histograms[Metric::PresenceAck.index()]
+            .record(1500)
+            .unwrap();
         tx.send(interval).await.unwrap();
         drop(tx);
         let run: RunId = "nightly-7".parse().unwrap();
         let every = Duration::from_secs(1);
-        assert_eq!(write(vec![row_file(&path).unwrap()], rx, Some(next), every, Some(&run)).await.unwrap(), 1);
-        assert_eq!(passed.recv().await.unwrap().visitors_live, 12, "the interval log gets it too");
+        assert_eq!(
+            write(
+                vec![row_file(&path).unwrap()],
+                rx,
+                Some(next),
+                every,
+                Some(&run)
+            )
+            .await
+            .unwrap(),
+            1
+        );
+        assert_eq!(
+            passed.recv().await.unwrap().visitors_live,
+            12,
+            "the interval log gets it too"
+        );
         let text = std::fs::read_to_string(&path).unwrap();
         let row: TimelineRow = serde_json::from_str(text.trim_end()).unwrap();
-        assert_eq!((row.t_s, row.visitors, row.messages_sent_per_s), (3.0, 12, 80.0));
+        assert_eq!(
+            (row.t_s, row.visitors, row.messages_sent_per_s),
+            (3.0, 12, 80.0)
+        );
         assert_eq!(row.run_id, Some(run), "every row names the run");
         assert_eq!(row.errors.get("reply_timeout"), Some(&2));
-        assert!((row.p99_us["presence_ack"] as i64 - 1500).abs() <= 2, "{:?}", row.p99_us);
+        assert!(
+            (row.p99_us["presence_ack"] as i64 - 1500).abs() <= 2,
+            "{:?}",
+            row.p99_us
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[tokio::test]
     async fn intervals_are_folded_into_rows_of_the_chosen_length() {
-        let dir = std::env::temp_dir().join(format!("presence-bench-timeline-every-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!(
+            "presence-bench-timeline-every-{}",
+            std::process::id()
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("timeline.jsonl");
         let (tx, rx) = mpsc::channel(16);
@@ -212,20 +252,42 @@ mod tests {
             interval.counters[Counter::SessionsOpened.index()] = 1;
             interval.errors.insert("reply_timeout", 1);
             interval.visitors_live = second as i64;
-            interval.histograms[Metric::PresenceAck.index()].record(1000 * (second + 1)).unwrap();
+            interval.histograms[Metric::PresenceAck.index()]
+                .record(1000 * (second + 1))
+                .unwrap();
             tx.send(interval).await.unwrap();
         }
         drop(tx);
-        let rows = write(vec![row_file(&path).unwrap()], rx, Some(next), Duration::from_secs(3), None).await.unwrap();
+        let rows = write(
+            vec![row_file(&path).unwrap()],
+            rx,
+            Some(next),
+            Duration::from_secs(3),
+            None,
+        )
+        .await
+        .unwrap();
         assert_eq!(rows, 3, "two rows of 3 s and the last second alone");
         let text = std::fs::read_to_string(&path).unwrap();
-        let rows: Vec<TimelineRow> = text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
-        let spans: Vec<(f64, f64, u64, i64)> =
-            rows.iter().map(|row| (row.t_s, row.length_s, row.sessions_opened, row.visitors)).collect();
-        assert_eq!(spans, [(0.0, 3.0, 3, 2), (3.0, 3.0, 3, 5), (6.0, 1.0, 1, 6)]);
+        let rows: Vec<TimelineRow> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        let spans: Vec<(f64, f64, u64, i64)> = rows
+            .iter()
+            .map(|row| (row.t_s, row.length_s, row.sessions_opened, row.visitors))
+            .collect();
+        assert_eq!(
+            spans,
+            [(0.0, 3.0, 3, 2), (3.0, 3.0, 3, 5), (6.0, 1.0, 1, 6)]
+        );
         assert_eq!(rows[1].errors.get("reply_timeout"), Some(&3));
         let logged = passed.recv().await.unwrap();
-        assert_eq!(logged.histograms[Metric::PresenceAck.index()].len(), 3, "the log gets the folded interval");
+        assert_eq!(
+            logged.histograms[Metric::PresenceAck.index()].len(),
+            3,
+            "the log gets the folded interval"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

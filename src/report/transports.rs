@@ -38,19 +38,32 @@ struct Parts {
 
 impl Parts {
     fn summary(&self, seconds: f64) -> TransportSummary {
-        let named = || self.histograms.iter().map(|(name, histogram)| (name.clone(), histogram));
+        let named = || {
+            self.histograms
+                .iter()
+                .map(|(name, histogram)| (name.clone(), histogram))
+        };
         TransportSummary {
             visitors: self.visitors,
             sessions_opened: self.sessions_opened,
             errors: self.errors,
-            metrics: named().map(|(name, h)| (name, LatencySummary::from_histogram(h, seconds))).collect(),
-            histograms: named().map(|(name, h)| (name, encoded::encode(h))).collect(),
+            metrics: named()
+                .map(|(name, h)| (name, LatencySummary::from_histogram(h, seconds)))
+                .collect(),
+            histograms: named()
+                .map(|(name, h)| (name, encoded::encode(h)))
+                .collect(),
         }
     }
 
     fn add(&mut self, name: &str, histogram: &Histogram<u64>) {
-        let total = self.histograms.entry(name.to_owned()).or_insert_with(new_histogram);
-        total.add(histogram).expect("auto-resizing histograms take any value");
+        let total = self
+            .histograms
+            .entry(name.to_owned())
+            .or_insert_with(new_histogram);
+        total
+            .add(histogram)
+            .expect("auto-resizing histograms take any value");
     }
 }
 
@@ -68,9 +81,15 @@ pub fn from_totals(totals: &Totals, seconds: f64) -> BTreeMap<String, TransportS
     }
     for ((transport, metric), histogram) in &totals.by_transport {
         debug_assert!(by_transport::SPLIT.contains(metric));
-        parts.entry(transport).or_default().add(metric.name(), histogram);
+        parts
+            .entry(transport)
+            .or_default()
+            .add(metric.name(), histogram);
     }
-    parts.iter().map(|(transport, part)| ((*transport).to_owned(), part.summary(seconds))).collect()
+    parts
+        .iter()
+        .map(|(transport, part)| ((*transport).to_owned(), part.summary(seconds)))
+        .collect()
 }
 
 /// A histogram of a shard's split that could not be read: which shard (its position), and
@@ -90,19 +109,30 @@ pub fn merge<'a>(
             part.sessions_opened += summary.sessions_opened;
             part.errors += summary.errors;
             for (metric, text) in &summary.histograms {
-                let histogram = encoded::decode(text).map_err(|err| (index, format!("{transport}.{metric}"), err))?;
+                let histogram = encoded::decode(text)
+                    .map_err(|err| (index, format!("{transport}.{metric}"), err))?;
                 part.add(metric, &histogram);
             }
         }
     }
-    Ok(parts.iter().map(|(transport, part)| (transport.clone(), part.summary(seconds))).collect())
+    Ok(parts
+        .iter()
+        .map(|(transport, part)| (transport.clone(), part.summary(seconds)))
+        .collect())
 }
 
 /// The latency columns of a transport's row: connect p50 and p99, presence_ack p50 and p99;
 /// `-` for a metric it has no samples of. The HTML report shows the same.
 pub fn latencies(t: &TransportSummary) -> [String; 4] {
-    let at = |metric: &str, p: fn(&LatencySummary) -> u64| t.metrics.get(metric).map_or("-".into(), |m| micros(p(m)));
-    [at("connect", |m| m.p50), at("connect", |m| m.p99), at("presence_ack", |m| m.p50), at("presence_ack", |m| m.p99)]
+    let at = |metric: &str, p: fn(&LatencySummary) -> u64| {
+        t.metrics.get(metric).map_or("-".into(), |m| micros(p(m)))
+    };
+    [
+        at("connect", |m| m.p50),
+        at("connect", |m| m.p99),
+        at("presence_ack", |m| m.p50),
+        at("presence_ack", |m| m.p99),
+    ]
 }
 
 /// The table's section: one row per transport, shown when a run used more than one.
@@ -114,7 +144,14 @@ pub fn render(split: &BTreeMap<String, TransportSummary>) -> String {
     let _ = writeln!(
         out,
         "{:<14} {:>8} {:>9} {:>7} {:>12} {:>12} {:>12} {:>12}",
-        "transport", "visitors", "sessions", "errors", "connect p50", "connect p99", "ack p50", "ack p99"
+        "transport",
+        "visitors",
+        "sessions",
+        "errors",
+        "connect p50",
+        "connect p99",
+        "ack p50",
+        "ack p99"
     );
     for (name, t) in split {
         let [connect_p50, connect_p99, ack_p50, ack_p99] = latencies(t);
@@ -157,12 +194,30 @@ mod tests {
         let split = recorded().await;
         assert_eq!(split.keys().collect::<Vec<_>>(), ["sockjs", "xhr_polling"]);
         let (sockjs, polling) = (&split["sockjs"], &split["xhr_polling"]);
-        assert_eq!((sockjs.visitors, sockjs.errors, polling.visitors, polling.errors), (2, 2, 1, 1));
+        assert_eq!(
+            (
+                sockjs.visitors,
+                sockjs.errors,
+                polling.visitors,
+                polling.errors
+            ),
+            (2, 2, 1, 1)
+        );
         assert_eq!(sockjs.metrics["presence_ack"].count, 2);
         assert!(polling.metrics["presence_ack"].p50 >= 40_000);
-        assert!(!sockjs.metrics.contains_key("blur"), "only the split metrics");
+        assert!(
+            !sockjs.metrics.contains_key("blur"),
+            "only the split metrics"
+        );
         let table = render(&split);
-        assert!(table.lines().nth(2).unwrap().starts_with("xhr_polling           1"), "{table}");
+        assert!(
+            table
+                .lines()
+                .nth(2)
+                .unwrap()
+                .starts_with("xhr_polling           1"),
+            "{table}"
+        );
     }
 
     #[tokio::test]
@@ -171,9 +226,16 @@ mod tests {
         let merged = merge([&split, &split].into_iter(), 1.0).unwrap();
         assert_eq!(merged["sockjs"].visitors, 4);
         assert_eq!(merged["sockjs"].metrics["presence_ack"].count, 4);
-        assert_eq!(merged["xhr_polling"].metrics["presence_ack"].p50, split["xhr_polling"].metrics["presence_ack"].p50);
+        assert_eq!(
+            merged["xhr_polling"].metrics["presence_ack"].p50,
+            split["xhr_polling"].metrics["presence_ack"].p50
+        );
         let mut broken = split.clone();
-        broken.get_mut("sockjs").unwrap().histograms.insert("connect".into(), "not base64!".into());
+        broken
+            .get_mut("sockjs")
+            .unwrap()
+            .histograms
+            .insert("connect".into(), "not base64!".into());
         let (index, at, _) = merge([&split, &broken].into_iter(), 1.0).unwrap_err();
         assert_eq!((index, at.as_str()), (1, "sockjs.connect"));
     }

@@ -84,7 +84,11 @@ pub struct Verdict {
 
 impl Verdict {
     pub fn new(status: Status, reason: impl Into<String>) -> Self {
-        Verdict { status, reason: reason.into(), exit_code: status.exit_code() }
+        Verdict {
+            status,
+            reason: reason.into(),
+            exit_code: status.exit_code(),
+        }
     }
 
     /// The table's last line, without the newline: `verdict: PASS`, `verdict: FAIL (why)`.
@@ -123,7 +127,10 @@ pub fn judge(summary: &mut Summary, rules: &Rules, ending: &Ending) -> Verdict {
     if ending.target_down.is_none() {
         summary.thresholds = threshold::evaluate(rules.thresholds, summary, rules.expected);
         summary.check_results = exercise::judge(summary, rules.expected);
-        summary.baseline = rules.comparison.map(regression::results).unwrap_or_default();
+        summary.baseline = rules
+            .comparison
+            .map(regression::results)
+            .unwrap_or_default();
     }
     let verdict = decide(summary, ending);
     summary.outcome = Some(verdict.clone());
@@ -158,9 +165,16 @@ pub fn decide(summary: &Summary, ending: &Ending) -> Verdict {
     // the bottleneck, and a neighbour's work when other processes took the machine's CPU (a
     // busy CI runner): regressions alone are then no verdict against the server, while a lost
     // signal or an error is one whatever the harness's and the machine's state.
-    if !failed.is_empty() && failed.iter().all(|failure| matches!(failure, Failure::Regression { .. })) {
+    if !failed.is_empty()
+        && failed
+            .iter()
+            .all(|failure| matches!(failure, Failure::Regression { .. }))
+    {
         if let Some(why) = limits.clone().or_else(|| busy_machine(summary)) {
-            let reason = format!("{why}; the comparison with the baseline is not judged ({})", list(&failed));
+            let reason = format!(
+                "{why}; the comparison with the baseline is not judged ({})",
+                list(&failed)
+            );
             return Verdict::new(Status::HarnessLimited, reason);
         }
     }
@@ -175,11 +189,17 @@ pub fn decide(summary: &Summary, ending: &Ending) -> Verdict {
         .drills
         .iter()
         .filter_map(|e| {
-            e.action.as_ref().filter(|a| !a.ok).map(|a| format!("{} at {:.1}s: {}", e.kind, e.at_s, a.detail))
+            e.action
+                .as_ref()
+                .filter(|a| !a.ok)
+                .map(|a| format!("{} at {:.1}s: {}", e.kind, e.at_s, a.detail))
         })
         .collect();
     if !drills.is_empty() {
-        return Verdict::new(Status::DrillFailed, format!("drill action failed: {}", drills.join("; ")));
+        return Verdict::new(
+            Status::DrillFailed,
+            format!("drill action failed: {}", drills.join("; ")),
+        );
     }
     if let Some(reason) = limits {
         return Verdict::new(Status::HarnessLimited, reason);
@@ -190,7 +210,10 @@ pub fn decide(summary: &Summary, ending: &Ending) -> Verdict {
 /// Why the machine was too busy with other work for a comparison with a baseline, if it was.
 fn busy_machine(summary: &Summary) -> Option<String> {
     let neighbours = summary.harness.as_ref()?.neighbours?;
-    neighbours.disturbance(neighbours::local_server_cores(&summary.target, summary.server_resources.as_ref()))
+    neighbours.disturbance(neighbours::local_server_cores(
+        &summary.target,
+        summary.server_resources.as_ref(),
+    ))
 }
 
 /// At most this many failures are named in a reason; the table lists them all.
@@ -206,8 +229,12 @@ fn list(failed: &[Failure]) -> String {
 
 /// A merged run whose shards did not all report, unless the merge was allowed to be partial.
 fn missing_shards(summary: &Summary) -> Option<String> {
-    let missing: Vec<String> =
-        summary.shards.iter().filter(|row| !row.present).map(|row| row.index.to_string()).collect();
+    let missing: Vec<String> = summary
+        .shards
+        .iter()
+        .filter(|row| !row.present)
+        .map(|row| row.index.to_string())
+        .collect();
     if missing.is_empty() || summary.partial {
         return None;
     }
@@ -225,9 +252,20 @@ fn no_session(summary: &Summary) -> Option<String> {
     if count(Counter::VisitorsStarted) == 0 || count(Counter::SessionsOpened) > 0 {
         return None;
     }
-    let errors: Vec<String> = summary.errors.iter().map(|(kind, n)| format!("{n} {kind}{}", hint(kind))).collect();
-    let errors = if errors.is_empty() { "no error recorded".to_owned() } else { errors.join(", ") };
-    Some(format!("no session could be opened on {}: {errors}", summary.target))
+    let errors: Vec<String> = summary
+        .errors
+        .iter()
+        .map(|(kind, n)| format!("{n} {kind}{}", hint(kind)))
+        .collect();
+    let errors = if errors.is_empty() {
+        "no error recorded".to_owned()
+    } else {
+        errors.join(", ")
+    };
+    Some(format!(
+        "no session could be opened on {}: {errors}",
+        summary.target
+    ))
 }
 
 /// What an error kind met at session opening says about the target.
@@ -275,7 +313,11 @@ mod tests {
             cores: 2,
             cpu_saturated_share: 0.5,
             peak_rss_bytes: 0,
-            scheduling_lag: LagSummary { unit: "us".into(), p99: 0, max: 0 },
+            scheduling_lag: LagSummary {
+                unit: "us".into(),
+                p99: 0,
+                max: 0,
+            },
             verdict: "harness_limited".into(),
             trusted: false,
             reasons: vec!["CPU saturated".into()],
@@ -289,24 +331,50 @@ mod tests {
     #[test]
     fn every_ending_has_its_status_code_and_line() {
         let clean = Ending::default();
-        assert_eq!(status(&summary(), &clean), (Status::Passed, 0, "verdict: PASS".into()));
+        assert_eq!(
+            status(&summary(), &clean),
+            (Status::Passed, 0, "verdict: PASS".into())
+        );
 
         let mut s = summary();
         s.errors.insert("reply_timeout".into(), 4);
-        assert_eq!(status(&s, &clean), (Status::Failed, 1, "verdict: FAIL (4 reply_timeout errors)".into()));
+        assert_eq!(
+            status(&s, &clean),
+            (
+                Status::Failed,
+                1,
+                "verdict: FAIL (4 reply_timeout errors)".into()
+            )
+        );
 
         let mut s = summary();
         s.aborted = Some("aborted at 2.0s: threshold presence_ack \"p99 < 1ms\" failed".into());
-        let interrupted = Ending { interrupted: true, target_down: None };
+        let interrupted = Ending {
+            interrupted: true,
+            target_down: None,
+        };
         let (code, line) = (status(&s, &interrupted).1, status(&s, &interrupted).2);
-        assert_eq!((status(&s, &interrupted).0, code), (Status::Aborted, 1), "an abort is a failed threshold");
-        assert!(line.starts_with("verdict: ABORTED (aborted at 2.0s"), "{line}");
+        assert_eq!(
+            (status(&s, &interrupted).0, code),
+            (Status::Aborted, 1),
+            "an abort is a failed threshold"
+        );
+        assert!(
+            line.starts_with("verdict: ABORTED (aborted at 2.0s"),
+            "{line}"
+        );
 
         let (st, code, line) = status(&summary(), &interrupted);
         assert_eq!((st, code), (Status::Interrupted, 3));
-        assert_eq!(line, "verdict: INTERRUPTED (stopped before its end; the report covers what ran)");
+        assert_eq!(
+            line,
+            "verdict: INTERRUPTED (stopped before its end; the report covers what ran)"
+        );
 
-        let down = Ending { interrupted: false, target_down: Some("target down: cannot connect".into()) };
+        let down = Ending {
+            interrupted: false,
+            target_down: Some("target down: cannot connect".into()),
+        };
         assert_eq!(status(&summary(), &down).0, Status::TargetDown);
 
         let mut s = summary();
@@ -329,7 +397,14 @@ mod tests {
 
         let mut s = summary();
         s.harness = Some(harness_limited());
-        assert_eq!(status(&s, &clean), (Status::HarnessLimited, 3, "verdict: HARNESS-LIMITED (CPU saturated)".into()));
+        assert_eq!(
+            status(&s, &clean),
+            (
+                Status::HarnessLimited,
+                3,
+                "verdict: HARNESS-LIMITED (CPU saturated)".into()
+            )
+        );
     }
 
     #[test]
@@ -343,9 +418,16 @@ mod tests {
         s.drills.push(serde_json::from_str(event).unwrap());
         let (st, code, line) = status(&s, &Ending::default());
         assert_eq!((st, code), (Status::DrillFailed, 3));
-        assert_eq!(line, "verdict: DRILL FAILED (drill action failed: kill at 2.0s: HTTP 500)");
-        s.drills[0].action =
-            Some(ActionResult { ok: true, detail: "HTTP 200".into(), duration_ms: 3.0, servers: vec![] });
+        assert_eq!(
+            line,
+            "verdict: DRILL FAILED (drill action failed: kill at 2.0s: HTTP 500)"
+        );
+        s.drills[0].action = Some(ActionResult {
+            ok: true,
+            detail: "HTTP 200".into(),
+            duration_ms: 3.0,
+            servers: vec![],
+        });
         assert_eq!(status(&s, &Ending::default()).0, Status::Passed);
     }
 
@@ -356,7 +438,10 @@ mod tests {
         s.errors.insert("timeout".into(), 1);
         let (st, code, line) = status(&s, &Ending::default());
         assert_eq!((st, code), (Status::Failed, 1));
-        assert!(line.ends_with("the harness was limited too, latencies include its own delays)"), "{line}");
+        assert!(
+            line.ends_with("the harness was limited too, latencies include its own delays)"),
+            "{line}"
+        );
     }
 
     #[test]
@@ -367,7 +452,10 @@ mod tests {
         s.baseline.push(serde_json::from_str(regressed).unwrap());
         let (st, code, line) = status(&s, &Ending::default());
         assert_eq!((st, code), (Status::HarnessLimited, 3), "{line}");
-        assert!(line.contains("not judged (presence_ack regressed: p50 228us -> 356us)"), "{line}");
+        assert!(
+            line.contains("not judged (presence_ack regressed: p50 228us -> 356us)"),
+            "{line}"
+        );
         s.errors.insert("timeout".into(), 1);
         assert_eq!(status(&s, &Ending::default()).0, Status::Failed);
         // A trusted run's regression is a failure.
@@ -378,7 +466,10 @@ mod tests {
 
     #[test]
     fn regressions_while_the_machine_was_busy_with_other_work_are_no_verdict() {
-        let busy = Some(neighbours::Neighbours { cores: 1.2, steal: 0.0 });
+        let busy = Some(neighbours::Neighbours {
+            cores: 1.2,
+            steal: 0.0,
+        });
         let trusted = HarnessSummary {
             verdict: "trusted".into(),
             trusted: true,
@@ -392,15 +483,24 @@ mod tests {
         s.baseline.push(serde_json::from_str(regressed).unwrap());
         let (st, code, line) = status(&s, &Ending::default());
         assert_eq!((st, code), (Status::HarnessLimited, 3), "{line}");
-        assert!(line.contains("other processes kept 1.20 cores busy"), "{line}");
-        assert!(line.contains("not judged (presence_ack regressed"), "{line}");
+        assert!(
+            line.contains("other processes kept 1.20 cores busy"),
+            "{line}"
+        );
+        assert!(
+            line.contains("not judged (presence_ack regressed"),
+            "{line}"
+        );
         // An error is a failure on any machine.
         s.errors.insert("timeout".into(), 1);
         assert_eq!(status(&s, &Ending::default()).0, Status::Failed);
         // A quiet machine's regression is a failure; a busy machine's pass is a pass.
         let mut s = summary();
         s.harness = Some(HarnessSummary {
-            neighbours: Some(neighbours::Neighbours { cores: 0.05, steal: 0.0 }),
+            neighbours: Some(neighbours::Neighbours {
+                cores: 0.05,
+                steal: 0.0,
+            }),
             ..trusted.clone()
         });
         s.baseline.push(serde_json::from_str(regressed).unwrap());
@@ -416,7 +516,10 @@ mod tests {
         assert_eq!(s.outcome, None, "a summary without outcome reads");
         s.outcome = Some(Verdict::new(Status::TargetDown, "refused"));
         let json = serde_json::to_value(&s).unwrap();
-        assert_eq!(json["outcome"], serde_json::json!({"status": "target_down", "reason": "refused", "exit_code": 3}));
+        assert_eq!(
+            json["outcome"],
+            serde_json::json!({"status": "target_down", "reason": "refused", "exit_code": 3})
+        );
         let back: Summary = serde_json::from_value(json).unwrap();
         assert_eq!(back, s);
     }

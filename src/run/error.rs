@@ -50,7 +50,10 @@ pub enum RunError {
 impl RunError {
     /// Wrong input (exit 2), as opposed to a run that could not be carried out (exit 3).
     pub fn is_invalid_input(&self) -> bool {
-        matches!(self, RunError::Unwritable { .. } | RunError::Baseline(_) | RunError::Invalid(_))
+        matches!(
+            self,
+            RunError::Unwritable { .. } | RunError::Baseline(_) | RunError::Invalid(_)
+        )
     }
 
     pub(crate) fn unwritable(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunError {

@@ -20,7 +20,10 @@ use crate::scenario::MetricsExport;
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     #[error("cannot listen for metrics on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// A serving endpoint and the exporter the run feeds.
@@ -38,12 +41,27 @@ pub async fn start(
     run: &str,
     shard: Option<u32>,
 ) -> Result<(Endpoint, Exporter), ExportError> {
-    let exporter = Exporter::labelled(Some(run), shard).with_transports(Transport::ALL.map(Transport::name));
+    let exporter =
+        Exporter::labelled(Some(run), shard).with_transports(Transport::ALL.map(Transport::name));
     let shutdown = CancellationToken::new();
-    let (addr, task) = serve(exporter.scrape(), settings.listen, shutdown.clone(), Bounds::default()).await?;
+    let (addr, task) = serve(
+        exporter.scrape(),
+        settings.listen,
+        shutdown.clone(),
+        Bounds::default(),
+    )
+    .await?;
     eprintln!("metrics: serving http://{addr}/metrics");
     eprintln!("metrics: every series labelled run=\"{run}\"");
-    Ok((Endpoint { addr, linger: settings.linger, shutdown, task }, exporter))
+    Ok((
+        Endpoint {
+            addr,
+            linger: settings.linger,
+            shutdown,
+            task,
+        },
+        exporter,
+    ))
 }
 
 /// Serves `GET /metrics` on `addr` (port 0 picks a free one) until `stop`; answers the
@@ -55,13 +73,25 @@ async fn serve(
     stop: CancellationToken,
     bounds: Bounds,
 ) -> Result<(SocketAddr, JoinHandle<()>), ExportError> {
-    let listener = TcpListener::bind(addr).await.map_err(|source| ExportError::Bind { addr, source })?;
-    let bound = listener.local_addr().map_err(|source| ExportError::Bind { addr, source })?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ExportError::Bind { addr, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| ExportError::Bind { addr, source })?;
     let router = Router::new().route(
         "/metrics",
         get(move || {
             let scrape = scrape.clone();
-            async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], scrape.render()) }
+            async move {
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    scrape.render(),
+                )
+            }
         }),
     );
     let task = tokio::spawn(http_server::serve(listener, router, stop, bounds));
@@ -101,21 +131,42 @@ mod tests {
     #[test]
     fn a_run_id_is_the_name_and_the_start_to_the_second() {
         let start = SystemTime::UNIX_EPOCH + Duration::from_millis(1_796_144_400_250);
-        assert_eq!(run_id("autoscale-drill", start), "autoscale-drill@2026-12-01T17:00:00Z");
+        assert_eq!(
+            run_id("autoscale-drill", start),
+            "autoscale-drill@2026-12-01T17:00:00Z"
+        );
         // To the second: the id does not carry the milliseconds of the start.
-        assert_eq!(run_id("autoscale-drill", start), run_id("autoscale-drill", start + Duration::from_millis(500)));
+        assert_eq!(
+            run_id("autoscale-drill", start),
+            run_id("autoscale-drill", start + Duration::from_millis(500))
+        );
     }
 
     #[tokio::test]
     async fn the_endpoint_stops_within_its_grace_with_a_scraper_stuck_mid_request() {
         use tokio::io::AsyncWriteExt;
         let stop = CancellationToken::new();
-        let bounds = Bounds { header_read_timeout: Duration::from_secs(3600), grace: Duration::from_millis(200) };
-        let (addr, task) =
-            serve(Exporter::new().scrape(), "127.0.0.1:0".parse().unwrap(), stop.clone(), bounds).await.unwrap();
+        let bounds = Bounds {
+            header_read_timeout: Duration::from_secs(3600),
+            grace: Duration::from_millis(200),
+        };
+        let (addr, task) = serve(
+            Exporter::new().scrape(),
+            "127.0.0.1:0".parse().unwrap(),
+            stop.clone(),
+            bounds,
+        )
+        .await
+        .unwrap();
         let mut stuck = tokio::net::TcpStream::connect(addr).await.unwrap();
-        stuck.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        stuck
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
         stop.cancel();
-        tokio::time::timeout(Duration::from_secs(5), task).await.expect("the endpoint stops").unwrap();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the endpoint stops")
+            .unwrap();
     }
 }

@@ -16,7 +16,9 @@ use crate::report::compare::{check_baseline_fits, overall_tolerance, Comparison}
 use crate::report::summary::SCHEMA_VERSION;
 use crate::report::verdict::{self, Ending, Rules, Verdict};
 use crate::report::{exercise, junit, table, threshold, Summary};
-use crate::scenario::{parse_assignment, CompareTolerances, Plan, Setting, Threshold, Tolerance, ToleranceKey};
+use crate::scenario::{
+    parse_assignment, CompareTolerances, Plan, Setting, Threshold, Tolerance, ToleranceKey,
+};
 
 /// The path that means standard output.
 const STDOUT: &str = "-";
@@ -62,7 +64,11 @@ pub struct Gate {
 impl Gate {
     /// What `plan` says about its own verdict; `run` and `merge` judge by the same.
     pub fn of(plan: &Plan) -> Gate {
-        Gate { thresholds: plan.thresholds.clone(), compare: plan.compare.clone(), expected: exercise::expected(plan) }
+        Gate {
+            thresholds: plan.thresholds.clone(),
+            compare: plan.compare.clone(),
+            expected: exercise::expected(plan),
+        }
     }
 }
 
@@ -77,13 +83,20 @@ pub fn compare(
     overrides: &[(ToleranceKey, Setting)],
 ) -> Comparison {
     let tolerances = scenario.clone().with(overrides);
-    Comparison::of_median(baseline, current, &tolerances, overall_tolerance(max_regression, scenario))
+    Comparison::of_median(
+        baseline,
+        current,
+        &tolerances,
+        overall_tolerance(max_regression, scenario),
+    )
 }
 
 /// Reads the baseline before the run, so a wrong path is invalid input, not a wasted run.
 /// A baseline of another scenario or schema is refused here too, unless allowed.
 pub fn read_baseline(args: &GateOptions, scenario: &str) -> Result<Option<Baseline>, RunError> {
-    let Some(path) = args.baseline.as_deref() else { return Ok(None) };
+    let Some(path) = args.baseline.as_deref() else {
+        return Ok(None);
+    };
     let baseline = Baseline::read(path).map_err(RunError::Baseline)?;
     if !args.allow_different_scenarios {
         for run in &baseline.runs {
@@ -105,10 +118,26 @@ pub struct AbortWatch {
 impl AbortWatch {
     /// A watch over the abortable ones among `thresholds` (`None` when there are none), and
     /// where the reason of an abort will be.
-    pub fn new(thresholds: &[Threshold], stop: CancellationToken) -> Option<(AbortWatch, Arc<OnceLock<String>>)> {
-        let thresholds: Vec<_> = thresholds.iter().filter(|t| t.abort_after.is_some()).cloned().collect();
+    pub fn new(
+        thresholds: &[Threshold],
+        stop: CancellationToken,
+    ) -> Option<(AbortWatch, Arc<OnceLock<String>>)> {
+        let thresholds: Vec<_> = thresholds
+            .iter()
+            .filter(|t| t.abort_after.is_some())
+            .cloned()
+            .collect();
         let reason = Arc::new(OnceLock::new());
-        (!thresholds.is_empty()).then(|| (AbortWatch { thresholds, stop, reason: reason.clone() }, reason))
+        (!thresholds.is_empty()).then(|| {
+            (
+                AbortWatch {
+                    thresholds,
+                    stop,
+                    reason: reason.clone(),
+                },
+                reason,
+            )
+        })
     }
 }
 
@@ -119,7 +148,9 @@ impl IntervalObserver for AbortWatch {
         if self.reason.get().is_none() && !snapshot.last {
             let totals = snapshot.totals();
             let summary = Summary::from_totals("", "", &totals);
-            if let Some(reason) = threshold::abort_reason(&self.thresholds, &summary, totals.elapsed) {
+            if let Some(reason) =
+                threshold::abort_reason(&self.thresholds, &summary, totals.elapsed)
+            {
                 eprintln!("stopping: {reason}");
                 self.stop.cancel();
                 let _ = self.reason.set(reason);
@@ -139,9 +170,19 @@ pub fn judge(
     ending: &Ending,
 ) -> Verdict {
     let comparison = baseline.map(|baseline| {
-        compare(baseline, std::slice::from_ref(summary), &gate.compare, args.max_regression, &args.tolerances)
+        compare(
+            baseline,
+            std::slice::from_ref(summary),
+            &gate.compare,
+            args.max_regression,
+            &args.tolerances,
+        )
     });
-    let rules = Rules { thresholds: &gate.thresholds, expected: &gate.expected, comparison: comparison.as_ref() };
+    let rules = Rules {
+        thresholds: &gate.thresholds,
+        expected: &gate.expected,
+        comparison: comparison.as_ref(),
+    };
     let verdict = verdict::judge(summary, &rules, ending);
     let report = table::render(summary, comparison.as_ref(), args.by_behavior);
     if args.summary_json.as_deref() == Some(Path::new(STDOUT)) {
@@ -157,12 +198,27 @@ pub fn judge(
 pub fn check_writable(out: Option<&Path>, args: &GateOptions) -> Result<(), RunError> {
     let mut files: Vec<PathBuf> = Vec::new();
     if let Some(out) = out {
-        std::fs::create_dir_all(out)
-            .map_err(RunError::unwritable(format!("--out {}: cannot create the directory", out.display())))?;
-        files.extend(["summary.json", "latency.hlog", "timeline.jsonl", "health.jsonl"].map(|name| out.join(name)));
+        std::fs::create_dir_all(out).map_err(RunError::unwritable(format!(
+            "--out {}: cannot create the directory",
+            out.display()
+        )))?;
+        files.extend(
+            [
+                "summary.json",
+                "latency.hlog",
+                "timeline.jsonl",
+                "health.jsonl",
+            ]
+            .map(|name| out.join(name)),
+        );
     }
     files.extend(args.junit.iter().cloned());
-    files.extend(args.summary_json.iter().filter(|path| path.as_path() != Path::new(STDOUT)).cloned());
+    files.extend(
+        args.summary_json
+            .iter()
+            .filter(|path| path.as_path() != Path::new(STDOUT))
+            .cloned(),
+    );
     files.iter().try_for_each(|path| check_file(path))
 }
 
@@ -179,7 +235,10 @@ pub fn check_file(path: &Path) -> Result<(), RunError> {
         .append(true)
         .create(true)
         .open(path)
-        .map_err(RunError::unwritable(format!("{}: cannot be written", path.display())))?;
+        .map_err(RunError::unwritable(format!(
+            "{}: cannot be written",
+            path.display()
+        )))?;
     Ok(())
 }
 
@@ -192,8 +251,13 @@ pub fn write_outputs(summary: &Summary, args: &GateOptions) -> Result<(), RunErr
     match args.summary_json.as_deref() {
         Some(path) if path == Path::new(STDOUT) => json()
             .and_then(|json| writeln!(std::io::stdout().lock(), "{json}"))
-            .map_err(|source| RunError::Write { what: "printing summary.json".into(), source })?,
-        Some(path) => write_creating_parent(path, &(json().map_err(RunError::writing(path))? + "\n"))?,
+            .map_err(|source| RunError::Write {
+                what: "printing summary.json".into(),
+                source,
+            })?,
+        Some(path) => {
+            write_creating_parent(path, &(json().map_err(RunError::writing(path))? + "\n"))?
+        }
         None => {}
     }
     Ok(())
@@ -201,8 +265,10 @@ pub fn write_outputs(summary: &Summary, args: &GateOptions) -> Result<(), RunErr
 
 fn write_creating_parent(path: &Path, text: &str) -> Result<(), RunError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .map_err(|source| RunError::Write { what: format!("creating {}", parent.display()), source })?;
+        std::fs::create_dir_all(parent).map_err(|source| RunError::Write {
+            what: format!("creating {}", parent.display()),
+            source,
+        })?;
     }
     std::fs::write(path, text).map_err(RunError::writing(path))
 }

@@ -22,7 +22,10 @@ pub enum JsonProgress {
 
 /// The sender the collector feeds, and the writers' task (answers once every file is
 /// complete); `None` when nobody wants the intervals.
-pub type Writers = (Option<mpsc::Sender<Interval>>, Option<JoinHandle<std::io::Result<u64>>>);
+pub type Writers = (
+    Option<mpsc::Sender<Interval>>,
+    Option<JoinHandle<std::io::Result<u64>>>,
+);
 
 /// Opens the outputs and starts the writers.
 /// `started_at` is the wall-clock start of interval 0: the agreed instant of a synchronised
@@ -54,7 +57,12 @@ pub fn start(
         let (log_tx, log_rx) = mpsc::channel(64);
         let path = out.join("latency.hlog");
         let run = run.cloned();
-        (log_tx, off_workers(async move { hlog::write_intervals(&path, started_at, run.as_ref(), log_rx).await }))
+        (
+            log_tx,
+            off_workers(async move {
+                hlog::write_intervals(&path, started_at, run.as_ref(), log_rx).await
+            }),
+        )
     });
     let (next, log) = log.map_or((None, None), |(tx, task)| (Some(tx), Some(task)));
     let run = run.cloned();
@@ -85,6 +93,8 @@ where
 }
 
 fn row_file(path: &Path) -> Result<timeline::RowOutput, RunError> {
-    timeline::row_file(path)
-        .map_err(|source| RunError::Write { what: format!("{}: cannot be written", path.display()), source })
+    timeline::row_file(path).map_err(|source| RunError::Write {
+        what: format!("{}: cannot be written", path.display()),
+        source,
+    })
 }

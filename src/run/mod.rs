@@ -159,12 +159,22 @@ pub async fn run_with(
     if let Some(out) = &options.out {
         reports::clear(out)?;
     }
-    let Options { shard, start_at, .. } = options;
+    let Options {
+        shard, start_at, ..
+    } = options;
     let (name, target) = (plan.name.clone(), describe(&plan.target.destination));
-    let shard_info = options.scenario_text.as_deref().map(|text| ShardInfo::new(shard, text, plan.seed));
+    let shard_info = options
+        .scenario_text
+        .as_deref()
+        .map(|text| ShardInfo::new(shard, text, plan.seed));
     let run_id = options.run_id.clone().or_else(|| {
         let info = shard_info.as_ref()?;
-        Some(RunId::derive(&info.scenario_hash, plan.seed, shard.count, start_at.map(|start| start.at)))
+        Some(RunId::derive(
+            &info.scenario_hash,
+            plan.seed,
+            shard.count,
+            start_at.map(|start| start.at),
+        ))
     });
     if let Some(id) = &run_id {
         eprintln!("run id {id}");
@@ -175,12 +185,18 @@ pub async fn run_with(
         eprintln!("running {name} against {target}");
     }
     if let Some(start) = start_at {
-        eprintln!("starting at {} after the preflight", humantime::format_rfc3339_millis(start.at));
+        eprintln!(
+            "starting at {} after the preflight",
+            humantime::format_rfc3339_millis(start.at)
+        );
     }
     let (live_tx, live_rx) = watch::channel(Live::default());
     let metrics = match plan.metrics {
         Some(settings) => {
-            let run = export::run_id(&name, start_at.map_or_else(SystemTime::now, |start| start.at));
+            let run = export::run_id(
+                &name,
+                start_at.map_or_else(SystemTime::now, |start| start.at),
+            );
             Some(export::start(settings, &run, shard.is_split().then_some(shard.index)).await?)
         }
         None => None,
@@ -227,7 +243,11 @@ pub async fn run_with(
     // the writers are left for `reports::write` to await (a tuple pattern would take them
     // whether it matched or not, and the files were then never awaited).
     if let Some(writers) = hlog.take_if(|_| options.out.is_none()) {
-        if let Err(err) = writers.await.map_err(std::io::Error::other).and_then(|written| written) {
+        if let Err(err) = writers
+            .await
+            .map_err(std::io::Error::other)
+            .and_then(|written| written)
+        {
             eprintln!("warning: JSON progress: {err}");
         }
     }
@@ -240,17 +260,30 @@ pub async fn run_with(
             let mut summary = Summary::from_totals(&name, &result.target, &result.totals);
             summary.aborted = aborted;
             summary.drills = result.drills;
-            summary.harness = Some(HarnessSummary::judge(&result.health, &summary.errors, &mut summary.drills));
+            summary.harness = Some(HarnessSummary::judge(
+                &result.health,
+                &summary.errors,
+                &mut summary.drills,
+            ));
             summary.shard = shard_record(shard_info, start_at, result.start_lag);
             summary.server_resources = result.server_resources;
-            (summary, Ending { interrupted: result.interrupted, target_down: None })
+            (
+                summary,
+                Ending {
+                    interrupted: result.interrupted,
+                    target_down: None,
+                },
+            )
         }
         // A missed start runs nothing and judges nothing: the merge counts the shard missing.
         Err(StartError::Late(source)) => return Err(RunError::Late { shard, source }),
         // Nothing ran: the verdict says why, in every output. A shard says which one it is
         // even so, or the merge could not read it and the split run would end with no verdict.
         Err(err) => {
-            let ending = Ending { interrupted: false, target_down: Some(err.to_string()) };
+            let ending = Ending {
+                interrupted: false,
+                target_down: Some(err.to_string()),
+            };
             let mut summary = Summary::from_totals(&name, &target, &Totals::default());
             summary.shard = shard_record(shard_info, start_at, None);
             (summary, ending)
@@ -259,7 +292,13 @@ pub async fn run_with(
     summary.run_id = run_id;
     let verdict = match extension.judge {
         Some(judge) => judge(&mut summary, &ending),
-        None => gate::judge(&mut summary, &gate, baseline.as_ref(), &options.gate, &ending),
+        None => gate::judge(
+            &mut summary,
+            &gate,
+            baseline.as_ref(),
+            &options.gate,
+            &ending,
+        ),
     };
     if let Some(out) = &options.out {
         reports::write(out, &summary, &health, hlog, options.html.as_deref()).await?;
@@ -279,12 +318,20 @@ pub async fn run_with(
         () = servers_closed => false,
         () = shutdown.force.cancelled() => true,
     };
-    Ok(RunResult { summary, verdict, forced })
+    Ok(RunResult {
+        summary,
+        verdict,
+        forced,
+    })
 }
 
 /// A shard's record in its summary: who it is, and when its schedule began against the agreed
 /// start (`None` when it never began).
-fn shard_record(info: Option<ShardInfo>, start_at: Option<StartAt>, lag: Option<Duration>) -> Option<ShardInfo> {
+fn shard_record(
+    info: Option<ShardInfo>,
+    start_at: Option<StartAt>,
+    lag: Option<Duration>,
+) -> Option<ShardInfo> {
     info.map(|info| ShardInfo {
         start_at: start_at.map(|start| humantime::format_rfc3339_millis(start.at).to_string()),
         start_lag_ms: lag.map(|lag| lag.as_secs_f64() * 1e3),
@@ -295,7 +342,9 @@ fn shard_record(info: Option<ShardInfo>, start_at: Option<StartAt>, lag: Option<
 /// What the run loads, in a few words, for the start line.
 fn describe(destination: &Destination) -> String {
     match destination {
-        Destination::Embedded(settings) => format!("an embedded cluster of {} instances", settings.instances),
+        Destination::Embedded(settings) => {
+            format!("an embedded cluster of {} instances", settings.instances)
+        }
         Destination::Directory { url } | Destination::Instance { url } => url.clone(),
     }
 }

@@ -45,7 +45,12 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn start(mode: Mode, live: watch::Receiver<Live>, total: Duration, load: Load) -> Option<Progress> {
+    pub fn start(
+        mode: Mode,
+        live: watch::Receiver<Live>,
+        total: Duration,
+        load: Load,
+    ) -> Option<Progress> {
         let bar = match mode {
             Mode::Off => return None,
             Mode::Lines => None,
@@ -71,7 +76,12 @@ impl Progress {
     }
 }
 
-async fn show(mut live: watch::Receiver<Live>, total: Duration, load: Load, bar: Option<ProgressBar>) {
+async fn show(
+    mut live: watch::Receiver<Live>,
+    total: Duration,
+    load: Load,
+    bar: Option<ProgressBar>,
+) {
     let mut last_line = Instant::now();
     while live.changed().await.is_ok() {
         let now = live.borrow_and_update().clone();
@@ -112,7 +122,11 @@ pub fn status(live: &Live, total: Duration, load: &Load) -> String {
         live.errors
     );
     if live.waiting.oldest >= STALLED {
-        line += &format!("  waiting {}, oldest {:.1}s", live.waiting.requests, live.waiting.oldest.as_secs_f64());
+        line += &format!(
+            "  waiting {}, oldest {:.1}s",
+            live.waiting.requests,
+            live.waiting.oldest.as_secs_f64()
+        );
     }
     line
 }
@@ -130,8 +144,16 @@ mod tests {
     #[test]
     fn the_status_line_has_every_figure() {
         let load = Load::Stages(vec![
-            Stage { from: 0, to: 1000, over: Duration::from_secs(8) },
-            Stage { from: 1000, to: 1000, over: Duration::from_secs(12) },
+            Stage {
+                from: 0,
+                to: 1000,
+                over: Duration::from_secs(8),
+            },
+            Stage {
+                from: 1000,
+                to: 1000,
+                over: Duration::from_secs(12),
+            },
         ]);
         let live = Live {
             elapsed: Duration::from_secs(10),
@@ -139,7 +161,10 @@ mod tests {
             messages_per_second: 1530.4,
             presence_ack_p99_us: 1200,
             errors: 3,
-            waiting: WaitingNow { requests: 0, oldest: Duration::ZERO },
+            waiting: WaitingNow {
+                requests: 0,
+                oldest: Duration::ZERO,
+            },
         };
         assert_eq!(
             status(&live, Duration::from_secs(30), &load),
@@ -149,7 +174,10 @@ mod tests {
         let stalled = Live {
             messages_per_second: 0.0,
             presence_ack_p99_us: 0,
-            waiting: WaitingNow { requests: 812, oldest: Duration::from_millis(4150) },
+            waiting: WaitingNow {
+                requests: 812,
+                oldest: Duration::from_millis(4150),
+            },
             ..live
         };
         assert_eq!(

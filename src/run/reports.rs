@@ -15,13 +15,15 @@ use crate::report::{self, Summary};
 /// an empty summary.json, which `merge` counts as a missing shard.
 pub fn clear(out: &Path) -> Result<(), RunError> {
     let summary = out.join("summary.json");
-    std::fs::File::create(&summary)
-        .map_err(RunError::unwritable(format!("{}: cannot be written", summary.display())))?;
+    std::fs::File::create(&summary).map_err(RunError::unwritable(format!(
+        "{}: cannot be written",
+        summary.display()
+    )))?;
     let health = out.join("health.jsonl");
     match std::fs::remove_file(&health) {
-        Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
-            Err(RunError::unwritable(format!("{}: cannot be removed", health.display()))(err))
-        }
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(RunError::unwritable(
+            format!("{}: cannot be removed", health.display()),
+        )(err)),
         _ => Ok(()),
     }
 }
@@ -38,8 +40,14 @@ pub async fn write(
     let path = out.join("summary.json");
     summary.write(&path).map_err(RunError::writing(&path))?;
     if let Some(intervals) = intervals {
-        let written = intervals.await.map_err(std::io::Error::other).and_then(|written| written);
-        written.map_err(|source| RunError::Write { what: "writing the interval files".into(), source })?;
+        let written = intervals
+            .await
+            .map_err(std::io::Error::other)
+            .and_then(|written| written);
+        written.map_err(|source| RunError::Write {
+            what: "writing the interval files".into(),
+            source,
+        })?;
         eprintln!("{}", growth(out, summary.duration_seconds));
     }
     let path = out.join("health.jsonl");
@@ -60,10 +68,21 @@ fn growth(out: &Path, seconds: f64) -> String {
     let hours = (seconds / 3600.0).max(1e-9);
     let sizes: Vec<(&str, f64)> = ["latency.hlog", "timeline.jsonl"]
         .into_iter()
-        .map(|file| (file, std::fs::metadata(out.join(file)).map_or(0.0, |meta| meta.len() as f64)))
+        .map(|file| {
+            (
+                file,
+                std::fs::metadata(out.join(file)).map_or(0.0, |meta| meta.len() as f64),
+            )
+        })
         .collect();
-    let rates: Vec<String> =
-        sizes.iter().map(|(file, bytes)| format!("{file} {:.1} MiB/h", bytes / MIB / hours)).collect();
+    let rates: Vec<String> = sizes
+        .iter()
+        .map(|(file, bytes)| format!("{file} {:.1} MiB/h", bytes / MIB / hours))
+        .collect();
     let total: f64 = sizes.iter().map(|(_, bytes)| bytes).sum();
-    format!("interval files: {} ({:.0} KiB in {seconds:.0} s)", rates.join(", "), total / 1024.0)
+    format!(
+        "interval files: {} ({:.0} KiB in {seconds:.0} s)",
+        rates.join(", "),
+        total / 1024.0
+    )
 }

@@ -75,19 +75,30 @@ fn default_action() -> String {
     "startSession".to_owned()
 }
 
-fn optional_grace<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+fn optional_grace<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Duration>, D::Error> {
     typed::non_zero_duration(deserializer).map(Some)
 }
 
 impl AgentsSpec {
     pub(crate) fn compile(self) -> Result<Agents, Issue> {
         let signals_per_second = self.signals.map(|s| s.rate.per_second());
-        let invokes = self.invokes.map(|i| Invokes { per_second: i.rate.per_second(), action: i.action });
-        let rates = [("signals", signals_per_second), ("invokes", invokes.as_ref().map(|i| i.per_second))];
+        let invokes = self.invokes.map(|i| Invokes {
+            per_second: i.rate.per_second(),
+            action: i.action,
+        });
+        let rates = [
+            ("signals", signals_per_second),
+            ("invokes", invokes.as_ref().map(|i| i.per_second)),
+        ];
         for (section, rate) in rates {
             if let Some(per_second) = rate {
-                bounds::check_rate(per_second)
-                    .map_err(|message| Issue::here(message).under(Segment::Key("rate")).under(Segment::Key(section)))?;
+                bounds::check_rate(per_second).map_err(|message| {
+                    Issue::here(message)
+                        .under(Segment::Key("rate"))
+                        .under(Segment::Key(section))
+                })?;
             }
         }
         Ok(Agents {
@@ -139,7 +150,8 @@ impl<'de> Deserialize<'de> for Share {
             }
 
             fn visit_f64<E: de::Error>(self, number: f64) -> Result<Share, E> {
-                Share::checked(number).ok_or_else(|| E::custom(format!("expected {SHARE_EXPECTED}, found {number}")))
+                Share::checked(number)
+                    .ok_or_else(|| E::custom(format!("expected {SHARE_EXPECTED}, found {number}")))
             }
 
             fn visit_u64<E: de::Error>(self, number: u64) -> Result<Share, E> {
@@ -173,7 +185,13 @@ mod tests {
         assert_eq!(compiled.count, 50);
         assert!((compiled.watch - 0.2).abs() < 1e-9);
         assert_eq!(compiled.signals_per_second, Some(500.0));
-        assert_eq!(compiled.invokes, Some(Invokes { per_second: 20.0, action: "go".into() }));
+        assert_eq!(
+            compiled.invokes,
+            Some(Invokes {
+                per_second: 20.0,
+                action: "go".into()
+            })
+        );
         assert!((compiled.offline_signals - 0.05).abs() < 1e-9);
         assert_eq!(compiled.grace, DEFAULT_GRACE);
     }
@@ -190,7 +208,10 @@ mod tests {
     #[test]
     fn counts_and_rates_have_upper_bounds() {
         let err = agents("count: 4294967295\n").unwrap_err();
-        assert!(err.contains("expected a number of agents (a whole number, from 1 to 100000)"), "{err}");
+        assert!(
+            err.contains("expected a number of agents (a whole number, from 1 to 100000)"),
+            "{err}"
+        );
         assert!(agents("count: 100000\n").is_ok());
         let err = agents("count: 1\ninvokes: { rate: 2000000/s }\n").unwrap_err();
         assert_eq!(err, "expected a rate of at most 1000000/s, found 2000000/s");

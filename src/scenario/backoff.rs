@@ -37,14 +37,21 @@ pub enum Jitter {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Backoff { base: Duration::from_millis(100), cap: Duration::from_secs(10), jitter: Jitter::Full }
+        Backoff {
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(10),
+            jitter: Jitter::Full,
+        }
     }
 }
 
 impl Backoff {
     /// The wait before retry number `attempt` (0 for the first retry).
     pub fn delay(&self, attempt: u32, rng: &mut impl Rng) -> Duration {
-        let doubled = self.base.checked_mul(2u32.checked_pow(attempt).unwrap_or(u32::MAX)).unwrap_or(Duration::MAX);
+        let doubled = self
+            .base
+            .checked_mul(2u32.checked_pow(attempt).unwrap_or(u32::MAX))
+            .unwrap_or(Duration::MAX);
         let ceiling = doubled.min(self.cap);
         match self.jitter {
             Jitter::Full => rng.random_range(Duration::ZERO..=ceiling),
@@ -64,15 +71,26 @@ mod tests {
     use rand::SeedableRng;
 
     fn backoff(jitter: Jitter) -> Backoff {
-        Backoff { jitter, ..Backoff::default() }
+        Backoff {
+            jitter,
+            ..Backoff::default()
+        }
     }
 
     #[test]
     fn none_doubles_up_to_the_cap() {
         let mut rng = SmallRng::seed_from_u64(1);
-        let delays: Vec<u128> = (0..9).map(|n| backoff(Jitter::None).delay(n, &mut rng).as_millis()).collect();
-        assert_eq!(delays, [100, 200, 400, 800, 1600, 3200, 6400, 10_000, 10_000]);
-        assert_eq!(backoff(Jitter::None).delay(u32::MAX, &mut rng), Duration::from_secs(10));
+        let delays: Vec<u128> = (0..9)
+            .map(|n| backoff(Jitter::None).delay(n, &mut rng).as_millis())
+            .collect();
+        assert_eq!(
+            delays,
+            [100, 200, 400, 800, 1600, 3200, 6400, 10_000, 10_000]
+        );
+        assert_eq!(
+            backoff(Jitter::None).delay(u32::MAX, &mut rng),
+            Duration::from_secs(10)
+        );
     }
 
     #[test]
@@ -83,16 +101,32 @@ mod tests {
             let full = backoff(Jitter::Full).delay(attempt, &mut rng);
             assert!(full <= ceiling);
             let equal = backoff(Jitter::Equal).delay(attempt, &mut rng);
-            assert!(equal >= ceiling / 2 && equal <= ceiling, "{equal:?} vs {ceiling:?}");
+            assert!(
+                equal >= ceiling / 2 && equal <= ceiling,
+                "{equal:?} vs {ceiling:?}"
+            );
         }
     }
 
     #[test]
     fn yaml_defaults_and_overrides() {
-        assert_eq!(serde_yaml::from_str::<Backoff>("{}").unwrap(), Backoff::default());
+        assert_eq!(
+            serde_yaml::from_str::<Backoff>("{}").unwrap(),
+            Backoff::default()
+        );
         let custom: Backoff = serde_yaml::from_str("{ base: 1s, jitter: equal }").unwrap();
-        assert_eq!(custom, Backoff { base: Duration::from_secs(1), jitter: Jitter::Equal, ..Backoff::default() });
+        assert_eq!(
+            custom,
+            Backoff {
+                base: Duration::from_secs(1),
+                jitter: Jitter::Equal,
+                ..Backoff::default()
+            }
+        );
         assert!(serde_yaml::from_str::<Backoff>("{ jitter: some }").is_err());
-        assert!(serde_yaml::from_str::<Backoff>("{ base: 100 }").unwrap_err().to_string().contains("with a unit"));
+        assert!(serde_yaml::from_str::<Backoff>("{ base: 100 }")
+            .unwrap_err()
+            .to_string()
+            .contains("with a unit"));
     }
 }

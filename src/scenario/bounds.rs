@@ -28,7 +28,9 @@ pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 /// Checks a rate against [`MAX_RATE_PER_SECOND`]; the message names the bound.
 pub(crate) fn check_rate(per_second: f64) -> Result<(), String> {
     if per_second > MAX_RATE_PER_SECOND {
-        return Err(format!("expected a rate of at most {MAX_RATE_PER_SECOND}/s, found {per_second}/s"));
+        return Err(format!(
+            "expected a rate of at most {MAX_RATE_PER_SECOND}/s, found {per_second}/s"
+        ));
     }
     Ok(())
 }

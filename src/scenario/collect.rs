@@ -10,7 +10,10 @@ use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
+    Visitor,
+};
 
 use super::locate::{At, Segment};
 
@@ -37,7 +40,10 @@ pub(crate) trait Entries {
 /// How a pass reads the part at a path: a list item by item, or a mapping entry by entry.
 pub(crate) enum Parts<T, R> {
     /// Every item must be a `T`; `non_empty` refuses an empty list.
-    List { non_empty: bool, item: PhantomData<T> },
+    List {
+        non_empty: bool,
+        item: PhantomData<T>,
+    },
     /// Every entry as `R` reads it.
     Map(R),
 }
@@ -65,8 +71,18 @@ where
     let mut from = 0;
     while failures.len() < limit {
         let reached = Cell::new(None);
-        let pass = At { path, inner: Some(Resume { parts: parts(), from, reached: &reached }), missing: None };
-        let Err(error) = pass.deserialize(serde_yaml::Deserializer::from_str(text)) else { break };
+        let pass = At {
+            path,
+            inner: Some(Resume {
+                parts: parts(),
+                from,
+                reached: &reached,
+            }),
+            missing: None,
+        };
+        let Err(error) = pass.deserialize(serde_yaml::Deserializer::from_str(text)) else {
+            break;
+        };
         let part = reached.get();
         failures.push(Failure { error, part });
         match part {
@@ -88,7 +104,11 @@ pub(crate) enum Found<T> {
 /// The value at `path` read as a `T`.
 pub(crate) fn value_at<T: DeserializeOwned>(text: &str, path: &[Segment]) -> Found<T> {
     let slot = Cell::new(None);
-    let pass = At { path, inner: Some(Keep { slot: &slot }), missing: None };
+    let pass = At {
+        path,
+        inner: Some(Keep { slot: &slot }),
+        missing: None,
+    };
     match pass.deserialize(serde_yaml::Deserializer::from_str(text)) {
         Ok(()) => slot.into_inner().map_or(Found::Absent, Found::Value),
         Err(_) => Found::Invalid,
@@ -152,7 +172,9 @@ impl<'de, T: DeserializeOwned, R: Entries> Visitor<'de> for Resume<'_, T, R> {
             if !more {
                 self.reached.set(None);
                 if index == 0 && non_empty {
-                    return Err(de::Error::custom("expected a list with at least one item, found an empty list"));
+                    return Err(de::Error::custom(
+                        "expected a list with at least one item, found an empty list",
+                    ));
                 }
                 break;
             }
@@ -195,7 +217,10 @@ impl Entries for NoEntries {
 
 /// Reads every item of a list as `T`.
 pub(crate) fn list<T>(non_empty: bool) -> Parts<T, NoEntries> {
-    Parts::List { non_empty, item: PhantomData }
+    Parts::List {
+        non_empty,
+        item: PhantomData,
+    }
 }
 
 #[cfg(test)]
@@ -212,7 +237,10 @@ mod tests {
     }
 
     fn lines(failures: &[Failure]) -> Vec<usize> {
-        failures.iter().map(|f| f.error.location().map_or(0, |l| l.line())).collect()
+        failures
+            .iter()
+            .map(|f| f.error.location().map_or(0, |l| l.line()))
+            .collect()
     }
 
     #[test]
@@ -220,19 +248,54 @@ mod tests {
         let text = "x: 1\nlist:\n  - { n: 1 }\n  - { n: 300 }\n  - { n: 2 }\n  - { m: 1 }\n  - { n: -1 }\n";
         let failures = each_error(text, &[Key("list")], || list::<Item>(true), MAX_ERRORS);
         assert_eq!(lines(&failures), vec![4, 6, 7]);
-        assert_eq!(failures.iter().map(|f| f.part).collect::<Vec<_>>(), vec![Some(1), Some(3), Some(4)]);
-        assert!(failures[1].error.to_string().starts_with("list[3]: unknown field `m`"), "{}", failures[1].error);
+        assert_eq!(
+            failures.iter().map(|f| f.part).collect::<Vec<_>>(),
+            vec![Some(1), Some(3), Some(4)]
+        );
+        assert!(
+            failures[1]
+                .error
+                .to_string()
+                .starts_with("list[3]: unknown field `m`"),
+            "{}",
+            failures[1].error
+        );
     }
 
     #[test]
     fn clean_absent_and_malformed_values() {
-        let clean = each_error("list: [{ n: 1 }]\n", &[Key("list")], || list::<Item>(true), MAX_ERRORS);
+        let clean = each_error(
+            "list: [{ n: 1 }]\n",
+            &[Key("list")],
+            || list::<Item>(true),
+            MAX_ERRORS,
+        );
         assert!(clean.is_empty());
-        assert!(each_error("other: 1\n", &[Key("list")], || list::<Item>(true), MAX_ERRORS).is_empty());
-        let empty = each_error("list: []\n", &[Key("list")], || list::<Item>(true), MAX_ERRORS);
+        assert!(each_error(
+            "other: 1\n",
+            &[Key("list")],
+            || list::<Item>(true),
+            MAX_ERRORS
+        )
+        .is_empty());
+        let empty = each_error(
+            "list: []\n",
+            &[Key("list")],
+            || list::<Item>(true),
+            MAX_ERRORS,
+        );
         assert_eq!(empty.len(), 1);
-        assert!(empty[0].error.to_string().contains("at least one item"), "{}", empty[0].error);
-        let scalar = each_error("list: 5\n", &[Key("list")], || list::<Item>(true), MAX_ERRORS);
+        assert!(
+            empty[0].error.to_string().contains("at least one item"),
+            "{}",
+            empty[0].error
+        );
+        let scalar = each_error(
+            "list: 5\n",
+            &[Key("list")],
+            || list::<Item>(true),
+            MAX_ERRORS,
+        );
         assert_eq!((scalar.len(), scalar[0].part), (1, None));
     }
 

@@ -80,7 +80,8 @@ impl<'de> Deserialize<'de> for DataValue {
             }
 
             fn visit_str<E: de::Error>(self, text: &str) -> Result<DataValue, E> {
-                Template::deserialize(de::value::StrDeserializer::<E>::new(text)).map(DataValue::Text)
+                Template::deserialize(de::value::StrDeserializer::<E>::new(text))
+                    .map(DataValue::Text)
             }
 
             fn visit_u64<E: de::Error>(self, number: u64) -> Result<DataValue, E> {
@@ -158,31 +159,55 @@ mod tests {
     use rand::SeedableRng;
     use serde_json::json;
 
-    const CTX: TemplateContext = TemplateContext { visitor: "v1", tab: "t1", seq: 1, index: 0 };
+    const CTX: TemplateContext = TemplateContext {
+        visitor: "v1",
+        tab: "t1",
+        seq: 1,
+        index: 0,
+    };
 
     #[test]
     fn data_renders_strings_and_numbers() {
-        let data: DataTemplate = serde_yaml::from_str("{ b: 'x-{{visitor}}', a: 3, c: 1.5 }").unwrap();
+        let data: DataTemplate =
+            serde_yaml::from_str("{ b: 'x-{{visitor}}', a: 3, c: 1.5 }").unwrap();
         let rendered = data.render(&CTX, &mut SmallRng::seed_from_u64(1));
-        assert_eq!(Value::Object(rendered), json!({"b": "x-v1", "a": 3, "c": 1.5}));
+        assert_eq!(
+            Value::Object(rendered),
+            json!({"b": "x-v1", "a": 3, "c": 1.5})
+        );
     }
 
     #[test]
     fn data_refuses_other_values() {
         for bad in ["{ a: true }", "{ a: [1] }", "{ a: { b: 1 } }", "{ a: ~ }"] {
-            let err = serde_yaml::from_str::<DataTemplate>(bad).unwrap_err().to_string();
-            assert!(err.contains("expected a string or a number"), "{bad}: {err}");
+            let err = serde_yaml::from_str::<DataTemplate>(bad)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("expected a string or a number"),
+                "{bad}: {err}"
+            );
         }
         let many: String = (0..65).map(|i| format!("k{i}: 1\n")).collect();
-        let err = serde_yaml::from_str::<DataTemplate>(&many).unwrap_err().to_string();
+        let err = serde_yaml::from_str::<DataTemplate>(&many)
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("expected at most 64 data keys"), "{err}");
     }
 
     #[test]
     fn page_renders_only_given_fields() {
-        let page: PageTemplate = serde_yaml::from_str("{ url: 'https://x/{{index}}', title: T }").unwrap();
+        let page: PageTemplate =
+            serde_yaml::from_str("{ url: 'https://x/{{index}}', title: T }").unwrap();
         let page = page.render(&CTX, &mut SmallRng::seed_from_u64(1));
-        assert_eq!(page, Page { url: Some("https://x/0".into()), title: Some("T".into()), ..Page::default() });
+        assert_eq!(
+            page,
+            Page {
+                url: Some("https://x/0".into()),
+                title: Some("T".into()),
+                ..Page::default()
+            }
+        );
         assert!(serde_yaml::from_str::<PageTemplate>("{ uri: x }").is_err());
     }
 }

@@ -17,7 +17,8 @@ const DURATION_EXPECTED: &str = "a duration with a unit such as 500ms or 10s";
 
 /// Parses a duration with a unit (humantime syntax: `500ms`, `10s`, `1m 30s`).
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim()).map_err(|_| format!("expected {DURATION_EXPECTED}, found {text:?}"))
+    humantime::parse_duration(text.trim())
+        .map_err(|_| format!("expected {DURATION_EXPECTED}, found {text:?}"))
 }
 
 /// A duration written with a unit; zero allowed.
@@ -42,38 +43,52 @@ impl Visitor<'_> for SpanVisitor {
     fn visit_str<E: de::Error>(self, text: &str) -> Result<Duration, E> {
         let duration = parse_duration(text).map_err(E::custom)?;
         if self.non_zero && duration.is_zero() {
-            return Err(E::custom(format!("expected a duration above zero, found {text:?}")));
+            return Err(E::custom(format!(
+                "expected a duration above zero, found {text:?}"
+            )));
         }
         Ok(duration)
     }
 
     fn visit_u64<E: de::Error>(self, number: u64) -> Result<Duration, E> {
-        Err(E::custom(format!("expected {DURATION_EXPECTED}, found \"{number}\"")))
+        Err(E::custom(format!(
+            "expected {DURATION_EXPECTED}, found \"{number}\""
+        )))
     }
 
     fn visit_i64<E: de::Error>(self, number: i64) -> Result<Duration, E> {
-        Err(E::custom(format!("expected {DURATION_EXPECTED}, found \"{number}\"")))
+        Err(E::custom(format!(
+            "expected {DURATION_EXPECTED}, found \"{number}\""
+        )))
     }
 
     fn visit_f64<E: de::Error>(self, number: f64) -> Result<Duration, E> {
-        Err(E::custom(format!("expected {DURATION_EXPECTED}, found \"{number}\"")))
+        Err(E::custom(format!(
+            "expected {DURATION_EXPECTED}, found \"{number}\""
+        )))
     }
 }
 
 impl<'de> Deserialize<'de> for Span {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(SpanVisitor { non_zero: false }).map(Span)
+        deserializer
+            .deserialize_any(SpanVisitor { non_zero: false })
+            .map(Span)
     }
 }
 
 impl<'de> Deserialize<'de> for NonZeroSpan {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(SpanVisitor { non_zero: true }).map(NonZeroSpan)
+        deserializer
+            .deserialize_any(SpanVisitor { non_zero: true })
+            .map(NonZeroSpan)
     }
 }
 
 /// For `deserialize_with` on plan fields that hold a plain `Duration` above zero.
-pub(crate) fn non_zero_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+pub(crate) fn non_zero_duration<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Duration, D::Error> {
     NonZeroSpan::deserialize(deserializer).map(|span| span.0)
 }
 
@@ -91,7 +106,10 @@ impl WholeVisitor {
             (min, u32::MAX) => format!("{min} or more"),
             (min, max) => format!("from {min} to {max}"),
         };
-        E::custom(format!("expected {} (a whole number, {range}), found \"{found}\"", self.what))
+        E::custom(format!(
+            "expected {} (a whole number, {range}), found \"{found}\"",
+            self.what
+        ))
     }
 }
 
@@ -123,33 +141,61 @@ impl Visitor<'_> for WholeVisitor {
 
 /// A number of visitors alive at once (`to` of a stage): 0 is a valid level.
 pub(crate) fn visitor_count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
-    deserializer.deserialize_any(WholeVisitor { what: "a number of visitors", min: 0, max: MAX_VISITORS })
+    deserializer.deserialize_any(WholeVisitor {
+        what: "a number of visitors",
+        min: 0,
+        max: MAX_VISITORS,
+    })
 }
 
 /// A cap on visitors alive at once: 0 would never start one.
 pub(crate) fn visitor_cap<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
-    deserializer.deserialize_any(WholeVisitor { what: "a number of visitors", min: 1, max: MAX_VISITORS })
+    deserializer.deserialize_any(WholeVisitor {
+        what: "a number of visitors",
+        min: 1,
+        max: MAX_VISITORS,
+    })
 }
 
 /// A number of agent sessions: `agents` without one would be a section that does nothing.
 pub(crate) fn agent_count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
-    deserializer.deserialize_any(WholeVisitor { what: "a number of agents", min: 1, max: MAX_AGENTS })
+    deserializer.deserialize_any(WholeVisitor {
+        what: "a number of agents",
+        min: 1,
+        max: MAX_AGENTS,
+    })
 }
 
 /// A behavior's weight: a zero weight would be a behavior that never runs.
 pub(crate) fn weight<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
-    deserializer.deserialize_any(WholeVisitor { what: "a weight", min: 1, max: u32::MAX })
+    deserializer.deserialize_any(WholeVisitor {
+        what: "a weight",
+        min: 1,
+        max: u32::MAX,
+    })
 }
 
 /// A repeat count: `times: 0` is a repeat that does nothing, surely a mistake.
 pub(crate) fn times<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
-    deserializer.deserialize_any(WholeVisitor { what: "a number of repetitions", min: 1, max: u32::MAX }).map(Some)
+    deserializer
+        .deserialize_any(WholeVisitor {
+            what: "a number of repetitions",
+            min: 1,
+            max: u32::MAX,
+        })
+        .map(Some)
 }
 
 /// Source addresses 127.0.0.2 ..= 127.0.0.255: at most 254 of them.
 pub(crate) fn source_ips<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u8, D::Error> {
-    let visitor = WholeVisitor { what: "a number of source addresses", min: 1, max: 254 };
-    deserializer.deserialize_any(visitor).map(|n| u8::try_from(n).unwrap_or(u8::MAX))
+    let visitor = WholeVisitor {
+        what: "a number of source addresses",
+        min: 1,
+        max: 254,
+    };
+    deserializer
+        .deserialize_any(visitor)
+        .map(|n| u8::try_from(n).unwrap_or(u8::MAX))
 }
 
 /// A list that must hold at least one item; `what` names the items in the error.
@@ -171,7 +217,9 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for NonEmptyVisitor<T> {
             items.push(item);
         }
         if items.is_empty() {
-            return Err(de::Error::custom("expected a list with at least one item, found an empty list"));
+            return Err(de::Error::custom(
+                "expected a list with at least one item, found an empty list",
+            ));
         }
         Ok(items)
     }
@@ -179,7 +227,9 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for NonEmptyVisitor<T> {
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for NonEmpty<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_seq(NonEmptyVisitor(PhantomData)).map(NonEmpty)
+        deserializer
+            .deserialize_seq(NonEmptyVisitor(PhantomData))
+            .map(NonEmpty)
     }
 }
 
@@ -211,13 +261,20 @@ impl<'de> Deserialize<'de> for Name {
 }
 
 /// Reads the one key of a single-key mapping (`hold: 5s`, `uniform: [1s, 2s]`).
-pub(crate) fn first_key<'de, A: MapAccess<'de>>(map: &mut A, what: &str) -> Result<String, A::Error> {
-    map.next_key::<String>()?.ok_or_else(|| de::Error::custom(format!("expected {what}, found an empty mapping")))
+pub(crate) fn first_key<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    what: &str,
+) -> Result<String, A::Error> {
+    map.next_key::<String>()?
+        .ok_or_else(|| de::Error::custom(format!("expected {what}, found an empty mapping")))
 }
 
 /// Refuses a second key after the value of the first was read: `{hold: 5s, extend: ~}` is
 /// usually a list item whose dash was forgotten, and silently dropping either half would hide it.
-pub(crate) fn no_second_key<'de, A: MapAccess<'de>>(map: &mut A, first: &str) -> Result<(), A::Error> {
+pub(crate) fn no_second_key<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    first: &str,
+) -> Result<(), A::Error> {
     match map.next_key::<String>()? {
         None => Ok(()),
         Some(second) => Err(de::Error::custom(format!(
@@ -227,6 +284,14 @@ pub(crate) fn no_second_key<'de, A: MapAccess<'de>>(map: &mut A, first: &str) ->
 }
 
 /// How many instances one drill event scales or kills: 0 would be an event that does nothing.
-pub(crate) fn instance_count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
-    deserializer.deserialize_any(WholeVisitor { what: "a number of instances", min: 1, max: 100 }).map(Some)
+pub(crate) fn instance_count<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u32>, D::Error> {
+    deserializer
+        .deserialize_any(WholeVisitor {
+            what: "a number of instances",
+            min: 1,
+            max: 100,
+        })
+        .map(Some)
 }

@@ -104,11 +104,17 @@ impl DrillActions {
     /// The HTTP actions whose absolute URL names another host than `origin`'s: worth a
     /// warning, since a target moved by the command line leaves them where they were.
     pub fn elsewhere(&self, origin: &str) -> Vec<(DrillKind, String)> {
-        let host = |url: &str| url.parse::<http::Uri>().ok().and_then(|uri| uri.host().map(str::to_owned));
+        let host = |url: &str| {
+            url.parse::<http::Uri>()
+                .ok()
+                .and_then(|uri| uri.host().map(str::to_owned))
+        };
         DrillKind::ALL
             .into_iter()
             .filter_map(|kind| match self.get(kind).map(|action| &action.run) {
-                Some(ActionRun::Http { url, .. }) if !url.starts_with('/') && host(url) != host(origin) => {
+                Some(ActionRun::Http { url, .. })
+                    if !url.starts_with('/') && host(url) != host(origin) =>
+                {
                     Some((kind, url.clone()))
                 }
                 _ => None,
@@ -210,7 +216,9 @@ impl<'de> Deserialize<'de> for DrillsSpec {
             type Value = DrillsSpec;
 
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("`watch`, a list of drill events, or a mapping with `events` and `actions`")
+                f.write_str(
+                    "`watch`, a list of drill events, or a mapping with `events` and `actions`",
+                )
             }
 
             fn visit_str<E: de::Error>(self, text: &str) -> Result<DrillsSpec, E> {
@@ -219,16 +227,28 @@ impl<'de> Deserialize<'de> for DrillsSpec {
                         "expected `watch`, a list of drill events or a mapping, found {text:?}"
                     )));
                 }
-                Ok(DrillsSpec { mapping: false, body: DrillsBody::default() })
+                Ok(DrillsSpec {
+                    mapping: false,
+                    body: DrillsBody::default(),
+                })
             }
 
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<DrillsSpec, A::Error> {
                 let events = Vec::deserialize(SeqAccessDeserializer::new(seq))?;
-                Ok(DrillsSpec { mapping: false, body: DrillsBody { events, ..DrillsBody::default() } })
+                Ok(DrillsSpec {
+                    mapping: false,
+                    body: DrillsBody {
+                        events,
+                        ..DrillsBody::default()
+                    },
+                })
             }
 
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<DrillsSpec, A::Error> {
-                Ok(DrillsSpec { mapping: true, body: DrillsBody::deserialize(MapAccessDeserializer::new(map))? })
+                Ok(DrillsSpec {
+                    mapping: true,
+                    body: DrillsBody::deserialize(MapAccessDeserializer::new(map))?,
+                })
             }
         }
 
@@ -250,19 +270,28 @@ impl DrillsSpec {
         };
         let mut events = Vec::new();
         for (index, spec) in self.body.events.into_iter().enumerate() {
-            spec.expand(duration, &mut events).map_err(|issue| at_event(index, issue))?;
+            spec.expand(duration, &mut events)
+                .map_err(|issue| at_event(index, issue))?;
             if events.len() > MAX_EVENTS {
-                let message = format!("expected at most {MAX_EVENTS} drill events in all, found more");
+                let message =
+                    format!("expected at most {MAX_EVENTS} drill events in all, found more");
                 return Err(at_event(index, Issue::here(message)));
             }
         }
         events.sort_by_key(|event| event.at);
-        let actions = self.body.actions.compile().map_err(|issue| issue.under(Segment::Key("actions")))?;
+        let actions = self
+            .body
+            .actions
+            .compile()
+            .map_err(|issue| issue.under(Segment::Key("actions")))?;
         Ok(DrillPlan {
             events,
             actions,
             settle: self.body.settle.map_or(DEFAULT_SETTLE, |span| span.0),
-            window_cap: self.body.window_cap.map_or(DEFAULT_WINDOW_CAP, |span| span.0),
+            window_cap: self
+                .body
+                .window_cap
+                .map_or(DEFAULT_WINDOW_CAP, |span| span.0),
         })
     }
 }
@@ -297,9 +326,15 @@ impl EventSpec {
         match (self.at, self.every) {
             (Some(at), None) => {
                 if self.from.is_some() || self.until.is_some() {
-                    return Err(Issue::here("expected `from` and `until` only with `every`, found them with `at`"));
+                    return Err(Issue::here(
+                        "expected `from` and `until` only with `every`, found them with `at`",
+                    ));
                 }
-                into.push(DrillEvent { at: within("at", at.0)?, kind, count });
+                into.push(DrillEvent {
+                    at: within("at", at.0)?,
+                    kind,
+                    count,
+                });
             }
             (None, Some(every)) => {
                 let from = within("from", self.from.map_or(every.0, |span| span.0))?;
@@ -312,7 +347,9 @@ impl EventSpec {
                         ))
                         .under(Segment::Key("until")))
                     }
-                    Some(until) => until.0.min(duration.saturating_sub(Duration::from_nanos(1))),
+                    Some(until) => until
+                        .0
+                        .min(duration.saturating_sub(Duration::from_nanos(1))),
                     None => duration.saturating_sub(Duration::from_nanos(1)),
                 };
                 let mut at = from;
@@ -321,8 +358,14 @@ impl EventSpec {
                     at += every.0;
                 }
             }
-            (Some(_), Some(_)) => return Err(Issue::here("expected either `at` or `every`, found both")),
-            (None, None) => return Err(Issue::here("expected when: `at` (once) or `every` (repeated), found neither")),
+            (Some(_), Some(_)) => {
+                return Err(Issue::here("expected either `at` or `every`, found both"))
+            }
+            (None, None) => {
+                return Err(Issue::here(
+                    "expected when: `at` (once) or `every` (repeated), found neither",
+                ))
+            }
         }
         Ok(())
     }
@@ -331,7 +374,9 @@ impl EventSpec {
 impl ActionsSpec {
     fn compile(self) -> Result<DrillActions, Issue> {
         let one = |spec: Option<ActionSpec>, key: &'static str| {
-            spec.map(ActionSpec::compile).transpose().map_err(|issue| issue.under(Segment::Key(key)))
+            spec.map(ActionSpec::compile)
+                .transpose()
+                .map_err(|issue| issue.under(Segment::Key(key)))
         };
         Ok(DrillActions {
             scale_in: one(self.scale_in, "scale_in")?,
@@ -346,14 +391,20 @@ impl ActionSpec {
         let timeout = self.timeout.map_or(DEFAULT_ACTION_TIMEOUT, |span| span.0);
         let run = match (self.url, self.command) {
             (Some(url), None) => {
-                let method = self.method.unwrap_or_else(|| "POST".to_owned()).to_ascii_uppercase();
+                let method = self
+                    .method
+                    .unwrap_or_else(|| "POST".to_owned())
+                    .to_ascii_uppercase();
                 if http::Method::from_bytes(method.as_bytes()).is_err() {
-                    return Err(Issue::here(format!("expected an HTTP method such as POST, found {method:?}"))
-                        .under(Segment::Key("method")));
+                    return Err(Issue::here(format!(
+                        "expected an HTTP method such as POST, found {method:?}"
+                    ))
+                    .under(Segment::Key("method")));
                 }
                 let parsed = url.parse::<http::Uri>();
-                let absolute =
-                    |uri: &http::Uri| matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some();
+                let absolute = |uri: &http::Uri| {
+                    matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some()
+                };
                 let path = |uri: &http::Uri| url.starts_with('/') && uri.scheme().is_none();
                 if !parsed.is_ok_and(|uri| absolute(&uri) || path(&uri)) {
                     return Err(Issue::here(format!(
@@ -361,17 +412,29 @@ impl ActionSpec {
                     ))
                     .under(Segment::Key("url")));
                 }
-                ActionRun::Http { method, url, body: self.body }
+                ActionRun::Http {
+                    method,
+                    url,
+                    body: self.body,
+                }
             }
             (None, Some(argv)) => {
                 if self.method.is_some() || self.body.is_some() {
-                    return Err(Issue::here("expected `method` and `body` only with `url`, found them with `command`"));
+                    return Err(Issue::here(
+                        "expected `method` and `body` only with `url`, found them with `command`",
+                    ));
                 }
                 ActionRun::Command(argv.0)
             }
-            (Some(_), Some(_)) => return Err(Issue::here("expected either `url` or `command`, found both")),
+            (Some(_), Some(_)) => {
+                return Err(Issue::here(
+                    "expected either `url` or `command`, found both",
+                ))
+            }
             (None, None) => {
-                return Err(Issue::here("expected `url` (an HTTP request) or `command` (a program and its arguments)"))
+                return Err(Issue::here(
+                    "expected `url` (an HTTP request) or `command` (a program and its arguments)",
+                ))
             }
         };
         Ok(Action { run, timeout })
@@ -383,7 +446,9 @@ mod tests {
     use super::*;
 
     fn compile(yaml: &str, duration: Duration) -> Result<DrillPlan, Issue> {
-        serde_yaml::from_str::<DrillsSpec>(yaml).unwrap().compile(duration)
+        serde_yaml::from_str::<DrillsSpec>(yaml)
+            .unwrap()
+            .compile(duration)
     }
 
     #[test]
@@ -395,7 +460,10 @@ mod tests {
         .unwrap();
         let at: Vec<u64> = drills.events.iter().map(|e| e.at.as_secs()).collect();
         assert_eq!(at, [60, 150, 180, 210]);
-        assert_eq!((drills.events[0].kind, drills.events[0].count), (DrillKind::Kill, 2));
+        assert_eq!(
+            (drills.events[0].kind, drills.events[0].count),
+            (DrillKind::Kill, 2)
+        );
         assert_eq!(drills.settle, DEFAULT_SETTLE);
     }
 
@@ -413,16 +481,29 @@ mod tests {
         let scale_in = drills.actions.get(DrillKind::ScaleIn).unwrap();
         assert_eq!(
             scale_in.run,
-            ActionRun::Http { method: "POST".into(), url: "http://h:1/x".into(), body: Some("{}".into()) }
+            ActionRun::Http {
+                method: "POST".into(),
+                url: "http://h:1/x".into(),
+                body: Some("{}".into())
+            }
         );
         let kill = drills.actions.get(DrillKind::Kill).unwrap();
         assert_eq!(
             (kill.timeout, &kill.run),
-            (Duration::from_secs(30), &ActionRun::Command(vec!["kubectl".into(), "delete".into()]))
+            (
+                Duration::from_secs(30),
+                &ActionRun::Command(vec!["kubectl".into(), "delete".into()])
+            )
         );
         assert!(drills.actions.get(DrillKind::ScaleOut).is_none());
-        let both = compile("{ actions: { kill: { url: 'http://h/', command: [x] } } }", Duration::from_secs(1));
-        assert_eq!(both.unwrap_err().path, [Segment::Key("actions"), Segment::Key("kill")]);
+        let both = compile(
+            "{ actions: { kill: { url: 'http://h/', command: [x] } } }",
+            Duration::from_secs(1),
+        );
+        assert_eq!(
+            both.unwrap_err().path,
+            [Segment::Key("actions"), Segment::Key("kill")]
+        );
     }
 
     #[test]
@@ -430,18 +511,41 @@ mod tests {
         let yaml =
             "{ actions: { scale_in: { url: /admin/scale-in }, kill: { url: 'http://127.0.0.1:7700/admin/kill' } } }";
         let actions = compile(yaml, Duration::from_secs(10)).unwrap().actions;
-        let target = crate::scenario::Destination::from_url("wss://presence.example:8443/presence").unwrap();
+        let target =
+            crate::scenario::Destination::from_url("wss://presence.example:8443/presence").unwrap();
         let origin = target.http_origin().unwrap();
         assert_eq!(origin, "https://presence.example:8443");
         let url = |actions: &DrillActions, kind| match &actions.get(kind).unwrap().run {
             ActionRun::Http { url, .. } => url.clone(),
             ActionRun::Command(_) => unreachable!("an HTTP action"),
         };
-        assert_eq!(url(&actions.against(&origin), DrillKind::ScaleIn), "https://presence.example:8443/admin/scale-in");
-        assert_eq!(url(&actions.against(&origin), DrillKind::Kill), "http://127.0.0.1:7700/admin/kill");
-        assert_eq!(actions.elsewhere(&origin), [(DrillKind::Kill, "http://127.0.0.1:7700/admin/kill".to_owned())]);
+        assert_eq!(
+            url(&actions.against(&origin), DrillKind::ScaleIn),
+            "https://presence.example:8443/admin/scale-in"
+        );
+        assert_eq!(
+            url(&actions.against(&origin), DrillKind::Kill),
+            "http://127.0.0.1:7700/admin/kill"
+        );
+        assert_eq!(
+            actions.elsewhere(&origin),
+            [(
+                DrillKind::Kill,
+                "http://127.0.0.1:7700/admin/kill".to_owned()
+            )]
+        );
         assert!(actions.elsewhere("http://127.0.0.1:7700").is_empty());
-        let relative = compile("{ actions: { kill: { url: 'admin/kill' } } }", Duration::from_secs(1));
-        assert_eq!(relative.unwrap_err().path, [Segment::Key("actions"), Segment::Key("kill"), Segment::Key("url")]);
+        let relative = compile(
+            "{ actions: { kill: { url: 'admin/kill' } } }",
+            Duration::from_secs(1),
+        );
+        assert_eq!(
+            relative.unwrap_err().path,
+            [
+                Segment::Key("actions"),
+                Segment::Key("kill"),
+                Segment::Key("url")
+            ]
+        );
     }
 }

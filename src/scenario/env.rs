@@ -7,7 +7,11 @@ use super::error::Invalid;
 
 /// `text` with every `${NAME}` and `${NAME:-default}` replaced through `lookup`; every
 /// placeholder that cannot be replaced is reported, in text order.
-pub fn substitute(text: &str, file: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, Vec<Invalid>> {
+pub fn substitute(
+    text: &str,
+    file: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<String, Vec<Invalid>> {
     let mut out = String::with_capacity(text.len());
     let mut errors = Vec::new();
     for (index, line) in text.split_inclusive('\n').enumerate() {
@@ -15,7 +19,11 @@ pub fn substitute(text: &str, file: &str, lookup: impl Fn(&str) -> Option<String
         let mut column = 1;
         while let Some(at) = rest.find("${") {
             let escaped = rest[..at].ends_with('$');
-            let before = if escaped { &rest[..at - 1] } else { &rest[..at] };
+            let before = if escaped {
+                &rest[..at - 1]
+            } else {
+                &rest[..at]
+            };
             out.push_str(before);
             column += rest[..at].chars().count();
             let after = &rest[at + 2..];
@@ -33,8 +41,10 @@ pub fn substitute(text: &str, file: &str, lookup: impl Fn(&str) -> Option<String
                 message,
             };
             let Some(end) = after.find('}') else {
-                errors
-                    .push(invalid("`${` is not closed by `}` on its line (write `$${` for a literal `${`)".to_owned()));
+                errors.push(invalid(
+                    "`${` is not closed by `}` on its line (write `$${` for a literal `${`)"
+                        .to_owned(),
+                ));
                 out.push_str(&rest[at..]);
                 rest = "";
                 break;
@@ -45,15 +55,17 @@ pub fn substitute(text: &str, file: &str, lookup: impl Fn(&str) -> Option<String
                 None => (placeholder, None),
             };
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                errors.push(invalid(format!("`${{{placeholder}}}`: a variable name is letters, digits and `_`")));
+                errors.push(invalid(format!(
+                    "`${{{placeholder}}}`: a variable name is letters, digits and `_`"
+                )));
             } else {
                 // As in the shell, `:-` also stands in for a variable set to nothing.
                 let value = lookup(name).filter(|value| !value.is_empty() || default.is_none());
                 match value.or_else(|| default.map(str::to_owned)) {
                     // Values spanning lines would move every location after them.
-                    Some(value) if value.contains('\n') => {
-                        errors.push(invalid(format!("${{{name}}}: the value holds a line break, which is not allowed")))
-                    }
+                    Some(value) if value.contains('\n') => errors.push(invalid(format!(
+                        "${{{name}}}: the value holds a line break, which is not allowed"
+                    ))),
                     Some(value) => out.push_str(&value),
                     None => errors.push(invalid(format!(
                         "${{{name}}} is not set (set it, or give a default: ${{{name}:-value}})"
@@ -100,9 +112,21 @@ mod tests {
         let errors = substitute(text, "s.yaml", env).unwrap_err();
         let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
         assert_eq!(shown.len(), 3, "{shown:?}");
-        assert!(shown[0].starts_with("s.yaml:2:11: ${DURATION} is not set"), "{}", shown[0]);
-        assert!(shown[1].starts_with("s.yaml:3:15: ${B} is not set"), "{}", shown[1]);
-        assert!(shown[2].starts_with("s.yaml:3:20: `${bad name}`"), "{}", shown[2]);
+        assert!(
+            shown[0].starts_with("s.yaml:2:11: ${DURATION} is not set"),
+            "{}",
+            shown[0]
+        );
+        assert!(
+            shown[1].starts_with("s.yaml:3:15: ${B} is not set"),
+            "{}",
+            shown[1]
+        );
+        assert!(
+            shown[2].starts_with("s.yaml:3:20: `${bad name}`"),
+            "{}",
+            shown[2]
+        );
     }
 
     #[test]

@@ -7,7 +7,10 @@ use std::fmt;
 pub enum ScenarioError {
     /// The file could not be read at all.
     #[error("{file}: cannot read the scenario: {source}")]
-    Read { file: String, source: std::io::Error },
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
     /// The file is larger than any scenario needs (a generated file gone wrong): refused
     /// before it is read, as reading and validating gigabytes takes minutes.
     #[error("{file}: the scenario is {bytes} bytes, over the {} MiB a scenario file may be", super::bounds::MAX_FILE_BYTES >> 20)]
@@ -22,7 +25,10 @@ pub enum ScenarioError {
 }
 
 fn lines(all: &[Invalid]) -> String {
-    all.iter().map(Invalid::to_string).collect::<Vec<_>>().join("\n")
+    all.iter()
+        .map(Invalid::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A validation error: where (file, 1-based line and column, field path) and what.
@@ -64,7 +70,13 @@ impl Invalid {
             None => (1, 1),
         };
         let (path, message) = split_path(&text);
-        Invalid { file: file.to_owned(), line, column, path: path.to_owned(), message: message.to_owned() }
+        Invalid {
+            file: file.to_owned(),
+            line,
+            column,
+            path: path.to_owned(),
+            message: message.to_owned(),
+        }
     }
 }
 
@@ -85,9 +97,12 @@ impl Invalid {
 /// Splits `behaviors[1].weight: expected ...` into path and message. A path is made of field
 /// names, indices and dots only, so a message such as `invalid type: ...` is never mistaken for one.
 fn split_path(text: &str) -> (&str, &str) {
-    let is_path_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']' | '?');
+    let is_path_char =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']' | '?');
     match text.split_once(": ") {
-        Some((path, message)) if !path.is_empty() && path.chars().all(is_path_char) => (path, message),
+        Some((path, message)) if !path.is_empty() && path.chars().all(is_path_char) => {
+            (path, message)
+        }
         _ => ("", text),
     }
 }
@@ -113,7 +128,13 @@ mod tests {
 
     #[test]
     fn a_location_past_the_end_points_at_the_end() {
-        let past = Invalid { file: "x".into(), line: 2, column: 1, path: String::new(), message: "m".into() };
+        let past = Invalid {
+            file: "x".into(),
+            line: 2,
+            column: 1,
+            path: String::new(),
+            message: "m".into(),
+        };
         let inside = past.clone().inside("# only a comment");
         assert_eq!((inside.line, inside.column), (1, 17));
         assert_eq!(past.clone().inside("a\nb"), past, "line 2 exists");
@@ -121,15 +142,30 @@ mod tests {
 
     #[test]
     fn every_mistake_is_shown_on_its_own_line() {
-        let at = |line| Invalid { file: "x.yaml".into(), line, column: 1, path: String::new(), message: "bad".into() };
+        let at = |line| Invalid {
+            file: "x.yaml".into(),
+            line,
+            column: 1,
+            path: String::new(),
+            message: "bad".into(),
+        };
         let err = ScenarioError::Invalid(vec![at(1), at(5)]);
         assert_eq!(err.to_string(), "x.yaml:1:1: bad\nx.yaml:5:1: bad");
     }
 
     #[test]
     fn paths_are_told_from_messages() {
-        assert_eq!(split_path("load.stages[0]: expected x"), ("load.stages[0]", "expected x"));
-        assert_eq!(split_path("invalid type: map, expected x"), ("", "invalid type: map, expected x"));
-        assert_eq!(split_path("missing field `name`"), ("", "missing field `name`"));
+        assert_eq!(
+            split_path("load.stages[0]: expected x"),
+            ("load.stages[0]", "expected x")
+        );
+        assert_eq!(
+            split_path("invalid type: map, expected x"),
+            ("", "invalid type: map, expected x")
+        );
+        assert_eq!(
+            split_path("missing field `name`"),
+            ("", "missing field `name`")
+        );
     }
 }

@@ -42,7 +42,9 @@ impl<'de> Visitor<'de> for HeadersVisitor {
             }
         }
         // The names differ (checked on each key), so this cannot fail.
-        Headers::new(pairs).map(HeadersSpec).map_err(de::Error::custom)
+        Headers::new(pairs)
+            .map(HeadersSpec)
+            .map_err(de::Error::custom)
     }
 }
 
@@ -79,7 +81,10 @@ struct ValueSeed<'a>(&'a HeaderName);
 impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
     type Value = Option<HeaderValue>;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<HeaderValue>, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Option<HeaderValue>, D::Error> {
         // A plain scalar is read as its text: `X-Api-Key: ${KEY}` with a key of digits is a
         // string, not a number.
         deserializer.deserialize_str(self)
@@ -109,8 +114,12 @@ impl Visitor<'_> for ValueSeed<'_> {
 /// environment). A text without headers is answered as it is; one with them is rewritten
 /// (comments dropped), as `--set` rewrites it.
 pub fn without_headers(text: &str) -> Cow<'_, str> {
-    let Ok(mut document) = serde_yaml::from_str::<serde_yaml::Value>(text) else { return Cow::Borrowed(text) };
-    let target = document.get_mut("target").and_then(serde_yaml::Value::as_mapping_mut);
+    let Ok(mut document) = serde_yaml::from_str::<serde_yaml::Value>(text) else {
+        return Cow::Borrowed(text);
+    };
+    let target = document
+        .get_mut("target")
+        .and_then(serde_yaml::Value::as_mapping_mut);
     if target.and_then(|target| target.remove("headers")).is_none() {
         return Cow::Borrowed(text);
     }
@@ -147,8 +156,14 @@ mod tests {
         )
         .unwrap();
         let headers = &plan.target.headers;
-        assert_eq!(headers.to_lines(), "authorization: Bearer abc\nx-api-key: 0012345\norigin: https://shop.example");
-        assert!(!format!("{plan:?}").contains("Bearer abc"), "the plan's Debug shows no value");
+        assert_eq!(
+            headers.to_lines(),
+            "authorization: Bearer abc\nx-api-key: 0012345\norigin: https://shop.example"
+        );
+        assert!(
+            !format!("{plan:?}").contains("Bearer abc"),
+            "the plan's Debug shows no value"
+        );
     }
 
     /// The one error of the `target` section (one per section is reported), placed on the
@@ -169,9 +184,15 @@ mod tests {
             "{owned}"
         );
         let upgrade = error("    Sec-WebSocket-Protocol: x\n");
-        assert!(upgrade.contains("found \"Sec-WebSocket-Protocol\""), "{upgrade}");
+        assert!(
+            upgrade.contains("found \"Sec-WebSocket-Protocol\""),
+            "{upgrade}"
+        );
         let name = error("    Bad Name: x\n");
-        assert!(name.starts_with("h.yaml:6:5: target.headers: expected a header name"), "{name}");
+        assert!(
+            name.starts_with("h.yaml:6:5: target.headers: expected a header name"),
+            "{name}"
+        );
         let value = error("    Authorization: \"Bearer SECRET\\u0007\"\n");
         assert_eq!(
             value,
@@ -180,24 +201,40 @@ mod tests {
         );
         assert!(!value.contains("SECRET"), "{value}");
         let twice = error("    Authorization: a\n    authorization: b\n");
-        assert!(twice.starts_with("h.yaml:7:5: target.headers: expected each header once"), "{twice}");
+        assert!(
+            twice.starts_with("h.yaml:7:5: target.headers: expected each header once"),
+            "{twice}"
+        );
     }
 
     #[test]
     fn recorded_copies_leave_the_headers_out() {
-        let text = scenario("    Authorization: Bearer SECRET123\n    Origin: https://shop.example\n");
+        let text =
+            scenario("    Authorization: Bearer SECRET123\n    Origin: https://shop.example\n");
         let recorded = without_headers(&text);
-        assert!(!recorded.contains("SECRET123") && !recorded.contains("headers"), "{recorded}");
+        assert!(
+            !recorded.contains("SECRET123") && !recorded.contains("headers"),
+            "{recorded}"
+        );
         let plan = from_str(&recorded, "recorded.yaml").expect("still a valid scenario");
         assert!(plan.target.headers.is_empty());
-        assert_eq!(plan.target.destination, from_str(&text, "h.yaml").unwrap().target.destination);
+        assert_eq!(
+            plan.target.destination,
+            from_str(&text, "h.yaml").unwrap().target.destination
+        );
         let plain = "name: x # a comment kept\n";
-        assert!(matches!(without_headers(plain), std::borrow::Cow::Borrowed(same) if same == plain));
+        assert!(
+            matches!(without_headers(plain), std::borrow::Cow::Borrowed(same) if same == plain)
+        );
     }
 
     #[test]
     fn a_value_that_is_not_text_is_refused() {
         let found = errors("    X-A: [1, 2]\n");
-        assert!(found[0].contains("target.headers.X-A: invalid type: sequence, expected a header value"), "{found:?}");
+        assert!(
+            found[0]
+                .contains("target.headers.X-A: invalid type: sequence, expected a header value"),
+            "{found:?}"
+        );
     }
 }

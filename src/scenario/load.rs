@@ -18,7 +18,11 @@ pub enum Load {
     /// stages that fall to 0 before the end).
     Stages(Vec<Stage>),
     /// Start `per_second` visitors a second for `for_`, never more than `max_visitors` alive.
-    ArrivalRate { per_second: f64, max_visitors: u32, for_: Duration },
+    ArrivalRate {
+        per_second: f64,
+        max_visitors: u32,
+        for_: Duration,
+    },
 }
 
 /// A linear segment: from `from` visitors to `to` over `over`; a hold has `from == to`.
@@ -33,13 +37,16 @@ impl Load {
     /// Visitors that should be alive `elapsed` into the run, for the closed model; `None` for an
     /// arrival rate, where the count is whatever arrivals and departures make it.
     pub fn target_at(&self, elapsed: Duration) -> Option<u32> {
-        let Load::Stages(stages) = self else { return None };
+        let Load::Stages(stages) = self else {
+            return None;
+        };
         let Some((index, start)) = self.running_stage(elapsed) else {
             return Some(stages.last().map_or(0, |stage| stage.to));
         };
         let stage = &stages[index];
         let fraction = (elapsed - start).as_secs_f64() / stage.over.as_secs_f64();
-        let level = f64::from(stage.from) + (f64::from(stage.to) - f64::from(stage.from)) * fraction;
+        let level =
+            f64::from(stage.from) + (f64::from(stage.to) - f64::from(stage.from)) * fraction;
         Some(level.round() as u32)
     }
 
@@ -47,9 +54,9 @@ impl Load {
     /// progress line: the last stage once all are over, 0 for an arrival rate.
     pub fn stage_at(&self, elapsed: Duration) -> usize {
         match self {
-            Load::Stages(stages) => {
-                self.running_stage(elapsed).map_or(stages.len().saturating_sub(1), |(index, _)| index)
-            }
+            Load::Stages(stages) => self
+                .running_stage(elapsed)
+                .map_or(stages.len().saturating_sub(1), |(index, _)| index),
             Load::ArrivalRate { .. } => 0,
         }
     }
@@ -57,14 +64,20 @@ impl Load {
     /// Visitors the model asks for `elapsed` into the run (an arrival rate's cap), and the
     /// index of its stage: the visitor target and stage gauges, and the progress line.
     pub fn target_and_stage(&self, elapsed: Duration) -> (u32, usize) {
-        (self.target_at(elapsed).unwrap_or_else(|| self.peak_visitors()), self.stage_at(elapsed))
+        (
+            self.target_at(elapsed)
+                .unwrap_or_else(|| self.peak_visitors()),
+            self.stage_at(elapsed),
+        )
     }
 
     /// The one walk over the stages: which stage `elapsed` falls in and when that stage
     /// started; `None` after the last one (and for an arrival rate). A zero-length stage is
     /// never running: it is a jump.
     fn running_stage(&self, elapsed: Duration) -> Option<(usize, Duration)> {
-        let Load::Stages(stages) = self else { return None };
+        let Load::Stages(stages) = self else {
+            return None;
+        };
         let mut start = Duration::ZERO;
         for (index, stage) in stages.iter().enumerate() {
             let end = start + stage.over;
@@ -107,7 +120,9 @@ struct StageSpec {
     hold: Option<NonZeroSpan>,
 }
 
-fn optional_count<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+fn optional_count<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u32>, D::Error> {
     typed::visitor_count(deserializer).map(Some)
 }
 
@@ -161,18 +176,31 @@ fn compile_stages(specs: Vec<StageSpec>, duration: Duration) -> Result<Load, Iss
     let mut level = 0;
     let mut total = Duration::ZERO;
     for (index, spec) in specs.into_iter().enumerate() {
-        let stage = match spec {
-            StageSpec { to: Some(to), over: Some(Span(over)), hold: None } => Stage { from: level, to, over },
-            StageSpec { to: None, over: None, hold: Some(NonZeroSpan(hold)) } => {
-                Stage { from: level, to: level, over: hold }
-            }
-            _ => {
-                return Err(Issue::here(
+        let stage =
+            match spec {
+                StageSpec {
+                    to: Some(to),
+                    over: Some(Span(over)),
+                    hold: None,
+                } => Stage {
+                    from: level,
+                    to,
+                    over,
+                },
+                StageSpec {
+                    to: None,
+                    over: None,
+                    hold: Some(NonZeroSpan(hold)),
+                } => Stage {
+                    from: level,
+                    to: level,
+                    over: hold,
+                },
+                _ => return Err(Issue::here(
                     "expected a stage { to: N, over: D } or { hold: D }, found another combination",
                 )
-                .under(Segment::Index(index)))
-            }
-        };
+                .under(Segment::Index(index))),
+            };
         total += stage.over;
         if total > duration {
             return Err(Issue::here(format!(
@@ -211,8 +239,16 @@ mod tests {
     #[test]
     fn target_and_stage_follow_the_stages() {
         let load = Load::Stages(vec![
-            Stage { from: 0, to: 100, over: secs(10) },
-            Stage { from: 100, to: 100, over: secs(10) },
+            Stage {
+                from: 0,
+                to: 100,
+                over: secs(10),
+            },
+            Stage {
+                from: 100,
+                to: 100,
+                over: secs(10),
+            },
         ]);
         assert_eq!(load.target_and_stage(secs(5)), (50, 0));
         assert_eq!(load.target_and_stage(secs(15)), (100, 1));
@@ -220,18 +256,36 @@ mod tests {
     }
 
     fn compile(yaml: &str, duration: u64) -> Result<Load, Issue> {
-        serde_yaml::from_str::<LoadSpec>(yaml).unwrap().compile(secs(duration))
+        serde_yaml::from_str::<LoadSpec>(yaml)
+            .unwrap()
+            .compile(secs(duration))
     }
 
     #[test]
     fn stages_become_linear_segments() {
-        let load = compile("stages: [{ to: 100, over: 10s }, { hold: 5s }, { to: 0, over: 5s }]", 20).unwrap();
+        let load = compile(
+            "stages: [{ to: 100, over: 10s }, { hold: 5s }, { to: 0, over: 5s }]",
+            20,
+        )
+        .unwrap();
         assert_eq!(
             load,
             Load::Stages(vec![
-                Stage { from: 0, to: 100, over: secs(10) },
-                Stage { from: 100, to: 100, over: secs(5) },
-                Stage { from: 100, to: 0, over: secs(5) },
+                Stage {
+                    from: 0,
+                    to: 100,
+                    over: secs(10)
+                },
+                Stage {
+                    from: 100,
+                    to: 100,
+                    over: secs(5)
+                },
+                Stage {
+                    from: 100,
+                    to: 0,
+                    over: secs(5)
+                },
             ])
         );
         assert_eq!(load.peak_visitors(), 100);
@@ -252,13 +306,24 @@ mod tests {
         assert_eq!(at(20_000), 40);
         assert_eq!(at(59_000), 40);
         let stage = |millis| load.stage_at(Duration::from_millis(millis));
-        assert_eq!([stage(0), stage(10_000), stage(17_500), stage(20_000)], [0, 1, 2, 3], "the last once all are over");
+        assert_eq!(
+            [stage(0), stage(10_000), stage(17_500), stage(20_000)],
+            [0, 1, 2, 3],
+            "the last once all are over"
+        );
     }
 
     #[test]
     fn arrival_rate_defaults_for_to_the_duration() {
         let load = compile("arrival_rate: { rate: 12000/m, max_visitors: 50 }", 30).unwrap();
-        assert_eq!(load, Load::ArrivalRate { per_second: 200.0, max_visitors: 50, for_: secs(30) });
+        assert_eq!(
+            load,
+            Load::ArrivalRate {
+                per_second: 200.0,
+                max_visitors: 50,
+                for_: secs(30)
+            }
+        );
         assert_eq!(load.target_at(secs(1)), None);
         assert_eq!(load.peak_visitors(), 50);
     }
@@ -267,27 +332,50 @@ mod tests {
     fn nonsense_is_refused_with_a_path() {
         let issue = compile("stages: [{ to: 10, over: 20s }, { hold: 20s }]", 30).unwrap_err();
         assert_eq!(issue.path, vec![Segment::Key("stages"), Segment::Index(1)]);
-        assert!(issue.message.starts_with("expected the stages to fit in the run's duration (30s), found 40s"));
+        assert!(issue
+            .message
+            .starts_with("expected the stages to fit in the run's duration (30s), found 40s"));
 
         let issue = compile("stages: [{ to: 10 }]", 30).unwrap_err();
         assert_eq!(issue.path, vec![Segment::Key("stages"), Segment::Index(0)]);
         assert!(compile("stages: [{ hold: 1s, to: 3, over: 1s }]", 30).is_err());
 
         let issue = compile("arrival_rate: { rate: 2000/ms, max_visitors: 5 }", 30).unwrap_err();
-        assert_eq!(issue.path, vec![Segment::Key("arrival_rate"), Segment::Key("rate")]);
-        let huge = serde_yaml::from_str::<LoadSpec>("stages: [{ to: 4294967295, over: 1s }]").unwrap_err();
+        assert_eq!(
+            issue.path,
+            vec![Segment::Key("arrival_rate"), Segment::Key("rate")]
+        );
+        let huge =
+            serde_yaml::from_str::<LoadSpec>("stages: [{ to: 4294967295, over: 1s }]").unwrap_err();
         assert!(huge.to_string().contains("from 0 to 10000000"), "{huge}");
 
-        let issue = compile("arrival_rate: { rate: 1/s, max_visitors: 5, for: 1m }", 30).unwrap_err();
-        assert_eq!(issue.path, vec![Segment::Key("arrival_rate"), Segment::Key("for")]);
+        let issue =
+            compile("arrival_rate: { rate: 1/s, max_visitors: 5, for: 1m }", 30).unwrap_err();
+        assert_eq!(
+            issue.path,
+            vec![Segment::Key("arrival_rate"), Segment::Key("for")]
+        );
 
-        assert!(compile("{}", 30).unwrap_err().message.ends_with("found neither"));
+        assert!(compile("{}", 30)
+            .unwrap_err()
+            .message
+            .ends_with("found neither"));
         // Down to 0 visitors 6s before the end: the run would idle.
-        let issue = compile("stages: [{ to: 10, over: 20s }, { to: 0, over: 4s }]", 30).unwrap_err();
+        let issue =
+            compile("stages: [{ to: 10, over: 20s }, { to: 0, over: 4s }]", 30).unwrap_err();
         assert_eq!(issue.path, vec![Segment::Key("stages"), Segment::Index(1)]);
-        assert!(issue.message.contains("found 24s: the run would idle for 6s"), "{}", issue.message);
+        assert!(
+            issue
+                .message
+                .contains("found 24s: the run would idle for 6s"),
+            "{}",
+            issue.message
+        );
         assert!(compile("stages: [{ to: 10, over: 20s }, { to: 0, over: 10s }]", 30).is_ok());
         let both = "{ stages: [{ hold: 1s }], arrival_rate: { rate: 1/s, max_visitors: 1 } }";
-        assert!(compile(both, 30).unwrap_err().message.ends_with("found both"));
+        assert!(compile(both, 30)
+            .unwrap_err()
+            .message
+            .ends_with("found both"));
     }
 }

@@ -31,7 +31,10 @@ pub(crate) struct Issue {
 impl Issue {
     /// An issue at the node the caller is checking; callers up the tree prefix their own segment.
     pub fn here(message: impl Into<String>) -> Issue {
-        Issue { path: Vec::new(), message: message.into() }
+        Issue {
+            path: Vec::new(),
+            message: message.into(),
+        }
     }
 
     /// The same issue, one level further from the root.
@@ -43,7 +46,11 @@ impl Issue {
 
 /// Returns serde_norway's error for `issue`, located on the node its path names.
 pub(crate) fn locate(text: &str, issue: &Issue) -> serde_yaml::Error {
-    let probe = At::<PhantomData<()>> { path: &issue.path, inner: None, missing: Some(&issue.message) };
+    let probe = At::<PhantomData<()>> {
+        path: &issue.path,
+        inner: None,
+        missing: Some(&issue.message),
+    };
     match probe.deserialize(serde_yaml::Deserializer::from_str(text)) {
         Err(err) => err,
         // Unreachable: the probe fails on every node it ends on.
@@ -98,7 +105,11 @@ impl<'de, S: DeserializeSeed<'de, Value = ()>> DeserializeSeed<'de> for At<'_, S
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         match (self.path, self.inner) {
             ([], Some(inner)) => inner.deserialize(deserializer),
-            (path, inner) => deserializer.deserialize_any(At { path, inner, missing: self.missing }),
+            (path, inner) => deserializer.deserialize_any(At {
+                path,
+                inner,
+                missing: self.missing,
+            }),
         }
     }
 }
@@ -122,7 +133,11 @@ impl<'de, S: DeserializeSeed<'de, Value = ()>> Visitor<'de> for At<'_, S> {
         if let [Segment::Key(wanted), path @ ..] = self.path {
             while let Some(key) = map.next_key::<String>()? {
                 if key == *wanted {
-                    map.next_value_seed(At { path, inner: self.inner, missing: self.missing })?;
+                    map.next_value_seed(At {
+                        path,
+                        inner: self.inner,
+                        missing: self.missing,
+                    })?;
                     while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                     return Ok(());
                 }
@@ -140,7 +155,15 @@ impl<'de, S: DeserializeSeed<'de, Value = ()>> Visitor<'de> for At<'_, S> {
             for _ in 0..*wanted {
                 found = found && seq.next_element::<IgnoredAny>()?.is_some();
             }
-            if found && seq.next_element_seed(At { path, inner: self.inner, missing: self.missing })?.is_some() {
+            if found
+                && seq
+                    .next_element_seed(At {
+                        path,
+                        inner: self.inner,
+                        missing: self.missing,
+                    })?
+                    .is_some()
+            {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 return Ok(());
             }
@@ -187,7 +210,13 @@ mod tests {
     const TEXT: &str = "a: 1\nlist:\n  - x\n  - { b: 2, c: [3, 4] }\n";
 
     fn position(path: Vec<Segment>) -> (usize, usize, String) {
-        let err = locate(TEXT, &Issue { path, message: "boom".into() });
+        let err = locate(
+            TEXT,
+            &Issue {
+                path,
+                message: "boom".into(),
+            },
+        );
         let location = err.location().expect("a location");
         (location.line(), location.column(), err.to_string())
     }
@@ -202,7 +231,13 @@ mod tests {
     #[test]
     fn an_entry_is_found_by_its_position_and_the_issue_placed_on_its_key() {
         let text = "m:\n  x: 1\n  y{z}: [2]\n";
-        let err = locate(text, &Issue { path: vec![Key("m"), Segment::Entry(1)], message: "boom".into() });
+        let err = locate(
+            text,
+            &Issue {
+                path: vec![Key("m"), Segment::Entry(1)],
+                message: "boom".into(),
+            },
+        );
         let location = err.location().expect("a location");
         assert_eq!((location.line(), location.column()), (3, 3));
         assert!(err.to_string().starts_with("m: boom"), "{err}");

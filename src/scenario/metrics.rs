@@ -28,14 +28,19 @@ pub(crate) struct MetricsSpec {
 
 impl MetricsSpec {
     pub(crate) fn compile(self) -> MetricsExport {
-        MetricsExport { listen: self.listen, linger: self.linger.map_or(Duration::ZERO, |span| span.0) }
+        MetricsExport {
+            listen: self.listen,
+            linger: self.linger.map_or(Duration::ZERO, |span| span.0),
+        }
     }
 }
 
 fn address<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SocketAddr, D::Error> {
     let text = String::deserialize(deserializer)?;
     text.trim().parse().map_err(|_| {
-        serde::de::Error::custom(format!("expected an IP address and port such as 127.0.0.1:9464, found {text:?}"))
+        serde::de::Error::custom(format!(
+            "expected an IP address and port such as 127.0.0.1:9464, found {text:?}"
+        ))
     })
 }
 
@@ -48,7 +53,11 @@ mod tests {
 
     #[test]
     fn listen_and_linger_are_read() {
-        let plan = from_str(&format!("{BASE}metrics: {{ listen: 127.0.0.1:0, linger: 30s }}\n"), "t.yaml").unwrap();
+        let plan = from_str(
+            &format!("{BASE}metrics: {{ listen: 127.0.0.1:0, linger: 30s }}\n"),
+            "t.yaml",
+        )
+        .unwrap();
         let export = plan.metrics.expect("metrics section");
         assert_eq!(export.listen.to_string(), "127.0.0.1:0");
         assert_eq!(export.linger.as_secs(), 30);
@@ -57,12 +66,22 @@ mod tests {
 
     #[test]
     fn a_bad_address_is_located() {
-        let err = from_str(&format!("{BASE}metrics: {{ listen: localhost }}\n"), "t.yaml").unwrap_err();
-        let ScenarioError::Invalid(invalid) = err else { panic!("expected a validation error") };
+        let err = from_str(
+            &format!("{BASE}metrics: {{ listen: localhost }}\n"),
+            "t.yaml",
+        )
+        .unwrap_err();
+        let ScenarioError::Invalid(invalid) = err else {
+            panic!("expected a validation error")
+        };
         let text = invalid[0].to_string();
         assert!(text.starts_with("t.yaml:5:"), "{text}");
         assert!(text.contains("expected an IP address and port"), "{text}");
-        let err = from_str(&format!("{BASE}metrics: {{ listen: 127.0.0.1:1, every: 1s }}\n"), "t.yaml").unwrap_err();
+        let err = from_str(
+            &format!("{BASE}metrics: {{ listen: 127.0.0.1:1, every: 1s }}\n"),
+            "t.yaml",
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("every"), "{err}");
     }
 }

@@ -5,7 +5,9 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor,
+};
 use serde::Deserialize;
 
 use super::agents::AgentsSpec;
@@ -50,24 +52,52 @@ pub(crate) fn every_error(text: &str) -> Vec<serde_yaml::Error> {
     // Each pass reads the whole text, so the passes are bounded by the errors still wanted:
     // a file with thousands of mistakes costs about MAX_ERRORS passes, not thousands.
     let room = |found: &[Failure]| MAX_ERRORS.saturating_sub(found.len());
-    let mut failures = collect::each_error(text, &[], || Parts::<IgnoredAny, _>::Map(Sections::default()), MAX_ERRORS);
+    let mut failures = collect::each_error(
+        text,
+        &[],
+        || Parts::<IgnoredAny, _>::Map(Sections::default()),
+        MAX_ERRORS,
+    );
     let thresholds = [Segment::Key("thresholds")];
     let limit = room(&failures);
-    failures.extend(collect::each_error(text, &thresholds, || Parts::<IgnoredAny, _>::Map(ThresholdEntries), limit));
+    failures.extend(collect::each_error(
+        text,
+        &thresholds,
+        || Parts::<IgnoredAny, _>::Map(ThresholdEntries),
+        limit,
+    ));
     let behaviors = [Segment::Key("behaviors")];
-    let bad_behaviors = collect::each_error(text, &behaviors, || collect::list::<BehaviorSpec>(true), room(&failures));
-    let bad_indices: Vec<usize> = bad_behaviors.iter().filter_map(|failure| failure.part).collect();
+    let bad_behaviors = collect::each_error(
+        text,
+        &behaviors,
+        || collect::list::<BehaviorSpec>(true),
+        room(&failures),
+    );
+    let bad_indices: Vec<usize> = bad_behaviors
+        .iter()
+        .filter_map(|failure| failure.part)
+        .collect();
     failures.extend(bad_behaviors);
     for index in bad_indices {
         // A behavior's first bad step is already among its errors; the others are found here.
-        let steps = [Segment::Key("behaviors"), Segment::Index(index), Segment::Key("steps")];
+        let steps = [
+            Segment::Key("behaviors"),
+            Segment::Index(index),
+            Segment::Key("steps"),
+        ];
         let limit = room(&failures);
         if limit == 0 {
             break;
         }
-        failures.extend(collect::each_error(text, &steps, || collect::list::<Step>(true), limit));
+        failures.extend(collect::each_error(
+            text,
+            &steps,
+            || collect::list::<Step>(true),
+            limit,
+        ));
     }
-    let mut errors: Vec<serde_yaml::Error> = failures.into_iter().map(|failure| failure.error).collect();
+    let mut errors: Vec<serde_yaml::Error> =
+        failures.into_iter().map(|failure| failure.error).collect();
     let mut issues = Vec::new();
     cross_sections(text).check(&mut issues);
     errors.extend(issues.iter().map(|issue| locate::locate(text, issue)));
@@ -120,7 +150,9 @@ struct Sections {
 impl Entries for Sections {
     fn read<'de, A: MapAccess<'de>>(&mut self, map: &mut A) -> Result<bool, A::Error> {
         // An unknown key is refused while the deserializer is on it, so the error points there.
-        let Some(key) = map.next_key_seed(SectionName)? else { return Ok(false) };
+        let Some(key) = map.next_key_seed(SectionName)? else {
+            return Ok(false);
+        };
         match key.as_str() {
             "name" => value::<Name, _>(map)?,
             "description" => value::<Option<String>, _>(map)?,
@@ -141,7 +173,9 @@ impl Entries for Sections {
     }
 
     fn skip<'de, A: MapAccess<'de>>(&mut self, map: &mut A) -> Result<bool, A::Error> {
-        let Some(key) = map.next_key::<String>()? else { return Ok(false) };
+        let Some(key) = map.next_key::<String>()? else {
+            return Ok(false);
+        };
         value::<IgnoredAny, _>(map)?;
         self.seen.insert(key);
         Ok(true)
@@ -187,8 +221,13 @@ mod tests {
     /// in its unknown-field error, in order.
     #[test]
     fn the_sections_are_the_documents_fields() {
-        let err = serde_yaml::from_str::<ScenarioSpec>("zzz: 1\n").unwrap_err().to_string();
+        let err = serde_yaml::from_str::<ScenarioSpec>("zzz: 1\n")
+            .unwrap_err()
+            .to_string();
         let listed: Vec<String> = SECTIONS.iter().map(|name| format!("`{name}`")).collect();
-        assert!(err.contains(&format!("expected one of {}", listed.join(", "))), "{err}");
+        assert!(
+            err.contains(&format!("expected one of {}", listed.join(", "))),
+            "{err}"
+        );
     }
 }

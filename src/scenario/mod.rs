@@ -47,8 +47,9 @@ pub use headers::without_headers;
 pub use overrides::{Override, OverrideError};
 pub use pacing::{warnings as pacing_warnings, PacingWarning};
 pub use plan::{
-    agent_rng, visitor_rng, Action, ActionRun, Agents, Backoff, Behavior, Destination, DrillActions, DrillEvent,
-    DrillKind, DrillPlan, Invokes, Jitter, Load, MetricsExport, Plan, Repeat, Repetitions, Stage, Step, Target,
+    agent_rng, visitor_rng, Action, ActionRun, Agents, Backoff, Behavior, Destination,
+    DrillActions, DrillEvent, DrillKind, DrillPlan, Invokes, Jitter, Load, MetricsExport, Plan,
+    Repeat, Repetitions, Stage, Step, Target,
 };
 pub use rate::Rate;
 pub use step::DEFAULT_SIGNAL_TIMEOUT;
@@ -56,7 +57,9 @@ pub use target::BadUrl;
 pub use template::{Template, TemplateContext, TemplateError};
 pub use think::Think;
 pub use threshold::{Op, Stat, Threshold, Unit};
-pub use tolerance::{parse_assignment, CompareStat, CompareTolerances, Setting, Tolerance, ToleranceKey};
+pub use tolerance::{
+    parse_assignment, CompareStat, CompareTolerances, Setting, Tolerance, ToleranceKey,
+};
 pub use transport::TransportMix;
 
 /// Reads, validates and compiles the scenario at `path`, with `${VAR}` substituted.
@@ -80,7 +83,8 @@ pub fn load_with(path: &Path, sets: &[Override]) -> Result<Plan, ScenarioError> 
 pub fn effective_text(path: &Path, sets: &[Override]) -> Result<(String, String), ScenarioError> {
     let file = path.display().to_string();
     let text = read(path, &file)?;
-    let text = env::substitute(&text, &file, |name| std::env::var(name).ok()).map_err(ScenarioError::Invalid)?;
+    let text = env::substitute(&text, &file, |name| std::env::var(name).ok())
+        .map_err(ScenarioError::Invalid)?;
     match overrides::apply_all(&text, sets) {
         None => Ok((text, file)),
         Some(Ok(rewritten)) => Ok((rewritten, format!("{file} (with --set)"))),
@@ -92,26 +96,41 @@ pub fn effective_text(path: &Path, sets: &[Override]) -> Result<(String, String)
 /// and while reading, for a file that grows or a pipe).
 fn read(path: &Path, file: &str) -> Result<String, ScenarioError> {
     use std::io::Read as _;
-    let unreadable = |source| ScenarioError::Read { file: file.to_owned(), source };
-    let too_large = |bytes| ScenarioError::TooLarge { file: file.to_owned(), bytes };
+    let unreadable = |source| ScenarioError::Read {
+        file: file.to_owned(),
+        source,
+    };
+    let too_large = |bytes| ScenarioError::TooLarge {
+        file: file.to_owned(),
+        bytes,
+    };
     let opened = std::fs::File::open(path).map_err(unreadable)?;
     let size = opened.metadata().map_err(unreadable)?.len();
     if size > bounds::MAX_FILE_BYTES {
         return Err(too_large(size));
     }
     let mut bytes = Vec::new();
-    opened.take(bounds::MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(unreadable)?;
+    opened
+        .take(bounds::MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
     if bytes.len() as u64 > bounds::MAX_FILE_BYTES {
         return Err(too_large(bytes.len() as u64));
     }
-    String::from_utf8(bytes).map_err(|err| unreadable(std::io::Error::new(std::io::ErrorKind::InvalidData, err)))
+    String::from_utf8(bytes)
+        .map_err(|err| unreadable(std::io::Error::new(std::io::ErrorKind::InvalidData, err)))
 }
 
 /// Validates and compiles scenario `text`; `file_name` is only used in error messages. On
 /// error, every mistake found is reported, in text order.
 pub fn from_str(text: &str, file_name: &str) -> Result<Plan, ScenarioError> {
     let invalid = |errors: Vec<serde_yaml::Error>| {
-        ScenarioError::Invalid(errors.iter().map(|err| Invalid::from_yaml(file_name, err).inside(text)).collect())
+        ScenarioError::Invalid(
+            errors
+                .iter()
+                .map(|err| Invalid::from_yaml(file_name, err).inside(text))
+                .collect(),
+        )
     };
     if let Some((line, column)) = nesting::too_deep(text) {
         let message = format!(
@@ -129,7 +148,10 @@ pub fn from_str(text: &str, file_name: &str) -> Result<Plan, ScenarioError> {
     }
     match serde_yaml::from_str::<spec::ScenarioSpec>(text) {
         Ok(spec) => spec.compile().map_err(|issues| {
-            let mut errors: Vec<_> = issues.iter().map(|issue| locate::locate(text, issue)).collect();
+            let mut errors: Vec<_> = issues
+                .iter()
+                .map(|issue| locate::locate(text, issue))
+                .collect();
             errors.sort_by_key(|err| err.location().map(|l| (l.line(), l.column())));
             invalid(errors)
         }),

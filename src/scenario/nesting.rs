@@ -61,15 +61,28 @@ mod tests {
     fn deep_flow_nesting_is_found_where_it_crosses_the_bound() {
         let deep = format!("a:\n  b: {}x{}\n", "[".repeat(200), "]".repeat(200));
         assert_eq!(too_deep(&deep), Some((2, 6 + MAX_FLOW_DEPTH)));
-        let fine = format!("a: {}x{}\n", "{ k: ".repeat(MAX_FLOW_DEPTH), "}".repeat(MAX_FLOW_DEPTH));
+        let fine = format!(
+            "a: {}x{}\n",
+            "{ k: ".repeat(MAX_FLOW_DEPTH),
+            "}".repeat(MAX_FLOW_DEPTH)
+        );
         assert_eq!(too_deep(&fine), None);
     }
 
     #[test]
     fn brackets_in_quotes_comments_and_words_do_not_count() {
         let brackets = "[".repeat(200);
-        assert_eq!(too_deep(&format!("a: \"{brackets}\"\nb: '{brackets}'\n")), None);
-        assert_eq!(too_deep(&format!("# {brackets}\na: 1 # {brackets}\n")), None);
-        assert_eq!(too_deep(&format!("title: don't{brackets}\nurl: x{brackets}\n")), None);
+        assert_eq!(
+            too_deep(&format!("a: \"{brackets}\"\nb: '{brackets}'\n")),
+            None
+        );
+        assert_eq!(
+            too_deep(&format!("# {brackets}\na: 1 # {brackets}\n")),
+            None
+        );
+        assert_eq!(
+            too_deep(&format!("title: don't{brackets}\nurl: x{brackets}\n")),
+            None
+        );
     }
 }

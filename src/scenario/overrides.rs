@@ -34,10 +34,17 @@ impl std::str::FromStr for Override {
     /// Errors show the path only: the value may be a secret (`target.headers.Authorization`).
     fn from_str(set: &str) -> Result<Override, OverrideError> {
         let Some((path, value)) = set.split_once('=') else {
-            return Err(OverrideError { set: set.to_owned(), message: "expected path=value".to_owned() });
+            return Err(OverrideError {
+                set: set.to_owned(),
+                message: "expected path=value".to_owned(),
+            });
         };
-        let fail = |message: &str| OverrideError { set: format!("{path}=..."), message: message.to_owned() };
-        let value = serde_yaml::from_str(value).map_err(|err| fail(&format!("the value is not YAML: {err}")))?;
+        let fail = |message: &str| OverrideError {
+            set: format!("{path}=..."),
+            message: message.to_owned(),
+        };
+        let value = serde_yaml::from_str(value)
+            .map_err(|err| fail(&format!("the value is not YAML: {err}")))?;
         Ok(Override {
             path: path.to_owned(),
             keys: keys(path).ok_or_else(|| fail("expected a path such as load.stages[0].to"))?,
@@ -50,7 +57,9 @@ impl std::str::FromStr for Override {
 fn keys(path: &str) -> Option<Vec<Key>> {
     let mut keys = Vec::new();
     for part in path.split('.') {
-        let (field, mut indices) = part.split_once('[').map_or((part, ""), |(f, rest)| (f, rest));
+        let (field, mut indices) = part
+            .split_once('[')
+            .map_or((part, ""), |(f, rest)| (f, rest));
         if field.is_empty() {
             return None;
         }
@@ -69,7 +78,10 @@ impl Override {
     /// Sets the value in `document`; mappings on the way are created, list items must exist
     /// (or be the next one: `stages[3]` on three stages appends).
     pub fn apply(&self, document: &mut Value) -> Result<(), OverrideError> {
-        let fail = |message: String| OverrideError { set: format!("{}=...", self.path), message };
+        let fail = |message: String| OverrideError {
+            set: format!("{}=...", self.path),
+            message,
+        };
         let mut here = document;
         let mut walked = String::new();
         for key in &self.keys {
@@ -81,8 +93,13 @@ impl Override {
                     let Value::Mapping(map) = here else {
                         return Err(fail(format!("{} is not a mapping", shown(&walked))));
                     };
-                    walked = if walked.is_empty() { name.clone() } else { format!("{walked}.{name}") };
-                    map.entry(Value::String(name.clone())).or_insert(Value::Null)
+                    walked = if walked.is_empty() {
+                        name.clone()
+                    } else {
+                        format!("{walked}.{name}")
+                    };
+                    map.entry(Value::String(name.clone()))
+                        .or_insert(Value::Null)
                 }
                 Key::Index(index) => {
                     let Value::Sequence(items) = here else {
@@ -93,7 +110,9 @@ impl Override {
                     }
                     let count = items.len();
                     walked = format!("{walked}[{index}]");
-                    items.get_mut(*index).ok_or_else(|| fail(format!("{walked}: the list has {count} items")))?
+                    items
+                        .get_mut(*index)
+                        .ok_or_else(|| fail(format!("{walked}: the list has {count} items")))?
                 }
             };
         }
@@ -118,9 +137,17 @@ pub fn apply_all(text: &str, overrides: &[Override]) -> Option<Result<String, Ov
     }
     // A document that is not YAML is left to the validation, which says where.
     let mut document: Value = serde_yaml::from_str(text).ok()?;
-    Some(overrides.iter().try_for_each(|set| set.apply(&mut document)).and_then(|()| {
-        serde_yaml::to_string(&document).map_err(|err| OverrideError { set: String::new(), message: err.to_string() })
-    }))
+    Some(
+        overrides
+            .iter()
+            .try_for_each(|set| set.apply(&mut document))
+            .and_then(|()| {
+                serde_yaml::to_string(&document).map_err(|err| OverrideError {
+                    set: String::new(),
+                    message: err.to_string(),
+                })
+            }),
+    )
 }
 
 #[cfg(test)]
@@ -134,26 +161,44 @@ mod tests {
     #[test]
     fn fields_and_list_items_are_set() {
         let mut doc: Value =
-            serde_yaml::from_str("duration: 10s\nload: { stages: [ { to: 10, over: 1s } ] }\n").unwrap();
-        for s in
-            ["duration=2m", "load.stages[0].to=5000", "target.url=http://127.0.0.1:7700", "load.stages[1]={ hold: 5s }"]
-        {
+            serde_yaml::from_str("duration: 10s\nload: { stages: [ { to: 10, over: 1s } ] }\n")
+                .unwrap();
+        for s in [
+            "duration=2m",
+            "load.stages[0].to=5000",
+            "target.url=http://127.0.0.1:7700",
+            "load.stages[1]={ hold: 5s }",
+        ] {
             set(s).apply(&mut doc).unwrap();
         }
         assert_eq!(doc["duration"], Value::String("2m".into()));
         assert_eq!(doc["load"]["stages"][0]["to"], Value::Number(5000.into()));
-        assert_eq!(doc["target"]["url"], Value::String("http://127.0.0.1:7700".into()));
+        assert_eq!(
+            doc["target"]["url"],
+            Value::String("http://127.0.0.1:7700".into())
+        );
         assert_eq!(doc["load"]["stages"][1]["hold"], Value::String("5s".into()));
     }
 
     #[test]
     fn what_cannot_be_set_is_named() {
-        let mut doc: Value = serde_yaml::from_str("duration: 10s\nload: { stages: [ { to: 10 } ] }\n").unwrap();
+        let mut doc: Value =
+            serde_yaml::from_str("duration: 10s\nload: { stages: [ { to: 10 } ] }\n").unwrap();
         let err = set("load.stages[4].to=1").apply(&mut doc).unwrap_err();
-        assert_eq!(err.to_string(), "--set load.stages[4].to=...: load.stages[4]: the list has 1 items");
+        assert_eq!(
+            err.to_string(),
+            "--set load.stages[4].to=...: load.stages[4]: the list has 1 items"
+        );
         let err = set("duration.x=1").apply(&mut doc).unwrap_err();
-        assert_eq!(err.to_string(), "--set duration.x=...: duration is not a mapping");
-        assert!("duration".parse::<Override>().unwrap_err().to_string().contains("expected path=value"));
+        assert_eq!(
+            err.to_string(),
+            "--set duration.x=...: duration is not a mapping"
+        );
+        assert!("duration"
+            .parse::<Override>()
+            .unwrap_err()
+            .to_string()
+            .contains("expected path=value"));
         assert!("load.stages[x]=1".parse::<Override>().is_err());
     }
 }

@@ -51,7 +51,11 @@ fn scan(behavior: &str, steps: &[Step], out: &mut Vec<PacingWarning>) {
         let Some(every) = &repeat.every else { continue };
         let waits = fixed_waits(&repeat.steps);
         if waits > every.mean() {
-            out.push(PacingWarning { behavior: behavior.to_owned(), every: every.mean(), waits });
+            out.push(PacingWarning {
+                behavior: behavior.to_owned(),
+                every: every.mean(),
+                waits,
+            });
         }
     }
 }
@@ -97,20 +101,41 @@ mod tests {
 
     #[test]
     fn a_loop_whose_holds_exceed_its_period_is_warned_about() {
-        let warned = warnings(&plan("[connect, { repeat: { every: 500ms, steps: [presence, { hold: 1s }] } }]"));
+        let warned = warnings(&plan(
+            "[connect, { repeat: { every: 500ms, steps: [presence, { hold: 1s }] } }]",
+        ));
         assert_eq!(warned.len(), 1);
-        assert_eq!((warned[0].every, warned[0].waits), (Duration::from_millis(500), Duration::from_secs(1)));
-        assert!(warned[0].to_string().contains("a repeat every 500ms waits at least 1s"), "{}", warned[0]);
+        assert_eq!(
+            (warned[0].every, warned[0].waits),
+            (Duration::from_millis(500), Duration::from_secs(1))
+        );
+        assert!(
+            warned[0]
+                .to_string()
+                .contains("a repeat every 500ms waits at least 1s"),
+            "{}",
+            warned[0]
+        );
     }
 
     #[test]
     fn loops_that_fit_or_wait_randomly_are_not() {
         let fits = "[connect, { repeat: { every: 1s, steps: [presence, { hold: 1s }] } }]";
-        assert!(warnings(&plan(fits)).is_empty(), "equal to the period still keeps it");
+        assert!(
+            warnings(&plan(fits)).is_empty(),
+            "equal to the period still keeps it"
+        );
         let random = "[connect, { repeat: { every: 500ms, steps: [presence, { hold: { exponential: 2s } }] } }]";
-        assert!(warnings(&plan(random)).is_empty(), "an exponential hold has no fixed part");
+        assert!(
+            warnings(&plan(random)).is_empty(),
+            "an exponential hold has no fixed part"
+        );
         let inner =
             "[connect, { repeat: { every: 1s, steps: [{ repeat: { times: 3, every: 400ms, steps: [presence] } }] } }]";
-        assert_eq!(warnings(&plan(inner)).len(), 1, "an inner loop's pacing counts: 3 x 400ms");
+        assert_eq!(
+            warnings(&plan(inner)).len(),
+            1,
+            "an inner loop's pacing counts: 3 x 400ms"
+        );
     }
 }

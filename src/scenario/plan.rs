@@ -72,14 +72,22 @@ impl Plan {
     /// The transport of visitor number `index`, of behavior `behavior`: from the behavior's
     /// mix, or the target's (see `TransportMix::pick`).
     pub fn transport_of(&self, behavior: usize, index: u64) -> Transport {
-        let mix = self.behaviors[behavior].transport.as_ref().unwrap_or(&self.target.transport);
+        let mix = self.behaviors[behavior]
+            .transport
+            .as_ref()
+            .unwrap_or(&self.target.transport);
         mix.pick(self.seed, index)
     }
 
     /// Every transport some visitor may use.
     pub fn transports(&self) -> Vec<Transport> {
         let mut all: Vec<Transport> = self.target.transport.transports().collect();
-        all.extend(self.behaviors.iter().filter_map(|b| b.transport.as_ref()).flat_map(TransportMix::transports));
+        all.extend(
+            self.behaviors
+                .iter()
+                .filter_map(|b| b.transport.as_ref())
+                .flat_map(TransportMix::transports),
+        );
         all.sort();
         all.dedup();
         all
@@ -131,9 +139,17 @@ mod tests {
     #[test]
     fn agents_and_visitors_draw_from_streams_of_their_own() {
         let draw = |mut rng: SmallRng| -> Vec<u64> { (0..4).map(|_| rng.random()).collect() };
-        assert_eq!(draw(agent_rng(7, 3)), draw(agent_rng(7, 3)), "the same seed and index repeat");
+        assert_eq!(
+            draw(agent_rng(7, 3)),
+            draw(agent_rng(7, 3)),
+            "the same seed and index repeat"
+        );
         assert_ne!(draw(agent_rng(7, 3)), draw(visitor_rng(7, 3)));
-        assert_ne!(draw(agent_rng(7, 3)), draw(agent_rng(8, 3)), "the seed drives agents too");
+        assert_ne!(
+            draw(agent_rng(7, 3)),
+            draw(agent_rng(8, 3)),
+            "the seed drives agents too"
+        );
     }
 
     #[test]

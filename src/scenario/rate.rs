@@ -32,7 +32,9 @@ impl Rate {
         if !count.is_finite() || count <= 0.0 {
             return Err(format!("expected a rate above zero, found {text:?}"));
         }
-        Ok(Rate { per_second: count / seconds_per_unit })
+        Ok(Rate {
+            per_second: count / seconds_per_unit,
+        })
     }
 }
 
@@ -60,7 +62,9 @@ impl<'de> Deserialize<'de> for Rate {
             }
 
             fn visit_f64<E: de::Error>(self, number: f64) -> Result<Rate, E> {
-                Err(E::custom(format!("expected {RATE_EXPECTED} (a unit is needed), found \"{number}\"")))
+                Err(E::custom(format!(
+                    "expected {RATE_EXPECTED} (a unit is needed), found \"{number}\""
+                )))
             }
         }
 
@@ -84,18 +88,33 @@ mod tests {
 
     #[test]
     fn malformed_and_non_positive_rates_are_refused() {
-        assert_eq!(Rate::parse("200").unwrap_err(), "expected a rate such as 200/s, 12000/m or 5/ms, found \"200\"");
-        assert!(Rate::parse("200/d").unwrap_err().starts_with("expected a rate such as"));
-        assert!(Rate::parse("x/s").unwrap_err().starts_with("expected a rate such as"));
-        assert_eq!(Rate::parse("0/s").unwrap_err(), "expected a rate above zero, found \"0/s\"");
-        assert_eq!(Rate::parse("-3/s").unwrap_err(), "expected a rate above zero, found \"-3/s\"");
+        assert_eq!(
+            Rate::parse("200").unwrap_err(),
+            "expected a rate such as 200/s, 12000/m or 5/ms, found \"200\""
+        );
+        assert!(Rate::parse("200/d")
+            .unwrap_err()
+            .starts_with("expected a rate such as"));
+        assert!(Rate::parse("x/s")
+            .unwrap_err()
+            .starts_with("expected a rate such as"));
+        assert_eq!(
+            Rate::parse("0/s").unwrap_err(),
+            "expected a rate above zero, found \"0/s\""
+        );
+        assert_eq!(
+            Rate::parse("-3/s").unwrap_err(),
+            "expected a rate above zero, found \"-3/s\""
+        );
     }
 
     #[test]
     fn bare_numbers_need_a_unit() {
         let err = serde_yaml::from_str::<Rate>("200").unwrap_err().to_string();
         assert!(
-            err.starts_with("expected a rate such as 200/s, 12000/m or 5/ms (a unit is needed), found \"200\""),
+            err.starts_with(
+                "expected a rate such as 200/s, 12000/m or 5/ms (a unit is needed), found \"200\""
+            ),
             "{err}"
         );
     }

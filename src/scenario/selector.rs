@@ -13,10 +13,15 @@ pub(crate) const TAG: &str = "behavior";
 /// Splits `name{behavior:NAME}` into the name and the behavior; a name without braces has
 /// none. The error says what was expected and what was found.
 pub(crate) fn split(written: &str) -> Result<(&str, Option<&str>), String> {
-    let Some(open) = written.find('{') else { return Ok((written, None)) };
-    let malformed =
-        || format!("expected a name such as presence_ack or presence_ack{{{TAG}:browser}}, found {written:?}");
-    let inner = written[open + 1..].strip_suffix('}').ok_or_else(malformed)?;
+    let Some(open) = written.find('{') else {
+        return Ok((written, None));
+    };
+    let malformed = || {
+        format!("expected a name such as presence_ack or presence_ack{{{TAG}:browser}}, found {written:?}")
+    };
+    let inner = written[open + 1..]
+        .strip_suffix('}')
+        .ok_or_else(malformed)?;
     let (tag, value) = inner.split_once([':', '=']).ok_or_else(malformed)?;
     let (tag, value) = (tag.trim(), value.trim());
     if tag != TAG {
@@ -36,7 +41,9 @@ pub(crate) fn unknown_behaviors(spec: &ThresholdsSpec, behaviors: &[&str]) -> Ve
     let mut issues: Vec<Issue> = Vec::new();
     let mut reported = None;
     for (entry, threshold) in &spec.0 {
-        let Some(behavior) = threshold.behavior.as_deref() else { continue };
+        let Some(behavior) = threshold.behavior.as_deref() else {
+            continue;
+        };
         if behaviors.contains(&behavior) || reported == Some(*entry) {
             continue;
         }
@@ -49,7 +56,11 @@ pub(crate) fn unknown_behaviors(spec: &ThresholdsSpec, behaviors: &[&str]) -> Ve
             behaviors.join(", "),
             threshold.name
         );
-        issues.push(Issue::here(message).under(Segment::Entry(*entry)).under(Segment::Key("thresholds")));
+        issues.push(
+            Issue::here(message)
+                .under(Segment::Entry(*entry))
+                .under(Segment::Key("thresholds")),
+        );
     }
     issues
 }
@@ -62,16 +73,31 @@ mod tests {
     #[test]
     fn both_spellings_are_read() {
         assert_eq!(split("presence_ack"), Ok(("presence_ack", None)));
-        assert_eq!(split("presence_ack{behavior:browser}"), Ok(("presence_ack", Some("browser"))));
-        assert_eq!(split("presence_ack{behavior=browser}"), Ok(("presence_ack", Some("browser"))));
-        assert_eq!(split("connect{ behavior: tab-hopper }"), Ok(("connect", Some("tab-hopper"))));
+        assert_eq!(
+            split("presence_ack{behavior:browser}"),
+            Ok(("presence_ack", Some("browser")))
+        );
+        assert_eq!(
+            split("presence_ack{behavior=browser}"),
+            Ok(("presence_ack", Some("browser")))
+        );
+        assert_eq!(
+            split("connect{ behavior: tab-hopper }"),
+            Ok(("connect", Some("tab-hopper")))
+        );
     }
 
     #[test]
     fn malformed_selectors_say_what_was_expected() {
-        assert!(split("presence_ack{behavior:browser").unwrap_err().starts_with("expected a name such as"));
-        assert!(split("presence_ack{browser}").unwrap_err().starts_with("expected a name such as"));
-        assert!(split("presence_ack{behavior:}").unwrap_err().starts_with("expected a name such as"));
+        assert!(split("presence_ack{behavior:browser")
+            .unwrap_err()
+            .starts_with("expected a name such as"));
+        assert!(split("presence_ack{browser}")
+            .unwrap_err()
+            .starts_with("expected a name such as"));
+        assert!(split("presence_ack{behavior:}")
+            .unwrap_err()
+            .starts_with("expected a name such as"));
         assert_eq!(
             split("presence_ack{name:browser}").unwrap_err(),
             "expected the tag `behavior` in \"presence_ack{name:browser}\" (the only one latencies are kept by), found \"name\""
@@ -85,7 +111,10 @@ mod tests {
         let Err(ScenarioError::Invalid(all)) = from_str(&format!("{head}{tail}"), "x.yaml") else {
             panic!("expected a validation error")
         };
-        let found: Vec<_> = all.iter().map(|e| (e.line, e.column, e.path.as_str(), e.message.as_str())).collect();
+        let found: Vec<_> = all
+            .iter()
+            .map(|e| (e.line, e.column, e.path.as_str(), e.message.as_str()))
+            .collect();
         assert_eq!(
             found,
             vec![

@@ -16,7 +16,11 @@ pub(crate) struct Context {
 
 /// Every issue of a behavior's `steps`, with paths relative to the list.
 pub(crate) fn check_sequence(steps: &[Step], context: Context) -> Vec<Issue> {
-    let mut checker = Checker { context, unique_seen: false, issues: Vec::new() };
+    let mut checker = Checker {
+        context,
+        unique_seen: false,
+        issues: Vec::new(),
+    };
     checker.check_list(steps, 0);
     checker.issues
 }
@@ -58,10 +62,16 @@ impl Checker {
                 continue;
             };
             let before = self.issues.len();
-            self.check_list(&repeat.steps, lowest_start(Transfer::of_list(&repeat.steps), repeat.times, tabs));
+            self.check_list(
+                &repeat.steps,
+                lowest_start(Transfer::of_list(&repeat.steps), repeat.times, tabs),
+            );
             let nested = self.issues.split_off(before);
             self.issues.extend(nested.into_iter().map(|issue| {
-                issue.under(Segment::Key("steps")).under(Segment::Key("repeat")).under(Segment::Index(index))
+                issue
+                    .under(Segment::Key("steps"))
+                    .under(Segment::Key("repeat"))
+                    .under(Segment::Index(index))
             }));
             tabs = Transfer::of(step).apply(tabs);
             if repeat.times == Repetitions::UntilEnd && index + 1 < steps.len() {
@@ -88,10 +98,15 @@ struct Transfer {
 }
 
 impl Transfer {
-    const IDENTITY: Transfer = Transfer { floor: 0, shift: Some(0) };
+    const IDENTITY: Transfer = Transfer {
+        floor: 0,
+        shift: Some(0),
+    };
 
     fn apply(self, tabs: u32) -> u32 {
-        let after = self.shift.map_or(self.floor, |shift| self.floor.max(i64::from(tabs).saturating_add(shift)));
+        let after = self.shift.map_or(self.floor, |shift| {
+            self.floor.max(i64::from(tabs).saturating_add(shift))
+        });
         u32::try_from(after.max(0)).unwrap_or(u32::MAX)
     }
 
@@ -99,7 +114,10 @@ impl Transfer {
     fn then(self, next: Transfer) -> Transfer {
         match (self.shift, next.shift) {
             (_, None) => next,
-            (None, Some(_)) => Transfer { floor: i64::from(next.apply(self.apply(0))), shift: None },
+            (None, Some(_)) => Transfer {
+                floor: i64::from(next.apply(self.apply(0))),
+                shift: None,
+            },
             (Some(first), Some(second)) => Transfer {
                 floor: next.floor.max(self.floor.saturating_add(second)),
                 shift: Some(first.saturating_add(second)),
@@ -108,16 +126,33 @@ impl Transfer {
     }
 
     fn of_list(steps: &[Step]) -> Transfer {
-        steps.iter().fold(Transfer::IDENTITY, |sum, step| sum.then(Transfer::of(step)))
+        steps
+            .iter()
+            .fold(Transfer::IDENTITY, |sum, step| sum.then(Transfer::of(step)))
     }
 
     fn of(step: &Step) -> Transfer {
         match step {
-            Step::Connect | Step::ConnectUnique => Transfer { floor: 1, shift: Some(0) },
-            Step::OpenTab => Transfer { floor: 1, shift: Some(1) },
-            Step::SetVisitorId(_) => Transfer { floor: 1, shift: None },
-            Step::CloseTab => Transfer { floor: 0, shift: Some(-1) },
-            Step::Disconnect => Transfer { floor: 0, shift: None },
+            Step::Connect | Step::ConnectUnique => Transfer {
+                floor: 1,
+                shift: Some(0),
+            },
+            Step::OpenTab => Transfer {
+                floor: 1,
+                shift: Some(1),
+            },
+            Step::SetVisitorId(_) => Transfer {
+                floor: 1,
+                shift: None,
+            },
+            Step::CloseTab => Transfer {
+                floor: 0,
+                shift: Some(-1),
+            },
+            Step::Disconnect => Transfer {
+                floor: 0,
+                shift: None,
+            },
             Step::Repeat(repeat) => {
                 let body = Transfer::of_list(&repeat.steps);
                 match (repeat.times, body.shift) {
@@ -127,8 +162,13 @@ impl Transfer {
                     // tabs; when it removes them, the floor holds them from falling below it.
                     (Repetitions::Times(times), Some(shift)) => {
                         let times = i64::from(times);
-                        let floor = body.floor.saturating_add((times - 1).saturating_mul(shift.max(0)));
-                        Transfer { floor, shift: Some(times.saturating_mul(shift)) }
+                        let floor = body
+                            .floor
+                            .saturating_add((times - 1).saturating_mul(shift.max(0)));
+                        Transfer {
+                            floor,
+                            shift: Some(times.saturating_mul(shift)),
+                        }
                     }
                 }
             }
@@ -144,9 +184,9 @@ fn lowest_start(body: Transfer, times: Repetitions, tabs: u32) -> u32 {
         (Repetitions::Times(1), _) => return tabs,
         // Iterations start lower and lower until the body's floor holds them.
         (Repetitions::UntilEnd, Some(shift)) if shift < 0 => body.floor,
-        (Repetitions::Times(times), Some(shift)) if shift < 0 => {
-            body.floor.max(i64::from(tabs).saturating_add(i64::from(times - 1).saturating_mul(shift)))
-        }
+        (Repetitions::Times(times), Some(shift)) if shift < 0 => body
+            .floor
+            .max(i64::from(tabs).saturating_add(i64::from(times - 1).saturating_mul(shift))),
         (_, Some(_)) => return tabs,
         (_, None) => body.floor,
     };
@@ -172,21 +212,38 @@ mod tests {
     }
 
     fn paths(yaml: &str) -> Vec<Vec<Segment>> {
-        issues(yaml, false).into_iter().map(|issue| issue.path).collect()
+        issues(yaml, false)
+            .into_iter()
+            .map(|issue| issue.path)
+            .collect()
     }
 
     #[test]
     fn sequence_checks_point_at_the_offending_step() {
-        let unreachable = issues("[connect, { repeat: { steps: [presence] } }, disconnect]", false);
+        let unreachable = issues(
+            "[connect, { repeat: { steps: [presence] } }, disconnect]",
+            false,
+        );
         assert_eq!(unreachable.len(), 1);
         assert_eq!(unreachable[0].path, vec![Index(2)]);
         assert!(unreachable[0].message.starts_with("unreachable step"));
 
-        let nested = issues("[connect, { repeat: { times: 2, steps: [{ hold: 1s }, extend] } }]", false);
-        assert_eq!(nested[0].path, vec![Index(1), Key("repeat"), Key("steps"), Index(1)]);
-        assert!(nested[0].message.starts_with("expected `connect_unique` before `extend`"));
+        let nested = issues(
+            "[connect, { repeat: { times: 2, steps: [{ hold: 1s }, extend] } }]",
+            false,
+        );
+        assert_eq!(
+            nested[0].path,
+            vec![Index(1), Key("repeat"), Key("steps"), Index(1)]
+        );
+        assert!(nested[0]
+            .message
+            .starts_with("expected `connect_unique` before `extend`"));
 
-        assert_eq!(paths("[connect_unique, { repeat: { every: 1m, steps: [extend] } }]"), Vec::<Vec<Segment>>::new());
+        assert_eq!(
+            paths("[connect_unique, { repeat: { every: 1m, steps: [extend] } }]"),
+            Vec::<Vec<Segment>>::new()
+        );
     }
 
     #[test]
@@ -194,7 +251,13 @@ mod tests {
         let before = issues("[presence, connect, presence]", false);
         assert_eq!(before.len(), 1);
         assert_eq!(before[0].path, vec![Index(0)]);
-        assert!(before[0].message.starts_with("expected an open session before `presence`"), "{}", before[0].message);
+        assert!(
+            before[0]
+                .message
+                .starts_with("expected an open session before `presence`"),
+            "{}",
+            before[0].message
+        );
         // Every one is reported, each where it is.
         assert_eq!(
             paths("[{ navigate: { page: {} } }, connect, disconnect, presence]"),
@@ -209,14 +272,23 @@ mod tests {
         let fine =
             "[open_tab, presence, open_tab, close_tab, presence, set_visitor_id, { repeat: { steps: [presence] } }]";
         assert_eq!(paths(fine), Vec::<Vec<Segment>>::new());
-        assert_eq!(paths("[connect, open_tab, close_tab, close_tab, presence]"), vec![vec![Index(4)]]);
+        assert_eq!(
+            paths("[connect, open_tab, close_tab, close_tab, presence]"),
+            vec![vec![Index(4)]]
+        );
     }
 
     #[test]
     fn await_signal_needs_agents_that_send() {
         let without = issues("[connect, await_signal]", false);
         assert_eq!(without[0].path, vec![Index(1)]);
-        assert!(without[0].message.starts_with("expected an `agents` section"), "{}", without[0].message);
+        assert!(
+            without[0]
+                .message
+                .starts_with("expected an `agents` section"),
+            "{}",
+            without[0].message
+        );
         assert!(issues("[connect, await_signal]", true).is_empty());
     }
 }

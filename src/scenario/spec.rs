@@ -90,7 +90,10 @@ impl ScenarioSpec {
             issues.extend(self.thresholds.unmeasurable_server(target));
         }
         if let Some(behaviors) = &compiled.behaviors {
-            let names: Vec<&str> = behaviors.iter().map(|behavior| behavior.name.as_str()).collect();
+            let names: Vec<&str> = behaviors
+                .iter()
+                .map(|behavior| behavior.name.as_str())
+                .collect();
             issues.extend(selector::unknown_behaviors(&self.thresholds, &names));
         }
         match compiled {
@@ -148,9 +151,13 @@ impl CrossSections {
         // Only this harness's agents can signal an embedded cluster; an external server may
         // have other senders (its real agents).
         let embedded = self.target.as_ref().is_some_and(TargetSpec::is_embedded);
-        let target = self.target.and_then(|target| keep(issues, target.compile().map_err(under("target"))));
+        let target = self
+            .target
+            .and_then(|target| keep(issues, target.compile().map_err(under("target"))));
         let load = match (self.load, self.duration) {
-            (Some(load), Some(duration)) => keep(issues, load.compile(duration).map_err(under("load"))),
+            (Some(load), Some(duration)) => {
+                keep(issues, load.compile(duration).map_err(under("load")))
+            }
             _ => None,
         };
         if let Some(reconnect) = self.reconnect.filter(|r| r.cap < r.base) {
@@ -171,18 +178,34 @@ impl CrossSections {
             }
             _ => None,
         };
-        let agents = self
-            .agents
-            .and_then(|agents| keep(issues, agents.map(AgentsSpec::compile).transpose().map_err(under("agents"))));
+        let agents = self.agents.and_then(|agents| {
+            keep(
+                issues,
+                agents
+                    .map(AgentsSpec::compile)
+                    .transpose()
+                    .map_err(under("agents")),
+            )
+        });
         // A section that could not be read gets the benefit of the doubt.
         let context = Context {
             signals_expected: !embedded
                 || agents.as_ref().is_none_or(|agents| {
-                    agents.as_ref().is_some_and(|a| a.signals_per_second.is_some() || a.invokes.is_some())
+                    agents
+                        .as_ref()
+                        .is_some_and(|a| a.signals_per_second.is_some() || a.invokes.is_some())
                 }),
         };
-        let behaviors = self.behaviors.map(|behaviors| compile_behaviors(behaviors, context, issues));
-        Compiled { target, load, drills, agents, behaviors }
+        let behaviors = self
+            .behaviors
+            .map(|behaviors| compile_behaviors(behaviors, context, issues));
+        Compiled {
+            target,
+            load,
+            drills,
+            agents,
+            behaviors,
+        }
     }
 }
 
@@ -191,18 +214,32 @@ fn keep<T>(issues: &mut Vec<Issue>, result: Result<T, Issue>) -> Option<T> {
     result.map_err(|issue| issues.push(issue)).ok()
 }
 
-fn compile_behaviors(specs: Vec<BehaviorSpec>, context: Context, issues: &mut Vec<Issue>) -> Vec<Behavior> {
+fn compile_behaviors(
+    specs: Vec<BehaviorSpec>,
+    context: Context,
+    issues: &mut Vec<Issue>,
+) -> Vec<Behavior> {
     let mut names = HashSet::new();
     let mut behaviors = Vec::with_capacity(specs.len());
     for (index, spec) in specs.into_iter().enumerate() {
-        let here = |issue: Issue| issue.under(Segment::Index(index)).under(Segment::Key("behaviors"));
+        let here = |issue: Issue| {
+            issue
+                .under(Segment::Index(index))
+                .under(Segment::Key("behaviors"))
+        };
         if !names.insert(spec.name.0.clone()) {
-            let message =
-                format!("expected behavior names to differ (reports are keyed by them), found {:?} twice", spec.name.0);
+            let message = format!(
+                "expected behavior names to differ (reports are keyed by them), found {:?} twice",
+                spec.name.0
+            );
             issues.push(here(Issue::here(message).under(Segment::Key("name"))));
         }
         let found = sequence::check_sequence(&spec.steps.0, context);
-        issues.extend(found.into_iter().map(|issue| here(issue.under(Segment::Key("steps")))));
+        issues.extend(
+            found
+                .into_iter()
+                .map(|issue| here(issue.under(Segment::Key("steps")))),
+        );
         behaviors.push(Behavior {
             name: spec.name.0,
             weight: spec.weight,

@@ -131,9 +131,13 @@ impl StepVisitor {
             "close_tab" => Step::CloseTab,
             "set_visitor_id" => Step::SetVisitorId(None),
             "disconnect" => Step::Disconnect,
-            "await_signal" => Step::AwaitSignal { timeout: DEFAULT_SIGNAL_TIMEOUT },
+            "await_signal" => Step::AwaitSignal {
+                timeout: DEFAULT_SIGNAL_TIMEOUT,
+            },
             "navigate" | "hold" | "repeat" => {
-                return Err(E::custom(format!("expected `{name}: ...` with a value, found a bare `{name}`")))
+                return Err(E::custom(format!(
+                    "expected `{name}: ...` with a value, found a bare `{name}`"
+                )))
             }
             other => return Err(E::unknown_variant(other, STEP_NAMES)),
         })
@@ -159,19 +163,28 @@ impl<'de> Visitor<'de> for StepVisitor {
             "set_visitor_id" => Step::SetVisitorId(map.next_value::<SetVisitorIdSpec>()?.id),
             "hold" => Step::Hold(map.next_value()?),
             "await_signal" => Step::AwaitSignal {
-                timeout: map.next_value::<AwaitSignalSpec>()?.timeout.map_or(DEFAULT_SIGNAL_TIMEOUT, |t| t.0),
+                timeout: map
+                    .next_value::<AwaitSignalSpec>()?
+                    .timeout
+                    .map_or(DEFAULT_SIGNAL_TIMEOUT, |t| t.0),
             },
             "repeat" => {
                 let _depth = Nesting::enter()?;
                 let spec: RepeatSpec = map.next_value()?;
                 let times = match (spec.times, spec.until) {
                     (Some(_), Some(_)) => {
-                        return Err(de::Error::custom("expected either `times` or `until` in a repeat, found both"))
+                        return Err(de::Error::custom(
+                            "expected either `times` or `until` in a repeat, found both",
+                        ))
                     }
                     (Some(times), None) => Repetitions::Times(times),
                     (None, _) => Repetitions::UntilEnd,
                 };
-                Step::Repeat(Repeat { every: spec.every, times, steps: spec.steps.0 })
+                Step::Repeat(Repeat {
+                    every: spec.every,
+                    times,
+                    steps: spec.steps.0,
+                })
             }
             // Steps without parameters also accept an empty value (`connect: {}`, `connect:`).
             other => {
@@ -253,7 +266,9 @@ mod tests {
                 Step::CloseTab,
                 Step::SetVisitorId(None),
                 Step::Disconnect,
-                Step::AwaitSignal { timeout: DEFAULT_SIGNAL_TIMEOUT },
+                Step::AwaitSignal {
+                    timeout: DEFAULT_SIGNAL_TIMEOUT
+                },
             ]
         );
         assert_eq!(step("connect: {}"), Step::Connect);
@@ -261,14 +276,20 @@ mod tests {
 
     #[test]
     fn parses_presence_and_navigate() {
-        let Step::Presence(update) = step("presence: { page: { url: 'https://x/{{rand_path}}' }, data: { a: 1 } }")
+        let Step::Presence(update) =
+            step("presence: { page: { url: 'https://x/{{rand_path}}' }, data: { a: 1 } }")
         else {
             panic!("not a presence")
         };
         assert!(update.page.is_some_and(|page| page.url.is_some()));
         assert_eq!(update.data.0.len(), 1);
-        let Step::Navigate(navigation) = step("navigate: { page: { title: Cart } }") else { panic!("not a navigate") };
-        assert_eq!(navigation.page.title, Some(Template::parse("Cart").unwrap()));
+        let Step::Navigate(navigation) = step("navigate: { page: { title: Cart } }") else {
+            panic!("not a navigate")
+        };
+        assert_eq!(
+            navigation.page.title,
+            Some(Template::parse("Cart").unwrap())
+        );
         assert_eq!(navigation.data, DataTemplate::default());
         assert_eq!(navigation.page.url, PageTemplate::default().url);
         assert!(error("navigate: { data: { a: 1 } }").contains("missing field `page`"));
@@ -280,16 +301,36 @@ mod tests {
             step("set_visitor_id: { id: 'user-{{index}}' }"),
             Step::SetVisitorId(Some(Template::parse("user-{{index}}").unwrap()))
         );
-        assert_eq!(step("hold: 5s"), Step::Hold(Think::Constant(Duration::from_secs(5))));
-        assert_eq!(step("await_signal: { timeout: 2s }"), Step::AwaitSignal { timeout: Duration::from_secs(2) });
-        let Step::Repeat(repeat) = step("repeat: { every: { exponential: 1s }, times: 3, steps: [extend] }") else {
+        assert_eq!(
+            step("hold: 5s"),
+            Step::Hold(Think::Constant(Duration::from_secs(5)))
+        );
+        assert_eq!(
+            step("await_signal: { timeout: 2s }"),
+            Step::AwaitSignal {
+                timeout: Duration::from_secs(2)
+            }
+        );
+        let Step::Repeat(repeat) =
+            step("repeat: { every: { exponential: 1s }, times: 3, steps: [extend] }")
+        else {
             panic!("not a repeat")
         };
         assert_eq!(repeat.times, Repetitions::Times(3));
-        assert_eq!(repeat.every, Some(Think::Exponential { mean: Duration::from_secs(1) }));
+        assert_eq!(
+            repeat.every,
+            Some(Think::Exponential {
+                mean: Duration::from_secs(1)
+            })
+        );
         assert_eq!(repeat.steps, vec![Step::Extend]);
-        let Step::Repeat(forever) = step("repeat: { until: end, steps: [presence] }") else { panic!("not a repeat") };
-        assert_eq!((forever.times, forever.every), (Repetitions::UntilEnd, None));
+        let Step::Repeat(forever) = step("repeat: { until: end, steps: [presence] }") else {
+            panic!("not a repeat")
+        };
+        assert_eq!(
+            (forever.times, forever.every),
+            (Repetitions::UntilEnd, None)
+        );
     }
 
     #[test]
@@ -297,24 +338,34 @@ mod tests {
         assert!(error("conect").contains("unknown variant `conect`, expected one of `connect`"));
         assert!(error("hold").starts_with("expected `hold: ...` with a value, found a bare `hold`"));
         assert!(error("{ hold: 1s, connect: ~ }").contains("found also `connect`"));
-        assert!(error("repeat: { times: 0, steps: [connect] }").contains("expected a number of repetitions"));
+        assert!(error("repeat: { times: 0, steps: [connect] }")
+            .contains("expected a number of repetitions"));
         assert!(error("repeat: { times: 2, until: end, steps: [connect] }").contains("found both"));
         assert!(error("repeat: { steps: [] }").contains("expected a list with at least one item"));
-        assert!(error("repeat: { until: later, steps: [connect] }").contains("unknown variant `later`"));
+        assert!(
+            error("repeat: { until: later, steps: [connect] }").contains("unknown variant `later`")
+        );
         assert!(error("presence: { pgae: {} }").contains("unknown field `pgae`"));
         assert!(error("await_signal: { timeout: 0s }").contains("expected a duration above zero"));
     }
 
     /// `repeat: { steps: [ ... ] }` nested `depth` times around a `connect`, in flow style.
     fn nested(depth: usize) -> String {
-        format!("{}connect{}", "{ repeat: { times: 2, steps: [".repeat(depth), "] } }".repeat(depth))
+        format!(
+            "{}connect{}",
+            "{ repeat: { times: 2, steps: [".repeat(depth),
+            "] } }".repeat(depth)
+        )
     }
 
     #[test]
     fn nesting_is_bounded() {
         assert!(matches!(step(&nested(MAX_NESTING)), Step::Repeat(_)));
         let err = error(&nested(MAX_NESTING + 1));
-        assert!(err.contains("expected repeats nested at most 16 deep, found one nested deeper"), "{err}");
+        assert!(
+            err.contains("expected repeats nested at most 16 deep, found one nested deeper"),
+            "{err}"
+        );
         // The depth is back to 0 after an error: the next document reads as before.
         assert!(matches!(step(&nested(MAX_NESTING)), Step::Repeat(_)));
     }

@@ -93,7 +93,9 @@ impl Destination {
     /// `http(s)://host:port` of a target the harness did not start, against which drill
     /// actions given as a path (`/admin/kill`) are sent; `None` for the embedded cluster.
     pub fn http_origin(&self) -> Option<String> {
-        let (Destination::Directory { url } | Destination::Instance { url }) = self else { return None };
+        let (Destination::Directory { url } | Destination::Instance { url }) = self else {
+            return None;
+        };
         let uri: http::Uri = url.parse().ok()?;
         let scheme = match uri.scheme_str()? {
             "ws" => "http",
@@ -133,7 +135,9 @@ pub(crate) struct TargetSpec {
 }
 
 /// An `http(s)://` URL with a host: a metrics endpoint is scraped with plain GETs.
-fn optional_metrics_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+fn optional_metrics_url<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
     let text = String::deserialize(deserializer)?;
     match Destination::from_url(&text) {
         Ok(Destination::Directory { url }) => Ok(Some(url)),
@@ -143,16 +147,22 @@ fn optional_metrics_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Op
     }
 }
 
-fn optional_reply_timeout<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+fn optional_reply_timeout<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Duration>, D::Error> {
     let timeout = typed::non_zero_duration(deserializer)?;
     if timeout > MAX_REPLY_TIMEOUT {
         let found = humantime::format_duration(timeout);
-        return Err(de::Error::custom(format!("expected a reply timeout of at most 5m, found {found}")));
+        return Err(de::Error::custom(format!(
+            "expected a reply timeout of at most 5m, found {found}"
+        )));
     }
     Ok(Some(timeout))
 }
 
-fn optional_heartbeat_timeout<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+fn optional_heartbeat_timeout<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Duration>, D::Error> {
     typed::non_zero_duration(deserializer).map(Some)
 }
 
@@ -194,7 +204,10 @@ impl TargetSpec {
             };
         let group = self.group.map_or_else(|| "1".to_owned(), |group| group.0);
         let groups = self.groups.unwrap_or(1);
-        let last = group.parse::<u64>().ok().and_then(|first| first.checked_add(u64::from(groups) - 1));
+        let last = group
+            .parse::<u64>()
+            .ok()
+            .and_then(|first| first.checked_add(u64::from(groups) - 1));
         if groups > 1 && last.is_none() {
             return Err(Issue::here(format!(
                 "expected a group below 2^64 - groups to spread {groups} groups from, found {group:?}"
@@ -217,7 +230,8 @@ impl TargetSpec {
             // The run reads the file the same way before it starts (relative to the current
             // directory), so a file that is missing or holds no certificate is refused here.
             tls::client_config(Some(path)).map_err(|err| {
-                Issue::here(format!("expected a file of PEM certificates, found: {err}")).under(Segment::Key("ca_file"))
+                Issue::here(format!("expected a file of PEM certificates, found: {err}"))
+                    .under(Segment::Key("ca_file"))
             })?;
         }
         Ok(Target {
@@ -263,7 +277,9 @@ impl<'de> Deserialize<'de> for UrlDestination {
             }
 
             fn visit_str<E: de::Error>(self, text: &str) -> Result<UrlDestination, E> {
-                Destination::from_url(text).map(UrlDestination).map_err(E::custom)
+                Destination::from_url(text)
+                    .map(UrlDestination)
+                    .map_err(E::custom)
             }
         }
 
@@ -289,7 +305,9 @@ impl<'de> Deserialize<'de> for Group {
 
             fn visit_str<E: de::Error>(self, text: &str) -> Result<Group, E> {
                 if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(E::custom(format!("expected a group made of digits such as \"100\", found {text:?}")));
+                    return Err(E::custom(format!(
+                        "expected a group made of digits such as \"100\", found {text:?}"
+                    )));
                 }
                 Ok(Group(text.to_owned()))
             }
@@ -313,35 +331,58 @@ mod tests {
     }
 
     fn error(yaml: &str) -> String {
-        serde_yaml::from_str::<TargetSpec>(yaml).unwrap_err().to_string()
+        serde_yaml::from_str::<TargetSpec>(yaml)
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
     fn defaults_to_an_embedded_cluster() {
         let target = compile("{}").unwrap();
         assert_eq!(target.destination, Destination::Embedded(Box::default()));
-        assert_eq!((target.transport, target.group.as_str(), target.source_ips), (TransportMix::default(), "1", 1));
+        assert_eq!(
+            (target.transport, target.group.as_str(), target.source_ips),
+            (TransportMix::default(), "1", 1)
+        );
         assert_eq!(target.heartbeat_timeout, DEFAULT_HEARTBEAT_TIMEOUT);
         assert_eq!(target.reply_timeout, DEFAULT_REPLY_TIMEOUT);
     }
 
     #[test]
     fn urls_choose_discovery_by_scheme() {
-        let directory =
-            compile("{ url: 'http://127.0.0.1:8080', group: '007', transport: websocket, source_ips: 16 }").unwrap();
-        assert_eq!(directory.destination, Destination::Directory { url: "http://127.0.0.1:8080".into() });
+        let directory = compile(
+            "{ url: 'http://127.0.0.1:8080', group: '007', transport: websocket, source_ips: 16 }",
+        )
+        .unwrap();
         assert_eq!(
-            (directory.transport, directory.group.as_str(), directory.source_ips),
+            directory.destination,
+            Destination::Directory {
+                url: "http://127.0.0.1:8080".into()
+            }
+        );
+        assert_eq!(
+            (
+                directory.transport,
+                directory.group.as_str(),
+                directory.source_ips
+            ),
             (TransportMix::single(Transport::Websocket), "007", 16)
         );
         let instance =
             compile("{ url: 'ws://h:1/presence', group: 100, heartbeat_timeout: 90s, reply_timeout: 250ms }").unwrap();
         assert_eq!(instance.heartbeat_timeout, Duration::from_secs(90));
         assert_eq!(instance.reply_timeout, Duration::from_millis(250));
-        assert_eq!(instance.destination, Destination::Instance { url: "ws://h:1/presence".into() });
+        assert_eq!(
+            instance.destination,
+            Destination::Instance {
+                url: "ws://h:1/presence".into()
+            }
+        );
         assert_eq!(instance.group, "100");
         let embedded = compile("{ embedded: { instances: 2, heartbeat: 1s } }").unwrap();
-        assert!(matches!(&embedded.destination, Destination::Embedded(settings) if settings.instances == 2));
+        assert!(
+            matches!(&embedded.destination, Destination::Embedded(settings) if settings.instances == 2)
+        );
     }
 
     #[test]
@@ -368,19 +409,39 @@ mod tests {
         assert!(error("{ reply_timeout: 6m }").contains("at most 5m, found 6m"));
         assert!(error("{ transport: tcp }").contains("expected a transport (sockjs, websocket"));
         assert!(error("{ embedded: { instance: 2 } }").contains("unknown field `instance`"));
-        assert!(compile("{ embedded: {}, url: 'http://x' }").unwrap_err().message.ends_with("found both"));
+        assert!(compile("{ embedded: {}, url: 'http://x' }")
+            .unwrap_err()
+            .message
+            .ends_with("found both"));
         let issue = compile("{ embedded: { instances: 0 } }").unwrap_err();
-        assert_eq!(issue.path, vec![Segment::Key("embedded"), Segment::Key("instances")]);
+        assert_eq!(
+            issue.path,
+            vec![Segment::Key("embedded"), Segment::Key("instances")]
+        );
     }
 
     #[test]
     fn refuses_what_the_run_would_refuse() {
         let issue = compile("{ embedded: { heartbeat: 0s } }").unwrap_err();
-        assert_eq!(issue.path, vec![Segment::Key("embedded"), Segment::Key("heartbeat")]);
-        assert!(issue.message.ends_with("heartbeat must be longer than 0s"), "{}", issue.message);
+        assert_eq!(
+            issue.path,
+            vec![Segment::Key("embedded"), Segment::Key("heartbeat")]
+        );
+        assert!(
+            issue.message.ends_with("heartbeat must be longer than 0s"),
+            "{}",
+            issue.message
+        );
         let issue = compile("{ embedded: { instances: 4294967295 } }").unwrap_err();
-        assert!(issue.message.ends_with("instances must be from 1 to 64, found 4294967295"), "{}", issue.message);
-        let issue = compile("{ embedded: { heartbeat: 30s }, heartbeat_timeout: 20s }").unwrap_err();
+        assert!(
+            issue
+                .message
+                .ends_with("instances must be from 1 to 64, found 4294967295"),
+            "{}",
+            issue.message
+        );
+        let issue =
+            compile("{ embedded: { heartbeat: 30s }, heartbeat_timeout: 20s }").unwrap_err();
         assert_eq!(issue.path, vec![Segment::Key("heartbeat_timeout")]);
         assert!(issue
             .message
@@ -388,6 +449,10 @@ mod tests {
         assert!(compile("{ embedded: { heartbeat: 1s }, heartbeat_timeout: 3s }").is_ok());
         let issue = compile("{ url: 'wss://h:1/p', ca_file: /nonexistent/ca.pem }").unwrap_err();
         assert_eq!(issue.path, vec![Segment::Key("ca_file")]);
-        assert!(issue.message.contains("/nonexistent/ca.pem"), "{}", issue.message);
+        assert!(
+            issue.message.contains("/nonexistent/ca.pem"),
+            "{}",
+            issue.message
+        );
     }
 }

@@ -44,7 +44,11 @@ pub enum TemplateError {
     #[error("expected one of rand_int A B, rand_path, visitor, tab, seq, index; found `{0}`")]
     UnknownFunction(String),
     #[error("expected `{name}` {expected}, found `{found}`")]
-    BadArguments { name: &'static str, expected: &'static str, found: String },
+    BadArguments {
+        name: &'static str,
+        expected: &'static str,
+        found: String,
+    },
 }
 
 impl Template {
@@ -56,7 +60,9 @@ impl Template {
                 parts.push(Part::Text(rest[..open].into()));
             }
             let after_open = &rest[open + 2..];
-            let close = after_open.find("}}").ok_or(TemplateError::Unclosed(source.len() - rest.len() + open))?;
+            let close = after_open
+                .find("}}")
+                .ok_or(TemplateError::Unclosed(source.len() - rest.len() + open))?;
             parts.push(Part::parse(&after_open[..close])?);
             rest = &after_open[close + 2..];
         }
@@ -108,7 +114,11 @@ impl Part {
             if args.is_empty() {
                 Ok(part)
             } else {
-                Err(TemplateError::BadArguments { name, expected: "without arguments", found: inner.trim().into() })
+                Err(TemplateError::BadArguments {
+                    name,
+                    expected: "without arguments",
+                    found: inner.trim().into(),
+                })
             }
         };
         match name {
@@ -148,7 +158,8 @@ impl<'de> Deserialize<'de> for Template {
             }
 
             fn visit_str<E: de::Error>(self, text: &str) -> Result<Template, E> {
-                Template::parse(text).map_err(|err| E::custom(format!("in template {text:?}: {err}")))
+                Template::parse(text)
+                    .map_err(|err| E::custom(format!("in template {text:?}: {err}")))
             }
         }
 
@@ -162,15 +173,25 @@ mod tests {
     use rand::rngs::SmallRng;
     use rand::SeedableRng;
 
-    const CTX: TemplateContext = TemplateContext { visitor: "v42", tab: "t1", seq: 7, index: 3 };
+    const CTX: TemplateContext = TemplateContext {
+        visitor: "v42",
+        tab: "t1",
+        seq: 7,
+        index: 3,
+    };
 
     fn render(source: &str) -> String {
-        Template::parse(source).unwrap().render(&CTX, &mut SmallRng::seed_from_u64(1))
+        Template::parse(source)
+            .unwrap()
+            .render(&CTX, &mut SmallRng::seed_from_u64(1))
     }
 
     #[test]
     fn renders_context_values() {
-        assert_eq!(render("{{visitor}}/{{ tab }}#{{seq}}@{{index}}"), "v42/t1#7@3");
+        assert_eq!(
+            render("{{visitor}}/{{ tab }}#{{seq}}@{{index}}"),
+            "v42/t1#7@3"
+        );
         assert_eq!(render("plain"), "plain");
         assert_eq!(render(""), "");
         assert_eq!(render("a }} b"), "a }} b");
@@ -194,7 +215,11 @@ mod tests {
     #[test]
     fn render_into_appends() {
         let mut out = String::from(">");
-        Template::parse("{{tab}}").unwrap().render_into(&CTX, &mut SmallRng::seed_from_u64(1), &mut out);
+        Template::parse("{{tab}}").unwrap().render_into(
+            &CTX,
+            &mut SmallRng::seed_from_u64(1),
+            &mut out,
+        );
         assert_eq!(out, ">t1");
     }
 
@@ -206,7 +231,10 @@ mod tests {
 
     #[test]
     fn bad_templates_are_refused() {
-        assert_eq!(Template::parse("x{{visitor").unwrap_err(), TemplateError::Unclosed(1));
+        assert_eq!(
+            Template::parse("x{{visitor").unwrap_err(),
+            TemplateError::Unclosed(1)
+        );
         assert_eq!(
             Template::parse("{{rand_nt 1 2}}").unwrap_err().to_string(),
             "expected one of rand_int A B, rand_path, visitor, tab, seq, index; found `rand_nt 1 2`"
@@ -215,8 +243,17 @@ mod tests {
             Template::parse("{{rand_int 9 1}}").unwrap_err().to_string(),
             "expected `rand_int` with two integers A <= B, found `rand_int 9 1`"
         );
-        assert!(matches!(Template::parse("{{rand_int 1}}"), Err(TemplateError::BadArguments { .. })));
-        assert!(matches!(Template::parse("{{tab 1}}"), Err(TemplateError::BadArguments { .. })));
-        assert!(matches!(Template::parse("{{}}"), Err(TemplateError::UnknownFunction(_))));
+        assert!(matches!(
+            Template::parse("{{rand_int 1}}"),
+            Err(TemplateError::BadArguments { .. })
+        ));
+        assert!(matches!(
+            Template::parse("{{tab 1}}"),
+            Err(TemplateError::BadArguments { .. })
+        ));
+        assert!(matches!(
+            Template::parse("{{}}"),
+            Err(TemplateError::UnknownFunction(_))
+        ));
     }
 }

@@ -47,7 +47,8 @@ impl Think {
     }
 }
 
-const THINK_EXPECTED: &str = "a think time: a duration such as 5s, { uniform: [10s, 20s] } or { exponential: 15s }";
+const THINK_EXPECTED: &str =
+    "a think time: a duration such as 5s, { uniform: [10s, 20s] } or { exponential: 15s }";
 
 struct ThinkVisitor;
 
@@ -88,8 +89,15 @@ impl<'de> Visitor<'de> for ThinkVisitor {
                 }
                 Think::Uniform { low, high }
             }
-            "exponential" => Think::Exponential { mean: map.next_value::<NonZeroSpan>()?.0 },
-            other => return Err(de::Error::unknown_variant(other, &["uniform", "exponential"])),
+            "exponential" => Think::Exponential {
+                mean: map.next_value::<NonZeroSpan>()?.0,
+            },
+            other => {
+                return Err(de::Error::unknown_variant(
+                    other,
+                    &["uniform", "exponential"],
+                ))
+            }
         };
         no_second_key(&mut map, &key)?;
         Ok(think)
@@ -121,33 +129,53 @@ mod tests {
         assert_eq!(think("5s"), Think::Constant(Duration::from_secs(5)));
         assert_eq!(
             think("{ uniform: [10s, 20s] }"),
-            Think::Uniform { low: Duration::from_secs(10), high: Duration::from_secs(20) }
+            Think::Uniform {
+                low: Duration::from_secs(10),
+                high: Duration::from_secs(20)
+            }
         );
-        assert_eq!(think("exponential: 15s"), Think::Exponential { mean: Duration::from_secs(15) });
+        assert_eq!(
+            think("exponential: 15s"),
+            Think::Exponential {
+                mean: Duration::from_secs(15)
+            }
+        );
     }
 
     #[test]
     fn refuses_bad_forms() {
-        assert!(error("10").starts_with("expected a duration with a unit such as 500ms or 10s, found \"10\""));
-        assert!(error("{ uniform: [20s, 10s] }").starts_with("expected uniform: [low, high] with low <= high"));
+        assert!(error("10")
+            .starts_with("expected a duration with a unit such as 500ms or 10s, found \"10\""));
+        assert!(error("{ uniform: [20s, 10s] }")
+            .starts_with("expected uniform: [low, high] with low <= high"));
         assert!(error("{ uniform: [1s] }").contains("invalid length 1"));
         assert!(error("{ exponential: 0s }").contains("expected a duration above zero"));
         assert!(error("{ normal: 1s }").contains("unknown variant `normal`"));
-        assert!(error("{ uniform: [1s, 2s], exponential: 1s }").contains("found also `exponential`"));
+        assert!(
+            error("{ uniform: [1s, 2s], exponential: 1s }").contains("found also `exponential`")
+        );
     }
 
     #[test]
     fn samples_stay_in_range() {
         let mut rng = SmallRng::seed_from_u64(7);
-        let uniform = Think::Uniform { low: Duration::from_secs(10), high: Duration::from_secs(20) };
-        let exponential = Think::Exponential { mean: Duration::from_secs(1) };
+        let uniform = Think::Uniform {
+            low: Duration::from_secs(10),
+            high: Duration::from_secs(20),
+        };
+        let exponential = Think::Exponential {
+            mean: Duration::from_secs(1),
+        };
         let mut total = Duration::ZERO;
         for _ in 0..2000 {
             let wait = uniform.sample(&mut rng);
             assert!((Duration::from_secs(10)..=Duration::from_secs(20)).contains(&wait));
             total += exponential.sample(&mut rng);
         }
-        assert_eq!(Think::Constant(Duration::from_millis(3)).sample(&mut rng), Duration::from_millis(3));
+        assert_eq!(
+            Think::Constant(Duration::from_millis(3)).sample(&mut rng),
+            Duration::from_millis(3)
+        );
         let mean = total.as_secs_f64() / 2000.0;
         assert!((0.85..1.15).contains(&mean), "exponential mean {mean}");
     }

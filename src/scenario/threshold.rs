@@ -79,9 +79,14 @@ impl Stat {
         match subject {
             Subject::Metric(_) => self != Stat::Slope,
             Subject::Check(_) => self == Stat::Count,
-            Subject::Counter(_) | Subject::Errors | Subject::ErrorKind(_) => matches!(self, Stat::Count | Stat::Rate),
+            Subject::Counter(_) | Subject::Errors | Subject::ErrorKind(_) => {
+                matches!(self, Stat::Count | Stat::Rate)
+            }
             Subject::ServerMemory => matches!(self, Stat::Slope | Stat::Max),
-            Subject::ServerCpu => matches!(self, Stat::P50 | Stat::P90 | Stat::P99 | Stat::Max | Stat::Mean),
+            Subject::ServerCpu => matches!(
+                self,
+                Stat::P50 | Stat::P90 | Stat::P99 | Stat::Max | Stat::Mean
+            ),
         }
     }
 }
@@ -98,8 +103,14 @@ pub enum Op {
 }
 
 /// Longest first, so `<=` is not read as `<` followed by `=`.
-const OPS: [(&str, Op); 6] =
-    [("<=", Op::Le), (">=", Op::Ge), ("==", Op::Eq), ("!=", Op::Ne), ("<", Op::Lt), (">", Op::Gt)];
+const OPS: [(&str, Op); 6] = [
+    ("<=", Op::Le),
+    (">=", Op::Ge),
+    ("==", Op::Eq),
+    ("!=", Op::Ne),
+    ("<", Op::Lt),
+    (">", Op::Gt),
+];
 
 impl Op {
     pub fn holds(self, measured: f64, bound: f64) -> bool {
@@ -149,15 +160,29 @@ impl Expression {
         };
         let at = text.find(['<', '>', '=', '!']).ok_or_else(malformed)?;
         let (stat_text, rest) = text.split_at(at);
-        let (op_text, op) = OPS.into_iter().find(|(op, _)| rest.starts_with(op)).ok_or_else(malformed)?;
+        let (op_text, op) = OPS
+            .into_iter()
+            .find(|(op, _)| rest.starts_with(op))
+            .ok_or_else(malformed)?;
         let bound_text = rest[op_text.len()..].trim();
         let stat_text = stat_text.trim();
-        let stat = STATS.into_iter().find(|(name, _)| *name == stat_text).map(|(_, stat)| stat).ok_or_else(|| {
-            let names: Vec<&str> = STATS.iter().map(|(name, _)| *name).collect();
-            format!("expected a statistic ({}) in {text:?}, found {stat_text:?}", names.join(", "))
-        })?;
+        let stat = STATS
+            .into_iter()
+            .find(|(name, _)| *name == stat_text)
+            .map(|(_, stat)| stat)
+            .ok_or_else(|| {
+                let names: Vec<&str> = STATS.iter().map(|(name, _)| *name).collect();
+                format!(
+                    "expected a statistic ({}) in {text:?}, found {stat_text:?}",
+                    names.join(", ")
+                )
+            })?;
         if !stat.suits(subject) {
-            let suited: Vec<&str> = STATS.iter().filter(|(_, s)| s.suits(subject)).map(|(name, _)| *name).collect();
+            let suited: Vec<&str> = STATS
+                .iter()
+                .filter(|(_, s)| s.suits(subject))
+                .map(|(name, _)| *name)
+                .collect();
             return Err(format!(
                 "expected {} for {} in {text:?}, found {stat_text:?}",
                 suited.join(" or "),
@@ -167,7 +192,8 @@ impl Expression {
         if bound_text.is_empty() {
             return Err(malformed());
         }
-        let bound = parse_bound(stat.unit(subject), bound_text).map_err(|err| format!("{err} in {text:?}"))?;
+        let bound = parse_bound(stat.unit(subject), bound_text)
+            .map_err(|err| format!("{err} in {text:?}"))?;
         Ok(Expression { stat, op, bound })
     }
 }
@@ -176,25 +202,29 @@ fn parse_bound(unit: Unit, text: &str) -> Result<f64, String> {
     match unit {
         Unit::Micros => parse_duration(text).map(|d| d.as_secs_f64() * 1e6),
         Unit::PerSecond => Rate::parse(text).map(Rate::per_second),
-        Unit::Count => text
-            .parse::<u64>()
-            .map(|n| n as f64)
-            .map_err(|_| format!("expected a count (a whole number such as 0 or 100), found {text:?}")),
+        Unit::Count => text.parse::<u64>().map(|n| n as f64).map_err(|_| {
+            format!("expected a count (a whole number such as 0 or 100), found {text:?}")
+        }),
         Unit::Bytes => parse_bytes(text),
         Unit::BytesPerHour => {
-            let per = |(size, hours): (&str, f64)| parse_bytes(size.trim()).map(|bytes| bytes / hours);
+            let per =
+                |(size, hours): (&str, f64)| parse_bytes(size.trim()).map(|bytes| bytes / hours);
             match text.rsplit_once('/') {
                 Some((size, "h")) => per((size, 1.0)),
                 Some((size, "m" | "min")) => per((size, 1.0 / 60.0)),
                 Some((size, "s")) => per((size, 1.0 / 3600.0)),
-                _ => Err(format!("expected a memory slope such as 20MiB/h (per h, m or s), found {text:?}")),
+                _ => Err(format!(
+                    "expected a memory slope such as 20MiB/h (per h, m or s), found {text:?}"
+                )),
             }
         }
         Unit::Share => text
             .parse::<f64>()
             .ok()
             .filter(|share| share.is_finite() && *share >= 0.0)
-            .ok_or_else(|| format!("expected CPU seconds per second (0.8 is 80% of one core), found {text:?}")),
+            .ok_or_else(|| {
+                format!("expected CPU seconds per second (0.8 is 80% of one core), found {text:?}")
+            }),
     }
 }
 
@@ -215,7 +245,9 @@ fn parse_bytes(text: &str) -> Result<f64, String> {
             let number = text.strip_suffix(unit)?.trim().parse::<f64>().ok()?;
             (number.is_finite() && number >= 0.0).then_some(number * scale)
         })
-        .ok_or_else(|| format!("expected a size with a unit such as 20MiB, 500MB or 1GiB, found {text:?}"))
+        .ok_or_else(|| {
+            format!("expected a size with a unit such as 20MiB, 500MB or 1GiB, found {text:?}")
+        })
 }
 
 fn kind(subject: &Subject) -> &'static str {
@@ -256,24 +288,41 @@ mod tests {
     #[test]
     fn every_statistic_and_unit_parses() {
         assert_eq!(parse("p99 < 25ms", &ACK), Ok((Stat::P99, Op::Lt, 25_000.0)));
-        assert_eq!(parse("p99.9 <= 1s", &ACK), Ok((Stat::P999, Op::Le, 1_000_000.0)));
+        assert_eq!(
+            parse("p99.9 <= 1s", &ACK),
+            Ok((Stat::P999, Op::Le, 1_000_000.0))
+        );
         assert_eq!(parse("max<250ms", &ACK), Ok((Stat::Max, Op::Lt, 250_000.0)));
-        assert_eq!(parse(" mean < 5ms ", &ACK), Ok((Stat::Mean, Op::Lt, 5_000.0)));
+        assert_eq!(
+            parse(" mean < 5ms ", &ACK),
+            Ok((Stat::Mean, Op::Lt, 5_000.0))
+        );
         assert_eq!(parse("p50 >= 1us", &ACK), Ok((Stat::P50, Op::Ge, 1.0)));
         assert_eq!(parse("rate > 500/s", &ACK), Ok((Stat::Rate, Op::Gt, 500.0)));
-        assert_eq!(parse("rate > 600/m", &Subject::Counter(Counter::MessagesSent)), Ok((Stat::Rate, Op::Gt, 10.0)));
         assert_eq!(
-            parse("count == 0", &Subject::Check(crate::measure::Check::SignalsLost)),
+            parse("rate > 600/m", &Subject::Counter(Counter::MessagesSent)),
+            Ok((Stat::Rate, Op::Gt, 10.0))
+        );
+        assert_eq!(
+            parse(
+                "count == 0",
+                &Subject::Check(crate::measure::Check::SignalsLost)
+            ),
             Ok((Stat::Count, Op::Eq, 0.0))
         );
-        assert_eq!(parse("count != 3", &Subject::Errors), Ok((Stat::Count, Op::Ne, 3.0)));
+        assert_eq!(
+            parse("count != 3", &Subject::Errors),
+            Ok((Stat::Count, Op::Ne, 3.0))
+        );
     }
 
     #[test]
     fn malformed_expressions_say_what_was_expected() {
         let err = parse("p99 25ms", &ACK).unwrap_err();
         assert!(err.starts_with("expected a threshold such as"), "{err}");
-        assert!(parse("p99 <", &ACK).unwrap_err().starts_with("expected a threshold such as"));
+        assert!(parse("p99 <", &ACK)
+            .unwrap_err()
+            .starts_with("expected a threshold such as"));
         assert_eq!(
             parse("p98 < 25ms", &ACK).unwrap_err(),
             "expected a statistic (p50, p90, p99, p99.9, min, max, mean, rate, count, slope) in \"p98 < 25ms\", found \"p98\""
@@ -282,15 +331,25 @@ mod tests {
             parse("p99 < 25", &ACK).unwrap_err(),
             "expected a duration with a unit such as 500ms or 10s, found \"25\" in \"p99 < 25\""
         );
-        assert!(parse("rate > 500", &ACK).unwrap_err().starts_with("expected a rate such as"));
-        assert!(parse("count == 1.5", &ACK).unwrap_err().starts_with("expected a count"));
-        assert!(parse("p99 =< 1ms", &ACK).unwrap_err().starts_with("expected a threshold such as"));
+        assert!(parse("rate > 500", &ACK)
+            .unwrap_err()
+            .starts_with("expected a rate such as"));
+        assert!(parse("count == 1.5", &ACK)
+            .unwrap_err()
+            .starts_with("expected a count"));
+        assert!(parse("p99 =< 1ms", &ACK)
+            .unwrap_err()
+            .starts_with("expected a threshold such as"));
     }
 
     #[test]
     fn statistics_must_suit_the_subject() {
         assert_eq!(
-            parse("p99 < 1ms", &Subject::Check(crate::measure::Check::SignalsLost)).unwrap_err(),
+            parse(
+                "p99 < 1ms",
+                &Subject::Check(crate::measure::Check::SignalsLost)
+            )
+            .unwrap_err(),
             "expected count for a delivery check in \"p99 < 1ms\", found \"p99\""
         );
         assert_eq!(
@@ -302,21 +361,36 @@ mod tests {
     #[test]
     fn the_server_s_resources_have_their_own_units() {
         let memory = Subject::ServerMemory;
-        assert_eq!(parse("slope < 20MiB/h", &memory), Ok((Stat::Slope, Op::Lt, 20.0 * 1_048_576.0)));
-        assert_eq!(parse("slope < 1KiB/s", &memory), Ok((Stat::Slope, Op::Lt, 1024.0 * 3600.0)));
+        assert_eq!(
+            parse("slope < 20MiB/h", &memory),
+            Ok((Stat::Slope, Op::Lt, 20.0 * 1_048_576.0))
+        );
+        assert_eq!(
+            parse("slope < 1KiB/s", &memory),
+            Ok((Stat::Slope, Op::Lt, 1024.0 * 3600.0))
+        );
         assert_eq!(parse("max <= 1GB", &memory), Ok((Stat::Max, Op::Le, 1e9)));
-        assert_eq!(parse("p99 < 0.8", &Subject::ServerCpu), Ok((Stat::P99, Op::Lt, 0.8)));
+        assert_eq!(
+            parse("p99 < 0.8", &Subject::ServerCpu),
+            Ok((Stat::P99, Op::Lt, 0.8))
+        );
         assert_eq!(
             parse("slope < 20MiB", &memory).unwrap_err(),
             "expected a memory slope such as 20MiB/h (per h, m or s), found \"20MiB\" in \"slope < 20MiB\""
         );
-        assert!(parse("max < 20", &memory).unwrap_err().starts_with("expected a size with a unit"));
-        assert!(parse("p99 < 80%", &Subject::ServerCpu).unwrap_err().starts_with("expected CPU seconds per second"));
+        assert!(parse("max < 20", &memory)
+            .unwrap_err()
+            .starts_with("expected a size with a unit"));
+        assert!(parse("p99 < 80%", &Subject::ServerCpu)
+            .unwrap_err()
+            .starts_with("expected CPU seconds per second"));
         assert_eq!(
             parse("p99 < 1ms", &memory).unwrap_err(),
             "expected max or slope for the server's memory in \"p99 < 1ms\", found \"p99\""
         );
-        assert!(parse("slope < 1ms", &ACK).unwrap_err().starts_with("expected p50 or p90"));
+        assert!(parse("slope < 1ms", &ACK)
+            .unwrap_err()
+            .starts_with("expected p50 or p90"));
     }
 
     #[test]

@@ -31,11 +31,15 @@ impl ThresholdsSpec {
     /// `server_memory` and `server_cpu` need the target's metrics: an embedded cluster's, or
     /// `target.metrics_url`. Without either they could only fail, so they are refused here.
     pub(crate) fn unmeasurable_server(&self, target: &Target) -> Vec<Issue> {
-        let measurable = target.metrics_url.is_some() || matches!(target.destination, Destination::Embedded(_));
+        let measurable =
+            target.metrics_url.is_some() || matches!(target.destination, Destination::Embedded(_));
         let mut reported = None;
         let mut issues = Vec::new();
         for (entry, threshold) in &self.0 {
-            let server = matches!(threshold.subject, Subject::ServerMemory | Subject::ServerCpu);
+            let server = matches!(
+                threshold.subject,
+                Subject::ServerMemory | Subject::ServerCpu
+            );
             if measurable || !server || reported == Some(*entry) {
                 continue;
             }
@@ -44,7 +48,11 @@ impl ThresholdsSpec {
                 "expected target.metrics_url (the server's Prometheus metrics) for {:?}, found a target without one",
                 threshold.name
             );
-            issues.push(Issue::here(message).under(Segment::Entry(*entry)).under(Segment::Key("thresholds")));
+            issues.push(
+                Issue::here(message)
+                    .under(Segment::Entry(*entry))
+                    .under(Segment::Key("thresholds")),
+            );
         }
         issues
     }
@@ -52,7 +60,9 @@ impl ThresholdsSpec {
 
 impl<'de> de::Deserialize<'de> for ThresholdsSpec {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(SectionVisitor).map(ThresholdsSpec)
+        deserializer
+            .deserialize_map(SectionVisitor)
+            .map(ThresholdsSpec)
     }
 }
 
@@ -78,7 +88,14 @@ impl<'de> Visitor<'de> for SectionVisitor {
 
 /// Reads one name of the section and its list; `None` at the end of the section.
 fn next_name<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<Vec<Threshold>>, A::Error> {
-    let Some(Name { name, subject, behavior }) = map.next_key_seed(NameSeed)? else { return Ok(None) };
+    let Some(Name {
+        name,
+        subject,
+        behavior,
+    }) = map.next_key_seed(NameSeed)?
+    else {
+        return Ok(None);
+    };
     let entries = map.next_value_seed(EntriesSeed { subject: &subject })?;
     let thresholds = entries.into_iter().map(|entry| Threshold {
         name: name.clone(),
@@ -133,7 +150,11 @@ impl Visitor<'_> for NameSeed {
 
     fn visit_str<E: de::Error>(self, written: &str) -> Result<Self::Value, E> {
         let (name, behavior) = selector::split(written).map_err(E::custom)?;
-        let named = |subject| Name { name: written.to_owned(), subject, behavior: behavior.map(str::to_owned) };
+        let named = |subject| Name {
+            name: written.to_owned(),
+            subject,
+            behavior: behavior.map(str::to_owned),
+        };
         match Subject::parse(name) {
             Some(subject @ Subject::Metric(_)) => return Ok(named(subject)),
             Some(_) if behavior.is_some() => {
@@ -146,7 +167,9 @@ impl Visitor<'_> for NameSeed {
             Some(subject) => return Ok(named(subject)),
             None => {}
         }
-        let hint = Subject::closest(name).map(|close| format!(": did you mean {close}?")).unwrap_or_default();
+        let hint = Subject::closest(name)
+            .map(|close| format!(": did you mean {close}?"))
+            .unwrap_or_default();
         if name.starts_with(ERROR_KIND_PREFIX) {
             return Err(E::custom(format!(
                 "expected errors.KIND with a kind the harness records (docs/reports.md lists them), found {name:?}{hint}"
@@ -169,7 +192,11 @@ struct Entry {
 
 fn entry<E: de::Error>(text: &str, subject: &Subject) -> Result<Entry, E> {
     let expression = Expression::parse(text, subject).map_err(E::custom)?;
-    Ok(Entry { text: text.trim().to_owned(), expression, abort_after: None })
+    Ok(Entry {
+        text: text.trim().to_owned(),
+        expression,
+        abort_after: None,
+    })
 }
 
 /// The list of one name's thresholds.
@@ -194,11 +221,15 @@ impl<'de> Visitor<'de> for EntriesSeed<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Entry>, A::Error> {
         let mut entries = Vec::new();
-        while let Some(entry) = seq.next_element_seed(EntrySeed { subject: self.subject })? {
+        while let Some(entry) = seq.next_element_seed(EntrySeed {
+            subject: self.subject,
+        })? {
             entries.push(entry);
         }
         if entries.is_empty() {
-            return Err(de::Error::custom("expected a list with at least one threshold, found an empty list"));
+            return Err(de::Error::custom(
+                "expected a list with at least one threshold, found an empty list",
+            ));
         }
         Ok(entries)
     }
@@ -221,7 +252,9 @@ impl<'de> Visitor<'de> for EntrySeed<'_> {
     type Value = Entry;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a threshold such as \"p99 < 25ms\", or a mapping with `threshold` and `abort_on_fail`")
+        f.write_str(
+            "a threshold such as \"p99 < 25ms\", or a mapping with `threshold` and `abort_on_fail`",
+        )
     }
 
     fn visit_str<E: de::Error>(self, text: &str) -> Result<Entry, E> {
@@ -315,14 +348,38 @@ mod tests {
         .unwrap();
         let t = &plan.thresholds;
         assert_eq!(t.len(), 5);
-        assert_eq!((t[0].name.as_str(), t[0].expression.as_str()), ("presence_ack", "p99 < 25ms"));
-        assert_eq!((t[0].stat, t[0].op, t[0].bound, t[0].abort_after), (Stat::P99, Op::Lt, 25_000.0, None));
-        assert_eq!(t[2].subject, Subject::Check(crate::measure::Check::SignalsLost));
-        assert_eq!((t[3].stat, t[3].abort_after), (Stat::Rate, Some(std::time::Duration::from_secs(3))));
-        assert_eq!(t[4].subject, Subject::ErrorKind(crate::measure::ErrorKind::Timeout));
-        assert_eq!(plan.compare.max_regression, Some(Tolerance::parse("10% or 2ms").unwrap()));
-        let connect = crate::scenario::ToleranceKey { metric: Metric::Connect, stat: None };
-        assert_eq!(plan.compare.metrics[&connect], crate::scenario::Setting::parse("5%").unwrap());
+        assert_eq!(
+            (t[0].name.as_str(), t[0].expression.as_str()),
+            ("presence_ack", "p99 < 25ms")
+        );
+        assert_eq!(
+            (t[0].stat, t[0].op, t[0].bound, t[0].abort_after),
+            (Stat::P99, Op::Lt, 25_000.0, None)
+        );
+        assert_eq!(
+            t[2].subject,
+            Subject::Check(crate::measure::Check::SignalsLost)
+        );
+        assert_eq!(
+            (t[3].stat, t[3].abort_after),
+            (Stat::Rate, Some(std::time::Duration::from_secs(3)))
+        );
+        assert_eq!(
+            t[4].subject,
+            Subject::ErrorKind(crate::measure::ErrorKind::Timeout)
+        );
+        assert_eq!(
+            plan.compare.max_regression,
+            Some(Tolerance::parse("10% or 2ms").unwrap())
+        );
+        let connect = crate::scenario::ToleranceKey {
+            metric: Metric::Connect,
+            stat: None,
+        };
+        assert_eq!(
+            plan.compare.metrics[&connect],
+            crate::scenario::Setting::parse("5%").unwrap()
+        );
     }
 
     #[test]
@@ -334,20 +391,28 @@ mod tests {
 
     #[test]
     fn unknown_names_are_located_on_the_key() {
-        let (line, column, path, message) =
-            invalid("thresholds:\n  presence_ack: [\"p99 < 1ms\"]\n  presense_ack: [\"p99 < 1ms\"]\n");
+        let (line, column, path, message) = invalid(
+            "thresholds:\n  presence_ack: [\"p99 < 1ms\"]\n  presense_ack: [\"p99 < 1ms\"]\n",
+        );
         assert_eq!((line, column, path.as_str()), (7, 3, "thresholds"));
         assert!(
-            message.starts_with("expected a metric, counter or delivery check (connect, presence_ack"),
+            message
+                .starts_with("expected a metric, counter or delivery check (connect, presence_ack"),
             "{message}"
         );
-        assert!(message.contains("errors or errors.KIND, found \"presense_ack\""), "{message}");
+        assert!(
+            message.contains("errors or errors.KIND, found \"presense_ack\""),
+            "{message}"
+        );
     }
 
     #[test]
     fn server_thresholds_need_the_server_s_metrics() {
-        let server = "thresholds:\n  presence_ack: [\"p99 < 1s\"]\n  server_memory: [\"slope < 20MiB/h\"]\n";
-        let (line, column, path, message) = invalid(&format!("target: {{ url: 'http://127.0.0.1:9' }}\n{server}"));
+        let server =
+            "thresholds:\n  presence_ack: [\"p99 < 1s\"]\n  server_memory: [\"slope < 20MiB/h\"]\n";
+        let (line, column, path, message) = invalid(&format!(
+            "target: {{ url: 'http://127.0.0.1:9' }}\n{server}"
+        ));
         assert_eq!((line, column, path.as_str()), (8, 3, "thresholds"));
         assert_eq!(
             message,
@@ -355,62 +420,105 @@ mod tests {
         );
         let scraped =
             format!("target: {{ url: 'http://127.0.0.1:9', metrics_url: 'http://127.0.0.1:9/metrics' }}\n{server}");
-        assert_eq!(compile(&scraped).unwrap().thresholds[1].subject, Subject::ServerMemory);
+        assert_eq!(
+            compile(&scraped).unwrap().thresholds[1].subject,
+            Subject::ServerMemory
+        );
         assert!(compile(server).is_ok(), "an embedded cluster's own metrics");
-        let (line, _, _, message) = invalid("target: { url: 'http://127.0.0.1:9', metrics_url: 'ws://h:1/metrics' }\n");
+        let (line, _, _, message) =
+            invalid("target: { url: 'http://127.0.0.1:9', metrics_url: 'ws://h:1/metrics' }\n");
         assert_eq!(line, 5);
-        assert!(message.contains("expected an http:// or https:// URL of Prometheus metrics"), "{message}");
+        assert!(
+            message.contains("expected an http:// or https:// URL of Prometheus metrics"),
+            "{message}"
+        );
     }
 
     #[test]
     fn unknown_names_get_the_closest_known_one() {
-        let (line, column, path, message) = invalid("thresholds:\n  errors.reply_timout: [\"count == 0\"]\n");
+        let (line, column, path, message) =
+            invalid("thresholds:\n  errors.reply_timout: [\"count == 0\"]\n");
         assert_eq!((line, column, path.as_str()), (6, 3, "thresholds"));
-        assert!(message.contains("found \"errors.reply_timout\": did you mean errors.reply_timeout?"), "{message}");
+        assert!(
+            message.contains("found \"errors.reply_timout\": did you mean errors.reply_timeout?"),
+            "{message}"
+        );
         let (_, _, _, message) = invalid("thresholds:\n  presense_ack: [\"p99 < 1ms\"]\n");
         assert!(message.ends_with("did you mean presence_ack?"), "{message}");
         let (_, _, _, message) = invalid("thresholds:\n  errors.nonsense_here: [\"count == 0\"]\n");
-        assert!(message.ends_with("found \"errors.nonsense_here\""), "{message}");
+        assert!(
+            message.ends_with("found \"errors.nonsense_here\""),
+            "{message}"
+        );
     }
 
     #[test]
     fn every_bad_name_is_reported() {
         let err = compile("thresholds:\n  presense_ack: [\"p99 < 1ms\"]\n  connect: [\"p99 < 1ms\"]\n  errors.tiemout: [\"count == 0\"]\n")
             .unwrap_err();
-        let ScenarioError::Invalid(all) = err else { panic!("expected a validation error") };
+        let ScenarioError::Invalid(all) = err else {
+            panic!("expected a validation error")
+        };
         let lines: Vec<usize> = all.iter().map(|invalid| invalid.line).collect();
         assert_eq!(lines, vec![6, 8], "{all:?}");
-        assert!(all[1].message.ends_with("did you mean errors.timeout?"), "{}", all[1].message);
+        assert!(
+            all[1].message.ends_with("did you mean errors.timeout?"),
+            "{}",
+            all[1].message
+        );
     }
 
     #[test]
     fn bad_expressions_are_located_on_the_string() {
         let (line, column, path, message) =
             invalid("thresholds:\n  presence_ack:\n    - \"p99 < 1ms\"\n    - \"p99 < 25\"\n");
-        assert_eq!((line, column, path.as_str()), (8, 7, "thresholds.presence_ack[1]"));
-        assert_eq!(message, "expected a duration with a unit such as 500ms or 10s, found \"25\" in \"p99 < 25\"");
+        assert_eq!(
+            (line, column, path.as_str()),
+            (8, 7, "thresholds.presence_ack[1]")
+        );
+        assert_eq!(
+            message,
+            "expected a duration with a unit such as 500ms or 10s, found \"25\" in \"p99 < 25\""
+        );
         let (line, column, _, message) = invalid("thresholds:\n  signals_lost: [\"p99 < 1ms\"]\n");
         assert_eq!((line, column), (6, 18));
-        assert_eq!(message, "expected count for a delivery check in \"p99 < 1ms\", found \"p99\"");
+        assert_eq!(
+            message,
+            "expected count for a delivery check in \"p99 < 1ms\", found \"p99\""
+        );
     }
 
     #[test]
     fn the_long_form_is_checked_field_by_field() {
-        let (line, column, path, message) =
-            invalid("thresholds:\n  connect:\n    - { threshold: \"p99 <\", abort_on_fail: true }\n");
-        assert_eq!((line, column, path.as_str()), (7, 20, "thresholds.connect[0].threshold"));
-        assert!(message.starts_with("expected a threshold such as"), "{message}");
+        let (line, column, path, message) = invalid(
+            "thresholds:\n  connect:\n    - { threshold: \"p99 <\", abort_on_fail: true }\n",
+        );
+        assert_eq!(
+            (line, column, path.as_str()),
+            (7, 20, "thresholds.connect[0].threshold")
+        );
+        assert!(
+            message.starts_with("expected a threshold such as"),
+            "{message}"
+        );
         let (line, _, _, message) =
             invalid("thresholds:\n  connect:\n    - { threshold: \"p99 < 1s\", abort: true }\n");
         assert_eq!(line, 7);
         assert!(message.starts_with("unknown field `abort`"), "{message}");
         let (_, _, _, message) = invalid("thresholds:\n  connect: [{ abort_on_fail: true }]\n");
         assert_eq!(message, "missing field `threshold`");
-        let (_, _, _, message) =
-            invalid("thresholds:\n  connect: [{ threshold: \"p99 < 1s\", delay_abort_eval: 5s }]\n");
-        assert!(message.starts_with("expected `abort_on_fail: true` alongside"), "{message}");
+        let (_, _, _, message) = invalid(
+            "thresholds:\n  connect: [{ threshold: \"p99 < 1s\", delay_abort_eval: 5s }]\n",
+        );
+        assert!(
+            message.starts_with("expected `abort_on_fail: true` alongside"),
+            "{message}"
+        );
         let (_, _, _, message) = invalid("thresholds:\n  connect: []\n");
-        assert_eq!(message, "expected a list with at least one threshold, found an empty list");
+        assert_eq!(
+            message,
+            "expected a list with at least one threshold, found an empty list"
+        );
     }
 
     #[test]
@@ -420,50 +528,97 @@ mod tests {
         )
         .unwrap();
         let t = &plan.thresholds;
-        assert_eq!((t[0].name.as_str(), t[0].behavior.as_deref()), ("presence_ack{behavior:a}", Some("a")));
+        assert_eq!(
+            (t[0].name.as_str(), t[0].behavior.as_deref()),
+            ("presence_ack{behavior:a}", Some("a"))
+        );
         assert_eq!(t[0].subject, Subject::Metric(Metric::PresenceAck));
-        assert_eq!((t[1].subject.clone(), t[1].behavior.as_deref()), (Subject::Metric(Metric::Connect), Some("a")));
-        assert_eq!(compile("thresholds:\n  connect: [\"count > 0\"]\n").unwrap().thresholds[0].behavior, None);
+        assert_eq!(
+            (t[1].subject.clone(), t[1].behavior.as_deref()),
+            (Subject::Metric(Metric::Connect), Some("a"))
+        );
+        assert_eq!(
+            compile("thresholds:\n  connect: [\"count > 0\"]\n")
+                .unwrap()
+                .thresholds[0]
+                .behavior,
+            None
+        );
     }
 
     #[test]
     fn only_latencies_select_a_behavior() {
-        let (line, column, path, message) = invalid("thresholds:\n  errors{behavior:a}: [\"count == 0\"]\n");
+        let (line, column, path, message) =
+            invalid("thresholds:\n  errors{behavior:a}: [\"count == 0\"]\n");
         assert_eq!((line, column, path.as_str()), (6, 3, "thresholds"));
-        assert!(message.starts_with("expected a latency metric before {behavior:...}"), "{message}");
+        assert!(
+            message.starts_with("expected a latency metric before {behavior:...}"),
+            "{message}"
+        );
         let (_, _, _, message) = invalid("thresholds:\n  presence_ack{tab:a}: [\"p99 < 1s\"]\n");
-        assert!(message.starts_with("expected the tag `behavior`"), "{message}");
-        let (_, _, _, message) = invalid("thresholds:\n  presense_ack{behavior:a}: [\"p99 < 1s\"]\n");
+        assert!(
+            message.starts_with("expected the tag `behavior`"),
+            "{message}"
+        );
+        let (_, _, _, message) =
+            invalid("thresholds:\n  presense_ack{behavior:a}: [\"p99 < 1s\"]\n");
         assert!(message.ends_with("did you mean presence_ack?"), "{message}");
     }
 
     #[test]
     fn compare_tolerances_are_located() {
-        let (line, column, path, message) = invalid("compare:\n  metrics: { presence_ack: \"10 percent\" }\n");
-        assert_eq!((line, column, path.as_str()), (6, 28, "compare.metrics.presence_ack"));
-        assert!(message.starts_with("expected a tolerance such as"), "{message}");
+        let (line, column, path, message) =
+            invalid("compare:\n  metrics: { presence_ack: \"10 percent\" }\n");
+        assert_eq!(
+            (line, column, path.as_str()),
+            (6, 28, "compare.metrics.presence_ack")
+        );
+        assert!(
+            message.starts_with("expected a tolerance such as"),
+            "{message}"
+        );
         let (_, _, _, message) = invalid("compare:\n  metrics: { signals_lost: 5% }\n");
-        assert!(message.starts_with("expected a latency metric (connect"), "{message}");
+        assert!(
+            message.starts_with("expected a latency metric (connect"),
+            "{message}"
+        );
     }
 
     #[test]
     fn per_statistic_tolerances_are_read_and_located() {
         use crate::scenario::{CompareStat, Setting, ToleranceKey};
-        let plan = compile("compare:\n  metrics: { presence_ack.max: 50%, extend.p99: off, connect: 5% }\n").unwrap();
+        let plan = compile(
+            "compare:\n  metrics: { presence_ack.max: 50%, extend.p99: off, connect: 5% }\n",
+        )
+        .unwrap();
         let key = |metric, stat| ToleranceKey { metric, stat };
         assert_eq!(
             plan.compare.metrics[&key(Metric::PresenceAck, Some(CompareStat::Max))],
             Setting::parse("50%").unwrap()
         );
-        assert_eq!(plan.compare.metrics[&key(Metric::Extend, Some(CompareStat::P99))], Setting::Off);
-        let (line, column, path, message) = invalid("compare:\n  metrics:\n    presence_ack.p95: 50%\n");
-        assert_eq!((line, column, path.as_str()), (7, 5, "compare.metrics"), "{message}");
+        assert_eq!(
+            plan.compare.metrics[&key(Metric::Extend, Some(CompareStat::P99))],
+            Setting::Off
+        );
+        let (line, column, path, message) =
+            invalid("compare:\n  metrics:\n    presence_ack.p95: 50%\n");
+        assert_eq!(
+            (line, column, path.as_str()),
+            (7, 5, "compare.metrics"),
+            "{message}"
+        );
         assert!(
-            message.contains("expected a compared statistic (p50, p90, p99, max) after \"presence_ack\""),
+            message.contains(
+                "expected a compared statistic (p50, p90, p99, max) after \"presence_ack\""
+            ),
             "{message}"
         );
         let (line, column, path, message) = invalid("compare:\n  metrics:\n    extend.p99: of\n");
-        assert_eq!((line, column, path.as_str()), (7, 17, "compare.metrics.extend.p99"), "{message}");
+        assert_eq!(
+            (line, column, path.as_str()),
+            (7, 17, "compare.metrics.extend.p99"),
+            "{message}"
+        );
         assert!(message.ends_with("or off, found \"of\""), "{message}");
     }
 }

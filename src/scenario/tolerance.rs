@@ -29,7 +29,10 @@ pub struct Tolerance {
 impl Tolerance {
     pub fn parse(text: &str) -> Result<Tolerance, String> {
         let malformed = || format!("expected {TOLERANCE_EXPECTED}, found {text:?}");
-        let mut tolerance = Tolerance { relative: None, absolute: None };
+        let mut tolerance = Tolerance {
+            relative: None,
+            absolute: None,
+        };
         for part in text.split(" or ") {
             let part = part.trim();
             if let Some(percent) = part.strip_suffix('%') {
@@ -62,8 +65,9 @@ impl Tolerance {
 impl fmt::Display for Tolerance {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         let relative = self.relative.map(|r| format!("{}%", r * 100.0));
-        let absolute =
-            self.absolute.map(|a| humantime::format_duration(std::time::Duration::from_micros(a as u64)).to_string());
+        let absolute = self.absolute.map(|a| {
+            humantime::format_duration(std::time::Duration::from_micros(a as u64)).to_string()
+        });
         let parts: Vec<String> = relative.into_iter().chain(absolute).collect();
         f.write_str(&parts.join(" or "))
     }
@@ -101,7 +105,12 @@ pub enum CompareStat {
 }
 
 impl CompareStat {
-    pub const ALL: [CompareStat; 4] = [CompareStat::P50, CompareStat::P90, CompareStat::P99, CompareStat::Max];
+    pub const ALL: [CompareStat; 4] = [
+        CompareStat::P50,
+        CompareStat::P90,
+        CompareStat::P99,
+        CompareStat::Max,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -214,7 +223,9 @@ impl<'de> Deserialize<'de> for Setting {
             // `off` unquoted is YAML 1.1's false to some readers; read it as written.
             fn visit_bool<E: de::Error>(self, value: bool) -> Result<Setting, E> {
                 if value {
-                    Err(E::custom(format!("expected {SETTING_EXPECTED}, found true")))
+                    Err(E::custom(format!(
+                        "expected {SETTING_EXPECTED}, found true"
+                    )))
                 } else {
                     Ok(Setting::Off)
                 }
@@ -230,7 +241,10 @@ pub fn parse_assignment(text: &str) -> Result<(ToleranceKey, Setting), String> {
     let Some((name, setting)) = text.split_once('=') else {
         return Err(format!("expected NAME=TOLERANCE such as presence_ack.max=50% or extend.p99=off, found {text:?}"));
     };
-    Ok((ToleranceKey::parse(name.trim())?, Setting::parse(setting.trim())?))
+    Ok((
+        ToleranceKey::parse(name.trim())?,
+        Setting::parse(setting.trim())?,
+    ))
 }
 
 /// The scenario's `compare:` section, and the command line's `--tolerance` over it.
@@ -252,8 +266,18 @@ impl CompareTolerances {
     /// The entry for `stat` of `metric`, its own before its metric's, and whether it was its
     /// own (a tolerance naming a statistic asks for it to be judged, even `max`).
     pub fn of(&self, metric: Metric, stat: CompareStat) -> Option<(Setting, bool)> {
-        let own = self.metrics.get(&ToleranceKey { metric, stat: Some(stat) }).map(|setting| (*setting, true));
-        own.or_else(|| self.metrics.get(&ToleranceKey { metric, stat: None }).map(|setting| (*setting, false)))
+        let own = self
+            .metrics
+            .get(&ToleranceKey {
+                metric,
+                stat: Some(stat),
+            })
+            .map(|setting| (*setting, true));
+        own.or_else(|| {
+            self.metrics
+                .get(&ToleranceKey { metric, stat: None })
+                .map(|setting| (*setting, false))
+        })
     }
 }
 
@@ -270,7 +294,11 @@ impl From<CompareSpec> for CompareTolerances {
     fn from(spec: CompareSpec) -> Self {
         CompareTolerances {
             max_regression: spec.max_regression,
-            metrics: spec.metrics.into_iter().map(|(name, setting)| (name.0, setting)).collect(),
+            metrics: spec
+                .metrics
+                .into_iter()
+                .map(|(name, setting)| (name.0, setting))
+                .collect(),
         }
     }
 }
@@ -282,7 +310,9 @@ struct KeyName(ToleranceKey);
 impl<'de> Deserialize<'de> for KeyName {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let name = String::deserialize(deserializer)?;
-        ToleranceKey::parse(&name).map(KeyName).map_err(de::Error::custom)
+        ToleranceKey::parse(&name)
+            .map(KeyName)
+            .map_err(de::Error::custom)
     }
 }
 
@@ -292,19 +322,45 @@ mod tests {
 
     #[test]
     fn tolerances_parse_in_either_order() {
-        let both = Tolerance { relative: Some(0.1), absolute: Some(2000.0) };
+        let both = Tolerance {
+            relative: Some(0.1),
+            absolute: Some(2000.0),
+        };
         assert_eq!(Tolerance::parse("10% or 2ms"), Ok(both));
         assert_eq!(Tolerance::parse("2ms or 10%"), Ok(both));
-        assert_eq!(Tolerance::parse("5%"), Ok(Tolerance { relative: Some(0.05), absolute: None }));
-        assert_eq!(Tolerance::parse("500us"), Ok(Tolerance { relative: None, absolute: Some(500.0) }));
+        assert_eq!(
+            Tolerance::parse("5%"),
+            Ok(Tolerance {
+                relative: Some(0.05),
+                absolute: None
+            })
+        );
+        assert_eq!(
+            Tolerance::parse("500us"),
+            Ok(Tolerance {
+                relative: None,
+                absolute: Some(500.0)
+            })
+        );
         assert_eq!(both.to_string(), "10% or 2ms");
     }
 
     #[test]
     fn malformed_tolerances_are_refused() {
-        for text in ["10", "ten%", "-5%", "10% or 20%", "1ms or 2ms", "10% and 2ms", ""] {
+        for text in [
+            "10",
+            "ten%",
+            "-5%",
+            "10% or 20%",
+            "1ms or 2ms",
+            "10% and 2ms",
+            "",
+        ] {
             let err = Tolerance::parse(text).unwrap_err();
-            assert!(err.starts_with("expected a tolerance such as"), "{text}: {err}");
+            assert!(
+                err.starts_with("expected a tolerance such as"),
+                "{text}: {err}"
+            );
         }
     }
 
@@ -319,35 +375,77 @@ mod tests {
         assert!(relative.is_exceeded(100.0, 111.0));
         assert!(!relative.is_exceeded(100.0, 110.0));
         let zero = Tolerance::parse("0%").unwrap();
-        assert!(!zero.is_exceeded(100.0, 100.0), "no change is no regression");
+        assert!(
+            !zero.is_exceeded(100.0, 100.0),
+            "no change is no regression"
+        );
     }
 
     #[test]
     fn keys_name_a_metric_or_one_statistic_of_it() {
         let key = ToleranceKey::parse("presence_ack.max").unwrap();
-        assert_eq!(key, ToleranceKey { metric: Metric::PresenceAck, stat: Some(CompareStat::Max) });
+        assert_eq!(
+            key,
+            ToleranceKey {
+                metric: Metric::PresenceAck,
+                stat: Some(CompareStat::Max)
+            }
+        );
         assert_eq!(key.to_string(), "presence_ack.max");
-        assert_eq!(ToleranceKey::parse("extend").unwrap(), ToleranceKey { metric: Metric::Extend, stat: None });
+        assert_eq!(
+            ToleranceKey::parse("extend").unwrap(),
+            ToleranceKey {
+                metric: Metric::Extend,
+                stat: None
+            }
+        );
         let err = ToleranceKey::parse("presence_ack.p95").unwrap_err();
-        assert!(err.contains("expected a compared statistic (p50, p90, p99, max)"), "{err}");
+        assert!(
+            err.contains("expected a compared statistic (p50, p90, p99, max)"),
+            "{err}"
+        );
         let err = ToleranceKey::parse("signals_lost.p99").unwrap_err();
-        assert!(err.starts_with("expected a latency metric (connect"), "{err}");
+        assert!(
+            err.starts_with("expected a latency metric (connect"),
+            "{err}"
+        );
         assert_eq!(
             parse_assignment("extend.p99=off"),
-            Ok((ToleranceKey { metric: Metric::Extend, stat: Some(CompareStat::P99) }, Setting::Off))
+            Ok((
+                ToleranceKey {
+                    metric: Metric::Extend,
+                    stat: Some(CompareStat::P99)
+                },
+                Setting::Off
+            ))
         );
-        assert!(parse_assignment("extend.p99").unwrap_err().starts_with("expected NAME=TOLERANCE"));
-        assert!(parse_assignment("extend.p99=lots").unwrap_err().contains("or off, found \"lots\""));
+        assert!(parse_assignment("extend.p99")
+            .unwrap_err()
+            .starts_with("expected NAME=TOLERANCE"));
+        assert!(parse_assignment("extend.p99=lots")
+            .unwrap_err()
+            .contains("or off, found \"lots\""));
     }
 
     #[test]
     fn a_statistic_s_own_entry_wins_over_its_metric_s() {
-        let ack = |stat| ToleranceKey { metric: Metric::PresenceAck, stat };
+        let ack = |stat| ToleranceKey {
+            metric: Metric::PresenceAck,
+            stat,
+        };
         let five = Setting::parse("5%").unwrap();
-        let tolerances =
-            CompareTolerances::default().with(&[(ack(None), five), (ack(Some(CompareStat::Max)), Setting::Off)]);
-        assert_eq!(tolerances.of(Metric::PresenceAck, CompareStat::P99), Some((five, false)));
-        assert_eq!(tolerances.of(Metric::PresenceAck, CompareStat::Max), Some((Setting::Off, true)));
+        let tolerances = CompareTolerances::default().with(&[
+            (ack(None), five),
+            (ack(Some(CompareStat::Max)), Setting::Off),
+        ]);
+        assert_eq!(
+            tolerances.of(Metric::PresenceAck, CompareStat::P99),
+            Some((five, false))
+        );
+        assert_eq!(
+            tolerances.of(Metric::PresenceAck, CompareStat::Max),
+            Some((Setting::Off, true))
+        );
         assert_eq!(tolerances.of(Metric::Connect, CompareStat::P99), None);
     }
 }

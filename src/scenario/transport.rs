@@ -39,7 +39,9 @@ impl Default for TransportMix {
 impl TransportMix {
     /// Every visitor on `transport`.
     pub fn single(transport: Transport) -> Self {
-        TransportMix { shares: vec![(transport, SLOTS)] }
+        TransportMix {
+            shares: vec![(transport, SLOTS)],
+        }
     }
 
     /// The transport of visitor number `index` in a run seeded with `seed`.
@@ -74,19 +76,26 @@ impl TransportMix {
     }
 }
 
-const EXPECTED: &str = "a transport (sockjs, websocket, xhr_streaming, xhr_polling, eventsource) or a mix such as \
+const EXPECTED: &str =
+    "a transport (sockjs, websocket, xhr_streaming, xhr_polling, eventsource) or a mix such as \
                         { sockjs: 80%, xhr_polling: 20% }";
 
 /// The transport named `name`, or an error listing the names and the closest one.
 fn transport_named<E: de::Error>(name: &str) -> Result<Transport, E> {
     Transport::from_name(name).ok_or_else(|| {
         let names = Transport::ALL.map(Transport::name);
-        let closest = names.iter().map(|known| (edit_distance(name, known), known)).min_by_key(|(d, _)| *d);
+        let closest = names
+            .iter()
+            .map(|known| (edit_distance(name, known), known))
+            .min_by_key(|(d, _)| *d);
         let hint = match closest {
             Some((distance, known)) if distance <= 3 => format!(": did you mean {known}?"),
             _ => String::new(),
         };
-        E::custom(format!("expected a transport ({}), found {name:?}{hint}", names.join(", ")))
+        E::custom(format!(
+            "expected a transport ({}), found {name:?}{hint}",
+            names.join(", ")
+        ))
     })
 }
 
@@ -98,9 +107,17 @@ fn share_of<E: de::Error>(transport: Transport, text: &str) -> Result<u32, E> {
             transport.name()
         ))
     };
-    let percent: f64 = text.trim().strip_suffix('%').ok_or_else(invalid)?.trim().parse().map_err(|_| invalid())?;
+    let percent: f64 = text
+        .trim()
+        .strip_suffix('%')
+        .ok_or_else(invalid)?
+        .trim()
+        .parse()
+        .map_err(|_| invalid())?;
     let hundredths = percent * 100.0;
-    if !(0.0..=f64::from(SLOTS)).contains(&hundredths) || (hundredths - hundredths.round()).abs() > 1e-6 {
+    if !(0.0..=f64::from(SLOTS)).contains(&hundredths)
+        || (hundredths - hundredths.round()).abs() > 1e-6
+    {
         return Err(invalid());
     }
     Ok(hundredths.round() as u32)
@@ -126,7 +143,9 @@ impl<'de> Deserialize<'de> for TransportMix {
                 while let Some(name) = map.next_key::<String>()? {
                     let transport = transport_named(&name)?;
                     if shares.iter().any(|(t, _)| *t == transport) {
-                        return Err(de::Error::custom(format!("expected each transport once, found {name} twice")));
+                        return Err(de::Error::custom(format!(
+                            "expected each transport once, found {name} twice"
+                        )));
                     }
                     let share = share_of(transport, &map.next_value::<String>()?)?;
                     shares.push((transport, share));
@@ -168,10 +187,19 @@ mod tests {
     fn a_mix_is_held_exactly_and_closely_on_few_visitors() {
         let mix = mix("{ sockjs: 80%, xhr_streaming: 15%, xhr_polling: 5% }").unwrap();
         for seed in [1, 2, 99] {
-            assert_eq!(counts(&mix, seed, 0..u64::from(SLOTS)), [8_000, 0, 1_500, 500, 0]);
-            assert_eq!(counts(&mix, seed, 7..7 + u64::from(SLOTS)), [8_000, 0, 1_500, 500, 0]);
+            assert_eq!(
+                counts(&mix, seed, 0..u64::from(SLOTS)),
+                [8_000, 0, 1_500, 500, 0]
+            );
+            assert_eq!(
+                counts(&mix, seed, 7..7 + u64::from(SLOTS)),
+                [8_000, 0, 1_500, 500, 0]
+            );
             let few = counts(&mix, seed, 0..200);
-            assert!(few[0].abs_diff(160) <= 2 && few[2].abs_diff(30) <= 2 && few[3].abs_diff(10) <= 2, "{few:?}");
+            assert!(
+                few[0].abs_diff(160) <= 2 && few[2].abs_diff(30) <= 2 && few[3].abs_diff(10) <= 2,
+                "{few:?}"
+            );
         }
         assert_eq!(mix.main(), Transport::Sockjs);
         // The seed moves who gets which, not how many.
@@ -186,26 +214,44 @@ mod tests {
         let shard = crate::shard::Shard::new(1, 3).unwrap();
         for local in 0..100 {
             let global = shard.global(local);
-            assert_eq!(mix.pick(5, global), mix.pick(5, global), "a pick depends on the global index only");
+            assert_eq!(
+                mix.pick(5, global),
+                mix.pick(5, global),
+                "a pick depends on the global index only"
+            );
         }
         let whole = counts(&mix, 5, 0..300);
-        let striped: Vec<[u32; 5]> = (0..3).map(|k| counts(&mix, 5, (0..100).map(move |l| l * 3 + k))).collect();
+        let striped: Vec<[u32; 5]> = (0..3)
+            .map(|k| counts(&mix, 5, (0..100).map(move |l| l * 3 + k)))
+            .collect();
         let summed: Vec<u32> = (0..5).map(|t| striped.iter().map(|c| c[t]).sum()).collect();
         assert_eq!(summed, whole);
     }
 
     #[test]
     fn single_names_and_mixes_parse() {
-        assert_eq!(mix("xhr_polling").unwrap(), TransportMix::single(Transport::XhrPolling));
+        assert_eq!(
+            mix("xhr_polling").unwrap(),
+            TransportMix::single(Transport::XhrPolling)
+        );
         let one = mix("{ eventsource: 100%, xhr_polling: 0% }").unwrap();
-        assert_eq!(one.transports().collect::<Vec<_>>(), [Transport::Eventsource]);
-        assert_eq!(mix("{ sockjs: 0.5%, websocket: 99.5% }").unwrap().main(), Transport::Websocket);
+        assert_eq!(
+            one.transports().collect::<Vec<_>>(),
+            [Transport::Eventsource]
+        );
+        assert_eq!(
+            mix("{ sockjs: 0.5%, websocket: 99.5% }").unwrap().main(),
+            Transport::Websocket
+        );
     }
 
     #[test]
     fn bad_mixes_are_refused_with_what_was_expected() {
         let err = mix("xhr-streaming").unwrap_err();
-        assert!(err.contains("found \"xhr-streaming\": did you mean xhr_streaming?"), "{err}");
+        assert!(
+            err.contains("found \"xhr-streaming\": did you mean xhr_streaming?"),
+            "{err}"
+        );
         let err = mix("{ sockjs: 80%, xhr_polling: 15% }").unwrap_err();
         assert!(err.contains("adding up to 100%, found 95%"), "{err}");
         let err = mix("{ sockjs: 80, xhr_polling: 20% }").unwrap_err();
@@ -215,6 +261,9 @@ mod tests {
         let err = mix("{ sockjs: 50%, sockjs: 50% }").unwrap_err();
         assert!(err.contains("sockjs"), "{err}");
         let err = mix("{ polling: 100% }").unwrap_err();
-        assert!(err.contains("expected a transport (sockjs, websocket, xhr_streaming"), "{err}");
+        assert!(
+            err.contains("expected a transport (sockjs, websocket, xhr_streaming"),
+            "{err}"
+        );
     }
 }

@@ -79,8 +79,13 @@ impl Cluster {
 
     /// As [`Cluster::start`]; with a `part`, as one process of a partitioned server: its
     /// instances are named `p{index}-s1`, ... and its `/locate` refuses other processes' groups.
-    pub async fn start_part(settings: Settings, part: Option<Part>) -> Result<Cluster, ServerError> {
-        settings.validate().map_err(|err| ServerError::InvalidSettings(err.to_string()))?;
+    pub async fn start_part(
+        settings: Settings,
+        part: Option<Part>,
+    ) -> Result<Cluster, ServerError> {
+        settings
+            .validate()
+            .map_err(|err| ServerError::InvalidSettings(err.to_string()))?;
         let state = Arc::new(Shared::new(&settings));
         let directory_addr = SocketAddr::new(settings.host, settings.directory_port);
         let context = Context {
@@ -91,11 +96,17 @@ impl Cluster {
             closing: CancellationToken::new(),
             counters: Arc::default(),
         };
-        let listener = TcpListener::bind(directory_addr)
-            .await
-            .map_err(|source| ServerError::Bind { addr: directory_addr, source })?;
-        let directory_addr =
-            listener.local_addr().map_err(|source| ServerError::Bind { addr: directory_addr, source })?;
+        let listener =
+            TcpListener::bind(directory_addr)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    addr: directory_addr,
+                    source,
+                })?;
+        let directory_addr = listener.local_addr().map_err(|source| ServerError::Bind {
+            addr: directory_addr,
+            source,
+        })?;
         let cluster = Cluster {
             inner: Arc::new(Inner {
                 context: context.clone(),
@@ -105,10 +116,18 @@ impl Cluster {
                 names: part.map_or_else(|| "s".to_owned(), |part| part.names()),
             }),
         };
-        context.spawn(state::sweep(context.state.clone(), cluster.inner.shutdown.clone()));
+        context.spawn(state::sweep(
+            context.state.clone(),
+            cluster.inner.shutdown.clone(),
+        ));
         let router = directory::router(cluster.clone());
         let bounds = context.settings.http_bounds();
-        context.spawn(http_server::serve(listener, router, cluster.inner.shutdown.clone(), bounds));
+        context.spawn(http_server::serve(
+            listener,
+            router,
+            cluster.inner.shutdown.clone(),
+            bounds,
+        ));
         // The instances of the launch are not scale-outs: `presence_server_scale_outs_total`
         // counts only what a scale-out added to a running cluster.
         for _ in 0..context.settings.instances {
@@ -141,7 +160,11 @@ impl Cluster {
     /// Starts one more instance, counted as a scale-out.
     pub async fn scale_out(&self) -> Result<InstanceInfo, ServerError> {
         let info = self.start_instance().await?;
-        self.inner.context.counters.scale_outs.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .context
+            .counters
+            .scale_outs
+            .fetch_add(1, Ordering::Relaxed);
         Ok(info)
     }
 
@@ -168,7 +191,11 @@ impl Cluster {
     pub async fn kill(&self, server: Option<&str>) -> Result<InstanceInfo, ServerError> {
         let instance = self.pick(server, "kill")?;
         instance.kill();
-        self.inner.context.counters.kills.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .context
+            .counters
+            .kills
+            .fetch_add(1, Ordering::Relaxed);
         self.inner.context.membership.remove(&instance.name);
         Ok(instance.info())
     }
@@ -185,7 +212,10 @@ impl Cluster {
         self.inner.shutdown.cancel();
         context.tracker.close();
         let bound = context.settings.drain_window + context.settings.shutdown_grace;
-        if tokio::time::timeout(bound, context.tracker.wait()).await.is_err() {
+        if tokio::time::timeout(bound, context.tracker.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!(
                 tasks = context.tracker.len(),
                 "cluster tasks still running after the shutdown grace; closing them"
@@ -210,11 +240,19 @@ impl Cluster {
         self.inner.shutdown.clone()
     }
 
-    fn pick(&self, server: Option<&str>, action: &'static str) -> Result<Arc<Instance>, ServerError> {
+    fn pick(
+        &self,
+        server: Option<&str>,
+        action: &'static str,
+    ) -> Result<Arc<Instance>, ServerError> {
         let membership = &self.inner.context.membership;
         match server {
-            Some(name) => membership.find(name).ok_or_else(|| ServerError::UnknownInstance(name.to_owned())),
-            None => membership.newest_live().ok_or(ServerError::NoLiveInstance(action)),
+            Some(name) => membership
+                .find(name)
+                .ok_or_else(|| ServerError::UnknownInstance(name.to_owned())),
+            None => membership
+                .newest_live()
+                .ok_or(ServerError::NoLiveInstance(action)),
         }
     }
 
@@ -274,23 +312,40 @@ mod tests {
         let cluster = Cluster::start(settings).await.unwrap();
         // As a session stuck writing to a client that reads nothing would be.
         cluster.inner.context.spawn(std::future::pending());
-        let shutdown = tokio::time::timeout(Duration::from_secs(5), cluster.clone().shutdown()).await;
+        let shutdown =
+            tokio::time::timeout(Duration::from_secs(5), cluster.clone().shutdown()).await;
         assert!(shutdown.is_ok(), "shutdown still waiting after its bound");
-        assert!(cluster.inner.context.tracker.is_empty(), "every task of the cluster has ended");
+        assert!(
+            cluster.inner.context.tracker.is_empty(),
+            "every task of the cluster has ended"
+        );
     }
 
     #[tokio::test]
     async fn the_instances_of_the_launch_are_not_scale_outs() {
-        let cluster = Cluster::start(Settings { instances: 2, ..Settings::default() }).await.unwrap();
+        let cluster = Cluster::start(Settings {
+            instances: 2,
+            ..Settings::default()
+        })
+        .await
+        .unwrap();
         let scale_outs = |cluster: &Cluster| {
             let text = cluster.metrics_text();
-            let line = text.lines().find(|line| line.starts_with("presence_server_scale_outs_total "));
+            let line = text
+                .lines()
+                .find(|line| line.starts_with("presence_server_scale_outs_total "));
             line.map(str::to_owned)
         };
-        assert_eq!(scale_outs(&cluster).as_deref(), Some("presence_server_scale_outs_total 0"));
+        assert_eq!(
+            scale_outs(&cluster).as_deref(),
+            Some("presence_server_scale_outs_total 0")
+        );
         let added = cluster.scale_out().await.unwrap();
         assert_eq!(added.server, "s3");
-        assert_eq!(scale_outs(&cluster).as_deref(), Some("presence_server_scale_outs_total 1"));
+        assert_eq!(
+            scale_outs(&cluster).as_deref(),
+            Some("presence_server_scale_outs_total 1")
+        );
         cluster.shutdown().await;
     }
 }

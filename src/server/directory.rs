@@ -49,7 +49,10 @@ fn answer(result: Result<InstanceInfo, ServerError>) -> Response {
 }
 
 async fn metrics(State(cluster): State<Cluster>) -> Response {
-    let content_type = [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")];
+    let content_type = [(
+        axum::http::header::CONTENT_TYPE,
+        "text/plain; version=0.0.4; charset=utf-8",
+    )];
     (content_type, cluster.metrics_text()).into_response()
 }
 
@@ -75,5 +78,9 @@ async fn placement(State(cluster): State<Cluster>) -> Response {
 
 async fn placement_feed(State(cluster): State<Cluster>) -> Response {
     let content_type = [(axum::http::header::CONTENT_TYPE, "application/x-ndjson")];
-    (content_type, feed::body(cluster.membership().subscribe(), cluster.stopping())).into_response()
+    (
+        content_type,
+        feed::body(cluster.membership().subscribe(), cluster.stopping()),
+    )
+        .into_response()
 }

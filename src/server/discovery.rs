@@ -28,11 +28,17 @@ pub struct Membership {
 
 impl Membership {
     pub fn new(part: Option<Part>) -> Membership {
-        Membership { instances: Mutex::default(), placement: watch::Sender::new(Arc::default()), part }
+        Membership {
+            instances: Mutex::default(),
+            placement: watch::Sender::new(Arc::default()),
+            part,
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<Arc<Instance>>> {
-        self.instances.lock().unwrap_or_else(PoisonError::into_inner)
+        self.instances
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Called after every change of membership or of an instance's state: a new placement
@@ -41,14 +47,20 @@ impl Membership {
         let accepting: Vec<Located> = instances
             .iter()
             .filter(|instance| !instance.is_draining())
-            .map(|instance| Located { url: instance.url.clone(), server: instance.name.clone() })
+            .map(|instance| Located {
+                url: instance.url.clone(),
+                server: instance.name.clone(),
+            })
             .collect();
         self.placement.send_if_modified(|placement| {
             if placement.snapshot().instances == accepting {
                 return false;
             }
             let version = placement.version() + 1;
-            *placement = Arc::new(Placement::new(Snapshot { version, instances: accepting }));
+            *placement = Arc::new(Placement::new(Snapshot {
+                version,
+                instances: accepting,
+            }));
             true
         });
     }
@@ -79,11 +91,18 @@ impl Membership {
     }
 
     pub fn find(&self, name: &str) -> Option<Arc<Instance>> {
-        self.lock().iter().find(|instance| instance.name == name).cloned()
+        self.lock()
+            .iter()
+            .find(|instance| instance.name == name)
+            .cloned()
     }
 
     pub fn newest_live(&self) -> Option<Arc<Instance>> {
-        self.lock().iter().rev().find(|instance| !instance.is_draining()).cloned()
+        self.lock()
+            .iter()
+            .rev()
+            .find(|instance| !instance.is_draining())
+            .cloned()
     }
 
     /// The placement `/locate` answers from now.
@@ -119,8 +138,14 @@ pub struct LocateQuery {
 }
 
 /// `GET /locate?group=G&visitor=V`.
-pub async fn locate(State(membership): State<Arc<Membership>>, Query(query): Query<LocateQuery>) -> Response {
-    if let Some(part) = membership.part.filter(|part| !query.group.as_deref().is_some_and(|group| part.owns(group))) {
+pub async fn locate(
+    State(membership): State<Arc<Membership>>,
+    Query(query): Query<LocateQuery>,
+) -> Response {
+    if let Some(part) = membership
+        .part
+        .filter(|part| !query.group.as_deref().is_some_and(|group| part.owns(group)))
+    {
         // Answering would place the visitor away from its group's agents, for good.
         let error = format!(
             "group {:?} is not served by server process {} of {}: ask the directory",
@@ -128,7 +153,11 @@ pub async fn locate(State(membership): State<Arc<Membership>>, Query(query): Que
             part.index,
             part.processes
         );
-        return (StatusCode::MISDIRECTED_REQUEST, Json(serde_json::json!({ "error": error }))).into_response();
+        return (
+            StatusCode::MISDIRECTED_REQUEST,
+            Json(serde_json::json!({ "error": error })),
+        )
+            .into_response();
     }
     answer(&membership.placement.borrow(), &query.visitor)
 }

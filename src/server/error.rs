@@ -12,7 +12,10 @@ pub enum ServerError {
     #[error("invalid settings: {0}")]
     InvalidSettings(String),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("no instance named {0:?}")]
     UnknownInstance(String),
     #[error("no live instance left to {0}")]
@@ -22,10 +25,16 @@ pub enum ServerError {
 impl IntoResponse for ServerError {
     fn into_response(self) -> Response {
         let status = match self {
-            ServerError::InvalidSettings(_) | ServerError::Bind { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            ServerError::InvalidSettings(_) | ServerError::Bind { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             ServerError::UnknownInstance(_) => StatusCode::NOT_FOUND,
             ServerError::NoLiveInstance(_) => StatusCode::CONFLICT,
         };
-        (status, Json(serde_json::json!({ "error": self.to_string() }))).into_response()
+        (
+            status,
+            Json(serde_json::json!({ "error": self.to_string() })),
+        )
+            .into_response()
     }
 }

@@ -162,17 +162,28 @@ mod tests {
     #[test]
     fn the_overload_delay_grows_past_its_session_count_only() {
         let ms = Duration::from_millis;
-        let settings = Settings { fault_overload_sessions: 100, fault_overload_delay: ms(2), ..Settings::default() };
+        let settings = Settings {
+            fault_overload_sessions: 100,
+            fault_overload_delay: ms(2),
+            ..Settings::default()
+        };
         let faults = Faults::from_settings(&settings);
         assert_eq!(faults.overload_ack_delay(100), Duration::ZERO);
         assert_eq!(faults.overload_ack_delay(101), ms(2));
         assert_eq!(faults.overload_ack_delay(125), ms(50));
-        assert_eq!(Faults::default().overload_ack_delay(1_000_000), Duration::ZERO, "off by default");
+        assert_eq!(
+            Faults::default().overload_ack_delay(1_000_000),
+            Duration::ZERO,
+            "off by default"
+        );
     }
 
     /// CPU time this thread has used so far.
     fn thread_cpu_time() -> Duration {
-        let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        let mut now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
         // SAFETY: `now` is a valid timespec for the call to fill in.
         let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
         assert_eq!(rc, 0, "clock_gettime");

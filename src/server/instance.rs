@@ -65,7 +65,11 @@ const LISTEN_BACKLOG: u32 = 4096;
 
 /// Binds and listens on `addr` with [`LISTEN_BACKLOG`] (and `SO_REUSEADDR`, as `bind` sets).
 fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }?;
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }?;
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(LISTEN_BACKLOG)
@@ -73,9 +77,15 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
 
 impl Instance {
     /// Binds `addr` and serves the instance's routes until it is stopped.
-    pub async fn start(name: String, addr: SocketAddr, context: &Context) -> Result<Arc<Instance>, ServerError> {
+    pub async fn start(
+        name: String,
+        addr: SocketAddr,
+        context: &Context,
+    ) -> Result<Arc<Instance>, ServerError> {
         let listener = listen(addr).map_err(|source| ServerError::Bind { addr, source })?;
-        let local = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| ServerError::Bind { addr, source })?;
         let prefix = routes::normalize_prefix(&context.settings.prefix);
         let instance = Arc::new(Instance {
             name,
@@ -90,13 +100,26 @@ impl Instance {
         });
         let router = routes::router(instance.clone(), context.clone());
         let bounds = context.settings.http_bounds();
-        context.spawn(http_server::serve(listener, router, instance.stop.clone(), bounds));
+        context.spawn(http_server::serve(
+            listener,
+            router,
+            instance.stop.clone(),
+            bounds,
+        ));
         Ok(instance)
     }
 
     pub fn info(&self) -> InstanceInfo {
-        let state = if self.is_draining() { InstanceState::Draining } else { InstanceState::Live };
-        InstanceInfo { server: self.name.clone(), url: self.url.clone(), state }
+        let state = if self.is_draining() {
+            InstanceState::Draining
+        } else {
+            InstanceState::Live
+        };
+        InstanceInfo {
+            server: self.name.clone(),
+            url: self.url.clone(),
+            state,
+        }
     }
 
     pub fn is_draining(&self) -> bool {

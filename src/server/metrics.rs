@@ -64,10 +64,18 @@ const QUEUE_DEPTH_MAX: Family = Family {
     labels: &[],
     help: "Longest outbox of a visitor session now.",
 };
-const DRAINS: Family =
-    Family { name: "presence_server_drains_total", kind: "counter", labels: &[], help: "Instance drains begun." };
-const KILLS: Family =
-    Family { name: "presence_server_kills_total", kind: "counter", labels: &[], help: "Instances killed abruptly." };
+const DRAINS: Family = Family {
+    name: "presence_server_drains_total",
+    kind: "counter",
+    labels: &[],
+    help: "Instance drains begun.",
+};
+const KILLS: Family = Family {
+    name: "presence_server_kills_total",
+    kind: "counter",
+    labels: &[],
+    help: "Instances killed abruptly.",
+};
 const SCALE_OUTS: Family = Family {
     name: "presence_server_scale_outs_total",
     kind: "counter",
@@ -195,37 +203,68 @@ impl Drop for ClusterSessionGuard {
 /// Renders every family in the Prometheus text format.
 pub fn render(instances: &[Arc<Instance>], cluster: &ClusterCounters, state: &Shared) -> String {
     let mut out = String::new();
-    let per_instance = |out: &mut String, family: &Family, value: &dyn Fn(&InstanceCounters) -> String| {
-        header(out, family);
-        for instance in instances {
-            let _ = writeln!(out, "{}{{server=\"{}\"}} {}", family.name, instance.name, value(&instance.counters));
-        }
-    };
-    let per_transport = |out: &mut String, family: &Family, value: &dyn Fn(&InstanceCounters, usize) -> String| {
-        header(out, family);
-        for instance in instances {
-            for transport in Transport::ALL {
-                let (server, label) = (&instance.name, transport.label());
-                let value = value(&instance.counters, transport as usize);
-                let _ = writeln!(out, "{}{{server=\"{server}\",transport=\"{label}\"}} {value}", family.name);
+    let per_instance =
+        |out: &mut String, family: &Family, value: &dyn Fn(&InstanceCounters) -> String| {
+            header(out, family);
+            for instance in instances {
+                let _ = writeln!(
+                    out,
+                    "{}{{server=\"{}\"}} {}",
+                    family.name,
+                    instance.name,
+                    value(&instance.counters)
+                );
             }
-        }
-    };
-    per_transport(&mut out, &SESSIONS, &|c, i| c.sessions[i].load(Ordering::Relaxed).max(0).to_string());
-    per_transport(&mut out, &SESSIONS_OPENED, &|c, i| c.opened[i].load(Ordering::Relaxed).to_string());
-    per_instance(&mut out, &RECEIVED, &|c| c.received.load(Ordering::Relaxed).to_string());
-    per_instance(&mut out, &SENT, &|c| c.sent.load(Ordering::Relaxed).to_string());
+        };
+    let per_transport =
+        |out: &mut String, family: &Family, value: &dyn Fn(&InstanceCounters, usize) -> String| {
+            header(out, family);
+            for instance in instances {
+                for transport in Transport::ALL {
+                    let (server, label) = (&instance.name, transport.label());
+                    let value = value(&instance.counters, transport as usize);
+                    let _ = writeln!(
+                        out,
+                        "{}{{server=\"{server}\",transport=\"{label}\"}} {value}",
+                        family.name
+                    );
+                }
+            }
+        };
+    per_transport(&mut out, &SESSIONS, &|c, i| {
+        c.sessions[i].load(Ordering::Relaxed).max(0).to_string()
+    });
+    per_transport(&mut out, &SESSIONS_OPENED, &|c, i| {
+        c.opened[i].load(Ordering::Relaxed).to_string()
+    });
+    per_instance(&mut out, &RECEIVED, &|c| {
+        c.received.load(Ordering::Relaxed).to_string()
+    });
+    per_instance(&mut out, &SENT, &|c| {
+        c.sent.load(Ordering::Relaxed).to_string()
+    });
     header(&mut out, &INSTANCES);
-    let draining = instances.iter().filter(|instance| instance.is_draining()).count();
-    let _ = writeln!(out, "{}{{state=\"live\"}} {}", INSTANCES.name, instances.len() - draining);
+    let draining = instances
+        .iter()
+        .filter(|instance| instance.is_draining())
+        .count();
+    let _ = writeln!(
+        out,
+        "{}{{state=\"live\"}} {}",
+        INSTANCES.name,
+        instances.len() - draining
+    );
     let _ = writeln!(out, "{}{{state=\"draining\"}} {}", INSTANCES.name, draining);
     let (depth, depth_max) = state.outbox_depth();
     for (family, value) in [(&QUEUE_DEPTH, depth), (&QUEUE_DEPTH_MAX, depth_max)] {
         header(&mut out, family);
         let _ = writeln!(out, "{} {value}", family.name);
     }
-    for (family, counter) in [(&DRAINS, &cluster.drains), (&KILLS, &cluster.kills), (&SCALE_OUTS, &cluster.scale_outs)]
-    {
+    for (family, counter) in [
+        (&DRAINS, &cluster.drains),
+        (&KILLS, &cluster.kills),
+        (&SCALE_OUTS, &cluster.scale_outs),
+    ] {
         header(&mut out, family);
         let _ = writeln!(out, "{} {}", family.name, counter.load(Ordering::Relaxed));
     }
@@ -245,11 +284,23 @@ pub fn render(instances: &[Arc<Instance>], cluster: &ClusterCounters, state: &Sh
 pub fn render_directory(from_view: u64, forwarded: u64) -> String {
     let mut out = String::new();
     header(&mut out, &DIRECTORY_LOCATES);
-    let _ = writeln!(out, "{}{{answer=\"view\"}} {from_view}", DIRECTORY_LOCATES.name);
-    let _ = writeln!(out, "{}{{answer=\"forwarded\"}} {forwarded}", DIRECTORY_LOCATES.name);
+    let _ = writeln!(
+        out,
+        "{}{{answer=\"view\"}} {from_view}",
+        DIRECTORY_LOCATES.name
+    );
+    let _ = writeln!(
+        out,
+        "{}{{answer=\"forwarded\"}} {forwarded}",
+        DIRECTORY_LOCATES.name
+    );
     out
 }
 
 fn header(out: &mut String, family: &Family) {
-    let _ = writeln!(out, "# HELP {} {}\n# TYPE {} {}", family.name, family.help, family.name, family.kind);
+    let _ = writeln!(
+        out,
+        "# HELP {} {}\n# TYPE {} {}",
+        family.name, family.help, family.name, family.kind
+    );
 }

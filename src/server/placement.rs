@@ -28,7 +28,12 @@ pub struct Placement {
 
 impl Placement {
     pub fn new(snapshot: Snapshot) -> Placement {
-        let ring = Ring::new(snapshot.instances.iter().map(|instance| instance.server.as_str()));
+        let ring = Ring::new(
+            snapshot
+                .instances
+                .iter()
+                .map(|instance| instance.server.as_str()),
+        );
         Placement { snapshot, ring }
     }
 
@@ -52,12 +57,18 @@ mod tests {
     use super::*;
 
     fn instance(server: &str) -> Located {
-        Located { url: format!("ws://{server}/presence"), server: server.to_owned() }
+        Located {
+            url: format!("ws://{server}/presence"),
+            server: server.to_owned(),
+        }
     }
 
     #[test]
     fn a_copy_made_from_the_snapshot_places_every_visitor_alike() {
-        let original = Placement::new(Snapshot { version: 3, instances: ["s1", "s2", "s3"].map(instance).into() });
+        let original = Placement::new(Snapshot {
+            version: 3,
+            instances: ["s1", "s2", "s3"].map(instance).into(),
+        });
         let text = serde_json::to_string(original.snapshot()).unwrap();
         let copy = Placement::new(serde_json::from_str(&text).unwrap());
         assert_eq!(copy.version(), 3);

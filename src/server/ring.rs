@@ -20,7 +20,9 @@ impl Ring {
         let mut points: Vec<(u64, usize)> = members
             .into_iter()
             .enumerate()
-            .flat_map(|(index, name)| (0..VIRTUAL_NODES).map(move |node| (hash(&(name, node)), index)))
+            .flat_map(|(index, name)| {
+                (0..VIRTUAL_NODES).map(move |node| (hash(&(name, node)), index))
+            })
             .collect();
         points.sort_unstable();
         Ring { points }
@@ -54,10 +56,15 @@ mod tests {
     #[test]
     fn picks_are_stable_and_spread() {
         let ring = Ring::new(["s1", "s2", "s3"]);
-        let picks: Vec<usize> = (0..3000).map(|i| ring.pick(&format!("visitor-{i}")).unwrap()).collect();
+        let picks: Vec<usize> = (0..3000)
+            .map(|i| ring.pick(&format!("visitor-{i}")).unwrap())
+            .collect();
         for member in 0..3 {
             let share = picks.iter().filter(|&&pick| pick == member).count();
-            assert!((600..1400).contains(&share), "member {member} got {share} of 3000");
+            assert!(
+                (600..1400).contains(&share),
+                "member {member} got {share} of 3000"
+            );
         }
         assert_eq!(ring.pick("visitor-7"), Some(picks[7]));
     }

@@ -49,7 +49,9 @@ impl App for Routes {
         Box::pin(async move {
             // A drain waits for live sessions only: a closed HTTP session's linger runs after.
             let sessions = instance.sessions().clone();
-            let linger = sessions.track_future(session::run(link, instance, context)).await;
+            let linger = sessions
+                .track_future(session::run(link, instance, context))
+                .await;
             linger.run().await;
         })
     }
@@ -67,10 +69,16 @@ pub fn router(instance: Arc<Instance>, context: Context) -> Router {
         cookie_needed: false,
         max_frame_bytes: settings.max_frame_bytes,
         raw_framing: Framing::Raw,
-        http: HttpSettings { disconnect_delay: settings.disconnect_delay, response_limit: settings.response_limit },
+        http: HttpSettings {
+            disconnect_delay: settings.disconnect_delay,
+            response_limit: settings.response_limit,
+        },
         ids: IdRule::Presence,
     };
-    let routes = Routes { instance: instance.clone(), context: context.clone() };
+    let routes = Routes {
+        instance: instance.clone(),
+        context: context.clone(),
+    };
     let presence = Service {
         options,
         registry: instance.registry().clone(),
@@ -78,7 +86,10 @@ pub fn router(instance: Arc<Instance>, context: Context) -> Router {
         app: Arc::new(routes.clone()),
     };
     let mut router = sockjs::router(&prefix, presence).merge(
-        Router::new().route("/locate", get(discovery::locate)).route("/healthz", get(healthz)).with_state(routes),
+        Router::new()
+            .route("/locate", get(discovery::locate))
+            .route("/healthz", get(healthz))
+            .with_state(routes),
     );
     if settings.sockjs_test_endpoints {
         router = router.merge(sockjs_test::router(&instance, &context, options));

@@ -175,14 +175,23 @@ pub struct InvalidSetting {
 impl Settings {
     /// How long the cluster's HTTP listeners wait on clients.
     pub fn http_bounds(&self) -> Bounds {
-        Bounds { header_read_timeout: self.header_timeout, grace: self.shutdown_grace }
+        Bounds {
+            header_read_timeout: self.header_timeout,
+            grace: self.shutdown_grace,
+        }
     }
 
     /// Refuses values the server cannot run with (a zero heartbeat would spin, for one).
     pub fn validate(&self) -> Result<(), InvalidSetting> {
         let invalid = |field, problem: String| Err(InvalidSetting { field, problem });
         if !(1..=MAX_INSTANCES).contains(&self.instances) {
-            return invalid("instances", format!("must be from 1 to {MAX_INSTANCES}, found {}", self.instances));
+            return invalid(
+                "instances",
+                format!(
+                    "must be from 1 to {MAX_INSTANCES}, found {}",
+                    self.instances
+                ),
+            );
         }
         if !(0.0..=1.0).contains(&self.fault_drop_signals) {
             return invalid(
@@ -235,9 +244,15 @@ mod tests {
             (Duration::from_secs(10), Duration::from_secs(5))
         );
         assert_eq!(settings.max_frame_bytes, 65536);
-        assert_eq!((settings.disconnect_delay, settings.response_limit), (Duration::from_secs(5), 131_072));
+        assert_eq!(
+            (settings.disconnect_delay, settings.response_limit),
+            (Duration::from_secs(5), 131_072)
+        );
         assert_eq!(settings.fault_drop_signals, 0.0);
-        assert_eq!((settings.visitor_retention, settings.fault_leak_per_visitor), (Duration::from_secs(300), 0));
+        assert_eq!(
+            (settings.visitor_retention, settings.fault_leak_per_visitor),
+            (Duration::from_secs(300), 0)
+        );
     }
 
     #[test]
@@ -252,15 +267,39 @@ mod tests {
     #[test]
     fn validation_names_the_bad_setting() {
         assert_eq!(Settings::default().validate(), Ok(()));
-        let bad = Settings { fault_drop_signals: 1.5, ..Settings::default() };
+        let bad = Settings {
+            fault_drop_signals: 1.5,
+            ..Settings::default()
+        };
         assert_eq!(bad.validate().unwrap_err().field, "fault_drop_signals");
-        let bad = Settings { heartbeat: Duration::ZERO, ..Settings::default() };
-        assert_eq!(bad.validate().unwrap_err().to_string(), "heartbeat must be longer than 0s");
-        let bad = Settings { instances: 4_294_967_295, ..Settings::default() };
-        assert_eq!(bad.validate().unwrap_err().to_string(), "instances must be from 1 to 64, found 4294967295");
-        let bad = Settings { disconnect_delay: Duration::ZERO, ..Settings::default() };
+        let bad = Settings {
+            heartbeat: Duration::ZERO,
+            ..Settings::default()
+        };
+        assert_eq!(
+            bad.validate().unwrap_err().to_string(),
+            "heartbeat must be longer than 0s"
+        );
+        let bad = Settings {
+            instances: 4_294_967_295,
+            ..Settings::default()
+        };
+        assert_eq!(
+            bad.validate().unwrap_err().to_string(),
+            "instances must be from 1 to 64, found 4294967295"
+        );
+        let bad = Settings {
+            disconnect_delay: Duration::ZERO,
+            ..Settings::default()
+        };
         assert_eq!(bad.validate().unwrap_err().field, "disconnect_delay");
-        let bad = Settings { header_timeout: Duration::ZERO, ..Settings::default() };
-        assert_eq!(bad.validate().unwrap_err().to_string(), "header_timeout must be longer than 0s");
+        let bad = Settings {
+            header_timeout: Duration::ZERO,
+            ..Settings::default()
+        };
+        assert_eq!(
+            bad.validate().unwrap_err().to_string(),
+            "header_timeout must be longer than 0s"
+        );
     }
 }

@@ -34,7 +34,9 @@ impl App for TestApp {
     fn serve(&self, link: Link) -> BoxFuture<'static, ()> {
         match self.behaviour {
             Behaviour::Echo => Box::pin(echo(link, self.heartbeat)),
-            Behaviour::Close => Box::pin(async move { link.close(close::GO_AWAY).await.run().await }),
+            Behaviour::Close => {
+                Box::pin(async move { link.close(close::GO_AWAY).await.run().await })
+            }
         }
     }
 
@@ -71,24 +73,46 @@ async fn echo(mut link: Link, heartbeat: Duration) {
 /// The four test services of one instance.
 pub fn router(instance: &Instance, context: &Context, options: ServiceOptions) -> Router {
     // The suite tries session URLs such as `/a/a`: SockJS's ids, not docs/protocol.md's.
-    let options = ServiceOptions { ids: IdRule::Sockjs, ..options };
+    let options = ServiceOptions {
+        ids: IdRule::Sockjs,
+        ..options
+    };
     let services = [
-        ("/echo", Behaviour::Echo, ServiceOptions { raw_framing: Framing::RawText, ..options }),
+        (
+            "/echo",
+            Behaviour::Echo,
+            ServiceOptions {
+                raw_framing: Framing::RawText,
+                ..options
+            },
+        ),
         ("/close", Behaviour::Close, options),
         (
             "/disabled_websocket_echo",
             Behaviour::Echo,
-            ServiceOptions { websocket: false, raw_framing: Framing::RawText, ..options },
+            ServiceOptions {
+                websocket: false,
+                raw_framing: Framing::RawText,
+                ..options
+            },
         ),
         (
             "/cookie_needed_echo",
             Behaviour::Echo,
-            ServiceOptions { cookie_needed: true, raw_framing: Framing::RawText, ..options },
+            ServiceOptions {
+                cookie_needed: true,
+                raw_framing: Framing::RawText,
+                ..options
+            },
         ),
     ];
     let mut router = Router::new();
     for (prefix, behaviour, options) in services {
-        let app = TestApp { behaviour, heartbeat: context.settings.heartbeat, context: context.clone() };
+        let app = TestApp {
+            behaviour,
+            heartbeat: context.settings.heartbeat,
+            context: context.clone(),
+        };
         let service = Service {
             options,
             registry: Arc::new(Registry::default()),

@@ -50,7 +50,10 @@ pub fn discovery(err: &DiscoveryError) -> ErrorKind {
 /// The kind of a final close with this code; `None` for codes the server does not send,
 /// which the caller counts under its own kind.
 pub fn close(code: u16) -> Option<ErrorKind> {
-    CLOSES.iter().find(|(sent, _)| sent.code == code).map(|&(_, kind)| kind)
+    CLOSES
+        .iter()
+        .find(|(sent, _)| sent.code == code)
+        .map(|&(_, kind)| kind)
 }
 
 /// A socket that could not be created or connected: the machine's limits (open files,
@@ -87,7 +90,10 @@ mod tests {
         assert_eq!(kind(23), ErrorKind::OpenFileLimit);
         assert_eq!(kind(99), ErrorKind::EphemeralPorts);
         assert_eq!(kind(111), ErrorKind::Connect);
-        let refused = ClientError::Connect { addr: "x".into(), source: io::Error::from_raw_os_error(99) };
+        let refused = ClientError::Connect {
+            addr: "x".into(),
+            source: io::Error::from_raw_os_error(99),
+        };
         assert_eq!(client(&refused), ErrorKind::EphemeralPorts);
     }
 }

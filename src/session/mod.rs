@@ -12,7 +12,9 @@ use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
 use crate::measure::{label, Check, ErrorKind, Metric, Recorder, Tally};
-use crate::protocol::client::{ClientError, ConnectOptions, Connection, Incoming, OpenPhases, Transport};
+use crate::protocol::client::{
+    ClientError, ConnectOptions, Connection, Incoming, OpenPhases, Transport,
+};
 use crate::protocol::discovery::{Discovery, DiscoveryError};
 use crate::protocol::{close, ClientMessage, ServerMessage};
 use crate::scenario::Backoff;
@@ -27,7 +29,10 @@ pub enum SessionError {
     #[error("no answer to {0} within {1:?}")]
     Timeout(&'static str, Duration),
     #[error("unexpected answer to {request}: {answer:?}")]
-    Unexpected { request: &'static str, answer: Box<ServerMessage> },
+    Unexpected {
+        request: &'static str,
+        answer: Box<ServerMessage>,
+    },
 }
 
 impl SessionError {
@@ -52,7 +57,12 @@ impl SessionError {
 /// The pause before try number `attempt` at opening a session, for visitors and agents
 /// alike: none before the first, then `backoff`'s delay for the retry, cut short by
 /// `cancel`. Answers whether to go on trying.
-pub async fn back_off(backoff: &Backoff, attempt: u32, rng: &mut impl Rng, cancel: &CancellationToken) -> bool {
+pub async fn back_off(
+    backoff: &Backoff,
+    attempt: u32,
+    rng: &mut impl Rng,
+    cancel: &CancellationToken,
+) -> bool {
     if attempt == 0 {
         return true;
     }
@@ -110,27 +120,45 @@ impl Opener {
         let started = Instant::now();
         let endpoint = self.discovery.endpoint(&self.group, locate_as).await?;
         let located = Instant::now();
-        let options = ConnectOptions { local_ip, transport, ..self.options.clone() };
-        let (mut conn, phases) =
-            tokio::time::timeout(self.reply_timeout, Connection::open_timed(&endpoint, &options, rng))
-                .await
-                .map_err(|_| SessionError::Timeout("open", self.reply_timeout))??;
+        let options = ConnectOptions {
+            local_ip,
+            transport,
+            ..self.options.clone()
+        };
+        let (mut conn, phases) = tokio::time::timeout(
+            self.reply_timeout,
+            Connection::open_timed(&endpoint, &options, rng),
+        )
+        .await
+        .map_err(|_| SessionError::Timeout("open", self.reply_timeout))??;
         let opened = Instant::now();
         let group = self.group.clone();
         let (request, name, metric) = match identity {
             Identity::Visitor(visitor) => (
-                ClientMessage::Connect { group, visitor: visitor.to_owned(), tab: tab.to_owned() },
+                ClientMessage::Connect {
+                    group,
+                    visitor: visitor.to_owned(),
+                    tab: tab.to_owned(),
+                },
                 "connect",
                 Some(Metric::Connect),
             ),
             Identity::Unique => (
-                ClientMessage::ConnectUnique { group, tab: tab.to_owned() },
+                ClientMessage::ConnectUnique {
+                    group,
+                    tab: tab.to_owned(),
+                },
                 "connect_unique",
                 Some(Metric::UniqueAssign),
             ),
-            Identity::Agent(agent) => {
-                (ClientMessage::AgentConnect { group, agent: agent.to_owned() }, "agent_connect", None)
-            }
+            Identity::Agent(agent) => (
+                ClientMessage::AgentConnect {
+                    group,
+                    agent: agent.to_owned(),
+                },
+                "agent_connect",
+                None,
+            ),
         };
         conn.send(&request).await?;
         self.recorder.sent(request.kind());
@@ -155,7 +183,12 @@ impl Opener {
         // A session that names someone else is used as the one asked for, and counted: the
         // server mixed up who is who, and every later check of this session would be misled.
         let (visitor, server) = match (identity, answer) {
-            (Identity::Visitor(asked), ServerMessage::Connected { visitor, server, .. }) => {
+            (
+                Identity::Visitor(asked),
+                ServerMessage::Connected {
+                    visitor, server, ..
+                },
+            ) => {
                 self.check_named(asked, &visitor);
                 (visitor, Some(server))
             }
@@ -164,7 +197,12 @@ impl Opener {
                 self.check_named(asked, &agent);
                 (agent, Some(server))
             }
-            (_, other) => return Err(SessionError::Unexpected { request: name, answer: Box::new(other) }),
+            (_, other) => {
+                return Err(SessionError::Unexpected {
+                    request: name,
+                    answer: Box::new(other),
+                })
+            }
         };
         let server = server.as_deref().map_or("unknown", label::intern);
         if let Some(metric) = metric {
@@ -175,7 +213,11 @@ impl Opener {
             self.recorder.session_opened();
             self.recorder.tally(Tally::SessionOpened, server);
         }
-        Ok(Opened { conn, visitor, server })
+        Ok(Opened {
+            conn,
+            visitor,
+            server,
+        })
     }
 
     /// Records where a visitor's `connect` spent its time (the `connect_*` metrics); a phase

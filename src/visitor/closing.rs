@@ -72,7 +72,11 @@ mod tests {
     async fn before_the_end_a_settled_visitor_goes_on_at_once() {
         let closing = Closing::default();
         closing.settled().await;
-        assert_eq!(closing.settled_count(), 0, "a ramp-down is not the run's end");
+        assert_eq!(
+            closing.settled_count(),
+            0,
+            "a ramp-down is not the run's end"
+        );
     }
 
     #[tokio::test]
@@ -90,7 +94,10 @@ mod tests {
         while closing.settled_count() < 3 {
             closing.arrival().await;
         }
-        assert!(waiting.iter().all(|task| !task.is_finished()), "nobody closes before the closing");
+        assert!(
+            waiting.iter().all(|task| !task.is_finished()),
+            "nobody closes before the closing"
+        );
         closing.close();
         for task in waiting {
             task.await.unwrap();

@@ -71,7 +71,10 @@ pub(super) fn context_at(url: &str, steps: &str) -> VisitorContext {
 fn an_idle_visitors_future_stays_small() {
     let visitor = super::run(Arc::new(context()), 0, CancellationToken::new());
     let size = std::mem::size_of_val(&visitor);
-    assert!(size <= VISITOR_FUTURE_MAX, "the visitor future is {size} bytes, over {VISITOR_FUTURE_MAX}");
+    assert!(
+        size <= VISITOR_FUTURE_MAX,
+        "the visitor future is {size} bytes, over {VISITOR_FUTURE_MAX}"
+    );
 }
 
 #[test]

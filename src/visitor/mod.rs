@@ -56,7 +56,8 @@ pub struct VisitorContext {
 
 impl VisitorContext {
     fn local_ip(&self, index: u64) -> Option<IpAddr> {
-        (!self.source_ips.is_empty()).then(|| self.source_ips[(index % self.source_ips.len() as u64) as usize])
+        (!self.source_ips.is_empty())
+            .then(|| self.source_ips[(index % self.source_ips.len() as u64) as usize])
     }
 }
 
@@ -78,7 +79,12 @@ pub fn persona(plan: &Plan, index: u64) -> Persona {
     let behavior = plan.pick_behavior(&mut rng);
     let id = random_id(index, &mut rng);
     let transport = plan.transport_of(behavior, index);
-    Persona { behavior, id, rng, transport }
+    Persona {
+        behavior,
+        id,
+        rng,
+        transport,
+    }
 }
 
 /// A fresh visitor id for visitor `index`: its first one, and each new one a `set_visitor_id`
@@ -93,8 +99,17 @@ pub(crate) fn random_id(index: u64, rng: &mut SmallRng) -> String {
 /// Every latency it records also counts for its behavior (`measure::attribution`) and its
 /// transport (`measure::by_transport`). Not an `async fn`, for the same reason as
 /// `as_visitor`: one copy of the visitor's state, not two.
-pub fn run(ctx: Arc<VisitorContext>, index: u64, cancel: CancellationToken) -> impl Future<Output = ()> + Send {
-    let Persona { behavior, id, rng, transport } = persona(&ctx.plan, index);
+pub fn run(
+    ctx: Arc<VisitorContext>,
+    index: u64,
+    cancel: CancellationToken,
+) -> impl Future<Output = ()> + Send {
+    let Persona {
+        behavior,
+        id,
+        rng,
+        transport,
+    } = persona(&ctx.plan, index);
     let visitor = async move {
         ctx.recorder.count(Counter::VisitorsStarted, 1);
         ctx.recorder.visitors_live_add(1);

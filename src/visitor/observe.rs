@@ -38,13 +38,18 @@ impl Visitor<'_> {
             ServerMessage::Signal { id, agent, .. } | ServerMessage::Invoke { id, agent, .. } => {
                 self.ctx.recorder.count(Counter::SignalsReceived, 1);
                 self.check_signal(i, agent, id);
-                return Some(ClientMessage::SignalAck { id: id.clone(), agent: agent.clone() });
+                return Some(ClientMessage::SignalAck {
+                    id: id.clone(),
+                    agent: agent.clone(),
+                });
             }
             ServerMessage::Blur { tab } => {
                 self.check_tab_named(i, tab);
                 self.tabs[i].focused = false;
                 match self.focus.blurred(&self.tabs[i].id, self.tabs[i].unsettled) {
-                    BlurVerdict::Expected(started) => self.ctx.recorder.since(Metric::Blur, started),
+                    BlurVerdict::Expected(started) => {
+                        self.ctx.recorder.since(Metric::Blur, started)
+                    }
                     BlurVerdict::Misrouted => {
                         tracing::debug!(visitor = %self.id, tab = %self.tabs[i].id, focus = ?self.focus, "blur misrouted");
                         self.ctx.recorder.violation(Check::BlurMisrouted);
@@ -62,7 +67,8 @@ impl Visitor<'_> {
                 self.check_tab_named(i, tab);
                 self.tabs[i].focused = true;
                 let now = Instant::now();
-                self.focus.confirmed(&self.tabs[i].id, now, self.ctx.ledger.grace());
+                self.focus
+                    .confirmed(&self.tabs[i].id, now, self.ctx.ledger.grace());
                 self.ctx.ledger.focus_moved(&self.id, now);
             }
             ServerMessage::Draining { .. } => self.tabs[i].draining = true,
@@ -94,7 +100,10 @@ impl Visitor<'_> {
             self.ctx.recorder.violation(Check::SignalsUnknown);
             return;
         };
-        let receipt = self.ctx.ledger.signal_received(agent, number, &self.id, self.tabs[i].focused);
+        let receipt =
+            self.ctx
+                .ledger
+                .signal_received(agent, number, &self.id, self.tabs[i].focused);
         if receipt == Receipt::First && !self.order.in_order(agent, number) {
             self.ctx.recorder.violation(Check::SignalsOutOfOrder);
         }
@@ -121,6 +130,8 @@ impl Visitor<'_> {
     /// running (tokio defers a yielded task until the driver was polled).
     async fn read_arrived(&mut self) {
         tokio::task::yield_now().await;
-        let _ = self.wait(None, Instant::now(), |_| None::<()>, WaitMode::Settle).await;
+        let _ = self
+            .wait(None, Instant::now(), |_| None::<()>, WaitMode::Settle)
+            .await;
     }
 }

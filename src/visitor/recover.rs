@@ -58,7 +58,10 @@ impl Visitor<'_> {
             }
             let tab_id = self.tabs[i].id.clone();
             let unique = self.tabs[i].unique;
-            let (conn, server) = match self.open_session(&tab_id, unique, Some((loss, failed_resends))).await {
+            let (conn, server) = match self
+                .open_session(&tab_id, unique, Some((loss, failed_resends)))
+                .await
+            {
                 Ok(opened) => opened,
                 Err(interrupt) => {
                     // Stopped before it was back: its dead session must not be waited on again.
@@ -77,23 +80,46 @@ impl Visitor<'_> {
             tab.focused = true;
             tab.draining = false;
             tab.seq = 0;
-            let Some(last) = tab.last_presence.clone() else { break };
+            let Some(last) = tab.last_presence.clone() else {
+                break;
+            };
             let seq = self.next_seq(i);
-            let presence = ClientMessage::Presence { seq, data: last.data, page: last.page };
-            let is_ack = |m: &ServerMessage| matches!(m, ServerMessage::PresenceAck { seq: s } if *s == seq);
-            match request(self, i, &presence, Instant::now(), None, WaitMode::HandBack, is_ack).await {
+            let presence = ClientMessage::Presence {
+                seq,
+                data: last.data,
+                page: last.page,
+            };
+            let is_ack =
+                |m: &ServerMessage| matches!(m, ServerMessage::PresenceAck { seq: s } if *s == seq);
+            match request(
+                self,
+                i,
+                &presence,
+                Instant::now(),
+                None,
+                WaitMode::HandBack,
+                is_ack,
+            )
+            .await
+            {
                 Ok(()) => break,
                 Err(Interrupt::TabLost { .. }) => match self.handed_back.take() {
                     Some(next) => {
                         err = *next;
                         failed_resends += 1;
                     }
-                    None => return Err(Interrupt::TabLost { planned: *first_planned }),
+                    None => {
+                        return Err(Interrupt::TabLost {
+                            planned: *first_planned,
+                        })
+                    }
                 },
                 Err(other) => return Err(other),
             }
         }
-        let Some((loss, planned)) = recovery else { return Ok(false) };
+        let Some((loss, planned)) = recovery else {
+            return Ok(false);
+        };
         loss.back();
         self.ctx.recorder.count(Counter::Reconnects, 1);
         Ok(planned)
@@ -113,7 +139,9 @@ fn reconnectable(err: &ClientError) -> bool {
 /// An error kind for a session the server ended in a way that is not a move.
 fn close_kind(err: &ClientError) -> ErrorKind {
     match err {
-        ClientError::Closed { code, .. } => kind_of::close(*code).unwrap_or_else(|| kind_of::client(err)),
+        ClientError::Closed { code, .. } => {
+            kind_of::close(*code).unwrap_or_else(|| kind_of::client(err))
+        }
         other => kind_of::client(other),
     }
 }

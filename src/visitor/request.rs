@@ -68,7 +68,12 @@ pub(super) async fn request(
     let _waiting = v.ctx.recorder.waiting();
     // The context outlives the visitor, so the guard borrows its recorder, not `v`.
     let ctx = v.ctx;
-    let mut in_flight = InFlight { recorder: &ctx.recorder, metric, started, ended: false };
+    let mut in_flight = InFlight {
+        recorder: &ctx.recorder,
+        metric,
+        started,
+        ended: false,
+    };
     let tabs = v.tabs.len();
     // Unsettled already when sent: its answer comes after whatever the server sent on this
     // tab when the other tab ended.
@@ -76,7 +81,10 @@ pub(super) async fn request(
     let sent = Instant::now();
     let deadline = sent + v.ctx.opener.reply_timeout;
     let mut outcome = match v.send_with(i, message, mode, deadline).await {
-        Ok(()) => v.wait(Some(i), deadline, |m| is_reply(m).then_some(()), mode).await,
+        Ok(()) => {
+            v.wait(Some(i), deadline, |m| is_reply(m).then_some(()), mode)
+                .await
+        }
         Err(interrupt) => Err(interrupt),
     };
     if outcome == Err(Interrupt::Cancelled) {
@@ -84,7 +92,14 @@ pub(super) async fn request(
         // Not when a tab was dropped meanwhile (its session is gone, or `i` names another).
         let last_chance = deadline.min(Instant::now() + END_SETTLE);
         let settled = v.tabs.len() == tabs
-            && v.wait(Some(i), last_chance, |m| is_reply(m).then_some(()), WaitMode::Settle).await.is_ok();
+            && v.wait(
+                Some(i),
+                last_chance,
+                |m| is_reply(m).then_some(()),
+                WaitMode::Settle,
+            )
+            .await
+            .is_ok();
         in_flight.end();
         outcome = Err(Interrupt::Cancelled);
         if !settled {
@@ -136,10 +151,17 @@ mod tests {
     /// Before `InFlight`, it vanished: no error, no sample.
     #[tokio::test]
     async fn a_request_dropped_with_its_aborted_visitor_is_unanswered() {
-        let settings = Settings { instances: 1, ack_delay: Duration::from_secs(60), ..Settings::default() };
+        let settings = Settings {
+            instances: 1,
+            ack_delay: Duration::from_secs(60),
+            ..Settings::default()
+        };
         let cluster = Cluster::start(settings).await.expect("the cluster starts");
         let url = cluster.instances()[0].url.clone();
-        let ctx = Arc::new(super::super::footprint::context_at(&url, "[ connect, presence ]"));
+        let ctx = Arc::new(super::super::footprint::context_at(
+            &url,
+            "[ connect, presence ]",
+        ));
         let recorder = ctx.recorder.clone();
         let visitor = tokio::spawn(super::super::run(ctx, 0, CancellationToken::new()));
         // The presence is in flight once it was sent, after `connect`: two messages.
@@ -155,8 +177,17 @@ mod tests {
         visitor.abort();
         assert!(visitor.await.expect_err("aborted").is_cancelled());
         let totals = totals_of(recorder.drain());
-        assert_eq!(totals.errors.get(ErrorKind::Unanswered.as_str()), Some(&1), "{:?}", totals.errors);
-        assert_eq!(totals.histogram(Metric::PresenceAck).len(), 1, "the presence is a sample");
+        assert_eq!(
+            totals.errors.get(ErrorKind::Unanswered.as_str()),
+            Some(&1),
+            "{:?}",
+            totals.errors
+        );
+        assert_eq!(
+            totals.histogram(Metric::PresenceAck).len(),
+            1,
+            "the presence is a sample"
+        );
         cluster.shutdown().await;
     }
 }

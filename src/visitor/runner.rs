@@ -185,8 +185,16 @@ impl<'a> Visitor<'a> {
             if let Some((loss, _)) = reconnecting {
                 loss.attempt();
             }
-            let identity = if unique { Identity::Unique } else { Identity::Visitor(&self.id) };
-            let metric = if unique { Metric::UniqueAssign } else { Metric::Connect };
+            let identity = if unique {
+                Identity::Unique
+            } else {
+                Identity::Visitor(&self.id)
+            };
+            let metric = if unique {
+                Metric::UniqueAssign
+            } else {
+                Metric::Connect
+            };
             let started = Instant::now();
             let _waiting = self.ctx.recorder.waiting();
             // Boxed: the handshake's state is large and only lives while a session opens, so it
@@ -264,10 +272,11 @@ impl<'a> Visitor<'a> {
         mode: WaitMode,
         deadline: Instant,
     ) -> Result<(), Interrupt> {
-        let sent = match tokio::time::timeout_at(deadline.into(), self.tabs[i].conn.send(message)).await {
-            Ok(sent) => sent,
-            Err(_) => return Err(Interrupt::Timeout),
-        };
+        let sent =
+            match tokio::time::timeout_at(deadline.into(), self.tabs[i].conn.send(message)).await {
+                Ok(sent) => sent,
+                Err(_) => return Err(Interrupt::Timeout),
+            };
         match sent {
             Ok(()) => {
                 self.ctx.recorder.sent(message.kind());
@@ -373,8 +382,15 @@ impl<'a> Visitor<'a> {
     /// `i`: from now on, what the recovery's waits do not take is kept for it.
     fn interrupt_wait(&mut self, on: Option<usize>, i: usize) {
         let awaited = on.map(|on| self.tabs[on].id.clone());
-        let interrupted = Interrupted { awaited, recovering: self.tabs[i].id.clone(), lost: None };
-        self.nested.get_or_insert_with(Default::default).waits.push(interrupted);
+        let interrupted = Interrupted {
+            awaited,
+            recovering: self.tabs[i].id.clone(),
+            lost: None,
+        };
+        self.nested
+            .get_or_insert_with(Default::default)
+            .waits
+            .push(interrupted);
     }
 
     /// The interrupted wait resumes after the recovery, which answered `recovered` (whether
@@ -387,10 +403,18 @@ impl<'a> Visitor<'a> {
         recovered: Option<bool>,
         matcher: &mut impl FnMut(&ServerMessage) -> Option<T>,
     ) -> Resumed<T> {
-        let Some(nested) = self.nested.as_mut() else { return Resumed::Nothing };
-        let Some(this) = nested.waits.pop() else { return Resumed::Nothing };
+        let Some(nested) = self.nested.as_mut() else {
+            return Resumed::Nothing;
+        };
+        let Some(this) = nested.waits.pop() else {
+            return Resumed::Nothing;
+        };
         if let Some(planned) = recovered {
-            for outer in nested.waits.iter_mut().filter(|w| w.awaited.as_ref() == Some(&this.recovering)) {
+            for outer in nested
+                .waits
+                .iter_mut()
+                .filter(|w| w.awaited.as_ref() == Some(&this.recovering))
+            {
                 outer.lost = Some(outer.lost.unwrap_or(true) && planned);
             }
         }
@@ -422,15 +446,22 @@ impl<'a> Visitor<'a> {
     /// When a wait ending at `deadline` must look at the tabs again: the deadline, or the
     /// moment the quietest watched tab has been silent for the heartbeat timeout.
     fn wake_at(&self, deadline: Instant) -> Instant {
-        let Some(silence) = self.ctx.heartbeat_timeout else { return deadline };
-        self.watched_tabs().map(|tab| tab.last_heard + silence).fold(deadline, Instant::min)
+        let Some(silence) = self.ctx.heartbeat_timeout else {
+            return deadline;
+        };
+        self.watched_tabs()
+            .map(|tab| tab.last_heard + silence)
+            .fold(deadline, Instant::min)
     }
 
     /// The first watched tab that has been silent for the heartbeat timeout, if any.
     fn silent_tab(&self) -> Option<(usize, Duration)> {
         let silence = self.ctx.heartbeat_timeout?;
         let now = Instant::now();
-        self.tabs.iter().position(|tab| tab.heartbeats && now >= tab.last_heard + silence).map(|i| (i, silence))
+        self.tabs
+            .iter()
+            .position(|tab| tab.heartbeats && now >= tab.last_heard + silence)
+            .map(|i| (i, silence))
     }
 
     /// The tabs whose silence is judged: those whose server has sent a heartbeat on them, on
@@ -487,7 +518,10 @@ impl<'a> Visitor<'a> {
         // its state (the connection and tungstenite's close) must not be inlined in every
         // visitor's future. Bounded: a close the server does not take (it stopped reading) is
         // given up, and the connection dropped.
-        let closing = Box::pin(tokio::time::timeout(self.ctx.opener.reply_timeout, self.remove_tab(i).conn.close()));
+        let closing = Box::pin(tokio::time::timeout(
+            self.ctx.opener.reply_timeout,
+            self.remove_tab(i).conn.close(),
+        ));
         let _ = closing.await;
     }
 
@@ -505,8 +539,15 @@ impl<'a> Visitor<'a> {
     /// Focus moves to tab `to` (opened, switched to, or reconnected: the server gives it
     /// focus): the ledger expects a `blur` on the tab that had it.
     pub(super) fn focus_moves_to(&mut self, to: &str) {
-        let from = self.tabs.iter().find(|tab| tab.focused && tab.id != to).map(|tab| tab.id.as_str());
-        let contested = self.tabs.iter().any(|tab| tab.focus_unanswered && tab.id != to);
+        let from = self
+            .tabs
+            .iter()
+            .find(|tab| tab.focused && tab.id != to)
+            .map(|tab| tab.id.as_str());
+        let contested = self
+            .tabs
+            .iter()
+            .any(|tab| tab.focus_unanswered && tab.id != to);
         tracing::trace!(visitor = %self.id, to, ?from, contested, "focus moves");
         self.focus.moved(from, to, Instant::now(), contested);
     }
@@ -514,7 +555,8 @@ impl<'a> Visitor<'a> {
     /// Tab `to`'s session opened: the server has seen the move to it, and owes its `blur`
     /// within the grace from now (a `focus` is confirmed by its `focused`, in `observe`).
     pub(super) fn focus_confirmed(&mut self, to: &str) {
-        self.focus.confirmed(to, Instant::now(), self.ctx.ledger.grace());
+        self.focus
+            .confirmed(to, Instant::now(), self.ctx.ledger.grace());
     }
 
     /// Closes every tab.

@@ -18,7 +18,11 @@ use crate::scenario::{DataTemplate, PageTemplate, Repeat, Repetitions, Step, Tem
 
 /// Runs `steps` in order. A step that times out or loses its session is counted and the
 /// visitor goes on with the next; only the end of the run stops it.
-pub(super) async fn run_steps(v: &mut Visitor<'_>, steps: &[Step], intended: Option<Instant>) -> Result<(), Interrupt> {
+pub(super) async fn run_steps(
+    v: &mut Visitor<'_>,
+    steps: &[Step],
+    intended: Option<Instant>,
+) -> Result<(), Interrupt> {
     let mut own = Duration::ZERO;
     run_list(v, steps, intended, &mut own).await
 }
@@ -63,13 +67,22 @@ async fn run_step(
         Step::Connect => connect(v, false).await,
         Step::ConnectUnique => connect(v, true).await,
         Step::Extend => {
-            let Some(i) = current_tab(v) else { return Ok(()) };
-            timed(v, i, &ClientMessage::Extend, intended, Metric::Extend, |m| {
-                matches!(m, ServerMessage::Extended { .. })
-            })
+            let Some(i) = current_tab(v) else {
+                return Ok(());
+            };
+            timed(
+                v,
+                i,
+                &ClientMessage::Extend,
+                intended,
+                Metric::Extend,
+                |m| matches!(m, ServerMessage::Extended { .. }),
+            )
             .await
         }
-        Step::Presence(presence) => send_presence(v, presence.page.as_ref(), &presence.data, intended).await,
+        Step::Presence(presence) => {
+            send_presence(v, presence.page.as_ref(), &presence.data, intended).await
+        }
         Step::Navigate(navigation) => {
             if let Some(i) = current_tab(v) {
                 let tab_id = v.tabs[i].id.clone();
@@ -97,9 +110,14 @@ async fn run_step(
             let to = v.tabs[next].id.clone();
             v.focus_moves_to(&to);
             v.tabs[next].focus_unanswered = true;
-            let answered = timed(v, next, &ClientMessage::Focus, intended, Metric::Focus, |m| {
-                matches!(m, ServerMessage::Focused { .. })
-            })
+            let answered = timed(
+                v,
+                next,
+                &ClientMessage::Focus,
+                intended,
+                Metric::Focus,
+                |m| matches!(m, ServerMessage::Focused { .. }),
+            )
             .await;
             // The tab may have been lost and dropped meanwhile: find it by its id.
             if let Some(tab) = v.tabs.iter_mut().find(|tab| tab.id == to) {
@@ -117,7 +135,12 @@ async fn run_step(
             v.close_all().await;
             v.id = match id {
                 Some(template) => {
-                    let context = TemplateContext { visitor: &v.id, tab: "", seq: 0, index: v.index };
+                    let context = TemplateContext {
+                        visitor: &v.id,
+                        tab: "",
+                        seq: 0,
+                        index: v.index,
+                    };
                     template.render(&context, &mut v.rng)
                 }
                 None => super::random_id(v.index, &mut v.rng),
@@ -175,8 +198,16 @@ async fn timed(
 ) -> Result<(), Interrupt> {
     // Boxed: a request's wait is the largest state a visitor passes through, and inlined it
     // would size every visitor's future, idle ones included, for it.
-    Box::pin(request(v, i, message, intended.unwrap_or_else(Instant::now), Some(metric), WaitMode::Normal, is_reply))
-        .await
+    Box::pin(request(
+        v,
+        i,
+        message,
+        intended.unwrap_or_else(Instant::now),
+        Some(metric),
+        WaitMode::Normal,
+        is_reply,
+    ))
+    .await
 }
 
 async fn send_presence(
@@ -185,23 +216,37 @@ async fn send_presence(
     data: &DataTemplate,
     intended: Option<Instant>,
 ) -> Result<(), Interrupt> {
-    let Some(i) = current_tab(v) else { return Ok(()) };
+    let Some(i) = current_tab(v) else {
+        return Ok(());
+    };
     let seq = v.next_seq(i);
-    let context = TemplateContext { visitor: &v.id, tab: &v.tabs[i].id, seq, index: v.index };
+    let context = TemplateContext {
+        visitor: &v.id,
+        tab: &v.tabs[i].id,
+        seq,
+        index: v.index,
+    };
     let page = page.map(|page| page.render(&context, &mut v.rng));
     let mut data = (!data.is_empty()).then(|| data.render(&context, &mut v.rng));
     let marker = v.ctx.presence_markers.then(|| {
         v.next_marker += 1;
-        data.get_or_insert_with(Default::default).insert(MARKER_KEY.to_owned(), v.next_marker.into());
-        v.ctx.ledger.presence_sent(&v.id, v.next_marker, intended.unwrap_or_else(Instant::now));
+        data.get_or_insert_with(Default::default)
+            .insert(MARKER_KEY.to_owned(), v.next_marker.into());
+        v.ctx
+            .ledger
+            .presence_sent(&v.id, v.next_marker, intended.unwrap_or_else(Instant::now));
         v.next_marker
     });
-    let last = v.tabs[i].last_presence.get_or_insert_with(LastPresence::default);
+    let last = v.tabs[i]
+        .last_presence
+        .get_or_insert_with(LastPresence::default);
     if page.is_some() {
         last.page = page.clone();
     }
     if let Some(data) = &data {
-        last.data.get_or_insert_with(Default::default).extend(data.iter().map(|(k, v)| (k.clone(), v.clone())));
+        last.data
+            .get_or_insert_with(Default::default)
+            .extend(data.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     let message = ClientMessage::Presence { seq, data, page };
     timed(
@@ -223,7 +268,11 @@ async fn send_presence(
 /// the visitor's own waits in iteration n overran that slot, when they ended: the schedule
 /// then slips, and neither the slip nor a catch-up burst after it is charged to the server
 /// (`measure::next_intended`).
-async fn repeat(v: &mut Visitor<'_>, repetition: &Repeat, own: &mut Duration) -> Result<(), Interrupt> {
+async fn repeat(
+    v: &mut Visitor<'_>,
+    repetition: &Repeat,
+    own: &mut Duration,
+) -> Result<(), Interrupt> {
     let mut slot = Instant::now();
     let mut intended = None;
     let mut done = 0;
@@ -253,7 +302,11 @@ async fn await_signal(v: &mut Visitor<'_>, timeout: Duration) -> Result<(), Inte
     let started = Instant::now();
     let found = v
         .wait_for(None, started + timeout, |m| {
-            matches!(m, ServerMessage::Signal { .. } | ServerMessage::Invoke { .. }).then_some(())
+            matches!(
+                m,
+                ServerMessage::Signal { .. } | ServerMessage::Invoke { .. }
+            )
+            .then_some(())
         })
         .await;
     match found {

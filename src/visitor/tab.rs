@@ -73,8 +73,15 @@ impl Tab {
 /// (a backlog of signals) starved the ones after it, and an HTTP tab that is not polled makes
 /// no receiving request, so the server forgot its session after the disconnect delay (the
 /// next poll opened a new one: `second open frame`, the tab dropped).
-pub fn poll_any(tabs: &mut [Tab], cx: &mut Context<'_>) -> Poll<(usize, Result<Incoming, ClientError>)> {
-    let first = tabs.iter().enumerate().min_by_key(|(_, tab)| tab.last_heard).map_or(0, |(i, _)| i);
+pub fn poll_any(
+    tabs: &mut [Tab],
+    cx: &mut Context<'_>,
+) -> Poll<(usize, Result<Incoming, ClientError>)> {
+    let first = tabs
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, tab)| tab.last_heard)
+        .map_or(0, |(i, _)| i);
     let count = tabs.len();
     for i in (first..count).chain(0..first) {
         if let Poll::Ready(result) = tabs[i].conn.poll_recv(cx) {

@@ -54,8 +54,14 @@ async fn a_healthy_server_passes_every_check() {
     let behaviors = [BROWSING, TWO_TABS, UNIQUE, COMES_AND_GOES].concat();
     let totals = run(&scenario("", &behaviors, SIGNALING)).await;
     assert_eq!(failing(&totals), vec![]);
-    assert!(totals.counter(Counter::SignalsReceived) > 50, "signals were exercised");
-    assert!(totals.histogram(Metric::PresencePropagation).len() > 20, "watching was exercised");
+    assert!(
+        totals.counter(Counter::SignalsReceived) > 50,
+        "signals were exercised"
+    );
+    assert!(
+        totals.histogram(Metric::PresencePropagation).len() > 20,
+        "watching was exercised"
+    );
 }
 
 /// Issue 23: visitors on xhr polling open a second tab and close it while agents signal them
@@ -94,9 +100,16 @@ agents:
     let totals = run(yaml).await;
     assert_eq!(failing(&totals), vec![]);
     assert!(totals.errors.is_empty(), "{:?}", totals.errors);
-    assert!(totals.counter(Counter::SignalsReceived) > 200, "{}", totals.counter(Counter::SignalsReceived));
+    assert!(
+        totals.counter(Counter::SignalsReceived) > 200,
+        "{}",
+        totals.counter(Counter::SignalsReceived)
+    );
     // The signals the closed tabs kept came after the disconnect delay.
-    assert!(totals.histogram(Metric::SignalDelivery).max() > 1_000_000, "the closes were not noticed at once");
+    assert!(
+        totals.histogram(Metric::SignalDelivery).max() > 1_000_000,
+        "the closes were not noticed at once"
+    );
 }
 
 async fn violations(fault: &str, behaviors: &str, agents: &str, check: Check) -> u64 {
@@ -106,59 +119,134 @@ async fn violations(fault: &str, behaviors: &str, agents: &str, check: Check) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_signals_are_lost() {
-    assert!(violations("fault_drop_signals: 0.5", BROWSING, SIGNALING, Check::SignalsLost).await > 0);
+    assert!(
+        violations(
+            "fault_drop_signals: 0.5",
+            BROWSING,
+            SIGNALING,
+            Check::SignalsLost
+        )
+        .await
+            > 0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blur_to_the_focused_tab_is_misrouted() {
-    assert!(violations("fault_blur_focused: true", TWO_TABS, SIGNALING, Check::BlurMisrouted).await > 0);
+    assert!(
+        violations(
+            "fault_blur_focused: true",
+            TWO_TABS,
+            SIGNALING,
+            Check::BlurMisrouted
+        )
+        .await
+            > 0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blur_that_comes_after_the_grace_is_a_latency_not_a_violation() {
     // The last move's blur comes about 2.2 s in: a 3 s hold leaves it 1 s on a busy machine
     // before the ramp-down stops its visitor (which would rightly count it missing).
-    let totals = run(&scenario_holding(", fault_blur_delay: 800ms", SLOW_BLUR_TABS, SIGNALING, 3)).await;
+    let totals = run(&scenario_holding(
+        ", fault_blur_delay: 800ms",
+        SLOW_BLUR_TABS,
+        SIGNALING,
+        3,
+    ))
+    .await;
     assert_eq!(failing(&totals), vec![], "late, but to the right tab");
     let blur = totals.histogram(Metric::Blur);
-    assert!(blur.len() >= 30, "the late blurs were timed: {}", blur.len());
-    assert!(blur.max() >= 800_000, "from the move: max {} us", blur.max());
+    assert!(
+        blur.len() >= 30,
+        "the late blurs were timed: {}",
+        blur.len()
+    );
+    assert!(
+        blur.max() >= 800_000,
+        "from the move: max {} us",
+        blur.max()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blur_that_never_comes_is_missing_not_misrouted() {
     let totals = run(&scenario(", fault_blur_delay: 1h", TWO_TABS, SIGNALING)).await;
     assert!(totals.violations(Check::BlurMissing) > 0);
-    assert_eq!(totals.violations(Check::BlurMisrouted), 0, "no blur reached a wrong tab");
+    assert_eq!(
+        totals.violations(Check::BlurMisrouted),
+        0,
+        "no blur reached a wrong tab"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unique_ids_handed_out_twice_collide() {
-    assert!(violations("fault_duplicate_unique: true", UNIQUE, SIGNALING, Check::UniqueCollisions).await > 0);
+    assert!(
+        violations(
+            "fault_duplicate_unique: true",
+            UNIQUE,
+            SIGNALING,
+            Check::UniqueCollisions
+        )
+        .await
+            > 0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_digit_unique_ids_are_malformed() {
-    assert!(violations("fault_malformed_unique: true", UNIQUE, SIGNALING, Check::UniqueMalformed).await > 0);
+    assert!(
+        violations(
+            "fault_malformed_unique: true",
+            UNIQUE,
+            SIGNALING,
+            Check::UniqueMalformed
+        )
+        .await
+            > 0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replaying_newest_first_breaks_the_order() {
-    let one_agent_offline = "  count: 1\n  signals: { rate: 100/s }\n  offline_signals: 100%\n  grace: 500ms\n";
+    let one_agent_offline =
+        "  count: 1\n  signals: { rate: 100/s }\n  offline_signals: 100%\n  grace: 500ms\n";
     assert!(
-        violations("fault_reorder_signals: true", COMES_AND_GOES, one_agent_offline, Check::SignalsOutOfOrder).await
+        violations(
+            "fault_reorder_signals: true",
+            COMES_AND_GOES,
+            one_agent_offline,
+            Check::SignalsOutOfOrder
+        )
+        .await
             > 0
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signals_to_a_tab_without_focus_are_counted() {
-    assert!(violations("fault_signal_unfocused: true", TWO_TABS, SIGNALING, Check::SignalsUnfocused).await > 0);
+    assert!(
+        violations(
+            "fault_signal_unfocused: true",
+            TWO_TABS,
+            SIGNALING,
+            Check::SignalsUnfocused
+        )
+        .await
+            > 0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presence_events_without_data_are_missed_and_stale() {
-    let totals = run(&scenario(", fault_stale_presence: true", BROWSING, SIGNALING)).await;
+    let totals = run(&scenario(
+        ", fault_stale_presence: true",
+        BROWSING,
+        SIGNALING,
+    ))
+    .await;
     assert!(totals.violations(Check::PresenceMissed) > 0);
     assert!(totals.violations(Check::PresenceStale) > 0);
 }
@@ -167,7 +255,11 @@ async fn presence_events_without_data_are_missed_and_stale() {
 fn a_violation_fails_the_run_with_exit_code_1() {
     let dir = scratch_dir("checks");
     let path = dir.join("lossy.yaml");
-    std::fs::write(&path, scenario(", fault_drop_signals: 1.0", BROWSING, SIGNALING)).unwrap();
+    std::fs::write(
+        &path,
+        scenario(", fault_drop_signals: 1.0", BROWSING, SIGNALING),
+    )
+    .unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_presence-bench"))
         .args(["run", "--quiet"])
         .arg(&path)

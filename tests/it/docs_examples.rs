@@ -7,10 +7,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// What a documented command line starts with, however the page spells the binary.
-const PREFIXES: [&str; 4] = ["presence-bench ", "$B ", "target/release/presence-bench ", "cargo run --release -- "];
+const PREFIXES: [&str; 4] = [
+    "presence-bench ",
+    "$B ",
+    "target/release/presence-bench ",
+    "cargo run --release -- ",
+];
 
 fn bench(args: &[String]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_presence-bench")).args(args).output().expect("the binary runs")
+    Command::new(env!("CARGO_BIN_EXE_presence-bench"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
 }
 
 /// The pages a newcomer reads.
@@ -19,7 +27,10 @@ fn pages() -> Vec<PathBuf> {
     let mut pages = vec![root.join("README.md")];
     // Not recursive: docs/journal/ stays out (its commands are history, with the flags of their day).
     let docs = std::fs::read_dir(root.join("docs")).expect("docs/ is there");
-    pages.extend(docs.map(|entry| entry.unwrap().path()).filter(|path| path.extension().is_some_and(|e| e == "md")));
+    pages.extend(
+        docs.map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|e| e == "md")),
+    );
     pages.sort();
     pages
 }
@@ -45,11 +56,26 @@ fn commands(text: &str) -> Vec<(usize, Vec<String>)> {
             pending = Some((start, format!("{open} ")));
             continue;
         }
-        let Some(rest) = PREFIXES.iter().find_map(|prefix| joined.strip_prefix(prefix)) else { continue };
-        let expanded = rest.replace("${i}", "1").replace("$i", "1").replace("$B", "presence-bench").replace("$k", "0");
-        let words = shlex::split(&expanded).unwrap_or_else(|| panic!("line {start}: unbalanced quotes: {joined}"));
-        let operator = |word: &String| ["&&", "||", "|", ";", "&"].contains(&word.as_str()) || word.contains('>');
-        let args: Vec<String> = words.into_iter().take_while(|word| !operator(word)).collect();
+        let Some(rest) = PREFIXES
+            .iter()
+            .find_map(|prefix| joined.strip_prefix(prefix))
+        else {
+            continue;
+        };
+        let expanded = rest
+            .replace("${i}", "1")
+            .replace("$i", "1")
+            .replace("$B", "presence-bench")
+            .replace("$k", "0");
+        let words = shlex::split(&expanded)
+            .unwrap_or_else(|| panic!("line {start}: unbalanced quotes: {joined}"));
+        let operator = |word: &String| {
+            ["&&", "||", "|", ";", "&"].contains(&word.as_str()) || word.contains('>')
+        };
+        let args: Vec<String> = words
+            .into_iter()
+            .take_while(|word| !operator(word))
+            .collect();
         found.push((start, args));
     }
     found
@@ -68,12 +94,25 @@ fn check_each(what: &str, at_least: usize, to_run: impl Fn(&[String]) -> Option<
             checked += 1;
             if !output.status.success() {
                 let stderr = String::from_utf8_lossy(&output.stderr);
-                failures.push(format!("{}:{line}: {}\n  {}", page.display(), args.join(" "), stderr.trim()));
+                failures.push(format!(
+                    "{}:{line}: {}\n  {}",
+                    page.display(),
+                    args.join(" "),
+                    stderr.trim()
+                ));
             }
         }
     }
-    assert!(checked > at_least, "only {checked} {what} found: is the extraction broken?");
-    assert!(failures.is_empty(), "{} of {checked} {what} failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        checked > at_least,
+        "only {checked} {what} found: is the extraction broken?"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} {what} failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -125,5 +164,11 @@ fn commands_are_read_from_shell_blocks_only() {
     let page = "text presence-bench run not-a-command\n```sh\npresence-bench run a.yaml \\\n  --set x=1 > out.txt  # note\n$B compare b c && echo\n```\n```yaml\npresence-bench run no\n```\n";
     let found = commands(page);
     let words = |list: &[&str]| list.iter().map(|w| w.to_string()).collect::<Vec<_>>();
-    assert_eq!(found, [(3, words(&["run", "a.yaml", "--set", "x=1"])), (5, words(&["compare", "b", "c"]))]);
+    assert_eq!(
+        found,
+        [
+            (3, words(&["run", "a.yaml", "--set", "x=1"])),
+            (5, words(&["compare", "b", "c"]))
+        ]
+    );
 }

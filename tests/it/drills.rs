@@ -37,25 +37,51 @@ async fn run(yaml: &str) -> Measured {
 
 /// Asserts that every affected visitor came back, and answers the event.
 fn all_back(result: &Measured, index: usize, kind: &str) -> EventReport {
-    let event = result.drills.get(index).unwrap_or_else(|| panic!("event {index} in {:?}", result.drills)).clone();
+    let event = result
+        .drills
+        .get(index)
+        .unwrap_or_else(|| panic!("event {index} in {:?}", result.drills))
+        .clone();
     assert_eq!(event.kind, kind, "{event:?}");
     assert_eq!(event.never_back, 0, "{event:?}");
     assert_eq!(event.back, event.affected, "{event:?}");
-    assert!(event.back_100_s.is_some() && event.back_99_s <= event.back_100_s, "{event:?}");
+    assert!(
+        event.back_100_s.is_some() && event.back_99_s <= event.back_100_s,
+        "{event:?}"
+    );
     event
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scale_in_drains_sessions_that_all_come_back() {
-    let result = run(&scenario(EMBEDDED, 40, QUICK, "  - { at: 1s, scale_in: 1 }\n")).await;
+    let result = run(&scenario(
+        EMBEDDED,
+        40,
+        QUICK,
+        "  - { at: 1s, scale_in: 1 }\n",
+    ))
+    .await;
     let event = all_back(&result, 0, "scale_in");
-    assert!(event.affected >= 10, "about half the visitors were on the drained instance: {event:?}");
-    assert_eq!((event.causes.drain, event.causes.kill), (event.affected, 0), "{event:?}");
+    assert!(
+        event.affected >= 10,
+        "about half the visitors were on the drained instance: {event:?}"
+    );
+    assert_eq!(
+        (event.causes.drain, event.causes.kill),
+        (event.affected, 0),
+        "{event:?}"
+    );
     assert_eq!(event.server, "s2", "the newest instance is drained");
     assert!(event.action.as_ref().is_some_and(|a| a.ok));
-    assert!(event.peak_reconnects_per_s as u64 >= event.affected / 2, "{event:?}");
+    assert!(
+        event.peak_reconnects_per_s as u64 >= event.affected / 2,
+        "{event:?}"
+    );
     let totals = &result.totals;
-    assert_eq!(totals.histogram(Metric::ReconnectDrain).len(), event.affected);
+    assert_eq!(
+        totals.histogram(Metric::ReconnectDrain).len(),
+        event.affected
+    );
     assert_eq!(totals.histogram(Metric::Reconnect).len(), event.affected);
     assert_eq!(totals.histogram(Metric::ReconnectKill).len(), 0);
 }
@@ -66,7 +92,10 @@ async fn kill_drops_sessions_without_a_frame() {
     let event = all_back(&result, 0, "kill");
     assert!(event.affected >= 10, "{event:?}");
     assert_eq!(event.causes.kill, event.affected, "{event:?}");
-    assert_eq!(result.totals.histogram(Metric::ReconnectKill).len(), event.affected);
+    assert_eq!(
+        result.totals.histogram(Metric::ReconnectKill).len(),
+        event.affected
+    );
 }
 
 /// Both tabs of a visitor are on the killed instance, so both are lost at once: the recovery
@@ -78,11 +107,18 @@ async fn two_tabs_lost_at_once_both_come_back() {
         "      - connect\n      - presence: { data: { a: 1 } }\n      - { hold: 10s }\n",
         "      - connect\n      - presence\n      - open_tab\n      - repeat: { every: 100ms, steps: [ switch_tab, presence ] }\n",
     );
-    assert!(yaml.contains("open_tab"), "the two-tab behavior is in: {yaml}");
+    assert!(
+        yaml.contains("open_tab"),
+        "the two-tab behavior is in: {yaml}"
+    );
     let result = run(&yaml).await;
     let event = all_back(&result, 0, "kill");
     assert!(event.affected >= 10, "{event:?}");
-    assert!(result.totals.errors.is_empty(), "{:?}", result.totals.errors);
+    assert!(
+        result.totals.errors.is_empty(),
+        "{:?}",
+        result.totals.errors
+    );
 }
 
 /// Issue 23: agents signal hard into the visitors while a drill kills an instance. The
@@ -100,9 +136,17 @@ async fn signals_in_flight_through_a_kill_are_no_error_and_none_is_lost() {
     let totals = &result.totals;
     assert!(totals.errors.is_empty(), "{:?}", totals.errors);
     assert_eq!(totals.violations(Check::SignalsLost), 0);
-    assert!(totals.counter(Counter::SignalsSent) > 500, "{}", totals.counter(Counter::SignalsSent));
+    assert!(
+        totals.counter(Counter::SignalsSent) > 500,
+        "{}",
+        totals.counter(Counter::SignalsSent)
+    );
     let status = totals.histogram(Metric::SignalStatus);
-    assert!(status.max() < 1_000_000, "no status waited out the run: max {} us", status.max());
+    assert!(
+        status.max() < 1_000_000,
+        "no status waited out the run: max {} us",
+        status.max()
+    );
 }
 
 /// The same with the statuses in flight made certain: a server that owes every status from
@@ -112,17 +156,30 @@ async fn signals_in_flight_through_a_kill_are_no_error_and_none_is_lost() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statuses_owed_by_an_instance_the_drill_kills_are_no_error() {
     let (from, to) = (Duration::from_millis(500), Duration::from_millis(800));
-    let server = FaultServer::start(Fault::MoveOwingStatuses { from, to, kill: true }).await;
+    let server = FaultServer::start(Fault::MoveOwingStatuses {
+        from,
+        to,
+        kill: true,
+    })
+    .await;
     let target = format!("  url: {}", server.directory_url());
-    let drills = "  actions:\n    kill: { command: [\"true\"] }\n  events:\n    - { at: 500ms, kill: 1 }\n";
+    let drills =
+        "  actions:\n    kill: { command: [\"true\"] }\n  events:\n    - { at: 500ms, kill: 1 }\n";
     let agents = "agents:\n  count: 2\n  signals: { rate: 100/s }\n  grace: 200ms\n";
     let result = run(&(scenario(&target, 5, QUICK, drills) + agents)).await;
     let event = all_back(&result, 0, "kill");
-    assert_eq!((event.affected, event.causes.kill), (5, 5), "every visitor was dropped in the window: {event:?}");
+    assert_eq!(
+        (event.affected, event.causes.kill),
+        (5, 5),
+        "every visitor was dropped in the window: {event:?}"
+    );
     let totals = &result.totals;
     let sent = totals.counter(Counter::SignalsSent);
     let answered = totals.histogram(Metric::SignalStatus).len();
-    assert!(answered + 10 <= sent, "statuses were owed at the kill: {answered} of {sent} answered");
+    assert!(
+        answered + 10 <= sent,
+        "statuses were owed at the kill: {answered} of {sent} answered"
+    );
     assert!(totals.errors.is_empty(), "{:?}", totals.errors);
     let max = totals.histogram(Metric::SignalStatus).max();
     assert!(max < 300_000, "no status waited out the run: max {max} us");
@@ -130,9 +187,19 @@ async fn statuses_owed_by_an_instance_the_drill_kills_are_no_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scale_out_starts_an_instance_and_moves_nobody() {
-    let result = run(&scenario(EMBEDDED, 20, QUICK, "  - { at: 1s, scale_out: 2 }\n")).await;
+    let result = run(&scenario(
+        EMBEDDED,
+        20,
+        QUICK,
+        "  - { at: 1s, scale_out: 2 }\n",
+    ))
+    .await;
     let event = &result.drills[0];
-    assert_eq!((event.kind.as_str(), event.server.as_str(), event.affected), ("scale_out", "s3,s4", 0), "{event:?}");
+    assert_eq!(
+        (event.kind.as_str(), event.server.as_str(), event.affected),
+        ("scale_out", "s3,s4", 0),
+        "{event:?}"
+    );
     assert_eq!(result.totals.histogram(Metric::Reconnect).len(), 0);
 }
 
@@ -147,7 +214,11 @@ async fn every_repeats_from_until() {
         assert!((start - planned).abs() < 0.2, "{starts:?}");
     }
     let servers: Vec<&str> = result.drills.iter().map(|e| e.server.as_str()).collect();
-    assert_eq!(servers, ["s4", "s3", "s2"], "each drains the newest live instance");
+    assert_eq!(
+        servers,
+        ["s4", "s3", "s2"],
+        "each drains the newest live instance"
+    );
     for index in 0..3 {
         all_back(&result, index, "scale_in");
     }
@@ -155,8 +226,12 @@ async fn every_repeats_from_until() {
 
 /// Starts a cluster for a test that acts on it from outside the run.
 async fn outside_cluster() -> (Cluster, String) {
-    let cluster =
-        cluster(Settings { instances: 2, drain_window: Duration::from_millis(200), ..Settings::default() }).await;
+    let cluster = cluster(Settings {
+        instances: 2,
+        drain_window: Duration::from_millis(200),
+        ..Settings::default()
+    })
+    .await;
     let target = format!("  url: {}", cluster.directory_url());
     (cluster, target)
 }
@@ -167,14 +242,18 @@ async fn watch_mode_measures_what_the_server_does_on_its_own() {
     let mut run = start(&scenario(&target, 40, QUICK, "  watch\n"));
     within(
         "the visitors to be up",
-        run.live.wait_for(|live| live.visitors_live >= 40 && live.elapsed > Duration::from_secs(1)),
+        run.live
+            .wait_for(|live| live.visitors_live >= 40 && live.elapsed > Duration::from_secs(1)),
     )
     .await
     .expect("the run is going");
     cluster.scale_in(None).await.expect("an instance drains");
     let result = run.finished().await;
     let event = all_back(&result, 0, "observed");
-    assert!(event.affected >= 10 && event.causes.drain == event.affected, "{event:?}");
+    assert!(
+        event.affected >= 10 && event.causes.drain == event.affected,
+        "{event:?}"
+    );
     assert!(event.action.is_none());
     cluster.shutdown().await;
 }
@@ -206,13 +285,23 @@ async fn external_actions_are_called_and_failures_reported() {
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     let drained = all_back(&result, 0, "scale_in");
     let action = drained.action.as_ref().expect("an outcome");
-    assert_eq!((action.ok, action.detail.as_str(), drained.server.as_str()), (true, "HTTP 200", "s2"));
+    assert_eq!(
+        (action.ok, action.detail.as_str(), drained.server.as_str()),
+        (true, "HTTP 200", "s2")
+    );
     assert!(drained.affected >= 10, "{drained:?}");
     let kill = result.drills[1].action.as_ref().expect("an outcome");
     assert_eq!((kill.ok, kill.detail.as_str()), (false, "sh: exit 7: "));
     let scale_out = result.drills[2].action.as_ref().expect("an outcome");
-    assert!(!scale_out.ok && scale_out.detail.contains("no `scale_out` action"), "{scale_out:?}");
-    assert_eq!(cluster.instances().len(), 1, "the drained instance left; the failed actions did nothing");
+    assert!(
+        !scale_out.ok && scale_out.detail.contains("no `scale_out` action"),
+        "{scale_out:?}"
+    );
+    assert_eq!(
+        cluster.instances().len(),
+        1,
+        "the drained instance left; the failed actions did nothing"
+    );
     cluster.shutdown().await;
 }
 
@@ -220,7 +309,13 @@ async fn external_actions_are_called_and_failures_reported() {
 /// so the spread is the backoff's doing.
 async fn kill_spread(jitter: &str) -> f64 {
     let reconnect = format!("{{ base: 800ms, cap: 800ms, jitter: {jitter} }}");
-    let result = run(&scenario(EMBEDDED, 60, &reconnect, "  - { at: 1s, kill: 1 }\n")).await;
+    let result = run(&scenario(
+        EMBEDDED,
+        60,
+        &reconnect,
+        "  - { at: 1s, kill: 1 }\n",
+    ))
+    .await;
     let event = all_back(&result, 0, "kill");
     assert!(event.affected >= 15, "{event:?}");
     event.spread_ms
@@ -232,7 +327,10 @@ async fn without_jitter_the_storm_is_sharper_than_with_full_jitter() {
     let full = kill_spread("full").await;
     // Full jitter spreads first tries uniformly over 0..800ms: p10..p90 is about 640ms.
     assert!(full > 300.0, "full jitter spread {full}ms");
-    assert!(none < 100.0 && none * 4.0 < full, "no jitter {none}ms against full {full}ms");
+    assert!(
+        none < 100.0 && none * 4.0 < full,
+        "no jitter {none}ms against full {full}ms"
+    );
 }
 
 /// A drill whose action failed did not test what the scenario asked for: the run is not a pass
@@ -243,7 +341,8 @@ async fn a_failed_drill_action_is_not_a_pass() {
     let dir = scratch_dir("drill-failed");
     let path = dir.join("drill.yaml");
     let target = format!("  url: {}\n  group: '{GROUP}'", cluster.directory_url());
-    let drills = "  actions:\n    kill: { command: [\"false\"] }\n  events:\n    - { at: 500ms, kill: 1 }\n";
+    let drills =
+        "  actions:\n    kill: { command: [\"false\"] }\n  events:\n    - { at: 500ms, kill: 1 }\n";
     std::fs::write(&path, scenario(&target, 5, QUICK, drills)).expect("scenario written");
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_presence-bench"))
@@ -256,9 +355,19 @@ async fn a_failed_drill_action_is_not_a_pass() {
     .expect("the runner does not panic");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(3), "{stdout}");
-    assert!(stdout.contains("FAILED false: exit 1"), "the drill table says so: {stdout}");
-    let last = stdout.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or_default();
-    assert!(last.starts_with("verdict: DRILL FAILED (drill action failed: kill at 0.5s: false: exit 1"), "{last}");
+    assert!(
+        stdout.contains("FAILED false: exit 1"),
+        "the drill table says so: {stdout}"
+    );
+    let last = stdout
+        .lines()
+        .rev()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or_default();
+    assert!(
+        last.starts_with("verdict: DRILL FAILED (drill action failed: kill at 0.5s: false: exit 1"),
+        "{last}"
+    );
     cluster.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -7,12 +7,22 @@ use presence_bench::server::Settings;
 
 #[tokio::test]
 async fn drop_signals_reports_success_but_delivers_nothing() {
-    let cluster = cluster(Settings { fault_drop_signals: 1.0, ..settings() }).await;
+    let cluster = cluster(Settings {
+        fault_drop_signals: 1.0,
+        ..settings()
+    })
+    .await;
     let url = url(&cluster, "s1");
     let mut sender = agent(&url, Sockjs, "a").await;
-    assert_eq!(signal_status(&mut sender, "off", "1").await.0, Status::Queued);
+    assert_eq!(
+        signal_status(&mut sender, "off", "1").await.0,
+        Status::Queued
+    );
     let mut tab = visitor(&url, Sockjs, "v", "t").await;
-    assert_eq!(signal_status(&mut sender, "v", "2").await.0, Status::Delivered);
+    assert_eq!(
+        signal_status(&mut sender, "v", "2").await.0,
+        Status::Delivered
+    );
     round_trip(&mut tab, 1).await;
     let mut offline_one = visitor(&url, Sockjs, "off", "t").await;
     round_trip(&mut offline_one, 1).await;
@@ -20,24 +30,44 @@ async fn drop_signals_reports_success_but_delivers_nothing() {
 
 #[tokio::test]
 async fn blur_focused_blurs_the_tab_that_takes_focus() {
-    let cluster = cluster(Settings { fault_blur_focused: true, ..settings() }).await;
+    let cluster = cluster(Settings {
+        fault_blur_focused: true,
+        ..settings()
+    })
+    .await;
     let url = url(&cluster, "s1");
     let mut first = visitor(&url, Sockjs, "v", "A").await;
     let mut second = visitor(&url, Websocket, "v", "B").await;
-    assert_eq!(recv(&mut second).await, ServerMessage::Blur { tab: "B".into() });
+    assert_eq!(
+        recv(&mut second).await,
+        ServerMessage::Blur { tab: "B".into() }
+    );
     round_trip(&mut first, 1).await;
 }
 
 #[tokio::test]
 async fn duplicate_unique_hands_out_a_held_id() {
-    let cluster = cluster(Settings { fault_duplicate_unique: true, ..settings() }).await;
+    let cluster = cluster(Settings {
+        fault_duplicate_unique: true,
+        ..settings()
+    })
+    .await;
     let url = url(&cluster, "s1");
     let mut ids = Vec::new();
     let mut held = Vec::new();
     for tab in ["A", "B"] {
         let mut conn = open(&url, Sockjs).await;
-        send(&mut conn, ClientMessage::ConnectUnique { group: GROUP.into(), tab: tab.into() }).await;
-        let ServerMessage::Unique { visitor, .. } = recv(&mut conn).await else { panic!("expected unique") };
+        send(
+            &mut conn,
+            ClientMessage::ConnectUnique {
+                group: GROUP.into(),
+                tab: tab.into(),
+            },
+        )
+        .await;
+        let ServerMessage::Unique { visitor, .. } = recv(&mut conn).await else {
+            panic!("expected unique")
+        };
         ids.push(visitor);
         held.push(conn);
     }
@@ -46,7 +76,11 @@ async fn duplicate_unique_hands_out_a_held_id() {
 
 #[tokio::test]
 async fn reorder_signals_replays_newest_first() {
-    let cluster = cluster(Settings { fault_reorder_signals: true, ..settings() }).await;
+    let cluster = cluster(Settings {
+        fault_reorder_signals: true,
+        ..settings()
+    })
+    .await;
     let url = url(&cluster, "s1");
     let mut sender = agent(&url, Sockjs, "a").await;
     for id in ["1", "2", "3"] {

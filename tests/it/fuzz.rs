@@ -108,7 +108,10 @@ mod protocol {
     }
 
     fn data() -> impl Strategy<Value = Data> {
-        let value = prop_oneof![text().prop_map(Value::from), any::<i64>().prop_map(Value::from)];
+        let value = prop_oneof![
+            text().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from)
+        ];
         prop::collection::btree_map(text(), value, 0..4).prop_map(|map| map.into_iter().collect())
     }
 
@@ -123,24 +126,37 @@ mod protocol {
     }
 
     fn status() -> impl Strategy<Value = Status> {
-        prop_oneof![Just(Status::Delivered), Just(Status::Queued), Just(Status::Rejected)]
+        prop_oneof![
+            Just(Status::Delivered),
+            Just(Status::Queued),
+            Just(Status::Rejected)
+        ]
     }
 
     pub(super) fn server_message() -> impl Strategy<Value = ServerMessage> {
         let t = text;
         prop_oneof![
-            (t(), t(), any::<bool>()).prop_map(|(visitor, server, focus)| ServerMessage::Connected {
-                visitor,
-                server,
-                focus
+            (t(), t(), any::<bool>()).prop_map(|(visitor, server, focus)| {
+                ServerMessage::Connected {
+                    visitor,
+                    server,
+                    focus,
+                }
             }),
-            (t(), any::<u64>()).prop_map(|(visitor, expires_in_ms)| ServerMessage::Unique { visitor, expires_in_ms }),
+            (t(), any::<u64>()).prop_map(|(visitor, expires_in_ms)| ServerMessage::Unique {
+                visitor,
+                expires_in_ms
+            }),
             any::<u64>().prop_map(|expires_in_ms| ServerMessage::Extended { expires_in_ms }),
             Just(ServerMessage::Expired {}),
             any::<u64>().prop_map(|seq| ServerMessage::PresenceAck { seq }),
             t().prop_map(|tab| ServerMessage::Blur { tab }),
             t().prop_map(|tab| ServerMessage::Focused { tab }),
-            (t(), t(), json()).prop_map(|(id, agent, data)| ServerMessage::Signal { id, agent, data }),
+            (t(), t(), json()).prop_map(|(id, agent, data)| ServerMessage::Signal {
+                id,
+                agent,
+                data
+            }),
             (t(), t(), t(), json()).prop_map(|(id, agent, action, args)| ServerMessage::Invoke {
                 id,
                 agent,
@@ -148,45 +164,66 @@ mod protocol {
                 args
             }),
             (t(), t()).prop_map(|(agent, server)| ServerMessage::AgentConnected { agent, server }),
-            (t(), any::<bool>(), prop::option::of(t()), prop::option::of(page()), data(), any::<u64>()).prop_map(
-                |(visitor, online, focus_tab, page, data, at_ms)| ServerMessage::Presence {
-                    visitor,
-                    online,
-                    focus_tab,
-                    page,
-                    data,
-                    at_ms
-                }
-            ),
-            (t(), status(), prop::option::of(t())).prop_map(|(id, status, reason)| ServerMessage::SignalStatus {
-                id,
-                status,
-                reason
+            (
+                t(),
+                any::<bool>(),
+                prop::option::of(t()),
+                prop::option::of(page()),
+                data(),
+                any::<u64>()
+            )
+                .prop_map(|(visitor, online, focus_tab, page, data, at_ms)| {
+                    ServerMessage::Presence {
+                        visitor,
+                        online,
+                        focus_tab,
+                        page,
+                        data,
+                        at_ms,
+                    }
+                }),
+            (t(), status(), prop::option::of(t())).prop_map(|(id, status, reason)| {
+                ServerMessage::SignalStatus { id, status, reason }
             }),
-            (t(), status(), prop::option::of(t())).prop_map(|(id, status, reason)| ServerMessage::InvokeStatus {
-                id,
-                status,
-                reason
+            (t(), status(), prop::option::of(t())).prop_map(|(id, status, reason)| {
+                ServerMessage::InvokeStatus { id, status, reason }
             }),
             (t(), t()).prop_map(|(code, message)| ServerMessage::Error { code, message }),
-            prop::option::of(any::<u64>()).prop_map(|retry_after_ms| ServerMessage::Draining { retry_after_ms }),
+            prop::option::of(any::<u64>())
+                .prop_map(|retry_after_ms| ServerMessage::Draining { retry_after_ms }),
         ]
     }
 
     pub(super) fn client_message() -> impl Strategy<Value = ClientMessage> {
         let t = text;
         prop_oneof![
-            (t(), t(), t()).prop_map(|(group, visitor, tab)| ClientMessage::Connect { group, visitor, tab }),
+            (t(), t(), t()).prop_map(|(group, visitor, tab)| ClientMessage::Connect {
+                group,
+                visitor,
+                tab
+            }),
             (t(), t()).prop_map(|(group, tab)| ClientMessage::ConnectUnique { group, tab }),
             Just(ClientMessage::Extend),
-            (any::<u64>(), prop::option::of(data()), prop::option::of(page()))
-                .prop_map(|(seq, data, page)| ClientMessage::Presence { seq, data, page }),
+            (
+                any::<u64>(),
+                prop::option::of(data()),
+                prop::option::of(page())
+            )
+                .prop_map(|(seq, data, page)| ClientMessage::Presence {
+                    seq,
+                    data,
+                    page
+                }),
             Just(ClientMessage::Focus),
             (t(), t()).prop_map(|(id, agent)| ClientMessage::SignalAck { id, agent }),
             (t(), t()).prop_map(|(group, agent)| ClientMessage::AgentConnect { group, agent }),
             t().prop_map(|visitor| ClientMessage::Lookup { visitor }),
             t().prop_map(|visitor| ClientMessage::Unwatch { visitor }),
-            (t(), t(), json()).prop_map(|(visitor, id, data)| ClientMessage::Signal { visitor, id, data }),
+            (t(), t(), json()).prop_map(|(visitor, id, data)| ClientMessage::Signal {
+                visitor,
+                id,
+                data
+            }),
             (t(), t(), t(), json()).prop_map(|(visitor, id, action, args)| ClientMessage::Invoke {
                 visitor,
                 id,
@@ -194,7 +231,8 @@ mod protocol {
                 args
             }),
             (t(), t()).prop_map(|(code, message)| ClientMessage::Error { code, message }),
-            prop::option::of(any::<u64>()).prop_map(|retry_after_ms| ClientMessage::Draining { retry_after_ms }),
+            prop::option::of(any::<u64>())
+                .prop_map(|retry_after_ms| ClientMessage::Draining { retry_after_ms }),
         ]
     }
 
@@ -203,10 +241,17 @@ mod protocol {
         prop_oneof![
             Just(sockjs::OPEN.to_owned()),
             Just(sockjs::HEARTBEAT.to_owned()),
-            prop::collection::vec(server_message(), 0..4).prop_map(|messages| sockjs::encode_messages(
-                &messages.iter().map(ServerMessage::encode).collect::<Vec<_>>()
+            prop::collection::vec(server_message(), 0..4).prop_map(|messages| {
+                sockjs::encode_messages(
+                    &messages
+                        .iter()
+                        .map(ServerMessage::encode)
+                        .collect::<Vec<_>>(),
+                )
+            }),
+            Just(sockjs::encode_close(
+                presence_bench::protocol::close::GO_AWAY
             )),
-            Just(sockjs::encode_close(presence_bench::protocol::close::GO_AWAY)),
         ]
     }
 
@@ -280,10 +325,17 @@ mod protocol {
         let body = match framing {
             Framing::Lines => {
                 let prelude = "h".repeat(http_frames::PRELUDE_LEN);
-                std::iter::once(prelude).chain(frames.iter().cloned()).map(|frame| frame + "\n").collect::<String>()
+                std::iter::once(prelude)
+                    .chain(frames.iter().cloned())
+                    .map(|frame| frame + "\n")
+                    .collect::<String>()
             }
             Framing::EventSource => {
-                "\r\n".to_owned() + &frames.iter().map(|frame| format!("data: {frame}\r\n\r\n")).collect::<String>()
+                "\r\n".to_owned()
+                    + &frames
+                        .iter()
+                        .map(|frame| format!("data: {frame}\r\n\r\n"))
+                        .collect::<String>()
             }
         };
         let mut at: Vec<usize> = cuts.iter().map(|cut| cut.index(body.len() + 1)).collect();
@@ -343,16 +395,43 @@ mod scenarios {
 
     /// Every scenario the project ships: valid starting points for edits.
     const SEEDS: &[(&str, &str)] = &[
-        ("autoscale-drill.yaml", include_str!("../../scenarios/autoscale-drill.yaml")),
+        (
+            "autoscale-drill.yaml",
+            include_str!("../../scenarios/autoscale-drill.yaml"),
+        ),
         ("ci-gate.yaml", include_str!("../../scenarios/ci-gate.yaml")),
-        ("close-tab-polling.yaml", include_str!("../../scenarios/close-tab-polling.yaml")),
-        ("delivery-checks.yaml", include_str!("../../scenarios/delivery-checks.yaml")),
-        ("idle-19k.yaml", include_str!("../../scenarios/idle-19k.yaml")),
-        ("open-model.yaml", include_str!("../../scenarios/open-model.yaml")),
-        ("presence-5k.yaml", include_str!("../../scenarios/presence-5k.yaml")),
-        ("presence-flood.yaml", include_str!("../../scenarios/presence-flood.yaml")),
-        ("quickstart.yaml", include_str!("../../scenarios/quickstart.yaml")),
-        ("signals-soak.yaml", include_str!("../../scenarios/signals-soak.yaml")),
+        (
+            "close-tab-polling.yaml",
+            include_str!("../../scenarios/close-tab-polling.yaml"),
+        ),
+        (
+            "delivery-checks.yaml",
+            include_str!("../../scenarios/delivery-checks.yaml"),
+        ),
+        (
+            "idle-19k.yaml",
+            include_str!("../../scenarios/idle-19k.yaml"),
+        ),
+        (
+            "open-model.yaml",
+            include_str!("../../scenarios/open-model.yaml"),
+        ),
+        (
+            "presence-5k.yaml",
+            include_str!("../../scenarios/presence-5k.yaml"),
+        ),
+        (
+            "presence-flood.yaml",
+            include_str!("../../scenarios/presence-flood.yaml"),
+        ),
+        (
+            "quickstart.yaml",
+            include_str!("../../scenarios/quickstart.yaml"),
+        ),
+        (
+            "signals-soak.yaml",
+            include_str!("../../scenarios/signals-soak.yaml"),
+        ),
         ("soak.yaml", include_str!("../../scenarios/soak.yaml")),
     ];
 
@@ -375,7 +454,9 @@ mod scenarios {
                 }
                 Ok(())
             }
-            Err(other) => Err(TestCaseError::fail(format!("not a validation error: {other}"))),
+            Err(other) => Err(TestCaseError::fail(format!(
+                "not a validation error: {other}"
+            ))),
         }
     }
 

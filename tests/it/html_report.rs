@@ -24,7 +24,10 @@ thresholds:
 ";
 
 fn bench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_presence-bench")).args(args).output().expect("the binary runs")
+    Command::new(env!("CARGO_BIN_EXE_presence-bench"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
 }
 
 #[test]
@@ -65,29 +68,68 @@ fn a_run_renders_a_self_contained_report_and_report_dir_rebuilds_it() {
     // What failed comes before any chart; the metrics beyond the key ones are folded.
     let first_chart = page.find("<svg").expect("charts");
     let failed = page.find("<li class=\"bad\">presence_ack &quot;p99 &lt; 1us&quot; measured");
-    assert!(failed.is_some_and(|at| at < first_chart), "what failed, at the top: {page}");
-    assert!(page.contains(" more metric"), "the other metrics folded: {page}");
-    assert!(page.contains("verdict: FAIL") || page.contains("verdict: HARNESS"), "no verdict in the page");
+    assert!(
+        failed.is_some_and(|at| at < first_chart),
+        "what failed, at the top: {page}"
+    );
+    assert!(
+        page.contains(" more metric"),
+        "the other metrics folded: {page}"
+    );
+    assert!(
+        page.contains("verdict: FAIL") || page.contains("verdict: HARNESS"),
+        "no verdict in the page"
+    );
     assert!(page.contains("p99 &lt; 1us"), "the threshold, escaped");
     assert!(
         page.contains("<td class=\"name\">kill</td>") && page.contains("kill @1."),
         "the drill event, in the table and on the charts"
     );
-    assert!(page.contains("harness scheduling lag") && page.contains("harness CPU"), "the harness's health per second");
+    assert!(
+        page.contains("harness scheduling lag") && page.contains("harness CPU"),
+        "the harness's health per second"
+    );
     // The target's URL may be shown as text; nothing is loaded from anywhere.
-    for reference in ["<script", "<link", "src=", "href=", "url(", "@import", "=\"http", "='http"] {
-        assert!(!page.contains(reference), "the page references {reference:?}");
+    for reference in [
+        "<script", "<link", "src=", "href=", "url(", "@import", "=\"http", "='http",
+    ] {
+        assert!(
+            !page.contains(reference),
+            "the page references {reference:?}"
+        );
     }
 
     let rebuilt = dir.join("rebuilt.html");
-    let report = bench(&["report", out.to_str().unwrap(), "--html", rebuilt.to_str().unwrap()]);
-    assert_eq!(report.status.code(), Some(0), "{}", String::from_utf8_lossy(&report.stderr));
-    assert_eq!(std::fs::read_to_string(&rebuilt).unwrap(), page, "report DIR draws the same page");
+    let report = bench(&[
+        "report",
+        out.to_str().unwrap(),
+        "--html",
+        rebuilt.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        report.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&rebuilt).unwrap(),
+        page,
+        "report DIR draws the same page"
+    );
 
     std::fs::write(out.join("timeline.jsonl"), "{\"t_s\": oops}\n").unwrap();
-    let broken = bench(&["report", out.to_str().unwrap(), "--html", rebuilt.to_str().unwrap()]);
+    let broken = bench(&[
+        "report",
+        out.to_str().unwrap(),
+        "--html",
+        rebuilt.to_str().unwrap(),
+    ]);
     let message = String::from_utf8_lossy(&broken.stderr);
     assert_eq!(broken.status.code(), Some(2), "{message}");
-    assert!(message.contains("timeline.jsonl:1:"), "the bad line is named: {message}");
+    assert!(
+        message.contains("timeline.jsonl:1:"),
+        "the bad line is named: {message}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -13,7 +13,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 use axum::Router;
-use presence_bench::protocol::client::{ClientError, ConnectOptions, Connection, Endpoint, Incoming, Transport};
+use presence_bench::protocol::client::{
+    ClientError, ConnectOptions, Connection, Endpoint, Incoming, Transport,
+};
 use presence_bench::protocol::http_frames::PRELUDE_LEN;
 use presence_bench::protocol::sockjs;
 use presence_bench::protocol::{ClientMessage, ServerMessage};
@@ -55,7 +57,11 @@ enum Sends {
 }
 
 async fn receive(State(script): State<Arc<Script>>, request: axum::extract::Request) -> Response {
-    script.requests.lock().unwrap().push(format!("{} {}", request.method(), request.uri().path()));
+    script
+        .requests
+        .lock()
+        .unwrap()
+        .push(format!("{} {}", request.method(), request.uri().path()));
     let answer = script.answers.lock().unwrap().pop_front();
     match answer {
         Some(Answer::Body(pieces)) => body(pieces, false),
@@ -67,8 +73,11 @@ async fn receive(State(script): State<Arc<Script>>, request: axum::extract::Requ
 }
 
 fn body(pieces: Vec<String>, stay_open: bool) -> Response {
-    let pieces =
-        futures_util::stream::iter(pieces.into_iter().map(|piece| Ok::<_, std::io::Error>(Bytes::from(piece))));
+    let pieces = futures_util::stream::iter(
+        pieces
+            .into_iter()
+            .map(|piece| Ok::<_, std::io::Error>(Bytes::from(piece))),
+    );
     let rest = futures_util::stream::unfold(stay_open, |open| async move {
         if open {
             std::future::pending::<()>().await;
@@ -91,9 +100,17 @@ async fn xhr_send(State(script): State<Arc<Script>>, body: String) -> StatusCode
 
 /// A scripted server on 127.0.0.1:0 (stopped with the test's runtime), its script, and the
 /// receiver of what was sent to it.
-async fn scripted(answers: Vec<Answer>, sends: Sends) -> (String, Arc<Script>, mpsc::Receiver<String>) {
+async fn scripted(
+    answers: Vec<Answer>,
+    sends: Sends,
+) -> (String, Arc<Script>, mpsc::Receiver<String>) {
     let (sent, received) = mpsc::channel(16);
-    let script = Arc::new(Script { answers: Mutex::new(answers.into()), requests: Mutex::default(), sent, sends });
+    let script = Arc::new(Script {
+        answers: Mutex::new(answers.into()),
+        requests: Mutex::default(),
+        sent,
+        sends,
+    });
     let router = Router::new()
         .route("/presence/{server}/{session}/xhr_send", post(xhr_send))
         .route("/presence/{server}/{session}/{transport}", any(receive))
@@ -105,12 +122,21 @@ async fn scripted(answers: Vec<Answer>, sends: Sends) -> (String, Arc<Script>, m
 }
 
 fn options(transport: Transport) -> ConnectOptions {
-    ConnectOptions { transport, max_message: 1024, send_timeout: Duration::from_millis(300), ..Default::default() }
+    ConnectOptions {
+        transport,
+        max_message: 1024,
+        send_timeout: Duration::from_millis(300),
+        ..Default::default()
+    }
 }
 
 async fn open(url: &str, options: &ConnectOptions) -> Result<Connection, ClientError> {
     let endpoint = Endpoint::parse(url).unwrap();
-    within("the session to open", Connection::open(&endpoint, options, &mut SmallRng::seed_from_u64(3))).await
+    within(
+        "the session to open",
+        Connection::open(&endpoint, options, &mut SmallRng::seed_from_u64(3)),
+    )
+    .await
 }
 
 fn ack(seq: u64) -> String {
@@ -144,8 +170,13 @@ async fn next(conn: &mut Connection) -> Result<Incoming, ClientError> {
 async fn a_stream_reopened_after_its_byte_limit_loses_and_repeats_nothing() {
     let answers = vec![
         // The open frame and one message, cut inside the prelude and inside the message.
-        Answer::Body(cut(&(prelude() + &line("o") + &line(&sockjs::encode_messages(&[ack(1)]))), &[100, 2060])),
-        Answer::Body(vec![prelude() + &line(&sockjs::encode_messages(&[ack(2), ack(3)]))]),
+        Answer::Body(cut(
+            &(prelude() + &line("o") + &line(&sockjs::encode_messages(&[ack(1)]))),
+            &[100, 2060],
+        )),
+        Answer::Body(vec![
+            prelude() + &line(&sockjs::encode_messages(&[ack(2), ack(3)])),
+        ]),
         Answer::Open(vec![prelude() + "h\n"]),
     ];
     let (url, script, _) = scripted(answers, Sends::Answered).await;
@@ -158,8 +189,16 @@ async fn a_stream_reopened_after_its_byte_limit_loses_and_repeats_nothing() {
     assert_eq!(got, acks.chain([Incoming::Heartbeat]).collect::<Vec<_>>());
     let requests = script.requests.lock().unwrap().clone();
     assert_eq!(requests.len(), 3, "{requests:?}");
-    assert!(requests.iter().all(|r| r.starts_with("POST /presence/") && r.ends_with("/xhr_streaming")), "{requests:?}");
-    assert!(requests.windows(2).all(|pair| pair[0] == pair[1]), "one session: {requests:?}");
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.starts_with("POST /presence/") && r.ends_with("/xhr_streaming")),
+        "{requests:?}"
+    );
+    assert!(
+        requests.windows(2).all(|pair| pair[0] == pair[1]),
+        "one session: {requests:?}"
+    );
 }
 
 #[tokio::test]
@@ -174,29 +213,56 @@ async fn polling_asks_again_after_each_frame_and_sends_with_xhr_send() {
     let mut conn = open(&url, &options(Transport::XhrPolling)).await.unwrap();
     conn.send(&ClientMessage::Extend).await.unwrap();
     let body = within("the send", sent.recv()).await.unwrap();
-    assert_eq!(sockjs::decode_client_frame(&body).unwrap(), [ClientMessage::Extend.encode()]);
-    assert_eq!(next(&mut conn).await.unwrap(), Incoming::Message(ServerMessage::PresenceAck { seq: 1 }));
+    assert_eq!(
+        sockjs::decode_client_frame(&body).unwrap(),
+        [ClientMessage::Extend.encode()]
+    );
+    assert_eq!(
+        next(&mut conn).await.unwrap(),
+        Incoming::Message(ServerMessage::PresenceAck { seq: 1 })
+    );
     assert_eq!(next(&mut conn).await.unwrap(), Incoming::Heartbeat);
     let err = next(&mut conn).await.unwrap_err();
-    assert!(matches!(err, ClientError::Closed { code: 3000, .. }), "{err}");
+    assert!(
+        matches!(err, ClientError::Closed { code: 3000, .. }),
+        "{err}"
+    );
     let requests = script.requests.lock().unwrap().clone();
     assert_eq!(requests.len(), 4);
-    assert!(requests.iter().all(|r| r.starts_with("POST") && r.ends_with("/xhr")), "{requests:?}");
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.starts_with("POST") && r.ends_with("/xhr")),
+        "{requests:?}"
+    );
 }
 
 #[tokio::test]
 async fn event_source_reads_data_lines_from_a_get() {
-    let events = format!("\r\ndata: o\r\n\r\ndata: {}\r\n\r\n", sockjs::encode_messages(&[ack(7)]));
+    let events = format!(
+        "\r\ndata: o\r\n\r\ndata: {}\r\n\r\n",
+        sockjs::encode_messages(&[ack(7)])
+    );
     let (url, script, _) = scripted(vec![Answer::Open(vec![events])], Sends::Answered).await;
     let mut conn = open(&url, &options(Transport::Eventsource)).await.unwrap();
-    assert_eq!(next(&mut conn).await.unwrap(), Incoming::Message(ServerMessage::PresenceAck { seq: 7 }));
+    assert_eq!(
+        next(&mut conn).await.unwrap(),
+        Incoming::Message(ServerMessage::PresenceAck { seq: 7 })
+    );
     let requests = script.requests.lock().unwrap().clone();
-    assert!(requests[0].starts_with("GET /presence/") && requests[0].ends_with("/eventsource"), "{requests:?}");
+    assert!(
+        requests[0].starts_with("GET /presence/") && requests[0].ends_with("/eventsource"),
+        "{requests:?}"
+    );
 }
 
 /// Opens a session whose second receiving answer is `then`, and answers its error.
 async fn error_after_open(transport: Transport, then: Answer) -> ClientError {
-    let (url, _, _) = scripted(vec![Answer::Body(vec![prelude() + "o\n"]), then], Sends::Answered).await;
+    let (url, _, _) = scripted(
+        vec![Answer::Body(vec![prelude() + "o\n"]), then],
+        Sends::Answered,
+    )
+    .await;
     let mut conn = open(&url, &options(transport)).await.unwrap();
     next(&mut conn).await.unwrap_err()
 }
@@ -206,7 +272,10 @@ async fn a_misbehaving_server_ends_in_a_typed_error_never_a_hang() {
     // An endless line: refused at the 1 KiB limit.
     let endless = Answer::Open(vec!["a".repeat(4096)]);
     let err = error_after_open(Transport::XhrStreaming, endless).await;
-    assert!(matches!(err, ClientError::FrameTooLarge { limit: 1024 }), "{err}");
+    assert!(
+        matches!(err, ClientError::FrameTooLarge { limit: 1024 }),
+        "{err}"
+    );
     // Garbage where a frame should be.
     let err = error_after_open(Transport::XhrStreaming, Answer::Body(vec!["zzz\n".into()])).await;
     assert!(matches!(err, ClientError::Protocol(_)), "{err}");
@@ -217,12 +286,31 @@ async fn a_misbehaving_server_ends_in_a_typed_error_never_a_hang() {
     let err = error_after_open(Transport::XhrPolling, Answer::Body(vec!["a[\"x".into()])).await;
     assert!(matches!(err, ClientError::Protocol(_)), "{err}");
     // A status other than 200.
-    let err = error_after_open(Transport::XhrStreaming, Answer::Status(StatusCode::INTERNAL_SERVER_ERROR)).await;
-    assert!(matches!(err, ClientError::Status { status: StatusCode::INTERNAL_SERVER_ERROR, .. }), "{err}");
-    assert_eq!(kind_of::client(&err), presence_bench::measure::ErrorKind::HttpStatus);
+    let err = error_after_open(
+        Transport::XhrStreaming,
+        Answer::Status(StatusCode::INTERNAL_SERVER_ERROR),
+    )
+    .await;
+    assert!(
+        matches!(
+            err,
+            ClientError::Status {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        kind_of::client(&err),
+        presence_bench::measure::ErrorKind::HttpStatus
+    );
     // No open frame at all.
     let (url, _, _) = scripted(vec![Answer::Body(vec![line("h")])], Sends::Answered).await;
-    let err = open(&url, &options(Transport::XhrPolling)).await.err().expect("no open frame");
+    let err = open(&url, &options(Transport::XhrPolling))
+        .await
+        .err()
+        .expect("no open frame");
     assert!(err.to_string().contains("expected open frame"), "{err}");
 }
 
@@ -230,23 +318,42 @@ async fn a_misbehaving_server_ends_in_a_typed_error_never_a_hang() {
 async fn a_send_never_answered_fails_after_the_send_timeout() {
     let (url, _, _) = scripted(vec![Answer::Open(vec![prelude() + "o\n"])], Sends::Never).await;
     let mut conn = open(&url, &options(Transport::XhrStreaming)).await.unwrap();
-    let err = within("the send to fail", conn.send(&ClientMessage::Extend)).await.unwrap_err();
+    let err = within("the send to fail", conn.send(&ClientMessage::Extend))
+        .await
+        .unwrap_err();
     assert!(matches!(err, ClientError::Lost(_)), "{err}");
-    assert!(err.to_string().contains("xhr_send unanswered within 300ms"), "{err}");
+    assert!(
+        err.to_string().contains("xhr_send unanswered within 300ms"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn a_send_to_a_session_the_server_ended_leaves_the_reason_to_the_receiving_side() {
     let drained = [
-        sockjs::encode_messages(&[ServerMessage::Draining { retry_after_ms: None }.encode()]),
+        sockjs::encode_messages(&[ServerMessage::Draining {
+            retry_after_ms: None,
+        }
+        .encode()]),
         r#"c[3000,"Go away!"]"#.into(),
     ];
-    let answers = vec![Answer::Body(vec![line("o")]), Answer::Body(drained.iter().map(|frame| line(frame)).collect())];
+    let answers = vec![
+        Answer::Body(vec![line("o")]),
+        Answer::Body(drained.iter().map(|frame| line(frame)).collect()),
+    ];
     let (url, _, _) = scripted(answers, Sends::Unknown).await;
     let mut conn = open(&url, &options(Transport::XhrPolling)).await.unwrap();
     // The 404 is no loss of its own: the drain that ended the session arrives, then its close.
-    conn.send(&ClientMessage::Extend).await.expect("a 404 is not the send's error to tell");
-    assert!(matches!(next(&mut conn).await, Ok(Incoming::Message(ServerMessage::Draining { .. }))));
+    conn.send(&ClientMessage::Extend)
+        .await
+        .expect("a 404 is not the send's error to tell");
+    assert!(matches!(
+        next(&mut conn).await,
+        Ok(Incoming::Message(ServerMessage::Draining { .. }))
+    ));
     let err = next(&mut conn).await.unwrap_err();
-    assert!(matches!(err, ClientError::Closed { code: 3000, .. }), "{err}");
+    assert!(
+        matches!(err, ClientError::Closed { code: 3000, .. }),
+        "{err}"
+    );
 }

@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Each guarded folder of `src/`, and what it may use of the crate besides itself.
-const RULES: [(&str, &[&str]); 2] = [("protocol", &[]), ("server", &["protocol", "procfs", "runtime"])];
+const RULES: [(&str, &[&str]); 2] = [
+    ("protocol", &[]),
+    ("server", &["protocol", "procfs", "runtime"]),
+];
 
 #[test]
 fn the_protocol_imports_nothing_of_the_crate_and_the_server_nothing_of_the_harness() {
@@ -24,7 +27,11 @@ fn the_protocol_imports_nothing_of_the_crate_and_the_server_nothing_of_the_harne
             }
         }
     }
-    assert!(breaches.is_empty(), "{RULES:?}: each folder may use only itself and these\n{}", breaches.join("\n"));
+    assert!(
+        breaches.is_empty(),
+        "{RULES:?}: each folder may use only itself and these\n{}",
+        breaches.join("\n")
+    );
 }
 
 #[test]
@@ -33,19 +40,42 @@ fn no_modules_of_the_crate_import_each_other_directly_or_round_a_circle() {
     // Each import of one top-level module by another, with the first place that makes it.
     let mut imports: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for file in rust_files(&src) {
-        let shown = file.strip_prefix(&src).expect("under src/").display().to_string();
-        let module = shown.split('/').next().unwrap_or_default().trim_end_matches(".rs").to_owned();
+        let shown = file
+            .strip_prefix(&src)
+            .expect("under src/")
+            .display()
+            .to_string();
+        let module = shown
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches(".rs")
+            .to_owned();
         if module == "lib" || module == "main" {
             continue;
         }
-        for (imported, place) in imports_in(&src, &file).into_iter().filter(|(imported, _)| *imported != module) {
-            imports.entry(module.clone()).or_default().entry(imported).or_insert(place);
+        for (imported, place) in imports_in(&src, &file)
+            .into_iter()
+            .filter(|(imported, _)| *imported != module)
+        {
+            imports
+                .entry(module.clone())
+                .or_default()
+                .entry(imported)
+                .or_insert(place);
         }
     }
     for start in imports.keys() {
         if let Some(circle) = circle_from(start, &imports, &mut vec![start.clone()]) {
-            let places: Vec<&str> = circle.windows(2).map(|pair| imports[&pair[0]][&pair[1]].as_str()).collect();
-            panic!("{} import each other:\n{}", circle.join(" -> "), places.join("\n"));
+            let places: Vec<&str> = circle
+                .windows(2)
+                .map(|pair| imports[&pair[0]][&pair[1]].as_str())
+                .collect();
+            panic!(
+                "{} import each other:\n{}",
+                circle.join(" -> "),
+                places.join("\n")
+            );
         }
     }
 }
@@ -54,11 +84,18 @@ fn no_modules_of_the_crate_import_each_other_directly_or_round_a_circle() {
 /// (`src/FILE:LINE: the line`).
 fn imports_in(src: &Path, file: &Path) -> Vec<(String, String)> {
     let text = std::fs::read_to_string(file).expect("a source file reads");
-    let shown = file.strip_prefix(src).expect("under src/").display().to_string();
+    let shown = file
+        .strip_prefix(src)
+        .expect("under src/")
+        .display()
+        .to_string();
     let mut found = Vec::new();
     for (index, line, depth) in lines_with_depth(&text, &shown) {
         for module in outside_modules(line, depth) {
-            found.push((module, format!("src/{shown}:{}: {}", index + 1, line.trim())));
+            found.push((
+                module,
+                format!("src/{shown}:{}: {}", index + 1, line.trim()),
+            ));
         }
     }
     found
@@ -90,12 +127,24 @@ fn circle_from(
 
 #[test]
 fn a_path_out_of_the_folder_is_found_in_every_spelling() {
-    assert_eq!(outside_modules("use crate::measure::ErrorKind;", 2), ["measure"]);
-    assert_eq!(outside_modules("    let kind = crate::measure::ErrorKind::Lost;", 2), ["measure"]);
-    assert_eq!(outside_modules("use crate::{engine, measure::{Recorder, Tally}};", 2), ["engine", "measure"]);
+    assert_eq!(
+        outside_modules("use crate::measure::ErrorKind;", 2),
+        ["measure"]
+    );
+    assert_eq!(
+        outside_modules("    let kind = crate::measure::ErrorKind::Lost;", 2),
+        ["measure"]
+    );
+    assert_eq!(
+        outside_modules("use crate::{engine, measure::{Recorder, Tally}};", 2),
+        ["engine", "measure"]
+    );
     // From `server/session/dispatch.rs` (depth 3), two `super`s stay in `server/`; three leave.
     assert!(outside_modules("use super::super::state::VisitorKey;", 3).is_empty());
-    assert_eq!(outside_modules("use super::super::super::visitor::Tab;", 3), ["visitor"]);
+    assert_eq!(
+        outside_modules("use super::super::super::visitor::Tab;", 3),
+        ["visitor"]
+    );
     assert!(outside_modules("use super::close;", 2).is_empty());
     assert!(outside_modules("let other_crate::x = 1; // not_crate::y", 2).is_empty());
 }
@@ -122,10 +171,17 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
 /// is then missed, but none is ever made up.
 fn lines_with_depth<'a>(text: &'a str, shown: &str) -> Vec<(usize, &'a str, usize)> {
     let parts = shown.split('/').count();
-    let mut depth = if shown.ends_with("/mod.rs") { parts - 1 } else { parts };
+    let mut depth = if shown.ends_with("/mod.rs") {
+        parts - 1
+    } else {
+        parts
+    };
     let mut numbered = Vec::new();
     for (index, line) in text.lines().enumerate() {
-        let words: Vec<&str> = line.split_whitespace().filter(|word| !word.starts_with("pub")).collect();
+        let words: Vec<&str> = line
+            .split_whitespace()
+            .filter(|word| !word.starts_with("pub"))
+            .collect();
         if matches!(words.as_slice(), ["mod", _, "{"]) {
             depth += 1;
         }
@@ -140,8 +196,15 @@ fn lines_with_depth<'a>(text: &'a str, shown: &str) -> Vec<(usize, &'a str, usiz
 fn outside_modules(line: &str, depth: usize) -> Vec<String> {
     let mut found = Vec::new();
     let mut rest = line;
-    while let Some(start) = ["crate::", "super::"].iter().filter_map(|word| rest.find(word)).min() {
-        let preceded = rest[..start].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_');
+    while let Some(start) = ["crate::", "super::"]
+        .iter()
+        .filter_map(|word| rest.find(word))
+        .min()
+    {
+        let preceded = rest[..start]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_');
         rest = &rest[start..];
         let (supers, tail) = climb(rest);
         let root = match rest.strip_prefix("crate::") {
@@ -170,9 +233,16 @@ fn climb(path: &str) -> (usize, &str) {
 /// The first names of a path's tail: `measure::X` is `measure`; `{engine, measure::{Y, Z}}`
 /// is `engine` and `measure`.
 fn names(tail: &str) -> Vec<String> {
-    let ident = |text: &str| -> String { text.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect() };
+    let ident = |text: &str| -> String {
+        text.chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
     let Some(group) = tail.strip_prefix('{') else {
-        return vec![ident(tail)].into_iter().filter(|name| !name.is_empty()).collect();
+        return vec![ident(tail)]
+            .into_iter()
+            .filter(|name| !name.is_empty())
+            .collect();
     };
     let (mut names, mut nesting, mut item_start) = (Vec::new(), 0, true);
     for (at, c) in group.char_indices() {

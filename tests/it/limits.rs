@@ -36,7 +36,8 @@ async fn endless_answers(mut socket: TcpStream) {
         }
         head.push(byte[0]);
     }
-    let header = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+    let header =
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
     if socket.write_all(header.as_bytes()).await.is_err() {
         return;
     }
@@ -51,11 +52,27 @@ async fn endless_answers(mut socket: TcpStream) {
 #[tokio::test]
 async fn an_endless_locate_answer_is_an_error_naming_the_limit() {
     let directory = endless_directory().await;
-    let err = within("the locate to fail", http().locate(&format!("http://{directory}"), GROUP, "v1"))
-        .await
-        .expect_err("an endless body is refused");
-    assert!(matches!(err, HttpError::BodyTooLarge { limit: MAX_BODY, .. }), "{err}");
-    assert!(err.to_string().contains(&format!("over the {MAX_BODY}-byte limit")), "{err}");
+    let err = within(
+        "the locate to fail",
+        http().locate(&format!("http://{directory}"), GROUP, "v1"),
+    )
+    .await
+    .expect_err("an endless body is refused");
+    assert!(
+        matches!(
+            err,
+            HttpError::BodyTooLarge {
+                limit: MAX_BODY,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains(&format!("over the {MAX_BODY}-byte limit")),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,11 +80,24 @@ async fn a_run_against_an_endless_directory_is_found_down_naming_the_limit() {
     let yaml = "name: endless\nseed: 1\nduration: 20s\nload: { stages: [ { to: 4, over: 0s } ] }\n\
         behaviors: [ { name: b, steps: [connect, { hold: 1s }] } ]\n";
     let mut plan = scenario::from_str(yaml, "endless.yaml").expect("valid");
-    plan.target.destination = Destination::Directory { url: format!("http://{}", endless_directory().await) };
+    plan.target.destination = Destination::Directory {
+        url: format!("http://{}", endless_directory().await),
+    };
     let started = std::time::Instant::now();
     // The preflight reads at most the limit of the first answer and stops there: the run is
     // refused in seconds instead of reading on for its 20 s.
-    let err = start_run(plan).ended().await.err().expect("an endless directory is no usable target");
-    assert!(err.to_string().contains("over the 65536-byte limit"), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    let err = start_run(plan)
+        .ended()
+        .await
+        .err()
+        .expect("an endless directory is no usable target");
+    assert!(
+        err.to_string().contains("over the 65536-byte limit"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
 }

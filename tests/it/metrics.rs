@@ -29,8 +29,13 @@ drills: [ { at: 1500ms, scale_in: 1 } ]
 
 /// Every metric name the harness or the server exports, with its Prometheus type.
 fn exported() -> BTreeMap<&'static str, &'static str> {
-    let harness = names::HARNESS.iter().map(|family| (family.name, family.kind.as_str()));
-    let server = SERVER.iter().chain(DIRECTORY).map(|family| (family.name, family.kind));
+    let harness = names::HARNESS
+        .iter()
+        .map(|family| (family.name, family.kind.as_str()));
+    let server = SERVER
+        .iter()
+        .chain(DIRECTORY)
+        .map(|family| (family.name, family.kind));
     harness.chain(server).collect()
 }
 
@@ -50,7 +55,11 @@ fn parse(text: &str) -> Scrape {
 
 /// The type each family's samples were scraped with (prometheus-parse reads `# TYPE`).
 fn scraped_types(scrape: &Scrape) -> BTreeMap<String, &'static str> {
-    scrape.samples.iter().map(|sample| (sample.metric.clone(), kind_of(&sample.value))).collect()
+    scrape
+        .samples
+        .iter()
+        .map(|sample| (sample.metric.clone(), kind_of(&sample.value)))
+        .collect()
 }
 
 /// `GET url` over HTTP/1.0: the status line and the body. A scrape is hundreds of KiB, past
@@ -60,11 +69,16 @@ async fn scrape_text(url: &str) -> std::io::Result<(String, String)> {
     let rest = url.strip_prefix("http://").expect("an http:// URL");
     let (host, path) = rest.split_once('/').expect("a path");
     let mut stream = tokio::net::TcpStream::connect(host).await?;
-    stream.write_all(format!("GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes()).await?;
+    stream
+        .write_all(format!("GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
+        .await?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer).await?;
     let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
-    Ok((head.lines().next().unwrap_or_default().to_owned(), body.to_owned()))
+    Ok((
+        head.lines().next().unwrap_or_default().to_owned(),
+        body.to_owned(),
+    ))
 }
 
 /// The value of every sample line, by series (`name{labels}`).
@@ -82,9 +96,12 @@ fn values(text: &str) -> BTreeMap<String, f64> {
 fn counts(series: &str) -> bool {
     let name = series.split('{').next().unwrap_or(series);
     let histogram = ["_bucket", "_sum", "_count"].iter().any(|suffix| {
-        name.strip_suffix(suffix).and_then(names::harness_family).is_some_and(|f| f.kind == names::Kind::Histogram)
+        name.strip_suffix(suffix)
+            .and_then(names::harness_family)
+            .is_some_and(|f| f.kind == names::Kind::Histogram)
     });
-    histogram || names::harness_family(name).is_some_and(|family| family.kind == names::Kind::Counter)
+    histogram
+        || names::harness_family(name).is_some_and(|family| family.kind == names::Kind::Counter)
 }
 
 /// Issue 23: a run scraped from its start to its end. Every counter and histogram series is
@@ -97,7 +114,15 @@ async fn a_live_run_exports_every_series_from_zero_and_every_documented_metric_w
     let scenario = dir.join("metrics.yaml");
     std::fs::write(&scenario, SCENARIO).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_presence-bench"))
-        .args(["run", "--quiet", "--metrics-addr", "127.0.0.1:0", "--metrics-linger", "1s", "--out"])
+        .args([
+            "run",
+            "--quiet",
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--metrics-linger",
+            "1s",
+            "--out",
+        ])
         .arg(&dir)
         .arg(&scenario)
         .stdout(Stdio::null())
@@ -133,7 +158,10 @@ async fn a_live_run_exports_every_series_from_zero_and_every_documented_metric_w
             first.entry(series).or_insert(value);
         }
         last = text;
-        assert!(Instant::now() < deadline, "the endpoint still serves after 30 s");
+        assert!(
+            Instant::now() < deadline,
+            "the endpoint still serves after 30 s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let code = child.wait().expect("the run ends").code();
@@ -144,26 +172,57 @@ async fn a_live_run_exports_every_series_from_zero_and_every_documented_metric_w
         assert_eq!(*value, 0.0, "{series} first scraped at {value}, not 0");
     }
     for gauge in [names::RSS, names::OPEN_FDS] {
-        let scraped = first.iter().filter(|(series, _)| series.split('{').next() == Some(gauge));
-        assert!(scraped.clone().count() > 0 && scraped.clone().all(|(_, v)| *v > 0.0), "{gauge}: never 0");
+        let scraped = first
+            .iter()
+            .filter(|(series, _)| series.split('{').next() == Some(gauge));
+        assert!(
+            scraped.clone().count() > 0 && scraped.clone().all(|(_, v)| *v > 0.0),
+            "{gauge}: never 0"
+        );
     }
     let scrape = parse(&last);
     let types = scraped_types(&scrape);
     for family in names::HARNESS {
-        assert_eq!(types.get(family.name).copied(), Some(family.kind.as_str()), "{} in the scrape", family.name);
+        assert_eq!(
+            types.get(family.name).copied(),
+            Some(family.kind.as_str()),
+            "{} in the scrape",
+            family.name
+        );
     }
-    assert!(scrape.samples.iter().all(|s| s.labels.get("run").is_some_and(|run| run.starts_with("metrics-test@"))));
+    assert!(scrape.samples.iter().all(|s| s
+        .labels
+        .get("run")
+        .is_some_and(|run| run.starts_with("metrics-test@"))));
     // The drill's scale-in moved sessions off one instance: its lost counter, scraped at 0
     // first, has counted them.
-    let lost = scrape.samples.iter().filter(|s| s.metric == names::SESSIONS_LOST_BY_SERVER);
-    assert!(lost.clone().any(|s| matches!(s.value, Value::Counter(n) if n > 0.0)), "{last}");
+    let lost = scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == names::SESSIONS_LOST_BY_SERVER);
+    assert!(
+        lost.clone()
+            .any(|s| matches!(s.value, Value::Counter(n) if n > 0.0)),
+        "{last}"
+    );
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
-    assert!(summary["harness"]["verdict"].is_string(), "summary.json has a harness verdict");
+    assert!(
+        summary["harness"]["verdict"].is_string(),
+        "summary.json has a harness verdict"
+    );
     // The run ends well; on a busy machine it may honestly be harness-limited (exit 3).
     let status = summary["outcome"]["status"].as_str();
-    assert!(matches!(status, Some("passed" | "harness_limited")), "{}", summary["outcome"]);
-    assert_eq!(code.map(i64::from), summary["outcome"]["exit_code"].as_i64(), "the exit code is the outcome's");
+    assert!(
+        matches!(status, Some("passed" | "harness_limited")),
+        "{}",
+        summary["outcome"]
+    );
+    assert_eq!(
+        code.map(i64::from),
+        summary["outcome"]["exit_code"].as_i64(),
+        "the exit code is the outcome's"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -176,14 +235,26 @@ async fn the_server_exports_its_own_metrics_on_the_directory() {
     // And one session on an HTTP transport, counted under its own label.
     let http_session = HttpSession::new(&url(&cluster, "s1"));
     assert_eq!(http_session.poll().await, ServerFrame::Open);
-    let (status, body) = http().request(Method::GET, &format!("{}/metrics", cluster.directory_url())).await.unwrap();
+    let (status, body) = http()
+        .request(Method::GET, &format!("{}/metrics", cluster.directory_url()))
+        .await
+        .unwrap();
     assert_eq!(status, StatusCode::OK);
     let scrape = parse(std::str::from_utf8(&body).unwrap());
     let types = scraped_types(&scrape);
     for family in SERVER {
-        assert_eq!(types.get(family.name).copied(), Some(family.kind), "{} in the scrape", family.name);
+        assert_eq!(
+            types.get(family.name).copied(),
+            Some(family.kind),
+            "{} in the scrape",
+            family.name
+        );
     }
-    for (transport, open) in [("websocket", 1.0), ("xhr_polling", 1.0), ("eventsource", 0.0)] {
+    for (transport, open) in [
+        ("websocket", 1.0),
+        ("xhr_polling", 1.0),
+        ("eventsource", 0.0),
+    ] {
         let sessions = scrape
             .samples
             .iter()
@@ -193,14 +264,19 @@ async fn the_server_exports_its_own_metrics_on_the_directory() {
                     && s.labels.get("transport") == Some(transport)
             })
             .unwrap_or_else(|| panic!("{transport} sessions of s1"));
-        assert!(matches!(sessions.value, Value::Gauge(n) if n == open), "{transport}: {:?}", sessions.value);
+        assert!(
+            matches!(sessions.value, Value::Gauge(n) if n == open),
+            "{transport}: {:?}",
+            sessions.value
+        );
     }
     cluster.shutdown().await;
 }
 
 #[test]
 fn docs_list_every_metric_with_its_type() {
-    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/metrics.md")).unwrap();
+    let docs =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/metrics.md")).unwrap();
     let documented: BTreeMap<&str, &str> = docs
         .lines()
         .filter_map(|line| {
@@ -210,7 +286,11 @@ fn docs_list_every_metric_with_its_type() {
             ours.then(|| (name, cells.next().unwrap_or("").trim()))
         })
         .collect();
-    assert_eq!(documented, exported(), "docs/metrics.md and the names tables differ");
+    assert_eq!(
+        documented,
+        exported(),
+        "docs/metrics.md and the names tables differ"
+    );
 }
 
 /// Metric names an expression uses: identifiers with the project's prefixes.
@@ -226,7 +306,8 @@ fn names_in(expr: &str) -> BTreeSet<String> {
             continue;
         }
         let word = bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_';
-        let start_of_word = word && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_'));
+        let start_of_word =
+            word && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_'));
         if start_of_word {
             let end = (i..bytes.len())
                 .find(|&j| !(bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_'))
@@ -268,13 +349,18 @@ fn every_dashboard_expression_uses_exported_metrics() {
         if path.extension().is_none_or(|ext| ext != "json") {
             continue;
         }
-        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let mut found = Vec::new();
         exprs(&json, &mut found);
         assert!(!found.is_empty(), "{} has no expressions", path.display());
         for expr in found {
             let used = names_in(&expr);
-            assert!(!used.is_empty(), "{}: {expr:?} uses no presence metric", path.display());
+            assert!(
+                !used.is_empty(),
+                "{}: {expr:?} uses no presence metric",
+                path.display()
+            );
             for name in used {
                 let base = ["_bucket", "_sum", "_count"]
                     .iter()
@@ -283,14 +369,21 @@ fn every_dashboard_expression_uses_exported_metrics() {
                         (exported.get(base) == Some(&"histogram")).then_some(base)
                     })
                     .unwrap_or(&name);
-                assert!(exported.contains_key(base), "{}: {expr:?} uses {name}, which nothing exports", path.display());
+                assert!(
+                    exported.contains_key(base),
+                    "{}: {expr:?} uses {name}, which nothing exports",
+                    path.display()
+                );
             }
             checked += 1;
         }
     }
     assert!(checked >= 10, "only {checked} dashboard expressions");
     assert!(names_in("rate(presence_bench_x_total[1m])").contains("presence_bench_x_total"));
-    assert_eq!(names_in(r#"presence_bench_x{metric=~"presence_ack|a\"b"} + presence_bench_y"#).len(), 2);
+    assert_eq!(
+        names_in(r#"presence_bench_x{metric=~"presence_ack|a\"b"} + presence_bench_y"#).len(),
+        2
+    );
 }
 
 /// The selector right after each metric name of `expr` (`""` when it has none).
@@ -304,7 +397,10 @@ fn selectors(expr: &str) -> Vec<(String, String)> {
                 if rest.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
                     continue; // a longer name
                 }
-                let selector = rest.strip_prefix('{').and_then(|r| r.split_once('}')).map_or("", |(s, _)| s);
+                let selector = rest
+                    .strip_prefix('{')
+                    .and_then(|r| r.split_once('}'))
+                    .map_or("", |(s, _)| s);
                 found.push((name.clone(), selector.to_owned()));
             }
             found
@@ -317,8 +413,12 @@ fn selectors(expr: &str) -> Vec<(String, String)> {
 /// `$server_job`, and each variable takes its values from an exported series.
 #[test]
 fn every_dashboard_selector_filters_by_the_template_variables() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/dashboards/presence-bench.json");
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/dashboards/presence-bench.json"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let mut found = Vec::new();
     exprs(&json["panels"], &mut found);
     exprs(&json["annotations"], &mut found);
@@ -331,7 +431,10 @@ fn every_dashboard_selector_filters_by_the_template_variables() {
                 &["job=~\"$server_job\""]
             };
             for matcher in wanted {
-                assert!(selector.contains(matcher), "{name} in {expr:?} without {matcher}");
+                assert!(
+                    selector.contains(matcher),
+                    "{name} in {expr:?} without {matcher}"
+                );
             }
             checked += 1;
         }
@@ -340,9 +443,20 @@ fn every_dashboard_selector_filters_by_the_template_variables() {
     let variables = json["templating"]["list"].as_array().unwrap();
     let exported = exported();
     for wanted in ["job", "run", "shard", "server_job"] {
-        let variable = variables.iter().find(|v| v["name"] == wanted).unwrap_or_else(|| panic!("no ${wanted}"));
+        let variable = variables
+            .iter()
+            .find(|v| v["name"] == wanted)
+            .unwrap_or_else(|| panic!("no ${wanted}"));
         let query = variable["definition"].as_str().unwrap();
-        assert!(query.starts_with("label_values(") && variable["allValue"] == ".*", "{variable}");
-        assert!(names_in(query).iter().all(|name| exported.contains_key(name.as_str())), "{query}");
+        assert!(
+            query.starts_with("label_values(") && variable["allValue"] == ".*",
+            "{variable}"
+        );
+        assert!(
+            names_in(query)
+                .iter()
+                .all(|name| exported.contains_key(name.as_str())),
+            "{query}"
+        );
     }
 }

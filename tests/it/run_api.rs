@@ -17,15 +17,25 @@ fn scenario(duration: &str, thresholds: &str) -> String {
     )
 }
 
-async fn run_to_end(plan: presence_bench::scenario::Plan, options: Options, shutdown: Shutdown) -> RunResult {
+async fn run_to_end(
+    plan: presence_bench::scenario::Plan,
+    options: Options,
+    shutdown: Shutdown,
+) -> RunResult {
     let result = tokio::time::timeout(RUN_WAIT, run::run(plan, options, shutdown)).await;
-    result.expect("the run ends in time").expect("the run is judged")
+    result
+        .expect("the run ends in time")
+        .expect("the run is judged")
 }
 
 /// A busy 2-core machine may lag the harness itself: that is honestly HARNESS-LIMITED.
 fn assert_passed(result: &RunResult) {
     let status = result.verdict.status;
-    assert!(matches!(status, Status::Passed | Status::HarnessLimited), "{:?}", result.verdict);
+    assert!(
+        matches!(status, Status::Passed | Status::HarnessLimited),
+        "{:?}",
+        result.verdict
+    );
     assert_eq!(result.exit_code(), status.exit_code());
 }
 
@@ -33,11 +43,28 @@ fn assert_passed(result: &RunResult) {
 async fn the_library_runs_a_plan_to_a_verdict_and_writes_the_reports() {
     let cluster = cluster(settings()).await;
     let dir = scratch_dir("run-api");
-    let options = Options { out: Some(dir.clone()), ..Options::default() };
-    let result = run_to_end(plan_for(&scenario("1s", "\"count > 0\""), &cluster), options, Shutdown::new()).await;
+    let options = Options {
+        out: Some(dir.clone()),
+        ..Options::default()
+    };
+    let result = run_to_end(
+        plan_for(&scenario("1s", "\"count > 0\""), &cluster),
+        options,
+        Shutdown::new(),
+    )
+    .await;
     assert_passed(&result);
-    assert!(result.summary.thresholds.iter().all(|threshold| threshold.passed), "{:?}", result.summary.thresholds);
-    let written = presence_bench::report::Summary::read(&dir.join("summary.json")).expect("summary.json written");
+    assert!(
+        result
+            .summary
+            .thresholds
+            .iter()
+            .all(|threshold| threshold.passed),
+        "{:?}",
+        result.summary.thresholds
+    );
+    let written = presence_bench::report::Summary::read(&dir.join("summary.json"))
+        .expect("summary.json written");
     assert_eq!(written.outcome, Some(result.verdict.clone()));
     assert!(dir.join("timeline.jsonl").exists() && dir.join("latency.hlog").exists());
     cluster.shutdown().await;
@@ -49,7 +76,12 @@ async fn a_threshold_that_cannot_hold_fails_the_run() {
     let cluster = cluster(settings()).await;
     let plan = plan_for(&scenario("1s", "\"p99 < 1us\""), &cluster);
     let result = run_to_end(plan, Options::default(), Shutdown::new()).await;
-    assert_eq!((result.verdict.status, result.exit_code()), (Status::Failed, 1), "{:?}", result.verdict);
+    assert_eq!(
+        (result.verdict.status, result.exit_code()),
+        (Status::Failed, 1),
+        "{:?}",
+        result.verdict
+    );
     cluster.shutdown().await;
 }
 
@@ -61,7 +93,12 @@ async fn a_stop_ends_a_long_run_early_as_interrupted() {
     let run = tokio::spawn(run_to_end(plan, Options::default(), shutdown.clone()));
     shutdown.stop.cancel();
     let result = run.await.expect("the run does not panic");
-    assert_eq!((result.verdict.status, result.exit_code()), (Status::Interrupted, 3), "{:?}", result.verdict);
+    assert_eq!(
+        (result.verdict.status, result.exit_code()),
+        (Status::Interrupted, 3),
+        "{:?}",
+        result.verdict
+    );
     assert!(!result.forced, "nothing held the servers back");
     cluster.shutdown().await;
 }
@@ -69,8 +106,19 @@ async fn a_stop_ends_a_long_run_early_as_interrupted() {
 #[tokio::test]
 async fn a_missing_baseline_is_invalid_input_before_anything_runs() {
     let plan = plan_at(&scenario("10m", "\"count > 0\""), "http://127.0.0.1:9");
-    let gate = GateOptions { baseline: Some("/nonexistent/summary.json".into()), ..GateOptions::default() };
-    let result = run::run(plan, Options { gate, ..Options::default() }, Shutdown::new()).await;
+    let gate = GateOptions {
+        baseline: Some("/nonexistent/summary.json".into()),
+        ..GateOptions::default()
+    };
+    let result = run::run(
+        plan,
+        Options {
+            gate,
+            ..Options::default()
+        },
+        Shutdown::new(),
+    )
+    .await;
     match result {
         Err(err @ RunError::Baseline(_)) => assert!(err.is_invalid_input()),
         other => panic!("expected a baseline error, found {other:?}"),

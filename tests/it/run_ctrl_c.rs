@@ -21,7 +21,13 @@ async fn ctrl_c_writes_the_report_and_exits_3() {
     std::fs::write(&scenario, SCENARIO).expect("scenario written");
     let out = dir.join("out");
     let mut child = Command::new(env!("CARGO_BIN_EXE_presence-bench"))
-        .args(["run", "--quiet", "--target", &cluster.directory_url(), "--out"])
+        .args([
+            "run",
+            "--quiet",
+            "--target",
+            &cluster.directory_url(),
+            "--out",
+        ])
         .arg(&out)
         .arg("--junit")
         .arg(out.join("junit.xml"))
@@ -56,10 +62,16 @@ async fn ctrl_c_writes_the_report_and_exits_3() {
     let first = visitor::persona(&plan, 0).id;
     let mut watcher = agent(&url(&cluster, "s1"), Websocket, "watcher").await;
     send(&mut watcher, ClientMessage::Lookup { visitor: first }).await;
-    recv_until(&mut watcher, |m| matches!(m, ServerMessage::Presence { online: true, data, .. } if data.is_empty()))
-        .await;
+    recv_until(
+        &mut watcher,
+        |m| matches!(m, ServerMessage::Presence { online: true, data, .. } if data.is_empty()),
+    )
+    .await;
 
-    let status = Command::new("kill").args(["-INT", &pid]).status().expect("kill runs");
+    let status = Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill runs");
     assert!(status.success());
     let exit = tokio::time::timeout(RUN_WAIT, tokio::task::spawn_blocking(move || child.wait()))
         .await
@@ -69,13 +81,26 @@ async fn ctrl_c_writes_the_report_and_exits_3() {
     assert_eq!(exit.code(), Some(3), "an interrupted run exits 3");
     cluster.shutdown().await;
 
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).expect("summary.json written"))
-            .expect("summary.json is JSON");
-    assert!(summary["metrics"]["connect"]["count"].as_u64() >= Some(1), "summary: {summary}");
-    assert_eq!((&summary["outcome"]["status"], &summary["outcome"]["exit_code"]), (&"interrupted".into(), &3.into()));
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("summary.json")).expect("summary.json written"),
+    )
+    .expect("summary.json is JSON");
+    assert!(
+        summary["metrics"]["connect"]["count"].as_u64() >= Some(1),
+        "summary: {summary}"
+    );
+    assert_eq!(
+        (
+            &summary["outcome"]["status"],
+            &summary["outcome"]["exit_code"]
+        ),
+        (&"interrupted".into(), &3.into())
+    );
     let junit = std::fs::read_to_string(out.join("junit.xml")).expect("junit.xml written");
-    assert!(junit.contains("<error message=\"verdict: INTERRUPTED"), "never a green file: {junit}");
+    assert!(
+        junit.contains("<error message=\"verdict: INTERRUPTED"),
+        "never a green file: {junit}"
+    );
     let hlog = std::fs::read(out.join("latency.hlog")).expect("latency.hlog written");
     let mut tags = std::collections::BTreeSet::new();
     for entry in IntervalLogIterator::new(&hlog) {
@@ -83,6 +108,9 @@ async fn ctrl_c_writes_the_report_and_exits_3() {
             tags.extend(interval.tag().map(|tag| tag.as_str().to_owned()));
         }
     }
-    assert!(tags.contains("connect"), "intervals tagged by metric: {tags:?}");
+    assert!(
+        tags.contains("connect"),
+        "intervals tagged by metric: {tags:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -30,21 +30,41 @@ enum Life {
 
 /// Accepts sessions forever; reports when each one was answered `connected`, then keeps it
 /// open as `life` says.
-async fn silent_server(listener: TcpListener, answered: mpsc::UnboundedSender<Instant>, life: Life) {
+async fn silent_server(
+    listener: TcpListener,
+    answered: mpsc::UnboundedSender<Instant>,
+    life: Life,
+) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { return };
+        let Ok((stream, _)) = listener.accept().await else {
+            return;
+        };
         let answered = answered.clone();
         tokio::spawn(async move {
-            let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else { return };
+            let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+                return;
+            };
             if ws.send(Message::text(sockjs::OPEN)).await.is_err() {
                 return;
             }
             // The first frame is the visitor's connect; the harness's preflight probe is not
             // the run's visitor, and is not reported.
-            let Some(Ok(Message::Text(connect))) = ws.next().await else { return };
+            let Some(Ok(Message::Text(connect))) = ws.next().await else {
+                return;
+            };
             let probe = connect.contains(preflight::PROBE_VISITOR);
-            let connected = ServerMessage::Connected { visitor: "v".into(), server: "silent".into(), focus: true };
-            if ws.send(Message::text(sockjs::encode_messages(&[connected.encode()]))).await.is_err() {
+            let connected = ServerMessage::Connected {
+                visitor: "v".into(),
+                server: "silent".into(),
+                focus: true,
+            };
+            if ws
+                .send(Message::text(sockjs::encode_messages(
+                    &[connected.encode()],
+                )))
+                .await
+                .is_err()
+            {
                 return;
             }
             if !probe {
@@ -79,7 +99,11 @@ fn run_against(life: Life) -> (Running, mpsc::UnboundedReceiver<Instant>) {
     listener.set_nonblocking(true).expect("nonblocking");
     let port = listener.local_addr().expect("address").port();
     let (answered_tx, answered) = mpsc::unbounded_channel();
-    tokio::spawn(silent_server(TcpListener::from_std(listener).expect("listener"), answered_tx, life));
+    tokio::spawn(silent_server(
+        TcpListener::from_std(listener).expect("listener"),
+        answered_tx,
+        life,
+    ));
     (start_run(plan(port)), answered)
 }
 
@@ -96,31 +120,59 @@ fn plan(port: u16) -> scenario::Plan {
 #[tokio::test]
 async fn a_session_whose_heartbeats_stop_is_reconnected_after_the_heartbeat_timeout() {
     let (run, mut answered) = run_against(Life::Heartbeats(Duration::from_millis(50), Some(2)));
-    let first = within("the first session", answered.recv()).await.expect("answered");
-    let second = within("the reconnect", answered.recv()).await.expect("answered");
+    let first = within("the first session", answered.recv())
+        .await
+        .expect("answered");
+    let second = within("the reconnect", answered.recv())
+        .await
+        .expect("answered");
     // A third session means the recovery into the second one was complete (and recorded).
-    within("the second reconnect", answered.recv()).await.expect("answered");
+    within("the second reconnect", answered.recv())
+        .await
+        .expect("answered");
     run.stop.cancel();
     let totals = run.finished().await.totals;
     // Two heartbeats 50 ms apart, then 300 ms of silence.
     let silence = second - first;
-    assert!(silence >= Duration::from_millis(400), "gave up after {silence:?}, before the timeout");
-    assert!(silence < Duration::from_secs(2), "gave up after {silence:?}, long after the timeout");
+    assert!(
+        silence >= Duration::from_millis(400),
+        "gave up after {silence:?}, before the timeout"
+    );
+    assert!(
+        silence < Duration::from_secs(2),
+        "gave up after {silence:?}, long after the timeout"
+    );
     assert!(totals.counter(Counter::SessionsLost) >= 2);
     assert!(totals.counter(Counter::Reconnects) >= 1);
-    assert_eq!(totals.histogram(Metric::Reconnect).len(), totals.counter(Counter::Reconnects));
+    assert_eq!(
+        totals.histogram(Metric::Reconnect).len(),
+        totals.counter(Counter::Reconnects)
+    );
     // Outside a drill window a session the server let fall silent is lost: reconnected, and
     // counted as such (not as a timeout or a protocol error).
     let kinds: Vec<_> = totals.errors.keys().copied().collect();
-    assert_eq!(kinds, [ErrorKind::SessionLost.as_str()], "a missed heartbeat is a lost session: {:?}", totals.errors);
-    assert_eq!(totals.errors[ErrorKind::SessionLost.as_str()], totals.counter(Counter::SessionsLost));
+    assert_eq!(
+        kinds,
+        [ErrorKind::SessionLost.as_str()],
+        "a missed heartbeat is a lost session: {:?}",
+        totals.errors
+    );
+    assert_eq!(
+        totals.errors[ErrorKind::SessionLost.as_str()],
+        totals.counter(Counter::SessionsLost)
+    );
 }
 
 /// Holds the run for five heartbeat timeouts: the session must still be the first one.
 async fn assert_kept(run: Running, mut answered: mpsc::UnboundedReceiver<Instant>, what: &str) {
-    within("the first session", answered.recv()).await.expect("answered");
+    within("the first session", answered.recv())
+        .await
+        .expect("answered");
     let live = tokio::time::timeout(Duration::from_millis(1500), answered.recv()).await;
-    assert!(live.is_err(), "a session kept alive by {what} was reconnected");
+    assert!(
+        live.is_err(),
+        "a session kept alive by {what} was reconnected"
+    );
     run.stop.cancel();
     let totals = run.finished().await.totals;
     assert_eq!(totals.counter(Counter::SessionsLost), 0, "{what}");

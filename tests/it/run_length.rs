@@ -28,10 +28,15 @@ agents:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_keep_signalling_after_the_stages_end() {
-    let plan = scenario::from_str(SHORT_STAGES, "short-stages.yaml").expect("the test scenario is valid");
+    let plan =
+        scenario::from_str(SHORT_STAGES, "short-stages.yaml").expect("the test scenario is valid");
     let started = Instant::now();
     let result = common::start_run(plan).finished().await;
-    assert!(started.elapsed() >= Duration::from_secs(2), "the run ended after {:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "the run ended after {:?}",
+        started.elapsed()
+    );
     // From the start to 300 ms before the end: about 34 signals.
     let sent = result.totals.counter(Counter::SignalsSent);
     assert!(sent >= 10, "only {sent} signals sent");

@@ -30,7 +30,13 @@ impl Watcher {
         let mut conn = agent(&url(cluster, "s1"), Websocket, "watcher").await;
         let mut online = HashMap::new();
         for id in ids {
-            send(&mut conn, ClientMessage::Lookup { visitor: id.clone() }).await;
+            send(
+                &mut conn,
+                ClientMessage::Lookup {
+                    visitor: id.clone(),
+                },
+            )
+            .await;
             online.insert(id.clone(), false);
         }
         let mut watcher = Watcher { conn, online };
@@ -43,7 +49,12 @@ impl Watcher {
     /// The next presence event: which visitor, and whether it carries our data.
     async fn next(&mut self) -> (String, bool, bool) {
         match recv(&mut self.conn).await {
-            ServerMessage::Presence { visitor, online, data, .. } => {
+            ServerMessage::Presence {
+                visitor,
+                online,
+                data,
+                ..
+            } => {
                 self.online.insert(visitor.clone(), online);
                 (visitor, online, data.contains_key("n"))
             }
@@ -59,15 +70,26 @@ impl Watcher {
 async fn reconnect_after(announced: bool, drop_s2: impl AsyncFnOnce(&Cluster)) {
     let cluster = cluster(settings()).await;
     let plan = plan_for(SCENARIO, &cluster);
-    let ids: Vec<String> = (0..N).map(|index| visitor::persona(&plan, index).id).collect();
+    let ids: Vec<String> = (0..N)
+        .map(|index| visitor::persona(&plan, index).id)
+        .collect();
     let client = http();
     let mut on_s2 = HashSet::new();
     for id in &ids {
-        if client.locate(&cluster.directory_url(), GROUP, id).await.expect("located").server == "s2" {
+        if client
+            .locate(&cluster.directory_url(), GROUP, id)
+            .await
+            .expect("located")
+            .server
+            == "s2"
+        {
             on_s2.insert(id.clone());
         }
     }
-    assert!(!on_s2.is_empty() && on_s2.len() < ids.len(), "the ring spreads visitors: {on_s2:?}");
+    assert!(
+        !on_s2.is_empty() && on_s2.len() < ids.len(),
+        "the ring spreads visitors: {on_s2:?}"
+    );
     let mut watcher = Watcher::new(&cluster, &ids).await;
     let run = start_run(plan);
 
@@ -82,15 +104,24 @@ async fn reconnect_after(announced: bool, drop_s2: impl AsyncFnOnce(&Cluster)) {
     drop_s2(&cluster).await;
     // Each visitor of s2: connect again (online) and resend its presence (online again).
     let mut back: HashMap<String, u32> = HashMap::new();
-    while on_s2.iter().any(|id| back.get(id).copied().unwrap_or(0) < 2) {
+    while on_s2
+        .iter()
+        .any(|id| back.get(id).copied().unwrap_or(0) < 2)
+    {
         let (visitor, online, has_data) = watcher.next().await;
-        assert!(on_s2.contains(&visitor), "{visitor} was not on s2 but changed");
+        assert!(
+            on_s2.contains(&visitor),
+            "{visitor} was not on s2 but changed"
+        );
         if online {
             assert!(has_data, "the presence data survives the move");
             *back.entry(visitor).or_insert(0) += 1;
         }
     }
-    assert!(watcher.online.values().all(|online| *online), "everyone is back online");
+    assert!(
+        watcher.online.values().all(|online| *online),
+        "everyone is back online"
+    );
     // The resent presence was handled before this signal, so each visitor reads its ack first.
     for (i, id) in ids.iter().enumerate() {
         send(&mut watcher.conn, signal(id, &format!("end{i}"))).await;
@@ -104,14 +135,23 @@ async fn reconnect_after(announced: bool, drop_s2: impl AsyncFnOnce(&Cluster)) {
     assert_eq!(totals.counter(Counter::Reconnects), moved);
     assert_eq!(totals.histogram(Metric::Reconnect).len(), moved);
     assert_eq!(totals.histogram(Metric::Connect).len(), N + moved);
-    assert_eq!(totals.histogram(Metric::SignalWait).len(), N, "every visitor finished on its signal");
+    assert_eq!(
+        totals.histogram(Metric::SignalWait).len(),
+        N,
+        "every visitor finished on its signal"
+    );
     assert_eq!(totals.histogram(Metric::PresenceAck).len(), 2 * N);
     assert_eq!(totals.counter(Counter::VisitorsCompleted), N);
     if announced {
         assert!(totals.errors.is_empty(), "errors: {:?}", totals.errors);
     } else {
         let lost = totals.errors.get(ErrorKind::SessionLost.as_str()).copied();
-        assert_eq!((totals.errors.len(), lost), (1, Some(moved)), "errors: {:?}", totals.errors);
+        assert_eq!(
+            (totals.errors.len(), lost),
+            (1, Some(moved)),
+            "errors: {:?}",
+            totals.errors
+        );
     }
 }
 
@@ -155,7 +195,11 @@ fn the_same_seed_gives_the_same_visitors() {
             .collect()
     };
     let first = draw(42);
-    assert_eq!(first, draw(42), "same seed: same behaviors, ids and think times");
+    assert_eq!(
+        first,
+        draw(42),
+        "same seed: same behaviors, ids and think times"
+    );
     assert_ne!(first, draw(43));
     let behaviors: HashSet<usize> = first.iter().map(|(b, _, _)| *b).collect();
     assert_eq!(behaviors.len(), 2, "both behaviors are picked");

@@ -27,7 +27,11 @@ async fn totals(steps: &str) -> Totals {
     assert_eq!(result.drive.started, N, "visitors started");
     let totals = result.totals;
     assert_eq!(totals.counter(Counter::VisitorsStarted), N);
-    assert_eq!(totals.counter(Counter::VisitorsCompleted), N, "every visitor ran its behavior to the end");
+    assert_eq!(
+        totals.counter(Counter::VisitorsCompleted),
+        N,
+        "every visitor ran its behavior to the end"
+    );
     totals
 }
 
@@ -49,7 +53,11 @@ async fn connect_opens_one_session_per_visitor() {
     let connect_max = totals.histogram(Metric::Connect).max();
     for phase in Metric::CONNECT_PHASES {
         assert_eq!(count(&totals, phase), N, "{}", phase.name());
-        assert!(totals.histogram(phase).max() <= connect_max, "{}", phase.name());
+        assert!(
+            totals.histogram(phase).max() <= connect_max,
+            "{}",
+            phase.name()
+        );
     }
     no_errors(&totals);
 }
@@ -71,7 +79,11 @@ async fn presence_and_navigate_are_acknowledged() {
     )
     .await;
     assert_eq!(count(&totals, Metric::PresenceAck), 3 * N);
-    assert_eq!(count(&totals, Metric::Connect), 2 * N, "navigate opens a new session");
+    assert_eq!(
+        count(&totals, Metric::Connect),
+        2 * N,
+        "navigate opens a new session"
+    );
     assert_eq!(totals.counter(Counter::SessionsOpened), 2 * N);
     // connect, 3 presences, and the second connect, each answered.
     assert_eq!(totals.counter(Counter::MessagesSent), 5 * N);
@@ -82,11 +94,23 @@ async fn presence_and_navigate_are_acknowledged() {
 #[tokio::test]
 async fn tabs_open_switch_and_close() {
     let totals = totals("[connect, open_tab, switch_tab, close_tab, presence, disconnect]").await;
-    assert_eq!(count(&totals, Metric::Connect), 2 * N, "open_tab is a second session");
+    assert_eq!(
+        count(&totals, Metric::Connect),
+        2 * N,
+        "open_tab is a second session"
+    );
     assert_eq!(count(&totals, Metric::Focus), N);
     // The first tab's blur (for open_tab) arrives before its `focused` (for switch_tab).
-    assert!(count(&totals, Metric::Blur) >= N, "blur: {}", count(&totals, Metric::Blur));
-    assert_eq!(count(&totals, Metric::PresenceAck), N, "the tab left after close_tab still works");
+    assert!(
+        count(&totals, Metric::Blur) >= N,
+        "blur: {}",
+        count(&totals, Metric::Blur)
+    );
+    assert_eq!(
+        count(&totals, Metric::PresenceAck),
+        N,
+        "the tab left after close_tab still works"
+    );
     no_errors(&totals);
 }
 
@@ -105,7 +129,9 @@ async fn disconnect_leaves_no_session_for_later_steps() {
     // tab), so the plan is built past validation to see what the visitor then does.
     let cluster = cluster(settings()).await;
     let mut plan = plan_for(&scenario("[connect, disconnect]"), &cluster);
-    plan.behaviors[0].steps.push(Step::Presence(Default::default()));
+    plan.behaviors[0]
+        .steps
+        .push(Step::Presence(Default::default()));
     let totals = start_run(plan).finished().await.totals;
     cluster.shutdown().await;
     assert_eq!(count(&totals, Metric::Connect), N);
@@ -115,10 +141,17 @@ async fn disconnect_leaves_no_session_for_later_steps() {
 
 #[tokio::test]
 async fn hold_and_repeat_every_take_their_time() {
-    let totals = totals("[connect, { hold: 200ms }, { repeat: { times: 3, every: 100ms, steps: [presence] } }]").await;
+    let totals = totals(
+        "[connect, { hold: 200ms }, { repeat: { times: 3, every: 100ms, steps: [presence] } }]",
+    )
+    .await;
     assert_eq!(count(&totals, Metric::PresenceAck), 3 * N);
     // 200 ms hold, then three iterations 100 ms apart (the last one waits out its slot).
-    assert!(totals.elapsed >= Duration::from_millis(500), "elapsed {:?}", totals.elapsed);
+    assert!(
+        totals.elapsed >= Duration::from_millis(500),
+        "elapsed {:?}",
+        totals.elapsed
+    );
     no_errors(&totals);
 }
 
@@ -143,12 +176,18 @@ async fn await_signal_times_out_without_a_signal() {
 #[tokio::test]
 async fn await_signal_receives_a_queued_signal() {
     let cluster = cluster(settings()).await;
-    let plan = plan_for(&scenario("[connect, { await_signal: { timeout: 5s } }]"), &cluster);
+    let plan = plan_for(
+        &scenario("[connect, { await_signal: { timeout: 5s } }]"),
+        &cluster,
+    );
     // Signals sent before the visitors exist are queued and delivered on their connect.
     let mut agent = agent(&url(&cluster, "s1"), Websocket, "a").await;
     for index in 0..N {
         let id = visitor::persona(&plan, index).id;
-        assert_eq!(signal_status(&mut agent, &id, &format!("s{index}")).await.0, Status::Queued);
+        assert_eq!(
+            signal_status(&mut agent, &id, &format!("s{index}")).await.0,
+            Status::Queued
+        );
     }
     let result = start_run(plan).finished().await;
     cluster.shutdown().await;

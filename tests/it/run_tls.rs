@@ -13,10 +13,14 @@ use tokio_rustls::TlsAcceptor;
 
 /// A self-signed certificate for 127.0.0.1: its PEM (the CA to trust) and a TLS acceptor.
 fn certificate() -> (String, TlsAcceptor) {
-    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).expect("a certificate");
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).expect("a certificate");
     let der = CertificateDer::from(certified.cert.der().to_vec());
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.key_pair.serialize_der()));
-    let config = rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(vec![der], key).expect("a key");
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![der], key)
+        .expect("a key");
     (certified.cert.pem(), TlsAcceptor::from(Arc::new(config)))
 }
 
@@ -28,8 +32,10 @@ async fn tls_proxy(acceptor: TlsAcceptor, backend: SocketAddr) -> SocketAddr {
         while let Ok((client, _)) = listener.accept().await {
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
-                let (Ok(mut tls), Ok(mut plain)) = (acceptor.accept(client).await, TcpStream::connect(backend).await)
-                else {
+                let (Ok(mut tls), Ok(mut plain)) = (
+                    acceptor.accept(client).await,
+                    TcpStream::connect(backend).await,
+                ) else {
                     return;
                 };
                 let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
@@ -45,7 +51,9 @@ fn address_of(url: &str) -> SocketAddr {
 }
 
 fn yaml(url: &str, ca_file: Option<&std::path::Path>) -> String {
-    let ca = ca_file.map(|path| format!("  ca_file: {}\n", path.display())).unwrap_or_default();
+    let ca = ca_file
+        .map(|path| format!("  ca_file: {}\n", path.display()))
+        .unwrap_or_default();
     format!(
         "name: tls\nseed: 5\ntarget:\n  url: {url}\n{ca}duration: 1100ms\n\
          load: {{ stages: [ {{ to: 5, over: 200ms }}, {{ hold: 800ms }}, {{ to: 0, over: 100ms }} ] }}\n\
@@ -54,7 +62,8 @@ fn yaml(url: &str, ca_file: Option<&std::path::Path>) -> String {
 }
 
 fn ca_file(pem: &str, name: &str) -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("presence-bench-{name}-{}.pem", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("presence-bench-{name}-{}.pem", std::process::id()));
     std::fs::write(&path, pem).unwrap();
     path
 }
@@ -66,7 +75,10 @@ async fn visitors_reach_a_wss_instance_and_an_https_directory() {
     let ca = ca_file(&pem, "ca");
     let instance = tls_proxy(acceptor.clone(), address_of(&url(&cluster, "s1"))).await;
     let directory = tls_proxy(acceptor, address_of(&cluster.directory_url())).await;
-    for target in [format!("wss://{instance}/presence"), format!("https://{directory}")] {
+    for target in [
+        format!("wss://{instance}/presence"),
+        format!("https://{directory}"),
+    ] {
         let plan = scenario::from_str(&yaml(&target, Some(&ca)), "tls.yaml").expect("valid");
         let totals = start_run(plan).finished().await.totals;
         assert!(totals.errors.is_empty(), "{target}: {:?}", totals.errors);
@@ -82,9 +94,18 @@ async fn a_certificate_nobody_vouches_for_is_refused() {
     let cluster = cluster(settings()).await;
     let (_, acceptor) = certificate();
     let instance = tls_proxy(acceptor, address_of(&url(&cluster, "s1"))).await;
-    let plan = scenario::from_str(&yaml(&format!("wss://{instance}/presence"), None), "tls.yaml").expect("valid");
+    let plan = scenario::from_str(
+        &yaml(&format!("wss://{instance}/presence"), None),
+        "tls.yaml",
+    )
+    .expect("valid");
     // Found before the load starts, and named.
-    let Err(err) = start_run(plan).ended().await else { panic!("no session over an unverified certificate") };
-    assert!(err.to_string().starts_with("target down: TLS failure: "), "{err}");
+    let Err(err) = start_run(plan).ended().await else {
+        panic!("no session over an unverified certificate")
+    };
+    assert!(
+        err.to_string().starts_with("target down: TLS failure: "),
+        "{err}"
+    );
     cluster.shutdown().await;
 }

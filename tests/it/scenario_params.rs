@@ -15,15 +15,26 @@ behaviors:
 ";
 
 fn file(test: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("presence-bench-params-{}-{test}.yaml", std::process::id()));
+    let path = std::env::temp_dir().join(format!(
+        "presence-bench-params-{}-{test}.yaml",
+        std::process::id()
+    ));
     std::fs::write(&path, SCENARIO).unwrap();
     path
 }
 
 fn validate(path: &PathBuf, env: &[(&str, &str)], args: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_presence-bench"));
-    command.arg("validate").arg(path).args(args).env_remove("PARAMS_TARGET_URL").env_remove("PARAMS_DURATION");
-    command.envs(env.iter().copied()).output().expect("the binary runs")
+    command
+        .arg("validate")
+        .arg(path)
+        .args(args)
+        .env_remove("PARAMS_TARGET_URL")
+        .env_remove("PARAMS_DURATION");
+    command
+        .envs(env.iter().copied())
+        .output()
+        .expect("the binary runs")
 }
 
 fn stdout(output: &Output) -> String {
@@ -40,14 +51,26 @@ fn variables_come_from_the_environment_with_defaults() {
     let url = [("PARAMS_TARGET_URL", "http://127.0.0.1:7700")];
     let ok = validate(&path, &url, &[]);
     assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
-    assert!(stdout(&ok).contains("10s, directory http://127.0.0.1:7700"), "{}", stdout(&ok));
+    assert!(
+        stdout(&ok).contains("10s, directory http://127.0.0.1:7700"),
+        "{}",
+        stdout(&ok)
+    );
 
     let longer = validate(&path, &[url[0], ("PARAMS_DURATION", "1m")], &[]);
-    assert!(stdout(&longer).contains("1m, directory"), "{}", stdout(&longer));
+    assert!(
+        stdout(&longer).contains("1m, directory"),
+        "{}",
+        stdout(&longer)
+    );
 
     let unset = validate(&path, &[], &[]);
     assert_eq!(unset.status.code(), Some(2));
-    assert!(stderr(&unset).contains(":2:17: ${PARAMS_TARGET_URL} is not set"), "{}", stderr(&unset));
+    assert!(
+        stderr(&unset).contains(":2:17: ${PARAMS_TARGET_URL} is not set"),
+        "{}",
+        stderr(&unset)
+    );
     std::fs::remove_file(&path).unwrap();
 }
 
@@ -58,7 +81,14 @@ fn set_changes_fields_before_validation_and_errors_name_the_field() {
     let set = validate(
         &path,
         &url,
-        &["--set", "duration=2m", "--set", "load.stages[0].to=50", "--set", "target.url=ws://127.0.0.1:1/presence"],
+        &[
+            "--set",
+            "duration=2m",
+            "--set",
+            "load.stages[0].to=50",
+            "--set",
+            "target.url=ws://127.0.0.1:1/presence",
+        ],
     );
     assert_eq!(set.status.code(), Some(0), "{}", stderr(&set));
     assert!(
@@ -70,7 +100,8 @@ fn set_changes_fields_before_validation_and_errors_name_the_field() {
     let bad = validate(&path, &url, &["--set", "duration=2"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(
-        stderr(&bad).contains("(with --set):") && stderr(&bad).contains(": duration: expected a duration"),
+        stderr(&bad).contains("(with --set):")
+            && stderr(&bad).contains(": duration: expected a duration"),
         "{}",
         stderr(&bad)
     );
@@ -78,12 +109,17 @@ fn set_changes_fields_before_validation_and_errors_name_the_field() {
     let nowhere = validate(&path, &url, &["--set", "load.stages[3].to=1"]);
     assert_eq!(nowhere.status.code(), Some(2));
     assert!(
-        stderr(&nowhere).contains("--set load.stages[3].to=...: load.stages[3]: the list has 1 items"),
+        stderr(&nowhere)
+            .contains("--set load.stages[3].to=...: load.stages[3]: the list has 1 items"),
         "{}",
         stderr(&nowhere)
     );
 
     let unreadable = validate(&path, &url, &["--set", "duration"]);
-    assert_eq!(unreadable.status.code(), Some(2), "clap refuses it as a usage error");
+    assert_eq!(
+        unreadable.status.code(),
+        Some(2),
+        "clap refuses it as a usage error"
+    );
     std::fs::remove_file(&path).unwrap();
 }

@@ -64,12 +64,22 @@ async fn churn_against(serve: &Serve) -> RunResult {
         serve.directory
     );
     let plan = plan_at(&yaml, &serve.directory);
-    let result = tokio::time::timeout(RUN_WAIT, run::run(plan, Options::default(), Shutdown::new())).await;
-    result.expect("the run ends in time").expect("the run is judged")
+    let result = tokio::time::timeout(
+        RUN_WAIT,
+        run::run(plan, Options::default(), Shutdown::new()),
+    )
+    .await;
+    result
+        .expect("the run ends in time")
+        .expect("the run is judged")
 }
 
 fn memory(result: &RunResult) -> &presence_bench::report::threshold::ThresholdResult {
-    let found = result.summary.thresholds.iter().find(|threshold| threshold.name == "server_memory");
+    let found = result
+        .summary
+        .thresholds
+        .iter()
+        .find(|threshold| threshold.name == "server_memory");
     found.expect("the server_memory threshold is judged")
 }
 
@@ -79,17 +89,37 @@ async fn the_memory_threshold_fails_a_leaking_server_and_passes_the_reference_on
     let result = churn_against(&leaking).await;
     let leak = memory(&result);
     assert!(!leak.passed && leak.exercised, "{leak:?}");
-    assert_eq!(result.verdict.status, Status::Failed, "{:?}", result.verdict);
+    assert_eq!(
+        result.verdict.status,
+        Status::Failed,
+        "{:?}",
+        result.verdict
+    );
     let resources = result.summary.server_resources.as_ref().expect("scraped");
-    assert!(resources.scrapes >= 5 && resources.processes.contains_key("server"), "{resources:?}");
+    assert!(
+        resources.scrapes >= 5 && resources.processes.contains_key("server"),
+        "{resources:?}"
+    );
     drop(leaking);
 
     let reference = Serve::start(&[]);
     let result = churn_against(&reference).await;
     let normal = memory(&result);
-    assert!(normal.passed, "{normal:?} {:?}", result.summary.server_resources);
-    let cpu = result.summary.thresholds.iter().find(|threshold| threshold.name == "server_cpu").expect("judged");
-    assert!(cpu.passed && cpu.value.is_some_and(|share| share > 0.0), "{cpu:?}");
+    assert!(
+        normal.passed,
+        "{normal:?} {:?}",
+        result.summary.server_resources
+    );
+    let cpu = result
+        .summary
+        .thresholds
+        .iter()
+        .find(|threshold| threshold.name == "server_cpu")
+        .expect("judged");
+    assert!(
+        cpu.passed && cpu.value.is_some_and(|share| share > 0.0),
+        "{cpu:?}"
+    );
     assert!(
         leak.value.unwrap() > 4.0 * normal.value.unwrap().max(1.0),
         "the leak's slope stands out: {:?} against {:?}",

@@ -15,8 +15,13 @@ use tokio::sync::mpsc;
 
 /// A client that sent a request line and one header of `path`, and nothing more.
 async fn half_a_request(base: &str, path: &str) -> TcpStream {
-    let mut stream = TcpStream::connect(base.trim_start_matches("http://")).await.expect("TCP connect");
-    stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n").as_bytes()).await.expect("half a request sent");
+    let mut stream = TcpStream::connect(base.trim_start_matches("http://"))
+        .await
+        .expect("TCP connect");
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n").as_bytes())
+        .await
+        .expect("half a request sent");
     stream
 }
 
@@ -38,15 +43,26 @@ async fn the_cluster_shuts_down_within_its_bounds_with_half_sent_requests_open()
 
 #[tokio::test]
 async fn a_client_slower_than_the_header_timeout_is_closed() {
-    let settings = Settings { instances: 1, header_timeout: Duration::from_millis(200), ..Settings::default() };
+    let settings = Settings {
+        instances: 1,
+        header_timeout: Duration::from_millis(200),
+        ..Settings::default()
+    };
     let cluster = cluster(settings).await;
     for base in [cluster.directory_url(), http_base(&cluster, "s1")] {
         let mut slow = half_a_request(&base, "/healthz").await;
         let mut rest = Vec::new();
-        within("the server to close a slow client", slow.read_to_end(&mut rest)).await.expect("read to the end");
+        within(
+            "the server to close a slow client",
+            slow.read_to_end(&mut rest),
+        )
+        .await
+        .expect("read to the end");
     }
     // The server still answers everyone else.
-    assert!(raw_get(&cluster.directory_url(), "/healthz").await.ends_with("ok"));
+    assert!(raw_get(&cluster.directory_url(), "/healthz")
+        .await
+        .ends_with("ok"));
     within("the cluster to shut down", cluster.shutdown()).await;
 }
 
@@ -67,8 +83,10 @@ impl Binary {
             .spawn()
             .expect("the binary starts");
         let (tx, lines) = mpsc::unbounded_channel();
-        let stdout: Box<dyn std::io::Read + Send> = Box::new(child.stdout.take().expect("stdout is piped"));
-        let stderr: Box<dyn std::io::Read + Send> = Box::new(child.stderr.take().expect("stderr is piped"));
+        let stdout: Box<dyn std::io::Read + Send> =
+            Box::new(child.stdout.take().expect("stdout is piped"));
+        let stderr: Box<dyn std::io::Read + Send> =
+            Box::new(child.stderr.take().expect("stderr is piped"));
         for output in [stdout, stderr] {
             let tx = tx.clone();
             std::thread::spawn(move || {
@@ -79,7 +97,11 @@ impl Binary {
                 }
             });
         }
-        Binary { pid: child.id().to_string(), child: Some(child), lines }
+        Binary {
+            pid: child.id().to_string(),
+            child: Some(child),
+            lines,
+        }
     }
 
     /// The first line starting with `prefix` (stdout or stderr), without the prefix.
@@ -96,7 +118,10 @@ impl Binary {
     }
 
     fn signal(&self, name: &str) {
-        let status = Command::new("kill").args([name, &self.pid]).status().expect("kill runs");
+        let status = Command::new("kill")
+            .args([name, &self.pid])
+            .status()
+            .expect("kill runs");
         assert!(status.success());
     }
 
@@ -104,7 +129,10 @@ impl Binary {
     async fn exit_within(mut self, limit: Duration) -> Option<i32> {
         let mut child = self.child.take().expect("waited for once");
         match tokio::time::timeout(limit, tokio::task::spawn_blocking(move || child.wait())).await {
-            Ok(status) => status.expect("the waiter does not panic").expect("wait").code(),
+            Ok(status) => status
+                .expect("the waiter does not panic")
+                .expect("wait")
+                .code(),
             Err(_) => {
                 self.signal("-KILL");
                 panic!("the binary was still running {limit:?} after it was told to stop");
@@ -125,17 +153,36 @@ impl Drop for Binary {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_stops_within_its_grace_with_a_half_sent_request_open() {
-    let mut serve =
-        Binary::start(&["serve", "--instances", "1", "--drain-window", "100ms", "--shutdown-grace", "300ms"]);
+    let mut serve = Binary::start(&[
+        "serve",
+        "--instances",
+        "1",
+        "--drain-window",
+        "100ms",
+        "--shutdown-grace",
+        "300ms",
+    ]);
     let directory = serve.line("directory ").await;
     let _stuck = half_a_request(&directory, "/locate").await;
     serve.signal("-TERM");
-    assert_eq!(serve.exit_within(WAIT).await, Some(0), "a bounded shutdown is a clean one");
+    assert_eq!(
+        serve.exit_within(WAIT).await,
+        Some(0),
+        "a bounded shutdown is a clean one"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_signal_stops_serve_at_once() {
-    let mut serve = Binary::start(&["serve", "--instances", "1", "--drain-window", "100ms", "--shutdown-grace", "1h"]);
+    let mut serve = Binary::start(&[
+        "serve",
+        "--instances",
+        "1",
+        "--drain-window",
+        "100ms",
+        "--shutdown-grace",
+        "1h",
+    ]);
     let directory = serve.line("directory ").await;
     let _stuck = half_a_request(&directory, "/locate").await;
     serve.signal("-TERM");
@@ -143,7 +190,11 @@ async fn a_second_signal_stops_serve_at_once() {
     // A repeat within the window would be the same request again (`shutdown::REPEAT_WINDOW`).
     tokio::time::sleep(REPEAT_WINDOW).await;
     serve.signal("-TERM");
-    assert_eq!(serve.exit_within(WAIT).await, Some(3), "a forced stop is not a clean one");
+    assert_eq!(
+        serve.exit_within(WAIT).await,
+        Some(3),
+        "a forced stop is not a clean one"
+    );
 }
 
 /// A signal repeated right after the first (GNU `timeout` without `--foreground`, a terminal
@@ -152,7 +203,15 @@ async fn a_second_signal_stops_serve_at_once() {
 /// a grace of an hour), so a repeat taken for "force" would end the process at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signal_repeated_at_once_is_one_stop() {
-    let mut serve = Binary::start(&["serve", "--instances", "1", "--drain-window", "100ms", "--shutdown-grace", "1h"]);
+    let mut serve = Binary::start(&[
+        "serve",
+        "--instances",
+        "1",
+        "--drain-window",
+        "100ms",
+        "--shutdown-grace",
+        "1h",
+    ]);
     let directory = serve.line("directory ").await;
     let _stuck = half_a_request(&directory, "/locate").await;
     serve.signal("-TERM");
@@ -161,9 +220,16 @@ async fn a_signal_repeated_at_once_is_one_stop() {
     // Nothing to await for "nothing happened": the window itself is what is tested.
     tokio::time::sleep(REPEAT_WINDOW * 2).await;
     let child = serve.child.as_mut().expect("not waited for yet");
-    assert!(child.try_wait().expect("try_wait").is_none(), "the repeat forced a stop");
+    assert!(
+        child.try_wait().expect("try_wait").is_none(),
+        "the repeat forced a stop"
+    );
     serve.signal("-TERM");
-    assert_eq!(serve.exit_within(WAIT).await, Some(3), "a signal after the window forces");
+    assert_eq!(
+        serve.exit_within(WAIT).await,
+        Some(3),
+        "a signal after the window forces"
+    );
 }
 
 const SCENARIO: &str = "name: long\nseed: 1\ntarget: { group: '42' }\nduration: 10m\n\
@@ -177,8 +243,11 @@ async fn a_second_signal_stops_a_run_waiting_for_its_metrics_endpoint_and_the_re
     let scenario = dir.join("long.yaml");
     std::fs::write(&scenario, SCENARIO).expect("scenario written");
     let out = dir.join("out");
-    let (target, out_arg, scenario_arg) =
-        (cluster.directory_url(), out.display().to_string(), scenario.display().to_string());
+    let (target, out_arg, scenario_arg) = (
+        cluster.directory_url(),
+        out.display().to_string(),
+        scenario.display().to_string(),
+    );
     let mut run = Binary::start(&[
         "run",
         "--quiet",
@@ -201,9 +270,15 @@ async fn a_second_signal_stops_a_run_waiting_for_its_metrics_endpoint_and_the_re
     let forced = Instant::now();
     run.signal("-INT");
     assert_eq!(run.exit_within(WAIT).await, Some(3));
-    assert!(forced.elapsed() < Duration::from_secs(3), "stopped at once, not at the end of the grace");
+    assert!(
+        forced.elapsed() < Duration::from_secs(3),
+        "stopped at once, not at the end of the grace"
+    );
     let summary = std::fs::read_to_string(out.join("summary.json")).expect("summary.json written");
-    assert!(serde_json::from_str::<serde_json::Value>(&summary).is_ok(), "{summary}");
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&summary).is_ok(),
+        "{summary}"
+    );
     cluster.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -212,15 +287,31 @@ async fn a_second_signal_stops_a_run_waiting_for_its_metrics_endpoint_and_the_re
 async fn serve_outlives_a_reader_that_closed_its_stdout() {
     // A script that reads nothing (or only the directory line) closes the pipe: the lines
     // `serve` prints then hit a closed pipe, which must not end the server.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_presence-bench"))
-        .args(["serve", "--instances", "1", "--directory-port", &port.to_string(), "--drain-window", "100ms"])
+        .args([
+            "serve",
+            "--instances",
+            "1",
+            "--directory-port",
+            &port.to_string(),
+            "--drain-window",
+            "100ms",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("serve starts");
     drop(child.stdout.take());
-    let serve = Binary { pid: child.id().to_string(), child: Some(child), lines: mpsc::unbounded_channel().1 };
+    let serve = Binary {
+        pid: child.id().to_string(),
+        child: Some(child),
+        lines: mpsc::unbounded_channel().1,
+    };
     let healthz = format!("http://127.0.0.1:{port}/healthz");
     // Nothing to await but the port answering: serve can tell no one it is up.
     within("serve to answer", async {
@@ -230,5 +321,9 @@ async fn serve_outlives_a_reader_that_closed_its_stdout() {
     })
     .await;
     serve.signal("-INT");
-    assert_eq!(serve.exit_within(WAIT).await, Some(0), "still running, and stopped cleanly");
+    assert_eq!(
+        serve.exit_within(WAIT).await,
+        Some(0),
+        "still running, and stopped cleanly"
+    );
 }

@@ -17,8 +17,14 @@ async fn info_and_welcome_follow_sockjs() {
     let info = raw_get(&base, "/presence/info").await;
     let (head, body) = info.split_once("\r\n\r\n").expect("headers and body");
     let head = head.to_ascii_lowercase();
-    assert!(head.starts_with("http/1.0 200") || head.starts_with("http/1.1 200"), "{head}");
-    assert!(head.contains("content-type: application/json; charset=utf-8"), "{head}");
+    assert!(
+        head.starts_with("http/1.0 200") || head.starts_with("http/1.1 200"),
+        "{head}"
+    );
+    assert!(
+        head.contains("content-type: application/json; charset=utf-8"),
+        "{head}"
+    );
     assert!(head.contains("cache-control: no-store"), "{head}");
     assert!(head.contains("access-control-allow-origin: *"), "{head}");
     let info: serde_json::Value = serde_json::from_str(body).expect("JSON info");
@@ -27,8 +33,14 @@ async fn info_and_welcome_follow_sockjs() {
     assert_eq!(info["cookie_needed"], false);
     assert!(info["entropy"].is_u64());
     for path in ["/presence", "/presence/"] {
-        let (status, body) = http().request(Method::GET, &format!("{base}{path}")).await.expect("welcome");
-        assert_eq!((status, &body[..]), (StatusCode::OK, &b"Welcome to SockJS!\n"[..]));
+        let (status, body) = http()
+            .request(Method::GET, &format!("{base}{path}"))
+            .await
+            .expect("welcome");
+        assert_eq!(
+            (status, &body[..]),
+            (StatusCode::OK, &b"Welcome to SockJS!\n"[..])
+        );
     }
 }
 
@@ -40,24 +52,44 @@ async fn both_transports_carry_the_same_messages() {
         let name = format!("v-{transport:?}");
         let mut tab = visitor(&url, transport, &name, "t1").await;
         let mut watcher = agent(&url, transport, "a1").await;
-        send(&mut watcher, ClientMessage::Lookup { visitor: name.clone() }).await;
-        let ServerMessage::Presence { online: true, focus_tab, .. } = recv(&mut watcher).await else {
+        send(
+            &mut watcher,
+            ClientMessage::Lookup {
+                visitor: name.clone(),
+            },
+        )
+        .await;
+        let ServerMessage::Presence {
+            online: true,
+            focus_tab,
+            ..
+        } = recv(&mut watcher).await
+        else {
             panic!("expected an online presence")
         };
         assert_eq!(focus_tab.as_deref(), Some("t1"));
         send(&mut tab, presence(1, serde_json::json!({"k": "v"}))).await;
         assert_eq!(recv(&mut tab).await, ServerMessage::PresenceAck { seq: 1 });
-        let ServerMessage::Presence { data, .. } = recv(&mut watcher).await else { panic!("expected presence") };
+        let ServerMessage::Presence { data, .. } = recv(&mut watcher).await else {
+            panic!("expected presence")
+        };
         assert_eq!(data.get("k"), Some(&serde_json::json!("v")));
     }
 }
 
 #[tokio::test]
 async fn idle_sockjs_sessions_get_heartbeats() {
-    let cluster = cluster(Settings { heartbeat: Duration::from_millis(50), ..settings() }).await;
+    let cluster = cluster(Settings {
+        heartbeat: Duration::from_millis(50),
+        ..settings()
+    })
+    .await;
     let mut conn = open(&url(&cluster, "s1"), Sockjs).await;
     let incoming = within("a heartbeat", conn.recv()).await.expect("a frame");
-    assert_eq!(incoming, presence_bench::protocol::client::Incoming::Heartbeat);
+    assert_eq!(
+        incoming,
+        presence_bench::protocol::client::Incoming::Heartbeat
+    );
 }
 
 /// A heartbeat is due a whole interval after the last frame sent, not after the session
@@ -66,7 +98,11 @@ async fn idle_sockjs_sessions_get_heartbeats() {
 async fn a_heartbeat_comes_a_whole_interval_after_the_last_frame() {
     use presence_bench::protocol::client::Incoming;
     let heartbeat = Duration::from_millis(400);
-    let cluster = cluster(Settings { heartbeat, ..settings() }).await;
+    let cluster = cluster(Settings {
+        heartbeat,
+        ..settings()
+    })
+    .await;
     let mut conn = open(&url(&cluster, "s1"), Sockjs).await;
     // Pacing, not synchronisation: a frame goes out three quarters into the first interval
     // (an `extend` before `connect` is answered with an error).
@@ -78,27 +114,53 @@ async fn a_heartbeat_comes_a_whole_interval_after_the_last_frame() {
     assert_eq!(incoming, Incoming::Heartbeat);
     // Had the timer stayed where the session opened, the heartbeat would follow the answer
     // by a quarter of the interval.
-    assert!(answered.elapsed() >= heartbeat / 2, "a heartbeat {:?} after the last frame", answered.elapsed());
+    assert!(
+        answered.elapsed() >= heartbeat / 2,
+        "a heartbeat {:?} after the last frame",
+        answered.elapsed()
+    );
 }
 
 #[tokio::test]
 async fn invalid_session_paths_are_404_and_reuse_gets_2010() {
     let cluster = cluster(settings()).await;
     let base = http_base(&cluster, "s1");
-    for path in ["/presence/1234/abc/websocket", "/presence/1/a.b/websocket", "/presence/x/abc/websocket"] {
-        let (status, _) = http().request(Method::GET, &format!("{base}{path}")).await.expect("an answer");
+    for path in [
+        "/presence/1234/abc/websocket",
+        "/presence/1/a.b/websocket",
+        "/presence/x/abc/websocket",
+    ] {
+        let (status, _) = http()
+            .request(Method::GET, &format!("{base}{path}"))
+            .await
+            .expect("an answer");
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
     }
     let session_url = format!("{}/007/same-id/websocket", url(&cluster, "s1"));
-    let (mut first, _) = tokio_tungstenite::connect_async(&session_url).await.expect("first upgrade");
-    let (mut second, _) = tokio_tungstenite::connect_async(&session_url).await.expect("second upgrade");
-    let text =
-        |frame: Option<Result<Message, _>>| frame.expect("a frame").expect("no error").into_text().expect("text");
+    let (mut first, _) = tokio_tungstenite::connect_async(&session_url)
+        .await
+        .expect("first upgrade");
+    let (mut second, _) = tokio_tungstenite::connect_async(&session_url)
+        .await
+        .expect("second upgrade");
+    let text = |frame: Option<Result<Message, _>>| {
+        frame
+            .expect("a frame")
+            .expect("no error")
+            .into_text()
+            .expect("text")
+    };
     assert_eq!(text(first.next().await).as_str(), "o");
     assert_eq!(text(second.next().await).as_str(), "o");
-    assert_eq!(text(second.next().await).as_str(), r#"c[2010,"Another connection still open"]"#);
+    assert_eq!(
+        text(second.next().await).as_str(),
+        r#"c[2010,"Another connection still open"]"#
+    );
     // The first one is unharmed.
-    first.send(Message::text(r#"["{\"type\":\"extend\"}"]"#)).await.expect("sent");
+    first
+        .send(Message::text(r#"["{\"type\":\"extend\"}"]"#))
+        .await
+        .expect("sent");
     let reply = text(within("a reply", first.next()).await);
     assert!(reply.contains("not_connected"), "{reply}");
 }
@@ -123,12 +185,18 @@ async fn non_json_frames_close_with_1002() {
 
 #[tokio::test]
 async fn oversized_frames_close_with_1009() {
-    let cluster = cluster(Settings { max_frame_bytes: 1024, ..settings() }).await;
+    let cluster = cluster(Settings {
+        max_frame_bytes: 1024,
+        ..settings()
+    })
+    .await;
     let url = url(&cluster, "s1");
     let mut healthy = visitor(&url, Websocket, "healthy", "t").await;
     for transport in [Sockjs, Websocket] {
         let mut bad = open(&url, transport).await;
-        bad.send_text(format!("\"{}\"", "x".repeat(1100))).await.expect("sent");
+        bad.send_text(format!("\"{}\"", "x".repeat(1100)))
+            .await
+            .expect("sent");
         assert_eq!(closed(&mut bad).await, (1009, "Message too big".into()));
         round_trip(&mut healthy, 1).await;
     }
@@ -154,19 +222,33 @@ async fn bad_messages_get_errors_and_the_session_stays() {
         assert_eq!(error_code(recv(&mut conn).await), "not_connected");
         send(&mut conn, signal("v", "1")).await;
         assert_eq!(error_code(recv(&mut conn).await), "not_connected");
-        conn.send_text(r#"["{\"type\":\"teleport\"}"]"#.into()).await.expect("sent");
+        conn.send_text(r#"["{\"type\":\"teleport\"}"]"#.into())
+            .await
+            .expect("sent");
         assert_eq!(error_code(recv(&mut conn).await), "unknown_type");
         if transport == Websocket {
-            conn.send_text(r#"{"type":"teleport"}"#.into()).await.expect("sent");
+            conn.send_text(r#"{"type":"teleport"}"#.into())
+                .await
+                .expect("sent");
             assert_eq!(error_code(recv(&mut conn).await), "unknown_type");
         }
-        send(&mut conn, ClientMessage::AgentConnect { group: "not digits".into(), agent: "a".into() }).await;
+        send(
+            &mut conn,
+            ClientMessage::AgentConnect {
+                group: "not digits".into(),
+                agent: "a".into(),
+            },
+        )
+        .await;
         assert_eq!(error_code(recv(&mut conn).await), "bad_request");
         send(&mut conn, connect("", "t")).await;
         assert_eq!(error_code(recv(&mut conn).await), "bad_request");
         // Still usable.
         send(&mut conn, connect("v-after-errors", "t")).await;
-        assert!(matches!(recv(&mut conn).await, ServerMessage::Connected { .. }));
+        assert!(matches!(
+            recv(&mut conn).await,
+            ServerMessage::Connected { .. }
+        ));
         let mistyped = r#"{"type":"presence","seq":"x"}"#;
         conn.send_text(match transport {
             Websocket => mistyped.to_owned(),
@@ -188,13 +270,28 @@ async fn bad_data_is_refused_and_nothing_is_stored() {
     let mut watcher = agent(&url, Websocket, "a").await;
     send(&mut tab, presence(1, serde_json::json!({"good": 1}))).await;
     assert_eq!(recv(&mut tab).await, ServerMessage::PresenceAck { seq: 1 });
-    for bad in
-        [serde_json::json!({"nested": {"a": 1}}), serde_json::json!({"list": [1]}), serde_json::json!({"b": true})]
-    {
+    for bad in [
+        serde_json::json!({"nested": {"a": 1}}),
+        serde_json::json!({"list": [1]}),
+        serde_json::json!({"b": true}),
+    ] {
         send(&mut tab, presence(2, bad)).await;
-        assert!(matches!(recv(&mut tab).await, ServerMessage::Error { code, .. } if code == "bad_data"));
+        assert!(
+            matches!(recv(&mut tab).await, ServerMessage::Error { code, .. } if code == "bad_data")
+        );
     }
-    send(&mut watcher, ClientMessage::Lookup { visitor: "v".into() }).await;
-    let ServerMessage::Presence { data, .. } = recv(&mut watcher).await else { panic!("expected presence") };
-    assert_eq!(serde_json::Value::Object(data), serde_json::json!({"good": 1}));
+    send(
+        &mut watcher,
+        ClientMessage::Lookup {
+            visitor: "v".into(),
+        },
+    )
+    .await;
+    let ServerMessage::Presence { data, .. } = recv(&mut watcher).await else {
+        panic!("expected presence")
+    };
+    assert_eq!(
+        serde_json::Value::Object(data),
+        serde_json::json!({"good": 1})
+    );
 }

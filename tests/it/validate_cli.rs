@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn bench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_presence-bench")).args(args).output().expect("the binary runs")
+    Command::new(env!("CARGO_BIN_EXE_presence-bench"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -34,14 +37,25 @@ fn validate_and_run_report_every_mistake_alike() {
     let validate = bench(&["validate", file]);
     assert_eq!(validate.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&validate.stderr).into_owned();
-    assert!(stderr.contains(&format!("{file}:3:")) && stderr.contains("target.embedded.heartbeat"), "{stderr}");
-    assert!(stderr.contains(&format!("{file}:7:40: behaviors[0].steps[2].hold: expected a duration")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{file}:3:")) && stderr.contains("target.embedded.heartbeat"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{file}:7:40: behaviors[0].steps[2].hold: expected a duration"
+        )),
+        "{stderr}"
+    );
     // The run refuses the very same file with the very same errors, before starting anything.
     let run = bench(&["run", file, "--quiet"]);
     assert_eq!(run.status.code(), Some(2));
     let run_stderr = String::from_utf8_lossy(&run.stderr).into_owned();
     for line in stderr.lines().filter(|line| line.starts_with(file)) {
-        assert!(run_stderr.contains(line), "run does not say {line:?}: {run_stderr}");
+        assert!(
+            run_stderr.contains(line),
+            "run does not say {line:?}: {run_stderr}"
+        );
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -65,8 +79,16 @@ fn compare_refuses_different_scenarios_unless_asked() {
     let refused = bench(&["compare", base, other]);
     assert_eq!(refused.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(stderr.contains("different scenarios (baseline \"a\", current \"b\")"), "{stderr}");
-    assert_eq!(bench(&["compare", base, other, "--allow-different-scenarios"]).status.code(), Some(0));
+    assert!(
+        stderr.contains("different scenarios (baseline \"a\", current \"b\")"),
+        "{stderr}"
+    );
+    assert_eq!(
+        bench(&["compare", base, other, "--allow-different-scenarios"])
+            .status
+            .code(),
+        Some(0)
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -81,10 +103,22 @@ fn run_refuses_a_baseline_of_another_scenario_before_the_load() {
          load: { stages: [ { to: 2, over: 0s } ] }\nbehaviors: [ { name: b, steps: [connect] } ]\n",
     );
     let started = std::time::Instant::now();
-    let refused = bench(&["run", scenario.to_str().unwrap(), "--quiet", "--baseline", base.to_str().unwrap()]);
+    let refused = bench(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--quiet",
+        "--baseline",
+        base.to_str().unwrap(),
+    ]);
     assert_eq!(refused.status.code(), Some(2));
-    assert!(started.elapsed().as_secs() < 10, "refused before the 20 s run");
+    assert!(
+        started.elapsed().as_secs() < 10,
+        "refused before the 20 s run"
+    );
     let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(stderr.contains("different scenarios (baseline \"another scenario\", current \"gate\")"), "{stderr}");
+    assert!(
+        stderr.contains("different scenarios (baseline \"another scenario\", current \"gate\")"),
+        "{stderr}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

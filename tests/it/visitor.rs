@@ -10,7 +10,14 @@ use presence_bench::server::Settings;
 
 fn presence_of(message: ServerMessage) -> (bool, Option<String>, Option<Page>, serde_json::Value) {
     match message {
-        ServerMessage::Presence { online, focus_tab, page, data, at_ms, .. } => {
+        ServerMessage::Presence {
+            online,
+            focus_tab,
+            page,
+            data,
+            at_ms,
+            ..
+        } => {
             assert!(at_ms > 1_600_000_000_000, "at_ms is since the UNIX epoch");
             (online, focus_tab, page, serde_json::Value::Object(data))
         }
@@ -22,21 +29,46 @@ fn presence_of(message: ServerMessage) -> (bool, Option<String>, Option<Page>, s
 async fn presence_replaces_then_merges_and_watchers_follow() {
     let cluster = cluster(settings()).await;
     let mut watcher = agent(&url(&cluster, "s2"), Websocket, "a").await;
-    send(&mut watcher, ClientMessage::Lookup { visitor: "v".into() }).await;
+    send(
+        &mut watcher,
+        ClientMessage::Lookup {
+            visitor: "v".into(),
+        },
+    )
+    .await;
     assert!(!presence_of(recv(&mut watcher).await).0);
 
     let mut tab = visitor(&url(&cluster, "s1"), Sockjs, "v", "t1").await;
-    assert_eq!(presence_of(recv(&mut watcher).await).1.as_deref(), Some("t1"));
-    let page = Page { url: Some("https://x/1".into()), title: Some("One".into()), ..Page::default() };
+    assert_eq!(
+        presence_of(recv(&mut watcher).await).1.as_deref(),
+        Some("t1")
+    );
+    let page = Page {
+        url: Some("https://x/1".into()),
+        title: Some("One".into()),
+        ..Page::default()
+    };
     let first = serde_json::json!({"a": 1, "b": "x"}).as_object().cloned();
-    send(&mut tab, ClientMessage::Presence { seq: 7, data: first, page: Some(page.clone()) }).await;
+    send(
+        &mut tab,
+        ClientMessage::Presence {
+            seq: 7,
+            data: first,
+            page: Some(page.clone()),
+        },
+    )
+    .await;
     assert_eq!(recv(&mut tab).await, ServerMessage::PresenceAck { seq: 7 });
     let (online, _, seen_page, data) = presence_of(recv(&mut watcher).await);
     assert!(online);
     assert_eq!(seen_page, Some(page.clone()));
     assert_eq!(data, serde_json::json!({"a": 1, "b": "x"}));
 
-    send(&mut tab, presence(8, serde_json::json!({"b": "y", "c": 2.5}))).await;
+    send(
+        &mut tab,
+        presence(8, serde_json::json!({"b": "y", "c": 2.5})),
+    )
+    .await;
     assert_eq!(recv(&mut tab).await, ServerMessage::PresenceAck { seq: 8 });
     let (_, _, seen_page, data) = presence_of(recv(&mut watcher).await);
     assert_eq!(seen_page, Some(page), "a presence without page keeps it");
@@ -53,20 +85,41 @@ async fn presence_replaces_then_merges_and_watchers_follow() {
     assert_eq!((seen_page, data), (None, serde_json::json!({"z": 0})));
 
     // After unwatch, changes are no longer reported: the next message is the new lookup.
-    send(&mut watcher, ClientMessage::Unwatch { visitor: "v".into() }).await;
+    send(
+        &mut watcher,
+        ClientMessage::Unwatch {
+            visitor: "v".into(),
+        },
+    )
+    .await;
     round_trip(&mut tab, 2).await;
-    send(&mut watcher, ClientMessage::Lookup { visitor: "other".into() }).await;
-    assert!(matches!(recv(&mut watcher).await, ServerMessage::Presence { visitor, .. } if visitor == "other"));
+    send(
+        &mut watcher,
+        ClientMessage::Lookup {
+            visitor: "other".into(),
+        },
+    )
+    .await;
+    assert!(
+        matches!(recv(&mut watcher).await, ServerMessage::Presence { visitor, .. } if visitor == "other")
+    );
 }
 
 #[tokio::test]
 async fn ack_delay_holds_acks_without_blocking_the_session() {
-    let cluster = cluster(Settings { ack_delay: Duration::from_millis(150), ..settings() }).await;
+    let cluster = cluster(Settings {
+        ack_delay: Duration::from_millis(150),
+        ..settings()
+    })
+    .await;
     let mut tab = visitor(&url(&cluster, "s1"), Sockjs, "v", "t").await;
     let started = Instant::now();
     send(&mut tab, presence(1, serde_json::json!({}))).await;
     send(&mut tab, ClientMessage::Focus).await;
-    assert_eq!(recv(&mut tab).await, ServerMessage::Focused { tab: "t".into() });
+    assert_eq!(
+        recv(&mut tab).await,
+        ServerMessage::Focused { tab: "t".into() }
+    );
     assert_eq!(recv(&mut tab).await, ServerMessage::PresenceAck { seq: 1 });
     assert!(started.elapsed() >= Duration::from_millis(150));
 }
@@ -76,7 +129,10 @@ async fn a_second_tab_blurs_exactly_the_first() {
     let cluster = cluster(settings()).await;
     let mut first = visitor(&url(&cluster, "s1"), Sockjs, "v", "A").await;
     let mut second = visitor(&url(&cluster, "s2"), Websocket, "v", "B").await;
-    assert_eq!(recv(&mut first).await, ServerMessage::Blur { tab: "A".into() });
+    assert_eq!(
+        recv(&mut first).await,
+        ServerMessage::Blur { tab: "A".into() }
+    );
     round_trip(&mut second, 1).await;
     round_trip(&mut first, 1).await;
 }
@@ -87,13 +143,25 @@ async fn focus_moves_and_blurs_the_other_tab() {
     let url = url(&cluster, "s1");
     let mut first = visitor(&url, Sockjs, "v", "A").await;
     let mut second = visitor(&url, Sockjs, "v", "B").await;
-    assert_eq!(recv(&mut first).await, ServerMessage::Blur { tab: "A".into() });
+    assert_eq!(
+        recv(&mut first).await,
+        ServerMessage::Blur { tab: "A".into() }
+    );
     send(&mut first, ClientMessage::Focus).await;
-    assert_eq!(recv(&mut first).await, ServerMessage::Focused { tab: "A".into() });
-    assert_eq!(recv(&mut second).await, ServerMessage::Blur { tab: "B".into() });
+    assert_eq!(
+        recv(&mut first).await,
+        ServerMessage::Focused { tab: "A".into() }
+    );
+    assert_eq!(
+        recv(&mut second).await,
+        ServerMessage::Blur { tab: "B".into() }
+    );
     // Focusing the focused tab blurs nobody.
     send(&mut first, ClientMessage::Focus).await;
-    assert_eq!(recv(&mut first).await, ServerMessage::Focused { tab: "A".into() });
+    assert_eq!(
+        recv(&mut first).await,
+        ServerMessage::Focused { tab: "A".into() }
+    );
     round_trip(&mut second, 1).await;
 }
 
@@ -104,14 +172,35 @@ async fn focus_passes_to_the_newest_other_tab_when_the_focused_one_closes() {
     let mut first = visitor(&url, Sockjs, "v", "A").await;
     let mut second = visitor(&url, Sockjs, "v", "B").await;
     let third = visitor(&url, Sockjs, "v", "C").await;
-    assert_eq!(recv(&mut first).await, ServerMessage::Blur { tab: "A".into() });
-    assert_eq!(recv(&mut second).await, ServerMessage::Blur { tab: "B".into() });
+    assert_eq!(
+        recv(&mut first).await,
+        ServerMessage::Blur { tab: "A".into() }
+    );
+    assert_eq!(
+        recv(&mut second).await,
+        ServerMessage::Blur { tab: "B".into() }
+    );
     let mut watcher = agent(&url, Sockjs, "a").await;
-    send(&mut watcher, ClientMessage::Lookup { visitor: "v".into() }).await;
-    assert_eq!(presence_of(recv(&mut watcher).await).1.as_deref(), Some("C"));
+    send(
+        &mut watcher,
+        ClientMessage::Lookup {
+            visitor: "v".into(),
+        },
+    )
+    .await;
+    assert_eq!(
+        presence_of(recv(&mut watcher).await).1.as_deref(),
+        Some("C")
+    );
     third.close().await;
-    assert_eq!(recv(&mut second).await, ServerMessage::Focused { tab: "B".into() });
-    assert_eq!(presence_of(recv(&mut watcher).await).1.as_deref(), Some("B"));
+    assert_eq!(
+        recv(&mut second).await,
+        ServerMessage::Focused { tab: "B".into() }
+    );
+    assert_eq!(
+        presence_of(recv(&mut watcher).await).1.as_deref(),
+        Some("B")
+    );
     round_trip(&mut first, 1).await;
 }
 
@@ -123,16 +212,35 @@ async fn the_same_tab_again_replaces_the_old_session() {
     assert_eq!(closed(&mut old).await, (4004, "replaced".into()));
     round_trip(&mut new, 1).await;
     let mut watcher = agent(&url(&cluster, "s1"), Sockjs, "a").await;
-    send(&mut watcher, ClientMessage::Lookup { visitor: "v".into() }).await;
+    send(
+        &mut watcher,
+        ClientMessage::Lookup {
+            visitor: "v".into(),
+        },
+    )
+    .await;
     let (online, focus_tab, ..) = presence_of(recv(&mut watcher).await);
     assert_eq!((online, focus_tab.as_deref()), (true, Some("A")));
 }
 
-async fn unique(url: &str, tab: &str) -> (presence_bench::protocol::client::Connection, String, u64) {
+async fn unique(
+    url: &str,
+    tab: &str,
+) -> (presence_bench::protocol::client::Connection, String, u64) {
     let mut conn = open(url, Sockjs).await;
-    send(&mut conn, ClientMessage::ConnectUnique { group: GROUP.into(), tab: tab.into() }).await;
+    send(
+        &mut conn,
+        ClientMessage::ConnectUnique {
+            group: GROUP.into(),
+            tab: tab.into(),
+        },
+    )
+    .await;
     match recv(&mut conn).await {
-        ServerMessage::Unique { visitor, expires_in_ms } => (conn, visitor, expires_in_ms),
+        ServerMessage::Unique {
+            visitor,
+            expires_in_ms,
+        } => (conn, visitor, expires_in_ms),
         other => panic!("expected unique, got {other:?}"),
     }
 }
@@ -146,7 +254,10 @@ async fn unique_ids_are_six_digits_and_distinct() {
     for i in 0..50 {
         let (conn, id, expires_in_ms) = unique(&urls[i % 2], "t").await;
         assert_eq!(expires_in_ms, 300_000);
-        assert!(id.len() == 6 && id.bytes().all(|b| b.is_ascii_digit()), "{id:?}");
+        assert!(
+            id.len() == 6 && id.bytes().all(|b| b.is_ascii_digit()),
+            "{id:?}"
+        );
         assert!(ids.insert(id.clone()), "{id} handed out twice");
         held.push(conn);
     }
@@ -160,8 +271,12 @@ async fn unique_ids_are_six_digits_and_distinct() {
 #[tokio::test]
 async fn unique_connections_expire_unless_extended() {
     let timeout = Duration::from_millis(200);
-    let cluster =
-        cluster(Settings { unique_timeout: timeout, heartbeat: Duration::from_millis(50), ..settings() }).await;
+    let cluster = cluster(Settings {
+        unique_timeout: timeout,
+        heartbeat: Duration::from_millis(50),
+        ..settings()
+    })
+    .await;
     let url = url(&cluster, "s1");
     let started = Instant::now();
     let (mut extended, _, expires_in_ms) = unique(&url, "t").await;
@@ -181,13 +296,21 @@ async fn unique_connections_expire_unless_extended() {
             }
         }
     }
-    assert_eq!(closed(&mut lapsing).await, (4001, "unique connection expired".into()));
+    assert_eq!(
+        closed(&mut lapsing).await,
+        (4001, "unique connection expired".into())
+    );
     assert!(started.elapsed() >= timeout);
     // The extended one outlived it, and expires once extends stop.
-    recv_until(&mut extended, |message| *message == ServerMessage::Expired {}).await;
+    recv_until(&mut extended, |message| {
+        *message == ServerMessage::Expired {}
+    })
+    .await;
     assert_eq!(closed(&mut extended).await.0, 4001);
 
     let mut plain = visitor(&url, Websocket, "plain", "t").await;
     send(&mut plain, ClientMessage::Extend).await;
-    assert!(matches!(recv(&mut plain).await, ServerMessage::Error { code, .. } if code == "not_unique"));
+    assert!(
+        matches!(recv(&mut plain).await, ServerMessage::Error { code, .. } if code == "not_unique")
+    );
 }

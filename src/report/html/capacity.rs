@@ -20,7 +20,11 @@ const SLO_SCALE: f64 = 4.0;
 pub fn section(capacity: &CapacitySummary) -> String {
     let mut out = String::from("<h2>Capacity</h2>");
     let _ = write!(out, "<p><b>{}</b></p>", escape(&capacity.answer_line()));
-    for line in capacity.server_cost.render(&capacity.unit, capacity.plan_for).lines() {
+    for line in capacity
+        .server_cost
+        .render(&capacity.unit, capacity.plan_for)
+        .lines()
+    {
         let _ = write!(out, "<p>{}</p>", escape(line));
     }
     let mut levels: Vec<&LevelRow> = capacity.levels.iter().collect();
@@ -37,15 +41,26 @@ pub fn section(capacity: &CapacitySummary) -> String {
 /// Each level's errors and check violations; a line of text when there were none at all
 /// (a chart of zeros says less, on an axis of fractions).
 fn errors(capacity: &CapacitySummary, levels: &[&LevelRow], markers: &[(f64, String)]) -> String {
-    if levels.iter().all(|level| level.errors == 0 && level.check_violations == 0) {
+    if levels
+        .iter()
+        .all(|level| level.errors == 0 && level.check_violations == 0)
+    {
         return "<p class=\"none\">no errors and no check violations in any level's judged window</p>".to_owned();
     }
-    let per_level = |count: fn(&LevelRow) -> u64| levels.iter().map(|l| (l.load, count(l) as f64)).collect();
+    let per_level =
+        |count: fn(&LevelRow) -> u64| levels.iter().map(|l| (l.load, count(l) as f64)).collect();
     let series = vec![
         Series::new("errors", COLORS[3], per_level(|l| l.errors)),
-        Series::new("check violations", COLORS[4], per_level(|l| l.check_violations)),
+        Series::new(
+            "check violations",
+            COLORS[4],
+            per_level(|l| l.check_violations),
+        ),
     ];
-    let title = format!("errors and check violations in each level's judged window, by {}", capacity.unit);
+    let title = format!(
+        "errors and check violations in each level's judged window, by {}",
+        capacity.unit
+    );
     render(&on_load(&title, counted, series, markers))
 }
 
@@ -78,29 +93,56 @@ fn judged_metrics(capacity: &CapacitySummary) -> Vec<String> {
 fn markers(answer: &Answer) -> Vec<(f64, String)> {
     let at = |load: f64, what: &str| (load, format!("{what} {}", shown(load, "")));
     match answer {
-        Answer::Capacity { load, first_broken: Some(broken), .. } => {
+        Answer::Capacity {
+            load,
+            first_broken: Some(broken),
+            ..
+        } => {
             vec![at(*load, "capacity"), at(broken.load, "first broken")]
         }
-        Answer::Capacity { load, first_broken: None, .. } => vec![at(*load, "capacity at least")],
+        Answer::Capacity {
+            load,
+            first_broken: None,
+            ..
+        } => vec![at(*load, "capacity at least")],
         Answer::Below { first_broken } => vec![at(first_broken.load, "first broken")],
-        Answer::AtLeast { load, limited_at, .. } => {
-            load.map(|load| at(load, "at least")).into_iter().chain([at(*limited_at, "harness-limited")]).collect()
-        }
+        Answer::AtLeast {
+            load, limited_at, ..
+        } => load
+            .map(|load| at(load, "at least"))
+            .into_iter()
+            .chain([at(*limited_at, "harness-limited")])
+            .collect(),
         Answer::NoVerdict { .. } => Vec::new(),
     }
 }
 
 /// `metric`'s p50 and p99 in each level's window, with its SLOs as horizontal lines.
-fn latencies(capacity: &CapacitySummary, levels: &[&LevelRow], metric: &str, markers: &[(f64, String)]) -> String {
+fn latencies(
+    capacity: &CapacitySummary,
+    levels: &[&LevelRow],
+    metric: &str,
+    markers: &[(f64, String)],
+) -> String {
     let quantile = |pick: fn(&Quantiles) -> u64| -> Vec<(f64, f64)> {
-        levels.iter().filter_map(|level| Some((level.load, pick(level.metrics.get(metric)?) as f64))).collect()
+        levels
+            .iter()
+            .filter_map(|level| Some((level.load, pick(level.metrics.get(metric)?) as f64)))
+            .collect()
     };
-    let series =
-        vec![Series::new("p50", svg::P50, quantile(|q| q.p50)), Series::new("p99", svg::P99, quantile(|q| q.p99))];
+    let series = vec![
+        Series::new("p50", svg::P50, quantile(|q| q.p50)),
+        Series::new("p99", svg::P99, quantile(|q| q.p99)),
+    ];
     let slos = capacity.slos.iter().filter(|slo| slo.metric == metric);
-    let rules: Vec<(f64, String)> = slos.map(|slo| (slo.bound_us, format!("SLO {}", slo.expression))).collect();
+    let rules: Vec<(f64, String)> = slos
+        .map(|slo| (slo.bound_us, format!("SLO {}", slo.expression)))
+        .collect();
     let highest = rules.iter().map(|(bound, _)| *bound).fold(0.0, f64::max);
-    let title = format!("{metric} p50 and p99 in each level's judged window, by {}", capacity.unit);
+    let title = format!(
+        "{metric} p50 and p99 in each level's judged window, by {}",
+        capacity.unit
+    );
     render(&Chart {
         rules,
         y_cap: (highest > 0.0).then_some(highest * SLO_SCALE),
@@ -129,17 +171,53 @@ mod tests {
 
     #[test]
     fn each_answer_is_marked_in_its_own_words() {
-        let broken = |load| Broken { load, reason: "p99".into() };
-        let marked = |answer| markers(&answer).into_iter().map(|(x, label)| format!("{x} {label}")).collect::<Vec<_>>();
-        let found = Answer::Capacity { load: 23.5, first_broken: Some(broken(24.0)), narrowed: true };
+        let broken = |load| Broken {
+            load,
+            reason: "p99".into(),
+        };
+        let marked = |answer| {
+            markers(&answer)
+                .into_iter()
+                .map(|(x, label)| format!("{x} {label}"))
+                .collect::<Vec<_>>()
+        };
+        let found = Answer::Capacity {
+            load: 23.5,
+            first_broken: Some(broken(24.0)),
+            narrowed: true,
+        };
         assert_eq!(marked(found), ["23.5 capacity 23.5", "24 first broken 24"]);
-        let top = Answer::Capacity { load: 1600.0, first_broken: None, narrowed: false };
+        let top = Answer::Capacity {
+            load: 1600.0,
+            first_broken: None,
+            narrowed: false,
+        };
         assert_eq!(marked(top), ["1600 capacity at least 1600"]);
-        assert_eq!(marked(Answer::Below { first_broken: broken(50.0) }), ["50 first broken 50"]);
-        let limited = Answer::AtLeast { load: Some(200.0), limited_at: 400.0, reason: "lag".into() };
-        assert_eq!(marked(limited), ["200 at least 200", "400 harness-limited 400"]);
-        let from_the_first = Answer::AtLeast { load: None, limited_at: 50.0, reason: "lag".into() };
+        assert_eq!(
+            marked(Answer::Below {
+                first_broken: broken(50.0)
+            }),
+            ["50 first broken 50"]
+        );
+        let limited = Answer::AtLeast {
+            load: Some(200.0),
+            limited_at: 400.0,
+            reason: "lag".into(),
+        };
+        assert_eq!(
+            marked(limited),
+            ["200 at least 200", "400 harness-limited 400"]
+        );
+        let from_the_first = Answer::AtLeast {
+            load: None,
+            limited_at: 50.0,
+            reason: "lag".into(),
+        };
         assert_eq!(marked(from_the_first), ["50 harness-limited 50"]);
-        assert!(marked(Answer::NoVerdict { reason: "stopped".into(), target_down: false }).is_empty());
+        assert!(marked(Answer::NoVerdict {
+            reason: "stopped".into(),
+            target_down: false
+        })
+        .is_empty());
     }
 }

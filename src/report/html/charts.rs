@@ -22,7 +22,11 @@ const TRANSPORT_METRICS: [&str; 2] = ["connect", "presence_ack"];
 
 /// Drill events as vertical lines, `kill @12.0s`.
 pub fn markers(data: &ReportData) -> Vec<(f64, String)> {
-    data.summary.drills.iter().map(|e| (e.at_s, format!("{} @{:.1}s", e.kind, e.at_s))).collect()
+    data.summary
+        .drills
+        .iter()
+        .map(|e| (e.at_s, format!("{} @{:.1}s", e.kind, e.at_s)))
+        .collect()
 }
 
 pub(super) fn count(y: f64) -> String {
@@ -37,13 +41,23 @@ pub(super) fn latency(y: f64) -> String {
     micros(y as u64)
 }
 
-fn series<T>(name: &str, color: &'static str, rows: &[T], point: impl Fn(&T) -> (f64, f64)) -> Series {
+fn series<T>(
+    name: &str,
+    color: &'static str,
+    rows: &[T],
+    point: impl Fn(&T) -> (f64, f64),
+) -> Series {
     Series::new(name, color, rows.iter().map(point).collect())
 }
 
 /// A chart over the run's seconds, with the drill events marked and the run's length as its
 /// x axis, so every time chart lines up with the others.
-fn over_time<'a>(data: &ReportData, title: &'a str, y_label: fn(f64) -> String, series: Vec<Series>) -> Chart<'a> {
+fn over_time<'a>(
+    data: &ReportData,
+    title: &'a str,
+    y_label: fn(f64) -> String,
+    series: Vec<Series>,
+) -> Chart<'a> {
     Chart {
         markers: markers(data),
         x_end: data.summary.duration_seconds,
@@ -54,17 +68,26 @@ fn over_time<'a>(data: &ReportData, title: &'a str, y_label: fn(f64) -> String, 
 /// The intervals long enough for a rate: the last one of a run may last a few milliseconds,
 /// and ten messages in it would read as a thousand a second.
 fn full_intervals(data: &ReportData) -> Vec<&TimelineRow> {
-    data.timeline.iter().filter(|r| r.length_s >= MIN_RATE_INTERVAL_S).collect()
+    data.timeline
+        .iter()
+        .filter(|r| r.length_s >= MIN_RATE_INTERVAL_S)
+        .collect()
 }
 
 /// Visitors alive, and messages per second sent and received.
 pub fn load(data: &ReportData) -> String {
     let rows = &data.timeline;
     let full = &full_intervals(data);
-    let visitors = vec![series("visitors", COLORS[0], rows, |r| (r.t_s + r.length_s, r.visitors as f64))];
+    let visitors = vec![series("visitors", COLORS[0], rows, |r| {
+        (r.t_s + r.length_s, r.visitors as f64)
+    })];
     let messages = vec![
-        series("sent", COLORS[0], full, |r| (r.t_s + r.length_s, r.messages_sent_per_s)),
-        series("received", COLORS[1], full, |r| (r.t_s + r.length_s, r.messages_received_per_s)),
+        series("sent", COLORS[0], full, |r| {
+            (r.t_s + r.length_s, r.messages_sent_per_s)
+        }),
+        series("received", COLORS[1], full, |r| {
+            (r.t_s + r.length_s, r.messages_received_per_s)
+        }),
     ];
     render(&over_time(data, "visitors alive", count, visitors))
         + &render(&over_time(data, "messages per second", count, messages))
@@ -100,11 +123,23 @@ pub fn per_interval(data: &ReportData, metric: &MetricSeries) -> String {
 /// sends went out, docs/reports.md).
 fn distribution_chart(data: &ReportData, metric: &MetricSeries) -> String {
     let total = &metric.total;
-    let mut series = vec![Series::new("latency from intent", svg::P50, distribution(total))];
+    let mut series = vec![Series::new(
+        "latency from intent",
+        svg::P50,
+        distribution(total),
+    )];
     if let Some(service) = data.service.get(&metric.name) {
-        series.push(Series::new("service time", svg::SERVICE, distribution(service)));
+        series.push(Series::new(
+            "service time",
+            svg::SERVICE,
+            distribution(service),
+        ));
     }
-    let title = format!("{} distribution over the run ({} samples)", metric.name, total.len());
+    let title = format!(
+        "{} distribution over the run ({} samples)",
+        metric.name,
+        total.len()
+    );
     render(&Chart::new(&title, XAxis::Percentile, latency, series))
 }
 
@@ -118,14 +153,21 @@ fn distribution(total: &Histogram<u64>) -> Vec<(f64, f64)> {
             (x, total.value_at_quantile(1.0 - 10f64.powf(-x)) as f64)
         })
         .collect();
-    curve.push((percentile_x(1.0 - 1.0 / total.len().max(1) as f64).max(deepest), total.max() as f64));
+    curve.push((
+        percentile_x(1.0 - 1.0 / total.len().max(1) as f64).max(deepest),
+        total.max() as f64,
+    ));
     curve
 }
 
 /// For each metric of `metrics` that some part (behavior or transport) recorded, its
 /// whole-run distribution with one line per part that has samples of it. A part's colour is
 /// its position among all the parts, so it keeps its colour on charts it is missing from.
-fn by_part<'a>(parts: &[NamedHistograms], what: &str, metrics: impl Iterator<Item = &'a str>) -> String {
+fn by_part<'a>(
+    parts: &[NamedHistograms],
+    what: &str,
+    metrics: impl Iterator<Item = &'a str>,
+) -> String {
     let mut out = String::new();
     for metric in metrics {
         let series: Vec<Series> = parts
@@ -133,7 +175,11 @@ fn by_part<'a>(parts: &[NamedHistograms], what: &str, metrics: impl Iterator<Ite
             .enumerate()
             .filter_map(|(index, part)| {
                 let histogram = part.histograms.get(metric)?;
-                Some(Series::new(part.name.clone(), keyed_color(index), distribution(histogram)))
+                Some(Series::new(
+                    part.name.clone(),
+                    keyed_color(index),
+                    distribution(histogram),
+                ))
             })
             .collect();
         // Metrics only agents record belong to no behavior.
@@ -141,7 +187,12 @@ fn by_part<'a>(parts: &[NamedHistograms], what: &str, metrics: impl Iterator<Ite
             continue;
         }
         let title = format!("{metric} distribution by {what}");
-        out.push_str(&render(&Chart::new(&title, XAxis::Percentile, latency, series)));
+        out.push_str(&render(&Chart::new(
+            &title,
+            XAxis::Percentile,
+            latency,
+            series,
+        )));
     }
     out
 }
@@ -161,10 +212,19 @@ pub fn storms(data: &ReportData) -> String {
     let rows = &full_intervals(data);
     let per_s = |n: u64, r: &TimelineRow| n as f64 / r.length_s.max(1e-9);
     let series = vec![
-        series("sessions lost/s", COLORS[3], rows, |r| (r.t_s + r.length_s, per_s(r.sessions_lost, r))),
-        series("reconnects/s", COLORS[0], rows, |r| (r.t_s + r.length_s, per_s(r.reconnects, r))),
+        series("sessions lost/s", COLORS[3], rows, |r| {
+            (r.t_s + r.length_s, per_s(r.sessions_lost, r))
+        }),
+        series("reconnects/s", COLORS[0], rows, |r| {
+            (r.t_s + r.length_s, per_s(r.reconnects, r))
+        }),
     ];
-    render(&over_time(data, "sessions lost and reconnect attempts per second", count, series))
+    render(&over_time(
+        data,
+        "sessions lost and reconnect attempts per second",
+        count,
+        series,
+    ))
 }
 
 /// Errors per second, by kind: the most frequent kinds over the run.
@@ -178,7 +238,10 @@ pub fn errors(data: &ReportData) -> String {
         .zip(COLORS)
         .map(|((kind, _), color)| {
             series(kind, color, rows, |r| {
-                (r.t_s + r.length_s, r.errors.get(*kind).copied().unwrap_or(0) as f64 / r.length_s.max(1e-9))
+                (
+                    r.t_s + r.length_s,
+                    r.errors.get(*kind).copied().unwrap_or(0) as f64 / r.length_s.max(1e-9),
+                )
             })
         })
         .collect();
@@ -189,11 +252,22 @@ pub fn errors(data: &ReportData) -> String {
 pub fn health(data: &ReportData) -> String {
     let rows = &data.health;
     let lag = vec![
-        series("lag p99", svg::P99, rows, |r| (r.t_s + r.length_s, r.lag_p99_us as f64)),
-        series("lag max", svg::MAX, rows, |r| (r.t_s + r.length_s, r.lag_max_us as f64)).dashed(),
+        series("lag p99", svg::P99, rows, |r| {
+            (r.t_s + r.length_s, r.lag_p99_us as f64)
+        }),
+        series("lag max", svg::MAX, rows, |r| {
+            (r.t_s + r.length_s, r.lag_max_us as f64)
+        })
+        .dashed(),
     ];
     let percent = |name: &str, color, share: fn(&HealthRow) -> Option<f64>| {
-        Series::new(name, color, rows.iter().filter_map(|r| Some((r.t_s + r.length_s, share(r)? * 100.0))).collect())
+        Series::new(
+            name,
+            color,
+            rows.iter()
+                .filter_map(|r| Some((r.t_s + r.length_s, share(r)? * 100.0)))
+                .collect(),
+        )
     };
     let cpu = [
         percent("harness", COLORS[0], |r| r.cpu_busy),
@@ -222,8 +296,14 @@ mod tests {
     }
 
     fn part(name: &str, metrics: &[&str]) -> NamedHistograms {
-        let histograms = metrics.iter().map(|m| ((*m).to_owned(), histogram(&[100, 200, 300]))).collect();
-        NamedHistograms { name: name.into(), histograms }
+        let histograms = metrics
+            .iter()
+            .map(|m| ((*m).to_owned(), histogram(&[100, 200, 300])))
+            .collect();
+        NamedHistograms {
+            name: name.into(),
+            histograms,
+        }
     }
 
     /// The colour of each legend entry, in order: `(name, colour)`.
@@ -252,7 +332,10 @@ mod tests {
         let charts: Vec<&str> = html.split("</figure>").filter(|c| !c.is_empty()).collect();
         let (connect, ack) = (legend(charts[0]), legend(charts[1]));
         assert_eq!(connect.len(), 3);
-        assert_eq!(ack.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["browser", "mobile"]);
+        assert_eq!(
+            ack.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+            ["browser", "mobile"]
+        );
         for (name, color) in &ack {
             let same = connect.iter().find(|(n, _)| n == name).unwrap();
             assert_eq!(&same.1, color, "{name} changed colour between charts");
@@ -264,9 +347,13 @@ mod tests {
     #[test]
     fn the_distribution_shows_the_service_time_beside_the_latency() {
         let mut data = ReportData::of(super::super::data::tests::summary());
-        let metric =
-            MetricSeries { name: "presence_ack".into(), intervals: Vec::new(), total: histogram(&[900, 1000]) };
-        data.service.insert("presence_ack".into(), histogram(&[100, 200]));
+        let metric = MetricSeries {
+            name: "presence_ack".into(),
+            intervals: Vec::new(),
+            total: histogram(&[900, 1000]),
+        };
+        data.service
+            .insert("presence_ack".into(), histogram(&[100, 200]));
         let chart = distribution_chart(&data, &metric);
         let names: Vec<String> = legend(&chart).into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["latency from intent", "service time"], "{chart}");

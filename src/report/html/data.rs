@@ -22,14 +22,24 @@ use crate::report::Summary;
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The report itself could not be written.
     #[error("{path}: cannot be written: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Summary(String),
     #[error("{path}:{line}: {detail}")]
-    Line { path: PathBuf, line: usize, detail: String },
+    Line {
+        path: PathBuf,
+        line: usize,
+        detail: String,
+    },
 }
 
 /// One interval of one metric, microseconds.
@@ -83,7 +93,9 @@ impl ReportData {
     pub fn read(dir: &Path) -> Result<ReportData, ReportError> {
         let path = dir.join("summary.json");
         let summary = Summary::read(&path).map_err(ReportError::Summary)?;
-        let decode = |field: &str, histograms: &BTreeMap<String, String>| decode_all(&path, field, histograms);
+        let decode = |field: &str, histograms: &BTreeMap<String, String>| {
+            decode_all(&path, field, histograms)
+        };
         let service = decode("service_histograms", &summary.service_histograms)?;
         let behaviors = summary
             .behaviors
@@ -101,7 +113,10 @@ impl ReportData {
             .map(|(name, split)| {
                 Ok(NamedHistograms {
                     name: name.clone(),
-                    histograms: decode(&format!("transports.{name}.histograms"), &split.histograms)?,
+                    histograms: decode(
+                        &format!("transports.{name}.histograms"),
+                        &split.histograms,
+                    )?,
                 })
             })
             .collect::<Result<_, ReportError>>()?;
@@ -140,8 +155,12 @@ fn decode_all(
     encoded
         .iter()
         .map(|(metric, text)| {
-            let histogram = encoded::decode(text)
-                .map_err(|err| ReportError::Summary(format!("{}: field `{field}.{metric}`: {err}", path.display())))?;
+            let histogram = encoded::decode(text).map_err(|err| {
+                ReportError::Summary(format!(
+                    "{}: field `{field}.{metric}`: {err}",
+                    path.display()
+                ))
+            })?;
             Ok((metric.clone(), histogram))
         })
         .collect()
@@ -158,7 +177,10 @@ pub struct LoggedInterval {
 
 /// Every interval of the interval log at `path`, in order. Errors name the line at fault.
 pub fn read_intervals(path: &Path) -> Result<Vec<LoggedInterval>, ReportError> {
-    let bytes = std::fs::read(path).map_err(|source| ReportError::Io { path: path.to_owned(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| ReportError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
     let mut deserializer = Deserializer::new();
     // The iterator does not say where an entry was: count the interval lines alongside.
     let interval_lines = line_numbers_of_intervals(&bytes);
@@ -174,7 +196,10 @@ pub fn read_intervals(path: &Path) -> Result<Vec<LoggedInterval>, ReportError> {
             Ok(_) => continue,
             Err(err) => return Err(at(format!("not an interval log entry: {err:?}"))),
         };
-        let tag = interval.tag().map_or("untagged", |tag| tag.as_str()).to_owned();
+        let tag = interval
+            .tag()
+            .map_or("untagged", |tag| tag.as_str())
+            .to_owned();
         let encoded = base64::engine::general_purpose::STANDARD
             .decode(interval.encoded_histogram())
             .map_err(|err| at(format!("histogram of {tag}: {err}")))?;
@@ -195,12 +220,25 @@ pub fn read_intervals(path: &Path) -> Result<Vec<LoggedInterval>, ReportError> {
 fn read_hlog(path: &Path) -> Result<Vec<MetricSeries>, ReportError> {
     let mut order: Vec<String> = Vec::new();
     let mut by_name: BTreeMap<String, MetricSeries> = BTreeMap::new();
-    for LoggedInterval { tag, start, length, histogram } in read_intervals(path)? {
+    for LoggedInterval {
+        tag,
+        start,
+        length,
+        histogram,
+    } in read_intervals(path)?
+    {
         let series = by_name.entry(tag.clone()).or_insert_with(|| {
             order.push(tag.clone());
-            MetricSeries { name: tag, intervals: Vec::new(), total: new_histogram() }
+            MetricSeries {
+                name: tag,
+                intervals: Vec::new(),
+                total: new_histogram(),
+            }
         });
-        series.total.add(&histogram).expect("auto-resizing histograms take any value");
+        series
+            .total
+            .add(&histogram)
+            .expect("auto-resizing histograms take any value");
         series.intervals.push(IntervalPoint {
             t_s: start.as_secs_f64(),
             length_s: length.as_secs_f64(),
@@ -211,7 +249,10 @@ fn read_hlog(path: &Path) -> Result<Vec<MetricSeries>, ReportError> {
             max: histogram.max(),
         });
     }
-    Ok(order.into_iter().filter_map(|name| by_name.remove(&name)).collect())
+    Ok(order
+        .into_iter()
+        .filter_map(|name| by_name.remove(&name))
+        .collect())
 }
 
 /// 1-based line numbers of the lines that hold intervals (not comments or headers), in order.
@@ -219,7 +260,10 @@ fn line_numbers_of_intervals(bytes: &[u8]) -> Vec<usize> {
     bytes
         .split(|b| *b == b'\n')
         .enumerate()
-        .filter(|(_, line)| line.first().is_some_and(|b| b.is_ascii_digit() || *b == b'T'))
+        .filter(|(_, line)| {
+            line.first()
+                .is_some_and(|b| b.is_ascii_digit() || *b == b'T')
+        })
         .map(|(i, _)| i + 1)
         .collect()
 }
@@ -229,7 +273,12 @@ pub fn read_rows<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, ReportError
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(ReportError::Io { path: path.to_owned(), source }),
+        Err(source) => {
+            return Err(ReportError::Io {
+                path: path.to_owned(),
+                source,
+            })
+        }
     };
     text.lines()
         .enumerate()
@@ -261,13 +310,20 @@ pub mod tests {
 
     #[test]
     fn a_bad_timeline_line_is_named() {
-        let dir = std::env::temp_dir().join(format!("presence-bench-html-data-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("presence-bench-html-data-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("timeline.jsonl");
-        std::fs::write(&path, "{\"t_s\": 0, \"length_s\": 1, \"lag_p99_us\": 1, \"lag_max_us\": 2}\n{oops\n").unwrap();
+        std::fs::write(
+            &path,
+            "{\"t_s\": 0, \"length_s\": 1, \"lag_p99_us\": 1, \"lag_max_us\": 2}\n{oops\n",
+        )
+        .unwrap();
         let err = read_rows::<HealthRow>(&path).unwrap_err().to_string();
         assert!(err.contains("timeline.jsonl:2:"), "{err}");
-        assert!(read_rows::<HealthRow>(&dir.join("absent.jsonl")).unwrap().is_empty());
+        assert!(read_rows::<HealthRow>(&dir.join("absent.jsonl"))
+            .unwrap()
+            .is_empty());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

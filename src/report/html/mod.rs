@@ -18,7 +18,10 @@ pub use data::{ReportData, ReportError};
 /// Reads `dir` and writes its report to `file`.
 pub fn write(dir: &Path, file: &Path) -> Result<(), ReportError> {
     let html = page::render(&ReportData::read(dir)?);
-    std::fs::write(file, html).map_err(|source| ReportError::Write { path: file.to_owned(), source })
+    std::fs::write(file, html).map_err(|source| ReportError::Write {
+        path: file.to_owned(),
+        source,
+    })
 }
 
 /// Text made safe for HTML content and attribute values: every string from a run (scenario

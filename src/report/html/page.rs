@@ -62,7 +62,10 @@ pub fn render(data: &ReportData) -> String {
         out.push_str("<h2>Drills</h2>");
         out.push_str(&tables::drill_events(data));
         out.push_str(&timeline_or_note(data, charts::storms));
-        out.push_str(&folded("What each event's window held: causes and signals", &tables::drill_windows(data)));
+        out.push_str(&folded(
+            "What each event's window held: causes and signals",
+            &tables::drill_windows(data),
+        ));
     }
     out.push_str(&latency(data));
     out.push_str("<h2>Errors</h2>");
@@ -70,7 +73,10 @@ pub fn render(data: &ReportData) -> String {
     if s.transports.len() > 1 {
         out.push_str("<h2>By transport</h2>");
         out.push_str(&tables::transports(data));
-        out.push_str(&folded("connect and presence_ack distributions by transport", &charts::transports(data)));
+        out.push_str(&folded(
+            "connect and presence_ack distributions by transport",
+            &charts::transports(data),
+        ));
     }
     if !s.shards.is_empty() {
         out.push_str("<h2>By shard</h2>");
@@ -80,7 +86,10 @@ pub fn render(data: &ReportData) -> String {
         out.push_str("<h2>By behavior</h2>");
         let body = tables::behaviors(data) + &charts::behaviors(data, s.metrics.keys());
         let behaviors = plural(s.behaviors.len(), "behavior");
-        out.push_str(&folded(&format!("{behaviors}: latencies, service times and distributions"), &body));
+        out.push_str(&folded(
+            &format!("{behaviors}: latencies, service times and distributions"),
+            &body,
+        ));
     }
     out.push_str("<h2>Harness health</h2>");
     out.push_str(&harness(data));
@@ -102,7 +111,10 @@ fn plural(n: usize, noun: &str) -> String {
 
 /// A section a reader opens when they want it.
 fn folded(summary: &str, body: &str) -> String {
-    format!("<details><summary>{}</summary>{body}</details>", escape(summary))
+    format!(
+        "<details><summary>{}</summary>{body}</details>",
+        escape(summary)
+    )
 }
 
 /// A timeline chart, or why there is none (a directory written before timeline.jsonl).
@@ -125,19 +137,27 @@ fn verdict(data: &ReportData) -> String {
         status if status.is_failure() => "failed",
         _ => "other",
     };
-    let mut out =
-        format!("<div class=\"verdict {class}\">{} (exit code {})</div>", escape(&outcome.line()), outcome.exit_code);
+    let mut out = format!(
+        "<div class=\"verdict {class}\">{} (exit code {})</div>",
+        escape(&outcome.line()),
+        outcome.exit_code
+    );
     let failed = failures(&data.summary);
     if !failed.is_empty() {
         out.push_str("<ul class=\"failures\">");
         for failure in &failed {
             let first = match failure {
-                Failure::Errors { kind, .. } => {
-                    tables::first_error_at(data, kind).map(|t| format!(", the first at {t:.1}s")).unwrap_or_default()
-                }
+                Failure::Errors { kind, .. } => tables::first_error_at(data, kind)
+                    .map(|t| format!(", the first at {t:.1}s"))
+                    .unwrap_or_default(),
                 _ => String::new(),
             };
-            let _ = write!(out, "<li class=\"bad\">{}{}</li>", escape(&failure.to_string()), escape(&first));
+            let _ = write!(
+                out,
+                "<li class=\"bad\">{}{}</li>",
+                escape(&failure.to_string()),
+                escape(&first)
+            );
         }
         out.push_str("</ul>");
     }
@@ -172,7 +192,11 @@ fn latency(data: &ReportData) -> String {
         out.push_str(&charts::metric(data, metric));
     }
     out.push_str(&tables::latency(data));
-    let rest: Vec<&MetricSeries> = data.metrics.iter().filter(|m| !key.iter().any(|k| k.name == m.name)).collect();
+    let rest: Vec<&MetricSeries> = data
+        .metrics
+        .iter()
+        .filter(|m| !key.iter().any(|k| k.name == m.name))
+        .collect();
     if !rest.is_empty() {
         let mut body = String::new();
         for metric in &rest {
@@ -180,7 +204,14 @@ fn latency(data: &ReportData) -> String {
             body.push_str(&charts::metric(data, metric));
         }
         let names: Vec<&str> = rest.iter().map(|m| m.name.as_str()).collect();
-        out.push_str(&folded(&format!("{}: {}", plural(rest.len(), "more metric"), names.join(", ")), &body));
+        out.push_str(&folded(
+            &format!(
+                "{}: {}",
+                plural(rest.len(), "more metric"),
+                names.join(", ")
+            ),
+            &body,
+        ));
     }
     out
 }
@@ -192,9 +223,15 @@ pub fn key_metrics(data: &ReportData) -> Vec<&MetricSeries> {
     let s = &data.summary;
     // `presence_ack{behavior:b}` and `presence_ack.service` bound presence_ack.
     let metric_of = |name: &str| name.split(['{', '.']).next().unwrap_or(name).to_owned();
-    let failed = s.thresholds.iter().filter(|t| !t.passed).map(|t| metric_of(&t.name));
+    let failed = s
+        .thresholds
+        .iter()
+        .filter(|t| !t.passed)
+        .map(|t| metric_of(&t.name));
     let any = s.thresholds.iter().map(|t| metric_of(&t.name));
-    let defaults = ["connect", "presence_ack"].into_iter().chain((!s.drills.is_empty()).then_some("reconnect"));
+    let defaults = ["connect", "presence_ack"]
+        .into_iter()
+        .chain((!s.drills.is_empty()).then_some("reconnect"));
     let mut key: Vec<&MetricSeries> = Vec::new();
     for name in failed.chain(any).chain(defaults.map(str::to_owned)) {
         if key.len() == KEY_METRICS {

@@ -24,8 +24,10 @@ pub const COLORS: [&str; 5] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#946
 /// (summary.json lists every behavior of the scenario, by name): the same behavior has the
 /// same colour on every chart and beside its name in the tables, whichever charts it has
 /// samples on. Tableau's ten; an eleventh behavior starts over.
-const KEYED: [&str; 10] =
-    ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+const KEYED: [&str; 10] = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+    "#bcbd22", "#17becf",
+];
 
 /// The colour of the `index`th behavior (or transport) of a run.
 pub fn keyed_color(index: usize) -> &'static str {
@@ -49,11 +51,19 @@ pub struct Series {
 
 impl Series {
     pub fn new(name: impl Into<String>, color: &'static str, points: Vec<(f64, f64)>) -> Series {
-        Series { name: name.into(), points, color, dashed: false }
+        Series {
+            name: name.into(),
+            points,
+            color,
+            dashed: false,
+        }
     }
 
     pub fn dashed(self) -> Series {
-        Series { dashed: true, ..self }
+        Series {
+            dashed: true,
+            ..self
+        }
     }
 }
 
@@ -92,7 +102,12 @@ pub struct Chart<'a> {
 
 impl<'a> Chart<'a> {
     /// A chart with no markers, no cap and every point joined.
-    pub fn new(title: &'a str, x: XAxis, y_label: fn(f64) -> String, series: Vec<Series>) -> Chart<'a> {
+    pub fn new(
+        title: &'a str,
+        x: XAxis,
+        y_label: fn(f64) -> String,
+        series: Vec<Series>,
+    ) -> Chart<'a> {
         Chart {
             title,
             x,
@@ -111,7 +126,10 @@ impl<'a> Chart<'a> {
 /// point with no neighbour to join (a metric sampled in one second) is drawn as a dot.
 pub fn render(chart: &Chart) -> String {
     let points = chart.series.iter().flat_map(|s| s.points.iter());
-    let (mut x_max, mut y_max) = (chart.x_end, chart.rules.iter().map(|(y, _)| *y).fold(0.0, f64::max));
+    let (mut x_max, mut y_max) = (
+        chart.x_end,
+        chart.rules.iter().map(|(y, _)| *y).fold(0.0, f64::max),
+    );
     for (x, y) in points {
         x_max = x_max.max(*x);
         y_max = y_max.max(*y);
@@ -122,10 +140,18 @@ pub fn render(chart: &Chart) -> String {
         return out;
     }
     let x_max = if x_max > 0.0 { x_max } else { 1.0 };
-    let y_top = nice_ceiling(chart.y_cap.filter(|cap| *cap > 0.0).map_or(y_max, |cap| cap.min(y_max)));
+    let y_top = nice_ceiling(
+        chart
+            .y_cap
+            .filter(|cap| *cap > 0.0)
+            .map_or(y_max, |cap| cap.min(y_max)),
+    );
     let sx = |x: f64| LEFT + x / x_max * (WIDTH - LEFT - RIGHT);
     let sy = |y: f64| TOP + (1.0 - y.min(y_top) / y_top) * (HEIGHT - TOP - BOTTOM);
-    let _ = write!(out, "<svg viewBox=\"0 0 {WIDTH} {HEIGHT}\" width=\"{WIDTH}\" height=\"{HEIGHT}\" role=\"img\">");
+    let _ = write!(
+        out,
+        "<svg viewBox=\"0 0 {WIDTH} {HEIGHT}\" width=\"{WIDTH}\" height=\"{HEIGHT}\" role=\"img\">"
+    );
     for i in 0..=4 {
         let y = y_top * f64::from(i) / 4.0;
         let (right, at, label) = (WIDTH - RIGHT, sy(y), escape(&(chart.y_label)(y)));
@@ -149,7 +175,11 @@ pub fn render(chart: &Chart) -> String {
         // Each label a line lower than the last, so that markers close together stay
         // readable; in the right half, left of its line, so that it stays on the chart.
         let (at, line) = (sx(*x), TOP + 10.0 + 12.0 * (index % 4) as f64);
-        let (text_x, anchor) = if at > (LEFT + WIDTH - RIGHT) / 2.0 { (at - 3.0, "end") } else { (at + 3.0, "start") };
+        let (text_x, anchor) = if at > (LEFT + WIDTH - RIGHT) / 2.0 {
+            (at - 3.0, "end")
+        } else {
+            (at + 3.0, "start")
+        };
         let _ = write!(
             out,
             "<line class=\"marker\" x1=\"{at:.1}\" x2=\"{at:.1}\" y1=\"{TOP}\" y2=\"{:.1}\"><title>{1}</title></line><text class=\"marker\" x=\"{text_x:.1}\" y=\"{line}\" text-anchor=\"{anchor}\">{1}</text>",
@@ -169,8 +199,14 @@ pub fn render(chart: &Chart) -> String {
     for series in &chart.series {
         let thinned = thin(&series.points, x_max);
         // Thinning leaves one point per slice of the axis: slices apart are still neighbours.
-        let gap = chart.join_within.map(|gap| gap.max(2.5 * x_max / MAX_POINTS as f64));
-        let dash = if series.dashed { " stroke-dasharray=\"5 3\"" } else { "" };
+        let gap = chart
+            .join_within
+            .map(|gap| gap.max(2.5 * x_max / MAX_POINTS as f64));
+        let dash = if series.dashed {
+            " stroke-dasharray=\"5 3\""
+        } else {
+            ""
+        };
         for segment in segments(&thinned, gap) {
             if let [(x, y)] = segment {
                 let _ = write!(
@@ -182,7 +218,10 @@ pub fn render(chart: &Chart) -> String {
                 );
                 continue;
             }
-            let path: Vec<String> = segment.iter().map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y))).collect();
+            let path: Vec<String> = segment
+                .iter()
+                .map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y)))
+                .collect();
             let _ = write!(
                 out,
                 "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\"{dash} points=\"{}\"/>",
@@ -208,8 +247,17 @@ pub fn render(chart: &Chart) -> String {
     }
     out.push_str("</svg><div class=\"legend\">");
     for series in &chart.series {
-        let swatch = if series.dashed { "class=\"dashed\" style=\"border-color" } else { "style=\"background" };
-        let _ = write!(out, "<span><i {swatch}:{}\"></i>{}", series.color, escape(&series.name));
+        let swatch = if series.dashed {
+            "class=\"dashed\" style=\"border-color"
+        } else {
+            "style=\"background"
+        };
+        let _ = write!(
+            out,
+            "<span><i {swatch}:{}\"></i>{}",
+            series.color,
+            escape(&series.name)
+        );
         let highest = series.points.iter().map(|(_, y)| *y).fold(0.0, f64::max);
         if highest > y_top {
             let _ = write!(
@@ -227,7 +275,11 @@ pub fn render(chart: &Chart) -> String {
 /// `points` cut where two neighbours are more than `gap` apart on the x axis.
 fn segments(points: &[(f64, f64)], gap: Option<f64>) -> Vec<&[(f64, f64)]> {
     let Some(gap) = gap else {
-        return if points.is_empty() { Vec::new() } else { vec![points] };
+        return if points.is_empty() {
+            Vec::new()
+        } else {
+            vec![points]
+        };
     };
     points.chunk_by(|a, b| b.0 - a.0 <= gap).collect()
 }
@@ -259,19 +311,31 @@ fn nice_ceiling(value: f64) -> f64 {
         return 1.0;
     }
     let magnitude = 10f64.powf(value.log10().floor());
-    [1.0, 2.0, 2.5, 5.0, 10.0].iter().map(|m| m * magnitude).find(|v| *v >= value).unwrap_or(10.0 * magnitude)
+    [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|v| *v >= value)
+        .unwrap_or(10.0 * magnitude)
 }
 
 fn x_ticks(axis: XAxis, x_max: f64) -> Vec<(f64, String)> {
     match axis {
         XAxis::Seconds | XAxis::Load => {
-            let unit = if matches!(axis, XAxis::Seconds) { "s" } else { "" };
+            let unit = if matches!(axis, XAxis::Seconds) {
+                "s"
+            } else {
+                ""
+            };
             let step = nice_ceiling(x_max / 6.0);
-            (0..=6).map(|i| f64::from(i) * step).filter(|x| *x <= x_max).map(|x| (x, format!("{x}{unit}"))).collect()
+            (0..=6)
+                .map(|i| f64::from(i) * step)
+                .filter(|x| *x <= x_max)
+                .map(|x| (x, format!("{x}{unit}")))
+                .collect()
         }
-        XAxis::Percentile => {
-            (0..=x_max.floor() as i32).map(|k| (f64::from(k), percentile_label(f64::from(k)))).collect()
-        }
+        XAxis::Percentile => (0..=x_max.floor() as i32)
+            .map(|k| (f64::from(k), percentile_label(f64::from(k))))
+            .collect(),
     }
 }
 
@@ -305,7 +369,11 @@ mod tests {
         let thinned = thin(&points, 3599.0);
         assert!(thinned.len() <= MAX_POINTS, "{} points", thinned.len());
         assert!(thinned.contains(&(1234.0, 50.0)), "the spike is kept");
-        assert_eq!(thin(&points[..10], 9.0).len(), 10, "short lines are left as they are");
+        assert_eq!(
+            thin(&points[..10], 9.0).len(),
+            10,
+            "short lines are left as they are"
+        );
     }
 
     #[test]
@@ -321,9 +389,15 @@ mod tests {
             )
         };
         let svg = render(&chart);
-        assert!(svg.contains("&lt;b&gt;") && svg.contains("a&amp;b") && svg.contains("kill &lt;x&gt;"), "{svg}");
+        assert!(
+            svg.contains("&lt;b&gt;") && svg.contains("a&amp;b") && svg.contains("kill &lt;x&gt;"),
+            "{svg}"
+        );
         assert!(!svg.contains("<b>"));
-        let empty = Chart { series: vec![Series::new("a", P50, vec![])], ..chart };
+        let empty = Chart {
+            series: vec![Series::new("a", P50, vec![])],
+            ..chart
+        };
         assert!(render(&empty).contains("no samples"));
     }
 
@@ -339,22 +413,43 @@ mod tests {
             )
         };
         let svg = render(&lone);
-        assert!(svg.contains("<circle ") && !svg.contains("no samples"), "{svg}");
-        assert!(!svg.contains("<polyline"), "a line of one point draws nothing: {svg}");
+        assert!(
+            svg.contains("<circle ") && !svg.contains("no samples"),
+            "{svg}"
+        );
+        assert!(
+            !svg.contains("<polyline"),
+            "a line of one point draws nothing: {svg}"
+        );
         // Seconds apart are not joined across the gap; each run of neighbours is a line.
         let points = vec![(1.0, 5.0), (2.0, 6.0), (3.0, 5.0), (15.0, 9.0)];
         let sparse = Chart {
             join_within: Some(1.5),
-            ..Chart::new("x", XAxis::Seconds, |y| format!("{y}"), vec![Series::new("p50", P50, points)])
+            ..Chart::new(
+                "x",
+                XAxis::Seconds,
+                |y| format!("{y}"),
+                vec![Series::new("p50", P50, points)],
+            )
         };
         let svg = render(&sparse);
-        assert_eq!((svg.matches("<polyline").count(), svg.matches("<circle").count()), (1, 1), "{svg}");
+        assert_eq!(
+            (
+                svg.matches("<polyline").count(),
+                svg.matches("<circle").count()
+            ),
+            (1, 1),
+            "{svg}"
+        );
     }
 
     #[test]
     fn a_rule_is_on_the_scale_and_close_markers_keep_apart_and_on_the_chart() {
         let chart = Chart {
-            markers: vec![(207.0, "capacity 207".into()), (213.0, "first broken 213".into())],
+            markers: vec![
+                (207.0, "capacity 207".into()),
+                (213.0, "first broken 213".into()),
+            ],
             rules: vec![(50.0, "SLO p99 < 50".into())],
             ..Chart::new(
                 "c",
@@ -365,12 +460,24 @@ mod tests {
         };
         let svg = render(&chart);
         // The axis reaches the rule, though every point is below it; no unit on a load axis.
-        assert!(svg.contains(">50</text>") && svg.contains(">400</text>") && !svg.contains("400s"), "{svg}");
-        assert!(svg.contains("<line class=\"rule\" x1=\"62\" x2=\"548.0\" y1=\"12.0\""), "at the top: {svg}");
+        assert!(
+            svg.contains(">50</text>") && svg.contains(">400</text>") && !svg.contains("400s"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("<line class=\"rule\" x1=\"62\" x2=\"548.0\" y1=\"12.0\""),
+            "at the top: {svg}"
+        );
         assert!(svg.contains(">SLO p99 &lt; 50</text>"), "{svg}");
         // Right of the middle: read leftwards, one line apart.
-        assert!(svg.contains("y=\"22\" text-anchor=\"end\">capacity 207<"), "{svg}");
-        assert!(svg.contains("y=\"34\" text-anchor=\"end\">first broken 213<"), "{svg}");
+        assert!(
+            svg.contains("y=\"22\" text-anchor=\"end\">capacity 207<"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("y=\"34\" text-anchor=\"end\">first broken 213<"),
+            "{svg}"
+        );
     }
 
     #[test]
@@ -380,14 +487,36 @@ mod tests {
             Series::new("p99", P99, vec![(0.0, 40.0), (1.0, 90.0), (2.0, 45.0)]),
             Series::new("max", MAX, vec![(0.0, 50.0), (1.0, 2000.0), (2.0, 60.0)]).dashed(),
         ];
-        let chart = Chart { y_cap: Some(90.0), ..Chart::new("c", XAxis::Seconds, |y| format!("{y:.0}"), series) };
+        let chart = Chart {
+            y_cap: Some(90.0),
+            ..Chart::new("c", XAxis::Seconds, |y| format!("{y:.0}"), series)
+        };
         let svg = render(&chart);
         // The axis ends at 100 (above the p99's 90), not at 2000.
-        assert!(svg.contains(">100</text>") && !svg.contains(">2000</text>"), "{svg}");
-        assert_eq!(svg.matches("class=\"clip\"").count(), 1, "one mark for the one point off the scale: {svg}");
-        assert!(svg.contains("off the scale, up to 2000"), "the legend says how far: {svg}");
-        assert!(svg.contains("stroke-dasharray"), "the maximum is dashed: {svg}");
-        let uncapped = render(&Chart { y_cap: None, ..chart });
-        assert!(uncapped.contains(">2000</text>") && !uncapped.contains("off the scale"), "{uncapped}");
+        assert!(
+            svg.contains(">100</text>") && !svg.contains(">2000</text>"),
+            "{svg}"
+        );
+        assert_eq!(
+            svg.matches("class=\"clip\"").count(),
+            1,
+            "one mark for the one point off the scale: {svg}"
+        );
+        assert!(
+            svg.contains("off the scale, up to 2000"),
+            "the legend says how far: {svg}"
+        );
+        assert!(
+            svg.contains("stroke-dasharray"),
+            "the maximum is dashed: {svg}"
+        );
+        let uncapped = render(&Chart {
+            y_cap: None,
+            ..chart
+        });
+        assert!(
+            uncapped.contains(">2000</text>") && !uncapped.contains("off the scale"),
+            "{uncapped}"
+        );
     }
 }

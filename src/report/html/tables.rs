@@ -28,12 +28,21 @@ pub fn judgements(data: &ReportData) -> (String, [usize; 3]) {
     let lines = judged(&data.summary);
     let mut counts = [0; 3];
     if lines.is_empty() {
-        return ("<p class=\"none\">no thresholds or checks</p>".to_owned(), counts);
+        return (
+            "<p class=\"none\">no thresholds or checks</p>".to_owned(),
+            counts,
+        );
     }
     let mut out = String::from(
         "<table><tr><th></th><th class=\"name\">threshold</th><th class=\"name\">expression</th><th>measured</th></tr>",
     );
-    for Judged { mark, name, expression, measured } in &lines {
+    for Judged {
+        mark,
+        name,
+        expression,
+        measured,
+    } in &lines
+    {
         let class = match *mark {
             "FAIL" => {
                 counts[1] += 1;
@@ -84,7 +93,8 @@ pub fn latency(data: &ReportData) -> String {
 /// Each behavior's latencies and service times, a row per behavior and metric; the
 /// behavior's name beside the colour it has on every chart.
 pub fn behaviors(data: &ReportData) -> String {
-    let mut out = format!("<table><tr><th>behavior</th><th class=\"name\">metric</th>{LATENCY_COLUMNS}");
+    let mut out =
+        format!("<table><tr><th>behavior</th><th class=\"name\">metric</th>{LATENCY_COLUMNS}");
     for (index, (behavior, set)) in data.summary.behaviors.iter().enumerate() {
         let cell = format!(
             "<td class=\"name\"><i class=\"swatch\" style=\"background:{}\"></i>{}</td>",
@@ -92,7 +102,10 @@ pub fn behaviors(data: &ReportData) -> String {
             escape(behavior)
         );
         if set.metrics.is_empty() {
-            let _ = write!(out, "<tr>{cell}<td colspan=\"8\" class=\"none\">no samples</td></tr>");
+            let _ = write!(
+                out,
+                "<tr>{cell}<td colspan=\"8\" class=\"none\">no samples</td></tr>"
+            );
         }
         for (name, m) in &set.metrics {
             latency_row(&mut out, &cell, name, m);
@@ -107,8 +120,13 @@ pub fn behaviors(data: &ReportData) -> String {
 
 /// A row: `first` (cells already made, or nothing), the metric's name, then the figures.
 fn latency_row(out: &mut String, first: &str, name: &str, m: &LatencySummary) {
-    let _ =
-        write!(out, "<tr>{first}<td class=\"name\">{}</td><td>{}</td><td>{:.1}</td>", escape(name), m.count, m.rate);
+    let _ = write!(
+        out,
+        "<tr>{first}<td class=\"name\">{}</td><td>{}</td><td>{:.1}</td>",
+        escape(name),
+        m.count,
+        m.rate
+    );
     for value in [m.p50, m.p90, m.p99, m.p999, m.max] {
         let _ = write!(out, "<td>{}</td>", micros(value));
     }
@@ -127,10 +145,25 @@ pub fn drill_events(data: &ReportData) -> String {
     for e in events {
         let action = e.action.as_ref().map_or_else(
             || "-".to_owned(),
-            |a| format!("{} {} ({:.0} ms)", if a.ok { "ok" } else { "FAILED" }, a.detail, a.duration_ms),
+            |a| {
+                format!(
+                    "{} {} ({:.0} ms)",
+                    if a.ok { "ok" } else { "FAILED" },
+                    a.detail,
+                    a.duration_ms
+                )
+            },
         );
-        let limited = e.harness_limited.as_ref().map(|s| format!("; HARNESS-LIMITED ({s})")).unwrap_or_default();
-        let never = if e.never_back > 0 { " class=\"bad\"" } else { "" };
+        let limited = e
+            .harness_limited
+            .as_ref()
+            .map(|s| format!("; HARNESS-LIMITED ({s})"))
+            .unwrap_or_default();
+        let never = if e.never_back > 0 {
+            " class=\"bad\""
+        } else {
+            ""
+        };
         let _ = write!(
             out,
             "<tr><td>{:.1}s</td><td class=\"name\">{}</td><td class=\"name\">{}</td><td>{}</td><td{never}>{}</td>\
@@ -154,7 +187,11 @@ pub fn drill_events(data: &ReportData) -> String {
     out.push_str("</table>");
     let never: u64 = events.iter().map(|e| e.never_back).sum();
     let affected: u64 = events.iter().map(|e| e.affected).sum();
-    let (class, verdict) = if never == 0 { ("ok", "every visitor back") } else { ("bad", "SOME VISITORS NEVER BACK") };
+    let (class, verdict) = if never == 0 {
+        ("ok", "every visitor back")
+    } else {
+        ("bad", "SOME VISITORS NEVER BACK")
+    };
     let _ = write!(
         out,
         "<p>{} events, {affected} sessions affected, {never} never back: <span class=\"{class}\">{verdict}</span></p>",
@@ -174,9 +211,16 @@ pub fn drill_windows(data: &ReportData) -> String {
         out.push_str(&row(&[
             &format!("{:.1}s", e.at_s),
             &e.kind,
-            &format!("{} / {} / {}", e.causes.drain, e.causes.kill, e.causes.other),
+            &format!(
+                "{} / {} / {}",
+                e.causes.drain, e.causes.kill, e.causes.other
+            ),
             &format!("{} ({})", s.delivery.count, micros(s.delivery.p99)),
-            &format!("{} ({})", s.queued_delivery.count, micros(s.queued_delivery.p99)),
+            &format!(
+                "{} ({})",
+                s.queued_delivery.count,
+                micros(s.queued_delivery.p99)
+            ),
             &s.lost.to_string(),
             &format!("{:.1}s", e.window_s),
         ]));
@@ -229,21 +273,27 @@ pub fn shards(data: &ReportData) -> String {
     }
     out.push_str("</table>");
     if s.partial {
-        out.push_str("<p class=\"bad\">partial: judged without the missing shards (--allow-missing)</p>");
+        out.push_str(
+            "<p class=\"bad\">partial: judged without the missing shards (--allow-missing)</p>",
+        );
     }
     out
 }
 
 /// When the timeline first counted an error of `kind`: the start of that second.
 pub fn first_error_at(data: &ReportData, kind: &str) -> Option<f64> {
-    data.timeline.iter().find(|r| r.errors.get(kind).is_some_and(|n| *n > 0)).map(|r| r.t_s)
+    data.timeline
+        .iter()
+        .find(|r| r.errors.get(kind).is_some_and(|n| *n > 0))
+        .map(|r| r.t_s)
 }
 
 /// Errors by kind, with the second each was first seen.
 pub fn errors(data: &ReportData) -> String {
     let mut out = String::from("<table><tr><th>kind</th><th>count</th><th>first at</th></tr>");
     for (kind, n) in &data.summary.errors {
-        let first = first_error_at(data, kind).map_or_else(|| "-".to_owned(), |t| format!("{t:.1}s"));
+        let first =
+            first_error_at(data, kind).map_or_else(|| "-".to_owned(), |t| format!("{t:.1}s"));
         out.push_str(&row(&[kind, &n.to_string(), &first]));
     }
     out.push_str("</table>");

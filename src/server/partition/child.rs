@@ -18,7 +18,8 @@ pub async fn serve(spec: ChildSpec, stop: CancellationToken) -> Result<(), Serve
     let cluster = Cluster::start_part(spec.settings.clone(), Some(spec.part)).await?;
     let mut stdout = std::io::stdout().lock();
     // The parent reads this one line; if it is gone already, shutting down is all that is left.
-    let _ = writeln!(stdout, "{DIRECTORY_LINE}{}", cluster.directory_url()).and_then(|()| stdout.flush());
+    let _ = writeln!(stdout, "{DIRECTORY_LINE}{}", cluster.directory_url())
+        .and_then(|()| stdout.flush());
     drop(stdout);
     tokio::select! {
         () = parent_gone() => {}

@@ -47,15 +47,16 @@ const RETRY: Duration = Duration::from_millis(250);
 /// cancelled, so that it does not hold up the directory's shutdown.
 pub fn body(mut placements: watch::Receiver<Arc<Placement>>, stop: CancellationToken) -> Body {
     let first = line(placements.borrow_and_update().snapshot());
-    let later = futures_util::stream::unfold((placements, stop), |(mut placements, stop)| async move {
-        tokio::select! {
-            changed = placements.changed() => changed.ok()?,
-            () = tokio::time::sleep(HEARTBEAT) => {}
-            () = stop.cancelled() => return None,
-        }
-        let line = line(placements.borrow_and_update().snapshot());
-        Some((Ok::<_, Infallible>(line), (placements, stop)))
-    });
+    let later =
+        futures_util::stream::unfold((placements, stop), |(mut placements, stop)| async move {
+            tokio::select! {
+                changed = placements.changed() => changed.ok()?,
+                () = tokio::time::sleep(HEARTBEAT) => {}
+                () = stop.cancelled() => return None,
+            }
+            let line = line(placements.borrow_and_update().snapshot());
+            Some((Ok::<_, Infallible>(line), (placements, stop)))
+        });
     Body::from_stream(futures_util::stream::iter([Ok(first)]).chain(later))
 }
 
@@ -102,7 +103,10 @@ pub async fn follow(base: String, index: usize, views: Arc<Views>, stop: Cancell
                 "the placement feed of server process {index} broke ({ended}); forwarding its /locate"
             );
         } else {
-            tracing::debug!(process = index, "no placement feed from server process {index} ({ended})");
+            tracing::debug!(
+                process = index,
+                "no placement feed from server process {index} ({ended})"
+            );
         }
         views.distrust(index);
         tokio::select! {
@@ -114,10 +118,13 @@ pub async fn follow(base: String, index: usize, views: Arc<Views>, stop: Cancell
 
 /// Reads the feed until it fails; it never ends well.
 async fn read_lines(base: &str, index: usize, views: &Views) -> Result<Infallible, FeedError> {
-    let authority = base.strip_prefix("http://").ok_or_else(|| FeedError::Address(base.to_owned()))?;
+    let authority = base
+        .strip_prefix("http://")
+        .ok_or_else(|| FeedError::Address(base.to_owned()))?;
     let stream = TcpStream::connect(authority).await?;
     stream.set_nodelay(true)?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     let request = Request::get(PATH)
         .header(header::HOST, authority)
         .body(Empty::<Bytes>::new())
@@ -133,8 +140,12 @@ async fn read_lines(base: &str, index: usize, views: &Views) -> Result<Infallibl
         let mut reader = FrameReader::new(Framing::Lines, MAX_BODY);
         let mut lines = VecDeque::new();
         loop {
-            let frame = tokio::time::timeout(SILENCE, body.frame()).await.map_err(|_| FeedError::Silent)?;
-            let Ok(data) = frame.ok_or(FeedError::Ended)??.into_data() else { continue };
+            let frame = tokio::time::timeout(SILENCE, body.frame())
+                .await
+                .map_err(|_| FeedError::Silent)?;
+            let Ok(data) = frame.ok_or(FeedError::Ended)??.into_data() else {
+                continue;
+            };
             reader.feed(&data, &mut lines)?;
             for line in lines.drain(..) {
                 views.install(index, serde_json::from_str(&line)?);
@@ -157,7 +168,12 @@ mod tests {
 
     fn servers(placement: &Option<Arc<Placement>>) -> Option<Vec<&str>> {
         let instances = &placement.as_ref()?.snapshot().instances;
-        Some(instances.iter().map(|instance| instance.server.as_str()).collect())
+        Some(
+            instances
+                .iter()
+                .map(|instance| instance.server.as_str())
+                .collect(),
+        )
     }
 
     #[tokio::test]
@@ -171,21 +187,39 @@ mod tests {
         };
         let cluster = Cluster::start(settings).await.unwrap();
         let (views, stop) = (Arc::new(Views::new(1)), CancellationToken::new());
-        let following = tokio::spawn(follow(cluster.directory_url(), 0, views.clone(), stop.clone()));
+        let following = tokio::spawn(follow(
+            cluster.directory_url(),
+            0,
+            views.clone(),
+            stop.clone(),
+        ));
         let listed = |wanted: &'static [&'static str]| {
             move |copy: &Option<Arc<Placement>>| servers(copy).as_deref() == Some(wanted)
         };
-        tokio::time::timeout(WAIT, views.wait_until(0, listed(&["s1", "s2"]))).await.expect("the first placement");
+        tokio::time::timeout(WAIT, views.wait_until(0, listed(&["s1", "s2"])))
+            .await
+            .expect("the first placement");
 
         // Straight on the cluster, as a drain or a kill the cluster makes itself would be.
         cluster.scale_in(Some("s2")).await.unwrap();
-        tokio::time::timeout(WAIT, views.wait_until(0, listed(&["s1"]))).await.expect("s2 left the copy");
+        tokio::time::timeout(WAIT, views.wait_until(0, listed(&["s1"])))
+            .await
+            .expect("s2 left the copy");
         cluster.scale_out().await.unwrap();
-        tokio::time::timeout(WAIT, views.wait_until(0, listed(&["s1", "s3"]))).await.expect("s3 joined the copy");
+        tokio::time::timeout(WAIT, views.wait_until(0, listed(&["s1", "s3"])))
+            .await
+            .expect("s3 joined the copy");
 
-        tokio::time::timeout(WAIT, cluster.shutdown()).await.expect("the open feed ends with the directory");
-        tokio::time::timeout(WAIT, views.wait_until(0, Option::is_none)).await.expect("the copy is dropped");
+        tokio::time::timeout(WAIT, cluster.shutdown())
+            .await
+            .expect("the open feed ends with the directory");
+        tokio::time::timeout(WAIT, views.wait_until(0, Option::is_none))
+            .await
+            .expect("the copy is dropped");
         stop.cancel();
-        tokio::time::timeout(WAIT, following).await.expect("follow ends on stop").unwrap();
+        tokio::time::timeout(WAIT, following)
+            .await
+            .expect("follow ends on stop")
+            .unwrap();
     }
 }

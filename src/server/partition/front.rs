@@ -53,7 +53,13 @@ pub struct Children {
 impl Children {
     pub fn new(bases: Vec<String>, views: Arc<Views>) -> Children {
         let client = HttpClient::new(FORWARD_TIMEOUT);
-        Children { bases, views, client, from_view: AtomicU64::new(0), forwarded: AtomicU64::new(0) }
+        Children {
+            bases,
+            views,
+            client,
+            from_view: AtomicU64::new(0),
+            forwarded: AtomicU64::new(0),
+        }
     }
 
     async fn forward(
@@ -71,7 +77,11 @@ impl Children {
         let mut all = Vec::with_capacity(self.bases.len());
         for base in &self.bases {
             let url = format!("{base}/admin/instances");
-            let listing: Listing = self.client.json(Method::GET, &url).await.map_err(bad_gateway)?;
+            let listing: Listing = self
+                .client
+                .json(Method::GET, &url)
+                .await
+                .map_err(bad_gateway)?;
             all.push(listing.instances);
         }
         Ok(all)
@@ -122,8 +132,14 @@ pub fn router(children: Arc<Children>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .route("/admin/instances", get(instances))
-        .route("/admin/scale-in", post(|state, query| aimed(state, query, "/admin/scale-in")))
-        .route("/admin/kill", post(|state, query| aimed(state, query, "/admin/kill")))
+        .route(
+            "/admin/scale-in",
+            post(|state, query| aimed(state, query, "/admin/scale-in")),
+        )
+        .route(
+            "/admin/kill",
+            post(|state, query| aimed(state, query, "/admin/kill")),
+        )
         .route("/admin/scale-out", post(scale_out))
         .with_state(children)
 }
@@ -133,7 +149,10 @@ fn error(status: StatusCode, message: String) -> Response {
 }
 
 fn bad_gateway(err: HttpError) -> Response {
-    error(StatusCode::BAD_GATEWAY, format!("a server process did not answer: {err}"))
+    error(
+        StatusCode::BAD_GATEWAY,
+        format!("a server process did not answer: {err}"),
+    )
 }
 
 /// A child's answer, passed on as it came.
@@ -147,7 +166,10 @@ async fn locate(State(children): State<Arc<Children>>, RawQuery(raw): RawQuery) 
     let query = serde_urlencoded::from_str::<FrontQuery>(&raw).ok();
     let group = query.as_ref().and_then(|query| query.group.as_deref());
     let Some(index) = group.and_then(|group| owner(group, children.bases.len())) else {
-        return error(StatusCode::BAD_REQUEST, "expected a group made of digits: ?group=G&visitor=V".to_owned());
+        return error(
+            StatusCode::BAD_REQUEST,
+            "expected a group made of digits: ?group=G&visitor=V".to_owned(),
+        );
     };
     let visitor = query.as_ref().and_then(|query| query.visitor.as_deref());
     if let (Some(visitor), Some(placement)) = (visitor, children.views.get(index)) {
@@ -155,7 +177,10 @@ async fn locate(State(children): State<Arc<Children>>, RawQuery(raw): RawQuery) 
         return discovery::answer(&placement, visitor);
     }
     children.forwarded.fetch_add(1, Ordering::Relaxed);
-    match children.forward(index, Method::GET, &format!("/locate?{raw}")).await {
+    match children
+        .forward(index, Method::GET, &format!("/locate?{raw}"))
+        .await
+    {
         Ok((status, body)) => relay(status, body, "application/json"),
         Err(response) => response,
     }
@@ -180,11 +205,16 @@ fn is_live(instance: &Value) -> bool {
 
 /// Scale-in or kill: of the named instance, or of the newest live one of the last process
 /// that has one.
-async fn aimed(State(children): State<Arc<Children>>, Query(target): Query<Target>, path: &str) -> Response {
+async fn aimed(
+    State(children): State<Arc<Children>>,
+    Query(target): Query<Target>,
+    path: &str,
+) -> Response {
     let (index, query) = match target.server {
         Some(name) => match process_of(&name, children.bases.len()) {
             Some(index) => {
-                let query = serde_urlencoded::to_string([("server", name.as_str())]).unwrap_or_default();
+                let query =
+                    serde_urlencoded::to_string([("server", name.as_str())]).unwrap_or_default();
                 (index, format!("?{query}"))
             }
             None => return error(StatusCode::NOT_FOUND, format!("no instance named {name:?}")),
@@ -194,7 +224,10 @@ async fn aimed(State(children): State<Arc<Children>>, Query(target): Query<Targe
                 Ok(listings) => listings,
                 Err(response) => return response,
             };
-            match listings.iter().rposition(|listing| listing.iter().any(is_live)) {
+            match listings
+                .iter()
+                .rposition(|listing| listing.iter().any(is_live))
+            {
                 Some(index) => (index, String::new()),
                 None => return error(StatusCode::CONFLICT, "no live instance left".to_owned()),
             }
@@ -208,7 +241,9 @@ async fn scale_out(State(children): State<Arc<Children>>) -> Response {
         Ok(listings) => listings,
         Err(response) => return response,
     };
-    let index = (0..listings.len()).min_by_key(|&index| listings[index].len()).unwrap_or(0);
+    let index = (0..listings.len())
+        .min_by_key(|&index| listings[index].len())
+        .unwrap_or(0);
     children.act(index, "/admin/scale-out").await
 }
 
@@ -228,8 +263,10 @@ async fn metrics(State(children): State<Arc<Children>>) -> Response {
     }
     let content_type = "text/plain; version=0.0.4; charset=utf-8";
     let mut text = relabel::merge(&texts);
-    let (from_view, forwarded) =
-        (children.from_view.load(Ordering::Relaxed), children.forwarded.load(Ordering::Relaxed));
+    let (from_view, forwarded) = (
+        children.from_view.load(Ordering::Relaxed),
+        children.forwarded.load(Ordering::Relaxed),
+    );
     text.push_str(&metrics::render_directory(from_view, forwarded));
     relay(StatusCode::OK, Bytes::from(text), content_type)
 }
@@ -248,38 +285,84 @@ mod tests {
     async fn placed(client: &HttpClient, base: &str) -> Vec<String> {
         let mut servers = Vec::new();
         for i in 0..100 {
-            servers.push(client.locate(base, "1", &format!("v{i}")).await.expect("located").server);
+            servers.push(
+                client
+                    .locate(base, "1", &format!("v{i}"))
+                    .await
+                    .expect("located")
+                    .server,
+            );
         }
         servers
     }
 
     #[tokio::test]
     async fn a_forwarded_admin_action_shows_in_the_next_locate_without_waiting_for_the_feed() {
-        let settings = Settings { instances: 3, drain_window: Duration::from_millis(100), ..Settings::default() };
-        let cluster = Cluster::start_part(settings, Some(Part { index: 0, processes: 1 })).await.unwrap();
+        let settings = Settings {
+            instances: 3,
+            drain_window: Duration::from_millis(100),
+            ..Settings::default()
+        };
+        let cluster = Cluster::start_part(
+            settings,
+            Some(Part {
+                index: 0,
+                processes: 1,
+            }),
+        )
+        .await
+        .unwrap();
         // No feed: the copy changes only through what the directory itself does.
         let views = Arc::new(Views::new(1));
         views.install(0, cluster.membership().placement().snapshot().clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, children) =
-            (CancellationToken::new(), Arc::new(Children::new(vec![cluster.directory_url()], views)));
-        let serving =
-            tokio::spawn(http_server::serve(listener, router(children.clone()), stop.clone(), Default::default()));
+        let (stop, children) = (
+            CancellationToken::new(),
+            Arc::new(Children::new(vec![cluster.directory_url()], views)),
+        );
+        let serving = tokio::spawn(http_server::serve(
+            listener,
+            router(children.clone()),
+            stop.clone(),
+            Default::default(),
+        ));
         let client = HttpClient::new(FORWARD_TIMEOUT);
 
         assert!(placed(&client, &base).await.contains(&"p0-s3".to_owned()));
-        let (status, _) = client.request(Method::POST, &format!("{base}/admin/scale-in?server=p0-s3")).await.unwrap();
+        let (status, _) = client
+            .request(Method::POST, &format!("{base}/admin/scale-in?server=p0-s3"))
+            .await
+            .unwrap();
         assert_eq!(status, StatusCode::OK);
-        assert!(!placed(&client, &base).await.contains(&"p0-s3".to_owned()), "the draining p0-s3 was named");
+        assert!(
+            !placed(&client, &base).await.contains(&"p0-s3".to_owned()),
+            "the draining p0-s3 was named"
+        );
         assert!(placed(&client, &base).await.contains(&"p0-s2".to_owned()));
-        let (status, _) = client.request(Method::POST, &format!("{base}/admin/kill?server=p0-s2")).await.unwrap();
+        let (status, _) = client
+            .request(Method::POST, &format!("{base}/admin/kill?server=p0-s2"))
+            .await
+            .unwrap();
         assert_eq!(status, StatusCode::OK);
-        assert!(!placed(&client, &base).await.contains(&"p0-s2".to_owned()), "the killed p0-s2 was named");
-        let (status, _) = client.request(Method::POST, &format!("{base}/admin/scale-out")).await.unwrap();
+        assert!(
+            !placed(&client, &base).await.contains(&"p0-s2".to_owned()),
+            "the killed p0-s2 was named"
+        );
+        let (status, _) = client
+            .request(Method::POST, &format!("{base}/admin/scale-out"))
+            .await
+            .unwrap();
         assert_eq!(status, StatusCode::OK);
-        assert!(placed(&client, &base).await.contains(&"p0-s4".to_owned()), "the new p0-s4 got no visitor");
-        assert_eq!(children.forwarded.load(Ordering::Relaxed), 0, "every /locate answered from the copy");
+        assert!(
+            placed(&client, &base).await.contains(&"p0-s4".to_owned()),
+            "the new p0-s4 got no visitor"
+        );
+        assert_eq!(
+            children.forwarded.load(Ordering::Relaxed),
+            0,
+            "every /locate answered from the copy"
+        );
 
         stop.cancel();
         serving.await.unwrap();

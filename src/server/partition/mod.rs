@@ -49,7 +49,9 @@ pub fn owner(group: &str, processes: usize) -> Option<usize> {
         return None;
     }
     group.bytes().try_fold(0usize, |rest, digit| {
-        digit.is_ascii_digit().then(|| (rest * 10 + usize::from(digit - b'0')) % processes)
+        digit
+            .is_ascii_digit()
+            .then(|| (rest * 10 + usize::from(digit - b'0')) % processes)
     })
 }
 
@@ -88,11 +90,17 @@ pub enum PartitionError {
     #[error("invalid settings: {0}")]
     InvalidSettings(String),
     #[error("cannot start server process {index}: {source}")]
-    Spawn { index: usize, source: std::io::Error },
+    Spawn {
+        index: usize,
+        source: std::io::Error,
+    },
     #[error("server process {index} did not print its directory address: {reason}")]
     NoAddress { index: usize, reason: String },
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// One child process, as the parent holds it.
@@ -125,33 +133,61 @@ impl Partition {
         if processes == 0 {
             return Err(PartitionError::NoProcess);
         }
-        settings.validate().map_err(|err| PartitionError::InvalidSettings(err.to_string()))?;
+        settings
+            .validate()
+            .map_err(|err| PartitionError::InvalidSettings(err.to_string()))?;
         let mut started = Vec::with_capacity(processes);
         let mut bases = Vec::with_capacity(processes);
         for index in 0..processes {
-            let spec = ChildSpec { part: Part { index, processes }, settings: child_settings(&settings, index) };
+            let spec = ChildSpec {
+                part: Part { index, processes },
+                settings: child_settings(&settings, index),
+            };
             let (process, base) = spawn(program, &spec).await?;
             started.push(process);
             bases.push(base);
         }
         let addr = SocketAddr::new(settings.host, settings.directory_port);
-        let listener = TcpListener::bind(addr).await.map_err(|source| PartitionError::Bind { addr, source })?;
-        let directory_addr = listener.local_addr().map_err(|source| PartitionError::Bind { addr, source })?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| PartitionError::Bind { addr, source })?;
+        let directory_addr = listener
+            .local_addr()
+            .map_err(|source| PartitionError::Bind { addr, source })?;
         let stop = CancellationToken::new();
         let views = Arc::new(Views::new(processes));
         let feeds = TaskTracker::new();
         for (index, base) in bases.iter().enumerate() {
-            feeds.spawn(feed::follow(base.clone(), index, views.clone(), stop.clone()));
+            feeds.spawn(feed::follow(
+                base.clone(),
+                index,
+                views.clone(),
+                stop.clone(),
+            ));
         }
         feeds.close();
         // Until every copy is in, `/locate` is forwarded: right, only slower.
         if !views.ready(CHILD_START).await {
-            tracing::warn!("not every server process sent its placement; forwarding /locate for those");
+            tracing::warn!(
+                "not every server process sent its placement; forwarding /locate for those"
+            );
         }
         let router = front::router(Arc::new(front::Children::new(bases, views)));
-        let directory = tokio::spawn(http_server::serve(listener, router, stop.clone(), settings.http_bounds()));
+        let directory = tokio::spawn(http_server::serve(
+            listener,
+            router,
+            stop.clone(),
+            settings.http_bounds(),
+        ));
         let bound = settings.drain_window + settings.shutdown_grace + Duration::from_secs(1);
-        Ok(Partition { processes: started, directory_addr, stop, directory, feeds, bound })
+        Ok(Partition {
+            processes: started,
+            directory_addr,
+            stop,
+            directory,
+            feeds,
+            bound,
+        })
     }
 
     /// `http://HOST:PORT` of the directory (`/locate`, `/admin/*`, `/metrics`).
@@ -161,7 +197,10 @@ impl Partition {
 
     /// Process ids of the children, in process order.
     pub fn child_ids(&self) -> Vec<Option<u32>> {
-        self.processes.iter().map(|process| process.child.id()).collect()
+        self.processes
+            .iter()
+            .map(|process| process.child.id())
+            .collect()
     }
 
     /// Stops the directory, asks every child to drain and exit, and waits for them for at
@@ -172,7 +211,10 @@ impl Partition {
             process.stdin = None;
         }
         for process in &mut self.processes {
-            if tokio::time::timeout(self.bound, process.child.wait()).await.is_err() {
+            if tokio::time::timeout(self.bound, process.child.wait())
+                .await
+                .is_err()
+            {
                 tracing::warn!("a server process did not shut down within its grace; killing it");
                 let _ = process.child.kill().await;
             }
@@ -189,16 +231,29 @@ fn child_settings(settings: &Settings, index: usize) -> Settings {
         0 => 0,
         base => base.saturating_add(offset),
     };
-    Settings { directory_port: 0, base_port, ..settings.clone() }
+    Settings {
+        directory_port: 0,
+        base_port,
+        ..settings.clone()
+    }
 }
 
 /// Starts one child and reads the directory address it prints.
-async fn spawn(program: &std::path::Path, spec: &ChildSpec) -> Result<(Process, String), PartitionError> {
+async fn spawn(
+    program: &std::path::Path,
+    spec: &ChildSpec,
+) -> Result<(Process, String), PartitionError> {
     let index = spec.part.index;
-    let encoded = serde_json::to_string(spec).map_err(|err| PartitionError::Spawn { index, source: err.into() })?;
+    let encoded = serde_json::to_string(spec).map_err(|err| PartitionError::Spawn {
+        index,
+        source: err.into(),
+    })?;
     let mut child = Command::new(program)
         .args(["serve", "--partition-child", &encoded])
-        .args(["--threads", &crate::runtime::threads_per_process(spec.part.processes).to_string()])
+        .args([
+            "--threads",
+            &crate::runtime::threads_per_process(spec.part.processes).to_string(),
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -207,7 +262,10 @@ async fn spawn(program: &std::path::Path, spec: &ChildSpec) -> Result<(Process, 
         .map_err(|source| PartitionError::Spawn { index, source })?;
     let stdin = child.stdin.take();
     let Some(stdout) = child.stdout.take() else {
-        return Err(PartitionError::NoAddress { index, reason: "no stdout".to_owned() });
+        return Err(PartitionError::NoAddress {
+            index,
+            reason: "no stdout".to_owned(),
+        });
     };
     let mut lines = BufReader::new(stdout).lines();
     let read = async {
@@ -220,9 +278,24 @@ async fn spawn(program: &std::path::Path, spec: &ChildSpec) -> Result<(Process, 
     };
     let base = match tokio::time::timeout(CHILD_START, read).await {
         Ok(Ok(Some(base))) => base,
-        Ok(Ok(None)) => return Err(PartitionError::NoAddress { index, reason: "it exited".to_owned() }),
-        Ok(Err(err)) => return Err(PartitionError::NoAddress { index, reason: err.to_string() }),
-        Err(_) => return Err(PartitionError::NoAddress { index, reason: format!("nothing within {CHILD_START:?}") }),
+        Ok(Ok(None)) => {
+            return Err(PartitionError::NoAddress {
+                index,
+                reason: "it exited".to_owned(),
+            })
+        }
+        Ok(Err(err)) => {
+            return Err(PartitionError::NoAddress {
+                index,
+                reason: err.to_string(),
+            })
+        }
+        Err(_) => {
+            return Err(PartitionError::NoAddress {
+                index,
+                reason: format!("nothing within {CHILD_START:?}"),
+            })
+        }
     };
     Ok((Process { child, stdin }, base))
 }
@@ -255,7 +328,11 @@ mod tests {
 
     #[test]
     fn children_get_free_directory_ports_and_their_own_instance_ports() {
-        let settings = Settings { directory_port: 9000, base_port: 9100, ..Settings::default() };
+        let settings = Settings {
+            directory_port: 9000,
+            base_port: 9100,
+            ..Settings::default()
+        };
         let second = child_settings(&settings, 1);
         assert_eq!((second.directory_port, second.base_port), (0, 9200));
         assert_eq!(child_settings(&Settings::default(), 3).base_port, 0);

@@ -15,12 +15,19 @@ pub fn merge(texts: &[String]) -> String {
     for (process, text) in texts.iter().enumerate() {
         let mut current: Option<usize> = None;
         for line in text.lines() {
-            if let Some(rest) = line.strip_prefix("# HELP ").or_else(|| line.strip_prefix("# TYPE ")) {
+            if let Some(rest) = line
+                .strip_prefix("# HELP ")
+                .or_else(|| line.strip_prefix("# TYPE "))
+            {
                 let name = rest.split_whitespace().next().unwrap_or_default();
                 let at = match families.iter().position(|family| family.name == name) {
                     Some(at) => at,
                     None => {
-                        families.push(Family { name: name.to_owned(), header: Vec::new(), samples: Vec::new() });
+                        families.push(Family {
+                            name: name.to_owned(),
+                            header: Vec::new(),
+                            samples: Vec::new(),
+                        });
                         families.len() - 1
                     }
                 };

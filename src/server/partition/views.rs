@@ -18,7 +18,9 @@ pub struct Views {
 
 impl Views {
     pub fn new(processes: usize) -> Views {
-        Views { slots: (0..processes).map(|_| watch::Sender::new(None)).collect() }
+        Views {
+            slots: (0..processes).map(|_| watch::Sender::new(None)).collect(),
+        }
     }
 
     /// Child `index`'s placement, if trusted.
@@ -61,7 +63,11 @@ impl Views {
     }
 
     /// Waits until child `index`'s copy (or its absence) satisfies `condition`.
-    pub async fn wait_until(&self, index: usize, condition: impl FnMut(&Option<Arc<Placement>>) -> bool) {
+    pub async fn wait_until(
+        &self,
+        index: usize,
+        condition: impl FnMut(&Option<Arc<Placement>>) -> bool,
+    ) {
         if let Some(slot) = self.slots.get(index) {
             // The sender is borrowed by `self`: it cannot be dropped meanwhile.
             let _ = slot.subscribe().wait_for(condition).await;
@@ -85,14 +91,26 @@ mod tests {
     use crate::protocol::locate::Located;
 
     fn snapshot(version: u64, servers: &[&str]) -> Snapshot {
-        let instances =
-            servers.iter().map(|server| Located { url: format!("ws://{server}"), server: (*server).to_owned() });
-        Snapshot { version, instances: instances.collect() }
+        let instances = servers.iter().map(|server| Located {
+            url: format!("ws://{server}"),
+            server: (*server).to_owned(),
+        });
+        Snapshot {
+            version,
+            instances: instances.collect(),
+        }
     }
 
     fn servers(views: &Views, index: usize) -> Option<Vec<String>> {
         let placement = views.get(index)?;
-        Some(placement.snapshot().instances.iter().map(|instance| instance.server.clone()).collect())
+        Some(
+            placement
+                .snapshot()
+                .instances
+                .iter()
+                .map(|instance| instance.server.clone())
+                .collect(),
+        )
     }
 
     #[test]
@@ -112,7 +130,10 @@ mod tests {
         assert!(views.get(0).is_none());
         // After a reconnect the feed starts with the version the child is at, whatever it is.
         views.refresh(0, snapshot(3, &["p0-s1"]));
-        assert!(views.get(0).is_none(), "a placement read after an admin action does not trust it again");
+        assert!(
+            views.get(0).is_none(),
+            "a placement read after an admin action does not trust it again"
+        );
         views.install(0, snapshot(2, &["p0-s1"]));
         assert_eq!(servers(&views, 0), Some(vec!["p0-s1".to_owned()]));
         views.refresh(0, snapshot(3, &["p0-s1", "p0-s2"]));
@@ -127,7 +148,10 @@ mod tests {
     async fn ready_once_every_child_sent_its_placement() {
         let views = Views::new(2);
         views.install(0, snapshot(1, &["p0-s1"]));
-        assert!(!views.ready(Duration::from_millis(20)).await, "child 1 sent nothing");
+        assert!(
+            !views.ready(Duration::from_millis(20)).await,
+            "child 1 sent nothing"
+        );
         views.install(1, snapshot(1, &["p1-s1"]));
         assert!(views.ready(Duration::from_secs(5)).await);
     }

@@ -65,7 +65,11 @@ impl Session {
             Err(err) => return self.error(err.code(), err.to_string()),
         };
         match message {
-            ClientMessage::Connect { group, visitor, tab } => self.connect(group, visitor, tab),
+            ClientMessage::Connect {
+                group,
+                visitor,
+                tab,
+            } => self.connect(group, visitor, tab),
             ClientMessage::ConnectUnique { group, tab } => self.connect_unique(group, tab),
             ClientMessage::Extend => self.extend(),
             ClientMessage::Presence { seq, data, page } => self.presence(seq, data, page),
@@ -80,10 +84,20 @@ impl Session {
                 |id, agent| ServerMessage::Signal { id, agent, data },
                 |id, status, reason| ServerMessage::SignalStatus { id, status, reason },
             ),
-            ClientMessage::Invoke { visitor, id, action, args } => self.send_to_visitor(
+            ClientMessage::Invoke {
                 visitor,
                 id,
-                |id, agent| ServerMessage::Invoke { id, agent, action, args },
+                action,
+                args,
+            } => self.send_to_visitor(
+                visitor,
+                id,
+                |id, agent| ServerMessage::Invoke {
+                    id,
+                    agent,
+                    action,
+                    args,
+                },
                 |id, status, reason| ServerMessage::InvokeStatus { id, status, reason },
             ),
             // Notices a client may send; the server has nothing to do about them.

@@ -74,7 +74,10 @@ pub async fn run(mut link: Link, instance: Arc<Instance>, context: Context) -> L
     if instance.is_draining() {
         return link.close(close::GO_AWAY).await;
     }
-    let _counted = (instance.counters.session(link.transport()), context.counters.session());
+    let _counted = (
+        instance.counters.session(link.transport()),
+        context.counters.session(),
+    );
     let (handle, outbox) = SessionHandle::new(OUTBOX_CAPACITY);
     let mut session = Session {
         context,
@@ -199,7 +202,10 @@ impl Session {
     /// reconnects of its sessions instead of moving them all at once.
     fn drain_moment(&self) -> Instant {
         let now = Instant::now();
-        let left = self.instance.drain_deadline().map_or(Duration::ZERO, |end| end.saturating_duration_since(now));
+        let left = self
+            .instance
+            .drain_deadline()
+            .map_or(Duration::ZERO, |end| end.saturating_duration_since(now));
         now + left.mul_f64(rand::random::<f64>())
     }
 }

@@ -17,19 +17,34 @@ impl Session {
             return false;
         }
         if !valid_group(group) || !valid_id(tab) {
-            self.error("bad_request", "group must be digits, tab 1 to 128 characters");
+            self.error(
+                "bad_request",
+                "group must be digits, tab 1 to 128 characters",
+            );
             return false;
         }
         true
     }
 
     /// Becomes `visitor`'s tab; replays what was kept for it after `first`, the reply.
-    fn become_visitor(&mut self, group: String, visitor: String, tab: String, unique: bool, first: ServerMessage) {
+    fn become_visitor(
+        &mut self,
+        group: String,
+        visitor: String,
+        tab: String,
+        unique: bool,
+        first: ServerMessage,
+    ) {
         let key = (group, visitor);
         let replay = self.context.state.attach(&key, &tab, &self.handle);
         self.reply(first);
         self.reply_shared(replay);
-        self.role = Role::Visitor(VisitorRole { key, tab, unique, reported: false });
+        self.role = Role::Visitor(VisitorRole {
+            key,
+            tab,
+            unique,
+            reported: false,
+        });
     }
 
     pub(super) fn connect(&mut self, group: String, visitor: String, tab: String) {
@@ -39,8 +54,11 @@ impl Session {
         if !valid_id(&visitor) {
             return self.error("bad_request", "visitor must be 1 to 128 characters");
         }
-        let connected =
-            ServerMessage::Connected { visitor: visitor.clone(), server: self.instance.name.clone(), focus: true };
+        let connected = ServerMessage::Connected {
+            visitor: visitor.clone(),
+            server: self.instance.name.clone(),
+            focus: true,
+        };
         self.become_visitor(group, visitor, tab, false, connected);
     }
 
@@ -54,7 +72,10 @@ impl Session {
         };
         let timeout = self.context.settings.unique_timeout;
         self.unique_deadline = Some(Instant::now() + timeout);
-        let unique = ServerMessage::Unique { visitor: visitor.clone(), expires_in_ms: timeout.as_millis() as u64 };
+        let unique = ServerMessage::Unique {
+            visitor: visitor.clone(),
+            expires_in_ms: timeout.as_millis() as u64,
+        };
         self.become_visitor(group, visitor, tab, true, unique);
     }
 
@@ -64,20 +85,31 @@ impl Session {
             Role::Visitor(VisitorRole { unique: true, .. }) => {
                 let timeout = self.context.settings.unique_timeout;
                 self.unique_deadline = Some(Instant::now() + timeout);
-                self.reply(ServerMessage::Extended { expires_in_ms: timeout.as_millis() as u64 });
+                self.reply(ServerMessage::Extended {
+                    expires_in_ms: timeout.as_millis() as u64,
+                });
             }
-            Role::Visitor(_) | Role::Agent(_) => self.error("not_unique", "not a unique connection"),
+            Role::Visitor(_) | Role::Agent(_) => {
+                self.error("not_unique", "not a unique connection")
+            }
         }
     }
 
     pub(super) fn presence(&mut self, seq: u64, data: Option<Data>, page: Option<Page>) {
-        let Role::Visitor(visitor) = &mut self.role else { return self.not_connected("connect") };
-        if let Err(err) = self.context.state.presence(&visitor.key, !visitor.reported, data, page) {
+        let Role::Visitor(visitor) = &mut self.role else {
+            return self.not_connected("connect");
+        };
+        if let Err(err) = self
+            .context
+            .state
+            .presence(&visitor.key, !visitor.reported, data, page)
+        {
             return self.error("bad_data", err.to_string());
         }
         visitor.reported = true;
         let open = self.context.counters.sessions_open();
-        let delay = self.context.settings.ack_delay + self.context.state.faults().overload_ack_delay(open);
+        let delay =
+            self.context.settings.ack_delay + self.context.state.faults().overload_ack_delay(open);
         // A flood of presences beyond the outbox bound is acked at once rather than held.
         if delay.is_zero() || self.pending_acks.len() >= OUTBOX_CAPACITY {
             self.reply(ServerMessage::PresenceAck { seq });
@@ -87,14 +119,18 @@ impl Session {
     }
 
     pub(super) fn focus(&mut self) {
-        let Role::Visitor(visitor) = &self.role else { return self.not_connected("connect") };
+        let Role::Visitor(visitor) = &self.role else {
+            return self.not_connected("connect");
+        };
         self.context.state.focus(&visitor.key, self.handle.id);
         let tab = visitor.tab.clone();
         self.reply(ServerMessage::Focused { tab });
     }
 
     pub(super) fn signal_ack(&mut self, id: &str, agent: &str) {
-        let Role::Visitor(visitor) = &self.role else { return self.not_connected("connect") };
+        let Role::Visitor(visitor) = &self.role else {
+            return self.not_connected("connect");
+        };
         self.context.state.ack(&visitor.key, id, agent);
     }
 }

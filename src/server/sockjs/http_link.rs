@@ -87,7 +87,9 @@ impl HttpLink {
 
     /// Writes `frame` to the attached request, if any; detaches it when its response ends.
     async fn write(&mut self, frame: &str) -> Result<(), Gone> {
-        let Some(current) = self.current.as_mut() else { return Err(Gone) };
+        let Some(current) = self.current.as_mut() else {
+            return Err(Gone);
+        };
         self.last_sent = Instant::now();
         match current.write(frame).await {
             Ok(After::Open) => Ok(()),
@@ -125,7 +127,8 @@ impl HttpLink {
             }
             // Cut while writing: kept, though the session is about to close (1002).
         }
-        self.pending.extend(messages.iter().map(|message| message.as_ref().to_owned()));
+        self.pending
+            .extend(messages.iter().map(|message| message.as_ref().to_owned()));
         // Past the bound, wait for the client to take them, as a WebSocket send waits for its
         // socket: meanwhile the session reads nothing and its outbox fills (a slow consumer
         // is kicked), and a client that never comes back is gone after the disconnect delay.

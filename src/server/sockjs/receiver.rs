@@ -94,8 +94,18 @@ impl Receiver {
             // A fresh channel has room.
             let _ = sender.try_send(Ok(Bytes::from_static(prelude)));
         }
-        let body = Body::from_stream(futures_util::stream::poll_fn(move |cx| chunks.poll_recv(cx)));
-        (Receiver { kind, body: sender, written: 0, limit }, body)
+        let body = Body::from_stream(futures_util::stream::poll_fn(move |cx| {
+            chunks.poll_recv(cx)
+        }));
+        (
+            Receiver {
+                kind,
+                body: sender,
+                written: 0,
+                limit,
+            },
+            body,
+        )
     }
 
     pub fn kind(&self) -> Kind {
@@ -145,7 +155,9 @@ impl Receiver {
     /// Cuts the response: the connection ends without the body's proper end, as a crash
     /// would end it (the client cannot tell it from a network failure).
     pub fn abort(self) {
-        let _ = self.body.try_send(Err(std::io::Error::other("session aborted")));
+        let _ = self
+            .body
+            .try_send(Err(std::io::Error::other("session aborted")));
     }
 }
 
@@ -170,7 +182,10 @@ mod tests {
         assert_eq!(events.write("a[\"x\"]").await, Ok(After::Open));
         assert_eq!(events.write("a[\"50%off\"]").await, Ok(After::Open));
         drop(events);
-        assert_eq!(body_text(body).await, "\r\ndata: a[\"x\"]\r\n\r\ndata: a[\"50%25off\"]\r\n\r\n");
+        assert_eq!(
+            body_text(body).await,
+            "\r\ndata: a[\"x\"]\r\n\r\ndata: a[\"50%25off\"]\r\n\r\n"
+        );
 
         let (mut stream, body) = Receiver::new(Kind::Streaming, 4);
         // "o\n" is 2 bytes, below the limit; "h\n" reaches it: the prelude is not counted.
@@ -179,7 +194,10 @@ mod tests {
         drop(stream);
         let text = body_text(body).await;
         assert_eq!(text.len(), 2049 + 4);
-        assert!(text.starts_with(&"h".repeat(2048)) && text.ends_with("\no\nh\n"), "{text:?}");
+        assert!(
+            text.starts_with(&"h".repeat(2048)) && text.ends_with("\no\nh\n"),
+            "{text:?}"
+        );
     }
 
     #[tokio::test]

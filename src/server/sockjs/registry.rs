@@ -74,10 +74,19 @@ impl Registry {
         self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn insert(self: &Arc<Self>, sessions: &mut HashMap<String, Entry>, id: &str, holder: Holder) -> Claim {
+    fn insert(
+        self: &Arc<Self>,
+        sessions: &mut HashMap<String, Entry>,
+        id: &str,
+        holder: Holder,
+    ) -> Claim {
         let generation = self.generations.fetch_add(1, Ordering::Relaxed);
         sessions.insert(id.to_owned(), Entry { generation, holder });
-        Claim { registry: self.clone(), id: id.to_owned(), generation }
+        Claim {
+            registry: self.clone(),
+            id: id.to_owned(),
+            generation,
+        }
     }
 
     /// Claims `id` for a WebSocket session; `None` while another session holds it.
@@ -105,7 +114,14 @@ impl Registry {
         let (attach, attach_queue) = mpsc::channel(ATTACH_QUEUE);
         let (incoming, incoming_queue) = mpsc::channel(INCOMING_QUEUE);
         let claim = self.insert(&mut sessions, id, Holder::Http(Door { attach, incoming }));
-        Reception::New(claim, DoorKeeper { attach: attach_queue, incoming: incoming_queue }, receiver)
+        Reception::New(
+            claim,
+            DoorKeeper {
+                attach: attach_queue,
+                incoming: incoming_queue,
+            },
+            receiver,
+        )
     }
 
     /// The door of HTTP session `id`, for `xhr_send`.
@@ -134,7 +150,10 @@ impl Drop for Claim {
     fn drop(&mut self) {
         let mut sessions = self.registry.lock();
         // Only its own entry: a new session may have taken the id over meanwhile.
-        if sessions.get(&self.id).is_some_and(|entry| entry.generation == self.generation) {
+        if sessions
+            .get(&self.id)
+            .is_some_and(|entry| entry.generation == self.generation)
+        {
             sessions.remove(&self.id);
         }
     }
@@ -152,16 +171,30 @@ mod tests {
     #[test]
     fn an_id_is_one_session_until_its_claim_is_dropped() {
         let registry = Arc::new(Registry::default());
-        let Reception::New(claim, mut keeper, _) = registry.receive("a", poll()) else { panic!("a new session") };
+        let Reception::New(claim, mut keeper, _) = registry.receive("a", poll()) else {
+            panic!("a new session")
+        };
         assert!(matches!(registry.receive("a", poll()), Reception::Attached));
-        assert!(keeper.attach.try_recv().is_ok(), "the second request reached the session");
-        assert!(registry.claim_socket("a").is_none(), "a WebSocket cannot take an HTTP session's id");
+        assert!(
+            keeper.attach.try_recv().is_ok(),
+            "the second request reached the session"
+        );
+        assert!(
+            registry.claim_socket("a").is_none(),
+            "a WebSocket cannot take an HTTP session's id"
+        );
         assert!(registry.door("a").is_some());
         drop(claim);
         assert!(registry.door("a").is_none() && registry.len() == 0);
         let socket = registry.claim_socket("a").expect("free again");
-        assert!(matches!(registry.receive("a", poll()), Reception::Refused(_)));
-        assert!(registry.door("a").is_none(), "xhr_send cannot reach a WebSocket session");
+        assert!(matches!(
+            registry.receive("a", poll()),
+            Reception::Refused(_)
+        ));
+        assert!(
+            registry.door("a").is_none(),
+            "xhr_send cannot reach a WebSocket session"
+        );
         drop(socket);
         assert_eq!(registry.len(), 0);
     }
@@ -169,11 +202,18 @@ mod tests {
     #[test]
     fn an_ended_session_s_id_is_taken_over_and_its_late_claim_harms_nothing() {
         let registry = Arc::new(Registry::default());
-        let Reception::New(old_claim, keeper, _) = registry.receive("a", poll()) else { panic!("a new session") };
+        let Reception::New(old_claim, keeper, _) = registry.receive("a", poll()) else {
+            panic!("a new session")
+        };
         drop(keeper);
-        let Reception::New(new_claim, _keeper, _) = registry.receive("a", poll()) else { panic!("taken over") };
+        let Reception::New(new_claim, _keeper, _) = registry.receive("a", poll()) else {
+            panic!("taken over")
+        };
         drop(old_claim);
-        assert!(registry.door("a").is_some(), "the old claim left the new session's id alone");
+        assert!(
+            registry.door("a").is_some(),
+            "the old claim left the new session's id alone"
+        );
         drop(new_claim);
         assert_eq!(registry.len(), 0);
     }

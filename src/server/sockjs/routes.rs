@@ -79,15 +79,33 @@ pub struct Service {
 pub fn router(prefix: &str, service: Service) -> Router {
     let session = |transport: &str| format!("{prefix}/{{server}}/{{session}}/{transport}");
     let mut router = Router::new()
-        .route(&format!("{prefix}/info"), get(info).options(|request: HeaderMap| preflight(request, "OPTIONS, GET")))
+        .route(
+            &format!("{prefix}/info"),
+            get(info).options(|request: HeaderMap| preflight(request, "OPTIONS, GET")),
+        )
         .route(&format!("{prefix}/"), get(welcome))
-        .route(&session("xhr"), post(receiving(Kind::Polling)).options(post_preflight).fallback(wrong_method))
-        .route(&session("xhr_send"), post(xhr_send).options(post_preflight).fallback(wrong_method))
+        .route(
+            &session("xhr"),
+            post(receiving(Kind::Polling))
+                .options(post_preflight)
+                .fallback(wrong_method),
+        )
+        .route(
+            &session("xhr_send"),
+            post(xhr_send)
+                .options(post_preflight)
+                .fallback(wrong_method),
+        )
         .route(
             &session("xhr_streaming"),
-            post(receiving(Kind::Streaming)).options(post_preflight).fallback(wrong_method),
+            post(receiving(Kind::Streaming))
+                .options(post_preflight)
+                .fallback(wrong_method),
         )
-        .route(&session("eventsource"), get(receiving(Kind::EventSource)).fallback(wrong_method));
+        .route(
+            &session("eventsource"),
+            get(receiving(Kind::EventSource)).fallback(wrong_method),
+        );
     if service.options.websocket {
         router = router
             .route(&format!("{prefix}/websocket"), get(raw_websocket))
@@ -112,7 +130,11 @@ fn configure(upgrade: WebSocketUpgrade, max_frame_bytes: usize) -> WebSocketUpgr
 
 /// A plain GET or a broken handshake, answered as SockJS does.
 fn not_an_upgrade(_: WebSocketUpgradeRejection) -> Response {
-    (StatusCode::BAD_REQUEST, r#"Can "Upgrade" only to "WebSocket"."#).into_response()
+    (
+        StatusCode::BAD_REQUEST,
+        r#"Can "Upgrade" only to "WebSocket"."#,
+    )
+        .into_response()
 }
 
 /// The upgrade a request asks for. WebSocket drafts hybi-07 and -08 (Firefox 6 and 7) shake
@@ -122,9 +144,14 @@ async fn upgrade(request: Request) -> Result<WebSocketUpgrade, Response> {
     let (mut parts, _) = request.into_parts();
     let version = parts.headers.get(header::SEC_WEBSOCKET_VERSION);
     if version.is_some_and(|version| version == "7" || version == "8") {
-        parts.headers.insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+        parts.headers.insert(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
     }
-    WebSocketUpgrade::from_request_parts(&mut parts, &()).await.map_err(not_an_upgrade)
+    WebSocketUpgrade::from_request_parts(&mut parts, &())
+        .await
+        .map_err(not_an_upgrade)
 }
 
 async fn raw_websocket(State(service): State<Service>, request: Request) -> Response {
@@ -137,8 +164,14 @@ async fn raw_websocket(State(service): State<Service>, request: Request) -> Resp
     }
 }
 
-async fn sockjs_websocket(State(service): State<Service>, SessionId(id): SessionId, request: Request) -> Response {
-    let Some(session_id) = id else { return StatusCode::NOT_FOUND.into_response() };
+async fn sockjs_websocket(
+    State(service): State<Service>,
+    SessionId(id): SessionId,
+    request: Request,
+) -> Response {
+    let Some(session_id) = id else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
     match upgrade(request).await {
         Ok(upgrade) => start_socket(upgrade, service, Framing::Sockjs, Some(session_id)),
         Err(refused) => refused,
@@ -156,14 +189,24 @@ async fn wrong_method(SessionId(id): SessionId) -> StatusCode {
 
 /// Completes the upgrade and runs the session as a task of the service's owner. A SockJS
 /// session id already in use gets `o` then `c[2010,...]`.
-fn start_socket(upgrade: WebSocketUpgrade, service: Service, framing: Framing, id: Option<String>) -> Response {
+fn start_socket(
+    upgrade: WebSocketUpgrade,
+    service: Service,
+    framing: Framing,
+    id: Option<String>,
+) -> Response {
     let app = service.app.clone();
     let max_frame_bytes = service.options.max_frame_bytes;
     configure(upgrade, max_frame_bytes).on_upgrade(move |socket| {
         app.tracked(Box::pin(async move {
             let claim = id.as_deref().map(|id| service.registry.claim_socket(id));
             let in_use = matches!(claim, Some(None));
-            let mut link = Link::Socket(SocketLink::new(socket, framing, max_frame_bytes, claim.flatten()));
+            let mut link = Link::Socket(SocketLink::new(
+                socket,
+                framing,
+                max_frame_bytes,
+                claim.flatten(),
+            ));
             if link.open().await.is_err() {
                 return;
             }
@@ -184,7 +227,11 @@ impl FromRequestParts<Service> for SessionId {
     async fn from_request_parts(parts: &mut Parts, service: &Service) -> Result<Self, Infallible> {
         let path = Path::<(String, String)>::from_request_parts(parts, service).await;
         let valid = |Path((server, session)): Path<(String, String)>| {
-            service.options.ids.accepts(&server, &session).then_some(session)
+            service
+                .options
+                .ids
+                .accepts(&server, &session)
+                .then_some(session)
         };
         Ok(SessionId(path.ok().and_then(valid)))
     }
@@ -193,20 +240,34 @@ impl FromRequestParts<Service> for SessionId {
 /// The handler of a receiving request of `kind`.
 fn receiving(
     kind: Kind,
-) -> impl Fn(State<Service>, SessionId, HeaderMap) -> std::future::Ready<Response> + Clone + Send + Sync + 'static {
-    move |State(service), SessionId(id), request| std::future::ready(receive(service, id, &request, kind))
+) -> impl Fn(State<Service>, SessionId, HeaderMap) -> std::future::Ready<Response>
+       + Clone
+       + Send
+       + Sync
+       + 'static {
+    move |State(service), SessionId(id), request| {
+        std::future::ready(receive(service, id, &request, kind))
+    }
 }
 
 /// A receiving request: handed to its session, which writes the frames; a new session is
 /// started for an unknown id.
 fn receive(service: Service, id: Option<String>, request: &HeaderMap, kind: Kind) -> Response {
-    let Some(id) = id else { return StatusCode::NOT_FOUND.into_response() };
+    let Some(id) = id else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
     let (receiver, body) = Receiver::new(kind, service.options.http.response_limit);
     match service.registry.receive(&id, receiver) {
         Reception::Attached => {}
         Reception::Refused(receiver) => receiver.refuse(),
         Reception::New(claim, keeper, receiver) => {
-            let link = HttpLink::new(claim, keeper, receiver, service.options.http, service.stopped.clone());
+            let link = HttpLink::new(
+                claim,
+                keeper,
+                receiver,
+                service.options.http,
+                service.stopped.clone(),
+            );
             let app = service.app.clone();
             tokio::spawn(service.app.tracked(Box::pin(async move {
                 let mut link = Link::Http(link);
@@ -218,7 +279,10 @@ fn receive(service: Service, id: Option<String>, request: &HeaderMap, kind: Kind
     }
     let mut response = Response::new(body);
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind.content_type()));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(kind.content_type()),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_CACHE));
     cors(request, headers);
     cookie(&service.options, request, headers);
@@ -232,20 +296,39 @@ async fn xhr_send(
     request: HeaderMap,
     body: Body,
 ) -> Response {
-    let Some(id) = id else { return StatusCode::NOT_FOUND.into_response() };
-    let Some(door) = service.registry.door(&id) else { return StatusCode::NOT_FOUND.into_response() };
-    let (status, text, frame) = match Limited::new(body, service.options.max_frame_bytes).collect().await {
+    let Some(id) = id else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let Some(door) = service.registry.door(&id) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let (status, text, frame) = match Limited::new(body, service.options.max_frame_bytes)
+        .collect()
+        .await
+    {
         Ok(collected) => {
             let payload = collected.to_bytes();
             match std::str::from_utf8(&payload).map(sockjs::decode_client_frame) {
-                _ if payload.is_empty() => (StatusCode::INTERNAL_SERVER_ERROR, "Payload expected.", None),
-                Ok(Ok(messages)) => (StatusCode::NO_CONTENT, "", Some(Received::Messages(messages))),
-                Ok(Err(_)) | Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Broken JSON encoding.", None),
+                _ if payload.is_empty() => {
+                    (StatusCode::INTERNAL_SERVER_ERROR, "Payload expected.", None)
+                }
+                Ok(Ok(messages)) => (
+                    StatusCode::NO_CONTENT,
+                    "",
+                    Some(Received::Messages(messages)),
+                ),
+                Ok(Err(_)) | Err(_) => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Broken JSON encoding.",
+                    None,
+                ),
             }
         }
-        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
-            (StatusCode::PAYLOAD_TOO_LARGE, "Message too big", Some(Received::Close(close::MESSAGE_TOO_BIG)))
-        }
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Message too big",
+            Some(Received::Close(close::MESSAGE_TOO_BIG)),
+        ),
         // The client left halfway through its body.
         Err(_) => (StatusCode::BAD_REQUEST, "Incomplete body.", None),
     };
@@ -256,7 +339,10 @@ async fn xhr_send(
     }
     let mut response = (status, text).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=UTF-8"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=UTF-8"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_CACHE));
     cors(&request, headers);
     cookie(&service.options, &request, headers);
@@ -266,11 +352,19 @@ async fn xhr_send(
 /// SockJS answers cross-origin requests, echoing the caller's origin (`*` for none or the
 /// `null` of a page opened from a file) and the headers it asked for.
 fn cors(request: &HeaderMap, response: &mut HeaderMap) {
-    let origin = request.get(header::ORIGIN).filter(|origin| origin.as_bytes() != b"null");
+    let origin = request
+        .get(header::ORIGIN)
+        .filter(|origin| origin.as_bytes() != b"null");
     let origin = origin.cloned().unwrap_or(HeaderValue::from_static("*"));
     response.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-    response.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
-    if let Some(asked) = request.get(header::ACCESS_CONTROL_REQUEST_HEADERS).filter(|asked| !asked.is_empty()) {
+    response.insert(
+        header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        HeaderValue::from_static("true"),
+    );
+    if let Some(asked) = request
+        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+        .filter(|asked| !asked.is_empty())
+    {
         response.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
     }
     response.insert(header::VARY, HeaderValue::from_static("Origin"));
@@ -301,10 +395,21 @@ async fn post_preflight(request: HeaderMap) -> Response {
 async fn preflight(request: HeaderMap, methods: &'static str) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     let headers = response.headers_mut();
-    headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(methods));
-    headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("31536000"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000"));
-    if let Ok(expires) = HeaderValue::from_str(&httpdate::fmt_http_date(SystemTime::now() + ONE_YEAR)) {
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static(methods),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("31536000"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000"),
+    );
+    if let Ok(expires) =
+        HeaderValue::from_str(&httpdate::fmt_http_date(SystemTime::now() + ONE_YEAR))
+    {
         headers.insert(header::EXPIRES, expires);
     }
     cors(&request, headers);
@@ -320,12 +425,19 @@ async fn info(State(service): State<Service>, request: HeaderMap) -> Response {
     });
     let mut response = body.to_string().into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=UTF-8"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=UTF-8"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_CACHE));
     cors(&request, headers);
     response
 }
 
 async fn welcome() -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; charset=UTF-8")], "Welcome to SockJS!\n").into_response()
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=UTF-8")],
+        "Welcome to SockJS!\n",
+    )
+        .into_response()
 }

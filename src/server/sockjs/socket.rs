@@ -32,8 +32,19 @@ pub struct SocketLink {
 }
 
 impl SocketLink {
-    pub fn new(socket: WebSocket, framing: Framing, max_frame_bytes: usize, claim: Option<Claim>) -> Self {
-        SocketLink { socket, framing, max_frame_bytes, last_sent: Instant::now(), _claim: claim }
+    pub fn new(
+        socket: WebSocket,
+        framing: Framing,
+        max_frame_bytes: usize,
+        claim: Option<Claim>,
+    ) -> Self {
+        SocketLink {
+            socket,
+            framing,
+            max_frame_bytes,
+            last_sent: Instant::now(),
+            _claim: claim,
+        }
     }
 
     pub fn transport(&self) -> Transport {
@@ -45,7 +56,10 @@ impl SocketLink {
 
     async fn send_text(&mut self, text: String) -> Result<(), Gone> {
         self.last_sent = Instant::now();
-        self.socket.send(Message::Text(Utf8Bytes::from(text))).await.map_err(|_| Gone)
+        self.socket
+            .send(Message::Text(Utf8Bytes::from(text)))
+            .await
+            .map_err(|_| Gone)
     }
 
     /// SockJS sessions begin with `o`; raw ones with nothing.
@@ -86,11 +100,15 @@ impl SocketLink {
                 if self.send_text(sockjs::encode_close(close)).await.is_err() {
                     return;
                 }
-                CloseFrame { code: 1000, reason: Utf8Bytes::from_static("") }
+                CloseFrame {
+                    code: 1000,
+                    reason: Utf8Bytes::from_static(""),
+                }
             }
-            Framing::Raw | Framing::RawText => {
-                CloseFrame { code: close.code, reason: Utf8Bytes::from_static(close.reason) }
-            }
+            Framing::Raw | Framing::RawText => CloseFrame {
+                code: close.code,
+                reason: Utf8Bytes::from_static(close.reason),
+            },
         };
         let _ = self.socket.send(Message::Close(Some(frame))).await;
     }
@@ -127,7 +145,8 @@ impl SocketLink {
             Framing::Raw => {
                 // Only a frame that is JSON at all is a message; one that is not breaks framing,
                 // like it does for SockJS.
-                serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(|err| FramingError(err.to_string()))?;
+                serde_json::from_str::<serde::de::IgnoredAny>(text)
+                    .map_err(|err| FramingError(err.to_string()))?;
                 Ok(vec![text.to_owned()])
             }
         }

@@ -97,8 +97,14 @@ impl Visitor {
     /// Sends the kept copies last sent to the ended session `gone` to the focused tab, if
     /// any, oldest first; they are that tab's to acknowledge from now on.
     fn resend_kept(&mut self, gone: u64) {
-        let Some(focused) = self.focused_tab().map(|tab| tab.session.clone()) else { return };
-        for kept in self.kept.iter_mut().filter(|kept| kept.sent_to == Some(gone)) {
+        let Some(focused) = self.focused_tab().map(|tab| tab.session.clone()) else {
+            return;
+        };
+        for kept in self
+            .kept
+            .iter_mut()
+            .filter(|kept| kept.sent_to == Some(gone))
+        {
             kept.sent_to = Some(focused.id);
             focused.push(Outgoing::Message(kept.message.clone()));
         }
@@ -192,5 +198,7 @@ impl State {
 
 /// Milliseconds since the UNIX epoch, as `at_ms` reports them.
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64)
 }

@@ -23,7 +23,9 @@ impl State {
     /// tab connects meanwhile. Called when its last tab leaves, and when something is kept for
     /// a visitor that was never online (a signal queued for it).
     fn went_offline(&mut self, key: &VisitorKey, now: Instant, retention: Duration) {
-        let Some(visitor) = self.visitors.get_mut(key) else { return };
+        let Some(visitor) = self.visitors.get_mut(key) else {
+            return;
+        };
         if visitor.tabs.is_empty() && !visitor.is_empty() {
             visitor.offline_at = Some(now);
             self.offline.push_back((now + retention, key.clone()));
@@ -52,10 +54,16 @@ impl Shared {
         let mut state = self.lock();
         let mut forgotten = 0;
         while state.offline.front().is_some_and(|(due, _)| *due <= now) {
-            let Some((_, key)) = state.offline.pop_front() else { break };
-            let Some(visitor) = state.visitors.get_mut(&key) else { continue };
+            let Some((_, key)) = state.offline.pop_front() else {
+                break;
+            };
+            let Some(visitor) = state.visitors.get_mut(&key) else {
+                continue;
+            };
             // Came back meanwhile, or left again later (a later entry of the queue is its own).
-            let due = visitor.offline_at.is_some_and(|at| at + self.retention <= now);
+            let due = visitor
+                .offline_at
+                .is_some_and(|at| at + self.retention <= now);
             if !visitor.tabs.is_empty() || !due {
                 continue;
             }
@@ -121,7 +129,10 @@ mod tests {
     const RETENTION: Duration = Duration::from_secs(60);
 
     fn shared() -> Shared {
-        Shared::new(&Settings { visitor_retention: RETENTION, ..Settings::default() })
+        Shared::new(&Settings {
+            visitor_retention: RETENTION,
+            ..Settings::default()
+        })
     }
 
     fn key(visitor: &str) -> VisitorKey {
@@ -129,7 +140,11 @@ mod tests {
     }
 
     fn signal(id: &str) -> ServerMessage {
-        ServerMessage::Signal { id: id.to_owned(), agent: "a".to_owned(), data: Default::default() }
+        ServerMessage::Signal {
+            id: id.to_owned(),
+            agent: "a".to_owned(),
+            data: Default::default(),
+        }
     }
 
     #[test]
@@ -137,12 +152,21 @@ mod tests {
         let state = shared();
         let (tab, _outbox) = SessionHandle::new(8);
         state.attach(&key("v"), "t1", &tab);
-        state.presence(&key("v"), true, None, Some(Page::default())).unwrap();
+        state
+            .presence(&key("v"), true, None, Some(Page::default()))
+            .unwrap();
         state.detach(&key("v"), tab.id);
         let left = Instant::now();
-        assert_eq!(state.visitors_held(), 1, "page and data are kept while the visitor is offline");
+        assert_eq!(
+            state.visitors_held(),
+            1,
+            "page and data are kept while the visitor is offline"
+        );
         assert_eq!(state.forget_departed(left + RETENTION / 2), 0);
-        assert_eq!(state.forget_departed(left + RETENTION + Duration::from_millis(1)), 1);
+        assert_eq!(
+            state.forget_departed(left + RETENTION + Duration::from_millis(1)),
+            1
+        );
         assert_eq!(state.visitors_held(), 0);
     }
 
@@ -152,14 +176,23 @@ mod tests {
         for n in 0..5_000 {
             let (tab, _outbox) = SessionHandle::new(8);
             state.attach(&key(&n.to_string()), "t1", &tab);
-            state.presence(&key(&n.to_string()), true, None, Some(Page::default())).unwrap();
+            state
+                .presence(&key(&n.to_string()), true, None, Some(Page::default()))
+                .unwrap();
             state.detach(&key(&n.to_string()), tab.id);
         }
         let left = Instant::now();
         assert!(state.lock().visitors.capacity() >= 5_000);
-        assert_eq!(state.forget_departed(left + RETENTION + Duration::from_millis(1)), 5_000);
+        assert_eq!(
+            state.forget_departed(left + RETENTION + Duration::from_millis(1)),
+            5_000
+        );
         let held = state.lock();
-        assert_eq!((held.visitors.capacity(), held.offline.capacity()), (0, 0), "nothing held, no room kept");
+        assert_eq!(
+            (held.visitors.capacity(), held.offline.capacity()),
+            (0, 0),
+            "nothing held, no room kept"
+        );
     }
 
     #[test]
@@ -167,15 +200,28 @@ mod tests {
         let state = shared();
         let (first, _outbox) = SessionHandle::new(8);
         state.attach(&key("v"), "t1", &first);
-        state.presence(&key("v"), true, None, Some(Page::default())).unwrap();
+        state
+            .presence(&key("v"), true, None, Some(Page::default()))
+            .unwrap();
         state.detach(&key("v"), first.id);
         let (second, _outbox) = SessionHandle::new(8);
         state.attach(&key("v"), "t1", &second);
-        assert_eq!(state.forget_departed(Instant::now() + 2 * RETENTION), 0, "online again");
+        assert_eq!(
+            state.forget_departed(Instant::now() + 2 * RETENTION),
+            0,
+            "online again"
+        );
         state.detach(&key("v"), second.id);
         let left = Instant::now();
-        assert_eq!(state.forget_departed(left + RETENTION / 2), 0, "the second departure's clock");
-        assert_eq!(state.forget_departed(left + RETENTION + Duration::from_millis(1)), 1);
+        assert_eq!(
+            state.forget_departed(left + RETENTION / 2),
+            0,
+            "the second departure's clock"
+        );
+        assert_eq!(
+            state.forget_departed(left + RETENTION + Duration::from_millis(1)),
+            1
+        );
     }
 
     #[test]
@@ -185,13 +231,26 @@ mod tests {
         state.deliver(&key("gone"), "a", "s1", &signal("s1"));
         assert_eq!(state.forget_departed(queued + RETENTION / 2), 0);
         let (tab, mut outbox) = SessionHandle::new(8);
-        assert_eq!(state.attach(&key("gone"), "t1", &tab).len(), 1, "replayed within the retention");
+        assert_eq!(
+            state.attach(&key("gone"), "t1", &tab).len(),
+            1,
+            "replayed within the retention"
+        );
         state.detach(&key("gone"), tab.id);
-        assert!(outbox.try_recv().is_err(), "nothing else was pushed to the tab");
+        assert!(
+            outbox.try_recv().is_err(),
+            "nothing else was pushed to the tab"
+        );
         let left = Instant::now();
-        assert_eq!(state.forget_departed(left + RETENTION + Duration::from_millis(1)), 1);
+        assert_eq!(
+            state.forget_departed(left + RETENTION + Duration::from_millis(1)),
+            1
+        );
         let (again, _outbox) = SessionHandle::new(8);
-        assert!(state.attach(&key("gone"), "t1", &again).is_empty(), "forgotten after the retention");
+        assert!(
+            state.attach(&key("gone"), "t1", &again).is_empty(),
+            "forgotten after the retention"
+        );
     }
 
     #[test]
@@ -200,14 +259,26 @@ mod tests {
         let (agent, mut events) = SessionHandle::new(8);
         let (tab, _outbox) = SessionHandle::new(8);
         state.attach(&key("v"), "t1", &tab);
-        state.presence(&key("v"), true, None, Some(Page::default())).unwrap();
+        state
+            .presence(&key("v"), true, None, Some(Page::default()))
+            .unwrap();
         state.watch(&key("v"), &agent);
         state.detach(&key("v"), tab.id);
         let left = Instant::now();
         while events.try_recv().is_ok() {}
-        assert_eq!(state.forget_departed(left + RETENTION + Duration::from_millis(1)), 1);
-        assert!(events.try_recv().is_ok(), "the watcher was sent the forgotten visitor's presence");
-        assert_eq!(state.visitors_held(), 1, "the watch holds the entry until unwatch");
+        assert_eq!(
+            state.forget_departed(left + RETENTION + Duration::from_millis(1)),
+            1
+        );
+        assert!(
+            events.try_recv().is_ok(),
+            "the watcher was sent the forgotten visitor's presence"
+        );
+        assert_eq!(
+            state.visitors_held(),
+            1,
+            "the watch holds the entry until unwatch"
+        );
         state.unwatch(&key("v"), agent.id);
         assert_eq!(state.visitors_held(), 0);
     }

@@ -33,7 +33,14 @@ impl SessionHandle {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let (outbox, receiver) = mpsc::channel(capacity);
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        (SessionHandle { id, outbox, kick: CancellationToken::new() }, receiver)
+        (
+            SessionHandle {
+                id,
+                outbox,
+                kick: CancellationToken::new(),
+            },
+            receiver,
+        )
     }
 
     /// Never blocks, because it runs under the state lock: a session whose outbox is full

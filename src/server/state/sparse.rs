@@ -64,7 +64,11 @@ mod tests {
         assert_eq!(map.capacity(), peak, "a full map is left alone");
         map.retain(|n, _| *n < 1_000);
         map.shrink_if_sparse();
-        assert!(map.capacity() < peak / 2 && map.len() == 1_000, "capacity {}", map.capacity());
+        assert!(
+            map.capacity() < peak / 2 && map.len() == 1_000,
+            "capacity {}",
+            map.capacity()
+        );
         map.clear();
         map.shrink_if_sparse();
         assert_eq!(map.capacity(), 0);
@@ -75,6 +79,10 @@ mod tests {
         let mut queue: VecDeque<u64> = (0..10_000).collect();
         queue.drain(..9_990);
         queue.shrink_if_sparse();
-        assert!(queue.capacity() <= FLOOR && queue.len() == 10, "capacity {}", queue.capacity());
+        assert!(
+            queue.capacity() <= FLOOR && queue.len() == 10,
+            "capacity {}",
+            queue.capacity()
+        );
     }
 }

@@ -32,10 +32,18 @@ impl Shared {
                 visitor.focused = None;
             }
         }
-        let new_tab = Tab { tab: tab.to_owned(), session: session.clone() };
+        let new_tab = Tab {
+            tab: tab.to_owned(),
+            session: session.clone(),
+        };
         if let Some(lost) = visitor.focused_tab() {
             let target = self.faults.blur_target(lost, &new_tab);
-            self.faults.send_blur(&target.session, message(ServerMessage::Blur { tab: target.tab.clone() }));
+            self.faults.send_blur(
+                &target.session,
+                message(ServerMessage::Blur {
+                    tab: target.tab.clone(),
+                }),
+            );
         }
         visitor.focused = Some(session.id);
         visitor.tabs.push(new_tab);
@@ -61,13 +69,23 @@ impl Shared {
     /// makes no `connect` that would replay it. With no tab left it waits for the next one.
     pub fn detach(&self, key: &VisitorKey, session_id: u64) {
         let mut state = self.lock();
-        let Some(visitor) = state.visitors.get_mut(key) else { return };
-        let Some(position) = visitor.tabs.iter().position(|open| open.session.id == session_id) else { return };
+        let Some(visitor) = state.visitors.get_mut(key) else {
+            return;
+        };
+        let Some(position) = visitor
+            .tabs
+            .iter()
+            .position(|open| open.session.id == session_id)
+        else {
+            return;
+        };
         visitor.tabs.remove(position);
         if visitor.focused == Some(session_id) {
             visitor.focused = visitor.tabs.last().map(|next| next.session.id);
             if let Some(next) = visitor.tabs.last() {
-                next.session.push(message(ServerMessage::Focused { tab: next.tab.clone() }));
+                next.session.push(message(ServerMessage::Focused {
+                    tab: next.tab.clone(),
+                }));
             }
         }
         visitor.resend_kept(session_id);
@@ -98,7 +116,10 @@ impl Shared {
             visitor.data = data.unwrap_or_default();
         } else {
             if let Some(data) = data {
-                let added = data.keys().filter(|name| !visitor.data.contains_key(*name)).count();
+                let added = data
+                    .keys()
+                    .filter(|name| !visitor.data.contains_key(*name))
+                    .count();
                 if visitor.data.len() + added > MAX_DATA_KEYS {
                     return Err(DataError::TooManyKeys(visitor.data.len() + added));
                 }
@@ -115,14 +136,27 @@ impl Shared {
     /// A tab takes focus; the tab that had it is sent `blur`.
     pub fn focus(&self, key: &VisitorKey, session_id: u64) {
         let mut state = self.lock();
-        let Some(visitor) = state.visitors.get_mut(key) else { return };
+        let Some(visitor) = state.visitors.get_mut(key) else {
+            return;
+        };
         if visitor.focused == Some(session_id) {
             return;
         }
-        let Some(gained) = visitor.tabs.iter().find(|open| open.session.id == session_id) else { return };
+        let Some(gained) = visitor
+            .tabs
+            .iter()
+            .find(|open| open.session.id == session_id)
+        else {
+            return;
+        };
         if let Some(lost) = visitor.focused_tab() {
             let target = self.faults.blur_target(lost, gained);
-            self.faults.send_blur(&target.session, message(ServerMessage::Blur { tab: target.tab.clone() }));
+            self.faults.send_blur(
+                &target.session,
+                message(ServerMessage::Blur {
+                    tab: target.tab.clone(),
+                }),
+            );
         }
         visitor.focused = Some(session_id);
         visitor.notify_watchers(&key.1, &self.faults);
@@ -131,8 +165,12 @@ impl Shared {
     /// The visitor received a signal/invoke: its kept copy is forgotten for good.
     pub fn ack(&self, key: &VisitorKey, id: &str, agent: &str) {
         let mut state = self.lock();
-        let Some(visitor) = state.visitors.get_mut(key) else { return };
-        visitor.kept.retain(|kept| kept.id != id || kept.agent != agent);
+        let Some(visitor) = state.visitors.get_mut(key) else {
+            return;
+        };
+        visitor
+            .kept
+            .retain(|kept| kept.id != id || kept.agent != agent);
         state.forget_if_empty(key);
     }
 }

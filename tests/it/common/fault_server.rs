@@ -60,7 +60,11 @@ pub enum Fault {
     /// `to` gets its status, and at `to` every session open then ends: dropped without a frame
     /// if `kill` (a killed instance), else sent `draining` and `c[3000,"Go away!"]` (a
     /// scale-in). Sessions opened later are served in full.
-    MoveOwingStatuses { from: Duration, to: Duration, kill: bool },
+    MoveOwingStatuses {
+        from: Duration,
+        to: Duration,
+        kill: bool,
+    },
 }
 
 /// The visitor id a [`Fault::WrongVisitor`] server puts in every `connected`.
@@ -74,11 +78,18 @@ pub struct FaultServer {
 
 impl FaultServer {
     pub async fn start(fault: Fault) -> FaultServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("a bound address");
         let stop = CancellationToken::new();
-        let shared =
-            Arc::new(Shared { fault, addr, started: Instant::now(), stop: stop.clone(), upgrades: Default::default() });
+        let shared = Arc::new(Shared {
+            fault,
+            addr,
+            started: Instant::now(),
+            stop: stop.clone(),
+            upgrades: Default::default(),
+        });
         tokio::spawn(accept(listener, shared));
         FaultServer { addr, stop }
     }
@@ -112,19 +123,25 @@ struct Shared {
 impl Shared {
     /// Whether a message received now gets no answer at all.
     fn stalled(&self) -> bool {
-        let Fault::Stall { from } = self.fault else { return false };
+        let Fault::Stall { from } = self.fault else {
+            return false;
+        };
         self.started.elapsed() >= from
     }
 
     /// Whether a `signal` or `invoke` received now goes without its status.
     fn withholds_status(&self) -> bool {
-        let Fault::MoveOwingStatuses { from, to, .. } = self.fault else { return false };
+        let Fault::MoveOwingStatuses { from, to, .. } = self.fault else {
+            return false;
+        };
         let now = self.started.elapsed();
         now >= from && now < to
     }
 
     fn drops_presence(&self) -> bool {
-        let Fault::DropPresences { from, to } = self.fault else { return false };
+        let Fault::DropPresences { from, to } = self.fault else {
+            return false;
+        };
         let now = self.started.elapsed();
         now >= from && now < to
     }
@@ -152,19 +169,24 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>) {
 
 /// One HTTP request: `/locate`, or an upgrade to either transport.
 async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
-    let Some(head) = read_head(&mut stream).await else { return };
+    let Some(head) = read_head(&mut stream).await else {
+        return;
+    };
     let path = head.split_whitespace().nth(1).unwrap_or("").to_owned();
     if path.starts_with("/locate") {
         return locate(stream, &shared).await;
     }
-    let earlier_upgrades = shared.upgrades.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let earlier_upgrades = shared
+        .upgrades
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if shared.fault == Fault::HalfOpen && earlier_upgrades > 0 {
         // Hold the socket, never answer: only the server's stop ends it.
         return std::future::pending().await;
     }
     let key = head.lines().find_map(|line| {
         let (name, value) = line.split_once(':')?;
-        name.eq_ignore_ascii_case("sec-websocket-key").then(|| value.trim().to_owned())
+        name.eq_ignore_ascii_case("sec-websocket-key")
+            .then(|| value.trim().to_owned())
     });
     let Some(key) = key else { return };
     let response = format!(
@@ -178,10 +200,20 @@ async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
     let ws = WebSocketStream::from_raw_socket(stream, Role::Server, None).await;
     let drains = shared.fault == Fault::DrainsEveryOther && earlier_upgrades % 2 == 1;
     let drain_at = match shared.fault {
-        Fault::MoveOwingStatuses { to, .. } if shared.started.elapsed() < to => Some(shared.started + to),
+        Fault::MoveOwingStatuses { to, .. } if shared.started.elapsed() < to => {
+            Some(shared.started + to)
+        }
         _ => None,
     };
-    let session = Session { ws, sockjs, shared: &shared, replies: 0, tab: String::new(), drains, drain_at };
+    let session = Session {
+        ws,
+        sockjs,
+        shared: &shared,
+        replies: 0,
+        tab: String::new(),
+        drains,
+        drain_at,
+    };
     let _ = session.run().await;
 }
 
@@ -200,12 +232,17 @@ async fn read_head(stream: &mut TcpStream) -> Option<String> {
 
 async fn locate(mut stream: TcpStream, shared: &Shared) {
     if shared.fault == Fault::EndlessLocate {
-        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"url\":\"").await;
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"url\":\"")
+            .await;
         let chunk = [b'x'; 16 * 1024];
         while stream.write_all(&chunk).await.is_ok() {}
         return;
     }
-    let body = format!("{{\"url\":\"ws://{}/presence\",\"server\":\"fault\"}}", shared.addr);
+    let body = format!(
+        "{{\"url\":\"ws://{}/presence\",\"server\":\"fault\"}}",
+        shared.addr
+    );
     let response = format!(
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
@@ -234,10 +271,15 @@ struct Ended;
 impl Session<'_> {
     async fn run(mut self) -> Result<(), Ended> {
         if self.sockjs {
-            self.ws.send(Message::text(sockjs::OPEN)).await.map_err(|_| Ended)?;
+            self.ws
+                .send(Message::text(sockjs::OPEN))
+                .await
+                .map_err(|_| Ended)?;
         }
         loop {
-            let drain_at = self.drain_at.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            let drain_at = self
+                .drain_at
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
             let frame = tokio::select! {
                 frame = self.ws.next() => frame,
                 () = tokio::time::sleep_until(drain_at.into()), if self.drain_at.is_some() => {
@@ -257,7 +299,9 @@ impl Session<'_> {
                 vec![text.to_string()]
             };
             for item in items {
-                let Ok(message) = ClientMessage::decode(&item) else { continue };
+                let Ok(message) = ClientMessage::decode(&item) else {
+                    continue;
+                };
                 if !self.shared.stalled() {
                     self.answer(message).await?;
                 }
@@ -269,44 +313,96 @@ impl Session<'_> {
     async fn answer(&mut self, message: ClientMessage) -> Result<(), Ended> {
         match message {
             ClientMessage::Connect { .. } if self.drains => {
-                self.reply(ServerMessage::Draining { retry_after_ms: None }).await?;
+                self.reply(ServerMessage::Draining {
+                    retry_after_ms: None,
+                })
+                .await?;
                 let _ = self.send_text(sockjs::encode_close(close::GO_AWAY)).await;
                 Err(Ended)
             }
             ClientMessage::Connect { visitor, tab, .. } => {
-                let visitor = if self.shared.fault == Fault::WrongVisitor { SOMEONE_ELSE.to_owned() } else { visitor };
+                let visitor = if self.shared.fault == Fault::WrongVisitor {
+                    SOMEONE_ELSE.to_owned()
+                } else {
+                    visitor
+                };
                 self.tab = tab;
-                self.reply(ServerMessage::Connected { visitor, server: "fault".into(), focus: true }).await?;
+                self.reply(ServerMessage::Connected {
+                    visitor,
+                    server: "fault".into(),
+                    focus: true,
+                })
+                .await?;
                 self.after_connected().await
             }
             ClientMessage::ConnectUnique { .. } => {
-                self.reply(ServerMessage::Unique { visitor: "123456".into(), expires_in_ms: 300_000 }).await
+                self.reply(ServerMessage::Unique {
+                    visitor: "123456".into(),
+                    expires_in_ms: 300_000,
+                })
+                .await
             }
             ClientMessage::AgentConnect { agent, .. } => {
-                self.reply(ServerMessage::AgentConnected { agent, server: "fault".into() }).await
+                self.reply(ServerMessage::AgentConnected {
+                    agent,
+                    server: "fault".into(),
+                })
+                .await
             }
             // `connected`, the presence a reconnect resends, then one more: the drain.
-            ClientMessage::Presence { seq, .. } if self.shared.fault == Fault::DrainsWithNormalClose => {
+            ClientMessage::Presence { seq, .. }
+                if self.shared.fault == Fault::DrainsWithNormalClose =>
+            {
                 self.reply(ServerMessage::PresenceAck { seq }).await?;
                 if self.replies < 3 {
                     return Ok(());
                 }
-                self.reply(ServerMessage::Draining { retry_after_ms: None }).await?;
-                let close = CloseFrame { code: CloseCode::Normal, reason: "Go away!".into() };
+                self.reply(ServerMessage::Draining {
+                    retry_after_ms: None,
+                })
+                .await?;
+                let close = CloseFrame {
+                    code: CloseCode::Normal,
+                    reason: "Go away!".into(),
+                };
                 let _ = self.ws.send(Message::Close(Some(close))).await;
                 Err(Ended)
             }
             ClientMessage::Presence { seq, .. } if !self.shared.drops_presence() => {
                 self.reply(ServerMessage::PresenceAck { seq }).await
             }
-            ClientMessage::Focus => self.reply(ServerMessage::Focused { tab: self.tab.clone() }).await,
-            ClientMessage::Extend => self.reply(ServerMessage::Extended { expires_in_ms: 300_000 }).await,
-            ClientMessage::Signal { .. } | ClientMessage::Invoke { .. } if self.shared.withholds_status() => Ok(()),
+            ClientMessage::Focus => {
+                self.reply(ServerMessage::Focused {
+                    tab: self.tab.clone(),
+                })
+                .await
+            }
+            ClientMessage::Extend => {
+                self.reply(ServerMessage::Extended {
+                    expires_in_ms: 300_000,
+                })
+                .await
+            }
+            ClientMessage::Signal { .. } | ClientMessage::Invoke { .. }
+                if self.shared.withholds_status() =>
+            {
+                Ok(())
+            }
             ClientMessage::Signal { id, .. } => {
-                self.reply(ServerMessage::SignalStatus { id, status: Status::Delivered, reason: None }).await
+                self.reply(ServerMessage::SignalStatus {
+                    id,
+                    status: Status::Delivered,
+                    reason: None,
+                })
+                .await
             }
             ClientMessage::Invoke { id, .. } => {
-                self.reply(ServerMessage::InvokeStatus { id, status: Status::Delivered, reason: None }).await
+                self.reply(ServerMessage::InvokeStatus {
+                    id,
+                    status: Status::Delivered,
+                    reason: None,
+                })
+                .await
             }
             _ => Ok(()),
         }
@@ -315,15 +411,32 @@ impl Session<'_> {
     /// What a faulty server does once a visitor's tab is connected.
     async fn after_connected(&mut self) -> Result<(), Ended> {
         match self.shared.fault {
-            Fault::Garbage => self.send_text("this is neither SockJS nor JSON".into()).await,
+            Fault::Garbage => {
+                self.send_text("this is neither SockJS nor JSON".into())
+                    .await
+            }
             Fault::InvalidUtf8 => self.send_invalid_utf8().await,
-            Fault::WrongTab => self.reply(ServerMessage::Blur { tab: format!("not-{}", self.tab) }).await,
+            Fault::WrongTab => {
+                self.reply(ServerMessage::Blur {
+                    tab: format!("not-{}", self.tab),
+                })
+                .await
+            }
             Fault::UnknownSignals => {
                 let data = serde_json::json!({ "from": "nobody" });
-                self.reply(ServerMessage::Signal { id: "999999".into(), agent: "agent-0".into(), data }).await?;
+                self.reply(ServerMessage::Signal {
+                    id: "999999".into(),
+                    agent: "agent-0".into(),
+                    data,
+                })
+                .await?;
                 let args = serde_json::json!({});
-                let invoke =
-                    ServerMessage::Invoke { id: "1".into(), agent: "intruder".into(), action: "x".into(), args };
+                let invoke = ServerMessage::Invoke {
+                    id: "1".into(),
+                    agent: "intruder".into(),
+                    action: "x".into(),
+                    args,
+                };
                 self.reply(invoke).await
             }
             _ => Ok(()),
@@ -332,7 +445,11 @@ impl Session<'_> {
 
     async fn reply(&mut self, message: ServerMessage) -> Result<(), Ended> {
         let encoded = message.encode();
-        let frame = if self.sockjs { sockjs::encode_messages(&[encoded]) } else { encoded };
+        let frame = if self.sockjs {
+            sockjs::encode_messages(&[encoded])
+        } else {
+            encoded
+        };
         self.send_text(frame).await?;
         self.replies += 1;
         if self.shared.fault == Fault::ResetAfterFirstReply && self.replies == 1 {

@@ -24,7 +24,11 @@ pub enum Policy {
     /// Answers `401` to every request without `Authorization: <this>`, as an API gateway
     /// does; `/locate` goes to the directory (its answer rewritten to point at the gateway),
     /// everything else to the one instance.
-    Authorization { token: String, directory: SocketAddr, instance: SocketAddr },
+    Authorization {
+        token: String,
+        directory: SocketAddr,
+        instance: SocketAddr,
+    },
     /// Pins sessions by cookie, as a sticky load balancer does: a request without
     /// `JSESSIONID` goes to the next instance in turn and its answer sets `JSESSIONID`
     /// naming that instance; a request with it goes where it says.
@@ -59,7 +63,12 @@ impl Gateway {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
         let addr = listener.local_addr().expect("an address");
         let seen = Arc::new(Seen::default());
-        let state = Arc::new(State { policy, addr, seen: seen.clone(), turn: AtomicUsize::new(0) });
+        let state = Arc::new(State {
+            policy,
+            addr,
+            seen: seen.clone(),
+            turn: AtomicUsize::new(0),
+        });
         let accept = tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
                 let state = state.clone();
@@ -88,7 +97,13 @@ impl Gateway {
 
 /// The `HOST:PORT` of a `ws://` or `http://` URL.
 pub fn address_of(url: &str) -> SocketAddr {
-    let host_port = url.split("://").nth(1).expect("a URL").split('/').next().expect("a host");
+    let host_port = url
+        .split("://")
+        .nth(1)
+        .expect("a URL")
+        .split('/')
+        .next()
+        .expect("a host");
     host_port.parse().expect("an address")
 }
 
@@ -103,8 +118,11 @@ struct State {
 type Body = BoxBody<Bytes, hyper::Error>;
 
 fn answer(status: StatusCode) -> Response<Body> {
-    let mut response =
-        Response::new(Full::new(Bytes::from(status.as_str().to_owned())).map_err(|n| match n {}).boxed());
+    let mut response = Response::new(
+        Full::new(Bytes::from(status.as_str().to_owned()))
+            .map_err(|n| match n {})
+            .boxed(),
+    );
     *response.status_mut() = status;
     response
 }
@@ -113,54 +131,97 @@ const COOKIE: &str = "JSESSIONID";
 
 /// The instance a `JSESSIONID=N.x` cookie names, if the request has one.
 fn pinned_to(request: &Request<Incoming>) -> Option<usize> {
-    let cookies = request.headers().get_all(header::COOKIE).into_iter().filter_map(|value| value.to_str().ok());
+    let cookies = request
+        .headers()
+        .get_all(header::COOKIE)
+        .into_iter()
+        .filter_map(|value| value.to_str().ok());
     let pairs = cookies.flat_map(|cookies| cookies.split(';').map(str::trim));
-    let value = pairs.filter_map(|pair| pair.strip_prefix(COOKIE)?.strip_prefix('=')).next()?;
+    let value = pairs
+        .filter_map(|pair| pair.strip_prefix(COOKIE)?.strip_prefix('='))
+        .next()?;
     value.split('.').next()?.parse().ok()
 }
 
-async fn handle(state: Arc<State>, mut request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+async fn handle(
+    state: Arc<State>,
+    mut request: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
     let path = request.uri().path().to_owned();
     let (backend, set_cookie, rewrite) = match &state.policy {
-        Policy::Authorization { token, directory, instance } => {
-            if request.headers().get(header::AUTHORIZATION).is_none_or(|given| given != token.as_str()) {
+        Policy::Authorization {
+            token,
+            directory,
+            instance,
+        } => {
+            if request
+                .headers()
+                .get(header::AUTHORIZATION)
+                .is_none_or(|given| given != token.as_str())
+            {
                 state.seen.refused.fetch_add(1, Ordering::Relaxed);
                 return Ok(answer(StatusCode::UNAUTHORIZED));
             }
             match path.as_str() {
-                "/locate" => (*directory, None, Some((format!("ws://{instance}"), format!("ws://{}", state.addr)))),
+                "/locate" => (
+                    *directory,
+                    None,
+                    Some((format!("ws://{instance}"), format!("ws://{}", state.addr))),
+                ),
                 _ => (*instance, None, None),
             }
         }
-        Policy::Sticky { instances } => match pinned_to(&request).filter(|index| *index < instances.len()) {
-            Some(index) => {
-                state.seen.pinned.fetch_add(1, Ordering::Relaxed);
-                (instances[index], None, None)
+        Policy::Sticky { instances } => {
+            match pinned_to(&request).filter(|index| *index < instances.len()) {
+                Some(index) => {
+                    state.seen.pinned.fetch_add(1, Ordering::Relaxed);
+                    (instances[index], None, None)
+                }
+                None => {
+                    state.seen.unpinned.fetch_add(1, Ordering::Relaxed);
+                    let turn = state.turn.fetch_add(1, Ordering::Relaxed);
+                    let index = turn % instances.len();
+                    (
+                        instances[index],
+                        Some(format!("{COOKIE}={index}.{turn:x}; Path=/; HttpOnly")),
+                        None,
+                    )
+                }
             }
-            None => {
-                state.seen.unpinned.fetch_add(1, Ordering::Relaxed);
-                let turn = state.turn.fetch_add(1, Ordering::Relaxed);
-                let index = turn % instances.len();
-                (instances[index], Some(format!("{COOKIE}={index}.{turn:x}; Path=/; HttpOnly")), None)
-            }
-        },
+        }
     };
-    let client_side = request.headers().contains_key(header::UPGRADE).then(|| hyper::upgrade::on(&mut request));
-    let Ok(stream) = TcpStream::connect(backend).await else { return Ok(answer(StatusCode::BAD_GATEWAY)) };
-    let Ok((mut sender, connection)) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await else {
+    let client_side = request
+        .headers()
+        .contains_key(header::UPGRADE)
+        .then(|| hyper::upgrade::on(&mut request));
+    let Ok(stream) = TcpStream::connect(backend).await else {
+        return Ok(answer(StatusCode::BAD_GATEWAY));
+    };
+    let Ok((mut sender, connection)) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
+    else {
         return Ok(answer(StatusCode::BAD_GATEWAY));
     };
     tokio::spawn(connection.with_upgrades());
-    let Ok(mut response) = sender.send_request(request).await else { return Ok(answer(StatusCode::BAD_GATEWAY)) };
+    let Ok(mut response) = sender.send_request(request).await else {
+        return Ok(answer(StatusCode::BAD_GATEWAY));
+    };
     if let Some(cookie) = set_cookie {
-        response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a cookie"));
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            HeaderValue::from_str(&cookie).expect("a cookie"),
+        );
     }
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
         let backend_side = hyper::upgrade::on(&mut response);
         if let Some(client_side) = client_side {
             tokio::spawn(async move {
                 if let (Ok(client), Ok(backend)) = (client_side.await, backend_side.await) {
-                    let _ = tokio::io::copy_bidirectional(&mut TokioIo::new(client), &mut TokioIo::new(backend)).await;
+                    let _ = tokio::io::copy_bidirectional(
+                        &mut TokioIo::new(client),
+                        &mut TokioIo::new(backend),
+                    )
+                    .await;
                 }
             });
         }
@@ -169,10 +230,15 @@ async fn handle(state: Arc<State>, mut request: Request<Incoming>) -> Result<Res
     match rewrite {
         Some((from, to)) => {
             let (mut parts, body) = response.into_parts();
-            let Ok(body) = body.collect().await else { return Ok(answer(StatusCode::BAD_GATEWAY)) };
+            let Ok(body) = body.collect().await else {
+                return Ok(answer(StatusCode::BAD_GATEWAY));
+            };
             let text = String::from_utf8_lossy(&body.to_bytes()).replace(&from, &to);
             parts.headers.remove(header::CONTENT_LENGTH);
-            Ok(Response::from_parts(parts, Full::new(Bytes::from(text)).map_err(|n| match n {}).boxed()))
+            Ok(Response::from_parts(
+                parts,
+                Full::new(Bytes::from(text)).map_err(|n| match n {}).boxed(),
+            ))
         }
         None => Ok(response.map(BodyExt::boxed)),
     }

@@ -8,7 +8,9 @@ pub mod sockjs_http;
 use std::future::Future;
 use std::time::Duration;
 
-use presence_bench::protocol::client::{ClientError, ConnectOptions, Connection, Endpoint, Incoming, Transport};
+use presence_bench::protocol::client::{
+    ClientError, ConnectOptions, Connection, Endpoint, Incoming, Transport,
+};
 use presence_bench::protocol::locate::HttpClient;
 use presence_bench::protocol::{ClientMessage, ServerMessage, Status};
 use presence_bench::server::{Cluster, Settings};
@@ -33,7 +35,11 @@ pub const GROUP: &str = "42";
 
 /// Two instances and a short drain window, so drains finish quickly.
 pub fn settings() -> Settings {
-    Settings { instances: 2, drain_window: Duration::from_millis(300), ..Settings::default() }
+    Settings {
+        instances: 2,
+        drain_window: Duration::from_millis(300),
+        ..Settings::default()
+    }
 }
 
 pub async fn cluster(settings: Settings) -> Cluster {
@@ -44,7 +50,10 @@ pub async fn cluster(settings: Settings) -> Cluster {
 pub fn url(cluster: &Cluster, server: &str) -> String {
     let instances = cluster.instances();
     let found = instances.iter().find(|instance| instance.server == server);
-    found.unwrap_or_else(|| panic!("no instance {server} in {instances:?}")).url.clone()
+    found
+        .unwrap_or_else(|| panic!("no instance {server} in {instances:?}"))
+        .url
+        .clone()
 }
 
 /// The `http://` base of instance `server` (for `/locate`, `/healthz`, `/presence/info`).
@@ -59,14 +68,24 @@ pub fn http() -> HttpClient {
 
 /// Fails the test if `future` takes longer than [`WAIT`].
 pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(WAIT, future).await.unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+    tokio::time::timeout(WAIT, future)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }
 
 pub async fn open(url: &str, transport: Transport) -> Connection {
     let endpoint = Endpoint::parse(url).expect("an instance URL");
-    let options = ConnectOptions { transport, ..ConnectOptions::default() };
+    let options = ConnectOptions {
+        transport,
+        ..ConnectOptions::default()
+    };
     let mut rng = SmallRng::from_os_rng();
-    within("the session to open", Connection::open(&endpoint, &options, &mut rng)).await.expect("the session opens")
+    within(
+        "the session to open",
+        Connection::open(&endpoint, &options, &mut rng),
+    )
+    .await
+    .expect("the session opens")
 }
 
 pub async fn send(conn: &mut Connection, message: ClientMessage) {
@@ -88,7 +107,10 @@ pub async fn recv(conn: &mut Connection) -> ServerMessage {
 }
 
 /// The first message matching `wanted`, skipping others.
-pub async fn recv_until(conn: &mut Connection, wanted: impl Fn(&ServerMessage) -> bool) -> ServerMessage {
+pub async fn recv_until(
+    conn: &mut Connection,
+    wanted: impl Fn(&ServerMessage) -> bool,
+) -> ServerMessage {
     within("a matching message", async {
         loop {
             let message = recv(conn).await;
@@ -130,15 +152,27 @@ pub async fn lost(conn: &mut Connection) {
 }
 
 pub fn connect(visitor: &str, tab: &str) -> ClientMessage {
-    ClientMessage::Connect { group: GROUP.into(), visitor: visitor.into(), tab: tab.into() }
+    ClientMessage::Connect {
+        group: GROUP.into(),
+        visitor: visitor.into(),
+        tab: tab.into(),
+    }
 }
 
 pub fn presence(seq: u64, data: serde_json::Value) -> ClientMessage {
-    ClientMessage::Presence { seq, data: data.as_object().cloned(), page: None }
+    ClientMessage::Presence {
+        seq,
+        data: data.as_object().cloned(),
+        page: None,
+    }
 }
 
 pub fn signal(visitor: &str, id: &str) -> ClientMessage {
-    ClientMessage::Signal { visitor: visitor.into(), id: id.into(), data: serde_json::json!({"n": id}) }
+    ClientMessage::Signal {
+        visitor: visitor.into(),
+        id: id.into(),
+        data: serde_json::json!({"n": id}),
+    }
 }
 
 /// A visitor's tab, connected.
@@ -146,7 +180,11 @@ pub async fn visitor(url: &str, transport: Transport, visitor: &str, tab: &str) 
     let mut conn = open(url, transport).await;
     send(&mut conn, connect(visitor, tab)).await;
     match recv(&mut conn).await {
-        ServerMessage::Connected { visitor: named, focus: true, .. } if named == visitor => conn,
+        ServerMessage::Connected {
+            visitor: named,
+            focus: true,
+            ..
+        } if named == visitor => conn,
         other => panic!("expected connected, got {other:?}"),
     }
 }
@@ -154,7 +192,14 @@ pub async fn visitor(url: &str, transport: Transport, visitor: &str, tab: &str) 
 /// An agent, connected.
 pub async fn agent(url: &str, transport: Transport, agent: &str) -> Connection {
     let mut conn = open(url, transport).await;
-    send(&mut conn, ClientMessage::AgentConnect { group: GROUP.into(), agent: agent.into() }).await;
+    send(
+        &mut conn,
+        ClientMessage::AgentConnect {
+            group: GROUP.into(),
+            agent: agent.into(),
+        },
+    )
+    .await;
     match recv(&mut conn).await {
         ServerMessage::AgentConnected { agent: named, .. } if named == agent => conn,
         other => panic!("expected agent_connected, got {other:?}"),
@@ -169,10 +214,18 @@ pub async fn round_trip(conn: &mut Connection, seq: u64) {
 }
 
 /// An agent sends a signal and answers the status it got.
-pub async fn signal_status(agent: &mut Connection, visitor: &str, id: &str) -> (Status, Option<String>) {
+pub async fn signal_status(
+    agent: &mut Connection,
+    visitor: &str,
+    id: &str,
+) -> (Status, Option<String>) {
     send(agent, signal(visitor, id)).await;
     match recv(agent).await {
-        ServerMessage::SignalStatus { id: answered, status, reason } if answered == id => (status, reason),
+        ServerMessage::SignalStatus {
+            id: answered,
+            status,
+            reason,
+        } if answered == id => (status, reason),
         other => panic!("expected signal_status for {id}, got {other:?}"),
     }
 }
@@ -189,11 +242,19 @@ pub async fn signal_id(conn: &mut Connection) -> String {
 pub async fn raw_get(base: &str, path: &str) -> String {
     let addr = base.trim_start_matches("http://");
     within("an HTTP answer", async {
-        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("TCP connect");
+        let mut stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("TCP connect");
         let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
-        stream.write_all(request.as_bytes()).await.expect("request sent");
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .expect("request sent");
         let mut answer = String::new();
-        stream.read_to_string(&mut answer).await.expect("answer read");
+        stream
+            .read_to_string(&mut answer)
+            .await
+            .expect("answer read");
         answer
     })
     .await
@@ -206,7 +267,10 @@ pub const RUN_WAIT: Duration = Duration::from_secs(30);
 /// tests' group. The target is written into the YAML, so validation sees what the run loads:
 /// a server outside the run.
 pub fn plan_for(yaml: &str, cluster: &Cluster) -> Plan {
-    let yaml = format!("target: {{ url: '{}', group: '{GROUP}' }}\n{yaml}", cluster.directory_url());
+    let yaml = format!(
+        "target: {{ url: '{}', group: '{GROUP}' }}\n{yaml}",
+        cluster.directory_url()
+    );
     scenario::from_str(&yaml, "test.yaml").unwrap_or_else(|err| panic!("{err}"))
 }
 
@@ -235,7 +299,10 @@ impl Running {
 
     /// Waits for the run's end, or for the target to be found unusable.
     pub async fn ended(self) -> Result<Measured, StartError> {
-        tokio::time::timeout(RUN_WAIT, self.run).await.expect("the run ends in time").expect("the run does not panic")
+        tokio::time::timeout(RUN_WAIT, self.run)
+            .await
+            .expect("the run ends in time")
+            .expect("the run does not panic")
     }
 }
 

@@ -60,7 +60,10 @@ impl HttpSession {
     pub fn new(url: &str) -> Self {
         let id: u64 = rand::random();
         let base = format!("{}/000/{id:x}", url.replacen("ws://", "http://", 1));
-        HttpSession { client: Client::builder(TokioExecutor::new()).build_http(), base }
+        HttpSession {
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            base,
+        }
     }
 
     async fn request(&self, method: Method, path: &str, body: &str) -> Response<Body> {
@@ -69,14 +72,20 @@ impl HttpSession {
             .uri(format!("{}/{path}", self.base))
             .body(Full::new(Bytes::from(body.to_owned())))
             .expect("a request");
-        within("an answer", self.client.request(request)).await.expect("the server answers")
+        within("an answer", self.client.request(request))
+            .await
+            .expect("the server answers")
     }
 
     /// Opens a receiving request; its frames are read with [`Stream::next`].
     pub async fn receive(&self, kind: Receiving) -> Stream {
         let response = self.request(kind.method(), kind.path(), "").await;
         assert_eq!(response.status(), StatusCode::OK);
-        Stream { kind, body: response.into_body(), buffer: String::new() }
+        Stream {
+            kind,
+            body: response.into_body(),
+            buffer: String::new(),
+        }
     }
 
     /// One `xhr` poll: the frame it answers.
@@ -91,7 +100,10 @@ impl HttpSession {
     pub async fn send_raw(&self, body: &str) -> (StatusCode, String) {
         let response = self.request(Method::POST, "xhr_send", body).await;
         let status = response.status();
-        let text = within("the answer's body", response.into_body().collect()).await.expect("a body").to_bytes();
+        let text = within("the answer's body", response.into_body().collect())
+            .await
+            .expect("a body")
+            .to_bytes();
         (status, String::from_utf8_lossy(&text).into_owned())
     }
 
@@ -110,9 +122,12 @@ impl Stream {
             if let Some(frame) = self.take_frame() {
                 return Some(frame);
             }
-            let chunk = within("a frame", self.body.frame()).await?.expect("the response goes on");
+            let chunk = within("a frame", self.body.frame())
+                .await?
+                .expect("the response goes on");
             if let Ok(data) = chunk.into_data() {
-                self.buffer.push_str(std::str::from_utf8(&data).expect("UTF-8 frames"));
+                self.buffer
+                    .push_str(std::str::from_utf8(&data).expect("UTF-8 frames"));
             }
         }
     }
@@ -144,9 +159,10 @@ impl Stream {
 /// The messages of a frame that must carry some.
 pub fn messages_of(frame: ServerFrame) -> Vec<ServerMessage> {
     match frame {
-        ServerFrame::Messages(messages) => {
-            messages.iter().map(|text| ServerMessage::decode(text).expect("a server message")).collect()
-        }
+        ServerFrame::Messages(messages) => messages
+            .iter()
+            .map(|text| ServerMessage::decode(text).expect("a server message"))
+            .collect(),
         other => panic!("expected messages, got {other:?}"),
     }
 }
