@@ -204,7 +204,6 @@ mod tests {
     use super::*;
     use crate::scenario::Stage;
     use std::sync::{Arc, Mutex};
-    use std::time::Instant;
     use tokio::time::Instant as Clock;
 
     /// When each visitor (by index) started and, once told to, left: on the paused clock.
@@ -558,7 +557,7 @@ mod tests {
         cancel.cancelled().await;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn the_closed_model_runs_until_the_end_even_after_its_stages() {
         let ms = Duration::from_millis;
         // Up to 2 visitors and back to 0 within 100 ms, in a run of 400 ms.
@@ -574,7 +573,7 @@ mod tests {
                 over: ms(50),
             },
         ]);
-        let start = Instant::now();
+        let start = Clock::now();
         let stats = drive(
             &load,
             Shard::WHOLE,
@@ -591,7 +590,7 @@ mod tests {
         assert!(stats.started >= 1, "{stats:?}");
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn the_open_model_ends_once_arrivals_are_over_and_visitors_left() {
         let ms = Duration::from_millis;
         let load = Load::ArrivalRate {
@@ -599,7 +598,7 @@ mod tests {
             max_visitors: 10,
             for_: ms(50),
         };
-        let start = Instant::now();
+        let start = Clock::now();
         let stats = drive(
             &load,
             Shard::WHOLE,
