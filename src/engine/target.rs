@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::protocol::client::{ClientError, Endpoint};
 use crate::protocol::discovery::Discovery;
 use crate::protocol::headers::Headers;
+use crate::protocol::host;
 use crate::protocol::tls::TlsError;
 use crate::scenario::{BadUrl, Destination};
 use crate::server::{Cluster, ServerError};
@@ -68,7 +69,7 @@ pub async fn resolve(
         Destination::Directory { url } => Ok(ResolvedTarget {
             discovery: Discovery::directory(url, http_timeout, tls, headers.clone()),
             description: url.clone(),
-            host: host_of(url),
+            host: host::host_of(url).unwrap_or_default(),
             cluster: None,
         }),
         Destination::Instance { url } => {
@@ -83,18 +84,10 @@ pub async fn resolve(
     }
 }
 
-fn host_of(url: &str) -> String {
-    url.parse::<http::Uri>()
-        .ok()
-        .and_then(|uri| uri.host().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 /// Source addresses to spread client sockets over: 127.0.0.2, .3, ... when the target is on
 /// loopback and more than one is asked for (each address has its own ephemeral ports).
 pub fn source_ips(host: &str, wanted: u8) -> Vec<IpAddr> {
-    let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-    if !loopback || wanted <= 1 {
+    if !host::is_loopback(host) || wanted <= 1 {
         return Vec::new();
     }
     (0..wanted.min(250))

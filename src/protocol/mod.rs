@@ -22,6 +22,7 @@ pub mod data;
 pub mod discovery;
 pub mod event_data;
 pub mod headers;
+pub mod host;
 pub mod http_frames;
 pub mod http_server;
 pub mod http_session;

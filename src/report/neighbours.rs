@@ -4,12 +4,11 @@
 //! comparison with a baseline goes red on a build that did not change. Reruns of one build
 //! here went red exactly so (docs/ci.md, "False alarms, measured").
 
-use std::net::IpAddr;
-
 use serde::{Deserialize, Serialize};
 
 use crate::measure::health::HealthSecond;
 use crate::measure::server_resources::ServerResources;
+use crate::protocol::host;
 
 /// Other work keeping at least this many cores busy on average makes latencies compared with
 /// a baseline unjudgeable. A quiet machine runs well under a tenth of a core besides the run.
@@ -70,7 +69,8 @@ pub fn local_server_cores(target: &str, resources: Option<&ServerResources>) -> 
     if target.starts_with("embedded") {
         return 0.0;
     }
-    let Some(resources) = resources.filter(|r| is_loopback_url(&r.url)) else {
+    let on_this_machine = |url: &str| host::host_of(url).is_some_and(|h| host::is_loopback(&h));
+    let Some(resources) = resources.filter(|r| on_this_machine(&r.url)) else {
         return 0.0;
     };
     resources
@@ -78,19 +78,6 @@ pub fn local_server_cores(target: &str, resources: Option<&ServerResources>) -> 
         .values()
         .filter_map(|process| process.cpu.map(|cpu| cpu.mean))
         .sum()
-}
-
-fn is_loopback_url(url: &str) -> bool {
-    let host = url
-        .parse::<http::Uri>()
-        .ok()
-        .and_then(|uri| uri.host().map(str::to_owned))
-        .unwrap_or_default();
-    host == "localhost"
-        || host
-            .trim_matches(['[', ']'])
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]

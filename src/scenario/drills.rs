@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::de::{self as typed, NonEmpty, NonZeroSpan, Span};
 use super::locate::{Issue, Segment};
+use crate::protocol::host::host_of;
 
 /// A window closes once every affected visitor is back and no session was lost for this long.
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(2);
@@ -104,16 +105,11 @@ impl DrillActions {
     /// The HTTP actions whose absolute URL names another host than `origin`'s: worth a
     /// warning, since a target moved by the command line leaves them where they were.
     pub fn elsewhere(&self, origin: &str) -> Vec<(DrillKind, String)> {
-        let host = |url: &str| {
-            url.parse::<http::Uri>()
-                .ok()
-                .and_then(|uri| uri.host().map(str::to_owned))
-        };
         DrillKind::ALL
             .into_iter()
             .filter_map(|kind| match self.get(kind).map(|action| &action.run) {
                 Some(ActionRun::Http { url, .. })
-                    if !url.starts_with('/') && host(url) != host(origin) =>
+                    if !url.starts_with('/') && host_of(url) != host_of(origin) =>
                 {
                     Some((kind, url.clone()))
                 }
