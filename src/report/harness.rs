@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::intervals::{self, LimitedSpan};
-use super::neighbours::{Neighbours, BUSY_CORES_BOUND, STEAL_BOUND};
+use super::neighbours::Neighbours;
 use crate::drill::EventReport;
 use crate::measure::health::{HealthReport, SATURATED_SHARE};
 use crate::measure::ErrorKind;
@@ -186,10 +186,7 @@ impl HarnessSummary {
                 closing.lag_max_us as f64 / 1e3
             ));
         }
-        if let Some(n) = self
-            .neighbours
-            .filter(|n| n.cores >= BUSY_CORES_BOUND || n.steal >= STEAL_BOUND)
-        {
+        if let Some(n) = self.neighbours.filter(|n| n.disturbance(0.0).is_some()) {
             out.push_str(&format!(
                 "machine: other processes kept {:.2} cores busy on average besides this run, host steal {:.0}%\n",
                 n.cores,

@@ -12,9 +12,9 @@ use crate::protocol::host;
 
 /// Other work keeping at least this many cores busy on average makes latencies compared with
 /// a baseline unjudgeable. A quiet machine runs well under a tenth of a core besides the run.
-pub const BUSY_CORES_BOUND: f64 = 0.25;
+const BUSY_CORES_BOUND: f64 = 0.25;
 /// The host keeping at least this share of the machine's CPU for itself (steal), on average.
-pub const STEAL_BOUND: f64 = 0.10;
+const STEAL_BOUND: f64 = 0.10;
 
 /// summary.json's `harness.neighbours`: the machine's CPU besides this process, on average
 /// over the one-second samples that have both readings.
