@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use presence_bench::report::baseline::Baseline;
-use presence_bench::report::compare::check_comparable;
+use presence_bench::report::compare::{check_comparable, PaceScaling};
 use presence_bench::report::Summary;
 use presence_bench::scenario::{
     self, parse_assignment, CompareTolerances, Setting, Tolerance, ToleranceKey,
@@ -37,6 +37,10 @@ pub struct CompareArgs {
     /// same metric name may then measure something else).
     #[arg(long)]
     pub allow_different_scenarios: bool,
+    /// Compare latencies as measured, without bringing the runs to one machine pace (which
+    /// is done only when the server shared the harness's machine; docs/ci.md).
+    #[arg(long)]
+    pub ignore_pace: bool,
 }
 
 pub fn run(args: &CompareArgs) -> Outcome {
@@ -73,6 +77,7 @@ pub fn run(args: &CompareArgs) -> Outcome {
         &tolerances,
         args.max_regression,
         &args.tolerances,
+        PaceScaling::unless_ignored(args.ignore_pace),
     );
     print!("{}", comparison.render());
     if comparison.regressed() {

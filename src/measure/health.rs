@@ -23,6 +23,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::machine::{self, MachineSecond};
+use super::pace::PaceProbe;
 use super::recorder::{new_histogram, record_duration};
 use crate::runtime;
 
@@ -147,6 +148,8 @@ pub struct HealthReport {
     pub timeline: Vec<HealthSecond>,
     /// The closing of the sessions, when the run got that far.
     pub closing: Option<ClosingHealth>,
+    /// The machine's pace over the run, microseconds of the probe's work (`pace`).
+    pub pace_us: Option<f64>,
 }
 
 /// The sessions' closing at the end of a run: not judged, nothing is measured then.
@@ -161,6 +164,7 @@ pub struct Monitor {
     handle: HealthHandle,
     stop: CancellationToken,
     task: JoinHandle<()>,
+    pace: Option<PaceProbe>,
 }
 
 impl Monitor {
@@ -185,7 +189,12 @@ impl Monitor {
             closing,
             stop.clone(),
         ));
-        Monitor { handle, stop, task }
+        Monitor {
+            handle,
+            stop,
+            task,
+            pace: PaceProbe::start(),
+        }
     }
 
     pub fn handle(&self) -> HealthHandle {
@@ -197,6 +206,15 @@ impl Monitor {
         self.stop.cancel();
         // The probe does not panic; if it did, the figures gathered so far still stand.
         let _ = self.task.await;
+        // The pace probe ends within one probe of being told; its thread is joined off the
+        // workers all the same.
+        let pace_us = match self.pace {
+            Some(pace) => tokio::task::spawn_blocking(move || pace.stop())
+                .await
+                .ok()
+                .flatten(),
+            None => None,
+        };
         let mut state = lock(&self.handle.state);
         let timeline = std::mem::take(&mut state.timeline);
         let closing = state.closing_since.map(|since| ClosingHealth {
@@ -218,6 +236,7 @@ impl Monitor {
             lag_max_us: lag.filter(|h| !h.is_empty()).map_or(0, |h| h.max()),
             timeline,
             closing,
+            pace_us,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod machine;
 mod metric;
 pub mod names;
 pub mod observer;
+pub mod pace;
 pub mod prometheus;
 mod recorder;
 mod schedule;

@@ -12,10 +12,15 @@
 //! *and* its confidence interval lies wholly above every baseline run's (`noise`). `max`, and
 //! a quantile without the samples for it, are shown and not judged unless a tolerance names
 //! that statistic (`presence_ack.max: 50%`); a statistic set `off` is never judged.
+//!
+//! Runs whose server shared the harness's machine are first brought to one machine pace
+//! (`pace`): a machine that ran slower during the run than during the baseline is not a
+//! slower server.
 
 use hdrhistogram::Histogram;
 
 use super::baseline::Baseline;
+use super::pace::Scales;
 use super::summary::{LatencySummary, Summary};
 use super::{encoded, noise};
 use crate::measure::Metric;
@@ -130,7 +135,30 @@ pub struct Comparison {
     pub runs: usize,
     /// How many runs were judged: with more than one, each statistic is their median's.
     pub judged_runs: usize,
+    /// The factors that brought the runs to one machine pace; `None` when none were applied.
+    pub pace: Option<Scales>,
     pub rows: Vec<Row>,
+}
+
+/// Whether runs of different machine paces are brought to one before they are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PaceScaling {
+    /// Where every run measured its pace with the server on its own machine (`pace`).
+    #[default]
+    Scale,
+    /// Latencies as measured.
+    Ignore,
+}
+
+impl PaceScaling {
+    /// `Scale`, unless the command line's `--ignore-pace` was given.
+    pub fn unless_ignored(ignore_pace: bool) -> PaceScaling {
+        if ignore_pace {
+            PaceScaling::Ignore
+        } else {
+            PaceScaling::Scale
+        }
+    }
 }
 
 /// The tolerance of metrics without their own: the command line's, else the scenario's, else
@@ -149,26 +177,33 @@ pub fn overall_tolerance(
 struct Figures<'a> {
     summary: &'a LatencySummary,
     histogram: Option<Histogram<u64>>,
+    /// The factor that brings the run to the judged run's machine pace (1 when unscaled).
+    scale: f64,
 }
 
 impl<'a> Figures<'a> {
-    fn of(run: &'a Summary, name: &str) -> Option<Figures<'a>> {
+    fn of(run: &'a Summary, name: &str, scale: f64) -> Option<Figures<'a>> {
         let summary = run.metrics.get(name)?;
         let histogram = run
             .histograms
             .get(name)
             .and_then(|text| encoded::decode(text).ok());
-        Some(Figures { summary, histogram })
+        Some(Figures {
+            summary,
+            histogram,
+            scale,
+        })
     }
 
     fn value(&self, stat: CompareStat) -> u64 {
         let s = self.summary;
-        match stat {
+        let measured = match stat {
             CompareStat::P50 => s.p50,
             CompareStat::P90 => s.p90,
             CompareStat::P99 => s.p99,
             CompareStat::Max => s.max,
-        }
+        };
+        (measured as f64 * self.scale).round() as u64
     }
 
     /// The confidence interval of `stat`, in microseconds (the value itself without one).
@@ -190,7 +225,13 @@ impl Comparison {
         tolerances: &CompareTolerances,
         overall: Tolerance,
     ) -> Self {
-        Self::of_median(baseline, std::slice::from_ref(current), tolerances, overall)
+        Self::of_median(
+            baseline,
+            std::slice::from_ref(current),
+            tolerances,
+            overall,
+            PaceScaling::Scale,
+        )
     }
 
     /// Compares the runs of `current`, repeats of one build, with `baseline`: each statistic
@@ -201,7 +242,18 @@ impl Comparison {
         current: &[Summary],
         tolerances: &CompareTolerances,
         overall: Tolerance,
+        pace: PaceScaling,
     ) -> Self {
+        let scales = match pace {
+            PaceScaling::Scale => Scales::of(&baseline.runs, current),
+            PaceScaling::Ignore => None,
+        };
+        let factor = |factors: Option<&Vec<f64>>, i: usize| {
+            factors
+                .and_then(|factors| factors.get(i))
+                .copied()
+                .unwrap_or(1.0)
+        };
         let mut names: Vec<&String> = baseline
             .runs
             .iter()
@@ -223,11 +275,17 @@ impl Comparison {
             let old: Vec<Figures> = baseline
                 .runs
                 .iter()
-                .filter_map(|run| Figures::of(run, name))
+                .enumerate()
+                .filter_map(|(i, run)| {
+                    Figures::of(run, name, factor(scales.as_ref().map(|s| &s.baseline), i))
+                })
                 .collect();
             let new: Vec<Figures> = current
                 .iter()
-                .filter_map(|run| Figures::of(run, name))
+                .enumerate()
+                .filter_map(|(i, run)| {
+                    Figures::of(run, name, factor(scales.as_ref().map(|s| &s.current), i))
+                })
                 .collect();
             for stat in CompareStat::ALL {
                 let (setting, own) = metric
@@ -246,6 +304,7 @@ impl Comparison {
         Comparison {
             runs: baseline.runs.len(),
             judged_runs: current.len(),
+            pace: scales,
             rows,
         }
     }
@@ -456,6 +515,47 @@ mod tests {
     }
 
     #[test]
+    fn a_slower_machine_is_not_a_slower_server() {
+        // The same server measured while the machine ran its probe 30% slower: every latency
+        // 30% up. At one pace it is the baseline again; as measured, it regressed.
+        let at_pace = |p50, pace| {
+            let mut run = summary(&[("presence_ack", latency(p50, 3 * p50, 9 * p50, 30 * p50))]);
+            run.target = "embedded (3 instances)".into();
+            run.harness = Some(serde_json::from_str(
+                r#"{"cpu_seconds":1.0,"cores":2,"cpu_saturated_share":0.0,"peak_rss_bytes":1,
+                   "scheduling_lag":{"unit":"us","p99":1,"max":1},"verdict":"trusted","reasons":[]}"#,
+            ).unwrap());
+            run.harness.as_mut().unwrap().pace_us = Some(pace);
+            run
+        };
+        let baseline = Baseline::one(at_pace(1_000, 500.0));
+        let current = at_pace(1_300, 650.0);
+        let judge = |pace| {
+            Comparison::of_median(
+                &baseline,
+                std::slice::from_ref(&current),
+                &CompareTolerances::default(),
+                Tolerance::parse("20%").unwrap(),
+                pace,
+            )
+        };
+        let scaled = judge(PaceScaling::Scale);
+        assert!(!scaled.regressed(), "{}", scaled.render());
+        assert_eq!(
+            scaled.rows[0].baseline,
+            Some(1_300),
+            "the baseline at this run's pace"
+        );
+        assert!(scaled.render().starts_with(
+            "machine pace: this run 650us of probe work, the baseline's 500-500us; \
+             baseline latencies scaled x1.30 to this run's pace\n"
+        ));
+        let measured = judge(PaceScaling::Ignore);
+        assert!(measured.regressed(), "{}", measured.render());
+        assert_eq!(measured.pace, None);
+    }
+
+    #[test]
     fn a_jump_of_max_alone_is_not_a_regression_unless_asked_for() {
         // The issue's reruns: presence_ack's max 28.88ms -> 86.21ms, p50..p99 steady.
         let baseline = summary(&[("presence_ack", latency(1_000, 3_000, 9_000, 28_880))]);
@@ -568,7 +668,13 @@ mod tests {
         let judge = |runs: &[Summary]| {
             let overall = Tolerance::parse("10%").unwrap();
             let baseline = Baseline::one(uniform(1.0));
-            Comparison::of_median(&baseline, runs, &CompareTolerances::default(), overall)
+            Comparison::of_median(
+                &baseline,
+                runs,
+                &CompareTolerances::default(),
+                overall,
+                PaceScaling::Scale,
+            )
         };
         // One run of three twice as slow (a noisy neighbour) does not decide; two do.
         let one_slow = judge(&[uniform(1.0), uniform(2.0), uniform(1.01)]);

@@ -18,6 +18,9 @@ impl Comparison {
                 self.runs
             );
         }
+        if let Some(scales) = &self.pace {
+            let _ = writeln!(out, "{}", scales.note());
+        }
         if self.judged_runs > 1 {
             let _ = writeln!(
                 out,

@@ -64,6 +64,10 @@ pub struct HarnessSummary {
     /// What the rest of the machine did meanwhile (absent without /proc).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub neighbours: Option<Neighbours>,
+    /// The machine's pace over the run: microseconds a fixed piece of work took, the median
+    /// second's fastest (`measure::pace`); `compare` scales runs of different paces to one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pace_us: Option<f64>,
 }
 
 /// The `harness.closing` section of summary.json.
@@ -161,6 +165,7 @@ impl HarnessSummary {
                 lag_max_us: closing.lag_max_us,
             }),
             neighbours: Neighbours::of(&health.timeline, health.cores),
+            pace_us: health.pace_us,
         }
     }
 
@@ -235,6 +240,7 @@ mod tests {
                 })
                 .collect(),
             closing: None,
+            pace_us: None,
         }
     }
 

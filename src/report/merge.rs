@@ -375,6 +375,18 @@ fn totals(shards: &[&ShardSummary]) -> Result<Summary, MergeError> {
     Ok(summary)
 }
 
+/// The shards' machines' mean pace: the merged latencies mix every shard's about equally.
+/// `None` unless every shard measured one.
+fn mean_pace(shards: &[&ShardSummary]) -> Option<f64> {
+    let paces: Option<Vec<f64>> = shards
+        .iter()
+        .map(|shard| shard.summary.harness.as_ref()?.pace_us)
+        .collect();
+    paces
+        .filter(|paces| !paces.is_empty())
+        .map(|paces| paces.iter().sum::<f64>() / paces.len() as f64)
+}
+
 /// The harnesses together: CPU summed, the largest process and the worst lag; trusted only if
 /// every shard's was, with each limited shard's reasons named.
 fn harness(shards: &[&ShardSummary]) -> Option<HarnessSummary> {
@@ -416,6 +428,9 @@ fn harness(shards: &[&ShardSummary]) -> Option<HarnessSummary> {
             total.trusted = false;
             total.verdict.clone_from(&own.verdict);
         }
+    }
+    if let Some(total) = &mut total {
+        total.pace_us = mean_pace(shards);
     }
     total
 }

@@ -393,16 +393,24 @@ fn the_harness_is_trusted_only_if_every_shard_was() {
         limited_intervals: Vec::new(),
         closing: None,
         neighbours: None,
+        pace_us: None,
     };
     let histogram = new_histogram();
     let mut shards = vec![
         shard_summary(0, 2, &histogram, &[]),
         shard_summary(1, 2, &histogram, &[]),
     ];
-    shards[0].summary.harness = Some(harness(1.5, 900, &[]));
-    shards[1].summary.harness = Some(harness(2.0, 15_000, &["scheduling lag p99 15 ms"]));
+    shards[0].summary.harness = Some(HarnessSummary {
+        pace_us: Some(500.0),
+        ..harness(1.5, 900, &[])
+    });
+    shards[1].summary.harness = Some(HarnessSummary {
+        pace_us: Some(600.0),
+        ..harness(2.0, 15_000, &["scheduling lag p99 15 ms"])
+    });
     let merged = merge(shards).unwrap().summary.harness.unwrap();
     assert_eq!(merged.cpu_seconds, 3.5);
+    assert_eq!(merged.pace_us, Some(550.0), "the machines' mean pace");
     assert_eq!(merged.scheduling_lag.p99, 15_000);
     assert!(!merged.trusted, "one limited shard limits the whole run");
     assert_eq!(

@@ -19,6 +19,7 @@ pub mod merge;
 pub mod merge_files;
 pub mod neighbours;
 pub mod noise;
+pub mod pace;
 pub mod regression;
 pub mod run_id;
 pub mod server_cost;

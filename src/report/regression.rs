@@ -80,6 +80,7 @@ mod tests {
         let comparison = Comparison {
             runs: 1,
             judged_runs: 1,
+            pace: None,
             rows: vec![
                 row("connect", "p50", Some(100), Some(100), Change::Within),
                 row(

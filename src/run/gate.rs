@@ -12,7 +12,7 @@ use super::RunError;
 use crate::measure::observer::{done, IntervalObserver, Observed, Snapshot};
 use crate::measure::Check;
 use crate::report::baseline::Baseline;
-use crate::report::compare::{check_baseline_fits, overall_tolerance, Comparison};
+use crate::report::compare::{check_baseline_fits, overall_tolerance, Comparison, PaceScaling};
 use crate::report::summary::SCHEMA_VERSION;
 use crate::report::verdict::{self, Ending, Rules, Verdict};
 use crate::report::{exercise, junit, table, threshold, Summary};
@@ -48,6 +48,10 @@ pub struct GateOptions {
     /// Compare with a baseline of another scenario or summary schema (refused otherwise).
     #[arg(long)]
     pub allow_different_scenarios: bool,
+    /// Compare latencies as measured, without bringing the runs to one machine pace (which
+    /// is done only when the server shared the harness's machine; docs/ci.md).
+    #[arg(long)]
+    pub ignore_pace: bool,
     /// Also show each behavior's latencies in the table (summary.json always has them).
     #[arg(long)]
     pub by_behavior: bool,
@@ -81,6 +85,7 @@ pub fn compare(
     scenario: &CompareTolerances,
     max_regression: Option<Tolerance>,
     overrides: &[(ToleranceKey, Setting)],
+    pace: PaceScaling,
 ) -> Comparison {
     let tolerances = scenario.clone().with(overrides);
     Comparison::of_median(
@@ -88,6 +93,7 @@ pub fn compare(
         current,
         &tolerances,
         overall_tolerance(max_regression, scenario),
+        pace,
     )
 }
 
@@ -176,6 +182,7 @@ pub fn judge(
             &gate.compare,
             args.max_regression,
             &args.tolerances,
+            PaceScaling::unless_ignored(args.ignore_pace),
         )
     });
     let rules = Rules {

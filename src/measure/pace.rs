@@ -1,0 +1,172 @@
+//! The machine's pace: how long one fixed piece of work takes on this machine while the run
+//! goes, so that a comparison of runs made minutes apart can tell a slower server from a
+//! slower machine.
+//!
+//! Why: a virtual machine does not run at one speed. Its host's other guests, and the host's
+//! clock, make the same code faster or slower from one minute to the next. On this project's
+//! 2-core machine, with nothing else running, ten reruns of one build spent 1.8 to 3.2 CPU
+//! seconds on the same 14,490 messages, and `presence_ack`'s p50 followed (166 to 315 us):
+//! a latency gate that judges a run against a baseline made minutes before reads that drift as
+//! a regression. `compare` scales each run's latencies to one pace (docs/ci.md).
+//!
+//! One thread of its own, off the runtime: every [`PROBE_EVERY`] it times the work once. A
+//! probe the scheduler interrupts only takes longer, never shorter, so each second's fastest
+//! probe is that second's pace, and the run's pace is the median second's. The work is a
+//! walk over a buffer the size of a core's cache share (arithmetic, branches and memory) and a
+//! few datagrams through a socket pair (system calls, as a message through the server costs);
+//! about 0.5 ms, ten times a second: half a percent of one core.
+
+use std::hint::black_box;
+use std::os::unix::net::UnixDatagram;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How often the work is timed.
+pub const PROBE_EVERY: Duration = Duration::from_millis(100);
+/// Steps of the walk over the buffer.
+const WALK_STEPS: usize = 150_000;
+/// The buffer walked: 256 KiB of `u64`, a power of two so a step's index is a mask.
+const BUFFER_WORDS: usize = 32 * 1024;
+/// Datagrams sent to the probe's own socket and read back, one system call each way.
+const DATAGRAMS: usize = 40;
+
+/// The running probe; [`PaceProbe::stop`] ends it and answers the run's pace.
+pub struct PaceProbe {
+    stop: mpsc::Sender<()>,
+    thread: JoinHandle<Vec<f64>>,
+}
+
+impl PaceProbe {
+    /// Starts the probe's thread; `None` when the machine will not give it one (the run goes on
+    /// without a pace, and is compared without scaling).
+    pub fn start() -> Option<PaceProbe> {
+        let (stop, stopped) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("pace-probe".into())
+            .spawn(move || probe(&stopped))
+            .ok()?;
+        Some(PaceProbe { stop, thread })
+    }
+
+    /// Ends the probe: the median of the seconds' paces, in microseconds of work; `None`
+    /// before a whole second was timed.
+    pub fn stop(self) -> Option<f64> {
+        // A send fails only if the thread already ended; either way it ends now.
+        let _ = self.stop.send(());
+        let mut seconds = self.thread.join().ok()?;
+        median(&mut seconds)
+    }
+}
+
+/// Times the work every [`PROBE_EVERY`] until told to stop: each whole second's fastest.
+fn probe(stopped: &mpsc::Receiver<()>) -> Vec<f64> {
+    let Some(mut work) = Work::new() else {
+        return Vec::new();
+    };
+    let mut seconds = Vec::new();
+    let mut fastest = f64::INFINITY;
+    let mut second = Instant::now();
+    loop {
+        let started = Instant::now();
+        work.run();
+        fastest = fastest.min(started.elapsed().as_secs_f64() * 1e6);
+        if second.elapsed() >= Duration::from_secs(1) {
+            seconds.push(fastest);
+            fastest = f64::INFINITY;
+            second = Instant::now();
+        }
+        match stopped.recv_timeout(PROBE_EVERY) {
+            Err(RecvTimeoutError::Timeout) => {}
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => return seconds,
+        }
+    }
+}
+
+/// The median of `values` (the upper middle one of an even count); `None` when empty.
+fn median(values: &mut [f64]) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied()
+}
+
+/// The fixed work, with what it keeps between probes.
+struct Work {
+    buffer: Vec<u64>,
+    sockets: (UnixDatagram, UnixDatagram),
+}
+
+impl Work {
+    fn new() -> Option<Work> {
+        Some(Work {
+            buffer: vec![1; BUFFER_WORDS],
+            sockets: UnixDatagram::pair().ok()?,
+        })
+    }
+
+    fn run(&mut self) {
+        black_box(walk(black_box(&mut self.buffer)));
+        let (to, from) = &self.sockets;
+        let mut read = [0u8; 64];
+        for i in 0..DATAGRAMS {
+            // Both ends are this thread's: a datagram sent is there to read, no waiting. A
+            // failed call costs its system call all the same, which is what is timed.
+            let _ = to.send(&i.to_le_bytes());
+            let _ = from.recv(&mut read);
+        }
+    }
+}
+
+/// A xorshift walk over `buffer`, adding into it and branching on what it finds.
+fn walk(buffer: &mut [u64]) -> u64 {
+    let mask = buffer.len() - 1;
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut sum = 0u64;
+    for _ in 0..WALK_STEPS {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let word = &mut buffer[(x as usize) & mask];
+        *word = word.wrapping_add(x);
+        if *word & 1 == 0 {
+            sum = sum.wrapping_add(*word);
+        } else {
+            sum ^= x;
+        }
+    }
+    sum
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_median_second_is_the_pace() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), Some(3.0));
+        assert_eq!(median(&mut []), None);
+    }
+
+    #[test]
+    fn a_probe_stopped_before_a_second_has_no_pace() {
+        let probe = PaceProbe::start().expect("a thread");
+        assert_eq!(probe.stop(), None);
+    }
+
+    #[test]
+    fn the_work_does_the_same_each_time() {
+        // The same walk from the same buffer gives the same answer: the work is fixed, so its
+        // time can only be the machine's.
+        let (mut a, mut b) = (vec![1; BUFFER_WORDS], vec![1; BUFFER_WORDS]);
+        assert_eq!(walk(&mut a), walk(&mut b));
+        assert_eq!(a, b);
+        let mut work = Work::new().expect("a socket pair");
+        work.run();
+        let mut left = [0u8; 8];
+        work.sockets.1.set_nonblocking(true).unwrap();
+        assert!(
+            work.sockets.1.recv(&mut left).is_err(),
+            "every datagram sent was read back"
+        );
+    }
+}
