@@ -145,7 +145,7 @@ fn report(health: &WindowHealth) -> HealthReport {
         },
         timeline: seconds.clone(),
         closing: None,
-        pace_us: None,
+        pace: None,
     }
 }
 

@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::machine::{self, MachineSecond};
-use super::pace::PaceProbe;
+use super::pace::{Pace, PaceProbe};
 use super::recorder::{new_histogram, record_duration};
 use crate::runtime;
 
@@ -148,8 +148,8 @@ pub struct HealthReport {
     pub timeline: Vec<HealthSecond>,
     /// The closing of the sessions, when the run got that far.
     pub closing: Option<ClosingHealth>,
-    /// The machine's pace over the run, microseconds of the probe's work (`pace`).
-    pub pace_us: Option<f64>,
+    /// The machine's pace over the run (`pace`).
+    pub pace: Option<Pace>,
 }
 
 /// The sessions' closing at the end of a run: not judged, nothing is measured then.
@@ -208,7 +208,7 @@ impl Monitor {
         let _ = self.task.await;
         // The pace probe ends within one probe of being told; its thread is joined off the
         // workers all the same.
-        let pace_us = match self.pace {
+        let pace = match self.pace {
             Some(pace) => tokio::task::spawn_blocking(move || pace.stop())
                 .await
                 .ok()
@@ -236,7 +236,7 @@ impl Monitor {
             lag_max_us: lag.filter(|h| !h.is_empty()).map_or(0, |h| h.max()),
             timeline,
             closing,
-            pace_us,
+            pace,
         }
     }
 }

@@ -11,16 +11,20 @@
 //!
 //! One thread of its own, off the runtime: every [`PROBE_EVERY`] it times the work once. A
 //! probe the scheduler interrupts only takes longer, never shorter, so each second's fastest
-//! probe is that second's pace, and the run's pace is the median second's. The work is a
-//! walk over a buffer the size of a core's cache share (arithmetic, branches and memory) and a
-//! few datagrams through a socket pair (system calls, as a message through the server costs);
-//! about 0.5 ms, ten times a second: half a percent of one core.
+//! probe is that second's pace, and the run's pace is the median second's. The work has three
+//! parts, timed apart since a machine can slow down in one and not the others: a walk over a
+//! buffer the size of a core's cache share (arithmetic, branches and memory), datagrams
+//! through a socket pair (system calls), and messages to a sleeping thread and back (waking
+//! a thread, which a virtual machine does through its host). About 0.5 ms, ten times a
+//! second: half a percent of one core.
 
 use std::hint::black_box;
 use std::os::unix::net::UnixDatagram;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
 
 /// How often the work is timed.
 pub const PROBE_EVERY: Duration = Duration::from_millis(100);
@@ -30,11 +34,38 @@ const WALK_STEPS: usize = 150_000;
 const BUFFER_WORDS: usize = 32 * 1024;
 /// Datagrams sent to the probe's own socket and read back, one system call each way.
 const DATAGRAMS: usize = 40;
+/// Messages to the partner thread and back, each timed.
+const ROUND_TRIPS: usize = 9;
+
+/// The run's pace: each part of the probe's work, in microseconds, the median second's
+/// fastest.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Pace {
+    /// The walk over the buffer: arithmetic, branches, memory.
+    pub compute_us: f64,
+    /// The datagrams through the socket pair: system calls.
+    pub syscalls_us: f64,
+    /// One message to a thread waiting for it and its answer back, the median of
+    /// [`ROUND_TRIPS`] in a row: waking a thread that just went to sleep.
+    pub wakeup_us: f64,
+    /// The first of those round trips, after the probe slept [`PROBE_EVERY`]: waking a thread
+    /// (and maybe a core) that had nothing to do, which on a virtual machine goes through the
+    /// host, as a message to a server that was idle does.
+    #[serde(default)]
+    pub cold_wakeup_us: f64,
+}
+
+impl Pace {
+    /// The whole work's time: what `compare` scales by.
+    pub fn total_us(&self) -> f64 {
+        self.compute_us + self.syscalls_us + self.wakeup_us
+    }
+}
 
 /// The running probe; [`PaceProbe::stop`] ends it and answers the run's pace.
 pub struct PaceProbe {
     stop: mpsc::Sender<()>,
-    thread: JoinHandle<Vec<f64>>,
+    thread: JoinHandle<Vec<Pace>>,
 }
 
 impl PaceProbe {
@@ -49,31 +80,43 @@ impl PaceProbe {
         Some(PaceProbe { stop, thread })
     }
 
-    /// Ends the probe: the median of the seconds' paces, in microseconds of work; `None`
-    /// before a whole second was timed.
-    pub fn stop(self) -> Option<f64> {
+    /// Ends the probe: the median second of each part; `None` before a whole second was
+    /// timed.
+    pub fn stop(self) -> Option<Pace> {
         // A send fails only if the thread already ended; either way it ends now.
         let _ = self.stop.send(());
-        let mut seconds = self.thread.join().ok()?;
-        median(&mut seconds)
+        let seconds = self.thread.join().ok()?;
+        let part = |of: fn(&Pace) -> f64| median(&mut seconds.iter().map(of).collect::<Vec<_>>());
+        Some(Pace {
+            compute_us: part(|p| p.compute_us)?,
+            syscalls_us: part(|p| p.syscalls_us)?,
+            wakeup_us: part(|p| p.wakeup_us)?,
+            cold_wakeup_us: part(|p| p.cold_wakeup_us)?,
+        })
     }
 }
 
-/// Times the work every [`PROBE_EVERY`] until told to stop: each whole second's fastest.
-fn probe(stopped: &mpsc::Receiver<()>) -> Vec<f64> {
+/// Times the work every [`PROBE_EVERY`] until told to stop: each whole second's fastest of
+/// each part.
+fn probe(stopped: &mpsc::Receiver<()>) -> Vec<Pace> {
     let Some(mut work) = Work::new() else {
         return Vec::new();
     };
     let mut seconds = Vec::new();
-    let mut fastest = f64::INFINITY;
+    let mut fastest: Option<Pace> = None;
     let mut second = Instant::now();
     loop {
-        let started = Instant::now();
-        work.run();
-        fastest = fastest.min(started.elapsed().as_secs_f64() * 1e6);
+        let Some(timed) = work.run() else {
+            return seconds;
+        };
+        fastest = Some(fastest.map_or(timed, |f| Pace {
+            compute_us: f.compute_us.min(timed.compute_us),
+            syscalls_us: f.syscalls_us.min(timed.syscalls_us),
+            wakeup_us: f.wakeup_us.min(timed.wakeup_us),
+            cold_wakeup_us: f.cold_wakeup_us.min(timed.cold_wakeup_us),
+        }));
         if second.elapsed() >= Duration::from_secs(1) {
-            seconds.push(fastest);
-            fastest = f64::INFINITY;
+            seconds.extend(fastest.take());
             second = Instant::now();
         }
         match stopped.recv_timeout(PROBE_EVERY) {
@@ -93,18 +136,37 @@ fn median(values: &mut [f64]) -> Option<f64> {
 struct Work {
     buffer: Vec<u64>,
     sockets: (UnixDatagram, UnixDatagram),
+    /// The partner thread: it answers each message on `ping` with one on `pong`, and ends when
+    /// `ping` closes (the work is dropped).
+    ping: mpsc::Sender<()>,
+    pong: mpsc::Receiver<()>,
 }
 
 impl Work {
     fn new() -> Option<Work> {
+        let (ping, pinged) = mpsc::channel::<()>();
+        let (ponged, pong) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("pace-partner".into())
+            .spawn(
+                move || {
+                    while pinged.recv().is_ok() && ponged.send(()).is_ok() {}
+                },
+            )
+            .ok()?;
         Some(Work {
             buffer: vec![1; BUFFER_WORDS],
             sockets: UnixDatagram::pair().ok()?,
+            ping,
+            pong,
         })
     }
 
-    fn run(&mut self) {
+    /// Times each part once; `None` when the partner thread is gone.
+    fn run(&mut self) -> Option<Pace> {
+        let started = Instant::now();
         black_box(walk(black_box(&mut self.buffer)));
+        let walked = Instant::now();
         let (to, from) = &self.sockets;
         let mut read = [0u8; 64];
         for i in 0..DATAGRAMS {
@@ -113,6 +175,22 @@ impl Work {
             let _ = to.send(&i.to_le_bytes());
             let _ = from.recv(&mut read);
         }
+        let sent = Instant::now();
+        let mut trips = [0.0; ROUND_TRIPS];
+        for trip in &mut trips {
+            let asked = Instant::now();
+            self.ping.send(()).ok()?;
+            self.pong.recv().ok()?;
+            *trip = asked.elapsed().as_secs_f64() * 1e6;
+        }
+        let micros = |from: Instant, to: Instant| (to - from).as_secs_f64() * 1e6;
+        let cold_wakeup_us = trips[0];
+        Some(Pace {
+            compute_us: micros(started, walked),
+            syscalls_us: micros(walked, sent),
+            wakeup_us: median(&mut trips)?,
+            cold_wakeup_us,
+        })
     }
 }
 
@@ -161,7 +239,8 @@ mod tests {
         assert_eq!(walk(&mut a), walk(&mut b));
         assert_eq!(a, b);
         let mut work = Work::new().expect("a socket pair");
-        work.run();
+        let pace = work.run().expect("the partner answers");
+        assert!(pace.compute_us > 0.0 && pace.syscalls_us > 0.0 && pace.wakeup_us > 0.0);
         let mut left = [0u8; 8];
         work.sockets.1.set_nonblocking(true).unwrap();
         assert!(

@@ -525,7 +525,12 @@ mod tests {
                 r#"{"cpu_seconds":1.0,"cores":2,"cpu_saturated_share":0.0,"peak_rss_bytes":1,
                    "scheduling_lag":{"unit":"us","p99":1,"max":1},"verdict":"trusted","reasons":[]}"#,
             ).unwrap());
-            run.harness.as_mut().unwrap().pace_us = Some(pace);
+            run.harness.as_mut().unwrap().pace = Some(crate::measure::pace::Pace {
+                compute_us: pace - 100.0,
+                syscalls_us: 60.0,
+                wakeup_us: 40.0,
+                cold_wakeup_us: 0.0,
+            });
             run
         };
         let baseline = Baseline::one(at_pace(1_000, 500.0));

@@ -10,6 +10,7 @@ use super::intervals::{self, LimitedSpan};
 use super::neighbours::Neighbours;
 use crate::drill::EventReport;
 use crate::measure::health::{HealthReport, SATURATED_SHARE};
+use crate::measure::pace::Pace;
 use crate::measure::ErrorKind;
 
 /// Scheduling lag p99 above this over the run means timers and tasks ran late throughout:
@@ -64,10 +65,11 @@ pub struct HarnessSummary {
     /// What the rest of the machine did meanwhile (absent without /proc).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub neighbours: Option<Neighbours>,
-    /// The machine's pace over the run: microseconds a fixed piece of work took, the median
-    /// second's fastest (`measure::pace`); `compare` scales runs of different paces to one.
+    /// The machine's pace over the run: how long each part of a fixed piece of work took, the
+    /// median second's fastest (`measure::pace`); `compare` scales runs of different paces to
+    /// one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pace_us: Option<f64>,
+    pub pace: Option<Pace>,
 }
 
 /// The `harness.closing` section of summary.json.
@@ -165,7 +167,7 @@ impl HarnessSummary {
                 lag_max_us: closing.lag_max_us,
             }),
             neighbours: Neighbours::of(&health.timeline, health.cores),
-            pace_us: health.pace_us,
+            pace: health.pace,
         }
     }
 
@@ -240,7 +242,7 @@ mod tests {
                 })
                 .collect(),
             closing: None,
-            pace_us: None,
+            pace: None,
         }
     }
 

@@ -18,6 +18,7 @@ use super::split::ShardInfo;
 use super::summary::{ShardRow, Summary, VisitorSummary};
 use super::transports;
 use super::verdict::Status;
+use crate::measure::pace::Pace;
 use crate::measure::{new_histogram, Counter, Second};
 
 /// Shards that do not make one run, or a summary that cannot be merged.
@@ -375,16 +376,20 @@ fn totals(shards: &[&ShardSummary]) -> Result<Summary, MergeError> {
     Ok(summary)
 }
 
-/// The shards' machines' mean pace: the merged latencies mix every shard's about equally.
-/// `None` unless every shard measured one.
-fn mean_pace(shards: &[&ShardSummary]) -> Option<f64> {
-    let paces: Option<Vec<f64>> = shards
+/// The shards' machines' mean pace, part by part: the merged latencies mix every shard's
+/// about equally. `None` unless every shard measured one.
+fn mean_pace(shards: &[&ShardSummary]) -> Option<Pace> {
+    let paces: Vec<Pace> = shards
         .iter()
-        .map(|shard| shard.summary.harness.as_ref()?.pace_us)
-        .collect();
-    paces
-        .filter(|paces| !paces.is_empty())
-        .map(|paces| paces.iter().sum::<f64>() / paces.len() as f64)
+        .map(|shard| shard.summary.harness.as_ref()?.pace)
+        .collect::<Option<_>>()?;
+    let mean = |part: fn(&Pace) -> f64| paces.iter().map(part).sum::<f64>() / paces.len() as f64;
+    (!paces.is_empty()).then(|| Pace {
+        compute_us: mean(|p| p.compute_us),
+        syscalls_us: mean(|p| p.syscalls_us),
+        wakeup_us: mean(|p| p.wakeup_us),
+        cold_wakeup_us: mean(|p| p.cold_wakeup_us),
+    })
 }
 
 /// The harnesses together: CPU summed, the largest process and the worst lag; trusted only if
@@ -430,7 +435,7 @@ fn harness(shards: &[&ShardSummary]) -> Option<HarnessSummary> {
         }
     }
     if let Some(total) = &mut total {
-        total.pace_us = mean_pace(shards);
+        total.pace = mean_pace(shards);
     }
     total
 }

@@ -393,7 +393,7 @@ fn the_harness_is_trusted_only_if_every_shard_was() {
         limited_intervals: Vec::new(),
         closing: None,
         neighbours: None,
-        pace_us: None,
+        pace: None,
     };
     let histogram = new_histogram();
     let mut shards = vec![
@@ -401,16 +401,35 @@ fn the_harness_is_trusted_only_if_every_shard_was() {
         shard_summary(1, 2, &histogram, &[]),
     ];
     shards[0].summary.harness = Some(HarnessSummary {
-        pace_us: Some(500.0),
+        pace: Some(Pace {
+            compute_us: 400.0,
+            syscalls_us: 60.0,
+            wakeup_us: 40.0,
+            cold_wakeup_us: 0.0,
+        }),
         ..harness(1.5, 900, &[])
     });
     shards[1].summary.harness = Some(HarnessSummary {
-        pace_us: Some(600.0),
+        pace: Some(Pace {
+            compute_us: 500.0,
+            syscalls_us: 60.0,
+            wakeup_us: 50.0,
+            cold_wakeup_us: 0.0,
+        }),
         ..harness(2.0, 15_000, &["scheduling lag p99 15 ms"])
     });
     let merged = merge(shards).unwrap().summary.harness.unwrap();
     assert_eq!(merged.cpu_seconds, 3.5);
-    assert_eq!(merged.pace_us, Some(550.0), "the machines' mean pace");
+    assert_eq!(
+        merged.pace,
+        Some(Pace {
+            compute_us: 450.0,
+            syscalls_us: 60.0,
+            wakeup_us: 45.0,
+            cold_wakeup_us: 0.0
+        }),
+        "the machines' mean pace"
+    );
     assert_eq!(merged.scheduling_lag.p99, 15_000);
     assert!(!merged.trusted, "one limited shard limits the whole run");
     assert_eq!(

@@ -68,7 +68,10 @@ impl Scales {
 
 /// The run's pace, if it measured one and its server ran on the harness's machine.
 fn local_pace(run: &Summary) -> Option<f64> {
-    let pace = run.harness.as_ref()?.pace_us.filter(|pace| *pace > 0.0)?;
+    let pace = run.harness.as_ref()?.pace?.total_us();
+    if pace <= 0.0 {
+        return None;
+    }
     server_on_this_machine(&run.target).then_some(pace)
 }
 
@@ -81,6 +84,7 @@ fn server_on_this_machine(target: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::measure::pace::Pace;
     use crate::report::harness::HarnessSummary;
 
     fn run(target: &str, pace: Option<f64>) -> Summary {
@@ -93,7 +97,12 @@ mod tests {
         .unwrap();
         s.target = target.to_owned();
         let harness: &mut HarnessSummary = s.harness.as_mut().unwrap();
-        harness.pace_us = pace;
+        harness.pace = pace.map(|total| Pace {
+            compute_us: total - 100.0,
+            syscalls_us: 60.0,
+            wakeup_us: 40.0,
+            cold_wakeup_us: 0.0,
+        });
         s
     }
 

@@ -325,7 +325,7 @@ mod tests {
             limited_intervals: Vec::new(),
             closing: None,
             neighbours: None,
-            pace_us: None,
+            pace: None,
         }
     }
 
