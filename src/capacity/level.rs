@@ -30,28 +30,56 @@ pub struct WindowHealth {
 
 /// Judges a level's window (`totals`, from `start` for `length` into the run; at `load`, in
 /// `phase`) against `thresholds`, with the harness's health over the window, and answers the
-/// judgement and the table's row (with what the server paid over the window, `server`).
+/// judgement, the table's row (with what the server paid over the window, `server`) and the
+/// window's own summary (what a shard keeps of the level for `merge`).
 pub fn judge(
     (totals, start, length): (&Totals, Duration, Duration),
     (health, server): (&WindowHealth, Option<WindowCost>),
     thresholds: &[Threshold],
+    level: (f64, Phase),
+) -> (Judged, LevelRow, Summary) {
+    let mut summary = Summary::from_totals("", "the target", totals);
+    summary.harness = Some(HarnessSummary::judge(
+        &report(health),
+        &summary.errors,
+        &mut [],
+    ));
+    let (judged, row) = judge_summary(&mut summary, (start, length), server, thresholds, level);
+    (judged, row, summary)
+}
+
+/// Judges a level's window given as a summary with its harness judged (one process's, or the
+/// shards' windows merged): the same judgement whichever way the window was measured.
+pub fn judge_summary(
+    summary: &mut Summary,
+    (start, length): (Duration, Duration),
+    server: Option<WindowCost>,
+    thresholds: &[Threshold],
     (load, phase): (f64, Phase),
 ) -> (Judged, LevelRow) {
-    let mut summary = Summary::from_totals("", "the target", totals);
     // Nothing is required of a level: a check with nothing to check in one window passes.
-    summary.thresholds = threshold::evaluate(thresholds, &summary, &[]);
-    summary.check_results = exercise::judge(&summary, &[]);
-    let harness = HarnessSummary::judge(&report(health), &summary.errors, &mut []);
-    let decided = verdict::decide(&summary, &Ending::default());
-    let failed = failures(&summary);
+    summary.thresholds = threshold::evaluate(thresholds, summary, &[]);
+    summary.check_results = exercise::judge(summary, &[]);
+    let (trusted, limits, lag_p99) = summary
+        .harness
+        .as_ref()
+        .map_or((true, String::new(), 0), |h| {
+            (h.trusted, h.reasons.join("; "), h.scheduling_lag.p99)
+        });
+    // Decided without the harness, judged just below: a level is harness-limited even when
+    // it broke (the run's verdict puts a failure first).
+    let harness = summary.harness.take();
+    let decided = verdict::decide(summary, &Ending::default());
+    summary.harness = harness;
+    let failed = failures(summary);
     let judged = match decided.status {
         Status::TargetDown => Judged::TargetDown(decided.reason.clone()),
-        _ if silent(&summary) => Judged::TargetDown(format!(
+        _ if silent(summary) => Judged::TargetDown(format!(
             "nothing received from the target for {:.1}s, {} errors",
             length.as_secs_f64(),
             summary.errors.values().sum::<u64>()
         )),
-        _ if !harness.trusted => Judged::HarnessLimited(harness.reasons.join("; ")),
+        _ if !trusted => Judged::HarnessLimited(limits),
         Status::Failed => Judged::Broken {
             reason: decided.reason.clone(),
             delivery: failed.iter().any(is_delivery),
@@ -86,10 +114,11 @@ pub fn judge(
             .collect(),
         errors: summary.errors.values().sum(),
         check_violations: summary.checks.values().sum(),
-        harness_lag_p99_us: harness.scheduling_lag.p99,
+        harness_lag_p99_us: lag_p99,
         server,
         status,
         reason,
+        window: None,
     };
     (judged, row)
 }
@@ -242,7 +271,7 @@ mod tests {
             Duration::from_secs(5),
             Duration::from_secs(10),
         );
-        let (judged, row) = judge(
+        let (judged, row, _) = judge(
             window,
             (&health(500), None),
             &thresholds("10ms"),
