@@ -177,18 +177,24 @@ fn report(health: &WindowHealth) -> HealthReport {
     }
 }
 
+/// Windows and health of a few seconds, for the tests of judging (here and `merge`'s).
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::measure::collector::totals_of;
     use crate::measure::{Metric, Recorder};
 
     /// Ten presence acks of 5 ms each, and `lost` signals lost.
     fn totals(lost: u64) -> Totals {
+        acks(Duration::from_millis(5), lost)
+    }
+
+    /// Ten presence acks of `ack` each, and `lost` signals lost.
+    pub(in crate::capacity) fn acks(ack: Duration, lost: u64) -> Totals {
         let recorder = Recorder::new();
         recorder.count(Counter::MessagesReceived, 10);
         for _ in 0..10 {
-            recorder.latency(Metric::PresenceAck, Duration::from_millis(5));
+            recorder.latency(Metric::PresenceAck, ack);
         }
         recorder.count(Counter::SessionsOpened, 1);
         recorder.count(Counter::SignalsSent, 10);
@@ -199,16 +205,19 @@ mod tests {
     }
 
     fn thresholds(bound: &str) -> Vec<Threshold> {
+        plan(bound).thresholds
+    }
+
+    /// A scenario whose presence acks are bound by `p99 < {bound}`.
+    pub(in crate::capacity) fn plan(bound: &str) -> crate::scenario::Plan {
         let text = format!(
             "name: t\nduration: 10s\nload: {{ stages: [{{ hold: 10s }}] }}\nbehaviors: [{{ name: a, steps: [connect] }}]\nthresholds:\n  presence_ack: [\"p99 < {bound}\"]\n"
         );
-        crate::scenario::from_str(&text, "t.yaml")
-            .unwrap()
-            .thresholds
+        crate::scenario::from_str(&text, "t.yaml").unwrap()
     }
 
     /// Ten calm seconds, or ten with the harness's timers `lag_us` late throughout.
-    fn health(lag_us: u64) -> WindowHealth {
+    pub(in crate::capacity) fn health(lag_us: u64) -> WindowHealth {
         let mut lag = crate::measure::new_histogram();
         lag.record_n(lag_us, 1000).unwrap();
         let seconds = (0..10)

@@ -170,3 +170,180 @@ fn list(indices: &[u32]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::Totals;
+    use crate::report::capacity::{LevelStatus, Schedule};
+    use crate::report::merge::merge;
+    use crate::report::split::ShardInfo;
+    use crate::report::Summary;
+    use crate::shard::Shard;
+    use level::tests::{acks, health, plan};
+
+    const SCENARIO: &str = "name: t\nseed: 7\n";
+    const CALM: u64 = 500;
+
+    fn schedule(levels: &[f64]) -> Schedule {
+        Schedule {
+            levels: levels.to_vec(),
+            warmup_s: 1.0,
+            hold_s: 2.0,
+        }
+    }
+
+    /// Shard `index` of 2's level at `load`: its window of ten acks of `ack_ms` each, the
+    /// harness's timers `lag_us` late.
+    fn level(load: f64, ack_ms: u64, lag_us: u64) -> LevelRow {
+        let totals = acks(Duration::from_millis(ack_ms), 0);
+        let window = (&totals, Duration::from_secs(1), Duration::from_secs(2));
+        let thresholds = plan("10ms").thresholds;
+        let (_, mut row, summary) = level::judge(
+            window,
+            (&health(lag_us), None),
+            &thresholds,
+            (load, Phase::Step),
+        );
+        row.window = Some(Box::new(summary));
+        row
+    }
+
+    fn shard(index: u32, schedule: Option<Schedule>, levels: Vec<LevelRow>) -> ShardSummary {
+        let mut summary = Summary::from_totals("t", "http://127.0.0.1:9", &Totals::default());
+        summary.shard = Some(ShardInfo::new(Shard { index, count: 2 }, SCENARIO, 7));
+        summary.capacity = schedule.map(|schedule| CapacitySummary {
+            unit: "visitors".into(),
+            from: schedule.levels[0],
+            to: *schedule.levels.last().unwrap(),
+            resolution: 0.1,
+            require: None,
+            plan_for: None,
+            slos: Vec::new(),
+            answer: Answer::NoVerdict {
+                reason: "a shard".into(),
+                target_down: false,
+            },
+            server_cost: ServerCost::NotMeasured {
+                reason: "no metrics_url".into(),
+            },
+            levels,
+            schedule: Some(schedule),
+        });
+        ShardSummary {
+            file: format!("shard-{index}/summary.json").into(),
+            summary,
+        }
+    }
+
+    fn merged_answer(shards: &[ShardSummary]) -> CapacitySummary {
+        merge(shards).unwrap_or_else(|err| panic!("{err}"));
+        merged(shards, &plan("10ms"), &Endings::default())
+            .unwrap()
+            .expect("a split search")
+    }
+
+    #[test]
+    fn each_level_is_judged_on_the_shards_windows_added_up() {
+        let staircase = schedule(&[60.0, 66.0, 73.0]);
+        let calm = |load| level(load, 5, CALM);
+        let shards = [
+            shard(
+                0,
+                Some(staircase.clone()),
+                vec![calm(60.0), calm(66.0), calm(73.0)],
+            ),
+            // Shard 1's acks at 73 take 20 ms: half the level's samples, its p99 past 10 ms.
+            shard(
+                1,
+                Some(staircase),
+                vec![calm(60.0), calm(66.0), level(73.0, 20, CALM)],
+            ),
+        ];
+        let capacity = merged_answer(&shards);
+        let Answer::Capacity {
+            load: 66.0,
+            first_broken: Some(broken),
+            narrowed: true,
+        } = &capacity.answer
+        else {
+            panic!("{:?}", capacity.answer)
+        };
+        assert_eq!(broken.load, 73.0);
+        assert!(broken.reason.contains("presence_ack"), "{}", broken.reason);
+        let counts: Vec<u64> = capacity
+            .levels
+            .iter()
+            .map(|level| level.metrics["presence_ack"].count)
+            .collect();
+        assert_eq!(counts, [20, 20, 20], "both shards' samples, exactly");
+        assert!(capacity.levels.iter().all(|level| level.window.is_none()));
+        assert_eq!(capacity.verdict().exit_code, 0);
+    }
+
+    #[test]
+    fn a_level_one_shard_found_harness_limited_gives_at_least() {
+        let staircase = schedule(&[60.0, 66.0, 73.0]);
+        let calm = |load| level(load, 5, CALM);
+        let shards = [
+            shard(
+                0,
+                Some(staircase.clone()),
+                vec![calm(60.0), calm(66.0), calm(73.0)],
+            ),
+            shard(
+                1,
+                Some(staircase),
+                vec![calm(60.0), level(66.0, 5, 60_000), calm(73.0)],
+            ),
+        ];
+        let capacity = merged_answer(&shards);
+        let Answer::AtLeast {
+            load: Some(60.0),
+            limited_at: 66.0,
+            reason,
+        } = &capacity.answer
+        else {
+            panic!("{:?}", capacity.answer)
+        };
+        assert!(reason.contains("shard 1"), "{reason}");
+        assert_eq!(capacity.levels[1].status, LevelStatus::HarnessLimited);
+        assert_eq!(capacity.verdict().exit_code, 3);
+    }
+
+    #[test]
+    fn a_missing_shard_gives_no_verdict() {
+        let staircase = schedule(&[60.0]);
+        let shards = [shard(0, Some(staircase), vec![level(60.0, 5, CALM)])];
+        let endings = Endings {
+            missing: &[1],
+            ..Endings::default()
+        };
+        let capacity = merged(&shards, &plan("10ms"), &endings).unwrap().unwrap();
+        assert!(
+            matches!(&capacity.answer, Answer::NoVerdict { reason, .. } if reason.contains("shard 1")),
+            "{:?}",
+            capacity.answer
+        );
+    }
+
+    #[test]
+    fn capacity_and_plain_shards_or_two_schedules_are_refused() {
+        let calm = |load| level(load, 5, CALM);
+        let search = shard(0, Some(schedule(&[60.0])), vec![calm(60.0)]);
+        let plain = shard(1, None, Vec::new());
+        let err = merge(&[search, plain]).err().unwrap().to_string();
+        assert!(
+            err.contains("field `capacity.schedule` is none (a plain run), but shard-0/summary.json has a capacity schedule of 1 levels 60..60 visitors"),
+            "{err}"
+        );
+        let other = shard(
+            1,
+            Some(schedule(&[60.0, 66.0])),
+            vec![calm(60.0), calm(66.0)],
+        );
+        let search = shard(0, Some(schedule(&[60.0])), vec![calm(60.0)]);
+        let err = merge(&[search, other]).err().unwrap().to_string();
+        assert!(err.contains("2 levels 60..66 visitors"), "{err}");
+    }
+}
