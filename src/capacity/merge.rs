@@ -236,6 +236,20 @@ mod tests {
         }
     }
 
+    fn calm(load: f64) -> LevelRow {
+        level(load, 5, CALM)
+    }
+
+    /// Two shards of the staircase 60, 66, 73: shard 0 calm throughout, shard 1's `levels`.
+    fn two_shards(levels: Vec<LevelRow>) -> [ShardSummary; 2] {
+        let staircase = schedule(&[60.0, 66.0, 73.0]);
+        let first = vec![calm(60.0), calm(66.0), calm(73.0)];
+        [
+            shard(0, Some(staircase.clone()), first),
+            shard(1, Some(staircase), levels),
+        ]
+    }
+
     fn merged_answer(shards: &[ShardSummary]) -> CapacitySummary {
         merge(shards).unwrap_or_else(|err| panic!("{err}"));
         merged(shards, &plan("10ms"), &Endings::default())
@@ -245,21 +259,8 @@ mod tests {
 
     #[test]
     fn each_level_is_judged_on_the_shards_windows_added_up() {
-        let staircase = schedule(&[60.0, 66.0, 73.0]);
-        let calm = |load| level(load, 5, CALM);
-        let shards = [
-            shard(
-                0,
-                Some(staircase.clone()),
-                vec![calm(60.0), calm(66.0), calm(73.0)],
-            ),
-            // Shard 1's acks at 73 take 20 ms: half the level's samples, its p99 past 10 ms.
-            shard(
-                1,
-                Some(staircase),
-                vec![calm(60.0), calm(66.0), level(73.0, 20, CALM)],
-            ),
-        ];
+        // Shard 1's acks at 73 take 20 ms: half the level's samples, its p99 past 10 ms.
+        let shards = two_shards(vec![calm(60.0), calm(66.0), level(73.0, 20, CALM)]);
         let capacity = merged_answer(&shards);
         let Answer::Capacity {
             load: 66.0,
@@ -283,20 +284,7 @@ mod tests {
 
     #[test]
     fn a_level_one_shard_found_harness_limited_gives_at_least() {
-        let staircase = schedule(&[60.0, 66.0, 73.0]);
-        let calm = |load| level(load, 5, CALM);
-        let shards = [
-            shard(
-                0,
-                Some(staircase.clone()),
-                vec![calm(60.0), calm(66.0), calm(73.0)],
-            ),
-            shard(
-                1,
-                Some(staircase),
-                vec![calm(60.0), level(66.0, 5, 60_000), calm(73.0)],
-            ),
-        ];
+        let shards = two_shards(vec![calm(60.0), level(66.0, 5, 60_000), calm(73.0)]);
         let capacity = merged_answer(&shards);
         let Answer::AtLeast {
             load: Some(60.0),
@@ -329,7 +317,6 @@ mod tests {
 
     #[test]
     fn capacity_and_plain_shards_or_two_schedules_are_refused() {
-        let calm = |load| level(load, 5, CALM);
         let search = shard(0, Some(schedule(&[60.0])), vec![calm(60.0)]);
         let plain = shard(1, None, Vec::new());
         let err = merge(&[search, plain]).err().unwrap().to_string();

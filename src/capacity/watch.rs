@@ -39,7 +39,9 @@ pub fn lock(record: &Shared) -> std::sync::MutexGuard<'_, Record> {
 /// What chooses the levels: the search of one process, or a split search's walk through its
 /// fixed schedule (levels at fixed instants, each level's window kept for `merge`).
 pub enum Course {
+    /// One process: climbs, bisects, confirms.
     Search(Search),
+    /// A shard of a split search: the schedule's levels, each lasting the duration given.
     Walk(Walk, Duration),
 }
 

@@ -94,6 +94,13 @@ pub fn execute(args: CapacityArgs) -> Outcome {
         },
         Err(err) => return Outcome::InvalidInput(err),
     };
+    // A level is merged from the same wall-clock window of every shard.
+    if options.shard.is_split() && options.start_at.is_none() {
+        return Outcome::InvalidInput(anyhow::anyhow!(
+            "capacity --shard {}: the shards of a split search walk one schedule from one start; give every shard the same --start-at",
+            options.shard
+        ));
+    }
     run::raise_open_file_limit();
     run::carry_out(args.run.threads, |shutdown| async move {
         capacity::search(plan, &settings, options, shutdown).await
