@@ -111,17 +111,17 @@ fn merged_level(
     let mut windows = Vec::with_capacity(shards.len());
     let mut rows = Vec::with_capacity(shards.len());
     for shard in shards {
-        let row = shard
-            .summary
-            .capacity
-            .as_ref()
-            .and_then(|capacity| capacity.levels.get(index))
-            .expect("every shard has run the levels merged");
         let level = |what: String| MergeError::Level {
             file: shard.file.clone(),
             index: index + 1,
             what,
         };
+        let row = shard
+            .summary
+            .capacity
+            .as_ref()
+            .and_then(|capacity| capacity.levels.get(index))
+            .ok_or_else(|| level("not run by this shard".into()))?;
         let Some(window) = &row.window else {
             return Err(level(
                 "no `window` (run by a version without split searches?)".into(),
