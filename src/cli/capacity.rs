@@ -25,7 +25,8 @@ pub struct CapacityArgs {
     /// The highest level tried. Default: four times the scenario's own load.
     #[arg(long, value_name = "LOAD")]
     pub to: Option<f64>,
-    /// Each staircase level is the last one times this.
+    /// Each staircase level is the last one times this (a split search's levels are spaced
+    /// by --resolution instead).
     #[arg(long, default_value_t = 2.0)]
     pub step: f64,
     /// How narrow the bracket between held and broken gets, relative to its top: `5%`.
@@ -38,7 +39,8 @@ pub struct CapacityArgs {
     /// The judged plateau of each level.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub hold: Duration,
-    /// The judged plateau that confirms the answer. Default: three times --hold.
+    /// The judged plateau that confirms the answer (not run by a split search). Default:
+    /// three times --hold.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub confirm: Option<Duration>,
     /// The capacity needed: exit 0 when the answer reaches it, 1 when it does not.

@@ -3,7 +3,8 @@
 //! each with its own output directory, forwards its stop and force (`shutdown`) to them, waits for all,
 //! and merges their summaries into the run's report (`merge`), printed and written as `run`
 //! does. Source addresses are striped over the shards by the engine (`Shard::stripe`), and a
-//! comma-separated `--target` list is dealt out to the shards.
+//! comma-separated `--target` list is dealt out to the shards. `capacity --processes P` runs
+//! its children the same way (`Subcommand`), and the merge recognizes them.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
