@@ -2,7 +2,7 @@
 //! number of open sessions (as `capacity.rs`'s one-process searches): two shards walking the
 //! fixed schedule from one start, run as library calls and merged, find the knee the
 //! one-process search finds, within the resolution; and `capacity --processes 2` runs its
-//! children and merges them into a capacity section, table and exit code.
+//! children and merges them into a capacity section, table, exit code, HTML and JUnit.
 
 use std::time::{Duration, SystemTime};
 
@@ -153,6 +153,10 @@ async fn capacity_with_processes_runs_its_children_and_merges_them() {
         .args(["--from", "40", "--to", "44", "--resolution", "10%"])
         .args(["--warmup", "1s", "--hold", "2s", "--out"])
         .arg(&out)
+        .arg("--html")
+        .arg(out.join("report.html"))
+        .arg("--junit")
+        .arg(out.join("junit.xml"))
         .output()
         .await
         .expect("the binary runs");
@@ -190,6 +194,17 @@ async fn capacity_with_processes_runs_its_children_and_merges_them() {
     assert_eq!(
         summary["outcome"]["exit_code"],
         output.status.code().unwrap()
+    );
+    // The reports of a search in one process: the HTML's capacity section, a JUnit case a level.
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<h2>Capacity</h2>"), "{stderr}");
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert_eq!(
+        junit
+            .matches(r#"<testcase classname="capacity.levels""#)
+            .count(),
+        2,
+        "{junit}"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
