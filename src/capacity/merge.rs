@@ -321,7 +321,7 @@ mod tests {
         let plain = shard(1, None, Vec::new());
         let err = merge(&[search, plain]).err().unwrap().to_string();
         assert!(
-            err.contains("field `capacity.schedule` is none (a plain run), but shard-0/summary.json has a capacity schedule of 1 levels 60..60 visitors"),
+            err.contains("field `capacity.schedule` is none (a plain run), but shard-0/summary.json has a capacity schedule of 1 levels 60..60 visitors, 1s + 2s each at 10% steps"),
             "{err}"
         );
         let other = shard(

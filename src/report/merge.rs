@@ -220,9 +220,12 @@ fn schedule_of(summary: &Summary) -> String {
     match &summary.capacity {
         None => "none (a plain run)".to_owned(),
         Some(capacity) => match &capacity.schedule {
+            // The staircase is a function of these alone (and `capacity::merge` checks each
+            // level's load).
             Some(schedule) => format!(
-                "a capacity schedule of {}",
-                schedule.describe(&capacity.unit)
+                "a capacity schedule of {} at {}% steps",
+                schedule.describe(&capacity.unit),
+                capacity.resolution * 100.0
             ),
             None => "a capacity search without a schedule".to_owned(),
         },
