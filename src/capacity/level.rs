@@ -30,28 +30,56 @@ pub struct WindowHealth {
 
 /// Judges a level's window (`totals`, from `start` for `length` into the run; at `load`, in
 /// `phase`) against `thresholds`, with the harness's health over the window, and answers the
-/// judgement and the table's row (with what the server paid over the window, `server`).
+/// judgement, the table's row (with what the server paid over the window, `server`) and the
+/// window's own summary (what a shard keeps of the level for `merge`).
 pub fn judge(
     (totals, start, length): (&Totals, Duration, Duration),
     (health, server): (&WindowHealth, Option<WindowCost>),
     thresholds: &[Threshold],
+    level: (f64, Phase),
+) -> (Judged, LevelRow, Summary) {
+    let mut summary = Summary::from_totals("", "the target", totals);
+    summary.harness = Some(HarnessSummary::judge(
+        &report(health),
+        &summary.errors,
+        &mut [],
+    ));
+    let (judged, row) = judge_summary(&mut summary, (start, length), server, thresholds, level);
+    (judged, row, summary)
+}
+
+/// Judges a level's window given as a summary with its harness judged (one process's, or the
+/// shards' windows merged): the same judgement whichever way the window was measured.
+pub fn judge_summary(
+    summary: &mut Summary,
+    (start, length): (Duration, Duration),
+    server: Option<WindowCost>,
+    thresholds: &[Threshold],
     (load, phase): (f64, Phase),
 ) -> (Judged, LevelRow) {
-    let mut summary = Summary::from_totals("", "the target", totals);
     // Nothing is required of a level: a check with nothing to check in one window passes.
-    summary.thresholds = threshold::evaluate(thresholds, &summary, &[]);
-    summary.check_results = exercise::judge(&summary, &[]);
-    let harness = HarnessSummary::judge(&report(health), &summary.errors, &mut []);
-    let decided = verdict::decide(&summary, &Ending::default());
-    let failed = failures(&summary);
+    summary.thresholds = threshold::evaluate(thresholds, summary, &[]);
+    summary.check_results = exercise::judge(summary, &[]);
+    let (trusted, limits, lag_p99) = summary
+        .harness
+        .as_ref()
+        .map_or((true, String::new(), 0), |h| {
+            (h.trusted, h.reasons.join("; "), h.scheduling_lag.p99)
+        });
+    // Decided without the harness, judged just below: a level is harness-limited even when
+    // it broke (the run's verdict puts a failure first).
+    let harness = summary.harness.take();
+    let decided = verdict::decide(summary, &Ending::default());
+    summary.harness = harness;
+    let failed = failures(summary);
     let judged = match decided.status {
         Status::TargetDown => Judged::TargetDown(decided.reason.clone()),
-        _ if silent(&summary) => Judged::TargetDown(format!(
+        _ if silent(summary) => Judged::TargetDown(format!(
             "nothing received from the target for {:.1}s, {} errors",
             length.as_secs_f64(),
             summary.errors.values().sum::<u64>()
         )),
-        _ if !harness.trusted => Judged::HarnessLimited(harness.reasons.join("; ")),
+        _ if !trusted => Judged::HarnessLimited(limits),
         Status::Failed => Judged::Broken {
             reason: decided.reason.clone(),
             delivery: failed.iter().any(is_delivery),
@@ -86,10 +114,11 @@ pub fn judge(
             .collect(),
         errors: summary.errors.values().sum(),
         check_violations: summary.checks.values().sum(),
-        harness_lag_p99_us: harness.scheduling_lag.p99,
+        harness_lag_p99_us: lag_p99,
         server,
         status,
         reason,
+        window: None,
     };
     (judged, row)
 }
@@ -149,18 +178,24 @@ fn report(health: &WindowHealth) -> HealthReport {
     }
 }
 
+/// Windows and health of a few seconds, for the tests of judging (here and `merge`'s).
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::measure::collector::totals_of;
     use crate::measure::{Metric, Recorder};
 
     /// Ten presence acks of 5 ms each, and `lost` signals lost.
     fn totals(lost: u64) -> Totals {
+        acks(Duration::from_millis(5), lost)
+    }
+
+    /// Ten presence acks of `ack` each, and `lost` signals lost.
+    pub(in crate::capacity) fn acks(ack: Duration, lost: u64) -> Totals {
         let recorder = Recorder::new();
         recorder.count(Counter::MessagesReceived, 10);
         for _ in 0..10 {
-            recorder.latency(Metric::PresenceAck, Duration::from_millis(5));
+            recorder.latency(Metric::PresenceAck, ack);
         }
         recorder.count(Counter::SessionsOpened, 1);
         recorder.count(Counter::SignalsSent, 10);
@@ -171,16 +206,19 @@ mod tests {
     }
 
     fn thresholds(bound: &str) -> Vec<Threshold> {
+        plan(bound).thresholds
+    }
+
+    /// A scenario whose presence acks are bound by `p99 < {bound}`.
+    pub(in crate::capacity) fn plan(bound: &str) -> crate::scenario::Plan {
         let text = format!(
             "name: t\nduration: 10s\nload: {{ stages: [{{ hold: 10s }}] }}\nbehaviors: [{{ name: a, steps: [connect] }}]\nthresholds:\n  presence_ack: [\"p99 < {bound}\"]\n"
         );
-        crate::scenario::from_str(&text, "t.yaml")
-            .unwrap()
-            .thresholds
+        crate::scenario::from_str(&text, "t.yaml").unwrap()
     }
 
     /// Ten calm seconds, or ten with the harness's timers `lag_us` late throughout.
-    fn health(lag_us: u64) -> WindowHealth {
+    pub(in crate::capacity) fn health(lag_us: u64) -> WindowHealth {
         let mut lag = crate::measure::new_histogram();
         lag.record_n(lag_us, 1000).unwrap();
         let seconds = (0..10)
@@ -243,7 +281,7 @@ mod tests {
             Duration::from_secs(5),
             Duration::from_secs(10),
         );
-        let (judged, row) = judge(
+        let (judged, row, _) = judge(
             window,
             (&health(500), None),
             &thresholds("10ms"),

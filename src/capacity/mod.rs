@@ -6,9 +6,13 @@
 //! stay connected from one level to the next, as they would on a real site. Each level is a
 //! warm-up (not judged) and a plateau, judged on the plateau's own window (`measure::window`).
 //! The search (`search`) climbs a staircase, bisects the bracket to the resolution, then
-//! confirms the answer on a longer plateau (docs/capacity.md).
+//! confirms the answer on a longer plateau (docs/capacity.md). A shard of a split search
+//! (`Options::shard`) walks a fixed staircase instead (`schedule`), and `merge` (`merge`)
+//! judges the shards' levels added up.
 
 pub mod level;
+pub mod merge;
+pub mod schedule;
 pub mod search;
 pub mod watch;
 
@@ -26,7 +30,7 @@ use crate::run::{self, Extension, Options, RunError, RunResult};
 use crate::scenario::{Destination, Load, Plan};
 use crate::shutdown::Shutdown;
 use search::{Next, Range, Search, MAX_LEVELS};
-use watch::{lock, Record, Watch};
+use watch::{lock, Course, Record, Watch};
 
 /// The search's settings; `None` ranges take the defaults [`Settings::range`] says.
 #[derive(Debug, Clone, PartialEq)]
@@ -169,10 +173,32 @@ pub async fn search(
     for threshold in &mut plan.thresholds {
         threshold.abort_after = None;
     }
-    // Long enough for any search; the steering ends the run when the search has its answer.
-    plan.duration = (timing.warmup + timing.confirm) * MAX_LEVELS as u32;
     let (unit, _) = dimension(&plan.load);
-    let (search, first) = Search::start(range);
+    let schedule = options
+        .shard
+        .is_split()
+        .then(|| schedule::staircase(range, timing.warmup, timing.hold))
+        .transpose()
+        .map_err(|err| RunError::Invalid(err.to_string()))?;
+    let (course, first) = match &schedule {
+        Some(schedule) => {
+            eprintln!(
+                "capacity: a split search walks a fixed schedule: {}",
+                schedule.describe(unit)
+            );
+            // The steering ends the run at the schedule's end; the margin is never reached.
+            plan.duration = schedule.length() + timing.hold;
+            let (walk, first) = schedule::Walk::start(schedule.clone());
+            (Course::Walk(walk, schedule.level_length()), first)
+        }
+        None => {
+            // Long enough for any search; the steering ends the run when the search has its
+            // answer.
+            plan.duration = (timing.warmup + timing.confirm) * MAX_LEVELS as u32;
+            let (search, first) = Search::start(range);
+            (Course::Search(search), first)
+        }
+    };
     let Next::Level { load, phase } = first else {
         unreachable!("a search starts with a level")
     };
@@ -194,7 +220,7 @@ pub async fn search(
     };
     let feed = (source != Source::NoMetrics).then(Feed::default);
     let watch = Watch::new(
-        (search, (load, phase)),
+        (course, (load, phase)),
         steer,
         (timing, plan.thresholds.clone(), unit),
         (health_rx, feed.clone()),
@@ -230,25 +256,9 @@ pub async fn search(
             server_cost: ServerCost::of(&levels, &answer, unit, settings.plan_for, &source),
             answer,
             levels,
+            schedule,
         };
-        let verdict = capacity.verdict();
-        let report = format!(
-            "capacity of {} on {}: {} levels in {:.0}s\n\n{}{}",
-            summary.scenario,
-            summary.target,
-            capacity.levels.len(),
-            start.elapsed().as_secs_f64(),
-            capacity.render(&shown),
-            verdict.line()
-        );
-        if table_on_stderr {
-            eprintln!("{report}");
-        } else {
-            println!("{report}");
-        }
-        summary.capacity = Some(capacity);
-        summary.outcome = Some(verdict.clone());
-        verdict
+        conclude(summary, capacity, &shown, start.elapsed(), table_on_stderr)
     };
     let extension = Extension {
         observers: vec![Box::new(watch)],
@@ -260,8 +270,38 @@ pub async fn search(
     run::run_with(plan, options, shutdown, extension).await
 }
 
+/// Prints a search's table of levels and its answer (on stderr when stdout is summary.json's),
+/// and makes them the run's (`summary`'s capacity section and verdict): how a search in one
+/// process ends, and how `merge` ends a split one.
+pub fn conclude(
+    summary: &mut Summary,
+    capacity: CapacitySummary,
+    shown: &[String],
+    took: Duration,
+    table_on_stderr: bool,
+) -> Verdict {
+    let verdict = capacity.verdict();
+    let report = format!(
+        "capacity of {} on {}: {} levels in {:.0}s\n\n{}{}",
+        summary.scenario,
+        summary.target,
+        capacity.levels.len(),
+        took.as_secs_f64(),
+        capacity.render(shown),
+        verdict.line()
+    );
+    if table_on_stderr {
+        eprintln!("{report}");
+    } else {
+        println!("{report}");
+    }
+    summary.capacity = Some(capacity);
+    summary.outcome = Some(verdict.clone());
+    verdict
+}
+
 /// The latency metrics the table shows: those the thresholds bound, else `presence_ack`.
-fn shown_metrics(plan: &Plan) -> Vec<String> {
+pub fn shown_metrics(plan: &Plan) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for threshold in &plan.thresholds {
         if let crate::measure::Subject::Metric(metric) = threshold.subject {

@@ -10,7 +10,8 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use super::level::{self, WindowHealth};
-use super::search::{Next, Phase, Search};
+use super::schedule::Walk;
+use super::search::{Judged, Next, Phase, Search};
 use super::Timing;
 use crate::engine::steer::Steer;
 use crate::measure::health::{HealthHandle, HealthSecond};
@@ -35,6 +36,24 @@ pub fn lock(record: &Shared) -> std::sync::MutexGuard<'_, Record> {
     record.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// What chooses the levels: the search of one process, or a split search's walk through its
+/// fixed schedule (levels at fixed instants, each level's window kept for `merge`).
+pub enum Course {
+    /// One process: climbs, bisects, confirms.
+    Search(Search),
+    /// A shard of a split search: the schedule's levels, each lasting the duration given.
+    Walk(Walk, Duration),
+}
+
+impl Course {
+    fn judged(&mut self, judged: Judged) -> Next {
+        match self {
+            Course::Search(search) => search.judged(judged),
+            Course::Walk(walk, _) => walk.judged(judged),
+        }
+    }
+}
+
 /// The level under way.
 struct Level {
     load: f64,
@@ -46,7 +65,7 @@ struct Level {
 }
 
 pub struct Watch {
-    search: Search,
+    course: Course,
     steer: Steer,
     timing: Timing,
     thresholds: Vec<Threshold>,
@@ -60,9 +79,9 @@ pub struct Watch {
 }
 
 impl Watch {
-    /// A watch that starts at the search's first level (already set on `steer`).
+    /// A watch that starts at the course's first level (already set on `steer`).
     pub fn new(
-        (search, first): (Search, (f64, Phase)),
+        (course, first): (Course, (f64, Phase)),
         steer: Steer,
         (timing, thresholds, unit): (Timing, Vec<Threshold>, &'static str),
         (health_rx, server): (oneshot::Receiver<HealthHandle>, Option<Feed>),
@@ -75,7 +94,7 @@ impl Watch {
             window: None,
         };
         Watch {
-            search,
+            course,
             steer,
             timing,
             thresholds,
@@ -96,7 +115,10 @@ impl Watch {
             self.health = self.health_rx.try_recv().ok();
         }
         let Some(window) = &mut self.level.window else {
-            if snapshot.elapsed.saturating_sub(self.level.since) >= self.timing.warmup {
+            // The same slack as the plateau's: a collector tick a few milliseconds early
+            // does not put the window a whole interval late.
+            let warm = snapshot.elapsed.saturating_sub(self.level.since) + SLACK;
+            if warm >= self.timing.warmup {
                 self.level.window = Some(Window::after(snapshot));
                 // The warm-up's lag and scrapes are not the window's.
                 if let Some(health) = &self.health {
@@ -151,7 +173,8 @@ impl Watch {
         });
         let level = (self.level.load, self.level.phase);
         let window = (&window.totals(), start, length);
-        let (judged, row) = level::judge(window, (&health, server), &self.thresholds, level);
+        let (judged, mut row, summary) =
+            level::judge(window, (&health, server), &self.thresholds, level);
         eprintln!(
             "capacity: level {} ({}) {} {}: {}",
             lock(&self.record).levels.len() + 1,
@@ -164,15 +187,23 @@ impl Watch {
                 &row.reason
             }
         );
+        if let Course::Walk(..) = self.course {
+            row.window = Some(Box::new(summary));
+        }
         lock(&self.record).levels.push(row);
-        match self.search.judged(judged) {
+        match self.course.judged(judged) {
             Next::Level { load, phase } => {
                 // Ramped over half the warm-up: a step up is not a connect storm at one instant.
                 self.steer.set(load, self.timing.warmup / 2);
+                // A walk's levels begin at fixed instants, the same on every shard.
+                let since = match self.course {
+                    Course::Walk(_, length) => self.level.since + length,
+                    Course::Search(_) => snapshot.elapsed,
+                };
                 self.level = Level {
                     load,
                     phase,
-                    since: snapshot.elapsed,
+                    since,
                     window: None,
                 };
             }

@@ -1,15 +1,18 @@
 //! `presence-bench capacity`: the command line of a capacity search. The scenario, target,
 //! outputs and display are `run`'s own options (flattened, merged into the plan by the same
 //! code); the search's are added here, and the search itself is the library's
-//! (`presence_bench::capacity`).
+//! (`presence_bench::capacity`). With `--processes P` it is split: P children `capacity
+//! --shard K/P` walk one fixed schedule from one start (`cli::processes`), then are merged.
 
 use std::time::Duration;
 
+use super::processes::{self, Subcommand};
 use super::run::{self, RunArgs};
 use super::Outcome;
 use presence_bench::capacity::{self, Settings, Timing};
 use presence_bench::run::progress::Mode;
 use presence_bench::run::Options;
+use presence_bench::scenario::Plan;
 
 #[derive(clap::Args)]
 pub struct CapacityArgs {
@@ -22,7 +25,8 @@ pub struct CapacityArgs {
     /// The highest level tried. Default: four times the scenario's own load.
     #[arg(long, value_name = "LOAD")]
     pub to: Option<f64>,
-    /// Each staircase level is the last one times this.
+    /// Each staircase level is the last one times this (a split search's levels are spaced
+    /// by --resolution instead).
     #[arg(long, default_value_t = 2.0)]
     pub step: f64,
     /// How narrow the bracket between held and broken gets, relative to its top: `5%`.
@@ -35,7 +39,8 @@ pub struct CapacityArgs {
     /// The judged plateau of each level.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub hold: Duration,
-    /// The judged plateau that confirms the answer. Default: three times --hold.
+    /// The judged plateau that confirms the answer (not run by a split search). Default:
+    /// three times --hold.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub confirm: Option<Duration>,
     /// The capacity needed: exit 0 when the answer reaches it, 1 when it does not.
@@ -57,22 +62,13 @@ fn parse_share(text: &str) -> Result<f64, String> {
 }
 
 pub fn execute(args: CapacityArgs) -> Outcome {
-    if let Some(unsupported) = unsupported(&args.run) {
+    if args.run.gate.baseline.is_some() {
         return Outcome::InvalidInput(anyhow::anyhow!(
-            "capacity: {unsupported} is not supported by a capacity search (yet; docs/capacity.md)"
+            "capacity: --baseline is not supported by a capacity search: its levels are judged against the scenario's thresholds"
         ));
     }
     let plan = match run::plan(&args.run) {
         Ok(plan) => plan,
-        Err(err) => return Outcome::InvalidInput(err),
-    };
-    let options = match run::options(&args.run, &plan) {
-        // A level's line when it is judged is the progress: a bar over the longest search
-        // possible would say nothing.
-        Ok(options) => Options {
-            progress: Mode::Off,
-            ..options
-        },
         Err(err) => return Outcome::InvalidInput(err),
     };
     let settings = Settings {
@@ -88,25 +84,70 @@ pub fn execute(args: CapacityArgs) -> Outcome {
         require: args.require,
         plan_for: args.plan_for,
     };
+    if let Some(processes) = args.run.processes {
+        return split(&args.run, plan, &settings, processes);
+    }
+    let options = match run::options(&args.run, &plan) {
+        // A level's line when it is judged is the progress: a bar over the longest search
+        // possible would say nothing.
+        Ok(options) => Options {
+            progress: Mode::Off,
+            ..options
+        },
+        Err(err) => return Outcome::InvalidInput(err),
+    };
+    // A level is merged from the same wall-clock window of every shard.
+    if options.shard.is_split() && options.start_at.is_none() {
+        return Outcome::InvalidInput(anyhow::anyhow!(
+            "capacity --shard {}: the shards of a split search walk one schedule from one start; give every shard the same --start-at",
+            options.shard
+        ));
+    }
     run::raise_open_file_limit();
     run::carry_out(args.run.threads, |shutdown| async move {
         capacity::search(plan, &settings, options, shutdown).await
     })
 }
 
-/// The `run` options a search does not take: it is one process, one whole run, judged by
-/// its levels.
-fn unsupported(args: &RunArgs) -> Option<&'static str> {
-    if args.processes.is_some() {
-        Some("--processes")
-    } else if args.split.shard.is_some()
-        || args.split.shards.is_some()
-        || args.split.start_at.is_some()
-    {
-        Some("--shard/--shards/--start-at")
-    } else if args.gate.baseline.is_some() {
-        Some("--baseline")
-    } else {
-        None
+/// `capacity --processes P`: P children walk the split search's schedule, each its stripe of
+/// every level, and their summaries are merged into the answer. The children are given the
+/// range as this process resolved it, so that they cannot compute another schedule.
+fn split(args: &RunArgs, mut plan: Plan, settings: &Settings, processes: u32) -> Outcome {
+    let range = match settings.range(&plan) {
+        Ok(range) => range,
+        Err(err) => return Outcome::InvalidInput(err.into()),
+    };
+    let timing = settings.timing;
+    let schedule = match capacity::schedule::staircase(range, timing.warmup, timing.hold) {
+        Ok(schedule) => schedule,
+        Err(err) => return Outcome::InvalidInput(err.into()),
+    };
+    // The children's progress is followed over the schedule, not the scenario's duration.
+    plan.duration = schedule.length();
+    let duration = |value: Duration| humantime::format_duration(value).to_string();
+    let mut search = vec![
+        "--from".to_owned(),
+        range.from.to_string(),
+        "--to".to_owned(),
+        range.to.to_string(),
+        "--resolution".to_owned(),
+        range.resolution.to_string(),
+        "--warmup".to_owned(),
+        duration(timing.warmup),
+        "--hold".to_owned(),
+        duration(timing.hold),
+    ];
+    for (option, value) in [
+        ("--require", settings.require),
+        ("--plan-for", settings.plan_for),
+    ] {
+        if let Some(value) = value {
+            search.extend([option.to_owned(), value.to_string()]);
+        }
     }
+    let subcommand = Subcommand {
+        name: "capacity",
+        args: &search,
+    };
+    processes::run(args, &plan, processes, subcommand)
 }

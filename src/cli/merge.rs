@@ -2,7 +2,8 @@
 //! whole run's report, judged once on the merged totals by the same gate as `run` (thresholds,
 //! delivery checks, baseline, JUnit, the verdict), from the scenario the shards recorded.
 //! With `--out`, the shards' interval files are merged too (so `report DIR` draws the merged
-//! run), and with `--html` the run's HTML report is drawn from them.
+//! run), and with `--html` the run's HTML report is drawn from them. Shards of a split
+//! capacity search are judged level by level instead (`capacity::merge`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -10,6 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::{merge_wait, Outcome};
+use presence_bench::capacity::{self, merge::Endings};
 use presence_bench::report::html::{self, ReportError};
 use presence_bench::report::merge::{self, ShardSummary};
 use presence_bench::report::merge_files;
@@ -136,7 +138,7 @@ pub fn merge_dirs(
             list(dirs)
         ));
     }
-    let merged = match merge::merge(shards) {
+    let merged = match merge::merge(&shards) {
         Ok(merged) => merged,
         Err(err) => return Outcome::InvalidInput(err.into()),
     };
@@ -157,10 +159,25 @@ pub fn merge_dirs(
     summary.partial = allow_missing && !merged.missing.is_empty();
     let ending = Ending {
         interrupted: merged.interrupted.is_some(),
-        target_down: merged.target_down,
+        target_down: merged.target_down.clone(),
     };
     eprint!("{}", shard_table::render(&summary));
-    let verdict = gate::judge(&mut summary, &gate, baseline.as_ref(), gate_args, &ending);
+    let endings = Endings {
+        missing: &merged.missing,
+        interrupted: merged.interrupted.as_deref(),
+        target_down: merged.target_down.as_deref(),
+    };
+    let verdict = match capacity::merge::merged(&shards, &plan, &endings) {
+        Ok(None) => gate::judge(&mut summary, &gate, baseline.as_ref(), gate_args, &ending),
+        // A split capacity search: judged level by level, as a search in one process is.
+        Ok(Some(found)) => {
+            let on_stderr = gate_args.summary_json.as_deref() == Some(Path::new("-"));
+            let took = Duration::from_secs_f64(summary.duration_seconds);
+            let shown = capacity::shown_metrics(&plan);
+            capacity::conclude(&mut summary, found, &shown, took, on_stderr)
+        }
+        Err(err) => return Outcome::InvalidInput(err.into()),
+    };
     if let Some(out) = out {
         let path = out.join("summary.json");
         if let Err(err) = summary

@@ -3,7 +3,8 @@
 //! each with its own output directory, forwards its stop and force (`shutdown`) to them, waits for all,
 //! and merges their summaries into the run's report (`merge`), printed and written as `run`
 //! does. Source addresses are striped over the shards by the engine (`Shard::stripe`), and a
-//! comma-separated `--target` list is dealt out to the shards.
+//! comma-separated `--target` list is dealt out to the shards. `capacity --processes P` runs
+//! its children the same way (`Subcommand`), and the merge recognizes them.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -26,10 +27,25 @@ use presence_bench::shutdown::{Messages, Shutdown};
 /// parse the scenario and check the target.
 const START_LEAD: Duration = Duration::from_secs(3);
 
-/// Runs `plan` as `processes` shards and merges them; `args` as given to `run`. Without
-/// `--out`, the shards write to a temporary directory, removed once they are merged (the
-/// merged table is the run's report).
-pub fn run(args: &RunArgs, plan: &Plan, processes: u32) -> Outcome {
+/// What each child runs: `run`, or `capacity` with the search's own options (`args`, after
+/// the scenario and the run's options).
+#[derive(Clone, Copy)]
+pub struct Subcommand<'a> {
+    pub name: &'static str,
+    pub args: &'a [String],
+}
+
+impl Subcommand<'_> {
+    pub const RUN: Subcommand<'static> = Subcommand {
+        name: "run",
+        args: &[],
+    };
+}
+
+/// Runs `plan` as `processes` shards of `subcommand` and merges them; `args` as given to
+/// `run`. Without `--out`, the shards write to a temporary directory, removed once they are
+/// merged (the merged table is the run's report).
+pub fn run(args: &RunArgs, plan: &Plan, processes: u32, subcommand: Subcommand<'_>) -> Outcome {
     if args.split.shard.is_some() || args.split.shards.is_some() {
         return Outcome::InvalidInput(anyhow::anyhow!(
             "--processes splits the run itself: it takes no --shard or --shards"
@@ -49,7 +65,13 @@ pub fn run(args: &RunArgs, plan: &Plan, processes: u32) -> Outcome {
     };
     let Some(out) = &args.out else {
         let temporary = std::env::temp_dir().join(format!("presence-bench-{}", std::process::id()));
-        let outcome = run_in(args, plan, (processes, start_at), &temporary, display);
+        let outcome = run_in(
+            (args, subcommand),
+            plan,
+            (processes, start_at),
+            &temporary,
+            display,
+        );
         if let Err(err) = std::fs::remove_dir_all(&temporary) {
             eprintln!(
                 "warning: the shards' reports are left in {}: cannot remove it: {err}",
@@ -58,13 +80,19 @@ pub fn run(args: &RunArgs, plan: &Plan, processes: u32) -> Outcome {
         }
         return outcome;
     };
-    run_in(args, plan, (processes, start_at), out, display)
+    run_in(
+        (args, subcommand),
+        plan,
+        (processes, start_at),
+        out,
+        display,
+    )
 }
 
 /// Runs the shards with their reports under `out`, shows their progress on `display`, and
 /// merges them.
 fn run_in(
-    args: &RunArgs,
+    (args, subcommand): (&RunArgs, Subcommand<'_>),
     plan: &Plan,
     (processes, start_at): (u32, SystemTime),
     out: &Path,
@@ -120,7 +148,7 @@ fn run_in(
         let metrics = metrics.map(|addr| shifted(addr, shard.index));
         child_command(
             &exe,
-            args,
+            (args, subcommand),
             &scenario,
             (shard, start_at),
             dir,
@@ -173,12 +201,13 @@ fn write_effective_scenario(args: &RunArgs, out: &Path) -> anyhow::Result<PathBu
     Ok(path)
 }
 
-/// The command line of shard `shard`: the parent's own options, and the shard's. The run's
+/// The command line of shard `shard`: the subcommand with its own options, the parent's run
+/// options, and the shard's. The run's
 /// `headers` go in the environment (`--header`'s fallback): a command line is readable by
 /// every user of the machine, a process's environment by its owner only.
 fn child_command(
     exe: &Path,
-    args: &RunArgs,
+    (args, subcommand): (&RunArgs, Subcommand<'_>),
     scenario: &Path,
     (shard, start_at): (Shard, SystemTime),
     out: &Path,
@@ -186,7 +215,8 @@ fn child_command(
     headers: &Headers,
 ) -> Command {
     let mut command = Command::new(exe);
-    command.arg("run").arg(scenario).arg("--quiet");
+    command.arg(subcommand.name).arg(scenario).arg("--quiet");
+    command.args(subcommand.args);
     command.arg("--shard").arg(shard.to_string());
     command
         .arg("--start-at")

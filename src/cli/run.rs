@@ -93,7 +93,7 @@ pub fn execute(args: RunArgs) -> Outcome {
         Err(err) => return Outcome::InvalidInput(err),
     };
     if let Some(processes) = args.processes {
-        return processes::run(&args, &plan, processes);
+        return processes::run(&args, &plan, processes, processes::Subcommand::RUN);
     }
     let options = match options(&args, &plan) {
         Ok(options) => options,

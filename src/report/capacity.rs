@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +44,46 @@ pub struct CapacitySummary {
     pub server_cost: ServerCost,
     /// Every level, in the order run.
     pub levels: Vec<LevelRow>,
+    /// A split search's fixed staircase (`capacity::schedule`); absent for a search in one
+    /// process, which bisects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
+}
+
+/// The staircase of a split search, the same on every shard (recorded in each shard's
+/// summary.json, where `merge` refuses shards of different schedules).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Schedule {
+    /// Every level, ascending.
+    pub levels: Vec<f64>,
+    /// Each level's warm-up (not judged), then its judged plateau, seconds.
+    pub warmup_s: f64,
+    pub hold_s: f64,
+}
+
+impl Schedule {
+    /// How long one level lasts, warm-up and plateau.
+    pub fn level_length(&self) -> Duration {
+        Duration::from_secs_f64(self.warmup_s + self.hold_s)
+    }
+
+    /// How long the whole schedule lasts.
+    pub fn length(&self) -> Duration {
+        self.level_length() * self.levels.len() as u32
+    }
+
+    /// In a few words, for messages: `12 levels 50..100 visitors, 5s + 10s each`.
+    pub fn describe(&self, unit: &str) -> String {
+        let (first, last) = (self.levels.first(), self.levels.last());
+        format!(
+            "{} levels {}..{} {unit}, {}s + {}s each",
+            self.levels.len(),
+            first.copied().unwrap_or_default(),
+            last.copied().unwrap_or_default(),
+            self.warmup_s,
+            self.hold_s
+        )
+    }
 }
 
 /// A latency threshold of the whole run's metric (`presence_ack: ["p99 < 50ms"]`). Those of
@@ -150,6 +191,10 @@ pub struct LevelRow {
     /// Why it did not hold; empty when it did.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reason: String,
+    /// A shard's level only: its window's own summary (encoded histograms, counters, checks,
+    /// errors, the harness judged over it), which `merge` adds up with the other shards'.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<Box<super::Summary>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -314,6 +359,7 @@ mod tests {
                 reason: "no metrics_url".into(),
             },
             levels: Vec::new(),
+            schedule: None,
         }
     }
 

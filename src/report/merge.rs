@@ -45,6 +45,12 @@ pub enum MergeError {
         index: u32,
         other: PathBuf,
     },
+    #[error("{file}: capacity level {index}: {what}")]
+    Level {
+        file: PathBuf,
+        index: usize,
+        what: String,
+    },
     #[error("{file}: field `{field}`: {source}")]
     Histogram {
         file: PathBuf,
@@ -92,11 +98,11 @@ pub struct Merged {
 }
 
 /// Merges the shards' summaries; refuses shards of different runs and shards given twice.
-pub fn merge(shards: Vec<ShardSummary>) -> Result<Merged, MergeError> {
+pub fn merge(shards: &[ShardSummary]) -> Result<Merged, MergeError> {
     let first = shards.first().ok_or(MergeError::Nothing)?;
     let info = shard_info(first)?.clone();
     let mut by_index: BTreeMap<u32, &ShardSummary> = BTreeMap::new();
-    for shard in &shards {
+    for shard in shards {
         let own = shard_info(shard)?;
         one_run(first, shard)?;
         let fields = [
@@ -113,6 +119,11 @@ pub fn merge(shards: Vec<ShardSummary>) -> Result<Merged, MergeError> {
                 &own.count.to_string(),
             ),
             ("shard.start_at", &start_of(&info), &start_of(own)),
+            (
+                "capacity.schedule",
+                &schedule_of(&first.summary),
+                &schedule_of(&shard.summary),
+            ),
         ];
         if let Some((field, expected, found)) = fields
             .into_iter()
@@ -135,7 +146,7 @@ pub fn merge(shards: Vec<ShardSummary>) -> Result<Merged, MergeError> {
         }
     }
     let present: Vec<&ShardSummary> = by_index.values().copied().collect();
-    let mut summary = totals(&present)?;
+    let mut summary = add_up(&present)?;
     summary.shards = (0..info.count)
         .map(|index| row(index, by_index.get(&index).copied()))
         .collect();
@@ -204,6 +215,24 @@ fn start_of(info: &ShardInfo) -> String {
     info.start_at.clone().unwrap_or_else(|| "(none)".to_owned())
 }
 
+/// What a shard ran: a plain run, or a capacity search's schedule (a split search's levels
+/// are merged level by level, so every shard must have walked the same staircase).
+fn schedule_of(summary: &Summary) -> String {
+    match &summary.capacity {
+        None => "none (a plain run)".to_owned(),
+        Some(capacity) => match &capacity.schedule {
+            // The staircase is a function of these alone (and `capacity::merge` checks each
+            // level's load).
+            Some(schedule) => format!(
+                "a capacity schedule of {} at {}% steps",
+                schedule.describe(&capacity.unit),
+                capacity.resolution * 100.0
+            ),
+            None => "a capacity search without a schedule".to_owned(),
+        },
+    }
+}
+
 fn shard_info(shard: &ShardSummary) -> Result<&ShardInfo, MergeError> {
     shard
         .summary
@@ -267,8 +296,9 @@ fn named(map: &BTreeMap<String, Histogram<u64>>) -> impl Iterator<Item = (&str, 
         .map(|(name, histogram)| (name.as_str(), histogram))
 }
 
-/// The sums of every shard's figures, without a verdict.
-fn totals(shards: &[&ShardSummary]) -> Result<Summary, MergeError> {
+/// The sums of every shard's figures, without a verdict: a whole run's, or one level's
+/// windows of a split capacity search.
+pub fn add_up(shards: &[&ShardSummary]) -> Result<Summary, MergeError> {
     let owner = shards
         .first()
         .map(|shard| &shard.summary)

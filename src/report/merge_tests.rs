@@ -65,10 +65,10 @@ fn merged_latencies_equal_the_single_histogram_exactly() {
         single.record(value).unwrap();
         parts[(i % 3) as usize].record(value).unwrap();
     }
-    let shards = (0..3)
+    let shards: Vec<_> = (0..3)
         .map(|k| shard_summary(k, 3, &parts[k as usize], &[]))
         .collect();
-    let merged = merge(shards).unwrap();
+    let merged = merge(&shards).unwrap();
     let expected = LatencySummary::from_histogram(&single, 10.0);
     assert_eq!(merged.summary.metrics[Metric::Connect.name()], expected);
     assert_eq!(
@@ -122,7 +122,7 @@ fn merged_behaviors_equal_their_single_histograms_exactly() {
         })
         .collect();
     assert!(!shards[0].summary.behaviors.contains_key("mobile"));
-    let merged = merge(shards).unwrap().summary;
+    let merged = merge(&shards).unwrap().summary;
     for (name, single) in [("browser", &browser), ("mobile", &mobile)] {
         let set = &merged.behaviors[name];
         assert_eq!(
@@ -155,7 +155,7 @@ fn a_bad_behavior_histogram_names_its_field() {
     set.histograms
         .insert("connect".into(), "not base64!".into());
     shard.summary.behaviors.insert("mobile".into(), set);
-    let err = merge(vec![shard]).err().unwrap().to_string();
+    let err = merge(&[shard]).err().unwrap().to_string();
     assert!(
         err.starts_with(
             "shard-0/summary.json: field `behaviors.mobile.histograms.connect`: not base64"
@@ -172,7 +172,7 @@ fn counters_add_up_and_the_peak_is_that_of_the_summed_timeline() {
         shard_summary(1, 2, &histogram, &[4, 1, 1]),
     ];
     shards[1].summary.target = "http://127.0.0.1:10".into();
-    let merged = merge(shards).unwrap().summary;
+    let merged = merge(&shards).unwrap().summary;
     assert_eq!(merged.target, "http://127.0.0.1:9, http://127.0.0.1:10");
     assert_eq!(merged.counters[Counter::VisitorsStarted.name()], 10 + 11);
     assert_eq!(merged.errors["connect"], 2);
@@ -215,7 +215,7 @@ fn the_sessions_opened_span_is_the_earliest_first_to_the_latest_last() {
             .counters
             .insert(Counter::SessionsOpened.name().into(), opened);
     }
-    let merged = merge(shards).unwrap().summary;
+    let merged = merge(&shards).unwrap().summary;
     assert_eq!(merged.visitors.sessions_opened_s, Some([0.01, 3.01]));
     assert_eq!(
         merged
@@ -230,7 +230,7 @@ fn shards_of_other_runs_and_shards_twice_are_refused_and_missing_ones_named() {
     let histogram = new_histogram();
     let mut other_seed = shard_summary(1, 3, &histogram, &[]);
     other_seed.summary.shard.as_mut().unwrap().seed = 8;
-    let err = merge(vec![shard_summary(0, 3, &histogram, &[]), other_seed])
+    let err = merge(&[shard_summary(0, 3, &histogram, &[]), other_seed])
         .err()
         .unwrap();
     assert!(
@@ -251,7 +251,7 @@ fn shards_of_other_runs_and_shards_twice_are_refused_and_missing_ones_named() {
 
     let mut other_text = shard_summary(1, 3, &histogram, &[]);
     other_text.summary.shard = Some(ShardInfo::new(Shard { index: 1, count: 3 }, "name: u\n", 7));
-    let err = merge(vec![shard_summary(0, 3, &histogram, &[]), other_text])
+    let err = merge(&[shard_summary(0, 3, &histogram, &[]), other_text])
         .err()
         .unwrap();
     assert!(
@@ -265,7 +265,7 @@ fn shards_of_other_runs_and_shards_twice_are_refused_and_missing_ones_named() {
         "{err}"
     );
 
-    let err = merge(vec![
+    let err = merge(&[
         shard_summary(1, 3, &histogram, &[]),
         shard_summary(1, 3, &histogram, &[]),
     ])
@@ -275,12 +275,9 @@ fn shards_of_other_runs_and_shards_twice_are_refused_and_missing_ones_named() {
 
     let mut whole = shard_summary(0, 1, &histogram, &[]);
     whole.summary.shard = None;
-    assert!(matches!(
-        merge(vec![whole]),
-        Err(MergeError::NotAShard { .. })
-    ));
+    assert!(matches!(merge(&[whole]), Err(MergeError::NotAShard { .. })));
 
-    let merged = merge(vec![
+    let merged = merge(&[
         shard_summary(0, 3, &histogram, &[]),
         shard_summary(2, 3, &histogram, &[]),
     ])
@@ -311,7 +308,7 @@ fn shards_of_two_runs_are_refused_naming_the_earlier() {
         now.summary.run_id.clone().unwrap(),
         earlier.summary.run_id.clone().unwrap(),
     );
-    let err = merge(vec![now, earlier]).err().unwrap();
+    let err = merge(&[now, earlier]).err().unwrap();
     assert!(matches!(err, MergeError::OtherRun { .. }), "{err}");
     let text = err.to_string();
     assert!(
@@ -331,7 +328,7 @@ fn shards_of_two_runs_are_refused_naming_the_earlier() {
     let given: RunId = "nightly".parse().unwrap();
     let (mut now, mut earlier) = (of_run(0, at(44)), of_run(1, at(0)));
     (now.summary.run_id, earlier.summary.run_id) = (Some(given.clone()), Some(given));
-    let err = merge(vec![now, earlier]).err().unwrap();
+    let err = merge(&[now, earlier]).err().unwrap();
     assert!(
         matches!(
             err,
@@ -348,7 +345,7 @@ fn shards_of_two_runs_are_refused_naming_the_earlier() {
 fn a_missing_shard_makes_the_verdict_incomplete_unless_the_merge_is_partial() {
     use crate::report::verdict::{decide, Ending};
     let histogram = new_histogram();
-    let mut summary = merge(vec![
+    let mut summary = merge(&[
         shard_summary(0, 3, &histogram, &[]),
         shard_summary(2, 3, &histogram, &[]),
     ])
@@ -418,7 +415,7 @@ fn the_harness_is_trusted_only_if_every_shard_was() {
         }),
         ..harness(2.0, 15_000, &["scheduling lag p99 15 ms"])
     });
-    let merged = merge(shards).unwrap().summary.harness.unwrap();
+    let merged = merge(&shards).unwrap().summary.harness.unwrap();
     assert_eq!(merged.cpu_seconds, 3.5);
     assert_eq!(
         merged.pace,
@@ -454,7 +451,7 @@ fn the_server_s_resources_come_from_the_shard_that_scraped_them() {
     };
     shards[0].summary.server_resources = Some(scraped.clone());
     assert_eq!(
-        merge(shards).unwrap().summary.server_resources,
+        merge(&shards).unwrap().summary.server_resources,
         Some(scraped)
     );
 }

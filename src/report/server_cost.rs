@@ -275,6 +275,7 @@ mod tests {
             }),
             status,
             reason: String::new(),
+            window: None,
         }
     }
 

@@ -316,7 +316,20 @@ fn the_command_refuses_bad_settings_and_gives_no_verdict_on_a_target_down() {
             &["--from", "100", "--to", "50"],
             "--to (50) must be above --from (100)",
         ),
-        (&["--processes", "2"], "--processes is not supported"),
+        (&["--processes", "2"], "an embedded cluster (one per shard)"),
+        (
+            &[
+                "--processes",
+                "2",
+                "--target",
+                "http://127.0.0.1:1",
+                "--from",
+                "1",
+                "--to",
+                "1000000",
+            ],
+            "more than 64",
+        ),
         (
             &["--plan-for", "0"],
             "--plan-for must be a load above 0, found 0",

@@ -6,6 +6,7 @@ mod common;
 
 mod behaviors;
 mod capacity;
+mod capacity_split;
 mod cluster;
 mod delivery_checks;
 mod docs_examples;

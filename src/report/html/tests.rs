@@ -369,6 +369,7 @@ fn searched() -> crate::report::capacity::CapacitySummary {
             } else {
                 String::new()
             },
+            window: None,
         }
     };
     let levels = vec![
@@ -406,6 +407,7 @@ fn searched() -> crate::report::capacity::CapacitySummary {
             reason: "no metrics_url".into(),
         },
         levels,
+        schedule: None,
     }
 }
 
