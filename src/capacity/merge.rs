@@ -11,7 +11,7 @@ use super::schedule;
 use super::search::{Judged, Phase};
 use crate::report::capacity::{Answer, CapacitySummary, LevelRow};
 use crate::report::merge::{add_up, MergeError, ShardSummary};
-use crate::report::server_cost::{ServerCost, Source};
+use crate::report::server_cost::ServerCost;
 use crate::scenario::Plan;
 
 /// How the shards' runs ended, for an answer their levels do not give.
@@ -86,14 +86,7 @@ pub fn merged(
         },
         answer => answer,
     };
-    // The shards scrape one server: the figures of any shard's level are the server's.
-    let source = if plan.target.metrics_url.is_some() {
-        Source::Metrics {
-            harness_included: false,
-        }
-    } else {
-        Source::NoMetrics
-    };
+    let source = super::source_of(plan);
     Ok(Some(CapacitySummary {
         server_cost: ServerCost::of(&levels, &answer, &template.unit, template.plan_for, &source),
         answer,
@@ -150,6 +143,8 @@ fn merged_level(
     let mut summary = add_up(&together)?;
     let first = rows[0];
     let (start, end) = (first.from_s, first.to_s);
+    // A split run loads one target (an embedded one is refused), which every shard scraped:
+    // any shard's figures are the server's.
     let server = rows.iter().find_map(|row| row.server);
     Ok(level::judge_summary(
         &mut summary,

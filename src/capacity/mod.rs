@@ -99,6 +99,20 @@ fn scenario_load(load: &Load) -> f64 {
     }
 }
 
+/// Where the server's cost comes from: the target's metrics, or the embedded cluster's, which
+/// are the harness's process too.
+pub fn source_of(plan: &Plan) -> Source {
+    match (&plan.target.metrics_url, &plan.target.destination) {
+        (None, Destination::Embedded(_)) => Source::Metrics {
+            harness_included: true,
+        },
+        (Some(_), _) => Source::Metrics {
+            harness_included: false,
+        },
+        (None, _) => Source::NoMetrics,
+    }
+}
+
 impl Settings {
     /// The range searched over `plan`: `--to` defaults to 4 times the scenario's own load,
     /// `--from` to a sixteenth of `--to` (four doublings below it).
@@ -209,15 +223,7 @@ pub async fn search(
     let record = std::sync::Arc::new(std::sync::Mutex::new(Record::default()));
     let shown = shown_metrics(&plan);
     let slos = Slo::of(&plan.thresholds);
-    let source = match (&plan.target.metrics_url, &plan.target.destination) {
-        (None, Destination::Embedded(_)) => Source::Metrics {
-            harness_included: true,
-        },
-        (Some(_), _) => Source::Metrics {
-            harness_included: false,
-        },
-        (None, _) => Source::NoMetrics,
-    };
+    let source = source_of(&plan);
     let feed = (source != Source::NoMetrics).then(Feed::default);
     let watch = Watch::new(
         (course, (load, phase)),
