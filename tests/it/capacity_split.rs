@@ -18,8 +18,9 @@ use presence_bench::shutdown::Shutdown;
 
 use crate::common::{cluster, plan_at, scratch_dir};
 
-/// Acks slow by 5 ms per open session past 80: p99 < 50 ms holds up to about 89 sessions
-/// (the knee `capacity.rs` finds in one process).
+/// Acks slow by 5 ms per open session past 80: p99 < 60 ms holds up to about 92 sessions.
+/// The schedule's levels near it are 88 and 97: 88 holds with 20 ms to spare (at 50 ms, as
+/// `capacity.rs` judges, a loaded 2-core machine's own delays ate the 10 ms left at 88).
 fn faulty() -> ServerSettings {
     ServerSettings {
         instances: 1,
@@ -28,11 +29,11 @@ fn faulty() -> ServerSettings {
         ..ServerSettings::default()
     }
 }
-const KNEE_SESSIONS: f64 = 90.0;
+const KNEE_SESSIONS: f64 = 92.0;
 
 const SCENARIO: &str = "name: knee\nseed: 5\nduration: 10s\nload: { stages: [ { to: 20, over: 0s } ] }\n\
     behaviors:\n  - name: b\n    steps: [connect, { repeat: { every: 500ms, steps: [presence] } }]\n\
-    thresholds:\n  presence_ack: [ \"p99 < 50ms\" ]\n";
+    thresholds:\n  presence_ack: [ \"p99 < 60ms\" ]\n";
 
 /// 60 to 120 visitors at 10% steps: nine levels of a second's warm-up and two judged.
 fn settings() -> Settings {
@@ -116,7 +117,7 @@ async fn two_shards_merged_find_the_knee_of_one_process_within_the_resolution() 
         } => {
             assert!(
                 (KNEE_SESSIONS * 0.9..KNEE_SESSIONS).contains(load),
-                "capacity {load} against a knee at 90\n{:#?}",
+                "capacity {load} against a knee at 92\n{:#?}",
                 capacity.levels
             );
             assert!(

@@ -181,35 +181,47 @@ fn a_passing_gate_exits_0_and_writes_junit_and_json() {
             "0%",
         ],
     );
-    assert_eq!(code(&output), 1, "stderr: {}", text(&output.stderr));
-    let line = verdict_line(&output.stdout);
-    assert!(
-        line.starts_with("verdict: FAIL (") && line.contains("presence_ack regressed: p50"),
-        "{line}"
-    );
-    assert!(
-        text(&output.stdout).contains("FAIL  presence_ack             (baseline)"),
-        "{}",
-        text(&output.stdout)
-    );
-    let written = json(&again.join("summary.json"));
-    assert_eq!(
-        (
-            &written["outcome"]["status"],
-            &written["outcome"]["exit_code"]
-        ),
-        (&"failed".into(), &1.into())
-    );
-    let xml = std::fs::read_to_string(again.join("junit.xml")).unwrap();
-    let case = xml
-        .split("<testcase")
-        .find(|case| case.contains("name=\"presence_ack: within tolerance"))
-        .unwrap();
-    assert!(
-        case.contains("classname=\"baseline\"")
-            && case.contains("<failure message=\"regressed: p50"),
-        "{xml}"
-    );
+    if code(&output) == 3 {
+        // On a busy machine (other processes' CPU, or the harness lagging) a regression alone
+        // is no verdict (docs/ci.md): the verdict still names what it did not judge.
+        let line = verdict_line(&output.stdout);
+        assert!(
+            line.contains("not judged (presence_ack regressed: p50"),
+            "{line}"
+        );
+        let written = json(&again.join("summary.json"));
+        assert_eq!(written["outcome"]["status"], "harness_limited");
+    } else {
+        assert_eq!(code(&output), 1, "stderr: {}", text(&output.stderr));
+        let line = verdict_line(&output.stdout);
+        assert!(
+            line.starts_with("verdict: FAIL (") && line.contains("presence_ack regressed: p50"),
+            "{line}"
+        );
+        assert!(
+            text(&output.stdout).contains("FAIL  presence_ack             (baseline)"),
+            "{}",
+            text(&output.stdout)
+        );
+        let written = json(&again.join("summary.json"));
+        assert_eq!(
+            (
+                &written["outcome"]["status"],
+                &written["outcome"]["exit_code"]
+            ),
+            (&"failed".into(), &1.into())
+        );
+        let xml = std::fs::read_to_string(again.join("junit.xml")).unwrap();
+        let case = xml
+            .split("<testcase")
+            .find(|case| case.contains("name=\"presence_ack: within tolerance"))
+            .unwrap();
+        assert!(
+            case.contains("classname=\"baseline\"")
+                && case.contains("<failure message=\"regressed: p50"),
+            "{xml}"
+        );
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
