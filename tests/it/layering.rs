@@ -84,7 +84,10 @@ fn no_files_of_a_ground_floor_folder_import_each_other() {
             if name == "mod" {
                 continue; // the folder itself: it declares and re-exports its files
             }
-            for (sibling, place) in siblings_in(&src, folder, &file) {
+            let siblings = places_in(&src, &file, |line, depth| {
+                sibling_files(folder, line, depth)
+            });
+            for (sibling, place) in siblings {
                 if sibling != name {
                     imports
                         .entry(name.to_string())
@@ -116,37 +119,31 @@ fn assert_no_circle(imports: &BTreeMap<String, BTreeMap<String, String>>, what: 
     }
 }
 
-/// The files of `folder` (below `src`) that `file`, one of them, names: after
+/// The files of `folder` that `line`, from a file of it `depth` deep, names: after
 /// `crate::FOLDER::`, or after as many `super::` as lead from the line's module to the folder.
-fn siblings_in(src: &Path, folder: &str, file: &Path) -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(file).expect("a source file reads");
-    let shown = file
-        .strip_prefix(src)
-        .expect("under src/")
-        .display()
-        .to_string();
+fn sibling_files(folder: &str, line: &str, depth: usize) -> Vec<String> {
     let absolute = format!("crate::{folder}::");
     let mut found = Vec::new();
-    for (index, line, depth) in lines_with_depth(&text, &shown) {
-        let mut rest = line;
-        while let Some(start) = [absolute.as_str(), "super::"]
-            .iter()
-            .filter_map(|word| rest.find(word))
-            .min()
-        {
-            rest = &rest[start..];
-            let (supers, tail) = climb(rest);
-            let named = match rest.strip_prefix(absolute.as_str()) {
-                Some(tail) => Some(tail),
-                None => (supers + 1 == depth).then_some(tail),
-            };
-            for name in named.map(names).unwrap_or_default() {
-                if name.starts_with(|c: char| c.is_ascii_lowercase()) {
-                    found.push((name, format!("src/{shown}:{}: {}", index + 1, line.trim())));
-                }
-            }
-            rest = rest.strip_prefix(absolute.as_str()).unwrap_or(tail);
-        }
+    let mut rest = line;
+    while let Some(start) = [absolute.as_str(), "super::"]
+        .iter()
+        .filter_map(|word| rest.find(word))
+        .min()
+    {
+        rest = &rest[start..];
+        let (supers, tail) = climb(rest);
+        let named = match rest.strip_prefix(absolute.as_str()) {
+            Some(tail) => Some(tail),
+            None => (supers + 1 == depth).then_some(tail),
+        };
+        found.extend(
+            named
+                .map(names)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|name| name.starts_with(|c: char| c.is_ascii_lowercase())),
+        );
+        rest = rest.strip_prefix(absolute.as_str()).unwrap_or(tail);
     }
     found
 }
@@ -173,6 +170,16 @@ fn a_circle_of_files_is_found_and_named() {
 /// The top-level modules of the crate that `file` (below `src`) names, each with its place
 /// (`src/FILE:LINE: the line`).
 fn imports_in(src: &Path, file: &Path) -> Vec<(String, String)> {
+    places_in(src, file, outside_modules)
+}
+
+/// What `find` finds in each line of `file` (below `src`), told the line and its module's
+/// depth, each with its place (`src/FILE:LINE: the line`).
+fn places_in(
+    src: &Path,
+    file: &Path,
+    find: impl Fn(&str, usize) -> Vec<String>,
+) -> Vec<(String, String)> {
     let text = std::fs::read_to_string(file).expect("a source file reads");
     let shown = file
         .strip_prefix(src)
@@ -181,11 +188,8 @@ fn imports_in(src: &Path, file: &Path) -> Vec<(String, String)> {
         .to_string();
     let mut found = Vec::new();
     for (index, line, depth) in lines_with_depth(&text, &shown) {
-        for module in outside_modules(line, depth) {
-            found.push((
-                module,
-                format!("src/{shown}:{}: {}", index + 1, line.trim()),
-            ));
+        for name in find(line, depth) {
+            found.push((name, format!("src/{shown}:{}: {}", index + 1, line.trim())));
         }
     }
     found
