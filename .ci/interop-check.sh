@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The interoperability matrix: presence-bench against Presence servers whose SockJS side
 # nobody in this project wrote (tests/interop/README.md). For each library (sockjs-node,
-# aiohttp-sockjs), each transport the harness speaks (sockjs, websocket, xhr_streaming,
+# aiohttp-sockjs), each transport the harness speaks (sockjs, raw_websocket, xhr_streaming,
 # xhr_polling, eventsource, and a mix of them) and each scenario of tests/interop/scenarios
 # (load, chars, drill; rotate on the streaming transports; idle once per library, on a mix),
 # a fresh cluster (tests/interop/hub.py and three fronts on the library, 127.0.0.1 only) is
@@ -20,8 +20,8 @@ cd "$(dirname "$0")/.."
 
 work=target/interop
 bin=target/release/presence-bench
-transports=(sockjs websocket xhr_streaming xhr_polling eventsource mix)
-mix='{sockjs: 30%, websocket: 10%, xhr_streaming: 20%, xhr_polling: 20%, eventsource: 20%}'
+transports=(sockjs raw_websocket xhr_streaming xhr_polling eventsource mix)
+mix='{sockjs: 30%, raw_websocket: 10%, xhr_streaming: 20%, xhr_polling: 20%, eventsource: 20%}'
 
 pids=()
 cleanup() {

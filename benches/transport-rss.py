@@ -8,7 +8,7 @@
 # as sockjs-client does), and the server's CPU time per presence is printed. Bounded: every
 # wait times out after 30 s; the sessions are closed when the script exits.
 # usage: python3 benches/transport-rss.py HOST:PORT SERVER_PID N TRANSPORT [PRESENCES]
-# TRANSPORT: websocket, xhr_streaming, xhr_polling or eventsource
+# TRANSPORT: sockjs (SockJS over WebSocket), xhr_streaming, xhr_polling or eventsource
 import asyncio, base64, json, os, sys, time
 
 HOST, PORT = sys.argv[1].split(":")
@@ -49,7 +49,7 @@ def masked(payload):
 
 async def flood(base, held):
     """PRESENCES presences on one session, each after the previous one's ack."""
-    if TRANSPORT == "websocket":
+    if TRANSPORT == "sockjs":
         reader, writer, buffer = held
         for seq in range(1, PRESENCES + 1):
             writer.write(masked(presence_frame(seq)))
@@ -136,7 +136,7 @@ async def polling(base, i):
 
 async def session(i):
     base = f"/presence/000/s{i}"
-    if TRANSPORT == "websocket":
+    if TRANSPORT == "sockjs":
         return await websocket(base, i)
     if TRANSPORT == "xhr_polling":
         return await polling(base, i)

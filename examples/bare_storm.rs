@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
-use presence_bench::protocol::client::defer_port_choice;
+use presence_bench::client::defer_port_choice;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -52,7 +52,7 @@ struct Storm {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: bare_storm WS_PREFIX_URL VISITORS [SOURCE_IPS=8] [sockjs|websocket|upgrade] [IN_FLIGHT=1024]";
+    let usage = "usage: bare_storm WS_PREFIX_URL VISITORS [SOURCE_IPS=8] [sockjs|raw_websocket|upgrade] [IN_FLIGHT=1024]";
     let (url, visitors) = match args.as_slice() {
         [url, visitors, ..] => (
             url.trim_end_matches('/').to_owned(),
@@ -63,7 +63,7 @@ async fn main() -> Result<()> {
     let sources: u8 = args.get(2).map_or(Ok(8), |n| n.parse())?;
     let (sockjs, upgrade_only) = match args.get(3).map_or("sockjs", String::as_str) {
         "sockjs" => (true, false),
-        "websocket" => (false, false),
+        "raw_websocket" => (false, false),
         "upgrade" => (false, true),
         other => return Err(format!("transport {other:?}: {usage}").into()),
     };

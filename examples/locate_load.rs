@@ -12,7 +12,7 @@
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use presence_bench::protocol::locate::HttpClient;
+use presence_bench::net::http_client::HttpClient;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 

@@ -4,17 +4,18 @@
 //! Data moves one way: a scenario becomes a plan, a plan becomes tasks, tasks produce
 //! samples, samples become a report: [`scenario`] -> [`run`] -> [`engine`] -> [`visitor`] /
 //! [`agent`] -> [`measure`] (recorder, collector, observers) -> [`report`] (verdict).
-//! docs/architecture.md draws the flow with the module of each step; [`run::run`] is a whole
-//! run as one call.
+//! The module map, and how the folders may import each other, is docs/architecture.md, the
+//! one place it is kept; [`run::run`] is a whole run as one call.
 
 pub mod agent;
 pub mod capacity;
 pub mod checks;
+pub mod client;
 pub mod drill;
 pub mod engine;
 pub mod measure;
+pub mod net;
 pub mod procfs;
-pub mod protocol;
 pub mod report;
 pub mod run;
 pub mod runtime;
@@ -24,3 +25,4 @@ pub mod session;
 pub mod shard;
 pub mod shutdown;
 pub mod visitor;
+pub mod wire;

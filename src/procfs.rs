@@ -4,7 +4,7 @@
 //! and the reference server exports it as `process_cpu_seconds_total` and
 //! `process_resident_memory_bytes`, the names Prometheus client libraries use, so that a soak
 //! can judge a server's memory and CPU by the same names whatever it is written in. Like
-//! `protocol/`, it imports nothing else of the crate.
+//! `wire/`, it imports nothing else of the crate.
 
 /// CPU time and resident memory of this process.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]

@@ -18,15 +18,15 @@ use rand::rngs::SmallRng;
 use tokio_util::sync::CancellationToken;
 
 use crate::checks::{agent_name, Ledger, SignalKind, MARKER_KEY};
+use crate::client::{ClientError, Connection, Incoming};
 use crate::drill::Drills;
 use crate::measure::ErrorKind;
 use crate::measure::{charged_start, Counter, Recorder};
-use crate::protocol::client::{ClientError, Connection, Incoming};
-use crate::protocol::close;
-use crate::protocol::{ClientMessage, ServerMessage};
 use crate::scenario::{Agents, Backoff};
 use crate::session::{self, Identity, Opener};
 use crate::visitor::END_SETTLE;
+use crate::wire::close;
+use crate::wire::{ClientMessage, ServerMessage};
 use schedule::Schedule;
 use statuses::Statuses;
 use watching::Watches;

@@ -15,7 +15,7 @@ use rand::Rng;
 use super::AgentContext;
 use crate::checks::Ledger;
 use crate::measure::{ErrorKind, Recorder, Waiting};
-use crate::protocol::ClientMessage;
+use crate::wire::ClientMessage;
 
 /// How often an agent adjusts what it watches.
 pub const REVIEW_EVERY: Duration = Duration::from_secs(1);

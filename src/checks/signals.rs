@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use super::{Ledger, State, FOCUS_MOVE_WITHIN, UNDELIVERABLE_AFTER};
 use crate::measure::{Check, Counter, Metric};
-use crate::protocol::Status;
+use crate::wire::Status;
 
 /// (agent index, the agent's running number of the signal).
 pub(super) type SignalKey = (u32, u64);

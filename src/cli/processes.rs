@@ -17,7 +17,7 @@ use super::merge::{merge_dirs, Inputs};
 use super::run::RunArgs;
 use super::shards_progress::{Display, Follower};
 use super::Outcome;
-use presence_bench::protocol::headers::Headers;
+use presence_bench::net::headers::Headers;
 use presence_bench::runtime;
 use presence_bench::scenario::Plan;
 use presence_bench::shard::Shard;

@@ -11,7 +11,7 @@ use super::progress::ProgressArgs;
 use super::split::{self, SplitArgs};
 use super::Outcome;
 use presence_bench::engine::{self, target};
-use presence_bench::protocol::headers;
+use presence_bench::net::headers;
 use presence_bench::run::gate::GateOptions;
 use presence_bench::run::{self, Options};
 use presence_bench::scenario::{self, MetricsExport, Plan};

@@ -11,7 +11,7 @@ use hyper::Method;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use crate::protocol::locate::{HttpClient, MAX_BODY};
+use crate::net::http_client::{HttpClient, MAX_BODY};
 use crate::scenario::{Action, ActionRun, DrillActions, DrillKind};
 use crate::server::Cluster;
 

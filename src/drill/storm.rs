@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use super::action::ActionResult;
+use crate::client::ClientError;
 use crate::measure::{latency_micros, new_histogram, record_duration, Metric, Recorder, Tally};
-use crate::protocol::client::ClientError;
-use crate::protocol::close;
 use crate::scenario::{DrillPlan, DEFAULT_SETTLE, DEFAULT_WINDOW_CAP};
+use crate::wire::close;
 
 /// How many events watch mode opens on its own; disconnects after that count outside events.
 const OBSERVED_MAX: usize = 64;

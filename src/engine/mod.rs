@@ -18,15 +18,15 @@ use tokio_util::task::TaskTracker;
 
 use crate::agent::{self, AgentContext};
 use crate::checks::Ledger;
+use crate::client::ConnectOptions;
 use crate::drill::{self, Drills, EventReport, Executor};
 use crate::measure::health::{HealthHandle, HealthReport, Monitor};
 use crate::measure::observer::Observers;
 use crate::measure::prometheus::{Exporter, TargetNow};
 use crate::measure::server_resources::{self, Feed, ServerResources};
 use crate::measure::{collector, Recorder, Totals};
-use crate::protocol::client::ConnectOptions;
-use crate::protocol::locate::HttpClient;
-use crate::protocol::tls;
+use crate::net::http_client::HttpClient;
+use crate::net::tls;
 use crate::scenario::{Load, Plan, DEFAULT_GRACE};
 use crate::session::Opener;
 use crate::shard::Shard;

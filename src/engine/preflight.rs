@@ -14,12 +14,11 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use tokio_tungstenite::tungstenite;
 
-use crate::protocol::client::{
-    ClientError, ConnectOptions, Connection, Endpoint, Incoming, Transport,
-};
-use crate::protocol::discovery::{Discovery, DiscoveryError};
-use crate::protocol::locate::HttpError;
-use crate::protocol::{ClientMessage, ServerMessage};
+use crate::client::discovery::{Discovery, DiscoveryError};
+use crate::client::{ClientError, ConnectOptions, Connection, Endpoint, Incoming};
+use crate::net::http_client::HttpError;
+use crate::wire::Transport;
+use crate::wire::{ClientMessage, ServerMessage};
 
 /// Attempts before the target is declared down: one flaky answer is not a down target.
 const ATTEMPTS: u32 = 3;

@@ -5,11 +5,11 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::protocol::client::{ClientError, Endpoint};
-use crate::protocol::discovery::Discovery;
-use crate::protocol::headers::Headers;
-use crate::protocol::host;
-use crate::protocol::tls::TlsError;
+use crate::client::discovery::Discovery;
+use crate::client::host;
+use crate::client::{ClientError, Endpoint};
+use crate::net::headers::Headers;
+use crate::net::tls::TlsError;
 use crate::scenario::{BadUrl, Destination};
 use crate::server::{Cluster, ServerError};
 

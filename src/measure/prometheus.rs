@@ -23,7 +23,7 @@ use super::metric::{Check, Counter, Metric, Tally};
 use super::names::{self, Kind};
 use super::observer::{done, IntervalObserver, Observed, Snapshot};
 use super::recorder::Recorded;
-use crate::protocol::{ClientMessage, ServerMessage};
+use crate::wire::{ClientMessage, ServerMessage};
 
 /// The run's Prometheus registry and the handles `publish` updates.
 ///

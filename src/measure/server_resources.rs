@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::protocol::locate::HttpClient;
+use crate::net::http_client::HttpClient;
 
 /// The series read, under the names Prometheus client libraries give them.
 pub const CPU_SERIES: &str = "process_cpu_seconds_total";

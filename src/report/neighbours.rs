@@ -6,9 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::client::host;
 use crate::measure::health::HealthSecond;
 use crate::measure::server_resources::ServerResources;
-use crate::protocol::host;
 
 /// Other work keeping at least this many cores busy on average makes latencies compared with
 /// a baseline unjudgeable. A quiet machine runs well under a tenth of a core besides the run.

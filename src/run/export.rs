@@ -12,9 +12,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::measure::prometheus::{Exporter, Scrape};
-use crate::protocol::client::Transport;
-use crate::protocol::http_server::{self, Bounds};
+use crate::net::serve::{self, Bounds};
 use crate::scenario::MetricsExport;
+use crate::wire::Transport;
 
 /// Why the metrics endpoint could not be served.
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +94,7 @@ async fn serve(
             }
         }),
     );
-    let task = tokio::spawn(http_server::serve(listener, router, stop, bounds));
+    let task = tokio::spawn(serve::serve(listener, router, stop, bounds));
     Ok((bound, task))
 }
 

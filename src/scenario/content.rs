@@ -9,8 +9,8 @@ use serde::Deserialize as DeriveDeserialize;
 use serde_json::{Number, Value};
 
 use super::template::{Template, TemplateContext};
-use crate::protocol::data::{Data, MAX_DATA_KEYS};
-use crate::protocol::Page;
+use crate::wire::data::{Data, MAX_DATA_KEYS};
+use crate::wire::Page;
 
 /// Page info with templated fields (docs/protocol.md `presence.page`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, DeriveDeserialize)]

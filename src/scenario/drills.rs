@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::de::{self as typed, NonEmpty, NonZeroSpan, Span};
 use super::locate::{Issue, Segment};
-use crate::protocol::host::host_of;
+use crate::client::host::host_of;
 
 /// A window closes once every affected visitor is back and no session was lost for this long.
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(2);

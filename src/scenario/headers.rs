@@ -11,7 +11,7 @@ use http::{HeaderName, HeaderValue};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
-use crate::protocol::headers::{self, Headers};
+use crate::net::headers::{self, Headers};
 
 /// The mapping as written, checked; empty values left out (no header is sent for them).
 #[derive(Debug, Default)]

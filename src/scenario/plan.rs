@@ -15,7 +15,7 @@ pub use super::target::{Destination, Target};
 pub use super::threshold::Threshold;
 pub use super::tolerance::CompareTolerances;
 use super::transport::TransportMix;
-use crate::protocol::client::Transport;
+use crate::wire::Transport;
 
 /// A validated scenario, ready to run.
 #[derive(Debug, Clone, PartialEq)]

@@ -11,8 +11,8 @@ use super::de as typed;
 use super::headers::HeadersSpec;
 use super::locate::{Issue, Segment};
 use super::transport::TransportMix;
-use crate::protocol::headers::Headers;
-use crate::protocol::tls;
+use crate::net::headers::Headers;
+use crate::net::tls;
 use crate::server::Settings;
 
 /// Where the load goes and how visitors connect.
@@ -324,7 +324,7 @@ impl<'de> Deserialize<'de> for Group {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::client::Transport;
+    use crate::wire::Transport;
 
     fn compile(yaml: &str) -> Result<Target, Issue> {
         serde_yaml::from_str::<TargetSpec>(yaml).unwrap().compile()
@@ -351,7 +351,7 @@ mod tests {
     #[test]
     fn urls_choose_discovery_by_scheme() {
         let directory = compile(
-            "{ url: 'http://127.0.0.1:8080', group: '007', transport: websocket, source_ips: 16 }",
+            "{ url: 'http://127.0.0.1:8080', group: '007', transport: raw_websocket, source_ips: 16 }",
         )
         .unwrap();
         assert_eq!(
@@ -366,7 +366,7 @@ mod tests {
                 directory.group.as_str(),
                 directory.source_ips
             ),
-            (TransportMix::single(Transport::Websocket), "007", 16)
+            (TransportMix::single(Transport::RawWebsocket), "007", 16)
         );
         let instance =
             compile("{ url: 'ws://h:1/presence', group: 100, heartbeat_timeout: 90s, reply_timeout: 250ms }").unwrap();
@@ -407,7 +407,7 @@ mod tests {
         assert!(error("{ heartbeat_timeout: 0s }").contains("above zero"));
         assert!(error("{ reply_timeout: 0s }").contains("above zero"));
         assert!(error("{ reply_timeout: 6m }").contains("at most 5m, found 6m"));
-        assert!(error("{ transport: tcp }").contains("expected a transport (sockjs, websocket"));
+        assert!(error("{ transport: tcp }").contains("expected a transport (sockjs, raw_websocket"));
         assert!(error("{ embedded: { instance: 2 } }").contains("unknown field `instance`"));
         assert!(compile("{ embedded: {}, url: 'http://x' }")
             .unwrap_err()

@@ -579,7 +579,7 @@ fn a_behavior_transport_overrides_the_target_mix() {
         "target: { transport: xhr_streaming }\nreconnect:",
     );
     let plan = from_str(&text, "x.yaml").unwrap();
-    use crate::protocol::client::Transport;
+    use crate::wire::Transport;
     assert_eq!(plan.transport_of(0, 7), Transport::XhrStreaming);
     assert_eq!(plan.transport_of(1, 7), Transport::Eventsource);
     assert_eq!(

@@ -15,7 +15,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
 use crate::measure::edit_distance;
-use crate::protocol::client::Transport;
+use crate::wire::Transport;
 
 /// Shares are counted in hundredths of a percent.
 pub const SLOTS: u32 = 10_000;
@@ -77,7 +77,7 @@ impl TransportMix {
 }
 
 const EXPECTED: &str =
-    "a transport (sockjs, websocket, xhr_streaming, xhr_polling, eventsource) or a mix such as \
+    "a transport (sockjs, raw_websocket, xhr_streaming, xhr_polling, eventsource) or a mix such as \
                         { sockjs: 80%, xhr_polling: 20% }";
 
 /// The transport named `name`, or an error listing the names and the closest one.
@@ -89,6 +89,11 @@ fn transport_named<E: de::Error>(name: &str) -> Result<Transport, E> {
             .map(|known| (edit_distance(name, known), known))
             .min_by_key(|(d, _)| *d);
         let hint = match closest {
+            // The name raw WebSocket had until the server's metrics and the harness's shared
+            // one vocabulary, where it meant SockJS over WebSocket on the server's side.
+            _ if name == "websocket" => {
+                ": raw WebSocket is now raw_websocket (SockJS over WebSocket is sockjs)".to_owned()
+            }
             Some((distance, known)) if distance <= 3 => format!(": did you mean {known}?"),
             _ => String::new(),
         };
@@ -240,8 +245,10 @@ mod tests {
             [Transport::Eventsource]
         );
         assert_eq!(
-            mix("{ sockjs: 0.5%, websocket: 99.5% }").unwrap().main(),
-            Transport::Websocket
+            mix("{ sockjs: 0.5%, raw_websocket: 99.5% }")
+                .unwrap()
+                .main(),
+            Transport::RawWebsocket
         );
     }
 
@@ -252,17 +259,22 @@ mod tests {
             err.contains("found \"xhr-streaming\": did you mean xhr_streaming?"),
             "{err}"
         );
+        let err = mix("websocket").unwrap_err();
+        assert!(
+            err.contains("found \"websocket\": raw WebSocket is now raw_websocket"),
+            "{err}"
+        );
         let err = mix("{ sockjs: 80%, xhr_polling: 15% }").unwrap_err();
         assert!(err.contains("adding up to 100%, found 95%"), "{err}");
         let err = mix("{ sockjs: 80, xhr_polling: 20% }").unwrap_err();
         assert!(err.contains("share of sockjs as a percentage"), "{err}");
         assert!(mix("{ sockjs: 100.001% }").is_err());
-        assert!(mix("{ sockjs: -5%, websocket: 105% }").is_err());
+        assert!(mix("{ sockjs: -5%, raw_websocket: 105% }").is_err());
         let err = mix("{ sockjs: 50%, sockjs: 50% }").unwrap_err();
         assert!(err.contains("sockjs"), "{err}");
         let err = mix("{ polling: 100% }").unwrap_err();
         assert!(
-            err.contains("expected a transport (sockjs, websocket, xhr_streaming"),
+            err.contains("expected a transport (sockjs, raw_websocket, xhr_streaming"),
             "{err}"
         );
     }

@@ -18,7 +18,7 @@ use super::metrics::{self, ClusterCounters};
 use super::partition::Part;
 use super::settings::Settings;
 use super::state::{self, Shared};
-use crate::protocol::http_server;
+use crate::net::serve;
 
 /// What the instances of one cluster share.
 #[derive(Clone)]
@@ -122,7 +122,7 @@ impl Cluster {
         ));
         let router = directory::router(cluster.clone());
         let bounds = context.settings.http_bounds();
-        context.spawn(http_server::serve(
+        context.spawn(serve::serve(
             listener,
             router,
             cluster.inner.shutdown.clone(),

@@ -10,7 +10,7 @@ use axum::Json;
 use serde::Deserialize;
 use tokio::sync::watch;
 
-use crate::protocol::locate::Located;
+use crate::wire::locate::Located;
 
 use super::instance::{Instance, InstanceInfo};
 use super::partition::Part;

@@ -18,7 +18,7 @@ use super::error::ServerError;
 use super::metrics::InstanceCounters;
 use super::routes;
 use super::sockjs::Registry;
-use crate::protocol::http_server;
+use crate::net::serve;
 
 /// Whether an instance accepts visitors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -100,7 +100,7 @@ impl Instance {
         });
         let router = routes::router(instance.clone(), context.clone());
         let bounds = context.settings.http_bounds();
-        context.spawn(http_server::serve(
+        context.spawn(serve::serve(
             listener,
             router,
             instance.stop.clone(),

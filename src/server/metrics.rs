@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::instance::Instance;
-use super::sockjs::Transport;
 use super::state::Shared;
+use crate::wire::Transport;
 
 /// One metric family the server exports: name, Prometheus type, labels, meaning.
 #[derive(Debug, Clone, Copy)]
@@ -221,7 +221,7 @@ pub fn render(instances: &[Arc<Instance>], cluster: &ClusterCounters, state: &Sh
             header(out, family);
             for instance in instances {
                 for transport in Transport::ALL {
-                    let (server, label) = (&instance.name, transport.label());
+                    let (server, label) = (&instance.name, transport.name());
                     let value = value(&instance.counters, transport as usize);
                     let _ = writeln!(
                         out,

@@ -1,6 +1,7 @@
 //! The reference Presence server: a cluster of instances in one process sharing one state,
-//! a directory for `/locate` and admin routes. A guest in this crate: it imports only
-//! `protocol`, never the harness.
+//! a directory for `/locate` and admin routes. A guest in this crate: of the rest it imports
+//! only the wire protocol (`wire`), the shared HTTP plumbing (`net`) and the process helpers
+//! (`procfs`, `runtime`), never the harness (`tests/it/layering.rs`).
 //!
 //! - [`cluster`]: the `Cluster` handle (start, scale, kill, shutdown).
 //! - `instance`, `routes`: one instance's listener and HTTP surface.

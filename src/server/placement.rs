@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ring::Ring;
-use crate::protocol::locate::Located;
+use crate::wire::locate::Located;
 
 /// A placement as it travels: the accepting instances in ring order, and a version that
 /// grows with every change, so that a copy can tell a newer snapshot from a late old one.

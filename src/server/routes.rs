@@ -17,7 +17,7 @@ use super::instance::Instance;
 use super::session;
 use super::sockjs::{self, App, Framing, HttpSettings, Link, Service, ServiceOptions};
 use super::sockjs_test;
-use crate::protocol::sockjs::IdRule;
+use crate::wire::sockjs::IdRule;
 
 /// What every route of one instance can reach.
 #[derive(Clone)]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::Parser;
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::http_server::Bounds;
+use crate::net::serve::Bounds;
 
 /// Settings of a reference cluster.
 #[derive(Debug, Clone, PartialEq, clap::Args, Deserialize, Serialize)]

@@ -14,8 +14,8 @@ use tokio::time::sleep_until;
 use super::cluster::Context;
 use super::instance::Instance;
 use super::sockjs::{self, App, Framing, Link, Received, Registry, Service, ServiceOptions};
-use crate::protocol::close;
-use crate::protocol::sockjs::IdRule;
+use crate::wire::close;
+use crate::wire::sockjs::IdRule;
 
 /// What a test service does with a session.
 #[derive(Clone, Copy)]

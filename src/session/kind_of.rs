@@ -1,14 +1,14 @@
 //! The report's name for each way a connection fails (`measure::ErrorKind`, docs/reports.md):
-//! the wire protocol and the client connections say what went wrong, the harness decides
-//! what it is counted as, so `protocol/` imports nothing of the harness.
+//! the client connections (`client/`) and the HTTP client (`net/`) say what went wrong, the
+//! harness decides what it is counted as, so neither imports the report's vocabulary.
 
 use std::io;
 
+use crate::client::discovery::DiscoveryError;
+use crate::client::ClientError;
 use crate::measure::ErrorKind;
-use crate::protocol::client::ClientError;
-use crate::protocol::close::{self, Close};
-use crate::protocol::discovery::DiscoveryError;
-use crate::protocol::locate::HttpError;
+use crate::net::http_client::HttpError;
+use crate::wire::close::{self, Close};
 
 /// The error kind a final close is counted under, one per close the reference server sends
 /// that is not a move.

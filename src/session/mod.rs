@@ -11,13 +11,12 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
+use crate::client::discovery::{Discovery, DiscoveryError};
+use crate::client::{ClientError, ConnectOptions, Connection, Incoming, OpenPhases};
 use crate::measure::{label, Check, ErrorKind, Metric, Recorder, Tally};
-use crate::protocol::client::{
-    ClientError, ConnectOptions, Connection, Incoming, OpenPhases, Transport,
-};
-use crate::protocol::discovery::{Discovery, DiscoveryError};
-use crate::protocol::{close, ClientMessage, ServerMessage};
 use crate::scenario::Backoff;
+use crate::wire::Transport;
+use crate::wire::{close, ClientMessage, ServerMessage};
 
 /// Why a session could not be opened.
 #[derive(Debug, thiserror::Error)]

@@ -14,10 +14,10 @@ use tokio_util::sync::CancellationToken;
 use super::tab::Tab;
 use super::VisitorContext;
 use crate::checks::Ledger;
+use crate::client::discovery::Discovery;
+use crate::client::{ConnectOptions, Connection, Endpoint};
 use crate::drill::Drills;
 use crate::measure::Recorder;
-use crate::protocol::client::{ConnectOptions, Connection, Endpoint};
-use crate::protocol::discovery::Discovery;
 use crate::session::Opener;
 
 /// The visitor task's future, boxed per visitor: 2,928 bytes before session opening, closing,

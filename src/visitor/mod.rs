@@ -25,9 +25,9 @@ use crate::checks::Ledger;
 use crate::drill::Drills;
 use crate::measure::attribution::as_visitor;
 use crate::measure::{Counter, Recorder};
-use crate::protocol::client::Transport;
 use crate::scenario::{Backoff, Plan};
 use crate::session::Opener;
+use crate::wire::Transport;
 use runner::{Interrupt, Visitor};
 
 pub use closing::Closing;

@@ -8,7 +8,7 @@ use super::runner::{Visitor, WaitMode};
 use crate::checks::visitor_side::BlurVerdict;
 use crate::checks::{agent_index, Receipt};
 use crate::measure::{Check, Counter, ErrorKind, Metric};
-use crate::protocol::{ClientMessage, ServerMessage};
+use crate::wire::{ClientMessage, ServerMessage};
 
 impl Visitor<'_> {
     /// Takes in a message that arrived on tab `i`: observes it, and answers the ack it calls

@@ -9,13 +9,13 @@ use std::time::Instant;
 
 use super::request::request;
 use super::runner::{Interrupt, Visitor, WaitMode};
+use crate::client::ClientError;
 use crate::drill::{Cause, Loss};
 use crate::measure::ErrorKind;
 use crate::measure::{Counter, Tally};
-use crate::protocol::client::ClientError;
-use crate::protocol::close;
-use crate::protocol::{ClientMessage, ServerMessage};
 use crate::session::kind_of;
+use crate::wire::close;
+use crate::wire::{ClientMessage, ServerMessage};
 
 impl Visitor<'_> {
     /// Tab `i` lost its session: reconnect it, or drop it when the server ended it for good.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::runner::{Interrupt, Visitor, WaitMode};
 use crate::measure::ErrorKind;
 use crate::measure::{Metric, Recorder};
-use crate::protocol::{ClientMessage, ServerMessage};
+use crate::wire::{ClientMessage, ServerMessage};
 
 /// How long a request in flight when its visitor is stopped (the end of the run, a
 /// ramp-down, Ctrl-C) may still be answered, within its reply timeout: a healthy server

@@ -13,11 +13,12 @@ use super::request::{unanswered, END_SETTLE};
 use super::tab::{poll_any, Tab};
 use super::VisitorContext;
 use crate::checks::visitor_side::{FocusExpectation, SignalOrder};
+use crate::client::{ClientError, Incoming};
 use crate::drill::Loss;
 use crate::measure::{Metric, Recorder, Tally};
-use crate::protocol::client::{ClientError, Incoming, Transport};
-use crate::protocol::{ClientMessage, ServerMessage};
 use crate::session::{self, Identity, Opened, SessionError};
+use crate::wire::Transport;
+use crate::wire::{ClientMessage, ServerMessage};
 
 /// Why a visitor stopped what it was doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,7 +175,7 @@ impl<'a> Visitor<'a> {
         tab_id: &str,
         unique: bool,
         reconnecting: Option<(&Loss, u32)>,
-    ) -> Result<(crate::protocol::client::Connection, &'static str), Interrupt> {
+    ) -> Result<(crate::client::Connection, &'static str), Interrupt> {
         // A reconnect waits before its first try, so a herd does not come back at once; one
         // whose earlier sessions were lost again at once goes on backing off from there.
         let mut attempt = reconnecting.map_or(0, |(_, failed_before)| 1 + failed_before);

@@ -13,8 +13,8 @@ use super::tab::LastPresence;
 use crate::checks::visitor_side::MISSING_AFTER;
 use crate::checks::MARKER_KEY;
 use crate::measure::{charged_start, next_intended, ErrorKind, Metric};
-use crate::protocol::{ClientMessage, ServerMessage};
 use crate::scenario::{DataTemplate, PageTemplate, Repeat, Repetitions, Step, TemplateContext};
+use crate::wire::{ClientMessage, ServerMessage};
 
 /// Runs `steps` in order. A step that times out or loses its session is counted and the
 /// visitor goes on with the next; only the end of the run stops it.

@@ -3,9 +3,9 @@
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use crate::protocol::client::{ClientError, Connection, Incoming};
-use crate::protocol::data::Data;
-use crate::protocol::Page;
+use crate::client::{ClientError, Connection, Incoming};
+use crate::wire::data::Data;
+use crate::wire::Page;
 
 /// The body of the last `presence` a tab sent, resent after a reconnect.
 #[derive(Debug, Clone, Default)]

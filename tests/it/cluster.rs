@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use crate::common::*;
 use hyper::{Method, StatusCode};
-use presence_bench::protocol::{ClientMessage, ServerMessage, Status};
 use presence_bench::server::{InstanceState, Settings};
+use presence_bench::wire::{ClientMessage, ServerMessage, Status};
 
 #[tokio::test]
 async fn locate_healthz_and_admin_routes() {
@@ -114,7 +114,7 @@ async fn drain_says_draining_then_go_away_and_refuses_new_sessions() {
     let url = url(&cluster, "s1");
     let mut sessions = vec![
         visitor(&url, Sockjs, "v1", "t").await,
-        visitor(&url, Websocket, "v2", "t").await,
+        visitor(&url, RawWebsocket, "v2", "t").await,
     ];
     let info = cluster.scale_in(Some("s1")).await.expect("drain begins");
     assert_eq!(info.state, InstanceState::Draining);
@@ -164,7 +164,7 @@ async fn state_survives_a_drain() {
         .await
         .expect("located");
     assert_eq!(relocated.server, other);
-    let mut tab = visitor(&relocated.url, Websocket, "v", "t").await;
+    let mut tab = visitor(&relocated.url, RawWebsocket, "v", "t").await;
     assert_eq!(
         signal_id(&mut tab).await,
         "1",
@@ -194,8 +194,8 @@ async fn state_survives_a_drain() {
 async fn kill_drops_sockets_without_a_frame_and_counts_visitors_offline() {
     let cluster = cluster(settings()).await;
     let mut tab = visitor(&url(&cluster, "s2"), Sockjs, "v", "t").await;
-    let mut raw = visitor(&url(&cluster, "s2"), Websocket, "w", "t").await;
-    let mut watcher = agent(&url(&cluster, "s1"), Websocket, "a").await;
+    let mut raw = visitor(&url(&cluster, "s2"), RawWebsocket, "w", "t").await;
+    let mut watcher = agent(&url(&cluster, "s1"), RawWebsocket, "a").await;
     send(
         &mut watcher,
         ClientMessage::Lookup {
@@ -233,7 +233,7 @@ async fn shutdown_drains_every_session_and_returns() {
     })
     .await;
     let mut tab = visitor(&url(&cluster, "s1"), Sockjs, "v", "t").await;
-    let mut watcher = agent(&url(&cluster, "s2"), Websocket, "a").await;
+    let mut watcher = agent(&url(&cluster, "s2"), RawWebsocket, "a").await;
     let shutdown = tokio::spawn(cluster.shutdown());
     for conn in [&mut tab, &mut watcher] {
         assert!(matches!(recv(conn).await, ServerMessage::Draining { .. }));

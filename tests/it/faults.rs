@@ -2,8 +2,8 @@
 //! catch it.
 
 use crate::common::*;
-use presence_bench::protocol::{ClientMessage, ServerMessage, Status};
 use presence_bench::server::Settings;
+use presence_bench::wire::{ClientMessage, ServerMessage, Status};
 
 #[tokio::test]
 async fn drop_signals_reports_success_but_delivers_nothing() {
@@ -37,7 +37,7 @@ async fn blur_focused_blurs_the_tab_that_takes_focus() {
     .await;
     let url = url(&cluster, "s1");
     let mut first = visitor(&url, Sockjs, "v", "A").await;
-    let mut second = visitor(&url, Websocket, "v", "B").await;
+    let mut second = visitor(&url, RawWebsocket, "v", "B").await;
     assert_eq!(
         recv(&mut second).await,
         ServerMessage::Blur { tab: "B".into() }

@@ -15,11 +15,11 @@ use serde_json::Value;
 
 use std::collections::VecDeque;
 
-use presence_bench::protocol::data::Data;
-use presence_bench::protocol::http_frames::{self, FrameReader, Framing};
-use presence_bench::protocol::sockjs::{self, ServerFrame};
-use presence_bench::protocol::{ClientMessage, Page, ServerMessage, Status};
 use presence_bench::scenario::{self, ScenarioError};
+use presence_bench::wire::data::Data;
+use presence_bench::wire::http_frames::{self, FrameReader, Framing};
+use presence_bench::wire::sockjs::{self, ServerFrame};
+use presence_bench::wire::{ClientMessage, Page, ServerMessage, Status};
 
 /// One edit of a valid input, at a position given as a fraction of its length.
 #[derive(Debug, Clone)]
@@ -249,9 +249,7 @@ mod protocol {
                         .collect::<Vec<_>>(),
                 )
             }),
-            Just(sockjs::encode_close(
-                presence_bench::protocol::close::GO_AWAY
-            )),
+            Just(sockjs::encode_close(presence_bench::wire::close::GO_AWAY)),
         ]
     }
 

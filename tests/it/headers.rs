@@ -14,9 +14,9 @@ use crate::common::*;
 use hyper::StatusCode;
 use presence_bench::engine::StartError;
 use presence_bench::measure::Metric;
-use presence_bench::protocol::sockjs::{self, ServerFrame};
 use presence_bench::scenario;
 use presence_bench::server::Cluster;
+use presence_bench::wire::sockjs::{self, ServerFrame};
 use tokio::process::Command;
 
 /// One instance behind a gateway that wants `Authorization: <token>`.
@@ -59,7 +59,7 @@ async fn down_with(yaml: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_header_every_transport_passes_the_gateway_and_without_it_the_target_is_down() {
     let (cluster, gateway) = guarded("Bearer X").await;
-    let mix = "{ sockjs: 34%, websocket: 33%, xhr_polling: 33% }";
+    let mix = "{ sockjs: 34%, raw_websocket: 33%, xhr_polling: 33% }";
     let with = yaml(
         &gateway.directory_url(),
         mix,
@@ -94,7 +94,7 @@ async fn with_the_header_every_transport_passes_the_gateway_and_without_it_the_t
         "{without}"
     );
     let wrong = "  headers: { Authorization: Bearer Y }\n";
-    let upgrade = down_with(&yaml(&gateway.instance_url(), "websocket", 1, wrong)).await;
+    let upgrade = down_with(&yaml(&gateway.instance_url(), "raw_websocket", 1, wrong)).await;
     assert!(
         upgrade.starts_with("target down: HTTP 401 Unauthorized on the WebSocket upgrade"),
         "{upgrade}"

@@ -8,7 +8,7 @@ use crate::common::fault_server::{Fault, FaultServer};
 use crate::common::*;
 use presence_bench::measure::ErrorKind;
 use presence_bench::measure::{Check, Counter, Metric, Totals};
-use presence_bench::protocol::client::Transport;
+use presence_bench::wire::Transport;
 
 /// Visitors of every run: 3, ramped up in 30 ms and held to the end.
 const VISITORS: u64 = 3;
@@ -43,7 +43,7 @@ fn max_us(totals: &Totals, metric: Metric) -> u64 {
 
 #[tokio::test]
 async fn a_healthy_fault_server_gives_no_errors_over_either_transport() {
-    for transport in [Sockjs, Websocket] {
+    for transport in [Sockjs, RawWebsocket] {
         let totals = run(Fault::None, transport, &scenario(1000, "", BROWSING, "")).await;
         assert!(
             totals.errors.is_empty(),
@@ -96,7 +96,7 @@ async fn presences_dropped_mid_run_are_counted_though_visitors_wait_past_the_end
         from: Duration::from_millis(500),
         to: Duration::from_millis(800),
     };
-    let totals = run(fault, Websocket, &scenario(2000, "", BROWSING, "")).await;
+    let totals = run(fault, RawWebsocket, &scenario(2000, "", BROWSING, "")).await;
     assert!(
         errors(&totals, ErrorKind::Unanswered.as_str()) >= 1,
         "{:?}",
@@ -169,7 +169,7 @@ async fn sessions_reset_after_their_first_reply_are_errors_with_the_requests_the
 #[tokio::test]
 async fn protocol_violations_are_errors_not_reconnects() {
     for fault in [Fault::InvalidUtf8, Fault::Garbage] {
-        for transport in [Sockjs, Websocket] {
+        for transport in [Sockjs, RawWebsocket] {
             let totals = run(fault, transport, &scenario(600, "", BROWSING, "")).await;
             let case = format!("{fault:?} over {transport:?}: {:?}", totals.errors);
             assert_eq!(errors(&totals, "protocol"), VISITORS, "{case}");
@@ -419,7 +419,7 @@ async fn an_opening_sent_away_by_a_draining_instance_is_a_move_not_an_error() {
 #[tokio::test]
 async fn any_close_after_draining_is_the_announced_move() {
     // `draining`, then a close 1000 instead of 3000: a move all the same, on either transport.
-    for transport in [Sockjs, Websocket] {
+    for transport in [Sockjs, RawWebsocket] {
         let totals = run(
             Fault::DrainsWithNormalClose,
             transport,

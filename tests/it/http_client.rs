@@ -13,13 +13,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 use axum::Router;
-use presence_bench::protocol::client::{
-    ClientError, ConnectOptions, Connection, Endpoint, Incoming, Transport,
-};
-use presence_bench::protocol::http_frames::PRELUDE_LEN;
-use presence_bench::protocol::sockjs;
-use presence_bench::protocol::{ClientMessage, ServerMessage};
+use presence_bench::client::{ClientError, ConnectOptions, Connection, Endpoint, Incoming};
 use presence_bench::session::kind_of;
+use presence_bench::wire::http_frames::PRELUDE_LEN;
+use presence_bench::wire::sockjs;
+use presence_bench::wire::Transport;
+use presence_bench::wire::{ClientMessage, ServerMessage};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use tokio::sync::mpsc;

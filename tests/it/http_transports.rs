@@ -9,9 +9,9 @@ use crate::common::sockjs_http::{
 };
 use crate::common::*;
 use hyper::StatusCode;
-use presence_bench::protocol::sockjs::ServerFrame;
-use presence_bench::protocol::{ClientMessage, ServerMessage, Status};
 use presence_bench::server::Settings;
+use presence_bench::wire::sockjs::ServerFrame;
+use presence_bench::wire::{ClientMessage, ServerMessage, Status};
 
 fn close_frame(code: u16, reason: &str) -> ServerFrame {
     ServerFrame::Close {
@@ -56,7 +56,7 @@ async fn next_messages(
 async fn every_http_transport_carries_presence_acks_and_signals() {
     let cluster = cluster(settings()).await;
     let url = url(&cluster, "s1");
-    let mut watcher = agent(&url, Websocket, "a1").await;
+    let mut watcher = agent(&url, RawWebsocket, "a1").await;
     for kind in [Xhr, XhrStreaming, EventSource] {
         let name = format!("v-{kind:?}");
         let (session, mut stream) = http_visitor(&url, kind, &name, "t1").await;
@@ -96,7 +96,7 @@ async fn a_blur_reaches_the_tab_that_lost_focus_on_another_transport() {
         vec![ServerMessage::Blur { tab: "t1".into() }]
     );
     // And back: the WebSocket tab takes focus, the polling one is blurred.
-    let mut third = visitor(&url, Websocket, "v", "t3").await;
+    let mut third = visitor(&url, RawWebsocket, "v", "t3").await;
     assert_eq!(
         next_messages(&polling, &mut second).await,
         vec![ServerMessage::Blur { tab: "t2".into() }]
@@ -177,7 +177,7 @@ async fn a_session_whose_client_stops_polling_times_out_and_its_visitor_goes_off
     .await;
     let url = url(&cluster, "s1");
     let (session, _) = http_visitor(&url, Xhr, "v", "t").await;
-    let mut watcher = agent(&url, Websocket, "a").await;
+    let mut watcher = agent(&url, RawWebsocket, "a").await;
     send(
         &mut watcher,
         ClientMessage::Lookup {
@@ -299,7 +299,7 @@ async fn a_receiving_request_cut_by_its_client_closes_the_session_with_1002() {
     let cluster = cluster(settings()).await;
     let url = url(&cluster, "s1");
     let (session, stream) = http_visitor(&url, XhrStreaming, "v", "t").await;
-    let mut watcher = agent(&url, Websocket, "a").await;
+    let mut watcher = agent(&url, RawWebsocket, "a").await;
     send(
         &mut watcher,
         ClientMessage::Lookup {
@@ -350,7 +350,7 @@ async fn the_cluster_shuts_down_promptly_with_http_sessions_open() {
 async fn a_polling_visitor_gets_every_kept_signal_however_many_wait() {
     let cluster = cluster(settings()).await;
     let url = url(&cluster, "s1");
-    let mut sender = agent(&url, Websocket, "a").await;
+    let mut sender = agent(&url, RawWebsocket, "a").await;
     // More than an HTTP session holds for a client between two polls.
     let kept = 300;
     for id in 0..kept {

@@ -5,9 +5,10 @@
 use std::time::Duration;
 
 use crate::common::*;
-use presence_bench::protocol::client::{ClientError, Incoming, Transport};
-use presence_bench::protocol::{ClientMessage, ServerMessage, Status};
+use presence_bench::client::{ClientError, Incoming};
 use presence_bench::server::Settings;
+use presence_bench::wire::Transport;
+use presence_bench::wire::{ClientMessage, ServerMessage, Status};
 
 const HTTP: [Transport; 3] = [
     Transport::XhrStreaming,
@@ -100,7 +101,7 @@ async fn idle_http_sessions_get_heartbeats() {
 
 /// Everything a session receives until it ends, and how it ended.
 async fn until_ended(
-    tab: &mut presence_bench::protocol::client::Connection,
+    tab: &mut presence_bench::client::Connection,
 ) -> (Vec<ServerMessage>, ClientError) {
     within("the session to end", async {
         let mut messages = Vec::new();

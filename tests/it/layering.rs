@@ -1,21 +1,26 @@
 //! The ground floor imports one way (docs/architecture.md, "How the folders import each
-//! other"): the wire protocol (`src/protocol/`) imports nothing else of the crate, and the
-//! reference server (`src/server/`) imports nothing of the harness: only itself, the protocol
-//! and the process helpers. Above them, no two top-level modules of `src/` import each other,
-//! directly or round a circle. The sources are read as text, so every breach is named with
-//! its file and line, comments included (a path in a doc comment is a dependency too).
+//! other"): the wire protocol (`src/wire/`) imports nothing else of the crate; the HTTP
+//! plumbing both sides share (`src/net/`) only the wire; the harness's connections
+//! (`src/client/`) only those two; and the reference server (`src/server/`) nothing of the
+//! harness: only itself, the wire, the plumbing and the process helpers. Above them, no two
+//! top-level modules of `src/` import each other, directly or round a circle, and inside the
+//! ground floor's folders no two files do. The sources are read as text, so every breach is
+//! named with its file and line, comments included (a path in a doc comment is a dependency
+//! too).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Each guarded folder of `src/`, and what it may use of the crate besides itself.
-const RULES: [(&str, &[&str]); 2] = [
-    ("protocol", &[]),
-    ("server", &["protocol", "procfs", "runtime"]),
+const RULES: [(&str, &[&str]); 4] = [
+    ("wire", &[]),
+    ("net", &["wire"]),
+    ("client", &["wire", "net"]),
+    ("server", &["wire", "net", "procfs", "runtime"]),
 ];
 
 #[test]
-fn the_protocol_imports_nothing_of_the_crate_and_the_server_nothing_of_the_harness() {
+fn the_wire_imports_nothing_of_the_crate_and_the_server_nothing_of_the_harness() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut breaches = Vec::new();
     for (folder, allowed) in RULES {
@@ -65,14 +70,48 @@ fn no_modules_of_the_crate_import_each_other_directly_or_round_a_circle() {
                 .or_insert(place);
         }
     }
+    assert_no_circle(&imports, "modules");
+}
+
+#[test]
+fn no_files_of_a_ground_floor_folder_import_each_other() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for (folder, _) in RULES.iter().filter(|(folder, _)| *folder != "server") {
+        // Each file's imports of its siblings, with the first place that makes each.
+        let mut imports: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        for file in rust_files(&src.join(folder)) {
+            let name = file.file_stem().expect("a file name").to_string_lossy();
+            if name == "mod" {
+                continue; // the folder itself: it declares and re-exports its files
+            }
+            let siblings = places_in(&src, &file, |line, depth| {
+                sibling_files(folder, line, depth)
+            });
+            for (sibling, place) in siblings {
+                if sibling != name {
+                    imports
+                        .entry(name.to_string())
+                        .or_default()
+                        .entry(sibling)
+                        .or_insert(place);
+                }
+            }
+        }
+        assert_no_circle(&imports, &format!("files of {folder}/"));
+    }
+}
+
+/// Panics naming the places of the first circle of `imports`, the `what` of which import each
+/// other.
+fn assert_no_circle(imports: &BTreeMap<String, BTreeMap<String, String>>, what: &str) {
     for start in imports.keys() {
-        if let Some(circle) = circle_from(start, &imports, &mut vec![start.clone()]) {
+        if let Some(circle) = circle_from(start, imports, &mut vec![start.clone()]) {
             let places: Vec<&str> = circle
                 .windows(2)
                 .map(|pair| imports[&pair[0]][&pair[1]].as_str())
                 .collect();
             panic!(
-                "{} import each other:\n{}",
+                "{what} {} import each other:\n{}",
                 circle.join(" -> "),
                 places.join("\n")
             );
@@ -80,9 +119,67 @@ fn no_modules_of_the_crate_import_each_other_directly_or_round_a_circle() {
     }
 }
 
+/// The files of `folder` that `line`, from a file of it `depth` deep, names: after
+/// `crate::FOLDER::`, or after as many `super::` as lead from the line's module to the folder.
+fn sibling_files(folder: &str, line: &str, depth: usize) -> Vec<String> {
+    let absolute = format!("crate::{folder}::");
+    let mut found = Vec::new();
+    let mut rest = line;
+    while let Some(start) = [absolute.as_str(), "super::"]
+        .iter()
+        .filter_map(|word| rest.find(word))
+        .min()
+    {
+        rest = &rest[start..];
+        let (supers, tail) = climb(rest);
+        let named = match rest.strip_prefix(absolute.as_str()) {
+            Some(tail) => Some(tail),
+            None => (supers + 1 == depth).then_some(tail),
+        };
+        found.extend(
+            named
+                .map(names)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|name| name.starts_with(|c: char| c.is_ascii_lowercase())),
+        );
+        rest = rest.strip_prefix(absolute.as_str()).unwrap_or(tail);
+    }
+    found
+}
+
+#[test]
+fn a_circle_of_files_is_found_and_named() {
+    let mut imports: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for (from, to) in [("client", "http_session"), ("http_session", "client")] {
+        imports.entry(from.to_owned()).or_default().insert(
+            to.to_owned(),
+            format!("src/x/{from}.rs:1: use super::{to};"),
+        );
+    }
+    let panic = std::panic::catch_unwind(|| assert_no_circle(&imports, "files of x/"))
+        .expect_err("a circle panics");
+    let message = panic.downcast_ref::<String>().expect("a formatted message");
+    assert!(
+        message.contains("client -> http_session -> client import each other")
+            && message.contains("src/x/http_session.rs:1: use super::client;"),
+        "{message}"
+    );
+}
+
 /// The top-level modules of the crate that `file` (below `src`) names, each with its place
 /// (`src/FILE:LINE: the line`).
 fn imports_in(src: &Path, file: &Path) -> Vec<(String, String)> {
+    places_in(src, file, outside_modules)
+}
+
+/// What `find` finds in each line of `file` (below `src`), told the line and its module's
+/// depth, each with its place (`src/FILE:LINE: the line`).
+fn places_in(
+    src: &Path,
+    file: &Path,
+    find: impl Fn(&str, usize) -> Vec<String>,
+) -> Vec<(String, String)> {
     let text = std::fs::read_to_string(file).expect("a source file reads");
     let shown = file
         .strip_prefix(src)
@@ -91,11 +188,8 @@ fn imports_in(src: &Path, file: &Path) -> Vec<(String, String)> {
         .to_string();
     let mut found = Vec::new();
     for (index, line, depth) in lines_with_depth(&text, &shown) {
-        for module in outside_modules(line, depth) {
-            found.push((
-                module,
-                format!("src/{shown}:{}: {}", index + 1, line.trim()),
-            ));
+        for name in find(line, depth) {
+            found.push((name, format!("src/{shown}:{}: {}", index + 1, line.trim())));
         }
     }
     found
@@ -165,7 +259,7 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Each line of the file at `shown` (relative to `src/`), numbered from 0, with how deep below
-/// the crate root its module is: `protocol/mod.rs` is 1, `protocol/close.rs` 2,
+/// the crate root its module is: `wire/mod.rs` is 1, `wire/close.rs` 2,
 /// `server/session/dispatch.rs` 3, and one more from an inline module (`mod tests {`) on.
 /// Such a module may close before its file does: a `super::` path out of the crate after it
 /// is then missed, but none is ever made up.

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::common::*;
-use presence_bench::protocol::locate::{HttpError, MAX_BODY};
+use presence_bench::net::http_client::{HttpError, MAX_BODY};
 use presence_bench::scenario::{self, Destination};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};

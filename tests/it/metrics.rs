@@ -10,8 +10,8 @@ use crate::common::sockjs_http::HttpSession;
 use crate::common::*;
 use hyper::{Method, StatusCode};
 use presence_bench::measure::names;
-use presence_bench::protocol::sockjs::ServerFrame;
 use presence_bench::server::metrics::{DIRECTORY, SERVER};
+use presence_bench::wire::sockjs::ServerFrame;
 use prometheus_parse::{Scrape, Value};
 
 const SCENARIO: &str = "name: metrics-test
@@ -63,7 +63,7 @@ fn scraped_types(scrape: &Scrape) -> BTreeMap<String, &'static str> {
 }
 
 /// `GET url` over HTTP/1.0: the status line and the body. A scrape is hundreds of KiB, past
-/// what the harness's own HTTP client reads (`locate::MAX_BODY`).
+/// what the harness's own HTTP client reads (`net::http_client::MAX_BODY`).
 async fn scrape_text(url: &str) -> std::io::Result<(String, String)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rest = url.strip_prefix("http://").expect("an http:// URL");
@@ -250,11 +250,7 @@ async fn the_server_exports_its_own_metrics_on_the_directory() {
             family.name
         );
     }
-    for (transport, open) in [
-        ("websocket", 1.0),
-        ("xhr_polling", 1.0),
-        ("eventsource", 0.0),
-    ] {
+    for (transport, open) in [("sockjs", 1.0), ("xhr_polling", 1.0), ("eventsource", 0.0)] {
         let sessions = scrape
             .samples
             .iter()

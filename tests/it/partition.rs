@@ -6,8 +6,8 @@ use std::process::Stdio;
 
 use crate::common::*;
 use hyper::{Method, StatusCode};
-use presence_bench::protocol::Status;
 use presence_bench::server::partition::{owner, DIRECTORY_LINE};
+use presence_bench::wire::Status;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -185,7 +185,7 @@ async fn the_protocol_holds_across_the_instances_of_a_process() {
     );
     let mut tab = visitor(&first, Sockjs, "v1", "t1").await;
     round_trip(&mut tab, 1).await;
-    let mut desk = agent(&second, Websocket, "a1").await;
+    let mut desk = agent(&second, RawWebsocket, "a1").await;
     assert_eq!(
         signal_status(&mut desk, "v1", "1").await.0,
         Status::Delivered
@@ -243,7 +243,7 @@ async fn the_directory_forwards_admin_actions_to_the_owning_process() {
     );
     assert!(
         metrics.contains(
-            "presence_server_sessions{process=\"1\",server=\"p1-s1\",transport=\"websocket\"}"
+            "presence_server_sessions{process=\"1\",server=\"p1-s1\",transport=\"sockjs\"}"
         ),
         "{metrics}"
     );

@@ -8,8 +8,8 @@ use std::time::Duration;
 use crate::common::*;
 use crate::partition::{served, Served};
 use hyper::{Method, StatusCode};
-use presence_bench::protocol::locate::Located;
 use presence_bench::server::partition::owner;
+use presence_bench::wire::locate::Located;
 
 /// Many visitor ids, some that only survive the query string if both sides decode alike.
 fn visitor_ids() -> Vec<String> {

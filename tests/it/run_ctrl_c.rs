@@ -6,8 +6,8 @@ use std::process::{Command, Stdio};
 
 use crate::common::*;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
-use presence_bench::protocol::{ClientMessage, ServerMessage};
 use presence_bench::visitor;
+use presence_bench::wire::{ClientMessage, ServerMessage};
 
 const SCENARIO: &str = "name: long\nseed: 1\ntarget: { group: '42' }\nduration: 10m\n\
     load: { stages: [ { to: 5, over: 0s } ] }\n\
@@ -60,7 +60,7 @@ async fn ctrl_c_writes_the_report_and_exits_3() {
     // The first visitor is online and has sent a presence: there is something to report.
     let plan = presence_bench::scenario::from_str(SCENARIO, "long.yaml").expect("valid");
     let first = visitor::persona(&plan, 0).id;
-    let mut watcher = agent(&url(&cluster, "s1"), Websocket, "watcher").await;
+    let mut watcher = agent(&url(&cluster, "s1"), RawWebsocket, "watcher").await;
     send(&mut watcher, ClientMessage::Lookup { visitor: first }).await;
     recv_until(
         &mut watcher,

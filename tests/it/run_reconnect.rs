@@ -4,12 +4,12 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::common::*;
+use presence_bench::client::Connection;
 use presence_bench::measure::ErrorKind;
 use presence_bench::measure::{Counter, Metric};
-use presence_bench::protocol::client::Connection;
-use presence_bench::protocol::{ClientMessage, ServerMessage};
 use presence_bench::server::Cluster;
 use presence_bench::visitor;
+use presence_bench::wire::{ClientMessage, ServerMessage};
 
 /// Visitors per test: the open model starts exactly 16 (128/s for 125 ms).
 const N: u64 = 16;
@@ -27,7 +27,7 @@ struct Watcher {
 
 impl Watcher {
     async fn new(cluster: &Cluster, ids: &[String]) -> Watcher {
-        let mut conn = agent(&url(cluster, "s1"), Websocket, "watcher").await;
+        let mut conn = agent(&url(cluster, "s1"), RawWebsocket, "watcher").await;
         let mut online = HashMap::new();
         for id in ids {
             send(

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use crate::common::*;
 use presence_bench::measure::{Counter, Metric, Totals};
-use presence_bench::protocol::Status;
 use presence_bench::scenario::Step;
 use presence_bench::visitor;
+use presence_bench::wire::Status;
 
 /// Visitors per test: the open model starts exactly 3 (24/s for 125 ms) and runs each once.
 const N: u64 = 3;
@@ -181,7 +181,7 @@ async fn await_signal_receives_a_queued_signal() {
         &cluster,
     );
     // Signals sent before the visitors exist are queued and delivered on their connect.
-    let mut agent = agent(&url(&cluster, "s1"), Websocket, "a").await;
+    let mut agent = agent(&url(&cluster, "s1"), RawWebsocket, "a").await;
     for index in 0..N {
         let id = visitor::persona(&plan, index).id;
         assert_eq!(

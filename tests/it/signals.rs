@@ -3,15 +3,15 @@
 use std::time::Duration;
 
 use crate::common::*;
-use presence_bench::protocol::client::Transport::XhrPolling;
-use presence_bench::protocol::{ClientMessage, ServerMessage, Status};
 use presence_bench::server::Settings;
+use presence_bench::wire::Transport::XhrPolling;
+use presence_bench::wire::{ClientMessage, ServerMessage, Status};
 
 #[tokio::test]
 async fn signals_and_invokes_cross_instances() {
     let cluster = cluster(settings()).await;
     let mut tab = visitor(&url(&cluster, "s1"), Sockjs, "v", "t").await;
-    let mut sender = agent(&url(&cluster, "s2"), Websocket, "a").await;
+    let mut sender = agent(&url(&cluster, "s2"), RawWebsocket, "a").await;
     assert_eq!(
         signal_status(&mut sender, "v", "1").await,
         (Status::Delivered, None)
@@ -77,7 +77,7 @@ async fn kept_signals_are_resent_until_acked_oldest_first() {
     .await;
     round_trip(&mut tab, 1).await;
     tab.close().await;
-    let mut tab = visitor(&url, Websocket, "v", "t").await;
+    let mut tab = visitor(&url, RawWebsocket, "v", "t").await;
     assert_eq!(signal_id(&mut tab).await, "1");
     assert_eq!(signal_id(&mut tab).await, "3");
     round_trip(&mut tab, 1).await;
@@ -111,8 +111,8 @@ async fn a_signal_a_closed_tab_left_unacknowledged_goes_to_the_tab_that_takes_fo
     };
     let cluster = cluster(settings).await;
     let url = url(&cluster, "s1");
-    let mut sender = agent(&url, Websocket, "a").await;
-    for (transport, visitor_id) in [(XhrPolling, "v"), (Websocket, "w")] {
+    let mut sender = agent(&url, RawWebsocket, "a").await;
+    for (transport, visitor_id) in [(XhrPolling, "v"), (RawWebsocket, "w")] {
         let mut first = visitor(&url, transport, visitor_id, "t1").await;
         let mut second = visitor(&url, transport, visitor_id, "t2").await;
         assert_eq!(
@@ -225,7 +225,7 @@ async fn a_departed_visitor_s_kept_signals_last_the_retention_then_go() {
     })
     .await;
     let url = url(&cluster, "s1");
-    let mut sender = agent(&url, Websocket, "a").await;
+    let mut sender = agent(&url, RawWebsocket, "a").await;
     send(
         &mut sender,
         ClientMessage::Lookup {
@@ -245,7 +245,7 @@ async fn a_departed_visitor_s_kept_signals_last_the_retention_then_go() {
         signal_status(&mut sender, "late", "2").await,
         (Status::Queued, None)
     );
-    let mut soon = visitor(&url, Websocket, "soon", "t").await;
+    let mut soon = visitor(&url, RawWebsocket, "soon", "t").await;
     assert_eq!(
         signal_id(&mut soon).await,
         "1",
@@ -260,7 +260,7 @@ async fn a_departed_visitor_s_kept_signals_last_the_retention_then_go() {
         } if visitor == "late" => {}
         other => panic!("expected the forgotten visitor's presence, got {other:?}"),
     }
-    let mut late = visitor(&url, Websocket, "late", "t").await;
+    let mut late = visitor(&url, RawWebsocket, "late", "t").await;
     // The first thing after `connected` is the ack: no replay of the forgotten signal.
     round_trip(&mut late, 1).await;
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 use crate::common::*;
 use futures_util::{SinkExt, StreamExt};
 use hyper::{Method, StatusCode};
-use presence_bench::protocol::{ClientMessage, ServerMessage};
 use presence_bench::server::Settings;
+use presence_bench::wire::{ClientMessage, ServerMessage};
 use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test]
@@ -48,7 +48,7 @@ async fn info_and_welcome_follow_sockjs() {
 async fn both_transports_carry_the_same_messages() {
     let cluster = cluster(settings()).await;
     let url = url(&cluster, "s1");
-    for transport in [Sockjs, Websocket] {
+    for transport in [Sockjs, RawWebsocket] {
         let name = format!("v-{transport:?}");
         let mut tab = visitor(&url, transport, &name, "t1").await;
         let mut watcher = agent(&url, transport, "a1").await;
@@ -86,17 +86,14 @@ async fn idle_sockjs_sessions_get_heartbeats() {
     .await;
     let mut conn = open(&url(&cluster, "s1"), Sockjs).await;
     let incoming = within("a heartbeat", conn.recv()).await.expect("a frame");
-    assert_eq!(
-        incoming,
-        presence_bench::protocol::client::Incoming::Heartbeat
-    );
+    assert_eq!(incoming, presence_bench::client::Incoming::Heartbeat);
 }
 
 /// A heartbeat is due a whole interval after the last frame sent, not after the session
 /// opened: the session's one heartbeat timer moves with every frame that goes out.
 #[tokio::test]
 async fn a_heartbeat_comes_a_whole_interval_after_the_last_frame() {
-    use presence_bench::protocol::client::Incoming;
+    use presence_bench::client::Incoming;
     let heartbeat = Duration::from_millis(400);
     let cluster = cluster(Settings {
         heartbeat,
@@ -170,7 +167,7 @@ async fn non_json_frames_close_with_1002() {
     let cluster = cluster(settings()).await;
     let url = url(&cluster, "s1");
     let mut healthy = visitor(&url, Sockjs, "healthy", "t").await;
-    for transport in [Sockjs, Websocket] {
+    for transport in [Sockjs, RawWebsocket] {
         let mut bad = visitor(&url, transport, "bad", "t").await;
         bad.send_text("{not json".into()).await.expect("sent");
         assert_eq!(closed(&mut bad).await, (1002, "Broken framing.".into()));
@@ -191,8 +188,8 @@ async fn oversized_frames_close_with_1009() {
     })
     .await;
     let url = url(&cluster, "s1");
-    let mut healthy = visitor(&url, Websocket, "healthy", "t").await;
-    for transport in [Sockjs, Websocket] {
+    let mut healthy = visitor(&url, RawWebsocket, "healthy", "t").await;
+    for transport in [Sockjs, RawWebsocket] {
         let mut bad = open(&url, transport).await;
         bad.send_text(format!("\"{}\"", "x".repeat(1100)))
             .await
@@ -201,7 +198,7 @@ async fn oversized_frames_close_with_1009() {
         round_trip(&mut healthy, 1).await;
     }
     // Far over even tungstenite's limit: the socket is dropped, nothing else happens.
-    let mut huge = open(&url, Websocket).await;
+    let mut huge = open(&url, RawWebsocket).await;
     let _ = huge.send_text("x".repeat(64 * 1024)).await;
     assert!(within("the huge frame's end", huge.recv()).await.is_err());
     round_trip(&mut healthy, 2).await;
@@ -212,7 +209,7 @@ async fn bad_messages_get_errors_and_the_session_stays() {
     let cluster = cluster(settings()).await;
     let url = url(&cluster, "s1");
     let mut healthy = visitor(&url, Sockjs, "healthy", "t").await;
-    for transport in [Sockjs, Websocket] {
+    for transport in [Sockjs, RawWebsocket] {
         let mut conn = open(&url, transport).await;
         let error_code = |message: ServerMessage| match message {
             ServerMessage::Error { code, .. } => code,
@@ -226,7 +223,7 @@ async fn bad_messages_get_errors_and_the_session_stays() {
             .await
             .expect("sent");
         assert_eq!(error_code(recv(&mut conn).await), "unknown_type");
-        if transport == Websocket {
+        if transport == RawWebsocket {
             conn.send_text(r#"{"type":"teleport"}"#.into())
                 .await
                 .expect("sent");
@@ -251,8 +248,8 @@ async fn bad_messages_get_errors_and_the_session_stays() {
         ));
         let mistyped = r#"{"type":"presence","seq":"x"}"#;
         conn.send_text(match transport {
-            Websocket => mistyped.to_owned(),
-            _ => presence_bench::protocol::sockjs::encode_client_frame(&[mistyped]),
+            RawWebsocket => mistyped.to_owned(),
+            _ => presence_bench::wire::sockjs::encode_client_frame(&[mistyped]),
         })
         .await
         .expect("sent");
@@ -267,7 +264,7 @@ async fn bad_data_is_refused_and_nothing_is_stored() {
     let cluster = cluster(settings()).await;
     let url = url(&cluster, "s1");
     let mut tab = visitor(&url, Sockjs, "v", "t").await;
-    let mut watcher = agent(&url, Websocket, "a").await;
+    let mut watcher = agent(&url, RawWebsocket, "a").await;
     send(&mut tab, presence(1, serde_json::json!({"good": 1}))).await;
     assert_eq!(recv(&mut tab).await, ServerMessage::PresenceAck { seq: 1 });
     for bad in [

@@ -4,9 +4,9 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use presence_bench::protocol::client::Incoming;
-use presence_bench::protocol::{ClientMessage, Page, ServerMessage};
+use presence_bench::client::Incoming;
 use presence_bench::server::Settings;
+use presence_bench::wire::{ClientMessage, Page, ServerMessage};
 
 fn presence_of(message: ServerMessage) -> (bool, Option<String>, Option<Page>, serde_json::Value) {
     match message {
@@ -28,7 +28,7 @@ fn presence_of(message: ServerMessage) -> (bool, Option<String>, Option<Page>, s
 #[tokio::test]
 async fn presence_replaces_then_merges_and_watchers_follow() {
     let cluster = cluster(settings()).await;
-    let mut watcher = agent(&url(&cluster, "s2"), Websocket, "a").await;
+    let mut watcher = agent(&url(&cluster, "s2"), RawWebsocket, "a").await;
     send(
         &mut watcher,
         ClientMessage::Lookup {
@@ -128,7 +128,7 @@ async fn ack_delay_holds_acks_without_blocking_the_session() {
 async fn a_second_tab_blurs_exactly_the_first() {
     let cluster = cluster(settings()).await;
     let mut first = visitor(&url(&cluster, "s1"), Sockjs, "v", "A").await;
-    let mut second = visitor(&url(&cluster, "s2"), Websocket, "v", "B").await;
+    let mut second = visitor(&url(&cluster, "s2"), RawWebsocket, "v", "B").await;
     assert_eq!(
         recv(&mut first).await,
         ServerMessage::Blur { tab: "A".into() }
@@ -223,10 +223,7 @@ async fn the_same_tab_again_replaces_the_old_session() {
     assert_eq!((online, focus_tab.as_deref()), (true, Some("A")));
 }
 
-async fn unique(
-    url: &str,
-    tab: &str,
-) -> (presence_bench::protocol::client::Connection, String, u64) {
+async fn unique(url: &str, tab: &str) -> (presence_bench::client::Connection, String, u64) {
     let mut conn = open(url, Sockjs).await;
     send(
         &mut conn,
@@ -263,7 +260,7 @@ async fn unique_ids_are_six_digits_and_distinct() {
     }
     // An agent reaches a unique visitor by its id.
     let id = ids.iter().next().expect("an id").clone();
-    let mut watcher = agent(&urls[0], Websocket, "a").await;
+    let mut watcher = agent(&urls[0], RawWebsocket, "a").await;
     send(&mut watcher, ClientMessage::Lookup { visitor: id }).await;
     assert!(presence_of(recv(&mut watcher).await).0);
 }
@@ -308,7 +305,7 @@ async fn unique_connections_expire_unless_extended() {
     .await;
     assert_eq!(closed(&mut extended).await.0, 4001);
 
-    let mut plain = visitor(&url, Websocket, "plain", "t").await;
+    let mut plain = visitor(&url, RawWebsocket, "plain", "t").await;
     send(&mut plain, ClientMessage::Extend).await;
     assert!(
         matches!(recv(&mut plain).await, ServerMessage::Error { code, .. } if code == "not_unique")

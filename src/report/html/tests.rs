@@ -167,7 +167,7 @@ fn transports_and_shards_get_a_section_when_there_are_several() {
         histograms: BTreeMap::new(),
     };
     let mut s = summary();
-    s.transports.insert("websocket".into(), transport(5));
+    s.transports.insert("raw_websocket".into(), transport(5));
     let single = page(s.clone());
     assert!(
         !single.contains("By transport") && !single.contains("By shard"),
@@ -199,7 +199,7 @@ fn transports_and_shards_get_a_section_when_there_are_several() {
         page.contains("<h2>By transport</h2>") && page.contains("<h2>By shard</h2>"),
         "{page}"
     );
-    for (name, visitors) in [("websocket", 5), ("xhr_polling", 3)] {
+    for (name, visitors) in [("raw_websocket", 5), ("xhr_polling", 3)] {
         // No connect samples: `-`, as in the table.
         let cells =
             format!("{name}</td><td>{visitors}</td><td>{visitors}</td><td>0</td><td>-</td><td>-</td><td>2.00ms</td>");

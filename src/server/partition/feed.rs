@@ -27,9 +27,9 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::views::Views;
-use crate::protocol::http_frames::{FrameError, FrameReader, Framing};
-use crate::protocol::locate::MAX_BODY;
+use crate::net::http_client::MAX_BODY;
 use crate::server::placement::{Placement, Snapshot};
+use crate::wire::http_frames::{FrameError, FrameReader, Framing};
 
 /// The child's route.
 pub const PATH: &str = "/admin/placement/feed";

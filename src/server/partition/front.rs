@@ -13,8 +13,8 @@
 //! - `/admin/instances` and `/metrics` gather every process; metrics get a `process` label,
 //!   and the directory adds how it answered `/locate`.
 //!
-//! Answers are read through the harness's bounded HTTP client (`MAX_BODY`, a timeout), so a
-//! stuck child costs a 502, never a hung directory.
+//! Answers are read through the shared bounded HTTP client (`net/http_client.rs`: `MAX_BODY`,
+//! a timeout), so a stuck child costs a 502, never a hung directory.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -31,7 +31,7 @@ use serde_json::Value;
 
 use super::views::Views;
 use super::{owner, relabel};
-use crate::protocol::locate::{HttpClient, HttpError};
+use crate::net::http_client::{HttpClient, HttpError};
 use crate::server::discovery;
 use crate::server::metrics;
 use crate::server::placement::Snapshot;
@@ -277,7 +277,7 @@ mod tests {
     use tokio_util::sync::CancellationToken;
 
     use super::*;
-    use crate::protocol::http_server;
+    use crate::net::serve;
     use crate::server::partition::Part;
     use crate::server::{Cluster, Settings};
 
@@ -321,7 +321,7 @@ mod tests {
             CancellationToken::new(),
             Arc::new(Children::new(vec![cluster.directory_url()], views)),
         );
-        let serving = tokio::spawn(http_server::serve(
+        let serving = tokio::spawn(serve::serve(
             listener,
             router(children.clone()),
             stop.clone(),

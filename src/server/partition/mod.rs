@@ -34,7 +34,7 @@ use tokio_util::task::TaskTracker;
 
 use self::views::Views;
 use super::settings::Settings;
-use crate::protocol::http_server;
+use crate::net::serve;
 
 /// How long a child gets to start and print its directory address.
 const CHILD_START: Duration = Duration::from_secs(20);
@@ -173,7 +173,7 @@ impl Partition {
             );
         }
         let router = front::router(Arc::new(front::Children::new(bases, views)));
-        let directory = tokio::spawn(http_server::serve(
+        let directory = tokio::spawn(serve::serve(
             listener,
             router,
             stop.clone(),

@@ -88,7 +88,7 @@ impl Views {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::locate::Located;
+    use crate::wire::locate::Located;
 
     fn snapshot(version: u64, servers: &[&str]) -> Snapshot {
         let instances = servers.iter().map(|server| Located {

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use crate::protocol::{ServerMessage, Status};
+use crate::wire::{ServerMessage, Status};
 
 use super::dispatch::{valid_group, valid_id, AgentRole, Role};
 use super::Session;

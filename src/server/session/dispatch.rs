@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use crate::protocol::{ClientMessage, ServerMessage};
+use crate::wire::{ClientMessage, ServerMessage};
 
 use super::super::state::VisitorKey;
 use super::{Reply, Session};

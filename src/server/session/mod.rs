@@ -15,8 +15,8 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Duration, Instant};
 
-use crate::protocol::close::{self, Close};
-use crate::protocol::ServerMessage;
+use crate::wire::close::{self, Close};
+use crate::wire::ServerMessage;
 
 use super::cluster::Context;
 use super::faults;

@@ -2,9 +2,9 @@
 
 use tokio::time::Instant;
 
-use crate::protocol::close;
-use crate::protocol::data::Data;
-use crate::protocol::{Page, ServerMessage};
+use crate::wire::close;
+use crate::wire::data::Data;
+use crate::wire::{Page, ServerMessage};
 
 use super::dispatch::{valid_group, valid_id, Role, VisitorRole};
 use super::{Session, OUTBOX_CAPACITY};

@@ -15,11 +15,12 @@ use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
-use super::link::{Gone, Received, Transport};
+use super::link::{Gone, Received};
 use super::receiver::{After, Receiver};
 use super::registry::{Claim, DoorKeeper};
-use crate::protocol::close::{self, Close};
-use crate::protocol::sockjs;
+use crate::wire::close::{self, Close};
+use crate::wire::sockjs;
+use crate::wire::Transport;
 
 /// The transport settings of HTTP sessions.
 #[derive(Debug, Clone, Copy)]

@@ -7,7 +7,8 @@ use tokio::time::Instant;
 
 use super::http_link::{HttpLink, Linger};
 use super::socket::SocketLink;
-use crate::protocol::close::Close;
+use crate::wire::close::Close;
+use crate::wire::Transport;
 
 /// The peer is gone; nothing more can be sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,37 +31,6 @@ pub enum Received {
 pub enum Link {
     Socket(SocketLink),
     Http(HttpLink),
-}
-
-/// Which transport a session was opened on, as the server's metrics label it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    Websocket,
-    RawWebsocket,
-    XhrStreaming,
-    XhrPolling,
-    Eventsource,
-}
-
-impl Transport {
-    pub const ALL: [Transport; 5] = [
-        Transport::Websocket,
-        Transport::RawWebsocket,
-        Transport::XhrStreaming,
-        Transport::XhrPolling,
-        Transport::Eventsource,
-    ];
-
-    /// The `transport` label value.
-    pub fn label(self) -> &'static str {
-        match self {
-            Transport::Websocket => "websocket",
-            Transport::RawWebsocket => "raw_websocket",
-            Transport::XhrStreaming => "xhr_streaming",
-            Transport::XhrPolling => "xhr_polling",
-            Transport::Eventsource => "eventsource",
-        }
-    }
 }
 
 impl Link {

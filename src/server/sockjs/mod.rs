@@ -16,7 +16,7 @@ mod routes;
 mod socket;
 
 pub use http_link::{HttpSettings, Linger};
-pub use link::{Link, Received, Transport};
+pub use link::{Link, Received};
 pub use registry::Registry;
 pub use routes::{router, App, Service, ServiceOptions};
 pub use socket::Framing;

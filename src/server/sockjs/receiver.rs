@@ -7,8 +7,9 @@ use axum::body::Body;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use super::link::{Gone, Transport};
-use crate::protocol::{close, event_data, sockjs};
+use super::link::Gone;
+use crate::wire::Transport;
+use crate::wire::{close, event_data, sockjs};
 
 /// Chunks queued for a response body before a write waits for the client to read: the
 /// prelude, a frame, and a few more while the connection catches up.

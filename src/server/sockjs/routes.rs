@@ -25,8 +25,8 @@ use super::link::{Link, Received};
 use super::receiver::{Kind, Receiver};
 use super::registry::{Reception, Registry};
 use super::socket::{Framing, SocketLink};
-use crate::protocol::close;
-use crate::protocol::sockjs;
+use crate::wire::close;
+use crate::wire::sockjs;
 
 /// Initial read and write buffers per socket: presence messages are small, and 20 000 idle
 /// sessions at tungstenite's 128 KiB defaults would need gigabytes. A bigger frame grows the

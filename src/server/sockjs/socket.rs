@@ -5,10 +5,11 @@
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use tokio::time::Instant;
 
-use super::link::{Gone, Received, Transport};
+use super::link::{Gone, Received};
 use super::registry::Claim;
-use crate::protocol::close::{self, Close};
-use crate::protocol::sockjs::{self, FramingError};
+use crate::wire::close::{self, Close};
+use crate::wire::sockjs::{self, FramingError};
+use crate::wire::Transport;
 
 /// Which framing a WebSocket session speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +50,7 @@ impl SocketLink {
 
     pub fn transport(&self) -> Transport {
         match self.framing {
-            Framing::Sockjs => Transport::Websocket,
+            Framing::Sockjs => Transport::Sockjs,
             Framing::Raw | Framing::RawText => Transport::RawWebsocket,
         }
     }

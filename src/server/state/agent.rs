@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::protocol::{ServerMessage, Status};
+use crate::wire::{ServerMessage, Status};
 
 use super::{Kept, Outgoing, SessionHandle, Shared, VisitorKey};
 

@@ -19,8 +19,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
-use crate::protocol::data::Data;
-use crate::protocol::{Page, ServerMessage};
+use crate::wire::data::Data;
+use crate::wire::{Page, ServerMessage};
 
 use super::faults::Faults;
 use super::settings::Settings;

@@ -122,9 +122,9 @@ fn trim() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{Page, ServerMessage};
     use crate::server::settings::Settings;
     use crate::server::state::SessionHandle;
+    use crate::wire::{Page, ServerMessage};
 
     const RETENTION: Duration = Duration::from_secs(60);
 

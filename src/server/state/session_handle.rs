@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
-use crate::protocol::close::Close;
+use crate::wire::close::Close;
 
 /// What a session is asked to send.
 #[derive(Debug)]

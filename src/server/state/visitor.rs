@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use crate::protocol::close;
-use crate::protocol::data::{self, Data, DataError, MAX_DATA_KEYS};
-use crate::protocol::{Page, ServerMessage};
+use crate::wire::close;
+use crate::wire::data::{self, Data, DataError, MAX_DATA_KEYS};
+use crate::wire::{Page, ServerMessage};
 
 use super::{Outgoing, SessionHandle, Shared, Tab, VisitorKey};
 

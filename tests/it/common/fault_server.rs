@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use presence_bench::protocol::{close, sockjs};
-use presence_bench::protocol::{ClientMessage, ServerMessage, Status};
+use presence_bench::wire::{close, sockjs};
+use presence_bench::wire::{ClientMessage, ServerMessage, Status};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;

@@ -8,12 +8,11 @@ pub mod sockjs_http;
 use std::future::Future;
 use std::time::Duration;
 
-use presence_bench::protocol::client::{
-    ClientError, ConnectOptions, Connection, Endpoint, Incoming, Transport,
-};
-use presence_bench::protocol::locate::HttpClient;
-use presence_bench::protocol::{ClientMessage, ServerMessage, Status};
+use presence_bench::client::{ClientError, ConnectOptions, Connection, Endpoint, Incoming};
+use presence_bench::net::http_client::HttpClient;
 use presence_bench::server::{Cluster, Settings};
+use presence_bench::wire::Transport;
+use presence_bench::wire::{ClientMessage, ServerMessage, Status};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -26,7 +25,7 @@ use presence_bench::measure::Live;
 use presence_bench::scenario::{self, Plan};
 use presence_bench::shard::Shard;
 
-pub use presence_bench::protocol::client::Transport::{Sockjs, Websocket};
+pub use presence_bench::wire::Transport::{RawWebsocket, Sockjs};
 
 /// Longest wait for anything a test expects; far above what a healthy run needs.
 pub const WAIT: Duration = Duration::from_secs(5);

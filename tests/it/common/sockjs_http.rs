@@ -9,8 +9,8 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use presence_bench::protocol::sockjs::{self, ServerFrame};
-use presence_bench::protocol::{ClientMessage, ServerMessage};
+use presence_bench::wire::sockjs::{self, ServerFrame};
+use presence_bench::wire::{ClientMessage, ServerMessage};
 
 use super::within;
 

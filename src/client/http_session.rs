@@ -4,7 +4,7 @@
 //! A session holds up to two HTTP/1.1 connections, as a browser does: one for the
 //! receiving request (a long stream, or one poll after another) and one for sends, each
 //! kept alive and reused. They are opened like a WebSocket's (same source address, same TLS
-//! settings: `client::connect_stream`). Receiving is a state machine polled from
+//! settings: `dial::connect_stream`). Receiving is a state machine polled from
 //! `Connection::poll_recv`, so it is cancel-safe and one task can wait on several tabs.
 //!
 //! Every way a server can misbehave ends in an error, never a hang or unbounded memory:
@@ -32,9 +32,13 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper::{header, Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 
-use super::client::{connect_stream, ClientError, ConnectOptions, Endpoint, Transport};
 use super::cookies::Jar;
-use super::http_frames::{FrameError, FrameReader, Framing};
+use super::dial::connect_stream;
+use super::endpoint::Endpoint;
+use super::error::ClientError;
+use super::options::ConnectOptions;
+use crate::wire::http_frames::{FrameError, FrameReader, Framing};
+use crate::wire::Transport;
 
 /// Smallest read of an HTTP connection: a response head must not take many reads.
 const MIN_READ: usize = 1024;

@@ -1,7 +1,7 @@
-//! Discovery (`GET /locate`, docs/protocol.md section 4) and the small HTTP client it rides on.
+//! The small HTTP client of both sides: discovery (`GET /locate`, docs/protocol.md section 4)
+//! for visitors and for a partitioned server's directory, admin requests and drill actions.
 //!
-//! The same client serves the admin routes drills use, so it speaks plain JSON over HTTP/1
-//! with a timeout per request and pooled keep-alive connections: thousands of visitors
+//! It speaks plain JSON over HTTP/1 with a timeout per request and pooled keep-alive connections: thousands of visitors
 //! locating at once must not each open a socket. Every answer is read up to
 //! [`MAX_BODY`] bytes and no further: a broken server's endless body ends in an error,
 //! not in gigabytes held by the harness.
@@ -16,10 +16,11 @@ use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 
 use super::headers::Headers;
+use crate::wire::locate::{locate_url, Located};
 
 /// Longest answer read, in bytes. A `/locate` or admin answer is a few hundred bytes;
 /// 64 KiB leaves room for a drill action's chattier endpoint.
@@ -37,15 +38,6 @@ const POOL_IDLE: Duration = Duration::from_secs(5);
 /// every `/locate` to its owner with this client too, keeps 32 per child in flight with 8
 /// children.
 const MAX_IN_FLIGHT: usize = 256;
-
-/// The answer to `/locate`: the instance a visitor should connect to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Located {
-    /// `ws://HOST:PORT/presence`
-    pub url: String,
-    /// The instance's name.
-    pub server: String,
-}
 
 /// What can go wrong with an HTTP request.
 #[derive(Debug, thiserror::Error)]
@@ -208,9 +200,8 @@ impl HttpClient {
         group: &str,
         visitor: &str,
     ) -> Result<Located, HttpError> {
-        let query = serde_urlencoded::to_string([("group", group), ("visitor", visitor)])
-            .map_err(|_| HttpError::InvalidUrl(base.to_owned()))?;
-        let url = format!("{}/locate?{query}", base.trim_end_matches('/'));
+        let url = locate_url(base, group, visitor)
+            .ok_or_else(|| HttpError::InvalidUrl(base.to_owned()))?;
         self.json(Method::GET, &url).await
     }
 }

@@ -177,7 +177,7 @@ pub fn is_valid_session_id(session: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::close;
+    use crate::wire::close;
 
     #[test]
     fn message_frames_hold_json_strings() {

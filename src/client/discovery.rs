@@ -4,9 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::client::{ClientError, Endpoint};
-use super::headers::Headers;
-use super::locate::{HttpClient, HttpError};
+use super::endpoint::Endpoint;
+use super::error::ClientError;
+use crate::net::headers::Headers;
+use crate::net::http_client::{HttpClient, HttpError};
 
 /// How clients find their instance.
 #[derive(Clone)]

@@ -1,5 +1,5 @@
-//! Client transports: SockJS over WebSocket, raw WebSocket, and the SockJS HTTP transports
-//! (`xhr_streaming`, `xhr_polling`, `eventsource`; see `http_session`) (docs/protocol.md section 1).
+//! One open session with a Presence server, whichever transport carries it (SockJS or raw
+//! WebSocket, or SockJS's HTTP transports, see `http_session.rs`; docs/protocol.md section 1).
 //!
 //! A [`Connection`] hides the transport and its framing: callers send [`ClientMessage`]s and
 //! receive [`ServerMessage`]s whichever transport is in use, so a visitor's logic is the same
@@ -8,154 +8,23 @@
 //! transports' state is boxed, so a WebSocket connection does not grow by it.
 
 use std::collections::VecDeque;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, OnceLock};
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
-use serde::{Deserialize, Serialize};
-use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
-use super::headers::Headers;
+use super::dial::connect_stream;
+use super::endpoint::Endpoint;
+use super::error::ClientError;
 use super::http_session::HttpSession;
-use super::message::{ClientMessage, ServerMessage};
-use super::sockjs::{self, ServerFrame};
+use super::options::ConnectOptions;
 use super::stream::Stream;
-
-/// Which transport and framing a connection uses.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Transport {
-    /// SockJS WebSocket transport: `{prefix}/{server}/{session}/websocket`.
-    #[default]
-    Sockjs,
-    /// Raw WebSocket: `{prefix}/websocket`, one message per text frame.
-    Websocket,
-    /// SockJS `xhr_streaming`: one long POST response carries the frames; sends by `xhr_send`.
-    XhrStreaming,
-    /// SockJS `xhr` polling: one POST per frame; sends by `xhr_send`.
-    XhrPolling,
-    /// SockJS `eventsource`: a GET answered with Server-Sent Events; sends by `xhr_send`.
-    Eventsource,
-}
-
-impl Transport {
-    /// Every transport, in the order reports list them.
-    pub const ALL: [Transport; 5] = [
-        Transport::Sockjs,
-        Transport::Websocket,
-        Transport::XhrStreaming,
-        Transport::XhrPolling,
-        Transport::Eventsource,
-    ];
-
-    /// The name scenarios, metric labels and reports use.
-    pub fn name(self) -> &'static str {
-        match self {
-            Transport::Sockjs => "sockjs",
-            Transport::Websocket => "websocket",
-            Transport::XhrStreaming => "xhr_streaming",
-            Transport::XhrPolling => "xhr_polling",
-            Transport::Eventsource => "eventsource",
-        }
-    }
-
-    /// The transport named `name`, if any.
-    pub fn from_name(name: &str) -> Option<Transport> {
-        Transport::ALL
-            .into_iter()
-            .find(|transport| transport.name() == name)
-    }
-
-    /// Whether it carries SockJS framing (all but raw WebSocket): an `o` frame first, then
-    /// `h`, `a[...]` and `c[...]` frames.
-    pub fn has_sockjs_framing(self) -> bool {
-        self != Transport::Websocket
-    }
-
-    /// Whether it runs over plain HTTP requests rather than a WebSocket.
-    pub fn is_http(self) -> bool {
-        matches!(
-            self,
-            Transport::XhrStreaming | Transport::XhrPolling | Transport::Eventsource
-        )
-    }
-}
-
-/// Where and how to open a connection.
-#[derive(Debug, Clone)]
-pub struct ConnectOptions {
-    pub transport: Transport,
-    /// Source address to bind, so client sockets can be spread over 127.0.0.2, .3, ...
-    pub local_ip: Option<IpAddr>,
-    /// Read buffer per connection, in bytes. It is held for the connection's whole life,
-    /// and grows (for good) only when a bigger frame arrives.
-    pub read_buffer: usize,
-    /// Largest message accepted from the server, in bytes.
-    pub max_message: usize,
-    /// TLS settings for `wss://` endpoints; `None` trusts the public webpki roots.
-    pub tls: Option<Arc<rustls::ClientConfig>>,
-    /// How long an HTTP transport's `xhr_send` may wait for its answer (a WebSocket send
-    /// waits for nobody); `target.reply_timeout`.
-    pub send_timeout: Duration,
-    /// Sent on the upgrade and on every HTTP-transport request (`target.headers`); one list
-    /// shared by every connection, never copied into one.
-    pub headers: Headers,
-}
-
-impl Default for ConnectOptions {
-    fn default() -> Self {
-        ConnectOptions {
-            transport: Transport::Sockjs,
-            local_ip: None,
-            // A SockJS frame with a presence ack is about 45 bytes, `connected` about 100; a
-            // larger frame (a signal with data) grows the buffer to its size (tungstenite
-            // reserves a frame's length from its header). 4 KiB (tungstenite's chunk) was half
-            // of an idle visitor's memory, 1 KiB a quarter.
-            read_buffer: 256,
-            max_message: 1 << 20,
-            tls: None,
-            send_timeout: Duration::from_secs(10),
-            headers: Headers::default(),
-        }
-    }
-}
-
-/// What can go wrong on a client connection.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    #[error("invalid server URL {url:?}: {reason}")]
-    InvalidUrl { url: String, reason: String },
-    #[error("TCP connect to {addr} failed: {source}")]
-    Connect {
-        addr: String,
-        source: std::io::Error,
-    },
-    #[error("TLS handshake failed: {0}")]
-    Tls(String),
-    #[error("WebSocket handshake failed: {0}")]
-    Handshake(tungstenite::Error),
-    #[error("server closed the session: {code} {reason:?}")]
-    Closed { code: u16, reason: String },
-    #[error("connection lost: {0}")]
-    Lost(String),
-    #[error("protocol violation: {0}")]
-    Protocol(String),
-    #[error("the server sent a message over the {limit}-byte limit")]
-    FrameTooLarge { limit: usize },
-    #[error("the server answered {request} with HTTP {status}")]
-    Status {
-        request: &'static str,
-        status: http::StatusCode,
-    },
-}
+use crate::wire::sockjs::{self, ServerFrame};
+use crate::wire::{ClientMessage, ServerMessage, Transport};
 
 /// Something received on a connection.
 #[derive(Debug, Clone, PartialEq)]
@@ -165,78 +34,6 @@ pub enum Incoming {
     /// pong. Servers keep a quiet session alive either way (sockjs-node pings its WebSocket
     /// sessions and sends no `h` on them), and both prove the session is alive.
     Heartbeat,
-}
-
-/// A parsed `ws://host:port/prefix` endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
-    pub host: String,
-    pub port: u16,
-    /// Path prefix without a trailing slash, e.g. `/presence`.
-    pub prefix: String,
-    /// `wss://`: the session runs over TLS.
-    pub tls: bool,
-}
-
-impl Endpoint {
-    /// Parses a `ws://` or `wss://` URL.
-    pub fn parse(url: &str) -> Result<Self, ClientError> {
-        let invalid = |reason: &str| ClientError::InvalidUrl {
-            url: url.to_owned(),
-            reason: reason.to_owned(),
-        };
-        let uri: http::Uri = url
-            .parse()
-            .map_err(|err: http::uri::InvalidUri| invalid(&err.to_string()))?;
-        let tls = match uri.scheme_str() {
-            Some("ws") => false,
-            Some("wss") => true,
-            _ => return Err(invalid("expected a ws:// or wss:// URL")),
-        };
-        let host = uri
-            .host()
-            .ok_or_else(|| invalid("no host"))?
-            .trim_matches(['[', ']'])
-            .to_owned();
-        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
-        let prefix = uri.path().trim_end_matches('/').to_owned();
-        Ok(Endpoint {
-            host,
-            port,
-            prefix,
-            tls,
-        })
-    }
-
-    /// The endpoint as a URL, `ws://host:port/prefix`.
-    pub fn url(&self) -> String {
-        let scheme = if self.tls { "wss" } else { "ws" };
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
-        format!("{scheme}://{host}:{}{}", self.port, self.prefix)
-    }
-
-    fn path_for(&self, transport: Transport, rng: &mut impl Rng) -> String {
-        match transport {
-            Transport::Websocket => format!("{}/websocket", self.prefix),
-            _ => format!("{}/websocket", self.session_base(rng)),
-        }
-    }
-
-    /// A new SockJS session's path, `{prefix}/{server}/{session}`, which each transport's
-    /// path ends. The session id is salted per process: an HTTP session outlives its requests
-    /// on the server (its disconnect delay), so the same id drawn again by a rerun with the
-    /// same seed, or by another shard, would land on a session still held (2010, 1002).
-    fn session_base(&self, rng: &mut impl Rng) -> String {
-        static SALT: OnceLock<u64> = OnceLock::new();
-        let salt = *SALT.get_or_init(|| rand::rng().random());
-        let server: u16 = rng.random_range(0..1000);
-        let session: u64 = rng.random::<u64>() ^ salt;
-        format!("{}/{server:03}/{session:016x}", self.prefix)
-    }
 }
 
 /// One open session with a Presence server.
@@ -363,7 +160,7 @@ impl Connection {
     pub async fn send(&mut self, message: &ClientMessage) -> Result<(), ClientError> {
         let encoded = message.encode();
         let frame = match self.transport {
-            Transport::Websocket => encoded,
+            Transport::RawWebsocket => encoded,
             _ => sockjs::encode_client_frame(&[encoded]),
         };
         self.send_text(frame).await
@@ -402,7 +199,7 @@ impl Connection {
                 Err(err) => return Poll::Ready(Err(err)),
             };
             match self.transport {
-                Transport::Websocket => {
+                Transport::RawWebsocket => {
                     return Poll::Ready(decode_message(&text).map(Incoming::Message))
                 }
                 _ => match sockjs::decode_server_frame(&text) {
@@ -504,152 +301,18 @@ fn read_error(err: tungstenite::Error) -> ClientError {
     }
 }
 
-/// The TLS settings used when none are given: the public webpki roots, built once.
-fn default_tls() -> Arc<rustls::ClientConfig> {
-    static DEFAULT: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    DEFAULT
-        .get_or_init(|| super::tls::client_config(None).expect("the built-in roots need no file"))
-        .clone()
-}
-
 fn decode_message(text: &str) -> Result<ServerMessage, ClientError> {
     ServerMessage::decode(text)
         .map_err(|err| ClientError::Protocol(format!("undecodable message {text:?}: {err}")))
-}
-
-/// Opens the byte stream under a session: TCP from the chosen source address, then TLS for
-/// `wss://`. Every transport connects this way.
-pub(super) async fn connect_stream(
-    endpoint: &Endpoint,
-    options: &ConnectOptions,
-) -> Result<Stream, ClientError> {
-    let tcp = connect_tcp(endpoint, options.local_ip).await?;
-    if endpoint.tls {
-        let tls = options.tls.clone().unwrap_or_else(default_tls);
-        Stream::tls(tcp, &endpoint.host, tls)
-            .await
-            .map_err(|err| ClientError::Tls(err.to_string()))
-    } else {
-        Ok(Stream::Plain(tcp))
-    }
-}
-
-async fn connect_tcp(
-    endpoint: &Endpoint,
-    local_ip: Option<IpAddr>,
-) -> Result<TcpStream, ClientError> {
-    let target = format!("{}:{}", endpoint.host, endpoint.port);
-    let connect_err = |source| ClientError::Connect {
-        addr: target.clone(),
-        source,
-    };
-    let addr: SocketAddr = match target.parse() {
-        Ok(addr) => addr,
-        Err(_) => tokio::net::lookup_host(&target)
-            .await
-            .map_err(connect_err)?
-            .next()
-            .ok_or_else(|| connect_err(std::io::Error::other("host has no address")))?,
-    };
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()
-    } else {
-        TcpSocket::new_v6()
-    }
-    .map_err(connect_err)?;
-    if let Some(ip) = local_ip {
-        defer_port_choice(&socket);
-        socket.bind(SocketAddr::new(ip, 0)).map_err(connect_err)?;
-    }
-    let stream = socket.connect(addr).await.map_err(connect_err)?;
-    stream.set_nodelay(true).map_err(connect_err)?;
-    Ok(stream)
-}
-
-/// Lets the kernel pick the local port at `connect`, by the whole 4-tuple, rather than at
-/// `bind` (`IP_BIND_ADDRESS_NO_PORT`): a `bind(ip, 0)` must find a port no other socket on
-/// that address holds, a search that grows with every socket already bound there (thousands
-/// per source address in a large run) and that caps an address at one socket per port
-/// whatever the destination. Best effort: without it, `bind` works as before. Public for the
-/// bare client (examples/bare_storm.rs), which must bind as the harness does.
-pub fn defer_port_choice(socket: &TcpSocket) {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        let on: libc::c_int = 1;
-        // SAFETY: setsockopt(2) on a socket this function borrows, with a pointer to a live
-        // c_int and its size; the kernel copies the value and keeps no pointer.
-        unsafe {
-            libc::setsockopt(
-                socket.as_raw_fd(),
-                libc::IPPROTO_IP,
-                libc::IP_BIND_ADDRESS_NO_PORT,
-                std::ptr::from_ref(&on).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = socket;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// With the port choice deferred, `bind(ip, 0)` takes no port (the search a large run
-    /// paid for at every connect); `connect` picks one.
-    #[cfg(target_os = "linux")]
-    #[tokio::test]
-    async fn a_bound_source_address_takes_its_port_at_connect() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let socket = TcpSocket::new_v4().unwrap();
-        defer_port_choice(&socket);
-        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        assert_eq!(
-            socket.local_addr().unwrap().port(),
-            0,
-            "no port taken at bind"
-        );
-        let stream = socket
-            .connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        assert_ne!(
-            stream.local_addr().unwrap().port(),
-            0,
-            "a port chosen at connect"
-        );
-    }
-
-    #[test]
-    fn endpoints_parse_host_port_and_prefix() {
-        let endpoint = Endpoint::parse("ws://127.0.0.1:8080/presence/").unwrap();
-        assert_eq!(
-            endpoint,
-            Endpoint {
-                host: "127.0.0.1".into(),
-                port: 8080,
-                prefix: "/presence".into(),
-                tls: false
-            }
-        );
-        assert!(matches!(
-            Endpoint::parse("http://x/presence"),
-            Err(ClientError::InvalidUrl { .. })
-        ));
-        let secure = Endpoint::parse("wss://x/presence").unwrap();
-        assert!(secure.tls && secure.port == 443);
-        assert_eq!(secure.url(), "wss://x:443/presence");
-        assert_eq!(
-            Endpoint::parse("ws://[::1]:9/p").unwrap().url(),
-            "ws://[::1]:9/p"
-        );
-    }
-
     #[tokio::test]
     async fn every_message_of_a_sockjs_frame_arrives_in_order() {
-        use crate::protocol::upgrade::tests::{answering, switching, text_frame};
+        use crate::client::upgrade::tests::{answering, switching, text_frame};
         use tungstenite::handshake::derive_accept_key;
         let sent = [
             ServerMessage::PresenceAck { seq: 1 },
@@ -678,7 +341,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_message_over_the_limit_is_refused_by_its_header_naming_the_limit() {
-        use crate::protocol::upgrade::tests::{answering, switching, text_frame};
+        use crate::client::upgrade::tests::{answering, switching, text_frame};
         use tungstenite::handshake::derive_accept_key;
         // `o`, then a text frame that announces 4 KiB (a 16-bit length) over a 1 KiB limit.
         let mut bytes = [text_frame("o"), vec![0x81, 126, 0x10, 0x00]].concat();
@@ -705,21 +368,6 @@ mod tests {
         assert_eq!(
             std::mem::size_of::<Link>(),
             std::mem::size_of::<WebSocketStream<Stream>>()
-        );
-    }
-
-    #[test]
-    fn sockjs_paths_are_valid() {
-        let endpoint = Endpoint::parse("ws://h:1/presence").unwrap();
-        let mut rng = rand::rng();
-        let path = endpoint.path_for(Transport::Sockjs, &mut rng);
-        let parts: Vec<&str> = path.split('/').collect();
-        assert_eq!(parts[1], "presence");
-        assert!(sockjs::is_valid_server_id(parts[2]) && sockjs::is_valid_session_id(parts[3]));
-        assert_eq!(parts[4], "websocket");
-        assert_eq!(
-            endpoint.path_for(Transport::Websocket, &mut rng),
-            "/presence/websocket"
         );
     }
 }

@@ -23,8 +23,8 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Error;
 use tokio_tungstenite::WebSocketStream;
 
-use super::headers::Headers;
 use super::stream::Stream;
+use crate::net::headers::Headers;
 
 /// How much of the response is read at a time: a 101 response is about 200 bytes.
 const READ_CHUNK: usize = 512;
@@ -220,7 +220,7 @@ pub(crate) mod tests {
             }
         });
         let pairs = ["Authorization: Bearer x", "Origin: https://shop.example"].map(|line| {
-            let (name, value) = crate::protocol::headers::parse_line(line).unwrap();
+            let (name, value) = crate::net::headers::parse_line(line).unwrap();
             (name, value.unwrap())
         });
         let headers = Headers::new(pairs.to_vec()).unwrap();
