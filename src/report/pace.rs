@@ -9,7 +9,7 @@
 //! machine's pace, which this one says nothing about, so its runs are compared unscaled.
 
 use super::summary::Summary;
-use crate::protocol::host;
+use crate::client::host;
 
 /// The factors that bring each run to the judged runs' pace.
 #[derive(Debug, Clone, PartialEq)]
