@@ -7,7 +7,8 @@
 //! 2-core machine, with nothing else running, ten reruns of one build spent 1.8 to 3.2 CPU
 //! seconds on the same 14,490 messages, and `presence_ack`'s p50 followed (166 to 315 us):
 //! a latency gate that judges a run against a baseline made minutes before reads that drift as
-//! a regression. `compare` scales each run's latencies to one pace (docs/ci.md).
+//! a regression. `compare` scales each run's latencies to one pace by the cold wakeup
+//! (`report::pace` says why that part).
 //!
 //! One thread of its own, off the runtime: every [`PROBE_EVERY`] it times the work once. A
 //! probe the scheduler interrupts only takes longer, never shorter, so each second's fastest
@@ -53,13 +54,6 @@ pub struct Pace {
     /// host, as a message to a server that was idle does.
     #[serde(default)]
     pub cold_wakeup_us: f64,
-}
-
-impl Pace {
-    /// The whole work's time: what `compare` scales by.
-    pub fn total_us(&self) -> f64 {
-        self.compute_us + self.syscalls_us + self.wakeup_us
-    }
 }
 
 /// The running probe; [`PaceProbe::stop`] ends it and answers the run's pace.

@@ -8,8 +8,10 @@
 //!
 //! What is judged: `p50`, `p90` and `p99` of a metric where the run and every baseline run have
 //! the samples for them (`noise::min_samples`), against the measured noise of each: a
-//! statistic regresses when it is worse than the worst baseline run by more than the tolerance
-//! *and* its confidence interval lies wholly above every baseline run's (`noise`). `max`, and
+//! statistic regresses when it is worse than the baseline's median run by more than the
+//! tolerance *and* outside the noise: its confidence interval lies wholly above the median
+//! run's (`noise`), and it is worse than every run of the history (their spread is what the
+//! same build does). `max`, and
 //! a quantile without the samples for it, are shown and not judged unless a tolerance names
 //! that statistic (`presence_ack.max: 50%`); a statistic set `off` is never judged.
 //!
@@ -68,7 +70,7 @@ pub enum Unjudged {
 pub struct Row {
     pub metric: String,
     pub stat: &'static str,
-    /// The worst baseline run's value (the only run's, for a single summary).
+    /// The median baseline run's value (the only run's, for a single summary).
     pub baseline: Option<u64>,
     pub current: Option<u64>,
     /// `None` for a statistic set `off`.
@@ -339,7 +341,10 @@ fn row(
     setting: Setting,
     own: bool,
 ) -> Row {
-    let baseline = old.iter().map(|figures| figures.value(stat)).max();
+    // The history's median run sets the bar: one run of the history that met a slow minute
+    // of the machine does not raise it for every statistic after it.
+    let reference = median(old, stat, old.len());
+    let baseline = reference.map(|figures| figures.value(stat));
     let current = new.map(|figures| figures.value(stat));
     let tolerance = setting.tolerance();
     let mut row = Row {
@@ -365,7 +370,7 @@ fn row(
         (_, Some(needed)) if count < needed => Some(Unjudged::Samples { count, needed }),
         _ => None,
     };
-    let (Some(tolerance), Some(baseline), Some(new)) = (tolerance, baseline, new) else {
+    let (Some(tolerance), Some(reference), Some(new)) = (tolerance, reference, new) else {
         row.change = match (baseline, current, unjudged) {
             (None, _, _) => Change::New,
             (Some(_), None, None) => Change::Missing,
@@ -374,33 +379,28 @@ fn row(
         };
         return row;
     };
-    let current = new.value(stat);
-    // The worst baseline run's upper bound and the best one's lower bound: the spread of the
-    // history, widened by each run's own noise.
-    let upper = old
-        .iter()
-        .map(|figures| figures.interval(stat).1)
-        .fold(0.0, f64::max);
-    let lower = old
-        .iter()
-        .map(|figures| figures.interval(stat).0)
-        .fold(f64::INFINITY, f64::min);
-    let best = old
-        .iter()
-        .map(|figures| figures.value(stat))
-        .min()
-        .unwrap_or(baseline);
+    let (baseline, current) = (reference.value(stat), new.value(stat));
+    // The noise, both kinds: each run's own (the two runs' intervals overlap), and the
+    // history's spread (a change no larger than the history's own worst or best run is one
+    // the same build made).
+    let values = || old.iter().map(|figures| figures.value(stat));
+    let (worst, best) = (
+        values().max().unwrap_or(baseline),
+        values().min().unwrap_or(baseline),
+    );
+    let (reference_low, reference_high) = reference.interval(stat);
     let (low, high) = new.interval(stat);
     if baseline > 0 {
-        row.noise =
-            Some(((upper - baseline as f64) + (current as f64 - low)).max(0.0) / baseline as f64);
+        let within_runs = (reference_high - baseline as f64) + (current as f64 - low);
+        let across_runs = worst.saturating_sub(baseline) as f64;
+        row.noise = Some(within_runs.max(across_runs).max(0.0) / baseline as f64);
     }
     let worse = tolerance.is_exceeded(baseline as f64, current as f64);
-    let better = tolerance.is_exceeded(current as f64, best as f64);
+    let better = tolerance.is_exceeded(current as f64, baseline as f64);
     row.change = match unjudged {
         Some(why) => Change::NotJudged(why),
-        None if worse && low > upper => Change::Regressed,
-        None if better && high < lower => Change::Improved,
+        None if worse && low > reference_high && current > worst => Change::Regressed,
+        None if better && high < reference_low && current < best => Change::Improved,
         None if worse || better => Change::WithinNoise,
         None => Change::Within,
     };
@@ -526,10 +526,10 @@ mod tests {
                    "scheduling_lag":{"unit":"us","p99":1,"max":1},"verdict":"trusted","reasons":[]}"#,
             ).unwrap());
             run.harness.as_mut().unwrap().pace = Some(crate::measure::pace::Pace {
-                compute_us: pace - 100.0,
-                syscalls_us: 60.0,
-                wakeup_us: 40.0,
-                cold_wakeup_us: 0.0,
+                compute_us: 400.0,
+                syscalls_us: 50.0,
+                wakeup_us: 4.0,
+                cold_wakeup_us: pace,
             });
             run
         };
@@ -552,7 +552,7 @@ mod tests {
             "the baseline at this run's pace"
         );
         assert!(scaled.render().starts_with(
-            "machine pace: this run 650us of probe work, the baseline's 500-500us; \
+            "machine pace: this run woke an idle thread in 650.0us, the baseline's 500.0-500.0us; \
              baseline latencies scaled x1.30 to this run's pace\n"
         ));
         let measured = judge(PaceScaling::Ignore);
@@ -711,10 +711,12 @@ mod tests {
     }
 
     #[test]
-    fn a_history_judges_against_its_worst_run() {
+    fn a_history_judges_against_its_median_run_and_its_spread() {
+        // Three runs of one build; the third met a slow minute (p50 +24% on the median).
         let runs = [
             latency(1_000, 2_000, 10_000, 30_000),
-            latency(1_150, 2_300, 12_500, 90_000),
+            latency(1_050, 2_100, 10_500, 90_000),
+            latency(1_300, 2_200, 11_000, 40_000),
         ];
         let baseline = Baseline {
             runs: runs
@@ -731,25 +733,30 @@ mod tests {
             )
         };
         use Change::*;
-        // +20% on the first run, but within 10% of the worst.
+        // p50 +14% on the median run, but no worse than the history's slowest: the same build
+        // did that. p90 +5%: within the tolerance. p99 +19% and past every run: regressed.
         assert_eq!(
-            judge(latency(1_200, 2_400, 13_000, 95_000)),
-            vec![Within, Within, Within, MAX]
+            judge(latency(1_200, 2_200, 12_500, 95_000)),
+            vec![WithinNoise, Within, Regressed, MAX]
         );
+        // Past the tolerance on the median and past the slowest run.
         assert_eq!(
-            judge(latency(1_300, 2_400, 14_000, 95_000)),
-            vec![Regressed, Within, Regressed, MAX]
+            judge(latency(1_400, 2_400, 10_600, 95_000)),
+            vec![Regressed, Regressed, Within, MAX]
         );
-        // Improved means better than the best run by the tolerance.
+        // Improved means better than the median by the tolerance and than the fastest run.
         assert_eq!(
-            judge(latency(850, 1_700, 10_000, 1_000)),
-            vec![Improved, Improved, Within, MAX]
+            judge(latency(900, 1_950, 9_600, 1_000)),
+            vec![Improved, Within, Within, MAX]
         );
         let current = summary(&[("presence_ack", latency(1_000, 2_000, 10_000, 30_000))]);
         let table =
             Comparison::new(&baseline, &current, &CompareTolerances::default(), overall).render();
         assert!(
-            table.starts_with("baseline: 2 runs; each statistic against the worst of them\n"),
+            table.starts_with(
+                "baseline: 3 runs; each statistic against the median of them, and past the \
+                 slowest of them\n"
+            ),
             "{table}"
         );
     }

@@ -14,7 +14,8 @@ impl Comparison {
         if self.runs > 1 {
             let _ = writeln!(
                 out,
-                "baseline: {} runs; each statistic against the worst of them",
+                "baseline: {} runs; each statistic against the median of them, and past the \
+                 slowest of them",
                 self.runs
             );
         }

@@ -1,12 +1,18 @@
 //! Runs made at different machine paces, compared at one: `compare` scales each run's latencies
-//! by how much faster or slower the machine ran the probe's fixed work then (`measure::pace`),
-//! so that a machine that slowed down between the baseline and the run is not read as a
-//! slower server.
+//! by how long the machine took to wake an idle thread then (`measure::pace`, the first round
+//! trip after the probe slept), so that a machine that slowed down between the baseline and the
+//! run is not read as a slower server.
+//!
+//! Why that part of the probe: across 13 reruns of one build on this project's quiet 2-core
+//! virtual machine, `presence_ack`'s p50 moved with it one for one (a fitted elasticity of
+//! 1.06; 1.00 for `presence_propagation`, 0.94 for `connect`), and dividing by it halved their
+//! run-to-run spread (14.1% to 6.9%). The probe's compute and system-call parts moved too, but
+//! about a third as much as the latencies, so scaling by them corrects a third of the drift
+//! (docs/ci.md, "Machine pace").
 //!
 //! Only where the server ran on the harness's machine (embedded, or a loopback target): there
-//! the machine's pace is the server's too, and on a shared 2-core machine it explained most of
-//! the drift between reruns of one build (docs/ci.md). A server elsewhere runs at its own
-//! machine's pace, which this one says nothing about, so its runs are compared unscaled.
+//! the machine's pace is the server's too. A server elsewhere runs at its own machine's pace,
+//! which this one says nothing about, so its runs are compared unscaled.
 
 use super::summary::Summary;
 use crate::client::host;
@@ -47,8 +53,8 @@ impl Scales {
         })
     }
 
-    /// The table's note: `machine pace: this run 540us of probe work, the baseline's 498-512us;
-    /// baseline latencies scaled x1.05-x1.08 to this run's pace`.
+    /// The table's note: `machine pace: this run woke an idle thread in 16.8us, the baseline's
+    /// 15.5-20.5us; baseline latencies scaled x0.82-x1.08 to this run's pace`.
     pub fn note(&self) -> String {
         let (fastest, slowest) = self.baseline_us;
         let low = self.reference_us / slowest;
@@ -59,7 +65,7 @@ impl Scales {
             format!("x{low:.2}-x{high:.2}")
         };
         format!(
-            "machine pace: this run {:.0}us of probe work, the baseline's {:.0}-{:.0}us; \
+            "machine pace: this run woke an idle thread in {:.1}us, the baseline's {:.1}-{:.1}us; \
              baseline latencies scaled {factors} to this run's pace",
             self.reference_us, fastest, slowest
         )
@@ -68,7 +74,7 @@ impl Scales {
 
 /// The run's pace, if it measured one and its server ran on the harness's machine.
 fn local_pace(run: &Summary) -> Option<f64> {
-    let pace = run.harness.as_ref()?.pace?.total_us();
+    let pace = run.harness.as_ref()?.pace?.cold_wakeup_us;
     if pace <= 0.0 {
         return None;
     }
@@ -97,11 +103,11 @@ mod tests {
         .unwrap();
         s.target = target.to_owned();
         let harness: &mut HarnessSummary = s.harness.as_mut().unwrap();
-        harness.pace = pace.map(|total| Pace {
-            compute_us: total - 100.0,
-            syscalls_us: 60.0,
-            wakeup_us: 40.0,
-            cold_wakeup_us: 0.0,
+        harness.pace = pace.map(|cold_wakeup_us| Pace {
+            compute_us: 400.0,
+            syscalls_us: 50.0,
+            wakeup_us: 4.0,
+            cold_wakeup_us,
         });
         s
     }
@@ -119,7 +125,7 @@ mod tests {
         assert_eq!(scales.current, [1.0]);
         assert_eq!(
             scales.note(),
-            "machine pace: this run 600us of probe work, the baseline's 400-500us; \
+            "machine pace: this run woke an idle thread in 600.0us, the baseline's 400.0-500.0us; \
              baseline latencies scaled x1.20-x1.50 to this run's pace"
         );
         // Repeats: the lower middle pace is the reference, as the median run is judged.
