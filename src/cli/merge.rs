@@ -221,10 +221,7 @@ fn write_run_files(
         return Ok(());
     };
     match merged.and_then(|()| html::write(out, file)) {
-        Ok(()) => {
-            eprintln!("HTML report written to {}", file.display());
-            Ok(())
-        }
+        Ok(()) => Ok(()),
         // A shard's file that cannot be read is the caller's to fix; a report not written is not.
         Err(err @ ReportError::Write { .. }) => Err(Outcome::NotCarriedOut(err.into())),
         Err(err) => Err(Outcome::InvalidInput(err.into())),

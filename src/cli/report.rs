@@ -32,10 +32,7 @@ pub fn run(args: &ReportArgs) -> Outcome {
         .clone()
         .unwrap_or_else(|| args.dir.join("report.html"));
     match html::write(&args.dir, &file) {
-        Ok(()) => {
-            eprintln!("HTML report written to {}", file.display());
-            Outcome::Passed
-        }
+        Ok(()) => Outcome::Passed,
         // Unreadable input is the caller's to fix; a report that cannot be written is not.
         Err(err @ ReportError::Write { .. }) => Outcome::NotCarriedOut(err.into()),
         Err(err) => Outcome::InvalidInput(err.into()),

@@ -54,7 +54,6 @@ pub async fn write(
     report::timeline::write_health(&path, health).map_err(RunError::writing(&path))?;
     if let Some(html) = html {
         report::html::write(out, html).map_err(RunError::Html)?;
-        eprintln!("HTML report written to {}", html.display());
     }
     eprintln!("reports written to {}", out.display());
     Ok(())

@@ -15,13 +15,16 @@ use std::path::Path;
 
 pub use data::{ReportData, ReportError};
 
-/// Reads `dir` and writes its report to `file`.
+/// Reads `dir` and writes its report to `file`, and says where on stderr (`run --html`,
+/// `merge --html` and `report` all write it here, so they say it alike).
 pub fn write(dir: &Path, file: &Path) -> Result<(), ReportError> {
     let html = page::render(&ReportData::read(dir)?);
     std::fs::write(file, html).map_err(|source| ReportError::Write {
         path: file.to_owned(),
         source,
-    })
+    })?;
+    eprintln!("HTML report written to {}", file.display());
+    Ok(())
 }
 
 /// Text made safe for HTML content and attribute values: every string from a run (scenario
