@@ -39,6 +39,8 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> Outcome {
+    // Before the runtime's workers start: each would otherwise keep an arena of its own.
+    presence_bench::server::heap::one_arena();
     let runtime = match presence_bench::runtime::build(args.threads)
         .context("cannot start the async runtime")
     {
