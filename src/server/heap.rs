@@ -2,17 +2,56 @@
 //! left goes back to the system: a memory gauge that never falls cannot tell a leak from a
 //! server that let go (issue 28; BENCHMARKS.md "Soak: churn").
 //!
-//! Two glibc behaviours kept freed memory resident after a churn had left (`malloc_info` and
-//! `/proc/PID/smaps` of an idle `serve`):
+//! Three glibc behaviours kept freed memory resident once a churn had left and every visitor
+//! was forgotten (`malloc_info` and `/proc/PID/smaps` of an idle `serve`, 2026-12-07):
 //!
 //! - Each thread that meets contention gets an arena of its own, and `malloc_trim` gives back
-//!   the free pages inside every arena but never the top chunk of a thread's arena: only the
-//!   main arena's top is trimmed. One worker's arena was left with 17.4 MiB resident holding
-//!   3.5 KB in use, `malloc_trim` called by hand changing nothing. With one arena for the
-//!   process its top is trimmed like the rest. The price is one lock for the workers' calls
-//!   that miss their thread cache; the server does a few thousand allocations a second.
-//! - Nothing trims while the server is idle: freeing a chunk gives back only the top of the
-//!   heap, and the middle stays resident until a `malloc_trim` (see `state::sweep`).
+//!   the free pages inside every arena but never the top chunk of a thread's arena, only the
+//!   main arena's. In a run with the thread cache off, one worker's arena kept 17.4 MiB
+//!   resident for 3.5 KB in use, and `malloc_trim` called by hand changed nothing. With one
+//!   arena for the process its top is trimmed like the rest.
+//! - Nothing trimmed once the server was idle (see `state::sweep`, which now does).
+//! - Each thread's cache (tcache: up to 7 freed chunks of each size up to 1 KiB) is memory in
+//!   use to the arena, scattered over the heap the peak had grown, and each cached chunk keeps
+//!   its page resident. After a 2-minute churn with one arena and the trim, the anonymous
+//!   memory stayed 1.9 MiB over its cold 0.7 MiB with the cache, and came back to it (0.70
+//!   MiB) without. glibc lets a program turn the cache off only through the environment it
+//!   starts with, so `serve` starts itself again with it ([`without_thread_cache`]).
+
+/// The glibc tunable that turns the thread cache off.
+const NO_THREAD_CACHE: &str = "glibc.malloc.tcache_count=0";
+
+/// Starts this program again in the same process (exec: same pid, same arguments) with
+/// glibc's thread cache off, unless the environment already says how many chunks it keeps.
+/// Returns only when it did not: not glibc, or the exec failed; the server then runs with
+/// the cache, and keeps about 2 MiB more after its visitors left.
+pub fn without_thread_cache() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use std::os::unix::process::CommandExt;
+        let tunables = std::env::var_os("GLIBC_TUNABLES").unwrap_or_default();
+        let Some(tunables) = tunables.to_str() else {
+            return;
+        };
+        if tunables.contains("glibc.malloc.tcache_count") {
+            return;
+        }
+        let Ok(program) = std::env::current_exe() else {
+            return;
+        };
+        let tunables = match tunables {
+            "" => NO_THREAD_CACHE.to_owned(),
+            some => format!("{some}:{NO_THREAD_CACHE}"),
+        };
+        let mut args = std::env::args_os();
+        let mut again = std::process::Command::new(program);
+        if let Some(name) = args.next() {
+            again.arg0(name);
+        }
+        // Only returns on failure.
+        let _failed = again.args(args).env("GLIBC_TUNABLES", tunables).exec();
+    }
+}
 
 /// Makes every thread of the process share glibc's main arena. Call it before the runtime
 /// starts its workers: a thread keeps the arena it was first given.
