@@ -17,6 +17,13 @@
 //!   memory stayed 1.9 MiB over its cold 0.7 MiB with the cache, and came back to it (0.70
 //!   MiB) without. glibc lets a program turn the cache off only through the environment it
 //!   starts with, so `serve` starts itself again with it ([`without_thread_cache`]).
+//!
+//! The price: every allocation takes the one arena's lock. Over a 4-minute churn beside the
+//! old build, the server used 0.062 CPU s/s against 0.059 (BENCHMARKS.md "Back to the
+//! baseline").
+//!
+//! Only `serve` sets the allocator up so: an embedded cluster shares the harness's process,
+//! whose own allocations it would slow; it is trimmed when idle all the same.
 
 /// The glibc tunable that turns the thread cache off.
 const NO_THREAD_CACHE: &str = "glibc.malloc.tcache_count=0";
@@ -65,7 +72,7 @@ pub fn one_arena() {
 
 /// Hands the free pages of every arena back to the system (the top chunk of the main arena,
 /// and whole free pages anywhere else).
-pub fn trim() {
+pub(crate) fn trim() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only walks the allocator's own free lists; it takes their locks.
     unsafe {
