@@ -1,10 +1,14 @@
 #!/bin/bash
 # Churn soak (BENCHMARKS.md, "Soak: ..."): `serve --instances 3` in its own process and
 # scenarios/churn-soak.yaml against it for DURATION (default 15m); every 10 s the VmRSS (KiB)
-# and CPU (ticks of 10 ms) of both processes go to $OUT/samples.tsv, and the server is sampled
+# and CPU (ticks of 10 ms) of both processes go to $OUT/samples.tsv (with the server's RSS split
+# into anonymous memory and file-backed pages, the binary's code), and the server is sampled
 # AFTER (default 3m) more once the run has ended, to see whether it lets go of what it kept.
 # Then prints each side's RSS at the start and end of the steady part (from 5 minutes in, or a
 # third of the run if shorter) and its least-squares slope in MiB/h.
+# With WARM (e.g. WARM=10s), a first small wave of the same churn runs for WARM before it, and
+# sampling starts once the server has forgotten that wave (its RSS then: the warm baseline,
+# with the code and allocator state any visitor brings in; the cold one is printed beside it).
 # usage: benches/churn-soak.sh target/release/presence-bench LABEL [PORT [SERVE-OPTIONS...]]
 # (SERVE-OPTIONS go to `serve`, e.g. `--visitor-retention 1m`)
 BIN=$1; LABEL=$2; PORT=${3:-7300}
@@ -16,14 +20,28 @@ rm -rf "$OUT"; mkdir -p "$OUT"
 $BIN serve --instances 3 --directory-port "$PORT" "$@" > "$OUT/serve.log" 2>&1 &
 SPID=$!
 wait_for_directory "$OUT/serve.log" || exit 1
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo -; }
+# anon_file PID: RssAnon and RssFile (KiB), tab-separated.
+anon_file() { awk '/^RssAnon/ {a = $2} /^RssFile/ {f = $2} END {print a "\t" f}' "/proc/$1/status"; }
+metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+echo "server cold: $(rss $SPID) KiB (anonymous, file: $(anon_file $SPID | tr '\t' ' '))"
+if [ -n "$WARM" ]; then
+  SOAK_PORT=$PORT $BIN run --quiet "$(dirname "$0")/../scenarios/churn-soak.yaml" --set "duration=$WARM" \
+    --out "$OUT/warm" > "$OUT/warm.log" 2>&1
+  # Forgotten, and the heap trimmed since (a server without the trims counter: forgotten).
+  until [ "$(metric presence_server_visitors_held)" = 0 ] \
+    && [ "$(metric presence_server_heap_trims_total)" != 0 ]; do sleep 1; done
+  echo "server warm: $(rss $SPID) KiB (anonymous, file: $(anon_file $SPID | tr '\t' ' '))"
+fi
 SOAK_PORT=$PORT $BIN run --quiet "$(dirname "$0")/../scenarios/churn-soak.yaml" --set "duration=$DURATION" \
   --out "$OUT/run" > "$OUT/run.log" 2>&1 &
 RPID=$!
-rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo -; }
 START=$(date +%s)
-echo -e "t_s\tharness_kib\tharness_ticks\tserver_kib\tserver_ticks" > "$OUT/samples.tsv"
+echo -e "t_s\tharness_kib\tharness_ticks\tserver_kib\tserver_ticks\tserver_anon_kib\tserver_file_kib" \
+  > "$OUT/samples.tsv"
 sample() {
-  echo -e "$(( $(date +%s) - START ))\t$1\t$2\t$(rss $SPID)\t$(cpu_ticks $SPID)" >> "$OUT/samples.tsv"
+  echo -e "$(( $(date +%s) - START ))\t$1\t$2\t$(rss $SPID)\t$(cpu_ticks $SPID)\t$(anon_file $SPID)" \
+    >> "$OUT/samples.tsv"
 }
 while kill -0 $RPID 2>/dev/null; do
   sample "$(rss $RPID)" "$(cpu_ticks $RPID)"
@@ -50,7 +68,9 @@ for name, column in (("harness", 1), ("server", 3)):
     print(f"{name}: RSS {steady[0][1] / 1024:.1f} MiB at {steady[0][0]} s, {steady[-1][1] / 1024:.1f} MiB at "
           f"{steady[-1][0]} s, slope {slope(steady) * 3600 / 1024:.1f} MiB/h over the steady part")
 after = series(3, False)
-print(f"server after the run: {after[-1][1] / 1024:.1f} MiB at {after[-1][0]} s")
+anon, file = int(rows[-1][5]), int(rows[-1][6])
+print(f"server after the run: {after[-1][1] / 1024:.1f} MiB at {after[-1][0]} s "
+      f"(anonymous {anon / 1024:.1f}, file {file / 1024:.1f})")
 ticks = [(int(r[0]), int(r[2]), int(r[4])) for r in rows if r[1] != "-"]
 (t0, h0, s0), (t1, h1, s1) = ticks[0], ticks[-1]
 print(f"CPU over the run: harness {(h1 - h0) / 100 / (t1 - t0):.3f} s/s, server {(s1 - s0) / 100 / (t1 - t0):.3f} s/s")

@@ -89,6 +89,12 @@ const VISITORS_HELD: Family = Family {
     labels: &[],
     help: "Visitors the server remembers, online or within visitor_retention of leaving.",
 };
+const HEAP_TRIMS: Family = Family {
+    name: "presence_server_heap_trims_total",
+    kind: "counter",
+    labels: &[],
+    help: "Times the server handed its free heap back to the system: after every 1,000 visitors forgotten, and when it became idle.",
+};
 /// The process's own figures, under the names Prometheus client libraries give them, so that a
 /// harness reads any server's memory and CPU alike (`crate::procfs`). Shared with whatever
 /// else runs in the process: the harness, for an embedded cluster.
@@ -118,6 +124,7 @@ pub const SERVER: &[Family] = &[
     KILLS,
     SCALE_OUTS,
     VISITORS_HELD,
+    HEAP_TRIMS,
     PROCESS_CPU,
     PROCESS_RSS,
 ];
@@ -271,6 +278,7 @@ pub fn render(instances: &[Arc<Instance>], cluster: &ClusterCounters, state: &Sh
     let usage = crate::procfs::usage();
     for (family, value) in [
         (&VISITORS_HELD, state.visitors_held().to_string()),
+        (&HEAP_TRIMS, state.heap_trims().to_string()),
         (&PROCESS_CPU, usage.cpu_seconds.to_string()),
         (&PROCESS_RSS, usage.rss_bytes.to_string()),
     ] {

@@ -127,3 +127,45 @@ async fn the_memory_threshold_fails_a_leaking_server_and_passes_the_reference_on
         normal.value
     );
 }
+
+/// The value of the unlabelled metric `name` in a `/metrics` answer.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// `serve` hands its heap back once its last visitor is forgotten, however few came
+/// (`presence_server_heap_trims_total`), and runs without glibc's thread cache, whose chunks
+/// kept pages of the peak's heap resident (`server::heap`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_trims_its_heap_once_its_visitors_are_forgotten() {
+    let serve = Serve::start(&["--visitor-retention", "100ms"]);
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let environ = std::fs::read(format!("/proc/{}/environ", serve.child.id())).unwrap();
+        let environ = String::from_utf8_lossy(&environ);
+        assert!(environ.contains("glibc.malloc.tcache_count="), "{environ}");
+    }
+    let yaml = "name: few\nseed: 1\nduration: 1s\n\
+         load: { arrival_rate: { rate: 20/s, max_visitors: 20 } }\n\
+         behaviors: [ { name: b, steps: [connect, presence, { hold: 100ms }, disconnect] } ]\n";
+    let plan = plan_at(yaml, &serve.directory);
+    let run = tokio::time::timeout(
+        RUN_WAIT,
+        run::run(plan, Options::default(), Shutdown::new()),
+    );
+    let result = run.await.expect("the run ends in time").expect("judged");
+    assert!(result.summary.visitors.started > 0, "visitors came");
+    within("the heap trimmed with no visitor held", async {
+        loop {
+            let text = raw_get(&serve.directory, "/metrics").await;
+            let held = metric(&text, "presence_server_visitors_held");
+            let trims = metric(&text, "presence_server_heap_trims_total");
+            if held == Some(0.0) && trims.is_some_and(|trims| trims >= 1.0) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+}

@@ -13,6 +13,7 @@ mod unique;
 mod visitor;
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -38,6 +39,8 @@ pub struct Shared {
     faults: Faults,
     /// How long a visitor with no open tab is remembered (`visitor_retention`).
     retention: std::time::Duration,
+    /// Times the sweep handed free memory back to the system (`retention::Trimming`).
+    trims: AtomicU64,
 }
 
 struct State {
@@ -162,6 +165,7 @@ impl Shared {
             queue_bound: settings.queue_bound,
             faults: Faults::from_settings(settings),
             retention: settings.visitor_retention,
+            trims: AtomicU64::new(0),
         }
     }
 

@@ -6,6 +6,7 @@
 //! the same for every visitor, so the moments they may be forgotten come in the order they
 //! went offline: a queue, whose front is all a sweep looks at.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::sparse::Sparse;
 use super::{Shared, State, VisitorKey};
+use crate::server::heap;
 
 /// How often the sweep runs at most; shorter retentions (tests) sweep four times per retention.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
@@ -85,37 +87,69 @@ impl Shared {
     }
 }
 
-/// Visitors forgotten between two returns of free memory to the system (`trim`).
+/// Visitors forgotten between two returns of free memory to the system while visitors keep
+/// coming and going.
 const TRIM_AFTER: usize = 1000;
+
+/// When the sweep hands free memory back to the system (`heap::trim`): after every
+/// [`TRIM_AFTER`] visitors forgotten, and once each time the server becomes idle (no visitor
+/// held). Counting alone missed the end of a run: the last few hundred visitors forgotten
+/// never made a thousand, and the heap they had used stayed resident.
+struct Trimming {
+    untrimmed: usize,
+    idle: bool,
+}
+
+impl Default for Trimming {
+    /// A server that never held a visitor has nothing to give back.
+    fn default() -> Self {
+        Trimming {
+            untrimmed: 0,
+            idle: true,
+        }
+    }
+}
+
+impl Trimming {
+    /// Whether to trim after a sweep that forgot `forgotten` visitors and left `held`.
+    fn due(&mut self, forgotten: usize, held: usize) -> bool {
+        self.untrimmed += forgotten;
+        let became_idle = held == 0 && !self.idle;
+        self.idle = held == 0;
+        if self.untrimmed >= TRIM_AFTER || became_idle {
+            self.untrimmed = 0;
+            return true;
+        }
+        false
+    }
+}
+
+impl Shared {
+    /// One round of the sweep at `now`: forgets the visitors due, and trims when due.
+    fn sweep_once(&self, now: Instant, trimming: &mut Trimming) {
+        let forgotten = self.forget_departed(now);
+        if trimming.due(forgotten, self.visitors_held()) {
+            heap::trim();
+            self.trims.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Times the sweep has handed free memory back to the system.
+    pub fn heap_trims(&self) -> u64 {
+        self.trims.load(Ordering::Relaxed)
+    }
+}
 
 /// Forgets departed visitors until `stop`: a task of the cluster.
 pub async fn sweep(state: Arc<Shared>, stop: CancellationToken) {
     let mut every = tokio::time::interval((state.retention / 4).clamp(SWEEP_AT_LEAST, SWEEP_EVERY));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut untrimmed = 0;
+    let mut trimming = Trimming::default();
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
-            _ = every.tick() => {
-                untrimmed += state.forget_departed(Instant::now());
-                if untrimmed >= TRIM_AFTER {
-                    untrimmed = 0;
-                    trim();
-                }
-            }
+            _ = every.tick() => state.sweep_once(Instant::now(), &mut trimming),
         }
-    }
-}
-
-/// Hands the allocator's free pages back to the system. glibc keeps what was freed in its
-/// per-thread arenas, so a server that had forgotten every one of 28,000 visitors kept its
-/// resident size (80.8 MiB, against 11.1 MiB before the first; BENCHMARKS.md "Soak: churn");
-/// a memory gauge that never falls cannot tell a leak from a server that let go.
-fn trim() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks the allocator's own free lists; it takes their locks.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 
@@ -193,6 +227,51 @@ mod tests {
             (0, 0),
             "nothing held, no room kept"
         );
+    }
+
+    #[test]
+    fn the_heap_is_trimmed_once_when_the_last_visitor_is_forgotten() {
+        let state = shared();
+        let mut trimming = Trimming::default();
+        state.sweep_once(Instant::now(), &mut trimming);
+        assert_eq!(
+            state.heap_trims(),
+            0,
+            "never held a visitor: nothing to give back"
+        );
+        let mut tabs = Vec::new();
+        for visitor in ["v", "w"] {
+            let (tab, outbox) = SessionHandle::new(8);
+            state.attach(&key(visitor), "t1", &tab);
+            state
+                .presence(&key(visitor), true, None, Some(Page::default()))
+                .unwrap();
+            tabs.push((visitor, tab, outbox));
+        }
+        let (v, tab, _outbox) = &tabs[0];
+        state.detach(&key(v), tab.id);
+        let left = Instant::now();
+        state.sweep_once(left + RETENTION + Duration::from_millis(1), &mut trimming);
+        assert_eq!(
+            (state.visitors_held(), state.heap_trims()),
+            (1, 0),
+            "one forgotten, one still online: not idle"
+        );
+        let (w, tab, _outbox) = &tabs[1];
+        state.detach(&key(w), tab.id);
+        let left = Instant::now();
+        state.sweep_once(left + RETENTION + Duration::from_millis(1), &mut trimming);
+        assert_eq!((state.visitors_held(), state.heap_trims()), (0, 1));
+        state.sweep_once(left + 2 * RETENTION, &mut trimming);
+        assert_eq!(state.heap_trims(), 1, "idle since the last trim: no other");
+    }
+
+    #[test]
+    fn the_heap_is_trimmed_after_every_thousand_forgotten_while_visitors_stay() {
+        let mut trimming = Trimming::default();
+        assert!(!trimming.due(TRIM_AFTER - 1, 10));
+        assert!(trimming.due(1, 10), "the thousandth");
+        assert!(!trimming.due(TRIM_AFTER - 1, 10), "counted afresh");
     }
 
     #[test]
