@@ -250,12 +250,11 @@ impl Comparison {
             PaceScaling::Scale => Scales::of(&baseline.runs, current),
             PaceScaling::Ignore => None,
         };
-        let factor = |factors: Option<&Vec<f64>>, i: usize| {
-            factors
-                .and_then(|factors| factors.get(i))
-                .copied()
-                .unwrap_or(1.0)
-        };
+        // Each run's factor, in the order of its runs: 1 for every run when unscaled.
+        let (old_scales, new_scales) = scales.as_ref().map_or_else(
+            || (vec![1.0; baseline.runs.len()], vec![1.0; current.len()]),
+            |scales| (scales.baseline.clone(), scales.current.clone()),
+        );
         let mut names: Vec<&String> = baseline
             .runs
             .iter()
@@ -277,17 +276,13 @@ impl Comparison {
             let old: Vec<Figures> = baseline
                 .runs
                 .iter()
-                .enumerate()
-                .filter_map(|(i, run)| {
-                    Figures::of(run, name, factor(scales.as_ref().map(|s| &s.baseline), i))
-                })
+                .zip(&old_scales)
+                .filter_map(|(run, scale)| Figures::of(run, name, *scale))
                 .collect();
             let new: Vec<Figures> = current
                 .iter()
-                .enumerate()
-                .filter_map(|(i, run)| {
-                    Figures::of(run, name, factor(scales.as_ref().map(|s| &s.current), i))
-                })
+                .zip(&new_scales)
+                .filter_map(|(run, scale)| Figures::of(run, name, *scale))
                 .collect();
             for stat in CompareStat::ALL {
                 let (setting, own) = metric
