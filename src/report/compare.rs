@@ -10,10 +10,11 @@
 //! the samples for them (`noise::min_samples`), against the measured noise of each: a
 //! statistic regresses when it is worse than the baseline's median run by more than the
 //! tolerance *and* outside the noise: its confidence interval lies wholly above the median
-//! run's (`noise`), and it is worse than every run of the history (their spread is what the
-//! same build does). `max`, and
-//! a quantile without the samples for it, are shown and not judged unless a tolerance names
-//! that statistic (`presence_ack.max: 50%`); a statistic set `off` is never judged.
+//! run's (`noise`), it is worse than every run of the history, and it lies more than
+//! `noise::SPREADS` of the history's spread above the median run (what the same build does).
+//! `max`, and a quantile without the samples for it, are shown and not judged unless a
+//! tolerance names that statistic (`presence_ack.max: 50%`); a statistic set `off` is never
+//! judged.
 //!
 //! Runs whose server shared the harness's machine are first brought to one machine pace
 //! (`pace`): a machine that ran slower during the run than during the baseline is not a
@@ -376,26 +377,37 @@ fn row(
     };
     let (baseline, current) = (reference.value(stat), new.value(stat));
     // The noise, both kinds: each run's own (the two runs' intervals overlap), and the
-    // history's spread (a change no larger than the history's own worst or best run is one
-    // the same build made).
-    let values = || old.iter().map(|figures| figures.value(stat));
+    // history's: a change no larger than the history's own worst or best run is one the same
+    // build made.
+    let values: Vec<u64> = old.iter().map(|figures| figures.value(stat)).collect();
     let (worst, best) = (
-        values().max().unwrap_or(baseline),
-        values().min().unwrap_or(baseline),
+        values.iter().copied().max().unwrap_or(baseline),
+        values.iter().copied().min().unwrap_or(baseline),
+    );
+    // And how far apart the history's runs lie: a change must clear `SPREADS` of it.
+    let margin = noise::spread(&values).map_or(0.0, |spread| noise::SPREADS * spread);
+    let (slower_bar, faster_bar) = (
+        baseline as f64 * margin.exp(),
+        baseline as f64 * (-margin).exp(),
     );
     let (reference_low, reference_high) = reference.interval(stat);
     let (low, high) = new.interval(stat);
     if baseline > 0 {
         let within_runs = (reference_high - baseline as f64) + (current as f64 - low);
-        let across_runs = worst.saturating_sub(baseline) as f64;
+        let across_runs = (worst as f64).max(slower_bar) - baseline as f64;
         row.noise = Some(within_runs.max(across_runs).max(0.0) / baseline as f64);
     }
     let worse = tolerance.is_exceeded(baseline as f64, current as f64);
     let better = tolerance.is_exceeded(current as f64, baseline as f64);
+    let (current_us, slower, faster) = (current as f64, current > worst, current < best);
     row.change = match unjudged {
         Some(why) => Change::NotJudged(why),
-        None if worse && low > reference_high && current > worst => Change::Regressed,
-        None if better && high < reference_low && current < best => Change::Improved,
+        None if worse && low > reference_high && slower && current_us > slower_bar => {
+            Change::Regressed
+        }
+        None if better && high < reference_low && faster && current_us < faster_bar => {
+            Change::Improved
+        }
         None if worse || better => Change::WithinNoise,
         None => Change::Within,
     };
@@ -729,19 +741,31 @@ mod tests {
         };
         use Change::*;
         // p50 +14% on the median run, but no worse than the history's slowest: the same build
-        // did that. p90 +5%: within the tolerance. p99 +19% and past every run: regressed.
+        // did that. p90 +5%: within the tolerance. p99 +19%, past every run and past 2.5
+        // spreads (the p99s spread by 5%: +13%): regressed.
         assert_eq!(
             judge(latency(1_200, 2_200, 12_500, 95_000)),
             vec![WithinNoise, Within, Regressed, MAX]
         );
-        // Past the tolerance on the median and past the slowest run.
+        // p50 +33% on the median and past the slowest run, but the history's p50s spread by
+        // 14%: 2.5 spreads are +42%, and the same build could do +33%. p90 +14%, past the
+        // slowest and past 2.5 spreads of 5%: regressed.
         assert_eq!(
             judge(latency(1_400, 2_400, 10_600, 95_000)),
+            vec![WithinNoise, Regressed, Within, MAX]
+        );
+        assert_eq!(
+            judge(latency(1_600, 2_400, 10_600, 95_000)),
             vec![Regressed, Regressed, Within, MAX]
         );
-        // Improved means better than the median by the tolerance and than the fastest run.
+        // Improved means better than the median by the tolerance, than the fastest run and by
+        // 2.5 spreads: p50 -14% is something the same build could do, -33% is not.
         assert_eq!(
             judge(latency(900, 1_950, 9_600, 1_000)),
+            vec![WithinNoise, Within, Within, MAX]
+        );
+        assert_eq!(
+            judge(latency(700, 1_950, 9_600, 1_000)),
             vec![Improved, Within, Within, MAX]
         );
         let current = summary(&[("presence_ack", latency(1_000, 2_000, 10_000, 30_000))]);
@@ -749,8 +773,8 @@ mod tests {
             Comparison::new(&baseline, &current, &CompareTolerances::default(), overall).render();
         assert!(
             table.starts_with(
-                "baseline: 3 runs; each statistic against the median of them, and past the \
-                 slowest of them\n"
+                "baseline: 3 runs; each statistic against the median of them, past the slowest \
+                 of them and past 2.5 times their spread\n"
             ),
             "{table}"
         );

@@ -14,9 +14,10 @@ impl Comparison {
         if self.runs > 1 {
             let _ = writeln!(
                 out,
-                "baseline: {} runs; each statistic against the median of them, and past the \
-                 slowest of them",
-                self.runs
+                "baseline: {} runs; each statistic against the median of them, past the \
+                 slowest of them and past {} times their spread",
+                self.runs,
+                super::noise::SPREADS
             );
         }
         if let Some(scales) = &self.pace {

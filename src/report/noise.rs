@@ -31,6 +31,28 @@ pub const DESIGN_EFFECT: f64 = 10.0;
 /// which two runs of the same build do less than 1 time in 100.
 pub const Z: f64 = 1.96;
 
+/// How many of the history's spreads (`spread`) a statistic must move past its median run to
+/// count as changed. Runs of one build differ by more than each run's interval says: which
+/// instance a visitor or agent lands on, and what else the machine did that minute, move a
+/// whole run's distribution. On this project's machine, replaying `compare` over 52 reruns of
+/// the CI gate (docs/ci.md), 2 spreads left 2.5% of gates red (all on `signal_delivery`, whose
+/// runs spread by 22%), 2.5 none of 200, and 3 cost a third of the catches of a 25% slower
+/// server.
+pub const SPREADS: f64 = 2.5;
+
+/// The spread of a history's values of one statistic: the standard deviation of their
+/// logarithms (a fraction: 0.1 is about 10%), so a run twice as slow weighs as much as one
+/// twice as fast. `None` with fewer than two runs, which have no spread to measure.
+pub fn spread(values: &[u64]) -> Option<f64> {
+    if values.len() < 2 {
+        return None;
+    }
+    let logs: Vec<f64> = values.iter().map(|&v| (v.max(1) as f64).ln()).collect();
+    let mean = logs.iter().sum::<f64>() / logs.len() as f64;
+    let squares: f64 = logs.iter().map(|l| (l - mean).powi(2)).sum();
+    Some((squares / (logs.len() - 1) as f64).sqrt())
+}
+
 /// The samples `stat` needs to be judged by default; `None` for `max`, which never is.
 pub fn min_samples(stat: CompareStat) -> Option<u64> {
     stat.quantile()
@@ -62,6 +84,19 @@ mod tests {
     fn minimum_samples_leave_ten_above_the_quantile() {
         let mins: Vec<Option<u64>> = CompareStat::ALL.into_iter().map(min_samples).collect();
         assert_eq!(mins, [Some(20), Some(100), Some(1000), None]);
+    }
+
+    #[test]
+    fn the_spread_is_relative_and_needs_two_runs() {
+        assert_eq!(spread(&[500]), None);
+        assert!(spread(&[500, 500, 500]).unwrap() < 1e-12);
+        // The same ratios at any scale give the same spread.
+        let small = spread(&[100, 120, 150]).unwrap();
+        let large = spread(&[10_000, 12_000, 15_000]).unwrap();
+        assert!(
+            (small - large).abs() < 1e-9 && small > 0.15 && small < 0.25,
+            "{small}"
+        );
     }
 
     #[test]
