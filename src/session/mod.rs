@@ -178,6 +178,9 @@ impl Opener {
                 Ok(Ok(Incoming::Message(message))) => break message,
             }
         };
+        // One instant ends the connect and its last phase, so that no phase can outlast the
+        // whole when the bookkeeping below waits for a lock or the CPU.
+        let answered = Instant::now();
         self.recorder.received(answer.kind());
         // A session that names someone else is used as the one asked for, and counted: the
         // server mixed up who is who, and every later check of this session would be misled.
@@ -205,9 +208,9 @@ impl Opener {
         };
         let server = server.as_deref().map_or("unknown", label::intern);
         if let Some(metric) = metric {
-            self.recorder.since(metric, started);
+            self.recorder.latency(metric, answered - started);
             if metric == Metric::Connect {
-                self.record_phases(located - started, phases, opened.elapsed());
+                self.record_phases(located - started, phases, answered - opened);
             }
             self.recorder.session_opened();
             self.recorder.tally(Tally::SessionOpened, server);
