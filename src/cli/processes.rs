@@ -13,11 +13,12 @@ use std::time::{Duration, SystemTime};
 
 use tokio::process::{Child, Command};
 
-use super::merge::{merge_dirs, Inputs};
 use super::run::RunArgs;
 use super::shards_progress::{Display, Follower};
 use super::Outcome;
+use presence_bench::capacity;
 use presence_bench::net::headers::Headers;
+use presence_bench::run::merge::{self, Merge};
 use presence_bench::runtime;
 use presence_bench::scenario::Plan;
 use presence_bench::shard::Shard;
@@ -175,17 +176,15 @@ fn run_in(
         return Outcome::NotCarriedOut(err);
     }
     // The merged summary.json goes next to the shards' directories, as `run --out` writes it.
-    let inputs = Inputs {
+    super::run::outcome(merge::merge(&Merge {
         dirs: &dirs,
         run_id: args.split.run_id.as_ref(),
         allow_missing: false,
-    };
-    merge_dirs(
-        &inputs,
-        args.out.as_deref(),
-        args.html.as_deref(),
-        &args.gate,
-    )
+        out: args.out.as_deref(),
+        html: args.html.as_deref(),
+        gate: &args.gate,
+        own_judge: Some(capacity::merge::judge),
+    }))
 }
 
 /// Writes the effective scenario to `out/scenario.yaml` for the children to run, without its

@@ -139,6 +139,12 @@ where
     });
     // Whatever a forced stop left running is dropped with the runtime, not waited for.
     runtime.shutdown_background();
+    outcome(result)
+}
+
+/// How a library call that ends as a run does (`run`, `merge`, `run --processes`) ended, as
+/// an outcome: its verdict, or why it has none.
+pub(super) fn outcome(result: Result<run::RunResult, run::RunError>) -> Outcome {
     match result {
         Ok(result) if result.forced => Outcome::NotCarriedOut(anyhow::anyhow!(
             "stopped by a second signal before the servers had closed (the report is written)"
