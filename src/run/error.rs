@@ -1,7 +1,7 @@
 //! Why a run ended without a verdict, in two families the caller decides on: the input was
 //! wrong (exit 2, nothing ran) or the run could not be carried out (exit 3). A run that was
 //! judged is not an error: its verdict is in `RunResult`. A merge of a split run's shards
-//! (`run::merge`) ends in the same two.
+//! (`run::merge`) and a run over child processes (`run::processes`) end in the same two.
 
 use std::path::Path;
 
@@ -64,6 +64,9 @@ pub enum RunError {
     /// a shard's file that cannot be read is the caller's to fix, a file not written is not.
     #[error(transparent)]
     ShardFiles(ReportError),
+    /// A shard's child process could not be started (`what` names it).
+    #[error("{0}")]
+    Spawn(String),
 }
 
 impl RunError {
