@@ -2,7 +2,10 @@
 //! the scenario, and a [`Shutdown`], and answers the judged summary. The `run` command is a
 //! thin shell around it (parse, merge the command line into the plan, call, map the verdict
 //! to an exit code); tests and other programs call it in-process, as oha's tests call
-//! `oha::run` and mini-redis's binary calls `server::run(listener, ctrl_c())`.
+//! `oha::run` and mini-redis's binary calls `server::run(listener, ctrl_c())`. Beside it, the
+//! split runs' calls: [`merge::merge`] (the shards' summaries into one run) and
+//! [`processes::run`] (shards as child processes, then merged); every run, in one process or
+//! merged, ends the same way (`ending`: judged, written, reported).
 //!
 //! Results gathered so far, and the verdict, are written on every way out: the end, a stop
 //! (Ctrl-C, SIGTERM), an abort, or a target found down. The servers the run started (the
@@ -15,6 +18,7 @@ pub mod export;
 pub mod gate;
 pub mod intervals;
 pub mod merge;
+pub mod processes;
 pub mod progress;
 mod reports;
 
