@@ -34,11 +34,10 @@ pub trait Progress {
 /// cannot be started at all ends the run unjudged.
 pub async fn run(
     commands: Vec<std::process::Command>,
-    progress: Option<Box<dyn Progress + '_>>,
+    mut progress: Option<Box<dyn Progress + '_>>,
     merge: &Merge<'_>,
     shutdown: Shutdown,
 ) -> Result<RunResult, RunError> {
-    let mut progress = progress;
     let supervised = match &mut progress {
         None => supervise(commands, &shutdown).await,
         // The progress goes on until every child has ended.
