@@ -2,17 +2,49 @@
 //! up exactly (`report::merge::add_up`: histograms added, counters summed, the harness
 //! trusted only where every shard's was), judged by the code that judges a level in one
 //! process (`level::judge_summary`), and the answer read off the judged staircase
-//! (`schedule::answer`). A level any shard found harness-limited is harness-limited.
+//! (`schedule::answer`). A level any shard found harness-limited is harness-limited. The
+//! merge itself is `run::merge`'s, as for any split run; [`judge`] is what it is handed to
+//! recognize a split search and judge it so.
 
+use std::path::Path;
 use std::time::Duration;
 
 use super::level;
 use super::schedule;
 use super::search::{Judged, Phase};
 use crate::report::capacity::{Answer, CapacitySummary, LevelRow};
-use crate::report::merge::{add_up, MergeError, ShardSummary};
+use crate::report::merge::{add_up, MergeError, Merged, ShardSummary};
 use crate::report::server_cost::ServerCost;
+use crate::report::verdict::Ending;
+use crate::report::Summary;
+use crate::run::gate::GateOptions;
+use crate::run::Judge;
 use crate::scenario::Plan;
+
+/// `run::merge`'s judgement of the shards of a split search (a `run::merge::OwnJudge`): their levels
+/// merged and judged level by level, the answer concluded as a search in one process
+/// concludes it (`capacity::conclude`); `None` for the shards of a plain run.
+pub fn judge(
+    shards: &[ShardSummary],
+    merge: &Merged,
+    plan: &Plan,
+    gate: &GateOptions,
+) -> Result<Option<Judge>, MergeError> {
+    let endings = Endings {
+        missing: &merge.missing,
+        interrupted: merge.interrupted.as_deref(),
+        target_down: merge.target_down.as_deref(),
+    };
+    let Some(found) = merged(shards, plan, &endings)? else {
+        return Ok(None);
+    };
+    let on_stderr = gate.summary_json.as_deref() == Some(Path::new("-"));
+    let shown = super::shown_metrics(plan);
+    Ok(Some(Box::new(move |summary: &mut Summary, _: &Ending| {
+        let took = Duration::from_secs_f64(summary.duration_seconds);
+        super::conclude(summary, found, &shown, took, on_stderr)
+    })))
+}
 
 /// How the shards' runs ended, for an answer their levels do not give.
 #[derive(Debug, Default)]

@@ -1,27 +1,29 @@
-//! `run --processes P`: one command on one machine past one process's open-file limit. The
-//! harness starts P children of its own binary, shard K/P each, with one start instant and
-//! each with its own output directory, forwards its stop and force (`shutdown`) to them, waits for all,
-//! and merges their summaries into the run's report (`merge`), printed and written as `run`
-//! does. Source addresses are striped over the shards by the engine (`Shard::stripe`), and a
-//! comma-separated `--target` list is dealt out to the shards. `capacity --processes P` runs
-//! its children the same way (`Subcommand`), and the merge recognizes them.
+//! `run --processes P`: the command line of a run split over P children of the harness's own
+//! binary, shard K/P each, with one start instant and each with its own output directory.
+//! Here each child's command line is made from the parent's (the effective scenario, a
+//! comma-separated `--target` list dealt out to the shards, `/metrics` ports shifted, the
+//! headers in the environment); starting, supervising and merging them is the library's
+//! (`presence_bench::run::processes`), and the merged run is reported as `run` reports its
+//! own. Source addresses are striped over the shards by the engine (`Shard::stripe`).
+//! `capacity --processes P` runs its children the same way (`Subcommand`), and the merge
+//! recognizes them.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use tokio::process::{Child, Command};
-
-use super::merge::{merge_dirs, Inputs};
 use super::run::RunArgs;
 use super::shards_progress::{Display, Follower};
 use super::Outcome;
+use presence_bench::capacity;
 use presence_bench::net::headers::Headers;
+use presence_bench::run::merge::Merge;
+use presence_bench::run::processes::Progress;
 use presence_bench::runtime;
 use presence_bench::scenario::Plan;
 use presence_bench::shard::Shard;
-use presence_bench::shutdown::{Messages, Shutdown};
+use presence_bench::shutdown::Messages;
 
 /// How far ahead the children's common start is set: time to start P processes and let each
 /// parse the scenario and check the target.
@@ -140,52 +142,45 @@ fn run_in(
         humantime::format_rfc3339_millis(start_at),
         out.display()
     );
-    let children = dirs.iter().enumerate().map(|(index, dir)| {
-        let shard = Shard {
-            index: index as u32,
-            count: processes,
-        };
-        let metrics = metrics.map(|addr| shifted(addr, shard.index));
-        child_command(
-            &exe,
-            (args, subcommand),
-            &scenario,
-            (shard, start_at),
-            dir,
-            metrics,
-            &plan.target.headers,
-        )
-    });
+    let commands = dirs
+        .iter()
+        .enumerate()
+        .map(|(index, dir)| {
+            let shard = Shard {
+                index: index as u32,
+                count: processes,
+            };
+            let metrics = metrics.map(|addr| shifted(addr, shard.index));
+            child_command(
+                &exe,
+                (args, subcommand),
+                &scenario,
+                (shard, start_at),
+                dir,
+                metrics,
+                &plan.target.headers,
+            )
+        })
+        .collect();
     let timelines = dirs.iter().map(|dir| dir.join("timeline.jsonl")).collect();
-    let mut progress = display.map(|display| Follower::new(timelines, plan.duration, display));
-    let failed = runtime.block_on(async {
-        let Some(progress) = &mut progress else {
-            return supervise(children.collect()).await;
-        };
-        // The progress goes on until every child has ended.
-        tokio::select! {
-            failed = supervise(children.collect()) => failed,
-            never = progress.follow() => match never {},
-        }
+    let progress = display.map(|display| {
+        Box::new(Follower::new(timelines, plan.duration, display)) as Box<dyn Progress>
     });
-    if let Some(progress) = progress {
-        progress.finish();
-    }
-    if let Err(err) = failed {
-        return Outcome::NotCarriedOut(err);
-    }
     // The merged summary.json goes next to the shards' directories, as `run --out` writes it.
-    let inputs = Inputs {
+    let merge = Merge {
         dirs: &dirs,
         run_id: args.split.run_id.as_ref(),
         allow_missing: false,
+        out: args.out.as_deref(),
+        html: args.html.as_deref(),
+        gate: &args.gate,
+        own_judge: Some(capacity::merge::judge),
     };
-    merge_dirs(
-        &inputs,
-        args.out.as_deref(),
-        args.html.as_deref(),
-        &args.gate,
-    )
+    let result = runtime.block_on(async {
+        let shutdown = super::run::listen(Messages::default());
+        presence_bench::run::processes::run(commands, progress, &merge, shutdown).await
+    });
+    super::run::outcome(result)
 }
 
 /// Writes the effective scenario to `out/scenario.yaml` for the children to run, without its
@@ -258,12 +253,6 @@ fn child_command(
     } else {
         command.env(super::run::HEADERS_ENV, headers.to_lines());
     }
-    // The shards' own tables would interleave; the merged one is printed at the end. Their
-    // stderr is relayed line by line (`relay_lines`), whole and labelled.
-    command
-        .stdout(Stdio::null())
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped());
     command
 }
 
@@ -284,91 +273,6 @@ fn shifted(addr: SocketAddr, index: u32) -> SocketAddr {
     match addr.port() {
         0 => addr,
         port => SocketAddr::new(addr.ip(), port.saturating_add(index as u16)),
-    }
-}
-
-/// Starts every child, forwards stop signals to them, and waits for all of them. A child that
-/// fails leaves its shard missing, which the merge reports; only a child that cannot be
-/// started at all is an error here.
-async fn supervise(commands: Vec<Command>) -> anyhow::Result<()> {
-    let mut children: Vec<Child> = Vec::new();
-    let mut relays = Vec::new();
-    for mut command in commands {
-        match command.spawn() {
-            Ok(mut child) => {
-                if let Some(stderr) = child.stderr.take() {
-                    relays.push(tokio::spawn(relay_lines(stderr, children.len())));
-                }
-                children.push(child);
-            }
-            Err(err) => {
-                let pids: Vec<u32> = children.iter().filter_map(Child::id).collect();
-                forward_stop(&pids);
-                return Err(anyhow::anyhow!(
-                    "cannot start shard {} of the run: {err}",
-                    children.len()
-                ));
-            }
-        }
-    }
-    let pids: Vec<u32> = children.iter().filter_map(Child::id).collect();
-    let shutdown = Shutdown::on_signals(Messages::default()).unwrap_or_else(|err| {
-        eprintln!("warning: cannot listen for Ctrl-C or SIGTERM: {err}");
-        Shutdown::new()
-    });
-    let waiting = async {
-        for child in &mut children {
-            let _ = child.wait().await;
-        }
-        // A child's last lines (its reason for stopping) are printed before the merge.
-        for relay in relays {
-            let _ = relay.await;
-        }
-    };
-    tokio::pin!(waiting);
-    // Each of our two stops (the first, then a later one) is forwarded once.
-    for stopped in [&shutdown.stop, &shutdown.force] {
-        tokio::select! {
-            () = &mut waiting => return Ok(()),
-            () = stopped.cancelled() => {
-                eprintln!("stopping: forwarding the signal to every shard");
-                forward_stop(&pids);
-            }
-        }
-    }
-    waiting.await;
-    Ok(())
-}
-
-/// Copies a shard's stderr to ours one whole line at a time, labelled with the shard. Written
-/// straight to a shared terminal, the shards' lines could interleave mid-line: the unbuffered
-/// stderr of each process writes a line in several pieces.
-async fn relay_lines(stderr: tokio::process::ChildStderr, index: usize) {
-    use tokio::io::AsyncBufReadExt;
-    let mut reader = tokio::io::BufReader::new(stderr);
-    let mut line = Vec::new();
-    // Bytes, not `lines()`: a line that is not UTF-8 must not stop the relay (the shard would
-    // then block on a full pipe).
-    while matches!(reader.read_until(b'\n', &mut line).await, Ok(n) if n > 0) {
-        eprintln!(
-            "[shard {index}] {}",
-            String::from_utf8_lossy(&line).trim_end()
-        );
-        line.clear();
-    }
-}
-
-/// SIGTERM to every child: each stops as `run` does on a signal (the first stops the load and
-/// writes the report, the second stops waiting for its servers).
-fn forward_stop(pids: &[u32]) {
-    for &pid in pids {
-        #[cfg(unix)]
-        if let Ok(pid) = libc::pid_t::try_from(pid) {
-            // SAFETY: kill(2) with a child's pid and a valid signal number has no memory effects.
-            unsafe {
-                libc::kill(pid, libc::SIGTERM);
-            }
-        }
     }
 }
 

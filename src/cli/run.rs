@@ -131,14 +131,25 @@ where
     };
     let result = runtime.block_on(async {
         // Listened to before the "running" line, so a signal right after it counts.
-        let shutdown = Shutdown::on_signals(SAY).unwrap_or_else(|err| {
-            eprintln!("warning: cannot listen for Ctrl-C or SIGTERM: {err}");
-            Shutdown::new()
-        });
-        job(shutdown).await
+        job(listen(SAY)).await
     });
     // Whatever a forced stop left running is dropped with the runtime, not waited for.
     runtime.shutdown_background();
+    outcome(result)
+}
+
+/// Ctrl-C and SIGTERM as a [`Shutdown`], saying `say`; without them (they cannot be listened
+/// to), a warning and a shutdown nothing triggers. Within a runtime.
+pub(super) fn listen(say: Messages) -> Shutdown {
+    Shutdown::on_signals(say).unwrap_or_else(|err| {
+        eprintln!("warning: cannot listen for Ctrl-C or SIGTERM: {err}");
+        Shutdown::new()
+    })
+}
+
+/// How a library call that ends as a run does (`run`, `merge`, `run --processes`) ended, as
+/// an outcome: its verdict, or why it has none.
+pub(super) fn outcome(result: Result<run::RunResult, run::RunError>) -> Outcome {
     match result {
         Ok(result) if result.forced => Outcome::NotCarriedOut(anyhow::anyhow!(
             "stopped by a second signal before the servers had closed (the report is written)"

@@ -7,8 +7,11 @@
 //! (`merge_files::add_timeline`, as the merged timeline.jsonl is), once every shard has
 //! written it.
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::io::Write;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::time::Duration;
 
 use super::progress::ProgressArgs;
@@ -16,6 +19,7 @@ use presence_bench::report::merge_files::add_timeline;
 use presence_bench::report::table::micros;
 use presence_bench::report::timeline::{self, RowOutput, TimelineRow};
 use presence_bench::run::intervals::JsonProgress;
+use presence_bench::run::processes::Progress;
 use presence_bench::run::progress::Mode;
 
 /// How often the progress is shown: the children's collector interval.
@@ -90,6 +94,25 @@ pub struct Follower {
     written: usize,
 }
 
+impl Progress for Follower {
+    /// Shows the progress once a second until dropped (when the children have ended).
+    fn follow(&mut self) -> Pin<Box<dyn Future<Output = Infallible> + '_>> {
+        Box::pin(async move {
+            let mut ticker = tokio::time::interval(EVERY);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                ticker.tick().await;
+                self.show(false);
+            }
+        })
+    }
+
+    /// Once the children have ended: the seconds not shown yet, every shard's last rows in.
+    fn finish(mut self: Box<Self>) {
+        self.show(true);
+    }
+}
+
 impl Follower {
     pub fn new(timelines: Vec<PathBuf>, duration: Duration, display: Display) -> Follower {
         let tails = timelines
@@ -106,21 +129,6 @@ impl Follower {
             display,
             written: 0,
         }
-    }
-
-    /// Shows the progress once a second until dropped (when the children have ended).
-    pub async fn follow(&mut self) -> std::convert::Infallible {
-        let mut ticker = tokio::time::interval(EVERY);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            ticker.tick().await;
-            self.show(false);
-        }
-    }
-
-    /// Once the children have ended: the seconds not shown yet, every shard's last rows in.
-    pub fn finish(mut self) {
-        self.show(true);
     }
 
     fn show(&mut self, last: bool) {
@@ -309,7 +317,7 @@ mod tests {
         );
         assert_eq!(objects()[0].errors["unanswered"], 1);
         assert_eq!(objects()[0].messages_sent_per_s, 200.0);
-        follower.finish();
+        Box::new(follower).finish();
         assert_eq!(
             objects().iter().map(|row| row.visitors).collect::<Vec<_>>(),
             [15, 12],

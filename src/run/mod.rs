@@ -2,17 +2,23 @@
 //! the scenario, and a [`Shutdown`], and answers the judged summary. The `run` command is a
 //! thin shell around it (parse, merge the command line into the plan, call, map the verdict
 //! to an exit code); tests and other programs call it in-process, as oha's tests call
-//! `oha::run` and mini-redis's binary calls `server::run(listener, ctrl_c())`.
+//! `oha::run` and mini-redis's binary calls `server::run(listener, ctrl_c())`. Beside it, the
+//! split runs' calls: [`merge::merge`] (the shards' summaries into one run) and
+//! [`processes::run`] (shards as child processes, then merged); every run, in one process or
+//! merged, ends the same way (`ending`: judged, written, reported).
 //!
 //! Results gathered so far, and the verdict, are written on every way out: the end, a stop
 //! (Ctrl-C, SIGTERM), an abort, or a target found down. The servers the run started (the
 //! embedded cluster, `/metrics`) are closed after that, within their grace; `force` stops
 //! waiting for them.
 
+mod ending;
 mod error;
 pub mod export;
 pub mod gate;
 pub mod intervals;
+pub mod merge;
+pub mod processes;
 pub mod progress;
 mod reports;
 
@@ -36,11 +42,13 @@ use crate::report::Summary;
 use crate::scenario::{Destination, Plan};
 use crate::shard::Shard;
 use crate::shutdown::Shutdown;
+use ending::{Judging, Outputs};
 pub use error::RunError;
 use gate::{AbortWatch, Gate, GateOptions};
 use intervals::JsonProgress;
 use progress::{Mode, Progress};
 pub use reports::clear;
+use reports::Made;
 
 /// Collector interval: one line per second in the interval log.
 const INTERVAL: Duration = Duration::from_secs(1);
@@ -205,7 +213,7 @@ pub async fn run_with(
     let progress = Progress::start(options.progress, live_rx, plan.duration, plan.load.clone());
     // A synchronised start begins the intervals at the agreed instant, on every shard.
     let intervals_start = start_at.map_or_else(SystemTime::now, |start| start.at);
-    let (intervals, mut hlog) = intervals::start(
+    let (intervals, hlog) = intervals::start(
         options.out.as_deref(),
         options.json_progress.as_ref(),
         intervals_start,
@@ -239,17 +247,20 @@ pub async fn run_with(
     if let Some(progress) = progress {
         progress.finish();
     }
-    // Only the JSON progress: its last rows are out before the verdict is printed. With `--out`
-    // the writers are left for `reports::write` to await (a tuple pattern would take them
-    // whether it matched or not, and the files were then never awaited).
-    if let Some(writers) = hlog.take_if(|_| options.out.is_none()) {
-        if let Err(err) = writers
-            .await
-            .map_err(std::io::Error::other)
-            .and_then(|written| written)
-        {
-            eprintln!("warning: JSON progress: {err}");
-        }
+    // The interval writers end with the load: their last rows are out before the verdict is
+    // printed. What they answer is the run's with `--out` (`reports::write`); without it they
+    // wrote only the JSON progress, whose failure is a warning.
+    let intervals = match hlog {
+        Some(writers) => Some(
+            writers
+                .await
+                .map_err(std::io::Error::other)
+                .and_then(|written| written),
+        ),
+        None => None,
+    };
+    if let (None, Some(Err(err))) = (&options.out, &intervals) {
+        eprintln!("warning: JSON progress: {err}");
     }
     let mut cluster_shutdown = None;
     let mut health = Vec::new();
@@ -290,20 +301,21 @@ pub async fn run_with(
         }
     };
     summary.run_id = run_id;
-    let verdict = match extension.judge {
-        Some(judge) => judge(&mut summary, &ending),
-        None => gate::judge(
-            &mut summary,
-            &gate,
-            baseline.as_ref(),
-            &options.gate,
-            &ending,
-        ),
+    let judging = Judging {
+        gate: &gate,
+        baseline: baseline.as_ref(),
+        own: extension.judge,
     };
-    if let Some(out) = &options.out {
-        reports::write(out, &summary, &health, hlog, options.html.as_deref()).await?;
-    }
-    gate::write_outputs(&summary, &options.gate)?;
+    let made = Made::Here {
+        intervals,
+        health: &health,
+    };
+    let outputs = Outputs {
+        out: options.out.as_deref(),
+        html: options.html.as_deref(),
+        gate: &options.gate,
+    };
+    let verdict = ending::end(&mut summary, &ending, judging, made, &outputs)?;
     // Everything is written: now the servers close, each within its grace.
     let stop = shutdown.stop.clone();
     let servers_closed = async move {

@@ -1,13 +1,25 @@
 //! The files of `--out` that are written once, after the run: summary.json, health.jsonl and
-//! the HTML report (the interval files are written as the run goes, `run::intervals`).
+//! the HTML report (the interval files are written as the run goes, `run::intervals`). A
+//! merged run's interval files are put together from its shards' here instead, so that
+//! `report DIR` draws any run.
 
-use std::path::Path;
-
-use tokio::task::JoinHandle;
+use std::path::{Path, PathBuf};
 
 use super::RunError;
 use crate::measure::health::HealthSecond;
-use crate::report::{self, Summary};
+use crate::report::{self, merge_files, Summary};
+
+/// Where a run's interval files come from.
+pub enum Made<'a> {
+    /// Written as the run went, by its interval writers (what they answered once done), beside
+    /// the harness's health it kept.
+    Here {
+        intervals: Option<std::io::Result<u64>>,
+        health: &'a [HealthSecond],
+    },
+    /// A merged run's: put together from the directories of its shards (those with a summary).
+    Merged { shards: &'a [PathBuf] },
+}
 
 /// Empties a reused `out` of the previous run's summary.json and health.jsonl before this run
 /// starts (the interval files are created anew when the run opens them), so that nothing of
@@ -28,22 +40,31 @@ pub fn clear(out: &Path) -> Result<(), RunError> {
     }
 }
 
-/// Writes summary.json and health.jsonl to `out`, waits for the interval writers, and builds
+/// Writes summary.json to `out`, then the run's other files as they were `made`, and builds
 /// the HTML report when asked for.
-pub async fn write(
+pub fn write(
     out: &Path,
     summary: &Summary,
-    health: &[HealthSecond],
-    intervals: Option<JoinHandle<std::io::Result<u64>>>,
+    made: Made<'_>,
     html: Option<&Path>,
 ) -> Result<(), RunError> {
     let path = out.join("summary.json");
     summary.write(&path).map_err(RunError::writing(&path))?;
-    if let Some(intervals) = intervals {
-        let written = intervals
-            .await
-            .map_err(std::io::Error::other)
-            .and_then(|written| written);
+    match made {
+        Made::Here { intervals, health } => write_here(out, summary, intervals, health, html),
+        Made::Merged { shards } => write_merged(shards, out, html, summary),
+    }
+}
+
+/// A run of this process: what its interval writers answered, health.jsonl and the report.
+fn write_here(
+    out: &Path,
+    summary: &Summary,
+    intervals: Option<std::io::Result<u64>>,
+    health: &[HealthSecond],
+    html: Option<&Path>,
+) -> Result<(), RunError> {
+    if let Some(written) = intervals {
         written.map_err(|source| RunError::Write {
             what: "writing the interval files".into(),
             source,
@@ -57,6 +78,33 @@ pub async fn write(
     }
     eprintln!("reports written to {}", out.display());
     Ok(())
+}
+
+/// Merges the interval files of the shards in `dirs` into `out`, as a single run writes them,
+/// so that `report DIR` draws any merged run; with `html`, draws the report from them. Without
+/// `html`, shards that left no interval files (a merge Job given summaries alone) are only
+/// warned about: the merged summary is what was asked for.
+fn write_merged(
+    dirs: &[PathBuf],
+    out: &Path,
+    html: Option<&Path>,
+    summary: &Summary,
+) -> Result<(), RunError> {
+    let started_at =
+        humantime::parse_rfc3339_weak(&summary.started_at).unwrap_or(std::time::UNIX_EPOCH);
+    let merged = merge_files::write(dirs, out, started_at, summary.run_id.as_ref());
+    let Some(file) = html else {
+        if let Err(err) = merged {
+            eprintln!(
+                "warning: the merged interval files are not complete in {} ({err}): `report` cannot draw it",
+                out.display()
+            );
+        }
+        return Ok(());
+    };
+    merged
+        .and_then(|()| report::html::write(out, file))
+        .map_err(RunError::ShardFiles)
 }
 
 /// What the interval files cost per hour of run, so that a long run's size can be planned

@@ -124,3 +124,59 @@ async fn a_missing_baseline_is_invalid_input_before_anything_runs() {
         other => panic!("expected a baseline error, found {other:?}"),
     }
 }
+
+/// The split run's library call: two shards run in-process, merged by `run::merge::merge`
+/// into one judged run with the shards' samples added up and its summary written; a merge
+/// with no shard to merge ends unjudged, as a run not carried out (exit 3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_library_merges_the_shards_of_a_split_run_into_one_verdict() {
+    use presence_bench::run::merge::{self, Merge};
+    use presence_bench::shard::Shard;
+    let cluster = cluster(settings()).await;
+    let dir = scratch_dir("run-api-merge");
+    let text = scenario("1s", "\"count > 0\"");
+    let dirs: Vec<_> = (0..2)
+        .map(|index| dir.join(format!("shard-{index}")))
+        .collect();
+    let shard = |index: u32| {
+        let options = Options {
+            out: Some(dirs[index as usize].clone()),
+            shard: Shard { index, count: 2 },
+            scenario_text: Some(text.clone()),
+            ..Options::default()
+        };
+        run_to_end(plan_for(&text, &cluster), options, Shutdown::new())
+    };
+    let ran = tokio::join!(shard(0), shard(1));
+    let ran = [ran.0, ran.1];
+    let merged = dir.join("merged");
+    let gate = GateOptions::default();
+    let all = Merge {
+        dirs: &dirs,
+        run_id: None,
+        allow_missing: false,
+        out: Some(merged.as_path()),
+        html: None,
+        gate: &gate,
+        own_judge: None,
+    };
+    let result = merge::merge(&all).expect("the merged run is judged");
+    assert_passed(&result);
+    let samples = |summary: &presence_bench::report::Summary| summary.metrics["presence_ack"].count;
+    assert_eq!(
+        samples(&result.summary),
+        ran.iter().map(|shard| samples(&shard.summary)).sum::<u64>(),
+        "both shards' samples, exactly"
+    );
+    assert!(merged.join("summary.json").exists());
+
+    let nothing = [dir.join("absent")];
+    match merge::merge(&Merge {
+        dirs: &nothing,
+        ..all
+    }) {
+        Err(err @ RunError::NoShards(_)) => assert!(!err.is_invalid_input(), "{err}"),
+        other => panic!("expected no shards to merge, found {other:?}"),
+    }
+    cluster.shutdown().await;
+}
