@@ -7,7 +7,7 @@
 //! switch, chosen at start, says how it breaks. It binds 127.0.0.1:0 and stops when dropped.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 
-/// How the server breaks. Times are counted from the server's start.
+/// How the server breaks. Times are counted from the first session's upgrade.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     /// A healthy server: answers everything at once.
@@ -86,7 +86,7 @@ impl FaultServer {
         let shared = Arc::new(Shared {
             fault,
             addr,
-            started: Instant::now(),
+            first_upgrade: OnceLock::new(),
             stop: stop.clone(),
             upgrades: Default::default(),
         });
@@ -114,19 +114,29 @@ impl Drop for FaultServer {
 struct Shared {
     fault: Fault,
     addr: SocketAddr,
-    started: Instant,
+    /// When the first session was upgraded: the faults' windows count from there, not from
+    /// the server's start, so that a harness slow to start on a loaded machine still meets
+    /// them (its agent once connected after a window from the start had closed).
+    first_upgrade: OnceLock<Instant>,
     stop: CancellationToken,
     /// Upgrades asked for so far.
     upgrades: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
+    /// How long since the first upgrade (zero before it): the faults' clock.
+    fn clock(&self) -> Duration {
+        self.first_upgrade
+            .get()
+            .map_or(Duration::ZERO, Instant::elapsed)
+    }
+
     /// Whether a message received now gets no answer at all.
     fn stalled(&self) -> bool {
         let Fault::Stall { from } = self.fault else {
             return false;
         };
-        self.started.elapsed() >= from
+        self.clock() >= from
     }
 
     /// Whether a `signal` or `invoke` received now goes without its status.
@@ -134,7 +144,7 @@ impl Shared {
         let Fault::MoveOwingStatuses { from, to, .. } = self.fault else {
             return false;
         };
-        let now = self.started.elapsed();
+        let now = self.clock();
         now >= from && now < to
     }
 
@@ -142,7 +152,7 @@ impl Shared {
         let Fault::DropPresences { from, to } = self.fault else {
             return false;
         };
-        let now = self.started.elapsed();
+        let now = self.clock();
         now >= from && now < to
     }
 }
@@ -179,6 +189,7 @@ async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
     let earlier_upgrades = shared
         .upgrades
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let first_upgrade = *shared.first_upgrade.get_or_init(Instant::now);
     if shared.fault == Fault::HalfOpen && earlier_upgrades > 0 {
         // Hold the socket, never answer: only the server's stop ends it.
         return std::future::pending().await;
@@ -200,9 +211,7 @@ async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
     let ws = WebSocketStream::from_raw_socket(stream, Role::Server, None).await;
     let drains = shared.fault == Fault::DrainsEveryOther && earlier_upgrades % 2 == 1;
     let drain_at = match shared.fault {
-        Fault::MoveOwingStatuses { to, .. } if shared.started.elapsed() < to => {
-            Some(shared.started + to)
-        }
+        Fault::MoveOwingStatuses { to, .. } if shared.clock() < to => Some(first_upgrade + to),
         _ => None,
     };
     let session = Session {
