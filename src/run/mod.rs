@@ -16,39 +16,47 @@ mod ending;
 mod error;
 pub mod export;
 pub mod gate;
+mod identity;
 pub mod intervals;
+mod live;
 pub mod merge;
 pub mod processes;
 pub mod progress;
 mod reports;
+mod summarise;
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::engine::start::StartAt;
 use crate::engine::steer::Steering;
-use crate::engine::{self, EngineOptions, StartError};
+use crate::engine::{self, EngineOptions};
 use crate::measure::health::HealthHandle;
-use crate::measure::observer::{IntervalSink, LiveFigures, Observers};
+use crate::measure::observer::Observers;
+use crate::measure::prometheus::Exporter;
 use crate::measure::server_resources::Feed;
-use crate::measure::{Live, Totals};
-use crate::report::harness::HarnessSummary;
+use crate::report::baseline::Baseline;
 use crate::report::run_id::RunId;
-use crate::report::split::ShardInfo;
 use crate::report::verdict::{Ending, Verdict};
 use crate::report::Summary;
-use crate::scenario::{Destination, Plan};
+use crate::scenario::{MetricsExport, Plan};
 use crate::shard::Shard;
 use crate::shutdown::Shutdown;
 use ending::{Judging, Outputs};
 pub use error::RunError;
-use gate::{AbortWatch, Gate, GateOptions};
+use export::Endpoint;
+use gate::{Gate, GateOptions};
+use identity::Identity;
 use intervals::JsonProgress;
-use progress::{Mode, Progress};
+use live::{Finished, LiveOutputs};
+use progress::Mode;
 pub use reports::clear;
 use reports::Made;
+use summarise::summarise;
 
 /// Collector interval: one line per second in the interval log.
 const INTERVAL: Duration = Duration::from_secs(1);
@@ -159,6 +167,65 @@ pub async fn run_with(
     shutdown: Shutdown,
     extension: Extension,
 ) -> Result<RunResult, RunError> {
+    let baseline = prepare_outputs(&plan, &options)?;
+    let identity = Identity::of(&plan, &options);
+    identity.announce();
+    let (endpoint, exporter) = start_metrics(plan.metrics, &identity).await?;
+    let gate = Gate::of(&plan);
+    let (live, observers) = LiveOutputs::start(&plan, &options, &identity, &gate, &shutdown.stop)?;
+    let (engine_options, judge) =
+        engine_options(observers, exporter, &identity, &shutdown.stop, extension);
+    let result = engine::run(plan, engine_options).await;
+    let Finished { aborted, intervals } = live.finish(&options).await;
+    let mut run = summarise(result, identity, aborted)?;
+    let judging = Judging {
+        gate: &gate,
+        baseline: baseline.as_ref(),
+        own: judge,
+    };
+    let made = Made::Here {
+        intervals,
+        health: &run.health,
+    };
+    let outputs = outputs(&options);
+    let verdict = ending::end(&mut run.summary, &run.ending, judging, made, &outputs)?;
+    // Everything is written: now the servers close, each within its grace.
+    let forced = close_servers(endpoint, run.cluster_shutdown, &shutdown).await;
+    Ok(RunResult {
+        summary: run.summary,
+        verdict,
+        forced,
+    })
+}
+
+/// The engine's knobs for this run: the live outputs' observers, then the command's (the
+/// order they are fed each interval), and the command's hand on the load; answers them with
+/// the command's own judgement, kept for the ending.
+fn engine_options(
+    mut observers: Observers,
+    export: Option<Exporter>,
+    identity: &Identity,
+    stop: &CancellationToken,
+    extension: Extension,
+) -> (EngineOptions, Option<Judge>) {
+    observers.extend(extension.observers);
+    let options = EngineOptions {
+        observers,
+        stop: stop.clone(),
+        interval: INTERVAL,
+        export,
+        shard: identity.shard,
+        start_at: identity.start_at,
+        steering: extension.steering,
+        health: extension.health,
+        server_feed: extension.server_feed,
+    };
+    (options, extension.judge)
+}
+
+/// Fails before anything starts when an output could not be written or the baseline cannot
+/// be read, and empties a reused `--out` of the previous run's reports; answers the baseline.
+fn prepare_outputs(plan: &Plan, options: &Options) -> Result<Option<Baseline>, RunError> {
     gate::check_writable(options.out.as_deref(), &options.gate)?;
     if let Some(html) = &options.html {
         gate::check_file(html)?;
@@ -167,156 +234,41 @@ pub async fn run_with(
     if let Some(out) = &options.out {
         reports::clear(out)?;
     }
-    let Options {
-        shard, start_at, ..
-    } = options;
-    let (name, target) = (plan.name.clone(), describe(&plan.target.destination));
-    let shard_info = options
-        .scenario_text
-        .as_deref()
-        .map(|text| ShardInfo::new(shard, text, plan.seed));
-    let run_id = options.run_id.clone().or_else(|| {
-        let info = shard_info.as_ref()?;
-        Some(RunId::derive(
-            &info.scenario_hash,
-            plan.seed,
-            shard.count,
-            start_at.map(|start| start.at),
-        ))
-    });
-    if let Some(id) = &run_id {
-        eprintln!("run id {id}");
-    }
-    if shard.is_split() {
-        eprintln!("running shard {shard} of {name} against {target}");
-    } else {
-        eprintln!("running {name} against {target}");
-    }
-    if let Some(start) = start_at {
-        eprintln!(
-            "starting at {} after the preflight",
-            humantime::format_rfc3339_millis(start.at)
-        );
-    }
-    let (live_tx, live_rx) = watch::channel(Live::default());
-    let metrics = match plan.metrics {
-        Some(settings) => {
-            let run = export::run_id(
-                &name,
-                start_at.map_or_else(SystemTime::now, |start| start.at),
-            );
-            Some(export::start(settings, &run, shard.is_split().then_some(shard.index)).await?)
-        }
-        None => None,
+    Ok(baseline)
+}
+
+/// Serves `/metrics` for the run when the scenario asks for it: the endpoint to close once
+/// the run is written, and the exporter the engine feeds.
+async fn start_metrics(
+    settings: Option<MetricsExport>,
+    identity: &Identity,
+) -> Result<(Option<Endpoint>, Option<Exporter>), RunError> {
+    let Some(settings) = settings else {
+        return Ok((None, None));
     };
-    let (endpoint, exporter) = metrics.map_or((None, None), |(e, x)| (Some(e), Some(x)));
-    let progress = Progress::start(options.progress, live_rx, plan.duration, plan.load.clone());
-    // A synchronised start begins the intervals at the agreed instant, on every shard.
-    let intervals_start = start_at.map_or_else(SystemTime::now, |start| start.at);
-    let (intervals, hlog) = intervals::start(
-        options.out.as_deref(),
-        options.json_progress.as_ref(),
-        intervals_start,
-        options.log_interval,
-        run_id.as_ref(),
-    )?;
-    let gate = Gate::of(&plan);
-    // The outputs of each interval, in order: the display, the files, then the abort watch.
-    let mut observers: Observers = vec![Box::new(LiveFigures(live_tx))];
-    if let Some(sink) = intervals {
-        observers.push(Box::new(IntervalSink(sink)));
-    }
-    let abort = AbortWatch::new(&gate.thresholds, shutdown.stop.clone()).map(|(watch, reason)| {
-        observers.push(Box::new(watch));
-        reason
-    });
-    observers.extend(extension.observers);
-    let engine_options = EngineOptions {
-        observers,
-        stop: shutdown.stop.clone(),
-        interval: INTERVAL,
-        export: exporter,
-        shard,
-        start_at,
-        steering: extension.steering,
-        health: extension.health,
-        server_feed: extension.server_feed,
-    };
-    let result = engine::run(plan, engine_options).await;
-    let aborted = abort.and_then(|reason| reason.get().cloned());
-    if let Some(progress) = progress {
-        progress.finish();
-    }
-    // The interval writers end with the load: their last rows are out before the verdict is
-    // printed. What they answer is the run's with `--out` (`reports::write`); without it they
-    // wrote only the JSON progress, whose failure is a warning.
-    let intervals = match hlog {
-        Some(writers) => Some(
-            writers
-                .await
-                .map_err(std::io::Error::other)
-                .and_then(|written| written),
-        ),
-        None => None,
-    };
-    if let (None, Some(Err(err))) = (&options.out, &intervals) {
-        eprintln!("warning: JSON progress: {err}");
-    }
-    let mut cluster_shutdown = None;
-    let mut health = Vec::new();
-    let (mut summary, ending) = match result {
-        Ok(result) => {
-            cluster_shutdown = result.cluster_shutdown;
-            health = result.health.timeline.clone();
-            let mut summary = Summary::from_totals(&name, &result.target, &result.totals);
-            summary.aborted = aborted;
-            summary.drills = result.drills;
-            summary.harness = Some(HarnessSummary::judge(
-                &result.health,
-                &summary.errors,
-                &mut summary.drills,
-            ));
-            summary.shard = shard_record(shard_info, start_at, result.start_lag);
-            summary.server_resources = result.server_resources;
-            (
-                summary,
-                Ending {
-                    interrupted: result.interrupted,
-                    target_down: None,
-                },
-            )
-        }
-        // A missed start runs nothing and judges nothing: the merge counts the shard missing.
-        Err(StartError::Late(source)) => return Err(RunError::Late { shard, source }),
-        // Nothing ran: the verdict says why, in every output. A shard says which one it is
-        // even so, or the merge could not read it and the split run would end with no verdict.
-        Err(err) => {
-            let ending = Ending {
-                interrupted: false,
-                target_down: Some(err.to_string()),
-            };
-            let mut summary = Summary::from_totals(&name, &target, &Totals::default());
-            summary.shard = shard_record(shard_info, start_at, None);
-            (summary, ending)
-        }
-    };
-    summary.run_id = run_id;
-    let judging = Judging {
-        gate: &gate,
-        baseline: baseline.as_ref(),
-        own: extension.judge,
-    };
-    let made = Made::Here {
-        intervals,
-        health: &health,
-    };
-    let outputs = Outputs {
+    let run = export::run_id(&identity.name, identity.start());
+    let shard = identity.shard;
+    let (endpoint, exporter) =
+        export::start(settings, &run, shard.is_split().then_some(shard.index)).await?;
+    Ok((Some(endpoint), Some(exporter)))
+}
+
+/// Where the run's reports go, as `options` say.
+fn outputs(options: &Options) -> Outputs<'_> {
+    Outputs {
         out: options.out.as_deref(),
         html: options.html.as_deref(),
         gate: &options.gate,
-    };
-    let verdict = ending::end(&mut summary, &ending, judging, made, &outputs)?;
-    // Everything is written: now the servers close, each within its grace.
+    }
+}
+
+/// Closes the servers the run started (`/metrics`, the embedded cluster), once everything is
+/// written, each within its grace; answers whether `force` cut the wait short.
+async fn close_servers(
+    endpoint: Option<Endpoint>,
+    cluster_shutdown: Option<JoinHandle<()>>,
+    shutdown: &Shutdown,
+) -> bool {
     let stop = shutdown.stop.clone();
     let servers_closed = async move {
         if let Some(endpoint) = endpoint {
@@ -326,37 +278,8 @@ pub async fn run_with(
             let _ = cluster.await;
         }
     };
-    let forced = tokio::select! {
+    tokio::select! {
         () = servers_closed => false,
         () = shutdown.force.cancelled() => true,
-    };
-    Ok(RunResult {
-        summary,
-        verdict,
-        forced,
-    })
-}
-
-/// A shard's record in its summary: who it is, and when its schedule began against the agreed
-/// start (`None` when it never began).
-fn shard_record(
-    info: Option<ShardInfo>,
-    start_at: Option<StartAt>,
-    lag: Option<Duration>,
-) -> Option<ShardInfo> {
-    info.map(|info| ShardInfo {
-        start_at: start_at.map(|start| humantime::format_rfc3339_millis(start.at).to_string()),
-        start_lag_ms: lag.map(|lag| lag.as_secs_f64() * 1e3),
-        ..info
-    })
-}
-
-/// What the run loads, in a few words, for the start line.
-fn describe(destination: &Destination) -> String {
-    match destination {
-        Destination::Embedded(settings) => {
-            format!("an embedded cluster of {} instances", settings.instances)
-        }
-        Destination::Directory { url } | Destination::Instance { url } => url.clone(),
     }
 }
