@@ -378,36 +378,30 @@ fn row(
     let (baseline, current) = (reference.value(stat), new.value(stat));
     // The noise, both kinds: each run's own (the two runs' intervals overlap), and the
     // history's: a change no larger than the history's own worst or best run is one the same
-    // build made.
+    // build made, nor one within `SPREADS` of its spread around the median run. Each direction
+    // has one bar, the farther of the two.
     let values: Vec<u64> = old.iter().map(|figures| figures.value(stat)).collect();
-    let (worst, best) = (
-        values.iter().copied().max().unwrap_or(baseline),
-        values.iter().copied().min().unwrap_or(baseline),
-    );
-    // And how far apart the history's runs lie: a change must clear `SPREADS` of it.
     let margin = noise::spread(&values).map_or(0.0, |spread| noise::SPREADS * spread);
-    let (slower_bar, faster_bar) = (
-        baseline as f64 * margin.exp(),
-        baseline as f64 * (-margin).exp(),
-    );
+    let median = baseline as f64;
+    let slower_bar = values
+        .iter()
+        .fold(median * margin.exp(), |bar, &v| bar.max(v as f64));
+    let faster_bar = values
+        .iter()
+        .fold(median * (-margin).exp(), |bar, &v| bar.min(v as f64));
     let (reference_low, reference_high) = reference.interval(stat);
     let (low, high) = new.interval(stat);
+    let current_us = current as f64;
     if baseline > 0 {
-        let within_runs = (reference_high - baseline as f64) + (current as f64 - low);
-        let across_runs = (worst as f64).max(slower_bar) - baseline as f64;
-        row.noise = Some(within_runs.max(across_runs).max(0.0) / baseline as f64);
+        let within_runs = (reference_high - median) + (current_us - low);
+        row.noise = Some(within_runs.max(slower_bar - median).max(0.0) / median);
     }
-    let worse = tolerance.is_exceeded(baseline as f64, current as f64);
-    let better = tolerance.is_exceeded(current as f64, baseline as f64);
-    let (current_us, slower, faster) = (current as f64, current > worst, current < best);
+    let worse = tolerance.is_exceeded(median, current_us);
+    let better = tolerance.is_exceeded(current_us, median);
     row.change = match unjudged {
         Some(why) => Change::NotJudged(why),
-        None if worse && low > reference_high && slower && current_us > slower_bar => {
-            Change::Regressed
-        }
-        None if better && high < reference_low && faster && current_us < faster_bar => {
-            Change::Improved
-        }
+        None if worse && low > reference_high && current_us > slower_bar => Change::Regressed,
+        None if better && high < reference_low && current_us < faster_bar => Change::Improved,
         None if worse || better => Change::WithinNoise,
         None => Change::Within,
     };
