@@ -52,5 +52,10 @@ done
 judged=("$out/gate-1/summary.json" "$out/gate-2/summary.json" "$out/gate-3/summary.json")
 echo "== the three against the five"
 "$bin" compare "$out/baseline" "${judged[@]}" --scenario scenarios/ci-gate.yaml
-echo "== the three against the history committed in ci/baseline/ci-gate"
-"$bin" compare ci/baseline/ci-gate "${judged[@]}" --scenario scenarios/ci-gate.yaml
+# Advisory, not a gate: the committed history was made at one pace of this host, and when the
+# host runs far slower the scaling reaches past what it was measured on (2026-12-07 15:25:
+# cold wakeups of 22us against the history's 15-18, latencies scaled x1.25-x1.51, presence_ack
+# p90 read +31.5% on the same build while the judgement against the five passed).
+echo "== advisory: the three against the history committed in ci/baseline/ci-gate"
+"$bin" compare ci/baseline/ci-gate "${judged[@]}" --scenario scenarios/ci-gate.yaml ||
+  echo "== advisory only (exit $?): a regression against the committed history does not fail CI"
