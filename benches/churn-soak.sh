@@ -9,6 +9,9 @@
 # With WARM (e.g. WARM=10s), a first small wave of the same churn runs for WARM before it, and
 # sampling starts once the server has forgotten that wave (its RSS then: the warm baseline,
 # with the code and allocator state any visitor brings in; the cold one is printed beside it).
+# With STALLS (e.g. STALLS="150:10 300:20"), the harness is stopped (SIGSTOP) at each AT s
+# from the run's start for FOR s, as a machine busy with other work would stall it, to see
+# what the burst it meets when it wakes leaves resident.
 # usage: benches/churn-soak.sh target/release/presence-bench LABEL [PORT [SERVE-OPTIONS...]]
 # (SERVE-OPTIONS go to `serve`, e.g. `--visitor-retention 1m`)
 BIN=$1; LABEL=$2; PORT=${3:-7300}
@@ -45,6 +48,13 @@ sample() {
 }
 while kill -0 $RPID 2>/dev/null; do
   sample "$(rss $RPID)" "$(cpu_ticks $RPID)"
+  for stall in $STALLS; do
+    at=${stall%:*}
+    if [ $(( $(date +%s) - START )) -ge "$at" ] && [ ! -e "$OUT/stalled-$at" ]; then
+      touch "$OUT/stalled-$at"; kill -STOP $RPID; sleep "${stall#*:}"; kill -CONT $RPID
+      echo "harness stopped at ${at} s for ${stall#*:} s" >> "$OUT/stalls.txt"
+    fi
+  done
   sleep 10
 done
 wait $RPID; echo "run exit: $?"

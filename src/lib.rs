@@ -13,6 +13,7 @@ pub mod checks;
 pub mod client;
 pub mod drill;
 pub mod engine;
+pub mod heap;
 pub mod measure;
 pub mod net;
 pub mod procfs;

@@ -41,8 +41,8 @@ pub struct ServeArgs {
 pub fn run(args: ServeArgs) -> Outcome {
     // Before anything else: a process started again keeps nothing of this one. Then before the
     // runtime's workers start, each of which would otherwise keep an arena of its own.
-    presence_bench::server::heap::without_thread_cache();
-    presence_bench::server::heap::one_arena();
+    presence_bench::heap::without_thread_cache();
+    presence_bench::heap::one_arena();
     let runtime = match presence_bench::runtime::build(args.threads)
         .context("cannot start the async runtime")
     {

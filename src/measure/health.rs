@@ -13,6 +13,9 @@
 //! The timeline and the run's lag end when the visitors start closing their sessions (the
 //! `closing` token, see `visitor::Closing`): every request has settled by then, so nothing
 //! measured can carry the closing's lag. That lag is kept apart, as [`ClosingHealth`].
+//!
+//! Every [`heap::HARNESS_TRIM_EVERY`] the probe also hands the heap's free pages back to the
+//! system, so that the burst a stalled harness meets when it wakes does not stay resident.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -25,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 use super::machine::{self, MachineSecond};
 use super::pace::{Pace, PaceProbe};
 use super::recorder::{new_histogram, record_duration};
-use crate::runtime;
+use crate::{heap, runtime};
 
 /// How often the lag probe wakes. Tokio's timer has millisecond resolution, so a healthy
 /// runtime shows lags below about 1 ms.
@@ -251,6 +254,7 @@ async fn probe(
     let mut last_process = (Instant::now(), read_process());
     update_process(&handle, last_process.1, None);
     let mut fds_counted = last_process.0;
+    let mut trimmed = last_process.0;
     let mut second = last_process.0;
     let mut last_machine = machine::read();
     let mut judged = true;
@@ -300,6 +304,11 @@ async fn probe(
                     .flatten();
                 sample.open_fds = counted.unwrap_or(sample.open_fds);
                 fds_counted = now;
+            }
+            if now - trimmed >= heap::HARNESS_TRIM_EVERY {
+                // Off the workers too: it walks the allocator's free lists.
+                let _ = tokio::task::spawn_blocking(heap::trim).await;
+                trimmed = now;
             }
             let wall = (now - last_process.0).as_secs_f64();
             let busy = (sample.cpu_seconds - last_process.1.cpu_seconds) / (wall * cores);

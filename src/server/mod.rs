@@ -11,7 +11,6 @@
 //! - `sockjs`: the SockJS transports (WebSocket, xhr, xhr_streaming, eventsource) and raw
 //!   WebSocket; `sockjs_test`: the SockJS test suite's services (`--sockjs-test-endpoints`).
 //! - `state`: the one shared state.
-//! - [`heap`]: glibc malloc set up to give back what departed visitors used.
 //! - [`metrics`]: the server's own Prometheus metrics, served at the directory's `/metrics`.
 //! - [`partition`]: `serve --processes P`, the server over P processes split by group.
 //! - `faults`: deliberate protocol violations for testing the harness, off by default.
@@ -21,7 +20,6 @@ mod directory;
 mod discovery;
 pub mod error;
 mod faults;
-pub mod heap;
 pub mod instance;
 pub mod metrics;
 pub mod partition;

@@ -16,7 +16,7 @@ const RULES: [(&str, &[&str]); 4] = [
     ("wire", &[]),
     ("net", &["wire"]),
     ("client", &["wire", "net"]),
-    ("server", &["wire", "net", "procfs", "runtime"]),
+    ("server", &["wire", "net", "procfs", "runtime", "heap"]),
 ];
 
 #[test]

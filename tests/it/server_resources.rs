@@ -136,7 +136,7 @@ fn metric(text: &str, name: &str) -> Option<f64> {
 
 /// `serve` hands its heap back once its last visitor is forgotten, however few came
 /// (`presence_server_heap_trims_total`), and runs without glibc's thread cache, whose chunks
-/// kept pages of the peak's heap resident (`server::heap`).
+/// kept pages of the peak's heap resident (`heap`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_trims_its_heap_once_its_visitors_are_forgotten() {
     let serve = Serve::start(&["--visitor-retention", "100ms"]);

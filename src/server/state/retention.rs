@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::sparse::Sparse;
 use super::{Shared, State, VisitorKey};
-use crate::server::heap;
+use crate::heap;
 
 /// How often the sweep runs at most; shorter retentions (tests) sweep four times per retention.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
