@@ -59,7 +59,12 @@ async fn visitor(
 ) -> Result<Histogram<u64>> {
     tokio::time::sleep_until(start).await;
     let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str()).await?;
-    let connect = serde_json::json!({ "type": "connect", "group": "42", "visitor": format!("bare{index}"), "tab": "t1" });
+    let connect = serde_json::json!({
+        "type": "connect",
+        "group": "42",
+        "visitor": format!("bare{index}"),
+        "tab": "t1"
+    });
     socket.send(Message::text(connect.to_string())).await?;
     await_reply(&mut socket, |reply| reply["type"] == "connected").await?;
     let mut histogram = Histogram::<u64>::new(3)?;

@@ -52,7 +52,8 @@ struct Storm {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: bare_storm WS_PREFIX_URL VISITORS [SOURCE_IPS=8] [sockjs|raw_websocket|upgrade] [IN_FLIGHT=1024]";
+    let usage = "usage: bare_storm WS_PREFIX_URL VISITORS [SOURCE_IPS=8] \
+                 [sockjs|raw_websocket|upgrade] [IN_FLIGHT=1024]";
     let (url, visitors) = match args.as_slice() {
         [url, visitors, ..] => (
             url.trim_end_matches('/').to_owned(),
@@ -163,7 +164,12 @@ async fn handshake(storm: &Storm, index: u32) -> Result<Socket> {
     if storm.sockjs && next_text(&mut socket).await? != "o" {
         return Err("expected the SockJS open frame".into());
     }
-    let connect = serde_json::json!({ "type": "connect", "group": "42", "visitor": format!("bare{index}"), "tab": "t1" });
+    let connect = serde_json::json!({
+        "type": "connect",
+        "group": "42",
+        "visitor": format!("bare{index}"),
+        "tab": "t1"
+    });
     send(storm, &mut socket, connect).await?;
     await_reply(storm, &mut socket, "connected").await?;
     let page = serde_json::json!({ "url": format!("https://shop.example/p{index}") });

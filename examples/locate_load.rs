@@ -69,7 +69,8 @@ async fn main() -> Result<()> {
     let elapsed = started.elapsed().as_secs_f64();
     let ms = |q: f64| latency.value_at_quantile(q) as f64 / 1e3;
     println!(
-        "locates: {} answered, {errors} errors in {elapsed:.2} s = {:.0}/s; latency p50 {:.2} ms, p99 {:.2} ms",
+        "locates: {} answered, {errors} errors in {elapsed:.2} s = {:.0}/s; latency p50 {:.2} ms, \
+         p99 {:.2} ms",
         latency.len(),
         latency.len() as f64 / elapsed,
         ms(0.5),

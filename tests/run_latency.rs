@@ -54,7 +54,10 @@ async fn an_injected_ack_delay_shows_in_the_percentiles() {
         // What the machine adds by itself (debug build, shared cores), measured the same way.
         let baseline = percentiles(Duration::ZERO).await;
         let delayed = percentiles(delay).await;
-        eprintln!("presence_ack p50/p90/p99: baseline {baseline:?} us, with {delay:?} delay {delayed:?} us");
+        eprintln!(
+            "presence_ack p50/p90/p99: baseline {baseline:?} us, with {delay:?} delay {delayed:?} \
+             us"
+        );
         match within_tolerance(delay, &baseline, &delayed) {
             Ok(()) => return,
             Err(miss) => misses.push(miss),

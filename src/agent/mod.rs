@@ -103,8 +103,10 @@ pub async fn run(ctx: Arc<AgentContext>, index: u32, cancel: CancellationToken) 
             }
             Err(err) => {
                 tracing::debug!(agent = %agent.name, error = %err, "agent session lost");
-                let planned = matches!(err, ClientError::Closed { code, .. } if close::is_drain(code))
-                    || ctx.drills.current_event().is_some();
+                let planned = matches!(
+                    err,
+                    ClientError::Closed { code, .. } if close::is_drain(code)
+                ) || ctx.drills.current_event().is_some();
                 agent
                     .watches
                     .lost(&ctx.ledger, index, &ctx.recorder, planned);
@@ -162,8 +164,12 @@ impl Agent<'_> {
                         self.send(conn, &message).await?;
                     }
                 }
-                _ = tokio::time::sleep_until(next_signal.into()) => self.send_signal(conn, SignalKind::Signal).await?,
-                _ = tokio::time::sleep_until(next_invoke.into()) => self.send_signal(conn, SignalKind::Invoke).await?,
+                _ = tokio::time::sleep_until(next_signal.into()) => {
+                    self.send_signal(conn, SignalKind::Signal).await?
+                }
+                _ = tokio::time::sleep_until(next_invoke.into()) => {
+                    self.send_signal(conn, SignalKind::Invoke).await?
+                }
                 _ = review.tick() => {
                     for message in self.watches.review(self.ctx, self.index, &mut self.rng) {
                         self.send(conn, &message).await?;

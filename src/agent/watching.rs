@@ -117,7 +117,10 @@ impl Watches {
             let Some((deadline, visitor)) = self.deadlines.pop_front() else {
                 break;
             };
-            let timed_out = matches!(self.watched.get(&visitor), Some(Watch::Awaiting { deadline: due, .. }) if *due == deadline);
+            let timed_out = matches!(
+                self.watched.get(&visitor),
+                Some(Watch::Awaiting { deadline: due, .. }) if *due == deadline
+            );
             if timed_out {
                 self.watched.remove(&visitor);
                 recorder.error(ErrorKind::ReplyTimeout);

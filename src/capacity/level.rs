@@ -212,7 +212,9 @@ pub(super) mod tests {
     /// A scenario whose presence acks are bound by `p99 < {bound}`.
     pub(in crate::capacity) fn plan(bound: &str) -> crate::scenario::Plan {
         let text = format!(
-            "name: t\nduration: 10s\nload: {{ stages: [{{ hold: 10s }}] }}\nbehaviors: [{{ name: a, steps: [connect] }}]\nthresholds:\n  presence_ack: [\"p99 < {bound}\"]\n"
+            "name: t\nduration: 10s\nload: {{ stages: [{{ hold: 10s }}] }}\n\
+             behaviors: [{{ name: a, steps: [connect] }}]\n\
+             thresholds:\n  presence_ack: [\"p99 < {bound}\"]\n"
         );
         crate::scenario::from_str(&text, "t.yaml").unwrap()
     }

@@ -21,8 +21,8 @@ use crate::run::gate::GateOptions;
 use crate::run::Judge;
 use crate::scenario::Plan;
 
-/// `run::merge`'s judgement of the shards of a split search (a `run::merge::OwnJudge`): their levels
-/// merged and judged level by level, the answer concluded as a search in one process
+/// `run::merge`'s judgement of the shards of a split search (a `run::merge::OwnJudge`): their
+/// levels merged and judged level by level, the answer concluded as a search in one process
 /// concludes it (`capacity::conclude`); `None` for the shards of a plain run.
 pub fn judge(
     shards: &[ShardSummary],
@@ -94,7 +94,8 @@ pub fn merged(
     let answer = match schedule::answer(&judged, schedule.levels.len()) {
         _ if !endings.missing.is_empty() => Answer::NoVerdict {
             reason: format!(
-                "no summary from shard {}: its stripe of every level is missing, so no level ran at its load",
+                "no summary from shard {}: its stripe of every level is missing, so no level ran \
+                 at its load",
                 list(endings.missing)
             ),
             target_down: false,
@@ -336,7 +337,10 @@ mod tests {
         };
         let capacity = merged(&shards, &plan("10ms"), &endings).unwrap().unwrap();
         assert!(
-            matches!(&capacity.answer, Answer::NoVerdict { reason, .. } if reason.contains("shard 1")),
+            matches!(
+                &capacity.answer,
+                Answer::NoVerdict { reason, .. } if reason.contains("shard 1")
+            ),
             "{:?}",
             capacity.answer
         );
@@ -348,7 +352,10 @@ mod tests {
         let plain = shard(1, None, Vec::new());
         let err = merge(&[search, plain]).err().unwrap().to_string();
         assert!(
-            err.contains("field `capacity.schedule` is none (a plain run), but shard-0/summary.json has a capacity schedule of 1 levels 60..60 visitors, 1s + 2s each at 10% steps"),
+            err.contains(
+                "field `capacity.schedule` is none (a plain run), but shard-0/summary.json has a \
+                 capacity schedule of 1 levels 60..60 visitors, 1s + 2s each at 10% steps"
+            ),
             "{err}"
         );
         let other = shard(

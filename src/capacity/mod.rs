@@ -149,7 +149,8 @@ impl Settings {
         let Timing { hold, confirm, .. } = self.timing;
         if hold < Duration::from_secs(2) || confirm < hold {
             return bad(format!(
-                "--hold must be at least 2s (judged per second), and --confirm at least --hold; found {} and {}",
+                "--hold must be at least 2s (judged per second), and --confirm at least --hold; \
+                 found {} and {}",
                 humantime::format_duration(hold),
                 humantime::format_duration(confirm)
             ));
@@ -178,7 +179,8 @@ pub async fn search(
         .map_err(|err| RunError::Invalid(err.to_string()))?;
     if plan.drills.is_some() {
         return Err(RunError::Invalid(
-            "capacity: the scenario has drills; a capacity search holds steady levels (remove the `drills` section)"
+            "capacity: the scenario has drills; a capacity search holds steady levels (remove the \
+             `drills` section)"
                 .into(),
         ));
     }

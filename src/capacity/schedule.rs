@@ -42,8 +42,8 @@ pub fn staircase(
         if levels.len() > MAX_SCHEDULE {
             let needed = ((range.to / range.from).ln() / (1.0 + range.resolution).ln()).ceil();
             return Err(SettingsError(format!(
-                "a split search runs every level of its schedule: from {} to {} at {}% steps is about \
-                 {needed} levels, more than {MAX_SCHEDULE}; narrow --from and --to (around a \
+                "a split search runs every level of its schedule: from {} to {} at {}% steps is \
+                 about {needed} levels, more than {MAX_SCHEDULE}; narrow --from and --to (around a \
                  one-process search's answer) or coarsen --resolution",
                 range.from,
                 range.to,
@@ -144,7 +144,8 @@ pub fn answer(judged: &[(f64, Judged)], planned: usize) -> Answer {
         },
         _ => Answer::NoVerdict {
             reason: format!(
-                "stopped after {} of the schedule's {planned} levels, all held; the table shows them",
+                "stopped after {} of the schedule's {planned} levels, all held; the table shows \
+                 them",
                 judged.len()
             ),
             target_down: false,

@@ -24,7 +24,12 @@ pub struct AddArgs {
     #[arg(long, value_name = "DIR_OR_FILE")]
     pub to: PathBuf,
     /// How many of the latest runs a directory keeps; older ones are removed.
-    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(u16).range(1..)
+    )]
     pub keep: u16,
     /// Add a run that did not pass (refused otherwise: a baseline of failing runs would make
     /// the next regression look normal).
@@ -44,7 +49,8 @@ pub fn run(command: &BaselineCommand) -> Outcome {
         .filter(|outcome| outcome.exit_code != 0 && !args.allow_failed)
     {
         return Outcome::InvalidInput(anyhow::anyhow!(
-            "{}: the run did not pass (exit code {}: {}); a baseline holds good runs (--allow-failed adds it anyway)",
+            "{}: the run did not pass (exit code {}: {}); a baseline holds good runs \
+             (--allow-failed adds it anyway)",
             args.summary.display(),
             outcome.exit_code,
             outcome.reason

@@ -64,7 +64,8 @@ fn parse_share(text: &str) -> Result<f64, String> {
 pub fn execute(args: CapacityArgs) -> Outcome {
     if args.run.gate.baseline.is_some() {
         return Outcome::InvalidInput(anyhow::anyhow!(
-            "capacity: --baseline is not supported by a capacity search: its levels are judged against the scenario's thresholds"
+            "capacity: --baseline is not supported by a capacity search: its levels are judged \
+             against the scenario's thresholds"
         ));
     }
     let plan = match run::plan(&args.run) {
@@ -99,7 +100,8 @@ pub fn execute(args: CapacityArgs) -> Outcome {
     // A level is merged from the same wall-clock window of every shard.
     if options.shard.is_split() && options.start_at.is_none() {
         return Outcome::InvalidInput(anyhow::anyhow!(
-            "capacity --shard {}: the shards of a split search walk one schedule from one start; give every shard the same --start-at",
+            "capacity --shard {}: the shards of a split search walk one schedule from one start; \
+             give every shard the same --start-at",
             options.shard
         ));
     }

@@ -107,7 +107,11 @@ pub fn execute(args: RunArgs) -> Outcome {
             drills.actions.elsewhere(&origin)
         })
     {
-        eprintln!("warning: the {} action goes to {url}, another host than the target's (give it as a path, /admin/..., to follow the target)", kind.name());
+        eprintln!(
+            "warning: the {} action goes to {url}, another host than the target's (give it as a \
+             path, /admin/..., to follow the target)",
+            kind.name()
+        );
     }
     let open_file_limit = raise_open_file_limit();
     if let Some(warning) = open_file_limit
@@ -163,7 +167,10 @@ pub(super) fn outcome(result: Result<run::RunResult, run::RunError>) -> Outcome 
 /// for the servers to close. The load's own wind-down is bounded by the engine (visitors get
 /// a few seconds to close), and the report needs it: a second signal does not cut it short.
 const SAY: Messages = Messages {
-    stop: Some("stopping: closing sessions and writing the report (a second Ctrl-C or SIGTERM stops at once)"),
+    stop: Some(
+        "stopping: closing sessions and writing the report (a second Ctrl-C or SIGTERM stops at \
+         once)",
+    ),
     force: Some("second signal: the report is written without waiting for the servers to close"),
 };
 

@@ -108,7 +108,9 @@ async fn until_stopped(
     tokio::select! {
         () = drain => Outcome::Passed,
         () = shutdown.force.cancelled() => {
-            Outcome::NotCarriedOut(anyhow!("stopped by a second signal before {what} had shut down"))
+            Outcome::NotCarriedOut(anyhow!(
+                "stopped by a second signal before {what} had shut down"
+            ))
         }
     }
 }

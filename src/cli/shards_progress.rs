@@ -204,7 +204,8 @@ fn line(rows: &[&TimelineRow], shards: usize, duration: Duration) -> String {
         .max();
     let p99 = worst_p99.map_or_else(|| "-".to_owned(), |us| micros(*us));
     format!(
-        "{elapsed:.1}s/{}s  shards {}/{shards}  visitors {visitors}  msgs/s {messages:.0}  presence_ack p99 (worst shard) {p99}  errors {errors}",
+        "{elapsed:.1}s/{}s  shards {}/{shards}  visitors {visitors}  msgs/s {messages:.0}  \
+         presence_ack p99 (worst shard) {p99}  errors {errors}",
         duration.as_secs(),
         rows.len()
     )
@@ -219,7 +220,11 @@ mod tests {
             "t_s": t_s, "length_s": 1.0, "visitors": visitors,
             "messages_sent_per_s": 100.0, "messages_received_per_s": 50.0,
             "sessions_opened": 0, "sessions_lost": 0, "reconnects": 0,
-            "errors": if errors > 0 { serde_json::json!({ "unanswered": errors }) } else { serde_json::json!({}) },
+            "errors": if errors > 0 {
+                serde_json::json!({ "unanswered": errors })
+            } else {
+                serde_json::json!({})
+            },
             "p99_us": { "presence_ack": p99 },
         }))
         .unwrap()
@@ -231,7 +236,8 @@ mod tests {
         let line = line(&[&a, &b], 3, Duration::from_secs(30));
         assert_eq!(
             line,
-            "5.0s/30s  shards 2/3  visitors 220  msgs/s 300  presence_ack p99 (worst shard) 2.50ms  errors 2"
+            "5.0s/30s  shards 2/3  visitors 220  msgs/s 300  presence_ack p99 (worst shard) \
+             2.50ms  errors 2"
         );
     }
 

@@ -30,8 +30,14 @@ pub struct SplitArgs {
     /// preflight; a shard that cannot start within --start-tolerance of it runs nothing (exit 3).
     #[arg(long, value_name = "RFC3339", value_parser = humantime::parse_rfc3339_weak)]
     pub start_at: Option<SystemTime>,
-    /// How late a shard may start and still run (with --start-at; `engine::start::DEFAULT_TOLERANCE`).
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "1s")]
+    /// How late a shard may start and still run (with --start-at;
+    /// `engine::start::DEFAULT_TOLERANCE`).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        value_parser = humantime::parse_duration,
+        default_value = "1s"
+    )]
     pub start_tolerance: Duration,
     /// Wait for a --start-at more than an hour away (refused without it: most likely a stale
     /// or mistyped instant, which would leave the shards waiting for it).
@@ -92,8 +98,9 @@ impl SplitArgs {
 pub fn check_target(plan: &Plan, shard: Shard) -> anyhow::Result<()> {
     if shard.is_split() && matches!(plan.target.destination, Destination::Embedded(_)) {
         return Err(anyhow!(
-            "--shard {shard}: the shards of a run load one server, but this scenario's target is an embedded \
-             cluster (one per shard); give --target http://HOST:PORT (a `presence-bench serve` for instance)"
+            "--shard {shard}: the shards of a run load one server, but this scenario's target is \
+             an embedded cluster (one per shard); give --target http://HOST:PORT (a \
+             `presence-bench serve` for instance)"
         ));
     }
     Ok(())

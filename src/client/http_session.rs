@@ -261,8 +261,8 @@ fn cookie(jar: &Jar, dial: &Dial) -> Option<http::HeaderValue> {
 
 /// One request (with the run's headers, and `cookie` for the configured `Cookie` when the
 /// session has cookies of its own) and its response's head, on `reused` if it is still open,
-/// else on a new connection. A reused connection that fails before the head arrived (the server closed it
-/// while idle) gets the request again once, on a new connection.
+/// else on a new connection. A reused connection that fails before the head arrived (the server
+/// closed it while idle) gets the request again once, on a new connection.
 async fn exchange(
     dial: Arc<Dial>,
     reused: Option<Sender>,

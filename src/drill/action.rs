@@ -68,9 +68,18 @@ impl Executor {
             servers,
         };
         if ok {
-            tracing::info!(kind = kind.name(), detail = %outcome.detail, servers = ?outcome.servers, "drill action done");
+            tracing::info!(
+                kind = kind.name(),
+                detail = %outcome.detail,
+                servers = ?outcome.servers,
+                "drill action done"
+            );
         } else {
-            tracing::warn!(kind = kind.name(), detail = %outcome.detail, "drill action failed; the run goes on");
+            tracing::warn!(
+                kind = kind.name(),
+                detail = %outcome.detail,
+                "drill action failed; the run goes on"
+            );
         }
         outcome
     }

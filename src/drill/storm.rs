@@ -237,7 +237,12 @@ impl Drills {
         let _ = event.started.set(now);
         self.inner.current.store(index + 1, Ordering::Release);
         self.inner.recorder.tally(Tally::DrillEvent, kind);
-        tracing::info!(kind, count, at = ?now.saturating_duration_since(self.inner.start), "drill event");
+        tracing::info!(
+            kind,
+            count,
+            at = ?now.saturating_duration_since(self.inner.start),
+            "drill event"
+        );
     }
 
     /// The action of event `index` finished. The instances it names (a scale-out's new one)
@@ -251,7 +256,8 @@ impl Drills {
         let _ = self.inner.events[index].outcome.set(outcome);
     }
 
-    /// Closes the windows whose visitors are all back and quiet for `settle`, or that reached the cap.
+    /// Closes the windows whose visitors are all back and quiet for `settle`, or that reached the
+    /// cap.
     pub(super) fn tick(&self, now: Instant) {
         for (index, event) in self.inner.events.iter().enumerate() {
             let Some(started) = event.started.get() else {

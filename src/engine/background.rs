@@ -94,7 +94,8 @@ impl Background {
                     backoff: plan.reconnect,
                     seed: plan.seed,
                     // Agents run as long as visitors do: the whole `duration` (the closed model's
-                    // last level holds until then, and open-model visitors may live until then too).
+                    // last level holds until then, and open-model visitors may live until then
+                    // too).
                     send_until: crew.started + plan.duration.saturating_sub(crew.grace),
                     drills: crew.drills.clone(),
                 })

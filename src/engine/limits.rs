@@ -53,8 +53,9 @@ pub fn open_file_warning(plan: &Plan, shard: Shard, open_file_limit: u64) -> Opt
     let needed = peak + SPARE_FILES;
     (needed > open_file_limit).then(|| {
         format!(
-            "the plan may hold {peak} sockets at its peak but this process may open only {open_file_limit} files: \
-             expect `{}` errors (raise `ulimit -n`, or split the load: `run --processes`)",
+            "the plan may hold {peak} sockets at its peak but this process may open only \
+             {open_file_limit} files: expect `{}` errors (raise `ulimit -n`, or split the load: \
+             `run --processes`)",
             ErrorKind::OpenFileLimit
         )
     })
@@ -66,7 +67,8 @@ mod tests {
 
     fn plan(steps: &str, target: &str) -> Plan {
         let yaml = format!(
-            "name: t\ntarget: {target}\nduration: 10s\nload: {{ stages: [{{ to: 1000, over: 1s }}] }}\n\
+            "name: t\ntarget: {target}\nduration: 10s\n\
+             load: {{ stages: [{{ to: 1000, over: 1s }}] }}\n\
              behaviors:\n  - {{ name: a, steps: [connect] }}\n  - {{ name: b, steps: {steps} }}\n"
         );
         crate::scenario::from_str(&yaml, "t.yaml").unwrap()

@@ -152,7 +152,8 @@ const NO_CONNECTED: &str =
 
 /// What a 401 or 403 means to whoever reads the verdict.
 const REFUSED: &str =
-    "the target refused the request's credentials (none sent, or not these): see target.headers or run --header";
+    "the target refused the request's credentials (none sent, or not these): see target.headers or \
+     run --header";
 
 /// Whether `status` is the server refusing the request's credentials.
 fn refused(status: u16) -> bool {

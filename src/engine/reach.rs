@@ -42,7 +42,12 @@ pub async fn reach(plan: &Plan, stop: &CancellationToken) -> Result<Reached, Tar
         let transports = plan.transports();
         // A signal during the check goes on to a run that stops at once: an interrupted run.
         tokio::select! {
-            checked = preflight::check(&target.discovery, &connect, &transports, &plan.target.group) => checked.map_err(TargetError::from)?,
+            checked = preflight::check(
+                &target.discovery,
+                &connect,
+                &transports,
+                &plan.target.group,
+            ) => checked.map_err(TargetError::from)?,
             _ = stop.cancelled() => {}
         }
     }

@@ -21,7 +21,8 @@ pub struct StartAt {
 /// The shard reached the start instant too late to start with the others.
 #[derive(Debug, Error, PartialEq, Eq)]
 #[error(
-    "could not start at {}: {} late (tolerance {}); a shifted schedule would not line up with the other shards, so none ran",
+    "could not start at {}: {} late (tolerance {}); a shifted schedule would not line up with the \
+     other shards, so none ran",
     humantime::format_rfc3339_millis(*at),
     format_late(*late),
     humantime::format_duration(*tolerance)

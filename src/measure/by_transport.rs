@@ -1,8 +1,8 @@
 //! The split of a run by transport: which transport a sample came from, for the report's
 //! per-transport table, summary.json and the `transport` label in Prometheus.
 //!
-//! A visitor runs inside `attribution::as_visitor` with its transport's name, and the recorder looks the
-//! name up when it records the few figures that are split (visitors started, sessions
+//! A visitor runs inside `attribution::as_visitor` with its transport's name, and the recorder
+//! looks the name up when it records the few figures that are split (visitors started, sessions
 //! opened, errors, and the [`SPLIT`] latencies). A task-local rather than a parameter: the
 //! figures are recorded from a dozen places in the visitor, which then need not know about
 //! the split at all, and a sample outside any visitor (an agent's) is simply not split.

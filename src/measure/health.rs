@@ -6,9 +6,9 @@
 //! second reads `/proc/self/stat` and `/proc/self/statm` (Linux; elsewhere the process figures
 //! stay 0). Open files are counted from `/proc/self/fd` only every [`FDS_EVERY`], on a blocking
 //! thread: listing 19,000 sockets there takes 15-20 ms of kernel time, which, done on a worker
-//! every second, stalled every visitor of that worker for as long. Each second's lag and CPU use is kept in a timeline, so the
-//! report can say *when* the harness was the bottleneck: a lag storm of two seconds hides
-//! in a whole run's p99, not in the second it happened.
+//! every second, stalled every visitor of that worker for as long. Each second's lag and CPU use is
+//! kept in a timeline, so the report can say *when* the harness was the bottleneck: a lag storm of
+//! two seconds hides in a whole run's p99, not in the second it happened.
 //!
 //! The timeline and the run's lag end when the visitors start closing their sessions (the
 //! `closing` token, see `visitor::Closing`): every request has settled by then, so nothing
@@ -266,7 +266,12 @@ async fn probe(
             () = closing.cancelled(), if judged => {
                 // The second under way ends here, partial: what follows is the closing's.
                 let now = Instant::now();
-                close_second(&handle, second.saturating_duration_since(run_start), now - second, (None, None));
+                close_second(
+                    &handle,
+                    second.saturating_duration_since(run_start),
+                    now - second,
+                    (None, None),
+                );
                 lock(&handle.state).closing_since = Some(now);
                 judged = false;
                 continue;

@@ -1,7 +1,8 @@
 //! Measurement: contention-free recording ([`Recorder`]), the names of what is measured
 //! ([`Metric`], [`Counter`], [`Tally`] and the Prometheus [`names`]), the [`collector`] that
 //! turns samples into intervals and run totals and feeds its [`observer`]s, the harness's
-//! own [`health`], the target's [`server_resources`], and the [`prometheus`] export. Formatting results is `report`'s job, not this module's.
+//! own [`health`], the target's [`server_resources`], and the [`prometheus`] export. Formatting
+//! results is `report`'s job, not this module's.
 
 pub mod attribution;
 pub mod by_transport;

@@ -119,61 +119,203 @@ use Kind::{Counter as C, Gauge as G, Histogram as H};
 
 /// Every family the harness exports (`run --metrics-addr`).
 pub const HARNESS: &[Family] = &[
-    family(LATENCY, H, &["metric"], "Latency of each measured exchange (the report's metrics), from intent."),
+    family(
+        LATENCY,
+        H,
+        &["metric"],
+        "Latency of each measured exchange (the report's metrics), from intent.",
+    ),
     family(
         SERVICE,
         H,
         &["metric"],
-        "Service time of each request (presence_ack, extend, focus, signal_status), from the actual send.",
+        "Service time of each request (presence_ack, extend, focus, signal_status), from the \
+         actual send.",
     ),
     family(VISITORS_LIVE, G, &[], "Visitor tasks alive now."),
-    family(VISITORS_TARGET, G, &[], "Visitors the load model asks for now (open model: max_visitors)."),
-    family(STAGE, G, &[], "Index of the current load stage, from 0 (open model: 0)."),
+    family(
+        VISITORS_TARGET,
+        G,
+        &[],
+        "Visitors the load model asks for now (open model: max_visitors).",
+    ),
+    family(
+        STAGE,
+        G,
+        &[],
+        "Index of the current load stage, from 0 (open model: 0).",
+    ),
     family(ELAPSED, G, &[], "Seconds since the run started."),
-    family("presence_bench_visitors_started_total", C, &[], "Visitor tasks started."),
-    family("presence_bench_visitors_completed_total", C, &[], "Visitor tasks that ran their behavior to the end."),
-    family("presence_bench_sessions_opened_total", C, &[], "Sessions (tabs) opened."),
-    family("presence_bench_sessions_lost_total", C, &[], "Sessions lost to the server (close, reset, EOF)."),
-    family("presence_bench_reconnects_total", C, &[], "Lost sessions that were reconnected."),
-    family("presence_bench_messages_sent_total", C, &[], "Protocol messages sent to the server."),
-    family("presence_bench_messages_received_total", C, &[], "Protocol messages received (no heartbeats)."),
-    family("presence_bench_signals_received_total", C, &[], "Signals and invokes received by visitors."),
-    family("presence_bench_signals_sent_total", C, &[], "Signals and invokes sent by agents."),
-    family("presence_bench_signals_rejected_total", C, &[], "Signals and invokes the server rejected (queue_full)."),
+    family(
+        "presence_bench_visitors_started_total",
+        C,
+        &[],
+        "Visitor tasks started.",
+    ),
+    family(
+        "presence_bench_visitors_completed_total",
+        C,
+        &[],
+        "Visitor tasks that ran their behavior to the end.",
+    ),
+    family(
+        "presence_bench_sessions_opened_total",
+        C,
+        &[],
+        "Sessions (tabs) opened.",
+    ),
+    family(
+        "presence_bench_sessions_lost_total",
+        C,
+        &[],
+        "Sessions lost to the server (close, reset, EOF).",
+    ),
+    family(
+        "presence_bench_reconnects_total",
+        C,
+        &[],
+        "Lost sessions that were reconnected.",
+    ),
+    family(
+        "presence_bench_messages_sent_total",
+        C,
+        &[],
+        "Protocol messages sent to the server.",
+    ),
+    family(
+        "presence_bench_messages_received_total",
+        C,
+        &[],
+        "Protocol messages received (no heartbeats).",
+    ),
+    family(
+        "presence_bench_signals_received_total",
+        C,
+        &[],
+        "Signals and invokes received by visitors.",
+    ),
+    family(
+        "presence_bench_signals_sent_total",
+        C,
+        &[],
+        "Signals and invokes sent by agents.",
+    ),
+    family(
+        "presence_bench_signals_rejected_total",
+        C,
+        &[],
+        "Signals and invokes the server rejected (queue_full).",
+    ),
     family(
         "presence_bench_signals_undeliverable_total",
         C,
         &[],
         "Signals kept for visitors that never came back: neither delivered nor lost.",
     ),
-    family(ERRORS, C, &["kind"], "Errors by kind (docs/reports.md lists the kinds)."),
-    family(CHECK_VIOLATIONS, C, &["check"], "Delivery-guarantee violations by check."),
-    family(DRILL_EVENTS, C, &["kind"], "Drill events carried out (scale_in, scale_out, kill)."),
-    family(MESSAGES_SENT_BY_TYPE, C, &["type"], "Protocol messages sent, by message type."),
-    family(MESSAGES_RECEIVED_BY_TYPE, C, &["type"], "Protocol messages received, by message type."),
+    family(
+        ERRORS,
+        C,
+        &["kind"],
+        "Errors by kind (docs/reports.md lists the kinds).",
+    ),
+    family(
+        CHECK_VIOLATIONS,
+        C,
+        &["check"],
+        "Delivery-guarantee violations by check.",
+    ),
+    family(
+        DRILL_EVENTS,
+        C,
+        &["kind"],
+        "Drill events carried out (scale_in, scale_out, kill).",
+    ),
+    family(
+        MESSAGES_SENT_BY_TYPE,
+        C,
+        &["type"],
+        "Protocol messages sent, by message type.",
+    ),
+    family(
+        MESSAGES_RECEIVED_BY_TYPE,
+        C,
+        &["type"],
+        "Protocol messages received, by message type.",
+    ),
     family(
         SESSIONS_OPENED_BY_SERVER,
         C,
         &["server"],
         "Visitor sessions opened, by the server instance that took them.",
     ),
-    family(SESSIONS_LOST_BY_SERVER, C, &["server"], "Visitor sessions lost, by the server instance that had them."),
-    family(RECONNECT_ATTEMPTS, C, &["outcome"], "Tries to bring a lost session back, by outcome (ok, failed)."),
-    family(VISITORS_BY_TRANSPORT, C, &["transport"], "Visitors started, by the transport they connect with."),
-    family(SESSIONS_OPENED_BY_TRANSPORT, C, &["transport"], "Visitor sessions opened, by transport."),
-    family(ERRORS_BY_TRANSPORT, C, &["transport"], "Errors of visitors, by the transport they connect with."),
-    family(CPU, C, &[], "CPU time (user + system) the harness process used."),
+    family(
+        SESSIONS_LOST_BY_SERVER,
+        C,
+        &["server"],
+        "Visitor sessions lost, by the server instance that had them.",
+    ),
+    family(
+        RECONNECT_ATTEMPTS,
+        C,
+        &["outcome"],
+        "Tries to bring a lost session back, by outcome (ok, failed).",
+    ),
+    family(
+        VISITORS_BY_TRANSPORT,
+        C,
+        &["transport"],
+        "Visitors started, by the transport they connect with.",
+    ),
+    family(
+        SESSIONS_OPENED_BY_TRANSPORT,
+        C,
+        &["transport"],
+        "Visitor sessions opened, by transport.",
+    ),
+    family(
+        ERRORS_BY_TRANSPORT,
+        C,
+        &["transport"],
+        "Errors of visitors, by the transport they connect with.",
+    ),
+    family(
+        CPU,
+        C,
+        &[],
+        "CPU time (user + system) the harness process used.",
+    ),
     family(RSS, G, &[], "Resident memory of the harness process."),
-    family(OPEN_FDS, G, &[], "File descriptors the harness process holds open."),
-    family(LAG, H, &[], "How late a 10 ms timer task of the harness wakes up."),
-    family(LAG_MAX, G, &[], "Largest scheduling lag in the last interval."),
+    family(
+        OPEN_FDS,
+        G,
+        &[],
+        "File descriptors the harness process holds open.",
+    ),
+    family(
+        LAG,
+        H,
+        &[],
+        "How late a 10 ms timer task of the harness wakes up.",
+    ),
+    family(
+        LAG_MAX,
+        G,
+        &[],
+        "Largest scheduling lag in the last interval.",
+    ),
     family(
         MACHINE_BUSY,
         G,
         &[],
-        "Share of the whole machine's CPU running anything in the last second (all processes, all cores).",
+        "Share of the whole machine's CPU running anything in the last second (all processes, all \
+         cores).",
     ),
-    family(MACHINE_STEAL, G, &[], "Share of the machine's CPU its host kept for itself (steal) in the last second."),
+    family(
+        MACHINE_STEAL,
+        G,
+        &[],
+        "Share of the machine's CPU its host kept for itself (steal) in the last second.",
+    ),
 ];
 
 /// Latency buckets per decade: upper bounds 10^(1/26) = 1.093 apart (at most 1.1 once
@@ -269,7 +411,8 @@ mod tests {
         let fine = &buckets[..=130];
         let widest = fine.windows(2).map(|w| w[1] / w[0]).fold(0.0, f64::max);
         assert!(widest <= 1.1 + 1e-9, "widest step {widest}");
-        // 3 significant digits, so that `le` labels stay short ("0.00251", not "0.0025118864315095794").
+        // 3 significant digits, so that `le` labels stay short ("0.00251", not
+        // "0.0025118864315095794").
         let digits = |b: &f64| {
             b.to_string()
                 .chars()

@@ -1,7 +1,7 @@
 //! Prometheus export, off the hot path. Visitors keep recording through `Recorder` only;
-//! once per interval the collector hands what it drained to the [`Exporter`] (one of its observers), which
-//! pushes counter deltas, gauge values and each latency histogram (bucketed from the
-//! interval's HdrHistogram with `record_many`) into a `metrics` recorder from
+//! once per interval the collector hands what it drained to the [`Exporter`] (one of its
+//! observers), which pushes counter deltas, gauge values and each latency histogram (bucketed from
+//! the interval's HdrHistogram with `record_many`) into a `metrics` recorder from
 //! metrics-exporter-prometheus. That recorder is private to the run, not the process-wide
 //! global one, so runs in one process (tests, the embedded server) never mix.
 //!
@@ -490,7 +490,10 @@ mod tests {
         ));
         // Buckets 10^(1/26) apart: 2.89 and 3.16 ms are bounds, 5 ms no longer is.
         let le = |bound: &str, n: u32| {
-            format!("presence_bench_latency_seconds_bucket{{metric=\"presence_ack\",le=\"{bound}\"}} {n}")
+            format!(
+                "presence_bench_latency_seconds_bucket{{metric=\"presence_ack\",le=\"{bound}\"}} \
+                 {n}"
+            )
         };
         assert!(has(&text, &le("0.00289", 1)), "{text}");
         assert!(has(&text, &le("0.00316", 2)), "{text}");

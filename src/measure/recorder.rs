@@ -553,7 +553,8 @@ mod tests {
             )
         });
         recorder.latency(Metric::Connect, Duration::from_millis(3));
-        // A behavior the recorder does not know (a recorder made without the plan's) counts overall only.
+        // A behavior the recorder does not know (a recorder made without the plan's) counts overall
+        // only.
         attribution::sync_as_behavior(5, || {
             recorder.latency(Metric::Connect, Duration::from_millis(3))
         });

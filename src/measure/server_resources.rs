@@ -365,9 +365,11 @@ mod tests {
     #[test]
     fn the_process_series_are_read_per_process() {
         let text = "# HELP process_cpu_seconds_total x\nprocess_cpu_seconds_total 1.5\n\
-                    process_resident_memory_bytes 1048576\npresence_server_sessions{server=\"s1\"} 3\n";
+                    process_resident_memory_bytes 1048576\n\
+                    presence_server_sessions{server=\"s1\"} 3\n";
         assert_eq!(parse(text).get(WHOLE), Some(&(Some(1.5), Some(1_048_576))));
-        let text = "process_cpu_seconds_total{process=\"0\"} 2\nprocess_cpu_seconds_total{process=\"1\"} 3\n\
+        let text = "process_cpu_seconds_total{process=\"0\"} 2\n\
+                    process_cpu_seconds_total{process=\"1\"} 3\n\
                     process_resident_memory_bytes{process=\"1\"} 10\n";
         let found = parse(text);
         assert_eq!(

@@ -41,8 +41,9 @@ pub enum HeaderError {
     #[error("expected a header name (letters, digits and !#$%&'*+-.^_`|~), found {0:?}")]
     Name(String),
     #[error(
-        "expected a header the harness does not set itself, found {0:?} (Host, Connection, Upgrade, Keep-Alive, \
-         TE, Trailer, Transfer-Encoding, Content-Length, Content-Type and Sec-WebSocket-* belong to each request)"
+        "expected a header the harness does not set itself, found {0:?} (Host, Connection, \
+         Upgrade, Keep-Alive, TE, Trailer, Transfer-Encoding, Content-Length, Content-Type and \
+         Sec-WebSocket-* belong to each request)"
     )]
     Owned(String),
     #[error(
@@ -260,7 +261,8 @@ mod tests {
         let err = check_value(&name, "Bearer SECRET\u{7}123").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "expected a value of visible ASCII characters for authorization, found a control character at character 14"
+            "expected a value of visible ASCII characters for authorization, found a control \
+             character at character 14"
         );
         let err = check_value(&name, "Bearer SECRÉT").unwrap_err();
         assert!(!err.to_string().contains("SECR"), "{err}");

@@ -1,8 +1,8 @@
 //! The small HTTP client of both sides: discovery (`GET /locate`, docs/protocol.md section 4)
 //! for visitors and for a partitioned server's directory, admin requests and drill actions.
 //!
-//! It speaks plain JSON over HTTP/1 with a timeout per request and pooled keep-alive connections: thousands of visitors
-//! locating at once must not each open a socket. Every answer is read up to
+//! It speaks plain JSON over HTTP/1 with a timeout per request and pooled keep-alive connections:
+//! thousands of visitors locating at once must not each open a socket. Every answer is read up to
 //! [`MAX_BODY`] bytes and no further: a broken server's endless body ends in an error,
 //! not in gigabytes held by the harness.
 

@@ -56,7 +56,12 @@ pub async fn serve(listener: TcpListener, router: Router, stop: CancellationToke
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    connections.spawn(connection(stream, router.clone(), closing.clone(), bounds.header_read_timeout));
+                    connections.spawn(connection(
+                        stream,
+                        router.clone(),
+                        closing.clone(),
+                        bounds.header_read_timeout,
+                    ));
                 }
                 Err(err) => accept_failed(err).await,
             },

@@ -126,7 +126,8 @@ fn read_shards(
                 .run_id
                 .map_or_else(|| "none".to_owned(), |id| id.to_string());
             return Err(RunError::Shard(format!(
-                "{}: of run {found}, not of run {} (--run-id): left over from another run in a reused directory?",
+                "{}: of run {found}, not of run {} (--run-id): left over from another run in a \
+                 reused directory?",
                 file.display(),
                 run_id.map(RunId::as_str).unwrap_or_default()
             )));

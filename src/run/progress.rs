@@ -110,7 +110,8 @@ pub fn status(live: &Live, total: Duration, load: &Load) -> String {
         Load::ArrivalRate { .. } => 1,
     };
     let mut line = format!(
-        "{:>5.1}s/{:.0}s  stage {}/{}  visitors {}/{}  msgs/s {:.0}  presence_ack p99 {}  errors {}",
+        "{:>5.1}s/{:.0}s  stage {}/{}  visitors {}/{}  msgs/s {:.0}  presence_ack p99 {}  errors \
+         {}",
         live.elapsed.as_secs_f64(),
         total.as_secs_f64(),
         stage + 1,
@@ -168,7 +169,8 @@ mod tests {
         };
         assert_eq!(
             status(&live, Duration::from_secs(30), &load),
-            " 10.0s/30s  stage 2/2  visitors 990/1000  msgs/s 1530  presence_ack p99 1.20ms  errors 3"
+            " 10.0s/30s  stage 2/2  visitors 990/1000  msgs/s 1530  presence_ack p99 1.20ms  \
+             errors 3"
         );
         assert_eq!(Mode::detect(true), Mode::Off);
         let stalled = Live {
@@ -182,7 +184,8 @@ mod tests {
         };
         assert_eq!(
             status(&stalled, Duration::from_secs(30), &load),
-            " 10.0s/30s  stage 2/2  visitors 990/1000  msgs/s 0  presence_ack p99 0us  errors 3  waiting 812, oldest 4.2s"
+            " 10.0s/30s  stage 2/2  visitors 990/1000  msgs/s 0  presence_ack p99 0us  errors 3  \
+             waiting 812, oldest 4.2s"
         );
     }
 }

@@ -96,7 +96,8 @@ fn write_merged(
     let Some(file) = html else {
         if let Err(err) = merged {
             eprintln!(
-                "warning: the merged interval files are not complete in {} ({err}): `report` cannot draw it",
+                "warning: the merged interval files are not complete in {} ({err}): `report` \
+                 cannot draw it",
                 out.display()
             );
         }

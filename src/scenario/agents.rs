@@ -179,7 +179,8 @@ mod tests {
     #[test]
     fn the_full_section_compiles() {
         let compiled = agents(
-            "count: 50\nwatch: 20%\nsignals: { rate: 500/s }\ninvokes: { rate: 20/s, action: go }\noffline_signals: 0.05\n",
+            "count: 50\nwatch: 20%\nsignals: { rate: 500/s }\ninvokes: { rate: 20/s, action: go }\n\
+             offline_signals: 0.05\n",
         )
         .unwrap();
         assert_eq!(compiled.count, 50);

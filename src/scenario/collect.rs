@@ -245,7 +245,8 @@ mod tests {
 
     #[test]
     fn every_bad_item_is_reported_once_in_order() {
-        let text = "x: 1\nlist:\n  - { n: 1 }\n  - { n: 300 }\n  - { n: 2 }\n  - { m: 1 }\n  - { n: -1 }\n";
+        let text = "x: 1\nlist:\n  - { n: 1 }\n  - { n: 300 }\n  - { n: 2 }\n  - { m: 1 }\n  - \
+                    { n: -1 }\n";
         let failures = each_error(text, &[Key("list")], || list::<Item>(true), MAX_ERRORS);
         assert_eq!(lines(&failures), vec![4, 6, 7]);
         assert_eq!(

@@ -121,7 +121,8 @@ impl<'de> Deserialize<'de> for DataTemplate {
                 }
                 if entries.len() > MAX_DATA_KEYS {
                     return Err(de::Error::custom(format!(
-                        "expected at most {MAX_DATA_KEYS} data keys (the protocol's limit), found {}",
+                        "expected at most {MAX_DATA_KEYS} data keys (the protocol's limit), found \
+                         {}",
                         entries.len()
                     )));
                 }

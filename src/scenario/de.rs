@@ -278,7 +278,8 @@ pub(crate) fn no_second_key<'de, A: MapAccess<'de>>(
     match map.next_key::<String>()? {
         None => Ok(()),
         Some(second) => Err(de::Error::custom(format!(
-            "expected a mapping with the single key `{first}`, found also `{second}` (a missing `-`?)"
+            "expected a mapping with the single key `{first}`, found also `{second}` (a missing \
+             `-`?)"
         ))),
     }
 }

@@ -299,11 +299,14 @@ impl EventSpec {
             (None, Some(n), None) => (DrillKind::ScaleOut, n),
             (None, None, Some(n)) => (DrillKind::Kill, n),
             (None, None, None) => {
-                return Err(Issue::here("expected one action (`scale_in`, `scale_out` or `kill`), found none"))
+                return Err(Issue::here(
+                    "expected one action (`scale_in`, `scale_out` or `kill`), found none",
+                ))
             }
             _ => {
                 return Err(Issue::here(
-                    "expected exactly one action (`scale_in`, `scale_out` or `kill`), found several: make them separate events",
+                    "expected exactly one action (`scale_in`, `scale_out` or `kill`), found \
+                     several: make them separate events",
                 ))
             }
         };
@@ -404,7 +407,8 @@ impl ActionSpec {
                 let path = |uri: &http::Uri| url.starts_with('/') && uri.scheme().is_none();
                 if !parsed.is_ok_and(|uri| absolute(&uri) || path(&uri)) {
                     return Err(Issue::here(format!(
-                        "expected an http:// or https:// URL, or a path such as /admin/kill sent to the target, found {url:?}"
+                        "expected an http:// or https:// URL, or a path such as /admin/kill \
+                         sent to the target, found {url:?}"
                     ))
                     .under(Segment::Key("url")));
                 }
@@ -429,7 +433,8 @@ impl ActionSpec {
             }
             (None, None) => {
                 return Err(Issue::here(
-                    "expected `url` (an HTTP request) or `command` (a program and its arguments)",
+                    "expected `url` (an HTTP request) or `command` (a program and its \
+                     arguments)",
                 ))
             }
         };
@@ -472,7 +477,8 @@ mod tests {
 
     #[test]
     fn actions_are_a_url_or_a_command() {
-        let yaml = "{ actions: { scale_in: { url: 'http://h:1/x', body: '{}' }, kill: { command: [kubectl, delete], timeout: 30s } } }";
+        let yaml = "{ actions: { scale_in: { url: 'http://h:1/x', body: '{}' }, kill: { command: \
+                    [kubectl, delete], timeout: 30s } } }";
         let drills = compile(yaml, Duration::from_secs(10)).unwrap();
         let scale_in = drills.actions.get(DrillKind::ScaleIn).unwrap();
         assert_eq!(
@@ -504,8 +510,8 @@ mod tests {
 
     #[test]
     fn a_path_action_follows_the_target_and_a_url_elsewhere_is_named() {
-        let yaml =
-            "{ actions: { scale_in: { url: /admin/scale-in }, kill: { url: 'http://127.0.0.1:7700/admin/kill' } } }";
+        let yaml = "{ actions: { scale_in: { url: /admin/scale-in }, kill: { url: \
+                    'http://127.0.0.1:7700/admin/kill' } } }";
         let actions = compile(yaml, Duration::from_secs(10)).unwrap().actions;
         let target =
             crate::scenario::Destination::from_url("wss://presence.example:8443/presence").unwrap();

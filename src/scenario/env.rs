@@ -98,11 +98,14 @@ mod tests {
 
     #[test]
     fn set_variables_and_defaults_are_replaced() {
-        let text = "target: { url: \"${TARGET_URL}\" }\nload: { stages: [ { to: ${VISITORS:-1000}, over: 1s } ] }\nx: ${EMPTY:-no}$${KEEP}\n";
+        let text = "target: { url: \"${TARGET_URL}\" }\n\
+                    load: { stages: [ { to: ${VISITORS:-1000}, over: 1s } ] }\n\
+                    x: ${EMPTY:-no}$${KEEP}\n";
         let out = substitute(text, "s.yaml", env).unwrap();
         assert_eq!(
             out,
-            "target: { url: \"http://127.0.0.1:7700\" }\nload: { stages: [ { to: 1000, over: 1s } ] }\nx: no${KEEP}\n"
+            "target: { url: \"http://127.0.0.1:7700\" }\n\
+             load: { stages: [ { to: 1000, over: 1s } ] }\nx: no${KEEP}\n"
         );
     }
 

@@ -13,7 +13,10 @@ pub enum ScenarioError {
     },
     /// The file is larger than any scenario needs (a generated file gone wrong): refused
     /// before it is read, as reading and validating gigabytes takes minutes.
-    #[error("{file}: the scenario is {bytes} bytes, over the {} MiB a scenario file may be", super::bounds::MAX_FILE_BYTES >> 20)]
+    #[error(
+        "{file}: the scenario is {bytes} bytes, over the {} MiB a scenario file may be",
+        super::bounds::MAX_FILE_BYTES >> 20
+    )]
     TooLarge { file: String, bytes: u64 },
     /// The file was read but is not a valid scenario: every mistake found, in text order
     /// (at least one), one per line when shown.
@@ -95,7 +98,8 @@ impl Invalid {
 }
 
 /// Splits `behaviors[1].weight: expected ...` into path and message. A path is made of field
-/// names, indices and dots only, so a message such as `invalid type: ...` is never mistaken for one.
+/// names, indices and dots only, so a message such as `invalid type: ...` is never mistaken for
+/// one.
 fn split_path(text: &str) -> (&str, &str) {
     let is_path_char =
         |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']' | '?');
@@ -122,7 +126,8 @@ mod tests {
         };
         assert_eq!(
             invalid.to_string(),
-            "scenarios/x.yaml:12:7: behaviors[1].steps[2].hold: expected a duration with a unit such as 500ms or 10s, found \"10\""
+            "scenarios/x.yaml:12:7: behaviors[1].steps[2].hold: expected a duration with a unit \
+             such as 500ms or 10s, found \"10\""
         );
     }
 

@@ -29,7 +29,10 @@ impl<'de> Visitor<'de> for HeadersVisitor {
     type Value = HeadersSpec;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a mapping of header names to values, such as { Authorization: \"Bearer ${API_TOKEN}\" }")
+        f.write_str(
+            "a mapping of header names to values, such as { Authorization: \"Bearer \
+             ${API_TOKEN}\" }",
+        )
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<HeadersSpec, A::Error> {
@@ -136,7 +139,8 @@ mod tests {
     fn scenario(headers: &str) -> String {
         format!(
             "name: h\nduration: 1s\ntarget:\n  url: http://127.0.0.1:1\n  headers:\n{headers}\
-             load: {{ stages: [ {{ hold: 1s }} ] }}\nbehaviors: [ {{ name: b, steps: [connect] }} ]\n"
+             load: {{ stages: [ {{ hold: 1s }} ] }}\n\
+             behaviors: [ {{ name: b, steps: [connect] }} ]\n"
         )
     }
 
@@ -149,8 +153,8 @@ mod tests {
     fn headers_are_read_in_order_and_empty_ones_left_out() {
         let plan = from_str(
             &scenario(
-                "    Authorization: Bearer abc\n    X-Api-Key: 0012345\n    Origin: \"https://shop.example\"\n    \
-                 X-Optional: \"\"\n    X-Null:\n",
+                "    Authorization: Bearer abc\n    X-Api-Key: 0012345\n    Origin: \
+                 \"https://shop.example\"\n    X-Optional: \"\"\n    X-Null:\n",
             ),
             "h.yaml",
         )
@@ -179,7 +183,8 @@ mod tests {
         let owned = error("    Origin: x\n    Host: example.com\n");
         assert!(
             owned.starts_with(
-                "h.yaml:7:5: target.headers: expected a header the harness does not set itself, found \"Host\""
+                "h.yaml:7:5: target.headers: expected a header the harness does not set itself, \
+                 found \"Host\""
             ),
             "{owned}"
         );
@@ -196,8 +201,8 @@ mod tests {
         let value = error("    Authorization: \"Bearer SECRET\\u0007\"\n");
         assert_eq!(
             value,
-            "h.yaml:6:20: target.headers.Authorization: expected a value of visible ASCII characters for \
-             authorization, found a control character at character 14"
+            "h.yaml:6:20: target.headers.Authorization: expected a value of visible ASCII \
+             characters for authorization, found a control character at character 14"
         );
         assert!(!value.contains("SECRET"), "{value}");
         let twice = error("    Authorization: a\n    authorization: b\n");

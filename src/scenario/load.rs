@@ -140,7 +140,9 @@ impl LoadSpec {
     /// Compiles the section; `duration` is the run's hard cap, which the model must fit in.
     pub(crate) fn compile(self, duration: Duration) -> Result<Load, Issue> {
         match (self.stages, self.arrival_rate) {
-            (Some(stages), None) => compile_stages(stages.0, duration).map_err(|i| i.under(Segment::Key("stages"))),
+            (Some(stages), None) => {
+                compile_stages(stages.0, duration).map_err(|i| i.under(Segment::Key("stages")))
+            }
             (None, Some(arrival)) => {
                 let for_ = arrival.for_.map_or(duration, |span| span.0);
                 if for_ > duration {
@@ -153,7 +155,9 @@ impl LoadSpec {
                     .under(Segment::Key("arrival_rate")));
                 }
                 bounds::check_rate(arrival.rate.per_second()).map_err(|message| {
-                    Issue::here(message).under(Segment::Key("rate")).under(Segment::Key("arrival_rate"))
+                    Issue::here(message)
+                        .under(Segment::Key("rate"))
+                        .under(Segment::Key("arrival_rate"))
                 })?;
                 Ok(Load::ArrivalRate {
                     per_second: arrival.rate.per_second(),
@@ -162,10 +166,12 @@ impl LoadSpec {
                 })
             }
             (Some(_), Some(_)) => Err(Issue::here(
-                "expected exactly one of `stages` (closed model) or `arrival_rate` (open model), found both",
+                "expected exactly one of `stages` (closed model) or `arrival_rate` (open model), \
+                 found both",
             )),
             (None, None) => Err(Issue::here(
-                "expected exactly one of `stages` (closed model) or `arrival_rate` (open model), found neither",
+                "expected exactly one of `stages` (closed model) or `arrival_rate` (open model), \
+                 found neither",
             )),
         }
     }
@@ -204,7 +210,8 @@ fn compile_stages(specs: Vec<StageSpec>, duration: Duration) -> Result<Load, Iss
         total += stage.over;
         if total > duration {
             return Err(Issue::here(format!(
-                "expected the stages to fit in the run's duration ({}), found {} by the end of this stage",
+                "expected the stages to fit in the run's duration ({}), found {} by the end of \
+                 this stage",
                 humantime::format_duration(duration),
                 humantime::format_duration(total)
             ))
@@ -216,8 +223,8 @@ fn compile_stages(specs: Vec<StageSpec>, duration: Duration) -> Result<Load, Iss
     // `duration` is the run's length: stages that fall to 0 before it would leave the run idle.
     if level == 0 && total < duration {
         return Err(Issue::here(format!(
-            "expected stages that end at 0 visitors to last the run's whole duration ({}), found {}: \
-             the run would idle for {} (lengthen a stage, or set `duration: {}`)",
+            "expected stages that end at 0 visitors to last the run's whole duration ({}), found \
+             {}: the run would idle for {} (lengthen a stage, or set `duration: {}`)",
             humantime::format_duration(duration),
             humantime::format_duration(total),
             humantime::format_duration(duration - total),
@@ -293,9 +300,12 @@ mod tests {
 
     #[test]
     fn target_follows_the_stages() {
-        let load =
-            compile("stages: [{ to: 100, over: 10s }, { hold: 5s }, { to: 0, over: 5s }, { to: 40, over: 0s }]", 60)
-                .unwrap();
+        let load = compile(
+            "stages: [{ to: 100, over: 10s }, { hold: 5s }, { to: 0, over: 5s }, { to: 40, over: \
+             0s }]",
+            60,
+        )
+        .unwrap();
         let at = |millis| load.target_at(Duration::from_millis(millis)).unwrap();
         assert_eq!(at(0), 0);
         assert_eq!(at(2_500), 25);

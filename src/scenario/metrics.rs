@@ -48,8 +48,8 @@ fn address<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SocketAddr, D::
 mod tests {
     use crate::scenario::{from_str, ScenarioError};
 
-    const BASE: &str =
-        "name: t\nduration: 1s\nload: { stages: [{ hold: 1s }] }\nbehaviors: [{ name: b, steps: [connect] }]\n";
+    const BASE: &str = "name: t\nduration: 1s\nload: { stages: [{ hold: 1s }] }\n\
+                        behaviors: [{ name: b, steps: [connect] }]\n";
 
     #[test]
     fn listen_and_linger_are_read() {

@@ -26,8 +26,8 @@ impl fmt::Display for PacingWarning {
         write!(
             f,
             "behavior `{}`: a repeat every {} waits at least {} per iteration by itself (holds): \
-             its schedule slips and iterations start when the waits end, less often than `every` says \
-             (the slip is not charged to the server)",
+             its schedule slips and iterations start when the waits end, less often than `every` \
+             says (the slip is not charged to the server)",
             self.behavior,
             humantime::format_duration(self.every),
             humantime::format_duration(self.waits)
@@ -93,7 +93,8 @@ mod tests {
 
     fn plan(steps: &str) -> Plan {
         let yaml = format!(
-            "name: t\nduration: 1s\ntarget: {{ embedded: {{ instances: 1 }} }}\nload: {{ stages: [{{ hold: 1s }}] }}\n\
+            "name: t\nduration: 1s\ntarget: {{ embedded: {{ instances: 1 }} }}\n\
+             load: {{ stages: [{{ hold: 1s }}] }}\n\
              behaviors:\n  - name: b\n    steps: {steps}\n"
         );
         crate::scenario::from_str(&yaml, "t.yaml").expect("a valid scenario")
@@ -125,13 +126,16 @@ mod tests {
             warnings(&plan(fits)).is_empty(),
             "equal to the period still keeps it"
         );
-        let random = "[connect, { repeat: { every: 500ms, steps: [presence, { hold: { exponential: 2s } }] } }]";
+        let random =
+            "[connect, { repeat: { every: 500ms, steps: [presence, { hold: { exponential: \
+             2s } }] } }]";
         assert!(
             warnings(&plan(random)).is_empty(),
             "an exponential hold has no fixed part"
         );
         let inner =
-            "[connect, { repeat: { every: 1s, steps: [{ repeat: { times: 3, every: 400ms, steps: [presence] } }] } }]";
+            "[connect, { repeat: { every: 1s, steps: [{ repeat: { times: 3, every: 400ms, steps: \
+             [presence] } }] } }]";
         assert_eq!(
             warnings(&plan(inner)).len(),
             1,

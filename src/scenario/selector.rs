@@ -17,7 +17,10 @@ pub(crate) fn split(written: &str) -> Result<(&str, Option<&str>), String> {
         return Ok((written, None));
     };
     let malformed = || {
-        format!("expected a name such as presence_ack or presence_ack{{{TAG}:browser}}, found {written:?}")
+        format!(
+            "expected a name such as presence_ack or presence_ack{{{TAG}:browser}}, found \
+             {written:?}"
+        )
     };
     let inner = written[open + 1..]
         .strip_suffix('}')
@@ -26,7 +29,8 @@ pub(crate) fn split(written: &str) -> Result<(&str, Option<&str>), String> {
     let (tag, value) = (tag.trim(), value.trim());
     if tag != TAG {
         return Err(format!(
-            "expected the tag `{TAG}` in {written:?} (the only one latencies are kept by), found {tag:?}"
+            "expected the tag `{TAG}` in {written:?} (the only one latencies are kept by), found \
+             {tag:?}"
         ));
     }
     if value.is_empty() || value.contains(['{', '}']) {
@@ -100,14 +104,18 @@ mod tests {
             .starts_with("expected a name such as"));
         assert_eq!(
             split("presence_ack{name:browser}").unwrap_err(),
-            "expected the tag `behavior` in \"presence_ack{name:browser}\" (the only one latencies are kept by), found \"name\""
+            "expected the tag `behavior` in \"presence_ack{name:browser}\" (the only one latencies \
+             are kept by), found \"name\""
         );
     }
 
     #[test]
     fn an_unknown_behavior_is_located_on_its_name_with_a_suggestion() {
-        let head = "name: t\nduration: 10s\nload: { stages: [{ hold: 10s }] }\nbehaviors:\n  - { name: browser, steps: [connect] }\n  - { name: mobile, steps: [connect] }\n";
-        let tail = "thresholds:\n  connect: [\"p99 < 1s\"]\n  presence_ack{behavior:browsr}: [\"p99 < 1s\", \"max < 2s\"]\n  connect{behavior:tablet}: [\"p99 < 1s\"]\n";
+        let head = "name: t\nduration: 10s\nload: { stages: [{ hold: 10s }] }\n\
+                    behaviors:\n  - { name: browser, steps: [connect] }\n  - { name: mobile, \
+                    steps: [connect] }\n";
+        let tail = "thresholds:\n  connect: [\"p99 < 1s\"]\n  presence_ack{behavior:browsr}: \
+                    [\"p99 < 1s\", \"max < 2s\"]\n  connect{behavior:tablet}: [\"p99 < 1s\"]\n";
         let Err(ScenarioError::Invalid(all)) = from_str(&format!("{head}{tail}"), "x.yaml") else {
             panic!("expected a validation error")
         };
@@ -122,14 +130,15 @@ mod tests {
                     9,
                     3,
                     "thresholds",
-                    "expected a behavior of the scenario (browser, mobile) in \"presence_ack{behavior:browsr}\", \
-                     found \"browsr\": did you mean browser?"
+                    "expected a behavior of the scenario (browser, mobile) in \
+                     \"presence_ack{behavior:browsr}\", found \"browsr\": did you mean browser?"
                 ),
                 (
                     10,
                     3,
                     "thresholds",
-                    "expected a behavior of the scenario (browser, mobile) in \"connect{behavior:tablet}\", found \"tablet\""
+                    "expected a behavior of the scenario (browser, mobile) in \
+                     \"connect{behavior:tablet}\", found \"tablet\""
                 ),
             ],
             "one error per name, not per threshold"

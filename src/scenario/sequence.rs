@@ -41,19 +41,24 @@ impl Checker {
             match step {
                 Step::Presence(_) | Step::Navigate(_) | Step::Extend if tabs == 0 => {
                     self.issues.push(here(&format!(
-                        "expected an open session before `{}` (a `connect`, `connect_unique`, `open_tab` or \
-                         `set_visitor_id` earlier, on every way through the repeats), found none: the visitor \
-                         would only count `step_without_session` errors",
+                        "expected an open session before `{}` (a `connect`, `connect_unique`, \
+                         `open_tab` or `set_visitor_id` earlier, on every way through the \
+                         repeats), found none: the visitor would only count `step_without_session` \
+                         errors",
                         name(step)
                     )));
                 }
                 Step::Extend if !self.unique_seen => self.issues.push(here(
-                    "expected `connect_unique` before `extend` (only a unique connection can be extended), found none",
+                    "expected `connect_unique` before `extend` (only a unique connection can be \
+                     extended), found none",
                 )),
-                Step::AwaitSignal { .. } if !self.context.signals_expected => self.issues.push(here(
-                    "expected an `agents` section with `signals` or `invokes` for `await_signal` to wait for \
-                     (nothing else signals the embedded cluster), found none: every wait would time out",
-                )),
+                Step::AwaitSignal { .. } if !self.context.signals_expected => {
+                    self.issues.push(here(
+                        "expected an `agents` section with `signals` or `invokes` for \
+                         `await_signal` to wait for (nothing else signals the embedded cluster), \
+                         found none: every wait would time out",
+                    ))
+                }
                 Step::ConnectUnique => self.unique_seen = true,
                 _ => {}
             }
@@ -269,8 +274,8 @@ mod tests {
             vec![vec![Index(1), Key("repeat"), Key("steps"), Index(0)]]
         );
         // Tabs opened and closed in turn, sessions opened in other ways: all fine.
-        let fine =
-            "[open_tab, presence, open_tab, close_tab, presence, set_visitor_id, { repeat: { steps: [presence] } }]";
+        let fine = "[open_tab, presence, open_tab, close_tab, presence, set_visitor_id, { repeat: \
+                    { steps: [presence] } }]";
         assert_eq!(paths(fine), Vec::<Vec<Segment>>::new());
         assert_eq!(
             paths("[connect, open_tab, close_tab, close_tab, presence]"),

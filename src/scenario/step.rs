@@ -253,7 +253,10 @@ mod tests {
 
     #[test]
     fn parses_bare_steps() {
-        let all = steps("[connect, connect_unique, extend, presence, open_tab, switch_tab, close_tab, set_visitor_id, disconnect, await_signal]");
+        let all = steps(
+            "[connect, connect_unique, extend, presence, open_tab, switch_tab, close_tab, \
+             set_visitor_id, disconnect, await_signal]",
+        );
         assert_eq!(
             all,
             vec![
@@ -336,7 +339,8 @@ mod tests {
     #[test]
     fn refuses_bad_steps() {
         assert!(error("conect").contains("unknown variant `conect`, expected one of `connect`"));
-        assert!(error("hold").starts_with("expected `hold: ...` with a value, found a bare `hold`"));
+        let err = error("hold");
+        assert!(err.starts_with("expected `hold: ...` with a value, found a bare `hold`"));
         assert!(error("{ hold: 1s, connect: ~ }").contains("found also `connect`"));
         assert!(error("repeat: { times: 0, steps: [connect] }")
             .contains("expected a number of repetitions"));

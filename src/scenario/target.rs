@@ -69,7 +69,10 @@ pub enum Destination {
 
 /// A URL that names neither a directory nor an instance.
 #[derive(Debug, thiserror::Error)]
-#[error("expected a URL starting with http://, https:// (a directory) or ws://, wss:// (an instance), found {0:?}")]
+#[error(
+    "expected a URL starting with http://, https:// (a directory) or ws://, wss:// (an instance), \
+     found {0:?}"
+)]
 pub struct BadUrl(pub String);
 
 impl Destination {
@@ -142,7 +145,8 @@ fn optional_metrics_url<'de, D: Deserializer<'de>>(
     match Destination::from_url(&text) {
         Ok(Destination::Directory { url }) => Ok(Some(url)),
         _ => Err(de::Error::custom(format!(
-            "expected an http:// or https:// URL of Prometheus metrics such as http://host:9090/metrics, found {text:?}"
+            "expected an http:// or https:// URL of Prometheus metrics such as \
+             http://host:9090/metrics, found {text:?}"
         ))),
     }
 }
@@ -188,16 +192,19 @@ impl TargetSpec {
         let destination =
             match (self.embedded, self.url) {
                 (Some(_), Some(_)) => return Err(Issue::here(
-                    "expected either `embedded` (start a reference cluster) or `url` (an existing server), found both",
+                    "expected either `embedded` (start a reference cluster) or `url` (an existing \
+                     server), found both",
                 )),
                 (None, Some(UrlDestination(destination))) => destination,
                 (embedded, None) => {
                     let settings = embedded.unwrap_or_default();
                     // The very check the cluster makes when it starts: what validates, runs.
                     settings.validate().map_err(|invalid| {
-                        Issue::here(format!("expected a setting the server can run with: {invalid}"))
-                            .under(Segment::Key(invalid.field))
-                            .under(Segment::Key("embedded"))
+                        Issue::here(format!(
+                            "expected a setting the server can run with: {invalid}"
+                        ))
+                        .under(Segment::Key(invalid.field))
+                        .under(Segment::Key("embedded"))
                     })?;
                     Destination::Embedded(Box::new(settings))
                 }
@@ -210,7 +217,8 @@ impl TargetSpec {
             .and_then(|first| first.checked_add(u64::from(groups) - 1));
         if groups > 1 && last.is_none() {
             return Err(Issue::here(format!(
-                "expected a group below 2^64 - groups to spread {groups} groups from, found {group:?}"
+                "expected a group below 2^64 - groups to spread {groups} groups from, found \
+                 {group:?}"
             ))
             .under(Segment::Key("group")));
         }
@@ -218,8 +226,8 @@ impl TargetSpec {
         if let Destination::Embedded(settings) = &destination {
             if heartbeat_timeout <= settings.heartbeat {
                 return Err(Issue::here(format!(
-                    "expected a heartbeat_timeout longer than the embedded server's heartbeat ({}), found {}: \
-                     every quiet session would be counted lost",
+                    "expected a heartbeat_timeout longer than the embedded server's heartbeat \
+                     ({}), found {}: every quiet session would be counted lost",
                     humantime::format_duration(settings.heartbeat),
                     humantime::format_duration(heartbeat_timeout)
                 ))
@@ -273,7 +281,10 @@ impl<'de> Deserialize<'de> for UrlDestination {
             type Value = UrlDestination;
 
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a URL: http(s)://host:port of a directory or ws(s)://host:port/prefix of an instance")
+                f.write_str(
+                    "a URL: http(s)://host:port of a directory or ws(s)://host:port/prefix of an \
+                     instance",
+                )
             }
 
             fn visit_str<E: de::Error>(self, text: &str) -> Result<UrlDestination, E> {
@@ -351,7 +362,8 @@ mod tests {
     #[test]
     fn urls_choose_discovery_by_scheme() {
         let directory = compile(
-            "{ url: 'http://127.0.0.1:8080', group: '007', transport: raw_websocket, source_ips: 16 }",
+            "{ url: 'http://127.0.0.1:8080', group: '007', transport: raw_websocket, source_ips: \
+             16 }",
         )
         .unwrap();
         assert_eq!(
@@ -368,8 +380,11 @@ mod tests {
             ),
             (TransportMix::single(Transport::RawWebsocket), "007", 16)
         );
-        let instance =
-            compile("{ url: 'ws://h:1/presence', group: 100, heartbeat_timeout: 90s, reply_timeout: 250ms }").unwrap();
+        let instance = compile(
+            "{ url: 'ws://h:1/presence', group: 100, heartbeat_timeout: 90s, reply_timeout: \
+             250ms }",
+        )
+        .unwrap();
         assert_eq!(instance.heartbeat_timeout, Duration::from_secs(90));
         assert_eq!(instance.reply_timeout, Duration::from_millis(250));
         assert_eq!(
@@ -380,9 +395,10 @@ mod tests {
         );
         assert_eq!(instance.group, "100");
         let embedded = compile("{ embedded: { instances: 2, heartbeat: 1s } }").unwrap();
-        assert!(
-            matches!(&embedded.destination, Destination::Embedded(settings) if settings.instances == 2)
-        );
+        assert!(matches!(
+            &embedded.destination,
+            Destination::Embedded(settings) if settings.instances == 2
+        ));
     }
 
     #[test]
@@ -407,7 +423,8 @@ mod tests {
         assert!(error("{ heartbeat_timeout: 0s }").contains("above zero"));
         assert!(error("{ reply_timeout: 0s }").contains("above zero"));
         assert!(error("{ reply_timeout: 6m }").contains("at most 5m, found 6m"));
-        assert!(error("{ transport: tcp }").contains("expected a transport (sockjs, raw_websocket"));
+        let err = error("{ transport: tcp }");
+        assert!(err.contains("expected a transport (sockjs, raw_websocket"));
         assert!(error("{ embedded: { instance: 2 } }").contains("unknown field `instance`"));
         assert!(compile("{ embedded: {}, url: 'http://x' }")
             .unwrap_err()
@@ -443,9 +460,10 @@ mod tests {
         let issue =
             compile("{ embedded: { heartbeat: 30s }, heartbeat_timeout: 20s }").unwrap_err();
         assert_eq!(issue.path, vec![Segment::Key("heartbeat_timeout")]);
-        assert!(issue
-            .message
-            .starts_with("expected a heartbeat_timeout longer than the embedded server's heartbeat (30s), found 20s"));
+        assert!(issue.message.starts_with(
+            "expected a heartbeat_timeout longer than the embedded server's heartbeat (30s), found \
+             20s"
+        ));
         assert!(compile("{ embedded: { heartbeat: 1s }, heartbeat_timeout: 3s }").is_ok());
         let issue = compile("{ url: 'wss://h:1/p', ca_file: /nonexistent/ca.pem }").unwrap_err();
         assert_eq!(issue.path, vec![Segment::Key("ca_file")]);

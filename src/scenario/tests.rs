@@ -58,7 +58,8 @@ fn errors_display_file_line_column_path() {
     let err = from_str(&text, "scenarios/x.yaml").unwrap_err();
     assert_eq!(
         err.to_string(),
-        "scenarios/x.yaml:13:15: behaviors[0].steps[1].hold: expected a duration with a unit such as 500ms or 10s, found \"10\""
+        "scenarios/x.yaml:13:15: behaviors[0].steps[1].hold: expected a duration with a unit such \
+         as 500ms or 10s, found \"10\""
     );
 }
 
@@ -271,7 +272,8 @@ fn template_errors_point_at_the_string() {
     );
     assert_eq!(
         message,
-        "in template \"x{{rand_int 5}}\": expected `rand_int` with two integers A <= B, found `rand_int 5`"
+        "in template \"x{{rand_int 5}}\": expected `rand_int` with two integers A <= B, found \
+         `rand_int 5`"
     );
 }
 
@@ -372,11 +374,18 @@ fn every_error(text: &str) -> Vec<String> {
 fn every_mistake_in_a_file_is_reported_in_order() {
     let text = VALID
         .replace("duration: 1m", "duration: 60")
-        .replace("reconnect: { base: 100ms, cap: 10s }", "reconnect: { base: 100ms, cap: 10s, jiter: full }")
+        .replace(
+            "reconnect: { base: 100ms, cap: 10s }",
+            "reconnect: { base: 100ms, cap: 10s, jiter: full }",
+        )
         .replace("    weight: 3", "    weight: 0")
         .replace("      - hold: 10s", "      - hold: 10\n      - conect")
-        .replace("[connect_unique, extend]", "[connect_unique, { hold: -1s }]")
-        + "thresholds:\n  errors.reply_timout: [\"count == 0\"]\n  connect: [\"p99 < 1\"]\ncolour: red\n";
+        .replace(
+            "[connect_unique, extend]",
+            "[connect_unique, { hold: -1s }]",
+        )
+        + "thresholds:\n  errors.reply_timout: [\"count == 0\"]\n  connect: [\"p99 < 1\"]\n\
+           colour: red\n";
     let errors = every_error(&text);
     let places: Vec<&str> = errors
         .iter()
@@ -480,7 +489,8 @@ fn counts_past_their_bounds_are_refused() {
     );
     assert!(
         err.contains(
-            "target.embedded.instances: expected a setting the server can run with: instances must be from 1 to 64"
+            "target.embedded.instances: expected a setting the server can run with: instances must \
+             be from 1 to 64"
         ),
         "{err}"
     );

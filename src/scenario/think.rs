@@ -30,7 +30,8 @@ impl Think {
             Think::Constant(duration) => duration,
             Think::Uniform { low, high } => rng.random_range(low..=high),
             Think::Exponential { mean } => {
-                // Inverse CDF; `1 - u` is in (0, 1], so the logarithm is finite (at most ~37 means).
+                // Inverse CDF; `1 - u` is in (0, 1], so the logarithm is finite (at most ~37
+                // means).
                 let u: f64 = rng.random();
                 mean.mul_f64(-(1.0 - u).ln())
             }

@@ -156,7 +156,10 @@ impl Expression {
     pub(crate) fn parse(text: &str, subject: &Subject) -> Result<Expression, String> {
         let text = text.trim();
         let malformed = || {
-            format!("expected a threshold such as \"p99 < 25ms\", \"rate > 500/s\" or \"count == 0\", found {text:?}")
+            format!(
+                "expected a threshold such as \"p99 < 25ms\", \"rate > 500/s\" or \"count == 0\", \
+                 found {text:?}"
+            )
         };
         let at = text.find(['<', '>', '=', '!']).ok_or_else(malformed)?;
         let (stat_text, rest) = text.split_at(at);
@@ -325,7 +328,8 @@ mod tests {
             .starts_with("expected a threshold such as"));
         assert_eq!(
             parse("p98 < 25ms", &ACK).unwrap_err(),
-            "expected a statistic (p50, p90, p99, p99.9, min, max, mean, rate, count, slope) in \"p98 < 25ms\", found \"p98\""
+            "expected a statistic (p50, p90, p99, p99.9, min, max, mean, rate, count, slope) in \
+             \"p98 < 25ms\", found \"p98\""
         );
         assert_eq!(
             parse("p99 < 25", &ACK).unwrap_err(),
@@ -376,7 +380,8 @@ mod tests {
         );
         assert_eq!(
             parse("slope < 20MiB", &memory).unwrap_err(),
-            "expected a memory slope such as 20MiB/h (per h, m or s), found \"20MiB\" in \"slope < 20MiB\""
+            "expected a memory slope such as 20MiB/h (per h, m or s), found \"20MiB\" in \"slope < \
+             20MiB\""
         );
         assert!(parse("max < 20", &memory)
             .unwrap_err()

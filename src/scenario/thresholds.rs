@@ -45,7 +45,8 @@ impl ThresholdsSpec {
             }
             reported = Some(*entry);
             let message = format!(
-                "expected target.metrics_url (the server's Prometheus metrics) for {:?}, found a target without one",
+                "expected target.metrics_url (the server's Prometheus metrics) for {:?}, found a \
+                 target without one",
                 threshold.name
             );
             issues.push(
@@ -159,8 +160,8 @@ impl Visitor<'_> for NameSeed {
             Some(subject @ Subject::Metric(_)) => return Ok(named(subject)),
             Some(_) if behavior.is_some() => {
                 return Err(E::custom(format!(
-                    "expected a latency metric before {{{}:...}} in {written:?} (only latencies are kept per \
-                     behavior), found {name:?}",
+                    "expected a latency metric before {{{}:...}} in {written:?} (only latencies \
+                     are kept per behavior), found {name:?}",
                     selector::TAG
                 )))
             }
@@ -172,12 +173,14 @@ impl Visitor<'_> for NameSeed {
             .unwrap_or_default();
         if name.starts_with(ERROR_KIND_PREFIX) {
             return Err(E::custom(format!(
-                "expected errors.KIND with a kind the harness records (docs/reports.md lists them), found {name:?}{hint}"
+                "expected errors.KIND with a kind the harness records (docs/reports.md lists \
+                 them), found {name:?}{hint}"
             )));
         }
         let known: Vec<&str> = Subject::known_names().collect();
         Err(E::custom(format!(
-            "expected a metric, counter or delivery check ({}), errors or errors.KIND, found {name:?}{hint}",
+            "expected a metric, counter or delivery check ({}), errors or errors.KIND, found \
+             {name:?}{hint}",
             known.join(", ")
         )))
     }
@@ -267,12 +270,17 @@ impl<'de> Visitor<'de> for EntrySeed<'_> {
         let mut delay = None;
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
-                "threshold" => found = Some(map.next_value_seed(ExpressionSeed { subject: self.subject })?),
+                "threshold" => {
+                    found = Some(map.next_value_seed(ExpressionSeed {
+                        subject: self.subject,
+                    })?)
+                }
                 "abort_on_fail" => abort_on_fail = map.next_value()?,
                 "delay_abort_eval" => delay = Some(map.next_value::<Span>()?.0),
                 other => {
                     return Err(de::Error::custom(format!(
-                        "unknown field `{other}`, expected one of `threshold`, `abort_on_fail`, `delay_abort_eval`"
+                        "unknown field `{other}`, expected one of `threshold`, `abort_on_fail`, \
+                         `delay_abort_eval`"
                     )))
                 }
             }
@@ -283,7 +291,8 @@ impl<'de> Visitor<'de> for EntrySeed<'_> {
                 (true, delay) => Some(delay.unwrap_or(Duration::ZERO)),
                 (false, None) => None,
                 (false, Some(_)) => return Err(de::Error::custom(
-                    "expected `abort_on_fail: true` alongside `delay_abort_eval` (the delay only applies to aborts)",
+                    "expected `abort_on_fail: true` alongside `delay_abort_eval` (the delay only \
+                     applies to aborts)",
                 )),
             };
         Ok(entry)
@@ -320,8 +329,8 @@ mod tests {
     use crate::measure::{Metric, Subject};
     use crate::scenario::{from_str, Op, ScenarioError, Stat, Tolerance};
 
-    const HEAD: &str =
-        "name: t\nduration: 10s\nload: { stages: [{ hold: 10s }] }\nbehaviors: [{ name: a, steps: [connect] }]\n";
+    const HEAD: &str = "name: t\nduration: 10s\nload: { stages: [{ hold: 10s }] }\n\
+                        behaviors: [{ name: a, steps: [connect] }]\n";
 
     fn compile(tail: &str) -> Result<crate::scenario::Plan, ScenarioError> {
         from_str(&format!("{HEAD}{tail}"), "x.yaml")
@@ -341,9 +350,10 @@ mod tests {
     #[test]
     fn short_and_long_forms_compile() {
         let plan = compile(
-            "thresholds:\n  presence_ack: [\"p99 < 25ms\", \"max < 250ms\"]\n  signals_lost: [\"count == 0\"]\n  \
-             connect:\n    - { threshold: \"rate > 5/s\", abort_on_fail: true, delay_abort_eval: 3s }\n  \
-             errors.timeout: [\"count <= 2\"]\ncompare: { max_regression: \"10% or 2ms\", metrics: { connect: 5% } }\n",
+            "thresholds:\n  presence_ack: [\"p99 < 25ms\", \"max < 250ms\"]\n  signals_lost: \
+             [\"count == 0\"]\n  connect:\n    - { threshold: \"rate > 5/s\", abort_on_fail: true, \
+             delay_abort_eval: 3s }\n  errors.timeout: [\"count <= 2\"]\n\
+             compare: { max_regression: \"10% or 2ms\", metrics: { connect: 5% } }\n",
         )
         .unwrap();
         let t = &plan.thresholds;
@@ -416,10 +426,13 @@ mod tests {
         assert_eq!((line, column, path.as_str()), (8, 3, "thresholds"));
         assert_eq!(
             message,
-            "expected target.metrics_url (the server's Prometheus metrics) for \"server_memory\", found a target without one"
+            "expected target.metrics_url (the server's Prometheus metrics) for \"server_memory\", \
+             found a target without one"
         );
-        let scraped =
-            format!("target: {{ url: 'http://127.0.0.1:9', metrics_url: 'http://127.0.0.1:9/metrics' }}\n{server}");
+        let scraped = format!(
+            "target: {{ url: 'http://127.0.0.1:9', metrics_url: 'http://127.0.0.1:9/metrics' }}\n\
+             {server}"
+        );
         assert_eq!(
             compile(&scraped).unwrap().thresholds[1].subject,
             Subject::ServerMemory
@@ -454,8 +467,11 @@ mod tests {
 
     #[test]
     fn every_bad_name_is_reported() {
-        let err = compile("thresholds:\n  presense_ack: [\"p99 < 1ms\"]\n  connect: [\"p99 < 1ms\"]\n  errors.tiemout: [\"count == 0\"]\n")
-            .unwrap_err();
+        let err = compile(
+            "thresholds:\n  presense_ack: [\"p99 < 1ms\"]\n  connect: [\"p99 < 1ms\"]\n  \
+             errors.tiemout: [\"count == 0\"]\n",
+        )
+        .unwrap_err();
         let ScenarioError::Invalid(all) = err else {
             panic!("expected a validation error")
         };
@@ -524,7 +540,8 @@ mod tests {
     #[test]
     fn a_threshold_selects_a_behavior_in_k6_or_prometheus_style() {
         let plan = compile(
-            "thresholds:\n  presence_ack{behavior:a}: [\"p99 < 25ms\"]\n  connect{behavior=a}: [\"count > 0\"]\n",
+            "thresholds:\n  presence_ack{behavior:a}: [\"p99 < 25ms\"]\n  connect{behavior=a}: \
+             [\"count > 0\"]\n",
         )
         .unwrap();
         let t = &plan.thresholds;

@@ -149,7 +149,8 @@ impl ToleranceKey {
         let Some(metric) = Metric::ALL.into_iter().find(|m| m.name() == metric_name) else {
             let names: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
             return Err(format!(
-                "expected a latency metric ({}), optionally with a statistic (.p50, .p90, .p99, .max), found {name:?}",
+                "expected a latency metric ({}), optionally with a statistic (.p50, .p90, .p99, \
+                 .max), found {name:?}",
                 names.join(", ")
             ));
         };
@@ -159,7 +160,8 @@ impl ToleranceKey {
                 Some(stat) => Some(stat),
                 None => {
                     return Err(format!(
-                        "expected a compared statistic (p50, p90, p99, max) after {metric_name:?}, found {stat_name:?} in {name:?}"
+                        "expected a compared statistic (p50, p90, p99, max) after {metric_name:?}, \
+                         found {stat_name:?} in {name:?}"
                     ))
                 }
             },
@@ -239,7 +241,9 @@ impl<'de> Deserialize<'de> for Setting {
 /// A `--tolerance NAME=TOLERANCE` of the command line: `presence_ack.max=50%`, `extend.p99=off`.
 pub fn parse_assignment(text: &str) -> Result<(ToleranceKey, Setting), String> {
     let Some((name, setting)) = text.split_once('=') else {
-        return Err(format!("expected NAME=TOLERANCE such as presence_ack.max=50% or extend.p99=off, found {text:?}"));
+        return Err(format!(
+            "expected NAME=TOLERANCE such as presence_ack.max=50% or extend.p99=off, found {text:?}"
+        ));
     };
     Ok((
         ToleranceKey::parse(name.trim())?,

@@ -108,7 +108,8 @@ fn transport_named<E: de::Error>(name: &str) -> Result<Transport, E> {
 fn share_of<E: de::Error>(transport: Transport, text: &str) -> Result<u32, E> {
     let invalid = || {
         E::custom(format!(
-            "expected the share of {} as a percentage such as 15% or 2.5% (to 0.01%), found {text:?}",
+            "expected the share of {} as a percentage such as 15% or 2.5% (to 0.01%), found \
+             {text:?}",
             transport.name()
         ))
     };

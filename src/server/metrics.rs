@@ -93,7 +93,8 @@ const HEAP_TRIMS: Family = Family {
     name: "presence_server_heap_trims_total",
     kind: "counter",
     labels: &[],
-    help: "Times the server handed its free heap back to the system: after every 1,000 visitors forgotten, and when it became idle.",
+    help: "Times the server handed its free heap back to the system: after every 1,000 visitors \
+           forgotten, and when it became idle.",
 };
 /// The process's own figures, under the names Prometheus client libraries give them, so that a
 /// harness reads any server's memory and CPU alike (`crate::procfs`). Shared with whatever
@@ -133,7 +134,8 @@ const DIRECTORY_LOCATES: Family = Family {
     name: "presence_server_directory_locates_total",
     kind: "counter",
     labels: &["answer"],
-    help: "/locate requests the directory of a partitioned server answered from its copy of the owner's placement (view) or by forwarding them to the owner (forwarded).",
+    help: "/locate requests the directory of a partitioned server answered from its copy of the \
+           owner's placement (view) or by forwarding them to the owner (forwarded).",
 };
 
 /// The families only the directory of a partitioned server exports, beside its children's.

@@ -39,7 +39,10 @@ impl SessionError {
     /// new connections to a draining instance get `c[3000,"Go away!"]` at once): a move the
     /// server asked for, to be tried again elsewhere, not an error.
     pub fn is_drain(&self) -> bool {
-        matches!(self, SessionError::Client(ClientError::Closed { code, .. }) if close::is_drain(*code))
+        matches!(
+            self,
+            SessionError::Client(ClientError::Closed { code, .. }) if close::is_drain(*code)
+        )
     }
 
     /// A short, low-cardinality name for reports.

@@ -24,9 +24,9 @@ use crate::session::Opener;
 /// requests and signal acks were boxed out of it, 1,232 after (what is left is mostly the
 /// idle wait: its timer, the cancellation future and the visitor itself); 1,312 once the
 /// per-behavior attribution wrapped it in a task-local scope (its slot and key: 80 bytes,
-/// 1.5 MB at 19,000 visitors). As `async fn`s, `visitor::run` and `as_behavior` (now `as_visitor`) each kept a
-/// second copy of the whole state (2,648 bytes): they return their futures instead. 1,336
-/// since the run's end waits at `Closing::settled` before the tabs close (24 bytes, 456 KB at
+/// 1.5 MB at 19,000 visitors). As `async fn`s, `visitor::run` and `as_behavior` (now `as_visitor`)
+/// each kept a second copy of the whole state (2,648 bytes): they return their futures instead.
+/// 1,336 since the run's end waits at `Closing::settled` before the tabs close (24 bytes, 456 KB at
 /// 19,000 visitors).
 const VISITOR_FUTURE_MAX: usize = 1344;
 /// A tab, held per open session: 568 bytes, of which the connection is 368.

@@ -51,14 +51,27 @@ impl Visitor<'_> {
                         self.ctx.recorder.since(Metric::Blur, started)
                     }
                     BlurVerdict::Misrouted => {
-                        tracing::debug!(visitor = %self.id, tab = %self.tabs[i].id, focus = ?self.focus, "blur misrouted");
+                        tracing::debug!(
+                            visitor = %self.id,
+                            tab = %self.tabs[i].id,
+                            focus = ?self.focus,
+                            "blur misrouted"
+                        );
                         self.ctx.recorder.violation(Check::BlurMisrouted);
                     }
                     BlurVerdict::Reordered => {
-                        tracing::debug!(visitor = %self.id, tab = %self.tabs[i].id, "blur after a focus the server applied last");
+                        tracing::debug!(
+                            visitor = %self.id,
+                            tab = %self.tabs[i].id,
+                            "blur after a focus the server applied last"
+                        );
                     }
                     BlurVerdict::Unsettled => {
-                        tracing::debug!(visitor = %self.id, tab = %self.tabs[i].id, "blur to a tab unsettled by another's end");
+                        tracing::debug!(
+                            visitor = %self.id,
+                            tab = %self.tabs[i].id,
+                            "blur to a tab unsettled by another's end"
+                        );
                     }
                     BlurVerdict::Unrelated => {}
                 }

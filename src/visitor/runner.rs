@@ -237,7 +237,8 @@ impl<'a> Visitor<'a> {
                         self.record_session_error(&err);
                     }
                     if matches!(err, SessionError::Timeout(..)) {
-                        // Unanswered within the reply timeout: the wait is a sample, as for requests.
+                        // Unanswered within the reply timeout: the wait is a sample, as for
+                        // requests.
                         self.ctx.recorder.since(metric, started);
                     }
                     if reconnecting.is_some() {
@@ -325,7 +326,9 @@ impl<'a> Visitor<'a> {
                 _ = self.cancel.cancelled(), if cancellable => return Err(Interrupt::Cancelled),
                 event = std::future::poll_fn(|cx| poll_any(&mut self.tabs, cx)) => event,
                 _ = &mut sleep => match self.silent_tab() {
-                    Some((i, silence)) => (i, Err(ClientError::Lost(format!("nothing heard for {silence:?}")))),
+                    Some((i, silence)) => {
+                        (i, Err(ClientError::Lost(format!("nothing heard for {silence:?}"))))
+                    }
                     None if Instant::now() >= deadline => return Err(Interrupt::Timeout),
                     None => {
                         sleep.as_mut().reset(self.wake_at(deadline).into());

@@ -73,7 +73,13 @@ fn push_string_array<S: AsRef<str>>(out: &mut String, items: &[S]) {
 /// line and paragraph separators, invisible operators, specials), which SockJS sends
 /// escaped as `\uXXXX` although JSON would allow them raw.
 fn escaped_by_sockjs(c: char) -> bool {
-    matches!(c, '\u{200c}'..='\u{200f}' | '\u{2028}'..='\u{202f}' | '\u{2060}'..='\u{206f}' | '\u{fff0}'..='\u{ffff}')
+    matches!(
+        c,
+        '\u{200c}'..='\u{200f}'
+            | '\u{2028}'..='\u{202f}'
+            | '\u{2060}'..='\u{206f}'
+            | '\u{fff0}'..='\u{ffff}'
+    )
 }
 
 /// Appends JSON text, escaping what [`escaped_by_sockjs`] names. Every such character
@@ -142,7 +148,8 @@ const MAX_ID_BYTES: usize = 64;
 /// Which server and session ids a service's session URLs accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdRule {
-    /// docs/protocol.md's: a server id of 1 to 3 digits, a session id of 1 to 64 of `[A-Za-z0-9_-]`.
+    /// docs/protocol.md's: a server id of 1 to 3 digits, a session id of 1 to 64 of
+    /// `[A-Za-z0-9_-]`.
     Presence,
     /// SockJS protocol 0.3.3's: any value of at most 64 bytes but an empty one or one with a
     /// dot (the protocol suite's test services, which try `/a/a` and `/_/_`).

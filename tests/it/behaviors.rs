@@ -174,8 +174,8 @@ fn validate_refuses_a_threshold_on_an_unknown_behavior() {
         .unwrap()
         + 1;
     let expected = format!(
-        "unknown.yaml:{line}:3: thresholds: expected a behavior of the scenario (browser, mobile) in \
-         \"presence_ack{{behavior:mobil}}\", found \"mobil\": did you mean mobile?"
+        "unknown.yaml:{line}:3: thresholds: expected a behavior of the scenario (browser, mobile) \
+         in \"presence_ack{{behavior:mobil}}\", found \"mobil\": did you mean mobile?"
     );
     assert!(stderr.contains(&expected), "{stderr}");
 }

@@ -24,8 +24,10 @@ const SEARCH_WAIT: Duration = Duration::from_secs(120);
 
 fn scenario(load: &str, behavior: &str, extra: &str) -> String {
     format!(
-        "name: knee\nseed: 5\nduration: 10s\ntarget:\n  embedded: {{ instances: 1, {FAULT} }}\nload: {load}\n\
-         behaviors:\n  - name: b\n    steps: {behavior}\nthresholds:\n  presence_ack: [ \"p99 < 50ms\" ]\n{extra}"
+        "name: knee\nseed: 5\nduration: 10s\ntarget:\n  embedded: {{ instances: 1, {FAULT} }}\n\
+         load: {load}\n\
+         behaviors:\n  - name: b\n    steps: {behavior}\n\
+         thresholds:\n  presence_ack: [ \"p99 < 50ms\" ]\n{extra}"
     )
 }
 

@@ -31,9 +31,11 @@ fn faulty() -> ServerSettings {
 }
 const KNEE_SESSIONS: f64 = 92.0;
 
-const SCENARIO: &str = "name: knee\nseed: 5\nduration: 10s\nload: { stages: [ { to: 20, over: 0s } ] }\n\
-    behaviors:\n  - name: b\n    steps: [connect, { repeat: { every: 500ms, steps: [presence] } }]\n\
-    thresholds:\n  presence_ack: [ \"p99 < 60ms\" ]\n";
+const SCENARIO: &str =
+    "name: knee\nseed: 5\nduration: 10s\nload: { stages: [ { to: 20, over: 0s } ] }\n\
+     behaviors:\n  - name: b\n    steps: [connect, { repeat: { every: 500ms, steps: \
+     [presence] } }]\n\
+     thresholds:\n  presence_ack: [ \"p99 < 60ms\" ]\n";
 
 /// 60 to 120 visitors at 10% steps: nine levels of a second's warm-up and two judged.
 fn settings() -> Settings {

@@ -17,23 +17,33 @@ fn scenario(fault: &str, behaviors: &str, agents: &str) -> String {
 fn scenario_holding(fault: &str, behaviors: &str, agents: &str, hold_s: u32) -> String {
     let duration_ms = hold_s * 1000 + 600;
     format!(
-        "name: checks\nseed: 3\ntarget:\n  embedded: {{ instances: 2, drain_window: 200ms{fault} }}\nduration: {duration_ms}ms\n\
-         load:\n  stages:\n    - {{ to: 30, over: 300ms }}\n    - {{ hold: {hold_s}s }}\n    - {{ to: 0, over: 300ms }}\n\
+        "name: checks\nseed: 3\ntarget:\n  embedded: {{ instances: 2, drain_window: \
+         200ms{fault} }}\nduration: {duration_ms}ms\n\
+         load:\n  stages:\n    - {{ to: 30, over: 300ms }}\n    - {{ hold: {hold_s}s }}\n    - \
+         {{ to: 0, over: 300ms }}\n\
          behaviors:\n{behaviors}agents:\n{agents}"
     )
 }
 
-const BROWSING: &str = "  - name: browsing\n    steps:\n      - connect\n      - presence: { data: { a: 1 } }\n      - repeat:\n          every: 200ms\n          steps: [ { presence: { data: { b: \"{{rand_int 0 9}}\" } } } ]\n";
-const TWO_TABS: &str = "  - name: tabs\n    steps: [ connect, open_tab, { hold: 300ms }, switch_tab, { hold: 300ms }, switch_tab, { hold: 2s } ]\n";
+const BROWSING: &str =
+    "  - name: browsing\n    steps:\n      - connect\n      - presence: { data: { a: 1 } }\n      \
+     - repeat:\n          every: 200ms\n          steps: [ { presence: { data: { b: \"{{rand_int 0 \
+     9}}\" } } } ]\n";
+const TWO_TABS: &str = "  - name: tabs\n    steps: [ connect, open_tab, { hold: 300ms }, \
+                        switch_tab, { hold: 300ms }, switch_tab, { hold: 2s } ]\n";
 /// A blur that comes after the grace: each move is followed by a step boundary past the grace
 /// (500 ms) and before the blur, which the server sends 800 ms late; then a switch back, and
 /// a hold past the run's end (a visitor that finished would be replaced by one the ramp-down
 /// stops between its moves).
-const SLOW_BLUR_TABS: &str = "  - name: tabs\n    steps: [ connect, open_tab, { hold: 650ms }, { hold: 400ms }, switch_tab, { hold: 650ms }, { hold: 5s } ]\n";
+const SLOW_BLUR_TABS: &str = "  - name: tabs\n    steps: [ connect, open_tab, { hold: 650ms }, \
+                              { hold: 400ms }, switch_tab, { hold: 650ms }, { hold: 5s } ]\n";
 const UNIQUE: &str = "  - name: codes\n    steps: [ connect_unique, { hold: 3s } ]\n";
-const COMES_AND_GOES: &str = "  - name: goes\n    steps: [ connect, { hold: 200ms }, disconnect, { hold: 700ms }, connect, { hold: 700ms }, disconnect, { hold: 700ms }, connect, { hold: 1s } ]\n";
+const COMES_AND_GOES: &str = "  - name: goes\n    steps: [ connect, { hold: 200ms }, disconnect, \
+                              { hold: 700ms }, connect, { hold: 700ms }, disconnect, { hold: \
+                              700ms }, connect, { hold: 1s } ]\n";
 const SIGNALING: &str =
-    "  count: 2\n  watch: 100%\n  signals: { rate: 100/s }\n  invokes: { rate: 10/s }\n  grace: 500ms\n";
+    "  count: 2\n  watch: 100%\n  signals: { rate: 100/s }\n  invokes: { rate: 10/s }\n  grace: \
+     500ms\n";
 
 async fn run(yaml: &str) -> Totals {
     let plan = scenario::from_str(yaml, "checks.yaml").expect("the test scenario is valid");

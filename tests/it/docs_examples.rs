@@ -25,7 +25,8 @@ fn bench(args: &[String]) -> Output {
 fn pages() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut pages = vec![root.join("README.md")];
-    // Not recursive: docs/journal/ stays out (its commands are history, with the flags of their day).
+    // Not recursive: docs/journal/ stays out (its commands are history, with the flags of their
+    // day).
     let docs = std::fs::read_dir(root.join("docs")).expect("docs/ is there");
     pages.extend(
         docs.map(|entry| entry.unwrap().path())
@@ -161,7 +162,9 @@ fn every_documented_run_of_a_repository_scenario_validates() {
 
 #[test]
 fn commands_are_read_from_shell_blocks_only() {
-    let page = "text presence-bench run not-a-command\n```sh\npresence-bench run a.yaml \\\n  --set x=1 > out.txt  # note\n$B compare b c && echo\n```\n```yaml\npresence-bench run no\n```\n";
+    let page = "text presence-bench run not-a-command\n```sh\n\
+                presence-bench run a.yaml \\\n  --set x=1 > out.txt  # note\n\
+                $B compare b c && echo\n```\n```yaml\npresence-bench run no\n```\n";
     let found = commands(page);
     let words = |list: &[&str]| list.iter().map(|w| w.to_string()).collect::<Vec<_>>();
     assert_eq!(

@@ -19,7 +19,8 @@ fn scenario(target: &str, visitors: u32, reconnect: &str, drills: &str) -> Strin
     format!(
         "name: drill\nseed: 5\ntarget:\n{target}\nduration: 4s\nreconnect: {reconnect}\n\
          load:\n  stages:\n    - {{ to: {visitors}, over: 200ms }}\n    - {{ hold: 3500ms }}\n\
-         behaviors:\n  - name: stays\n    steps:\n      - connect\n      - presence: {{ data: {{ a: 1 }} }}\n      - {{ hold: 10s }}\n\
+         behaviors:\n  - name: stays\n    steps:\n      - connect\n      - presence: {{ data: \
+         {{ a: 1 }} }}\n      - {{ hold: 10s }}\n\
          drills:\n{drills}"
     )
 }
@@ -105,7 +106,8 @@ async fn kill_drops_sessions_without_a_frame() {
 async fn two_tabs_lost_at_once_both_come_back() {
     let yaml = scenario(EMBEDDED, 24, QUICK, "  - { at: 1s, kill: 1 }\n").replace(
         "      - connect\n      - presence: { data: { a: 1 } }\n      - { hold: 10s }\n",
-        "      - connect\n      - presence\n      - open_tab\n      - repeat: { every: 100ms, steps: [ switch_tab, presence ] }\n",
+        "      - connect\n      - presence\n      - open_tab\n      - repeat: { every: 100ms, \
+         steps: [ switch_tab, presence ] }\n",
     );
     assert!(
         yaml.contains("open_tab"),
@@ -206,7 +208,8 @@ async fn scale_out_starts_an_instance_and_moves_nobody() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_repeats_from_until() {
     let target = "  embedded: { instances: 4, drain_window: 100ms }";
-    let drills = "  settle: 200ms\n  events:\n    - { every: 1s, from: 800ms, until: 2900ms, scale_in: 1 }\n";
+    let drills = "  settle: 200ms\n  events:\n    - { every: 1s, from: 800ms, until: 2900ms, \
+                  scale_in: 1 }\n";
     let result = run(&scenario(target, 30, QUICK, drills)).await;
     let starts: Vec<f64> = result.drills.iter().map(|e| e.at_s).collect();
     assert_eq!(starts.len(), 3, "{:?}", result.drills);
@@ -278,8 +281,9 @@ async fn external_actions_are_called_and_failures_reported() {
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move { axum::serve(listener, app).await });
     let drills = format!(
-        "  actions:\n    scale_in: {{ url: 'http://127.0.0.1:{port}/drain', body: please, timeout: 2s }}\n    \
-         kill: {{ command: [sh, -c, 'exit 7'] }}\n  events:\n    - {{ at: 1s, scale_in: 1 }}\n    - {{ at: 1500ms, kill: 1 }}\n    - {{ at: 2s, scale_out: 1 }}\n"
+        "  actions:\n    scale_in: {{ url: 'http://127.0.0.1:{port}/drain', body: please, timeout: \
+         2s }}\n    kill: {{ command: [sh, -c, 'exit 7'] }}\n  events:\n    - {{ at: 1s, scale_in: \
+         1 }}\n    - {{ at: 1500ms, kill: 1 }}\n    - {{ at: 2s, scale_out: 1 }}\n"
     );
     let result = run(&scenario(&target, 40, QUICK, &drills)).await;
     assert_eq!(calls.load(Ordering::SeqCst), 1);

@@ -37,8 +37,9 @@ enum Edit {
 fn interesting_char() -> impl Strategy<Value = char> {
     prop_oneof![
         3 => prop::sample::select(vec![
-            '"', '\\', '[', ']', '{', '}', ',', ':', '-', ' ', '\n', '\t', '#', '&', '*', '!', '|', '>', '\'',
-            '%', '@', '?', '0', '9', '.', 'e', 'a', 'c', 'h', 'o', '\u{0}', 'é', '\u{feff}', '😀',
+            '"', '\\', '[', ']', '{', '}', ',', ':', '-', ' ', '\n', '\t', '#', '&', '*', '!', '|',
+            '>', '\'', '%', '@', '?', '0', '9', '.', 'e', 'a', 'c', 'h', 'o', '\u{0}', 'é',
+            '\u{feff}', '😀',
         ]),
         1 => any::<char>(),
     ]
@@ -260,7 +261,10 @@ mod protocol {
         }
 
         #[test]
-        fn server_frames_with_a_known_type_decode_or_fail(kind in "[ohac]", rest in any::<String>()) {
+        fn server_frames_with_a_known_type_decode_or_fail(
+            kind in "[ohac]",
+            rest in any::<String>(),
+        ) {
             let _ = sockjs::decode_server_frame(&format!("{kind}{rest}"));
         }
 
@@ -277,7 +281,10 @@ mod protocol {
         #[test]
         fn message_frames_round_trip(messages in prop::collection::vec(any::<String>(), 0..6)) {
             let frame = sockjs::encode_messages(&messages);
-            prop_assert_eq!(sockjs::decode_server_frame(&frame), Ok(ServerFrame::Messages(messages)));
+            prop_assert_eq!(
+                sockjs::decode_server_frame(&frame),
+                Ok(ServerFrame::Messages(messages))
+            );
         }
 
         #[test]
@@ -381,7 +388,10 @@ mod protocol {
             let mut reader = FrameReader::new(framing, limit);
             let mut out = VecDeque::new();
             let (a, b) = bytes.split_at(cut.index(bytes.len() + 1));
-            let read = reader.feed(a, &mut out).and_then(|()| reader.feed(b, &mut out)).and_then(|()| reader.finish());
+            let read = reader
+                .feed(a, &mut out)
+                .and_then(|()| reader.feed(b, &mut out))
+                .and_then(|()| reader.finish());
             // Whatever comes out is within the limit (a frame never grows the harness).
             prop_assert!(out.iter().all(|frame| frame.len() <= limit), "{:?} {:?}", out, read);
         }

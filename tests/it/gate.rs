@@ -12,7 +12,8 @@ fn scenario(dir: &Path, name: &str, duration: &str, thresholds: &str) -> PathBuf
     let text = format!(
         "name: {name}\nduration: {duration}\ntarget: {{ embedded: {{ instances: 1 }} }}\n\
          load: {{ stages: [{{ to: 20, over: 500ms }}] }}\n\
-         behaviors:\n  - name: b\n    steps: [connect, presence, {{ repeat: {{ every: 200ms, steps: [presence] }} }}]\n\
+         behaviors:\n  - name: b\n    steps: [connect, presence, {{ repeat: {{ every: 200ms, \
+         steps: [presence] }} }}]\n\
          {thresholds}"
     );
     let path = dir.join(format!("{name}.yaml"));
@@ -444,8 +445,10 @@ fn a_web_server_that_is_not_a_presence_directory_is_named() {
         for mut stream in listener.incoming().map_while(Result::ok) {
             let mut request = [0u8; 4096];
             let _ = stream.read(&mut request);
-            let _ =
-                stream.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\nconnection: close\r\n\r\nnot found");
+            let _ = stream.write_all(
+                b"HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\nconnection: close\r\n\r\n\
+                  not found",
+            );
         }
     });
     assert_down_fast(
@@ -465,7 +468,8 @@ fn a_web_server_that_is_not_a_presence_directory_is_named() {
 fn an_abort_on_fail_threshold_is_a_failed_threshold_exit_1() {
     let dir = scratch_dir("gate-abort");
     let thresholds =
-        "thresholds:\n  presence_ack:\n    - { threshold: \"p99 < 1us\", abort_on_fail: true, delay_abort_eval: 1s }\n";
+        "thresholds:\n  presence_ack:\n    - { threshold: \"p99 < 1us\", abort_on_fail: true, \
+         delay_abort_eval: 1s }\n";
     let path = scenario(&dir, "abort", "60s", thresholds);
     let out = dir.join("out");
     let junit = out.join("junit.xml");
@@ -531,8 +535,10 @@ fn errors_fail_a_run_unless_a_threshold_governs_them() {
     let scenario_text = |thresholds: &str| {
         format!(
             "name: waits\nduration: 3s\ntarget: {{ embedded: {{ instances: 1 }} }}\n\
-             load: {{ stages: [{{ to: 5, over: 200ms }}] }}\nagents: {{ count: 1, signals: {{ rate: 4/s }}, grace: 1s }}\n\
-             behaviors:\n  - name: b\n    steps: [connect, {{ repeat: {{ steps: [{{ await_signal: {{ timeout: 100ms }} }}] }} }}]\n\
+             load: {{ stages: [{{ to: 5, over: 200ms }}] }}\n\
+             agents: {{ count: 1, signals: {{ rate: 4/s }}, grace: 1s }}\n\
+             behaviors:\n  - name: b\n    steps: [connect, {{ repeat: {{ steps: [{{ await_signal: \
+             {{ timeout: 100ms }} }}] }} }}]\n\
              {thresholds}"
         )
     };

@@ -38,9 +38,11 @@ async fn guarded(token: &str) -> (Cluster, Gateway) {
 /// a second; `target` is the rest of the `target` section, indented.
 fn yaml(url: &str, transport: &str, visitors: u32, target: &str) -> String {
     format!(
-        "name: headers\nseed: 3\ntarget:\n  url: {url}\n  group: '{GROUP}'\n  transport: {transport}\n{target}\
-         duration: 1200ms\nload: {{ stages: [ {{ to: {visitors}, over: 200ms }}, {{ hold: 1s }} ] }}\n\
-         behaviors: [ {{ name: b, steps: [connect, presence, {{ repeat: {{ every: 100ms, steps: [presence] }} }}] }} ]\n"
+        "name: headers\nseed: 3\ntarget:\n  url: {url}\n  group: '{GROUP}'\n  transport: \
+         {transport}\n{target}duration: 1200ms\n\
+         load: {{ stages: [ {{ to: {visitors}, over: 200ms }}, {{ hold: 1s }} ] }}\n\
+         behaviors: [ {{ name: b, steps: [connect, presence, {{ repeat: {{ every: 100ms, steps: \
+         [presence] }} }}] }} ]\n"
     )
 }
 

@@ -297,9 +297,11 @@ async fn a_run_over_two_groups_loads_both_processes_and_every_check_holds() {
     let served = served().await;
     let yaml = format!(
         "name: groups\nseed: 5\ntarget: {{ url: '{}', group: 10, groups: 2 }}\nduration: 2600ms\n\
-         load:\n  stages:\n    - {{ to: 20, over: 300ms }}\n    - {{ hold: 2s }}\n    - {{ to: 0, over: 300ms }}\n\
+         load:\n  stages:\n    - {{ to: 20, over: 300ms }}\n    - {{ hold: 2s }}\n    - {{ to: 0, \
+         over: 300ms }}\n\
          behaviors:\n\
-         \x20 - name: browsing\n    steps: [ connect, {{ presence: {{ data: {{ a: 1 }} }} }}, {{ repeat: {{ every: 200ms, steps: [ {{ presence: {{ data: {{ b: 2 }} }} }} ] }} }} ]\n\
+         \x20 - name: browsing\n    steps: [ connect, {{ presence: {{ data: {{ a: 1 }} }} }}, \
+         {{ repeat: {{ every: 200ms, steps: [ {{ presence: {{ data: {{ b: 2 }} }} }} ] }} }} ]\n\
          \x20 - name: codes\n    steps: [ connect_unique, {{ hold: 3s }} ]\n\
          agents:\n  count: 2\n  watch: 100%\n  signals: {{ rate: 100/s }}\n  grace: 500ms\n",
         served.directory

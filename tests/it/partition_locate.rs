@@ -182,15 +182,18 @@ async fn a_drill_over_two_processes_brings_every_visitor_back() {
     let served = served().await;
     let directory = &served.directory;
     let yaml = format!(
-        "name: partition-drill\nseed: 5\ntarget: {{ url: '{directory}', group: 10, groups: 2 }}\nduration: 3500ms\n\
+        "name: partition-drill\nseed: 5\ntarget: {{ url: '{directory}', group: 10, groups: 2 }}\n\
+         duration: 3500ms\n\
          reconnect: {{ base: 50ms, cap: 200ms }}\n\
          load:\n  stages:\n    - {{ to: 40, over: 200ms }}\n    - {{ hold: 3300ms }}\n\
-         behaviors:\n  - name: stays\n    steps: [ connect, {{ presence: {{ data: {{ a: 1 }} }} }}, {{ hold: 10s }} ]\n\
+         behaviors:\n  - name: stays\n    steps: [ connect, {{ presence: {{ data: {{ a: \
+         1 }} }} }}, {{ hold: 10s }} ]\n\
          drills:\n  settle: 500ms\n  actions:\n\
          \x20   scale_out: {{ url: '{directory}/admin/scale-out' }}\n\
          \x20   scale_in: {{ url: '{directory}/admin/scale-in?server=p1-s2' }}\n\
          \x20   kill: {{ url: '{directory}/admin/kill?server=p0-s2' }}\n\
-         \x20 events:\n    - {{ at: 800ms, scale_out: 1 }}\n    - {{ at: 1200ms, scale_in: 1 }}\n    - {{ at: 2s, kill: 1 }}\n"
+         \x20 events:\n    - {{ at: 800ms, scale_out: 1 }}\n    - {{ at: 1200ms, scale_in: \
+         1 }}\n    - {{ at: 2s, kill: 1 }}\n"
     );
     let plan = presence_bench::scenario::from_str(&yaml, "partition-drill.yaml")
         .unwrap_or_else(|err| panic!("{err}"));

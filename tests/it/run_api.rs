@@ -12,7 +12,8 @@ use presence_bench::shutdown::Shutdown;
 fn scenario(duration: &str, thresholds: &str) -> String {
     format!(
         "name: api\nseed: 1\nduration: {duration}\nload: {{ stages: [ {{ to: 10, over: 0s }} ] }}\n\
-         behaviors: [ {{ name: b, steps: [connect, {{ repeat: {{ every: 100ms, steps: [presence] }} }}] }} ]\n\
+         behaviors: [ {{ name: b, steps: [connect, {{ repeat: {{ every: 100ms, steps: \
+         [presence] }} }}] }} ]\n\
          thresholds:\n  presence_ack: [ {thresholds} ]\n"
     )
 }

@@ -176,8 +176,8 @@ fn the_same_seed_gives_the_same_visitors() {
     let yaml = |seed: u64| {
         format!(
             "name: d\nseed: {seed}\nduration: 1s\nload: {{ stages: [{{ hold: 1s }}] }}\n\
-             behaviors: [ {{ name: a, weight: 3, steps: [connect, {{ hold: {{ uniform: [1s, 9s] }} }}] }}, \
-             {{ name: b, steps: [connect, {{ hold: {{ exponential: 5s }} }}] }} ]\n"
+             behaviors: [ {{ name: a, weight: 3, steps: [connect, {{ hold: {{ uniform: [1s, \
+             9s] }} }}] }}, {{ name: b, steps: [connect, {{ hold: {{ exponential: 5s }} }}] }} ]\n"
         )
     };
     let draw = |seed: u64| -> Vec<(usize, String, Vec<std::time::Duration>)> {

@@ -14,7 +14,8 @@ const N: u64 = 3;
 
 fn scenario(steps: &str) -> String {
     format!(
-        "name: steps\nseed: 5\nduration: 20s\nload: {{ arrival_rate: {{ rate: 24/s, max_visitors: 10, for: 125ms }} }}\n\
+        "name: steps\nseed: 5\nduration: 20s\n\
+         load: {{ arrival_rate: {{ rate: 24/s, max_visitors: 10, for: 125ms }} }}\n\
          behaviors: [ {{ name: b, steps: {steps} }} ]\n"
     )
 }
@@ -116,8 +117,11 @@ async fn tabs_open_switch_and_close() {
 
 #[tokio::test]
 async fn set_visitor_id_reconnects_as_another_visitor() {
-    let totals =
-        totals("[connect, { set_visitor_id: { id: 'user-{{index}}' } }, presence, set_visitor_id, presence]").await;
+    let totals = totals(
+        "[connect, { set_visitor_id: { id: 'user-{{index}}' } }, presence, set_visitor_id, \
+         presence]",
+    )
+    .await;
     assert_eq!(count(&totals, Metric::Connect), 3 * N);
     assert_eq!(count(&totals, Metric::PresenceAck), 2 * N);
     no_errors(&totals);
@@ -158,7 +162,8 @@ async fn hold_and_repeat_every_take_their_time() {
 #[tokio::test]
 async fn repeat_times_runs_back_to_back_and_nests() {
     let totals = totals(
-        "[connect_unique, { repeat: { times: 2, steps: [presence, { repeat: { times: 3, steps: [extend] } }] } }]",
+        "[connect_unique, { repeat: { times: 2, steps: [presence, { repeat: { times: 3, steps: \
+         [extend] } }] } }]",
     )
     .await;
     assert_eq!(count(&totals, Metric::PresenceAck), 2 * N);

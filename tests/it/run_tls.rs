@@ -56,7 +56,8 @@ fn yaml(url: &str, ca_file: Option<&std::path::Path>) -> String {
         .unwrap_or_default();
     format!(
         "name: tls\nseed: 5\ntarget:\n  url: {url}\n{ca}duration: 1100ms\n\
-         load: {{ stages: [ {{ to: 5, over: 200ms }}, {{ hold: 800ms }}, {{ to: 0, over: 100ms }} ] }}\n\
+         load: {{ stages: [ {{ to: 5, over: 200ms }}, {{ hold: 800ms }}, {{ to: 0, over: \
+         100ms }} ] }}\n\
          behaviors: [ {{ name: b, steps: [connect, presence, presence, {{ hold: 5s }}] }} ]\n"
     )
 }

@@ -103,7 +103,8 @@ async fn a_transport_mix_runs_clean_and_is_split_by_transport() {
 async fn every_transport_comes_back_after_a_drain() {
     // An embedded cluster, which the drill drains.
     let target = "target: { embedded: { instances: 2, drain_window: 300ms }, \
-                  transport: { sockjs: 40%, xhr_streaming: 20%, xhr_polling: 20%, eventsource: 20% } }";
+                  transport: { sockjs: 40%, xhr_streaming: 20%, xhr_polling: 20%, eventsource: \
+                  20% } }";
     let drills =
         "drills: { settle: 300ms, window_cap: 1s, events: [ { at: 800ms, scale_in: 1 } ] }";
     let yaml = format!("{target}\n{}{drills}\n", scenario(2_500));

@@ -11,11 +11,13 @@ use crate::common::{cluster, scratch_dir, settings};
 use tokio::process::Command;
 
 /// 30 visitors with presence every 300 ms and 3 agents signalling them, for 4 s.
-const SCENARIO: &str = "name: split\nseed: 9\nduration: 4s\ntarget: { embedded: { instances: 1 } }\n\
-    load: { stages: [{ to: 30, over: 300ms }, { hold: 3700ms }] }\n\
-    behaviors:\n  - name: b\n    steps: [connect, presence, { repeat: { every: 300ms, steps: [presence] } }]\n\
-    agents: { count: 3, signals: { rate: 20/s }, grace: 1s }\n\
-    thresholds:\n  presence_ack: [\"p99 < 5s\", \"count > 0\"]\n";
+const SCENARIO: &str =
+    "name: split\nseed: 9\nduration: 4s\ntarget: { embedded: { instances: 1 } }\n\
+     load: { stages: [{ to: 30, over: 300ms }, { hold: 3700ms }] }\n\
+     behaviors:\n  - name: b\n    steps: [connect, presence, { repeat: { every: 300ms, steps: \
+     [presence] } }]\n\
+     agents: { count: 3, signals: { rate: 20/s }, grace: 1s }\n\
+     thresholds:\n  presence_ack: [\"p99 < 5s\", \"count > 0\"]\n";
 
 async fn bench(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_presence-bench"))

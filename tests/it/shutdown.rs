@@ -233,8 +233,9 @@ async fn a_signal_repeated_at_once_is_one_stop() {
 }
 
 const SCENARIO: &str = "name: long\nseed: 1\ntarget: { group: '42' }\nduration: 10m\n\
-    load: { stages: [ { to: 2, over: 0s } ] }\n\
-    behaviors: [ { name: b, steps: [connect, { repeat: { every: 100ms, steps: [presence] } }] } ]\n";
+                        load: { stages: [ { to: 2, over: 0s } ] }\n\
+                        behaviors: [ { name: b, steps: [connect, { repeat: { every: 100ms, steps: \
+                        [presence] } }] } ]\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_signal_stops_a_run_waiting_for_its_metrics_endpoint_and_the_report_is_written() {

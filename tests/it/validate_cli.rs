@@ -62,11 +62,14 @@ fn validate_and_run_report_every_mistake_alike() {
 
 fn summary(scenario: &str, schema: u32, p50: u64) -> String {
     let latency = format!(
-        r#"{{"unit":"us","count":10,"rate":1.0,"min":1,"mean":1.0,"p50":{p50},"p90":{p50},"p99":{p50},"p999":{p50},"max":{p50}}}"#
+        "{{\"unit\":\"us\",\"count\":10,\"rate\":1.0,\"min\":1,\"mean\":1.0,\"p50\":{p50},\
+         \"p90\":{p50},\"p99\":{p50},\"p999\":{p50},\"max\":{p50}}}"
     );
     format!(
-        r#"{{"schema":{schema},"scenario":"{scenario}","started_at":"x","duration_seconds":1.0,"target":"x",
-            "visitors":{{"started":1,"completed":1,"peak":1}},"metrics":{{"presence_ack":{latency}}},"counters":{{}},"errors":{{}}}}"#
+        "{{\"schema\":{schema},\"scenario\":\"{scenario}\",\"started_at\":\"x\",\
+         \"duration_seconds\":1.0,\"target\":\"x\",\n            \
+         \"visitors\":{{\"started\":1,\"completed\":1,\"peak\":1}},\"metrics\":{{\"presence_ack\":\
+         {latency}}},\"counters\":{{}},\"errors\":{{}}}}"
     )
 }
 

@@ -100,9 +100,10 @@ async fn presence_replaces_then_merges_and_watchers_follow() {
         },
     )
     .await;
-    assert!(
-        matches!(recv(&mut watcher).await, ServerMessage::Presence { visitor, .. } if visitor == "other")
-    );
+    assert!(matches!(
+        recv(&mut watcher).await,
+        ServerMessage::Presence { visitor, .. } if visitor == "other"
+    ));
 }
 
 #[tokio::test]
@@ -285,7 +286,9 @@ async fn unique_connections_expire_unless_extended() {
         tokio::select! {
             incoming = extended.recv() => match incoming.expect("still open") {
                 Incoming::Heartbeat => send(&mut extended, ClientMessage::Extend).await,
-                Incoming::Message(message) => assert_eq!(message, ServerMessage::Extended { expires_in_ms: 200 }),
+                Incoming::Message(message) => {
+                    assert_eq!(message, ServerMessage::Extended { expires_in_ms: 200 })
+                }
             },
             message = recv(&mut lapsing) => {
                 assert_eq!(message, ServerMessage::Expired {});

@@ -100,7 +100,8 @@ pub async fn follow(base: String, index: usize, views: Arc<Views>, stop: Cancell
         if views.get(index).is_some() {
             tracing::warn!(
                 process = index,
-                "the placement feed of server process {index} broke ({ended}); forwarding its /locate"
+                "the placement feed of server process {index} broke ({ended}); forwarding its \
+                 /locate"
             );
         } else {
             tracing::debug!(

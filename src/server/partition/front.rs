@@ -97,7 +97,11 @@ impl Children {
         match self.client.json::<Snapshot>(Method::GET, &url).await {
             Ok(snapshot) => self.views.refresh(index, snapshot),
             Err(err) => {
-                tracing::warn!(process = index, %err, "cannot read the placement after an admin action");
+                tracing::warn!(
+                    process = index,
+                    %err,
+                    "cannot read the placement after an admin action"
+                );
                 self.views.distrust(index);
             }
         }

@@ -67,8 +67,10 @@ fn labelled(sample: &str, process: usize) -> String {
 mod tests {
     use super::*;
 
-    const ONE: &str = "# HELP s Open.\n# TYPE s gauge\ns{server=\"p0-s1\"} 2\n# HELP k Kills.\n# TYPE k counter\nk 0\n";
-    const TWO: &str = "# HELP s Open.\n# TYPE s gauge\ns{server=\"p1-s1\"} 5\n# HELP k Kills.\n# TYPE k counter\nk 1\n";
+    const ONE: &str = "# HELP s Open.\n# TYPE s gauge\ns{server=\"p0-s1\"} 2\n# HELP k Kills.\n\
+                       # TYPE k counter\nk 0\n";
+    const TWO: &str = "# HELP s Open.\n# TYPE s gauge\ns{server=\"p1-s1\"} 5\n# HELP k Kills.\n\
+                       # TYPE k counter\nk 1\n";
 
     #[test]
     fn every_sample_says_its_process_and_families_stay_together() {

@@ -153,7 +153,9 @@ impl Session {
                         return End::Drop;
                     }
                 }
-                () = sleep_until(or_never(self.unique_deadline)), if self.unique_deadline.is_some() => {
+                () = sleep_until(or_never(self.unique_deadline)),
+                    if self.unique_deadline.is_some() =>
+                {
                     let expired = ServerMessage::Expired {}.encode();
                     return match link.send(&[expired]).await {
                         Ok(()) => End::Close(close::UNIQUE_EXPIRED),
@@ -163,7 +165,9 @@ impl Session {
                 () = sleep_until(or_never(ack_at)), if ack_at.is_some() => {
                     let now = Instant::now();
                     let mut due = Vec::new();
-                    while let Some((_, seq)) = self.pending_acks.front().filter(|(at, _)| *at <= now).copied() {
+                    while let Some((_, seq)) =
+                        self.pending_acks.front().filter(|(at, _)| *at <= now).copied()
+                    {
                         self.pending_acks.pop_front();
                         due.push(ServerMessage::PresenceAck { seq }.encode());
                     }
