@@ -22,6 +22,7 @@ mod http_transports;
 mod http_visitors;
 mod layering;
 mod limits;
+mod line_width;
 mod metrics;
 mod partition;
 mod partition_locate;
