@@ -74,9 +74,10 @@ pub fn one_arena() {
 /// How often a harness process hands its free pages back ([`trim`]). A harness that stalled
 /// (a machine busy with other work, or stopped for 10 s on purpose) meets a burst when it
 /// wakes: every visitor's overdue request at once, and the arrivals it owes. The burst's
-/// memory is freed within a second, but the long-lived allocations made among it keep its
-/// pages resident: in a churn soak a 10 s stop left the RSS 19.5 MiB higher with the heap in
-/// use unchanged (30.2 MiB), for the rest of the run. A trim 50 s later gave back 16.7 MiB.
+/// memory is freed within a second, but the allocations that live on are made among it and
+/// keep its pages resident: in a churn soak a 10 s stop left the RSS 27 MiB higher for the
+/// rest of the run while the heap in use grew by 4 MB; with this trim, 7 to 9 MiB higher from
+/// 40 s later on (BENCHMARKS.md, "What a stall leaves resident in the harness").
 pub const HARNESS_TRIM_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Hands the free pages of every arena back to the system (the top chunk of the main arena,
