@@ -20,6 +20,7 @@ pub mod report;
 pub mod run;
 pub mod runtime;
 pub mod scenario;
+pub mod schema;
 pub mod server;
 pub mod session;
 pub mod shard;

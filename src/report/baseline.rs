@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::summary::Summary;
+use crate::schema::Summary;
 
 /// The runs a gate compares with, oldest first.
 #[derive(Debug, Clone, PartialEq)]

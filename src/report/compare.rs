@@ -24,10 +24,10 @@ use hdrhistogram::Histogram;
 
 use super::baseline::Baseline;
 use super::pace::Scales;
-use super::summary::{LatencySummary, Summary};
 use super::{encoded, noise};
 use crate::measure::Metric;
 use crate::scenario::{CompareStat, CompareTolerances, Setting, Tolerance};
+use crate::schema::{LatencySummary, Summary};
 
 /// The tolerance when neither the command line nor the scenario gives one.
 pub const DEFAULT_TOLERANCE: Tolerance = Tolerance {
@@ -526,7 +526,7 @@ mod tests {
                 r#"{"cpu_seconds":1.0,"cores":2,"cpu_saturated_share":0.0,"peak_rss_bytes":1,
                    "scheduling_lag":{"unit":"us","p99":1,"max":1},"verdict":"trusted","reasons":[]}"#,
             ).unwrap());
-            run.harness.as_mut().unwrap().pace = Some(crate::measure::pace::Pace {
+            run.harness.as_mut().unwrap().pace = Some(crate::schema::Pace {
                 compute_us: 400.0,
                 syscalls_us: 50.0,
                 wakeup_us: 4.0,

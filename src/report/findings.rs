@@ -4,7 +4,7 @@
 
 use std::fmt::{self, Write};
 
-use super::summary::Summary;
+use crate::schema::Summary;
 
 /// One failed item of the verdict.
 #[derive(Debug, Clone, PartialEq)]
@@ -221,8 +221,7 @@ pub fn render(summary: &Summary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::exercise::CheckResult;
-    use crate::report::threshold::ThresholdResult;
+    use crate::schema::{CheckResult, ThresholdResult};
 
     #[test]
     fn a_long_threshold_name_widens_the_column_for_every_line() {

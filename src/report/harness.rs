@@ -4,14 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
-use super::intervals::{self, LimitedSpan};
-use super::neighbours::Neighbours;
-use crate::drill::EventReport;
+use super::intervals;
 use crate::measure::health::{HealthReport, SATURATED_SHARE};
-use crate::measure::pace::Pace;
 use crate::measure::ErrorKind;
+use crate::schema::{ClosingSummary, EventReport, HarnessSummary, LagSummary, Neighbours};
 
 /// Scheduling lag p99 above this over the run means timers and tasks ran late throughout:
 /// latencies are inflated.
@@ -35,62 +31,6 @@ pub const LIMIT_ERRORS: &[(ErrorKind, &str)] = &[
         "ephemeral ports exhausted (EADDRNOTAVAIL; spread sockets with target.source_ips)",
     ),
 ];
-
-/// The `harness` section of summary.json.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HarnessSummary {
-    pub cpu_seconds: f64,
-    pub cores: usize,
-    /// Share of one-second samples with at least 90% of all cores busy.
-    pub cpu_saturated_share: f64,
-    pub peak_rss_bytes: u64,
-    pub scheduling_lag: LagSummary,
-    /// `trusted`, or `harness_limited` when the harness was the bottleneck.
-    pub verdict: String,
-    /// The verdict as a boolean: false exactly when `verdict` is `harness_limited`.
-    #[serde(default = "trusted_before_per_interval_verdicts")]
-    pub trusted: bool,
-    /// Why the verdict is `harness_limited`, each with the measured figure.
-    pub reasons: Vec<String>,
-    /// One-second intervals judged.
-    #[serde(default)]
-    pub intervals: usize,
-    /// The intervals in which the harness lagged, merged into spans.
-    #[serde(default)]
-    pub limited_intervals: Vec<LimitedSpan>,
-    /// The sessions' closing after the run, not judged (see `visitor::Closing`): how long it
-    /// took and how late the harness's timers ran meanwhile.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub closing: Option<ClosingSummary>,
-    /// What the rest of the machine did meanwhile (absent without /proc).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub neighbours: Option<Neighbours>,
-    /// The machine's pace over the run: how long each part of a fixed piece of work took, the
-    /// median second's fastest (`measure::pace`); `compare` scales runs of different paces to
-    /// one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pace: Option<Pace>,
-}
-
-/// The `harness.closing` section of summary.json.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct ClosingSummary {
-    pub seconds: f64,
-    pub lag_max_us: u64,
-}
-
-/// What a summary written before `trusted` existed is read as (its `verdict` still says what
-/// it was; nothing that reads summaries back judges the harness).
-fn trusted_before_per_interval_verdicts() -> bool {
-    true
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LagSummary {
-    pub unit: String,
-    pub p99: u64,
-    pub max: u64,
-}
 
 impl HarnessSummary {
     /// Judges the run and each of its seconds; marks the `drills` whose windows overlap a

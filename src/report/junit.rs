@@ -8,10 +8,8 @@
 use quick_xml::events::{BytesDecl, Event};
 use quick_xml::Writer;
 
-use super::capacity::{CapacitySummary, LevelStatus};
 use super::findings::ungoverned_errors;
-use super::summary::Summary;
-use super::verdict::Status;
+use crate::schema::{CapacitySummary, LevelStatus, Status, Summary};
 
 /// How one test case ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -229,11 +227,10 @@ pub fn render(summary: &Summary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::{CheckResult, ThresholdResult};
     use quick_xml::events::Event;
     use quick_xml::Reader;
 
-    use crate::report::exercise::CheckResult;
-    use crate::report::threshold::ThresholdResult;
     use crate::report::verdict::{decide, Ending};
 
     fn summary() -> Summary {

@@ -12,14 +12,12 @@ use hdrhistogram::Histogram;
 use thiserror::Error;
 
 use super::encoded::{self, DecodeError};
-use super::harness::{ClosingSummary, HarnessSummary};
-use super::latency_set::LatencySet;
-use super::split::ShardInfo;
-use super::summary::{ShardRow, Summary, VisitorSummary};
 use super::transports;
-use super::verdict::Status;
-use crate::measure::pace::Pace;
-use crate::measure::{new_histogram, Counter, Second};
+use crate::measure::{new_histogram, Counter};
+use crate::schema::{
+    ClosingSummary, HarnessSummary, LatencySet, Pace, Second, ShardInfo, ShardRow, Status, Summary,
+    VisitorSummary,
+};
 
 /// Shards that do not make one run, or a summary that cannot be merged.
 #[derive(Debug, Error)]

@@ -5,7 +5,7 @@ use rand::{Rng, SeedableRng};
 
 use super::*;
 use crate::measure::{Metric, Totals};
-use crate::report::summary::LatencySummary;
+use crate::schema::LatencySummary;
 use crate::shard::Shard;
 
 const SCENARIO: &str = "name: t\nseed: 7\n";
@@ -291,8 +291,9 @@ fn shards_of_other_runs_and_shards_twice_are_refused_and_missing_ones_named() {
 /// tells them apart by their starts.
 #[test]
 fn shards_of_two_runs_are_refused_naming_the_earlier() {
-    use crate::report::run_id::RunId;
     use std::time::{Duration, SystemTime};
+
+    use crate::schema::RunId;
     let histogram = new_histogram();
     let at = |seconds: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_144_400 + seconds);
     let of_run = |index, start: SystemTime| {
@@ -367,7 +368,7 @@ fn a_missing_shard_makes_the_verdict_incomplete_unless_the_merge_is_partial() {
 
 #[test]
 fn the_harness_is_trusted_only_if_every_shard_was() {
-    use crate::report::harness::{HarnessSummary, LagSummary};
+    use crate::schema::{HarnessSummary, LagSummary};
     let harness = |cpu, lag, reasons: &[&str]| HarnessSummary {
         cpu_seconds: cpu,
         cores: 2,
@@ -445,7 +446,7 @@ fn the_server_s_resources_come_from_the_shard_that_scraped_them() {
         shard_summary(0, 2, &histogram, &[]),
         shard_summary(1, 2, &histogram, &[]),
     ];
-    let scraped = crate::measure::server_resources::ServerResources {
+    let scraped = crate::schema::ServerResources {
         scrapes: 9,
         ..Default::default()
     };

@@ -14,8 +14,8 @@
 //! the machine's pace is the server's too. A server elsewhere runs at its own machine's pace,
 //! which this one says nothing about, so its runs are compared unscaled.
 
-use super::summary::Summary;
 use crate::client::host;
+use crate::schema::Summary;
 
 /// The factors that bring each run to the judged runs' pace.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,8 +90,7 @@ fn server_on_this_machine(target: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::measure::pace::Pace;
-    use crate::report::harness::HarnessSummary;
+    use crate::schema::{HarnessSummary, Pace};
 
     fn run(target: &str, pace: Option<f64>) -> Summary {
         let mut s: Summary = serde_json::from_str(

@@ -3,8 +3,8 @@
 use std::fmt::Write;
 
 use super::compare::Comparison;
-use super::summary::{LatencySummary, Summary};
 use crate::measure::Counter;
+use crate::schema::{LatencySummary, Summary};
 
 /// Renders a summary as a fixed-width table; the comparison with a baseline, when given, comes
 /// before the verdict section, so the table always ends with the `verdict:` line. With

@@ -3,37 +3,11 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use super::exercise;
-use super::summary::{LatencySummary, Summary};
 use super::table::micros;
 use crate::measure::{Check, Subject};
 use crate::scenario::{Stat, Threshold, Unit};
-
-/// One threshold's outcome, as summary.json records it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ThresholdResult {
-    pub name: String,
-    /// The behavior the threshold selects (`{behavior:NAME}`); absent: the whole run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub behavior: Option<String>,
-    pub expression: String,
-    /// In `unit`; `null` when a latency statistic had no samples (which fails: a gate on
-    /// something that never happened proves nothing).
-    pub value: Option<f64>,
-    /// `us`, `/s` or `count`.
-    pub unit: String,
-    /// False when what it measures had no opportunity to happen (a latency without samples, a
-    /// check on signals none were sent); summaries older than the field read as true.
-    #[serde(default = "exercised_by_default")]
-    pub exercised: bool,
-    pub passed: bool,
-}
-
-fn exercised_by_default() -> bool {
-    true
-}
+use crate::schema::{LatencySummary, Summary, ThresholdResult};
 
 impl ThresholdResult {
     /// The measured value in the unit it was written in.
@@ -320,7 +294,7 @@ mod tests {
             .unwrap()
             .thresholds;
         let mut s = summary();
-        let mut a = crate::report::latency_set::LatencySet::default();
+        let mut a = crate::schema::LatencySet::default();
         a.metrics.insert(
             "presence_ack".into(),
             LatencySummary {

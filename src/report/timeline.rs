@@ -15,9 +15,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use super::run_id::RunId;
 use crate::measure::health::HealthSecond;
 use crate::measure::{Counter, Interval, Metric};
+use crate::schema::RunId;
 
 /// One collector interval of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -4,39 +4,13 @@
 
 use std::fmt::Write;
 
-use serde::{Deserialize, Serialize};
-
 use super::compare::Comparison;
 use super::findings::{failures, Failure};
-use super::harness::HarnessSummary;
 use super::neighbours;
-use super::summary::Summary;
 use super::{exercise, regression, threshold};
 use crate::measure::{Check, Counter};
 use crate::scenario::Threshold;
-
-/// How a run ended; [`decide`] picks the first that applies in the order of docs/ci.md.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Every threshold, check, error governance and baseline comparison held.
-    Passed,
-    /// A threshold, a delivery check, an ungoverned error, a required check that was not
-    /// exercised, or a baseline regression failed.
-    Failed,
-    /// An `abort_on_fail` threshold failed and stopped the run: a failed threshold.
-    Aborted,
-    /// Ctrl-C or SIGTERM stopped the run before its end: no verdict on the server.
-    Interrupted,
-    /// No session could be opened: the target is down or is not a Presence server.
-    TargetDown,
-    /// A drill event's action failed: the run did not test what the scenario asked for.
-    DrillFailed,
-    /// Everything held, but the harness was the bottleneck: the figures measure it too.
-    HarnessLimited,
-    /// A merged run lacks a shard's summary: the figures are not the whole run's.
-    Incomplete,
-}
+use crate::schema::{HarnessSummary, Status, Summary, Verdict};
 
 impl Status {
     /// The process exit code (docs/ci.md): 1 is a verdict against the server, 3 is no verdict.
@@ -71,15 +45,6 @@ impl Status {
     pub fn is_failure(self) -> bool {
         self.exit_code() == 1
     }
-}
-
-/// summary.json's `outcome`: the status, why, and the exit code it earns.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Verdict {
-    pub status: Status,
-    /// Empty for a pass.
-    pub reason: String,
-    pub exit_code: u8,
 }
 
 impl Verdict {
@@ -288,8 +253,7 @@ fn hint(kind: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::drill::ActionResult;
-    use crate::report::harness::LagSummary;
+    use crate::schema::{ActionResult, LagSummary, Neighbours};
 
     /// A summary of a run that opened sessions and measured nothing wrong, as an old
     /// (pre-`outcome`) summary.json reads.
@@ -467,7 +431,7 @@ mod tests {
 
     #[test]
     fn regressions_while_the_machine_was_busy_with_other_work_are_no_verdict() {
-        let busy = Some(neighbours::Neighbours {
+        let busy = Some(Neighbours {
             cores: 1.2,
             steal: 0.0,
         });
@@ -498,7 +462,7 @@ mod tests {
         // A quiet machine's regression is a failure; a busy machine's pass is a pass.
         let mut s = summary();
         s.harness = Some(HarnessSummary {
-            neighbours: Some(neighbours::Neighbours {
+            neighbours: Some(Neighbours {
                 cores: 0.05,
                 steal: 0.0,
             }),

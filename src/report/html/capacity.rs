@@ -8,7 +8,8 @@ use std::fmt::Write;
 use super::charts::{count, latency};
 use super::escape;
 use super::svg::{self, render, Chart, Series, XAxis, COLORS};
-use crate::report::capacity::{shown, Answer, CapacitySummary, LevelRow, Quantiles};
+use crate::report::capacity::shown;
+use crate::schema::{Answer, CapacitySummary, LevelRow, Quantiles};
 
 /// A latency chart's y axis ends at (a round number above) this many times its highest SLO:
 /// the broken levels above the knee often go seconds past it, and a scale up to them would
@@ -167,7 +168,7 @@ fn on_load<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::capacity::Broken;
+    use crate::schema::Broken;
 
     #[test]
     fn each_answer_is_marked_in_its_own_words() {

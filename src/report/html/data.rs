@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::measure::new_histogram;
 use crate::report::encoded;
 use crate::report::timeline::{HealthRow, TimelineRow};
-use crate::report::Summary;
+use crate::schema::Summary;
 
 /// Why a report could not be built; each names the file (and line) at fault.
 #[derive(Debug, thiserror::Error)]

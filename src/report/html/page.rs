@@ -11,7 +11,7 @@ use super::data::{MetricSeries, ReportData};
 use super::{capacity, charts, escape, tables};
 use crate::report::findings::{failures, Failure};
 use crate::report::table::micros;
-use crate::report::verdict::Status;
+use crate::schema::Status;
 
 const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}\
 h1{margin:0 0 4px}h2{margin:24px 0 6px;border-bottom:1px solid #ddd}\

@@ -8,9 +8,9 @@ use super::data::ReportData;
 use super::escape;
 use super::svg::keyed_color;
 use crate::report::findings::{judged, Judged};
-use crate::report::summary::LatencySummary;
 use crate::report::table::micros;
 use crate::report::{drills, shard_table, transports};
+use crate::schema::LatencySummary;
 
 /// A row's cells, each escaped.
 fn row(cells: &[&str]) -> String {

@@ -5,14 +5,12 @@ use std::collections::BTreeMap;
 
 use super::data::{tests::summary, IntervalPoint, MetricSeries, ReportData};
 use super::page::{key_metrics, render};
-use crate::drill::EventReport;
 use crate::measure::new_histogram;
-use crate::report::exercise::CheckResult;
-use crate::report::summary::{LatencySummary, ShardRow};
-use crate::report::threshold::ThresholdResult;
-use crate::report::transports::TransportSummary;
 use crate::report::verdict::{decide, Ending};
-use crate::report::{findings, table, Summary};
+use crate::report::{findings, table};
+use crate::schema::{
+    CheckResult, EventReport, LatencySummary, ShardRow, Summary, ThresholdResult, TransportSummary,
+};
 
 fn latency(p50: u64, p99: u64) -> LatencySummary {
     let mut histogram = new_histogram();
@@ -123,7 +121,7 @@ fn service_times_are_shown_beside_their_latencies_as_in_the_table() {
         .insert("presence_ack".into(), latency(2_000, 90_000));
     s.service.insert("presence_ack".into(), latency(300, 1_200));
     s.metrics.insert("connect".into(), latency(5_000, 8_000));
-    let mut browser = crate::report::latency_set::LatencySet::default();
+    let mut browser = crate::schema::LatencySet::default();
     browser
         .metrics
         .insert("presence_ack".into(), latency(2_000, 90_000));
@@ -294,9 +292,7 @@ fn a_failed_error_kind_says_when_it_was_first_seen() {
 
 #[test]
 fn the_server_s_resources_read_as_in_the_table() {
-    use crate::measure::server_resources::{
-        CpuFigures, MemoryFigures, ProcessResources, ServerResources,
-    };
+    use crate::schema::{CpuFigures, MemoryFigures, ProcessResources, ServerResources};
     let mut s = summary();
     let memory = MemoryFigures {
         samples: 40,
@@ -332,11 +328,10 @@ fn the_server_s_resources_read_as_in_the_table() {
 
 /// The worked example's search of docs/capacity.md: a knee between 207 and 213 visitors,
 /// with `presence_ack: ["p99 < 50ms"]`.
-fn searched() -> crate::report::capacity::CapacitySummary {
-    use crate::report::capacity::{
-        Answer, Broken, CapacitySummary, LevelRow, LevelStatus, Quantiles, Slo,
+fn searched() -> crate::schema::CapacitySummary {
+    use crate::schema::{
+        Answer, Broken, CapacitySummary, LevelRow, LevelStatus, Quantiles, ServerCost, Slo,
     };
-    use crate::report::server_cost::ServerCost;
     let level = |phase: &str, load: f64, p99_ms: f64, errors: u64| {
         let p99 = (p99_ms * 1000.0) as u64;
         let broken = p99_ms > 50.0;
