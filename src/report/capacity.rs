@@ -91,34 +91,59 @@ impl CapacitySummary {
         let unit = &self.unit;
         let load = |value: f64| shown(value, unit);
         let mut line = match &self.answer {
-            Answer::Capacity { load: at, first_broken: Some(broken), narrowed: true } => format!(
+            Answer::Capacity {
+                load: at,
+                first_broken: Some(broken),
+                narrowed: true,
+            } => format!(
                 "capacity {} (±{:.0}%); first broken at {}: {}",
                 load(*at),
                 self.resolution * 100.0,
                 shown(broken.load, unit),
                 broken.reason
             ),
-            Answer::Capacity { load: at, first_broken: Some(broken), narrowed: false } => format!(
+            Answer::Capacity {
+                load: at,
+                first_broken: Some(broken),
+                narrowed: false,
+            } => format!(
                 "capacity {} (not narrowed further: the search stopped); broken at {}: {}",
                 load(*at),
                 shown(broken.load, unit),
                 broken.reason
             ),
-            Answer::Capacity { load: at, first_broken: None, .. } => {
-                format!("capacity at least {}: the top of the range held (raise --to)", load(*at))
+            Answer::Capacity {
+                load: at,
+                first_broken: None,
+                ..
+            } => {
+                format!(
+                    "capacity at least {}: the top of the range held (raise --to)",
+                    load(*at)
+                )
             }
             Answer::Below { first_broken } => format!(
                 "capacity below {}: the first level broke: {}",
                 shown(first_broken.load, unit),
                 first_broken.reason
             ),
-            Answer::AtLeast { load: Some(at), limited_at, reason } => format!(
-                "capacity at least {}: the harness was the limit from {} on ({reason}); add --processes, or shards on more machines",
+            Answer::AtLeast {
+                load: Some(at),
+                limited_at,
+                reason,
+            } => format!(
+                "capacity at least {}: the harness was the limit from {} on ({reason}); add \
+                 --processes, or shards on more machines",
                 load(*at),
                 shown(*limited_at, unit)
             ),
-            Answer::AtLeast { load: None, limited_at, reason } => format!(
-                "no capacity measured: the harness was the limit from the first level, {} ({reason}); lower --from, add --processes, or shards on more machines",
+            Answer::AtLeast {
+                load: None,
+                limited_at,
+                reason,
+            } => format!(
+                "no capacity measured: the harness was the limit from the first level, {} \
+                 ({reason}); lower --from, add --processes, or shards on more machines",
                 shown(*limited_at, unit)
             ),
             Answer::NoVerdict { reason, .. } => format!("no verdict: {reason}"),
@@ -239,7 +264,8 @@ mod tests {
             (
                 Status::Passed,
                 0,
-                "capacity 760 visitors (±5%); first broken at 800 visitors: presence_ack \"p99 < 100ms\" measured 131ms"
+                "capacity 760 visitors (±5%); first broken at 800 visitors: \
+                 presence_ack \"p99 < 100ms\" measured 131ms"
             )
         );
         assert_eq!(
@@ -315,8 +341,10 @@ mod tests {
 
     #[test]
     fn the_slos_are_the_whole_run_s_latency_bounds() {
-        let text = "name: t\nduration: 10s\nload: { stages: [{ hold: 10s }] }\nbehaviors: [{ name: a, steps: [connect] }]\n\
-            thresholds:\n  presence_ack: [\"p99 < 50ms\", \"rate > 5/s\"]\n  presence_ack{behavior:a}: [\"p99 < 9ms\"]\n  errors: [\"count == 0\"]\n";
+        let text = "name: t\nduration: 10s\nload: { stages: [{ hold: 10s }] }\n\
+                    behaviors: [{ name: a, steps: [connect] }]\n\
+                    thresholds:\n  presence_ack: [\"p99 < 50ms\", \"rate > 5/s\"]\n  \
+                    presence_ack{behavior:a}: [\"p99 < 9ms\"]\n  errors: [\"count == 0\"]\n";
         let thresholds = crate::scenario::from_str(text, "t.yaml")
             .unwrap()
             .thresholds;

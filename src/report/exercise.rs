@@ -114,7 +114,8 @@ mod tests {
 
     fn plan(extra: &str, steps: &str) -> Plan {
         let text = format!(
-            "name: t\nduration: 10s\nload: {{ stages: [{{ hold: 10s }}] }}\nbehaviors: [{{ name: a, steps: {steps} }}]\n{extra}"
+            "name: t\nduration: 10s\nload: {{ stages: [{{ hold: 10s }}] }}\n\
+             behaviors: [{{ name: a, steps: {steps} }}]\n{extra}"
         );
         crate::scenario::from_str(&text, "t.yaml").unwrap()
     }

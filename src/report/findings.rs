@@ -225,10 +225,11 @@ mod tests {
 
     #[test]
     fn a_long_threshold_name_widens_the_column_for_every_line() {
-        let mut s: Summary = serde_json::from_str(
+        let mut s: Summary = serde_json::from_str(concat!(
             r#"{"schema":1,"scenario":"t","started_at":"x","duration_seconds":1.0,"target":"x",
-                "visitors":{"started":1,"completed":1,"peak":1},"metrics":{},"counters":{},"errors":{}}"#,
-        )
+                "visitors":{"started":1,"completed":1,"peak":1},"metrics":{},"counters":{},"#,
+            r#""errors":{}}"#,
+        ))
         .unwrap();
         s.thresholds = vec![ThresholdResult {
             name: "presence_ack{behavior:a-long-behavior}".into(),

@@ -48,7 +48,8 @@ impl HarnessSummary {
         let mut reasons = Vec::new();
         if health.cpu_samples >= 3 && share >= SATURATED_SAMPLES_BOUND {
             reasons.push(format!(
-                "CPU saturated: the harness used at least {:.0}% of its {} cores in {} of {} seconds ({:.0}%)",
+                "CPU saturated: the harness used at least {:.0}% of its {} cores in {} of {} \
+                 seconds ({:.0}%)",
                 SATURATED_SHARE * 100.0,
                 health.cores,
                 health.cpu_saturated_samples,
@@ -58,7 +59,8 @@ impl HarnessSummary {
         }
         if health.lag_p99_us > LAG_P99_BOUND_US {
             reasons.push(format!(
-                "scheduling lag p99 {:.1} ms (max {:.1} ms) is over the {} ms bound: timers and tasks ran late",
+                "scheduling lag p99 {:.1} ms (max {:.1} ms) is over the {} ms bound: timers and \
+                 tasks ran late",
                 health.lag_p99_us as f64 / 1e3,
                 health.lag_max_us as f64 / 1e3,
                 LAG_P99_BOUND_US / 1000
@@ -119,7 +121,8 @@ impl HarnessSummary {
     /// The lines the terminal report ends with.
     pub fn render(&self) -> String {
         let mut out = format!(
-            "harness: cpu {:.1}s on {} cores, peak rss {:.1} MiB, scheduling lag p99 {:.2}ms max {:.2}ms\n",
+            "harness: cpu {:.1}s on {} cores, peak rss {:.1} MiB, scheduling lag p99 {:.2}ms max \
+             {:.2}ms\n",
             self.cpu_seconds,
             self.cores,
             self.peak_rss_bytes as f64 / (1024.0 * 1024.0),
@@ -128,25 +131,31 @@ impl HarnessSummary {
         );
         if let Some(closing) = self.closing {
             out.push_str(&format!(
-                "closing the sessions: {:.1}s, scheduling lag max {:.2}ms (not judged: every request was answered or counted unanswered before it)\n",
+                "closing the sessions: {:.1}s, scheduling lag max {:.2}ms (not judged: every \
+                 request was answered or counted unanswered before it)\n",
                 closing.seconds,
                 closing.lag_max_us as f64 / 1e3
             ));
         }
         if let Some(n) = self.neighbours.filter(|n| n.disturbance(0.0).is_some()) {
             out.push_str(&format!(
-                "machine: other processes kept {:.2} cores busy on average besides this run, host steal {:.0}%\n",
+                "machine: other processes kept {:.2} cores busy on average besides this run, host \
+                 steal {:.0}%\n",
                 n.cores,
                 n.steal * 100.0
             ));
         }
         if self.trusted {
             out.push_str(&format!(
-                "harness verdict: trusted (the harness was not the bottleneck, judged over the run and {} one-second intervals)\n",
+                "harness verdict: trusted (the harness was not the bottleneck, judged over the run \
+                 and {} one-second intervals)\n",
                 self.intervals
             ));
         } else {
-            out.push_str("harness verdict: HARNESS-LIMITED: these numbers measure the harness, not only the server\n");
+            out.push_str(
+                "harness verdict: HARNESS-LIMITED: these numbers measure the harness, not \
+                 only the server\n",
+            );
             for reason in &self.reasons {
                 out.push_str(&format!("  - {reason}\n"));
             }

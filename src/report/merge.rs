@@ -24,9 +24,15 @@ use crate::schema::{
 pub enum MergeError {
     #[error("no shard summary to merge")]
     Nothing,
-    #[error("{file}: not a shard's summary (no `shard` section: was it run with --shard or --processes?)")]
+    #[error(
+        "{file}: not a shard's summary (no `shard` section: was it run with --shard or \
+         --processes?)"
+    )]
     NotAShard { file: PathBuf },
-    #[error("{file}: field `{field}` is {found}, but {first} has {expected}: shards of different runs are not merged")]
+    #[error(
+        "{file}: field `{field}` is {found}, but {first} has {expected}: shards of different \
+         runs are not merged"
+    )]
     Mismatch {
         file: PathBuf,
         field: &'static str,
@@ -62,7 +68,8 @@ pub enum MergeError {
 #[derive(Debug, Error)]
 #[error(
     "{file} is of run {found} (started {found_start}), but {first} is of run {expected} (started \
-     {expected_start}): shards of different runs are not merged; {earlier} started earlier (left over from a \
+     {expected_start}): shards of different runs are not merged; {earlier} started earlier (left \
+     over from a \
      previous run in a reused directory?)"
 )]
 pub struct TwoRuns {

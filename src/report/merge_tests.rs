@@ -137,8 +137,9 @@ fn merged_behaviors_equal_their_single_histograms_exactly() {
         );
     }
     let plan = crate::scenario::from_str(
-        "name: t\nduration: 10s\nload: { stages: [{ hold: 10s }] }\nbehaviors: [{ name: browser, steps: [connect] }, \
-         { name: mobile, steps: [connect] }]\nthresholds:\n  presence_ack{behavior:mobile}: [\"p99 < 1ms\"]\n",
+        "name: t\nduration: 10s\nload: { stages: [{ hold: 10s }] }\n\
+         behaviors: [{ name: browser, steps: [connect] }, { name: mobile, steps: [connect] }]\n\
+         thresholds:\n  presence_ack{behavior:mobile}: [\"p99 < 1ms\"]\n",
         "t.yaml",
     )
     .unwrap();
@@ -322,9 +323,10 @@ fn shards_of_two_runs_are_refused_naming_the_earlier() {
         text.contains(&format!("shard-0/summary.json is of run {now_id}")),
         "{text}"
     );
-    assert!(
-        text.ends_with("shard-1/summary.json started earlier (left over from a previous run in a reused directory?)")
-    );
+    assert!(text.ends_with(
+        "shard-1/summary.json started earlier (left over from a previous run in a \
+         reused directory?)"
+    ));
 
     let given: RunId = "nightly".parse().unwrap();
     let (mut now, mut earlier) = (of_run(0, at(44)), of_run(1, at(0)));

@@ -41,7 +41,8 @@ impl Neighbours {
         let others = (self.cores - local_server_cores).max(0.0);
         (others >= BUSY_CORES_BOUND || self.steal >= STEAL_BOUND).then(|| {
             format!(
-                "the machine was busy besides this run: other processes kept {others:.2} cores busy on average \
+                "the machine was busy besides this run: other processes kept {others:.2} cores \
+                 busy on average \
                  (bound {BUSY_CORES_BOUND}), host steal {:.0}% (bound {:.0}%)",
                 self.steal * 100.0,
                 STEAL_BOUND * 100.0

@@ -76,7 +76,8 @@ impl ServerCost {
             let reason = if levels.iter().any(|level| level.server.is_some()) {
                 "no level held"
             } else {
-                "no process_cpu_seconds_total and process_resident_memory_bytes scraped in any level"
+                "no process_cpu_seconds_total and process_resident_memory_bytes scraped in any \
+                 level"
             };
             return ServerCost::NotMeasured {
                 reason: reason.into(),
@@ -164,7 +165,8 @@ impl ServerCost {
             (Some(plan), _) => {
                 let _ = writeln!(
                     out,
-                    "for {}: {}{} server process{} of {} each, {:.2} CPU s/s and {:.1} MiB in all; {range}{}",
+                    "for {}: {}{} server process{} of {} each, {:.2} CPU s/s and {:.1} MiB in all; \
+                     {range}{}",
                     shown(plan.load),
                     if plan.at_most { "at most " } else { "" },
                     plan.processes,
@@ -287,7 +289,10 @@ mod tests {
         );
         let text = ServerCost::Measured(cost).render("visitors", Some(1000.0));
         assert!(
-            text.contains("1.000 CPU s/s and 480.0 MiB per 1,000 visitors, read at 400 visitors on 2 processes"),
+            text.contains(
+                "1.000 CPU s/s and 480.0 MiB per 1,000 visitors, read at 400 visitors on \
+                 2 processes"
+            ),
             "{text}"
         );
         assert!(

@@ -3,8 +3,9 @@
 //! The interval log holds latencies only; visitors, message rates and errors per interval
 //! were seen live and then lost. `timeline.jsonl` keeps them, one row per collector interval,
 //! written and flushed as the run goes (like latency.hlog), so a killed run keeps what it
-//! wrote. A [`TimelineRow`] is also what `--progress json` prints, one line per interval. `health.jsonl` is the
-//! harness's own health second by second, written at the end (the monitor answers it then).
+//! wrote. A [`TimelineRow`] is also what `--progress json` prints, one line per interval.
+//! `health.jsonl` is the harness's own health second by second, written at the end (the
+//! monitor answers it then).
 
 use std::collections::BTreeMap;
 use std::fs::File;

@@ -142,7 +142,8 @@ pub fn render(split: &BTreeMap<String, TransportSummary>) -> String {
         let [connect_p50, connect_p99, ack_p50, ack_p99] = latencies(t);
         let _ = writeln!(
             out,
-            "{:<14} {:>8} {:>9} {:>7} {connect_p50:>12} {connect_p99:>12} {ack_p50:>12} {ack_p99:>12}",
+            "{:<14} {:>8} {:>9} {:>7} {connect_p50:>12} {connect_p99:>12} {ack_p50:>12} \
+             {ack_p99:>12}",
             name, t.visitors, t.sessions_opened, t.errors,
         );
     }

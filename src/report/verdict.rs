@@ -204,7 +204,8 @@ fn missing_shards(summary: &Summary) -> Option<String> {
         return None;
     }
     Some(format!(
-        "no summary from shard {} of {}: the totals are not the whole run's (`merge --allow-missing` judges the rest)",
+        "no summary from shard {} of {}: the totals are not the whole run's (`merge \
+         --allow-missing` judges the rest)",
         missing.join(", "),
         summary.shards.len()
     ))
@@ -258,11 +259,12 @@ mod tests {
     /// A summary of a run that opened sessions and measured nothing wrong, as an old
     /// (pre-`outcome`) summary.json reads.
     fn summary() -> Summary {
-        serde_json::from_str(
-            r#"{"schema":1,"scenario":"t","started_at":"x","duration_seconds":10.0,"target":"http://127.0.0.1:9",
+        serde_json::from_str(concat!(
+            r#"{"schema":1,"scenario":"t","started_at":"x","duration_seconds":10.0,"#,
+            r#""target":"http://127.0.0.1:9",
                 "visitors":{"started":5,"completed":5,"peak":5},"metrics":{},
                 "counters":{"visitors_started":5,"sessions_opened":5},"checks":{},"errors":{}}"#,
-        )
+        ))
         .unwrap()
     }
 
@@ -349,7 +351,8 @@ mod tests {
         assert_eq!((st, code), (Status::TargetDown, 3));
         assert_eq!(
             line,
-            "verdict: TARGET DOWN (no session could be opened on http://127.0.0.1:9: 7 connect (connection refused or unreachable))"
+            "verdict: TARGET DOWN (no session could be opened on http://127.0.0.1:9: 7 connect \
+             (connection refused or unreachable))"
         );
 
         // A server that takes connections and never answers an opening (half-open) is named too.
@@ -358,7 +361,13 @@ mod tests {
         s.errors.insert("unanswered".into(), 4);
         s.errors.insert("lost".into(), 2);
         let line = status(&s, &clean).2;
-        assert!(line.ends_with("2 lost (the connection ended before the session opened), 4 unanswered (no answer before the run ended))"), "{line}");
+        assert!(
+            line.ends_with(
+                "2 lost (the connection ended before the session opened), 4 \
+                 unanswered (no answer before the run ended))"
+            ),
+            "{line}"
+        );
 
         let mut s = summary();
         s.harness = Some(harness_limited());
@@ -375,11 +384,17 @@ mod tests {
     #[test]
     fn a_drill_action_that_failed_is_not_a_pass() {
         let mut s: Summary = summary();
-        let event = r#"{"at_s":2.0,"kind":"kill","count":1,"server":"","action":{"ok":false,"detail":"HTTP 500","duration_ms":3.0},
-            "window_s":1.0,"affected":0,"back":0,"never_back":0,"back_99_s":null,"back_100_s":null,"reconnect_attempts":0,
-            "peak_reconnects_per_s":0,"spread_ms":0.0,"stddev_ms":0.0,"reconnect":{"count":0,"p50":0,"p99":0,"max":0},
-            "causes":{"drain":0,"kill":0,"other":0},"signals":{"delivery":{"count":0,"p50":0,"p99":0,"max":0},
-            "queued_delivery":{"count":0,"p50":0,"p99":0,"max":0},"lost":0}}"#;
+        let event = concat!(
+            r#"{"at_s":2.0,"kind":"kill","count":1,"server":"","action":{"ok":false,"#,
+            r#""detail":"HTTP 500","duration_ms":3.0},
+            "window_s":1.0,"affected":0,"back":0,"never_back":0,"back_99_s":null,"#,
+            r#""back_100_s":null,"reconnect_attempts":0,
+            "peak_reconnects_per_s":0,"spread_ms":0.0,"stddev_ms":0.0,"reconnect":{"count":0,"#,
+            r#""p50":0,"p99":0,"max":0},
+            "causes":{"drain":0,"kill":0,"other":0},"signals":{"delivery":{"count":0,"p50":0,"#,
+            r#""p99":0,"max":0},
+            "queued_delivery":{"count":0,"p50":0,"p99":0,"max":0},"lost":0}}"#,
+        );
         s.drills.push(serde_json::from_str(event).unwrap());
         let (st, code, line) = status(&s, &Ending::default());
         assert_eq!((st, code), (Status::DrillFailed, 3));

@@ -46,7 +46,9 @@ fn errors(capacity: &CapacitySummary, levels: &[&LevelRow], markers: &[(f64, Str
         .iter()
         .all(|level| level.errors == 0 && level.check_violations == 0)
     {
-        return "<p class=\"none\">no errors and no check violations in any level's judged window</p>".to_owned();
+        return "<p class=\"none\">no errors and no check violations in any level's judged \
+                window</p>"
+            .to_owned();
     }
     let per_level =
         |count: fn(&LevelRow) -> u64| levels.iter().map(|l| (l.load, count(l) as f64)).collect();

@@ -199,13 +199,18 @@ fn transports_and_shards_get_a_section_when_there_are_several() {
     );
     for (name, visitors) in [("raw_websocket", 5), ("xhr_polling", 3)] {
         // No connect samples: `-`, as in the table.
-        let cells =
-            format!("{name}</td><td>{visitors}</td><td>{visitors}</td><td>0</td><td>-</td><td>-</td><td>2.00ms</td>");
+        let cells = format!(
+            "{name}</td><td>{visitors}</td><td>{visitors}</td><td>0</td><td>-</td><td>-\
+             </td><td>2.00ms</td>"
+        );
         assert!(page.contains(&cells), "{name}: {page}");
     }
     assert_eq!(html_row(&page, "0/2"), "0/2|4|0|trusted|PASS|1.2ms");
     assert!(
-        page.contains("<tr class=\"bad\"><td>1/2</td><td>0</td><td>0</td><td>-</td><td>missing</td><td>-</td>"),
+        page.contains(
+            "<tr class=\"bad\"><td>1/2</td><td>0</td><td>0</td><td>-</td><td>missing</td>\
+             <td>-</td>"
+        ),
         "{page}"
     );
     assert!(
@@ -267,8 +272,12 @@ fn a_failed_error_kind_says_when_it_was_first_seen() {
     s.errors.insert("reply_timeout".into(), 4);
     let row = |t_s: f64, n: u64| {
         let mut row: crate::report::timeline::TimelineRow = serde_json::from_str(&format!(
-            r#"{{"t_s":{t_s},"length_s":1.0,"visitors":5,"messages_sent_per_s":1.0,"messages_received_per_s":1.0,
-                "sessions_opened":0,"sessions_lost":0,"reconnects":0}}"#
+            concat!(
+                r#"{{"t_s":{t_s},"length_s":1.0,"visitors":5,"messages_sent_per_s":1.0,"#,
+                r#""messages_received_per_s":1.0,
+                "sessions_opened":0,"sessions_lost":0,"reconnects":0}}"#,
+            ),
+            t_s = t_s,
         ))
         .unwrap();
         if n > 0 {
@@ -321,7 +330,8 @@ fn the_server_s_resources_read_as_in_the_table() {
         processes: [("server".to_owned(), process)].into(),
     });
     let terminal = table::render(&s, None, false);
-    let line = "server: cpu p99 0.45 s/s (mean 0.30, max 0.50), memory 60.0 -> 90.0 MiB (max 91.0), slope 250.0 MiB/h from 120 s";
+    let line = "server: cpu p99 0.45 s/s (mean 0.30, max 0.50), memory 60.0 -> 90.0 MiB (max \
+                91.0), slope 250.0 MiB/h from 120 s";
     assert!(terminal.contains(line), "{terminal}");
     assert!(page(s).contains(&format!("<p>{}</p>", super::escape(line))));
 }
