@@ -4,6 +4,7 @@
 //! Data moves one way: a scenario becomes a plan, a plan becomes tasks, tasks produce
 //! samples, samples become a report: [`scenario`] -> [`run`] -> [`engine`] -> [`visitor`] /
 //! [`agent`] -> [`measure`] (recorder, collector, observers) -> [`report`] (verdict).
+//! summary.json's shape is [`schema`], below every module that fills a part of it in.
 //! The module map, and how the folders may import each other, is docs/architecture.md, the
 //! one place it is kept; [`run::run`] is a whole run as one call.
 
@@ -21,6 +22,7 @@ pub mod report;
 pub mod run;
 pub mod runtime;
 pub mod scenario;
+pub mod schema;
 pub mod server;
 pub mod session;
 pub mod shard;

@@ -10,15 +10,15 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use crate::measure::server_resources::WindowCost;
 use crate::measure::{Check, Counter, Totals};
-use crate::report::capacity::{LevelRow, LevelStatus, Quantiles};
 use crate::report::findings::{failures, Failure};
-use crate::report::harness::HarnessSummary;
-use crate::report::verdict::{self, Ending, Status};
-use crate::report::{exercise, threshold, Summary};
+use crate::report::verdict::{self, Ending};
+use crate::report::{exercise, threshold};
 use crate::runtime;
 use crate::scenario::Threshold;
+use crate::schema::{
+    HarnessSummary, LevelRow, LevelStatus, Quantiles, Status, Summary, WindowCost,
+};
 
 use super::search::{Judged, Phase};
 

@@ -12,14 +12,12 @@ use std::time::Duration;
 use super::level;
 use super::schedule;
 use super::search::{Judged, Phase};
-use crate::report::capacity::{Answer, CapacitySummary, LevelRow};
 use crate::report::merge::{add_up, MergeError, Merged, ShardSummary};
-use crate::report::server_cost::ServerCost;
 use crate::report::verdict::Ending;
-use crate::report::Summary;
 use crate::run::gate::GateOptions;
 use crate::run::Judge;
 use crate::scenario::Plan;
+use crate::schema::{Answer, CapacitySummary, LevelRow, ServerCost, Summary};
 
 /// `run::merge`'s judgement of the shards of a split search (a `run::merge::OwnJudge`): their
 /// levels merged and judged level by level, the answer concluded as a search in one process
@@ -203,10 +201,8 @@ fn list(indices: &[u32]) -> String {
 mod tests {
     use super::*;
     use crate::measure::Totals;
-    use crate::report::capacity::{LevelStatus, Schedule};
     use crate::report::merge::merge;
-    use crate::report::split::ShardInfo;
-    use crate::report::Summary;
+    use crate::schema::{LevelStatus, Schedule, ShardInfo, Summary};
     use crate::shard::Shard;
     use level::tests::{acks, health, plan};
 

@@ -22,12 +22,11 @@ use tokio::sync::oneshot;
 
 use crate::engine::steer;
 use crate::measure::server_resources::Feed;
-use crate::report::capacity::{Answer, CapacitySummary, Slo};
-use crate::report::server_cost::{ServerCost, Source};
-use crate::report::verdict::{Ending, Verdict};
-use crate::report::Summary;
+use crate::report::server_cost::Source;
+use crate::report::verdict::Ending;
 use crate::run::{self, Extension, Options, RunError, RunResult};
 use crate::scenario::{Destination, Load, Plan};
+use crate::schema::{Answer, CapacitySummary, ServerCost, Slo, Summary, Verdict};
 use crate::shutdown::Shutdown;
 use search::{Next, Range, Search, MAX_LEVELS};
 use watch::{lock, Course, Record, Watch};

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use super::search::{Judged, Next, Phase, Range};
 use super::SettingsError;
-use crate::report::capacity::{Answer, Broken, Schedule};
+use crate::schema::{Answer, Broken, Schedule};
 
 /// Most levels a schedule holds: a split search runs every one of them, well past the knee.
 pub const MAX_SCHEDULE: usize = 64;

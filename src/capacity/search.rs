@@ -8,7 +8,7 @@
 //! not. A confirmation that fails says the assumption was wrong there (a level that held by
 //! luck): that level counts as broken and the narrowing goes on below it.
 
-use crate::report::capacity::{Answer, Broken};
+use crate::schema::{Answer, Broken};
 
 /// The search's settings, in the scenario's load dimension.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -19,8 +19,8 @@ use crate::measure::new_histogram;
 use crate::measure::observer::{done, IntervalObserver, Observed, Snapshot};
 use crate::measure::server_resources::{window_cost, Feed};
 use crate::measure::window::Window;
-use crate::report::capacity::{Answer, LevelRow};
 use crate::scenario::Threshold;
+use crate::schema::{Answer, LevelRow};
 
 /// What the search found so far: shared with the judgement at the end of the run.
 #[derive(Debug, Default)]

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use presence_bench::report::baseline;
-use presence_bench::report::Summary;
+use presence_bench::schema::Summary;
 
 use super::Outcome;
 

@@ -6,13 +6,13 @@ use std::path::PathBuf;
 
 use presence_bench::report::baseline::Baseline;
 use presence_bench::report::compare::{check_comparable, PaceScaling};
-use presence_bench::report::Summary;
 use presence_bench::scenario::{
     self, parse_assignment, CompareTolerances, Setting, Tolerance, ToleranceKey,
 };
 
 use super::Outcome;
 use presence_bench::run::gate;
+use presence_bench::schema::Summary;
 
 #[derive(clap::Args)]
 pub struct CompareArgs {

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use super::{merge_wait, Outcome};
 use presence_bench::capacity;
-use presence_bench::report::run_id::RunId;
 use presence_bench::run::gate::GateOptions;
 use presence_bench::run::merge::{self, Merge};
+use presence_bench::schema::RunId;
 
 #[derive(clap::Args)]
 pub struct MergeArgs {

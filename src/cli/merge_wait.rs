@@ -7,8 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use presence_bench::report::run_id::RunId;
-use presence_bench::report::Summary;
+use presence_bench::schema::{RunId, Summary};
 
 /// How often the shards' directories are looked at again.
 const EVERY: Duration = Duration::from_secs(2);

@@ -16,8 +16,8 @@ pub mod validate;
 
 use std::process::ExitCode;
 
-use presence_bench::report::verdict::Verdict;
 use presence_bench::run::RunError;
+use presence_bench::schema::Verdict;
 
 /// How a command ended; each variant is one documented exit code (docs/ci.md).
 #[derive(Debug)]

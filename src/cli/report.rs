@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use super::Outcome;
 use presence_bench::report::html::{self, ReportError};
-use presence_bench::report::{table, Summary};
+use presence_bench::report::table;
+use presence_bench::schema::Summary;
 
 #[derive(clap::Args)]
 pub struct ReportArgs {

@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime};
 use anyhow::{anyhow, Context};
 
 use presence_bench::engine::start::StartAt;
-use presence_bench::report::run_id::RunId;
 use presence_bench::scenario::{Destination, Plan};
+use presence_bench::schema::RunId;
 use presence_bench::shard::Shard;
 
 /// A start further ahead than this is refused unless asked for (`--allow-distant-start`).

@@ -8,27 +8,15 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hyper::Method;
-use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::net::http_client::{HttpClient, MAX_BODY};
 use crate::scenario::{Action, ActionRun, DrillActions, DrillKind};
+use crate::schema::ActionResult;
 use crate::server::Cluster;
 
 /// Longest part of an answer or an error output kept in the report.
 const DETAIL_CHARS: usize = 200;
-
-/// How an event's action went, for the report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ActionResult {
-    pub ok: bool,
-    /// `HTTP 200`, `exit 0`, or what went wrong; one entry per instance, `; `-separated.
-    pub detail: String,
-    pub duration_ms: f64,
-    /// The instances the event acted on, when the cluster or the action's answer names them.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub servers: Vec<String>,
-}
 
 /// Who carries out events.
 #[derive(Clone)]

@@ -23,8 +23,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::scenario::DrillPlan;
-pub use action::{ActionResult, Executor};
-pub use report::{Causes, EventReport, Percentiles, WindowSignals};
+pub use action::Executor;
 pub use storm::{Cause, Drills, Loss};
 
 /// How often the schedule looks for due events and windows to close.
@@ -75,6 +74,7 @@ pub async fn run(
 mod tests {
     use super::*;
     use crate::measure::Recorder;
+    use crate::schema::ActionResult;
     use crate::shard::Shard;
 
     const SCENARIO: &str = "name: t\nduration: 10s\nload: { stages: [ { hold: 10s } ] }\n\

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::action::ActionResult;
 use crate::client::ClientError;
 use crate::measure::{latency_micros, new_histogram, record_duration, Metric, Recorder, Tally};
 use crate::scenario::{DrillPlan, DEFAULT_SETTLE, DEFAULT_WINDOW_CAP};
+use crate::schema::ActionResult;
 use crate::wire::close;
 
 /// How many events watch mode opens on its own; disconnects after that count outside events.

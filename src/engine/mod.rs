@@ -22,13 +22,14 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::checks::Ledger;
-use crate::drill::{Drills, EventReport};
+use crate::drill::Drills;
 use crate::measure::health::{HealthHandle, HealthReport};
 use crate::measure::observer::Observers;
 use crate::measure::prometheus::Exporter;
-use crate::measure::server_resources::{Feed, ServerResources};
+use crate::measure::server_resources::Feed;
 use crate::measure::{Recorder, Totals};
 use crate::scenario::{Plan, DEFAULT_GRACE};
+use crate::schema::{EventReport, ServerResources};
 use crate::session::Opener;
 use crate::shard::Shard;
 use crate::visitor::{self, Closing, VisitorContext};

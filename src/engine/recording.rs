@@ -13,10 +13,11 @@ use super::steer::Steering;
 use super::{EngineOptions, HTTP_TIMEOUT};
 use crate::measure::health::{HealthReport, Monitor};
 use crate::measure::prometheus::TargetNow;
-use crate::measure::server_resources::{self, ServerResources};
+use crate::measure::server_resources;
 use crate::measure::{collector, Recorder, Totals};
 use crate::net::http_client::HttpClient;
 use crate::scenario::{Load, Plan};
+use crate::schema::ServerResources;
 use crate::visitor::Closing;
 
 /// The run's recording, while it goes.

@@ -14,6 +14,7 @@ use super::metric::{Check, Counter, Metric, Tally};
 use super::observer::{Observers, Snapshot};
 use super::recorder::{Recorded, Recorder};
 use super::waiting::WaitingNow;
+use crate::schema::Second;
 
 /// One interval's measurements: latencies per metric (index = `Metric::index`) for the
 /// interval log, and the counts the run's timeline (`report::timeline`) is drawn from.
@@ -88,17 +89,6 @@ pub struct Totals {
     /// One entry per interval, in order: what shards of a split run add up second by second
     /// (the merged peak is the peak of the sums, not the sum of the peaks).
     pub timeline: Vec<Second>,
-}
-
-/// One interval of the run's timeline.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Second {
-    /// Visitors alive at the interval's end.
-    pub visitors_live: i64,
-    /// Messages sent and received in the interval.
-    pub messages: u64,
-    /// Errors in the interval.
-    pub errors: u64,
 }
 
 impl Totals {

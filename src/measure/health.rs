@@ -26,9 +26,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::machine::{self, MachineSecond};
-use super::pace::{Pace, PaceProbe};
+use super::pace::PaceProbe;
 use super::recorder::{new_histogram, record_duration};
-use crate::{heap, runtime};
+use crate::heap;
+use crate::runtime;
+use crate::schema::Pace;
 
 /// How often the lag probe wakes. Tokio's timer has millisecond resolution, so a healthy
 /// runtime shows lags below about 1 ms.

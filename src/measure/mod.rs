@@ -25,7 +25,7 @@ mod subject;
 mod waiting;
 pub mod window;
 
-pub use collector::{Interval, Live, Second, Totals};
+pub use collector::{Interval, Live, Totals};
 pub use error_kind::ErrorKind;
 pub use latencies::Latencies;
 pub use metric::{Check, Counter, Metric, Tally};

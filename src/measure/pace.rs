@@ -25,7 +25,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+use crate::schema::Pace;
 
 /// How often the work is timed.
 pub const PROBE_EVERY: Duration = Duration::from_millis(100);
@@ -37,24 +37,6 @@ const BUFFER_WORDS: usize = 32 * 1024;
 const DATAGRAMS: usize = 40;
 /// Messages to the partner thread and back, each timed.
 const ROUND_TRIPS: usize = 9;
-
-/// The run's pace: each part of the probe's work, in microseconds, the median second's
-/// fastest.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Pace {
-    /// The walk over the buffer: arithmetic, branches, memory.
-    pub compute_us: f64,
-    /// The datagrams through the socket pair: system calls.
-    pub syscalls_us: f64,
-    /// One message to a thread waiting for it and its answer back, the median of
-    /// [`ROUND_TRIPS`] in a row: waking a thread that just went to sleep.
-    pub wakeup_us: f64,
-    /// The first of those round trips, after the probe slept [`PROBE_EVERY`]: waking a thread
-    /// (and maybe a core) that had nothing to do, which on a virtual machine goes through the
-    /// host, as a message to a server that was idle does.
-    #[serde(default)]
-    pub cold_wakeup_us: f64,
-}
 
 /// The running probe; [`PaceProbe::stop`] ends it and answers the run's pace.
 pub struct PaceProbe {

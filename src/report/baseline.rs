@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::summary::Summary;
+use crate::schema::Summary;
 
 /// The runs a gate compares with, oldest first.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,7 +32,8 @@ impl Baseline {
         let files = summaries_in(path)?;
         if files.is_empty() {
             return Err(format!(
-                "{}: no summary in the baseline directory; add runs with `presence-bench baseline add SUMMARY --to {}`",
+                "{}: no summary in the baseline directory; add runs with `presence-bench baseline \
+                 add SUMMARY --to {}`",
                 path.display(),
                 path.display()
             ));
@@ -117,8 +118,13 @@ mod tests {
 
     fn summary(started_at: &str) -> Summary {
         let text = format!(
-            r#"{{"schema":1,"scenario":"t","started_at":"{started_at}","duration_seconds":10.0,"target":"x",
-                "visitors":{{"started":1,"completed":1,"peak":1}},"metrics":{{}},"counters":{{}},"errors":{{}}}}"#
+            concat!(
+                r#"{{"schema":1,"scenario":"t","started_at":"{started_at}","#,
+                r#""duration_seconds":10.0,"target":"x",
+                "visitors":{{"started":1,"completed":1,"peak":1}},"metrics":{{}},"counters":{{}},"#,
+                r#""errors":{{}}}}"#,
+            ),
+            started_at = started_at,
         );
         serde_json::from_str(&text).unwrap()
     }

@@ -1,65 +1,16 @@
-//! summary.json's `capacity` section and its terminal table: the levels a capacity search
-//! held, each judged on its own window, and the answer with its evidence. The search itself
-//! is the `capacity` module's; this module only says what it found.
-//!
-//! Three answers are kept apart by type, so that no output can mistake one for another: a
-//! capacity the server set ([`Answer::Capacity`], or [`Answer::Below`] the range), a lower
-//! bound the harness set ([`Answer::AtLeast`]), and no verdict ([`Answer::NoVerdict`]).
+//! What a capacity search found, said: the exit code its answer earns, the answer in one line
+//! and the terminal table of its levels. The search itself is the `capacity` module's, and
+//! summary.json's `capacity` section (the answer's three kinds kept apart by type) is
+//! `schema`'s; this module only says what it found.
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
-use super::server_cost::{self, ServerCost};
+use super::server_cost;
 use super::table::micros;
-use super::verdict::{Status, Verdict};
-use crate::measure::server_resources::WindowCost;
 use crate::measure::Subject;
 use crate::scenario::{Threshold, Unit};
-
-/// The `capacity` section of summary.json.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CapacitySummary {
-    /// `visitors` (closed model: visitors alive at once) or `arrivals/s` (open model).
-    pub unit: String,
-    /// The search's range, and the relative resolution it narrows the answer to.
-    pub from: f64,
-    pub to: f64,
-    pub resolution: f64,
-    /// `--require N`: the exit code says whether the answer reaches it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub require: Option<f64>,
-    /// `--plan-for N`: the load `server_cost` sizes the server processes for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan_for: Option<f64>,
-    /// The latency bounds each level was judged by, so that a report drawn from summary.json
-    /// alone (the HTML report) can draw the SLO beside the levels' latencies: the search's
-    /// thresholds are judged per level, and the run's own `thresholds` are left empty.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub slos: Vec<Slo>,
-    pub answer: Answer,
-    /// What the server paid, from the levels' `server` figures (`report::server_cost`).
-    pub server_cost: ServerCost,
-    /// Every level, in the order run.
-    pub levels: Vec<LevelRow>,
-    /// A split search's fixed staircase (`capacity::schedule`); absent for a search in one
-    /// process, which bisects.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schedule: Option<Schedule>,
-}
-
-/// The staircase of a split search, the same on every shard (recorded in each shard's
-/// summary.json, where `merge` refuses shards of different schedules).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Schedule {
-    /// Every level, ascending.
-    pub levels: Vec<f64>,
-    /// Each level's warm-up (not judged), then its judged plateau, seconds.
-    pub warmup_s: f64,
-    pub hold_s: f64,
-}
+use crate::schema::{Answer, CapacitySummary, LevelStatus, Schedule, Slo, Status, Verdict};
 
 impl Schedule {
     /// How long one level lasts, warm-up and plateau.
@@ -86,18 +37,6 @@ impl Schedule {
     }
 }
 
-/// A latency threshold of the whole run's metric (`presence_ack: ["p99 < 50ms"]`). Those of
-/// one behavior are left out: the levels record the whole window's latencies, not a
-/// behavior's, and a behavior's bound drawn over them would mislead.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Slo {
-    pub metric: String,
-    /// As written: `p99 < 50ms`.
-    pub expression: String,
-    /// The bound, microseconds.
-    pub bound_us: f64,
-}
-
 impl Slo {
     /// The latency bounds of `thresholds`.
     pub fn of(thresholds: &[Threshold]) -> Vec<Slo> {
@@ -118,90 +57,6 @@ impl Slo {
             })
             .collect()
     }
-}
-
-/// A level that broke, and why (the first failure of its window).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Broken {
-    pub load: f64,
-    pub reason: String,
-}
-
-/// What the search found.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Answer {
-    /// Server-bound: the SLOs held at `load` (confirmed with a longer plateau) and broke at
-    /// `first_broken` (none: the range's top held). `narrowed` is false when the search
-    /// stopped before reaching the resolution (a delivery check failed).
-    Capacity {
-        load: f64,
-        first_broken: Option<Broken>,
-        narrowed: bool,
-    },
-    /// Server-bound: the range's first level already broke.
-    Below { first_broken: Broken },
-    /// Harness-bound: the harness was the limit from `limited_at` on; the server held up to
-    /// `load` (none: not even the first level could be judged).
-    AtLeast {
-        load: Option<f64>,
-        limited_at: f64,
-        reason: String,
-    },
-    /// Neither: the target went down, or the search was interrupted.
-    NoVerdict {
-        reason: String,
-        #[serde(default)]
-        target_down: bool,
-    },
-}
-
-/// How one level was judged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LevelStatus {
-    Held,
-    Broken,
-    HarnessLimited,
-    TargetDown,
-}
-
-/// One level of the search: its load and what its judged window measured.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LevelRow {
-    /// `step` (the staircase), `narrow` (bisecting the bracket) or `confirm`.
-    pub phase: String,
-    pub load: f64,
-    /// The judged window, in seconds from the start of the run (after the level's warm-up).
-    pub from_s: f64,
-    pub to_s: f64,
-    /// The most visitors alive at once in the window.
-    pub visitors_peak: i64,
-    /// p50 and p99 of each latency metric with samples, microseconds.
-    pub metrics: BTreeMap<String, Quantiles>,
-    pub errors: u64,
-    /// Delivery-check violations counted in the window.
-    pub check_violations: u64,
-    /// The worst one-second scheduling-lag p99 of the harness in the window, microseconds.
-    pub harness_lag_p99_us: u64,
-    /// What each server process paid over the window, from the target's metrics; `null`
-    /// without them.
-    pub server: Option<WindowCost>,
-    pub status: LevelStatus,
-    /// Why it did not hold; empty when it did.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub reason: String,
-    /// A shard's level only: its window's own summary (encoded histograms, counters, checks,
-    /// errors, the harness judged over it), which `merge` adds up with the other shards'.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub window: Option<Box<super::Summary>>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Quantiles {
-    pub count: u64,
-    pub p50: u64,
-    pub p99: u64,
 }
 
 impl CapacitySummary {
@@ -236,34 +91,59 @@ impl CapacitySummary {
         let unit = &self.unit;
         let load = |value: f64| shown(value, unit);
         let mut line = match &self.answer {
-            Answer::Capacity { load: at, first_broken: Some(broken), narrowed: true } => format!(
+            Answer::Capacity {
+                load: at,
+                first_broken: Some(broken),
+                narrowed: true,
+            } => format!(
                 "capacity {} (±{:.0}%); first broken at {}: {}",
                 load(*at),
                 self.resolution * 100.0,
                 shown(broken.load, unit),
                 broken.reason
             ),
-            Answer::Capacity { load: at, first_broken: Some(broken), narrowed: false } => format!(
+            Answer::Capacity {
+                load: at,
+                first_broken: Some(broken),
+                narrowed: false,
+            } => format!(
                 "capacity {} (not narrowed further: the search stopped); broken at {}: {}",
                 load(*at),
                 shown(broken.load, unit),
                 broken.reason
             ),
-            Answer::Capacity { load: at, first_broken: None, .. } => {
-                format!("capacity at least {}: the top of the range held (raise --to)", load(*at))
+            Answer::Capacity {
+                load: at,
+                first_broken: None,
+                ..
+            } => {
+                format!(
+                    "capacity at least {}: the top of the range held (raise --to)",
+                    load(*at)
+                )
             }
             Answer::Below { first_broken } => format!(
                 "capacity below {}: the first level broke: {}",
                 shown(first_broken.load, unit),
                 first_broken.reason
             ),
-            Answer::AtLeast { load: Some(at), limited_at, reason } => format!(
-                "capacity at least {}: the harness was the limit from {} on ({reason}); add --processes, or shards on more machines",
+            Answer::AtLeast {
+                load: Some(at),
+                limited_at,
+                reason,
+            } => format!(
+                "capacity at least {}: the harness was the limit from {} on ({reason}); add \
+                 --processes, or shards on more machines",
                 load(*at),
                 shown(*limited_at, unit)
             ),
-            Answer::AtLeast { load: None, limited_at, reason } => format!(
-                "no capacity measured: the harness was the limit from the first level, {} ({reason}); lower --from, add --processes, or shards on more machines",
+            Answer::AtLeast {
+                load: None,
+                limited_at,
+                reason,
+            } => format!(
+                "no capacity measured: the harness was the limit from the first level, {} \
+                 ({reason}); lower --from, add --processes, or shards on more machines",
                 shown(*limited_at, unit)
             ),
             Answer::NoVerdict { reason, .. } => format!("no verdict: {reason}"),
@@ -344,6 +224,7 @@ pub(super) fn shown(value: f64, unit: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::{Broken, ServerCost};
 
     fn summary(answer: Answer, require: Option<f64>) -> CapacitySummary {
         CapacitySummary {
@@ -383,7 +264,8 @@ mod tests {
             (
                 Status::Passed,
                 0,
-                "capacity 760 visitors (±5%); first broken at 800 visitors: presence_ack \"p99 < 100ms\" measured 131ms"
+                "capacity 760 visitors (±5%); first broken at 800 visitors: \
+                 presence_ack \"p99 < 100ms\" measured 131ms"
             )
         );
         assert_eq!(
@@ -459,8 +341,10 @@ mod tests {
 
     #[test]
     fn the_slos_are_the_whole_run_s_latency_bounds() {
-        let text = "name: t\nduration: 10s\nload: { stages: [{ hold: 10s }] }\nbehaviors: [{ name: a, steps: [connect] }]\n\
-            thresholds:\n  presence_ack: [\"p99 < 50ms\", \"rate > 5/s\"]\n  presence_ack{behavior:a}: [\"p99 < 9ms\"]\n  errors: [\"count == 0\"]\n";
+        let text = "name: t\nduration: 10s\nload: { stages: [{ hold: 10s }] }\n\
+                    behaviors: [{ name: a, steps: [connect] }]\n\
+                    thresholds:\n  presence_ack: [\"p99 < 50ms\", \"rate > 5/s\"]\n  \
+                    presence_ack{behavior:a}: [\"p99 < 9ms\"]\n  errors: [\"count == 0\"]\n";
         let thresholds = crate::scenario::from_str(text, "t.yaml")
             .unwrap()
             .thresholds;

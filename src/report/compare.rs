@@ -24,10 +24,10 @@ use hdrhistogram::Histogram;
 
 use super::baseline::Baseline;
 use super::pace::Scales;
-use super::summary::{LatencySummary, Summary};
 use super::{encoded, noise};
 use crate::measure::Metric;
 use crate::scenario::{CompareStat, CompareTolerances, Setting, Tolerance};
+use crate::schema::{LatencySummary, Summary};
 
 /// The tolerance when neither the command line nor the scenario gives one.
 pub const DEFAULT_TOLERANCE: Tolerance = Tolerance {
@@ -430,10 +430,11 @@ mod tests {
     }
 
     fn summary(metrics: &[(&str, LatencySummary)]) -> Summary {
-        let mut s: Summary = serde_json::from_str(
+        let mut s: Summary = serde_json::from_str(concat!(
             r#"{"schema":1,"scenario":"t","started_at":"x","duration_seconds":10.0,"target":"x",
-                "visitors":{"started":1,"completed":1,"peak":1},"metrics":{},"counters":{},"errors":{}}"#,
-        )
+                "visitors":{"started":1,"completed":1,"peak":1},"metrics":{},"counters":{},"#,
+            r#""errors":{}}"#,
+        ))
         .unwrap();
         s.metrics = metrics
             .iter()
@@ -492,7 +493,10 @@ mod tests {
         assert!(comparison.regressed());
         let table = comparison.render();
         assert!(
-            table.contains("p99      10.00ms    13.00ms       +30.0% (+3.00ms)  10% or 2ms     ±0.0%  REGRESSED"),
+            table.contains(
+                "p99      10.00ms    13.00ms       +30.0% (+3.00ms)  10% or 2ms     \
+                 ±0.0%  REGRESSED"
+            ),
             "{table}"
         );
         assert!(table.contains("-20.0% (-200us)"), "{table}");
@@ -522,11 +526,15 @@ mod tests {
         let at_pace = |p50, pace| {
             let mut run = summary(&[("presence_ack", latency(p50, 3 * p50, 9 * p50, 30 * p50))]);
             run.target = "embedded (3 instances)".into();
-            run.harness = Some(serde_json::from_str(
-                r#"{"cpu_seconds":1.0,"cores":2,"cpu_saturated_share":0.0,"peak_rss_bytes":1,
-                   "scheduling_lag":{"unit":"us","p99":1,"max":1},"verdict":"trusted","reasons":[]}"#,
-            ).unwrap());
-            run.harness.as_mut().unwrap().pace = Some(crate::measure::pace::Pace {
+            run.harness = Some(
+                serde_json::from_str(concat!(
+                    r#"{"cpu_seconds":1.0,"cores":2,"cpu_saturated_share":0.0,"peak_rss_bytes":1,
+                   "scheduling_lag":{"unit":"us","p99":1,"max":1},"verdict":"trusted","#,
+                    r#""reasons":[]}"#,
+                ))
+                .unwrap(),
+            );
+            run.harness.as_mut().unwrap().pace = Some(crate::schema::Pace {
                 compute_us: 400.0,
                 syscalls_us: 50.0,
                 wakeup_us: 4.0,

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::table::micros;
-use crate::drill::EventReport;
+use crate::schema::EventReport;
 
 /// Renders the drill events; empty without any.
 pub fn render(events: &[EventReport]) -> String {

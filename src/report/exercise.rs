@@ -3,22 +3,9 @@
 //! (`not exercised`), and fail when the scenario asked for what never happened, such as agents
 //! configured to signal that sent no signal (docs/ci.md).
 
-use serde::{Deserialize, Serialize};
-
-use super::summary::Summary;
 use crate::measure::{Check, Counter, Metric};
 use crate::scenario::{Plan, Step};
-
-/// One delivery check that no threshold governs, judged.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CheckResult {
-    pub name: String,
-    pub violations: u64,
-    /// False when nothing happened that the check could have judged.
-    pub exercised: bool,
-    /// False on a violation, or when not exercised although the scenario set it up.
-    pub passed: bool,
-}
+use crate::schema::{CheckResult, Summary};
 
 /// The checks whose subject the scenario sets up: agents that signal or invoke (signal
 /// checks), agents that watch visitors who send presence (presence checks), behaviors with
@@ -127,7 +114,8 @@ mod tests {
 
     fn plan(extra: &str, steps: &str) -> Plan {
         let text = format!(
-            "name: t\nduration: 10s\nload: {{ stages: [{{ hold: 10s }}] }}\nbehaviors: [{{ name: a, steps: {steps} }}]\n{extra}"
+            "name: t\nduration: 10s\nload: {{ stages: [{{ hold: 10s }}] }}\n\
+             behaviors: [{{ name: a, steps: {steps} }}]\n{extra}"
         );
         crate::scenario::from_str(&text, "t.yaml").unwrap()
     }

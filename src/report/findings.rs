@@ -4,7 +4,7 @@
 
 use std::fmt::{self, Write};
 
-use super::summary::Summary;
+use crate::schema::Summary;
 
 /// One failed item of the verdict.
 #[derive(Debug, Clone, PartialEq)]
@@ -221,15 +221,15 @@ pub fn render(summary: &Summary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::exercise::CheckResult;
-    use crate::report::threshold::ThresholdResult;
+    use crate::schema::{CheckResult, ThresholdResult};
 
     #[test]
     fn a_long_threshold_name_widens_the_column_for_every_line() {
-        let mut s: Summary = serde_json::from_str(
+        let mut s: Summary = serde_json::from_str(concat!(
             r#"{"schema":1,"scenario":"t","started_at":"x","duration_seconds":1.0,"target":"x",
-                "visitors":{"started":1,"completed":1,"peak":1},"metrics":{},"counters":{},"errors":{}}"#,
-        )
+                "visitors":{"started":1,"completed":1,"peak":1},"metrics":{},"counters":{},"#,
+            r#""errors":{}}"#,
+        ))
         .unwrap();
         s.thresholds = vec![ThresholdResult {
             name: "presence_ack{behavior:a-long-behavior}".into(),

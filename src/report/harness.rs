@@ -4,14 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
-use super::intervals::{self, LimitedSpan};
-use super::neighbours::Neighbours;
-use crate::drill::EventReport;
+use super::intervals;
 use crate::measure::health::{HealthReport, SATURATED_SHARE};
-use crate::measure::pace::Pace;
 use crate::measure::ErrorKind;
+use crate::schema::{ClosingSummary, EventReport, HarnessSummary, LagSummary, Neighbours};
 
 /// Scheduling lag p99 above this over the run means timers and tasks ran late throughout:
 /// latencies are inflated.
@@ -36,62 +32,6 @@ pub const LIMIT_ERRORS: &[(ErrorKind, &str)] = &[
     ),
 ];
 
-/// The `harness` section of summary.json.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HarnessSummary {
-    pub cpu_seconds: f64,
-    pub cores: usize,
-    /// Share of one-second samples with at least 90% of all cores busy.
-    pub cpu_saturated_share: f64,
-    pub peak_rss_bytes: u64,
-    pub scheduling_lag: LagSummary,
-    /// `trusted`, or `harness_limited` when the harness was the bottleneck.
-    pub verdict: String,
-    /// The verdict as a boolean: false exactly when `verdict` is `harness_limited`.
-    #[serde(default = "trusted_before_per_interval_verdicts")]
-    pub trusted: bool,
-    /// Why the verdict is `harness_limited`, each with the measured figure.
-    pub reasons: Vec<String>,
-    /// One-second intervals judged.
-    #[serde(default)]
-    pub intervals: usize,
-    /// The intervals in which the harness lagged, merged into spans.
-    #[serde(default)]
-    pub limited_intervals: Vec<LimitedSpan>,
-    /// The sessions' closing after the run, not judged (see `visitor::Closing`): how long it
-    /// took and how late the harness's timers ran meanwhile.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub closing: Option<ClosingSummary>,
-    /// What the rest of the machine did meanwhile (absent without /proc).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub neighbours: Option<Neighbours>,
-    /// The machine's pace over the run: how long each part of a fixed piece of work took, the
-    /// median second's fastest (`measure::pace`); `compare` scales runs of different paces to
-    /// one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pace: Option<Pace>,
-}
-
-/// The `harness.closing` section of summary.json.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct ClosingSummary {
-    pub seconds: f64,
-    pub lag_max_us: u64,
-}
-
-/// What a summary written before `trusted` existed is read as (its `verdict` still says what
-/// it was; nothing that reads summaries back judges the harness).
-fn trusted_before_per_interval_verdicts() -> bool {
-    true
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LagSummary {
-    pub unit: String,
-    pub p99: u64,
-    pub max: u64,
-}
-
 impl HarnessSummary {
     /// Judges the run and each of its seconds; marks the `drills` whose windows overlap a
     /// second in which the harness lagged (`EventReport::harness_limited`).
@@ -108,7 +48,8 @@ impl HarnessSummary {
         let mut reasons = Vec::new();
         if health.cpu_samples >= 3 && share >= SATURATED_SAMPLES_BOUND {
             reasons.push(format!(
-                "CPU saturated: the harness used at least {:.0}% of its {} cores in {} of {} seconds ({:.0}%)",
+                "CPU saturated: the harness used at least {:.0}% of its {} cores in {} of {} \
+                 seconds ({:.0}%)",
                 SATURATED_SHARE * 100.0,
                 health.cores,
                 health.cpu_saturated_samples,
@@ -118,7 +59,8 @@ impl HarnessSummary {
         }
         if health.lag_p99_us > LAG_P99_BOUND_US {
             reasons.push(format!(
-                "scheduling lag p99 {:.1} ms (max {:.1} ms) is over the {} ms bound: timers and tasks ran late",
+                "scheduling lag p99 {:.1} ms (max {:.1} ms) is over the {} ms bound: timers and \
+                 tasks ran late",
                 health.lag_p99_us as f64 / 1e3,
                 health.lag_max_us as f64 / 1e3,
                 LAG_P99_BOUND_US / 1000
@@ -179,7 +121,8 @@ impl HarnessSummary {
     /// The lines the terminal report ends with.
     pub fn render(&self) -> String {
         let mut out = format!(
-            "harness: cpu {:.1}s on {} cores, peak rss {:.1} MiB, scheduling lag p99 {:.2}ms max {:.2}ms\n",
+            "harness: cpu {:.1}s on {} cores, peak rss {:.1} MiB, scheduling lag p99 {:.2}ms max \
+             {:.2}ms\n",
             self.cpu_seconds,
             self.cores,
             self.peak_rss_bytes as f64 / (1024.0 * 1024.0),
@@ -188,25 +131,31 @@ impl HarnessSummary {
         );
         if let Some(closing) = self.closing {
             out.push_str(&format!(
-                "closing the sessions: {:.1}s, scheduling lag max {:.2}ms (not judged: every request was answered or counted unanswered before it)\n",
+                "closing the sessions: {:.1}s, scheduling lag max {:.2}ms (not judged: every \
+                 request was answered or counted unanswered before it)\n",
                 closing.seconds,
                 closing.lag_max_us as f64 / 1e3
             ));
         }
         if let Some(n) = self.neighbours.filter(|n| n.disturbance(0.0).is_some()) {
             out.push_str(&format!(
-                "machine: other processes kept {:.2} cores busy on average besides this run, host steal {:.0}%\n",
+                "machine: other processes kept {:.2} cores busy on average besides this run, host \
+                 steal {:.0}%\n",
                 n.cores,
                 n.steal * 100.0
             ));
         }
         if self.trusted {
             out.push_str(&format!(
-                "harness verdict: trusted (the harness was not the bottleneck, judged over the run and {} one-second intervals)\n",
+                "harness verdict: trusted (the harness was not the bottleneck, judged over the run \
+                 and {} one-second intervals)\n",
                 self.intervals
             ));
         } else {
-            out.push_str("harness verdict: HARNESS-LIMITED: these numbers measure the harness, not only the server\n");
+            out.push_str(
+                "harness verdict: HARNESS-LIMITED: these numbers measure the harness, not \
+                 only the server\n",
+            );
             for reason in &self.reasons {
                 out.push_str(&format!("  - {reason}\n"));
             }

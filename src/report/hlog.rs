@@ -17,8 +17,8 @@ use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use hdrhistogram::serialization::V2DeflateSerializer;
 use tokio::sync::mpsc;
 
-use super::run_id::RunId;
 use crate::measure::{Interval, Metric};
+use crate::schema::RunId;
 
 /// Room for one line: an interval's histogram, deflated and in base64, is a few hundred bytes
 /// to a few KiB; a longer line is written in pieces, still before the next one.

@@ -6,36 +6,14 @@
 
 use std::fmt::Write;
 
-use serde::{Deserialize, Serialize};
-
-use crate::drill::EventReport;
 use crate::measure::health::{HealthSecond, SATURATED_SHARE};
+use crate::schema::{EventReport, LimitedSpan};
 
 /// A second with at least this share of the whole machine's CPU running or stolen had no
 /// core to spare: the harness waited for the server (or anything else) beside it.
 pub const MACHINE_SATURATED_SHARE: f64 = 0.95;
 /// Host steal from this share on is named: the harness's machine itself was made to wait.
 pub const STEAL_NAMED_SHARE: f64 = 0.05;
-
-/// Consecutive seconds in which the harness's scheduling lag was over the bound.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LimitedSpan {
-    /// From and to, in seconds from the start of the run.
-    pub from_s: f64,
-    pub to_s: f64,
-    /// How many one-second intervals the span holds.
-    pub intervals: u32,
-    /// The largest lag in the span, microseconds.
-    pub lag_max_us: u64,
-    /// Whether the harness kept at least 90% of all cores busy in any of these seconds.
-    pub cpu_saturated: bool,
-    /// Whether the whole machine had no CPU to spare in any of these seconds.
-    #[serde(default)]
-    pub machine_saturated: bool,
-    /// The largest share of the machine's CPU the host kept for itself (steal).
-    #[serde(default)]
-    pub steal_max: f64,
-}
 
 impl LimitedSpan {
     /// `12.0s-14.0s: lag max 840.0 ms, CPU saturated`, and what the rest of the machine did:

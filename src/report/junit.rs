@@ -8,10 +8,8 @@
 use quick_xml::events::{BytesDecl, Event};
 use quick_xml::Writer;
 
-use super::capacity::{CapacitySummary, LevelStatus};
 use super::findings::ungoverned_errors;
-use super::summary::Summary;
-use super::verdict::Status;
+use crate::schema::{CapacitySummary, LevelStatus, Status, Summary};
 
 /// How one test case ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -229,19 +227,20 @@ pub fn render(summary: &Summary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::{CheckResult, ThresholdResult};
     use quick_xml::events::Event;
     use quick_xml::Reader;
 
-    use crate::report::exercise::CheckResult;
-    use crate::report::threshold::ThresholdResult;
     use crate::report::verdict::{decide, Ending};
 
     fn summary() -> Summary {
-        let mut s: Summary = serde_json::from_str(
-            r#"{"schema":1,"scenario":"ci <gate> & \"co\"","started_at":"2026-01-01T00:00:00.000Z","duration_seconds":2.5,
-                "target":"x","visitors":{"started":1,"completed":1,"peak":1},"metrics":{},"counters":{"sessions_opened":1},
+        let mut s: Summary = serde_json::from_str(concat!(
+            r#"{"schema":1,"scenario":"ci <gate> & \"co\"","#,
+            r#""started_at":"2026-01-01T00:00:00.000Z","duration_seconds":2.5,
+                "target":"x","visitors":{"started":1,"completed":1,"peak":1},"metrics":{},"#,
+            r#""counters":{"sessions_opened":1},
                 "checks":{"signals_lost":0,"blur_misrouted":3},"errors":{"connect":2}}"#,
-        )
+        ))
         .unwrap();
         let result = |expression: &str, value, passed| ThresholdResult {
             name: "presence_ack".into(),

@@ -1,34 +1,15 @@
-//! A set of latency figures as summary.json carries them: percentiles by metric, the service
-//! times of the requests, and both as encoded histograms so that shards merge exactly. The
-//! run's overall figures are one such set, and each behavior's (`behaviors` in summary.json)
-//! another, built and merged by the same code.
+//! A set of latency figures as summary.json carries them (`schema::LatencySet`), built from
+//! histograms: percentiles by metric, the service times of the requests, and both as encoded
+//! histograms so that shards merge exactly. The run's overall figures are one such set, and
+//! each behavior's (`behaviors` in summary.json) another, built and merged by the same code.
 
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
 
 use super::encoded;
-use super::summary::LatencySummary;
 use crate::measure::{Latencies, Metric};
-
-/// One behavior's latencies in summary.json (the overall ones are the same four maps, at the
-/// top level of the document).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct LatencySet {
-    /// By metric name; metrics without samples are left out.
-    #[serde(default)]
-    pub metrics: BTreeMap<String, LatencySummary>,
-    /// Service times of the request metrics with samples.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub service: BTreeMap<String, LatencySummary>,
-    /// `metrics` as encoded histograms (`report::encoded`).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub histograms: BTreeMap<String, String>,
-    /// `service` as encoded histograms.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub service_histograms: BTreeMap<String, String>,
-}
+use crate::schema::{LatencySet, LatencySummary};
 
 impl LatencySet {
     /// The figures of `latencies` and `service` (by metric name) over a run of `seconds`;

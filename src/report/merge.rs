@@ -12,23 +12,27 @@ use hdrhistogram::Histogram;
 use thiserror::Error;
 
 use super::encoded::{self, DecodeError};
-use super::harness::{ClosingSummary, HarnessSummary};
-use super::latency_set::LatencySet;
-use super::split::ShardInfo;
-use super::summary::{ShardRow, Summary, VisitorSummary};
 use super::transports;
-use super::verdict::Status;
-use crate::measure::pace::Pace;
-use crate::measure::{new_histogram, Counter, Second};
+use crate::measure::{new_histogram, Counter};
+use crate::schema::{
+    ClosingSummary, HarnessSummary, LatencySet, Pace, Second, ShardInfo, ShardRow, Status, Summary,
+    VisitorSummary,
+};
 
 /// Shards that do not make one run, or a summary that cannot be merged.
 #[derive(Debug, Error)]
 pub enum MergeError {
     #[error("no shard summary to merge")]
     Nothing,
-    #[error("{file}: not a shard's summary (no `shard` section: was it run with --shard or --processes?)")]
+    #[error(
+        "{file}: not a shard's summary (no `shard` section: was it run with --shard or \
+         --processes?)"
+    )]
     NotAShard { file: PathBuf },
-    #[error("{file}: field `{field}` is {found}, but {first} has {expected}: shards of different runs are not merged")]
+    #[error(
+        "{file}: field `{field}` is {found}, but {first} has {expected}: shards of different \
+         runs are not merged"
+    )]
     Mismatch {
         file: PathBuf,
         field: &'static str,
@@ -64,7 +68,8 @@ pub enum MergeError {
 #[derive(Debug, Error)]
 #[error(
     "{file} is of run {found} (started {found_start}), but {first} is of run {expected} (started \
-     {expected_start}): shards of different runs are not merged; {earlier} started earlier (left over from a \
+     {expected_start}): shards of different runs are not merged; {earlier} started earlier (left \
+     over from a \
      previous run in a reused directory?)"
 )]
 pub struct TwoRuns {

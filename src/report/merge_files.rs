@@ -12,9 +12,9 @@ use std::time::SystemTime;
 
 use super::hlog;
 use super::html::data::{read_intervals, read_rows, LoggedInterval, ReportError};
-use super::run_id::RunId;
 use super::timeline::{HealthRow, TimelineRow};
 use crate::measure::{Interval, Metric};
+use crate::schema::RunId;
 
 /// Writes the merged latency.hlog, timeline.jsonl and health.jsonl of the shards in `dirs`
 /// (those with a summary; the others are missing shards) into `out`. A shard without a

@@ -5,7 +5,7 @@ use rand::{Rng, SeedableRng};
 
 use super::*;
 use crate::measure::{Metric, Totals};
-use crate::report::summary::LatencySummary;
+use crate::schema::LatencySummary;
 use crate::shard::Shard;
 
 const SCENARIO: &str = "name: t\nseed: 7\n";
@@ -137,8 +137,9 @@ fn merged_behaviors_equal_their_single_histograms_exactly() {
         );
     }
     let plan = crate::scenario::from_str(
-        "name: t\nduration: 10s\nload: { stages: [{ hold: 10s }] }\nbehaviors: [{ name: browser, steps: [connect] }, \
-         { name: mobile, steps: [connect] }]\nthresholds:\n  presence_ack{behavior:mobile}: [\"p99 < 1ms\"]\n",
+        "name: t\nduration: 10s\nload: { stages: [{ hold: 10s }] }\n\
+         behaviors: [{ name: browser, steps: [connect] }, { name: mobile, steps: [connect] }]\n\
+         thresholds:\n  presence_ack{behavior:mobile}: [\"p99 < 1ms\"]\n",
         "t.yaml",
     )
     .unwrap();
@@ -291,8 +292,9 @@ fn shards_of_other_runs_and_shards_twice_are_refused_and_missing_ones_named() {
 /// tells them apart by their starts.
 #[test]
 fn shards_of_two_runs_are_refused_naming_the_earlier() {
-    use crate::report::run_id::RunId;
     use std::time::{Duration, SystemTime};
+
+    use crate::schema::RunId;
     let histogram = new_histogram();
     let at = |seconds: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_144_400 + seconds);
     let of_run = |index, start: SystemTime| {
@@ -321,9 +323,10 @@ fn shards_of_two_runs_are_refused_naming_the_earlier() {
         text.contains(&format!("shard-0/summary.json is of run {now_id}")),
         "{text}"
     );
-    assert!(
-        text.ends_with("shard-1/summary.json started earlier (left over from a previous run in a reused directory?)")
-    );
+    assert!(text.ends_with(
+        "shard-1/summary.json started earlier (left over from a previous run in a \
+         reused directory?)"
+    ));
 
     let given: RunId = "nightly".parse().unwrap();
     let (mut now, mut earlier) = (of_run(0, at(44)), of_run(1, at(0)));
@@ -367,7 +370,7 @@ fn a_missing_shard_makes_the_verdict_incomplete_unless_the_merge_is_partial() {
 
 #[test]
 fn the_harness_is_trusted_only_if_every_shard_was() {
-    use crate::report::harness::{HarnessSummary, LagSummary};
+    use crate::schema::{HarnessSummary, LagSummary};
     let harness = |cpu, lag, reasons: &[&str]| HarnessSummary {
         cpu_seconds: cpu,
         cores: 2,
@@ -445,7 +448,7 @@ fn the_server_s_resources_come_from_the_shard_that_scraped_them() {
         shard_summary(0, 2, &histogram, &[]),
         shard_summary(1, 2, &histogram, &[]),
     ];
-    let scraped = crate::measure::server_resources::ServerResources {
+    let scraped = crate::schema::ServerResources {
         scrapes: 9,
         ..Default::default()
     };

@@ -32,5 +32,3 @@ pub mod threshold;
 pub mod timeline;
 pub mod transports;
 pub mod verdict;
-
-pub use summary::Summary;

@@ -4,27 +4,15 @@
 //! comparison with a baseline goes red on a build that did not change. Reruns of one build
 //! here went red exactly so (docs/ci.md, "False alarms, measured").
 
-use serde::{Deserialize, Serialize};
-
 use crate::client::host;
 use crate::measure::health::HealthSecond;
-use crate::measure::server_resources::ServerResources;
+use crate::schema::{Neighbours, ServerResources};
 
 /// Other work keeping at least this many cores busy on average makes latencies compared with
 /// a baseline unjudgeable. A quiet machine runs well under a tenth of a core besides the run.
 const BUSY_CORES_BOUND: f64 = 0.25;
 /// The host keeping at least this share of the machine's CPU for itself (steal), on average.
 const STEAL_BOUND: f64 = 0.10;
-
-/// summary.json's `harness.neighbours`: the machine's CPU besides this process, on average
-/// over the one-second samples that have both readings.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Neighbours {
-    /// Cores kept busy by everything but this process (an embedded server is this process).
-    pub cores: f64,
-    /// Share of the machine's CPU time the host kept for itself.
-    pub steal: f64,
-}
 
 impl Neighbours {
     /// From the run's seconds; `None` without /proc (no machine readings).
@@ -53,7 +41,8 @@ impl Neighbours {
         let others = (self.cores - local_server_cores).max(0.0);
         (others >= BUSY_CORES_BOUND || self.steal >= STEAL_BOUND).then(|| {
             format!(
-                "the machine was busy besides this run: other processes kept {others:.2} cores busy on average \
+                "the machine was busy besides this run: other processes kept {others:.2} cores \
+                 busy on average \
                  (bound {BUSY_CORES_BOUND}), host steal {:.0}% (bound {:.0}%)",
                 self.steal * 100.0,
                 STEAL_BOUND * 100.0
@@ -86,7 +75,7 @@ mod tests {
 
     use super::*;
     use crate::measure::machine::MachineSecond;
-    use crate::measure::server_resources::{CpuFigures, ProcessResources};
+    use crate::schema::{CpuFigures, ProcessResources};
 
     fn second(own: f64, busy: f64, steal: f64) -> HealthSecond {
         HealthSecond {

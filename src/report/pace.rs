@@ -14,8 +14,8 @@
 //! the machine's pace is the server's too. A server elsewhere runs at its own machine's pace,
 //! which this one says nothing about, so its runs are compared unscaled.
 
-use super::summary::Summary;
 use crate::client::host;
+use crate::schema::Summary;
 
 /// The factors that bring each run to the judged runs' pace.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,16 +90,16 @@ fn server_on_this_machine(target: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::measure::pace::Pace;
-    use crate::report::harness::HarnessSummary;
+    use crate::schema::{HarnessSummary, Pace};
 
     fn run(target: &str, pace: Option<f64>) -> Summary {
-        let mut s: Summary = serde_json::from_str(
+        let mut s: Summary = serde_json::from_str(concat!(
             r#"{"schema":1,"scenario":"t","started_at":"x","duration_seconds":10.0,"target":"x",
-                "visitors":{"started":1,"completed":1,"peak":1},"metrics":{},"counters":{},"errors":{},
+                "visitors":{"started":1,"completed":1,"peak":1},"metrics":{},"counters":{},"#,
+            r#""errors":{},
                 "harness":{"cpu_seconds":1.0,"cores":2,"cpu_saturated_share":0.0,"peak_rss_bytes":1,
                 "scheduling_lag":{"unit":"us","p99":1,"max":1},"verdict":"trusted","reasons":[]}}"#,
-        )
+        ))
         .unwrap();
         s.target = target.to_owned();
         let harness: &mut HarnessSummary = s.harness.as_mut().unwrap();

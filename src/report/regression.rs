@@ -1,20 +1,9 @@
 //! The `--baseline` comparison as part of the verdict: one result per compared metric, kept in
 //! summary.json, so the table's verdict line and JUnit show a regression as the exit code does.
 
-use serde::{Deserialize, Serialize};
-
 use super::compare::Comparison;
 use super::table::micros;
-
-/// One metric compared with the baseline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BaselineResult {
-    pub metric: String,
-    pub passed: bool,
-    /// What regressed, e.g. `p99 1.20ms -> 2.40ms (tolerance 10% or 1ms)`; empty when it held.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub detail: String,
-}
+use crate::schema::BaselineResult;
 
 /// One result per metric of `comparison`, in its order.
 pub fn results(comparison: &Comparison) -> Vec<BaselineResult> {

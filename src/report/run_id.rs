@@ -2,37 +2,13 @@
 //! derives the same id from them (the scenario's hash, the seed, the shard count and the
 //! agreed start), or is given one (`--run-id`). Every output file carries it, so `merge` can
 //! tell a shard of this run from a leftover of an earlier one in a reused directory, and a
-//! Kubernetes run can name its Jobs and its results directory after it.
+//! Kubernetes run can name its Jobs and its results directory after it. What an id may be
+//! is the type's own rule (`schema`); this module derives one.
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::SystemTime;
 
-use serde::{Deserialize, Serialize};
-use thiserror::Error;
-
 use super::split::fnv1a;
-
-/// The longest id: it is part of Kubernetes object names (`presence-bench-ID-merge`), which
-/// a label value limits to 63 characters.
-pub const MAX_LEN: usize = 40;
-
-/// A run's id: lowercase letters, digits and `-`, starting and ending with a letter or digit
-/// (a DNS label, so it can name Kubernetes objects and directories alike).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct RunId(String);
-
-#[derive(Debug, Error, PartialEq, Eq)]
-pub enum RunIdError {
-    #[error("a run id is 1 to {MAX_LEN} characters, found {0}")]
-    Length(usize),
-    #[error(
-        "a run id is lowercase letters, digits and `-`, starting and ending with a letter or digit \
-         (it names Kubernetes objects and directories), found `{0}`"
-    )]
-    Characters(String),
-}
+use crate::schema::RunId;
 
 impl RunId {
     /// The id every shard of one run computes alike: `run-` and 12 hex digits of the FNV-1a
@@ -43,46 +19,9 @@ impl RunId {
             |at| humantime::format_rfc3339_millis(at).to_string(),
         );
         let hash = fnv1a(&format!("{scenario_hash}/{seed}/{shards}/{start}"));
-        RunId(format!("run-{:012x}", hash >> 16))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl FromStr for RunId {
-    type Err = RunIdError;
-
-    fn from_str(text: &str) -> Result<RunId, RunIdError> {
-        if text.is_empty() || text.len() > MAX_LEN {
-            return Err(RunIdError::Length(text.len()));
-        }
-        let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
-        if !text.chars().all(allowed) || text.starts_with('-') || text.ends_with('-') {
-            return Err(RunIdError::Characters(text.to_owned()));
-        }
-        Ok(RunId(text.to_owned()))
-    }
-}
-
-impl TryFrom<String> for RunId {
-    type Error = RunIdError;
-
-    fn try_from(text: String) -> Result<RunId, RunIdError> {
-        text.parse()
-    }
-}
-
-impl From<RunId> for String {
-    fn from(id: RunId) -> String {
-        id.0
-    }
-}
-
-impl fmt::Display for RunId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        format!("run-{:012x}", hash >> 16)
+            .parse()
+            .expect("`run-` and hex digits are a valid id")
     }
 }
 
@@ -121,25 +60,5 @@ mod tests {
         for other in others {
             assert_ne!(other, id);
         }
-    }
-
-    #[test]
-    fn a_given_id_must_be_able_to_name_a_kubernetes_object() {
-        assert_eq!(
-            "nightly-42".parse::<RunId>().map(String::from),
-            Ok("nightly-42".to_owned())
-        );
-        assert_eq!("".parse::<RunId>(), Err(RunIdError::Length(0)));
-        assert_eq!("a".repeat(41).parse::<RunId>(), Err(RunIdError::Length(41)));
-        for bad in ["Nightly", "run_1", "-run", "run-", "run/1"] {
-            assert!(
-                matches!(bad.parse::<RunId>(), Err(RunIdError::Characters(_))),
-                "{bad}"
-            );
-        }
-        let err = serde_json::from_str::<RunId>("\"Bad\"")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("lowercase letters"), "{err}");
     }
 }

@@ -11,10 +11,7 @@
 
 use std::fmt::Write;
 
-use serde::{Deserialize, Serialize};
-
-use super::capacity::{Answer, LevelRow, LevelStatus};
-use crate::measure::server_resources::WindowCost;
+use crate::schema::{Answer, Cost, LevelRow, LevelStatus, Planned, ServerCost, WindowCost};
 
 const MIB: f64 = 1_048_576.0;
 
@@ -26,48 +23,6 @@ pub enum Source {
     /// Scraped from the target's metrics; `harness_included` when the server runs in the
     /// harness's own process (embedded), whose figures are then both sides' together.
     Metrics { harness_included: bool },
-}
-
-/// summary.json's `capacity.server_cost`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum ServerCost {
-    NotMeasured { reason: String },
-    Measured(Cost),
-}
-
-/// The cost read at one level that held (the answer's), and what it says of a planned load.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Cost {
-    /// The level it is read at, and how many server processes were measured there.
-    pub at: f64,
-    pub processes: u32,
-    /// Each process's figures there.
-    pub per_process: WindowCost,
-    /// The load the costs below are per: 1000 (visitors) or 1 (arrival/s).
-    pub per: f64,
-    pub cpu_s_per_s: f64,
-    pub memory_bytes: f64,
-    /// The lowest and highest levels that held with figures: the range measured.
-    pub measured_from: f64,
-    pub measured_to: f64,
-    pub harness_included: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan: Option<Planned>,
-}
-
-/// `--plan-for LOAD`: the processes it takes, each at the load one held, and what they pay.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Planned {
-    pub load: f64,
-    pub processes: u64,
-    pub cpu_s_per_s: f64,
-    pub memory_bytes: f64,
-    /// The capacity is a lower bound (the harness was the limit, or the range's top held):
-    /// this many processes is at most what the load takes.
-    pub at_most: bool,
-    /// `load` is outside the range measured.
-    pub extrapolated: bool,
 }
 
 /// The load a cost is given per in `unit`: 1,000 visitors, or one arrival a second.
@@ -121,7 +76,8 @@ impl ServerCost {
             let reason = if levels.iter().any(|level| level.server.is_some()) {
                 "no level held"
             } else {
-                "no process_cpu_seconds_total and process_resident_memory_bytes scraped in any level"
+                "no process_cpu_seconds_total and process_resident_memory_bytes scraped in any \
+                 level"
             };
             return ServerCost::NotMeasured {
                 reason: reason.into(),
@@ -209,7 +165,8 @@ impl ServerCost {
             (Some(plan), _) => {
                 let _ = writeln!(
                     out,
-                    "for {}: {}{} server process{} of {} each, {:.2} CPU s/s and {:.1} MiB in all; {range}{}",
+                    "for {}: {}{} server process{} of {} each, {:.2} CPU s/s and {:.1} MiB in all; \
+                     {range}{}",
                     shown(plan.load),
                     if plan.at_most { "at most " } else { "" },
                     plan.processes,
@@ -251,7 +208,7 @@ pub fn cell(cost: Option<&WindowCost>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::capacity::Broken;
+    use crate::schema::Broken;
 
     const METRICS: Source = Source::Metrics {
         harness_included: false,
@@ -332,7 +289,10 @@ mod tests {
         );
         let text = ServerCost::Measured(cost).render("visitors", Some(1000.0));
         assert!(
-            text.contains("1.000 CPU s/s and 480.0 MiB per 1,000 visitors, read at 400 visitors on 2 processes"),
+            text.contains(
+                "1.000 CPU s/s and 480.0 MiB per 1,000 visitors, read at 400 visitors on \
+                 2 processes"
+            ),
             "{text}"
         );
         assert!(

@@ -2,7 +2,8 @@
 
 use std::fmt::Write;
 
-use crate::measure::server_resources::{ServerResources, WHOLE};
+use crate::measure::server_resources::WHOLE;
+use crate::schema::ServerResources;
 
 const MIB: f64 = 1_048_576.0;
 

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::summary::{ShardRow, Summary};
+use crate::schema::{ShardRow, Summary};
 
 /// A shard's row as the table prints it (the HTML report shows the same): shard `i/n`,
 /// visitors, errors, harness verdict, status and start lag, `-` where unknown.

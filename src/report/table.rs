@@ -3,8 +3,8 @@
 use std::fmt::Write;
 
 use super::compare::Comparison;
-use super::summary::{LatencySummary, Summary};
 use crate::measure::Counter;
+use crate::schema::{LatencySummary, Summary};
 
 /// Renders a summary as a fixed-width table; the comparison with a baseline, when given, comes
 /// before the verdict section, so the table always ends with the `verdict:` line. With
@@ -142,12 +142,14 @@ mod tests {
 
     #[test]
     fn behaviors_show_only_when_asked_for() {
-        let mut summary: Summary = serde_json::from_str(
+        let mut summary: Summary = serde_json::from_str(concat!(
             r#"{"schema":1,"scenario":"t","started_at":"x","duration_seconds":1.0,"target":"x",
-                "visitors":{"started":1,"completed":1,"peak":1},"metrics":{},"counters":{},"errors":{},
-                "behaviors":{"browser":{"metrics":{"connect":{"unit":"us","count":3,"rate":3.0,"min":1,
+                "visitors":{"started":1,"completed":1,"peak":1},"metrics":{},"counters":{},"#,
+            r#""errors":{},
+                "behaviors":{"browser":{"metrics":{"connect":{"unit":"us","count":3,"rate":3.0,"#,
+            r#""min":1,
                 "mean":2.0,"p50":2,"p90":3,"p99":1500,"p999":3,"max":3}}},"idle":{}}}"#,
-        )
+        ))
         .unwrap();
         assert!(!render(&summary, None, false).contains("behavior browser"));
         let table = render(&summary, None, true);

@@ -3,37 +3,11 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use super::exercise;
-use super::summary::{LatencySummary, Summary};
 use super::table::micros;
 use crate::measure::{Check, Subject};
 use crate::scenario::{Stat, Threshold, Unit};
-
-/// One threshold's outcome, as summary.json records it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ThresholdResult {
-    pub name: String,
-    /// The behavior the threshold selects (`{behavior:NAME}`); absent: the whole run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub behavior: Option<String>,
-    pub expression: String,
-    /// In `unit`; `null` when a latency statistic had no samples (which fails: a gate on
-    /// something that never happened proves nothing).
-    pub value: Option<f64>,
-    /// `us`, `/s` or `count`.
-    pub unit: String,
-    /// False when what it measures had no opportunity to happen (a latency without samples, a
-    /// check on signals none were sent); summaries older than the field read as true.
-    #[serde(default = "exercised_by_default")]
-    pub exercised: bool,
-    pub passed: bool,
-}
-
-fn exercised_by_default() -> bool {
-    true
-}
+use crate::schema::{LatencySummary, Summary, ThresholdResult};
 
 impl ThresholdResult {
     /// The measured value in the unit it was written in.
@@ -203,12 +177,13 @@ mod tests {
     use super::*;
 
     fn summary() -> Summary {
-        let mut s: Summary = serde_json::from_str(
+        let mut s: Summary = serde_json::from_str(concat!(
             r#"{"schema":1,"scenario":"t","started_at":"x","duration_seconds":10.0,"target":"x",
                 "visitors":{"started":1,"completed":1,"peak":1},"metrics":{},
-                "counters":{"sessions_opened":200},"checks":{"signals_lost":0,"signals_duplicated":2},
+                "counters":{"sessions_opened":200},"checks":{"signals_lost":0,"#,
+            r#""signals_duplicated":2},
                 "errors":{"timeout":3,"lost":1}}"#,
-        )
+        ))
         .unwrap();
         let ack = LatencySummary {
             unit: "us".into(),
@@ -229,7 +204,8 @@ mod tests {
     /// The thresholds of a scenario whose `thresholds:` section is `section`.
     fn thresholds(section: &str) -> Vec<Threshold> {
         let text = format!(
-            "name: t\nduration: 10s\nload: {{ stages: [{{ hold: 10s }}] }}\nbehaviors: [{{ name: a, steps: [connect] }}]\nthresholds:\n{section}"
+            "name: t\nduration: 10s\nload: {{ stages: [{{ hold: 10s }}] }}\n\
+             behaviors: [{{ name: a, steps: [connect] }}]\nthresholds:\n{section}"
         );
         crate::scenario::from_str(&text, "t.yaml")
             .unwrap()
@@ -245,7 +221,10 @@ mod tests {
 
     #[test]
     fn latency_statistics_compare_in_microseconds() {
-        let got = outcomes("  presence_ack: [\"p99 < 25ms\", \"p99 < 20ms\", \"p99 <= 20ms\", \"max < 50ms\", \"mean < 1ms\", \"p99.9 >= 40ms\", \"p50 == 500us\"]\n");
+        let got = outcomes(
+            "  presence_ack: [\"p99 < 25ms\", \"p99 < 20ms\", \"p99 <= 20ms\", \"max < 50ms\", \
+             \"mean < 1ms\", \"p99.9 >= 40ms\", \"p50 == 500us\"]\n",
+        );
         let values = [
             20_000.0, 20_000.0, 20_000.0, 90_000.0, 900.5, 40_000.0, 500.0,
         ];
@@ -262,7 +241,12 @@ mod tests {
 
     #[test]
     fn counts_and_rates() {
-        let got = outcomes("  presence_ack: [\"rate > 50/s\", \"count == 1000\"]\n  sessions_opened: [\"rate >= 20/s\", \"rate > 1200/m\"]\n  errors: [\"count < 4\"]\n  errors.timeout: [\"count == 3\"]\n  errors.reply_timeout: [\"count == 0\"]\n  signals_duplicated: [\"count <= 2\"]\n");
+        let got = outcomes(
+            "  presence_ack: [\"rate > 50/s\", \"count == 1000\"]\n  \
+             sessions_opened: [\"rate >= 20/s\", \"rate > 1200/m\"]\n  \
+             errors: [\"count < 4\"]\n  errors.timeout: [\"count == 3\"]\n  \
+             errors.reply_timeout: [\"count == 0\"]\n  signals_duplicated: [\"count <= 2\"]\n",
+        );
         let want = [
             (100.0, true),
             (1000.0, true),
@@ -313,14 +297,16 @@ mod tests {
 
     #[test]
     fn a_behavior_threshold_reads_that_behavior_and_without_samples_is_not_exercised() {
-        let text = "name: t\nduration: 10s\nload: { stages: [{ hold: 10s }] }\nbehaviors: [{ name: a, steps: [connect] }, \
-             { name: b, steps: [connect] }]\nthresholds:\n  presence_ack{behavior:a}: [\"p99 < 25ms\", \"count == 0\"]\n  \
-             presence_ack{behavior:b}: [\"count == 0\", \"p99 < 1s\"]\n";
+        let text = "name: t\nduration: 10s\nload: { stages: [{ hold: 10s }] }\n\
+                    behaviors: [{ name: a, steps: [connect] }, { name: b, steps: [connect] }]\n\
+                    thresholds:\n  \
+                    presence_ack{behavior:a}: [\"p99 < 25ms\", \"count == 0\"]\n  \
+                    presence_ack{behavior:b}: [\"count == 0\", \"p99 < 1s\"]\n";
         let thresholds = crate::scenario::from_str(text, "t.yaml")
             .unwrap()
             .thresholds;
         let mut s = summary();
-        let mut a = crate::report::latency_set::LatencySet::default();
+        let mut a = crate::schema::LatencySet::default();
         a.metrics.insert(
             "presence_ack".into(),
             LatencySummary {
@@ -350,7 +336,11 @@ mod tests {
 
     #[test]
     fn aborts_wait_for_their_delay_and_for_samples() {
-        let t = thresholds("  presence_ack: [{ threshold: \"p99 < 1ms\", abort_on_fail: true, delay_abort_eval: 5s }, \"max < 1ms\"]\n  blur: [{ threshold: \"p99 < 1ms\", abort_on_fail: true }]\n");
+        let t = thresholds(
+            "  presence_ack: [{ threshold: \"p99 < 1ms\", abort_on_fail: true, \
+             delay_abort_eval: 5s }, \"max < 1ms\"]\n  \
+             blur: [{ threshold: \"p99 < 1ms\", abort_on_fail: true }]\n",
+        );
         let s = summary();
         assert_eq!(
             abort_reason(&t, &s, Duration::from_secs(4)),

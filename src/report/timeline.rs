@@ -3,8 +3,9 @@
 //! The interval log holds latencies only; visitors, message rates and errors per interval
 //! were seen live and then lost. `timeline.jsonl` keeps them, one row per collector interval,
 //! written and flushed as the run goes (like latency.hlog), so a killed run keeps what it
-//! wrote. A [`TimelineRow`] is also what `--progress json` prints, one line per interval. `health.jsonl` is the
-//! harness's own health second by second, written at the end (the monitor answers it then).
+//! wrote. A [`TimelineRow`] is also what `--progress json` prints, one line per interval.
+//! `health.jsonl` is the harness's own health second by second, written at the end (the
+//! monitor answers it then).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -15,9 +16,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use super::run_id::RunId;
 use crate::measure::health::HealthSecond;
 use crate::measure::{Counter, Interval, Metric};
+use crate::schema::RunId;
 
 /// One collector interval of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -6,26 +6,11 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
 
 use super::encoded::{self, DecodeError};
-use super::summary::LatencySummary;
 use super::table::micros;
 use crate::measure::{by_transport, new_histogram, Tally, Totals};
-
-/// What the visitors of one transport did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TransportSummary {
-    /// Visitors started on it.
-    pub visitors: u64,
-    pub sessions_opened: u64,
-    pub errors: u64,
-    /// `connect` and `presence_ack` of its visitors, by metric name.
-    pub metrics: BTreeMap<String, LatencySummary>,
-    /// The same as encoded histograms, so that shards' summaries merge exactly.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub histograms: BTreeMap<String, String>,
-}
+use crate::schema::{LatencySummary, TransportSummary};
 
 /// Counts and histograms of one transport, before they are summarized.
 #[derive(Default)]
@@ -157,7 +142,8 @@ pub fn render(split: &BTreeMap<String, TransportSummary>) -> String {
         let [connect_p50, connect_p99, ack_p50, ack_p99] = latencies(t);
         let _ = writeln!(
             out,
-            "{:<14} {:>8} {:>9} {:>7} {connect_p50:>12} {connect_p99:>12} {ack_p50:>12} {ack_p99:>12}",
+            "{:<14} {:>8} {:>9} {:>7} {connect_p50:>12} {connect_p99:>12} {ack_p50:>12} \
+             {ack_p99:>12}",
             name, t.visitors, t.sessions_opened, t.errors,
         );
     }

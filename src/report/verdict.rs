@@ -4,39 +4,13 @@
 
 use std::fmt::Write;
 
-use serde::{Deserialize, Serialize};
-
 use super::compare::Comparison;
 use super::findings::{failures, Failure};
-use super::harness::HarnessSummary;
 use super::neighbours;
-use super::summary::Summary;
 use super::{exercise, regression, threshold};
 use crate::measure::{Check, Counter};
 use crate::scenario::Threshold;
-
-/// How a run ended; [`decide`] picks the first that applies in the order of docs/ci.md.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Every threshold, check, error governance and baseline comparison held.
-    Passed,
-    /// A threshold, a delivery check, an ungoverned error, a required check that was not
-    /// exercised, or a baseline regression failed.
-    Failed,
-    /// An `abort_on_fail` threshold failed and stopped the run: a failed threshold.
-    Aborted,
-    /// Ctrl-C or SIGTERM stopped the run before its end: no verdict on the server.
-    Interrupted,
-    /// No session could be opened: the target is down or is not a Presence server.
-    TargetDown,
-    /// A drill event's action failed: the run did not test what the scenario asked for.
-    DrillFailed,
-    /// Everything held, but the harness was the bottleneck: the figures measure it too.
-    HarnessLimited,
-    /// A merged run lacks a shard's summary: the figures are not the whole run's.
-    Incomplete,
-}
+use crate::schema::{HarnessSummary, Status, Summary, Verdict};
 
 impl Status {
     /// The process exit code (docs/ci.md): 1 is a verdict against the server, 3 is no verdict.
@@ -71,15 +45,6 @@ impl Status {
     pub fn is_failure(self) -> bool {
         self.exit_code() == 1
     }
-}
-
-/// summary.json's `outcome`: the status, why, and the exit code it earns.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Verdict {
-    pub status: Status,
-    /// Empty for a pass.
-    pub reason: String,
-    pub exit_code: u8,
 }
 
 impl Verdict {
@@ -239,7 +204,8 @@ fn missing_shards(summary: &Summary) -> Option<String> {
         return None;
     }
     Some(format!(
-        "no summary from shard {} of {}: the totals are not the whole run's (`merge --allow-missing` judges the rest)",
+        "no summary from shard {} of {}: the totals are not the whole run's (`merge \
+         --allow-missing` judges the rest)",
         missing.join(", "),
         summary.shards.len()
     ))
@@ -288,17 +254,17 @@ fn hint(kind: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::drill::ActionResult;
-    use crate::report::harness::LagSummary;
+    use crate::schema::{ActionResult, LagSummary, Neighbours};
 
     /// A summary of a run that opened sessions and measured nothing wrong, as an old
     /// (pre-`outcome`) summary.json reads.
     fn summary() -> Summary {
-        serde_json::from_str(
-            r#"{"schema":1,"scenario":"t","started_at":"x","duration_seconds":10.0,"target":"http://127.0.0.1:9",
+        serde_json::from_str(concat!(
+            r#"{"schema":1,"scenario":"t","started_at":"x","duration_seconds":10.0,"#,
+            r#""target":"http://127.0.0.1:9",
                 "visitors":{"started":5,"completed":5,"peak":5},"metrics":{},
                 "counters":{"visitors_started":5,"sessions_opened":5},"checks":{},"errors":{}}"#,
-        )
+        ))
         .unwrap()
     }
 
@@ -385,7 +351,8 @@ mod tests {
         assert_eq!((st, code), (Status::TargetDown, 3));
         assert_eq!(
             line,
-            "verdict: TARGET DOWN (no session could be opened on http://127.0.0.1:9: 7 connect (connection refused or unreachable))"
+            "verdict: TARGET DOWN (no session could be opened on http://127.0.0.1:9: 7 connect \
+             (connection refused or unreachable))"
         );
 
         // A server that takes connections and never answers an opening (half-open) is named too.
@@ -394,7 +361,13 @@ mod tests {
         s.errors.insert("unanswered".into(), 4);
         s.errors.insert("lost".into(), 2);
         let line = status(&s, &clean).2;
-        assert!(line.ends_with("2 lost (the connection ended before the session opened), 4 unanswered (no answer before the run ended))"), "{line}");
+        assert!(
+            line.ends_with(
+                "2 lost (the connection ended before the session opened), 4 \
+                 unanswered (no answer before the run ended))"
+            ),
+            "{line}"
+        );
 
         let mut s = summary();
         s.harness = Some(harness_limited());
@@ -411,11 +384,17 @@ mod tests {
     #[test]
     fn a_drill_action_that_failed_is_not_a_pass() {
         let mut s: Summary = summary();
-        let event = r#"{"at_s":2.0,"kind":"kill","count":1,"server":"","action":{"ok":false,"detail":"HTTP 500","duration_ms":3.0},
-            "window_s":1.0,"affected":0,"back":0,"never_back":0,"back_99_s":null,"back_100_s":null,"reconnect_attempts":0,
-            "peak_reconnects_per_s":0,"spread_ms":0.0,"stddev_ms":0.0,"reconnect":{"count":0,"p50":0,"p99":0,"max":0},
-            "causes":{"drain":0,"kill":0,"other":0},"signals":{"delivery":{"count":0,"p50":0,"p99":0,"max":0},
-            "queued_delivery":{"count":0,"p50":0,"p99":0,"max":0},"lost":0}}"#;
+        let event = concat!(
+            r#"{"at_s":2.0,"kind":"kill","count":1,"server":"","action":{"ok":false,"#,
+            r#""detail":"HTTP 500","duration_ms":3.0},
+            "window_s":1.0,"affected":0,"back":0,"never_back":0,"back_99_s":null,"#,
+            r#""back_100_s":null,"reconnect_attempts":0,
+            "peak_reconnects_per_s":0,"spread_ms":0.0,"stddev_ms":0.0,"reconnect":{"count":0,"#,
+            r#""p50":0,"p99":0,"max":0},
+            "causes":{"drain":0,"kill":0,"other":0},"signals":{"delivery":{"count":0,"p50":0,"#,
+            r#""p99":0,"max":0},
+            "queued_delivery":{"count":0,"p50":0,"p99":0,"max":0},"lost":0}}"#,
+        );
         s.drills.push(serde_json::from_str(event).unwrap());
         let (st, code, line) = status(&s, &Ending::default());
         assert_eq!((st, code), (Status::DrillFailed, 3));
@@ -467,7 +446,7 @@ mod tests {
 
     #[test]
     fn regressions_while_the_machine_was_busy_with_other_work_are_no_verdict() {
-        let busy = Some(neighbours::Neighbours {
+        let busy = Some(Neighbours {
             cores: 1.2,
             steal: 0.0,
         });
@@ -498,7 +477,7 @@ mod tests {
         // A quiet machine's regression is a failure; a busy machine's pass is a pass.
         let mut s = summary();
         s.harness = Some(HarnessSummary {
-            neighbours: Some(neighbours::Neighbours {
+            neighbours: Some(Neighbours {
                 cores: 0.05,
                 steal: 0.0,
             }),

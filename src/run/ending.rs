@@ -10,8 +10,8 @@ use super::gate::{self, Gate, GateOptions};
 use super::reports::{self, Made};
 use super::{Judge, RunError};
 use crate::report::baseline::Baseline;
-use crate::report::verdict::{Ending, Verdict};
-use crate::report::Summary;
+use crate::report::verdict::Ending;
+use crate::schema::{Summary, Verdict};
 
 /// Who judges a run: the scenario's gate (its thresholds, delivery checks and baseline),
 /// unless the command the run was built for judges it itself (`capacity`).

@@ -13,12 +13,12 @@ use crate::measure::observer::{done, IntervalObserver, Observed, Snapshot};
 use crate::measure::Check;
 use crate::report::baseline::Baseline;
 use crate::report::compare::{check_baseline_fits, overall_tolerance, Comparison, PaceScaling};
-use crate::report::summary::SCHEMA_VERSION;
-use crate::report::verdict::{self, Ending, Rules, Verdict};
-use crate::report::{exercise, junit, table, threshold, Summary};
+use crate::report::verdict::{self, Ending, Rules};
+use crate::report::{exercise, junit, table, threshold};
 use crate::scenario::{
     parse_assignment, CompareTolerances, Plan, Setting, Threshold, Tolerance, ToleranceKey,
 };
+use crate::schema::{Summary, Verdict, SCHEMA_VERSION};
 
 /// The path that means standard output.
 const STDOUT: &str = "-";

@@ -6,9 +6,8 @@ use std::time::SystemTime;
 
 use super::Options;
 use crate::engine::start::StartAt;
-use crate::report::run_id::RunId;
-use crate::report::split::ShardInfo;
 use crate::scenario::{Destination, Plan};
+use crate::schema::{RunId, ShardInfo};
 use crate::shard::Shard;
 
 /// A run's names, and where and when it runs.

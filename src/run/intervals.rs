@@ -10,8 +10,8 @@ use tokio::task::JoinHandle;
 
 use super::RunError;
 use crate::measure::Interval;
-use crate::report::run_id::RunId;
 use crate::report::{hlog, timeline};
+use crate::schema::RunId;
 
 /// Where `--progress json` goes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,10 +16,10 @@ use super::gate::{self, Gate, GateOptions};
 use super::reports::Made;
 use super::{Judge, RunError, RunResult};
 use crate::report::merge::{self, MergeError, Merged, ShardSummary};
-use crate::report::run_id::RunId;
+use crate::report::shard_table;
 use crate::report::verdict::Ending;
-use crate::report::{shard_table, Summary};
 use crate::scenario::{self, Plan};
+use crate::schema::{RunId, Summary};
 
 /// A merge: the shards it is given, and where and how the merged run is reported.
 pub struct Merge<'a> {

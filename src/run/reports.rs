@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use super::RunError;
 use crate::measure::health::HealthSecond;
-use crate::report::{self, merge_files, Summary};
+use crate::report::{self, merge_files};
+use crate::schema::Summary;
 
 /// Where a run's interval files come from.
 pub enum Made<'a> {

@@ -12,10 +12,8 @@ use crate::engine::start::StartAt;
 use crate::engine::{Measured, StartError};
 use crate::measure::health::HealthSecond;
 use crate::measure::Totals;
-use crate::report::harness::HarnessSummary;
-use crate::report::split::ShardInfo;
 use crate::report::verdict::Ending;
-use crate::report::Summary;
+use crate::schema::{HarnessSummary, ShardInfo, Summary};
 
 /// A run's summary, yet to be judged, and what is left of its load to write and close.
 pub struct Summarised {

@@ -10,10 +10,9 @@
 use std::time::Duration;
 
 use presence_bench::capacity::{self, Settings, Timing};
-use presence_bench::report::capacity::{Answer, CapacitySummary, LevelStatus};
-use presence_bench::report::server_cost::ServerCost;
 use presence_bench::run::{Options, RunResult};
 use presence_bench::scenario;
+use presence_bench::schema::{Answer, CapacitySummary, LevelStatus, ServerCost};
 use presence_bench::shutdown::Shutdown;
 
 /// Acks slow by 5 ms per open session past 80: p99 < 50 ms holds up to about 89 sessions.

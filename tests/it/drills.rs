@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use presence_bench::drill::EventReport;
 use presence_bench::engine::Measured;
 use presence_bench::measure::{Check, Counter, Metric};
 use presence_bench::scenario;
+use presence_bench::schema::EventReport;
 use presence_bench::server::{Cluster, Settings};
 
 /// Visitors that keep a presence up for the whole run, against `target`, with `drills`.

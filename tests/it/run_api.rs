@@ -3,9 +3,9 @@
 //! as the binary would, with a `Shutdown` the test cancels by hand.
 
 use crate::common::*;
-use presence_bench::report::verdict::Status;
 use presence_bench::run::gate::GateOptions;
 use presence_bench::run::{self, Options, RunError, RunResult};
+use presence_bench::schema::Status;
 use presence_bench::shutdown::Shutdown;
 
 /// Ten visitors for a second, sending presence every 100ms.
@@ -64,7 +64,7 @@ async fn the_library_runs_a_plan_to_a_verdict_and_writes_the_reports() {
         "{:?}",
         result.summary.thresholds
     );
-    let written = presence_bench::report::Summary::read(&dir.join("summary.json"))
+    let written = presence_bench::schema::Summary::read(&dir.join("summary.json"))
         .expect("summary.json written");
     assert_eq!(written.outcome, Some(result.verdict.clone()));
     assert!(dir.join("timeline.jsonl").exists() && dir.join("latency.hlog").exists());
@@ -163,7 +163,7 @@ async fn the_library_merges_the_shards_of_a_split_run_into_one_verdict() {
     };
     let result = merge::merge(&all).expect("the merged run is judged");
     assert_passed(&result);
-    let samples = |summary: &presence_bench::report::Summary| summary.metrics["presence_ack"].count;
+    let samples = |summary: &presence_bench::schema::Summary| summary.metrics["presence_ack"].count;
     assert_eq!(
         samples(&result.summary),
         ran.iter().map(|shard| samples(&shard.summary)).sum::<u64>(),

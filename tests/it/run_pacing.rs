@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::common::*;
 use presence_bench::engine::Measured;
 use presence_bench::measure::{Counter, Metric};
-use presence_bench::report::Summary;
+use presence_bench::schema::Summary;
 use presence_bench::server::Settings;
 
 /// Visitors that each run `steps` (a YAML flow sequence) once, against a cluster with `ack_delay`.

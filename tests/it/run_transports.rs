@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::common::*;
 use presence_bench::measure::{Check, Counter, Metric};
-use presence_bench::report::summary::Summary;
+use presence_bench::schema::Summary;
 
 const VISITORS: u64 = 40;
 

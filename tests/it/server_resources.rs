@@ -7,8 +7,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
 use crate::common::*;
-use presence_bench::report::verdict::Status;
 use presence_bench::run::{self, Options, RunResult};
+use presence_bench::schema::Status;
 use presence_bench::shutdown::Shutdown;
 
 /// Leaked per visitor coming online: 20 a second make about 36 GiB an hour.
@@ -74,7 +74,7 @@ async fn churn_against(serve: &Serve) -> RunResult {
         .expect("the run is judged")
 }
 
-fn memory(result: &RunResult) -> &presence_bench::report::threshold::ThresholdResult {
+fn memory(result: &RunResult) -> &presence_bench::schema::ThresholdResult {
     let found = result
         .summary
         .thresholds

@@ -8,7 +8,8 @@ use std::fmt::Write;
 use super::charts::{count, latency};
 use super::escape;
 use super::svg::{self, render, Chart, Series, XAxis, COLORS};
-use crate::report::capacity::{shown, Answer, CapacitySummary, LevelRow, Quantiles};
+use crate::report::capacity::shown;
+use crate::schema::{Answer, CapacitySummary, LevelRow, Quantiles};
 
 /// A latency chart's y axis ends at (a round number above) this many times its highest SLO:
 /// the broken levels above the knee often go seconds past it, and a scale up to them would
@@ -45,7 +46,9 @@ fn errors(capacity: &CapacitySummary, levels: &[&LevelRow], markers: &[(f64, Str
         .iter()
         .all(|level| level.errors == 0 && level.check_violations == 0)
     {
-        return "<p class=\"none\">no errors and no check violations in any level's judged window</p>".to_owned();
+        return "<p class=\"none\">no errors and no check violations in any level's judged \
+                window</p>"
+            .to_owned();
     }
     let per_level =
         |count: fn(&LevelRow) -> u64| levels.iter().map(|l| (l.load, count(l) as f64)).collect();
@@ -167,7 +170,7 @@ fn on_load<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::capacity::Broken;
+    use crate::schema::Broken;
 
     #[test]
     fn each_answer_is_marked_in_its_own_words() {

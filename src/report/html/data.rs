@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::measure::new_histogram;
 use crate::report::encoded;
 use crate::report::timeline::{HealthRow, TimelineRow};
-use crate::report::Summary;
+use crate::schema::Summary;
 
 /// Why a report could not be built; each names the file (and line) at fault.
 #[derive(Debug, thiserror::Error)]
@@ -300,11 +300,12 @@ pub mod tests {
     /// A run of 24 s that opened sessions, measured nothing and judged nothing, as an old
     /// (pre-`outcome`) summary.json reads: the tests add what they look at.
     pub fn summary() -> Summary {
-        serde_json::from_str(
-            r#"{"schema":1,"scenario":"t","started_at":"x","duration_seconds":24.0,"target":"embedded",
+        serde_json::from_str(concat!(
+            r#"{"schema":1,"scenario":"t","started_at":"x","duration_seconds":24.0,"#,
+            r#""target":"embedded",
                 "visitors":{"started":5,"completed":5,"peak":5},"metrics":{},
                 "counters":{"visitors_started":5,"sessions_opened":5},"checks":{},"errors":{}}"#,
-        )
+        ))
         .unwrap()
     }
 

@@ -3,7 +3,8 @@
 //!
 //! Laid out for a reader, not for completeness: the verdict and what failed at the top, then
 //! the few charts that matter for this run (a capacity search's levels, load, drills, the key
-//! metrics' latencies, errors), and everything else folded away in `<details>` (which needs no script to open).
+//! metrics' latencies, errors), and everything else folded away in `<details>` (which needs no
+//! script to open).
 
 use std::fmt::Write;
 
@@ -11,22 +12,26 @@ use super::data::{MetricSeries, ReportData};
 use super::{capacity, charts, escape, tables};
 use crate::report::findings::{failures, Failure};
 use crate::report::table::micros;
-use crate::report::verdict::Status;
+use crate::schema::Status;
 
-const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}\
+const STYLE: &str =
+    "body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}\
 h1{margin:0 0 4px}h2{margin:24px 0 6px;border-bottom:1px solid #ddd}\
 .meta{color:#555}.verdict{padding:10px 14px;border-radius:6px;margin:12px 0 4px;font-weight:600}\
 .passed{background:#e6f4ea;color:#1e4620}.failed{background:#fce8e6;color:#7a1c12}\
 .other{background:#fff4e5;color:#663c00}ul.failures{margin:4px 0 8px;padding-left:22px}\
 table{border-collapse:collapse;margin:8px 0}\
-td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}td:first-child,th:first-child,.name{text-align:left}\
+td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}\
+td:first-child,th:first-child,.name{text-align:left}\
 .ok{color:#1e6b2a}.bad{color:#b3261e;font-weight:600}.skip{color:#777}\
 figure{display:inline-block;margin:8px 16px 8px 0;vertical-align:top}\
 figcaption{font-weight:600;margin-bottom:2px}svg text{font-size:11px;fill:#444}\
 line.grid{stroke:#eee}line.marker{stroke:#b3261e;stroke-dasharray:4 3}text.marker{fill:#b3261e}\
 line.rule{stroke:#b3261e;stroke-width:1.5}text.rule{fill:#b3261e}\
-.legend span{margin-right:12px;font-size:12px}.legend i,i.swatch{display:inline-block;width:10px;height:10px;margin-right:4px}\
-.legend i.dashed{height:0;width:14px;border-top:2px dashed;vertical-align:middle}.clipped{font-weight:400;color:#555}\
+.legend span{margin-right:12px;font-size:12px}\
+.legend i,i.swatch{display:inline-block;width:10px;height:10px;margin-right:4px}\
+.legend i.dashed{height:0;width:14px;border-top:2px dashed;vertical-align:middle}\
+.clipped{font-weight:400;color:#555}\
 details{margin:8px 0}summary{cursor:pointer;font-weight:600;color:#333}\
 .none{color:#888;font-style:italic}";
 
@@ -39,8 +44,9 @@ pub fn render(data: &ReportData) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>presence-bench: {0}</title>\
-         <style>{STYLE}</style></head><body><h1>{0}</h1><p class=\"meta\">{1} &middot; started {2} &middot; {3:.1} s &middot; \
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>presence-bench: {0}</title><style>{STYLE}</style></head><body><h1>{0}</h1>\
+         <p class=\"meta\">{1} &middot; started {2} &middot; {3:.1} s &middot; \
          {4} visitors started, peak {5}</p>",
         escape(&s.scenario),
         escape(&s.target),
@@ -260,7 +266,8 @@ fn harness(data: &ReportData) -> String {
         return "<p class=\"none\">not recorded</p>".to_owned();
     };
     let mut out = format!(
-        "<p>{}: CPU {:.2} s on {} cores, saturated in {:.0}% of seconds, scheduling lag p99 {} max {}, peak memory {:.1} MiB</p>",
+        "<p>{}: CPU {:.2} s on {} cores, saturated in {:.0}% of seconds, scheduling lag p99 {} max \
+         {}, peak memory {:.1} MiB</p>",
         escape(&h.verdict),
         h.cpu_seconds,
         h.cores,

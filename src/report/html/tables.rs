@@ -8,9 +8,9 @@ use super::data::ReportData;
 use super::escape;
 use super::svg::keyed_color;
 use crate::report::findings::{judged, Judged};
-use crate::report::summary::LatencySummary;
 use crate::report::table::micros;
 use crate::report::{drills, shard_table, transports};
+use crate::schema::LatencySummary;
 
 /// A row's cells, each escaped.
 fn row(cells: &[&str]) -> String {
@@ -34,7 +34,8 @@ pub fn judgements(data: &ReportData) -> (String, [usize; 3]) {
         );
     }
     let mut out = String::from(
-        "<table><tr><th></th><th class=\"name\">threshold</th><th class=\"name\">expression</th><th>measured</th></tr>",
+        "<table><tr><th></th><th class=\"name\">threshold</th><th class=\"name\">expression</th>\
+         <th>measured</th></tr>",
     );
     for Judged {
         mark,
@@ -59,7 +60,8 @@ pub fn judgements(data: &ReportData) -> (String, [usize; 3]) {
         };
         let _ = write!(
             out,
-            "<tr><td class=\"{class}\">{mark}</td><td class=\"name\">{}</td><td class=\"name\">{}</td><td>{}</td></tr>",
+            "<tr><td class=\"{class}\">{mark}</td><td class=\"name\">{}</td>\
+             <td class=\"name\">{}</td><td>{}</td></tr>",
             escape(name),
             escape(expression),
             escape(measured)
@@ -70,7 +72,8 @@ pub fn judgements(data: &ReportData) -> (String, [usize; 3]) {
 }
 
 const LATENCY_COLUMNS: &str =
-    "<th>count</th><th>rate/s</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th></tr>";
+    "<th>count</th><th>rate/s</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th>\
+     <th>max</th></tr>";
 
 /// Every metric, each request followed by its service time (`presence_ack.service`), as in
 /// the terminal table: the difference between the two rows is how late the sends went out.
@@ -138,9 +141,10 @@ fn latency_row(out: &mut String, first: &str, name: &str, m: &LatencySummary) {
 pub fn drill_events(data: &ReportData) -> String {
     let events = &data.summary.drills;
     let mut out = String::from(
-        "<table><tr><th>at</th><th class=\"name\">kind</th><th class=\"name\">server</th><th>affected</th>\
-         <th>never back</th><th>back 99%</th><th>back 100%</th><th>attempts</th><th>peak attempts/s</th>\
-         <th>spread</th><th>reconnect p50</th><th>reconnect p99</th><th>reconnect max</th><th class=\"name\">action</th></tr>",
+        "<table><tr><th>at</th><th class=\"name\">kind</th><th class=\"name\">server</th>\
+         <th>affected</th><th>never back</th><th>back 99%</th><th>back 100%</th><th>attempts</th>\
+         <th>peak attempts/s</th><th>spread</th><th>reconnect p50</th><th>reconnect p99</th>\
+         <th>reconnect max</th><th class=\"name\">action</th></tr>",
     );
     for e in events {
         let action = e.action.as_ref().map_or_else(
@@ -166,8 +170,9 @@ pub fn drill_events(data: &ReportData) -> String {
         };
         let _ = write!(
             out,
-            "<tr><td>{:.1}s</td><td class=\"name\">{}</td><td class=\"name\">{}</td><td>{}</td><td{never}>{}</td>\
-             <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0}ms</td><td>{}</td><td>{}</td><td>{}</td><td class=\"name\">{}</td></tr>",
+            "<tr><td>{:.1}s</td><td class=\"name\">{}</td><td class=\"name\">{}</td><td>{}</td>\
+             <td{never}>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0}ms</td>\
+             <td>{}</td><td>{}</td><td>{}</td><td class=\"name\">{}</td></tr>",
             e.at_s,
             escape(&e.kind),
             escape(if e.server.is_empty() { "-" } else { &e.server }),
@@ -194,7 +199,8 @@ pub fn drill_events(data: &ReportData) -> String {
     };
     let _ = write!(
         out,
-        "<p>{} events, {affected} sessions affected, {never} never back: <span class=\"{class}\">{verdict}</span></p>",
+        "<p>{} events, {affected} sessions affected, {never} never back: \
+         <span class=\"{class}\">{verdict}</span></p>",
         events.len()
     );
     out
@@ -204,7 +210,8 @@ pub fn drill_events(data: &ReportData) -> String {
 pub fn drill_windows(data: &ReportData) -> String {
     let mut out = String::from(
         "<table><tr><th>at</th><th class=\"name\">kind</th><th>lost by drain / kill / other</th>\
-         <th>signals delivered (p99)</th><th>queued (p99)</th><th>signals lost</th><th>window</th></tr>",
+         <th>signals delivered (p99)</th><th>queued (p99)</th><th>signals lost</th><th>window</th>\
+         </tr>",
     );
     for e in &data.summary.drills {
         let s = &e.signals;
@@ -233,13 +240,15 @@ pub fn drill_windows(data: &ReportData) -> String {
 /// transport in the colour it has on the charts.
 pub fn transports(data: &ReportData) -> String {
     let mut out = String::from(
-        "<table><tr><th>transport</th><th>visitors</th><th>sessions</th><th>errors</th><th>connect p50</th>\
+        "<table><tr><th>transport</th><th>visitors</th><th>sessions</th><th>errors</th>\
+         <th>connect p50</th>\
          <th>connect p99</th><th>presence_ack p50</th><th>presence_ack p99</th></tr>",
     );
     for (index, (name, t)) in data.summary.transports.iter().enumerate() {
         let _ = write!(
             out,
-            "<tr><td class=\"name\"><i class=\"swatch\" style=\"background:{}\"></i>{}</td><td>{}</td><td>{}</td><td>{}</td>",
+            "<tr><td class=\"name\"><i class=\"swatch\" style=\"background:{}\"></i>{}</td><td>{}\
+             </td><td>{}</td><td>{}</td>",
             keyed_color(index),
             escape(name),
             t.visitors,

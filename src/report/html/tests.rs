@@ -5,14 +5,12 @@ use std::collections::BTreeMap;
 
 use super::data::{tests::summary, IntervalPoint, MetricSeries, ReportData};
 use super::page::{key_metrics, render};
-use crate::drill::EventReport;
 use crate::measure::new_histogram;
-use crate::report::exercise::CheckResult;
-use crate::report::summary::{LatencySummary, ShardRow};
-use crate::report::threshold::ThresholdResult;
-use crate::report::transports::TransportSummary;
 use crate::report::verdict::{decide, Ending};
-use crate::report::{findings, table, Summary};
+use crate::report::{findings, table};
+use crate::schema::{
+    CheckResult, EventReport, LatencySummary, ShardRow, Summary, ThresholdResult, TransportSummary,
+};
 
 fn latency(p50: u64, p99: u64) -> LatencySummary {
     let mut histogram = new_histogram();
@@ -123,7 +121,7 @@ fn service_times_are_shown_beside_their_latencies_as_in_the_table() {
         .insert("presence_ack".into(), latency(2_000, 90_000));
     s.service.insert("presence_ack".into(), latency(300, 1_200));
     s.metrics.insert("connect".into(), latency(5_000, 8_000));
-    let mut browser = crate::report::latency_set::LatencySet::default();
+    let mut browser = crate::schema::LatencySet::default();
     browser
         .metrics
         .insert("presence_ack".into(), latency(2_000, 90_000));
@@ -201,13 +199,18 @@ fn transports_and_shards_get_a_section_when_there_are_several() {
     );
     for (name, visitors) in [("raw_websocket", 5), ("xhr_polling", 3)] {
         // No connect samples: `-`, as in the table.
-        let cells =
-            format!("{name}</td><td>{visitors}</td><td>{visitors}</td><td>0</td><td>-</td><td>-</td><td>2.00ms</td>");
+        let cells = format!(
+            "{name}</td><td>{visitors}</td><td>{visitors}</td><td>0</td><td>-</td><td>-\
+             </td><td>2.00ms</td>"
+        );
         assert!(page.contains(&cells), "{name}: {page}");
     }
     assert_eq!(html_row(&page, "0/2"), "0/2|4|0|trusted|PASS|1.2ms");
     assert!(
-        page.contains("<tr class=\"bad\"><td>1/2</td><td>0</td><td>0</td><td>-</td><td>missing</td><td>-</td>"),
+        page.contains(
+            "<tr class=\"bad\"><td>1/2</td><td>0</td><td>0</td><td>-</td><td>missing</td>\
+             <td>-</td>"
+        ),
         "{page}"
     );
     assert!(
@@ -269,8 +272,12 @@ fn a_failed_error_kind_says_when_it_was_first_seen() {
     s.errors.insert("reply_timeout".into(), 4);
     let row = |t_s: f64, n: u64| {
         let mut row: crate::report::timeline::TimelineRow = serde_json::from_str(&format!(
-            r#"{{"t_s":{t_s},"length_s":1.0,"visitors":5,"messages_sent_per_s":1.0,"messages_received_per_s":1.0,
-                "sessions_opened":0,"sessions_lost":0,"reconnects":0}}"#
+            concat!(
+                r#"{{"t_s":{t_s},"length_s":1.0,"visitors":5,"messages_sent_per_s":1.0,"#,
+                r#""messages_received_per_s":1.0,
+                "sessions_opened":0,"sessions_lost":0,"reconnects":0}}"#,
+            ),
+            t_s = t_s,
         ))
         .unwrap();
         if n > 0 {
@@ -294,9 +301,7 @@ fn a_failed_error_kind_says_when_it_was_first_seen() {
 
 #[test]
 fn the_server_s_resources_read_as_in_the_table() {
-    use crate::measure::server_resources::{
-        CpuFigures, MemoryFigures, ProcessResources, ServerResources,
-    };
+    use crate::schema::{CpuFigures, MemoryFigures, ProcessResources, ServerResources};
     let mut s = summary();
     let memory = MemoryFigures {
         samples: 40,
@@ -325,18 +330,18 @@ fn the_server_s_resources_read_as_in_the_table() {
         processes: [("server".to_owned(), process)].into(),
     });
     let terminal = table::render(&s, None, false);
-    let line = "server: cpu p99 0.45 s/s (mean 0.30, max 0.50), memory 60.0 -> 90.0 MiB (max 91.0), slope 250.0 MiB/h from 120 s";
+    let line = "server: cpu p99 0.45 s/s (mean 0.30, max 0.50), memory 60.0 -> 90.0 MiB (max \
+                91.0), slope 250.0 MiB/h from 120 s";
     assert!(terminal.contains(line), "{terminal}");
     assert!(page(s).contains(&format!("<p>{}</p>", super::escape(line))));
 }
 
 /// The worked example's search of docs/capacity.md: a knee between 207 and 213 visitors,
 /// with `presence_ack: ["p99 < 50ms"]`.
-fn searched() -> crate::report::capacity::CapacitySummary {
-    use crate::report::capacity::{
-        Answer, Broken, CapacitySummary, LevelRow, LevelStatus, Quantiles, Slo,
+fn searched() -> crate::schema::CapacitySummary {
+    use crate::schema::{
+        Answer, Broken, CapacitySummary, LevelRow, LevelStatus, Quantiles, ServerCost, Slo,
     };
-    use crate::report::server_cost::ServerCost;
     let level = |phase: &str, load: f64, p99_ms: f64, errors: u64| {
         let p99 = (p99_ms * 1000.0) as u64;
         let broken = p99_ms > 50.0;
