@@ -87,7 +87,8 @@ impl Comparison {
             .count();
         let _ = writeln!(
             out,
-            "compare: {regressions} regressed, {improvements} improved, of {judged} judged ({} shown)",
+            "compare: {regressions} regressed, {improvements} improved, of {judged} judged \
+             ({} shown)",
             self.rows.len()
         );
         out

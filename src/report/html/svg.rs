@@ -157,7 +157,8 @@ pub fn render(chart: &Chart) -> String {
         let (right, at, label) = (WIDTH - RIGHT, sy(y), escape(&(chart.y_label)(y)));
         let _ = write!(
             out,
-            "<line class=\"grid\" x1=\"{LEFT}\" x2=\"{right:.1}\" y1=\"{at:.1}\" y2=\"{at:.1}\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{label}</text>",
+            "<line class=\"grid\" x1=\"{LEFT}\" x2=\"{right:.1}\" y1=\"{at:.1}\" \
+             y2=\"{at:.1}\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{label}</text>",
             LEFT - 4.0,
             at + 4.0
         );
@@ -182,7 +183,9 @@ pub fn render(chart: &Chart) -> String {
         };
         let _ = write!(
             out,
-            "<line class=\"marker\" x1=\"{at:.1}\" x2=\"{at:.1}\" y1=\"{TOP}\" y2=\"{:.1}\"><title>{1}</title></line><text class=\"marker\" x=\"{text_x:.1}\" y=\"{line}\" text-anchor=\"{anchor}\">{1}</text>",
+            "<line class=\"marker\" x1=\"{at:.1}\" x2=\"{at:.1}\" y1=\"{TOP}\" \
+             y2=\"{:.1}\"><title>{1}</title></line><text class=\"marker\" x=\"{text_x:.1}\" \
+             y=\"{line}\" text-anchor=\"{anchor}\">{1}</text>",
             HEIGHT - BOTTOM,
             escape(label),
         );
@@ -191,7 +194,9 @@ pub fn render(chart: &Chart) -> String {
         let (right, at, label) = (WIDTH - RIGHT, sy(*y), escape(label));
         let _ = write!(
             out,
-            "<line class=\"rule\" x1=\"{LEFT}\" x2=\"{right:.1}\" y1=\"{at:.1}\" y2=\"{at:.1}\"><title>{label}</title></line><text class=\"rule\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{label}</text>",
+            "<line class=\"rule\" x1=\"{LEFT}\" x2=\"{right:.1}\" y1=\"{at:.1}\" \
+             y2=\"{at:.1}\"><title>{label}</title></line><text class=\"rule\" x=\"{:.1}\" \
+             y=\"{:.1}\" text-anchor=\"end\">{label}</text>",
             right - 2.0,
             at - 3.0
         );
@@ -234,7 +239,8 @@ pub fn render(chart: &Chart) -> String {
             let (cx, top) = (sx(*x), TOP);
             let _ = write!(
                 out,
-                "<path class=\"clip\" d=\"M{:.1} {:.1}L{cx:.1} {top:.1}L{:.1} {:.1}Z\" fill=\"{}\"><title>{} {}</title></path>",
+                "<path class=\"clip\" d=\"M{:.1} {:.1}L{cx:.1} {top:.1}L{:.1} {:.1}Z\" \
+                 fill=\"{}\"><title>{} {}</title></path>",
                 cx - 4.0,
                 top + 6.0,
                 cx + 4.0,
