@@ -18,18 +18,19 @@ use presence_bench::shutdown::Shutdown;
 
 use crate::common::{cluster, plan_at, scratch_dir};
 
-/// Acks slow by 5 ms per open session past 80: p99 < 60 ms holds up to about 92 sessions.
-/// The schedule's levels near it are 88 and 97: 88 holds with 20 ms to spare (at 50 ms, as
-/// `capacity.rs` judges, a loaded 2-core machine's own delays ate the 10 ms left at 88).
+/// Acks slow by 5 ms per open session past 82: p99 < 60 ms holds up to about 94 sessions.
+/// The schedule's levels near it are 88 and 97: 88 holds with 30 ms to spare and 97 breaks
+/// by 15 ms. With 10 ms to spare at 88 (past 80, p99 < 50 ms), and then with 20 ms (p99 <
+/// 60 ms), a loaded 2-core machine's own delays broke 88 in a fresh-checkout CI (61.38 ms).
 fn faulty() -> ServerSettings {
     ServerSettings {
         instances: 1,
-        fault_overload_sessions: 80,
+        fault_overload_sessions: 82,
         fault_overload_delay: Duration::from_millis(5),
         ..ServerSettings::default()
     }
 }
-const KNEE_SESSIONS: f64 = 92.0;
+const KNEE_SESSIONS: f64 = 94.0;
 
 const SCENARIO: &str =
     "name: knee\nseed: 5\nduration: 10s\nload: { stages: [ { to: 20, over: 0s } ] }\n\
@@ -119,7 +120,7 @@ async fn two_shards_merged_find_the_knee_of_one_process_within_the_resolution() 
         } => {
             assert!(
                 (KNEE_SESSIONS * 0.9..KNEE_SESSIONS).contains(load),
-                "capacity {load} against a knee at 92\n{:#?}",
+                "capacity {load} against a knee at {KNEE_SESSIONS}\n{:#?}",
                 capacity.levels
             );
             assert!(
