@@ -25,18 +25,26 @@ use crate::common::{cluster, plan_at, scratch_dir};
 fn faulty() -> ServerSettings {
     ServerSettings {
         instances: 1,
-        fault_overload_sessions: 82,
-        fault_overload_delay: Duration::from_millis(5),
+        fault_overload_sessions: OVERLOAD_PAST,
+        fault_overload_delay: Duration::from_millis(OVERLOAD_DELAY_MS),
         ..ServerSettings::default()
     }
 }
-const KNEE_SESSIONS: f64 = 94.0;
+const OVERLOAD_PAST: u64 = 82;
+const OVERLOAD_DELAY_MS: u64 = 5;
+/// The scenario's `presence_ack` p99 bound.
+const P99_BOUND_MS: u64 = 60;
+/// The most sessions whose acks stay within the bound: derived, so that it follows the fault.
+const KNEE_SESSIONS: f64 = (OVERLOAD_PAST + P99_BOUND_MS / OVERLOAD_DELAY_MS) as f64;
 
-const SCENARIO: &str =
-    "name: knee\nseed: 5\nduration: 10s\nload: { stages: [ { to: 20, over: 0s } ] }\n\
-     behaviors:\n  - name: b\n    steps: [connect, { repeat: { every: 500ms, steps: \
-     [presence] } }]\n\
-     thresholds:\n  presence_ack: [ \"p99 < 60ms\" ]\n";
+fn scenario() -> String {
+    format!(
+        "name: knee\nseed: 5\nduration: 10s\nload: {{ stages: [ {{ to: 20, over: 0s }} ] }}\n\
+         behaviors:\n  - name: b\n    steps: [connect, {{ repeat: {{ every: 500ms, steps: \
+         [presence] }} }}]\n\
+         thresholds:\n  presence_ack: [ \"p99 < {P99_BOUND_MS}ms\" ]\n"
+    )
+}
 
 /// 60 to 120 visitors at 10% steps: nine levels of a second's warm-up and two judged.
 fn settings() -> Settings {
@@ -62,11 +70,11 @@ async fn two_shards_merged_find_the_knee_of_one_process_within_the_resolution() 
     };
     let settings = settings();
     let shard = |index| {
-        let plan = plan_at(SCENARIO, &cluster.directory_url());
+        let plan = plan_at(&scenario(), &cluster.directory_url());
         let options = Options {
             shard: Shard { index, count: 2 },
             start_at: Some(start),
-            scenario_text: Some(SCENARIO.to_owned()),
+            scenario_text: Some(scenario()),
             ..Options::default()
         };
         capacity::search(plan, &settings, options, Shutdown::new())
@@ -101,7 +109,7 @@ async fn two_shards_merged_find_the_knee_of_one_process_within_the_resolution() 
         assert!(capacity.levels.iter().all(|level| level.window.is_some()));
     }
     let together = merge(&shards).unwrap_or_else(|err| panic!("{err}"));
-    let plan = plan_at(SCENARIO, &cluster.directory_url());
+    let plan = plan_at(&scenario(), &cluster.directory_url());
     let endings = Endings {
         missing: &together.missing,
         ..Endings::default()
@@ -148,7 +156,7 @@ async fn capacity_with_processes_runs_its_children_and_merges_them() {
     let cluster = cluster(faulty()).await;
     let dir = scratch_dir("capacity-processes");
     let file = dir.join("knee.yaml");
-    std::fs::write(&file, SCENARIO).unwrap();
+    std::fs::write(&file, scenario()).unwrap();
     let out = dir.join("out");
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_presence-bench"))
         .arg("capacity")
