@@ -172,7 +172,7 @@ fn report(health: &WindowHealth) -> HealthReport {
         } else {
             health.lag.max()
         },
-        timeline: seconds.clone(),
+        seconds: seconds.iter().copied().collect(),
         closing: None,
         pace: None,
     }

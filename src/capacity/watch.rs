@@ -72,6 +72,8 @@ pub struct Watch {
     unit: &'static str,
     health: Option<HealthHandle>,
     health_rx: oneshot::Receiver<HealthHandle>,
+    /// The monitor's seconds taken but not yet judged: those of the plateau under way.
+    seconds: Vec<HealthSecond>,
     /// The target's scrapes, when it has metrics.
     server: Option<Feed>,
     level: Level,
@@ -101,6 +103,7 @@ impl Watch {
             unit,
             health: None,
             health_rx,
+            seconds: Vec::new(),
             server,
             level,
             record,
@@ -113,6 +116,9 @@ impl Watch {
         }
         if self.health.is_none() {
             self.health = self.health_rx.try_recv().ok();
+            if let Some(health) = &self.health {
+                health.keep_window_seconds();
+            }
         }
         let Some(window) = &mut self.level.window else {
             // The same slack as the plateau's: a collector tick a few milliseconds early
@@ -142,27 +148,27 @@ impl Watch {
         }
         let (start, length) = (window.start, window.length);
         // The health monitor's seconds are not the collector's intervals: those that overlap
-        // the window by most of their length are the window's.
+        // the window by most of their length are the window's, and those after it the next's.
+        let half = |second: &HealthSecond| second.start + second.length / 2;
         let health = self.health.as_ref().map_or_else(
             || WindowHealth {
                 seconds: Vec::new(),
                 lag: new_histogram(),
             },
             |health| {
-                let half = |second: &HealthSecond| second.start + second.length / 2;
-                let within =
-                    |second: &HealthSecond| half(second) >= start && half(second) < start + length;
-                let since = start.saturating_sub(Duration::from_secs(1));
+                self.seconds.extend(health.take_window_seconds());
                 WindowHealth {
-                    seconds: health
-                        .seconds_since(since)
-                        .into_iter()
-                        .filter(within)
+                    seconds: self
+                        .seconds
+                        .iter()
+                        .filter(|second| half(second) >= start && half(second) < start + length)
+                        .copied()
                         .collect(),
                     lag: health.take_lag_window(),
                 }
             },
         );
+        self.seconds.retain(|second| half(second) >= start + length);
         let server = self.server.as_ref().and_then(|feed| {
             let scrapes = feed.take();
             let within: Vec<_> = scrapes

@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::checks::Ledger;
 use crate::drill::Drills;
-use crate::measure::health::{HealthHandle, HealthReport};
+use crate::measure::health::{HealthHandle, HealthReport, HealthSecond};
 use crate::measure::observer::Observers;
 use crate::measure::prometheus::Exporter;
 use crate::measure::server_resources::Feed;
@@ -66,6 +66,8 @@ pub struct EngineOptions {
     /// The load level set while the run goes (`capacity`), instead of the scenario's; its
     /// finishing is the run's planned end.
     pub steering: Option<Steering>,
+    /// Where the health monitor hands each second as it closes (health.jsonl).
+    pub health_rows: Option<tokio::sync::mpsc::UnboundedSender<HealthSecond>>,
     /// Handed the health monitor once it runs, for observers that judge the harness while the
     /// run goes (`capacity` judges each level's seconds).
     pub health: Option<tokio::sync::oneshot::Sender<HealthHandle>>,

@@ -50,7 +50,7 @@ impl Recording {
         let recorder =
             Recorder::with_behaviors(plan.behaviors.iter().map(|b| b.name.clone()).collect());
         let collector_stop = CancellationToken::new();
-        let monitor = Monitor::start(started, closing.token());
+        let monitor = Monitor::start(started, closing.token(), options.health_rows);
         if let Some(health) = options.health {
             // Nobody waiting for it any more is no reason to stop the run.
             let _ = health.send(monitor.handle());

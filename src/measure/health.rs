@@ -7,8 +7,10 @@
 //! stay 0). Open files are counted from `/proc/self/fd` only every [`FDS_EVERY`], on a blocking
 //! thread: listing 19,000 sockets there takes 15-20 ms of kernel time, which, done on a worker
 //! every second, stalled every visitor of that worker for as long. Each second's lag and CPU use is
-//! kept in a timeline, so the report can say *when* the harness was the bottleneck: a lag storm of
-//! two seconds hides in a whole run's p99, not in the second it happened.
+//! handed on as it closes (to health.jsonl), so the report can say *when* the harness was the
+//! bottleneck: a lag storm of two seconds hides in a whole run's p99, not in the second it
+//! happened. The monitor itself keeps only what judging the seconds needs ([`HealthSeconds`]),
+//! so that a run of a day holds no more than a run of a minute.
 //!
 //! The timeline and the run's lag end when the visitors start closing their sessions (the
 //! `closing` token, see `visitor::Closing`): every request has settled by then, so nothing
@@ -21,10 +23,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+pub use super::health_seconds::{
+    HealthSecond, HealthSeconds, OthersSums, INTERVAL_LAG_P99_BOUND_US,
+};
 use super::machine::{self, MachineSecond};
 use super::pace::PaceProbe;
 use super::recorder::{new_histogram, record_duration};
@@ -42,21 +48,6 @@ const FDS_EVERY: Duration = Duration::from_secs(10);
 /// A one-second sample with at least this share of all cores busy counts as saturated.
 pub const SATURATED_SHARE: f64 = 0.9;
 
-/// One second of the harness's health (the last one of a run may be shorter).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct HealthSecond {
-    /// When the second began, from the start of the run.
-    pub start: Duration,
-    pub length: Duration,
-    /// Scheduling lag in this second, microseconds (0 without samples).
-    pub lag_p99_us: u64,
-    pub lag_max_us: u64,
-    /// Share of all cores the process kept busy; `None` for a last, partial second.
-    pub cpu_busy: Option<f64>,
-    /// The whole machine in that second; `None` for a last, partial second, or without /proc.
-    pub machine: Option<MachineSecond>,
-}
-
 /// Process figures read from /proc.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ProcessSample {
@@ -72,9 +63,11 @@ struct State {
     /// Lag samples since a window of the run last took them (`capacity`'s levels).
     lag_window: Option<Histogram<u64>>,
     lag_total: Option<Histogram<u64>>,
-    /// Lag samples of the second under way, and the seconds before it.
+    /// Lag samples of the second under way, and what is kept of the seconds before it.
     lag_second: Option<Histogram<u64>>,
-    timeline: Vec<HealthSecond>,
+    seconds: HealthSeconds,
+    /// The seconds since a window of the run last took them, once a reader asked for them.
+    window_seconds: Option<Vec<HealthSecond>>,
     /// The whole machine's last second.
     machine: Option<MachineSecond>,
     /// Lag samples since the closing began, and when it began.
@@ -104,15 +97,22 @@ impl HealthHandle {
         lock(&self.state).machine
     }
 
-    /// The seconds of the timeline that began at or after `from` (from the start of the
-    /// run): the harness's health over a window of the run, while it goes.
-    pub fn seconds_since(&self, from: Duration) -> Vec<HealthSecond> {
+    /// From now on keeps each second that closes for [`Self::take_window_seconds`]: the
+    /// windows of a run (`capacity`'s levels) are judged on their seconds. A run without such
+    /// a reader keeps none.
+    pub fn keep_window_seconds(&self) {
         lock(&self.state)
-            .timeline
-            .iter()
-            .filter(|second| second.start >= from)
-            .copied()
-            .collect()
+            .window_seconds
+            .get_or_insert_with(Vec::new);
+    }
+
+    /// The seconds closed since the last call (or since [`Self::keep_window_seconds`]).
+    pub fn take_window_seconds(&self) -> Vec<HealthSecond> {
+        lock(&self.state)
+            .window_seconds
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// Lag samples since the last call (microseconds), leaving an empty histogram behind.
@@ -149,8 +149,9 @@ pub struct HealthReport {
     pub cpu_saturated_samples: u32,
     pub lag_p99_us: u64,
     pub lag_max_us: u64,
-    /// Second by second, from the start of the run until the closing.
-    pub timeline: Vec<HealthSecond>,
+    /// What is kept of the seconds from the start of the run until the closing (each of them
+    /// went to the monitor's `rows` as it closed).
+    pub seconds: HealthSeconds,
     /// The closing of the sessions, when the run got that far.
     pub closing: Option<ClosingHealth>,
     /// The machine's pace over the run (`pace`).
@@ -173,9 +174,13 @@ pub struct Monitor {
 }
 
 impl Monitor {
-    /// Starts the probe task on the current runtime; the timeline counts from `run_start` and
-    /// ends when `closing` is cancelled.
-    pub fn start(run_start: std::time::Instant, closing: CancellationToken) -> Monitor {
+    /// Starts the probe task on the current runtime; its seconds count from `run_start`, end
+    /// when `closing` is cancelled, and go to `rows` (health.jsonl) as each closes.
+    pub fn start(
+        run_start: std::time::Instant,
+        closing: CancellationToken,
+        rows: Option<UnboundedSender<HealthSecond>>,
+    ) -> Monitor {
         let state = State {
             lag_interval: Some(new_histogram()),
             lag_window: Some(new_histogram()),
@@ -189,7 +194,10 @@ impl Monitor {
         };
         let stop = CancellationToken::new();
         let task = tokio::spawn(probe(
-            handle.clone(),
+            Seconds {
+                handle: handle.clone(),
+                rows,
+            },
             Instant::from_std(run_start),
             closing,
             stop.clone(),
@@ -221,7 +229,7 @@ impl Monitor {
             None => None,
         };
         let mut state = lock(&self.handle.state);
-        let timeline = std::mem::take(&mut state.timeline);
+        let seconds = std::mem::take(&mut state.seconds);
         let closing = state.closing_since.map(|since| ClosingHealth {
             length: since.elapsed(),
             lag_max_us: state.lag_closing.as_ref().map_or(0, Histogram::max),
@@ -239,22 +247,30 @@ impl Monitor {
             cpu_saturated_samples: state.cpu_saturated,
             lag_p99_us: at(0.99),
             lag_max_us: lag.filter(|h| !h.is_empty()).map_or(0, |h| h.max()),
-            timeline,
+            seconds,
             closing,
             pace,
         }
     }
 }
 
-async fn probe(
+/// Where the probe's seconds go as they close: what is kept of them, and the rows.
+struct Seconds {
     handle: HealthHandle,
+    /// Dropped with the probe, which ends the writer of the rows.
+    rows: Option<UnboundedSender<HealthSecond>>,
+}
+
+async fn probe(
+    seconds: Seconds,
     run_start: Instant,
     closing: CancellationToken,
     stop: CancellationToken,
 ) {
+    let handle = &seconds.handle;
     let cores = runtime::cores() as f64;
     let mut last_process = (Instant::now(), read_process());
-    update_process(&handle, last_process.1, None);
+    update_process(handle, last_process.1, None);
     let mut fds_counted = last_process.0;
     let mut trimmed = last_process.0;
     let mut second = last_process.0;
@@ -269,7 +285,7 @@ async fn probe(
                 // The second under way ends here, partial: what follows is the closing's.
                 let now = Instant::now();
                 close_second(
-                    &handle,
+                    &seconds,
                     second.saturating_duration_since(run_start),
                     now - second,
                     (None, None),
@@ -319,7 +335,7 @@ async fn probe(
             }
             let wall = (now - last_process.0).as_secs_f64();
             let busy = (sample.cpu_seconds - last_process.1.cpu_seconds) / (wall * cores);
-            update_process(&handle, sample, judged.then_some(busy));
+            update_process(handle, sample, judged.then_some(busy));
             let machine = machine::read();
             let machine_second = last_machine
                 .zip(machine)
@@ -327,7 +343,7 @@ async fn probe(
             lock(&handle.state).machine = machine_second;
             if judged {
                 close_second(
-                    &handle,
+                    &seconds,
                     second.saturating_duration_since(run_start),
                     now - second,
                     (Some(busy), machine_second),
@@ -338,11 +354,11 @@ async fn probe(
             second = now;
         }
     }
-    update_process(&handle, read_process(), None);
+    update_process(handle, read_process(), None);
     if judged {
         let now = Instant::now();
         close_second(
-            &handle,
+            &seconds,
             second.saturating_duration_since(run_start),
             now - second,
             (None, None),
@@ -350,15 +366,16 @@ async fn probe(
     }
 }
 
-/// Adds the second under way to the timeline, if its lag was sampled at all.
-/// `shares`: the process's and the machine's CPU in that second, for a whole second.
+/// Closes the second under way, if its lag was sampled at all: kept as far as judging needs,
+/// and handed on. `shares`: the process's and the machine's CPU in that second, for a whole
+/// second.
 fn close_second(
-    handle: &HealthHandle,
+    seconds: &Seconds,
     start: Duration,
     length: Duration,
     (cpu_busy, machine): (Option<f64>, Option<MachineSecond>),
 ) {
-    let mut state = lock(&handle.state);
+    let mut state = lock(&seconds.handle.state);
     let Some(lag) = state
         .lag_second
         .replace(new_histogram())
@@ -366,14 +383,22 @@ fn close_second(
     else {
         return;
     };
-    state.timeline.push(HealthSecond {
+    let second = HealthSecond {
         start,
         length,
         lag_p99_us: lag.value_at_quantile(0.99),
         lag_max_us: lag.max(),
         cpu_busy,
         machine,
-    });
+    };
+    state.seconds.add(second);
+    if let Some(window) = &mut state.window_seconds {
+        window.push(second);
+    }
+    if let Some(rows) = &seconds.rows {
+        // The writer gone (its file failed) is its own error, answered at the end.
+        let _ = rows.send(second);
+    }
 }
 
 fn update_process(handle: &HealthHandle, sample: ProcessSample, busy_share: Option<f64>) {
@@ -438,33 +463,42 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_probe_records_lag_and_reports_it() {
-        let monitor = Monitor::start(std::time::Instant::now(), CancellationToken::new());
+    async fn each_second_is_handed_on_as_it_closes_and_only_a_lagging_one_kept() {
+        let (rows, mut written) = tokio::sync::mpsc::unbounded_channel();
+        let monitor = Monitor::start(
+            std::time::Instant::now(),
+            CancellationToken::new(),
+            Some(rows),
+        );
         let handle = monitor.handle();
-        // Block this (current-thread) runtime: the probe must then wake late.
-        tokio::task::yield_now().await;
-        std::thread::sleep(Duration::from_millis(40));
-        // Await the probe's next wake-up through the lag histogram, not a sleep.
-        let mut lag = handle.take_lag_interval();
-        while lag.is_empty() {
-            tokio::task::yield_now().await;
-            lag.add(handle.take_lag_interval()).unwrap();
-        }
+        handle.keep_window_seconds();
+        // Block this (current-thread) runtime past the bound: the probe must then wake late.
+        let stall = Duration::from_micros(INTERVAL_LAG_P99_BOUND_US + 20_000);
+        stall_then_await_the_probe(&handle, stall).await;
         let report = monitor.stop().await;
         assert!(
-            report.lag_max_us >= 20_000,
+            report.lag_max_us >= INTERVAL_LAG_P99_BOUND_US,
             "lag max {}us",
             report.lag_max_us
         );
         assert!(report.cores >= 1);
-        let second = report
-            .timeline
-            .last()
-            .expect("the partial second is in the timeline");
+        let second = written
+            .recv()
+            .await
+            .expect("the partial second was handed on");
         assert!(
-            second.lag_max_us >= 20_000 && second.cpu_busy.is_none(),
+            second.lag_max_us >= INTERVAL_LAG_P99_BOUND_US && second.cpu_busy.is_none(),
             "{second:?}"
         );
+        assert_eq!(
+            written.recv().await,
+            None,
+            "one second, and the rows end with the monitor"
+        );
+        assert_eq!(report.seconds.count, 1);
+        assert_eq!(report.seconds.lagging, [second], "a lag storm is kept");
+        assert_eq!(handle.take_window_seconds(), [second]);
+        assert!(handle.take_window_seconds().is_empty(), "taken once");
         assert_eq!(report.closing, None, "no closing began");
     }
 
@@ -480,7 +514,8 @@ mod tests {
     #[tokio::test]
     async fn lag_after_the_closing_began_is_kept_apart_from_the_judged_timeline() {
         let closing = CancellationToken::new();
-        let monitor = Monitor::start(std::time::Instant::now(), closing.clone());
+        let (rows, mut written) = tokio::sync::mpsc::unbounded_channel();
+        let monitor = Monitor::start(std::time::Instant::now(), closing.clone(), Some(rows));
         let handle = monitor.handle();
         stall_then_await_the_probe(&handle, Duration::from_millis(30)).await;
         closing.cancel();
@@ -497,14 +532,11 @@ mod tests {
             "judged lag max {}us",
             report.lag_max_us
         );
-        assert!(
-            report.timeline.iter().all(|s| s.lag_max_us < 100_000),
-            "{:?}",
-            report.timeline
-        );
+        let second = written.recv().await.expect("the second before the closing");
+        assert!(second.lag_max_us < 100_000, "{second:?}");
+        assert_eq!(written.recv().await, None, "no second after the closing");
         assert_eq!(
-            report.timeline.len(),
-            1,
+            report.seconds.count, 1,
             "one partial second before the closing"
         );
     }

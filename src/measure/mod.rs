@@ -9,6 +9,7 @@ pub mod by_transport;
 pub mod collector;
 pub mod error_kind;
 pub mod health;
+mod health_seconds;
 mod held;
 pub mod label;
 mod latencies;

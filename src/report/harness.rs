@@ -12,12 +12,8 @@ use crate::schema::{ClosingSummary, EventReport, HarnessSummary, LagSummary, Nei
 /// Scheduling lag p99 above this over the run means timers and tasks ran late throughout:
 /// latencies are inflated.
 pub const LAG_P99_BOUND_US: u64 = 10_000;
-/// Scheduling lag p99 above this in any one second is a lag storm: every latency recorded in
-/// that second may include tens of milliseconds of the harness's own delay. Higher than the
-/// run's bound because a second holds only about 100 lag samples, so its p99 is nearly its
-/// maximum: a busy machine's occasional 10-25 ms hiccup is not a storm (the run's p99 still
-/// catches lag that persists).
-pub const INTERVAL_LAG_P99_BOUND_US: u64 = 50_000;
+/// The bound of a second's lag p99 (a lag storm): the monitor keeps the seconds over it.
+pub use crate::measure::health::INTERVAL_LAG_P99_BOUND_US;
 /// CPU saturated in at least this share of the one-second samples is a bottleneck.
 pub const SATURATED_SAMPLES_BOUND: f64 = 0.2;
 /// Error kinds that mean the harness ran out of file descriptors or ephemeral ports.
@@ -66,11 +62,11 @@ impl HarnessSummary {
                 LAG_P99_BOUND_US / 1000
             ));
         }
-        let spans = intervals::limited_spans(&health.timeline, INTERVAL_LAG_P99_BOUND_US);
+        let spans = intervals::limited_spans(&health.seconds.lagging, INTERVAL_LAG_P99_BOUND_US);
         if !spans.is_empty() {
             reasons.push(format!(
                 "{}: scheduling lag p99 over {} ms there",
-                intervals::summarize(&spans, health.timeline.len()),
+                intervals::summarize(&spans, health.seconds.count),
                 INTERVAL_LAG_P99_BOUND_US / 1000
             ));
         }
@@ -102,13 +98,13 @@ impl HarnessSummary {
             .into(),
             trusted: reasons.is_empty(),
             reasons,
-            intervals: health.timeline.len(),
+            intervals: health.seconds.count,
             limited_intervals: spans,
             closing: health.closing.map(|closing| ClosingSummary {
                 seconds: closing.length.as_secs_f64(),
                 lag_max_us: closing.lag_max_us,
             }),
-            neighbours: Neighbours::of(&health.timeline, health.cores),
+            neighbours: Neighbours::of(&health.seconds.others, health.cores),
             pace: health.pace,
         }
     }
@@ -169,7 +165,27 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::measure::health::HealthSecond;
+    use crate::measure::health::{HealthSecond, HealthSeconds};
+
+    /// Twenty calm seconds, with `lag_p99_us` in those `stormy` names.
+    fn seconds(stormy: &[(usize, u64)]) -> HealthSeconds {
+        (0..20)
+            .map(|s| {
+                let lag = stormy
+                    .iter()
+                    .find(|(at, _)| *at == s)
+                    .map_or(1_000, |(_, lag)| *lag);
+                HealthSecond {
+                    start: Duration::from_secs(s as u64),
+                    length: Duration::from_secs(1),
+                    lag_p99_us: lag,
+                    lag_max_us: lag.max(3_000),
+                    cpu_busy: Some(0.4),
+                    machine: None,
+                }
+            })
+            .collect()
+    }
 
     fn health() -> HealthReport {
         HealthReport {
@@ -180,16 +196,7 @@ mod tests {
             cpu_saturated_samples: 0,
             lag_p99_us: 1_100,
             lag_max_us: 3_000,
-            timeline: (0..20)
-                .map(|s| HealthSecond {
-                    start: Duration::from_secs(s),
-                    length: Duration::from_secs(1),
-                    lag_p99_us: 1_000,
-                    lag_max_us: 3_000,
-                    cpu_busy: Some(0.4),
-                    machine: None,
-                })
-                .collect(),
+            seconds: seconds(&[]),
             closing: None,
             pace: None,
         }
@@ -198,11 +205,10 @@ mod tests {
     #[test]
     fn one_lagging_second_limits_the_run_and_the_drill_window_it_touched() {
         // The whole run's lag p99 is fine (1.1 ms): only the per-second view sees the storm.
-        let mut stormy = health();
-        stormy.timeline[5].lag_p99_us = INTERVAL_LAG_P99_BOUND_US;
-        stormy.timeline[5].lag_max_us = INTERVAL_LAG_P99_BOUND_US;
-        stormy.timeline[12].lag_p99_us = 840_000;
-        stormy.timeline[12].lag_max_us = 840_000;
+        let stormy = HealthReport {
+            seconds: seconds(&[(5, INTERVAL_LAG_P99_BOUND_US), (12, 840_000)]),
+            ..health()
+        };
         let mut drills = vec![
             EventReport::window("kill", 11.0, 2.0),
             EventReport::window("kill", 15.0, 2.0),

@@ -5,7 +5,7 @@
 //! here went red exactly so (docs/ci.md, "False alarms, measured").
 
 use crate::client::host;
-use crate::measure::health::HealthSecond;
+use crate::measure::health::OthersSums;
 use crate::schema::{Neighbours, ServerResources};
 
 /// Other work keeping at least this many cores busy on average makes latencies compared with
@@ -15,22 +15,16 @@ const BUSY_CORES_BOUND: f64 = 0.25;
 const STEAL_BOUND: f64 = 0.10;
 
 impl Neighbours {
-    /// From the run's seconds; `None` without /proc (no machine readings).
-    pub fn of(timeline: &[HealthSecond], cores: usize) -> Option<Neighbours> {
-        let seconds: Vec<(f64, f64)> = timeline
-            .iter()
-            .filter_map(|second| {
-                let (own, machine) = (second.cpu_busy?, second.machine?);
-                Some(((machine.busy - own).max(0.0), machine.steal))
-            })
-            .collect();
-        if seconds.is_empty() {
+    /// The average of the run's seconds, summed as they closed; `None` without /proc (no
+    /// machine readings).
+    pub fn of(others: &OthersSums, cores: usize) -> Option<Neighbours> {
+        if others.seconds == 0 {
             return None;
         }
-        let n = seconds.len() as f64;
+        let n = others.seconds as f64;
         Some(Neighbours {
-            cores: seconds.iter().map(|(others, _)| others).sum::<f64>() / n * cores as f64,
-            steal: seconds.iter().map(|(_, steal)| steal).sum::<f64>() / n,
+            cores: others.busy / n * cores as f64,
+            steal: others.steal / n,
         })
     }
 
@@ -74,6 +68,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::measure::health::{HealthSecond, HealthSeconds};
     use crate::measure::machine::MachineSecond;
     use crate::schema::{CpuFigures, ProcessResources};
 
@@ -88,14 +83,20 @@ mod tests {
         }
     }
 
+    /// The neighbours of a run of `seconds`.
+    fn of(seconds: &[HealthSecond], cores: usize) -> Option<Neighbours> {
+        let kept: HealthSeconds = seconds.iter().copied().collect();
+        Neighbours::of(&kept.others, cores)
+    }
+
     #[test]
     fn what_the_rest_of_the_machine_did_is_the_machine_less_this_process() {
         // Two cores: this process used 40% of them, the machine 40% then 100% (a build began).
-        let quiet = Neighbours::of(&[second(0.4, 0.42, 0.0), second(0.4, 0.43, 0.0)], 2).unwrap();
+        let quiet = of(&[second(0.4, 0.42, 0.0), second(0.4, 0.43, 0.0)], 2).unwrap();
         assert!((quiet.cores - 0.05).abs() < 1e-9, "{quiet:?}");
         assert_eq!(quiet.disturbance(0.0), None);
 
-        let busy = Neighbours::of(&[second(0.4, 0.4, 0.0), second(0.4, 1.0, 0.0)], 2).unwrap();
+        let busy = of(&[second(0.4, 0.4, 0.0), second(0.4, 1.0, 0.0)], 2).unwrap();
         assert!((busy.cores - 0.6).abs() < 1e-9, "{busy:?}");
         let reason = busy
             .disturbance(0.0)
@@ -104,7 +105,7 @@ mod tests {
         // The same CPU spent by the target's own process beside the harness is no neighbour.
         assert_eq!(busy.disturbance(0.5), None);
 
-        let stolen = Neighbours::of(&[second(0.4, 0.4, 0.2)], 2).unwrap();
+        let stolen = of(&[second(0.4, 0.4, 0.2)], 2).unwrap();
         assert!(stolen
             .disturbance(0.0)
             .is_some_and(|r| r.contains("host steal 20%")));
@@ -113,7 +114,7 @@ mod tests {
             machine: None,
             ..second(0.4, 0.0, 0.0)
         };
-        assert_eq!(Neighbours::of(&[no_proc], 2), None);
+        assert_eq!(of(&[no_proc], 2), None);
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //! were seen live and then lost. `timeline.jsonl` keeps them, one row per collector interval,
 //! written and flushed as the run goes (like latency.hlog), so a killed run keeps what it
 //! wrote. A [`TimelineRow`] is also what `--progress json` prints, one line per interval.
-//! `health.jsonl` is the harness's own health second by second, written at the end (the
-//! monitor answers it then).
+//! `health.jsonl` is the harness's own health second by second, written as each second closes
+//! too: the monitor hands the seconds on and keeps none of them.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -161,11 +161,9 @@ pub struct HealthRow {
     pub steal: Option<f64>,
 }
 
-/// Writes the health timeline to `path`, one second per line.
-pub fn write_health(path: &Path, timeline: &[HealthSecond]) -> std::io::Result<()> {
-    let mut text = String::new();
-    for second in timeline {
-        let row = HealthRow {
+impl HealthRow {
+    pub fn of(second: &HealthSecond) -> HealthRow {
+        HealthRow {
             t_s: second.start.as_secs_f64(),
             length_s: second.length.as_secs_f64(),
             lag_p99_us: second.lag_p99_us,
@@ -173,11 +171,32 @@ pub fn write_health(path: &Path, timeline: &[HealthSecond]) -> std::io::Result<(
             cpu_busy: second.cpu_busy,
             machine_busy: second.machine.map(|machine| machine.busy),
             steal: second.machine.map(|machine| machine.steal),
-        };
-        text.push_str(&serde_json::to_string(&row).map_err(std::io::Error::other)?);
-        text.push('\n');
+        }
     }
-    std::fs::write(path, text)
+}
+
+/// Creates `path` and writes to it each second of the harness's health that the returned
+/// sender is given (the monitor's rows), a line each as it comes, until the sender is
+/// dropped; the task answers how many seconds it wrote.
+pub fn write_health(
+    path: &Path,
+) -> std::io::Result<(
+    mpsc::UnboundedSender<HealthSecond>,
+    tokio::task::JoinHandle<std::io::Result<u64>>,
+)> {
+    let mut file = LineWriter::new(File::create(path)?);
+    let (rows, mut seconds) = mpsc::unbounded_channel::<HealthSecond>();
+    let writer = tokio::spawn(async move {
+        let mut written = 0;
+        while let Some(second) = seconds.recv().await {
+            let line = serde_json::to_string(&HealthRow::of(&second))?;
+            writeln!(file, "{line}")?;
+            written += 1;
+        }
+        file.flush()?;
+        Ok(written)
+    });
+    Ok((rows, writer))
 }
 
 #[cfg(test)]
@@ -234,6 +253,48 @@ mod tests {
             (row.p99_us["presence_ack"] as i64 - 1500).abs() <= 2,
             "{:?}",
             row.p99_us
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn each_health_second_is_a_line_on_disk_before_the_next_comes() {
+        let dir =
+            std::env::temp_dir().join(format!("presence-bench-health-rows-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("health.jsonl");
+        let (rows, writer) = write_health(&path).unwrap();
+        let second = |at: u64, lag_p99_us: u64| HealthSecond {
+            start: Duration::from_secs(at),
+            length: Duration::from_secs(1),
+            lag_p99_us,
+            lag_max_us: lag_p99_us * 2,
+            cpu_busy: Some(0.25),
+            machine: Some(crate::measure::machine::MachineSecond {
+                busy: 0.5,
+                steal: 0.01,
+            }),
+        };
+        let read = || -> Vec<HealthRow> {
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .lines()
+                .map(|line| serde_json::from_str(line).unwrap())
+                .collect()
+        };
+        rows.send(second(0, 800)).unwrap();
+        // A killed run keeps every second sent so far: await the line, not the writer's end.
+        while read().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(read(), [HealthRow::of(&second(0, 800))]);
+        rows.send(second(1, 61_000)).unwrap();
+        drop(rows);
+        assert_eq!(writer.await.unwrap().unwrap(), 2, "ends with its sender");
+        let written = read();
+        assert_eq!(
+            (written[1].t_s, written[1].lag_p99_us, written[1].steal),
+            (1.0, 61_000, Some(0.01))
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -51,7 +51,7 @@ use export::Endpoint;
 use gate::{Gate, GateOptions};
 use identity::Identity;
 use intervals::JsonProgress;
-use live::{Finished, LiveOutputs};
+use live::{Feeds, Finished, LiveOutputs};
 use progress::Mode;
 pub use reports::clear;
 use reports::Made;
@@ -171,21 +171,22 @@ pub async fn run_with(
     identity.announce();
     let (endpoint, exporter) = start_metrics(plan.metrics, &identity).await?;
     let gate = Gate::of(&plan);
-    let (live, observers) = LiveOutputs::start(&plan, &options, &identity, &gate, &shutdown.stop)?;
+    let (live, feeds) = LiveOutputs::start(&plan, &options, &identity, &gate, &shutdown.stop)?;
     let (engine_options, judge) =
-        engine_options(observers, exporter, &identity, &shutdown.stop, extension);
+        engine_options(feeds, exporter, &identity, &shutdown.stop, extension);
     let result = engine::run(plan, engine_options).await;
-    let Finished { aborted, intervals } = live.finish(&options).await;
+    let Finished {
+        aborted,
+        intervals,
+        health,
+    } = live.finish(&options).await;
     let mut run = summarise(result, identity, aborted)?;
     let judging = Judging {
         gate: &gate,
         baseline: baseline.as_ref(),
         own: judge,
     };
-    let made = Made::Here {
-        intervals,
-        health: &run.health,
-    };
+    let made = Made::Here { intervals, health };
     let outputs = outputs(&options);
     let verdict = ending::end(&mut run.summary, &run.ending, judging, made, &outputs)?;
     // Everything is written: now the servers close, each within its grace.
@@ -198,18 +199,24 @@ pub async fn run_with(
 }
 
 /// The engine's knobs for this run: the live outputs' observers, then the command's (the
-/// order they are fed each interval), and the command's hand on the load; answers them with
-/// the command's own judgement, kept for the ending.
+/// order they are fed each interval), where the health monitor hands its seconds, and the
+/// command's hand on the load; answers them with the command's own judgement, kept for the
+/// ending.
 fn engine_options(
-    mut observers: Observers,
+    feeds: Feeds,
     export: Option<Exporter>,
     identity: &Identity,
     stop: &CancellationToken,
     extension: Extension,
 ) -> (EngineOptions, Option<Judge>) {
+    let Feeds {
+        mut observers,
+        health_rows,
+    } = feeds;
     observers.extend(extension.observers);
     let options = EngineOptions {
         observers,
+        health_rows,
         stop: stop.clone(),
         interval: INTERVAL,
         export,

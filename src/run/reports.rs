@@ -1,22 +1,21 @@
-//! The files of `--out` that are written once, after the run: summary.json, health.jsonl and
-//! the HTML report (the interval files are written as the run goes, `run::intervals`). A
+//! The files of `--out` that are written once, after the run: summary.json and the HTML
+//! report (the interval files and health.jsonl are written as the run goes, `run::live`). A
 //! merged run's interval files are put together from its shards' here instead, so that
 //! `report DIR` draws any run.
 
 use std::path::{Path, PathBuf};
 
 use super::RunError;
-use crate::measure::health::HealthSecond;
 use crate::report::{self, merge_files};
 use crate::schema::Summary;
 
 /// Where a run's interval files come from.
 pub enum Made<'a> {
-    /// Written as the run went, by its interval writers (what they answered once done), beside
-    /// the harness's health it kept.
+    /// Written as the run went, by its interval writers and the writer of health.jsonl (what
+    /// they answered once done).
     Here {
         intervals: Option<std::io::Result<u64>>,
-        health: &'a [HealthSecond],
+        health: Option<std::io::Result<u64>>,
     },
     /// A merged run's: put together from the directories of its shards (those with a summary).
     Merged { shards: &'a [PathBuf] },
@@ -57,12 +56,12 @@ pub fn write(
     }
 }
 
-/// A run of this process: what its interval writers answered, health.jsonl and the report.
+/// A run of this process: what its interval and health writers answered, and the report.
 fn write_here(
     out: &Path,
     summary: &Summary,
     intervals: Option<std::io::Result<u64>>,
-    health: &[HealthSecond],
+    health: Option<std::io::Result<u64>>,
     html: Option<&Path>,
 ) -> Result<(), RunError> {
     if let Some(written) = intervals {
@@ -72,8 +71,10 @@ fn write_here(
         })?;
         eprintln!("{}", growth(out, summary.duration_seconds));
     }
-    let path = out.join("health.jsonl");
-    report::timeline::write_health(&path, health).map_err(RunError::writing(&path))?;
+    if let Some(written) = health {
+        let path = out.join("health.jsonl");
+        written.map_err(RunError::writing(&path))?;
+    }
     if let Some(html) = html {
         report::html::write(out, html).map_err(RunError::Html)?;
     }

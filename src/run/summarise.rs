@@ -10,7 +10,6 @@ use super::identity::Identity;
 use super::RunError;
 use crate::engine::start::StartAt;
 use crate::engine::{Measured, StartError};
-use crate::measure::health::HealthSecond;
 use crate::measure::Totals;
 use crate::report::verdict::Ending;
 use crate::schema::{HarnessSummary, ShardInfo, Summary};
@@ -19,8 +18,6 @@ use crate::schema::{HarnessSummary, ShardInfo, Summary};
 pub struct Summarised {
     pub summary: Summary,
     pub ending: Ending,
-    /// The harness's health, second by second (health.jsonl).
-    pub health: Vec<HealthSecond>,
     /// The embedded cluster's shutdown, to await once everything is written.
     pub cluster_shutdown: Option<JoinHandle<()>>,
 }
@@ -41,11 +38,9 @@ pub fn summarise(
         run_id,
     } = identity;
     let mut cluster_shutdown = None;
-    let mut health = Vec::new();
     let (mut summary, ending) = match result {
         Ok(result) => {
             cluster_shutdown = result.cluster_shutdown;
-            health = result.health.timeline.clone();
             let mut summary = Summary::from_totals(&name, &result.target, &result.totals);
             summary.aborted = aborted;
             summary.drills = result.drills;
@@ -82,7 +77,6 @@ pub fn summarise(
     Ok(Summarised {
         summary,
         ending,
-        health,
         cluster_shutdown,
     })
 }

@@ -318,6 +318,7 @@ pub fn start_run(plan: Plan) -> Running {
         shard: Shard::WHOLE,
         start_at: None,
         steering: None,
+        health_rows: None,
         health: None,
         server_feed: None,
     };
