@@ -12,7 +12,8 @@
 //!
 //! One thread of its own, off the runtime: every [`PROBE_EVERY`] it times the work once. A
 //! probe the scheduler interrupts only takes longer, never shorter, so each second's fastest
-//! probe is that second's pace, and the run's pace is the median second's. The work has three
+//! probe is that second's pace, and the run's pace is the median second's (each second goes
+//! into a histogram per part, so a run of a day keeps no more than a minute's). The work has three
 //! parts, timed apart since a machine can slow down in one and not the others: a walk over a
 //! buffer the size of a core's cache share (arithmetic, branches and memory), datagrams
 //! through a socket pair (system calls), and messages to a sleeping thread and back (waking
@@ -24,6 +25,8 @@ use std::os::unix::net::UnixDatagram;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
 
 use crate::schema::Pace;
 
@@ -41,7 +44,45 @@ const ROUND_TRIPS: usize = 9;
 /// The running probe; [`PaceProbe::stop`] ends it and answers the run's pace.
 pub struct PaceProbe {
     stop: mpsc::Sender<()>,
-    thread: JoinHandle<Vec<Pace>>,
+    thread: JoinHandle<Option<Seconds>>,
+}
+
+/// Each part's pace of every whole second so far, in nanoseconds.
+struct Seconds([Histogram<u64>; 4]);
+
+impl Seconds {
+    fn new() -> Option<Seconds> {
+        let part = || Histogram::new(3).ok();
+        Some(Seconds([part()?, part()?, part()?, part()?]))
+    }
+
+    fn add(&mut self, second: &Pace) {
+        let parts = [
+            second.compute_us,
+            second.syscalls_us,
+            second.wakeup_us,
+            second.cold_wakeup_us,
+        ];
+        for (histogram, us) in self.0.iter_mut().zip(parts) {
+            // Resizes itself: no value is out of its range.
+            let _ = histogram.record((us * 1e3).round().max(1.0) as u64);
+        }
+    }
+
+    /// The median second of each part; `None` before a whole second was timed.
+    fn median(&self) -> Option<Pace> {
+        let [compute, syscalls, wakeup, cold] = &self.0;
+        if compute.is_empty() {
+            return None;
+        }
+        let us = |part: &Histogram<u64>| part.value_at_quantile(0.5) as f64 / 1e3;
+        Some(Pace {
+            compute_us: us(compute),
+            syscalls_us: us(syscalls),
+            wakeup_us: us(wakeup),
+            cold_wakeup_us: us(cold),
+        })
+    }
 }
 
 impl PaceProbe {
@@ -61,29 +102,20 @@ impl PaceProbe {
     pub fn stop(self) -> Option<Pace> {
         // A send fails only if the thread already ended; either way it ends now.
         let _ = self.stop.send(());
-        let seconds = self.thread.join().ok()?;
-        let part = |of: fn(&Pace) -> f64| median(&mut seconds.iter().map(of).collect::<Vec<_>>());
-        Some(Pace {
-            compute_us: part(|p| p.compute_us)?,
-            syscalls_us: part(|p| p.syscalls_us)?,
-            wakeup_us: part(|p| p.wakeup_us)?,
-            cold_wakeup_us: part(|p| p.cold_wakeup_us)?,
-        })
+        self.thread.join().ok()??.median()
     }
 }
 
 /// Times the work every [`PROBE_EVERY`] until told to stop: each whole second's fastest of
 /// each part.
-fn probe(stopped: &mpsc::Receiver<()>) -> Vec<Pace> {
-    let Some(mut work) = Work::new() else {
-        return Vec::new();
-    };
-    let mut seconds = Vec::new();
+fn probe(stopped: &mpsc::Receiver<()>) -> Option<Seconds> {
+    let mut work = Work::new()?;
+    let mut seconds = Seconds::new()?;
     let mut fastest: Option<Pace> = None;
     let mut second = Instant::now();
     loop {
         let Some(timed) = work.run() else {
-            return seconds;
+            return Some(seconds);
         };
         fastest = Some(fastest.map_or(timed, |f| Pace {
             compute_us: f.compute_us.min(timed.compute_us),
@@ -92,12 +124,14 @@ fn probe(stopped: &mpsc::Receiver<()>) -> Vec<Pace> {
             cold_wakeup_us: f.cold_wakeup_us.min(timed.cold_wakeup_us),
         }));
         if second.elapsed() >= Duration::from_secs(1) {
-            seconds.extend(fastest.take());
+            if let Some(fastest) = fastest.take() {
+                seconds.add(&fastest);
+            }
             second = Instant::now();
         }
         match stopped.recv_timeout(PROBE_EVERY) {
             Err(RecvTimeoutError::Timeout) => {}
-            Ok(()) | Err(RecvTimeoutError::Disconnected) => return seconds,
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => return Some(seconds),
         }
     }
 }
@@ -195,10 +229,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_median_second_is_the_pace() {
+    fn the_median_of_nine_round_trips_is_their_wakeup() {
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
         assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), Some(3.0));
         assert_eq!(median(&mut []), None);
+    }
+
+    #[test]
+    fn the_median_second_is_the_pace_and_an_hour_keeps_no_more_than_a_minute() {
+        let pace = |s: f64| Pace {
+            compute_us: 150.0 + s,
+            syscalls_us: 40.0 + s / 10.0,
+            wakeup_us: 20.0,
+            cold_wakeup_us: 60.0 - s / 100.0,
+        };
+        let mut seconds = Seconds::new().unwrap();
+        assert_eq!(seconds.median(), None, "no whole second yet");
+        // The middle second of five, whatever their order.
+        for s in [4.0, 0.0, 3.0, 1.0, 2.0] {
+            seconds.add(&pace(s));
+        }
+        let median = seconds.median().unwrap();
+        assert!((median.compute_us - 152.0).abs() < 0.2, "{median:?}");
+        assert!((median.syscalls_us - 40.2).abs() < 0.05, "{median:?}");
+        assert!((median.wakeup_us - 20.0).abs() < 0.02, "{median:?}");
+        assert!((median.cold_wakeup_us - 59.98).abs() < 0.06, "{median:?}");
+        let size =
+            |seconds: &Seconds| -> usize { seconds.0.iter().map(Histogram::distinct_values).sum() };
+        let after_a_minute = size(&seconds);
+        for s in 0..3_600 {
+            seconds.add(&pace(f64::from(s % 5)));
+        }
+        assert_eq!(size(&seconds), after_a_minute, "the same buckets, counted");
     }
 
     #[test]
