@@ -47,8 +47,14 @@ pub struct PaceProbe {
     thread: JoinHandle<Option<Seconds>>,
 }
 
-/// Each part's pace of every whole second so far, in nanoseconds.
-struct Seconds([Histogram<u64>; 4]);
+/// Each part's pace of every whole second so far, in [`UNITS_PER_US`]ths of a microsecond.
+/// Counts of `u32` hold 136 years of seconds; the four stay under 128 KiB where `u64` counts
+/// of nanoseconds took 575 KiB (heaptrack, BENCHMARKS.md).
+struct Seconds([Histogram<u32>; 4]);
+
+/// The histograms' resolution: 10 ns, exact below 20 us (a warm wakeup takes about 4 us), and
+/// 3 significant digits above.
+const UNITS_PER_US: f64 = 100.0;
 
 impl Seconds {
     fn new() -> Option<Seconds> {
@@ -65,7 +71,7 @@ impl Seconds {
         ];
         for (histogram, us) in self.0.iter_mut().zip(parts) {
             // Resizes itself: no value is out of its range.
-            let _ = histogram.record((us * 1e3).round().max(1.0) as u64);
+            let _ = histogram.record((us * UNITS_PER_US).round().max(1.0) as u64);
         }
     }
 
@@ -75,7 +81,7 @@ impl Seconds {
         if compute.is_empty() {
             return None;
         }
-        let us = |part: &Histogram<u64>| part.value_at_quantile(0.5) as f64 / 1e3;
+        let us = |part: &Histogram<u32>| part.value_at_quantile(0.5) as f64 / UNITS_PER_US;
         Some(Pace {
             compute_us: us(compute),
             syscalls_us: us(syscalls),
@@ -261,6 +267,16 @@ mod tests {
             seconds.add(&pace(f64::from(s % 5)));
         }
         assert_eq!(size(&seconds), after_a_minute, "the same buckets, counted");
+        // This machine's pace (BENCHMARKS.md), with a cold wakeup of 10 ms besides: the four
+        // hold well under the 575 KiB that u64 counts of nanoseconds took.
+        seconds.add(&Pace {
+            compute_us: 451.0,
+            syscalls_us: 55.7,
+            wakeup_us: 4.3,
+            cold_wakeup_us: 10_000.0,
+        });
+        let bytes = size(&seconds) * std::mem::size_of::<u32>();
+        assert!(bytes < 128 * 1024, "{bytes} bytes");
     }
 
     #[test]
