@@ -1,11 +1,11 @@
 //! The harness's health second by second, and what a run keeps of its seconds.
 //!
-//! Every second of the run is written to health.jsonl as it closes (`report::timeline`), and
-//! none is kept in memory: a soak of a day has 86,400 of them, and a harness that keeps each
-//! grows with the length of its run, not with its load. What the verdict needs of them is
-//! kept instead, in a size that does not grow with a healthy run: how many there were, the
-//! seconds in which the harness lagged (the report names each of them), and what the rest of
-//! the machine did on average.
+//! Every second of the run is written to health.jsonl as it closes (by the run's writer of
+//! that file), and none is kept in memory: a soak of a day has 86,400 of them, and a harness
+//! that keeps each grows with the length of its run, not with its load. What the verdict needs
+//! of them is kept instead, in a size that does not grow with a healthy run: how many there
+//! were, the seconds in which the harness lagged (the report names each of them), and what the
+//! rest of the machine did on average.
 
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use super::machine::MachineSecond;
 
 /// Scheduling lag p99 above this in any one second is a lag storm: every latency recorded in
 /// that second may include tens of milliseconds of the harness's own delay. Higher than a
-/// run's bound (`report::harness::LAG_P99_BOUND_US`) because a second holds only about 100
+/// run's bound (the report's 10 ms for the whole run) because a second holds only about 100
 /// lag samples, so its p99 is nearly its maximum: a busy machine's occasional 10-25 ms hiccup
 /// is not a storm (the run's p99 still catches lag that persists).
 pub const INTERVAL_LAG_P99_BOUND_US: u64 = 50_000;
@@ -44,7 +44,7 @@ pub struct HealthSeconds {
     pub others: OthersSums,
 }
 
-/// The rest of the machine's CPU, summed second by second: averaged by `report::neighbours`.
+/// The rest of the machine's CPU, summed second by second: averaged by the report.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct OthersSums {
     /// Seconds with the process's and the machine's CPU read.
